@@ -1,0 +1,343 @@
+"""OCR of documents shown on camera: RapidOCR wrapper, ID-card parsing, sentence comparison.
+
+The OCR models (PP-OCRv4 detection and recognition, PP-OCR text direction classifier, all
+ONNX) ship inside the ``rapidocr-onnxruntime`` wheel, so nothing is downloaded. The engine is
+built once by the caller and passed in; everything else here is a pure function.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zhconv
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel
+
+from inspection.idnumber import normalize_id, validate_id
+from inspection.quality import sharpness
+
+__all__ = [
+    "IdCardReading",
+    "OcrEngine",
+    "OcrError",
+    "TextBox",
+    "best_frames",
+    "clean_text",
+    "parse_id_card",
+    "sentence_coverage",
+    "sentence_partial_similarity",
+    "sentence_similarity",
+    "sharpness",
+    "signature_matches",
+    "signature_score",
+]
+
+_PACKAGE = "rapidocr-onnxruntime==1.4.4"
+MODEL_FILES = {
+    "Det": "ch_PP-OCRv4_det_infer.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+    "Rec": "ch_PP-OCRv4_rec_infer.onnx",
+}
+
+
+class OcrError(RuntimeError):
+    """The OCR engine cannot be built (package or model file missing)."""
+
+
+@dataclass(frozen=True)
+class TextBox:
+    """One line of text found in an image: 4 corner points (x, y), text, recogniser score."""
+
+    box: list[list[float]]
+    text: str
+    score: float
+
+    @property
+    def top(self) -> float:
+        return min(p[1] for p in self.box)
+
+    @property
+    def bottom(self) -> float:
+        return max(p[1] for p in self.box)
+
+    @property
+    def left(self) -> float:
+        return min(p[0] for p in self.box)
+
+    @property
+    def right(self) -> float:
+        return max(p[0] for p in self.box)
+
+
+class OcrEngine:
+    """PP-OCRv4 through RapidOCR on onnxruntime, with an explicit thread count.
+
+    ``model_dir`` may hold replacement ONNX files with the wheel's names (``MODEL_FILES``);
+    by default the files inside the installed wheel are used. ``det_limit_side_len`` is the
+    length the detector scales the shorter image side up to (the wheel's default, 736).
+    """
+
+    def __init__(
+        self, threads: int = 2, model_dir: Path | None = None, det_limit_side_len: int = 736
+    ) -> None:
+        try:
+            import rapidocr_onnxruntime
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as exc:
+            raise OcrError(f"OCR needs {_PACKAGE}: pip install '{_PACKAGE}'") from exc
+        base = model_dir or Path(rapidocr_onnxruntime.__file__).parent / "models"
+        paths = {k: base / name for k, name in MODEL_FILES.items()}
+        missing = [str(p) for p in paths.values() if not p.is_file()]
+        if missing:
+            raise OcrError(f"OCR model files missing: {', '.join(missing)} (reinstall {_PACKAGE})")
+        # Every model path is given explicitly, so RapidOCR never looks anywhere else; one
+        # inter-op thread because the graphs are sequential.
+        self._ocr = RapidOCR(
+            intra_op_num_threads=threads,
+            inter_op_num_threads=1,
+            det_model_path=str(paths["Det"]),
+            cls_model_path=str(paths["Cls"]),
+            rec_model_path=str(paths["Rec"]),
+            det_limit_side_len=det_limit_side_len,
+        )
+        self.threads = threads
+
+    def read(self, bgr: np.ndarray) -> list[TextBox]:
+        """Text lines in a BGR uint8 image, top to bottom then left to right."""
+        if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
+            raise ValueError("expected a BGR uint8 image of shape (h, w, 3)")
+        result: Any
+        result, _elapsed = self._ocr(bgr)
+        if not result:
+            return []
+        return [
+            TextBox([[float(x), float(y)] for x, y in box], str(text), float(score))
+            for box, text, score in result
+        ]
+
+
+# --- ID card -------------------------------------------------------------------------------
+
+_LABELS = ("姓名", "性别", "民族", "出生", "住址", "公民身份号码", "签发机关", "有效期限")
+_NAME_CHARS = re.compile(r"[\u3400-\u9fff·•．.]+")
+# Latin look-alikes that OCR puts in digit strings, and a multiplication sign for X.
+_DIGIT_FIXES = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "Q": "0",
+        "l": "1",
+        "I": "1",
+        "i": "1",
+        "|": "1",
+        "x": "X",
+        "×": "X",
+        "Ⅹ": "X",
+    }
+)
+_ID_RUN = re.compile(r"[0-9X]{18,}")
+
+
+@dataclass(frozen=True)
+class IdCardReading:
+    """What was read from an ID card image; ``id_valid`` is the GB 11643 verdict."""
+
+    name: str | None
+    id_number: str | None
+    id_valid: bool
+    text: str
+
+
+def parse_id_card(boxes: Sequence[TextBox]) -> IdCardReading:
+    """Find the holder's name and ID number among the OCR lines of one image."""
+    number, valid = _find_id_number(boxes)
+    return IdCardReading(
+        name=_find_name(boxes),
+        id_number=number,
+        id_valid=valid,
+        text="\n".join(b.text for b in boxes),
+    )
+
+
+def _find_name(boxes: Sequence[TextBox]) -> str | None:
+    for i, box in enumerate(boxes):
+        compact = "".join(box.text.split())
+        at = compact.find("姓名")
+        if at < 0:
+            continue
+        name = _name_from(compact[at + 2 :])
+        if name:
+            return name
+        neighbour = _right_neighbour(box, boxes) or (boxes[i + 1] if i + 1 < len(boxes) else None)
+        if neighbour is not None:
+            name = _name_from("".join(neighbour.text.split()))
+            if name:
+                return name
+    return None
+
+
+def _name_from(text: str) -> str | None:
+    text = text.lstrip(":：")
+    for label in _LABELS:  # a merged line such as 姓名张三性别男
+        cut = text.find(label)
+        if cut >= 0:
+            text = text[:cut]
+    match = _NAME_CHARS.match(text)
+    if not match or len(match.group()) < 2:
+        return None
+    return match.group().replace("•", "·").replace("．", "·")
+
+
+def _right_neighbour(label: TextBox, boxes: Sequence[TextBox]) -> TextBox | None:
+    # The nearest box to the right whose vertical extent overlaps the label's by half.
+    best: TextBox | None = None
+    height = label.bottom - label.top
+    for box in boxes:
+        if box is label or box.left < label.right - height:
+            continue
+        overlap = min(box.bottom, label.bottom) - max(box.top, label.top)
+        if overlap < 0.5 * min(height, box.bottom - box.top):
+            continue
+        if best is None or box.left < best.left:
+            best = box
+    return best
+
+
+def _id_candidates(boxes: Sequence[TextBox]) -> Iterable[str]:
+    texts = ["".join(b.text.split()) for b in boxes]
+    # Single boxes first, then neighbours joined, for a number split across two boxes.
+    yield from texts
+    yield from (a + b for a, b in itertools.pairwise(texts))
+
+
+def _find_id_number(boxes: Sequence[TextBox]) -> tuple[str | None, bool]:
+    first_invalid: str | None = None
+    for text in _id_candidates(boxes):
+        fixed = unicodedata.normalize("NFKC", text).translate(_DIGIT_FIXES)
+        for run in _ID_RUN.findall(fixed):
+            # A run longer than 18 picked up a neighbour's digit: try every window; the
+            # check character decides which one is the number.
+            for start in range(len(run) - 17):
+                window = run[start : start + 18]
+                if "X" in window[:17]:
+                    continue
+                if validate_id(window).valid:
+                    return window, True
+                first_invalid = first_invalid or window
+    return (normalize_id(first_invalid), False) if first_invalid else (None, False)
+
+
+# --- Sentences and signatures --------------------------------------------------------------
+
+
+def clean_text(text: str) -> str:
+    """Simplified Chinese, NFKC, without punctuation, symbols or whitespace; Latin lower-cased."""
+    text = zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn")
+    return "".join(ch for ch in text.lower() if unicodedata.category(ch)[0] in "LN")
+
+
+def sentence_similarity(read: str, expected: str) -> float:
+    """0..1 character similarity of the whole read text to the expected sentence.
+
+    Punctuation, spacing and Traditional/Simplified differences are ignored. Use it when
+    ``read`` holds the sentence and little else.
+    """
+    a, b = clean_text(read), clean_text(expected)
+    if not a or not b:
+        return float(a == b)
+    return fuzz.ratio(a, b) / 100.0
+
+
+def sentence_partial_similarity(read: str, expected: str) -> float:
+    """0..1 similarity of the best-matching alignment of the shorter text inside the longer.
+
+    For a frame that shows the sentence among other text, or only part of it. A high
+    value says the visible text agrees with the sentence, not that all of it was shown;
+    ``sentence_coverage`` measures that.
+    """
+    a, b = clean_text(read), clean_text(expected)
+    if not a or not b:
+        return float(a == b)
+    return fuzz.partial_ratio(a, b) / 100.0
+
+
+def sentence_coverage(reads: Iterable[str], expected: str, min_block: int = 2) -> float:
+    """Share (0..1) of the expected sentence's characters seen in any of the reads.
+
+    Each read (one frame's text) is aligned to the sentence; only runs of at least
+    ``min_block`` matching characters count, so scattered common characters in unrelated
+    text do not add up. Frames that each show part of the page combine.
+    """
+    target = clean_text(expected)
+    if not target:
+        return 0.0
+    seen = np.zeros(len(target), dtype=bool)
+    for read in reads:
+        text = clean_text(read)
+        if not text:
+            continue
+        for op in Indel.opcodes(target, text):
+            if op.tag == "equal" and op.src_end - op.src_start >= min(min_block, len(target)):
+                seen[op.src_start : op.src_end] = True
+    return float(seen.mean())
+
+
+def signature_score(read: str, name: str) -> float:
+    """0..1 similarity of ``name`` to its best-matching stretch of the read text."""
+    a, b = clean_text(read), clean_text(name)
+    if not a or not b:
+        return 0.0
+    if b in a:
+        return 1.0
+    return fuzz.partial_ratio(b, a) / 100.0
+
+
+def signature_matches(read: str, name: str) -> bool:
+    """True when the read text contains the name (Simplified, punctuation-insensitive).
+
+    Names of two characters must appear exactly; longer names tolerate one wrong character
+    (handwritten strokes are misread more often than printed ones).
+    """
+    a, b = clean_text(read), clean_text(name)
+    if len(b) < 2:
+        return False
+    if b in a:
+        return True
+    if len(b) < 3 or len(a) < len(b):
+        return False
+    return any(
+        sum(x != y for x, y in zip(a[i : i + len(b)], b, strict=True)) <= 1
+        for i in range(len(a) - len(b) + 1)
+    )
+
+
+# --- Frame choice --------------------------------------------------------------------------
+
+
+def best_frames(
+    frames: Iterable[tuple[float, np.ndarray]], k: int
+) -> list[tuple[float, np.ndarray, float]]:
+    """The ``k`` sharpest frames as ``(t_s, bgr, sharpness)``, sharpest first.
+
+    Consumes the iterable (e.g. ``inspection.media.sample_frames``) keeping only ``k``
+    frames in memory, so OCR runs on the few frames most likely to be legible.
+    """
+    if k <= 0:
+        return []
+    heap: list[tuple[float, int, float, np.ndarray]] = []
+    for n, (t_s, bgr) in enumerate(frames):
+        item = (sharpness(bgr), n, t_s, bgr)
+        if len(heap) < k:
+            heapq.heappush(heap, item)
+        elif item[0] > heap[0][0]:
+            heapq.heapreplace(heap, item)
+    return [(t, img, s) for s, _, t, img in sorted(heap, key=lambda x: (-x[0], x[1]))]

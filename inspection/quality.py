@@ -1,0 +1,141 @@
+"""Measured media quality: audio level, silence and clipping; frame brightness and sharpness.
+
+These functions only measure. ``inspection.rules`` compares the numbers with its thresholds
+and turns them into ``media.quality`` findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+_FLOOR_DBFS = -120.0  # reported level of digital silence, instead of -inf
+_SHARPNESS_WIDTH = 640  # frames wider than this are scaled down before measuring sharpness
+
+
+@dataclass(frozen=True)
+class AudioQuality:
+    """Levels of one mono float32 signal (full scale = 1.0), measured in fixed windows.
+
+    ``speech_dbfs`` is the median level of the windows louder than ``silence_dbfs`` (None
+    when every window is silent): "is the voice loud enough" without counting pauses.
+    ``silent_spans`` are maximal runs of silent windows, in seconds of the input timeline.
+    """
+
+    duration_s: float
+    window_s: float
+    rms_dbfs: float
+    peak_dbfs: float
+    speech_dbfs: float | None
+    silent_share: float
+    clipped_share: float
+    silent_spans: list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class FrameQuality:
+    """Brightness and sharpness of one video frame.
+
+    ``mean_luma`` and ``luma_std`` are on the 0-255 scale (dark frame: low mean; a frame
+    that shows nothing, e.g. a covered lens: low std). ``sharpness`` is the variance of the
+    Laplacian of the grey image (blurred or out of focus: low).
+    """
+
+    t_s: float
+    mean_luma: float
+    luma_std: float
+    sharpness: float
+
+
+def _dbfs(power: np.ndarray | float) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.maximum(10.0 * np.log10(np.asarray(power, dtype=np.float64)), _FLOOR_DBFS)
+
+
+def window_levels(audio: np.ndarray, sample_rate: int = 16000, window_s: float = 0.5) -> np.ndarray:
+    """RMS level in dBFS of each consecutive window (a last partial window is included)."""
+    if audio.ndim != 1:
+        raise ValueError("expected a mono 1-D signal")
+    size = max(1, round(window_s * sample_rate))
+    if audio.size == 0:
+        return np.zeros(0)
+    pad = (-audio.size) % size
+    squares = np.square(audio.astype(np.float64))
+    counts = np.full(-(-audio.size // size), size, dtype=np.float64)
+    if pad:
+        counts[-1] = size - pad
+        squares = np.concatenate([squares, np.zeros(pad)])
+    return _dbfs(squares.reshape(-1, size).sum(axis=1) / counts)
+
+
+def audio_quality(
+    audio: np.ndarray,
+    sample_rate: int = 16000,
+    window_s: float = 0.5,
+    silence_dbfs: float = -50.0,
+    clip_level: float = 0.99,
+) -> AudioQuality:
+    """Measure level, silence and clipping of a float32 mono signal (e.g. a session track)."""
+    levels = window_levels(audio, sample_rate, window_s)
+    if levels.size == 0:
+        return AudioQuality(0.0, window_s, _FLOOR_DBFS, _FLOOR_DBFS, None, 1.0, 0.0, [])
+    samples = audio.astype(np.float64)
+    silent = levels < silence_dbfs
+    loud = levels[~silent]
+    duration = audio.size / sample_rate
+    return AudioQuality(
+        duration_s=duration,
+        window_s=window_s,
+        rms_dbfs=float(_dbfs(float(np.mean(np.square(samples))))),
+        peak_dbfs=float(_dbfs(float(np.max(np.abs(samples))) ** 2)),
+        speech_dbfs=float(np.median(loud)) if loud.size else None,
+        silent_share=float(silent.mean()),
+        clipped_share=float(np.mean(np.abs(samples) >= clip_level)),
+        silent_spans=_runs(silent, window_s, duration),
+    )
+
+
+def _runs(flags: np.ndarray, window_s: float, duration: float) -> list[tuple[float, float]]:
+    # Start/end times of each run of True windows; the last window may be partial.
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [(s * window_s, min(e * window_s, duration)) for s, e in zip(starts, ends, strict=True)]
+
+
+def _grey(bgr: np.ndarray) -> np.ndarray:
+    if bgr.ndim == 2:
+        return bgr
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+
+
+def sharpness(bgr: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey image (higher = sharper).
+
+    Frames wider than 640 px are scaled to 640 first so that values from different camera
+    resolutions compare. It also grows with texture and contrast: compare frames of one
+    camera, or use a threshold chosen for webcam frames.
+    """
+    grey = _grey(bgr)
+    if grey.shape[1] > _SHARPNESS_WIDTH:
+        height = round(grey.shape[0] * _SHARPNESS_WIDTH / grey.shape[1])
+        grey = cv2.resize(grey, (_SHARPNESS_WIDTH, height), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def frame_quality(bgr: np.ndarray, t_s: float = 0.0) -> FrameQuality:
+    """Mean and spread of luma (0-255) and sharpness of one BGR frame."""
+    grey = _grey(bgr)
+    return FrameQuality(
+        t_s=t_s,
+        mean_luma=float(grey.mean()),
+        luma_std=float(grey.std()),
+        sharpness=sharpness(grey),
+    )
+
+
+def video_quality(frames: Iterable[tuple[float, np.ndarray]]) -> list[FrameQuality]:
+    """``frame_quality`` of each ``(t_s, bgr)`` frame, e.g. from ``media.sample_frames``."""
+    return [frame_quality(bgr, t_s) for t_s, bgr in frames]

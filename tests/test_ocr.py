@@ -1,0 +1,206 @@
+import socket
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from inspection.idnumber import make_id
+from inspection.ocr import (
+    OcrEngine,
+    OcrError,
+    TextBox,
+    best_frames,
+    clean_text,
+    parse_id_card,
+    sentence_coverage,
+    sentence_partial_similarity,
+    sentence_similarity,
+    signature_matches,
+    signature_score,
+)
+from tests.render import RISK_SENTENCE, place_in_frame, render_handwritten_page, render_id_card
+
+NUMBER = make_id(date(1990, 3, 7), "110105", 123)  # 110105199003071239
+OTHER_SENTENCE = "投保人承诺所填写的健康告知内容真实有效，如有隐瞒愿意承担相应的法律责任"
+
+
+@pytest.fixture(scope="module")
+def engine() -> OcrEngine:
+    return OcrEngine(threads=2)
+
+
+def _box(text: str, x: float, y: float, w: float = 100, h: float = 30) -> TextBox:
+    return TextBox([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], text, 0.99)
+
+
+# --- real OCR on rendered images -----------------------------------------------------------
+
+
+def test_reads_clean_id_card(engine: OcrEngine) -> None:
+    reading = parse_id_card(engine.read(render_id_card("张三", NUMBER)))
+    assert reading.name == "张三"
+    assert reading.id_number == NUMBER
+    assert reading.id_valid
+    assert "公民身份号码" in reading.text
+
+
+def test_reads_id_card_held_up_in_noisy_video_frame(engine: OcrEngine) -> None:
+    card = render_id_card("欧阳娜娜", make_id(date(1985, 11, 30), "440305", 8))
+    frame = place_in_frame(
+        card, doc_width=400, angle=-5, noise_sigma=6, blur_sigma=1.0, jpeg_quality=50
+    )
+    assert frame.shape == (480, 640, 3)
+    reading = parse_id_card(engine.read(frame))
+    assert reading.name == "欧阳娜娜"
+    assert reading.id_number == make_id(date(1985, 11, 30), "440305", 8)
+    assert reading.id_valid
+
+
+def test_wrong_check_digit_is_read_but_invalid(engine: OcrEngine) -> None:
+    wrong = NUMBER[:17] + ("0" if NUMBER[17] != "0" else "1")
+    reading = parse_id_card(engine.read(render_id_card("李四", wrong)))
+    assert reading.name == "李四"
+    assert reading.id_number == wrong
+    assert not reading.id_valid
+
+
+def test_handwritten_risk_sentence_in_frame(engine: OcrEngine) -> None:
+    page = render_handwritten_page(RISK_SENTENCE, signature="张三", seed=3)
+    frame = place_in_frame(page, doc_width=520, angle=3, seed=5)
+    boxes = engine.read(frame)
+    text = "".join(b.text for b in boxes)
+    assert sentence_partial_similarity(text, RISK_SENTENCE) >= 0.9
+    assert sentence_coverage([text], RISK_SENTENCE) >= 0.9
+    assert sentence_partial_similarity(text, OTHER_SENTENCE) < 0.5
+    assert signature_matches(text, "张三")
+    assert not signature_matches(text, "李四")
+    # Without the signature line, the whole text is the sentence itself.
+    body = "".join(b.text for b in boxes if "签名" not in b.text and "张三" not in b.text)
+    assert sentence_similarity(body, RISK_SENTENCE) >= 0.9
+    assert sentence_similarity(body, OTHER_SENTENCE) < 0.4
+
+
+def test_engine_loads_from_wheel_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    blank = np.full((120, 200, 3), 255, np.uint8)
+    assert OcrEngine(threads=1).read(blank) == []
+
+
+def test_missing_model_dir_names_the_package(tmp_path: Path) -> None:
+    with pytest.raises(OcrError, match="rapidocr-onnxruntime"):
+        OcrEngine(model_dir=tmp_path)
+
+
+def test_read_rejects_non_bgr(engine: OcrEngine) -> None:
+    with pytest.raises(ValueError):
+        engine.read(np.zeros((10, 10), np.uint8))
+
+
+# --- ID card parsing on given boxes --------------------------------------------------------
+
+
+def test_name_in_separate_box_to_the_right() -> None:
+    boxes = [
+        _box("姓名", 10, 10, 60),
+        _box("性别", 10, 60, 60),
+        _box("王小明", 90, 12),
+        _box("男", 90, 62),
+    ]
+    assert parse_id_card(boxes).name == "王小明"
+
+
+def test_name_merged_with_label_and_next_field() -> None:
+    assert parse_id_card([_box("姓名：张三性别男", 0, 0)]).name == "张三"
+    assert parse_id_card([_box("姓名 买买提·艾力", 0, 0)]).name == "买买提·艾力"
+
+
+def test_name_missing() -> None:
+    reading = parse_id_card([_box("住址北京市", 0, 0)])
+    assert reading.name is None and reading.id_number is None and not reading.id_valid
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "11O1O5199OO3O7l239",  # O for 0, l for 1
+        "1101 0519 9003 0712 39",
+        "公民身份号码110105199003071239",
+        "I10105199003071239",
+        "７110105199003071239",  # a stray digit before: the check character picks the window
+    ],
+)
+def test_id_number_tolerates_ocr_confusions(text: str) -> None:
+    reading = parse_id_card([_box(text, 0, 0)])
+    assert reading.id_number == NUMBER
+    assert reading.id_valid
+
+
+def test_id_number_with_x_variants_and_split_boxes() -> None:
+    for text in ("11010519491231002x", "11010519491231002×"):
+        assert parse_id_card([_box(text, 0, 0)]).id_number == "11010519491231002X"
+    split = [_box("1101051990", 0, 0), _box("03071239", 110, 0)]
+    assert parse_id_card(split).id_number == NUMBER
+
+
+def test_misread_digit_is_reported_invalid() -> None:
+    reading = parse_id_card([_box("110105199003071289", 0, 0)])
+    assert reading.id_number == "110105199003071289"
+    assert not reading.id_valid
+
+
+# --- sentences and signatures --------------------------------------------------------------
+
+
+def test_similarity_ignores_punctuation_and_traditional() -> None:
+    traditional = (
+        "本人已閱讀保險條款、產品說明書和投保提示書,了解本產品的特點和保單利益的不確定性。"
+    )
+    assert clean_text(traditional) == clean_text(RISK_SENTENCE)
+    assert sentence_similarity(traditional, RISK_SENTENCE) == 1.0
+    assert sentence_similarity("", RISK_SENTENCE) == 0.0
+    assert sentence_similarity(RISK_SENTENCE, OTHER_SENTENCE) < 0.4
+
+
+def test_similarity_drops_with_errors() -> None:
+    one_wrong = RISK_SENTENCE.replace("特点", "持点")
+    assert 0.95 < sentence_similarity(one_wrong, RISK_SENTENCE) < 1.0
+    half = RISK_SENTENCE[: len(RISK_SENTENCE) // 2]
+    assert sentence_similarity(half, RISK_SENTENCE) < 0.75
+    assert sentence_partial_similarity(half, RISK_SENTENCE) == 1.0
+
+
+def test_coverage_combines_frames_and_ignores_scattered_characters() -> None:
+    first, second = RISK_SENTENCE[:20], RISK_SENTENCE[20:]
+    share = len(clean_text(first)) / len(clean_text(RISK_SENTENCE))
+    assert sentence_coverage([first], RISK_SENTENCE) == pytest.approx(share)
+    assert sentence_coverage([first, second], RISK_SENTENCE) == 1.0
+    assert sentence_coverage(["的了和本"], RISK_SENTENCE) == 0.0
+    assert sentence_coverage([], RISK_SENTENCE) == 0.0
+
+
+def test_signature_matching() -> None:
+    assert signature_matches("签名：张三", "张三")
+    assert not signature_matches("签名：张王", "张三")
+    assert signature_matches("签名 欧阳娜哪", "欧阳娜娜")  # one misread stroke in 4 characters
+    assert not signature_matches("签名 欧阳哪哪", "欧阳娜娜")
+    assert signature_score("签名：張三", "张三") == 1.0
+    assert signature_score("签名：", "张三") < 0.5
+
+
+# --- frame choice --------------------------------------------------------------------------
+
+
+def test_best_frames_prefers_sharp_frames() -> None:
+    sharp = render_id_card("张三", NUMBER)
+    frames = [(float(i), cv2.GaussianBlur(sharp, (0, 0), 4.0 - i)) for i in range(3)]
+    frames.insert(1, (9.0, sharp))
+    best = best_frames(iter(frames), 2)
+    assert [t for t, _, _ in best] == [9.0, 2.0]
+    assert best[0][2] > best[1][2]
+    assert best_frames(iter(frames), 0) == []
