@@ -1,0 +1,8 @@
+"""Offline model registry: find models in installed wheels, verify sha256, prepare a cache.
+
+Importing this package does no file access; see :class:`models.registry.ModelRegistry`.
+"""
+
+from models.registry import ModelError, ModelRegistry, ModelStatus, default_cache_dir
+
+__all__ = ["ModelError", "ModelRegistry", "ModelStatus", "default_cache_dir"]
