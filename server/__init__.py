@@ -1,0 +1,1 @@
+"""Kesu server: HTTP API, WebRTC media, recording, storage, jobs and audit."""

@@ -1,0 +1,1 @@
+"""HTTP handlers. Each module registers its routes; errors.py holds the one error contract."""

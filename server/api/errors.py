@@ -1,0 +1,117 @@
+"""One error contract for every response: ``{"error": {"code", "message", "details"}}``.
+
+User faults are 4xx with a specific code; anything unexpected is a 500 that is logged with a
+reference the user can quote, and never leaks internals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from server.errors import KesuError
+
+log = logging.getLogger("kesu.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(KesuError):
+    """An error raised by an HTTP handler."""
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class Gone(ApiError):
+    status, code = 410, "gone"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+class Unavailable(ApiError):
+    status, code = 503, "unavailable"
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> web.Response:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return web.json_response(body, status=status)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every exception into the JSON error shape (HTML pages keep aiohttp's redirects)."""
+    try:
+        return await handler(request)
+    except KesuError as exc:
+        log.info(
+            "%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message
+        )
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        log.info("%s %s -> %d", request.method, request.path, exc.status)
+        return error_response(exc.status, code, exc.reason or code)
+    except Exception:
+        ref = secrets.token_hex(4)
+        log.exception("unhandled error ref=%s on %s %s", ref, request.method, request.path)
+        return error_response(500, "internal_error", f"internal error (ref {ref})")
+
+
+async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object, or a specific 4xx."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"request body larger than {max_bytes} bytes")
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"request body larger than {max_bytes} bytes")
+    if not raw:
+        raise BadRequest("request body is empty; a JSON object is expected", code="invalid_json")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("request body must be a JSON object", code="invalid_json")
+    return data

@@ -1,0 +1,101 @@
+"""Customer's side, authenticated by the signed join link alone (no account, no cookie)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from inspection.policy import Policy
+from server import sessions
+from server.api.errors import ApiError, BadRequest, read_json
+from server.api.sessions import connected_of, node_json, sdp_from_request
+from server.context import CTX, AppContext
+from server.security import TokenError
+from server.store.models import RecordingSession, User
+from server.store.types import iso
+
+
+async def _session_for_token(request: web.Request) -> tuple[AppContext, RecordingSession]:
+    ctx = request.app[CTX]
+    token = request.match_info["token"]
+    try:
+        claims = ctx.signer.verify(token)
+    except TokenError as exc:
+        status = 410 if exc.code == "token_expired" else 404 if exc.code == "token_invalid" else 400
+        raise ApiError(str(exc), code=exc.code, status=status) from None
+    try:
+        row = await sessions.get_session(ctx, claims.session_id)
+    except sessions.SessionError:
+        raise ApiError("the join link is not valid", code="token_invalid", status=404) from None
+    if claims.nonce != row.join_nonce:
+        raise ApiError("this join link was revoked", code="token_revoked", status=410)
+    return ctx, row
+
+
+async def info(request: web.Request) -> web.Response:
+    """Who is calling and why: shown before the customer consents."""
+    ctx, row = await _session_for_token(request)
+    async with ctx.db.session() as s:
+        sales = await s.get(User, row.salesperson_id)
+    policy = Policy.from_dict(row.policy)
+    nodes = sessions.rendered_nodes(row.template_id, policy)
+    body: dict[str, Any] = {
+        "session_id": row.id,
+        "status": row.status,
+        "salesperson": {
+            "name": (sales.display_name or sales.username) if sales else "",
+            "institution": sales.institution if sales else "",
+        },
+        "customer_name": row.customer_name,
+        "product_name": row.product_name,
+        "consent_at": iso(row.consent_at),
+        "current_node": row.current_node,
+        "script": [node_json(n) for n in nodes],
+        "connected": connected_of(ctx, row.id),
+    }
+    return web.json_response(body)
+
+
+async def consent(request: web.Request) -> web.Response:
+    ctx, row = await _session_for_token(request)
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    if body.get("consent") is not True:
+        raise BadRequest(
+            'consent must be given explicitly: {"consent": true}', code="consent_required"
+        )
+    row = await sessions.record_consent(ctx, row)
+    return web.json_response({"consent_at": iso(row.consent_at)})
+
+
+async def offer(request: web.Request) -> web.Response:
+    ctx, row = await _session_for_token(request)
+    sdp = await sdp_from_request(request, ctx)
+    answer = await sessions.join_media(ctx, row, "customer", sdp)
+    return web.json_response({"type": "answer", "sdp": answer})
+
+
+async def leave(request: web.Request) -> web.Response:
+    ctx, row = await _session_for_token(request)
+    await sessions.leave_media(ctx, row, "customer")
+    return web.json_response({"ok": True})
+
+
+async def state(request: web.Request) -> web.Response:
+    ctx, row = await _session_for_token(request)
+    return web.json_response(
+        {
+            "status": row.status,
+            "current_node": row.current_node,
+            "connected": connected_of(ctx, row.id),
+        }
+    )
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/join/{token}", info)
+    r.add_post("/api/join/{token}/consent", consent)
+    r.add_post("/api/join/{token}/offer", offer)
+    r.add_post("/api/join/{token}/leave", leave)
+    r.add_get("/api/join/{token}/state", state)

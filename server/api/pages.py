@@ -1,0 +1,54 @@
+"""HTML pages and static assets from ``web/``. Pages are shells; data comes from the JSON API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from server.api.auth import current_user
+
+WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
+
+HOME_BY_ROLE = {"salesperson": "/sales", "reviewer": "/review", "admin": "/sales"}
+
+
+def _page(name: str) -> web.FileResponse:
+    resp = web.FileResponse(WEB_DIR / name)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "no-referrer"  # join links must not leak via Referer
+    return resp
+
+
+def page(name: str, login: bool = True) -> web.RequestHandler:  # type: ignore[name-defined]
+    """A handler serving ``web/<name>``; ``login`` pages redirect anonymous visitors to /login."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if login and current_user(request) is None:
+            raise web.HTTPFound(f"/login?next={request.path_qs}")
+        return _page(name)
+
+    return handler
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    user = current_user(request)
+    if user is None:
+        raise web.HTTPFound("/login")
+    raise web.HTTPFound(HOME_BY_ROLE.get(user.role, "/login"))
+
+
+async def health(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/", home)
+    r.add_get("/healthz", health)
+    r.add_get("/login", page("login.html", login=False))
+    r.add_get("/sales", page("sales.html"))
+    r.add_get("/sales/session/{session_id}", page("call.html"))
+    r.add_get("/join/{token}", page("join.html", login=False))
+    r.add_static("/static/", WEB_DIR / "static", follow_symlinks=False)

@@ -1,0 +1,187 @@
+"""Salesperson's session API: create, list, join link + QR, media offer, script node, end."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from aiohttp import web
+
+from inspection.policy import Policy
+from inspection.templates import builtin_templates, estimate_duration, load_template
+from server import sessions
+from server.api.auth import require_user
+from server.api.errors import BadRequest, read_json
+from server.context import CTX, AppContext
+from server.store.types import iso
+
+
+def _ctx(request: web.Request) -> AppContext:
+    return request.app[CTX]
+
+
+async def _own_session(request: web.Request) -> tuple[AppContext, Any, Any]:
+    ctx = _ctx(request)
+    user = require_user(request, "salesperson")
+    row = await sessions.get_session(ctx, request.match_info["session_id"])
+    sessions.check_owner(row, user)
+    return ctx, user, row
+
+
+def connected_of(ctx: AppContext, session_id: str) -> dict[str, bool]:
+    room = ctx.rooms.get(session_id)
+    return room.connected() if room is not None else {}
+
+
+async def list_templates(request: web.Request) -> web.Response:
+    require_user(request)
+    out = []
+    for tpl in builtin_templates().values():
+        out.append(
+            {
+                "id": tpl.id,
+                "title": tpl.title,
+                "version": tpl.version,
+                "product_types": list(tpl.product_types),
+            }
+        )
+    return web.json_response({"templates": out})
+
+
+async def create(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request, "salesperson")
+    if not user.qualified_remote:
+        raise sessions.SessionError(
+            403, "not_qualified", "this salesperson is not qualified for remote recording"
+        )
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    new = sessions.parse_new_session(body, user)
+    row = await sessions.create_session(ctx, user, new)
+    return web.json_response({"session": sessions.session_json(row)}, status=201)
+
+
+async def list_mine(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request, "salesperson")
+    rows = await sessions.list_sessions(ctx, user)
+    return web.json_response(
+        {"sessions": [sessions.session_json(r, connected_of(ctx, r.id)) for r in rows]}
+    )
+
+
+async def show(request: web.Request) -> web.Response:
+    ctx, _user, row = await _own_session(request)
+    policy = Policy.from_dict(row.policy)
+    nodes = sessions.rendered_nodes(row.template_id, policy)
+    estimate = estimate_duration(load_template(row.template_id), policy)
+    return web.json_response(
+        {
+            "session": sessions.session_json(row, connected_of(ctx, row.id)),
+            "script": [node_json(n) for n in nodes],
+            "estimated_s": round(estimate.total_s, 1),
+        }
+    )
+
+
+def node_json(node: Any) -> dict[str, Any]:
+    return {
+        "id": node.id,
+        "title": node.title,
+        "speaker": node.speaker,
+        "text": node.text,
+        "requires_answer": node.requires_answer,
+        "document": node.document,
+    }
+
+
+def _origin(request: web.Request, ctx: AppContext) -> str:
+    if ctx.settings.public_url:
+        return ctx.settings.public_url.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
+async def join_link(request: web.Request) -> web.Response:
+    ctx, _user, row = await _own_session(request)
+    if row.status not in sessions.LIVE_STATES:
+        raise sessions.SessionError(409, "session_ended", "this session has ended")
+    ttl = ctx.settings.join_link_hours * 3600
+    token = ctx.signer.sign(row.id, row.join_nonce, ttl)
+    url = f"{_origin(request, ctx)}/join/{token}"
+    img = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buf = io.BytesIO()
+    img.save(buf)
+    claims = ctx.signer.verify(token)
+    return web.json_response(
+        {
+            "url": url,
+            "token": token,
+            "qr_svg": buf.getvalue().decode(),
+            "expires_at": claims.expires_at,
+        }
+    )
+
+
+async def sdp_from_request(request: web.Request, ctx: AppContext) -> str:
+    body = await read_json(request, ctx.settings.max_sdp_bytes + 4096)
+    sdp, kind = body.get("sdp"), body.get("type", "offer")
+    if not isinstance(sdp, str) or kind != "offer":
+        raise BadRequest('expected {"type": "offer", "sdp": "..."}', code="invalid_sdp")
+    return sdp
+
+
+async def offer(request: web.Request) -> web.Response:
+    ctx, _user, row = await _own_session(request)
+    sdp = await sdp_from_request(request, ctx)
+    answer = await sessions.join_media(ctx, row, "salesperson", sdp)
+    return web.json_response({"type": "answer", "sdp": answer})
+
+
+async def leave(request: web.Request) -> web.Response:
+    ctx, _user, row = await _own_session(request)
+    await sessions.leave_media(ctx, row, "salesperson")
+    return web.json_response({"ok": True})
+
+
+async def node(request: web.Request) -> web.Response:
+    ctx, _user, row = await _own_session(request)
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    node_id = body.get("node")
+    if not isinstance(node_id, str):
+        raise BadRequest("node is required", code="invalid_fields")
+    row = await sessions.set_node(ctx, row, node_id)
+    return web.json_response({"session": sessions.session_json(row, connected_of(ctx, row.id))})
+
+
+async def end(request: web.Request) -> web.Response:
+    ctx, user, row = await _own_session(request)
+    row = await sessions.end_session(ctx, row, f"user:{user.username}")
+    return web.json_response({"session": sessions.session_json(row)})
+
+
+async def state(request: web.Request) -> web.Response:
+    ctx, _user, row = await _own_session(request)
+    return web.json_response(
+        {
+            "status": row.status,
+            "current_node": row.current_node,
+            "consent_at": iso(row.consent_at),
+            "connected": connected_of(ctx, row.id),
+        }
+    )
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/templates", list_templates)
+    r.add_post("/api/sessions", create)
+    r.add_get("/api/sessions", list_mine)
+    r.add_get("/api/sessions/{session_id}", show)
+    r.add_post("/api/sessions/{session_id}/link", join_link)
+    r.add_post("/api/sessions/{session_id}/offer", offer)
+    r.add_post("/api/sessions/{session_id}/leave", leave)
+    r.add_post("/api/sessions/{session_id}/node", node)
+    r.add_post("/api/sessions/{session_id}/end", end)
+    r.add_get("/api/sessions/{session_id}/state", state)

@@ -1,0 +1,82 @@
+"""The application factory: routes, middlewares, and one cleanup context per long-lived resource."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server import sessions
+from server.api import auth, errors, join, pages
+from server.api import sessions as sessions_api
+from server.context import CTX, AppContext
+from server.jobs import DbJobQueue, WorkerPool
+from server.rtc.room import RoomManager
+from server.security import JoinSigner, load_or_create_key
+from server.settings import Settings
+from server.store.db import Database
+from server.worker import JobRunner
+
+log = logging.getLogger("kesu.app")
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Construct (not start) every resource the app needs."""
+    key = (
+        settings.secret_key.encode()
+        if settings.secret_key
+        else load_or_create_key(settings.data_dir / "secret.key")
+    )
+    db = Database(settings.db_url)
+    return AppContext(
+        settings=settings,
+        db=db,
+        signer=JoinSigner(key),
+        queue=DbJobQueue(db, max_attempts=settings.job_max_attempts),
+        rooms=RoomManager.from_settings(settings),
+    )
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    ctx = app[CTX]
+    await ctx.db.migrate()
+    yield
+    await ctx.db.close()
+
+
+async def _rooms(app: web.Application) -> AsyncIterator[None]:
+    ctx = app[CTX]
+    await sessions.recover_interrupted(ctx)
+    yield
+    await ctx.rooms.close_all()
+
+
+async def _workers(app: web.Application) -> AsyncIterator[None]:
+    ctx = app[CTX]
+    if ctx.settings.workers <= 0:
+        yield
+        return
+    await ctx.queue.requeue_stale()
+    runner = JobRunner(ctx)
+    ctx.pool = WorkerPool(
+        ctx.queue, runner.handlers(), ctx.settings.workers, ctx.settings.job_poll_s
+    )
+    ctx.pool.start()
+    yield
+    await ctx.pool.stop()
+    await runner.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The whole server as an aiohttp application (nothing starts until it runs)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = web.Application(
+        middlewares=[errors.error_middleware, auth.auth_middleware],
+        client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
+    )
+    app[CTX] = build_context(settings)
+    app.cleanup_ctx.extend([_database, _rooms, _workers])
+    for module in (auth, sessions_api, join, pages):
+        module.setup(app)
+    return app

@@ -1,0 +1,30 @@
+"""The application context: every long-lived resource, built once and passed in (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from server.security import JoinSigner
+from server.settings import Settings
+from server.store.db import Database
+
+if TYPE_CHECKING:
+    from server.jobs import DbJobQueue, WorkerPool
+    from server.rtc.room import RoomManager
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    signer: JoinSigner
+    queue: DbJobQueue
+    rooms: RoomManager
+    pool: WorkerPool | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+CTX = web.AppKey("kesu_ctx", AppContext)

@@ -1,0 +1,372 @@
+"""Recording sessions: creation, join links, media joins, script progress, ending, recovery.
+
+The HTTP handlers stay thin and call this; it ties the database row, the session directory
+(metadata.json) and the live media room together.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from inspection.idnumber import mask_id, validate_id
+from inspection.policy import PRODUCT_TYPES, Policy
+from inspection.templates import RenderedNode, TemplateError, load_template, render
+from server import audit
+from server.context import AppContext
+from server.errors import KesuError
+from server.session_dir import SessionDir
+from server.store.models import RecordingSession, User
+from server.store.types import iso, utcnow
+
+log = logging.getLogger("kesu.sessions")
+
+SESSION_ID_RE = re.compile(r"^s-[0-9a-f]{16}$")
+WHOLE_LIFE_AGE = 105  # the age a whole-life contract is taken to end at, for retention
+
+
+class SessionError(KesuError):
+    """A user fault about a session."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, code=code, status=status, details=details)
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """Validated input for a new recording session (the sale's policy data)."""
+
+    policy: Policy
+    template_id: str
+
+
+def _int_field(body: dict[str, Any], key: str, lo: int, hi: int, required: bool) -> int | None:
+    raw = body.get(key)
+    if raw is None or raw == "":
+        if required:
+            raise SessionError(400, "invalid_fields", f"{key} is required", {"field": key})
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise SessionError(400, "invalid_fields", f"{key} must be a whole number", {"field": key})
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SessionError(
+            400, "invalid_fields", f"{key} must be a whole number", {"field": key}
+        ) from None
+    if not lo <= value <= hi:
+        raise SessionError(
+            400, "invalid_fields", f"{key} must be between {lo} and {hi}", {"field": key}
+        )
+    return value
+
+
+def _text_field(body: dict[str, Any], key: str, max_len: int, required: bool = True) -> str:
+    raw = body.get(key, "")
+    if not isinstance(raw, str):
+        raise SessionError(400, "invalid_fields", f"{key} must be text", {"field": key})
+    raw = raw.strip()
+    if required and not raw:
+        raise SessionError(400, "invalid_fields", f"{key} is required", {"field": key})
+    if len(raw) > max_len:
+        raise SessionError(400, "invalid_fields", f"{key} is longer than {max_len}", {"field": key})
+    return raw
+
+
+def parse_new_session(body: dict[str, Any], salesperson: User) -> NewSession:
+    """Validate the creation form; the ID number must pass GB 11643."""
+    id_check = validate_id(_text_field(body, "customer_id_number", 32))
+    if not id_check.valid:
+        raise SessionError(
+            400,
+            "invalid_id_number",
+            f"customer ID number is not valid: {id_check.reason}",
+            {"field": "customer_id_number"},
+        )
+    product_type = _text_field(body, "product_type", 32)
+    if product_type not in PRODUCT_TYPES:
+        raise SessionError(
+            400,
+            "invalid_fields",
+            f"product_type must be one of {', '.join(PRODUCT_TYPES)}",
+            {"field": "product_type"},
+        )
+    premium_raw = body.get("premium")
+    try:
+        premium = float(premium_raw) if premium_raw not in (None, "") else None  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SessionError(
+            400, "invalid_fields", "premium must be a number", {"field": "premium"}
+        ) from None
+    if premium is not None and not 0 < premium < 1e10:
+        raise SessionError(400, "invalid_fields", "premium must be positive", {"field": "premium"})
+    policy = Policy(
+        customer_name=_text_field(body, "customer_name", 64),
+        customer_id_number=id_check.number,
+        product_name=_text_field(body, "product_name", 128),
+        product_type=product_type,
+        salesperson_name=salesperson.display_name or salesperson.username,
+        institution=salesperson.institution,
+        premium=premium,
+        payment_method=_text_field(body, "payment_method", 16, required=False),
+        payment_years=_int_field(body, "payment_years", 1, 100, required=False),
+        insurance_years=_int_field(body, "insurance_years", 1, 120, required=False),
+        cooling_off_days=_int_field(body, "cooling_off_days", 1, 365, required=False) or 15,
+    )
+    template_id = _text_field(body, "template_id", 64)
+    rendered_nodes(template_id, policy)  # refuses an unknown or mismatched template now
+    return NewSession(policy, template_id)
+
+
+def rendered_nodes(template_id: str, policy: Policy) -> list[RenderedNode]:
+    """The script for this sale; template problems are the user's fault (400)."""
+    if not re.fullmatch(r"[a-z0-9_]{1,64}", template_id):
+        raise SessionError(400, "invalid_template", "template_id must be a built-in template id")
+    try:
+        return render(load_template(template_id), policy)
+    except TemplateError as exc:
+        raise SessionError(400, "invalid_template", str(exc).splitlines()[0]) from None
+
+
+def retain_until(policy: Policy, created: date, years_after_term: int) -> date:
+    """R17: kept ``years_after_term`` after the contract ends (whole life: to age WHOLE_LIFE_AGE)."""
+    if policy.insurance_years is not None:
+        end_year = created.year + policy.insurance_years
+    else:
+        birth = validate_id(policy.customer_id_number).birth_date
+        end_year = (birth.year if birth else created.year) + WHOLE_LIFE_AGE
+    return date(end_year + years_after_term, created.month, min(created.day, 28))
+
+
+def session_dir(ctx: AppContext, session_id: str) -> SessionDir:
+    if not SESSION_ID_RE.match(session_id):
+        raise SessionError(404, "not_found", "no such session")
+    return SessionDir(ctx.settings.sessions_dir / session_id)
+
+
+def masked_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    out = dict(policy)
+    if out.get("customer_id_number"):
+        out["customer_id_number"] = mask_id(str(out["customer_id_number"]))
+    return out
+
+
+def session_json(row: RecordingSession, live: dict[str, bool] | None = None) -> dict[str, Any]:
+    """The API view of a session; the ID number is always masked."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "customer_name": row.customer_name,
+        "customer_id_number": mask_id(row.customer_id_number),
+        "product_name": row.product_name,
+        "product_type": row.product_type,
+        "template_id": row.template_id,
+        "policy": masked_policy(row.policy),
+        "current_node": row.current_node,
+        "consent_at": iso(row.consent_at),
+        "created_at": iso(row.created_at),
+        "started_at": iso(row.started_at),
+        "ended_at": iso(row.ended_at),
+        "inspection_status": row.inspection_status,
+        "verdict": row.verdict,
+        "finding_count": row.finding_count,
+        "review_status": row.review_status,
+        "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+        "rerecord_of": row.rerecord_of,
+        "connected": live or {},
+    }
+
+
+async def create_session(
+    ctx: AppContext, user: User, new: NewSession, rerecord_of: str | None = None
+) -> RecordingSession:
+    """Insert the row, create the session directory with its metadata, and audit it."""
+    session_id = f"s-{secrets.token_hex(8)}"
+    now = utcnow()
+    row = RecordingSession(
+        id=session_id,
+        salesperson_id=user.id,
+        customer_name=new.policy.customer_name,
+        customer_id_number=new.policy.customer_id_number,
+        product_name=new.policy.product_name,
+        product_type=new.policy.product_type,
+        template_id=new.template_id,
+        policy=new.policy.to_dict(),
+        join_nonce=secrets.token_hex(8),
+        created_at=now,
+        retain_until=retain_until(new.policy, now.date(), ctx.settings.retention_years_after_term),
+        rerecord_of=rerecord_of,
+    )
+    sdir = SessionDir.create(
+        ctx.settings.sessions_dir,
+        session_id,
+        template_id=new.template_id,
+        policy=new.policy.to_dict(),
+    )
+    async with ctx.db.session() as s:
+        s.add(row)
+        await audit.record(
+            s,
+            f"user:{user.username}",
+            "session.create",
+            session_id,
+            {"template_id": new.template_id, "product": new.policy.product_name},
+        )
+    log.info("session %s created by %s (%s)", session_id, user.username, sdir.path)
+    return row
+
+
+async def get_session(ctx: AppContext, session_id: str) -> RecordingSession:
+    if not SESSION_ID_RE.match(session_id):
+        raise SessionError(404, "not_found", "no such session")
+    async with ctx.db.session() as s:
+        row = await s.get(RecordingSession, session_id)
+    if row is None or row.deleted_at is not None:
+        raise SessionError(404, "not_found", "no such session")
+    return row
+
+
+def check_owner(row: RecordingSession, user: User) -> None:
+    if user.role != "admin" and row.salesperson_id != user.id:
+        # 404, not 403: do not reveal that someone else's session exists.
+        raise SessionError(404, "not_found", "no such session")
+
+
+async def list_sessions(ctx: AppContext, user: User, limit: int = 200) -> list[RecordingSession]:
+    query = select(RecordingSession).where(RecordingSession.deleted_at.is_(None))
+    if user.role != "admin":
+        query = query.where(RecordingSession.salesperson_id == user.id)
+    async with ctx.db.session() as s:
+        return list(
+            (
+                await s.execute(query.order_by(RecordingSession.created_at.desc()).limit(limit))
+            ).scalars()
+        )
+
+
+def path_of(ctx: AppContext, session_id: str) -> Path:
+    return ctx.settings.sessions_dir / session_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Live: media, consent, script progress, end
+
+
+LIVE_STATES = ("created", "live", "interrupted")
+
+
+async def _update(ctx: AppContext, session_id: str, **values: Any) -> RecordingSession:
+    async with ctx.db.session() as s:
+        row = await s.get(RecordingSession, session_id)
+        if row is None:
+            raise SessionError(404, "not_found", "no such session")
+        for key, value in values.items():
+            setattr(row, key, value)
+    return row
+
+
+async def record_consent(ctx: AppContext, row: RecordingSession) -> RecordingSession:
+    """R2: the customer's consent to be recorded, stamped with the server clock."""
+    if row.status not in LIVE_STATES:
+        raise SessionError(409, "session_ended", "this session has ended")
+    if row.consent_at is not None:
+        return row
+    now = utcnow()
+    sdir = session_dir(ctx, row.id)
+    await sdir.add_event("consent", participant="customer")
+    async with ctx.db.session() as s:
+        db_row = await s.get(RecordingSession, row.id)
+        assert db_row is not None
+        db_row.consent_at = now
+        await audit.record(s, f"customer:{row.id}", "consent.given", row.id, {"at": iso(now)})
+    return db_row
+
+
+async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sdp: str) -> str:
+    """Connect one participant's browser to the session's media room; returns the SDP answer."""
+    if row.status not in LIVE_STATES:
+        raise SessionError(409, "session_ended", "this session has ended")
+    if role == "customer" and row.consent_at is None:
+        raise SessionError(409, "consent_required", "the customer must consent to recording first")
+    if len(offer_sdp.encode()) > ctx.settings.max_sdp_bytes:
+        raise SessionError(
+            413, "sdp_too_large", f"SDP offer larger than {ctx.settings.max_sdp_bytes} bytes"
+        )
+    room = ctx.rooms.room_for(row.id, session_dir(ctx, row.id))
+    answer = await room.join(role, offer_sdp)
+    if row.status != "live":
+        await _update(ctx, row.id, status="live", started_at=row.started_at or utcnow())
+    async with ctx.db.session() as s:
+        actor = f"customer:{row.id}" if role == "customer" else f"salesperson:{row.salesperson_id}"
+        await audit.record(s, actor, "media.join", row.id, {"role": role})
+    return answer
+
+
+async def leave_media(ctx: AppContext, row: RecordingSession, role: str) -> None:
+    room = ctx.rooms.get(row.id)
+    if room is not None:
+        await room.leave(role)
+
+
+async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> RecordingSession:
+    """The salesperson moved the teleprompter to ``node_id``; stored with the server time."""
+    if row.status not in LIVE_STATES:
+        raise SessionError(409, "session_ended", "this session has ended")
+    nodes = rendered_nodes(row.template_id, Policy.from_dict(row.policy))
+    if node_id not in {n.id for n in nodes}:
+        raise SessionError(
+            400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
+        )
+    await session_dir(ctx, row.id).add_event("node", node=node_id)
+    return await _update(ctx, row.id, current_node=node_id)
+
+
+async def end_session(ctx: AppContext, row: RecordingSession, actor: str) -> RecordingSession:
+    """Finalise the recordings, then queue the review video and the inspection."""
+    if row.status not in LIVE_STATES:
+        raise SessionError(409, "session_ended", "this session has already ended")
+    room = ctx.rooms.get(row.id)
+    if room is not None:
+        await ctx.rooms.close_room(row.id)
+    sdir = session_dir(ctx, row.id)
+    await sdir.finish()
+    row = await _update(ctx, row.id, status="ended", ended_at=utcnow(), inspection_status="queued")
+    async with ctx.db.session() as s:
+        await audit.record(s, actor, "session.end", row.id, {"files": await sdir.file_hashes()})
+    if ctx.settings.make_review_video:
+        await ctx.queue.enqueue("review_video", {"session_id": row.id})
+    await ctx.queue.enqueue("inspect", {"session_id": row.id})
+    return row
+
+
+async def recover_interrupted(ctx: AppContext) -> list[str]:
+    """After a crash: sessions left live are marked interrupted; their segments are kept and hashed."""
+    async with ctx.db.session() as s:
+        rows = list(
+            (
+                await s.execute(select(RecordingSession).where(RecordingSession.status == "live"))
+            ).scalars()
+        )
+    out = []
+    for row in rows:
+        sdir = SessionDir(path_of(ctx, row.id))
+        if sdir.exists():
+            await sdir.mark_interrupted()
+        await _update(ctx, row.id, status="interrupted")
+        async with ctx.db.session() as s:
+            await audit.record(s, "system", "session.interrupted", row.id, {})
+        out.append(row.id)
+    if out:
+        log.warning(
+            "marked %d session(s) interrupted after an unclean stop: %s", len(out), ", ".join(out)
+        )
+    return out

@@ -1,0 +1,192 @@
+"""One declarative table of settings: name, default, type and help, loaded from env, TOML or CLI."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _meta(help_text: str, secret: bool = False) -> dict[str, Any]:
+    return {"help": help_text, "secret": secret}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the server. Env var = ``KESU_`` + upper-case name."""
+
+    host: str = field(default="127.0.0.1", metadata=_meta("Address the HTTP server listens on."))
+    port: int = field(default=8080, metadata=_meta("TCP port of the HTTP server."))
+    data_dir: Path = field(
+        default=Path("./var"),
+        metadata=_meta("Directory for the SQLite database, recordings, evidence and keys."),
+    )
+    database_url: str = field(
+        default="",
+        metadata=_meta(
+            "SQLAlchemy async URL. Empty = sqlite+aiosqlite:///<data_dir>/kesu.db. "
+            "PostgreSQL: postgresql+asyncpg://user:pw@host/db."
+        ),
+    )
+    blob_url: str = field(
+        default="",
+        metadata=_meta(
+            "Where finished files are stored. Empty = the local data_dir. "
+            "S3-compatible: s3://bucket/prefix (credentials from the usual AWS_* variables)."
+        ),
+    )
+    secret_key: str = field(
+        default="",
+        metadata=_meta(
+            "Key that signs join links. Empty = generated once and kept in <data_dir>/secret.key.",
+            secret=True,
+        ),
+    )
+    public_url: str = field(
+        default="",
+        metadata=_meta(
+            "Base URL put in join links and QR codes. Empty = derived from the request."
+        ),
+    )
+    secure_cookies: bool = field(
+        default=False,
+        metadata=_meta(
+            "Mark cookies Secure (turn on behind HTTPS; browsers need HTTPS for cameras off localhost)."
+        ),
+    )
+    session_cookie_hours: float = field(
+        default=12.0, metadata=_meta("Hours a login stays valid without activity.")
+    )
+    join_link_hours: float = field(
+        default=24.0, metadata=_meta("Hours a customer's join link stays valid.")
+    )
+    rejoin_window_s: float = field(
+        default=300.0,
+        metadata=_meta(
+            "Seconds a dropped participant may rejoin the same session with the same link."
+        ),
+    )
+    max_sessions: int = field(
+        default=10,
+        metadata=_meta("Concurrent live recording sessions; beyond it new sessions get HTTP 503."),
+    )
+    max_body_bytes: int = field(
+        default=256 * 1024, metadata=_meta("Largest accepted JSON request body, in bytes.")
+    )
+    max_sdp_bytes: int = field(
+        default=64 * 1024, metadata=_meta("Largest accepted SDP offer, in bytes.")
+    )
+    rtc_loopback_only: bool = field(
+        default=False,
+        metadata=_meta("Gather WebRTC candidates on 127.0.0.1 only (tests, single-machine demos)."),
+    )
+    rtc_host_addresses: str = field(
+        default="",
+        metadata=_meta(
+            "Comma-separated IP addresses to offer as WebRTC host candidates. Empty = all."
+        ),
+    )
+    workers: int = field(
+        default=1,
+        metadata=_meta("Inspection worker processes in the embedded pool (0 = no worker)."),
+    )
+    worker_threads: int = field(
+        default=2, metadata=_meta("CPU threads each worker gives the models.")
+    )
+    job_poll_s: float = field(default=1.0, metadata=_meta("Seconds between job-queue polls."))
+    job_max_attempts: int = field(
+        default=3, metadata=_meta("Attempts before a job is marked failed.")
+    )
+    make_review_video: bool = field(
+        default=True, metadata=_meta("Produce the side-by-side review video after each session.")
+    )
+    review_sample_rate: float = field(
+        default=0.05,
+        metadata=_meta("Share of sessions that passed inspection sampled into the review queue."),
+    )
+    second_review_sample_rate: float = field(
+        default=0.1,
+        metadata=_meta("Share of first-review approvals sent to a second review (二审)."),
+    )
+    retention_years_after_term: int = field(
+        default=10,
+        metadata=_meta("Years recordings are retained after the policy term ends (R17: 5-10)."),
+    )
+    models_dir: str = field(
+        default="",
+        metadata=_meta("Directory whose model files override the packaged ones (KESU_MODELS_DIR)."),
+    )
+    log_level: str = field(default="INFO", metadata=_meta("Logging level."))
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'kesu.db'}"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.data_dir / "sessions"
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = "'***'" if f.metadata.get("secret") and value else repr(value)
+            parts.append(f"{f.name}={shown}")
+        return f"Settings({', '.join(parts)})"
+
+
+def setting_fields() -> list[tuple[str, Any, str]]:
+    """(name, default, help) for every setting, for docs and --help."""
+    return [(f.name, f.default, f.metadata["help"]) for f in fields(Settings)]
+
+
+def _coerce(kind: Any, raw: Any, name: str) -> Any:
+    if isinstance(raw, str):
+        if kind in (bool, "bool"):
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"setting {name}: {raw!r} is not a boolean")
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (Path, "Path"):
+            return Path(raw)
+    if kind in (Path, "Path"):
+        return Path(raw)
+    return raw
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    toml_path: Path | None = None,
+) -> Settings:
+    """Defaults, then a TOML file, then ``KESU_*`` env vars, then explicit overrides (CLI)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in fields(Settings)}
+    if toml_path is not None:
+        with open(toml_path, "rb") as fh:
+            data = tomllib.load(fh)
+        for key, raw in data.items():
+            if key not in known:
+                raise ValueError(f"{toml_path}: unknown setting {key!r}")
+            values[key] = raw
+    for name in known:
+        raw_env = env.get(f"KESU_{name.upper()}")
+        if raw_env is not None:
+            values[name] = raw_env
+    for key, raw in (overrides or {}).items():
+        if key not in known:
+            raise ValueError(f"unknown setting {key!r}")
+        if raw is not None:
+            values[key] = raw
+    coerced = {k: _coerce(known[k].type, v, k) for k, v in values.items()}
+    return Settings(**coerced)

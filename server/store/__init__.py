@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, the database handle, Alembic migrations. Knows nothing of aiohttp."""

@@ -1,0 +1,86 @@
+"""Account management for the CLI (``kesu user``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from server import audit
+from server.security import generate_password, hash_password
+from server.settings import Settings
+from server.store.db import Database
+from server.store.models import User
+
+ROLES = ("admin", "salesperson", "reviewer")
+
+
+class UserError(Exception):
+    """A refused account change (duplicate name, unknown user, bad role)."""
+
+
+async def _open(settings: Settings) -> Database:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    await db.migrate()
+    return db
+
+
+async def add_user(
+    settings: Settings,
+    name: str,
+    role: str,
+    password: str | None,
+    display_name: str = "",
+    institution: str = "",
+) -> str:
+    """Create an account; returns the password (generated when none is given)."""
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if not name or len(name) > 64 or not name.isprintable() or " " in name:
+        raise UserError("name must be 1-64 printable characters without spaces")
+    password = password or generate_password()
+    if len(password) < 8:
+        raise UserError("password must have at least 8 characters")
+    db = await _open(settings)
+    try:
+        async with db.session() as s:
+            if (await s.execute(select(User).where(User.username == name))).scalar_one_or_none():
+                raise UserError(f"user {name!r} exists already")
+            s.add(
+                User(
+                    username=name,
+                    role=role,
+                    password_hash=hash_password(password),
+                    display_name=display_name,
+                    institution=institution,
+                )
+            )
+            await audit.record(s, "cli", "user.add", None, {"username": name, "role": role})
+    finally:
+        await db.close()
+    return password
+
+
+async def set_password(settings: Settings, name: str, password: str | None) -> str:
+    password = password or generate_password()
+    if len(password) < 8:
+        raise UserError("password must have at least 8 characters")
+    db = await _open(settings)
+    try:
+        async with db.session() as s:
+            user = (await s.execute(select(User).where(User.username == name))).scalar_one_or_none()
+            if user is None:
+                raise UserError(f"no user {name!r}")
+            user.password_hash = hash_password(password)
+            await audit.record(s, "cli", "user.passwd", None, {"username": name})
+    finally:
+        await db.close()
+    return password
+
+
+async def list_users(settings: Settings) -> list[User]:
+    db = await _open(settings)
+    try:
+        async with db.session() as s:
+            return list((await s.execute(select(User).order_by(User.username))).scalars())
+    finally:
+        await db.close()

@@ -1,0 +1,190 @@
+"""Job handlers: inspection and the review video, run in worker processes off the event loop.
+
+Models are built once per worker process (in the pool's initializer) and reused for every
+job that process runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import queue as queue_mod
+import random
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete
+
+from server import audit
+from server.context import AppContext
+from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
+from server.store.models import FindingRow, InspectionReport, RecordingSession
+from server.store.types import utcnow
+
+log = logging.getLogger("kesu.worker")
+
+# Process-local state of a worker process: set once by _init_process, read by the job
+# functions. It lives only in the child process; the server process never touches it.
+_PROCESS: dict[str, Any] = {}
+
+
+def _init_process(models_dir: str, threads: int, progress_q: Any) -> None:
+    from inspection.pipeline import Inspector
+    from inspection.rules import Thresholds
+
+    from models.registry import ModelRegistry, default_cache_dir
+
+    registry = ModelRegistry(default_cache_dir(), Path(models_dir) if models_dir else None)
+    _PROCESS["inspector"] = Inspector(registry, Thresholds(), threads=threads)
+    _PROCESS["progress"] = progress_q
+
+
+def _inspect_in_process(job_id: int, session_dir: str) -> dict[str, Any]:
+    from inspection.pipeline import load_session_dir
+
+    progress_q = _PROCESS["progress"]
+
+    def progress(stage: str, fraction: float) -> None:
+        progress_q.put((job_id, stage, fraction))
+
+    inp = load_session_dir(Path(session_dir))
+    report = _PROCESS["inspector"].run(inp, progress=progress)
+    data: dict[str, Any] = report.to_dict()
+    tmp = Path(session_dir) / "report.json.tmp"
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(Path(session_dir) / "report.json")
+    return data
+
+
+def _review_video_in_process(session_dir: str) -> str:
+    from server.rtc.review_video import make_review_video
+
+    return str(make_review_video(Path(session_dir)))
+
+
+class JobRunner:
+    """Owns the worker processes and turns job kinds into handlers."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        mp = multiprocessing.get_context("spawn")
+        self._progress_q = mp.Queue()
+        self._executor = ProcessPoolExecutor(
+            max_workers=max(1, ctx.settings.workers),
+            mp_context=mp,
+            initializer=_init_process,
+            initargs=(ctx.settings.models_dir, ctx.settings.worker_threads, self._progress_q),
+        )
+        self._progress_targets: dict[int, ProgressFn] = {}
+        self._drain_task: asyncio.Task[None] | None = None
+
+    def handlers(self) -> dict[str, JobHandler]:
+        return {"inspect": self.inspect, "review_video": self.review_video}
+
+    def _session_dir(self, job: JobInfo) -> Path:
+        session_id = str(job.payload.get("session_id", ""))
+        path = self.ctx.settings.sessions_dir / session_id
+        if not session_id or not (path / "metadata.json").is_file():
+            raise PermanentJobError(f"session directory {path} not found")
+        return path
+
+    async def _drain_progress(self) -> None:
+        while True:
+            try:
+                job_id, stage, fraction = await asyncio.to_thread(self._progress_q.get, True, 0.5)
+            except queue_mod.Empty:
+                continue
+            target = self._progress_targets.get(job_id)
+            if target is not None:
+                await target(stage, fraction)
+
+    async def inspect(self, job: JobInfo, progress: ProgressFn) -> None:
+        path = self._session_dir(job)
+        session_id = job.payload["session_id"]
+        await self._set_inspection_status(session_id, "running")
+        if self._drain_task is None:
+            self._drain_task = asyncio.create_task(self._drain_progress())
+        self._progress_targets[job.id] = progress
+        loop = asyncio.get_running_loop()
+        try:
+            report = await loop.run_in_executor(
+                self._executor, _inspect_in_process, job.id, str(path)
+            )
+        except Exception:
+            await self._set_inspection_status(session_id, "failed")
+            raise
+        finally:
+            self._progress_targets.pop(job.id, None)
+        await self.store_report(session_id, report)
+
+    async def review_video(self, job: JobInfo, progress: ProgressFn) -> None:
+        path = self._session_dir(job)
+        loop = asyncio.get_running_loop()
+        await progress("review_video", 0.0)
+        out = await loop.run_in_executor(self._executor, _review_video_in_process, str(path))
+        log.info("review video for %s: %s", job.payload["session_id"], out)
+
+    async def _set_inspection_status(self, session_id: str, status: str) -> None:
+        async with self.ctx.db.session() as s:
+            row = await s.get(RecordingSession, session_id)
+            if row is not None:
+                row.inspection_status = status
+
+    async def store_report(self, session_id: str, report: dict[str, Any]) -> None:
+        """Keep the report and its findings; flagged sessions (and a sample of passes) join the queue."""
+        findings = report.get("findings", [])
+        async with self.ctx.db.session() as s:
+            row = await s.get(RecordingSession, session_id)
+            if row is None:
+                raise PermanentJobError(f"session {session_id} vanished")
+            await s.execute(delete(FindingRow).where(FindingRow.session_id == session_id))
+            await s.execute(
+                delete(InspectionReport).where(InspectionReport.session_id == session_id)
+            )
+            s.add(InspectionReport(session_id=session_id, report=report, created_at=utcnow()))
+            for f in findings:
+                s.add(
+                    FindingRow(
+                        session_id=session_id,
+                        code=f["code"],
+                        severity=f["severity"],
+                        node=f.get("node"),
+                        participant=f.get("participant"),
+                        start_s=f.get("start_s"),
+                        end_s=f.get("end_s"),
+                        message=f["message"],
+                        evidence=f.get("evidence") or {},
+                    )
+                )
+            row.inspection_status = "done"
+            row.verdict = report.get("verdict")
+            row.finding_count = len(findings)
+            severities = {f["severity"] for f in findings}
+            row.worst_severity = (
+                "fail" if "fail" in severities else ("review" if severities else None)
+            )
+            sampled = random.random() < self.ctx.settings.review_sample_rate
+            if row.review_status == "none" and (findings or sampled):
+                row.review_status = "queued"
+            await audit.record(
+                s,
+                "system",
+                "inspection.done",
+                session_id,
+                {
+                    "verdict": row.verdict,
+                    "findings": len(findings),
+                    "sampled": bool(sampled and not findings),
+                },
+            )
+
+    async def close(self) -> None:
+        if self._drain_task is not None:
+            self._drain_task.cancel()
+            await asyncio.gather(self._drain_task, return_exceptions=True)
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        self._progress_q.close()
+        self._progress_q.join_thread()
