@@ -52,16 +52,18 @@ def format_status(status: ModelStatus) -> str:
     return f"{status.state.upper():<8} {status.name:<13} {status.detail}; fix: {status.fix}"
 
 
-def run_check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Print one line per model; 0 when all are usable, else 1."""
+    out = out or sys.stdout
     statuses = registry_from_args(args).check()
     for status in statuses:
         print(format_status(status), file=out)
     return 0 if all(s.ok for s in statuses) else 1
 
 
-def run_prepare(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_prepare(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Prepare the cache; 0 on success, 1 if any model failed."""
+    out = out or sys.stdout
     registry = registry_from_args(args)
     failed = False
     for name in args.names or registry.names():
