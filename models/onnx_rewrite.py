@@ -33,16 +33,19 @@ def dequantize(
     scale = scale.astype(np.float32)
     if scale.size == 1:
         # The shipped files pair scalar scales with a block_size; that is per-tensor.
-        return (xf - zp.reshape(-1)[0]) * scale.reshape(-1)[0]
+        tensor: np.ndarray = (xf - zp.reshape(-1)[0]) * scale.reshape(-1)[0]
+        return tensor
     axis = axis % xf.ndim
     if block_size > 0 and scale.ndim == xf.ndim:
         n = xf.shape[axis]
         scale = np.repeat(scale, block_size, axis=axis).take(range(n), axis=axis)
         zp = np.repeat(zp, block_size, axis=axis).take(range(n), axis=axis)
-        return (xf - zp) * scale
+        blocked: np.ndarray = (xf - zp) * scale
+        return blocked
     shape = [1] * xf.ndim
     shape[axis] = -1
-    return (xf - zp.reshape(shape)) * scale.reshape(shape)
+    per_axis: np.ndarray = (xf - zp.reshape(shape)) * scale.reshape(shape)
+    return per_axis
 
 
 def fold_dequantize(model: onnx.ModelProto) -> int:

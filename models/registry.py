@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
 _CHUNK = 1 << 20
@@ -134,10 +134,6 @@ def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(base) / "kesu" / "models"
 
 
-def _hash_stream(stream: BinaryIO) -> str:
-    return hashlib.file_digest(stream, "sha256").hexdigest()
-
-
 def _temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
@@ -157,7 +153,7 @@ class HashCache:
         if cached is not None and cached.get("stamp") == _stamp(st):
             return str(cached["sha256"])
         with path.open("rb") as stream:
-            digest = _hash_stream(stream)
+            digest = hashlib.file_digest(stream, "sha256").hexdigest()
         self.hashed += 1
         self.record(path, digest)
         return digest
