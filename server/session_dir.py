@@ -1,0 +1,471 @@
+"""The per-session directory: ``metadata.json`` (schema ``kesu.session/1``) beside the media.
+
+See docs/session-format.md. One ``SessionDir`` object exists per directory per process
+(constructing it twice returns the same object), so there is exactly one writer of each
+``metadata.json``. Mutations update memory at once (in call order) and are then written
+atomically (temp file, fsync, ``os.replace``) on a worker thread; the ``async`` methods
+return once the change is on disk. Absolute times are the source of truth; every ``*_s``
+value is derived from ``started_at`` at write time, so moving ``started_at`` earlier (a
+segment whose media began before the first reported one) keeps everything consistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+log = logging.getLogger("kesu.session_dir")
+
+SCHEMA = "kesu.session/1"
+METADATA = "metadata.json"
+SESSION_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+PARTICIPANT_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+SEGMENT_RECORDING = "recording"
+SEGMENT_FINISHED = "finished"
+SEGMENT_INTERRUPTED = "interrupted"
+
+
+class InvalidSessionId(ValueError):
+    """A session id (directory name) outside ``[a-z0-9-]``: path-like, empty or too long."""
+
+
+def validate_session_id(session_id: str) -> str:
+    """Return ``session_id`` if it is a safe directory name, else raise InvalidSessionId."""
+    if not isinstance(session_id, str) or not SESSION_ID_RE.fullmatch(session_id):
+        raise InvalidSessionId(f"invalid session id {session_id!r}: only [a-z0-9-], 1-64 chars")
+    return session_id
+
+
+def utc_now() -> datetime:
+    """The server clock (UTC, timezone-aware)."""
+    return datetime.now(UTC)
+
+
+def iso_z(dt: datetime) -> str:
+    """``2026-11-22T03:00:00.000Z`` (UTC, milliseconds)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """Inverse of :func:`iso_z` (accepts any ISO 8601 form with a ``Z`` or an offset)."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """One participant's media file for one connection segment."""
+
+    participant: str
+    index: int
+    file: str
+    path: Path
+    started_at: datetime | None
+    ended_at: datetime | None
+    start_s: float | None
+    end_s: float | None
+    status: str
+    bytes: int | None
+    sha256: str | None
+
+
+def hash_file(path: Path) -> tuple[int, str]:
+    """(size in bytes, sha256 hex) of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class SessionDir:
+    """One recording session's directory and its ``metadata.json``."""
+
+    _instances: ClassVar[weakref.WeakValueDictionary[Path, SessionDir]] = (
+        weakref.WeakValueDictionary()
+    )
+    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __new__(cls, path: Path | str) -> SessionDir:
+        key = Path(path).absolute()
+        validate_session_id(key.name)
+        with cls._instances_lock:
+            existing = cls._instances.get(key)
+            if existing is not None:
+                return existing
+            obj = super().__new__(cls)
+            obj._init(key)
+            cls._instances[key] = obj
+            return obj
+
+    def _init(self, path: Path) -> None:
+        self.path = path
+        self.session_id = path.name
+        self._lock = threading.Lock()  # guards self._meta and the version counters
+        self._write_lock = threading.Lock()  # the single writer of metadata.json
+        self._version = 0
+        self._written = 0
+        self._meta = self._load()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def create(cls, root: Path | str, session_id: str, **fields: Any) -> SessionDir:
+        """Create ``root/session_id`` with a fresh ``metadata.json`` (blocking; small write)."""
+        sdir = cls(Path(root) / validate_session_id(session_id))
+        with sdir._lock:
+            sdir._meta.update(copy.deepcopy(fields))
+            version = sdir._bump()
+        sdir._write_upto(version)
+        return sdir
+
+    def _load(self) -> dict[str, Any]:
+        meta_path = self.path / METADATA
+        if meta_path.exists():
+            meta: dict[str, Any] = json.loads(meta_path.read_text("utf-8"))
+            if meta.get("schema") != SCHEMA:
+                raise ValueError(f"{meta_path}: unknown schema {meta.get('schema')!r}")
+            return meta
+        return {
+            "schema": SCHEMA,
+            "session_id": self.session_id,
+            "status": "created",
+            "created_at": iso_z(utc_now()),
+            "started_at": None,
+            "ended_at": None,
+            "segments": [],
+            "events": [],
+            "gaps": [],
+        }
+
+    def exists(self) -> bool:
+        """Whether ``metadata.json`` is on disk."""
+        return (self.path / METADATA).exists()
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """A deep copy of the current metadata (with derived ``*_s`` values)."""
+        with self._lock:
+            return self._derived()
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return str(self._meta["status"])
+
+    @property
+    def started_at(self) -> datetime | None:
+        with self._lock:
+            return parse_iso(self._meta.get("started_at"))
+
+    def segments(self) -> list[SegmentInfo]:
+        """Every segment, in the order they were opened."""
+        with self._lock:
+            started = parse_iso(self._meta.get("started_at"))
+            return [self._segment_info(seg, started) for seg in self._meta["segments"]]
+
+    def t_s(self, at: datetime) -> float | None:
+        """Seconds from ``started_at`` to ``at`` (None before any media started)."""
+        started = self.started_at
+        return None if started is None else round((at - started).total_seconds(), 3)
+
+    # ------------------------------------------------------------------ writing
+
+    async def update(self, **fields: Any) -> None:
+        """Set top-level fields (``template_id``, ``policy``...)."""
+        for reserved in ("schema", "session_id", "segments", "events", "gaps"):
+            if reserved in fields:
+                raise ValueError(f"{reserved} cannot be set with update()")
+        with self._lock:
+            self._meta.update(copy.deepcopy(fields))
+            version = self._bump()
+        await self._persist(version)
+
+    async def add_event(
+        self,
+        type: str,
+        participant: str | None = None,
+        node: str | None = None,
+        detail: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Append an event stamped with the server clock; returns it as written."""
+        with self._lock:
+            event = self._append_event(type, participant, node, detail, at or utc_now())
+            version = self._bump()
+        await self._persist(version)
+        return event
+
+    async def open_segment(self, participant: str) -> Path:
+        """Allocate ``<participant>-NNN.mkv`` (status ``recording``; the session becomes
+        ``live``) and return its path. The file itself is created by the recorder."""
+        if not PARTICIPANT_RE.fullmatch(participant):
+            raise ValueError(f"invalid participant {participant!r}")
+        with self._lock:
+            index = 1 + max(
+                (s["index"] for s in self._meta["segments"] if s["participant"] == participant),
+                default=-1,
+            )
+            name = f"{participant}-{index:03d}.mkv"
+            self._meta["segments"].append(
+                {
+                    "participant": participant,
+                    "index": index,
+                    "file": name,
+                    "opened_at": iso_z(utc_now()),
+                    "started_at": None,
+                    "ended_at": None,
+                    "status": SEGMENT_RECORDING,
+                    "bytes": None,
+                    "sha256": None,
+                }
+            )
+            if self._meta["status"] == "created":
+                self._meta["status"] = "live"
+            version = self._bump()
+        await self._persist(version)
+        return self.path / name
+
+    async def start_segment(self, path: Path, started_at: datetime) -> None:
+        """Record when a segment's media began (server clock); may move ``started_at`` earlier."""
+        with self._lock:
+            seg = self._find_segment(path)
+            seg["started_at"] = iso_z(started_at)
+            current = parse_iso(self._meta.get("started_at"))
+            if current is None or started_at < current:
+                self._meta["started_at"] = iso_z(started_at)
+            version = self._bump()
+        await self._persist(version)
+
+    async def close_segment(
+        self, path: Path, ended_at: datetime | None = None, status: str = SEGMENT_FINISHED
+    ) -> SegmentInfo | None:
+        """Finish a segment: size and sha256 computed on a thread. A segment whose file was
+        never written (no media arrived) is dropped and None returned."""
+        if status not in (SEGMENT_FINISHED, SEGMENT_INTERRUPTED):
+            raise ValueError(f"invalid segment status {status!r}")
+        ended_at = ended_at or utc_now()
+        digest = await asyncio.to_thread(_hash_if_present, path)
+        with self._lock:
+            seg = self._find_segment(path)
+            if digest is None:
+                self._meta["segments"].remove(seg)
+                info = None
+            else:
+                seg.update(ended_at=iso_z(ended_at), status=status)
+                seg["bytes"], seg["sha256"] = digest
+                info = self._segment_info(seg, parse_iso(self._meta.get("started_at")))
+            version = self._bump()
+        await self._persist(version)
+        return info
+
+    async def add_gap(self, participant: str, start: datetime, end: datetime) -> None:
+        """Record that ``participant``'s media was missing between two server times."""
+        with self._lock:
+            self._meta["gaps"].append(
+                {"participant": participant, "started_at": iso_z(start), "ended_at": iso_z(end)}
+            )
+            self._append_event(
+                "gap",
+                participant,
+                None,
+                {"duration_s": round((end - start).total_seconds(), 3)},
+                end,
+            )
+            version = self._bump()
+        await self._persist(version)
+
+    async def finish(self, at: datetime | None = None) -> None:
+        """The session ended normally: status ``ended``, ``ended_at`` and an ``end`` event.
+        Segments still recording (there should be none once the room is closed) are
+        finalised as interrupted."""
+        at = at or utc_now()
+        for seg in [s for s in self.segments() if s.status == SEGMENT_RECORDING]:
+            await self.close_segment(seg.path, at, SEGMENT_INTERRUPTED)
+        with self._lock:
+            self._meta.update(status="ended", ended_at=iso_z(at))
+            self._append_event("end", None, None, None, at)
+            version = self._bump()
+        await self._persist(version)
+
+    async def file_hashes(self) -> dict[str, str]:
+        """``{file: sha256}`` of every finalised segment."""
+        return {s.file: s.sha256 for s in self.segments() if s.sha256}
+
+    async def mark_interrupted(self) -> list[SegmentInfo]:
+        """Recovery after a crash: segments still ``recording`` are hashed and kept as
+        ``interrupted`` (ended at the file's last write), and the session is marked
+        ``interrupted``. Returns the segments it finalised."""
+        return await asyncio.to_thread(self.mark_interrupted_sync)
+
+    def mark_interrupted_sync(self) -> list[SegmentInfo]:
+        """Blocking form of :meth:`mark_interrupted` (startup, scripts)."""
+        done: list[SegmentInfo] = []
+        with self._lock:
+            started = parse_iso(self._meta.get("started_at"))
+            for seg in list(self._meta["segments"]):
+                if seg["status"] != SEGMENT_RECORDING:
+                    continue
+                path = self.path / seg["file"]
+                digest = _hash_if_present(path)
+                if digest is None:
+                    self._meta["segments"].remove(seg)
+                    continue
+                mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                seg["started_at"] = seg["started_at"] or seg.get("opened_at")
+                seg.update(ended_at=iso_z(mtime), status=SEGMENT_INTERRUPTED)
+                seg["bytes"], seg["sha256"] = digest
+                if started is None and seg["started_at"]:
+                    started = parse_iso(seg["started_at"])
+                    self._meta["started_at"] = seg["started_at"]
+                done.append(self._segment_info(seg, started))
+            self._meta["status"] = "interrupted"
+            self._append_event(
+                "interrupted", None, None, {"segments": [s.file for s in done]}, utc_now()
+            )
+            version = self._bump()
+        self._write_upto(version)
+        return done
+
+    # ------------------------------------------------------------------ internals
+
+    def _bump(self) -> int:
+        self._version += 1
+        return self._version
+
+    def _append_event(
+        self,
+        type: str,
+        participant: str | None,
+        node: str | None,
+        detail: dict[str, Any] | None,
+        at: datetime,
+    ) -> dict[str, Any]:
+        event = {
+            "at": iso_z(at),
+            "type": type,
+            "participant": participant,
+            "node": node,
+            "detail": copy.deepcopy(detail) if detail else {},
+        }
+        self._meta["events"].append(event)
+        started = parse_iso(self._meta.get("started_at"))
+        return {**event, "t_s": _secs(parse_iso(event["at"]), started)}
+
+    def _find_segment(self, path: Path) -> dict[str, Any]:
+        for seg in self._meta["segments"]:
+            if seg["file"] == Path(path).name:
+                return seg  # type: ignore[no-any-return]
+        raise KeyError(f"no segment {Path(path).name} in session {self.session_id}")
+
+    def _segment_info(self, seg: dict[str, Any], started: datetime | None) -> SegmentInfo:
+        seg_start, seg_end = parse_iso(seg.get("started_at")), parse_iso(seg.get("ended_at"))
+        return SegmentInfo(
+            participant=seg["participant"],
+            index=seg["index"],
+            file=seg["file"],
+            path=self.path / seg["file"],
+            started_at=seg_start,
+            ended_at=seg_end,
+            start_s=_secs(seg_start, started),
+            end_s=_secs(seg_end, started),
+            status=seg["status"],
+            bytes=seg.get("bytes"),
+            sha256=seg.get("sha256"),
+        )
+
+    def _derived(self) -> dict[str, Any]:
+        """The metadata as written: absolute times plus ``*_s`` relative to ``started_at``."""
+        meta = copy.deepcopy(self._meta)
+        started = parse_iso(meta.get("started_at"))
+        for seg in meta["segments"]:
+            seg["start_s"] = _secs(parse_iso(seg.get("started_at")), started)
+            seg["end_s"] = _secs(parse_iso(seg.get("ended_at")), started)
+        for event in meta["events"]:
+            event["t_s"] = _secs(parse_iso(event["at"]), started)
+        for gap in meta["gaps"]:
+            gap["start_s"] = _secs(parse_iso(gap["started_at"]), started)
+            gap["end_s"] = _secs(parse_iso(gap["ended_at"]), started)
+        return meta
+
+    async def _persist(self, version: int) -> None:
+        await asyncio.to_thread(self._write_upto, version)
+
+    def _write_upto(self, version: int) -> None:
+        """Write the newest snapshot unless one at least as new as ``version`` is on disk."""
+        with self._write_lock:
+            if self._written >= version:
+                return
+            with self._lock:
+                snapshot = self._derived()
+                current = self._version
+            self.path.mkdir(parents=True, exist_ok=True)
+            data = json.dumps(snapshot, ensure_ascii=False, indent=1).encode("utf-8")
+            _atomic_write(self.path / METADATA, data)
+            self._written = current
+
+
+def _secs(at: datetime | None, started: datetime | None) -> float | None:
+    if at is None or started is None:
+        return None
+    return round((at - started).total_seconds(), 3)
+
+
+def _hash_if_present(path: Path) -> tuple[int, str] | None:
+    try:
+        if path.stat().st_size == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    return hash_file(path)
+
+
+async def recover_sessions(root: Path) -> list[str]:
+    """Mark every session under ``root`` whose metadata says ``live`` as interrupted
+    (segments hashed and kept); returns their ids. Runs on a thread."""
+    return await asyncio.to_thread(recover_sessions_sync, root)
+
+
+def recover_sessions_sync(root: Path) -> list[str]:
+    """Blocking form of :func:`recover_sessions`."""
+    recovered = []
+    for meta_path in sorted(Path(root).glob(f"*/{METADATA}")):
+        try:
+            sdir = SessionDir(meta_path.parent)
+        except (InvalidSessionId, ValueError) as exc:
+            log.warning("skipping %s: %s", meta_path.parent, exc)
+            continue
+        if sdir.status == "live":
+            sdir.mark_interrupted_sync()
+            recovered.append(sdir.session_id)
+    return recovered
