@@ -1,0 +1,153 @@
+"""Shared fixtures: a real server on a free loopback port with a temp data dir, and logged-in clients."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from server.app import create_app
+from server.context import CTX, AppContext
+from server.settings import Settings, load_settings
+from server.users import add_user
+
+PASSWORD = "correct-horse-9"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "port": 0,
+        "workers": 0,
+        "rtc_loopback_only": True,
+        "secret_key": "test-secret",
+    }
+    base.update(overrides)
+    return load_settings(base, env={})
+
+
+@dataclass
+class RunningServer:
+    url: str
+    ctx: AppContext
+    runner: web.AppRunner
+
+
+async def start_server(settings: Settings) -> RunningServer:
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    return RunningServer(f"http://127.0.0.1:{port}", app[CTX], runner)
+
+
+class Client:
+    """A logged-in (or anonymous) API client that sends the CSRF header like the pages do."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.csrf: str | None = None
+
+    async def login(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        async with self.http.post(
+            f"{self.base}/api/login", json={"username": username, "password": password}
+        ) as r:
+            body = await r.json()
+            assert r.status == 200, body
+        self.csrf = body["csrf_token"]
+        return body
+
+    async def request(
+        self, method: str, path: str, csrf: bool = True, **kw: Any
+    ) -> tuple[int, Any]:
+        headers = dict(kw.pop("headers", {}))
+        if csrf and self.csrf:
+            headers["X-CSRF-Token"] = self.csrf
+        async with self.http.request(
+            method, f"{self.base}{path}", headers=headers, allow_redirects=False, **kw
+        ) as r:
+            if r.content_type == "application/json":
+                return r.status, await r.json()
+            return r.status, await r.read()
+
+    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, json: Any = None, **kw: Any) -> tuple[int, Any]:
+        return await self.request("POST", path, json=json, **kw)
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+    for name, role in (
+        ("sales1", "salesperson"),
+        ("sales2", "salesperson"),
+        ("rev1", "reviewer"),
+        ("rev2", "reviewer"),
+        ("admin", "admin"),
+    ):
+        await add_user(
+            settings, name, role, PASSWORD, display_name=f"{name}-名", institution="示例人寿"
+        )
+    srv = await start_server(settings)
+    yield srv
+    await srv.runner.cleanup()
+
+
+@pytest.fixture
+async def client_factory(server: RunningServer) -> AsyncIterator[Any]:
+    clients: list[Client] = []
+
+    async def make(username: str | None = None) -> Client:
+        c = Client(server.url)
+        clients.append(c)
+        if username:
+            await c.login(username)
+        return c
+
+    yield make
+    for c in clients:
+        await c.close()
+
+
+VALID_ID = "11010519491231002X"
+
+
+def new_session_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "customer_name": "张三",
+        "customer_id_number": VALID_ID,
+        "product_name": "示例终身寿险",
+        "product_type": "traditional",
+        "template_id": "traditional_life",
+        "premium": 12000,
+        "payment_method": "年交",
+        "payment_years": 10,
+        "insurance_years": 20,
+        "cooling_off_days": 15,
+    }
+    body.update(overrides)
+    return body

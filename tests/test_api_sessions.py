@@ -1,0 +1,209 @@
+"""Session creation, join links and the customer's token-authenticated API, with every refusal."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.conftest import RunningServer, new_session_body
+from tests.test_api_auth import assert_error
+
+
+async def _create(c: Any, **overrides: Any) -> dict[str, Any]:
+    status, body = await c.post("/api/sessions", json=new_session_body(**overrides))
+    assert status == 201, body
+    return dict(body["session"])
+
+
+async def test_create_masks_id_and_writes_session_dir(
+    server: RunningServer, client_factory: Any
+) -> None:
+    c = await client_factory("sales1")
+    s = await _create(c)
+    assert s["status"] == "created"
+    assert s["customer_id_number"] != "11010519491231002X"
+    assert s["customer_id_number"].startswith("1101") and "*" in s["customer_id_number"]
+    assert "11010519491231002X" not in json.dumps(s)
+    meta = json.loads((server.ctx.settings.sessions_dir / s["id"] / "metadata.json").read_text())
+    assert meta["template_id"] == "traditional_life"
+    assert meta["policy"]["premium"] == 12000
+    assert (
+        s["retain_until"] is not None and int(s["retain_until"][:4]) >= time.gmtime().tm_year + 30
+    )
+    status, body = await c.get(f"/api/sessions/{s['id']}")
+    assert status == 200
+    assert body["script"] and body["script"][0]["text"]
+    assert 0 < body["estimated_s"] < 600
+    status, body = await c.get("/api/sessions")
+    assert [x["id"] for x in body["sessions"]] == [s["id"]]
+
+
+async def test_create_rejects_bad_input(client_factory: Any) -> None:
+    c = await client_factory("sales1")
+    cases = [
+        ({"customer_id_number": "110105194912310021"}, "invalid_id_number"),
+        ({"customer_id_number": "12345"}, "invalid_id_number"),
+        ({"customer_name": ""}, "invalid_fields"),
+        ({"product_type": "lottery"}, "invalid_fields"),
+        ({"template_id": "../../etc/passwd"}, "invalid_template"),
+        ({"template_id": "no_such_template"}, "invalid_template"),
+        ({"premium": "lots"}, "invalid_fields"),
+        ({"cooling_off_days": 0}, "invalid_fields"),
+    ]
+    for override, code in cases:
+        status, body = await c.post("/api/sessions", json=new_session_body(**override))
+        assert status == 400, (override, body)
+        assert_error(body, code)
+
+
+async def test_oversized_body_is_413(client_factory: Any) -> None:
+    c = await client_factory("sales1")
+    status, body = await c.post("/api/sessions", json=new_session_body(customer_name="x" * 400_000))
+    assert status == 413
+    assert_error(body, "payload_too_large")
+
+
+async def test_other_salesperson_and_path_like_ids_get_404(client_factory: Any) -> None:
+    a = await client_factory("sales1")
+    b = await client_factory("sales2")
+    s = await _create(a)
+    status, body = await b.get(f"/api/sessions/{s['id']}")
+    assert status == 404
+    assert_error(body, "not_found")
+    for bad in ("..%2F..%2Fetc", "s-..", "S-0123456789ABCDEF", "s-0123456789abcdef0"):
+        status, body = await a.get(f"/api/sessions/{bad}")
+        assert status == 404, bad
+        assert_error(body, "not_found")
+
+
+async def test_join_link_flow_and_token_refusals(
+    server: RunningServer, client_factory: Any
+) -> None:
+    sales = await client_factory("sales1")
+    s = await _create(sales)
+    status, link = await sales.post(f"/api/sessions/{s['id']}/link")
+    assert status == 200 and link["url"].endswith(link["token"]) and "<svg" in link["qr_svg"]
+    customer = await client_factory()
+    status, info = await customer.get(f"/api/join/{link['token']}")
+    assert status == 200
+    assert info["salesperson"] == {"name": "sales1-名", "institution": "示例人寿"}
+    assert info["consent_at"] is None and info["script"]
+    # No media before consent.
+    status, body = await customer.post(
+        f"/api/join/{link['token']}/offer", json={"type": "offer", "sdp": "v=0"}
+    )
+    assert status == 409
+    assert_error(body, "consent_required")
+    status, body = await customer.post(
+        f"/api/join/{link['token']}/consent", json={"consent": False}
+    )
+    assert status == 400
+    status, body = await customer.post(f"/api/join/{link['token']}/consent", json={"consent": True})
+    assert status == 200 and body["consent_at"].endswith("Z")
+    meta = json.loads((server.ctx.settings.sessions_dir / s["id"] / "metadata.json").read_text())
+    assert any(e["type"] == "consent" for e in meta["events"])
+
+    token = link["token"]
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    for bad, code, http in ((forged, "token_invalid", 404), ("garbage", "token_malformed", 400)):
+        status, body = await customer.get(f"/api/join/{bad}")
+        assert status == http, body
+        assert_error(body, code)
+    signer = server.ctx.signer
+    row_nonce = (await _row(server, s["id"])).join_nonce
+    expired = signer.sign(s["id"], row_nonce, ttl_s=-10)
+    status, body = await customer.get(f"/api/join/{expired}")
+    assert status == 410
+    assert_error(body, "token_expired")
+    revoked = signer.sign(s["id"], "0" * 16, ttl_s=100)
+    status, body = await customer.get(f"/api/join/{revoked}")
+    assert status == 410
+    assert_error(body, "token_revoked")
+
+
+async def _row(server: RunningServer, session_id: str) -> Any:
+    from server.store.models import RecordingSession
+
+    async with server.ctx.db.session() as db:
+        return await db.get(RecordingSession, session_id)
+
+
+async def test_malformed_and_oversized_sdp(server: RunningServer, client_factory: Any) -> None:
+    sales = await client_factory("sales1")
+    s = await _create(sales)
+    status, body = await sales.post(
+        f"/api/sessions/{s['id']}/offer", json={"type": "offer", "sdp": "this is not sdp"}
+    )
+    assert 400 <= status < 500, body
+    assert "error" in body
+    status, body = await sales.post(
+        f"/api/sessions/{s['id']}/offer", json={"type": "answer", "sdp": "v=0"}
+    )
+    assert status == 400
+    assert_error(body, "invalid_sdp")
+    big = "v=0\r\n" + "a=x\r\n" * 20000
+    status, body = await sales.post(
+        f"/api/sessions/{s['id']}/offer", json={"type": "offer", "sdp": big}
+    )
+    assert status == 413
+    # The server is still healthy and the session untouched.
+    status, body = await sales.get(f"/api/sessions/{s['id']}/state")
+    assert status == 200 and body["status"] == "created"
+
+
+async def test_node_change_recorded_and_validated(
+    server: RunningServer, client_factory: Any
+) -> None:
+    sales = await client_factory("sales1")
+    s = await _create(sales)
+    status, info = await sales.get(f"/api/sessions/{s['id']}")
+    first = info["script"][1]["id"]
+    status, body = await sales.post(f"/api/sessions/{s['id']}/node", json={"node": first})
+    assert status == 200 and body["session"]["current_node"] == first
+    status, body = await sales.post(f"/api/sessions/{s['id']}/node", json={"node": "nope"})
+    assert status == 400
+    assert_error(body, "unknown_node")
+    meta = json.loads((server.ctx.settings.sessions_dir / s["id"] / "metadata.json").read_text())
+    assert [e["node"] for e in meta["events"] if e["type"] == "node"] == [first]
+
+
+async def test_end_queues_jobs_and_refuses_second_end(
+    server: RunningServer, client_factory: Any
+) -> None:
+    sales = await client_factory("sales1")
+    s = await _create(sales)
+    status, body = await sales.post(f"/api/sessions/{s['id']}/end")
+    assert status == 200 and body["session"]["status"] == "ended"
+    status, body = await sales.post(f"/api/sessions/{s['id']}/end")
+    assert status == 409
+    assert_error(body, "session_ended")
+    from sqlalchemy import select
+
+    from server.store.models import Job
+
+    async with server.ctx.db.session() as db:
+        kinds = sorted(j.kind for j in (await db.execute(select(Job))).scalars())
+    assert kinds == ["inspect", "review_video"]
+
+
+async def test_capacity_limit_gives_503(tmp_path: Any) -> None:
+    from server.users import add_user
+    from tests.conftest import Client, make_settings, start_server
+
+    settings = make_settings(tmp_path, max_sessions=0)
+    await add_user(settings, "s", "salesperson", "password-123")
+    srv = await start_server(settings)
+    c = Client(srv.url)
+    try:
+        await c.login("s", "password-123")
+        status, body = await c.post("/api/sessions", json=new_session_body())
+        sid = body["session"]["id"]
+        status, body = await c.post(
+            f"/api/sessions/{sid}/offer", json={"type": "offer", "sdp": "v=0\r\n"}
+        )
+        assert status == 503
+        assert_error(body, "capacity")
+    finally:
+        await c.close()
+        await srv.runner.cleanup()
