@@ -11,6 +11,7 @@ import heapq
 import itertools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import zhconv
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import Indel, Levenshtein
 
 from inspection.idnumber import normalize_id, validate_id
 from inspection.quality import sharpness
@@ -31,6 +32,8 @@ __all__ = [
     "TextBox",
     "best_frames",
     "clean_text",
+    "combine_readings",
+    "name_matches",
     "parse_id_card",
     "sentence_coverage",
     "sentence_partial_similarity",
@@ -127,6 +130,8 @@ class OcrEngine:
 # --- ID card -------------------------------------------------------------------------------
 
 _LABELS = ("姓名", "性别", "民族", "出生", "住址", "公民身份号码", "签发机关", "有效期限")
+_ANCHOR = re.compile(r"性别|民族|出生|^[男女]|\d{4}年")
+_LABEL_LIKE = re.compile(r"^(姓名?|.名)[:：]?")
 _NAME_CHARS = re.compile(r"[\u3400-\u9fff·•．.]+")
 # Latin look-alikes that OCR puts in digit strings, and a multiplication sign for X.
 _DIGIT_FIXES = str.maketrans(
@@ -156,6 +161,14 @@ class IdCardReading:
     id_valid: bool
     text: str
 
+    def shows_name(self, name: str) -> bool:
+        """True when the card's text contains ``name`` (tolerant, see ``name_matches``).
+
+        More reliable than comparing ``self.name``: the small 姓名 label is often misread
+        in video frames, which can make the extracted name lose or gain a character.
+        """
+        return name_matches(self.text, name)
+
 
 def parse_id_card(boxes: Sequence[TextBox]) -> IdCardReading:
     """Find the holder's name and ID number among the OCR lines of one image."""
@@ -168,7 +181,29 @@ def parse_id_card(boxes: Sequence[TextBox]) -> IdCardReading:
     )
 
 
+def combine_readings(readings: Iterable[IdCardReading]) -> IdCardReading:
+    """One reading from several frames of the same card: majority name and number.
+
+    A number that passes the check digit beats any that fails; ``text`` joins every
+    frame's text, so ``shows_name`` is true when any frame shows the name.
+    """
+    readings = list(readings)
+    valid = Counter(r.id_number for r in readings if r.id_valid and r.id_number)
+    numbers = valid or Counter(r.id_number for r in readings if r.id_number)
+    names = Counter(r.name for r in readings if r.name)
+    return IdCardReading(
+        name=names.most_common(1)[0][0] if names else None,
+        id_number=numbers.most_common(1)[0][0] if numbers else None,
+        id_valid=bool(valid),
+        text="\n".join(r.text for r in readings),
+    )
+
+
 def _find_name(boxes: Sequence[TextBox]) -> str | None:
+    return _name_by_label(boxes) or _name_by_layout(boxes)
+
+
+def _name_by_label(boxes: Sequence[TextBox]) -> str | None:
     for i, box in enumerate(boxes):
         compact = "".join(box.text.split())
         at = compact.find("姓名")
@@ -183,6 +218,36 @@ def _find_name(boxes: Sequence[TextBox]) -> str | None:
             if name:
                 return name
     return None
+
+
+def _name_by_layout(boxes: Sequence[TextBox]) -> str | None:
+    """The card's first line, when the small 姓名 label was missed or misread.
+
+    Anchored on the topmost sex/ethnicity or birth line; the name is the topmost line
+    within a few line heights above it (further up is more likely the room behind).
+    """
+    anchors = [b for b in boxes if _ANCHOR.search(_compact(b.text))]
+    if not anchors:
+        return None
+    anchor = min(anchors, key=lambda b: b.top)
+    height = anchor.bottom - anchor.top
+    above = [
+        b
+        for b in boxes
+        if b.bottom <= anchor.top + 0.3 * height and b.top >= anchor.top - 5 * height
+    ]
+    if not above:
+        return None
+    first = min(above, key=lambda b: b.top)
+    centre = (first.top + first.bottom) / 2
+    line = sorted((b for b in above if b.top <= centre <= b.bottom), key=lambda b: b.left)
+    text = "".join(_compact(b.text) for b in line)
+    stripped = _LABEL_LIKE.sub("", text, count=1)  # a misread label: 推名, 姓 (名 lost)
+    return _name_from(stripped if len(stripped) >= 2 else text)
+
+
+def _compact(text: str) -> str:
+    return "".join(text.split())
 
 
 def _name_from(text: str) -> str | None:
@@ -301,23 +366,28 @@ def signature_score(read: str, name: str) -> float:
     return fuzz.partial_ratio(b, a) / 100.0
 
 
-def signature_matches(read: str, name: str) -> bool:
-    """True when the read text contains the name (Simplified, punctuation-insensitive).
+def name_matches(read: str, name: str) -> bool:
+    """True when the read text contains ``name`` (Simplified, punctuation-insensitive).
 
-    Names of two characters must appear exactly; longer names tolerate one wrong character
-    (handwritten strokes are misread more often than printed ones).
+    Names of two characters must appear exactly; longer names tolerate one wrong, missing
+    or extra character, the typical OCR slip on small or handwritten text.
     """
     a, b = clean_text(read), clean_text(name)
     if len(b) < 2:
         return False
     if b in a:
         return True
-    if len(b) < 3 or len(a) < len(b):
+    if len(b) < 3:
         return False
-    return any(
-        sum(x != y for x, y in zip(a[i : i + len(b)], b, strict=True)) <= 1
-        for i in range(len(a) - len(b) + 1)
+    windows = (
+        a[i : i + n] for n in (len(b) - 1, len(b), len(b) + 1) for i in range(len(a) - n + 1)
     )
+    return any(Levenshtein.distance(w, b, score_cutoff=1) <= 1 for w in windows)
+
+
+def signature_matches(read: str, name: str) -> bool:
+    """True when the text read around a signature contains the signer's name (see ``name_matches``)."""
+    return name_matches(read, name)
 
 
 # --- Frame choice --------------------------------------------------------------------------

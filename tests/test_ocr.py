@@ -8,11 +8,14 @@ import pytest
 
 from inspection.idnumber import make_id
 from inspection.ocr import (
+    IdCardReading,
     OcrEngine,
     OcrError,
     TextBox,
     best_frames,
     clean_text,
+    combine_readings,
+    name_matches,
     parse_id_card,
     sentence_coverage,
     sentence_partial_similarity,
@@ -120,6 +123,62 @@ def test_name_merged_with_label_and_next_field() -> None:
     assert parse_id_card([_box("姓名 买买提·艾力", 0, 0)]).name == "买买提·艾力"
 
 
+def _card_lines(first_line: list[tuple[str, float]]) -> list[TextBox]:
+    # Boxes as OCR returns them from a card whose 姓名 label was missed or misread.
+    first = [_box(text, x, 20, 60 if len(text) < 3 else 100) for text, x in first_line]
+    return [
+        *first,
+        _box("男", 90, 70, 30),
+        _box("汉", 190, 70, 30),
+        _box("1990年3月7日", 90, 120, 200),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first_line", "name"),
+    [
+        ([("王小明", 90)], "王小明"),  # label not detected at all
+        ([("推名", 10), ("王小明", 90)], "王小明"),  # label misread
+        ([("姓王小明", 10)], "王小明"),  # 名 of the label lost, the rest merged
+        ([("#名：王小明", 10)], "王小明"),
+    ],
+)
+def test_name_by_layout_when_label_is_misread(
+    first_line: list[tuple[str, float]], name: str
+) -> None:
+    assert parse_id_card(_card_lines(first_line)).name == name
+
+
+def test_layout_ignores_text_far_above_the_card() -> None:
+    boxes = [_box("欢迎光临", 10, -200), *_card_lines([("王小明", 90)])]
+    assert parse_id_card(boxes).name == "王小明"
+    assert parse_id_card(_card_lines([])).name is None
+
+
+def test_shows_name_tolerates_one_slip() -> None:
+    reading = parse_id_card([_box("#名赵颖", 0, 0), _box("210102199506231868", 0, 200, 300)])
+    assert reading.shows_name("赵丽颖")  # one character lost
+    assert not reading.shows_name("王丽颖")
+    assert not parse_id_card([_box("姓名张王", 0, 0)]).shows_name(
+        "张三"
+    )  # 2-character names: exact
+
+
+def test_combine_readings_votes_and_prefers_valid_numbers() -> None:
+    wrong = NUMBER[:16] + "89"
+    readings = [
+        IdCardReading("张三", wrong, False, "a"),
+        IdCardReading("张二", NUMBER, True, "b"),
+        IdCardReading("张三", NUMBER, True, "c"),
+        IdCardReading(None, None, False, "d"),
+    ]
+    combined = combine_readings(readings)
+    assert combined == IdCardReading("张三", NUMBER, True, "a\nb\nc\nd")
+    only_wrong = combine_readings(readings[:1] + readings[3:])
+    assert only_wrong.id_number == wrong and not only_wrong.id_valid
+    assert combine_readings([]) == IdCardReading(None, None, False, "")
+
+
 def test_name_missing() -> None:
     reading = parse_id_card([_box("住址北京市", 0, 0)])
     assert reading.name is None and reading.id_number is None and not reading.id_valid
@@ -182,6 +241,14 @@ def test_coverage_combines_frames_and_ignores_scattered_characters() -> None:
     assert sentence_coverage([first, second], RISK_SENTENCE) == 1.0
     assert sentence_coverage(["的了和本"], RISK_SENTENCE) == 0.0
     assert sentence_coverage([], RISK_SENTENCE) == 0.0
+
+
+def test_name_matches_edits() -> None:
+    assert name_matches("签名：欧阳娜哪", "欧阳娜娜")  # substitution
+    assert name_matches("签名：欧阳娜", "欧阳娜娜")  # deletion
+    assert name_matches("签名：欧阳娜娜娜", "欧阳娜娜")  # insertion
+    assert not name_matches("签名：欧哪", "欧阳娜娜")
+    assert not name_matches("签名：张", "张")  # one character is no name
 
 
 def test_signature_matching() -> None:
