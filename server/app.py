@@ -16,6 +16,7 @@ from server.rtc.room import RoomManager
 from server.security import JoinSigner, load_or_create_key
 from server.settings import Settings
 from server.store.db import Database
+from server.users import bootstrap_admin
 from server.worker import JobRunner
 
 log = logging.getLogger("kesu.app")
@@ -41,6 +42,13 @@ def build_context(settings: Settings) -> AppContext:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
     await ctx.db.migrate()
+    password = await bootstrap_admin(ctx.db, ctx.settings.data_dir)
+    if password is not None:
+        print(
+            f"kesu: first start: created user 'admin' with password {password} "
+            f"(also in {ctx.settings.data_dir / 'initial-admin-password.txt'})",
+            flush=True,
+        )
     yield
     await ctx.db.close()
 

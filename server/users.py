@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from server import audit
@@ -84,3 +86,17 @@ async def list_users(settings: Settings) -> list[User]:
             return list((await s.execute(select(User).order_by(User.username))).scalars())
     finally:
         await db.close()
+
+
+async def bootstrap_admin(db: Database, data_dir: Path) -> str | None:
+    """On a fresh install create ``admin`` with a random password, kept in a file only its owner reads."""
+    async with db.session() as s:
+        if (await s.execute(select(User.id).limit(1))).first() is not None:
+            return None
+        password = generate_password()
+        s.add(User(username="admin", role="admin", password_hash=hash_password(password), display_name="管理员"))
+        await audit.record(s, "system", "user.add", None, {"username": "admin", "role": "admin"})
+    path = data_dir / "initial-admin-password.txt"
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password
