@@ -30,12 +30,14 @@ __all__ = [
     "IdCardReading",
     "OcrEngine",
     "OcrError",
+    "SignaturePage",
     "TextBox",
     "best_frames",
     "clean_text",
     "combine_readings",
     "name_matches",
     "parse_id_card",
+    "parse_signature_page",
     "sentence_coverage",
     "sentence_partial_similarity",
     "sentence_similarity",
@@ -309,6 +311,43 @@ def _find_id_number(boxes: Sequence[TextBox]) -> tuple[str | None, bool]:
                     return window, True
                 first_invalid = first_invalid or window
     return (normalize_id(first_invalid), False) if first_invalid else (None, False)
+
+
+# --- Signature page ------------------------------------------------------------------------
+
+_SIGN_LABEL = re.compile(r"(投保人|被保险人|客户)?(签名|签字|签署|签章)[:：]?")
+
+
+@dataclass(frozen=True)
+class SignaturePage:
+    """A page with a hand-copied sentence and a signature line, split apart.
+
+    ``signed_name`` is the text after the 签名 label (same box or the box to its right),
+    ``None`` when no label was read; ``page_text`` is every other line, in reading order.
+    """
+
+    signed_name: str | None
+    page_text: str
+    text: str
+
+
+def parse_signature_page(boxes: Sequence[TextBox]) -> SignaturePage:
+    """Split the OCR lines of a signature page into the signed name and the other text."""
+    text = "\n".join(b.text for b in boxes)
+    for box in boxes:
+        match = _SIGN_LABEL.search(_compact(box.text))
+        if match is None:
+            continue
+        after = _compact(box.text)[match.end() :]
+        line = [box]
+        if not after:
+            neighbour = _right_neighbour(box, boxes)
+            if neighbour is not None:
+                after = _compact(neighbour.text)
+                line.append(neighbour)
+        page = "".join(b.text for b in boxes if all(b is not x for x in line))
+        return SignaturePage(after, page, text)
+    return SignaturePage(None, "".join(b.text for b in boxes), text)
 
 
 # --- Sentences and signatures --------------------------------------------------------------

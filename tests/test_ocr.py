@@ -17,6 +17,7 @@ from inspection.ocr import (
     combine_readings,
     name_matches,
     parse_id_card,
+    parse_signature_page,
     sentence_coverage,
     sentence_partial_similarity,
     sentence_similarity,
@@ -80,9 +81,10 @@ def test_handwritten_risk_sentence_in_frame(engine: OcrEngine) -> None:
     assert signature_matches(text, "张三")
     assert not signature_matches(text, "李四")
     # Without the signature line, the whole text is the sentence itself.
-    body = "".join(b.text for b in boxes if "签名" not in b.text and "张三" not in b.text)
-    assert sentence_similarity(body, RISK_SENTENCE) >= 0.9
-    assert sentence_similarity(body, OTHER_SENTENCE) < 0.4
+    page = parse_signature_page(boxes)
+    assert page.signed_name == "张三"
+    assert sentence_similarity(page.page_text, RISK_SENTENCE) >= 0.9
+    assert sentence_similarity(page.page_text, OTHER_SENTENCE) < 0.4
 
 
 def test_engine_loads_from_wheel_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,6 +243,20 @@ def test_coverage_combines_frames_and_ignores_scattered_characters() -> None:
     assert sentence_coverage([first, second], RISK_SENTENCE) == 1.0
     assert sentence_coverage(["的了和本"], RISK_SENTENCE) == 0.0
     assert sentence_coverage([], RISK_SENTENCE) == 0.0
+
+
+def test_signature_page_label_forms() -> None:
+    merged = parse_signature_page(
+        [_box("本人已阅读保险条款", 0, 0), _box("投保人签名：李四", 0, 60)]
+    )
+    assert merged.signed_name == "李四" and merged.page_text == "本人已阅读保险条款"
+    split = parse_signature_page(
+        [_box("本人已阅读", 0, 0), _box("签名：", 0, 60, 60), _box("李四", 80, 62, 60)]
+    )
+    assert split.signed_name == "李四" and split.page_text == "本人已阅读"
+    assert parse_signature_page([_box("签名", 0, 60, 60)]).signed_name == ""
+    unlabelled = parse_signature_page([_box("本人已阅读", 0, 0), _box("李四", 80, 62, 60)])
+    assert unlabelled.signed_name is None and unlabelled.page_text == "本人已阅读李四"
 
 
 def test_name_matches_edits() -> None:
