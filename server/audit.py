@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -100,4 +104,145 @@ async def verify_chain(db: AsyncSession) -> list[str]:
             problems.append(f"entry {entry.seq} ({entry.action}): content was altered")
         prev = entry.hash
         expected_seq = entry.seq + 1
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Files anchored in the chain (R16): a recording's SHA-256 is written into an entry when the
+# file is final, so a later edit of the file (or of its metadata) shows up in verification.
+
+#: Entries whose ``detail["files"]`` anchors ``{relative file name: sha256}``.
+ANCHOR_ACTIONS = ("session.end", "session.interrupted", "files.anchor")
+DELETE_ACTION = "session.delete"
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex of a file, read in 1 MiB blocks (blocking: call from a thread)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def anchors_of(entries: Iterable[AuditEntry]) -> dict[str, str]:
+    """``{file: sha256}`` anchored by ``entries`` (one session's, in chain order; later wins)."""
+    out: dict[str, str] = {}
+    for entry in entries:
+        files = entry.detail.get("files") if entry.action in ANCHOR_ACTIONS else None
+        if isinstance(files, dict):
+            out.update({str(k): str(v) for k, v in files.items()})
+    return out
+
+
+async def session_entries(db: AsyncSession, session_id: str) -> list[AuditEntry]:
+    """Every entry about one session, in chain order."""
+    query = select(AuditEntry).where(AuditEntry.session_id == session_id).order_by(AuditEntry.seq)
+    return list((await db.execute(query)).scalars())
+
+
+async def anchored_files(db: AsyncSession, session_id: str) -> dict[str, str]:
+    """The files of a session whose hashes the chain holds."""
+    return anchors_of(await session_entries(db, session_id))
+
+
+async def anchor_files(
+    db: AsyncSession, actor: str, session_id: str, files: dict[str, str]
+) -> AuditEntry | None:
+    """Anchor ``{relative name: sha256}`` unless every one is anchored with that hash already."""
+    known = await anchored_files(db, session_id)
+    new = {k: v for k, v in sorted(files.items()) if known.get(k) != v}
+    if not new:
+        return None
+    return await record(db, actor, "files.anchor", session_id, {"files": new})
+
+
+def output_files(session_dir: Path) -> dict[str, str]:
+    """Hashes of what is made after recording: review video, report, evidence thumbnails."""
+    out: dict[str, str] = {}
+    for name in ("review.mp4", "review.webm", "report.json"):
+        path = session_dir / name
+        if path.is_file():
+            out[name] = sha256_file(path)
+    evidence = session_dir / "evidence"
+    if evidence.is_dir():
+        for path in sorted(evidence.iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                out[f"evidence/{path.name}"] = sha256_file(path)
+    return out
+
+
+async def anchor_outputs(
+    db_factory: Any, session_dir: Path, session_id: str, actor: str = "system"
+) -> dict[str, str]:
+    """Hash the session's derived files (on a thread) and anchor any not anchored yet.
+
+    ``db_factory`` is ``Database.session`` (a unit-of-work factory). Call it right after a
+    worker writes the review video or the report; returns what it anchored.
+    """
+    files = await asyncio.to_thread(output_files, session_dir)
+    async with db_factory() as s:
+        known = await anchored_files(s, session_id)
+        # Files already anchored are never re-anchored here: a changed one must show up in
+        # verification, not be silently accepted.
+        new = {k: v for k, v in files.items() if k not in known}
+        if new:
+            await record(s, actor, "files.anchor", session_id, {"files": new})
+    return new
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A recording (or derived file) that no longer matches its anchored hash."""
+
+    session_id: str
+    file: str
+    problem: str  # "missing" | "altered"
+    expected: str
+    actual: str | None = None
+
+    def __str__(self) -> str:
+        if self.problem == "missing":
+            return f"session {self.session_id}: {self.file} is missing (anchored {self.expected[:16]}…)"
+        return (
+            f"session {self.session_id}: {self.file} was altered "
+            f"(sha256 {str(self.actual)[:16]}… ≠ anchored {self.expected[:16]}…)"
+        )
+
+
+def check_files(session_id: str, session_dir: Path, anchors: dict[str, str]) -> list[FileProblem]:
+    """Compare files on disk with their anchored hashes (blocking: call from a thread)."""
+    problems = []
+    root = session_dir.resolve()
+    for name, expected in sorted(anchors.items()):
+        path = (session_dir / name).resolve()
+        if root not in path.parents or not path.is_file():
+            problems.append(FileProblem(session_id, name, "missing", expected))
+            continue
+        actual = sha256_file(path)
+        if actual != expected:
+            problems.append(FileProblem(session_id, name, "altered", expected, actual))
+    return problems
+
+
+async def verify_files(db: AsyncSession, sessions_dir: Path) -> list[FileProblem]:
+    """Every anchored file of every session not deleted under the retention rules."""
+    by_session: dict[str, list[AuditEntry]] = {}
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.action.in_((*ANCHOR_ACTIONS, DELETE_ACTION)))
+        .order_by(AuditEntry.seq)
+    )
+    for entry in (await db.execute(query)).scalars():
+        if entry.session_id:
+            by_session.setdefault(entry.session_id, []).append(entry)
+    problems: list[FileProblem] = []
+    for session_id, entries in sorted(by_session.items()):
+        if any(e.action == DELETE_ACTION for e in entries):
+            continue  # deleted after its retention term, and the deletion is in the chain
+        anchors = anchors_of(entries)
+        if anchors:
+            problems += await asyncio.to_thread(
+                check_files, session_id, sessions_dir / session_id, anchors
+            )
     return problems

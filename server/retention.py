@@ -1,0 +1,174 @@
+"""Retention (R17): recordings are kept until ``retain_until`` (set at creation from the
+policy term + ``retention_years_after_term``), longer under a legal hold (a dispute).
+
+Deletion is an admin action allowed only after that date and without a hold; every attempt,
+refused or not, goes into the audit chain. Holds live in the chain too (``retention.hold`` /
+``retention.release`` entries), so nobody can lift one without leaving a trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inspection.policy import Policy
+from server import audit
+from server.context import AppContext
+from server.errors import KesuError
+from server.sessions import SESSION_ID_RE, retain_until
+from server.settings import Settings
+from server.store.models import AuditEntry, RecordingSession, User
+from server.store.types import utcnow
+
+HOLD, RELEASE = "retention.hold", "retention.release"
+
+
+class RetentionError(KesuError):
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, code=code, status=status, details=details)
+
+
+def retain_until_for(policy: Policy, created: date, settings: Settings) -> date:
+    """The date before which a session's files may not be deleted."""
+    return retain_until(policy, created, settings.retention_years_after_term)
+
+
+async def legal_hold(s: AsyncSession, session_id: str) -> dict[str, Any] | None:
+    """The active hold's audit detail (with who and when), or None."""
+    last = (
+        await s.execute(
+            select(AuditEntry)
+            .where(AuditEntry.session_id == session_id, AuditEntry.action.in_((HOLD, RELEASE)))
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if last is None or last.action == RELEASE:
+        return None
+    return {**last.detail, "by": last.actor, "seq": last.seq}
+
+
+async def _row(s: AsyncSession, session_id: str) -> RecordingSession:
+    row = await s.get(RecordingSession, session_id) if SESSION_ID_RE.match(session_id) else None
+    if row is None or row.deleted_at is not None:
+        raise RetentionError(404, "not_found", "no such session")
+    return row
+
+
+async def set_hold(
+    ctx: AppContext, session_id: str, user: User, hold: bool, reason: str
+) -> dict[str, Any] | None:
+    """Place or lift a legal hold (admin only, a reason is required to place one)."""
+    reason = (reason or "").strip()[:1000]
+    async with ctx.db.session() as s:
+        await _row(s, session_id)
+        if user.role != "admin":
+            await audit.record(
+                s, f"user:{user.username}", "retention.hold.refused", session_id, {"hold": hold}
+            )
+            raise RetentionError(403, "wrong_role", "only an admin can change a legal hold")
+        if hold and not reason:
+            raise RetentionError(400, "reason_required", "a legal hold needs a reason")
+        current = await legal_hold(s, session_id)
+        if bool(current) != hold:
+            await audit.record(
+                s,
+                f"user:{user.username}",
+                HOLD if hold else RELEASE,
+                session_id,
+                {"reason": reason},
+            )
+        return await legal_hold(s, session_id)
+
+
+@dataclass(frozen=True)
+class Deleted:
+    session_id: str
+    files: list[str]
+
+
+async def delete_session(
+    ctx: AppContext, session_id: str, user: User, today: date | None = None
+) -> Deleted:
+    """Delete a session's files after its retention date; refusals are audited and raised."""
+    today = today or utcnow().date()
+    actor = f"user:{user.username}"
+    async with ctx.db.session() as s:
+        row = await _row(s, session_id)
+        why = await _refusal(s, row, user, today)
+        if why is not None:
+            status, code, message = why
+            await audit.record(
+                s,
+                actor,
+                "session.delete.refused",
+                session_id,
+                {
+                    "why": code,
+                    "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+                },
+            )
+    if why is not None:
+        raise RetentionError(
+            status,
+            code,
+            message,
+            {"retain_until": row.retain_until.isoformat() if row.retain_until else None},
+        )
+    path = ctx.settings.sessions_dir / session_id
+    files = await asyncio.to_thread(_remove_dir, path)
+    async with ctx.db.session() as s:
+        row = await _row(s, session_id)
+        row.deleted_at = utcnow()
+        # Personal data goes with the files; product and dates stay for statistics.
+        row.customer_name = ""
+        row.customer_id_number = ""
+        row.policy = {"product_name": row.product_name, "product_type": row.product_type}
+        await audit.record(
+            s,
+            actor,
+            audit.DELETE_ACTION,
+            session_id,
+            {
+                "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+                "files": files,
+            },
+        )
+    return Deleted(session_id, files)
+
+
+async def _refusal(
+    s: AsyncSession, row: RecordingSession, user: User, today: date
+) -> tuple[int, str, str] | None:
+    if user.role != "admin":
+        return 403, "wrong_role", "only an admin can delete recordings"
+    if row.status in ("created", "live"):
+        return 409, "session_active", "a session that is not finished cannot be deleted"
+    if row.retain_until is None:
+        return 409, "retention_unknown", "this session has no retention date; it is kept"
+    if today <= row.retain_until:
+        return (
+            409,
+            "retention_active",
+            f"recordings must be kept until {row.retain_until.isoformat()}",
+        )
+    if await legal_hold(s, row.id) is not None:
+        return 409, "legal_hold", "this session is under a legal hold"
+    return None
+
+
+def _remove_dir(path: Path) -> list[str]:
+    if not path.is_dir():
+        return []
+    files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+    shutil.rmtree(path)
+    return files
