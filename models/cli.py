@@ -48,7 +48,8 @@ def registry_from_args(args: argparse.Namespace) -> ModelRegistry:
 def format_status(status: ModelStatus) -> str:
     """One line: state, name, path or problem, and the fix."""
     if status.ok:
-        return f"OK       {status.name:<13} {status.path}  ({status.detail})"
+        where = status.path or "(not prepared)"
+        return f"OK       {status.name:<13} {where}  ({status.detail})"
     return f"{status.state.upper():<8} {status.name:<13} {status.detail}; fix: {status.fix}"
 
 

@@ -240,9 +240,12 @@ class ModelRegistry:
         versions = ", ".join(f"{p.name} {_installed_version(p.name)}" for p in entry.packages)
         detail = f"{len(sources)} file(s) verified from {versions}"
         if entry.kind != "in-package" and prepared is None:
-            detail += "; not prepared yet (done on first use or by `kesu models prepare`)"
-        path = prepared or next(iter(sources.values())).parent
-        return ModelStatus(name, True, path, detail)
+            where = next(iter(sources.values())).parent
+            detail += (
+                f" in {where}; not prepared yet (done on first use or by `kesu models prepare`)"
+            )
+        # ``path`` is what ``path()`` would return; None until the prepared copy exists.
+        return ModelStatus(name, True, prepared, detail)
 
     # -- locating and verifying -------------------------------------------------------
 

@@ -98,7 +98,8 @@ def test_damaged_rewrite_in_cache_is_rebuilt(tmp_path: Path) -> None:
 
 def test_whisper_parts_are_joined_into_a_loadable_directory(tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path)
-    assert "not prepared yet" in registry.check_one("whisper-base").detail
+    before = registry.check_one("whisper-base")
+    assert before.ok and before.path is None and "not prepared yet" in before.detail
     directory = registry.path("whisper-base")
     model = directory / "model.bin"
     assert model.stat().st_size == 145_217_532
