@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import zhconv
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel, Levenshtein
 
 from inspection.idnumber import normalize_id, validate_id
 from inspection.quality import sharpness
+from inspection.textnorm import normalize
 
 __all__ = [
     "IdCardReading",
@@ -354,9 +354,11 @@ def parse_signature_page(boxes: Sequence[TextBox]) -> SignaturePage:
 
 
 def clean_text(text: str) -> str:
-    """Simplified Chinese, NFKC, without punctuation, symbols or whitespace; Latin lower-cased."""
-    text = zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn")
-    return "".join(ch for ch in text.lower() if unicodedata.category(ch)[0] in "LN")
+    """Simplified Chinese, NFKC, without punctuation, symbols or whitespace; Latin lower-cased.
+
+    The same normalisation the transcript matching uses (``textnorm.normalize``).
+    """
+    return normalize(text)
 
 
 def sentence_similarity(read: str, expected: str) -> float:
