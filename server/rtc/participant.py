@@ -1,0 +1,63 @@
+"""One connection of one participant: its peer connection, outgoing relay tracks, recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiortc import RTCPeerConnection, RTCRtpReceiver
+
+from server.rtc.recorder import RecorderStats, SegmentRecorder
+from server.rtc.relay import PacketRelayTrack
+
+KEYFRAME_MIN_INTERVAL_S = 0.3
+ROLES = ("salesperson", "customer")
+
+
+def other_role(role: str) -> str:
+    return ROLES[1] if role == ROLES[0] else ROLES[0]
+
+
+@dataclass(eq=False)
+class Participant:
+    """State of one connection; the Room drives it (this class starts nothing itself)."""
+
+    role: str
+    serial: int
+    pc: RTCPeerConnection
+    out: dict[str, PacketRelayTrack]
+    joined_at: float = field(default_factory=time.time)
+    receivers: dict[str, RTCRtpReceiver] = field(default_factory=dict)
+    segment: Path | None = None
+    recorder: SegmentRecorder | None = None
+    pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    start_task: asyncio.Task[None] | None = None
+    last_media: float | None = None
+    last_keyframe_request: float = 0.0
+    last_periodic_keyframe: float = field(default_factory=time.time)
+    packets: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+    closing: bool = False
+    recorder_stats: RecorderStats | None = None
+
+    def keyframe_due(self, now: float) -> bool:
+        """Rate limit for PLIs sent to this participant's browser."""
+        if now - self.last_keyframe_request < KEYFRAME_MIN_INTERVAL_S:
+            return False
+        self.last_keyframe_request = now
+        return True
+
+    def stats(self) -> dict[str, object]:
+        rec = self.recorder_stats or (self.recorder.stats if self.recorder else None)
+        return {
+            "role": self.role,
+            "connection": self.serial,
+            "state": self.pc.connectionState,
+            "packets_received": dict(self.packets),
+            "forwarded_to_me": {k: t.forwarded for k, t in self.out.items()},
+            "relay_dropped": {k: t.dropped for k, t in self.out.items()},
+            "recorded": dict(rec.packets_written) if rec else {},
+            "recorder_dropped": dict(rec.dropped) if rec else {},
+            "sync_mode": rec.sync_mode if rec else None,
+        }

@@ -1,0 +1,164 @@
+"""Receive encoded packets from aiortc instead of decoded frames (no public API in aiortc 1.16).
+
+aiortc's receiver hands each reassembled frame to a decoder thread that calls
+``aiortc.rtcrtpreceiver.get_decoder(codec)``. :func:`install` replaces that one name with
+a function that returns a :class:`PassThroughDecoder` when called from the decoder thread
+of a receiver registered with :func:`enable`, and the original decoder otherwise; so
+``track.recv()`` of a registered receiver yields ``av.Packet`` (pts = extended RTP
+timestamp, time base 1/clock rate, keyframe flag set) and every other receiver in the
+process (e.g. test client peers) still decodes. :func:`enable` also replaces the
+receiver's timestamp mapper (aiortc rebases timestamps to 0; RTCP sync needs the real
+RTP timestamps) and wraps its RTCP handler to report sender reports. These touch three
+private attributes of ``RTCRtpReceiver``; tests pin them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import aiortc.rtcrtpreceiver
+import av
+from aiortc import RTCRtpReceiver
+from aiortc.codecs.base import Decoder
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtcpSrPacket
+
+NTP_UNIX_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
+
+_registered: weakref.WeakSet[RTCRtpReceiver] = weakref.WeakSet()
+_install_lock = threading.Lock()
+_original_get_decoder: Callable[[RTCRtpCodecParameters], Decoder] | None = None
+
+
+@dataclass(frozen=True)
+class SenderReport:
+    """The NTP<->RTP mapping of one RTCP sender report, and when it arrived (server clock)."""
+
+    ntp_time: float  # sender's wall clock, Unix seconds
+    rtp_timestamp: int  # 32-bit RTP timestamp at that instant
+    arrival: float  # server's time.time() when the report arrived
+
+
+def is_keyframe(codec_name: str, data: bytes) -> bool:
+    """VP8: the P bit of the frame tag is 0. H264 (Annex-B): an IDR slice or an SPS."""
+    if not data:
+        return False
+    name = codec_name.lower()
+    if name == "vp8":
+        return data[0] & 1 == 0
+    if name == "h264":
+        return any(nal in (5, 7) for nal in _h264_nal_types(data))
+    return True  # audio: every packet stands alone
+
+
+def _h264_nal_types(data: bytes) -> list[int]:
+    types = []
+    pos = data.find(b"\x00\x00\x01")
+    while pos != -1 and pos + 3 < len(data):
+        types.append(data[pos + 3] & 0x1F)
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    return types
+
+
+class RtpTimestampUnwrapper:
+    """Stand-in for aiortc's ``TimestampMapper``: keeps the sender's RTP timestamps and
+    extends them past 32 bits instead of rebasing them to 0."""
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+        self._extended = 0
+
+    def map(self, timestamp: int) -> int:
+        if self._last is None:
+            self._extended = timestamp
+        else:
+            delta = (timestamp - self._last) & 0xFFFFFFFF
+            if delta >= 1 << 31:
+                delta -= 1 << 32
+            self._extended += delta
+        self._last = timestamp
+        return self._extended
+
+
+class PassThroughDecoder(Decoder):
+    """Turns a reassembled frame into an ``av.Packet`` instead of decoding it."""
+
+    def __init__(self, codec: RTCRtpCodecParameters) -> None:
+        self.codec_name = codec.name
+        self.time_base = Fraction(1, codec.clockRate)
+
+    def decode(self, encoded_frame: JitterFrame) -> list[Any]:
+        data = encoded_frame.data
+        if not data:
+            return []
+        packet = av.Packet(data)
+        packet.pts = encoded_frame.timestamp
+        packet.dts = encoded_frame.timestamp
+        packet.time_base = self.time_base
+        packet.is_keyframe = is_keyframe(self.codec_name, data)
+        return [packet]
+
+
+def _get_decoder(codec: RTCRtpCodecParameters) -> Decoder:
+    current = threading.current_thread()
+    for receiver in list(_registered):
+        if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is current:
+            return PassThroughDecoder(codec)
+    assert _original_get_decoder is not None
+    return _original_get_decoder(codec)
+
+
+def install() -> None:
+    """Patch ``aiortc.rtcrtpreceiver.get_decoder`` once (idempotent)."""
+    global _original_get_decoder
+    with _install_lock:
+        if _original_get_decoder is None:
+            _original_get_decoder = aiortc.rtcrtpreceiver.get_decoder
+            aiortc.rtcrtpreceiver.get_decoder = _get_decoder
+
+
+def enable(
+    receiver: RTCRtpReceiver,
+    on_sender_report: Callable[[SenderReport], None] | None = None,
+) -> None:
+    """Make ``receiver`` yield packets. Call before its ``receive()`` starts (i.e. right
+    after ``setRemoteDescription``, before the connection is up)."""
+    install()
+    if not hasattr(receiver, "_RTCRtpReceiver__timestamp_mapper"):
+        raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no timestamp mapper")
+    receiver._RTCRtpReceiver__timestamp_mapper = RtpTimestampUnwrapper()  # type: ignore[attr-defined]
+    _registered.add(receiver)
+    if on_sender_report is None:
+        return
+    original = receiver._handle_rtcp_packet
+
+    async def handle_rtcp_packet(packet: Any) -> None:
+        if isinstance(packet, RtcpSrPacket):
+            info = packet.sender_info
+            ntp = (info.ntp_timestamp >> 32) + (info.ntp_timestamp & 0xFFFFFFFF) / (1 << 32)
+            on_sender_report(SenderReport(ntp - NTP_UNIX_OFFSET, info.rtp_timestamp, time.time()))
+        await original(packet)
+
+    receiver._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
+
+
+def is_enabled(receiver: RTCRtpReceiver) -> bool:
+    return receiver in _registered
+
+
+async def request_keyframe(receiver: RTCRtpReceiver) -> int:
+    """Send a PLI to every media SSRC heard in the last 10 s; returns how many were sent."""
+    rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {})
+    sent = 0
+    for source in receiver.getSynchronizationSources():
+        if source.source not in rtx:
+            await receiver._send_rtcp_pli(source.source)
+            sent += 1
+    return sent

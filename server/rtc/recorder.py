@@ -1,0 +1,336 @@
+"""Crash-safe Matroska recording of one participant's encoded audio and video (no decoding).
+
+Packets arrive on the event loop (:meth:`SegmentRecorder.push`, never blocks) and are
+muxed on a dedicated thread through a bounded queue. The file starts on a video keyframe
+once each track has a first packet (and, if they come within ``sync_wait_s``, RTCP sender
+reports for both tracks, so audio and video share the sender's clock); audio before that
+keyframe is dropped. Clusters are cut every ``cluster_time_limit_ms`` and every packet is
+flushed, so a file cut by a crash plays up to about the last second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import queue
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.container
+
+from server.rtc.passthrough import SenderReport
+from server.rtc.sync import AvClock
+
+log = logging.getLogger("kesu.rtc.recorder")
+
+CLOCK_RATES = {"audio": 48000, "video": 90000}
+MS = Fraction(1, 1000)
+KEYFRAME_RETRY_S = 1.0
+MAX_PREROLL_VIDEO = 900  # frames buffered while waiting for sync (~30 s at 30 fps)
+MAX_PREROLL_AUDIO = 1500
+
+
+@dataclass
+class RecorderStats:
+    """What a recorder did; ``server_start``/``server_end`` are server-clock Unix seconds."""
+
+    path: Path
+    started: bool = False
+    sync_mode: str = "none"
+    packets_in: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+    packets_written: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+    dropped: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+    keyframe_requests: int = 0
+    server_start: float | None = None
+    server_end: float | None = None
+    error: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        if self.server_start is None or self.server_end is None:
+            return 0.0
+        return self.server_end - self.server_start
+
+
+def video_template(codec_name: str, keyframe: bytes) -> av.container.InputContainer:
+    """An in-memory one-frame input whose stream is a template for the output stream
+    (dimensions, H264 SPS/PPS extradata) without opening any encoder."""
+    name = codec_name.lower()
+    if name == "vp8":
+        if len(keyframe) < 10 or keyframe[3:6] != b"\x9d\x01\x2a":
+            raise ValueError("not a VP8 keyframe")
+        width, height = struct.unpack("<HH", keyframe[6:10])
+        header = b"DKIF" + struct.pack(
+            "<HHIHHIIII", 0, 32, 0x30385056, width & 0x3FFF, height & 0x3FFF, 1000, 1, 1, 0
+        )
+        data = header + struct.pack("<IQ", len(keyframe), 0) + keyframe
+        return av.open(io.BytesIO(data), format="ivf")
+    if name == "h264":
+        return av.open(io.BytesIO(keyframe), format="h264")
+    raise ValueError(f"unsupported video codec {codec_name!r}")
+
+
+class SegmentRecorder:
+    """Writes one participant's packets to ``path`` (Matroska) on its own thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        video_codec: str,
+        *,
+        request_keyframe: Callable[[], None] | None = None,
+        on_started: Callable[[datetime], None] | None = None,
+        has_audio: bool = True,
+        sync_wait_s: float = 2.5,
+        cluster_time_limit_ms: int = 1000,
+        queue_size: int = 2048,
+        stop_timeout_s: float = 10.0,
+    ) -> None:
+        self.path = Path(path)
+        self.video_codec = video_codec.lower()
+        self._request_keyframe = request_keyframe
+        self._on_started = on_started
+        self._has_audio = has_audio
+        self._sync_wait_s = sync_wait_s
+        self._cluster_ms = cluster_time_limit_ms
+        self._stop_timeout_s = stop_timeout_s
+        self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(queue_size)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._video_broken = False  # loop side: a video packet was dropped, wait for a keyframe
+        self.stats = RecorderStats(self.path)
+        # mux-thread state
+        self._clock = AvClock({"video": CLOCK_RATES["video"], "audio": CLOCK_RATES["audio"]})
+        self._pre_video: list[tuple[int, bytes, bool]] = []
+        self._pre_audio: deque[tuple[int, bytes]] = deque(maxlen=MAX_PREROLL_AUDIO)
+        self._first_key_arrival: float | None = None
+        self._last_key_request = 0.0
+        self._container: av.container.OutputContainer | None = None
+        self._streams: dict[str, Any] = {}
+        self._t0 = 0.0
+        self._last_ms = {"audio": -1, "video": -1}
+
+    # ------------------------------------------------------------------ event-loop side
+
+    def start(self) -> None:
+        """Start the mux thread (call from the event loop that will call :meth:`stop`)."""
+        if self._thread is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._done = self._loop.create_future()
+        self._thread = threading.Thread(target=self._run, name=f"rec-{self.path.name}", daemon=True)
+        self._thread.start()
+
+    def push(self, kind: str, packet: av.Packet, arrival: float | None = None) -> None:
+        """Queue one packet (copied: the caller may reuse it). Never blocks; on overflow
+        the packet is dropped and, for video, nothing is queued until the next keyframe."""
+        if self._stopping.is_set() or packet.pts is None:
+            return
+        self.stats.packets_in[kind] += 1
+        key = bool(packet.is_keyframe)
+        if kind == "video" and self._video_broken:
+            if not key:
+                self.stats.dropped[kind] += 1
+                return
+            self._video_broken = False
+        item = ("p", kind, bytes(packet), int(packet.pts), key, arrival or time.time())
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.stats.dropped[kind] += 1
+            if kind == "video":
+                self._video_broken = True
+                self._ask_keyframe()
+
+    def sender_report(self, kind: str, report: SenderReport) -> None:
+        """An RTCP sender report for ``kind`` (from the receiver)."""
+        if not self._stopping.is_set():
+            try:
+                self._queue.put_nowait(("sr", kind, report))
+            except queue.Full:
+                pass
+
+    async def stop(self) -> RecorderStats:
+        """Flush what is queued, close the file and return the stats. Idempotent; gives up
+        waiting after ``stop_timeout_s`` (the thread then finishes on its own)."""
+        self._stopping.set()
+        if self._thread is None or self._done is None:
+            return self.stats
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass  # the thread sees _stopping once the queue drains
+        try:
+            await asyncio.wait_for(asyncio.shield(self._done), self._stop_timeout_s)
+        except TimeoutError:
+            log.error("recorder %s did not stop in %.1f s", self.path.name, self._stop_timeout_s)
+            self.stats.error = self.stats.error or "stop timed out"
+        return self.stats
+
+    def _ask_keyframe(self) -> None:
+        if self._request_keyframe is not None:
+            self.stats.keyframe_requests += 1
+            self._request_keyframe()
+
+    def _call_on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(fn, *args)
+            except RuntimeError:
+                pass  # loop closing
+
+    # ------------------------------------------------------------------ mux thread
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    item = self._queue.get(timeout=0.2)
+                except queue.Empty:
+                    if self._stopping.is_set():
+                        break
+                    self._maybe_start()
+                    continue
+                if item is None:
+                    break
+                if item[0] == "p":
+                    self._on_packet(*item[1:])
+                else:
+                    self._clock.sender_report(item[1], item[2])
+            if self._container is None and self._pre_video:
+                self._start()  # stopping before sync finished: write what we have
+        except Exception as exc:
+            log.exception("recorder %s failed", self.path.name)
+            self.stats.error = repr(exc)
+        finally:
+            self._close()
+            if self._loop is not None and self._done is not None:
+                self._call_on_loop(self._finish_future)
+
+    def _finish_future(self) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    def _on_packet(self, kind: str, data: bytes, pts: int, key: bool, arrival: float) -> None:
+        self._clock.observe(kind, pts, arrival)
+        if self._container is not None:
+            self._write(kind, data, pts, key)
+            return
+        if kind == "audio":
+            self._pre_audio.append((pts, data))
+            self._maybe_start()
+            return
+        if not self._pre_video and not key:
+            self.stats.dropped["video"] += 1
+            if arrival - self._last_key_request >= KEYFRAME_RETRY_S:
+                self._last_key_request = arrival
+                self.stats.keyframe_requests += 1
+                if self._request_keyframe is not None:
+                    self._call_on_loop(self._request_keyframe)
+            return
+        if not self._pre_video:
+            self._first_key_arrival = arrival
+        self._pre_video.append((pts, data, key))
+        self._maybe_start()
+
+    def _maybe_start(self) -> None:
+        if self._container is not None or not self._pre_video:
+            return
+        assert self._first_key_arrival is not None
+        waited = time.time() - self._first_key_arrival >= self._sync_wait_s
+        audio_ready = not self._has_audio or self._clock.seen("audio")
+        reports = self._clock.has_report("video") and (
+            not self._has_audio or self._clock.has_report("audio")
+        )
+        if (audio_ready and reports) or waited or len(self._pre_video) >= MAX_PREROLL_VIDEO:
+            self._start()
+
+    def _start(self) -> None:
+        first_pts, first_data, _ = self._pre_video[0]
+        self._t0 = self._clock.sender_time("video", first_pts)
+        template = video_template(self.video_codec, first_data)
+        try:
+            self._open(template)
+        finally:
+            template.close()
+        server_start = self._clock.server_time("video", first_pts)
+        self.stats.started = True
+        self.stats.server_start = server_start
+        if self._on_started is not None:
+            self._call_on_loop(self._on_started, datetime.fromtimestamp(server_start, UTC))
+        # Write the pre-roll in timestamp order (audio before the keyframe is dropped).
+        items = [("video", pts, data, key) for pts, data, key in self._pre_video]
+        if self._clock.seen("audio"):
+            items += [("audio", pts, data, True) for pts, data in self._pre_audio]
+        items.sort(key=lambda it: self._clock.sender_time(it[0], it[1]))
+        self._pre_video, self._pre_audio = [], deque()
+        for kind, pts, data, key in items:
+            self._write(kind, data, pts, key)
+        self.stats.sync_mode = self._clock.mode
+
+    def _open(self, template: av.container.InputContainer) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        container = av.open(
+            str(self.path),
+            "w",
+            format="matroska",
+            container_options={
+                "cluster_time_limit": str(self._cluster_ms),
+                "flush_packets": "1",
+                # Never hold video back for long waiting for audio to interleave with.
+                "max_interleave_delta": "500000",
+            },
+        )
+        video = container.add_stream_from_template(template.streams.video[0])
+        video.time_base = MS
+        self._streams["video"] = video
+        if self._has_audio:
+            # Opening libopus only produces a standard OpusHead (the packets are passed through).
+            audio = container.add_stream("libopus", rate=48000, layout="stereo")
+            audio.time_base = MS
+            self._streams["audio"] = audio
+        container.start_encoding()
+        self._container = container
+
+    def _write(self, kind: str, data: bytes, pts: int, key: bool) -> None:
+        stream = self._streams.get(kind)
+        if stream is None or self._container is None:
+            return
+        ms = round((self._clock.sender_time(kind, pts) - self._t0) * 1000)
+        if ms < 0:
+            self.stats.dropped[kind] += 1
+            return
+        ms = max(ms, self._last_ms[kind] + 1)  # strictly increasing per stream
+        self._last_ms[kind] = ms
+        packet = av.Packet(data)
+        packet.stream = stream
+        packet.time_base = MS
+        packet.pts = packet.dts = ms
+        packet.is_keyframe = key
+        self._container.mux(packet)
+        self.stats.packets_written[kind] += 1
+        end = self._clock.server_time(kind, pts)
+        if self.stats.server_end is None or end > self.stats.server_end:
+            self.stats.server_end = end
+
+    def _close(self) -> None:
+        container, self._container = self._container, None
+        if container is not None:
+            try:
+                container.close()
+            except Exception as exc:
+                log.exception("closing %s failed", self.path.name)
+                self.stats.error = self.stats.error or repr(exc)

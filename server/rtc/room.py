@@ -1,0 +1,480 @@
+"""A session's media room: two participants, each packet forwarded to the other and recorded.
+
+``Room.join(role, offer_sdp)`` answers a browser's offer. The server is the answerer; it
+pre-creates one audio and one video transceiver per connection so it can pin codecs
+(Opus; the room's one video codec, fixed by the first offer) with ``setCodecPreferences``
+and so both legs carry the same codec and packets can be forwarded as they are. Every
+connection of a role records into its own ``<role>-NNN.mkv`` segment; a drop (leave,
+failed connection, no media for ``media_timeout_s``) closes it, and a rejoin opens the
+next one and records the gap. Every task a room starts is owned and awaited in
+:meth:`Room.close`. ``RoomManager`` bounds the number of concurrent rooms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import av
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc import sdp as aiortc_sdp
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from server.rtc import ice, passthrough
+from server.rtc.errors import CapacityError, RtcError
+from server.rtc.participant import ROLES, Participant, other_role
+from server.rtc.passthrough import SenderReport
+from server.rtc.recorder import CLOCK_RATES, SegmentRecorder
+from server.rtc.relay import PacketRelayTrack
+from server.rtc.settings import RtcSettings
+from server.session_dir import SegmentInfo, SessionDir
+
+log = logging.getLogger("kesu.rtc.room")
+
+WATCHDOG_INTERVAL_S = 0.5
+PC_CLOSE_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    """Reported to ``on_event``: join, leave, segment_started, segment_closed, gap, closed."""
+
+    type: str
+    participant: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription:
+    """Check size and shape of an SDP offer: one audio and one video section, both sending."""
+    if not isinstance(offer_sdp, str):
+        raise RtcError("sdp_malformed", "the SDP offer must be a string")
+    if len(offer_sdp.encode("utf-8", "replace")) > max_bytes:
+        raise RtcError("sdp_too_large", f"the SDP offer is larger than {max_bytes} bytes")
+    if not offer_sdp.lstrip().startswith("v=0"):
+        raise RtcError("sdp_malformed", "the SDP offer does not start with v=0")
+    try:
+        parsed = aiortc_sdp.SessionDescription.parse(offer_sdp)
+    except Exception as exc:  # the parser raises ValueError, IndexError, KeyError...
+        raise RtcError("sdp_malformed", f"the SDP offer cannot be parsed ({exc})") from None
+    kinds = [m.kind for m in parsed.media if m.kind in ("audio", "video")]
+    if sorted(kinds) != ["audio", "video"]:
+        raise RtcError(
+            "sdp_media_missing", "the offer needs exactly one audio and one video section"
+        )
+    for media in parsed.media:
+        if media.kind in ("audio", "video") and media.direction not in ("sendrecv", "sendonly"):
+            raise RtcError("sdp_media_missing", f"the offer does not send {media.kind}")
+        if media.kind in ("audio", "video") and (
+            media.ice.usernameFragment is None or not media.dtls
+        ):
+            raise RtcError(
+                "sdp_malformed", f"the {media.kind} section lacks ICE or DTLS parameters"
+            )
+    return parsed
+
+
+def offered_codecs(parsed: aiortc_sdp.SessionDescription, kind: str) -> list[str]:
+    """Codec names of one kind in the offer, upper-case, in offer order."""
+    for media in parsed.media:
+        if media.kind == kind:
+            return [c.name.upper() for c in media.rtp.codecs]
+    return []
+
+
+def codec_preferences(kind: str, name: str) -> list[Any]:
+    """aiortc capabilities for codec ``name`` (plus RTX for video)."""
+    caps = RTCRtpSender.getCapabilities(kind).codecs
+    chosen = [c for c in caps if c.name.upper() == name.upper()]
+    if kind == "video":
+        chosen += [c for c in caps if c.name.lower() == "rtx"]
+    return chosen
+
+
+class Room:
+    """The media of one recording session."""
+
+    def __init__(
+        self,
+        session_dir: SessionDir,
+        settings: RtcSettings | None = None,
+        on_event: Callable[[RoomEvent], None] | None = None,
+    ) -> None:
+        self.session_dir = session_dir
+        self.settings = settings or RtcSettings()
+        self.on_event = on_event
+        self.video_codec: str | None = None
+        self._participants: dict[str, Participant] = {}
+        self._locks = {role: asyncio.Lock() for role in ROLES}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._segments: list[SegmentInfo] = []
+        self._last_end: dict[str, datetime] = {}
+        self._serial = 0
+        self._closed = False
+        self._close_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def connected(self) -> dict[str, bool]:
+        """Which roles have a live connection."""
+        return {role: role in self._participants for role in ROLES}
+
+    def stats(self) -> dict[str, Any]:
+        """Counters per connected participant (packets received, forwarded, recorded)."""
+        return {role: p.stats() for role, p in self._participants.items()}
+
+    @property
+    def segments(self) -> list[SegmentInfo]:
+        """Segments finalised so far."""
+        return list(self._segments)
+
+    async def join(self, role: str, offer_sdp: str) -> str:
+        """Connect ``role`` with its SDP offer; returns the SDP answer (ICE candidates
+        included). Raises RtcError for bad roles, SDP or codecs, or a role already here."""
+        if role not in ROLES:
+            raise RtcError("role_invalid", f"role must be one of {', '.join(ROLES)}")
+        parsed = parse_offer(offer_sdp, self.settings.max_sdp_bytes)
+        codec = self._choose_video_codec(parsed)
+        async with self._locks[role]:
+            if self._closed:
+                raise RtcError("room_closed", "this session's media room is closed")
+            if role in self._participants:
+                raise RtcError("role_taken", f"a {role} is already connected to this session")
+            self._serial += 1
+            participant = self._new_participant(role)
+            try:
+                answer = await self._negotiate(participant, offer_sdp, codec)
+            except BaseException:
+                await self._close_pc(participant)
+                raise
+            self.video_codec = codec
+            self._participants[role] = participant
+            await self._start_media(participant)
+        await self.session_dir.add_event(
+            "join",
+            participant=role,
+            detail={"connection": participant.serial, "video_codec": codec},
+        )
+        self._emit("join", role, connection=participant.serial)
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch())
+        self._request_keyframe(other_role(role))  # the newcomer needs a picture now
+        return answer
+
+    async def leave(self, role: str, reason: str = "leave") -> SegmentInfo | None:
+        """Disconnect ``role`` (idempotent) and finalise its segment."""
+        if role not in ROLES:
+            raise RtcError("role_invalid", f"role must be one of {', '.join(ROLES)}")
+        async with self._locks[role]:
+            participant = self._participants.pop(role, None)
+            if participant is None:
+                return None
+            return await self._finish(participant, reason)
+
+    async def close(self) -> list[SegmentInfo]:
+        """Disconnect everyone, finalise every segment, stop every task; returns all
+        segments of this room. Idempotent."""
+        async with self._close_lock:
+            if not self._closed:
+                self._closed = True
+                for role in ROLES:
+                    await self.leave(role, reason="end")
+                await self._cancel(self._watchdog)
+                while self._tasks:
+                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                self._emit("closed", None, segments=[s.file for s in self._segments])
+        return list(self._segments)
+
+    # ------------------------------------------------------------------ joining
+
+    def _choose_video_codec(self, parsed: aiortc_sdp.SessionDescription) -> str:
+        offered = offered_codecs(parsed, "video")
+        if "OPUS" not in offered_codecs(parsed, "audio"):
+            raise RtcError("codec_unsupported", "the offer has no Opus audio")
+        if self.video_codec is not None:
+            if self.video_codec not in offered:
+                raise RtcError(
+                    "codec_unsupported",
+                    f"this session's video is {self.video_codec}; the offer has {offered}",
+                )
+            return self.video_codec
+        for name in self.settings.video_codecs:
+            if name.upper() in offered:
+                return name.upper()
+        raise RtcError("codec_unsupported", f"no supported video codec in the offer ({offered})")
+
+    def _new_participant(self, role: str) -> Participant:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        out = {
+            "audio": PacketRelayTrack("audio", CLOCK_RATES["audio"], self.settings.relay_queue),
+            "video": PacketRelayTrack(
+                "video",
+                CLOCK_RATES["video"],
+                self.settings.relay_queue,
+                on_keyframe_request=partial(self._request_keyframe, other_role(role)),
+            ),
+        }
+        return Participant(role=role, serial=self._serial, pc=pc, out=out)
+
+    async def _negotiate(self, p: Participant, offer_sdp: str, codec: str) -> str:
+        transceivers: dict[str, RTCRtpTransceiver] = {}
+        for kind, name in (("audio", "opus"), ("video", codec)):
+            transceivers[kind] = p.pc.addTransceiver(p.out[kind], direction="sendrecv")
+            transceivers[kind].setCodecPreferences(codec_preferences(kind, name))
+        p.out["video"].attach(transceivers["video"].sender)
+        p.pc.on("connectionstatechange", partial(self._on_state, p))
+        try:
+            await p.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        except RtcError:
+            raise
+        except Exception as exc:
+            if "description send parameters" in str(exc):
+                raise RtcError("codec_unsupported", f"no common codec: {exc}") from None
+            raise RtcError("sdp_malformed", f"the offer was refused: {exc}") from None
+        # Still before the connection starts receiving (that waits for ICE and DTLS).
+        for kind, transceiver in transceivers.items():
+            p.receivers[kind] = transceiver.receiver
+            passthrough.enable(transceiver.receiver, partial(self._on_sender_report, p, kind))
+        answer = await p.pc.createAnswer()
+        with ice.candidate_addresses(self.settings.candidate_addresses):
+            await p.pc.setLocalDescription(answer)
+        return str(p.pc.localDescription.sdp)
+
+    async def _start_media(self, p: Participant) -> None:
+        assert self.video_codec is not None
+        p.segment = await self.session_dir.open_segment(p.role)
+        p.recorder = SegmentRecorder(
+            p.segment,
+            self.video_codec,
+            request_keyframe=partial(self._request_keyframe, p.role),
+            on_started=partial(self._on_recording_started, p),
+            sync_wait_s=self.settings.sync_wait_s,
+            cluster_time_limit_ms=self.settings.cluster_time_limit_ms,
+            queue_size=self.settings.recorder_queue,
+            stop_timeout_s=self.settings.stop_timeout_s,
+        )
+        p.recorder.start()
+        for kind, receiver in p.receivers.items():
+            p.pumps.append(asyncio.create_task(self._pump(p, kind, receiver.track)))
+
+    # ------------------------------------------------------------------ media
+
+    async def _pump(self, p: Participant, kind: str, track: MediaStreamTrack) -> None:
+        """Move one incoming track's packets to the recorder and the other participant."""
+        viewer_role = other_role(p.role)
+        while True:
+            try:
+                packet = await track.recv()
+            except MediaStreamError:
+                return
+            if not isinstance(packet, av.Packet):
+                continue
+            now = time.time()
+            p.last_media = now
+            p.packets[kind] += 1
+            if p.recorder is not None:
+                p.recorder.push(kind, packet, now)  # copies the payload first
+            viewer = self._participants.get(viewer_role)
+            if viewer is not None and not viewer.closing:
+                viewer.out[kind].feed(packet, p)
+
+    def _on_sender_report(self, p: Participant, kind: str, report: SenderReport) -> None:
+        if p.recorder is not None:
+            p.recorder.sender_report(kind, report)
+
+    def _request_keyframe(self, role: str) -> None:
+        """Ask ``role``'s browser for a keyframe (rate-limited)."""
+        p = self._participants.get(role)
+        if p is None or p.closing or "video" not in p.receivers:
+            return
+        if p.keyframe_due(time.time()):
+            self._spawn(passthrough.request_keyframe(p.receivers["video"]))
+
+    def _on_recording_started(self, p: Participant, started_at: datetime) -> None:
+        p.start_task = self._spawn(self._record_start(p, started_at))
+
+    async def _record_start(self, p: Participant, started_at: datetime) -> None:
+        assert p.segment is not None
+        await self.session_dir.start_segment(p.segment, started_at)
+        self._emit(
+            "segment_started", p.role, file=p.segment.name, started_at=started_at.isoformat()
+        )
+        previous_end = self._last_end.pop(p.role, None)
+        if previous_end is not None:
+            await self.session_dir.add_gap(p.role, previous_end, started_at)
+            gap = (started_at - previous_end).total_seconds()
+            self._emit("gap", p.role, duration_s=round(gap, 3))
+
+    # ------------------------------------------------------------------ leaving
+
+    def _on_state(self, p: Participant) -> None:
+        state = p.pc.connectionState
+        if state in ("failed", "closed") and not p.closing:
+            self._spawn(self._drop(p, f"connection_{state}"))
+
+    async def _drop(self, p: Participant, reason: str) -> None:
+        async with self._locks[p.role]:
+            if self._participants.get(p.role) is not p:
+                return  # already gone, or replaced by a newer connection
+            del self._participants[p.role]
+            await self._finish(p, reason)
+
+    async def _finish(self, p: Participant, reason: str) -> SegmentInfo | None:
+        p.closing = True
+        for task in p.pumps:
+            await self._cancel(task)
+        stats = await p.recorder.stop() if p.recorder else None
+        p.recorder_stats = stats
+        await self._close_pc(p)
+        if p.start_task is not None:
+            await asyncio.gather(p.start_task, return_exceptions=True)
+        info = None
+        if p.segment is not None:
+            ended_at = datetime.now(UTC)
+            if stats is not None and stats.server_end is not None:
+                ended_at = min(ended_at, datetime.fromtimestamp(stats.server_end, UTC))
+            info = await self.session_dir.close_segment(p.segment, ended_at)
+            if info is not None:
+                self._segments.append(info)
+                self._last_end[p.role] = ended_at
+                self._emit("segment_closed", p.role, file=info.file, bytes=info.bytes)
+        await self.session_dir.add_event(
+            "leave",
+            participant=p.role,
+            detail={
+                "reason": reason,
+                "connection": p.serial,
+                "segment": info.file if info else None,
+            },
+        )
+        self._emit("leave", p.role, reason=reason, connection=p.serial)
+        log.info("%s left %s (%s): %s", p.role, self.session_dir.session_id, reason, p.stats())
+        return info
+
+    async def _close_pc(self, p: Participant) -> None:
+        for track in p.out.values():
+            track.stop()
+        try:
+            await asyncio.wait_for(p.pc.close(), PC_CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            log.error("closing the %s peer connection timed out", p.role)
+
+    # ------------------------------------------------------------------ housekeeping
+
+    async def _watch(self) -> None:
+        """Drop participants whose media stopped; ask for keyframes periodically."""
+        s = self.settings
+        while True:
+            await asyncio.sleep(WATCHDOG_INTERVAL_S)
+            now = time.time()
+            for p in list(self._participants.values()):
+                if p.closing:
+                    continue
+                if p.last_media is None and now - p.joined_at > s.connect_timeout_s:
+                    self._spawn(self._drop(p, "connect_timeout"))
+                elif p.last_media is not None and now - p.last_media > s.media_timeout_s:
+                    self._spawn(self._drop(p, "media_timeout"))
+                elif now - p.last_periodic_keyframe >= s.keyframe_interval_s:
+                    p.last_periodic_keyframe = now
+                    self._request_keyframe(p.role)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("room task failed", exc_info=task.exception())
+
+    @staticmethod
+    async def _cancel(task: asyncio.Task[Any] | None) -> None:
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _emit(self, type: str, participant: str | None, **detail: Any) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(RoomEvent(type, participant, detail))
+        except Exception:
+            log.exception("on_event callback failed for %s", type)
+
+
+class RoomManager:
+    """The live rooms of this server, at most ``max_rooms`` at once."""
+
+    def __init__(self, max_rooms: int = 10, settings: RtcSettings | None = None) -> None:
+        self.max_rooms = max_rooms
+        self.settings = settings or RtcSettings()
+        self._rooms: dict[str, Room] = {}
+        if self.settings.ice_consent_interval_s is not None:
+            ice.configure_consent(
+                self.settings.ice_consent_interval_s, self.settings.ice_consent_failures
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RoomManager:
+        """From the server's Settings (``max_sessions``, ``rtc_*``, ``max_sdp_bytes``)."""
+        return cls(int(getattr(settings, "max_sessions", 10)), RtcSettings.from_settings(settings))
+
+    def __len__(self) -> int:
+        return len(self._rooms)
+
+    def get(self, session_id: str) -> Room | None:
+        return self._rooms.get(session_id)
+
+    def room_for(
+        self,
+        session_id: str,
+        session_dir: SessionDir,
+        on_event: Callable[[RoomEvent], None] | None = None,
+    ) -> Room:
+        """The session's room, created if needed; CapacityError when all slots are taken."""
+        room = self._rooms.get(session_id)
+        if room is not None and not room.closed:
+            return room
+        if len(self._rooms) >= self.max_rooms:
+            raise CapacityError(f"{self.max_rooms} sessions are already live")
+        room = Room(session_dir, self.settings, on_event)
+        self._rooms[session_id] = room
+        return room
+
+    async def close_room(self, session_id: str) -> list[SegmentInfo]:
+        """Close and forget a room; returns its segments ([] if there was none)."""
+        room = self._rooms.get(session_id)
+        if room is None:
+            return []
+        try:
+            return await room.close()
+        finally:
+            self._rooms.pop(session_id, None)
+
+    async def close_all(self) -> None:
+        """Close every room (server shutdown)."""
+        for session_id in list(self._rooms):
+            try:
+                await self.close_room(session_id)
+            except Exception:
+                log.exception("closing room %s failed", session_id)

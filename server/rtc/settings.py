@@ -1,0 +1,61 @@
+"""Settings of the media layer, built from the server's settings table (see server/settings.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+AUDIO_CODECS = ("opus",)
+VIDEO_CODECS = ("VP8", "H264")
+
+
+@dataclass(frozen=True)
+class RtcSettings:
+    """How rooms negotiate, relay and record. Defaults suit a real deployment."""
+
+    loopback_only: bool = False
+    """Gather ICE candidates on 127.0.0.1 only (tests, single-machine demos)."""
+    host_addresses: tuple[str, ...] = ()
+    """Host candidate addresses to offer; empty = every interface (aioice's default)."""
+    video_codecs: tuple[str, ...] = VIDEO_CODECS
+    """Video codecs in order of preference; the first participant's offer fixes the room's."""
+    max_sdp_bytes: int = 64 * 1024
+    keyframe_interval_s: float = 5.0
+    """Ask each sender for a keyframe this often (seekable, crash-tolerant recordings)."""
+    media_timeout_s: float = 6.0
+    """A connected participant with no media for this long is dropped (killed browser)."""
+    connect_timeout_s: float = 20.0
+    """A participant whose media never arrives is dropped after this long."""
+    sync_wait_s: float = 2.5
+    """How long a recorder waits for RTCP sender reports before syncing on arrival times."""
+    cluster_time_limit_ms: int = 1000
+    """Matroska cluster length: what a crash can cost at most, plus the flushed packet."""
+    recorder_queue: int = 2048
+    relay_queue: int = 256
+    stop_timeout_s: float = 10.0
+    ice_consent_interval_s: float | None = None
+    """If set, aioice's consent-check interval (process-wide; see ice.configure_consent)."""
+    ice_consent_failures: int = 4
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RtcSettings:
+        """Take the ``rtc_*`` and SDP fields of the server's Settings (duck-typed)."""
+        hosts = getattr(settings, "rtc_host_addresses", "") or ""
+        if isinstance(hosts, str):
+            hosts = tuple(h.strip() for h in hosts.split(",") if h.strip())
+        values: dict[str, Any] = {
+            "loopback_only": bool(getattr(settings, "rtc_loopback_only", False)),
+            "host_addresses": tuple(hosts),
+            "max_sdp_bytes": int(getattr(settings, "max_sdp_bytes", cls.max_sdp_bytes)),
+        }
+        for name in cls.__dataclass_fields__:
+            if hasattr(settings, f"rtc_{name}") and name not in ("loopback_only", "host_addresses"):
+                values[name] = getattr(settings, f"rtc_{name}")
+        return cls(**values)
+
+    @property
+    def candidate_addresses(self) -> tuple[str, ...] | None:
+        """Addresses to gather on, or None for aioice's default (every interface)."""
+        if self.loopback_only:
+            return ("127.0.0.1",)
+        return self.host_addresses or None

@@ -1,0 +1,113 @@
+"""One clock for a participant's audio and video, from RTCP sender reports.
+
+Each track's RTP timestamps start at an arbitrary value; a sender report (SR) says which
+RTP timestamp corresponds to which instant of the sender's wall clock, for each track, so
+both tracks can be put on the sender's clock (lip sync). The sender's clock is then put on
+the server clock with the smallest observed (arrival - send time), i.e. the transit delay
+of the fastest packet. A track without an SR is placed by its arrival times instead.
+Mappings are fixed the first time a track is needed, so timestamps never jump.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from server.rtc.passthrough import SenderReport
+
+
+def extend_timestamp(ts32: int, reference: int) -> int:
+    """The value congruent to ``ts32`` mod 2**32 that is nearest ``reference``."""
+    delta = (ts32 - reference) & 0xFFFFFFFF
+    if delta >= 1 << 31:
+        delta -= 1 << 32
+    return reference + delta
+
+
+@dataclass
+class _Track:
+    clock_rate: int
+    report: SenderReport | None = None
+    min_arrival_lag: float | None = None  # min(arrival - pts/clock_rate)
+    last_pts: int | None = None
+    offset: float | None = None  # sender time = pts / clock_rate + offset (once fixed)
+    synced: bool = False  # whether offset came from an SR
+    samples: list[tuple[int, float]] = field(default_factory=list)  # early (pts, arrival)
+
+
+class AvClock:
+    """Maps (track, RTP timestamp) to seconds on the sender's and on the server's clock."""
+
+    MAX_SAMPLES = 200
+
+    def __init__(self, clock_rates: dict[str, int]) -> None:
+        self._tracks = {kind: _Track(rate) for kind, rate in clock_rates.items()}
+        self.server_offset: float | None = None  # server time = sender time + server_offset
+
+    def observe(self, kind: str, pts: int, arrival: float) -> None:
+        """Note a packet's arrival (server ``time.time()``)."""
+        track = self._tracks[kind]
+        lag = arrival - pts / track.clock_rate
+        if track.min_arrival_lag is None or lag < track.min_arrival_lag:
+            track.min_arrival_lag = lag
+        track.last_pts = pts
+        if len(track.samples) < self.MAX_SAMPLES:
+            track.samples.append((pts, arrival))
+
+    def sender_report(self, kind: str, report: SenderReport) -> None:
+        self._tracks[kind].report = report
+
+    def has_report(self, kind: str) -> bool:
+        return self._tracks[kind].report is not None
+
+    def seen(self, kind: str) -> bool:
+        return self._tracks[kind].last_pts is not None
+
+    @property
+    def mode(self) -> str:
+        """``rtcp`` if every fixed track used an SR, ``arrival`` if none did, else ``mixed``."""
+        fixed = [t for t in self._tracks.values() if t.offset is not None]
+        if fixed and all(t.synced for t in fixed):
+            return "rtcp"
+        if not any(t.synced for t in fixed):
+            return "arrival"
+        return "mixed"
+
+    def fix(self) -> None:
+        """Fix the server offset from what has been observed (call once, at the start)."""
+        if self.server_offset is not None:
+            return
+        lags = []
+        for track in self._tracks.values():
+            if track.report is None:
+                continue
+            for pts, arrival in track.samples:
+                lags.append(arrival - self._sr_time(track, pts))
+        self.server_offset = min(lags) if lags else 0.0
+
+    def sender_time(self, kind: str, pts: int) -> float:
+        """Seconds on the sender's clock (Unix epoch) at which this packet was captured."""
+        track = self._tracks[kind]
+        if track.offset is None:
+            self.fix()
+            assert self.server_offset is not None
+            if track.report is not None:
+                track.offset = self._sr_time(track, pts) - pts / track.clock_rate
+                track.synced = True
+            else:
+                lag = track.min_arrival_lag
+                if lag is None:
+                    raise ValueError(f"no {kind} packet observed yet")
+                track.offset = lag - self.server_offset
+        return pts / track.clock_rate + track.offset
+
+    def server_time(self, kind: str, pts: int) -> float:
+        """Seconds on the server's clock (Unix epoch) corresponding to this packet."""
+        sender = self.sender_time(kind, pts)
+        assert self.server_offset is not None
+        return sender + self.server_offset
+
+    @staticmethod
+    def _sr_time(track: _Track, pts: int) -> float:
+        assert track.report is not None
+        sr_pts = extend_timestamp(track.report.rtp_timestamp, pts)
+        return track.report.ntp_time + (pts - sr_pts) / track.clock_rate
