@@ -255,6 +255,10 @@ def test_signature_page_label_forms() -> None:
     )
     assert split.signed_name == "李四" and split.page_text == "本人已阅读"
     assert parse_signature_page([_box("签名", 0, 60, 60)]).signed_name == ""
+    dated = parse_signature_page(
+        [_box("本人已阅读", 0, 0), _box("签字：李四", 0, 60), _box("2026年1月2日", 0, 120)]
+    )
+    assert dated.signed_name == "李四" and dated.page_text == "本人已阅读"
     unlabelled = parse_signature_page([_box("本人已阅读", 0, 0), _box("李四", 80, 62, 60)])
     assert unlabelled.signed_name is None and unlabelled.page_text == "本人已阅读李四"
 
