@@ -32,6 +32,7 @@ def write_clip(
     options: dict[str, str] | None = None,
     copy_at_s: float | None = None,
     copy_to: Path | None = None,
+    codec_options: dict[str, str] | None = None,
 ) -> None:
     """Write frames of gray level 10*i at ``frame_times`` and a 440 Hz tone from ``tone_from_s``.
 
@@ -47,6 +48,7 @@ def write_clip(
     video = out.add_stream(vcodec, rate=FPS)
     video.width, video.height = SIZE
     video.pix_fmt = "yuv420p"
+    video.options = codec_options or {}
     audio = out.add_stream(acodec, rate=rate, layout="mono") if acodec else None
     n = int(seconds * rate)
     t = np.arange(n) / rate
@@ -178,6 +180,32 @@ def test_crashed_matroska_decodes_up_to_the_cut(tmp_path: Path) -> None:
     instants = [t for t, _ in sample_frames(Track("customer", crashed, 0.0), fps=5)]
     assert instants[0] == 0.0 and 1.0 <= instants[-1] <= 2.1
     assert instants == pytest.approx([i / 5 for i in range(len(instants))])
+
+
+def test_crashed_fragmented_mp4_decodes_up_to_the_cut(tmp_path: Path) -> None:
+    live, crashed = tmp_path / "live.mp4", tmp_path / "crashed.mp4"
+    write_clip(
+        live,
+        "libx264",
+        "aac",
+        seconds=3.0,
+        rate=44100,
+        options={
+            "movflags": "empty_moov+default_base_moof",
+            "frag_duration": "500000",
+            "flush_packets": "1",
+        },
+        codec_options={"tune": "zerolatency"},
+        copy_at_s=2.0,
+        copy_to=crashed,
+    )
+    duration = probe_duration(crashed)
+    assert 1.0 <= duration <= 2.1
+    instants = [t for t, _ in sample_frames(Track("customer", crashed, 0.0), fps=5)]
+    assert instants[0] == 0.0 and duration - 0.3 <= instants[-1] <= duration + 0.1
+    assert len(load_audio([Track("customer", crashed, 0.0)])) / 16000 == pytest.approx(
+        duration, abs=0.15
+    )
 
 
 def test_byte_truncated_file_decodes_up_to_the_cut(clips: dict[str, Path], tmp_path: Path) -> None:
