@@ -124,7 +124,12 @@ def _audio_chunks(path: Path, sample_rate: int) -> Iterator[tuple[float, np.ndar
         cursor = 0.0  # where the next chunk goes if a frame carries no timestamp
         stats = DecodeStats()
         for frame in decode_frames(container, stream, stats):
-            for out in resampler.resample(frame):
+            try:
+                converted = resampler.resample(frame)
+            except ValueError:  # the input format changed mid-stream (e.g. mono -> stereo)
+                resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+                converted = resampler.resample(frame)
+            for out in converted:
                 t, samples = _frame_time(out, origin, cursor), _mono(out)
                 yield t, samples
                 cursor = t + len(samples) / sample_rate

@@ -266,3 +266,32 @@ def test_audio_only_file_has_no_frames(tmp_path: Path) -> None:
     assert info.has_audio and not info.has_video
     assert list(sample_frames(Track("x", path, 0.0), fps=1)) == []
     assert len(load_audio([Track("x", path, 1.0)])) / 16000 == pytest.approx(2.0, abs=0.03)
+
+
+def _adts(path: Path, rate: int, layout: str) -> bytes:
+    out = av.open(str(path), "w", format="adts")
+    stream = out.add_stream("aac", rate=rate, layout=layout)
+    tone = (0.5 * np.sin(np.arange(rate) / rate * 2 * np.pi * 440)).astype(np.float32)
+    for start in range(0, rate, 1024):
+        planes = np.repeat(tone[None, start : start + 1024], 2 if layout == "stereo" else 1, 0)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(planes), format="fltp", layout=layout
+        )
+        frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+    out.close()
+    return path.read_bytes()
+
+
+def test_audio_format_change_mid_stream_is_resampled(tmp_path: Path) -> None:
+    # Raw AAC: 1 s mono at 44.1 kHz followed by 1 s stereo at 48 kHz in one stream.
+    joined = tmp_path / "joined.aac"
+    joined.write_bytes(
+        _adts(tmp_path / "m.aac", 44100, "mono") + _adts(tmp_path / "s.aac", 48000, "stereo")
+    )
+    audio = load_audio([Track("x", joined, 0.0)])
+    assert 1.9 < len(audio) / 16000 < 2.3
+    assert _rms(audio[2000:14000]) > 0.3 and _rms(audio[-14000:-2000]) > 0.3
