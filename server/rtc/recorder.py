@@ -2,9 +2,9 @@
 
 Packets arrive on the event loop (:meth:`SegmentRecorder.push`, never blocks) and are
 muxed on a dedicated thread through a bounded queue. The file starts on a video keyframe
-once each track has a first packet (and, if they come within ``sync_wait_s``, RTCP sender
-reports for both tracks, so audio and video share the sender's clock); audio before that
-keyframe is dropped. Clusters are cut every ``cluster_time_limit_ms`` and every packet is
+after ``sync_wait_s`` of pre-roll (or sooner once both tracks sent a few RTCP sender
+reports), so audio and video can be put on the sender's clock; audio before that keyframe
+is dropped. Clusters are cut every ``cluster_time_limit_ms`` and every packet is
 flushed, so a file cut by a crash plays up to about the last second.
 """
 
@@ -38,6 +38,7 @@ MS = Fraction(1, 1000)
 KEYFRAME_RETRY_S = 1.0
 MAX_PREROLL_VIDEO = 900  # frames buffered while waiting for sync (~30 s at 30 fps)
 MAX_PREROLL_AUDIO = 1500
+SYNC_REPORTS = 3  # start early once every track has sent this many RTCP sender reports
 
 
 @dataclass
@@ -250,12 +251,11 @@ class SegmentRecorder:
         if self._container is not None or not self._pre_video:
             return
         assert self._first_key_arrival is not None
+        # Wait for reports: several per track let AvClock discard late-stamped ones.
         waited = time.time() - self._first_key_arrival >= self._sync_wait_s
-        audio_ready = not self._has_audio or self._clock.seen("audio")
-        reports = self._clock.has_report("video") and (
-            not self._has_audio or self._clock.has_report("audio")
-        )
-        if (audio_ready and reports) or waited or len(self._pre_video) >= MAX_PREROLL_VIDEO:
+        kinds = ("video", "audio") if self._has_audio else ("video",)
+        reports = all(self._clock.report_count(k) >= SYNC_REPORTS for k in kinds)
+        if reports or waited or len(self._pre_video) >= MAX_PREROLL_VIDEO:
             self._start()
 
     def _start(self) -> None:
@@ -280,6 +280,12 @@ class SegmentRecorder:
         for kind, pts, data, key in items:
             self._write(kind, data, pts, key)
         self.stats.sync_mode = self._clock.mode
+        log.info(
+            "recording %s: sync %s, %s",
+            self.path.name,
+            self.stats.sync_mode,
+            self._clock.describe(),
+        )
 
     def _open(self, template: av.container.InputContainer) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

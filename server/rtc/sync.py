@@ -5,7 +5,10 @@ RTP timestamp corresponds to which instant of the sender's wall clock, for each 
 both tracks can be put on the sender's clock (lip sync). The sender's clock is then put on
 the server clock with the smallest observed (arrival - send time), i.e. the transit delay
 of the fastest packet. A track without an SR is placed by its arrival times instead.
-Mappings are fixed the first time a track is needed, so timestamps never jump.
+Mappings are fixed the first time a track is needed, so timestamps never jump. Of the
+reports received until then, the one giving the earliest capture time wins: a sender that
+stamps reports with its send time (aiortc does) can only be late, never early, and for a
+sender that stamps capture time (browsers) all reports agree.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ def extend_timestamp(ts32: int, reference: int) -> int:
 @dataclass
 class _Track:
     clock_rate: int
-    report: SenderReport | None = None
+    report: SenderReport | None = None  # the chosen one, once fixed
+    reports: list[SenderReport] = field(default_factory=list)
     min_arrival_lag: float | None = None  # min(arrival - pts/clock_rate)
     last_pts: int | None = None
     offset: float | None = None  # sender time = pts / clock_rate + offset (once fixed)
@@ -53,11 +57,18 @@ class AvClock:
         if len(track.samples) < self.MAX_SAMPLES:
             track.samples.append((pts, arrival))
 
+    MAX_REPORTS = 16
+
     def sender_report(self, kind: str, report: SenderReport) -> None:
-        self._tracks[kind].report = report
+        track = self._tracks[kind]
+        if track.offset is None and len(track.reports) < self.MAX_REPORTS:
+            track.reports.append(report)
+
+    def report_count(self, kind: str) -> int:
+        return len(self._tracks[kind].reports)
 
     def has_report(self, kind: str) -> bool:
-        return self._tracks[kind].report is not None
+        return bool(self._tracks[kind].reports)
 
     def seen(self, kind: str) -> bool:
         return self._tracks[kind].last_pts is not None
@@ -78,8 +89,9 @@ class AvClock:
             return
         lags = []
         for track in self._tracks.values():
-            if track.report is None:
+            if not track.reports or track.last_pts is None:
                 continue
+            track.report = self._best_report(track, track.last_pts)
             for pts, arrival in track.samples:
                 lags.append(arrival - self._sr_time(track, pts))
         self.server_offset = min(lags) if lags else 0.0
@@ -90,6 +102,8 @@ class AvClock:
         if track.offset is None:
             self.fix()
             assert self.server_offset is not None
+            if track.report is None and track.reports:
+                track.report = self._best_report(track, pts)
             if track.report is not None:
                 track.offset = self._sr_time(track, pts) - pts / track.clock_rate
                 track.synced = True
@@ -100,11 +114,24 @@ class AvClock:
                 track.offset = lag - self.server_offset
         return pts / track.clock_rate + track.offset
 
+    def describe(self) -> str:
+        """Offsets per track (sender clock) and the server offset, for logs."""
+        parts = [f"{kind}: offset={t.offset!r} sr={t.report!r}" for kind, t in self._tracks.items()]
+        return f"server_offset={self.server_offset!r}; " + "; ".join(parts)
+
     def server_time(self, kind: str, pts: int) -> float:
         """Seconds on the server's clock (Unix epoch) corresponding to this packet."""
         sender = self.sender_time(kind, pts)
         assert self.server_offset is not None
         return sender + self.server_offset
+
+    @staticmethod
+    def _best_report(track: _Track, ref: int) -> SenderReport:
+        """The report that maps ``ref`` to the earliest sender time."""
+        return min(
+            track.reports,
+            key=lambda r: r.ntp_time - extend_timestamp(r.rtp_timestamp, ref) / track.clock_rate,
+        )
 
     @staticmethod
     def _sr_time(track: _Track, pts: int) -> float:

@@ -1,0 +1,174 @@
+"""Room: two Python peers on loopback talk through the relay; both are recorded and probed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
+from server.rtc.errors import CapacityError, RtcError
+from server.rtc.probe import marker_offsets, probe_recording
+from server.rtc.room import Room, RoomEvent, RoomManager
+from server.rtc.settings import RtcSettings
+from server.session_dir import SessionDir
+
+FPS = 15
+SETTINGS = RtcSettings(loopback_only=True, keyframe_interval_s=2.0, sync_wait_s=1.5)
+
+
+def make_client(role: str) -> ClientPeer:
+    timeline = MediaTimeline()
+    return ClientPeer([PatternVideoTrack(role, timeline, fps=FPS), ToneAudioTrack(timeline)])
+
+
+async def connect(room: Room, role: str) -> ClientPeer:
+    client = make_client(role)
+    answer = await room.join(role, await client.offer())
+    await client.accept(answer)
+    return client
+
+
+def read_meta(sdir: SessionDir) -> dict:
+    return json.loads((sdir.path / "metadata.json").read_text("utf-8"))
+
+
+async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+async def test_two_parties_talk_and_are_recorded(tmp_path: Path) -> None:
+    sdir = SessionDir.create(tmp_path, "s-talk")
+    events: list[RoomEvent] = []
+    room = Room(sdir, SETTINGS, on_event=events.append)
+    sales = await connect(room, "salesperson")
+    customer = await connect(room, "customer")
+    await wait_for(lambda: sales.received.frames["video"] > 0 and customer.received.frames["video"] > 0)
+    await asyncio.sleep(4.0)
+    sent = {
+        "salesperson": sales.tracks[0].sent,  # type: ignore[attr-defined]
+        "customer": customer.tracks[0].sent,  # type: ignore[attr-defined]
+    }
+    # Each side receives the OTHER side's picture (its chroma) and sound, not its own.
+    for client, other in ((sales, "customer"), (customer, "salesperson")):
+        got = client.received
+        assert got.frames["video"] >= 0.8 * FPS * 4
+        assert got.frames["audio"] >= 0.8 * 50 * 4
+        u, v = got.chroma[-1]
+        assert (u < v) == (other == "customer"), (u, v)
+        assert max(got.audio_rms) > 0.05
+    stats = room.stats()
+    assert stats["salesperson"]["sync_mode"] == "rtcp"
+    segments = await room.close()
+    await sales.close()
+    await customer.close()
+    assert await room.close() == segments  # idempotent
+
+    meta = read_meta(sdir)
+    assert sorted(s["file"] for s in meta["segments"]) == ["customer-000.mkv", "salesperson-000.mkv"]
+    started = [e["participant"] for e in meta["events"] if e["type"] == "join"]
+    assert started == ["salesperson", "customer"]
+    assert [e["detail"]["reason"] for e in meta["events"] if e["type"] == "leave"] == ["end", "end"]
+    assert {e.type for e in events} >= {"join", "segment_started", "segment_closed", "leave", "closed"}
+    assert meta["started_at"] is not None and meta["gaps"] == []
+    for seg in meta["segments"]:
+        path = sdir.path / seg["file"]
+        data = path.read_bytes()
+        assert seg["status"] == "finished"
+        assert seg["bytes"] == len(data) and seg["sha256"] == hashlib.sha256(data).hexdigest()
+        probe = await asyncio.to_thread(probe_recording, path, True)
+        assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus")
+        assert (probe.width, probe.height) == (320, 240)
+        assert probe.decode_errors == 0
+        # Everything the client sent after the connection came up (~0.2 s) is in the file.
+        expected = sent[seg["participant"]]
+        assert expected - 8 <= probe.video_frames <= expected
+        assert probe.duration == pytest.approx(expected / FPS, abs=0.6)
+        assert seg["end_s"] - seg["start_s"] == pytest.approx(probe.duration, abs=0.5)
+        assert probe.audio_rms > 0.05
+        offsets = marker_offsets(probe)
+        assert offsets and all(abs(o) < 0.06 for o in offsets), offsets
+
+
+async def test_drop_and_rejoin_makes_a_new_segment_and_a_gap(tmp_path: Path) -> None:
+    sdir = SessionDir.create(tmp_path, "s-rejoin")
+    room = Room(sdir, SETTINGS)
+    sales = await connect(room, "salesperson")
+    customer = await connect(room, "customer")
+    await wait_for(lambda: customer.received.frames["video"] > 10 and sales.received.frames["video"] > 10)
+    await customer.close()  # the customer's browser goes away...
+    await wait_for(lambda: not room.connected()["customer"])
+    await asyncio.sleep(1.0)
+    before = sales.received.frames["video"]
+    customer = await connect(room, "customer")  # ...and comes back with the same link
+    await wait_for(lambda: customer.received.frames["video"] > 10)
+    await wait_for(lambda: sales.received.frames["video"] > before + 10)
+    await room.close()
+    await sales.close()
+    await customer.close()
+
+    meta = read_meta(sdir)
+    files = sorted(s["file"] for s in meta["segments"])
+    assert files == ["customer-000.mkv", "customer-001.mkv", "salesperson-000.mkv"]
+    first, second = (next(s for s in meta["segments"] if s["file"] == f) for f in files[:2])
+    assert first["end_s"] < second["start_s"]
+    (gap,) = meta["gaps"]
+    assert gap["participant"] == "customer"
+    assert gap["start_s"] == first["end_s"] and gap["end_s"] == second["start_s"]
+    assert gap["end_s"] - gap["start_s"] >= 1.0
+    assert [e["detail"]["reason"] for e in meta["events"] if e["type"] == "leave"][0] == "connection_closed"
+    for name in files:
+        probe = await asyncio.to_thread(probe_recording, sdir.path / name)
+        assert probe.video_frames > 5 and probe.decode_errors == 0
+
+
+async def test_bad_offers_and_roles_are_refused(tmp_path: Path) -> None:
+    room = Room(SessionDir.create(tmp_path, "s-bad"), RtcSettings(loopback_only=True, max_sdp_bytes=20000))
+    client = make_client("customer")
+    offer = await client.offer()
+    cases = {
+        "sdp_malformed": "hello",
+        "sdp_too_large": "v=0\r\n" + "a=x\r\n" * 5000,
+        "sdp_media_missing": offer.split("m=video")[0],
+        "codec_unsupported": offer.replace("VP8/90000", "XYZ/90000").replace("H264/90000", "XYZ/90000"),
+    }
+    for code, sdp in cases.items():
+        with pytest.raises(RtcError) as err:
+            await room.join("customer", sdp)
+        assert err.value.code == code, (code, err.value)
+    with pytest.raises(RtcError) as err:
+        await room.join("../admin", offer)
+    assert err.value.code == "role_invalid"
+    assert room.connected() == {"salesperson": False, "customer": False}
+
+    await client.accept(await room.join("customer", offer))
+    second = make_client("customer")
+    with pytest.raises(RtcError) as err:
+        await room.join("customer", await second.offer())
+    assert err.value.code == "role_taken" and err.value.status == 409
+    await room.close()
+    with pytest.raises(RtcError) as err:
+        await room.join("salesperson", await second.offer())
+    assert err.value.code == "room_closed"
+    await client.close()
+    await second.close()
+
+
+async def test_manager_admission_and_close_all(tmp_path: Path) -> None:
+    manager = RoomManager(max_rooms=2, settings=RtcSettings(loopback_only=True))
+    a = manager.room_for("s-a", SessionDir.create(tmp_path, "s-a"))
+    assert manager.room_for("s-a", SessionDir(tmp_path / "s-a")) is a
+    manager.room_for("s-b", SessionDir.create(tmp_path, "s-b"))
+    with pytest.raises(CapacityError) as err:
+        manager.room_for("s-c", SessionDir.create(tmp_path, "s-c"))
+    assert err.value.status == 503
+    assert await manager.close_room("s-a") == []
+    assert manager.get("s-a") is None and len(manager) == 1
+    manager.room_for("s-c", SessionDir(tmp_path / "s-c"))
+    await manager.close_all()
+    assert len(manager) == 0
