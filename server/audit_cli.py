@@ -1,38 +1,96 @@
-"""``kesu audit``: verify the hash-chained audit log."""
+"""``kesu audit``: verify the hash chain and every anchored recording, export a session's
+evidence zip, and verify such a zip offline (``--export FILE``, no database needed)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
-from server.audit import verify_chain
-from server.settings import load_settings
+from server.audit import verify_chain, verify_files
+from server.audit_export import export_session, verify_export
+from server.settings import Settings, load_settings
 from server.store.db import Database
 
 
-async def _verify(data_dir: str | None) -> int:
-    overrides = {"data_dir": data_dir} if data_dir else {}
-    settings = load_settings(overrides)
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return load_settings(overrides, toml_path=getattr(args, "config", None))
+
+
+async def verify_archive(settings: Settings) -> list[str]:
+    """Problems in the chain and in every anchored file, as printable lines."""
     db = Database(settings.db_url)
     try:
         async with db.session() as s:
-            problems = await verify_chain(s)
+            chain = await verify_chain(s)
+            files = await verify_files(s, settings.sessions_dir)
     finally:
         await db.close()
+    return [f"chain: {p}" for p in chain] + [f"file: {p}" for p in files]
+
+
+async def export_one(settings: Settings, session_id: str, out: Path) -> str:
+    """Write ``out`` for ``session_id``; returns a one-line summary."""
+    from server.reviews import load_review, review_record
+
+    db = Database(settings.db_url)
+    try:
+        async with db.session() as s:
+            review = review_record(await load_review(s, session_id))
+        info = await export_session(
+            db.session, settings.sessions_dir / session_id, session_id, out, "cli", review
+        )
+    finally:
+        await db.close()
+    return f"{info.path}: {info.files} files, {info.bytes} bytes, manifest sha256 {info.manifest_sha256}"
+
+
+def _report(problems: list[str], ok: str) -> int:
     for line in problems:
         print(line)
-    print("audit chain intact" if not problems else f"{len(problems)} problem(s) found")
+    print(ok if not problems else f"{len(problems)} problem(s) found")
     return 0 if not problems else 1
 
 
-def _cmd(args: argparse.Namespace) -> int:
-    return asyncio.run(_verify(args.data_dir))
+def _cmd_verify(args: argparse.Namespace) -> int:
+    if args.export:
+        return _report(verify_export(Path(args.export)), f"{args.export}: export intact")
+    problems = asyncio.run(verify_archive(_settings(args)))
+    return _report(problems, "audit chain and recordings intact")
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from server.errors import KesuError
+
+    try:
+        print(asyncio.run(export_one(_settings(args), args.session_id, Path(args.output))))
+    except KesuError as exc:
+        print(f"error: {exc.message}")
+        return 1
+    return 0
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("audit", help="verify the audit log and recordings")
+    p = sub.add_parser("audit", help="verify the audit log and recordings, export evidence")
     asub = p.add_subparsers(dest="audit_cmd", required=True, metavar="ACTION")
-    v = asub.add_parser("verify", help="check the whole hash chain; exit 1 when anything is broken")
-    v.add_argument("--data-dir", dest="data_dir", default=None)
-    p.set_defaults(func=_cmd)
+    v = asub.add_parser(
+        "verify",
+        help="check the whole hash chain and every anchored recording (exit 1 when broken); "
+        "with --export FILE, check an evidence zip instead (no database needed)",
+    )
+    v.add_argument("--export", default=None, metavar="FILE", help="an evidence zip to verify")
+    e = asub.add_parser("export", help="write one session's evidence zip")
+    e.add_argument("session_id")
+    e.add_argument("-o", "--output", required=True, metavar="FILE")
+    for q in (v, e):
+        q.add_argument("--config", default=None, help="TOML file of settings")
+        q.add_argument("--data-dir", dest="data_dir", default=None)
+        q.add_argument("--database-url", dest="database_url", default=None)
+    v.set_defaults(func=_cmd_verify)
+    e.set_defaults(func=_cmd_export)

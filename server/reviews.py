@@ -202,27 +202,28 @@ async def list_queue(ctx: AppContext, filt: QueueFilter, user: User) -> dict[str
         total = (
             await s.execute(_filtered(select(func.count(RecordingSession.id)), filt, True))
         ).scalar_one()
-        by_status = dict(
-            (
+        status_query: Select[Any] = select(  # type: ignore[assignment]
+            RecordingSession.review_status, func.count(RecordingSession.id)
+        )
+        by_status: dict[str, int] = {
+            str(st): int(n)
+            for st, n in (
                 await s.execute(
-                    _filtered(
-                        select(RecordingSession.review_status, func.count(RecordingSession.id)),
-                        filt,
-                        False,
-                    ).group_by(RecordingSession.review_status)
+                    _filtered(status_query, filt, False).group_by(RecordingSession.review_status)
                 )
             ).all()
-        )
+        }
         code_sessions = _filtered(select(RecordingSession.id), filt, True).subquery()
-        by_code = dict(
-            (
+        by_code: dict[str, int] = {
+            str(code): int(n)
+            for code, n in (
                 await s.execute(
                     select(FindingRow.code, func.count(func.distinct(FindingRow.session_id)))
                     .where(FindingRow.session_id.in_(select(code_sessions.c.id)))
                     .group_by(FindingRow.code)
                 )
             ).all()
-        )
+        }
         codes = await _codes_of(s, ids)
         people = await _users_of(s, {r.salesperson_id for r in rows})
         first = await _first_reviewers(s, ids)
@@ -374,51 +375,67 @@ class ReviewState:
     people: dict[int, User] = field(default_factory=dict)
 
 
+async def load_review(s: AsyncSession, session_id: str) -> ReviewState:
+    """One session's review data (no audit: callers audit what they do with it)."""
+    row = await load_session(s, session_id)
+    findings = list(
+        (
+            await s.execute(
+                select(FindingRow)
+                .where(FindingRow.session_id == session_id)
+                .order_by(
+                    case((FindingRow.severity == "fail", 0), else_=1),
+                    func.coalesce(FindingRow.start_s, -1.0),
+                    FindingRow.id,
+                )
+            )
+        ).scalars()
+    )
+    decisions = list(
+        (
+            await s.execute(
+                select(ReviewDecision)
+                .where(ReviewDecision.session_id == session_id)
+                .order_by(ReviewDecision.id)
+            )
+        ).scalars()
+    )
+    requests = list(
+        (
+            await s.execute(
+                select(RerecordRequest)
+                .where(RerecordRequest.session_id == session_id)
+                .order_by(RerecordRequest.id)
+            )
+        ).scalars()
+    )
+    ids = {row.salesperson_id} | {d.reviewer_id for d in decisions}
+    ids |= {f.reviewed_by for f in findings if f.reviewed_by}
+    return ReviewState(row, findings, decisions, requests, await _users_of(s, ids))
+
+
 async def review_state(ctx: AppContext, session_id: str, viewer: User) -> ReviewState:
     """Load one session's review data and audit the view (it also starts the review clock)."""
     async with ctx.db.session() as s:
-        row = await load_session(s, session_id)
-        if row.review_status == "none" and viewer.role != "admin":
+        state = await load_review(s, session_id)
+        if state.row.review_status == "none" and viewer.role != "admin":
             # Not in the queue: nothing for a reviewer to see (R18, need to know).
             raise ReviewError(404, "not_found", "this session is not under review")
-        findings = list(
-            (
-                await s.execute(
-                    select(FindingRow)
-                    .where(FindingRow.session_id == session_id)
-                    .order_by(
-                        case((FindingRow.severity == "fail", 0), else_=1),
-                        func.coalesce(FindingRow.start_s, -1.0),
-                        FindingRow.id,
-                    )
-                )
-            ).scalars()
-        )
-        decisions = list(
-            (
-                await s.execute(
-                    select(ReviewDecision)
-                    .where(ReviewDecision.session_id == session_id)
-                    .order_by(ReviewDecision.id)
-                )
-            ).scalars()
-        )
-        requests = list(
-            (
-                await s.execute(
-                    select(RerecordRequest)
-                    .where(RerecordRequest.session_id == session_id)
-                    .order_by(RerecordRequest.id)
-                )
-            ).scalars()
-        )
-        ids = {row.salesperson_id} | {d.reviewer_id for d in decisions}
-        ids |= {f.reviewed_by for f in findings if f.reviewed_by}
-        people = await _users_of(s, ids)
         await audit.record(
-            s, actor_of(viewer), "review.view", session_id, {"status": row.review_status}
+            s, actor_of(viewer), "review.view", session_id, {"status": state.row.review_status}
         )
-    return ReviewState(row, findings, decisions, requests, people)
+    return state
+
+
+def review_record(state: ReviewState) -> dict[str, Any]:
+    """The review as an evidence document (``review.json`` of an export); IDs masked."""
+    return {
+        "session": session_json(state.row),
+        "salesperson": _person(state.people.get(state.row.salesperson_id)),
+        "findings": [finding_json(f, state.people) for f in state.findings],
+        "decisions": [decision_json(d, state.people) for d in state.decisions],
+        "rerecord_requests": [rerecord_json(r) for r in state.requests],
+    }
 
 
 def permissions(state: ReviewState, user: User) -> dict[str, Any]:

@@ -1,0 +1,232 @@
+"""Authorised media: recordings, the review video and evidence thumbnails, with HTTP Range.
+
+No public or guessable URLs: a file is reachable only by session id + a name that the
+session's own metadata (segments) or findings (thumbnails) list, only by reviewers and
+admins, and every viewing is written to the audit chain (once per viewer, file and
+``AUDIT_WINDOW``, so a player's many Range requests do not flood the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server import audit
+from server.api.auth import require_user
+from server.api.errors import NotFound, error_response
+from server.context import CTX, AppContext
+from server.reviews import actor_of, load_session
+from server.store.models import AuditEntry, FindingRow, User
+from server.store.types import utcnow
+
+CHUNK = 256 * 1024
+AUDIT_WINDOW = timedelta(minutes=10)
+REVIEW_VIDEOS = ("review.mp4", "review.webm")
+SEGMENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}-[0-9]{3}\.(mkv|webm|mp4)$")
+EVIDENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.(jpg|jpeg|png)$")
+CONTENT_TYPES = {
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+}
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """One ``bytes=`` range of a file of ``size`` bytes; None = send the whole file.
+
+    Malformed headers and multi-range requests are ignored (RFC 9110 allows that); a
+    well-formed range that lies outside the file raises RangeNotSatisfiable (416).
+    """
+    if not header:
+        return None
+    m = re.fullmatch(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*", header)
+    if m is None:
+        return None
+    first, last = m.group(1), m.group(2)
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last N bytes
+        n = int(last)
+        if n == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return ByteRange(max(0, size - n), size - 1)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable
+    return ByteRange(start, min(end, size - 1))
+
+
+def media_path(session_dir: Path, metadata: dict[str, Any], name: str) -> Path:
+    """A recording or review video named in the session's metadata, or 404."""
+    segments = metadata.get("segments")
+    listed = {
+        str(seg.get("file"))
+        for seg in (segments if isinstance(segments, list) else [])
+        if isinstance(seg, dict)
+    }
+    if not (name in REVIEW_VIDEOS or (SEGMENT_RE.match(name) and name in listed)):
+        raise NotFound("no such media file")
+    path = session_dir / name
+    if not path.is_file():
+        raise NotFound("no such media file")
+    return path
+
+
+def evidence_name(frame: object) -> str | None:
+    """The thumbnail file name a finding's ``evidence.frame`` refers to."""
+    if not isinstance(frame, str):
+        return None
+    name = frame.removeprefix("evidence/")
+    return name if EVIDENCE_RE.match(name) else None
+
+
+async def _authorise(request: web.Request) -> tuple[AppContext, User, str]:
+    ctx = request.app[CTX]
+    user = require_user(request, "reviewer")
+    session_id = request.match_info["session_id"]
+    async with ctx.db.session() as s:
+        row = await load_session(s, session_id)
+    if row.review_status == "none" and user.role != "admin":
+        raise NotFound("no such media file")
+    return ctx, user, session_id
+
+
+def _read_metadata(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+async def recording(request: web.Request) -> web.StreamResponse:
+    """``GET /api/media/{session_id}/{name}``: a segment file or the review video."""
+    ctx, user, session_id = await _authorise(request)
+    sdir = ctx.settings.sessions_dir / session_id
+    metadata = await asyncio.to_thread(_read_metadata, sdir / "metadata.json")
+    path = media_path(sdir, metadata, request.match_info["name"])
+    return await serve_file(request, ctx, user, session_id, path, "media.view")
+
+
+async def evidence(request: web.Request) -> web.StreamResponse:
+    """``GET /api/media/{session_id}/evidence/{name}``: a thumbnail a finding refers to."""
+    ctx, user, session_id = await _authorise(request)
+    name = request.match_info["name"]
+    async with ctx.db.session() as s:
+        frames = (
+            await s.execute(select(FindingRow.evidence).where(FindingRow.session_id == session_id))
+        ).scalars()
+        known = {evidence_name(ev.get("frame")) for ev in frames if isinstance(ev, dict)}
+    if not EVIDENCE_RE.match(name) or name not in known:
+        raise NotFound("no such evidence file")
+    path = ctx.settings.sessions_dir / session_id / "evidence" / name
+    if not path.is_file():
+        raise NotFound("no such evidence file")
+    return await serve_file(request, ctx, user, session_id, path, "evidence.view")
+
+
+async def _audit_view(
+    ctx: AppContext, user: User, session_id: str, file: str, action: str, rng: ByteRange | None
+) -> None:
+    """One entry per viewer, file and window: the first request of a playback is logged."""
+    actor = actor_of(user)
+    async with ctx.db.session() as s:
+        recent = (
+            await s.execute(
+                select(AuditEntry.detail)
+                .where(
+                    AuditEntry.session_id == session_id,
+                    AuditEntry.action == action,
+                    AuditEntry.actor == actor,
+                    AuditEntry.at >= utcnow() - AUDIT_WINDOW,
+                )
+                .order_by(AuditEntry.seq.desc())
+                .limit(100)
+            )
+        ).scalars()
+        if any(d.get("file") == file for d in recent):
+            return
+        detail: dict[str, object] = {"file": file}
+        if rng is not None:
+            detail["range"] = [rng.start, rng.end]
+        await audit.record(s, actor, action, session_id, detail)
+
+
+async def serve_file(
+    request: web.Request, ctx: AppContext, user: User, session_id: str, path: Path, action: str
+) -> web.StreamResponse:
+    """Stream ``path`` (all, or the requested byte range) after auditing the view."""
+    size = (await asyncio.to_thread(path.stat)).st_size
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Type": CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": "inline",
+    }
+    try:
+        rng = parse_range(request.headers.get("Range"), size)
+    except RangeNotSatisfiable:
+        refused = error_response(
+            416, "range_not_satisfiable", f"the file has {size} bytes", {"size": size}
+        )
+        refused.headers["Content-Range"] = f"bytes */{size}"
+        return refused
+    rel = path.relative_to(ctx.settings.sessions_dir / session_id).as_posix()
+    await _audit_view(ctx, user, session_id, rel, action, rng)
+    start, length = (0, size) if rng is None else (rng.start, rng.length)
+    resp = web.StreamResponse(status=200 if rng is None else 206, headers=headers)
+    if rng is not None:
+        resp.headers["Content-Range"] = f"bytes {rng.start}-{rng.end}/{size}"
+    resp.content_length = length
+    await resp.prepare(request)
+    if request.method == "HEAD":
+        return resp
+    fh: BinaryIO = await asyncio.to_thread(open, path, "rb")
+    try:
+        await asyncio.to_thread(fh.seek, start)
+        left = length
+        while left > 0:
+            block = await asyncio.to_thread(fh.read, min(CHUNK, left))
+            if not block:
+                break
+            await resp.write(block)
+            left -= len(block)
+    finally:
+        await asyncio.to_thread(fh.close)
+    await resp.write_eof()
+    return resp
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/media/{session_id}/evidence/{name}", evidence)
+    r.add_get("/api/media/{session_id}/{name}", recording)

@@ -1,0 +1,316 @@
+"""Reviewer API and pages: queue, session review data, judgements, decisions, statistics,
+evidence export, retention (holds, deletion), and the salesperson's re-recording requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from aiohttp import web
+
+from inspection.policy import Policy
+from server import audit, retention, reviews
+from server.api import media
+from server.api.auth import require_user
+from server.api.errors import BadRequest, Handler, read_json
+from server.api.pages import page
+from server.audit_export import export_session
+from server.context import CTX, AppContext
+from server.review_stats import MAX_DAYS, StatsPeriod, review_stats
+from server.sessions import rendered_nodes, session_json
+from server.store.models import InspectionReport
+from server.store.types import utcnow
+
+REVIEWER = "reviewer"
+
+
+def _ctx(request: web.Request) -> AppContext:
+    return request.app[CTX]
+
+
+# ---------------------------------------------------------------------------------------------
+# Queue and one session
+
+
+async def queue(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request, REVIEWER)
+    filt = reviews.QueueFilter.parse(dict(request.query))
+    return web.json_response(await reviews.list_queue(ctx, filt, user))
+
+
+def _read_json_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _media_json(session_id: str, metadata: dict[str, Any], sdir: Path) -> dict[str, Any]:
+    tracks: dict[str, list[dict[str, Any]]] = {}
+    for seg in metadata.get("segments", []):
+        if not isinstance(seg, dict) or seg.get("status") == "recording":
+            continue
+        name = str(seg.get("file", ""))
+        if not media.SEGMENT_RE.match(name) or not (sdir / name).is_file():
+            continue
+        tracks.setdefault(str(seg.get("participant")), []).append(
+            {
+                "file": name,
+                "url": f"/api/media/{session_id}/{name}",
+                "start_s": seg.get("start_s"),
+                "end_s": seg.get("end_s"),
+                "status": seg.get("status"),
+            }
+        )
+    review = next((n for n in media.REVIEW_VIDEOS if (sdir / n).is_file()), None)
+    return {
+        "tracks": tracks,
+        "review": {"file": review, "url": f"/api/media/{session_id}/{review}"} if review else None,
+    }
+
+
+def _script(row: Any) -> list[dict[str, Any]]:
+    try:
+        nodes = rendered_nodes(row.template_id, Policy.from_dict(row.policy))
+    except (reviews.KesuError, ValueError):
+        return []
+    return [{"id": n.id, "title": n.title, "speaker": n.speaker} for n in nodes]
+
+
+def _with_evidence_urls(session_id: str, finding: dict[str, Any]) -> dict[str, Any]:
+    name = media.evidence_name(finding["evidence"].get("frame"))
+    finding["thumbnail_url"] = f"/api/media/{session_id}/evidence/{name}" if name else None
+    return finding
+
+
+async def review_detail(ctx: AppContext, session_id: str, user: Any) -> dict[str, Any]:
+    """Everything the session review page shows (ID numbers masked)."""
+    state = await reviews.review_state(ctx, session_id, user)
+    row = state.row
+    sdir = ctx.settings.sessions_dir / row.id
+    async with ctx.db.session() as s:
+        stored = await s.get(InspectionReport, row.id)
+    report = stored.report if stored is not None else {}
+    metadata = await asyncio.to_thread(_read_json_file, sdir / "metadata.json")
+    m = await asyncio.to_thread(_media_json, row.id, metadata, sdir)
+    ends = [seg.get("end_s") or 0 for segs in m["tracks"].values() for seg in segs]
+    duration = report.get("duration_s") or max([0.0, *ends])
+    findings = [
+        _with_evidence_urls(row.id, reviews.finding_json(f, state.people)) for f in state.findings
+    ]
+    return {
+        "session": session_json(row),
+        "salesperson": reviews._person(state.people.get(row.salesperson_id)),
+        "duration_s": duration,
+        "media": m,
+        "events": reviews.mask_deep([e for e in metadata.get("events", []) if isinstance(e, dict)]),
+        "gaps": metadata.get("gaps", []),
+        "script": _script(row),
+        "nodes": report.get("nodes", []),
+        "transcript": reviews.mask_deep(report.get("transcript", [])),
+        "faces": report.get("faces", {}),
+        "findings": findings,
+        "decisions": [reviews.decision_json(d, state.people) for d in state.decisions],
+        "rerecord_requests": [reviews.rerecord_json(r) for r in state.requests],
+        "permissions": {
+            **reviews.permissions(state, user),
+            "can_export": user.role == "admin",
+            "user_id": user.id,
+        },
+    }
+
+
+async def show(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request, REVIEWER)
+    return web.json_response(await review_detail(ctx, request.match_info["session_id"], user))
+
+
+async def judge(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request, REVIEWER)
+    try:
+        finding_id = int(request.match_info["finding_id"])
+    except ValueError:
+        raise reviews.ReviewError(404, "not_found", "no such finding") from None
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    finding = await reviews.judge_finding(
+        ctx, finding_id, user, str(body.get("state", "")), body.get("comment", "")
+    )
+    return web.json_response({"finding": finding})
+
+
+async def decide(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request, REVIEWER)
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    result = await reviews.decide(
+        ctx,
+        request.match_info["session_id"],
+        user,
+        str(body.get("decision", "")),
+        body.get("reason", ""),
+    )
+    if ctx.settings.sessions_dir.is_dir():
+        # Whatever the reviewer judged from is anchored now if the worker did not anchor it.
+        await audit.anchor_outputs(
+            ctx.db.session,
+            ctx.settings.sessions_dir / result.decision.session_id,
+            result.decision.session_id,
+        )
+    people = {user.id: user}
+    return web.json_response(
+        {
+            "decision": reviews.decision_json(result.decision, people),
+            "review_status": result.review_status,
+            "rerecord_request": reviews.rerecord_json(result.request) if result.request else None,
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+
+
+def _stats_period(query: Any) -> StatsPeriod:
+    try:
+        tz = int(query.get("tz", "0"))
+        last = date.fromisoformat(query["to"]) if query.get("to") else None
+        first = date.fromisoformat(query["from"]) if query.get("from") else None
+    except ValueError:
+        raise BadRequest(
+            "from/to must be dates YYYY-MM-DD, tz minutes", code="invalid_filter"
+        ) from None
+    if not -14 * 60 <= tz <= 14 * 60:
+        raise BadRequest("tz must be minutes east of UTC (-840..840)", code="invalid_filter")
+    last = last or (utcnow() + timedelta(minutes=tz)).date()
+    first = first or last - timedelta(days=29)
+    if first > last or (last - first).days >= MAX_DAYS:
+        raise BadRequest(f"the period must be 1 to {MAX_DAYS} days", code="invalid_filter")
+    return StatsPeriod(first, last, tz)
+
+
+async def stats(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    require_user(request, REVIEWER)
+    return web.json_response(await review_stats(ctx, _stats_period(request.query)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Export, retention, audit
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    """``GET /api/review/sessions/{id}/export``: the evidence zip (admin only, audited)."""
+    ctx = _ctx(request)
+    user = require_user(request, "admin")
+    async with ctx.db.session() as s:
+        state = await reviews.load_review(s, request.match_info["session_id"])
+    session_id = state.row.id
+    review = reviews.review_record(state)
+    with tempfile.TemporaryDirectory(dir=ctx.settings.data_dir) as tmp:
+        out = Path(tmp) / f"{session_id}.zip"
+        info = await export_session(
+            ctx.db.session,
+            ctx.settings.sessions_dir / session_id,
+            session_id,
+            out,
+            reviews.actor_of(user),
+            review,
+        )
+        resp = web.FileResponse(
+            out,
+            headers={
+                "Content-Type": "application/zip",
+                "Content-Disposition": f'attachment; filename="{session_id}-evidence.zip"',
+                "Cache-Control": "private, no-store",
+                "X-Manifest-SHA256": info.manifest_sha256,
+            },
+        )
+        await resp.prepare(request)
+        await resp.write_eof()
+    return resp
+
+
+async def delete_session(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request)  # refusals of other roles are audited by retention
+    deleted = await retention.delete_session(ctx, request.match_info["session_id"], user)
+    return web.json_response({"deleted": deleted.session_id, "files": deleted.files})
+
+
+async def hold(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request)
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    active = await retention.set_hold(
+        ctx,
+        request.match_info["session_id"],
+        user,
+        bool(body.get("hold")),
+        str(body.get("reason", "")),
+    )
+    return web.json_response({"hold": active})
+
+
+async def verify(request: web.Request) -> web.Response:
+    """``GET /api/audit/verify`` (admin): the chain and every anchored file."""
+    ctx = _ctx(request)
+    require_user(request, "admin")
+    async with ctx.db.session() as s:
+        chain = await audit.verify_chain(s)
+        files = await audit.verify_files(s, ctx.settings.sessions_dir)
+    return web.json_response(
+        {"ok": not chain and not files, "chain": chain, "files": [str(f) for f in files]}
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Salesperson: re-recording requests
+
+
+async def my_requests(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request, "salesperson")
+    return web.json_response({"requests": await reviews.open_requests(ctx, user)})
+
+
+async def start_request(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    user = require_user(request, "salesperson")
+    try:
+        request_id = int(request.match_info["request_id"])
+    except ValueError:
+        raise reviews.ReviewError(404, "not_found", "no such re-recording request") from None
+    req, created = await reviews.start_rerecord(ctx, request_id, user)
+    return web.json_response(
+        {"request": reviews.rerecord_json(req), "session": session_json(created)}, status=201
+    )
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/review/queue", queue)
+    r.add_get("/api/review/stats", stats)
+    r.add_get("/api/review/sessions/{session_id}", show)
+    r.add_post("/api/review/sessions/{session_id}/decision", decide)
+    r.add_get("/api/review/sessions/{session_id}/export", export)
+    r.add_post("/api/review/findings/{finding_id}", judge)
+    r.add_delete("/api/sessions/{session_id}", delete_session)
+    r.add_post("/api/sessions/{session_id}/hold", hold)
+    r.add_get("/api/audit/verify", verify)
+    r.add_get("/api/rerecord-requests", my_requests)
+    r.add_post("/api/rerecord-requests/{request_id}/start", start_request)
+    for path, name in (
+        ("/review", "review.html"),
+        ("/review/stats", "review_stats.html"),
+        ("/review/session/{session_id}", "review_session.html"),
+    ):
+        r.add_get(path, cast(Handler, page(name)))
+    media.setup(app)
