@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,12 @@ def read_meta(sdir: SessionDir) -> dict:
     return json.loads((sdir.path / "metadata.json").read_text("utf-8"))
 
 
-async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
+async def wait_for(predicate: Callable[[], bool], limit_s: float = 10.0) -> None:
+    for _ in range(int(limit_s / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("condition not reached")
 
 
 async def test_two_parties_talk_and_are_recorded(tmp_path: Path) -> None:
@@ -48,7 +51,9 @@ async def test_two_parties_talk_and_are_recorded(tmp_path: Path) -> None:
     room = Room(sdir, SETTINGS, on_event=events.append)
     sales = await connect(room, "salesperson")
     customer = await connect(room, "customer")
-    await wait_for(lambda: sales.received.frames["video"] > 0 and customer.received.frames["video"] > 0)
+    await wait_for(
+        lambda: sales.received.frames["video"] > 0 and customer.received.frames["video"] > 0
+    )
     await asyncio.sleep(4.0)
     sent = {
         "salesperson": sales.tracks[0].sent,  # type: ignore[attr-defined]
@@ -70,11 +75,20 @@ async def test_two_parties_talk_and_are_recorded(tmp_path: Path) -> None:
     assert await room.close() == segments  # idempotent
 
     meta = read_meta(sdir)
-    assert sorted(s["file"] for s in meta["segments"]) == ["customer-000.mkv", "salesperson-000.mkv"]
+    assert sorted(s["file"] for s in meta["segments"]) == [
+        "customer-000.mkv",
+        "salesperson-000.mkv",
+    ]
     started = [e["participant"] for e in meta["events"] if e["type"] == "join"]
     assert started == ["salesperson", "customer"]
     assert [e["detail"]["reason"] for e in meta["events"] if e["type"] == "leave"] == ["end", "end"]
-    assert {e.type for e in events} >= {"join", "segment_started", "segment_closed", "leave", "closed"}
+    assert {e.type for e in events} >= {
+        "join",
+        "segment_started",
+        "segment_closed",
+        "leave",
+        "closed",
+    }
     assert meta["started_at"] is not None and meta["gaps"] == []
     for seg in meta["segments"]:
         path = sdir.path / seg["file"]
@@ -100,7 +114,9 @@ async def test_drop_and_rejoin_makes_a_new_segment_and_a_gap(tmp_path: Path) -> 
     room = Room(sdir, SETTINGS)
     sales = await connect(room, "salesperson")
     customer = await connect(room, "customer")
-    await wait_for(lambda: customer.received.frames["video"] > 10 and sales.received.frames["video"] > 10)
+    await wait_for(
+        lambda: customer.received.frames["video"] > 10 and sales.received.frames["video"] > 10
+    )
     await customer.close()  # the customer's browser goes away...
     await wait_for(lambda: not room.connected()["customer"])
     await asyncio.sleep(1.0)
@@ -121,21 +137,27 @@ async def test_drop_and_rejoin_makes_a_new_segment_and_a_gap(tmp_path: Path) -> 
     assert gap["participant"] == "customer"
     assert gap["start_s"] == first["end_s"] and gap["end_s"] == second["start_s"]
     assert gap["end_s"] - gap["start_s"] >= 1.0
-    assert [e["detail"]["reason"] for e in meta["events"] if e["type"] == "leave"][0] == "connection_closed"
+    assert [e["detail"]["reason"] for e in meta["events"] if e["type"] == "leave"][
+        0
+    ] == "connection_closed"
     for name in files:
         probe = await asyncio.to_thread(probe_recording, sdir.path / name)
         assert probe.video_frames > 5 and probe.decode_errors == 0
 
 
 async def test_bad_offers_and_roles_are_refused(tmp_path: Path) -> None:
-    room = Room(SessionDir.create(tmp_path, "s-bad"), RtcSettings(loopback_only=True, max_sdp_bytes=20000))
+    room = Room(
+        SessionDir.create(tmp_path, "s-bad"), RtcSettings(loopback_only=True, max_sdp_bytes=20000)
+    )
     client = make_client("customer")
     offer = await client.offer()
     cases = {
         "sdp_malformed": "hello",
         "sdp_too_large": "v=0\r\n" + "a=x\r\n" * 5000,
         "sdp_media_missing": offer.split("m=video")[0],
-        "codec_unsupported": offer.replace("VP8/90000", "XYZ/90000").replace("H264/90000", "XYZ/90000"),
+        "codec_unsupported": offer.replace("VP8/90000", "XYZ/90000").replace(
+            "H264/90000", "XYZ/90000"
+        ),
     }
     for code, sdp in cases.items():
         with pytest.raises(RtcError) as err:
