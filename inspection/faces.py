@@ -62,6 +62,8 @@ def _session_options(threads: int) -> ort.SessionOptions:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # onnx files carry harmless unused-initializer warnings
+    # Idle worker threads must not spin: the cores are shared with recording and ASR.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
