@@ -43,7 +43,9 @@ def build_context(settings: Settings) -> AppContext:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
     await ctx.db.migrate()
-    password = await bootstrap_admin(ctx.db, ctx.settings.data_dir)
+    password = None
+    if ctx.settings.bootstrap_admin:
+        password = await bootstrap_admin(ctx.db, ctx.settings.data_dir)
     if password is not None:
         print(
             f"kesu: first start: created user 'admin' with password {password} "

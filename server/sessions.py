@@ -22,6 +22,7 @@ from inspection.templates import RenderedNode, TemplateError, load_template, ren
 from server import audit
 from server.context import AppContext
 from server.errors import KesuError
+from server.rtc.errors import RtcError
 from server.session_dir import SessionDir
 from server.store.models import RecordingSession, User
 from server.store.types import iso, utcnow
@@ -301,8 +302,12 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
         raise SessionError(
             413, "sdp_too_large", f"SDP offer larger than {ctx.settings.max_sdp_bytes} bytes"
         )
-    room = ctx.rooms.room_for(row.id, session_dir(ctx, row.id))
-    answer = await room.join(role, offer_sdp)
+    try:
+        room = ctx.rooms.room_for(row.id, session_dir(ctx, row.id))
+        answer = await room.join(role, offer_sdp)
+    except RtcError as exc:
+        log.info("session %s: %s refused: %s", row.id, role, exc)
+        raise SessionError(exc.status, exc.code, exc.message) from None
     if row.status != "live":
         await _update(ctx, row.id, status="live", started_at=row.started_at or utcnow())
     async with ctx.db.session() as s:

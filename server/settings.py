@@ -119,6 +119,12 @@ class Settings:
         default="",
         metadata=_meta("Directory whose model files override the packaged ones (KESU_MODELS_DIR)."),
     )
+    bootstrap_admin: bool = field(
+        default=True,
+        metadata=_meta(
+            "On a fresh install with no accounts, create 'admin' and print its password."
+        ),
+    )
     log_level: str = field(default="INFO", metadata=_meta("Logging level."))
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from aiohttp import web
 from server.app import create_app
 from server.context import CTX, AppContext
 from server.settings import Settings, load_settings
-from server.users import add_user
+from server.security import hash_password
+from server.store.models import User
 
 PASSWORD = "correct-horse-9"
 
@@ -33,6 +35,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "workers": 0,
         "rtc_loopback_only": True,
         "secret_key": "test-secret",
+        "bootstrap_admin": False,
     }
     base.update(overrides)
     return load_settings(base, env={})
@@ -100,19 +103,38 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
+@functools.cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+TEST_USERS = (
+    ("sales1", "salesperson"),
+    ("sales2", "salesperson"),
+    ("rev1", "reviewer"),
+    ("rev2", "reviewer"),
+    ("admin", "admin"),
+)
+
+
+async def add_test_users(ctx: AppContext) -> None:
+    async with ctx.db.session() as s:
+        for name, role in TEST_USERS:
+            s.add(
+                User(
+                    username=name,
+                    role=role,
+                    password_hash=password_hash(),
+                    display_name=f"{name}-名",
+                    institution="示例人寿",
+                )
+            )
+
+
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[RunningServer]:
-    for name, role in (
-        ("sales1", "salesperson"),
-        ("sales2", "salesperson"),
-        ("rev1", "reviewer"),
-        ("rev2", "reviewer"),
-        ("admin", "admin"),
-    ):
-        await add_user(
-            settings, name, role, PASSWORD, display_name=f"{name}-名", institution="示例人寿"
-        )
     srv = await start_server(settings)
+    await add_test_users(srv.ctx)
     yield srv
     await srv.runner.cleanup()
 

@@ -20,13 +20,12 @@ CSRF_HEADER = "X-CSRF-Token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ROLES = ("admin", "salesperson", "reviewer")
 
-USER_KEY = "kesu_user"
-AUTH_KEY = "kesu_auth"
+USER_KEY = web.RequestKey("kesu_user", User)
+AUTH_KEY = web.RequestKey("kesu_auth", AuthSession)
 
 
 def current_user(request: web.Request) -> User | None:
-    user: User | None = request.get(USER_KEY)
-    return user
+    return request.get(USER_KEY)
 
 
 def require_user(request: web.Request, *roles: str) -> User:
