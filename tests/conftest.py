@@ -15,8 +15,8 @@ from aiohttp import web
 
 from server.app import create_app
 from server.context import CTX, AppContext
-from server.settings import Settings, load_settings
 from server.security import hash_password
+from server.settings import Settings, load_settings
 from server.store.models import User
 
 PASSWORD = "correct-horse-9"
