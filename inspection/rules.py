@@ -49,8 +49,9 @@ class Thresholds:
         0.9,
         "Minimum fuzzy (character+pinyin) similarity for a spoken stretch to count as a forbidden phrase; 1.0 means exact matches only.",
     )
-    asr_low_logprob: float = _h(
-        -1.0, "Utterances whose Whisper average log-probability is below this are low-confidence."
+    asr_low_confidence: float = _h(
+        0.5,
+        "Utterances whose mean Whisper word probability (0-1) is below this are low-confidence.",
     )
     asr_low_share: float = _h(
         0.5,
@@ -223,6 +224,7 @@ class IdCardEvidence:
     id_valid: bool = False
     t_s: float | None = None  # frame the reading came from
     text: str = ""
+    name_shown: bool = False  # the customer's name appears in the card's text (tolerant)
 
 
 @dataclass(frozen=True)
@@ -450,7 +452,7 @@ def _order_findings(coverage: Sequence[NodeCoverage], th: Thresholds) -> list[Fi
 
 def _answer_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     node = cov.node
-    if not node.requires_answer or node.role == "consent" or not is_covered(cov, th):
+    if not node.requires_answer or not is_covered(cov, th):
         return None
     if cov.answer in ("affirmative", None):
         return None
@@ -473,11 +475,11 @@ def script_findings(coverage: Sequence[NodeCoverage], th: Thresholds) -> list[Fi
     out: list[Finding] = []
     for cov in coverage:
         if cov.node.role == "consent":
-            f = _consent_finding(cov, th)
+            # A refused or unanswered consent is both: no consent, and a non-affirmative answer.
+            found = [_consent_finding(cov, th), _answer_finding(cov, th)]
         else:
-            f = _missing_finding(cov, th) or _answer_finding(cov, th)
-        if f is not None:
-            out.append(f)
+            found = [_missing_finding(cov, th) or _answer_finding(cov, th)]
+        out += [f for f in found if f is not None]
     out += _order_findings(coverage, th)
     return out
 
@@ -761,7 +763,7 @@ def id_card_findings(
     if ev.name:
         sim = _name_similarity(ev.name, customer_name)
         scores["name_similarity"] = round(sim, 3)
-        if sim < th.id_name_similarity:
+        if sim < th.id_name_similarity and not ev.name_shown:
             problems.append(f"姓名「{ev.name}」与投保人「{customer_name}」不一致")
     evidence = {
         **base,
@@ -978,13 +980,13 @@ def asr_findings(
 ) -> list[Finding]:
     """media.quality when too much of a participant's speech was recognised with low confidence.
 
-    ``TranscriptLine.confidence`` holds the Whisper average log-probability.
+    ``TranscriptLine.confidence`` is the mean Whisper word probability (0-1).
     """
     scored = [t for t in lines if t.participant == participant and t.confidence is not None]
     total = sum(t.end_s - t.start_s for t in scored)
     if total <= 0:
         return []
-    low = [t for t in scored if (t.confidence or 0.0) < th.asr_low_logprob]
+    low = [t for t in scored if (t.confidence or 0.0) < th.asr_low_confidence]
     share = sum(t.end_s - t.start_s for t in low) / total
     if share <= th.asr_low_share:
         return []
@@ -1001,7 +1003,7 @@ def asr_findings(
                 "kind": "speech",
                 "scores": {"low_share": round(share, 3)},
                 "threshold": {
-                    "asr_low_logprob": th.asr_low_logprob,
+                    "asr_low_confidence": th.asr_low_confidence,
                     "asr_low_share": th.asr_low_share,
                 },
                 "transcript": [_line(t.participant, t.start_s, t.end_s, t.text) for t in low[:5]],

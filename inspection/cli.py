@@ -1,0 +1,284 @@
+"""``kesu inspect`` and ``kesu template``: the command line of the inspection.
+
+Exit codes of ``inspect``: 0 pass, 1 flagged, 2 bad input (one-line reason on stderr).
+Run standalone with ``python -m inspection.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from inspection.report import Report
+
+EXIT_PASS, EXIT_FLAGGED, EXIT_INPUT = 0, 1, 2
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add ``inspect`` and ``template`` to an argparse sub-parser set."""
+    p = subparsers.add_parser(
+        "inspect",
+        help="inspect a recorded session (exit 0 pass, 1 flagged, 2 bad input)",
+        description="Inspect a session directory written by the server, or a pair of "
+        "recordings with a template and policy data.",
+    )
+    p.add_argument("session_dir", nargs="?", type=Path, help="session directory with metadata.json")
+    p.add_argument(
+        "--salesperson",
+        type=Path,
+        action="append",
+        default=[],
+        help="salesperson recording (repeat for segments in order)",
+    )
+    p.add_argument(
+        "--customer",
+        type=Path,
+        action="append",
+        default=[],
+        help="customer recording (repeat for segments in order)",
+    )
+    p.add_argument(
+        "--template", help="built-in template id or a template YAML file (overrides the session's)"
+    )
+    p.add_argument(
+        "--policy", type=Path, help="policy data JSON (fields of inspection.policy.Policy)"
+    )
+    p.add_argument(
+        "--markers", type=Path, help="node markers JSON: [{node, t_s}] or a metadata.json"
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--evidence-dir",
+        type=Path,
+        help="where to save evidence thumbnails (default: SESSION_DIR/evidence; none for a pair)",
+    )
+    p.add_argument("--threads", type=int, default=2, help="CPU threads per model (default 2)")
+    p.add_argument(
+        "--thresholds", type=Path, help="JSON object overriding thresholds (see docs/inspection.md)"
+    )
+    p.add_argument(
+        "--models-dir",
+        type=Path,
+        default=None,
+        help="local model override directory (KESU_MODELS_DIR)",
+    )
+    p.add_argument("--output", "-o", type=Path, help="also write the JSON report to this file")
+    p.set_defaults(func=cmd_inspect)
+
+    t = subparsers.add_parser("template", help="check or list script templates")
+    tsub = t.add_subparsers(dest="template_cmd", required=True)
+    c = tsub.add_parser("check", help="validate a template file and estimate its spoken duration")
+    c.add_argument("file", help="template YAML file or built-in id")
+    c.add_argument(
+        "--policy", type=Path, help="policy JSON to render with (default: a sample policy)"
+    )
+    c.set_defaults(func=cmd_template_check)
+    ls = tsub.add_parser("list", help="list the built-in templates")
+    ls.set_defaults(func=cmd_template_list)
+
+
+# ---------------------------------------------------------------------------------------------
+# inspect
+
+
+class _Bar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.2 and fraction < 1.0):
+            return
+        self.last = now
+        width = 30
+        filled = int(width * fraction)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%} {stage:<10}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _fail(reason: str) -> int:
+    print(f"kesu inspect: {reason}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _build_input(args: argparse.Namespace) -> Any:
+    from inspection.pipeline import InputError, load_session_dir, make_input
+
+    if args.session_dir is not None:
+        if args.salesperson or args.customer or args.policy:
+            raise InputError(
+                "give either SESSION_DIR or --salesperson/--customer/--policy, not both"
+            )
+        return load_session_dir(
+            args.session_dir, evidence_dir=args.evidence_dir, template=args.template
+        )
+    if not (args.salesperson or args.customer) or not args.template or not args.policy:
+        raise InputError(
+            "give SESSION_DIR, or --salesperson A --customer B --template T --policy P.json"
+        )
+    return make_input(
+        args.salesperson, args.customer, args.template, args.policy, args.markers, args.evidence_dir
+    )
+
+
+def _thresholds(path: Path | None) -> Any:
+    from inspection.pipeline import InputError
+    from inspection.rules import Thresholds
+
+    if path is None:
+        return Thresholds()
+    try:
+        return Thresholds.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"--thresholds {path}: {exc}") from None
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Run the inspection and print the report."""
+    from inspection.pipeline import InputError, Inspector
+    from models.registry import ModelError, ModelRegistry, default_cache_dir
+
+    try:
+        inp = _build_input(args)
+        thresholds = _thresholds(args.thresholds)
+    except InputError as exc:
+        return _fail(str(exc))
+    override = args.models_dir or (
+        Path(os.environ["KESU_MODELS_DIR"]) if os.environ.get("KESU_MODELS_DIR") else None
+    )
+    inspector = Inspector(
+        ModelRegistry(default_cache_dir(), override), thresholds, threads=max(1, args.threads)
+    )
+    bar = _Bar(sys.stderr)
+    try:
+        report = inspector.run(inp, progress=bar)
+    except InputError as exc:
+        bar.close()
+        return _fail(str(exc))
+    except ModelError as exc:
+        bar.close()
+        print(f"kesu inspect: model problem: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    bar.close()
+    data = report.to_dict()
+    if args.output:
+        args.output.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.format == "json":
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+    else:
+        print(format_text(report))
+    return EXIT_PASS if report.verdict == "pass" else EXIT_FLAGGED
+
+
+def _t(x: float | None) -> str:
+    if x is None:
+        return "   -  "
+    m, s = divmod(x, 60)
+    return f"{int(m):02d}:{s:04.1f}"
+
+
+def format_text(report: Report) -> str:
+    """A readable summary: verdict, findings with times, node coverage, timings."""
+    verdict = "PASS 通过" if report.verdict == "pass" else "FLAGGED 需复核"
+    tpl = report.meta.get("template", {})
+    lines = [
+        f"{verdict}  ({len(report.findings)} findings, {report.duration_s:.1f} s recorded, "
+        f"template {tpl.get('id')} v{tpl.get('version')})",
+    ]
+    if report.findings:
+        lines.append("")
+        lines.append("Findings:")
+        for f in report.findings:
+            where = " ".join(x for x in (f.participant or "", f"[{f.node}]" if f.node else "") if x)
+            lines.append(f"  {f.severity:<6} {_t(f.start_s)}  {f.code:<32} {where}")
+            lines.append(f"         {f.message}")
+            if f.evidence.get("frame"):
+                lines.append(f"         frame: {f.evidence['frame']}")
+    lines.append("")
+    lines.append("Script:")
+    for n in report.nodes:
+        mark = "✓" if n.covered else "✗"
+        answer = f"  answer: {n.answer}" if n.answer else ""
+        score = f"{n.score:.2f}" if n.score is not None else "  - "
+        lines.append(f"  {mark} {_t(n.start_s)}  {score}  {n.id:<28} {n.title}{answer}")
+    total = report.timings.get("total")
+    if total:
+        stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items() if k != "total")
+        rtf = total / report.duration_s if report.duration_s else 0.0
+        lines.append("")
+        lines.append(f"Time: {total:.1f} s (RTF {rtf:.3f}): {stages}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# template
+
+
+def cmd_template_check(args: argparse.Namespace) -> int:
+    """Validate a template; print line-numbered problems or the duration estimate."""
+    from inspection.policy import Policy
+    from inspection.templates import TemplateError, estimate_duration, load_template
+
+    try:
+        tpl = load_template(args.file)
+        policy = None
+        if args.policy:
+            policy = Policy.from_dict(json.loads(Path(args.policy).read_text(encoding="utf-8")))
+        est = estimate_duration(tpl, policy)
+    except TemplateError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INPUT
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"kesu template check: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    m, s = divmod(est.total_s, 60)
+    print(f"{tpl.source}: OK — {tpl.id} v{tpl.version} 「{tpl.title}」, {len(tpl.nodes)} nodes")
+    print(
+        f"estimated duration {int(m)} min {s:.0f} s ({est.characters} spoken characters at {tpl.speaking_rate:g}/s + pauses)"
+    )
+    for n in est.nodes:
+        print(f"  {n.id:<28} {n.total_s:6.1f} s")
+    if est.total_s > 300:
+        print(
+            "warning: longer than 5 minutes; insurers want scripts under 5 minutes", file=sys.stderr
+        )
+    return 0
+
+
+def cmd_template_list(args: argparse.Namespace) -> int:
+    """Print the built-in templates with their product types and duration estimates."""
+    from inspection.templates import builtin_templates, estimate_duration
+
+    for tid, tpl in builtin_templates().items():
+        est = estimate_duration(tpl)
+        print(
+            f"{tid:<26} v{tpl.version}  {','.join(tpl.product_types):<36} {est.total_s / 60:4.1f} min  {tpl.title}"
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point: ``python -m inspection.cli inspect ...``."""
+    parser = argparse.ArgumentParser(prog="kesu", description="Kesu inspection")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
