@@ -153,7 +153,8 @@ async def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
 async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "KESU_DATA_DIR": str(data)}
-    subprocess.run(
+    await asyncio.to_thread(
+        subprocess.run,
         [
             sys.executable,
             "-m",
