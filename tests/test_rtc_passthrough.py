@@ -1,0 +1,129 @@
+"""Pass-through receive, ICE address scoping and A/V clock: the aiortc internals we rely on."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from fractions import Fraction
+from types import SimpleNamespace
+
+import aioice.ice
+import aiortc.rtcrtpreceiver
+import pytest
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs import get_capabilities
+from aiortc.codecs.vpx import Vp8Decoder
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket
+
+from server.rtc import ice, passthrough
+from server.rtc.passthrough import PassThroughDecoder, RtpTimestampUnwrapper, SenderReport
+from server.rtc.sync import AvClock, extend_timestamp
+
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+
+
+def receiver() -> RTCRtpReceiver:
+    return RTCRtpReceiver("video", SimpleNamespace(state="new", _stats_id="t"))  # type: ignore[arg-type]
+
+
+def test_aiortc_internals_we_patch_still_exist() -> None:
+    r = receiver()
+    for name in (
+        "_RTCRtpReceiver__timestamp_mapper",
+        "_RTCRtpReceiver__decoder_thread",
+        "_RTCRtpReceiver__rtx_ssrc",
+    ):
+        assert hasattr(r, name), name
+    assert callable(r._handle_rtcp_packet) and callable(r._send_rtcp_pli)
+    assert callable(RTCRtpSender._send_keyframe)
+    assert callable(aiortc.rtcrtpreceiver.get_decoder) and callable(aioice.ice.get_host_addresses)
+    assert "VP8" in {c.name for c in get_capabilities("video").codecs}
+
+
+def test_decoder_is_replaced_only_for_registered_receivers() -> None:
+    mine, other = receiver(), receiver()
+    passthrough.enable(mine)
+    assert passthrough.is_enabled(mine) and not passthrough.is_enabled(other)
+    results: dict[str, object] = {}
+
+    def decoder_thread(name: str, r: RTCRtpReceiver) -> None:
+        r._RTCRtpReceiver__decoder_thread = threading.current_thread()  # type: ignore[attr-defined]
+        results[name] = aiortc.rtcrtpreceiver.get_decoder(VP8)
+
+    for name, r in (("mine", mine), ("other", other)):
+        t = threading.Thread(target=decoder_thread, args=(name, r))
+        t.start()
+        t.join()
+    assert isinstance(results["mine"], PassThroughDecoder)
+    assert isinstance(results["other"], Vp8Decoder)
+    assert isinstance(mine._RTCRtpReceiver__timestamp_mapper, RtpTimestampUnwrapper)  # type: ignore[attr-defined]
+
+
+def test_passthrough_decoder_makes_packets() -> None:
+    key = b"\x10\x02\x00\x9d\x01\x2a\xa0\x00\x78\x00"
+    (packet,) = PassThroughDecoder(VP8).decode(JitterFrame(key, 123456))
+    assert bytes(packet) == key and packet.pts == 123456
+    assert packet.time_base == Fraction(1, 90000) and packet.is_keyframe
+    (delta,) = PassThroughDecoder(VP8).decode(JitterFrame(b"\x11\x00", 1))
+    assert not delta.is_keyframe
+    assert PassThroughDecoder(VP8).decode(JitterFrame(b"", 1)) == []
+
+
+async def test_sender_reports_are_captured() -> None:
+    r = receiver()
+    got: list[SenderReport] = []
+    passthrough.enable(r, got.append)
+    ntp = (3_900_000_000 << 32) | (1 << 31)  # NTP seconds + 0.5
+    sr = RtcpSrPacket(ssrc=1, sender_info=RtcpSenderInfo(ntp, 777, 1, 1))
+    await r._handle_rtcp_packet(sr)
+    (report,) = got
+    assert report.rtp_timestamp == 777
+    assert report.ntp_time == pytest.approx(3_900_000_000.5 - 2208988800)
+
+
+def test_timestamp_unwrapper_extends_past_32_bits() -> None:
+    u = RtpTimestampUnwrapper()
+    assert u.map(0xFFFFF000) == 0xFFFFF000
+    assert u.map(0x00000800) == (1 << 32) + 0x800
+    assert u.map(0xFFFFFF00) == 0xFFFFFF00  # a late packet from before the wrap
+    assert extend_timestamp(5, (1 << 32) - 10) == (1 << 32) + 5
+    assert extend_timestamp(0xFFFFFFF0, (1 << 32) + 5) == 0xFFFFFFF0
+
+
+async def test_candidate_addresses_are_scoped() -> None:
+    ice.install()
+    everywhere = aioice.ice.get_host_addresses(True, False)
+    with ice.candidate_addresses(("127.0.0.1", "::1")):
+        assert aioice.ice.get_host_addresses(True, False) == ["127.0.0.1"]
+        assert aioice.ice.get_host_addresses(True, True) == ["127.0.0.1", "::1"]
+        # Tasks started inside the block inherit it (aiortc gathers in a gathered task).
+        inner = await asyncio.create_task(
+            asyncio.to_thread(lambda: aioice.ice.get_host_addresses(True, False))
+        )
+        assert inner == ["127.0.0.1"]
+    assert aioice.ice.get_host_addresses(True, False) == everywhere
+    assert "127.0.0.1" not in everywhere
+
+
+def test_av_clock_uses_sender_reports_then_arrival() -> None:
+    clock = AvClock({"video": 90000, "audio": 48000})
+    base = 1_800_000_000.0
+    # Video RTP 1000 <-> base; audio RTP 50 <-> base + 0.1. Packets arrive 30 ms later.
+    clock.sender_report("video", SenderReport(base, 1000, base))
+    clock.sender_report("video", SenderReport(base + 1.3, 1000 + 90000, base))  # stamped late
+    clock.sender_report("audio", SenderReport(base + 0.1, 50, base))
+    clock.observe("video", 1000 + 9000, base + 0.1 + 0.03)
+    clock.observe("audio", 50 + 4800, base + 0.2 + 0.03)
+    assert clock.sender_time("video", 1000 + 9000) == pytest.approx(base + 0.1)
+    assert clock.sender_time("audio", 50 + 4800) == pytest.approx(base + 0.2)
+    assert clock.server_offset == pytest.approx(0.03)
+    assert clock.server_time("audio", 50 + 48000) == pytest.approx(base + 1.13)
+    assert clock.mode == "rtcp"
+
+    plain = AvClock({"video": 90000, "audio": 48000})
+    plain.observe("video", 500, base + 0.05)
+    plain.observe("video", 3500, base + 0.09)  # a late frame does not move the anchor
+    assert plain.server_time("video", 500 + 90000) == pytest.approx(base + 1.05)
+    assert plain.mode == "arrival"

@@ -1,0 +1,180 @@
+"""SegmentRecorder: real VP8/H264/Opus packets in, Matroska out, reopened with PyAV."""
+
+from __future__ import annotations
+
+import asyncio
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from server.rtc.client import MediaTimeline, pattern_frame, tone_frame
+from server.rtc.passthrough import SenderReport, is_keyframe
+from server.rtc.probe import probe_recording
+from server.rtc.recorder import SegmentRecorder
+
+FPS = 30
+V0, A0 = 4_294_000_000, 1_000  # RTP origins: video wraps past 2**32 during the test
+
+
+def encode(codec: str, frames: int, gop: int) -> list[bytes]:
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height, ctx.pix_fmt = 160, 120, "yuv420p"
+    ctx.time_base = Fraction(1, FPS)
+    ctx.gop_size = gop
+    if codec == "libvpx":
+        ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    else:
+        ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "bf": "0"}
+    out: list[bytes] = []
+    for n in range(frames):
+        frame = pattern_frame(n, FPS, (160, 120), (90, 200), False)
+        frame.pts, frame.time_base = n, ctx.time_base
+        out += [bytes(p) for p in ctx.encode(frame)]
+    out += [bytes(p) for p in ctx.encode(None)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def vp8() -> list[bytes]:
+    return encode("libvpx", 60, gop=30)
+
+
+@pytest.fixture(scope="module")
+def opus() -> list[bytes]:
+    ctx = av.CodecContext.create("libopus", "w")
+    ctx.sample_rate, ctx.layout, ctx.format = 48000, "mono", "s16"
+    timeline = MediaTimeline(marker_period_s=1000)
+    return [bytes(p) for n in range(100) for p in ctx.encode(tone_frame(n, timeline))]
+
+
+def packet(data: bytes, pts: int, codec: str = "vp8") -> av.Packet:
+    p = av.Packet(data)
+    p.pts = pts
+    p.is_keyframe = is_keyframe(codec, data)
+    return p
+
+
+async def feed(
+    rec: SegmentRecorder, video: list[bytes], audio: list[bytes], t0: float, codec: str = "vp8"
+) -> None:
+    """Interleave in capture order: video frame n at n/30 s, audio packet m at m/50 s."""
+    events = [(n / FPS, "video", d) for n, d in enumerate(video)]
+    events += [(m / 50, "audio", d) for m, d in enumerate(audio)]
+    for t, kind, data in sorted(events, key=lambda e: e[0]):
+        pts = (V0 + round(t * 90000)) & 0xFFFFFFFF if kind == "video" else A0 + round(t * 48000)
+        if kind == "video" and pts < V0:
+            pts += 1 << 32  # the receiver hands out extended timestamps
+        rec.push(kind, packet(data, pts, codec if kind == "video" else "opus"), t0 + t + 0.05)
+    await asyncio.sleep(0)
+
+
+async def test_vp8_opus_synced_by_sender_reports(
+    tmp_path: Path, vp8: list[bytes], opus: list[bytes]
+) -> None:
+    started: list[object] = []
+    rec = SegmentRecorder(tmp_path / "a.mkv", "VP8", on_started=started.append, sync_wait_s=30)
+    rec.start()
+    t0 = 1_800_000_000.0
+    # The sender's audio clock says its packet m was captured 0.2 s after video frame
+    # 0 when m/50 = 0: audio must land 0.2 s later in the file than arrival suggests.
+    for i in range(3):
+        rec.sender_report("video", SenderReport(t0 + i, (V0 + i * 90000) & 0xFFFFFFFF, t0 + i))
+        rec.sender_report("audio", SenderReport(t0 + 0.2 + i, A0 + i * 48000, t0 + i))
+    await feed(rec, vp8, opus, t0)
+    stats = await rec.stop()
+    assert await rec.stop() is stats  # idempotent
+    assert stats.sync_mode == "rtcp" and stats.error is None
+    assert stats.packets_written == {"audio": 100, "video": 60}
+    assert len(started) == 1
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "a.mkv")
+    assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus")
+    assert (probe.width, probe.height, probe.video_frames) == (160, 120, 60)
+    assert probe.video_end == pytest.approx(59 / FPS, abs=0.002)
+    with av.open(str(tmp_path / "a.mkv")) as c:
+        first_audio = next(p for p in c.demux(audio=0) if p.size)
+        assert float(first_audio.pts * first_audio.time_base) == pytest.approx(0.2, abs=0.002)
+
+
+async def test_h264_gets_proper_extradata(tmp_path: Path) -> None:
+    h264 = encode("libx264", 30, gop=30)
+    assert is_keyframe("h264", h264[0]) and not is_keyframe("h264", h264[1])
+    rec = SegmentRecorder(tmp_path / "h.mkv", "H264", has_audio=False, sync_wait_s=0)
+    rec.start()
+    await feed(rec, h264, [], 1_800_000_000.0, codec="h264")
+    stats = await rec.stop()
+    assert stats.packets_written["video"] == 30 and stats.sync_mode == "arrival"
+    with av.open(str(tmp_path / "h.mkv")) as c:
+        ctx = c.streams.video[0].codec_context
+        assert ctx.name == "h264" and ctx.extradata[0] == 1  # avcC, not Annex-B
+        frames = list(c.decode(video=0))
+    assert len(frames) == 30 and frames[0].width == 160
+
+
+async def test_starts_on_keyframe_and_asks_for_one(tmp_path: Path, vp8: list[bytes]) -> None:
+    asked: list[int] = []
+    rec = SegmentRecorder(
+        tmp_path / "k.mkv",
+        "vp8",
+        request_keyframe=lambda: asked.append(1),
+        has_audio=False,
+        sync_wait_s=0,
+    )
+    rec.start()
+    await feed(rec, vp8[5:], [], 1_800_000_000.0)  # joins mid-GOP: next keyframe is #30
+    stats = await rec.stop()
+    assert asked, "a keyframe should have been requested"
+    assert stats.packets_written["video"] == 30 and stats.dropped["video"] == 25
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "k.mkv")
+    assert probe.video_frames == 30 and probe.decode_errors == 0
+
+
+async def test_timestamps_strictly_increase(tmp_path: Path, vp8: list[bytes]) -> None:
+    rec = SegmentRecorder(tmp_path / "d.mkv", "vp8", has_audio=False, sync_wait_s=0)
+    rec.start()
+    for n, data in enumerate(vp8[:20]):
+        rec.push("video", packet(data, 90000 + (n // 2) * 3000), 1_800_000_000.0 + n / FPS)
+    await rec.stop()
+    with av.open(str(tmp_path / "d.mkv")) as c:
+        pts = [p.pts for p in c.demux(video=0) if p.size]
+    assert len(pts) == 20 and all(b > a for a, b in zip(pts, pts[1:], strict=False))
+
+
+async def test_overflow_drops_until_keyframe(tmp_path: Path, vp8: list[bytes]) -> None:
+    asked: list[int] = []
+    rec = SegmentRecorder(
+        tmp_path / "o.mkv",
+        "vp8",
+        request_keyframe=lambda: asked.append(1),
+        has_audio=False,
+        sync_wait_s=0,
+        queue_size=8,
+    )
+    rec.start()
+    for n, data in enumerate(vp8):  # no await: the mux thread cannot keep up with the loop
+        rec.push("video", packet(data, n * 3000), 1_800_000_000.0 + n / FPS)
+    stats = await rec.stop()
+    assert stats.dropped["video"] > 0 and asked
+    assert stats.packets_written["video"] + stats.dropped["video"] == 60
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "o.mkv")
+    assert probe.decode_errors == 0 and probe.video_frames == stats.packets_written["video"]
+
+
+async def test_no_media_no_file(tmp_path: Path) -> None:
+    rec = SegmentRecorder(tmp_path / "n.mkv", "vp8")
+    await rec.stop()  # never started
+    rec = SegmentRecorder(tmp_path / "n.mkv", "vp8")
+    rec.start()
+    stats = await rec.stop()
+    assert not stats.started and not (tmp_path / "n.mkv").exists()
+
+
+def test_keyframe_detection() -> None:
+    assert is_keyframe("vp8", b"\x10\x02\x00\x9d\x01\x2a")
+    assert not is_keyframe("vp8", b"\x11\x02\x00")
+    assert is_keyframe("h264", b"\x00\x00\x00\x01\x67\x42\x00\x00\x00\x01\x68\x00\x00\x01\x65")
+    assert not is_keyframe("h264", b"\x00\x00\x00\x01\x41\x9a")
+    assert not is_keyframe("vp8", b"")
+    assert np.all([is_keyframe("opus", b"\x01")])
