@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -302,8 +302,10 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
         raise SessionError(
             413, "sdp_too_large", f"SDP offer larger than {ctx.settings.max_sdp_bytes} bytes"
         )
+    sdir = session_dir(ctx, row.id)
+    _check_rejoin_window(sdir, role, ctx.settings.rejoin_window_s)
     try:
-        room = ctx.rooms.room_for(row.id, session_dir(ctx, row.id))
+        room = ctx.rooms.room_for(row.id, sdir)
         answer = await room.join(role, offer_sdp)
     except RtcError as exc:
         log.info("session %s: %s refused: %s", row.id, role, exc)
@@ -314,6 +316,24 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
         actor = f"customer:{row.id}" if role == "customer" else f"salesperson:{row.salesperson_id}"
         await audit.record(s, actor, "media.join", row.id, {"role": role})
     return answer
+
+
+def _check_rejoin_window(sdir: SessionDir, role: str, window_s: float) -> None:
+    """A participant whose last event is a leave may come back only within the window."""
+    last = None
+    for event in sdir.metadata.get("events", []):
+        if event.get("participant") == role and event.get("type") in ("join", "leave"):
+            last = event
+    if last is None or last["type"] != "leave":
+        return
+    left_at = datetime.fromisoformat(str(last["at"]).replace("Z", "+00:00"))
+    away_s = (utcnow() - left_at).total_seconds()
+    if away_s > window_s:
+        raise SessionError(
+            410,
+            "rejoin_window_expired",
+            f"the {role} left {away_s:.0f} s ago; rejoining is allowed within {window_s:.0f} s",
+        )
 
 
 async def leave_media(ctx: AppContext, row: RecordingSession, role: str) -> None:

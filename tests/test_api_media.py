@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,50 @@ async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+async def test_drop_and_rejoin_records_a_gap_then_window_expires(
+    server: RunningServer, client_factory: Any
+) -> None:
+    sales = await client_factory("sales1")
+    customer = await client_factory()
+    sid, token = await open_session(sales)
+    await customer.post(f"/api/join/{token}/consent", json={"consent": True})
+    sp = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
+    cp = await join(customer, f"/api/join/{token}/offer", "customer")
+    peers = [sp, cp]
+    try:
+        await wait_for(lambda: cp.received.frames["video"] > 0 and sp.received.frames["video"] > 0)
+        await asyncio.sleep(2.0)
+        # The customer's connection drops; they come back with the same link.
+        assert (await customer.post(f"/api/join/{token}/leave"))[0] == 200
+        await cp.close()
+        await asyncio.sleep(1.5)
+        cp2 = await join(customer, f"/api/join/{token}/offer", "customer")
+        peers.append(cp2)
+        await wait_for(lambda: cp2.received.frames["video"] > 0)
+        await asyncio.sleep(2.0)
+        # Away longer than the rejoin window: refused with a clear code.
+        server.ctx.settings = replace(server.ctx.settings, rejoin_window_s=0.5)
+        assert (await customer.post(f"/api/join/{token}/leave"))[0] == 200
+        await cp2.close()
+        await asyncio.sleep(1.0)
+        late = make_peer("customer")
+        peers.append(late)
+        status, body = await customer.post(
+            f"/api/join/{token}/offer", json={"type": "offer", "sdp": await late.offer()}
+        )
+        assert status == 410
+        assert_error(body, "rejoin_window_expired")
+    finally:
+        assert (await sales.post(f"/api/sessions/{sid}/end"))[0] == 200
+        for p in peers:
+            await p.close()
+    meta = json.loads((server.ctx.settings.sessions_dir / sid / "metadata.json").read_text("utf-8"))
+    files = sorted(s["file"] for s in meta["segments"] if s["participant"] == "customer")
+    assert files == ["customer-000.mkv", "customer-001.mkv"]
+    gaps = [g for g in meta["gaps"] if g["participant"] == "customer"]
+    assert len(gaps) >= 1 and gaps[0]["end_s"] - gaps[0]["start_s"] >= 1.0, gaps
+    for f in files:
+        probe = await asyncio.to_thread(probe_recording, server.ctx.settings.sessions_dir / sid / f)
+        assert probe.duration >= 1.0 and probe.video_frames > 0
