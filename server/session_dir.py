@@ -371,7 +371,7 @@ class SessionDir:
         detail: dict[str, Any] | None,
         at: datetime,
     ) -> dict[str, Any]:
-        event = {
+        event: dict[str, Any] = {
             "at": iso_z(at),
             "type": type,
             "participant": participant,

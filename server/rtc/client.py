@@ -97,7 +97,7 @@ class PatternVideoTrack(MediaStreamTrack):
         self.role, self.timeline, self.size, self.fps = role, timeline, size, fps
         self.sent = 0
 
-    async def recv(self) -> av.VideoFrame:  # type: ignore[override]
+    async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
         t = self.sent / self.fps
@@ -118,7 +118,7 @@ class ToneAudioTrack(MediaStreamTrack):
         self.timeline = timeline
         self.sent = 0
 
-    async def recv(self) -> av.AudioFrame:  # type: ignore[override]
+    async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
         await self.timeline.wait_until(self.sent * AUDIO_SAMPLES / AUDIO_RATE)
@@ -178,7 +178,7 @@ class LoopedPacketTrack(MediaStreamTrack):
         self.time_base = Fraction(1, loop.clock_rate)
         self.sent = 0
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         await self.timeline.wait_until(self.sent * self.loop.ticks / self.loop.clock_rate)

@@ -54,5 +54,5 @@ def configure_consent(interval_s: float, failures: int) -> None:
     """Set aioice's consent-freshness check (RFC 7675): a peer is dropped after about
     ``interval_s * failures`` seconds of silence (aioice default: 5 s x 6). These are
     module globals in aioice, so this applies to every connection in the process."""
-    aioice.ice.CONSENT_INTERVAL = interval_s
+    aioice.ice.CONSENT_INTERVAL = interval_s  # type: ignore[assignment]  # read as a float
     aioice.ice.CONSENT_FAILURES = failures

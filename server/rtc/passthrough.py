@@ -120,8 +120,8 @@ def install() -> None:
     global _original_get_decoder
     with _install_lock:
         if _original_get_decoder is None:
-            _original_get_decoder = aiortc.rtcrtpreceiver.get_decoder
-            aiortc.rtcrtpreceiver.get_decoder = _get_decoder
+            _original_get_decoder = aiortc.rtcrtpreceiver.get_decoder  # type: ignore[attr-defined]
+            aiortc.rtcrtpreceiver.get_decoder = _get_decoder  # type: ignore[attr-defined]
 
 
 def enable(
@@ -133,7 +133,7 @@ def enable(
     install()
     if not hasattr(receiver, "_RTCRtpReceiver__timestamp_mapper"):
         raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no timestamp mapper")
-    receiver._RTCRtpReceiver__timestamp_mapper = RtpTimestampUnwrapper()  # type: ignore[attr-defined]
+    receiver._RTCRtpReceiver__timestamp_mapper = RtpTimestampUnwrapper()
     _registered.add(receiver)
     if on_sender_report is None:
         return

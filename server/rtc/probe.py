@@ -67,7 +67,7 @@ def _probe_video(
             info.decode_errors += 1
             continue
         for frame in frames:
-            t = float(frame.time)
+            t = float(frame.time or 0.0)
             info.video_frames += 1
             info.video_start = t if info.video_start is None else info.video_start
             info.video_end = t
@@ -102,7 +102,7 @@ def _probe_audio(
             )
             total += float(np.sum(mono**2))
             count += mono.size
-            t = float(frame.time)
+            t = float(frame.time or 0.0)
             info.audio_frames += 1
             info.audio_end = t + frame.samples / frame.sample_rate
             if markers:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 import av.container
@@ -75,9 +75,9 @@ def video_template(codec_name: str, keyframe: bytes) -> av.container.InputContai
             "<HHIHHIIII", 0, 32, 0x30385056, width & 0x3FFF, height & 0x3FFF, 1000, 1, 1, 0
         )
         data = header + struct.pack("<IQ", len(keyframe), 0) + keyframe
-        return av.open(io.BytesIO(data), format="ivf")
+        return cast(av.container.InputContainer, av.open(io.BytesIO(data), format="ivf"))
     if name == "h264":
-        return av.open(io.BytesIO(keyframe), format="h264")
+        return cast(av.container.InputContainer, av.open(io.BytesIO(keyframe), format="h264"))
     raise ValueError(f"unsupported video codec {codec_name!r}")
 
 
@@ -134,7 +134,7 @@ class SegmentRecorder:
         self._thread = threading.Thread(target=self._run, name=f"rec-{self.path.name}", daemon=True)
         self._thread.start()
 
-    def push(self, kind: str, packet: av.Packet, arrival: float | None = None) -> None:
+    def push(self, kind: str, packet: av.Packet[Any], arrival: float | None = None) -> None:
         """Queue one packet (copied: the caller may reuse it). Never blocks; on overflow
         the packet is dropped and, for video, nothing is queued until the next keyframe."""
         if self._stopping.is_set() or packet.pts is None:

@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
 import av
 from aiortc import RTCRtpSender
@@ -38,7 +39,7 @@ class PacketRelayTrack(MediaStreamTrack):
         self.clock_rate = clock_rate
         self.time_base = Fraction(1, clock_rate)
         self.on_keyframe_request = on_keyframe_request
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(max_queue)
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(max_queue)
         self._source: object = None
         self._offset = 0
         self._last_out: int | None = None
@@ -55,7 +56,7 @@ class PacketRelayTrack(MediaStreamTrack):
         if self.on_keyframe_request is not None:
             self.on_keyframe_request()
 
-    def feed(self, packet: av.Packet, source: object) -> None:
+    def feed(self, packet: av.Packet[Any], source: object) -> None:
         """Queue a packet from ``source`` (any object identifying one connection). Takes
         ownership of the packet (its pts is rewritten). Never blocks: on overflow audio
         drops the oldest packet, video drops everything up to the next keyframe."""
@@ -107,7 +108,7 @@ class PacketRelayTrack(MediaStreamTrack):
         self._await_keyframe = True
         self.request_keyframe()
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         packet = await self._queue.get()

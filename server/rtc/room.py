@@ -78,7 +78,7 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
         if media.kind in ("audio", "video") and media.direction not in ("sendrecv", "sendonly"):
             raise RtcError("sdp_media_missing", f"the offer does not send {media.kind}")
         if media.kind in ("audio", "video") and (
-            media.ice.usernameFragment is None or not media.dtls
+            media.ice is None or media.ice.usernameFragment is None or not media.dtls
         ):
             raise RtcError(
                 "sdp_malformed", f"the {media.kind} section lacks ICE or DTLS parameters"
