@@ -460,10 +460,38 @@ def _latest(decisions: list[ReviewDecision], level: int) -> ReviewDecision | Non
 # Findings
 
 
+async def _audit_refusal(
+    ctx: AppContext, user: User, session_id: str | None, action: str, exc: ReviewError
+) -> None:
+    """A refused attempt (wrong reviewer, closed review) is logged in its own transaction,
+    since the attempt's transaction is rolled back."""
+    if exc.status in (403, 409) and session_id:
+        async with ctx.db.session() as s:
+            await audit.record(
+                s, actor_of(user), "review.refused", session_id, {"action": action, "why": exc.code}
+            )
+
+
 async def judge_finding(
     ctx: AppContext, finding_id: int, user: User, state: str, comment: str
 ) -> dict[str, Any]:
     """Confirm (the machine was right), dismiss (false alarm) or reopen one finding."""
+    session_id: list[str] = []
+    try:
+        return await _judge(ctx, finding_id, user, state, comment, session_id)
+    except ReviewError as exc:
+        await _audit_refusal(ctx, user, session_id[0] if session_id else None, "judge", exc)
+        raise
+
+
+async def _judge(
+    ctx: AppContext,
+    finding_id: int,
+    user: User,
+    state: str,
+    comment: str,
+    seen: list[str],
+) -> dict[str, Any]:
     if state not in FINDING_STATES:
         raise ReviewError(
             400, "invalid_fields", f"state must be one of {', '.join(FINDING_STATES)}"
@@ -475,6 +503,7 @@ async def judge_finding(
         if f is None:
             raise ReviewError(404, "not_found", "no such finding")
         row = await load_session(s, f.session_id)
+        seen.append(row.id)
         await _check_can_act(s, row, user)
         if state == "dismissed" and not comment.strip():
             raise ReviewError(
@@ -516,7 +545,6 @@ async def _check_can_act(s: AsyncSession, row: RecordingSession, user: User) -> 
         )
     ).scalar_one_or_none()
     if first is not None and first.reviewer_id == user.id:
-        await audit.record(s, actor_of(user), "review.refused", row.id, {"why": "same_reviewer"})
         raise ReviewError(
             403,
             "same_reviewer",
@@ -545,6 +573,22 @@ async def decide(
     rng: random.Random | None = None,
 ) -> DecisionResult:
     """Record a level-1 or level-2 decision and move the session's review state on."""
+    try:
+        return await _decide(ctx, session_id, user, decision, reason, rng)
+    except ReviewError as exc:
+        if SESSION_ID_RE.match(session_id) and exc.code != "not_found":
+            await _audit_refusal(ctx, user, session_id, "decide", exc)
+        raise
+
+
+async def _decide(
+    ctx: AppContext,
+    session_id: str,
+    user: User,
+    decision: str,
+    reason: str,
+    rng: random.Random | None,
+) -> DecisionResult:
     if decision not in ("approve", "reject"):
         raise ReviewError(400, "invalid_fields", "decision must be approve or reject")
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
