@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from inspection.pipeline import InputError
 from server import audit
 from server.context import AppContext
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn

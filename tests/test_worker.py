@@ -1,0 +1,65 @@
+"""The embedded worker pool inspects a session recorded through the API and queues it for review."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from server.store.models import FindingRow, InspectionReport, Job, RecordingSession
+from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
+from tests.test_api_media import join, open_session, wait_for
+
+
+async def _wait_jobs_done(srv: RunningServer, session_id: str, limit_s: float = 300) -> dict[str, str]:
+    states: dict[str, str] = {}
+    for _ in range(int(limit_s / 0.5)):
+        async with srv.ctx.db.session() as db:
+            jobs = list((await db.execute(select(Job))).scalars())
+        states = {j.kind: j.status for j in jobs if j.payload.get("session_id") == session_id}
+        if states and all(v in ("done", "failed") for v in states.values()):
+            return states
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"jobs not finished: {states}")
+
+
+async def test_session_end_runs_inspection_in_worker(tmp_path: Path) -> None:
+    srv = await start_server(make_settings(tmp_path, workers=1, make_review_video=False))
+    await add_test_users(srv.ctx)
+    sales, customer = Client(srv.url), Client(srv.url)
+    peers = []
+    try:
+        await sales.login("sales1")
+        sid, token = await open_session(sales)
+        await customer.post(f"/api/join/{token}/consent", json={"consent": True})
+        peers.append(await join(sales, f"/api/sessions/{sid}/offer", "salesperson"))
+        peers.append(await join(customer, f"/api/join/{token}/offer", "customer"))
+        await wait_for(lambda: all(p.received.frames["video"] > 0 for p in peers))
+        await asyncio.sleep(3.0)
+        status, _ = await sales.post(f"/api/sessions/{sid}/end")
+        assert status == 200
+        states = await _wait_jobs_done(srv, sid)
+        assert states == {"inspect": "done"}, states
+        async with srv.ctx.db.session() as db:
+            row = await db.get(RecordingSession, sid)
+            report = await db.get(InspectionReport, sid)
+            codes = {f.code for f in (await db.execute(select(FindingRow))).scalars()}
+        # Tones and test patterns: no script read, no consent -> flagged, queued for review.
+        assert row is not None and row.inspection_status == "done"
+        assert row.verdict == "flagged" and row.worst_severity == "fail"
+        assert row.review_status == "queued"
+        assert report is not None and report.report["verdict"] == "flagged"
+        assert {"consent.missing", "script.node_missing"} <= codes, codes
+        on_disk: dict[str, Any] = json.loads(
+            (srv.ctx.settings.sessions_dir / sid / "report.json").read_text("utf-8")
+        )
+        assert on_disk["verdict"] == "flagged" and len(on_disk["findings"]) == row.finding_count
+    finally:
+        for p in peers:
+            await p.close()
+        await sales.close()
+        await customer.close()
+        await srv.runner.cleanup()
