@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from server.store.models import FindingRow, InspectionReport, Job, RecordingSession
 from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
-from tests.test_api_media import join, open_session, wait_for
+from tests.test_api_recording import join, open_session, wait_for
 
 
 async def _wait_jobs_done(srv: RunningServer, session_id: str, limit_s: float = 300) -> dict[str, str]:
