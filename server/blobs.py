@@ -41,7 +41,9 @@ class ObjectBlobStore:
         await obstore.put_async(self._store, _check_key(key), data)
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
-        return bytes(await obstore.get_range_async(self._store, _check_key(key), start=start, end=end))
+        return bytes(
+            await obstore.get_range_async(self._store, _check_key(key), start=start, end=end)
+        )
 
     async def size(self, key: str) -> int:
         meta = await obstore.head_async(self._store, _check_key(key))

@@ -94,7 +94,14 @@ async def bootstrap_admin(db: Database, data_dir: Path) -> str | None:
         if (await s.execute(select(User.id).limit(1))).first() is not None:
             return None
         password = generate_password()
-        s.add(User(username="admin", role="admin", password_hash=hash_password(password), display_name="管理员"))
+        s.add(
+            User(
+                username="admin",
+                role="admin",
+                password_hash=hash_password(password),
+                display_name="管理员",
+            )
+        )
         await audit.record(s, "system", "user.add", None, {"username": "admin", "role": "admin"})
     path = data_dir / "initial-admin-password.txt"
     path.write_text(password + "\n")
