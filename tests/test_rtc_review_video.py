@@ -1,0 +1,93 @@
+"""Review video: segments on the session timeline, side by side, black in gaps, mixed audio."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from server.rtc.client import COLOURS, MediaTimeline, pattern_frame, tone_frame
+from server.rtc.review_video import make_review_video
+from server.session_dir import SessionDir
+
+T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
+
+
+def write_segment(path: Path, role: str, seconds: float, size: tuple[int, int]) -> None:
+    """A VP8 + Opus Matroska file like the recorder writes."""
+    timeline = MediaTimeline(marker_period_s=1000)
+    with av.open(str(path), "w", format="matroska") as out:
+        video = out.add_stream("libvpx", rate=15)  # 15 fps in, 10 fps out
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        video.codec_context.options = {"deadline": "realtime", "cpu-used": "8"}
+        audio = out.add_stream("libopus", rate=48000, layout="mono")
+        for n in range(round(seconds * 15)):
+            frame = pattern_frame(n, 15, size, COLOURS[role], False)
+            frame.pts, frame.time_base = n, Fraction(1, 15)
+            out.mux(video.encode(frame))
+        for n in range(round(seconds * 50)):
+            out.mux(audio.encode(tone_frame(n, timeline)))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+
+
+async def add(sdir: SessionDir, role: str, start: float, end: float, size: tuple[int, int]) -> None:
+    path = await sdir.open_segment(role)
+    await sdir.start_segment(path, T0 + timedelta(seconds=start))
+    write_segment(path, role, end - start, size)
+    await sdir.close_segment(path, T0 + timedelta(seconds=end))
+
+
+def panel_at(frames: list[av.VideoFrame], t: float, split: int) -> tuple[np.ndarray, np.ndarray]:
+    """(left, right) luma+chroma means of the frame shown at time t."""
+    for frame in frames:
+        if float(frame.time or 0.0) >= t:
+            yuv = frame.to_ndarray(format="yuv420p")
+            h, w = frame.height, frame.width
+            y = yuv[:h]
+            v = yuv[h + h // 4 :].reshape(h // 2, w // 2)
+            left = np.array([y[:, :split].mean(), v[:, : split // 2].mean()])
+            right = np.array([y[:, split:].mean(), v[:, split // 2 :].mean()])
+            return left, right
+    raise AssertionError(f"no frame at {t}")
+
+
+async def test_side_by_side_with_gap(tmp_path: Path) -> None:
+    sdir = SessionDir.create(tmp_path, "s-review")
+    await add(sdir, "salesperson", 0.0, 3.0, (160, 120))
+    await add(sdir, "customer", 0.6, 1.4, (120, 160))  # a phone held upright
+    await add(sdir, "customer", 2.0, 3.0, (120, 160))  # rejoined after a drop
+
+    out = make_review_video(sdir.path, height=120, fps=10)
+    assert out == sdir.path / "review.mp4" and not list(sdir.path.glob(".*tmp"))
+    with av.open(str(out)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        assert (v.codec_context.name, a.codec_context.name) == ("h264", "aac")
+        assert (v.codec_context.width, v.codec_context.height) == (160 + 90, 120)
+        assert float(c.duration / 1_000_000) == pytest.approx(3.0, abs=0.15)
+        frames = list(c.decode(video=0))
+        assert len(frames) == 30
+        sales_v, cust_v = COLOURS["salesperson"][1], COLOURS["customer"][1]
+        for t, customer_visible in ((0.2, False), (1.0, True), (1.7, False), (2.5, True)):
+            left, right = panel_at(frames, t, 160)
+            assert left[1] == pytest.approx(sales_v, abs=8)
+            if customer_visible:
+                assert right[1] == pytest.approx(cust_v, abs=8), t
+            else:
+                assert right[0] < 20 and right[1] == pytest.approx(128, abs=3), t
+    with av.open(str(out)) as c:
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+    rms = lambda a, b: float(np.sqrt(np.mean(samples[int(a * 48000) : int(b * 48000)] ** 2)))  # noqa: E731
+    assert rms(0.1, 0.5) == pytest.approx(0.1 / np.sqrt(2), rel=0.25)  # the salesperson's tone
+    assert rms(0.8, 1.2) > rms(0.1, 0.5) * 1.1  # both talking
+    assert rms(1.6, 1.9) == pytest.approx(rms(0.1, 0.5), rel=0.25)  # customer gap: silence
+
+
+async def test_session_without_media_is_refused(tmp_path: Path) -> None:
+    sdir = SessionDir.create(tmp_path, "s-empty")
+    with pytest.raises(ValueError):
+        make_review_video(sdir.path)
