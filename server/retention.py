@@ -72,12 +72,15 @@ async def set_hold(
     async with ctx.db.session() as s:
         await _row(s, session_id)
         if user.role != "admin":
+            # Logged in this transaction, refused after it commits.
             await audit.record(
                 s, f"user:{user.username}", "retention.hold.refused", session_id, {"hold": hold}
             )
-            raise RetentionError(403, "wrong_role", "only an admin can change a legal hold")
-        if hold and not reason:
-            raise RetentionError(400, "reason_required", "a legal hold needs a reason")
+    if user.role != "admin":
+        raise RetentionError(403, "wrong_role", "only an admin can change a legal hold")
+    if hold and not reason:
+        raise RetentionError(400, "reason_required", "a legal hold needs a reason")
+    async with ctx.db.session() as s:
         current = await legal_hold(s, session_id)
         if bool(current) != hold:
             await audit.record(

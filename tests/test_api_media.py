@@ -1,279 +1,163 @@
-"""Media through the HTTP API with Python aiortc peers: record, second customer refused, server kill."""
+"""Authorised media: recordings, review video and evidence thumbnails with HTTP Range."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-import os
-import signal
-import subprocess
-import sys
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
-from server.rtc.probe import probe_recording
-from tests.conftest import PASSWORD, Client, RunningServer, free_port, new_session_body
-from tests.test_api_auth import assert_error
+import av
+import pytest
+from sqlalchemy import select
 
-FPS = 15
-
-
-def make_peer(role: str) -> ClientPeer:
-    timeline = MediaTimeline()
-    return ClientPeer([PatternVideoTrack(role, timeline, fps=FPS), ToneAudioTrack(timeline)])
+from server.api.media import ByteRange, RangeNotSatisfiable, parse_range
+from server.store.models import AuditEntry
+from tests.conftest import RunningServer
+from tests.review_fixtures import THUMB, build_session
 
 
-async def join(client: Client, path: str, role: str) -> ClientPeer:
-    peer = make_peer(role)
-    status, body = await client.post(path, json={"type": "offer", "sdp": await peer.offer()})
-    assert status == 200, body
-    await peer.accept(body["sdp"])
-    return peer
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-99", ByteRange(0, 99)),
+        ("bytes=10-", ByteRange(10, 999)),
+        ("bytes=-100", ByteRange(900, 999)),
+        ("bytes=-5000", ByteRange(0, 999)),
+        ("bytes=990-5000", ByteRange(990, 999)),
+        ("bytes = 5 - 6", ByteRange(5, 6)),
+        ("bytes=9-3", None),  # invalid: ignored, whole file
+        ("items=0-1", None),
+        ("bytes=0-1,5-6", None),  # multi-range: ignored, whole file
+        ("bytes=-", None),
+    ],
+)
+def test_parse_range(header: str | None, expected: ByteRange | None) -> None:
+    assert parse_range(header, 1000) == expected
 
 
-async def wait_for(pred: Any, limit_s: float = 15.0) -> None:
-    for _ in range(int(limit_s / 0.1)):
-        if pred():
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError("condition not reached")
+@pytest.mark.parametrize("header", ["bytes=1000-", "bytes=5000-6000", "bytes=-0"])
+def test_parse_range_unsatisfiable(header: str) -> None:
+    with pytest.raises(RangeNotSatisfiable):
+        parse_range(header, 1000)
 
 
-async def open_session(sales: Client) -> tuple[str, str]:
-    status, body = await sales.post("/api/sessions", json=new_session_body())
-    assert status == 201, body
-    sid = body["session"]["id"]
-    status, link = await sales.post(f"/api/sessions/{sid}/link")
-    assert status == 200
-    return sid, link["token"]
-
-
-async def test_recorded_call_through_the_api(server: RunningServer, client_factory: Any) -> None:
-    sales = await client_factory("sales1")
-    customer = await client_factory()
-    sid, token = await open_session(sales)
-    assert (await customer.post(f"/api/join/{token}/consent", json={"consent": True}))[0] == 200
-    sp = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
-    cp = await join(customer, f"/api/join/{token}/offer", "customer")
-    try:
-        await wait_for(lambda: sp.received.frames["video"] > 0 and cp.received.frames["video"] > 0)
-        # A second customer on the same link is refused while the first is connected.
-        intruder = make_peer("customer")
-        status, body = await customer.post(
-            f"/api/join/{token}/offer", json={"type": "offer", "sdp": await intruder.offer()}
+async def _views(server: RunningServer, session_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    async with server.ctx.db.session() as s:
+        rows = await s.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.detail)
+            .where(
+                AuditEntry.session_id == session_id,
+                AuditEntry.action.in_(("media.view", "evidence.view")),
+            )
+            .order_by(AuditEntry.seq)
         )
-        await intruder.close()
-        assert status == 409
-        assert_error(body, "role_taken")
-        status, state = await sales.get(f"/api/sessions/{sid}/state")
-        assert state["status"] == "live"
-        assert state["connected"] == {"salesperson": True, "customer": True}
-        _, info = await sales.get(f"/api/sessions/{sid}")
-        for node in [n["id"] for n in info["script"][:3]]:
-            assert (await sales.post(f"/api/sessions/{sid}/node", json={"node": node}))[0] == 200
-            await asyncio.sleep(0.7)
-        await asyncio.sleep(1.5)
-    finally:
-        status, body = await sales.post(f"/api/sessions/{sid}/end")
-        await sp.close()
-        await cp.close()
-    assert status == 200 and body["session"]["status"] == "ended"
+        return [(a, b, dict(c)) for a, b, c in rows.all()]
 
-    sdir = server.ctx.settings.sessions_dir / sid
-    meta = json.loads((sdir / "metadata.json").read_text("utf-8"))
-    types = [e["type"] for e in meta["events"]]
-    for needed in ("consent", "join", "node", "end"):
-        assert needed in types, types
-    assert [e["node"] for e in meta["events"] if e["type"] == "node"] == [
-        n["id"] for n in info["script"][:3]
+
+async def test_recording_full_and_ranges(server: RunningServer, client_factory: Any) -> None:
+    built = await build_session(server.ctx, review_video=True)
+    data = built.file("salesperson-000.mkv").read_bytes()
+    size = len(data)
+    rev = await client_factory("rev1")
+    url = f"/api/media/{built.id}/salesperson-000.mkv"
+
+    async with rev.http.get(rev.base + url) as r:
+        assert r.status == 200
+        assert r.headers["Accept-Ranges"] == "bytes"
+        assert r.headers["Content-Type"] == "video/x-matroska"
+        assert r.headers["Cache-Control"] == "private, no-store"
+        assert int(r.headers["Content-Length"]) == size
+        assert await r.read() == data
+
+    for header, start, end in (
+        ("bytes=0-99", 0, 99),
+        (f"bytes={size - 10}-", size - 10, size - 1),
+        ("bytes=-64", size - 64, size - 1),
+        (f"bytes=100-{size + 500}", 100, size - 1),
+    ):
+        async with rev.http.get(rev.base + url, headers={"Range": header}) as r:
+            assert r.status == 206, header
+            assert r.headers["Content-Range"] == f"bytes {start}-{end}/{size}"
+            assert int(r.headers["Content-Length"]) == end - start + 1
+            assert await r.read() == data[start : end + 1]
+
+    async with rev.http.get(rev.base + url, headers={"Range": f"bytes={size}-"}) as r:
+        assert r.status == 416
+        assert r.headers["Content-Range"] == f"bytes */{size}"
+        body = await r.json()
+        assert body["error"]["code"] == "range_not_satisfiable"
+
+    async with rev.http.head(rev.base + url) as r:
+        assert r.status == 200 and int(r.headers["Content-Length"]) == size
+
+    # The served bytes are a playable recording.
+    out = built.dir.parent / "copy.mkv"
+    out.write_bytes(data)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "vp8"
+        assert c.streams.audio[0].codec_context.name == "opus"
+
+    # One audit entry for this viewer and file, however many Range requests the player made.
+    views = await _views(server, built.id)
+    assert views == [("user:rev1", "media.view", {"file": "salesperson-000.mkv"})]
+    admin = await client_factory("admin")
+    async with admin.http.get(admin.base + url, headers={"Range": "bytes=5-9"}) as r:
+        assert r.status == 206
+    async with admin.http.get(admin.base + f"/api/media/{built.id}/review.mp4") as r:
+        assert r.status == 200 and r.headers["Content-Type"] == "video/mp4"
+        assert await r.read() == built.file("review.mp4").read_bytes()
+    views = await _views(server, built.id)
+    assert views[1:] == [
+        ("user:admin", "media.view", {"file": "salesperson-000.mkv", "range": [5, 9]}),
+        ("user:admin", "media.view", {"file": "review.mp4"}),
     ]
-    assert {s["participant"] for s in meta["segments"]} == {"salesperson", "customer"}
-    for seg in meta["segments"]:
-        data = (sdir / seg["file"]).read_bytes()
-        assert seg["sha256"] == hashlib.sha256(data).hexdigest()
-        probe = await asyncio.to_thread(probe_recording, sdir / seg["file"])
-        assert probe.video_codec in ("vp8", "h264") and probe.audio_codec == "opus"
-        assert probe.duration >= 2.5, probe
-        assert probe.video_frames >= FPS * 2
-        assert probe.audio_rms > 0.01
-    # Ending made the finished files' hashes part of the audit chain.
-    from sqlalchemy import select
-
-    from server.store.models import AuditEntry
-
-    async with server.ctx.db.session() as db:
-        ends = [
-            e for e in (await db.execute(select(AuditEntry))).scalars() if e.action == "session.end"
-        ]
-    assert len(ends) == 1 and set(ends[0].detail["files"]) == {s["file"] for s in meta["segments"]}
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "KESU_DATA_DIR": str(data_dir),
-            "KESU_PORT": str(port),
-            "KESU_HOST": "127.0.0.1",
-            "KESU_WORKERS": "0",
-            "KESU_RTC_LOOPBACK_ONLY": "1",
-            "KESU_BOOTSTRAP_ADMIN": "0",
-        }
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+async def test_only_listed_files_are_served(server: RunningServer, client_factory: Any) -> None:
+    built = await build_session(server.ctx)
+    (built.dir / "salesperson-007.mkv").write_bytes(b"not in the metadata")
+    rev = await client_factory("rev1")
+    for name in (
+        "metadata.json",
+        "report.json",
+        "salesperson-007.mkv",  # on disk, but no segment of the session lists it
+        "review.mp4",  # none made for this session
+        "..%2Fkesu.db",
+        "%2E%2E%2F%2E%2E%2Fkesu.db",
+        "customer-000.MKV",
+    ):
+        status, body = await rev.get(f"/api/media/{built.id}/{name}")
+        assert status == 404, name
+        assert body["error"]["code"] == "not_found"
+    status, _ = await rev.get("/api/media/s-0000000000000000/salesperson-000.mkv")
+    assert status == 404
+    assert await _views(server, built.id) == []
 
 
-async def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    c = Client(url)
-    try:
-        for _ in range(150):
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}"
-                )
-            try:
-                status, _ = await c.get("/healthz")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            await asyncio.sleep(0.1)
-        raise TimeoutError("server did not start")
-    finally:
-        await c.close()
+async def test_evidence_thumbnails(server: RunningServer, client_factory: Any) -> None:
+    built = await build_session(server.ctx)
+    (built.dir / "evidence" / "other.jpg").write_bytes(b"\xff\xd8 not referenced")
+    name = THUMB.removeprefix("evidence/")
+    rev = await client_factory("rev1")
+    status, body = await rev.get(f"/api/media/{built.id}/evidence/{name}")
+    assert status == 200 and body == built.file(THUMB).read_bytes()
+    assert body[:2] == b"\xff\xd8"
+    status, _ = await rev.get(f"/api/media/{built.id}/evidence/other.jpg")
+    assert status == 404
+    status, _ = await rev.get(f"/api/media/{built.id}/evidence/..%2Fmetadata.json")
+    assert status == 404
+    assert await _views(server, built.id) == [("user:rev1", "evidence.view", {"file": THUMB})]
 
 
-async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    env = {**os.environ, "KESU_DATA_DIR": str(data)}
-    await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "user",
-            "add",
-            "s1",
-            "--role",
-            "salesperson",
-            "--password",
-            PASSWORD,
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = _serve(data, port)
-    peers: list[ClientPeer] = []
-    sales = Client(url)
-    customer = Client(url)
-    try:
-        await _wait_healthy(url, proc)
-        await sales.login("s1")
-        sid, token = await open_session(sales)
-        await customer.post(f"/api/join/{token}/consent", json={"consent": True})
-        peers.append(await join(sales, f"/api/sessions/{sid}/offer", "salesperson"))
-        peers.append(await join(customer, f"/api/join/{token}/offer", "customer"))
-        await wait_for(lambda: all(p.received.frames["video"] > 0 for p in peers))
-        await asyncio.sleep(4.0)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        for p in peers:
-            await p.close()
-        await sales.close()
-        await customer.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-
-    sdir = data / "sessions" / sid
-    files = sorted(sdir.glob("*.mkv"))
-    assert [f.name for f in files] == ["customer-000.mkv", "salesperson-000.mkv"]
-    for f in files:
-        probe = await asyncio.to_thread(probe_recording, f)
-        # Crash-safe container: everything up to about a second before the kill is readable.
-        assert probe.duration >= 2.5, probe
-        assert probe.video_frames >= FPS * 2
-
-    # Restart: the session is marked interrupted, its segments kept and hashed.
-    proc = _serve(data, port)
-    again = Client(url)
-    try:
-        await _wait_healthy(url, proc)
-        await again.login("s1")
-        status, body = await again.get(f"/api/sessions/{sid}")
-        assert status == 200 and body["session"]["status"] == "interrupted"
-        meta = json.loads((sdir / "metadata.json").read_text("utf-8"))
-        assert {s["status"] for s in meta["segments"]} == {"interrupted"}
-        for seg in meta["segments"]:
-            assert seg["sha256"] == hashlib.sha256((sdir / seg["file"]).read_bytes()).hexdigest()
-        # It can still be ended, which queues the inspection of what was kept.
-        status, body = await again.post(f"/api/sessions/{sid}/end")
-        assert status == 200 and body["session"]["status"] == "ended"
-    finally:
-        await again.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-async def test_drop_and_rejoin_records_a_gap_then_window_expires(
-    server: RunningServer, client_factory: Any
-) -> None:
+async def test_media_refuses_other_roles(server: RunningServer, client_factory: Any) -> None:
+    built = await build_session(server.ctx)
+    url = f"/api/media/{built.id}/customer-000.mkv"
+    anon = await client_factory()
+    status, body = await anon.get(url)
+    assert status == 401
+    # Not even the salesperson who recorded it: recordings are for QC and compliance (R18).
     sales = await client_factory("sales1")
-    customer = await client_factory()
-    sid, token = await open_session(sales)
-    await customer.post(f"/api/join/{token}/consent", json={"consent": True})
-    sp = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
-    cp = await join(customer, f"/api/join/{token}/offer", "customer")
-    peers = [sp, cp]
-    try:
-        await wait_for(lambda: cp.received.frames["video"] > 0 and sp.received.frames["video"] > 0)
-        await asyncio.sleep(2.0)
-        # The customer's connection drops; they come back with the same link.
-        assert (await customer.post(f"/api/join/{token}/leave"))[0] == 200
-        await cp.close()
-        await asyncio.sleep(1.5)
-        cp2 = await join(customer, f"/api/join/{token}/offer", "customer")
-        peers.append(cp2)
-        await wait_for(lambda: cp2.received.frames["video"] > 0)
-        await asyncio.sleep(2.0)
-        # Away longer than the rejoin window: refused with a clear code.
-        server.ctx.settings = replace(server.ctx.settings, rejoin_window_s=0.5)
-        assert (await customer.post(f"/api/join/{token}/leave"))[0] == 200
-        await cp2.close()
-        await asyncio.sleep(1.0)
-        late = make_peer("customer")
-        peers.append(late)
-        status, body = await customer.post(
-            f"/api/join/{token}/offer", json={"type": "offer", "sdp": await late.offer()}
-        )
-        assert status == 410
-        assert_error(body, "rejoin_window_expired")
-    finally:
-        assert (await sales.post(f"/api/sessions/{sid}/end"))[0] == 200
-        for p in peers:
-            await p.close()
-    meta = json.loads((server.ctx.settings.sessions_dir / sid / "metadata.json").read_text("utf-8"))
-    files = sorted(s["file"] for s in meta["segments"] if s["participant"] == "customer")
-    assert files == ["customer-000.mkv", "customer-001.mkv"]
-    gaps = [g for g in meta["gaps"] if g["participant"] == "customer"]
-    assert len(gaps) >= 1 and gaps[0]["end_s"] - gaps[0]["start_s"] >= 1.0, gaps
-    for f in files:
-        probe = await asyncio.to_thread(probe_recording, server.ctx.settings.sessions_dir / sid / f)
-        assert probe.duration >= 1.0 and probe.video_frames > 0
+    status, body = await sales.get(url)
+    assert status == 403 and body["error"]["code"] == "wrong_role"
+    status, body = await sales.get(f"/api/media/{built.id}/evidence/{THUMB[9:]}")
+    assert status == 403
+    assert await _views(server, built.id) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +27,8 @@ from server.context import CTX, AppContext
 from server.reviews import actor_of, load_session
 from server.store.models import AuditEntry, FindingRow, User
 from server.store.types import utcnow
+
+log = logging.getLogger("kesu.media")
 
 CHUNK = 256 * 1024
 AUDIT_WINDOW = timedelta(minutes=10)
@@ -77,7 +80,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         return ByteRange(max(0, size - n), size - 1)
     start = int(first)
     end = int(last) if last else size - 1
-    if end < start:
+    if last and end < start:
         return None
     if start >= size:
         raise RangeNotSatisfiable
@@ -220,9 +223,12 @@ async def serve_file(
                 break
             await resp.write(block)
             left -= len(block)
+        await resp.write_eof()
+    except ConnectionResetError:
+        # Players drop connections when they seek: normal, not an error.
+        log.debug("client went away during %s", path.name)
     finally:
         await asyncio.to_thread(fh.close)
-    await resp.write_eof()
     return resp
 
 

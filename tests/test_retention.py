@@ -1,0 +1,140 @@
+"""Retention (R17): retain-until from the policy term, deletion refused and audited before it,
+legal holds, and deletion afterwards (files gone, personal data scrubbed, chain intact)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from server import audit, retention
+from server.settings import load_settings
+from server.store.models import AuditEntry, RecordingSession
+from tests.conftest import RunningServer
+from tests.review_fixtures import build_session, policy
+
+
+@pytest.mark.parametrize(
+    ("insurance_years", "years_after", "expected_year"),
+    [(20, 10, 2026 + 30), (1, 5, 2026 + 6), (None, 10, 1949 + 105 + 10)],
+)
+def test_retain_until_from_policy_term(
+    insurance_years: int | None, years_after: int, expected_year: int
+) -> None:
+    settings = load_settings({"retention_years_after_term": years_after}, env={})
+    got = retention.retain_until_for(
+        policy(insurance_years=insurance_years), date(2026, 3, 31), settings
+    )
+    assert got == date(expected_year, 3, 28)
+
+
+async def _attempts(server: RunningServer, session_id: str) -> list[tuple[str, str, Any]]:
+    async with server.ctx.db.session() as s:
+        rows = await s.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.detail)
+            .where(
+                AuditEntry.session_id == session_id,
+                AuditEntry.action.like("session.delete%") | AuditEntry.action.like("retention.%"),
+            )
+            .order_by(AuditEntry.seq)
+        )
+        return [(a, b, c) for a, b, c in rows.all()]
+
+
+async def _expire(server: RunningServer, session_id: str) -> None:
+    async with server.ctx.db.session() as s:
+        row = await s.get(RecordingSession, session_id)
+        assert row is not None
+        row.retain_until = date.today() - timedelta(days=1)
+
+
+async def test_session_gets_retain_until_at_creation(server: RunningServer) -> None:
+    built = await build_session(server.ctx)
+    async with server.ctx.db.session() as s:
+        row = await s.get(RecordingSession, built.id)
+    assert row is not None and row.retain_until is not None
+    today = date.today()
+    assert row.retain_until.year == today.year + 20 + server.ctx.settings.retention_years_after_term
+
+
+async def test_deletion_before_retention_is_refused_and_audited(
+    server: RunningServer, client_factory: Any
+) -> None:
+    built = await build_session(server.ctx)
+    admin = await client_factory("admin")
+    rev = await client_factory("rev1")
+    status, body = await admin.request("DELETE", f"/api/sessions/{built.id}")
+    assert status == 409 and body["error"]["code"] == "retention_active"
+    assert body["error"]["details"]["retain_until"]
+    status, body = await rev.request("DELETE", f"/api/sessions/{built.id}")
+    assert status == 403 and body["error"]["code"] == "wrong_role"
+    assert built.file("customer-000.mkv").is_file()
+    assert [(a, b, c["why"]) for a, b, c in await _attempts(server, built.id)] == [
+        ("user:admin", "session.delete.refused", "retention_active"),
+        ("user:rev1", "session.delete.refused", "wrong_role"),
+    ]
+    status, body = await admin.request("DELETE", "/api/sessions/s-0000000000000000")
+    assert status == 404
+    status, body = await admin.request("DELETE", f"/api/sessions/{built.id}", csrf=False)
+    assert status == 403 and body["error"]["code"] == "csrf_failed"
+
+
+async def test_legal_hold_blocks_deletion_after_retention(
+    server: RunningServer, client_factory: Any
+) -> None:
+    built = await build_session(server.ctx)
+    await _expire(server, built.id)
+    admin = await client_factory("admin")
+    rev = await client_factory("rev1")
+    url = f"/api/sessions/{built.id}/hold"
+    status, body = await rev.post(url, {"hold": True, "reason": "投诉"})
+    assert status == 403
+    status, body = await admin.post(url, {"hold": True, "reason": ""})
+    assert status == 400 and body["error"]["code"] == "reason_required"
+    status, body = await admin.post(url, {"hold": True, "reason": "客户投诉 2026-001"})
+    assert status == 200 and body["hold"]["reason"] == "客户投诉 2026-001"
+    assert body["hold"]["by"] == "user:admin"
+    status, body = await admin.request("DELETE", f"/api/sessions/{built.id}")
+    assert status == 409 and body["error"]["code"] == "legal_hold"
+    status, body = await admin.post(url, {"hold": False})
+    assert status == 200 and body["hold"] is None
+    status, body = await admin.request("DELETE", f"/api/sessions/{built.id}")
+    assert status == 200, body
+    assert [b for _, b, _ in await _attempts(server, built.id)] == [
+        "retention.hold.refused",
+        "retention.hold",
+        "session.delete.refused",
+        "retention.release",
+        "session.delete",
+    ]
+
+
+async def test_deletion_after_retention(
+    server: RunningServer, client_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    built = await build_session(server.ctx)
+    kept = await build_session(server.ctx)
+    await _expire(server, built.id)
+    admin = await client_factory("admin")
+    status, body = await admin.request("DELETE", f"/api/sessions/{built.id}")
+    assert status == 200, body
+    assert {"salesperson-000.mkv", "customer-000.mkv", "metadata.json"} <= set(body["files"])
+    assert not built.dir.exists()
+    assert kept.dir.is_dir()
+    async with server.ctx.db.session() as s:
+        row = await s.get(RecordingSession, built.id)
+        assert row is not None and row.deleted_at is not None
+        assert row.customer_id_number == "" and row.customer_name == ""
+        assert "customer_id_number" not in row.policy
+        # The deletion is in the chain, so the missing files are not reported as tampering.
+        assert await audit.verify_chain(s) == []
+        assert await audit.verify_files(s, server.ctx.settings.sessions_dir) == []
+    [(_, action, detail)] = [a for a in await _attempts(server, built.id)]
+    assert action == "session.delete" and "customer-000.mkv" in detail["files"]
+    status, body = await admin.request("DELETE", f"/api/sessions/{built.id}")
+    assert status == 404
+    rev = await client_factory("rev1")
+    status, body = await rev.get("/api/review/queue?status=all")
+    assert [s["id"] for s in body["sessions"]] == [kept.id]
