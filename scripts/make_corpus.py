@@ -1,0 +1,121 @@
+"""Generate the labelled synthetic corpus of recording sessions for the inspection.
+
+Each session is a directory in the server's format (docs/session-format.md: metadata.json,
+salesperson-000.mkv, customer-000.mkv, ...) plus labels.json with the expected finding codes.
+Together the sessions cover clean passes and every code of inspection.report.FINDING_CODES
+at least twice. Needs only committed fixtures (tests/data/tts, tests/data/faces), PyAV,
+numpy, OpenCV and PIL: no TensorFlow, no network. Deterministic for a given --seed.
+
+    .venv/bin/python scripts/make_corpus.py --out /tmp/corpus
+    .venv/bin/python scripts/make_corpus.py --out /tmp/corpus --template mini --sessions clean,wrong
+    .venv/bin/python scripts/make_corpus.py --list-lines > lines.txt   # texts for TTS
+
+New lines of text (after a template change) need clips: pipe --list-lines into
+``/work/ttsvenv/bin/python scripts/tts/synth.py --out tests/data/tts --lines FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root: tests.*, inspection.*
+
+from inspection.report import FINDING_CODES  # noqa: E402
+from tests.corpus import TEMPLATE_IDS, all_lines, build_session, corpus_specs  # noqa: E402
+from tests.corpus_media import has_clip  # noqa: E402
+
+
+def coverage(labels: list[dict[str, object]]) -> Counter[str]:
+    """How many sessions expect each finding code ("clean" counts sessions with none)."""
+    counts: Counter[str] = Counter()
+    for lab in labels:
+        codes = list(lab["expected_codes"])  # type: ignore[call-overload]
+        counts.update(codes or ["clean"])
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, help="output directory (one sub-directory per session)")
+    ap.add_argument(
+        "--template",
+        action="append",
+        choices=TEMPLATE_IDS,
+        help="only sessions of this template (repeatable; default: all)",
+    )
+    ap.add_argument(
+        "--sessions",
+        help="comma-separated substrings; only sessions whose id contains one (e.g. clean,gap)",
+    )
+    ap.add_argument("--limit", type=int, help="at most this many sessions")
+    ap.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    ap.add_argument("--fps", type=float, default=5.0, help="video frame rate (default 5)")
+    ap.add_argument("--list-lines", action="store_true", help="print every spoken line and exit")
+    args = ap.parse_args(argv)
+
+    if args.list_lines:
+        for line in all_lines():
+            print(line)
+        return 0
+    if args.out is None:
+        ap.error("--out is required")
+    missing = [t for t in all_lines() if not has_clip(t)]
+    if missing:
+        print(f"{len(missing)} lines have no TTS clip, e.g. {missing[0]!r}", file=sys.stderr)
+        print("synthesise them with scripts/tts/synth.py (see its docstring)", file=sys.stderr)
+        return 2
+
+    specs = corpus_specs(args.seed, tuple(args.template or TEMPLATE_IDS))
+    if args.sessions:
+        wanted = [w.strip() for w in args.sessions.split(",") if w.strip()]
+        specs = [s for s in specs if any(w in s.session_id for w in wanted)]
+    specs = specs[: args.limit]
+    args.out.mkdir(parents=True, exist_ok=True)
+    index = []
+    started = time.perf_counter()
+    for spec in specs:
+        t0 = time.perf_counter()
+        out = build_session(args.out, spec, fps=args.fps)
+        labels = json.loads((out / "labels.json").read_text("utf-8"))
+        size = sum(p.stat().st_size for p in out.iterdir())
+        build_s = time.perf_counter() - t0
+        index.append(
+            {
+                "session_id": spec.session_id,
+                "kind": spec.kind,
+                "template_id": spec.template_id,
+                "expected_codes": labels["expected_codes"],
+                "duration_s": labels["duration_s"],
+                "bytes": size,
+                "build_s": round(build_s, 2),
+            }
+        )
+        codes = ",".join(labels["expected_codes"]) or "clean"
+        print(
+            f"{spec.session_id:48s} {labels['duration_s']:6.1f}s {size / 1e6:5.1f} MB "
+            f"{build_s:5.1f}s  {codes}",
+            flush=True,
+        )
+    total = time.perf_counter() - started
+    (args.out / "corpus.json").write_text(
+        json.dumps({"seed": args.seed, "sessions": index}, ensure_ascii=False, indent=1) + "\n",
+        "utf-8",
+    )
+    counts = coverage(index)
+    audio_s = sum(float(e["duration_s"]) for e in index)
+    print(
+        f"\n{len(index)} sessions, {audio_s / 60:.1f} min of recording, "
+        f"{sum(int(e['bytes']) for e in index) / 1e6:.0f} MB, built in {total:.0f} s"
+    )
+    for code in ("clean", *FINDING_CODES):
+        print(f"  {counts.get(code, 0):3d}  {code}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
