@@ -1,0 +1,163 @@
+"""Benchmark the inspection on a long two-party session: wall time per stage, real-time
+factor (RTF = inspection time / recorded time) and peak memory.
+
+The session is built by concatenating (remuxing, no re-encoding) the per-participant
+recordings of corpus sessions (scripts/make_corpus.py) until it is ``--minutes`` long:
+
+    .venv/bin/python scripts/bench_inspect.py --corpus /tmp/corpus --minutes 10
+
+Models are loaded once before the timed run (as in a worker process); their load time is
+reported separately. Goal: RTF <= 0.1 on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root
+
+from inspection.pipeline import Inspector, load_session_dir  # noqa: E402
+from inspection.rules import Thresholds  # noqa: E402
+from models.registry import ModelRegistry  # noqa: E402
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "templates"
+
+
+def concat(files: list[Path], out: Path) -> float:
+    """Remux ``files`` (same codecs) one after another into ``out``; returns its duration."""
+    with av.open(str(files[0])) as first:
+        templates = (first.streams.video[0], first.streams.audio[0])
+        with av.open(str(out), "w", format="matroska") as dst:
+            vs = dst.add_stream_from_template(templates[0])
+            aus = dst.add_stream_from_template(templates[1])
+            offset = 0.0
+            for path in files:
+                offset = _append(path, dst, vs, aus, offset)
+    return offset
+
+
+def _append(path: Path, dst: Any, vs: Any, aus: Any, offset: float) -> float:
+    end = offset
+    with av.open(str(path)) as src:
+        for pkt in src.demux(src.streams.video[0], src.streams.audio[0]):
+            if pkt.dts is None or pkt.time_base is None:
+                continue  # the demuxer's final empty packet
+            tb = pkt.time_base
+            shift = round(offset / tb)
+            pkt.dts += shift
+            pkt.pts = (pkt.pts if pkt.pts is not None else pkt.dts - shift) + shift
+            stop = float((pkt.pts + (pkt.duration or 0)) * tb)
+            pkt.stream = vs if pkt.stream.type == "video" else aus
+            dst.mux(pkt)
+            end = max(end, stop)
+    return end
+
+
+def pick_sessions(corpus: Path, minutes: float) -> list[Path]:
+    """Clean-ish mini-template VP8 sessions, repeated as needed to reach ``minutes``."""
+    pool = []
+    for d in sorted(corpus.iterdir()):
+        labels_path = d / "labels.json"
+        if not labels_path.is_file():
+            continue
+        labels = json.loads(labels_path.read_text("utf-8"))
+        if labels.get("template_id") == "mini" and labels.get("video_codec") == "libvpx":
+            if (
+                len(list(d.glob("salesperson-*.mkv"))) == 1
+                and len(list(d.glob("customer-*.mkv"))) == 1
+            ):
+                pool.append((d, float(labels["duration_s"])))
+    if not pool:
+        raise SystemExit(f"no mini-template VP8 sessions in {corpus}: run scripts/make_corpus.py")
+    chosen, total, i = [], 0.0, 0
+    while total < minutes * 60:
+        d, dur = pool[i % len(pool)]
+        chosen.append(d)
+        total += dur
+        i += 1
+    return chosen
+
+
+def build(corpus: Path, out: Path, minutes: float) -> Path:
+    """A session directory with one long recording per participant."""
+    sessions = pick_sessions(corpus, minutes)
+    out.mkdir(parents=True, exist_ok=True)
+    durations = {}
+    for who in ("salesperson", "customer"):
+        durations[who] = concat([d / f"{who}-000.mkv" for d in sessions], out / f"{who}-000.mkv")
+    meta = json.loads((sessions[0] / "metadata.json").read_text("utf-8"))
+    meta["session_id"] = "bench"
+    meta["events"], meta["gaps"] = [], []
+    meta["segments"] = [
+        {"participant": who, "index": 0, "file": f"{who}-000.mkv", "start_s": 0.0, "end_s": dur}
+        for who, dur in durations.items()
+    ]
+    (out / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), "utf-8")
+    shutil.copy(TEMPLATES_DIR / "mini.yaml", out / "template.yaml")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--corpus", type=Path, required=True, help="corpus made by scripts/make_corpus.py"
+    )
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument(
+        "--work", type=Path, default=Path("/tmp/kesu-bench"), help="where the long session is built"
+    )
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="write the numbers as JSON here")
+    args = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    session = build(args.corpus, args.work / "bench", args.minutes)
+    print(f"built {session} in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    inspector = Inspector(ModelRegistry.from_env(), Thresholds(), threads=args.threads)
+    t0 = time.perf_counter()
+    _ = inspector.speech, inspector.faces, inspector.ocr
+    load_s = time.perf_counter() - t0
+    rss_models = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def progress(stage: str, fraction: float) -> None:
+        print(f"\r{fraction:5.1%} {stage:<10}", end="", file=sys.stderr, flush=True)
+
+    report = inspector.run(load_session_dir(session), progress=progress)
+    print(file=sys.stderr)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total = report.timings["total"]
+    result = {
+        "recorded_s": round(report.duration_s, 1),
+        "threads": args.threads,
+        "model_load_s": round(load_s, 2),
+        "stages_s": {k: round(v, 2) for k, v in report.timings.items() if k != "total"},
+        "total_s": round(total, 1),
+        "rtf": round(total / report.duration_s, 4),
+        "peak_rss_mb": round(peak),
+        "rss_after_model_load_mb": round(rss_models),
+        "findings": len(report.findings),
+        "frames_sampled": report.meta.get("frames_sampled"),
+    }
+    print(json.dumps(result, indent=1))
+    for stage, secs in result["stages_s"].items():  # type: ignore[union-attr]
+        print(f"  {stage:<10} {secs:8.1f} s   RTF {secs / report.duration_s:.4f}")
+    print(
+        f"total {total:.1f} s for {report.duration_s:.0f} s recorded: RTF {total / report.duration_s:.3f}; peak RSS {peak:.0f} MB"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1), "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
