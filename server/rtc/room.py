@@ -121,6 +121,7 @@ class Room:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._segments: list[SegmentInfo] = []
+        self._history: list[dict[str, Any]] = []
         self._last_end: dict[str, datetime] = {}
         self._serial = 0
         self._closed = False
@@ -139,6 +140,11 @@ class Room:
     def stats(self) -> dict[str, Any]:
         """Counters per connected participant (packets received, forwarded, recorded)."""
         return {role: p.stats() for role, p in self._participants.items()}
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Final counters of every connection that has ended, in order."""
+        return list(self._history)
 
     @property
     def segments(self) -> list[SegmentInfo]:
@@ -365,6 +371,7 @@ class Room:
             },
         )
         self._emit("leave", p.role, reason=reason, connection=p.serial)
+        self._history.append({**p.stats(), "reason": reason})
         log.info("%s left %s (%s): %s", p.role, self.session_dir.session_id, reason, p.stats())
         return info
 
