@@ -184,13 +184,22 @@ class PhraseHit:
 class NumberCheck:
     """A number spoken in a node compared with the policy value of one placeholder."""
 
-    node_id: str
-    field: str  # placeholder name, e.g. "premium", "cooling_off_days"
-    expected: float
+    node_id: str | None
+    field: str  # "premium" | "cooling_off_days" | "insurance_years" | "payment_years" | ...
+    expected: float | None  # None: the policy has no number (insurance_years None = 终身)
     spoken: float | None  # None: no number of that kind heard
     start_s: float | None = None
     end_s: float | None = None
     excerpt: str = ""
+    matches: bool | None = None  # decided by the script stage; None: compare here
+
+    def mismatch(self) -> bool:
+        if self.spoken is None:
+            return False
+        if self.matches is not None:
+            return not self.matches
+        tolerance = 0.5 if self.field == "premium" else 1e-6
+        return self.expected is None or abs(self.spoken - self.expected) >= tolerance
 
 
 @dataclass(frozen=True)
@@ -529,14 +538,15 @@ def number_findings(checks: Sequence[NumberCheck]) -> list[Finding]:
     """speech.number_mismatch for each spoken number that differs from the policy value."""
     out = []
     for c in checks:
-        if c.spoken is None or abs(c.spoken - c.expected) < 1e-6:
+        if not c.mismatch() or c.spoken is None:
             continue
         label = _FIELD_CN.get(c.field, c.field)
+        expected = "终身" if c.expected is None else _fmt_num(c.expected)
         out.append(
             Finding(
                 code="speech.number_mismatch",
                 severity="fail",
-                message=f"讲解的{label}为 {_fmt_num(c.spoken)}，与保单数据 {_fmt_num(c.expected)} 不一致",
+                message=f"讲解的{label}为 {_fmt_num(c.spoken)}，与保单数据 {expected} 不一致",
                 node=c.node_id,
                 participant="salesperson",
                 start_s=c.start_s,

@@ -186,6 +186,11 @@ def test_number_mismatch() -> None:
     assert codes(found) == ["speech.number_mismatch"]
     assert "15000" in found[0].message and "12000" in found[0].message
     assert found[0].evidence["expected"] == 12000 and found[0].evidence["spoken"] == 15000
+    # The script stage's own verdict wins; a years period for a whole-life policy mismatches.
+    decided = NumberCheck(None, "premium", 12000, 12000.4, matches=True)
+    whole_life = NumberCheck(None, "insurance_years", None, 20.0, 5.0, 6.0, "保险期间20年")
+    found = rules.number_findings([decided, whole_life])
+    assert codes(found) == ["speech.number_mismatch"] and "终身" in found[0].message
 
 
 # --- faces ---------------------------------------------------------------------------------
