@@ -65,13 +65,11 @@ async def serve(data_dir: Path) -> None:
         return web.json_response({"sdp": answer})
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({sid: manager.get(sid).stats() for sid in list(manager._rooms)})  # type: ignore[union-attr]
+        return web.json_response({sid: room.stats() for sid, room in manager.rooms().items()})
 
     async def close(request: web.Request) -> web.Response:
         out: dict[str, Any] = {}
-        for sid in list(manager._rooms):
-            room = manager.get(sid)
-            assert room is not None
+        for sid, room in manager.rooms().items():
             segments = await manager.close_room(sid)
             out[sid] = {"history": room.history, "files": [str(s.path) for s in segments]}
         return web.json_response(out)

@@ -145,6 +145,28 @@ async def test_drop_and_rejoin_makes_a_new_segment_and_a_gap(tmp_path: Path) -> 
         assert probe.video_frames > 5 and probe.decode_errors == 0
 
 
+async def test_h264_room_forwards_and_records_h264(tmp_path: Path) -> None:
+    sdir = SessionDir.create(tmp_path, "s-h264")
+    room = Room(
+        sdir, RtcSettings(loopback_only=True, video_codecs=("H264", "VP8"), sync_wait_s=0.5)
+    )
+    sales = await connect(room, "salesperson")
+    customer = await connect(room, "customer")
+    assert room.video_codec == "H264"
+    await wait_for(
+        lambda: sales.received.frames["video"] > 15 and customer.received.frames["video"] > 15
+    )
+    await room.close()
+    await sales.close()
+    await customer.close()
+    u, v = sales.received.chroma[-1]
+    assert u < v  # the salesperson sees the customer's picture
+    for seg in sdir.segments():
+        probe = await asyncio.to_thread(probe_recording, seg.path)
+        assert (probe.video_codec, probe.audio_codec) == ("h264", "opus")
+        assert probe.video_frames > 10 and probe.decode_errors == 0
+
+
 async def test_bad_offers_and_roles_are_refused(tmp_path: Path) -> None:
     room = Room(
         SessionDir.create(tmp_path, "s-bad"), RtcSettings(loopback_only=True, max_sdp_bytes=20000)

@@ -333,6 +333,7 @@ class Room:
     def _on_state(self, p: Participant) -> None:
         state = p.pc.connectionState
         if state in ("failed", "closed") and not p.closing:
+            p.closing = True  # stop forwarding to it at once
             self._spawn(self._drop(p, f"connection_{state}"))
 
     async def _drop(self, p: Participant, reason: str) -> None:
@@ -395,8 +396,10 @@ class Room:
                 if p.closing:
                     continue
                 if p.last_media is None and now - p.joined_at > s.connect_timeout_s:
+                    p.closing = True
                     self._spawn(self._drop(p, "connect_timeout"))
                 elif p.last_media is not None and now - p.last_media > s.media_timeout_s:
+                    p.closing = True
                     self._spawn(self._drop(p, "media_timeout"))
                 elif now - p.last_periodic_keyframe >= s.keyframe_interval_s:
                     p.last_periodic_keyframe = now
@@ -452,6 +455,10 @@ class RoomManager:
     def get(self, session_id: str) -> Room | None:
         return self._rooms.get(session_id)
 
+    def rooms(self) -> dict[str, Room]:
+        """The open rooms by session id (a copy)."""
+        return dict(self._rooms)
+
     def room_for(
         self,
         session_id: str,
@@ -470,13 +477,8 @@ class RoomManager:
 
     async def close_room(self, session_id: str) -> list[SegmentInfo]:
         """Close and forget a room; returns its segments ([] if there was none)."""
-        room = self._rooms.get(session_id)
-        if room is None:
-            return []
-        try:
-            return await room.close()
-        finally:
-            self._rooms.pop(session_id, None)
+        room = self._rooms.pop(session_id, None)
+        return [] if room is None else await room.close()
 
     async def close_all(self) -> None:
         """Close every room (server shutdown)."""
