@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -201,6 +203,28 @@ async def test_bad_offers_and_roles_are_refused(tmp_path: Path) -> None:
     assert err.value.code == "room_closed"
     await client.close()
     await second.close()
+
+
+async def test_threads_and_fds_return_to_baseline(tmp_path: Path) -> None:
+    async def cycle(i: int) -> None:
+        room = Room(SessionDir.create(tmp_path, f"s-cycle-{i}"), SETTINGS)
+        client = await connect(room, "customer")
+        await wait_for(
+            lambda: room.stats().get("customer", {}).get("packets_received", {}).get("video", 0) > 3
+        )
+        await room.close()
+        await client.close()
+
+    def counts() -> tuple[int, int]:
+        return threading.active_count(), len(os.listdir("/proc/self/fd"))
+
+    await cycle(0)  # warm up pools (the default executor keeps its threads)
+    await asyncio.sleep(0.2)
+    before = counts()
+    for i in range(1, 4):
+        await cycle(i)
+    await asyncio.sleep(0.2)
+    assert counts() == before
 
 
 async def test_manager_admission_and_close_all(tmp_path: Path) -> None:
