@@ -93,7 +93,7 @@ class InspectionInput:
     template: Template
     policy: Policy
     markers: list[NodeMarker] = field(default_factory=list)
-    gaps: list[Gap] | None = None  # None: derived from the tracks' offsets and durations
+    gaps: list[Gap] | None = None  # recorded gaps; holes between segments are added to them
     evidence_dir: Path | None = None  # where thumbnails go; None: none are saved
     session_dir: Path | None = None  # evidence paths are relative to it when set
     session_id: str | None = None
@@ -399,7 +399,17 @@ class Inspector:
             run.duration_s = max((e for spans in ends.values() for _, e in spans), default=0.0)
             if run.duration_s <= 0:
                 raise InputError("the recordings have no duration")
-            run.gaps = run.inp.gaps if run.inp.gaps is not None else _derive_gaps(ends)
+            # Recorded gaps, plus any hole between segments that metadata did not record.
+            recorded = list(run.inp.gaps or [])
+            derived = [
+                g
+                for g in _derive_gaps(ends)
+                if not any(
+                    r.participant == g.participant and r.start_s < g.end_s and g.start_s < r.end_s
+                    for r in recorded
+                )
+            ]
+            run.gaps = recorded + derived
 
     def _audio(self, run: _Run) -> None:
         th = self.thresholds

@@ -179,3 +179,22 @@ def test_inspect_pair_flagged_text(capsys: pytest.CaptureFixture[str], tmp_path:
     saved = json.loads((tmp_path / "r.json").read_text("utf-8"))
     assert [f["code"] for f in saved["findings"]] == ["speech.number_mismatch"]
     assert saved["findings"][0]["evidence"]["transcript"][0]["participant"] == "salesperson"
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    import io
+
+    from inspection.cli import _Bar
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = _Bar(stream)
+        bar("speech", 0.5)
+        bar("rules", 1.0)
+        bar.close()
+    assert pipe.getvalue() == ""
+    assert "50% speech" in tty.getvalue() and "100% rules" in tty.getvalue()
