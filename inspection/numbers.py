@@ -231,8 +231,9 @@ def canonicalize(text: str) -> tuple[str, list[int]]:
         new = format_value(q.value) + (q.unit if q.unit else "")
         out.append(new)
         span = q.end - q.start
-        # Spread the new characters over the source span, in order.
-        index.extend(q.start + (k * span) // len(new) for k in range(len(new)))
+        # Spread the new characters over the source span, first to first and last to last.
+        last = max(len(new) - 1, 1)
+        index.extend(q.start + (k * (span - 1)) // last for k in range(len(new)))
         pos = q.end
     out.append(text[pos:])
     index.extend(range(pos, len(text)))

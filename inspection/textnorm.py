@@ -27,20 +27,39 @@ def to_simplified(text: str) -> str:
     return str(zhconv.convert(text, "zh-cn"))
 
 
-def _keep(ch: str) -> bool:
-    # Letters (incl. CJK ideographs) and digits carry meaning; punctuation, symbols, spaces don't.
-    cat = unicodedata.category(ch)
-    return cat[0] in ("L", "N") or ch == "%"
+def keep_mask(text: str) -> list[bool]:
+    """Per character: True for letters (incl. CJK), digits, ``%`` and a decimal point (1.2)."""
+    out = []
+    for i, ch in enumerate(text):
+        cat = unicodedata.category(ch)
+        keep = cat[0] in ("L", "N") or ch == "%"
+        if ch == "." and 0 < i < len(text) - 1:
+            keep = text[i - 1].isdigit() and text[i + 1].isdigit()
+        out.append(keep)
+    return out
 
 
 def strip_punct(text: str) -> str:
-    """Remove punctuation, symbols and whitespace; keep letters, CJK, digits and ``%``."""
-    return "".join(ch for ch in text if _keep(ch))
+    """Remove punctuation, symbols and whitespace; keep letters, CJK, digits, ``%``, ``1.2``."""
+    return "".join(ch for ch, keep in zip(text, keep_mask(text), strict=True) if keep)
+
+
+def prepare(text: str) -> str:
+    """The length-preserving part of :func:`normalize`: NFKC per character, Simplified, lower."""
+    out = []
+    for ch in text:
+        n = unicodedata.normalize("NFKC", ch)
+        out.append(n if len(n) == 1 else ch)
+    simp = to_simplified("".join(out)).lower()
+    # zhconv maps phrase by phrase; fall back per character if a length ever changes.
+    if len(simp) != len(text):
+        simp = "".join(to_simplified(c).lower()[:1] or c for c in out)
+    return simp
 
 
 def normalize(text: str) -> str:
     """NFKC (full-width → half-width), Simplified, no punctuation or spaces, lower case."""
-    return strip_punct(to_simplified(unicodedata.normalize("NFKC", text))).lower()
+    return strip_punct(prepare(text))
 
 
 def _fuzz_syllable(syl: str) -> str:

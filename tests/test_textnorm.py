@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from inspection.textnorm import (
+    keep_mask,
     normalize,
     partial_match,
     pinyin,
+    prepare,
     similarity,
     strip_punct,
     to_simplified,
@@ -83,3 +85,16 @@ def test_partial_match_reuses_precomputed_pinyin() -> None:
     hay = normalize("请您认真阅读免责条款")
     hp = pinyin(hay)
     assert partial_match("免责条款", hay, hay_pinyin=hp) == partial_match("免责条款", hay)
+
+
+def test_normalize_keeps_decimal_points_only_between_digits() -> None:
+    assert normalize("保费1.2万元。") == "保费1.2万元"
+    assert normalize("好的.我知道.") == "好的我知道"
+    assert normalize("12,000元") == "12000元"
+
+
+def test_prepare_preserves_length() -> None:
+    for text in ["保險，ＡＢＣ１２％", "一萬兩千點五", "㎡ and ﬁ"]:
+        assert len(prepare(text)) == len(text)
+    assert prepare("保險，ＡＢＣ") == "保险,abc"
+    assert keep_mask("1.2万。") == [True, True, True, True, False]

@@ -1,0 +1,174 @@
+"""Forbidden sales wording (R15): promised returns, deposit-like terms, inducements, superlatives.
+
+Matched on characters and on pinyin (ASR writes 报本报息 for 保本保息), with guards that keep
+false positives low: a negation just before the phrase suppresses it ("保险不是存款",
+"不保证收益"), two-character phrases need a character in common on a pinyin match (限时 does
+not fire on 显示), and per-phrase context rules (保单贷款利息, 您最好仔细阅读).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from inspection.textnorm import normalize, pinyin
+from inspection.transcript import TextStream
+
+
+@dataclass(frozen=True)
+class ForbiddenPhrase:
+    """A phrase to flag, with optional context rules (all on normalised text)."""
+
+    text: str
+    category: str = "custom"  # guaranteed_return | deposit | inducement | superlative | custom
+    not_after: tuple[str, ...] = ()  # skip when one of these ends right before the phrase
+    not_before: tuple[str, ...] = ()  # skip when one of these starts right after it
+    only_before: tuple[str, ...] = ()  # fire only when followed by one of these or by a pause
+
+
+DEFAULT_LEXICON: tuple[ForbiddenPhrase, ...] = (
+    ForbiddenPhrase("保本保息", "guaranteed_return"),
+    ForbiddenPhrase("稳赚不赔", "guaranteed_return"),
+    ForbiddenPhrase("保证收益", "guaranteed_return"),
+    ForbiddenPhrase("保证回报", "guaranteed_return"),
+    ForbiddenPhrase("零风险", "guaranteed_return"),
+    ForbiddenPhrase("无风险", "guaranteed_return"),
+    ForbiddenPhrase("保本", "guaranteed_return"),
+    ForbiddenPhrase("存款", "deposit"),
+    # 保单贷款的利息 is a legitimate policy term; the deposit-like "利息" is not.
+    ForbiddenPhrase("利息", "deposit", not_after=("贷款", "贷款的", "借款", "借款的", "欠款")),
+    # 理赔款存入您的账户 is how money is paid out; "把钱存入" likens premium to a deposit.
+    ForbiddenPhrase("存入", "deposit", not_before=("您的账户", "账户", "您的银行卡", "银行卡")),
+    ForbiddenPhrase("停售", "inducement"),
+    ForbiddenPhrase("返佣", "inducement"),
+    ForbiddenPhrase("返现", "inducement"),
+    ForbiddenPhrase("秒杀", "inducement"),
+    ForbiddenPhrase("限时", "inducement"),
+    # "您最好仔细阅读" is advice; "最好的产品" / "...是最好" is a superlative claim.
+    ForbiddenPhrase("最好", "superlative", only_before=("的", "不过", "产品", "保险")),
+    ForbiddenPhrase("唯一", "superlative"),
+)
+
+#: Words that, ending at most ``negation_gap`` characters before a phrase, negate it
+#: (one-character ones only when right before it).
+NEGATIONS: tuple[str, ...] = (
+    "不", "没", "没有", "无", "非", "并非", "而非", "不是", "并不", "绝不", "不会", "不能",
+    "不得", "不可", "禁止", "不属于", "不同于", "不等于", "区别于", "有别于", "不承诺",
+    "不代表", "不存在",
+)  # fmt: skip
+# Words that start with 不 but do not negate what follows.
+_NOT_NEGATIONS = ("不管", "不论", "不仅", "不但", "不光", "不只")
+
+
+@dataclass(frozen=True)
+class ForbiddenHit:
+    """One forbidden phrase found in a participant's speech."""
+
+    phrase: str
+    category: str
+    matched: str  # the transcript characters that matched
+    how: str  # "chars" | "pinyin" | "fuzzy"
+    participant: str
+    start_s: float
+    end_s: float
+    context: str  # a few characters around the match
+
+
+def lexicon_with(
+    extra: Iterable[str], base: Sequence[ForbiddenPhrase] = DEFAULT_LEXICON
+) -> list[ForbiddenPhrase]:
+    """The base lexicon plus a template's own phrases (as "custom"), without duplicates."""
+    out = list(base)
+    seen = {normalize(p.text) for p in out}
+    for text in extra:
+        norm = normalize(text)
+        if norm and norm not in seen:
+            out.append(ForbiddenPhrase(norm, "custom"))
+            seen.add(norm)
+    return out
+
+
+def _match_kind(window: str, wpy: Sequence[str], phrase: str, ppy: list[str]) -> str | None:
+    if window == phrase:
+        return "chars"
+    same_chars = sum(a == b for a, b in zip(window, phrase, strict=True))
+    if list(wpy) == ppy:
+        # Two syllables are too easy to hit by chance (限时/显示): need one character in common.
+        return "pinyin" if len(phrase) > 2 or same_chars >= 1 else None
+    if len(phrase) >= 4:
+        diff = sum(a != b for a, b in zip(wpy, ppy, strict=True))
+        if diff == 1 and same_chars * 2 >= len(phrase):
+            return "fuzzy"
+    return None
+
+
+def _negated(text: str, start: int, gap: int) -> bool:
+    before = text[max(0, start - gap - 4) : start]
+    for neg in NEGATIONS:
+        at = before.rfind(neg)
+        # One-character negations (不, 没) only count right before the phrase: the 不 of
+        # "稳赚不赔比存款" must not excuse 存款.
+        allowed = gap if len(neg) > 1 else 0
+        if at < 0 or len(before) - (at + len(neg)) > allowed:
+            continue
+        if any(before[at:].startswith(w) for w in _NOT_NEGATIONS):
+            continue
+        return True
+    return False
+
+
+def _context_ok(stream: TextStream, p: ForbiddenPhrase, start: int, end: int) -> bool:
+    text = stream.text
+    if any(text[:start].endswith(w) for w in p.not_after):
+        return False
+    if any(text[end:].startswith(w) for w in p.not_before):
+        return False
+    if p.only_before:
+        pause = end >= len(text) or stream.breaks[end - 1]
+        return pause or any(text[end:].startswith(w) for w in p.only_before)
+    return True
+
+
+def find_forbidden(
+    stream: TextStream,
+    lexicon: Sequence[ForbiddenPhrase] = DEFAULT_LEXICON,
+    negation_gap: int = 2,
+    context_chars: int = 8,
+) -> list[ForbiddenHit]:
+    """Forbidden phrases spoken in ``stream``, longest first where hits overlap, in time order."""
+    text = stream.text
+    hits: list[tuple[int, int, ForbiddenPhrase, str]] = []
+    for p in lexicon:
+        phrase = normalize(p.text)
+        n = len(phrase)
+        if not n:
+            continue
+        ppy = pinyin(phrase)
+        for i in range(len(text) - n + 1):
+            how = _match_kind(text[i : i + n], stream.pinyin[i : i + n], phrase, ppy)
+            if how is None or _negated(text, i, negation_gap):
+                continue
+            if _context_ok(stream, p, i, i + n):
+                hits.append((i, i + n, p, how))
+    hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
+    kept: list[tuple[int, int, ForbiddenPhrase, str]] = []
+    for h in hits:
+        if all(h[1] <= k[0] or h[0] >= k[1] for k in kept):
+            kept.append(h)
+    kept.sort(key=lambda h: h[0])
+    out = []
+    for start, end, p, how in kept:
+        t0, t1 = stream.span_times(start, end)
+        out.append(
+            ForbiddenHit(
+                phrase=p.text,
+                category=p.category,
+                matched=text[start:end],
+                how=how,
+                participant=stream.participant,
+                start_s=round(t0, 3),
+                end_s=round(t1, 3),
+                context=text[max(0, start - context_chars) : end + context_chars],
+            )
+        )
+    return out

@@ -1,0 +1,456 @@
+"""Transcript ↔ script: align rendered template nodes to what was said (char+pinyin fuzzy
+matching over the speaker's character stream), detect nodes spoken out of order, find and
+classify the customer's answers, flag forbidden wording and check spoken numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rapidfuzz import fuzz
+
+from inspection.answers import AnswerKind, classify_answer
+from inspection.forbidden import ForbiddenHit, find_forbidden, lexicon_with
+from inspection.policy import Policy
+from inspection.report import NodeResult
+from inspection.speech import Utterance
+from inspection.spoken_numbers import NumberCheck, check_numbers
+from inspection.textnorm import pinyin
+from inspection.transcript import TextStream, build_stream, normalize_script
+
+
+class ScriptNode(Protocol):
+    """What alignment needs from a node; ``inspection.templates.RenderedNode`` satisfies it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def speaker(self) -> str: ...  # "salesperson" | "customer"
+    @property
+    def text(self) -> str: ...  # placeholders already filled
+    @property
+    def requires_answer(self) -> bool: ...
+    @property
+    def order_critical(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A minimal :class:`ScriptNode` for callers without a template (and for tests)."""
+
+    id: str
+    title: str
+    text: str
+    speaker: str = "salesperson"
+    requires_answer: bool = False
+    order_critical: bool = False
+    expected_answer: str | None = None
+    min_similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class ScriptSettings:
+    """Every threshold of the script checks, with its default."""
+
+    min_similarity: float = 0.6  # combined char+pinyin score for a node to count as covered
+    pinyin_weight: float = 0.7  # share of the pinyin score in the combined score
+    candidates: int = 3  # best windows kept per node before choosing an in-order chain
+    overlap_tolerance_s: float = 1.0  # consecutive nodes may overlap this much (timing jitter)
+    marker_slack_s: float = 3.0  # a match starting this close to its marker's range is inside it
+    marker_bonus: float = 0.05  # preference for a match inside its marker's range
+    answer_wait_s: float = 20.0  # how long after a question the customer's answer may start
+    answer_lead_s: float = 1.0  # ... or how early (answers overlapping the question's end)
+    answer_grace_s: float = 1.0  # an answer may start this long after the next node began
+    negation_gap: int = 2  # chars allowed between a negation word and a forbidden phrase
+    number_context: int = 12  # chars before a number searched for its keyword
+
+
+@dataclass(frozen=True)
+class NodeAlignment:
+    """Where a node was spoken. ``in_order`` is False when it came out of template order."""
+
+    node_id: str
+    title: str
+    speaker: str
+    covered: bool
+    score: float  # best combined similarity found (0..1), also when not covered
+    start_s: float | None
+    end_s: float | None
+    matched_text: str  # normalised transcript characters of the match
+    in_order: bool = True
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The customer's reply to a node that requires an answer."""
+
+    node_id: str
+    kind: AnswerKind
+    text: str  # the customer's words in the answer window ("" when missing)
+    phrase: str | None  # the phrase that decided the class
+    window_start_s: float
+    window_end_s: float
+    start_s: float | None = None  # first answer word
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class OrderViolation:
+    """An order-critical node (consent, reminder) that came after a non-critical node."""
+
+    node_id: str
+    start_s: float
+    after_node_id: str  # the non-critical node that was spoken before it
+    after_start_s: float
+
+
+@dataclass
+class ScriptAnalysis:
+    """Everything the script checks found; ``rules.py`` turns it into findings."""
+
+    nodes: list[NodeAlignment] = field(default_factory=list)
+    answers: dict[str, Answer] = field(default_factory=dict)
+    order_violations: list[OrderViolation] = field(default_factory=list)
+    forbidden: list[ForbiddenHit] = field(default_factory=list)
+    numbers: list[NumberCheck] = field(default_factory=list)
+
+    def node_results(self) -> list[NodeResult]:
+        """The alignments as report records, with the answer class where there is one."""
+        out = []
+        for a in self.nodes:
+            ans = self.answers.get(a.node_id)
+            out.append(
+                NodeResult(
+                    id=a.node_id,
+                    title=a.title,
+                    covered=a.covered,
+                    score=round(a.score, 3),
+                    start_s=a.start_s,
+                    end_s=a.end_s,
+                    answer=ans.kind if ans else None,
+                )
+            )
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Alignment
+
+
+@dataclass(frozen=True)
+class _Cand:
+    node: int  # index into the node list
+    score: float
+    start: int  # char span in the speaker's stream
+    end: int
+    t0: float
+    t1: float
+    in_marker: bool
+
+
+def _window_scores(
+    needle_py: list[str], stream: TextStream, lo: int, hi: int, n: int
+) -> list[tuple[float, int]]:
+    """Coarse pinyin ratio of windows of length ``n`` starting every ``n // 4`` chars."""
+    step = max(1, n // 4)
+    last = max(lo, hi - n)
+    out = []
+    for s in range(lo, last + 1, step):
+        out.append((fuzz.ratio(needle_py, stream.pinyin[s : s + n]) / 100.0, s))
+    if last not in {s for _, s in out}:
+        out.append((fuzz.ratio(needle_py, stream.pinyin[last : last + n]) / 100.0, last))
+    return out
+
+
+def _refine(
+    needle: str, needle_py: list[str], stream: TextStream, s: int, n: int, w: float
+) -> tuple[float, int, int]:
+    """Best exact window near a coarse start: partial alignment, then stretch or shrink ends."""
+    lo, hi = max(0, s - n // 2), min(len(stream), s + n + n // 2)
+    al = fuzz.partial_ratio_alignment(needle_py, list(stream.pinyin[lo:hi]))
+    start, end = (lo + al.dest_start, lo + al.dest_end) if al is not None else (s, min(s + n, hi))
+
+    def score(a: int, b: int) -> float:
+        pin = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
+        char = fuzz.ratio(needle, stream.text[a:b]) / 100.0
+        return w * pin + (1 - w) * char
+
+    best = score(start, end)
+    d = max(2, n // 5)
+    for e in range(max(start + 1, end - d), min(len(stream), end + d) + 1):
+        sc = score(start, e)
+        if sc > best:
+            best, end = sc, e
+    for b in range(max(0, start - d), min(end - 1, start + d) + 1):
+        sc = score(b, end)
+        if sc > best:
+            best, start = sc, b
+    return best, start, end
+
+
+def _candidates(
+    idx: int,
+    needle: str,
+    stream: TextStream,
+    marker: tuple[float, float] | None,
+    st: ScriptSettings,
+) -> list[_Cand]:
+    """Up to ``st.candidates`` non-overlapping best windows of the stream for one node."""
+    n = len(needle)
+    if not n or not len(stream):
+        return []
+    needle_py = pinyin(needle)
+    coarse = sorted(_window_scores(needle_py, stream, 0, len(stream), n), reverse=True)
+    starts: list[int] = []
+    for _sc, s in coarse:
+        if all(abs(s - t) >= n // 2 + 1 for t in starts):
+            starts.append(s)
+        if len(starts) >= st.candidates:
+            break
+    if marker is not None:
+        lo, hi = stream.index_at(marker[0]), stream.index_at(marker[1])
+        if hi > lo:
+            inside = max(_window_scores(needle_py, stream, lo, hi, n))
+            if all(abs(inside[1] - t) > n // 2 for t in starts):
+                starts.append(inside[1])
+    out = []
+    for s in starts:
+        sc, a, b = _refine(needle, needle_py, stream, s, n, st.pinyin_weight)
+        t0, t1 = stream.span_times(a, b)
+        in_marker = (
+            marker is not None
+            and marker[0] - st.marker_slack_s <= t0 <= marker[1] + st.marker_slack_s
+        )
+        out.append(_Cand(idx, sc, a, b, t0, t1, in_marker))
+    return out
+
+
+def _marker_ranges(
+    nodes: Sequence[ScriptNode], markers: Sequence[tuple[float, str]]
+) -> dict[str, tuple[float, float]]:
+    """Node id → (marker time, next marker time) from the teleprompter events."""
+    ordered = sorted(markers)
+    out: dict[str, tuple[float, float]] = {}
+    for i, (t, node_id) in enumerate(ordered):
+        nxt = ordered[i + 1][0] if i + 1 < len(ordered) else float("inf")
+        out.setdefault(node_id, (t, nxt))
+    return out
+
+
+def _best_chain(cands: list[_Cand], st: ScriptSettings) -> list[_Cand]:
+    """Highest-scoring set of candidates, at most one per node, in template and time order."""
+    items = sorted(cands, key=lambda c: (c.node, c.t0))
+    best: list[float] = []
+    prev: list[int] = []
+    for i, c in enumerate(items):
+        own = c.score + (st.marker_bonus if c.in_marker else 0.0)
+        best.append(own)
+        prev.append(-1)
+        for j in range(i):
+            p = items[j]
+            if (
+                p.node < c.node
+                and p.t1 - st.overlap_tolerance_s <= c.t0
+                and best[j] + own > best[i]
+            ):
+                best[i], prev[i] = best[j] + own, j
+    if not items:
+        return []
+    i = max(range(len(items)), key=best.__getitem__)
+    chain = []
+    while i >= 0:
+        chain.append(items[i])
+        i = prev[i]
+    return chain[::-1]
+
+
+def align_nodes(
+    nodes: Sequence[ScriptNode],
+    utterances: Sequence[Utterance],
+    markers: Sequence[tuple[float, str]] = (),
+    settings: ScriptSettings | None = None,
+) -> list[NodeAlignment]:
+    """Find where each node was spoken by its speaker; one result per node, in template order.
+
+    ``markers`` are (t_s, node_id) teleprompter events; they only bias the choice of match.
+    """
+    st = settings or ScriptSettings()
+    streams = {sp: build_stream(utterances, sp) for sp in {n.speaker for n in nodes}}
+    ranges = _marker_ranges(nodes, markers)
+    cands: list[_Cand] = []
+    for i, node in enumerate(nodes):
+        needle = normalize_script(node.text)
+        cands += _candidates(i, needle, streams[node.speaker], ranges.get(node.id), st)
+    good = [c for c in cands if c.score >= _threshold(nodes[c.node], st)]
+    chain = {c.node: c for c in _best_chain(good, st)}
+    out = []
+    for i, node in enumerate(nodes):
+        mine = [c for c in cands if c.node == i]
+        stream = streams[node.speaker]
+        if i in chain:
+            out.append(_alignment(node, chain[i], stream, True, True))
+            continue
+        # Covered out of order: a good match that is not some other chosen node's speech.
+        free = [
+            c
+            for c in good
+            if c.node == i and not any(_overlaps(c, o, node, nodes[o.node]) for o in chain.values())
+        ]
+        if free:
+            out.append(_alignment(node, max(free, key=lambda c: c.score), stream, True, False))
+        elif mine:
+            best = max(mine, key=lambda c: c.score)
+            out.append(
+                NodeAlignment(
+                    node.id, node.title, node.speaker, False, round(best.score, 4), None, None, ""
+                )
+            )
+        else:
+            out.append(NodeAlignment(node.id, node.title, node.speaker, False, 0.0, None, None, ""))
+    return out
+
+
+def _threshold(node: ScriptNode, st: ScriptSettings) -> float:
+    own = getattr(node, "min_similarity", None)
+    return float(own) if own is not None else st.min_similarity
+
+
+def _overlaps(c: _Cand, o: _Cand, node: ScriptNode, other: ScriptNode) -> bool:
+    if node.speaker != other.speaker:
+        return False
+    inter = min(c.end, o.end) - max(c.start, o.start)
+    return inter > 0.5 * min(c.end - c.start, o.end - o.start)
+
+
+def _alignment(
+    node: ScriptNode, c: _Cand, stream: TextStream, covered: bool, in_order: bool
+) -> NodeAlignment:
+    return NodeAlignment(
+        node_id=node.id,
+        title=node.title,
+        speaker=node.speaker,
+        covered=covered,
+        score=round(c.score, 4),
+        start_s=round(c.t0, 3),
+        end_s=round(c.t1, 3),
+        matched_text=stream.text[c.start : c.end],
+        in_order=in_order,
+    )
+
+
+def order_violations(
+    nodes: Sequence[ScriptNode], aligned: Sequence[NodeAlignment]
+) -> list[OrderViolation]:
+    """Order-critical nodes (consent, reminder) spoken after a node that follows them in the
+    template; each is reported against the earliest such node."""
+    by_id = {a.node_id: a for a in aligned}
+    out = []
+    for i, n in enumerate(nodes):
+        a = by_id[n.id]
+        if not n.order_critical or not a.covered or a.start_s is None:
+            continue
+        earlier = [
+            by_id[m.id]
+            for m in nodes[i + 1 :]
+            if by_id[m.id].covered and (by_id[m.id].start_s or 0.0) < a.start_s
+        ]
+        if earlier:
+            first = min(earlier, key=lambda b: b.start_s or 0.0)
+            out.append(OrderViolation(n.id, a.start_s, first.node_id, first.start_s or 0.0))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers
+
+
+def find_answers(
+    nodes: Sequence[ScriptNode],
+    aligned: Sequence[NodeAlignment],
+    customer: Sequence[Utterance],
+    markers: Sequence[tuple[float, str]] = (),
+    settings: ScriptSettings | None = None,
+) -> dict[str, Answer]:
+    """Classify the customer's reply after every node that requires an answer.
+
+    The window opens ``answer_lead_s`` before the node's end and closes at the start of the next
+    spoken node or after ``answer_wait_s``. A node that was not spoken is judged from its marker
+    range if there is one, and otherwise left out.
+    """
+    st = settings or ScriptSettings()
+    by_id = {a.node_id: a for a in aligned}
+    starts = sorted(a.start_s for a in aligned if a.covered and a.start_s is not None)
+    ranges = _marker_ranges(nodes, markers)
+    out: dict[str, Answer] = {}
+    for node in nodes:
+        if not node.requires_answer:
+            continue
+        a = by_id.get(node.id)
+        if a is not None and a.covered and a.end_s is not None:
+            w0 = a.end_s - st.answer_lead_s
+            nxt = [
+                s
+                for s in starts
+                if s >= a.end_s - st.overlap_tolerance_s and s > (a.start_s or 0.0)
+            ]
+            w1 = min([a.end_s + st.answer_wait_s, *(s + st.answer_grace_s for s in nxt)])
+        elif node.id in ranges:
+            w0, w1 = ranges[node.id][0], min(ranges[node.id][1], ranges[node.id][0] + 60.0)
+        else:
+            continue
+        out[node.id] = _answer_in(node, customer, w0, max(w1, w0 + 0.5))
+    return out
+
+
+def _answer_in(node: ScriptNode, customer: Sequence[Utterance], w0: float, w1: float) -> Answer:
+    words: list[tuple[float, float, str]] = []
+    for u in sorted(customer, key=lambda u: u.start_s):
+        if u.end_s < w0 or u.start_s > w1:
+            continue
+        if u.words:
+            words += [(w.start_s, w.end_s, w.text) for w in u.words if w0 <= w.start_s <= w1]
+        elif w0 <= u.start_s <= w1:
+            words.append((u.start_s, u.end_s, u.text))
+    text = "".join(t for _, _, t in words)
+    cls = classify_answer(text, getattr(node, "expected_answer", None))
+    return Answer(
+        node_id=node.id,
+        kind=cls.kind,
+        text=text,
+        phrase=cls.phrase,
+        window_start_s=round(w0, 3),
+        window_end_s=round(w1, 3),
+        start_s=words[0][0] if words else None,
+        end_s=words[-1][1] if words else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Everything together
+
+
+def analyze(
+    nodes: Sequence[ScriptNode],
+    salesperson: Sequence[Utterance],
+    customer: Sequence[Utterance],
+    policy: Policy | None = None,
+    markers: Sequence[tuple[float, str]] = (),
+    forbidden_phrases: Sequence[str] = (),
+    settings: ScriptSettings | None = None,
+) -> ScriptAnalysis:
+    """Run every script check on one session's transcripts (utterance times on one timeline)."""
+    st = settings or ScriptSettings()
+    everyone = [*salesperson, *customer]
+    aligned = align_nodes(nodes, everyone, markers, st)
+    sales_stream = build_stream(salesperson)
+    return ScriptAnalysis(
+        nodes=aligned,
+        answers=find_answers(nodes, aligned, customer, markers, st),
+        order_violations=order_violations(nodes, aligned),
+        forbidden=find_forbidden(sales_stream, lexicon_with(forbidden_phrases), st.negation_gap),
+        numbers=check_numbers(sales_stream, policy, st.number_context) if policy else [],
+    )

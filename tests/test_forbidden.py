@@ -1,0 +1,98 @@
+"""Forbidden wording: exact, homophone and one-syllable-off matches; negation and context guards."""
+
+from __future__ import annotations
+
+import pytest
+
+from inspection.forbidden import DEFAULT_LEXICON, ForbiddenHit, find_forbidden, lexicon_with
+from inspection.speech import Utterance
+from inspection.transcript import build_stream
+
+
+def _hits(*texts: str, extra: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
+    utts = [Utterance("salesperson", i * 10.0, i * 10.0 + 5.0, t) for i, t in enumerate(texts)]
+    return [
+        (h.phrase, h.matched, h.how)
+        for h in find_forbidden(build_stream(utts), lexicon_with(extra))
+    ]
+
+
+def test_exact_phrases_with_times() -> None:
+    utts = [Utterance("salesperson", 2.0, 4.0, "这个产品保本保息。")]
+    hits = find_forbidden(build_stream(utts))
+    assert hits == [
+        ForbiddenHit(
+            phrase="保本保息",
+            category="guaranteed_return",
+            matched="保本保息",
+            how="chars",
+            participant="salesperson",
+            start_s=3.0,
+            end_s=4.0,
+            context="这个产品保本保息",
+        )
+    ]
+
+
+def test_several_phrases_longest_wins() -> None:
+    assert _hits("这款产品保本保息，稳赚不赔，比存款利息还高。") == [
+        ("保本保息", "保本保息", "chars"),  # not also 保本
+        ("稳赚不赔", "稳赚不赔", "chars"),
+        ("存款", "存款", "chars"),  # the 不 of 稳赚不赔 does not negate it
+        ("利息", "利息", "chars"),
+    ]
+
+
+def test_asr_homophones_and_near_misses() -> None:
+    assert _hits("这款产品报本报息，稳正不陪") == [
+        ("保本保息", "报本报息", "pinyin"),
+        ("稳赚不赔", "稳正不陪", "fuzzy"),
+    ]
+
+
+def test_inducements_and_superlatives() -> None:
+    assert _hits("限时优惠，下个月就停售了") == [
+        ("限时", "限时", "chars"),
+        ("停售", "停售", "chars"),
+    ]
+    assert _hits("这是唯一一款", "首期返现两千元") == [
+        ("唯一", "唯一", "chars"),
+        ("返现", "返现", "chars"),
+    ]
+    assert _hits("这是市面上最好的产品") == [("最好", "最好", "chars")]
+    assert _hits("我们这个是最好。") == [("最好", "最好", "chars")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "保险不是存款，也没有利息",  # compliant statements negate the phrase
+        "本产品不保证收益，分红是不确定的",
+        "本产品不是银行存款",
+        "不会有利息",
+        "本产品不保本",
+        "保单利益以合同为准",  # 利益 is not 利息 (li yi vs li xi)
+        "您可以申请保单贷款，贷款利息按合同约定",  # a policy-loan term
+        "理赔款会存入您的账户",  # paying out, not a deposit
+        "您最好仔细阅读条款",  # advice, not a superlative
+        "屏幕上显示的是您的保单",  # 显示 sounds like 限时 but shares no character
+        "请您认真阅读免责条款",
+    ],
+)
+def test_no_false_positives(text: str) -> None:
+    assert _hits(text) == []
+
+
+def test_negation_words_that_do_not_negate() -> None:
+    assert _hits("不管怎样都稳赚不赔") == [("稳赚不赔", "稳赚不赔", "chars")]
+
+
+def test_template_phrases_added_once() -> None:
+    lex = lexicon_with(["收益翻倍", "保本保息", " "])
+    assert len(lex) == len(DEFAULT_LEXICON) + 1
+    assert _hits("这个产品收益翻倍", extra=("收益翻倍",)) == [("收益翻倍", "收益翻倍", "chars")]
+    assert _hits("这个产品收益翻倍") == []
+
+
+def test_phrase_split_across_utterances() -> None:
+    assert _hits("我们这款产品稳赚", "不赔的") == [("稳赚不赔", "稳赚不赔", "chars")]
