@@ -57,15 +57,23 @@ async def test_two_parties_talk_and_are_recorded(tmp_path: Path) -> None:
         lambda: sales.received.frames["video"] > 0 and customer.received.frames["video"] > 0
     )
     await asyncio.sleep(4.0)
+    # Stop both cameras and microphones, then let what is in flight arrive: on a busy
+    # machine delivery may lag, so wait on counts rather than on the clock.
+    for client in (sales, customer):
+        for track in client.tracks:
+            track.stop()
     sent = {
         "salesperson": sales.tracks[0].sent,  # type: ignore[attr-defined]
         "customer": customer.tracks[0].sent,  # type: ignore[attr-defined]
     }
+    await wait_for(
+        lambda: all(room.stats()[r]["packets_received"]["video"] >= sent[r] - 15 for r in sent), 15
+    )
     # Each side receives the OTHER side's picture (its chroma) and sound, not its own.
     for client, other in ((sales, "customer"), (customer, "salesperson")):
         got = client.received
-        assert got.frames["video"] >= 0.8 * FPS * 4
-        assert got.frames["audio"] >= 0.8 * 50 * 4
+        await wait_for(lambda: got.frames["video"] >= sent[other] - 15, 15)  # noqa: B023
+        await wait_for(lambda: got.frames["audio"] >= 0.8 * 50 * sent[other] / FPS, 15)  # noqa: B023
         u, v = got.chroma[-1]
         assert (u < v) == (other == "customer"), (u, v)
         assert max(got.audio_rms) > 0.05
@@ -101,10 +109,11 @@ async def test_two_parties_talk_and_are_recorded(tmp_path: Path) -> None:
         assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus")
         assert (probe.width, probe.height) == (320, 240)
         assert probe.decode_errors == 0
-        # Everything the client sent after the connection came up (~0.2 s) is in the file.
+        # Everything the client sent once the server's receiver was up is in the file (the
+        # first frames can precede it by a few hundred ms).
         expected = sent[seg["participant"]]
-        assert expected - 8 <= probe.video_frames <= expected
-        assert probe.duration == pytest.approx(expected / FPS, abs=0.6)
+        assert expected - 15 <= probe.video_frames <= expected
+        assert probe.duration == pytest.approx(expected / FPS, abs=1.0)
         assert seg["end_s"] - seg["start_s"] == pytest.approx(probe.duration, abs=0.5)
         assert probe.audio_rms > 0.05
         offsets = marker_offsets(probe)
@@ -215,8 +224,10 @@ async def test_threads_and_fds_return_to_baseline(tmp_path: Path) -> None:
         await room.close()
         await client.close()
 
-    def counts() -> tuple[int, int]:
-        return threading.active_count(), len(os.listdir("/proc/self/fd"))
+    def counts() -> tuple[list[str], int]:
+        # The default executor's pooled workers ("asyncio_N") may grow; anything else must not.
+        names = sorted(t.name for t in threading.enumerate() if not t.name.startswith("asyncio_"))
+        return names, len(os.listdir("/proc/self/fd"))
 
     await cycle(0)  # warm up pools (the default executor keeps its threads)
     await asyncio.sleep(0.2)
