@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from inspection.pipeline import InputError
 from server import audit
 from server.context import AppContext
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
+from server.session_dir import hash_file
 from server.store.models import FindingRow, InspectionReport, RecordingSession
 from server.store.types import utcnow
 
@@ -35,7 +35,6 @@ _PROCESS: dict[str, Any] = {}
 def _init_process(models_dir: str, threads: int, progress_q: Any) -> None:
     from inspection.pipeline import Inspector
     from inspection.rules import Thresholds
-
     from models.registry import ModelRegistry, default_cache_dir
 
     registry = ModelRegistry(default_cache_dir(), Path(models_dir) if models_dir else None)
@@ -125,7 +124,21 @@ class JobRunner:
         path = self._session_dir(job)
         loop = asyncio.get_running_loop()
         await progress("review_video", 0.0)
-        out = await loop.run_in_executor(self._executor, _review_video_in_process, str(path))
+        try:
+            out = Path(
+                await loop.run_in_executor(self._executor, _review_video_in_process, str(path))
+            )
+        except ValueError as exc:  # nothing was recorded
+            raise PermanentJobError(str(exc)) from exc
+        size, digest = await asyncio.to_thread(hash_file, out)
+        async with self.ctx.db.session() as s:
+            await audit.record(
+                s,
+                "system",
+                "review_video.done",
+                job.payload["session_id"],
+                {"file": out.name, "bytes": size, "sha256": digest},
+            )
         log.info("review video for %s: %s", job.payload["session_id"], out)
 
     async def _set_inspection_status(self, session_id: str, status: str) -> None:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from server.store.models import FindingRow, InspectionReport, Job, RecordingSession
+from server.rtc.probe import probe_recording
+from server.store.models import AuditEntry, FindingRow, InspectionReport, Job, RecordingSession
 from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
 from tests.test_api_recording import join, open_session, wait_for
 
 
-async def _wait_jobs_done(srv: RunningServer, session_id: str, limit_s: float = 300) -> dict[str, str]:
+async def _wait_jobs_done(
+    srv: RunningServer, session_id: str, limit_s: float = 300
+) -> dict[str, str]:
     states: dict[str, str] = {}
     for _ in range(int(limit_s / 0.5)):
         async with srv.ctx.db.session() as db:
@@ -27,7 +31,7 @@ async def _wait_jobs_done(srv: RunningServer, session_id: str, limit_s: float = 
 
 
 async def test_session_end_runs_inspection_in_worker(tmp_path: Path) -> None:
-    srv = await start_server(make_settings(tmp_path, workers=1, make_review_video=False))
+    srv = await start_server(make_settings(tmp_path, workers=1))
     await add_test_users(srv.ctx)
     sales, customer = Client(srv.url), Client(srv.url)
     peers = []
@@ -42,7 +46,7 @@ async def test_session_end_runs_inspection_in_worker(tmp_path: Path) -> None:
         status, _ = await sales.post(f"/api/sessions/{sid}/end")
         assert status == 200
         states = await _wait_jobs_done(srv, sid)
-        assert states == {"inspect": "done"}, states
+        assert states == {"inspect": "done", "review_video": "done"}, states
         async with srv.ctx.db.session() as db:
             row = await db.get(RecordingSession, sid)
             report = await db.get(InspectionReport, sid)
@@ -57,6 +61,18 @@ async def test_session_end_runs_inspection_in_worker(tmp_path: Path) -> None:
             (srv.ctx.settings.sessions_dir / sid / "report.json").read_text("utf-8")
         )
         assert on_disk["verdict"] == "flagged" and len(on_disk["findings"]) == row.finding_count
+        # The side-by-side review video: both pictures in one frame, both voices mixed.
+        review = srv.ctx.settings.sessions_dir / sid / "review.mp4"
+        probe = await asyncio.to_thread(probe_recording, review)
+        assert probe.video_codec == "h264" and probe.audio_codec == "aac"
+        assert probe.width > probe.height and probe.duration >= 2.5
+        async with srv.ctx.db.session() as db:
+            entries = [e for e in (await db.execute(select(AuditEntry))).scalars()]
+        anchored = [e for e in entries if e.action == "review_video.done"]
+        assert (
+            len(anchored) == 1
+            and anchored[0].detail["sha256"] == hashlib.sha256(review.read_bytes()).hexdigest()
+        )
     finally:
         for p in peers:
             await p.close()
