@@ -97,6 +97,18 @@ def test_engine_loads_from_wheel_without_network(monkeypatch: pytest.MonkeyPatch
     assert OcrEngine(threads=1).read(blank) == []
 
 
+def test_sessions_use_the_given_threads_without_spinning(engine: OcrEngine) -> None:
+    sessions = [
+        engine._ocr.text_det.infer,
+        engine._ocr.text_cls.infer,
+        engine._ocr.text_rec.session,
+    ]
+    for wrapper in sessions:
+        opts = wrapper.session.get_session_options()
+        assert opts.intra_op_num_threads == 2 and opts.inter_op_num_threads == 1
+        assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_missing_model_dir_names_the_package(tmp_path: Path) -> None:
     with pytest.raises(OcrError, match="rapidocr-onnxruntime"):
         OcrEngine(model_dir=tmp_path)
