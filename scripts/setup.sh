@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up Kesu in ./.venv: system packages (when root), Python packages, offline models.
 #   bash scripts/setup.sh          runtime only
-#   bash scripts/setup.sh --dev    plus test tools: Debian chromium, CJK fonts, pytest, playwright
+#   bash scripts/setup.sh --dev    plus test tools: Debian chromium, CJK fonts, PostgreSQL, pytest, playwright
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ dev=0
 
 apt_packages=(libgl1 libglib2.0-0)
 if [ "$dev" = 1 ]; then
-  apt_packages+=(chromium fonts-noto-cjk fonts-arphic-ukai)
+  apt_packages+=(chromium fonts-noto-cjk fonts-arphic-ukai postgresql)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

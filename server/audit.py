@@ -11,13 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.store.models import AuditEntry
 from server.store.types import iso, utcnow
 
 GENESIS = "0" * 64
+_CHAIN_LOCK = 0x6B657375  # "kesu": advisory lock id serialising appends on PostgreSQL
 
 
 def entry_hash(
@@ -55,10 +56,12 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry inside the caller's transaction (SQLite: BEGIN IMMEDIATE serialises writers)."""
+    if db.get_bind().dialect.name == "postgresql":
+        # Row locks cannot serialise appends (an empty table has no row to lock, and a
+        # waiter would not re-read the newest entry): take one transaction-scoped lock.
+        await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     last = (
-        await db.execute(
-            select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1).with_for_update()
-        )
+        await db.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
     ).scalar_one_or_none()
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.hash
