@@ -166,7 +166,7 @@ async def run_level(
     await proc.stdin.drain()
     await proc.wait()
 
-    sent = received = forwarded_got = recorded = relay_dropped = 0
+    sent = received = forwarded_got = recorded = relay_dropped = relay_skipped = keyframes = 0
     for s in sessions:
         history = {h["role"]: h for h in closed[s.sid]["history"]}
         for role in ROLES:
@@ -175,6 +175,8 @@ async def run_level(
             received += history[role]["packets_received"]["video"]
             recorded += history[role]["recorded"]["video"]
             relay_dropped += history[role]["relay_dropped"]["video"]
+            relay_skipped += history[role]["relay_skipped"]["video"]
+            keyframes += s.tracks[role].keyframes_sent
             forwarded_got += s.peers[other].received.frames["video"]
     offsets: list[float] = []
     for s in sessions[:probe_sessions]:
@@ -192,6 +194,8 @@ async def run_level(
         "peer_received": forwarded_got,
         "recorded": recorded,
         "relay_dropped": relay_dropped,
+        "relay_skipped_before_keyframe": relay_skipped,
+        "keyframes_on_request": keyframes,
         "av_offset_ms": [round(o * 1000) for o in offsets],
     }
 
@@ -237,7 +241,7 @@ def load_or_encode_loops(cache: Path) -> dict[str, EncodedLoop]:
 
 
 async def bench(levels: list[int], seconds: float, probe_sessions: int) -> None:
-    loops = load_or_encode_loops(Path(tempfile.gettempdir()) / "kesu-bench-loops-v1.pkl")
+    loops = load_or_encode_loops(Path(tempfile.gettempdir()) / "kesu-bench-loops-v2.pkl")
     rows = []
     for n in levels:
         row = await run_level(n, seconds, loops, probe_sessions)
@@ -256,7 +260,13 @@ def main() -> None:
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve))
+        profile = os.environ.get("KESU_BENCH_PROFILE")
+        if profile:  # event-loop thread only
+            import cProfile
+
+            cProfile.runctx("asyncio.run(serve(args.serve))", globals(), locals(), profile)
+        else:
+            asyncio.run(serve(args.serve))
     else:
         asyncio.run(bench(args.sessions, args.seconds, args.probe_sessions))
 

@@ -135,26 +135,31 @@ class EncodedLoop:
     packets: list[bytes]
     ticks: int  # clock ticks per packet
     clock_rate: int
+    keyframes: list[bytes] | None = None  # the same pictures, each coded as a keyframe
 
 
 def encode_video_loop(
     role: str, seconds: float, size: tuple[int, int], fps: int, gop: int, timeline: MediaTimeline
 ) -> EncodedLoop:
-    """Encode the pattern once with libvpx (keyframe every ``gop`` frames)."""
-    ctx = av.CodecContext.create("libvpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = size[0], size[1], "yuv420p"
-    ctx.time_base = Fraction(1, fps)
-    ctx.bit_rate = 1_000_000
-    ctx.gop_size = gop
-    ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-    packets: list[bytes] = []
-    for n in range(round(seconds * fps)):
-        t = n / fps
-        frame = pattern_frame(n, fps, size, COLOURS[role], timeline.is_marker(t, 0.5 / fps))
-        frame.pts, frame.time_base = n, ctx.time_base
-        packets += [bytes(p) for p in ctx.encode(frame)]
-    packets += [bytes(p) for p in ctx.encode(None)]
-    return EncodedLoop("video", packets, VIDEO_RATE // fps, VIDEO_RATE)
+    """Encode the pattern once with libvpx (keyframe every ``gop`` frames), and once more
+    as all keyframes so that a keyframe request can be answered at any frame."""
+    streams = []
+    for key_every in (gop, 1):
+        ctx = av.CodecContext.create("libvpx", "w")
+        ctx.width, ctx.height, ctx.pix_fmt = size[0], size[1], "yuv420p"
+        ctx.time_base = Fraction(1, fps)
+        ctx.bit_rate = 1_000_000
+        ctx.gop_size = key_every
+        ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        packets: list[bytes] = []
+        for n in range(round(seconds * fps)):
+            t = n / fps
+            frame = pattern_frame(n, fps, size, COLOURS[role], timeline.is_marker(t, 0.5 / fps))
+            frame.pts, frame.time_base = n, ctx.time_base
+            packets += [bytes(p) for p in ctx.encode(frame)]
+        packets += [bytes(p) for p in ctx.encode(None)]
+        streams.append(packets)
+    return EncodedLoop("video", streams[0], VIDEO_RATE // fps, VIDEO_RATE, keyframes=streams[1])
 
 
 def encode_audio_loop(seconds: float, timeline: MediaTimeline) -> EncodedLoop:
@@ -169,7 +174,9 @@ def encode_audio_loop(seconds: float, timeline: MediaTimeline) -> EncodedLoop:
 
 
 class LoopedPacketTrack(MediaStreamTrack):
-    """Replays an :class:`EncodedLoop` as ``av.Packet``s paced by the wall clock."""
+    """Replays an :class:`EncodedLoop` as ``av.Packet``s paced by the wall clock; answers
+    a keyframe request (like a browser) with the keyframe-coded version of the next frame
+    (later frames then reference a slightly different picture: harmless here)."""
 
     def __init__(self, loop: EncodedLoop, timeline: MediaTimeline) -> None:
         super().__init__()
@@ -177,12 +184,21 @@ class LoopedPacketTrack(MediaStreamTrack):
         self.loop, self.timeline = loop, timeline
         self.time_base = Fraction(1, loop.clock_rate)
         self.sent = 0
+        self.keyframes_sent = 0
+        self._key_wanted = False
+
+    def request_keyframe(self) -> None:
+        self._key_wanted = self.loop.keyframes is not None
 
     async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         await self.timeline.wait_until(self.sent * self.loop.ticks / self.loop.clock_rate)
-        packet = av.Packet(self.loop.packets[self.sent % len(self.loop.packets)])
+        source = self.loop.packets
+        if self._key_wanted and self.loop.keyframes is not None:
+            source, self._key_wanted = self.loop.keyframes, False
+            self.keyframes_sent += 1
+        packet = av.Packet(source[self.sent % len(source)])
         packet.pts = self.sent * self.loop.ticks
         packet.time_base = self.time_base
         self.sent += 1
@@ -214,7 +230,10 @@ class ClientPeer:
         self.received = Received()
         self._tasks: list[asyncio.Task[None]] = []
         for track in self.tracks:
-            self.pc.addTrack(track)
+            sender = self.pc.addTrack(track)
+            if isinstance(track, LoopedPacketTrack):
+                # aiortc answers PLI/FIR by flagging its encoder; pre-encoded media has none.
+                sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
         self.pc.on("track", self._on_track)
 
     async def offer(self) -> str:

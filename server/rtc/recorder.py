@@ -1,7 +1,8 @@
 """Crash-safe Matroska recording of one participant's encoded audio and video (no decoding).
 
 Packets arrive on the event loop (:meth:`SegmentRecorder.push`, never blocks) and are
-muxed on a dedicated thread through a bounded queue. The file starts on a video keyframe
+muxed on a dedicated thread through a bounded queue, drained every ``POLL_S`` (so the
+thread wakes 20 times a second, not once per packet). The file starts on a video keyframe
 after ``sync_wait_s`` of pre-roll (or sooner once both tracks sent a few RTCP sender
 reports), so audio and video can be put on the sender's clock; audio before that keyframe
 is dropped. Clusters are cut every ``cluster_time_limit_ms`` and every packet is
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import queue
 import struct
 import threading
 import time
@@ -36,6 +36,7 @@ log = logging.getLogger("kesu.rtc.recorder")
 CLOCK_RATES = {"audio": 48000, "video": 90000}
 MS = Fraction(1, 1000)
 KEYFRAME_RETRY_S = 1.0
+POLL_S = 0.05
 MAX_PREROLL_VIDEO = 900  # frames buffered while waiting for sync (~30 s at 30 fps)
 MAX_PREROLL_AUDIO = 1500
 SYNC_REPORTS = 3  # start early once every track has sent this many RTCP sender reports
@@ -105,7 +106,9 @@ class SegmentRecorder:
         self._sync_wait_s = sync_wait_s
         self._cluster_ms = cluster_time_limit_ms
         self._stop_timeout_s = stop_timeout_s
-        self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(queue_size)
+        self._pending: deque[tuple[Any, ...]] = deque()  # append/popleft are thread-safe
+        self._max_pending = queue_size
+        self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -146,33 +149,28 @@ class SegmentRecorder:
                 self.stats.dropped[kind] += 1
                 return
             self._video_broken = False
-        item = ("p", kind, bytes(packet), int(packet.pts), key, arrival or time.time())
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
+        if len(self._pending) >= self._max_pending:
             self.stats.dropped[kind] += 1
             if kind == "video":
                 self._video_broken = True
                 self._ask_keyframe()
+            return
+        self._pending.append(
+            ("p", kind, bytes(packet), int(packet.pts), key, arrival or time.time())
+        )
 
     def sender_report(self, kind: str, report: SenderReport) -> None:
         """An RTCP sender report for ``kind`` (from the receiver)."""
-        if not self._stopping.is_set():
-            try:
-                self._queue.put_nowait(("sr", kind, report))
-            except queue.Full:
-                pass
+        if not self._stopping.is_set() and len(self._pending) < self._max_pending:
+            self._pending.append(("sr", kind, report))
 
     async def stop(self) -> RecorderStats:
         """Flush what is queued, close the file and return the stats. Idempotent; gives up
         waiting after ``stop_timeout_s`` (the thread then finishes on its own)."""
         self._stopping.set()
+        self._wake.set()
         if self._thread is None or self._done is None:
             return self.stats
-        try:
-            self._queue.put_nowait(None)
-        except queue.Full:
-            pass  # the thread sees _stopping once the queue drains
         try:
             await asyncio.wait_for(asyncio.shield(self._done), self._stop_timeout_s)
         except TimeoutError:
@@ -198,19 +196,17 @@ class SegmentRecorder:
     def _run(self) -> None:
         try:
             while True:
-                try:
-                    item = self._queue.get(timeout=0.2)
-                except queue.Empty:
-                    if self._stopping.is_set():
-                        break
-                    self._maybe_start()
-                    continue
-                if item is None:
+                stopping = self._stopping.is_set()  # nothing is queued after this is seen
+                while self._pending:
+                    item = self._pending.popleft()
+                    if item[0] == "p":
+                        self._on_packet(*item[1:])
+                    else:
+                        self._clock.sender_report(item[1], item[2])
+                if stopping:
                     break
-                if item[0] == "p":
-                    self._on_packet(*item[1:])
-                else:
-                    self._clock.sender_report(item[1], item[2])
+                self._maybe_start()
+                self._wake.wait(POLL_S)
             if self._container is None and self._pre_video:
                 self._start()  # stopping before sync finished: write what we have
         except Exception as exc:

@@ -46,7 +46,8 @@ class PacketRelayTrack(MediaStreamTrack):
         self._last_wall = 0.0
         self._await_keyframe = False
         self.forwarded = 0
-        self.dropped = 0
+        self.dropped = 0  # lost to overflow (the viewer's connection could not keep up)
+        self.skipped = 0  # a new sender's frames before its first keyframe (undecodable)
 
     def attach(self, sender: RTCRtpSender) -> None:
         """Route the viewer's keyframe requests that reach ``sender`` to this track."""
@@ -71,7 +72,7 @@ class PacketRelayTrack(MediaStreamTrack):
         if source is not self._source:
             if self.kind == "video" and not packet.is_keyframe:
                 # A new connection's frames are undecodable until its first keyframe.
-                self.dropped += 1
+                self.skipped += 1
                 self.request_keyframe()
                 return
             self._rebase(packet.pts, now)
