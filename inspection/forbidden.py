@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from inspection.textnorm import normalize, pinyin
+from inspection.textnorm import normalize, pinyin, similarity
 from inspection.transcript import TextStream
 
 
@@ -68,6 +68,7 @@ class ForbiddenHit:
     category: str
     matched: str  # the transcript characters that matched
     how: str  # "chars" | "pinyin" | "fuzzy"
+    score: float  # 1.0 same characters, 0.95 same pinyin, else char+pinyin similarity
     participant: str
     start_s: float
     end_s: float
@@ -129,6 +130,14 @@ def _context_ok(stream: TextStream, p: ForbiddenPhrase, start: int, end: int) ->
     return True
 
 
+def _score(how: str, matched: str, phrase: str) -> float:
+    if how == "chars":
+        return 1.0
+    if how == "pinyin":
+        return 0.95
+    return round(similarity(matched, phrase), 4)
+
+
 def find_forbidden(
     stream: TextStream,
     lexicon: Sequence[ForbiddenPhrase] = DEFAULT_LEXICON,
@@ -165,6 +174,7 @@ def find_forbidden(
                 category=p.category,
                 matched=text[start:end],
                 how=how,
+                score=_score(how, text[start:end], p.text),
                 participant=stream.participant,
                 start_s=round(t0, 3),
                 end_s=round(t1, 3),

@@ -6,7 +6,7 @@ classify the customer's answers, flag forbidden wording and check spoken numbers
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from rapidfuzz import fuzz
@@ -446,11 +446,24 @@ def analyze(
     st = settings or ScriptSettings()
     everyone = [*salesperson, *customer]
     aligned = align_nodes(nodes, everyone, markers, st)
-    sales_stream = build_stream(salesperson)
+    sales_stream = build_stream(salesperson, "salesperson")
+    numbers = check_numbers(sales_stream, policy, st.number_context) if policy else []
     return ScriptAnalysis(
         nodes=aligned,
         answers=find_answers(nodes, aligned, customer, markers, st),
         order_violations=order_violations(nodes, aligned),
         forbidden=find_forbidden(sales_stream, lexicon_with(forbidden_phrases), st.negation_gap),
-        numbers=check_numbers(sales_stream, policy, st.number_context) if policy else [],
+        numbers=[replace(n, node_id=_node_at(aligned, n.start_s, n.end_s)) for n in numbers],
     )
+
+
+def _node_at(aligned: Sequence[NodeAlignment], t0: float, t1: float) -> str | None:
+    """The salesperson node whose matched span contains ``[t0, t1]`` (the closest overlap)."""
+    best: tuple[float, str] | None = None
+    for a in aligned:
+        if a.speaker != "salesperson" or a.start_s is None or a.end_s is None:
+            continue
+        overlap = min(a.end_s, t1) - max(a.start_s, t0)
+        if overlap > -0.5 and (best is None or overlap > best[0]):
+            best = (overlap, a.node_id)
+    return best[1] if best else None

@@ -60,6 +60,7 @@ class NumberCheck:
     end_s: float
     text: str  # the number as recognised (normalised, e.g. "12000元")
     context: str  # the characters around it
+    node_id: str | None = None  # the script node being read when it was said (set by script)
 
     @property
     def expected_text(self) -> str:

@@ -26,6 +26,7 @@ def test_exact_phrases_with_times() -> None:
             category="guaranteed_return",
             matched="保本保息",
             how="chars",
+            score=1.0,
             participant="salesperson",
             start_s=3.0,
             end_s=4.0,
@@ -41,6 +42,12 @@ def test_several_phrases_longest_wins() -> None:
         ("存款", "存款", "chars"),  # the 不 of 稳赚不赔 does not negate it
         ("利息", "利息", "chars"),
     ]
+
+
+def test_scores() -> None:
+    utts = [Utterance("salesperson", 0.0, 5.0, "这款产品报本报息，稳正不陪，保证收益")]
+    hits = find_forbidden(build_stream(utts))
+    assert [(h.how, h.score) for h in hits] == [("pinyin", 0.95), ("fuzzy", 0.675), ("chars", 1.0)]
 
 
 def test_asr_homophones_and_near_misses() -> None:

