@@ -10,6 +10,14 @@ numpy, OpenCV and PIL: no TensorFlow, no network. Deterministic for a given --se
     .venv/bin/python scripts/make_corpus.py --out /tmp/corpus --template mini --sessions clean,wrong
     .venv/bin/python scripts/make_corpus.py --list-lines > lines.txt   # texts for TTS
 
+labels.json (schema kesu.labels/1) holds what a correct inspection reports and the ground
+truth behind it: "expected_codes" (sorted, unique; [] for a clean session),
+"expected_findings" [{"code", "node", "participant"}], "kind", "description",
+"template_id" / "template_path" (mini.yaml in tests/data/templates), "policy", "duration_s",
+"node_events" (whether metadata.json carries node markers), "video_codec", "faces",
+"id_card" / "page" (what the documents show), "nodes" {id: [start_s, end_s]} and "timeline"
+(every beat: kind, speaker, node, text, start_s, end_s). DIR/corpus.json indexes the run.
+
 New lines of text (after a template change) need clips: pipe --list-lines into
 ``/work/ttsvenv/bin/python scripts/tts/synth.py --out tests/data/tts --lines FILE``.
 """
