@@ -50,6 +50,7 @@ class NodeSpec:
     order_critical: bool = False
     expected_answer: str | None = None
     min_similarity: float | None = None
+    role: str | None = None  # "consent" | "reminder" | None
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class ScriptSettings:
     """Every threshold of the script checks, with its default."""
 
     min_similarity: float = 0.6  # combined char+pinyin score for a node to count as covered
+    reminder_min_similarity: float = 0.75  # the same for the fixed reminder (role: reminder, R3)
     pinyin_weight: float = 0.7  # share of the pinyin score in the combined score
     candidates: int = 3  # best windows kept per node before choosing an in-order chain
     overlap_tolerance_s: float = 1.0  # consecutive nodes may overlap this much (timing jitter)
@@ -315,8 +317,13 @@ def align_nodes(
 
 
 def _threshold(node: ScriptNode, st: ScriptSettings) -> float:
+    """The node's own min_similarity, else the reminder's or the general threshold."""
     own = getattr(node, "min_similarity", None)
-    return float(own) if own is not None else st.min_similarity
+    if own is not None:
+        return float(own)
+    if getattr(node, "role", None) == "reminder":
+        return st.reminder_min_similarity
+    return st.min_similarity
 
 
 def _overlaps(c: _Cand, o: _Cand, node: ScriptNode, other: ScriptNode) -> bool:

@@ -4,9 +4,10 @@ the session timeline, with word timestamps for aligning the script.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class DecodeOptions:
     drop_word_probability: float = 0.35
     max_chars_per_s: float = 12.0  # fast Mandarin is ~6 characters per second
     max_compression_ratio: float = 2.4  # "语语语语..." repetition loops
+    split_pause_s: float = 1.5  # a segment is split where its words pause longer than this
 
 
 class SpeechRecognizer:
@@ -172,8 +174,35 @@ def _to_utterances(
         nxt = kept[k + 1] if k + 1 < len(kept) else None
         utt = _utterance(seg, nxt, participant, offset_s)
         if utt is not None:
-            out.append(utt)
+            out += split_at_pauses(utt, options.split_pause_s)
     return out
+
+
+def split_at_pauses(utt: Utterance, pause_s: float) -> list[Utterance]:
+    """Split an utterance where its words are more than ``pause_s`` apart.
+
+    VAD joins speech chunks before decoding, so one segment can hold answers given a minute
+    apart ("是的，我同意" ... "好的，我清楚了"); each becomes its own utterance.
+    """
+    if not utt.words:
+        return [utt]
+    groups: list[list[Word]] = [[utt.words[0]]]
+    for prev, w in itertools.pairwise(utt.words):
+        if w.start_s - prev.end_s > pause_s:
+            groups.append([])
+        groups[-1].append(w)
+    if len(groups) == 1:
+        return [utt]
+    return [
+        replace(
+            utt,
+            start_s=g[0].start_s,
+            end_s=g[-1].end_s,
+            text="".join(w.text for w in g),
+            words=g,
+        )
+        for g in groups
+    ]
 
 
 def _utterance(seg: Any, nxt: Any, participant: str, offset_s: float) -> Utterance | None:

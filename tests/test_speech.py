@@ -168,3 +168,23 @@ def test_text_past_the_last_word_is_kept_unless_repeated() -> None:
 def test_hallucination_markers() -> None:
     assert is_hallucination("字幕由Amara.org社区提供")
     assert not is_hallucination("请您认真阅读免责条款")
+
+
+def test_segments_split_at_long_pauses() -> None:
+    seg = _seg(
+        8.9,
+        112.7,
+        "是的,我同意。好的,我清楚了。",
+        [
+            _w(8.9, 9.5, "是的,", 0.9),
+            _w(9.5, 10.9, "我同意。", 0.9),
+            _w(102.0, 103.8, "好的,我清楚了。", 0.8),
+        ],
+    )
+    utts = _to_utterances([seg], "customer", 0.0, DecodeOptions())
+    assert [(u.start_s, u.end_s, u.text, len(u.words)) for u in utts] == [
+        (8.9, 10.9, "是的,我同意。", 2),
+        (102.0, 103.8, "好的,我清楚了。", 1),
+    ]
+    assert utts[1].avg_logprob == -0.3
+    assert len(_to_utterances([seg], "customer", 0.0, DecodeOptions(split_pause_s=200.0))) == 1
