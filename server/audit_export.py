@@ -242,10 +242,10 @@ def _check_chain(
             problems.append("chain: entry 1 does not start from the genesis hash")
         prev = c
     for e in entries:
-        c = by_seq.get(e["seq"])
-        if c is None:
+        link = by_seq.get(e["seq"])
+        if link is None:
             problems.append(f"chain: session entry {e['seq']} is not in the chain")
-        elif c["hash"] != e["hash"] or c["prev"] != e["prev_hash"]:
+        elif link["hash"] != e["hash"] or link["prev"] != e["prev_hash"]:
             problems.append(f"chain: session entry {e['seq']} differs from the chain")
     if chain and (chain[-1]["seq"] != head.get("seq") or chain[-1]["hash"] != head.get("hash")):
         problems.append("chain: does not end at the manifest's chain head")
