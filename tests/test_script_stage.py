@@ -1,0 +1,77 @@
+"""The script stage: repairing truncated word lists and adapting script.analyze to rules records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inspection.policy import Policy
+from inspection.rules import Thresholds, number_findings, script_findings
+from inspection.script_stage import align_script, repair_words
+from inspection.speech import Utterance, Word
+from inspection.templates import load_template, render
+
+MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
+POLICY = Policy(
+    customer_name="李明华",
+    customer_id_number="11010519491231002X",
+    product_name="安康定期寿险",
+    premium=12000,
+)
+
+
+def said(who: str, text: str, t0: float, t1: float) -> Utterance:
+    """An utterance whose words are its characters, evenly spread."""
+    chars = [c for c in text if c.strip()]
+    step = (t1 - t0) / len(chars)
+    words = [
+        Word(round(t0 + i * step, 3), round(t0 + (i + 1) * step, 3), c, 0.9)
+        for i, c in enumerate(chars)
+    ]
+    return Utterance(who, t0, t1, text, words, -0.2, 0.01)
+
+
+def test_repair_words_adds_the_dropped_rest() -> None:
+    u = said("salesperson", "您出示身份证", 24.0, 25.5)
+    broken = Utterance(
+        u.participant, u.start_s, u.end_s, "您出示身份证\ufffd以上内容您是否清楚，请您签名", u.words
+    )
+    nxt = said("salesperson", "请您签名并抄录", 36.0, 38.0)
+    fixed = repair_words([nxt, broken])
+    assert [x.start_s for x in fixed] == [24.0, 36.0]
+    extra = fixed[0].words[-1]
+    # The repeated "请您签名" belongs to the next utterance; the rest spans 9 chars at 0.3 s each.
+    assert extra.text == "以上内容您是否清楚" and extra.start_s == 25.5 and extra.end_s == 28.2
+    assert fixed[1] is nxt
+    assert repair_words([u]) == [u]
+
+
+def test_align_script_to_rules_records() -> None:
+    nodes = render(load_template(MINI), POLICY)
+    sales = [
+        said("salesperson", "您好，本次投保过程将全程录音录像，请问您是否同意？", 1.0, 6.0),
+        said(
+            "salesperson",
+            "此次录音录像过程对于今后您维护权益非常关键，请您如实回答相关问题。",
+            8.0,
+            14.0,
+        ),
+        said("salesperson", "您每年的保费为一万五千元，本产品有十五天的犹豫期。", 15.0, 20.0),
+        said("salesperson", "请您出示身份证，以上内容您是否清楚？", 21.0, 24.0),
+    ]
+    customer = [
+        said("customer", "好的，我同意", 6.5, 7.5),
+        said("customer", "我不清楚", 24.5, 25.5),
+    ]
+    tpl = load_template(MINI)
+    th = Thresholds()
+    result = align_script(nodes, {"salesperson": sales, "customer": customer}, tpl, POLICY, [], th)
+    by = {c.node.id: c for c in result.coverage}
+    assert by["consent"].answer == "affirmative" and by["id_card"].answer == "negative"
+    assert by["signature"].start_s is None
+    assert by["premium"].start_s is not None and 14.0 <= by["premium"].start_s <= 16.0
+    codes = sorted(f.code for f in script_findings(result.coverage, th))
+    assert codes == ["answer.not_affirmative", "script.node_missing"]
+    (mismatch,) = number_findings(result.numbers)
+    assert mismatch.node == "premium" and mismatch.evidence["spoken"] == 15000
+    assert result.node_of_utterance[("customer", 24.5)] == "id_card"
+    assert result.node_of_utterance[("salesperson", 8.0)] == "reminder"
