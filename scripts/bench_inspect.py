@@ -129,10 +129,22 @@ def main(argv: list[str] | None = None) -> int:
     load_s = time.perf_counter() - t0
     rss_models = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+    # CPU seconds per stage (all threads of this process): comparable across machine loads.
+    cpu: dict[str, float] = {}
+    current = {"stage": "", "t": time.process_time()}
+
     def progress(stage: str, fraction: float) -> None:
+        if stage != current["stage"]:
+            now = time.process_time()
+            if current["stage"]:
+                cpu[str(current["stage"])] = (
+                    cpu.get(str(current["stage"]), 0.0) + now - float(current["t"])
+                )
+            current.update(stage=stage, t=now)
         print(f"\r{fraction:5.1%} {stage:<10}", end="", file=sys.stderr, flush=True)
 
     report = inspector.run(load_session_dir(session), progress=progress)
+    progress("done", 1.0)
     print(file=sys.stderr)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     total = report.timings["total"]
@@ -141,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "model_load_s": round(load_s, 2),
         "stages_s": {k: round(v, 2) for k, v in report.timings.items() if k != "total"},
+        "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
         "total_s": round(total, 1),
         "rtf": round(total / report.duration_s, 4),
         "peak_rss_mb": round(peak),
@@ -150,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(result, indent=1))
     for stage, secs in result["stages_s"].items():  # type: ignore[union-attr]
-        print(f"  {stage:<10} {secs:8.1f} s   RTF {secs / report.duration_s:.4f}")
+        print(
+            f"  {stage:<12} wall {secs:8.1f} s  RTF {secs / report.duration_s:.4f}"
+            f"  cpu {cpu.get(stage, 0.0):8.1f} s"
+        )
     print(
         f"total {total:.1f} s for {report.duration_s:.0f} s recorded: RTF {total / report.duration_s:.3f}; peak RSS {peak:.0f} MB"
     )
