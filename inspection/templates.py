@@ -217,7 +217,7 @@ class _Seq(list[Any]):
     item_lines: list[int]
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(yaml.SafeLoader):  # type: ignore[misc]  # yaml has no type stubs here
     duplicates: list[TemplateIssue]
 
 
@@ -227,17 +227,17 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
     out.line = node.start_mark.line + 1
     out.key_lines = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if key in out:
             loader.duplicates.append(TemplateIssue(line, str(key), "duplicate key"))
-        out[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = line
     return out
 
 
 def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> _Seq:
-    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)  # type: ignore[no-untyped-call]
+    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
     out.line = node.start_mark.line + 1
     out.item_lines = [child.start_mark.line + 1 for child in node.value]
     return out
