@@ -384,11 +384,14 @@ async def recover_interrupted(ctx: AppContext) -> list[str]:
     out = []
     for row in rows:
         sdir = SessionDir(path_of(ctx, row.id))
+        files: dict[str, str] = {}
         if sdir.exists():
             await sdir.mark_interrupted()
+            files = await sdir.file_hashes()
         await _update(ctx, row.id, status="interrupted")
         async with ctx.db.session() as s:
-            await audit.record(s, "system", "session.interrupted", row.id, {})
+            # Anchor the kept segments now, so nothing after the crash can alter them unseen.
+            await audit.record(s, "system", "session.interrupted", row.id, {"files": files})
         out.append(row.id)
     if out:
         log.warning(

@@ -21,7 +21,6 @@ from sqlalchemy import delete
 from server import audit
 from server.context import AppContext
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
-from server.session_dir import hash_file
 from server.store.models import FindingRow, InspectionReport, RecordingSession
 from server.store.types import utcnow
 
@@ -119,6 +118,8 @@ class JobRunner:
         finally:
             self._progress_targets.pop(job.id, None)
         await self.store_report(session_id, report)
+        # report.json and the evidence thumbnails join the chain as soon as they exist.
+        await audit.anchor_outputs(self.ctx.db.session, path, session_id)
 
     async def review_video(self, job: JobInfo, progress: ProgressFn) -> None:
         path = self._session_dir(job)
@@ -130,15 +131,7 @@ class JobRunner:
             )
         except ValueError as exc:  # nothing was recorded
             raise PermanentJobError(str(exc)) from exc
-        size, digest = await asyncio.to_thread(hash_file, out)
-        async with self.ctx.db.session() as s:
-            await audit.record(
-                s,
-                "system",
-                "review_video.done",
-                job.payload["session_id"],
-                {"file": out.name, "bytes": size, "sha256": digest},
-            )
+        await audit.anchor_outputs(self.ctx.db.session, path, job.payload["session_id"])
         log.info("review video for %s: %s", job.payload["session_id"], out)
 
     async def _set_inspection_status(self, session_id: str, status: str) -> None:
