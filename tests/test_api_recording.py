@@ -222,6 +222,23 @@ async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
         # It can still be ended, which queues the inspection of what was kept.
         status, body = await again.post(f"/api/sessions/{sid}/end")
         assert status == 200 and body["session"]["status"] == "ended"
+        # The crash-kept segments were anchored in the audit chain; verification passes.
+        verify = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "server.cli", "audit", "verify", "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+        )
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        seg = sdir / "customer-000.mkv"
+        seg.write_bytes(seg.read_bytes()[:-100])
+        verify = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "server.cli", "audit", "verify", "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+        )
+        assert verify.returncode == 1 and "customer-000.mkv" in verify.stdout, verify.stdout
     finally:
         await again.close()
         proc.send_signal(signal.SIGTERM)
