@@ -231,9 +231,7 @@ def _candidates(
     return out
 
 
-def _marker_ranges(
-    nodes: Sequence[ScriptNode], markers: Sequence[tuple[float, str]]
-) -> dict[str, tuple[float, float]]:
+def _marker_ranges(markers: Sequence[tuple[float, str]]) -> dict[str, tuple[float, float]]:
     """Node id → (marker time, next marker time) from the teleprompter events."""
     ordered = sorted(markers)
     out: dict[str, tuple[float, float]] = {}
@@ -282,7 +280,7 @@ def align_nodes(
     """
     st = settings or ScriptSettings()
     streams = {sp: build_stream(utterances, sp) for sp in {n.speaker for n in nodes}}
-    ranges = _marker_ranges(nodes, markers)
+    ranges = _marker_ranges(markers)
     cands: list[_Cand] = []
     for i, node in enumerate(nodes):
         needle = normalize_script(node.text)
@@ -391,7 +389,7 @@ def find_answers(
     st = settings or ScriptSettings()
     by_id = {a.node_id: a for a in aligned}
     starts = sorted(a.start_s for a in aligned if a.covered and a.start_s is not None)
-    ranges = _marker_ranges(nodes, markers)
+    ranges = _marker_ranges(markers)
     out: dict[str, Answer] = {}
     for node in nodes:
         if not node.requires_answer:
