@@ -1,0 +1,127 @@
+"""Helpers of the end-to-end tests: the Kesu server subprocess and how Chromium is started.
+
+Loopback only. When this machine allows it (root, ``unshare -n`` and ``nsenter`` present),
+the server runs inside a fresh network namespace that has nothing but ``lo``, and Chromium
+is started *inside that same namespace* (``nsenter --net=/proc/<server pid>/ns/net``):
+neither can send a packet anywhere but 127.0.0.1. Playwright drives Chromium over a pipe
+(``--remote-debugging-pipe``), so the test process itself stays outside and talks to the
+server only through the browser. Set ``KESU_E2E_NETNS=0`` to run without the namespace
+(the tests still assert that every ICE candidate is 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FACES = REPO / "tests" / "data" / "faces"
+CHROMIUM = "/usr/bin/chromium"
+SERVER_START_TIMEOUT_S = 60
+SERVER_STOP_TIMEOUT_S = 60
+
+# login, password, display name, institution
+SALES_USER = ("zhangsan", "sales-pass-123", "张三", "平安人寿")
+
+CHROMIUM_FLAGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def netns_usable() -> bool:
+    """Can we run the server in a network namespace with only ``lo`` (and enter it)?"""
+    if os.environ.get("KESU_E2E_NETNS", "1") == "0":
+        return False
+    if not (shutil.which("unshare") and shutil.which("nsenter") and shutil.which("ip")):
+        return False
+    probe = subprocess.run(
+        ["unshare", "-n", "sh", "-c", "ip link set lo up"], capture_output=True, timeout=10
+    )
+    return probe.returncode == 0
+
+
+@dataclass
+class KesuServer:
+    """A running server subprocess."""
+
+    url: str
+    data_dir: Path
+    process: asyncio.subprocess.Process
+    netns: Path | None  # /proc/<pid>/ns/net when isolated
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+async def _read_port(process: asyncio.subprocess.Process) -> int:
+    assert process.stdout is not None
+    while True:
+        line = await process.stdout.readline()
+        if not line:
+            raise RuntimeError("the server exited before it was ready")
+        text = line.decode(errors="replace").strip()
+        if text.startswith("KESU_PORT="):
+            return int(text.split("=", 1)[1])
+
+
+async def start_server(data_dir: Path, env: dict[str, str], log_path: Path) -> KesuServer:
+    """Start run_server.py (in a loopback-only network namespace when possible)."""
+    command = [sys.executable, str(Path(__file__).with_name("run_server.py"))]
+    isolated = netns_usable()
+    if isolated:
+        # A new network namespace: only lo, brought up, then exec the server (same pid).
+        command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *command]
+    log_file = await asyncio.to_thread(open, log_path, "wb")
+    with log_file:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            cwd=REPO,
+            env={**os.environ, **env, "KESU_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log_file,
+        )
+    try:
+        port = await asyncio.wait_for(_read_port(process), SERVER_START_TIMEOUT_S)
+    except BaseException:
+        await stop_server(process)
+        raise
+    netns = Path(f"/proc/{process.pid}/ns/net") if isolated else None
+    return KesuServer(f"http://127.0.0.1:{port}", data_dir, process, netns, log_path)
+
+
+async def stop_server(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM (the app finalises recordings and stops its workers), SIGKILL if it hangs."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), SERVER_STOP_TIMEOUT_S)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+def chromium_executable(server: KesuServer, directory: Path) -> str:
+    """/usr/bin/chromium, or a wrapper that starts it inside the server's network namespace."""
+    if server.netns is None:
+        return CHROMIUM
+    wrapper = directory / "chromium-in-netns"
+    wrapper.write_text(f'#!/bin/sh\nexec nsenter --net={server.netns} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)

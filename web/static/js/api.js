@@ -1,0 +1,109 @@
+// fetch wrapper for the JSON API: sends JSON and the CSRF token, turns the server's error shape
+// {"error": {"code", "message", "details"}} into an ApiError, and shows errors to the user.
+
+import { has, setText, t } from "./i18n.js";
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+let csrfToken = null;
+
+export class ApiError extends Error {
+  constructor(status, code, message, details = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details || {};
+  }
+}
+
+/** Remember the CSRF token returned by /api/login or /api/me. */
+export function setCsrf(token) {
+  csrfToken = token || null;
+}
+
+/** Call the API; resolves to the parsed JSON body, rejects with ApiError. */
+export async function api(method, path, body = undefined, options = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (UNSAFE.has(method) && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+      keepalive: Boolean(options.keepalive),
+      signal: options.signal,
+    });
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(0, "network", t("error.network"));
+  }
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const e = (data && data.error) || {};
+    throw new ApiError(
+      response.status,
+      e.code || `http_${response.status}`,
+      e.message || `${response.status} ${response.statusText}`,
+      e.details,
+    );
+  }
+  return data;
+}
+
+export const get = (path, options) => api("GET", path, undefined, options);
+export const post = (path, body = {}, options) => api("POST", path, body, options);
+
+/** The logged-in user (and its CSRF token); sends anonymous visitors to the login page. */
+export async function requireLogin() {
+  try {
+    const me = await get("/api/me");
+    setCsrf(me.csrf_token);
+    return me.user;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      const next = encodeURIComponent(location.pathname + location.search);
+      location.assign(`/login?next=${next}`);
+      return new Promise(() => {}); // the page is going away
+    }
+    throw err;
+  }
+}
+
+/** A user-facing message for err: a translation of its code when we have one, else its message. */
+export function errorText(err) {
+  if (err instanceof ApiError) {
+    if (has(`err.${err.code}`)) return t(`err.${err.code}`);
+    if (err.code === "network") return t("error.network");
+    return err.message;
+  }
+  return t("error.generic", { message: (err && err.message) || String(err) });
+}
+
+/** Show err in el (a role="alert" element), or clear el when err is null. */
+export function showError(el, err) {
+  if (!el) return;
+  if (!err) {
+    el.hidden = true;
+    el.textContent = "";
+    delete el.dataset.i18n;
+    return;
+  }
+  el.hidden = false;
+  if (err instanceof ApiError && has(`err.${err.code}`)) setText(el, `err.${err.code}`);
+  else {
+    delete el.dataset.i18n;
+    el.textContent = errorText(err);
+  }
+}

@@ -1,0 +1,222 @@
+// Salesperson's call page: own camera + the customer's video, connection and consent status,
+// the script as a teleprompter (each step POSTed so the server stamps it), and ending the recording.
+
+import { get, post, requireLogin, showError } from "./api.js";
+import { formatTime, has, initI18n, setText, t } from "./i18n.js";
+import { MediaCall, openLocalMedia } from "./rtc.js";
+import { $, copyText, el, poll } from "./ui.js";
+
+const sessionId = decodeURIComponent(location.pathname.split("/").pop());
+const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
+const state = { script: [], current: null, call: null, ended: false, consentAt: null, stopPoll: null };
+
+function nodeIndex() {
+  return state.script.findIndex((n) => n.id === state.current);
+}
+
+function renderNode() {
+  const i = nodeIndex();
+  const node = state.script[i];
+  const n = state.script.length;
+  const next = $("#next-node");
+  $("#prev-node").disabled = state.ended || i <= 0;
+  const tags = $("#node-tags");
+  tags.replaceChildren();
+  if (!node) {
+    $("#node-pos").textContent = "";
+    $("#node-title").textContent = "";
+    setText($("#node-text"), "call.not_started");
+    setText(next, "call.begin");
+    next.disabled = state.ended || n === 0;
+  } else {
+    setText($("#node-pos"), "call.node_pos", { i: i + 1, n });
+    $("#node-title").textContent = node.title;
+    const text = $("#node-text");
+    delete text.dataset.i18n;
+    text.textContent = node.text;
+    tags.append(el("span", { class: "badge", i18n: [`speaker.${node.speaker}`] }));
+    if (node.requires_answer) tags.append(el("span", { class: "badge review", i18n: ["call.requires_answer"] }));
+    if (node.document) {
+      const doc = el("span", { class: "badge live" });
+      setText(doc, "call.document", { document: docName(node.document) });
+      tags.append(doc);
+    }
+    const last = i === n - 1;
+    setText(next, last ? "call.done" : "call.next");
+    next.disabled = state.ended || last;
+  }
+  $("#node-list").replaceChildren(
+    ...state.script.map((x, k) =>
+      el("li", { class: k === i ? "current" : k < i ? "done" : "" }, x.title),
+    ),
+  );
+}
+
+function docName(doc) {
+  return has(`doc.${doc}`) ? t(`doc.${doc}`) : doc;
+}
+
+async function goto(index) {
+  const node = state.script[index];
+  if (!node) return;
+  const buttons = [$("#next-node"), $("#prev-node")];
+  for (const b of buttons) b.disabled = true;
+  try {
+    const { session } = await post(`${base}/node`, { node: node.id });
+    state.current = session.current_node;
+    showError($("#page-error"), null);
+  } catch (err) {
+    showError($("#page-error"), err);
+  }
+  renderNode();
+}
+
+function renderRtcState(value) {
+  const dot = $("#rtc-dot");
+  dot.className = `dot ${value === "connected" ? "on" : value === "new" ? "" : "off"}`;
+  if (value === "reconnecting") setText($("#rtc-state"), "call.reconnecting", { n: state.call ? state.call.attempt : 1 });
+  else setText($("#rtc-state"), `rtc.${value}`);
+  $("#reconnect").hidden = state.ended || !["failed", "closed", "disconnected"].includes(value);
+}
+
+function renderLive(data) {
+  const customerOn = Boolean(data.connected && data.connected.customer);
+  $("#customer-dot").className = `dot ${customerOn ? "on" : "off"}`;
+  setText($("#customer-state"), customerOn ? "call.customer_on" : "call.customer_off");
+  $("#remote-overlay").hidden = customerOn;
+  const consent = $("#consent-state");
+  state.consentAt = data.consent_at;
+  if (data.consent_at) {
+    consent.className = "notice ok";
+    setText(consent, "call.consent_yes", { time: formatTime(data.consent_at) });
+  } else {
+    consent.className = "notice warn";
+    setText(consent, "call.consent_no");
+  }
+  if (data.current_node !== state.current) {
+    state.current = data.current_node;
+    renderNode();
+  }
+  if (data.status === "ended" && !state.ended) showEnded();
+}
+
+async function startCall() {
+  const button = $("#start-call");
+  button.disabled = true;
+  setText(button, "call.starting");
+  showError($("#page-error"), null);
+  let stream;
+  try {
+    stream = await openLocalMedia();
+  } catch (err) {
+    const box = $("#page-error");
+    box.hidden = false;
+    setText(box, "call.camera_error", { message: err.message || err.name });
+    button.disabled = false;
+    setText(button, "call.start");
+    return;
+  }
+  $("#local-video").srcObject = stream;
+  const call = new MediaCall({
+    stream,
+    offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }),
+    leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
+  });
+  state.call = call;
+  window.kesuCall = call; // for diagnostics and the end-to-end test
+  call.addEventListener("state", (e) => renderRtcState(e.detail));
+  call.addEventListener("track", (e) => {
+    const video = $("#remote-video");
+    if (video.srcObject !== e.detail) video.srcObject = e.detail;
+    video.play().catch(() => {});
+  });
+  call.addEventListener("fatal", (e) => showError($("#page-error"), e.detail));
+  call.addEventListener("giveup", () => renderRtcState("failed"));
+  try {
+    await call.connect();
+    button.hidden = true;
+  } catch (err) {
+    showError($("#page-error"), err);
+    button.disabled = false;
+    setText(button, "call.start");
+  }
+}
+
+async function reconnect() {
+  if (!state.call) return startCall();
+  try {
+    await state.call.reconnect();
+    showError($("#page-error"), null);
+  } catch (err) {
+    showError($("#page-error"), err);
+  }
+}
+
+async function endCall() {
+  const question = state.consentAt ? "call.end_confirm" : "call.end_no_consent";
+  if (!window.confirm(t(question))) return;
+  $("#end-call").disabled = true;
+  try {
+    await post(`${base}/end`);
+    showEnded();
+  } catch (err) {
+    showError($("#page-error"), err);
+    $("#end-call").disabled = false;
+  }
+}
+
+function showEnded() {
+  state.ended = true;
+  if (state.stopPoll) state.stopPoll();
+  if (state.call) {
+    state.call.close({ notify: false });
+    state.call.stopMedia();
+  }
+  $("#ended-panel").hidden = false;
+  for (const id of ["start-call", "reconnect", "end-call", "next-node", "prev-node"]) $(`#${id}`).disabled = true;
+  $("#reconnect").hidden = true;
+  renderRtcState("closed");
+}
+
+async function copyLink() {
+  const status = $("#copy-status");
+  try {
+    const link = await post(`${base}/link`);
+    const ok = await copyText(link.url);
+    status.hidden = false;
+    status.className = ok ? "notice ok" : "notice warn";
+    if (ok) setText(status, "sales.copied");
+    else {
+      delete status.dataset.i18n;
+      status.textContent = link.url;
+    }
+  } catch (err) {
+    showError($("#page-error"), err);
+  }
+}
+
+async function main() {
+  initI18n();
+  await requireLogin();
+  const data = await get(base);
+  state.script = data.script;
+  state.current = data.session.current_node;
+  setText($("#session-info"), "call.session_info", { customer: data.session.customer_name, product: data.session.product_name });
+  setText($("#estimate"), "call.estimated", { min: Math.max(1, Math.round(data.estimated_s / 60)) });
+  renderNode();
+  renderLive(data.session);
+  $("#start-call").addEventListener("click", startCall);
+  $("#reconnect").addEventListener("click", reconnect);
+  $("#next-node").addEventListener("click", () => goto(nodeIndex() + 1));
+  $("#prev-node").addEventListener("click", () => goto(nodeIndex() - 1));
+  $("#end-call").addEventListener("click", endCall);
+  $("#copy-link").addEventListener("click", copyLink);
+  document.addEventListener("kesu:lang", renderNode);
+  if (data.session.status === "ended") {
+    showEnded();
+    return;
+  }
+  state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 2000, () => {});
+}
+
+main().catch((err) => showError(document.getElementById("page-error"), err));

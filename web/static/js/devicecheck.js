@@ -1,0 +1,60 @@
+// The customer's device check: camera picture, microphone level, and an API round-trip.
+
+const NETWORK_LIMIT_MS = 3000;
+
+/** Resolve true once the video element shows a picture (or false after timeoutMs). */
+export function waitForPicture(video, timeoutMs = 5000) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    (function check() {
+      if (video.videoWidth > 0 && video.readyState >= 2) resolve(true);
+      else if (performance.now() - started > timeoutMs) resolve(false);
+      else requestAnimationFrame(check);
+    })();
+  });
+}
+
+/** Round-trip time (ms) of a GET to url, or null when it failed or took too long. */
+export async function measureRoundTrip(url) {
+  const started = performance.now();
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), NETWORK_LIMIT_MS);
+  try {
+    const response = await fetch(url, { cache: "no-store", signal: controller.signal });
+    await response.text();
+    return response.ok ? Math.round(performance.now() - started) : null;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A live microphone level meter: calls onLevel(0..100) about 20 times a second.
+ * Returns stop(). The level is the RMS of the signal in dBFS mapped from -60..0 dB to 0..100.
+ */
+export function startLevelMeter(stream, onLevel) {
+  const AudioCtx = window.AudioContext || window.webkitAudioContext;
+  if (!AudioCtx || stream.getAudioTracks().length === 0) return () => {};
+  const ctx = new AudioCtx();
+  ctx.resume().catch(() => {});
+  const source = ctx.createMediaStreamSource(stream);
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 1024;
+  source.connect(analyser);
+  const buf = new Float32Array(analyser.fftSize);
+  const timer = setInterval(() => {
+    analyser.getFloatTimeDomainData(buf);
+    let sum = 0;
+    for (const x of buf) sum += x * x;
+    const rms = Math.sqrt(sum / buf.length);
+    const db = rms > 0 ? 20 * Math.log10(rms) : -100;
+    onLevel(Math.max(0, Math.min(100, Math.round(((db + 60) / 60) * 100))));
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    source.disconnect();
+    ctx.close().catch(() => {});
+  };
+}

@@ -1,0 +1,466 @@
+// Every visible string of the pages, in zh-CN (default) and English.
+// Static markup says <span data-i18n="key">; code calls t(key, vars) or setText(el, key, vars),
+// which also records the key on the element so that a language switch re-translates it in place
+// (a call in progress must never be reloaded to change language).
+
+const STORAGE_KEY = "kesu.lang";
+export const LANGS = ["zh-CN", "en"];
+
+const STRINGS = {
+  "zh-CN": {
+    "app.name": "可溯 · 远程双录",
+    "lang.switch": "English",
+    "common.loading": "加载中…",
+    "common.logout": "退出登录",
+    "common.back": "返回",
+    "common.close": "关闭",
+    "common.retry": "重试",
+    "error.network": "网络错误，请检查网络后重试。",
+    "error.generic": "出错了：{message}",
+    "err.bad_credentials": "用户名或密码错误。",
+    "err.csrf_failed": "页面已过期，请刷新后重试。",
+    "err.invalid_id_number": "客户身份证号码无效。",
+    "err.token_expired": "链接已过期，请联系销售人员获取新的链接。",
+    "err.token_invalid": "链接无效，请联系销售人员获取新的链接。",
+    "err.token_revoked": "链接已作废，请联系销售人员获取新的链接。",
+    "err.consent_required": "请先同意录音录像。",
+    "err.session_ended": "本次双录已结束。",
+    "err.not_qualified": "您尚未取得远程双录资格。",
+    "err.already_connected": "该链接已在另一台设备上使用。",
+    "err.capacity": "当前同时进行的双录已满，请稍后再试。",
+    "err.role_taken": "该链接（或本场通话）已在另一台设备或窗口中连接。",
+    "err.room_closed": "本场通话已关闭。",
+    "err.codec_unsupported": "您的浏览器不支持所需的音视频格式，请换用最新版浏览器。",
+
+    "login.title": "登录",
+    "login.subtitle": "销售人员与质检人员登录",
+    "login.username": "用户名",
+    "login.password": "密码",
+    "login.submit": "登录",
+    "login.busy": "正在登录…",
+
+    "sales.title": "我的双录",
+    "sales.greeting": "{name}（{institution}）",
+    "sales.new": "新建双录",
+    "sales.list": "双录记录",
+    "sales.empty": "暂无双录记录。",
+    "sales.refresh": "刷新",
+    "sales.create": "创建并生成客户链接",
+    "sales.creating": "正在创建…",
+    "sales.created": "双录已创建：{customer} · {product}",
+    "sales.link": "客户加入链接",
+    "sales.copy": "复制链接",
+    "sales.copied": "已复制",
+    "sales.copy_failed": "无法自动复制，请手动选择链接复制。",
+    "sales.qr": "请客户用手机扫描二维码加入",
+    "sales.expires": "链接有效期至 {time}",
+    "sales.enter": "进入通话",
+    "sales.get_link": "邀请链接",
+    "sales.whole_life": "终身",
+    "sales.form_errors": "请修改标红的项目。",
+    "col.customer": "客户",
+    "col.product": "产品",
+    "col.created": "创建时间",
+    "col.status": "状态",
+    "col.result": "质检结果",
+    "col.actions": "操作",
+    "field.customer_name": "客户姓名",
+    "field.customer_id_number": "客户身份证号",
+    "field.product_name": "产品名称",
+    "field.product_type": "产品类型",
+    "field.template_id": "话术模板",
+    "field.premium": "保费（元）",
+    "field.payment_method": "缴费方式",
+    "field.payment_years": "缴费年期（年）",
+    "field.insurance_years": "保险期间（年，留空为终身）",
+    "field.cooling_off_days": "犹豫期（天）",
+    "product.traditional": "传统型",
+    "product.participating": "分红型",
+    "product.universal": "万能型",
+    "product.investment_linked": "投资连结型",
+    "pay.年交": "年交",
+    "pay.月交": "月交",
+    "pay.趸交": "趸交",
+    "validation.required": "请填写{field}。",
+    "validation.id_number": "身份证号码无效：{reason}。",
+    "validation.id.length": "应为18位",
+    "validation.id.format": "格式不正确",
+    "validation.id.date": "出生日期不正确",
+    "validation.id.check": "校验位不符",
+    "validation.integer": "{field}须为 {min}–{max} 之间的整数。",
+    "validation.premium": "保费须为大于 0 的数字。",
+    "validation.template": "请选择适用于该产品类型的话术模板。",
+    "status.created": "待开始",
+    "status.live": "进行中",
+    "status.ended": "已结束",
+    "status.interrupted": "已中断",
+    "inspection.none": "—",
+    "inspection.queued": "排队质检",
+    "inspection.running": "质检中",
+    "inspection.failed": "质检出错",
+    "verdict.pass": "通过",
+    "verdict.fail": "不通过",
+    "verdict.review": "待人工复核",
+    "sales.findings": "{n} 项问题",
+
+    "call.title": "远程双录",
+    "call.remote": "客户",
+    "call.local": "我（销售人员）",
+    "call.start": "开始通话",
+    "call.starting": "正在打开摄像头…",
+    "call.reconnect": "重新连接",
+    "call.reconnecting": "连接中断，正在重新连接（第 {n} 次）…",
+    "call.camera_error": "无法打开摄像头或麦克风：{message}",
+    "call.consent_yes": "客户已同意录音录像（{time}）",
+    "call.consent_no": "客户尚未同意录音录像",
+    "call.customer_on": "客户已在线",
+    "call.customer_off": "客户未在线",
+    "call.script": "话术提示",
+    "call.node_pos": "第 {i} / {n} 节",
+    "call.not_started": "点击“开始话术”进入第一节。",
+    "call.begin": "开始话术",
+    "call.next": "下一步",
+    "call.prev": "上一步",
+    "call.done": "话术已全部完成",
+    "call.requires_answer": "需客户明确回答",
+    "call.document": "请出示：{document}",
+    "call.estimated": "预计时长约 {min} 分钟",
+    "call.end": "结束录制",
+    "call.end_confirm": "确定结束本次录制吗？结束后不能继续录制。",
+    "call.end_no_consent": "客户尚未同意录音录像。仍要结束本次录制吗？",
+    "call.ended": "录制已结束，文件已保存并提交质检。",
+    "call.back": "返回列表",
+    "call.copy_link": "复制客户链接",
+    "call.session_info": "{customer} · {product}",
+    "speaker.salesperson": "销售人员朗读",
+    "speaker.customer": "客户朗读",
+    "doc.id_card": "身份证",
+    "doc.signature": "签名及抄录的风险提示语句",
+    "doc.practice_card": "执业证",
+    "doc.terms": "保险条款",
+    "doc.application": "投保提示书",
+
+    "rtc.new": "未连接",
+    "rtc.connecting": "连接中…",
+    "rtc.connected": "已连接",
+    "rtc.disconnected": "连接不稳定…",
+    "rtc.failed": "连接失败",
+    "rtc.closed": "已断开",
+
+    "join.title": "远程双录",
+    "join.invite": "{name}（{institution}）邀请您进行远程双录",
+    "join.hello": "尊敬的{name}，您好！",
+    "join.product": "产品：{product}",
+    "join.step1": "第 1 步：同意录音录像",
+    "join.step2": "第 2 步：设备检测",
+    "join.step3": "第 3 步：视频通话",
+    "join.consent_p1":
+      "为保护您的合法权益，根据《保险销售行为管理办法》等监管规定，本次保险销售过程将全程录音录像（双录）。",
+    "join.consent_p2":
+      "录音录像由保险机构按规定加密保存，仅用于销售行为回溯、质量检查和纠纷处理，不会用于其他用途。",
+    "join.consent_p3":
+      "通话中请保持面部在画面内，按销售人员的提示回答问题、出示证件。您可以随时拒绝并退出。",
+    "join.consent_check": "我已阅读以上内容，同意本次通话全程录音录像",
+    "join.consent_button": "同意并继续",
+    "join.decline": "不同意",
+    "join.declined": "您未同意录音录像，本次双录无法进行。如有疑问，请联系销售人员。",
+    "join.declined_back": "我改变主意了",
+    "join.check_camera": "摄像头",
+    "join.check_mic": "麦克风",
+    "join.check_network": "网络",
+    "join.check_testing": "检测中…",
+    "join.check_ok": "正常",
+    "join.check_fail": "异常",
+    "join.check_network_ok": "正常（{ms} 毫秒）",
+    "join.check_mic_hint": "请说几句话，音量条应随声音跳动。",
+    "join.check_retry": "重新检测",
+    "join.check_failed": "设备检测未通过：请允许浏览器使用摄像头和麦克风，并检查网络。",
+    "join.enter": "进入通话",
+    "join.remote": "销售人员",
+    "join.local": "我",
+    "join.waiting": "等待销售人员加入…",
+    "join.current": "当前环节",
+    "join.not_started": "销售人员即将开始讲解，请稍候。",
+    "join.ended": "本次双录已结束，感谢您的配合！",
+    "join.leave": "离开通话",
+    "join.leave_confirm": "确定离开通话吗？离开后可用同一链接重新加入。",
+    "join.left": "您已离开通话。",
+    "join.rejoin": "重新加入",
+    "join.reconnect": "重新连接",
+    "join.reconnecting": "网络中断，正在自动重新连接（第 {n} 次）…",
+  },
+  en: {
+    "app.name": "Kesu · remote recording",
+    "lang.switch": "中文",
+    "common.loading": "Loading…",
+    "common.logout": "Log out",
+    "common.back": "Back",
+    "common.close": "Close",
+    "common.retry": "Retry",
+    "error.network": "Network error: check the connection and try again.",
+    "error.generic": "Something went wrong: {message}",
+    "err.bad_credentials": "Wrong username or password.",
+    "err.csrf_failed": "This page has expired: reload it and try again.",
+    "err.invalid_id_number": "The customer's ID number is not valid.",
+    "err.token_expired": "This link has expired: ask the salesperson for a new one.",
+    "err.token_invalid": "This link is not valid: ask the salesperson for a new one.",
+    "err.token_revoked": "This link was withdrawn: ask the salesperson for a new one.",
+    "err.consent_required": "Please consent to the recording first.",
+    "err.session_ended": "This recording has ended.",
+    "err.not_qualified": "You are not qualified for remote recording yet.",
+    "err.already_connected": "This link is in use on another device.",
+    "err.capacity": "Too many recordings are running right now: try again later.",
+    "err.role_taken": "This link (or this call) is already connected on another device or window.",
+    "err.room_closed": "This call has been closed.",
+    "err.codec_unsupported": "This browser lacks the audio/video formats needed: use a current browser.",
+
+    "login.title": "Sign in",
+    "login.subtitle": "For salespeople and reviewers",
+    "login.username": "Username",
+    "login.password": "Password",
+    "login.submit": "Sign in",
+    "login.busy": "Signing in…",
+
+    "sales.title": "My recordings",
+    "sales.greeting": "{name} ({institution})",
+    "sales.new": "New recording",
+    "sales.list": "Recordings",
+    "sales.empty": "No recordings yet.",
+    "sales.refresh": "Refresh",
+    "sales.create": "Create and get the customer's link",
+    "sales.creating": "Creating…",
+    "sales.created": "Recording created: {customer} · {product}",
+    "sales.link": "Customer's join link",
+    "sales.copy": "Copy link",
+    "sales.copied": "Copied",
+    "sales.copy_failed": "Could not copy: select the link and copy it by hand.",
+    "sales.qr": "The customer scans this QR code with a phone",
+    "sales.expires": "Link valid until {time}",
+    "sales.enter": "Enter the call",
+    "sales.get_link": "Join link",
+    "sales.whole_life": "whole life",
+    "sales.form_errors": "Please correct the fields marked in red.",
+    "col.customer": "Customer",
+    "col.product": "Product",
+    "col.created": "Created",
+    "col.status": "Status",
+    "col.result": "Inspection",
+    "col.actions": "Actions",
+    "field.customer_name": "Customer name",
+    "field.customer_id_number": "Customer ID number",
+    "field.product_name": "Product name",
+    "field.product_type": "Product type",
+    "field.template_id": "Script template",
+    "field.premium": "Premium (CNY)",
+    "field.payment_method": "Payment method",
+    "field.payment_years": "Payment period (years)",
+    "field.insurance_years": "Insurance period (years, empty = whole life)",
+    "field.cooling_off_days": "Cooling-off period (days)",
+    "product.traditional": "Traditional",
+    "product.participating": "Participating",
+    "product.universal": "Universal",
+    "product.investment_linked": "Investment-linked",
+    "pay.年交": "Annual",
+    "pay.月交": "Monthly",
+    "pay.趸交": "Single premium",
+    "validation.required": "{field} is required.",
+    "validation.id_number": "ID number is not valid: {reason}.",
+    "validation.id.length": "it must have 18 characters",
+    "validation.id.format": "wrong format",
+    "validation.id.date": "wrong birth date",
+    "validation.id.check": "the check character does not match",
+    "validation.integer": "{field} must be a whole number from {min} to {max}.",
+    "validation.premium": "Premium must be a number above 0.",
+    "validation.template": "Choose a script template for this product type.",
+    "status.created": "Not started",
+    "status.live": "In progress",
+    "status.ended": "Ended",
+    "status.interrupted": "Interrupted",
+    "inspection.none": "—",
+    "inspection.queued": "Queued",
+    "inspection.running": "Inspecting",
+    "inspection.failed": "Inspection error",
+    "verdict.pass": "Passed",
+    "verdict.fail": "Failed",
+    "verdict.review": "Needs review",
+    "sales.findings": "{n} findings",
+
+    "call.title": "Remote recording",
+    "call.remote": "Customer",
+    "call.local": "Me (salesperson)",
+    "call.start": "Start the call",
+    "call.starting": "Opening the camera…",
+    "call.reconnect": "Reconnect",
+    "call.reconnecting": "Connection lost, reconnecting (attempt {n})…",
+    "call.camera_error": "Cannot open the camera or microphone: {message}",
+    "call.consent_yes": "Customer consented to recording ({time})",
+    "call.consent_no": "Customer has not consented to recording yet",
+    "call.customer_on": "Customer is online",
+    "call.customer_off": "Customer is not connected",
+    "call.script": "Script",
+    "call.node_pos": "Step {i} of {n}",
+    "call.not_started": "Press “Start the script” for the first step.",
+    "call.begin": "Start the script",
+    "call.next": "Next",
+    "call.prev": "Back",
+    "call.done": "Script complete",
+    "call.requires_answer": "The customer must answer clearly",
+    "call.document": "Show: {document}",
+    "call.estimated": "About {min} min",
+    "call.end": "End recording",
+    "call.end_confirm": "End this recording? It cannot be resumed afterwards.",
+    "call.end_no_consent": "The customer has not consented yet. End this recording anyway?",
+    "call.ended": "Recording ended; files saved and queued for inspection.",
+    "call.back": "Back to the list",
+    "call.copy_link": "Copy customer's link",
+    "call.session_info": "{customer} · {product}",
+    "speaker.salesperson": "Salesperson reads",
+    "speaker.customer": "Customer reads",
+    "doc.id_card": "ID card",
+    "doc.signature": "signature and the hand-copied risk sentence",
+    "doc.practice_card": "practice certificate",
+    "doc.terms": "policy terms",
+    "doc.application": "application prompt",
+
+    "rtc.new": "Not connected",
+    "rtc.connecting": "Connecting…",
+    "rtc.connected": "Connected",
+    "rtc.disconnected": "Connection unstable…",
+    "rtc.failed": "Connection failed",
+    "rtc.closed": "Disconnected",
+
+    "join.title": "Remote recording",
+    "join.invite": "{name} ({institution}) invites you to a remote recorded meeting",
+    "join.hello": "Hello, {name}!",
+    "join.product": "Product: {product}",
+    "join.step1": "Step 1: consent to recording",
+    "join.step2": "Step 2: device check",
+    "join.step3": "Step 3: video call",
+    "join.consent_p1":
+      "To protect your rights, regulations require that this insurance sale be recorded on audio and video from start to end.",
+    "join.consent_p2":
+      "The insurer keeps the recording encrypted as the rules require and uses it only to trace the sale, check its quality and settle disputes.",
+    "join.consent_p3":
+      "During the call keep your face in the picture, answer the salesperson's questions and show documents when asked. You may refuse and leave at any time.",
+    "join.consent_check": "I have read the above and agree that this call is recorded",
+    "join.consent_button": "Agree and continue",
+    "join.decline": "I do not agree",
+    "join.declined":
+      "You did not agree to the recording, so it cannot take place. Contact the salesperson with any questions.",
+    "join.declined_back": "I changed my mind",
+    "join.check_camera": "Camera",
+    "join.check_mic": "Microphone",
+    "join.check_network": "Network",
+    "join.check_testing": "Checking…",
+    "join.check_ok": "OK",
+    "join.check_fail": "Problem",
+    "join.check_network_ok": "OK ({ms} ms)",
+    "join.check_mic_hint": "Say a few words: the bar should move with your voice.",
+    "join.check_retry": "Check again",
+    "join.check_failed":
+      "Device check failed: allow the browser to use the camera and microphone, and check the network.",
+    "join.enter": "Join the call",
+    "join.remote": "Salesperson",
+    "join.local": "Me",
+    "join.waiting": "Waiting for the salesperson…",
+    "join.current": "Current step",
+    "join.not_started": "The salesperson will begin shortly.",
+    "join.ended": "This recording has ended. Thank you!",
+    "join.leave": "Leave the call",
+    "join.leave_confirm": "Leave the call? You can rejoin with the same link.",
+    "join.left": "You left the call.",
+    "join.rejoin": "Rejoin",
+    "join.reconnect": "Reconnect",
+    "join.reconnecting": "Connection lost, reconnecting automatically (attempt {n})…",
+  },
+};
+
+/** The current language: stored choice, else zh-CN. */
+export function lang() {
+  let stored = null;
+  try {
+    stored = localStorage.getItem(STORAGE_KEY);
+  } catch {
+    // storage may be blocked (private mode); fall back to the default
+  }
+  return LANGS.includes(stored) ? stored : "zh-CN";
+}
+
+/** Add strings (e.g. from the reviewer pages) without touching this file. */
+export function addStrings(language, dict) {
+  Object.assign(STRINGS[language], dict);
+}
+
+/** Does a translation exist for key? */
+export function has(key) {
+  return key in STRINGS[lang()] || key in STRINGS["zh-CN"];
+}
+
+/** The string for key in the current language with {var} placeholders filled. */
+export function t(key, vars = {}) {
+  const table = STRINGS[lang()];
+  const template = table[key] ?? STRINGS["zh-CN"][key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+}
+
+/** Set el's text to t(key, vars) and remember key/vars so a language switch updates it. */
+export function setText(el, key, vars = {}) {
+  el.dataset.i18n = key;
+  if (Object.keys(vars).length) el.dataset.i18nVars = JSON.stringify(vars);
+  else delete el.dataset.i18nVars;
+  el.textContent = t(key, vars);
+  return el;
+}
+
+/** Translate every [data-i18n], [data-i18n-placeholder], [data-i18n-aria-label] under root. */
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang();
+  for (const el of root.querySelectorAll("[data-i18n]")) {
+    const vars = el.dataset.i18nVars ? JSON.parse(el.dataset.i18nVars) : {};
+    el.textContent = t(el.dataset.i18n, vars);
+  }
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
+    el.placeholder = t(el.dataset.i18nPlaceholder);
+  }
+  for (const el of root.querySelectorAll("[data-i18n-aria-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+  }
+  const title = document.querySelector("title[data-i18n-title]");
+  if (title) document.title = t(title.dataset.i18nTitle);
+}
+
+/** Switch language, persist it, re-translate the page and tell listeners ("kesu:lang"). */
+export function setLang(language) {
+  if (!LANGS.includes(language)) return;
+  try {
+    localStorage.setItem(STORAGE_KEY, language);
+  } catch {
+    // not persisted; the switch still applies to this page
+  }
+  applyI18n();
+  document.dispatchEvent(new CustomEvent("kesu:lang", { detail: language }));
+}
+
+/** Wire every [data-lang-switch] button to toggle zh-CN / English. */
+export function initI18n() {
+  applyI18n();
+  for (const button of document.querySelectorAll("[data-lang-switch]")) {
+    button.dataset.i18n = "lang.switch";
+    button.textContent = t("lang.switch");
+    button.addEventListener("click", () => setLang(lang() === "en" ? "zh-CN" : "en"));
+  }
+}
+
+/** A server time (ISO 8601) as local date and time in the current language. */
+export function formatTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(lang() === "en" ? "en-GB" : "zh-CN", {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}

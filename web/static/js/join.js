@@ -1,0 +1,209 @@
+// Customer's page (phone first): who is calling, explicit consent, device check, then the call
+// with the current script step in large type. Authenticated by the token in the URL alone.
+
+import { ApiError, get, post, showError } from "./api.js";
+import { initI18n, setText, t } from "./i18n.js";
+import { measureRoundTrip, startLevelMeter, waitForPicture } from "./devicecheck.js";
+import { MediaCall, openLocalMedia } from "./rtc.js";
+import { $, poll, showOnly } from "./ui.js";
+
+const token = decodeURIComponent(location.pathname.split("/").pop());
+const base = `/api/join/${encodeURIComponent(token)}`;
+const VIEWS = ["view-loading", "view-consent", "view-declined", "view-check", "view-call", "view-left", "view-ended"];
+const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined };
+
+function show(view, step) {
+  showOnly(VIEWS, view);
+  for (let i = 1; i <= 3; i++) $(`#step-${i}`).className = i <= step ? "active" : "";
+  window.scrollTo(0, 0);
+}
+
+function fail(err) {
+  showError($("#page-error"), err);
+}
+
+// --- step 1: who is calling, consent ---------------------------------------------------------
+
+function showConsent() {
+  const { info } = state;
+  setText($("#caller"), "join.invite", { name: info.salesperson.name, institution: info.salesperson.institution || "—" });
+  setText($("#hello"), "join.hello", { name: info.customer_name });
+  setText($("#product"), "join.product", { product: info.product_name });
+  show("view-consent", 1);
+}
+
+async function giveConsent() {
+  const button = $("#consent-button");
+  button.disabled = true;
+  try {
+    await post(`${base}/consent`, { consent: true });
+    showError($("#page-error"), null);
+    await startCheck();
+  } catch (err) {
+    fail(err);
+    button.disabled = !$("#consent-check").checked;
+  }
+}
+
+// --- step 2: device check --------------------------------------------------------------------
+
+function mark(id, ok, key = null, vars = {}) {
+  const node = $(id);
+  node.className = `result ${ok ? "ok" : "fail"}`;
+  setText(node, key || (ok ? "join.check_ok" : "join.check_fail"), vars);
+}
+
+async function startCheck() {
+  show("view-check", 2);
+  for (const id of ["#check-camera", "#check-mic", "#check-network"]) {
+    $(id).className = "result";
+    setText($(id), "join.check_testing");
+  }
+  $("#check-error").hidden = true;
+  $("#enter-call").disabled = true;
+  const [media, rtt] = await Promise.all([checkMedia(), measureRoundTrip(`${base}/state`)]);
+  const networkOk = rtt !== null;
+  if (networkOk) mark("#check-network", true, "join.check_network_ok", { ms: rtt });
+  else mark("#check-network", false);
+  const ok = media && networkOk;
+  $("#check-error").hidden = ok;
+  $("#enter-call").disabled = !ok;
+}
+
+async function checkMedia() {
+  if (!state.stream) {
+    try {
+      state.stream = await openLocalMedia();
+    } catch {
+      mark("#check-camera", false);
+      mark("#check-mic", false);
+      return false;
+    }
+  }
+  const preview = $("#preview");
+  preview.srcObject = state.stream;
+  preview.play().catch(() => {});
+  const cameraOk = await waitForPicture(preview);
+  mark("#check-camera", cameraOk);
+  const mic = state.stream.getAudioTracks()[0];
+  const micOk = Boolean(mic && mic.readyState === "live");
+  mark("#check-mic", micOk);
+  if (state.stopMeter) state.stopMeter();
+  const meter = $("#mic-meter");
+  meter.dataset.peak = "0";
+  state.stopMeter = startLevelMeter(state.stream, (level) => {
+    meter.firstElementChild.style.width = `${level}%`;
+    meter.setAttribute("aria-valuenow", String(level));
+    meter.dataset.peak = String(Math.max(Number(meter.dataset.peak), level));
+  });
+  return cameraOk && micOk;
+}
+
+// --- step 3: the call ------------------------------------------------------------------------
+
+function renderRtcState(value) {
+  const dot = $("#rtc-dot");
+  dot.className = `dot ${value === "connected" ? "on" : value === "new" ? "" : "off"}`;
+  if (value === "reconnecting") setText($("#rtc-state"), "join.reconnecting", { n: state.call ? state.call.attempt : 1 });
+  else setText($("#rtc-state"), `rtc.${value}`);
+  $("#reconnect").hidden = !["failed", "disconnected"].includes(value);
+}
+
+function renderNode(nodeId) {
+  if (nodeId === state.current) return;
+  state.current = nodeId;
+  const node = state.info.script.find((n) => n.id === nodeId);
+  const box = $("#node-text");
+  if (!node) setText(box, "join.not_started");
+  else {
+    delete box.dataset.i18n;
+    box.textContent = node.text;
+  }
+}
+
+function renderLive(data) {
+  const salesOn = Boolean(data.connected && data.connected.salesperson);
+  $("#remote-overlay").hidden = salesOn;
+  renderNode(data.current_node);
+  if (data.status === "ended") showEnded();
+}
+
+async function enterCall() {
+  if (state.stopMeter) {
+    state.stopMeter();
+    state.stopMeter = null;
+  }
+  show("view-call", 3);
+  $("#local-video").srcObject = state.stream;
+  const call = new MediaCall({
+    stream: state.stream,
+    offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }),
+    leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
+  });
+  state.call = call;
+  window.kesuCall = call; // for diagnostics and the end-to-end test
+  call.addEventListener("state", (e) => renderRtcState(e.detail));
+  call.addEventListener("track", (e) => {
+    const video = $("#remote-video");
+    if (video.srcObject !== e.detail) video.srcObject = e.detail;
+    video.play().catch(() => {});
+  });
+  call.addEventListener("fatal", (e) => fail(e.detail));
+  call.addEventListener("giveup", () => renderRtcState("failed"));
+  if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500, () => {});
+  await connect(() => call.connect());
+}
+
+async function connect(how) {
+  try {
+    await how();
+    showError($("#page-error"), null);
+  } catch (err) {
+    fail(err);
+    if (err instanceof ApiError && err.code === "session_ended") showEnded();
+    else renderRtcState("failed");
+  }
+}
+
+function leave() {
+  if (!window.confirm(t("join.leave_confirm"))) return;
+  state.call.close({ notify: true });
+  show("view-left", 3);
+}
+
+function showEnded() {
+  if (state.stopPoll) state.stopPoll();
+  state.stopPoll = null;
+  if (state.call) state.call.close({ notify: false });
+  if (state.stopMeter) state.stopMeter();
+  if (state.stream) for (const track of state.stream.getTracks()) track.stop();
+  show("view-ended", 3);
+}
+
+async function main() {
+  initI18n();
+  $("#consent-check").addEventListener("change", (e) => ($("#consent-button").disabled = !e.target.checked));
+  $("#consent-button").addEventListener("click", giveConsent);
+  $("#decline-button").addEventListener("click", () => show("view-declined", 1));
+  $("#undecline").addEventListener("click", () => show("view-consent", 1));
+  $("#retry-check").addEventListener("click", () => startCheck().catch(fail));
+  $("#enter-call").addEventListener("click", () => enterCall().catch(fail));
+  $("#reconnect").addEventListener("click", () => connect(() => state.call.reconnect()));
+  $("#leave").addEventListener("click", leave);
+  $("#rejoin").addEventListener("click", () => {
+    show("view-call", 3);
+    connect(() => state.call.connect());
+  });
+  try {
+    state.info = await get(base);
+  } catch (err) {
+    showOnly(VIEWS, null);
+    fail(err);
+    return;
+  }
+  if (state.info.status === "ended") show("view-ended", 3);
+  else if (state.info.consent_at) await startCheck();
+  else showConsent();
+}
+
+main().catch(fail);

@@ -1,0 +1,239 @@
+// WebRTC for both pages: one RTCPeerConnection to the Kesu server (no ICE servers: the server is
+// reachable directly), camera + microphone sent, the other participant's media received from the
+// server's relay. Signalling is non-trickle: wait until ICE gathering is complete, POST the whole
+// offer, apply the answer. A failed connection is rejoined automatically with back-off.
+
+export const MEDIA_CONSTRAINTS = {
+  audio: true,
+  video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30, max: 30 } },
+};
+
+const GATHER_TIMEOUT_MS = 5000;
+const DISCONNECTED_GRACE_MS = 4000; // "disconnected" often heals by itself within a few seconds
+const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
+
+/** Camera (640x480) and microphone. Rejects with the browser's DOMException when refused. */
+export async function openLocalMedia() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    throw new Error("getUserMedia is not available (the page must be served over HTTPS)");
+  }
+  return navigator.mediaDevices.getUserMedia(MEDIA_CONSTRAINTS);
+}
+
+/** Resolve once pc has gathered all its ICE candidates (or after timeoutMs, with what it has). */
+export function waitIceGathering(pc, timeoutMs = GATHER_TIMEOUT_MS) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    function done() {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    }
+    function check() {
+      if (pc.iceGatheringState === "complete") done();
+    }
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+/** The ICE candidates written in an SDP: [{address, port, protocol, type}]. */
+export function sdpCandidates(sdp) {
+  const out = [];
+  for (const line of (sdp || "").split(/\r?\n/)) {
+    const m = line.match(/^a=candidate:\S+ \d+ (\S+) \d+ (\S+) (\d+) typ (\S+)/);
+    if (m) out.push({ protocol: m[1].toLowerCase(), address: m[2], port: Number(m[3]), type: m[4] });
+  }
+  return out;
+}
+
+/** Addresses of the candidate pair the connection actually uses (from getStats), or null. */
+export async function selectedCandidatePair(pc) {
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+  });
+  if (!pair) {
+    stats.forEach((s) => {
+      if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated) pair = s;
+    });
+  }
+  if (!pair) return null;
+  const local = stats.get(pair.localCandidateId);
+  const remote = stats.get(pair.remoteCandidateId);
+  return {
+    local: local && (local.address || local.ip),
+    remote: remote && (remote.address || remote.ip),
+  };
+}
+
+function isFatal(err) {
+  // Client errors other than "busy"/"full" will not heal by retrying.
+  const status = err && err.status;
+  return Boolean(status && status >= 400 && status < 500 && status !== 409 && status !== 429)
+    || (err && (err.code === "session_ended" || err.code === "consent_required"));
+}
+
+/**
+ * One participant's media connection, reconnecting by itself.
+ * Events: "state" (detail: RTCPeerConnectionState or "reconnecting"), "track" (detail:
+ * MediaStream of the other participant), "rejoin" (detail: attempt number), "giveup"
+ * (detail: last error), "fatal" (detail: error that retrying cannot fix).
+ */
+export class MediaCall extends EventTarget {
+  constructor({ stream, offer, leave, autoRejoin = true, maxAttempts = 8 }) {
+    super();
+    this.stream = stream;
+    this._offer = offer; // (sdp) => Promise<{type: "answer", sdp}>
+    this._leave = leave; // ({keepalive}) => Promise
+    this.autoRejoin = autoRejoin;
+    this.maxAttempts = maxAttempts;
+    this.pc = null;
+    this.remoteStream = null;
+    this.state = "new";
+    this.attempt = 0;
+    this.closed = false;
+    this._timer = null;
+    this._connecting = null;
+    this._onPageHide = () => this.close({ notify: true, keepalive: true });
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  _setState(state) {
+    this.state = state;
+    this._emit("state", state);
+  }
+
+  /** Open a new peer connection and exchange offer/answer. Throws the API error on refusal. */
+  async connect() {
+    if (this._connecting) return this._connecting;
+    this._connecting = this._connect().finally(() => {
+      this._connecting = null;
+    });
+    return this._connecting;
+  }
+
+  async _connect() {
+    this._dropPc();
+    this.closed = false;
+    // A closed or navigated-away page is noticed by the server at once, not after ICE timeout.
+    window.addEventListener("pagehide", this._onPageHide);
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.pc = pc;
+    const remote = new MediaStream();
+    this.remoteStream = remote;
+    for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
+    pc.addEventListener("track", (ev) => {
+      if (pc !== this.pc) return;
+      if (!remote.getTracks().includes(ev.track)) remote.addTrack(ev.track);
+      this._emit("track", remote);
+    });
+    pc.addEventListener("connectionstatechange", () => this._onPcState(pc));
+    this._setState("connecting");
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await waitIceGathering(pc);
+      if (pc !== this.pc) return;
+      const answer = await this._offer(pc.localDescription.sdp);
+      if (pc !== this.pc) return;
+      await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    } catch (err) {
+      if (pc === this.pc) {
+        pc.close();
+        this.pc = null;
+        this._setState("failed");
+      }
+      throw err;
+    }
+  }
+
+  _onPcState(pc) {
+    if (pc !== this.pc || this.closed) return;
+    const state = pc.connectionState;
+    this._setState(state);
+    clearTimeout(this._timer);
+    if (state === "connected") {
+      this.attempt = 0;
+    } else if (state === "failed") {
+      this._scheduleRejoin(0);
+    } else if (state === "disconnected") {
+      this._scheduleRejoin(DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  _scheduleRejoin(delay) {
+    if (!this.autoRejoin || this.closed) return;
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this._rejoinLoop(), delay);
+  }
+
+  async _rejoinLoop() {
+    if (this.closed || (this.pc && this.pc.connectionState === "connected")) return;
+    if (this.attempt >= this.maxAttempts) {
+      this._emit("giveup", null);
+      return;
+    }
+    this.attempt += 1;
+    this._emit("rejoin", this.attempt);
+    this._setState("reconnecting");
+    try {
+      await this.rejoin();
+    } catch (err) {
+      if (isFatal(err)) {
+        this._emit("fatal", err);
+        return;
+      }
+      const wait = BACKOFF_MS[Math.min(this.attempt - 1, BACKOFF_MS.length - 1)];
+      if (this.attempt >= this.maxAttempts) this._emit("giveup", err);
+      else this._scheduleRejoin(wait);
+    }
+  }
+
+  /** Leave the server side of the old connection (it may still think we are there), connect again. */
+  async rejoin() {
+    this._dropPc();
+    try {
+      await this._leave({ keepalive: false });
+    } catch {
+      // the server may already have noticed the drop; the new offer decides
+    }
+    await this.connect();
+  }
+
+  /** Manual reconnect (button): restarts the attempt counter. */
+  async reconnect() {
+    clearTimeout(this._timer);
+    this.attempt = 0;
+    this._setState("reconnecting");
+    await this.rejoin();
+  }
+
+  _dropPc() {
+    if (this.pc) {
+      const pc = this.pc;
+      this.pc = null;
+      pc.close();
+    }
+  }
+
+  /** Stop for good: close the connection and, if notify, tell the server we left. */
+  close({ notify = false, keepalive = false } = {}) {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this._timer);
+    const hadPc = Boolean(this.pc);
+    this._dropPc();
+    window.removeEventListener("pagehide", this._onPageHide);
+    this._setState("closed");
+    if (notify && hadPc) this._leave({ keepalive }).catch(() => {});
+  }
+
+  /** Stop the camera and microphone too. */
+  stopMedia() {
+    for (const track of this.stream.getTracks()) track.stop();
+  }
+}

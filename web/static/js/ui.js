@@ -1,0 +1,80 @@
+// Small DOM helpers shared by the pages (no framework).
+
+import { setText } from "./i18n.js";
+
+/** document.querySelector shorthand; throws when a required element is missing. */
+export function $(selector, root = document) {
+  const el = root.querySelector(selector);
+  if (!el) throw new Error(`missing element ${selector}`);
+  return el;
+}
+
+/** Create an element: el("button", {class: "btn", onclick: fn}, "text", child). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else if (key === "i18n") setText(node, value[0], value[1] || {});
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Show exactly one of the elements (by id) among a group, hide the others. */
+export function showOnly(ids, visible) {
+  for (const id of ids) document.getElementById(id).hidden = id !== visible;
+}
+
+/** Parse an SVG document from the server and return a detached, script-free <svg> element. */
+export function svgElement(text) {
+  const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+  const svg = doc.documentElement;
+  if (svg.nodeName.toLowerCase() !== "svg") return null;
+  for (const bad of svg.querySelectorAll("script, foreignObject")) bad.remove();
+  return document.importNode(svg, true);
+}
+
+/** Copy text to the clipboard; falls back to selecting an input for older browsers. */
+export async function copyText(text, input = null) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    if (input) {
+      input.select();
+      try {
+        return document.execCommand("copy");
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+}
+
+/** Poll fn every intervalMs until stop() is called; errors are passed to onError. */
+export function poll(fn, intervalMs, onError = () => {}) {
+  let timer = null;
+  let stopped = false;
+  async function tick() {
+    if (stopped) return;
+    try {
+      await fn();
+    } catch (err) {
+      onError(err);
+    }
+    if (!stopped) timer = setTimeout(tick, intervalMs);
+  }
+  tick();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
