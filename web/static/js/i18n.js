@@ -157,7 +157,7 @@ const STRINGS = {
     "join.consent_p1":
       "为保护您的合法权益，根据《保险销售行为管理办法》等监管规定，本次保险销售过程将全程录音录像（双录）。",
     "join.consent_p2":
-      "录音录像由保险机构按规定加密保存，仅用于销售行为回溯、质量检查和纠纷处理，不会用于其他用途。",
+      "录音录像由保险机构按规定保存，仅授权人员可以查看，每次查看都有记录，仅用于销售行为回溯、质量检查和纠纷处理，不会用于其他用途。",
     "join.consent_p3":
       "通话中请保持面部在画面内，按销售人员的提示回答问题、出示证件。您可以随时拒绝并退出。",
     "join.consent_check": "我已阅读以上内容，同意本次通话全程录音录像",
@@ -339,7 +339,7 @@ const STRINGS = {
     "join.consent_p1":
       "To protect your rights, regulations require that this insurance sale be recorded on audio and video from start to end.",
     "join.consent_p2":
-      "The insurer keeps the recording encrypted as the rules require and uses it only to trace the sale, check its quality and settle disputes.",
+      "The insurer keeps the recording as the rules require; only authorised staff can view it, every view is logged, and it is used only to trace the sale, check its quality and settle disputes.",
     "join.consent_p3":
       "During the call keep your face in the picture, answer the salesperson's questions and show documents when asked. You may refuse and leave at any time.",
     "join.consent_check": "I have read the above and agree that this call is recorded",
