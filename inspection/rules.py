@@ -53,6 +53,10 @@ class Thresholds:
         0.5,
         "Utterances whose mean Whisper word probability (0-1) is below this are low-confidence.",
     )
+    asr_min_speech_s: float = _h(
+        10.0,
+        "Speech recognition confidence is judged only for participants with at least this much recognised speech (s); a few short answers are too little to judge.",
+    )
     asr_low_share: float = _h(
         0.5,
         "media.quality when more than this share (0-1) of a participant's speech time is low-confidence.",
@@ -994,7 +998,7 @@ def asr_findings(
     """
     scored = [t for t in lines if t.participant == participant and t.confidence is not None]
     total = sum(t.end_s - t.start_s for t in scored)
-    if total <= 0:
+    if total <= 0 or total < th.asr_min_speech_s:
         return []
     low = [t for t in scored if (t.confidence or 0.0) < th.asr_low_confidence]
     share = sum(t.end_s - t.start_s for t in low) / total
@@ -1015,6 +1019,7 @@ def asr_findings(
                 "threshold": {
                     "asr_low_confidence": th.asr_low_confidence,
                     "asr_low_share": th.asr_low_share,
+                    "asr_min_speech_s": th.asr_min_speech_s,
                 },
                 "transcript": [_line(t.participant, t.start_s, t.end_s, t.text) for t in low[:5]],
             },

@@ -379,12 +379,18 @@ def test_asr_confidence() -> None:
     clear = [TranscriptLine("customer", 1.0, 3.0, "好的", 0.9)]
     assert rules.asr_findings("customer", clear, TH) == []
     mumble = [
-        TranscriptLine("customer", 1.0, 3.0, "嗯啊", 0.2),
-        TranscriptLine("customer", 4.0, 5.0, "好", 0.9),
+        TranscriptLine("customer", 1.0, 13.0, "嗯啊", 0.2),
+        TranscriptLine("customer", 14.0, 15.0, "好", 0.9),
     ]
     found = rules.asr_findings("customer", mumble, TH)
     assert codes(found) == ["media.quality"] and found[0].evidence["kind"] == "speech"
     assert rules.asr_findings("salesperson", mumble, TH) == []
+    # Two short answers are too little speech to judge the recognition by.
+    short = [
+        TranscriptLine("customer", 8.4, 9.7, "不同一个明白", 0.38),
+        TranscriptLine("customer", 29.0, 29.8, "没问题", 0.98),
+    ]
+    assert rules.asr_findings("customer", short, TH) == []
 
 
 def test_gaps() -> None:
