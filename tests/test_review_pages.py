@@ -17,29 +17,19 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from tests.browser import BASE_FLAGS, CHROMIUM
 from tests.conftest import PASSWORD, RunningServer
 from tests.review_fixtures import ID_NUMBER, MASKED_ID, build_session
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--autoplay-policy=no-user-gesture-required",
-]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", *BASE_FLAGS]
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         await b.close()
 

@@ -20,9 +20,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.browser import BASE_FLAGS, CHROMIUM
+
 REPO = Path(__file__).resolve().parents[2]
 FACES = REPO / "tests" / "data" / "faces"
-CHROMIUM = "/usr/bin/chromium"
 SERVER_START_TIMEOUT_S = 60
 SERVER_STOP_TIMEOUT_S = 60
 
@@ -30,17 +31,10 @@ SERVER_STOP_TIMEOUT_S = 60
 SALES_USER = ("zhangsan", "sales-pass-123", "张三", "平安人寿")
 
 CHROMIUM_FLAGS = [
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
+    *BASE_FLAGS,
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
 ]
 
 

@@ -3,7 +3,7 @@
 
 import { get, post, requireLogin, showError } from "./api.js";
 import { formatTime, has, initI18n, setText, t } from "./i18n.js";
-import { MediaCall, openLocalMedia } from "./rtc.js";
+import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, copyText, el, poll } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
@@ -117,21 +117,14 @@ async function startCall() {
     return;
   }
   $("#local-video").srcObject = stream;
-  const call = new MediaCall({
+  const call = startSessionCall({
     stream,
-    offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }),
-    leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
+    base,
+    post,
+    onState: renderRtcState,
+    onFatal: (err) => showError($("#page-error"), err),
   });
   state.call = call;
-  window.kesuCall = call; // for diagnostics and the end-to-end test
-  call.addEventListener("state", (e) => renderRtcState(e.detail));
-  call.addEventListener("track", (e) => {
-    const video = $("#remote-video");
-    if (video.srcObject !== e.detail) video.srcObject = e.detail;
-    video.play().catch(() => {});
-  });
-  call.addEventListener("fatal", (e) => showError($("#page-error"), e.detail));
-  call.addEventListener("giveup", () => renderRtcState("failed"));
   try {
     await call.connect();
     button.hidden = true;

@@ -4,7 +4,7 @@
 import { ApiError, get, post, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, startLevelMeter, waitForPicture } from "./devicecheck.js";
-import { MediaCall, openLocalMedia } from "./rtc.js";
+import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, poll, showOnly } from "./ui.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
@@ -135,21 +135,14 @@ async function enterCall() {
   }
   show("view-call", 3);
   $("#local-video").srcObject = state.stream;
-  const call = new MediaCall({
+  const call = startSessionCall({
     stream: state.stream,
-    offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }),
-    leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
+    base,
+    post,
+    onState: renderRtcState,
+    onFatal: fail,
   });
   state.call = call;
-  window.kesuCall = call; // for diagnostics and the end-to-end test
-  call.addEventListener("state", (e) => renderRtcState(e.detail));
-  call.addEventListener("track", (e) => {
-    const video = $("#remote-video");
-    if (video.srcObject !== e.detail) video.srcObject = e.detail;
-    video.play().catch(() => {});
-  });
-  call.addEventListener("fatal", (e) => fail(e.detail));
-  call.addEventListener("giveup", () => renderRtcState("failed"));
   if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500, () => {});
   await connect(() => call.connect());
 }

@@ -237,3 +237,25 @@ export class MediaCall extends EventTarget {
     for (const track of this.stream.getTracks()) track.stop();
   }
 }
+
+/**
+ * A call on one session's media endpoints (`${base}/offer`, `${base}/leave`), its remote
+ * picture shown in `#remote-video`. Both pages (salesperson and customer) use it.
+ */
+export function startSessionCall({ stream, base, post, onState, onFatal }) {
+  const call = new MediaCall({
+    stream,
+    offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }),
+    leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
+  });
+  window.kesuCall = call; // for diagnostics and the end-to-end test
+  call.addEventListener("state", (e) => onState(e.detail));
+  call.addEventListener("track", (e) => {
+    const video = document.querySelector("#remote-video");
+    if (video.srcObject !== e.detail) video.srcObject = e.detail;
+    video.play().catch(() => {});
+  });
+  call.addEventListener("fatal", (e) => onFatal(e.detail));
+  call.addEventListener("giveup", () => onState("failed"));
+  return call;
+}
