@@ -151,6 +151,10 @@ async function copyLink() {
 }
 
 function resultBadge(s) {
+  // A reviewer's decision outranks the machine's verdict.
+  if (["approved", "rejected", "second_pending"].includes(s.review_status)) {
+    return el("span", { class: `badge ${s.review_status}`, i18n: [`review.${s.review_status}`] });
+  }
   if (s.verdict) return el("span", { class: `badge ${s.verdict}`, i18n: [`verdict.${s.verdict}`] });
   if (s.inspection_status) {
     return el("span", { class: "badge", i18n: [`inspection.${s.inspection_status}`] });
