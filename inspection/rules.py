@@ -63,7 +63,8 @@ class Thresholds:
     )
     # Faces
     face_fps: float = _h(
-        2.0, "Frames per second sampled from each video for faces and image quality."
+        1.0,
+        "Frames per second sampled from each video for faces, image quality and document OCR (face detection is most of the video stage's cost).",
     )
     face_absent_max_s: float = _h(
         5.0,
@@ -75,7 +76,7 @@ class Thresholds:
     )
     face_min_score: float = _h(0.6, "Minimum YuNet detection score for a face to count.")
     extra_person_min_s: float = _h(
-        1.0,
+        2.0,
         "An extra face must be seen for at least this long (s) in one picture to be reported (R12, R18).",
     )
     face_match_cosine: float = _h(
