@@ -1,4 +1,4 @@
-"""The inspection pipeline: media -> speech -> script -> video -> documents -> rules -> Report.
+"""The inspection pipeline: probe -> (audio -> speech -> script | video) -> documents -> rules.
 
 ``Inspector`` builds each model once, on first use, and reuses it for every session it runs
 (one Inspector per worker process). ``load_session_dir`` reads a server session directory.
@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -41,11 +42,11 @@ from inspection.templates import RenderedNode, Template, TemplateError, load_tem
 from inspection.vision import (
     VideoScan,
     card_face_match,
+    document_frames,
     live_embedding,
     photo_embedding,
     presence_runs,
     scan_video,
-    thumbnail,
 )
 
 if TYPE_CHECKING:
@@ -263,19 +264,26 @@ def _read_markers(path: Path) -> list[NodeMarker]:
 
 
 class _Progress:
-    """Turns per-stage fractions into one overall fraction for the caller's callback."""
+    """Turns per-stage fractions into one overall fraction for the caller's callback.
+
+    Thread-safe: the video stage reports from its own thread while speech runs.
+    """
 
     def __init__(self, fn: ProgressFn | None) -> None:
         self.fn = fn
-        self.done = 0.0
+        self.fractions: dict[str, float] = {}
+        self.lock = threading.Lock()
 
     def stage(self, name: str, fraction: float) -> None:
-        if self.fn is not None:
-            self.fn(name, min(1.0, self.done + _STAGE_WEIGHTS.get(name, 0.0) * fraction))
+        if self.fn is None:
+            return
+        with self.lock:
+            self.fractions[name] = max(self.fractions.get(name, 0.0), min(1.0, fraction))
+            total = sum(_STAGE_WEIGHTS.get(k, 0.0) * f for k, f in self.fractions.items())
+            self.fn(name, min(1.0, total))
 
     def finish(self, name: str) -> None:
-        self.done += _STAGE_WEIGHTS.get(name, 0.0)
-        self.stage(name, 0.0)
+        self.stage(name, 1.0)
 
 
 @dataclass
@@ -311,9 +319,16 @@ class Inspector:
     """Runs inspections; models are built lazily, once per Inspector, and reused."""
 
     def __init__(
-        self, models: ModelRegistry, thresholds: Thresholds | None = None, threads: int = 2
+        self,
+        models: ModelRegistry,
+        thresholds: Thresholds | None = None,
+        threads: int = 2,
+        overlap: bool = True,
     ) -> None:
+        """``overlap``: scan the video in a second thread while speech is recognised (Whisper
+        alone keeps 2 cores only ~65% busy); stage timings then overlap."""
         self.models = models
+        self.overlap = overlap
         self.thresholds = thresholds or Thresholds()
         self.threads = threads
         self._lock = threading.Lock()
@@ -371,10 +386,20 @@ class Inspector:
         run = _Run(inp, nodes, _Progress(progress))
         loads_before = dict(self.load_timings)
         self._probe(run)
-        self._audio(run)
-        self._speech_stage(run)
-        self._script_stage(run)
-        self._video(run)
+        if self.overlap:
+            with ThreadPoolExecutor(1, thread_name_prefix="kesu-video") as pool:
+                video = pool.submit(self._video, run)
+                try:
+                    self._audio(run)
+                    self._speech_stage(run)
+                    self._script_stage(run)
+                finally:
+                    video.result()  # re-raises the video stage's error
+        else:
+            self._audio(run)
+            self._speech_stage(run)
+            self._script_stage(run)
+            self._video(run)
         self._documents(run)
         with run.stage("rules"):
             findings = self._findings(run)
@@ -459,10 +484,11 @@ class Inspector:
             done = 0
             for who in PARTICIPANTS:
                 tracks = run.inp.tracks(who)
-                windows = {k: [s] for k, s in run.windows.items()} if who == "customer" else {}
+                # Full frames are kept for documents (customer) and reference-photo matching.
+                keep = who == "customer" or who in run.inp.reference_photos
                 frames = chain.from_iterable(sample_frames(t, th.face_fps) for t in tracks)
                 try:
-                    run.scans[who] = scan_video(who, frames, self.faces, th, windows)
+                    run.scans[who] = scan_video(who, frames, self.faces, th, keep)
                 except MediaError as exc:
                     raise InputError(str(exc)) from None
                 done += len(tracks)
@@ -474,9 +500,7 @@ class Inspector:
             customer = run.scans.get("customer")
             nodes = {n.document: n for n in run.nodes if n.document}
             for kind, span in run.windows.items():
-                kept = [
-                    (k.t_s, k.bgr) for k in (customer.documents.get(kind, []) if customer else [])
-                ]
+                kept = document_frames(customer, span, th.ocr_frames) if customer else []
                 node_id = nodes[kind].id  # type: ignore[index]
                 if kind == "id_card":
                     run.id_card = (
@@ -498,11 +522,12 @@ class Inspector:
         out: list[FaceMatch] = []
         for who in PARTICIPANTS:
             scan = run.scans.get(who)
-            live = live_embedding(scan, self.faces) if scan else None
+            excluded = list(run.windows.values()) if who == "customer" else []
+            live = live_embedding(scan, self.faces, th, excluded) if scan else None
             if scan is None or live is None:
                 continue
             if who == "customer" and "id_card" in run.windows:
-                card = card_face_match(scan, self.faces, live[0], th)
+                card = card_face_match(scan, self.faces, live[0], run.windows["id_card"], th)
                 if card is not None:
                     out.append(FaceMatch("customer", "id_card", card[0], card[1]))
             photo_path = run.inp.reference_photos.get(who)
@@ -614,11 +639,8 @@ class Inspector:
 
 
 def _document_jpeg(scan: VideoScan, t: float) -> bytes | None:
-    """A larger JPEG of the OCR'd frame at ``t`` so a reviewer can read the document."""
-    for kept in chain(chain.from_iterable(scan.documents.values()), scan.card_faces):
-        if abs(kept.t_s - t) < 1e-6:
-            return thumbnail(kept.bgr, width=640, quality=85)
-    return None
+    """The full-size kept frame at ``t`` so a reviewer can read the document."""
+    return scan.frames.get(t)
 
 
 def _transcript(run: _Run) -> list[TranscriptLine]:

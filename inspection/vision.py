@@ -1,11 +1,13 @@
-"""One pass over a participant's video: faces, image quality, thumbnails, and the frames kept for
-document OCR and face matching. Models are passed in; nothing here loads one.
+"""One pass over a participant's video: faces, image quality, thumbnails, and frames kept (as
+JPEG) for document OCR and face matching. Models are passed in; nothing here loads one.
+
+The scan does not need the document windows, so it can run while speech is recognised; the
+frames for OCR and for the card photo are chosen afterwards from what it kept.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -16,17 +18,9 @@ from inspection.quality import frame_quality
 from inspection.rules import FrameFaces, FrameStats, Span, Thresholds
 
 THUMB_WIDTH = 240  # px; every sampled frame keeps a JPEG this wide for evidence
+FRAME_QUALITY = 90  # JPEG quality of the full frames kept for OCR and face matching
 LIVE_FRAMES = 3  # frames whose largest face is embedded to represent the participant
-
-
-@dataclass(order=True)
-class _Kept:
-    """A frame kept in a bounded heap, ranked by ``key``."""
-
-    key: float
-    t_s: float
-    bgr: np.ndarray = field(compare=False)
-    faces: list[Face] = field(compare=False, default_factory=list)
+CARD_FRAMES = 4  # ID-card window frames whose small faces are compared with the live face
 
 
 @dataclass
@@ -37,38 +31,35 @@ class VideoScan:
     period_s: float
     faces: list[FrameFaces] = field(default_factory=list)
     stats: list[FrameStats] = field(default_factory=list)
-    thumbs: dict[float, bytes] = field(default_factory=dict)  # t_s -> JPEG
-    live: list[_Kept] = field(default_factory=list)  # best frames with a clear face
-    documents: dict[str, list[_Kept]] = field(default_factory=dict)  # kind -> sharpest frames
-    card_faces: list[_Kept] = field(default_factory=list)  # ID-card window frames with faces
+    thumbs: dict[float, bytes] = field(default_factory=dict)  # t_s -> small JPEG
+    frames: dict[float, bytes] = field(default_factory=dict)  # t_s -> full JPEG (if kept)
+    detections: dict[float, list[Face]] = field(default_factory=dict)  # t_s -> faces, largest first
 
     def live_size(self) -> float:
-        """Median size of the largest face outside document windows (0 when never seen)."""
+        """Median size of the largest face (0 when never seen)."""
         sizes = [f.sizes[0] for f in self.faces if f.sizes]
         return float(np.median(sizes)) if sizes else 0.0
 
+    def frame(self, t_s: float) -> np.ndarray | None:
+        """The kept full frame at ``t_s`` (BGR), or None."""
+        data = self.frames.get(t_s)
+        if data is None:
+            return None
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
-def thumbnail(bgr: np.ndarray, width: int = THUMB_WIDTH, quality: int = 80) -> bytes:
-    """A small JPEG of ``bgr`` for evidence."""
+
+def encode_jpeg(bgr: np.ndarray, width: int | None = THUMB_WIDTH, quality: int = 80) -> bytes:
+    """A JPEG of ``bgr``, scaled down to ``width`` when wider (None: full size)."""
     h, w = bgr.shape[:2]
-    if w > width:
+    if width is not None and w > width:
         bgr = cv2.resize(bgr, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return buf.tobytes() if ok else b""
 
 
-def _push(heap: list[_Kept], item: _Kept, k: int) -> None:
-    if len(heap) < k:
-        heapq.heappush(heap, item)
-    elif item.key > heap[0].key:
-        heapq.heapreplace(heap, item)
-
-
-def _window_of(t: float, windows: Mapping[str, Sequence[Span]]) -> str | None:
-    for kind, spans in windows.items():
-        if any(a <= t <= b for a, b in spans):
-            return kind
-    return None
+def thumbnail(bgr: np.ndarray, width: int = THUMB_WIDTH, quality: int = 80) -> bytes:
+    """A small JPEG of ``bgr`` for evidence."""
+    return encode_jpeg(bgr, width, quality)
 
 
 def scan_video(
@@ -76,15 +67,13 @@ def scan_video(
     frames: Iterable[tuple[float, np.ndarray]],
     analyzer: FaceAnalyzer,
     th: Thresholds,
-    windows: Mapping[str, Sequence[Span]] | None = None,
+    keep_frames: bool = True,
 ) -> VideoScan:
-    """Detect faces and measure quality in every sampled frame; keep what later stages need.
+    """Detect faces and measure quality in every sampled ``(t_s, bgr)`` frame.
 
-    ``windows`` maps a document kind ("id_card", "signature") to the spans in which it should
-    be shown: the sharpest frames there are kept for OCR, and ID-card frames with faces for
-    matching the card photo.
+    With ``keep_frames`` every frame is kept as a full-size JPEG (~40 KB at 640x480) so that
+    documents and faces can be read later from any window.
     """
-    windows = windows or {}
     scan = VideoScan(participant, 1.0 / th.face_fps)
     for t, bgr in frames:
         faces = sorted(analyzer.detect(bgr), key=lambda f: -f.size)
@@ -94,45 +83,78 @@ def scan_video(
         q = frame_quality(bgr, t)
         scan.stats.append(FrameStats(t, q.mean_luma, q.sharpness))
         scan.thumbs[t] = thumbnail(bgr)
-        kind = _window_of(t, windows)
-        if kind is not None:
-            _push(scan.documents.setdefault(kind, []), _Kept(q.sharpness, t, bgr), th.ocr_frames)
-            if kind == "id_card" and faces:
-                _push(scan.card_faces, _Kept(-faces[-1].size + 1000 * len(faces), t, bgr, faces), 4)
-        elif faces and faces[0].score >= th.face_min_score and faces[0].size >= th.face_min_size_px:
-            _push(scan.live, _Kept(faces[0].size * faces[0].score, t, bgr, faces[:1]), LIVE_FRAMES)
-    for kept in scan.documents.values():
-        kept.sort(key=lambda k: -k.key)
+        if keep_frames:
+            scan.frames[t] = encode_jpeg(bgr, None, FRAME_QUALITY)
+            if faces:
+                scan.detections[t] = faces
     return scan
 
 
-def live_embedding(scan: VideoScan, analyzer: FaceAnalyzer) -> tuple[np.ndarray, float] | None:
-    """Mean SFace embedding of the participant's clearest faces, and a frame time."""
-    if not scan.live:
+def _inside(t: float, spans: Sequence[Span]) -> bool:
+    return any(a <= t <= b for a, b in spans)
+
+
+def document_frames(scan: VideoScan, window: Span, k: int) -> list[tuple[float, np.ndarray]]:
+    """The ``k`` sharpest kept frames inside ``window``, sharpest first."""
+    inside = [s for s in scan.stats if window[0] <= s.t_s <= window[1] and s.t_s in scan.frames]
+    best = sorted(inside, key=lambda s: -s.sharpness)[:k]
+    out = []
+    for s in best:
+        bgr = scan.frame(s.t_s)
+        if bgr is not None:
+            out.append((s.t_s, bgr))
+    return out
+
+
+def live_embedding(
+    scan: VideoScan, analyzer: FaceAnalyzer, th: Thresholds, excluded: Sequence[Span] = ()
+) -> tuple[np.ndarray, float] | None:
+    """Mean SFace embedding of the participant's clearest faces outside ``excluded`` (document
+    windows), and the time of the clearest one."""
+    candidates = [
+        (faces[0].size * faces[0].score, t, faces[0])
+        for t, faces in scan.detections.items()
+        if not _inside(t, excluded)
+        and faces[0].score >= th.face_min_score
+        and faces[0].size >= th.face_min_size_px
+    ]
+    best = sorted(candidates, key=lambda c: (-c[0], c[1]))[:LIVE_FRAMES]
+    embs = []
+    for _, t, face in best:
+        bgr = scan.frame(t)
+        if bgr is not None:
+            embs.append(analyzer.embed(bgr, face))
+    if not embs:
         return None
-    embs = [analyzer.embed(k.bgr, k.faces[0]) for k in scan.live]
     mean = np.mean(embs, axis=0)
-    best = max(scan.live, key=lambda k: k.key)
-    return mean / max(float(np.linalg.norm(mean)), 1e-12), best.t_s
+    return mean / max(float(np.linalg.norm(mean)), 1e-12), best[0][1]
 
 
 def card_face_match(
-    scan: VideoScan, analyzer: FaceAnalyzer, live: np.ndarray, th: Thresholds
+    scan: VideoScan, analyzer: FaceAnalyzer, live: np.ndarray, window: Span, th: Thresholds
 ) -> tuple[float, float] | None:
-    """(best cosine, frame time) of a card-photo face in the ID-card window vs ``live``.
+    """(best cosine, frame time) of a card-photo face in the ID-card ``window`` vs ``live``.
 
-    A card face is any face smaller than ``card_face_max_ratio`` of the live face; the best
-    match over the kept frames counts (the photo is small and may be blurred in some).
+    A card face is any face smaller than ``card_face_max_ratio`` of the live face; frames with
+    more faces are tried first, and the best match counts (the photo is small and may be
+    blurred in some frames).
     """
     limit = th.card_face_max_ratio * scan.live_size()
+    frames = [
+        (t, [f for f in faces if 16 <= f.size < limit])
+        for t, faces in scan.detections.items()
+        if window[0] <= t <= window[1]
+    ]
+    frames = sorted((x for x in frames if x[1]), key=lambda x: (-len(x[1]), x[0]))[:CARD_FRAMES]
     best: tuple[float, float] | None = None
-    for kept in scan.card_faces:
-        for face in kept.faces:
-            if face.size >= limit or face.size < 16:
-                continue
-            c = cosine(analyzer.embed(kept.bgr, face), live)
+    for t, faces in frames:
+        bgr = scan.frame(t)
+        if bgr is None:
+            continue
+        for face in faces:
+            c = cosine(analyzer.embed(bgr, face), live)
             if best is None or c > best[0]:
-                best = (c, kept.t_s)
+                best = (c, t)
     return best
 
 
