@@ -1,0 +1,79 @@
+"""Video scan: faces, kept frames, document frame choice, live and card-photo embeddings
+(real YuNet/SFace on frames composed from the face fixtures)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inspection.faces import FaceAnalyzer
+from inspection.rules import Thresholds
+from inspection.vision import (
+    card_face_match,
+    document_frames,
+    live_embedding,
+    presence_runs,
+    scan_video,
+)
+from models.registry import ModelRegistry
+from tests.corpus_media import document_sprite, load_face, paste, portrait_sprite, room_background
+from tests.render import render_id_card
+
+TH = Thresholds()
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    reg = ModelRegistry.from_env()
+    return FaceAnalyzer(reg.path("yunet"), reg.path("sface"), threads=2)
+
+
+def frames(card_face: str = "t1-d.jpg") -> list[tuple[float, np.ndarray]]:
+    """0-2 s: the customer; 3 s: nobody; 4-5 s: the customer holding an ID card."""
+    rng = np.random.default_rng(0)
+    room = room_background(rng)
+    person = portrait_sprite(load_face("t1-a.jpg"), 240)
+    card = render_id_card("陈静", "11010519491231002X", photo=load_face(card_face))
+    out = []
+    for t in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0):
+        f = room.copy()
+        if t != 3.0:
+            paste(f, person, 200, -10)
+        if t >= 4.0:
+            paste(f, document_sprite(card, 360, 3.0), 20 + int(t), 250)
+        out.append((t, f))
+    return out
+
+
+def test_scan_and_choices(analyzer: FaceAnalyzer) -> None:
+    scan = scan_video("customer", frames(), analyzer, TH)
+    counts = [len(f.sizes) for f in scan.faces]
+    assert counts[:4] == [1, 1, 1, 0] and all(c >= 2 for c in counts[4:])
+    assert sorted(scan.frames) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and 3.0 not in scan.detections
+    assert scan.thumbs[0.0][:2] == b"\xff\xd8"
+    assert presence_runs(scan)[0] == {"start_s": 0.0, "end_s": 3.0, "faces": 1}
+
+    window = (3.5, 6.0)
+    docs = document_frames(scan, window, 1)
+    assert len(docs) == 1 and docs[0][0] in (4.0, 5.0) and docs[0][1].shape == (480, 640, 3)
+
+    live = live_embedding(scan, analyzer, TH, [window])
+    assert live is not None and live[1] in (0.0, 1.0, 2.0)
+    card = card_face_match(scan, analyzer, live[0], window, TH)
+    assert card is not None and card[1] in (4.0, 5.0)
+    assert card[0] < TH.face_match_cosine  # another person's photo on the card
+
+
+def test_no_frames_kept(analyzer: FaceAnalyzer) -> None:
+    scan = scan_video("salesperson", frames()[:2], analyzer, TH, keep_frames=False)
+    assert scan.frames == {} and len(scan.faces) == 2
+    assert live_embedding(scan, analyzer, TH) is None
+    assert document_frames(scan, (0.0, 9.0), 3) == []
+
+
+def test_own_photo_on_the_card_matches(analyzer: FaceAnalyzer) -> None:
+    scan = scan_video("customer", frames("t1-a.jpg"), analyzer, TH)
+    live = live_embedding(scan, analyzer, TH, [(3.5, 6.0)])
+    assert live is not None
+    card = card_face_match(scan, analyzer, live[0], (3.5, 6.0), TH)
+    assert card is not None and card[0] >= TH.face_match_cosine
