@@ -267,7 +267,8 @@ def write_mkv(
 ) -> None:
     """Write VP8 (or H264) video + Opus mono 48 kHz audio, interleaved by time, into ``path``."""
     rate = Fraction(fps).limit_denominator(1000)
-    with av.open(str(path), "w", format="matroska") as out:
+    # bitexact: no random segment UID or muxing date, so reruns give identical bytes.
+    with av.open(str(path), "w", format="matroska", options={"fflags": "+bitexact"}) as out:
         vs = cast(av.video.stream.VideoStream, out.add_stream(video_codec, rate=rate))
         vs.width, vs.height = size
         vs.pix_fmt = "yuv420p"

@@ -125,3 +125,15 @@ def test_list_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert make_corpus_main(["--list-lines"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed == all_lines() and "这个产品保本保息，稳赚不赔。" in printed
+
+
+def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
+    a = make_session(tmp_path / "a", "wrong_days", policy_key="b", seed=5, fps=1.0)
+    b = make_session(tmp_path / "b", "wrong_days", policy_key="b", seed=5, fps=1.0)
+    c = make_session(tmp_path / "c", "wrong_days", policy_key="b", seed=6, fps=1.0)
+    assert (a / "metadata.json").read_bytes() == (b / "metadata.json").read_bytes()
+    assert (a / "labels.json").read_bytes() == (b / "labels.json").read_bytes()
+    seg_a = [s["sha256"] for s in _load(a, "metadata.json")["segments"]]
+    seg_c = [s["sha256"] for s in _load(c, "metadata.json")["segments"]]
+    assert seg_a != seg_c  # another seed: other faces, room, pauses
+    assert _load(a, "labels.json")["expected_codes"] == ["speech.number_mismatch"]
