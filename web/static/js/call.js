@@ -98,6 +98,7 @@ function renderLive(data) {
     renderNode();
   }
   if (data.status === "ended" && !state.ended) showEnded();
+  else if (state.call && data.connected && data.connected.salesperson === false) state.call.serverLost();
 }
 
 async function startCall() {
@@ -166,6 +167,7 @@ function showEnded() {
     state.call.stopMedia();
   }
   $("#ended-panel").hidden = false;
+  $("#call").hidden = true; // nothing left to do there; the list has the session's state
   for (const id of ["start-call", "reconnect", "end-call", "next-node", "prev-node"]) $(`#${id}`).disabled = true;
   $("#reconnect").hidden = true;
   renderRtcState("closed");
@@ -199,6 +201,7 @@ async function main() {
   renderNode();
   renderLive(data.session);
   $("#start-call").addEventListener("click", startCall);
+  $("#start-call").disabled = false; // enabled only once it does something
   $("#reconnect").addEventListener("click", reconnect);
   $("#next-node").addEventListener("click", () => goto(nodeIndex() + 1));
   $("#prev-node").addEventListener("click", () => goto(nodeIndex() - 1));

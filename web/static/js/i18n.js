@@ -465,11 +465,12 @@ export function initI18n() {
   }
 }
 
-/** A server time (ISO 8601) as local date and time in the current language. */
+/** A server time (ISO 8601 text or Unix seconds) as local date and time in the current language. */
 export function formatTime(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
+  if (iso === null || iso === undefined || iso === "") return "";
+  // Numbers are Unix seconds (e.g. a join link's expires_at); strings are ISO 8601.
+  const d = new Date(typeof iso === "number" ? iso * 1000 : iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
   return d.toLocaleString(lang() === "en" ? "en-GB" : "zh-CN", {
     year: "numeric",
     month: "2-digit",

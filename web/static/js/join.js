@@ -126,6 +126,7 @@ function renderLive(data) {
   $("#remote-overlay").hidden = salesOn;
   renderNode(data.current_node);
   if (data.status === "ended") showEnded();
+  else if (state.call && data.connected && data.connected.customer === false) state.call.serverLost();
 }
 
 async function enterCall() {

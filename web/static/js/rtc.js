@@ -11,6 +11,7 @@ export const MEDIA_CONSTRAINTS = {
 const GATHER_TIMEOUT_MS = 5000;
 const DISCONNECTED_GRACE_MS = 4000; // "disconnected" often heals by itself within a few seconds
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
+const SERVER_LOST_GRACE_MS = 5000; // a state poll sent before we connected may still say "absent"
 
 /** Camera (640x480) and microphone. Rejects with the browser's DOMException when refused. */
 export async function openLocalMedia() {
@@ -93,6 +94,7 @@ export class MediaCall extends EventTarget {
     this.remoteStream = null;
     this.state = "new";
     this.attempt = 0;
+    this.connectedAt = 0;
     this.closed = false;
     this._timer = null;
     this._connecting = null;
@@ -158,21 +160,24 @@ export class MediaCall extends EventTarget {
     clearTimeout(this._timer);
     if (state === "connected") {
       this.attempt = 0;
-    } else if (state === "failed") {
+      this.connectedAt = performance.now();
+    } else if (state === "failed" || state === "closed") {
+      // "closed" here came from the far end (our own close() does not fire the event).
       this._scheduleRejoin(0);
     } else if (state === "disconnected") {
       this._scheduleRejoin(DISCONNECTED_GRACE_MS);
     }
   }
 
-  _scheduleRejoin(delay) {
+  _scheduleRejoin(delay, force = false) {
     if (!this.autoRejoin || this.closed) return;
     clearTimeout(this._timer);
-    this._timer = setTimeout(() => this._rejoinLoop(), delay);
+    this._timer = setTimeout(() => this._rejoinLoop(force), delay);
   }
 
-  async _rejoinLoop() {
-    if (this.closed || (this.pc && this.pc.connectionState === "connected")) return;
+  async _rejoinLoop(force = false) {
+    // force: the server says we are gone even though our side still looks connected.
+    if (this.closed || (!force && this.pc && this.pc.connectionState === "connected")) return;
     if (this.attempt >= this.maxAttempts) {
       this._emit("giveup", null);
       return;
@@ -202,6 +207,17 @@ export class MediaCall extends EventTarget {
       // the server may already have noticed the drop; the new offer decides
     }
     await this.connect();
+  }
+
+  /**
+   * The server reports that it no longer has this participant (e.g. it dropped the connection)
+   * while the browser may still believe it is connected: rejoin now instead of waiting for ICE
+   * to time out. Ignored while connecting and just after connecting (the report may be stale).
+   */
+  serverLost() {
+    if (this.closed || this._connecting || !this.pc || this.state !== "connected") return;
+    if (performance.now() - (this.connectedAt || 0) < SERVER_LOST_GRACE_MS) return;
+    this._scheduleRejoin(0, true);
   }
 
   /** Manual reconnect (button): restarts the attempt counter. */

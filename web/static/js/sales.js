@@ -151,6 +151,8 @@ async function copyLink() {
 }
 
 function resultBadge(s) {
+  // Nothing to inspect before the recording has ended.
+  if (!["ended", "interrupted"].includes(s.status)) return null;
   // A reviewer's decision outranks the machine's verdict.
   if (["approved", "rejected", "second_pending"].includes(s.review_status)) {
     return el("span", { class: `badge ${s.review_status}`, i18n: [`review.${s.review_status}`] });

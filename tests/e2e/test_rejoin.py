@@ -1,0 +1,141 @@
+"""A customer whose connection drops rejoins in the browser, and nothing is silently spliced.
+
+First the server drops the customer's connection (as a network failure would end it): the
+page must notice and rejoin by itself. Then the customer reloads the page (it closes its
+connection on ``pagehide``), passes the device check again and rejoins by hand. Each
+connection is its own recording segment, every gap is in metadata.json, every hash matches.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_media import FakeDevice
+from flows import (
+    DESKTOP,
+    MEDIA,
+    PHONE,
+    UI_TIMEOUT_MS,
+    Shots,
+    customer_consents_and_checks,
+    looks_like,
+    mean_colour,
+    parse_z,
+    salesperson_creates_session,
+    wait_video_playing,
+)
+from kesu_e2e import KesuServer
+from media_checks import probe, sha256_of
+from playwright.async_api import Browser, Page, expect
+
+pytestmark = pytest.mark.e2e
+
+REJOIN_TIMEOUT_MS = 45_000  # detection (ICE consent or DTLS close) + back-off + new connection
+
+
+async def both_see_each_other(sales: Page, customer: Page, devices: dict[str, FakeDevice]) -> None:
+    await expect(customer.locator("#rtc-state")).to_have_text("已连接", timeout=REJOIN_TIMEOUT_MS)
+    await expect(sales.locator("#customer-state")).to_have_text("客户已在线", timeout=UI_TIMEOUT_MS)
+    await wait_video_playing(customer, "#remote-video")
+    await wait_video_playing(sales, "#remote-video")
+    assert looks_like(await mean_colour(sales, "#remote-video"), devices["customer"])
+    assert looks_like(await mean_colour(customer, "#remote-video"), devices["salesperson"])
+
+
+async def record_states(page: Page) -> None:
+    await page.evaluate(
+        """() => { window.kesuStates = [];
+            window.kesuCall.addEventListener('state', (e) => window.kesuStates.push(e.detail)); }"""
+    )
+
+
+def check_session(session_dir: Path) -> dict[str, Any]:
+    meta = json.loads((session_dir / "metadata.json").read_text(encoding="utf-8"))
+    segments = meta["segments"]
+    customer = sorted(
+        (s for s in segments if s["participant"] == "customer"), key=lambda s: s["index"]
+    )
+    sales = [s for s in segments if s["participant"] == "salesperson"]
+    assert [s["file"] for s in customer] == [
+        "customer-000.mkv",
+        "customer-001.mkv",
+        "customer-002.mkv",
+    ]
+    assert len(sales) == 1, "the salesperson stayed connected throughout"
+    for seg in segments:
+        path = session_dir / seg["file"]
+        assert seg["status"] == "finished", seg
+        assert seg["sha256"] == sha256_of(path), seg
+        facts = probe(path)
+        assert facts.video_codec and facts.audio_codec and facts.video_frames > 0, (seg, facts)
+        assert facts.audio_rms > 0.01, (seg, facts)
+    # Segments of one participant never overlap, and each break is a recorded gap.
+    for before, after in zip(customer, customer[1:], strict=False):
+        assert parse_z(before["ended_at"]) <= parse_z(after["started_at"]), (before, after)
+    gaps = [g for g in meta["gaps"] if g["participant"] == "customer"]
+    assert len(gaps) == 2, meta["gaps"]
+    gap_events = [
+        e for e in meta["events"] if e["type"] == "gap" and e["participant"] == "customer"
+    ]
+    assert len(gap_events) == 2, meta["events"]
+    joins = [e for e in meta["events"] if e["type"] == "join" and e["participant"] == "customer"]
+    assert len(joins) == 3, meta["events"]
+    return meta
+
+
+async def test_customer_rejoins_after_drop_and_reload(
+    kesu_server: KesuServer,
+    browsers: dict[str, Browser],
+    fake_devices: dict[str, FakeDevice],
+) -> None:
+    shots = Shots(None)
+    sales_ctx = await browsers["salesperson"].new_context(
+        viewport=DESKTOP, locale="zh-CN", permissions=[*MEDIA, "clipboard-read", "clipboard-write"]
+    )
+    customer_ctx = await browsers["customer"].new_context(
+        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, permissions=MEDIA
+    )
+    sales, customer = await sales_ctx.new_page(), await customer_ctx.new_page()
+    url = await salesperson_creates_session(sales, kesu_server, shots)
+    await sales.click("#enter-call")
+    await sales.click("#start-call")
+    await expect(sales.locator("#rtc-state")).to_have_text("已连接", timeout=UI_TIMEOUT_MS)
+    session_id = sales.url.rsplit("/", 1)[1]
+    await customer_consents_and_checks(customer, url, shots)
+    await customer.click("#enter-call")
+    await both_see_each_other(sales, customer, fake_devices)
+    await sales.wait_for_timeout(2000)
+
+    # 1. The server ends the customer's connection; the page reconnects on its own.
+    await record_states(customer)
+    token = url.rsplit("/", 1)[1]
+    await sales.evaluate(
+        "(t) => fetch('/api/join/' + t + '/leave', {method: 'POST'}).then((r) => r.status)", token
+    )
+    await customer.wait_for_function(
+        "window.kesuStates.includes('reconnecting') && window.kesuCall.state === 'connected'",
+        timeout=REJOIN_TIMEOUT_MS,
+    )
+    await both_see_each_other(sales, customer, fake_devices)
+    print("customer states during the drop:", await customer.evaluate("window.kesuStates"))
+    await sales.wait_for_timeout(2000)
+
+    # 2. The customer reloads the page: consent is remembered, the device check comes back.
+    await customer.reload()
+    await expect(customer.locator("#view-check")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(customer.locator("#enter-call")).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    await customer.click("#enter-call")
+    await both_see_each_other(sales, customer, fake_devices)
+    await sales.wait_for_timeout(2000)
+
+    sales.once("dialog", lambda dialog: dialog.accept())
+    await sales.click("#end-call")
+    await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await sales_ctx.close()
+    await customer_ctx.close()
+    meta = check_session(kesu_server.data_dir / "sessions" / session_id)
+    print("customer gaps:", [e["detail"] for e in meta["events"] if e["type"] == "gap"])
