@@ -578,6 +578,11 @@ class Inspector:
         for who in PARTICIPANTS:
             out += rules.asr_findings(who, transcript, th)
         out += rules.gap_findings(run.gaps, th)
+        for f in out:
+            # Faces, documents, media: what was being said around the moment, for context.
+            if "transcript" not in f.evidence and f.start_s is not None:
+                near = rules.excerpt_around(transcript, f.start_s, f.end_s or f.start_s)
+                f.evidence["transcript"] = near[:6]
         return rules.sort_findings(out)
 
     def _save_thumbnails(self, run: _Run, findings: list[Finding]) -> None:

@@ -185,4 +185,5 @@ def test_wrong_name_on_id_card_is_flagged_with_a_thumbnail(
     assert f.evidence["read"]["name"] == "王建国" and f.evidence["expected"]["name"] == "陈静"
     assert f.evidence["frame"].startswith("evidence/") and (session / f.evidence["frame"]).is_file()
     assert (session / f.evidence["frame"]).read_bytes()[:2] == b"\xff\xd8"  # JPEG
+    assert any("身份证" in line["text"] for line in f.evidence["transcript"])  # context
     assert "load_speech" not in report.timings  # the model was already built

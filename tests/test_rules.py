@@ -408,3 +408,14 @@ def test_sort_findings_fail_first() -> None:
     a = rules.gap_findings([Gap("customer", 1.0, 9.0)], TH)[0]
     b = rules.number_findings([NumberCheck("premium", "premium", 1, 2, 30.0)])[0]
     assert rules.sort_findings([a, b]) == [b, a]
+
+
+def test_excerpt_around() -> None:
+    lines = [
+        TranscriptLine("salesperson", 0.0, 4.0, "您好"),
+        TranscriptLine("customer", 10.0, 11.0, "好的"),
+        TranscriptLine("salesperson", 30.0, 34.0, "请出示身份证"),
+    ]
+    near = rules.excerpt_around(lines, 12.0, 13.0)
+    assert [x["text"] for x in near] == ["好的"] and near[0]["start_s"] == 10.0
+    assert len(rules.excerpt_around(lines, 0.0, 40.0)) == 3
