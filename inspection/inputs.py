@@ -1,0 +1,207 @@
+"""Inspection inputs: the records an inspection runs on, read from a server session directory
+(docs/session-format.md) or assembled from a pair of recordings with a template and policy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inspection.media import MediaError, Track, probe
+from inspection.policy import Policy
+from inspection.report import Participant
+from inspection.rules import Gap
+from inspection.templates import Template, TemplateError, load_template
+
+log = logging.getLogger(__name__)
+
+PARTICIPANTS: tuple[Participant, Participant] = ("salesperson", "customer")
+
+
+class InputError(ValueError):
+    """The input cannot be inspected (missing file, unreadable media, invalid template)."""
+
+
+@dataclass(frozen=True)
+class NodeMarker:
+    """The salesperson advanced the teleprompter to ``node`` at ``t_s``."""
+
+    node: str
+    t_s: float
+
+
+@dataclass
+class InspectionInput:
+    """Everything one inspection needs, as plain data."""
+
+    salesperson: list[Track]
+    customer: list[Track]
+    template: Template
+    policy: Policy
+    markers: list[NodeMarker] = field(default_factory=list)
+    gaps: list[Gap] | None = None  # recorded gaps; holes between segments are added to them
+    evidence_dir: Path | None = None  # where thumbnails go; None: none are saved
+    session_dir: Path | None = None  # evidence paths are relative to it when set
+    session_id: str | None = None
+    reference_photos: dict[str, Path] = field(default_factory=dict)  # participant -> photo
+
+    def tracks(self, participant: str) -> list[Track]:
+        return self.salesperson if participant == "salesperson" else self.customer
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading a session directory
+
+
+def _float(value: Any, default: float = 0.0) -> float:
+    return float(value) if isinstance(value, int | float) else default
+
+
+def load_session_dir(
+    path: Path, evidence_dir: Path | None = None, template: str | Path | None = None
+) -> InspectionInput:
+    """Read ``metadata.json`` of a server session directory (docs/session-format.md).
+
+    The template is ``template`` when given, else ``template.yaml`` in the directory (a
+    snapshot of the script used), else the built-in named by ``template_id``.
+    """
+    path = Path(path)
+    meta_path = path / "metadata.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{meta_path} not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{meta_path} is not readable JSON: {exc}") from None
+    if meta.get("schema") != "kesu.session/1":
+        raise InputError(f"{meta_path}: schema must be kesu.session/1, not {meta.get('schema')!r}")
+    try:
+        policy = Policy.from_dict(meta.get("policy") or {})
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{meta_path}: policy: {exc}") from None
+    if template is None and (path / "template.yaml").is_file():
+        template = path / "template.yaml"
+    template_obj = _load_template(str(template or meta.get("template_id") or ""))
+    tracks: dict[str, list[Track]] = {p: [] for p in PARTICIPANTS}
+    for seg in meta.get("segments") or []:
+        who, file = seg.get("participant"), seg.get("file")
+        if who not in tracks or not file:
+            continue
+        media = path / str(file)
+        if media.is_file() and media.stat().st_size > 0:
+            tracks[who].append(Track(who, media, _float(seg.get("start_s"))))
+        else:
+            log.warning("segment %s listed in metadata is missing or empty", media)
+    markers = [
+        NodeMarker(str(e["node"]), _float(e.get("t_s")))
+        for e in meta.get("events") or []
+        if e.get("type") == "node" and e.get("node")
+    ]
+    gaps = [
+        Gap(g["participant"], _float(g.get("start_s")), _float(g.get("end_s")))
+        for g in meta.get("gaps") or []
+        if g.get("participant") in PARTICIPANTS
+    ]
+    return InspectionInput(
+        salesperson=sorted(tracks["salesperson"], key=lambda t: t.offset_s),
+        customer=sorted(tracks["customer"], key=lambda t: t.offset_s),
+        template=template_obj,
+        policy=policy,
+        markers=sorted(markers, key=lambda m: m.t_s),
+        gaps=gaps,
+        evidence_dir=evidence_dir or path / "evidence",
+        session_dir=path,
+        session_id=meta.get("session_id"),
+        reference_photos=_reference_photos(policy, path),
+    )
+
+
+def _load_template(ref: str) -> Template:
+    try:
+        return load_template(ref)
+    except TemplateError as exc:
+        raise InputError(f"template: {str(exc).splitlines()[0]}") from None
+
+
+def _reference_photos(policy: Policy, base: Path | None) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for who, ref in (
+        ("customer", policy.customer_photo),
+        ("salesperson", policy.salesperson_photo),
+    ):
+        if not ref:
+            continue
+        photo = Path(ref)
+        if not photo.is_absolute() and base is not None:
+            photo = base / photo
+        if not photo.is_file():
+            raise InputError(f"{who} reference photo {photo} not found")
+        out[who] = photo
+    return out
+
+
+def make_input(
+    salesperson: list[Path],
+    customer: list[Path],
+    template: str | Path,
+    policy_path: Path,
+    markers_path: Path | None = None,
+    evidence_dir: Path | None = None,
+) -> InspectionInput:
+    """Inputs for a pair of recordings (any container PyAV reads), each starting at t=0."""
+    for media in [*salesperson, *customer]:
+        if not Path(media).is_file():
+            raise InputError(f"{media} not found")
+    try:
+        policy = Policy.from_dict(json.loads(Path(policy_path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise InputError(f"{policy_path} not found") from None
+    except (OSError, TypeError, ValueError) as exc:
+        raise InputError(f"{policy_path}: {exc}") from None
+    markers: list[NodeMarker] = []
+    if markers_path is not None:
+        markers = _read_markers(Path(markers_path))
+    return InspectionInput(
+        salesperson=_chain_tracks("salesperson", salesperson),
+        customer=_chain_tracks("customer", customer),
+        template=_load_template(str(template)),
+        policy=policy,
+        markers=markers,
+        evidence_dir=evidence_dir,
+        reference_photos=_reference_photos(policy, Path(policy_path).parent),
+    )
+
+
+def _chain_tracks(participant: str, paths: list[Path]) -> list[Track]:
+    """Several files of one participant play one after another."""
+    out, offset = [], 0.0
+    for p in paths:
+        out.append(Track(participant, Path(p), offset))
+        if len(paths) > 1:
+            try:
+                offset += probe(Path(p)).duration_s
+            except MediaError as exc:
+                raise InputError(str(exc)) from None
+    return out
+
+
+def _read_markers(path: Path) -> list[NodeMarker]:
+    """Node markers: a session metadata.json, its ``events`` list, or ``[{"node", "t_s"}]``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: {exc}") from None
+    events = data.get("events", []) if isinstance(data, dict) else data
+    if not isinstance(events, list):
+        raise InputError(f"{path}: expected a list of {{node, t_s}} markers")
+    return sorted(
+        (
+            NodeMarker(str(e["node"]), _float(e.get("t_s")))
+            for e in events
+            if isinstance(e, dict) and e.get("node") and e.get("type", "node") == "node"
+        ),
+        key=lambda m: m.t_s,
+    )
