@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import sessions
+from server import housekeeping
 from server.api import auth, errors, join, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
@@ -58,8 +59,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
-    await sessions.recover_interrupted(ctx)
+    await housekeeping.recover_interrupted(ctx)
+    sweeper = asyncio.create_task(housekeeping.run(ctx))
     yield
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
     await ctx.rooms.close_all()
 
 

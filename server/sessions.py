@@ -306,7 +306,12 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
     _check_rejoin_window(sdir, role, ctx.settings.rejoin_window_s)
     try:
         room = ctx.rooms.room_for(row.id, sdir)
-        answer = await room.join(role, offer_sdp)
+        try:
+            answer = await room.join(role, offer_sdp)
+        except BaseException:
+            # A refused offer must not hold one of the max_sessions slots.
+            await ctx.rooms.discard_if_unused(row.id)
+            raise
     except RtcError as exc:
         log.info("session %s: %s refused: %s", row.id, role, exc)
         raise SessionError(exc.status, exc.code, exc.message) from None
@@ -319,12 +324,15 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
 
 
 def _check_rejoin_window(sdir: SessionDir, role: str, window_s: float) -> None:
-    """A participant whose last event is a leave may come back only within the window."""
+    """A participant whose last event is a leave (or the server's crash, which dropped
+    everyone) may come back only within the window."""
     last = None
     for event in sdir.metadata.get("events", []):
-        if event.get("participant") == role and event.get("type") in ("join", "leave"):
+        if event.get("type") == "interrupted" or (
+            event.get("participant") == role and event.get("type") in ("join", "leave")
+        ):
             last = event
-    if last is None or last["type"] != "leave":
+    if last is None or last["type"] == "join":
         return
     left_at = datetime.fromisoformat(str(last["at"]).replace("Z", "+00:00"))
     away_s = (utcnow() - left_at).total_seconds()
@@ -355,46 +363,25 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
     return await _update(ctx, row.id, current_node=node_id)
 
 
-async def end_session(ctx: AppContext, row: RecordingSession, actor: str) -> RecordingSession:
-    """Finalise the recordings, then queue the review video and the inspection."""
+async def end_session(
+    ctx: AppContext, row: RecordingSession, actor: str, reason: str | None = None
+) -> RecordingSession:
+    """Finalise the recordings, then queue the review video and the inspection. ``reason``
+    (the system ending a session nobody came back to) goes in the end event and audit."""
     if row.status not in LIVE_STATES:
         raise SessionError(409, "session_ended", "this session has already ended")
     room = ctx.rooms.get(row.id)
     if room is not None:
         await ctx.rooms.close_room(row.id)
     sdir = session_dir(ctx, row.id)
-    await sdir.finish()
+    await sdir.finish(detail={"reason": reason} if reason else None)
     row = await _update(ctx, row.id, status="ended", ended_at=utcnow(), inspection_status="queued")
+    detail: dict[str, Any] = {"files": await sdir.file_hashes()}
+    if reason:
+        detail["reason"] = reason
     async with ctx.db.session() as s:
-        await audit.record(s, actor, "session.end", row.id, {"files": await sdir.file_hashes()})
+        await audit.record(s, actor, "session.end", row.id, detail)
     if ctx.settings.make_review_video:
         await ctx.queue.enqueue("review_video", {"session_id": row.id})
     await ctx.queue.enqueue("inspect", {"session_id": row.id})
     return row
-
-
-async def recover_interrupted(ctx: AppContext) -> list[str]:
-    """After a crash: sessions left live are marked interrupted; their segments are kept and hashed."""
-    async with ctx.db.session() as s:
-        rows = list(
-            (
-                await s.execute(select(RecordingSession).where(RecordingSession.status == "live"))
-            ).scalars()
-        )
-    out = []
-    for row in rows:
-        sdir = SessionDir(path_of(ctx, row.id))
-        files: dict[str, str] = {}
-        if sdir.exists():
-            await sdir.mark_interrupted()
-            files = await sdir.file_hashes()
-        await _update(ctx, row.id, status="interrupted")
-        async with ctx.db.session() as s:
-            # Anchor the kept segments now, so nothing after the crash can alter them unseen.
-            await audit.record(s, "system", "session.interrupted", row.id, {"files": files})
-        out.append(row.id)
-    if out:
-        log.warning(
-            "marked %d session(s) interrupted after an unclean stop: %s", len(out), ", ".join(out)
-        )
-    return out
