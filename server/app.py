@@ -74,6 +74,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         return
     await ctx.queue.requeue_stale()
     runner = JobRunner(ctx)
+    runner.start()
     ctx.pool = WorkerPool(
         ctx.queue, runner.handlers(), ctx.settings.workers, ctx.settings.job_poll_s
     )

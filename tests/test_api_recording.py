@@ -113,7 +113,7 @@ async def test_recorded_call_through_the_api(server: RunningServer, client_facto
     assert len(ends) == 1 and set(ends[0].detail["files"]) == {s["file"] for s in meta["segments"]}
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(data_dir: Path, port: int, **extra_env: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         {
@@ -123,6 +123,7 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
             "KESU_WORKERS": "0",
             "KESU_RTC_LOOPBACK_ONLY": "1",
             "KESU_BOOTSTRAP_ADMIN": "0",
+            **extra_env,
         }
     )
     return subprocess.Popen(
