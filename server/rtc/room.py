@@ -162,6 +162,7 @@ class Room:
         self._last_end: dict[str, tuple[datetime, str]] = _last_ends(session_dir)
         self._serial = _last_connection(session_dir)
         self._joins = 0
+        self._joining = 0  # offers being negotiated: the room must not be released under them
         self._empty_since: float | None = time.monotonic()
         self._closed = False
         self._close_lock = asyncio.Lock()
@@ -188,7 +189,7 @@ class Room:
     def empty_for(self, now: float | None = None) -> float | None:
         """Seconds (monotonic) since the last participant left or the room was made; None
         while someone is connected."""
-        if self._participants or self._empty_since is None:
+        if self._participants or self._joining or self._empty_since is None:
             return None
         return (time.monotonic() if now is None else now) - self._empty_since
 
@@ -207,6 +208,13 @@ class Room:
         included). Raises RtcError for bad roles, SDP or codecs, or a role already here."""
         if role not in ROLES:
             raise RtcError("role_invalid", f"role must be one of {', '.join(ROLES)}")
+        self._joining += 1
+        try:
+            return await self._join(role, offer_sdp)
+        finally:
+            self._joining -= 1
+
+    async def _join(self, role: str, offer_sdp: str) -> str:
         parsed = parse_offer(offer_sdp, self.settings.max_sdp_bytes)
         codec = self._choose_video_codec(parsed)
         async with self._locks[role]:
