@@ -42,6 +42,7 @@ async def add_user(
     password = password or generate_password()
     if len(password) < 8:
         raise UserError("password must have at least 8 characters")
+    password_hash = hash_password(password)
     db = await _open(settings)
     try:
         async with db.session() as s:
@@ -51,7 +52,7 @@ async def add_user(
                 User(
                     username=name,
                     role=role,
-                    password_hash=hash_password(password),
+                    password_hash=password_hash,
                     display_name=display_name,
                     institution=institution,
                 )
@@ -81,11 +82,13 @@ async def set_password(settings: Settings, name: str, password: str | None) -> s
     password = password or generate_password()
     if len(password) < 8:
         raise UserError("password must have at least 8 characters")
+    # Hashed before the write transaction opens: SQLite holds its write lock until commit.
+    password_hash = hash_password(password)
     db = await _open(settings)
     try:
         async with db.session() as s:
             user = await _user(s, name)
-            user.password_hash = hash_password(password)
+            user.password_hash = password_hash
             ended = await end_sessions(s, user.id)
             await audit.record(
                 s, "cli", "user.passwd", None, {"username": name, "sessions_ended": ended}
