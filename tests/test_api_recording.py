@@ -157,6 +157,14 @@ async def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
 async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "KESU_DATA_DIR": str(data)}
+    # The CLI creates a database only in `kesu serve` / `kesu migrate`.
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "server.cli", "migrate"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     await asyncio.to_thread(
         subprocess.run,
         [
