@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from server import audit
+from server.audit_trail import AuditTrail, attach
 from server.security import generate_password, hash_password
 from server.settings import Settings
 from server.store.db import Database
@@ -22,6 +23,7 @@ class UserError(Exception):
 async def _open(settings: Settings) -> Database:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
+    attach(db, AuditTrail.from_settings(settings))
     await db.migrate()
     return db
 

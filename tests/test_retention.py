@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from server import audit, retention
+from server import audit_verify, retention
 from server.settings import load_settings
 from server.store.models import AuditEntry, RecordingSession
 from tests.conftest import RunningServer
@@ -129,8 +129,8 @@ async def test_deletion_after_retention(
         assert row.customer_id_number == "" and row.customer_name == ""
         assert "customer_id_number" not in row.policy
         # The deletion is in the chain, so the missing files are not reported as tampering.
-        assert await audit.verify_chain(s) == []
-        assert await audit.verify_files(s, server.ctx.settings.sessions_dir) == []
+        assert await audit_verify.verify_chain(s) == []
+        assert await audit_verify.verify_files(s, server.ctx.settings.sessions_dir) == []
     [(_, action, detail)] = [a for a in await _attempts(server, built.id)]
     assert action == "session.delete" and "customer-000.mkv" in detail["files"]
     status, body = await admin.request("DELETE", f"/api/sessions/{built.id}")
