@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +360,135 @@ def test_checkpoint_file_lines_are_signed(tmp_path: Path) -> None:
         "checkpoint file line 3: bad signature (forged or edited)",
         "checkpoint file line 4: unreadable",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence exports: the signed checkpoint
+
+
+def _forge_zip(src: Path, dst: Path, change: dict[str, bytes], manifest_edit: Any = None) -> None:
+    """Copy an export with members replaced and the manifest's hashes recomputed to match."""
+    import hashlib
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin:
+        manifest = json.loads(zin.read("manifest.json"))
+        members = {n: change.get(n, zin.read(n)) for n in zin.namelist() if n != "manifest.json"}
+    for f in manifest["files"]:
+        data = members[f["name"]]
+        f["sha256"], f["bytes"] = hashlib.sha256(data).hexdigest(), len(data)
+    if manifest_edit is not None:
+        manifest_edit(manifest)
+    with zipfile.ZipFile(dst, "w") as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+        zout.writestr("manifest.json", json.dumps(manifest))
+
+
+async def test_exports_carry_a_signed_head(
+    server: RunningServer,
+    client_factory: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    import zipfile
+
+    from server.audit_keys import AuditKeys, make_checkpoint
+
+    session_id, _ = await _reject_twice(server, client_factory)
+    await _settle(server)
+    data_dir = str(server.ctx.settings.data_dir)
+    out = tmp_path / "e.zip"
+    code, text = await _cli(
+        capsys, "audit", "export", session_id, "-o", str(out), "--data-dir", data_dir
+    )
+    assert code == 0, text
+    code, text = await _cli(capsys, "audit", "public-key", "--data-dir", data_dir)
+    assert code == 0, text
+    pub = tmp_path / "kesu-audit.pub"
+    pub.write_text(text)
+    code, text = await _cli(
+        capsys, "audit", "verify", "--export", str(out), "--public-key", str(pub)
+    )
+    assert code == 0 and "export intact" in text, text
+    keys = AuditKeys.load(server.ctx.settings.audit_key_path)
+    assert keys is not None and f"signed by audit key {keys.key_id}" in text
+
+    with zipfile.ZipFile(out) as zf:
+        entries = [json.loads(x) for x in zf.read("audit/entries.jsonl").splitlines()]
+        chain = [json.loads(x) for x in zf.read("audit/chain.jsonl").splitlines()]
+        review = json.loads(zf.read("review.json"))
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["checkpoint"]["seq"] == chain[-1]["seq"] == manifest["chain_head"]["seq"]
+
+    # 1. review.json edited (the final rejection turned into an approval).
+    review["decisions"][-1]["decision"] = "approve"
+    bad = tmp_path / "bad-review.zip"
+    _forge_zip(out, bad, {"review.json": json.dumps(review, ensure_ascii=False).encode()})
+    code, text = await _cli(
+        capsys, "audit", "verify", "--export", str(bad), "--public-key", str(pub)
+    )
+    assert code == 1 and "decision 'approve' (anchored 'reject')" in text, text
+
+    # 2. An entry edited and the whole hash chain in the zip recomputed to match.
+    decide = next(e for e in entries if e["action"] == "review.decide")
+    decide["detail"] = {**decide["detail"], "reason": "无"}
+    by_seq = {e["seq"]: e for e in entries}
+    prev = next(c["prev"] for c in chain if c["seq"] == decide["seq"])
+    for c in chain:
+        if c["seq"] < decide["seq"]:
+            continue
+        c["prev"] = prev
+        e = by_seq.get(c["seq"])
+        if e is not None:
+            e["prev_hash"] = prev
+            at = datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
+            e["hash"] = audit.entry_hash(
+                e["seq"], at, e["actor"], e["action"], e["session_id"], e["detail"], prev
+            )
+            c["hash"] = e["hash"]
+        else:  # another session's entry: its content is not in the zip, only its hash
+            c["hash"] = hashlib_hex(prev + c["hash"])
+        prev = c["hash"]
+
+    def head(m: dict[str, Any]) -> None:
+        m["chain_head"] = {"seq": chain[-1]["seq"], "hash": chain[-1]["hash"]}
+
+    with zipfile.ZipFile(out) as zf:
+        review = json.loads(zf.read("review.json"))
+    review["decisions"][0]["reason"] = "无"  # the forger keeps review.json consistent
+    rewritten = {
+        "audit/entries.jsonl": "".join(json.dumps(e) + "\n" for e in entries).encode(),
+        "audit/chain.jsonl": "".join(json.dumps(c) + "\n" for c in chain).encode(),
+        "review.json": json.dumps(review, ensure_ascii=False).encode(),
+    }
+    bad = tmp_path / "bad-chain.zip"
+    _forge_zip(out, bad, rewritten, head)
+    code, text = await _cli(capsys, "audit", "verify", "--export", str(bad))
+    assert code == 1, text
+    assert "chain: does not end at the signed checkpoint" in text
+
+    # 3. ...and re-signed with the forger's own key, embedded in the manifest.
+    forger = AuditKeys(b"f" * 32)
+
+    def resign(m: dict[str, Any]) -> None:
+        head(m)
+        cp = make_checkpoint(forger, chain[-1]["seq"], chain[-1]["hash"], 1)
+        m["checkpoint"], m["public_key"] = cp.to_json(), forger.public_key
+
+    bad = tmp_path / "bad-signed.zip"
+    _forge_zip(out, bad, rewritten, resign)
+    code, text = await _cli(capsys, "audit", "verify", "--export", str(bad))
+    assert code == 0, text  # self-consistent: only the operator's public key tells
+    assert f"signed by audit key {forger.key_id} (embedded key" in text
+    code, text = await _cli(
+        capsys, "audit", "verify", "--export", str(bad), "--public-key", str(pub)
+    )
+    assert code == 1, text
+    assert "signature does not verify with the given public key" in text
+
+
+def hashlib_hex(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
