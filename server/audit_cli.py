@@ -13,17 +13,17 @@ from server.audit_export import export_session, verify_export_report
 from server.audit_keys import AuditKeys, CheckpointLog, read_public_key
 from server.audit_trail import AuditTrail, attach
 from server.audit_verify import Report, verify_archive
-from server.settings import Settings, load_settings
+from server.cli_common import announce, global_options, require_database, settings_from
+from server.settings import Settings
 from server.store.db import Database
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = args.data_dir
-    if getattr(args, "database_url", None):
-        overrides["database_url"] = args.database_url
-    return load_settings(overrides, toml_path=getattr(args, "config", None))
+    """The settings of an existing installation (exit 2 if its database does not exist)."""
+    settings = settings_from(args)
+    announce(settings, "kesu audit")
+    require_database(settings)
+    return settings
 
 
 async def verify_all(settings: Settings) -> Report:
@@ -74,9 +74,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.export:
         public_key = read_public_key(Path(args.public_key)) if args.public_key else None
         keys = None
-        if args.data_dir or args.config:
+        if getattr(args, "data_dir", None) or getattr(args, "config", None):
             # On the server the audit key itself is at hand: check every entry's MAC too.
-            keys = AuditKeys.load(_settings(args).audit_key_path)
+            keys = AuditKeys.load(settings_from(args).audit_key_path)
             public_key = public_key or (keys.public_key if keys else None)
         r = verify_export_report(Path(args.export), public_key, keys)
         return _report(r.problems, r.notes, f"{args.export}: export intact")
@@ -96,7 +96,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_public_key(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)  # needs the key file only, not the database
+    announce(settings, "kesu audit")
     keys = AuditKeys.load(settings.audit_key_path)
     if keys is None:
         print(f"error: no audit key at {settings.audit_key_path} (start `kesu serve` once)")
@@ -107,10 +108,14 @@ def _cmd_public_key(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("audit", help="verify the audit log and recordings, export evidence")
+    common = global_options()
+    p = sub.add_parser(
+        "audit", help="verify the audit log and recordings, export evidence", parents=[common]
+    )
     asub = p.add_subparsers(dest="audit_cmd", required=True, metavar="ACTION")
     v = asub.add_parser(
         "verify",
+        parents=[common],
         help="check the keyed chain, its signed checkpoints, every anchored file and the "
         "review tables (exit 1 when broken); with --export FILE, check an evidence zip "
         "instead (no database needed)",
@@ -123,14 +128,12 @@ def add_parser(sub: Any) -> None:
         metavar="FILE",
         help="with --export: the operator's public key (from `kesu audit public-key`)",
     )
-    e = asub.add_parser("export", help="write one session's evidence zip")
+    e = asub.add_parser("export", parents=[common], help="write one session's evidence zip")
     e.add_argument("session_id")
     e.add_argument("-o", "--output", required=True, metavar="FILE")
-    k = asub.add_parser("public-key", help="print the public key that checks evidence exports")
-    for q in (v, e, k):
-        q.add_argument("--config", default=None, help="TOML file of settings")
-        q.add_argument("--data-dir", dest="data_dir", default=None)
-        q.add_argument("--database-url", dest="database_url", default=None)
+    k = asub.add_parser(
+        "public-key", parents=[common], help="print the public key that checks evidence exports"
+    )
     v.set_defaults(func=_cmd_verify)
     e.set_defaults(func=_cmd_export)
     k.set_defaults(func=_cmd_public_key)
