@@ -220,7 +220,12 @@ async def create_session(
             f"user:{user.username}",
             "session.create",
             session_id,
-            {"template_id": new.template_id, "product": new.policy.product_name},
+            {
+                "template_id": new.template_id,
+                "product": new.policy.product_name,
+                # Anchored so a retention date moved in the database cannot excuse a deletion.
+                "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+            },
         )
     log.info("session %s created by %s (%s)", session_id, user.username, sdir.path)
     return row
@@ -375,6 +380,8 @@ async def end_session(
         await ctx.rooms.close_room(row.id)
     sdir = session_dir(ctx, row.id)
     await sdir.finish(detail={"reason": reason} if reason else None)
+    if ctx.anchorer is not None:
+        await ctx.anchorer.flush(row.id)  # the final metadata.json is anchored before the end
     row = await _update(ctx, row.id, status="ended", ended_at=utcnow(), inspection_status="queued")
     detail: dict[str, Any] = {"files": await sdir.file_hashes()}
     if reason:

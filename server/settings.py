@@ -46,6 +46,21 @@ class Settings:
             secret=True,
         ),
     )
+    audit_key_file: str = field(
+        default="",
+        metadata=_meta(
+            "File holding the audit key (HMAC of every audit entry, Ed25519 signature of "
+            "checkpoints). Empty = <data_dir>/audit.key, created on first start. Keep it off "
+            "the database host to make the chain tamper-evident against a database admin."
+        ),
+    )
+    audit_checkpoint_file: str = field(
+        default="",
+        metadata=_meta(
+            "Append-only file of signed checkpoints of the audit chain's head. "
+            "Empty = <data_dir>/audit-checkpoints.jsonl."
+        ),
+    )
     public_url: str = field(
         default="",
         metadata=_meta(
@@ -135,6 +150,16 @@ class Settings:
     @property
     def sessions_dir(self) -> Path:
         return self.data_dir / "sessions"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return Path(self.audit_key_file) if self.audit_key_file else self.data_dir / "audit.key"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        if self.audit_checkpoint_file:
+            return Path(self.audit_checkpoint_file)
+        return self.data_dir / "audit-checkpoints.jsonl"
 
     def __repr__(self) -> str:
         parts = []
