@@ -88,7 +88,8 @@ class JoinSigner:
 
     def verify(self, token: str, now: float | None = None) -> JoinClaims:
         parts = token.split(".")
-        if len(parts) != 4 or len(token) > 256:
+        # Real tokens are ASCII; compare_digest refuses non-ASCII str, so screen it out first.
+        if len(parts) != 4 or len(token) > 256 or not token.isascii():
             raise TokenError("the join link is malformed", "token_malformed")
         session_id, nonce, expires_raw, mac = parts
         if not hmac.compare_digest(mac, self._mac(f"{session_id}.{nonce}.{expires_raw}")):
