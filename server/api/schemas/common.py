@@ -70,7 +70,7 @@ class OneOf(GroupedMetadata):
         yield WithJsonSchema({"type": "string", "enum": list(self.allowed)})
 
 
-Id = Annotated[int, NOT_BOOL, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), NOT_BOOL]
 Day = Annotated[date, Field(ge=MIN_DATE, le=MAX_DATE)]
 OptionalDay = Annotated[Day | None, BLANK_IS_NONE]
 ShortText = Annotated[str, Field(max_length=200), SAFE]

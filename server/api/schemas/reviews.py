@@ -19,14 +19,14 @@ class QueueQuery(Query):
     salesperson: QueryText = Field(None, description="username or user id")
     from_: OptionalDay = Field(None, alias="from", description="first day (YYYY-MM-DD), UTC")
     to: OptionalDay = Field(None, description="last day (YYYY-MM-DD), UTC")
-    limit: Annotated[int, NOT_BOOL, Field(ge=1, le=QUEUE_LIMIT)] = 200
-    offset: Annotated[int, NOT_BOOL, Field(ge=0, le=10**9)] = 0
+    limit: Annotated[int, Field(ge=1, le=QUEUE_LIMIT), NOT_BOOL] = 200
+    offset: Annotated[int, Field(ge=0, le=10**9), NOT_BOOL] = 0
 
 
 class StatsQuery(Query):
     from_: OptionalDay = Field(None, alias="from", description="first day; default to - 29 days")
     to: OptionalDay = Field(None, description="last day; default today")
-    tz: Annotated[int, NOT_BOOL, Field(ge=-840, le=840, description="minutes east of UTC")] = 0
+    tz: Annotated[int, Field(ge=-840, le=840, description="minutes east of UTC"), NOT_BOOL] = 0
 
 
 class JudgeBody(Body):

@@ -18,11 +18,11 @@ class NewSessionBody(Body):
     product_name: Annotated[str, Field(max_length=128), SAFE]
     product_type: Annotated[str, SAFE, OneOf(PRODUCT_TYPES)]
     template_id: Annotated[str, Field(max_length=64), SAFE]
-    premium: Annotated[float | None, NOT_BOOL, BLANK_IS_NONE, Field(gt=0, lt=1e10)] = None
+    premium: Annotated[float | None, Field(gt=0, lt=1e10), NOT_BOOL, BLANK_IS_NONE] = None
     payment_method: Annotated[str, Field(max_length=16), SAFE] = ""
-    payment_years: Annotated[int | None, NOT_BOOL, BLANK_IS_NONE, Field(ge=1, le=100)] = None
-    insurance_years: Annotated[int | None, NOT_BOOL, BLANK_IS_NONE, Field(ge=1, le=120)] = None
-    cooling_off_days: Annotated[int | None, NOT_BOOL, BLANK_IS_NONE, Field(ge=1, le=365)] = None
+    payment_years: Annotated[int | None, Field(ge=1, le=100), NOT_BOOL, BLANK_IS_NONE] = None
+    insurance_years: Annotated[int | None, Field(ge=1, le=120), NOT_BOOL, BLANK_IS_NONE] = None
+    cooling_off_days: Annotated[int | None, Field(ge=1, le=365), NOT_BOOL, BLANK_IS_NONE] = None
 
 
 class OfferBody(Body):
