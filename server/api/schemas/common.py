@@ -96,6 +96,8 @@ class Out(BaseModel):
 
 
 class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(description="stable machine-readable code, e.g. invalid_fields")
     message: str = Field(description="a sentence fit to show the user")
     details: dict[str, Any] = Field(
@@ -105,6 +107,8 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     """Every 4xx and 5xx answer of the API has this shape."""
+
+    model_config = ConfigDict(extra="forbid")
 
     error: ErrorDetail
 
