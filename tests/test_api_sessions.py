@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from tests.conftest import RunningServer, new_session_body
-from tests.test_api_recording import make_peer
 from tests.test_api_auth import assert_error
+from tests.test_api_recording import make_peer
 
 
 async def _create(c: Any, **overrides: Any) -> dict[str, Any]:
