@@ -33,7 +33,9 @@ def new_token(nbytes: int = 32) -> str:
 
 def token_digest(token: str) -> str:
     """What is stored in place of a bearer token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    # surrogateescape: a cookie of invalid UTF-8 arrives with surrogates; it must simply
+    # match nothing, not fail to encode.
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def generate_password() -> str:

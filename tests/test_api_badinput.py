@@ -3,6 +3,7 @@ shape and leaves nothing behind (no 500, no session directory, no Python excepti
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy.exc import StatementError
 
 from server import sessions
+from server.api.media import ByteRange, parse_range
 from server.api.schemas.sessions import NewSessionBody
 from server.store.models import User
 from tests.conftest import Client, RunningServer, new_session_body
@@ -206,3 +208,25 @@ async def test_failed_creation_leaves_no_directory(server: RunningServer) -> Non
     with pytest.raises((UnicodeEncodeError, StatementError)):
         await sessions.create_session(server.ctx, user, new)
     assert _sessions_on_disk(server) == []
+
+
+async def test_cookie_of_invalid_utf8_is_anonymous(server: RunningServer) -> None:
+    """Bytes that are not UTF-8 in the session cookie reach the app as surrogates."""
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"GET /api/me HTTP/1.1\r\nHost: x\r\nCookie: kesu_session=\xff\xfe\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401"), head
+    assert_error(json.loads(body), "unauthorized")
+
+
+def test_range_header_with_thousands_of_digits_is_ignored() -> None:
+    assert parse_range("bytes=" + "9" * 5000 + "-", 100) is None
+    assert parse_range("bytes=0-" + "9" * 5000, 100) is None
+    assert parse_range("bytes=-" + "9" * 18, 100) == ByteRange(0, 99)
