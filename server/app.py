@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server import housekeeping
-from server.api import auth, errors, join, pages
+from server.api import auth, errors, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
 from server.audit_metadata import MetadataAnchorer
@@ -110,6 +110,6 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[CTX] = build_context(settings)
     app.cleanup_ctx.extend([_database, _audit, _rooms, _workers])
-    for module in (auth, sessions_api, join, pages, reviews_api):
+    for module in (auth, sessions_api, join, pages, reviews_api, openapi):
         module.setup(app)
     return app

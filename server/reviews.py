@@ -166,7 +166,8 @@ def _filtered(query: Select[Any], filt: QueueFilter, with_status: bool) -> Selec
     if filt.salesperson:
         sp = filt.salesperson
         cond = User.username == sp
-        if sp.isdigit():
+        # ASCII digits only ('²' passes isdigit) and only what a 64-bit id column can hold.
+        if sp.isascii() and sp.isdigit() and int(sp) < 2**63:
             cond = cond | (User.id == int(sp))
         query = query.where(RecordingSession.salesperson_id.in_(select(User.id).where(cond)))
     if filt.date_from:

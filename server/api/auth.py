@@ -9,7 +9,9 @@ from aiohttp import web
 from sqlalchemy import delete, select
 
 from server import audit
-from server.api.errors import BadRequest, Forbidden, Handler, Unauthorized, read_json
+from server.api.errors import Forbidden, Handler, Unauthorized
+from server.api.schemas.auth import LoginBody
+from server.api.validation import parse_body
 from server.context import CTX, AppContext
 from server.security import new_token, token_digest, verify_password
 from server.store.models import AuthSession, User
@@ -76,10 +78,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 async def login(request: web.Request) -> web.Response:
     ctx: AppContext = request.app[CTX]
-    body = await read_json(request, ctx.settings.max_body_bytes)
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise BadRequest("username and password are required", code="invalid_fields")
+    body = await parse_body(request, LoginBody, ctx.settings.max_body_bytes)
+    username, password = body.username, body.password
     async with ctx.db.session() as s:
         user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
         ok = (
