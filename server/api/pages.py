@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from yarl import URL
 
 from server.api.auth import current_user
 
@@ -26,7 +27,8 @@ def page(name: str, login: bool = True) -> web.RequestHandler:  # type: ignore[n
 
     async def handler(request: web.Request) -> web.StreamResponse:
         if login and current_user(request) is None:
-            raise web.HTTPFound(f"/login?next={request.path_qs}")
+            # Encoded as one query value; login.js only follows it to a path on this site.
+            raise web.HTTPFound(URL.build(path="/login", query={"next": request.path_qs}))
         return _page(name)
 
     return handler
