@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ async def test_unknown_user_costs_one_verification_off_the_loop(
 
 
 async def test_login_needs_json_and_a_matching_origin(server: RunningServer) -> None:
-    body = '{"username": "sales1", "password": "%s"}' % PASSWORD
+    body = json.dumps({"username": "sales1", "password": PASSWORD})
     async with aiohttp.ClientSession() as http:
         async with http.post(
             f"{server.url}/api/login",

@@ -8,6 +8,7 @@ from aiohttp import web
 from yarl import URL
 
 from server.api.auth import current_user
+from server.api.errors import Handler
 
 WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
 
@@ -22,7 +23,7 @@ def _page(name: str) -> web.FileResponse:
     return resp
 
 
-def page(name: str, login: bool = True) -> web.RequestHandler:  # type: ignore[name-defined]
+def page(name: str, login: bool = True) -> Handler:
     """A handler serving ``web/<name>``; ``login`` pages redirect anonymous visitors to /login."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
