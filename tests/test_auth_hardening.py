@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,12 @@ async def test_failed_logins_are_audited(server: RunningServer) -> None:
 async def test_unknown_user_costs_one_verification_off_the_loop(
     server: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[tuple[str, bool]] = []
+    calls: list[tuple[str, bool, int]] = []
     real = security.verify_password
 
     def counting(stored: str, password: str) -> bool:
-        calls.append((stored, threading.current_thread() is threading.main_thread()))
+        nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        calls.append((stored, threading.current_thread() is threading.main_thread(), nice))
         return real(stored, password)
 
     monkeypatch.setattr(auth_api, "verify_password", counting)
@@ -94,6 +96,8 @@ async def test_unknown_user_costs_one_verification_off_the_loop(
     # Same argon2 parameters for the dummy as for real hashes: the work is the same.
     assert unknown[0].split("$")[1:4] == known[0].split("$")[1:4]
     assert not unknown[1] and not known[1], "argon2 ran on the event loop's thread"
+    # ...and at a lower CPU priority than the event loop, which relays live media.
+    assert unknown[2] > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
 async def test_login_needs_json_and_a_matching_origin(server: RunningServer) -> None:

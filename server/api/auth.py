@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -117,7 +116,7 @@ async def _dummy_hash(app: web.Application) -> str:
     """A hash to verify against for unknown or disabled accounts, so they cost the same time."""
     cache = app[DUMMY_HASH_KEY]
     if not cache:
-        cache.append(await asyncio.to_thread(hash_password, new_token()))
+        cache.append(await app[THROTTLE_KEY].run(hash_password, new_token()))
     return cache[0]
 
 
@@ -139,7 +138,7 @@ async def _check_password(
     async with ctx.db.read() as s:
         user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
     stored = user.password_hash if user is not None else await _dummy_hash(request.app)
-    ok = await asyncio.to_thread(verify_password, stored, password)
+    ok = await request.app[THROTTLE_KEY].run(verify_password, stored, password)
     return user if ok and user is not None and not user.disabled else None
 
 
@@ -214,8 +213,13 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({"user": user_json(user), "csrf_token": auth.csrf_token})
 
 
+async def _close_throttle(app: web.Application) -> None:
+    app[THROTTLE_KEY].close()
+
+
 def setup(app: web.Application) -> None:
     app[THROTTLE_KEY] = LoginThrottle.from_settings(app[CTX].settings)
+    app.on_cleanup.append(_close_throttle)
     app[DUMMY_HASH_KEY] = []
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
