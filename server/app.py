@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import housekeeping
+from server import housekeeping, logredact
 from server.api import auth, errors, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
@@ -104,6 +104,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     """The whole server as an aiohttp application (nothing starts until it runs)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logredact.install()
     app = web.Application(
         middlewares=[errors.error_middleware, auth.auth_middleware],
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),

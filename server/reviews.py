@@ -189,7 +189,7 @@ _WAITING_SINCE = func.coalesce(RecordingSession.ended_at, RecordingSession.creat
 
 async def list_queue(ctx: AppContext, filt: QueueFilter, user: User) -> dict[str, Any]:
     """Sessions under review matching ``filt``: most severe first, then oldest; with counts."""
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         rows = list(
             (
                 await s.execute(
@@ -811,7 +811,7 @@ def rerecord_items(row: RecordingSession, confirmed: list[FindingRow]) -> list[d
 
 async def open_requests(ctx: AppContext, user: User) -> list[dict[str, Any]]:
     """The salesperson's open re-recording requests, with the original session's summary."""
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         query = select(RerecordRequest, RecordingSession).join(
             RecordingSession, RecordingSession.id == RerecordRequest.session_id
         )

@@ -204,7 +204,7 @@ async def create_session(
 async def get_session(ctx: AppContext, session_id: str) -> RecordingSession:
     if not SESSION_ID_RE.match(session_id):
         raise SessionError(404, "not_found", "no such session")
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         row = await s.get(RecordingSession, session_id)
     if row is None or row.deleted_at is not None:
         raise SessionError(404, "not_found", "no such session")
@@ -221,7 +221,7 @@ async def list_sessions(ctx: AppContext, user: User, limit: int = 200) -> list[R
     query = select(RecordingSession).where(RecordingSession.deleted_at.is_(None))
     if user.role != "admin":
         query = query.where(RecordingSession.salesperson_id == user.id)
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         return list(
             (
                 await s.execute(query.order_by(RecordingSession.created_at.desc()).limit(limit))

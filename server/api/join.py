@@ -38,7 +38,7 @@ async def _session_for_token(request: web.Request) -> tuple[AppContext, Recordin
 async def info(request: web.Request) -> web.Response:
     """Who is calling and why: shown before the customer consents."""
     ctx, row = await _session_for_token(request)
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         sales = await s.get(User, row.salesperson_id)
     policy = Policy.from_dict(row.policy)
     nodes = sessions.rendered_nodes(row.template_id, policy)

@@ -115,7 +115,7 @@ async def review_detail(ctx: AppContext, session_id: str, user: Any) -> dict[str
     state = await reviews.review_state(ctx, session_id, user)
     row = state.row
     sdir = ctx.settings.sessions_dir / row.id
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         stored = await s.get(InspectionReport, row.id)
     report = stored.report if stored is not None else {}
     metadata = await asyncio.to_thread(_read_json_file, sdir / "metadata.json")
