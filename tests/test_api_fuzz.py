@@ -1,6 +1,6 @@
 """Schemathesis over every operation of /api/openapi.json, against the real app on a real
 loopback port, as a logged-in admin (cookie + CSRF header) and anonymously: no 5xx, and
-every 4xx has the documented error shape.
+every 4xx has the documented error shape, every 2xx the documented response model.
 
 Path parameters are narrowed to one real session, join token and finding, so generated
 bodies and queries reach the handlers instead of stopping at 404. Bounded: a few examples
@@ -22,7 +22,7 @@ import requests
 import schemathesis
 from pydantic import ValidationError
 
-from server.api.openapi import document
+from server.api.openapi import OPERATIONS, document
 from server.api.schemas.common import ErrorBody
 from tests.conftest import PASSWORD, add_test_users, make_settings, new_session_body, start_server
 
@@ -111,9 +111,18 @@ def _fuzz_schema() -> Any:
 schema = _fuzz_schema()
 
 
+RESPONSE_MODELS = {(op.method, op.path): op.response for op in OPERATIONS}
+
+
 def _check(response: Any, who: str, case: Any) -> None:
     where = f"{case.method} {case.formatted_path} as {who}"
     assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:500]}"
+    model = RESPONSE_MODELS[(case.method.upper(), case.path)]
+    if response.status_code < 300 and model is not None:
+        try:
+            model.model_validate(response.json())  # the documented success shape
+        except ValidationError as exc:
+            raise AssertionError(f"{where}: undocumented answer: {exc}") from exc
     if response.status_code >= 400:
         content_type = (response.headers.get("content-type") or [""])[0]
         assert content_type.startswith("application/json"), where
