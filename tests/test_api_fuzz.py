@@ -27,6 +27,7 @@ from server.api.schemas.common import ErrorBody
 from tests.conftest import PASSWORD, add_test_users, make_settings, new_session_body, start_server
 
 EXAMPLES_PER_OPERATION = 12
+EDGE_DATES = ("0001-01-01", "1970-01-01", "2199-12-31", "9999-12-31")
 
 
 @dataclass
@@ -98,6 +99,9 @@ def _fuzz_schema() -> Any:
             for param in op.get("parameters", []):
                 if param["in"] == "path" and param["name"] in real:
                     param["schema"] = real[param["name"]]
+                if param["schema"].get("format") == "date":
+                    # Random dates almost never sit where date arithmetic overflows.
+                    param["schema"]["examples"] = list(EDGE_DATES)
     config = schemathesis.config.SchemathesisConfig.from_dict(
         {
             "seed": 8,
@@ -115,7 +119,7 @@ RESPONSE_MODELS = {(op.method, op.path): op.response for op in OPERATIONS}
 
 
 def _check(response: Any, who: str, case: Any) -> None:
-    where = f"{case.method} {case.formatted_path} as {who}"
+    where = f"{case.method} {case.formatted_path} query={case.query} as {who}"
     assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:500]}"
     model = RESPONSE_MODELS[(case.method.upper(), case.path)]
     if response.status_code < 300 and model is not None:
