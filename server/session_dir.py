@@ -20,6 +20,7 @@ import os
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +107,10 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+#: ``hook(session_id, sha256 of the bytes written)``, called after each metadata.json write.
+WriteHook = Callable[[str, str], None]
+
+
 class SessionDir:
     """One recording session's directory and its ``metadata.json``."""
 
@@ -113,6 +118,19 @@ class SessionDir:
         weakref.WeakValueDictionary()
     )
     _instances_lock: ClassVar[threading.Lock] = threading.Lock()
+    # Per sessions root, like _instances: the server anchors every write in the audit chain.
+    _hooks: ClassVar[dict[Path, WriteHook]] = {}
+
+    @classmethod
+    def on_written(cls, root: Path | str, hook: WriteHook | None) -> None:
+        """Call ``hook`` (from the writing thread, in write order; it must not block) after
+        every write of a ``metadata.json`` under ``root``; None removes it."""
+        key = Path(root).absolute()
+        with cls._instances_lock:
+            if hook is None:
+                cls._hooks.pop(key, None)
+            else:
+                cls._hooks[key] = hook
 
     def __new__(cls, path: Path | str) -> SessionDir:
         key = Path(path).absolute()
@@ -455,6 +473,9 @@ class SessionDir:
             data = json.dumps(snapshot, ensure_ascii=False, indent=1).encode("utf-8")
             _atomic_write(self.path / METADATA, data)
             self._written = current
+            hook = SessionDir._hooks.get(self.path.parent)
+            if hook is not None:
+                hook(self.session_id, hashlib.sha256(data).hexdigest())
 
 
 def _secs(at: datetime | None, started: datetime | None) -> float | None:
