@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import sys
 from datetime import UTC
 from pathlib import Path
@@ -95,8 +94,8 @@ async def test_only_dead_local_processes_jobs_are_requeued(tmp_path: Path) -> No
     running, never a live process's job nor another machine's."""
     db = await _db(tmp_path / "jobs.db")
     queue = DbJobQueue(db)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()  # reaped: its pid is free
+    dead = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await dead.wait()  # reaped: its pid is free
     host = socket.gethostname()
     owners = [f"{host}-{dead.pid}-0", f"{host}-{os.getppid()}-0", "other-host-1-0"]
     for owner in owners:
