@@ -244,3 +244,10 @@ async def apply_schema(app: procrastinate.App, conninfo: str) -> None:
                 log.info("created procrastinate's schema")
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK_KEY,))
+
+
+async def ensure_schema(settings: Settings) -> None:
+    """``kesu migrate`` on PostgreSQL: procrastinate's tables next to Kesu's."""
+    app, _ = build_app(settings)
+    async with app.open_async():
+        await apply_schema(app, psycopg_conninfo(settings.db_url))
