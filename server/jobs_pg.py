@@ -186,7 +186,9 @@ class ProcrastinateQueue:
                 raise PermanentJobError(f"no handler for job kind {kind!r}")
             await handler(JobInfo(job_id, kind, dict(payload), attempt), progress)
         except asyncio.CancelledError:
-            await asyncio.shield(self._finish(job_id, "queued", "cancelled at shutdown"))
+            # procrastinate cancels a job only when it is aborted, which is final (a stopping
+            # worker waits for its running jobs instead).
+            await asyncio.shield(self._finish(job_id, "failed", "aborted"))
             raise
         except Exception as exc:
             final = self.strategy.get_retry_decision(exception=exc, job=pjob) is None
