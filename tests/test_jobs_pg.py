@@ -8,6 +8,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -180,6 +181,7 @@ async def test_job_of_a_killed_worker_is_finished_once_by_another(
         await wait_until(first_started, "the first worker to start the job")
         first.send_signal(signal.SIGKILL)
         first.wait()
+        killed_at = time.monotonic()
         (marks / "hold").unlink()
         second = _start_worker(url, marks, setup.settings.job_stalled_after_s)
         procs.append(second)
@@ -189,6 +191,9 @@ async def test_job_of_a_killed_worker_is_finished_once_by_another(
             return job.status == "done"
 
         await wait_until(finished, "the second worker to finish the job", 120)
+        print(
+            f"job of the killed worker finished {time.monotonic() - killed_at:.1f} s after the kill"
+        )
         # Let any duplicate run surface before counting.
         later = await setup.queue.enqueue("mark", {"session_id": "S"})
 
