@@ -112,14 +112,16 @@ class ProcrastinateQueue:
         self.settings = settings
         self.app, self.strategy = build_app(settings)
         self._opened = False
+        self._open_lock = asyncio.Lock()
 
     async def open(self) -> None:
         """Connect, and create procrastinate's tables once (idempotent, safe to race)."""
-        if self._opened:
-            return
-        await self.app.open_async()
-        self._opened = True
-        await apply_schema(self.app, psycopg_conninfo(self.settings.db_url))
+        async with self._open_lock:
+            if self._opened:
+                return
+            await self.app.open_async()
+            self._opened = True
+            await apply_schema(self.app, psycopg_conninfo(self.settings.db_url))
 
     async def close(self) -> None:
         if self._opened:

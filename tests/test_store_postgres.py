@@ -4,10 +4,12 @@ UTC times, and the session API on top (jobs on PostgreSQL: tests/test_jobs_pg.py
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from server import audit, audit_verify
@@ -78,6 +80,16 @@ async def test_session_api_on_postgres(pg_admin: str, tmp_path: Path) -> None:
         status, body = await c.post(f"/api/sessions/{sid}/end")
         assert status == 200 and body["session"]["status"] == "ended"
         assert body["session"]["ended_at"].endswith("Z")
+        # Ending queued the session's jobs on procrastinate, under the session's lock.
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            rows = await conn.fetch("SELECT task_name, lock, status, args FROM procrastinate_jobs")
+        finally:
+            await conn.close()
+        assert {(r["task_name"], r["lock"], r["status"]) for r in rows} == {
+            ("kesu.job", f"session:{sid}", "todo")
+        }
+        assert "inspect" in {json.loads(r["args"])["kind"] for r in rows}
     finally:
         await c.close()
         await srv.runner.cleanup()
