@@ -230,6 +230,9 @@ class ProcrastinateQueue:
             update_heartbeat_interval=max(0.2, stalled_s / 6),
             stalled_worker_timeout=stalled_s,
             fetch_job_polling_interval=self.settings.job_poll_s,
+            # The stalled check alone adds a row every few seconds; Kesu's ``jobs`` table
+            # keeps the history, failed procrastinate jobs stay for inspection.
+            delete_jobs="successful",
         )
 
 
