@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server import sessions
-from server.api import auth, errors, join, pages
+from server.api import auth, errors, ice, join, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
 from server.context import CTX, AppContext
@@ -88,6 +88,6 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[CTX] = build_context(settings)
     app.cleanup_ctx.extend([_database, _rooms, _workers])
-    for module in (auth, sessions_api, join, pages, reviews_api):
+    for module in (auth, sessions_api, join, ice, pages, reviews_api):
         module.setup(app)
     return app
