@@ -8,10 +8,24 @@ salesperson (login cookie) or the holder of a valid join link.
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from server.api import join
 from server.api import sessions as sessions_api
+from server.api.schemas.common import Out
 from server.context import AppContext
+
+
+class IceServerOut(BaseModel):
+    urls: list[str] = Field(description="stun:, turn: or turns: URLs")
+    username: str | None = Field(None, description="TURN only: '<expiry unix time>:<user>'")
+    credential: str | None = Field(None, description="TURN only: base64 HMAC-SHA1")
+
+
+class IceServersOut(Out):
+    """``RTCConfiguration.iceServers`` for the page (empty: connect directly)."""
+
+    ice_servers: list[IceServerOut]
 
 
 def _response(ctx: AppContext, role: str, session_id: str) -> web.Response:
