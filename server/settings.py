@@ -251,6 +251,25 @@ def masked_db_url(url: str) -> str:
         return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret this process knows (secret settings, the database password): for masks."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    out = [
+        str(getattr(settings, f.name))
+        for f in fields(settings)
+        if f.metadata.get("secret") and getattr(settings, f.name)
+    ]
+    try:
+        password = make_url(settings.db_url).password
+    except ArgumentError:
+        password = None
+    if password:
+        out.append(str(password))
+    return out
+
+
 def setting_fields() -> list[tuple[str, Any, str]]:
     """(name, default, help) for every setting, for docs and --help."""
     return [(f.name, f.default, f.metadata["help"]) for f in fields(Settings)]
