@@ -4,8 +4,8 @@
 ``level``, ``logger``, ``message`` and any ``extra`` fields, for log shippers. Either way,
 every line passes through a mask after formatting (so the traceback and extra fields are
 covered too): the values of secret settings, the database password, and any
-``scheme://user:password@`` in a URL become ``***``. Join tokens are already cut from every
-record when it is created (server/logredact.py).
+``scheme://user:password@`` in a URL become ``***``, and join tokens are cut (already done to
+each record's message when it is created, server/logredact.py, but not to extra fields).
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ class Masker:
         for value in self.secrets:
             if value in line:
                 line = line.replace(value, "***")
-        return _URL_PASSWORD.sub(r"\1***@", line)
+        # Again after formatting: extra fields (aiohttp's access log adds the request line
+        # and headers, JSON shows them) are not part of the record's message.
+        return logredact.redact(_URL_PASSWORD.sub(r"\1***@", line))
 
 
 class MaskingTextFormatter(logging.Formatter):

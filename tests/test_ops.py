@@ -255,3 +255,23 @@ def test_json_logs_parse_and_hold_no_secret(tmp_path: Path) -> None:
     assert "/api/join/s-abc123" in first["message"]
     assert "kesu:***@db.internal" in second["message"]
     assert "中文" in lines[4]
+
+
+async def test_json_access_log_of_a_real_request_holds_no_token(
+    server: RunningServer, client_factory: Any
+) -> None:
+    stream = io.StringIO()
+    handler = configure_logging(load_settings({"log_format": "json"}, env={}), stream)
+    try:
+        sales = await client_factory("sales1")
+        _, created = await sales.post("/api/sessions", json=new_session_body())
+        _, link = await sales.post(f"/api/sessions/{created['session']['id']}/link")
+        customer = await client_factory()
+        referer = {"Referer": f"{server.url}/join/{link['token']}"}
+        assert (await customer.get(f"/api/join/{link['token']}/state", headers=referer))[0] == 200
+    finally:
+        logging.getLogger().removeHandler(handler)
+    access = [json.loads(x) for x in stream.getvalue().splitlines() if "aiohttp.access" in x]
+    assert any("/api/join/" in rec["message"] for rec in access), access
+    secret_part = link["token"].split(".", 1)[1]
+    assert secret_part not in stream.getvalue()
