@@ -29,7 +29,7 @@ MODELS_TTL_S = 300.0
 class _ModelsCache:
     checked_at: float = -1e9
     result: dict[str, Any] = field(default_factory=dict)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    task: asyncio.Task[dict[str, Any]] | None = None
 
 
 MODELS_CACHE = web.AppKey("kesu_ready_models", _ModelsCache)
@@ -67,11 +67,21 @@ def _check_models(models_dir: str) -> dict[str, Any]:
 async def check_models(ctx: AppContext, cache: _ModelsCache) -> dict[str, Any]:
     if ctx.settings.workers <= 0:
         return {"ok": True, "skipped": "no embedded workers on this node"}
-    async with cache.lock:
-        if time.monotonic() - cache.checked_at > MODELS_TTL_S or not cache.result.get("ok"):
-            cache.result = await asyncio.to_thread(_check_models, ctx.settings.models_dir)
-            cache.checked_at = time.monotonic()
+    fresh = time.monotonic() - cache.checked_at <= MODELS_TTL_S and cache.result.get("ok")
+    if fresh:
         return dict(cache.result)
+    if cache.task is None:
+        # One verification at a time, shielded from the caller's time limit: a cold hash
+        # cache can take longer than one request, and its result must still be kept.
+        cache.task = asyncio.create_task(asyncio.to_thread(_check_models, ctx.settings.models_dir))
+        cache.task.add_done_callback(lambda t: _keep(cache, t))
+    return dict(await asyncio.shield(cache.task))
+
+
+def _keep(cache: _ModelsCache, task: asyncio.Task[dict[str, Any]]) -> None:
+    cache.task = None
+    if not task.cancelled() and task.exception() is None:
+        cache.result, cache.checked_at = task.result(), time.monotonic()
 
 
 async def _guard(name: str, coro: Any) -> tuple[str, dict[str, Any]]:

@@ -275,3 +275,17 @@ async def test_json_access_log_of_a_real_request_holds_no_token(
     assert any("/api/join/" in rec["message"] for rec in access), access
     secret_part = link["token"].split(".", 1)[1]
     assert secret_part not in stream.getvalue()
+
+
+async def test_models_check_verifies_once_then_uses_the_cache(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from server.readiness import _ModelsCache, check_models
+
+    ctx: Any = SimpleNamespace(settings=make_settings(tmp_path, workers=1))
+    cache = _ModelsCache()
+    first = await check_models(ctx, cache)
+    assert first == {"ok": True}, first  # the packaged models verify (kesu models check)
+    stamp = cache.checked_at
+    assert await check_models(ctx, cache) == first
+    assert cache.checked_at == stamp and cache.task is None
