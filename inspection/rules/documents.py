@@ -7,7 +7,8 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from inspection.idnumber import mask_id, normalize_id, validate_id
-from inspection.ocr import clean_text, sentence_similarity, signature_matches, signature_score
+from inspection.ocr import clean_text, signature_matches, signature_score
+from inspection.page_text import locate_sentence
 from inspection.report import Finding
 from inspection.rules.evidence import IdCardEvidence, SignatureEvidence
 from inspection.rules.thresholds import Thresholds
@@ -150,36 +151,55 @@ def signature_findings(
                 )
             )
     if risk_sentence:
-        page = clean_text(ev.page_text)
-        sim = sentence_similarity(ev.page_text, risk_sentence)
-        rs_ev = {
-            **base,
-            "read": page[:120],
-            "expected": risk_sentence,
-            "scores": {"similarity": round(sim, 3)},
-            "threshold": {
-                "risk_sentence_similarity": th.risk_sentence_similarity,
-                "risk_sentence_min_chars": th.risk_sentence_min_chars,
-            },
-        }
-        if len(page) < th.risk_sentence_min_chars:
-            out.append(
-                Finding(
-                    code="document.risk_sentence_missing",
-                    severity="fail",
-                    message="未识别到客户抄录的风险提示语句",
-                    evidence=rs_ev,
-                    **common,
-                )
-            )
-        elif sim < th.risk_sentence_similarity:
-            out.append(
-                Finding(
-                    code="document.risk_sentence_mismatch",
-                    severity="fail",
-                    message=f"抄录的风险提示语句与要求不一致（相似度 {sim:.2f}，要求 ≥ {th.risk_sentence_similarity:g}）",
-                    evidence=rs_ev,
-                    **common,
-                )
-            )
+        out += _risk_sentence_findings(ev, risk_sentence, base, common, th)
     return out
+
+
+def _risk_sentence_findings(
+    ev: SignatureEvidence,
+    risk_sentence: str,
+    base: dict[str, Any],
+    common: dict[str, Any],
+    th: Thresholds,
+) -> list[Finding]:
+    """The sentence is located on the page (best-matching stretch, across lines) and only
+    that stretch is compared, so printed headings and instructions around it do not count."""
+    lines = ev.lines or ((ev.page_text,) if ev.page_text else ())
+    span = locate_sentence(lines, risk_sentence)
+    # Line indices count the page lines kept as possible handwriting (``ev.lines``).
+    where: dict[str, Any] = {"lines": list(span.lines), "line_text": [lines[i] for i in span.lines]}
+    if ev.line_bounds:
+        where["boxes"] = [list(ev.line_bounds[i]) for i in span.lines]
+    rs_ev = {
+        **base,
+        "read": span.text[:120],
+        "page_text": clean_text(ev.page_text)[:200],
+        "location": where,
+        "expected": risk_sentence,
+        "scores": {"similarity": round(span.similarity, 3), "matched_chars": span.matched_chars},
+        "threshold": {
+            "risk_sentence_similarity": th.risk_sentence_similarity,
+            "risk_sentence_min_chars": th.risk_sentence_min_chars,
+        },
+    }
+    if span.matched_chars < th.risk_sentence_min_chars:
+        return [
+            Finding(
+                code="document.risk_sentence_missing",
+                severity="fail",
+                message="未识别到客户抄录的风险提示语句",
+                evidence=rs_ev,
+                **common,
+            )
+        ]
+    if span.similarity < th.risk_sentence_similarity:
+        return [
+            Finding(
+                code="document.risk_sentence_mismatch",
+                severity="fail",
+                message=f"抄录的风险提示语句与要求不一致（相似度 {span.similarity:.2f}，要求 ≥ {th.risk_sentence_similarity:g}）：「{span.text[:60]}」",
+                evidence=rs_ev,
+                **common,
+            )
+        ]
+    return []
