@@ -92,37 +92,56 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     )
 
 
+def _order_targets(
+    c: NodeCoverage, covered: Sequence[NodeCoverage]
+) -> tuple[list[NodeCoverage], bool]:
+    """The covered nodes ``c`` must start before, and whether the rule is the old
+    ``order_critical`` one (before every other node) rather than ``must_precede``."""
+    if c.node.must_precede:
+        wanted = set(c.node.must_precede)
+        return [o for o in covered if o.node.id in wanted], c.node.order_critical
+    if c.node.order_critical:  # a node built without the resolved list
+        return [o for o in covered if not o.node.order_critical], True
+    return [], False
+
+
 def _order_findings(coverage: Sequence[NodeCoverage], th: Thresholds) -> list[Finding]:
-    covered = [c for c in coverage if is_covered(c, th)]
-    others = [c for c in covered if not c.node.order_critical and c.start_s is not None]
-    if not others:
-        return []
-    first = min(others, key=lambda c: c.start_s or 0.0)
+    """script.out_of_order for each node spoken after a node it must precede
+    (``order_critical`` or ``must_precede`` in the template), against the earliest such node."""
+    covered = [c for c in coverage if is_covered(c, th) and c.start_s is not None]
     out = []
     for c in covered:
-        if not c.node.order_critical or c.start_s is None or first.start_s is None:
+        targets, legacy = _order_targets(c, covered)
+        if not targets or c.start_s is None:
             continue
-        if c.start_s > first.start_s:
-            out.append(
-                Finding(
-                    code="script.out_of_order",
-                    severity="fail",
-                    message=f"「{c.node.title}」应在其他内容之前完成，实际在「{first.node.title}」之后",
-                    node=c.node.id,
-                    participant=c.node.speaker,
-                    start_s=c.start_s,
-                    end_s=c.end_s,
-                    evidence={
-                        "rule": "R2-R3",
-                        "transcript": [
-                            ev_line(first.node.speaker, first.start_s, first.end_s, first.excerpt),
-                            ev_line(c.node.speaker, c.start_s, c.end_s, c.excerpt),
-                        ],
-                        "earlier_node": first.node.id,
-                        "scores": {"similarity": r3(c.score)},
-                    },
-                )
+        first = min(targets, key=lambda o: o.start_s or 0.0)
+        if first.start_s is None or c.start_s <= first.start_s:
+            continue
+        if legacy:
+            message = f"「{c.node.title}」应在其他内容之前完成，实际在「{first.node.title}」之后"
+        else:
+            message = f"「{c.node.title}」应在「{first.node.title}」之前完成，实际在其之后"
+        out.append(
+            Finding(
+                code="script.out_of_order",
+                severity="fail",
+                message=message,
+                node=c.node.id,
+                participant=c.node.speaker,
+                start_s=c.start_s,
+                end_s=c.end_s,
+                evidence={
+                    "rule": "R2-R3",
+                    "transcript": [
+                        ev_line(first.node.speaker, first.start_s, first.end_s, first.excerpt),
+                        ev_line(c.node.speaker, c.start_s, c.end_s, c.excerpt),
+                    ],
+                    "earlier_node": first.node.id,
+                    "must_precede": list(c.node.must_precede),
+                    "scores": {"similarity": r3(c.score)},
+                },
             )
+        )
     return out
 
 
