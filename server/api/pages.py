@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
+from yarl import URL
 
 from server.api.auth import current_user
 
@@ -21,12 +23,13 @@ def _page(name: str) -> web.FileResponse:
     return resp
 
 
-def page(name: str, login: bool = True) -> web.RequestHandler:  # type: ignore[name-defined]
+def page(name: str, login: bool = True) -> Handler:
     """A handler serving ``web/<name>``; ``login`` pages redirect anonymous visitors to /login."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         if login and current_user(request) is None:
-            raise web.HTTPFound(f"/login?next={request.path_qs}")
+            # Encoded as one query value; login.js only follows it to a path on this site.
+            raise web.HTTPFound(URL.build(path="/login", query={"next": request.path_qs}))
         return _page(name)
 
     return handler
