@@ -165,9 +165,31 @@ def split_form(lines: Sequence[PageLine]) -> tuple[str | None, list[int]]:
     keep = [
         i
         for i, line in enumerate(lines)
-        if (sig is None or i != sig[0]) and not _is_printed(line.text)
+        if (sig is None or i != sig[0])
+        and not _is_printed(line.text)
+        and not _continues_quote(lines, i)
     ]
     return (sig[1] if sig else None), keep
+
+
+def _height(line: PageLine) -> int:
+    return line.bounds[3] - line.bounds[1]
+
+
+def _continues_quote(lines: Sequence[PageLine], i: int) -> bool:
+    """A printed model sentence wrapped from an instruction line onto the next lines: directly
+    below it, in print of the instruction's size (handwriting is much larger)."""
+    j = i - 1
+    while j >= 0:
+        above = lines[j]
+        match = _INSTRUCTION.search(_compact(above.text))
+        gap = lines[j + 1].bounds[1] - above.bounds[3]
+        if gap > _height(above) or _height(lines[j + 1]) > 1.3 * _height(above):
+            return False
+        if match is not None:
+            return bool(clean_text(_compact(above.text)[match.end() :]))
+        j -= 1
+    return False
 
 
 def _matched_chars(target: str, text: str, min_block: int = 2) -> int:

@@ -158,6 +158,7 @@ def render_signature_form(
     heading: str = FORM_HEADINGS[0],
     instruction: str = FORM_INSTRUCTIONS[0],
     date_text: str | None = "2026.1.2",
+    quote: str | None = None,
     chars_per_line: int = 13,
     char_size: int = 40,
     seed: int = 0,
@@ -169,7 +170,8 @@ def render_signature_form(
     and ``signature``/``date_text`` on their fields. Layouts: ``ruled`` (lines), ``grid``
     (one box per character), ``two_column`` (signature and date fields side by side at the
     bottom right, name written on the line above the label), ``quoted`` (the instruction
-    line also prints the model sentence, as many insurers' forms do).
+    line also prints the model sentence, ``quote`` or else ``sentence``, as many insurers'
+    forms do).
     """
     if layout not in FORM_LAYOUTS:
         raise ValueError(f"layout must be one of {FORM_LAYOUTS}")
@@ -187,10 +189,10 @@ def render_signature_form(
     draw.text((width // 2 - len(heading) * char_size * 0.4, 40), heading, font=title, fill=printed)
     y = 40 + int(char_size * 1.6)
     if layout == "quoted":
-        quote = f"{instruction}{sentence}"
+        printed_text = f"{instruction}{quote or sentence}"
         per = (width - 100) // int(char_size * 0.5)
-        for i in range(0, len(quote), per):
-            draw.text((50, y), quote[i : i + per], font=small, fill=printed)
+        for i in range(0, len(printed_text), per):
+            draw.text((50, y), printed_text[i : i + per], font=small, fill=printed)
             y += int(char_size * 0.8)
     else:
         draw.text((50, y), instruction, font=small, fill=printed)

@@ -221,6 +221,7 @@ def test_rendered_forms_through_ocr(
         sentence or "",
         signature=NAME,
         layout=layout,
+        quote=RISK_SENTENCE,  # printed on the quoted layout only
         heading=FORM_HEADINGS[1],
         instruction=FORM_INSTRUCTIONS[0],
         seed=7,
@@ -230,3 +231,20 @@ def test_rendered_forms_through_ocr(
     found = signature_findings(ev, NAME, RISK_SENTENCE, TH)
     assert [f.code for f in found] == expected
     assert ev.t_s == 44.0 and ev.signed_name == NAME
+
+
+@pytest.mark.parametrize("split", [6, 15, 25])
+@pytest.mark.parametrize("copied", [False, True])
+def test_printed_model_sentence_wrapped_over_lines_is_not_handwriting(
+    split: int, copied: bool
+) -> None:
+    boxes = [
+        _box("风险提示语抄录", 200, 10, h=40),
+        _box("请在下方抄录以下语句：" + RISK_SENTENCE[:split], 40, 70, h=22),
+        _box(RISK_SENTENCE[split:], 40, 94, h=22),
+    ]
+    if copied:
+        boxes += [_box(RISK_SENTENCE[i : i + 13], 60, 140 + 5 * i, h=44) for i in range(0, 38, 13)]
+    boxes.append(_box(f"投保人签名：{NAME} 日期：2026.1.2", 40, 400))
+    expected = [] if copied else ["document.risk_sentence_missing"]
+    assert codes(evidence(boxes)) == expected
