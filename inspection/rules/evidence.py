@@ -104,9 +104,13 @@ class SignatureEvidence:
     window: Span
     frames_read: int
     signed_name: str | None = None  # text after the 签名 label, or None when no label
-    page_text: str = ""  # handwritten text apart from the signature line
+    page_text: str = ""  # text apart from the signature line and printed labels
     all_text: str = ""
     t_s: float | None = None
+    # The lines of page_text in reading order and their boxes (left, top, right, bottom px
+    # in the frame), so a located sentence can say where it was read.
+    lines: tuple[str, ...] = ()
+    line_bounds: tuple[tuple[int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)

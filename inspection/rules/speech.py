@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inspection.report import Finding, Participant, TranscriptLine
-from inspection.rules.common import PARTICIPANT_CN, ev_line, r3
+from inspection.rules.common import PARTICIPANT_CN, PARTICIPANT_EN, ev_line, r3
 from inspection.rules.evidence import NumberCheck, PhraseHit
 from inspection.rules.thresholds import Thresholds
 
@@ -22,6 +22,7 @@ def forbidden_findings(hits: Sequence[PhraseHit], th: Thresholds) -> list[Findin
                 code="speech.forbidden_phrase",
                 severity="fail" if exact else "review",
                 message=f"{PARTICIPANT_CN[hit.participant]}使用了禁止用语「{hit.phrase}」：{hit.excerpt}",
+                message_en=f"{PARTICIPANT_EN[hit.participant]} used the forbidden phrase 「{hit.phrase}」: {hit.excerpt}",
                 participant=hit.participant,
                 start_s=hit.start_s,
                 end_s=hit.end_s,
@@ -47,6 +48,16 @@ _FIELD_CN = {
 }
 
 
+_FIELD_EN = {
+    "premium": "premium",
+    "payment_years": "payment years",
+    "payment_period": "payment period",
+    "insurance_years": "insurance period",
+    "insurance_period": "insurance period",
+    "cooling_off_days": "cooling-off period (days)",
+}
+
+
 def _fmt_num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
@@ -64,6 +75,7 @@ def number_findings(checks: Sequence[NumberCheck]) -> list[Finding]:
                 code="speech.number_mismatch",
                 severity="fail",
                 message=f"讲解的{label}为 {_fmt_num(c.spoken)}，与保单数据 {expected} 不一致",
+                message_en=f"The {_FIELD_EN.get(c.field, c.field)} stated was {_fmt_num(c.spoken)}, but the policy says {'lifetime' if c.expected is None else expected}",
                 node=c.node_id,
                 participant="salesperson",
                 start_s=c.start_s,
@@ -100,6 +112,7 @@ def asr_findings(
             code="media.quality",
             severity="review",
             message=f"{PARTICIPANT_CN[participant]}语音不清晰，{share:.0%} 的讲话识别置信度低",
+            message_en=f"{PARTICIPANT_EN[participant]}'s speech is unclear: {share:.0%} of it was recognised with low confidence",
             participant=participant,
             start_s=round(low[0].start_s, 3),
             end_s=round(low[-1].end_s, 3),

@@ -89,7 +89,7 @@ class Thresholds:
     )
     risk_sentence_min_chars: int = _h(
         8,
-        "Fewer handwritten characters than this on the signature page means the risk sentence was not shown at all (missing rather than mismatch).",
+        "Fewer characters of the risk sentence than this (in runs of 2+) in the best-matching stretch of the signature page means it was not copied at all (missing rather than mismatch).",
     )
     # Media quality
     audio_silence_dbfs: float = _h(
