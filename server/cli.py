@@ -175,7 +175,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_optional(sub: Any) -> None:
     """Sub-commands owned by other packages register themselves here."""
     from inspection.cli import add_parsers as add_inspection
-
     from models.cli import add_parser as add_models
     from server.audit_cli import add_parser as add_audit
 
