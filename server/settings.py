@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -45,6 +46,21 @@ class Settings:
             secret=True,
         ),
     )
+    audit_key_file: str = field(
+        default="",
+        metadata=_meta(
+            "File holding the audit key (HMAC of every audit entry, Ed25519 signature of "
+            "checkpoints). Empty = <data_dir>/audit.key, created on first start. Keep it off "
+            "the database host to make the chain tamper-evident against a database admin."
+        ),
+    )
+    audit_checkpoint_file: str = field(
+        default="",
+        metadata=_meta(
+            "Append-only file of signed checkpoints of the audit chain's head. "
+            "Empty = <data_dir>/audit-checkpoints.jsonl."
+        ),
+    )
     public_url: str = field(
         default="",
         metadata=_meta(
@@ -62,6 +78,33 @@ class Settings:
     )
     join_link_hours: float = field(
         default=24.0, metadata=_meta("Hours a customer's join link stays valid.")
+    )
+    login_account_limits: str = field(
+        default="5/minute;20/hour;60/day",
+        metadata=_meta(
+            "Failed logins allowed per account name, as `limits` rate strings (N/second|minute|"
+            "hour|day, ';'-separated): stepped backoff; beyond any of them logins get HTTP 429."
+        ),
+    )
+    login_address_limits: str = field(
+        default="20/minute;100/hour;400/day",
+        metadata=_meta(
+            "Failed logins allowed per client address (IPv6: per /64), same notation; "
+            "beyond any of them every login from that address gets HTTP 429."
+        ),
+    )
+    login_throttle_max_keys: int = field(
+        default=50_000,
+        metadata=_meta(
+            "Most accounts+addresses the login throttle tracks in memory; past it, new ones "
+            "share one counter (fails closed under a flood of distinct names)."
+        ),
+    )
+    login_hash_concurrency: int = field(
+        default=2,
+        metadata=_meta(
+            "Password verifications (argon2, 64 MiB each) run at once in threads; more wait."
+        ),
     )
     rejoin_window_s: float = field(
         default=300.0,
@@ -135,6 +178,16 @@ class Settings:
     def sessions_dir(self) -> Path:
         return self.data_dir / "sessions"
 
+    @property
+    def audit_key_path(self) -> Path:
+        return Path(self.audit_key_file) if self.audit_key_file else self.data_dir / "audit.key"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        if self.audit_checkpoint_file:
+            return Path(self.audit_checkpoint_file)
+        return self.data_dir / "audit-checkpoints.jsonl"
+
     def __repr__(self) -> str:
         parts = []
         for f in fields(self):
@@ -142,6 +195,18 @@ class Settings:
             shown = "'***'" if f.metadata.get("secret") and value else repr(value)
             parts.append(f"{f.name}={shown}")
         return f"Settings({', '.join(parts)})"
+
+
+def masked_db_url(url: str) -> str:
+    """``url`` with any password shown as ``***``: safe for messages and logs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not a URL SQLAlchemy can parse: still never show what looks like user:password@.
+        return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def setting_fields() -> list[tuple[str, Any, str]]:
