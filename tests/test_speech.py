@@ -217,6 +217,11 @@ def test_an_answer_made_only_of_garbage_is_unrecognised_speech(token: str) -> No
     assert (u.text, u.uncertain, u.start_s, u.end_s) == ("", "unrecognised", 5.0, 5.6)
 
 
+def test_recorded_prompted_decode_is_cleaned() -> None:
+    # Whisper base with DEFAULT_PROMPT on the clean "是的，我同意" clip (scripts/bench_asr.py).
+    assert clean_tokens("是等０我同意０我同意０我同意０") == "是等，我同意，我同意，我同意"
+
+
 @pytest.mark.parametrize("number", ["１５天", "１２０００元", "犹豫期１５天", "２０年"])
 def test_fullwidth_numbers_next_to_a_unit_are_kept(number: str) -> None:
     assert clean_tokens(number) == number
