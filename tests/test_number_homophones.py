@@ -113,3 +113,19 @@ def test_readings_start_with_what_was_recognised() -> None:
     assert [r.value for r in readings("七十五", absorbed=True)][:2] == [75, 15]
     assert [r.value for r in readings("5", before="位是")] == [5, 15]
     assert [r.value for r in readings("12000")] == [12000]
+
+
+@pytest.mark.parametrize(
+    "decoded",
+    [
+        # Whisper base without a prompt on "您每年的保费为12000元，本产品有15天的犹豫期。"
+        # (scripts/bench_asr.py): Traditional characters, Arabic digits, 犹豫期 → 猶豫器.
+        "你每年的寶貝為一萬兩千元,奔產品又15天的猶豫器。",
+        "每年的保費位1萬2000元,奔產品又15天的猶豫器。",
+        "一每年的保費位1萬2000元,分產品又15天的猶豫器。",
+    ],
+)
+def test_recorded_decodes_without_prompt(decoded: str) -> None:
+    policy = Policy(customer_name="张三", customer_id_number="x", product_name="p", premium=12000)
+    got = [(c.kind, c.spoken, c.matches) for c in _check(decoded, policy)]
+    assert got == [("premium", 12000, True), ("cooling_off_days", 15, True)]
