@@ -143,6 +143,17 @@ class Settings:
     job_max_attempts: int = field(
         default=3, metadata=_meta("Attempts before a job is marked failed.")
     )
+    job_retry_delay_s: float = field(
+        default=5.0,
+        metadata=_meta("Seconds before a failed job's retry, times the attempts made so far."),
+    )
+    job_stalled_after_s: float = field(
+        default=30.0,
+        metadata=_meta(
+            "PostgreSQL/procrastinate: a worker silent (no heartbeat) this long is taken as "
+            "dead and its running jobs go back to the queue for another worker."
+        ),
+    )
     make_review_video: bool = field(
         default=True, metadata=_meta("Produce the side-by-side review video after each session.")
     )
