@@ -173,11 +173,15 @@ class Inspector:
     def speech(self) -> SpeechRecognizer:
         with self._lock:
             if self._speech is None:
-                from inspection.speech import SpeechRecognizer
+                from inspection.speech import DecodeOptions, SpeechRecognizer
 
                 t0 = time.perf_counter()
+                th = self.thresholds
                 self._speech = SpeechRecognizer(
-                    self.models.path("whisper-base"), cpu_threads=self.threads
+                    self.models.path("whisper-base"),
+                    cpu_threads=self.threads,
+                    initial_prompt=th.asr_initial_prompt or None,
+                    options=DecodeOptions(beam_size=th.asr_beam_size),
                 )
                 self.load_timings["load_speech"] = time.perf_counter() - t0
             return self._speech
@@ -389,7 +393,7 @@ class Inspector:
         markers = rules.marker_spans([(m.node, m.t_s) for m in run.inp.markers], run.duration_s)
         out += rules.script_findings(sr.coverage, th, markers)
         out += rules.forbidden_findings(sr.forbidden, th)
-        out += rules.number_findings(sr.numbers)
+        out += rules.number_findings(sr.numbers, th)
         session = (0.0, run.duration_s)
         doc_spans = list(run.windows.values())
         id_span = [run.windows["id_card"]] if "id_card" in run.windows else []
@@ -499,6 +503,7 @@ def _transcript(run: _Run) -> list[TranscriptLine]:
             text=u.text,
             confidence=round(u.confidence, 3),
             node=node_of.get((u.participant, u.start_s)),
+            uncertain=u.uncertain,
         )
         for who in PARTICIPANTS
         for u in run.utterances.get(who, [])

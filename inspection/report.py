@@ -83,6 +83,7 @@ class TranscriptLine:
     text: str
     confidence: float | None = None
     node: str | None = None
+    uncertain: str | None = None  # kept but untrusted speech: why (inspection.speech)
 
 
 @dataclass(frozen=True)

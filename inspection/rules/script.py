@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from inspection.report import Finding
+from inspection.report import Finding, Severity
 from inspection.rules.common import (
     PARTICIPANT_CN,
     PARTICIPANT_EN,
@@ -32,19 +32,63 @@ def _coverage_evidence(cov: NodeCoverage, need: float, rule: str) -> dict[str, A
 
 
 def _answer_evidence(cov: NodeCoverage, th: Thresholds) -> dict[str, Any]:
-    return {
+    ev: dict[str, Any] = {
         "question": ev_line(cov.node.speaker, cov.start_s, cov.end_s, cov.excerpt),
         "answer": cov.answer,
         "transcript": [ev_line("customer", cov.answer_start_s, cov.answer_end_s, cov.answer_text)]
-        if cov.answer_text
+        if cov.answer_text or cov.answer_start_s is not None
         else [],
         "expected_answer": cov.node.expected_answer,
-        "threshold": {"answer_window_s": th.answer_window_s},
+        "threshold": {
+            "answer_window_s": th.answer_window_s,
+            "answer_min_confidence": th.answer_min_confidence,
+        },
+        "scores": {
+            "answer_confidence": r3(cov.answer_confidence),
+            "answer_score": r3(cov.answer_score),
+        },
     }
+    if cov.answer_uncertain:
+        ev["uncertain"] = cov.answer_uncertain
+    if cov.answer_uncertain_text:
+        ev["uncertain_speech"] = cov.answer_uncertain_text
+    return ev
 
 
-_ANSWER_CN = {"negative": "否定", "unsure": "不确定", "missing": "无回答"}
-_ANSWER_EN = {"negative": "negative", "unsure": "unsure", "missing": "no answer"}
+_ANSWER_EN = {
+    "negative": "negative",
+    "unsure": "unsure",
+    "missing": "no answer",
+    "unrecognised": "speech that could not be recognised",
+    "affirmative": "possibly yes, but recognition is uncertain",
+}
+_ANSWER_CN = {
+    "negative": "否定",
+    "unsure": "不确定",
+    "missing": "无回答",
+    "unrecognised": "有讲话但无法识别",
+    "affirmative": "可能是肯定，但识别不确定",
+}
+
+
+def answer_is_weak(cov: NodeCoverage, th: Thresholds) -> bool:
+    """True when the answer rests on recognition too weak to fail a session on: unrecognised
+    or uncertain speech, a closed-set guess, or words below ``answer_min_confidence``."""
+    return (
+        cov.answer == "unrecognised"
+        or cov.answer_uncertain is not None
+        or cov.answer_score < 1.0
+        or (cov.answer_confidence is not None and cov.answer_confidence < th.answer_min_confidence)
+    )
+
+
+def _answer_ok(cov: NodeCoverage, th: Thresholds) -> bool:
+    """A clear yes, on evidence strong enough to pass (a guessed yes goes to review)."""
+    return cov.answer is None or (cov.answer == "affirmative" and not answer_is_weak(cov, th))
+
+
+def _answer_severity(cov: NodeCoverage, th: Thresholds) -> Severity:
+    return "review" if answer_is_weak(cov, th) else "fail"
 
 
 def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
@@ -59,7 +103,7 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
             participant="customer",
             evidence=_coverage_evidence(cov, need, "R2"),
         )
-    if cov.answer == "affirmative":
+    if _answer_ok(cov, th):
         return None
     ev = _coverage_evidence(cov, need, "R2") | _answer_evidence(cov, th)
     ev["rule"] = "R2"
@@ -67,7 +111,7 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     said_en = f": 「{cov.answer_text}」" if cov.answer_text else ""
     return Finding(
         code="consent.missing",
-        severity="fail",
+        severity=_answer_severity(cov, th),
         message=f"客户未明确同意录音录像（{_ANSWER_CN.get(cov.answer or '', '无回答')}{said}）",
         message_en=f"The customer did not clearly consent to recording ({_ANSWER_EN.get(cov.answer or '', 'no answer')}{said_en})",
         node=cov.node.id,
@@ -168,19 +212,15 @@ def _answer_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     node = cov.node
     if not node.requires_answer or not is_covered(cov, th):
         return None
-    if cov.answer in ("affirmative", None):
+    if _answer_ok(cov, th):
         return None
     said = f"「{cov.answer_text}」" if cov.answer_text else f"{th.answer_window_s:g} 秒内无回答"
-    said_en = (
-        f"「{cov.answer_text}」"
-        if cov.answer_text
-        else f"no answer within {th.answer_window_s:g} s"
-    )
+    if cov.answer == "unrecognised":
+        said = f"{cov.answer_start_s or 0.0:.1f} 秒起有讲话，请人工听取"
     return Finding(
         code="answer.not_affirmative",
-        severity="fail",
-        message=f"客户对「{node.title}」的回答不是明确肯定（{_ANSWER_CN.get(cov.answer, cov.answer)}：{said}）",
-        message_en=f"The customer's answer to 「{node.title}」 is not a clear yes ({_ANSWER_EN.get(cov.answer, cov.answer)}: {said_en})",
+        severity=_answer_severity(cov, th),
+        message=f"客户对「{node.title}」的回答不是明确肯定（{_ANSWER_CN.get(cov.answer or '', cov.answer)}：{said}）",
         node=node.id,
         participant="customer",
         start_s=cov.start_s,
