@@ -203,10 +203,10 @@ def card_sprite(card: np.ndarray, pose: CardPose, rng: np.random.Generator) -> S
         img += 255.0 * pose.glare * np.exp(-r2)[:, :, None]
     img = np.clip(img, 0, 255).astype(np.uint8)
     t = float(rng.uniform(*pose.tilt))
-    src = np.float32([[0, 0], [width, 0], [width, h], [0, h]])
-    jitter = rng.uniform(-t, t, size=(4, 2)) * np.float32([width, h])
+    src = np.array([[0, 0], [width, 0], [width, h], [0, h]], np.float32)
+    jitter = rng.uniform(-t, t, size=(4, 2)) * np.array([width, h], np.float32)
     angle = np.deg2rad(float(rng.uniform(*pose.angle)) * float(rng.choice([-1, 1])))
-    rot = np.float32([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
     dst = (src - src.mean(0) + jitter) @ rot.T
     dst -= dst.min(0)
     out_w, out_h = (int(v) + 2 for v in dst.max(0))
