@@ -10,17 +10,17 @@ from typing import Any
 
 from server.audit import verify_chain, verify_files
 from server.audit_export import export_session, verify_export
-from server.settings import Settings, load_settings
+from server.cli_common import announce, global_options, require_database, settings_from
+from server.settings import Settings
 from server.store.db import Database
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = args.data_dir
-    if getattr(args, "database_url", None):
-        overrides["database_url"] = args.database_url
-    return load_settings(overrides, toml_path=getattr(args, "config", None))
+    """The settings of an existing installation (exit 2 if its database does not exist)."""
+    settings = settings_from(args)
+    announce(settings, "kesu audit")
+    require_database(settings)
+    return settings
 
 
 async def verify_archive(settings: Settings) -> list[str]:
@@ -77,20 +77,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("audit", help="verify the audit log and recordings, export evidence")
+    common = global_options()
+    p = sub.add_parser(
+        "audit", help="verify the audit log and recordings, export evidence", parents=[common]
+    )
     asub = p.add_subparsers(dest="audit_cmd", required=True, metavar="ACTION")
     v = asub.add_parser(
         "verify",
+        parents=[common],
         help="check the whole hash chain and every anchored recording (exit 1 when broken); "
         "with --export FILE, check an evidence zip instead (no database needed)",
     )
     v.add_argument("--export", default=None, metavar="FILE", help="an evidence zip to verify")
-    e = asub.add_parser("export", help="write one session's evidence zip")
+    e = asub.add_parser("export", parents=[common], help="write one session's evidence zip")
     e.add_argument("session_id")
     e.add_argument("-o", "--output", required=True, metavar="FILE")
-    for q in (v, e):
-        q.add_argument("--config", default=None, help="TOML file of settings")
-        q.add_argument("--data-dir", dest="data_dir", default=None)
-        q.add_argument("--database-url", dest="database_url", default=None)
     v.set_defaults(func=_cmd_verify)
     e.set_defaults(func=_cmd_export)

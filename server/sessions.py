@@ -103,7 +103,7 @@ def parse_new_session(body: dict[str, Any], salesperson: User) -> NewSession:
         )
     premium_raw = body.get("premium")
     try:
-        premium = float(premium_raw) if premium_raw not in (None, "") else None  # type: ignore[arg-type]
+        premium = float(premium_raw) if premium_raw not in (None, "") else None
     except (TypeError, ValueError):
         raise SessionError(
             400, "invalid_fields", "premium must be a number", {"field": "premium"}

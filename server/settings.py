@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -142,6 +143,18 @@ class Settings:
             shown = "'***'" if f.metadata.get("secret") and value else repr(value)
             parts.append(f"{f.name}={shown}")
         return f"Settings({', '.join(parts)})"
+
+
+def masked_db_url(url: str) -> str:
+    """``url`` with any password shown as ``***``: safe for messages and logs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not a URL SQLAlchemy can parse: still never show what looks like user:password@.
+        return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def setting_fields() -> list[tuple[str, Any, str]]:

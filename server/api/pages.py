@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from server.api.auth import current_user
 
@@ -21,7 +22,7 @@ def _page(name: str) -> web.FileResponse:
     return resp
 
 
-def page(name: str, login: bool = True) -> web.RequestHandler:  # type: ignore[name-defined]
+def page(name: str, login: bool = True) -> Handler:
     """A handler serving ``web/<name>``; ``login`` pages redirect anonymous visitors to /login."""
 
     async def handler(request: web.Request) -> web.StreamResponse:

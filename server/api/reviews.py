@@ -8,7 +8,7 @@ import json
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
@@ -16,10 +16,11 @@ from inspection.policy import Policy
 from server import audit, retention, reviews
 from server.api import media
 from server.api.auth import require_user
-from server.api.errors import BadRequest, Handler, read_json
+from server.api.errors import BadRequest, read_json
 from server.api.pages import page
 from server.audit_export import export_session
 from server.context import CTX, AppContext
+from server.errors import KesuError
 from server.review_stats import MAX_DAYS, StatsPeriod, review_stats
 from server.sessions import rendered_nodes, session_json
 from server.store.models import InspectionReport
@@ -78,7 +79,7 @@ def _media_json(session_id: str, metadata: dict[str, Any], sdir: Path) -> dict[s
 def _script(row: Any) -> list[dict[str, Any]]:
     try:
         nodes = rendered_nodes(row.template_id, Policy.from_dict(row.policy))
-    except (reviews.KesuError, ValueError):
+    except (KesuError, ValueError):
         return []
     return [{"id": n.id, "title": n.title, "speaker": n.speaker} for n in nodes]
 
@@ -312,5 +313,5 @@ def setup(app: web.Application) -> None:
         ("/review/stats", "review_stats.html"),
         ("/review/session/{session_id}", "review_session.html"),
     ):
-        r.add_get(path, cast(Handler, page(name)))
+        r.add_get(path, page(name))
     media.setup(app)
