@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import sessions
-from server.api import auth, errors, join, pages
+from server import housekeeping, logredact
+from server.api import auth, errors, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
+from server.audit_metadata import MetadataAnchorer
+from server.audit_trail import AuditTrail, attach, trail_of
 from server.context import CTX, AppContext
-from server.jobs import DbJobQueue, WorkerPool
+from server.jobs import DbJobQueue, JobHandler, JobQueue, WorkerPool
 from server.rtc.room import RoomManager
 from server.security import JoinSigner, load_or_create_key
 from server.settings import Settings
@@ -31,12 +34,25 @@ def build_context(settings: Settings) -> AppContext:
         else load_or_create_key(settings.data_dir / "secret.key")
     )
     db = Database(settings.db_url)
+    attach(db, AuditTrail.from_settings(settings))
     return AppContext(
         settings=settings,
         db=db,
         signer=JoinSigner(key),
-        queue=DbJobQueue(db, max_attempts=settings.job_max_attempts),
+        queue=build_queue(db, settings),
         rooms=RoomManager.from_settings(settings),
+        anchorer=MetadataAnchorer(db, settings.sessions_dir),
+    )
+
+
+def build_queue(db: Database, settings: Settings) -> JobQueue:
+    """procrastinate on PostgreSQL (several machines); a table and in-process pool on SQLite."""
+    from server.jobs_pg import ProcrastinateQueue, is_postgres
+
+    if is_postgres(settings.db_url):
+        return ProcrastinateQueue(db, settings)
+    return DbJobQueue(
+        db, max_attempts=settings.job_max_attempts, retry_delay_s=settings.job_retry_delay_s
     )
 
 
@@ -56,10 +72,26 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await ctx.db.close()
 
 
+async def _audit(app: web.Application) -> AsyncIterator[None]:
+    """Sign the chain's head at start and stop; anchor metadata.json writes in between."""
+    ctx = app[CTX]
+    trail = trail_of(ctx.db)
+    assert trail is not None and ctx.anchorer is not None
+    await trail.checkpoint_head(ctx.db)
+    ctx.anchorer.start()
+    yield
+    await ctx.anchorer.stop()
+    await trail.checkpoint_head(ctx.db)
+    await asyncio.to_thread(trail.close)
+
+
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
-    await sessions.recover_interrupted(ctx)
+    await housekeeping.recover_interrupted(ctx)
+    sweeper = asyncio.create_task(housekeeping.run(ctx))
     yield
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
     await ctx.rooms.close_all()
 
 
@@ -67,27 +99,54 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
     if ctx.settings.workers <= 0:
         yield
+        await ctx.queue.close()
         return
-    await ctx.queue.requeue_stale()
     runner = JobRunner(ctx)
-    ctx.pool = WorkerPool(
-        ctx.queue, runner.handlers(), ctx.settings.workers, ctx.settings.job_poll_s
-    )
-    ctx.pool.start()
+    runner.start()
+    consumer = await start_consumer(ctx.queue, runner.handlers(), ctx.settings)
+    if isinstance(consumer, WorkerPool):
+        ctx.pool = consumer
     yield
-    await ctx.pool.stop()
+    await stop_consumer(consumer)
     await runner.close()
+    await ctx.queue.close()
+
+
+async def start_consumer(
+    queue: JobQueue, handlers: dict[str, JobHandler], settings: Settings
+) -> WorkerPool | asyncio.Task[None]:
+    """Start consuming jobs: the in-process pool (embedded, after putting back what this
+    machine's dead processes left running) or a procrastinate worker (whose stalled-job
+    check recovers jobs of dead workers on any machine)."""
+    from server.jobs_pg import ProcrastinateQueue
+
+    if isinstance(queue, ProcrastinateQueue):
+        return asyncio.create_task(queue.run_worker(handlers, max(1, settings.workers)))
+    assert isinstance(queue, DbJobQueue)
+    await queue.requeue_stale()
+    pool = WorkerPool(queue, handlers, max(1, settings.workers), settings.job_poll_s)
+    pool.start()
+    return pool
+
+
+async def stop_consumer(consumer: WorkerPool | asyncio.Task[None]) -> None:
+    if isinstance(consumer, WorkerPool):
+        await consumer.stop()
+        return
+    consumer.cancel()
+    await asyncio.gather(consumer, return_exceptions=True)
 
 
 def create_app(settings: Settings) -> web.Application:
     """The whole server as an aiohttp application (nothing starts until it runs)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logredact.install()
     app = web.Application(
         middlewares=[errors.error_middleware, auth.auth_middleware],
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
-    app.cleanup_ctx.extend([_database, _rooms, _workers])
-    for module in (auth, sessions_api, join, pages, reviews_api):
+    app.cleanup_ctx.extend([_database, _audit, _rooms, _workers])
+    for module in (auth, sessions_api, join, pages, reviews_api, openapi):
         module.setup(app)
     return app

@@ -68,6 +68,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     announce(settings, "kesu migrate")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
+    from server.jobs_pg import ensure_schema, is_postgres
+
+    if is_postgres(settings.db_url):
+        asyncio.run(ensure_schema(settings))
     print("database is at the newest schema")
     return 0
 

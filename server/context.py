@@ -12,7 +12,8 @@ from server.settings import Settings
 from server.store.db import Database
 
 if TYPE_CHECKING:
-    from server.jobs import DbJobQueue, WorkerPool
+    from server.audit_metadata import MetadataAnchorer
+    from server.jobs import JobQueue, WorkerPool
     from server.rtc.room import RoomManager
 
 
@@ -21,9 +22,10 @@ class AppContext:
     settings: Settings
     db: Database
     signer: JoinSigner
-    queue: DbJobQueue
+    queue: JobQueue
     rooms: RoomManager
     pool: WorkerPool | None = None
+    anchorer: MetadataAnchorer | None = None  # metadata.json -> audit chain (server only)
     extras: dict[str, object] = field(default_factory=dict)
 
 

@@ -46,6 +46,21 @@ class Settings:
             secret=True,
         ),
     )
+    audit_key_file: str = field(
+        default="",
+        metadata=_meta(
+            "File holding the audit key (HMAC of every audit entry, Ed25519 signature of "
+            "checkpoints). Empty = <data_dir>/audit.key, created on first start. Keep it off "
+            "the database host to make the chain tamper-evident against a database admin."
+        ),
+    )
+    audit_checkpoint_file: str = field(
+        default="",
+        metadata=_meta(
+            "Append-only file of signed checkpoints of the audit chain's head. "
+            "Empty = <data_dir>/audit-checkpoints.jsonl."
+        ),
+    )
     public_url: str = field(
         default="",
         metadata=_meta(
@@ -63,6 +78,33 @@ class Settings:
     )
     join_link_hours: float = field(
         default=24.0, metadata=_meta("Hours a customer's join link stays valid.")
+    )
+    login_account_limits: str = field(
+        default="5/minute;20/hour;60/day",
+        metadata=_meta(
+            "Failed logins allowed per account name, as `limits` rate strings (N/second|minute|"
+            "hour|day, ';'-separated): stepped backoff; beyond any of them logins get HTTP 429."
+        ),
+    )
+    login_address_limits: str = field(
+        default="20/minute;100/hour;400/day",
+        metadata=_meta(
+            "Failed logins allowed per client address (IPv6: per /64), same notation; "
+            "beyond any of them every login from that address gets HTTP 429."
+        ),
+    )
+    login_throttle_max_keys: int = field(
+        default=50_000,
+        metadata=_meta(
+            "Most accounts+addresses the login throttle tracks in memory; past it, new ones "
+            "share one counter (fails closed under a flood of distinct names)."
+        ),
+    )
+    login_hash_concurrency: int = field(
+        default=2,
+        metadata=_meta(
+            "Password verifications (argon2, 64 MiB each) run at once in threads; more wait."
+        ),
     )
     rejoin_window_s: float = field(
         default=300.0,
@@ -101,6 +143,17 @@ class Settings:
     job_max_attempts: int = field(
         default=3, metadata=_meta("Attempts before a job is marked failed.")
     )
+    job_retry_delay_s: float = field(
+        default=5.0,
+        metadata=_meta("Seconds before a failed job's retry, times the attempts made so far."),
+    )
+    job_stalled_after_s: float = field(
+        default=30.0,
+        metadata=_meta(
+            "PostgreSQL/procrastinate: a worker silent (no heartbeat) this long is taken as "
+            "dead and its running jobs go back to the queue for another worker."
+        ),
+    )
     make_review_video: bool = field(
         default=True, metadata=_meta("Produce the side-by-side review video after each session.")
     )
@@ -135,6 +188,16 @@ class Settings:
     @property
     def sessions_dir(self) -> Path:
         return self.data_dir / "sessions"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return Path(self.audit_key_file) if self.audit_key_file else self.data_dir / "audit.key"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        if self.audit_checkpoint_file:
+            return Path(self.audit_checkpoint_file)
+        return self.data_dir / "audit-checkpoints.jsonl"
 
     def __repr__(self) -> str:
         parts = []

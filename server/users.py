@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
+from server.audit_trail import AuditTrail, attach
 from server.security import generate_password, hash_password
 from server.settings import Settings
 from server.store.db import Database
@@ -22,6 +23,7 @@ class UserError(Exception):
 
 async def _open(settings: Settings) -> Database:
     db = Database(settings.db_url)
+    attach(db, AuditTrail.from_settings(settings))
     await db.migrate()
     return db
 
