@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 _FLOOR_DBFS = -120.0  # reported level of digital silence, instead of -inf
+_NOISE_PERCENTILE = 10.0  # a track pauses more than 10% of the time: this is the room's floor
 _SHARPNESS_WIDTH = 640  # frames wider than this are scaled down before measuring sharpness
 
 
@@ -20,8 +21,11 @@ _SHARPNESS_WIDTH = 640  # frames wider than this are scaled down before measurin
 class AudioQuality:
     """Levels of one mono float32 signal (full scale = 1.0), measured in fixed windows.
 
-    ``speech_dbfs`` is the median level of the windows louder than ``silence_dbfs`` (None
-    when every window is silent): "is the voice loud enough" without counting pauses.
+    ``speech_dbfs`` is the median level of the speech windows (None when every window is
+    silent): "is the voice loud enough" without counting pauses or room noise. Speech
+    windows are those ``speech_margin_db`` above the noise floor (the 10th percentile of the
+    window levels) and louder than ``silence_dbfs``; when no window stands out of the floor
+    (continuous sound, or no pause at all), every non-silent window counts.
     ``silent_spans`` are maximal runs of silent windows, in seconds of the input timeline.
     """
 
@@ -77,6 +81,7 @@ def audio_quality(
     window_s: float = 0.5,
     silence_dbfs: float = -50.0,
     clip_level: float = 0.99,
+    speech_margin_db: float = 6.0,
 ) -> AudioQuality:
     """Measure level, silence and clipping of a float32 mono signal (e.g. a session track)."""
     levels = window_levels(audio, sample_rate, window_s)
@@ -91,11 +96,22 @@ def audio_quality(
         window_s=window_s,
         rms_dbfs=float(_dbfs(float(np.mean(np.square(samples))))),
         peak_dbfs=float(_dbfs(float(np.max(np.abs(samples))) ** 2)),
-        speech_dbfs=float(np.median(loud)) if loud.size else None,
+        speech_dbfs=_speech_level(levels, loud, speech_margin_db),
         silent_share=float(silent.mean()),
         clipped_share=float(np.mean(np.abs(samples) >= clip_level)),
         silent_spans=_runs(silent, window_s, duration),
     )
+
+
+def _speech_level(levels: np.ndarray, loud: np.ndarray, margin_db: float) -> float | None:
+    # In a noisy room most windows above the silence level are noise (a customer speaks a
+    # few seconds in two minutes): their median is the noise level, not the voice's. Speech
+    # is what stands out of the noise floor; a steady too-quiet voice still measures low.
+    if not loud.size:
+        return None
+    floor = float(np.percentile(levels, _NOISE_PERCENTILE))
+    speech = loud[loud >= floor + margin_db]
+    return float(np.median(speech if speech.size else loud))
 
 
 def _runs(flags: np.ndarray, window_s: float, duration: float) -> list[tuple[float, float]]:

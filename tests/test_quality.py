@@ -105,3 +105,35 @@ def test_video_quality_keeps_times() -> None:
     assert [q.t_s for q in out] == [0.0, 1.5]
     assert out[0].mean_luma == 128.0 and out[1].mean_luma == 32.0
     assert out[0].sharpness == 0.0
+
+
+def _noisy_track(speech_s: float, total_s: float, speech_amp: float, snr_db: float) -> np.ndarray:
+    # A customer track: short answers in a room whose steady noise sits snr_db below the
+    # voice, for the whole recording (the answers are a small share of it).
+    rng = np.random.default_rng(int(speech_s * 10 + snr_db))
+    speech_rms = speech_amp / np.sqrt(2)
+    noise = rng.normal(0.0, speech_rms * 10 ** (-snr_db / 20), round(total_s * SR))
+    audio = noise.astype(np.float32)
+    n_answers = max(1, round(speech_s))
+    starts = np.linspace(5.0, total_s - 5.0, n_answers)
+    for start in starts:
+        i = round(start * SR)
+        audio[i : i + SR] += _tone(1.0, speech_amp, 220.0)
+    return audio
+
+
+@pytest.mark.parametrize("snr_db", [10.0, 12.0, 17.0, 22.0, 25.0])
+@pytest.mark.parametrize("speech_s", [4.0, 8.0, 15.0])
+def test_short_answers_in_room_noise_measure_the_voice(snr_db: float, speech_s: float) -> None:
+    amp = 0.05  # -29 dBFS RMS voice, well above any "too quiet" threshold
+    q = audio_quality(_noisy_track(speech_s, 120.0, amp, snr_db))
+    voice = 20 * np.log10(amp / np.sqrt(2))
+    assert q.speech_dbfs is not None
+    assert abs(q.speech_dbfs - voice) < 2.0, (q.speech_dbfs, voice)
+
+
+@pytest.mark.parametrize("snr_db", [12.0, 20.0])
+def test_too_quiet_voice_in_noise_still_measures_low(snr_db: float) -> None:
+    amp = 0.003  # -53 dBFS voice: too quiet whatever the room
+    q = audio_quality(_noisy_track(8.0, 120.0, amp, snr_db), silence_dbfs=-70.0)
+    assert q.speech_dbfs is not None and q.speech_dbfs < -48.0
