@@ -13,6 +13,7 @@ from rapidfuzz import fuzz
 
 from inspection.answers import AnswerKind, classify_answer
 from inspection.forbidden import ForbiddenHit, find_forbidden, lexicon_with
+from inspection.node_content import NodeKey, best_key_window, node_key
 from inspection.policy import Policy
 from inspection.report import NodeResult
 from inspection.speech import Utterance
@@ -59,6 +60,11 @@ class ScriptSettings:
 
     min_similarity: float = 0.6  # combined char+pinyin score for a node to count as covered
     reminder_min_similarity: float = 0.75  # the same for the fixed reminder (role: reminder, R3)
+    # A node also counts as covered when this share of its content syllable pairs is said
+    # in a stretch 1.3x its length (inspection.node_content: paraphrases, homophone errors).
+    min_key_score: float = 0.45
+    key_clause_min: float = 0.25  # the reminder: share of each of its clauses' pairs needed
+    key_window: float = 1.3
     pinyin_weight: float = 0.7  # share of the pinyin score in the combined score
     candidates: int = 3  # best windows kept per node before choosing an in-order chain
     overlap_tolerance_s: float = 1.0  # consecutive nodes may overlap this much (timing jitter)
@@ -84,6 +90,7 @@ class NodeAlignment:
     end_s: float | None
     matched_text: str  # normalised transcript characters of the match
     in_order: bool = True
+    key_score: float = 0.0  # share of the node's content syllable pairs said (node_content)
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,10 @@ class _Cand:
     t0: float
     t1: float
     in_marker: bool
+    key: float = 0.0  # node_content.key_score of the span (with slack)
+
+    def strength(self) -> float:
+        return max(self.score, self.key)
 
 
 def _window_scores(
@@ -201,6 +212,7 @@ def _refine(
 def _candidates(
     idx: int,
     needle: str,
+    key: NodeKey,
     stream: TextStream,
     marker: tuple[float, float] | None,
     st: ScriptSettings,
@@ -223,16 +235,41 @@ def _candidates(
             inside = max(_window_scores(needle_py, stream, lo, hi, n))
             if all(abs(inside[1] - t) > n // 2 for t in starts):
                 starts.append(inside[1])
+    width = max(n, round(n * st.key_window))
     out = []
     for s in starts:
         sc, a, b = _refine(needle, needle_py, stream, s, n, st.pinyin_weight)
-        t0, t1 = stream.span_times(a, b)
-        in_marker = (
-            marker is not None
-            and marker[0] - st.marker_slack_s <= t0 <= marker[1] + st.marker_slack_s
+        slack = max(0, width - (b - a)) // 2
+        lo, hi = max(0, a - slack), min(len(stream), b + slack)
+        ks = key.score(stream.text[lo:hi], stream.pinyin[lo:hi], st.key_clause_min)
+        out.append(_cand(idx, sc, a, b, ks, stream, marker, st))
+    # The stretch carrying most of the node's content, wherever the wording put it.
+    ks, a, b = best_key_window(key, stream.text, stream.pinyin, width, st.key_clause_min)
+    if ks >= st.min_key_score and all(c.key < ks for c in out):
+        sc = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
+        sc = (
+            st.pinyin_weight * sc
+            + (1 - st.pinyin_weight) * fuzz.ratio(needle, stream.text[a:b]) / 100.0
         )
-        out.append(_Cand(idx, sc, a, b, t0, t1, in_marker))
+        out.append(_cand(idx, sc, a, b, ks, stream, marker, st))
     return out
+
+
+def _cand(
+    idx: int,
+    score: float,
+    a: int,
+    b: int,
+    key: float,
+    stream: TextStream,
+    marker: tuple[float, float] | None,
+    st: ScriptSettings,
+) -> _Cand:
+    t0, t1 = stream.span_times(a, b)
+    in_marker = (
+        marker is not None and marker[0] - st.marker_slack_s <= t0 <= marker[1] + st.marker_slack_s
+    )
+    return _Cand(idx, score, a, b, t0, t1, in_marker, key)
 
 
 def _marker_ranges(markers: Sequence[tuple[float, str]]) -> dict[str, tuple[float, float]]:
@@ -251,7 +288,7 @@ def _best_chain(cands: list[_Cand], st: ScriptSettings) -> list[_Cand]:
     best: list[float] = []
     prev: list[int] = []
     for i, c in enumerate(items):
-        own = c.score + (st.marker_bonus if c.in_marker else 0.0)
+        own = c.strength() + (st.marker_bonus if c.in_marker else 0.0)
         best.append(own)
         prev.append(-1)
         for j in range(i):
@@ -288,8 +325,13 @@ def align_nodes(
     cands: list[_Cand] = []
     for i, node in enumerate(nodes):
         needle = normalize_script(node.text)
-        cands += _candidates(i, needle, streams[node.speaker], ranges.get(node.id), st)
-    good = [c for c in cands if c.score >= _threshold(nodes[c.node], st)]
+        # A node with its own min_similarity must be read close to its words: no key route.
+        own = getattr(node, "min_similarity", None) is not None
+        key = NodeKey(frozenset()) if own else node_key(node.text, _role(node) == "reminder")
+        cands += _candidates(i, needle, key, streams[node.speaker], ranges.get(node.id), st)
+    good = [
+        c for c in cands if c.score >= _threshold(nodes[c.node], st) or c.key >= st.min_key_score
+    ]
     chain = {c.node: c for c in _best_chain(good, st)}
     out = []
     for i, node in enumerate(nodes):
@@ -305,17 +347,30 @@ def align_nodes(
             if c.node == i and not any(_overlaps(c, o, node, nodes[o.node]) for o in chain.values())
         ]
         if free:
-            out.append(_alignment(node, max(free, key=lambda c: c.score), stream, True, False))
+            out.append(_alignment(node, max(free, key=_Cand.strength), stream, True, False))
         elif mine:
             best = max(mine, key=lambda c: c.score)
+            best_key = max(c.key for c in mine)
             out.append(
                 NodeAlignment(
-                    node.id, node.title, node.speaker, False, round(best.score, 4), None, None, ""
+                    node.id,
+                    node.title,
+                    node.speaker,
+                    False,
+                    round(best.score, 4),
+                    None,
+                    None,
+                    "",
+                    key_score=round(best_key, 4),
                 )
             )
         else:
             out.append(NodeAlignment(node.id, node.title, node.speaker, False, 0.0, None, None, ""))
     return out
+
+
+def _role(node: ScriptNode) -> str | None:
+    return getattr(node, "role", None)
 
 
 def _threshold(node: ScriptNode, st: ScriptSettings) -> float:
@@ -348,6 +403,7 @@ def _alignment(
         end_s=round(c.t1, 3),
         matched_text=stream.text[c.start : c.end],
         in_order=in_order,
+        key_score=round(c.key, 4),
     )
 
 

@@ -35,7 +35,11 @@ class ScriptResult:
 
 def settings_for(th: Thresholds) -> ScriptSettings:
     """The script checks' settings that mirror inspection thresholds."""
-    return ScriptSettings(min_similarity=th.node_similarity, answer_wait_s=th.answer_window_s)
+    return ScriptSettings(
+        min_similarity=th.node_similarity,
+        min_key_score=th.node_key_score,
+        answer_wait_s=th.answer_window_s,
+    )
 
 
 def _coverage(node: RenderedNode, a: NodeAlignment, ans: Answer | None) -> NodeCoverage:
@@ -45,6 +49,7 @@ def _coverage(node: RenderedNode, a: NodeAlignment, ans: Answer | None) -> NodeC
         start_s=a.start_s if a.covered else None,
         end_s=a.end_s if a.covered else None,
         excerpt=a.matched_text,
+        key_score=a.key_score,
         answer=ans.kind if ans else ("missing" if node.requires_answer else None),
         answer_text=ans.text if ans else "",
         answer_start_s=ans.start_s if ans else None,

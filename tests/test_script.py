@@ -131,7 +131,7 @@ def test_node_threshold_override() -> None:
     (b,) = align_nodes(
         [CONSENT],
         [S(0, 5, "您好，这次投保的全过程会录音录像，您同意吗？")],
-        settings=ScriptSettings(min_similarity=0.75),
+        settings=ScriptSettings(min_similarity=0.75, min_key_score=1.01),
     )
     assert not b.covered
 
@@ -139,10 +139,18 @@ def test_node_threshold_override() -> None:
 def test_reminder_needs_a_closer_reading() -> None:
     reminder = NodeSpec(**{**REMINDER.__dict__, "role": "reminder"})
     loose = S(0, 6, "这次录音录像对您以后维护权益很关键，请您如实回答。")
-    (plain,) = align_nodes([REMINDER], [loose])
-    (strict,) = align_nodes([reminder], [loose])
+    words_only = ScriptSettings(min_key_score=1.01)  # similarity alone
+    (plain,) = align_nodes([REMINDER], [loose], settings=words_only)
+    (strict,) = align_nodes([reminder], [loose], settings=words_only)
     assert plain.score == strict.score and 0.6 <= plain.score < 0.75
     assert plain.covered and not strict.covered
+    # With its content: every clause of the reminder said in other words counts as read ...
+    (content,) = align_nodes([reminder], [loose])
+    assert content.covered and content.key_score >= 0.45
+    # ... a reading that drops a clause does not, however much of the rest it keeps.
+    half = S(0, 6, "这次录音录像对您以后维护权益很关键，好的我们继续。")
+    (dropped,) = align_nodes([reminder], [half])
+    assert not dropped.covered and dropped.key_score < 0.25
 
 
 def test_out_of_order_reminder() -> None:

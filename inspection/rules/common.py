@@ -30,7 +30,9 @@ def min_similarity(node: RenderedNode, th: Thresholds) -> float:
 
 
 def is_covered(cov: NodeCoverage, th: Thresholds) -> bool:
-    return cov.start_s is not None and cov.score >= min_similarity(cov.node, th)
+    if cov.start_s is None:
+        return False
+    return cov.score >= min_similarity(cov.node, th) or cov.key_score >= th.node_key_score
 
 
 def subtract(spans: Iterable[Span], remove: Iterable[Span]) -> list[Span]:

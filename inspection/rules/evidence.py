@@ -29,6 +29,7 @@ class NodeCoverage:
     answer_score: float = 1.0  # < 1: only close to an answer of the closed set (pinyin)
     answer_uncertain: str | None = None  # the answer rests on uncertain speech (why)
     answer_uncertain_text: str = ""  # uncertain speech in the window that was not used
+    key_score: float = 0.0  # share of the node's content syllable pairs said (node_content)
 
 
 @dataclass(frozen=True)

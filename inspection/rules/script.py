@@ -19,12 +19,12 @@ from inspection.rules.evidence import NodeCoverage, Span
 from inspection.rules.thresholds import Thresholds
 
 
-def _coverage_evidence(cov: NodeCoverage, need: float, rule: str) -> dict[str, Any]:
+def _coverage_evidence(cov: NodeCoverage, need: float, rule: str, th: Thresholds) -> dict[str, Any]:
     ev: dict[str, Any] = {
         "rule": rule,
         "expected_text": cov.node.text,
-        "scores": {"similarity": r3(cov.score)},
-        "threshold": {"min_similarity": need},
+        "scores": {"similarity": r3(cov.score), "key_score": r3(cov.key_score)},
+        "threshold": {"min_similarity": need, "node_key_score": th.node_key_score},
     }
     if cov.start_s is not None:
         ev["transcript"] = [ev_line(cov.node.speaker, cov.start_s, cov.end_s, cov.excerpt)]
@@ -101,11 +101,11 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
             message_en="No request for the customer's consent to recording, and no consent, was found",
             node=cov.node.id,
             participant="customer",
-            evidence=_coverage_evidence(cov, need, "R2"),
+            evidence=_coverage_evidence(cov, need, "R2", th),
         )
     if _answer_ok(cov, th):
         return None
-    ev = _coverage_evidence(cov, need, "R2") | _answer_evidence(cov, th)
+    ev = _coverage_evidence(cov, need, "R2", th) | _answer_evidence(cov, th)
     ev["rule"] = "R2"
     said = f"：「{cov.answer_text}」" if cov.answer_text else ""
     said_en = f": 「{cov.answer_text}」" if cov.answer_text else ""
@@ -136,7 +136,7 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
             participant="salesperson",
             start_s=cov.start_s,
             end_s=cov.end_s,
-            evidence=_coverage_evidence(cov, need, "R3"),
+            evidence=_coverage_evidence(cov, need, "R3", th),
         )
     who = PARTICIPANT_CN[cov.node.speaker]
     return Finding(
@@ -146,7 +146,7 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
         message_en=f"{PARTICIPANT_EN[cov.node.speaker]} did not cover the script node 「{cov.node.title}」 (similarity {cov.score:.2f}, required ≥ {need:.2f})",
         node=cov.node.id,
         participant=cov.node.speaker,
-        evidence=_coverage_evidence(cov, need, "R5, R7-R10"),
+        evidence=_coverage_evidence(cov, need, "R5, R7-R10", th),
     )
 
 

@@ -23,6 +23,10 @@ class Thresholds:
         0.75,
         "Minimum similarity (0-1) for the fixed recording reminder (R3, the node with role: reminder) to count as read.",
     )
+    node_key_score: float = _h(
+        0.45,
+        "A node also counts as spoken when this share (0-1) of its content syllable pairs (toneless pinyin bigrams without function characters, any order) is said in a stretch 1.3x its length: the insurer's own wording and ASR homophone errors (inspection/node_content.py).",
+    )
     answer_window_s: float = _h(
         15.0,
         "Seconds after the end of a question in which the customer's answer is looked for; no answer in this window is a missing answer (silence is not consent).",
