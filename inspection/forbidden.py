@@ -4,12 +4,20 @@ Matched on characters and on pinyin (ASR writes 报本报息 for 保本保息), 
 false positives low: a negation just before the phrase suppresses it ("保险不是存款",
 "不保证收益"), two-character phrases need a character in common on a pinyin match (限时 does
 not fire on 显示), and per-phrase context rules (保单贷款利息, 您最好仔细阅读).
+
+Whisper also writes a phrase with sound-alike syllables that are not homophones (稳赚不赔 ->
+稳克不黑): a phrase of 4+ characters with at least two different characters right and the
+other syllables close (same final or same initial; at most one unlike) is a "sound" hit, for
+review only. A two-character phrase heard by sound must sit on word boundaries (jieba):
+成为一级 does not contain 唯一, however alike 为一 and 唯一 sound.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import jieba
 
 from inspection.textnorm import normalize, pinyin, similarity
 from inspection.transcript import TextStream
@@ -67,7 +75,7 @@ class ForbiddenHit:
     phrase: str
     category: str
     matched: str  # the transcript characters that matched
-    how: str  # "chars" | "pinyin" | "fuzzy"
+    how: str  # "chars" | "pinyin" | "fuzzy" | "sound"
     score: float  # 1.0 same characters, 0.95 same pinyin, else char+pinyin similarity
     participant: str
     start_s: float
@@ -101,7 +109,48 @@ def _match_kind(window: str, wpy: Sequence[str], phrase: str, ppy: list[str]) ->
         diff = sum(a != b for a, b in zip(wpy, ppy, strict=True))
         if diff == 1 and same_chars * 2 >= len(phrase):
             return "fuzzy"
+        if _sounds_alike(window, wpy, phrase, ppy):
+            return "sound"
     return None
+
+
+_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q",
+             "x", "r", "z", "c", "s", "y", "w")  # fmt: skip
+
+
+def _split(syllable: str) -> tuple[str, str]:
+    for ini in _INITIALS:
+        if syllable.startswith(ini):
+            return ini, syllable[len(ini) :]
+    return "", syllable
+
+
+def _close(a: str, b: str) -> bool:
+    (ia, fa), (ib, fb) = _split(a), _split(b)
+    return a == b or (fa != "" and fa == fb) or (ia != "" and ia == ib)
+
+
+def _sounds_alike(window: str, wpy: Sequence[str], phrase: str, ppy: list[str]) -> bool:
+    same = {c for c, d in zip(window, phrase, strict=True) if c == d}
+    n_same = sum(c == d for c, d in zip(window, phrase, strict=True))
+    if len(same) < 2 or n_same * 2 < len(phrase):
+        return False
+    rest = [(a, b) for a, b, c, d in zip(wpy, ppy, window, phrase, strict=True) if c != d]
+    far = sum(not _close(a, b) for a, b in rest)
+    return far <= 1 and far < len(rest)
+
+
+def _sound_score(wpy: Sequence[str], ppy: list[str]) -> float:
+    marks = [1.0 if a == b else 0.5 if _close(a, b) else 0.0 for a, b in zip(wpy, ppy, strict=True)]
+    return round(sum(marks) / len(marks), 4)
+
+
+def _on_word_boundaries(text: str, start: int, end: int, reach: int = 6) -> bool:
+    # Segment a little context around the match: the match must not cut a word in two.
+    lo = max(0, start - reach)
+    cuts = {lo + a for _w, a, _b in jieba.tokenize(text[lo : end + reach])}
+    cuts |= {lo + b for _w, _a, b in jieba.tokenize(text[lo : end + reach])}
+    return start in cuts and end in cuts
 
 
 def _negated(text: str, start: int, gap: int) -> bool:
@@ -136,6 +185,8 @@ def _score(how: str, matched: str, phrase: str) -> float:
         return 1.0
     if how == "pinyin":
         return 0.95
+    if how == "sound":
+        return _sound_score(pinyin(matched), pinyin(phrase))
     return round(similarity(matched, phrase), 4)
 
 
@@ -157,6 +208,9 @@ def find_forbidden(
         for i in range(len(text) - n + 1):
             how = _match_kind(text[i : i + n], stream.pinyin[i : i + n], phrase, ppy)
             if how is None or _negated(text, i, negation_gap):
+                continue
+            # Two syllables are easy to hear by chance across words: they must be a word.
+            if how != "chars" and n <= 2 and not _on_word_boundaries(text, i, i + n):
                 continue
             if _context_ok(stream, p, i, i + n):
                 hits.append((i, i + n, p, how))

@@ -70,6 +70,7 @@ def _hit(h: ForbiddenHit) -> PhraseHit:
         excerpt=h.context,
         score=h.score,
         confidence=h.confidence,
+        how=h.how,
     )
 
 

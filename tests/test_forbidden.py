@@ -103,3 +103,54 @@ def test_template_phrases_added_once() -> None:
 
 def test_phrase_split_across_utterances() -> None:
     assert _hits("我们这款产品稳赚", "不赔的") == [("稳赚不赔", "稳赚不赔", "chars")]
+
+
+# Sound-alike (not homophone) misrecognitions of the 4-character promises: two or more
+# different characters kept, the others replaced by syllables sharing a final or an initial.
+SOUND_ALIKES = [
+    ("稳赚不赔", "稳克不黑"),
+    ("稳赚不赔", "稳转不陪"),  # homophones: matched before, kept
+    ("稳赚不赔", "稳克不配"),
+    ("稳赚不赔", "稳站不背"),
+    ("保证收益", "保正收一"),
+    ("保证收益", "保镇手益"),
+    ("保本保息", "宝本报西"),
+]
+
+
+@pytest.mark.parametrize(("phrase", "heard"), SOUND_ALIKES)
+@pytest.mark.parametrize(
+    "frame", ["这款产品{}，您放心。", "我跟您说，{}的。", "{}，而且收益很高。"]
+)
+def test_sound_alike_promise_is_a_review_hit(phrase: str, heard: str, frame: str) -> None:
+    utts = [Utterance("salesperson", 0.0, 5.0, frame.format(heard))]
+    hits = [h for h in find_forbidden(build_stream(utts)) if h.phrase == phrase]
+    assert [h.matched for h in hits] == [heard], hits
+    assert hits[0].how != "chars" and 0.5 <= hits[0].score < 1.0  # review, never fail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "他成为一级客户以后可以享受服务。",  # 为一 sounds like 唯一 but cuts 一级 in two
+        "这个是为一个客户准备的方案。",
+        "因为一年以后才生效。",
+        "您可以选择稳健的产品，不会赔本。",  # 稳 and 不 alone are not the promise
+        "保单保险期间为二十年。",  # 保 twice is one character, not two kept
+        "保证金收据请您收好。",
+    ],
+)
+def test_sound_alike_guards(text: str) -> None:
+    utts = [Utterance("salesperson", 0.0, 5.0, text)]
+    assert find_forbidden(build_stream(utts)) == []
+
+
+def test_sound_alike_hit_is_reported_for_review() -> None:
+    from inspection.rules import Thresholds
+    from inspection.rules.speech import forbidden_findings
+    from inspection.script_stage import _hit
+
+    utts = [Utterance("salesperson", 0.0, 5.0, "这款产品稳克不黑，您放心。")]
+    (hit,) = find_forbidden(build_stream(utts))
+    (finding,) = forbidden_findings([_hit(hit)], Thresholds())
+    assert finding.severity == "review" and finding.evidence["phrase"] == "稳赚不赔"

@@ -14,7 +14,8 @@ def forbidden_findings(hits: Sequence[PhraseHit], th: Thresholds) -> list[Findin
     """speech.forbidden_phrase for each hit (exact: fail; fuzzy: review)."""
     out = []
     for hit in hits:
-        if hit.score < th.forbidden_similarity:
+        # A sound-alike hit has its own guards (inspection.forbidden) and is review only.
+        if hit.score < th.forbidden_similarity and hit.how != "sound":
             continue
         exact = hit.score >= 0.999
         sure = hit.confidence is None or hit.confidence >= th.forbidden_min_confidence
