@@ -75,16 +75,40 @@ def node_key(text: str, every_clause: bool) -> NodeKey:
     return NodeKey(content_grams(whole), clauses)
 
 
-def best_key_window(
-    key: NodeKey, text: str, syllables: Sequence[str], n: int, clause_min: float, step: int = 2
-) -> tuple[float, int, int]:
-    """Best ``key.score`` over windows of ``n`` characters of ``text``: (score, start, end)."""
+def best_key_windows(
+    key: NodeKey,
+    text: str,
+    syllables: Sequence[str],
+    n: int,
+    clause_min: float,
+    count: int = 3,
+    step: int = 2,
+) -> list[tuple[float, int, int]]:
+    """Up to ``count`` non-overlapping best windows of ``n`` characters by ``key.score``,
+    each trimmed to the shortest span with the same score: (score, start, end), best first.
+
+    Trimming keeps a window off the neighbouring nodes' words (the cooling-off sentence
+    before the surrender-loss one shares 犹豫期 and 解除合同).
+    """
     if not text or not key.grams:
-        return 0.0, 0, 0
+        return []
     n = max(1, min(n, len(text)))
-    best = (-1.0, 0, n)
-    for s in range(0, len(text) - n + 1, step):
-        sc = key.score(text[s : s + n], syllables[s : s + n], clause_min)
-        if sc > best[0]:
-            best = (sc, s, s + n)
-    return best
+    scored = sorted(
+        (
+            (key.score(text[s : s + n], syllables[s : s + n], clause_min), s)
+            for s in range(0, len(text) - n + 1, step)
+        ),
+        key=lambda x: (-x[0], x[1]),
+    )
+    out: list[tuple[float, int, int]] = []
+    for sc, s in scored:
+        if len(out) >= count or sc <= 0.0:
+            break
+        a, b = s, s + n
+        while b - a > 1 and key.score(text[a + 1 : b], syllables[a + 1 : b], clause_min) >= sc:
+            a += 1
+        while b - a > 1 and key.score(text[a : b - 1], syllables[a : b - 1], clause_min) >= sc:
+            b -= 1
+        if all(b <= o[1] or a >= o[2] for o in out):
+            out.append((sc, a, b))
+    return out

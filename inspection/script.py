@@ -13,7 +13,7 @@ from rapidfuzz import fuzz
 
 from inspection.answers import AnswerKind, classify_answer
 from inspection.forbidden import ForbiddenHit, find_forbidden, lexicon_with
-from inspection.node_content import NodeKey, best_key_window, node_key
+from inspection.node_content import NodeKey, best_key_windows, node_key
 from inspection.policy import Policy
 from inspection.report import NodeResult
 from inspection.speech import Utterance
@@ -243,14 +243,15 @@ def _candidates(
         lo, hi = max(0, a - slack), min(len(stream), b + slack)
         ks = key.score(stream.text[lo:hi], stream.pinyin[lo:hi], st.key_clause_min)
         out.append(_cand(idx, sc, a, b, ks, stream, marker, st))
-    # The stretch carrying most of the node's content, wherever the wording put it.
-    ks, a, b = best_key_window(key, stream.text, stream.pinyin, width, st.key_clause_min)
-    if ks >= st.min_key_score and all(c.key < ks for c in out):
-        sc = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
-        sc = (
-            st.pinyin_weight * sc
-            + (1 - st.pinyin_weight) * fuzz.ratio(needle, stream.text[a:b]) / 100.0
-        )
+    # The stretches carrying most of the node's content, wherever the wording put them.
+    for ks, a, b in best_key_windows(
+        key, stream.text, stream.pinyin, width, st.key_clause_min, st.candidates
+    ):
+        if ks < st.min_key_score or any(c.key >= ks and c.start <= a < c.end for c in out):
+            continue
+        pin = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
+        char = fuzz.ratio(needle, stream.text[a:b]) / 100.0
+        sc = st.pinyin_weight * pin + (1 - st.pinyin_weight) * char
         out.append(_cand(idx, sc, a, b, ks, stream, marker, st))
     return out
 
