@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import sessions
-from server.api import auth, errors, join, pages
+from server import housekeeping, logredact
+from server.api import auth, errors, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
 from server.audit_metadata import MetadataAnchorer
@@ -76,8 +76,11 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
 
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
-    await sessions.recover_interrupted(ctx)
+    await housekeeping.recover_interrupted(ctx)
+    sweeper = asyncio.create_task(housekeeping.run(ctx))
     yield
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
     await ctx.rooms.close_all()
 
 
@@ -88,6 +91,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         return
     await ctx.queue.requeue_stale()
     runner = JobRunner(ctx)
+    runner.start()
     ctx.pool = WorkerPool(
         ctx.queue, runner.handlers(), ctx.settings.workers, ctx.settings.job_poll_s
     )
@@ -100,12 +104,13 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     """The whole server as an aiohttp application (nothing starts until it runs)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logredact.install()
     app = web.Application(
         middlewares=[errors.error_middleware, auth.auth_middleware],
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
     app.cleanup_ctx.extend([_database, _audit, _rooms, _workers])
-    for module in (auth, sessions_api, join, pages, reviews_api):
+    for module in (auth, sessions_api, join, pages, reviews_api, openapi):
         module.setup(app)
     return app

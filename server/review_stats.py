@@ -53,7 +53,7 @@ def _rate(num: int, den: int) -> float | None:
 
 async def review_stats(ctx: AppContext, period: StatsPeriod) -> dict[str, Any]:
     """Every number of the statistics page for sessions created in ``period``."""
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         sessions = list(
             (
                 await s.execute(

@@ -166,7 +166,8 @@ def _filtered(query: Select[Any], filt: QueueFilter, with_status: bool) -> Selec
     if filt.salesperson:
         sp = filt.salesperson
         cond = User.username == sp
-        if sp.isdigit():
+        # ASCII digits only ('²' passes isdigit) and only what a 64-bit id column can hold.
+        if sp.isascii() and sp.isdigit() and int(sp) < 2**63:
             cond = cond | (User.id == int(sp))
         query = query.where(RecordingSession.salesperson_id.in_(select(User.id).where(cond)))
     if filt.date_from:
@@ -188,7 +189,7 @@ _WAITING_SINCE = func.coalesce(RecordingSession.ended_at, RecordingSession.creat
 
 async def list_queue(ctx: AppContext, filt: QueueFilter, user: User) -> dict[str, Any]:
     """Sessions under review matching ``filt``: most severe first, then oldest; with counts."""
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         rows = list(
             (
                 await s.execute(
@@ -810,7 +811,7 @@ def rerecord_items(row: RecordingSession, confirmed: list[FindingRow]) -> list[d
 
 async def open_requests(ctx: AppContext, user: User) -> list[dict[str, Any]]:
     """The salesperson's open re-recording requests, with the original session's summary."""
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         query = select(RerecordRequest, RecordingSession).join(
             RecordingSession, RecordingSession.id == RerecordRequest.session_id
         )

@@ -79,6 +79,33 @@ class Settings:
     join_link_hours: float = field(
         default=24.0, metadata=_meta("Hours a customer's join link stays valid.")
     )
+    login_account_limits: str = field(
+        default="5/minute;20/hour;60/day",
+        metadata=_meta(
+            "Failed logins allowed per account name, as `limits` rate strings (N/second|minute|"
+            "hour|day, ';'-separated): stepped backoff; beyond any of them logins get HTTP 429."
+        ),
+    )
+    login_address_limits: str = field(
+        default="20/minute;100/hour;400/day",
+        metadata=_meta(
+            "Failed logins allowed per client address (IPv6: per /64), same notation; "
+            "beyond any of them every login from that address gets HTTP 429."
+        ),
+    )
+    login_throttle_max_keys: int = field(
+        default=50_000,
+        metadata=_meta(
+            "Most accounts+addresses the login throttle tracks in memory; past it, new ones "
+            "share one counter (fails closed under a flood of distinct names)."
+        ),
+    )
+    login_hash_concurrency: int = field(
+        default=2,
+        metadata=_meta(
+            "Password verifications (argon2, 64 MiB each) run at once in threads; more wait."
+        ),
+    )
     rejoin_window_s: float = field(
         default=300.0,
         metadata=_meta(

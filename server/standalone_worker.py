@@ -17,6 +17,7 @@ async def run_worker(settings: Settings) -> int:
     ctx = build_context(settings)
     await ctx.db.migrate()
     runner = JobRunner(ctx)
+    runner.start()
     pool = WorkerPool(ctx.queue, runner.handlers(), max(1, settings.workers), settings.job_poll_s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
 
 from server import audit
-from server.api.errors import BadRequest, Forbidden, Handler, Unauthorized, read_json
+from server.api.errors import ApiError, Forbidden, Handler, Unauthorized, error_response
+from server.api.origin import UNSAFE, check_origin
+from server.api.schemas.auth import LoginBody
+from server.api.throttle import LoginThrottle, Refusal, account_key, address_key
+from server.api.validation import parse_body
 from server.context import CTX, AppContext
-from server.security import new_token, token_digest, verify_password
+from server.security import hash_password, new_token, token_digest, verify_password
 from server.store.models import AuthSession, User
 from server.store.types import utcnow
 
 COOKIE = "kesu_session"
 CSRF_HEADER = "X-CSRF-Token"
-UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ROLES = ("admin", "salesperson", "reviewer")
+
+log = logging.getLogger("kesu.auth")
 
 USER_KEY = web.RequestKey("kesu_user", User)
 AUTH_KEY = web.RequestKey("kesu_auth", AuthSession)
@@ -48,55 +55,127 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
+# Paths that never need to know who is logged in: no database work for them at all.
+ANONYMOUS_PREFIXES = ("/static/", "/api/join/", "/join/", "/healthz")
+RENEW_AFTER = timedelta(minutes=5)
+
+THROTTLE_KEY = web.AppKey("kesu_login_throttle", LoginThrottle)
+DUMMY_HASH_KEY = web.AppKey("kesu_dummy_hash", list[str])
+
+
+async def _attach_user(request: web.Request, ctx: AppContext, token: str) -> None:
+    """Look the cookie up in a read-only transaction; renew its expiry in a separate, rare write."""
+    digest = token_digest(token)
+    async with ctx.db.read() as s:
+        auth = await s.get(AuthSession, digest)
+        if auth is None or auth.expires_at <= utcnow():
+            return
+        user = await s.get(User, auth.user_id)
+    if user is None or user.disabled:
+        return
+    request[USER_KEY] = user
+    request[AUTH_KEY] = auth
+    # Sliding expiry, renewed at most every few minutes to spare the writer.
+    renewed = utcnow() + timedelta(hours=ctx.settings.session_cookie_hours)
+    if renewed - auth.expires_at > RENEW_AFTER:
+        try:
+            async with ctx.db.session() as s:
+                await s.execute(
+                    update(AuthSession)
+                    .where(AuthSession.token_hash == digest)
+                    .values(expires_at=renewed)
+                )
+        except OperationalError as exc:  # best effort: the login stays valid either way
+            log.warning("could not renew a login's expiry: %s", exc)
+        else:
+            auth.expires_at = renewed
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Attach the cookie's user; refuse unsafe cookie-authenticated requests without the CSRF token."""
+    """Refuse cross-site unsafe requests, attach the cookie's user, check the CSRF token."""
     ctx = request.app[CTX]
+    check_origin(request, ctx.settings)
     token = request.cookies.get(COOKIE)
-    if token:
-        async with ctx.db.session() as s:
-            auth = await s.get(AuthSession, token_digest(token))
-            if auth is not None and auth.expires_at > utcnow():
-                user = await s.get(User, auth.user_id)
-                if user is not None and not user.disabled:
-                    # Sliding expiry, renewed at most every few minutes to spare the writer.
-                    renewed = utcnow() + timedelta(hours=ctx.settings.session_cookie_hours)
-                    if renewed - auth.expires_at > timedelta(minutes=5):
-                        auth.expires_at = renewed
-                    request[USER_KEY] = user
-                    request[AUTH_KEY] = auth
-    # Join-link requests authenticate by the token in the URL, not the cookie: no CSRF risk.
-    cookie_authenticated = USER_KEY in request and not request.path.startswith("/api/join/")
-    if request.method in UNSAFE and cookie_authenticated and request.path != "/api/login":
+    if token and not request.path.startswith(ANONYMOUS_PREFIXES):
+        await _attach_user(request, ctx, token)
+    if request.method in UNSAFE and USER_KEY in request and request.path != "/api/login":
         auth = request[AUTH_KEY]
         if request.headers.get(CSRF_HEADER) != auth.csrf_token:
             raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
     return await handler(request)
 
 
+async def _dummy_hash(app: web.Application) -> str:
+    """A hash to verify against for unknown or disabled accounts, so they cost the same time."""
+    cache = app[DUMMY_HASH_KEY]
+    if not cache:
+        cache.append(await app[THROTTLE_KEY].run(hash_password, new_token()))
+    return cache[0]
+
+
+def _too_many(refusal: Refusal) -> web.Response:
+    resp = error_response(
+        429,
+        "too_many_attempts",
+        f"too many failed logins for this {refusal.scope}; try again in {refusal.retry_after_s} s",
+        {"retry_after_s": refusal.retry_after_s, "scope": refusal.scope},
+    )
+    resp.headers["Retry-After"] = str(refusal.retry_after_s)
+    return resp
+
+
+async def _check_password(
+    request: web.Request, ctx: AppContext, username: str, password: str
+) -> User | None:
+    """The user if the password is right; argon2 runs in a thread, outside any transaction."""
+    async with ctx.db.read() as s:
+        user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+    stored = user.password_hash if user is not None else await _dummy_hash(request.app)
+    ok = await request.app[THROTTLE_KEY].run(verify_password, stored, password)
+    return user if ok and user is not None and not user.disabled else None
+
+
 async def login(request: web.Request) -> web.Response:
     ctx: AppContext = request.app[CTX]
-    body = await read_json(request, ctx.settings.max_body_bytes)
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise BadRequest("username and password are required", code="invalid_fields")
-    async with ctx.db.session() as s:
-        user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
-        ok = (
-            user is not None and not user.disabled and verify_password(user.password_hash, password)
+    if request.content_type != "application/json":
+        # A form or text/plain body is what a cross-site page can send without CORS.
+        raise ApiError(
+            "login needs a JSON body (Content-Type: application/json)",
+            code="unsupported_media_type",
+            status=415,
         )
-        await audit.record(s, f"user:{username}"[:64], "login" if ok else "login.failed")
-        if not ok or user is None:
-            raise Unauthorized("wrong username or password", code="bad_credentials")
-        token, csrf = new_token(), new_token(16)
-        expires = utcnow() + timedelta(hours=ctx.settings.session_cookie_hours)
+    body = await parse_body(request, LoginBody, ctx.settings.max_body_bytes)
+    username, password = body.username, body.password
+    throttle = request.app[THROTTLE_KEY]
+    account, address = account_key(username), address_key(request.remote)
+    if (refusal := await throttle.refusal(account, address)) is not None:
+        return _too_many(refusal)
+    async with throttle.slot():
+        # Checked again with the slot held: parallel guesses cannot all pass the first check.
+        if (refusal := await throttle.refusal(account, address)) is not None:
+            return _too_many(refusal)
+        user = await _check_password(request, ctx, username, password)
+        if user is None:
+            await throttle.failed(account, address)
+        else:
+            await throttle.succeeded(account)
+    actor = f"user:{username}"[:64]
+    if user is None:
+        # Its own transaction: the 401 below must not roll the record of the attempt back.
+        async with ctx.db.session() as s:
+            await audit.record(s, actor, "login.failed", None, {"address": address})
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    token, csrf = new_token(), new_token(16)
+    expires = utcnow() + timedelta(hours=ctx.settings.session_cookie_hours)
+    async with ctx.db.session() as s:
         s.add(
             AuthSession(
                 token_hash=token_digest(token), user_id=user.id, csrf_token=csrf, expires_at=expires
             )
         )
-        data = {"user": user_json(user), "csrf_token": csrf}
-    resp = web.json_response(data)
+        await audit.record(s, actor, "login", None, {"address": address})
+    resp = web.json_response({"user": user_json(user), "csrf_token": csrf})
     resp.set_cookie(
         COOKIE,
         token,
@@ -126,7 +205,14 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({"user": user_json(user), "csrf_token": auth.csrf_token})
 
 
+async def _close_throttle(app: web.Application) -> None:
+    app[THROTTLE_KEY].close()
+
+
 def setup(app: web.Application) -> None:
+    app[THROTTLE_KEY] = LoginThrottle.from_settings(app[CTX].settings)
+    app.on_cleanup.append(_close_throttle)
+    app[DUMMY_HASH_KEY] = []
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)

@@ -67,7 +67,8 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     """
     if not header:
         return None
-    m = re.fullmatch(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*", header)
+    # At most 18 digits: more cannot be a file offset, and int() of thousands raises.
+    m = re.fullmatch(r"\s*bytes\s*=\s*([0-9]{0,18})\s*-\s*([0-9]{0,18})\s*", header)
     if m is None:
         return None
     first, last = m.group(1), m.group(2)
@@ -115,7 +116,7 @@ async def _authorise(request: web.Request) -> tuple[AppContext, User, str]:
     ctx = request.app[CTX]
     user = require_user(request, "reviewer")
     session_id = request.match_info["session_id"]
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         row = await load_session(s, session_id)
     if row.review_status == "none" and user.role != "admin":
         raise NotFound("no such media file")
@@ -143,7 +144,7 @@ async def evidence(request: web.Request) -> web.StreamResponse:
     """``GET /api/media/{session_id}/evidence/{name}``: a thumbnail a finding refers to."""
     ctx, user, session_id = await _authorise(request)
     name = request.match_info["name"]
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         frames = (
             await s.execute(select(FindingRow.evidence).where(FindingRow.session_id == session_id))
         ).scalars()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from yarl import URL
 
 from server.api.auth import current_user
 
@@ -27,7 +28,8 @@ def page(name: str, login: bool = True) -> Handler:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         if login and current_user(request) is None:
-            raise web.HTTPFound(f"/login?next={request.path_qs}")
+            # Encoded as one query value; login.js only follows it to a path on this site.
+            raise web.HTTPFound(URL.build(path="/login", query={"next": request.path_qs}))
         return _page(name)
 
     return handler

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,16 @@ from inspection.policy import Policy
 from server import audit, retention, reviews
 from server.api import media
 from server.api.auth import require_user
-from server.api.errors import BadRequest, read_json
+from server.api.errors import BadRequest
 from server.api.pages import page
+from server.api.schemas.reviews import (
+    DecisionBody,
+    HoldBody,
+    JudgeBody,
+    QueueQuery,
+    StatsQuery,
+)
+from server.api.validation import parse_body, parse_query, path_id
 from server.audit_export import export_session
 from server.audit_trail import trail_of
 from server.audit_verify import verify_archive
@@ -42,7 +50,17 @@ def _ctx(request: web.Request) -> AppContext:
 async def queue(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request, REVIEWER)
-    filt = reviews.QueueFilter.parse(dict(request.query))
+    q = parse_query(request, QueueQuery)
+    filt = reviews.QueueFilter(
+        status=q.status,
+        code=q.code or None,
+        product=q.product or None,
+        salesperson=q.salesperson or None,
+        date_from=q.from_,
+        date_to=q.to,
+        limit=q.limit,
+        offset=q.offset,
+    )
     return web.json_response(await reviews.list_queue(ctx, filt, user))
 
 
@@ -97,7 +115,7 @@ async def review_detail(ctx: AppContext, session_id: str, user: Any) -> dict[str
     state = await reviews.review_state(ctx, session_id, user)
     row = state.row
     sdir = ctx.settings.sessions_dir / row.id
-    async with ctx.db.session() as s:
+    async with ctx.db.read() as s:
         stored = await s.get(InspectionReport, row.id)
     report = stored.report if stored is not None else {}
     metadata = await asyncio.to_thread(_read_json_file, sdir / "metadata.json")
@@ -138,27 +156,18 @@ async def show(request: web.Request) -> web.Response:
 async def judge(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request, REVIEWER)
-    try:
-        finding_id = int(request.match_info["finding_id"])
-    except ValueError:
-        raise reviews.ReviewError(404, "not_found", "no such finding") from None
-    body = await read_json(request, ctx.settings.max_body_bytes)
-    finding = await reviews.judge_finding(
-        ctx, finding_id, user, str(body.get("state", "")), body.get("comment", "")
-    )
+    finding_id = path_id(request, "finding_id", "finding")
+    body = await parse_body(request, JudgeBody, ctx.settings.max_body_bytes)
+    finding = await reviews.judge_finding(ctx, finding_id, user, body.state, body.comment)
     return web.json_response({"finding": finding})
 
 
 async def decide(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request, REVIEWER)
-    body = await read_json(request, ctx.settings.max_body_bytes)
+    body = await parse_body(request, DecisionBody, ctx.settings.max_body_bytes)
     result = await reviews.decide(
-        ctx,
-        request.match_info["session_id"],
-        user,
-        str(body.get("decision", "")),
-        body.get("reason", ""),
+        ctx, request.match_info["session_id"], user, body.decision, body.reason
     )
     if ctx.settings.sessions_dir.is_dir():
         # Whatever the reviewer judged from is anchored now if the worker did not anchor it.
@@ -181,19 +190,10 @@ async def decide(request: web.Request) -> web.Response:
 # Statistics
 
 
-def _stats_period(query: Any) -> StatsPeriod:
-    try:
-        tz = int(query.get("tz", "0"))
-        last = date.fromisoformat(query["to"]) if query.get("to") else None
-        first = date.fromisoformat(query["from"]) if query.get("from") else None
-    except ValueError:
-        raise BadRequest(
-            "from/to must be dates YYYY-MM-DD, tz minutes", code="invalid_filter"
-        ) from None
-    if not -14 * 60 <= tz <= 14 * 60:
-        raise BadRequest("tz must be minutes east of UTC (-840..840)", code="invalid_filter")
-    last = last or (utcnow() + timedelta(minutes=tz)).date()
-    first = first or last - timedelta(days=29)
+def _stats_period(query: StatsQuery) -> StatsPeriod:
+    tz = query.tz
+    last = query.to or (utcnow() + timedelta(minutes=tz)).date()
+    first = query.from_ or last - timedelta(days=29)
     if first > last or (last - first).days >= MAX_DAYS:
         raise BadRequest(f"the period must be 1 to {MAX_DAYS} days", code="invalid_filter")
     return StatsPeriod(first, last, tz)
@@ -202,7 +202,8 @@ def _stats_period(query: Any) -> StatsPeriod:
 async def stats(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     require_user(request, REVIEWER)
-    return web.json_response(await review_stats(ctx, _stats_period(request.query)))
+    period = _stats_period(parse_query(request, StatsQuery))
+    return web.json_response(await review_stats(ctx, period))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,13 +252,9 @@ async def delete_session(request: web.Request) -> web.Response:
 async def hold(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request)
-    body = await read_json(request, ctx.settings.max_body_bytes)
+    body = await parse_body(request, HoldBody, ctx.settings.max_body_bytes)
     active = await retention.set_hold(
-        ctx,
-        request.match_info["session_id"],
-        user,
-        bool(body.get("hold")),
-        str(body.get("reason", "")),
+        ctx, request.match_info["session_id"], user, body.hold, body.reason
     )
     return web.json_response({"hold": active})
 
@@ -289,10 +286,7 @@ async def my_requests(request: web.Request) -> web.Response:
 async def start_request(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request, "salesperson")
-    try:
-        request_id = int(request.match_info["request_id"])
-    except ValueError:
-        raise reviews.ReviewError(404, "not_found", "no such re-recording request") from None
+    request_id = path_id(request, "request_id", "re-recording request")
     req, created = await reviews.start_rerecord(ctx, request_id, user)
     return web.json_response(
         {"request": reviews.rerecord_json(req), "session": session_json(created)}, status=201

@@ -1,4 +1,4 @@
-"""The database handle: an async engine with SQLite made safe for concurrent writers, and migrations."""
+"""The database handle: write and read-only sessions (SQLite made safe for concurrency), migrations."""
 
 from __future__ import annotations
 
@@ -21,8 +21,15 @@ from sqlalchemy.ext.asyncio import (
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def _sqlite_setup(engine: AsyncEngine) -> None:
-    """WAL, a busy timeout, and BEGIN IMMEDIATE so concurrent claims never lose updates."""
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_setup(engine: AsyncEngine, read_only: bool) -> None:
+    """WAL and a busy timeout; writers BEGIN IMMEDIATE (no lost updates), readers a plain BEGIN.
+
+    In WAL mode a reader never waits for the writer nor blocks it, so read-only engines
+    take no lock a writer needs; ``query_only`` makes SQLite refuse any write through them.
+    """
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -30,14 +37,17 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=10000")
+        # A writer waits for the lock instead of failing with "database is locked".
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -46,19 +56,38 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        file_db = False
         if self.is_sqlite:
             path = url.split(":///", 1)[1]
-            if path and path != ":memory:":
+            file_db = bool(path) and path != ":memory:"
+            if file_db:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
-            _sqlite_setup(self.engine)
+            _sqlite_setup(self.engine, read_only=False)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Readers get their own pool, so a queue of writers waiting for SQLite's one write
+        # lock never holds the connections that reads need.
+        self.read_engine = self.engine
+        if file_db:
+            self.read_engine = create_async_engine(url, pool_size=10, max_overflow=20)
+            _sqlite_setup(self.read_engine, read_only=True)
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: committed on success, rolled back on error."""
+        """A unit of work that may write: committed on success, rolled back on error.
+
+        On SQLite it holds the database's single write lock from its first statement, so
+        keep it short: no password hashing, no network, no file I/O inside.
+        """
         async with self.sessionmaker() as s, s.begin():
+            yield s
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work: never takes SQLite's write lock; writing through it fails."""
+        async with self.read_sessionmaker() as s, s.begin():
             yield s
 
     async def migrate(self) -> None:
@@ -67,6 +96,8 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def alembic_config(url: str) -> Config:

@@ -2,15 +2,10 @@
 
 import { ApiError, post, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
+import { safeNext } from "./nav.js";
 import { $ } from "./ui.js";
 
 const HOME = { salesperson: "/sales", reviewer: "/review", admin: "/sales" };
-
-function safeNext() {
-  const next = new URLSearchParams(location.search).get("next") || "";
-  // Only local paths: "//evil.example" or "/\evil" would leave the site.
-  return /^\/(?![/\\])/.test(next) ? next : null;
-}
 
 async function submit(event) {
   event.preventDefault();
@@ -31,7 +26,8 @@ async function submit(event) {
   setText(button, "login.busy");
   try {
     const data = await post("/api/login", { username, password });
-    location.assign(safeNext() || HOME[data.user.role] || "/");
+    const next = new URLSearchParams(location.search).get("next");
+    location.assign(safeNext(next, location.origin) || HOME[data.user.role] || "/");
   } catch (err) {
     showError(errorEl, err);
     if (err instanceof ApiError && err.status === 401) form.password.select();

@@ -1,0 +1,434 @@
+"""Benchmark: the HTTP API under concurrent mixed clients, against a real `kesu serve` on SQLite.
+
+Starts `kesu serve` (loopback, SQLite, no inspection worker) on a temporary data directory
+with salesperson accounts, and a live two-party session (two aiortc peers in a child process,
+connected through the API like the pages: login, create, link, consent, offers). Then runs
+``--clients`` clients for ``--seconds``, each logged in as a salesperson and looping over a mix
+of logins, session list reads, /api/me, session creations, static files and join-link polls,
+with a random think time (mean ``--think`` s) between requests. Prints one table of request
+counts, 5xx, and p50/p99 latency for reads (GET) and writes (POST), per endpoint; and the video
+and audio frame loss of the live session, measured over a quiet window before the load and
+over the load window.
+
+    nice -n 10 .venv/bin/python scripts/bench_api.py --clients 200 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "bench-password-1"
+SALESPEOPLE = 20
+
+SESSION_BODY: dict[str, Any] = {
+    "customer_name": "张三",
+    "customer_id_number": "11010519491231002X",
+    "product_name": "示例终身寿险",
+    "product_type": "traditional",
+    "template_id": "traditional_life",
+    "premium": 12000,
+    "payment_method": "年交",
+    "payment_years": 10,
+    "insurance_years": 20,
+    "cooling_off_days": 15,
+}
+
+# (name, weight, read?) of each client action
+MIX = (
+    ("static", 30, True),
+    ("join_poll", 25, True),
+    ("session_list", 20, True),
+    ("me", 10, True),
+    ("session_create", 10, False),
+    ("login", 5, False),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Api:
+    """A logged-in browser stand-in: cookie jar, CSRF header, same-origin Origin on writes."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            timeout=aiohttp.ClientTimeout(total=60),
+        )
+        self.csrf = ""
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Origin": self.base}
+        if method != "GET" and self.csrf:
+            headers["X-CSRF-Token"] = self.csrf
+        async with self.http.request(
+            method, f"{self.base}{path}", json=body, headers=headers, allow_redirects=False
+        ) as r:
+            data = await r.json() if r.content_type == "application/json" else await r.read()
+            return r.status, data
+
+    async def login(self, name: str) -> int:
+        status, body = await self.call(
+            "POST", "/api/login", {"username": name, "password": PASSWORD}
+        )
+        if status == 200:
+            self.csrf = body["csrf_token"]
+        return status
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+# ---------------------------------------------------------------------- live session (child)
+
+
+async def media_child(base: str, baseline_s: float) -> None:
+    """Run one live session through the API; report frame counts per window on stdout."""
+    from scripts.bench_sessions import load_or_encode_loops
+    from server.rtc.client import ClientPeer, LoopedPacketTrack, MediaTimeline
+
+    loops = load_or_encode_loops(Path(tempfile.gettempdir()) / "kesu-bench-loops-v2.pkl")
+    api = Api(base)
+    assert await api.login("sales0") == 200
+    status, body = await api.call("POST", "/api/sessions", SESSION_BODY)
+    assert status == 201, body
+    sid = body["session"]["id"]
+    status, link = await api.call("POST", f"/api/sessions/{sid}/link")
+    assert status == 200, link
+    join = f"/api/join/{link['token']}"
+    status, body = await api.call("POST", f"{join}/consent", {"consent": True})
+    assert status == 200, body
+    peers: dict[str, ClientPeer] = {}
+    tracks: dict[str, dict[str, LoopedPacketTrack]] = {}
+    for role, path in (
+        ("salesperson", f"/api/sessions/{sid}/offer"),
+        ("customer", f"{join}/offer"),
+    ):
+        timeline = MediaTimeline()
+        video = LoopedPacketTrack(loops["video"], timeline)
+        audio = LoopedPacketTrack(loops["audio"], timeline)
+        peer = ClientPeer([video, audio], decode=False)
+        status, answer = await api.call("POST", path, {"type": "offer", "sdp": await peer.offer()})
+        assert status == 200, answer
+        await peer.accept(answer["sdp"])
+        peers[role], tracks[role] = peer, {"video": video, "audio": audio}
+
+    async def snapshot() -> dict[str, dict[str, int]]:
+        """Frames sent now, and received one second later (what was in flight has landed)."""
+        sent = {
+            (role, kind): tracks[role][kind].sent for role in tracks for kind in ("video", "audio")
+        }
+        await asyncio.sleep(1.0)
+        out: dict[str, dict[str, int]] = {}
+        for role, other in (("salesperson", "customer"), ("customer", "salesperson")):
+            for kind in ("video", "audio"):
+                out[f"{role}->{other} {kind}"] = {
+                    "sent": sent[role, kind],
+                    "received": peers[other].received.frames[kind],
+                }
+        return out
+
+    def emit(obj: dict[str, Any]) -> None:
+        print(json.dumps(obj), flush=True)
+
+    await asyncio.sleep(4.0)  # ICE/DTLS up, first keyframes through
+    emit({"event": "ready", "session": sid})
+    start = await snapshot()
+    await asyncio.sleep(baseline_s)
+    emit({"event": "window", "name": "before load", "start": start, "end": await snapshot()})
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)  # "go"
+    start = await snapshot()  # taken before the load starts, like the end one after it stops
+    emit({"event": "started"})
+    await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
+    emit({"event": "window", "name": "during load", "start": start, "end": await snapshot()})
+    for peer in peers.values():
+        await peer.close()
+    await api.call("POST", f"/api/sessions/{sid}/end")
+    await api.close()
+
+
+# ---------------------------------------------------------------------- load (parent)
+
+
+@dataclass
+class Results:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    exceptions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, action: str, status: int, seconds: float) -> None:
+        self.latencies[action].append(seconds)
+        self.statuses[action].append(status)
+
+
+async def client(
+    api: Api, i: int, tokens: list[str], deadline: float, think: float, res: Results
+) -> None:
+    name = f"sales{i % SALESPEOPLE}"
+    names, weights = [m[0] for m in MIX], [m[1] for m in MIX]
+    rng = random.Random(i)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(rng.uniform(0, 2 * think))
+        action = rng.choices(names, weights)[0]
+        t0 = time.monotonic()
+        try:
+            if action == "static":
+                path = rng.choice(("/static/js/api.js", "/static/js/call.js", "/login"))
+                status, _ = await api.call("GET", path)
+            elif action == "join_poll":
+                status, _ = await api.call("GET", f"/api/join/{rng.choice(tokens)}/state")
+            elif action == "session_list":
+                status, _ = await api.call("GET", "/api/sessions")
+            elif action == "me":
+                status, _ = await api.call("GET", "/api/me")
+            elif action == "session_create":
+                status, _ = await api.call("POST", "/api/sessions", SESSION_BODY)
+            else:
+                status = await api.login(name)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            res.exceptions[f"{action}: {type(exc).__name__}"] += 1
+            continue
+        res.add(action, status, time.monotonic() - t0)
+
+
+async def log_in_all(base: str, count: int) -> tuple[list[Api], list[float]]:
+    """Every client logs in before the measured window (at most 20 at a time)."""
+    gate = asyncio.Semaphore(20)
+    apis = [Api(base) for _ in range(count)]
+    times: list[float] = []
+
+    async def one(i: int) -> None:
+        async with gate:
+            t0 = time.monotonic()
+            status = await apis[i].login(f"sales{i % SALESPEOPLE}")
+            times.append(time.monotonic() - t0)
+            assert status == 200, status
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return apis, times
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1] if q < 100 else max(values)
+    )
+
+
+def load_table(res: Results, seconds: float) -> str:
+    lines = [
+        "| requests | count | per s | 5xx | 4xx | p50 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    reads = {m[0] for m in MIX if m[2]}
+
+    def row(label: str, actions: list[str]) -> str:
+        lat = [x for a in actions for x in res.latencies[a]]
+        st = [s for a in actions for s in res.statuses[a]]
+        return (
+            f"| {label} | {len(lat)} | {len(lat) / seconds:.1f} "
+            f"| {sum(s >= 500 for s in st)} | {sum(400 <= s < 500 for s in st)} "
+            f"| {pct(lat, 50) * 1000:.0f} | {pct(lat, 99) * 1000:.0f} "
+            f"| {max(lat, default=float('nan')) * 1000:.0f} |"
+        )
+
+    lines.append(row("**reads (GET)**", sorted(reads)))
+    lines.append(row("**writes (POST)**", sorted({m[0] for m in MIX} - reads)))
+    for name, _w, _r in MIX:
+        lines.append(row(name, [name]))
+    return "\n".join(lines)
+
+
+def media_table(windows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| live session | stream | frames sent | received by the other party | lost |",
+        "|---|---|---|---|---|",
+    ]
+    for w in windows:
+        for stream, end in w["end"].items():
+            sent = end["sent"] - w["start"][stream]["sent"]
+            got = end["received"] - w["start"][stream]["received"]
+            loss = 100 * (1 - got / sent) if sent else float("nan")
+            lines.append(f"| {w['name']} | {stream} | {sent} | {got} | {loss:.2f}% |")
+    return "\n".join(lines)
+
+
+async def setup_accounts(data_dir: Path) -> None:
+    from server.settings import load_settings
+    from server.users import add_user
+
+    settings = load_settings({"data_dir": data_dir}, env={})
+    for n in range(SALESPEOPLE):
+        await add_user(settings, f"sales{n}", "salesperson", PASSWORD, f"销售{n}", "示例人寿")
+
+
+async def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise SystemExit(f"kesu serve exited with {proc.returncode}")
+            try:
+                async with http.get(f"{base}/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit("kesu serve did not come up")
+
+
+async def join_tokens(base: str, count: int) -> list[str]:
+    out = []
+    for n in range(count):
+        api = Api(base)
+        assert await api.login(f"sales{n % SALESPEOPLE}") == 200
+        status, body = await api.call("POST", "/api/sessions", SESSION_BODY)
+        assert status == 201, body
+        status, link = await api.call("POST", f"/api/sessions/{body['session']['id']}/link")
+        assert status == 200, link
+        out.append(link["token"])
+        await api.close()
+    return out
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        KESU_RTC_LOOPBACK_ONLY="true",
+        KESU_BOOTSTRAP_ADMIN="false",
+        KESU_MAKE_REVIEW_VIDEO="false",
+        KESU_SECRET_KEY="bench-secret",
+    )
+    with open(data_dir / "serve.log", "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--data-dir", str(data_dir)]
+            + ["--port", str(port), "--workers", "0"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def bench(
+    args: argparse.Namespace, base: str, server: subprocess.Popen[bytes], data_dir: Path
+) -> None:
+    await wait_up(base, server)
+    tokens = await join_tokens(base, 10)
+    # Every client logs in first; the live session starts after that, just before the load.
+    t_login = time.monotonic()
+    apis, login_times = await log_in_all(base, args.clients)
+    t_login = time.monotonic() - t_login
+    media = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--media",
+        base,
+        "--baseline",
+        str(args.baseline),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert media.stdout is not None and media.stdin is not None
+    try:
+        windows = []
+        ready = json.loads(await media.stdout.readline())
+        assert ready["event"] == "ready", ready
+        windows.append(json.loads(await media.stdout.readline()))
+        res = Results()
+        load0 = os.getloadavg()[0]
+        media.stdin.write(b"go\n")
+        await media.stdin.drain()
+        assert json.loads(await media.stdout.readline())["event"] == "started"
+        t0 = time.monotonic()
+        deadline = t0 + args.seconds
+        await asyncio.gather(
+            *(client(api, i, tokens, deadline, args.think, res) for i, api in enumerate(apis))
+        )
+        elapsed = time.monotonic() - t0
+        load1 = os.getloadavg()[0]
+        for api in apis:
+            await api.close()
+        media.stdin.write(b"stop\n")
+        await media.stdin.drain()
+        windows.append(json.loads(await media.stdout.readline()))
+        await media.wait()
+    finally:
+        if media.returncode is None:
+            media.kill()
+    print(
+        f"{args.clients} clients, {args.seconds:.0f} s, mean think time {args.think} s, "
+        f"kesu serve on SQLite ({data_dir}), wall {elapsed:.1f} s; machine load average "
+        f"{load0:.1f} at the start, {load1:.1f} at the end ({os.cpu_count()} CPUs)\n"
+    )
+    print(
+        f"before the window: {len(login_times)} logins, 20 at a time, in {t_login:.1f} s "
+        f"(p50 {pct(login_times, 50) * 1000:.0f} ms, max {max(login_times) * 1000:.0f} ms)\n"
+    )
+    print(load_table(res, elapsed))
+    if res.exceptions:
+        print("\nclient-side failures (no HTTP status):", dict(res.exceptions))
+    print()
+    print(media_table(windows))
+
+
+def server_errors(log_path: Path) -> int:
+    return sum(1 for line in log_path.read_text().splitlines() if " ERROR " in line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=30.0, help="load duration")
+    parser.add_argument("--think", type=float, default=1.0, help="mean seconds between requests")
+    parser.add_argument(
+        "--baseline", type=float, default=8.0, help="seconds of the live session before load"
+    )
+    parser.add_argument("--media", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.media:
+        asyncio.run(media_child(args.media, args.baseline))
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="kesu-bench-api-"))
+    asyncio.run(setup_accounts(data_dir))
+    port = free_port()
+    server = start_server(data_dir, port)
+    try:
+        asyncio.run(bench(args, f"http://127.0.0.1:{port}", server, data_dir))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    log_path = data_dir / "serve.log"
+    print(f"\nERROR lines in the server log: {server_errors(log_path)} ({log_path})")
+
+
+if __name__ == "__main__":
+    main()
