@@ -75,3 +75,15 @@ async def test_burst_of_logins_reads_and_writes_has_no_5xx(server: RunningServer
     assert statuses and all(s < 500 for s in statuses), sorted(set(statuses))
     assert set(statuses) <= {200, 201, 403}, sorted(set(statuses))
     assert PASSWORD  # the fixture's users share one password
+
+
+async def test_a_writer_waits_for_another_process_instead_of_failing(
+    client_factory: Any, server: RunningServer
+) -> None:
+    c = await client_factory("sales1")
+    with write_lock_held(server):
+        pending = asyncio.ensure_future(c.post("/api/sessions", json=new_session_body()))
+        await asyncio.sleep(1.5)
+        assert not pending.done()  # waiting for the lock, not failed
+    status, body = await asyncio.wait_for(pending, 20)
+    assert status == 201, body
