@@ -36,7 +36,9 @@ class Policy:
     def from_dict(cls, data: dict[str, Any]) -> Policy:
         """Build from a JSON object, ignoring unknown keys and reporting missing required ones."""
         names = {f.name for f in fields(cls)}
-        missing = [n for n in ("customer_name", "customer_id_number", "product_name") if n not in data]
+        missing = [
+            n for n in ("customer_name", "customer_id_number", "product_name") if n not in data
+        ]
         if missing:
             raise ValueError(f"policy data lacks {', '.join(missing)}")
         return cls(**{k: v for k, v in data.items() if k in names})
@@ -49,6 +51,8 @@ class Policy:
         out = {k: ("" if v is None else str(v)) for k, v in self.to_dict().items()}
         if isinstance(self.premium, float) and self.premium.is_integer():
             out["premium"] = str(int(self.premium))
-        out["insurance_period"] = "终身" if self.insurance_years is None else f"{self.insurance_years}年"
+        out["insurance_period"] = (
+            "终身" if self.insurance_years is None else f"{self.insurance_years}年"
+        )
         out["payment_period"] = f"{self.payment_years}年" if self.payment_years else ""
         return out

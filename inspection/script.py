@@ -112,7 +112,7 @@ class OrderViolation:
 
 @dataclass
 class ScriptAnalysis:
-    """Everything the script checks found; ``rules.py`` turns it into findings."""
+    """Everything the script checks found; ``inspection.rules`` turns it into findings."""
 
     nodes: list[NodeAlignment] = field(default_factory=list)
     answers: dict[str, Answer] = field(default_factory=dict)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import logredact, sessions
-from server.api import auth, errors, join, pages
+from server import housekeeping, logredact
+from server.api import auth, errors, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
+from server.audit_metadata import MetadataAnchorer
+from server.audit_trail import AuditTrail, attach, trail_of
 from server.context import CTX, AppContext
 from server.jobs import DbJobQueue, WorkerPool
 from server.rtc.room import RoomManager
@@ -31,12 +34,14 @@ def build_context(settings: Settings) -> AppContext:
         else load_or_create_key(settings.data_dir / "secret.key")
     )
     db = Database(settings.db_url)
+    attach(db, AuditTrail.from_settings(settings))
     return AppContext(
         settings=settings,
         db=db,
         signer=JoinSigner(key),
         queue=DbJobQueue(db, max_attempts=settings.job_max_attempts),
         rooms=RoomManager.from_settings(settings),
+        anchorer=MetadataAnchorer(db, settings.sessions_dir),
     )
 
 
@@ -56,10 +61,26 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await ctx.db.close()
 
 
+async def _audit(app: web.Application) -> AsyncIterator[None]:
+    """Sign the chain's head at start and stop; anchor metadata.json writes in between."""
+    ctx = app[CTX]
+    trail = trail_of(ctx.db)
+    assert trail is not None and ctx.anchorer is not None
+    await trail.checkpoint_head(ctx.db)
+    ctx.anchorer.start()
+    yield
+    await ctx.anchorer.stop()
+    await trail.checkpoint_head(ctx.db)
+    await asyncio.to_thread(trail.close)
+
+
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
-    await sessions.recover_interrupted(ctx)
+    await housekeeping.recover_interrupted(ctx)
+    sweeper = asyncio.create_task(housekeeping.run(ctx))
     yield
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
     await ctx.rooms.close_all()
 
 
@@ -70,6 +91,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         return
     await ctx.queue.requeue_stale()
     runner = JobRunner(ctx)
+    runner.start()
     ctx.pool = WorkerPool(
         ctx.queue, runner.handlers(), ctx.settings.workers, ctx.settings.job_poll_s
     )
@@ -88,7 +110,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
-    app.cleanup_ctx.extend([_database, _rooms, _workers])
-    for module in (auth, sessions_api, join, pages, reviews_api):
+    app.cleanup_ctx.extend([_database, _audit, _rooms, _workers])
+    for module in (auth, sessions_api, join, pages, reviews_api, openapi):
         module.setup(app)
     return app

@@ -1,4 +1,5 @@
-"""Append-only audit log, hash-chained: each entry stores the SHA-256 of the previous entry."""
+"""Append-only audit log, hash-chained: each entry stores the SHA-256 of the previous entry,
+and a MAC of its own hash under the audit key (server/audit_trail.py, docs/audit.md)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from server.audit_trail import TRAIL_KEY, AuditTrail
 from server.store.models import AuditEntry
 from server.store.types import iso, utcnow
 
@@ -55,7 +57,14 @@ async def record(
     session_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry inside the caller's transaction (SQLite: BEGIN IMMEDIATE serialises writers)."""
+    """Append one entry inside the caller's transaction (SQLite: BEGIN IMMEDIATE serialises writers).
+
+    The database must have the audit trail attached (``audit_trail.attach``): an entry
+    without its MAC would look forged to ``kesu audit verify``.
+    """
+    trail = db.info.get(TRAIL_KEY)
+    if not isinstance(trail, AuditTrail):
+        raise RuntimeError("audit.record: no audit key attached to this database")
     if db.get_bind().dialect.name == "postgresql":
         # Row locks cannot serialise appends (an empty table has no row to lock, and a
         # waiter would not re-read the newest entry): take one transaction-scoped lock.
@@ -69,6 +78,8 @@ async def record(
     # Milliseconds only, so the stored time and the hashed ISO form are the same instant.
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     detail = detail or {}
+    digest = entry_hash(seq, at, actor, action, session_id, detail, prev)
+    await trail.ensure_keyed_from(db, seq)
     entry = AuditEntry(
         seq=seq,
         at=at,
@@ -77,37 +88,36 @@ async def record(
         session_id=session_id,
         detail=detail,
         prev_hash=prev,
-        hash=entry_hash(seq, at, actor, action, session_id, detail, prev),
+        hash=digest,
+        mac=trail.keys.mac(digest),
     )
     db.add(entry)
     await db.flush()
+    _checkpoint_after_commit(db, trail, seq, digest)
     return entry
 
 
-async def verify_chain(db: AsyncSession) -> list[str]:
-    """Every break in the chain, as readable lines (empty when intact)."""
-    problems: list[str] = []
-    prev = GENESIS
-    expected_seq = 1
-    for entry in (await db.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars():
-        if entry.seq != expected_seq:
-            problems.append(f"entry {expected_seq}..{entry.seq - 1} missing (removed?)")
-        if entry.prev_hash != prev:
-            problems.append(f"entry {entry.seq}: prev_hash does not match entry {entry.seq - 1}")
-        actual = entry_hash(
-            entry.seq,
-            entry.at,
-            entry.actor,
-            entry.action,
-            entry.session_id,
-            entry.detail,
-            entry.prev_hash,
-        )
-        if actual != entry.hash:
-            problems.append(f"entry {entry.seq} ({entry.action}): content was altered")
-        prev = entry.hash
-        expected_seq = entry.seq + 1
-    return problems
+_HEAD, _HOOKED = "kesu_audit_head", "kesu_audit_hooked"
+
+
+def _checkpoint_after_commit(db: AsyncSession, trail: AuditTrail, seq: int, digest: str) -> None:
+    """Checkpoint the newest entry once the transaction commits (never a rolled-back one)."""
+    db.info[_HEAD] = (seq, digest)
+    if db.info.get(_HOOKED):
+        return
+    db.info[_HOOKED] = True
+
+    def committed(session: Session) -> None:
+        head = session.info.pop(_HEAD, None)
+        if head is not None:
+            trail.committed(*head)
+
+    def rolled_back(session: Session) -> None:
+        session.info.pop(_HEAD, None)
+
+    sync = db.sync_session
+    event.listen(sync, "after_commit", committed)
+    event.listen(sync, "after_rollback", rolled_back)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +125,9 @@ async def verify_chain(db: AsyncSession) -> list[str]:
 # file is final, so a later edit of the file (or of its metadata) shows up in verification.
 
 #: Entries whose ``detail["files"]`` anchors ``{relative file name: sha256}``.
-ANCHOR_ACTIONS = ("session.end", "session.interrupted", "files.anchor")
+ANCHOR_ACTIONS = ("session.end", "session.interrupted", "files.anchor", "metadata.anchor")
+#: Anchors ``metadata.json`` after each change (server/audit_metadata.py).
+METADATA_ACTION = "metadata.anchor"
 DELETE_ACTION = "session.delete"
 
 
@@ -192,60 +204,3 @@ async def anchor_outputs(
         if new:
             await record(s, actor, "files.anchor", session_id, {"files": new})
     return new
-
-
-@dataclass(frozen=True)
-class FileProblem:
-    """A recording (or derived file) that no longer matches its anchored hash."""
-
-    session_id: str
-    file: str
-    problem: str  # "missing" | "altered"
-    expected: str
-    actual: str | None = None
-
-    def __str__(self) -> str:
-        if self.problem == "missing":
-            return f"session {self.session_id}: {self.file} is missing (anchored {self.expected[:16]}…)"
-        return (
-            f"session {self.session_id}: {self.file} was altered "
-            f"(sha256 {str(self.actual)[:16]}… ≠ anchored {self.expected[:16]}…)"
-        )
-
-
-def check_files(session_id: str, session_dir: Path, anchors: dict[str, str]) -> list[FileProblem]:
-    """Compare files on disk with their anchored hashes (blocking: call from a thread)."""
-    problems = []
-    root = session_dir.resolve()
-    for name, expected in sorted(anchors.items()):
-        path = (session_dir / name).resolve()
-        if root not in path.parents or not path.is_file():
-            problems.append(FileProblem(session_id, name, "missing", expected))
-            continue
-        actual = sha256_file(path)
-        if actual != expected:
-            problems.append(FileProblem(session_id, name, "altered", expected, actual))
-    return problems
-
-
-async def verify_files(db: AsyncSession, sessions_dir: Path) -> list[FileProblem]:
-    """Every anchored file of every session not deleted under the retention rules."""
-    by_session: dict[str, list[AuditEntry]] = {}
-    query = (
-        select(AuditEntry)
-        .where(AuditEntry.action.in_((*ANCHOR_ACTIONS, DELETE_ACTION)))
-        .order_by(AuditEntry.seq)
-    )
-    for entry in (await db.execute(query)).scalars():
-        if entry.session_id:
-            by_session.setdefault(entry.session_id, []).append(entry)
-    problems: list[FileProblem] = []
-    for session_id, entries in sorted(by_session.items()):
-        if any(e.action == DELETE_ACTION for e in entries):
-            continue  # deleted after its retention term, and the deletion is in the chain
-        anchors = anchors_of(entries)
-        if anchors:
-            problems += await asyncio.to_thread(
-                check_files, session_id, sessions_dir / session_id, anchors
-            )
-    return problems

@@ -1,5 +1,6 @@
-"""``kesu audit``: verify the hash chain and every anchored recording, export a session's
-evidence zip, and verify such a zip offline (``--export FILE``, no database needed)."""
+"""``kesu audit``: verify the keyed chain, its signed checkpoints, every anchored file and the
+review tables; export a session's evidence zip; verify such a zip offline (``--export FILE``,
+no database needed); print the public key that checks exports (``public-key``)."""
 
 from __future__ import annotations
 
@@ -8,31 +9,38 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from server.audit import verify_chain, verify_files
-from server.audit_export import export_session, verify_export
-from server.settings import Settings, load_settings
+from server.audit_export import export_session, verify_export_report
+from server.audit_keys import AuditKeys, CheckpointLog, read_public_key
+from server.audit_trail import AuditTrail, attach
+from server.audit_verify import Report, verify_archive
+from server.cli_common import announce, global_options, require_database, settings_from
+from server.settings import Settings
 from server.store.db import Database
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = args.data_dir
-    if getattr(args, "database_url", None):
-        overrides["database_url"] = args.database_url
-    return load_settings(overrides, toml_path=getattr(args, "config", None))
+    """The settings of an existing installation (exit 2 if its database does not exist)."""
+    settings = settings_from(args)
+    announce(settings, "kesu audit")
+    require_database(settings)
+    return settings
 
 
-async def verify_archive(settings: Settings) -> list[str]:
-    """Problems in the chain and in every anchored file, as printable lines."""
+async def verify_all(settings: Settings) -> Report:
+    """Problems (and notes) in the chain, checkpoints, files and review tables."""
+    # Verification never creates a key: a missing one is reported.
+    keys = AuditKeys.load(settings.audit_key_path)
     db = Database(settings.db_url)
     try:
         async with db.session() as s:
-            chain = await verify_chain(s)
-            files = await verify_files(s, settings.sessions_dir)
+            report = await verify_archive(
+                s, settings.sessions_dir, keys, CheckpointLog(settings.audit_checkpoint_path)
+            )
     finally:
         await db.close()
-    return [f"chain: {p}" for p in chain] + [f"file: {p}" for p in files]
+    if keys is None:
+        report.notes.append(f"no audit key at {settings.audit_key_path}")
+    return report
 
 
 async def export_one(settings: Settings, session_id: str, out: Path) -> str:
@@ -40,6 +48,7 @@ async def export_one(settings: Settings, session_id: str, out: Path) -> str:
     from server.reviews import load_review, review_record
 
     db = Database(settings.db_url)
+    trail = attach(db, AuditTrail.from_settings(settings))
     try:
         async with db.session() as s:
             review = review_record(await load_review(s, session_id))
@@ -48,21 +57,31 @@ async def export_one(settings: Settings, session_id: str, out: Path) -> str:
         )
     finally:
         await db.close()
+        await asyncio.to_thread(trail.close)
     return f"{info.path}: {info.files} files, {info.bytes} bytes, manifest sha256 {info.manifest_sha256}"
 
 
-def _report(problems: list[str], ok: str) -> int:
+def _report(problems: list[str], notes: list[str], ok: str) -> int:
     for line in problems:
         print(line)
+    for line in notes:
+        print(f"note: {line}")
     print(ok if not problems else f"{len(problems)} problem(s) found")
     return 0 if not problems else 1
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     if args.export:
-        return _report(verify_export(Path(args.export)), f"{args.export}: export intact")
-    problems = asyncio.run(verify_archive(_settings(args)))
-    return _report(problems, "audit chain and recordings intact")
+        public_key = read_public_key(Path(args.public_key)) if args.public_key else None
+        keys = None
+        if getattr(args, "data_dir", None) or getattr(args, "config", None):
+            # On the server the audit key itself is at hand: check every entry's MAC too.
+            keys = AuditKeys.load(settings_from(args).audit_key_path)
+            public_key = public_key or (keys.public_key if keys else None)
+        r = verify_export_report(Path(args.export), public_key, keys)
+        return _report(r.problems, r.notes, f"{args.export}: export intact")
+    report = asyncio.run(verify_all(_settings(args)))
+    return _report(report.problems, report.notes, "audit chain, recordings and reviews intact")
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -76,21 +95,45 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_public_key(args: argparse.Namespace) -> int:
+    settings = settings_from(args)  # needs the key file only, not the database
+    announce(settings, "kesu audit")
+    keys = AuditKeys.load(settings.audit_key_path)
+    if keys is None:
+        print(f"error: no audit key at {settings.audit_key_path} (start `kesu serve` once)")
+        return 1
+    print(f"# kesu audit public key {keys.key_id} (Ed25519, hex): checks evidence exports")
+    print(keys.public_key)
+    return 0
+
+
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("audit", help="verify the audit log and recordings, export evidence")
+    common = global_options()
+    p = sub.add_parser(
+        "audit", help="verify the audit log and recordings, export evidence", parents=[common]
+    )
     asub = p.add_subparsers(dest="audit_cmd", required=True, metavar="ACTION")
     v = asub.add_parser(
         "verify",
-        help="check the whole hash chain and every anchored recording (exit 1 when broken); "
-        "with --export FILE, check an evidence zip instead (no database needed)",
+        parents=[common],
+        help="check the keyed chain, its signed checkpoints, every anchored file and the "
+        "review tables (exit 1 when broken); with --export FILE, check an evidence zip "
+        "instead (no database needed)",
     )
     v.add_argument("--export", default=None, metavar="FILE", help="an evidence zip to verify")
-    e = asub.add_parser("export", help="write one session's evidence zip")
+    v.add_argument(
+        "--public-key",
+        dest="public_key",
+        default=None,
+        metavar="FILE",
+        help="with --export: the operator's public key (from `kesu audit public-key`)",
+    )
+    e = asub.add_parser("export", parents=[common], help="write one session's evidence zip")
     e.add_argument("session_id")
     e.add_argument("-o", "--output", required=True, metavar="FILE")
-    for q in (v, e):
-        q.add_argument("--config", default=None, help="TOML file of settings")
-        q.add_argument("--data-dir", dest="data_dir", default=None)
-        q.add_argument("--database-url", dest="database_url", default=None)
+    k = asub.add_parser(
+        "public-key", parents=[common], help="print the public key that checks evidence exports"
+    )
     v.set_defaults(func=_cmd_verify)
     e.set_defaults(func=_cmd_export)
+    k.set_defaults(func=_cmd_public_key)

@@ -11,8 +11,14 @@ Layout of the zip (``kesu.export/1``)::
                            the head of the chain at export time: proves that none of the
                            session's entries was removed, without revealing other sessions
 
+``manifest.json`` carries a checkpoint of that head signed with the audit key (Ed25519,
+``kesu.export/2``) and the public key it was signed with.
+
 Verification (:func:`verify_export`) recomputes each file's hash, each entry's hash, the links
-of the chain, and checks the recordings against the hashes anchored in the entries.
+of the chain up to the signed head, checks the signature (against the public key the
+verifier trusts, given separately; the embedded one only proves self-consistency), checks
+the recordings and metadata.json against the hashes anchored in the entries, and
+review.json against the review actions in the entries.
 """
 
 from __future__ import annotations
@@ -39,10 +45,13 @@ from server.audit import (
     session_entries,
     sha256_file,
 )
+from server.audit_keys import AuditKeys, Checkpoint, key_id, make_checkpoint
+from server.audit_reviews import REVIEW_ACTIONS, check_review, review_from_export
+from server.audit_trail import TRAIL_KEY, AuditTrail
 from server.store.models import AuditEntry
 from server.store.types import iso, utcnow
 
-SCHEMA = "kesu.export/1"
+SCHEMA = "kesu.export/2"
 SESSION_PREFIX = "session/"
 # Already-compressed media are stored; text is deflated.
 _STORED = (".mkv", ".webm", ".mp4", ".jpg", ".jpeg", ".png")
@@ -68,6 +77,7 @@ def entry_json(entry: AuditEntry) -> dict[str, Any]:
         "detail": entry.detail,
         "prev_hash": entry.prev_hash,
         "hash": entry.hash,
+        "mac": entry.mac,
     }
 
 
@@ -138,9 +148,19 @@ async def export_session(
     (findings, decisions, requests) that the caller assembled.
     """
     async with db_factory() as s:
+        trail = s.info.get(TRAIL_KEY)
+        if not isinstance(trail, AuditTrail):
+            raise RuntimeError("export_session: no audit key attached to this database")
         entries = await session_entries(s, session_id)
         head = (await s.execute(select(func.max(AuditEntry.seq)))).scalar_one_or_none() or 0
         skeleton = await chain_skeleton(s, entries[0].seq) if entries else []
+        keyed_from = await trail.ensure_keyed_from(s, head + 1)
+    checkpoint = None
+    if skeleton:
+        checkpoint = make_checkpoint(
+            trail.keys, skeleton[-1]["seq"], skeleton[-1]["hash"], keyed_from
+        )
+        await asyncio.to_thread(trail.log.append, checkpoint)
     anchors = anchors_of(entries)
     generated = {
         "review.json": json.dumps(review, ensure_ascii=False, indent=1, sort_keys=True).encode(),
@@ -160,6 +180,8 @@ async def export_session(
             "last_seq": entries[-1].seq if entries else None,
         },
         "chain_head": {"seq": head_row["seq"], "hash": head_row["hash"]},
+        "checkpoint": checkpoint.to_json() if checkpoint else None,
+        "public_key": trail.keys.public_key,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     files, size, manifest_sha = await asyncio.to_thread(
@@ -208,7 +230,10 @@ def _check_manifest_files(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> list
     return problems
 
 
-def _check_entries(entries: list[dict[str, Any]], session_id: str) -> list[str]:
+def _check_entries(
+    entries: list[dict[str, Any]], session_id: str, keys: AuditKeys | None, bad: set[int]
+) -> list[str]:
+    """Hash (and, with the audit key at hand, MAC) of every entry; failures go into ``bad``."""
     problems = []
     last = 0
     for e in entries:
@@ -218,12 +243,42 @@ def _check_entries(entries: list[dict[str, Any]], session_id: str) -> list[str]:
         )
         if actual != e["hash"]:
             problems.append(f"audit entry {e['seq']} ({e['action']}): content was altered")
+            bad.add(e["seq"])
+        elif keys is not None and e.get("mac") is not None and not keys.mac_ok(e["hash"], e["mac"]):
+            problems.append(f"audit entry {e['seq']} ({e['action']}): MAC does not match the key")
+            bad.add(e["seq"])
         if e["session_id"] != session_id:
             problems.append(f"audit entry {e['seq']}: belongs to another session")
         if e["seq"] <= last:
             problems.append(f"audit entry {e['seq']}: out of order")
         last = e["seq"]
     return problems
+
+
+def _check_checkpoint(
+    manifest: dict[str, Any], chain: list[dict[str, Any]], public_key: str | None
+) -> list[str]:
+    """The signed head: good signature, and the chain skeleton ends exactly there."""
+    raw = manifest.get("checkpoint")
+    if not isinstance(raw, dict):
+        return ["manifest: no signed checkpoint of the chain head"]
+    try:
+        cp = Checkpoint.from_json(raw)
+    except (ValueError, KeyError, TypeError):
+        return ["manifest: the checkpoint is unreadable"]
+    key = public_key or str(manifest.get("public_key") or "")
+    try:
+        ok = cp.valid(key)
+    except ValueError:
+        ok = False
+    if not ok:
+        who = "the given public key" if public_key else "the public key in the manifest"
+        return [f"manifest: the checkpoint's signature does not verify with {who} (forged?)"]
+    if not chain or chain[-1]["seq"] != cp.seq or chain[-1]["hash"] != cp.hash:
+        return [
+            "chain: does not end at the signed checkpoint (entries added, removed or rewritten)"
+        ]
+    return []
 
 
 def _check_chain(
@@ -273,26 +328,88 @@ def _check_anchors(
     return problems
 
 
-def verify_export(path: Path) -> list[str]:
+@dataclass
+class ExportReport:
+    problems: list[str]
+    notes: list[str]
+
+
+def verify_export(
+    path: Path, public_key: str | None = None, keys: AuditKeys | None = None
+) -> list[str]:
     """Every problem with an evidence zip, as readable lines (empty when it is intact)."""
+    return verify_export_report(path, public_key, keys).problems
+
+
+def verify_export_report(
+    path: Path, public_key: str | None = None, keys: AuditKeys | None = None
+) -> ExportReport:
+    """Problems with an evidence zip, and notes (whose key signed it).
+
+    ``public_key`` (hex) is the key the verifier trusts; without it the signature is checked
+    with the key embedded in the manifest, which shows only that the zip is self-consistent.
+    ``keys`` (the audit key itself, on the server) also checks the MAC of every entry.
+    """
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        return [f"{path}: not a readable zip ({exc})"]
+        return ExportReport([f"{path}: not a readable zip ({exc})"], [])
     with zf:
         try:
             manifest = json.loads(zf.read("manifest.json"))
         except (KeyError, ValueError) as exc:
-            return [f"{path}: manifest.json missing or unreadable ({exc})"]
+            return ExportReport([f"{path}: manifest.json missing or unreadable ({exc})"], [])
         if manifest.get("schema") != SCHEMA:
-            return [f"{path}: unknown export schema {manifest.get('schema')!r}"]
+            return ExportReport([f"{path}: unknown export schema {manifest.get('schema')!r}"], [])
         problems = _check_manifest_files(zf, manifest)
         try:
             entries = list(_read_jsonl(zf, "audit/entries.jsonl"))
             chain = list(_read_jsonl(zf, "audit/chain.jsonl"))
+            review = json.loads(zf.read("review.json"))
         except (KeyError, ValueError) as exc:
-            return [*problems, f"audit files missing or unreadable ({exc})"]
-        problems += _check_entries(entries, manifest["session_id"])
+            return ExportReport([*problems, f"audit files missing or unreadable ({exc})"], [])
+        bad: set[int] = set()
+        problems += _check_entries(entries, manifest["session_id"], keys, bad)
         problems += _check_chain(chain, entries, manifest.get("chain_head", {}))
+        problems += _check_checkpoint(manifest, chain, public_key)
         problems += _check_anchors(zf, manifest, entries)
-    return problems
+        problems += _check_review_json(manifest["session_id"], entries, review, bad)
+    embedded = str(manifest.get("public_key") or "")
+    signer = key_id(embedded) if _is_hex(embedded) else "?"
+    notes = [
+        f"checkpoint signed by audit key {signer}"
+        + ("" if public_key else " (embedded key: compare it with the operator's public key)")
+    ]
+    return ExportReport(problems, notes)
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return bool(text)
+
+
+def _check_review_json(
+    session_id: str, entries: list[dict[str, Any]], review: dict[str, Any], bad: set[int]
+) -> list[str]:
+    """review.json against the review actions anchored in the entries (skipped when one of
+    them is altered: that is reported already, and the comparison would only echo it)."""
+    anchored = [
+        (e["seq"], e["action"], e["detail"]) for e in entries if e["action"] in REVIEW_ACTIONS
+    ]
+    if any(seq in bad for seq, _, _ in anchored):
+        return []
+    current = review_from_export(review)
+    return [
+        f"review.json: {p}"
+        for p in check_review(
+            session_id,
+            anchored,
+            current["findings"],
+            current["decisions"],
+            current["requests"],
+            current["review_status"],
+        )
+    ]

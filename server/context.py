@@ -12,6 +12,7 @@ from server.settings import Settings
 from server.store.db import Database
 
 if TYPE_CHECKING:
+    from server.audit_metadata import MetadataAnchorer
     from server.jobs import DbJobQueue, WorkerPool
     from server.rtc.room import RoomManager
 
@@ -24,6 +25,7 @@ class AppContext:
     queue: DbJobQueue
     rooms: RoomManager
     pool: WorkerPool | None = None
+    anchorer: MetadataAnchorer | None = None  # metadata.json -> audit chain (server only)
     extras: dict[str, object] = field(default_factory=dict)
 
 

@@ -143,6 +143,7 @@ async def delete_session(
             session_id,
             {
                 "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+                "on": today.isoformat(),
                 "files": files,
             },
         )

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inspection.idnumber import mask_id
 from inspection.policy import PRODUCT_TYPES, Policy
 from server import audit, sessions
+from server.audit_reviews import decision_state, judge_detail, request_state
 from server.context import AppContext
 from server.errors import KesuError
 from server.sessions import SESSION_ID_RE, rendered_nodes, session_json
@@ -165,7 +166,8 @@ def _filtered(query: Select[Any], filt: QueueFilter, with_status: bool) -> Selec
     if filt.salesperson:
         sp = filt.salesperson
         cond = User.username == sp
-        if sp.isdigit():
+        # ASCII digits only ('²' passes isdigit) and only what a 64-bit id column can hold.
+        if sp.isascii() and sp.isdigit() and int(sp) < 2**63:
             cond = cond | (User.id == int(sp))
         query = query.where(RecordingSession.salesperson_id.in_(select(User.id).where(cond)))
     if filt.date_from:
@@ -514,13 +516,7 @@ async def _judge(
         f.review_comment = comment.strip()
         f.reviewed_by = None if state == "open" else user.id
         f.reviewed_at = None if state == "open" else utcnow()
-        await audit.record(
-            s,
-            actor_of(user),
-            "finding.judge",
-            row.id,
-            {"finding": f.id, "code": f.code, "from": before, "to": state},
-        )
+        await audit.record(s, actor_of(user), "finding.judge", row.id, judge_detail(f, before))
         people = await _users_of(s, {user.id})
         return finding_json(f, people)
 
@@ -634,6 +630,7 @@ async def _decide(
                 salesperson_id=row.salesperson_id,
                 items=items,
                 reason=reason,
+                status="open",
                 created_at=utcnow(),
             )
             s.add(request)
@@ -644,14 +641,14 @@ async def _decide(
             "review.decide",
             row.id,
             {
-                "level": level,
-                "decision": decision,
-                "reason": reason,
+                **decision_state(made),
                 "from": before,
                 "to": row.review_status,
                 "confirmed": sorted(f.id for f in findings if f.review_state == "confirmed"),
                 "dismissed": sorted(f.id for f in findings if f.review_state == "dismissed"),
                 "rerecord_request": request.id if request else None,
+                # The request in full, so a later edit of its row shows in verification.
+                "rerecord": request_state(request) if request else None,
             },
         )
     return DecisionResult(made, row.review_status, request)

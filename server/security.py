@@ -33,7 +33,9 @@ def new_token(nbytes: int = 32) -> str:
 
 def token_digest(token: str) -> str:
     """What is stored in place of a bearer token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    # surrogateescape: a cookie of invalid UTF-8 arrives with surrogates; it must simply
+    # match nothing, not fail to encode.
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def generate_password() -> str:
@@ -88,7 +90,8 @@ class JoinSigner:
 
     def verify(self, token: str, now: float | None = None) -> JoinClaims:
         parts = token.split(".")
-        if len(parts) != 4 or len(token) > 256:
+        # Real tokens are ASCII; compare_digest refuses non-ASCII str, so screen it out first.
+        if len(parts) != 4 or len(token) > 256 or not token.isascii():
             raise TokenError("the join link is malformed", "token_malformed")
         session_id, nonce, expires_raw, mac = parts
         if not hmac.compare_digest(mac, self._mac(f"{session_id}.{nonce}.{expires_raw}")):

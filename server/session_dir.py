@@ -20,6 +20,7 @@ import os
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +107,10 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+#: ``hook(session_id, sha256 of the bytes written)``, called after each metadata.json write.
+WriteHook = Callable[[str, str], None]
+
+
 class SessionDir:
     """One recording session's directory and its ``metadata.json``."""
 
@@ -113,6 +118,19 @@ class SessionDir:
         weakref.WeakValueDictionary()
     )
     _instances_lock: ClassVar[threading.Lock] = threading.Lock()
+    # Per sessions root, like _instances: the server anchors every write in the audit chain.
+    _hooks: ClassVar[dict[Path, WriteHook]] = {}
+
+    @classmethod
+    def on_written(cls, root: Path | str, hook: WriteHook | None) -> None:
+        """Call ``hook`` (from the writing thread, in write order; it must not block) after
+        every write of a ``metadata.json`` under ``root``; None removes it."""
+        key = Path(root).absolute()
+        with cls._instances_lock:
+            if hook is None:
+                cls._hooks.pop(key, None)
+            else:
+                cls._hooks[key] = hook
 
     def __new__(cls, path: Path | str) -> SessionDir:
         key = Path(path).absolute()
@@ -250,8 +268,8 @@ class SessionDir:
                     "sha256": None,
                 }
             )
-            if self._meta["status"] == "created":
-                self._meta["status"] = "live"
+            if self._meta["status"] in ("created", "interrupted"):
+                self._meta["status"] = "live"  # interrupted: a participant came back
             version = self._bump()
         await self._persist(version)
         return self.path / name
@@ -289,23 +307,29 @@ class SessionDir:
         await self._persist(version)
         return info
 
-    async def add_gap(self, participant: str, start: datetime, end: datetime) -> None:
-        """Record that ``participant``'s media was missing between two server times."""
+    async def add_gap(
+        self, participant: str, start: datetime, end: datetime, reason: str | None = None
+    ) -> None:
+        """Record that ``participant``'s media was missing between two server times;
+        ``reason`` says why the recording before it stopped (a leave reason, or
+        ``server_interrupted``)."""
+        gap: dict[str, Any] = {
+            "participant": participant,
+            "started_at": iso_z(start),
+            "ended_at": iso_z(end),
+        }
+        detail: dict[str, Any] = {"duration_s": round((end - start).total_seconds(), 3)}
+        if reason is not None:
+            gap["reason"] = detail["reason"] = reason
         with self._lock:
-            self._meta["gaps"].append(
-                {"participant": participant, "started_at": iso_z(start), "ended_at": iso_z(end)}
-            )
-            self._append_event(
-                "gap",
-                participant,
-                None,
-                {"duration_s": round((end - start).total_seconds(), 3)},
-                end,
-            )
+            self._meta["gaps"].append(gap)
+            self._append_event("gap", participant, None, detail, end)
             version = self._bump()
         await self._persist(version)
 
-    async def finish(self, at: datetime | None = None) -> None:
+    async def finish(
+        self, at: datetime | None = None, detail: dict[str, Any] | None = None
+    ) -> None:
         """The session ended normally: status ``ended``, ``ended_at`` and an ``end`` event.
         Segments still recording (there should be none once the room is closed) are
         finalised as interrupted."""
@@ -314,7 +338,7 @@ class SessionDir:
             await self.close_segment(seg.path, at, SEGMENT_INTERRUPTED)
         with self._lock:
             self._meta.update(status="ended", ended_at=iso_z(at))
-            self._append_event("end", None, None, None, at)
+            self._append_event("end", None, None, detail, at)
             version = self._bump()
         await self._persist(version)
 
@@ -329,8 +353,12 @@ class SessionDir:
         return await asyncio.to_thread(self.mark_interrupted_sync)
 
     def mark_interrupted_sync(self) -> list[SegmentInfo]:
-        """Blocking form of :meth:`mark_interrupted` (startup, scripts)."""
+        """Blocking form of :meth:`mark_interrupted` (startup, scripts).
+
+        The ``interrupted`` event is stamped with the last flushed media (the newest
+        segment file's last write), not the recovery time, which goes in its detail."""
         done: list[SegmentInfo] = []
+        recovered_at = utc_now()
         with self._lock:
             started = parse_iso(self._meta.get("started_at"))
             for seg in list(self._meta["segments"]):
@@ -350,8 +378,20 @@ class SessionDir:
                     self._meta["started_at"] = seg["started_at"]
                 done.append(self._segment_info(seg, started))
             self._meta["status"] = "interrupted"
+            ends = [parse_iso(s.get("ended_at")) for s in self._meta["segments"]]
+            stamps = [e for e in ends if e is not None]
+            stamps += [parse_iso(e["at"]) or recovered_at for e in self._meta["events"]]
+            last_media = max(stamps, default=recovered_at)
             self._append_event(
-                "interrupted", None, None, {"segments": [s.file for s in done]}, utc_now()
+                "interrupted",
+                None,
+                None,
+                {
+                    "segments": [s.file for s in done],
+                    "reason": "server_stopped",
+                    "recovered_at": iso_z(recovered_at),
+                },
+                min(last_media, recovered_at),
             )
             version = self._bump()
         self._write_upto(version)
@@ -433,6 +473,9 @@ class SessionDir:
             data = json.dumps(snapshot, ensure_ascii=False, indent=1).encode("utf-8")
             _atomic_write(self.path / METADATA, data)
             self._written = current
+            hook = SessionDir._hooks.get(self.path.parent)
+            if hook is not None:
+                hook(self.session_id, hashlib.sha256(data).hexdigest())
 
 
 def _secs(at: datetime | None, started: datetime | None) -> float | None:

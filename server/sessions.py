@@ -6,9 +6,11 @@ The HTTP handlers stay thin and call this; it ties the database row, the session
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
+import shutil
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -17,12 +19,14 @@ from typing import Any
 from sqlalchemy import select
 
 from inspection.idnumber import mask_id, validate_id
-from inspection.policy import PRODUCT_TYPES, Policy
+from inspection.policy import Policy
 from inspection.templates import RenderedNode, TemplateError, load_template, render
 from server import audit
+from server.api.schemas.sessions import NewSessionBody
 from server.context import AppContext
 from server.errors import KesuError
 from server.rtc.errors import RtcError
+from server.sdp_check import check_offer, public_message
 from server.session_dir import SessionDir
 from server.store.models import RecordingSession, User
 from server.store.types import iso, utcnow
@@ -50,42 +54,17 @@ class NewSession:
     template_id: str
 
 
-def _int_field(body: dict[str, Any], key: str, lo: int, hi: int, required: bool) -> int | None:
-    raw = body.get(key)
-    if raw is None or raw == "":
-        if required:
-            raise SessionError(400, "invalid_fields", f"{key} is required", {"field": key})
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise SessionError(400, "invalid_fields", f"{key} must be a whole number", {"field": key})
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SessionError(
-            400, "invalid_fields", f"{key} must be a whole number", {"field": key}
-        ) from None
-    if not lo <= value <= hi:
-        raise SessionError(
-            400, "invalid_fields", f"{key} must be between {lo} and {hi}", {"field": key}
-        )
+def _required(value: str, key: str) -> str:
+    value = value.strip()
+    if not value:
+        raise SessionError(400, "invalid_fields", f"{key} is required", {"field": key})
     return value
 
 
-def _text_field(body: dict[str, Any], key: str, max_len: int, required: bool = True) -> str:
-    raw = body.get(key, "")
-    if not isinstance(raw, str):
-        raise SessionError(400, "invalid_fields", f"{key} must be text", {"field": key})
-    raw = raw.strip()
-    if required and not raw:
-        raise SessionError(400, "invalid_fields", f"{key} is required", {"field": key})
-    if len(raw) > max_len:
-        raise SessionError(400, "invalid_fields", f"{key} is longer than {max_len}", {"field": key})
-    return raw
-
-
-def parse_new_session(body: dict[str, Any], salesperson: User) -> NewSession:
-    """Validate the creation form; the ID number must pass GB 11643."""
-    id_check = validate_id(_text_field(body, "customer_id_number", 32))
+def parse_new_session(body: NewSessionBody, salesperson: User) -> NewSession:
+    """Check the creation form beyond the schema's types and bounds: required fields
+    filled, the ID number passes GB 11643, the template fits the product."""
+    id_check = validate_id(_required(body.customer_id_number, "customer_id_number"))
     if not id_check.valid:
         raise SessionError(
             400,
@@ -93,37 +72,20 @@ def parse_new_session(body: dict[str, Any], salesperson: User) -> NewSession:
             f"customer ID number is not valid: {id_check.reason}",
             {"field": "customer_id_number"},
         )
-    product_type = _text_field(body, "product_type", 32)
-    if product_type not in PRODUCT_TYPES:
-        raise SessionError(
-            400,
-            "invalid_fields",
-            f"product_type must be one of {', '.join(PRODUCT_TYPES)}",
-            {"field": "product_type"},
-        )
-    premium_raw = body.get("premium")
-    try:
-        premium = float(premium_raw) if premium_raw not in (None, "") else None  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise SessionError(
-            400, "invalid_fields", "premium must be a number", {"field": "premium"}
-        ) from None
-    if premium is not None and not 0 < premium < 1e10:
-        raise SessionError(400, "invalid_fields", "premium must be positive", {"field": "premium"})
     policy = Policy(
-        customer_name=_text_field(body, "customer_name", 64),
+        customer_name=_required(body.customer_name, "customer_name"),
         customer_id_number=id_check.number,
-        product_name=_text_field(body, "product_name", 128),
-        product_type=product_type,
+        product_name=_required(body.product_name, "product_name"),
+        product_type=body.product_type,
         salesperson_name=salesperson.display_name or salesperson.username,
         institution=salesperson.institution,
-        premium=premium,
-        payment_method=_text_field(body, "payment_method", 16, required=False),
-        payment_years=_int_field(body, "payment_years", 1, 100, required=False),
-        insurance_years=_int_field(body, "insurance_years", 1, 120, required=False),
-        cooling_off_days=_int_field(body, "cooling_off_days", 1, 365, required=False) or 15,
+        premium=body.premium,
+        payment_method=body.payment_method.strip(),
+        payment_years=body.payment_years,
+        insurance_years=body.insurance_years,
+        cooling_off_days=body.cooling_off_days or 15,
     )
-    template_id = _text_field(body, "template_id", 64)
+    template_id = _required(body.template_id, "template_id")
     rendered_nodes(template_id, policy)  # refuses an unknown or mismatched template now
     return NewSession(policy, template_id)
 
@@ -207,21 +169,34 @@ async def create_session(
         retain_until=retain_until(new.policy, now.date(), ctx.settings.retention_years_after_term),
         rerecord_of=rerecord_of,
     )
-    sdir = SessionDir.create(
-        ctx.settings.sessions_dir,
-        session_id,
-        template_id=new.template_id,
-        policy=new.policy.to_dict(),
-    )
-    async with ctx.db.session() as s:
-        s.add(row)
-        await audit.record(
-            s,
-            f"user:{user.username}",
-            "session.create",
-            session_id,
-            {"template_id": new.template_id, "product": new.policy.product_name},
-        )
+    path = path_of(ctx, session_id)
+    try:
+        async with ctx.db.session() as s:
+            s.add(row)
+            await audit.record(
+                s,
+                f"user:{user.username}",
+                "session.create",
+                session_id,
+                {
+                    "template_id": new.template_id,
+                    "product": new.policy.product_name,
+                    # Anchored so a retention date moved in the database cannot excuse a deletion.
+                    "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+                },
+            )
+            await s.flush()  # a row the database refuses fails here, before any file exists
+            sdir = await asyncio.to_thread(
+                SessionDir.create,
+                ctx.settings.sessions_dir,
+                session_id,
+                template_id=new.template_id,
+                policy=new.policy.to_dict(),
+            )
+    except BaseException:
+        # A session is its row and its directory: neither may outlive a failed creation.
+        await asyncio.to_thread(shutil.rmtree, path, True)
+        raise
     log.info("session %s created by %s (%s)", session_id, user.username, sdir.path)
     return row
 
@@ -305,11 +280,17 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
     sdir = session_dir(ctx, row.id)
     _check_rejoin_window(sdir, role, ctx.settings.rejoin_window_s)
     try:
+        check_offer(offer_sdp, ctx.settings.max_sdp_bytes)
         room = ctx.rooms.room_for(row.id, sdir)
-        answer = await room.join(role, offer_sdp)
+        try:
+            answer = await room.join(role, offer_sdp)
+        except BaseException:
+            # A refused offer must not hold one of the max_sessions slots.
+            await ctx.rooms.discard_if_unused(row.id)
+            raise
     except RtcError as exc:
         log.info("session %s: %s refused: %s", row.id, role, exc)
-        raise SessionError(exc.status, exc.code, exc.message) from None
+        raise SessionError(exc.status, exc.code, public_message(exc)) from None
     if row.status != "live":
         await _update(ctx, row.id, status="live", started_at=row.started_at or utcnow())
     async with ctx.db.session() as s:
@@ -319,12 +300,15 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
 
 
 def _check_rejoin_window(sdir: SessionDir, role: str, window_s: float) -> None:
-    """A participant whose last event is a leave may come back only within the window."""
+    """A participant whose last event is a leave (or the server's crash, which dropped
+    everyone) may come back only within the window."""
     last = None
     for event in sdir.metadata.get("events", []):
-        if event.get("participant") == role and event.get("type") in ("join", "leave"):
+        if event.get("type") == "interrupted" or (
+            event.get("participant") == role and event.get("type") in ("join", "leave")
+        ):
             last = event
-    if last is None or last["type"] != "leave":
+    if last is None or last["type"] == "join":
         return
     left_at = datetime.fromisoformat(str(last["at"]).replace("Z", "+00:00"))
     away_s = (utcnow() - left_at).total_seconds()
@@ -355,46 +339,27 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
     return await _update(ctx, row.id, current_node=node_id)
 
 
-async def end_session(ctx: AppContext, row: RecordingSession, actor: str) -> RecordingSession:
-    """Finalise the recordings, then queue the review video and the inspection."""
+async def end_session(
+    ctx: AppContext, row: RecordingSession, actor: str, reason: str | None = None
+) -> RecordingSession:
+    """Finalise the recordings, then queue the review video and the inspection. ``reason``
+    (the system ending a session nobody came back to) goes in the end event and audit."""
     if row.status not in LIVE_STATES:
         raise SessionError(409, "session_ended", "this session has already ended")
     room = ctx.rooms.get(row.id)
     if room is not None:
         await ctx.rooms.close_room(row.id)
     sdir = session_dir(ctx, row.id)
-    await sdir.finish()
+    await sdir.finish(detail={"reason": reason} if reason else None)
+    if ctx.anchorer is not None:
+        await ctx.anchorer.flush(row.id)  # the final metadata.json is anchored before the end
     row = await _update(ctx, row.id, status="ended", ended_at=utcnow(), inspection_status="queued")
+    detail: dict[str, Any] = {"files": await sdir.file_hashes()}
+    if reason:
+        detail["reason"] = reason
     async with ctx.db.session() as s:
-        await audit.record(s, actor, "session.end", row.id, {"files": await sdir.file_hashes()})
+        await audit.record(s, actor, "session.end", row.id, detail)
     if ctx.settings.make_review_video:
         await ctx.queue.enqueue("review_video", {"session_id": row.id})
     await ctx.queue.enqueue("inspect", {"session_id": row.id})
     return row
-
-
-async def recover_interrupted(ctx: AppContext) -> list[str]:
-    """After a crash: sessions left live are marked interrupted; their segments are kept and hashed."""
-    async with ctx.db.session() as s:
-        rows = list(
-            (
-                await s.execute(select(RecordingSession).where(RecordingSession.status == "live"))
-            ).scalars()
-        )
-    out = []
-    for row in rows:
-        sdir = SessionDir(path_of(ctx, row.id))
-        files: dict[str, str] = {}
-        if sdir.exists():
-            await sdir.mark_interrupted()
-            files = await sdir.file_hashes()
-        await _update(ctx, row.id, status="interrupted")
-        async with ctx.db.session() as s:
-            # Anchor the kept segments now, so nothing after the crash can alter them unseen.
-            await audit.record(s, "system", "session.interrupted", row.id, {"files": files})
-        out.append(row.id)
-    if out:
-        log.warning(
-            "marked %d session(s) interrupted after an unclean stop: %s", len(out), ", ".join(out)
-        )
-    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -43,6 +44,21 @@ class Settings:
         metadata=_meta(
             "Key that signs join links. Empty = generated once and kept in <data_dir>/secret.key.",
             secret=True,
+        ),
+    )
+    audit_key_file: str = field(
+        default="",
+        metadata=_meta(
+            "File holding the audit key (HMAC of every audit entry, Ed25519 signature of "
+            "checkpoints). Empty = <data_dir>/audit.key, created on first start. Keep it off "
+            "the database host to make the chain tamper-evident against a database admin."
+        ),
+    )
+    audit_checkpoint_file: str = field(
+        default="",
+        metadata=_meta(
+            "Append-only file of signed checkpoints of the audit chain's head. "
+            "Empty = <data_dir>/audit-checkpoints.jsonl."
         ),
     )
     public_url: str = field(
@@ -162,6 +178,16 @@ class Settings:
     def sessions_dir(self) -> Path:
         return self.data_dir / "sessions"
 
+    @property
+    def audit_key_path(self) -> Path:
+        return Path(self.audit_key_file) if self.audit_key_file else self.data_dir / "audit.key"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        if self.audit_checkpoint_file:
+            return Path(self.audit_checkpoint_file)
+        return self.data_dir / "audit-checkpoints.jsonl"
+
     def __repr__(self) -> str:
         parts = []
         for f in fields(self):
@@ -169,6 +195,18 @@ class Settings:
             shown = "'***'" if f.metadata.get("secret") and value else repr(value)
             parts.append(f"{f.name}={shown}")
         return f"Settings({', '.join(parts)})"
+
+
+def masked_db_url(url: str) -> str:
+    """``url`` with any password shown as ``***``: safe for messages and logs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not a URL SQLAlchemy can parse: still never show what looks like user:password@.
+        return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def setting_fields() -> list[tuple[str, Any, str]]:

@@ -8,7 +8,7 @@ import signal
 
 from server.app import build_context
 from server.jobs import WorkerPool
-from server.settings import Settings
+from server.settings import Settings, masked_db_url
 from server.worker import JobRunner
 
 
@@ -17,6 +17,7 @@ async def run_worker(settings: Settings) -> int:
     ctx = build_context(settings)
     await ctx.db.migrate()
     runner = JobRunner(ctx)
+    runner.start()
     pool = WorkerPool(ctx.queue, runner.handlers(), max(1, settings.workers), settings.job_poll_s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -24,7 +25,9 @@ async def run_worker(settings: Settings) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     pool.start()
-    print(f"kesu worker: {pool.size} worker(s) polling {settings.db_url}", flush=True)
+    print(
+        f"kesu worker: {pool.size} worker(s) polling {masked_db_url(settings.db_url)}", flush=True
+    )
     try:
         await stop.wait()
     finally:

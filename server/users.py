@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
+from server.audit_trail import AuditTrail, attach
 from server.security import generate_password, hash_password
 from server.settings import Settings
 from server.store.db import Database
-from server.store.models import User
+from server.store.models import AuthSession, User
 
 ROLES = ("admin", "salesperson", "reviewer")
 
@@ -20,8 +22,8 @@ class UserError(Exception):
 
 
 async def _open(settings: Settings) -> Database:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
+    attach(db, AuditTrail.from_settings(settings))
     await db.migrate()
     return db
 
@@ -42,6 +44,7 @@ async def add_user(
     password = password or generate_password()
     if len(password) < 8:
         raise UserError("password must have at least 8 characters")
+    password_hash = hash_password(password)
     db = await _open(settings)
     try:
         async with db.session() as s:
@@ -51,7 +54,7 @@ async def add_user(
                 User(
                     username=name,
                     role=role,
-                    password_hash=hash_password(password),
+                    password_hash=password_hash,
                     display_name=display_name,
                     institution=institution,
                 )
@@ -62,21 +65,57 @@ async def add_user(
     return password
 
 
+async def end_sessions(s: AsyncSession, user_id: int) -> int:
+    """Log the user out everywhere (inside the caller's transaction); returns how many logins
+    ended. Deleting the rows is enough: every request looks its cookie up in this table."""
+    stmt = delete(AuthSession).where(AuthSession.user_id == user_id)
+    return len((await s.execute(stmt.returning(AuthSession.token_hash))).all())
+
+
+async def _user(s: AsyncSession, name: str) -> User:
+    user = (await s.execute(select(User).where(User.username == name))).scalar_one_or_none()
+    if user is None:
+        raise UserError(f"no user {name!r}")
+    return user
+
+
 async def set_password(settings: Settings, name: str, password: str | None) -> str:
+    """Set (or generate) a password and end every login of the user; returns the password."""
     password = password or generate_password()
     if len(password) < 8:
         raise UserError("password must have at least 8 characters")
+    # Hashed before the write transaction opens: SQLite holds its write lock until commit.
+    password_hash = hash_password(password)
     db = await _open(settings)
     try:
         async with db.session() as s:
-            user = (await s.execute(select(User).where(User.username == name))).scalar_one_or_none()
-            if user is None:
-                raise UserError(f"no user {name!r}")
-            user.password_hash = hash_password(password)
-            await audit.record(s, "cli", "user.passwd", None, {"username": name})
+            user = await _user(s, name)
+            user.password_hash = password_hash
+            ended = await end_sessions(s, user.id)
+            await audit.record(
+                s, "cli", "user.passwd", None, {"username": name, "sessions_ended": ended}
+            )
     finally:
         await db.close()
     return password
+
+
+async def set_disabled(settings: Settings, name: str, disabled: bool) -> int:
+    """Disable (ending every login) or enable an account; returns how many logins ended."""
+    db = await _open(settings)
+    try:
+        async with db.session() as s:
+            user = await _user(s, name)
+            user.disabled = disabled
+            ended = await end_sessions(s, user.id) if disabled else 0
+            action = "user.disable" if disabled else "user.enable"
+            detail: dict[str, object] = {"username": name}
+            if disabled:
+                detail["sessions_ended"] = ended
+            await audit.record(s, "cli", action, None, detail)
+    finally:
+        await db.close()
+    return ended
 
 
 async def list_users(settings: Settings) -> list[User]:

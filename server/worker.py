@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 import queue as queue_mod
 import random
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +22,7 @@ from sqlalchemy import delete
 from server import audit
 from server.context import AppContext
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
+from server.parentwatch import die_with_parent
 from server.store.models import FindingRow, InspectionReport, RecordingSession
 from server.store.types import utcnow
 
@@ -31,7 +33,9 @@ log = logging.getLogger("kesu.worker")
 _PROCESS: dict[str, Any] = {}
 
 
-def _init_process(models_dir: str, threads: int, progress_q: Any) -> None:
+def _init_process(models_dir: str, threads: int, progress_q: Any, parent_pid: int) -> None:
+    # First thing: a worker holding ~650 MB of models must not outlive a killed server.
+    die_with_parent(parent_pid)
     from inspection.pipeline import Inspector
     from inspection.rules import Thresholds
     from models.registry import ModelRegistry, default_cache_dir
@@ -58,6 +62,10 @@ def _inspect_in_process(job_id: int, session_dir: str) -> dict[str, Any]:
     return data
 
 
+def _worker_pid() -> int:
+    return os.getpid()
+
+
 def _review_video_in_process(session_dir: str) -> str:
     from server.rtc.review_video import make_review_video
 
@@ -75,10 +83,23 @@ class JobRunner:
             max_workers=max(1, ctx.settings.workers),
             mp_context=mp,
             initializer=_init_process,
-            initargs=(ctx.settings.models_dir, ctx.settings.worker_threads, self._progress_q),
+            initargs=(
+                ctx.settings.models_dir,
+                ctx.settings.worker_threads,
+                self._progress_q,
+                os.getpid(),
+            ),
         )
         self._progress_targets: dict[int, ProgressFn] = {}
         self._drain_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Spawn the worker processes now rather than at the first job (they load in the
+        background). Must run on the event loop's thread: the executor spawns from the
+        thread that submits, and the workers' parent-death signal is tied to that thread
+        (server/parentwatch.py)."""
+        for _ in range(max(1, self.ctx.settings.workers)):
+            self._executor.submit(_worker_pid)
 
     def handlers(self) -> dict[str, JobHandler]:
         return {"inspect": self.inspect, "review_video": self.review_video}

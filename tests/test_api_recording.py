@@ -10,11 +10,13 @@ import signal
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
 from server.rtc.probe import probe_recording
+from server.session_dir import iso_z
 from tests.conftest import PASSWORD, Client, RunningServer, free_port, new_session_body
 from tests.test_api_auth import assert_error
 
@@ -111,7 +113,7 @@ async def test_recorded_call_through_the_api(server: RunningServer, client_facto
     assert len(ends) == 1 and set(ends[0].detail["files"]) == {s["file"] for s in meta["segments"]}
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(data_dir: Path, port: int, **extra_env: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         {
@@ -121,6 +123,7 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
             "KESU_WORKERS": "0",
             "KESU_RTC_LOOPBACK_ONLY": "1",
             "KESU_BOOTSTRAP_ADMIN": "0",
+            **extra_env,
         }
     )
     return subprocess.Popen(
@@ -154,6 +157,14 @@ async def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
 async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "KESU_DATA_DIR": str(data)}
+    # The CLI creates a database only in `kesu serve` / `kesu migrate`.
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "server.cli", "migrate"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     await asyncio.to_thread(
         subprocess.run,
         [
@@ -207,9 +218,13 @@ async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
         assert probe.duration >= 2.5, probe
         assert probe.video_frames >= FPS * 2
 
+    last_writes = {f.name: datetime.fromtimestamp(f.stat().st_mtime, UTC) for f in files}
+
     # Restart: the session is marked interrupted, its segments kept and hashed.
     proc = _serve(data, port)
     again = Client(url)
+    customer = Client(url)
+    back: list[ClientPeer] = []
     try:
         await _wait_healthy(url, proc)
         await again.login("s1")
@@ -219,9 +234,29 @@ async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
         assert {s["status"] for s in meta["segments"]} == {"interrupted"}
         for seg in meta["segments"]:
             assert seg["sha256"] == hashlib.sha256((sdir / seg["file"]).read_bytes()).hexdigest()
-        # It can still be ended, which queues the inspection of what was kept.
+        (interrupted,) = [e for e in meta["events"] if e["type"] == "interrupted"]
+        # Stamped with the last flushed media, not with the time of recovery.
+        assert interrupted["at"] == iso_z(max(last_writes.values()))
+        assert interrupted["detail"]["recovered_at"] > interrupted["at"]
+        # Both participants come back: recording goes on in new segments, each hole is a gap.
+        back.append(await join(again, f"/api/sessions/{sid}/offer", "salesperson"))
+        back.append(await join(customer, f"/api/join/{token}/offer", "customer"))
+        await wait_for(lambda: all(p.received.frames["video"] > 0 for p in back))
+        await asyncio.sleep(1.5)
+        # Ending queues the inspection of everything that was kept.
         status, body = await again.post(f"/api/sessions/{sid}/end")
         assert status == 200 and body["session"]["status"] == "ended"
+        meta = json.loads((sdir / "metadata.json").read_text("utf-8"))
+        joins = [e["detail"]["connection"] for e in meta["events"] if e["type"] == "join"]
+        assert joins == [1, 2, 3, 4]  # numbering goes on after the restart
+        segs = {s["file"]: s for s in meta["segments"]}
+        assert set(segs) == {f"{r}-00{i}.mkv" for r in ("salesperson", "customer") for i in (0, 1)}
+        for role in ("salesperson", "customer"):
+            (gap,) = [g for g in meta["gaps"] if g["participant"] == role]
+            assert gap["reason"] == "server_interrupted"
+            assert gap["started_at"] == iso_z(last_writes[f"{role}-000.mkv"])
+            assert gap["started_at"] == segs[f"{role}-000.mkv"]["ended_at"]
+            assert gap["ended_at"] == segs[f"{role}-001.mkv"]["started_at"]
         # The crash-kept segments were anchored in the audit chain; verification passes.
         verify = await asyncio.to_thread(
             subprocess.run,
@@ -240,7 +275,10 @@ async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
         )
         assert verify.returncode == 1 and "customer-000.mkv" in verify.stdout, verify.stdout
     finally:
+        for p in back:
+            await p.close()
         await again.close()
+        await customer.close()
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(15)

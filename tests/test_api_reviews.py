@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server import audit
+from server import audit, audit_verify
 from server.store.models import AuditEntry, RecordingSession
 from tests.conftest import RunningServer
 from tests.review_fixtures import FLAGGED, ID_NUMBER, MASKED_ID, build_session
@@ -334,7 +334,7 @@ async def test_reject_goes_to_second_review_by_another_reviewer(
         ("user:rev2", "not_under_review"),
     ]
     async with server.ctx.db.session() as s:
-        assert await audit.verify_chain(s) == []
+        assert await audit_verify.verify_chain(s) == []
 
 
 async def test_approval_sampling_into_second_review(

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.conftest import RunningServer, new_session_body
 from tests.test_api_auth import assert_error
+from tests.test_api_recording import make_peer
 
 
 async def _create(c: Any, **overrides: Any) -> dict[str, Any]:
@@ -195,15 +196,19 @@ async def test_capacity_limit_gives_503(tmp_path: Any) -> None:
     await add_user(settings, "s", "salesperson", "password-123")
     srv = await start_server(settings)
     c = Client(srv.url)
+    # A well-formed offer: malformed ones are refused (400) before capacity is looked at.
+    peer = make_peer("salesperson")
     try:
         await c.login("s", "password-123")
         status, body = await c.post("/api/sessions", json=new_session_body())
         sid = body["session"]["id"]
+        offer = await peer.offer()
         status, body = await c.post(
-            f"/api/sessions/{sid}/offer", json={"type": "offer", "sdp": "v=0\r\n"}
+            f"/api/sessions/{sid}/offer", json={"type": "offer", "sdp": offer}
         )
         assert status == 503
         assert_error(body, "capacity")
     finally:
+        await peer.close()
         await c.close()
         await srv.runner.cleanup()

@@ -42,7 +42,7 @@ async def test_verify_catches_an_edited_entry_and_an_altered_recording(
     built = await build_session(server.ctx)
     code, out = await _verify(server, capsys)
     assert code == 0, out
-    assert "audit chain and recordings intact" in out
+    assert "audit chain, recordings and reviews intact" in out
 
     # An insider edits the inspection result in the log, and re-cuts a recording.
     async with server.ctx.db.session() as s:
@@ -106,6 +106,7 @@ async def test_derived_files_are_anchored_at_decision(
     assert set(anchors) == {
         "salesperson-000.mkv",
         "customer-000.mkv",
+        "metadata.json",
         "review.mp4",
         "report.json",
         "evidence/002-face.absent-customer-3.0s.jpg",
@@ -188,8 +189,9 @@ async def test_export_round_trip_and_tampering(
     } <= names
     assert manifest["session_id"] == built.id and manifest["exported_by"] == "user:admin"
     assert {e["session_id"] for e in entries} == {built.id}
-    actions = [e["action"] for e in entries]
+    actions = [e["action"] for e in entries if e["action"] != "metadata.anchor"]
     assert actions[:3] == ["session.create", "session.end", "inspection.done"]
+    assert "metadata.anchor" in {e["action"] for e in entries}
     assert "review.decide" in actions and "media.view" not in actions
     assert len(chain) > len(entries)  # skeleton spans the other session's entries too
     assert ID_NUMBER not in json.dumps(review, ensure_ascii=False)
@@ -241,7 +243,7 @@ async def test_export_round_trip_and_tampering(
     assert problems == [f"audit entry {decide['seq']} (review.decide): content was altered"]
 
     # 3. An entry removed from the session's log and the chain skeleton.
-    gone = entries[1]["seq"]
+    gone = next(e["seq"] for e in entries if e["action"] == "session.end")
     raw_e = "".join(json.dumps(e) + "\n" for e in entries if e["seq"] != gone).encode()
     raw_c = "".join(json.dumps(c) + "\n" for c in chain if c["seq"] != gone).encode()
     bad = tmp_path / "bad3.zip"

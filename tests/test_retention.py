@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from server import audit, retention
+from server import audit_verify, retention
 from server.settings import load_settings
 from server.store.models import AuditEntry, RecordingSession
 from tests.conftest import RunningServer
-from tests.review_fixtures import build_session, policy
+from tests.review_fixtures import build_session, policy, user_named
 
 
 @pytest.mark.parametrize(
@@ -116,11 +116,15 @@ async def test_deletion_after_retention(
 ) -> None:
     built = await build_session(server.ctx)
     kept = await build_session(server.ctx)
-    await _expire(server, built.id)
-    admin = await client_factory("admin")
-    status, body = await admin.request("DELETE", f"/api/sessions/{built.id}")
-    assert status == 200, body
-    assert {"salesperson-000.mkv", "customer-000.mkv", "metadata.json"} <= set(body["files"])
+    async with server.ctx.db.session() as s:
+        row = await s.get(RecordingSession, built.id)
+        assert row is not None and row.retain_until is not None
+        after = row.retain_until + timedelta(days=1)
+    # Time passes (not the retention date moved in the database: verify would catch that).
+    deleted = await retention.delete_session(
+        server.ctx, built.id, await user_named(server.ctx, "admin"), today=after
+    )
+    assert {"salesperson-000.mkv", "customer-000.mkv", "metadata.json"} <= set(deleted.files)
     assert not built.dir.exists()
     assert kept.dir.is_dir()
     async with server.ctx.db.session() as s:
@@ -129,10 +133,11 @@ async def test_deletion_after_retention(
         assert row.customer_id_number == "" and row.customer_name == ""
         assert "customer_id_number" not in row.policy
         # The deletion is in the chain, so the missing files are not reported as tampering.
-        assert await audit.verify_chain(s) == []
-        assert await audit.verify_files(s, server.ctx.settings.sessions_dir) == []
+        assert await audit_verify.verify_chain(s) == []
+        assert await audit_verify.verify_files(s, server.ctx.settings.sessions_dir) == []
     [(_, action, detail)] = [a for a in await _attempts(server, built.id)]
     assert action == "session.delete" and "customer-000.mkv" in detail["files"]
+    admin = await client_factory("admin")
     status, body = await admin.request("DELETE", f"/api/sessions/{built.id}")
     assert status == 404
     rev = await client_factory("rev1")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from server import audit
+from server import audit, audit_verify
+from server.audit_keys import AuditKeys, CheckpointLog
+from server.audit_trail import AuditTrail, attach
 from server.jobs import DbJobQueue
 from server.store.db import Database
 from tests.conftest import (
@@ -30,13 +32,20 @@ def pg_admin() -> Iterator[str]:
         yield dsn
 
 
-async def test_migrations_claims_and_chain(pg_admin: str) -> None:
+async def test_migrations_claims_and_chain(pg_admin: str, tmp_path: Path) -> None:
     url = await fresh_database(pg_admin)
+    trail = AuditTrail(
+        AuditKeys.load_or_create(tmp_path / "audit.key"),
+        CheckpointLog(tmp_path / "audit-checkpoints.jsonl"),
+    )
     main = Database(url)
+    attach(main, trail)
     await main.migrate()
     queue = DbJobQueue(main)
     ids = [await queue.enqueue("inspect", {"n": i}) for i in range(20)]
     dbs = [Database(url) for _ in range(4)]
+    for d in dbs:
+        attach(d, trail)  # one process, one key: every writer stamps its entries
     claimed: list[int] = []
 
     async def claimer(q: DbJobQueue, name: str) -> None:
@@ -53,7 +62,7 @@ async def test_migrations_claims_and_chain(pg_admin: str) -> None:
 
     await asyncio.gather(*(append(d, n) for n, d in enumerate(dbs)))
     async with main.session() as s:
-        assert await audit.verify_chain(s) == []
+        assert await audit_verify.verify_chain(s) == []
         from sqlalchemy import select
 
         from server.store.models import AuditEntry

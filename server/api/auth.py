@@ -11,17 +11,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
 from server import audit
-from server.api.errors import (
-    ApiError,
-    BadRequest,
-    Forbidden,
-    Handler,
-    Unauthorized,
-    error_response,
-    read_json,
-)
+from server.api.errors import ApiError, Forbidden, Handler, Unauthorized, error_response
 from server.api.origin import UNSAFE, check_origin
+from server.api.schemas.auth import LoginBody
 from server.api.throttle import LoginThrottle, Refusal, account_key, address_key
+from server.api.validation import parse_body
 from server.context import CTX, AppContext
 from server.security import hash_password, new_token, token_digest, verify_password
 from server.store.models import AuthSession, User
@@ -151,10 +145,8 @@ async def login(request: web.Request) -> web.Response:
             code="unsupported_media_type",
             status=415,
         )
-    body = await read_json(request, ctx.settings.max_body_bytes)
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise BadRequest("username and password are required", code="invalid_fields")
+    body = await parse_body(request, LoginBody, ctx.settings.max_body_bytes)
+    username, password = body.username, body.password
     throttle = request.app[THROTTLE_KEY]
     account, address = account_key(username), address_key(request.remote)
     if (refusal := await throttle.refusal(account, address)) is not None:

@@ -6,13 +6,13 @@ reference the user can quote, and never leaks internals.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from pydantic_core import from_json
 
 from server.errors import KesuError
 
@@ -100,18 +100,29 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object, or a specific 4xx."""
+    """The request body as a JSON object, or a specific 4xx.
+
+    Parsed by pydantic-core's parser, which bounds nesting depth (200) and number size,
+    and refuses lone surrogates and invalid UTF-8: no input can make parsing recurse,
+    overflow or yield a string the database cannot store.
+    """
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"request body larger than {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"request body larger than {max_bytes} bytes")
-    if not raw:
+    raw = b""
+    while chunk := await request.content.read(max_bytes + 1 - len(raw)):
+        # read(n) returns what has arrived, so a body in several packets needs a loop.
+        raw += chunk
+        if len(raw) > max_bytes:
+            raise PayloadTooLarge(f"request body larger than {max_bytes} bytes")
+    if not raw.strip():
         raise BadRequest("request body is empty; a JSON object is expected", code="invalid_json")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from exc
+        data = from_json(raw, allow_inf_nan=False)
+    except ValueError as exc:
+        # The parser's reason names a position, never internals; it helps a client author.
+        raise BadRequest(
+            "request body is not valid JSON", code="invalid_json", details={"reason": str(exc)}
+        ) from None
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object", code="invalid_json")
     return data

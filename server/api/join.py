@@ -8,8 +8,10 @@ from aiohttp import web
 
 from inspection.policy import Policy
 from server import sessions
-from server.api.errors import ApiError, BadRequest, read_json
+from server.api.errors import ApiError, BadRequest
+from server.api.schemas.sessions import ConsentBody
 from server.api.sessions import connected_of, node_json, sdp_from_request
+from server.api.validation import parse_body
 from server.context import CTX, AppContext
 from server.security import TokenError
 from server.store.models import RecordingSession, User
@@ -59,11 +61,14 @@ async def info(request: web.Request) -> web.Response:
 
 async def consent(request: web.Request) -> web.Response:
     ctx, row = await _session_for_token(request)
-    body = await read_json(request, ctx.settings.max_body_bytes)
-    if body.get("consent") is not True:
+    try:
+        await parse_body(request, ConsentBody, ctx.settings.max_body_bytes)
+    except BadRequest as exc:
+        if exc.code != "invalid_fields":
+            raise
         raise BadRequest(
             'consent must be given explicitly: {"consent": true}', code="consent_required"
-        )
+        ) from None
     row = await sessions.record_consent(ctx, row)
     return web.json_response({"consent_at": iso(row.consent_at)})
 

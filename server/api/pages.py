@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from yarl import URL
 
 from server.api.auth import current_user
-from server.api.errors import Handler
 
 WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
 

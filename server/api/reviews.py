@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
@@ -16,10 +16,21 @@ from inspection.policy import Policy
 from server import audit, retention, reviews
 from server.api import media
 from server.api.auth import require_user
-from server.api.errors import BadRequest, Handler, read_json
+from server.api.errors import BadRequest
 from server.api.pages import page
+from server.api.schemas.reviews import (
+    DecisionBody,
+    HoldBody,
+    JudgeBody,
+    QueueQuery,
+    StatsQuery,
+)
+from server.api.validation import parse_body, parse_query, path_id
 from server.audit_export import export_session
+from server.audit_trail import trail_of
+from server.audit_verify import verify_archive
 from server.context import CTX, AppContext
+from server.errors import KesuError
 from server.review_stats import MAX_DAYS, StatsPeriod, review_stats
 from server.sessions import rendered_nodes, session_json
 from server.store.models import InspectionReport
@@ -39,7 +50,17 @@ def _ctx(request: web.Request) -> AppContext:
 async def queue(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request, REVIEWER)
-    filt = reviews.QueueFilter.parse(dict(request.query))
+    q = parse_query(request, QueueQuery)
+    filt = reviews.QueueFilter(
+        status=q.status,
+        code=q.code or None,
+        product=q.product or None,
+        salesperson=q.salesperson or None,
+        date_from=q.from_,
+        date_to=q.to,
+        limit=q.limit,
+        offset=q.offset,
+    )
     return web.json_response(await reviews.list_queue(ctx, filt, user))
 
 
@@ -78,7 +99,7 @@ def _media_json(session_id: str, metadata: dict[str, Any], sdir: Path) -> dict[s
 def _script(row: Any) -> list[dict[str, Any]]:
     try:
         nodes = rendered_nodes(row.template_id, Policy.from_dict(row.policy))
-    except (reviews.KesuError, ValueError):
+    except (KesuError, ValueError):
         return []
     return [{"id": n.id, "title": n.title, "speaker": n.speaker} for n in nodes]
 
@@ -135,27 +156,18 @@ async def show(request: web.Request) -> web.Response:
 async def judge(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request, REVIEWER)
-    try:
-        finding_id = int(request.match_info["finding_id"])
-    except ValueError:
-        raise reviews.ReviewError(404, "not_found", "no such finding") from None
-    body = await read_json(request, ctx.settings.max_body_bytes)
-    finding = await reviews.judge_finding(
-        ctx, finding_id, user, str(body.get("state", "")), body.get("comment", "")
-    )
+    finding_id = path_id(request, "finding_id", "finding")
+    body = await parse_body(request, JudgeBody, ctx.settings.max_body_bytes)
+    finding = await reviews.judge_finding(ctx, finding_id, user, body.state, body.comment)
     return web.json_response({"finding": finding})
 
 
 async def decide(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request, REVIEWER)
-    body = await read_json(request, ctx.settings.max_body_bytes)
+    body = await parse_body(request, DecisionBody, ctx.settings.max_body_bytes)
     result = await reviews.decide(
-        ctx,
-        request.match_info["session_id"],
-        user,
-        str(body.get("decision", "")),
-        body.get("reason", ""),
+        ctx, request.match_info["session_id"], user, body.decision, body.reason
     )
     if ctx.settings.sessions_dir.is_dir():
         # Whatever the reviewer judged from is anchored now if the worker did not anchor it.
@@ -178,19 +190,10 @@ async def decide(request: web.Request) -> web.Response:
 # Statistics
 
 
-def _stats_period(query: Any) -> StatsPeriod:
-    try:
-        tz = int(query.get("tz", "0"))
-        last = date.fromisoformat(query["to"]) if query.get("to") else None
-        first = date.fromisoformat(query["from"]) if query.get("from") else None
-    except ValueError:
-        raise BadRequest(
-            "from/to must be dates YYYY-MM-DD, tz minutes", code="invalid_filter"
-        ) from None
-    if not -14 * 60 <= tz <= 14 * 60:
-        raise BadRequest("tz must be minutes east of UTC (-840..840)", code="invalid_filter")
-    last = last or (utcnow() + timedelta(minutes=tz)).date()
-    first = first or last - timedelta(days=29)
+def _stats_period(query: StatsQuery) -> StatsPeriod:
+    tz = query.tz
+    last = query.to or (utcnow() + timedelta(minutes=tz)).date()
+    first = query.from_ or last - timedelta(days=29)
     if first > last or (last - first).days >= MAX_DAYS:
         raise BadRequest(f"the period must be 1 to {MAX_DAYS} days", code="invalid_filter")
     return StatsPeriod(first, last, tz)
@@ -199,7 +202,8 @@ def _stats_period(query: Any) -> StatsPeriod:
 async def stats(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     require_user(request, REVIEWER)
-    return web.json_response(await review_stats(ctx, _stats_period(request.query)))
+    period = _stats_period(parse_query(request, StatsQuery))
+    return web.json_response(await review_stats(ctx, period))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,13 +252,9 @@ async def delete_session(request: web.Request) -> web.Response:
 async def hold(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request)
-    body = await read_json(request, ctx.settings.max_body_bytes)
+    body = await parse_body(request, HoldBody, ctx.settings.max_body_bytes)
     active = await retention.set_hold(
-        ctx,
-        request.match_info["session_id"],
-        user,
-        bool(body.get("hold")),
-        str(body.get("reason", "")),
+        ctx, request.match_info["session_id"], user, body.hold, body.reason
     )
     return web.json_response({"hold": active})
 
@@ -263,11 +263,13 @@ async def verify(request: web.Request) -> web.Response:
     """``GET /api/audit/verify`` (admin): the chain and every anchored file."""
     ctx = _ctx(request)
     require_user(request, "admin")
+    trail = trail_of(ctx.db)
+    assert trail is not None
+    await trail.flush()  # the newest checkpoint is in the file before it is read
     async with ctx.db.session() as s:
-        chain = await audit.verify_chain(s)
-        files = await audit.verify_files(s, ctx.settings.sessions_dir)
+        report = await verify_archive(s, ctx.settings.sessions_dir, trail.keys, trail.log)
     return web.json_response(
-        {"ok": not chain and not files, "chain": chain, "files": [str(f) for f in files]}
+        {"ok": not report.problems, "problems": report.problems, "notes": report.notes}
     )
 
 
@@ -284,10 +286,7 @@ async def my_requests(request: web.Request) -> web.Response:
 async def start_request(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     user = require_user(request, "salesperson")
-    try:
-        request_id = int(request.match_info["request_id"])
-    except ValueError:
-        raise reviews.ReviewError(404, "not_found", "no such re-recording request") from None
+    request_id = path_id(request, "request_id", "re-recording request")
     req, created = await reviews.start_rerecord(ctx, request_id, user)
     return web.json_response(
         {"request": reviews.rerecord_json(req), "session": session_json(created)}, status=201
@@ -312,5 +311,5 @@ def setup(app: web.Application) -> None:
         ("/review/stats", "review_stats.html"),
         ("/review/session/{session_id}", "review_session.html"),
     ):
-        r.add_get(path, cast(Handler, page(name)))
+        r.add_get(path, page(name))
     media.setup(app)

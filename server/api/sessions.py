@@ -13,7 +13,9 @@ from inspection.policy import Policy
 from inspection.templates import builtin_templates, estimate_duration, load_template
 from server import sessions
 from server.api.auth import require_user
-from server.api.errors import BadRequest, read_json
+from server.api.errors import BadRequest
+from server.api.schemas.sessions import NewSessionBody, NodeBody, OfferBody
+from server.api.validation import parse_body
 from server.context import CTX, AppContext
 from server.store.types import iso
 
@@ -57,7 +59,7 @@ async def create(request: web.Request) -> web.Response:
         raise sessions.SessionError(
             403, "not_qualified", "this salesperson is not qualified for remote recording"
         )
-    body = await read_json(request, ctx.settings.max_body_bytes)
+    body = await parse_body(request, NewSessionBody, ctx.settings.max_body_bytes)
     new = sessions.parse_new_session(body, user)
     row = await sessions.create_session(ctx, user, new)
     return web.json_response({"session": sessions.session_json(row)}, status=201)
@@ -125,11 +127,15 @@ async def join_link(request: web.Request) -> web.Response:
 
 
 async def sdp_from_request(request: web.Request, ctx: AppContext) -> str:
-    body = await read_json(request, ctx.settings.max_sdp_bytes + 4096)
-    sdp, kind = body.get("sdp"), body.get("type", "offer")
-    if not isinstance(sdp, str) or kind != "offer":
-        raise BadRequest('expected {"type": "offer", "sdp": "..."}', code="invalid_sdp")
-    return sdp
+    try:
+        body = await parse_body(request, OfferBody, ctx.settings.max_sdp_bytes + 4096)
+    except BadRequest as exc:
+        if exc.code != "invalid_fields":
+            raise
+        raise BadRequest(
+            'expected {"type": "offer", "sdp": "..."}', code="invalid_sdp", details=exc.details
+        ) from None
+    return body.sdp
 
 
 async def offer(request: web.Request) -> web.Response:
@@ -147,11 +153,8 @@ async def leave(request: web.Request) -> web.Response:
 
 async def node(request: web.Request) -> web.Response:
     ctx, _user, row = await _own_session(request)
-    body = await read_json(request, ctx.settings.max_body_bytes)
-    node_id = body.get("node")
-    if not isinstance(node_id, str):
-        raise BadRequest("node is required", code="invalid_fields")
-    row = await sessions.set_node(ctx, row, node_id)
+    body = await parse_body(request, NodeBody, ctx.settings.max_body_bytes)
+    row = await sessions.set_node(ctx, row, body.node)
     return web.json_response({"session": sessions.session_json(row, connected_of(ctx, row.id))})
 
 

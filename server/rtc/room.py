@@ -40,7 +40,7 @@ from server.rtc.passthrough import SenderReport
 from server.rtc.recorder import CLOCK_RATES, SegmentRecorder
 from server.rtc.relay import PacketRelayTrack
 from server.rtc.settings import RtcSettings
-from server.session_dir import SegmentInfo, SessionDir
+from server.session_dir import SEGMENT_INTERRUPTED, SegmentInfo, SessionDir
 
 log = logging.getLogger("kesu.rtc.room")
 
@@ -103,6 +103,39 @@ def codec_preferences(kind: str, name: str) -> list[Any]:
     return chosen
 
 
+def _last_ends(sdir: SessionDir) -> dict[str, tuple[datetime, str]]:
+    """Per role: when its newest recorded segment ended, and why (the leave reason, or
+    ``server_interrupted`` for a segment cut by a crash)."""
+    meta = sdir.metadata
+    reasons = {
+        str(e["detail"].get("segment")): str(e["detail"].get("reason", "leave"))
+        for e in meta.get("events", [])
+        if e.get("type") == "leave" and isinstance(e.get("detail"), dict)
+    }
+    out: dict[str, tuple[datetime, str]] = {}
+    for seg in sdir.segments():
+        if seg.ended_at is None or seg.participant not in ROLES:
+            continue
+        if seg.status == SEGMENT_INTERRUPTED:
+            why = "server_interrupted"
+        else:
+            why = reasons.get(seg.file, "leave")
+        previous = out.get(seg.participant)
+        if previous is None or seg.ended_at >= previous[0]:
+            out[seg.participant] = (seg.ended_at, why)
+    return out
+
+
+def _last_connection(sdir: SessionDir) -> int:
+    """The highest connection number already used in this session (0 for a new one)."""
+    numbers = [
+        e["detail"].get("connection")
+        for e in sdir.metadata.get("events", [])
+        if e.get("type") == "join" and isinstance(e.get("detail"), dict)
+    ]
+    return max((n for n in numbers if isinstance(n, int)), default=0)
+
+
 class Room:
     """The media of one recording session."""
 
@@ -122,8 +155,15 @@ class Room:
         self._watchdog: asyncio.Task[None] | None = None
         self._segments: list[SegmentInfo] = []
         self._history: list[dict[str, Any]] = []
-        self._last_end: dict[str, datetime] = {}
-        self._serial = 0
+        # Where each role's recording last stopped, and why: the next segment records a gap
+        # from there. A room made again for the same session (after a restart, or after an
+        # empty room was released) picks up from metadata.json, and so does the connection
+        # numbering.
+        self._last_end: dict[str, tuple[datetime, str]] = _last_ends(session_dir)
+        self._serial = _last_connection(session_dir)
+        self._joins = 0
+        self._joining = 0  # offers being negotiated: the room must not be released under them
+        self._empty_since: float | None = time.monotonic()
         self._closed = False
         self._close_lock = asyncio.Lock()
 
@@ -142,6 +182,18 @@ class Room:
         return {role: p.stats() for role, p in self._participants.items()}
 
     @property
+    def joins(self) -> int:
+        """Connections this room has accepted (0: nobody ever got in)."""
+        return self._joins
+
+    def empty_for(self, now: float | None = None) -> float | None:
+        """Seconds (monotonic) since the last participant left or the room was made; None
+        while someone is connected."""
+        if self._participants or self._joining or self._empty_since is None:
+            return None
+        return (time.monotonic() if now is None else now) - self._empty_since
+
+    @property
     def history(self) -> list[dict[str, Any]]:
         """Final counters of every connection that has ended, in order."""
         return list(self._history)
@@ -156,6 +208,13 @@ class Room:
         included). Raises RtcError for bad roles, SDP or codecs, or a role already here."""
         if role not in ROLES:
             raise RtcError("role_invalid", f"role must be one of {', '.join(ROLES)}")
+        self._joining += 1
+        try:
+            return await self._join(role, offer_sdp)
+        finally:
+            self._joining -= 1
+
+    async def _join(self, role: str, offer_sdp: str) -> str:
         parsed = parse_offer(offer_sdp, self.settings.max_sdp_bytes)
         codec = self._choose_video_codec(parsed)
         async with self._locks[role]:
@@ -172,6 +231,8 @@ class Room:
                 raise
             self.video_codec = codec
             self._participants[role] = participant
+            self._joins += 1
+            self._empty_since = None
             await self._start_media(participant)
         await self.session_dir.add_event(
             "join",
@@ -322,11 +383,12 @@ class Room:
         self._emit(
             "segment_started", p.role, file=p.segment.name, started_at=started_at.isoformat()
         )
-        previous_end = self._last_end.pop(p.role, None)
-        if previous_end is not None:
-            await self.session_dir.add_gap(p.role, previous_end, started_at)
+        previous = self._last_end.pop(p.role, None)
+        if previous is not None:
+            previous_end, why = previous
+            await self.session_dir.add_gap(p.role, previous_end, started_at, reason=why)
             gap = (started_at - previous_end).total_seconds()
-            self._emit("gap", p.role, duration_s=round(gap, 3))
+            self._emit("gap", p.role, duration_s=round(gap, 3), reason=why)
 
     # ------------------------------------------------------------------ leaving
 
@@ -342,6 +404,10 @@ class Room:
                 return  # already gone, or replaced by a newer connection
             del self._participants[p.role]
             await self._finish(p, reason)
+
+    def _note_left(self) -> None:
+        if not self._participants and self._empty_since is None:
+            self._empty_since = time.monotonic()
 
     async def _finish(self, p: Participant, reason: str) -> SegmentInfo | None:
         p.closing = True
@@ -360,7 +426,7 @@ class Room:
             info = await self.session_dir.close_segment(p.segment, ended_at)
             if info is not None:
                 self._segments.append(info)
-                self._last_end[p.role] = ended_at
+                self._last_end[p.role] = (ended_at, reason)
                 self._emit("segment_closed", p.role, file=info.file, bytes=info.bytes)
         await self.session_dir.add_event(
             "leave",
@@ -373,6 +439,7 @@ class Room:
         )
         self._emit("leave", p.role, reason=reason, connection=p.serial)
         self._history.append({**p.stats(), "reason": reason})
+        self._note_left()
         log.info("%s left %s (%s): %s", p.role, self.session_dir.session_id, reason, p.stats())
         return info
 
@@ -469,7 +536,8 @@ class RoomManager:
         room = self._rooms.get(session_id)
         if room is not None and not room.closed:
             return room
-        if len(self._rooms) >= self.max_rooms:
+        self._rooms.pop(session_id, None)
+        if sum(not r.closed for r in self._rooms.values()) >= self.max_rooms:
             raise CapacityError(f"{self.max_rooms} sessions are already live")
         room = Room(session_dir, self.settings, on_event)
         self._rooms[session_id] = room
@@ -479,6 +547,25 @@ class RoomManager:
         """Close and forget a room; returns its segments ([] if there was none)."""
         room = self._rooms.pop(session_id, None)
         return [] if room is None else await room.close()
+
+    async def discard_if_unused(self, session_id: str) -> bool:
+        """Close and forget the room if nobody ever got into it (a refused first offer);
+        True if it was released."""
+        room = self._rooms.get(session_id)
+        if room is None or room.joins > 0 or room.empty_for() is None:
+            return False
+        await self.close_room(session_id)
+        return True
+
+    def idle_rooms(self, min_empty_s: float) -> list[str]:
+        """Session ids of rooms that have been empty for at least ``min_empty_s``."""
+        now = time.monotonic()
+        out = []
+        for session_id, room in self._rooms.items():
+            idle = room.empty_for(now)
+            if room.closed or (idle is not None and idle >= min_empty_s):
+                out.append(session_id)
+        return out
 
     async def close_all(self) -> None:
         """Close every room (server shutdown)."""

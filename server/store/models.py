@@ -165,7 +165,8 @@ class RerecordRequest(Base):
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained log: each entry stores the SHA-256 of the previous one."""
+    """Append-only, hash-chained log: each entry stores the SHA-256 of the previous one, and
+    an HMAC of its own hash under the audit key (NULL only for entries older than the key)."""
 
     __tablename__ = "audit_log"
 
@@ -177,3 +178,4 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64), default=None)

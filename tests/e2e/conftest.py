@@ -16,6 +16,7 @@ from kesu_e2e import (
     CHROMIUM_FLAGS,
     FACES,
     SALES_USER,
+    SERVER_ENV,
     KesuServer,
     chromium_executable,
     start_server,
@@ -56,14 +57,7 @@ async def kesu_server(tmp_path: Path) -> AsyncIterator[KesuServer]:
     settings = load_settings({"data_dir": str(data_dir)}, env={})
     name, password, display, institution = SALES_USER
     await add_user(settings, name, "salesperson", password, display, institution)
-    env = {
-        "KESU_RTC_LOOPBACK_ONLY": "1",
-        "KESU_WORKERS": "1",
-        "KESU_WORKER_THREADS": "1",
-        "KESU_MAKE_REVIEW_VIDEO": "1",
-        "KESU_LOG_LEVEL": "INFO",
-    }
-    server = await start_server(data_dir, env, tmp_path / "server.log")
+    server = await start_server(data_dir, SERVER_ENV, tmp_path / "server.log")
     try:
         yield server
     finally:

@@ -27,6 +27,15 @@ FACES = REPO / "tests" / "data" / "faces"
 SERVER_START_TIMEOUT_S = 60
 SERVER_STOP_TIMEOUT_S = 60
 
+# The server's settings in these tests: loopback-only ICE, one worker for the review video.
+SERVER_ENV = {
+    "KESU_RTC_LOOPBACK_ONLY": "1",
+    "KESU_WORKERS": "1",
+    "KESU_WORKER_THREADS": "1",
+    "KESU_MAKE_REVIEW_VIDEO": "1",
+    "KESU_LOG_LEVEL": "INFO",
+}
+
 # login, password, display name, institution
 SALES_USER = ("zhangsan", "sales-pass-123", "张三", "平安人寿")
 
@@ -75,11 +84,20 @@ async def _read_port(process: asyncio.subprocess.Process) -> int:
             return int(text.split("=", 1)[1])
 
 
-async def start_server(data_dir: Path, env: dict[str, str], log_path: Path) -> KesuServer:
-    """Start run_server.py (in a loopback-only network namespace when possible)."""
+async def start_server(
+    data_dir: Path,
+    env: dict[str, str],
+    log_path: Path,
+    port: int = 0,
+    join_netns: Path | None = None,
+) -> KesuServer:
+    """Start run_server.py (in a loopback-only network namespace when possible). A restart
+    passes the old ``port`` and, when isolated, a handle on the old namespace to enter."""
     command = [sys.executable, str(Path(__file__).with_name("run_server.py"))]
-    isolated = netns_usable()
-    if isolated:
+    isolated = join_netns is not None or netns_usable()
+    if join_netns is not None:
+        command = ["nsenter", f"--net={join_netns}", *command]
+    elif isolated:
         # A new network namespace: only lo, brought up, then exec the server (same pid).
         command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *command]
     log_file = await asyncio.to_thread(open, log_path, "wb")
@@ -87,7 +105,13 @@ async def start_server(data_dir: Path, env: dict[str, str], log_path: Path) -> K
         process = await asyncio.create_subprocess_exec(
             *command,
             cwd=REPO,
-            env={**os.environ, **env, "KESU_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"},
+            env={
+                **os.environ,
+                **env,
+                "KESU_DATA_DIR": str(data_dir),
+                "KESU_E2E_PORT": str(port),
+                "PYTHONUNBUFFERED": "1",
+            },
             stdout=asyncio.subprocess.PIPE,
             stderr=log_file,
         )

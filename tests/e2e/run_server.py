@@ -1,6 +1,7 @@
 """Run the Kesu app on 127.0.0.1 with an OS-chosen port; print ``KESU_PORT=<n>`` when ready.
 
-Settings come from ``KESU_*`` environment variables. The end-to-end tests start this as a
+Settings come from ``KESU_*`` environment variables; ``KESU_E2E_PORT`` fixes the port (a
+restart on the same address). The end-to-end tests start this as a
 subprocess (possibly inside a network namespace that has only ``lo``) and stop it with
 SIGTERM, which runs the app's cleanup (rooms closed, recordings finalised, workers stopped).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -28,7 +30,7 @@ async def main() -> None:
     )
     runner = web.AppRunner(create_app(settings), handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", int(os.environ.get("KESU_E2E_PORT", "0")))
     await site.start()
     port = runner.addresses[0][1]
     print(f"KESU_PORT={port}", flush=True)

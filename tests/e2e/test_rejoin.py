@@ -9,6 +9,7 @@ connection is its own recording segment, every gap is in metadata.json, every ha
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,14 @@ from flows import (
     salesperson_creates_session,
     wait_video_playing,
 )
-from kesu_e2e import KesuServer
+from kesu_e2e import SERVER_ENV, KesuServer, start_server, stop_server
 from media_checks import probe, sha256_of
 from playwright.async_api import Browser, Page, expect
 
 pytestmark = pytest.mark.e2e
 
 REJOIN_TIMEOUT_MS = 45_000  # detection (ICE consent or DTLS close) + back-off + new connection
+BANNER_TIMEOUT_MS = 3_000  # the pages must show a lost connection this fast (issue 8)
 
 
 async def both_see_each_other(sales: Page, customer: Page, devices: dict[str, FakeDevice]) -> None:
@@ -139,3 +141,84 @@ async def test_customer_rejoins_after_drop_and_reload(
     await customer_ctx.close()
     meta = check_session(kesu_server.data_dir / "sessions" / session_id)
     print("customer gaps:", [e["detail"] for e in meta["events"] if e["type"] == "gap"])
+
+
+async def test_pages_notice_a_killed_server_and_rejoin_after_restart(
+    kesu_server: KesuServer,
+    browsers: dict[str, Browser],
+    fake_devices: dict[str, FakeDevice],
+    tmp_path: Path,
+) -> None:
+    sales_ctx = await browsers["salesperson"].new_context(
+        viewport=DESKTOP, locale="zh-CN", permissions=[*MEDIA, "clipboard-read", "clipboard-write"]
+    )
+    customer_ctx = await browsers["customer"].new_context(
+        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, permissions=MEDIA
+    )
+    sales, customer = await sales_ctx.new_page(), await customer_ctx.new_page()
+    url = await salesperson_creates_session(sales, kesu_server, Shots(None))
+    await sales.click("#enter-call")
+    await sales.click("#start-call")
+    await expect(sales.locator("#rtc-state")).to_have_text("已连接", timeout=UI_TIMEOUT_MS)
+    session_id = sales.url.rsplit("/", 1)[1]
+    await customer_consents_and_checks(customer, url, Shots(None))
+    await customer.click("#enter-call")
+    await both_see_each_other(sales, customer, fake_devices)
+    for page in (sales, customer):
+        await expect(page.locator("#rtc-banner")).to_be_hidden()
+    await sales.wait_for_timeout(2000)
+
+    # kill -9: the pages must say so within 3 s, whatever ICE still believes.
+    netns_fd = os.open(kesu_server.netns, os.O_RDONLY) if kesu_server.netns else None
+    port = int(kesu_server.url.rsplit(":", 1)[1])
+    kesu_server.process.kill()
+    await kesu_server.process.wait()
+    for page in (sales, customer):
+        banner = page.locator("#rtc-banner")
+        await expect(banner).to_be_visible(timeout=BANNER_TIMEOUT_MS)
+        await expect(banner).to_contain_text("连接中断，录制已暂停")
+        await expect(page.locator("#rtc-state")).not_to_have_text("已连接")
+
+    # The server comes back on the same address: both pages rejoin by themselves.
+    restarted = await start_server(
+        kesu_server.data_dir,
+        SERVER_ENV,
+        tmp_path / "server-restarted.log",
+        port=port,
+        join_netns=Path(f"/proc/{os.getpid()}/fd/{netns_fd}") if netns_fd is not None else None,
+    )
+    try:
+        await both_see_each_other(sales, customer, fake_devices)
+        for page in (sales, customer):
+            await expect(page.locator("#rtc-banner")).to_be_hidden()
+        await sales.wait_for_timeout(2000)
+        sales.once("dialog", lambda dialog: dialog.accept())
+        await sales.click("#end-call")
+        await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        await sales_ctx.close()
+        await customer_ctx.close()
+    finally:
+        await stop_server(restarted.process)
+        if netns_fd is not None:
+            os.close(netns_fd)
+        if os.environ.get("KESU_E2E_SHOW_LOG"):
+            print(restarted.log())
+
+    meta = json.loads(
+        (kesu_server.data_dir / "sessions" / session_id / "metadata.json").read_text("utf-8")
+    )
+    for role in ("salesperson", "customer"):
+        segs = sorted(
+            (s for s in meta["segments"] if s["participant"] == role), key=lambda s: s["index"]
+        )
+        assert [s["status"] for s in segs] == ["interrupted", "finished"], segs
+        for seg in segs:
+            assert seg["sha256"] == sha256_of(
+                kesu_server.data_dir / "sessions" / session_id / seg["file"]
+            )
+        (gap,) = [g for g in meta["gaps"] if g["participant"] == role]
+        assert gap["reason"] == "server_interrupted"
+        assert (gap["started_at"], gap["ended_at"]) == (segs[0]["ended_at"], segs[1]["started_at"])
+    joins = [e["detail"]["connection"] for e in meta["events"] if e["type"] == "join"]
+    assert sorted(joins) == [1, 2, 3, 4]

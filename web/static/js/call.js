@@ -76,7 +76,7 @@ function renderRtcState(value) {
   dot.className = `dot ${value === "connected" ? "on" : value === "new" ? "" : "off"}`;
   if (value === "reconnecting") setText($("#rtc-state"), "call.reconnecting", { n: state.call ? state.call.attempt : 1 });
   else setText($("#rtc-state"), `rtc.${value}`);
-  $("#reconnect").hidden = state.ended || !["failed", "closed", "disconnected"].includes(value);
+  $("#reconnect").hidden = state.ended || !["failed", "closed", "disconnected", "interrupted"].includes(value);
 }
 
 function renderLive(data) {
@@ -121,6 +121,8 @@ async function startCall() {
   const call = startSessionCall({
     stream,
     base,
+    role: "salesperson",
+    get,
     post,
     onState: renderRtcState,
     onFatal: (err) => showError($("#page-error"), err),

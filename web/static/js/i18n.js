@@ -155,6 +155,8 @@ const STRINGS = {
     "rtc.disconnected": "连接不稳定…",
     "rtc.failed": "连接失败",
     "rtc.closed": "已断开",
+    "rtc.interrupted": "连接中断，录制已暂停",
+    "rtc.interrupted_banner": "连接中断，录制已暂停。网络或服务恢复后将自动重新连接，请勿关闭页面。",
 
     "join.title": "远程双录",
     "join.invite": "{name}（{institution}）邀请您进行远程双录",
@@ -346,6 +348,8 @@ const STRINGS = {
     "rtc.disconnected": "Connection unstable…",
     "rtc.failed": "Connection failed",
     "rtc.closed": "Disconnected",
+    "rtc.interrupted": "Connection lost, recording paused",
+    "rtc.interrupted_banner": "Connection lost, recording paused. It reconnects by itself once the network or the service is back; keep this page open.",
 
     "join.title": "Remote recording",
     "join.invite": "{name} ({institution}) invites you to a remote recorded meeting",

@@ -106,7 +106,7 @@ function renderRtcState(value) {
   dot.className = `dot ${value === "connected" ? "on" : value === "new" ? "" : "off"}`;
   if (value === "reconnecting") setText($("#rtc-state"), "join.reconnecting", { n: state.call ? state.call.attempt : 1 });
   else setText($("#rtc-state"), `rtc.${value}`);
-  $("#reconnect").hidden = !["failed", "disconnected"].includes(value);
+  $("#reconnect").hidden = !["failed", "disconnected", "interrupted"].includes(value);
 }
 
 function renderNode(nodeId) {
@@ -139,6 +139,8 @@ async function enterCall() {
   const call = startSessionCall({
     stream: state.stream,
     base,
+    role: "customer",
+    get,
     post,
     onState: renderRtcState,
     onFatal: fail,

@@ -2,6 +2,12 @@
 // reachable directly), camera + microphone sent, the other participant's media received from the
 // server's relay. Signalling is non-trickle: wait until ICE gathering is complete, POST the whole
 // offer, apply the answer. A failed connection is rejoined automatically with back-off.
+//
+// A lost connection is shown at once ("interrupted": the server is not recording us): the ICE
+// state going "disconnected"/"failed", or a light heartbeat to the server failing (a killed or
+// restarting server refuses it at once, a hung one times out). While the server cannot be
+// reached no rejoin attempt is spent; the first answer after that rejoins at once (a restarted
+// server no longer has our connection).
 
 export const MEDIA_CONSTRAINTS = {
   audio: true,
@@ -12,6 +18,9 @@ const GATHER_TIMEOUT_MS = 5000;
 const DISCONNECTED_GRACE_MS = 4000; // "disconnected" often heals by itself within a few seconds
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
 const SERVER_LOST_GRACE_MS = 5000; // a state poll sent before we connected may still say "absent"
+const HEARTBEAT_MS = 1000;
+const HEARTBEAT_TIMEOUT_MS = 1500;
+const GATEWAY_DOWN = new Set([502, 503, 504]); // a proxy answering for a server that is gone
 
 /** Camera (640x480) and microphone. Rejects with the browser's DOMException when refused. */
 export async function openLocalMedia() {
@@ -76,18 +85,27 @@ function isFatal(err) {
     || (err && (err.code === "session_ended" || err.code === "consent_required"));
 }
 
+function unreachable(err) {
+  // No answer at all (refused, reset, timed out), or a gateway saying the server is gone.
+  return !err || err.name === "AbortError" || !err.status || GATEWAY_DOWN.has(err.status);
+}
+
 /**
  * One participant's media connection, reconnecting by itself.
- * Events: "state" (detail: RTCPeerConnectionState or "reconnecting"), "track" (detail:
- * MediaStream of the other participant), "rejoin" (detail: attempt number), "giveup"
- * (detail: last error), "fatal" (detail: error that retrying cannot fix).
+ * Events: "state" (detail: RTCPeerConnectionState, "reconnecting" or "interrupted"), "track"
+ * (detail: MediaStream of the other participant), "rejoin" (detail: attempt number), "giveup"
+ * (detail: last error), "fatal" (detail: error that retrying cannot fix), "interrupted"
+ * (detail: true when the connection was lost, false once connected again).
  */
 export class MediaCall extends EventTarget {
-  constructor({ stream, offer, leave, autoRejoin = true, maxAttempts = 8 }) {
+  constructor({ stream, offer, leave, ping = null, autoRejoin = true, maxAttempts = 8 }) {
     super();
     this.stream = stream;
     this._offer = offer; // (sdp) => Promise<{type: "answer", sdp}>
     this._leave = leave; // ({keepalive}) => Promise
+    // ({signal}) => Promise<boolean>: whether the server has this participant connected;
+    // rejects when the server cannot be reached.
+    this._ping = ping;
     this.autoRejoin = autoRejoin;
     this.maxAttempts = maxAttempts;
     this.pc = null;
@@ -98,6 +116,9 @@ export class MediaCall extends EventTarget {
     this.closed = false;
     this._timer = null;
     this._connecting = null;
+    this.interrupted = false;
+    this.serverUnreachable = false;
+    this._heartbeat = null;
     this._onPageHide = () => this.close({ notify: true, keepalive: true });
   }
 
@@ -108,6 +129,59 @@ export class MediaCall extends EventTarget {
   _setState(state) {
     this.state = state;
     this._emit("state", state);
+  }
+
+  /** The call was live and is not any more: say so now, whatever ICE still believes. */
+  _interrupt() {
+    if (this.closed || this.interrupted || !this.connectedAt) return;
+    this.interrupted = true;
+    this._setState("interrupted");
+    this._emit("interrupted", true);
+  }
+
+  _resumed() {
+    if (!this.interrupted) return;
+    this.interrupted = false;
+    this._emit("interrupted", false);
+  }
+
+  _startHeartbeat() {
+    if (!this._ping || this._heartbeat) return;
+    const beat = async () => {
+      if (this.closed) return;
+      await this._beat();
+      if (!this.closed) this._heartbeat = setTimeout(beat, HEARTBEAT_MS);
+    };
+    this._heartbeat = setTimeout(beat, HEARTBEAT_MS);
+  }
+
+  async _beat() {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), HEARTBEAT_TIMEOUT_MS);
+    let present = null;
+    try {
+      present = await this._ping({ signal: abort.signal });
+    } catch (err) {
+      if (unreachable(err)) {
+        this.serverUnreachable = true;
+        this._interrupt();
+        return;
+      }
+      present = null; // answered with an error: reachable; the page's own checks handle it
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!this.serverUnreachable || this.closed) return;
+    this.serverUnreachable = false;
+    // Back after an outage. A restarted server has lost our connection: rejoin now.
+    const pcUp = this.pc && this.pc.connectionState === "connected";
+    if (present === true && pcUp) {
+      this._setState("connected");
+      this._resumed();
+    } else if (!this._connecting) {
+      this.attempt = 0;
+      this._scheduleRejoin(0, true);
+    }
   }
 
   /** Open a new peer connection and exchange offer/answer. Throws the API error on refusal. */
@@ -124,6 +198,7 @@ export class MediaCall extends EventTarget {
     this.closed = false;
     // A closed or navigated-away page is noticed by the server at once, not after ICE timeout.
     window.addEventListener("pagehide", this._onPageHide);
+    this._startHeartbeat();
     const pc = new RTCPeerConnection({ iceServers: [] });
     this.pc = pc;
     const remote = new MediaStream();
@@ -161,10 +236,13 @@ export class MediaCall extends EventTarget {
     if (state === "connected") {
       this.attempt = 0;
       this.connectedAt = performance.now();
+      this._resumed();
     } else if (state === "failed" || state === "closed") {
       // "closed" here came from the far end (our own close() does not fire the event).
+      this._interrupt();
       this._scheduleRejoin(0);
     } else if (state === "disconnected") {
+      this._interrupt();
       this._scheduleRejoin(DISCONNECTED_GRACE_MS);
     }
   }
@@ -178,6 +256,8 @@ export class MediaCall extends EventTarget {
   async _rejoinLoop(force = false) {
     // force: the server says we are gone even though our side still looks connected.
     if (this.closed || (!force && this.pc && this.pc.connectionState === "connected")) return;
+    // Unreachable server: spend no attempt; the heartbeat rejoins as soon as it answers.
+    if (this.serverUnreachable) return;
     if (this.attempt >= this.maxAttempts) {
       this._emit("giveup", null);
       return;
@@ -217,6 +297,7 @@ export class MediaCall extends EventTarget {
   serverLost() {
     if (this.closed || this._connecting || !this.pc || this.state !== "connected") return;
     if (performance.now() - (this.connectedAt || 0) < SERVER_LOST_GRACE_MS) return;
+    this._interrupt();
     this._scheduleRejoin(0, true);
   }
 
@@ -241,6 +322,9 @@ export class MediaCall extends EventTarget {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this._timer);
+    clearTimeout(this._heartbeat);
+    this._heartbeat = null;
+    this._resumed();
     const hadPc = Boolean(this.pc);
     this._dropPc();
     window.removeEventListener("pagehide", this._onPageHide);
@@ -258,11 +342,15 @@ export class MediaCall extends EventTarget {
  * A call on one session's media endpoints (`${base}/offer`, `${base}/leave`), its remote
  * picture shown in `#remote-video`. Both pages (salesperson and customer) use it.
  */
-export function startSessionCall({ stream, base, post, onState, onFatal }) {
+export function startSessionCall({ stream, base, role, get, post, onState, onFatal }) {
   const call = new MediaCall({
     stream,
     offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }),
     leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
+    ping: async ({ signal }) => {
+      const data = await get(`${base}/state`, { signal });
+      return Boolean(data.connected && data.connected[role]);
+    },
   });
   window.kesuCall = call; // for diagnostics and the end-to-end test
   call.addEventListener("state", (e) => onState(e.detail));
@@ -273,5 +361,8 @@ export function startSessionCall({ stream, base, post, onState, onFatal }) {
   });
   call.addEventListener("fatal", (e) => onFatal(e.detail));
   call.addEventListener("giveup", () => onState("failed"));
+  call.addEventListener("interrupted", (e) => {
+    document.querySelector("#rtc-banner").hidden = !e.detail;
+  });
   return call;
 }

@@ -153,6 +153,9 @@ async function copyLink() {
 function resultBadge(s) {
   // Nothing to inspect before the recording has ended.
   if (!["ended", "interrupted"].includes(s.status)) return null;
+  // An interrupted session is inspected once it is ended (by hand, or by the server when
+  // nobody rejoins within the window): until then "pending" would be untrue.
+  if (s.status === "interrupted" && s.inspection_status === "pending") return null;
   // A reviewer's decision outranks the machine's verdict.
   if (["approved", "rejected", "second_pending"].includes(s.review_status)) {
     return el("span", { class: `badge ${s.review_status}`, i18n: [`review.${s.review_status}`] });

@@ -1,0 +1,185 @@
+"""Document findings: the ID card, the signature and the hand-copied risk sentence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from inspection.idnumber import mask_id, normalize_id, validate_id
+from inspection.ocr import clean_text, sentence_similarity, signature_matches, signature_score
+from inspection.report import Finding
+from inspection.rules.evidence import IdCardEvidence, SignatureEvidence
+from inspection.rules.thresholds import Thresholds
+
+
+def _name_similarity(read: str, expected: str) -> float:
+    a, b = clean_text(read), clean_text(expected)
+    if not a or not b:
+        return 0.0
+    return fuzz.ratio(a, b) / 100.0
+
+
+def id_card_findings(
+    ev: IdCardEvidence | None, customer_name: str, customer_id: str, th: Thresholds
+) -> list[Finding]:
+    """document.id_card_missing / document.id_card_mismatch for the ID-card node."""
+    if ev is None:
+        return []
+    base: dict[str, Any] = {
+        "rule": "R5, R13",
+        "window_s": [round(ev.window[0], 3), round(ev.window[1], 3)],
+        "frames_read": ev.frames_read,
+        "frame_t_s": ev.t_s,
+    }
+    common: dict[str, Any] = {
+        "node": ev.node_id,
+        "participant": "customer",
+        "start_s": ev.window[0],
+        "end_s": ev.window[1],
+    }
+    if not ev.name and not ev.id_number:
+        return [
+            Finding(
+                code="document.id_card_missing",
+                severity="fail",
+                message="未识别到清晰可辨的身份证件（未读出姓名和身份证号码）",
+                evidence={**base, "ocr_text": ev.text[:200]},
+                **common,
+            )
+        ]
+    problems: list[str] = []
+    scores: dict[str, Any] = {}
+    if ev.id_number:
+        if not ev.id_valid:
+            reason = validate_id(ev.id_number).reason or "invalid"
+            problems.append(f"身份证号码 {mask_id(ev.id_number)} 校验不通过（{reason}）")
+        elif normalize_id(ev.id_number) != normalize_id(customer_id):
+            problems.append(
+                f"身份证号码 {mask_id(ev.id_number)} 与投保信息 {mask_id(customer_id)} 不一致"
+            )
+    if ev.name:
+        sim = _name_similarity(ev.name, customer_name)
+        scores["name_similarity"] = round(sim, 3)
+        if sim < th.id_name_similarity and not ev.name_shown:
+            problems.append(f"姓名「{ev.name}」与投保人「{customer_name}」不一致")
+    evidence = {
+        **base,
+        "read": {"name": ev.name, "id_number": mask_id(ev.id_number) if ev.id_number else None},
+        "expected": {"name": customer_name, "id_number": mask_id(customer_id)},
+        "id_valid": ev.id_valid,
+        "scores": scores,
+        "threshold": {"id_name_similarity": th.id_name_similarity},
+    }
+    if problems:
+        return [
+            Finding(
+                code="document.id_card_mismatch",
+                severity="fail",
+                message="；".join(problems),
+                evidence=evidence,
+                **common,
+            )
+        ]
+    if not ev.id_number:
+        return [
+            Finding(
+                code="document.id_card_missing",
+                severity="review",
+                message="身份证号码无法识别，请人工核对证件",
+                evidence=evidence,
+                **common,
+            )
+        ]
+    return []
+
+
+def _signature_ok(read: str, name: str, th: Thresholds) -> tuple[bool, float]:
+    score = signature_score(read, name)
+    return signature_matches(read, name) or score >= th.signature_similarity, score
+
+
+def signature_findings(
+    ev: SignatureEvidence | None, customer_name: str, risk_sentence: str | None, th: Thresholds
+) -> list[Finding]:
+    """document.signature_* and document.risk_sentence_* for the signature node."""
+    if ev is None:
+        return []
+    common: dict[str, Any] = {
+        "node": ev.node_id,
+        "participant": "customer",
+        "start_s": ev.window[0],
+        "end_s": ev.window[1],
+    }
+    base: dict[str, Any] = {
+        "rule": "R13",
+        "window_s": [round(ev.window[0], 3), round(ev.window[1], 3)],
+        "frames_read": ev.frames_read,
+        "frame_t_s": ev.t_s,
+    }
+    out: list[Finding] = []
+    # The signature: the text after the 签名 label if there is one, else anywhere on the page.
+    signed = ev.signed_name if ev.signed_name is not None else ev.all_text
+    ok, score = _signature_ok(signed, customer_name, th)
+    sig_ev = {
+        **base,
+        "read": signed[:60],
+        "expected": customer_name,
+        "scores": {"similarity": round(score, 3)},
+        "threshold": {"signature_similarity": th.signature_similarity},
+    }
+    if not ok:
+        if ev.signed_name is not None and clean_text(ev.signed_name):
+            out.append(
+                Finding(
+                    code="document.signature_mismatch",
+                    severity="fail",
+                    message=f"签名「{clean_text(ev.signed_name)}」与投保人姓名「{customer_name}」不一致",
+                    evidence=sig_ev,
+                    **common,
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    code="document.signature_missing",
+                    severity="fail",
+                    message="未识别到客户的亲笔签名",
+                    evidence=sig_ev,
+                    **common,
+                )
+            )
+    if risk_sentence:
+        page = clean_text(ev.page_text)
+        sim = sentence_similarity(ev.page_text, risk_sentence)
+        rs_ev = {
+            **base,
+            "read": page[:120],
+            "expected": risk_sentence,
+            "scores": {"similarity": round(sim, 3)},
+            "threshold": {
+                "risk_sentence_similarity": th.risk_sentence_similarity,
+                "risk_sentence_min_chars": th.risk_sentence_min_chars,
+            },
+        }
+        if len(page) < th.risk_sentence_min_chars:
+            out.append(
+                Finding(
+                    code="document.risk_sentence_missing",
+                    severity="fail",
+                    message="未识别到客户抄录的风险提示语句",
+                    evidence=rs_ev,
+                    **common,
+                )
+            )
+        elif sim < th.risk_sentence_similarity:
+            out.append(
+                Finding(
+                    code="document.risk_sentence_mismatch",
+                    severity="fail",
+                    message=f"抄录的风险提示语句与要求不一致（相似度 {sim:.2f}，要求 ≥ {th.risk_sentence_similarity:g}）",
+                    evidence=rs_ev,
+                    **common,
+                )
+            )
+    return out

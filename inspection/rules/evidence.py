@@ -1,0 +1,137 @@
+"""Stage outputs as the rules see them (the pipeline adapts each stage's records to these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from inspection.report import Participant
+from inspection.templates import RenderedNode
+
+Span = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class NodeCoverage:
+    """Where and how well one rendered node was found in its speaker's transcript."""
+
+    node: RenderedNode
+    score: float  # best similarity 0..1
+    start_s: float | None = None
+    end_s: float | None = None
+    excerpt: str = ""  # the matched transcript text
+    answer: str | None = (
+        None  # "affirmative" | "negative" | "unsure" | "missing" (requires_answer only)
+    )
+    answer_text: str = ""
+    answer_start_s: float | None = None
+    answer_end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class PhraseHit:
+    """A forbidden phrase found in a transcript."""
+
+    phrase: str
+    participant: Participant
+    start_s: float
+    end_s: float
+    excerpt: str
+    score: float = 1.0  # 1.0 = exact
+
+
+@dataclass(frozen=True)
+class NumberCheck:
+    """A number spoken in a node compared with the policy value of one placeholder."""
+
+    node_id: str | None
+    field: str  # "premium" | "cooling_off_days" | "insurance_years" | "payment_years" | ...
+    expected: float | None  # None: the policy has no number (insurance_years None = 终身)
+    spoken: float | None  # None: no number of that kind heard
+    start_s: float | None = None
+    end_s: float | None = None
+    excerpt: str = ""
+    matches: bool | None = None  # decided by the script stage; None: compare here
+
+    def mismatch(self) -> bool:
+        if self.spoken is None:
+            return False
+        if self.matches is not None:
+            return not self.matches
+        tolerance = 0.5 if self.field == "premium" else 1e-6
+        return self.expected is None or abs(self.spoken - self.expected) >= tolerance
+
+
+@dataclass(frozen=True)
+class FrameFaces:
+    """Faces detected in one sampled frame of one participant's video."""
+
+    t_s: float
+    sizes: tuple[float, ...] = ()  # shorter box side in px, largest first
+    scores: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaceMatch:
+    """The live face of a participant compared with a reference face."""
+
+    participant: Participant
+    reference: Literal["id_card", "reference_photo"]
+    cosine: float
+    t_s: float | None = None  # frame of the reference (ID card) or of the live face
+
+
+@dataclass(frozen=True)
+class IdCardEvidence:
+    """What OCR read during the ID-card node (best frame first)."""
+
+    node_id: str
+    window: Span
+    frames_read: int
+    name: str | None = None
+    id_number: str | None = None
+    id_valid: bool = False
+    t_s: float | None = None  # frame the reading came from
+    text: str = ""
+    name_shown: bool = False  # the customer's name appears in the card's text (tolerant)
+
+
+@dataclass(frozen=True)
+class SignatureEvidence:
+    """What OCR read during the signature node, from the frame that best shows the page."""
+
+    node_id: str
+    window: Span
+    frames_read: int
+    signed_name: str | None = None  # text after the 签名 label, or None when no label
+    page_text: str = ""  # handwritten text apart from the signature line
+    all_text: str = ""
+    t_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Gap:
+    participant: Participant
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class AudioLevels:
+    """The subset of ``quality.AudioQuality`` the rules need, per participant."""
+
+    participant: Participant
+    speech_dbfs: float | None  # None: the whole track is silent
+    clipped_share: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    t_s: float
+    mean_luma: float
+    sharpness: float

@@ -1,0 +1,116 @@
+"""Media findings: audio and video quality, recording gaps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from inspection.report import Finding, Participant
+from inspection.rules.common import PARTICIPANT_CN, r3
+from inspection.rules.evidence import AudioLevels, FrameStats, Gap
+from inspection.rules.thresholds import Thresholds
+
+
+def audio_findings(levels: AudioLevels, th: Thresholds) -> list[Finding]:
+    """media.quality for a silent, too quiet or clipped audio track."""
+    who = PARTICIPANT_CN[levels.participant]
+    ev: dict[str, Any] = {
+        "rule": "R14",
+        "kind": "audio",
+        "scores": {
+            "speech_dbfs": r3(levels.speech_dbfs),
+            "clipped_share": r3(levels.clipped_share),
+        },
+        "threshold": {
+            "audio_silence_dbfs": th.audio_silence_dbfs,
+            "audio_quiet_dbfs": th.audio_quiet_dbfs,
+            "audio_clipped_share": th.audio_clipped_share,
+        },
+    }
+    msgs = []
+    if levels.speech_dbfs is None:
+        msgs.append(f"{who}音频全程无声")
+    elif levels.speech_dbfs < th.audio_quiet_dbfs:
+        msgs.append(f"{who}音量过低（{levels.speech_dbfs:.0f} dBFS）")
+    if levels.clipped_share > th.audio_clipped_share:
+        msgs.append(f"{who}音频削波失真（{levels.clipped_share:.1%} 的采样）")
+    return [
+        Finding(
+            code="media.quality",
+            severity="review",
+            message=m,
+            participant=levels.participant,
+            start_s=0.0,
+            end_s=round(levels.duration_s, 3),
+            evidence=ev,
+        )
+        for m in msgs
+    ]
+
+
+def video_findings(
+    participant: Participant, frames: Sequence[FrameStats], th: Thresholds
+) -> list[Finding]:
+    """media.quality when too many sampled frames are dark or blurred."""
+    if not frames:
+        return []
+    out = []
+    who = PARTICIPANT_CN[participant]
+    checks = (
+        (
+            "dark",
+            [f for f in frames if f.mean_luma < th.dark_luma],
+            "画面过暗",
+            {"dark_luma": th.dark_luma},
+        ),
+        (
+            "blurred",
+            [f for f in frames if f.mean_luma >= th.dark_luma and f.sharpness < th.blur_laplacian],
+            "画面模糊",
+            {"blur_laplacian": th.blur_laplacian},
+        ),
+    )
+    for kind, bad, label, limit in checks:
+        share = len(bad) / len(frames)
+        if share <= th.bad_frames_share:
+            continue
+        worst = min(bad, key=lambda f: f.mean_luma if kind == "dark" else f.sharpness)
+        out.append(
+            Finding(
+                code="media.quality",
+                severity="review",
+                message=f"{who}{label}（{share:.0%} 的抽样画面）",
+                participant=participant,
+                start_s=round(bad[0].t_s, 3),
+                end_s=round(bad[-1].t_s, 3),
+                evidence={
+                    "rule": "R14",
+                    "kind": kind,
+                    "scores": {"bad_share": round(share, 3), "frames": len(frames)},
+                    "threshold": {**limit, "bad_frames_share": th.bad_frames_share},
+                    "frame_t_s": worst.t_s,
+                },
+            )
+        )
+    return out
+
+
+def gap_findings(gaps: Sequence[Gap], th: Thresholds) -> list[Finding]:
+    """media.gap for each interruption longer than ``max_gap_s``."""
+    return [
+        Finding(
+            code="media.gap",
+            severity="review",
+            message=f"{PARTICIPANT_CN[g.participant]}录制中断 {g.duration_s:.1f} 秒（{g.start_s:.1f}–{g.end_s:.1f} 秒）",
+            participant=g.participant,
+            start_s=round(g.start_s, 3),
+            end_s=round(g.end_s, 3),
+            evidence={
+                "rule": "R16",
+                "gap_s": round(g.duration_s, 3),
+                "threshold": {"max_gap_s": th.max_gap_s},
+            },
+        )
+        for g in gaps
+        if g.duration_s > th.max_gap_s
+    ]

@@ -1,0 +1,118 @@
+"""Speech findings: forbidden phrases, spoken numbers, recognition confidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from inspection.report import Finding, Participant, TranscriptLine
+from inspection.rules.common import PARTICIPANT_CN, ev_line, r3
+from inspection.rules.evidence import NumberCheck, PhraseHit
+from inspection.rules.thresholds import Thresholds
+
+
+def forbidden_findings(hits: Sequence[PhraseHit], th: Thresholds) -> list[Finding]:
+    """speech.forbidden_phrase for each hit (exact: fail; fuzzy: review)."""
+    out = []
+    for hit in hits:
+        if hit.score < th.forbidden_similarity:
+            continue
+        exact = hit.score >= 0.999
+        out.append(
+            Finding(
+                code="speech.forbidden_phrase",
+                severity="fail" if exact else "review",
+                message=f"{PARTICIPANT_CN[hit.participant]}使用了禁止用语「{hit.phrase}」：{hit.excerpt}",
+                participant=hit.participant,
+                start_s=hit.start_s,
+                end_s=hit.end_s,
+                evidence={
+                    "rule": "R15",
+                    "phrase": hit.phrase,
+                    "transcript": [ev_line(hit.participant, hit.start_s, hit.end_s, hit.excerpt)],
+                    "scores": {"similarity": r3(hit.score)},
+                    "threshold": {"forbidden_similarity": th.forbidden_similarity},
+                },
+            )
+        )
+    return out
+
+
+_FIELD_CN = {
+    "premium": "保费",
+    "payment_years": "交费年限",
+    "payment_period": "交费期间",
+    "insurance_years": "保险期间",
+    "insurance_period": "保险期间",
+    "cooling_off_days": "犹豫期天数",
+}
+
+
+def _fmt_num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def number_findings(checks: Sequence[NumberCheck]) -> list[Finding]:
+    """speech.number_mismatch for each spoken number that differs from the policy value."""
+    out = []
+    for c in checks:
+        if not c.mismatch() or c.spoken is None:
+            continue
+        label = _FIELD_CN.get(c.field, c.field)
+        expected = "终身" if c.expected is None else _fmt_num(c.expected)
+        out.append(
+            Finding(
+                code="speech.number_mismatch",
+                severity="fail",
+                message=f"讲解的{label}为 {_fmt_num(c.spoken)}，与保单数据 {expected} 不一致",
+                node=c.node_id,
+                participant="salesperson",
+                start_s=c.start_s,
+                end_s=c.end_s,
+                evidence={
+                    "rule": "R7, R9",
+                    "field": c.field,
+                    "expected": c.expected,
+                    "spoken": c.spoken,
+                    "transcript": [ev_line("salesperson", c.start_s, c.end_s, c.excerpt)],
+                },
+            )
+        )
+    return out
+
+
+def asr_findings(
+    participant: Participant, lines: Sequence[TranscriptLine], th: Thresholds
+) -> list[Finding]:
+    """media.quality when too much of a participant's speech was recognised with low confidence.
+
+    ``TranscriptLine.confidence`` is the mean Whisper word probability (0-1).
+    """
+    scored = [t for t in lines if t.participant == participant and t.confidence is not None]
+    total = sum(t.end_s - t.start_s for t in scored)
+    if total <= 0 or total < th.asr_min_speech_s:
+        return []
+    low = [t for t in scored if (t.confidence or 0.0) < th.asr_low_confidence]
+    share = sum(t.end_s - t.start_s for t in low) / total
+    if share <= th.asr_low_share:
+        return []
+    return [
+        Finding(
+            code="media.quality",
+            severity="review",
+            message=f"{PARTICIPANT_CN[participant]}语音不清晰，{share:.0%} 的讲话识别置信度低",
+            participant=participant,
+            start_s=round(low[0].start_s, 3),
+            end_s=round(low[-1].end_s, 3),
+            evidence={
+                "rule": "R14",
+                "kind": "speech",
+                "scores": {"low_share": round(share, 3)},
+                "threshold": {
+                    "asr_low_confidence": th.asr_low_confidence,
+                    "asr_low_share": th.asr_low_share,
+                    "asr_min_speech_s": th.asr_min_speech_s,
+                },
+                "transcript": [ev_line(t.participant, t.start_s, t.end_s, t.text) for t in low[:5]],
+            },
+        )
+    ]

@@ -1,0 +1,134 @@
+"""The thresholds of the inspection: every tunable number, its default and what it means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+def _h(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every tunable number of the inspection, with its default and what it means."""
+
+    # Speech and script
+    node_similarity: float = _h(
+        0.6,
+        "Minimum character+pinyin similarity (0-1) between a template node and the best-matching transcript window for the node to count as spoken; a node's min_similarity overrides it.",
+    )
+    reminder_similarity: float = _h(
+        0.75,
+        "Minimum similarity (0-1) for the fixed recording reminder (R3, the node with role: reminder) to count as read.",
+    )
+    answer_window_s: float = _h(
+        15.0,
+        "Seconds after the end of a question in which the customer's answer is looked for; no answer in this window is a missing answer (silence is not consent).",
+    )
+    forbidden_similarity: float = _h(
+        0.9,
+        "Minimum fuzzy (character+pinyin) similarity for a spoken stretch to count as a forbidden phrase; 1.0 means exact matches only.",
+    )
+    asr_low_confidence: float = _h(
+        0.5,
+        "Utterances whose mean Whisper word probability (0-1) is below this are low-confidence.",
+    )
+    asr_min_speech_s: float = _h(
+        10.0,
+        "Speech recognition confidence is judged only for participants with at least this much recognised speech (s); a few short answers are too little to judge.",
+    )
+    asr_low_share: float = _h(
+        0.5,
+        "media.quality when more than this share (0-1) of a participant's speech time is low-confidence.",
+    )
+    # Faces
+    face_fps: float = _h(
+        1.0,
+        "Frames per second sampled from each video for faces, image quality and document OCR (face detection is most of the video stage's cost).",
+    )
+    face_absent_max_s: float = _h(
+        5.0,
+        "Longest allowed time (s) a participant's face may be missing from their own picture (R12); recorded gaps and document-showing windows are excluded.",
+    )
+    face_min_size_px: float = _h(
+        48.0,
+        "Faces smaller than this (px, shorter box side) do not count as present or as an extra person (e.g. the photo on an ID card held up).",
+    )
+    face_min_score: float = _h(0.6, "Minimum YuNet detection score for a face to count.")
+    extra_person_min_s: float = _h(
+        2.0,
+        "An extra face must be seen for at least this long (s) in one picture to be reported (R12, R18).",
+    )
+    face_match_cosine: float = _h(
+        0.363,
+        "Minimum SFace cosine similarity between the live face and the ID-card photo or a reference photo (OpenCV's suggested 0.363).",
+    )
+    card_face_max_ratio: float = _h(
+        0.7,
+        "During the ID-card node, a face smaller than this share of the live face's size is taken as the card's photo.",
+    )
+    # Documents
+    document_pad_s: float = _h(
+        5.0,
+        "Seconds added after a document node's spoken end when looking for the document on video (the customer holds it up after being asked).",
+    )
+    ocr_frames: int = _h(3, "Sharpest frames per document window that are OCR'd.")
+    id_name_similarity: float = _h(
+        0.85,
+        "Minimum similarity (0-1) between the name read from the ID card and the policy's customer name.",
+    )
+    signature_similarity: float = _h(
+        0.75,
+        "Minimum similarity (0-1) between the signed name read by OCR and the customer's name (names of 3+ characters also pass with one misread character).",
+    )
+    risk_sentence_similarity: float = _h(
+        0.85,
+        "Minimum similarity (0-1) between the hand-copied risk sentence read by OCR and the template's risk_sentence (R13).",
+    )
+    risk_sentence_min_chars: int = _h(
+        8,
+        "Fewer handwritten characters than this on the signature page means the risk sentence was not shown at all (missing rather than mismatch).",
+    )
+    # Media quality
+    audio_silence_dbfs: float = _h(
+        -50.0, "Audio windows (0.5 s) quieter than this (dBFS) are silence."
+    )
+    audio_quiet_dbfs: float = _h(
+        -38.0,
+        "media.quality when a participant's median speech level is below this (dBFS): too quiet to be clearly identifiable (R14).",
+    )
+    audio_clipped_share: float = _h(
+        0.01, "media.quality when more than this share (0-1) of samples is clipped."
+    )
+    dark_luma: float = _h(40.0, "Frames whose mean luma (0-255) is below this are dark.")
+    blur_laplacian: float = _h(
+        25.0, "Frames whose variance of the Laplacian (at 640 px width) is below this are blurred."
+    )
+    bad_frames_share: float = _h(
+        0.3,
+        "media.quality when more than this share (0-1) of a participant's sampled frames is dark, or blurred.",
+    )
+    # Continuity
+    max_gap_s: float = _h(
+        2.0,
+        "Recording interruptions (gaps between a participant's segments) longer than this (s) are reported as media.gap (R16).",
+    )
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """Name -> help text of every threshold."""
+        return {f.name: f.metadata["help"] for f in fields(cls)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Thresholds:
+        """Build from a mapping, rejecting unknown names."""
+        default = cls()
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown threshold(s): {', '.join(unknown)}")
+        return replace(default, **{k: type(getattr(default, k))(v) for k, v in data.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

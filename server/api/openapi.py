@@ -1,0 +1,256 @@
+"""The HTTP API as an OpenAPI 3.1 document, built from one table of operations and the
+pydantic models the handlers validate with. Served at ``GET /api/openapi.json``; rendered
+to ``docs/api.md`` by ``scripts/api_docs.py``. A test keeps the table and the router equal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from server.api.schemas import auth as a
+from server.api.schemas import reviews as r
+from server.api.schemas import sessions as s
+from server.api.schemas.common import MAX_ID, ErrorBody, Ok
+from server.sessions import SESSION_ID_RE
+
+Auth = Literal["none", "login", "token"]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation: what it takes, who may call it, what it answers."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    auth: Auth = "login"
+    roles: tuple[str, ...] = ()
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    media: str = "application/json"  # of the success response
+    errors: tuple[int, ...] = field(default=(400, 401, 403, 404))
+
+
+SALES = ("salesperson",)
+REVIEW = ("reviewer",)
+ADMIN = ("admin",)
+SID = "/api/sessions/{session_id}"
+JOIN = "/api/join/{token}"
+
+OPERATIONS: tuple[Op, ...] = (
+    Op("GET", "/api/openapi.json", "This document", "meta", "none", errors=()),
+    # Authentication
+    Op("POST", "/api/login", "Log in; sets the session cookie", "auth", "none",
+       body=a.LoginBody, response=a.SessionUserOut, errors=(400, 401, 413)),
+    Op("POST", "/api/logout", "Log out", "auth", response=Ok, errors=(401, 403)),
+    Op("GET", "/api/me", "The logged-in user and CSRF token", "auth",
+       response=a.SessionUserOut, errors=(401,)),
+    # Salesperson
+    Op("GET", "/api/templates", "Built-in script templates", "sessions",
+       response=s.TemplatesOut, errors=(401,)),
+    Op("POST", "/api/sessions", "Create a recording session", "sessions", roles=SALES,
+       body=s.NewSessionBody, response=s.SessionEnvelope, status=201,
+       errors=(400, 401, 403, 413)),
+    Op("GET", "/api/sessions", "The salesperson's sessions (admin: all)", "sessions",
+       roles=SALES, response=s.SessionListOut, errors=(401, 403)),
+    Op("GET", SID, "One session with its script", "sessions", roles=SALES,
+       response=s.SessionDetailOut),
+    Op("POST", SID + "/link", "The customer's join link and QR code", "sessions", roles=SALES,
+       response=s.JoinLinkOut, errors=(400, 401, 403, 404, 409)),
+    Op("POST", SID + "/offer", "Join the call: SDP offer in, answer out", "sessions",
+       roles=SALES, body=s.OfferBody, response=s.AnswerOut,
+       errors=(400, 401, 403, 404, 409, 410, 413, 503)),
+    Op("POST", SID + "/leave", "Leave the call", "sessions", roles=SALES, response=Ok),
+    Op("POST", SID + "/node", "Move the teleprompter to a script node", "sessions",
+       roles=SALES, body=s.NodeBody, response=s.SessionEnvelope,
+       errors=(400, 401, 403, 404, 409)),
+    Op("POST", SID + "/end", "End the session; queues the inspection", "sessions",
+       roles=SALES, response=s.SessionEnvelope, errors=(400, 401, 403, 404, 409)),
+    Op("GET", SID + "/state", "Live state (polled)", "sessions", roles=SALES,
+       response=s.StateOut),
+    Op("DELETE", SID, "Delete a session's files after retention (admin)", "retention",
+       roles=ADMIN, response=r.DeletedOut, errors=(400, 401, 403, 404, 409)),
+    Op("POST", SID + "/hold", "Place or lift a legal hold (admin)", "retention",
+       roles=ADMIN, body=r.HoldBody, response=r.HoldOut),
+    # Customer (join link)
+    Op("GET", JOIN, "Who is calling and why (before consent)", "join", "token",
+       response=s.JoinInfoOut, errors=(400, 404, 410)),
+    Op("POST", JOIN + "/consent", "The customer consents to recording", "join", "token",
+       body=s.ConsentBody, response=s.ConsentOut, errors=(400, 404, 409, 410, 413)),
+    Op("POST", JOIN + "/offer", "The customer joins the call", "join", "token",
+       body=s.OfferBody, response=s.AnswerOut, errors=(400, 404, 409, 410, 413, 503)),
+    Op("POST", JOIN + "/leave", "The customer leaves the call", "join", "token",
+       response=Ok, errors=(400, 404, 410)),
+    Op("GET", JOIN + "/state", "Live state for the customer (polled)", "join", "token",
+       response=s.StateOut, errors=(400, 404, 410)),
+    # Review
+    Op("GET", "/api/review/queue", "Sessions awaiting review, most severe first", "review",
+       roles=REVIEW, query=r.QueueQuery, response=r.QueueOut, errors=(400, 401, 403)),
+    Op("GET", "/api/review/stats", "Review statistics for a period", "review", roles=REVIEW,
+       query=r.StatsQuery, response=r.StatsOut, errors=(400, 401, 403)),
+    Op("GET", "/api/review/sessions/{session_id}", "Everything the review page shows",
+       "review", roles=REVIEW, response=r.ReviewDetailOut),
+    Op("POST", "/api/review/sessions/{session_id}/decision", "Approve or reject", "review",
+       roles=REVIEW, body=r.DecisionBody, response=r.DecisionOut,
+       errors=(400, 401, 403, 404, 409)),
+    Op("GET", "/api/review/sessions/{session_id}/export", "Evidence zip (admin)", "review",
+       roles=ADMIN, media="application/zip"),
+    Op("POST", "/api/review/findings/{finding_id}", "Confirm or dismiss a finding",
+       "review", roles=REVIEW, body=r.JudgeBody, response=r.FindingOut,
+       errors=(400, 401, 403, 404, 409)),
+    Op("GET", "/api/media/{session_id}/{name}", "A recording segment or the review video",
+       "media", roles=REVIEW, media="video/*", errors=(401, 403, 404, 416)),
+    Op("GET", "/api/media/{session_id}/evidence/{name}", "An evidence thumbnail", "media",
+       roles=REVIEW, media="image/*", errors=(401, 403, 404, 416)),
+    Op("GET", "/api/audit/verify", "Verify the audit chain and anchored files (admin)",
+       "audit", roles=ADMIN, response=r.VerifyOut, errors=(401, 403)),
+    Op("GET", "/api/rerecord-requests", "Open re-recording requests", "rerecord",
+       roles=SALES, response=r.RerecordListOut, errors=(401, 403)),
+    Op("POST", "/api/rerecord-requests/{request_id}/start",
+       "Start the re-recording session", "rerecord", roles=SALES,
+       response=r.RerecordStartOut, status=201, errors=(400, 401, 403, 404, 409)),
+)  # fmt: skip
+
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "session_id": {"type": "string", "pattern": SESSION_ID_RE.pattern},
+    "token": {"type": "string", "maxLength": 256, "description": "the signed join token"},
+    "finding_id": _ID,
+    "request_id": _ID,
+    "name": {"type": "string", "maxLength": 160, "description": "a file the session lists"},
+}
+_STATUS_TEXT = {
+    400: "Bad input",
+    401: "Login required",
+    403: "Wrong role or CSRF token",
+    404: "Not found (or not yours)",
+    409: "Conflicts with the session's state",
+    410: "Gone (link revoked or expired, rejoin window passed)",
+    413: "Body too large",
+    416: "Range not satisfiable",
+    503: "At capacity",
+}
+REF = "#/components/schemas/{model}"
+
+
+def _models() -> list[tuple[type[BaseModel], Literal["validation", "serialization"]]]:
+    seen: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (ErrorBody, "serialization")
+    ]
+    for op in OPERATIONS:
+        if op.body is not None:
+            seen.append((op.body, "validation"))
+        if op.response is not None:
+            seen.append((op.response, "serialization"))
+    return list(dict.fromkeys(seen))
+
+
+def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(by_alias=True, ref_template=REF)
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        # A query parameter is absent or a string, never JSON null.
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        if options:
+            prop.update(options[0])
+        if prop.get("default") is None:
+            prop.pop("default", None)
+        desc = prop.pop("description", None)
+        param = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if desc:
+            param["description"] = desc
+        out.append(param)
+    return out
+
+
+def _operation(op: Op, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "operationId": re.sub(r"[^a-zA-Z0-9]+", "_", f"{op.method} {op.path}").strip("_"),
+        "summary": op.summary,
+        "tags": [op.tag],
+    }
+    if op.auth == "login":
+        out["security"] = [{"cookie": [], "csrf": []}] if op.method != "GET" else [{"cookie": []}]
+        if op.roles:
+            out["description"] = f"Role: {' or '.join(op.roles)} (admin may do everything)."
+    elif op.auth == "token":
+        out["security"] = []
+        out["description"] = "Authenticated by the join token in the path; no cookie."
+    else:
+        out["security"] = []
+    params = [
+        {"name": p, "in": "path", "required": True, "schema": PATH_PARAMS[p]}
+        for p in re.findall(r"{(\w+)}", op.path)
+    ]
+    if op.query is not None:
+        params += _query_params(op.query)
+    if params:
+        out["parameters"] = params
+    if op.body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+        }
+    ok: dict[str, Any] = {"description": "OK" if op.status == 200 else "Created"}
+    if op.response is not None:
+        ok["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
+    elif op.media != "application/json":
+        ok["content"] = {op.media: {"schema": {"type": "string", "format": "binary"}}}
+    else:
+        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    responses: dict[str, Any] = {str(op.status): ok}
+    error = {"application/json": {"schema": refs[(ErrorBody, "serialization")]}}
+    for status in op.errors:
+        responses[str(status)] = {"description": _STATUS_TEXT[status], "content": error}
+    responses["default"] = {"description": "Any other error, same shape", "content": error}
+    out["responses"] = responses
+    return out
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (built once per process)."""
+    refs, defs = models_json_schema(_models(), ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Kesu (可溯) HTTP API",
+            "version": "1",
+            "description": (
+                'Every error answer is {"error": {"code", "message", "details"}}; '
+                "validation errors list each bad field in details.errors. Unsafe requests "
+                "authenticated by the cookie must send the X-CSRF-Token header from /api/me."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "kesu_session"},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+            },
+        },
+    }
+
+
+async def serve(_request: web.Request) -> web.Response:
+    return web.json_response(document())
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/openapi.json", serve)

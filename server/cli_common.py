@@ -1,0 +1,133 @@
+"""What the database commands of ``kesu`` share: the global options (accepted before or after
+an action), loading the settings, saying which data directory and database a command uses, and
+refusing to create a database anywhere but in ``kesu serve`` / ``kesu migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from server.settings import Settings, load_settings, masked_db_url
+
+EXIT_USAGE = 2
+_OVERRIDES = ("host", "port", "data_dir", "database_url", "workers")
+
+
+class CliError(Exception):
+    """Ends a command: the message goes to stderr and the exit code is ``EXIT_USAGE``."""
+
+
+def global_options() -> argparse.ArgumentParser:
+    """A parent parser for a command and for each of its actions, so that ``kesu user
+    --data-dir D list`` and ``kesu user list --data-dir D`` both work. ``SUPPRESS`` keeps an
+    action's unset option from overwriting the value given before the action."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="TOML file of settings (see `kesu settings`)",
+    )
+    p.add_argument(
+        "--data-dir",
+        dest="data_dir",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="data directory (default ./var)",
+    )
+    p.add_argument(
+        "--database-url",
+        dest="database_url",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="SQLAlchemy async URL (default: SQLite in the data directory)",
+    )
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from env and ``--config``, with the command-line options on top."""
+    overrides: dict[str, Any] = {}
+    for name in _OVERRIDES:
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    config = getattr(args, "config", None)
+    try:
+        return load_settings(overrides, toml_path=Path(config) if config else None)
+    except OSError as exc:
+        raise CliError(f"cannot read --config {config}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def sqlite_path(settings: Settings) -> Path | None:
+    """The database file when the database is SQLite on disk, else None."""
+    try:
+        url = make_url(settings.db_url)
+    except ArgumentError:
+        return None
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def describe(settings: Settings) -> str:
+    """``data directory X, database Y`` with absolute paths and no password."""
+    path = sqlite_path(settings)
+    db = f"{path.resolve()} (SQLite)" if path is not None else masked_db_url(settings.db_url)
+    return f"data directory {settings.data_dir.resolve()}, database {db}"
+
+
+def announce(settings: Settings, command: str) -> None:
+    """Tell the operator (on stderr, so stdout stays parseable) where the command works."""
+    print(f"{command}: {describe(settings)}", file=sys.stderr, flush=True)
+
+
+def _has_schema(conn: Connection) -> bool:
+    return bool(inspect(conn).has_table("alembic_version"))
+
+
+async def _schema_present(url: str) -> bool:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_has_schema)
+    finally:
+        await engine.dispose()
+
+
+def _fix_hint(settings: Settings) -> str:
+    if sqlite_path(settings) is None:
+        return "run `kesu serve` or `kesu migrate` with this --database-url to create the schema"
+    return (
+        f"run `kesu serve` or `kesu migrate` with --data-dir {settings.data_dir.resolve()} "
+        "to create it, or pass --data-dir of an existing installation"
+    )
+
+
+def require_database(settings: Settings) -> None:
+    """Refuse to go on unless the database exists and has Kesu's schema. Opening a missing
+    SQLite file would create an empty database, so its file is checked before connecting."""
+    path = sqlite_path(settings)
+    if path is not None and not path.is_file():
+        where = (
+            "" if settings.data_dir.is_dir() else f" (no directory {settings.data_dir.resolve()})"
+        )
+        raise CliError(f"no database at {path.resolve()}{where}; {_fix_hint(settings)}")
+    shown = masked_db_url(settings.db_url) if path is None else str(path.resolve())
+    try:
+        present = asyncio.run(_schema_present(settings.db_url))
+    except (SQLAlchemyError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CliError(f"cannot open the database {shown}: {first}") from None
+    if not present:
+        raise CliError(f"the database {shown} has no Kesu schema; {_fix_hint(settings)}")

@@ -1,0 +1,157 @@
+"""Sessions nobody is coming back to: crash recovery at start-up, and a background sweep.
+
+At start-up, sessions a crash left ``live`` are marked ``interrupted`` (their segments kept,
+hashed and anchored in the audit chain; see ``SessionDir.mark_interrupted``). Then, every
+few seconds, the sweep
+
+- releases media rooms that have been empty longer than the rejoin window, so an abandoned
+  call or a refused offer never holds one of the ``max_sessions`` slots (the leave that
+  emptied the room already finalised its segments; ``Room.close`` finalises anything left),
+  and writes a ``room_released`` event;
+- ends, as ``system``, every session that can no longer continue and has something recorded:
+  one whose room was released, or an interrupted one nobody rejoined within the window.
+  Ending queues the review video and the inspection, with the reason in the ``end`` event
+  and the audit entry.
+
+A participant who left (or was cut off by the crash) may rejoin only within the window
+(``sessions._check_rejoin_window``), so past it the session's state is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from server import audit, sessions
+from server.context import AppContext
+from server.session_dir import SessionDir, parse_iso
+from server.store.models import RecordingSession
+from server.store.types import utcnow
+
+log = logging.getLogger("kesu.housekeeping")
+
+MIN_INTERVAL_S = 0.2
+MAX_INTERVAL_S = 5.0
+
+
+async def recover_interrupted(ctx: AppContext) -> list[str]:
+    """After a crash: sessions left live are marked interrupted; their segments are kept and hashed."""
+    async with ctx.db.session() as s:
+        rows = list(
+            (
+                await s.execute(select(RecordingSession).where(RecordingSession.status == "live"))
+            ).scalars()
+        )
+    out = []
+    for row in rows:
+        sdir = SessionDir(sessions.path_of(ctx, row.id))
+        files: dict[str, str] = {}
+        if sdir.exists():
+            await sdir.mark_interrupted()
+            files = await sdir.file_hashes()
+        async with ctx.db.session() as s:
+            db_row = await s.get(RecordingSession, row.id)
+            assert db_row is not None
+            db_row.status = "interrupted"
+            # Anchor the kept segments now, so nothing after the crash can alter them unseen.
+            await audit.record(s, "system", "session.interrupted", row.id, {"files": files})
+        out.append(row.id)
+    if out:
+        log.warning(
+            "marked %d session(s) interrupted after an unclean stop: %s", len(out), ", ".join(out)
+        )
+    return out
+
+
+def last_activity(sdir: SessionDir) -> datetime | None:
+    """The newest server time in the session's metadata (events and segment ends)."""
+    meta = sdir.metadata
+    stamps = [parse_iso(e.get("at")) for e in meta.get("events", [])]
+    stamps += [parse_iso(s.get("ended_at")) for s in meta.get("segments", [])]
+    known = [t for t in stamps if t is not None]
+    return max(known, default=None)
+
+
+async def _end_if_recorded(ctx: AppContext, session_id: str, reason: str) -> bool:
+    sdir = SessionDir(sessions.path_of(ctx, session_id))
+    if not sdir.exists() or not sdir.segments():
+        return False  # nothing to inspect; the session stays as it is
+    async with ctx.db.session() as s:
+        row = await s.get(RecordingSession, session_id)
+    if row is None or row.deleted_at is not None or row.status not in sessions.LIVE_STATES:
+        return False
+    await sessions.end_session(ctx, row, "system", reason=reason)
+    log.info("session %s ended by the system (%s); inspection queued", session_id, reason)
+    return True
+
+
+async def release_idle_rooms(ctx: AppContext) -> list[str]:
+    """Close rooms empty for longer than the rejoin window; end their sessions."""
+    window = ctx.settings.rejoin_window_s
+    released = []
+    for session_id in ctx.rooms.idle_rooms(window):
+        room = ctx.rooms.get(session_id)
+        if room is None or (room.empty_for() is None and not room.closed):
+            continue  # someone rejoined meanwhile
+        segments = await ctx.rooms.close_room(session_id)
+        sdir = SessionDir(sessions.path_of(ctx, session_id))
+        if sdir.exists():
+            await sdir.add_event(
+                "room_released",
+                detail={
+                    "reason": "empty_past_rejoin_window",
+                    "rejoin_window_s": window,
+                    "segments": [s.file for s in segments],
+                },
+            )
+        released.append(session_id)
+        await _end_if_recorded(ctx, session_id, "abandoned")
+    return released
+
+
+async def end_unresumed(ctx: AppContext) -> list[str]:
+    """End interrupted sessions that nobody rejoined within the window (their inspection
+    is queued; before, they waited for someone to press "end")."""
+    async with ctx.db.session() as s:
+        ids = list(
+            (
+                await s.execute(
+                    select(RecordingSession.id).where(
+                        RecordingSession.status == "interrupted",
+                        RecordingSession.deleted_at.is_(None),
+                    )
+                )
+            ).scalars()
+        )
+    ended = []
+    now = utcnow()
+    for session_id in ids:
+        if ctx.rooms.get(session_id) is not None:
+            continue
+        sdir = SessionDir(sessions.path_of(ctx, session_id))
+        last = last_activity(sdir) if sdir.exists() else None
+        if last is not None and (now - last).total_seconds() < ctx.settings.rejoin_window_s:
+            continue
+        if await _end_if_recorded(ctx, session_id, "interrupted"):
+            ended.append(session_id)
+    return ended
+
+
+async def sweep(ctx: AppContext) -> None:
+    """One pass of both checks."""
+    await release_idle_rooms(ctx)
+    await end_unresumed(ctx)
+
+
+async def run(ctx: AppContext) -> None:
+    """Sweep until cancelled; the period follows the (possibly changed) rejoin window."""
+    while True:
+        try:
+            await sweep(ctx)
+        except Exception:
+            log.exception("housekeeping sweep failed")
+        window = ctx.settings.rejoin_window_s
+        await asyncio.sleep(max(MIN_INTERVAL_S, min(MAX_INTERVAL_S, window / 5)))

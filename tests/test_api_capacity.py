@@ -1,0 +1,101 @@
+"""Media slots are not leaked: refused offers and abandoned calls give their room back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import select
+
+from server.store.models import AuditEntry, Job
+from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
+from tests.test_api_auth import assert_error
+from tests.test_api_recording import join, open_session, wait_for
+
+
+async def test_refused_offers_do_not_use_up_capacity(tmp_path: Path) -> None:
+    srv = await start_server(make_settings(tmp_path, max_sessions=2))
+    await add_test_users(srv.ctx)
+    sales = Client(srv.url)
+    try:
+        await sales.login("sales1")
+        for _ in range(4):  # twice the capacity, each on a fresh session
+            sid, _ = await open_session(sales)
+            status, body = await sales.post(
+                f"/api/sessions/{sid}/offer", json={"type": "offer", "sdp": "v=0\r\n"}
+            )
+            assert status == 400, body  # the SDP's fault, never 503 capacity
+        assert len(srv.ctx.rooms) == 0
+    finally:
+        await sales.close()
+        await srv.runner.cleanup()
+
+
+async def test_abandoned_call_releases_its_room_and_is_ended(tmp_path: Path) -> None:
+    srv = await start_server(make_settings(tmp_path, max_sessions=1))
+    await add_test_users(srv.ctx)
+    sales = Client(srv.url)
+    peers = []
+    try:
+        await sales.login("sales1")
+        sid, _ = await open_session(sales)
+        peer = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
+        peers.append(peer)
+        await wait_for(lambda: bool(srv.ctx.rooms.get(sid)))
+        room = srv.ctx.rooms.get(sid)
+        assert room is not None
+        await wait_for(
+            lambda: room.stats().get("salesperson", {}).get("recorded", {}).get("video", 0) > 5
+        )
+        # The one slot is taken: a second session gets 503.
+        other, _ = await open_session(sales)
+        status, body = await sales.post(
+            f"/api/sessions/{other}/offer", json={"type": "offer", "sdp": "v=0\r\n"}
+        )
+        assert status == 503
+        assert_error(body, "capacity")
+        # The salesperson walks away (their page drops) and never comes back.
+        srv.ctx.settings = replace(srv.ctx.settings, rejoin_window_s=1.0)
+        assert (await sales.post(f"/api/sessions/{sid}/leave"))[0] == 200
+        await peer.close()
+        await wait_for(lambda: srv.ctx.rooms.get(sid) is None, 20)
+        status, body = await sales.post(
+            f"/api/sessions/{other}/offer", json={"type": "offer", "sdp": "v=0\r\n"}
+        )
+        assert status == 400, body
+    finally:
+        for p in peers:
+            await p.close()
+        await sales.close()
+
+    try:
+        jobs, audits = await _jobs_and_audits(srv, sid)
+        for _ in range(100):  # the sweep ends the session right after releasing the room
+            if jobs:
+                break
+            await asyncio.sleep(0.1)
+            jobs, audits = await _jobs_and_audits(srv, sid)
+        assert sorted(j.kind for j in jobs) == ["inspect", "review_video"]
+        (end_audit,) = [a for a in audits if a.action == "session.end"]
+        assert end_audit.actor == "system" and end_audit.detail["reason"] == "abandoned"
+    finally:
+        await srv.runner.cleanup()
+    meta = json.loads((srv.ctx.settings.sessions_dir / sid / "metadata.json").read_text("utf-8"))
+    assert meta["status"] == "ended"
+    (seg,) = meta["segments"]
+    assert seg["status"] == "finished" and seg["sha256"] and seg["bytes"] > 0
+    types = [e["type"] for e in meta["events"]]
+    assert types[-2:] == ["room_released", "end"], types
+    assert meta["events"][-1]["detail"] == {"reason": "abandoned"}
+
+
+async def _jobs_and_audits(srv: RunningServer, sid: str) -> tuple[list[Job], list[AuditEntry]]:
+    async with srv.ctx.db.session() as db:
+        jobs = (await db.execute(select(Job))).scalars()
+        audits = (await db.execute(select(AuditEntry))).scalars()
+        return (
+            [j for j in jobs if j.payload.get("session_id") == sid],
+            [a for a in audits if a.session_id == sid],
+        )
