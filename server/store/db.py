@@ -66,7 +66,6 @@ class Database:
         if self.is_sqlite:
             _sqlite_setup(self.engine, read_only=False)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writers = asyncio.Lock() if self.is_sqlite else None
         # Readers get their own pool, so a queue of writers waiting for SQLite's one write
         # lock never holds the connections that reads need.
         self.read_engine = self.engine
@@ -82,25 +81,8 @@ class Database:
         On SQLite it holds the database's single write lock from its first statement, so
         keep it short: no password hashing, no network, no file I/O inside.
         """
-        async with self._writer_turn(), self.sessionmaker() as s, s.begin():
+        async with self.sessionmaker() as s, s.begin():
             yield s
-
-    @asynccontextmanager
-    async def _writer_turn(self) -> AsyncIterator[None]:
-        """SQLite: this process's writers queue here, first come first served, instead of
-        each polling the lock in SQLite's busy handler (sleeps of up to 100 ms, no order).
-        Other processes (workers, the CLI) still meet the busy timeout."""
-        if self._writers is None:
-            yield
-            return
-        try:
-            await asyncio.wait_for(self._writers.acquire(), BUSY_TIMEOUT_MS / 1000)
-        except TimeoutError:
-            raise RuntimeError("timed out waiting for the database writer") from None
-        try:
-            yield
-        finally:
-            self._writers.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
