@@ -20,7 +20,7 @@ from tests.conftest import PASSWORD, Client, RunningServer, new_session_body
 def write_lock_held(server: RunningServer) -> Iterator[None]:
     """Another process's writer, mid-transaction: SQLite's one write lock is taken."""
     path = server.ctx.settings.data_dir / "kesu.db"
-    conn = sqlite3.connect(path, isolation_level=None, timeout=0.1)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
