@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import housekeeping, logredact
-from server.api import auth, errors, join, openapi, pages
+from server import housekeeping, logredact, metrics, readiness
+from server.api import auth, errors, ice, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
 from server.audit_metadata import MetadataAnchorer
 from server.audit_trail import AuditTrail, attach, trail_of
 from server.context import CTX, AppContext
-from server.jobs import DbJobQueue, WorkerPool
+from server.jobs import DbJobQueue, JobHandler, JobQueue, WorkerPool
 from server.rtc.room import RoomManager
 from server.security import JoinSigner, load_or_create_key
 from server.settings import Settings
@@ -39,9 +39,20 @@ def build_context(settings: Settings) -> AppContext:
         settings=settings,
         db=db,
         signer=JoinSigner(key),
-        queue=DbJobQueue(db, max_attempts=settings.job_max_attempts),
+        queue=build_queue(db, settings),
         rooms=RoomManager.from_settings(settings),
         anchorer=MetadataAnchorer(db, settings.sessions_dir),
+    )
+
+
+def build_queue(db: Database, settings: Settings) -> JobQueue:
+    """procrastinate on PostgreSQL (several machines); a table and in-process pool on SQLite."""
+    from server.jobs_pg import ProcrastinateQueue, is_postgres
+
+    if is_postgres(settings.db_url):
+        return ProcrastinateQueue(db, settings)
+    return DbJobQueue(
+        db, max_attempts=settings.job_max_attempts, retry_delay_s=settings.job_retry_delay_s
     )
 
 
@@ -88,17 +99,45 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
     if ctx.settings.workers <= 0:
         yield
+        await ctx.queue.close()
         return
-    await ctx.queue.requeue_stale()
     runner = JobRunner(ctx)
     runner.start()
-    ctx.pool = WorkerPool(
-        ctx.queue, runner.handlers(), ctx.settings.workers, ctx.settings.job_poll_s
-    )
-    ctx.pool.start()
+    handlers = runner.handlers()
+    if metrics.METRICS in app:
+        handlers = app[metrics.METRICS].instrument(handlers)
+    consumer = await start_consumer(ctx.queue, handlers, ctx.settings)
+    if isinstance(consumer, WorkerPool):
+        ctx.pool = consumer
     yield
-    await ctx.pool.stop()
+    await stop_consumer(consumer)
     await runner.close()
+    await ctx.queue.close()
+
+
+async def start_consumer(
+    queue: JobQueue, handlers: dict[str, JobHandler], settings: Settings
+) -> WorkerPool | asyncio.Task[None]:
+    """Start consuming jobs: the in-process pool (embedded, after putting back what this
+    machine's dead processes left running) or a procrastinate worker (whose stalled-job
+    check recovers jobs of dead workers on any machine)."""
+    from server.jobs_pg import ProcrastinateQueue
+
+    if isinstance(queue, ProcrastinateQueue):
+        return asyncio.create_task(queue.run_worker(handlers, max(1, settings.workers)))
+    assert isinstance(queue, DbJobQueue)
+    await queue.requeue_stale()
+    pool = WorkerPool(queue, handlers, max(1, settings.workers), settings.job_poll_s)
+    pool.start()
+    return pool
+
+
+async def stop_consumer(consumer: WorkerPool | asyncio.Task[None]) -> None:
+    if isinstance(consumer, WorkerPool):
+        await consumer.stop()
+        return
+    consumer.cancel()
+    await asyncio.gather(consumer, return_exceptions=True)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -106,11 +145,11 @@ def create_app(settings: Settings) -> web.Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logredact.install()
     app = web.Application(
-        middlewares=[errors.error_middleware, auth.auth_middleware],
+        middlewares=[metrics.middleware, errors.error_middleware, auth.auth_middleware],
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
     app.cleanup_ctx.extend([_database, _audit, _rooms, _workers])
-    for module in (auth, sessions_api, join, pages, reviews_api, openapi):
+    for module in (auth, sessions_api, join, ice, pages, reviews_api, openapi, metrics, readiness):
         module.setup(app)
     return app

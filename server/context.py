@@ -13,7 +13,7 @@ from server.store.db import Database
 
 if TYPE_CHECKING:
     from server.audit_metadata import MetadataAnchorer
-    from server.jobs import DbJobQueue, WorkerPool
+    from server.jobs import JobQueue, WorkerPool
     from server.rtc.room import RoomManager
 
 
@@ -22,7 +22,7 @@ class AppContext:
     settings: Settings
     db: Database
     signer: JoinSigner
-    queue: DbJobQueue
+    queue: JobQueue
     rooms: RoomManager
     pool: WorkerPool | None = None
     anchorer: MetadataAnchorer | None = None  # metadata.json -> audit chain (server only)

@@ -1,9 +1,9 @@
-"""Job queue behind a small interface: embedded (database table + in-process pool) today,
-a distributed engine (procrastinate on PostgreSQL) later.
+"""Job queue behind a small interface. Embedded default: a table in the SQLite database and
+an in-process pool (this module). PostgreSQL: procrastinate (server/jobs_pg.py).
 
 A job is ``(kind, payload)``; handlers are registered by kind and run by a worker pool that
-claims one job at a time. Claims are atomic: SQLite serialises writers with BEGIN IMMEDIATE,
-PostgreSQL uses ``FOR UPDATE SKIP LOCKED``.
+claims one job at a time. Embedded claims are atomic because SQLite serialises writers with
+BEGIN IMMEDIATE; the embedded queue is single-machine by design.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,14 +43,12 @@ class JobQueue(Protocol):
     """What the rest of the server needs from a queue."""
 
     async def enqueue(self, kind: str, payload: dict[str, Any]) -> int: ...
-    async def claim(self, worker_id: str) -> JobInfo | None: ...
     async def progress(self, job_id: int, stage: str, fraction: float) -> None: ...
-    async def complete(self, job_id: int) -> None: ...
-    async def fail(self, job_id: int, error: str, retry: bool) -> None: ...
+    async def close(self) -> None: ...
 
 
 class DbJobQueue:
-    """Jobs kept in the application database (SQLite or PostgreSQL)."""
+    """Jobs kept in the embedded SQLite database, run by a ``WorkerPool`` in this process."""
 
     def __init__(self, db: Database, max_attempts: int = 3, retry_delay_s: float = 5.0) -> None:
         self.db = db
@@ -74,8 +73,6 @@ class DbJobQueue:
                 .order_by(Job.id)
                 .limit(1)
             )
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
             job = (await s.execute(query)).scalar_one_or_none()
             if job is None:
                 return None
@@ -114,12 +111,54 @@ class DbJobQueue:
                 job.finished_at = utcnow()
 
     async def requeue_stale(self) -> int:
-        """Jobs left 'running' by a crashed process go back to the queue (called at start-up)."""
+        """Jobs left 'running' by a dead process of this machine go back to the queue (called
+        at start-up). Workers are named ``<host>-<pid>-<n>``: a job of another host, or of a
+        live process here (a ``kesu worker`` beside ``kesu serve``), is left alone."""
+        prefix = f"{socket.gethostname()}-"
         async with self.db.session() as s:
-            result = await s.execute(
-                update(Job).where(Job.status == "running").values(status="queued", locked_by=None)
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
+            rows = (
+                await s.execute(
+                    select(Job.id, Job.locked_by).where(
+                        Job.status == "running", Job.locked_by.startswith(prefix)
+                    )
+                )
+            ).all()
+            dead = [
+                job_id
+                for job_id, locked_by in rows
+                if not _pid_alive(_pid_of((locked_by or "")[len(prefix) :]))
+            ]
+            if dead:
+                await s.execute(
+                    update(Job)
+                    .where(Job.id.in_(dead), Job.status == "running")
+                    .values(status="queued", locked_by=None)
+                )
+            return len(dead)
+
+    async def close(self) -> None:
+        """Nothing to release: the database is closed by its owner."""
+
+
+def worker_name(n: int) -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{n}"
+
+
+def _pid_of(rest: str) -> int:
+    head = rest.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0 or pid == os.getpid():
+        return False  # our own pid: a previous run's job cannot be running in this process yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class PermanentJobError(Exception):
@@ -141,7 +180,7 @@ class WorkerPool:
 
     def start(self) -> None:
         for i in range(self.size):
-            self._tasks.append(asyncio.create_task(self._run(f"{os.getpid()}-{i}")))
+            self._tasks.append(asyncio.create_task(self._run(worker_name(i))))
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -6,32 +6,47 @@ import asyncio
 import contextlib
 import signal
 
-from server.app import build_context
-from server.jobs import WorkerPool
+from server.app import build_context, start_consumer, stop_consumer
+from server.jobs import JobHandler
 from server.settings import Settings, masked_db_url
 from server.worker import JobRunner
 
 
-async def run_worker(settings: Settings) -> int:
-    """Consume jobs until SIGINT/SIGTERM, then finish cleanly."""
+async def run_worker(settings: Settings, handlers: dict[str, JobHandler] | None = None) -> int:
+    """Consume jobs until SIGINT/SIGTERM, then finish cleanly. ``handlers`` replaces the real
+    ones (inspection, review video) in tests."""
     ctx = build_context(settings)
     await ctx.db.migrate()
-    runner = JobRunner(ctx)
-    runner.start()
-    pool = WorkerPool(ctx.queue, runner.handlers(), max(1, settings.workers), settings.job_poll_s)
+    runner = JobRunner(ctx) if handlers is None else None
+    if runner is not None:
+        runner.start()
+        handlers = runner.handlers()
+    assert handlers is not None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    pool.start()
+    consumer = await start_consumer(ctx.queue, handlers, settings)
+    engine = "procrastinate" if isinstance(consumer, asyncio.Task) else "embedded pool"
     print(
-        f"kesu worker: {pool.size} worker(s) polling {masked_db_url(settings.db_url)}", flush=True
+        f"kesu worker: {max(1, settings.workers)} worker(s) ({engine}) on "
+        f"{masked_db_url(settings.db_url)}",
+        flush=True,
     )
     try:
-        await stop.wait()
+        done = asyncio.ensure_future(stop.wait())
+        watch = [done] + ([consumer] if isinstance(consumer, asyncio.Task) else [])
+        await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
+        done.cancel()
     finally:
-        await pool.stop()
-        await runner.close()
+        await stop_consumer(consumer)
+        if runner is not None:
+            await runner.close()
+        await ctx.queue.close()
         await ctx.db.close()
+    if isinstance(consumer, asyncio.Task) and consumer.done() and not consumer.cancelled():
+        exc = consumer.exception()
+        if exc is not None:
+            raise exc
     return 0

@@ -12,7 +12,19 @@ from sqlalchemy import select
 from server.store.models import AuditEntry, Job
 from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
 from tests.test_api_auth import assert_error
-from tests.test_api_recording import join, open_session, wait_for
+from tests.test_api_recording import join, make_peer, open_session, wait_for
+
+
+async def refused_offer() -> str:
+    """A well-formed offer the room refuses (no Opus): it gets past every check made before
+    a room is taken."""
+    peer = make_peer("salesperson")
+    try:
+        offer = await peer.offer()
+    finally:
+        await peer.close()
+    assert "opus/48000" in offer
+    return offer.replace("opus/48000", "speex/48000")
 
 
 async def test_refused_offers_do_not_use_up_capacity(tmp_path: Path) -> None:
@@ -21,12 +33,14 @@ async def test_refused_offers_do_not_use_up_capacity(tmp_path: Path) -> None:
     sales = Client(srv.url)
     try:
         await sales.login("sales1")
+        offer = await refused_offer()
         for _ in range(4):  # twice the capacity, each on a fresh session
             sid, _ = await open_session(sales)
             status, body = await sales.post(
-                f"/api/sessions/{sid}/offer", json={"type": "offer", "sdp": "v=0\r\n"}
+                f"/api/sessions/{sid}/offer", json={"type": "offer", "sdp": offer}
             )
-            assert status == 400, body  # the SDP's fault, never 503 capacity
+            assert status == 400, body  # the offer's fault, never 503 capacity
+            assert_error(body, "codec_unsupported")
         assert len(srv.ctx.rooms) == 0
     finally:
         await sales.close()
@@ -51,8 +65,9 @@ async def test_abandoned_call_releases_its_room_and_is_ended(tmp_path: Path) -> 
         )
         # The one slot is taken: a second session gets 503.
         other, _ = await open_session(sales)
+        offer = await refused_offer()
         status, body = await sales.post(
-            f"/api/sessions/{other}/offer", json={"type": "offer", "sdp": "v=0\r\n"}
+            f"/api/sessions/{other}/offer", json={"type": "offer", "sdp": offer}
         )
         assert status == 503
         assert_error(body, "capacity")
@@ -62,9 +77,10 @@ async def test_abandoned_call_releases_its_room_and_is_ended(tmp_path: Path) -> 
         await peer.close()
         await wait_for(lambda: srv.ctx.rooms.get(sid) is None, 20)
         status, body = await sales.post(
-            f"/api/sessions/{other}/offer", json={"type": "offer", "sdp": "v=0\r\n"}
+            f"/api/sessions/{other}/offer", json={"type": "offer", "sdp": offer}
         )
-        assert status == 400, body
+        assert status == 400, body  # a slot is free again: the offer itself is judged
+        assert_error(body, "codec_unsupported")
     finally:
         for p in peers:
             await p.close()

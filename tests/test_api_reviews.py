@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server import audit, audit_verify
+from server import audit_verify
 from server.store.models import AuditEntry, RecordingSession
 from tests.conftest import RunningServer
 from tests.review_fixtures import FLAGGED, ID_NUMBER, MASKED_ID, build_session

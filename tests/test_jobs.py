@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import sys
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -86,13 +89,22 @@ async def test_pool_runs_retries_and_fails(tmp_path: Path) -> None:
     await db.close()
 
 
-async def test_stale_running_jobs_are_requeued(tmp_path: Path) -> None:
+async def test_only_dead_local_processes_jobs_are_requeued(tmp_path: Path) -> None:
+    """At start-up the embedded queue takes back what a dead process of this machine left
+    running, never a live process's job nor another machine's."""
     db = await _db(tmp_path / "jobs.db")
     queue = DbJobQueue(db)
-    await queue.enqueue("inspect", {})
-    assert await queue.claim("crashed-worker") is not None
-    assert await queue.claim("other") is None
+    dead = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await dead.wait()  # reaped: its pid is free
+    host = socket.gethostname()
+    owners = [f"{host}-{dead.pid}-0", f"{host}-{os.getppid()}-0", "other-host-1-0"]
+    for owner in owners:
+        await queue.enqueue("inspect", {})
+        assert await queue.claim(owner) is not None
     assert await queue.requeue_stale() == 1
-    job = await queue.claim("other")
-    assert job is not None and job.attempts == 2
+    job = await queue.claim("next")
+    assert job is not None and job.id == 1 and job.attempts == 2
+    async with db.session() as s:
+        states = {j.id: (j.status, j.locked_by) for j in (await s.execute(select(Job))).scalars()}
+    assert states[2] == ("running", owners[1]) and states[3] == ("running", owners[2])
     await db.close()

@@ -1,19 +1,20 @@
-"""The store on a real PostgreSQL: migrations, atomic job claims, an intact audit chain under
-concurrent writers, UTC times, and the session API on top."""
+"""The store on a real PostgreSQL: migrations, an intact audit chain under concurrent writers,
+UTC times, and the session API on top (jobs on PostgreSQL: tests/test_jobs_pg.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from server import audit, audit_verify
 from server.audit_keys import AuditKeys, CheckpointLog
 from server.audit_trail import AuditTrail, attach
-from server.jobs import DbJobQueue
 from server.store.db import Database
 from tests.conftest import (
     Client,
@@ -32,7 +33,7 @@ def pg_admin() -> Iterator[str]:
         yield dsn
 
 
-async def test_migrations_claims_and_chain(pg_admin: str, tmp_path: Path) -> None:
+async def test_migrations_and_chain(pg_admin: str, tmp_path: Path) -> None:
     url = await fresh_database(pg_admin)
     trail = AuditTrail(
         AuditKeys.load_or_create(tmp_path / "audit.key"),
@@ -41,19 +42,9 @@ async def test_migrations_claims_and_chain(pg_admin: str, tmp_path: Path) -> Non
     main = Database(url)
     attach(main, trail)
     await main.migrate()
-    queue = DbJobQueue(main)
-    ids = [await queue.enqueue("inspect", {"n": i}) for i in range(20)]
     dbs = [Database(url) for _ in range(4)]
     for d in dbs:
         attach(d, trail)  # one process, one key: every writer stamps its entries
-    claimed: list[int] = []
-
-    async def claimer(q: DbJobQueue, name: str) -> None:
-        while (job := await q.claim(name)) is not None:
-            claimed.append(job.id)
-
-    await asyncio.gather(*(claimer(DbJobQueue(d), f"w{i}") for i, d in enumerate(dbs)))
-    assert sorted(claimed) == ids
 
     async def append(d: Database, n: int) -> None:
         for i in range(5):
@@ -89,6 +80,16 @@ async def test_session_api_on_postgres(pg_admin: str, tmp_path: Path) -> None:
         status, body = await c.post(f"/api/sessions/{sid}/end")
         assert status == 200 and body["session"]["status"] == "ended"
         assert body["session"]["ended_at"].endswith("Z")
+        # Ending queued the session's jobs on procrastinate, under the session's lock.
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            rows = await conn.fetch("SELECT task_name, lock, status, args FROM procrastinate_jobs")
+        finally:
+            await conn.close()
+        assert {(r["task_name"], r["lock"], r["status"]) for r in rows} == {
+            ("kesu.job", f"session:{sid}", "todo")
+        }
+        assert "inspect" in {json.loads(r["args"])["kind"] for r in rows}
     finally:
         await c.close()
         await srv.runner.cleanup()

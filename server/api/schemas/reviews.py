@@ -81,9 +81,9 @@ class HoldOut(Out):
 
 
 class VerifyOut(Out):
-    ok: bool
-    chain: list[Any]
-    files: list[str]
+    ok: bool = Field(description="true when nothing was found wrong")
+    problems: list[str] = Field(description="each tampering or inconsistency found")
+    notes: list[str] = Field(description="facts worth knowing that are not problems")
 
 
 class RerecordListOut(Out):
