@@ -215,12 +215,19 @@ def _answer_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     if _answer_ok(cov, th):
         return None
     said = f"「{cov.answer_text}」" if cov.answer_text else f"{th.answer_window_s:g} 秒内无回答"
+    said_en = (
+        f"「{cov.answer_text}」"
+        if cov.answer_text
+        else f"no answer within {th.answer_window_s:g} s"
+    )
     if cov.answer == "unrecognised":
         said = f"{cov.answer_start_s or 0.0:.1f} 秒起有讲话，请人工听取"
+        said_en = f"speech from {cov.answer_start_s or 0.0:.1f} s on; please listen to it"
     return Finding(
         code="answer.not_affirmative",
         severity=_answer_severity(cov, th),
         message=f"客户对「{node.title}」的回答不是明确肯定（{_ANSWER_CN.get(cov.answer or '', cov.answer)}：{said}）",
+        message_en=f"The customer's answer to 「{node.title}」 is not a clear yes ({_ANSWER_EN.get(cov.answer or '', cov.answer)}: {said_en})",
         node=node.id,
         participant="customer",
         start_s=cov.start_s,
