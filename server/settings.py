@@ -106,6 +106,14 @@ class Settings:
             "Password verifications (argon2, 64 MiB each) run at once in threads; more wait."
         ),
     )
+    login_hash_niceness: int = field(
+        default=0,
+        metadata=_meta(
+            "Added to the server's CPU niceness for password-hashing threads (Linux), so a "
+            "login storm cannot slow live media; 0 = off (logins then never starve behind "
+            "inspection workers)."
+        ),
+    )
     rejoin_window_s: float = field(
         default=300.0,
         metadata=_meta(
