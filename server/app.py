@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server import housekeeping, logredact
-from server.archive import Archiver
 from server.api import auth, errors, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
+from server.archive import Archiver
 from server.audit_metadata import MetadataAnchorer
 from server.audit_trail import AuditTrail, attach, trail_of
 from server.blobs import store_from_settings
