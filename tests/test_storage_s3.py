@@ -116,3 +116,64 @@ async def test_fetch_refuses_corrupt_object(s3: S3Server, tmp_path: Path) -> Non
     with pytest.raises(Exception, match="sha256"):
         await fetch_session(store, "s3-bad", tmp_path / "job")
     assert not (tmp_path / "job" / "s3-bad").exists()
+
+
+async def test_media_range_served_from_s3_after_local_copy_deleted(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from server.store.models import AuditEntry
+    from tests.conftest import Client, add_test_users, make_settings, start_server
+    from tests.review_fixtures import build_session
+
+    settings = make_settings(
+        tmp_path,
+        storage_url=f"s3://{s3.bucket}/t4",
+        storage_endpoint=s3.endpoint,
+        storage_access_key=s3.access_key,
+        storage_secret_key=s3.secret_key,
+        storage_allow_http=True,
+    )
+    srv = await start_server(settings)
+    rev = Client(srv.url)
+    try:
+        await add_test_users(srv.ctx)
+        built = await build_session(srv.ctx)
+        sdir = SessionDir(built.dir)
+        await _until_archived(sdir)
+        local = built.file("salesperson-000.mkv")
+        data = local.read_bytes()
+        local.unlink()
+        (built.dir / "metadata.json").unlink()  # the review node has no copy at all
+        await rev.login("rev1")
+        url = f"{rev.base}/api/media/{built.id}/salesperson-000.mkv"
+        size = len(data)
+        async with rev.http.get(url, headers={"Range": "bytes=100-4999"}) as r:
+            assert r.status == 206
+            assert r.headers["Content-Range"] == f"bytes 100-4999/{size}"
+            assert await r.read() == data[100:5000]
+        async with rev.http.get(url) as r:
+            assert r.status == 200 and await r.read() == data
+        async with rev.http.get(url, headers={"Range": f"bytes={size}-"}) as r:
+            assert r.status == 416
+        anon = Client(srv.url)
+        async with anon.http.get(url) as r:
+            assert r.status == 401
+        await anon.close()
+        async with srv.ctx.db.session() as s:
+            views = list(
+                (
+                    await s.execute(
+                        select(AuditEntry.actor, AuditEntry.detail).where(
+                            AuditEntry.session_id == built.id, AuditEntry.action == "media.view"
+                        )
+                    )
+                ).all()
+            )
+        assert [(a, dict(d)) for a, d in views] == [
+            ("user:rev1", {"file": "salesperson-000.mkv", "range": [100, 4999]})
+        ]
+    finally:
+        await rev.close()
+        await srv.runner.cleanup()
