@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from server import audit
-from server.audit_export import verify_export
+from server.audit_export_verify import verify_export
 from server.cli import main
 from server.store.models import AuditEntry
 from tests.conftest import RunningServer
