@@ -177,3 +177,41 @@ async def test_media_range_served_from_s3_after_local_copy_deleted(
     finally:
         await rev.close()
         await srv.runner.cleanup()
+
+
+async def test_worker_job_dir_fetched_from_store_then_removed(s3: S3Server, tmp_path: Path) -> None:
+    """A worker machine without the session's files runs the job on a verified copy from the
+    store; its outputs are uploaded and the temporary copy removed."""
+    from server.app import build_context
+    from server.jobs import JobInfo
+    from server.worker import JobRunner
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        tmp_path,
+        storage_url=f"s3://{s3.bucket}/t5",
+        storage_endpoint=s3.endpoint,
+        storage_access_key=s3.access_key,
+        storage_secret_key=s3.secret_key,
+        storage_allow_http=True,
+    )
+    ctx = build_context(settings)
+    assert ctx.archive is not None
+    media_node = tmp_path / "node" / "sessions"
+    media_node.mkdir(parents=True)
+    sdir, payload = await _recorded_session(media_node, "s3-job")
+    await Archiver(ctx.archive.store, media_node).sync("s3-job")
+    runner = JobRunner(ctx)
+    try:
+        job = JobInfo(id=1, kind="inspect", payload={"session_id": "s3-job"}, attempts=0)
+        async with runner._session_dir(job) as path:
+            assert not path.is_relative_to(settings.sessions_dir)
+            assert (path / "agent-000.mkv").read_bytes() == payload
+            (path / "report.json").write_text('{"verdict": "pass"}')
+        assert not path.exists()
+        assert await ctx.archive.store.get_bytes(key_of("s3-job", "report.json")) == (
+            b'{"verdict": "pass"}'
+        )
+    finally:
+        await runner.close()
+        await ctx.db.close()
