@@ -32,12 +32,34 @@ class Settings:
             "PostgreSQL: postgresql+asyncpg://user:pw@host/db."
         ),
     )
-    blob_url: str = field(
+    storage_url: str = field(
         default="",
         metadata=_meta(
-            "Where finished files are stored. Empty = the local data_dir. "
-            "S3-compatible: s3://bucket/prefix (credentials from the usual AWS_* variables)."
+            "Where finished recordings and derived files are archived. Empty = only the local "
+            "data_dir. S3-compatible: s3://bucket/prefix; media nodes upload each finished "
+            "segment (SHA-256 checked) and metadata.json, workers and review pages read from it."
         ),
+    )
+    storage_endpoint: str = field(
+        default="",
+        metadata=_meta(
+            "S3 endpoint URL (MinIO, SeaweedFS, ...). Empty = AWS (or AWS_ENDPOINT_URL)."
+        ),
+    )
+    storage_region: str = field(
+        default="", metadata=_meta("S3 region. Empty = AWS_REGION, else us-east-1.")
+    )
+    storage_access_key: str = field(
+        default="",
+        metadata=_meta("S3 access key id. Empty = AWS_ACCESS_KEY_ID.", secret=True),
+    )
+    storage_secret_key: str = field(
+        default="",
+        metadata=_meta("S3 secret access key. Empty = AWS_SECRET_ACCESS_KEY.", secret=True),
+    )
+    storage_allow_http: bool = field(
+        default=False,
+        metadata=_meta("Allow a plain-HTTP S3 endpoint (only for a loopback test server)."),
     )
     secret_key: str = field(
         default="",
