@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inspection.textnorm import pinyin
+from inspection.textnorm import _fuzz_syllable, pinyin
 from inspection.transcript import normalize_script
 
 Grams = frozenset[tuple[str, str]]
@@ -36,7 +36,8 @@ def content_grams(text: str, syllables: Sequence[str] | None = None) -> Grams:
     ``syllables`` are ``pinyin(text)`` when the caller has them already (a transcript stream).
     """
     py = pinyin(text) if syllables is None else syllables
-    syl = [p for c, p in zip(text, py, strict=True) if c not in FUNCTION_CHARS]
+    # Accent-level confusions (zh/z, l/n, ing/in ...) folded, as for the whole-text match.
+    syl = [_fuzz_syllable(p) for c, p in zip(text, py, strict=True) if c not in FUNCTION_CHARS]
     return frozenset(zip(syl, syl[1:], strict=False))
 
 
