@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import TYPE_CHECKING
 
@@ -376,6 +376,8 @@ class Inspector:
                 card = card_face_match(scan, self.faces, live[0], run.windows["id_card"], th)
                 if card is not None:
                     out.append(FaceMatch("customer", "id_card", card[0], card[1]))
+                    if run.id_card is not None:
+                        run.id_card = replace(run.id_card, card_seen=True)
                 refs += card_photo_refs(scan, self.faces, run.windows["id_card"], th)
             # The card held up outside its window is still a photo, not a second person.
             scan.faces = drop_photo_faces(scan, self.faces, refs, th)
