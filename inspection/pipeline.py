@@ -345,7 +345,8 @@ class Inspector:
             customer = run.scans.get("customer")
             nodes = {n.document: n for n in run.nodes if n.document}
             for kind, span in run.windows.items():
-                kept = document_frames(customer, span, th.ocr_frames) if customer else []
+                card = kind == "id_card"
+                kept = document_frames(customer, span, th.ocr_frames, card) if customer else []
                 node_id = nodes[kind].id  # type: ignore[index]
                 if kind == "id_card":
                     run.id_card = (

@@ -94,9 +94,20 @@ def _inside(t: float, spans: Sequence[Span]) -> bool:
     return any(a <= t <= b for a, b in spans)
 
 
-def document_frames(scan: VideoScan, window: Span, k: int) -> list[tuple[float, np.ndarray]]:
-    """The ``k`` sharpest kept frames inside ``window``, sharpest first."""
+def document_frames(
+    scan: VideoScan, window: Span, k: int, card: bool | None = None
+) -> list[tuple[float, np.ndarray]]:
+    """The ``k`` sharpest kept frames inside ``window``, sharpest first.
+
+    With ``card`` True only frames where an ID card is in view (its photo is a second face)
+    count, with False only frames without one, when there are any: a window may overlap
+    another document's (a text-rich form is sharper than a card), and the sharpest frame of
+    the window is then the wrong document.
+    """
     inside = [s for s in scan.stats if window[0] <= s.t_s <= window[1] and s.t_s in scan.frames]
+    if card is not None:
+        chosen = [s for s in inside if (len(scan.detections.get(s.t_s, ())) >= 2) == card]
+        inside = chosen or inside
     best = sorted(inside, key=lambda s: -s.sharpness)[:k]
     out = []
     for s in best:

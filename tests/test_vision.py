@@ -117,3 +117,20 @@ def test_card_photo_is_not_a_second_person(analyzer: FaceAnalyzer, card_face: st
     after = [counted(ff) for ff in drop_photo_faces(scan, analyzer, refs, TH)]
     assert after[:6] == [1] * 6  # the card, inside its window and after it
     assert all(n >= 2 for n in after[6:])  # the real second person stays
+
+
+def test_document_frames_pick_the_card_or_the_page(analyzer: FaceAnalyzer) -> None:
+    """A window that also covers a (sharper, text-rich) signature form: the ID-card read
+    uses the frames where the card is in view, the page read the others."""
+    from tests.render import render_signature_form
+
+    page = render_signature_form("本人已阅读保险条款，了解本产品的特点", signature="陈静")
+    shots = frames("t1-a.jpg")
+    for _t, f in shots[:3]:  # 0-2 s: the form held up (the card is shown at 4-5 s)
+        paste(f, document_sprite(page, 420, 2.0), 10, 60)
+    scan = scan_video("customer", shots, analyzer, TH)
+    window = (0.0, 6.0)
+    # without a preference the sharper form frames win
+    assert {t for t, _ in document_frames(scan, window, 2)} <= {0.0, 1.0, 2.0}
+    assert {t for t, _ in document_frames(scan, window, 2, card=True)} == {4.0, 5.0}
+    assert {t for t, _ in document_frames(scan, window, 2, card=False)} <= {0.0, 1.0, 2.0, 3.0}
