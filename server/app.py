@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import housekeeping, logredact
+from server import housekeeping, logredact, nodes
 from server.api import auth, errors, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
@@ -85,6 +85,16 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(trail.close)
 
 
+async def _node(app: web.Application) -> AsyncIterator[None]:
+    """Register this media node and keep its heartbeat while it runs (see server.nodes)."""
+    ctx = app[CTX]
+    await nodes.heartbeat(ctx, starting=True)
+    beat = asyncio.create_task(nodes.run_heartbeat(ctx))
+    yield
+    beat.cancel()
+    await asyncio.gather(beat, return_exceptions=True)
+
+
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
     await housekeeping.recover_interrupted(ctx)
@@ -146,7 +156,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
-    app.cleanup_ctx.extend([_database, _audit, _rooms, _workers])
+    app.cleanup_ctx.extend([_database, _audit, _node, _rooms, _workers])
     for module in (auth, sessions_api, join, pages, reviews_api, openapi):
         module.setup(app)
     return app
