@@ -1,0 +1,188 @@
+"""Two media nodes (two apps on two ports, one SQLite data dir): placement, wrong_node, dead nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select, update
+
+from server import housekeeping, nodes
+from server.app import create_app
+from server.context import CTX
+from server.rtc.client import ClientPeer
+from server.store.models import AuditEntry, MediaNode, RecordingSession
+from server.store.types import utcnow
+from tests.conftest import Client, RunningServer, add_test_users, free_port, make_settings
+from tests.test_api_auth import assert_error
+from tests.test_api_recording import make_peer, open_session
+
+
+async def start_node(tmp_path: Path, name: str, **overrides: Any) -> RunningServer:
+    """A node whose URL is known before it starts (it is stored in its media_nodes row)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = make_settings(tmp_path, port=port, node_id=name, node_url=url, **overrides)
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return RunningServer(url, app[CTX], runner)
+
+
+@dataclass
+class Cluster:
+    a: RunningServer
+    b: RunningServer
+    sales_a: Client
+    sales_b: Client
+    peers: list[ClientPeer]
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    # Node b never beats again after it starts, so the test decides when it looks dead.
+    a = await start_node(tmp_path, "node-a")
+    b = await start_node(tmp_path, "node-b", node_heartbeat_s=3600.0)
+    await add_test_users(a.ctx)
+    sales_a, sales_b = Client(a.url), Client(b.url)
+    await sales_a.login("sales1")
+    await sales_b.login("sales1")
+    c = Cluster(a, b, sales_a, sales_b, [])
+    try:
+        yield c
+    finally:
+        for p in c.peers:
+            await p.close()
+        await sales_a.close()
+        await sales_b.close()
+        await a.runner.cleanup()
+        await b.runner.cleanup()  # a second cleanup of a stopped runner does nothing
+
+
+async def offer(c: Cluster, client: Client, path: str, role: str) -> tuple[int, Any]:
+    peer = make_peer(role)
+    c.peers.append(peer)
+    status, body = await client.post(path, json={"type": "offer", "sdp": await peer.offer()})
+    if status == 200:
+        await peer.accept(body["sdp"])
+    return status, body
+
+
+async def holders(c: Cluster) -> dict[str, str | None]:
+    async with c.a.ctx.db.read() as s:
+        rows = (await s.execute(select(RecordingSession.id, RecordingSession.node_id))).all()
+    return {sid: node for sid, node in rows}
+
+
+async def spread(c: Cluster, n: int) -> dict[str, str]:
+    """Open n sessions on node a and join each as the pages do: offer to a, and on
+    wrong_node offer again to the node_url it names. Returns session -> node."""
+    placed: dict[str, str] = {}
+    urls = {c.a.url: ("node-a", c.sales_a), c.b.url: ("node-b", c.sales_b)}
+    for _ in range(n):
+        sid, _token = await open_session(c.sales_a)
+        status, body = await offer(c, c.sales_a, f"/api/sessions/{sid}/offer", "salesperson")
+        node = "node-a"
+        if status != 200:
+            assert status == 409, body
+            assert_error(body, "wrong_node")
+            node, client = urls[body["error"]["details"]["node_url"]]
+            assert body["error"]["details"]["node_id"] == node
+            status, body = await offer(c, client, f"/api/sessions/{sid}/offer", "salesperson")
+            assert status == 200, body
+        placed[sid] = node
+    return placed
+
+
+async def test_sessions_spread_over_both_nodes_and_offers_reach_the_holder(
+    cluster: Cluster,
+) -> None:
+    c = cluster
+    placed = await spread(c, 4)
+    assert sorted(placed.values()) == ["node-a", "node-a", "node-b", "node-b"]
+    assert {k: v for k, v in (await holders(c)).items()} == placed
+    assert {sid for sid in placed if c.a.ctx.rooms.get(sid)} == {
+        s for s, n in placed.items() if n == "node-a"
+    }
+    assert {sid for sid in placed if c.b.ctx.rooms.get(sid)} == {
+        s for s, n in placed.items() if n == "node-b"
+    }
+    async with c.a.ctx.db.read() as s:
+        rows = {n.id: n.url for n in (await s.execute(select(MediaNode))).scalars()}
+    assert rows == {"node-a": c.a.url, "node-b": c.b.url}
+
+    # A rejoin (or a customer's join link) reaching the other node is sent to the holder.
+    on_b = next(s for s, n in placed.items() if n == "node-b")
+    status, body = await offer(c, c.sales_a, f"/api/sessions/{on_b}/offer", "salesperson")
+    assert status == 409
+    assert_error(body, "wrong_node")
+    assert body["error"]["details"] == {"node_id": "node-b", "node_url": c.b.url}
+    _status, link = await c.sales_a.post(f"/api/sessions/{on_b}/link")
+    customer = Client(c.a.url)
+    try:
+        consent = await customer.post(f"/api/join/{link['token']}/consent", json={"consent": True})
+        assert consent[0] == 200
+        status, body = await offer(c, customer, f"/api/join/{link['token']}/offer", "customer")
+    finally:
+        await customer.close()
+    assert status == 409
+    assert body["error"]["details"]["node_url"] == c.b.url
+    assert (await holders(c))[on_b] == "node-b"  # the refused offer moved nothing
+
+
+async def test_dead_node_sessions_are_interrupted_once_by_the_other(cluster: Cluster) -> None:
+    c = cluster
+    placed = await spread(c, 4)
+    on_a = sorted(s for s, n in placed.items() if n == "node-a")
+    on_b = sorted(s for s, n in placed.items() if n == "node-b")
+    assert len(on_a) == len(on_b) == 2
+
+    # Within node_dead_after_s nothing happens to b's sessions.
+    await housekeeping.sweep(c.a.ctx)
+    assert await nodes.sweep_dead(c.a.ctx) == []
+
+    # b stops without a word (its rooms close, its rows stay live) and its last beat ages.
+    await c.b.runner.cleanup()
+    old = utcnow() - timedelta(seconds=c.a.ctx.settings.node_dead_after_s + 1)
+    async with c.a.ctx.db.session() as s:
+        await s.execute(update(MediaNode).where(MediaNode.id == "node-b").values(heartbeat_at=old))
+    # Two survivors sweeping at once: each session is interrupted exactly once.
+    first, second = await asyncio.gather(nodes.sweep_dead(c.a.ctx), nodes.sweep_dead(c.a.ctx))
+    assert sorted(first + second) == on_b
+
+    async with c.a.ctx.db.read() as s:
+        status = dict((await s.execute(select(RecordingSession.id, RecordingSession.status))).all())
+        audits = (
+            await s.execute(
+                select(AuditEntry.session_id, AuditEntry.detail).where(
+                    AuditEntry.action == "session.interrupted"
+                )
+            )
+        ).all()
+    assert {sid: status[sid] for sid in on_a} == {sid: "live" for sid in on_a}
+    assert {sid: status[sid] for sid in on_b} == {sid: "interrupted" for sid in on_b}
+    assert sorted(sid for sid, _ in audits) == on_b
+    assert all(d["reason"] == "node_dead" and d["node"] == "node-b" for _, d in audits)
+
+    sessions_dir = c.a.ctx.settings.sessions_dir
+    for sid in on_a + on_b:
+        meta = json.loads((sessions_dir / sid / "metadata.json").read_text())
+        gaps = [e for e in meta["events"] if e["type"] == "interrupted"]
+        if sid in on_b:
+            assert [g["detail"]["reason"] for g in gaps] == ["node_dead"]
+            assert meta["status"] == "interrupted"
+        else:
+            assert gaps == []
+
+    # The salesperson rejoins within the window: the session is placed on the live node.
+    status, body = await offer(c, c.sales_a, f"/api/sessions/{on_b[0]}/offer", "salesperson")
+    assert status == 200, body
+    assert (await holders(c))[on_b[0]] == "node-a"
