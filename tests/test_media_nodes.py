@@ -108,7 +108,7 @@ async def test_sessions_spread_over_both_nodes_and_offers_reach_the_holder(
     c = cluster
     placed = await spread(c, 4)
     assert sorted(placed.values()) == ["node-a", "node-a", "node-b", "node-b"]
-    assert {k: v for k, v in (await holders(c)).items()} == placed
+    assert await holders(c) == placed
     assert {sid for sid in placed if c.a.ctx.rooms.get(sid)} == {
         s for s, n in placed.items() if n == "node-a"
     }
@@ -159,7 +159,9 @@ async def test_dead_node_sessions_are_interrupted_once_by_the_other(cluster: Clu
     assert sorted(first + second) == on_b
 
     async with c.a.ctx.db.read() as s:
-        status = dict((await s.execute(select(RecordingSession.id, RecordingSession.status))).all())
+        states = dict(
+            (await s.execute(select(RecordingSession.id, RecordingSession.status))).tuples().all()
+        )
         audits = (
             await s.execute(
                 select(AuditEntry.session_id, AuditEntry.detail).where(
@@ -167,8 +169,8 @@ async def test_dead_node_sessions_are_interrupted_once_by_the_other(cluster: Clu
                 )
             )
         ).all()
-    assert {sid: status[sid] for sid in on_a} == {sid: "live" for sid in on_a}
-    assert {sid: status[sid] for sid in on_b} == {sid: "interrupted" for sid in on_b}
+    assert {sid: states[sid] for sid in on_a} == {sid: "live" for sid in on_a}
+    assert {sid: states[sid] for sid in on_b} == {sid: "interrupted" for sid in on_b}
     assert sorted(sid for sid, _ in audits) == on_b
     assert all(d["reason"] == "node_dead" and d["node"] == "node-b" for _, d in audits)
 
