@@ -1,10 +1,11 @@
-"""Two media nodes (two apps on two ports, one SQLite data dir): placement, wrong_node, dead nodes."""
+"""Two media nodes (two apps on two ports, one data dir; SQLite, then PostgreSQL): placement,
+wrong_node, dead nodes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from server.rtc.client import ClientPeer
 from server.store.models import AuditEntry, MediaNode, RecordingSession
 from server.store.types import utcnow
 from tests.conftest import Client, RunningServer, add_test_users, free_port, make_settings
+from tests.pg import fresh_database, postgres_server
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import make_peer, open_session
 
@@ -46,11 +48,20 @@ class Cluster:
     peers: list[ClientPeer]
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+@pytest.fixture(scope="module")
+def pg_admin() -> Iterator[str]:
+    with postgres_server(free_port()) as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Cluster]:
+    db: dict[str, Any] = {}
+    if request.param == "postgresql":
+        db["database_url"] = await fresh_database(request.getfixturevalue("pg_admin"))
     # Node b never beats again after it starts, so the test decides when it looks dead.
-    a = await start_node(tmp_path, "node-a")
-    b = await start_node(tmp_path, "node-b", node_heartbeat_s=3600.0)
+    a = await start_node(tmp_path, "node-a", **db)
+    b = await start_node(tmp_path, "node-b", node_heartbeat_s=3600.0, **db)
     await add_test_users(a.ctx)
     sales_a, sales_b = Client(a.url), Client(b.url)
     await sales_a.login("sales1")
