@@ -15,10 +15,11 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select, update
 
-from server import housekeeping, nodes
+from server import audit_verify, housekeeping, nodes
 from server.app import create_app
 from server.context import CTX
 from server.rtc.client import ClientPeer
+from server.session_dir import SessionDir
 from server.store.models import AuditEntry, MediaNode, RecordingSession
 from server.store.types import utcnow
 from tests.conftest import Client, RunningServer, add_test_users, free_port, make_settings
@@ -162,6 +163,10 @@ async def test_dead_node_sessions_are_interrupted_once_by_the_other(cluster: Clu
 
     # b stops without a word (its rooms close, its rows stay live) and its last beat ages.
     await c.b.runner.cleanup()
+    # SessionDir's write hook is per process and sessions root, so b's stop unhooked a's
+    # anchorer too (separate processes each have their own): hook a's again.
+    assert c.a.ctx.anchorer is not None
+    SessionDir.on_written(c.a.ctx.settings.sessions_dir, c.a.ctx.anchorer.written)
     old = utcnow() - timedelta(seconds=c.a.ctx.settings.node_dead_after_s + 1)
     async with c.a.ctx.db.session() as s:
         await s.execute(update(MediaNode).where(MediaNode.id == "node-b").values(heartbeat_at=old))
@@ -199,3 +204,9 @@ async def test_dead_node_sessions_are_interrupted_once_by_the_other(cluster: Clu
     status, body = await offer(c, c.sales_a, f"/api/sessions/{on_b[0]}/offer", "salesperson")
     assert status == 200, body
     assert (await holders(c))[on_b[0]] == "node-a"
+
+    # Two nodes wrote one audit chain; it and the files it anchors check out.
+    await c.a.ctx.anchorer.flush()
+    async with c.a.ctx.db.session() as s:
+        assert await audit_verify.verify_chain(s) == []
+        assert await audit_verify.verify_files(s, sessions_dir) == [], (on_a, on_b)
