@@ -6,6 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     KESU_DATA_DIR=/data \
     KESU_HOST=0.0.0.0 \
+    KESU_RTC_UDP_PORTS=50000-50199 \
     KESU_MODELS_CACHE=/opt/kesu-models
 
 # OpenCV (pulled in by the OCR package) needs libGL and GLib at import time.
@@ -31,6 +32,7 @@ RUN useradd --system --home /data kesu && mkdir -p /data && chown kesu /data \
  && chmod -R a+rX /opt/kesu-models
 USER kesu
 VOLUME ["/data"]
-EXPOSE 8080
+# Media: publish the UDP range too (-p 50000-50199:50000-50199/udp); see docs/deploy.md.
+EXPOSE 8080 50000-50199/udp
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"
 CMD ["kesu", "serve"]

@@ -1,16 +1,20 @@
-"""Classify a customer's spoken answer to a confirmation question: affirmative, negative, unsure
-or missing. Negation wins over affirmation ("不清楚" contains "清楚"); hedges count as unsure.
+"""Classify a customer's spoken answer to a confirmation question: affirmative, negative, unsure,
+missing or unrecognised. Negations and hedges win over affirmation at any distance ("我不太清楚"
+contains "清楚", so does "清楚是清楚，不过我再想想"); a question back is never an affirmative.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
 
+from rapidfuzz import fuzz
+
 from inspection.textnorm import normalize, pinyin
 
-AnswerKind = Literal["affirmative", "negative", "unsure", "missing"]
+AnswerKind = Literal["affirmative", "negative", "unsure", "missing", "unrecognised"]
 
 # Words a customer uses to agree; "不"/"没" + one of them is a refusal.
 _AGREE_WORDS = (
@@ -22,10 +26,16 @@ _NOT_UNDERSTOOD = (
     "看懂", "看清", "看清楚", "同意",
 )  # fmt: skip
 
+#: Agreement idioms that contain a negation or question character: masked first, so that
+#: 没问题 is not read as 没 + something, nor 没什么问题 as a question (什么).
+IDIOMS: tuple[str, ...] = (
+    "没问题", "没有问题", "没什么问题", "没啥问题", "没疑问", "没有疑问", "没什么疑问", "没错",
+    "没关系",
+)  # fmt: skip
 #: Hedged negations, checked (and masked) before plain negations: 不太清楚 is unsure, not "no".
 UNSURE_NEGATIONS: tuple[str, ...] = (
-    "不太", "不是很", "不大", "不怎么", "不是特别", "不确定", "不一定", "不好说", "说不好",
-    "说不清", "不好意思",
+    "不太", "不是很", "不大", "不怎么", "没怎么", "不是特别", "不是太", "没太", "不确定",
+    "不一定", "不好说", "说不好", "说不清", "不好意思", "还没", "不完全", "没完全", "不全",
 )  # fmt: skip
 NEGATIVE: tuple[str, ...] = (
     *(f"不{w}" for w in _AGREE_WORDS),
@@ -37,8 +47,12 @@ NEGATIVE: tuple[str, ...] = (
 UNSURE: tuple[str, ...] = (
     "再想想", "想一想", "想想", "考虑一下", "考虑考虑", "再考虑", "可能", "也许", "大概", "好像",
     "应该吧", "差不多", "还行吧", "随便", "无所谓", "等一下", "再说", "什么意思", "为什么",
-    "怎么", "吗",
+    "怎么", "吗", "啥意思", "为啥", "多少", "什么", "能不能", "可不可以", "有没有", "是否",
+    "不过", "但是", "可是",
 )  # fmt: skip
+#: Latin words an answer may be made of; any other text without a Chinese character (a lone
+#: "4" or "G" left by the decoder) is unrecognised speech, not an answer.
+LATIN_ANSWERS: frozenset[str] = frozenset({"ok", "okay", "yes", "no", "en", "um"})
 AFFIRMATIVE: tuple[str, ...] = (
     "是的", "是", "对", "对的", "没错", "清楚", "明白", "同意", "好的", "好", "行", "没问题",
     "没有问题", "可以", "知道", "了解", "理解", "懂", "确认", "愿意", "认可", "接受", "ok",
@@ -49,15 +63,26 @@ FILLERS = frozenset("嗯啊哦呃额唔噢哎诶欸呀吧呢么嘛")
 _BARE_NO = frozenset({"不", "没", "没有", "不了"})
 
 # A-不-A questions (是不是, 清不清楚, 同不同意): the customer is asking, not answering.
-_A_NOT_A = re.compile(r"([^不没])不\1")
+_A_NOT_A = re.compile(r"([^不没])[不没]\1")
+# A negation with a modal between it and the agree word (不能同意, 没有完全听懂, 不会接受).
+_AGREE_RE = "|".join(
+    sorted({*_AGREE_WORDS, *_NOT_UNDERSTOOD} - {"是", "对", "要", "行"}, key=len, reverse=True)
+)
+_NEGATED = re.compile(rf"(?:不|没有|没)(?:能|会|想|敢|愿|都|全|是|太会|怎么会)?(?:{_AGREE_RE})")
+_QUESTION_MARKS = "?？"
 
 
 @dataclass(frozen=True)
 class AnswerClass:
-    """How an answer was classified and which phrase decided it."""
+    """How an answer was classified and which phrase decided it.
+
+    ``score`` is 1.0 for a phrase found by characters or exact pinyin, lower when the text was
+    only close to one of the answers a question can take (:func:`closest_answer`).
+    """
 
     kind: AnswerKind
     phrase: str | None
+    score: float = 1.0
 
 
 class _Text:
@@ -73,7 +98,7 @@ class _Text:
         for p in sorted(phrases, key=len, reverse=True):
             i = text.find(p)
             if i < 0 and len(p) >= 2:
-                i = _find_seq(self.py, pinyin(p))
+                i = _find_seq(self.py, _phrase_pinyin(p))
             if i >= 0:
                 self.mask(i, i + len(p))
                 return p
@@ -88,6 +113,11 @@ class _Text:
         return "".join(c for c in self.chars if c != "□")
 
 
+@functools.lru_cache(maxsize=1024)
+def _phrase_pinyin(phrase: str) -> list[str]:
+    return pinyin(phrase)
+
+
 def _find_seq(hay: list[str], needle: list[str]) -> int:
     n = len(needle)
     for i in range(len(hay) - n + 1):
@@ -97,14 +127,19 @@ def _find_seq(hay: list[str], needle: list[str]) -> int:
 
 
 def classify_answer(text: str, expected: str | None = None) -> AnswerClass:
-    """Classify an answer. ``expected`` (e.g. "没有" to "有没有疑问") counts as affirmative."""
+    """Classify an answer. ``expected`` (e.g. "没有" to "有没有疑问") counts as affirmative, but
+    only when no negation, hedge or question back occurs anywhere in the answer."""
+    raw = text.strip()
     t = _Text(text)
     if not t.rest():
         return AnswerClass("missing", None)
-    if expected:
-        exp = normalize(expected)
-        if exp and exp in "".join(t.chars) and not _negated_before(t, exp):
-            return AnswerClass("affirmative", exp)
+    if not any(_is_han(c) for c in t.rest()) and t.rest() not in LATIN_ANSWERS:
+        return AnswerClass("unrecognised", None)  # "4", "G": decoder garbage, not an answer
+    exp = normalize(expected) if expected else ""
+    question = raw.rstrip("。.!！…~ ").endswith(tuple(_QUESTION_MARKS))
+    if exp and "".join(t.chars) == exp and not question:
+        return AnswerClass("affirmative", exp)  # the whole answer is the expected one
+    idiom = t.find(IDIOMS)
     unsure: str | None = None
     m = _A_NOT_A.search("".join(t.chars))
     if m:
@@ -112,24 +147,70 @@ def classify_answer(text: str, expected: str | None = None) -> AnswerClass:
         t.mask(m.start(), m.end())
     while (hedge := t.find(UNSURE_NEGATIONS)) is not None:
         unsure = unsure or hedge
-    negative = t.find(NEGATIVE)
+    negative = t.find(NEGATIVE) or _find_negated(t)
     if negative:
         return AnswerClass("negative", negative)
+    if exp and exp in "".join(t.chars):
+        # 没有 to 有没有疑问: the expected answer itself contains a negation word.
+        t.mask("".join(t.chars).index(exp), "".join(t.chars).index(exp) + len(exp))
+        idiom = idiom or exp
     unsure = unsure or t.find(UNSURE)
+    if unsure is None and question:
+        unsure = "？"  # said as a question back ("清楚？")
     if unsure:
         return AnswerClass("unsure", unsure)
+    if idiom:
+        return AnswerClass("affirmative", idiom)
     affirmative = t.find(AFFIRMATIVE)
     if affirmative:
         return AnswerClass("affirmative", affirmative)
     if t.rest() in _BARE_NO:
         return AnswerClass("negative", t.rest())
-    return AnswerClass("unsure", None)  # something was said, but not an answer
+    # Nothing matched: the closest answer the question can take, if any is close (score < 1).
+    return closest_answer(t.rest()) or AnswerClass("unsure", None)
 
 
-def _negated_before(t: _Text, phrase: str) -> bool:
-    text = "".join(t.chars)
-    i = text.find(phrase)
-    return i > 0 and text[i - 1] in "不没"
+def _find_negated(t: _Text) -> str | None:
+    m = _NEGATED.search("".join(t.chars))
+    if m is None:
+        return None
+    t.mask(m.start(), m.end())
+    return m.group()
+
+
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+#: The answers a confirmation question can take, for :func:`closest_answer`.
+CLOSED_SET: dict[str, AnswerKind] = {
+    "同意": "affirmative", "我同意": "affirmative", "是的我同意": "affirmative",
+    "清楚": "affirmative", "我清楚": "affirmative", "清楚了": "affirmative",
+    "明白": "affirmative", "明白了": "affirmative", "好的": "affirmative", "是的": "affirmative",
+    "没问题": "affirmative", "知道了": "affirmative", "理解": "affirmative", "可以": "affirmative",
+    "不同意": "negative", "不清楚": "negative", "不明白": "negative", "没听懂": "negative",
+    "不知道": "negative", "不理解": "negative", "不可以": "negative",
+    "不太清楚": "unsure", "不太明白": "unsure", "再想想": "unsure", "不确定": "unsure",
+}  # fmt: skip
+
+
+def closest_answer(text: str, min_score: float = 0.75) -> AnswerClass | None:
+    """The closed-set answer whose toneless pinyin is closest to ``text``'s, when its
+    similarity is at least ``min_score`` (0-1); for words the decoder got half right
+    ("听意" for 同意). Ties go to the non-affirmative answer: doubt must not turn into consent."""
+    py = " ".join(pinyin(normalize(text)))
+    if not py:
+        return None
+    rank = {"negative": 0, "unsure": 1, "affirmative": 2}
+    best: tuple[float, int, str] | None = None
+    for phrase, kind in CLOSED_SET.items():
+        score = fuzz.ratio(py, " ".join(_phrase_pinyin(phrase))) / 100.0
+        key = (round(score, 3), -rank[kind], phrase)
+        if best is None or key > best:
+            best = key
+    if best is None or best[0] < min_score:
+        return None
+    return AnswerClass(CLOSED_SET[best[2]], best[2], best[0])
 
 
 def is_filler_only(text: str) -> bool:

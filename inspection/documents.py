@@ -8,17 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from inspection.ocr import (
-    OcrEngine,
-    TextBox,
-    clean_text,
-    combine_readings,
-    parse_id_card,
-    sentence_similarity,
-)
+from inspection.ocr import OcrEngine, clean_text, combine_readings, parse_id_card
+from inspection.page_text import locate_sentence, reading_order, split_form
 from inspection.rules import IdCardEvidence, SignatureEvidence, Span
-
-SIGNATURE_LABEL = "签名"
 
 
 def read_id_card(
@@ -53,32 +45,6 @@ def read_id_card(
     )
 
 
-def _same_line(a: TextBox, b: TextBox) -> bool:
-    overlap = min(a.bottom, b.bottom) - max(a.top, b.top)
-    return overlap >= 0.4 * min(a.bottom - a.top, b.bottom - b.top)
-
-
-def split_signature(boxes: Sequence[TextBox]) -> tuple[str | None, str]:
-    """(signed name after the 签名 label or None without a label, the rest of the page).
-
-    The name is the label box's text after the label plus boxes to its right on the same
-    line; the page text is every other box, top to bottom.
-    """
-    label = next((b for b in boxes if SIGNATURE_LABEL in "".join(b.text.split())), None)
-    if label is None:
-        return None, "".join(b.text for b in boxes)
-    compact = "".join(label.text.split())
-    after = compact[compact.find(SIGNATURE_LABEL) + len(SIGNATURE_LABEL) :].lstrip(":：")
-    right = sorted(
-        (b for b in boxes if b is not label and _same_line(label, b) and b.left >= label.left),
-        key=lambda b: b.left,
-    )
-    signed = after + "".join(b.text for b in right)
-    on_line = {id(label), *(id(b) for b in right)}
-    page = "".join(b.text for b in boxes if id(b) not in on_line and b.bottom <= label.bottom)
-    return signed, page
-
-
 def read_signature(
     ocr: OcrEngine,
     frames: Sequence[tuple[float, np.ndarray]],
@@ -86,13 +52,20 @@ def read_signature(
     window: Span,
     risk_sentence: str | None,
 ) -> SignatureEvidence:
-    """The frame that best shows the signed page: highest similarity of its handwritten text
-    to the risk sentence (or the most text when the template has none)."""
+    """The frame that best shows the signed page: highest similarity of the best-matching
+    stretch of its text to the risk sentence (or the most text when the template has none).
+
+    Printed labels (signature and date fields, instructions, ruling) are left out of the
+    page text; see ``inspection.page_text``.
+    """
     best: tuple[float, SignatureEvidence] | None = None
     for t, bgr in frames:
         boxes = ocr.read(bgr)
-        signed, page = split_signature(boxes)
-        score = sentence_similarity(page, risk_sentence) if risk_sentence else 0.0
+        lines = reading_order(boxes)
+        signed, keep = split_form(lines)
+        texts = tuple(lines[i].text for i in keep)
+        page = "".join(texts)
+        score = locate_sentence(texts, risk_sentence).similarity if risk_sentence else 0.0
         score += 0.001 * len(clean_text(page)) + (0.5 if signed else 0.0)
         ev = SignatureEvidence(
             node_id=node_id,
@@ -100,8 +73,10 @@ def read_signature(
             frames_read=len(frames),
             signed_name=signed,
             page_text=page,
-            all_text="".join(b.text for b in boxes),
+            all_text="".join(line.text for line in lines),
             t_s=t,
+            lines=texts,
+            line_bounds=tuple(lines[i].bounds for i in keep),
         )
         if best is None or score > best[0]:
             best = (score, ev)

@@ -73,6 +73,7 @@ class ForbiddenHit:
     start_s: float
     end_s: float
     context: str  # a few characters around the match
+    confidence: float = 1.0  # lowest word probability of the matched characters (0-1)
 
 
 def lexicon_with(
@@ -179,6 +180,7 @@ def find_forbidden(
                 start_s=round(t0, 3),
                 end_s=round(t1, 3),
                 context=text[max(0, start - context_chars) : end + context_chars],
+                confidence=round(stream.confidence(start, end), 3) if stream.prob else 1.0,
             )
         )
     return out

@@ -33,6 +33,45 @@ class NodeMarker:
     t_s: float
 
 
+@dataclass(frozen=True)
+class AttendanceEvent:
+    """A participant joined or left the session at ``t_s`` (``metadata.json`` events)."""
+
+    participant: str
+    kind: str  # "join" | "leave"
+    t_s: float
+
+
+def presence_spans(
+    events: list[AttendanceEvent], participant: str, media: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """When ``participant`` was in the session: from each join to the next leave, within
+    the span of their recordings (``media``: segment start/end times).
+
+    Without events for the participant, the recordings' span. Absence from the picture
+    only counts while the participant is present; recorded gaps are excluded separately.
+    """
+    if not media:
+        return []
+    lo, hi = min(s for s, _ in media), max(e for _, e in media)
+    mine = sorted((e for e in events if e.participant == participant), key=lambda e: e.t_s)
+    if not mine:
+        return [(lo, hi)]
+    spans: list[tuple[float, float]] = []
+    # A first event that is a leave: joined before the events were recorded.
+    opened: float | None = lo if mine[0].kind == "leave" else None
+    for e in mine:
+        if e.kind == "join" and opened is None:
+            opened = e.t_s
+        elif e.kind == "leave" and opened is not None:
+            spans.append((opened, e.t_s))
+            opened = None
+    if opened is not None:
+        spans.append((opened, hi))
+    clipped = [(max(a, lo), min(b, hi)) for a, b in spans]
+    return [(a, b) for a, b in clipped if b > a]
+
+
 @dataclass
 class InspectionInput:
     """Everything one inspection needs, as plain data."""
@@ -47,6 +86,7 @@ class InspectionInput:
     session_dir: Path | None = None  # evidence paths are relative to it when set
     session_id: str | None = None
     reference_photos: dict[str, Path] = field(default_factory=dict)  # participant -> photo
+    attendance: list[AttendanceEvent] = field(default_factory=list)  # joins and leaves
 
     def tracks(self, participant: str) -> list[Track]:
         return self.salesperson if participant == "salesperson" else self.customer
@@ -100,6 +140,11 @@ def load_session_dir(
         for e in meta.get("events") or []
         if e.get("type") == "node" and e.get("node")
     ]
+    attendance = [
+        AttendanceEvent(str(e["participant"]), str(e["type"]), _float(e.get("t_s")))
+        for e in meta.get("events") or []
+        if e.get("type") in ("join", "leave") and e.get("participant") in PARTICIPANTS
+    ]
     gaps = [
         Gap(g["participant"], _float(g.get("start_s")), _float(g.get("end_s")))
         for g in meta.get("gaps") or []
@@ -116,6 +161,7 @@ def load_session_dir(
         session_dir=path,
         session_id=meta.get("session_id"),
         reference_photos=_reference_photos(policy, path),
+        attendance=attendance,
     )
 
 

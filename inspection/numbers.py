@@ -172,6 +172,9 @@ def find_quantities(text: str) -> list[Quantity]:
         num = m.group("num")
         value = parse_numeral(num)
         if value is None:
+            q = _after_stray_digit(text, m)
+            if q is not None:
+                out.append(q)
             continue
         unit_word = m.group("unit")
         unit = "%" if m.group("pct") else (UNIT_WORDS[unit_word] if unit_word else "")
@@ -181,6 +184,33 @@ def find_quantities(text: str) -> list[Quantity]:
         ordinal = m.start() > 0 and text[m.start() - 1] == "第"
         out.append(Quantity(value, unit, m.start(), end, text[m.start() : end], ordinal))
     return out
+
+
+def numeral_end(text: str) -> int:
+    """Length of the numeral at the start of ``text`` (一万二 in 一万二千元 → 4; 0 if none)."""
+    m = re.match(_RUN, text)
+    return m.end() if m else 0
+
+
+# Two numerals side by side that speakers use for a rough amount (三五千, 七八万): not a misheard
+# keyword syllable in front of a number.
+_APPROX = ("一两", "两三", "二三", "三四", "四五", "五六", "六七", "七八", "八九", "三五")
+
+
+def _after_stray_digit(text: str, m: re.Match[str]) -> Quantity | None:
+    """A run that does not parse because one stray numeral runs into the number (犹豫七10天,
+    犹豫七二十天: the 七 is a misheard 期): the number after it, with its unit, or None."""
+    num = m.group("num")
+    if m.group("pct") or len(num) < 2 or num[:2] in _APPROX:
+        return None
+    if not (num[0] in _DIGITS or (num[0].isdigit() and num[1] in _CN)):
+        return None
+    start = m.start("num") + 1
+    tail = find_quantities(text[start : m.end()])
+    if not tail or tail[0].start != 0:
+        return None
+    q = tail[0]
+    return Quantity(q.value, q.unit, start, start + q.end, text[start : start + q.end], False)
 
 
 def find_amounts(text: str) -> list[Quantity]:
@@ -321,6 +351,7 @@ __all__ = [
     "find_quantities",
     "find_years",
     "format_value",
+    "numeral_end",
     "parse_numeral",
     "spoken",
     "to_chinese",

@@ -29,6 +29,7 @@ from inspection.inputs import (
     NodeMarker,
     load_session_dir,
     make_input,
+    presence_spans,
 )
 from inspection.media import MediaError, load_audio, probe, sample_frames
 from inspection.quality import audio_quality
@@ -126,6 +127,7 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     duration_s: float = 0.0
     gaps: list[Gap] = field(default_factory=list)
+    presence: dict[str, list[Span]] = field(default_factory=dict)  # participant -> in session
     audio: dict[str, np.ndarray] = field(default_factory=dict)
     levels: dict[str, AudioLevels] = field(default_factory=dict)
     utterances: dict[str, list[Utterance]] = field(default_factory=dict)
@@ -171,11 +173,15 @@ class Inspector:
     def speech(self) -> SpeechRecognizer:
         with self._lock:
             if self._speech is None:
-                from inspection.speech import SpeechRecognizer
+                from inspection.speech import DecodeOptions, SpeechRecognizer
 
                 t0 = time.perf_counter()
+                th = self.thresholds
                 self._speech = SpeechRecognizer(
-                    self.models.path("whisper-base"), cpu_threads=self.threads
+                    self.models.path("whisper-base"),
+                    cpu_threads=self.threads,
+                    initial_prompt=th.asr_initial_prompt or None,
+                    options=DecodeOptions(beam_size=th.asr_beam_size),
                 )
                 self.load_timings["load_speech"] = time.perf_counter() - t0
             return self._speech
@@ -265,6 +271,13 @@ class Inspector:
                 )
             ]
             run.gaps = recorded + derived
+            for who in PARTICIPANTS:
+                # No recording at all stays absent for the whole session, as before.
+                run.presence[who] = (
+                    presence_spans(run.inp.attendance, who, ends[who])
+                    if ends[who]
+                    else [(0.0, run.duration_s)]
+                )
 
     def _audio(self, run: _Run) -> None:
         th = self.thresholds
@@ -377,9 +390,10 @@ class Inspector:
         sr = run.script
         assert sr is not None
         out: list[Finding] = []
-        out += rules.script_findings(sr.coverage, th)
+        markers = rules.marker_spans([(m.node, m.t_s) for m in run.inp.markers], run.duration_s)
+        out += rules.script_findings(sr.coverage, th, markers)
         out += rules.forbidden_findings(sr.forbidden, th)
-        out += rules.number_findings(sr.numbers)
+        out += rules.number_findings(sr.numbers, th)
         session = (0.0, run.duration_s)
         doc_spans = list(run.windows.values())
         id_span = [run.windows["id_card"]] if "id_card" in run.windows else []
@@ -389,7 +403,8 @@ class Inspector:
             frames = scan.faces if scan else []
             period = scan.period_s if scan else 1.0 / th.face_fps
             excluded = gaps + (doc_spans if who == "customer" else [])
-            out += rules.face_absence_findings(who, frames, period, session, excluded, th)
+            present = run.presence.get(who)
+            out += rules.face_absence_findings(who, frames, period, session, excluded, th, present)
             out += rules.extra_person_findings(
                 who, frames, period, id_span if who == "customer" else [], th
             )
@@ -488,6 +503,7 @@ def _transcript(run: _Run) -> list[TranscriptLine]:
             text=u.text,
             confidence=round(u.confidence, 3),
             node=node_of.get((u.participant, u.start_s)),
+            uncertain=u.uncertain,
         )
         for who in PARTICIPANTS
         for u in run.utterances.get(who, [])

@@ -46,6 +46,8 @@ class Finding:
     start_s: float | None = None
     end_s: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    # The message in English (``message`` is Chinese); None in reports made before it existed.
+    message_en: str | None = None
 
     def __post_init__(self) -> None:
         if self.code not in FINDING_CODES:
@@ -67,6 +69,7 @@ class Finding:
             start_s=data.get("start_s"),
             end_s=data.get("end_s"),
             evidence=dict(data.get("evidence") or {}),
+            message_en=data.get("message_en"),
         )
 
 
@@ -80,6 +83,7 @@ class TranscriptLine:
     text: str
     confidence: float | None = None
     node: str | None = None
+    uncertain: str | None = None  # kept but untrusted speech: why (inspection.speech)
 
 
 @dataclass(frozen=True)

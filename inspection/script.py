@@ -98,6 +98,10 @@ class Answer:
     window_end_s: float
     start_s: float | None = None  # first answer word
     end_s: float | None = None
+    confidence: float | None = None  # mean word probability of the words it rests on
+    score: float = 1.0  # < 1: only close to one of the answers the question can take
+    uncertain: str | None = None  # set when it rests on uncertain speech (Utterance.uncertain)
+    uncertain_text: str = ""  # uncertain speech in the window that was not used, for evidence
 
 
 @dataclass(frozen=True)
@@ -411,26 +415,63 @@ def find_answers(
     return out
 
 
-def _answer_in(node: ScriptNode, customer: Sequence[Utterance], w0: float, w1: float) -> Answer:
-    words: list[tuple[float, float, str]] = []
+_Piece = tuple[float, float, str, float, str | None]  # start, end, text, probability, reason
+# Kept uncertain speech that is used as an answer when nothing trusted was said; text Whisper
+# invents on silence (subtitle credits) is only shown, never read as an answer.
+_USABLE_UNCERTAIN = ("low_confidence", "unrecognised", "repetition", "too_fast")
+
+
+def _pieces_in(customer: Sequence[Utterance], w0: float, w1: float) -> list[_Piece]:
+    out: list[_Piece] = []
     for u in sorted(customer, key=lambda u: u.start_s):
         if u.end_s < w0 or u.start_s > w1:
             continue
         if u.words:
-            words += [(w.start_s, w.end_s, w.text) for w in u.words if w0 <= w.start_s <= w1]
+            out += [
+                (w.start_s, w.end_s, w.text, w.probability, u.uncertain)
+                for w in u.words
+                if w0 <= w.start_s <= w1
+            ]
         elif w0 <= u.start_s <= w1:
-            words.append((u.start_s, u.end_s, u.text))
-    text = "".join(t for _, _, t in words)
-    cls = classify_answer(text, getattr(node, "expected_answer", None))
+            out.append((u.start_s, u.end_s, u.text, u.confidence, u.uncertain))
+    return out
+
+
+def _answer_in(node: ScriptNode, customer: Sequence[Utterance], w0: float, w1: float) -> Answer:
+    """The answer in ``[w0, w1]``: from trusted speech; when that says nothing, from kept
+    uncertain speech (marked, so that the rules make it review evidence, never consent)."""
+    expected = getattr(node, "expected_answer", None)
+    pieces = _pieces_in(customer, w0, w1)
+    sure = [p for p in pieces if p[4] is None]
+    flagged = [p for p in pieces if p[4] is not None]
+    used = sure
+    cls = classify_answer("".join(p[2] for p in sure), expected)
+    uncertain: str | None = None
+    said_nothing = cls.kind in ("missing", "unrecognised") or (
+        cls.kind == "unsure" and cls.phrase is None
+    )
+    usable = [p for p in flagged if p[4] in _USABLE_UNCERTAIN]
+    if said_nothing and usable:
+        used = sure + usable
+        cls = classify_answer("".join(p[2] for p in used), expected)
+        if cls.kind == "missing" or (cls.kind == "unsure" and cls.phrase is None):
+            cls = replace(cls, kind="unrecognised")
+        uncertain = ",".join(sorted({p[4] for p in usable if p[4]}))
+    shown = [p for p in flagged if p not in used]
+    timed = sorted(used, key=lambda p: p[0])
     return Answer(
         node_id=node.id,
         kind=cls.kind,
-        text=text,
+        text="".join(p[2] for p in timed),
         phrase=cls.phrase,
         window_start_s=round(w0, 3),
         window_end_s=round(w1, 3),
-        start_s=words[0][0] if words else None,
-        end_s=words[-1][1] if words else None,
+        start_s=timed[0][0] if timed else None,
+        end_s=timed[-1][1] if timed else None,
+        confidence=round(sum(p[3] for p in timed) / len(timed), 3) if timed else None,
+        score=cls.score,
+        uncertain=uncertain,
+        uncertain_text="".join(p[2] for p in shown),
     )
 
 
@@ -449,7 +490,8 @@ def analyze(
 ) -> ScriptAnalysis:
     """Run every script check on one session's transcripts (utterance times on one timeline)."""
     st = settings or ScriptSettings()
-    everyone = [*salesperson, *customer]
+    # Uncertain speech is kept for the answers (and the reviewer), not for covering nodes.
+    everyone = [*salesperson, *(u for u in customer if u.uncertain is None)]
     aligned = align_nodes(nodes, everyone, markers, st)
     sales_stream = build_stream(salesperson, "salesperson")
     numbers = check_numbers(sales_stream, policy, st.number_context) if policy else []

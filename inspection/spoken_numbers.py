@@ -1,14 +1,20 @@
 """Spoken numbers checked against the policy (R7, R9): the premium, the cooling-off days, the
 insurance period and the payment period, each recognised by the keyword nearest before it.
+
+Keywords are matched on toneless pinyin (犹豫七 and 犹豫7 are 犹豫期), a number counts as
+different from the policy only when none of its homophone readings (number_readings) equals the
+policy value, and each check carries the recognition probability it rests on.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
 
-from inspection.numbers import Quantity, find_quantities, format_value
+from inspection.number_readings import Reading, readings, syllable
+from inspection.numbers import Quantity, find_quantities, format_value, numeral_end
 from inspection.policy import Policy
 from inspection.transcript import TextStream
 
@@ -61,6 +67,10 @@ class NumberCheck:
     text: str  # the number as recognised (normalised, e.g. "12000元")
     context: str  # the characters around it
     node_id: str | None = None  # the script node being read when it was said (set by script)
+    confidence: float = 1.0  # lowest word probability of the number's characters (0-1)
+    readings: tuple[float, ...] = ()  # every plausible value, as recognised first
+    reading: str = "as recognised"  # how ``spoken`` was read from what was recognised
+    keyword: str = ""  # the keyword that said what the number is, as recognised
 
     @property
     def expected_text(self) -> str:
@@ -69,34 +79,79 @@ class NumberCheck:
         return "" if self.expected is None else format_value(self.expected) + self.unit
 
 
-def _keyword_before(text: str, start: int, window: int) -> tuple[str, NumberKind | None] | None:
-    """The keyword ending closest before ``start`` within ``window`` chars (longest on ties)."""
-    before = text[max(0, start - window) : start]
+@functools.lru_cache(maxsize=256)
+def _syllables(text: str) -> tuple[str, ...]:
+    return tuple(syllable(c) for c in text)
+
+
+@dataclass(frozen=True)
+class _Keyword:
+    word: str
+    kind: NumberKind | None
+    heard: str  # the characters it was recognised as (犹豫七)
+    absorbed: bool  # its last syllable is the number's first character
+
+
+def _keyword_before(source: str, s0: int, window: int) -> _Keyword | None:
+    """The keyword ending closest before source position ``s0`` within ``window`` chars, longest
+    on ties. Keywords of 2+ characters match on pinyin and may end on the number's first
+    character (犹豫七十五天: 犹豫期 + 十五天); single characters (交, 岁) match exactly."""
+    lo = max(0, s0 - window)
+    heard = _syllables(source[lo : s0 + 1])
     best: tuple[int, int, str] | None = None
     for kw in KEYWORDS:
-        at = before.rfind(kw)
-        if at < 0:
-            continue
-        key = (at + len(kw), len(kw), kw)
-        if best is None or key[:2] > best[:2]:
-            best = key
-    return None if best is None else (best[2], KEYWORDS[best[2]])
+        n = len(kw)
+        last = s0 + 1 if n >= 2 else s0
+        for e in range(last, lo + n - 1, -1):
+            if n >= 2:
+                hit = heard[e - n - lo : e - lo] == _syllables(kw)
+            else:
+                hit = source[e - n : e] == kw
+            if hit:
+                if best is None or (e, n) > best[:2]:
+                    best = (e, n, kw)
+                break
+    if best is None:
+        return None
+    e, n, kw = best
+    return _Keyword(kw, KEYWORDS[kw], source[e - n : e], absorbed=e > s0)
+
+
+def _keyword_after(source: str, s1: int) -> NumberKind | None:
+    """犹豫期 / 冷静期 right after the number (十五天的犹豫七), on pinyin."""
+    rest = source[s1 : s1 + 4]
+    rest = rest[1:] if rest.startswith("的") else rest
+    for kw in ("犹豫期", "冷静期"):
+        if _syllables(rest[:3]) == _syllables(kw):
+            return "cooling_off_days"
+    return None
 
 
 def classify_number(stream: TextStream, q: Quantity, window: int) -> NumberKind | None:
     """What a quantity in the stream states, from the words around it; None when unrelated."""
+    found = _classify(stream, q, window)
+    return None if found is None else found[0]
+
+
+def _classify(
+    stream: TextStream, q: Quantity, window: int
+) -> tuple[NumberKind, _Keyword | None] | None:
     after = stream.text[q.end : q.end + 6]
+    s0, s1 = stream.source_span(q.start, q.end)
+    source = stream.source or stream.text
     if not stream.has_break(q.end, q.end + 1):
         for pattern, kind in _AFTER:
             if pattern.match(after) and _unit_fits(kind, q):
-                return kind
-    found = _keyword_before(stream.text, q.start, window)
-    if found is None or found[1] is None:
+                return kind, None
+        after_kind = _keyword_after(source, s1)
+        if after_kind is not None and _unit_fits(after_kind, q):
+            return after_kind, None
+    found = _keyword_before(source, s0, window)
+    if found is None or found.kind is None:
         return None
-    kind = found[1]
-    if not _unit_fits(kind, q):
+    if not _unit_fits(found.kind, q):
         return None
-    return kind
+    return found.kind, found
 
 
 def _unit_fits(kind: NumberKind, q: Quantity) -> bool:
@@ -125,31 +180,64 @@ def check_numbers(
 ) -> list[NumberCheck]:
     """Every policy number spoken in ``stream``, compared with ``policy``.
 
-    A premium matches within 0.5 yuan; days and years must be equal. A spoken insurance period
-    in years mismatches a whole-life policy. Kinds the policy leaves empty (no premium, no
-    payment years) are not reported.
+    A premium matches within 0.5 yuan; days and years must be equal, in at least one plausible
+    reading (:func:`inspection.number_readings.readings`). A spoken insurance period in years
+    mismatches a whole-life policy. Kinds the policy leaves empty (no premium, no payment
+    years) are not reported.
     """
     out = []
     for q in find_quantities(stream.text):
-        kind = classify_number(stream, q, window)
-        if kind is None:
+        found = _classify(stream, q, window)
+        if found is None:
             continue
+        kind, keyword = found
         expected = _expected(kind, policy)
         if expected is None and kind != "insurance_years":
             continue
-        ok = expected is not None and abs(q.value - expected) < (0.5 if kind == "premium" else 1e-6)
+        options = _readings(stream, q, keyword)
+        tolerance = 0.5 if kind == "premium" else 1e-6
+        hit = next(
+            (r for r in options if expected is not None and abs(r.value - expected) < tolerance),
+            None,
+        )
+        # Without a match, report the reading the keyword explains (犹豫七十天: 10 days).
+        chosen = hit or (options[1] if keyword and keyword.absorbed and len(options) > 1 else None)
+        chosen = chosen or Reading(q.value, "as recognised")
         t0, t1 = stream.span_times(q.start, q.end)
         out.append(
             NumberCheck(
                 kind=kind,
-                spoken=q.value,
+                spoken=chosen.value,
                 unit=_UNIT_OF[kind],
                 expected=expected,
-                matches=ok,
+                matches=hit is not None,
                 start_s=round(t0, 3),
                 end_s=round(t1, 3),
                 text=q.text,
                 context=stream.text[max(0, q.start - context_chars) : q.end + context_chars],
+                confidence=round(stream.confidence(q.start, q.end), 3),
+                readings=tuple(r.value for r in options),
+                reading=chosen.how,
+                keyword=keyword.heard if keyword else "",
             )
         )
     return out
+
+
+def _readings(stream: TextStream, q: Quantity, keyword: _Keyword | None) -> list[Reading]:
+    """The plausible values of ``q`` from how it was recognised (its source characters)."""
+    if not stream.source:
+        return [Reading(q.value, "as recognised")]
+    s0, s1 = stream.source_span(q.start, q.end)
+    heard = stream.source[s0:s1]
+    numeral = heard[: numeral_end(heard)] if q.unit else heard
+    if not numeral or q.unit == "%":
+        return [Reading(q.value, "as recognised")]
+    paused = stream.has_break(q.start, q.start + 1) if q.start > 0 else True
+    before = "" if paused else stream.source[max(0, s0 - 2) : s0]
+    absorbed = keyword is not None and keyword.absorbed
+    found = readings(numeral, before, absorbed)
+    if not found or found[0].value != q.value:
+        # The recognised numeral reads differently alone (百分之三): keep the stream's value.
+        found = [Reading(q.value, "as recognised"), *[r for r in found if r.value != q.value]]
+    return found

@@ -15,6 +15,12 @@ from typing import Any, Literal
 import yaml
 
 from inspection.policy import PRODUCT_TYPES, Policy
+from inspection.template_order import (
+    CATEGORIES,
+    order_issues,
+    parse_must_precede,
+    resolve_must_precede,
+)
 
 SCHEMA = "kesu.template/1"
 BUILTIN_DIR = "templates"  # package data directory inside `inspection`
@@ -69,6 +75,8 @@ _NODE_KEYS = {
     "requires_answer",
     "expected_answer",
     "order_critical",
+    "category",
+    "must_precede",
     "product_types",
     "document",
     "min_similarity",
@@ -101,6 +109,9 @@ class TemplateNode:
     min_similarity: float | None = None  # overrides the threshold for this node
     required: bool = True  # False: covered if spoken, never reported missing
     line: int | None = None  # line of the node in its YAML file
+    category: str | None = None  # what the node is about (template_order.CATEGORIES)
+    precede_category: str | None = None  # must_precede: <category>
+    precede_nodes: tuple[str, ...] = ()  # must_precede: [node ids]
 
     def applies_to(self, product_type: str) -> bool:
         return not self.product_types or product_type in self.product_types
@@ -147,6 +158,9 @@ class RenderedNode:
     min_similarity: float | None
     required: bool
     values: dict[str, str] = field(default_factory=dict)  # placeholders used -> their values
+    category: str | None = None
+    # Rendered node ids this node must start before (order_critical, or must_precede).
+    must_precede: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -453,6 +467,11 @@ def _check_node(c: _Checker, m: Any, where: str, line: int) -> TemplateNode | No
     if not isinstance(required, bool):
         c.err(m.key_lines["required"], _join(where, "required"), "must be true or false")
         required = True
+    precede: tuple[str | None, tuple[str, ...], str | None] = (None, (), None)
+    if "must_precede" in m:
+        precede = parse_must_precede(m["must_precede"])
+        if precede[2]:
+            c.err(m.key_lines["must_precede"], _join(where, "must_precede"), precede[2])
     if nid is None or text is None or speaker is None:
         return None
     return TemplateNode(
@@ -469,6 +488,9 @@ def _check_node(c: _Checker, m: Any, where: str, line: int) -> TemplateNode | No
         min_similarity=None if sim is None else float(sim),
         required=required,
         line=m.line,
+        category=c.choice(m, "category", where, CATEGORIES),
+        precede_category=precede[0],
+        precede_nodes=precede[1],
     )
 
 
@@ -496,15 +518,8 @@ def _check_node_set(c: _Checker, nodes: list[TemplateNode]) -> None:
         with_role = [n for n in nodes if n.role == role]
         for n in with_role[1:]:
             c.err(n.line, f"node {n.id}", f"only one node may have role {role}")
-    # Order-critical nodes must form a prefix: they are checked to come before everything else.
-    later = False
-    for n in nodes:
-        if not n.order_critical:
-            later = True
-        elif later:
-            c.err(
-                n.line, f"node {n.id}", "order_critical nodes must all come before the other nodes"
-            )
+    for line, where, message in order_issues(nodes):
+        c.err(line, where, message)
     consent = next((n for n in nodes if n.role == "consent"), None)
     if consent is not None and not consent.requires_answer:
         c.err(
@@ -607,9 +622,9 @@ def render(template: Template, policy: Policy) -> list[RenderedNode]:
         )
     values = policy.placeholders()
     out: list[RenderedNode] = []
-    for node in template.nodes:
-        if not node.applies_to(policy.product_type):
-            continue
+    applied = [n for n in template.nodes if n.applies_to(policy.product_type)]
+    precede = resolve_must_precede(applied)
+    for node in applied:
         names = list(_placeholder_names(node.text))
         unknown = [n for n in names if n not in values]
         if unknown:
@@ -637,6 +652,8 @@ def render(template: Template, policy: Policy) -> list[RenderedNode]:
                 min_similarity=node.min_similarity,
                 required=node.required,
                 values=used,
+                category=node.category,
+                must_precede=precede[node.id],
             )
         )
     return out

@@ -28,6 +28,14 @@ class TextStream:
     breaks: tuple[bool, ...]
     utterance: tuple[int, ...]
     pinyin: tuple[str, ...]
+    #: The text before numbers were rewritten as Arabic (as recognised, Simplified, stripped)
+    #: and, per character of ``text``, the index of the ``source`` character it came from; so
+    #: that number checks can see how a number was said (七十五 vs 期十五) and which
+    #: characters round it could be number homophones.
+    source: str = ""
+    source_index: tuple[int, ...] = ()
+    #: Per character of ``text``: the recognition probability of the word it came from (0-1).
+    prob: tuple[float, ...] = ()
 
     def __len__(self) -> int:
         return len(self.text)
@@ -51,12 +59,22 @@ class TextStream:
         """True when a pause falls between characters ``start-1`` and ``end`` (exclusive)."""
         return any(self.breaks[max(start - 1, 0) : max(end - 1, 0)])
 
+    def source_span(self, start: int, end: int) -> tuple[int, int]:
+        """The ``source`` characters that characters ``[start, end)`` of ``text`` came from."""
+        if not self.source_index:
+            return (start, end)
+        return (self.source_index[start], self.source_index[max(end - 1, start)] + 1)
 
-def _pieces(u: Utterance) -> list[tuple[str, float, float]]:
-    """(text, start, end) pieces of an utterance: its words, or the whole text over its span."""
+    def confidence(self, start: int, end: int) -> float:
+        """The lowest word probability over characters ``[start, end)`` (1.0 if unknown)."""
+        return min(self.prob[start:end], default=1.0)
+
+
+def _pieces(u: Utterance) -> list[tuple[str, float, float, float]]:
+    """(text, start, end, probability) pieces of an utterance: its words, or the whole text."""
     if u.words:
-        return [(w.text, w.start_s, w.end_s) for w in u.words]
-    return [(u.text, u.start_s, u.end_s)]
+        return [(w.text, w.start_s, w.end_s, w.probability) for w in u.words]
+    return [(u.text, u.start_s, u.end_s, u.confidence)]
 
 
 def build_stream(utterances: Sequence[Utterance], participant: str | None = None) -> TextStream:
@@ -67,8 +85,9 @@ def build_stream(utterances: Sequence[Utterance], participant: str | None = None
     starts: list[float] = []
     ends: list[float] = []
     utt: list[int] = []
+    probs: list[float] = []
     for ui, u in enumerate(chosen):
-        for text, t0, t1 in _pieces(u):
+        for text, t0, t1, p in _pieces(u):
             chars = prepare(text)
             # Spread the piece's time over its spoken characters only (punctuation takes none).
             spoken = keep_mask(chars)
@@ -80,10 +99,12 @@ def build_stream(utterances: Sequence[Utterance], participant: str | None = None
                 k += sp
                 ends.append(t0 + k * step)
                 utt.append(ui)
+                probs.append(p)
         raw.append("\n")  # an utterance boundary is a pause
         starts.append(u.end_s)
         ends.append(u.end_s)
         utt.append(ui)
+        probs.append(1.0)
     joined = "".join(raw)
     keep = keep_mask(joined)
     kept = [i for i, k in enumerate(keep) if k]
@@ -100,6 +121,9 @@ def build_stream(utterances: Sequence[Utterance], participant: str | None = None
         breaks=tuple(_map_breaks(brk, index, len(text))),
         utterance=tuple(utt[i] for i in src),
         pinyin=tuple(pinyin(text)),
+        source=stripped,
+        source_index=tuple(index),
+        prob=tuple(round(probs[i], 4) for i in src),
     )
 
 

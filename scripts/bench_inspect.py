@@ -5,6 +5,10 @@ The session is built by concatenating (remuxing, no re-encoding) the per-partici
 recordings of corpus sessions (scripts/make_corpus.py) until it is ``--minutes`` long:
 
     .venv/bin/python scripts/bench_inspect.py --corpus /tmp/corpus --minutes 10
+    .venv/bin/python scripts/bench_inspect.py --corpus /tmp/corpus2/dev --minutes 20  # noisy v2
+
+With a v2 corpus part (``make_corpus.py --split dev``: room noise, reverb, lossy Opus), the
+long session repeats its single-segment sessions of the most common template instead.
 
 Models are loaded once before the timed run (as in a worker process); their load time is
 reported separately. Goal: RTF <= 0.1 on 2 cores.
@@ -62,15 +66,32 @@ def _append(path: Path, dst: Any, vs: Any, aus: Any, offset: float) -> float:
     return end
 
 
+def _v2_template(corpus: Path) -> str | None:
+    """The most common template of a v2 corpus part (labels with "split"), else None."""
+    names = []
+    for p in sorted(corpus.glob("*/labels.json")):
+        labels = json.loads(p.read_text("utf-8"))
+        if labels.get("split"):
+            names.append(str(labels["template_id"]))
+    return max(set(names), key=names.count) if names else None
+
+
 def pick_sessions(corpus: Path, minutes: float) -> list[Path]:
-    """Clean-ish mini-template VP8 sessions, repeated as needed to reach ``minutes``."""
+    """Clean-ish mini-template VP8 sessions (or, in a v2 corpus part, single-segment sessions
+    of its template), repeated as needed to reach ``minutes``."""
+    v2 = _v2_template(corpus)
     pool = []
     for d in sorted(corpus.iterdir()):
         labels_path = d / "labels.json"
         if not labels_path.is_file():
             continue
         labels = json.loads(labels_path.read_text("utf-8"))
-        if labels.get("template_id") == "mini" and labels.get("video_codec") == "libvpx":
+        wanted = (
+            labels.get("template_id") == v2
+            if v2
+            else labels.get("template_id") == "mini" and labels.get("video_codec") == "libvpx"
+        )
+        if wanted:
             if (
                 len(list(d.glob("salesperson-*.mkv"))) == 1
                 and len(list(d.glob("customer-*.mkv"))) == 1
@@ -102,7 +123,8 @@ def build(corpus: Path, out: Path, minutes: float) -> Path:
         for who, dur in durations.items()
     ]
     (out / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), "utf-8")
-    shutil.copy(TEMPLATES_DIR / "mini.yaml", out / "template.yaml")
+    labels = json.loads((sessions[0] / "labels.json").read_text("utf-8"))
+    shutil.copy(TEMPLATES_DIR / (labels.get("template_path") or "mini.yaml"), out / "template.yaml")
     return out
 
 

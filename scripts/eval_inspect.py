@@ -3,6 +3,12 @@ precision and recall, the clean-pass rate and the exact-match rate.
 
     .venv/bin/python scripts/eval_inspect.py /tmp/corpus
     .venv/bin/python scripts/eval_inspect.py /tmp/corpus --sessions clean,gap --out /tmp/eval
+    .venv/bin/python scripts/eval_inspect.py /tmp/corpus2/dev /tmp/corpus2/test --out /tmp/eval2
+    .venv/bin/python scripts/eval_inspect.py /tmp/corpus2   # a root holding dev/ and test/
+
+Several corpus directories (or a root whose sub-directories are corpora, e.g. the v2 dev and
+test parts) are scored separately, one table per split, then side by side. Only the dev
+split may be used for tuning (docs/corpus.md).
 
 A session counts a code as predicted when the report has at least one finding with that
 code, and as expected when ``labels.json`` lists it in ``expected_codes``. With ``--out``,
@@ -138,10 +144,53 @@ def print_table(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
+def _has_sessions(d: Path) -> bool:
+    return any((p / "labels.json").is_file() for p in d.iterdir() if p.is_dir())
+
+
+def find_splits(dirs: list[Path]) -> dict[str, Path]:
+    """split name -> corpus dir; a dir without sessions is a root of corpora (dev/, test/)."""
+    out: dict[str, Path] = {}
+    for d in dirs:
+        found = (
+            [d]
+            if _has_sessions(d)
+            else sorted(p for p in d.iterdir() if p.is_dir() and _has_sessions(p))
+        )
+        for c in found:
+            meta = c / "corpus.json"
+            name = json.loads(meta.read_text("utf-8")).get("split") if meta.is_file() else None
+            name = str(name or c.name)
+            out[name if name not in out else f"{name}:{c}"] = c
+    return out
+
+
+def side_by_side(summaries: dict[str, dict[str, Any]]) -> None:
+    """Precision/recall per code and the session rates, one column pair per split."""
+    names = list(summaries)
+    print("\n" + f"{'code':<34}" + "".join(f" {n[:14]:>16}" for n in names))
+    print(f"{'':<34}" + "".join(f" {'P':>7} {'R':>7} " for _ in names))
+    for code in FINDING_CODES:
+        cells = []
+        for n in names:
+            row = summaries[n]["codes"][code]
+            cells.append(f" {_pct(row['precision']):>7} {_pct(row['recall']):>7} ")
+        print(f"{code:<34}" + "".join(cells))
+    for label, key, total in (
+        ("clean passes", "clean_passed", "clean"),
+        ("exact", "exact", "sessions"),
+    ):
+        cells = [f" {summaries[n][key]:>7}/{summaries[n][total]:<7} " for n in names]
+        print(f"{label:<34}" + "".join(cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
-        "corpus", type=Path, help="directory of sessions made by scripts/make_corpus.py"
+        "corpus",
+        type=Path,
+        nargs="+",
+        help="directories of sessions made by scripts/make_corpus.py (or roots of such)",
     )
     ap.add_argument("--sessions", help="comma-separated substrings; only matching session ids")
     ap.add_argument("--limit", type=int, help="at most this many sessions")
@@ -154,23 +203,52 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the summary table as JSON here")
     args = ap.parse_args(argv)
 
-    sessions = sorted(p for p in args.corpus.iterdir() if (p / "labels.json").is_file())
-    if args.sessions:
-        keys = args.sessions.split(",")
-        sessions = [p for p in sessions if any(k in p.name for k in keys)]
-    sessions = sessions[: args.limit] if args.limit else sessions
-    if not sessions:
+    splits = find_splits(args.corpus)
+    if not splits:
         print(f"no labelled sessions in {args.corpus}", file=sys.stderr)
         return 2
     th = Thresholds()
     if args.thresholds:
         th = Thresholds.from_dict(json.loads(args.thresholds.read_text(encoding="utf-8")))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
     inspector = Inspector(ModelRegistry.from_env(), th, threads=args.threads)
+    summaries: dict[str, dict[str, Any]] = {}
+    for name, corpus in splits.items():
+        out = (
+            args.out / name.replace(":", "_").replace("/", "_")
+            if args.out and len(splits) > 1
+            else args.out
+        )
+        if len(splits) > 1:
+            print(f"\n=== {name}: {corpus}")
+        summary = evaluate(inspector, corpus, out, args)
+        if summary is None:
+            print(f"no labelled sessions in {corpus}", file=sys.stderr)
+            return 2
+        summaries[name] = summary
+    if len(summaries) > 1:
+        side_by_side(summaries)
+    if args.json:
+        data = summaries if len(summaries) > 1 else next(iter(summaries.values()))
+        args.json.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return 0
+
+
+def evaluate(
+    inspector: Inspector, corpus: Path, out: Path | None, args: argparse.Namespace
+) -> dict[str, Any] | None:
+    """Inspect every labelled session of one corpus directory; print and return its table."""
+    sessions = sorted(p for p in corpus.iterdir() if (p / "labels.json").is_file())
+    if args.sessions:
+        keys = args.sessions.split(",")
+        sessions = [p for p in sessions if any(k in p.name for k in keys)]
+    sessions = sessions[: args.limit] if args.limit else sessions
+    if not sessions:
+        return None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for i, path in enumerate(sessions, 1):
-        o = run_session(inspector, path, args.out, args.fresh)
+        o = run_session(inspector, path, out, args.fresh)
         outcomes.append(o)
         flag = "ok " if o.exact else "ERR"
         print(
@@ -181,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     summary = print_table(outcomes)
     summary["counts"] = dict(Counter(o.kind for o in outcomes))
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    return 0
+    return summary
 
 
 if __name__ == "__main__":

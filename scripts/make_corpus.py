@@ -20,6 +20,15 @@ truth behind it: "expected_codes" (sorted, unique; [] for a clean session),
 
 New lines of text (after a template change) need clips: pipe --list-lines into
 ``/work/ttsvenv/bin/python scripts/tts/synth.py --out tests/data/tts --lines FILE``.
+
+v2 (``--split dev`` / ``--split test``, docs/corpus.md): sessions that can surprise the code,
+built by ``tests/corpus_v2`` from wording, voices, rooms, networks and form layouts drawn
+independently of the templates, in a dev part (tune on it; ``--seed`` varies it) and a
+frozen test part (fixed seeds; never tune on it). Labels as above plus "split" and
+"variation" (voices, rooms, networks, form layout, card pose, paraphrases used).
+
+    .venv/bin/python scripts/make_corpus.py --split dev --out /tmp/corpus2/dev
+    .venv/bin/python scripts/make_corpus.py --split test --out /tmp/corpus2/test
 """
 
 from __future__ import annotations
@@ -64,8 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     ap.add_argument("--fps", type=float, default=5.0, help="video frame rate (default 5)")
     ap.add_argument("--list-lines", action="store_true", help="print every spoken line and exit")
+    ap.add_argument(
+        "--split",
+        choices=("v1", "dev", "test"),
+        default="v1",
+        help="v1: the template-derived corpus (default); dev/test: the v2 corpus parts",
+    )
     args = ap.parse_args(argv)
 
+    if args.split != "v1":
+        return main_v2(args, ap)
     if args.list_lines:
         for line in all_lines():
             print(line)
@@ -122,6 +139,77 @@ def main(argv: list[str] | None = None) -> int:
     )
     for code in ("clean", *FINDING_CODES):
         print(f"  {counts.get(code, 0):3d}  {code}")
+    return 0
+
+
+def main_v2(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
+    """The v2 corpus: one split (dev or test) into --out."""
+    from tests.corpus_v2.build import build_session as build_v2
+    from tests.corpus_v2.build import specs as specs_v2
+    from tests.corpus_v2.wording import WORDINGS
+
+    lines = WORDINGS[args.split].lines()
+    if args.list_lines:
+        for line in lines:
+            print(line)
+        return 0
+    if args.out is None:
+        ap.error("--out is required")
+    missing = [t for t in lines if not has_clip(t)]
+    if missing:
+        print(f"{len(missing)} lines have no TTS clip, e.g. {missing[0]!r}", file=sys.stderr)
+        return 2
+    chosen = specs_v2(args.split, args.seed)
+    if args.sessions:
+        wanted = [w.strip() for w in args.sessions.split(",") if w.strip()]
+        chosen = [s for s in chosen if any(w in s.session_id for w in wanted)]
+    chosen = chosen[: args.limit]
+    args.out.mkdir(parents=True, exist_ok=True)
+    index = []
+    started = time.perf_counter()
+    for spec in chosen:
+        t0 = time.perf_counter()
+        out = build_v2(args.out, spec, fps=args.fps)
+        labels = json.loads((out / "labels.json").read_text("utf-8"))
+        size = sum(p.stat().st_size for p in out.iterdir())
+        entry = {
+            "session_id": spec.session_id,
+            "split": spec.split,
+            "kind": spec.kind,
+            "seed": spec.seed,
+            "expected_codes": labels["expected_codes"],
+            "duration_s": labels["duration_s"],
+            "variation": labels["variation"],
+            "bytes": size,
+            "build_s": round(time.perf_counter() - t0, 2),
+        }
+        index.append(entry)
+        codes = ",".join(labels["expected_codes"]) or "clean"
+        print(
+            f"{spec.session_id:36s} {labels['duration_s']:6.1f}s {size / 1e6:5.1f} MB "
+            f"{entry['build_s']:5.1f}s  {codes}",
+            flush=True,
+        )
+    (args.out / "corpus.json").write_text(
+        json.dumps(
+            {
+                "split": args.split,
+                "seed": args.seed if args.split == "dev" else None,
+                "sessions": index,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+        + "\n",
+        "utf-8",
+    )
+    audio_s = sum(float(e["duration_s"]) for e in index)
+    print(
+        f"\n{args.split}: {len(index)} sessions, {audio_s / 60:.1f} min of recording, "
+        f"built in {time.perf_counter() - started:.0f} s"
+    )
+    for code, n in sorted(coverage(index).items()):
+        print(f"  {n:3d}  {code}")
     return 0
 
 

@@ -11,7 +11,7 @@ dev=0
 
 apt_packages=(libgl1 libglib2.0-0)
 if [ "$dev" = 1 ]; then
-  apt_packages+=(chromium fonts-noto-cjk fonts-arphic-ukai postgresql iproute2)
+  apt_packages+=(chromium fonts-noto-cjk fonts-arphic-ukai postgresql iproute2 coturn)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import housekeeping, logredact, nodes
-from server.api import auth, errors, join, openapi, pages
+from server import housekeeping, logredact, metrics, nodes, readiness
+from server.api import auth, errors, ice, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
 from server.audit_metadata import MetadataAnchorer
@@ -113,7 +113,10 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         return
     runner = JobRunner(ctx)
     runner.start()
-    consumer = await start_consumer(ctx.queue, runner.handlers(), ctx.settings)
+    handlers = runner.handlers()
+    if metrics.METRICS in app:
+        handlers = app[metrics.METRICS].instrument(handlers)
+    consumer = await start_consumer(ctx.queue, handlers, ctx.settings)
     if isinstance(consumer, WorkerPool):
         ctx.pool = consumer
     yield
@@ -152,11 +155,11 @@ def create_app(settings: Settings) -> web.Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logredact.install()
     app = web.Application(
-        middlewares=[errors.error_middleware, auth.auth_middleware],
+        middlewares=[metrics.middleware, errors.error_middleware, auth.auth_middleware],
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
     app.cleanup_ctx.extend([_database, _audit, _node, _rooms, _workers])
-    for module in (auth, sessions_api, join, pages, reviews_api, openapi):
+    for module in (auth, sessions_api, join, ice, pages, reviews_api, openapi, metrics, readiness):
         module.setup(app)
     return app

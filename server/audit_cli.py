@@ -9,7 +9,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from server.audit_export import export_session, verify_export_report
+from server.audit_export import export_session
+from server.audit_export_verify import verify_export_report
 from server.audit_keys import AuditKeys, CheckpointLog, read_public_key
 from server.audit_trail import AuditTrail, attach
 from server.audit_verify import Report, verify_archive

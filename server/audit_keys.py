@@ -201,15 +201,41 @@ class CheckpointScan:
         return max(self.valid, key=lambda c: c.seq) if self.valid else None
 
 
-def scan_checkpoints(log: CheckpointLog, public_key_hex: str) -> CheckpointScan:
-    """Every checkpoint with a good signature; a bad line is a problem (blocking)."""
+def scan_checkpoints(
+    log: CheckpointLog, public_key_hex: str, known: dict[int, str] | None = None
+) -> CheckpointScan:
+    """The checkpoints with a good signature; a bad line is a problem (blocking).
+
+    With ``known`` (``{seq: hash}`` of the chain as stored) only the lines that matter are
+    signature-checked: the newest good one (its ``seq`` and ``keyed_from`` are trusted) and
+    every line that disagrees with the chain. A line that agrees with the chain states
+    nothing false, so checking its signature would only cost time (one Ed25519 check each).
+    """
+    lines = list(log.read())
+    problems = [f"checkpoint file line {n}: unreadable" for n, cp in lines if cp is None]
+    parsed = [(n, cp) for n, cp in lines if cp is not None]
+    good: dict[int, bool] = {}
+
+    def ok(number: int, cp: Checkpoint) -> bool:
+        if number not in good:
+            good[number] = cp.valid(public_key_hex)
+        return good[number]
+
+    if known is None:
+        for number, cp in parsed:
+            ok(number, cp)
+    else:
+        for number, cp in sorted(parsed, key=lambda x: -x[1].seq):
+            if ok(number, cp):
+                break  # the newest good checkpoint
+        for number, cp in parsed:
+            if known.get(cp.seq) != cp.hash:
+                ok(number, cp)
     valid: list[Checkpoint] = []
-    problems: list[str] = []
-    for number, cp in log.read():
-        if cp is None:
-            problems.append(f"checkpoint file line {number}: unreadable")
-        elif not cp.valid(public_key_hex):
-            problems.append(f"checkpoint file line {number}: bad signature (forged or edited)")
-        else:
+    for number, cp in parsed:
+        if good.get(number, True):
             valid.append(cp)
+        else:
+            problems.append(f"checkpoint file line {number}: bad signature (forged or edited)")
+    problems.sort(key=lambda p: int(p.split()[3].rstrip(":")))
     return CheckpointScan(valid, problems)

@@ -67,10 +67,10 @@ def _span(a: int, b: int) -> str:
 
 
 async def check_chain(
-    db: AsyncSession, keys: AuditKeys | None, scan: CheckpointScan | None
+    db: AsyncSession, keys: AuditKeys | None, checkpoints: CheckpointLog | None
 ) -> ChainCheck:
-    """Hashes and links of every entry; with ``keys`` their MACs; with ``scan`` the head
-    against every signed checkpoint."""
+    """Hashes and links of every entry; with ``keys`` their MACs; with ``checkpoints`` the
+    chain against every signed checkpoint."""
     out = ChainCheck()
     prev, expected_seq, head = GENESIS, 1, 0
     hashes: dict[int, str] = {}
@@ -104,8 +104,11 @@ async def check_chain(
                 bad_mac.append(entry.seq)
         hashes[entry.seq] = entry.hash
         prev, expected_seq, head = entry.hash, entry.seq + 1, entry.seq
+    scan: CheckpointScan | None = None
+    if keys is not None and checkpoints is not None:
+        scan = await asyncio.to_thread(scan_checkpoints, checkpoints, keys.public_key, hashes)
     if keys is None:
-        if first_mac is not None or (scan and scan.valid):
+        if first_mac is not None or (checkpoints is not None and checkpoints.path.exists()):
             out.problems.append("the audit key is missing: MACs and checkpoints not checked")
         elif head:
             out.notes.append(f"entries 1..{head}: legacy, no audit key yet (hash chain only)")
@@ -338,8 +341,7 @@ async def verify_archive(
     db: AsyncSession, sessions_dir: Path, keys: AuditKeys | None, checkpoints: CheckpointLog
 ) -> Report:
     """The whole archive; ``problems`` empty means intact."""
-    scan = await asyncio.to_thread(scan_checkpoints, checkpoints, keys.public_key) if keys else None
-    chain = await check_chain(db, keys, scan)
+    chain = await check_chain(db, keys, checkpoints)
     refused, files = await check_all_files(db, sessions_dir, chain.untrusted)
     reviews = await check_reviews(db, chain.untrusted)
     problems = (
@@ -363,8 +365,7 @@ async def verify_chain(db: AsyncSession) -> list[str]:
     if trail is None:
         return (await check_chain(db, None, None)).problems
     await trail.flush()
-    scan = await asyncio.to_thread(scan_checkpoints, trail.log, trail.keys.public_key)
-    return (await check_chain(db, trail.keys, scan)).problems
+    return (await check_chain(db, trail.keys, trail.log)).problems
 
 
 async def verify_files(db: AsyncSession, sessions_dir: Path) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,12 +28,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from server.app import create_app
+    from server.logs import configure_logging
 
     settings = settings_from(args)
     announce(settings, "kesu serve")
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     print(
         f"kesu: serving on http://{settings.host}:{settings.port}/ (data in {settings.data_dir})",
         flush=True,
@@ -44,14 +42,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from server.logs import configure_logging
     from server.standalone_worker import run_worker
 
     settings = settings_from(args)
     announce(settings, "kesu worker")
     require_database(settings)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     return asyncio.run(run_worker(settings))
 
 

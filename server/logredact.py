@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 # /join/<token> and /api/join/<token>, raw or percent-encoded slashes, up to the next delimiter.
-_JOIN_TOKEN = re.compile(r"((?:/|%2[fF])join(?:/|%2[fF]))([^./\s?#\"'%]*)(?:[.%][^/\s?#\"']*)?")
+# A backslash ends a token too: in a JSON log line the closing quote is escaped as \".
+_JOIN_TOKEN = re.compile(r"((?:/|%2[fF])join(?:/|%2[fF]))([^./\s?#\"'%\\]*)(?:[.%][^/\s?#\"'\\]*)?")
 
 
 def redact(text: str) -> str:

@@ -28,6 +28,7 @@ from server.context import AppContext
 from server.errors import KesuError
 from server.sessions import SESSION_ID_RE, rendered_nodes, session_json
 from server.store.models import (
+    MESSAGE_EN_KEY,
     AuditEntry,
     FindingRow,
     RecordingSession,
@@ -334,7 +335,10 @@ def finding_json(f: FindingRow, people: dict[int, User]) -> dict[str, Any]:
         "start_s": f.start_s,
         "end_s": f.end_s,
         "message": mask_text(f.message),
-        "evidence": mask_deep(f.evidence),
+        "message_en": mask_text(str(f.evidence[MESSAGE_EN_KEY]))
+        if MESSAGE_EN_KEY in f.evidence
+        else None,
+        "evidence": mask_deep({k: v for k, v in f.evidence.items() if k != MESSAGE_EN_KEY}),
         "review_state": f.review_state,
         "review_comment": f.review_comment,
         "reviewed_by": _person(people.get(f.reviewed_by)) if f.reviewed_by else None,

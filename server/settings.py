@@ -156,6 +156,38 @@ class Settings:
             "interrupted and may take their rooms over."
         ),
     )
+    rtc_udp_ports: str = field(
+        default="",
+        metadata=_meta(
+            "Local UDP port range for the server's ICE candidates, e.g. 50000-50199 "
+            "(one port per participant per host address). Empty = any ephemeral port."
+        ),
+    )
+    ice_stun_urls: str = field(
+        default="",
+        metadata=_meta(
+            "Comma-separated STUN URLs for browsers and the server, e.g. "
+            "stun:turn.example.com:3478. Empty = none."
+        ),
+    )
+    ice_turn_urls: str = field(
+        default="",
+        metadata=_meta(
+            "Comma-separated TURN URLs, e.g. turn:turn.example.com:3478?transport=udp,"
+            "turns:turn.example.com:5349?transport=tcp. Needs ice_turn_secret. Empty = none."
+        ),
+    )
+    ice_turn_secret: str = field(
+        default="",
+        metadata=_meta(
+            "coturn's static-auth-secret: TURN credentials are derived from it and expire.",
+            secret=True,
+        ),
+    )
+    ice_turn_ttl_s: float = field(
+        default=86400.0,
+        metadata=_meta("Seconds a TURN credential handed out stays valid (longer than a call)."),
+    )
     workers: int = field(
         default=1,
         metadata=_meta("Inspection worker processes in the embedded pool (0 = no worker)."),
@@ -204,6 +236,16 @@ class Settings:
         ),
     )
     log_level: str = field(default="INFO", metadata=_meta("Logging level."))
+    log_format: str = field(
+        default="text",
+        metadata=_meta("Log line format: text (human) or json (one JSON object per line)."),
+    )
+    metrics: bool = field(
+        default=True,
+        metadata=_meta(
+            "Serve Prometheus metrics at /metrics (restrict it to the scraper at the proxy)."
+        ),
+    )
 
     @property
     def db_url(self) -> str:
@@ -242,6 +284,25 @@ def masked_db_url(url: str) -> str:
     except ArgumentError:
         # Not a URL SQLAlchemy can parse: still never show what looks like user:password@.
         return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret this process knows (secret settings, the database password): for masks."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    out = [
+        str(getattr(settings, f.name))
+        for f in fields(settings)
+        if f.metadata.get("secret") and getattr(settings, f.name)
+    ]
+    try:
+        password = make_url(settings.db_url).password
+    except ArgumentError:
+        password = None
+    if password:
+        out.append(str(password))
+    return out
 
 
 def setting_fields() -> list[tuple[str, Any, str]]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 
 from server.app import build_context, start_consumer, stop_consumer
+from server.audit_keys import AuditKeys
 from server.jobs import JobHandler
 from server.settings import Settings, masked_db_url
 from server.worker import JobRunner
@@ -15,6 +17,15 @@ from server.worker import JobRunner
 async def run_worker(settings: Settings, handlers: dict[str, JobHandler] | None = None) -> int:
     """Consume jobs until SIGINT/SIGTERM, then finish cleanly. ``handlers`` replaces the real
     ones (inspection, review video) in tests."""
+    if AuditKeys.load(settings.audit_key_path) is None:
+        # A key of its own would stamp its audit entries with MACs that verify as forged.
+        print(
+            f"kesu worker: no audit key at {settings.audit_key_path}: copy the server's "
+            "audit key there or point KESU_AUDIT_KEY_FILE at it (docs/audit.md)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
     ctx = build_context(settings)
     await ctx.db.migrate()
     runner = JobRunner(ctx) if handlers is None else None

@@ -23,7 +23,7 @@ from server import audit
 from server.context import AppContext
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
 from server.parentwatch import die_with_parent
-from server.store.models import FindingRow, InspectionReport, RecordingSession
+from server.store.models import MESSAGE_EN_KEY, FindingRow, InspectionReport, RecordingSession
 from server.store.types import utcnow
 
 log = logging.getLogger("kesu.worker")
@@ -184,7 +184,9 @@ class JobRunner:
                         start_s=f.get("start_s"),
                         end_s=f.get("end_s"),
                         message=f["message"],
-                        evidence=f.get("evidence") or {},
+                        # The English message rides in the evidence column (no schema change);
+                        # finding_json lifts it back out.
+                        evidence={**(f.get("evidence") or {}), **_english(f)},
                     )
                 )
             row.inspection_status = "done"
@@ -216,3 +218,9 @@ class JobRunner:
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
         self._progress_q.close()
         self._progress_q.join_thread()
+
+
+def _english(finding: dict[str, Any]) -> dict[str, Any]:
+    """The finding's English message, stored under ``MESSAGE_EN_KEY`` in its evidence."""
+    text = finding.get("message_en")
+    return {MESSAGE_EN_KEY: text} if isinstance(text, str) and text else {}

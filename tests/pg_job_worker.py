@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from server.audit_keys import AuditKeys
 from server.jobs import JobHandler, JobInfo, ProgressFn
 from server.settings import load_settings
 from server.standalone_worker import run_worker
@@ -45,9 +46,12 @@ def main() -> int:
             "job_poll_s": 0.2,
             "job_stalled_after_s": stalled,
             "secret_key": "test-secret",
+            # Workers share the server's audit key (kesu worker refuses to start without one).
+            "audit_key_file": str(mark_dir / "audit.key"),
         },
         env={},
     )
+    AuditKeys.load_or_create(settings.audit_key_path)
     return asyncio.run(run_worker(settings, handlers(mark_dir)))
 
 

@@ -141,6 +141,129 @@ def render_handwritten_page(
     return _to_bgr(page)
 
 
+FORM_LAYOUTS = ("ruled", "grid", "two_column", "quoted")
+FORM_HEADINGS = ("风险提示语抄录", "投保人声明", "人身保险投保提示书（抄录页）")
+FORM_INSTRUCTIONS = (
+    "请在下方抄录以下语句：",
+    "请投保人亲笔抄录下列内容：",
+    "请您在横线上手写抄录：",
+)
+
+
+def render_signature_form(
+    sentence: str,
+    *,
+    signature: str | None,
+    layout: str = "ruled",
+    heading: str = FORM_HEADINGS[0],
+    instruction: str = FORM_INSTRUCTIONS[0],
+    date_text: str | None = "2026.1.2",
+    quote: str | None = None,
+    chars_per_line: int = 13,
+    char_size: int = 40,
+    seed: int = 0,
+) -> np.ndarray:
+    """A printed signature form with the handwriting on it, BGR.
+
+    Printed (Noto Sans): a heading, an instruction line, ruled lines or a writing grid, and a
+    ``投保人签名：____ 日期：____`` line; handwritten (AR PL UKai): ``sentence`` on the ruling
+    and ``signature``/``date_text`` on their fields. Layouts: ``ruled`` (lines), ``grid``
+    (one box per character), ``two_column`` (signature and date fields side by side at the
+    bottom right, name written on the line above the label), ``quoted`` (the instruction
+    line also prints the model sentence, ``quote`` or else ``sentence``, as many insurers'
+    forms do).
+    """
+    if layout not in FORM_LAYOUTS:
+        raise ValueError(f"layout must be one of {FORM_LAYOUTS}")
+    rng = np.random.default_rng(seed)
+    lines = [sentence[i : i + chars_per_line] for i in range(0, len(sentence), chars_per_line)]
+    step, pitch = int(char_size * 1.15), int(char_size * 1.75)
+    width = 80 + chars_per_line * step + 60
+    rows = max(len(lines), 3)
+    height = 250 + rows * pitch + 230
+    page = Image.new("RGB", (width, height), (250, 250, 246))
+    draw = ImageDraw.Draw(page)
+    printed = (40, 40, 40)
+    title = _font(NOTO_SANS_BOLD, int(char_size * 0.8), _NOTO_SC)
+    small = _font(NOTO_SANS, int(char_size * 0.5), _NOTO_SC)
+    draw.text((width // 2 - len(heading) * char_size * 0.4, 40), heading, font=title, fill=printed)
+    y = 40 + int(char_size * 1.6)
+    if layout == "quoted":
+        printed_text = f"{instruction}{quote or sentence}"
+        per = (width - 100) // int(char_size * 0.5)
+        for i in range(0, len(printed_text), per):
+            draw.text((50, y), printed_text[i : i + per], font=small, fill=printed)
+            y += int(char_size * 0.8)
+    else:
+        draw.text((50, y), instruction, font=small, fill=printed)
+        y += int(char_size * 0.9)
+    top = y + 20
+    for r in range(rows):
+        base = top + (r + 1) * pitch - 8
+        if layout == "grid":
+            for c in range(chars_per_line + 1):
+                x = 70 + c * step - step // 2 + 4
+                draw.line((x, base - pitch + 14, x, base), fill=(200, 170, 170), width=1)
+            draw.line(
+                (70 - step // 2 + 4, base - pitch + 14, width - 40, base - pitch + 14),
+                fill=(200, 170, 170),
+            )
+        draw.line((50, base, width - 40, base), fill=(180, 190, 205), width=2)
+    for row, text in enumerate(lines):
+        _hand_text(page, text, (80, top + row * pitch + 12), char_size, step, rng)
+    _form_fields(page, top + rows * pitch + 50, layout, signature, date_text, char_size, rng)
+    return _to_bgr(page)
+
+
+def _form_fields(
+    page: Image.Image,
+    y: int,
+    layout: str,
+    signature: str | None,
+    date_text: str | None,
+    char_size: int,
+    rng: np.random.Generator,
+) -> None:
+    """The printed signature and date fields, with the handwriting on them."""
+    draw = ImageDraw.Draw(page)
+    width, printed = page.width, (40, 40, 40)
+    label_font = _font(NOTO_SANS, int(char_size * 0.55), _NOTO_SC)
+    step, small = int(char_size * 1.15), int(char_size * 0.7)
+    if layout == "two_column":
+        # Name written on the line above the label, date below, in the right half.
+        x0 = width // 2 - 20
+        _hand_text(page, signature or "", (x0 + 40, y), char_size, step, rng)
+        y += int(char_size * 1.3)
+        draw.text((x0, y), "投保人签名", font=label_font, fill=printed)
+        draw.line((x0, y - 6, width - 40, y - 6), fill=printed, width=1)
+        y += int(char_size * 1.2)
+        draw.text((x0, y), "日期：", font=label_font, fill=printed)
+        _hand_text(page, date_text or "", (x0 + 110, y + 4), small, int(char_size * 0.6), rng)
+        return
+    x_name = 50 + int(char_size * 3.4)
+    y_rule = y + 10 + int(char_size * 0.7)
+    draw.text((50, y + 10), "投保人签名：", font=label_font, fill=printed)
+    draw.line((x_name, y_rule, width // 2 + 60, y_rule), fill=printed)
+    _hand_text(page, signature or "", (x_name + 20, y), char_size, step, rng)
+    dx = width // 2 + 70
+    draw.text((dx, y + 10), "日期：", font=label_font, fill=printed)
+    _hand_text(
+        page, date_text or "", (dx + int(char_size * 1.8), y + 8), small, int(char_size * 0.6), rng
+    )
+
+
+def _hand_text(
+    page: Image.Image,
+    text: str,
+    xy: tuple[int, int],
+    size: int,
+    step: int,
+    rng: np.random.Generator,
+) -> None:
+    for col, ch in enumerate(text):
+        _hand_char(page, ch, (xy[0] + col * step, xy[1]), size, (25, 35, 90), rng)
+
+
 def _hand_char(
     page: Image.Image,
     ch: str,

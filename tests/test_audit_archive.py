@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from server import audit
-from server.audit_export import verify_export
+from server.audit_export_verify import verify_export
 from server.cli import main
 from server.store.models import AuditEntry
 from tests.conftest import RunningServer
@@ -296,3 +297,18 @@ async def test_cli_export(
             await s.execute(select(AuditEntry.actor).where(AuditEntry.action == "session.export"))
         ).scalars()
         assert list(actors) == ["cli"]
+
+
+async def test_export_leaves_no_server_error(
+    server: RunningServer, client_factory: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The zip lives in a temporary directory: once the handler returns, nothing may try to
+    reopen it (a returned FileResponse was prepared again after the directory was gone)."""
+    built = await build_session(server.ctx)
+    admin = await client_factory("admin")
+    with caplog.at_level(logging.ERROR):
+        await _export_via_api(admin, built.id, tmp_path / "evidence.zip")
+        await asyncio.sleep(0.2)  # let the server finish the request's handling
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+    assert verify_export(tmp_path / "evidence.zip") == []

@@ -73,9 +73,10 @@ async def _rehash_from(server: RunningServer, seq: int) -> None:
 
 
 async def test_deleting_the_newest_entries_is_caught(
-    server: RunningServer, capsys: pytest.CaptureFixture[str]
+    server: RunningServer, client_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await build_session(server.ctx)
+    admin = await client_factory("admin")  # logged in first: a login is an entry too
     await _intact(server, capsys)
     async with server.ctx.db.session() as s:
         head = (await s.execute(select(func.max(AuditEntry.seq)))).scalar_one()
@@ -84,6 +85,9 @@ async def test_deleting_the_newest_entries_is_caught(
     assert code == 1, out
     assert f"the chain ends at entry {head - 3} but a checkpoint" in out
     assert f"entries {head - 2}..{head} were deleted" in out
+    status, body = await admin.get("/api/audit/verify")  # the same verification, for admins
+    assert status == 200 and body["ok"] is False
+    assert any(f"entries {head - 2}..{head} were deleted" in p for p in body["problems"])
 
 
 async def test_rewriting_the_chain_after_replacing_a_recording_is_caught(
@@ -492,3 +496,30 @@ def hashlib_hex(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_worker_without_the_servers_audit_key_refuses_to_start(tmp_path: Path) -> None:
+    """Its own fresh key would stamp entries that verify as forged."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    data = tmp_path / "data"
+
+    def kesu(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "server.cli", *argv, "--data-dir", str(data)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert kesu("migrate").returncode == 0
+    done = kesu("worker")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert f"no audit key at {data / 'audit.key'}" in done.stderr
+    assert not (data / "audit.key").exists()

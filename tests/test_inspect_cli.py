@@ -143,6 +143,7 @@ def test_inspect_clean_session_json(capsys: pytest.CaptureFixture[str], tmp_path
         "text",
         "confidence",
         "node",
+        "uncertain",
     }
     assert report["timings"]["total"] > 0
 

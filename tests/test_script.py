@@ -237,9 +237,11 @@ def test_answers_in_their_windows() -> None:
     ans = _answers([C(5.5, 7, "好的，我同意"), C(25.5, 27, "不清楚")])
     assert set(ans) == {"consent", "id_card"}
     assert ans["consent"] == Answer(
-        "consent", "affirmative", "好的，我同意", "同意", 4.0, 9.0, 5.5, 7
+        "consent", "affirmative", "好的，我同意", "同意", 4.0, 9.0, 5.5, 7, confidence=1.0
     )
-    assert ans["id_card"] == Answer("id_card", "negative", "不清楚", "不清楚", 24.0, 31.0, 25.5, 27)
+    assert ans["id_card"] == Answer(
+        "id_card", "negative", "不清楚", "不清楚", 24.0, 31.0, 25.5, 27, confidence=1.0
+    )
 
 
 def test_silence_is_a_missing_answer() -> None:
@@ -427,3 +429,36 @@ def test_real_asr_consent_and_reminder_read_last() -> None:
     # Consent alone read after the reminder: it must come first among the critical nodes too.
     res = analyze(nodes, [reminder, *rest, _shift(consent, 130.0)], answer, policy)
     assert [(v.node_id, v.after_node_id) for v in res.order_violations] == [("consent", "reminder")]
+
+
+# --- uncertain customer speech (kept by speech.py instead of dropped) ------------------------
+
+
+def _flagged(t0: float, t1: float, text: str, reason: str, p: float = 0.2) -> Utterance:
+    words = [Word(t0, t1, text, p)] if text else []
+    return Utterance("customer", t0, t1, text, words, avg_logprob=-0.92, uncertain=reason)
+
+
+@pytest.mark.parametrize("text", ["不同意", "我不同意", "不清楚", "没听懂", "我不太明白"])
+@pytest.mark.parametrize("reason", ["low_confidence", "too_fast", "repetition"])
+def test_uncertain_refusal_is_an_uncertain_non_affirmative_answer(text: str, reason: str) -> None:
+    ans = _answers([_flagged(5.5, 6.5, text, reason)])["consent"]
+    assert ans.kind in ("negative", "unsure") and ans.uncertain == reason
+    assert (ans.text, ans.start_s, ans.confidence) == (text, 5.5, 0.2)
+
+
+@pytest.mark.parametrize("trusted", [[], [C(5.0, 5.3, "嗯")]])
+def test_unrecognised_speech_is_not_a_missing_answer(trusted: list[Utterance]) -> None:
+    ans = _answers([*trusted, _flagged(5.5, 6.0, "", "unrecognised")])["consent"]
+    assert (ans.kind, ans.uncertain) == ("unrecognised", "unrecognised")
+
+
+def test_invented_text_is_shown_but_not_an_answer() -> None:
+    ans = _answers([_flagged(5.5, 8.0, "请不吝点赞订阅转发", "hallucination")])["consent"]
+    assert (ans.kind, ans.uncertain, ans.uncertain_text) == ("missing", None, "请不吝点赞订阅转发")
+
+
+def test_trusted_answer_wins_over_an_uncertain_echo() -> None:
+    ans = _answers([C(5.5, 7, "好的，我同意"), _flagged(7.0, 7.1, "好的，我同意", "too_fast")])
+    assert (ans["consent"].kind, ans["consent"].uncertain) == ("affirmative", None)
+    assert ans["consent"].uncertain_text == "好的，我同意"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from inspection.policy import Policy
 from inspection.rules import Thresholds, number_findings, script_findings
 from inspection.script_stage import align_script, repair_words
@@ -75,3 +77,59 @@ def test_align_script_to_rules_records() -> None:
     assert mismatch.node == "premium" and mismatch.evidence["spoken"] == 15000
     assert result.node_of_utterance[("customer", 24.5)] == "id_card"
     assert result.node_of_utterance[("salesperson", 8.0)] == "reminder"
+
+
+# --- defect classes 2-5 end to end: decoder segments -> speech -> script -> rules -------------
+
+SALES = (
+    ("您好，本次投保过程将全程录音录像，请问您是否同意？", 1.0, 6.0),
+    ("此次录音录像过程对于今后您维护权益非常关键，请您如实回答相关问题。", 8.0, 14.0),
+    ("您每年的保费为一万二千元，本产品有十五天的犹豫期。", 15.0, 20.0),
+    ("请您出示身份证，以上内容您是否清楚？", 21.0, 24.0),
+)
+
+
+def _seg(t0: float, t1: float, text: str, p: float, no_speech: float) -> object:
+    from types import SimpleNamespace
+
+    word = SimpleNamespace(start=t0, end=t1, word=text, probability=p)
+    return SimpleNamespace(
+        start=t0,
+        end=t1,
+        text=text,
+        words=[word],
+        compression_ratio=1.0,
+        no_speech_prob=no_speech,
+        avg_logprob=-0.92 if p < 0.35 else -0.2,
+    )
+
+
+@pytest.mark.parametrize(
+    ("heard", "p", "no_speech", "severity"),
+    [
+        ("４", 0.6, 0.1, "review"),  # "明白" decoded as a full-width garbage token
+        ("Ｇ", 0.6, 0.1, "review"),
+        ("不同意", 0.2, 0.7, "review"),  # a refusal the spurious filters used to drop
+        ("我不同意", 0.1, 0.9, "review"),
+        ("我不太清楚", 0.9, 0.05, "fail"),  # a clear hedge on confident words
+        ("不同意", 0.9, 0.05, "fail"),
+    ],
+)
+def test_customer_consent_answers_end_to_end(
+    heard: str, p: float, no_speech: float, severity: str
+) -> None:
+    from inspection.speech import DecodeOptions, _to_utterances
+
+    nodes = render(load_template(MINI), POLICY)
+    sales = [said("salesperson", t, a, b) for t, a, b in SALES]
+    customer = _to_utterances(
+        [_seg(6.5, 7.5, heard, p, no_speech)], "customer", 0.0, DecodeOptions()
+    )
+    customer += [said("customer", "好的，我清楚", 24.5, 25.5)]
+    th = Thresholds()
+    result = align_script(
+        nodes, {"salesperson": sales, "customer": customer}, load_template(MINI), POLICY, [], th
+    )
+    found = [f for f in script_findings(result.coverage, th) if f.node == "consent"]
+    assert sorted(f.code for f in found) == ["answer.not_affirmative", "consent.missing"]
+    assert {f.severity for f in found} == {severity}

@@ -13,13 +13,14 @@ import pytest
 
 from inspection.media import Track, load_audio
 from inspection.policy import Policy
-from inspection.script import NodeSpec, align_nodes
+from inspection.script import NodeAlignment, NodeSpec, align_nodes, find_answers
 from inspection.speech import (
     DecodeOptions,
     SpeechRecognizer,
     Utterance,
     Word,
     _to_utterances,
+    clean_tokens,
     is_hallucination,
     is_spurious,
     transcript_text,
@@ -61,12 +62,28 @@ def test_short_answer_exact_text_on_the_session_timeline(recognizer: SpeechRecog
 
 
 @pytest.mark.slow
-def test_vad_skips_leading_silence_and_keeps_times(recognizer: SpeechRecognizer) -> None:
+def test_vad_skips_leading_silence_and_a_refusal_is_never_lost(
+    recognizer: SpeechRecognizer,
+) -> None:
+    # What the product promises, not the borderline model output: on some CPUs (AVX-512)
+    # Whisper decodes this clip with avg_logprob -0.92, which the spurious-segment filters
+    # used to drop. The refusal is either recognised, or kept as uncertain customer speech,
+    # and in neither case does it read as consent.
     speech = load_audio([Track("customer", _clip("不同意"))])
     audio = np.concatenate([np.zeros(3 * 16000, np.float32), speech])
-    (u,) = recognizer.transcribe(audio, "customer")
-    assert normalize(u.text) == "不同意"
-    assert 2.7 <= u.start_s <= 3.3  # VAD cut the silence, times are restored to the input
+    utts = recognizer.transcribe(audio, "customer")
+    assert utts, "the customer's refusal disappeared"
+    assert all(2.7 <= u.start_s <= 3.3 for u in utts)  # VAD cut the silence, times restored
+    assert any(normalize(u.text) == "不同意" or u.uncertain is not None for u in utts)
+    node = NodeSpec("consent", "同意", "请问您是否同意？", requires_answer=True)
+    aligned = [NodeAlignment("consent", "同意", "salesperson", True, 1.0, 1.0, 2.5, "")]
+    answer = find_answers([node], aligned, utts)["consent"]
+    assert answer.kind != "affirmative" or answer.uncertain is not None
+
+
+@pytest.mark.slow
+def test_no_decoding_prompt_by_default(recognizer: SpeechRecognizer) -> None:
+    assert recognizer.initial_prompt is None
 
 
 @pytest.mark.slow
@@ -129,9 +146,86 @@ def test_spurious_segments_are_dropped() -> None:
     assert is_spurious(_seg(3.6, 3.9, "语句，语语语语语语语语", [], compression_ratio=3.1), opts)
     assert is_spurious(_seg(0.0, 3.0, "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", []), opts)
     assert is_spurious(_seg(0.0, 1.0, "。", []), opts)
-    assert [u.text for u in _to_utterances([GOOD, TAIL], "customer", 0.0, opts)] == [
+    assert [u.text for u in _to_utterances([GOOD, TAIL], "salesperson", 0.0, opts)] == [
         "不清楚,我没听懂。"
     ]
+    # The customer's speech is never dropped: the tail stays, marked uncertain.
+    kept = _to_utterances([GOOD, TAIL], "customer", 0.0, opts)
+    assert [(u.text, u.uncertain) for u in kept] == [
+        ("不清楚,我没听懂。", None),
+        ("不清楚,我没听懂。", "too_fast"),
+    ]
+
+
+REFUSALS = ("不同意", "我不同意", "不清楚", "没听懂", "不要", "我不太明白")
+
+
+@pytest.mark.parametrize("text", REFUSALS)
+@pytest.mark.parametrize("no_speech", [0.61, 0.8, 0.97])
+@pytest.mark.parametrize("p", [0.01, 0.2, 0.34])
+def test_low_confidence_customer_speech_is_kept_uncertain(
+    text: str, no_speech: float, p: float
+) -> None:
+    # Shaped like the AVX-512 decode of the "不同意" clip: avg_logprob -0.92 after 3 s silence.
+    n = len(text)
+    words = [_w(2.96 + 0.2 * i, 3.16 + 0.2 * i, ch, p) for i, ch in enumerate(text)]
+    seg = _seg(2.96, 2.96 + 0.2 * n, text, words, no_speech_prob=no_speech, avg_logprob=-0.92)
+    opts = DecodeOptions()
+    assert _to_utterances([seg], "salesperson", 0.0, opts) == []
+    (u,) = _to_utterances([seg], "customer", 0.0, opts)
+    assert (u.text, u.uncertain, u.start_s) == (text, "low_confidence", 2.96)
+    assert u.confidence == pytest.approx(p)
+
+
+SHORT_ANSWERS = ("明白", "好的，我清楚了", "是的，我同意", "同意", "没问题", "不同意")
+GARBAGE = ("４", "Ｇ", "ｇ", "２", "Ｇ４")
+
+
+def _garbled(answer: str, token: str, where: str) -> str:
+    parts = answer.split("，")
+    if where == "whole":
+        return token
+    if where == "for_punctuation":
+        return token.join(parts) + token
+    return token + answer if where == "before" else answer + token
+
+
+@pytest.mark.parametrize("answer", SHORT_ANSWERS)
+@pytest.mark.parametrize("token", GARBAGE)
+@pytest.mark.parametrize("where", ["for_punctuation", "before", "after"])
+def test_fullwidth_garbage_tokens_never_reach_the_text(answer: str, token: str, where: str) -> None:
+    text = _garbled(answer, token, where)
+    assert normalize(clean_tokens(text)) == normalize(answer)
+    pieces = [p for p in text.replace(token, f"|{token}|").split("|") if p]
+    words = [_w(1.0 + 0.3 * i, 1.3 + 0.3 * i, piece, 0.8) for i, piece in enumerate(pieces)]
+    for who in ("salesperson", "customer"):
+        (u,) = _to_utterances(
+            [_seg(1.0, 1.0 + 0.3 * len(words), text, words)], who, 0.0, DecodeOptions()
+        )
+        assert normalize(u.text) == normalize(answer) and u.uncertain is None
+        assert not any(
+            c in u.text
+            for c in "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇ"
+        )
+
+
+@pytest.mark.parametrize("token", GARBAGE)
+def test_an_answer_made_only_of_garbage_is_unrecognised_speech(token: str) -> None:
+    seg = _seg(5.0, 5.6, token, [_w(5.0, 5.6, token, 0.4)])
+    assert _to_utterances([seg], "salesperson", 0.0, DecodeOptions()) == []
+    (u,) = _to_utterances([seg], "customer", 0.0, DecodeOptions())
+    assert (u.text, u.uncertain, u.start_s, u.end_s) == ("", "unrecognised", 5.0, 5.6)
+
+
+def test_recorded_prompted_decode_is_cleaned() -> None:
+    # Whisper base with DEFAULT_PROMPT on the clean "是的，我同意" clip (scripts/bench_asr.py).
+    assert clean_tokens("是等０我同意０我同意０我同意０") == "是等，我同意，我同意，我同意"
+
+
+@pytest.mark.parametrize("number", ["１５天", "１２０００元", "犹豫期１５天", "２０年"])
+def test_fullwidth_numbers_next_to_a_unit_are_kept(number: str) -> None:
+    assert clean_tokens(number) == number
+    assert normalize(number).isascii() or normalize(number)[-1] in "天元年"
 
 
 def test_traditional_output_and_offset() -> None:

@@ -11,6 +11,7 @@ from inspection.rules.thresholds import Thresholds
 from inspection.templates import RenderedNode
 
 PARTICIPANT_CN = {"salesperson": "销售人员", "customer": "客户"}
+PARTICIPANT_EN = {"salesperson": "The salesperson", "customer": "The customer"}
 
 
 def r3(x: float | None) -> float | None:
@@ -70,3 +71,14 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
         findings,
         key=lambda f: (f.severity != "fail", f.start_s if f.start_s is not None else -1.0, f.code),
     )
+
+
+def marker_spans(markers: Sequence[tuple[str, float]], end_s: float) -> dict[str, Span]:
+    """Node id -> (when the teleprompter first showed it, when it moved on), from
+    ``(node, t_s)`` markers in time order; the last lasts until ``end_s``."""
+    ordered = sorted(markers, key=lambda m: m[1])
+    out: dict[str, Span] = {}
+    for j, (node, t) in enumerate(ordered):
+        nxt = ordered[j + 1][1] if j + 1 < len(ordered) else end_s
+        out.setdefault(node, (max(0.0, t), max(t, nxt)))
+    return out

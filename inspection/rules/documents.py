@@ -7,7 +7,8 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from inspection.idnumber import mask_id, normalize_id, validate_id
-from inspection.ocr import clean_text, sentence_similarity, signature_matches, signature_score
+from inspection.ocr import clean_text, signature_matches, signature_score
+from inspection.page_text import locate_sentence
 from inspection.report import Finding
 from inspection.rules.evidence import IdCardEvidence, SignatureEvidence
 from inspection.rules.thresholds import Thresholds
@@ -44,25 +45,39 @@ def id_card_findings(
                 code="document.id_card_missing",
                 severity="fail",
                 message="未识别到清晰可辨的身份证件（未读出姓名和身份证号码）",
+                message_en="No legible ID card was seen (neither name nor ID number could be read)",
                 evidence={**base, "ocr_text": ev.text[:200]},
                 **common,
             )
         ]
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     scores: dict[str, Any] = {}
     if ev.id_number:
         if not ev.id_valid:
             reason = validate_id(ev.id_number).reason or "invalid"
-            problems.append(f"身份证号码 {mask_id(ev.id_number)} 校验不通过（{reason}）")
+            problems.append(
+                (
+                    f"身份证号码 {mask_id(ev.id_number)} 校验不通过（{reason}）",
+                    f"ID number {mask_id(ev.id_number)} fails the check ({reason})",
+                )
+            )
         elif normalize_id(ev.id_number) != normalize_id(customer_id):
             problems.append(
-                f"身份证号码 {mask_id(ev.id_number)} 与投保信息 {mask_id(customer_id)} 不一致"
+                (
+                    f"身份证号码 {mask_id(ev.id_number)} 与投保信息 {mask_id(customer_id)} 不一致",
+                    f"ID number {mask_id(ev.id_number)} differs from the application's {mask_id(customer_id)}",
+                )
             )
     if ev.name:
         sim = _name_similarity(ev.name, customer_name)
         scores["name_similarity"] = round(sim, 3)
         if sim < th.id_name_similarity and not ev.name_shown:
-            problems.append(f"姓名「{ev.name}」与投保人「{customer_name}」不一致")
+            problems.append(
+                (
+                    f"姓名「{ev.name}」与投保人「{customer_name}」不一致",
+                    f"The name 「{ev.name}」 differs from the applicant 「{customer_name}」",
+                )
+            )
     evidence = {
         **base,
         "read": {"name": ev.name, "id_number": mask_id(ev.id_number) if ev.id_number else None},
@@ -76,7 +91,8 @@ def id_card_findings(
             Finding(
                 code="document.id_card_mismatch",
                 severity="fail",
-                message="；".join(problems),
+                message="；".join(p[0] for p in problems),
+                message_en="; ".join(p[1] for p in problems),
                 evidence=evidence,
                 **common,
             )
@@ -87,6 +103,7 @@ def id_card_findings(
                 code="document.id_card_missing",
                 severity="review",
                 message="身份证号码无法识别，请人工核对证件",
+                message_en="The ID number could not be read; check the card by hand",
                 evidence=evidence,
                 **common,
             )
@@ -135,6 +152,7 @@ def signature_findings(
                     code="document.signature_mismatch",
                     severity="fail",
                     message=f"签名「{clean_text(ev.signed_name)}」与投保人姓名「{customer_name}」不一致",
+                    message_en=f"The signature 「{clean_text(ev.signed_name)}」 differs from the applicant's name 「{customer_name}」",
                     evidence=sig_ev,
                     **common,
                 )
@@ -145,41 +163,63 @@ def signature_findings(
                     code="document.signature_missing",
                     severity="fail",
                     message="未识别到客户的亲笔签名",
+                    message_en="No handwritten signature of the customer was found",
                     evidence=sig_ev,
                     **common,
                 )
             )
     if risk_sentence:
-        page = clean_text(ev.page_text)
-        sim = sentence_similarity(ev.page_text, risk_sentence)
-        rs_ev = {
-            **base,
-            "read": page[:120],
-            "expected": risk_sentence,
-            "scores": {"similarity": round(sim, 3)},
-            "threshold": {
-                "risk_sentence_similarity": th.risk_sentence_similarity,
-                "risk_sentence_min_chars": th.risk_sentence_min_chars,
-            },
-        }
-        if len(page) < th.risk_sentence_min_chars:
-            out.append(
-                Finding(
-                    code="document.risk_sentence_missing",
-                    severity="fail",
-                    message="未识别到客户抄录的风险提示语句",
-                    evidence=rs_ev,
-                    **common,
-                )
-            )
-        elif sim < th.risk_sentence_similarity:
-            out.append(
-                Finding(
-                    code="document.risk_sentence_mismatch",
-                    severity="fail",
-                    message=f"抄录的风险提示语句与要求不一致（相似度 {sim:.2f}，要求 ≥ {th.risk_sentence_similarity:g}）",
-                    evidence=rs_ev,
-                    **common,
-                )
-            )
+        out += _risk_sentence_findings(ev, risk_sentence, base, common, th)
     return out
+
+
+def _risk_sentence_findings(
+    ev: SignatureEvidence,
+    risk_sentence: str,
+    base: dict[str, Any],
+    common: dict[str, Any],
+    th: Thresholds,
+) -> list[Finding]:
+    """The sentence is located on the page (best-matching stretch, across lines) and only
+    that stretch is compared, so printed headings and instructions around it do not count."""
+    lines = ev.lines or ((ev.page_text,) if ev.page_text else ())
+    span = locate_sentence(lines, risk_sentence)
+    # Line indices count the page lines kept as possible handwriting (``ev.lines``).
+    where: dict[str, Any] = {"lines": list(span.lines), "line_text": [lines[i] for i in span.lines]}
+    if ev.line_bounds:
+        where["boxes"] = [list(ev.line_bounds[i]) for i in span.lines]
+    rs_ev = {
+        **base,
+        "read": span.text[:120],
+        "page_text": clean_text(ev.page_text)[:200],
+        "location": where,
+        "expected": risk_sentence,
+        "scores": {"similarity": round(span.similarity, 3), "matched_chars": span.matched_chars},
+        "threshold": {
+            "risk_sentence_similarity": th.risk_sentence_similarity,
+            "risk_sentence_min_chars": th.risk_sentence_min_chars,
+        },
+    }
+    if span.matched_chars < th.risk_sentence_min_chars:
+        return [
+            Finding(
+                code="document.risk_sentence_missing",
+                severity="fail",
+                message="未识别到客户抄录的风险提示语句",
+                message_en="The customer's hand-copied risk sentence was not found",
+                evidence=rs_ev,
+                **common,
+            )
+        ]
+    if span.similarity < th.risk_sentence_similarity:
+        return [
+            Finding(
+                code="document.risk_sentence_mismatch",
+                severity="fail",
+                message=f"抄录的风险提示语句与要求不一致（相似度 {span.similarity:.2f}，要求 ≥ {th.risk_sentence_similarity:g}）：「{span.text[:60]}」",
+                message_en=f"The hand-copied risk sentence differs from the required one (similarity {span.similarity:.2f}, required ≥ {th.risk_sentence_similarity:g}): 「{span.text[:60]}」",
+                evidence=rs_ev,
+                **common,
+            )
+        ]
+    return []

@@ -20,12 +20,15 @@ class NodeCoverage:
     start_s: float | None = None
     end_s: float | None = None
     excerpt: str = ""  # the matched transcript text
-    answer: str | None = (
-        None  # "affirmative" | "negative" | "unsure" | "missing" (requires_answer only)
-    )
+    # "affirmative" | "negative" | "unsure" | "missing" | "unrecognised" (requires_answer only)
+    answer: str | None = None
     answer_text: str = ""
     answer_start_s: float | None = None
     answer_end_s: float | None = None
+    answer_confidence: float | None = None  # mean word probability of the answer (0-1)
+    answer_score: float = 1.0  # < 1: only close to an answer of the closed set (pinyin)
+    answer_uncertain: str | None = None  # the answer rests on uncertain speech (why)
+    answer_uncertain_text: str = ""  # uncertain speech in the window that was not used
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class PhraseHit:
     end_s: float
     excerpt: str
     score: float = 1.0  # 1.0 = exact
+    confidence: float | None = None  # lowest word probability of the matched characters
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class NumberCheck:
     end_s: float | None = None
     excerpt: str = ""
     matches: bool | None = None  # decided by the script stage; None: compare here
+    confidence: float | None = None  # lowest word probability of the number's characters
+    readings: tuple[float, ...] = ()  # every plausible value of what was recognised
+    reading: str = ""  # how ``spoken`` was read
 
     def mismatch(self) -> bool:
         if self.spoken is None:
@@ -104,9 +111,13 @@ class SignatureEvidence:
     window: Span
     frames_read: int
     signed_name: str | None = None  # text after the 签名 label, or None when no label
-    page_text: str = ""  # handwritten text apart from the signature line
+    page_text: str = ""  # text apart from the signature line and printed labels
     all_text: str = ""
     t_s: float | None = None
+    # The lines of page_text in reading order and their boxes (left, top, right, bottom px
+    # in the frame), so a located sentence can say where it was read.
+    lines: tuple[str, ...] = ()
+    line_bounds: tuple[tuple[int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inspection.report import Finding, Participant
-from inspection.rules.common import PARTICIPANT_CN, r3, subtract
+from inspection.rules.common import PARTICIPANT_CN, PARTICIPANT_EN, r3, subtract
 from inspection.rules.evidence import FaceMatch, FrameFaces, Span
 from inspection.rules.thresholds import Thresholds
 
@@ -50,11 +50,16 @@ def face_absence_findings(
     session: Span,
     excluded: Sequence[Span],
     th: Thresholds,
+    present: Sequence[Span] | None = None,
 ) -> list[Finding]:
     """face.absent for each span longer than ``face_absent_max_s`` with no face, outside
-    ``excluded`` (recorded gaps, document windows)."""
+    ``excluded`` (recorded gaps, document windows) and, when ``present`` is given, only
+    while the participant was in the session (from their join to their leave)."""
     out = []
-    spans = subtract(absence_spans(frames, period_s, session[0], session[1], th), excluded)
+    away = subtract([session], present) if present is not None else []
+    spans = subtract(
+        absence_spans(frames, period_s, session[0], session[1], th), [*excluded, *away]
+    )
     for s0, s1 in spans:
         if s1 - s0 <= th.face_absent_max_s:
             continue
@@ -64,6 +69,7 @@ def face_absence_findings(
                 code="face.absent",
                 severity="fail",
                 message=f"{PARTICIPANT_CN[participant]}离开画面 {s1 - s0:.1f} 秒（{s0:.1f}–{s1:.1f} 秒），超过允许的 {th.face_absent_max_s:g} 秒",
+                message_en=f"{PARTICIPANT_EN[participant]} was out of the picture for {s1 - s0:.1f} s ({s0:.1f}–{s1:.1f} s), more than the {th.face_absent_max_s:g} s allowed",
                 participant=participant,
                 start_s=round(s0, 3),
                 end_s=round(s1, 3),
@@ -119,6 +125,7 @@ def extra_person_findings(
                 code="face.extra_person",
                 severity="review",
                 message=f"{PARTICIPANT_CN[participant]}画面中出现 {n} 张人脸，持续 {s1 - s0:.1f} 秒（{s0:.1f}–{s1:.1f} 秒）",
+                message_en=f"{n} faces in {PARTICIPANT_EN[participant].replace('The ', 'the ')}'s picture for {s1 - s0:.1f} s ({s0:.1f}–{s1:.1f} s)",
                 participant=participant,
                 start_s=round(s0, 3),
                 end_s=round(s1, 3),
@@ -144,11 +151,13 @@ def identity_findings(matches: Sequence[FaceMatch], th: Thresholds) -> list[Find
         if m.cosine >= th.face_match_cosine:
             continue
         ref = "身份证照片" if m.reference == "id_card" else "预留照片"
+        ref_en = "ID card photo" if m.reference == "id_card" else "reference photo"
         out.append(
             Finding(
                 code="face.identity_mismatch",
                 severity="fail",
                 message=f"{PARTICIPANT_CN[m.participant]}本人与{ref}不一致（相似度 {m.cosine:.2f}，要求 ≥ {th.face_match_cosine:g}）",
+                message_en=f"{PARTICIPANT_EN[m.participant]} does not match the {ref_en} (similarity {m.cosine:.2f}, required ≥ {th.face_match_cosine:g})",
                 participant=m.participant,
                 start_s=m.t_s,
                 end_s=m.t_s,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from inspection.report import Finding, Participant
-from inspection.rules.common import PARTICIPANT_CN, r3
+from inspection.rules.common import PARTICIPANT_CN, PARTICIPANT_EN, r3
 from inspection.rules.evidence import AudioLevels, FrameStats, Gap
 from inspection.rules.thresholds import Thresholds
 
@@ -27,24 +27,36 @@ def audio_findings(levels: AudioLevels, th: Thresholds) -> list[Finding]:
             "audio_clipped_share": th.audio_clipped_share,
         },
     }
-    msgs = []
+    who_en = PARTICIPANT_EN[levels.participant]
+    msgs: list[tuple[str, str]] = []
     if levels.speech_dbfs is None:
-        msgs.append(f"{who}音频全程无声")
+        msgs.append((f"{who}音频全程无声", f"{who_en}'s audio is silent throughout"))
     elif levels.speech_dbfs < th.audio_quiet_dbfs:
-        msgs.append(f"{who}音量过低（{levels.speech_dbfs:.0f} dBFS）")
+        msgs.append(
+            (
+                f"{who}音量过低（{levels.speech_dbfs:.0f} dBFS）",
+                f"{who_en}'s audio is too quiet ({levels.speech_dbfs:.0f} dBFS)",
+            )
+        )
     if levels.clipped_share > th.audio_clipped_share:
-        msgs.append(f"{who}音频削波失真（{levels.clipped_share:.1%} 的采样）")
+        msgs.append(
+            (
+                f"{who}音频削波失真（{levels.clipped_share:.1%} 的采样）",
+                f"{who_en}'s audio is clipped ({levels.clipped_share:.1%} of samples)",
+            )
+        )
     return [
         Finding(
             code="media.quality",
             severity="review",
             message=m,
+            message_en=m_en,
             participant=levels.participant,
             start_s=0.0,
             end_s=round(levels.duration_s, 3),
             evidence=ev,
         )
-        for m in msgs
+        for m, m_en in msgs
     ]
 
 
@@ -60,13 +72,13 @@ def video_findings(
         (
             "dark",
             [f for f in frames if f.mean_luma < th.dark_luma],
-            "画面过暗",
+            ("画面过暗", "video is too dark"),
             {"dark_luma": th.dark_luma},
         ),
         (
             "blurred",
             [f for f in frames if f.mean_luma >= th.dark_luma and f.sharpness < th.blur_laplacian],
-            "画面模糊",
+            ("画面模糊", "video is blurred"),
             {"blur_laplacian": th.blur_laplacian},
         ),
     )
@@ -79,7 +91,8 @@ def video_findings(
             Finding(
                 code="media.quality",
                 severity="review",
-                message=f"{who}{label}（{share:.0%} 的抽样画面）",
+                message=f"{who}{label[0]}（{share:.0%} 的抽样画面）",
+                message_en=f"{PARTICIPANT_EN[participant]}'s {label[1]} ({share:.0%} of sampled frames)",
                 participant=participant,
                 start_s=round(bad[0].t_s, 3),
                 end_s=round(bad[-1].t_s, 3),
@@ -102,6 +115,7 @@ def gap_findings(gaps: Sequence[Gap], th: Thresholds) -> list[Finding]:
             code="media.gap",
             severity="review",
             message=f"{PARTICIPANT_CN[g.participant]}录制中断 {g.duration_s:.1f} 秒（{g.start_s:.1f}–{g.end_s:.1f} 秒）",
+            message_en=f"{PARTICIPANT_EN[g.participant]}'s recording was interrupted for {g.duration_s:.1f} s ({g.start_s:.1f}–{g.end_s:.1f} s)",
             participant=g.participant,
             start_s=round(g.start_s, 3),
             end_s=round(g.end_s, 3),

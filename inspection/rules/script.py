@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from inspection.report import Finding
-from inspection.rules.common import PARTICIPANT_CN, ev_line, is_covered, min_similarity, r3
-from inspection.rules.evidence import NodeCoverage
+from inspection.report import Finding, Severity
+from inspection.rules.common import (
+    PARTICIPANT_CN,
+    PARTICIPANT_EN,
+    ev_line,
+    is_covered,
+    min_similarity,
+    r3,
+)
+from inspection.rules.evidence import NodeCoverage, Span
 from inspection.rules.thresholds import Thresholds
 
 
@@ -24,18 +32,63 @@ def _coverage_evidence(cov: NodeCoverage, need: float, rule: str) -> dict[str, A
 
 
 def _answer_evidence(cov: NodeCoverage, th: Thresholds) -> dict[str, Any]:
-    return {
+    ev: dict[str, Any] = {
         "question": ev_line(cov.node.speaker, cov.start_s, cov.end_s, cov.excerpt),
         "answer": cov.answer,
         "transcript": [ev_line("customer", cov.answer_start_s, cov.answer_end_s, cov.answer_text)]
-        if cov.answer_text
+        if cov.answer_text or cov.answer_start_s is not None
         else [],
         "expected_answer": cov.node.expected_answer,
-        "threshold": {"answer_window_s": th.answer_window_s},
+        "threshold": {
+            "answer_window_s": th.answer_window_s,
+            "answer_min_confidence": th.answer_min_confidence,
+        },
+        "scores": {
+            "answer_confidence": r3(cov.answer_confidence),
+            "answer_score": r3(cov.answer_score),
+        },
     }
+    if cov.answer_uncertain:
+        ev["uncertain"] = cov.answer_uncertain
+    if cov.answer_uncertain_text:
+        ev["uncertain_speech"] = cov.answer_uncertain_text
+    return ev
 
 
-_ANSWER_CN = {"negative": "否定", "unsure": "不确定", "missing": "无回答"}
+_ANSWER_EN = {
+    "negative": "negative",
+    "unsure": "unsure",
+    "missing": "no answer",
+    "unrecognised": "speech that could not be recognised",
+    "affirmative": "possibly yes, but recognition is uncertain",
+}
+_ANSWER_CN = {
+    "negative": "否定",
+    "unsure": "不确定",
+    "missing": "无回答",
+    "unrecognised": "有讲话但无法识别",
+    "affirmative": "可能是肯定，但识别不确定",
+}
+
+
+def answer_is_weak(cov: NodeCoverage, th: Thresholds) -> bool:
+    """True when the answer rests on recognition too weak to fail a session on: unrecognised
+    or uncertain speech, a closed-set guess, or words below ``answer_min_confidence``."""
+    return (
+        cov.answer == "unrecognised"
+        or cov.answer_uncertain is not None
+        or cov.answer_score < 1.0
+        or (cov.answer_confidence is not None and cov.answer_confidence < th.answer_min_confidence)
+    )
+
+
+def _answer_ok(cov: NodeCoverage, th: Thresholds) -> bool:
+    """A clear yes, on evidence strong enough to pass (a guessed yes goes to review)."""
+    return cov.answer is None or (cov.answer == "affirmative" and not answer_is_weak(cov, th))
+
+
+def _answer_severity(cov: NodeCoverage, th: Thresholds) -> Severity:
+    return "review" if answer_is_weak(cov, th) else "fail"
 
 
 def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
@@ -45,19 +98,22 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
             code="consent.missing",
             severity="fail",
             message="未检测到征求客户录音录像同意的询问及客户的同意",
+            message_en="No request for the customer's consent to recording, and no consent, was found",
             node=cov.node.id,
             participant="customer",
             evidence=_coverage_evidence(cov, need, "R2"),
         )
-    if cov.answer == "affirmative":
+    if _answer_ok(cov, th):
         return None
     ev = _coverage_evidence(cov, need, "R2") | _answer_evidence(cov, th)
     ev["rule"] = "R2"
     said = f"：「{cov.answer_text}」" if cov.answer_text else ""
+    said_en = f": 「{cov.answer_text}」" if cov.answer_text else ""
     return Finding(
         code="consent.missing",
-        severity="fail",
+        severity=_answer_severity(cov, th),
         message=f"客户未明确同意录音录像（{_ANSWER_CN.get(cov.answer or '', '无回答')}{said}）",
+        message_en=f"The customer did not clearly consent to recording ({_ANSWER_EN.get(cov.answer or '', 'no answer')}{said_en})",
         node=cov.node.id,
         participant="customer",
         start_s=cov.start_s,
@@ -75,6 +131,7 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
             code="reminder.missing",
             severity="fail",
             message=f"未完整宣读录音录像提示语（相似度 {cov.score:.2f}，要求 ≥ {need:.2f}）",
+            message_en=f"The recording reminder was not read in full (similarity {cov.score:.2f}, required ≥ {need:.2f})",
             node=cov.node.id,
             participant="salesperson",
             start_s=cov.start_s,
@@ -86,43 +143,68 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
         code="script.node_missing",
         severity="fail",
         message=f"{who}未讲解话术节点「{cov.node.title}」（相似度 {cov.score:.2f}，要求 ≥ {need:.2f}）",
+        message_en=f"{PARTICIPANT_EN[cov.node.speaker]} did not cover the script node 「{cov.node.title}」 (similarity {cov.score:.2f}, required ≥ {need:.2f})",
         node=cov.node.id,
         participant=cov.node.speaker,
         evidence=_coverage_evidence(cov, need, "R5, R7-R10"),
     )
 
 
+def _order_targets(
+    c: NodeCoverage, covered: Sequence[NodeCoverage]
+) -> tuple[list[NodeCoverage], bool]:
+    """The covered nodes ``c`` must start before, and whether the rule is the old
+    ``order_critical`` one (before every other node) rather than ``must_precede``."""
+    if c.node.must_precede:
+        wanted = set(c.node.must_precede)
+        return [o for o in covered if o.node.id in wanted], c.node.order_critical
+    if c.node.order_critical:  # a node built without the resolved list
+        return [o for o in covered if not o.node.order_critical], True
+    return [], False
+
+
 def _order_findings(coverage: Sequence[NodeCoverage], th: Thresholds) -> list[Finding]:
-    covered = [c for c in coverage if is_covered(c, th)]
-    others = [c for c in covered if not c.node.order_critical and c.start_s is not None]
-    if not others:
-        return []
-    first = min(others, key=lambda c: c.start_s or 0.0)
+    """script.out_of_order for each node spoken after a node it must precede
+    (``order_critical`` or ``must_precede`` in the template), against the earliest such node."""
+    covered = [c for c in coverage if is_covered(c, th) and c.start_s is not None]
     out = []
     for c in covered:
-        if not c.node.order_critical or c.start_s is None or first.start_s is None:
+        targets, legacy = _order_targets(c, covered)
+        if not targets or c.start_s is None:
             continue
-        if c.start_s > first.start_s:
-            out.append(
-                Finding(
-                    code="script.out_of_order",
-                    severity="fail",
-                    message=f"「{c.node.title}」应在其他内容之前完成，实际在「{first.node.title}」之后",
-                    node=c.node.id,
-                    participant=c.node.speaker,
-                    start_s=c.start_s,
-                    end_s=c.end_s,
-                    evidence={
-                        "rule": "R2-R3",
-                        "transcript": [
-                            ev_line(first.node.speaker, first.start_s, first.end_s, first.excerpt),
-                            ev_line(c.node.speaker, c.start_s, c.end_s, c.excerpt),
-                        ],
-                        "earlier_node": first.node.id,
-                        "scores": {"similarity": r3(c.score)},
-                    },
-                )
+        first = min(targets, key=lambda o: o.start_s or 0.0)
+        if first.start_s is None or c.start_s <= first.start_s:
+            continue
+        if legacy:
+            message = f"「{c.node.title}」应在其他内容之前完成，实际在「{first.node.title}」之后"
+            message_en = f"「{c.node.title}」must come before everything else, but came after 「{first.node.title}」"
+        else:
+            message = f"「{c.node.title}」应在「{first.node.title}」之前完成，实际在其之后"
+            message_en = (
+                f"「{c.node.title}」must come before 「{first.node.title}」, but came after it"
             )
+        out.append(
+            Finding(
+                code="script.out_of_order",
+                severity="fail",
+                message=message,
+                message_en=message_en,
+                node=c.node.id,
+                participant=c.node.speaker,
+                start_s=c.start_s,
+                end_s=c.end_s,
+                evidence={
+                    "rule": "R2-R3",
+                    "transcript": [
+                        ev_line(first.node.speaker, first.start_s, first.end_s, first.excerpt),
+                        ev_line(c.node.speaker, c.start_s, c.end_s, c.excerpt),
+                    ],
+                    "earlier_node": first.node.id,
+                    "must_precede": list(c.node.must_precede),
+                    "scores": {"similarity": r3(c.score)},
+                },
+            )
+        )
     return out
 
 
@@ -130,13 +212,22 @@ def _answer_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     node = cov.node
     if not node.requires_answer or not is_covered(cov, th):
         return None
-    if cov.answer in ("affirmative", None):
+    if _answer_ok(cov, th):
         return None
     said = f"「{cov.answer_text}」" if cov.answer_text else f"{th.answer_window_s:g} 秒内无回答"
+    said_en = (
+        f"「{cov.answer_text}」"
+        if cov.answer_text
+        else f"no answer within {th.answer_window_s:g} s"
+    )
+    if cov.answer == "unrecognised":
+        said = f"{cov.answer_start_s or 0.0:.1f} 秒起有讲话，请人工听取"
+        said_en = f"speech from {cov.answer_start_s or 0.0:.1f} s on; please listen to it"
     return Finding(
         code="answer.not_affirmative",
-        severity="fail",
-        message=f"客户对「{node.title}」的回答不是明确肯定（{_ANSWER_CN.get(cov.answer, cov.answer)}：{said}）",
+        severity=_answer_severity(cov, th),
+        message=f"客户对「{node.title}」的回答不是明确肯定（{_ANSWER_CN.get(cov.answer or '', cov.answer)}：{said}）",
+        message_en=f"The customer's answer to 「{node.title}」 is not a clear yes ({_ANSWER_EN.get(cov.answer or '', cov.answer)}: {said_en})",
         node=node.id,
         participant="customer",
         start_s=cov.start_s,
@@ -145,9 +236,33 @@ def _answer_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     )
 
 
-def script_findings(coverage: Sequence[NodeCoverage], th: Thresholds) -> list[Finding]:
+def _timed(f: Finding, cov: NodeCoverage, markers: Mapping[str, Span]) -> Finding:
+    """A finding about a node that was not found gets a time: when the teleprompter showed
+    the node, else the best (insufficient) match of its text, so reviewers can seek to it."""
+    if f.start_s is not None:
+        return f
+    span = markers.get(cov.node.id)
+    source = "teleprompter"
+    if span is None and cov.start_s is not None:
+        span, source = (cov.start_s, cov.end_s or cov.start_s), "alignment"
+    if span is None:
+        return f
+    return replace(
+        f,
+        start_s=round(span[0], 3),
+        end_s=round(span[1], 3),
+        evidence={**f.evidence, "time_from": source},
+    )
+
+
+def script_findings(
+    coverage: Sequence[NodeCoverage], th: Thresholds, markers: Mapping[str, Span] | None = None
+) -> list[Finding]:
     """consent.missing, reminder.missing, script.node_missing, script.out_of_order,
-    answer.not_affirmative from the alignment of every rendered node."""
+    answer.not_affirmative from the alignment of every rendered node.
+
+    ``markers``: node id -> when the teleprompter showed it (``marker_spans``); findings on
+    nodes that were not found take their time from it."""
     out: list[Finding] = []
     for cov in coverage:
         if cov.node.role == "consent":
@@ -155,6 +270,6 @@ def script_findings(coverage: Sequence[NodeCoverage], th: Thresholds) -> list[Fi
             found = [_consent_finding(cov, th), _answer_finding(cov, th)]
         else:
             found = [_missing_finding(cov, th) or _answer_finding(cov, th)]
-        out += [f for f in found if f is not None]
+        out += [_timed(f, cov, markers or {}) for f in found if f is not None]
     out += _order_findings(coverage, th)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inspection.report import Finding, Participant, TranscriptLine
-from inspection.rules.common import PARTICIPANT_CN, ev_line, r3
+from inspection.rules.common import PARTICIPANT_CN, PARTICIPANT_EN, ev_line, r3
 from inspection.rules.evidence import NumberCheck, PhraseHit
 from inspection.rules.thresholds import Thresholds
 
@@ -17,11 +17,13 @@ def forbidden_findings(hits: Sequence[PhraseHit], th: Thresholds) -> list[Findin
         if hit.score < th.forbidden_similarity:
             continue
         exact = hit.score >= 0.999
+        sure = hit.confidence is None or hit.confidence >= th.forbidden_min_confidence
         out.append(
             Finding(
                 code="speech.forbidden_phrase",
-                severity="fail" if exact else "review",
+                severity="fail" if exact and sure else "review",
                 message=f"{PARTICIPANT_CN[hit.participant]}使用了禁止用语「{hit.phrase}」：{hit.excerpt}",
+                message_en=f"{PARTICIPANT_EN[hit.participant]} used the forbidden phrase 「{hit.phrase}」: {hit.excerpt}",
                 participant=hit.participant,
                 start_s=hit.start_s,
                 end_s=hit.end_s,
@@ -29,8 +31,11 @@ def forbidden_findings(hits: Sequence[PhraseHit], th: Thresholds) -> list[Findin
                     "rule": "R15",
                     "phrase": hit.phrase,
                     "transcript": [ev_line(hit.participant, hit.start_s, hit.end_s, hit.excerpt)],
-                    "scores": {"similarity": r3(hit.score)},
-                    "threshold": {"forbidden_similarity": th.forbidden_similarity},
+                    "scores": {"similarity": r3(hit.score), "confidence": r3(hit.confidence)},
+                    "threshold": {
+                        "forbidden_similarity": th.forbidden_similarity,
+                        "forbidden_min_confidence": th.forbidden_min_confidence,
+                    },
                 },
             )
         )
@@ -47,23 +52,37 @@ _FIELD_CN = {
 }
 
 
+_FIELD_EN = {
+    "premium": "premium",
+    "payment_years": "payment years",
+    "payment_period": "payment period",
+    "insurance_years": "insurance period",
+    "insurance_period": "insurance period",
+    "cooling_off_days": "cooling-off period (days)",
+}
+
+
 def _fmt_num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def number_findings(checks: Sequence[NumberCheck]) -> list[Finding]:
-    """speech.number_mismatch for each spoken number that differs from the policy value."""
+def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None) -> list[Finding]:
+    """speech.number_mismatch for each spoken number that differs from the policy value in
+    every plausible reading; review when the number was recognised with low confidence."""
+    th = th or Thresholds()
     out = []
     for c in checks:
         if not c.mismatch() or c.spoken is None:
             continue
         label = _FIELD_CN.get(c.field, c.field)
         expected = "终身" if c.expected is None else _fmt_num(c.expected)
+        weak = c.confidence is not None and c.confidence < th.number_min_confidence
         out.append(
             Finding(
                 code="speech.number_mismatch",
-                severity="fail",
+                severity="review" if weak else "fail",
                 message=f"讲解的{label}为 {_fmt_num(c.spoken)}，与保单数据 {expected} 不一致",
+                message_en=f"The {_FIELD_EN.get(c.field, c.field)} stated was {_fmt_num(c.spoken)}, but the policy says {'lifetime' if c.expected is None else expected}",
                 node=c.node_id,
                 participant="salesperson",
                 start_s=c.start_s,
@@ -73,6 +92,10 @@ def number_findings(checks: Sequence[NumberCheck]) -> list[Finding]:
                     "field": c.field,
                     "expected": c.expected,
                     "spoken": c.spoken,
+                    "readings": list(c.readings),
+                    "reading": c.reading,
+                    "scores": {"confidence": r3(c.confidence)},
+                    "threshold": {"number_min_confidence": th.number_min_confidence},
                     "transcript": [ev_line("salesperson", c.start_s, c.end_s, c.excerpt)],
                 },
             )
@@ -100,6 +123,7 @@ def asr_findings(
             code="media.quality",
             severity="review",
             message=f"{PARTICIPANT_CN[participant]}语音不清晰，{share:.0%} 的讲话识别置信度低",
+            message_en=f"{PARTICIPANT_EN[participant]}'s speech is unclear: {share:.0%} of it was recognised with low confidence",
             participant=participant,
             start_s=round(low[0].start_s, 3),
             end_s=round(low[-1].end_s, 3),

@@ -43,6 +43,26 @@ class Thresholds:
         0.5,
         "media.quality when more than this share (0-1) of a participant's speech time is low-confidence.",
     )
+    asr_initial_prompt: str = _h(
+        "",
+        "Text given to Whisper as its decoding prompt; empty (the default) = none. The domain prompt inspection.speech.DEFAULT_PROMPT made Whisper emit full-width garbage tokens and lose short answers on noisy calls (docs/inspection.md). Never put text here that the checks look for.",
+    )
+    asr_beam_size: int = _h(
+        5,
+        "Whisper beam size: 5 is the most accurate; 1 takes about half the CPU for ~2 points more character errors (docs/inspection.md).",
+    )
+    answer_min_confidence: float = _h(
+        0.5,
+        "A customer answer that is not a clear yes is reported with severity review instead of fail when the mean recognition probability (0-1) of its words is below this.",
+    )
+    number_min_confidence: float = _h(
+        0.5,
+        "speech.number_mismatch is review instead of fail when the lowest recognition probability (0-1) of the spoken number's characters is below this.",
+    )
+    forbidden_min_confidence: float = _h(
+        0.5,
+        "An exact speech.forbidden_phrase hit is review instead of fail when the lowest recognition probability (0-1) of its characters is below this.",
+    )
     # Faces
     face_fps: float = _h(
         1.0,
@@ -89,7 +109,7 @@ class Thresholds:
     )
     risk_sentence_min_chars: int = _h(
         8,
-        "Fewer handwritten characters than this on the signature page means the risk sentence was not shown at all (missing rather than mismatch).",
+        "Fewer characters of the risk sentence than this (in runs of 2+) in the best-matching stretch of the signature page means it was not copied at all (missing rather than mismatch).",
     )
     # Media quality
     audio_silence_dbfs: float = _h(

@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from server.api.ice import IceServersOut
 from server.api.schemas import auth as a
 from server.api.schemas import reviews as r
 from server.api.schemas import sessions as s
@@ -78,6 +79,8 @@ OPERATIONS: tuple[Op, ...] = (
        roles=SALES, response=s.SessionEnvelope, errors=(400, 401, 403, 404, 409)),
     Op("GET", SID + "/state", "Live state (polled)", "sessions", roles=SALES,
        response=s.StateOut),
+    Op("GET", SID + "/ice", "STUN/TURN servers with fresh TURN credentials", "sessions",
+       roles=SALES, response=IceServersOut),
     Op("DELETE", SID, "Delete a session's files after retention (admin)", "retention",
        roles=ADMIN, response=r.DeletedOut, errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/hold", "Place or lift a legal hold (admin)", "retention",
@@ -93,6 +96,8 @@ OPERATIONS: tuple[Op, ...] = (
        response=Ok, errors=(400, 404, 410)),
     Op("GET", JOIN + "/state", "Live state for the customer (polled)", "join", "token",
        response=s.StateOut, errors=(400, 404, 410)),
+    Op("GET", JOIN + "/ice", "STUN/TURN servers for the customer's connection", "join",
+       "token", response=IceServersOut, errors=(400, 404, 410)),
     # Review
     Op("GET", "/api/review/queue", "Sessions awaiting review, most severe first", "review",
        roles=REVIEW, query=r.QueueQuery, response=r.QueueOut, errors=(400, 401, 403)),

@@ -228,8 +228,9 @@ async def export(request: web.Request) -> web.StreamResponse:
             reviews.actor_of(user),
             review,
         )
-        resp = web.FileResponse(
-            out,
+        # A plain StreamResponse, not FileResponse: aiohttp prepares a returned response
+        # again, and FileResponse.prepare would stat the zip after this directory is gone.
+        resp = web.StreamResponse(
             headers={
                 "Content-Type": "application/zip",
                 "Content-Disposition": f'attachment; filename="{session_id}-evidence.zip"',
@@ -237,7 +238,11 @@ async def export(request: web.Request) -> web.StreamResponse:
                 "X-Manifest-SHA256": info.manifest_sha256,
             },
         )
+        resp.content_length = out.stat().st_size
         await resp.prepare(request)
+        with out.open("rb") as fh:
+            while chunk := await asyncio.to_thread(fh.read, 1 << 20):
+                await resp.write(chunk)
         await resp.write_eof()
     return resp
 

@@ -222,8 +222,10 @@ class ClientPeer:
         tracks: Sequence[MediaStreamTrack],
         decode: bool = True,
         addresses: Sequence[str] | None = ("127.0.0.1",),
+        configuration: RTCConfiguration | None = None,
     ) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # configuration: e.g. TURN servers with iceTransportPolicy RELAY (a browser behind NAT).
+        self.pc = RTCPeerConnection(configuration or RTCConfiguration(iceServers=[]))
         self.tracks = list(tracks)
         self.decode = decode
         self.addresses = addresses

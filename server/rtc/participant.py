@@ -61,4 +61,5 @@ class Participant:
             "recorded": dict(rec.packets_written) if rec else {},
             "recorder_dropped": dict(rec.dropped) if rec else {},
             "sync_mode": rec.sync_mode if rec else None,
+            "recorder_backlog": list(self.recorder.backlog()) if self.recorder else [0, 0.0],
         }

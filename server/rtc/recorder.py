@@ -137,6 +137,17 @@ class SegmentRecorder:
         self._thread = threading.Thread(target=self._run, name=f"rec-{self.path.name}", daemon=True)
         self._thread.start()
 
+    def backlog(self) -> tuple[int, float]:
+        """Items queued for the mux thread, and how long the oldest packet has waited (s):
+        the recorder's lag, read without locking (metrics)."""
+        pending = len(self._pending)
+        try:
+            head = self._pending[0]
+        except IndexError:
+            return 0, 0.0
+        waited = time.time() - head[5] if head[0] == "p" else 0.0
+        return pending, max(0.0, waited)
+
     def push(self, kind: str, packet: av.Packet[Any], arrival: float | None = None) -> None:
         """Queue one packet (copied: the caller may reuse it). Never blocks; on overflow
         the packet is dropped and, for video, nothing is queued until the next keyframe."""

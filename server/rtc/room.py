@@ -288,7 +288,7 @@ class Room:
         raise RtcError("codec_unsupported", f"no supported video codec in the offer ({offered})")
 
     def _new_participant(self, role: str) -> Participant:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.settings.ice.rtc_servers("kesu")))
         out = {
             "audio": PacketRelayTrack("audio", CLOCK_RATES["audio"], self.settings.relay_queue),
             "video": PacketRelayTrack(
@@ -320,7 +320,10 @@ class Room:
             p.receivers[kind] = transceiver.receiver
             passthrough.enable(transceiver.receiver, partial(self._on_sender_report, p, kind))
         answer = await p.pc.createAnswer()
-        with ice.candidate_addresses(self.settings.candidate_addresses):
+        with (
+            ice.candidate_addresses(self.settings.candidate_addresses),
+            ice.udp_port_range(self.settings.udp_ports),
+        ):
             await p.pc.setLocalDescription(answer)
         return str(p.pc.localDescription.sdp)
 

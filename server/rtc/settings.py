@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from server.rtc.ice import parse_port_range
+from server.rtc.turn import IceServers
+
 AUDIO_CODECS = ("opus",)
 VIDEO_CODECS = ("VP8", "H264")
 
@@ -17,6 +20,10 @@ class RtcSettings:
     """Gather ICE candidates on 127.0.0.1 only (tests, single-machine demos)."""
     host_addresses: tuple[str, ...] = ()
     """Host candidate addresses to offer; empty = every interface (aioice's default)."""
+    udp_ports: tuple[int, int] | None = None
+    """Inclusive local UDP port range for the server's ICE host candidates; None = any."""
+    ice: IceServers = IceServers()
+    """STUN/TURN servers for the server's connections and for the browsers."""
     video_codecs: tuple[str, ...] = VIDEO_CODECS
     """Video codecs in order of preference; the first participant's offer fixes the room's."""
     max_sdp_bytes: int = 64 * 1024
@@ -47,9 +54,11 @@ class RtcSettings:
             "loopback_only": bool(getattr(settings, "rtc_loopback_only", False)),
             "host_addresses": tuple(hosts),
             "max_sdp_bytes": int(getattr(settings, "max_sdp_bytes", cls.max_sdp_bytes)),
+            "udp_ports": parse_port_range(str(getattr(settings, "rtc_udp_ports", "") or "")),
+            "ice": IceServers.from_settings(settings),
         }
         for name in cls.__dataclass_fields__:
-            if hasattr(settings, f"rtc_{name}") and name not in ("loopback_only", "host_addresses"):
+            if hasattr(settings, f"rtc_{name}") and name not in values:
                 values[name] = getattr(settings, f"rtc_{name}")
         return cls(**values)
 

@@ -122,6 +122,11 @@ class InspectionReport(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+#: Key in ``FindingRow.evidence`` that holds the finding's English message (``message_en`` of
+#: the report), so the English review page needs no schema change.
+MESSAGE_EN_KEY = "_message_en"
+
+
 class FindingRow(Base):
     """A finding from the inspection plus the reviewer's judgement of it."""
 

@@ -352,3 +352,9 @@ export function clock(s) {
   const rest = s - m * 60;
   return `${m}:${rest < 10 ? "0" : ""}${rest.toFixed(1)}`;
 }
+
+/** A finding's message in the page's language: message_en on the English page when the
+ * report has one (reports made before it existed have only the Chinese message). */
+export function findingMessage(f, language) {
+  return language === "en" && f.message_en ? f.message_en : f.message;
+}

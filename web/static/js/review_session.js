@@ -4,7 +4,7 @@
 import { get, post, showError } from "./api.js";
 import { formatTime, lang, setText, t } from "./i18n.js";
 import { badge, codeLabel, startReviewerPage } from "./review_common.js";
-import { clock } from "./review_i18n.js";
+import { clock, findingMessage } from "./review_i18n.js";
 import { SyncPlayer } from "./review_player.js";
 import { buildTimeline } from "./review_timeline.js";
 import { $, el } from "./ui.js";
@@ -170,7 +170,7 @@ function findingCard(f) {
       f.participant ? el("span", { class: "sub", i18n: [`participant.${f.participant}`] }) : null,
       el("span", { class: `state ${f.review_state}`, i18n: [`fstate.${f.review_state}`] }),
     ),
-    el("p", { class: "msg" }, f.message),
+    el("p", { class: "msg" }, findingMessage(f, lang())),
     when
       ? el("button", { type: "button", class: "btn small secondary seek", onclick: () => focusFinding(f) }, t("rs.seek", { t: clock(f.start_s) }))
       : el("p", { class: "sub", i18n: ["rs.no_time"] }),

@@ -1,5 +1,6 @@
-// WebRTC for both pages: one RTCPeerConnection to the Kesu server (no ICE servers: the server is
-// reachable directly), camera + microphone sent, the other participant's media received from the
+// WebRTC for both pages: one RTCPeerConnection to the Kesu server (with the STUN/TURN servers and
+// fresh TURN credentials from `${base}/ice`, none when the server is reachable directly), camera +
+// microphone sent, the other participant's media received from the
 // server's relay. Signalling is non-trickle: wait until ICE gathering is complete, POST the whole
 // offer, apply the answer. A failed connection is rejoined automatically with back-off.
 //
@@ -98,8 +99,11 @@ function unreachable(err) {
  * (detail: true when the connection was lost, false once connected again).
  */
 export class MediaCall extends EventTarget {
-  constructor({ stream, offer, leave, ping = null, autoRejoin = true, maxAttempts = 8 }) {
+  constructor({
+    stream, offer, leave, ping = null, iceServers = async () => [], autoRejoin = true, maxAttempts = 8,
+  }) {
     super();
+    this._iceServers = iceServers; // () => Promise<RTCIceServer[]>, asked before each connection
     this.stream = stream;
     this._offer = offer; // (sdp) => Promise<{type: "answer", sdp}>
     this._leave = leave; // ({keepalive}) => Promise
@@ -199,7 +203,9 @@ export class MediaCall extends EventTarget {
     // A closed or navigated-away page is noticed by the server at once, not after ICE timeout.
     window.addEventListener("pagehide", this._onPageHide);
     this._startHeartbeat();
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const iceServers = await this._iceServers().catch(() => []);
+    if (this.closed) return;
+    const pc = new RTCPeerConnection({ iceServers });
     this.pc = pc;
     const remote = new MediaStream();
     this.remoteStream = remote;
@@ -338,6 +344,14 @@ export class MediaCall extends EventTarget {
   }
 }
 
+/** The ICE servers (TURN credentials expire: fetched again for each new connection). */
+export async function fetchIceServers(url) {
+  const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+  if (!response.ok) return [];
+  const body = await response.json();
+  return Array.isArray(body.ice_servers) ? body.ice_servers : [];
+}
+
 /**
  * Another media node holds this session's room (409 wrong_node): open this same page on
  * that node, whose offer then succeeds. Any other error is rethrown as it was.
@@ -364,6 +378,7 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
       const data = await get(`${base}/state`, { signal });
       return Boolean(data.connected && data.connected[role]);
     },
+    iceServers: () => fetchIceServers(`${base}/ice`),
   });
   window.kesuCall = call; // for diagnostics and the end-to-end test
   call.addEventListener("state", (e) => onState(e.detail));

@@ -1,0 +1,117 @@
+"""``GET /readyz``: can this node take work? (``/healthz`` only says the process answers.)
+
+Three checks, run concurrently, each with a time limit: the database answers ``SELECT 1``;
+the recordings directory takes a write; the models verify (``ModelRegistry.check``, whose
+hashes are cached by file stamp; the result is kept for ``MODELS_TTL_S`` so a scrape every
+few seconds costs nothing). 200 when all pass, 503 otherwise, with one entry per check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+
+from server.context import CTX, AppContext
+
+CHECK_TIMEOUT_S = 3.0
+MODELS_TTL_S = 300.0
+
+
+@dataclass
+class _ModelsCache:
+    checked_at: float = -1e9
+    result: dict[str, Any] = field(default_factory=dict)
+    task: asyncio.Task[dict[str, Any]] | None = None
+
+
+MODELS_CACHE = web.AppKey("kesu_ready_models", _ModelsCache)
+
+
+async def check_database(ctx: AppContext) -> dict[str, Any]:
+    async with ctx.db.read() as s:
+        await s.execute(text("SELECT 1"))
+    return {"ok": True}
+
+
+def _write_probe(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".readyz-", dir=directory)
+    try:
+        os.write(fd, b"ok")
+    finally:
+        os.close(fd)
+        os.unlink(name)
+
+
+async def check_storage(ctx: AppContext) -> dict[str, Any]:
+    await asyncio.to_thread(_write_probe, ctx.settings.sessions_dir)
+    return {"ok": True}
+
+
+def _check_models(models_dir: str) -> dict[str, Any]:
+    from models.registry import ModelRegistry, default_cache_dir
+
+    registry = ModelRegistry(default_cache_dir(), Path(models_dir) if models_dir else None)
+    broken = {s.name: s.detail for s in registry.check() if not s.ok}
+    return {"ok": not broken, **({"broken": broken} if broken else {})}
+
+
+async def check_models(ctx: AppContext, cache: _ModelsCache) -> dict[str, Any]:
+    if ctx.settings.workers <= 0:
+        return {"ok": True, "skipped": "no embedded workers on this node"}
+    fresh = time.monotonic() - cache.checked_at <= MODELS_TTL_S and cache.result.get("ok")
+    if fresh:
+        return dict(cache.result)
+    if cache.task is None:
+        # One verification at a time, shielded from the caller's time limit: a cold hash
+        # cache can take longer than one request, and its result must still be kept.
+        cache.task = asyncio.create_task(asyncio.to_thread(_check_models, ctx.settings.models_dir))
+        cache.task.add_done_callback(lambda t: _keep(cache, t))
+    return dict(await asyncio.shield(cache.task))
+
+
+def _keep(cache: _ModelsCache, task: asyncio.Task[dict[str, Any]]) -> None:
+    cache.task = None
+    if not task.cancelled() and task.exception() is None:
+        cache.result, cache.checked_at = task.result(), time.monotonic()
+
+
+async def _guard(name: str, coro: Any) -> tuple[str, dict[str, Any]]:
+    try:
+        return name, await asyncio.wait_for(coro, CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return name, {"ok": False, "error": f"no answer within {CHECK_TIMEOUT_S:g} s"}
+    except Exception as exc:
+        # The exception's type and first line only: driver messages may carry the DSN.
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return name, {"ok": False, "error": f"{type(exc).__name__}: {first}".rstrip(": ")}
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    results = dict(
+        await asyncio.gather(
+            _guard("database", check_database(ctx)),
+            _guard("storage", check_storage(ctx)),
+            _guard("models", check_models(ctx, request.app[MODELS_CACHE])),
+        )
+    )
+    ready = all(r["ok"] for r in results.values())
+    return web.json_response(
+        {"ready": ready, "checks": results},
+        status=200 if ready else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def setup(app: web.Application) -> None:
+    app[MODELS_CACHE] = _ModelsCache()
+    app.router.add_get("/readyz", readyz)
