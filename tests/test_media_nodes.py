@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,10 +26,10 @@ from server.rtc.client import ClientPeer
 from server.session_dir import SessionDir
 from server.store.models import AuditEntry, MediaNode, RecordingSession
 from server.store.types import utcnow
-from tests.conftest import Client, RunningServer, add_test_users, free_port, make_settings
+from tests.conftest import PASSWORD, Client, RunningServer, add_test_users, free_port, make_settings
 from tests.pg import fresh_database, postgres_server
 from tests.test_api_auth import assert_error
-from tests.test_api_recording import make_peer, open_session
+from tests.test_api_recording import _serve, _wait_healthy, make_peer, open_session, wait_for
 
 
 async def start_node(tmp_path: Path, name: str, **overrides: Any) -> RunningServer:
@@ -210,3 +214,84 @@ async def test_dead_node_sessions_are_interrupted_once_by_the_other(cluster: Clu
     async with c.a.ctx.db.session() as s:
         assert await audit_verify.verify_chain(s) == []
         assert await audit_verify.verify_files(s, sessions_dir) == [], (on_a, on_b)
+
+
+async def test_kill_9_of_a_node_process_interrupts_only_its_sessions(tmp_path: Path) -> None:
+    """Two `kesu serve` processes on one data dir; SIGKILL one mid-call."""
+    data = tmp_path / "data"
+    env = {**os.environ, "KESU_DATA_DIR": str(data)}
+    for args in (
+        ["migrate"],
+        ["user", "add", "s1", "--role", "salesperson", "--password", PASSWORD],
+    ):
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "server.cli", *args],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+    ports = {"m1": free_port(), "m2": free_port()}
+    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    procs = {
+        n: _serve(
+            data,
+            ports[n],
+            KESU_NODE_ID=n,
+            KESU_NODE_URL=urls[n],
+            KESU_NODE_HEARTBEAT_S="0.5",
+            KESU_NODE_DEAD_AFTER_S="3",
+            KESU_REJOIN_WINDOW_S="20",  # the sweep runs every window/5 = 4 s
+        )
+        for n in ports
+    }
+    clients = {n: Client(u) for n, u in urls.items()}
+    peers: list[ClientPeer] = []
+    try:
+        for n in ports:
+            await _wait_healthy(urls[n], procs[n])
+            await clients[n].login("s1")
+        placed: dict[str, str] = {}
+        for _ in range(2):
+            sid, _token = await open_session(clients["m1"])
+            node = "m1"
+            while True:
+                peer = make_peer("salesperson")
+                peers.append(peer)
+                status, body = await clients[node].post(
+                    f"/api/sessions/{sid}/offer", json={"type": "offer", "sdp": await peer.offer()}
+                )
+                if status == 200:
+                    await peer.accept(body["sdp"])
+                    break
+                assert status == 409 and node == "m1", body
+                node = next(n for n, u in urls.items() if u == body["error"]["details"]["node_url"])
+            placed[sid] = node
+        assert sorted(placed.values()) == ["m1", "m2"]
+        segments = [data / "sessions" / sid / "salesperson-000.mkv" for sid in placed]
+        await wait_for(lambda: all(f.exists() and f.stat().st_size > 0 for f in segments), 30)
+
+        procs["m2"].send_signal(signal.SIGKILL)
+        procs["m2"].wait(10)
+        on_m1, on_m2 = (next(s for s, n in placed.items() if n == want) for want in ("m1", "m2"))
+        for _ in range(300):
+            status, body = await clients["m1"].get(f"/api/sessions/{on_m2}")
+            if body["session"]["status"] == "interrupted":
+                break
+            await asyncio.sleep(0.1)
+        assert body["session"]["status"] == "interrupted"
+        status, body = await clients["m1"].get(f"/api/sessions/{on_m1}")
+        assert body["session"]["status"] == "live"
+        meta = json.loads((data / "sessions" / on_m2 / "metadata.json").read_text())
+        (gap,) = [e for e in meta["events"] if e["type"] == "interrupted"]
+        assert gap["detail"]["reason"] == "node_dead"
+        assert {s["status"] for s in meta["segments"]} == {"interrupted"}
+    finally:
+        for p in peers:
+            await p.close()
+        for c in clients.values():
+            await c.close()
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(20)
