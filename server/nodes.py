@@ -99,6 +99,13 @@ async def place(ctx: AppContext, session_id: str) -> None:
 
     Raises :class:`WrongNode` when another live node holds it or is chosen for it."""
     me = node_id(ctx.settings)
+    async with ctx.db.read() as s:
+        # The usual case (a rejoin here, or one node) takes no write lock.
+        held = await s.scalar(
+            select(RecordingSession.node_id).where(RecordingSession.id == session_id)
+        )
+    if held == me:
+        return
     for _ in range(PLACE_ATTEMPTS):
         async with ctx.db.session() as s:
             held = (
