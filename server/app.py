@@ -12,8 +12,10 @@ from server import housekeeping, logredact, metrics, nodes, readiness
 from server.api import auth, errors, ice, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
+from server.archive import Archiver
 from server.audit_metadata import MetadataAnchorer
 from server.audit_trail import AuditTrail, attach, trail_of
+from server.blobs import store_from_settings
 from server.context import CTX, AppContext
 from server.jobs import DbJobQueue, JobHandler, JobQueue, WorkerPool
 from server.rtc.room import RoomManager
@@ -35,6 +37,7 @@ def build_context(settings: Settings) -> AppContext:
     )
     db = Database(settings.db_url)
     attach(db, AuditTrail.from_settings(settings))
+    store = store_from_settings(settings)
     return AppContext(
         settings=settings,
         db=db,
@@ -42,6 +45,7 @@ def build_context(settings: Settings) -> AppContext:
         queue=build_queue(db, settings),
         rooms=RoomManager.from_settings(settings),
         anchorer=MetadataAnchorer(db, settings.sessions_dir),
+        archive=None if store is None else Archiver(store, settings.sessions_dir),
     )
 
 
@@ -93,6 +97,16 @@ async def _node(app: web.Application) -> AsyncIterator[None]:
     yield
     beat.cancel()
     await asyncio.gather(beat, return_exceptions=True)
+
+
+async def _archive(app: web.Application) -> AsyncIterator[None]:
+    """Upload finished segments to object storage; a start first catches up on a crash."""
+    archiver = app[CTX].archive
+    if archiver is not None:
+        await archiver.start()
+    yield
+    if archiver is not None:
+        await archiver.stop()
 
 
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
@@ -159,7 +173,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
-    app.cleanup_ctx.extend([_database, _audit, _node, _rooms, _workers])
+    app.cleanup_ctx.extend([_database, _audit, _archive, _node, _rooms, _workers])
     for module in (auth, sessions_api, join, ice, pages, reviews_api, openapi, metrics, readiness):
         module.setup(app)
     return app

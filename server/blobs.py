@@ -8,11 +8,17 @@ nothing is copied.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import obstore
-from obstore.store import LocalStore, from_url
+from obstore.store import LocalStore, S3Store, from_url
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 
 class BlobStore(Protocol):
@@ -36,9 +42,41 @@ class ObjectBlobStore:
         self._store = store
 
     async def put_file(self, key: str, path: Path) -> None:
-        # Read in a thread: recordings can be hundreds of MB.
-        data = await asyncio.to_thread(path.read_bytes)
-        await obstore.put_async(self._store, _check_key(key), data)
+        # obstore reads a Path itself, in chunks (multipart above its chunk size), off the loop.
+        await obstore.put_async(self._store, _check_key(key), path)
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks, without holding it all in memory."""
+        result = await obstore.get_async(self._store, _check_key(key))
+        async for chunk in result.stream():
+            yield bytes(chunk)
+
+    async def sha256(self, key: str) -> tuple[int, str]:
+        """(size, sha256 hex) of the stored object, read back in full."""
+        digest, size = hashlib.sha256(), 0
+        async for chunk in self.stream(key):
+            digest.update(chunk)
+            size += len(chunk)
+        return size, digest.hexdigest()
+
+    async def download(self, key: str, dest: Path) -> tuple[int, str]:
+        """Write the object to ``dest`` (temp file then rename); returns (size, sha256)."""
+        digest, size = hashlib.sha256(), 0
+        tmp = dest.with_name(f".{dest.name}.part")
+        fh = await asyncio.to_thread(open, tmp, "wb")
+        try:
+            async for chunk in self.stream(key):
+                digest.update(chunk)
+                size += len(chunk)
+                await asyncio.to_thread(fh.write, chunk)
+        finally:
+            await asyncio.to_thread(fh.close)
+        await asyncio.to_thread(os.replace, tmp, dest)
+        return size, digest.hexdigest()
+
+    async def get_bytes(self, key: str) -> bytes:
+        result = await obstore.get_async(self._store, _check_key(key))
+        return bytes(await result.bytes_async())
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         return bytes(
@@ -51,6 +89,32 @@ class ObjectBlobStore:
 
     async def delete(self, key: str) -> None:
         await obstore.delete_async(self._store, _check_key(key))
+
+
+def store_from_settings(settings: Settings) -> ObjectBlobStore | None:
+    """The archive named by ``storage_url``, or None when files stay only on local disk."""
+    url = settings.storage_url
+    if not url:
+        return None
+    if not url.startswith("s3://"):
+        return open_blob_store(url, settings.data_dir)
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    config: dict[str, str] = {}
+    if settings.storage_endpoint:
+        config["endpoint"] = settings.storage_endpoint
+    if settings.storage_access_key:
+        config["access_key_id"] = settings.storage_access_key
+    if settings.storage_secret_key:
+        config["secret_access_key"] = settings.storage_secret_key
+    region = settings.storage_region or os.environ.get("AWS_REGION", "us-east-1")
+    store = S3Store(
+        bucket,
+        prefix=prefix.strip("/") or None,
+        region=region,
+        client_options={"allow_http": settings.storage_allow_http},
+        **config,  # type: ignore[arg-type]
+    )
+    return ObjectBlobStore(store)
 
 
 def open_blob_store(url: str, data_dir: Path) -> ObjectBlobStore:

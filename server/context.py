@@ -12,6 +12,7 @@ from server.settings import Settings
 from server.store.db import Database
 
 if TYPE_CHECKING:
+    from server.archive import Archiver
     from server.audit_metadata import MetadataAnchorer
     from server.jobs import JobQueue, WorkerPool
     from server.rtc.room import RoomManager
@@ -27,6 +28,7 @@ class AppContext:
     pool: WorkerPool | None = None
     anchorer: MetadataAnchorer | None = None  # metadata.json -> audit chain (server only)
     extras: dict[str, object] = field(default_factory=dict)
+    archive: Archiver | None = None  # object storage (storage_url), None = local files only
 
 
 CTX = web.AppKey("kesu_ctx", AppContext)

@@ -119,13 +119,14 @@ class SessionDir:
     )
     _instances_lock: ClassVar[threading.Lock] = threading.Lock()
     # Per sessions root, like _instances: the server anchors every write in the audit chain.
-    _hooks: ClassVar[dict[Path, WriteHook]] = {}
+    # (root, name): the audit anchorer and the archiver each watch the same root.
+    _hooks: ClassVar[dict[tuple[Path, str], WriteHook]] = {}
 
     @classmethod
-    def on_written(cls, root: Path | str, hook: WriteHook | None) -> None:
+    def on_written(cls, root: Path | str, hook: WriteHook | None, name: str = "audit") -> None:
         """Call ``hook`` (from the writing thread, in write order; it must not block) after
         every write of a ``metadata.json`` under ``root``; None removes it."""
-        key = Path(root).absolute()
+        key = (Path(root).absolute(), name)
         with cls._instances_lock:
             if hook is None:
                 cls._hooks.pop(key, None)
@@ -342,6 +343,14 @@ class SessionDir:
             version = self._bump()
         await self._persist(version)
 
+    async def mark_archived(self, file: str, key: str, sha256: str) -> None:
+        """A finished segment's copy in object storage was read back with this SHA-256."""
+        with self._lock:
+            seg = self._find_segment(self.path / file)
+            seg["archived"] = {"key": key, "sha256": sha256}
+            version = self._bump()
+        await self._persist(version)
+
     async def file_hashes(self) -> dict[str, str]:
         """``{file: sha256}`` of every finalised segment."""
         return {s.file: s.sha256 for s in self.segments() if s.sha256}
@@ -473,8 +482,9 @@ class SessionDir:
             data = json.dumps(snapshot, ensure_ascii=False, indent=1).encode("utf-8")
             _atomic_write(self.path / METADATA, data)
             self._written = current
-            hook = SessionDir._hooks.get(self.path.parent)
-            if hook is not None:
+            with SessionDir._instances_lock:
+                hooks = [h for (r, _), h in SessionDir._hooks.items() if r == self.path.parent]
+            for hook in hooks:
                 hook(self.session_id, hashlib.sha256(data).hexdigest())
 
 

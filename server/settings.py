@@ -32,12 +32,34 @@ class Settings:
             "PostgreSQL: postgresql+asyncpg://user:pw@host/db."
         ),
     )
-    blob_url: str = field(
+    storage_url: str = field(
         default="",
         metadata=_meta(
-            "Where finished files are stored. Empty = the local data_dir. "
-            "S3-compatible: s3://bucket/prefix (credentials from the usual AWS_* variables)."
+            "Where finished recordings and derived files are archived. Empty = only the local "
+            "data_dir. S3-compatible: s3://bucket/prefix; media nodes upload each finished "
+            "segment (SHA-256 checked) and metadata.json, workers and review pages read from it."
         ),
+    )
+    storage_endpoint: str = field(
+        default="",
+        metadata=_meta(
+            "S3 endpoint URL (MinIO, SeaweedFS, ...). Empty = AWS (or AWS_ENDPOINT_URL)."
+        ),
+    )
+    storage_region: str = field(
+        default="", metadata=_meta("S3 region. Empty = AWS_REGION, else us-east-1.")
+    )
+    storage_access_key: str = field(
+        default="",
+        metadata=_meta("S3 access key id. Empty = AWS_ACCESS_KEY_ID.", secret=True),
+    )
+    storage_secret_key: str = field(
+        default="",
+        metadata=_meta("S3 secret access key. Empty = AWS_SECRET_ACCESS_KEY.", secret=True),
+    )
+    storage_allow_http: bool = field(
+        default=False,
+        metadata=_meta("Allow a plain-HTTP S3 endpoint (only for a loopback test server)."),
     )
     secret_key: str = field(
         default="",
@@ -104,6 +126,14 @@ class Settings:
         default=2,
         metadata=_meta(
             "Password verifications (argon2, 64 MiB each) run at once in threads; more wait."
+        ),
+    )
+    login_hash_niceness: int = field(
+        default=0,
+        metadata=_meta(
+            "Added to the server's CPU niceness for password-hashing threads (Linux), so a "
+            "login storm cannot slow live media; 0 = off (logins then never starve behind "
+            "inspection workers)."
         ),
     )
     rejoin_window_s: float = field(

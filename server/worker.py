@@ -13,13 +13,18 @@ import multiprocessing
 import os
 import queue as queue_mod
 import random
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
 
 from server import audit
+from server.archive import fetch_session
 from server.context import AppContext
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
 from server.parentwatch import die_with_parent
@@ -104,12 +109,28 @@ class JobRunner:
     def handlers(self) -> dict[str, JobHandler]:
         return {"inspect": self.inspect, "review_video": self.review_video}
 
-    def _session_dir(self, job: JobInfo) -> Path:
+    @asynccontextmanager
+    async def _session_dir(self, job: JobInfo) -> AsyncIterator[Path]:
+        """The session's directory: local, or (with object storage) fetched from the store
+        into a temporary directory whose outputs are uploaded and which is removed after."""
         session_id = str(job.payload.get("session_id", ""))
         path = self.ctx.settings.sessions_dir / session_id
-        if not session_id or not (path / "metadata.json").is_file():
+        if session_id and (path / "metadata.json").is_file():
+            yield path
+            return
+        archive = self.ctx.archive
+        if not session_id or archive is None:
             raise PermanentJobError(f"session directory {path} not found")
-        return path
+        tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="kesu-job-"))
+        try:
+            try:
+                fetched = await fetch_session(archive.store, session_id, tmp)
+            except FileNotFoundError as exc:
+                raise PermanentJobError(f"session {session_id} not in the store") from exc
+            yield fetched
+            await archive.upload_derived(fetched, session_id)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
 
     async def _drain_progress(self) -> None:
         while True:
@@ -122,7 +143,10 @@ class JobRunner:
                 await target(stage, fraction)
 
     async def inspect(self, job: JobInfo, progress: ProgressFn) -> None:
-        path = self._session_dir(job)
+        async with self._session_dir(job) as path:
+            await self._inspect(job, progress, path)
+
+    async def _inspect(self, job: JobInfo, progress: ProgressFn, path: Path) -> None:
         session_id = job.payload["session_id"]
         await self._set_inspection_status(session_id, "running")
         if self._drain_task is None:
@@ -143,7 +167,10 @@ class JobRunner:
         await audit.anchor_outputs(self.ctx.db.session, path, session_id)
 
     async def review_video(self, job: JobInfo, progress: ProgressFn) -> None:
-        path = self._session_dir(job)
+        async with self._session_dir(job) as path:
+            await self._review_video(job, progress, path)
+
+    async def _review_video(self, job: JobInfo, progress: ProgressFn, path: Path) -> None:
         loop = asyncio.get_running_loop()
         await progress("review_video", 0.0)
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -16,12 +16,20 @@ from server.store.models import User
 from tests.conftest import PASSWORD, Client, RunningServer, new_session_body
 
 
-@contextmanager
-def write_lock_held(server: RunningServer) -> Iterator[None]:
-    """Another process's writer, mid-transaction: SQLite's one write lock is taken."""
+@asynccontextmanager
+async def write_lock_held(server: RunningServer) -> AsyncIterator[None]:
+    """Another process's writer, mid-transaction: SQLite's one write lock is taken.
+
+    Taken in a thread: the server shares this event loop and may be finishing a write of its
+    own (metadata anchoring) that must be able to commit first."""
     path = server.ctx.settings.data_dir / "kesu.db"
-    conn = sqlite3.connect(path, isolation_level=None, timeout=0.1)
-    conn.execute("BEGIN IMMEDIATE")
+
+    def take() -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        conn.execute("BEGIN IMMEDIATE")
+        return conn
+
+    conn = await asyncio.to_thread(take)
     try:
         yield
     finally:
@@ -33,7 +41,7 @@ async def test_reads_and_static_files_need_no_write_lock(client_factory: Any, se
     c = await client_factory("sales1")
     status, _ = await c.post("/api/sessions", json=new_session_body())
     assert status == 201
-    with write_lock_held(server):
+    async with write_lock_held(server):
         # Before the fix each of these waited out the busy timeout and answered 500.
         status, me = await asyncio.wait_for(c.get("/api/me"), 8)
         assert status == 200, me
@@ -75,3 +83,15 @@ async def test_burst_of_logins_reads_and_writes_has_no_5xx(server: RunningServer
     assert statuses and all(s < 500 for s in statuses), sorted(set(statuses))
     assert set(statuses) <= {200, 201, 403}, sorted(set(statuses))
     assert PASSWORD  # the fixture's users share one password
+
+
+async def test_a_writer_waits_for_another_process_instead_of_failing(
+    client_factory: Any, server: RunningServer
+) -> None:
+    c = await client_factory("sales1")
+    async with write_lock_held(server):
+        pending = asyncio.ensure_future(c.post("/api/sessions", json=new_session_body()))
+        await asyncio.sleep(1.5)
+        assert not pending.done()  # waiting for the lock, not failed
+    status, body = await asyncio.wait_for(pending, 20)
+    assert status == 201, body

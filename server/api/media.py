@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from server import audit
 from server.api.auth import require_user
 from server.api.errors import NotFound, error_response
+from server.archive import key_of
 from server.context import CTX, AppContext
 from server.reviews import actor_of, load_session
 from server.store.models import AuditEntry, FindingRow, User
@@ -98,10 +100,7 @@ def media_path(session_dir: Path, metadata: dict[str, Any], name: str) -> Path:
     }
     if not (name in REVIEW_VIDEOS or (SEGMENT_RE.match(name) and name in listed)):
         raise NotFound("no such media file")
-    path = session_dir / name
-    if not path.is_file():
-        raise NotFound("no such media file")
-    return path
+    return session_dir / name
 
 
 def evidence_name(frame: object) -> str | None:
@@ -136,7 +135,15 @@ async def recording(request: web.Request) -> web.StreamResponse:
     ctx, user, session_id = await _authorise(request)
     sdir = ctx.settings.sessions_dir / session_id
     metadata = await asyncio.to_thread(_read_metadata, sdir / "metadata.json")
-    path = media_path(sdir, metadata, request.match_info["name"])
+    if not metadata and ctx.archive is not None:
+        try:
+            raw = await ctx.archive.store.get_bytes(key_of(session_id, "metadata.json"))
+            metadata = json.loads(raw)
+        except (FileNotFoundError, ValueError):
+            metadata = {}
+    path = media_path(
+        sdir, metadata if isinstance(metadata, dict) else {}, request.match_info["name"]
+    )
     return await serve_file(request, ctx, user, session_id, path, "media.view")
 
 
@@ -152,8 +159,6 @@ async def evidence(request: web.Request) -> web.StreamResponse:
     if not EVIDENCE_RE.match(name) or name not in known:
         raise NotFound("no such evidence file")
     path = ctx.settings.sessions_dir / session_id / "evidence" / name
-    if not path.is_file():
-        raise NotFound("no such evidence file")
     return await serve_file(request, ctx, user, session_id, path, "evidence.view")
 
 
@@ -187,8 +192,25 @@ async def _audit_view(
 async def serve_file(
     request: web.Request, ctx: AppContext, user: User, session_id: str, path: Path, action: str
 ) -> web.StreamResponse:
-    """Stream ``path`` (all, or the requested byte range) after auditing the view."""
-    size = (await asyncio.to_thread(path.stat)).st_size
+    """Stream ``path`` (all, or the requested byte range) after auditing the view; a file
+    not on local disk is read from object storage (``storage_url``) with ranged GETs."""
+    rel = path.relative_to(ctx.settings.sessions_dir / session_id).as_posix()
+    reader: Callable[[int, int], AsyncIterator[bytes]]
+    if await asyncio.to_thread(path.is_file):
+        size = (await asyncio.to_thread(path.stat)).st_size
+        reader = _local_reader(path)
+    elif ctx.archive is not None:
+        store, key = ctx.archive.store, key_of(session_id, rel)
+        try:
+            size = await store.size(key)
+        except FileNotFoundError:
+            raise NotFound("no such media file") from None
+
+        async def reader(start: int, length: int) -> AsyncIterator[bytes]:
+            for at in range(start, start + length, CHUNK):
+                yield await store.get_range(key, at, min(at + CHUNK, start + length))
+    else:
+        raise NotFound("no such media file")
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Type": CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream"),
@@ -204,7 +226,6 @@ async def serve_file(
         )
         refused.headers["Content-Range"] = f"bytes */{size}"
         return refused
-    rel = path.relative_to(ctx.settings.sessions_dir / session_id).as_posix()
     await _audit_view(ctx, user, session_id, rel, action, rng)
     start, length = (0, size) if rng is None else (rng.start, rng.length)
     resp = web.StreamResponse(status=200 if rng is None else 206, headers=headers)
@@ -214,23 +235,32 @@ async def serve_file(
     await resp.prepare(request)
     if request.method == "HEAD":
         return resp
-    fh: BinaryIO = await asyncio.to_thread(open, path, "rb")
     try:
-        await asyncio.to_thread(fh.seek, start)
-        left = length
-        while left > 0:
-            block = await asyncio.to_thread(fh.read, min(CHUNK, left))
-            if not block:
-                break
+        async for block in reader(start, length):
             await resp.write(block)
-            left -= len(block)
         await resp.write_eof()
     except ConnectionResetError:
         # Players drop connections when they seek: normal, not an error.
         log.debug("client went away during %s", path.name)
-    finally:
-        await asyncio.to_thread(fh.close)
     return resp
+
+
+def _local_reader(path: Path) -> Callable[[int, int], AsyncIterator[bytes]]:
+    async def read(start: int, length: int) -> AsyncIterator[bytes]:
+        fh: BinaryIO = await asyncio.to_thread(open, path, "rb")
+        try:
+            await asyncio.to_thread(fh.seek, start)
+            left = length
+            while left > 0:
+                block = await asyncio.to_thread(fh.read, min(CHUNK, left))
+                if not block:
+                    break
+                yield block
+                left -= len(block)
+        finally:
+            await asyncio.to_thread(fh.close)
+
+    return read
 
 
 def setup(app: web.Application) -> None:

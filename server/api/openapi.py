@@ -52,7 +52,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/openapi.json", "This document", "meta", "none", errors=()),
     # Authentication
     Op("POST", "/api/login", "Log in; sets the session cookie", "auth", "none",
-       body=a.LoginBody, response=a.SessionUserOut, errors=(400, 401, 413)),
+       body=a.LoginBody, response=a.SessionUserOut, errors=(400, 401, 403, 413, 415, 429)),
     Op("POST", "/api/logout", "Log out", "auth", response=Ok, errors=(401, 403)),
     Op("GET", "/api/me", "The logged-in user and CSRF token", "auth",
        response=a.SessionUserOut, errors=(401,)),
@@ -137,12 +137,14 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
 _STATUS_TEXT = {
     400: "Bad input",
     401: "Login required",
-    403: "Wrong role or CSRF token",
+    403: "Wrong role, CSRF token, or a cross-site Origin/Referer (origin_mismatch)",
     404: "Not found (or not yours)",
     409: "Conflicts with the session's state",
     410: "Gone (link revoked or expired, rejoin window passed)",
     413: "Body too large",
+    415: "Not a JSON body (login)",
     416: "Range not satisfiable",
+    429: "Too many failed logins: wait Retry-After seconds (too_many_attempts)",
     503: "At capacity",
 }
 REF = "#/components/schemas/{model}"

@@ -29,17 +29,20 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from server.settings import Settings
 
 OVERFLOW = "~overflow"
-HASH_NICENESS = 10  # added to the server's own niceness
 
 T = TypeVar("T")
 
 
-def _lower_priority() -> None:
+def _lower_priority(increment: int) -> None:
     """Run password hashing at a lower CPU priority than the event loop (Linux: per thread,
-    inherited by argon2's own lane threads), so a login storm does not starve media relay."""
+    inherited by argon2's own lane threads), so a login storm does not starve media relay.
+    Off by default: inspection workers run at normal priority, and logins must not starve
+    behind them either."""
+    if increment <= 0:
+        return
     with contextlib.suppress(AttributeError, OSError):
         tid = threading.get_native_id()
-        niceness = min(19, os.getpriority(os.PRIO_PROCESS, tid) + HASH_NICENESS)
+        niceness = min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment)
         os.setpriority(os.PRIO_PROCESS, tid, niceness)
 
 
@@ -74,7 +77,12 @@ class LoginThrottle:
     """Per-account and per-address failure counters, bounded to ``max_keys`` keys in memory."""
 
     def __init__(
-        self, account_limits: str, address_limits: str, max_keys: int, concurrency: int
+        self,
+        account_limits: str,
+        address_limits: str,
+        max_keys: int,
+        concurrency: int,
+        hash_niceness: int = 0,
     ) -> None:
         self._limits: dict[str, list[RateLimitItem]] = {
             "account": parse_many(account_limits),
@@ -85,7 +93,10 @@ class LoginThrottle:
         self._max_keys = max_keys
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._pool = ThreadPoolExecutor(
-            max(1, concurrency), thread_name_prefix="kesu-hash", initializer=_lower_priority
+            max(1, concurrency),
+            thread_name_prefix="kesu-hash",
+            initializer=_lower_priority,
+            initargs=(hash_niceness,),
         )
 
     @classmethod
@@ -95,6 +106,7 @@ class LoginThrottle:
             settings.login_address_limits,
             settings.login_throttle_max_keys,
             settings.login_hash_concurrency,
+            settings.login_hash_niceness,
         )
 
     def tracked_keys(self) -> int:

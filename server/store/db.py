@@ -62,7 +62,10 @@ class Database:
             file_db = bool(path) and path != ":memory:"
             if file_db:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
+        # SQLite writers queue for one lock; while they wait (busy timeout) they hold pool
+        # connections, so the pool wait must outlast that instead of failing first.
+        pool_wait = {"pool_timeout": 4 * BUSY_TIMEOUT_MS / 1000} if file_db else {}
+        self.engine = create_async_engine(url, pool_pre_ping=not self.is_sqlite, **pool_wait)
         if self.is_sqlite:
             _sqlite_setup(self.engine, read_only=False)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -70,7 +73,9 @@ class Database:
         # lock never holds the connections that reads need.
         self.read_engine = self.engine
         if file_db:
-            self.read_engine = create_async_engine(url, pool_size=10, max_overflow=20)
+            self.read_engine = create_async_engine(
+                url, pool_size=10, max_overflow=20, pool_timeout=4 * BUSY_TIMEOUT_MS / 1000
+            )
             _sqlite_setup(self.read_engine, read_only=True)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 

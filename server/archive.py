@@ -1,0 +1,143 @@
+"""Archive finished recordings to object storage (``storage_url``), and read them back.
+
+Recorders write crash-safe segments to local disk. After every ``metadata.json`` write the
+session is queued here; a background task uploads each finished segment not yet archived,
+reads the object back to check its SHA-256 against the one in the metadata, records
+``archived: {key, sha256}`` on the segment, and uploads ``metadata.json``. At start every
+local session is queued, so segments left un-archived by a crash are uploaded then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from pathlib import Path
+
+from server.blobs import ObjectBlobStore
+from server.session_dir import METADATA, SEGMENT_RECORDING, SessionDir, validate_session_id
+
+log = logging.getLogger("kesu.archive")
+
+QUEUE_MAX = 1024
+DEBOUNCE_S = 0.2
+RETRIES = 5
+DERIVED = ("report.json", "review.mp4", "review.webm")
+
+
+class ArchiveMismatch(Exception):
+    """The object read back does not have the SHA-256 the metadata records."""
+
+
+def key_of(session_id: str, name: str) -> str:
+    return f"sessions/{validate_session_id(session_id)}/{name}"
+
+
+class Archiver:
+    """Owns the upload task; started and stopped by the app (cleanup context)."""
+
+    def __init__(self, store: ObjectBlobStore, sessions_dir: Path) -> None:
+        self.store = store
+        self.sessions_dir = sessions_dir
+        self._queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
+        self._pending: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.idle = asyncio.Event()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        SessionDir.on_written(self.sessions_dir, self._written, name="archive")
+        ids = await asyncio.to_thread(
+            lambda: sorted(p.parent.name for p in self.sessions_dir.glob(f"*/{METADATA}"))
+        )
+        for session_id in ids:
+            self.notify(session_id)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Unfinished work is picked up by the scan at the next start."""
+        SessionDir.on_written(self.sessions_dir, None, name="archive")
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def _written(self, session_id: str, _sha256: str) -> None:
+        # Called on the metadata writer's thread.
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.notify, session_id)
+
+    def notify(self, session_id: str) -> None:
+        if session_id in self._pending:
+            return
+        try:
+            self._queue.put_nowait(session_id)
+        except asyncio.QueueFull:
+            log.warning("archive queue full; %s waits for the next start", session_id)
+            return
+        self._pending.add(session_id)
+        self.idle.clear()
+
+    async def _run(self) -> None:
+        while True:
+            session_id = await self._queue.get()
+            await asyncio.sleep(DEBOUNCE_S)  # let a burst of metadata writes settle
+            self._pending.discard(session_id)
+            for attempt in range(RETRIES):
+                try:
+                    await self.sync(session_id)
+                    break
+                except Exception:
+                    log.exception("archiving %s failed (attempt %d)", session_id, attempt + 1)
+                    await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+            if self._queue.empty():
+                self.idle.set()
+
+    async def sync(self, session_id: str) -> None:
+        """Upload the session's finished, un-archived segments (verified), then metadata.json."""
+        path = self.sessions_dir / validate_session_id(session_id)
+        sdir = await asyncio.to_thread(SessionDir, path)
+        for seg in sdir.metadata["segments"]:
+            if seg["status"] == SEGMENT_RECORDING or not seg.get("sha256") or seg.get("archived"):
+                continue
+            local = path / seg["file"]
+            if not local.is_file():
+                continue
+            key = key_of(session_id, seg["file"])
+            await self.store.put_file(key, local)
+            _size, remote = await self.store.sha256(key)
+            if remote != seg["sha256"]:
+                raise ArchiveMismatch(f"{key}: stored sha256 {remote} != {seg['sha256']}")
+            await sdir.mark_archived(seg["file"], key, remote)
+        await self.store.put_file(key_of(session_id, METADATA), path / METADATA)
+
+    async def upload_derived(self, session_dir: Path, session_id: str) -> None:
+        """Worker outputs (report, review video, evidence thumbnails) join the archive."""
+        names = [n for n in DERIVED if (session_dir / n).is_file()]
+        evidence = session_dir / "evidence"
+        if evidence.is_dir():
+            names += [f"evidence/{p.name}" for p in sorted(evidence.iterdir()) if p.is_file()]
+        for name in names:
+            await self.store.put_file(key_of(session_id, name), session_dir / name)
+
+
+async def fetch_session(store: ObjectBlobStore, session_id: str, dest: Path) -> Path:
+    """Download a session's metadata.json and segments to ``dest/<session_id>``, checking
+    every segment's SHA-256 against the metadata; returns that directory."""
+    import json
+
+    out = dest / validate_session_id(session_id)
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    try:
+        raw = await store.get_bytes(key_of(session_id, METADATA))
+        await asyncio.to_thread((out / METADATA).write_bytes, raw)
+        for seg in json.loads(raw)["segments"]:
+            if not seg.get("sha256"):
+                continue
+            _size, digest = await store.download(key_of(session_id, seg["file"]), out / seg["file"])
+            if digest != seg["sha256"]:
+                raise ArchiveMismatch(f"{seg['file']}: fetched sha256 {digest} != {seg['sha256']}")
+    except BaseException:
+        await asyncio.to_thread(shutil.rmtree, out, ignore_errors=True)
+        raise
+    return out
