@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import TYPE_CHECKING
 
@@ -49,7 +49,9 @@ from inspection.templates import RenderedNode, TemplateError, render
 from inspection.vision import (
     VideoScan,
     card_face_match,
+    card_photo_refs,
     document_frames,
+    drop_photo_faces,
     live_embedding,
     photo_embedding,
     presence_runs,
@@ -343,7 +345,8 @@ class Inspector:
             customer = run.scans.get("customer")
             nodes = {n.document: n for n in run.nodes if n.document}
             for kind, span in run.windows.items():
-                kept = document_frames(customer, span, th.ocr_frames) if customer else []
+                card = kind == "id_card"
+                kept = document_frames(customer, span, th.ocr_frames, card) if customer else []
                 node_id = nodes[kind].id  # type: ignore[index]
                 if kind == "id_card":
                     run.id_card = (
@@ -369,10 +372,16 @@ class Inspector:
             live = live_embedding(scan, self.faces, th, excluded) if scan else None
             if scan is None or live is None:
                 continue
+            refs = [live[0]]
             if who == "customer" and "id_card" in run.windows:
                 card = card_face_match(scan, self.faces, live[0], run.windows["id_card"], th)
                 if card is not None:
                     out.append(FaceMatch("customer", "id_card", card[0], card[1]))
+                    if run.id_card is not None:
+                        run.id_card = replace(run.id_card, card_seen=True)
+                refs += card_photo_refs(scan, self.faces, run.windows["id_card"], th)
+            # The card held up outside its window is still a photo, not a second person.
+            scan.faces = drop_photo_faces(scan, self.faces, refs, th)
             photo_path = run.inp.reference_photos.get(who)
             if photo_path is not None:
                 photo = cv2.imread(str(photo_path))

@@ -94,9 +94,20 @@ def _inside(t: float, spans: Sequence[Span]) -> bool:
     return any(a <= t <= b for a, b in spans)
 
 
-def document_frames(scan: VideoScan, window: Span, k: int) -> list[tuple[float, np.ndarray]]:
-    """The ``k`` sharpest kept frames inside ``window``, sharpest first."""
+def document_frames(
+    scan: VideoScan, window: Span, k: int, card: bool | None = None
+) -> list[tuple[float, np.ndarray]]:
+    """The ``k`` sharpest kept frames inside ``window``, sharpest first.
+
+    With ``card`` True only frames where an ID card is in view (its photo is a second face)
+    count, with False only frames without one, when there are any: a window may overlap
+    another document's (a text-rich form is sharper than a card), and the sharpest frame of
+    the window is then the wrong document.
+    """
     inside = [s for s in scan.stats if window[0] <= s.t_s <= window[1] and s.t_s in scan.frames]
+    if card is not None:
+        chosen = [s for s in inside if (len(scan.detections.get(s.t_s, ())) >= 2) == card]
+        inside = chosen or inside
     best = sorted(inside, key=lambda s: -s.sharpness)[:k]
     out = []
     for s in best:
@@ -182,3 +193,52 @@ def presence_runs(scan: VideoScan) -> list[dict[str, float | int]]:
                 {"start_s": round(f.t_s, 3), "end_s": round(f.t_s + scan.period_s, 3), "faces": n}
             )
     return runs
+
+
+def _counted(face: Face, th: Thresholds) -> bool:
+    return face.size >= th.face_min_size_px and face.score >= th.face_min_score
+
+
+def card_photo_refs(
+    scan: VideoScan, analyzer: FaceAnalyzer, window: Span, th: Thresholds
+) -> list[np.ndarray]:
+    """Embeddings of the card photo as seen in the ID-card ``window``: the faces other than
+    the largest in frames with two or more faces (the sharpest ``CARD_FRAMES`` frames)."""
+    inside = [(t, faces[1:]) for t, faces in scan.detections.items() if window[0] <= t <= window[1]]
+    sharp = {s.t_s: s.sharpness for s in scan.stats}
+    inside = sorted((x for x in inside if x[1]), key=lambda x: -sharp.get(x[0], 0.0))
+    refs = []
+    for t, faces in inside[:CARD_FRAMES]:
+        bgr = scan.frame(t)
+        if bgr is not None:
+            refs += [analyzer.embed(bgr, f) for f in faces if _counted(f, th)]
+    return refs
+
+
+def drop_photo_faces(
+    scan: VideoScan, analyzer: FaceAnalyzer, refs: Sequence[np.ndarray], th: Thresholds
+) -> list[FrameFaces]:
+    """The scan's face counts without the faces that are photos, not people.
+
+    A second face that is the participant again (matches their live face) or the photo seen
+    on their ID card is the card held up, wherever it is shown: one person cannot be two
+    faces. A real second person matches neither and stays counted.
+    """
+    if not refs:
+        return list(scan.faces)
+    out = []
+    for ff in scan.faces:
+        faces = scan.detections.get(ff.t_s)
+        bgr = scan.frame(ff.t_s) if faces and sum(_counted(f, th) for f in faces) >= 2 else None
+        if faces is None or bgr is None:
+            out.append(ff)
+            continue
+        keep = [faces[0]]
+        for f in faces[1:]:
+            if _counted(f, th):
+                emb = analyzer.embed(bgr, f)
+                if max(cosine(emb, r) for r in refs) >= th.face_match_cosine:
+                    continue
+            keep.append(f)
+        out.append(FrameFaces(ff.t_s, tuple(f.size for f in keep), tuple(f.score for f in keep)))
+    return out

@@ -419,3 +419,39 @@ def test_excerpt_around() -> None:
     near = rules.excerpt_around(lines, 12.0, 13.0)
     assert [x["text"] for x in near] == ["好的"] and near[0]["start_s"] == 10.0
     assert len(rules.excerpt_around(lines, 0.0, 40.0)) == 3
+
+
+@pytest.mark.parametrize("frames_read", [1, 3])
+@pytest.mark.parametrize("seen", ["photo", "text", "nothing"])
+def test_id_card_unreadable_but_seen_is_review(frames_read: int, seen: str) -> None:
+    """A card that was in the picture (its photo, or some text) but could not be read (angle,
+    glare, blur) is for a reviewer; so is any document failure read from a single frame."""
+    ev = card(
+        name=None,
+        id_number=None,
+        id_valid=False,
+        name_shown=False,
+        frames_read=frames_read,
+        text="中华人民共和国 居民" if seen == "text" else "",
+        card_seen=seen == "photo",
+    )
+    found = rules.id_card_findings(ev, NAME, ID, TH)
+    weak = seen != "nothing" or frames_read < 2
+    assert codes(found) == ["document.id_card_missing"]
+    assert found[0].severity == ("review" if weak else "fail")
+
+
+@pytest.mark.parametrize("frames_read", [1, 2])
+def test_document_failures_from_one_frame_are_review(frames_read: int) -> None:
+    other = make_id(date(1975, 3, 8), "440106", 531)
+    sev = "review" if frames_read < 2 else "fail"
+    found = rules.id_card_findings(card(id_number=other, frames_read=frames_read), NAME, ID, TH)
+    assert [f.severity for f in found] == [sev]
+    found = rules.signature_findings(
+        page(frames_read=frames_read, signed_name="王建国", page_text="完全不同的一句话"),
+        NAME,
+        SENTENCE,
+        TH,
+    )
+    assert found and all(f.code.startswith("document.") for f in found)
+    assert {f.severity for f in found} == {sev}

@@ -10,7 +10,9 @@ from inspection.faces import FaceAnalyzer
 from inspection.rules import Thresholds
 from inspection.vision import (
     card_face_match,
+    card_photo_refs,
     document_frames,
+    drop_photo_faces,
     live_embedding,
     presence_runs,
     scan_video,
@@ -77,3 +79,58 @@ def test_own_photo_on_the_card_matches(analyzer: FaceAnalyzer) -> None:
     assert live is not None
     card = card_face_match(scan, analyzer, live[0], (3.5, 6.0), TH)
     assert card is not None and card[0] >= TH.face_match_cosine
+
+
+def _card_and_person_frames(card_face: str) -> list[tuple[float, np.ndarray]]:
+    """0-5 s: the customer holding up an ID card (window 0-2 s, shown on until 5 s);
+    6-9 s: the customer and a real second person (t1-c) beside them."""
+    rng = np.random.default_rng(1)
+    room = room_background(rng)
+    person = portrait_sprite(load_face("t1-a.jpg"), 240)
+    other = portrait_sprite(load_face("t1-c.jpg"), 150)
+    card = render_id_card("陈静", "11010519491231002X", photo=load_face(card_face))
+    out = []
+    for i in range(10):
+        f = room.copy()
+        paste(f, person, 200, -10)
+        if i < 6:
+            paste(f, document_sprite(card, 480, (-1) ** i * (2.0 + i)), 5 + 3 * i, 160)
+        else:
+            paste(f, other, 20, 40)
+        out.append((float(i), f))
+    return out
+
+
+@pytest.mark.parametrize("card_face", ["t1-a.jpg", "t1-d.jpg"])
+def test_card_photo_is_not_a_second_person(analyzer: FaceAnalyzer, card_face: str) -> None:
+    scan = scan_video("customer", _card_and_person_frames(card_face), analyzer, TH)
+    counted = lambda ff: sum(  # noqa: E731
+        s >= TH.face_min_size_px and c >= TH.face_min_score
+        for s, c in zip(ff.sizes, ff.scores, strict=True)
+    )
+    before = [counted(ff) for ff in scan.faces]
+    assert all(n >= 2 for n in before)  # the card photo and the real person are both faces
+    window = (0.0, 2.0)
+    live = live_embedding(scan, analyzer, TH, [(0.0, 5.5)])
+    assert live is not None
+    refs = [live[0], *card_photo_refs(scan, analyzer, window, TH)]
+    after = [counted(ff) for ff in drop_photo_faces(scan, analyzer, refs, TH)]
+    assert after[:6] == [1] * 6  # the card, inside its window and after it
+    assert all(n >= 2 for n in after[6:])  # the real second person stays
+
+
+def test_document_frames_pick_the_card_or_the_page(analyzer: FaceAnalyzer) -> None:
+    """A window that also covers a (sharper, text-rich) signature form: the ID-card read
+    uses the frames where the card is in view, the page read the others."""
+    from tests.render import render_signature_form
+
+    page = render_signature_form("本人已阅读保险条款，了解本产品的特点", signature="陈静")
+    shots = frames("t1-a.jpg")
+    for _t, f in shots[:3]:  # 0-2 s: the form held up (the card is shown at 4-5 s)
+        paste(f, document_sprite(page, 420, 2.0), 10, 60)
+    scan = scan_video("customer", shots, analyzer, TH)
+    window = (0.0, 6.0)
+    # without a preference the sharper form frames win
+    assert {t for t, _ in document_frames(scan, window, 2)} <= {0.0, 1.0, 2.0}
+    assert {t for t, _ in document_frames(scan, window, 2, card=True)} == {4.0, 5.0}
+    assert {t for t, _ in document_frames(scan, window, 2, card=False)} <= {0.0, 1.0, 2.0, 3.0}

@@ -9,7 +9,7 @@ from rapidfuzz import fuzz
 from inspection.idnumber import mask_id, normalize_id, validate_id
 from inspection.ocr import clean_text, signature_matches, signature_score
 from inspection.page_text import locate_sentence
-from inspection.report import Finding
+from inspection.report import Finding, Severity
 from inspection.rules.evidence import IdCardEvidence, SignatureEvidence
 from inspection.rules.thresholds import Thresholds
 
@@ -19,6 +19,11 @@ def _name_similarity(read: str, expected: str) -> float:
     if not a or not b:
         return 0.0
     return fuzz.ratio(a, b) / 100.0
+
+
+def _by_frames(severity: Severity, frames_read: int) -> Severity:
+    """A document failure read from fewer than two frames is weak evidence: review."""
+    return "review" if frames_read < 2 else severity
 
 
 def id_card_findings(
@@ -40,10 +45,13 @@ def id_card_findings(
         "end_s": ev.window[1],
     }
     if not ev.name and not ev.id_number:
+        # Something card-like was seen (its photo, or text that is not a card's fields): the
+        # card may be there but unreadable (angle, glare, blur), which a reviewer can judge.
+        seen = ev.card_seen or bool(clean_text(ev.text))
         return [
             Finding(
                 code="document.id_card_missing",
-                severity="fail",
+                severity=_by_frames("review" if seen else "fail", ev.frames_read),
                 message="未识别到清晰可辨的身份证件（未读出姓名和身份证号码）",
                 message_en="No legible ID card was seen (neither name nor ID number could be read)",
                 evidence={**base, "ocr_text": ev.text[:200]},
@@ -90,7 +98,7 @@ def id_card_findings(
         return [
             Finding(
                 code="document.id_card_mismatch",
-                severity="fail",
+                severity=_by_frames("fail", ev.frames_read),
                 message="；".join(p[0] for p in problems),
                 message_en="; ".join(p[1] for p in problems),
                 evidence=evidence,
@@ -150,7 +158,7 @@ def signature_findings(
             out.append(
                 Finding(
                     code="document.signature_mismatch",
-                    severity="fail",
+                    severity=_by_frames("fail", ev.frames_read),
                     message=f"签名「{clean_text(ev.signed_name)}」与投保人姓名「{customer_name}」不一致",
                     message_en=f"The signature 「{clean_text(ev.signed_name)}」 differs from the applicant's name 「{customer_name}」",
                     evidence=sig_ev,
@@ -161,7 +169,7 @@ def signature_findings(
             out.append(
                 Finding(
                     code="document.signature_missing",
-                    severity="fail",
+                    severity=_by_frames("fail", ev.frames_read),
                     message="未识别到客户的亲笔签名",
                     message_en="No handwritten signature of the customer was found",
                     evidence=sig_ev,
@@ -204,7 +212,7 @@ def _risk_sentence_findings(
         return [
             Finding(
                 code="document.risk_sentence_missing",
-                severity="fail",
+                severity=_by_frames("fail", ev.frames_read),
                 message="未识别到客户抄录的风险提示语句",
                 message_en="The customer's hand-copied risk sentence was not found",
                 evidence=rs_ev,
@@ -215,7 +223,7 @@ def _risk_sentence_findings(
         return [
             Finding(
                 code="document.risk_sentence_mismatch",
-                severity="fail",
+                severity=_by_frames("fail", ev.frames_read),
                 message=f"抄录的风险提示语句与要求不一致（相似度 {span.similarity:.2f}，要求 ≥ {th.risk_sentence_similarity:g}）：「{span.text[:60]}」",
                 message_en=f"The hand-copied risk sentence differs from the required one (similarity {span.similarity:.2f}, required ≥ {th.risk_sentence_similarity:g}): 「{span.text[:60]}」",
                 evidence=rs_ev,

@@ -103,6 +103,7 @@ class IdCardEvidence:
     t_s: float | None = None  # frame the reading came from
     text: str = ""
     name_shown: bool = False  # the customer's name appears in the card's text (tolerant)
+    card_seen: bool = False  # a card was in the picture (its photo seen as a face)
 
 
 @dataclass(frozen=True)
