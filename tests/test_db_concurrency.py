@@ -4,14 +4,19 @@ and a burst of logins, reads and writes gets no 5xx."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
+from server import audit
 from server.store.models import User
 from tests.conftest import PASSWORD, Client, RunningServer, new_session_body
 
@@ -95,3 +100,60 @@ async def test_a_writer_waits_for_another_process_instead_of_failing(
         assert not pending.done()  # waiting for the lock, not failed
     status, body = await asyncio.wait_for(pending, 20)
     assert status == 201, body
+
+
+class WriteTransactions:
+    """Every write transaction of the server's write engine, with the file operations under
+    ``root`` that happened (on any thread) while one was open: a write transaction holds
+    SQLite's one write lock, so file I/O inside it makes every other writer wait for a disk."""
+
+    def __init__(self, db: Any, root: Path) -> None:
+        self.root = str(root)
+        self.open = False
+        self.count = 0
+        self.file_ops: list[tuple[str, str]] = []
+        self.actions: list[list[str]] = []
+        engine = db.engine.sync_engine
+        event.listen(engine, "begin", self._begin)
+        event.listen(engine, "commit", self._end)
+        event.listen(engine, "rollback", self._end)
+        sys.addaudithook(self._audit)  # cannot be removed: it checks `self.open` and the root
+
+    def _begin(self, _conn: Any) -> None:
+        self.open = True
+        self.count += 1
+        self.actions.append([])
+
+    def _end(self, _conn: Any) -> None:
+        self.open = False
+
+    def _audit(self, name: str, args: tuple[Any, ...]) -> None:
+        if not self.open or name not in ("open", "os.mkdir", "os.rename", "os.replace"):
+            return
+        if args and isinstance(args[0], str | Path) and str(args[0]).startswith(self.root):
+            self.file_ops.append((name, str(args[0])))
+
+
+async def test_session_creation_is_one_short_write_transaction(
+    client_factory: Any, server: RunningServer
+) -> None:
+    """No file I/O while the write lock is held, and metadata.json is anchored in the same
+    transaction as the session (not in a second write that queues behind the others)."""
+    c = await client_factory("sales1")
+    root = server.ctx.settings.sessions_dir.absolute()
+    assert server.ctx.anchorer is not None
+    await server.ctx.anchorer.flush()
+    seen = WriteTransactions(server.ctx.db, root)
+    status, body = await c.post("/api/sessions", json=new_session_body())
+    assert status == 201, body
+    session_id = body["session"]["id"]
+    await server.ctx.anchorer.flush()
+    assert (root / session_id / "metadata.json").is_file()
+    assert seen.file_ops == [], seen.file_ops
+    assert seen.count == 1, seen.count
+    async with server.ctx.db.read() as s:
+        entries = await audit.session_entries(s, session_id)
+        anchored = await audit.anchored_files(s, session_id)
+    assert [e.action for e in entries] == ["session.create", audit.METADATA_ACTION]
+    meta = (root / session_id / "metadata.json").read_bytes()
+    assert anchored == {"metadata.json": hashlib.sha256(meta).hexdigest()}
