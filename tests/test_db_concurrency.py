@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from server import audit
+from server.store import db as db_module
 from server.store.models import User
 from tests.conftest import PASSWORD, Client, RunningServer, new_session_body
 
@@ -157,3 +158,51 @@ async def test_session_creation_is_one_short_write_transaction(
     assert [e.action for e in entries] == ["session.create", audit.METADATA_ACTION]
     meta = (root / session_id / "metadata.json").read_bytes()
     assert anchored == {"metadata.json": hashlib.sha256(meta).hexdigest()}
+
+
+async def test_a_writer_that_cannot_get_the_lock_in_time_gets_503_with_retry_after(
+    client_factory: Any, server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = await client_factory("sales1")
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 300)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with server.ctx.db.session() as s:
+            await s.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is taken
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    try:
+        async with c.http.post(
+            f"{server.url}/api/sessions",
+            json=new_session_body(),
+            headers={"X-CSRF-Token": c.csrf or ""},
+        ) as r:
+            status, headers, body = r.status, r.headers, await asyncio.wait_for(r.json(), 10)
+    finally:
+        release.set()
+        await holder
+    assert status == 503, body
+    assert body["error"]["code"] == "database_busy", body
+    assert headers["Retry-After"] == str(body["error"]["details"]["retry_after_s"])
+    # A failed creation leaves no directory behind.
+    assert not any(server.ctx.settings.sessions_dir.glob("s-*"))
+
+
+async def test_thirty_concurrent_session_creations_all_succeed(
+    client_factory: Any, server: RunningServer
+) -> None:
+    clients = [await client_factory(name) for name in ("sales1", "sales2")]
+    results = await asyncio.gather(
+        *(clients[i % 2].post("/api/sessions", json=new_session_body()) for i in range(30))
+    )
+    assert [status for status, _ in results] == [201] * 30, [b for s, b in results if s != 201]
+    assert server.ctx.anchorer is not None
+    await server.ctx.anchorer.flush()
+    async with server.ctx.db.read() as s:
+        for _, body in results:
+            anchored = await audit.anchored_files(s, body["session"]["id"])
+            assert set(anchored) == {"metadata.json"}
