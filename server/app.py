@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import housekeeping, logredact, metrics, readiness
+from server import housekeeping, logredact, metrics, nodes, readiness
 from server.api import auth, errors, ice, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
@@ -89,6 +89,16 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(trail.close)
 
 
+async def _node(app: web.Application) -> AsyncIterator[None]:
+    """Register this media node and keep its heartbeat while it runs (see server.nodes)."""
+    ctx = app[CTX]
+    await nodes.heartbeat(ctx, starting=True)
+    beat = asyncio.create_task(nodes.run_heartbeat(ctx))
+    yield
+    beat.cancel()
+    await asyncio.gather(beat, return_exceptions=True)
+
+
 async def _archive(app: web.Application) -> AsyncIterator[None]:
     """Upload finished segments to object storage; a start first catches up on a crash."""
     archiver = app[CTX].archive
@@ -163,7 +173,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
-    app.cleanup_ctx.extend([_database, _audit, _archive, _rooms, _workers])
+    app.cleanup_ctx.extend([_database, _audit, _archive, _node, _rooms, _workers])
     for module in (auth, sessions_api, join, ice, pages, reviews_api, openapi, metrics, readiness):
         module.setup(app)
     return app

@@ -23,9 +23,9 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from server import audit, sessions
+from server import nodes, sessions
 from server.context import AppContext
 from server.session_dir import SessionDir, parse_iso
 from server.store.models import RecordingSession
@@ -38,27 +38,21 @@ MAX_INTERVAL_S = 5.0
 
 
 async def recover_interrupted(ctx: AppContext) -> list[str]:
-    """After a crash: sessions left live are marked interrupted; their segments are kept and hashed."""
+    """After a crash: sessions this node left live are marked interrupted; their segments
+    are kept and hashed. Sessions other live nodes hold are theirs (see server.nodes)."""
+    me = nodes.node_id(ctx.settings)
     async with ctx.db.session() as s:
         rows = list(
             (
-                await s.execute(select(RecordingSession).where(RecordingSession.status == "live"))
-            ).scalars()
+                await s.execute(
+                    select(RecordingSession.id, RecordingSession.node_id).where(
+                        RecordingSession.status == "live",
+                        or_(RecordingSession.node_id == me, RecordingSession.node_id.is_(None)),
+                    )
+                )
+            ).tuples()
         )
-    out = []
-    for row in rows:
-        sdir = SessionDir(sessions.path_of(ctx, row.id))
-        files: dict[str, str] = {}
-        if sdir.exists():
-            await sdir.mark_interrupted()
-            files = await sdir.file_hashes()
-        async with ctx.db.session() as s:
-            db_row = await s.get(RecordingSession, row.id)
-            assert db_row is not None
-            db_row.status = "interrupted"
-            # Anchor the kept segments now, so nothing after the crash can alter them unseen.
-            await audit.record(s, "system", "session.interrupted", row.id, {"files": files})
-        out.append(row.id)
+    out = [sid for sid, holder in rows if await nodes.interrupt(ctx, sid, holder, "server_stopped")]
     if out:
         log.warning(
             "marked %d session(s) interrupted after an unclean stop: %s", len(out), ", ".join(out)
@@ -141,7 +135,8 @@ async def end_unresumed(ctx: AppContext) -> list[str]:
 
 
 async def sweep(ctx: AppContext) -> None:
-    """One pass of both checks."""
+    """One pass of the checks."""
+    await nodes.sweep_dead(ctx)
     await release_idle_rooms(ctx)
     await end_unresumed(ctx)
 

@@ -12,7 +12,6 @@ raw URL: bounded label values and no token in any label.
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from sqlalchemy import func, select
 
 from server.context import CTX, AppContext
 from server.jobs import JobHandler, JobInfo, ProgressFn
+from server.nodes import node_id
 from server.rtc.room import Room, RoomManager
 from server.store.db import Database
 from server.store.models import InspectionReport, Job
@@ -50,8 +50,9 @@ RTF_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0)
 
 
 def node_name(settings: Any) -> str:
-    """This server's label: the public URL if set, else host name and port."""
-    return str(settings.public_url or f"{socket.gethostname()}:{settings.port}")
+    """This server's label: its media node id (KESU_NODE_ID, else host name and port), as in
+    the media_nodes table (nodes behind one proxy share the public URL, so not that)."""
+    return node_id(settings)
 
 
 def _room_totals(room: Room) -> dict[tuple[str, str, str], int]:

@@ -355,13 +355,13 @@ class SessionDir:
         """``{file: sha256}`` of every finalised segment."""
         return {s.file: s.sha256 for s in self.segments() if s.sha256}
 
-    async def mark_interrupted(self) -> list[SegmentInfo]:
+    async def mark_interrupted(self, reason: str = "server_stopped") -> list[SegmentInfo]:
         """Recovery after a crash: segments still ``recording`` are hashed and kept as
         ``interrupted`` (ended at the file's last write), and the session is marked
         ``interrupted``. Returns the segments it finalised."""
-        return await asyncio.to_thread(self.mark_interrupted_sync)
+        return await asyncio.to_thread(self.mark_interrupted_sync, reason)
 
-    def mark_interrupted_sync(self) -> list[SegmentInfo]:
+    def mark_interrupted_sync(self, reason: str = "server_stopped") -> list[SegmentInfo]:
         """Blocking form of :meth:`mark_interrupted` (startup, scripts).
 
         The ``interrupted`` event is stamped with the last flushed media (the newest
@@ -397,7 +397,7 @@ class SessionDir:
                 None,
                 {
                     "segments": [s.file for s in done],
-                    "reason": "server_stopped",
+                    "reason": reason,
                     "recovered_at": iso_z(recovered_at),
                 },
                 min(last_media, recovered_at),

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from inspection.idnumber import mask_id, validate_id
 from inspection.policy import Policy
 from inspection.templates import RenderedNode, TemplateError, load_template, render
-from server import audit
+from server import audit, nodes
 from server.api.schemas.sessions import NewSessionBody
 from server.context import AppContext
 from server.errors import KesuError
@@ -300,6 +300,7 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
     _check_rejoin_window(sdir, role, ctx.settings.rejoin_window_s)
     try:
         check_offer(offer_sdp, ctx.settings.max_sdp_bytes)
+        await nodes.place(ctx, row.id)  # or WrongNode: the browser goes to the holder
         room = ctx.rooms.room_for(row.id, sdir)
         try:
             answer = await room.join(role, offer_sdp)

@@ -162,6 +162,30 @@ class Settings:
             "Comma-separated IP addresses to offer as WebRTC host candidates. Empty = all."
         ),
     )
+    node_id: str = field(
+        default="",
+        metadata=_meta(
+            "Name of this media node in the media_nodes table. Empty = <hostname>:<port>. "
+            "Give each node its own when several share a port number (port 0 in tests)."
+        ),
+    )
+    node_url: str = field(
+        default="",
+        metadata=_meta(
+            "Base URL browsers use to reach this node's media endpoints (sent to them when a "
+            "room lives on this node). Empty = public_url, else http://<host>:<port>."
+        ),
+    )
+    node_heartbeat_s: float = field(
+        default=5.0, metadata=_meta("Seconds between this node's heartbeats in media_nodes.")
+    )
+    node_dead_after_s: float = field(
+        default=30.0,
+        metadata=_meta(
+            "A node silent this long is dead: another node marks its live sessions "
+            "interrupted and may take their rooms over."
+        ),
+    )
     rtc_udp_ports: str = field(
         default="",
         metadata=_meta(

@@ -74,6 +74,21 @@ class RecordingSession(Base):
         ForeignKey("recording_sessions.id"), default=None
     )
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The media node holding the room (media_nodes.id); NULL until the first offer.
+    node_id: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
+
+
+class MediaNode(Base):
+    """One `kesu serve` process: where browsers reach it, its capacity, its heartbeat."""
+
+    __tablename__ = "media_nodes"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    url: Mapped[str] = mapped_column(String(512))
+    capacity: Mapped[int] = mapped_column(Integer)
+    live_rooms: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Job(Base):

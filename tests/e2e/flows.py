@@ -140,10 +140,14 @@ async def salesperson_creates_session(page: Page, server: KesuServer, shots: Sho
     await page.fill("#username", name)
     await page.fill("#password", "wrong-password")
     await page.click("#login-submit")
-    await expect(page.locator("#login-error")).to_have_text("用户名或密码错误。")
+    # Argon2 (64 MiB, t=3) runs for every login, right or wrong: on a busy CI box it can
+    # take seconds, so these waits get the UI timeout, not Playwright's 5 s default.
+    await expect(page.locator("#login-error")).to_have_text(
+        "用户名或密码错误。", timeout=UI_TIMEOUT_MS
+    )
     await page.fill("#password", password)
     await page.click("#login-submit")
-    await expect(page).to_have_url(f"{server.url}/sales")
+    await expect(page).to_have_url(f"{server.url}/sales", timeout=UI_TIMEOUT_MS)
     await expect(page.locator("#who")).to_contain_text(display)
     await expect(page.locator("#sessions-empty")).to_be_visible()
 

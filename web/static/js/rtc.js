@@ -353,13 +353,26 @@ export async function fetchIceServers(url) {
 }
 
 /**
+ * Another media node holds this session's room (409 wrong_node): open this same page on
+ * that node, whose offer then succeeds. Any other error is rethrown as it was.
+ */
+function goToHolder(err) {
+  const nodeUrl = err && err.code === "wrong_node" && err.details && err.details.node_url;
+  if (nodeUrl) {
+    const target = new URL(location.pathname + location.search + location.hash, nodeUrl);
+    if (target.origin !== location.origin) location.assign(target.href);
+  }
+  throw err;
+}
+
+/**
  * A call on one session's media endpoints (`${base}/offer`, `${base}/leave`), its remote
  * picture shown in `#remote-video`. Both pages (salesperson and customer) use it.
  */
 export function startSessionCall({ stream, base, role, get, post, onState, onFatal }) {
   const call = new MediaCall({
     stream,
-    offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }),
+    offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }).catch(goToHolder),
     leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
     ping: async ({ signal }) => {
       const data = await get(`${base}/state`, { signal });

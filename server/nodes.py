@@ -1,0 +1,216 @@
+"""Several media nodes on one database: heartbeats, room placement, taking over dead nodes.
+
+One ``kesu serve`` is one event loop and saturates one core with media, so a site runs one
+per core and per machine. Each registers a row in ``media_nodes`` and refreshes its
+``heartbeat_at`` every ``node_heartbeat_s``. A session's room lives on the node named by
+``recording_sessions.node_id``:
+
+- the first offer for a session nobody live holds places it on the live node with the most
+  free capacity (this one on a tie), recorded by a compare-and-set UPDATE so two nodes
+  placing the same session at once agree on one;
+- an offer reaching a node that does not hold the room gets 409 ``wrong_node`` with that
+  node's public URL in ``details.node_url``; the pages go there and offer again;
+- a node silent for ``node_dead_after_s`` is dead: the housekeeping sweep of any other
+  node marks its live sessions interrupted (the same bookkeeping as a restart after a
+  crash, with ``reason: node_dead``), each exactly once, and later offers place them anew.
+
+The embedded default is one node: every session is placed on it and nothing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from server import audit
+from server.context import AppContext
+from server.errors import KesuError
+from server.session_dir import SessionDir
+from server.settings import Settings
+from server.store.models import MediaNode, RecordingSession
+from server.store.types import utcnow
+
+log = logging.getLogger("kesu.nodes")
+
+PLACE_ATTEMPTS = 3
+
+
+class WrongNode(KesuError):
+    """The session's room is held by another live node: the browser must go there."""
+
+    def __init__(self, node_id: str, node_url: str) -> None:
+        super().__init__(
+            "this session's call is on another media node",
+            code="wrong_node",
+            status=409,
+            details={"node_id": node_id, "node_url": node_url},
+        )
+
+
+def node_id(settings: Settings) -> str:
+    return settings.node_id or f"{socket.gethostname()}:{settings.port}"
+
+
+def node_url(settings: Settings) -> str:
+    if settings.node_url:
+        return settings.node_url.rstrip("/")
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    return f"http://{settings.host}:{settings.port}"
+
+
+async def heartbeat(ctx: AppContext, starting: bool = False) -> None:
+    """Insert or refresh this node's row (capacity and room count as of now)."""
+    me = node_id(ctx.settings)
+    now = utcnow()
+    async with ctx.db.session() as s:
+        row = await s.get(MediaNode, me)
+        if row is None:
+            row = MediaNode(id=me, started_at=now)
+            s.add(row)
+        elif starting:
+            row.started_at = now
+        row.url = node_url(ctx.settings)
+        row.capacity = ctx.settings.max_sessions
+        row.live_rooms = len(ctx.rooms)
+        row.heartbeat_at = now
+
+
+async def run_heartbeat(ctx: AppContext) -> None:
+    """Heartbeat until cancelled; a failed beat is logged and retried at the next period."""
+    while True:
+        await asyncio.sleep(ctx.settings.node_heartbeat_s)
+        try:
+            await heartbeat(ctx)
+        except Exception:
+            log.exception("media node heartbeat failed")
+
+
+def _dead_before(settings: Settings) -> datetime:
+    return utcnow() - timedelta(seconds=settings.node_dead_after_s)
+
+
+async def place(ctx: AppContext, session_id: str) -> None:
+    """Make sure this node holds ``session_id``'s room, placing it if no live node does.
+
+    Raises :class:`WrongNode` when another live node holds it or is chosen for it."""
+    me = node_id(ctx.settings)
+    async with ctx.db.read() as s:
+        # The usual case (a rejoin here, or one node) takes no write lock.
+        held = await s.scalar(
+            select(RecordingSession.node_id).where(RecordingSession.id == session_id)
+        )
+    if held == me:
+        return
+    for _ in range(PLACE_ATTEMPTS):
+        async with ctx.db.session() as s:
+            held = (
+                await s.execute(
+                    select(RecordingSession.node_id).where(RecordingSession.id == session_id)
+                )
+            ).scalar_one()
+            live = {
+                n.id: n
+                for n in (
+                    await s.execute(
+                        select(MediaNode).where(
+                            MediaNode.heartbeat_at >= _dead_before(ctx.settings)
+                        )
+                    )
+                ).scalars()
+            }
+            if held == me:
+                return
+            if held is not None and held in live:
+                raise WrongNode(held, live[held].url)
+            counts = await s.execute(
+                select(RecordingSession.node_id, func.count())
+                .where(
+                    RecordingSession.status == "live",
+                    RecordingSession.node_id.in_(list(live)),
+                )
+                .group_by(RecordingSession.node_id)
+            )
+            # Not dict(result): a Result has keys() (its column names), so dict() misreads it.
+            load = {nid: int(n) for nid, n in counts.tuples()}
+            free = {nid: n.capacity - load.get(nid, 0) for nid, n in live.items()}
+            free.setdefault(me, ctx.settings.max_sessions - load.get(me, 0))
+            # Most free capacity wins; this node wins a tie (no round trip for the browser).
+            chosen = max(free, key=lambda nid: (free[nid], nid == me))
+            same_holder = (
+                RecordingSession.node_id.is_(None)
+                if held is None
+                else RecordingSession.node_id == held
+            )
+            done = await s.execute(
+                update(RecordingSession)
+                .where(RecordingSession.id == session_id, same_holder)
+                .values(node_id=chosen)
+            )
+            if getattr(done, "rowcount", 0) != 1:
+                continue  # another node placed it meanwhile: read again
+            await audit.record(
+                s, "system", "session.placed", session_id, {"node": chosen, "previous": held}
+            )
+        log.info("session %s placed on node %s (previous: %s)", session_id, chosen, held)
+        if chosen == me:
+            return
+        raise WrongNode(chosen, live[chosen].url)
+    raise KesuError("could not place the session on a media node", code="busy", status=503)
+
+
+async def interrupt(ctx: AppContext, session_id: str, holder: str | None, reason: str) -> bool:
+    """Mark a live session interrupted, once: only the caller whose compare-and-set
+    (still live, still held by ``holder``) succeeds writes the gap and the audit entry."""
+    same_holder = (
+        RecordingSession.node_id.is_(None) if holder is None else RecordingSession.node_id == holder
+    )
+    async with ctx.db.session() as s:
+        done = await s.execute(
+            update(RecordingSession)
+            .where(
+                RecordingSession.id == session_id,
+                RecordingSession.status == "live",
+                same_holder,
+            )
+            .values(status="interrupted")
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            return False
+    sdir = SessionDir(ctx.settings.sessions_dir / session_id)
+    files: dict[str, str] = {}
+    if sdir.exists():
+        await sdir.mark_interrupted(reason=reason)
+        files = await sdir.file_hashes()
+    async with ctx.db.session() as s:
+        # Anchor the kept segments now, so nothing after the crash can alter them unseen.
+        detail: dict[str, object] = {"files": files}
+        if reason != "server_stopped":
+            detail.update(reason=reason, node=holder)
+        await audit.record(s, "system", "session.interrupted", session_id, detail)
+    return True
+
+
+async def sweep_dead(ctx: AppContext) -> list[str]:
+    """Mark interrupted the live sessions of nodes whose heartbeat stopped."""
+    me = node_id(ctx.settings)
+    async with ctx.db.read() as s:
+        rows = (
+            await s.execute(
+                select(RecordingSession.id, RecordingSession.node_id)
+                .join(MediaNode, MediaNode.id == RecordingSession.node_id)
+                .where(
+                    RecordingSession.status == "live",
+                    MediaNode.id != me,
+                    MediaNode.heartbeat_at < _dead_before(ctx.settings),
+                )
+            )
+        ).all()
+    out = [sid for sid, holder in rows if await interrupt(ctx, sid, holder, "node_dead")]
+    if out:
+        log.warning("marked %d session(s) of dead media nodes interrupted: %s", len(out), out)
+    return out
