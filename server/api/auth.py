@@ -86,7 +86,8 @@ async def _attach_user(request: web.Request, ctx: AppContext, token: str) -> Non
                     .where(AuthSession.token_hash == digest)
                     .values(expires_at=renewed)
                 )
-        except (OperationalError, DatabaseBusy) as exc:  # best effort: the login stays valid either way
+        # Best effort: the login stays valid either way.
+        except (OperationalError, DatabaseBusy) as exc:
             log.warning("could not renew a login's expiry: %s", exc)
         else:
             auth.expires_at = renewed
