@@ -36,6 +36,7 @@ class MetadataAnchorer:
         self._latest: dict[str, str] = {}
         self._anchored: dict[str, str] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._claimed: set[str] = set()
 
     def start(self) -> None:
         """Begin anchoring (call on the event loop)."""
@@ -60,7 +61,25 @@ class MetadataAnchorer:
         except RuntimeError:  # the loop is closed: the process is stopping
             log.warning("metadata.json of %s written after shutdown: not anchored", session_id)
 
+    def claim(self, session_id: str) -> None:
+        """The caller anchors this session's next metadata.json write in its own transaction
+        (session creation: one write transaction instead of two); call ``settle`` after it."""
+        self._claimed.add(session_id)
+
+    def settle(self, session_id: str, anchored: str | None) -> None:
+        """End a claim: ``anchored`` is the hash the caller's committed transaction anchored,
+        None when it failed (the session and its directory are gone: nothing to anchor)."""
+        self._claimed.discard(session_id)
+        if anchored is None:
+            with self._lock:
+                self._latest.pop(session_id, None)
+            return
+        self._anchored[session_id] = anchored
+        self._kick(session_id)  # anchors a write newer than the caller's, if one came meanwhile
+
     def _kick(self, session_id: str) -> None:
+        if session_id in self._claimed:
+            return
         if session_id not in self._tasks:
             self._tasks[session_id] = asyncio.create_task(self._run(session_id))
 

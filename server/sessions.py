@@ -27,7 +27,7 @@ from server.context import AppContext
 from server.errors import KesuError
 from server.rtc.errors import RtcError
 from server.sdp_check import check_offer, public_message
-from server.session_dir import SessionDir
+from server.session_dir import METADATA, SessionDir
 from server.store.models import RecordingSession, User
 from server.store.types import iso, utcnow
 
@@ -170,7 +170,20 @@ async def create_session(
         rerecord_of=rerecord_of,
     )
     path = path_of(ctx, session_id)
+    anchorer = ctx.anchorer
+    if anchorer is not None:
+        anchorer.claim(session_id)
+    anchored: str | None = None
     try:
+        # The directory first, on a thread: file I/O (with fsync) must not happen while the
+        # transaction below holds SQLite's one write lock that every other writer waits for.
+        sdir, meta_sha = await asyncio.to_thread(
+            _create_dir,
+            ctx.settings.sessions_dir,
+            session_id,
+            template_id=new.template_id,
+            policy=new.policy.to_dict(),
+        )
         async with ctx.db.session() as s:
             s.add(row)
             await audit.record(
@@ -185,20 +198,26 @@ async def create_session(
                     "retain_until": row.retain_until.isoformat() if row.retain_until else None,
                 },
             )
-            await s.flush()  # a row the database refuses fails here, before any file exists
-            sdir = await asyncio.to_thread(
-                SessionDir.create,
-                ctx.settings.sessions_dir,
-                session_id,
-                template_id=new.template_id,
-                policy=new.policy.to_dict(),
+            # The first metadata.json, anchored in the same transaction (not a second write).
+            await audit.record(
+                s, "system", audit.METADATA_ACTION, session_id, {"files": {METADATA: meta_sha}}
             )
+        anchored = meta_sha
     except BaseException:
         # A session is its row and its directory: neither may outlive a failed creation.
         await asyncio.to_thread(shutil.rmtree, path, True)
         raise
+    finally:
+        if anchorer is not None:
+            anchorer.settle(session_id, anchored)
     log.info("session %s created by %s (%s)", session_id, user.username, sdir.path)
     return row
+
+
+def _create_dir(root: Path, session_id: str, **fields: Any) -> tuple[SessionDir, str]:
+    """Create the session directory (blocking) and hash the metadata.json it wrote."""
+    sdir = SessionDir.create(root, session_id, **fields)
+    return sdir, audit.sha256_file(sdir.path / METADATA)
 
 
 async def get_session(ctx: AppContext, session_id: str) -> RecordingSession:

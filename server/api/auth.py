@@ -18,6 +18,7 @@ from server.api.throttle import LoginThrottle, Refusal, account_key, address_key
 from server.api.validation import parse_body
 from server.context import CTX, AppContext
 from server.security import hash_password, new_token, token_digest, verify_password
+from server.store.db import DatabaseBusy
 from server.store.models import AuthSession, User
 from server.store.types import utcnow
 
@@ -85,7 +86,8 @@ async def _attach_user(request: web.Request, ctx: AppContext, token: str) -> Non
                     .where(AuthSession.token_hash == digest)
                     .values(expires_at=renewed)
                 )
-        except OperationalError as exc:  # best effort: the login stays valid either way
+        # Best effort: the login stays valid either way.
+        except (OperationalError, DatabaseBusy) as exc:
             log.warning("could not renew a login's expiry: %s", exc)
         else:
             auth.expires_at = renewed

@@ -13,8 +13,10 @@ from typing import Any
 
 from aiohttp import web
 from pydantic_core import from_json
+from sqlalchemy.exc import OperationalError
 
 from server.errors import KesuError
+from server.store.db import RETRY_AFTER_S, DatabaseBusy
 
 log = logging.getLogger("kesu.api")
 
@@ -86,17 +88,35 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.info(
             "%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message
         )
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        resp = error_response(exc.status, exc.code, exc.message, exc.details)
+        retry = exc.details.get("retry_after_s")
+        if exc.status in (429, 503) and isinstance(retry, int):
+            resp.headers["Retry-After"] = str(retry)
+        return resp
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
         log.info("%s %s -> %d", request.method, request.path, exc.status)
         return error_response(exc.status, code, exc.reason or code)
+    except OperationalError as exc:
+        if "database is locked" not in str(exc.orig):
+            return _internal(request)
+        # Another process kept SQLite's write lock past the busy timeout: retryable, not a bug.
+        busy = DatabaseBusy()
+        log.warning("%s %s -> 503 database_busy: %s", request.method, request.path, exc.orig)
+        resp = error_response(busy.status, busy.code, busy.message, busy.details)
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return resp
     except Exception:
-        ref = secrets.token_hex(4)
-        log.exception("unhandled error ref=%s on %s %s", ref, request.method, request.path)
-        return error_response(500, "internal_error", f"internal error (ref {ref})")
+        return _internal(request)
+
+
+def _internal(request: web.Request) -> web.Response:
+    """Log the exception being handled under a reference the user can quote."""
+    ref = secrets.token_hex(4)
+    log.exception("unhandled error ref=%s on %s %s", ref, request.method, request.path)
+    return error_response(500, "internal_error", f"internal error (ref {ref})")
 
 
 async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:

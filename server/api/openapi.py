@@ -241,7 +241,9 @@ def document() -> dict[str, Any]:
             "description": (
                 'Every error answer is {"error": {"code", "message", "details"}}; '
                 "validation errors list each bad field in details.errors. Unsafe requests "
-                "authenticated by the cookie must send the X-CSRF-Token header from /api/me."
+                "authenticated by the cookie must send the X-CSRF-Token header from /api/me. "
+                "Any request that writes may answer 503 database_busy (the database's write "
+                "lock stayed taken past the busy timeout) with a Retry-After header: retry then."
             ),
         },
         "paths": paths,

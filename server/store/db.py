@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,29 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from server.errors import KesuError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 BUSY_TIMEOUT_MS = 30_000
+#: What a client that got ``database_busy`` is told to wait before retrying.
+RETRY_AFTER_S = 2
+
+#: True inside a write unit of work of this task (nested ones skip the in-process queue).
+_WRITING: ContextVar[bool] = ContextVar("kesu_db_writing", default=False)
+
+
+class DatabaseBusy(KesuError):
+    """A writer could not get the database's write lock in time: the client should retry."""
+
+    status, code = 503, "database_busy"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the database is busy; try again shortly",
+            details={"retry_after_s": RETRY_AFTER_S},
+        )
 
 
 def _sqlite_setup(engine: AsyncEngine, read_only: bool) -> None:
@@ -69,6 +90,14 @@ class Database:
         if self.is_sqlite:
             _sqlite_setup(self.engine, read_only=False)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one write lock: this process's writers queue for it here, in FIFO order
+        # and without holding a pool connection or polling in SQLite's busy handler (which
+        # sleeps up to 100 ms per try and lets late writers overtake early ones). Other
+        # processes (the worker) still meet them at SQLite's lock with the busy timeout.
+        self._serialise_writes = file_db
+        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         # Readers get their own pool, so a queue of writers waiting for SQLite's one write
         # lock never holds the connections that reads need.
         self.read_engine = self.engine
@@ -86,8 +115,32 @@ class Database:
         On SQLite it holds the database's single write lock from its first statement, so
         keep it short: no password hashing, no network, no file I/O inside.
         """
-        async with self.sessionmaker() as s, s.begin():
-            yield s
+        if not self._serialise_writes or _WRITING.get():
+            # A write session opened inside another must not wait for the queue its caller
+            # holds; SQLite's lock (busy timeout) arbitrates, as on PostgreSQL the server does.
+            async with self.sessionmaker() as s, s.begin():
+                yield s
+            return
+        lock = self._write_lock()
+        try:
+            await asyncio.wait_for(lock.acquire(), BUSY_TIMEOUT_MS / 1000)
+        except TimeoutError:
+            raise DatabaseBusy() from None
+        token = _WRITING.set(True)
+        try:
+            async with self.sessionmaker() as s, s.begin():
+                yield s
+        finally:
+            _WRITING.reset(token)
+            lock.release()
+
+    def _write_lock(self) -> asyncio.Lock:
+        """The write queue of the running loop (the CLI and tests may use several loops)."""
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            lock = self._write_locks[loop] = asyncio.Lock()
+        return lock
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
