@@ -41,6 +41,7 @@ from tests.corpus_media import (
     room_background,
     write_mkv,
 )
+from tests.corpus_policies import base_policies
 from tests.render import RISK_SENTENCE, render_handwritten_page, render_id_card
 
 MINI_TEMPLATE = Path(__file__).parent / "data" / "templates" / "mini.yaml"
@@ -48,35 +49,6 @@ TEMPLATE_IDS = ("mini", "traditional_life", "participating_universal", "investme
 
 # ------------------------------------------------------------------------------------------
 # Policies and lines
-
-
-def _base_policies() -> dict[str, Policy]:
-    return {
-        "a": Policy(
-            customer_name="李明华",
-            customer_id_number=make_id(date(1968, 5, 12), "110105", 123),
-            product_name="安康定期寿险",
-            salesperson_name="张伟",
-            institution="安康人寿",
-            premium=12000,
-            payment_method="年交",
-            payment_years=10,
-            insurance_years=20,
-            cooling_off_days=15,
-        ),
-        "b": Policy(
-            customer_name="陈静",
-            customer_id_number=make_id(date(1959, 11, 3), "310104", 246),
-            product_name="恒信终身寿险",
-            salesperson_name="刘洋",
-            institution="恒信人寿",
-            premium=8600,
-            payment_method="年交",
-            payment_years=5,
-            insurance_years=None,
-            cooling_off_days=20,
-        ),
-    }
 
 
 # (template id, policy key) -> product type and name for that template's sessions.
@@ -90,7 +62,7 @@ _PRODUCTS: dict[tuple[str, str], tuple[str, str]] = {
 
 def policy_for(template_id: str, key: str) -> Policy:
     """Policy ``key`` ("a" or "b") adapted to the product types of ``template_id``."""
-    policy = _base_policies()[key]
+    policy = base_policies()[key]
     if (template_id, key) in _PRODUCTS:
         ptype, pname = _PRODUCTS[(template_id, key)]
         policy = dataclasses.replace(policy, product_type=ptype, product_name=pname)
@@ -346,7 +318,7 @@ def _forbidden(index: int) -> Callable[[Plan], Expected]:
 
 
 def _key(plan: Plan) -> str:
-    return "a" if plan.policy.customer_name == _base_policies()["a"].customer_name else "b"
+    return "a" if plan.policy.customer_name == base_policies()["a"].customer_name else "b"
 
 
 def k_wrong_premium(plan: Plan) -> Expected:
