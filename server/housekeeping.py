@@ -26,6 +26,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from server import nodes, sessions
+from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.session_dir import SessionDir, parse_iso
 from server.store.models import RecordingSession
@@ -148,5 +149,6 @@ async def run(ctx: AppContext) -> None:
             await sweep(ctx)
         except Exception:
             log.exception("housekeeping sweep failed")
+        raise_if_cancelling()
         window = ctx.settings.rejoin_window_s
         await asyncio.sleep(max(MIN_INTERVAL_S, min(MAX_INTERVAL_S, window / 5)))

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from server import audit
+from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.errors import KesuError
 from server.session_dir import SessionDir
@@ -88,6 +89,7 @@ async def run_heartbeat(ctx: AppContext) -> None:
             await heartbeat(ctx)
         except Exception:
             log.exception("media node heartbeat failed")
+        raise_if_cancelling()
 
 
 def _dead_before(settings: Settings) -> datetime:
