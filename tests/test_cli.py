@@ -15,9 +15,9 @@ import asyncpg
 import pytest
 from sqlalchemy import select
 
+from server.localservers import fresh_database, postgres_server
 from server.store.models import AuditEntry
 from tests.conftest import PASSWORD, Client, RunningServer, free_port
-from tests.pg import fresh_database, postgres_server
 
 REPO = Path(__file__).resolve().parent.parent
 

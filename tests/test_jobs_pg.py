@@ -18,11 +18,11 @@ from sqlalchemy import select
 from server.app import build_queue
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
 from server.jobs_pg import ProcrastinateQueue
+from server.localservers import fresh_database, postgres_server
 from server.settings import Settings
 from server.store.db import Database
 from server.store.models import Job
 from tests.conftest import free_port, make_settings
-from tests.pg import fresh_database, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,12 +22,12 @@ from sqlalchemy import select, update
 from server import audit_verify, housekeeping, nodes
 from server.app import create_app
 from server.context import CTX
+from server.localservers import fresh_database, postgres_server
 from server.rtc.client import ClientPeer
 from server.session_dir import SessionDir
 from server.store.models import AuditEntry, MediaNode, RecordingSession
 from server.store.types import utcnow
 from tests.conftest import PASSWORD, Client, RunningServer, add_test_users, free_port, make_settings
-from tests.pg import fresh_database, postgres_server
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import _serve, _wait_healthy, make_peer, open_session, wait_for
 

@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.jobs import DbJobQueue, JobInfo, PermanentJobError, ProgressFn, WorkerPool
+from server.localservers import fresh_database, postgres_server
 from server.logs import configure_logging
 from server.metrics import METRICS, LiveCollector
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
@@ -32,7 +33,6 @@ from tests.conftest import (
     new_session_body,
     start_server,
 )
-from tests.pg import fresh_database, postgres_server
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -13,9 +13,9 @@ import pytest
 
 from server.archive import Archiver, fetch_session, key_of
 from server.blobs import ObjectBlobStore, store_from_settings
+from server.localservers import S3Server, seaweed_s3
 from server.session_dir import SessionDir
 from server.settings import Settings
-from tests.seaweed import S3Server, seaweed_s3
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 from server import audit, audit_verify
 from server.audit_keys import AuditKeys, CheckpointLog
 from server.audit_trail import AuditTrail, attach
+from server.localservers import fresh_database, postgres_server
 from server.store.db import Database
 from tests.conftest import (
     Client,
@@ -24,7 +25,6 @@ from tests.conftest import (
     new_session_body,
     start_server,
 )
-from tests.pg import fresh_database, postgres_server
 
 
 @pytest.fixture(scope="module")
