@@ -195,7 +195,9 @@ def _aware(value: datetime) -> datetime:
 class Metrics:
     """The app's registry and the instruments updated as things happen."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, live: bool = True) -> None:
+        """``live``: this process holds media rooms (``kesu serve``); a ``kesu worker``
+        has none, so it exports no room series rather than zeros under a node name."""
         self.ctx = ctx
         self.registry = CollectorRegistry()
         r = self.registry
@@ -224,7 +226,8 @@ class Metrics:
         )
         self.queue = QueueCollector(ctx.db)
         r.register(self.queue)
-        r.register(LiveCollector(ctx.rooms, node_name(ctx.settings)))
+        if live:
+            r.register(LiveCollector(ctx.rooms, node_name(ctx.settings)))
 
     async def exposition(self) -> bytes:
         await self.queue.refresh()
@@ -301,6 +304,27 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
 async def handle_metrics(request: web.Request) -> web.Response:
     body = await request.app[METRICS].exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def serve_worker_metrics(metrics: Metrics, host: str, port: int) -> web.AppRunner:
+    """``kesu worker``'s own small HTTP server: ``/metrics`` and ``/healthz`` only. The
+    caller owns the returned runner (``await runner.cleanup()`` stops it)."""
+    app = web.Application()
+    app[METRICS] = metrics
+    app.router.add_get("/metrics", handle_metrics)
+    app.router.add_get("/healthz", _healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
 
 
 def setup(app: web.Application) -> None:

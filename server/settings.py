@@ -276,6 +276,13 @@ class Settings:
             "Serve Prometheus metrics at /metrics (restrict it to the scraper at the proxy)."
         ),
     )
+    worker_metrics_port: int = field(
+        default=0,
+        metadata=_meta(
+            "TCP port on which `kesu worker` serves /metrics and /healthz (on `host`); "
+            "0 = none. One port per worker process on a machine."
+        ),
+    )
 
     @property
     def db_url(self) -> str:

@@ -10,6 +10,7 @@ import sys
 from server.app import build_context, start_consumer, stop_consumer
 from server.audit_keys import AuditKeys
 from server.jobs import JobHandler
+from server.metrics import Metrics, serve_worker_metrics
 from server.settings import Settings, masked_db_url
 from server.worker import JobRunner
 
@@ -28,11 +29,21 @@ async def run_worker(settings: Settings, handlers: dict[str, JobHandler] | None 
         return 2
     ctx = build_context(settings)
     await ctx.db.migrate()
+    metrics = Metrics(ctx, live=False) if settings.worker_metrics_port else None
+    http = None
+    if metrics is not None:
+        try:
+            http = await serve_worker_metrics(metrics, settings.host, settings.worker_metrics_port)
+        except BaseException:
+            await ctx.db.close()
+            raise
     runner = JobRunner(ctx) if handlers is None else None
     if runner is not None:
         runner.start()
         handlers = runner.handlers()
     assert handlers is not None
+    if metrics is not None:
+        handlers = metrics.instrument(handlers)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -40,9 +51,14 @@ async def run_worker(settings: Settings, handlers: dict[str, JobHandler] | None 
             loop.add_signal_handler(sig, stop.set)
     consumer = await start_consumer(ctx.queue, handlers, settings)
     engine = "procrastinate" if isinstance(consumer, asyncio.Task) else "embedded pool"
+    served = (
+        f", metrics on http://{settings.host}:{settings.worker_metrics_port}/metrics"
+        if http is not None
+        else ""
+    )
     print(
         f"kesu worker: {max(1, settings.workers)} worker(s) ({engine}) on "
-        f"{masked_db_url(settings.db_url)}",
+        f"{masked_db_url(settings.db_url)}{served}",
         flush=True,
     )
     try:
@@ -52,6 +68,8 @@ async def run_worker(settings: Settings, handlers: dict[str, JobHandler] | None 
         done.cancel()
     finally:
         await stop_consumer(consumer)
+        if http is not None:
+            await http.cleanup()
         if runner is not None:
             await runner.close()
         await ctx.queue.close()
