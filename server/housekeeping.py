@@ -78,7 +78,10 @@ async def _end_if_recorded(ctx: AppContext, session_id: str, reason: str) -> boo
         row = await s.get(RecordingSession, session_id)
     if row is None or row.deleted_at is not None or row.status not in sessions.LIVE_STATES:
         return False
-    await sessions.end_session(ctx, row, "system", reason=reason)
+    try:
+        await sessions.end_session(ctx, row, "system", reason=reason)
+    except (nodes.WrongNode, sessions.SessionError):
+        return False  # its (live again) node ends it, or someone ended it meanwhile
     log.info("session %s ended by the system (%s); inspection queued", session_id, reason)
     return True
 

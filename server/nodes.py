@@ -165,6 +165,25 @@ async def place(ctx: AppContext, session_id: str) -> None:
     raise KesuError("could not place the session on a media node", code="busy", status=503)
 
 
+async def check_holder(ctx: AppContext, session_id: str) -> None:
+    """Raise :class:`WrongNode` if another live node holds ``session_id``'s room (only the
+    holder can close it: ending elsewhere would leave it recording)."""
+    me = node_id(ctx.settings)
+    async with ctx.db.read() as s:
+        held = await s.scalar(
+            select(RecordingSession.node_id).where(RecordingSession.id == session_id)
+        )
+        if held is None or held == me:
+            return
+        url = await s.scalar(
+            select(MediaNode.url).where(
+                MediaNode.id == held, MediaNode.heartbeat_at >= _dead_before(ctx.settings)
+            )
+        )
+    if url is not None:
+        raise WrongNode(held, url)
+
+
 async def interrupt(ctx: AppContext, session_id: str, holder: str | None, reason: str) -> bool:
     """Mark a live session interrupted, once: only the caller whose compare-and-set
     (still live, still held by ``holder``) succeeds writes the gap and the audit entry."""

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from inspection.idnumber import mask_id, validate_id
 from inspection.policy import Policy
@@ -359,6 +359,23 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
     return await _update(ctx, row.id, current_node=node_id)
 
 
+async def _claim_end(ctx: AppContext, session_id: str) -> str:
+    """Set ``ended`` if the session is still in a live state; returns the state it had."""
+    async with ctx.db.session() as s:
+        status = await s.scalar(
+            select(RecordingSession.status).where(RecordingSession.id == session_id)
+        )
+        if status in LIVE_STATES:
+            done = await s.execute(
+                update(RecordingSession)
+                .where(RecordingSession.id == session_id, RecordingSession.status == status)
+                .values(status="ended", ended_at=utcnow())
+            )
+            if getattr(done, "rowcount", 0) == 1:
+                return str(status)
+    raise SessionError(409, "session_ended", "this session has already ended")
+
+
 async def end_session(
     ctx: AppContext, row: RecordingSession, actor: str, reason: str | None = None
 ) -> RecordingSession:
@@ -366,14 +383,23 @@ async def end_session(
     (the system ending a session nobody came back to) goes in the end event and audit."""
     if row.status not in LIVE_STATES:
         raise SessionError(409, "session_ended", "this session has already ended")
-    room = ctx.rooms.get(row.id)
-    if room is not None:
-        await ctx.rooms.close_room(row.id)
-    sdir = session_dir(ctx, row.id)
-    await sdir.finish(detail={"reason": reason} if reason else None)
-    if ctx.anchorer is not None:
-        await ctx.anchorer.flush(row.id)  # the final metadata.json is anchored before the end
-    row = await _update(ctx, row.id, status="ended", ended_at=utcnow(), inspection_status="queued")
+    # Only the node holding the call can close its room (or WrongNode: the page goes there).
+    await nodes.check_holder(ctx, row.id)
+    # Claim the end first, by compare-and-set: two enders at once (the salesperson and the
+    # housekeeping of another node) must not both finish the files and queue the jobs.
+    previous = await _claim_end(ctx, row.id)
+    try:
+        room = ctx.rooms.get(row.id)
+        if room is not None:
+            await ctx.rooms.close_room(row.id)
+        sdir = session_dir(ctx, row.id)
+        await sdir.finish(detail={"reason": reason} if reason else None)
+        if ctx.anchorer is not None:
+            await ctx.anchorer.flush(row.id)  # the final metadata.json is anchored before the end
+    except BaseException:
+        await asyncio.shield(_update(ctx, row.id, status=previous, ended_at=None))
+        raise
+    row = await _update(ctx, row.id, ended_at=utcnow(), inspection_status="queued")
     detail: dict[str, Any] = {"files": await sdir.file_hashes()}
     if reason:
         detail["reason"] = reason

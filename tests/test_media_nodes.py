@@ -19,13 +19,13 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select, update
 
-from server import audit_verify, housekeeping, nodes
+from server import audit_verify, housekeeping, nodes, sessions
 from server.app import create_app
 from server.context import CTX
 from server.localservers import fresh_database, postgres_server
 from server.rtc.client import ClientPeer
 from server.session_dir import SessionDir
-from server.store.models import AuditEntry, MediaNode, RecordingSession
+from server.store.models import AuditEntry, Job, MediaNode, RecordingSession
 from server.store.types import utcnow
 from tests.conftest import PASSWORD, Client, RunningServer, add_test_users, free_port, make_settings
 from tests.test_api_auth import assert_error
@@ -295,3 +295,39 @@ async def test_kill_9_of_a_node_process_interrupts_only_its_sessions(tmp_path: P
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(20)
+
+
+async def test_end_is_claimed_once_and_only_by_the_holder(cluster: Cluster) -> None:
+    c = cluster
+    placed = await spread(c, 2)
+    on_a = next(s for s, n in placed.items() if n == "node-a")
+    on_b = next(s for s, n in placed.items() if n == "node-b")
+
+    # Ending on a node that does not hold the live call would leave it recording.
+    status, body = await c.sales_a.post(f"/api/sessions/{on_b}/end")
+    assert status == 409, body
+    assert_error(body, "wrong_node")
+    assert body["error"]["details"] == {"node_id": "node-b", "node_url": c.b.url}
+
+    # Two enders at once (the salesperson and the housekeeping): one wins, one is refused.
+    row = await sessions.get_session(c.a.ctx, on_a)
+    results = await asyncio.gather(
+        sessions.end_session(c.a.ctx, row, "user:sales1"),
+        sessions.end_session(c.a.ctx, row, "system", reason="abandoned"),
+        return_exceptions=True,
+    )
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1 and isinstance(errors[0], sessions.SessionError), results
+    async with c.a.ctx.db.read() as s:
+        ends = (
+            await s.execute(
+                select(AuditEntry.seq).where(
+                    AuditEntry.session_id == on_a, AuditEntry.action == "session.end"
+                )
+            )
+        ).all()
+        jobs = [j for j in (await s.execute(select(Job))).scalars() if j.kind == "inspect"]
+    assert len(ends) == 1
+    assert [j.payload["session_id"] for j in jobs] == [on_a]
+    meta = json.loads((c.a.ctx.settings.sessions_dir / on_a / "metadata.json").read_text())
+    assert [e["type"] for e in meta["events"]].count("end") == 1
