@@ -121,15 +121,51 @@ class Archiver:
             await self.store.put_file(key_of(session_id, name), session_dir / name)
 
 
-async def fetch_session(store: ObjectBlobStore, session_id: str, dest: Path) -> Path:
+class ArchiveIncomplete(Exception):
+    """The session's copy in the store is not final yet (its node is still uploading)."""
+
+
+def _final(meta: dict[str, object]) -> bool:
+    """Ended, and every segment archived: what a job may read."""
+    segments = meta.get("segments")
+    return (
+        meta.get("status") == "ended"
+        and isinstance(segments, list)
+        and all(isinstance(seg, dict) and seg.get("archived") for seg in segments)
+    )
+
+
+async def _final_metadata(store: ObjectBlobStore, session_id: str, wait_s: float) -> bytes:
+    """metadata.json once final: a job is queued when the session ends, while its node is
+    still uploading the last segments (seconds), so wait up to ``wait_s`` for them."""
+    import json
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        raw = await store.get_bytes(key_of(session_id, METADATA))
+        if wait_s <= 0 or _final(json.loads(raw)):
+            return raw
+        if time.monotonic() >= deadline:
+            raise ArchiveIncomplete(
+                f"session {session_id}: not every segment is archived yet (or not ended)"
+            )
+        await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
+async def fetch_session(
+    store: ObjectBlobStore, session_id: str, dest: Path, wait_s: float = 0.0
+) -> Path:
     """Download a session's metadata.json and segments to ``dest/<session_id>``, checking
-    every segment's SHA-256 against the metadata; returns that directory."""
+    every segment's SHA-256 against the metadata; returns that directory. With ``wait_s``,
+    first waits that long for the session to be ended and every segment archived
+    (:class:`ArchiveIncomplete` past it)."""
     import json
 
+    raw = await _final_metadata(store, session_id, wait_s)
     out = dest / validate_session_id(session_id)
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     try:
-        raw = await store.get_bytes(key_of(session_id, METADATA))
         await asyncio.to_thread((out / METADATA).write_bytes, raw)
         for seg in json.loads(raw)["segments"]:
             if not seg.get("sha256"):

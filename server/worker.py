@@ -33,6 +33,10 @@ from server.store.types import utcnow
 
 log = logging.getLogger("kesu.worker")
 
+# How long a job waits for the media node to finish uploading a session that just ended
+# (then it fails and is retried like any transient failure).
+ARCHIVE_WAIT_S = 120.0
+
 # Process-local state of a worker process: set once by _init_process, read by the job
 # functions. It lives only in the child process; the server process never touches it.
 _PROCESS: dict[str, Any] = {}
@@ -124,7 +128,7 @@ class JobRunner:
         tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="kesu-job-"))
         try:
             try:
-                fetched = await fetch_session(archive.store, session_id, tmp)
+                fetched = await fetch_session(archive.store, session_id, tmp, wait_s=ARCHIVE_WAIT_S)
             except FileNotFoundError as exc:
                 raise PermanentJobError(f"session {session_id} not in the store") from exc
             yield fetched

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.archive import Archiver, fetch_session, key_of
+from server.archive import ArchiveIncomplete, Archiver, fetch_session, key_of
 from server.blobs import ObjectBlobStore, store_from_settings
 from server.localservers import S3Server, seaweed_s3
 from server.session_dir import SessionDir
@@ -200,6 +200,7 @@ async def test_worker_job_dir_fetched_from_store_then_removed(s3: S3Server, tmp_
     media_node = tmp_path / "node" / "sessions"
     media_node.mkdir(parents=True)
     sdir, payload = await _recorded_session(media_node, "s3-job")
+    await sdir.finish()  # jobs run on ended sessions (the fetch waits for that)
     await Archiver(ctx.archive.store, media_node).sync("s3-job")
     runner = JobRunner(ctx)
     try:
@@ -215,3 +216,25 @@ async def test_worker_job_dir_fetched_from_store_then_removed(s3: S3Server, tmp_
     finally:
         await runner.close()
         await ctx.db.close()
+
+
+async def test_fetch_waits_for_the_final_archive(s3: S3Server, tmp_path: Path) -> None:
+    """A job starts as the session ends, while its node still uploads the last segment."""
+    store = _store(s3, tmp_path, "t4")
+    root = tmp_path / "sessions"
+    root.mkdir()
+    sdir, payload = await _recorded_session(root, "s3-late")
+    await sdir.finish()
+    # The store holds only metadata.json from before the end (nothing archived yet).
+    await store.put_file(key_of("s3-late", "metadata.json"), sdir.path / "metadata.json")
+    with pytest.raises(ArchiveIncomplete):
+        await fetch_session(store, "s3-late", tmp_path / "early", wait_s=0.3)
+    archiver = Archiver(store, root)
+    fetching = asyncio.create_task(fetch_session(store, "s3-late", tmp_path / "job", wait_s=60))
+    await archiver.start()  # the node catches up meanwhile
+    try:
+        fetched = await fetching
+    finally:
+        await archiver.stop()
+    assert (fetched / "agent-000.mkv").read_bytes() == payload
+    assert json.loads((fetched / "metadata.json").read_text())["status"] == "ended"
