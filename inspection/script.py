@@ -5,7 +5,7 @@ classify the customer's answers, flag forbidden wording and check spoken numbers
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -14,6 +14,7 @@ from rapidfuzz import fuzz
 from inspection.answers import AnswerKind, classify_answer
 from inspection.forbidden import ForbiddenHit, find_forbidden, lexicon_with
 from inspection.node_content import NodeKey, best_key_windows, node_key
+from inspection.number_attribution import attribute_numbers
 from inspection.policy import Policy
 from inspection.report import NodeResult
 from inspection.speech import Utterance
@@ -75,6 +76,7 @@ class ScriptSettings:
     answer_grace_s: float = 1.0  # an answer may start this long after the next node began
     negation_gap: int = 2  # chars allowed between a negation word and a forbidden phrase
     number_context: int = 12  # chars before a number searched for its keyword
+    number_sure_confidence: float = 0.9  # a one-numeral mismatch below this is a doubt
 
 
 @dataclass(frozen=True)
@@ -552,13 +554,29 @@ def analyze(
     aligned = align_nodes(nodes, everyone, markers, st)
     sales_stream = build_stream(salesperson, "salesperson")
     numbers = check_numbers(sales_stream, policy, st.number_context) if policy else []
+    numbers = [replace(n, node_id=_node_at(aligned, n.start_s, n.end_s)) for n in numbers]
+    # Each number is compared with what its node states, for the node's product (issue 11).
+    numbers = attribute_numbers(
+        numbers, nodes, policy, _marker_node(markers), st.number_sure_confidence
+    )
     return ScriptAnalysis(
         nodes=aligned,
         answers=find_answers(nodes, aligned, customer, markers, st),
         order_violations=order_violations(nodes, aligned),
         forbidden=find_forbidden(sales_stream, lexicon_with(forbidden_phrases), st.negation_gap),
-        numbers=[replace(n, node_id=_node_at(aligned, n.start_s, n.end_s)) for n in numbers],
+        numbers=numbers,
     )
+
+
+def _marker_node(markers: Sequence[tuple[float, str]]) -> Callable[[float], str | None]:
+    """t_s -> the node the teleprompter showed at that time (the last marker before it)."""
+    ordered = sorted(markers)
+
+    def at(t_s: float) -> str | None:
+        shown = [node for t, node in ordered if t <= t_s + 0.5]
+        return shown[-1] if shown else None
+
+    return at
 
 
 def _node_at(aligned: Sequence[NodeAlignment], t0: float, t1: float) -> str | None:

@@ -39,6 +39,7 @@ def settings_for(th: Thresholds) -> ScriptSettings:
         min_similarity=th.node_similarity,
         min_key_score=th.node_key_score,
         answer_wait_s=th.answer_window_s,
+        number_sure_confidence=th.number_sure_confidence,
     )
 
 
@@ -87,6 +88,8 @@ def _number(n: SpokenNumber) -> NumberCheck:
         confidence=n.confidence,
         readings=n.readings,
         reading=n.reading,
+        product=n.product,
+        doubt=n.doubt,
     )
 
 

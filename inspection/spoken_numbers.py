@@ -19,6 +19,22 @@ from inspection.policy import Policy
 from inspection.transcript import TextStream
 
 NumberKind = Literal["premium", "cooling_off_days", "insurance_years", "payment_years"]
+#: How the sentence uses a number: a policy value stated, a sum over products or years
+#: (一共是十二万元), or a worked example (比如您每年交一万元...): only statements are
+#: compared with the policy's value for the field.
+Statement = Literal["statement", "sum", "example"]
+
+#: Words that make the number right after them a sum (within ``SUM_REACH`` characters).
+SUM_WORDS = (
+    "一共", "总共", "合计", "共计", "累计", "总计", "加起来", "合起来", "加在一起", "总额",
+    "合共", "共交", "总保费",
+)  # fmt: skip
+#: Words that make the rest of their sentence a worked example (within ``EXAMPLE_REACH``).
+EXAMPLE_WORDS = (
+    "比如", "例如", "假如", "假设", "举个例子", "举例", "打个比方", "比方说", "譬如", "好比",
+)  # fmt: skip
+SUM_REACH = 8
+EXAMPLE_REACH = 24
 
 #: Keyword → what a number right after it means (None: a number we do not check, e.g. 保额).
 KEYWORDS: dict[str, NumberKind | None] = {
@@ -71,6 +87,11 @@ class NumberCheck:
     readings: tuple[float, ...] = ()  # every plausible value, as recognised first
     reading: str = "as recognised"  # how ``spoken`` was read from what was recognised
     keyword: str = ""  # the keyword that said what the number is, as recognised
+    statement: Statement = "statement"  # or a sum, or a worked example
+    options: tuple[Reading, ...] = ()  # ``readings`` with how each was read
+    char_probs: tuple[float, ...] = ()  # recognition probability of each character of text
+    product: str | None = None  # key of the product whose value it was compared with
+    doubt: str = ""  # why a mismatch may be a recognition error (review, not fail)
 
     @property
     def expected_text(self) -> str:
@@ -219,9 +240,42 @@ def check_numbers(
                 readings=tuple(r.value for r in options),
                 reading=chosen.how,
                 keyword=keyword.heard if keyword else "",
+                statement=statement_of(stream, q.start),
+                options=tuple(options),
+                char_probs=tuple(stream.prob[q.start : q.end]) if stream.prob else (),
             )
         )
     return out
+
+
+def statement_of(stream: TextStream, start: int) -> Statement:
+    """Whether the number at text position ``start`` is a sum (一共是…) or in a worked example
+    (比如…), from the words before it in the same utterance; words match on pinyin too."""
+    source = stream.source or stream.text
+    s0, _ = stream.source_span(start, start + 1) if stream.source else (start, start + 1)
+    utt = stream.utterance[start] if stream.utterance else None
+    first = start
+    while first > 0 and stream.utterance and stream.utterance[first - 1] == utt:
+        first -= 1
+    lo = stream.source_span(first, first + 1)[0] if stream.source else first
+
+    def said(words: tuple[str, ...], reach: int) -> bool:
+        before = source[max(lo, s0 - reach) : s0]
+        heard = _syllables(before)
+        for w in words:
+            if w in before:
+                return True
+            n = len(w)
+            target = _syllables(w)
+            if n >= 2 and any(heard[i : i + n] == target for i in range(len(heard) - n + 1)):
+                return True
+        return False
+
+    if said(EXAMPLE_WORDS, EXAMPLE_REACH):
+        return "example"
+    if said(SUM_WORDS, SUM_REACH):
+        return "sum"
+    return "statement"
 
 
 def _readings(stream: TextStream, q: Quantity, keyword: _Keyword | None) -> list[Reading]:

@@ -410,7 +410,9 @@ def test_real_asr_session_passes_every_check() -> None:
 
 def test_real_asr_session_with_faults() -> None:
     _data, sales, customer = _fixture()
-    tpl, nodes, policy = _traditional(premium=15000, cooling_off_days=20)
+    tpl, _nodes, policy = _traditional(premium=15000, cooling_off_days=20)
+    # Numbers are compared with what the node states: the script of this policy (15000).
+    nodes = render(tpl, policy)
     # The exclusions were never read, and the customer never confirmed the ID card.
     sales = [u for u in sales if "责任免除" not in u.text]
     customer = [u for u in customer if "本人" not in u.text and "被人" not in u.text]

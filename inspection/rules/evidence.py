@@ -61,6 +61,8 @@ class NumberCheck:
     confidence: float | None = None  # lowest word probability of the number's characters
     readings: tuple[float, ...] = ()  # every plausible value of what was recognised
     reading: str = ""  # how ``spoken`` was read
+    product: str | None = None  # key of the product the value belongs to (combined sales)
+    doubt: str = ""  # why a mismatch may be a recognition error: review, not fail
 
     def mismatch(self) -> bool:
         if self.spoken is None:

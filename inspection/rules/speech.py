@@ -78,6 +78,7 @@ def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None)
         label = _FIELD_CN.get(c.field, c.field)
         expected = "终身" if c.expected is None else _fmt_num(c.expected)
         weak = c.confidence is not None and c.confidence < th.number_min_confidence
+        weak = weak or bool(c.doubt)
         out.append(
             Finding(
                 code="speech.number_mismatch",
@@ -95,8 +96,13 @@ def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None)
                     "spoken": c.spoken,
                     "readings": list(c.readings),
                     "reading": c.reading,
+                    "product": c.product,
+                    "doubt": c.doubt or None,
                     "scores": {"confidence": r3(c.confidence)},
-                    "threshold": {"number_min_confidence": th.number_min_confidence},
+                    "threshold": {
+                        "number_min_confidence": th.number_min_confidence,
+                        "number_sure_confidence": th.number_sure_confidence,
+                    },
                     "transcript": [ev_line("salesperson", c.start_s, c.end_s, c.excerpt)],
                 },
             )

@@ -63,6 +63,10 @@ class Thresholds:
         0.5,
         "speech.number_mismatch is review instead of fail when the lowest recognition probability (0-1) of the spoken number's characters is below this.",
     )
+    number_sure_confidence: float = _h(
+        0.9,
+        "speech.number_mismatch is review instead of fail when the spoken value differs from the policy's in one numeral only and that numeral was recognised with a probability below this (二十年 heard as 30年).",
+    )
     forbidden_min_confidence: float = _h(
         0.5,
         "An exact speech.forbidden_phrase hit is review instead of fail when the lowest recognition probability (0-1) of its characters is below this.",

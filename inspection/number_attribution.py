@@ -1,0 +1,191 @@
+"""Which policy value a spoken number is compared with (R7, R9), in combined sales too.
+
+A number is attributed to a policy field only in a node whose rendered text states that field
+(its ``values`` hold the placeholder) and only when its sentence states it (not a sum over
+the years or products, not a worked example): "您每年交一万二，交十年，一共是十二万元" says
+the premium once, and 十二万 is a sum. It is compared with what that node states — the values
+of the node's own product in a combined sale (``RenderedNode.product``); a shared node may
+name any product's value. A sum is compared with the sums the policy allows (the premiums of
+all products, premium x payment years) and otherwise left alone.
+
+A mismatch that may be a recognition error is kept with a ``doubt`` (reported as review): the
+spoken value differs from the policy's in one numeral recognised with probability below
+``sure_confidence`` (二十年 heard as 30年), or the same field of the same product was stated
+as the policy's value elsewhere in the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from inspection.policy import Policy
+from inspection.spoken_numbers import NumberCheck, NumberKind
+
+#: Placeholders whose value a spoken number of each kind is compared with.
+FIELD_PLACEHOLDERS: dict[NumberKind, tuple[str, ...]] = {
+    "premium": ("premium", "total_premium"),
+    "payment_years": ("payment_years", "payment_period"),
+    "insurance_years": ("insurance_years", "insurance_period"),
+    "cooling_off_days": ("cooling_off_days",),
+}
+WHOLE_LIFE = "终身"
+
+
+def _value(text: str) -> float | None:
+    """A placeholder's rendered value as a number: "12000" -> 12000, "10年" -> 10."""
+    digits = text.rstrip("年天元")
+    try:
+        return float(digits)
+    except ValueError:
+        return None
+
+
+def stated_values(node: Any, kind: NumberKind, policy: Policy | None) -> list[float | None] | None:
+    """The values ``node`` states for ``kind`` (None in the list: whole life); an empty list
+    when the node does not state the field; None for a node without rendered values (a
+    caller's own node list: the policy's main product is used, as before)."""
+    values = getattr(node, "values", None)
+    if values is None:
+        return None
+    out: list[float | None] = []
+    for name in FIELD_PLACEHOLDERS[kind]:
+        if name not in values:
+            continue
+        text = str(values[name])
+        if text == WHOLE_LIFE:
+            out.append(None)
+        elif (v := _value(text)) is not None:
+            out.append(v)
+    if out and getattr(node, "product", None) is None and policy is not None:
+        # A shared node (a summary of the sale) may name any product's value.
+        for p in policy.products:
+            out.append(_product_value(p, kind, policy))
+    return out
+
+
+def _product_value(product: Any, kind: NumberKind, policy: Policy) -> float | None:
+    if kind == "premium":
+        return None if product.premium is None else float(product.premium)
+    if kind == "cooling_off_days":
+        return float(policy.cooling_off_days)
+    v = getattr(product, kind)
+    return None if v is None else float(v)
+
+
+def policy_sums(policy: Policy) -> set[float]:
+    """Amounts a sum of premiums may rightly name: all products per payment, and each
+    product's (and all products') premiums over the payment years."""
+    out: set[float] = set()
+    if policy.total_premium is not None:
+        out.add(policy.total_premium)
+    over_years = []
+    for p in policy.products:
+        if p.premium is not None and p.payment_years:
+            over_years.append(float(p.premium) * p.payment_years)
+    out.update(over_years)
+    if over_years:
+        out.add(sum(over_years))
+    return out
+
+
+def _judge(check: NumberCheck, expected: Sequence[float | None]) -> NumberCheck:
+    """``check`` compared with every value the node states (any reading equal to any value)."""
+    numeric = [e for e in expected if e is not None]
+    tolerance = 0.5 if check.kind == "premium" else 1e-6
+    options = check.options or ()
+    for r in options:
+        for e in numeric:
+            if abs(r.value - e) < tolerance:
+                return replace(check, expected=e, matches=True, spoken=r.value, reading=r.how)
+    if not options and any(abs(check.spoken - e) < tolerance for e in numeric):
+        return replace(check, matches=True)
+    first = expected[0] if expected else None
+    if numeric:
+        first = min(numeric, key=lambda e: abs(e - check.spoken))
+    return replace(check, expected=first, matches=False)
+
+
+def one_numeral_doubt(check: NumberCheck, sure_confidence: float) -> str:
+    """Why a mismatch may rest on one misrecognised numeral ("" when it does not): the
+    spoken and the expected value differ in exactly one digit, and that digit's character
+    was recognised with probability below ``sure_confidence``."""
+    if check.expected is None or check.matches or check.reading != "as recognised":
+        return ""
+    said = _digits(check.spoken)
+    want = _digits(check.expected)
+    if said is None or want is None or len(said) != len(want):
+        return ""
+    diff = [i for i, (a, b) in enumerate(zip(said, want, strict=True)) if a != b]
+    if len(diff) != 1:
+        return ""
+    # The digit's character in the recognised text (Arabic after normalisation).
+    digit_chars = [i for i, ch in enumerate(check.text) if ch.isdigit()]
+    if len(digit_chars) != len(said) or not check.char_probs:
+        return ""
+    prob = check.char_probs[digit_chars[diff[0]]]
+    if prob >= sure_confidence:
+        return ""
+    return (
+        f"one numeral ({said[diff[0]]} for {want[diff[0]]}) recognised with probability {prob:.2f}"
+    )
+
+
+def _digits(value: float) -> str | None:
+    return str(int(value)) if float(value).is_integer() else None
+
+
+def attribute_numbers(
+    checks: Sequence[NumberCheck],
+    nodes: Sequence[Any],
+    policy: Policy | None,
+    node_of_marker: Any = None,
+    sure_confidence: float = 0.9,
+) -> list[NumberCheck]:
+    """The checks that state a policy field, each compared with its node's values.
+
+    ``checks`` carry the node being read when the number was said (``node_id``);
+    ``node_of_marker(t_s)`` gives the node the teleprompter showed at a time, used when
+    speech did not place the number in a node."""
+    by_id = {n.id: n for n in nodes}
+    sums = policy_sums(policy) if policy is not None else set()
+    out: list[NumberCheck] = []
+    for c in checks:
+        if c.statement == "example":
+            continue
+        if c.statement == "sum":
+            if c.kind == "premium" and any(
+                abs(r.value - s) < 0.5 for r in (c.options or ()) for s in sums
+            ):
+                out.append(replace(c, matches=True))
+            continue
+        node_id = c.node_id
+        if node_id is None and node_of_marker is not None:
+            node_id = node_of_marker(c.start_s)
+        node = by_id.get(node_id) if node_id is not None else None
+        expected = stated_values(node, c.kind, policy) if node is not None else None
+        if expected is None:
+            if node is None and nodes and hasattr(nodes[0], "values"):
+                continue  # said outside every node of a rendered script: not attributed
+            out.append(c)  # no rendered values: compared with the policy as before
+            continue
+        if not expected:
+            continue  # the node does not state this field
+        judged = _judge(c, expected)
+        out.append(replace(judged, node_id=node_id, product=getattr(node, "product", None)))
+    return _with_doubts(out, sure_confidence)
+
+
+def _with_doubts(checks: list[NumberCheck], sure_confidence: float) -> list[NumberCheck]:
+    confirmed = {(c.kind, c.product) for c in checks if c.matches and c.statement == "statement"}
+    out = []
+    for c in checks:
+        if c.matches:
+            out.append(c)
+            continue
+        doubt = one_numeral_doubt(c, sure_confidence)
+        if not doubt and (c.kind, c.product) in confirmed:
+            doubt = "the same field was stated as the policy's value elsewhere in the session"
+        out.append(replace(c, doubt=doubt) if doubt else c)
+    return out
