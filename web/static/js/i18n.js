@@ -111,6 +111,8 @@ const STRINGS = {
     "review.approved": "复核通过",
     "review.rejected": "已驳回",
     "sales.findings": "{n} 项问题",
+    "sales.view_findings": "查看问题",
+    "sales.view_result": "质检结果",
 
     "call.title": "远程双录",
     "call.remote": "客户",
@@ -304,6 +306,8 @@ const STRINGS = {
     "review.approved": "Approved",
     "review.rejected": "Rejected",
     "sales.findings": "{n} findings",
+    "sales.view_findings": "View findings",
+    "sales.view_result": "Inspection result",
 
     "call.title": "Remote recording",
     "call.remote": "Customer",

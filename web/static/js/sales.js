@@ -181,6 +181,16 @@ function sessionItem(s) {
       }),
     );
   }
+  if (s.inspection_status === "done" || s.finding_count) {
+    // Read-only findings of this session, with the review's outcome and any re-recording request.
+    actions.append(
+      el("a", {
+        class: "btn secondary small view-findings",
+        href: `/sales/session/${encodeURIComponent(s.id)}/findings`,
+        i18n: [s.finding_count ? "sales.view_findings" : "sales.view_result"],
+      }),
+    );
+  }
   const findings = s.finding_count ? el("span", { class: "badge fail", i18n: ["sales.findings", { n: s.finding_count }] }) : null;
   return el(
     "li",
