@@ -36,6 +36,7 @@ addStrings("zh-CN", {
   "sf.open_new": "打开重录的双录",
   "sf.rerecord_of": "这是对另一场双录的重录。",
   "sf.open_original": "查看原双录的质检结果",
+  "err.not_found": "找不到该双录，或它不属于您。",
 });
 addStrings("en", {
   "sf.title": "Inspection result",
@@ -65,14 +66,22 @@ addStrings("en", {
   "sf.open_new": "Open the new recording",
   "sf.rerecord_of": "This is a re-recording of another session.",
   "sf.open_original": "See the original's inspection result",
+  "err.not_found": "No such recording, or it is not yours.",
 });
 
 const sessionId = decodeURIComponent(location.pathname.split("/").slice(-2)[0]);
 let data = null;
 
 function clock(s) {
-  const v = Math.max(0, Math.round(s));
+  const v = Math.max(0, s);
   return `${Math.floor(v / 60)}:${String(v % 60).padStart(2, "0")}`;
+}
+
+/** Whole seconds that contain [start, end] ("0:03–0:04" for 3.0–3.4 s). */
+function span(start, end) {
+  const from = Math.floor(start);
+  const to = end === null || end === undefined ? from : Math.max(from, Math.ceil(end));
+  return to > from ? t("sf.at", { from: clock(from), to: clock(to) }) : t("sf.at_one", { from: clock(from) });
 }
 
 function label(prefix, value) {
@@ -171,11 +180,7 @@ function quotes(f) {
 function findingItem(f) {
   const en = lang() === "en";
   const where = [];
-  if (f.start_s !== null && f.start_s !== undefined) {
-    where.push(f.end_s !== null && f.end_s !== undefined && f.end_s > f.start_s
-      ? t("sf.at", { from: clock(f.start_s), to: clock(f.end_s) })
-      : t("sf.at_one", { from: clock(f.start_s) }));
-  }
+  if (f.start_s !== null && f.start_s !== undefined) where.push(span(f.start_s, f.end_s));
   if (f.node_title || f.node) where.push(t("sf.node", { node: f.node_title || f.node }));
   if (f.participant) where.push(label("participant", f.participant));
   return el(
