@@ -13,9 +13,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from inspection.report import Report
+
+if TYPE_CHECKING:
+    from inspection.templates import DurationEstimate
 
 EXIT_PASS, EXIT_FLAGGED, EXIT_INPUT = 0, 1, 2
 
@@ -76,7 +79,11 @@ def add_parsers(subparsers: Any) -> None:
     c = tsub.add_parser("check", help="validate a template file and estimate its spoken duration")
     c.add_argument("file", help="template YAML file or built-in id")
     c.add_argument(
-        "--policy", type=Path, help="policy JSON to render with (default: a sample policy)"
+        "--policy",
+        type=Path,
+        help="policy JSON to render with (default: a sample policy); a combined sale lists "
+        "its products, each optionally with its own template_id (built-in id, or a file "
+        "beside the policy)",
     )
     c.set_defaults(func=cmd_template_check)
     ls = tsub.add_parser("list", help="list the built-in templates")
@@ -230,34 +237,73 @@ def format_text(report: Report) -> str:
 
 
 def cmd_template_check(args: argparse.Namespace) -> int:
-    """Validate a template; print line-numbered problems or the duration estimate."""
+    """Validate a template; print line-numbered problems or the duration estimate, per
+    product for a combined sale."""
     from inspection.policy import Policy
     from inspection.templates import TemplateError, estimate_duration, load_template
 
     try:
         tpl = load_template(args.file)
         policy = None
+        own = {}
         if args.policy:
             policy = Policy.from_dict(json.loads(Path(args.policy).read_text(encoding="utf-8")))
-        est = estimate_duration(tpl, policy)
+            for p in policy.products:
+                if p.template_id:
+                    beside = Path(args.policy).parent / p.template_id
+                    own[p.key] = load_template(beside if beside.is_file() else p.template_id)
+        est = estimate_duration(tpl, policy, own)
     except TemplateError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INPUT
     except (OSError, ValueError, TypeError) as exc:
         print(f"kesu template check: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    m, s = divmod(est.total_s, 60)
     print(f"{tpl.source}: OK — {tpl.id} v{tpl.version} 「{tpl.title}」, {len(tpl.nodes)} nodes")
     print(
-        f"estimated duration {int(m)} min {s:.0f} s ({est.characters} spoken characters at {tpl.speaking_rate:g}/s + pauses)"
+        f"estimated duration {_min_s(est.total_s)} ({est.characters} spoken characters at {tpl.speaking_rate:g}/s + pauses)"
     )
+    if len(est.products) > 1:
+        print(f"  shared nodes (said once)     {est.shared_s:6.1f} s")
+        for prod in est.products:
+            print(
+                f"  product {prod.key:<20} {prod.total_s:6.1f} s  {prod.nodes} nodes  {prod.product_name}"
+            )
     for n in est.nodes:
         print(f"  {n.id:<28} {n.total_s:6.1f} s")
-    if est.total_s > 300:
-        print(
-            "warning: longer than 5 minutes; insurers want scripts under 5 minutes", file=sys.stderr
-        )
+    warning = length_warning(est)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+LONG_SCRIPT_S = 300.0  # insurers want scripts under 5 minutes
+
+
+def _min_s(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s} s"
+
+
+def length_warning(est: DurationEstimate, limit_s: float = LONG_SCRIPT_S) -> str | None:
+    """A warning when the estimate passes ``limit_s``, saying which product makes it long."""
+    if est.total_s <= limit_s:
+        return None
+    text = f"longer than 5 minutes ({_min_s(est.total_s)}); insurers want scripts under 5 minutes"
+    if len(est.products) < 2:
+        return text
+    ranked = sorted(est.products, key=lambda p: p.total_s, reverse=True)
+    parts = [f"{p.product_name} ({p.key}) {_min_s(p.total_s)}" for p in ranked]
+    text += f"; per product: {', '.join(parts)}; shared nodes {_min_s(est.shared_s)}"
+    culprits = [p for p in ranked if est.total_s - p.total_s <= limit_s]
+    if culprits:
+        names = " or ".join(f"{p.product_name} ({p.key})" for p in culprits)
+        text += f"; {names} makes it long: without it the script fits in 5 minutes"
+    elif est.shared_s > limit_s:
+        text += "; the shared nodes alone take longer than 5 minutes"
+    else:
+        text += f"; the longest product is {ranked[0].product_name} ({ranked[0].key})"
+    return text
 
 
 def cmd_template_list(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 
 from inspection.policy import PRODUCT_TYPES, Policy
+from inspection.template_compose import PRODUCT_SCOPES, PlannedNode, plan
 from inspection.template_order import (
     CATEGORIES,
     order_issues,
@@ -81,6 +82,7 @@ _NODE_KEYS = {
     "document",
     "min_similarity",
     "required",
+    "product",
 }
 # Characters that take no speaking time (punctuation, spaces, symbols).
 _SILENT_RE = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -112,6 +114,8 @@ class TemplateNode:
     category: str | None = None  # what the node is about (template_order.CATEGORIES)
     precede_category: str | None = None  # must_precede: <category>
     precede_nodes: tuple[str, ...] = ()  # must_precede: [node ids]
+    # each | main | riders: said once per product it applies to (template_compose); None: shared
+    product: str | None = None
 
     def applies_to(self, product_type: str) -> bool:
         return not self.product_types or product_type in self.product_types
@@ -161,6 +165,8 @@ class RenderedNode:
     category: str | None = None
     # Rendered node ids this node must start before (order_critical, or must_precede).
     must_precede: tuple[str, ...] = ()
+    # Key of the product whose values fill this node (Policy.products); None: a shared node.
+    product: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,12 +181,24 @@ class NodeDuration:
 
 
 @dataclass(frozen=True)
+class ProductDuration:
+    """The part of an estimate spent on one product's own nodes."""
+
+    key: str
+    product_name: str
+    total_s: float
+    nodes: int
+
+
+@dataclass(frozen=True)
 class DurationEstimate:
     """Estimated spoken duration of a rendered template."""
 
     total_s: float
     nodes: tuple[NodeDuration, ...]
     characters: int
+    shared_s: float = 0.0  # nodes said once for the whole sale
+    products: tuple[ProductDuration, ...] = ()  # per product, in speaking order
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,7 +509,24 @@ def _check_node(c: _Checker, m: Any, where: str, line: int) -> TemplateNode | No
         category=c.choice(m, "category", where, CATEGORIES),
         precede_category=precede[0],
         precede_nodes=precede[1],
+        product=_product_scope(c, m, where),
     )
+
+
+def _product_scope(c: _Checker, m: _Map, where: str) -> str | None:
+    scope = c.choice(m, "product", where, PRODUCT_SCOPES)
+    if scope is None:
+        return None
+    line = m.key_lines.get("product")
+    if m.get("role") is not None or m.get("order_critical") is True:
+        c.err(
+            line,
+            _join(where, "product"),
+            "a consent, reminder or order-critical node is said once, not per product",
+        )
+    if m.get("document") is not None:
+        c.err(line, _join(where, "product"), "a document node is said once, not per product")
+    return scope
 
 
 def _check_nodes(c: _Checker, data: _Map) -> list[TemplateNode]:
@@ -606,57 +641,91 @@ def load_template(path_or_id: str | Path) -> Template:
 # Rendering and duration
 
 
-def render(template: Template, policy: Policy) -> list[RenderedNode]:
-    """Fill placeholders from ``policy`` and drop nodes that do not apply to its product type."""
-    if policy.product_type not in template.product_types:
-        raise TemplateError(
-            template.source or template.id,
-            [
-                TemplateIssue(
-                    None,
-                    "product_types",
-                    f"template {template.id} is for {', '.join(template.product_types)}, "
-                    f"not {policy.product_type}",
-                )
-            ],
-        )
-    values = policy.placeholders()
-    out: list[RenderedNode] = []
-    applied = [n for n in template.nodes if n.applies_to(policy.product_type)]
-    precede = resolve_must_precede(applied)
-    for node in applied:
-        names = list(_placeholder_names(node.text))
-        unknown = [n for n in names if n not in values]
-        if unknown:
+def render(
+    template: Template,
+    policy: Policy,
+    product_templates: dict[str, Template] | None = None,
+) -> list[RenderedNode]:
+    """Fill placeholders from ``policy`` and drop nodes that do not apply to its products.
+
+    A combined sale's script is composed (``inspection.template_compose``): product nodes are
+    said once per product with that product's values; a product with its own ``template_id``
+    takes its product nodes from that template (``product_templates`` by product key, else
+    loaded with :func:`load_template`).
+    """
+    own = _own_templates(template, policy, product_templates)
+    for p in policy.products:
+        source = own.get(p.key, template)
+        if p.product_type not in source.product_types:
             raise TemplateError(
-                template.source or template.id,
+                source.source or source.id,
                 [
                     TemplateIssue(
-                        node.line, f"node {node.id}", f"unknown placeholder {{{unknown[0]}}}"
+                        None,
+                        "product_types",
+                        f"template {source.id} is for {', '.join(source.product_types)}, "
+                        f"not {p.product_type}"
+                        + ("" if p.role == "main" else f" (product {p.key}: {p.product_name})"),
                     )
                 ],
             )
-        used = {n: values[n] for n in names}
-        out.append(
-            RenderedNode(
-                index=len(out),
-                id=node.id,
-                title=node.title,
-                speaker=node.speaker,
-                text=node.text.format_map(used),
-                role=node.role,
-                requires_answer=node.requires_answer,
-                expected_answer=node.expected_answer,
-                order_critical=node.order_critical,
-                document=node.document,
-                min_similarity=node.min_similarity,
-                required=node.required,
-                values=used,
-                category=node.category,
-                must_precede=precede[node.id],
-            )
-        )
+    planned = plan(template, policy, own)
+    precede = resolve_must_precede([pn.node for pn in planned])
+    several = len(policy.products) > 1
+    out: list[RenderedNode] = []
+    for pn in planned:
+        out.append(_render_node(pn, policy, precede[pn.node.id], len(out), several))
     return out
+
+
+def _own_templates(
+    template: Template, policy: Policy, given: dict[str, Template] | None
+) -> dict[str, Template]:
+    """Product key -> the product's own template, for products that name one other than
+    ``template``."""
+    out: dict[str, Template] = {}
+    for p in policy.products:
+        if given and p.key in given:
+            out[p.key] = given[p.key]
+        elif p.template_id and p.template_id != template.id:
+            out[p.key] = load_template(p.template_id)
+    return {k: t for k, t in out.items() if t is not template}
+
+
+def _render_node(
+    pn: PlannedNode, policy: Policy, must_precede: tuple[str, ...], index: int, several: bool
+) -> RenderedNode:
+    node, product = pn.node, pn.product
+    values = policy.placeholders(product.key if product else None)
+    names = list(_placeholder_names(node.text))
+    unknown = [n for n in names if n not in values]
+    if unknown:
+        raise TemplateError(
+            pn.source.source or pn.source.id,
+            [TemplateIssue(node.line, f"node {node.id}", f"unknown placeholder {{{unknown[0]}}}")],
+        )
+    used = {n: values[n] for n in names}
+    title = node.title
+    if product is not None and several:
+        title = f"{title}（{product.product_name}）"
+    return RenderedNode(
+        index=index,
+        id=node.id,
+        title=title,
+        speaker=node.speaker,
+        text=node.text.format_map(used),
+        role=node.role,
+        requires_answer=node.requires_answer,
+        expected_answer=node.expected_answer,
+        order_critical=node.order_critical,
+        document=node.document,
+        min_similarity=node.min_similarity,
+        required=node.required,
+        values=used,
+        category=node.category,
+        must_precede=must_precede,
+        product=product.key if product else None,
+    )
 
 
 def spoken_chars(text: str) -> int:
@@ -678,19 +747,37 @@ def _numeral_syllables(num: str) -> int:
     return n + (1 + len(frac) if frac else 0)
 
 
-def estimate_duration(template: Template, policy: Policy | None = None) -> DurationEstimate:
-    """Estimate how long the script takes to speak, with answer and document pauses."""
+def estimate_duration(
+    template: Template,
+    policy: Policy | None = None,
+    product_templates: dict[str, Template] | None = None,
+) -> DurationEstimate:
+    """Estimate how long the script takes to speak, with answer and document pauses; in
+    total, for the shared nodes, and per product (its own nodes)."""
     if policy is None:
         product = template.product_types[0]
         policy = Policy.from_dict({**SAMPLE_POLICY.to_dict(), "product_type": product})
     nodes = []
     chars = 0
-    for r in render(template, policy):
+    per_product: dict[str, list[float]] = {p.key: [] for p in policy.products}
+    shared = 0.0
+    for r in render(template, policy, product_templates):
         n = spoken_chars(r.text)
         chars += n
         pause = (template.answer_pause_s if r.requires_answer else 0.0) + (
             template.document_pause_s if r.document else 0.0
         )
-        nodes.append(NodeDuration(r.id, n / template.speaking_rate, pause))
+        d = NodeDuration(r.id, n / template.speaking_rate, pause)
+        nodes.append(d)
+        if r.product is None:
+            shared += d.total_s
+        else:
+            per_product[r.product].append(d.total_s)
+    products = tuple(
+        ProductDuration(p.key, p.product_name, sum(per_product[p.key]), len(per_product[p.key]))
+        for p in policy.products
+    )
     total = sum(n.total_s for n in nodes)
-    return DurationEstimate(total_s=total, nodes=tuple(nodes), characters=chars)
+    return DurationEstimate(
+        total_s=total, nodes=tuple(nodes), characters=chars, shared_s=shared, products=products
+    )

@@ -72,22 +72,57 @@ def parse_new_session(body: NewSessionBody, salesperson: User) -> NewSession:
             f"customer ID number is not valid: {id_check.reason}",
             {"field": "customer_id_number"},
         )
-    policy = Policy(
-        customer_name=_required(body.customer_name, "customer_name"),
-        customer_id_number=id_check.number,
-        product_name=_required(body.product_name, "product_name"),
-        product_type=body.product_type,
-        salesperson_name=salesperson.display_name or salesperson.username,
-        institution=salesperson.institution,
-        premium=body.premium,
-        payment_method=body.payment_method.strip(),
-        payment_years=body.payment_years,
-        insurance_years=body.insurance_years,
-        cooling_off_days=body.cooling_off_days or 15,
-    )
+    common = {
+        "customer_name": _required(body.customer_name, "customer_name"),
+        "customer_id_number": id_check.number,
+        "salesperson_name": salesperson.display_name or salesperson.username,
+        "institution": salesperson.institution,
+        "cooling_off_days": body.cooling_off_days or 15,
+    }
+    try:
+        policy = Policy.from_dict({**common, **_product_fields(body)})
+    except ValueError as exc:
+        raise SessionError(400, "invalid_fields", str(exc), {"field": "products"}) from None
     template_id = _required(body.template_id, "template_id")
     rendered_nodes(template_id, policy)  # refuses an unknown or mismatched template now
     return NewSession(policy, template_id)
+
+
+def _product_fields(body: NewSessionBody) -> dict[str, Any]:
+    """The policy's product fields: inline (one product) or the ``products`` list."""
+    if not body.products:
+        return {
+            "product_name": _required(body.product_name or "", "product_name"),
+            "product_type": body.product_type or _missing("product_type"),
+            "premium": body.premium,
+            "payment_method": body.payment_method.strip(),
+            "payment_years": body.payment_years,
+            "insurance_years": body.insurance_years,
+        }
+    products = []
+    for i, p in enumerate(body.products):
+        item = p.model_dump(exclude_none=True)
+        item["product_name"] = _required(p.product_name, f"products[{i}].product_name")
+        item["payment_method"] = p.payment_method.strip()
+        item["insurance_years"] = p.insurance_years  # null is whole life, not "unset"
+        if p.template_id is not None and not re.fullmatch(r"[a-z0-9_]{1,64}", p.template_id):
+            raise SessionError(
+                400,
+                "invalid_template",
+                "template_id must be a built-in template id",
+                {"field": f"products[{i}].template_id"},
+            )
+        products.append(item)
+    inline = {
+        k: v
+        for k, v in (("product_name", body.product_name), ("product_type", body.product_type))
+        if v
+    }
+    return {**inline, "products": products}
+
+
+def _missing(key: str) -> str:
+    raise SessionError(400, "invalid_fields", f"{key} is required", {"field": key})
 
 
 def rendered_nodes(template_id: str, policy: Policy) -> list[RenderedNode]:

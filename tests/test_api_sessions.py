@@ -212,3 +212,69 @@ async def test_capacity_limit_gives_503(tmp_path: Any) -> None:
         await peer.close()
         await c.close()
         await srv.runner.cleanup()
+
+
+COMBINED_PRODUCTS = [
+    {
+        "product_name": "示例终身寿险",
+        "product_type": "traditional",
+        "premium": 12000,
+        "payment_method": "年交",
+        "payment_years": 10,
+        "insurance_years": None,
+    },
+    {
+        "product_name": "附加意外伤害保险",
+        "product_type": "traditional",
+        "premium": 600,
+        "payment_method": "年交",
+        "payment_years": 1,
+        "insurance_years": 1,
+    },
+]
+
+
+async def test_create_combined_sale_with_several_products(
+    server: RunningServer, client_factory: Any
+) -> None:
+    c = await client_factory("sales1")
+    inline = ("product_name", "product_type", "premium", "payment_method", "payment_years")
+    body = {k: v for k, v in new_session_body().items() if k not in inline}
+    del body["insurance_years"]
+    status, out = await c.post("/api/sessions", json={**body, "products": COMBINED_PRODUCTS})
+    assert status == 201, out
+    s = out["session"]
+    assert s["product_name"] == "示例终身寿险"
+    meta = json.loads((server.ctx.settings.sessions_dir / s["id"] / "metadata.json").read_text())
+    products = meta["policy"]["products"]
+    assert [p["key"] for p in products] == ["main", "rider1"]
+    assert [p["premium"] for p in products] == [12000, 600]
+    status, detail = await c.get(f"/api/sessions/{s['id']}")
+    assert status == 200
+    by_id = {n["id"]: n for n in detail["script"]}
+    assert (
+        "600元" in by_id["rider1.premium"]["text"]
+        and by_id["rider1.premium"]["product"] == "rider1"
+    )
+    assert by_id["consent"]["product"] is None
+    assert [p["key"] for p in detail["estimated_products"]] == ["main", "rider1"]
+    assert all(p["estimated_s"] > 0 for p in detail["estimated_products"])
+    # Refused: no product at all, a bad product type, a path as a product's template.
+    for products, code in (
+        ([], "invalid_fields"),
+        ([{**COMBINED_PRODUCTS[0], "product_type": "lottery"}], "invalid_fields"),
+        (
+            [COMBINED_PRODUCTS[0], {**COMBINED_PRODUCTS[1], "template_id": "../x"}],
+            "invalid_template",
+        ),
+        (
+            [COMBINED_PRODUCTS[0], {**COMBINED_PRODUCTS[1], "template_id": "nope"}],
+            "invalid_template",
+        ),
+    ):
+        status, out = await c.post("/api/sessions", json={**body, "products": products})
+        assert status == 400, (products, out)
+        assert_error(out, code)
+    status, out = await c.post("/api/sessions", json=body)  # neither inline nor products
+    assert status == 400
+    assert_error(out, "invalid_fields")

@@ -93,6 +93,10 @@ async def show(request: web.Request) -> web.Response:
             "session": sessions.session_json(row, connected_of(ctx, row.id)),
             "script": [node_json(n) for n in nodes],
             "estimated_s": round(estimate.total_s, 1),
+            "estimated_products": [
+                {"key": p.key, "product_name": p.product_name, "estimated_s": round(p.total_s, 1)}
+                for p in estimate.products
+            ],
         }
     )
 
@@ -105,6 +109,7 @@ def node_json(node: Any) -> dict[str, Any]:
         "text": node.text,
         "requires_answer": node.requires_answer,
         "document": node.document,
+        "product": getattr(node, "product", None),
     }
 
 
