@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server import housekeeping, logredact, metrics, nodes, readiness
-from server.api import auth, errors, ice, join, openapi, pages
+from server.api import auth, errors, findings, ice, join, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
 from server.archive import Archiver
@@ -176,4 +176,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_database, _audit, _archive, _node, _rooms, _workers])
     for module in (auth, sessions_api, join, ice, pages, reviews_api, openapi, metrics, readiness):
         module.setup(app)
+    findings.setup(app)  # the salesperson's read-only findings of their own sessions
     return app

@@ -10,7 +10,7 @@ from inspection.policy import Policy
 from server import sessions
 from server.api.errors import ApiError, BadRequest
 from server.api.schemas.sessions import ConsentBody
-from server.api.sessions import connected_of, node_json, sdp_from_request
+from server.api.sessions import connected_of, elapsed_of, node_json, sdp_from_request
 from server.api.validation import parse_body
 from server.context import CTX, AppContext
 from server.security import TokenError
@@ -93,6 +93,7 @@ async def state(request: web.Request) -> web.Response:
             "status": row.status,
             "current_node": row.current_node,
             "connected": connected_of(ctx, row.id),
+            "elapsed_s": elapsed_of(row),
         }
     )
 

@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from server.api.ice import IceServersOut
 from server.api.schemas import auth as a
+from server.api.schemas import findings as f
 from server.api.schemas import reviews as r
 from server.api.schemas import sessions as s
 from server.api.schemas.common import MAX_ID, ErrorBody, Ok
@@ -81,6 +82,8 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.StateOut),
     Op("GET", SID + "/ice", "STUN/TURN servers with fresh TURN credentials", "sessions",
        roles=SALES, response=IceServersOut),
+    Op("GET", SID + "/findings", "The session's findings and review, read-only (owner)",
+       "sessions", roles=SALES, response=f.SalesFindingsOut),
     Op("DELETE", SID, "Delete a session's files after retention (admin)", "retention",
        roles=ADMIN, response=r.DeletedOut, errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/hold", "Place or lift a legal hold (admin)", "retention",

@@ -17,7 +17,8 @@ from server.api.errors import BadRequest
 from server.api.schemas.sessions import NewSessionBody, NodeBody, OfferBody
 from server.api.validation import parse_body
 from server.context import CTX, AppContext
-from server.store.types import iso
+from server.store.models import RecordingSession
+from server.store.types import iso, utcnow
 
 
 def _ctx(request: web.Request) -> AppContext:
@@ -35,6 +36,14 @@ async def _own_session(request: web.Request) -> tuple[AppContext, Any, Any]:
 def connected_of(ctx: AppContext, session_id: str) -> dict[str, bool]:
     room = ctx.rooms.get(session_id)
     return room.connected() if room is not None else {}
+
+
+def elapsed_of(row: RecordingSession) -> float | None:
+    """Seconds since the session's media started (server clock), for the pages' recording
+    indicator; None before anyone joined and once it has ended."""
+    if row.started_at is None or row.status == "ended":
+        return None
+    return round(max(0.0, (utcnow() - row.started_at).total_seconds()), 1)
 
 
 async def list_templates(request: web.Request) -> web.Response:
@@ -177,6 +186,7 @@ async def state(request: web.Request) -> web.Response:
             "current_node": row.current_node,
             "consent_at": iso(row.consent_at),
             "connected": connected_of(ctx, row.id),
+            "elapsed_s": elapsed_of(row),
         }
     )
 

@@ -177,6 +177,11 @@ class StateOut(Out):
     current_node: str | None
     connected: dict[str, bool]
     consent_at: str | None = None
+    elapsed_s: float | None = Field(
+        None,
+        description="seconds since the session's media started (server clock); null "
+        "before anyone joined and after the end",
+    )
 
 
 class JoinInfoOut(Out):

@@ -10,6 +10,8 @@
 // reached no rejoin attempt is spent; the first answer after that rejoins at once (a restarted
 // server no longer has our connection).
 
+import { watchRecording } from "./recording.js";
+
 export const MEDIA_CONSTRAINTS = {
   audio: true,
   video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30, max: 30 } },
@@ -376,11 +378,13 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
     leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
     ping: async ({ signal }) => {
       const data = await get(`${base}/state`, { signal });
+      recording.update(data);
       return Boolean(data.connected && data.connected[role]);
     },
     iceServers: () => fetchIceServers(`${base}/ice`),
   });
   window.kesuCall = call; // for diagnostics and the end-to-end test
+  const recording = watchRecording(call);
   call.addEventListener("state", (e) => onState(e.detail));
   call.addEventListener("track", (e) => {
     const video = document.querySelector("#remote-video");

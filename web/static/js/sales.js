@@ -4,9 +4,11 @@
 import { ApiError, get, post, requireLogin, showError } from "./api.js";
 import { formatTime, initI18n, setText, t } from "./i18n.js";
 import { idNumberProblem } from "./idcheck.js";
+import { productsLabel, setupProducts } from "./products.js";
 import { $, copyText, el, svgElement } from "./ui.js";
 
 let templates = [];
+let products = null; // the rider rows of a combined sale (products.js)
 
 function fieldLabel(name) {
   return t(`field.${name}`).replace(/（.*）|\s*\(.*\)/, "");
@@ -71,6 +73,7 @@ function collect(form) {
     insurance_years: intOrNull(v("insurance_years")),
     cooling_off_days: intOrNull(v("cooling_off_days")),
   };
+  products.collect(body, errors, { intOrNull, fieldLabel });
   return [body, errors];
 }
 
@@ -107,11 +110,13 @@ async function create(event) {
     const { session } = await post("/api/sessions", body);
     await showLink(session);
     form.reset();
+    products.reset();
     fillTemplates();
     await loadSessions();
   } catch (err) {
     showError(errorEl, err);
-    const field = err instanceof ApiError && err.details && err.details.field;
+    let field = err instanceof ApiError && err.details && err.details.field;
+    if (field && field.startsWith("products[0].")) field = field.slice("products[0].".length); // the main product
     if (field && form.elements[field]) {
       form.elements[field].setAttribute("aria-invalid", "true");
       form.elements[field].focus();
@@ -125,7 +130,7 @@ async function create(event) {
 async function showLink(session) {
   const link = await post(`/api/sessions/${session.id}/link`);
   const panel = $("#link-panel");
-  setText($("#link-title"), "sales.created", { customer: session.customer_name, product: session.product_name });
+  setText($("#link-title"), "sales.created", { customer: session.customer_name, product: productsLabel(session) });
   $("#join-url").value = link.url;
   setText($("#link-expires"), "sales.expires", { time: formatTime(link.expires_at) });
   const qr = $("#qr");
@@ -181,11 +186,21 @@ function sessionItem(s) {
       }),
     );
   }
+  if (s.inspection_status === "done" || s.finding_count) {
+    // Read-only findings of this session, with the review's outcome and any re-recording request.
+    actions.append(
+      el("a", {
+        class: "btn secondary small view-findings",
+        href: `/sales/session/${encodeURIComponent(s.id)}/findings`,
+        i18n: [s.finding_count ? "sales.view_findings" : "sales.view_result"],
+      }),
+    );
+  }
   const findings = s.finding_count ? el("span", { class: "badge fail", i18n: ["sales.findings", { n: s.finding_count }] }) : null;
   return el(
     "li",
     { class: "session-item", dataset: { sessionId: s.id, status: s.status } },
-    el("div", { class: "who" }, `${s.customer_name} · ${s.product_name}`),
+    el("div", { class: "who" }, `${s.customer_name} · ${productsLabel(s)}`),
     el("div", { class: "meta" }, `${t(`product.${s.product_type}`)} · ${formatTime(s.created_at)}`),
     el(
       "div",
@@ -213,6 +228,7 @@ async function main() {
     location.assign("/login");
   });
   const form = $("#create-form");
+  products = setupProducts(form, () => templates);
   form.addEventListener("submit", create);
   form.product_type.addEventListener("change", fillTemplates);
   // A field's error goes away as soon as it is edited (not on blur: moving the layout under a
@@ -229,6 +245,7 @@ async function main() {
   document.addEventListener("kesu:lang", () => loadSessions().catch(() => {}));
   templates = (await get("/api/templates")).templates;
   fillTemplates();
+  products.refresh();
   await loadSessions();
 }
 

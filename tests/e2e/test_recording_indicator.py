@@ -1,0 +1,120 @@
+"""Both parties see that they are being recorded, and the salesperson can always end.
+
+Two Chromiums in a real call: the salesperson at 1280x900, the customer on a 390x844 phone.
+Each page shows a recording indicator on the picture: "尚未开始录制" before the call,
+"录制中 m:ss" (server time) while its media reaches the server, "录制已暂停" together with the
+"连接中断，录制已暂停" banner while the page cannot reach the server, and "录制中" again
+once it can. 结束录制 is inside the salesperson's window without scrolling, before the script
+starts and after advancing through it. Viewport screenshots go to ``$KESU_E2E_SHOTS``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fake_media import FakeDevice
+from flows import (
+    MEDIA,
+    PHONE,
+    UI_TIMEOUT_MS,
+    Shots,
+    customer_consents_and_checks,
+    salesperson_creates_session,
+)
+from kesu_e2e import KesuServer
+from playwright.async_api import Browser, Page, expect
+
+pytestmark = pytest.mark.e2e
+
+WIDE = {"width": 1280, "height": 900}
+ON = re.compile(r"^录制中 \d+:\d\d$")
+
+
+async def assert_unscrolled_and_visible(page: Page, selector: str) -> None:
+    """The element lies wholly inside the window while the page is scrolled to the top."""
+    await page.evaluate("window.scrollTo(0, 0)")
+    await expect(page.locator(selector)).to_be_in_viewport(ratio=1.0)
+    box = await page.evaluate(
+        """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+            return {top: r.top, bottom: r.bottom, h: innerHeight, y: scrollY}; }""",
+        selector,
+    )
+    assert box["y"] == 0 and 0 <= box["top"] and box["bottom"] <= box["h"], box
+
+
+async def viewport_shot(page: Page, directory: Path, name: str) -> None:
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(directory / f"{name}.png"))
+
+
+async def test_recording_indicator_and_end_button_in_view(
+    kesu_server: KesuServer,
+    browsers: dict[str, Browser],
+    fake_devices: dict[str, FakeDevice],
+    screenshot_dir: Path,
+) -> None:
+    sales_ctx = await browsers["salesperson"].new_context(
+        viewport=WIDE, locale="zh-CN", permissions=[*MEDIA, "clipboard-read", "clipboard-write"]
+    )
+    customer_ctx = await browsers["customer"].new_context(
+        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, permissions=MEDIA
+    )
+    sales, customer = await sales_ctx.new_page(), await customer_ctx.new_page()
+    url = await salesperson_creates_session(sales, kesu_server, Shots(None))
+    await sales.click("#enter-call")
+    indicator = sales.locator("#rec-indicator")
+    label = indicator.locator(".rec-label")  # what is shown (the spoken text is apart)
+    await expect(indicator).to_have_attribute("data-rec", "waiting")
+    await expect(label).to_have_text("尚未开始录制")
+    await assert_unscrolled_and_visible(sales, "#end-call")
+
+    await sales.click("#start-call")
+    await expect(sales.locator("#rtc-state")).to_have_text("已连接", timeout=UI_TIMEOUT_MS)
+    await expect(indicator).to_have_attribute("data-rec", "on")
+    await expect(label).to_have_text(ON, timeout=UI_TIMEOUT_MS)  # after a state poll
+    await assert_unscrolled_and_visible(sales, "#rec-indicator")
+
+    await customer_consents_and_checks(customer, url, Shots(None))
+    await customer.click("#enter-call")
+    await expect(customer.locator("#rtc-state")).to_have_text("已连接", timeout=UI_TIMEOUT_MS)
+    on_phone = customer.locator("#rec-indicator")
+    await expect(on_phone.locator(".rec-label")).to_have_text(ON, timeout=UI_TIMEOUT_MS)
+    await assert_unscrolled_and_visible(customer, "#rec-indicator")
+    await expect(sales.locator("#customer-state")).to_have_text("客户已在线", timeout=UI_TIMEOUT_MS)
+
+    # The script moves on; the list of steps grows below, the end button stays in view.
+    steps = await sales.evaluate("document.querySelectorAll('#node-list li').length")
+    assert steps >= 8, steps
+    for step in range(steps - 1):
+        await sales.click("#next-node")
+        await expect(sales.locator("#node-pos")).to_contain_text(f"第 {step + 1} /")
+    await assert_unscrolled_and_visible(sales, "#end-call")
+    await assert_unscrolled_and_visible(sales, "#rec-indicator")
+    # The server's clock drives the time shown: it has advanced since the call began.
+    await sales.wait_for_timeout(2500)
+    shown = (await label.inner_text()).split()[-1]
+    minutes, seconds = shown.split(":")
+    assert int(minutes) * 60 + int(seconds) >= 2, shown
+    await viewport_shot(sales, screenshot_dir, "call-salesperson-recording-1280x900")
+    await viewport_shot(customer, screenshot_dir, "call-customer-recording-390x844")
+
+    # The customer's page loses the server: paused, like the banner; then recording again.
+    await customer_ctx.set_offline(True)
+    await expect(on_phone).to_have_attribute("data-rec", "paused", timeout=UI_TIMEOUT_MS)
+    await expect(on_phone.locator(".rec-label")).to_have_text("录制已暂停")
+    await expect(on_phone.get_by_role("status")).to_have_text("连接中断，录制已暂停")
+    await expect(customer.locator("#rtc-banner")).to_be_visible()
+    await assert_unscrolled_and_visible(customer, "#rec-indicator")
+    await viewport_shot(customer, screenshot_dir, "call-customer-paused-390x844")
+    await customer_ctx.set_offline(False)
+    await expect(on_phone).to_have_attribute("data-rec", "on", timeout=UI_TIMEOUT_MS)
+    await expect(customer.locator("#rtc-banner")).to_be_hidden()
+
+    sales.once("dialog", lambda dialog: dialog.accept())
+    await sales.click("#end-call")
+    await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await sales_ctx.close()
+    await customer_ctx.close()
