@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server import housekeeping, logredact, metrics, nodes, readiness
-from server.api import auth, errors, findings, ice, join, openapi, pages
+from server.api import auth, errors, findings, ice, join, live, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import sessions as sessions_api
 from server.archive import Archiver
@@ -109,6 +109,19 @@ async def _archive(app: web.Application) -> AsyncIterator[None]:
         await archiver.stop()
 
 
+async def _live(app: web.Application) -> AsyncIterator[None]:
+    """Live checks: the service exists now; its process starts with the first live session."""
+    from server.live.service import LiveOptions, LiveService
+
+    ctx = app[CTX]
+    if ctx.settings.live_checks:
+        ctx.live = LiveService(LiveOptions.from_settings(ctx.settings))
+    yield
+    if ctx.live is not None:
+        await ctx.live.close()
+        ctx.live = None
+
+
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
     await housekeeping.recover_interrupted(ctx)
@@ -173,8 +186,19 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
-    app.cleanup_ctx.extend([_database, _audit, _archive, _node, _rooms, _workers])
-    for module in (auth, sessions_api, join, ice, pages, reviews_api, openapi, metrics, readiness):
+    app.cleanup_ctx.extend([_database, _audit, _archive, _node, _live, _rooms, _workers])
+    for module in (
+        auth,
+        sessions_api,
+        join,
+        ice,
+        live,
+        pages,
+        reviews_api,
+        openapi,
+        metrics,
+        readiness,
+        findings,
+    ):
         module.setup(app)
-    findings.setup(app)  # the salesperson's read-only findings of their own sessions
     return app

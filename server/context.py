@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from server.archive import Archiver
     from server.audit_metadata import MetadataAnchorer
     from server.jobs import JobQueue, WorkerPool
+    from server.live.service import LiveService
     from server.rtc.room import RoomManager
 
 
@@ -29,6 +30,7 @@ class AppContext:
     anchorer: MetadataAnchorer | None = None  # metadata.json -> audit chain (server only)
     extras: dict[str, object] = field(default_factory=dict)
     archive: Archiver | None = None  # object storage (storage_url), None = local files only
+    live: LiveService | None = None  # live checks (live_checks), None = off
 
 
 CTX = web.AppKey("kesu_ctx", AppContext)

@@ -337,6 +337,8 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
         check_offer(offer_sdp, ctx.settings.max_sdp_bytes)
         await nodes.place(ctx, row.id)  # or WrongNode: the browser goes to the holder
         room = ctx.rooms.room_for(row.id, sdir)
+        if ctx.live is not None and room.tap is None:
+            room.tap = ctx.live.open(row.id, sdir, row.template_id, row.policy)
         try:
             answer = await room.join(role, offer_sdp)
         except BaseException:
@@ -391,6 +393,8 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
             400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
         )
     await session_dir(ctx, row.id).add_event("node", node=node_id)
+    if ctx.live is not None:
+        ctx.live.marker(row.id, node_id)
     return await _update(ctx, row.id, current_node=node_id)
 
 
@@ -412,10 +416,16 @@ async def _claim_end(ctx: AppContext, session_id: str) -> str:
 
 
 async def end_session(
-    ctx: AppContext, row: RecordingSession, actor: str, reason: str | None = None
+    ctx: AppContext,
+    row: RecordingSession,
+    actor: str,
+    reason: str | None = None,
+    confirmed_missing: bool = False,
 ) -> RecordingSession:
     """Finalise the recordings, then queue the review video and the inspection. ``reason``
-    (the system ending a session nobody came back to) goes in the end event and audit."""
+    (the system ending a session nobody came back to) goes in the end event and audit.
+    What the live checks still missed is stored as a ``live_end`` event, with whether the
+    salesperson confirmed ending anyway (``confirmed_missing``)."""
     if row.status not in LIVE_STATES:
         raise SessionError(409, "session_ended", "this session has already ended")
     # Only the node holding the call can close its room (or WrongNode: the page goes there).
@@ -424,6 +434,8 @@ async def end_session(
     # housekeeping of another node) must not both finish the files and queue the jobs.
     previous = await _claim_end(ctx, row.id)
     try:
+        if ctx.live is not None:
+            await ctx.live.end(row.id, confirmed_missing)
         room = ctx.rooms.get(row.id)
         if room is not None:
             await ctx.rooms.close_room(row.id)

@@ -240,6 +240,59 @@ class Settings:
             "dead and its running jobs go back to the queue for another worker."
         ),
     )
+    live_checks: bool = field(
+        default=True,
+        metadata=_meta(
+            "Run live checks while a session is recorded (script checklist, answers, warnings, "
+            "document prompts pushed to the pages; docs/live.md). They run in one separate "
+            "process, started at the first live session; recording never depends on them."
+        ),
+    )
+    live_max_sessions: int = field(
+        default=4,
+        metadata=_meta(
+            "Live sessions that get live checks at once; later ones are recorded without them "
+            "and their pages say so (live_full)."
+        ),
+    )
+    live_queue: int = field(
+        default=400,
+        metadata=_meta(
+            "Messages (0.5 s of audio, or one video frame) waiting for the live-check process; "
+            "when full, new ones are dropped and the pages show live_busy."
+        ),
+    )
+    live_max_lag_s: float = field(
+        default=10.0,
+        metadata=_meta(
+            "Audio reaching the live-check process later than this (s) is skipped rather than "
+            "recognised, so live checks catch up (live_busy); the recording keeps it all."
+        ),
+    )
+    live_threads: int = field(
+        default=1, metadata=_meta("CPU threads of the live-check process's models.")
+    )
+    live_beam_size: int = field(
+        default=1,
+        metadata=_meta(
+            "Whisper beam size of the live checks (1: about half the CPU of the offline 5)."
+        ),
+    )
+    live_pause_s: float = field(
+        default=0.7,
+        metadata=_meta("A pause this long (s) ends an utterance, which is then recognised."),
+    )
+    live_silent_warn_s: float = field(
+        default=30.0,
+        metadata=_meta("A participant's audio silent this long (s) raises a live warning."),
+    )
+    live_frame_interval_s: float = field(
+        default=2.0,
+        metadata=_meta(
+            "Seconds between video frames checked live (faces, documents). Frames are "
+            "keyframes: browsers are asked for one this often while live checks run."
+        ),
+    )
     make_review_video: bool = field(
         default=True, metadata=_meta("Produce the side-by-side review video after each session.")
     )

@@ -36,6 +36,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "rtc_loopback_only": True,
         "secret_key": "test-secret",
         "bootstrap_admin": False,
+        "live_checks": False,  # a Whisper process per test server: only tests that want it
     }
     base.update(overrides)
     return load_settings(base, env={})

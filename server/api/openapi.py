@@ -41,6 +41,7 @@ class Op:
     status: int = 200
     media: str = "application/json"  # of the success response
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404))
+    body_required: bool = True
 
 
 SALES = ("salesperson",)
@@ -76,8 +77,13 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", SID + "/node", "Move the teleprompter to a script node", "sessions",
        roles=SALES, body=s.NodeBody, response=s.SessionEnvelope,
        errors=(400, 401, 403, 404, 409)),
-    Op("POST", SID + "/end", "End the session; queues the inspection", "sessions",
-       roles=SALES, response=s.SessionEnvelope, errors=(400, 401, 403, 404, 409)),
+    Op("POST", SID + "/end", "End the session; queues the inspection (409 missing_items "
+       "unless confirm_missing while live checks list required items not done)", "sessions",
+       roles=SALES, body=s.EndBody, body_required=False, response=s.SessionEnvelope,
+       errors=(400, 401, 403, 404, 409)),
+    Op("GET", SID + "/live", "Live checks, pushed as Server-Sent Events (event: live)",
+       "sessions", roles=SALES, response=s.LiveStateOut, media="text/event-stream",
+       errors=(400, 401, 403, 404, 409)),
     Op("GET", SID + "/state", "Live state (polled)", "sessions", roles=SALES,
        response=s.StateOut),
     Op("GET", SID + "/ice", "STUN/TURN servers with fresh TURN credentials", "sessions",
@@ -99,6 +105,9 @@ OPERATIONS: tuple[Op, ...] = (
        response=Ok, errors=(400, 404, 410)),
     Op("GET", JOIN + "/state", "Live state for the customer (polled)", "join", "token",
        response=s.StateOut, errors=(400, 404, 410)),
+    Op("GET", JOIN + "/live", "The customer's live prompts as Server-Sent Events", "join",
+       "token", response=s.CustomerLiveOut, media="text/event-stream",
+       errors=(400, 404, 409, 410)),
     Op("GET", JOIN + "/ice", "STUN/TURN servers for the customer's connection", "join",
        "token", response=IceServersOut, errors=(400, 404, 410)),
     # Review
@@ -210,11 +219,19 @@ def _operation(op: Op, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
         out["parameters"] = params
     if op.body is not None:
         out["requestBody"] = {
-            "required": True,
+            "required": op.body_required,
             "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
         }
     ok: dict[str, Any] = {"description": "OK" if op.status == 200 else "Created"}
-    if op.response is not None:
+    if op.response is not None and op.media == "text/event-stream":
+        # Each event's data line is one JSON document of the response model.
+        ok["content"] = {
+            op.media: {
+                "schema": {"type": "string", "description": "event: live, data: JSON"},
+                "x-event-data": refs[(op.response, "serialization")],
+            }
+        }
+    elif op.response is not None:
         ok["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
     elif op.media != "application/json":
         ok["content"] = {op.media: {"schema": {"type": "string", "format": "binary"}}}

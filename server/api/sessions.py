@@ -14,7 +14,7 @@ from inspection.templates import builtin_templates, estimate_duration, load_temp
 from server import sessions
 from server.api.auth import require_user
 from server.api.errors import BadRequest
-from server.api.schemas.sessions import NewSessionBody, NodeBody, OfferBody
+from server.api.schemas.sessions import EndBody, NewSessionBody, NodeBody, OfferBody
 from server.api.validation import parse_body
 from server.context import CTX, AppContext
 from server.store.models import RecordingSession
@@ -174,7 +174,21 @@ async def node(request: web.Request) -> web.Response:
 
 async def end(request: web.Request) -> web.Response:
     ctx, user, row = await _own_session(request)
-    row = await sessions.end_session(ctx, row, f"user:{user.username}")
+    body = EndBody()
+    if request.can_read_body:
+        body = await parse_body(request, EndBody, ctx.settings.max_body_bytes)
+    missing = ctx.live.missing(row.id) if ctx.live is not None else None
+    if missing and not body.confirm_missing and row.status in sessions.LIVE_STATES:
+        # Ending is allowed, but only knowingly: the page shows the list and asks.
+        raise sessions.SessionError(
+            409,
+            "missing_items",
+            f"{len(missing)} required items were not seen done by the live checks",
+            {"missing": missing},
+        )
+    row = await sessions.end_session(
+        ctx, row, f"user:{user.username}", confirmed_missing=bool(missing)
+    )
     return web.json_response({"session": sessions.session_json(row)})
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc import (
@@ -46,6 +46,17 @@ log = logging.getLogger("kesu.rtc.room")
 
 WATCHDOG_INTERVAL_S = 0.5
 PC_CLOSE_TIMEOUT_S = 5.0
+
+
+class MediaTap(Protocol):
+    """Sees every received packet before it is relayed (live checks: server/live/tap.py).
+    Must copy what it keeps and never block."""
+
+    frame_interval_s: float
+
+    def __call__(
+        self, role: str, kind: str, packet: av.Packet[Any], now: float, codec: str | None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,7 @@ class Room:
         self._empty_since: float | None = time.monotonic()
         self._closed = False
         self._close_lock = asyncio.Lock()
+        self.tap: MediaTap | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -361,6 +373,12 @@ class Room:
             p.packets[kind] += 1
             if p.recorder is not None:
                 p.recorder.push(kind, packet, now)  # copies the payload first
+            if self.tap is not None:
+                try:
+                    self.tap(p.role, kind, packet, now, self.video_codec)
+                except Exception:  # live checks are advisory: never cost the relay
+                    log.exception("live tap failed; detached")
+                    self.tap = None
             viewer = self._participants.get(viewer_role)
             if viewer is not None and not viewer.closing:
                 viewer.out[kind].feed(packet, p)
@@ -462,6 +480,9 @@ class Room:
         while True:
             await asyncio.sleep(WATCHDOG_INTERVAL_S)
             now = time.time()
+            interval = s.keyframe_interval_s
+            if self.tap is not None:  # live checks look at keyframes only
+                interval = min(interval, self.tap.frame_interval_s)
             for p in list(self._participants.values()):
                 if p.closing:
                     continue
@@ -471,7 +492,7 @@ class Room:
                 elif p.last_media is not None and now - p.last_media > s.media_timeout_s:
                     p.closing = True
                     self._spawn(self._drop(p, "media_timeout"))
-                elif now - p.last_periodic_keyframe >= s.keyframe_interval_s:
+                elif now - p.last_periodic_keyframe >= interval:
                     p.last_periodic_keyframe = now
                     self._request_keyframe(p.role)
 

@@ -85,6 +85,39 @@ class NodeBody(Body):
     node: Annotated[str, Field(min_length=1, max_length=64), SAFE]
 
 
+class EndBody(Body):
+    """Optional. Without ``confirm_missing`` an end is refused (409 ``missing_items``,
+    ``details.missing``) while the live checks list required items not done."""
+
+    confirm_missing: bool = Field(
+        default=False, description="end even though required items are missing"
+    )
+
+
+class LiveStateOut(Out):
+    """One ``event: live`` of the salesperson's stream (docs/live.md)."""
+
+    status: Literal["starting", "ok", "busy", "off", "ended"]
+    notice: str | None = None
+    t_s: float | None = None
+    current_node: str | None = None
+    nodes: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    documents: list[dict[str, Any]] = []
+    missing: list[dict[str, Any]] = []
+    customer_prompts: list[str] = []
+    lag_s: float | None = None
+    skipped_audio_s: float | None = None
+
+
+class CustomerLiveOut(Out):
+    """One ``event: live`` of the customer's stream: its own prompts only."""
+
+    status: str | None
+    notice: str | None = None
+    prompts: list[str] = []
+
+
 class ConsentBody(Body):
     consent: Literal[True] = Field(description="must be exactly true")
 

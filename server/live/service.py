@@ -1,0 +1,340 @@
+"""Live checks, server side: one worker process, bounded queues, pushed states, stored events.
+
+``LiveService`` owns the live-check process (``server.live.process``, spawned at the first
+live session, dying with the server), the drain task that reads its states, and the writer
+task that stores notable results as session events (``live_*`` in metadata.json). For each
+live session it keeps the latest state and the pages subscribed to it (``subscribe``).
+
+Bounded and degradable: the queue to the process holds ``live_queue`` messages; when it is
+full the tap's batch is dropped and the session shows the ``live_busy`` notice; the process
+skips audio that reaches it more than ``live_max_lag_s`` late (same notice); beyond
+``live_max_sessions`` a session gets no live checks (``live_full``); if the process dies,
+every session gets ``live_failed``. Recording is never touched by any of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import queue as queue_mod
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.live.process import WorkerConfig, run
+from server.live.tap import LiveTap
+from server.session_dir import SessionDir
+
+log = logging.getLogger("kesu.live")
+
+BUSY_CLEAR_S = 10.0  # the busy notice goes once nothing was dropped for this long
+
+
+@dataclass
+class LiveSession:
+    session_id: str
+    sdir: SessionDir
+    t0: float
+    tap: LiveTap | None
+    status: str = "starting"  # starting | ok | busy | off
+    notice: str | None = None  # live_starting | live_busy | live_full | live_failed
+    state: dict[str, Any] = field(default_factory=dict)
+    subscribers: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
+    dropped: int = 0
+    last_drop: float = 0.0
+    stored: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """The ``live_*`` settings (server/settings.py)."""
+
+    enabled: bool = True
+    max_sessions: int = 4
+    queue: int = 400
+    worker: WorkerConfig = WorkerConfig()
+
+    @classmethod
+    def from_settings(cls, s: Any) -> LiveOptions:
+        return cls(
+            enabled=bool(s.live_checks),
+            max_sessions=int(s.live_max_sessions),
+            queue=int(s.live_queue),
+            worker=WorkerConfig(
+                models_dir=str(s.models_dir or ""),
+                threads=int(s.live_threads),
+                beam_size=int(s.live_beam_size),
+                max_lag_s=float(s.live_max_lag_s),
+                pause_s=float(s.live_pause_s),
+                silent_warn_s=float(s.live_silent_warn_s),
+                frame_interval_s=float(s.live_frame_interval_s),
+                parent_pid=os.getpid(),
+            ),
+        )
+
+
+class LiveService:
+    def __init__(self, options: LiveOptions) -> None:
+        self.options = options
+        self.sessions: dict[str, LiveSession] = {}
+        self._mp = multiprocessing.get_context("spawn")
+        self._inbox: Any = None
+        self._outbox: Any = None
+        self._process: Any = None
+        self._ready = False
+        self._failed = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._events: asyncio.Queue[tuple[SessionDir, str, str | None, dict[str, Any]]] = (
+            asyncio.Queue(1000)
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _spawn(self) -> None:
+        """Start the process (on the event loop's thread: see server/parentwatch.py)."""
+        self._inbox = self._mp.Queue(self.options.queue)
+        self._outbox = self._mp.Queue()
+        self._process = self._mp.Process(
+            target=run,
+            args=(self.options.worker, self._inbox, self._outbox),
+            name="kesu-live",
+            daemon=True,
+        )
+        self._process.start()
+        self._tasks.append(asyncio.create_task(self._drain()))
+
+    async def close(self) -> None:
+        """Stop the process and the tasks (idempotent)."""
+        for s in list(self.sessions.values()):
+            if s.tap is not None:
+                s.tap.closed = True
+        if self._process is not None:
+            with contextlib.suppress(Exception):
+                self._inbox.put_nowait(("stop",))
+            await asyncio.to_thread(self._process.join, 5.0)
+            if self._process.is_alive():
+                self._process.kill()
+                await asyncio.to_thread(self._process.join, 5.0)
+            self._process = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._writer is not None:
+            await self._events.join()  # what is queued is stored before the end
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
+        for q in (self._inbox, self._outbox):
+            if q is not None:
+                q.close()
+                q.cancel_join_thread()
+        self._inbox = self._outbox = None
+
+    # ------------------------------------------------------------------ sessions
+
+    def open(
+        self, session_id: str, sdir: SessionDir, template_id: str, policy: dict[str, Any]
+    ) -> LiveTap | None:
+        """The session's tap (opening its live checks if needed); None when live checks
+        are off for it (the reason is in its state)."""
+        s = self.sessions.get(session_id)
+        if s is not None:
+            return s.tap if s.status != "off" else None
+        active = sum(1 for x in self.sessions.values() if x.status != "off")
+        if active >= self.options.max_sessions or self._failed:
+            s = LiveSession(session_id, sdir, time.time(), None, "off")
+            s.notice = "live_failed" if self._failed else "live_full"
+            self.sessions[session_id] = s
+            self._event(s, "live_status", None, {"status": "off", "notice": s.notice})
+            return None
+        if self._process is None:
+            self._spawn()
+        t0 = time.time()
+        tap = LiveTap(session_id, t0, self._push, self.options.worker.frame_interval_s)
+        s = LiveSession(session_id, sdir, t0, tap)
+        s.notice = None if self._ready else "live_starting"
+        self.sessions[session_id] = s
+        self._push(("open", session_id, template_id, policy))
+        return tap
+
+    def marker(self, session_id: str, node_id: str) -> None:
+        s = self.sessions.get(session_id)
+        if s is not None and s.status != "off":
+            self._push(("marker", session_id, time.time() - s.t0, node_id))
+
+    def missing(self, session_id: str) -> list[dict[str, Any]] | None:
+        """Required items the live checks have not seen done; None without live checks."""
+        s = self.sessions.get(session_id)
+        if s is None or s.status == "off" or not s.state:
+            return None
+        return list(s.state.get("missing", []))
+
+    async def end(self, session_id: str, confirmed: bool) -> None:
+        """The session ends: store what was missing (and whether the salesperson confirmed
+        ending anyway), stop its checks."""
+        s = self.sessions.pop(session_id, None)
+        if s is None:
+            return
+        if s.tap is not None:
+            s.tap.closed = True
+        self._push(("close", session_id))
+        missing = s.state.get("missing", []) if s.state and s.status != "off" else None
+        detail = {"missing": missing, "confirmed": confirmed, "live_status": s.status}
+        await s.sdir.add_event("live_end", detail=detail)
+        self._publish(s, ended=True)
+
+    def view(self, session_id: str) -> dict[str, Any] | None:
+        s = self.sessions.get(session_id)
+        return None if s is None else self._view(s)
+
+    @staticmethod
+    def _view(s: LiveSession, ended: bool = False) -> dict[str, Any]:
+        return {**s.state, "status": "ended" if ended else s.status, "notice": s.notice}
+
+    @staticmethod
+    def customer_view(view: dict[str, Any]) -> dict[str, Any]:
+        """What the customer's page is shown: its own prompts only."""
+        return {
+            "status": view.get("status"),
+            "notice": view.get("notice"),
+            "prompts": list(view.get("customer_prompts", [])),
+        }
+
+    def subscribe(self, session_id: str) -> asyncio.Queue[dict[str, Any]] | None:
+        """A queue that always holds the newest view (older ones are replaced)."""
+        s = self.sessions.get(session_id)
+        if s is None:
+            return None
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(1)
+        q.put_nowait(self._view(s))
+        s.subscribers.add(q)
+        return q
+
+    def unsubscribe(self, session_id: str, q: asyncio.Queue[dict[str, Any]]) -> None:
+        s = self.sessions.get(session_id)
+        if s is not None:
+            s.subscribers.discard(q)
+
+    # ------------------------------------------------------------------ internals
+
+    def _push(self, msg: tuple[Any, ...]) -> bool:
+        if self._inbox is None:
+            return False
+        try:
+            self._inbox.put_nowait(msg)
+            return True
+        except queue_mod.Full:
+            s = self.sessions.get(str(msg[1]))
+            if s is not None:
+                s.dropped += 1
+                s.last_drop = time.time()
+                self._set_status(s, "busy", "live_busy")
+            return False
+
+    def _set_status(self, s: LiveSession, status: str, notice: str | None) -> None:
+        if (s.status, s.notice) == (status, notice):
+            return
+        s.status, s.notice = status, notice
+        self._event(s, "live_status", None, {"status": status, "notice": notice})
+        self._publish(s)
+
+    def _publish(self, s: LiveSession, ended: bool = False) -> None:
+        view = self._view(s, ended)
+        for q in list(s.subscribers):
+            with contextlib.suppress(asyncio.QueueEmpty):
+                q.get_nowait()
+            q.put_nowait(view)
+
+    async def _drain(self) -> None:
+        while True:
+            try:
+                kind, sid, state = await asyncio.to_thread(self._outbox.get, True, 0.5)
+            except queue_mod.Empty:
+                self._check_process()
+                self._clear_busy()
+                continue
+            if kind == "ready":
+                self._ready = True
+                for waiting in self.sessions.values():
+                    if waiting.notice == "live_starting":
+                        self._set_status(waiting, "ok", None)
+                continue
+            session = self.sessions.get(sid)
+            if session is not None and kind == "state":
+                self._on_state(session, state)
+            self._clear_busy()
+
+    def _check_process(self) -> None:
+        if self._process is None or self._process.is_alive() or self._failed:
+            return
+        self._failed = True
+        log.error("the live-check process died (exit %s)", self._process.exitcode)
+        for s in self.sessions.values():
+            if s.tap is not None:
+                s.tap.closed = True
+            self._set_status(s, "off", "live_failed")
+
+    def _clear_busy(self) -> None:
+        now = time.time()
+        for s in self.sessions.values():
+            if s.status == "busy" and now - s.last_drop > BUSY_CLEAR_S:
+                self._set_status(s, "ok", None)
+
+    def _on_state(self, s: LiveSession, state: dict[str, Any]) -> None:
+        old = s.state
+        skipped_before = float(old.get("skipped_audio_s", 0.0) or 0.0) if old else 0.0
+        s.state = state
+        if float(state.get("skipped_audio_s", 0.0)) > skipped_before:
+            s.last_drop = time.time()
+            self._set_status(s, "busy", "live_busy")
+        elif s.status == "starting" or (s.status == "ok" and s.notice == "live_starting"):
+            self._set_status(s, "ok", None)
+        self._store_notable(s, state)
+        self._publish(s)
+
+    def _store_notable(self, s: LiveSession, state: dict[str, Any]) -> None:
+        """Each node covered, answer given, warning raised and document seen: once."""
+        for n in state.get("nodes", []):
+            if n["status"] == "covered":
+                self._once(s, f"node:{n['id']}", "live_node", n["id"],
+                           {"status": "covered", "score": n["score"], "t_s": n["start_s"]})  # fmt: skip
+            if n.get("answer") not in (None, "waiting"):
+                self._once(s, f"answer:{n['id']}:{n['answer']}", "live_answer", n["id"],
+                           {"answer": n["answer"], "text": n["answer_text"]})  # fmt: skip
+        for w in state.get("warnings", []):
+            key = f"warning:{w['code']}:{w['participant']}:{w['t_s']}"
+            self._once(s, key, "live_warning", None, dict(w))
+        for d in state.get("documents", []):
+            if d["status"] == "seen":
+                self._once(s, f"doc:{d['node']}", "live_document", d["node"],
+                           {k: d[k] for k in ("document", "name", "id_number", "id_valid", "t_s")})  # fmt: skip
+
+    def _once(
+        self, s: LiveSession, key: str, type: str, node: str | None, detail: dict[str, Any]
+    ) -> None:
+        if key not in s.stored:
+            s.stored.add(key)
+            self._event(s, type, node, detail)
+
+    def _event(self, s: LiveSession, type: str, node: str | None, detail: dict[str, Any]) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_events())
+        try:
+            self._events.put_nowait((s.sdir, type, node, detail))
+        except asyncio.QueueFull:
+            log.warning("live event of %s dropped (writer behind): %s", s.session_id, type)
+
+    async def _write_events(self) -> None:
+        while True:
+            sdir, type, node, detail = await self._events.get()
+            try:
+                await sdir.add_event(type, node=node, detail=detail)
+            except Exception:
+                log.exception("storing live event %s failed", type)
+            finally:
+                self._events.task_done()
