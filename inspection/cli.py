@@ -231,6 +231,7 @@ def format_text(report: Report) -> str:
 
 def cmd_template_check(args: argparse.Namespace) -> int:
     """Validate a template; print line-numbered problems or the duration estimate."""
+    from inspection.playback import PlaybackError, playback_durations
     from inspection.policy import Policy
     from inspection.templates import TemplateError, estimate_duration, load_template
 
@@ -239,8 +240,9 @@ def cmd_template_check(args: argparse.Namespace) -> int:
         policy = None
         if args.policy:
             policy = Policy.from_dict(json.loads(Path(args.policy).read_text(encoding="utf-8")))
-        est = estimate_duration(tpl, policy)
-    except TemplateError as exc:
+        played = playback_durations(tpl)
+        est = estimate_duration(tpl, policy, played)
+    except (TemplateError, PlaybackError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INPUT
     except (OSError, ValueError, TypeError) as exc:
@@ -251,8 +253,12 @@ def cmd_template_check(args: argparse.Namespace) -> int:
     print(
         f"estimated duration {int(m)} min {s:.0f} s ({est.characters} spoken characters at {tpl.speaking_rate:g}/s + pauses)"
     )
+    if played:
+        spoken = sum(n.speech_s for n in est.nodes if n.id in played)
+        print(f"with playback: {len(played)} nodes played from audio, {spoken:.1f} s of audio")
     for n in est.nodes:
-        print(f"  {n.id:<28} {n.total_s:6.1f} s")
+        mark = "  (played)" if n.id in played else ""
+        print(f"  {n.id:<28} {n.total_s:6.1f} s{mark}")
     if est.total_s > 300:
         print(
             "warning: longer than 5 minutes; insurers want scripts under 5 minutes", file=sys.stderr

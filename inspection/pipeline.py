@@ -32,6 +32,7 @@ from inspection.inputs import (
     presence_spans,
 )
 from inspection.media import MediaError, load_audio, probe, sample_frames
+from inspection.playback import check_playbacks, load_metadata, played_utterances
 from inspection.quality import audio_quality
 from inspection.report import Finding, NodeResult, Participant, Report, TranscriptLine
 from inspection.rules import (
@@ -307,6 +308,19 @@ class Inspector:
                 done += 0 if audio is None else len(audio)
                 run.progress.stage("speech", done / total)
             run.audio.clear()  # ~4 MB per minute per participant: not needed any more
+            self._played_nodes(run)
+
+    def _played_nodes(self, run: _Run) -> None:
+        """Nodes played from the template's audio (the session's ``system`` track): a
+        complete playback says the node's exact text, without speech recognition."""
+        sdir = run.inp.session_dir
+        if sdir is None:
+            return
+        played = check_playbacks(sdir, load_metadata(sdir), run.nodes)
+        said = played_utterances(played, run.nodes)
+        if said:
+            own = run.utterances.get("salesperson", [])
+            run.utterances["salesperson"] = sorted([*own, *said], key=lambda u: u.start_s)
 
     def _script_stage(self, run: _Run) -> None:
         with run.stage("script"):

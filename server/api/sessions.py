@@ -10,8 +10,8 @@ import qrcode.image.svg
 from aiohttp import web
 
 from inspection.policy import Policy
-from inspection.templates import builtin_templates, estimate_duration, load_template
-from server import sessions
+from inspection.templates import estimate_duration, load_template, named_templates
+from server import playback, sessions
 from server.api.auth import require_user
 from server.api.errors import BadRequest
 from server.api.schemas.sessions import NewSessionBody, NodeBody, OfferBody
@@ -40,7 +40,7 @@ def connected_of(ctx: AppContext, session_id: str) -> dict[str, bool]:
 async def list_templates(request: web.Request) -> web.Response:
     require_user(request)
     out = []
-    for tpl in builtin_templates().values():
+    for tpl in named_templates().values():
         out.append(
             {
                 "id": tpl.id,
@@ -81,7 +81,10 @@ async def show(request: web.Request) -> web.Response:
     estimate = estimate_duration(load_template(row.template_id), policy)
     return web.json_response(
         {
-            "session": sessions.session_json(row, connected_of(ctx, row.id)),
+            "session": {
+                **sessions.session_json(row, connected_of(ctx, row.id)),
+                "mode": sessions.session_mode(ctx, row.id),
+            },
             "script": [node_json(n) for n in nodes],
             "estimated_s": round(estimate.total_s, 1),
         }
@@ -96,6 +99,7 @@ def node_json(node: Any) -> dict[str, Any]:
         "text": node.text,
         "requires_answer": node.requires_answer,
         "document": node.document,
+        "playback": node.playback is not None,
     }
 
 
@@ -172,8 +176,16 @@ async def state(request: web.Request) -> web.Response:
             "current_node": row.current_node,
             "consent_at": iso(row.consent_at),
             "connected": connected_of(ctx, row.id),
+            "playback": playback.playback_state(ctx, row.id),
         }
     )
+
+
+async def play(request: web.Request) -> web.Response:
+    """Play a node's recorded audio to both parties (and record it as the system track)."""
+    ctx, _user, row = await _own_session(request)
+    body = await parse_body(request, NodeBody, ctx.settings.max_body_bytes)
+    return web.json_response({"playback": await playback.play_node(ctx, row, body.node)})
 
 
 def setup(app: web.Application) -> None:
@@ -186,5 +198,6 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/sessions/{session_id}/offer", offer)
     r.add_post("/api/sessions/{session_id}/leave", leave)
     r.add_post("/api/sessions/{session_id}/node", node)
+    r.add_post("/api/sessions/{session_id}/playback", play)
     r.add_post("/api/sessions/{session_id}/end", end)
     r.add_get("/api/sessions/{session_id}/state", state)

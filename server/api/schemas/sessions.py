@@ -23,6 +23,10 @@ class NewSessionBody(Body):
     payment_years: Annotated[int | None, Field(ge=1, le=100), NOT_BOOL, BLANK_IS_NONE] = None
     insurance_years: Annotated[int | None, Field(ge=1, le=120), NOT_BOOL, BLANK_IS_NONE] = None
     cooling_off_days: Annotated[int | None, Field(ge=1, le=365), NOT_BOOL, BLANK_IS_NONE] = None
+    mode: Literal["two_party", "self_service"] = Field(
+        default="two_party",
+        description="self_service: the customer goes through the script alone (自助双录)",
+    )
 
 
 class OfferBody(Body):
@@ -45,6 +49,7 @@ class ScriptNodeOut(Out):
     text: str
     requires_answer: bool
     document: str | None
+    playback: bool = Field(default=False, description="the node is played from recorded audio")
 
 
 class SessionOut(Out):
@@ -114,6 +119,13 @@ class StateOut(Out):
     current_node: str | None
     connected: dict[str, bool]
     consent_at: str | None = None
+    playback: dict[str, Any] | None = Field(
+        default=None, description="current or last node playback: node, playing, complete"
+    )
+
+
+class PlaybackOut(Out):
+    playback: dict[str, Any]
 
 
 class JoinInfoOut(Out):
@@ -126,6 +138,7 @@ class JoinInfoOut(Out):
     current_node: str | None
     script: list[ScriptNodeOut]
     connected: dict[str, bool]
+    mode: str = "two_party"
 
 
 class ConsentOut(Out):
