@@ -12,11 +12,31 @@ from typing import Any
 
 from inspection.playback import PlaybackError, encode_opus
 from inspection.policy import Policy
+from inspection.templates import RenderedNode
 from server import sessions
 from server.context import AppContext
 from server.rtc.errors import RtcError
 from server.rtc.playback import Clip
 from server.store.models import RecordingSession
+
+
+async def durations(nodes: list[RenderedNode]) -> dict[str, float]:
+    """Seconds of audio of each played node (encoded on a thread once, then cached);
+    a node whose file cannot be read is left out (playing it reports why)."""
+
+    def work() -> dict[str, float]:
+        out = {}
+        for n in nodes:
+            if n.playback is not None:
+                try:
+                    out[n.id] = encode_opus(n.playback).duration_s
+                except PlaybackError:
+                    continue
+        return out
+
+    if not any(n.playback for n in nodes):
+        return {}
+    return await asyncio.to_thread(work)
 
 
 def playback_state(ctx: AppContext, session_id: str) -> dict[str, Any]:

@@ -78,21 +78,22 @@ async def show(request: web.Request) -> web.Response:
     ctx, _user, row = await _own_session(request)
     policy = Policy.from_dict(row.policy)
     nodes = sessions.rendered_nodes(row.template_id, policy)
-    estimate = estimate_duration(load_template(row.template_id), policy)
+    played = await playback.durations(nodes)
+    estimate = estimate_duration(load_template(row.template_id), policy, played)
     return web.json_response(
         {
             "session": {
                 **sessions.session_json(row, connected_of(ctx, row.id)),
                 "mode": sessions.session_mode(ctx, row.id),
             },
-            "script": [node_json(n) for n in nodes],
+            "script": [node_json(n, played) for n in nodes],
             "estimated_s": round(estimate.total_s, 1),
         }
     )
 
 
-def node_json(node: Any) -> dict[str, Any]:
-    return {
+def node_json(node: Any, played: dict[str, float] | None = None) -> dict[str, Any]:
+    out = {
         "id": node.id,
         "title": node.title,
         "speaker": node.speaker,
@@ -101,6 +102,9 @@ def node_json(node: Any) -> dict[str, Any]:
         "document": node.document,
         "playback": node.playback is not None,
     }
+    if played and node.id in played:
+        out["playback_s"] = round(played[node.id], 2)
+    return out
 
 
 def _origin(request: web.Request, ctx: AppContext) -> str:
