@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
+SELF_SERVICE = "self_service"  # metadata.json mode of a session the customer records alone
 
 __all__ = [
     "InputError",
@@ -322,11 +323,21 @@ class Inspector:
             own = run.utterances.get("salesperson", [])
             run.utterances["salesperson"] = sorted([*own, *said], key=lambda u: u.start_s)
 
+    def _script_speech(self, run: _Run) -> dict[str, list[Utterance]]:
+        """The transcripts the script is checked on. In a self-service session nobody
+        speaks for the salesperson: the nodes not played are shown to the customer, who
+        reads them aloud, so the customer's speech also counts towards those nodes (and
+        their numbers are checked against the policy as the salesperson's would be)."""
+        if run.inp.mode != SELF_SERVICE:
+            return run.utterances
+        both = [*run.utterances.get("salesperson", []), *run.utterances.get("customer", [])]
+        return {**run.utterances, "salesperson": sorted(both, key=lambda u: u.start_s)}
+
     def _script_stage(self, run: _Run) -> None:
         with run.stage("script"):
             run.script = align_script(
                 run.nodes,
-                run.utterances,
+                self._script_speech(run),
                 run.inp.template,
                 run.inp.policy,
                 run.inp.markers,
@@ -421,6 +432,8 @@ class Inspector:
         doc_spans = list(run.windows.values())
         id_span = [run.windows["id_card"]] if "id_card" in run.windows else []
         for who in PARTICIPANTS:
+            if who == "salesperson" and run.inp.mode == SELF_SERVICE:
+                continue  # the customer records alone: no salesperson is expected in frame
             scan = run.scans.get(who)
             gaps = [(g.start_s, g.end_s) for g in run.gaps if g.participant == who]
             frames = scan.faces if scan else []

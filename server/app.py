@@ -11,6 +11,7 @@ from aiohttp import web
 from server import housekeeping, logredact, metrics, nodes, readiness
 from server.api import auth, errors, ice, join, openapi, pages
 from server.api import reviews as reviews_api
+from server.api import selfservice as selfservice_api
 from server.api import sessions as sessions_api
 from server.archive import Archiver
 from server.audit_metadata import MetadataAnchorer
@@ -174,6 +175,17 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[CTX] = build_context(settings)
     app.cleanup_ctx.extend([_database, _audit, _archive, _node, _rooms, _workers])
-    for module in (auth, sessions_api, join, ice, pages, reviews_api, openapi, metrics, readiness):
+    for module in (
+        auth,
+        sessions_api,
+        join,
+        selfservice_api,
+        ice,
+        pages,
+        reviews_api,
+        openapi,
+        metrics,
+        readiness,
+    ):
         module.setup(app)
     return app

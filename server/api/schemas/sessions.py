@@ -141,5 +141,35 @@ class JoinInfoOut(Out):
     mode: str = "two_party"
 
 
+class AnswerBody(Body):
+    node: Annotated[str, Field(min_length=1, max_length=64), SAFE]
+    attempt: Annotated[int, Field(ge=1, le=20), NOT_BOOL] = 1
+
+
+class DocumentBody(Body):
+    node: Annotated[str, Field(min_length=1, max_length=64), SAFE]
+    image: Annotated[
+        str, Field(min_length=1, max_length=240_000, description="JPEG as a data: URL"), SAFE
+    ]
+
+
+class HeardAnswerOut(Out):
+    kind: Literal["affirmative", "negative", "unsure", "missing"]
+    text: str
+    attempt: int
+    retry: bool
+    review: bool
+
+
+class DocumentOut(Out):
+    kind: str
+    ok: bool
+
+
+class SummaryOut(Out):
+    nodes: list[dict[str, Any]]
+    status: str
+
+
 class ConsentOut(Out):
     consent_at: str | None
