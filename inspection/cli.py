@@ -239,6 +239,7 @@ def format_text(report: Report) -> str:
 def cmd_template_check(args: argparse.Namespace) -> int:
     """Validate a template; print line-numbered problems or the duration estimate, per
     product for a combined sale."""
+    from inspection.playback import PlaybackError, playback_durations
     from inspection.policy import Policy
     from inspection.templates import TemplateError, estimate_duration, load_template
 
@@ -252,8 +253,9 @@ def cmd_template_check(args: argparse.Namespace) -> int:
                 if p.template_id:
                     beside = Path(args.policy).parent / p.template_id
                     own[p.key] = load_template(beside if beside.is_file() else p.template_id)
-        est = estimate_duration(tpl, policy, own)
-    except TemplateError as exc:
+        played = playback_durations(tpl)
+        est = estimate_duration(tpl, policy, own, played)
+    except (TemplateError, PlaybackError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INPUT
     except (OSError, ValueError, TypeError) as exc:
@@ -263,6 +265,9 @@ def cmd_template_check(args: argparse.Namespace) -> int:
     print(
         f"estimated duration {_min_s(est.total_s)} ({est.characters} spoken characters at {tpl.speaking_rate:g}/s + pauses)"
     )
+    if played:
+        spoken = sum(n.speech_s for n in est.nodes if n.id in played)
+        print(f"with playback: {len(played)} nodes played from audio, {spoken:.1f} s of audio")
     if len(est.products) > 1:
         print(f"  shared nodes (said once)     {est.shared_s:6.1f} s")
         for prod in est.products:
@@ -270,7 +275,8 @@ def cmd_template_check(args: argparse.Namespace) -> int:
                 f"  product {prod.key:<20} {prod.total_s:6.1f} s  {prod.nodes} nodes  {prod.product_name}"
             )
     for n in est.nodes:
-        print(f"  {n.id:<28} {n.total_s:6.1f} s")
+        mark = "  (played)" if n.id in played else ""
+        print(f"  {n.id:<28} {n.total_s:6.1f} s{mark}")
     warning = length_warning(est)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)

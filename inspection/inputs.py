@@ -87,6 +87,7 @@ class InspectionInput:
     session_id: str | None = None
     reference_photos: dict[str, Path] = field(default_factory=dict)  # participant -> photo
     attendance: list[AttendanceEvent] = field(default_factory=list)  # joins and leaves
+    mode: str = "two_party"  # or "self_service": the customer alone with the system
 
     def tracks(self, participant: str) -> list[Track]:
         return self.salesperson if participant == "salesperson" else self.customer
@@ -162,6 +163,7 @@ def load_session_dir(
         session_id=meta.get("session_id"),
         reference_photos=_reference_photos(policy, path),
         attendance=attendance,
+        mode=str(meta.get("mode") or "two_party"),
     )
 
 

@@ -32,6 +32,7 @@ from inspection.inputs import (
     presence_spans,
 )
 from inspection.media import MediaError, load_audio, probe, sample_frames
+from inspection.playback import check_playbacks, load_metadata, played_utterances
 from inspection.quality import audio_quality
 from inspection.report import Finding, NodeResult, Participant, Report, TranscriptLine
 from inspection.rules import (
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
+SELF_SERVICE = "self_service"  # metadata.json mode of a session the customer records alone
 
 __all__ = [
     "InputError",
@@ -307,12 +309,35 @@ class Inspector:
                 done += 0 if audio is None else len(audio)
                 run.progress.stage("speech", done / total)
             run.audio.clear()  # ~4 MB per minute per participant: not needed any more
+            self._played_nodes(run)
+
+    def _played_nodes(self, run: _Run) -> None:
+        """Nodes played from the template's audio (the session's ``system`` track): a
+        complete playback says the node's exact text, without speech recognition."""
+        sdir = run.inp.session_dir
+        if sdir is None:
+            return
+        played = check_playbacks(sdir, load_metadata(sdir), run.nodes)
+        said = played_utterances(played, run.nodes)
+        if said:
+            own = run.utterances.get("salesperson", [])
+            run.utterances["salesperson"] = sorted([*own, *said], key=lambda u: u.start_s)
+
+    def _script_speech(self, run: _Run) -> dict[str, list[Utterance]]:
+        """The transcripts the script is checked on. In a self-service session nobody
+        speaks for the salesperson: the nodes not played are shown to the customer, who
+        reads them aloud, so the customer's speech also counts towards those nodes (and
+        their numbers are checked against the policy as the salesperson's would be)."""
+        if run.inp.mode != SELF_SERVICE:
+            return run.utterances
+        both = [*run.utterances.get("salesperson", []), *run.utterances.get("customer", [])]
+        return {**run.utterances, "salesperson": sorted(both, key=lambda u: u.start_s)}
 
     def _script_stage(self, run: _Run) -> None:
         with run.stage("script"):
             run.script = align_script(
                 run.nodes,
-                run.utterances,
+                self._script_speech(run),
                 run.inp.template,
                 run.inp.policy,
                 run.inp.markers,
@@ -407,6 +432,8 @@ class Inspector:
         doc_spans = list(run.windows.values())
         id_span = [run.windows["id_card"]] if "id_card" in run.windows else []
         for who in PARTICIPANTS:
+            if who == "salesperson" and run.inp.mode == SELF_SERVICE:
+                continue  # the customer records alone: no salesperson is expected in frame
             scan = run.scans.get(who)
             gaps = [(g.start_s, g.end_s) for g in run.gaps if g.participant == who]
             frames = scan.faces if scan else []

@@ -4,10 +4,11 @@ rendering against policy data, and spoken-duration estimates. The format is in d
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from inspection.template_order import (
 
 SCHEMA = "kesu.template/1"
 BUILTIN_DIR = "templates"  # package data directory inside `inspection`
+TEMPLATES_DIR_ENV = "KESU_TEMPLATES_DIR"
 
 Speaker = Literal["salesperson", "customer"]
 Document = Literal["id_card", "signature"]
@@ -83,6 +85,7 @@ _NODE_KEYS = {
     "min_similarity",
     "required",
     "product",
+    "playback",
 }
 # Characters that take no speaking time (punctuation, spaces, symbols).
 _SILENT_RE = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -116,6 +119,7 @@ class TemplateNode:
     precede_nodes: tuple[str, ...] = ()  # must_precede: [node ids]
     # each | main | riders: said once per product it applies to (template_compose); None: shared
     product: str | None = None
+    playback: str | None = None  # audio file played for this node (absolute path once loaded)
 
     def applies_to(self, product_type: str) -> bool:
         return not self.product_types or product_type in self.product_types
@@ -167,6 +171,7 @@ class RenderedNode:
     must_precede: tuple[str, ...] = ()
     # Key of the product whose values fill this node (Policy.products); None: a shared node.
     product: str | None = None
+    playback: str | None = None  # audio file played for this node (inspection/playback.py)
 
 
 @dataclass(frozen=True)
@@ -490,6 +495,10 @@ def _check_node(c: _Checker, m: Any, where: str, line: int) -> TemplateNode | No
         precede = parse_must_precede(m["must_precede"])
         if precede[2]:
             c.err(m.key_lines["must_precede"], _join(where, "must_precede"), precede[2])
+    playback = c.text(m, "playback", where, required=False)
+    if playback is not None:
+        for issue in playback_issues(text, speaker):
+            c.err(m.key_lines["playback"], _join(where, "playback"), issue)
     if nid is None or text is None or speaker is None:
         return None
     return TemplateNode(
@@ -510,6 +519,7 @@ def _check_node(c: _Checker, m: Any, where: str, line: int) -> TemplateNode | No
         precede_category=precede[0],
         precede_nodes=precede[1],
         product=_product_scope(c, m, where),
+        playback=playback,
     )
 
 
@@ -527,6 +537,26 @@ def _product_scope(c: _Checker, m: _Map, where: str) -> str | None:
     if m.get("document") is not None:
         c.err(line, _join(where, "product"), "a document node is said once, not per product")
     return scope
+
+
+def playback_issues(text: str | None, speaker: str | None) -> list[str]:
+    """Why a node cannot have recorded playback: it is the salesperson's, and a recording
+    cannot say this sale's values (no licensed offline voice synthesises them, see
+    docs/playback.md), so its text has no placeholders."""
+    out = []
+    if speaker is not None and speaker != "salesperson":
+        out.append("only salesperson nodes can be played")
+    if text is not None:
+        try:
+            names = list(_placeholder_names(text))
+        except ValueError:
+            names = []
+        if names:
+            out.append(
+                f"a played node cannot contain placeholders ({{{names[0]}}}): a recording "
+                "cannot say this sale's values; put them in a node the salesperson speaks"
+            )
+    return out
 
 
 def _check_nodes(c: _Checker, data: _Map) -> list[TemplateNode]:
@@ -602,9 +632,30 @@ def _builtin_files() -> dict[str, Any]:
     return {p.name[: -len(".yaml")]: p for p in root.iterdir() if p.name.endswith(".yaml")}
 
 
+def template_dirs() -> list[Path]:
+    """Directories of an installation's own templates (``KESU_TEMPLATES_DIR``, several
+    separated by ``os.pathsep``): ``<dir>/<id>.yaml`` is the template ``id``, next to the
+    audio files its nodes play. Read from the environment so worker processes see it too."""
+    raw = os.environ.get(TEMPLATES_DIR_ENV, "")
+    return [Path(p) for p in raw.split(os.pathsep) if p.strip()]
+
+
+def _installed_files() -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for d in reversed(template_dirs()):  # the first directory wins
+        if d.is_dir():
+            out.update({p.stem: p for p in d.glob("*.yaml") if _ID_RE.match(p.stem)})
+    return out
+
+
 def builtin_template_ids() -> list[str]:
     """Ids of the templates shipped with Kesu, sorted."""
     return sorted(_builtin_files())
+
+
+def template_ids() -> list[str]:
+    """Ids usable by name: the built-ins and those in ``KESU_TEMPLATES_DIR``, sorted."""
+    return sorted(set(_builtin_files()) | set(_installed_files()))
 
 
 def builtin_templates() -> dict[str, Template]:
@@ -612,10 +663,30 @@ def builtin_templates() -> dict[str, Template]:
     return {tid: load_template(tid) for tid in builtin_template_ids()}
 
 
+def named_templates() -> dict[str, Template]:
+    """Every template usable by name (built-ins and installed) by id; broken files skipped."""
+    out = {}
+    for tid in template_ids():
+        try:
+            out[tid] = load_template(tid)
+        except TemplateError:
+            continue
+    return out
+
+
 def load_template(path_or_id: str | Path) -> Template:
-    """Load a template from a YAML file, or a built-in one by id (e.g. ``traditional_life``)."""
+    """Load a template from a YAML file, or one by id: built-in (e.g. ``traditional_life``)
+    or in ``KESU_TEMPLATES_DIR``."""
     files = _builtin_files()
     key = str(path_or_id)
+    installed = _installed_files() if isinstance(path_or_id, str) else {}
+    if isinstance(path_or_id, str) and key in installed and not Path(key).exists():
+        tpl = load_template(installed[key])
+        if tpl.id != key:
+            raise TemplateError(
+                tpl.source or key, [TemplateIssue(None, "id", f"must equal the file name {key!r}")]
+            )
+        return tpl
     if isinstance(path_or_id, str) and key in files and not Path(key).exists():
         tpl = parse_template(files[key].read_text(encoding="utf-8"), f"builtin:{key}")
         if tpl.id != key:
@@ -625,7 +696,7 @@ def load_template(path_or_id: str | Path) -> Template:
         return tpl
     path = Path(path_or_id)
     if not path.is_file():
-        known = ", ".join(sorted(files))
+        known = ", ".join(template_ids())
         raise TemplateError(
             key,
             [TemplateIssue(None, "", f"no such file or built-in template (built-ins: {known})")],
@@ -634,7 +705,23 @@ def load_template(path_or_id: str | Path) -> Template:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(key, [TemplateIssue(None, "", f"cannot read: {exc}")]) from None
-    return parse_template(text, str(path))
+    return _resolve_playback(parse_template(text, str(path)), path.parent)
+
+
+def _resolve_playback(tpl: Template, base: Path) -> Template:
+    """Playback files are relative to the template's directory; each must exist."""
+    issues = []
+    nodes = []
+    for n in tpl.nodes:
+        if n.playback is not None:
+            audio = (base / n.playback).resolve()
+            if not audio.is_file():
+                issues.append(TemplateIssue(n.line, f"node {n.id}.playback", f"no file {audio}"))
+            n = replace(n, playback=str(audio))
+        nodes.append(n)
+    if issues:
+        raise TemplateError(tpl.source or tpl.id, issues)
+    return replace(tpl, nodes=tuple(nodes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -725,6 +812,7 @@ def _render_node(
         category=node.category,
         must_precede=must_precede,
         product=product.key if product else None,
+        playback=node.playback,
     )
 
 
@@ -751,9 +839,11 @@ def estimate_duration(
     template: Template,
     policy: Policy | None = None,
     product_templates: dict[str, Template] | None = None,
+    played_s: dict[str, float] | None = None,
 ) -> DurationEstimate:
     """Estimate how long the script takes to speak, with answer and document pauses; in
-    total, for the shared nodes, and per product (its own nodes)."""
+    total, for the shared nodes, and per product (its own nodes). ``played_s`` gives the
+    real duration of nodes that are played from audio files."""
     if policy is None:
         product = template.product_types[0]
         policy = Policy.from_dict({**SAMPLE_POLICY.to_dict(), "product_type": product})
@@ -767,7 +857,8 @@ def estimate_duration(
         pause = (template.answer_pause_s if r.requires_answer else 0.0) + (
             template.document_pause_s if r.document else 0.0
         )
-        d = NodeDuration(r.id, n / template.speaking_rate, pause)
+        speech = (played_s or {}).get(r.id, n / template.speaking_rate)
+        d = NodeDuration(r.id, speech, pause)
         nodes.append(d)
         if r.product is None:
             shared += d.total_s

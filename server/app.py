@@ -11,6 +11,7 @@ from aiohttp import web
 from server import housekeeping, logredact, metrics, nodes, readiness
 from server.api import auth, errors, findings, ice, join, live, openapi, pages
 from server.api import reviews as reviews_api
+from server.api import selfservice as selfservice_api
 from server.api import sessions as sessions_api
 from server.archive import Archiver
 from server.audit_metadata import MetadataAnchorer
@@ -193,6 +194,7 @@ def create_app(settings: Settings) -> web.Application:
         join,
         ice,
         live,
+        selfservice_api,
         pages,
         reviews_api,
         openapi,

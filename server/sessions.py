@@ -52,6 +52,7 @@ class NewSession:
 
     policy: Policy
     template_id: str
+    mode: str = "two_party"  # or "self_service" (kept in metadata.json)
 
 
 def _required(value: str, key: str) -> str:
@@ -85,7 +86,7 @@ def parse_new_session(body: NewSessionBody, salesperson: User) -> NewSession:
         raise SessionError(400, "invalid_fields", str(exc), {"field": "products"}) from None
     template_id = _required(body.template_id, "template_id")
     rendered_nodes(template_id, policy)  # refuses an unknown or mismatched template now
-    return NewSession(policy, template_id)
+    return NewSession(policy, template_id, body.mode)
 
 
 def _product_fields(body: NewSessionBody) -> dict[str, Any]:
@@ -149,6 +150,11 @@ def session_dir(ctx: AppContext, session_id: str) -> SessionDir:
     if not SESSION_ID_RE.match(session_id):
         raise SessionError(404, "not_found", "no such session")
     return SessionDir(ctx.settings.sessions_dir / session_id)
+
+
+def session_mode(ctx: AppContext, session_id: str) -> str:
+    """``two_party`` or ``self_service`` (metadata.json; older sessions are two-party)."""
+    return str(session_dir(ctx, session_id).metadata.get("mode") or "two_party")
 
 
 def masked_policy(policy: dict[str, Any]) -> dict[str, Any]:
@@ -218,6 +224,7 @@ async def create_session(
             session_id,
             template_id=new.template_id,
             policy=new.policy.to_dict(),
+            mode=new.mode,
         )
         async with ctx.db.session() as s:
             s.add(row)

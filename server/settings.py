@@ -225,6 +225,17 @@ class Settings:
     worker_threads: int = field(
         default=2, metadata=_meta("CPU threads each worker gives the models.")
     )
+    self_service_answer_attempts: int = field(
+        default=3,
+        metadata=_meta(
+            "Self-service sessions: times the customer is asked a question whose answer stays "
+            "unclear before it is marked for review (answer_review event)."
+        ),
+    )
+    self_service_listen_s: float = field(
+        default=5.0,
+        metadata=_meta("Self-service sessions: seconds the page listens for each answer."),
+    )
     job_poll_s: float = field(default=1.0, metadata=_meta("Seconds between job-queue polls."))
     job_max_attempts: int = field(
         default=3, metadata=_meta("Attempts before a job is marked failed.")

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from inspection.policy import Policy
-from server import sessions
+from server import playback, sessions
 from server.api.errors import ApiError, BadRequest
 from server.api.schemas.sessions import ConsentBody
 from server.api.sessions import connected_of, elapsed_of, node_json, sdp_from_request
@@ -55,6 +55,7 @@ async def info(request: web.Request) -> web.Response:
         "current_node": row.current_node,
         "script": [node_json(n) for n in nodes],
         "connected": connected_of(ctx, row.id),
+        "mode": sessions.session_mode(ctx, row.id),
     }
     return web.json_response(body)
 
@@ -94,6 +95,7 @@ async def state(request: web.Request) -> web.Response:
             "current_node": row.current_node,
             "connected": connected_of(ctx, row.id),
             "elapsed_s": elapsed_of(row),
+            "playback": playback.playback_state(ctx, row.id),
         }
     )
 

@@ -54,4 +54,5 @@ def setup(app: web.Application) -> None:
     r.add_get("/sales", page("sales.html"))
     r.add_get("/sales/session/{session_id}", page("call.html"))
     r.add_get("/join/{token}", page("join.html", login=False))
+    r.add_get("/self/{token}", page("self.html", login=False))
     r.add_static("/static/", WEB_DIR / "static", follow_symlinks=False)

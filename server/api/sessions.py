@@ -10,8 +10,8 @@ import qrcode.image.svg
 from aiohttp import web
 
 from inspection.policy import Policy
-from inspection.templates import builtin_templates, estimate_duration, load_template
-from server import sessions
+from inspection.templates import estimate_duration, load_template, named_templates
+from server import playback, sessions
 from server.api.auth import require_user
 from server.api.errors import BadRequest
 from server.api.schemas.sessions import EndBody, NewSessionBody, NodeBody, OfferBody
@@ -49,7 +49,7 @@ def elapsed_of(row: RecordingSession) -> float | None:
 async def list_templates(request: web.Request) -> web.Response:
     require_user(request)
     out = []
-    for tpl in builtin_templates().values():
+    for tpl in named_templates().values():
         out.append(
             {
                 "id": tpl.id,
@@ -87,11 +87,15 @@ async def show(request: web.Request) -> web.Response:
     ctx, _user, row = await _own_session(request)
     policy = Policy.from_dict(row.policy)
     nodes = sessions.rendered_nodes(row.template_id, policy)
-    estimate = estimate_duration(load_template(row.template_id), policy)
+    played = await playback.durations(nodes)
+    estimate = estimate_duration(load_template(row.template_id), policy, played_s=played)
     return web.json_response(
         {
-            "session": sessions.session_json(row, connected_of(ctx, row.id)),
-            "script": [node_json(n) for n in nodes],
+            "session": {
+                **sessions.session_json(row, connected_of(ctx, row.id)),
+                "mode": sessions.session_mode(ctx, row.id),
+            },
+            "script": [node_json(n, played) for n in nodes],
             "estimated_s": round(estimate.total_s, 1),
             "estimated_products": [
                 {"key": p.key, "product_name": p.product_name, "estimated_s": round(p.total_s, 1)}
@@ -101,8 +105,8 @@ async def show(request: web.Request) -> web.Response:
     )
 
 
-def node_json(node: Any) -> dict[str, Any]:
-    return {
+def node_json(node: Any, played: dict[str, float] | None = None) -> dict[str, Any]:
+    out = {
         "id": node.id,
         "title": node.title,
         "speaker": node.speaker,
@@ -110,7 +114,11 @@ def node_json(node: Any) -> dict[str, Any]:
         "requires_answer": node.requires_answer,
         "document": node.document,
         "product": getattr(node, "product", None),
+        "playback": node.playback is not None,
     }
+    if played and node.id in played:
+        out["playback_s"] = round(played[node.id], 2)
+    return out
 
 
 def _origin(request: web.Request, ctx: AppContext) -> str:
@@ -201,8 +209,16 @@ async def state(request: web.Request) -> web.Response:
             "consent_at": iso(row.consent_at),
             "connected": connected_of(ctx, row.id),
             "elapsed_s": elapsed_of(row),
+            "playback": playback.playback_state(ctx, row.id),
         }
     )
+
+
+async def play(request: web.Request) -> web.Response:
+    """Play a node's recorded audio to both parties (and record it as the system track)."""
+    ctx, _user, row = await _own_session(request)
+    body = await parse_body(request, NodeBody, ctx.settings.max_body_bytes)
+    return web.json_response({"playback": await playback.play_node(ctx, row, body.node)})
 
 
 def setup(app: web.Application) -> None:
@@ -215,5 +231,6 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/sessions/{session_id}/offer", offer)
     r.add_post("/api/sessions/{session_id}/leave", leave)
     r.add_post("/api/sessions/{session_id}/node", node)
+    r.add_post("/api/sessions/{session_id}/playback", play)
     r.add_post("/api/sessions/{session_id}/end", end)
     r.add_get("/api/sessions/{session_id}/state", state)

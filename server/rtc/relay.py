@@ -48,6 +48,17 @@ class PacketRelayTrack(MediaStreamTrack):
         self.forwarded = 0
         self.dropped = 0  # lost to overflow (the viewer's connection could not keep up)
         self.skipped = 0  # a new sender's frames before its first keyframe (undecodable)
+        self.held = 0  # a participant's packets not forwarded while another source owns it
+        self._owner: object = None
+
+    def claim(self, owner: object) -> None:
+        """Forward only ``owner``'s packets until :meth:`release` (voice playback: both
+        parties hear the recording, not each other; their own tracks still record)."""
+        self._owner = owner
+
+    def release(self, owner: object) -> None:
+        if self._owner is owner:
+            self._owner = None
 
     def attach(self, sender: RTCRtpSender) -> None:
         """Route the viewer's keyframe requests that reach ``sender`` to this track."""
@@ -62,6 +73,9 @@ class PacketRelayTrack(MediaStreamTrack):
         ownership of the packet (its pts is rewritten). Never blocks: on overflow audio
         drops the oldest packet, video drops everything up to the next keyframe."""
         if self.readyState != "live" or packet.pts is None:
+            return
+        if self._owner is not None and source is not self._owner:
+            self.held += 1
             return
         if self._await_keyframe:
             if not (self.kind == "video" and packet.is_keyframe):

@@ -262,6 +262,10 @@ def make_review_video(
         panels.append(panel)
         videos.append(VideoTimeline(placed, fps, panel))
         audios.append(AudioTimeline(placed))
+    # Recorded voice playback (the system track, audio only) is heard as both parties heard it.
+    system = _placed(segments, "system")
+    if system:
+        audios.append(AudioTimeline(system))
     out_path = sdir.path / REVIEW_FILE
     tmp_path = sdir.path / f".{REVIEW_FILE}.tmp"
     with av.open(str(tmp_path), "w", format="mp4", options={"movflags": "+faststart"}) as out:

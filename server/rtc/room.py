@@ -37,6 +37,7 @@ from server.rtc import ice, passthrough
 from server.rtc.errors import CapacityError, RtcError
 from server.rtc.participant import ROLES, Participant, other_role
 from server.rtc.passthrough import SenderReport
+from server.rtc.playback import Player
 from server.rtc.recorder import CLOCK_RATES, SegmentRecorder
 from server.rtc.relay import PacketRelayTrack
 from server.rtc.settings import RtcSettings
@@ -178,6 +179,8 @@ class Room:
         self._closed = False
         self._close_lock = asyncio.Lock()
         self.tap: MediaTap | None = None
+        # Voice playback of script nodes into every participant's audio (rtc/playback.py).
+        self.player = Player(session_dir, self._audio_outputs, self.settings.cluster_time_limit_ms)
 
     # ------------------------------------------------------------------ public
 
@@ -273,6 +276,7 @@ class Room:
         async with self._close_lock:
             if not self._closed:
                 self._closed = True
+                await self.player.close()
                 for role in ROLES:
                     await self.leave(role, reason="end")
                 await self._cancel(self._watchdog)
@@ -280,6 +284,9 @@ class Room:
                     await asyncio.gather(*list(self._tasks), return_exceptions=True)
                 self._emit("closed", None, segments=[s.file for s in self._segments])
         return list(self._segments)
+
+    def _audio_outputs(self) -> list[PacketRelayTrack]:
+        return [p.out["audio"] for p in self._participants.values() if not p.closing]
 
     # ------------------------------------------------------------------ joining
 

@@ -74,6 +74,10 @@ class NewSessionBody(Body):
         list[ProductBody] | None,
         Field(min_length=1, max_length=MAX_PRODUCTS, description="every product, main first"),
     ] = None
+    mode: Literal["two_party", "self_service"] = Field(
+        default="two_party",
+        description="self_service: the customer goes through the script alone (自助双录)",
+    )
 
 
 class OfferBody(Body):
@@ -132,6 +136,7 @@ class ScriptNodeOut(Out):
     product: str | None = Field(
         None, description="key of the product this node is about; null: said once for the sale"
     )
+    playback: bool = Field(default=False, description="the node is played from recorded audio")
 
 
 class SessionOut(Out):
@@ -215,6 +220,13 @@ class StateOut(Out):
         description="seconds since the session's media started (server clock); null "
         "before anyone joined and after the end",
     )
+    playback: dict[str, Any] | None = Field(
+        default=None, description="current or last node playback: node, playing, complete"
+    )
+
+
+class PlaybackOut(Out):
+    playback: dict[str, Any]
 
 
 class JoinInfoOut(Out):
@@ -227,6 +239,37 @@ class JoinInfoOut(Out):
     current_node: str | None
     script: list[ScriptNodeOut]
     connected: dict[str, bool]
+    mode: str = "two_party"
+
+
+class AnswerBody(Body):
+    node: Annotated[str, Field(min_length=1, max_length=64), SAFE]
+    attempt: Annotated[int, Field(ge=1, le=20), NOT_BOOL] = 1
+
+
+class DocumentBody(Body):
+    node: Annotated[str, Field(min_length=1, max_length=64), SAFE]
+    image: Annotated[
+        str, Field(min_length=1, max_length=240_000, description="JPEG as a data: URL"), SAFE
+    ]
+
+
+class HeardAnswerOut(Out):
+    kind: Literal["affirmative", "negative", "unsure", "missing"]
+    text: str
+    attempt: int
+    retry: bool
+    review: bool
+
+
+class DocumentOut(Out):
+    kind: str
+    ok: bool
+
+
+class SummaryOut(Out):
+    nodes: list[dict[str, Any]]
+    status: str
 
 
 class ConsentOut(Out):

@@ -6,6 +6,7 @@ import { t } from "./i18n.js";
 import { clock } from "./review_i18n.js";
 import { codeLabel } from "./review_common.js";
 import { el } from "./ui.js";
+import "./playback_i18n.js";
 
 const PARTICIPANTS = ["salesperson", "customer"];
 
@@ -40,6 +41,17 @@ export function nodeSpans(data) {
     end: i + 1 < events.length ? events[i + 1].t_s : data.duration_s,
     covered: true,
   }));
+}
+
+/** Recorded voice playbacks: playback_start … playback_end events of the system track. */
+export function playbackSpans(events, duration) {
+  const out = [];
+  for (const e of events.filter((x) => x.type === "playback_start" && x.t_s !== null)) {
+    const seg = (e.detail || {}).segment;
+    const end = events.find((x) => x.type === "playback_end" && (x.detail || {}).segment === seg);
+    out.push({ title: e.node, start: e.t_s, end: end ? end.t_s : duration, complete: Boolean(end && end.detail.complete) });
+  }
+  return out;
 }
 
 function row(labelKey, track) {
@@ -82,6 +94,17 @@ export function buildTimeline(container, data, onSeek, onFinding) {
       tr.append(span(cls, r.start_s, r.end_s, duration, `${clock(r.start_s)}–${clock(r.end_s)}: ${r.faces}`));
     }
     rows.push(row(`rs.row.faces.${who}`, tr));
+  }
+  const titles = Object.fromEntries(data.script.map((n) => [n.id, n.title]));
+  const played = playbackSpans(data.events || [], data.duration_s).map((p) => ({ ...p, title: titles[p.title] || p.title }));
+  if (played.length) {
+    const tr = track("playback");
+    for (const p of played) {
+      const cls = `node${p.complete ? "" : " missing"}`;
+      const note = p.complete ? "" : ` (${t("pb.incomplete")})`;
+      tr.append(span(cls, p.start, p.end, duration, `${p.title} ${clock(p.start)}–${clock(p.end)}${note}`, p.title));
+    }
+    rows.push(row("rs.row.playback", tr));
   }
   if (data.gaps && data.gaps.length) {
     const tr = track();

@@ -1,0 +1,250 @@
+"""Self-service sessions (自助双录): the customer goes through the script alone.
+
+The page plays or shows each node; after a question it asks the server to hear the answer.
+The answer is the customer's own recording since the node finished (the live Matroska
+segment is readable while it is written), recognised and classified with the inspection's
+own speech model and answer rules (``inspection.speech``, ``inspection.answers``) on a
+thread. Shown documents are read from a still the page takes of its own camera with the
+inspection's OCR (``inspection.ocr``, ``inspection.page_text``). Models are built once per
+server process, on first use. Every result is stored as an event; the offline inspection of
+the recording stays the judge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from inspection.answers import classify_answer
+from inspection.idnumber import mask_id
+from inspection.media import Track, load_audio
+from inspection.ocr import parse_id_card
+from inspection.page_text import locate_sentence
+from inspection.policy import Policy
+from inspection.templates import RenderedNode, load_template
+from server import sessions
+from server.context import AppContext
+from server.session_dir import SessionDir, parse_iso, utc_now
+from server.store.models import RecordingSession
+
+if TYPE_CHECKING:
+    from inspection.pipeline import Inspector
+
+MODE = "self_service"
+MODELS_KEY = "selfservice_models"
+SAMPLE_RATE = 16000
+RECORDER_LAG_S = 0.3  # the newest audio may still be on its way into the file
+MIN_SIGNATURE_SIMILARITY = 0.6
+
+
+class Models:
+    """The inspection's speech and OCR models, built on first use (on a thread)."""
+
+    def __init__(self, models_dir: str, threads: int) -> None:
+        self._models_dir = models_dir
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._inspector: Inspector | None = None
+
+    def inspector(self) -> Inspector:
+        with self._lock:
+            if self._inspector is None:
+                from inspection.pipeline import Inspector
+                from inspection.rules import Thresholds
+                from models.registry import ModelRegistry, default_cache_dir
+
+                override = Path(self._models_dir) if self._models_dir else None
+                registry = ModelRegistry(default_cache_dir(), override)
+                self._inspector = Inspector(registry, Thresholds(), threads=self._threads)
+            return self._inspector
+
+
+def models_of(ctx: AppContext) -> Models:
+    found = ctx.extras.get(MODELS_KEY)
+    if not isinstance(found, Models):
+        found = Models(ctx.settings.models_dir, ctx.settings.worker_threads)
+        ctx.extras[MODELS_KEY] = found
+    return found
+
+
+def require_self_service(ctx: AppContext, row: RecordingSession) -> None:
+    if sessions.session_mode(ctx, row.id) != MODE:
+        raise sessions.SessionError(409, "not_self_service", "this is not a self-service session")
+    if row.status not in sessions.LIVE_STATES:
+        raise sessions.SessionError(409, "session_ended", "this session has ended")
+
+
+def node_of(row: RecordingSession, node_id: str) -> RenderedNode:
+    nodes = sessions.rendered_nodes(row.template_id, Policy.from_dict(row.policy))
+    node = next((n for n in nodes if n.id == node_id), None)
+    if node is None:
+        raise sessions.SessionError(
+            400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
+        )
+    return node
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers
+
+
+@dataclass(frozen=True)
+class AnswerWindow:
+    path: Path  # the customer's segment being recorded
+    start_s: float  # seconds into that file
+    end_s: float
+
+
+def answer_window(sdir: SessionDir, node_id: str, now: datetime) -> AnswerWindow | None:
+    """The customer's recording from the end of ``node_id`` (its last playback, else its
+    last ``node`` event) until now, in the customer's current segment."""
+    meta = sdir.metadata
+    since: datetime | None = None
+    for e in meta.get("events") or []:
+        if e.get("node") == node_id and e.get("type") in ("playback_end", "node"):
+            since = parse_iso(e.get("at"))
+    segs = [
+        s
+        for s in meta.get("segments") or []
+        if s.get("participant") == "customer" and s.get("started_at")
+    ]
+    if since is None or not segs:
+        return None
+    seg = segs[-1]
+    started = parse_iso(seg["started_at"])
+    assert started is not None
+    start = max(0.0, (since - started).total_seconds())
+    end = (now - started).total_seconds() - RECORDER_LAG_S
+    if end <= start:
+        return None
+    return AnswerWindow(sdir.path / str(seg["file"]), start, end)
+
+
+def hear_answer(models: Models, window: AnswerWindow) -> str:
+    """What the customer said in the window (blocking: decode + Whisper)."""
+    audio = load_audio([Track("customer", window.path, 0.0)], SAMPLE_RATE)
+    part = audio[int(window.start_s * SAMPLE_RATE) : int(window.end_s * SAMPLE_RATE)]
+    if part.size < SAMPLE_RATE // 4:
+        return ""
+    utterances = models.inspector().speech.transcribe(part, "customer", window.start_s)
+    return "".join(u.text for u in utterances).strip()
+
+
+async def answer(
+    ctx: AppContext, row: RecordingSession, node_id: str, attempt: int
+) -> dict[str, Any]:
+    """Hear and classify the answer to ``node_id``; ``retry`` asks the page to ask again,
+    ``review`` says the answer stays unclear after the last attempt (marked for a reviewer)."""
+    require_self_service(ctx, row)
+    node = node_of(row, node_id)
+    if not node.requires_answer:
+        raise sessions.SessionError(400, "no_answer_needed", f"node {node_id!r} asks nothing")
+    sdir = sessions.session_dir(ctx, row.id)
+    window = answer_window(sdir, node.id, utc_now())
+    text = ""
+    if window is not None:
+        text = await asyncio.to_thread(hear_answer, models_of(ctx), window)
+    kind = classify_answer(text, node.expected_answer).kind if text else "missing"
+    if kind in ("missing", "unrecognised"):
+        kind = "missing"
+    attempts = ctx.settings.self_service_answer_attempts
+    clear = kind in ("affirmative", "negative")
+    review = not clear and attempt >= attempts
+    detail = {"kind": kind, "text": text, "attempt": attempt, "final": clear or review}
+    await sdir.add_event("answer", participant="customer", node=node.id, detail=detail)
+    if review:
+        await sdir.add_event(
+            "answer_review", participant="customer", node=node.id, detail={"attempts": attempt}
+        )
+    return {**detail, "retry": not clear and not review, "review": review}
+
+
+# ---------------------------------------------------------------------------------------------
+# Documents
+
+
+def decode_image(data_url: str) -> np.ndarray:
+    """A ``data:image/jpeg;base64,...`` (or bare base64) still as a BGR image."""
+    raw = data_url.split(",", 1)[1] if data_url.startswith("data:") else data_url
+    try:
+        buf = np.frombuffer(base64.b64decode(raw, validate=True), np.uint8)
+    except (binascii.Error, ValueError):
+        raise sessions.SessionError(400, "invalid_image", "image is not base64") from None
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if img is None:
+        raise sessions.SessionError(400, "invalid_image", "image is not a JPEG or PNG")
+    return img
+
+
+def read_document(
+    models: Models, kind: str, img: np.ndarray, risk_sentence: str | None
+) -> dict[str, Any]:
+    """Read an ID card or a signed page from one still (blocking: OCR)."""
+    boxes = models.inspector().ocr.read(img)
+    if kind == "id_card":
+        card = parse_id_card(boxes)
+        ok = bool(card.id_valid and card.name)
+        number = mask_id(card.id_number) if card.id_number else None
+        return {"ok": ok, "name": card.name, "id_number": number, "id_valid": card.id_valid}
+    lines = [b.text for b in boxes]
+    similarity = locate_sentence(lines, risk_sentence).similarity if risk_sentence else 0.0
+    ok = similarity >= MIN_SIGNATURE_SIMILARITY if risk_sentence else bool(lines)
+    return {"ok": ok, "similarity": round(similarity, 3)}
+
+
+async def document(
+    ctx: AppContext, row: RecordingSession, node_id: str, image: str
+) -> dict[str, Any]:
+    require_self_service(ctx, row)
+    node = node_of(row, node_id)
+    if node.document is None:
+        raise sessions.SessionError(400, "no_document", f"node {node_id!r} shows no document")
+    img = decode_image(image)
+    risk = load_template(row.template_id).risk_sentence
+    result = await asyncio.to_thread(read_document, models_of(ctx), node.document, img, risk)
+    await session_event(ctx, row, "document_capture", node.id, {"kind": node.document, **result})
+    return {"kind": node.document, **result}
+
+
+async def session_event(
+    ctx: AppContext, row: RecordingSession, type: str, node: str, detail: dict[str, Any]
+) -> None:
+    await sessions.session_dir(ctx, row.id).add_event(
+        type, participant="customer", node=node, detail=detail
+    )
+
+
+def summary(ctx: AppContext, row: RecordingSession) -> list[dict[str, Any]]:
+    """Per node what the session's events show: played, shown, answered, captured."""
+    events = sessions.session_dir(ctx, row.id).metadata.get("events") or []
+    out = []
+    for node in sessions.rendered_nodes(row.template_id, Policy.from_dict(row.policy)):
+        mine = [e for e in events if e.get("node") == node.id]
+        played = any(
+            e["type"] == "playback_end" and (e.get("detail") or {}).get("complete") for e in mine
+        )
+        shown = any(e["type"] == "node" for e in mine)
+        answers = [e["detail"] for e in mine if e["type"] == "answer"]
+        captures = [e["detail"] for e in mine if e["type"] == "document_capture"]
+        item: dict[str, Any] = {
+            "id": node.id,
+            "title": node.title,
+            "presented": "played" if played else "shown" if shown else "missing",
+        }
+        if node.requires_answer:
+            last = answers[-1] if answers else None
+            review = any(e["type"] == "answer_review" for e in mine)
+            item["answer"] = "review" if review else last["kind"] if last else "missing"
+        if node.document:
+            item["document"] = "captured" if any(c.get("ok") for c in captures) else "missing"
+        out.append(item)
+    return out
