@@ -10,7 +10,7 @@ import qrcode.image.svg
 from aiohttp import web
 
 from inspection.policy import Policy
-from inspection.templates import builtin_templates, estimate_duration, load_template
+from inspection.templates import builtin_templates, estimate_duration
 from server import sessions
 from server.api.auth import require_user
 from server.api.errors import BadRequest
@@ -78,7 +78,7 @@ async def show(request: web.Request) -> web.Response:
     ctx, _user, row = await _own_session(request)
     policy = Policy.from_dict(row.policy)
     nodes = sessions.rendered_nodes(row.template_id, policy)
-    estimate = estimate_duration(load_template(row.template_id), policy)
+    estimate = estimate_duration(sessions.builtin_template(row.template_id), policy)
     return web.json_response(
         {
             "session": sessions.session_json(row, connected_of(ctx, row.id)),
