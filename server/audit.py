@@ -57,6 +57,17 @@ async def record(
     session_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
+    """Append one entry inside the caller's transaction (see :func:`record_sync`)."""
+    return await db.run_sync(record_sync, actor, action, session_id, detail)
+
+
+def record_sync(
+    db: Session,
+    actor: str,
+    action: str,
+    session_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
     """Append one entry inside the caller's transaction (SQLite: BEGIN IMMEDIATE serialises writers).
 
     The database must have the audit trail attached (``audit_trail.attach``): an entry
@@ -68,9 +79,9 @@ async def record(
     if db.get_bind().dialect.name == "postgresql":
         # Row locks cannot serialise appends (an empty table has no row to lock, and a
         # waiter would not re-read the newest entry): take one transaction-scoped lock.
-        await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    last = (
-        await db.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    last = db.execute(
+        select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)
     ).scalar_one_or_none()
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.hash
@@ -79,7 +90,7 @@ async def record(
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     detail = detail or {}
     digest = entry_hash(seq, at, actor, action, session_id, detail, prev)
-    await trail.ensure_keyed_from(db, seq)
+    trail.keyed_from_in(db, seq)
     entry = AuditEntry(
         seq=seq,
         at=at,
@@ -92,7 +103,7 @@ async def record(
         mac=trail.keys.mac(digest),
     )
     db.add(entry)
-    await db.flush()
+    db.flush()
     _checkpoint_after_commit(db, trail, seq, digest)
     return entry
 
@@ -100,7 +111,7 @@ async def record(
 _HEAD, _HOOKED = "kesu_audit_head", "kesu_audit_hooked"
 
 
-def _checkpoint_after_commit(db: AsyncSession, trail: AuditTrail, seq: int, digest: str) -> None:
+def _checkpoint_after_commit(db: Session, trail: AuditTrail, seq: int, digest: str) -> None:
     """Checkpoint the newest entry once the transaction commits (never a rolled-back one)."""
     db.info[_HEAD] = (seq, digest)
     if db.info.get(_HOOKED):
@@ -115,9 +126,8 @@ def _checkpoint_after_commit(db: AsyncSession, trail: AuditTrail, seq: int, dige
     def rolled_back(session: Session) -> None:
         session.info.pop(_HEAD, None)
 
-    sync = db.sync_session
-    event.listen(sync, "after_commit", committed)
-    event.listen(sync, "after_rollback", rolled_back)
+    event.listen(db, "after_commit", committed)
+    event.listen(db, "after_rollback", rolled_back)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from server.audit_keys import AuditKeys, Checkpoint, CheckpointLog, make_checkpoint
 from server.settings import Settings
@@ -50,9 +51,13 @@ class AuditTrail:
 
     async def ensure_keyed_from(self, s: AsyncSession, next_seq: int) -> int:
         """The first keyed entry: the oldest with a MAC, else ``next_seq`` (about to be one)."""
+        return await s.run_sync(self.keyed_from_in, next_seq)
+
+    def keyed_from_in(self, s: Session, next_seq: int) -> int:
+        """:meth:`ensure_keyed_from` for a synchronous session."""
         if self.keyed_from is None:
-            first = (
-                await s.execute(select(func.min(AuditEntry.seq)).where(AuditEntry.mac.is_not(None)))
+            first = s.execute(
+                select(func.min(AuditEntry.seq)).where(AuditEntry.mac.is_not(None))
             ).scalar_one_or_none()
             self.keyed_from = first if first is not None else next_seq
         return self.keyed_from
@@ -102,7 +107,7 @@ class AuditTrail:
 
 def attach(db: Database, trail: AuditTrail) -> AuditTrail:
     """Make every session of ``db`` write keyed entries through ``trail``."""
-    db.sessionmaker.configure(info={TRAIL_KEY: trail})
+    db.configure_info({TRAIL_KEY: trail})
     return trail
 
 

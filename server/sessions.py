@@ -7,7 +7,9 @@ The HTTP handlers stay thin and call this; it ties the database row, the session
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -17,10 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from inspection.idnumber import mask_id, validate_id
 from inspection.policy import Policy
-from inspection.templates import RenderedNode, TemplateError, load_template, render
+from inspection.templates import (
+    TEMPLATES_DIR_ENV,
+    RenderedNode,
+    Template,
+    TemplateError,
+    load_template,
+    render,
+)
 from server import audit, nodes
 from server.api.schemas.sessions import NewSessionBody
 from server.context import AppContext
@@ -131,9 +141,22 @@ def rendered_nodes(template_id: str, policy: Policy) -> list[RenderedNode]:
     if not re.fullmatch(r"[a-z0-9_]{1,64}", template_id):
         raise SessionError(400, "invalid_template", "template_id must be a built-in template id")
     try:
-        return render(load_template(template_id), policy)
+        return render(builtin_template(template_id), policy)
     except TemplateError as exc:
         raise SessionError(400, "invalid_template", str(exc).splitlines()[0]) from None
+
+
+def builtin_template(template_id: str) -> Template:
+    """A template by id (built-in or in ``KESU_TEMPLATES_DIR``), parsed once per process:
+    parsing its YAML took a few ms of the event loop on every session creation and join-page
+    view. Keyed by the templates directory too, so changing it is never served stale."""
+    return _template_in(template_id, os.environ.get(TEMPLATES_DIR_ENV, ""))
+
+
+@functools.lru_cache(maxsize=64)
+def _template_in(template_id: str, templates_dir: str) -> Template:
+    # Templates are frozen; errors are not cached (lru_cache keeps only results).
+    return load_template(template_id)
 
 
 def retain_until(policy: Policy, created: date, years_after_term: int) -> date:
@@ -226,24 +249,24 @@ async def create_session(
             policy=new.policy.to_dict(),
             mode=new.mode,
         )
-        async with ctx.db.session() as s:
+        actor = f"user:{user.username}"
+        created_detail = {
+            "template_id": new.template_id,
+            "product": new.policy.product_name,
+            # Anchored so a retention date moved in the database cannot excuse a deletion.
+            "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+        }
+
+        def insert(s: Session) -> None:
             s.add(row)
-            await audit.record(
-                s,
-                f"user:{user.username}",
-                "session.create",
-                session_id,
-                {
-                    "template_id": new.template_id,
-                    "product": new.policy.product_name,
-                    # Anchored so a retention date moved in the database cannot excuse a deletion.
-                    "retain_until": row.retain_until.isoformat() if row.retain_until else None,
-                },
-            )
+            audit.record_sync(s, actor, "session.create", session_id, created_detail)
             # The first metadata.json, anchored in the same transaction (not a second write).
-            await audit.record(
+            audit.record_sync(
                 s, "system", audit.METADATA_ACTION, session_id, {"files": {METADATA: meta_sha}}
             )
+
+        # One call on the writer thread: the write lock is held for the statements only.
+        await ctx.db.run_write(insert)
         anchored = meta_sha
     except BaseException:
         # A session is its row and its directory: neither may outlive a failed creation.
@@ -265,8 +288,7 @@ def _create_dir(root: Path, session_id: str, **fields: Any) -> tuple[SessionDir,
 async def get_session(ctx: AppContext, session_id: str) -> RecordingSession:
     if not SESSION_ID_RE.match(session_id):
         raise SessionError(404, "not_found", "no such session")
-    async with ctx.db.read() as s:
-        row = await s.get(RecordingSession, session_id)
+    row = await ctx.db.run_read(lambda s: s.get(RecordingSession, session_id))
     if row is None or row.deleted_at is not None:
         raise SessionError(404, "not_found", "no such session")
     return row
@@ -282,12 +304,8 @@ async def list_sessions(ctx: AppContext, user: User, limit: int = 200) -> list[R
     query = select(RecordingSession).where(RecordingSession.deleted_at.is_(None))
     if user.role != "admin":
         query = query.where(RecordingSession.salesperson_id == user.id)
-    async with ctx.db.read() as s:
-        return list(
-            (
-                await s.execute(query.order_by(RecordingSession.created_at.desc()).limit(limit))
-            ).scalars()
-        )
+    query = query.order_by(RecordingSession.created_at.desc()).limit(limit)
+    return await ctx.db.run_read(lambda s: list(s.execute(query).scalars()))
 
 
 def path_of(ctx: AppContext, session_id: str) -> Path:

@@ -128,6 +128,14 @@ class Settings:
             "Password verifications (argon2, 64 MiB each) run at once in threads; more wait."
         ),
     )
+    login_verified_cache_s: float = field(
+        default=300.0,
+        metadata=_meta(
+            "Seconds a successful password verification is remembered (an HMAC of account, "
+            "stored hash and password, in memory), so logging in again with the same password "
+            "skips argon2; wrong passwords are never cached. 0 = off."
+        ),
+    )
     login_hash_niceness: int = field(
         default=0,
         metadata=_meta(

@@ -114,10 +114,10 @@ class WriteTransactions:
         self.count = 0
         self.file_ops: list[tuple[str, str]] = []
         self.actions: list[list[str]] = []
-        engine = db.engine.sync_engine
-        event.listen(engine, "begin", self._begin)
-        event.listen(engine, "commit", self._end)
-        event.listen(engine, "rollback", self._end)
+        for engine in db.write_engines:
+            event.listen(engine, "begin", self._begin)
+            event.listen(engine, "commit", self._end)
+            event.listen(engine, "rollback", self._end)
         sys.addaudithook(self._audit)  # cannot be removed: it checks `self.open` and the root
 
     def _begin(self, _conn: Any) -> None:

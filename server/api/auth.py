@@ -9,9 +9,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from server import audit
 from server.api.errors import ApiError, Forbidden, Handler, Unauthorized, error_response
+from server.api.login_cache import VerifiedLogins
 from server.api.origin import UNSAFE, check_origin
 from server.api.schemas.auth import LoginBody
 from server.api.throttle import LoginThrottle, Refusal, account_key, address_key
@@ -58,21 +60,35 @@ def user_json(user: User) -> dict[str, Any]:
 
 # Paths that never need to know who is logged in: no database work for them at all.
 ANONYMOUS_PREFIXES = ("/static/", "/api/join/", "/join/", "/healthz")
+# The login page is the same for everyone (login.js asks /api/me itself).
+ANONYMOUS_PATHS = frozenset({"/login"})
 RENEW_AFTER = timedelta(minutes=5)
 
 THROTTLE_KEY = web.AppKey("kesu_login_throttle", LoginThrottle)
+VERIFIED_KEY = web.AppKey("kesu_verified_logins", VerifiedLogins)
 DUMMY_HASH_KEY = web.AppKey("kesu_dummy_hash", list[str])
+
+
+def _lookup(s: Session, digest: str) -> tuple[AuthSession, User] | None:
+    """The unexpired login of a cookie digest and its user (one read, on a database thread)."""
+    found = s.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == digest)
+    ).first()
+    if found is None or found[0].expires_at <= utcnow():
+        return None
+    return found[0], found[1]
 
 
 async def _attach_user(request: web.Request, ctx: AppContext, token: str) -> None:
     """Look the cookie up in a read-only transaction; renew its expiry in a separate, rare write."""
     digest = token_digest(token)
-    async with ctx.db.read() as s:
-        auth = await s.get(AuthSession, digest)
-        if auth is None or auth.expires_at <= utcnow():
-            return
-        user = await s.get(User, auth.user_id)
-    if user is None or user.disabled:
+    found = await ctx.db.run_read(lambda s: _lookup(s, digest))
+    if found is None:
+        return
+    auth, user = found
+    if user.disabled:
         return
     request[USER_KEY] = user
     request[AUTH_KEY] = auth
@@ -80,12 +96,13 @@ async def _attach_user(request: web.Request, ctx: AppContext, token: str) -> Non
     renewed = utcnow() + timedelta(hours=ctx.settings.session_cookie_hours)
     if renewed - auth.expires_at > RENEW_AFTER:
         try:
-            async with ctx.db.session() as s:
-                await s.execute(
+            await ctx.db.run_write(
+                lambda s: s.execute(
                     update(AuthSession)
                     .where(AuthSession.token_hash == digest)
                     .values(expires_at=renewed)
                 )
+            )
         # Best effort: the login stays valid either way.
         except (OperationalError, DatabaseBusy) as exc:
             log.warning("could not renew a login's expiry: %s", exc)
@@ -99,7 +116,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     ctx = request.app[CTX]
     check_origin(request, ctx.settings)
     token = request.cookies.get(COOKIE)
-    if token and not request.path.startswith(ANONYMOUS_PREFIXES):
+    if (
+        token
+        and not request.path.startswith(ANONYMOUS_PREFIXES)
+        and request.path not in ANONYMOUS_PATHS
+    ):
         await _attach_user(request, ctx, token)
     if request.method in UNSAFE and USER_KEY in request and request.path != "/api/login":
         auth = request[AUTH_KEY]
@@ -127,15 +148,20 @@ def _too_many(refusal: Refusal) -> web.Response:
     return resp
 
 
-async def _check_password(
-    request: web.Request, ctx: AppContext, username: str, password: str
-) -> User | None:
+async def _find_user(ctx: AppContext, username: str) -> User | None:
+    return await ctx.db.run_read(
+        lambda s: s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    )
+
+
+async def _check_password(request: web.Request, user: User | None, password: str) -> User | None:
     """The user if the password is right; argon2 runs in a thread, outside any transaction."""
-    async with ctx.db.read() as s:
-        user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
     stored = user.password_hash if user is not None else await _dummy_hash(request.app)
     ok = await request.app[THROTTLE_KEY].run(verify_password, stored, password)
-    return user if ok and user is not None and not user.disabled else None
+    if not ok or user is None or user.disabled:
+        return None
+    request.app[VERIFIED_KEY].remember(user.username, user.password_hash, password)
+    return user
 
 
 async def login(request: web.Request) -> web.Response:
@@ -153,30 +179,44 @@ async def login(request: web.Request) -> web.Response:
     account, address = account_key(username), address_key(request.remote)
     if (refusal := await throttle.refusal(account, address)) is not None:
         return _too_many(refusal)
-    async with throttle.slot():
-        # Checked again with the slot held: parallel guesses cannot all pass the first check.
-        if (refusal := await throttle.refusal(account, address)) is not None:
-            return _too_many(refusal)
-        user = await _check_password(request, ctx, username, password)
-        if user is None:
-            await throttle.failed(account, address)
-        else:
-            await throttle.succeeded(account)
+    # No database connection or transaction is held while the password is checked.
+    user = await _find_user(ctx, username)
+    if (
+        user is not None
+        and not user.disabled
+        and request.app[VERIFIED_KEY].matches(user.username, user.password_hash, password)
+    ):
+        # Verified with argon2 moments ago (server/api/login_cache.py): only right
+        # passwords get here, so this shortcut gives a guesser nothing.
+        await throttle.succeeded(account)
+    else:
+        async with throttle.slot():
+            # Checked again with the slot held: parallel guesses cannot all pass the first check.
+            if (refusal := await throttle.refusal(account, address)) is not None:
+                return _too_many(refusal)
+            user = await _check_password(request, user, password)
+            if user is None:
+                await throttle.failed(account, address)
+            else:
+                await throttle.succeeded(account)
     actor = f"user:{username}"[:64]
     if user is None:
         # Its own transaction: the 401 below must not roll the record of the attempt back.
-        async with ctx.db.session() as s:
-            await audit.record(s, actor, "login.failed", None, {"address": address})
+        await ctx.db.run_write(
+            lambda s: audit.record_sync(s, actor, "login.failed", None, {"address": address})
+        )
         raise Unauthorized("wrong username or password", code="bad_credentials")
     token, csrf = new_token(), new_token(16)
     expires = utcnow() + timedelta(hours=ctx.settings.session_cookie_hours)
-    async with ctx.db.session() as s:
-        s.add(
-            AuthSession(
-                token_hash=token_digest(token), user_id=user.id, csrf_token=csrf, expires_at=expires
-            )
-        )
-        await audit.record(s, actor, "login", None, {"address": address})
+    login_row = AuthSession(
+        token_hash=token_digest(token), user_id=user.id, csrf_token=csrf, expires_at=expires
+    )
+
+    def store(s: Session) -> None:
+        s.add(login_row)
+        audit.record_sync(s, actor, "login", None, {"address": address})
+
+    await ctx.db.run_write(store)
     resp = web.json_response({"user": user_json(user), "csrf_token": csrf})
     resp.set_cookie(
         COOKIE,
@@ -193,9 +233,12 @@ async def logout(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     user = require_user(request)
     auth: AuthSession = request[AUTH_KEY]
-    async with ctx.db.session() as s:
-        await s.execute(delete(AuthSession).where(AuthSession.token_hash == auth.token_hash))
-        await audit.record(s, f"user:{user.username}", "logout")
+
+    def end(s: Session) -> None:
+        s.execute(delete(AuthSession).where(AuthSession.token_hash == auth.token_hash))
+        audit.record_sync(s, f"user:{user.username}", "logout")
+
+    await ctx.db.run_write(end)
     resp = web.json_response({"ok": True})
     resp.del_cookie(COOKIE, path="/")
     return resp
@@ -213,6 +256,7 @@ async def _close_throttle(app: web.Application) -> None:
 
 def setup(app: web.Application) -> None:
     app[THROTTLE_KEY] = LoginThrottle.from_settings(app[CTX].settings)
+    app[VERIFIED_KEY] = VerifiedLogins(app[CTX].settings.login_verified_cache_s)
     app.on_cleanup.append(_close_throttle)
     app[DUMMY_HASH_KEY] = []
     app.router.add_post("/api/login", login)

@@ -10,7 +10,7 @@ import qrcode.image.svg
 from aiohttp import web
 
 from inspection.policy import Policy
-from inspection.templates import estimate_duration, load_template, named_templates
+from inspection.templates import estimate_duration, named_templates
 from server import playback, sessions
 from server.api.auth import require_user
 from server.api.errors import BadRequest
@@ -88,7 +88,9 @@ async def show(request: web.Request) -> web.Response:
     policy = Policy.from_dict(row.policy)
     nodes = sessions.rendered_nodes(row.template_id, policy)
     played = await playback.durations(nodes)
-    estimate = estimate_duration(load_template(row.template_id), policy, played_s=played)
+    estimate = estimate_duration(
+        sessions.builtin_template(row.template_id), policy, played_s=played
+    )
     return web.json_response(
         {
             "session": {
