@@ -14,6 +14,7 @@ from server.audit_export_verify import verify_export_report
 from server.audit_keys import AuditKeys, CheckpointLog, read_public_key
 from server.audit_trail import AuditTrail, attach
 from server.audit_verify import Report, verify_archive
+from server.blobs import store_from_settings
 from server.cli_common import announce, global_options, require_database, settings_from
 from server.settings import Settings
 from server.store.db import Database
@@ -35,7 +36,11 @@ async def verify_all(settings: Settings) -> Report:
     try:
         async with db.session() as s:
             report = await verify_archive(
-                s, settings.sessions_dir, keys, CheckpointLog(settings.audit_checkpoint_path)
+                s,
+                settings.sessions_dir,
+                keys,
+                CheckpointLog(settings.audit_checkpoint_path),
+                store_from_settings(settings),
             )
     finally:
         await db.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.archive import key_of
 from server.audit import (
     ANCHOR_ACTIONS,
     DELETE_ACTION,
@@ -32,6 +33,7 @@ from server.audit_reviews import (
     request_state,
 )
 from server.audit_trail import TRAIL_KEY, AuditTrail
+from server.blobs import ObjectBlobStore
 from server.store.models import (
     AuditEntry,
     FindingRow,
@@ -238,10 +240,11 @@ def deletion_refusal(
 
 
 async def check_all_files(
-    db: AsyncSession, sessions_dir: Path, untrusted: set[int]
+    db: AsyncSession, sessions_dir: Path, untrusted: set[int], store: ObjectBlobStore | None = None
 ) -> tuple[list[str], list[FileProblem]]:
     """Every anchored file of every session not deleted under the retention rules; also
-    every ``session.delete`` entry that does not excuse missing files."""
+    every ``session.delete`` entry that does not excuse missing files. With ``store``
+    (object storage), a file missing locally is checked there."""
     by_session: dict[str, list[AuditEntry]] = {}
     actions = (*ANCHOR_ACTIONS, DELETE_ACTION, HOLD, RELEASE, "session.create")
     query = select(AuditEntry).where(AuditEntry.action.in_(actions)).order_by(AuditEntry.seq)
@@ -273,10 +276,29 @@ async def check_all_files(
         if row is not None and row.status in LIVE and not deletes:
             anchors.pop("metadata.json", None)  # being written by the live call right now
         if anchors:
-            problems += await asyncio.to_thread(
+            found = await asyncio.to_thread(
                 check_files, session_id, sessions_dir / session_id, anchors
             )
+            if store is not None:
+                rechecked = [await _recheck_in_store(store, p) for p in found]
+                found = [p for p in rechecked if p is not None]
+            problems += found
     return refused, problems
+
+
+async def _recheck_in_store(store: ObjectBlobStore, problem: FileProblem) -> FileProblem | None:
+    """A file missing here checked in object storage (a worker's report written on another
+    machine; a recording whose local copy is gone): None if the copy there has the anchored
+    hash, ``altered`` if another."""
+    if problem.problem != "missing":
+        return problem
+    try:
+        _size, digest = await store.sha256(key_of(problem.session_id, problem.file))
+    except FileNotFoundError:
+        return problem
+    if digest == problem.expected:
+        return None
+    return replace(problem, problem="altered", actual=digest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,11 +360,16 @@ class Report:
 
 
 async def verify_archive(
-    db: AsyncSession, sessions_dir: Path, keys: AuditKeys | None, checkpoints: CheckpointLog
+    db: AsyncSession,
+    sessions_dir: Path,
+    keys: AuditKeys | None,
+    checkpoints: CheckpointLog,
+    store: ObjectBlobStore | None = None,
 ) -> Report:
-    """The whole archive; ``problems`` empty means intact."""
+    """The whole archive (local files, then ``store`` for those missing here); ``problems``
+    empty means intact."""
     chain = await check_chain(db, keys, checkpoints)
-    refused, files = await check_all_files(db, sessions_dir, chain.untrusted)
+    refused, files = await check_all_files(db, sessions_dir, chain.untrusted, store)
     reviews = await check_reviews(db, chain.untrusted)
     problems = (
         [f"chain: {p}" for p in chain.problems]

@@ -238,3 +238,49 @@ async def test_fetch_waits_for_the_final_archive(s3: S3Server, tmp_path: Path) -
         await archiver.stop()
     assert (fetched / "agent-000.mkv").read_bytes() == payload
     assert json.loads((fetched / "metadata.json").read_text())["status"] == "ended"
+
+
+async def test_audit_verify_checks_files_missing_here_in_the_store(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    """A worker on another machine wrote report.json (anchored, uploaded): the media node's
+    data dir has no copy, so `kesu audit verify` there reads it from the store."""
+    from server import audit
+    from server.audit_keys import AuditKeys, CheckpointLog
+    from server.audit_trail import AuditTrail, attach
+    from server.audit_verify import check_all_files
+    from server.store.db import Database
+
+    store = _store(s3, tmp_path, "t6")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'kesu.db'}")
+    keys = AuditKeys.load_or_create(tmp_path / "audit.key")
+    attach(db, AuditTrail(keys, CheckpointLog(tmp_path / "checkpoints.jsonl")))
+    await db.migrate()
+    report = tmp_path / "report.json"
+    report.write_text('{"verdict": "pass"}')
+    digest = hashlib.sha256(report.read_bytes()).hexdigest()
+    sessions_dir = tmp_path / "sessions"
+    try:
+        async with db.session() as s:
+            await audit.record(
+                s,
+                "system",
+                "files.anchor",
+                "s-00000000000000a1",
+                {"files": {"report.json": digest}},
+            )
+        async with db.session() as s:
+            _, missing = await check_all_files(s, sessions_dir, set())
+            assert [(p.file, p.problem) for p in missing] == [("report.json", "missing")]
+            _, missing = await check_all_files(s, sessions_dir, set(), store)
+            assert [(p.file, p.problem) for p in missing] == [("report.json", "missing")]
+        await store.put_file(key_of("s-00000000000000a1", "report.json"), report)
+        async with db.session() as s:
+            assert (await check_all_files(s, sessions_dir, set(), store)) == ([], [])
+        report.write_text('{"verdict": "fail"}')  # the stored copy altered
+        await store.put_file(key_of("s-00000000000000a1", "report.json"), report)
+        async with db.session() as s:
+            _, found = await check_all_files(s, sessions_dir, set(), store)
+        assert [(p.file, p.problem) for p in found] == [("report.json", "altered")]
+    finally:
+        await db.close()

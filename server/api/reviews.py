@@ -272,7 +272,13 @@ async def verify(request: web.Request) -> web.Response:
     assert trail is not None
     await trail.flush()  # the newest checkpoint is in the file before it is read
     async with ctx.db.session() as s:
-        report = await verify_archive(s, ctx.settings.sessions_dir, trail.keys, trail.log)
+        report = await verify_archive(
+            s,
+            ctx.settings.sessions_dir,
+            trail.keys,
+            trail.log,
+            ctx.archive.store if ctx.archive is not None else None,
+        )
     return web.json_response(
         {"ok": not report.problems, "problems": report.problems, "notes": report.notes}
     )
