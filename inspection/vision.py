@@ -76,18 +76,29 @@ def scan_video(
     """
     scan = VideoScan(participant, 1.0 / th.face_fps)
     for t, bgr in frames:
-        faces = sorted(analyzer.detect(bgr), key=lambda f: -f.size)
+        small = _shrink(bgr, th.face_detect_width)
+        faces = sorted(
+            analyzer.detect_cascade(bgr, small, th.face_min_size_px), key=lambda f: -f.size
+        )
         scan.faces.append(
             FrameFaces(t, tuple(f.size for f in faces), tuple(f.score for f in faces))
         )
         q = frame_quality(bgr, t)
         scan.stats.append(FrameStats(t, q.mean_luma, q.sharpness))
-        scan.thumbs[t] = thumbnail(bgr)
+        scan.thumbs[t] = thumbnail(small if small is not None else bgr)
         if keep_frames:
             scan.frames[t] = encode_jpeg(bgr, None, FRAME_QUALITY)
             if faces:
                 scan.detections[t] = faces
     return scan
+
+
+def _shrink(bgr: np.ndarray, width: int) -> np.ndarray | None:
+    """``bgr`` scaled down to ``width`` px (None when it is not wider, or ``width`` is 0)."""
+    h, w = bgr.shape[:2]
+    if width <= 0 or w <= width:
+        return None
+    return cv2.resize(bgr, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
 
 
 def _inside(t: float, spans: Sequence[Span]) -> bool:

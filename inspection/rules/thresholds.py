@@ -81,6 +81,10 @@ class Thresholds:
         "Faces smaller than this (px, shorter box side) do not count as present or as an extra person (e.g. the photo on an ID card held up).",
     )
     face_min_score: float = _h(0.6, "Minimum YuNet detection score for a face to count.")
+    face_detect_width: int = _h(
+        320,
+        "Width (px) frames are scaled to for the first, cheap face-detection pass; only frames where it does not see exactly one large, clear face are detected again at full resolution (inspection/faces.py detect_cascade). 0 = always full resolution.",
+    )
     extra_person_min_s: float = _h(
         2.0,
         "An extra face must be seen for at least this long (s) in one picture to be reported (R12, R18).",
