@@ -294,7 +294,9 @@ class Inspector:
                     raise InputError(str(exc)) from None
                 run.audio[who] = audio
                 q = audio_quality(audio, SAMPLE_RATE, silence_dbfs=th.audio_silence_dbfs)
-                run.levels[who] = AudioLevels(who, q.speech_dbfs, q.clipped_share, q.duration_s)
+                run.levels[who] = AudioLevels(
+                    who, q.speech_dbfs, q.clipped_share, q.duration_s, q.snr_db
+                )
                 run.progress.stage("audio", (i + 1) / 2)
 
     def _speech_stage(self, run: _Run) -> None:
@@ -430,7 +432,8 @@ class Inspector:
         )
         transcript = _transcript(run)
         for who in PARTICIPANTS:
-            out += rules.asr_findings(who, transcript, th)
+            snr = run.levels[who].snr_db if who in run.levels else None
+            out += rules.asr_findings(who, transcript, th, snr)
         out += rules.gap_findings(run.gaps, th)
         for f in out:
             # Faces, documents, media: what was being said around the moment, for context.

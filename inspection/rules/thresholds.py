@@ -127,6 +127,14 @@ class Thresholds:
         -38.0,
         "media.quality when a participant's median speech level is below this (dBFS): too quiet to be clearly identifiable (R14).",
     )
+    audio_min_snr_db: float = _h(
+        6.0,
+        "media.quality when a participant's speech stands less than this (dB) above the room's noise floor (quality.AudioQuality.snr_db): drowned in noise. The corpus rooms (10-25 dB SNR, pink, fan, babble, hum) measure 10-30 dB.",
+    )
+    asr_unclear_max_snr_db: float = _h(
+        8.0,
+        "Low recognition confidence (asr_low_share) is reported as media.quality only when the participant's measured SNR is below this (dB): on clean-enough audio it says the recogniser is weak (short answers, babble heard as words), not that the recording is bad. None measured = always.",
+    )
     audio_clipped_share: float = _h(
         0.01, "media.quality when more than this share (0-1) of samples is clipped."
     )
