@@ -13,6 +13,13 @@ from inspection.page_text import locate_sentence, reading_order, split_form
 from inspection.rules import IdCardEvidence, SignatureEvidence, Span
 
 
+def shows_id_card(ocr: OcrEngine, bgr: np.ndarray) -> bool:
+    """The frame shows an ID card: an 18-character ID number or the card's 公民身份号码
+    label is read in it. A second face in such a frame is the card's photo."""
+    reading = parse_id_card(ocr.read(bgr))
+    return reading.id_number is not None or "身份号码" in "".join(reading.text.split())
+
+
 def read_id_card(
     ocr: OcrEngine,
     frames: Sequence[tuple[float, np.ndarray]],

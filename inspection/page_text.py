@@ -11,6 +11,7 @@ Pure functions over OCR lines; no models.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,19 +80,45 @@ def _bounds(boxes: Sequence[TextBox]) -> Bounds:
     )
 
 
+def _angle(box: TextBox) -> float:
+    """Slope angle (radians) of a box's text line: its top edge, corner 0 to corner 1."""
+    (x0, y0), (x1, y1) = box.box[0][:2], box.box[1][:2]
+    return math.atan2(y1 - y0, x1 - x0) if x1 - x0 > 1e-6 else 0.0
+
+
+def _extent(box: TextBox, angle: float) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of ``box`` in a frame turned by ``-angle``: the page's own
+    axes when the page is held at ``angle``."""
+    c, s = math.cos(angle), math.sin(angle)
+    xs = [x * c + y * s for x, y in (p[:2] for p in box.box)]
+    ys = [-x * s + y * c for x, y in (p[:2] for p in box.box)]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def _same_line(a: TextBox, b: TextBox) -> bool:
-    overlap = min(a.bottom, b.bottom) - max(a.top, b.top)
-    return overlap >= 0.4 * min(a.bottom - a.top, b.bottom - b.top)
+    # Measured along the page's own lines: on a tilted page (a form held at 5-15°) the
+    # upright bounds of two consecutive long lines overlap vertically by half their height.
+    angle = _angle(a)
+    al, at, ar, ab = _extent(a, angle)
+    bl, bt, br, bb = _extent(b, angle)
+    overlap = min(ab, bb) - max(at, bt)
+    if overlap < 0.4 * min(ab - at, bb - bt):
+        return False
+    # Boxes side by side on one line do not overlap horizontally; stacked lines do.
+    return min(ar, br) - max(al, bl) < 0.3 * min(ar - al, br - bl)
 
 
 def reading_order(boxes: Sequence[TextBox]) -> list[PageLine]:
-    """Boxes grouped into lines (vertical overlap), top to bottom, each left to right."""
+    """Boxes grouped into lines (overlapping along the page's slope, side by side), top to
+    bottom, each left to right."""
     rows: list[list[int]] = []
     for i in sorted(range(len(boxes)), key=lambda i: (boxes[i].top + boxes[i].bottom) / 2):
-        if rows and _same_line(boxes[rows[-1][0]], boxes[i]):
-            rows[-1].append(i)
+        row = next((r for r in reversed(rows[-3:]) if _joins(boxes, r, i)), None)
+        if row is not None:
+            row.append(i)
         else:
             rows.append([i])
+    rows.sort(key=lambda r: min((boxes[i].top + boxes[i].bottom) / 2 for i in r))
     lines = []
     for row in rows:
         row.sort(key=lambda i: boxes[i].left)
@@ -103,6 +130,17 @@ def reading_order(boxes: Sequence[TextBox]) -> list[PageLine]:
             )
         )
     return lines
+
+
+def _joins(boxes: Sequence[TextBox], row: list[int], i: int) -> bool:
+    """Box ``i`` continues ``row``: on the line of its first box, beside all of its boxes."""
+    return _same_line(boxes[row[0]], boxes[i]) and all(_beside(boxes[j], boxes[i]) for j in row[1:])
+
+
+def _beside(a: TextBox, b: TextBox) -> bool:
+    return min(a.right, b.right) - max(a.left, b.left) < 0.3 * min(
+        a.right - a.left, b.right - b.left
+    )
 
 
 def _compact(text: str) -> str:

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from inspection import rules
-from inspection.documents import read_id_card, read_signature
+from inspection.documents import read_id_card, read_signature, shows_id_card
 from inspection.inputs import (
     PARTICIPANTS,
     InputError,
@@ -53,6 +53,7 @@ from inspection.vision import (
     card_photo_refs,
     document_frames,
     drop_photo_faces,
+    extra_face_runs,
     live_embedding,
     photo_embedding,
     presence_runs,
@@ -141,6 +142,7 @@ class _Run:
     id_card: IdCardEvidence | None = None
     signature: SignatureEvidence | None = None
     matches: list[FaceMatch] = field(default_factory=list)
+    card_shown: dict[str, list[Span]] = field(default_factory=dict)  # 2+ faces, card read
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -296,7 +298,9 @@ class Inspector:
                     raise InputError(str(exc)) from None
                 run.audio[who] = audio
                 q = audio_quality(audio, SAMPLE_RATE, silence_dbfs=th.audio_silence_dbfs)
-                run.levels[who] = AudioLevels(who, q.speech_dbfs, q.clipped_share, q.duration_s)
+                run.levels[who] = AudioLevels(
+                    who, q.speech_dbfs, q.clipped_share, q.duration_s, q.snr_db
+                )
                 run.progress.stage("audio", (i + 1) / 2)
 
     def _speech_stage(self, run: _Run) -> None:
@@ -389,6 +393,17 @@ class Inspector:
                     )
             run.matches = self._face_matches(run, th)
 
+    def _card_shown(self, run: _Run, who: str, scan: VideoScan, th: Thresholds) -> None:
+        """Spans where a second face is left that is an ID card's photo after all: its frame
+        shows an ID number or the card's label. The photo may be too small or blurred to
+        match the live face, and without a window (speech missed the ID-card node) nothing
+        else says a card is shown. One OCR read per run; runs are rare."""
+        id_span = [run.windows["id_card"]] if who == "customer" and "id_card" in run.windows else []
+        for span, t in extra_face_runs(scan, th, id_span):
+            bgr = scan.frame(t)
+            if bgr is not None and shows_id_card(self.ocr, bgr):
+                run.card_shown.setdefault(who, []).append(span)
+
     def _face_matches(self, run: _Run, th: Thresholds) -> list[FaceMatch]:
         out: list[FaceMatch] = []
         for who in PARTICIPANTS:
@@ -407,6 +422,7 @@ class Inspector:
                 refs += card_photo_refs(scan, self.faces, run.windows["id_card"], th)
             # The card held up outside its window is still a photo, not a second person.
             scan.faces = drop_photo_faces(scan, self.faces, refs, th)
+            self._card_shown(run, who, scan, th)
             photo_path = run.inp.reference_photos.get(who)
             if photo_path is not None:
                 photo = cv2.imread(str(photo_path))
@@ -441,8 +457,9 @@ class Inspector:
             excluded = gaps + (doc_spans if who == "customer" else [])
             present = run.presence.get(who)
             out += rules.face_absence_findings(who, frames, period, session, excluded, th, present)
+            shown = run.card_shown.get(who, [])
             out += rules.extra_person_findings(
-                who, frames, period, id_span if who == "customer" else [], th
+                who, frames, period, (id_span if who == "customer" else []) + shown, th
             )
             if scan:
                 out += rules.video_findings(who, scan.stats, th)
@@ -457,7 +474,8 @@ class Inspector:
         )
         transcript = _transcript(run)
         for who in PARTICIPANTS:
-            out += rules.asr_findings(who, transcript, th)
+            snr = run.levels[who].snr_db if who in run.levels else None
+            out += rules.asr_findings(who, transcript, th, snr)
         out += rules.gap_findings(run.gaps, th)
         for f in out:
             # Faces, documents, media: what was being said around the moment, for context.

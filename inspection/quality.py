@@ -27,6 +27,13 @@ class AudioQuality:
     window levels) and louder than ``silence_dbfs``; when no window stands out of the floor
     (continuous sound, or no pause at all), every non-silent window counts.
     ``silent_spans`` are maximal runs of silent windows, in seconds of the input timeline.
+    ``noise_dbfs`` is that noise floor and ``snr_db`` how far the speech stands above it
+    (None when silent): the speech windows' median power less the floor's, over the floor,
+    or, when no window stands out, the loudest window's (speech drowned in noise measures
+    low). The
+    floor is a percentile of half-second windows, so steady noise (fan, hum) and babble
+    (many voices: its windows vary little at 0.5 s) both measure as floor, and a customer
+    who speaks a few seconds in two minutes does not raise it.
     """
 
     duration_s: float
@@ -37,6 +44,8 @@ class AudioQuality:
     silent_share: float
     clipped_share: float
     silent_spans: list[tuple[float, float]]
+    noise_dbfs: float = _FLOOR_DBFS
+    snr_db: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,15 +100,19 @@ def audio_quality(
     silent = levels < silence_dbfs
     loud = levels[~silent]
     duration = audio.size / sample_rate
+    floor = float(np.percentile(levels, _NOISE_PERCENTILE))
+    speech = _speech_level(levels, loud, speech_margin_db)
     return AudioQuality(
         duration_s=duration,
         window_s=window_s,
         rms_dbfs=float(_dbfs(float(np.mean(np.square(samples))))),
         peak_dbfs=float(_dbfs(float(np.max(np.abs(samples))) ** 2)),
-        speech_dbfs=_speech_level(levels, loud, speech_margin_db),
+        speech_dbfs=speech,
         silent_share=float(silent.mean()),
         clipped_share=float(np.mean(np.abs(samples) >= clip_level)),
         silent_spans=_runs(silent, window_s, duration),
+        noise_dbfs=floor,
+        snr_db=_snr(levels, loud, floor, speech_margin_db),
     )
 
 
@@ -112,6 +125,16 @@ def _speech_level(levels: np.ndarray, loud: np.ndarray, margin_db: float) -> flo
     floor = float(np.percentile(levels, _NOISE_PERCENTILE))
     speech = loud[loud >= floor + margin_db]
     return float(np.median(speech if speech.size else loud))
+
+
+def _snr(levels: np.ndarray, loud: np.ndarray, floor: float, margin_db: float) -> float | None:
+    if not loud.size:
+        return None
+    speech = loud[loud >= floor + margin_db]
+    lift = float(np.median(speech) if speech.size else np.max(levels)) - floor
+    # Speech windows hold speech plus noise: take the noise's power out (a voice at the
+    # noise's own level measures +3 dB, i.e. 0 dB once subtracted).
+    return float(10.0 * np.log10(max(10.0 ** (lift / 10.0) - 1.0, 1e-6)))
 
 
 def _runs(flags: np.ndarray, window_s: float, duration: float) -> list[tuple[float, float]]:
@@ -138,16 +161,18 @@ def sharpness(bgr: np.ndarray) -> float:
     if grey.shape[1] > _SHARPNESS_WIDTH:
         height = round(grey.shape[0] * _SHARPNESS_WIDTH / grey.shape[1])
         grey = cv2.resize(grey, (_SHARPNESS_WIDTH, height), interpolation=cv2.INTER_AREA)
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    _, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_64F))  # 2x faster than ndarray.var
+    return float(std[0, 0]) ** 2
 
 
 def frame_quality(bgr: np.ndarray, t_s: float = 0.0) -> FrameQuality:
     """Mean and spread of luma (0-255) and sharpness of one BGR frame."""
     grey = _grey(bgr)
+    mean, std = cv2.meanStdDev(grey)
     return FrameQuality(
         t_s=t_s,
-        mean_luma=float(grey.mean()),
-        luma_std=float(grey.std()),
+        mean_luma=float(mean[0, 0]),
+        luma_std=float(std[0, 0]),
         sharpness=sharpness(grey),
     )
 

@@ -76,18 +76,31 @@ def scan_video(
     """
     scan = VideoScan(participant, 1.0 / th.face_fps)
     for t, bgr in frames:
-        faces = sorted(analyzer.detect(bgr), key=lambda f: -f.size)
+        small = _shrink(bgr, th.face_detect_width)
+        faces = sorted(
+            analyzer.detect_cascade(bgr, small, th.face_min_size_px), key=lambda f: -f.size
+        )
         scan.faces.append(
             FrameFaces(t, tuple(f.size for f in faces), tuple(f.score for f in faces))
         )
         q = frame_quality(bgr, t)
         scan.stats.append(FrameStats(t, q.mean_luma, q.sharpness))
-        scan.thumbs[t] = thumbnail(bgr)
-        if keep_frames:
+        scan.thumbs[t] = thumbnail(small if small is not None else bgr)
+        # Frames with a second face are kept whatever ``keep_frames`` says (rare, and needed
+        # to tell a card held up from a second person, see ``extra_face_runs``).
+        if keep_frames or sum(_counted(f, th) for f in faces) >= 2:
             scan.frames[t] = encode_jpeg(bgr, None, FRAME_QUALITY)
             if faces:
                 scan.detections[t] = faces
     return scan
+
+
+def _shrink(bgr: np.ndarray, width: int) -> np.ndarray | None:
+    """``bgr`` scaled down to ``width`` px (None when it is not wider, or ``width`` is 0)."""
+    h, w = bgr.shape[:2]
+    if width <= 0 or w <= width:
+        return None
+    return cv2.resize(bgr, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
 
 
 def _inside(t: float, spans: Sequence[Span]) -> bool:
@@ -197,6 +210,38 @@ def presence_runs(scan: VideoScan) -> list[dict[str, float | int]]:
 
 def _counted(face: Face, th: Thresholds) -> bool:
     return face.size >= th.face_min_size_px and face.score >= th.face_min_score
+
+
+def extra_face_runs(
+    scan: VideoScan, th: Thresholds, excluded: Sequence[Span] = ()
+) -> list[tuple[Span, float]]:
+    """Runs of sampled frames with two or more counted faces outside ``excluded``, lasting at
+    least ``extra_person_min_s`` (what ``face.extra_person`` would report), each with the
+    time of its sharpest kept frame. A run is split where the second face changes size by a
+    quarter or more: a card put down as a second person comes in is two runs."""
+    sharp = {s.t_s: s.sharpness for s in scan.stats}
+    runs: list[list[float]] = []
+    second = 0.0
+    for ff in sorted(scan.faces, key=lambda f: f.t_s):
+        sizes = [
+            s
+            for s, c in zip(ff.sizes, ff.scores, strict=True)
+            if s >= th.face_min_size_px and c >= th.face_min_score
+        ]
+        if len(sizes) < 2 or _inside(ff.t_s, excluded):
+            runs.append([])
+            continue
+        if not runs or not runs[-1] or abs(sizes[1] - second) >= 0.25 * max(sizes[1], second):
+            runs.append([])
+        runs[-1].append(ff.t_s)
+        second = sizes[1]
+    out = []
+    for ts in runs:
+        kept = [t for t in ts if t in scan.frames]
+        if not kept or ts[-1] + scan.period_s - ts[0] < th.extra_person_min_s:
+            continue
+        out.append(((ts[0], ts[-1] + scan.period_s), max(kept, key=lambda t: sharp.get(t, 0.0))))
+    return out
 
 
 def card_photo_refs(

@@ -248,3 +248,41 @@ def test_printed_model_sentence_wrapped_over_lines_is_not_handwriting(
     boxes.append(_box(f"投保人签名：{NAME} 日期：2026.1.2", 40, 400))
     expected = [] if copied else ["document.risk_sentence_missing"]
     assert codes(evidence(boxes)) == expected
+
+
+def _tilted(boxes: list[TextBox], degrees: float, cx: float = 320, cy: float = 240) -> list:
+    """The boxes of a page held at ``degrees`` (rotated about the frame centre), as the OCR
+    returns them: 4 corners each, following the text line."""
+    import math
+
+    a = math.radians(degrees)
+    c, s = math.cos(a), math.sin(a)
+    out = []
+    for b in boxes:
+        pts = [
+            [cx + (x - cx) * c - (y - cy) * s, cy + (x - cx) * s + (y - cy) * c] for x, y in b.box
+        ]
+        out.append(TextBox(pts, b.text, b.score))
+    return out
+
+
+@pytest.mark.parametrize("degrees", [-12.0, -7.0, 6.0, 9.0, 13.0])
+@pytest.mark.parametrize("per_line", [13, 20])
+def test_sentence_on_a_tilted_form_is_read_line_by_line(degrees: float, per_line: int) -> None:
+    """A form held at 6-13°: the upright bounds of two consecutive handwritten lines overlap
+    by half their height, and line 3 was read as part of line 2, starting further left (the
+    copied sentence came out as ...说明书 / 和保单利益的不确定性 和投保提示书... : mismatch)."""
+    layout = {
+        "heading": FORM_HEADINGS[0],
+        "instruction": FORM_INSTRUCTIONS[0],
+        "sign": SIGN_LINES[0],
+        "per_line": per_line,
+        "quoted": False,
+        "ruling": False,
+    }
+    boxes = _tilted(form_boxes(RISK_SENTENCE, seed=3, **layout), degrees)
+    texts = [line.text for line in reading_order(boxes)]
+    chunks = [RISK_SENTENCE[i : i + per_line] for i in range(0, len(RISK_SENTENCE), per_line)]
+    order = [next(k for k, t in enumerate(texts) if chunk in t) for chunk in chunks]
+    assert order == sorted(order) and len(set(order)) == len(order), texts
+    assert codes(evidence(boxes)) == []

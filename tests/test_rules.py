@@ -359,10 +359,13 @@ def test_audio_quality() -> None:
         (AudioLevels("customer", None, 0.0, 60.0), "无声"),
         (AudioLevels("customer", -45.0, 0.0, 60.0), "音量过低"),
         (AudioLevels("salesperson", -12.0, 0.05, 60.0), "削波"),
+        (AudioLevels("customer", -30.0, 0.0, 60.0, snr_db=3.0), "噪声"),
     ):
         found = rules.audio_findings(levels, TH)
         assert codes(found) == ["media.quality"] and found[0].severity == "review"
         assert word in found[0].message
+    # A voice 10 dB above babble or hum is a noisy room, not a defect of the recording.
+    assert rules.audio_findings(AudioLevels("customer", -30.0, 0.0, 60.0, snr_db=10.0), TH) == []
 
 
 def test_video_quality() -> None:
@@ -391,6 +394,21 @@ def test_asr_confidence() -> None:
         TranscriptLine("customer", 29.0, 29.8, "没问题", 0.98),
     ]
     assert rules.asr_findings("customer", short, TH) == []
+
+
+def test_asr_confidence_is_blamed_on_the_recording_only_when_it_is_noisy() -> None:
+    """Whisper base writes babble as low-confidence words and is unsure of short answers;
+    with the voice well above the room's noise that is the recogniser, not the media."""
+    babble_heard_as_words = [
+        TranscriptLine("customer", 0.0, 21.0, "但是新那兴多子", 0.05),
+        TranscriptLine("customer", 51.0, 81.0, "没有问题，因为完全是某一件事", 0.11),
+    ]
+    assert rules.asr_findings("customer", babble_heard_as_words, TH, snr_db=10.0) == []
+    assert rules.asr_findings("customer", babble_heard_as_words, TH, snr_db=20.0) == []
+    noisy = rules.asr_findings("customer", babble_heard_as_words, TH, snr_db=7.0)
+    assert codes(noisy) == ["media.quality"] and noisy[0].evidence["scores"]["snr_db"] == 7.0
+    # Not measured (no audio levels): as before.
+    assert codes(rules.asr_findings("customer", babble_heard_as_words, TH)) == ["media.quality"]
 
 
 def test_gaps() -> None:

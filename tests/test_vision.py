@@ -134,3 +134,45 @@ def test_document_frames_pick_the_card_or_the_page(analyzer: FaceAnalyzer) -> No
     assert {t for t, _ in document_frames(scan, window, 2)} <= {0.0, 1.0, 2.0}
     assert {t for t, _ in document_frames(scan, window, 2, card=True)} == {4.0, 5.0}
     assert {t for t, _ in document_frames(scan, window, 2, card=False)} <= {0.0, 1.0, 2.0, 3.0}
+
+
+def test_cascade_finds_what_full_resolution_finds(analyzer: FaceAnalyzer) -> None:
+    """The 320 px pass decides plain frames (one large face); a card photo or a second
+    person sends the frame to the full pass, so the counted faces are the full ones."""
+    from inspection.faces import cosine
+    from inspection.vision import _shrink
+
+    shots = frames() + _card_and_person_frames("t1-d.jpg")
+    before = dict(analyzer.stats)
+    for _t, bgr in shots:
+        small = _shrink(bgr, TH.face_detect_width)
+        fast = analyzer.detect_cascade(bgr, small, TH.face_min_size_px)
+        full = analyzer.detect(bgr)
+        counted = [f for f in full if f.score >= TH.face_min_score and f.size >= 16]
+        assert len([f for f in fast if f.score >= TH.face_min_score]) == len(counted)
+        if len(fast) == 1 and fast[0].coarse:  # located again before embedding
+            assert abs(fast[0].size - full[0].size) < 0.2 * full[0].size
+            assert cosine(analyzer.embed(bgr, fast[0]), analyzer.embed(bgr, full[0])) > 0.9
+    assert analyzer.stats["fast"] - before["fast"] >= 3  # the plain frames
+    assert analyzer.stats["full"] - before["full"] >= 10  # cards, second person, nobody
+
+
+def test_card_held_up_outside_any_window_is_told_from_a_second_person(
+    analyzer: FaceAnalyzer,
+) -> None:
+    """Speech missed the ID-card node (no window) and the card's photo is too small to match
+    the live face: the frame shows the card's number, so the second face is its photo;
+    beside a real second person no card is read."""
+    from inspection.documents import shows_id_card
+    from inspection.ocr import OcrEngine
+    from inspection.vision import extra_face_runs
+
+    scan = scan_video("customer", _card_and_person_frames("t1-d.jpg"), analyzer, TH, False)
+    runs = extra_face_runs(scan, TH)
+    assert [(round(a), round(b)) for (a, b), _ in runs] == [(0, 6), (6, 10)]
+    ocr = OcrEngine(threads=2)
+    (_, t_card), (_, t_person) = runs
+    card_frame, person_frame = scan.frame(t_card), scan.frame(t_person)
+    assert card_frame is not None and person_frame is not None  # kept: two faces
+    assert shows_id_card(ocr, card_frame)
+    assert not shows_id_card(ocr, person_frame)

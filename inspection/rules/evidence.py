@@ -144,6 +144,7 @@ class AudioLevels:
     speech_dbfs: float | None  # None: the whole track is silent
     clipped_share: float
     duration_s: float
+    snr_db: float | None = None  # speech level above the room's noise floor (dB)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,13 @@ def audio_findings(levels: AudioLevels, th: Thresholds) -> list[Finding]:
         "scores": {
             "speech_dbfs": r3(levels.speech_dbfs),
             "clipped_share": r3(levels.clipped_share),
+            "snr_db": r3(levels.snr_db),
         },
         "threshold": {
             "audio_silence_dbfs": th.audio_silence_dbfs,
             "audio_quiet_dbfs": th.audio_quiet_dbfs,
             "audio_clipped_share": th.audio_clipped_share,
+            "audio_min_snr_db": th.audio_min_snr_db,
         },
     }
     who_en = PARTICIPANT_EN[levels.participant]
@@ -36,6 +38,13 @@ def audio_findings(levels: AudioLevels, th: Thresholds) -> list[Finding]:
             (
                 f"{who}音量过低（{levels.speech_dbfs:.0f} dBFS）",
                 f"{who_en}'s audio is too quiet ({levels.speech_dbfs:.0f} dBFS)",
+            )
+        )
+    if levels.snr_db is not None and levels.snr_db < th.audio_min_snr_db:
+        msgs.append(
+            (
+                f"{who}语音被噪声淹没（仅高出噪声 {levels.snr_db:.0f} dB）",
+                f"{who_en}'s speech is drowned in noise (only {levels.snr_db:.0f} dB above it)",
             )
         )
     if levels.clipped_share > th.audio_clipped_share:

@@ -111,12 +111,20 @@ def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None)
 
 
 def asr_findings(
-    participant: Participant, lines: Sequence[TranscriptLine], th: Thresholds
+    participant: Participant,
+    lines: Sequence[TranscriptLine],
+    th: Thresholds,
+    snr_db: float | None = None,
 ) -> list[Finding]:
     """media.quality when too much of a participant's speech was recognised with low confidence.
 
-    ``TranscriptLine.confidence`` is the mean Whisper word probability (0-1).
+    ``TranscriptLine.confidence`` is the mean Whisper word probability (0-1). With the
+    participant's measured ``snr_db`` at or above ``asr_unclear_max_snr_db`` nothing is
+    reported: Whisper base turns babble into low-confidence words and is unsure of short
+    answers in rooms whose audio is fine, which is not a defect of the recording.
     """
+    if snr_db is not None and snr_db >= th.asr_unclear_max_snr_db:
+        return []
     scored = [t for t in lines if t.participant == participant and t.confidence is not None]
     total = sum(t.end_s - t.start_s for t in scored)
     if total <= 0 or total < th.asr_min_speech_s:
@@ -137,8 +145,9 @@ def asr_findings(
             evidence={
                 "rule": "R14",
                 "kind": "speech",
-                "scores": {"low_share": round(share, 3)},
+                "scores": {"low_share": round(share, 3), "snr_db": r3(snr_db)},
                 "threshold": {
+                    "asr_unclear_max_snr_db": th.asr_unclear_max_snr_db,
                     "asr_low_confidence": th.asr_low_confidence,
                     "asr_low_share": th.asr_low_share,
                     "asr_min_speech_s": th.asr_min_speech_s,

@@ -85,6 +85,10 @@ class Thresholds:
         "Faces smaller than this (px, shorter box side) do not count as present or as an extra person (e.g. the photo on an ID card held up).",
     )
     face_min_score: float = _h(0.6, "Minimum YuNet detection score for a face to count.")
+    face_detect_width: int = _h(
+        320,
+        "Width (px) frames are scaled to for the first, cheap face-detection pass; only frames where it does not see exactly one large, clear face are detected again at full resolution (inspection/faces.py detect_cascade). 0 = always full resolution.",
+    )
     extra_person_min_s: float = _h(
         2.0,
         "An extra face must be seen for at least this long (s) in one picture to be reported (R12, R18).",
@@ -126,6 +130,14 @@ class Thresholds:
     audio_quiet_dbfs: float = _h(
         -38.0,
         "media.quality when a participant's median speech level is below this (dBFS): too quiet to be clearly identifiable (R14).",
+    )
+    audio_min_snr_db: float = _h(
+        6.0,
+        "media.quality when a participant's speech stands less than this (dB) above the room's noise floor (quality.AudioQuality.snr_db): drowned in noise. The corpus rooms (10-25 dB SNR, pink, fan, babble, hum) measure 10-30 dB.",
+    )
+    asr_unclear_max_snr_db: float = _h(
+        8.0,
+        "Low recognition confidence (asr_low_share) is reported as media.quality only when the participant's measured SNR is below this (dB): on clean-enough audio it says the recogniser is weak (short answers, babble heard as words), not that the recording is bad. None measured = always.",
     )
     audio_clipped_share: float = _h(
         0.01, "media.quality when more than this share (0-1) of samples is clipped."
