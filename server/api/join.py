@@ -55,6 +55,7 @@ async def info(request: web.Request) -> web.Response:
         "current_node": row.current_node,
         "script": [node_json(n) for n in nodes],
         "connected": connected_of(ctx, row.id),
+        "live_checks": ctx.live is not None,
     }
     return web.json_response(body)
 

@@ -84,6 +84,7 @@ async def show(request: web.Request) -> web.Response:
             "session": sessions.session_json(row, connected_of(ctx, row.id)),
             "script": [node_json(n) for n in nodes],
             "estimated_s": round(estimate.total_s, 1),
+            "live_checks": ctx.live is not None,
         }
     )
 

@@ -117,6 +117,7 @@ class SessionDetailOut(Out):
     session: SessionOut
     script: list[ScriptNodeOut]
     estimated_s: float
+    live_checks: bool = False  # the page then opens GET .../live
 
 
 class TemplateOut(Out):
@@ -159,6 +160,7 @@ class JoinInfoOut(Out):
     current_node: str | None
     script: list[ScriptNodeOut]
     connected: dict[str, bool]
+    live_checks: bool = False  # the page then opens GET .../live
 
 
 class ConsentOut(Out):
