@@ -56,6 +56,7 @@ async def info(request: web.Request) -> web.Response:
         "script": [node_json(n) for n in nodes],
         "connected": connected_of(ctx, row.id),
         "mode": sessions.session_mode(ctx, row.id),
+        "live_checks": ctx.live is not None,
     }
     return web.json_response(body)
 

@@ -103,6 +103,7 @@ async def show(request: web.Request) -> web.Response:
                 {"key": p.key, "product_name": p.product_name, "estimated_s": round(p.total_s, 1)}
                 for p in estimate.products
             ],
+            "live_checks": ctx.live is not None,
         }
     )
 

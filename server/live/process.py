@@ -54,18 +54,26 @@ class WorkerConfig:
 
 @dataclass
 class _AudioClock:
-    """Maps one participant's RTP timestamps to the live timeline; re-anchored on a jump
-    (a new connection restarts its timestamps)."""
+    """Maps one participant's RTP timestamps to the live timeline. Within a connection the
+    RTP clock is the truth (arrival times jitter by seconds on a loaded server, which would
+    cut utterances in two); it is re-anchored on arrival time only when the timestamps jump
+    (a new connection) or drift from arrival by more than ``MAX_DRIFT_S``."""
 
     t0: float | None = None
     pts0: int = 0
+    last_pts: int = 0
+
+    MAX_STEP_S = 5.0
+    MAX_DRIFT_S = 10.0
 
     def t_of(self, arrival_s: float, pts: int) -> float:
         if self.t0 is not None:
+            step = (pts - self.last_pts) / OPUS_RATE
             t = self.t0 + (pts - self.pts0) / OPUS_RATE
-            if abs(t - arrival_s) < 1.0:
+            if 0 <= step <= self.MAX_STEP_S and abs(t - arrival_s) < self.MAX_DRIFT_S:
+                self.last_pts = pts
                 return t
-        self.t0, self.pts0 = arrival_s, pts
+        self.t0, self.pts0, self.last_pts = arrival_s, pts, pts
         return arrival_s
 
 

@@ -277,7 +277,8 @@ class LiveService:
         for s in self.sessions.values():
             if s.tap is not None:
                 s.tap.closed = True
-            self._set_status(s, "off", "live_failed")
+            if s.status != "off":
+                self._set_status(s, "off", "live_failed")
 
     def _clear_busy(self) -> None:
         now = time.time()

@@ -185,6 +185,7 @@ class SessionDetailOut(Out):
     estimated_products: list[ProductEstimateOut] = Field(
         description="per product, in speaking order; shared nodes are in neither"
     )
+    live_checks: bool = False  # the page then opens GET .../live
 
 
 class TemplateOut(Out):
@@ -270,6 +271,7 @@ class DocumentOut(Out):
 class SummaryOut(Out):
     nodes: list[dict[str, Any]]
     status: str
+    live_checks: bool = False  # the page then opens GET .../live
 
 
 class ConsentOut(Out):

@@ -3,12 +3,13 @@
 
 import { get, post, requireLogin, showError } from "./api.js";
 import { formatTime, has, initI18n, setText, t } from "./i18n.js";
+import { confirmEnd, mountLive } from "./live.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, copyText, el, poll } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
-const state = { script: [], current: null, call: null, ended: false, consentAt: null, stopPoll: null };
+const state = { script: [], current: null, call: null, ended: false, consentAt: null, stopPoll: null, live: null };
 
 function nodeIndex() {
   return state.script.findIndex((n) => n.id === state.current);
@@ -149,13 +150,29 @@ async function reconnect() {
 }
 
 async function endCall() {
-  const question = state.consentAt ? "call.end_confirm" : "call.end_no_consent";
-  if (!window.confirm(t(question))) return;
+  // With required items missing (live checks), the dialog lists them; ending anyway is allowed
+  // and the server stores that it was confirmed.
+  const missing = state.live ? state.live.missing() : [];
+  if (missing.length) {
+    if (!(await confirmEnd(missing))) return;
+  } else {
+    const question = state.consentAt ? "call.end_confirm" : "call.end_no_consent";
+    if (!window.confirm(t(question))) return;
+  }
   $("#end-call").disabled = true;
   try {
-    await post(`${base}/end`);
+    await post(`${base}/end`, { confirm_missing: missing.length > 0 });
     showEnded();
   } catch (err) {
+    if (err.code === "missing_items" && (await confirmEnd(err.details.missing || []))) {
+      try {
+        await post(`${base}/end`, { confirm_missing: true });
+        showEnded();
+        return;
+      } catch (again) {
+        err = again;
+      }
+    }
     showError($("#page-error"), err);
     $("#end-call").disabled = false;
   }
@@ -164,6 +181,7 @@ async function endCall() {
 function showEnded() {
   state.ended = true;
   if (state.stopPoll) state.stopPoll();
+  if (state.live) state.live.close();
   if (state.call) {
     state.call.close({ notify: false });
     state.call.stopMedia();
@@ -214,6 +232,7 @@ async function main() {
     showEnded();
     return;
   }
+  if (data.live_checks) state.live = mountLive({ base, container: $("#call > section") });
   state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 2000, () => {});
 }
 

@@ -6,11 +6,12 @@ import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, poll, showOnly } from "./ui.js";
+import { mountCustomerPrompts } from "./live_customer.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-consent", "view-declined", "view-check", "view-call", "view-left", "view-ended"];
-const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined };
+const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null };
 
 function show(view, step) {
   showOnly(VIEWS, view);
@@ -147,6 +148,9 @@ async function enterCall() {
   });
   state.call = call;
   if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500, () => {});
+  if (state.info.live_checks && !state.prompts) {
+    state.prompts = mountCustomerPrompts({ base, container: $("#node-text").parentElement });
+  }
   await connect(() => call.connect());
 }
 
@@ -170,6 +174,7 @@ function leave() {
 function showEnded() {
   if (state.stopPoll) state.stopPoll();
   state.stopPoll = null;
+  if (state.prompts) state.prompts.close();
   if (state.call) state.call.close({ notify: false });
   if (state.stopMeter) state.stopMeter();
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
