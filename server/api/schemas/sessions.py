@@ -50,6 +50,7 @@ class ScriptNodeOut(Out):
     requires_answer: bool
     document: str | None
     playback: bool = Field(default=False, description="the node is played from recorded audio")
+    expected_answer: str | None = None
 
 
 class SessionOut(Out):
