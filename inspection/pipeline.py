@@ -32,7 +32,7 @@ from inspection.inputs import (
     presence_spans,
 )
 from inspection.media import MediaError, load_audio, probe, sample_frames
-from inspection.playback import check_playbacks, load_metadata, played_utterances
+from inspection.playback import SELF_SERVICE, script_speech, with_played_nodes
 from inspection.quality import audio_quality
 from inspection.report import Finding, NodeResult, Participant, Report, TranscriptLine
 from inspection.rules import (
@@ -67,7 +67,6 @@ if TYPE_CHECKING:
     from models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
-SELF_SERVICE = "self_service"  # metadata.json mode of a session the customer records alone
 
 __all__ = [
     "InputError",
@@ -316,32 +315,15 @@ class Inspector:
             self._played_nodes(run)
 
     def _played_nodes(self, run: _Run) -> None:
-        """Nodes played from the template's audio (the session's ``system`` track): a
-        complete playback says the node's exact text, without speech recognition."""
-        sdir = run.inp.session_dir
-        if sdir is None:
-            return
-        played = check_playbacks(sdir, load_metadata(sdir), run.nodes)
-        said = played_utterances(played, run.nodes)
-        if said:
-            own = run.utterances.get("salesperson", [])
-            run.utterances["salesperson"] = sorted([*own, *said], key=lambda u: u.start_s)
-
-    def _script_speech(self, run: _Run) -> dict[str, list[Utterance]]:
-        """The transcripts the script is checked on. In a self-service session nobody
-        speaks for the salesperson: the nodes not played are shown to the customer, who
-        reads them aloud, so the customer's speech also counts towards those nodes (and
-        their numbers are checked against the policy as the salesperson's would be)."""
-        if run.inp.mode != SELF_SERVICE:
-            return run.utterances
-        both = [*run.utterances.get("salesperson", []), *run.utterances.get("customer", [])]
-        return {**run.utterances, "salesperson": sorted(both, key=lambda u: u.start_s)}
+        """Nodes played from the template's audio (the session's ``system`` track)."""
+        if run.inp.session_dir is not None:
+            run.utterances = with_played_nodes(run.inp.session_dir, run.nodes, run.utterances)
 
     def _script_stage(self, run: _Run) -> None:
         with run.stage("script"):
             run.script = align_script(
                 run.nodes,
-                self._script_speech(run),
+                script_speech(run.utterances, run.inp.mode),
                 run.inp.template,
                 run.inp.policy,
                 run.inp.markers,

@@ -34,6 +34,7 @@ FRAME_SAMPLES = 960  # 20 ms: the packet size WebRTC peers expect
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
 BIT_RATE = 48000
 MAX_PLAYBACK_S = 300.0  # one node's audio; the whole script should be under 5 minutes
+SELF_SERVICE = "self_service"  # metadata.json mode of a session the customer records alone
 
 
 class PlaybackError(ValueError):
@@ -232,6 +233,29 @@ def played_utterances(played: list[PlayedNode], nodes: list[RenderedNode]) -> li
         ]
         out.append(Utterance("salesperson", p.start_s, p.end_s, node.text, words))
     return out
+
+
+def with_played_nodes(
+    session_dir: Path, nodes: list[RenderedNode], utterances: dict[str, list[Utterance]]
+) -> dict[str, list[Utterance]]:
+    """``utterances`` with the text of every complete playback added to the salesperson's
+    (blocking): a verified playback says the node's exact text, without recognition."""
+    said = played_utterances(check_playbacks(session_dir, load_metadata(session_dir), nodes), nodes)
+    if not said:
+        return utterances
+    own = utterances.get("salesperson", [])
+    return {**utterances, "salesperson": sorted([*own, *said], key=lambda u: u.start_s)}
+
+
+def script_speech(utterances: dict[str, list[Utterance]], mode: str) -> dict[str, list[Utterance]]:
+    """The transcripts the script is checked on. In a self-service session nobody speaks
+    for the salesperson: the nodes not played are shown to the customer, who reads them
+    aloud, so the customer's speech also counts towards those nodes (and their numbers are
+    checked against the policy as the salesperson's would be)."""
+    if mode != SELF_SERVICE:
+        return utterances
+    both = [*utterances.get("salesperson", []), *utterances.get("customer", [])]
+    return {**utterances, "salesperson": sorted(both, key=lambda u: u.start_s)}
 
 
 def load_metadata(session_dir: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from inspection.policy import Policy
+from inspection.templates import estimate_duration, load_template
 from server import playback, sessions
 from server.api.errors import ApiError, BadRequest
 from server.api.schemas.sessions import ConsentBody
@@ -42,6 +43,7 @@ async def info(request: web.Request) -> web.Response:
         sales = await s.get(User, row.salesperson_id)
     policy = Policy.from_dict(row.policy)
     nodes = sessions.rendered_nodes(row.template_id, policy)
+    played = await playback.durations(nodes)
     body: dict[str, Any] = {
         "session_id": row.id,
         "status": row.status,
@@ -53,11 +55,17 @@ async def info(request: web.Request) -> web.Response:
         "product_name": row.product_name,
         "consent_at": iso(row.consent_at),
         "current_node": row.current_node,
-        "script": [node_json(n) for n in nodes],
+        "script": [node_json(n, played) for n in nodes],
         "connected": connected_of(ctx, row.id),
         "mode": sessions.session_mode(ctx, row.id),
         "live_checks": ctx.live is not None,
     }
+    if body["mode"] == "self_service":
+        body["answer_attempts"] = ctx.settings.self_service_answer_attempts
+        body["listen_s"] = ctx.settings.self_service_listen_s
+        body["estimated_s"] = round(
+            estimate_duration(load_template(row.template_id), policy, played).total_s, 1
+        )
     return web.json_response(body)
 
 

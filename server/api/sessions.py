@@ -115,6 +115,7 @@ def node_json(node: Any, played: dict[str, float] | None = None) -> dict[str, An
         "speaker": node.speaker,
         "text": node.text,
         "requires_answer": node.requires_answer,
+        "expected_answer": node.expected_answer,
         "document": node.document,
         "product": getattr(node, "product", None),
         "playback": node.playback is not None,

@@ -137,6 +137,7 @@ class ScriptNodeOut(Out):
         None, description="key of the product this node is about; null: said once for the sale"
     )
     playback: bool = Field(default=False, description="the node is played from recorded audio")
+    expected_answer: str | None = None
 
 
 class SessionOut(Out):
@@ -241,6 +242,7 @@ class JoinInfoOut(Out):
     script: list[ScriptNodeOut]
     connected: dict[str, bool]
     mode: str = "two_party"
+    live_checks: bool = False  # the page then opens GET .../live
 
 
 class AnswerBody(Body):
@@ -271,7 +273,6 @@ class DocumentOut(Out):
 class SummaryOut(Out):
     nodes: list[dict[str, Any]]
     status: str
-    live_checks: bool = False  # the page then opens GET .../live
 
 
 class ConsentOut(Out):

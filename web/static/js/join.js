@@ -202,6 +202,10 @@ async function main() {
     fail(err);
     return;
   }
+  if (state.info.mode === "self_service") {
+    location.replace(`/self/${encodeURIComponent(token)}`); // the customer records alone
+    return;
+  }
   if (state.info.status === "ended") show("view-ended", 3);
   else if (state.info.consent_at) await startCheck();
   else showConsent();

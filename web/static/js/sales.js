@@ -67,6 +67,7 @@ function collect(form) {
     product_name: v("product_name"),
     product_type: v("product_type"),
     template_id: v("template_id"),
+    mode: v("mode") || "two_party",
     premium,
     payment_method: v("payment_method"),
     payment_years: intOrNull(v("payment_years")),

@@ -1,0 +1,209 @@
+// Customer's self-service page (自助双录), phone first: consent, then the script one step at a
+// time with no salesperson. Played steps come from the server as the system track (heard
+// through the call's remote audio); shown steps are read aloud by the customer; answers are
+// heard and classified by the server (asked again when unclear); ID card and signed page are
+// read from a still of the customer's own camera. Ends with a summary the customer submits.
+
+import { get, post, showError } from "./api.js";
+import { initI18n, setText } from "./i18n.js";
+import { startLevelMeter } from "./devicecheck.js";
+import "./playback_i18n.js";
+import { openLocalMedia, startSessionCall } from "./rtc.js";
+import { $, el, showOnly } from "./ui.js";
+
+const token = decodeURIComponent(location.pathname.split("/").pop());
+const base = `/api/join/${encodeURIComponent(token)}`;
+const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done"];
+const state = { info: null, stream: null, call: null };
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function fail(err) {
+  showError($("#page-error"), err);
+}
+
+function status(key, vars = {}, cls = "") {
+  const box = $("#step-status");
+  box.className = `notice ${cls}`;
+  box.hidden = false;
+  setText(box, key, vars);
+}
+
+/** Show a button and resolve when it is pressed (then hide it again). */
+function pressed(button) {
+  button.hidden = false;
+  button.disabled = false;
+  return new Promise((resolve) => {
+    button.addEventListener(
+      "click",
+      () => {
+        button.hidden = true;
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+function renderRtcState(value) {
+  $("#rtc-dot").className = `dot ${value === "connected" ? "on" : value === "new" ? "" : "off"}`;
+  setText($("#rtc-state"), `rtc.${value === "reconnecting" ? "connecting" : value}`);
+  $("#rec").hidden = value !== "connected";
+}
+
+async function connect() {
+  state.stream = await openLocalMedia();
+  $("#local-video").srcObject = state.stream;
+  state.call = startSessionCall({ stream: state.stream, base, role: "customer", get, post, onState: renderRtcState, onFatal: fail });
+  await state.call.connect();
+  for (let i = 0; i < 100; i++) {
+    const live = await get(`${base}/state`);
+    if (live.connected && live.connected.customer) return;
+    await sleep(300);
+  }
+  throw new Error("the connection did not come up");
+}
+
+// --- one step ---------------------------------------------------------------------------------
+
+async function playNode(node) {
+  status("ss.listen");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    await post(`${base}/playback`, { node: node.id });
+    for (;;) {
+      await sleep(400);
+      const pb = (await get(`${base}/state`)).playback || {};
+      if (pb.node === node.id && !pb.playing) {
+        if (pb.complete) return true;
+        break; // cut short (e.g. a reconnect): play it again once
+      }
+    }
+  }
+  status("pb.stopped", {}, "warn");
+  return false;
+}
+
+function snapshot() {
+  const video = $("#local-video");
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth || 640;
+  canvas.height = video.videoHeight || 480;
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  return canvas.toDataURL("image/jpeg", 0.85);
+}
+
+async function captureDocument(node) {
+  status(`ss.doc.${node.document}`);
+  for (let tries = 1; ; tries++) {
+    await pressed($("#ss-capture"));
+    status("ss.doc.reading");
+    const read = await post(`${base}/document`, { node: node.id, image: snapshot() });
+    if (read.ok) {
+      if (node.document === "id_card") status("ss.doc.ok_card", { name: read.name || "", number: read.id_number || "" }, "ok");
+      else status("ss.doc.ok_page", {}, "ok");
+      await sleep(1200);
+      return;
+    }
+    status("ss.doc.retry", {}, "warn");
+    if (tries >= 3) {
+      // Never stuck: after three tries the customer may go on (the reviewer sees the video).
+      await Promise.race([pressed($("#ss-next")), captureDocument(node)]);
+      return;
+    }
+  }
+}
+
+async function hearAnswer(node) {
+  const attempts = state.info.answer_attempts || 3;
+  const listenMs = (state.info.listen_s || 5) * 1000;
+  const meter = $("#ss-meter");
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    status("ss.answer_now", { hint: node.expected_answer || "是的" });
+    meter.hidden = false;
+    const stop = startLevelMeter(state.stream, (level) => (meter.firstElementChild.style.width = `${level}%`));
+    await sleep(listenMs);
+    stop();
+    meter.hidden = true;
+    status("ss.checking");
+    const heard = await post(`${base}/answer`, { node: node.id, attempt });
+    if (heard.kind === "affirmative") status("ss.answer.affirmative", { text: heard.text }, "ok");
+    else if (heard.kind === "negative") status("ss.answer.negative", { text: heard.text }, "warn");
+    else if (heard.review) status("ss.answer.review", {}, "warn");
+    else status("ss.answer.unclear", {}, "warn");
+    await sleep(1500);
+    if (!heard.retry) return heard;
+  }
+  return null;
+}
+
+async function runStep(node, i, n) {
+  setText($("#step-pos"), "ss.step", { i: i + 1, n });
+  $("#step-title").textContent = node.title;
+  $("#step-text").textContent = node.text;
+  document.body.dataset.step = node.id;
+  if (node.playback) await playNode(node);
+  else {
+    await post(`${base}/node`, { node: node.id });
+    status("ss.read");
+    await pressed($("#ss-next"));
+  }
+  if (node.document) await captureDocument(node);
+  if (node.requires_answer) await hearAnswer(node);
+}
+
+// --- summary ----------------------------------------------------------------------------------
+
+function summaryItems(nodes) {
+  return nodes.map((n) => {
+    const badges = [el("span", { class: `badge ${n.presented === "missing" ? "bad" : ""}`, i18n: [`ss.status.${n.presented}`] })];
+    if (n.answer) badges.push(el("span", { class: `badge ${n.answer === "affirmative" ? "" : "bad"}`, i18n: [`ss.status.${n.answer === "unsure" ? "review" : n.answer}`] }));
+    if (n.document) badges.push(el("span", { class: `badge ${n.document === "captured" ? "" : "bad"}`, i18n: [`ss.status.${n.document}`] }));
+    return el("li", { dataset: { node: n.id } }, n.title, ...badges);
+  });
+}
+
+async function showSummary() {
+  const { nodes } = await get(`${base}/summary`);
+  $("#summary").replaceChildren(...summaryItems(nodes));
+  showOnly(VIEWS, "view-summary");
+  await pressed($("#ss-finish"));
+  const done = await post(`${base}/finish`);
+  if (state.call) {
+    state.call.close({ notify: false });
+    state.call.stopMedia();
+  }
+  $("#rec").hidden = true;
+  $("#summary-done").replaceChildren(...summaryItems(done.nodes));
+  showOnly(VIEWS, "view-done");
+}
+
+async function run() {
+  $("#ss-start").disabled = true;
+  if (!state.info.consent_at) await post(`${base}/consent`, { consent: true });
+  showOnly(VIEWS, "view-step");
+  await connect();
+  const script = state.info.script;
+  for (let i = 0; i < script.length; i++) await runStep(script[i], i, script.length);
+  await showSummary();
+}
+
+async function main() {
+  initI18n();
+  state.info = await get(base);
+  if (state.info.status === "ended") {
+    showOnly(VIEWS, "view-done");
+    return;
+  }
+  const minutes = Math.max(1, Math.round((state.info.estimated_s || 60 * state.info.script.length / 3) / 60));
+  setText($("#intro"), "ss.intro", { name: state.info.customer_name, min: minutes });
+  $("#product").textContent = state.info.product_name;
+  const box = $("#ss-consent");
+  if (state.info.consent_at) {
+    box.checked = true;
+    $("#ss-start").disabled = false;
+  }
+  box.addEventListener("change", () => ($("#ss-start").disabled = !box.checked));
+  $("#ss-start").addEventListener("click", () => run().catch(fail));
+  showOnly(VIEWS, "view-intro");
+}
+
+main().catch(fail);
