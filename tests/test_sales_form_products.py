@@ -48,15 +48,21 @@ async def test_combined_sale_is_entered_checked_and_stored(
     await expect(rider.locator(".rider-title")).to_have_text("附加险 1")
     # A rider without a name is refused on its own field, nothing is sent.
     await page.click("#create-submit")
-    await expect(page.locator('[id="products[1].product_name-error"]')).to_contain_text("请填写产品名称")
+    await expect(page.locator('[id="products[1].product_name-error"]')).to_contain_text(
+        "请填写产品名称"
+    )
     await expect(page.locator("#link-panel")).to_be_hidden()
     await rider.locator('[data-field="product_name"]').fill("附加意外伤害保险")
     await rider.locator('[data-field="premium"]').fill("600")
-    await expect(page.locator("#total-premium")).to_have_text("合计保费：12,600 元（主险 + 1 个附加险）")
+    await expect(page.locator("#total-premium")).to_have_text(
+        "合计保费：12,600 元（主险 + 1 个附加险）"
+    )
     # A universal-life rider is not covered by the traditional template: choose its own.
     await rider.locator('[data-field="product_type"]').select_option("universal")
     await page.click("#create-submit")
-    await expect(page.locator('[id="products[1].product_type-error"]')).to_contain_text("话术模板不适用")
+    await expect(page.locator('[id="products[1].product_type-error"]')).to_contain_text(
+        "话术模板不适用"
+    )
     await rider.locator('[data-field="template_id"]').select_option("participating_universal")
     await expect(page.locator('[id="products[1].product_type-error"]')).to_have_count(0)
     # A second rider, then removed again: the first keeps its number.

@@ -51,6 +51,8 @@ async def info(request: web.Request) -> web.Response:
         },
         "customer_name": row.customer_name,
         "product_name": row.product_name,
+        # A combined sale: the customer sees every product before consenting, not only the main one.
+        "product_names": [p.product_name for p in policy.products],
         "consent_at": iso(row.consent_at),
         "current_node": row.current_node,
         "script": [node_json(n) for n in nodes],
