@@ -254,7 +254,7 @@ def cmd_template_check(args: argparse.Namespace) -> int:
                     beside = Path(args.policy).parent / p.template_id
                     own[p.key] = load_template(beside if beside.is_file() else p.template_id)
         played = playback_durations(tpl)
-        est = estimate_duration(tpl, policy, own, played)
+        est = estimate_duration(tpl, policy, product_templates=own, played_s=played)
     except (TemplateError, PlaybackError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INPUT

@@ -838,6 +838,7 @@ def _numeral_syllables(num: str) -> int:
 def estimate_duration(
     template: Template,
     policy: Policy | None = None,
+    *,
     product_templates: dict[str, Template] | None = None,
     played_s: dict[str, float] | None = None,
 ) -> DurationEstimate:

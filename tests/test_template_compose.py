@@ -127,7 +127,7 @@ def test_script_is_shared_nodes_once_plus_each_products_own_nodes(tmp_path: Path
         None,
     ]
     assert "600元" in nodes[4].text and "1年" in nodes[4].text
-    est = estimate_duration(parse_template(SHARED, "shared.yaml"), policy, own)
+    est = estimate_duration(parse_template(SHARED, "shared.yaml"), policy, product_templates=own)
     assert {p.key: p.nodes for p in est.products} == {"main": 2, "rider1": 2}
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from inspection.policy import Policy
-from inspection.templates import estimate_duration, load_template
+from inspection.templates import estimate_duration
 from server import playback, sessions
 from server.api.errors import ApiError, BadRequest
 from server.api.schemas.sessions import ConsentBody
@@ -53,6 +53,8 @@ async def info(request: web.Request) -> web.Response:
         },
         "customer_name": row.customer_name,
         "product_name": row.product_name,
+        # A combined sale: the customer sees every product before consenting, not only the main one.
+        "product_names": [p.product_name for p in policy.products],
         "consent_at": iso(row.consent_at),
         "current_node": row.current_node,
         "script": [node_json(n, played) for n in nodes],
@@ -64,7 +66,10 @@ async def info(request: web.Request) -> web.Response:
         body["answer_attempts"] = ctx.settings.self_service_answer_attempts
         body["listen_s"] = ctx.settings.self_service_listen_s
         body["estimated_s"] = round(
-            estimate_duration(load_template(row.template_id), policy, played).total_s, 1
+            estimate_duration(
+                sessions.builtin_template(row.template_id), policy, played_s=played
+            ).total_s,
+            1,
         )
     return web.json_response(body)
 

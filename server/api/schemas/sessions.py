@@ -237,6 +237,9 @@ class JoinInfoOut(Out):
     salesperson: dict[str, Any]
     customer_name: str
     product_name: str
+    product_names: list[str] = Field(
+        default_factory=list, description="every product of the sale, the main product first"
+    )
     consent_at: str | None
     current_node: str | None
     script: list[ScriptNodeOut]

@@ -4,6 +4,7 @@
 import { get, post, requireLogin, showError } from "./api.js";
 import { formatTime, has, initI18n, setText, t } from "./i18n.js";
 import { confirmEnd, mountLive } from "./live.js";
+import { productsLabel } from "./products.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, copyText, el, poll } from "./ui.js";
 
@@ -216,7 +217,7 @@ async function main() {
   const data = await get(base);
   state.script = data.script;
   state.current = data.session.current_node;
-  setText($("#session-info"), "call.session_info", { customer: data.session.customer_name, product: data.session.product_name });
+  setText($("#session-info"), "call.session_info", { customer: data.session.customer_name, product: productsLabel(data.session) });
   setText($("#estimate"), "call.estimated", { min: Math.max(1, Math.round(data.estimated_s / 60)) });
   renderNode();
   renderLive(data.session);

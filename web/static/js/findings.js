@@ -5,6 +5,7 @@
 
 import { get, post, requireLogin, showError } from "./api.js";
 import { addStrings, formatTime, has, initI18n, lang, setText, t } from "./i18n.js";
+import { productsLabel } from "./products.js";
 import "./review_i18n.js";
 import { $, el } from "./ui.js";
 
@@ -101,7 +102,7 @@ function renderSummary() {
   }
   const facts = t("sf.facts", { id: s.customer_id_number, created: formatTime(s.created_at) });
   const children = [
-    el("div", { class: "sf-head" }, el("h1", { i18n: ["sf.heading", { customer: s.customer_name, product: s.product_name }] }), badges),
+    el("div", { class: "sf-head" }, el("h1", { i18n: ["sf.heading", { customer: s.customer_name, product: productsLabel(s) }] }), badges),
     el("p", { class: "sf-facts" }, s.ended_at ? `${facts} · ${t("sf.ended", { time: formatTime(s.ended_at) })}` : facts),
   ];
   if (s.rerecord_of) {
@@ -185,7 +186,7 @@ function findingItem(f) {
   if (f.participant) where.push(label("participant", f.participant));
   return el(
     "li",
-    { class: "sf-finding", dataset: { code: f.code, state: f.review_state, findingId: String(f.id) } },
+    { class: "sf-finding", dataset: { code: f.code, state: f.review_state, findingId: String(f.id), node: f.node || "" } },
     el(
       "div",
       { class: "sf-line" },

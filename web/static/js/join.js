@@ -29,7 +29,8 @@ function showConsent() {
   const { info } = state;
   setText($("#caller"), "join.invite", { name: info.salesperson.name, institution: info.salesperson.institution || "—" });
   setText($("#hello"), "join.hello", { name: info.customer_name });
-  setText($("#product"), "join.product", { product: info.product_name });
+  const names = info.product_names && info.product_names.length ? info.product_names : [info.product_name];
+  setText($("#product"), "join.product", { product: names.join(" + ") });
   show("view-consent", 1);
 }
 

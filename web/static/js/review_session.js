@@ -5,6 +5,7 @@ import { get, post, showError } from "./api.js";
 import { formatTime, lang, setText, t } from "./i18n.js";
 import { badge, codeLabel, startReviewerPage } from "./review_common.js";
 import { clock, findingMessage } from "./review_i18n.js";
+import { productsLabel } from "./products.js";
 import { SyncPlayer } from "./review_player.js";
 import { buildTimeline } from "./review_timeline.js";
 import { $, el } from "./ui.js";
@@ -28,7 +29,7 @@ function renderHead() {
   const s = data.session;
   const p = data.permissions;
   $("#head").replaceChildren(
-    el("h1", { style: "margin:0 1rem 0 0;font-size:1.3rem" }, `${s.customer_name} · ${s.product_name}`),
+    el("h1", { style: "margin:0 1rem 0 0;font-size:1.3rem" }, `${s.customer_name} · ${productsLabel(s)}`),
     kv("rs.id_number", s.customer_id_number),
     kv("rs.salesperson", data.salesperson ? data.salesperson.name : "—"),
     kv("rs.created", formatTime(s.created_at)),
