@@ -179,10 +179,37 @@ class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     exceptions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: How late the client process's own event loop ran a 50 ms timer (its own delay,
+    #: included in every latency it measures).
+    loop_lag: list[float] = field(default_factory=list)
 
     def add(self, action: str, status: int, seconds: float) -> None:
         self.latencies[action].append(seconds)
         self.statuses[action].append(status)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "latencies": self.latencies,
+            "statuses": self.statuses,
+            "exceptions": self.exceptions,
+            "loop_lag": self.loop_lag,
+        }
+
+    def merge(self, data: dict[str, Any]) -> None:
+        for action, values in data["latencies"].items():
+            self.latencies[action].extend(values)
+        for action, values in data["statuses"].items():
+            self.statuses[action].extend(values)
+        for key, n in data["exceptions"].items():
+            self.exceptions[key] += n
+        self.loop_lag.extend(data["loop_lag"])
+
+
+async def probe_loop_lag(deadline: float, res: Results, tick: float = 0.05) -> None:
+    while time.monotonic() < deadline:
+        t0 = time.monotonic()
+        await asyncio.sleep(tick)
+        res.loop_lag.append(time.monotonic() - t0 - tick)
 
 
 async def client(
@@ -215,23 +242,51 @@ async def client(
         res.add(action, status, time.monotonic() - t0)
 
 
-async def log_in_all(base: str, count: int) -> tuple[list[Api], list[float]]:
+async def load_child(base: str, first: int, count: int, args: argparse.Namespace) -> None:
+    """Clients ``first, first + procs, ...`` (``count`` of them) in a process of their own:
+    log in, say ready, wait for "go", run the load, print the results as one JSON line."""
+    tokens = json.loads(sys.stdin.readline())
+    apis, login_times = await log_in_all(base, count, first, args.procs)
+    print(json.dumps({"event": "ready", "login_times": login_times}), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)  # "go"
+    res = Results()
+    t0 = time.monotonic()
+    deadline = t0 + args.seconds
+    await asyncio.gather(
+        probe_loop_lag(deadline, res),
+        *(
+            client(api, first + k * args.procs, tokens, deadline, args.think, res)
+            for k, api in enumerate(apis)
+        ),
+    )
+    elapsed = time.monotonic() - t0
+    for api in set(apis):
+        await api.close()
+    print(json.dumps({"event": "done", "elapsed": elapsed, "results": res.to_json()}), flush=True)
+
+
+async def log_in_all(
+    base: str, count: int, first: int = 0, step: int = 1
+) -> tuple[list[Api], list[float]]:
     """One login per account before the window; clients of an account share it like browser
     tabs (a client's own re-login during the window renews the shared cookie and CSRF token)."""
-    accounts = [Api(base) for _ in range(min(count, SALESPEOPLE))]
+    # Client number first + k * step is account (first + k * step) % SALESPEOPLE.
+    names = sorted({(first + k * step) % SALESPEOPLE for k in range(count)})
+    accounts = {n: Api(base) for n in names}
     times: list[float] = []
 
-    async def one(i: int) -> None:
+    async def one(n: int) -> None:
         t0 = time.monotonic()
-        status = await accounts[i].login(f"sales{i}")
+        status = await accounts[n].login(f"sales{n}")
         times.append(time.monotonic() - t0)
         assert status == 200, status
 
-    await asyncio.gather(*(one(i) for i in range(len(accounts))))
-    return [accounts[i % len(accounts)] for i in range(count)], times
+    await asyncio.gather(*(one(n) for n in names))
+    return [accounts[(first + k * step) % SALESPEOPLE] for k in range(count)], times
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: int) -> float:
     if not values:
         return float("nan")
     if len(values) == 1:
@@ -342,8 +397,41 @@ async def bench(
     await wait_up(base, server)
     tokens = await join_tokens(base, 10)
     # Every client logs in first; the live session starts after that, just before the load.
+    # The clients run in --procs processes of their own (one Python process with 200
+    # clients on a small machine measures its own event-loop delay as server latency).
     t_login = time.monotonic()
-    apis, login_times = await log_in_all(base, args.clients)
+    children = []
+    for k in range(args.procs):
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--load-child",
+            base,
+            "--first",
+            str(k),
+            "--count",
+            str(len(range(k, args.clients, args.procs))),
+            "--procs",
+            str(args.procs),
+            "--seconds",
+            str(args.seconds),
+            "--think",
+            str(args.think),
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 26,
+        )
+        assert child.stdin is not None
+        child.stdin.write(json.dumps(tokens).encode() + b"\n")
+        await child.stdin.drain()
+        children.append(child)
+    login_times: list[float] = []
+    for child in children:
+        assert child.stdout is not None
+        ready = json.loads(await child.stdout.readline())
+        assert ready["event"] == "ready", ready
+        login_times += ready["login_times"]
     t_login = time.monotonic() - t_login
     media = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -367,24 +455,30 @@ async def bench(
         media.stdin.write(b"go\n")
         await media.stdin.drain()
         assert json.loads(await media.stdout.readline())["event"] == "started"
-        t0 = time.monotonic()
-        deadline = t0 + args.seconds
-        await asyncio.gather(
-            *(client(api, i, tokens, deadline, args.think, res) for i, api in enumerate(apis))
-        )
-        elapsed = time.monotonic() - t0
+        elapsed = 0.0
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(b"go\n")
+            await child.stdin.drain()
+        for child in children:
+            assert child.stdout is not None
+            done = json.loads(await child.stdout.readline())
+            assert done["event"] == "done", done
+            res.merge(done["results"])
+            elapsed = max(elapsed, done["elapsed"])
+            await child.wait()
         load1 = os.getloadavg()[0]
-        for api in set(apis):
-            await api.close()
         media.stdin.write(b"stop\n")
         await media.stdin.drain()
         windows.append(json.loads(await media.stdout.readline()))
         await media.wait()
     finally:
-        if media.returncode is None:
-            media.kill()
+        for proc in (media, *children):
+            if proc.returncode is None:
+                proc.kill()
     print(
-        f"{args.clients} clients, {args.seconds:.0f} s, mean think time {args.think} s, "
+        f"{args.clients} clients in {args.procs} processes, {args.seconds:.0f} s, "
+        f"mean think time {args.think} s, "
         f"kesu serve on SQLite ({data_dir}), wall {elapsed:.1f} s; machine load average "
         f"{load0:.1f} at the start, {load1:.1f} at the end ({os.cpu_count()} CPUs)\n"
     )
@@ -393,6 +487,12 @@ async def bench(
         f"(p50 {pct(login_times, 50) * 1000:.0f} ms, max {max(login_times) * 1000:.0f} ms)\n"
     )
     print(load_table(res, elapsed))
+    lag = res.loop_lag
+    print(
+        f"\nclient processes' own event-loop delay (part of every latency above): "
+        f"p50 {pct(lag, 50) * 1000:.0f} ms, p99 {pct(lag, 99) * 1000:.0f} ms, "
+        f"max {max(lag, default=float('nan')) * 1000:.0f} ms"
+    )
     if res.exceptions:
         print("\nclient-side failures (no HTTP status):", dict(res.exceptions))
     print()
@@ -411,10 +511,19 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=float, default=8.0, help="seconds of the live session before load"
     )
+    parser.add_argument(
+        "--procs", type=int, default=2, help="client processes the clients are spread over"
+    )
     parser.add_argument("--media", help=argparse.SUPPRESS)
+    parser.add_argument("--load-child", help=argparse.SUPPRESS)
+    parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.media:
         asyncio.run(media_child(args.media, args.baseline))
+        return
+    if args.load_child:
+        asyncio.run(load_child(args.load_child, args.first, args.count, args))
         return
     data_dir = Path(tempfile.mkdtemp(prefix="kesu-bench-api-"))
     asyncio.run(setup_accounts(data_dir))

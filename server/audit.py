@@ -162,8 +162,13 @@ def anchors_of(entries: Iterable[AuditEntry]) -> dict[str, str]:
 
 async def session_entries(db: AsyncSession, session_id: str) -> list[AuditEntry]:
     """Every entry about one session, in chain order."""
+    return await db.run_sync(session_entries_sync, session_id)
+
+
+def session_entries_sync(db: Session, session_id: str) -> list[AuditEntry]:
+    """:func:`session_entries` for a synchronous session."""
     query = select(AuditEntry).where(AuditEntry.session_id == session_id).order_by(AuditEntry.seq)
-    return list((await db.execute(query)).scalars())
+    return list(db.execute(query).scalars())
 
 
 async def anchored_files(db: AsyncSession, session_id: str) -> dict[str, str]:

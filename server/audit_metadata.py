@@ -12,9 +12,12 @@ during a call becomes one or two entries, never an anchor older than the file).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from server import audit
 from server.session_dir import SessionDir
@@ -90,24 +93,27 @@ class MetadataAnchorer:
                     sha = self._latest.get(session_id)
                 if sha is None or sha == self._anchored.get(session_id):
                     return
-                async with self._db.session() as s:
-                    if session_id not in self._anchored:
-                        known = (await audit.anchored_files(s, session_id)).get(METADATA)
-                        self._anchored[session_id] = known or ""
-                    if sha != self._anchored[session_id]:
-                        await audit.record(
-                            s,
-                            "system",
-                            audit.METADATA_ACTION,
-                            session_id,
-                            {"files": {METADATA: sha}},
-                        )
+                # One call on the writer thread: a live session rewrites metadata.json often,
+                # and an AsyncSession would hold the write lock across several loop hops.
+                await self._db.run_write(
+                    functools.partial(self._anchor, session_id, sha, self._anchored.get(session_id))
+                )
                 self._anchored[session_id] = sha
         except Exception:
             # Not fatal for the call; verification will show the unanchored change.
             log.exception("anchoring metadata.json of %s failed", session_id)
         finally:
             self._tasks.pop(session_id, None)
+
+    @staticmethod
+    def _anchor(session_id: str, sha: str, anchored: str | None, s: Session) -> None:
+        """Anchor ``sha`` unless the chain holds it already (``anchored``: None = not known)."""
+        if anchored is None:
+            anchored = audit.anchors_of(audit.session_entries_sync(s, session_id)).get(METADATA)
+        if sha != anchored:
+            audit.record_sync(
+                s, "system", audit.METADATA_ACTION, session_id, {"files": {METADATA: sha}}
+            )
 
     async def flush(self, session_id: str | None = None) -> None:
         """Wait until the newest write of one session (or of all) is anchored."""

@@ -25,6 +25,7 @@ import socket
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from server import audit
 from server.aio import raise_if_cancelling
@@ -68,17 +69,22 @@ async def heartbeat(ctx: AppContext, starting: bool = False) -> None:
     """Insert or refresh this node's row (capacity and room count as of now)."""
     me = node_id(ctx.settings)
     now = utcnow()
-    async with ctx.db.session() as s:
-        row = await s.get(MediaNode, me)
+    url, capacity, rooms = node_url(ctx.settings), ctx.settings.max_sessions, len(ctx.rooms)
+
+    def beat(s: Session) -> None:
+        row = s.get(MediaNode, me)
         if row is None:
             row = MediaNode(id=me, started_at=now)
             s.add(row)
         elif starting:
             row.started_at = now
-        row.url = node_url(ctx.settings)
-        row.capacity = ctx.settings.max_sessions
-        row.live_rooms = len(ctx.rooms)
+        row.url = url
+        row.capacity = capacity
+        row.live_rooms = rooms
         row.heartbeat_at = now
+
+    # One call on the writer thread, like the request paths' writes.
+    await ctx.db.run_write(beat)
 
 
 async def run_heartbeat(ctx: AppContext) -> None:
