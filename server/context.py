@@ -14,6 +14,7 @@ from server.store.db import Database
 if TYPE_CHECKING:
     from server.archive import Archiver
     from server.audit_metadata import MetadataAnchorer
+    from server.fence import Fence
     from server.jobs import JobQueue, WorkerPool
     from server.rtc.room import RoomManager
 
@@ -29,6 +30,7 @@ class AppContext:
     anchorer: MetadataAnchorer | None = None  # metadata.json -> audit chain (server only)
     extras: dict[str, object] = field(default_factory=dict)
     archive: Archiver | None = None  # object storage (storage_url), None = local files only
+    fence: Fence | None = None  # this media node's lease on media (kesu serve only)
 
 
 CTX = web.AppKey("kesu_ctx", AppContext)

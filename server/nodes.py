@@ -19,7 +19,6 @@ The embedded default is one node: every session is placed on it and nothing chan
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 from datetime import datetime, timedelta
@@ -27,7 +26,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from server import audit
-from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.errors import KesuError
 from server.session_dir import SessionDir
@@ -79,17 +77,6 @@ async def heartbeat(ctx: AppContext, starting: bool = False) -> None:
         row.capacity = ctx.settings.max_sessions
         row.live_rooms = len(ctx.rooms)
         row.heartbeat_at = now
-
-
-async def run_heartbeat(ctx: AppContext) -> None:
-    """Heartbeat until cancelled; a failed beat is logged and retried at the next period."""
-    while True:
-        await asyncio.sleep(ctx.settings.node_heartbeat_s)
-        try:
-            await heartbeat(ctx)
-        except Exception:
-            log.exception("media node heartbeat failed")
-        raise_if_cancelling()
 
 
 def _dead_before(settings: Settings) -> datetime:
