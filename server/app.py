@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import housekeeping, logredact, metrics, nodes, readiness
+from server import fence, housekeeping, logredact, metrics, readiness
 from server.api import auth, errors, findings, ice, join, live, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import selfservice as selfservice_api
@@ -18,6 +18,7 @@ from server.audit_metadata import MetadataAnchorer
 from server.audit_trail import AuditTrail, attach, trail_of
 from server.blobs import store_from_settings
 from server.context import CTX, AppContext
+from server.fence import Fence
 from server.jobs import DbJobQueue, JobHandler, JobQueue, WorkerPool
 from server.rtc.room import RoomManager
 from server.security import JoinSigner, load_or_create_key
@@ -39,12 +40,16 @@ def build_context(settings: Settings) -> AppContext:
     db = Database(settings.db_url)
     attach(db, AuditTrail.from_settings(settings))
     store = store_from_settings(settings)
+    rooms = RoomManager.from_settings(settings)
+    lease = Fence(settings)
+    rooms.gate = lease.held
     return AppContext(
         settings=settings,
         db=db,
         signer=JoinSigner(key),
         queue=build_queue(db, settings),
-        rooms=RoomManager.from_settings(settings),
+        rooms=rooms,
+        fence=lease,
         anchorer=MetadataAnchorer(db, settings.sessions_dir),
         archive=None if store is None else Archiver(store, settings.sessions_dir),
     )
@@ -91,10 +96,11 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _node(app: web.Application) -> AsyncIterator[None]:
-    """Register this media node and keep its heartbeat while it runs (see server.nodes)."""
+    """Register this media node and keep its heartbeat (and lease on media) while it runs
+    (see server.nodes, server.fence)."""
     ctx = app[CTX]
-    await nodes.heartbeat(ctx, starting=True)
-    beat = asyncio.create_task(nodes.run_heartbeat(ctx))
+    await fence.beat(ctx, starting=True)
+    beat = asyncio.create_task(fence.run(ctx))
     yield
     beat.cancel()
     await asyncio.gather(beat, return_exceptions=True)

@@ -14,6 +14,7 @@ from server.store.db import Database
 if TYPE_CHECKING:
     from server.archive import Archiver
     from server.audit_metadata import MetadataAnchorer
+    from server.fence import Fence
     from server.jobs import JobQueue, WorkerPool
     from server.live.service import LiveService
     from server.rtc.room import RoomManager
@@ -31,6 +32,7 @@ class AppContext:
     extras: dict[str, object] = field(default_factory=dict)
     archive: Archiver | None = None  # object storage (storage_url), None = local files only
     live: LiveService | None = None  # live checks (live_checks), None = off
+    fence: Fence | None = None  # this media node's lease on media (kesu serve only)
 
 
 CTX = web.AppKey("kesu_ctx", AppContext)

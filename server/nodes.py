@@ -19,7 +19,6 @@ The embedded default is one node: every session is placed on it and nothing chan
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 from datetime import datetime, timedelta
@@ -28,7 +27,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server import audit
-from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.errors import KesuError
 from server.session_dir import SessionDir
@@ -85,17 +83,6 @@ async def heartbeat(ctx: AppContext, starting: bool = False) -> None:
 
     # One call on the writer thread, like the request paths' writes.
     await ctx.db.run_write(beat)
-
-
-async def run_heartbeat(ctx: AppContext) -> None:
-    """Heartbeat until cancelled; a failed beat is logged and retried at the next period."""
-    while True:
-        await asyncio.sleep(ctx.settings.node_heartbeat_s)
-        try:
-            await heartbeat(ctx)
-        except Exception:
-            log.exception("media node heartbeat failed")
-        raise_if_cancelling()
 
 
 def _dead_before(settings: Settings) -> datetime:

@@ -145,6 +145,13 @@ class SessionDir:
             cls._instances[key] = obj
             return obj
 
+    @classmethod
+    def forget(cls, path: Path | str) -> None:
+        """Drop this process's copy: the next ``SessionDir(path)`` reads metadata.json
+        again (another process changed it; see server.fence)."""
+        with cls._instances_lock:
+            cls._instances.pop(Path(path).absolute(), None)
+
     def _init(self, path: Path) -> None:
         self.path = path
         self.session_id = path.name

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from server import housekeeping, nodes
+from server import fence, housekeeping
 
 
 async def _swallowing(*_: Any) -> None:
@@ -28,7 +28,7 @@ class _Ctx:
 
 @pytest.mark.parametrize(
     ("module", "name", "loop"),
-    [(housekeeping, "sweep", housekeeping.run), (nodes, "heartbeat", nodes.run_heartbeat)],
+    [(housekeeping, "sweep", housekeeping.run), (fence, "beat", fence.run)],
 )
 async def test_loop_stops_when_its_body_swallows_the_cancel(
     monkeypatch: pytest.MonkeyPatch, module: Any, name: str, loop: Any

@@ -15,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 import av
@@ -156,8 +159,11 @@ class Room:
         session_dir: SessionDir,
         settings: RtcSettings | None = None,
         on_event: Callable[[RoomEvent], None] | None = None,
+        gate: Callable[[], bool] | None = None,
     ) -> None:
         self.session_dir = session_dir
+        # False while this node may not take media (its lease lapsed: server.fence).
+        self._gate = gate
         self.settings = settings or RtcSettings()
         self.on_event = on_event
         self.video_codec: str | None = None
@@ -288,6 +294,42 @@ class Room:
     def _audio_outputs(self) -> list[PacketRelayTrack]:
         return [p.out["audio"] for p in self._participants.values() if not p.closing]
 
+    async def abandon(self) -> None:
+        """The cluster took this session away (it declared this node dead and marked the
+        session interrupted, hashing its segments as they were): disconnect everyone and
+        stop the recorders, leaving every file and metadata.json as the cluster recorded
+        them. Closing a recorder appends the container's index, so each segment's bytes are
+        copied first and put back after. Idempotent."""
+        async with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+            # A playback running here must not outlive the room (its task owns a file).
+            await self.player.close()
+            await self._cancel(self._watchdog)
+            for role in ROLES:
+                async with self._locks[role]:
+                    p = self._participants.pop(role, None)
+                    if p is not None:
+                        await self._abandon(p)
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            self._emit("abandoned", None)
+
+    async def _abandon(self, p: Participant) -> None:
+        p.closing = True
+        for task in p.pumps:
+            await self._cancel(task)
+        kept = await asyncio.to_thread(_keep_copy, p.segment)
+        if p.recorder is not None:
+            await p.recorder.stop()
+        if kept is not None and p.segment is not None:
+            await asyncio.to_thread(os.replace, kept, p.segment)
+        await self._close_pc(p)
+        if p.start_task is not None:
+            await asyncio.gather(p.start_task, return_exceptions=True)
+        self._history.append({**p.stats(), "reason": "abandoned"})
+
     # ------------------------------------------------------------------ joining
 
     def _choose_video_codec(self, parsed: aiortc_sdp.SessionDescription) -> str:
@@ -378,6 +420,8 @@ class Room:
             now = time.time()
             p.last_media = now
             p.packets[kind] += 1
+            if self._gate is not None and not self._gate():
+                continue  # fenced: neither recorded nor relayed (the browser still sends)
             if p.recorder is not None:
                 p.recorder.push(kind, packet, now)  # copies the payload first
             if self.tap is not None:
@@ -530,6 +574,15 @@ class Room:
             log.exception("on_event callback failed for %s", type)
 
 
+def _keep_copy(path: Path | None) -> Path | None:
+    """A copy of ``path`` beside it (None if there is no file)."""
+    if path is None or not path.is_file():
+        return None
+    copy = path.with_name(f".{path.name}.kept")
+    shutil.copyfile(path, copy)
+    return copy
+
+
 class RoomManager:
     """The live rooms of this server, at most ``max_rooms`` at once."""
 
@@ -537,6 +590,7 @@ class RoomManager:
         self.max_rooms = max_rooms
         self.settings = settings or RtcSettings()
         self._rooms: dict[str, Room] = {}
+        self.gate: Callable[[], bool] | None = None  # handed to every room (server.fence)
         if self.settings.ice_consent_interval_s is not None:
             ice.configure_consent(
                 self.settings.ice_consent_interval_s, self.settings.ice_consent_failures
@@ -570,7 +624,7 @@ class RoomManager:
         self._rooms.pop(session_id, None)
         if sum(not r.closed for r in self._rooms.values()) >= self.max_rooms:
             raise CapacityError(f"{self.max_rooms} sessions are already live")
-        room = Room(session_dir, self.settings, on_event)
+        room = Room(session_dir, self.settings, on_event, gate=self.gate)
         self._rooms[session_id] = room
         return room
 
@@ -578,6 +632,12 @@ class RoomManager:
         """Close and forget a room; returns its segments ([] if there was none)."""
         room = self._rooms.pop(session_id, None)
         return [] if room is None else await room.close()
+
+    async def abandon_room(self, session_id: str) -> None:
+        """Drop a room the cluster took away, files untouched (see :meth:`Room.abandon`)."""
+        room = self._rooms.pop(session_id, None)
+        if room is not None:
+            await room.abandon()
 
     async def discard_if_unused(self, session_id: str) -> bool:
         """Close and forget the room if nobody ever got into it (a refused first offer);
