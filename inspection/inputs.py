@@ -88,6 +88,8 @@ class InspectionInput:
     reference_photos: dict[str, Path] = field(default_factory=dict)  # participant -> photo
     attendance: list[AttendanceEvent] = field(default_factory=list)  # joins and leaves
     mode: str = "two_party"  # or "self_service": the customer alone with the system
+    # Product key -> the template of its own nodes (a combined sale's products that name one).
+    product_templates: dict[str, Template] = field(default_factory=dict)
 
     def tracks(self, participant: str) -> list[Track]:
         return self.salesperson if participant == "salesperson" else self.customer
@@ -164,7 +166,19 @@ def load_session_dir(
         reference_photos=_reference_photos(policy, path),
         attendance=attendance,
         mode=str(meta.get("mode") or "two_party"),
+        product_templates=_product_templates(policy, path),
     )
+
+
+def _product_templates(policy: Policy, base: Path) -> dict[str, Template]:
+    """The own templates the policy's products name: a file in ``base`` (the session
+    directory, or beside the policy JSON), else a built-in id or a path."""
+    out = {}
+    for p in policy.products:
+        if p.template_id:
+            beside = base / p.template_id
+            out[p.key] = _load_template(str(beside if beside.is_file() else p.template_id))
+    return out
 
 
 def _load_template(ref: str) -> Template:
@@ -220,6 +234,7 @@ def make_input(
         markers=markers,
         evidence_dir=evidence_dir,
         reference_photos=_reference_photos(policy, Path(policy_path).parent),
+        product_templates=_product_templates(policy, Path(policy_path).parent),
     )
 
 

@@ -154,12 +154,10 @@ def attribute_numbers(
     for c in checks:
         if c.statement == "example":
             continue
-        if c.statement == "sum":
-            if c.kind == "premium" and any(
-                abs(r.value - s) < 0.5 for r in (c.options or ()) for s in sums
-            ):
+        if c.statement == "sum" and c.kind == "premium":
+            if any(abs(r.value - s) < 0.5 for r in (c.options or ()) for s in sums):
                 out.append(replace(c, matches=True))
-            continue
+            continue  # a sum the policy does not explain: another amount, not the premium
         node_id = c.node_id
         if node_id is None and node_of_marker is not None:
             node_id = node_of_marker(c.start_s)

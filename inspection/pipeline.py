@@ -219,7 +219,7 @@ class Inspector:
         """Inspect one session; raises InputError for input that cannot be inspected."""
         t0 = time.perf_counter()
         try:
-            nodes = render(inp.template, inp.policy)
+            nodes = render(inp.template, inp.policy, inp.product_templates)
         except TemplateError as exc:
             raise InputError(str(exc).splitlines()[0]) from None
         if not inp.salesperson and not inp.customer:

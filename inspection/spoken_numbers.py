@@ -117,9 +117,15 @@ def _keyword_before(source: str, s0: int, window: int) -> _Keyword | None:
     """The keyword ending closest before source position ``s0`` within ``window`` chars, longest
     on ties. Keywords of 2+ characters match on pinyin and may end on the number's first
     character (犹豫七十五天: 犹豫期 + 十五天); single characters (交, 岁) match exactly."""
+    found = _keywords_before(source, s0, window)
+    return found[0] if found else None
+
+
+def _keywords_before(source: str, s0: int, window: int) -> list[_Keyword]:
+    """Every keyword ending before ``s0`` within ``window`` chars, closest (then longest) first."""
     lo = max(0, s0 - window)
     heard = _syllables(source[lo : s0 + 1])
-    best: tuple[int, int, str] | None = None
+    hits: list[tuple[int, int, str]] = []
     for kw in KEYWORDS:
         n = len(kw)
         last = s0 + 1 if n >= 2 else s0
@@ -129,13 +135,10 @@ def _keyword_before(source: str, s0: int, window: int) -> _Keyword | None:
             else:
                 hit = source[e - n : e] == kw
             if hit:
-                if best is None or (e, n) > best[:2]:
-                    best = (e, n, kw)
+                hits.append((e, n, kw))
                 break
-    if best is None:
-        return None
-    e, n, kw = best
-    return _Keyword(kw, KEYWORDS[kw], source[e - n : e], absorbed=e > s0)
+    hits.sort(reverse=True)
+    return [_Keyword(kw, KEYWORDS[kw], source[e - n : e], absorbed=e > s0) for e, n, kw in hits]
 
 
 def _keyword_after(source: str, s1: int) -> NumberKind | None:
@@ -167,12 +170,14 @@ def _classify(
         after_kind = _keyword_after(source, s1)
         if after_kind is not None and _unit_fits(after_kind, q):
             return after_kind, None
-    found = _keyword_before(source, s0, window)
-    if found is None or found.kind is None:
-        return None
-    if not _unit_fits(found.kind, q):
-        return None
-    return found.kind, found
+    # The closest keyword that can state such a number (每期交680元: 交 is a period's
+    # keyword, 元 is not a period, so 每期 says what it is); another amount's stops the search.
+    for found in _keywords_before(source, s0, window):
+        if found.kind is None:
+            return None
+        if _unit_fits(found.kind, q):
+            return found.kind, found
+    return None
 
 
 def _unit_fits(kind: NumberKind, q: Quantity) -> bool:

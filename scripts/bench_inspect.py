@@ -6,6 +6,7 @@ recordings of corpus sessions (scripts/make_corpus.py) until it is ``--minutes``
 
     .venv/bin/python scripts/bench_inspect.py --corpus /tmp/corpus --minutes 10
     .venv/bin/python scripts/bench_inspect.py --corpus /tmp/corpus2/dev --minutes 20  # noisy v2
+    .venv/bin/python scripts/bench_inspect.py --session /tmp/corpus2/dev/dev16-combined-clean-a
 
 With a v2 corpus part (``make_corpus.py --split dev``: room noise, reverb, lossy Opus), the
 long session repeats its single-segment sessions of the most common template instead.
@@ -130,8 +131,12 @@ def build(corpus: Path, out: Path, minutes: float) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, help="corpus made by scripts/make_corpus.py")
     ap.add_argument(
-        "--corpus", type=Path, required=True, help="corpus made by scripts/make_corpus.py"
+        "--session",
+        type=Path,
+        help="inspect this session directory as it is instead (e.g. a 15-20 min combined "
+        "sale of the v2 corpus: make_corpus.py --split dev --sessions combined)",
     )
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument(
@@ -147,9 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    t0 = time.perf_counter()
-    session = build(args.corpus, args.work / "bench", args.minutes)
-    print(f"built {session} in {time.perf_counter() - t0:.1f} s", flush=True)
+    if args.session is None and args.corpus is None:
+        ap.error("give --corpus or --session")
+    template = None
+    if args.session is not None:
+        session = args.session
+        labels_path = session / "labels.json"
+        labels = json.loads(labels_path.read_text("utf-8")) if labels_path.is_file() else {}
+        if labels.get("template_path"):
+            template = TEMPLATES_DIR / str(labels["template_path"])
+    else:
+        t0 = time.perf_counter()
+        session = build(args.corpus, args.work / "bench", args.minutes)
+        print(f"built {session} in {time.perf_counter() - t0:.1f} s", flush=True)
 
     inspector = Inspector(
         ModelRegistry.from_env(), Thresholds(), threads=args.threads, overlap=not args.serial
@@ -173,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             current.update(stage=stage, t=now)
         print(f"\r{fraction:5.1%} {stage:<10}", end="", file=sys.stderr, flush=True)
 
-    report = inspector.run(load_session_dir(session), progress=progress)
+    inp = load_session_dir(session, evidence_dir=args.work / "evidence", template=template)
+    report = inspector.run(inp, progress=progress)
     progress("done", 1.0)
     print(file=sys.stderr)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -190,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(peak),
         "rss_after_model_load_mb": round(rss_models),
         "findings": len(report.findings),
+        "finding_codes": sorted({f.code for f in report.findings}),
         "frames_sampled": report.meta.get("frames_sampled"),
     }
     print(json.dumps(result, indent=1))

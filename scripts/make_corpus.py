@@ -146,9 +146,10 @@ def main_v2(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     """The v2 corpus: one split (dev or test) into --out."""
     from tests.corpus_v2.build import build_session as build_v2
     from tests.corpus_v2.build import specs as specs_v2
+    from tests.corpus_v2.combined import combined_lines
     from tests.corpus_v2.wording import WORDINGS
 
-    lines = WORDINGS[args.split].lines()
+    lines = list(dict.fromkeys(WORDINGS[args.split].lines() + combined_lines(args.split)))
     if args.list_lines:
         for line in lines:
             print(line)

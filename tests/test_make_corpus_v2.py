@@ -16,8 +16,9 @@ from tests.corpus_media import AUDIO_RATE, clip_index
 from tests.corpus_v2 import acoustics
 from tests.corpus_v2.acoustics import PRESETS, Network, Room, active_rms, in_room, over_network
 from tests.corpus_v2.build import build_session, plan_for, spec_lines, specs
+from tests.corpus_v2.combined import combined_lines
 from tests.corpus_v2.documents import LAYOUTS, POSES
-from tests.corpus_v2.plan import KINDS, TEMPLATES_DIR
+from tests.corpus_v2.plan import CLEAN_KINDS, KINDS, TEMPLATES_DIR
 from tests.corpus_v2.wording import WORDINGS
 
 
@@ -29,6 +30,9 @@ def _fields(items: tuple[object, ...]) -> set[tuple[object, ...]]:
 def test_splits_share_no_wording_seed_or_preset() -> None:
     dev, test = WORDINGS["dev"], WORDINGS["test"]
     assert not set(dev.lines()) & set(test.lines())
+    assert not set(combined_lines("dev")) & set(combined_lines("test"))
+    assert not set(combined_lines("dev")) & set(test.lines())
+    assert not set(combined_lines("test")) & set(dev.lines())
     assert not set(dev.fillers) & set(test.fillers)
     assert not set(dev.grammar.all()) & set(test.grammar.all())
     assert not set(dev.policies) & set(test.policies)
@@ -64,10 +68,11 @@ def test_spoken_lines_are_paraphrases_with_committed_clips() -> None:
             for variant in w.spoken[node.id]:
                 assert variant != node.text  # never the template's own words
         assert set(w.roles.values()) <= set(w.spoken)
-        missing = [t for t in w.lines() if t not in index]
+        lines = set(w.lines()) | set(combined_lines(split))
+        missing = [t for t in lines if t not in index]
         assert missing == [], split
         for spec in specs(split):
-            assert set(spec_lines(spec)) <= set(w.lines())
+            assert set(spec_lines(spec)) <= lines
 
 
 def test_plans_are_deterministic_and_labels_cover_every_kind() -> None:
@@ -84,7 +89,7 @@ def test_plans_are_deterministic_and_labels_cover_every_kind() -> None:
             assert v1.to_dict() == v2.to_dict() and e1 == e2
             assert v1.to_dict()["split"] == split
             codes |= {e["code"] for e in e1}
-            assert (e1 == []) == (spec.kind == "clean")
+            assert (e1 == []) == (spec.kind in CLEAN_KINDS)
         assert codes <= set(FINDING_CODES) and len(codes) >= 10
     # Another dev seed gives another session of the same kind.
     a, b = plan_for(specs("dev", 0)[0]), plan_for(specs("dev", 1)[0])

@@ -139,3 +139,21 @@ def test_rules_keep_failing_a_confident_whole_mismatch() -> None:
     # The rule module's own records (no doubt): unchanged behaviour.
     wrong = RuleCheck("premium", "premium", 12000, 15000, 10.0, 14.0, "保费为15000元")
     assert number_findings([wrong])[0].severity == "fail"
+
+
+def test_a_keyword_whose_unit_does_not_fit_yields_to_the_one_before_it() -> None:
+    # 每期交680元: 交 is the payment period's keyword, 元 no period: 每期 says it is the premium.
+    checks = _checks("每期交680元")
+    assert [(c.kind, c.spoken) for c in checks] == [("premium", 680)]
+    # Another amount's keyword still stops the search (保额 ... 元 is not the premium).
+    assert _checks("保额交100000元") == []
+
+
+def test_yigong_before_years_states_the_period_not_a_sum() -> None:
+    # 一共交10年 says the payment period; only amounts of money are sums.
+    ok = _in_node(_checks("每期交12000元，一共交10年"), "premium")
+    assert [(c.kind, c.matches) for c in ok] == [("premium", True), ("payment_years", True)]
+    bad = _in_node(_checks("每期交12000元，一共交30年", {"30": 0.97}), "premium")
+    assert [(c.kind, c.spoken, c.matches) for c in bad if not c.matches] == [
+        ("payment_years", 30, False)
+    ]

@@ -7,6 +7,7 @@ on every machine and nobody can tune on them by accident of regeneration.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -40,7 +41,7 @@ from tests.corpus_media import (
 )
 from tests.corpus_v2.acoustics import in_room, over_network, voiced_clip
 from tests.corpus_v2.documents import card_sprite, page_sprite, render_form
-from tests.corpus_v2.plan import KINDS, SPLITS, Variation, base_plan
+from tests.corpus_v2.plan import KINDS, SPLITS, TEMPLATES_DIR, Variation, base_plan
 from tests.render import render_id_card
 
 #: the sessions of each split: (kind, policy key)
@@ -62,6 +63,8 @@ CATALOGUE: dict[str, list[tuple[str, str]]] = {
         ("signature_mismatch", "b"),
         ("risk_sentence_altered", "a"),
         ("page_missing", "b"),
+        ("combined_clean", "a"),
+        ("combined_rider_premium", "b"),
     ],
     "test": [
         ("clean", "c"),
@@ -80,6 +83,8 @@ CATALOGUE: dict[str, list[tuple[str, str]]] = {
         ("signature_mismatch", "c"),
         ("risk_sentence_altered", "d"),
         ("page_missing", "c"),
+        ("combined_clean", "d"),
+        ("combined_rider_premium", "c"),
     ],
 }
 TEST_SEED_BASE = 7_000_000  # frozen; dev seeds are seed * 1000 + i < 7_000_000
@@ -248,6 +253,9 @@ def build_session(out_root: Path, spec: SpecV2, fps: float = 5.0) -> Path:
         "gaps": [],
     }
     _write_json(out / "metadata.json", metadata)
+    for product in plan.policy.riders:  # a rider's own template, found beside metadata.json
+        if product.template_id:
+            shutil.copyfile(TEMPLATES_DIR / product.template_id, out / product.template_id)
     _, description, _ = KINDS[spec.kind]
     labels = _labels(plan, spec, expected, description, duration)  # type: ignore[arg-type]
     labels["template_path"] = var.wording.template_file

@@ -263,6 +263,15 @@ def _page(change: str) -> Kind:
     return kind
 
 
+def _combined(wrong_rider_premium: bool) -> Kind:
+    def kind(plan: Plan, var: Variation) -> Expected:
+        from tests.corpus_v2.combined import make_combined  # it builds on this module
+
+        return make_combined(plan, var, wrong_rider_premium=wrong_rider_premium)
+
+    return kind
+
+
 #: kind -> (change, description, questions back allowed)
 KINDS: dict[str, tuple[Kind, str, bool]] = {
     "clean": (k_clean, "compliant: paraphrased lines, fillers, questions back, affirmations", True),
@@ -294,4 +303,17 @@ KINDS: dict[str, tuple[Kind, str, bool]] = {
     "signature_mismatch": (_page("signature"), "the form is signed with another name", True),
     "risk_sentence_altered": (_page("sentence"), "another sentence is copied on the form", True),
     "page_missing": (_page("missing"), "the signed form is never shown", True),
+    "combined_clean": (
+        _combined(False),
+        "compliant 15-20 min combined sale (main + rider): explanations, worked examples, "
+        "questions back, reading pauses, sparse customer speech",
+        True,
+    ),
+    "combined_rider_premium": (
+        _combined(True),
+        "15-20 min combined sale where the rider's premium is misstated",
+        True,
+    ),
 }
+#: kinds whose sessions expect no finding
+CLEAN_KINDS = ("clean", "combined_clean")
