@@ -169,6 +169,19 @@ def tree_cpu_s(pid: int) -> dict[int, float]:
     return out
 
 
+async def live_settled(http: aiohttp.ClientSession, base: str, limit_s: float = 120.0) -> Any:
+    """Wait until the live checks of every room run and have caught up with the backlog of
+    their start (the model loads while audio queues); returns their stats."""
+    live: dict[str, Any] = {}
+    for _ in range(int(limit_s)):
+        async with http.get(f"{base}/stats") as resp:
+            live = (await resp.json()).get("_live", {})
+        if live and all(v["status"] == "ok" and (v["lag_s"] or 0) < 2.0 for v in live.values()):
+            break
+        await asyncio.sleep(1.0)
+    return live
+
+
 class Session:
     def __init__(self, sid: str, loops: dict[str, EncodedLoop]) -> None:
         self.sid = sid
@@ -220,10 +233,8 @@ async def run_level(
     async with aiohttp.ClientSession() as http:
         for s in sessions:
             await s.connect(http, base)
-        # ICE/DTLS up, recorders past their sync pre-roll; the live process's models loaded.
-        await asyncio.sleep(3.0 if not live_threads else 15.0)
-        async with http.get(f"{base}/stats") as resp:
-            live0 = (await resp.json()).get("_live", {})
+        await asyncio.sleep(3.0)  # ICE/DTLS up, recorders past their sync pre-roll
+        live0 = await live_settled(http, base) if live_threads else {}
         cpu0, t0 = tree_cpu_s(proc.pid), time.monotonic()
         await asyncio.sleep(seconds)
         cpu1, t1 = tree_cpu_s(proc.pid), time.monotonic()
@@ -361,7 +372,7 @@ SPEECH_SCRIPT = [
     (32.0, "salesperson", "以上内容您是否已经清楚并理解？"),
     (35.5, "customer", "好的，我清楚了"),
     (38.0, "salesperson", "请您将身份证正面对准镜头，并确认是您本人投保，对吗？"),
-    (44.5, "customer", "是的"),
+    (44.5, "customer", "是的，我同意"),
     (47.0, "salesperson", "请您仔细阅读保险条款中的责任免除部分，对于责任免除条款中列明的情形，保险公司不承担保险责任。"),
 ]  # fmt: skip
 SPEECH_LOOP_S = 60.0
