@@ -405,6 +405,41 @@ def encode_speech_loops() -> dict[str, EncodedLoop]:
     return out
 
 
+def live_replay(seconds: float, threads: int) -> dict[str, float]:
+    """CPU cost of the live checks of one session, free of contention: the session's speech
+    loops and sampled keyframes (one per 2 s per participant) fed through the live-check
+    worker in this process as fast as it goes, nothing skipped. CPU seconds per second of
+    session = cores one session's live checks need."""
+    from server.live.process import LiveWorker, WorkerConfig
+
+    loops = {**load_or_encode_loops(Path(tempfile.gettempdir()) / "kesu-bench-loops-v2.pkl")}
+    loops.update(encode_speech_loops())
+    worker = LiveWorker(WorkerConfig(threads=threads, max_lag_s=1e9))
+    _ = worker.inspector.speech, worker.inspector.faces, worker.inspector.ocr  # loaded first
+    sid = "s-replay"
+    worker.handle(("open", sid, "traditional_life", _bench_policy()))
+    keyframes = loops["video"].keyframes or loops["video"].packets
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    steps = round(seconds * 2)
+    for k in range(steps):
+        t = k * 0.5
+        for role in ROLES:
+            loop = loops[f"audio_{role}"]
+            batch = []
+            for j in range(25):
+                n = k * 25 + j
+                batch.append((t + j * 0.02, n * loop.ticks, loop.packets[n % len(loop.packets)]))
+            worker.handle(("audio", sid, role, time.time(), batch))
+            if k % 4 == 0:
+                frame = keyframes[(k * 15) % len(keyframes)]
+                worker.handle(("video", sid, role, time.time(), t, "VP8", frame))
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    state = worker.sessions[sid].checker.state()
+    covered = sum(n["status"] == "covered" for n in state["nodes"])
+    return {"seconds": seconds, "cpu_s": cpu, "wall_s": wall, "cores": cpu / seconds,
+            "nodes_covered": covered}  # fmt: skip
+
+
 async def bench(
     levels: list[int], seconds: float, probe_sessions: int, live: str, live_threads: int
 ) -> None:
@@ -440,8 +475,17 @@ def main() -> None:
     parser.add_argument(
         "--live-threads", type=int, default=1, help="model threads of the live-check process"
     )
+    parser.add_argument(
+        "--live-replay",
+        type=float,
+        metavar="SECONDS",
+        help="only measure the live checks' CPU per session-second, free of contention",
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.live_replay:
+        print(json.dumps(live_replay(args.live_replay, args.live_threads)))
+        return
     if args.serve:
         profile = os.environ.get("KESU_BENCH_PROFILE")
         if profile:  # event-loop thread only
