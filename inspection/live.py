@@ -53,6 +53,7 @@ class LiveConfig:
     silent_warn_s: float = 30.0  # a participant's audio silent this long: "no sound"
     clipped_share: float = 0.01  # share of clipped samples in an utterance: "clipped"
     partial_similarity: float = 0.45  # below the node threshold but above this: too different
+    partial_unmarked_extra: float = 0.1  # ... plus this when the teleprompter never showed it
     frame_interval_s: float = 2.0  # frames closer than this are skipped
     ocr_interval_s: float = 2.0  # OCR at most this often while a document is awaited
 
@@ -203,6 +204,7 @@ class LiveChecker:
     def checklist(self) -> list[dict[str, Any]]:
         by_id = {c.node.id: c for c in self.script.coverage} if self.script else {}
         reached = self._reached()
+        marked = {m.node for m in self.markers}
         out = []
         for node in self.nodes:
             item = node_json(node)
@@ -210,9 +212,7 @@ class LiveChecker:
             status = "pending"
             if c is not None and c.start_s is not None:
                 status = "covered"
-            elif (
-                c is not None and node.index < reached and c.score >= self.config.partial_similarity
-            ):
+            elif c is not None and node.index < reached and self._attempted(node, c.score, marked):
                 status = "too_different"
             item.update(status=status, score=round(c.score, 2) if c else 0.0)
             item["start_s"] = c.start_s if c else None
@@ -220,6 +220,13 @@ class LiveChecker:
             item["answer_text"] = c.answer_text if c and item["answer"] else ""
             out.append(item)
         return out
+
+    def _attempted(self, node: RenderedNode, score: float, marked: set[str]) -> bool:
+        """Was a node that is not covered said differently (rather than skipped)? Another
+        node's sentence can score ~0.5 against it (the cooling-off sentence against the
+        surrender-loss node), so without the teleprompter on it the bar is higher."""
+        bar = self.config.partial_similarity
+        return score >= (bar if node.id in marked else bar + self.config.partial_unmarked_extra)
 
     def _answer(self, node: RenderedNode, c: Any) -> str | None:
         if not node.requires_answer or c is None or c.start_s is None:

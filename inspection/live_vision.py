@@ -53,6 +53,15 @@ class LiveWarning:
         }
 
 
+def mask_name(name: str | None) -> str | None:
+    """A read name as shown live: first and last character kept (李明华 -> 李*华, 陈静 -> 陈*)."""
+    if not name:
+        return None
+    if len(name) <= 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 @dataclass
 class _Presence:
     first_s: float | None = None
@@ -151,7 +160,7 @@ class LiveVision:
                 ocr, [(t_s, bgr)], doc.node.id, (t_s, t_s), self.policy.customer_name
             )
             if card.id_valid or card.name_shown:
-                doc.name = card.name
+                doc.name = mask_name(card.name)
                 doc.id_masked = mask_id(card.id_number) if card.id_number else None
                 doc.id_valid = card.id_valid
                 doc.status, doc.seen_s = "seen", t_s
@@ -164,7 +173,7 @@ class LiveVision:
         if sentence and page.lines:
             doc.similarity = round(locate_sentence(page.lines, sentence).similarity, 2)
         if page.signed_name or (doc.similarity or 0.0) >= self.th.risk_sentence_similarity:
-            doc.signed_name = page.signed_name
+            doc.signed_name = mask_name(page.signed_name)
             doc.status, doc.seen_s = "seen", t_s
             return True
         return False

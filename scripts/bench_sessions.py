@@ -7,7 +7,15 @@ they cost little. For each N it reports server CPU per session, RSS growth, vide
 sent / received by the server / received by the other party / recorded, and the A/V
 offset measured on the markers in the recordings. Prints a markdown table.
 
+With ``--live on`` (or ``both``: each level with and without) the server also runs the live
+checks (docs/live.md): a LiveService taps every room, its live-check process is measured
+with the server (CPU of the process tree), and the peers say Mandarin lines (committed TTS
+clips, a ~60 s script with the customer's answers, looped) instead of a tone, so speech
+recognition, face detection on sampled keyframes and OCR during the ID-card node cost what
+they would in a call. Reports how far the live checks fell behind (skipped audio, lag).
+
     .venv/bin/python scripts/bench_sessions.py --sessions 1 2 5 10 --seconds 15
+    .venv/bin/python scripts/bench_sessions.py --sessions 1 2 3 --seconds 90 --live both
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.rtc.client import (  # noqa: E402
+    AUDIO_RATE,
+    AUDIO_SAMPLES,
     ClientPeer,
     EncodedLoop,
     LoopedPacketTrack,
@@ -49,9 +59,35 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # ---------------------------------------------------------------------- server process
 
 
-async def serve(data_dir: Path) -> None:
-    """Run rooms behind POST /join, GET /stats, POST /close; print the port, run until EOF."""
+def _live_service(threads: int) -> Any:
+    from server.live.process import WorkerConfig
+    from server.live.service import LiveOptions, LiveService
+
+    worker = WorkerConfig(threads=threads, parent_pid=os.getpid())
+    return LiveService(LiveOptions(max_sessions=64, worker=worker))
+
+
+def _bench_policy() -> dict[str, Any]:
+    from inspection.policy import Policy
+
+    return Policy(
+        customer_name="李明华",
+        customer_id_number="11010519491231002X",
+        product_name="安康定期寿险",
+        product_type="traditional",
+        premium=12000,
+        payment_method="年交",
+        payment_years=10,
+        insurance_years=20,
+        cooling_off_days=15,
+    ).to_dict()
+
+
+async def serve(data_dir: Path, live_threads: int = 0) -> None:
+    """Run rooms behind POST /join, GET /stats, POST /close; print the port, run until EOF.
+    ``live_threads`` > 0: live checks on every room, with that many model threads."""
     manager = RoomManager(max_rooms=64, settings=RtcSettings(loopback_only=True))
+    live = _live_service(live_threads) if live_threads > 0 else None
 
     async def join(request: web.Request) -> web.Response:
         body = await request.json()
@@ -61,11 +97,20 @@ async def serve(data_dir: Path) -> None:
             if (data_dir / sid).exists()
             else SessionDir.create(data_dir, sid)
         )
-        answer = await manager.room_for(sid, sdir).join(body["role"], body["sdp"])
+        room = manager.room_for(sid, sdir)
+        if live is not None and room.tap is None:
+            room.tap = live.open(sid, sdir, "traditional_life", _bench_policy())
+        answer = await room.join(body["role"], body["sdp"])
         return web.json_response({"sdp": answer})
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({sid: room.stats() for sid, room in manager.rooms().items()})
+        out: dict[str, Any] = {sid: room.stats() for sid, room in manager.rooms().items()}
+        if live is not None:
+            keys = ("status", "notice", "t_s", "lag_s", "skipped_audio_s")
+            views = {sid: live.view(sid) or {} for sid in manager.rooms()}
+            out["_live"] = {sid: {k: v.get(k) for k in keys} for sid, v in views.items()}
+            out["_live_pid"] = live._process.pid if live._process is not None else None
+        return web.json_response(out)
 
     async def close(request: web.Request) -> web.Response:
         out: dict[str, Any] = {}
@@ -84,6 +129,8 @@ async def serve(data_dir: Path) -> None:
     print(json.dumps({"port": port}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     await manager.close_all()
+    if live is not None:
+        await live.close()
     await runner.cleanup()
 
 
@@ -102,6 +149,39 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def tree_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of ``pid`` and each of its descendants (by pid)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            out[p] = proc_cpu_s(p)
+        except OSError:
+            continue
+        todo += children.get(p, [])
+    return out
+
+
+async def live_settled(http: aiohttp.ClientSession, base: str, limit_s: float = 120.0) -> Any:
+    """Wait until the live checks of every room run and have caught up with the backlog of
+    their start (the model loads while audio queues); returns their stats."""
+    live: dict[str, Any] = {}
+    for _ in range(int(limit_s)):
+        async with http.get(f"{base}/stats") as resp:
+            live = (await resp.json()).get("_live", {})
+        if live and all(v["status"] == "ok" and (v["lag_s"] or 0) < 2.0 for v in live.values()):
+            break
+        await asyncio.sleep(1.0)
+    return live
+
+
 class Session:
     def __init__(self, sid: str, loops: dict[str, EncodedLoop]) -> None:
         self.sid = sid
@@ -113,7 +193,9 @@ class Session:
         for role in ROLES:
             timeline = MediaTimeline()
             video = LoopedPacketTrack(self.loops["video"], timeline)
-            audio = LoopedPacketTrack(self.loops["audio"], timeline)
+            audio = LoopedPacketTrack(
+                self.loops.get(f"audio_{role}", self.loops["audio"]), timeline
+            )
             peer = ClientPeer([video, audio], decode=False)
             async with http.post(
                 f"{base}/join", json={"session": self.sid, "role": role, "sdp": await peer.offer()}
@@ -129,7 +211,7 @@ class Session:
 
 
 async def run_level(
-    n: int, seconds: float, loops: dict[str, EncodedLoop], probe_sessions: int
+    n: int, seconds: float, loops: dict[str, EncodedLoop], probe_sessions: int, live_threads: int
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{n}-"))
     proc = await asyncio.create_subprocess_exec(
@@ -137,6 +219,8 @@ async def run_level(
         __file__,
         "--serve",
         str(data_dir),
+        "--live-threads",
+        str(live_threads),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -150,10 +234,14 @@ async def run_level(
         for s in sessions:
             await s.connect(http, base)
         await asyncio.sleep(3.0)  # ICE/DTLS up, recorders past their sync pre-roll
-        cpu0, t0 = proc_cpu_s(proc.pid), time.monotonic()
+        live0 = await live_settled(http, base) if live_threads else {}
+        cpu0, t0 = tree_cpu_s(proc.pid), time.monotonic()
         await asyncio.sleep(seconds)
-        cpu1, t1 = proc_cpu_s(proc.pid), time.monotonic()
+        cpu1, t1 = tree_cpu_s(proc.pid), time.monotonic()
         rss1 = proc_rss_mb(proc.pid)
+        async with http.get(f"{base}/stats") as resp:
+            stats1 = await resp.json()
+        live1, live_pid = stats1.get("_live", {}), stats1.get("_live_pid")
         for s in sessions:
             s.stop_sending()
         await asyncio.sleep(1.0)  # let in-flight packets land
@@ -182,11 +270,26 @@ async def run_level(
     for s in sessions[:probe_sessions]:
         for f in closed[s.sid]["files"]:
             offsets += marker_offsets(await asyncio.to_thread(probe_recording, Path(f), True))
-    cpu_pct = 100 * (cpu1 - cpu0) / (t1 - t0)
+    wall = t1 - t0
+    media_pct = 100 * (cpu1.get(proc.pid, 0.0) - cpu0.get(proc.pid, 0.0)) / wall
+    cpu_pct = 100 * sum(cpu1[p] - cpu0.get(p, 0.0) for p in cpu1) / wall
+    live_pct = 100 * (cpu1.get(live_pid, 0.0) - cpu0.get(live_pid, 0.0)) / wall if live_pid else 0.0
+    skipped = sum(
+        (live1.get(sid, {}).get("skipped_audio_s") or 0.0)
+        - (live0.get(sid, {}).get("skipped_audio_s") or 0.0)
+        for sid in live1
+    )
     return {
         "n": n,
+        "live": bool(live_threads),
         "cpu_total": cpu_pct,
         "cpu_per_session": cpu_pct / n,
+        "cpu_media_per_session": media_pct / n,
+        "cpu_live_per_session": live_pct / n,
+        "live_skipped_audio_s": round(skipped, 1),
+        "live_audio_s": round(2 * n * wall, 1),
+        "live_lag_s": max((v.get("lag_s") or 0.0 for v in live1.values()), default=None),
+        "live_status": sorted({str(v.get("status")) for v in live1.values()}),
         "rss_mb": rss1,
         "rss_per_session": (rss1 - rss0) / n,
         "sent": sent,
@@ -202,6 +305,25 @@ async def run_level(
 
 def _pct(x: int, of: int) -> str:
     return f"{x} ({100 * x / of:.2f}%)" if of else str(x)
+
+
+def live_table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| sessions | live checks | CPU total (% of a core) | per session | media process "
+        "/ session | live process / session | live audio skipped (of audio sent) "
+        "| live lag s (last) | live status |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"| {r['n']} | {'on' if r['live'] else 'off'} | {r['cpu_total']:.1f} "
+            f"| {r['cpu_per_session']:.1f} | {r['cpu_media_per_session']:.1f} "
+            f"| {r['cpu_live_per_session']:.1f} "
+            f"| {r['live_skipped_audio_s']} s of {r['live_audio_s']} s "
+            f"| {r['live_lag_s'] if r['live_lag_s'] is not None else '-'} "
+            f"| {', '.join(r['live_status']) or '-'} |"
+        )
+    return "\n".join(lines)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -240,14 +362,101 @@ def load_or_encode_loops(cache: Path) -> dict[str, EncodedLoop]:
     return loops
 
 
-async def bench(levels: list[int], seconds: float, probe_sessions: int) -> None:
+# A ~60 s stretch of a call (traditional_life, policy a), salesperson and customer on one
+# timeline: (start s, role, line). The ID-card node makes the live checks OCR frames.
+SPEECH_SCRIPT = [
+    (0.5, "salesperson", "您好，为了保障您的合法权益，本次投保过程将进行全程录音录像，请问您是否同意？"),
+    (9.0, "customer", "好的，我同意"),
+    (11.5, "salesperson", "如果您在犹豫期后解除合同，保险公司只退还保单的现金价值，您可能会遭受一定的损失。"),
+    (20.0, "salesperson", "本产品有15天的犹豫期，自您签收保险合同之日起计算。在犹豫期内您可以解除合同，保险公司将退还您已交的全部保费。"),
+    (32.0, "salesperson", "以上内容您是否已经清楚并理解？"),
+    (35.5, "customer", "好的，我清楚了"),
+    (38.0, "salesperson", "请您将身份证正面对准镜头，并确认是您本人投保，对吗？"),
+    (44.5, "customer", "是的，我同意"),
+    (47.0, "salesperson", "请您仔细阅读保险条款中的责任免除部分，对于责任免除条款中列明的情形，保险公司不承担保险责任。"),
+]  # fmt: skip
+SPEECH_LOOP_S = 60.0
+
+
+def encode_speech_loops() -> dict[str, EncodedLoop]:
+    """Opus loops of SPEECH_SCRIPT per role (committed TTS clips; test data only)."""
+    import av
+    import numpy as np
+
+    from server.rtc.speech_track import SpeechAudioTrack
+    from tests.corpus_media import load_clip
+
+    out = {}
+    for role in ROLES:
+        lines = [(t, load_clip(text)) for t, who, text in SPEECH_SCRIPT if who == role]
+        track = SpeechAudioTrack(MediaTimeline(), lines, loop_s=SPEECH_LOOP_S)
+        ctx: Any = av.CodecContext.create("libopus", "w")
+        ctx.sample_rate, ctx.layout, ctx.format = AUDIO_RATE, "mono", "s16"
+        ctx.bit_rate = 32000
+        packets: list[bytes] = []
+        for k in range(round(SPEECH_LOOP_S * AUDIO_RATE / AUDIO_SAMPLES)):
+            pcm = np.clip(track.samples_at(k * AUDIO_SAMPLES), -1, 1)
+            frame = av.AudioFrame.from_ndarray(
+                (pcm * 32767).astype(np.int16).reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts = AUDIO_RATE, k * AUDIO_SAMPLES
+            packets += [bytes(p) for p in ctx.encode(frame)]
+        out[f"audio_{role}"] = EncodedLoop("audio", packets, AUDIO_SAMPLES, AUDIO_RATE)
+    return out
+
+
+def live_replay(seconds: float, threads: int) -> dict[str, float]:
+    """CPU cost of the live checks of one session, free of contention: the session's speech
+    loops and sampled keyframes (one per 2 s per participant) fed through the live-check
+    worker in this process as fast as it goes, nothing skipped. CPU seconds per second of
+    session = cores one session's live checks need."""
+    from server.live.process import LiveWorker, WorkerConfig
+
+    loops = {**load_or_encode_loops(Path(tempfile.gettempdir()) / "kesu-bench-loops-v2.pkl")}
+    loops.update(encode_speech_loops())
+    worker = LiveWorker(WorkerConfig(threads=threads, max_lag_s=1e9))
+    _ = worker.inspector.speech, worker.inspector.faces, worker.inspector.ocr  # loaded first
+    sid = "s-replay"
+    worker.handle(("open", sid, "traditional_life", _bench_policy()))
+    keyframes = loops["video"].keyframes or loops["video"].packets
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    steps = round(seconds * 2)
+    for k in range(steps):
+        t = k * 0.5
+        for role in ROLES:
+            loop = loops[f"audio_{role}"]
+            batch = []
+            for j in range(25):
+                n = k * 25 + j
+                batch.append((t + j * 0.02, n * loop.ticks, loop.packets[n % len(loop.packets)]))
+            worker.handle(("audio", sid, role, time.time(), batch))
+            if k % 4 == 0:
+                frame = keyframes[(k * 15) % len(keyframes)]
+                worker.handle(("video", sid, role, time.time(), t, "VP8", frame))
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    state = worker.sessions[sid].checker.state()
+    covered = sum(n["status"] == "covered" for n in state["nodes"])
+    return {"seconds": seconds, "cpu_s": cpu, "wall_s": wall, "cores": cpu / seconds,
+            "nodes_covered": covered}  # fmt: skip
+
+
+async def bench(
+    levels: list[int], seconds: float, probe_sessions: int, live: str, live_threads: int
+) -> None:
     loops = load_or_encode_loops(Path(tempfile.gettempdir()) / "kesu-bench-loops-v2.pkl")
+    modes = {"off": [0], "on": [live_threads], "both": [0, live_threads]}[live]
+    if live != "off":
+        loops = {**loops, **encode_speech_loops()}  # the same speech with live checks off too
     rows = []
     for n in levels:
-        row = await run_level(n, seconds, loops, probe_sessions)
-        print(json.dumps(row), file=sys.stderr)
-        rows.append(row)
+        for threads in modes:
+            row = await run_level(n, seconds, loops, probe_sessions, threads)
+            print(json.dumps(row), file=sys.stderr)
+            rows.append(row)
     print(table(rows))
+    if live != "off":
+        print()
+        print(live_table(rows))
 
 
 def main() -> None:
@@ -257,18 +466,40 @@ def main() -> None:
     parser.add_argument(
         "--probe-sessions", type=int, default=2, help="sessions per level checked for A/V offset"
     )
+    parser.add_argument(
+        "--live",
+        choices=("off", "on", "both"),
+        default="off",
+        help="live checks on the server: off, on, or each level both ways (docs/live.md)",
+    )
+    parser.add_argument(
+        "--live-threads", type=int, default=1, help="model threads of the live-check process"
+    )
+    parser.add_argument(
+        "--live-replay",
+        type=float,
+        metavar="SECONDS",
+        help="only measure the live checks' CPU per session-second, free of contention",
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.live_replay:
+        print(json.dumps(live_replay(args.live_replay, args.live_threads)))
+        return
     if args.serve:
         profile = os.environ.get("KESU_BENCH_PROFILE")
         if profile:  # event-loop thread only
             import cProfile
 
-            cProfile.runctx("asyncio.run(serve(args.serve))", globals(), locals(), profile)
+            cProfile.runctx(
+                "asyncio.run(serve(args.serve, args.live_threads))", globals(), locals(), profile
+            )
         else:
-            asyncio.run(serve(args.serve))
+            asyncio.run(serve(args.serve, args.live_threads))
     else:
-        asyncio.run(bench(args.sessions, args.seconds, args.probe_sessions))
+        asyncio.run(
+            bench(args.sessions, args.seconds, args.probe_sessions, args.live, args.live_threads)
+        )
 
 
 if __name__ == "__main__":

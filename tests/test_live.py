@@ -101,3 +101,42 @@ def test_silence_only_recognises_nothing_and_warns_when_long() -> None:
     warnings = checker.state()["warnings"]
     assert [w["code"] for w in warnings] == ["media.silent"]
     assert warnings[0]["participant"] == "customer" and warnings[0]["active"]
+
+
+def test_names_read_live_are_masked() -> None:
+    from inspection.live_vision import mask_name
+
+    assert (mask_name("李明华"), mask_name("陈静"), mask_name("欧阳明月")) == (
+        "李*华",
+        "陈*",
+        "欧**月",
+    )
+    assert mask_name(None) is None and mask_name("") is None
+
+
+@pytest.mark.slow
+def test_id_card_prompt_until_a_card_is_read(inspector: Inspector) -> None:
+    from tests.render import place_in_frame, render_id_card
+
+    policy = base_policies()["a"]
+    template = load_template("traditional_life")
+    checker = LiveChecker(
+        render(template, policy), template, policy, lambda: inspector.speech,
+        faces=lambda: inspector.faces, ocr=lambda: inspector.ocr, thresholds=inspector.thresholds,
+    )  # fmt: skip
+    checker.add_marker(1.0, "id_card")
+    blank = np.full((480, 640, 3), 90, np.uint8)
+    checker.feed_frame("customer", 2.0, blank)
+    (doc,) = [d for d in checker.state()["documents"] if d["document"] == "id_card"]
+    assert doc["status"] == "prompt"
+    assert "show_id_card" in checker.state()["customer_prompts"]
+    card = place_in_frame(render_id_card(policy.customer_name, policy.customer_id_number))
+    checker.feed_frame("customer", 4.5, card)
+    (doc,) = [d for d in checker.state()["documents"] if d["document"] == "id_card"]
+    assert doc["status"] == "seen" and doc["id_valid"]
+    assert doc["name"] == "李*华"
+    assert (
+        doc["id_number"]
+        == policy.customer_id_number[:4] + "*" * 10 + policy.customer_id_number[-4:]
+    )
+    assert "show_id_card" not in checker.state()["customer_prompts"]

@@ -21,6 +21,7 @@ much was skipped.
 from __future__ import annotations
 
 import logging
+import os
 import queue as queue_mod
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ class WorkerConfig:
     frame_interval_s: float = 2.0
     parent_pid: int = 0
     preload: bool = True
+    # Below the media process: when the cores are short, relaying and recording win and the
+    # live checks fall behind (and skip, see max_lag_s) instead.
+    niceness: int = 5
 
 
 @dataclass
@@ -216,6 +220,8 @@ def run(config: WorkerConfig, inbox: Any, outbox: Any) -> None:
 
     if config.parent_pid:
         die_with_parent(config.parent_pid)
+    if config.niceness > 0:
+        os.nice(config.niceness)
     worker = LiveWorker(config)
     if config.preload:
         _ = worker.inspector.speech  # the first utterance must not wait for the model
