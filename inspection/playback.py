@@ -19,13 +19,15 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 from av.audio.codeccontext import AudioCodecContext
 
-from inspection.speech import Utterance, Word
 from inspection.templates import RenderedNode, Template
+
+if TYPE_CHECKING:  # imported when used: the server imports this module at start-up
+    from inspection.speech import Utterance
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +221,8 @@ def _problems(
 def played_utterances(played: list[PlayedNode], nodes: list[RenderedNode]) -> list[Utterance]:
     """A salesperson utterance with the node's exact text for every complete playback
     (its words spread evenly over the playback), for the script alignment."""
+    from inspection.speech import Utterance, Word
+
     by_id = {n.id: n for n in nodes}
     out = []
     for p in played:

@@ -21,14 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
-from inspection.answers import classify_answer
 from inspection.idnumber import mask_id
-from inspection.media import Track, load_audio
-from inspection.ocr import parse_id_card
-from inspection.page_text import locate_sentence
 from inspection.policy import Policy
 from inspection.templates import RenderedNode, load_template
 from server import sessions
@@ -43,6 +38,7 @@ MODE = "self_service"
 MODELS_KEY = "selfservice_models"
 SAMPLE_RATE = 16000
 RECORDER_LAG_S = 0.3  # the newest audio may still be on its way into the file
+LISTEN_MARGIN_S = 1.0  # an answer may start just before the page began to listen
 MIN_SIGNATURE_SIMILARITY = 0.6
 
 
@@ -104,9 +100,12 @@ class AnswerWindow:
     end_s: float
 
 
-def answer_window(sdir: SessionDir, node_id: str, now: datetime) -> AnswerWindow | None:
-    """The customer's recording from the end of ``node_id`` (its last playback, else its
-    last ``node`` event) until now, in the customer's current segment."""
+def answer_window(
+    sdir: SessionDir, node_id: str, now: datetime, listened_s: float
+) -> AnswerWindow | None:
+    """The customer's recording of the last ``listened_s`` seconds (the page's listening
+    time, plus a margin), but not before ``node_id`` ended (its last playback, else its last
+    ``node`` event), in the customer's current segment."""
     meta = sdir.metadata
     since: datetime | None = None
     for e in meta.get("events") or []:
@@ -122,15 +121,23 @@ def answer_window(sdir: SessionDir, node_id: str, now: datetime) -> AnswerWindow
     seg = segs[-1]
     started = parse_iso(seg["started_at"])
     assert started is not None
-    start = max(0.0, (since - started).total_seconds())
     end = (now - started).total_seconds() - RECORDER_LAG_S
+    start = max(0.0, (since - started).total_seconds(), end - listened_s - LISTEN_MARGIN_S)
     if end <= start:
         return None
     return AnswerWindow(sdir.path / str(seg["file"]), start, end)
 
 
+def _classify(text: str, expected: str | None) -> str:
+    from inspection.answers import classify_answer  # pinyin tables: loaded on first use
+
+    return classify_answer(text, expected).kind if text else "missing"
+
+
 def hear_answer(models: Models, window: AnswerWindow) -> str:
     """What the customer said in the window (blocking: decode + Whisper)."""
+    from inspection.media import Track, load_audio
+
     audio = load_audio([Track("customer", window.path, 0.0)], SAMPLE_RATE)
     part = audio[int(window.start_s * SAMPLE_RATE) : int(window.end_s * SAMPLE_RATE)]
     if part.size < SAMPLE_RATE // 4:
@@ -149,11 +156,11 @@ async def answer(
     if not node.requires_answer:
         raise sessions.SessionError(400, "no_answer_needed", f"node {node_id!r} asks nothing")
     sdir = sessions.session_dir(ctx, row.id)
-    window = answer_window(sdir, node.id, utc_now())
+    window = answer_window(sdir, node.id, utc_now(), ctx.settings.self_service_listen_s)
     text = ""
     if window is not None:
         text = await asyncio.to_thread(hear_answer, models_of(ctx), window)
-    kind = classify_answer(text, node.expected_answer).kind if text else "missing"
+    kind = await asyncio.to_thread(_classify, text, node.expected_answer)
     if kind in ("missing", "unrecognised"):
         kind = "missing"
     attempts = ctx.settings.self_service_answer_attempts
@@ -174,6 +181,8 @@ async def answer(
 
 def decode_image(data_url: str) -> np.ndarray:
     """A ``data:image/jpeg;base64,...`` (or bare base64) still as a BGR image."""
+    import cv2
+
     raw = data_url.split(",", 1)[1] if data_url.startswith("data:") else data_url
     try:
         buf = np.frombuffer(base64.b64decode(raw, validate=True), np.uint8)
@@ -189,6 +198,9 @@ def read_document(
     models: Models, kind: str, img: np.ndarray, risk_sentence: str | None
 ) -> dict[str, Any]:
     """Read an ID card or a signed page from one still (blocking: OCR)."""
+    from inspection.ocr import parse_id_card
+    from inspection.page_text import locate_sentence
+
     boxes = models.inspector().ocr.read(img)
     if kind == "id_card":
         card = parse_id_card(boxes)

@@ -82,3 +82,24 @@ async def test_stop_ends_recv() -> None:
     track.feed(pkt(0, data=b"\x01"), object())  # ignored once stopped
     with pytest.raises(MediaStreamError):
         await track.recv()
+
+
+async def test_claimed_track_forwards_only_its_owner() -> None:
+    """Voice playback claims the viewer's audio: the other party is held back meanwhile,
+    and forwarded again (on a continuous timeline) once the player releases it."""
+    track = PacketRelayTrack("audio", 48000)
+    party, player = object(), object()
+    track.feed(pkt(100, data=b"party"), party)
+    assert bytes(await track.recv()) == b"party"
+    track.claim(player)
+    track.feed(pkt(200, data=b"party"), party)
+    track.feed(pkt(0, data=b"play"), player)
+    got = await track.recv()
+    assert bytes(got) == b"play" and got.pts > 100
+    track.release(object())  # only the owner can release
+    track.feed(pkt(300, data=b"party"), party)
+    track.release(player)
+    track.feed(pkt(400, data=b"party"), party)
+    after = await track.recv()
+    assert bytes(after) == b"party" and after.pts > got.pts
+    assert track.held == 2 and track.forwarded == 3

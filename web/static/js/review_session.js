@@ -47,8 +47,8 @@ function sourcesFor(which) {
     return [{ key: "review", labelKey: "rs.mode_review", segments: [{ url: data.media.review.url, start_s: 0, end_s: data.duration_s + 1 }] }];
   }
   // The system track (recorded voice playback) gets its own pane when the session has one.
-  const who = ["salesperson", "customer", ...((data.media.tracks.system || []).length ? ["system"] : [])];
-  return who.map((who) => ({
+  const roles = ["salesperson", "customer", ...((data.media.tracks.system || []).length ? ["system"] : [])];
+  return roles.map((who) => ({
     key: who,
     labelKey: `participant.${who}`,
     segments: (data.media.tracks[who] || []).map((s) => ({ url: s.url, start_s: s.start_s ?? 0, end_s: s.end_s ?? data.duration_s })),

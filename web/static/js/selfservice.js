@@ -124,7 +124,14 @@ async function hearAnswer(node) {
     stop();
     meter.hidden = true;
     status("ss.checking");
-    const heard = await post(`${base}/answer`, { node: node.id, attempt });
+    let heard;
+    try {
+      heard = await post(`${base}/answer`, { node: node.id, attempt });
+      showError($("#page-error"), null);
+    } catch (err) {
+      fail(err); // e.g. a network blip: ask again rather than stop the recording
+      heard = { kind: "missing", retry: attempt < attempts, review: attempt >= attempts };
+    }
     if (heard.kind === "affirmative") status("ss.answer.affirmative", { text: heard.text }, "ok");
     else if (heard.kind === "negative") status("ss.answer.negative", { text: heard.text }, "warn");
     else if (heard.review) status("ss.answer.review", {}, "warn");
