@@ -25,3 +25,20 @@ async def test_join_info_lists_every_product(server: RunningServer, client_facto
     assert status == 200, info
     assert info["product_name"] == "安康终身寿险"
     assert info["product_names"] == ["安康终身寿险", "附加意外伤害保险"]
+
+
+async def test_product_template_id_may_be_null(server: RunningServer, client_factory: Any) -> None:
+    """Found by schemathesis: a null (or blank) per-product template_id was a 500."""
+    sales = await client_factory("sales1")
+    body = new_session_body()
+    body["products"] = [
+        {"product_name": body["product_name"], "product_type": "traditional", "template_id": None},
+        {"product_name": "附加意外伤害保险", "product_type": "traditional", "template_id": ""},
+    ]
+    for key in ("product_name", "product_type"):
+        body.pop(key)
+    status, created = await sales.post("/api/sessions", body)
+    assert status == 201, created
+    body["products"][1]["template_id"] = "bad\x00id"
+    status, refused = await sales.post("/api/sessions", body)
+    assert status == 400, refused

@@ -40,13 +40,13 @@ class ProductBody(Body):
         BLANK_IS_NONE,
     ] = None
     template_id: Annotated[
-        str | None,
+        # SAFE on the text only: null (or a blank turned into null) never reaches it.
+        Annotated[str, SAFE] | None,
         Field(
             max_length=64,
             description="built-in template of this product's own script nodes "
             "(default: the session's template_id)",
         ),
-        SAFE,
         BLANK_IS_NONE,
     ] = None
 
