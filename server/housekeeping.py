@@ -74,8 +74,7 @@ async def _end_if_recorded(ctx: AppContext, session_id: str, reason: str) -> boo
     sdir = SessionDir(sessions.path_of(ctx, session_id))
     if not sdir.exists() or not sdir.segments():
         return False  # nothing to inspect; the session stays as it is
-    async with ctx.db.session() as s:
-        row = await s.get(RecordingSession, session_id)
+    row = await ctx.db.run_read(lambda s: s.get(RecordingSession, session_id))
     if row is None or row.deleted_at is not None or row.status not in sessions.LIVE_STATES:
         return False
     try:
@@ -113,17 +112,12 @@ async def release_idle_rooms(ctx: AppContext) -> list[str]:
 async def end_unresumed(ctx: AppContext) -> list[str]:
     """End interrupted sessions that nobody rejoined within the window (their inspection
     is queued; before, they waited for someone to press "end")."""
-    async with ctx.db.session() as s:
-        ids = list(
-            (
-                await s.execute(
-                    select(RecordingSession.id).where(
-                        RecordingSession.status == "interrupted",
-                        RecordingSession.deleted_at.is_(None),
-                    )
-                )
-            ).scalars()
-        )
+    # A read (it used to take the write lock every few seconds, for nothing most of the
+    # time); _end_if_recorded re-checks each one in its own write.
+    query = select(RecordingSession.id).where(
+        RecordingSession.status == "interrupted", RecordingSession.deleted_at.is_(None)
+    )
+    ids = await ctx.db.run_read(lambda s: list(s.execute(query).scalars()))
     ended = []
     now = utcnow()
     for session_id in ids:
