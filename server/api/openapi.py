@@ -18,7 +18,7 @@ from server.api.ice import IceServersOut
 from server.api.schemas import auth as a
 from server.api.schemas import reviews as r
 from server.api.schemas import sessions as s
-from server.api.schemas.common import MAX_ID, ErrorBody, Ok
+from server.api.schemas.common import MAX_ID, ErrorBody, Ok, WrongNodeBody
 from server.sessions import SESSION_ID_RE
 
 Auth = Literal["none", "login", "token"]
@@ -40,6 +40,8 @@ class Op:
     status: int = 200
     media: str = "application/json"  # of the success response
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404))
+    # May answer 409 wrong_node: the session's call is held by another media node.
+    node_bound: bool = False
 
 
 SALES = ("salesperson",)
@@ -70,13 +72,14 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.JoinLinkOut, errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/offer", "Join the call: SDP offer in, answer out", "sessions",
        roles=SALES, body=s.OfferBody, response=s.AnswerOut,
-       errors=(400, 401, 403, 404, 409, 410, 413, 503)),
+       errors=(400, 401, 403, 404, 409, 410, 413, 503), node_bound=True),
     Op("POST", SID + "/leave", "Leave the call", "sessions", roles=SALES, response=Ok),
     Op("POST", SID + "/node", "Move the teleprompter to a script node", "sessions",
        roles=SALES, body=s.NodeBody, response=s.SessionEnvelope,
        errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/end", "End the session; queues the inspection", "sessions",
-       roles=SALES, response=s.SessionEnvelope, errors=(400, 401, 403, 404, 409)),
+       roles=SALES, response=s.SessionEnvelope, errors=(400, 401, 403, 404, 409),
+       node_bound=True),
     Op("GET", SID + "/state", "Live state (polled)", "sessions", roles=SALES,
        response=s.StateOut),
     Op("GET", SID + "/ice", "STUN/TURN servers with fresh TURN credentials", "sessions",
@@ -91,7 +94,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", JOIN + "/consent", "The customer consents to recording", "join", "token",
        body=s.ConsentBody, response=s.ConsentOut, errors=(400, 404, 409, 410, 413)),
     Op("POST", JOIN + "/offer", "The customer joins the call", "join", "token",
-       body=s.OfferBody, response=s.AnswerOut, errors=(400, 404, 409, 410, 413, 503)),
+       body=s.OfferBody, response=s.AnswerOut, errors=(400, 404, 409, 410, 413, 503),
+       node_bound=True),
     Op("POST", JOIN + "/leave", "The customer leaves the call", "join", "token",
        response=Ok, errors=(400, 404, 410)),
     Op("GET", JOIN + "/state", "Live state for the customer (polled)", "join", "token",
@@ -148,11 +152,16 @@ _STATUS_TEXT = {
     503: "At capacity",
 }
 REF = "#/components/schemas/{model}"
+WRONG_NODE = (
+    "the session's call is on another media node (several media nodes); details.node_url "
+    "is that node's base URL: open the same page there and send the request again"
+)
 
 
 def _models() -> list[tuple[type[BaseModel], Literal["validation", "serialization"]]]:
     seen: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
-        (ErrorBody, "serialization")
+        (ErrorBody, "serialization"),
+        (WrongNodeBody, "serialization"),
     ]
     for op in OPERATIONS:
         if op.body is not None:
@@ -221,6 +230,14 @@ def _operation(op: Op, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
     error = {"application/json": {"schema": refs[(ErrorBody, "serialization")]}}
     for status in op.errors:
         responses[str(status)] = {"description": _STATUS_TEXT[status], "content": error}
+    if op.node_bound:
+        either = {
+            "anyOf": [refs[(ErrorBody, "serialization")], refs[(WrongNodeBody, "serialization")]]
+        }
+        responses["409"] = {
+            "description": _STATUS_TEXT[409] + "; or wrong_node: " + WRONG_NODE,
+            "content": {"application/json": {"schema": either}},
+        }
     responses["default"] = {"description": "Any other error, same shape", "content": error}
     out["responses"] = responses
     return out
