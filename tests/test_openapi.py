@@ -3,6 +3,7 @@ login, docs/api.md is rendered from it, and 4xx answers match its error schema."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,29 @@ def _inline_refs(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_inline_refs(v) for v in schema]
     return schema
+
+
+def test_wrong_node_is_documented_where_it_can_be_answered() -> None:
+    from server.nodes import WrongNode
+
+    doc = document()
+    bound = {
+        (method.upper(), path)
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if "WrongNodeBody" in json.dumps(op["responses"].get("409", {}))
+    }
+    # The offers place the call (server.nodes.place), the end needs its holder.
+    assert bound == {
+        ("POST", "/api/sessions/{session_id}/offer"),
+        ("POST", "/api/join/{token}/offer"),
+        ("POST", "/api/sessions/{session_id}/end"),
+    }
+    schemas = doc["components"]["schemas"]
+    validator = jsonschema_rs.validator_for(
+        _inline_refs({**schemas["WrongNodeBody"], "$defs": schemas})
+    )
+    exc = WrongNode("m2", "https://kesu.example.com:8443")
+    answer = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+    assert validator.is_valid(answer)
+    assert not validator.is_valid({"error": {**answer["error"], "details": {}}})

@@ -19,7 +19,7 @@ from server.api.schemas import auth as a
 from server.api.schemas import findings as f
 from server.api.schemas import reviews as r
 from server.api.schemas import sessions as s
-from server.api.schemas.common import MAX_ID, ErrorBody, Ok
+from server.api.schemas.common import MAX_ID, ErrorBody, Ok, WrongNodeBody
 from server.sessions import SESSION_ID_RE
 
 Auth = Literal["none", "login", "token"]
@@ -42,6 +42,8 @@ class Op:
     media: str = "application/json"  # of the success response
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404))
     body_required: bool = True
+    # May answer 409 wrong_node: the session's call is held by another media node.
+    node_bound: bool = False
 
 
 SALES = ("salesperson",)
@@ -72,7 +74,7 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.JoinLinkOut, errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/offer", "Join the call: SDP offer in, answer out", "sessions",
        roles=SALES, body=s.OfferBody, response=s.AnswerOut,
-       errors=(400, 401, 403, 404, 409, 410, 413, 503)),
+       errors=(400, 401, 403, 404, 409, 410, 413, 503), node_bound=True),
     Op("POST", SID + "/leave", "Leave the call", "sessions", roles=SALES, response=Ok),
     Op("POST", SID + "/node", "Move the teleprompter to a script node", "sessions",
        roles=SALES, body=s.NodeBody, response=s.SessionEnvelope,
@@ -80,7 +82,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", SID + "/end", "End the session; queues the inspection (409 missing_items "
        "unless confirm_missing while live checks list required items not done)", "sessions",
        roles=SALES, body=s.EndBody, body_required=False, response=s.SessionEnvelope,
-       errors=(400, 401, 403, 404, 409)),
+       errors=(400, 401, 403, 404, 409), node_bound=True),
     Op("GET", SID + "/live", "Live checks, pushed as Server-Sent Events (event: live)",
        "sessions", roles=SALES, response=s.LiveStateOut, media="text/event-stream",
        errors=(400, 401, 403, 404, 409)),
@@ -103,7 +105,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", JOIN + "/consent", "The customer consents to recording", "join", "token",
        body=s.ConsentBody, response=s.ConsentOut, errors=(400, 404, 409, 410, 413)),
     Op("POST", JOIN + "/offer", "The customer joins the call", "join", "token",
-       body=s.OfferBody, response=s.AnswerOut, errors=(400, 404, 409, 410, 413, 503)),
+       body=s.OfferBody, response=s.AnswerOut, errors=(400, 404, 409, 410, 413, 503),
+       node_bound=True),
     Op("POST", JOIN + "/leave", "The customer leaves the call", "join", "token",
        response=Ok, errors=(400, 404, 410)),
     Op("GET", JOIN + "/state", "Live state for the customer (polled)", "join", "token",
@@ -178,11 +181,16 @@ _STATUS_TEXT = {
     503: "At capacity",
 }
 REF = "#/components/schemas/{model}"
+WRONG_NODE = (
+    "the session's call is on another media node (several media nodes); details.node_url "
+    "is that node's base URL: open the same page there and send the request again"
+)
 
 
 def _models() -> list[tuple[type[BaseModel], Literal["validation", "serialization"]]]:
     seen: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
-        (ErrorBody, "serialization")
+        (ErrorBody, "serialization"),
+        (WrongNodeBody, "serialization"),
     ]
     for op in OPERATIONS:
         if op.body is not None:
@@ -259,6 +267,14 @@ def _operation(op: Op, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
     error = {"application/json": {"schema": refs[(ErrorBody, "serialization")]}}
     for status in op.errors:
         responses[str(status)] = {"description": _STATUS_TEXT[status], "content": error}
+    if op.node_bound:
+        either = {
+            "anyOf": [refs[(ErrorBody, "serialization")], refs[(WrongNodeBody, "serialization")]]
+        }
+        responses["409"] = {
+            "description": _STATUS_TEXT[409] + "; or wrong_node: " + WRONG_NODE,
+            "content": {"application/json": {"schema": either}},
+        }
     responses["default"] = {"description": "Any other error, same shape", "content": error}
     out["responses"] = responses
     return out

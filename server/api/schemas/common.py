@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from annotated_types import GroupedMetadata
 from pydantic import (
@@ -111,6 +111,29 @@ class ErrorBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     error: ErrorDetail
+
+
+class WrongNodeDetails(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    node_id: str = Field(description="the media node holding the session's call")
+    node_url: str = Field(description="that node's base URL: open the page there and offer again")
+
+
+class WrongNodeError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Literal["wrong_node"]
+    message: str = Field(description="a sentence fit to show the user")
+    details: WrongNodeDetails
+
+
+class WrongNodeBody(BaseModel):
+    """409 ``wrong_node``: the session's call is on another media node (several nodes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: WrongNodeError
 
 
 class Ok(Out):
