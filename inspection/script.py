@@ -11,7 +11,8 @@ from typing import Protocol
 
 from rapidfuzz import fuzz
 
-from inspection.answers import AnswerKind, classify_answer
+from inspection.answers import AnswerClass, AnswerKind, classify_answer
+from inspection.closed_set import ClosedSetScore, closed_set_answer
 from inspection.forbidden import ForbiddenHit, find_forbidden, lexicon_with
 from inspection.node_content import NodeKey, best_key_windows, node_key
 from inspection.number_attribution import attribute_numbers
@@ -77,6 +78,11 @@ class ScriptSettings:
     negation_gap: int = 2  # chars allowed between a negation word and a forbidden phrase
     number_context: int = 12  # chars before a number searched for its keyword
     number_sure_confidence: float = 0.9  # a one-numeral mismatch below this is a doubt
+    # Closed-set scores (inspection.closed_set) turn an answer the free transcription lost or
+    # garbled into a clear yes only with this lead (nats) over any other kind of answer, in a
+    # stretch no longer than this; otherwise they stay a guess for review.
+    closed_set_margin: float = 3.0
+    closed_set_max_s: float = 3.5
 
 
 @dataclass(frozen=True)
@@ -470,7 +476,7 @@ def find_answers(
             w0, w1 = ranges[node.id][0], min(ranges[node.id][1], ranges[node.id][0] + 60.0)
         else:
             continue
-        out[node.id] = _answer_in(node, customer, w0, max(w1, w0 + 0.5))
+        out[node.id] = _answer_in(node, customer, w0, max(w1, w0 + 0.5), st)
     return out
 
 
@@ -496,9 +502,23 @@ def _pieces_in(customer: Sequence[Utterance], w0: float, w1: float) -> list[_Pie
     return out
 
 
-def _answer_in(node: ScriptNode, customer: Sequence[Utterance], w0: float, w1: float) -> Answer:
+def _closed_set_in(customer: Sequence[Utterance], w0: float, w1: float) -> ClosedSetScore | None:
+    """The closed-set score with the widest margin among customer regions in ``[w0, w1]``."""
+    scores = [u.closed_set for u in customer if u.closed_set is not None and w0 <= u.start_s <= w1]
+    return max(scores, key=lambda s: s.margin, default=None)
+
+
+def _answer_in(
+    node: ScriptNode,
+    customer: Sequence[Utterance],
+    w0: float,
+    w1: float,
+    st: ScriptSettings | None = None,
+) -> Answer:
     """The answer in ``[w0, w1]``: from trusted speech; when that says nothing, from kept
-    uncertain speech (marked, so that the rules make it review evidence, never consent)."""
+    uncertain speech (marked, so that the rules make it review evidence, never consent); when
+    that is lost or garbled too, from the closed-set scores of the window's regions."""
+    st = st or ScriptSettings()
     expected = getattr(node, "expected_answer", None)
     pieces = _pieces_in(customer, w0, w1)
     sure = [p for p in pieces if p[4] is None]
@@ -518,6 +538,22 @@ def _answer_in(node: ScriptNode, customer: Sequence[Utterance], w0: float, w1: f
         uncertain = ",".join(sorted({p[4] for p in usable if p[4]}))
     shown = [p for p in flagged if p not in used]
     timed = sorted(used, key=lambda p: p[0])
+    confidence = round(sum(p[3] for p in timed) / len(timed), 3) if timed else None
+    scored = _closed_set_in(customer, w0, w1)
+    lost = cls.kind in ("missing", "unrecognised") or (cls.kind == "unsure" and cls.phrase is None)
+    guessed_yes = cls.kind == "affirmative" and (cls.score < 1.0 or uncertain is not None)
+    if scored is not None and (lost or guessed_yes):
+        kind, phrase, confident = closed_set_answer(
+            scored, st.closed_set_margin, st.closed_set_max_s
+        )
+        if kind == "affirmative" and confident:
+            # The model itself prefers a yes by a wide margin over every other answer.
+            cls, uncertain, confidence = AnswerClass(kind, phrase, 1.0), None, None
+        else:  # a guess: shown to a reviewer, never a pass
+            cls = AnswerClass(kind, phrase, min(cls.score, 0.99))
+        if not timed:
+            u = next(u for u in customer if u.closed_set is scored)
+            timed = [(u.start_s, u.end_s, "", 0.0, None)]
     return Answer(
         node_id=node.id,
         kind=cls.kind,
@@ -527,7 +563,7 @@ def _answer_in(node: ScriptNode, customer: Sequence[Utterance], w0: float, w1: f
         window_end_s=round(w1, 3),
         start_s=timed[0][0] if timed else None,
         end_s=timed[-1][1] if timed else None,
-        confidence=round(sum(p[3] for p in timed) / len(timed), 3) if timed else None,
+        confidence=confidence,
         score=cls.score,
         uncertain=uncertain,
         uncertain_text="".join(p[2] for p in shown),
