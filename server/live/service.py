@@ -53,7 +53,7 @@ class LiveOptions:
     """The ``live_*`` settings (server/settings.py)."""
 
     enabled: bool = True
-    max_sessions: int = 4
+    max_sessions: int = 2
     queue: int = 400
     worker: WorkerConfig = WorkerConfig()
 
