@@ -64,7 +64,8 @@ def _live_service(threads: int) -> Any:
     from server.live.service import LiveOptions, LiveService
 
     worker = WorkerConfig(threads=threads, parent_pid=os.getpid())
-    return LiveService(LiveOptions(max_sessions=64, worker=worker))
+    processes = int(os.environ.get("KESU_BENCH_LIVE_PROCESSES", "1"))
+    return LiveService(LiveOptions(max_sessions=64, processes=processes, worker=worker))
 
 
 def _bench_policy() -> dict[str, Any]:
@@ -109,7 +110,7 @@ async def serve(data_dir: Path, live_threads: int = 0) -> None:
             keys = ("status", "notice", "t_s", "lag_s", "skipped_audio_s")
             views = {sid: live.view(sid) or {} for sid in manager.rooms()}
             out["_live"] = {sid: {k: v.get(k) for k in keys} for sid, v in views.items()}
-            out["_live_pid"] = live._process.pid if live._process is not None else None
+            out["_live_pids"] = live.pids
         return web.json_response(out)
 
     async def close(request: web.Request) -> web.Response:
@@ -241,7 +242,7 @@ async def run_level(
         rss1 = proc_rss_mb(proc.pid)
         async with http.get(f"{base}/stats") as resp:
             stats1 = await resp.json()
-        live1, live_pid = stats1.get("_live", {}), stats1.get("_live_pid")
+        live1, live_pids = stats1.get("_live", {}), stats1.get("_live_pids") or []
         for s in sessions:
             s.stop_sending()
         await asyncio.sleep(1.0)  # let in-flight packets land
@@ -273,7 +274,7 @@ async def run_level(
     wall = t1 - t0
     media_pct = 100 * (cpu1.get(proc.pid, 0.0) - cpu0.get(proc.pid, 0.0)) / wall
     cpu_pct = 100 * sum(cpu1[p] - cpu0.get(p, 0.0) for p in cpu1) / wall
-    live_pct = 100 * (cpu1.get(live_pid, 0.0) - cpu0.get(live_pid, 0.0)) / wall if live_pid else 0.0
+    live_pct = 100 * sum(cpu1.get(p, 0.0) - cpu0.get(p, 0.0) for p in live_pids) / wall
     skipped = sum(
         (live1.get(sid, {}).get("skipped_audio_s") or 0.0)
         - (live0.get(sid, {}).get("skipped_audio_s") or 0.0)

@@ -268,10 +268,18 @@ class Settings:
         ),
     )
     live_max_sessions: int = field(
-        default=4,
+        default=2,
         metadata=_meta(
             "Live sessions that get live checks at once; later ones are recorded without them "
-            "and their pages say so (live_full)."
+            "and their pages say so (live_full). One session's checks take ~0.45 of a core "
+            "(docs/bench.md): 2 fit one live-check process on a 2-core machine."
+        ),
+    )
+    live_processes: int = field(
+        default=1,
+        metadata=_meta(
+            "Live-check processes (each loads the models, ~0.6 GB, and gets at most "
+            "live_threads cores); a new session goes to the least loaded one."
         ),
     )
     live_queue: int = field(

@@ -83,8 +83,8 @@ async def test_full_queue_busy_notice_full_sessions_and_a_dead_process(tmp_path:
         assert view_b is not None and (view_b["status"], view_b["notice"]) == ("off", "live_full")
 
         # The process dies: the session's live checks switch off with a notice.
-        await _wait(lambda: live._ready)
-        os.kill(live._process.pid, signal.SIGKILL)
+        await _wait(lambda: live._procs[0].ready)
+        os.kill(live.pids[0], signal.SIGKILL)
         await _wait(lambda: live.sessions["s-000000000000000a"].status == "off")
         assert live.view("s-000000000000000a")["notice"] == "live_failed"  # type: ignore[index]
         assert tap.closed
@@ -99,3 +99,29 @@ async def test_full_queue_busy_notice_full_sessions_and_a_dead_process(tmp_path:
     assert [e["detail"]["notice"] for e in b.metadata["events"] if e["type"] == "live_status"] == [
         "live_full"
     ]
+
+
+async def test_sessions_spread_over_live_processes_and_one_dying_stops_only_its_own(
+    tmp_path: Path,
+) -> None:
+    options = LiveOptions(
+        max_sessions=4, processes=2, worker=WorkerConfig(preload=False, parent_pid=os.getpid())
+    )
+    live = LiveService(options)
+    dirs = {
+        sid: SessionDir.create(tmp_path, sid, template_id="traditional_life")
+        for sid in ("s-000000000000000c", "s-000000000000000d")
+    }
+    try:
+        taps = {sid: live.open(sid, d, "traditional_life", _policy()) for sid, d in dirs.items()}
+        assert all(taps.values())
+        procs = {sid: live.sessions[sid].proc for sid in dirs}
+        assert sorted(procs.values()) == [0, 1]
+        await _wait(lambda: all(p.ready for p in live._procs))
+        first = next(sid for sid, p in procs.items() if p == 0)
+        other = next(sid for sid in dirs if sid != first)
+        os.kill(live.pids[0], signal.SIGKILL)
+        await _wait(lambda: live.sessions[first].status == "off")
+        assert live.sessions[other].status == "ok"
+    finally:
+        await live.close()

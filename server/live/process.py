@@ -12,7 +12,7 @@ tuples (see ``server.live.service``):
     ("stop",)
 
 and answering on another with ``("state", session_id, state_dict)`` and
-``("ready", None, {})``. Times ``t_s`` are seconds since the live session opened (server
+``("ready", index, {})``. Times ``t_s`` are seconds since the live session opened (server
 clock). Audio that reaches this process more than ``max_lag_s`` late is skipped, not
 recognised: live checks fall behind gracefully instead of piling up; the state says how
 much was skipped.
@@ -214,8 +214,9 @@ class LiveWorker:
         return out
 
 
-def run(config: WorkerConfig, inbox: Any, outbox: Any) -> None:
-    """The process's main function (multiprocessing spawn target)."""
+def run(config: WorkerConfig, inbox: Any, outbox: Any, index: int = 0) -> None:
+    """The process's main function (multiprocessing spawn target); ``index`` names it in
+    its ready message."""
     from server.parentwatch import die_with_parent
 
     if config.parent_pid:
@@ -225,7 +226,7 @@ def run(config: WorkerConfig, inbox: Any, outbox: Any) -> None:
     worker = LiveWorker(config)
     if config.preload:
         _ = worker.inspector.speech  # the first utterance must not wait for the model
-    outbox.put(("ready", None, {}))
+    outbox.put(("ready", index, {}))
     while True:
         try:
             msg = inbox.get(timeout=PUBLISH_EVERY_S)

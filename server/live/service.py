@@ -1,15 +1,16 @@
 """Live checks, server side: one worker process, bounded queues, pushed states, stored events.
 
-``LiveService`` owns the live-check process (``server.live.process``, spawned at the first
-live session, dying with the server), the drain task that reads its states, and the writer
+``LiveService`` owns the live-check processes (``server.live.process``, ``live_processes``
+of them, spawned at the first live session, dying with the server; each session is checked
+by the least loaded one), the drain task that reads its states, and the writer
 task that stores notable results as session events (``live_*`` in metadata.json). For each
 live session it keeps the latest state and the pages subscribed to it (``subscribe``).
 
 Bounded and degradable: the queue to the process holds ``live_queue`` messages; when it is
 full the tap's batch is dropped and the session shows the ``live_busy`` notice; the process
 skips audio that reaches it more than ``live_max_lag_s`` late (same notice); beyond
-``live_max_sessions`` a session gets no live checks (``live_full``); if the process dies,
-every session gets ``live_failed``. Recording is never touched by any of this.
+``live_max_sessions`` a session gets no live checks (``live_full``); if a process dies,
+every session it checked gets ``live_failed``. Recording is never touched by any of this.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class LiveSession:
     sdir: SessionDir
     t0: float
     tap: LiveTap | None
+    proc: int = 0  # index of the live-check process that runs its checks
     status: str = "starting"  # starting | ok | busy | off
     notice: str | None = None  # live_starting | live_busy | live_full | live_failed
     state: dict[str, Any] = field(default_factory=dict)
@@ -53,7 +55,8 @@ class LiveOptions:
     """The ``live_*`` settings (server/settings.py)."""
 
     enabled: bool = True
-    max_sessions: int = 4
+    max_sessions: int = 2
+    processes: int = 1
     queue: int = 400
     worker: WorkerConfig = WorkerConfig()
 
@@ -62,6 +65,7 @@ class LiveOptions:
         return cls(
             enabled=bool(s.live_checks),
             max_sessions=int(s.live_max_sessions),
+            processes=max(1, int(s.live_processes)),
             queue=int(s.live_queue),
             worker=WorkerConfig(
                 models_dir=str(s.models_dir or ""),
@@ -76,16 +80,23 @@ class LiveOptions:
         )
 
 
+@dataclass
+class _Proc:
+    """One live-check process and its own bounded inbox."""
+
+    process: Any
+    inbox: Any
+    ready: bool = False
+    failed: bool = False
+
+
 class LiveService:
     def __init__(self, options: LiveOptions) -> None:
         self.options = options
         self.sessions: dict[str, LiveSession] = {}
         self._mp = multiprocessing.get_context("spawn")
-        self._inbox: Any = None
-        self._outbox: Any = None
-        self._process: Any = None
-        self._ready = False
-        self._failed = False
+        self._procs: list[_Proc] = []
+        self._outbox: Any = None  # shared by the processes
         self._tasks: list[asyncio.Task[None]] = []
         self._writer: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[tuple[SessionDir, str, str | None, dict[str, Any]]] = (
@@ -94,32 +105,49 @@ class LiveService:
 
     # ------------------------------------------------------------------ lifecycle
 
+    @property
+    def pids(self) -> list[int]:
+        return [p.process.pid for p in self._procs]
+
     def _spawn(self) -> None:
-        """Start the process (on the event loop's thread: see server/parentwatch.py)."""
-        self._inbox = self._mp.Queue(self.options.queue)
+        """Start the processes (on the event loop's thread: see server/parentwatch.py)."""
         self._outbox = self._mp.Queue()
-        self._process = self._mp.Process(
-            target=run,
-            args=(self.options.worker, self._inbox, self._outbox),
-            name="kesu-live",
-            daemon=True,
-        )
-        self._process.start()
+        for index in range(self.options.processes):
+            inbox = self._mp.Queue(self.options.queue)
+            process = self._mp.Process(
+                target=run,
+                args=(self.options.worker, inbox, self._outbox, index),
+                name=f"kesu-live-{index}",
+                daemon=True,
+            )
+            process.start()
+            self._procs.append(_Proc(process, inbox))
         self._tasks.append(asyncio.create_task(self._drain()))
+
+    def _least_loaded(self) -> int | None:
+        """The live process with the fewest sessions (None when every one has died)."""
+        alive = [i for i, p in enumerate(self._procs) if not p.failed]
+        if not alive:
+            return None
+        count = {i: 0 for i in alive}
+        for s in self.sessions.values():
+            if s.status != "off" and s.proc in count:
+                count[s.proc] += 1
+        return min(alive, key=lambda i: count[i])
 
     async def close(self) -> None:
         """Stop the process and the tasks (idempotent)."""
         for s in list(self.sessions.values()):
             if s.tap is not None:
                 s.tap.closed = True
-        if self._process is not None:
+        for p in self._procs:
             with contextlib.suppress(Exception):
-                self._inbox.put_nowait(("stop",))
-            await asyncio.to_thread(self._process.join, 5.0)
-            if self._process.is_alive():
-                self._process.kill()
-                await asyncio.to_thread(self._process.join, 5.0)
-            self._process = None
+                p.inbox.put_nowait(("stop",))
+        for p in self._procs:
+            await asyncio.to_thread(p.process.join, 5.0)
+            if p.process.is_alive():
+                p.process.kill()
+                await asyncio.to_thread(p.process.join, 5.0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -129,11 +157,11 @@ class LiveService:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
-        for q in (self._inbox, self._outbox):
+        for q in [p.inbox for p in self._procs] + [self._outbox]:
             if q is not None:
                 q.close()
                 q.cancel_join_thread()
-        self._inbox = self._outbox = None
+        self._procs, self._outbox = [], None
 
     # ------------------------------------------------------------------ sessions
 
@@ -145,19 +173,20 @@ class LiveService:
         s = self.sessions.get(session_id)
         if s is not None:
             return s.tap if s.status != "off" else None
+        if not self._procs:
+            self._spawn()
         active = sum(1 for x in self.sessions.values() if x.status != "off")
-        if active >= self.options.max_sessions or self._failed:
-            s = LiveSession(session_id, sdir, time.time(), None, "off")
-            s.notice = "live_failed" if self._failed else "live_full"
+        proc = self._least_loaded()
+        if active >= self.options.max_sessions or proc is None:
+            s = LiveSession(session_id, sdir, time.time(), None, status="off")
+            s.notice = "live_failed" if proc is None else "live_full"
             self.sessions[session_id] = s
             self._event(s, "live_status", None, {"status": "off", "notice": s.notice})
             return None
-        if self._process is None:
-            self._spawn()
         t0 = time.time()
         tap = LiveTap(session_id, t0, self._push, self.options.worker.frame_interval_s)
-        s = LiveSession(session_id, sdir, t0, tap)
-        s.notice = None if self._ready else "live_starting"
+        s = LiveSession(session_id, sdir, t0, tap, proc)
+        s.notice = None if self._procs[proc].ready else "live_starting"
         self.sessions[session_id] = s
         self._push(("open", session_id, template_id, policy))
         return tap
@@ -182,7 +211,7 @@ class LiveService:
             return
         if s.tap is not None:
             s.tap.closed = True
-        self._push(("close", session_id))
+        self._push(("close", session_id), s.proc)
         missing = s.state.get("missing", []) if s.state and s.status != "off" else None
         detail = {"missing": missing, "confirmed": confirmed, "live_status": s.status}
         await s.sdir.add_event("live_end", detail=detail)
@@ -222,14 +251,15 @@ class LiveService:
 
     # ------------------------------------------------------------------ internals
 
-    def _push(self, msg: tuple[Any, ...]) -> bool:
-        if self._inbox is None:
+    def _push(self, msg: tuple[Any, ...], proc: int | None = None) -> bool:
+        s = self.sessions.get(str(msg[1]))
+        index = proc if proc is not None else (s.proc if s is not None else None)
+        if index is None or index >= len(self._procs) or self._procs[index].failed:
             return False
         try:
-            self._inbox.put_nowait(msg)
+            self._procs[index].inbox.put_nowait(msg)
             return True
         except queue_mod.Full:
-            s = self.sessions.get(str(msg[1]))
             if s is not None:
                 s.dropped += 1
                 s.last_drop = time.time()
@@ -259,9 +289,9 @@ class LiveService:
                 self._clear_busy()
                 continue
             if kind == "ready":
-                self._ready = True
+                self._procs[int(sid)].ready = True  # a ready message carries its index
                 for waiting in self.sessions.values():
-                    if waiting.notice == "live_starting":
+                    if waiting.notice == "live_starting" and waiting.proc == int(sid):
                         self._set_status(waiting, "ok", None)
                 continue
             session = self.sessions.get(sid)
@@ -270,15 +300,18 @@ class LiveService:
             self._clear_busy()
 
     def _check_process(self) -> None:
-        if self._process is None or self._process.is_alive() or self._failed:
-            return
-        self._failed = True
-        log.error("the live-check process died (exit %s)", self._process.exitcode)
-        for s in self.sessions.values():
-            if s.tap is not None:
-                s.tap.closed = True
-            if s.status != "off":
-                self._set_status(s, "off", "live_failed")
+        for index, p in enumerate(self._procs):
+            if p.failed or p.process.is_alive():
+                continue
+            p.failed = True
+            log.error("live-check process %d died (exit %s)", index, p.process.exitcode)
+            for s in self.sessions.values():
+                if s.proc != index:
+                    continue
+                if s.tap is not None:
+                    s.tap.closed = True
+                if s.status != "off":
+                    self._set_status(s, "off", "live_failed")
 
     def _clear_busy(self) -> None:
         now = time.time()
