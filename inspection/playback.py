@@ -17,7 +17,7 @@ import functools
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,7 +258,8 @@ def script_speech(utterances: dict[str, list[Utterance]], mode: str) -> dict[str
     checked against the policy as the salesperson's would be)."""
     if mode != SELF_SERVICE:
         return utterances
-    both = [*utterances.get("salesperson", []), *utterances.get("customer", [])]
+    read = [replace(u, participant="salesperson") for u in utterances.get("customer", [])]
+    both = [*utterances.get("salesperson", []), *read]
     return {**utterances, "salesperson": sorted(both, key=lambda u: u.start_s)}
 
 

