@@ -87,11 +87,29 @@ async def test_recording_indicator_and_end_button_in_view(
     # The script moves on; the list of steps grows below, the end button stays in view.
     steps = await sales.evaluate("document.querySelectorAll('#node-list li').length")
     assert steps >= 8, steps
-    for step in range(steps - 1):
-        await sales.click("#next-node")
-        await expect(sales.locator("#node-pos")).to_contain_text(f"第 {step + 1} /")
+    moves: list[str] = []
+    sales.on(
+        "request", lambda r: moves.append(r.post_data or "") if r.url.endswith("/node") else None
+    )
+    try:
+        for step in range(steps - 1):
+            await sales.click("#next-node")
+            await expect(sales.locator("#node-pos")).to_contain_text(f"第 {step + 1} /")
+            # At a speaking pace: the customer's page shows the step before the next click.
+            text = (await sales.locator("#node-text").text_content() or "").strip()
+            await expect(customer.locator("#node-text")).to_have_text(text, timeout=UI_TIMEOUT_MS)
+            await sales.wait_for_timeout(500)
+    finally:
+        print("node moves posted:", moves)
     await assert_unscrolled_and_visible(sales, "#end-call")
     await assert_unscrolled_and_visible(sales, "#rec-indicator")
+    # The step list scrolls inside its card and follows the current step.
+    inside = await sales.evaluate(
+        """() => { const l = document.querySelector('#node-list').getBoundingClientRect();
+            const c = document.querySelector('#node-list li.current').getBoundingClientRect();
+            return c.top >= l.top - 1 && c.bottom <= l.bottom + 1; }"""
+    )
+    assert inside, "the current step is scrolled out of the list"
     # The server's clock drives the time shown: it has advanced since the call began.
     await sales.wait_for_timeout(2500)
     shown = (await label.inner_text()).split()[-1]

@@ -10,7 +10,7 @@ import { $, copyText, el, poll } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
-const state = { script: [], current: null, call: null, ended: false, consentAt: null, stopPoll: null, live: null };
+const state = { script: [], current: null, call: null, ended: false, consentAt: null, stopPoll: null, live: null, moves: 0 };
 
 function nodeIndex() {
   return state.script.findIndex((n) => n.id === state.current);
@@ -52,6 +52,11 @@ function renderNode() {
       el("li", { class: k === i ? "current" : k < i ? "done" : "" }, x.title),
     ),
   );
+  // The list scrolls inside the card (recording.css): keep the current step in sight there,
+  // without scrolling the window (scrollIntoView would).
+  const list = $("#node-list");
+  const current = list.querySelector("li.current");
+  if (current) list.scrollTop = current.offsetTop - list.offsetTop - list.clientHeight / 3;
 }
 
 function docName(doc) {
@@ -63,12 +68,17 @@ async function goto(index) {
   if (!node) return;
   const buttons = [$("#next-node"), $("#prev-node")];
   for (const b of buttons) b.disabled = true;
+  // A state poll that overlaps this move may carry the old node: it must not move the script
+  // back (counted at both ends, so a poll sent while the move is in flight is also stale).
+  state.moves += 1;
   try {
     const { session } = await post(`${base}/node`, { node: node.id });
     state.current = session.current_node;
     showError($("#page-error"), null);
   } catch (err) {
     showError($("#page-error"), err);
+  } finally {
+    state.moves += 1;
   }
   renderNode();
 }
@@ -234,7 +244,12 @@ async function main() {
     return;
   }
   if (data.live_checks) state.live = mountLive({ base, container: $("#call > section") });
-  state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 2000, () => {});
+  state.stopPoll = poll(async () => {
+    const moves = state.moves;
+    const data = await get(`${base}/state`);
+    const settled = moves === state.moves && moves % 2 === 0; // no move began or is under way
+    renderLive(settled ? data : { ...data, current_node: state.current });
+  }, 2000, () => {});
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));
