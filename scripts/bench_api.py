@@ -451,7 +451,7 @@ async def bench(
         assert ready["event"] == "ready", ready
         windows.append(json.loads(await media.stdout.readline()))
         res = Results()
-        load0 = os.getloadavg()[0]
+        load0, cpu0 = os.getloadavg()[0], cpu_seconds(server.pid)
         media.stdin.write(b"go\n")
         await media.stdin.drain()
         assert json.loads(await media.stdout.readline())["event"] == "started"
@@ -467,7 +467,7 @@ async def bench(
             res.merge(done["results"])
             elapsed = max(elapsed, done["elapsed"])
             await child.wait()
-        load1 = os.getloadavg()[0]
+        load1, cpu1 = os.getloadavg()[0], cpu_seconds(server.pid)
         media.stdin.write(b"stop\n")
         await media.stdin.drain()
         windows.append(json.loads(await media.stdout.readline()))
@@ -486,6 +486,13 @@ async def bench(
         f"before the window: {len(login_times)} logins (one per account), in {t_login:.1f} s "
         f"(p50 {pct(login_times, 50) * 1000:.0f} ms, max {max(login_times) * 1000:.0f} ms)\n"
     )
+    served = sum(len(v) for v in res.latencies.values())
+    if cpu0 is not None and cpu1 is not None and served:
+        used = cpu1 - cpu0
+        print(
+            f"kesu serve used {used:.1f} s of CPU in the window ({100 * used / elapsed:.0f} % of "
+            f"one core; {1000 * used / served:.1f} ms per request, live media included)\n"
+        )
     print(load_table(res, elapsed))
     lag = res.loop_lag
     print(
@@ -497,6 +504,15 @@ async def bench(
         print("\nclient-side failures (no HTTP status):", dict(res.exceptions))
     print()
     print(media_table(windows))
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_errors(log_path: Path) -> int:

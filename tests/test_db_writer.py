@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -145,3 +146,17 @@ async def test_reads_run_on_reader_threads_and_refuse_to_write(db: Database) -> 
     assert count == 1
     with pytest.raises(Exception, match="readonly"):
         await db.run_read(_add("sneaky"))
+
+
+async def test_closing_the_database_stops_its_threads(tmp_path: Path) -> None:
+    def ours() -> list[str]:
+        return sorted(t.name for t in threading.enumerate() if t.name.startswith("kesu-db-"))
+
+    before = ours()
+    for i in range(3):
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / f'k{i}.db'}")
+        await database.migrate()
+        await database.run_write(_add("someone"))
+        await database.run_read(lambda s: s.execute(select(func.count(User.id))).scalar_one())
+        await database.close()
+    assert ours() == before
