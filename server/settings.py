@@ -191,7 +191,9 @@ class Settings:
         default=30.0,
         metadata=_meta(
             "A node silent this long is dead: another node marks its live sessions "
-            "interrupted and may take their rooms over."
+            "interrupted and may take their rooms over. A node takes media only for 0.75 x "
+            "this after its last successful heartbeat (fencing); keep node_heartbeat_s well "
+            "under it."
         ),
     )
     rtc_udp_ports: str = field(
