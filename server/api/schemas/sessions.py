@@ -40,13 +40,11 @@ class ProductBody(Body):
         BLANK_IS_NONE,
     ] = None
     template_id: Annotated[
-        str | None,
+        Annotated[str, Field(max_length=64), SAFE] | None,
         Field(
-            max_length=64,
             description="built-in template of this product's own script nodes "
             "(default: the session's template_id)",
         ),
-        SAFE,
         BLANK_IS_NONE,
     ] = None
 
