@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, help="write the numbers as JSON here")
+    ap.add_argument("--report", type=Path, help="also write the inspection report JSON here")
     args = ap.parse_args(argv)
 
     if args.session is None and args.corpus is None:
@@ -211,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), "utf-8")
+    if args.report:
+        args.report.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), "utf-8")
     return 0
 
 
