@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run the video stage after speech instead of beside it, so that the CPU seconds"
         " of each stage are its own (with overlap they blur)",
     )
+    ap.add_argument("--report", type=Path, help="also write the inspection report JSON here")
     args = ap.parse_args(argv)
 
     if args.session is None and args.corpus is None:
@@ -220,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), "utf-8")
+    if args.report:
+        args.report.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), "utf-8")
     return 0
 
 

@@ -222,6 +222,8 @@ COMBINED_PRODUCTS = [
         "payment_method": "年交",
         "payment_years": 10,
         "insurance_years": None,
+        "template_id": None,  # null optional text fields are fine (the fuzzer found a 500)
+        "key": "",
     },
     {
         "product_name": "附加意外伤害保险",

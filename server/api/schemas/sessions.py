@@ -41,9 +41,8 @@ class ProductBody(Body):
     ] = None
     template_id: Annotated[
         # SAFE on the text only: null (or a blank turned into null) never reaches it.
-        Annotated[str, SAFE] | None,
+        Annotated[str, Field(max_length=64), SAFE] | None,
         Field(
-            max_length=64,
             description="built-in template of this product's own script nodes "
             "(default: the session's template_id)",
         ),
