@@ -273,7 +273,7 @@ class Settings:
         default=2,
         metadata=_meta(
             "Live sessions that get live checks at once; later ones are recorded without them "
-            "and their pages say so (live_full). One session's checks take ~0.45 of a core "
+            "and their pages say so (live_full). One session's checks take ~0.4 of a core "
             "(docs/bench.md): 2 fit one live-check process on a 2-core machine."
         ),
     )
