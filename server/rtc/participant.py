@@ -58,6 +58,7 @@ class Participant:
             "forwarded_to_me": {k: t.forwarded for k, t in self.out.items()},
             "relay_dropped": {k: t.dropped for k, t in self.out.items()},
             "relay_skipped": {k: t.skipped for k, t in self.out.items()},
+            "relay_held": {k: t.held for k, t in self.out.items()},  # during voice playback
             "recorded": dict(rec.packets_written) if rec else {},
             "recorder_dropped": dict(rec.dropped) if rec else {},
             "sync_mode": rec.sync_mode if rec else None,
