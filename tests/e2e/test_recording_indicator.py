@@ -94,7 +94,9 @@ async def test_recording_indicator_and_end_button_in_view(
     try:
         for step in range(steps - 1):
             await sales.click("#next-node")
-            await expect(sales.locator("#node-pos")).to_contain_text(f"第 {step + 1} /")
+            await expect(sales.locator("#node-pos")).to_contain_text(
+                f"第 {step + 1} /", timeout=UI_TIMEOUT_MS
+            )
             # At a speaking pace: the customer's page shows the step before the next click.
             text = (await sales.locator("#node-text").text_content() or "").strip()
             await expect(customer.locator("#node-text")).to_have_text(text, timeout=UI_TIMEOUT_MS)
