@@ -114,6 +114,8 @@ async def test_recording_indicator_and_end_button_in_view(
     assert inside, "the current step is scrolled out of the list"
     # The server's clock drives the time shown: it has advanced since the call began.
     await sales.wait_for_timeout(2500)
+    # (On a saturated machine a heartbeat may time out and show "paused" for a moment.)
+    await expect(label).to_have_text(ON, timeout=UI_TIMEOUT_MS)
     shown = (await label.inner_text()).split()[-1]
     minutes, seconds = shown.split(":")
     assert int(minutes) * 60 + int(seconds) >= 2, shown
