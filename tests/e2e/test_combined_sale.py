@@ -104,7 +104,9 @@ async def test_combined_sale_created_recorded_inspected_reviewed(
     seen_rider = False
     for i, node in enumerate(detail["script"]):
         await sales.click("#next-node")
-        await expect(sales.locator("#node-pos")).to_contain_text(f"第 {i + 1} /")
+        await expect(sales.locator("#node-pos")).to_contain_text(
+            f"第 {i + 1} /", timeout=UI_TIMEOUT_MS
+        )
         await expect(customer.locator("#node-text")).to_have_text(
             node["text"], timeout=UI_TIMEOUT_MS
         )
