@@ -194,6 +194,8 @@ async def login(request: web.Request) -> web.Response:
             # Checked again with the slot held: parallel guesses cannot all pass the first check.
             if (refusal := await throttle.refusal(account, address)) is not None:
                 return _too_many(refusal)
+            # Read again: a password change or disable while this waited for a slot counts.
+            user = await _find_user(ctx, username)
             user = await _check_password(request, user, password)
             if user is None:
                 await throttle.failed(account, address)
