@@ -106,15 +106,20 @@ async def abandon_lost(ctx: AppContext) -> list[str]:
             mine = set(rows.scalars())
     lost = [sid for sid in open_ids if sid in fence.watched and sid not in mine]
     fence.watched = mine
+    abandoned = []
     for session_id in lost:
+        # A room closed meanwhile (ended here: it closes before the status changes) is
+        # not abandoned, nor are its files touched.
+        if not await ctx.rooms.abandon_room(session_id):
+            continue
         log.warning(
-            "session %s was taken from this node (declared dead while alive?): abandoning "
+            "session %s was taken from this node (declared dead while alive?): abandoned "
             "its room, files left as the cluster recorded them",
             session_id,
         )
-        await ctx.rooms.abandon_room(session_id)
+        abandoned.append(session_id)
         await _interrupt_if_unreached(ctx, session_id)
-    return lost
+    return abandoned
 
 
 async def _interrupt_if_unreached(ctx: AppContext, session_id: str) -> None:

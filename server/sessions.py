@@ -455,15 +455,16 @@ async def end_session(
         raise SessionError(409, "session_ended", "this session has already ended")
     # Only the node holding the call can close its room (or WrongNode: the page goes there).
     await nodes.check_holder(ctx, row.id)
-    # Claim the end first, by compare-and-set: two enders at once (the salesperson and the
-    # housekeeping of another node) must not both finish the files and queue the jobs.
+    # The room closes before the status changes: this node's fence (server.fence) takes a
+    # session that stops being live under an open room for one the cluster took away.
+    if ctx.live is not None:
+        await ctx.live.end(row.id, confirmed_missing)
+    if ctx.rooms.get(row.id) is not None:
+        await ctx.rooms.close_room(row.id)
+    # Then the end is claimed by compare-and-set: two enders at once (the salesperson and
+    # the housekeeping of another node) must not both finish the files and queue the jobs.
     previous = await _claim_end(ctx, row.id)
     try:
-        if ctx.live is not None:
-            await ctx.live.end(row.id, confirmed_missing)
-        room = ctx.rooms.get(row.id)
-        if room is not None:
-            await ctx.rooms.close_room(row.id)
         sdir = session_dir(ctx, row.id)
         await sdir.finish(detail={"reason": reason} if reason else None)
         if ctx.anchorer is not None:

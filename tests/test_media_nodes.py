@@ -65,8 +65,9 @@ async def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "postgresql":
         db["database_url"] = await fresh_database(request.getfixturevalue("pg_admin"))
     # Node b never beats again after it starts, so the test decides when it looks dead (to
-    # a); its own long node_dead_after_s keeps its lease on media (server.fence) meanwhile.
-    a = await start_node(tmp_path, "node-a", **db)
+    # a: long node_dead_after_s, however slow the machine); b's own long node_dead_after_s
+    # keeps its lease on media (server.fence) meanwhile.
+    a = await start_node(tmp_path, "node-a", node_dead_after_s=3600.0, **db)
     b = await start_node(
         tmp_path, "node-b", node_heartbeat_s=3600.0, node_dead_after_s=3600.0, **db
     )

@@ -633,11 +633,15 @@ class RoomManager:
         room = self._rooms.pop(session_id, None)
         return [] if room is None else await room.close()
 
-    async def abandon_room(self, session_id: str) -> None:
-        """Drop a room the cluster took away, files untouched (see :meth:`Room.abandon`)."""
-        room = self._rooms.pop(session_id, None)
-        if room is not None:
-            await room.abandon()
+    async def abandon_room(self, session_id: str) -> bool:
+        """Drop a room the cluster took away, files untouched (see :meth:`Room.abandon`);
+        False if there was no open room (closed meanwhile)."""
+        room = self._rooms.get(session_id)
+        if room is None or room.closed:
+            return False
+        del self._rooms[session_id]
+        await room.abandon()
+        return True
 
     async def discard_if_unused(self, session_id: str) -> bool:
         """Close and forget the room if nobody ever got into it (a refused first offer);
