@@ -39,7 +39,7 @@ CANDIDATES: dict[str, AnswerKind] = {
     **dict.fromkeys(
         (
             "不太清楚", "不太明白", "不是很明白", "不是很清楚", "不怎么明白", "还不太懂",
-            "没太听明白", "再想想", "什么意思", "那个", "嗯",
+            "没太听明白", "再想想", "什么意思",
         ),
         "unsure",
     ),
@@ -103,6 +103,11 @@ class ClosedSetScorer:
         features = m.feature_extractor(np.ascontiguousarray(audio, np.float32))
         num_frames = min(int(features.shape[-1]) - 1, 3000)
         enc = np.asarray(m.encode(pad_or_trim(features)))
+        # Only the encoder frames of the clip (+1 s) are attended to: 4-5x less CPU than the
+        # whole 30 s window (9 -> 2 CPU-s per clip on a loaded box), same ranking on the
+        # committed answer clips except one already ambiguous (哦，同意).
+        enc = enc[:, : min(enc.shape[1], num_frames // 2 + 50)]
+        num_frames = min(num_frames, enc.shape[1] * 2)
         n = len(self._variants)
         batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(enc, n, 0)))
         eot = self._tok.eot

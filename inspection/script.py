@@ -83,6 +83,7 @@ class ScriptSettings:
     # stretch no longer than this; otherwise they stay a guess for review.
     closed_set_margin: float = 3.0
     closed_set_max_s: float = 3.5
+    closed_set_below_confidence: float = 0.5  # a yes heard on words this unsure is re-checked
 
 
 @dataclass(frozen=True)
@@ -541,7 +542,11 @@ def _answer_in(
     confidence = round(sum(p[3] for p in timed) / len(timed), 3) if timed else None
     scored = _closed_set_in(customer, w0, w1)
     lost = cls.kind in ("missing", "unrecognised") or (cls.kind == "unsure" and cls.phrase is None)
-    guessed_yes = cls.kind == "affirmative" and (cls.score < 1.0 or uncertain is not None)
+    guessed_yes = cls.kind == "affirmative" and (
+        cls.score < 1.0
+        or uncertain is not None
+        or (confidence is not None and confidence < st.closed_set_below_confidence)
+    )
     if scored is not None and (lost or guessed_yes):
         kind, phrase, confident = closed_set_answer(
             scored, st.closed_set_margin, st.closed_set_max_s

@@ -110,6 +110,9 @@ class DecodeOptions:
     # that end in silence: the previous sentence again, squeezed into 0.1 s, words p < 0.1).
     drop_no_speech_prob: float = 0.6  # ... together with a mean word probability below:
     drop_word_probability: float = 0.35
+    # ... or, whatever no_speech_prob says, a mean word probability below this: a lone "我"
+    # at p 0.02 decoded from a burst of babble between two answers (tests/test_speech_regions).
+    min_word_probability: float = 0.1
     max_chars_per_s: float = 12.0  # fast Mandarin is ~6 characters per second
     max_compression_ratio: float = 2.4  # "语语语语..." repetition loops
     split_pause_s: float = 1.5  # a segment is split where its words pause longer than this
@@ -376,6 +379,8 @@ def spurious_reason(seg: Any, options: DecodeOptions) -> str | None:
     words = seg.words or []
     mean_p = float(np.mean([w.probability for w in words])) if words else 1.0
     if seg.no_speech_prob > options.drop_no_speech_prob and mean_p < options.drop_word_probability:
+        return "low_confidence"
+    if mean_p < options.min_word_probability:
         return "low_confidence"
     return None
 

@@ -90,3 +90,11 @@ def test_scorer_ranks_the_said_answer_first() -> None:
         assert s is not None
         kinds[text] = s.kind
     assert kinds == {"清楚了": "affirmative", "不同意": "negative"}
+
+
+def test_a_yes_heard_on_unsure_words_is_rechecked() -> None:
+    # "嗯，对，是我本人" heard as "很对,是我被人" (mean word probability 0.45): a yes, but weak.
+    weak = _answer([_utt("很对是我被人", 0.45, None)])
+    assert weak.kind == "affirmative" and weak.confidence is not None and weak.confidence < 0.5
+    sure = _answer([_utt("很对是我被人", 0.45, _score("对是我本人", "affirmative", 5.0))])
+    assert (sure.kind, sure.score, sure.confidence) == ("affirmative", 1.0, None)
