@@ -10,7 +10,10 @@ files or relaying that media: the cluster has decided.
   the start of its last successful heartbeat (monotonic clock). Past it, its rooms drop
   incoming packets (neither recorded nor relayed; ``Room`` asks ``Fence.held``) until a beat
   succeeds again. The lease ends before the others may call the node dead, so nothing is
-  written after they hash the files. Across machines this assumes clocks agree to well
+  written after they hash the files. A node that saw no other live node at its last beat
+  is alone (the embedded default): nobody can declare it dead, so its lease never lapses
+  and a stalled database never costs a recording (a new node started while this one is
+  stalled is the case this leaves open). Across machines this assumes clocks agree to well
   within the remaining quarter of ``node_dead_after_s`` (NTP).
 - **Abandon.** After each successful beat, and before the lease is renewed, the rooms whose
   sessions were live on this node at the previous beat and no longer are (interrupted,
@@ -46,6 +49,7 @@ class Fence:
     def __init__(self, settings: Settings) -> None:
         self.length_s = LEASE_FRACTION * settings.node_dead_after_s
         self._until = 0.0
+        self.alone = False  # no other live node at the last successful beat
         self.watched: set[str] = set()
         if settings.node_heartbeat_s * 2 > self.length_s:
             log.warning(
@@ -56,7 +60,7 @@ class Fence:
             )
 
     def held(self) -> bool:
-        return time.monotonic() < self._until
+        return self.alone or time.monotonic() < self._until
 
     def renew(self, beat_started: float) -> None:
         self._until = max(self._until, beat_started + self.length_s)
@@ -69,6 +73,7 @@ async def beat(ctx: AppContext, starting: bool = False) -> list[str]:
     await nodes.heartbeat(ctx, starting=starting)
     lost = await abandon_lost(ctx)
     if ctx.fence is not None:
+        ctx.fence.alone = await nodes.others_alive(ctx) == 0
         ctx.fence.renew(started)
     return lost
 

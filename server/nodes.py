@@ -89,6 +89,20 @@ def _dead_before(settings: Settings) -> datetime:
     return utcnow() - timedelta(seconds=settings.node_dead_after_s)
 
 
+async def others_alive(ctx: AppContext) -> int:
+    """How many other media nodes have a heartbeat recent enough to count as alive."""
+    async with ctx.db.read() as s:
+        n = await s.scalar(
+            select(func.count())
+            .select_from(MediaNode)
+            .where(
+                MediaNode.id != node_id(ctx.settings),
+                MediaNode.heartbeat_at >= _dead_before(ctx.settings),
+            )
+        )
+    return int(n or 0)
+
+
 async def place(ctx: AppContext, session_id: str) -> None:
     """Make sure this node holds ``session_id``'s room, placing it if no live node does.
 

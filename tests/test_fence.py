@@ -103,3 +103,25 @@ async def test_node_declared_dead_while_alive_abandons_its_rooms(tmp_path: Path)
         await c.sales_b.close()
         await a.runner.cleanup()
         await b.runner.cleanup()
+
+
+async def test_a_node_alone_keeps_taking_media_while_its_beats_stall(tmp_path: Path) -> None:
+    # The embedded default is one node: nobody can declare it dead, so a stalled database
+    # (a heartbeat write waiting behind load) must never stop its recordings.
+    a = await start_node(tmp_path, "node-a", node_heartbeat_s=3600.0, node_dead_after_s=4.0)
+    try:
+        fenced = a.ctx.fence
+        assert fenced is not None
+        await fence.beat(a.ctx)
+        await asyncio.sleep(fenced.length_s + 0.2)  # no beat for longer than the lease
+        assert fenced.alone and fenced.held()
+
+        # Another live node appears: from then on the lease applies.
+        async with a.ctx.db.session() as s:
+            s.add(MediaNode(id="node-b", url="http://127.0.0.1:9", capacity=1))
+        await fence.beat(a.ctx)
+        assert not fenced.alone and fenced.held()
+        await asyncio.sleep(fenced.length_s + 0.2)
+        assert not fenced.held()
+    finally:
+        await a.runner.cleanup()
