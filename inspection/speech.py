@@ -145,6 +145,9 @@ class DecodeOptions:
     # (garbled, unrecognised, uncertain, or only close to an answer): inspection.closed_set.
     closed_set_for: tuple[str, ...] = ("customer",)
     closed_set_max_s: float = 6.0
+    # ... and of regions whose words are this unsure even when they read as a clear answer
+    # (the script stage re-checks such a yes: ScriptSettings.closed_set_below_confidence).
+    closed_set_below_confidence: float = 0.5
     # Speech of these participants is never dropped: what the filters above reject is kept,
     # marked uncertain, for the rules to turn into review evidence (a refusal must not vanish).
     keep_uncertain: tuple[str, ...] = ("customer",)
@@ -249,10 +252,14 @@ class SpeechRecognizer:
         """``utts`` of one short region, with the closed-set score when their text is not a
         clear answer; a region Whisper returned nothing for becomes unrecognised speech
         carrying the score (an answer lost by the decoder is still evidence)."""
+        o = self.options
         text = "".join(u.text for u in utts if u.uncertain is None)
         c = classify_answer(text)
         clear = c.kind in ("affirmative", "negative") or (c.kind == "unsure" and c.phrase)
-        if utts and clear and c.score >= 1.0 and all(u.uncertain is None for u in utts):
+        sure = all(
+            u.uncertain is None and u.confidence >= o.closed_set_below_confidence for u in utts
+        )
+        if utts and clear and c.score >= 1.0 and sure:
             return utts
         with self._lock:
             if self._scorer is None:
