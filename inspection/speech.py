@@ -413,8 +413,18 @@ def _to_utterances(
         if reason is not None:
             # Kept so that no customer speech disappears silently; the rules decide.
             utt = _uncertain(utt, seg, participant, offset_s, reason)
-        if utt is not None:
-            out += split_at_pauses(utt, options.split_pause_s)
+        if utt is None:
+            continue
+        for piece in split_at_pauses(utt, options.split_pause_s):
+            # Judged again once split: a lone word at p 0.02 cut off from a real answer by a
+            # pause is junk even when the segment as a whole looked sure.
+            if piece.uncertain is None and piece.words:
+                mean_p = float(np.mean([w.probability for w in piece.words]))
+                if mean_p < options.min_word_probability:
+                    if not keep:
+                        continue
+                    piece = replace(piece, uncertain="low_confidence")
+            out.append(piece)
     return out
 
 

