@@ -233,6 +233,9 @@ class Cluster:
             "KESU_BOOTSTRAP_ADMIN": "0",
             "KESU_RTC_LOOPBACK_ONLY": "1",
             "KESU_MAKE_REVIEW_VIDEO": "0",
+            # The peers play pre-encoded media, not a script: live checks (a Whisper process
+            # per node) would only cost CPU and answer the end with 409 missing_items.
+            "KESU_LIVE_CHECKS": "0",
             "KESU_NODE_HEARTBEAT_S": "1",
             "KESU_NODE_DEAD_AFTER_S": "10",
             "KESU_REJOIN_WINDOW_S": "30",
