@@ -3,9 +3,10 @@
 // re-recording request with what must be recorded again. Data: GET /api/sessions/{id}/findings,
 // which answers 404 for a session that is not the user's.
 
-import { get, post, requireLogin, showError } from "./api.js";
+import { get, requireLogin, showError } from "./api.js";
 import { addStrings, formatTime, has, initI18n, lang, setText, t } from "./i18n.js";
 import { productsLabel } from "./products.js";
+import { rerecordStart } from "./rerecord_start.js";
 import "./review_i18n.js";
 import { $, el } from "./ui.js";
 
@@ -124,21 +125,7 @@ function requestBlock(r) {
     el("ul", { class: "rerecord-items" }, ...r.items.map((i) => el("li", {}, en ? i.text_en : i.text_zh))),
   );
   if (r.status === "open") {
-    const error = el("div", { class: "alert", role: "alert", hidden: true });
-    const button = el("button", { type: "button", class: "btn rerecord-start", i18n: ["rr.start"] });
-    button.addEventListener("click", async () => {
-      button.disabled = true;
-      setText(button, "rr.starting");
-      showError(error, null);
-      try {
-        const out = await post(`/api/rerecord-requests/${r.id}/start`);
-        location.assign(`/sales/session/${encodeURIComponent(out.session.id)}`);
-      } catch (err) {
-        showError(error, err);
-        button.disabled = false;
-        setText(button, "rr.start");
-      }
-    });
+    const [error, button] = rerecordStart(r.id);
     block.append(error, button);
   } else if (r.new_session_id) {
     block.append(

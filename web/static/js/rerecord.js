@@ -2,30 +2,17 @@
 // be recorded again, with a button that creates the linked new session. Self-contained: the
 // page includes it with one <script type="module"> tag; it inserts its own card.
 
-import { ApiError, get, post, requireLogin, showError } from "./api.js";
-import { formatTime, lang, setText } from "./i18n.js";
+import { ApiError, get, requireLogin } from "./api.js";
+import { formatTime, lang } from "./i18n.js";
 import "./review_i18n.js";
+import { rerecordStart } from "./rerecord_start.js";
 import { el } from "./ui.js";
 
 let card = null;
 let requests = [];
 
 function requestBlock(r) {
-  const error = el("div", { class: "alert", role: "alert", hidden: true });
-  const button = el("button", { type: "button", class: "btn rerecord-start", i18n: ["rr.start"] });
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    setText(button, "rr.starting");
-    showError(error, null);
-    try {
-      const out = await post(`/api/rerecord-requests/${r.id}/start`);
-      location.assign(`/sales/session/${encodeURIComponent(out.session.id)}`);
-    } catch (err) {
-      showError(error, err);
-      button.disabled = false;
-      setText(button, "rr.start");
-    }
-  });
+  const [error, button] = rerecordStart(r.id);
   const en = lang() === "en";
   return el(
     "div",
