@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspection.policy import Policy
 from server import audit, reviews, sessions
 from server.context import AppContext
-from server.errors import KesuError
-from server.store.models import FindingRow, RecordingSession, ReviewDecision, User
+from server.store.models import FindingRow, ReviewDecision, User
 from server.store.types import iso
 
 #: Evidence keys that point at QC-only files (thumbnails are served to reviewers only).
@@ -42,14 +40,6 @@ def _finding(f: FindingRow, titles: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _node_titles(row: RecordingSession) -> dict[str, str]:
-    try:
-        nodes = sessions.rendered_nodes(row.template_id, Policy.from_dict(row.policy))
-    except (KesuError, ValueError):
-        return {}  # a template since removed: the findings still show their node ids
-    return {n.id: n.title for n in nodes}
-
-
 def _decision(d: ReviewDecision) -> dict[str, Any]:
     return {
         "level": d.level,
@@ -72,7 +62,7 @@ async def own_findings(ctx: AppContext, session_id: str, user: User) -> dict[str
             {"findings": len(state.findings), "review_status": state.row.review_status},
         )
     row = state.row
-    titles = _node_titles(row)
+    titles = reviews.node_titles(row)
     return {
         "session": sessions.session_json(row),
         "findings": [_finding(f, titles) for f in state.findings],

@@ -127,7 +127,7 @@ async def review_detail(ctx: AppContext, session_id: str, user: Any) -> dict[str
     ]
     return {
         "session": session_json(row),
-        "salesperson": reviews._person(state.people.get(row.salesperson_id)),
+        "salesperson": reviews.person_json(state.people.get(row.salesperson_id)),
         "duration_s": duration,
         "media": m,
         "events": reviews.mask_deep([e for e in metadata.get("events", []) if isinstance(e, dict)]),

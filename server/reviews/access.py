@@ -1,0 +1,54 @@
+"""Who may act on which review, and the refusal they get otherwise: the states a review can
+be in, the session lookup (404 for anything not reviewable) and the one rule for acting
+(open review; at 二审 not the 一审 reviewer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import KesuError
+from server.sessions import SESSION_ID_RE
+from server.store.models import RecordingSession, ReviewDecision, User
+
+REVIEW_STATES = ("queued", "second_pending", "approved", "rejected")
+#: The states in which a reviewer still has something to do.
+UNDER_REVIEW = ("queued", "second_pending")
+
+
+class ReviewError(KesuError):
+    """A refused review action (the user's fault), with its HTTP status."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, code=code, status=status, details=details)
+
+
+def actor_of(user: User) -> str:
+    return f"user:{user.username}"
+
+
+async def load_session(s: AsyncSession, session_id: str) -> RecordingSession:
+    """The session row, or 404 (also for malformed ids and deleted sessions)."""
+    if not SESSION_ID_RE.match(session_id):
+        raise ReviewError(404, "not_found", "no such session")
+    row = await s.get(RecordingSession, session_id)
+    if row is None or row.deleted_at is not None:
+        raise ReviewError(404, "not_found", "no such session")
+    return row
+
+
+def review_level(review_status: str) -> int:
+    """The level (1 = 一审, 2 = 二审) a decision on a session in this state is made at."""
+    return 2 if review_status == "second_pending" else 1
+
+
+def blocked_reason(review_status: str, first: ReviewDecision | None, user: User) -> str | None:
+    """Why ``user`` may not act now (``None``: they may), given the latest level-1 decision."""
+    if review_status not in UNDER_REVIEW:
+        return "not_under_review"
+    if review_status == "second_pending" and first is not None and first.reviewer_id == user.id:
+        return "same_reviewer"
+    return None
