@@ -28,7 +28,7 @@ from server.archive import fetch_session
 from server.context import AppContext
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
 from server.parentwatch import die_with_parent
-from server.store.models import MESSAGE_EN_KEY, FindingRow, InspectionReport, RecordingSession
+from server.store.models import FindingRow, InspectionReport, RecordingSession
 from server.store.types import utcnow
 
 log = logging.getLogger("kesu.worker")
@@ -215,9 +215,8 @@ class JobRunner:
                         start_s=f.get("start_s"),
                         end_s=f.get("end_s"),
                         message=f["message"],
-                        # The English message rides in the evidence column (no schema change);
-                        # finding_json lifts it back out.
-                        evidence={**(f.get("evidence") or {}), **_english(f)},
+                        message_en=_english(f),
+                        evidence=f.get("evidence") or {},
                     )
                 )
             row.inspection_status = "done"
@@ -251,7 +250,7 @@ class JobRunner:
         self._progress_q.join_thread()
 
 
-def _english(finding: dict[str, Any]) -> dict[str, Any]:
-    """The finding's English message, stored under ``MESSAGE_EN_KEY`` in its evidence."""
+def _english(finding: dict[str, Any]) -> str | None:
+    """The finding's English message (reports of older versions have none)."""
     text = finding.get("message_en")
-    return {MESSAGE_EN_KEY: text} if isinstance(text, str) and text else {}
+    return text if isinstance(text, str) and text else None

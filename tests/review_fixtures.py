@@ -200,6 +200,7 @@ FLAGGED: list[dict[str, Any]] = [
         "start_s": 3.0,
         "end_s": 3.4,
         "message": f"证件号码 {ID_NUMBER} 与投保信息不一致",
+        "message_en": f"ID number {ID_NUMBER} does not match the policy",
         "evidence": {
             "rule": "R5",
             "ocr_text": f"公民身份号码 {ID_NUMBER}",

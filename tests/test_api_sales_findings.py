@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server.store.models import AuditEntry
+from server.store.models import AuditEntry, FindingRow
 from tests.conftest import RunningServer
 from tests.review_fixtures import FLAGGED, ID_NUMBER, MASKED_ID, build_session
 
@@ -46,6 +46,13 @@ async def test_owner_sees_findings_review_and_rerecord_request(
     assert forbidden["evidence"]["phrase"] == "保本保息"
     absent = next(f for f in body["findings"] if f["code"] == "face.absent")
     assert "frame" not in absent["evidence"]  # thumbnails are QC-only files
+    mismatch = next(f for f in body["findings"] if f["code"] == "document.id_card_mismatch")
+    assert mismatch["message_en"] == f"ID number {MASKED_ID} does not match the policy"
+    assert mismatch["evidence"] == {
+        **FLAGGED[3]["evidence"],
+        "ocr_text": f"公民身份号码 {MASKED_ID}",
+    }
+    assert absent["message_en"] is None  # a report without one
     assert [d["decision"] for d in body["decisions"]] == ["reject", "reject"]
     assert body["decisions"][0]["reason"] == "请按要求重录"
     [req] = body["rerecord_requests"]
@@ -59,6 +66,17 @@ async def test_owner_sees_findings_review_and_rerecord_request(
             await s.execute(select(AuditEntry.action).where(AuditEntry.session_id == built.id))
         ).scalars()
         assert "findings.view" in list(actions)
+        stored = (
+            await s.execute(
+                select(FindingRow).where(
+                    FindingRow.session_id == built.id,
+                    FindingRow.code == "document.id_card_mismatch",
+                )
+            )
+        ).scalar_one()
+    # The English message has its own column; the evidence is the report's, nothing added.
+    assert stored.message_en == f"ID number {ID_NUMBER} does not match the policy"
+    assert stored.evidence == FLAGGED[3]["evidence"]
 
 
 async def test_other_salesperson_and_reviewer_are_refused(

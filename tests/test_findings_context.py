@@ -31,7 +31,7 @@ from inspection.rules import (
 )
 from inspection.templates import load_template, render
 from server.reviews import finding_json
-from server.store.models import MESSAGE_EN_KEY, FindingRow
+from server.store.models import FindingRow
 from server.worker import _english
 
 MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
@@ -224,12 +224,15 @@ def test_stored_finding_gives_message_en_to_the_review_page() -> None:
         code="face.absent",
         severity="fail",
         message=stored["message"],
-        evidence={**stored["evidence"], **_english(stored)},
+        message_en=_english(stored),
+        evidence=stored["evidence"],
         review_state="open",
         review_comment="",
     )
     out = finding_json(row, {})
     assert out["message_en"] == "The customer left" and out["evidence"] == {"rule": "R12"}
-    assert MESSAGE_EN_KEY not in out["evidence"]
-    row.evidence = {"rule": "R12"}  # stored before message_en existed
+    row.message_en = None  # stored before message_en existed
+    assert finding_json(row, {})["message_en"] is None
+    row.evidence = {"rule": "R12", "_message_en": "x"}  # only a key of the evidence now
+    assert finding_json(row, {})["evidence"] == row.evidence
     assert finding_json(row, {})["message_en"] is None

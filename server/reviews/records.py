@@ -17,7 +17,6 @@ from server.reviews.access import ReviewError, actor_of, load_session
 from server.reviews.masking import mask_deep, mask_text
 from server.sessions import rendered_nodes, session_json
 from server.store.models import (
-    MESSAGE_EN_KEY,
     FindingRow,
     RecordingSession,
     RerecordRequest,
@@ -44,10 +43,8 @@ def finding_json(f: FindingRow, people: dict[int, User]) -> dict[str, Any]:
         "start_s": f.start_s,
         "end_s": f.end_s,
         "message": mask_text(f.message),
-        "message_en": mask_text(str(f.evidence[MESSAGE_EN_KEY]))
-        if MESSAGE_EN_KEY in f.evidence
-        else None,
-        "evidence": mask_deep({k: v for k, v in f.evidence.items() if k != MESSAGE_EN_KEY}),
+        "message_en": mask_text(f.message_en) if f.message_en is not None else None,
+        "evidence": mask_deep(f.evidence),
         "review_state": f.review_state,
         "review_comment": f.review_comment,
         "reviewed_by": person_json(people.get(f.reviewed_by)) if f.reviewed_by else None,

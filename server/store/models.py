@@ -122,11 +122,6 @@ class InspectionReport(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-#: Key in ``FindingRow.evidence`` that holds the finding's English message (``message_en`` of
-#: the report), so the English review page needs no schema change.
-MESSAGE_EN_KEY = "_message_en"
-
-
 class FindingRow(Base):
     """A finding from the inspection plus the reviewer's judgement of it."""
 
@@ -143,6 +138,9 @@ class FindingRow(Base):
     start_s: Mapped[float | None] = mapped_column(Float, default=None)
     end_s: Mapped[float | None] = mapped_column(Float, default=None)
     message: Mapped[str] = mapped_column(Text)
+    # English message of the report's finding (``message_en``); None for findings of reports
+    # written before the inspection gave one.
+    message_en: Mapped[str | None] = mapped_column(Text, default=None)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
     review_state: Mapped[str] = mapped_column(
         String(16), default="open"
