@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from inspection import rules
-from inspection.idnumber import make_id
 from inspection.inputs import AttendanceEvent, presence_spans
-from inspection.policy import Policy
 from inspection.report import FINDING_CODES, Finding, Report
 from inspection.rules import (
     AudioLevels,
@@ -27,50 +23,16 @@ from inspection.rules import (
     NumberCheck,
     PhraseHit,
     SignatureEvidence,
-    Thresholds,
 )
-from inspection.templates import load_template, render
 from server.reviews import finding_json
 from server.store.models import FindingRow
 from server.worker import _english
-
-MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
-TH = Thresholds()
-NAME = "李明华"
-ID = make_id(date(1968, 5, 12), "110105", 123)
-SENTENCE = "本人已阅读保险条款、产品说明书和投保提示书，了解本产品的特点和保单利益的不确定性"
+from tests.rules_fixtures import ID, NAME, SENTENCE, TH, coverage, mini_nodes
 
 
 @pytest.fixture(scope="module")
 def nodes() -> list[rules.RenderedNode]:
-    policy = Policy(
-        customer_name=NAME, customer_id_number=ID, product_name="安康定期寿险", premium=12000
-    )
-    return render(load_template(MINI), policy)
-
-
-def coverage(nodes: list[rules.RenderedNode], missing: set[str]) -> list[NodeCoverage]:
-    out = []
-    for i, n in enumerate(nodes):
-        start = 6.0 * i
-        if n.id in missing:
-            out.append(NodeCoverage(n, 0.1))
-            continue
-        answer = "affirmative" if n.requires_answer else None
-        out.append(
-            NodeCoverage(
-                n,
-                0.95,
-                start,
-                start + 4,
-                n.text,
-                answer,
-                "好的" if answer else "",
-                start + 4.5,
-                start + 5,
-            )
-        )
-    return out
+    return mini_nodes()
 
 
 # --- script findings take their time from the teleprompter -----------------------------------

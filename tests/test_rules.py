@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from inspection import rules
 from inspection.idnumber import make_id
-from inspection.policy import Policy
 from inspection.report import FINDING_CODES, TranscriptLine
 from inspection.rules import (
     AudioLevels,
@@ -24,45 +24,12 @@ from inspection.rules import (
     SignatureEvidence,
     Thresholds,
 )
-from inspection.templates import load_template, render
-
-MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
-TH = Thresholds()
-NAME = "李明华"
-from datetime import date  # noqa: E402
-
-ID = make_id(date(1968, 5, 12), "110105", 123)
-SENTENCE = "本人已阅读保险条款、产品说明书和投保提示书，了解本产品的特点和保单利益的不确定性"
+from tests.rules_fixtures import ID, NAME, SENTENCE, TH, coverage, mini_nodes
 
 
 @pytest.fixture(scope="module")
 def nodes() -> dict[str, rules.RenderedNode]:
-    policy = Policy(
-        customer_name=NAME, customer_id_number=ID, product_name="安康定期寿险", premium=12000
-    )
-    return {n.id: n for n in render(load_template(MINI), policy)}
-
-
-def covered(nodes, t0: float = 0.0) -> list[NodeCoverage]:  # type: ignore[no-untyped-def]
-    """A clean alignment: every node in order, every answer affirmative."""
-    out = []
-    for i, n in enumerate(nodes.values()):
-        start = t0 + 6.0 * i
-        answer = "affirmative" if n.requires_answer else None
-        out.append(
-            NodeCoverage(
-                n,
-                0.95,
-                start,
-                start + 4.0,
-                n.text,
-                answer,
-                "好的" if answer else "",
-                start + 4.5,
-                start + 5.0,
-            )
-        )
-    return out
+    return {n.id: n for n in mini_nodes()}
 
 
 def codes(findings: list[rules.Finding]) -> list[str]:
@@ -97,11 +64,11 @@ def test_every_threshold_is_documented() -> None:
 
 
 def test_clean_script_has_no_findings(nodes) -> None:  # type: ignore[no-untyped-def]
-    assert rules.script_findings(covered(nodes), TH) == []
+    assert rules.script_findings(coverage(nodes.values()), TH) == []
 
 
 def test_consent_missing_when_not_spoken(nodes) -> None:  # type: ignore[no-untyped-def]
-    cov = covered(nodes)
+    cov = coverage(nodes.values())
     cov[0] = NodeCoverage(nodes["consent"], 0.3, 1.0, 3.0, "您好")
     found = rules.script_findings(cov, TH)
     assert codes(found) == ["consent.missing"]
@@ -110,7 +77,7 @@ def test_consent_missing_when_not_spoken(nodes) -> None:  # type: ignore[no-unty
 
 
 def test_consent_refused_is_missing_consent_and_negative_answer(nodes) -> None:  # type: ignore[no-untyped-def]
-    cov = covered(nodes)
+    cov = coverage(nodes.values())
     cov[0] = dataclasses.replace(cov[0], answer="negative", answer_text="不同意")
     found = rules.script_findings(cov, TH)
     assert codes(found) == ["answer.not_affirmative", "consent.missing"]
@@ -119,7 +86,7 @@ def test_consent_refused_is_missing_consent_and_negative_answer(nodes) -> None: 
 
 
 def test_reminder_missing_uses_the_stricter_threshold(nodes) -> None:  # type: ignore[no-untyped-def]
-    cov = covered(nodes)
+    cov = coverage(nodes.values())
     cov[1] = dataclasses.replace(cov[1], score=0.7)  # above node_similarity, below reminder's 0.75
     found = rules.script_findings(cov, TH)
     assert codes(found) == ["reminder.missing"]
@@ -129,7 +96,7 @@ def test_reminder_missing_uses_the_stricter_threshold(nodes) -> None:  # type: i
 
 
 def test_node_missing_and_optional_nodes(nodes) -> None:  # type: ignore[no-untyped-def]
-    cov = covered(nodes)
+    cov = coverage(nodes.values())
     cov[2] = NodeCoverage(nodes["premium"], 0.2)
     found = rules.script_findings(cov, TH)
     assert codes(found) == ["script.node_missing"]
@@ -140,14 +107,14 @@ def test_node_missing_and_optional_nodes(nodes) -> None:  # type: ignore[no-unty
 
 
 def test_per_node_min_similarity_overrides(nodes) -> None:  # type: ignore[no-untyped-def]
-    cov = covered(nodes)
+    cov = coverage(nodes.values())
     strict = dataclasses.replace(nodes["premium"], min_similarity=0.98)
     cov[2] = dataclasses.replace(cov[2], node=strict)
     assert codes(rules.script_findings(cov, TH)) == ["script.node_missing"]
 
 
 def test_out_of_order_reminder(nodes) -> None:  # type: ignore[no-untyped-def]
-    cov = covered(nodes)
+    cov = coverage(nodes.values())
     cov[1] = dataclasses.replace(cov[1], start_s=20.0, end_s=24.0)  # after premium (12 s)
     found = rules.script_findings(cov, TH)
     assert codes(found) == ["script.out_of_order"]
@@ -156,13 +123,13 @@ def test_out_of_order_reminder(nodes) -> None:  # type: ignore[no-untyped-def]
 
 def test_answers(nodes) -> None:  # type: ignore[no-untyped-def]
     for answer, text in (("negative", "我不清楚"), ("unsure", "嗯"), ("missing", "")):
-        cov = covered(nodes)
+        cov = coverage(nodes.values())
         cov[3] = dataclasses.replace(cov[3], answer=answer, answer_text=text)
         found = rules.script_findings(cov, TH)
         assert codes(found) == ["answer.not_affirmative"], answer
         assert found[0].node == "id_card" and found[0].severity == "fail"
     # An uncovered question is reported as missing, not as an unanswered question.
-    cov = covered(nodes)
+    cov = coverage(nodes.values())
     cov[3] = NodeCoverage(nodes["id_card"], 0.1, answer="missing")
     assert codes(rules.script_findings(cov, TH)) == ["script.node_missing"]
 

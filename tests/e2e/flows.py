@@ -12,7 +12,7 @@ from typing import Any
 
 from fake_media import FakeDevice
 from kesu_e2e import SALES_USER, KesuServer
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from inspection.idnumber import make_id
 
@@ -128,6 +128,52 @@ async def wait_job(db: Path, kind: str, timeout_s: float) -> tuple[str, str | No
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CallPages:
+    """The salesperson's page and the customer's, each in its own browser and context."""
+
+    sales_ctx: BrowserContext
+    customer_ctx: BrowserContext
+    sales: Page
+    customer: Page
+
+    async def close(self) -> None:
+        await self.sales_ctx.close()
+        await self.customer_ctx.close()
+
+
+async def open_call_pages(
+    browsers: dict[str, Browser], sales_viewport: dict[str, int] = DESKTOP
+) -> CallPages:
+    """The salesperson on a desktop (camera, microphone, clipboard), the customer on a phone."""
+    sales_ctx = await browsers["salesperson"].new_context(
+        viewport=sales_viewport,
+        locale="zh-CN",
+        permissions=[*MEDIA, "clipboard-read", "clipboard-write"],
+    )
+    customer_ctx = await browsers["customer"].new_context(
+        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, permissions=MEDIA
+    )
+    return CallPages(
+        sales_ctx, customer_ctx, await sales_ctx.new_page(), await customer_ctx.new_page()
+    )
+
+
+async def salesperson_starts_call(sales: Page) -> str:
+    """On the call page: start the call, wait until connected; returns the session id."""
+    await sales.click("#start-call")
+    await expect(sales.locator("#rtc-state")).to_have_text("已连接", timeout=UI_TIMEOUT_MS)
+    return sales.url.rsplit("/", 1)[1]
+
+
+async def salesperson_ends_call(sales: Page, customer: Page) -> None:
+    """End (accepting the confirmation); both pages say the recording ended."""
+    sales.once("dialog", lambda dialog: dialog.accept())
+    await sales.click("#end-call")
+    await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
 
 
 async def salesperson_creates_session(page: Page, server: KesuServer, shots: Shots) -> str:

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from fake_media import FakeDevice
 from flows import (
-    MEDIA,
-    PHONE,
     UI_TIMEOUT_MS,
     Shots,
     customer_consents_and_checks,
+    open_call_pages,
     salesperson_creates_session,
+    salesperson_ends_call,
+    salesperson_starts_call,
 )
 from kesu_e2e import KesuServer
 from playwright.async_api import Browser, Page, expect
@@ -55,13 +56,8 @@ async def test_recording_indicator_and_end_button_in_view(
     fake_devices: dict[str, FakeDevice],
     screenshot_dir: Path,
 ) -> None:
-    sales_ctx = await browsers["salesperson"].new_context(
-        viewport=WIDE, locale="zh-CN", permissions=[*MEDIA, "clipboard-read", "clipboard-write"]
-    )
-    customer_ctx = await browsers["customer"].new_context(
-        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, permissions=MEDIA
-    )
-    sales, customer = await sales_ctx.new_page(), await customer_ctx.new_page()
+    pages = await open_call_pages(browsers, WIDE)
+    sales, customer = pages.sales, pages.customer
     url = await salesperson_creates_session(sales, kesu_server, Shots(None))
     await sales.click("#enter-call")
     indicator = sales.locator("#rec-indicator")
@@ -70,8 +66,7 @@ async def test_recording_indicator_and_end_button_in_view(
     await expect(label).to_have_text("尚未开始录制")
     await assert_unscrolled_and_visible(sales, "#end-call")
 
-    await sales.click("#start-call")
-    await expect(sales.locator("#rtc-state")).to_have_text("已连接", timeout=UI_TIMEOUT_MS)
+    await salesperson_starts_call(sales)
     await expect(indicator).to_have_attribute("data-rec", "on")
     await expect(label).to_have_text(ON, timeout=UI_TIMEOUT_MS)  # after a state poll
     await assert_unscrolled_and_visible(sales, "#rec-indicator")
@@ -123,20 +118,16 @@ async def test_recording_indicator_and_end_button_in_view(
     await viewport_shot(customer, screenshot_dir, "call-customer-recording-390x844")
 
     # The customer's page loses the server: paused, like the banner; then recording again.
-    await customer_ctx.set_offline(True)
+    await pages.customer_ctx.set_offline(True)
     await expect(on_phone).to_have_attribute("data-rec", "paused", timeout=UI_TIMEOUT_MS)
     await expect(on_phone.locator(".rec-label")).to_have_text("录制已暂停")
     await expect(on_phone.get_by_role("status")).to_have_text("连接中断，录制已暂停")
     await expect(customer.locator("#rtc-banner")).to_be_visible()
     await assert_unscrolled_and_visible(customer, "#rec-indicator")
     await viewport_shot(customer, screenshot_dir, "call-customer-paused-390x844")
-    await customer_ctx.set_offline(False)
+    await pages.customer_ctx.set_offline(False)
     await expect(on_phone).to_have_attribute("data-rec", "on", timeout=UI_TIMEOUT_MS)
     await expect(customer.locator("#rtc-banner")).to_be_hidden()
 
-    sales.once("dialog", lambda dialog: dialog.accept())
-    await sales.click("#end-call")
-    await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
-    await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
-    await sales_ctx.close()
-    await customer_ctx.close()
+    await salesperson_ends_call(sales, customer)
+    await pages.close()

@@ -17,16 +17,17 @@ from typing import Any
 import pytest
 from fake_media import FakeDevice
 from flows import (
-    DESKTOP,
-    MEDIA,
-    PHONE,
     UI_TIMEOUT_MS,
+    CallPages,
     Shots,
     customer_consents_and_checks,
     looks_like,
     mean_colour,
+    open_call_pages,
     parse_z,
     salesperson_creates_session,
+    salesperson_ends_call,
+    salesperson_starts_call,
     wait_video_playing,
 )
 from kesu_e2e import SERVER_ENV, KesuServer, start_server, stop_server
@@ -46,6 +47,20 @@ async def both_see_each_other(sales: Page, customer: Page, devices: dict[str, Fa
     await wait_video_playing(sales, "#remote-video")
     assert looks_like(await mean_colour(sales, "#remote-video"), devices["customer"])
     assert looks_like(await mean_colour(customer, "#remote-video"), devices["salesperson"])
+
+
+async def call_in_both_pages(
+    pages: CallPages, server: KesuServer, devices: dict[str, FakeDevice]
+) -> tuple[str, str]:
+    """A new session, called: both pages connected and each showing the other's camera.
+    Returns the customer's link and the session id."""
+    url = await salesperson_creates_session(pages.sales, server, Shots(None))
+    await pages.sales.click("#enter-call")
+    session_id = await salesperson_starts_call(pages.sales)
+    await customer_consents_and_checks(pages.customer, url, Shots(None))
+    await pages.customer.click("#enter-call")
+    await both_see_each_other(pages.sales, pages.customer, devices)
+    return url, session_id
 
 
 async def record_states(page: Page) -> None:
@@ -94,22 +109,9 @@ async def test_customer_rejoins_after_drop_and_reload(
     browsers: dict[str, Browser],
     fake_devices: dict[str, FakeDevice],
 ) -> None:
-    shots = Shots(None)
-    sales_ctx = await browsers["salesperson"].new_context(
-        viewport=DESKTOP, locale="zh-CN", permissions=[*MEDIA, "clipboard-read", "clipboard-write"]
-    )
-    customer_ctx = await browsers["customer"].new_context(
-        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, permissions=MEDIA
-    )
-    sales, customer = await sales_ctx.new_page(), await customer_ctx.new_page()
-    url = await salesperson_creates_session(sales, kesu_server, shots)
-    await sales.click("#enter-call")
-    await sales.click("#start-call")
-    await expect(sales.locator("#rtc-state")).to_have_text("已连接", timeout=UI_TIMEOUT_MS)
-    session_id = sales.url.rsplit("/", 1)[1]
-    await customer_consents_and_checks(customer, url, shots)
-    await customer.click("#enter-call")
-    await both_see_each_other(sales, customer, fake_devices)
+    pages = await open_call_pages(browsers)
+    sales, customer = pages.sales, pages.customer
+    url, session_id = await call_in_both_pages(pages, kesu_server, fake_devices)
     await sales.wait_for_timeout(2000)
 
     # 1. The server ends the customer's connection; the page reconnects on its own.
@@ -134,12 +136,8 @@ async def test_customer_rejoins_after_drop_and_reload(
     await both_see_each_other(sales, customer, fake_devices)
     await sales.wait_for_timeout(2000)
 
-    sales.once("dialog", lambda dialog: dialog.accept())
-    await sales.click("#end-call")
-    await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
-    await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
-    await sales_ctx.close()
-    await customer_ctx.close()
+    await salesperson_ends_call(sales, customer)
+    await pages.close()
     meta = check_session(kesu_server.data_dir / "sessions" / session_id)
     print("customer gaps:", [e["detail"] for e in meta["events"] if e["type"] == "gap"])
 
@@ -150,21 +148,9 @@ async def test_pages_notice_a_killed_server_and_rejoin_after_restart(
     fake_devices: dict[str, FakeDevice],
     tmp_path: Path,
 ) -> None:
-    sales_ctx = await browsers["salesperson"].new_context(
-        viewport=DESKTOP, locale="zh-CN", permissions=[*MEDIA, "clipboard-read", "clipboard-write"]
-    )
-    customer_ctx = await browsers["customer"].new_context(
-        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, permissions=MEDIA
-    )
-    sales, customer = await sales_ctx.new_page(), await customer_ctx.new_page()
-    url = await salesperson_creates_session(sales, kesu_server, Shots(None))
-    await sales.click("#enter-call")
-    await sales.click("#start-call")
-    await expect(sales.locator("#rtc-state")).to_have_text("已连接", timeout=UI_TIMEOUT_MS)
-    session_id = sales.url.rsplit("/", 1)[1]
-    await customer_consents_and_checks(customer, url, Shots(None))
-    await customer.click("#enter-call")
-    await both_see_each_other(sales, customer, fake_devices)
+    pages = await open_call_pages(browsers)
+    sales, customer = pages.sales, pages.customer
+    _url, session_id = await call_in_both_pages(pages, kesu_server, fake_devices)
     for page in (sales, customer):
         await expect(page.locator("#rtc-banner")).to_be_hidden()
     await sales.wait_for_timeout(2000)
@@ -197,12 +183,8 @@ async def test_pages_notice_a_killed_server_and_rejoin_after_restart(
             await expect(page.locator("#rtc-banner")).to_be_hidden()
         print(f"both pages rejoined {time.monotonic() - restarted_at:.1f} s after the restart")
         await sales.wait_for_timeout(2000)
-        sales.once("dialog", lambda dialog: dialog.accept())
-        await sales.click("#end-call")
-        await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
-        await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
-        await sales_ctx.close()
-        await customer_ctx.close()
+        await salesperson_ends_call(sales, customer)
+        await pages.close()
     finally:
         await stop_server(restarted.process)
         if netns_fd is not None:
