@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from yarl import URL
 
+from server.api import forward
 from server.rtc.client import ClientPeer
 from server.store.models import RecordingSession
 from tests.conftest import Client, RunningServer, add_test_users
@@ -149,4 +150,13 @@ async def test_a_foreign_origin_is_refused_before_forwarding(hosts: TwoHosts) ->
     )
     assert status == 403
     assert_error(body, "origin_mismatch")
+    # Nor can a client pass for a forwarding node (the header's MAC needs the cluster key).
+    for forged in ("node-a", "node-a AAAA", f"node-a {h.a.ctx.signer.node_mac('x')}"):
+        status, body = await h.sales.post(
+            f"/api/sessions/{sid}/end",
+            json={},
+            headers={"Origin": "https://evil.example", forward.HEADER: forged},
+        )
+        assert status == 403, forged
+        assert_error(body, "origin_mismatch")
     assert meta(h.b, sid)["status"] != "ended"

@@ -12,7 +12,8 @@ again, as if the browser had called it; this node has already checked the Origin
 Not forwarded: the offers (``.../offer`` answer 409 ``wrong_node`` and the pages move to
 the holder, so the media and later requests go there directly), a session nobody holds or
 whose holder is dead (answered here, as before), and a request that was forwarded once
-(``X-Kesu-Forwarded-By``: never a loop, even while two nodes disagree about the holder).
+(``X-Kesu-Forwarded-By``, with a MAC made with the cluster's ``secret_key``: never a
+loop, even while two nodes disagree about the holder).
 A holder that does not answer within ``node_forward_timeout_s`` gives 503
 ``node_unreachable``.
 """
@@ -20,6 +21,7 @@ A holder that does not answer within ``node_forward_timeout_s`` gives 503
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import AsyncIterator
 
@@ -70,10 +72,22 @@ class NodeUnreachable(KesuError):
     status, code = 503, "node_unreachable"
 
 
+def _stamp(ctx: AppContext, method: str, path: str) -> str:
+    me = nodes.node_id(ctx.settings)
+    return f"{me} {ctx.signer.node_mac(f'{me} {method} {path}')}"
+
+
 def forwarded(request: web.Request) -> bool:
-    """Whether another node sent this request on (it checked the Origin already; a page
-    of a foreign site cannot set this header without a CORS preflight that is refused)."""
-    return HEADER in request.headers
+    """Whether another node of this cluster sent this request on: the header carries a MAC
+    of the method and path made with the cluster's ``secret_key``, so a client cannot
+    claim it (the forwarding node checked the Origin already and sends it no further)."""
+    value = request.headers.get(HEADER)
+    if not value or " " not in value:
+        return False
+    ctx = request.app[CTX]
+    sender, mac = value.split(" ", 1)
+    expected = ctx.signer.node_mac(f"{sender} {request.method} {request.rel_url.raw_path}")
+    return hmac.compare_digest(mac.encode(), expected.encode())
 
 
 def _session_of(request: web.Request, ctx: AppContext) -> str | None:
@@ -111,7 +125,7 @@ async def forward_to(
     headers = CIMultiDict(
         [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
     )
-    headers[HEADER] = nodes.node_id(ctx.settings)
+    headers[HEADER] = _stamp(ctx, request.method, request.rel_url.raw_path)
     if request.remote:
         prior = request.headers.get("X-Forwarded-For")
         headers["X-Forwarded-For"] = f"{prior}, {request.remote}" if prior else request.remote
