@@ -128,6 +128,23 @@ async def test_a_session_on_node_b_is_driven_entirely_through_node_a(hosts: TwoH
     assert finished["segments"] and all(s["sha256"] for s in finished["segments"])
     assert not (h.a.ctx.settings.sessions_dir / sid).exists()
 
+    # The review side reads b's disk through a too: the page's media list and a recording.
+    admin = Client(h.a.url)
+    try:
+        await admin.login("admin")
+        status, body = await admin.get(f"/api/review/sessions/{sid}")
+        assert status == 200, body
+        listed = {seg["file"] for segs in body["media"]["tracks"].values() for seg in segs}
+        assert listed == {seg["file"] for seg in finished["segments"]}
+        name = finished["segments"][0]["file"]
+        status, data = await admin.get(f"/api/media/{sid}/{name}")
+        assert status == 200
+        assert data == (h.b.ctx.settings.sessions_dir / sid / name).read_bytes()
+        status, data = await admin.get(f"/api/media/{sid}/{name}", headers={"Range": "bytes=4-9"})
+        assert (status, data) == (206, data[:6]) and len(data) == 6
+    finally:
+        await admin.close()
+
 
 async def test_a_holder_that_does_not_answer_gives_503(hosts: TwoHosts) -> None:
     h = hosts

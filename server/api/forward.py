@@ -3,10 +3,11 @@
 Media nodes on different hosts do not share a disk: a session's directory (metadata.json,
 segments) and its live room are on the node that holds it (``recording_sessions.node_id``,
 see server.nodes), while the reverse proxy may send any request to any node. A request
-under ``/api/sessions/{session_id}/...`` or ``/api/join/{token}...`` reaching a node that
+under ``/api/sessions/{session_id}/...`` or ``/api/join/{token}...`` (or the review page's
+``/api/review/sessions/{session_id}...`` and ``/api/media/{session_id}/...``) reaching a node that
 does not hold that session is therefore sent on, as it came (method, body, cookies, CSRF
 header), to the holder's ``url`` from ``media_nodes``, and the holder's answer is returned
-(Server-Sent Events are streamed through). The holder authenticates and authorises it
+(streams, like Server-Sent Events and recordings, passed on as they come). The holder authenticates and authorises it
 again, as if the browser had called it; this node has already checked the Origin.
 
 Not forwarded: the offers (``.../offer`` answer 409 ``wrong_node`` and the pages move to
@@ -40,7 +41,14 @@ log = logging.getLogger("kesu.forward")
 HEADER = "X-Kesu-Forwarded-By"
 CLIENT = web.AppKey("kesu_forward_client", aiohttp.ClientSession)
 # Route templates whose request concerns one session's directory or live room.
-PREFIXES = ("/api/sessions/{session_id}", "/api/join/{token}")
+PREFIXES = (
+    "/api/sessions/{session_id}",
+    "/api/join/{token}",
+    # After the end: the holder's disk has the metadata and segments the review page lists.
+    "/api/review/sessions/{session_id}",
+    "/api/media/{session_id}",
+)
+SMALL = 1 << 20  # answers up to this size are read whole (an error the client can show)
 NOT_FORWARDED = frozenset(
     {
         "/api/sessions/{session_id}/offer",
@@ -148,7 +156,8 @@ async def forward_to(
         out = CIMultiDict(
             [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
         )
-        if upstream.content_type != "text/event-stream":
+        length = upstream.headers.get("Content-Length")
+        if length is not None and int(length) <= SMALL:
             try:
                 data = await upstream.read()
             except (aiohttp.ClientError, TimeoutError):
@@ -157,7 +166,10 @@ async def forward_to(
                     details={"node_id": holder_id},
                 ) from None
             return web.Response(status=upstream.status, headers=out, body=data)
-        # A stream (live checks): passed on chunk by chunk until either side closes.
+        # A stream (live checks) or a recording: passed on chunk by chunk, not held in memory,
+        # until either side closes (the bytes as sent: the client does not decompress).
+        if length is not None:
+            out["Content-Length"] = length
         resp = web.StreamResponse(status=upstream.status, headers=out)
         await resp.prepare(request)
         try:
