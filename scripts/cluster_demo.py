@@ -673,7 +673,7 @@ async def node_kill(
 
     async def interrupted() -> bool:
         _s, body = await sales["m1"].call("GET", f"/api/sessions/{doomed.sid}")
-        return bool(body["session"]["status"] == "interrupted")
+        return bool((body or {}).get("session", {}).get("status") == "interrupted")
 
     await until(interrupted, "m1 to mark m2's session interrupted", 60)
     fig.node_kill_detected_s = time.time() - killed_wall

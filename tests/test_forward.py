@@ -156,6 +156,11 @@ async def test_a_holder_that_does_not_answer_gives_503(hosts: TwoHosts) -> None:
     assert status == 503, body
     assert_error(body, "node_unreachable")
     assert body["error"]["details"] == {"node_id": "node-b"}
+    # A read is answered by a meanwhile, from the database.
+    status, body = await h.sales.get(f"/api/sessions/{sid}")
+    assert status == 200, body
+    assert body["session"]["status"] == "created"
+    assert body["session"]["connected"] == {}
 
 
 async def test_a_foreign_origin_is_refused_before_forwarding(hosts: TwoHosts) -> None:

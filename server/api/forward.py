@@ -16,7 +16,8 @@ whose holder is dead (answered here, as before), and a request that was forwarde
 (``X-Kesu-Forwarded-By``, with a MAC made with the cluster's ``secret_key``: never a
 loop, even while two nodes disagree about the holder).
 A holder that does not answer within ``node_forward_timeout_s`` gives 503
-``node_unreachable``.
+``node_unreachable`` to a request that writes; a read (GET) is then answered here, from the
+database (and the store), as if nobody held the session.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ PREFIXES = (
     "/api/review/sessions/{session_id}",
     "/api/media/{session_id}",
 )
+SAFE = frozenset({"GET", "HEAD"})
 SMALL = 1 << 20  # answers up to this size are read whole (an error the client can show)
 NOT_FORWARDED = frozenset(
     {
@@ -123,7 +125,14 @@ async def forward_middleware(request: web.Request, handler: Handler) -> web.Stre
     target = None if session_id is None else await nodes.holder(ctx, session_id)
     if target is None:
         return await handler(request)
-    return await forward_to(request, ctx, *target)
+    try:
+        return await forward_to(request, ctx, *target)
+    except NodeUnreachable:
+        if request.method not in SAFE:
+            raise
+        # A read answers from the database here meanwhile (e.g. the state a page polls
+        # while the holder is being declared dead): nothing is written on the wrong disk.
+        return await handler(request)
 
 
 async def forward_to(
