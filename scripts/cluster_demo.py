@@ -523,6 +523,7 @@ class Figures:
     seconds_lost_on_node_kill: float | None = None
     node_kill_detected_s: float | None = None
     node_restart_upload_s: float | None = None
+    node_restart_serving_s: float | None = None
     uploaded_by_survivor: list[str] = field(default_factory=list)
     uploaded_after_restart: list[str] = field(default_factory=list)
     audit_verify: str = ""
@@ -718,6 +719,7 @@ async def node_kill(
     restarted_at = time.monotonic()
     cluster.procs["m2"].start()  # on the same data directory
     await cluster.wait_healthy("m2")
+    fig.node_restart_serving_s = time.monotonic() - restarted_at
     await until(lambda: archived_ok(cluster, doomed.sid), "m2's flushed segments in S3", 60)
     fig.node_restart_upload_s = time.monotonic() - restarted_at
     meta = read_meta(cluster, doomed.sid)
@@ -759,9 +761,11 @@ def parse_z(text: str) -> float:
 
 def audit_verify(cluster: Cluster, fig: Figures) -> None:
     print("4. kesu audit verify", flush=True)
-    done = cluster.kesu("audit", "verify")
-    fig.audit_verify = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    check(done.returncode == 0, f"kesu audit verify: {done.stdout.strip()[-2000:]}")
+    # On each node's disk: its own sessions from there, the other node's from S3.
+    for name in ("m2", "m1"):
+        done = cluster.kesu("audit", "verify", data_dir=cluster.node_dirs[name])
+        fig.audit_verify = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        check(done.returncode == 0, f"kesu audit verify on {name}: {done.stdout.strip()[-2000:]}")
 
 
 # ----------------------------------------------------------------------------- main
@@ -782,6 +786,7 @@ def table(fig: Figures) -> str:
         ("  same on a session ended normally", num(fig.bytes_lost_baseline, "{}")),
         ("seconds of media lost on node kill -9", num(fig.seconds_lost_on_node_kill, "{:.2f}")),
         ("seconds to recovery (node kill: marked interrupted)", num(fig.node_kill_detected_s)),
+        ("seconds to recovery (restart: m2 serving again)", num(fig.node_restart_serving_s)),
         ("seconds to recovery (restart: flushed segment in S3)", num(fig.node_restart_upload_s)),
         ("sessions on m2 driven through m1's URL", str(fig.driven_through_other_node)),
         ("kesu audit verify", fig.audit_verify or "not run"),
