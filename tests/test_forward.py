@@ -161,6 +161,11 @@ async def test_a_holder_that_does_not_answer_gives_503(hosts: TwoHosts) -> None:
     assert status == 200, body
     assert body["session"]["status"] == "created"
     assert body["session"]["connected"] == {}
+    # A creation that would go to b (a holds more) is made on a instead.
+    await open_session(h.sales)
+    third, _token = await open_session(h.sales)
+    assert await holder(h.a, third) == "node-a"
+    assert (h.a.ctx.settings.sessions_dir / third / "metadata.json").is_file()
 
 
 async def test_a_foreign_origin_is_refused_before_forwarding(hosts: TwoHosts) -> None:

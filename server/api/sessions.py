@@ -72,10 +72,13 @@ async def create(request: web.Request) -> web.StreamResponse:
     if not forward.forwarded(request):
         # Created where its room will be: the node with the most free capacity keeps its
         # directory (several nodes, maybe on separate disks; server.nodes). It checks the
-        # body itself (read here, the body could not be sent on).
+        # body itself.
         home = await nodes.home_for_new(ctx)
         if home is not None:
-            return await forward.forward_to(request, ctx, *home)
+            try:
+                return await forward.forward_to(request, ctx, *home)
+            except forward.NodeUnreachable:
+                pass  # (not declared dead yet): this node takes the session instead
     body = await parse_body(request, NewSessionBody, ctx.settings.max_body_bytes)
     new = sessions.parse_new_session(body, user)
     row = await sessions.create_session(ctx, user, new)
