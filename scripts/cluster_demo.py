@@ -618,7 +618,13 @@ async def settle_reports(cluster: Cluster, db: Db, sids: list[str], fig: Figures
         )
         if any(s == "failed" for (s,) in rows):
             raise CheckFailed("an inspection job failed")
-        return not rows
+        # A session the housekeeping is still ending (its claim made, its jobs not queued
+        # yet) has no job yet: wait for its report too.
+        reported = await db.rows(
+            "SELECT count(DISTINCT session_id) FROM inspection_reports WHERE session_id = ANY(:s)",
+            s=sids,
+        )
+        return not rows and int(reported[0][0]) == len(set(sids))
 
     await until(all_done, "every inspection", 600)
     for sid in sids:
