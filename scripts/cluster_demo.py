@@ -1,17 +1,21 @@
 """Demo: a Kesu cluster on this machine, and what survives a kill -9.
 
-Starts PostgreSQL, SeaweedFS (S3), two `kesu serve` media nodes (ports of their own, one
-data directory as on one machine, no workers) and two `kesu worker` processes (data
+Starts PostgreSQL, SeaweedFS (S3), two `kesu serve` media nodes (ports and data directories
+of their own, as on two hosts, no workers) and two `kesu worker` processes (data
 directories of their own, as on other machines: they read recordings from S3), then runs
 sessions with aiortc peers (pre-encoded media) through the HTTP API as the pages do, and
 checks:
 
-1. sessions spread over both nodes; every segment lands in S3 with the SHA-256 of its file;
+1. sessions spread over both nodes; each is driven through m1's URL (creation, consent,
+   script progress, end: m1 forwards what concerns a session m2 holds), the pages' media
+   going to the holder (409 wrong_node); every segment lands in S3 with the SHA-256 of its
+   file, and only the holder's disk has the session;
 2. kill -9 of the worker running an inspection: the other worker finishes the job, exactly
    one report, within ``--recovery-limit`` seconds;
-3. kill -9 of a media node mid-call: its session is marked interrupted with the gap, the
-   other node's session stays live, the segment it finished before dying is in S3, and,
-   restarted, the node (or the survivor) has uploaded what it flushed before dying;
+3. kill -9 of a media node mid-call: its session is marked interrupted, the other node's
+   session stays live, the segment it finished before dying is in S3 and the one it was
+   writing is not (nobody else can reach its disk); restarted on the same data directory,
+   the node keeps that segment (the gap recorded) and uploads it, SHA-256 checked;
 4. `kesu audit verify` passes on the cluster's database and storage.
 
 Prints a table of figures (and writes them as JSON with ``--json FILE``); exits 1 if a
@@ -213,7 +217,9 @@ class Call:
 class Cluster:
     def __init__(self, base: Path, db_url: str, s3: S3Server, args: argparse.Namespace) -> None:
         self.base, self.db_url, self.s3, self.args = base, db_url, s3, args
-        self.node_dir = base / "node-data"
+        # Each node has a disk of its own (as on two hosts); the CLI runs on m1's.
+        self.node_dirs = {name: base / f"{name}-data" for name in ("m1", "m2")}
+        self.node_dir = self.node_dirs["m1"]
         storage = {
             "KESU_DATABASE_URL": db_url,
             "KESU_STORAGE_URL": f"s3://{s3.bucket}/demo",
@@ -221,8 +227,9 @@ class Cluster:
             "KESU_STORAGE_ACCESS_KEY": s3.access_key,
             "KESU_STORAGE_SECRET_KEY": s3.secret_key,
             "KESU_STORAGE_ALLOW_HTTP": "1",
-            # One audit key for every process (docs/audit.md), kept by the first node.
-            "KESU_AUDIT_KEY_FILE": str(self.node_dir / "audit.key"),
+            # One audit key for every process (docs/audit.md): created by the first node,
+            # copied to every host in a real deployment.
+            "KESU_AUDIT_KEY_FILE": str(base / "audit.key"),
         }
         self.env = {
             **os.environ,
@@ -249,6 +256,7 @@ class Cluster:
             env = {
                 **self.env,
                 "KESU_PORT": str(port),
+                "KESU_DATA_DIR": str(self.node_dirs[name]),
                 "KESU_NODE_ID": name,
                 "KESU_NODE_URL": f"http://127.0.0.1:{port}",
                 "KESU_WORKERS": "0",
@@ -397,20 +405,52 @@ async def connected(call: Call) -> bool:
     return all(p.received.frames["video"] > 0 for p in call.peers.values())
 
 
-async def end_call(call: Call, sales: dict[str, Client]) -> dict[str, int]:
-    """End on the holder; returns the bytes sent per role when the room had closed."""
-    status, body = await sales[call.node].call("POST", f"/api/sessions/{call.sid}/end")
+async def end_call(call: Call, sales: dict[str, Client], via: str = "") -> dict[str, int]:
+    """End through ``via`` (default: the holder); returns the bytes sent per role when the
+    room had closed."""
+    via = via or call.node
+    status, body = await sales[via].call("POST", f"/api/sessions/{call.sid}/end")
     sent = call.bytes_sent()
     await call.close()
-    check(status == 200, f"{call.sid} ended on {call.node} ({status})")
+    check(status == 200, f"{call.sid} (on {call.node}) ended through {via} ({status})")
     return sent
+
+
+async def drive_through(cluster: Cluster, call: Call, sales: dict[str, Client], via: str) -> None:
+    """The salesperson's page on ``via``: the script, the live state, as the holder sees them."""
+    client = sales[via]
+    status, body = await client.call("GET", f"/api/sessions/{call.sid}")
+    assert status == 200, body
+    node = body["script"][0]["id"]
+    status, body = await client.call("POST", f"/api/sessions/{call.sid}/node", {"node": node})
+    assert status == 200, body
+    status, state = await client.call("GET", f"/api/sessions/{call.sid}/state")
+    assert status == 200, state
+    events = [e.get("node") for e in read_meta(cluster, call.sid)["events"] if e["type"] == "node"]
+    home = session_path(cluster, call.sid).parent.parent
+    check(
+        state["connected"] == {"salesperson": True, "customer": True}
+        and events == [node]
+        and home == cluster.node_dirs[call.node],
+        f"{call.sid} on {call.node} driven through {via}: script node {node} in "
+        f"{home.name}/sessions only, connected {state['connected']}",
+    )
 
 
 # ----------------------------------------------------------------------------- reading state
 
 
+def session_path(cluster: Cluster, sid: str) -> Path:
+    """The session's directory on the one node disk that has it (its holder's)."""
+    found = [d / "sessions" / sid for d in cluster.node_dirs.values()]
+    found = [p for p in found if (p / "metadata.json").is_file()]
+    if len(found) != 1:
+        raise CheckFailed(f"{sid} is on {len(found)} node disks, not on exactly one")
+    return found[0]
+
+
 def read_meta(cluster: Cluster, sid: str) -> dict[str, Any]:
-    return dict(json.loads((cluster.node_dir / "sessions" / sid / "metadata.json").read_text()))
+    return dict(json.loads((session_path(cluster, sid) / "metadata.json").read_text()))
 
 
 async def archived_ok(cluster: Cluster, sid: str) -> bool:
@@ -420,7 +460,7 @@ async def archived_ok(cluster: Cluster, sid: str) -> bool:
     if not segments or any(not s.get("archived") for s in segments):
         return False
     for seg in segments:
-        local = hashlib.sha256((cluster.node_dir / "sessions" / sid / seg["file"]).read_bytes())
+        local = hashlib.sha256((session_path(cluster, sid) / seg["file"]).read_bytes())
         _size, remote = await cluster.store.sha256(key_of(sid, seg["file"]))
         if not (remote == seg["sha256"] == local.hexdigest()):
             raise CheckFailed(f"{sid}/{seg['file']}: S3 {remote} != metadata {seg['sha256']}")
@@ -472,6 +512,7 @@ class Db:
 @dataclass
 class Figures:
     sessions_per_node: dict[str, int] = field(default_factory=dict)
+    driven_through_other_node: int = 0
     segments_in_s3: int = 0
     jobs_recovered: int = 0
     recovery_restart_s: float | None = None
@@ -480,6 +521,9 @@ class Figures:
     bytes_lost_on_node_kill: int | None = None
     bytes_lost_baseline: int | None = None
     seconds_lost_on_node_kill: float | None = None
+    node_kill_detected_s: float | None = None
+    node_restart_upload_s: float | None = None
+    node_restart_serving_s: float | None = None
     uploaded_by_survivor: list[str] = field(default_factory=list)
     uploaded_after_restart: list[str] = field(default_factory=list)
     audit_verify: str = ""
@@ -493,11 +537,14 @@ async def spread_and_archive(
     calls = [await open_call(sales, loops) for _ in range(cluster.args.sessions)]
     for call in calls:
         await until(lambda c=call: connected(c), f"{call.sid} media", 90)  # type: ignore[misc]
+    for call in calls:  # every page on m1, whichever node holds the call
+        await drive_through(cluster, call, sales, "m1")
     await asyncio.sleep(cluster.args.seconds)
     for call in calls:
-        await end_call(call, sales)
+        await end_call(call, sales, via="m1")
     for name in ("m1", "m2"):
         fig.sessions_per_node[name] = sum(c.node == name for c in calls)
+    fig.driven_through_other_node = sum(c.node != "m1" for c in calls)
     check(all(fig.sessions_per_node.values()), f"sessions per node: {fig.sessions_per_node}")
     for call in calls:
         await until(lambda c=call: archived_ok(cluster, c.sid), f"{call.sid} in S3", 60)  # type: ignore[misc]
@@ -571,7 +618,13 @@ async def settle_reports(cluster: Cluster, db: Db, sids: list[str], fig: Figures
         )
         if any(s == "failed" for (s,) in rows):
             raise CheckFailed("an inspection job failed")
-        return not rows
+        # A session the housekeeping is still ending (its claim made, its jobs not queued
+        # yet) has no job yet: wait for its report too.
+        reported = await db.rows(
+            "SELECT count(DISTINCT session_id) FROM inspection_reports WHERE session_id = ANY(:s)",
+            s=sids,
+        )
+        return not rows and int(reported[0][0]) == len(set(sids))
 
     await until(all_done, "every inspection", 600)
     for sid in sids:
@@ -627,16 +680,14 @@ async def node_kill(
 
     async def interrupted() -> bool:
         _s, body = await sales["m1"].call("GET", f"/api/sessions/{doomed.sid}")
-        return bool(body["session"]["status"] == "interrupted")
+        return bool((body or {}).get("session", {}).get("status") == "interrupted")
 
     await until(interrupted, "m1 to mark m2's session interrupted", 60)
-    meta = read_meta(cluster, doomed.sid)
-    gaps = [e for e in meta["events"] if e["type"] == "interrupted"]
+    fig.node_kill_detected_s = time.time() - killed_wall
     check(
-        len(gaps) == 1 and gaps[0]["detail"]["reason"] == "node_dead",
-        f"{doomed.sid} interrupted by m1, gap from {gaps[0]['at'] if gaps else '?'}",
+        True,
+        f"{doomed.sid} marked interrupted by m1 {fig.node_kill_detected_s:.1f} s after the kill",
     )
-    fig.seconds_lost_on_node_kill = killed_wall - parse_z(gaps[0]["at"])
     _s, body = await sales["m1"].call("GET", f"/api/sessions/{keep.sid}")
     gaps = [e for e in read_meta(cluster, keep.sid)["events"] if e["type"] == "interrupted"]
     state = body["session"]["status"], body["session"]["connected"]
@@ -657,20 +708,41 @@ async def node_kill(
         all([await in_s3(cluster, doomed.sid, f) for f in finished]),
         f"m2's finished segment {finished} in S3",
     )
-    await asyncio.sleep(2.0)  # what the survivor uploads of the interrupted segments
-    flushed = [
-        s["file"] for s in read_meta(cluster, doomed.sid)["segments"] if s["file"] not in finished
-    ]
+    # What m2 was writing when it died is on m2's disk only: flushed, still "recording".
+    await asyncio.sleep(2.0)  # (time for anyone else to upload it, which nobody can)
+    on_disk = session_path(cluster, doomed.sid)
+    flushed = {
+        s["file"]: hashlib.sha256((on_disk / s["file"]).read_bytes()).hexdigest()
+        for s in read_meta(cluster, doomed.sid)["segments"]
+        if s["file"] not in finished and s["status"] == "recording"
+    }
     fig.uploaded_by_survivor = [f for f in flushed if await in_s3(cluster, doomed.sid, f)]
-    await doomed.close()
-    cluster.procs["m2"].start()
-    await cluster.wait_healthy("m2")
-    await until(lambda: archived_ok(cluster, doomed.sid), "m2's flushed segments in S3", 60)
-    fig.uploaded_after_restart = [f for f in flushed if f not in fig.uploaded_by_survivor]
     check(
-        True,
-        f"flushed segments in S3: {flushed} (survivor {fig.uploaded_by_survivor}, "
-        f"restarted m2 {fig.uploaded_after_restart})",
+        bool(flushed) and not fig.uploaded_by_survivor,
+        f"m2's unfinished segment(s) {sorted(flushed)} on m2's disk only, not in S3",
+    )
+    await doomed.close()
+    restarted_at = time.monotonic()
+    cluster.procs["m2"].start()  # on the same data directory
+    await cluster.wait_healthy("m2")
+    fig.node_restart_serving_s = time.monotonic() - restarted_at
+    await until(lambda: archived_ok(cluster, doomed.sid), "m2's flushed segments in S3", 60)
+    fig.node_restart_upload_s = time.monotonic() - restarted_at
+    meta = read_meta(cluster, doomed.sid)
+    gaps = [e for e in meta["events"] if e["type"] == "interrupted"]
+    check(
+        len(gaps) == 1 and gaps[0]["detail"]["reason"] == "node_dead",
+        f"{doomed.sid}: gap recorded by the restarted m2 from {gaps[0]['at'] if gaps else '?'}",
+    )
+    fig.seconds_lost_on_node_kill = killed_wall - parse_z(gaps[0]["at"])
+    archived = {s["file"]: s["sha256"] for s in meta["segments"]}
+    fig.uploaded_after_restart = [
+        f for f in flushed if await in_s3(cluster, doomed.sid, f) == archived.get(f) == flushed[f]
+    ]
+    check(
+        sorted(fig.uploaded_after_restart) == sorted(flushed),
+        f"restarted m2 uploaded {fig.uploaded_after_restart} in "
+        f"{fig.node_restart_upload_s:.1f} s, SHA-256 of S3 = metadata = the file as flushed",
     )
     fig.bytes_lost_on_node_kill = sum(sent.values()) - sum(
         (await recorded_payload(cluster, doomed.sid)).values()
@@ -679,8 +751,9 @@ async def node_kill(
     fig.bytes_lost_baseline = sum(base_sent.values()) - sum(
         (await recorded_payload(cluster, keep.sid)).values()
     )
-    # The salesperson ends it, unless the housekeeping already did (nobody rejoined).
-    status, body = await sales["m2"].call("POST", f"/api/sessions/{doomed.sid}/end")
+    # The salesperson ends it through m1, unless m2's housekeeping already did (nobody
+    # rejoined within the window).
+    status, body = await sales["m1"].call("POST", f"/api/sessions/{doomed.sid}/end")
     ended = status == 200 or (status == 409 and body["error"]["code"] == "session_ended")
     check(ended, f"{doomed.sid} ended after the restart ({status})")
     return [keep, doomed]
@@ -694,9 +767,11 @@ def parse_z(text: str) -> float:
 
 def audit_verify(cluster: Cluster, fig: Figures) -> None:
     print("4. kesu audit verify", flush=True)
-    done = cluster.kesu("audit", "verify")
-    fig.audit_verify = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    check(done.returncode == 0, f"kesu audit verify: {done.stdout.strip()[-2000:]}")
+    # On each node's disk: its own sessions from there, the other node's from S3.
+    for name in ("m2", "m1"):
+        done = cluster.kesu("audit", "verify", data_dir=cluster.node_dirs[name])
+        fig.audit_verify = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        check(done.returncode == 0, f"kesu audit verify on {name}: {done.stdout.strip()[-2000:]}")
 
 
 # ----------------------------------------------------------------------------- main
@@ -716,6 +791,10 @@ def table(fig: Figures) -> str:
         ("bytes lost on node kill -9 (sent - archived)", num(fig.bytes_lost_on_node_kill, "{}")),
         ("  same on a session ended normally", num(fig.bytes_lost_baseline, "{}")),
         ("seconds of media lost on node kill -9", num(fig.seconds_lost_on_node_kill, "{:.2f}")),
+        ("seconds to recovery (node kill: marked interrupted)", num(fig.node_kill_detected_s)),
+        ("seconds to recovery (restart: m2 serving again)", num(fig.node_restart_serving_s)),
+        ("seconds to recovery (restart: flushed segment in S3)", num(fig.node_restart_upload_s)),
+        ("sessions on m2 driven through m1's URL", str(fig.driven_through_other_node)),
         ("kesu audit verify", fig.audit_verify or "not run"),
         ("failed checks", "; ".join(fig.checks_failed) or "none"),
     ]

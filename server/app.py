@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server import fence, housekeeping, logredact, metrics, readiness
-from server.api import auth, errors, findings, ice, join, live, openapi, pages
+from server.api import auth, errors, findings, forward, ice, join, live, openapi, pages
 from server.api import reviews as reviews_api
 from server.api import selfservice as selfservice_api
 from server.api import sessions as sessions_api
@@ -189,11 +189,18 @@ def create_app(settings: Settings) -> web.Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logredact.install()
     app = web.Application(
-        middlewares=[metrics.middleware, errors.error_middleware, auth.auth_middleware],
+        middlewares=[
+            metrics.middleware,
+            errors.error_middleware,
+            auth.auth_middleware,
+            forward.forward_middleware,
+        ],
         client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
     )
     app[CTX] = build_context(settings)
-    app.cleanup_ctx.extend([_database, _audit, _archive, _node, _live, _rooms, _workers])
+    app.cleanup_ctx.extend(
+        [_database, _audit, _archive, _node, forward.client_context, _live, _rooms, _workers]
+    )
     for module in (
         auth,
         sessions_api,

@@ -28,7 +28,7 @@ from sqlalchemy import or_, select
 from server import nodes, sessions
 from server.aio import raise_if_cancelling
 from server.context import AppContext
-from server.session_dir import SessionDir, parse_iso
+from server.session_dir import SEGMENT_RECORDING, SessionDir, parse_iso
 from server.store.models import RecordingSession
 from server.store.types import utcnow
 
@@ -58,7 +58,40 @@ async def recover_interrupted(ctx: AppContext) -> list[str]:
         log.warning(
             "marked %d session(s) interrupted after an unclean stop: %s", len(out), ", ".join(out)
         )
-    return out
+    return out + await keep_left_behind(ctx)
+
+
+async def keep_left_behind(ctx: AppContext) -> list[str]:
+    """Nodes on separate disks: while this node was down, another one marked its live
+    sessions interrupted (``nodes.sweep_dead``) but could not reach their directories,
+    which are here, their last segments still ``recording``. Hash and keep those segments
+    now (the ``interrupted`` event carries ``node_dead``), so the archive uploads what was
+    flushed before the crash and the holder can end the session."""
+    me = nodes.node_id(ctx.settings)
+    query = select(RecordingSession.id).where(
+        RecordingSession.status == "interrupted",
+        RecordingSession.node_id == me,
+        RecordingSession.deleted_at.is_(None),
+    )
+    ids = await ctx.db.run_read(lambda s: list(s.execute(query).scalars()))
+    kept = []
+    for session_id in ids:
+        sdir = await asyncio.to_thread(SessionDir, sessions.path_of(ctx, session_id))
+        recording = sdir.exists() and any(
+            seg.status == SEGMENT_RECORDING for seg in sdir.segments()
+        )
+        if not sdir.exists() or (sdir.status != "live" and not recording):
+            continue  # marked already (one disk for every node), or not on this disk
+        await sdir.mark_interrupted(reason="node_dead")
+        kept.append(session_id)
+    if kept:
+        log.warning(
+            "kept the segments of %d session(s) other nodes interrupted while this one was "
+            "down: %s",
+            len(kept),
+            ", ".join(kept),
+        )
+    return kept
 
 
 def last_activity(sdir: SessionDir) -> datetime | None:

@@ -5,9 +5,17 @@ per core and per machine. Each registers a row in ``media_nodes`` and refreshes 
 ``heartbeat_at`` every ``node_heartbeat_s``. A session's room lives on the node named by
 ``recording_sessions.node_id``:
 
-- the first offer for a session nobody live holds places it on the live node with the most
-  free capacity (this one on a tie), recorded by a compare-and-set UPDATE so two nodes
-  placing the same session at once agree on one;
+- a new session is created on the live node with the most free capacity (this one on a
+  tie; a node's load is its live sessions and those created within ``join_link_hours``
+  and not joined yet): another node's creation is forwarded there (server.api.forward), so
+  the session directory is on its holder from the start, also when nodes have separate
+  disks;
+- the first offer for a session nobody live holds (one created before nodes recorded a
+  holder at creation, or one whose node died) places it on the live node with the most
+  free capacity, recorded by a compare-and-set UPDATE so two nodes placing the same
+  session at once agree on one;
+- any other request about a session held by another live node is forwarded to it
+  (server.api.forward): consent, script progress, end, playback, state, live checks...;
 - an offer reaching a node that does not hold the room gets 409 ``wrong_node`` with that
   node's public URL in ``details.node_url``; the pages go there and offer again;
 - a node silent for ``node_dead_after_s`` is dead: the housekeeping sweep of any other
@@ -23,7 +31,8 @@ import logging
 import socket
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from server import audit
@@ -136,16 +145,7 @@ async def place(ctx: AppContext, session_id: str) -> None:
                 return
             if held is not None and held in live:
                 raise WrongNode(held, live[held].url)
-            counts = await s.execute(
-                select(RecordingSession.node_id, func.count())
-                .where(
-                    RecordingSession.status == "live",
-                    RecordingSession.node_id.in_(list(live)),
-                )
-                .group_by(RecordingSession.node_id)
-            )
-            # Not dict(result): a Result has keys() (its column names), so dict() misreads it.
-            load = {nid: int(n) for nid, n in counts.tuples()}
+            load = await _load(s, ctx.settings, sorted(set(live) | {me}))
             free = {nid: n.capacity - load.get(nid, 0) for nid, n in live.items()}
             free.setdefault(me, ctx.settings.max_sessions - load.get(me, 0))
             # Most free capacity wins; this node wins a tie (no round trip for the browser).
@@ -170,6 +170,69 @@ async def place(ctx: AppContext, session_id: str) -> None:
             return
         raise WrongNode(chosen, live[chosen].url)
     raise KesuError("could not place the session on a media node", code="busy", status=503)
+
+
+async def _load(s: AsyncSession, settings: Settings, live: list[str]) -> dict[str, int]:
+    """Sessions counting against each live node's capacity: live ones, and ones created
+    recently and not joined yet (their room will open there)."""
+    pending_since = utcnow() - timedelta(hours=settings.join_link_hours)
+    counts = await s.execute(
+        select(RecordingSession.node_id, func.count())
+        .where(
+            RecordingSession.node_id.in_(live),
+            or_(
+                RecordingSession.status == "live",
+                and_(
+                    RecordingSession.status == "created",
+                    RecordingSession.created_at >= pending_since,
+                ),
+            ),
+        )
+        .group_by(RecordingSession.node_id)
+    )
+    # Not dict(result): a Result has keys() (its column names), so dict() misreads it.
+    return {str(nid): int(n) for nid, n in counts.tuples()}
+
+
+async def home_for_new(ctx: AppContext) -> tuple[str, str] | None:
+    """Where a new session should be created: ``None`` for this node, else the id and URL
+    of the live node with the most free capacity (this node wins a tie)."""
+    me = node_id(ctx.settings)
+    async with ctx.db.read() as s:
+        live = {
+            n.id: n
+            for n in (
+                await s.execute(
+                    select(MediaNode).where(MediaNode.heartbeat_at >= _dead_before(ctx.settings))
+                )
+            ).scalars()
+        }
+        if not live or set(live) == {me}:
+            return None
+        load = await _load(s, ctx.settings, sorted(set(live) | {me}))
+    free = {nid: n.capacity - load.get(nid, 0) for nid, n in live.items()}
+    free[me] = ctx.settings.max_sessions - load.get(me, 0)
+    chosen = max(free, key=lambda nid: (free[nid], nid == me))
+    return None if chosen == me else (chosen, live[chosen].url)
+
+
+async def holder(ctx: AppContext, session_id: str) -> tuple[str, str] | None:
+    """The id and URL of the other live node holding ``session_id``, or ``None`` when this
+    node holds it, nobody does, or its holder is dead (then this node answers itself)."""
+    me = node_id(ctx.settings)
+    async with ctx.db.read() as s:
+        row = (
+            await s.execute(
+                select(MediaNode.id, MediaNode.url)
+                .join(RecordingSession, RecordingSession.node_id == MediaNode.id)
+                .where(
+                    RecordingSession.id == session_id,
+                    MediaNode.id != me,
+                    MediaNode.heartbeat_at >= _dead_before(ctx.settings),
+                )
+            )
+        ).first()
+    return None if row is None else (str(row[0]), str(row[1]))
 
 
 async def check_holder(ctx: AppContext, session_id: str) -> None:

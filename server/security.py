@@ -83,6 +83,11 @@ class JoinSigner:
     def _mac(self, body: str) -> str:
         return _b64(hmac.new(self._key, b"join:" + body.encode(), hashlib.sha256).digest())
 
+    def node_mac(self, text: str) -> str:
+        """A MAC only the nodes of one cluster (one ``secret_key``) can make: marks a
+        request one node forwarded to another (server.api.forward)."""
+        return _b64(hmac.new(self._key, b"node:" + text.encode(), hashlib.sha256).digest())
+
     def sign(self, session_id: str, nonce: str, ttl_s: float, now: float | None = None) -> str:
         expires = int((now if now is not None else time.time()) + ttl_s)
         body = f"{session_id}.{nonce}.{expires}"

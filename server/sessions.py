@@ -175,6 +175,23 @@ def session_dir(ctx: AppContext, session_id: str) -> SessionDir:
     return SessionDir(ctx.settings.sessions_dir / session_id)
 
 
+async def local_dir(ctx: AppContext, session_id: str) -> SessionDir:
+    """The session's directory on this node's disk, for writing. Nodes on separate disks
+    keep it on the node that created the session; requests about it are forwarded there
+    (server.api.forward), so it is missing here only while that node is down: 409
+    ``wrong_node`` if it came back meanwhile, else 503 ``node_unavailable``."""
+    sdir = session_dir(ctx, session_id)
+    if not await asyncio.to_thread(sdir.exists):
+        await nodes.check_holder(ctx, session_id)
+        raise SessionError(
+            503,
+            "node_unavailable",
+            "this session's recordings are on a media node that is not running; "
+            "try again when it is back",
+        )
+    return sdir
+
+
 def session_mode(ctx: AppContext, session_id: str) -> str:
     """``two_party`` or ``self_service`` (metadata.json; older sessions are two-party)."""
     return str(session_dir(ctx, session_id).metadata.get("mode") or "two_party")
@@ -232,6 +249,9 @@ async def create_session(
         created_at=now,
         retain_until=retain_until(new.policy, now.date(), ctx.settings.retention_years_after_term),
         rerecord_of=rerecord_of,
+        # Its directory is created here, so this node holds it (server.nodes: a creation
+        # is forwarded to the node with the most free capacity before it gets here).
+        node_id=nodes.node_id(ctx.settings),
     )
     path = path_of(ctx, session_id)
     anchorer = ctx.anchorer
@@ -336,7 +356,7 @@ async def record_consent(ctx: AppContext, row: RecordingSession) -> RecordingSes
     if row.consent_at is not None:
         return row
     now = utcnow()
-    sdir = session_dir(ctx, row.id)
+    sdir = await local_dir(ctx, row.id)
     await sdir.add_event("consent", participant="customer")
     async with ctx.db.session() as s:
         db_row = await s.get(RecordingSession, row.id)
@@ -356,7 +376,7 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
         raise SessionError(
             413, "sdp_too_large", f"SDP offer larger than {ctx.settings.max_sdp_bytes} bytes"
         )
-    sdir = session_dir(ctx, row.id)
+    sdir = await local_dir(ctx, row.id)
     _check_rejoin_window(sdir, role, ctx.settings.rejoin_window_s)
     try:
         check_offer(offer_sdp, ctx.settings.max_sdp_bytes)
@@ -417,7 +437,7 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
         raise SessionError(
             400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
         )
-    await session_dir(ctx, row.id).add_event("node", node=node_id)
+    await (await local_dir(ctx, row.id)).add_event("node", node=node_id)
     if ctx.live is not None:
         ctx.live.marker(row.id, node_id)
     return await _update(ctx, row.id, current_node=node_id)
@@ -455,6 +475,7 @@ async def end_session(
         raise SessionError(409, "session_ended", "this session has already ended")
     # Only the node holding the call can close its room (or WrongNode: the page goes there).
     await nodes.check_holder(ctx, row.id)
+    await local_dir(ctx, row.id)  # (or 503: the files are on a node that is down)
     # The room closes before the status changes: this node's fence (server.fence) takes a
     # session that stops being live under an open room for one the cluster took away.
     if ctx.live is not None:

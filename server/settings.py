@@ -184,6 +184,14 @@ class Settings:
             "room lives on this node). Empty = public_url, else http://<host>:<port>."
         ),
     )
+    node_forward_timeout_s: float = field(
+        default=30.0,
+        metadata=_meta(
+            "A request about a session held by another media node is forwarded to that node's "
+            "node_url; it gets 503 node_unreachable if the node does not connect within "
+            "min(5, this) seconds or stays silent this long."
+        ),
+    )
     node_heartbeat_s: float = field(
         default=5.0, metadata=_meta("Seconds between this node's heartbeats in media_nodes.")
     )

@@ -1,5 +1,5 @@
-"""scripts/cluster_demo.py end to end, short: PostgreSQL, SeaweedFS, two `kesu serve` nodes,
-two `kesu worker` processes; a worker and a node killed with SIGKILL; every check passes and
+"""scripts/cluster_demo.py end to end, short: PostgreSQL, SeaweedFS, two `kesu serve` nodes
+(data directories of their own), two `kesu worker` processes; a worker and a node killed with SIGKILL; every check passes and
 the figures are reported (the one-minute recovery limit is the script's, not asserted here:
 this test must not depend on how loaded the machine is)."""
 
@@ -45,6 +45,10 @@ def test_cluster_demo_checks_pass(tmp_path: Path) -> None:
     assert fig["jobs_recovered"] == 1
     assert set(fig["reports_per_session"].values()) == {1}
     assert len(fig["reports_per_session"]) == 5  # 2 + the killed worker's + 2 of the node kill
+    assert fig["driven_through_other_node"] == 1  # m2's session, driven through m1's URL
     assert fig["bytes_lost_on_node_kill"] is not None
+    # Separate disks: nobody but the restarted node could upload what it was writing.
+    assert fig["uploaded_by_survivor"] == []
+    assert fig["uploaded_after_restart"]
     assert fig["audit_verify"] == "audit chain, recordings and reviews intact"
     assert "| jobs recovered after a worker kill -9 | 1 |" in done.stdout

@@ -307,11 +307,15 @@ async def test_end_is_claimed_once_and_only_by_the_holder(cluster: Cluster) -> N
     on_a = next(s for s, n in placed.items() if n == "node-a")
     on_b = next(s for s, n in placed.items() if n == "node-b")
 
-    # Ending on a node that does not hold the live call would leave it recording.
+    # Ending on a node that does not hold the live call (it would leave it recording) is
+    # forwarded to the holder, which closes the room (server.api.forward).
     status, body = await c.sales_a.post(f"/api/sessions/{on_b}/end")
-    assert status == 409, body
-    assert_error(body, "wrong_node")
-    assert body["error"]["details"] == {"node_id": "node-b", "node_url": c.b.url}
+    assert status == 200, body
+    assert body["session"]["status"] == "ended"
+    assert c.b.ctx.rooms.get(on_b) is None
+    # Called on the holder itself (not forwarded), a non-holder refuses it: 409 wrong_node.
+    with pytest.raises(nodes.WrongNode):
+        await nodes.check_holder(c.a.ctx, on_b)
 
     # Two enders at once (the salesperson and the housekeeping): one wins, one is refused.
     row = await sessions.get_session(c.a.ctx, on_a)
@@ -332,6 +336,6 @@ async def test_end_is_claimed_once_and_only_by_the_holder(cluster: Cluster) -> N
         ).all()
         jobs = [j for j in (await s.execute(select(Job))).scalars() if j.kind == "inspect"]
     assert len(ends) == 1
-    assert [j.payload["session_id"] for j in jobs] == [on_a]
+    assert sorted(j.payload["session_id"] for j in jobs) == sorted([on_a, on_b])
     meta = json.loads((c.a.ctx.settings.sessions_dir / on_a / "metadata.json").read_text())
     assert [e["type"] for e in meta["events"]].count("end") == 1

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from server import audit
 from server.api.errors import ApiError, Forbidden, Handler, Unauthorized, error_response
+from server.api.forward import forwarded
 from server.api.login_cache import VerifiedLogins
 from server.api.origin import UNSAFE, check_origin
 from server.api.schemas.auth import LoginBody
@@ -114,7 +115,8 @@ async def _attach_user(request: web.Request, ctx: AppContext, token: str) -> Non
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse cross-site unsafe requests, attach the cookie's user, check the CSRF token."""
     ctx = request.app[CTX]
-    check_origin(request, ctx.settings)
+    if not forwarded(request):  # (the node that forwarded it checked the Origin)
+        check_origin(request, ctx.settings)
     token = request.cookies.get(COOKIE)
     if (
         token

@@ -129,11 +129,16 @@ async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"request body larger than {max_bytes} bytes")
     raw = b""
+    if request.content.at_eof():
+        # Read whole already (server.api.forward tried another node first): the cached body.
+        raw = await request.read()
     while chunk := await request.content.read(max_bytes + 1 - len(raw)):
         # read(n) returns what has arrived, so a body in several packets needs a loop.
         raw += chunk
         if len(raw) > max_bytes:
             raise PayloadTooLarge(f"request body larger than {max_bytes} bytes")
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"request body larger than {max_bytes} bytes")
     if not raw.strip():
         raise BadRequest("request body is empty; a JSON object is expected", code="invalid_json")
     try:

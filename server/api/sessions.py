@@ -11,7 +11,8 @@ from aiohttp import web
 
 from inspection.policy import Policy
 from inspection.templates import estimate_duration, named_templates
-from server import playback, sessions
+from server import nodes, playback, sessions
+from server.api import forward
 from server.api.auth import require_user
 from server.api.errors import BadRequest
 from server.api.schemas.sessions import EndBody, NewSessionBody, NodeBody, OfferBody
@@ -61,13 +62,23 @@ async def list_templates(request: web.Request) -> web.Response:
     return web.json_response({"templates": out})
 
 
-async def create(request: web.Request) -> web.Response:
+async def create(request: web.Request) -> web.StreamResponse:
     ctx = _ctx(request)
     user = require_user(request, "salesperson")
     if not user.qualified_remote:
         raise sessions.SessionError(
             403, "not_qualified", "this salesperson is not qualified for remote recording"
         )
+    if not forward.forwarded(request):
+        # Created where its room will be: the node with the most free capacity keeps its
+        # directory (several nodes, maybe on separate disks; server.nodes). It checks the
+        # body itself.
+        home = await nodes.home_for_new(ctx)
+        if home is not None:
+            try:
+                return await forward.forward_to(request, ctx, *home)
+            except forward.NodeUnreachable:
+                pass  # (not declared dead yet): this node takes the session instead
     body = await parse_body(request, NewSessionBody, ctx.settings.max_body_bytes)
     new = sessions.parse_new_session(body, user)
     row = await sessions.create_session(ctx, user, new)

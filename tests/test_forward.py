@@ -1,0 +1,189 @@
+"""Two media nodes with separate data directories (as on two hosts), one database: every
+request about a session reaches the node whose disk and room hold it (server.api.forward)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from yarl import URL
+
+from server.api import forward
+from server.rtc.client import ClientPeer
+from server.store.models import RecordingSession
+from tests.conftest import Client, RunningServer, add_test_users
+from tests.test_api_auth import assert_error
+from tests.test_api_recording import join, open_session, wait_for
+from tests.test_media_nodes import start_node
+
+
+@dataclass
+class TwoHosts:
+    a: RunningServer
+    b: RunningServer
+    sales: Client  # logged in, talking to node a only (the reverse proxy's pick)
+    peers: list[ClientPeer]
+
+
+@pytest.fixture
+async def hosts(tmp_path: Path) -> AsyncIterator[TwoHosts]:
+    shared = {
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
+        "audit_key_file": str(tmp_path / "audit.key"),  # one key per cluster (docs/audit.md)
+        "node_dead_after_s": 3600.0,  # nobody dies unless the test says so
+    }
+    a = await start_node(tmp_path / "host-a", "node-a", **shared)
+    b = await start_node(tmp_path / "host-b", "node-b", **shared)
+    assert a.ctx.settings.sessions_dir != b.ctx.settings.sessions_dir
+    await add_test_users(a.ctx)
+    sales = Client(a.url)
+    await sales.login("sales1")
+    h = TwoHosts(a, b, sales, [])
+    try:
+        yield h
+    finally:
+        for p in h.peers:
+            await p.close()
+        await sales.close()
+        await a.runner.cleanup()
+        await b.runner.cleanup()
+
+
+def meta(node: RunningServer, sid: str) -> dict[str, Any]:
+    return dict(json.loads((node.ctx.settings.sessions_dir / sid / "metadata.json").read_text()))
+
+
+async def holder(node: RunningServer, sid: str) -> str | None:
+    async with node.ctx.db.read() as s:
+        return await s.scalar(select(RecordingSession.node_id).where(RecordingSession.id == sid))
+
+
+async def test_a_session_on_node_b_is_driven_entirely_through_node_a(hosts: TwoHosts) -> None:
+    h = hosts
+    # Creations go to the node with the most free capacity: the second one is forwarded to b,
+    # which creates the directory on its own disk and holds the session.
+    first, _ = await open_session(h.sales)
+    sid, token = await open_session(h.sales)
+    assert (await holder(h.a, first), await holder(h.a, sid)) == ("node-a", "node-b")
+    assert (h.b.ctx.settings.sessions_dir / sid / "metadata.json").is_file()
+    assert not (h.a.ctx.settings.sessions_dir / sid).exists()
+
+    # The customer's page talks to node a too: consent lands in b's metadata.
+    customer = Client(h.a.url)
+    try:
+        status, body = await customer.get(f"/api/join/{token}")
+        assert status == 200, body
+        status, body = await customer.post(f"/api/join/{token}/consent", json={"consent": True})
+        assert status == 200, body
+        assert [e["type"] for e in meta(h.b, sid)["events"]] == ["consent"]
+
+        # Offers are not forwarded: 409 wrong_node names b, and the pages offer there.
+        status, body = await customer.post(
+            f"/api/join/{token}/offer", json={"type": "offer", "sdp": "v=0"}
+        )
+        assert status == 409
+        assert_error(body, "wrong_node")
+        assert body["error"]["details"] == {"node_id": "node-b", "node_url": h.b.url}
+        h.peers.append(await join(Client(h.b.url), f"/api/join/{token}/offer", "customer"))
+        sales_b = Client(h.b.url)
+        sales_b.http.cookie_jar.update_cookies(h.sales.http.cookie_jar.filter_cookies(URL(h.a.url)))
+        sales_b.csrf = h.sales.csrf
+        try:
+            h.peers.append(await join(sales_b, f"/api/sessions/{sid}/offer", "salesperson"))
+        finally:
+            await sales_b.close()
+        room = h.b.ctx.rooms.get(sid)
+        assert room is not None and h.a.ctx.rooms.get(sid) is None
+        await wait_for(lambda: room.connected() == {"salesperson": True, "customer": True})
+
+        # Everything else through a: the teleprompter, the live state (b's room), a leave.
+        status, body = await h.sales.get(f"/api/sessions/{sid}")
+        assert status == 200, body
+        node_id = body["script"][1]["id"]
+        status, body = await h.sales.post(f"/api/sessions/{sid}/node", json={"node": node_id})
+        assert status == 200, body
+        assert body["session"]["current_node"] == node_id
+        status, body = await h.sales.get(f"/api/sessions/{sid}/state")
+        assert status == 200, body
+        assert body["connected"] == {"salesperson": True, "customer": True}
+        status, body = await customer.post(f"/api/join/{token}/leave")
+        assert status == 200, body
+    finally:
+        await customer.close()
+    events = [(e["type"], e.get("participant")) for e in meta(h.b, sid)["events"]]
+    assert ("node", None) in events and ("leave", "customer") in events
+
+    # The end, through a, closes b's room and finishes b's files.
+    status, body = await h.sales.post(f"/api/sessions/{sid}/end", json={})
+    assert status == 200, body
+    assert body["session"]["status"] == "ended"
+    assert h.b.ctx.rooms.get(sid) is None
+    finished = meta(h.b, sid)
+    assert finished["status"] == "ended"
+    assert finished["segments"] and all(s["sha256"] for s in finished["segments"])
+    assert not (h.a.ctx.settings.sessions_dir / sid).exists()
+
+    # The review side reads b's disk through a too: the page's media list and a recording.
+    admin = Client(h.a.url)
+    try:
+        await admin.login("admin")
+        status, body = await admin.get(f"/api/review/sessions/{sid}")
+        assert status == 200, body
+        listed = {seg["file"] for segs in body["media"]["tracks"].values() for seg in segs}
+        assert listed == {seg["file"] for seg in finished["segments"]}
+        name = finished["segments"][0]["file"]
+        status, data = await admin.get(f"/api/media/{sid}/{name}")
+        assert status == 200
+        assert data == (h.b.ctx.settings.sessions_dir / sid / name).read_bytes()
+        status, data = await admin.get(f"/api/media/{sid}/{name}", headers={"Range": "bytes=4-9"})
+        assert (status, data) == (206, data[:6]) and len(data) == 6
+    finally:
+        await admin.close()
+
+
+async def test_a_holder_that_does_not_answer_gives_503(hosts: TwoHosts) -> None:
+    h = hosts
+    await open_session(h.sales)
+    sid, _token = await open_session(h.sales)
+    assert await holder(h.a, sid) == "node-b"
+    await h.b.runner.cleanup()  # b stops; its heartbeat row still says alive
+    status, body = await h.sales.post(f"/api/sessions/{sid}/node", json={"node": "x"})
+    assert status == 503, body
+    assert_error(body, "node_unreachable")
+    assert body["error"]["details"] == {"node_id": "node-b"}
+    # A read is answered by a meanwhile, from the database.
+    status, body = await h.sales.get(f"/api/sessions/{sid}")
+    assert status == 200, body
+    assert body["session"]["status"] == "created"
+    assert body["session"]["connected"] == {}
+    # A creation that would go to b (a holds more) is made on a instead.
+    await open_session(h.sales)
+    third, _token = await open_session(h.sales)
+    assert await holder(h.a, third) == "node-a"
+    assert (h.a.ctx.settings.sessions_dir / third / "metadata.json").is_file()
+
+
+async def test_a_foreign_origin_is_refused_before_forwarding(hosts: TwoHosts) -> None:
+    h = hosts
+    await open_session(h.sales)
+    sid, _token = await open_session(h.sales)
+    status, body = await h.sales.post(
+        f"/api/sessions/{sid}/end", json={}, headers={"Origin": "https://evil.example"}
+    )
+    assert status == 403
+    assert_error(body, "origin_mismatch")
+    # Nor can a client pass for a forwarding node (the header's MAC needs the cluster key).
+    for forged in ("node-a", "node-a AAAA", f"node-a {h.a.ctx.signer.node_mac('x')}"):
+        status, body = await h.sales.post(
+            f"/api/sessions/{sid}/end",
+            json={},
+            headers={"Origin": "https://evil.example", forward.HEADER: forged},
+        )
+        assert status == 403, forged
+        assert_error(body, "origin_mismatch")
+    assert meta(h.b, sid)["status"] != "ended"
