@@ -8,6 +8,12 @@ connection of a role records into its own ``<role>-NNN.mkv`` segment; a drop (le
 failed connection, no media for ``media_timeout_s``) closes it, and a rejoin opens the
 next one and records the gap. Every task a room starts is owned and awaited in
 :meth:`Room.close`. ``RoomManager`` bounds the number of concurrent rooms.
+
+With a :class:`~server.rtc.medialoop.MediaLoop` (``kesu serve``), rooms live on that loop's
+thread: their coroutine methods hop there (``on_media_loop``), whoever awaits them, and the
+manager's bookkeeping stays on the caller's (API) loop. The synchronous readers (``stats``,
+``connected``, ``empty_for``...) may be called from the API thread: they copy before
+iterating.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from server.rtc import ice, passthrough
 from server.rtc.errors import CapacityError, RtcError
+from server.rtc.medialoop import MediaLoop, on_media_loop
 from server.rtc.participant import ROLES, Participant, other_role
 from server.rtc.passthrough import SenderReport
 from server.rtc.playback import Player
@@ -160,8 +167,10 @@ class Room:
         settings: RtcSettings | None = None,
         on_event: Callable[[RoomEvent], None] | None = None,
         gate: Callable[[], bool] | None = None,
+        media_loop: MediaLoop | None = None,
     ) -> None:
         self.session_dir = session_dir
+        self.media_loop = media_loop
         # False while this node may not take media (its lease lapsed: server.fence).
         self._gate = gate
         self.settings = settings or RtcSettings()
@@ -186,7 +195,9 @@ class Room:
         self._close_lock = asyncio.Lock()
         self.tap: MediaTap | None = None
         # Voice playback of script nodes into every participant's audio (rtc/playback.py).
-        self.player = Player(session_dir, self._audio_outputs, self.settings.cluster_time_limit_ms)
+        self.player = Player(
+            session_dir, self._audio_outputs, self.settings.cluster_time_limit_ms, media_loop
+        )
 
     # ------------------------------------------------------------------ public
 
@@ -200,7 +211,8 @@ class Room:
 
     def stats(self) -> dict[str, Any]:
         """Counters per connected participant (packets received, forwarded, recorded)."""
-        return {role: p.stats() for role, p in self._participants.items()}
+        # A copy first: the media thread may add or remove a participant meanwhile.
+        return {role: p.stats() for role, p in list(self._participants.items())}
 
     @property
     def joins(self) -> int:
@@ -229,12 +241,15 @@ class Room:
         included). Raises RtcError for bad roles, SDP or codecs, or a role already here."""
         if role not in ROLES:
             raise RtcError("role_invalid", f"role must be one of {', '.join(ROLES)}")
+        # Counted on the caller's side, before the hop: the room must not look empty (and
+        # be released by the housekeeping) while the offer waits for the media loop.
         self._joining += 1
         try:
             return await self._join(role, offer_sdp)
         finally:
             self._joining -= 1
 
+    @on_media_loop
     async def _join(self, role: str, offer_sdp: str) -> str:
         parsed = parse_offer(offer_sdp, self.settings.max_sdp_bytes)
         codec = self._choose_video_codec(parsed)
@@ -266,6 +281,7 @@ class Room:
         self._request_keyframe(other_role(role))  # the newcomer needs a picture now
         return answer
 
+    @on_media_loop
     async def leave(self, role: str, reason: str = "leave") -> SegmentInfo | None:
         """Disconnect ``role`` (idempotent) and finalise its segment."""
         if role not in ROLES:
@@ -276,6 +292,7 @@ class Room:
                 return None
             return await self._finish(participant, reason)
 
+    @on_media_loop
     async def close(self) -> list[SegmentInfo]:
         """Disconnect everyone, finalise every segment, stop every task; returns all
         segments of this room. Idempotent."""
@@ -294,6 +311,7 @@ class Room:
     def _audio_outputs(self) -> list[PacketRelayTrack]:
         return [p.out["audio"] for p in self._participants.values() if not p.closing]
 
+    @on_media_loop
     async def abandon(self) -> None:
         """The cluster took this session away (it declared this node dead and marked the
         session interrupted, hashing its segments as they were): disconnect everyone and
@@ -591,6 +609,9 @@ class RoomManager:
         self.settings = settings or RtcSettings()
         self._rooms: dict[str, Room] = {}
         self.gate: Callable[[], bool] | None = None  # handed to every room (server.fence)
+        # The loop every room runs on (kesu serve starts one: server.app); None = the caller's.
+        # The manager itself (this dict) is only used from the caller's loop.
+        self.media_loop: MediaLoop | None = None
         if self.settings.ice_consent_interval_s is not None:
             ice.configure_consent(
                 self.settings.ice_consent_interval_s, self.settings.ice_consent_failures
@@ -624,7 +645,9 @@ class RoomManager:
         self._rooms.pop(session_id, None)
         if sum(not r.closed for r in self._rooms.values()) >= self.max_rooms:
             raise CapacityError(f"{self.max_rooms} sessions are already live")
-        room = Room(session_dir, self.settings, on_event, gate=self.gate)
+        room = Room(
+            session_dir, self.settings, on_event, gate=self.gate, media_loop=self.media_loop
+        )
         self._rooms[session_id] = room
         return room
 
@@ -656,7 +679,7 @@ class RoomManager:
         """Session ids of rooms that have been empty for at least ``min_empty_s``."""
         now = time.monotonic()
         out = []
-        for session_id, room in self._rooms.items():
+        for session_id, room in list(self._rooms.items()):
             idle = room.empty_for(now)
             if room.closed or (idle is not None and idle >= min_empty_s):
                 out.append(session_id)
