@@ -284,9 +284,9 @@ def media_tables(
         "recording decoded with PyAV after the end, frames stamped inside the window):",
         "",
         "| window | kind | sent by peers | server received | recorded (counter) "
-        "| recorded (decoded file) | relayed by server | received by peers "
-        "| lost before the server | lost after the server |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| recorded (decoded file) | relayed by server | server queue drops (relay, recorder) "
+        "| received by peers | lost before the server | lost after the server |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, w in enumerate(windows):
         for k in KINDS:
@@ -302,7 +302,8 @@ def media_tables(
                 rec = str(sum(recording["counts"][f"{r} {k}"][i] for r in ROLES))
             out.append(
                 f"| {w['name']} | {k} | {sent} | {srv['received']} | {srv['recorded']} | {rec} "
-                f"| {srv['relayed']} | {got} | {_loss(srv['received'], sent)} "
+                f"| {srv['relayed']} | {d('server', f'dropped relay {k}')}, "
+                f"{d('server', f'dropped recorder {k}')} | {got} | {_loss(srv['received'], sent)} "
                 f"| {_loss(got, srv['relayed'])} |"
             )
     out += [
