@@ -20,8 +20,8 @@ from server.blobs import store_from_settings
 from server.context import CTX, AppContext
 from server.fence import Fence
 from server.jobs import DbJobQueue, JobHandler, JobQueue, WorkerPool
+from server.rtc.manager import RoomManager
 from server.rtc.medialoop import MediaLoop
-from server.rtc.room import RoomManager
 from server.security import JoinSigner, load_or_create_key
 from server.settings import Settings
 from server.store.db import Database

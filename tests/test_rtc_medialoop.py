@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
+from server.rtc.manager import RoomManager
 from server.rtc.medialoop import MediaLoop, on_media_loop
-from server.rtc.room import Room, RoomManager
+from server.rtc.room import Room
 from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir
 
