@@ -36,6 +36,14 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scripts.bench_live import (  # noqa: E402 (after the path is set)
+    child_processes,
+    count_recording,
+    cpu_seconds,
+    media_child,
+    media_tables,
+)
+
 PASSWORD = "bench-password-1"
 SALESPEOPLE = 20
 
@@ -100,75 +108,6 @@ class Api:
 
     async def close(self) -> None:
         await self.http.close()
-
-
-# ---------------------------------------------------------------------- live session (child)
-
-
-async def media_child(base: str, baseline_s: float) -> None:
-    """Run one live session through the API; report frame counts per window on stdout."""
-    from scripts.bench_sessions import load_or_encode_loops
-    from server.rtc.client import ClientPeer, LoopedPacketTrack, MediaTimeline
-
-    loops = load_or_encode_loops(Path(tempfile.gettempdir()) / "kesu-bench-loops-v2.pkl")
-    api = Api(base)
-    assert await api.login("sales0") == 200
-    status, body = await api.call("POST", "/api/sessions", SESSION_BODY)
-    assert status == 201, body
-    sid = body["session"]["id"]
-    status, link = await api.call("POST", f"/api/sessions/{sid}/link")
-    assert status == 200, link
-    join = f"/api/join/{link['token']}"
-    status, body = await api.call("POST", f"{join}/consent", {"consent": True})
-    assert status == 200, body
-    peers: dict[str, ClientPeer] = {}
-    tracks: dict[str, dict[str, LoopedPacketTrack]] = {}
-    for role, path in (
-        ("salesperson", f"/api/sessions/{sid}/offer"),
-        ("customer", f"{join}/offer"),
-    ):
-        timeline = MediaTimeline()
-        video = LoopedPacketTrack(loops["video"], timeline)
-        audio = LoopedPacketTrack(loops["audio"], timeline)
-        peer = ClientPeer([video, audio], decode=False)
-        status, answer = await api.call("POST", path, {"type": "offer", "sdp": await peer.offer()})
-        assert status == 200, answer
-        await peer.accept(answer["sdp"])
-        peers[role], tracks[role] = peer, {"video": video, "audio": audio}
-
-    async def snapshot() -> dict[str, dict[str, int]]:
-        """Frames sent now, and received one second later (what was in flight has landed)."""
-        sent = {
-            (role, kind): tracks[role][kind].sent for role in tracks for kind in ("video", "audio")
-        }
-        await asyncio.sleep(1.0)
-        out: dict[str, dict[str, int]] = {}
-        for role, other in (("salesperson", "customer"), ("customer", "salesperson")):
-            for kind in ("video", "audio"):
-                out[f"{role}->{other} {kind}"] = {
-                    "sent": sent[role, kind],
-                    "received": peers[other].received.frames[kind],
-                }
-        return out
-
-    def emit(obj: dict[str, Any]) -> None:
-        print(json.dumps(obj), flush=True)
-
-    await asyncio.sleep(4.0)  # ICE/DTLS up, first keyframes through
-    emit({"event": "ready", "session": sid})
-    start = await snapshot()
-    await asyncio.sleep(baseline_s)
-    emit({"event": "window", "name": "before load", "start": start, "end": await snapshot()})
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.readline)  # "go"
-    start = await snapshot()  # taken before the load starts, like the end one after it stops
-    emit({"event": "started"})
-    await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
-    emit({"event": "window", "name": "during load", "start": start, "end": await snapshot()})
-    for peer in peers.values():
-        await peer.close()
-    await api.call("POST", f"/api/sessions/{sid}/end")
-    await api.close()
 
 
 # ---------------------------------------------------------------------- load (parent)
@@ -320,20 +259,6 @@ def load_table(res: Results, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def media_table(windows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| live session | stream | frames sent | received by the other party | lost |",
-        "|---|---|---|---|---|",
-    ]
-    for w in windows:
-        for stream, end in w["end"].items():
-            sent = end["sent"] - w["start"][stream]["sent"]
-            got = end["received"] - w["start"][stream]["received"]
-            loss = 100 * (1 - got / sent) if sent else float("nan")
-            lines.append(f"| {w['name']} | {stream} | {sent} | {got} | {loss:.2f}% |")
-    return "\n".join(lines)
-
-
 async def setup_accounts(data_dir: Path) -> None:
     from server.settings import load_settings
     from server.users import add_user
@@ -440,6 +365,8 @@ async def bench(
         base,
         "--baseline",
         str(args.baseline),
+        "--server-pid",
+        str(server.pid),
         cwd=ROOT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -452,6 +379,10 @@ async def bench(
         windows.append(json.loads(await media.stdout.readline()))
         res = Results()
         load0, cpu0 = os.getloadavg()[0], cpu_seconds(server.pid)
+        # The live-check process (live checks are on by default) and any other child.
+        helpers0 = {
+            pid: (name, cpu_seconds(pid)) for pid, name in child_processes(server.pid).items()
+        }
         media.stdin.write(b"go\n")
         await media.stdin.drain()
         assert json.loads(await media.stdout.readline())["event"] == "started"
@@ -468,9 +399,18 @@ async def bench(
             elapsed = max(elapsed, done["elapsed"])
             await child.wait()
         load1, cpu1 = os.getloadavg()[0], cpu_seconds(server.pid)
+        helpers = {}
+        for pid, (name, c0) in helpers0.items():
+            c1 = cpu_seconds(pid)
+            if c0 is not None and c1 is not None:
+                helpers[f"kesu serve's child {name} ({pid})"] = (
+                    f"{c1 - c0:.1f} s of CPU in the window ({100 * (c1 - c0) / elapsed:.0f} % "
+                    "of one core)"
+                )
         media.stdin.write(b"stop\n")
         await media.stdin.drain()
         windows.append(json.loads(await media.stdout.readline()))
+        done = json.loads(await media.stdout.readline())
         await media.wait()
     finally:
         for proc in (media, *children):
@@ -480,8 +420,9 @@ async def bench(
         f"{args.clients} clients in {args.procs} processes, {args.seconds:.0f} s, "
         f"mean think time {args.think} s, "
         f"kesu serve on SQLite ({data_dir}), wall {elapsed:.1f} s; machine load average "
-        f"{load0:.1f} at the start, {load1:.1f} at the end ({os.cpu_count()} CPUs)\n"
+        f"{load0:.1f} at the start, {load1:.1f} at the end ({os.cpu_count()} CPUs)"
     )
+    print(f"server media settings: {media_settings()}\n")
     print(
         f"before the window: {len(login_times)} logins (one per account), in {t_login:.1f} s "
         f"(p50 {pct(login_times, 50) * 1000:.0f} ms, max {max(login_times) * 1000:.0f} ms)\n"
@@ -503,16 +444,24 @@ async def bench(
     if res.exceptions:
         print("\nclient-side failures (no HTTP status):", dict(res.exceptions))
     print()
-    print(media_table(windows))
+    recording = None
+    if done.get("end_status") == 200:
+        recording = await asyncio.to_thread(
+            count_recording,
+            data_dir / "sessions" / ready["session"],
+            [(w["start"]["t"], w["end"]["t"]) for w in windows],
+        )
+    else:
+        print(f"(the live session's end answered {done.get('end_status')}: recording not read)")
+    print(media_tables(windows, recording, helpers))
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def media_settings() -> str:
+    """The settings (from this environment, passed to kesu serve) that change the media path."""
+    from server.settings import load_settings
+
+    s = load_settings({}, env=dict(os.environ))
+    return f"rtc_media_thread={s.rtc_media_thread}, live_checks={s.live_checks}"
 
 
 def server_errors(log_path: Path) -> int:
@@ -531,12 +480,13 @@ def main() -> None:
         "--procs", type=int, default=2, help="client processes the clients are spread over"
     )
     parser.add_argument("--media", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--load-child", help=argparse.SUPPRESS)
     parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.media:
-        asyncio.run(media_child(args.media, args.baseline))
+        asyncio.run(media_child(args.media, args.baseline, args.server_pid))
         return
     if args.load_child:
         asyncio.run(load_child(args.load_child, args.first, args.count, args))

@@ -47,8 +47,8 @@ from server.rtc.client import (  # noqa: E402
     encode_audio_loop,
     encode_video_loop,
 )
+from server.rtc.manager import RoomManager  # noqa: E402
 from server.rtc.probe import marker_offsets, probe_recording  # noqa: E402
-from server.rtc.room import RoomManager  # noqa: E402
 from server.rtc.settings import RtcSettings  # noqa: E402
 from server.session_dir import SessionDir  # noqa: E402
 

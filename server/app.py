@@ -20,7 +20,8 @@ from server.blobs import store_from_settings
 from server.context import CTX, AppContext
 from server.fence import Fence
 from server.jobs import DbJobQueue, JobHandler, JobQueue, WorkerPool
-from server.rtc.room import RoomManager
+from server.rtc.manager import RoomManager
+from server.rtc.medialoop import MediaLoop
 from server.security import JoinSigner, load_or_create_key
 from server.settings import Settings
 from server.store.db import Database
@@ -131,12 +132,21 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
 
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
+    media = None
+    if ctx.settings.rtc_media_thread:
+        # The rooms' own loop and thread (server/rtc/medialoop.py: why).
+        media = MediaLoop()
+        media.start()
+        ctx.rooms.media_loop = media
     await housekeeping.recover_interrupted(ctx)
     sweeper = asyncio.create_task(housekeeping.run(ctx))
     yield
     sweeper.cancel()
     await asyncio.gather(sweeper, return_exceptions=True)
     await ctx.rooms.close_all()
+    if media is not None:
+        await media.stop()
+        ctx.rooms.media_loop = None
 
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from server.fence import Fence
     from server.jobs import JobQueue, WorkerPool
     from server.live.service import LiveService
-    from server.rtc.room import RoomManager
+    from server.rtc.manager import RoomManager
 
 
 @dataclass

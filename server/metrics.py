@@ -28,7 +28,8 @@ from sqlalchemy import func, select
 from server.context import CTX, AppContext
 from server.jobs import JobHandler, JobInfo, ProgressFn
 from server.nodes import node_id
-from server.rtc.room import Room, RoomManager
+from server.rtc.manager import RoomManager
+from server.rtc.room import Room
 from server.store.db import Database
 from server.store.models import InspectionReport, Job
 from server.store.types import utcnow

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from server.rtc.errors import RtcError
-from server.rtc.room import parse_offer
+from server.rtc.offer import parse_offer
 
 log = logging.getLogger("kesu.sdp")
 

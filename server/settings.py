@@ -211,6 +211,14 @@ class Settings:
             "(one port per participant per host address). Empty = any ephemeral port."
         ),
     )
+    rtc_media_thread: bool = field(
+        default=True,
+        metadata=_meta(
+            "Run the media rooms (WebRTC relay, recorders' feed) on an event loop of their "
+            "own in a dedicated thread, so API load cannot starve the media sockets "
+            "(docs/bench.md). False = on the API's loop."
+        ),
+    )
     ice_stun_urls: str = field(
         default="",
         metadata=_meta(

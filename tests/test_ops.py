@@ -19,7 +19,7 @@ from server.localservers import fresh_database, postgres_server
 from server.logs import configure_logging
 from server.metrics import METRICS, LiveCollector
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
-from server.rtc.room import RoomManager
+from server.rtc.manager import RoomManager
 from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir
 from server.settings import load_settings

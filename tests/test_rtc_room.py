@@ -14,8 +14,9 @@ import pytest
 
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
 from server.rtc.errors import CapacityError, RtcError
+from server.rtc.manager import RoomManager
 from server.rtc.probe import marker_offsets, probe_recording
-from server.rtc.room import Room, RoomEvent, RoomManager
+from server.rtc.room import Room, RoomEvent
 from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir
 

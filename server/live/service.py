@@ -98,6 +98,7 @@ class LiveService:
         self._procs: list[_Proc] = []
         self._outbox: Any = None  # shared by the processes
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the service's (the API's)
         self._writer: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[tuple[SessionDir, str, str | None, dict[str, Any]]] = (
             asyncio.Queue(1000)
@@ -111,6 +112,7 @@ class LiveService:
 
     def _spawn(self) -> None:
         """Start the processes (on the event loop's thread: see server/parentwatch.py)."""
+        self._loop = asyncio.get_running_loop()
         self._outbox = self._mp.Queue()
         for index in range(self.options.processes):
             inbox = self._mp.Queue(self.options.queue)
@@ -261,10 +263,26 @@ class LiveService:
             return True
         except queue_mod.Full:
             if s is not None:
-                s.dropped += 1
-                s.last_drop = time.time()
-                self._set_status(s, "busy", "live_busy")
+                self._on_loop(self._note_drop, s)
             return False
+
+    def _note_drop(self, s: LiveSession) -> None:
+        s.dropped += 1
+        s.last_drop = time.time()
+        self._set_status(s, "busy", "live_busy")
+
+    def _on_loop(self, fn: Any, *args: Any) -> None:
+        """Run ``fn`` on the service's loop: taps push from the media rooms' thread
+        (server/rtc/medialoop.py), and a status change touches asyncio queues."""
+        loop = self._loop
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop:
+            fn(*args)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(fn, *args)
 
     def _set_status(self, s: LiveSession, status: str, notice: str | None) -> None:
         if (s.status, s.notice) == (status, notice):

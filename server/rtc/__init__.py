@@ -1,12 +1,14 @@
 """WebRTC media: pass-through relay between the two participants, crash-safe recording, review video.
 
-Knows nothing of HTTP or the database: the API layer calls :class:`server.rtc.room.RoomManager`.
+Knows nothing of HTTP or the database: the API layer calls :class:`server.rtc.manager.RoomManager`.
 
-Modules: ``room`` (Room, RoomManager), ``participant`` (one connection's state),
+Modules: ``room`` (Room), ``manager`` (RoomManager), ``offer`` (SDP offer checks),
+``resume`` (where a room made again picks up), ``participant`` (one connection's state),
 ``relay`` (outgoing packet track), ``recorder`` (Matroska writer thread), ``sync``
 (RTCP sender-report clock), ``passthrough`` (packets instead of frames from aiortc),
 ``ice`` (candidate addresses, consent timing), ``review_video``, ``probe`` (reopen and
-describe a recording), ``client`` (a Python peer for tests and benchmarks).
+describe a recording), ``client`` (a Python peer for tests and benchmarks), ``medialoop``
+(the rooms' own event loop and thread in ``kesu serve``: API load cannot starve the media).
 
 What we change in aiortc/aioice at run time (each documented where it is done):
 

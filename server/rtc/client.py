@@ -175,8 +175,11 @@ def encode_audio_loop(seconds: float, timeline: MediaTimeline) -> EncodedLoop:
 
 class LoopedPacketTrack(MediaStreamTrack):
     """Replays an :class:`EncodedLoop` as ``av.Packet``s paced by the wall clock; answers
-    a keyframe request (like a browser) with the keyframe-coded version of the next frame
-    (later frames then reference a slightly different picture: harmless here)."""
+    a keyframe request (like a browser) with the keyframe-coded version of the next frame,
+    and keeps sending keyframe-coded frames up to the loop's next regular keyframe: an
+    inter frame of the loop references the loop's own previous picture, and a decoder that
+    got the substitute instead refuses it (FFmpeg: "Invalid data"), so the recording would
+    not decode until then."""
 
     def __init__(self, loop: EncodedLoop, timeline: MediaTimeline) -> None:
         super().__init__()
@@ -186,6 +189,12 @@ class LoopedPacketTrack(MediaStreamTrack):
         self.sent = 0
         self.keyframes_sent = 0
         self._key_wanted = False
+        self._substituting = False
+        self._regular_keys = {
+            i
+            for i, data in enumerate(loop.packets)
+            if loop.kind == "video" and data[:1] and not data[0] & 1
+        }
 
     def request_keyframe(self) -> None:
         self._key_wanted = self.loop.keyframes is not None
@@ -194,11 +203,17 @@ class LoopedPacketTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         await self.timeline.wait_until(self.sent * self.loop.ticks / self.loop.clock_rate)
+        index = self.sent % len(self.loop.packets)
+        if index in self._regular_keys:
+            self._substituting = False  # the loop's own keyframe: its inter frames follow
+        elif self._key_wanted:
+            self._substituting = True
         source = self.loop.packets
-        if self._key_wanted and self.loop.keyframes is not None:
-            source, self._key_wanted = self.loop.keyframes, False
-            self.keyframes_sent += 1
-        packet = av.Packet(source[self.sent % len(source)])
+        if self._substituting and self.loop.keyframes is not None:
+            source = self.loop.keyframes
+            self.keyframes_sent += self._key_wanted
+        self._key_wanted = False
+        packet = av.Packet(source[index % len(source)])
         packet.pts = self.sent * self.loop.ticks
         packet.time_base = self.time_base
         self.sent += 1

@@ -26,6 +26,7 @@ import av
 import av.container
 
 from server.rtc.errors import RtcError
+from server.rtc.medialoop import MediaLoop, on_media_loop
 from server.rtc.relay import PacketRelayTrack
 from server.session_dir import SessionDir, utc_now
 
@@ -101,8 +102,10 @@ class Player:
         session_dir: SessionDir,
         targets: Callable[[], list[PacketRelayTrack]],
         cluster_time_limit_ms: int = 1000,
+        media_loop: MediaLoop | None = None,
     ) -> None:
         self.session_dir = session_dir
+        self.media_loop = media_loop  # the room's loop: playback feeds its relay tracks
         self._targets = targets
         self._cluster_ms = cluster_time_limit_ms
         self._task: asyncio.Task[None] | None = None
@@ -117,6 +120,7 @@ class Player:
         """The current or last playback: node, playing, started_at, duration_s, complete."""
         return dict(self._state, playing=self.playing)
 
+    @on_media_loop
     async def play(self, clip: Clip) -> dict[str, Any]:
         """Start playing ``clip``; RtcError when one is already playing or the room closed."""
         if self._closed:
@@ -128,6 +132,7 @@ class Player:
         await asyncio.shield(started)  # the segment is open and playback_start written
         return self.state()
 
+    @on_media_loop
     async def stop(self) -> None:
         """Stop the current playback (recorded as incomplete). Idempotent."""
         task = self._task
@@ -136,6 +141,7 @@ class Player:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    @on_media_loop
     async def close(self) -> None:
         self._closed = True
         await self.stop()

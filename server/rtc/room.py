@@ -7,7 +7,14 @@ and so both legs carry the same codec and packets can be forwarded as they are. 
 connection of a role records into its own ``<role>-NNN.mkv`` segment; a drop (leave,
 failed connection, no media for ``media_timeout_s``) closes it, and a rejoin opens the
 next one and records the gap. Every task a room starts is owned and awaited in
-:meth:`Room.close`. ``RoomManager`` bounds the number of concurrent rooms.
+:meth:`Room.close`. ``RoomManager`` (server/rtc/manager.py) bounds the number of
+concurrent rooms.
+
+With a :class:`~server.rtc.medialoop.MediaLoop` (``kesu serve``), rooms live on that loop's
+thread: their coroutine methods hop there (``on_media_loop``), whoever awaits them, and the
+manager's bookkeeping stays on the caller's (API) loop. The synchronous readers (``stats``,
+``connected``, ``empty_for``...) may be called from the API thread: they copy before
+iterating.
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ import av
 from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
-    RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
@@ -37,14 +43,17 @@ from aiortc import sdp as aiortc_sdp
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from server.rtc import ice, passthrough
-from server.rtc.errors import CapacityError, RtcError
+from server.rtc.errors import RtcError
+from server.rtc.medialoop import MediaLoop, on_media_loop
+from server.rtc.offer import codec_preferences, offered_codecs, parse_offer
 from server.rtc.participant import ROLES, Participant, other_role
 from server.rtc.passthrough import SenderReport
 from server.rtc.playback import Player
 from server.rtc.recorder import CLOCK_RATES, SegmentRecorder
 from server.rtc.relay import PacketRelayTrack
+from server.rtc.resume import last_connection, last_ends
 from server.rtc.settings import RtcSettings
-from server.session_dir import SEGMENT_INTERRUPTED, SegmentInfo, SessionDir
+from server.session_dir import SegmentInfo, SessionDir
 
 log = logging.getLogger("kesu.rtc.room")
 
@@ -72,85 +81,6 @@ class RoomEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription:
-    """Check size and shape of an SDP offer: one audio and one video section, both sending."""
-    if not isinstance(offer_sdp, str):
-        raise RtcError("sdp_malformed", "the SDP offer must be a string")
-    if len(offer_sdp.encode("utf-8", "replace")) > max_bytes:
-        raise RtcError("sdp_too_large", f"the SDP offer is larger than {max_bytes} bytes")
-    if not offer_sdp.lstrip().startswith("v=0"):
-        raise RtcError("sdp_malformed", "the SDP offer does not start with v=0")
-    try:
-        parsed = aiortc_sdp.SessionDescription.parse(offer_sdp)
-    except Exception as exc:  # the parser raises ValueError, IndexError, KeyError...
-        raise RtcError("sdp_malformed", f"the SDP offer cannot be parsed ({exc})") from None
-    kinds = [m.kind for m in parsed.media if m.kind in ("audio", "video")]
-    if sorted(kinds) != ["audio", "video"]:
-        raise RtcError(
-            "sdp_media_missing", "the offer needs exactly one audio and one video section"
-        )
-    for media in parsed.media:
-        if media.kind in ("audio", "video") and media.direction not in ("sendrecv", "sendonly"):
-            raise RtcError("sdp_media_missing", f"the offer does not send {media.kind}")
-        if media.kind in ("audio", "video") and (
-            media.ice is None or media.ice.usernameFragment is None or not media.dtls
-        ):
-            raise RtcError(
-                "sdp_malformed", f"the {media.kind} section lacks ICE or DTLS parameters"
-            )
-    return parsed
-
-
-def offered_codecs(parsed: aiortc_sdp.SessionDescription, kind: str) -> list[str]:
-    """Codec names of one kind in the offer, upper-case, in offer order."""
-    for media in parsed.media:
-        if media.kind == kind:
-            return [c.name.upper() for c in media.rtp.codecs]
-    return []
-
-
-def codec_preferences(kind: str, name: str) -> list[Any]:
-    """aiortc capabilities for codec ``name`` (plus RTX for video)."""
-    caps = RTCRtpSender.getCapabilities(kind).codecs
-    chosen = [c for c in caps if c.name.upper() == name.upper()]
-    if kind == "video":
-        chosen += [c for c in caps if c.name.lower() == "rtx"]
-    return chosen
-
-
-def _last_ends(sdir: SessionDir) -> dict[str, tuple[datetime, str]]:
-    """Per role: when its newest recorded segment ended, and why (the leave reason, or
-    ``server_interrupted`` for a segment cut by a crash)."""
-    meta = sdir.metadata
-    reasons = {
-        str(e["detail"].get("segment")): str(e["detail"].get("reason", "leave"))
-        for e in meta.get("events", [])
-        if e.get("type") == "leave" and isinstance(e.get("detail"), dict)
-    }
-    out: dict[str, tuple[datetime, str]] = {}
-    for seg in sdir.segments():
-        if seg.ended_at is None or seg.participant not in ROLES:
-            continue
-        if seg.status == SEGMENT_INTERRUPTED:
-            why = "server_interrupted"
-        else:
-            why = reasons.get(seg.file, "leave")
-        previous = out.get(seg.participant)
-        if previous is None or seg.ended_at >= previous[0]:
-            out[seg.participant] = (seg.ended_at, why)
-    return out
-
-
-def _last_connection(sdir: SessionDir) -> int:
-    """The highest connection number already used in this session (0 for a new one)."""
-    numbers = [
-        e["detail"].get("connection")
-        for e in sdir.metadata.get("events", [])
-        if e.get("type") == "join" and isinstance(e.get("detail"), dict)
-    ]
-    return max((n for n in numbers if isinstance(n, int)), default=0)
-
-
 class Room:
     """The media of one recording session."""
 
@@ -160,8 +90,10 @@ class Room:
         settings: RtcSettings | None = None,
         on_event: Callable[[RoomEvent], None] | None = None,
         gate: Callable[[], bool] | None = None,
+        media_loop: MediaLoop | None = None,
     ) -> None:
         self.session_dir = session_dir
+        self.media_loop = media_loop
         # False while this node may not take media (its lease lapsed: server.fence).
         self._gate = gate
         self.settings = settings or RtcSettings()
@@ -177,8 +109,8 @@ class Room:
         # from there. A room made again for the same session (after a restart, or after an
         # empty room was released) picks up from metadata.json, and so does the connection
         # numbering.
-        self._last_end: dict[str, tuple[datetime, str]] = _last_ends(session_dir)
-        self._serial = _last_connection(session_dir)
+        self._last_end: dict[str, tuple[datetime, str]] = last_ends(session_dir)
+        self._serial = last_connection(session_dir)
         self._joins = 0
         self._joining = 0  # offers being negotiated: the room must not be released under them
         self._empty_since: float | None = time.monotonic()
@@ -186,7 +118,9 @@ class Room:
         self._close_lock = asyncio.Lock()
         self.tap: MediaTap | None = None
         # Voice playback of script nodes into every participant's audio (rtc/playback.py).
-        self.player = Player(session_dir, self._audio_outputs, self.settings.cluster_time_limit_ms)
+        self.player = Player(
+            session_dir, self._audio_outputs, self.settings.cluster_time_limit_ms, media_loop
+        )
 
     # ------------------------------------------------------------------ public
 
@@ -200,7 +134,8 @@ class Room:
 
     def stats(self) -> dict[str, Any]:
         """Counters per connected participant (packets received, forwarded, recorded)."""
-        return {role: p.stats() for role, p in self._participants.items()}
+        # A copy first: the media thread may add or remove a participant meanwhile.
+        return {role: p.stats() for role, p in list(self._participants.items())}
 
     @property
     def joins(self) -> int:
@@ -229,12 +164,15 @@ class Room:
         included). Raises RtcError for bad roles, SDP or codecs, or a role already here."""
         if role not in ROLES:
             raise RtcError("role_invalid", f"role must be one of {', '.join(ROLES)}")
+        # Counted on the caller's side, before the hop: the room must not look empty (and
+        # be released by the housekeeping) while the offer waits for the media loop.
         self._joining += 1
         try:
             return await self._join(role, offer_sdp)
         finally:
             self._joining -= 1
 
+    @on_media_loop
     async def _join(self, role: str, offer_sdp: str) -> str:
         parsed = parse_offer(offer_sdp, self.settings.max_sdp_bytes)
         codec = self._choose_video_codec(parsed)
@@ -266,6 +204,7 @@ class Room:
         self._request_keyframe(other_role(role))  # the newcomer needs a picture now
         return answer
 
+    @on_media_loop
     async def leave(self, role: str, reason: str = "leave") -> SegmentInfo | None:
         """Disconnect ``role`` (idempotent) and finalise its segment."""
         if role not in ROLES:
@@ -276,6 +215,7 @@ class Room:
                 return None
             return await self._finish(participant, reason)
 
+    @on_media_loop
     async def close(self) -> list[SegmentInfo]:
         """Disconnect everyone, finalise every segment, stop every task; returns all
         segments of this room. Idempotent."""
@@ -294,6 +234,7 @@ class Room:
     def _audio_outputs(self) -> list[PacketRelayTrack]:
         return [p.out["audio"] for p in self._participants.values() if not p.closing]
 
+    @on_media_loop
     async def abandon(self) -> None:
         """The cluster took this session away (it declared this node dead and marked the
         session interrupted, hashing its segments as they were): disconnect everyone and
@@ -581,91 +522,3 @@ def _keep_copy(path: Path | None) -> Path | None:
     copy = path.with_name(f".{path.name}.kept")
     shutil.copyfile(path, copy)
     return copy
-
-
-class RoomManager:
-    """The live rooms of this server, at most ``max_rooms`` at once."""
-
-    def __init__(self, max_rooms: int = 10, settings: RtcSettings | None = None) -> None:
-        self.max_rooms = max_rooms
-        self.settings = settings or RtcSettings()
-        self._rooms: dict[str, Room] = {}
-        self.gate: Callable[[], bool] | None = None  # handed to every room (server.fence)
-        if self.settings.ice_consent_interval_s is not None:
-            ice.configure_consent(
-                self.settings.ice_consent_interval_s, self.settings.ice_consent_failures
-            )
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> RoomManager:
-        """From the server's Settings (``max_sessions``, ``rtc_*``, ``max_sdp_bytes``)."""
-        return cls(int(getattr(settings, "max_sessions", 10)), RtcSettings.from_settings(settings))
-
-    def __len__(self) -> int:
-        return len(self._rooms)
-
-    def get(self, session_id: str) -> Room | None:
-        return self._rooms.get(session_id)
-
-    def rooms(self) -> dict[str, Room]:
-        """The open rooms by session id (a copy)."""
-        return dict(self._rooms)
-
-    def room_for(
-        self,
-        session_id: str,
-        session_dir: SessionDir,
-        on_event: Callable[[RoomEvent], None] | None = None,
-    ) -> Room:
-        """The session's room, created if needed; CapacityError when all slots are taken."""
-        room = self._rooms.get(session_id)
-        if room is not None and not room.closed:
-            return room
-        self._rooms.pop(session_id, None)
-        if sum(not r.closed for r in self._rooms.values()) >= self.max_rooms:
-            raise CapacityError(f"{self.max_rooms} sessions are already live")
-        room = Room(session_dir, self.settings, on_event, gate=self.gate)
-        self._rooms[session_id] = room
-        return room
-
-    async def close_room(self, session_id: str) -> list[SegmentInfo]:
-        """Close and forget a room; returns its segments ([] if there was none)."""
-        room = self._rooms.pop(session_id, None)
-        return [] if room is None else await room.close()
-
-    async def abandon_room(self, session_id: str) -> bool:
-        """Drop a room the cluster took away, files untouched (see :meth:`Room.abandon`);
-        False if there was no open room (closed meanwhile)."""
-        room = self._rooms.get(session_id)
-        if room is None or room.closed:
-            return False
-        del self._rooms[session_id]
-        await room.abandon()
-        return True
-
-    async def discard_if_unused(self, session_id: str) -> bool:
-        """Close and forget the room if nobody ever got into it (a refused first offer);
-        True if it was released."""
-        room = self._rooms.get(session_id)
-        if room is None or room.joins > 0 or room.empty_for() is None:
-            return False
-        await self.close_room(session_id)
-        return True
-
-    def idle_rooms(self, min_empty_s: float) -> list[str]:
-        """Session ids of rooms that have been empty for at least ``min_empty_s``."""
-        now = time.monotonic()
-        out = []
-        for session_id, room in self._rooms.items():
-            idle = room.empty_for(now)
-            if room.closed or (idle is not None and idle >= min_empty_s):
-                out.append(session_id)
-        return out
-
-    async def close_all(self) -> None:
-        """Close every room (server shutdown)."""
-        for session_id in list(self._rooms):
-            try:
-                await self.close_room(session_id)
-            except Exception:
-                log.exception("closing room %s failed", session_id)

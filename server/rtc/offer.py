@@ -1,0 +1,56 @@
+"""A browser's SDP offer: size and shape checks, and the codecs it offers (for the room's answer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiortc import RTCRtpSender
+from aiortc import sdp as aiortc_sdp
+
+from server.rtc.errors import RtcError
+
+
+def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription:
+    """Check size and shape of an SDP offer: one audio and one video section, both sending."""
+    if not isinstance(offer_sdp, str):
+        raise RtcError("sdp_malformed", "the SDP offer must be a string")
+    if len(offer_sdp.encode("utf-8", "replace")) > max_bytes:
+        raise RtcError("sdp_too_large", f"the SDP offer is larger than {max_bytes} bytes")
+    if not offer_sdp.lstrip().startswith("v=0"):
+        raise RtcError("sdp_malformed", "the SDP offer does not start with v=0")
+    try:
+        parsed = aiortc_sdp.SessionDescription.parse(offer_sdp)
+    except Exception as exc:  # the parser raises ValueError, IndexError, KeyError...
+        raise RtcError("sdp_malformed", f"the SDP offer cannot be parsed ({exc})") from None
+    kinds = [m.kind for m in parsed.media if m.kind in ("audio", "video")]
+    if sorted(kinds) != ["audio", "video"]:
+        raise RtcError(
+            "sdp_media_missing", "the offer needs exactly one audio and one video section"
+        )
+    for media in parsed.media:
+        if media.kind in ("audio", "video") and media.direction not in ("sendrecv", "sendonly"):
+            raise RtcError("sdp_media_missing", f"the offer does not send {media.kind}")
+        if media.kind in ("audio", "video") and (
+            media.ice is None or media.ice.usernameFragment is None or not media.dtls
+        ):
+            raise RtcError(
+                "sdp_malformed", f"the {media.kind} section lacks ICE or DTLS parameters"
+            )
+    return parsed
+
+
+def offered_codecs(parsed: aiortc_sdp.SessionDescription, kind: str) -> list[str]:
+    """Codec names of one kind in the offer, upper-case, in offer order."""
+    for media in parsed.media:
+        if media.kind == kind:
+            return [c.name.upper() for c in media.rtp.codecs]
+    return []
+
+
+def codec_preferences(kind: str, name: str) -> list[Any]:
+    """aiortc capabilities for codec ``name`` (plus RTX for video)."""
+    caps = RTCRtpSender.getCapabilities(kind).codecs
+    chosen = [c for c in caps if c.name.upper() == name.upper()]
+    if kind == "video":
+        chosen += [c for c in caps if c.name.lower() == "rtx"]
+    return chosen
