@@ -81,7 +81,9 @@ class LineResult:
 class TrackResult:
     participant: str
     lines: list[LineResult]
-    spurious: list[Segment]
+    spurious: list[Segment]  # text matching no line, where no line was said (invented)
+    garbled: list[Segment] = field(default_factory=list)  # the same, over a line said then
+    skipped: int = 0  # one-character lines (嗯): not scored
 
     @property
     def errors(self) -> list[float]:
@@ -100,9 +102,19 @@ def _keys(text: str) -> list[str]:
 
 
 def align_track(
-    lines: list[Line], segments: list[Segment], min_share: float = 0.4, spurious_share: float = 0.2
+    lines: list[Line],
+    segments: list[Segment],
+    min_share: float = 0.4,
+    spurious_share: float = 0.2,
+    overlap_s: float = 0.5,
 ) -> TrackResult:
-    """Match ``lines`` (labelled, in order) with ``segments`` (recognised, in order)."""
+    """Match ``lines`` (labelled, in order) with ``segments`` (recognised, in order).
+
+    One-character lines (a filler such as 嗯, which the recogniser mostly drops) are left out.
+    A segment whose text matches no line is *garbled* when a line was said within
+    ``overlap_s`` of it (recognised at the right time as other words), else *spurious*."""
+    every = lines
+    lines = [ln for ln in lines if len(normalize_script(ln.text)) >= 2]
     lk: list[str] = []
     l_owner: list[int] = []
     for i, ln in enumerate(lines):
@@ -151,12 +163,21 @@ def align_track(
         if tail <= EDGE_CHARS:
             err = max(err, abs(e_s - ln.end_s))
         results.append(LineResult(ln, True, round(share, 2), round(err, 3), a_s, e_s, segs))
-    spurious = [
+    unmatched = [
         seg
         for j, seg in enumerate(segments)
         if s_len[j] and seg_hits[j] / s_len[j] < spurious_share
     ]
-    return TrackResult("", results, spurious)
+
+    def said_then(seg: Segment) -> bool:
+        return any(
+            ln.start_s - overlap_s < seg.end_s and seg.start_s < ln.end_s + overlap_s
+            for ln in every
+        )
+
+    garbled = [seg for seg in unmatched if said_then(seg)]
+    spurious = [seg for seg in unmatched if not said_then(seg)]
+    return TrackResult("", results, spurious, garbled, len(every) - len(lines))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -204,6 +225,8 @@ def summary(track: TrackResult, tolerance_s: float) -> dict[str, Any]:
         "max_s": max(errors) if errors else None,
         "spurious": len(track.spurious),
         "spurious_chars": sum(len(normalize_script(s.text)) for s in track.spurious),
+        "garbled": len(track.garbled),
+        "skipped": track.skipped,
     }
 
 
@@ -216,10 +239,10 @@ def print_session(name: str, tracks: list[TrackResult], tolerance_s: float, wors
     for tr in tracks:
         s = summary(tr, tolerance_s)
         print(
-            f"  {tr.participant:<11} lines {s['lines']:3d}  matched {s['matched']:3d}  "
+            f"  {tr.participant:<11} lines {s['lines']:3d} (+{s['skipped']} one-char)  matched {s['matched']:3d}  "
             f"missing {s['missing']:2d}  <= {tolerance_s:g} s {s['within_tolerance']:3d}  "
             f"p50 {_fmt(s['p50_s'])}  p95 {_fmt(s['p95_s'])}  max {_fmt(s['max_s'])}  "
-            f"spurious {s['spurious']} ({s['spurious_chars']} chars)"
+            f"spurious {s['spurious']} ({s['spurious_chars']} chars)  garbled {s['garbled']}"
         )
         bad = sorted(
             (r for r in tr.lines if r.error_s is not None and r.error_s > tolerance_s),
@@ -235,12 +258,13 @@ def print_session(name: str, tracks: list[TrackResult], tolerance_s: float, wors
                 f"    missing     said {r.line.start_s:7.2f}-{r.line.end_s:7.2f}  "
                 f"({r.share:.0%} found)  {r.line.text[:30]}"
             )
-        for seg in tr.spurious:
-            conf = "-" if seg.confidence is None else f"{seg.confidence:.2f}"
-            print(
-                f"    spurious    {seg.start_s:7.2f}-{seg.end_s:7.2f}  conf {conf}  "
-                f"uncertain {seg.uncertain or '-'}  {seg.text[:40]!r}"
-            )
+        for what, segs in (("spurious", tr.spurious), ("garbled", tr.garbled)):
+            for seg in segs:
+                conf = "-" if seg.confidence is None else f"{seg.confidence:.2f}"
+                print(
+                    f"    {what:<11} {seg.start_s:7.2f}-{seg.end_s:7.2f}  conf {conf}  "
+                    f"uncertain {seg.uncertain or '-'}  {seg.text[:40]!r}"
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                     : args.worst
                 ],
                 "spurious_segments": [asdict(s) for s in tr.spurious],
+                "garbled_segments": [asdict(s) for s in tr.garbled],
             }
             for tr in tracks
         }
@@ -286,15 +311,19 @@ def main(argv: list[str] | None = None) -> int:
     print("\nall sessions")
     for who, trs in pooled.items():
         merged = TrackResult(
-            who, [r for t in trs for r in t.lines], [s for t in trs for s in t.spurious]
+            who,
+            [r for t in trs for r in t.lines],
+            [s for t in trs for s in t.spurious],
+            [s for t in trs for s in t.garbled],
+            sum(t.skipped for t in trs),
         )
         s = summary(merged, args.tolerance)
         out.setdefault("_all", {})[who] = s
         print(
-            f"  {who:<11} lines {s['lines']:3d}  matched {s['matched']:3d}  missing "
+            f"  {who:<11} lines {s['lines']:3d} (+{s['skipped']} one-char)  matched {s['matched']:3d}  missing "
             f"{s['missing']:2d}  <= {args.tolerance:g} s {s['within_tolerance']:3d}  "
             f"p50 {_fmt(s['p50_s'])}  p95 {_fmt(s['p95_s'])}  max {_fmt(s['max_s'])}  "
-            f"spurious {s['spurious']} ({s['spurious_chars']} chars)"
+            f"spurious {s['spurious']} ({s['spurious_chars']} chars)  garbled {s['garbled']}"
         )
     if args.json:
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1), "utf-8")

@@ -30,16 +30,27 @@ def test_answers_merged_into_a_segment_stamped_too_early_are_off_by_the_gap() ->
 
 
 def test_homophones_match_and_invented_text_is_spurious() -> None:
-    lines = [Line(5.0, 9.0, "犹豫期是十五天"), Line(20.0, 21.0, "明白")]
+    lines = [Line(5.0, 9.0, "犹豫期是十五天"), Line(20.0, 21.0, "明白"), Line(40.0, 41.0, "同意")]
     segs = [
         Segment(5.1, 9.2, "由于七是15天"),  # homophones and the number as Arabic
+        Segment(40.1, 40.9, "后衣"),  # said then, recognised as other words
         Segment(300.0, 303.0, "但是新那兴多子", 0.2, "low_confidence"),
     ]
     tr = align_track(lines, segs)
     assert tr.lines[0].matched and tr.lines[0].error_s is not None
     assert tr.lines[0].error_s < 0.3
     assert not tr.lines[1].matched  # never recognised
+    assert not tr.lines[2].matched
     assert [s.text for s in tr.spurious] == ["但是新那兴多子"]
+    assert [s.text for s in tr.garbled] == ["后衣"]
+
+
+def test_one_character_fillers_are_not_scored() -> None:
+    tr = align_track(
+        [Line(1.0, 1.4, "嗯"), Line(2.0, 3.0, "我同意")], [Segment(2.0, 3.0, "我同意")]
+    )
+    assert tr.skipped == 1
+    assert [r.error_s for r in tr.lines] == [0.0]
 
 
 def test_a_line_in_the_middle_of_a_long_segment_is_judged_by_containment() -> None:
