@@ -179,7 +179,7 @@ def attribute_numbers(
     nodes: Sequence[Any],
     policy: Policy | None,
     node_of_marker: Any = None,
-    sure_confidence: float = 0.9,
+    sure_confidence: float = 0.8,
 ) -> list[NumberCheck]:
     """The checks that state a policy field, each compared with its node's values.
 
