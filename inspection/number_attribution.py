@@ -8,10 +8,10 @@ of the node's own product in a combined sale (``RenderedNode.product``); a share
 name any product's value. A sum is compared with the sums the policy allows (the premiums of
 all products, premium x payment years) and otherwise left alone.
 
-A mismatch that may be a recognition error is kept with a ``doubt`` (reported as review): the
-spoken value differs from the policy's in one numeral recognised with probability below
-``sure_confidence`` (二十年 heard as 30年), or the same field of the same product was stated
-as the policy's value elsewhere in the session.
+A mismatch that may be a recognition error is kept with a ``doubt`` (reported as review): one
+character of the numeral as recognised, with probability below ``sure_confidence``, is all that
+separates it from the policy's value (二十年 heard as 三十年, or as 十二十年 = 30), or the same
+field of the same product was stated as the policy's value elsewhere in the session.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from inspection.numbers import parse_numeral
 from inspection.policy import Policy
 from inspection.spoken_numbers import NumberCheck, NumberKind
 
@@ -108,13 +109,50 @@ def _judge(check: NumberCheck, expected: Sequence[float | None]) -> NumberCheck:
 
 
 def one_numeral_doubt(check: NumberCheck, sure_confidence: float) -> str:
-    """Why a mismatch may rest on one misrecognised numeral ("" when it does not): the
-    spoken and the expected value differ in exactly one digit, and that digit's character
-    was recognised with probability below ``sure_confidence``."""
-    if check.expected is None or check.matches or check.reading != "as recognised":
+    """Why a mismatch may rest on one misrecognised numeral ("" when it does not): one
+    character of the numeral as recognised (``heard``), recognised with probability below
+    ``sure_confidence``, is all that separates it from the expected value, either as another
+    numeral (二十年 heard as 三十年; 15000 for 12000) or, in Chinese numerals, as an extra
+    syllable (二十年 heard as 十二十年 = 30). Judged on the recognised characters themselves:
+    the Arabic rewriting spreads a numeral's characters over its digits (一万五千 -> 15000
+    puts 一's probability on the 5)."""
+    if check.expected is None or check.matches:
+        return ""
+    if check.heard and len(check.heard_probs) == len(check.heard):
+        return _heard_doubt(check, check.expected, sure_confidence)
+    return _digit_doubt(check, sure_confidence)
+
+
+_CHINESE_NUMERALS = "零一二两三四五六七八九十"
+
+
+def _heard_doubt(check: NumberCheck, expected: float, sure_confidence: float) -> str:
+    heard, tolerance = check.heard, (0.5 if check.kind == "premium" else 1e-6)
+    for i, (ch, prob) in enumerate(zip(heard, check.heard_probs, strict=True)):
+        if prob >= sure_confidence:
+            continue
+        if ch.isdigit():
+            changes = [heard[:i] + d + heard[i + 1 :] for d in "0123456789" if d != ch]
+        elif ch in _CHINESE_NUMERALS:
+            changes = [heard[:i] + heard[i + 1 :]]
+            changes += [heard[:i] + d + heard[i + 1 :] for d in _CHINESE_NUMERALS if d != ch]
+        else:
+            continue
+        for text in changes:
+            value = parse_numeral(text) if text else None
+            if value is not None and abs(value - expected) < tolerance:
+                return f"one numeral ({ch} in {heard}) recognised with probability {prob:.2f}"
+    return ""
+
+
+def _digit_doubt(check: NumberCheck, sure_confidence: float) -> str:
+    """The same for a check without the recognised characters: the spoken and the expected
+    value differ in exactly one digit, and that digit's character was recognised with
+    probability below ``sure_confidence``."""
+    if check.reading != "as recognised":
         return ""
     said = _digits(check.spoken)
-    want = _digits(check.expected)
+    want = _digits(check.expected) if check.expected is not None else None
     if said is None or want is None or len(said) != len(want):
         return ""
     diff = [i for i, (a, b) in enumerate(zip(said, want, strict=True)) if a != b]
@@ -141,7 +179,7 @@ def attribute_numbers(
     nodes: Sequence[Any],
     policy: Policy | None,
     node_of_marker: Any = None,
-    sure_confidence: float = 0.9,
+    sure_confidence: float = 0.8,
 ) -> list[NumberCheck]:
     """The checks that state a policy field, each compared with its node's values.
 

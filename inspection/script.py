@@ -77,7 +77,7 @@ class ScriptSettings:
     answer_grace_s: float = 1.0  # an answer may start this long after the next node began
     negation_gap: int = 2  # chars allowed between a negation word and a forbidden phrase
     number_context: int = 12  # chars before a number searched for its keyword
-    number_sure_confidence: float = 0.9  # a one-numeral mismatch below this is a doubt
+    number_sure_confidence: float = 0.8  # a one-numeral mismatch below this is a doubt
     # Closed-set scores (inspection.closed_set) turn an answer the free transcription lost or
     # garbled into a clear yes only with this lead (nats) over any other kind of answer, in a
     # stretch no longer than this; otherwise they stay a guess for review.

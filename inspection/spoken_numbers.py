@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from inspection.number_readings import Reading, readings, syllable
 from inspection.numbers import Quantity, find_quantities, format_value, numeral_end
@@ -33,6 +34,10 @@ SUM_WORDS = (
 EXAMPLE_WORDS = (
     "比如", "例如", "假如", "假设", "举个例子", "举例", "打个比方", "比方说", "譬如", "好比",
 )  # fmt: skip
+#: Sum words that close their clause (两个加起来，每年交…): the sum may be in the next clause.
+#: The others (一共, 合计) sum only what follows them in their own clause: "一共交十年，每年交
+#: 一万五千元" states the premium.
+CLAUSE_END_SUM_WORDS = ("加起来", "合起来", "加在一起")
 SUM_REACH = 8
 EXAMPLE_REACH = 24
 
@@ -92,6 +97,8 @@ class NumberCheck:
     char_probs: tuple[float, ...] = ()  # recognition probability of each character of text
     product: str | None = None  # key of the product whose value it was compared with
     doubt: str = ""  # why a mismatch may be a recognition error (review, not fail)
+    heard: str = ""  # the numeral as recognised (一万五千, 十二十, 15000), before rewriting
+    heard_probs: tuple[float, ...] = ()  # recognition probability of each character of heard
 
     @property
     def expected_text(self) -> str:
@@ -248,9 +255,20 @@ def check_numbers(
                 statement=statement_of(stream, q.start),
                 options=tuple(options),
                 char_probs=tuple(stream.prob[q.start : q.end]) if stream.prob else (),
+                **_heard(stream, q),
             )
         )
     return out
+
+
+def _heard(stream: TextStream, q: Quantity) -> dict[str, Any]:
+    """The numeral of ``q`` as recognised, with each character's probability."""
+    if not stream.source or len(stream.source_prob) != len(stream.source):
+        return {}
+    s0, s1 = stream.source_span(q.start, q.end)
+    heard = stream.source[s0:s1]
+    numeral = heard[: numeral_end(heard)] if q.unit else heard
+    return {"heard": numeral, "heard_probs": stream.source_prob[s0 : s0 + len(numeral)]}
 
 
 def statement_of(stream: TextStream, start: int) -> Statement:
@@ -264,23 +282,36 @@ def statement_of(stream: TextStream, start: int) -> Statement:
         first -= 1
     lo = stream.source_span(first, first + 1)[0] if stream.source else first
 
-    def said(words: tuple[str, ...], reach: int) -> bool:
-        before = source[max(lo, s0 - reach) : s0]
+    def said(words: tuple[str, ...], reach: int, clause: bool = False) -> bool:
+        """One of ``words`` within ``reach`` source characters before the number; with
+        ``clause``, only in the number's own clause (no pause between), or the clause
+        before it for words that end theirs (两个加起来，每年交…)."""
+        a = max(lo, s0 - reach)
+        before = source[a:s0]
         heard = _syllables(before)
         for w in words:
-            if w in before:
-                return True
             n = len(w)
             target = _syllables(w)
-            if n >= 2 and any(heard[i : i + n] == target for i in range(len(heard) - n + 1)):
-                return True
+            for i in range(len(before) - n + 1):
+                if before[i : i + n] != w and (n < 2 or heard[i : i + n] != target):
+                    continue
+                pauses = _pauses_between(stream, a + i + n, start) if clause else 0
+                if pauses <= (1 if w in CLAUSE_END_SUM_WORDS else 0):
+                    return True
         return False
 
     if said(EXAMPLE_WORDS, EXAMPLE_REACH):
         return "example"
-    if said(SUM_WORDS, SUM_REACH):
+    if said(SUM_WORDS, SUM_REACH, clause=True):
         return "sum"
     return "statement"
+
+
+def _pauses_between(stream: TextStream, source_end: int, start: int) -> int:
+    """Pauses between source position ``source_end`` (just after a word) and the text
+    character ``start`` (a number), counting one right before the number."""
+    first = bisect_left(stream.source_index, source_end) if stream.source_index else source_end
+    return sum(stream.breaks[max(first - 1, 0) : start])
 
 
 def _readings(stream: TextStream, q: Quantity, keyword: _Keyword | None) -> list[Reading]:

@@ -36,6 +36,9 @@ class TextStream:
     source_index: tuple[int, ...] = ()
     #: Per character of ``text``: the recognition probability of the word it came from (0-1).
     prob: tuple[float, ...] = ()
+    #: The same per character of ``source``: numbers rewritten as Arabic spread their
+    #: characters over the numeral (一万五千 -> 15000), so only here does 五 keep its own.
+    source_prob: tuple[float, ...] = ()
 
     def __len__(self) -> int:
         return len(self.text)
@@ -124,6 +127,7 @@ def build_stream(utterances: Sequence[Utterance], participant: str | None = None
         source=stripped,
         source_index=tuple(index),
         prob=tuple(round(probs[i], 4) for i in src),
+        source_prob=tuple(round(probs[i], 4) for i in kept),
     )
 
 

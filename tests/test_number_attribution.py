@@ -157,3 +157,36 @@ def test_yigong_before_years_states_the_period_not_a_sum() -> None:
     assert [(c.kind, c.spoken, c.matches) for c in bad if not c.matches] == [
         ("payment_years", 30, False)
     ]
+
+
+def test_one_numeral_doubt_rests_on_the_recognised_numeral_not_its_arabic_rewrite() -> None:
+    # 一万五千 -> 15000 spreads the characters' probabilities over the digits: the 5 got
+    # 一's. A clearly heard 五 is a real mismatch even when 一 was unsure (dev06: 一 at 0.106,
+    # 五 at 0.995). (Below number_min_confidence the whole number is review anyway.)
+    (c,) = _in_node(_checks("每期保费一万五千元", {"一": 0.6}), "premium")
+    assert (c.spoken, c.expected, c.matches, c.doubt) == (15000, 12000, False, "")
+    assert number_findings([_number(c)])[0].severity == "fail"
+    # The differing numeral itself unsure: review.
+    (c,) = _in_node(_checks("每期保费一万五千元", {"五": 0.5}), "premium")
+    assert "五" in c.doubt
+    assert number_findings([_number(c)])[0].severity == "review"
+
+
+@pytest.mark.parametrize(("first", "doubt"), [(0.77, True), (0.97, False)])
+def test_an_extra_unsure_numeral_syllable_is_a_doubt(first: float, doubt: bool) -> None:
+    # 二十年 heard as 十二十年 (read as 30; dev06): without the unsure first 十 it is 二十.
+    (c,) = _in_node(_checks("保险期间十二十年", {"十": first}), "premium")
+    assert (c.kind, c.spoken, c.expected, c.matches) == ("insurance_years", 30, 20, False)
+    assert bool(c.doubt) is doubt
+
+
+def test_a_sum_word_in_the_clause_before_does_not_make_the_premium_a_sum() -> None:
+    # 一共 sums what follows it in its clause: here the payment period, not the premium.
+    checks = _in_node(_checks("一共交十年，每年交一万五千元"), "premium")
+    assert [(c.kind, c.spoken, c.matches) for c in checks] == [
+        ("payment_years", 10, True),
+        ("premium", 15000, False),
+    ]
+    # 加起来 closes its clause: the next clause's amount is the sum.
+    checks = _in_node(_checks("主险和附加险加起来，每年交12600元"), "premium")
+    assert [(c.kind, c.statement, c.matches) for c in checks] == [("premium", "sum", True)]
