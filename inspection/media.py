@@ -182,13 +182,15 @@ def load_audio(tracks: list[Track], sample_rate: int = 16000) -> np.ndarray:
 
 
 def sample_frames(
-    track: Track, fps: float, max_distance_s: float | None = None
+    track: Track, fps: float, max_distance_s: float | None = None, threads: int = 0
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(t_s, bgr)`` at session instants ``k / fps`` covered by the track's video.
 
     Each instant gets the decoded frame nearest to it; instants farther than
     ``max_distance_s`` (default ``min(1 / fps, 1 s)``) from any frame (the picture froze
-    or stopped) are skipped. Decodes front to back without seeking.
+    or stopped) are skipped. Decodes front to back without seeking; only the frames picked
+    are converted to BGR. ``threads``: decoder threads (0: FFmpeg's choice, frame and slice
+    threads; 1: on the caller's thread, for callers that already keep every core busy).
     """
     if fps <= 0:
         raise ValueError("fps must be positive")
@@ -197,12 +199,14 @@ def sample_frames(
         stream = _first(container, "video")
         if stream is None:
             return
-        stream.thread_type = "AUTO"
+        if threads != 1:
+            stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = max(0, threads)
         step = 1.0 / float(stream.average_rate) if stream.average_rate else 1.0 / 30
         stats = DecodeStats()
         timed = _timed_frames(track, container, stream, step, stats)
         for instant, frame in _pick_nearest(timed, fps, limit, step):
-            yield instant, _bgr(frame)
+            yield instant, _bgr(frame, threads)
         _log_stats(track.path, stats)
 
 
@@ -257,8 +261,9 @@ def _nearest(
     return before
 
 
-def _bgr(frame: Any) -> np.ndarray:
-    image: np.ndarray = frame.to_ndarray(format="bgr24")
+def _bgr(frame: Any, threads: int = 0) -> np.ndarray:
+    # swscale converts on its own threads unless told otherwise (FFmpeg 8).
+    image: np.ndarray = frame.to_ndarray(format="bgr24", threads=threads or None)
     return image
 
 

@@ -166,7 +166,10 @@ class SpeechRecognizer:
         cpu_threads: int = 2,
         initial_prompt: str | None = None,
         options: DecodeOptions | None = None,
+        workers: int = 1,
     ) -> None:
+        """``workers``: decodes that may run at once from several threads (ctranslate2 model
+        replicas sharing one copy of the weights, each on ``cpu_threads`` threads)."""
         # Imported here so that modules using only Word/Utterance don't pay for ctranslate2.
         from faster_whisper import WhisperModel
 
@@ -180,11 +183,13 @@ class SpeechRecognizer:
             device="cpu",
             compute_type="int8",
             cpu_threads=cpu_threads,
-            num_workers=1,
+            num_workers=workers,
             local_files_only=True,
         )
-        # One decode at a time: ctranslate2 already uses cpu_threads, more would oversubscribe.
-        self._lock = threading.Lock()
+        # At most ``workers`` decodes at a time: each replica already uses cpu_threads, more
+        # would oversubscribe.
+        self._lock = threading.BoundedSemaphore(max(1, workers))
+        self._scorer_lock = threading.Lock()
         self._scorer: ClosedSetScorer | None = None
 
     def transcribe(
@@ -266,8 +271,9 @@ class SpeechRecognizer:
         if utts and clear and c.score >= 1.0 and sure:
             return utts
         with self._lock:
-            if self._scorer is None:
-                self._scorer = ClosedSetScorer(self._model, self.options.language)
+            with self._scorer_lock:
+                if self._scorer is None:
+                    self._scorer = ClosedSetScorer(self._model, self.options.language)
             score = self._scorer.score(clip)
         if score is None:
             return utts

@@ -198,3 +198,26 @@ def test_absence_counts_stretches_without_video() -> None:
 def test_face_size_is_the_smaller_side() -> None:
     face = Face(box=(0.0, 0.0, 30.0, 40.0), landmarks=np.zeros((5, 2), np.float32), score=0.9)
     assert face.size == 30.0
+
+
+def test_full_pass_of_a_video_frame_runs_at_its_own_size_with_the_same_faces(
+    analyzer: FaceAnalyzer, astronaut: np.ndarray
+) -> None:
+    # Two faces (the second small, as a card photo held up) in a 640x480 frame, one near
+    # the bottom edge where the 640x640 canvas and the frame's own size differ most.
+    frame = _in_frame(astronaut, 0.5, 40, 60)
+    card = cv2.resize(astronaut, None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA)
+    frame[380:480, 420 : 420 + card.shape[1]] = card[:100]  # cut by the bottom edge
+    native = analyzer.stats["native"]
+    fast = analyzer.detect_full(frame)
+    assert analyzer.stats["native"] == native + 1  # not the 640x640 canvas
+    canvas = analyzer.detect(frame)
+    assert len(fast) == len(canvas) == 2
+    for a, b in zip(fast, canvas, strict=True):
+        assert a.box == pytest.approx(b.box, abs=1.0)
+        assert a.score == pytest.approx(b.score, abs=0.02)
+    # Larger than the canvas, or grey: the canvas pass as before.
+    big = cv2.resize(astronaut, (1536, 1536), interpolation=cv2.INTER_CUBIC)
+    (face,) = analyzer.detect_full(big)
+    assert face.box == pytest.approx(tuple(3 * v for v in ASTRONAUT_BOX), rel=0.05)
+    assert analyzer.stats["native"] == native + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from fractions import Fraction
@@ -295,3 +296,21 @@ def test_audio_format_change_mid_stream_is_resampled(tmp_path: Path) -> None:
     audio = load_audio([Track("x", joined, 0.0)])
     assert 1.9 < len(audio) / 16000 < 2.3
     assert _rms(audio[2000:14000]) > 0.3 and _rms(audio[-14000:-2000]) > 0.3
+
+
+def _os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_sample_frames_on_the_callers_thread_gives_the_same_frames(
+    clips: dict[str, Path],
+) -> None:
+    track = Track("salesperson", clips["mkv"], 0.27)
+    threaded = list(sample_frames(track, fps=2))
+    before = _os_threads()
+    own = []
+    for t, image in sample_frames(track, fps=2, threads=1):
+        own.append((t, image))
+        assert _os_threads() == before  # no decoder threads: the caller's lane does the work
+    assert [t for t, _ in own] == [t for t, _ in threaded]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(own, threaded, strict=True))

@@ -96,3 +96,21 @@ def test_wrong_name_on_id_card_is_flagged_with_a_thumbnail(
     assert (session / f.evidence["frame"]).read_bytes()[:2] == b"\xff\xd8"  # JPEG
     assert any("身份证" in line["text"] for line in f.evidence["transcript"])  # context
     assert "load_speech" not in report.timings  # the model was already built
+
+
+@pytest.mark.slow
+def test_long_salesperson_track_is_decoded_in_pieces_on_two_lanes(tmp_path: Path) -> None:
+    # Pieces of 15 s on the ~50 s mini session: cut at pauses, decoded on both lanes.
+    inspector = Inspector(ModelRegistry.from_env(), Thresholds(), threads=2, speech_piece_s=15)
+    session = make_session(tmp_path, "clean", "mini", "a", seed=1)
+    report = inspector.run(load_session_dir(session, template=str(MINI_TEMPLATE)))
+    assert report.meta["speech_pieces"]["salesperson"] >= 2
+    assert report.meta["speech_pieces"]["customer"] == 1  # per-region decoding: whole
+    assert report.verdict == "pass", [f.message for f in report.findings]
+    assert all(n.covered for n in report.nodes)
+    starts = [t.start_s for t in report.transcript if t.participant == "salesperson"]
+    assert starts == sorted(starts)
+    # CPU seconds per stage, measured on the threads that ran it.
+    cpu = report.meta["cpu_s"]
+    assert cpu["speech"] > 0 and cpu["video"] > 0 and cpu["documents"] > 0
+    assert inspector.lanes == 2
