@@ -41,10 +41,7 @@ async def add_user(
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if not name or len(name) > 64 or not name.isprintable() or " " in name:
         raise UserError("name must be 1-64 printable characters without spaces")
-    password = password or generate_password()
-    if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
-    password_hash = hash_password(password)
+    password, password_hash = _new_password(password)
     db = await _open(settings)
     try:
         async with db.session() as s:
@@ -65,6 +62,14 @@ async def add_user(
     return password
 
 
+def _new_password(password: str | None) -> tuple[str, str]:
+    """The password (generated when none is given) and its hash; refuses a short one."""
+    password = password or generate_password()
+    if len(password) < 8:
+        raise UserError("password must have at least 8 characters")
+    return password, hash_password(password)
+
+
 async def end_sessions(s: AsyncSession, user_id: int) -> int:
     """Log the user out everywhere (inside the caller's transaction); returns how many logins
     ended. Deleting the rows is enough: every request looks its cookie up in this table."""
@@ -81,11 +86,8 @@ async def _user(s: AsyncSession, name: str) -> User:
 
 async def set_password(settings: Settings, name: str, password: str | None) -> str:
     """Set (or generate) a password and end every login of the user; returns the password."""
-    password = password or generate_password()
-    if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
     # Hashed before the write transaction opens: SQLite holds its write lock until commit.
-    password_hash = hash_password(password)
+    password, password_hash = _new_password(password)
     db = await _open(settings)
     try:
         async with db.session() as s:

@@ -198,9 +198,7 @@ async def _decide(
         row = await load_session(s, session_id)
         level = await _check_can_act(s, row, user)
         findings = list(
-            (
-                await s.execute(select(FindingRow).where(FindingRow.session_id == session_id))
-            ).scalars()
+            await s.scalars(select(FindingRow).where(FindingRow.session_id == session_id))
         )
         _check_findings_judged(findings, decision)
         opened = await _opened_at(s, row.id, user)

@@ -89,7 +89,7 @@ def node_titles(row: RecordingSession) -> dict[str, str]:
 async def users_of(s: AsyncSession, ids: set[int]) -> dict[int, User]:
     if not ids:
         return {}
-    return {u.id: u for u in (await s.execute(select(User).where(User.id.in_(ids)))).scalars()}
+    return {u.id: u for u in await s.scalars(select(User).where(User.id.in_(ids)))}
 
 
 @dataclass
@@ -107,35 +107,29 @@ async def load_review(s: AsyncSession, session_id: str) -> ReviewState:
     """One session's review data (no audit: callers audit what they do with it)."""
     row = await load_session(s, session_id)
     findings = list(
-        (
-            await s.execute(
-                select(FindingRow)
-                .where(FindingRow.session_id == session_id)
-                .order_by(
-                    case((FindingRow.severity == "fail", 0), else_=1),
-                    func.coalesce(FindingRow.start_s, -1.0),
-                    FindingRow.id,
-                )
+        await s.scalars(
+            select(FindingRow)
+            .where(FindingRow.session_id == session_id)
+            .order_by(
+                case((FindingRow.severity == "fail", 0), else_=1),
+                func.coalesce(FindingRow.start_s, -1.0),
+                FindingRow.id,
             )
-        ).scalars()
+        )
     )
     decisions = list(
-        (
-            await s.execute(
-                select(ReviewDecision)
-                .where(ReviewDecision.session_id == session_id)
-                .order_by(ReviewDecision.id)
-            )
-        ).scalars()
+        await s.scalars(
+            select(ReviewDecision)
+            .where(ReviewDecision.session_id == session_id)
+            .order_by(ReviewDecision.id)
+        )
     )
     requests = list(
-        (
-            await s.execute(
-                select(RerecordRequest)
-                .where(RerecordRequest.session_id == session_id)
-                .order_by(RerecordRequest.id)
-            )
-        ).scalars()
+        await s.scalars(
+            select(RerecordRequest)
+            .where(RerecordRequest.session_id == session_id)
+            .order_by(RerecordRequest.id)
+        )
     )
     ids = {row.salesperson_id} | {d.reviewer_id for d in decisions}
     ids |= {f.reviewed_by for f in findings if f.reviewed_by}
