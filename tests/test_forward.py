@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from yarl import URL
 
 from server.api import forward
 from server.rtc.client import ClientPeer
-from server.store.models import RecordingSession
+from server.store.models import MediaNode, RecordingSession
 from tests.conftest import Client, RunningServer, add_test_users
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import join, open_session, wait_for
@@ -36,6 +36,7 @@ async def hosts(tmp_path: Path) -> AsyncIterator[TwoHosts]:
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
         "audit_key_file": str(tmp_path / "audit.key"),  # one key per cluster (docs/audit.md)
         "node_dead_after_s": 3600.0,  # nobody dies unless the test says so
+        "node_heartbeat_s": 3600.0,  # rows as the test leaves them (one beat at the start)
     }
     a = await start_node(tmp_path / "host-a", "node-a", **shared)
     b = await start_node(tmp_path / "host-b", "node-b", **shared)
@@ -187,3 +188,23 @@ async def test_a_foreign_origin_is_refused_before_forwarding(hosts: TwoHosts) ->
         assert status == 403, forged
         assert_error(body, "origin_mismatch")
     assert meta(h.b, sid)["status"] != "ended"
+
+
+async def test_a_node_url_naming_another_node_is_refused_not_answered(hosts: TwoHosts) -> None:
+    """b's node_url misconfigured as a's (e.g. the public URL both share): a forwards to
+    itself; the forwarded request must not be answered by a, which has not the files."""
+    h = hosts
+    await open_session(h.sales)
+    sid, token = await open_session(h.sales)
+    assert await holder(h.a, sid) == "node-b"
+    async with h.a.ctx.db.session() as s:
+        await s.execute(update(MediaNode).where(MediaNode.id == "node-b").values(url=h.a.url))
+    customer = Client(h.a.url)
+    try:
+        status, body = await customer.post(f"/api/join/{token}/consent", json={"consent": True})
+    finally:
+        await customer.close()
+    assert status == 503, body
+    assert_error(body, "node_misrouted")
+    assert [e["type"] for e in meta(h.b, sid)["events"]] == []
+    assert not (h.a.ctx.settings.sessions_dir / sid).exists()

@@ -14,7 +14,8 @@ Not forwarded: the offers (``.../offer`` answer 409 ``wrong_node`` and the pages
 the holder, so the media and later requests go there directly), a session nobody holds or
 whose holder is dead (answered here, as before), and a request that was forwarded once
 (``X-Kesu-Forwarded-By``, with a MAC made with the cluster's ``secret_key``: never a
-loop, even while two nodes disagree about the holder).
+loop). A forwarded request reaching a node that does not hold the session either (a
+``node_url`` that names another node) gets 503 ``node_misrouted``.
 A holder that does not answer within ``node_forward_timeout_s`` gives 503
 ``node_unreachable`` to a request that writes; a read (GET) is then answered here, from the
 database (and the store), as if nobody held the session.
@@ -82,6 +83,10 @@ class NodeUnreachable(KesuError):
     status, code = 503, "node_unreachable"
 
 
+class Misrouted(KesuError):
+    status, code = 503, "node_misrouted"
+
+
 def _stamp(ctx: AppContext, method: str, path: str) -> str:
     me = nodes.node_id(ctx.settings)
     return f"{me} {ctx.signer.node_mac(f'{me} {method} {path}')}"
@@ -118,11 +123,20 @@ def _bound(request: web.Request) -> bool:
 
 @web.middleware
 async def forward_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if forwarded(request) or not _bound(request):
+    if not _bound(request):
         return await handler(request)
     ctx = request.app[CTX]
     session_id = _session_of(request, ctx)
     target = None if session_id is None else await nodes.holder(ctx, session_id)
+    if forwarded(request):
+        if target is not None:
+            # Sent here as the holder, and it is not (a node_url naming another node, e.g.
+            # the shared public URL): answering would write on the wrong disk.
+            raise Misrouted(
+                "this request was forwarded to a media node that does not hold the session",
+                details={"node_id": target[0]},
+            )
+        return await handler(request)
     if target is None:
         return await handler(request)
     try:
