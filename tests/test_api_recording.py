@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,8 +137,11 @@ def _serve(data_dir: Path, port: int, **extra_env: str) -> subprocess.Popen[byte
 
 async def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
     c = Client(url)
+    # A cold start imports aiortc, PyAV and SQLAlchemy: seconds on a quiet box, over 30 s on
+    # a loaded CI machine. The bound only stops a server that never comes up.
+    deadline = time.monotonic() + 120.0
     try:
-        for _ in range(150):
+        while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(
                     f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}"
