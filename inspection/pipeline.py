@@ -175,6 +175,16 @@ class Inspector:
         )
         lanes.run()
         run.timings.update(lanes.clock.wall_s())
+        run.tasks = [
+            {
+                "task": name,
+                "lane": lane,
+                "start_s": round(a - t0, 2),
+                "end_s": round(b - t0, 2),
+                "cpu_s": round(cpu, 2),
+            }
+            for name, _stage, lane, a, b, cpu in sorted(lanes.clock.tasks, key=lambda x: x[3])
+        ]
         for stage, cpu in lanes.clock.cpu_s.items():
             run.cpu_s[stage] = run.cpu_s.get(stage, 0.0) + cpu
         # Whisper's own threads (zero where /proc is missing).

@@ -230,6 +230,20 @@ def main(argv: list[str] | None = None) -> int:
         f" peak RSS {peak:.0f} MB; load average {os.getloadavg()[0]:.1f}"
     )
     print("(stage walls overlap: stages on different lanes run at the same time)")
+    tasks = list(report.meta.get("tasks", []))
+    if tasks:
+        # The lanes' timeline: which task ran where and when (s from the run's start), and
+        # how busy each lane was between the first task's start and the last one's end.
+        span = max(float(t["end_s"]) for t in tasks) - min(float(t["start_s"]) for t in tasks)
+        print(f"lane timeline (s from start; {span:.1f} s from first task to last):")
+        for t in tasks:
+            print(
+                f"  lane {t['lane']}  {float(t['start_s']):7.1f} - {float(t['end_s']):7.1f}"
+                f"  cpu on lane {float(t['cpu_s']):6.1f}  {t['task']}"
+            )
+        for lane in sorted({int(t["lane"]) for t in tasks}):
+            busy = sum(float(t["end_s"]) - float(t["start_s"]) for t in tasks if t["lane"] == lane)
+            print(f"  lane {lane} busy {busy:.1f} s ({busy / max(span, 1e-9):.0%})")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), "utf-8")
     if args.report:
