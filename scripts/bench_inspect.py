@@ -156,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         " instead of side by side on --threads single-threaded lanes",
     )
     ap.add_argument("--report", type=Path, help="also write the inspection report JSON here")
+    ap.add_argument(
+        "--speech-piece-s",
+        type=float,
+        default=0.0,
+        help="cut the salesperson's whole-track decode into pieces of about this many seconds"
+        " at pauses, decoded on both lanes (0: whole; inspection.pipeline.PIECE_S)",
+    )
     args = ap.parse_args(argv)
 
     if args.session is None and args.corpus is None:
@@ -173,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"built {session} in {time.perf_counter() - t0:.1f} s", flush=True)
 
     inspector = Inspector(
-        ModelRegistry.from_env(), Thresholds(), threads=args.threads, overlap=not args.serial
+        ModelRegistry.from_env(),
+        Thresholds(),
+        threads=args.threads,
+        overlap=not args.serial,
+        speech_piece_s=args.speech_piece_s,
     )
     t0 = time.perf_counter()
     _ = inspector.speech, inspector.faces, inspector.ocr
