@@ -4,8 +4,8 @@
 ``Inspector`` builds each model once, on first use, and reuses it for every session it runs
 (one Inspector per worker process). The stages between the probe and the rules run as tasks
 on ``threads`` lanes (``inspection.lanes``): both participants' audio, the speech of each
-(a long whole-track decode cut into pieces at pauses, ``inspection.audio_pieces``) and each
-participant's video scan run side by side, single-threaded each, so that two cores stay busy
+(optionally a long whole-track decode cut into pieces at pauses, ``inspection.audio_pieces``)
+and each participant's video scan run side by side, single-threaded each, so two cores stay busy
 until the script and the documents, which wait for them. The inputs (``InspectionInput``,
 ``load_session_dir``, ``make_input``) live in ``inspection.inputs``, the run's state in
 ``inspection.run_state``, the documents stage in ``inspection.document_stage`` and the
