@@ -118,6 +118,7 @@ def report(run: RunState, found: list[Finding], th: Thresholds) -> Report:
             "frames_sampled": {who: len(s.faces) for who, s in run.scans.items()},
             "cpu_s": {k: round(v, 2) for k, v in run.cpu_s.items()},
             "speech_pieces": dict(run.speech_pieces),
+            "tasks": list(run.tasks),
         },
     )
 

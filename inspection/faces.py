@@ -166,8 +166,9 @@ class FaceAnalyzer:
         """``detect`` for a frame that fits the model's 640x640 canvas, run at the frame's own
         size (padded to a multiple of 32) instead of on the whole canvas: a 640x480 frame costs
         ~25% less (15.7 vs 21.3 ms on one thread) for the same faces (the canvas is padded
-        with zeros, as the convolutions pad; equal on 3,000+ dev frames). Larger images
-        (reference photos) and a model whose input cannot be freed go through ``detect``."""
+        with zeros, as the convolutions pad; equal on 3,008 dev frames but one card-photo
+        box). Larger images (reference photos) and a model whose input cannot be freed go
+        through ``detect``."""
         h, w = bgr.shape[:2]
         if self._dyn is None or w > self._in_w or h > self._in_h or bgr.ndim != 3:
             return self.detect(bgr)

@@ -4,8 +4,8 @@
 ``Inspector`` builds each model once, on first use, and reuses it for every session it runs
 (one Inspector per worker process). The stages between the probe and the rules run as tasks
 on ``threads`` lanes (``inspection.lanes``): both participants' audio, the speech of each
-(a long whole-track decode cut into pieces at pauses, ``inspection.audio_pieces``) and each
-participant's video scan run side by side, single-threaded each, so that two cores stay busy
+(optionally a long whole-track decode cut into pieces at pauses, ``inspection.audio_pieces``)
+and each participant's video scan run side by side, single-threaded each, so two cores stay busy
 until the script and the documents, which wait for them. The inputs (``InspectionInput``,
 ``load_session_dir``, ``make_input``) live in ``inspection.inputs``, the run's state in
 ``inspection.run_state``, the documents stage in ``inspection.document_stage`` and the
@@ -67,9 +67,13 @@ __all__ = [
 
 SAMPLE_RATE = 16000
 T = TypeVar("T")
-# A whole-track speech decode (the salesperson's) is cut into pieces of about this length at
-# a pause within PIECE_SEARCH_S of the nominal cut: the pieces are shared out between the
-# lanes, and faster-whisper's spectrogram of a piece stays small (see audio_pieces).
+# With ``speech_piece_s`` > 0 a whole-track speech decode (the salesperson's) is cut into
+# pieces of about that length at a pause within PIECE_SEARCH_S of the nominal cut: the
+# pieces are shared out between the lanes, and faster-whisper's spectrogram of a piece stays
+# small (see audio_pieces). Off by default: on dev16 (1,066 s) pieces of PIECE_S decoded a
+# stretch 140 s after the last cut differently (30 s windows fall elsewhere), which lost a
+# rider node and added three sound-alike forbidden-phrase reviews on a clean session; the
+# whole track on one lane already balances the customer's speech and both video scans.
 PIECE_S = 300.0
 PIECE_SEARCH_S = 30.0
 
@@ -83,12 +87,13 @@ class Inspector:
         thresholds: Thresholds | None = None,
         threads: int = 2,
         overlap: bool = True,
-        speech_piece_s: float = PIECE_S,
+        speech_piece_s: float = 0.0,
     ) -> None:
         """``threads``: cores to use. With ``overlap`` (the default) the stages run on that
         many lanes at once and each model call is single-threaded; without it, one lane runs
         the stages one after another and each model call uses ``threads`` threads.
-        ``speech_piece_s``: length of the pieces a whole-track decode is cut into (0: none)."""
+        ``speech_piece_s``: length of the pieces a whole-track decode is cut into (0, the
+        default: none; see PIECE_S)."""
         self.models = models
         self.speech_piece_s = speech_piece_s
         self.overlap = overlap
@@ -175,6 +180,16 @@ class Inspector:
         )
         lanes.run()
         run.timings.update(lanes.clock.wall_s())
+        run.tasks = [
+            {
+                "task": name,
+                "lane": lane,
+                "start_s": round(a - t0, 2),
+                "end_s": round(b - t0, 2),
+                "cpu_s": round(cpu, 2),
+            }
+            for name, _stage, lane, a, b, cpu in sorted(lanes.clock.tasks, key=lambda x: x[3])
+        ]
         for stage, cpu in lanes.clock.cpu_s.items():
             run.cpu_s[stage] = run.cpu_s.get(stage, 0.0) + cpu
         # Whisper's own threads (zero where /proc is missing).

@@ -75,6 +75,7 @@ class RunState:
     pieces: dict[str, dict[int, list[Utterance]]] = field(default_factory=dict)
     speech_done_s: float = 0.0
     speech_pieces: dict[str, int] = field(default_factory=dict)  # participant -> pieces decoded
+    tasks: list[dict[str, object]] = field(default_factory=list)  # the lanes' timeline
     utterances: dict[str, list[Utterance]] = field(default_factory=dict)
     script: ScriptResult | None = None
     windows: dict[str, Span] = field(default_factory=dict)  # document kind -> span

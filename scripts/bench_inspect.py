@@ -156,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         " instead of side by side on --threads single-threaded lanes",
     )
     ap.add_argument("--report", type=Path, help="also write the inspection report JSON here")
+    ap.add_argument(
+        "--speech-piece-s",
+        type=float,
+        default=0.0,
+        help="cut the salesperson's whole-track decode into pieces of about this many seconds"
+        " at pauses, decoded on both lanes (0: whole; inspection.pipeline.PIECE_S)",
+    )
     args = ap.parse_args(argv)
 
     if args.session is None and args.corpus is None:
@@ -173,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"built {session} in {time.perf_counter() - t0:.1f} s", flush=True)
 
     inspector = Inspector(
-        ModelRegistry.from_env(), Thresholds(), threads=args.threads, overlap=not args.serial
+        ModelRegistry.from_env(),
+        Thresholds(),
+        threads=args.threads,
+        overlap=not args.serial,
+        speech_piece_s=args.speech_piece_s,
     )
     t0 = time.perf_counter()
     _ = inspector.speech, inspector.faces, inspector.ocr
@@ -230,6 +241,20 @@ def main(argv: list[str] | None = None) -> int:
         f" peak RSS {peak:.0f} MB; load average {os.getloadavg()[0]:.1f}"
     )
     print("(stage walls overlap: stages on different lanes run at the same time)")
+    tasks = list(report.meta.get("tasks", []))
+    if tasks:
+        # The lanes' timeline: which task ran where and when (s from the run's start), and
+        # how busy each lane was between the first task's start and the last one's end.
+        span = max(float(t["end_s"]) for t in tasks) - min(float(t["start_s"]) for t in tasks)
+        print(f"lane timeline (s from start; {span:.1f} s from first task to last):")
+        for t in tasks:
+            print(
+                f"  lane {t['lane']}  {float(t['start_s']):7.1f} - {float(t['end_s']):7.1f}"
+                f"  cpu on lane {float(t['cpu_s']):6.1f}  {t['task']}"
+            )
+        for lane in sorted({int(t["lane"]) for t in tasks}):
+            busy = sum(float(t["end_s"]) - float(t["start_s"]) for t in tasks if t["lane"] == lane)
+            print(f"  lane {lane} busy {busy:.1f} s ({busy / max(span, 1e-9):.0%})")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), "utf-8")
     if args.report:

@@ -114,3 +114,5 @@ def test_long_salesperson_track_is_decoded_in_pieces_on_two_lanes(tmp_path: Path
     cpu = report.meta["cpu_s"]
     assert cpu["speech"] > 0 and cpu["video"] > 0 and cpu["documents"] > 0
     assert inspector.lanes == 2
+    tasks = {t["task"] for t in report.meta["tasks"]}
+    assert {"script", "documents", "video:customer", "speech:salesperson"} <= tasks
