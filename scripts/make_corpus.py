@@ -38,13 +38,23 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root: tests.*, inspection.*
 
 from inspection.report import FINDING_CODES  # noqa: E402
 from tests.corpus import TEMPLATE_IDS, all_lines, build_session, corpus_specs  # noqa: E402
 from tests.corpus_media import has_clip  # noqa: E402
+
+
+class _Spec(Protocol):
+    @property
+    def session_id(self) -> str: ...
+
+
+SpecT = TypeVar("SpecT", bound=_Spec)
 
 
 def coverage(labels: list[dict[str, object]]) -> Counter[str]:
@@ -81,75 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    if args.split != "v1":
-        return main_v2(args, ap)
-    if args.list_lines:
-        for line in all_lines():
-            print(line)
-        return 0
-    if args.out is None:
-        ap.error("--out is required")
-    missing = [t for t in all_lines() if not has_clip(t)]
-    if missing:
-        print(f"{len(missing)} lines have no TTS clip, e.g. {missing[0]!r}", file=sys.stderr)
-        print("synthesise them with scripts/tts/synth.py (see its docstring)", file=sys.stderr)
-        return 2
-
-    specs = corpus_specs(args.seed, tuple(args.template or TEMPLATE_IDS))
-    if args.sessions:
-        wanted = [w.strip() for w in args.sessions.split(",") if w.strip()]
-        specs = [s for s in specs if any(w in s.session_id for w in wanted)]
-    specs = specs[: args.limit]
-    args.out.mkdir(parents=True, exist_ok=True)
-    index = []
-    started = time.perf_counter()
-    for spec in specs:
-        t0 = time.perf_counter()
-        out = build_session(args.out, spec, fps=args.fps)
-        labels = json.loads((out / "labels.json").read_text("utf-8"))
-        size = sum(p.stat().st_size for p in out.iterdir())
-        build_s = time.perf_counter() - t0
-        index.append(
-            {
-                "session_id": spec.session_id,
-                "kind": spec.kind,
-                "template_id": spec.template_id,
-                "expected_codes": labels["expected_codes"],
-                "duration_s": labels["duration_s"],
-                "bytes": size,
-                "build_s": round(build_s, 2),
-            }
-        )
-        codes = ",".join(labels["expected_codes"]) or "clean"
-        print(
-            f"{spec.session_id:48s} {labels['duration_s']:6.1f}s {size / 1e6:5.1f} MB "
-            f"{build_s:5.1f}s  {codes}",
-            flush=True,
-        )
-    total = time.perf_counter() - started
-    (args.out / "corpus.json").write_text(
-        json.dumps({"seed": args.seed, "sessions": index}, ensure_ascii=False, indent=1) + "\n",
-        "utf-8",
-    )
-    counts = coverage(index)
-    audio_s = sum(float(e["duration_s"]) for e in index)
-    print(
-        f"\n{len(index)} sessions, {audio_s / 60:.1f} min of recording, "
-        f"{sum(int(e['bytes']) for e in index) / 1e6:.0f} MB, built in {total:.0f} s"
-    )
-    for code in ("clean", *FINDING_CODES):
-        print(f"  {counts.get(code, 0):3d}  {code}")
-    return 0
-
-
-def main_v2(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
-    """The v2 corpus: one split (dev or test) into --out."""
-    from tests.corpus_v2.build import build_session as build_v2
-    from tests.corpus_v2.build import specs as specs_v2
-    from tests.corpus_v2.combined import combined_lines
-    from tests.corpus_v2.wording import WORDINGS
-
-    lines = list(dict.fromkeys(WORDINGS[args.split].lines() + combined_lines(args.split)))
+    lines = all_lines() if args.split == "v1" else v2_lines(args.split)
     if args.list_lines:
         for line in lines:
             print(line)
@@ -159,59 +101,99 @@ def main_v2(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     missing = [t for t in lines if not has_clip(t)]
     if missing:
         print(f"{len(missing)} lines have no TTS clip, e.g. {missing[0]!r}", file=sys.stderr)
+        print("synthesise them with scripts/tts/synth.py (see its docstring)", file=sys.stderr)
         return 2
-    chosen = specs_v2(args.split, args.seed)
-    if args.sessions:
-        wanted = [w.strip() for w in args.sessions.split(",") if w.strip()]
-        chosen = [s for s in chosen if any(w in s.session_id for w in wanted)]
-    chosen = chosen[: args.limit]
-    args.out.mkdir(parents=True, exist_ok=True)
-    index = []
+
     started = time.perf_counter()
-    for spec in chosen:
-        t0 = time.perf_counter()
-        out = build_v2(args.out, spec, fps=args.fps)
-        labels = json.loads((out / "labels.json").read_text("utf-8"))
-        size = sum(p.stat().st_size for p in out.iterdir())
-        entry = {
-            "session_id": spec.session_id,
-            "split": spec.split,
-            "kind": spec.kind,
-            "seed": spec.seed,
-            "expected_codes": labels["expected_codes"],
-            "duration_s": labels["duration_s"],
-            "variation": labels["variation"],
-            "bytes": size,
-            "build_s": round(time.perf_counter() - t0, 2),
-        }
-        index.append(entry)
-        codes = ",".join(labels["expected_codes"]) or "clean"
-        print(
-            f"{spec.session_id:36s} {labels['duration_s']:6.1f}s {size / 1e6:5.1f} MB "
-            f"{entry['build_s']:5.1f}s  {codes}",
-            flush=True,
-        )
+    if args.split == "v1":
+        specs = corpus_specs(args.seed, tuple(args.template or TEMPLATE_IDS))
+        index = build_all(args.out, select(specs, args), build_session, _entry_v1, args.fps, 48)
+        corpus: dict[str, Any] = {"seed": args.seed}
+    else:
+        from tests.corpus_v2.build import build_session as build_v2
+        from tests.corpus_v2.build import specs as specs_v2
+
+        chosen = select(specs_v2(args.split, args.seed), args)
+        index = build_all(args.out, chosen, build_v2, _entry_v2, args.fps, 36)
+        corpus = {"split": args.split, "seed": args.seed if args.split == "dev" else None}
     (args.out / "corpus.json").write_text(
-        json.dumps(
-            {
-                "split": args.split,
-                "seed": args.seed if args.split == "dev" else None,
-                "sessions": index,
-            },
-            ensure_ascii=False,
-            indent=1,
-        )
-        + "\n",
-        "utf-8",
+        json.dumps({**corpus, "sessions": index}, ensure_ascii=False, indent=1) + "\n", "utf-8"
     )
+    counts = coverage(index)
     audio_s = sum(float(e["duration_s"]) for e in index)
     print(
         f"\n{args.split}: {len(index)} sessions, {audio_s / 60:.1f} min of recording, "
+        f"{sum(int(e['bytes']) for e in index) / 1e6:.0f} MB, "
         f"built in {time.perf_counter() - started:.0f} s"
     )
-    for code, n in sorted(coverage(index).items()):
-        print(f"  {n:3d}  {code}")
+    for code in ("clean", *FINDING_CODES):
+        print(f"  {counts.get(code, 0):3d}  {code}")
     return 0
+
+
+def v2_lines(split: str) -> list[str]:
+    """Every line a v2 split can speak (its sessions and its long combined sales)."""
+    from tests.corpus_v2.combined import combined_lines
+    from tests.corpus_v2.wording import WORDINGS
+
+    return list(dict.fromkeys(WORDINGS[split].lines() + combined_lines(split)))
+
+
+def select(specs: list[SpecT], args: argparse.Namespace) -> list[SpecT]:
+    """The specs --sessions names (any substring of the id) and at most --limit of them."""
+    if args.sessions:
+        wanted = [w.strip() for w in args.sessions.split(",") if w.strip()]
+        specs = [s for s in specs if any(w in s.session_id for w in wanted)]
+    return specs[: args.limit]
+
+
+def _entry_v1(spec: Any, labels: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "session_id": spec.session_id,
+        "kind": spec.kind,
+        "template_id": spec.template_id,
+        "expected_codes": labels["expected_codes"],
+        "duration_s": labels["duration_s"],
+    }
+
+
+def _entry_v2(spec: Any, labels: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "session_id": spec.session_id,
+        "split": spec.split,
+        "kind": spec.kind,
+        "seed": spec.seed,
+        "expected_codes": labels["expected_codes"],
+        "duration_s": labels["duration_s"],
+        "variation": labels["variation"],
+    }
+
+
+def build_all(
+    out: Path,
+    specs: list[SpecT],
+    build: Callable[..., Path],
+    entry: Callable[[SpecT, dict[str, Any]], dict[str, Any]],
+    fps: float,
+    width: int,
+) -> list[dict[str, Any]]:
+    """Build each session into ``out``, print a line per session; the corpus.json index."""
+    out.mkdir(parents=True, exist_ok=True)
+    index = []
+    for spec in specs:
+        t0 = time.perf_counter()
+        path = build(out, spec, fps=fps)
+        labels = json.loads((path / "labels.json").read_text("utf-8"))
+        size = sum(p.stat().st_size for p in path.iterdir())
+        build_s = time.perf_counter() - t0
+        index.append({**entry(spec, labels), "bytes": size, "build_s": round(build_s, 2)})
+        codes = ",".join(labels["expected_codes"]) or "clean"
+        print(
+            f"{spec.session_id:{width}s} {labels['duration_s']:6.1f}s {size / 1e6:5.1f} MB "
+            f"{build_s:5.1f}s  {codes}",
+            flush=True,
+        )
+    return index
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Needs only committed fixtures (tests/data/tts, tests/data/faces) + PyAV, numpy, 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -39,6 +38,8 @@ from tests.corpus_media import (
     load_face,
     portrait_sprite,
     room_background,
+    segment_record,
+    session_metadata,
     write_mkv,
 )
 from tests.corpus_policies import base_policies
@@ -515,10 +516,6 @@ class SessionSpec:
     video_codec: str | None = None  # None: chosen by the seed (mostly VP8)
 
 
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
 def _node_spans(plan: Plan, duration: float) -> dict[str, tuple[float, float]]:
     """node id -> (first beat start, last beat end) of the beats belonging to it."""
     spans: dict[str, tuple[float, float]] = {}
@@ -621,14 +618,6 @@ def _gap_span(plan: Plan) -> tuple[str, float, float] | None:
     return who, start, round(start + seconds, 3)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
@@ -655,19 +644,8 @@ def _write_media(plan: Plan, out_dir: Path, duration: float, fps: float) -> list
             frames = videos[who].frames(a, e)
             chunk = audio[int(round(a * AUDIO_RATE)) : int(round(e * AUDIO_RATE))]
             write_mkv(path, frames, chunk, fps, video_codec=plan.video_codec)
-            interrupted = index + 1 < len(pieces)
-            segments.append(
-                {
-                    "participant": who,
-                    "index": index,
-                    "file": path.name,
-                    "start_s": round(a, 3),
-                    "end_s": round(e, 3),
-                    "status": "interrupted" if interrupted else "finished",
-                    "bytes": path.stat().st_size,
-                    "sha256": _sha256(path),
-                }
-            )
+            status = "interrupted" if index + 1 < len(pieces) else "finished"
+            segments.append(segment_record(path, who, index, a, e, status))
     return segments
 
 
@@ -723,32 +701,27 @@ def build_session(out_root: Path, spec: SessionSpec, fps: float = 5.0) -> Path:
     out = out_root / spec.session_id
     out.mkdir(parents=True, exist_ok=True)
     segments = _write_media(plan, out, duration, fps)
-    started = BASE_TIME + timedelta(minutes=spec.seed % 10000)
-    events = _events(plan, duration)
-    for ev in events:
-        ev["at"] = _iso(started + timedelta(seconds=ev["t_s"]))
-    for seg in segments:
-        seg["started_at"] = _iso(started + timedelta(seconds=seg["start_s"]))
-        seg["ended_at"] = _iso(started + timedelta(seconds=seg["end_s"]))
-    gap = _gap_span(plan)
-    metadata = {
-        "schema": "kesu.session/1",
-        "session_id": spec.session_id,
-        "status": "ended",
-        "created_at": _iso(started - timedelta(seconds=30)),
-        "started_at": _iso(started),
-        "ended_at": _iso(started + timedelta(seconds=duration)),
-        "template_id": plan.template.id,
-        "policy": plan.policy.to_dict(),
-        "segments": segments,
-        "events": events,
-        "gaps": []
-        if gap is None
-        else [{"participant": gap[0], "start_s": gap[1], "end_s": gap[2]}],
-    }
-    _write_json(out / "metadata.json", metadata)
+    _write_json(out / "metadata.json", plan_metadata(plan, spec, duration, segments))
     _write_json(out / "labels.json", _labels(plan, spec, expected, description, duration))
     return out
+
+
+def plan_metadata(
+    plan: Plan, spec: Any, duration: float, segments: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """metadata.json of a planned session whose ``segments`` are written (``spec``: any spec
+    with a ``session_id`` and a ``seed``, which also sets the session's start time)."""
+    gap = _gap_span(plan)
+    return session_metadata(
+        spec.session_id,
+        BASE_TIME + timedelta(minutes=spec.seed % 10000),
+        duration,
+        plan.template.id,
+        plan.policy.to_dict(),
+        segments,
+        _events(plan, duration),
+        [] if gap is None else [{"participant": gap[0], "start_s": gap[1], "end_s": gap[2]}],
+    )
 
 
 def _labels(

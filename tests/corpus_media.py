@@ -7,13 +7,15 @@ deterministic for a given seed.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import av
 import cv2
@@ -319,3 +321,69 @@ def _mux_audio(
             out.mux(packet)
         pos += _AUDIO_CHUNK
     return pos
+
+
+# ------------------------------------------------------------------------------------------
+# Session directory records (docs/session-format.md)
+
+
+def iso_time(t: datetime) -> str:
+    """A server timestamp as metadata.json writes it (UTC, milliseconds, ``Z``)."""
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def segment_record(
+    path: Path, who: str, index: int, start_s: float, end_s: float, status: str = "finished"
+) -> dict[str, Any]:
+    """A written segment file as metadata.json lists it (wall-clock times added by
+    :func:`session_metadata`)."""
+    return {
+        "participant": who,
+        "index": index,
+        "file": path.name,
+        "start_s": round(start_s, 3),
+        "end_s": round(end_s, 3),
+        "status": status,
+        "bytes": path.stat().st_size,
+        "sha256": file_sha256(path),
+    }
+
+
+def session_metadata(
+    session_id: str,
+    started: datetime,
+    duration: float,
+    template_id: str,
+    policy: dict[str, Any],
+    segments: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    gaps: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """metadata.json of an ended synthetic session that started at ``started``: each event
+    and segment also gets its wall-clock time (``at``, ``started_at``/``ended_at``)."""
+    for ev in events:
+        ev["at"] = iso_time(started + timedelta(seconds=ev["t_s"]))
+    for seg in segments:
+        seg["started_at"] = iso_time(started + timedelta(seconds=seg["start_s"]))
+        seg["ended_at"] = iso_time(started + timedelta(seconds=seg["end_s"]))
+    return {
+        "schema": "kesu.session/1",
+        "session_id": session_id,
+        "status": "ended",
+        "created_at": iso_time(started - timedelta(seconds=30)),
+        "started_at": iso_time(started),
+        "ended_at": iso_time(started + timedelta(seconds=duration)),
+        "template_id": template_id,
+        "policy": policy,
+        "segments": segments,
+        "events": events,
+        "gaps": gaps,
+    }

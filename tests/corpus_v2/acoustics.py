@@ -163,6 +163,11 @@ def voiced_clip(text: str, voice: Voice) -> np.ndarray:
     return x
 
 
+def voiced_seconds(text: str, voice: Voice) -> float:
+    """How long ``text`` lasts spoken in ``voice``."""
+    return len(voiced_clip(text, voice)) / AUDIO_RATE
+
+
 # ------------------------------------------------------------------------------------------
 # Room
 

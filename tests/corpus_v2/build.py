@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tests.corpus import (
-    BASE_TIME,
     PERSON_WIDTH,
     PERSON_XY,
     Plan,
-    _events,
-    _iso,
     _labels,
     _node_spans,
-    _sha256,
     _write_json,
     id_photo,
+    plan_metadata,
 )
 from tests.corpus_media import (
     AUDIO_RATE,
@@ -37,9 +33,10 @@ from tests.corpus_media import (
     portrait_sprite,
     room_background,
     room_tone,
+    segment_record,
     write_mkv,
 )
-from tests.corpus_v2.acoustics import in_room, over_network, voiced_clip
+from tests.corpus_v2.acoustics import in_room, over_network, voiced_clip, voiced_seconds
 from tests.corpus_v2.documents import card_sprite, page_sprite, render_form
 from tests.corpus_v2.plan import KINDS, SPLITS, TEMPLATES_DIR, Variation, base_plan
 from tests.render import render_id_card
@@ -121,11 +118,7 @@ def layout(plan: Plan, var: Variation, lead_in_s: float = 1.5, tail_s: float = 2
     t = lead_in_s
     for b in plan.beats:
         b.start_s = t + b.pause_s
-        length = (
-            b.wait_s
-            if b.text is None
-            else len(voiced_clip(b.text, var.voices[b.speaker or ""])) / AUDIO_RATE
-        )
+        length = b.wait_s if b.text is None else voiced_seconds(b.text, var.voices[b.speaker or ""])
         b.end_s = b.start_s + length
         t = b.end_s
     return t + tail_s
@@ -208,7 +201,6 @@ def build_session(out_root: Path, spec: SpecV2, fps: float = 5.0) -> Path:
     out = out_root / spec.session_id
     out.mkdir(parents=True, exist_ok=True)
     videos = _video(plan, var, duration, fps)
-    started = BASE_TIME + timedelta(minutes=spec.seed % 10000)
     segments = []
     for who in ("salesperson", "customer"):
         audio = _audio(plan, var, who, duration)
@@ -222,37 +214,8 @@ def build_session(out_root: Path, spec: SpecV2, fps: float = 5.0) -> Path:
             video_codec=plan.video_codec,
             audio_bitrate=var.networks[who].bitrate,
         )
-        segments.append(
-            {
-                "participant": who,
-                "index": 0,
-                "file": path.name,
-                "start_s": 0.0,
-                "end_s": round(end, 3),
-                "status": "finished",
-                "bytes": path.stat().st_size,
-                "sha256": _sha256(path),
-                "started_at": _iso(started),
-                "ended_at": _iso(started + timedelta(seconds=end)),
-            }
-        )
-    events = _events(plan, duration)
-    for ev in events:
-        ev["at"] = _iso(started + timedelta(seconds=ev["t_s"]))
-    metadata = {
-        "schema": "kesu.session/1",
-        "session_id": spec.session_id,
-        "status": "ended",
-        "created_at": _iso(started - timedelta(seconds=30)),
-        "started_at": _iso(started),
-        "ended_at": _iso(started + timedelta(seconds=duration)),
-        "template_id": plan.template.id,
-        "policy": plan.policy.to_dict(),
-        "segments": segments,
-        "events": events,
-        "gaps": [],
-    }
-    _write_json(out / "metadata.json", metadata)
+        segments.append(segment_record(path, who, 0, 0.0, end))
+    _write_json(out / "metadata.json", plan_metadata(plan, spec, duration, segments))
     for product in plan.policy.riders:  # a rider's own template, found beside metadata.json
         if product.template_id:
             shutil.copyfile(TEMPLATES_DIR / product.template_id, out / product.template_id)

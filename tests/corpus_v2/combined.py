@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from inspection.policy import Policy, Product, format_amount
 from inspection.templates import load_template, render
 from tests.corpus import Beat, Plan
-from tests.corpus_media import AUDIO_RATE
-from tests.corpus_v2.acoustics import voiced_clip
-from tests.corpus_v2.plan import TEMPLATES_DIR, Expected, Variation, _exp, _pick
+from tests.corpus_v2.acoustics import voiced_seconds
+from tests.corpus_v2.plan import TEMPLATES_DIR, Expected, Variation, _exp, _pick, question_back
 
 RIDER_KEY = "rider1"
 MINUTES = (15.0, 19.5)  # the session length is drawn from this range
@@ -34,7 +33,7 @@ MINUTES = (15.0, 19.5)  # the session length is drawn from this range
 class CombinedWording:
     split: str
     rider_template_file: str  # in tests/data/templates, copied into the session directory
-    riders: dict[str, Product]  # policy key -> its rider
+    riders: dict[str, Product]  # policy key -> its rider (its template_id: rider_template_file)
     spoken: dict[str, tuple[str, ...]]  # rider node id -> paraphrases ({placeholders})
     roles: dict[str, str]  # "coverage", "premium", "exclusions" -> rider node id
     explanations: dict[str, tuple[str, ...]]  # main node id (or "rider") -> paragraphs
@@ -46,7 +45,8 @@ class CombinedWording:
     wrong_rider_premium_delta: int
 
     def policy(self, policy: Policy, key: str) -> Policy:
-        return dataclasses.replace(policy, riders=(self.riders[key],))
+        rider = dataclasses.replace(self.riders[key], template_id=self.rider_template_file)
+        return dataclasses.replace(policy, riders=(rider,))
 
     def values(self, policy: Policy, product: str | None = None) -> dict[str, str]:
         out = policy.placeholders(product)
@@ -85,7 +85,7 @@ class CombinedWording:
         return dataclasses.replace(policy, riders=(bad,))
 
 
-def _rider(name: str, premium: int, years: int, cover: int | None, template: str) -> Product:
+def _rider(name: str, premium: int, years: int, cover: int | None) -> Product:
     return Product(
         product_name=name,
         product_type="traditional",
@@ -95,7 +95,6 @@ def _rider(name: str, premium: int, years: int, cover: int | None, template: str
         insurance_years=cover,
         key=RIDER_KEY,
         role="rider",
-        template_id=template,
     )
 
 
@@ -103,8 +102,8 @@ DEV = CombinedWording(
     split="dev",
     rider_template_file="rider_dev.yaml",
     riders={
-        "a": _rider("安康附加意外伤害保险", 600, 1, 1, "rider_dev.yaml"),
-        "b": _rider("恒信附加意外医疗保险", 380, 5, 5, "rider_dev.yaml"),
+        "a": _rider("安康附加意外伤害保险", 600, 1, 1),
+        "b": _rider("恒信附加意外医疗保险", 380, 5, 5),
     },
     spoken={
         "rider_intro": (
@@ -169,8 +168,8 @@ TEST = CombinedWording(
     split="test",
     rider_template_file="rider_test.yaml",
     riders={
-        "c": _rider("泰和附加住院医疗保险", 420, 1, 1, "rider_test.yaml"),
-        "d": _rider("瑞丰附加住院津贴保险", 980, 10, 10, "rider_test.yaml"),
+        "c": _rider("泰和附加住院医疗保险", 420, 1, 1),
+        "d": _rider("瑞丰附加住院津贴保险", 980, 10, 10),
     },
     spoken={
         "addon_nature": (
@@ -237,7 +236,7 @@ def _key_of(plan: Plan, var: Variation) -> str:
 def _beat_len(b: Beat, var: Variation) -> float:
     if b.text is None:
         return b.pause_s + b.wait_s
-    return b.pause_s + len(voiced_clip(b.text, var.voices[b.speaker or ""])) / AUDIO_RATE
+    return b.pause_s + voiced_seconds(b.text, var.voices[b.speaker or ""])
 
 
 def make_combined(plan: Plan, var: Variation, *, wrong_rider_premium: bool) -> Expected:
@@ -256,6 +255,10 @@ def make_combined(plan: Plan, var: Variation, *, wrong_rider_premium: bool) -> E
 
     def extra(text: str, node: str) -> Beat:
         return Beat("extra", "salesperson", text, node, float(rng.uniform(0.5, 1.1)))
+
+    def ask(question: tuple[str, str], node: str) -> list[Beat]:
+        q, reply = question
+        return question_back(var, node, q, reply.format(**rider), float(rng.uniform(0.8, 1.6)), 0.7)
 
     def reading(node: str, prompt: str) -> list[Beat]:
         wait = Beat("wait", None, None, node, pause_s=0.0, wait_s=0.0)
@@ -277,21 +280,11 @@ def make_combined(plan: Plan, var: Variation, *, wrong_rider_premium: bool) -> E
         )
         if base == cw.roles["coverage"]:
             beats += [extra(p, n.id) for p in explanations]
-            q, reply = questions.pop(1)
-            beats += [
-                Beat("question", "customer", q, n.id, float(rng.uniform(0.8, 1.6))),
-                Beat("reply", "salesperson", reply.format(**rider), n.id, 0.7),
-            ]
-            var.questions_back += 1
+            beats += ask(questions.pop(1), n.id)
         if base == cw.roles["premium"]:
             if not wrong_rider_premium:  # (whoever misstates it does not add it up right)
                 beats.append(extra(cw.rider_sum.format(**rider), n.id))
-            q, reply = questions.pop(0)
-            beats += [
-                Beat("question", "customer", q, n.id, float(rng.uniform(0.8, 1.6))),
-                Beat("reply", "salesperson", reply.format(**rider), n.id, 0.7),
-            ]
-            var.questions_back += 1
+            beats += ask(questions.pop(0), n.id)
         if base == cw.roles["exclusions"]:
             beats += reading(n.id, cw.read_prompts[1])
     at = plan.last_index(before) + 1
@@ -334,7 +327,7 @@ def customer_speech_share(plan: Plan, var: Variation) -> float:
     """Seconds of customer speech per second of session (sparse: a few per cent)."""
     total = sum(_beat_len(b, var) for b in plan.beats)
     customer = sum(
-        len(voiced_clip(b.text, var.voices["customer"])) / AUDIO_RATE
+        voiced_seconds(b.text, var.voices["customer"])
         for b in plan.beats
         if b.speaker == "customer" and b.text is not None
     )

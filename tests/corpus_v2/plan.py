@@ -117,19 +117,14 @@ def base_plan(split: str, key: str, seed: int, *, questions: bool = True) -> tup
                 pool = g.expand("understood")
                 if questions and rng.random() < 0.5:
                     q, reply = _pick(rng, w.questions_back)
-                    beats.append(
-                        Beat("question", "customer", q, node.id, float(rng.uniform(0.7, 1.6)))
+                    beats += question_back(
+                        var,
+                        node.id,
+                        q,
+                        reply.format(**values),
+                        float(rng.uniform(0.7, 1.6)),
+                        float(rng.uniform(0.4, 0.9)),
                     )
-                    beats.append(
-                        Beat(
-                            "reply",
-                            "salesperson",
-                            reply.format(**values),
-                            node.id,
-                            float(rng.uniform(0.4, 0.9)),
-                        )
-                    )
-                    var.questions_back += 1
             beats.append(
                 Beat("answer", "customer", _pick(rng, pool), node.id, float(rng.uniform(0.6, 1.8)))
             )
@@ -172,6 +167,17 @@ def base_plan(split: str, key: str, seed: int, *, questions: bool = True) -> tup
 
 Expected = list[dict[str, Any]]
 Kind = Callable[[Plan, Variation], Expected]
+
+
+def question_back(
+    var: Variation, node: str, question: str, reply: str, ask_pause: float, reply_pause: float
+) -> list[Beat]:
+    """The customer asks ``question`` during ``node`` and the salesperson answers (counted)."""
+    var.questions_back += 1
+    return [
+        Beat("question", "customer", question, node, ask_pause),
+        Beat("reply", "salesperson", reply, node, reply_pause),
+    ]
 
 
 def _exp(code: str, node: str | None = None, participant: str | None = None) -> dict[str, Any]:
