@@ -53,7 +53,7 @@ def test_an_answer_the_decoder_dropped_is_found() -> None:
 @pytest.mark.parametrize(
     ("score", "why"),
     [
-        (_score("清楚", "affirmative", 1.0), "small margin"),
+        (_score("清楚", "affirmative", 0.5), "small margin"),
         (_score("清楚", "affirmative", 8.0, speech_s=4.5), "too long to be only that answer"),
         (_score("不太清楚", "unsure", 6.0), "the model hears a hedge"),
         (_score("不同意", "negative", 6.0), "the model hears a refusal"),
@@ -98,3 +98,55 @@ def test_a_yes_heard_on_unsure_words_is_rechecked() -> None:
     assert weak.kind == "affirmative" and weak.confidence is not None and weak.confidence < 0.5
     sure = _answer([_utt("很对是我被人", 0.45, _score("对是我本人", "affirmative", 5.0))])
     assert (sure.kind, sure.score, sure.confidence) == ("affirmative", 1.0, None)
+
+
+def test_the_window_scores_reach_the_answer_and_its_evidence() -> None:
+    s = _score("清楚", "affirmative", 0.5)
+    a = _answer([_utt("精畜能", 0.3, s)])
+    assert a.closed_set is s
+    ev = s.as_evidence()
+    assert (ev["phrase"], ev["kind"], ev["margin"]) == ("清楚", "affirmative", 0.5)
+
+
+def test_ranking_by_mean_per_token_does_not_favour_a_short_prefix() -> None:
+    # "不是" (2 tokens) scored -7.9 in total, "哦,是我本人" -18.2 over 6 tokens on a clean clip
+    # of "哦，是我本人": by total the refusal wins, by mean per token the answer said.
+    from inspection.closed_set import summarise
+
+    table = (("不是", -7.9, -3.95), ("是我本人", -18.2, -3.03), ("不太清楚", -30.0, -6.0))
+    assert summarise(table, per_token=False, speech_s=2.0).kind == "negative"
+    best = summarise(table, per_token=True, speech_s=2.0)
+    assert (best.kind, best.phrase, best.runner_up) == ("affirmative", "是我本人", "不是")
+    assert best.margin == pytest.approx(0.92)
+
+
+@pytest.fixture(scope="module")
+def scorer() -> ClosedSetScorer:
+    from inspection.speech import SpeechRecognizer
+    from models.registry import ModelRegistry
+
+    rec = SpeechRecognizer(ModelRegistry.from_env().path("whisper-base"), cpu_threads=2)
+    return ClosedSetScorer(rec._model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("said", "kind"),
+    [
+        ("嗯，同意", "affirmative"),
+        ("哦，是我本人", "affirmative"),
+        ("嗯，对，是我本人", "affirmative"),
+        ("嗯，不太清楚", "unsure"),
+        ("哦，我不同意", "negative"),
+    ],
+)
+def test_an_answer_after_a_filler_is_scored_as_that_answer(
+    scorer: ClosedSetScorer, said: str, kind: str
+) -> None:
+    # Before, a leading 嗯/哦 pulled every score down and the short "不是" won over "哦，是我本人"
+    # (and the full-width "，" of the candidates cost three unlikely byte tokens).
+    tts = Path(__file__).parent / "data" / "tts"
+    files = {c["text"]: tts / c["file"] for c in json.loads((tts / "clips.json").read_text())}
+    pad = np.zeros(6400, np.float32)
+    s = scorer.score(np.concatenate([pad, load_audio([Track("customer", files[said])]), pad]))
+    assert s is not None and s.kind == kind, s

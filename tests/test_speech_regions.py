@@ -70,7 +70,7 @@ def test_energy_gate_keeps_bursts_and_drops_steady_noise() -> None:
         x[i : i + SAMPLE_RATE] *= 10.0
     hot = energetic_frames(x, 8.0, 20.0)
     assert hot.sum() == pytest.approx(100, abs=4)  # 2 s of 20 ms frames
-    from inspection.speech import _voiced_stretches
+    from inspection.speech_regions import _voiced_stretches
 
     spans = _voiced_stretches(0, len(x), hot, DecodeOptions())
     assert [(round(a / SAMPLE_RATE, 1), round(b / SAMPLE_RATE, 1)) for a, b in spans] == [
