@@ -118,7 +118,15 @@ def _answer_in(
         or uncertain is not None
         or (confidence is not None and confidence < st.closed_set_below_confidence)
     )
-    if scored is not None and (lost or guessed_yes):
+    # The region the yes was heard in (not a question back earlier in the window).
+    said = _closed_set_at(customer, timed[-1][0]) if timed else None
+    if said is not None and cls.kind == "affirmative" and not guessed_yes:
+        if _model_hears_no(said, st.closed_set_margin):
+            scored = said
+            # The words read as a yes, the model prefers a hedge or a refusal by a clear lead:
+            # a misheard hedge must not pass; a reviewer listens.
+            cls = AnswerClass(said.kind, said.phrase, 0.99)
+    elif scored is not None and (lost or guessed_yes):
         kind, phrase, confident = closed_set_answer(
             scored, st.closed_set_margin, st.closed_set_max_s
         )
@@ -145,3 +153,16 @@ def _answer_in(
         uncertain_text="".join(p[2] for p in shown),
         closed_set=scored,
     )
+
+
+def _closed_set_at(customer: Sequence[Utterance], t: float) -> ClosedSetScore | None:
+    """The closed-set score of the customer region holding time ``t``."""
+    return next(
+        (u.closed_set for u in customer if u.closed_set and u.start_s <= t <= u.end_s), None
+    )
+
+
+def _model_hears_no(scored: ClosedSetScore, margin: float) -> bool:
+    """True when the closed set's best answer is not a yes and leads the best yes by ``margin``."""
+    yes = scored.kind_logprob("affirmative")
+    return scored.kind != "affirmative" and (yes is None or scored.logprob - yes >= margin)

@@ -176,7 +176,7 @@ class SpeechRecognizer:
         sure = all(
             u.uncertain is None and u.confidence >= o.closed_set_below_confidence for u in utts
         )
-        if utts and clear and c.score >= 1.0 and sure:
+        if utts and clear and c.score >= 1.0 and sure and not o.closed_set_every_region:
             return utts
         with self._lock:
             if self._scorer is None:

@@ -115,6 +115,10 @@ class DecodeOptions:
     # ... and of regions whose words are this unsure even when they read as a clear answer
     # (the script stage re-checks such a yes: ScriptSettings.closed_set_below_confidence).
     closed_set_below_confidence: float = 0.5
+    # ... and of every short region, also one whose words read as a clear, sure yes: the
+    # script stage does not pass a yes the model itself hears as a hedge or a refusal (dev04:
+    # "不是很明白" decoded as "不需很明白" at p 0.67 read as 明白).
+    closed_set_every_region: bool = True
     # Speech of these participants is never dropped: what the filters above reject is kept,
     # marked uncertain, for the rules to turn into review evidence (a refusal must not vanish).
     keep_uncertain: tuple[str, ...] = ("customer",)

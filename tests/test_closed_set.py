@@ -150,3 +150,34 @@ def test_an_answer_after_a_filler_is_scored_as_that_answer(
     pad = np.zeros(6400, np.float32)
     s = scorer.score(np.concatenate([pad, load_audio([Track("customer", files[said])]), pad]))
     assert s is not None and s.kind == kind, s
+
+
+def _table_score(said_kind: str) -> ClosedSetScore:
+    from inspection.closed_set import summarise
+
+    lead = {"affirmative": ("明白", -0.5), "unsure": ("不是很明白", -0.4)}[said_kind]
+    other = ("不是很明白", -2.5) if said_kind == "affirmative" else ("明白", -2.6)
+    rows = [(p, lp * 2, lp) for p, lp in (lead, other, ("不同意", -4.0))]
+    return summarise(tuple(rows), per_token=True, speech_s=1.8)
+
+
+def test_a_clear_looking_yes_the_model_hears_as_a_hedge_is_not_passed() -> None:
+    # dev04: "不是很明白" decoded as "明白"-looking words at p 0.67; the closed set of the same
+    # region prefers the hedge by 2.2 nats per token.
+    a = _answer([_utt("好明白", 0.8, _table_score("unsure"))])
+    assert a.kind != "affirmative" or a.score < 1.0
+    agreed = _answer([_utt("好明白", 0.8, _table_score("affirmative"))])
+    assert (agreed.kind, agreed.score) == ("affirmative", 1.0)
+
+
+def test_a_question_back_before_the_yes_does_not_veto_it() -> None:
+    question = Utterance(
+        "customer", 10.0, 11.5, "嗯", [Word(10.0, 10.3, "嗯", 0.9)],
+        closed_set=_table_score("unsure"),
+    )  # fmt: skip
+    yes = Utterance(
+        "customer", 14.0, 14.8, "明白", [Word(14.0, 14.6, "明白", 0.9)],
+        closed_set=_table_score("affirmative"),
+    )  # fmt: skip
+    a = _answer([question, yes])
+    assert (a.kind, a.score) == ("affirmative", 1.0)
