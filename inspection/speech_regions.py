@@ -35,6 +35,7 @@ def speech_regions(
     if gate:
         voiced = energetic_frames(samples, o.energy_margin_db, o.noise_percentile)
         spans = [v for a, b in spans for v in _voiced_stretches(a, b, voiced, o)]
+        spans = sorted(spans + _missed_by_vad(samples, spans, o))
     regions: list[tuple[int, int]] = []
     for a, b in spans:
         if regions and a - regions[-1][1] <= gap and b - regions[-1][0] <= longest:
@@ -45,6 +46,25 @@ def speech_regions(
 
 
 FRAME = 320  # 20 ms at 16 kHz
+
+
+def _missed_by_vad(
+    samples: np.ndarray, spans: list[tuple[int, int]], o: DecodeOptions
+) -> list[tuple[int, int]]:
+    """Stretches standing ``rescue_margin_db`` above the noise floor that no VAD span touches.
+
+    Silero missed a whole answer on a long, lossy customer track (dev16: "嗯，都清楚" at 726 s,
+    peaks 38 dB above the floor, not found at any threshold down to 0.15); a customer's words
+    must never vanish. Whisper decides what such a stretch holds (a cough decodes to nothing
+    and stays unrecognised speech, evidence for review at most)."""
+    if o.rescue_margin_db <= 0:
+        return []
+    loud = energetic_frames(samples, o.rescue_margin_db, o.noise_percentile)
+    out = []
+    for a, b in _voiced_stretches(0, len(samples), loud, o):
+        if not any(a < y and x < b for x, y in spans):
+            out.append((a, b))
+    return out
 
 
 def energetic_frames(samples: np.ndarray, margin_db: float, percentile: float) -> np.ndarray:

@@ -101,6 +101,10 @@ class DecodeOptions:
     # Silero missed a whole short answer (dev04: "同意", 0.7 s, over a lossy link: no region,
     # so a false "no answer"); at 0.25 it found it, and the gate cut the extra babble.
     gated_vad_threshold: float = 0.25
+    # ... and on those tracks, stretches this far above the noise floor are decoded even where
+    # Silero finds no speech at all (0 = never): dev16's "嗯，都清楚" (38 dB above the floor)
+    # had no VAD region. Room noise at 10-25 dB SNR stays below it.
+    rescue_margin_db: float = 20.0
     energy_margin_db: float = 8.0
     noise_percentile: float = 20.0
     min_voiced_s: float = 0.3
