@@ -92,7 +92,7 @@ def _answer_in(
     that is lost or garbled too, from the closed-set scores of the window's regions."""
     st = st or ScriptSettings()
     expected = getattr(node, "expected_answer", None)
-    pieces = _pieces_in(customer, w0, w1)
+    pieces = _after_questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
     sure = [p for p in pieces if p[4] is None]
     flagged = [p for p in pieces if p[4] is not None]
     used = sure
@@ -153,6 +153,34 @@ def _answer_in(
         uncertain_text="".join(p[2] for p in shown),
         closed_set=scored,
     )
+
+
+#: What makes a customer's words a question back, not an answer (see answers.UNSURE).
+_QUESTION_WORDS = ("吗", "？", "?", "什么", "多少", "怎么", "为什么", "为啥", "啥", "能不能",
+                   "可不可以", "有没有", "是否", "几")  # fmt: skip
+
+
+def _after_questions_back(pieces: list[_Piece], gap_s: float) -> list[_Piece]:
+    """``pieces`` without the questions back that come before the answer.
+
+    A customer who asks back (犹豫期是多少天来着？) hears the salesperson's reply and then
+    answers (嗯，都清楚); read as one text, the question made the answer unsure. Words more than
+    ``gap_s`` apart are separate turns; leading turns that are questions are left out when a
+    later turn follows. Hedges and refusals in earlier turns are kept (they count)."""
+    turns: list[list[_Piece]] = []
+    for p in sorted(pieces, key=lambda p: p[0]):
+        if not turns or p[0] - turns[-1][-1][1] > gap_s:
+            turns.append([])
+        turns[-1].append(p)
+    while len(turns) > 1 and _is_question(turns[0]):
+        turns.pop(0)
+    return [p for t in turns for p in t]
+
+
+def _is_question(turn: list[_Piece]) -> bool:
+    text = "".join(p[2] for p in turn)
+    cls = classify_answer(text)
+    return cls.kind == "unsure" and any(w in text for w in _QUESTION_WORDS)
 
 
 def _closed_set_at(customer: Sequence[Utterance], t: float) -> ClosedSetScore | None:

@@ -71,6 +71,9 @@ class ScriptSettings:
     # any other kind of answer, in a stretch (with its 0.4 s pads) no longer than this;
     # otherwise they stay a guess for review. Dev: yeses led by 0.5-2.0, see docs/inspection.md.
     closed_set_margin: float = 1.0
+    # A question back, the salesperson's reply, then the answer: customer words this far apart
+    # are separate turns, and leading questions are not part of the answer (script_answers).
+    question_back_gap_s: float = 1.5
     closed_set_max_s: float = 4.0
     closed_set_below_confidence: float = 0.5  # a yes heard on words this unsure is re-checked
 

@@ -181,3 +181,27 @@ def test_a_question_back_before_the_yes_does_not_veto_it() -> None:
     )  # fmt: skip
     a = _answer([question, yes])
     assert (a.kind, a.score) == ("affirmative", 1.0)
+
+
+def _turn(t0: float, text: str) -> Utterance:
+    words = [Word(t0 + 0.3 * i, t0 + 0.3 * i + 0.25, ch, 0.9) for i, ch in enumerate(text)]
+    return Utterance("customer", t0, words[-1].end_s, text, words)
+
+
+def test_a_question_back_then_the_salesperson_s_reply_then_a_yes_is_a_yes() -> None:
+    # Half of the dev split's understanding questions get a question back before the answer;
+    # read as one text with the answer, "吗" made every such yes unsure (a false flag).
+    a = _answer([_turn(10.0, "犹豫期是多少天来着？"), _turn(17.0, "嗯都清楚")])
+    assert (a.kind, a.score) == ("affirmative", 1.0)
+    assert a.start_s == 17.0
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("犹豫期是多少天来着？", ""), ("不太清楚", "清楚了"), ("我不同意", "嗯")],
+)
+def test_a_question_alone_or_an_earlier_hedge_or_refusal_still_counts(
+    first: str, then: str
+) -> None:
+    utts = [_turn(10.0, first)] + ([_turn(17.0, then)] if then else [])
+    assert _answer(utts).kind != "affirmative"
