@@ -37,7 +37,11 @@ def find_answers(
             continue
         a = by_id.get(node.id)
         if a is not None and a.covered and a.end_s is not None:
-            w0 = a.end_s - st.answer_lead_s
+            # Never before the question itself started (an earlier answer is not this one).
+            w0 = max(
+                a.end_s - st.answer_lead_s,
+                (a.start_s or 0.0) + 0.5 * (a.end_s - (a.start_s or 0.0)),
+            )
             nxt = [
                 s
                 for s in starts

@@ -61,7 +61,10 @@ class ScriptSettings:
     marker_slack_s: float = 3.0  # a match starting this close to its marker's range is inside it
     marker_bonus: float = 0.05  # preference for a match inside its marker's range
     answer_wait_s: float = 20.0  # how long after a question the customer's answer may start
-    answer_lead_s: float = 1.0  # ... or how early (answers overlapping the question's end)
+    # ... or how early (answers overlapping the question's end; the salesperson's track is
+    # decoded whole, and its times can run ~2 s late: dev02's 清楚了 at 73.1 s, question
+    # aligned to end at 75.4 s, was "no answer" with 1.0). At most the question's second half.
+    answer_lead_s: float = 3.0
     answer_grace_s: float = 1.0  # an answer may start this long after the next node began
     negation_gap: int = 2  # chars allowed between a negation word and a forbidden phrase
     number_context: int = 12  # chars before a number searched for its keyword

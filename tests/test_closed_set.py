@@ -205,3 +205,15 @@ def test_a_question_alone_or_an_earlier_hedge_or_refusal_still_counts(
 ) -> None:
     utts = [_turn(10.0, first)] + ([_turn(17.0, then)] if then else [])
     assert _answer(utts).kind != "affirmative"
+
+
+def test_an_answer_stamped_before_the_question_s_aligned_end_is_found() -> None:
+    # dev02: the salesperson's whole-track times ran ~2 s late; the customer's 清楚了 (73.1 s)
+    # came before the question's aligned end (75.4 s), outside a window opening 1 s before it.
+    aligned = [NodeAlignment("confirm", "确认", "salesperson", True, 1.0, 68.4, 75.4, "")]
+    early = _turn(73.0, "清楚了")
+    a = find_answers([NODE], aligned, [early])["confirm"]
+    assert (a.kind, a.start_s) == ("affirmative", 73.0)
+    # ... but not from the question's first half (an earlier node's answer is not this one).
+    before = find_answers([NODE], aligned, [_turn(70.0, "清楚了")])["confirm"]
+    assert before.kind == "missing"
