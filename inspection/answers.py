@@ -70,6 +70,7 @@ _AGREE_RE = "|".join(
 )
 _NEGATED = re.compile(rf"(?:不|没有|没)(?:能|会|想|敢|愿|都|全|是|太会|怎么会)?(?:{_AGREE_RE})")
 _QUESTION_MARKS = "?？"
+_STRAY_NEGATION = re.compile(r"[不没].?")
 
 
 @dataclass(frozen=True)
@@ -159,10 +160,14 @@ def classify_answer(text: str, expected: str | None = None) -> AnswerClass:
         unsure = "？"  # said as a question back ("清楚？")
     if unsure:
         return AnswerClass("unsure", unsure)
-    if idiom:
-        return AnswerClass("affirmative", idiom)
-    affirmative = t.find(AFFIRMATIVE)
+    affirmative = idiom or t.find(AFFIRMATIVE)
     if affirmative:
+        stray = _STRAY_NEGATION.search("".join(t.chars))
+        if stray is not None:
+            # A 不/没 left beside the yes once idioms, hedges and negations are taken out: the
+            # words around it were misheard ("不是很明白" heard as "不需很明白") or it asks
+            # back (清楚不). Never a clear yes.
+            return AnswerClass("unsure", stray.group())
         return AnswerClass("affirmative", affirmative)
     if t.rest() in _BARE_NO:
         return AnswerClass("negative", t.rest())

@@ -12,7 +12,7 @@ negation that was heard), and a small margin is a guess (review), not consent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,12 +46,24 @@ CANDIDATES: dict[str, AnswerKind] = {
 }  # fmt: skip
 
 
+#: Hesitation sounds a customer puts before the answer ("嗯，同意", "哦，对，是我本人"). The
+#: likeliest of them (if any) is found first, then every answer is scored both alone and after
+#: it, as the same answer: without that a leading filler pulled every score down and let a
+#: short negative ("不是") outscore "哦，对，是我本人". A filler is never an answer on its own.
+FILLERS: tuple[str, ...] = ("嗯", "哦", "啊", "呃", "那个")
+#: How Whisper writes the pause after a filler or between two parts of an answer: an ASCII
+#: comma or a space (it rarely writes "，", which tokenises into three unlikely byte tokens:
+#: "好的，我同意" scored 0.02 x 0.001 where "好的,我同意" scored 0.26 x 0.92 on a clean clip).
+JOINERS: tuple[str, ...] = (",", " ")
+
+
 @dataclass(frozen=True)
 class ClosedSetScore:
     """The likeliest closed-set answer for a stretch of audio.
 
     ``logprob`` is its total log-probability (tokens + end of text), ``margin`` how many nats
-    it leads the likeliest answer of another kind (0 when that is a tie)."""
+    it leads the likeliest answer of another kind (0 when that is a tie). ``by_kind`` holds the
+    best (phrase, logprob) of every kind, for the evidence and for the script stage's checks."""
 
     phrase: str
     kind: AnswerKind
@@ -59,6 +71,24 @@ class ClosedSetScore:
     margin: float
     runner_up: str
     speech_s: float = 0.0  # length of the audio scored
+    by_kind: tuple[tuple[AnswerKind, str, float], ...] = ()
+    #: Every answer's (phrase, total log-prob, mean log-prob per token), for re-ranking.
+    table: tuple[tuple[str, float, float], ...] = field(default=(), compare=False, repr=False)
+
+    def kind_logprob(self, kind: AnswerKind) -> float | None:
+        """The best log-probability of an answer of ``kind``; None when not scored."""
+        return next((lp for k, _p, lp in self.by_kind if k == kind), None)
+
+    def as_evidence(self) -> dict[str, object]:
+        """A JSON-ready summary for a finding's evidence."""
+        return {
+            "phrase": self.phrase,
+            "kind": self.kind,
+            "margin": self.margin,
+            "runner_up": self.runner_up,
+            "speech_s": self.speech_s,
+            "logprobs": {k: [p, lp] for k, p, lp in self.by_kind},
+        }
 
 
 def closed_set_answer(
@@ -78,19 +108,31 @@ class ClosedSetScorer:
 
     Not thread-safe on its own: call it under the recognizer's lock."""
 
-    def __init__(self, model: Any, language: str = "zh") -> None:
+    def __init__(
+        self, model: Any, language: str = "zh", fillers: bool = True, per_token: bool = True
+    ) -> None:
         import zhconv
         from faster_whisper.tokenizer import Tokenizer
 
         self._model = model
+        self.per_token = per_token
         self._tok = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
         )
         # Whisper writes Chinese in either script; each answer is scored as the likelier one.
         self._variants: list[tuple[str, list[int]]] = []
         for phrase in CANDIDATES:
-            for text in {phrase, zhconv.convert(phrase, "zh-hant")}:
-                self._variants.append((phrase, self._tok.encode(text)))
+            for joiner in JOINERS:
+                said = phrase.replace("，", joiner)
+                for text in {said, zhconv.convert(said, "zh-hant")}:
+                    tokens = self._tok.encode(text)
+                    if (phrase, tokens) not in self._variants:
+                        self._variants.append((phrase, tokens))
+        self._fillers: list[list[int]] = []
+        for filler in FILLERS if fillers else ():
+            for joiner in JOINERS:
+                for text in {filler + joiner, zhconv.convert(filler, "zh-hant") + joiner}:
+                    self._fillers.append(self._tok.encode(text))
 
     def score(self, audio: np.ndarray) -> ClosedSetScore | None:
         """Score ``audio`` (16 kHz mono float32, at most 30 s); None for empty audio."""
@@ -108,28 +150,59 @@ class ClosedSetScorer:
         # committed answer clips except one already ambiguous (哦，同意).
         enc = enc[:, : min(enc.shape[1], num_frames // 2 + 50)]
         num_frames = min(num_frames, enc.shape[1] * 2)
-        n = len(self._variants)
-        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(enc, n, 0)))
-        eot = self._tok.eot
-        results = m.model.align(
-            batch,
-            [*self._tok.sot_sequence, self._tok.no_timestamps],
-            [tokens + [eot] for _, tokens in self._variants],
-            num_frames,
-        )
-        best: dict[str, float] = {}
-        for (phrase, _), res in zip(self._variants, results, strict=True):
-            lp = float(np.sum(np.log(np.maximum(res.text_token_probs, 1e-12))))
-            best[phrase] = max(best.get(phrase, -np.inf), lp)
-        ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
-        top, top_lp = ranked[0]
-        kind = CANDIDATES[top]
-        other = next(((p, lp) for p, lp in ranked if CANDIDATES[p] != kind), (top, top_lp))
-        return ClosedSetScore(
-            phrase=top,
-            kind=kind,
-            logprob=round(top_lp, 3),
-            margin=round(top_lp - other[1], 3),
-            runner_up=other[0],
-            speech_s=round(audio.size / SAMPLE_RATE, 3),
-        )
+        start = [*self._tok.sot_sequence, self._tok.no_timestamps]
+
+        def logprobs(seqs: list[list[int]]) -> list[tuple[float, int]]:
+            # Teacher-forced: the probability of each token given the audio and the tokens
+            # before it. No end-of-text token: Whisper ends a reply with "。" first, so its
+            # probability right after the answer says nothing (measured: -11 to -18 nats).
+            batch = ctranslate2.StorageView.from_array(
+                np.ascontiguousarray(np.repeat(enc, len(seqs), 0))
+            )
+            results = m.model.align(batch, start, seqs, num_frames)
+            return [
+                (float(np.sum(np.log(np.maximum(r.text_token_probs, 1e-12)))), len(seq))
+                for r, seq in zip(results, seqs, strict=True)
+            ]
+
+        heads: list[list[int]] = [[]]
+        if self._fillers:
+            lps = [lp for lp, _n in logprobs(self._fillers)]
+            heads.append(self._fillers[int(np.argmax(lps))])
+        seqs = [head + tokens for head in heads for _, tokens in self._variants]
+        phrases = [phrase for _head in heads for phrase, _ in self._variants]
+        total: dict[str, float] = {}
+        mean: dict[str, float] = {}
+        for phrase, (lp, n) in zip(phrases, logprobs(seqs), strict=True):
+            total[phrase] = max(total.get(phrase, -np.inf), lp)
+            mean[phrase] = max(mean.get(phrase, -np.inf), lp / max(n, 1))
+        table = tuple((p, round(total[p], 3), round(mean[p], 3)) for p in total)
+        return summarise(table, self.per_token, round(audio.size / SAMPLE_RATE, 3))
+
+
+def summarise(
+    table: tuple[tuple[str, float, float], ...], per_token: bool, speech_s: float
+) -> ClosedSetScore:
+    """The best answer of ``table`` ((phrase, total log-prob, mean log-prob per token), ...) and
+    its lead over the best answer of another kind, by mean (``per_token``) or total."""
+    ranked = sorted(
+        ((p, mean if per_token else total) for p, total, mean in table),
+        key=lambda kv: kv[1],
+        reverse=True,
+    )
+    top, top_lp = ranked[0]
+    kind = CANDIDATES[top]
+    other = next(((p, lp) for p, lp in ranked if CANDIDATES[p] != kind), (top, top_lp))
+    by_kind: dict[AnswerKind, tuple[str, float]] = {}
+    for p, lp in ranked:
+        by_kind.setdefault(CANDIDATES[p], (p, round(lp, 3)))
+    return ClosedSetScore(
+        phrase=top,
+        kind=kind,
+        logprob=round(top_lp, 3),
+        margin=round(top_lp - other[1], 3),
+        runner_up=other[0],
+        speech_s=speech_s,
+        by_kind=tuple((k, p, lp) for k, (p, lp) in by_kind.items()),
+        table=table,
+    )

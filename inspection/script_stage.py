@@ -59,6 +59,7 @@ def _coverage(node: RenderedNode, a: NodeAlignment, ans: Answer | None) -> NodeC
         answer_score=ans.score if ans else 1.0,
         answer_uncertain=ans.uncertain if ans else None,
         answer_uncertain_text=ans.uncertain_text if ans else "",
+        answer_closed_set=ans.closed_set.as_evidence() if ans and ans.closed_set else None,
     )
 
 

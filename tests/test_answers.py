@@ -89,3 +89,10 @@ def test_filler_only() -> None:
     assert is_filler_only("嗯…啊")
     assert not is_filler_only("嗯，好")
     assert not is_filler_only("")
+
+
+@pytest.mark.parametrize("heard", ["不需很明白", "清楚不", "不嗯清楚了", "我没很懂", "没事，同意"])
+def test_a_stray_negation_is_never_a_clear_yes(heard: str) -> None:
+    # A 不/没 left after the idioms, hedges and negations are taken out: misheard words around
+    # it ("不是很明白" decoded as "不需很明白") or a question back (清楚不): not consent.
+    assert classify_answer(heard).kind != "affirmative"

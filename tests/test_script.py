@@ -245,10 +245,10 @@ def test_answers_in_their_windows() -> None:
     ans = _answers([C(5.5, 7, "好的，我同意"), C(25.5, 27, "不清楚")])
     assert set(ans) == {"consent", "id_card"}
     assert ans["consent"] == Answer(
-        "consent", "affirmative", "好的，我同意", "同意", 4.0, 9.0, 5.5, 7, confidence=1.0
+        "consent", "affirmative", "好的，我同意", "同意", 2.5, 9.0, 5.5, 7, confidence=1.0
     )
     assert ans["id_card"] == Answer(
-        "id_card", "negative", "不清楚", "不清楚", 24.0, 31.0, 25.5, 27, confidence=1.0
+        "id_card", "negative", "不清楚", "不清楚", 23.0, 31.0, 25.5, 27, confidence=1.0
     )
 
 

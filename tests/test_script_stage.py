@@ -118,11 +118,11 @@ def _seg(t0: float, t1: float, text: str, p: float, no_speech: float) -> object:
 def test_customer_consent_answers_end_to_end(
     heard: str, p: float, no_speech: float, severity: str
 ) -> None:
-    from inspection.speech import DecodeOptions, _to_utterances
+    from inspection.speech import DecodeOptions, to_utterances
 
     nodes = render(load_template(MINI), POLICY)
     sales = [said("salesperson", t, a, b) for t, a, b in SALES]
-    customer = _to_utterances(
+    customer = to_utterances(
         [_seg(6.5, 7.5, heard, p, no_speech)], "customer", 0.0, DecodeOptions()
     )
     customer += [said("customer", "好的，我清楚", 24.5, 25.5)]

@@ -19,10 +19,10 @@ from inspection.speech import (
     SpeechRecognizer,
     Utterance,
     Word,
-    _to_utterances,
     clean_tokens,
     is_hallucination,
     is_spurious,
+    to_utterances,
     transcript_text,
 )
 from inspection.spoken_numbers import check_numbers
@@ -149,11 +149,11 @@ def test_spurious_segments_are_dropped() -> None:
     assert is_spurious(_seg(3.6, 3.9, "语句，语语语语语语语语", [], compression_ratio=3.1), opts)
     assert is_spurious(_seg(0.0, 3.0, "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", []), opts)
     assert is_spurious(_seg(0.0, 1.0, "。", []), opts)
-    assert [u.text for u in _to_utterances([GOOD, TAIL], "salesperson", 0.0, opts)] == [
+    assert [u.text for u in to_utterances([GOOD, TAIL], "salesperson", 0.0, opts)] == [
         "不清楚,我没听懂。"
     ]
     # The customer's speech is never dropped: the tail stays, marked uncertain.
-    kept = _to_utterances([GOOD, TAIL], "customer", 0.0, opts)
+    kept = to_utterances([GOOD, TAIL], "customer", 0.0, opts)
     assert [(u.text, u.uncertain) for u in kept] == [
         ("不清楚,我没听懂。", None),
         ("不清楚,我没听懂。", "too_fast"),
@@ -174,8 +174,8 @@ def test_low_confidence_customer_speech_is_kept_uncertain(
     words = [_w(2.96 + 0.2 * i, 3.16 + 0.2 * i, ch, p) for i, ch in enumerate(text)]
     seg = _seg(2.96, 2.96 + 0.2 * n, text, words, no_speech_prob=no_speech, avg_logprob=-0.92)
     opts = DecodeOptions()
-    assert _to_utterances([seg], "salesperson", 0.0, opts) == []
-    (u,) = _to_utterances([seg], "customer", 0.0, opts)
+    assert to_utterances([seg], "salesperson", 0.0, opts) == []
+    (u,) = to_utterances([seg], "customer", 0.0, opts)
     assert (u.text, u.uncertain, u.start_s) == (text, "low_confidence", 2.96)
     assert u.confidence == pytest.approx(p)
 
@@ -202,7 +202,7 @@ def test_fullwidth_garbage_tokens_never_reach_the_text(answer: str, token: str, 
     pieces = [p for p in text.replace(token, f"|{token}|").split("|") if p]
     words = [_w(1.0 + 0.3 * i, 1.3 + 0.3 * i, piece, 0.8) for i, piece in enumerate(pieces)]
     for who in ("salesperson", "customer"):
-        (u,) = _to_utterances(
+        (u,) = to_utterances(
             [_seg(1.0, 1.0 + 0.3 * len(words), text, words)], who, 0.0, DecodeOptions()
         )
         assert normalize(u.text) == normalize(answer) and u.uncertain is None
@@ -215,8 +215,8 @@ def test_fullwidth_garbage_tokens_never_reach_the_text(answer: str, token: str, 
 @pytest.mark.parametrize("token", GARBAGE)
 def test_an_answer_made_only_of_garbage_is_unrecognised_speech(token: str) -> None:
     seg = _seg(5.0, 5.6, token, [_w(5.0, 5.6, token, 0.4)])
-    assert _to_utterances([seg], "salesperson", 0.0, DecodeOptions()) == []
-    (u,) = _to_utterances([seg], "customer", 0.0, DecodeOptions())
+    assert to_utterances([seg], "salesperson", 0.0, DecodeOptions()) == []
+    (u,) = to_utterances([seg], "customer", 0.0, DecodeOptions())
     assert (u.text, u.uncertain, u.start_s, u.end_s) == ("", "unrecognised", 5.0, 5.6)
 
 
@@ -233,7 +233,7 @@ def test_fullwidth_numbers_next_to_a_unit_are_kept(number: str) -> None:
 
 def test_traditional_output_and_offset() -> None:
     seg = _seg(1.0, 2.0, "保險猶豫期", [_w(1.0, 1.5, "保險", 0.9), _w(1.5, 2.0, "猶豫期", 0.8)])
-    (u,) = _to_utterances([seg], "salesperson", 10.0, DecodeOptions())
+    (u,) = to_utterances([seg], "salesperson", 10.0, DecodeOptions())
     assert u == Utterance(
         "salesperson",
         11.0,
@@ -255,10 +255,10 @@ def test_text_past_the_last_word_is_kept_unless_repeated() -> None:
         [_w(0.0, 1.96, "请您认真阅读免责条款", 0.9)],
     )
     second = _seg(1.96, 3.62, "请问您是否清楚。", [_w(1.96, 3.62, "请问您是否清楚。", 0.9)])
-    utts = _to_utterances([first, second], "salesperson", 0.0, DecodeOptions())
+    utts = to_utterances([first, second], "salesperson", 0.0, DecodeOptions())
     assert [u.text for u in utts] == ["请您认真阅读免责条款", "请问您是否清楚。"]
     # Without a repeat, the rest is kept as one estimated word after the last one.
-    (only,) = _to_utterances([first], "salesperson", 0.0, DecodeOptions())
+    (only,) = to_utterances([first], "salesperson", 0.0, DecodeOptions())
     assert only.text == "请您认真阅读免责条款请问您是否清楚"
     assert only.words[-1] == Word(1.96, 4.06, "请问您是否清楚", pytest.approx(np.exp(-0.3)))
     assert only.end_s == 4.06
@@ -280,10 +280,10 @@ def test_segments_split_at_long_pauses() -> None:
             _w(102.0, 103.8, "好的,我清楚了。", 0.8),
         ],
     )
-    utts = _to_utterances([seg], "customer", 0.0, DecodeOptions())
+    utts = to_utterances([seg], "customer", 0.0, DecodeOptions())
     assert [(u.start_s, u.end_s, u.text, len(u.words)) for u in utts] == [
         (8.9, 10.9, "是的,我同意。", 2),
         (102.0, 103.8, "好的,我清楚了。", 1),
     ]
     assert utts[1].avg_logprob == -0.3
-    assert len(_to_utterances([seg], "customer", 0.0, DecodeOptions(split_pause_s=200.0))) == 1
+    assert len(to_utterances([seg], "customer", 0.0, DecodeOptions(split_pause_s=200.0))) == 1

@@ -70,7 +70,7 @@ def test_energy_gate_keeps_bursts_and_drops_steady_noise() -> None:
         x[i : i + SAMPLE_RATE] *= 10.0
     hot = energetic_frames(x, 8.0, 20.0)
     assert hot.sum() == pytest.approx(100, abs=4)  # 2 s of 20 ms frames
-    from inspection.speech import _voiced_stretches
+    from inspection.speech_regions import _voiced_stretches
 
     spans = _voiced_stretches(0, len(x), hot, DecodeOptions())
     assert [(round(a / SAMPLE_RATE, 1), round(b / SAMPLE_RATE, 1)) for a, b in spans] == [
@@ -107,3 +107,19 @@ def test_sparse_answers_keep_their_times_over_minutes_of_babble() -> None:
     # promised is that every answer keeps its own time.
     found = sum(any(abs(u.start_s - t0) <= 1.0 for u in utts if u.text) for t0, _ in spans)
     assert found >= len(spans) - 1  # one answer may be lost to the noise, not displaced
+
+
+def test_a_loud_stretch_silero_does_not_call_speech_is_still_decoded() -> None:
+    # dev16: a customer's "嗯，都清楚" 38 dB above the room, over a lossy link, had no VAD region
+    # at any threshold. Here a steady tone stands in for it (Silero never calls it speech).
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(20 * SAMPLE_RATE) * 10 ** (-60 / 20)).astype(np.float32)
+    t = np.arange(int(0.8 * SAMPLE_RATE)) / SAMPLE_RATE
+    i = 10 * SAMPLE_RATE
+    x[i : i + t.size] += (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    assert speech_regions(x, DecodeOptions(rescue_margin_db=0), gate=True) == []
+    (a, b), *more = speech_regions(x, DecodeOptions(), gate=True)
+    assert not more
+    assert a <= i + 0.05 * SAMPLE_RATE and b >= i + t.size - 0.05 * SAMPLE_RATE
+    # Not on tracks without the gate (the salesperson's): Silero alone decides there.
+    assert speech_regions(x, DecodeOptions(), gate=False) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from inspection.report import Participant
 from inspection.templates import RenderedNode
@@ -29,6 +29,8 @@ class NodeCoverage:
     answer_score: float = 1.0  # < 1: only close to an answer of the closed set (pinyin)
     answer_uncertain: str | None = None  # the answer rests on uncertain speech (why)
     answer_uncertain_text: str = ""  # uncertain speech in the window that was not used
+    # How the model scored the closed set of answers in the window (ClosedSetScore.as_evidence)
+    answer_closed_set: dict[str, Any] | None = None
     key_score: float = 0.0  # share of the node's content syllable pairs said (node_content)
 
 

@@ -52,6 +52,8 @@ def _answer_evidence(cov: NodeCoverage, th: Thresholds) -> dict[str, Any]:
         ev["uncertain"] = cov.answer_uncertain
     if cov.answer_uncertain_text:
         ev["uncertain_speech"] = cov.answer_uncertain_text
+    if cov.answer_closed_set:
+        ev["closed_set"] = cov.answer_closed_set
     return ev
 
 

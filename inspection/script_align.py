@@ -1,0 +1,293 @@
+"""Alignment of rendered template nodes to what each speaker said: char+pinyin fuzzy windows
+and content-syllable windows (``inspection.node_content``) over the speaker's character stream,
+the best in-order chain, and order-critical nodes spoken too late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from inspection.node_content import NodeKey, best_key_windows, node_key
+from inspection.script_types import NodeAlignment, OrderViolation, ScriptNode, ScriptSettings
+from inspection.speech import Utterance
+from inspection.textnorm import pinyin
+from inspection.transcript import TextStream, build_stream, normalize_script
+
+
+@dataclass(frozen=True)
+class _Cand:
+    node: int  # index into the node list
+    score: float
+    start: int  # char span in the speaker's stream
+    end: int
+    t0: float
+    t1: float
+    in_marker: bool
+    key: float = 0.0  # node_content.key_score of the span (with slack)
+
+    def strength(self) -> float:
+        return max(self.score, self.key)
+
+
+def _window_scores(
+    needle_py: list[str], stream: TextStream, lo: int, hi: int, n: int
+) -> list[tuple[float, int]]:
+    """Coarse pinyin ratio of windows of length ``n`` starting every ``n // 4`` chars."""
+    step = max(1, n // 4)
+    last = max(lo, hi - n)
+    out = []
+    for s in range(lo, last + 1, step):
+        out.append((fuzz.ratio(needle_py, stream.pinyin[s : s + n]) / 100.0, s))
+    if last not in {s for _, s in out}:
+        out.append((fuzz.ratio(needle_py, stream.pinyin[last : last + n]) / 100.0, last))
+    return out
+
+
+def _refine(
+    needle: str, needle_py: list[str], stream: TextStream, s: int, n: int, w: float
+) -> tuple[float, int, int]:
+    """Best exact window near a coarse start: partial alignment, then stretch or shrink ends."""
+    lo, hi = max(0, s - n // 2), min(len(stream), s + n + n // 2)
+    al = fuzz.partial_ratio_alignment(needle_py, list(stream.pinyin[lo:hi]))
+    start, end = (lo + al.dest_start, lo + al.dest_end) if al is not None else (s, min(s + n, hi))
+
+    def score(a: int, b: int) -> float:
+        pin = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
+        char = fuzz.ratio(needle, stream.text[a:b]) / 100.0
+        return w * pin + (1 - w) * char
+
+    best = score(start, end)
+    d = max(2, n // 5)
+    for e in range(max(start + 1, end - d), min(len(stream), end + d) + 1):
+        sc = score(start, e)
+        if sc > best:
+            best, end = sc, e
+    for b in range(max(0, start - d), min(end - 1, start + d) + 1):
+        sc = score(b, end)
+        if sc > best:
+            best, start = sc, b
+    return best, start, end
+
+
+def _candidates(
+    idx: int,
+    needle: str,
+    key: NodeKey,
+    stream: TextStream,
+    marker: tuple[float, float] | None,
+    st: ScriptSettings,
+) -> list[_Cand]:
+    """Up to ``st.candidates`` non-overlapping best windows of the stream for one node."""
+    n = len(needle)
+    if not n or not len(stream):
+        return []
+    needle_py = pinyin(needle)
+    coarse = sorted(_window_scores(needle_py, stream, 0, len(stream), n), reverse=True)
+    starts: list[int] = []
+    for _sc, s in coarse:
+        if all(abs(s - t) >= n // 2 + 1 for t in starts):
+            starts.append(s)
+        if len(starts) >= st.candidates:
+            break
+    if marker is not None:
+        lo, hi = stream.index_at(marker[0]), stream.index_at(marker[1])
+        if hi > lo:
+            inside = max(_window_scores(needle_py, stream, lo, hi, n))
+            if all(abs(inside[1] - t) > n // 2 for t in starts):
+                starts.append(inside[1])
+    width = max(n, round(n * st.key_window))
+    out = []
+    for s in starts:
+        sc, a, b = _refine(needle, needle_py, stream, s, n, st.pinyin_weight)
+        slack = max(0, width - (b - a)) // 2
+        lo, hi = max(0, a - slack), min(len(stream), b + slack)
+        ks = key.score(stream.text[lo:hi], stream.pinyin[lo:hi], st.key_clause_min)
+        out.append(_cand(idx, sc, a, b, ks, stream, marker, st))
+    # The stretches carrying most of the node's content, wherever the wording put them.
+    for ks, a, b in best_key_windows(
+        key, stream.text, stream.pinyin, width, st.key_clause_min, st.candidates
+    ):
+        if ks < st.min_key_score or any(c.key >= ks and c.start <= a < c.end for c in out):
+            continue
+        pin = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
+        char = fuzz.ratio(needle, stream.text[a:b]) / 100.0
+        sc = st.pinyin_weight * pin + (1 - st.pinyin_weight) * char
+        out.append(_cand(idx, sc, a, b, ks, stream, marker, st))
+    return out
+
+
+def _cand(
+    idx: int,
+    score: float,
+    a: int,
+    b: int,
+    key: float,
+    stream: TextStream,
+    marker: tuple[float, float] | None,
+    st: ScriptSettings,
+) -> _Cand:
+    t0, t1 = stream.span_times(a, b)
+    in_marker = (
+        marker is not None and marker[0] - st.marker_slack_s <= t0 <= marker[1] + st.marker_slack_s
+    )
+    return _Cand(idx, score, a, b, t0, t1, in_marker, key)
+
+
+def marker_ranges(markers: Sequence[tuple[float, str]]) -> dict[str, tuple[float, float]]:
+    """Node id → (marker time, next marker time) from the teleprompter events."""
+    ordered = sorted(markers)
+    out: dict[str, tuple[float, float]] = {}
+    for i, (t, node_id) in enumerate(ordered):
+        nxt = ordered[i + 1][0] if i + 1 < len(ordered) else float("inf")
+        out.setdefault(node_id, (t, nxt))
+    return out
+
+
+def _best_chain(cands: list[_Cand], st: ScriptSettings) -> list[_Cand]:
+    """Highest-scoring set of candidates, at most one per node, in template and time order."""
+    items = sorted(cands, key=lambda c: (c.node, c.t0))
+    best: list[float] = []
+    prev: list[int] = []
+    for i, c in enumerate(items):
+        own = c.strength() + (st.marker_bonus if c.in_marker else 0.0)
+        best.append(own)
+        prev.append(-1)
+        for j in range(i):
+            p = items[j]
+            if (
+                p.node < c.node
+                and p.t1 - st.overlap_tolerance_s <= c.t0
+                and best[j] + own > best[i]
+            ):
+                best[i], prev[i] = best[j] + own, j
+    if not items:
+        return []
+    i = max(range(len(items)), key=best.__getitem__)
+    chain = []
+    while i >= 0:
+        chain.append(items[i])
+        i = prev[i]
+    return chain[::-1]
+
+
+def align_nodes(
+    nodes: Sequence[ScriptNode],
+    utterances: Sequence[Utterance],
+    markers: Sequence[tuple[float, str]] = (),
+    settings: ScriptSettings | None = None,
+) -> list[NodeAlignment]:
+    """Find where each node was spoken by its speaker; one result per node, in template order.
+
+    ``markers`` are (t_s, node_id) teleprompter events; they only bias the choice of match.
+    """
+    st = settings or ScriptSettings()
+    streams = {sp: build_stream(utterances, sp) for sp in {n.speaker for n in nodes}}
+    ranges = marker_ranges(markers)
+    cands: list[_Cand] = []
+    for i, node in enumerate(nodes):
+        needle = normalize_script(node.text)
+        # A node with its own min_similarity must be read close to its words: no key route.
+        own = getattr(node, "min_similarity", None) is not None
+        key = NodeKey(frozenset()) if own else node_key(node.text, _role(node) == "reminder")
+        cands += _candidates(i, needle, key, streams[node.speaker], ranges.get(node.id), st)
+    good = [
+        c for c in cands if c.score >= _threshold(nodes[c.node], st) or c.key >= st.min_key_score
+    ]
+    chain = {c.node: c for c in _best_chain(good, st)}
+    out = []
+    for i, node in enumerate(nodes):
+        mine = [c for c in cands if c.node == i]
+        stream = streams[node.speaker]
+        if i in chain:
+            out.append(_alignment(node, chain[i], stream, True, True))
+            continue
+        # Covered out of order: a good match that is not some other chosen node's speech.
+        free = [
+            c
+            for c in good
+            if c.node == i and not any(_overlaps(c, o, node, nodes[o.node]) for o in chain.values())
+        ]
+        if free:
+            out.append(_alignment(node, max(free, key=_Cand.strength), stream, True, False))
+        elif mine:
+            best = max(mine, key=lambda c: c.score)
+            best_key = max(c.key for c in mine)
+            out.append(
+                NodeAlignment(
+                    node.id,
+                    node.title,
+                    node.speaker,
+                    False,
+                    round(best.score, 4),
+                    None,
+                    None,
+                    "",
+                    key_score=round(best_key, 4),
+                )
+            )
+        else:
+            out.append(NodeAlignment(node.id, node.title, node.speaker, False, 0.0, None, None, ""))
+    return out
+
+
+def _role(node: ScriptNode) -> str | None:
+    return getattr(node, "role", None)
+
+
+def _threshold(node: ScriptNode, st: ScriptSettings) -> float:
+    """The node's own min_similarity, else the reminder's or the general threshold."""
+    own = getattr(node, "min_similarity", None)
+    if own is not None:
+        return float(own)
+    if getattr(node, "role", None) == "reminder":
+        return st.reminder_min_similarity
+    return st.min_similarity
+
+
+def _overlaps(c: _Cand, o: _Cand, node: ScriptNode, other: ScriptNode) -> bool:
+    if node.speaker != other.speaker:
+        return False
+    inter = min(c.end, o.end) - max(c.start, o.start)
+    return inter > 0.5 * min(c.end - c.start, o.end - o.start)
+
+
+def _alignment(
+    node: ScriptNode, c: _Cand, stream: TextStream, covered: bool, in_order: bool
+) -> NodeAlignment:
+    return NodeAlignment(
+        node_id=node.id,
+        title=node.title,
+        speaker=node.speaker,
+        covered=covered,
+        score=round(c.score, 4),
+        start_s=round(c.t0, 3),
+        end_s=round(c.t1, 3),
+        matched_text=stream.text[c.start : c.end],
+        in_order=in_order,
+        key_score=round(c.key, 4),
+    )
+
+
+def order_violations(
+    nodes: Sequence[ScriptNode], aligned: Sequence[NodeAlignment]
+) -> list[OrderViolation]:
+    """Order-critical nodes (consent, reminder) spoken after a node that follows them in the
+    template; each is reported against the earliest such node."""
+    by_id = {a.node_id: a for a in aligned}
+    out = []
+    for i, n in enumerate(nodes):
+        a = by_id[n.id]
+        if not n.order_critical or not a.covered or a.start_s is None:
+            continue
+        earlier = [
+            by_id[m.id]
+            for m in nodes[i + 1 :]
+            if by_id[m.id].covered and (by_id[m.id].start_s or 0.0) < a.start_s
+        ]
+        if earlier:
+            first = min(earlier, key=lambda b: b.start_s or 0.0)
+            out.append(OrderViolation(n.id, a.start_s, first.node_id, first.start_s or 0.0))
+    return out

@@ -1,0 +1,200 @@
+"""The customer's answer after each node that requires one: from trusted speech, else from kept
+uncertain speech, else from the model's closed-set scores of the window (``inspection.closed_set``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from inspection.answers import AnswerClass, classify_answer
+from inspection.closed_set import ClosedSetScore, closed_set_answer
+from inspection.script_align import marker_ranges
+from inspection.script_types import Answer, NodeAlignment, ScriptNode, ScriptSettings
+from inspection.speech import Utterance
+
+
+def find_answers(
+    nodes: Sequence[ScriptNode],
+    aligned: Sequence[NodeAlignment],
+    customer: Sequence[Utterance],
+    markers: Sequence[tuple[float, str]] = (),
+    settings: ScriptSettings | None = None,
+) -> dict[str, Answer]:
+    """Classify the customer's reply after every node that requires an answer.
+
+    The window opens ``answer_lead_s`` before the node's end and closes at the start of the next
+    spoken node or after ``answer_wait_s``. A node that was not spoken is judged from its marker
+    range if there is one, and otherwise left out.
+    """
+    st = settings or ScriptSettings()
+    by_id = {a.node_id: a for a in aligned}
+    starts = sorted(a.start_s for a in aligned if a.covered and a.start_s is not None)
+    ranges = marker_ranges(markers)
+    out: dict[str, Answer] = {}
+    for node in nodes:
+        if not node.requires_answer:
+            continue
+        a = by_id.get(node.id)
+        if a is not None and a.covered and a.end_s is not None:
+            # Never before the question itself started (an earlier answer is not this one).
+            w0 = max(
+                a.end_s - st.answer_lead_s,
+                (a.start_s or 0.0) + 0.5 * (a.end_s - (a.start_s or 0.0)),
+            )
+            nxt = [
+                s
+                for s in starts
+                if s >= a.end_s - st.overlap_tolerance_s and s > (a.start_s or 0.0)
+            ]
+            w1 = min([a.end_s + st.answer_wait_s, *(s + st.answer_grace_s for s in nxt)])
+        elif node.id in ranges:
+            w0, w1 = ranges[node.id][0], min(ranges[node.id][1], ranges[node.id][0] + 60.0)
+        else:
+            continue
+        out[node.id] = _answer_in(node, customer, w0, max(w1, w0 + 0.5), st)
+    return out
+
+
+_Piece = tuple[float, float, str, float, str | None]  # start, end, text, probability, reason
+# Kept uncertain speech that is used as an answer when nothing trusted was said; text Whisper
+# invents on silence (subtitle credits) is only shown, never read as an answer.
+_USABLE_UNCERTAIN = ("low_confidence", "unrecognised", "repetition", "too_fast")
+
+
+def _pieces_in(customer: Sequence[Utterance], w0: float, w1: float) -> list[_Piece]:
+    out: list[_Piece] = []
+    for u in sorted(customer, key=lambda u: u.start_s):
+        if u.end_s < w0 or u.start_s > w1:
+            continue
+        if u.words:
+            out += [
+                (w.start_s, w.end_s, w.text, w.probability, u.uncertain)
+                for w in u.words
+                if w0 <= w.start_s <= w1
+            ]
+        elif w0 <= u.start_s <= w1:
+            out.append((u.start_s, u.end_s, u.text, u.confidence, u.uncertain))
+    return out
+
+
+def _closed_set_in(customer: Sequence[Utterance], w0: float, w1: float) -> ClosedSetScore | None:
+    """The closed-set score with the widest margin among customer regions in ``[w0, w1]``."""
+    scores = [u.closed_set for u in customer if u.closed_set is not None and w0 <= u.start_s <= w1]
+    return max(scores, key=lambda s: s.margin, default=None)
+
+
+def _answer_in(
+    node: ScriptNode,
+    customer: Sequence[Utterance],
+    w0: float,
+    w1: float,
+    st: ScriptSettings | None = None,
+) -> Answer:
+    """The answer in ``[w0, w1]``: from trusted speech; when that says nothing, from kept
+    uncertain speech (marked, so that the rules make it review evidence, never consent); when
+    that is lost or garbled too, from the closed-set scores of the window's regions."""
+    st = st or ScriptSettings()
+    expected = getattr(node, "expected_answer", None)
+    pieces = _after_questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
+    sure = [p for p in pieces if p[4] is None]
+    flagged = [p for p in pieces if p[4] is not None]
+    used = sure
+    cls = classify_answer("".join(p[2] for p in sure), expected)
+    uncertain: str | None = None
+    said_nothing = cls.kind in ("missing", "unrecognised") or (
+        cls.kind == "unsure" and cls.phrase is None
+    )
+    usable = [p for p in flagged if p[4] in _USABLE_UNCERTAIN]
+    if said_nothing and usable:
+        used = sure + usable
+        cls = classify_answer("".join(p[2] for p in used), expected)
+        if cls.kind == "missing" or (cls.kind == "unsure" and cls.phrase is None):
+            cls = replace(cls, kind="unrecognised")
+        uncertain = ",".join(sorted({p[4] for p in usable if p[4]}))
+    shown = [p for p in flagged if p not in used]
+    timed = sorted(used, key=lambda p: p[0])
+    confidence = round(sum(p[3] for p in timed) / len(timed), 3) if timed else None
+    scored = _closed_set_in(customer, w0, w1)
+    lost = cls.kind in ("missing", "unrecognised") or (cls.kind == "unsure" and cls.phrase is None)
+    guessed_yes = cls.kind == "affirmative" and (
+        cls.score < 1.0
+        or uncertain is not None
+        or (confidence is not None and confidence < st.closed_set_below_confidence)
+    )
+    # The region the yes was heard in (not a question back earlier in the window).
+    said = _closed_set_at(customer, timed[-1][0]) if timed else None
+    if said is not None and cls.kind == "affirmative" and not guessed_yes:
+        if _model_hears_no(said, st.closed_set_margin):
+            scored = said
+            # The words read as a yes, the model prefers a hedge or a refusal by a clear lead:
+            # a misheard hedge must not pass; a reviewer listens.
+            cls = AnswerClass(said.kind, said.phrase, 0.99)
+    elif scored is not None and (lost or guessed_yes):
+        kind, phrase, confident = closed_set_answer(
+            scored, st.closed_set_margin, st.closed_set_max_s
+        )
+        if kind == "affirmative" and confident:
+            # The model itself prefers a yes by a wide margin over every other answer.
+            cls, uncertain, confidence = AnswerClass(kind, phrase, 1.0), None, None
+        else:  # a guess: shown to a reviewer, never a pass
+            cls = AnswerClass(kind, phrase, min(cls.score, 0.99))
+        if not timed:
+            u = next(u for u in customer if u.closed_set is scored)
+            timed = [(u.start_s, u.end_s, "", 0.0, None)]
+    return Answer(
+        node_id=node.id,
+        kind=cls.kind,
+        text="".join(p[2] for p in timed),
+        phrase=cls.phrase,
+        window_start_s=round(w0, 3),
+        window_end_s=round(w1, 3),
+        start_s=timed[0][0] if timed else None,
+        end_s=timed[-1][1] if timed else None,
+        confidence=confidence,
+        score=cls.score,
+        uncertain=uncertain,
+        uncertain_text="".join(p[2] for p in shown),
+        closed_set=scored,
+    )
+
+
+#: What makes a customer's words a question back, not an answer (see answers.UNSURE).
+_QUESTION_WORDS = ("吗", "？", "?", "什么", "多少", "怎么", "为什么", "为啥", "啥", "能不能",
+                   "可不可以", "有没有", "是否", "几")  # fmt: skip
+
+
+def _after_questions_back(pieces: list[_Piece], gap_s: float) -> list[_Piece]:
+    """``pieces`` without the questions back that come before the answer.
+
+    A customer who asks back (犹豫期是多少天来着？) hears the salesperson's reply and then
+    answers (嗯，都清楚); read as one text, the question made the answer unsure. Words more than
+    ``gap_s`` apart are separate turns; leading turns that are questions are left out when a
+    later turn follows. Hedges and refusals in earlier turns are kept (they count)."""
+    turns: list[list[_Piece]] = []
+    for p in sorted(pieces, key=lambda p: p[0]):
+        if not turns or p[0] - turns[-1][-1][1] > gap_s:
+            turns.append([])
+        turns[-1].append(p)
+    while len(turns) > 1 and _is_question(turns[0]):
+        turns.pop(0)
+    return [p for t in turns for p in t]
+
+
+def _is_question(turn: list[_Piece]) -> bool:
+    text = "".join(p[2] for p in turn)
+    cls = classify_answer(text)
+    return cls.kind == "unsure" and any(w in text for w in _QUESTION_WORDS)
+
+
+def _closed_set_at(customer: Sequence[Utterance], t: float) -> ClosedSetScore | None:
+    """The closed-set score of the customer region holding time ``t``."""
+    return next(
+        (u.closed_set for u in customer if u.closed_set and u.start_s <= t <= u.end_s), None
+    )
+
+
+def _model_hears_no(scored: ClosedSetScore, margin: float) -> bool:
+    """True when the closed set's best answer is not a yes and leads the best yes by ``margin``."""
+    yes = scored.kind_logprob("affirmative")
+    return scored.kind != "affirmative" and (yes is None or scored.logprob - yes >= margin)

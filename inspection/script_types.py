@@ -1,0 +1,126 @@
+"""Records of the script checks (nodes, settings, alignments, answers), shared by the
+alignment (``inspection.script_align``), the answers (``inspection.script_answers``) and
+``inspection.script``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from inspection.answers import AnswerKind
+from inspection.closed_set import ClosedSetScore
+
+
+class ScriptNode(Protocol):
+    """What alignment needs from a node; ``inspection.templates.RenderedNode`` satisfies it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def speaker(self) -> str: ...  # "salesperson" | "customer"
+    @property
+    def text(self) -> str: ...  # placeholders already filled
+    @property
+    def requires_answer(self) -> bool: ...
+    @property
+    def order_critical(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A minimal :class:`ScriptNode` for callers without a template (and for tests)."""
+
+    id: str
+    title: str
+    text: str
+    speaker: str = "salesperson"
+    requires_answer: bool = False
+    order_critical: bool = False
+    expected_answer: str | None = None
+    min_similarity: float | None = None
+    role: str | None = None  # "consent" | "reminder" | None
+
+
+@dataclass(frozen=True)
+class ScriptSettings:
+    """Every threshold of the script checks, with its default."""
+
+    min_similarity: float = 0.6  # combined char+pinyin score for a node to count as covered
+    reminder_min_similarity: float = 0.75  # the same for the fixed reminder (role: reminder, R3)
+    # A node also counts as covered when this share of its content syllable pairs is said
+    # in a stretch 1.3x its length (inspection.node_content: paraphrases, homophone errors).
+    min_key_score: float = 0.45
+    key_clause_min: float = 0.25  # the reminder: share of each of its clauses' pairs needed
+    key_window: float = 1.3
+    pinyin_weight: float = 0.7  # share of the pinyin score in the combined score
+    candidates: int = 3  # best windows kept per node before choosing an in-order chain
+    overlap_tolerance_s: float = 1.0  # consecutive nodes may overlap this much (timing jitter)
+    marker_slack_s: float = 3.0  # a match starting this close to its marker's range is inside it
+    marker_bonus: float = 0.05  # preference for a match inside its marker's range
+    answer_wait_s: float = 20.0  # how long after a question the customer's answer may start
+    # ... or how early (answers overlapping the question's end; the salesperson's track is
+    # decoded whole, and its times can run ~2 s late: dev02's 清楚了 at 73.1 s, question
+    # aligned to end at 75.4 s, was "no answer" with 1.0). At most the question's second half.
+    answer_lead_s: float = 3.0
+    answer_grace_s: float = 1.0  # an answer may start this long after the next node began
+    negation_gap: int = 2  # chars allowed between a negation word and a forbidden phrase
+    number_context: int = 12  # chars before a number searched for its keyword
+    number_sure_confidence: float = 0.8  # a one-numeral mismatch below this is a doubt
+    # Closed-set scores (inspection.closed_set) turn an answer the free transcription lost or
+    # garbled into a clear yes only with this lead (mean log-probability per token, nats) over
+    # any other kind of answer, in a stretch (with its 0.4 s pads) no longer than this;
+    # otherwise they stay a guess for review. Dev: yeses led by 0.5-2.0, see docs/inspection.md.
+    closed_set_margin: float = 1.0
+    # A question back, the salesperson's reply, then the answer: customer words this far apart
+    # are separate turns, and leading questions are not part of the answer (script_answers).
+    question_back_gap_s: float = 1.5
+    closed_set_max_s: float = 4.0
+    closed_set_below_confidence: float = 0.5  # a yes heard on words this unsure is re-checked
+
+
+@dataclass(frozen=True)
+class NodeAlignment:
+    """Where a node was spoken. ``in_order`` is False when it came out of template order."""
+
+    node_id: str
+    title: str
+    speaker: str
+    covered: bool
+    score: float  # best combined similarity found (0..1), also when not covered
+    start_s: float | None
+    end_s: float | None
+    matched_text: str  # normalised transcript characters of the match
+    in_order: bool = True
+    key_score: float = 0.0  # share of the node's content syllable pairs said (node_content)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The customer's reply to a node that requires an answer."""
+
+    node_id: str
+    kind: AnswerKind
+    text: str  # the customer's words in the answer window ("" when missing)
+    phrase: str | None  # the phrase that decided the class
+    window_start_s: float
+    window_end_s: float
+    start_s: float | None = None  # first answer word
+    end_s: float | None = None
+    confidence: float | None = None  # mean word probability of the words it rests on
+    score: float = 1.0  # < 1: only close to one of the answers the question can take
+    uncertain: str | None = None  # set when it rests on uncertain speech (Utterance.uncertain)
+    uncertain_text: str = ""  # uncertain speech in the window that was not used, for evidence
+    closed_set: ClosedSetScore | None = None  # the model's closed-set scores of the window
+
+
+@dataclass(frozen=True)
+class OrderViolation:
+    """An order-critical node (consent, reminder) that came after a non-critical node."""
+
+    node_id: str
+    start_s: float
+    after_node_id: str  # the non-critical node that was spoken before it
+    after_start_s: float

@@ -1,0 +1,128 @@
+"""Records of speech recognition (words, utterances) and the decoding settings, shared by the
+recogniser (``inspection.speech``), its region finder and its segment post-filters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inspection.closed_set import ClosedSetScore
+
+SAMPLE_RATE = 16000
+
+#: Why a stretch of speech is kept but not trusted (Utterance.uncertain).
+UNCERTAIN_REASONS = ("low_confidence", "unrecognised", "repetition", "too_fast", "hallucination")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word (for Chinese often 1-3 characters), times on the session timeline."""
+
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One recognised segment of one participant's speech, in Simplified Chinese."""
+
+    participant: str
+    start_s: float
+    end_s: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    #: None for trusted speech; else why it would have been dropped (UNCERTAIN_REASONS). Only
+    #: participants in DecodeOptions.keep_uncertain keep such speech; text "" = unrecognised.
+    uncertain: str | None = None
+    #: For a short customer region whose free transcription was not a clear answer: how the
+    #: model scores the answers a confirmation question can take (inspection.closed_set).
+    closed_set: ClosedSetScore | None = None
+
+    @property
+    def confidence(self) -> float:
+        """Mean word probability (or exp(avg_logprob) without words), 0..1."""
+        if self.words:
+            return float(np.mean([w.probability for w in self.words]))
+        return float(np.exp(self.avg_logprob))
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Decoding settings passed to faster-whisper; defaults measured on Mandarin sales speech."""
+
+    language: str = "zh"
+    beam_size: int = 5
+    condition_on_previous_text: bool = True
+    vad_filter: bool = True
+    vad_min_silence_ms: int = 500
+    vad_speech_pad_ms: int = 300
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    hallucination_silence_threshold: float | None = None
+    # Post-filters for segments Whisper invents after the last word of a window (seen on clips
+    # that end in silence: the previous sentence again, squeezed into 0.1 s, words p < 0.1).
+    drop_no_speech_prob: float = 0.6  # ... together with a mean word probability below:
+    drop_word_probability: float = 0.35
+    # ... or, whatever no_speech_prob says, a mean word probability below this: a lone "我"
+    # at p 0.02 decoded from a burst of babble between two answers (tests/test_speech_regions).
+    min_word_probability: float = 0.1
+    max_chars_per_s: float = 12.0  # fast Mandarin is ~6 characters per second
+    max_compression_ratio: float = 2.4  # "语语语语..." repetition loops
+    split_pause_s: float = 1.5  # a segment is split where its words pause longer than this
+    # Per-region decoding (issue 11): Silero VAD finds the speech regions of the whole track
+    # and each is decoded on its own, its times offset by the region's start. Decoding the VAD
+    # chunks glued together (faster-whisper's vad_filter) let words slide across chunk seams:
+    # on a sparse customer track in babble, answers landed 10-25 s from where they were said
+    # and were repeated in the gaps. Nearby regions are joined (salesperson sentences keep
+    # their context) up to one Whisper window.
+    per_region: bool = True
+    # ... for these participants. The salesperson talks almost without pause, which whole-track
+    # decoding handles well; decoded region by region the script's sentences lost words
+    # (a reminder node went missing in tests/test_inspect_cli.py) for no gain in timing.
+    per_region_for: tuple[str, ...] = ("customer",)
+    vad_threshold: float = 0.5
+    region_merge_gap_s: float = 1.0
+    region_max_s: float = 28.0
+    region_pad_s: float = 0.4  # audio kept each side of a region, so that onsets are not cut
+    # Energy gate: Silero takes babble for speech, and Whisper then loops or invents words in
+    # it ("我不同意" x12 over 25 s of babble, "在那里，在那里..."). For these participants a
+    # region is cut into the stretches that stand ``energy_margin_db`` above the track's noise
+    # floor (its ``noise_percentile`` frame level) for at least ``min_voiced_s`` (gaps under
+    # ``voiced_gap_s`` closed); the rest of the region is not decoded. On a sparse track in
+    # babble at 12 dB SNR, 8-9 dB kept every answer and no stretch of noise alone.
+    energy_gate: tuple[str, ...] = ("customer",)
+    # Silero's threshold on energy-gated tracks: the gate already keeps noise out, and at 0.5
+    # Silero missed a whole short answer (dev04: "同意", 0.7 s, over a lossy link: no region,
+    # so a false "no answer"); at 0.25 it found it, and the gate cut the extra babble.
+    gated_vad_threshold: float = 0.25
+    # ... and on those tracks, stretches this far above the noise floor are decoded even where
+    # Silero finds no speech at all (0 = never): dev16's "嗯，都清楚" (38 dB above the floor)
+    # had no VAD region. Room noise at 10-25 dB SNR stays below it.
+    rescue_margin_db: float = 20.0
+    energy_margin_db: float = 8.0
+    noise_percentile: float = 20.0
+    min_voiced_s: float = 0.3
+    voiced_gap_s: float = 0.3
+    # Temperature fallback re-decodes a region up to 5 times when the output looks like a
+    # loop; on noise this cost up to 38 CPU-s per second of audio and returned garbage anyway.
+    temperatures: tuple[float, ...] = (0.0, 0.4)
+    # Closed-set scoring of short regions of these participants whose free text is unclear
+    # (garbled, unrecognised, uncertain, or only close to an answer): inspection.closed_set.
+    closed_set_for: tuple[str, ...] = ("customer",)
+    closed_set_max_s: float = 6.0
+    # ... and of regions whose words are this unsure even when they read as a clear answer
+    # (the script stage re-checks such a yes: ScriptSettings.closed_set_below_confidence).
+    closed_set_below_confidence: float = 0.5
+    # ... and of every short region, also one whose words read as a clear, sure yes: the
+    # script stage does not pass a yes the model itself hears as a hedge or a refusal (dev04:
+    # "不是很明白" decoded as "不需很明白" at p 0.67 read as 明白).
+    closed_set_every_region: bool = True
+    # Speech of these participants is never dropped: what the filters above reject is kept,
+    # marked uncertain, for the rules to turn into review evidence (a refusal must not vanish).
+    keep_uncertain: tuple[str, ...] = ("customer",)
