@@ -96,6 +96,8 @@ class Archiver:
     async def sync(self, session_id: str) -> None:
         """Upload the session's finished, un-archived segments (verified), then metadata.json."""
         path = self.sessions_dir / validate_session_id(session_id)
+        if not (path / METADATA).is_file():
+            return  # deleted after its retention term (or never this node's)
         sdir = await asyncio.to_thread(SessionDir, path)
         for seg in sdir.metadata["segments"]:
             if seg["status"] == SEGMENT_RECORDING or not seg.get("sha256") or seg.get("archived"):
@@ -110,6 +112,10 @@ class Archiver:
                 raise ArchiveMismatch(f"{key}: stored sha256 {remote} != {seg['sha256']}")
             await sdir.mark_archived(seg["file"], key, remote)
         await self.store.put_file(key_of(session_id, METADATA), path / METADATA)
+
+    async def delete_session(self, session_id: str) -> list[str]:
+        """Remove the session's every stored object (recordings, metadata, derived files)."""
+        return await self.store.delete_prefix(f"sessions/{validate_session_id(session_id)}")
 
     async def upload_derived(self, session_dir: Path, session_id: str) -> None:
         """Worker outputs (report, review video, evidence thumbnails) join the archive."""

@@ -90,6 +90,16 @@ class ObjectBlobStore:
     async def delete(self, key: str) -> None:
         await obstore.delete_async(self._store, _check_key(key))
 
+    async def delete_prefix(self, prefix: str) -> list[str]:
+        """Delete every object below ``prefix/`` (whole path segments: ``a`` spares ``ab/``);
+        returns their keys, sorted."""
+        keys: list[str] = []
+        async for batch in obstore.list(self._store, prefix=_check_key(prefix)):
+            keys += [str(meta["path"]) for meta in batch]
+        if keys:
+            await obstore.delete_async(self._store, keys)
+        return sorted(keys)
+
 
 def store_from_settings(settings: Settings) -> ObjectBlobStore | None:
     """The archive named by ``storage_url``, or None when files stay only on local disk."""

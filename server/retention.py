@@ -97,6 +97,7 @@ async def set_hold(
 class Deleted:
     session_id: str
     files: list[str]
+    stored: list[str]  # object-store keys removed (empty without an archive)
 
 
 async def delete_session(
@@ -129,6 +130,9 @@ async def delete_session(
         )
     path = ctx.settings.sessions_dir / session_id
     files = await asyncio.to_thread(_remove_dir, path)
+    # The archive holds the same recordings (and the report): retention ends them there too,
+    # or the personal data outlives its term in the object store.
+    stored = [] if ctx.archive is None else await ctx.archive.delete_session(session_id)
     async with ctx.db.session() as s:
         row = await _row(s, session_id)
         row.deleted_at = utcnow()
@@ -145,9 +149,10 @@ async def delete_session(
                 "retain_until": row.retain_until.isoformat() if row.retain_until else None,
                 "on": today.isoformat(),
                 "files": files,
+                "stored": stored,
             },
         )
-    return Deleted(session_id, files)
+    return Deleted(session_id, files, stored)
 
 
 async def _refusal(

@@ -4,6 +4,7 @@ legal holds, and deletion afterwards (files gone, personal data scrubbed, chain 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from server import audit_verify, retention
 from server.settings import load_settings
 from server.store.models import AuditEntry, RecordingSession
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, add_test_users, make_settings, start_server
 from tests.review_fixtures import build_session, policy, user_named
 
 
@@ -143,3 +144,31 @@ async def test_deletion_after_retention(
     rev = await client_factory("rev1")
     status, body = await rev.get("/api/review/queue?status=all")
     assert [s["id"] for s in body["sessions"]] == [kept.id]
+
+
+async def test_deletion_removes_the_archived_copy(tmp_path: Path) -> None:
+    """With an archive (here a local object store; S3 in test_storage_s3) the deletion ends
+    the stored recordings too, and the chain lists the keys it removed."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    srv = await start_server(make_settings(tmp_path, storage_url=archive.as_uri()))
+    try:
+        await add_test_users(srv.ctx)
+        assert srv.ctx.archive is not None
+        built = await build_session(srv.ctx)
+        await srv.ctx.archive.sync(built.id)
+        stored = archive / "sessions" / built.id
+        assert (stored / "salesperson-000.mkv").is_file()
+        async with srv.ctx.db.session() as s:
+            row = await s.get(RecordingSession, built.id)
+            assert row is not None and row.retain_until is not None
+            after = row.retain_until + timedelta(days=1)
+        deleted = await retention.delete_session(
+            srv.ctx, built.id, await user_named(srv.ctx, "admin"), today=after
+        )
+        assert f"sessions/{built.id}/salesperson-000.mkv" in deleted.stored
+        assert not any(p.is_file() for p in stored.rglob("*"))
+        [(_, action, detail)] = await _attempts(srv, built.id)
+        assert action == "session.delete" and detail["stored"] == deleted.stored
+    finally:
+        await srv.runner.cleanup()

@@ -284,3 +284,28 @@ async def test_audit_verify_checks_files_missing_here_in_the_store(
         assert [(p.file, p.problem) for p in found] == [("report.json", "altered")]
     finally:
         await db.close()
+
+
+async def test_retention_deletes_the_stored_copy(s3: S3Server, tmp_path: Path) -> None:
+    """A session deleted after its retention term is gone from the object store too, and
+    only that session: a neighbour whose id it prefixes keeps its objects."""
+    store = _store(s3, tmp_path, "t6")
+    root = tmp_path / "sessions"
+    root.mkdir()
+    archiver = Archiver(store, root)
+    await archiver.start()
+    try:
+        gone, _ = await _recorded_session(root, "s3-del")
+        kept, _ = await _recorded_session(root, "s3-del2")
+        gone_key = (await _until_archived(gone))["key"]
+        kept_key = (await _until_archived(kept))["key"]
+        await store.put_file(key_of("s3-del", "report.json"), gone.path / "metadata.json")
+        removed = await archiver.delete_session("s3-del")
+        assert gone_key in removed and key_of("s3-del", "report.json") in removed
+        assert all(k.startswith("sessions/s3-del/") for k in removed)
+        with pytest.raises(FileNotFoundError):
+            await store.size(gone_key)
+        assert await store.size(kept_key) > 0
+        assert await archiver.delete_session("s3-del") == []
+    finally:
+        await archiver.stop()
