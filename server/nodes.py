@@ -31,7 +31,7 @@ import logging
 import socket
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -172,11 +172,11 @@ async def place(ctx: AppContext, session_id: str) -> None:
     raise KesuError("could not place the session on a media node", code="busy", status=503)
 
 
-async def _load(s: AsyncSession, settings: Settings, live: list[str]) -> dict[str, int]:
+def _load_query(settings: Settings, live: list[str]) -> Select[str | None, int]:
     """Sessions counting against each live node's capacity: live ones, and ones created
     recently and not joined yet (their room will open there)."""
     pending_since = utcnow() - timedelta(hours=settings.join_link_hours)
-    counts = await s.execute(
+    return (
         select(RecordingSession.node_id, func.count())
         .where(
             RecordingSession.node_id.in_(live),
@@ -190,6 +190,10 @@ async def _load(s: AsyncSession, settings: Settings, live: list[str]) -> dict[st
         )
         .group_by(RecordingSession.node_id)
     )
+
+
+async def _load(s: AsyncSession, settings: Settings, live: list[str]) -> dict[str, int]:
+    counts = await s.execute(_load_query(settings, live))
     # Not dict(result): a Result has keys() (its column names), so dict() misreads it.
     return {str(nid): int(n) for nid, n in counts.tuples()}
 
@@ -198,40 +202,45 @@ async def home_for_new(ctx: AppContext) -> tuple[str, str] | None:
     """Where a new session should be created: ``None`` for this node, else the id and URL
     of the live node with the most free capacity (this node wins a tie)."""
     me = node_id(ctx.settings)
-    async with ctx.db.read() as s:
+
+    def read(s: Session) -> tuple[dict[str, tuple[int, str]], dict[str, int]]:
         live = {
-            n.id: n
-            for n in (
-                await s.execute(
-                    select(MediaNode).where(MediaNode.heartbeat_at >= _dead_before(ctx.settings))
-                )
-            ).scalars()
+            n.id: (n.capacity, n.url)
+            for n in s.scalars(
+                select(MediaNode).where(MediaNode.heartbeat_at >= _dead_before(ctx.settings))
+            )
         }
         if not live or set(live) == {me}:
-            return None
-        load = await _load(s, ctx.settings, sorted(set(live) | {me}))
-    free = {nid: n.capacity - load.get(nid, 0) for nid, n in live.items()}
+            return live, {}
+        counts = s.execute(_load_query(ctx.settings, sorted(set(live) | {me})))
+        return live, {str(nid): int(n) for nid, n in counts.tuples()}
+
+    # Asked on every session creation: one hop to a reader thread (see holder()).
+    live, load = await ctx.db.run_read(read)
+    if not live or set(live) == {me}:
+        return None
+    free = {nid: capacity - load.get(nid, 0) for nid, (capacity, _url) in live.items()}
     free[me] = ctx.settings.max_sessions - load.get(me, 0)
     chosen = max(free, key=lambda nid: (free[nid], nid == me))
-    return None if chosen == me else (chosen, live[chosen].url)
+    return None if chosen == me else (chosen, live[chosen][1])
 
 
 async def holder(ctx: AppContext, session_id: str) -> tuple[str, str] | None:
     """The id and URL of the other live node holding ``session_id``, or ``None`` when this
     node holds it, nobody does, or its holder is dead (then this node answers itself)."""
     me = node_id(ctx.settings)
-    async with ctx.db.read() as s:
-        row = (
-            await s.execute(
-                select(MediaNode.id, MediaNode.url)
-                .join(RecordingSession, RecordingSession.node_id == MediaNode.id)
-                .where(
-                    RecordingSession.id == session_id,
-                    MediaNode.id != me,
-                    MediaNode.heartbeat_at >= _dead_before(ctx.settings),
-                )
-            )
-        ).first()
+    query = (
+        select(MediaNode.id, MediaNode.url)
+        .join(RecordingSession, RecordingSession.node_id == MediaNode.id)
+        .where(
+            RecordingSession.id == session_id,
+            MediaNode.id != me,
+            MediaNode.heartbeat_at >= _dead_before(ctx.settings),
+        )
+    )
+    # Asked on every session-scoped request: one hop to a reader thread, not one per
+    # statement through the loop (which waits behind every other client's callbacks).
+    row = await ctx.db.run_read(lambda s: s.execute(query).first())
     return None if row is None else (str(row[0]), str(row[1]))
 
 
