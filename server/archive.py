@@ -29,8 +29,13 @@ class ArchiveMismatch(Exception):
     """The object read back does not have the SHA-256 the metadata records."""
 
 
+def prefix_of(session_id: str) -> str:
+    """The store's folder of one session: every object of it is below."""
+    return f"sessions/{validate_session_id(session_id)}"
+
+
 def key_of(session_id: str, name: str) -> str:
-    return f"sessions/{validate_session_id(session_id)}/{name}"
+    return f"{prefix_of(session_id)}/{name}"
 
 
 class Archiver:
@@ -115,7 +120,7 @@ class Archiver:
 
     async def delete_session(self, session_id: str) -> list[str]:
         """Remove the session's every stored object (recordings, metadata, derived files)."""
-        return await self.store.delete_prefix(f"sessions/{validate_session_id(session_id)}")
+        return await self.store.delete_prefix(prefix_of(session_id))
 
     async def upload_derived(self, session_dir: Path, session_id: str) -> None:
         """Worker outputs (report, review video, evidence thumbnails) join the archive."""
