@@ -297,7 +297,13 @@ def document() -> dict[str, Any]:
                 "validation errors list each bad field in details.errors. Unsafe requests "
                 "authenticated by the cookie must send the X-CSRF-Token header from /api/me. "
                 "Any request that writes may answer 503 database_busy (the database's write "
-                "lock stayed taken past the busy timeout) with a Retry-After header: retry then."
+                "lock stayed taken past the busy timeout) with a Retry-After header: retry then. "
+                "With several media nodes on separate disks, a request about a session held by "
+                "another node is forwarded to it: a request that writes may answer 503 "
+                "node_unreachable (that node did not answer in time; a read is then answered "
+                "from the shared database instead), and a forwarded request that reaches a node "
+                "not holding the session either (a misconfigured node_url) 503 node_misrouted: "
+                "retry later (docs/deploy.md)."
             ),
         },
         "paths": paths,
