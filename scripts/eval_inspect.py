@@ -51,6 +51,11 @@ class Outcome:
     def exact(self) -> bool:
         return self.expected == self.predicted
 
+    @property
+    def failing(self) -> set[str]:
+        """Codes with at least one finding of severity ``fail``."""
+        return {f["code"] for f in self.findings if f.get("severity") == "fail"}
+
 
 def template_for(labels: dict[str, Any]) -> str | None:
     """The template file for sessions whose template is not built in (the mini test one)."""
@@ -125,6 +130,16 @@ def print_table(outcomes: list[Outcome]) -> dict[str, Any]:
     print(
         f"sessions {len(outcomes)}, clean passes {passed}/{len(clean)}, exact code sets {exact}/{len(outcomes)}"
     )
+    # Severity view: a `review` finding goes to a reviewer but does not fail a session on its
+    # own, so how many clean sessions had no `fail`, and how many expected codes came out as
+    # `fail` (strong) rather than only `review`, say how much work the inspection takes off.
+    no_fail = sum(not o.failing for o in clean)
+    strong = sum(len(o.expected & o.failing) for o in outcomes)
+    wanted = sum(len(o.expected) for o in outcomes)
+    print(
+        f"clean sessions without a fail finding {no_fail}/{len(clean)}, "
+        f"expected codes found as fail {strong}/{wanted}"
+    )
     if audio:
         print(f"recorded {audio:.0f} s, inspected in {wall:.0f} s (RTF {wall / audio:.3f})")
     wrong = [o for o in outcomes if not o.exact]
@@ -140,6 +155,8 @@ def print_table(outcomes: list[Outcome]) -> dict[str, Any]:
         "clean": len(clean),
         "clean_passed": passed,
         "exact": exact,
+        "clean_without_fail": no_fail,
+        "expected_found_as_fail": strong,
         "rtf": wall / audio if audio else None,
     }
 

@@ -48,3 +48,21 @@ def test_tables_per_split(capsys: pytest.CaptureFixture[str]) -> None:
     line = next(x for x in out.splitlines() if x.startswith("consent.missing"))
     assert line.split()[1:] == ["1.00", "1.00", "-", "0.00"]
     assert "clean passes" in out and "1/2" in out
+
+
+def test_severity_view_counts_only_fail_findings() -> None:
+    def found(code: str, severity: str) -> dict[str, str]:
+        return {"code": code, "severity": severity}
+
+    clean_review = _o("a", set(), {"answer.not_affirmative"})
+    clean_review.findings = [found("answer.not_affirmative", "review")]
+    clean_fail = _o("b", set(), {"script.node_missing"})
+    clean_fail.findings = [found("script.node_missing", "fail")]
+    weak = _o("c", {"speech.number_mismatch"}, {"speech.number_mismatch"})
+    weak.findings = [found("speech.number_mismatch", "review")]
+    strong = _o("d", {"consent.missing"}, {"consent.missing"})
+    strong.findings = [found("consent.missing", "review"), found("consent.missing", "fail")]
+    summary = print_table([clean_review, clean_fail, weak, strong])
+    assert summary["clean_passed"] == 0
+    assert summary["clean_without_fail"] == 1
+    assert summary["expected_found_as_fail"] == 1
