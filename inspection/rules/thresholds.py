@@ -97,6 +97,14 @@ class Thresholds:
         0.363,
         "Minimum SFace cosine similarity between the live face and the ID-card photo or a reference photo (OpenCV's suggested 0.363).",
     )
+    face_fail_cosine: float = _h(
+        0.25,
+        "face.identity_mismatch is fail only when the live face's cosine with the ID-card photo (its best frame) or the reference photo is below this; from here up to face_match_cosine it is review. Measured on card photos held up at angles, blurred and under glare (~45-65 px): same person min 0.245, 5th percentile 0.45; different people median 0.12, 95th percentile 0.32, max 0.45 (docs/inspection.md).",
+    )
+    face_fail_min_frames: int = _h(
+        2,
+        "face.identity_mismatch against the ID-card photo is fail only when at least this many card-photo frames were compared (and all scored below face_fail_cosine); otherwise review.",
+    )
     card_face_max_ratio: float = _h(
         0.7,
         "During the ID-card node, a face smaller than this share of the live face's size is taken as the card's photo.",
