@@ -141,3 +141,14 @@ def test_mismatch_doubt_rests_on_the_most_plausible_misheard_characters(
 ) -> None:
     d = mismatch_doubt(heard, probs, expected, 0.5)
     assert (d.edits, d.confidence) == (edits, pytest.approx(sure, abs=0.002))
+
+
+def test_a_numeral_without_its_first_digit_reads_with_the_near_sound_before_it() -> None:
+    # dev15: 八千六百 heard as 达千六百 (达 da for 八 ba; an amount does not start with 千).
+    from inspection.number_readings import readings
+
+    assert 8600 in [r.value for r in readings("千六百", "宝贝达")]
+    assert [r.value for r in readings("千", "他")] == [1000, 8000]  # 他 ta ~ 八 ba
+    # A numeral that has its first digit keeps it; a word far from any numeral adds nothing.
+    assert 8600 not in [r.value for r in readings("六千六百", "宝贝达")]
+    assert [r.value for r in readings("千六百", "保费")] == [1600]
