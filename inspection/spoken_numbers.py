@@ -68,7 +68,9 @@ _AFTER: tuple[tuple[re.Pattern[str], NumberKind], ...] = (
     (re.compile(r"^(的)?保障(?!期)"), "insurance_years"),
     (re.compile(r"^(的)?(犹豫期|冷静期)"), "cooling_off_days"),
 )
-_AFTER_CHARS = {syllable(c): c for c in "交保障期的犹豫冷静"}
+#: Two-character words after a number, matched on pinyin (焦清 is 交清, 宝障 is 保障). Single
+#: characters are not: 较 sounds like 交, and "二十年较长" is no payment period.
+_AFTER_WORDS = ("交清", "交齐", "交完", "缴清", "缴齐", "缴完", "保障", "期交", "期缴")
 _UNIT_OF: dict[NumberKind, str] = {
     "premium": "元",
     "cooling_off_days": "天",
@@ -170,9 +172,15 @@ _AFTER_LEADS = (
 
 
 def _after_text(text: str) -> str:
-    """``text`` with homophones of the words of ``_AFTER`` written as those words (焦 → 交,
-    宝障 → 保障, 七 → 期), so the patterns match what ASR made of them."""
-    return "".join(_AFTER_CHARS.get(syllable(c), c) if not c.isdigit() else c for c in text)
+    """``text`` with a homophone of one of ``_AFTER_WORDS`` at its start (after an optional
+    的) written as that word (焦清 → 交清, 的宝障 → 的保障), so the patterns of ``_AFTER``
+    match what ASR made of them."""
+    lead = 1 if text.startswith("的") else 0
+    head = text[lead : lead + 2]
+    for word in _AFTER_WORDS:
+        if len(head) == 2 and _syllables(head) == _syllables(word):
+            return text[:lead] + word + text[lead + 2 :]
+    return text
 
 
 def _keyword_after(source: str, s1: int) -> NumberKind | None:

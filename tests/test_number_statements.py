@@ -152,3 +152,9 @@ def test_a_numeral_without_its_first_digit_reads_with_the_near_sound_before_it()
     # A numeral that has its first digit keeps it; a word far from any numeral adds nothing.
     assert 8600 not in [r.value for r in readings("六千六百", "宝贝达")]
     assert [r.value for r in readings("千六百", "保费")] == [1600]
+
+
+def test_a_word_after_a_period_that_only_sounds_like_jiao_is_no_payment() -> None:
+    # 较 (jiao) after 二十年 is "rather": not 交, so not a payment period of 20 years.
+    assert findings("保险期间为二十年较为合适", "premium") == []
+    assert findings("分十五年焦清", "premium") == ["fail"]  # 焦清 is 交清: 15 years, not 10
