@@ -15,12 +15,12 @@ from inspection.rules import FaceMatch, IdCardEvidence, SignatureEvidence, Thres
 from inspection.run_state import RunState
 from inspection.vision import (
     VideoScan,
-    card_face_match,
+    card_face_scores,
     card_photo_refs,
     document_frames,
     drop_photo_faces,
     extra_face_runs,
-    live_embedding,
+    live_faces,
     photo_embedding,
 )
 
@@ -70,14 +70,16 @@ def face_matches(
     for who in PARTICIPANTS:
         scan = run.scans.get(who)
         excluded = list(run.windows.values()) if who == "customer" else []
-        live = live_embedding(scan, faces, th, excluded) if scan else None
-        if scan is None or live is None:
+        found = live_faces(scan, faces, th, excluded) if scan else None
+        if scan is None or found is None:
             continue
+        live = (found[0], found[1][0])
         refs = [live[0]]
         if who == "customer" and "id_card" in run.windows:
-            card = card_face_match(scan, faces, live[0], run.windows["id_card"], th)
-            if card is not None:
-                out.append(FaceMatch("customer", "id_card", card[0], card[1]))
+            scores = card_face_scores(scan, faces, live[0], run.windows["id_card"], th)
+            if scores:
+                t, _, c = scores[0]
+                out.append(FaceMatch("customer", "id_card", c, t, tuple(scores), found[1]))
                 if run.id_card is not None:
                     run.id_card = replace(run.id_card, card_seen=True)
             refs += card_photo_refs(scan, faces, run.windows["id_card"], th)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from inspection.number_doubt import mismatch_doubt
 from inspection.numbers import parse_numeral
 from inspection.policy import Policy
 from inspection.spoken_numbers import NumberCheck, NumberKind
@@ -214,13 +215,25 @@ def attribute_numbers(
 
 
 def _with_doubts(checks: list[NumberCheck], sure_confidence: float) -> list[NumberCheck]:
+    """Each mismatch with how sure it is: with the numeral as recognised, ``confidence``
+    becomes the probability that the mismatch is real (``inspection.number_doubt``: the
+    characters that would have to be misheard for the policy's value, not the weakest
+    character of the number), and below ``sure_confidence`` it is a ``doubt`` (review)."""
     confirmed = {(c.kind, c.product) for c in checks if c.matches and c.statement == "statement"}
     out = []
     for c in checks:
         if c.matches:
             out.append(c)
             continue
-        doubt = one_numeral_doubt(c, sure_confidence)
+        doubt = ""
+        if c.expected is not None and c.heard and len(c.heard_probs) == len(c.heard):
+            tolerance = 0.5 if c.kind == "premium" else 1e-6
+            d = mismatch_doubt(c.heard, c.heard_probs, c.expected, tolerance)
+            c = replace(c, confidence=d.confidence)
+            if d.confidence < sure_confidence:
+                doubt = d.describe()
+        else:
+            doubt = one_numeral_doubt(c, sure_confidence)
         if not doubt and (c.kind, c.product) in confirmed:
             doubt = "the same field was stated as the policy's value elsewhere in the session"
         out.append(replace(c, doubt=doubt) if doubt else c)

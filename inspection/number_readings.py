@@ -37,6 +37,35 @@ def _numerals_by_syllable() -> dict[str, str]:
     return out
 
 
+_STOPS = "bpdtgk"
+
+
+def _split(syl: str) -> tuple[str, str]:
+    """(initial, final) of a toneless syllable."""
+    for ini in ("zh", "ch", "sh", *"bpmfdtnlgkhjqxrzcsyw"):
+        if syl.startswith(ini):
+            return ini, syl[len(ini) :]
+    return "", syl
+
+
+@functools.lru_cache(maxsize=4096)
+def numeral_near(ch: str) -> str:
+    """Numerals that sound close to ``ch`` without being homophones: the same final after
+    another stop consonant (达 da / 八 ba, 他 ta / 八 ba), the way Whisper mishears a
+    numeral's first syllable. Empty for numerals and for characters without a final."""
+    if ch in NUMERALS or ch.isdigit():
+        return ""
+    ini, fin = _split(syllable(ch))
+    if not fin or ini not in _STOPS or not ini:
+        return ""
+    out = ""
+    for n in "一二三四五六七八九":
+        n_ini, n_fin = _split(syllable(n))
+        if n_fin == fin and n_ini in _STOPS and n_ini and n_ini != ini:
+            out += n
+    return out
+
+
 def numeral_homophones(ch: str) -> str:
     """The numerals that sound like ``ch`` (是 → 十四, 期 → 七, 四 → 十), without ``ch``."""
     return "".join(n for n in _numerals_by_syllable().get(syllable(ch), "") if n != ch)
@@ -74,6 +103,11 @@ def readings(numeral: str, before: str = "", absorbed: bool = False) -> list[Rea
             break
         for combo in _product(options):
             add(combo + numeral, f"{prefix}→{combo}")
+    if numeral[0] in "百千万" and before and not numeral_homophones(before[-1]):
+        # 千六百 with no numeral in front is not how an amount is said: its first numeral
+        # was heard as the word before it (八千六百 -> 达千六百, dev15), which sounds close.
+        for n in numeral_near(before[-1]):
+            add(n + numeral, f"{before[-1]}≈{n} before a numeral without its first digit")
     if len(numeral) <= MAX_SUBSTITUTED_RUN:
         for i, ch in enumerate(numeral):
             for alt in numeral_homophones(ch):

@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import re
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inspection.number_readings import Reading, readings, syllable
+from inspection.number_readings import NUMERALS as NUMERAL_CHARS
+from inspection.number_readings import Reading, numeral_homophones, readings, syllable
 from inspection.numbers import Quantity, find_quantities, format_value, numeral_end
 from inspection.policy import Policy
 from inspection.transcript import TextStream
@@ -66,6 +68,9 @@ _AFTER: tuple[tuple[re.Pattern[str], NumberKind], ...] = (
     (re.compile(r"^(的)?保障(?!期)"), "insurance_years"),
     (re.compile(r"^(的)?(犹豫期|冷静期)"), "cooling_off_days"),
 )
+#: Two-character words after a number, matched on pinyin (焦清 is 交清, 宝障 is 保障). Single
+#: characters are not: 较 sounds like 交, and "二十年较长" is no payment period.
+_AFTER_WORDS = ("交清", "交齐", "交完", "缴清", "缴齐", "缴完", "保障", "期交", "期缴")
 _UNIT_OF: dict[NumberKind, str] = {
     "premium": "元",
     "cooling_off_days": "天",
@@ -118,6 +123,7 @@ class _Keyword:
     kind: NumberKind | None
     heard: str  # the characters it was recognised as (犹豫七)
     absorbed: bool  # its last syllable is the number's first character
+    end: int = 0  # source position just after it
 
 
 def _keyword_before(source: str, s0: int, window: int) -> _Keyword | None:
@@ -145,13 +151,46 @@ def _keywords_before(source: str, s0: int, window: int) -> list[_Keyword]:
                 hits.append((e, n, kw))
                 break
     hits.sort(reverse=True)
-    return [_Keyword(kw, KEYWORDS[kw], source[e - n : e], absorbed=e > s0) for e, n, kw in hits]
+    return [
+        _Keyword(kw, KEYWORDS[kw], source[e - n : e], absorbed=e > s0, end=e) for e, n, kw in hits
+    ]
+
+
+_AFTER_LEADS = (
+    "之内为",
+    "之内是",
+    "以内为",
+    "以内是",
+    "内为",
+    "内是",
+    "之内",
+    "以内",
+    "的",
+    "为",
+    "是",
+)
+
+
+def _after_text(text: str) -> str:
+    """``text`` with a homophone of one of ``_AFTER_WORDS`` at its start (after an optional
+    的) written as that word (焦清 → 交清, 的宝障 → 的保障), so the patterns of ``_AFTER``
+    match what ASR made of them."""
+    lead = 1 if text.startswith("的") else 0
+    head = text[lead : lead + 2]
+    for word in _AFTER_WORDS:
+        if len(head) == 2 and _syllables(head) == _syllables(word):
+            return text[:lead] + word + text[lead + 2 :]
+    return text
 
 
 def _keyword_after(source: str, s1: int) -> NumberKind | None:
     """犹豫期 / 冷静期 right after the number (十五天的犹豫七), on pinyin."""
-    rest = source[s1 : s1 + 4]
-    rest = rest[1:] if rest.startswith("的") else rest
+    rest = source[s1 : s1 + 7]
+    # 十五天的犹豫期, 十五日内为犹豫期, 十五天之内是犹豫期 (each on pinyin: 内为 heard as 内位)
+    for lead in _AFTER_LEADS:
+        if _syllables(rest[: len(lead)]) == _syllables(lead):
+            rest = rest[len(lead) :]
+            break
     for kw in ("犹豫期", "冷静期"):
         if _syllables(rest[:3]) == _syllables(kw):
             return "cooling_off_days"
@@ -160,19 +199,54 @@ def _keyword_after(source: str, s1: int) -> NumberKind | None:
 
 def classify_number(stream: TextStream, q: Quantity, window: int) -> NumberKind | None:
     """What a quantity in the stream states, from the words around it; None when unrelated."""
-    found = _classify(stream, q, window)
+    found = _classify(stream, q, window, find_quantities(stream.text))
     return None if found is None else found[0]
 
 
+def _taken(stream: TextStream, kw: _Keyword, q: Quantity, others: Sequence[Quantity]) -> bool:
+    """Another number of the keyword's kind stands between the keyword and ``q``: the keyword
+    stated that one ("每期保费8600元25元": 25元 is not the premium; a keyword states one value
+    per sentence, and a bare second number after it is something else, often a misheard
+    word such as 要交五年 heard as 25元)."""
+    if kw.kind is None:
+        return False
+    for o in others:
+        if o.end > q.start or o.start >= q.start:
+            break
+        s0, _ = stream.source_span(o.start, o.end)
+        if s0 >= kw.end and _unit_fits(kw.kind, o):
+            return True
+    return False
+
+
+def _amount_follows(stream: TextStream, pos: int, others: Sequence[Quantity]) -> bool:
+    """A number starts right after text position ``pos`` (within two characters, no pause):
+    "一年交一万二千元" says what is paid per year. Also when ASR turned its first numeral into a
+    homophone that does not parse (一年交以万两千: 以 for 一)."""
+    for o in others:
+        if pos <= o.start <= pos + 2 and not stream.has_break(pos, o.start + 1):
+            return _unit_fits("premium", o)
+    head = stream.text[pos : pos + 2]
+    return (
+        len(head) == 2
+        and bool(numeral_homophones(head[0]))
+        and (head[1].isdigit() or head[1] in NUMERAL_CHARS)
+        and not stream.has_break(pos, pos + 1)
+    )
+
+
 def _classify(
-    stream: TextStream, q: Quantity, window: int
+    stream: TextStream, q: Quantity, window: int, others: Sequence[Quantity] = ()
 ) -> tuple[NumberKind, _Keyword | None] | None:
-    after = stream.text[q.end : q.end + 6]
+    after = _after_text(stream.text[q.end : q.end + 6])
     s0, s1 = stream.source_span(q.start, q.end)
     source = stream.source or stream.text
     if not stream.has_break(q.end, q.end + 1):
         for pattern, kind in _AFTER:
-            if pattern.match(after) and _unit_fits(kind, q):
+            m = pattern.match(after)
+            if m and _unit_fits(kind, q):
+                if kind == "payment_years" and _amount_follows(stream, q.end + m.end(), others):
+                    return None  # 一年交一万二: what is paid per year, not a period
                 return kind, None
         after_kind = _keyword_after(source, s1)
         if after_kind is not None and _unit_fits(after_kind, q):
@@ -183,6 +257,8 @@ def _classify(
         if found.kind is None:
             return None
         if _unit_fits(found.kind, q):
+            if _taken(stream, found, q, others):
+                return None
             return found.kind, found
     return None
 
@@ -219,8 +295,9 @@ def check_numbers(
     years) are not reported.
     """
     out = []
-    for q in find_quantities(stream.text):
-        found = _classify(stream, q, window)
+    quantities = find_quantities(stream.text)
+    for q in quantities:
+        found = _classify(stream, q, window, quantities)
         if found is None:
             continue
         kind, keyword = found

@@ -20,7 +20,7 @@ from inspection.rules import FrameFaces, FrameStats, Span, Thresholds
 THUMB_WIDTH = 240  # px; every sampled frame keeps a JPEG this wide for evidence
 FRAME_QUALITY = 90  # JPEG quality of the full frames kept for OCR and face matching
 LIVE_FRAMES = 3  # frames whose largest face is embedded to represent the participant
-CARD_FRAMES = 4  # ID-card window frames whose small faces are compared with the live face
+CARD_FRAMES = 8  # ID-card window frames whose small faces are compared with the live face
 
 
 @dataclass
@@ -135,6 +135,15 @@ def live_embedding(
 ) -> tuple[np.ndarray, float] | None:
     """Mean SFace embedding of the participant's clearest faces outside ``excluded`` (document
     windows), and the time of the clearest one."""
+    found = live_faces(scan, analyzer, th, excluded)
+    return None if found is None else (found[0], found[1][0])
+
+
+def live_faces(
+    scan: VideoScan, analyzer: FaceAnalyzer, th: Thresholds, excluded: Sequence[Span] = ()
+) -> tuple[np.ndarray, tuple[float, ...]] | None:
+    """Mean SFace embedding of the participant's clearest faces outside ``excluded``, and the
+    times of the frames it was made from (clearest first)."""
     candidates = [
         (faces[0].size * faces[0].score, t, faces[0])
         for t, faces in scan.detections.items()
@@ -143,43 +152,55 @@ def live_embedding(
         and faces[0].size >= th.face_min_size_px
     ]
     best = sorted(candidates, key=lambda c: (-c[0], c[1]))[:LIVE_FRAMES]
-    embs = []
+    embs, times = [], []
     for _, t, face in best:
         bgr = scan.frame(t)
         if bgr is not None:
             embs.append(analyzer.embed(bgr, face))
+            times.append(t)
     if not embs:
         return None
     mean = np.mean(embs, axis=0)
-    return mean / max(float(np.linalg.norm(mean)), 1e-12), best[0][1]
+    return mean / max(float(np.linalg.norm(mean)), 1e-12), tuple(times)
 
 
 def card_face_match(
     scan: VideoScan, analyzer: FaceAnalyzer, live: np.ndarray, window: Span, th: Thresholds
 ) -> tuple[float, float] | None:
-    """(best cosine, frame time) of a card-photo face in the ID-card ``window`` vs ``live``.
+    """(best cosine, frame time) of a card-photo face in the ID-card ``window`` vs ``live``."""
+    found = card_face_scores(scan, analyzer, live, window, th)
+    return (found[0][2], found[0][0]) if found else None
 
-    A card face is any face smaller than ``card_face_max_ratio`` of the live face; frames with
-    more faces are tried first, and the best match counts (the photo is small and may be
-    blurred in some frames).
+
+def card_face_scores(
+    scan: VideoScan, analyzer: FaceAnalyzer, live: np.ndarray, window: Span, th: Thresholds
+) -> list[tuple[float, float, float]]:
+    """Every card-photo face of the ID-card ``window`` compared with ``live``: (frame time,
+    face size px, cosine), best cosine first, at most one per frame.
+
+    A card face is any face smaller than ``card_face_max_ratio`` of the live face. The
+    ``CARD_FRAMES`` frames whose card face is clearest (size x detection score) are compared:
+    the photo is ~50 px, tilted, blurred or under glare in some frames, so one frame is weak
+    evidence either way, and the rules decide on the best of several (``identity_findings``).
     """
     limit = th.card_face_max_ratio * scan.live_size()
-    frames = [
-        (t, [f for f in faces if 16 <= f.size < limit])
-        for t, faces in scan.detections.items()
-        if window[0] <= t <= window[1]
-    ]
-    frames = sorted((x for x in frames if x[1]), key=lambda x: (-len(x[1]), x[0]))[:CARD_FRAMES]
-    best: tuple[float, float] | None = None
-    for t, faces in frames:
+    frames = []
+    for t, faces in scan.detections.items():
+        if not window[0] <= t <= window[1]:
+            continue
+        small = [f for f in faces if 16 <= f.size < limit]
+        if small:
+            frames.append((t, small))
+    frames.sort(key=lambda x: (-max(f.size * f.score for f in x[1]), x[0]))
+    out: list[tuple[float, float, float]] = []
+    for t, faces in frames[:CARD_FRAMES]:
         bgr = scan.frame(t)
         if bgr is None:
             continue
-        for face in faces:
-            c = cosine(analyzer.embed(bgr, face), live)
-            if best is None or c > best[0]:
-                best = (c, t)
-    return best
+        scored = [(cosine(analyzer.embed(bgr, f), live), f.size) for f in faces]
+        c, size = max(scored)
+        out.append((t, round(float(size), 1), round(float(c), 4)))
+    return sorted(out, key=lambda x: (-x[2], x[0]))
 
 
 def photo_embedding(bgr: np.ndarray, analyzer: FaceAnalyzer) -> np.ndarray | None:

@@ -90,8 +90,12 @@ class FaceMatch:
 
     participant: Participant
     reference: Literal["id_card", "reference_photo"]
-    cosine: float
+    cosine: float  # the decision score: the best card frame's (or the reference photo's)
     t_s: float | None = None  # frame of the reference (ID card) or of the live face
+    # Every card-photo face compared: (frame time, face size px, cosine), best first; empty
+    # for a reference photo. ``fail`` needs two of them (one small photo may be a bad view).
+    frames: tuple[tuple[float, float, float], ...] = ()
+    live_t_s: tuple[float, ...] = ()  # frames of the live faces whose mean embedding was used
 
 
 @dataclass(frozen=True)

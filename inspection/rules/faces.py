@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inspection.report import Finding, Participant
+from inspection.report import Finding, Participant, Severity
 from inspection.rules.common import PARTICIPANT_CN, PARTICIPANT_EN, r3, subtract
 from inspection.rules.evidence import FaceMatch, FrameFaces, Span
 from inspection.rules.thresholds import Thresholds
@@ -144,30 +144,54 @@ def extra_person_findings(
     return out
 
 
+def identity_severity(m: FaceMatch, th: Thresholds) -> Severity | None:
+    """None when ``m`` matches (cosine >= ``face_match_cosine``); ``fail`` only on clear
+    evidence: below ``face_fail_cosine`` and, for an ID-card photo, on at least
+    ``face_fail_min_frames`` card frames (their best one); ``review`` otherwise. The card photo
+    is ~50 px, tilted, blurred or under glare: same-person and different-person cosines
+    overlap between the two thresholds (docs/inspection.md)."""
+    if m.cosine >= th.face_match_cosine:
+        return None
+    enough = m.reference != "id_card" or len(m.frames) >= th.face_fail_min_frames
+    return "fail" if m.cosine < th.face_fail_cosine and enough else "review"
+
+
 def identity_findings(matches: Sequence[FaceMatch], th: Thresholds) -> list[Finding]:
     """face.identity_mismatch when a live face is too far from its reference."""
     out = []
     for m in matches:
-        if m.cosine >= th.face_match_cosine:
+        severity = identity_severity(m, th)
+        if severity is None:
             continue
         ref = "身份证照片" if m.reference == "id_card" else "预留照片"
         ref_en = "ID card photo" if m.reference == "id_card" else "reference photo"
+        evidence: dict[str, object] = {
+            "rule": "R5, R12",
+            "reference": m.reference,
+            "scores": {"cosine": r3(m.cosine)},
+            "threshold": {
+                "face_match_cosine": th.face_match_cosine,
+                "face_fail_cosine": th.face_fail_cosine,
+                "face_fail_min_frames": th.face_fail_min_frames,
+            },
+            "frame_t_s": m.t_s,
+        }
+        if m.frames:
+            evidence["card_frames"] = [
+                {"t_s": t, "face_px": size, "cosine": r3(c)} for t, size, c in m.frames
+            ]
+        if m.live_t_s:
+            evidence["live_frames_t_s"] = list(m.live_t_s)
         out.append(
             Finding(
                 code="face.identity_mismatch",
-                severity="fail",
+                severity=severity,
                 message=f"{PARTICIPANT_CN[m.participant]}本人与{ref}不一致（相似度 {m.cosine:.2f}，要求 ≥ {th.face_match_cosine:g}）",
                 message_en=f"{PARTICIPANT_EN[m.participant]} does not match the {ref_en} (similarity {m.cosine:.2f}, required ≥ {th.face_match_cosine:g})",
                 participant=m.participant,
                 start_s=m.t_s,
                 end_s=m.t_s,
-                evidence={
-                    "rule": "R5, R12",
-                    "reference": m.reference,
-                    "scores": {"cosine": r3(m.cosine)},
-                    "threshold": {"face_match_cosine": th.face_match_cosine},
-                    "frame_t_s": m.t_s,
-                },
+                evidence=evidence,
             )
         )
     return out

@@ -61,11 +61,11 @@ class Thresholds:
     )
     number_min_confidence: float = _h(
         0.5,
-        "speech.number_mismatch is review instead of fail when the lowest recognition probability (0-1) of the spoken number's characters is below this.",
+        "speech.number_mismatch is review instead of fail when the spoken number's recognition probability is below this: for a number whose recognised characters are known, the probability that the mismatch is real (inspection/number_doubt.py: 1 - P(the characters that would have to be misheard for the policy's value all were)); otherwise the lowest probability of its characters.",
     )
     number_sure_confidence: float = _h(
         0.8,
-        "speech.number_mismatch is review instead of fail when one character of the numeral as recognised, itself recognised with a probability below this, is all that separates the spoken value from the policy's (二十年 heard as 三十年, or as 十二十年). Tuned on dev: Whisper's probabilities of correctly heard numerals were under 0.8 for 23% of them (0.9: 43%), the misheard one was at 0.77.",
+        "speech.number_mismatch is review instead of fail when the probability that the mismatch is real is below this: the characters of the numeral as recognised that would have to be misheard for the policy's value (one numeral for another, a syllable too many or one dropped; the most plausible set of one or two, the three weakest when none explains it), as 1 - the product of their miss probabilities (二十年 heard as 三十年 with 三 at 0.6: 0.6; dev06's 一万五千 for 12000 with 一 at 0.11 and 五 at 0.99: 0.89). Tuned on dev: Whisper's probabilities of correctly heard numerals were under 0.8 for 23% of them (0.9: 43%), the misheard one was at 0.77.",
     )
     forbidden_min_confidence: float = _h(
         0.5,
@@ -96,6 +96,14 @@ class Thresholds:
     face_match_cosine: float = _h(
         0.363,
         "Minimum SFace cosine similarity between the live face and the ID-card photo or a reference photo (OpenCV's suggested 0.363).",
+    )
+    face_fail_cosine: float = _h(
+        0.25,
+        "face.identity_mismatch is fail only when the live face's cosine with the ID-card photo (its best frame) or the reference photo is below this; from here up to face_match_cosine it is review. Measured on card photos held up at angles, blurred and under glare (~45-65 px): same person min 0.245, 5th percentile 0.45; different people median 0.12, 95th percentile 0.32, max 0.45 (docs/inspection.md).",
+    )
+    face_fail_min_frames: int = _h(
+        2,
+        "face.identity_mismatch against the ID-card photo is fail only when at least this many card-photo frames were compared (and all scored below face_fail_cosine); otherwise review.",
     )
     card_face_max_ratio: float = _h(
         0.7,
