@@ -91,6 +91,17 @@ OTHER_TALK = (
 )
 
 
+#: Explanations a salesperson adds beyond the script (beneficiaries, grace period, health
+#: disclosure, cash value, contact details): ~6x a node's length of insurance talk.
+EXPLANATIONS = (
+    "我再给您补充说明一下受益人的事情，身故受益人您可以指定为配偶或者子女，如果没有指定就按法定继承处理。"
+    "另外关于宽限期，如果您哪一年忘了交保费，合同有六十天的宽限期，在宽限期内出险我们照样赔付。"
+    "健康告知这一块也很重要，您要如实告知自己的身体情况，否则以后理赔的时候可能会有争议。"
+    "保单的现金价值会随着年份慢慢增长，具体的数字在合同的现金价值表里面都有列明，您可以看一下。"
+    "如果以后您的联系方式或者地址变了，记得及时通知我们，这样保单的相关通知才能送到您手上。"
+)
+
+
 def nodes() -> list[RenderedNode]:
     return render(load_template(TEMPLATE), POLICY)
 

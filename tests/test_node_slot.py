@@ -73,6 +73,12 @@ def test_node_left_out_is_reported_as_absent(node_id: str, seed: int) -> None:
     utts2, markers2 = nw.session(other)
     (c,) = [x for x in align_nodes(NODES, utts2, markers2) if x.node_id == node_id]
     assert not c.covered, c.slot
+    # ... or long explanations beyond the script where it belongs (a combined sale's talk).
+    prev = IDS[i - 1] if i else None
+    talk = {**lines, prev: lines[prev] + nw.EXPLANATIONS} if prev else lines
+    utts3, markers3 = nw.session(talk)
+    (d,) = [x for x in align_nodes(NODES, utts3, markers3) if x.node_id == node_id]
+    assert not d.covered, d.slot
 
 
 def test_dev01_garbled_names_are_covered_between_neighbours() -> None:
