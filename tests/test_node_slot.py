@@ -173,7 +173,9 @@ def _cov(support: str, answer: str | None, slot: bool = True) -> NodeCoverage:
         ("absent", None, [("consent.missing", "fail")]),
     ],
 )
-def test_consent_not_located_severity(support: str, answer: str | None, expected: list) -> None:
+def test_consent_not_located_severity(
+    support: str, answer: str | None, expected: list[tuple[str, str]]
+) -> None:
     found = script_findings([_cov(support, answer)], Thresholds())
     assert [(f.code, f.severity) for f in found if f.code == "consent.missing"] == expected
     for f in found:
