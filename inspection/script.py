@@ -98,11 +98,40 @@ def analyze(
     )
     return ScriptAnalysis(
         nodes=aligned,
-        answers=find_answers(nodes, aligned, customer, markers, st),
+        answers=find_answers(
+            nodes, aligned, customer, [*markers, *_consent_window(nodes, aligned, markers, st)], st
+        ),
         order_violations=order_violations(nodes, aligned),
         forbidden=find_forbidden(sales_stream, lexicon_with(forbidden_phrases), st.negation_gap),
         numbers=numbers,
     )
+
+
+def _consent_window(
+    nodes: Sequence[ScriptNode],
+    aligned: Sequence[NodeAlignment],
+    markers: Sequence[tuple[float, str]],
+    st: ScriptSettings,
+) -> list[tuple[float, str]]:
+    """Markers standing in for the teleprompter's when the consent question was not located
+    and has none: from its slot (else the start) until the next node found, so the customer's
+    answer there is still heard (a yes there is not a missing consent: rules.script)."""
+    shown = {node for _t, node in markers}
+    by_id = {a.node_id: a for a in aligned}
+    out: list[tuple[float, str]] = []
+    for i, n in enumerate(nodes):
+        a = by_id[n.id]
+        if getattr(n, "role", None) != "consent" or a.covered or n.id in shown:
+            continue
+        t0 = float(str(a.slot["start_s"])) if a.slot else 0.0
+        later = [
+            b.start_s
+            for m in nodes[i + 1 :]
+            if (b := by_id[m.id]).covered and b.start_s is not None and b.start_s > t0
+        ]
+        t1 = min(later) + st.answer_grace_s if later else t0 + st.answer_wait_s
+        out += [(t0, n.id), (t1, "")]
+    return out
 
 
 def _marker_node(markers: Sequence[tuple[float, str]]) -> Callable[[float], str | None]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from inspection.node_content import NodeKey, best_key_windows, node_key
+from inspection.node_slot import SlotEvidence, slot_evidence
 from inspection.script_types import NodeAlignment, OrderViolation, ScriptNode, ScriptSettings
 from inspection.speech import Utterance
 from inspection.textnorm import pinyin
@@ -212,25 +213,116 @@ def align_nodes(
         ]
         if free:
             out.append(_alignment(node, max(free, key=_Cand.strength), stream, True, False))
-        elif mine:
-            best = max(mine, key=lambda c: c.score)
-            best_key = max(c.key for c in mine)
+            continue
+        best = max(mine, key=lambda c: c.score) if mine else None
+        best_key = max((c.key for c in mine), default=0.0)
+        slot = _slot(i, nodes, chain, stream, ranges, st)
+        support, covered = _slot_decision(node, slot, st)
+        if covered and slot is not None:
+            t0, t1 = stream.span_times(slot.win_start, slot.win_end)
             out.append(
                 NodeAlignment(
                     node.id,
                     node.title,
                     node.speaker,
-                    False,
-                    round(best.score, 4),
-                    None,
-                    None,
-                    "",
-                    key_score=round(best_key, 4),
+                    True,
+                    round(slot.score, 4),
+                    round(t0, 3),
+                    round(t1, 3),
+                    stream.text[slot.win_start : slot.win_end],
+                    key_score=round(max(best_key, slot.key), 4),
+                    support=support,
+                    slot=slot.as_evidence(stream),
                 )
             )
-        else:
-            out.append(NodeAlignment(node.id, node.title, node.speaker, False, 0.0, None, None, ""))
+            continue
+        out.append(
+            NodeAlignment(
+                node.id,
+                node.title,
+                node.speaker,
+                False,
+                round(best.score, 4) if best else 0.0,
+                None,
+                None,
+                "",
+                key_score=round(best_key, 4),
+                support=support,
+                slot=slot.as_evidence(stream) if slot is not None else None,
+            )
+        )
     return out
+
+
+def _slot(
+    i: int,
+    nodes: Sequence[ScriptNode],
+    chain: dict[int, _Cand],
+    stream: TextStream,
+    ranges: dict[str, tuple[float, float]],
+    st: ScriptSettings,
+) -> SlotEvidence | None:
+    """The speech between the chain's nodes before and after node ``i`` (same speaker),
+    within the node's teleprompter window when it has one."""
+    node = nodes[i]
+    same = {j: c for j, c in chain.items() if nodes[j].speaker == node.speaker}
+    before = [j for j in same if j < i]
+    after = [j for j in same if j > i]
+    lo = same[max(before)].end if before else 0
+    hi = same[min(after)].start if after else len(stream)
+    bounded = "chain"
+    marker = ranges.get(node.id)
+    if marker is not None:
+        lo = max(lo, stream.index_at(marker[0] - st.marker_slack_s))
+        hi = min(hi, stream.index_at(marker[1] + st.marker_slack_s))
+        bounded = "chain+marker"
+        expected = len(normalize_script(node.text))
+    else:
+        # Nodes left between the same neighbours without a window of their own share the slot.
+        lo_j, hi_j = (max(before) if before else -1), (min(after) if after else len(nodes))
+        expected = sum(
+            len(normalize_script(nodes[j].text))
+            for j in range(lo_j + 1, hi_j)
+            if nodes[j].speaker == node.speaker and nodes[j].id not in ranges
+        )
+    needle = normalize_script(node.text)
+    own = getattr(node, "min_similarity", None) is not None
+    key = NodeKey(frozenset()) if own else node_key(node.text, _role(node) == "reminder")
+    return slot_evidence(
+        needle,
+        pinyin(needle),
+        key,
+        stream,
+        lo,
+        hi,
+        expected,
+        bounded,
+        st.pinyin_weight,
+        st.key_window,
+        st.key_clause_min,
+    )
+
+
+def _slot_decision(
+    node: ScriptNode, slot: SlotEvidence | None, st: ScriptSettings
+) -> tuple[str, bool]:
+    """(support, covered) of a node no window matched, from its slot.
+
+    Only the similarity decides: on short nodes the content-key share of a slot holding
+    neighbours' leftovers reached 0.29 (dev, a node removed), as high as some paraphrases. The
+    recording reminder must also keep every clause (its key is the worst clause's share below
+    ``key_clause_min``), and a node with its own ``min_similarity`` is never covered this way.
+    """
+    if slot is None:
+        return "absent", False
+    strict = getattr(node, "min_similarity", None) is not None
+    if _role(node) == "reminder" and slot.key < st.slot_key_score:
+        strict = True
+    if not strict and slot.length_ratio >= st.slot_min_length and slot.score >= st.slot_similarity:
+        return "slot", True
+    if slot.length_ratio >= st.slot_partial_length and slot.score >= st.slot_partial_similarity:
+        return "partial", False
+    return "absent", False
 
 
 def _role(node: ScriptNode) -> str | None:

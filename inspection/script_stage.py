@@ -38,6 +38,8 @@ def settings_for(th: Thresholds) -> ScriptSettings:
     return ScriptSettings(
         min_similarity=th.node_similarity,
         min_key_score=th.node_key_score,
+        slot_similarity=th.node_slot_similarity,
+        slot_partial_similarity=th.node_slot_partial_similarity,
         answer_wait_s=th.answer_window_s,
         number_sure_confidence=th.number_sure_confidence,
     )
@@ -51,6 +53,8 @@ def _coverage(node: RenderedNode, a: NodeAlignment, ans: Answer | None) -> NodeC
         end_s=a.end_s if a.covered else None,
         excerpt=a.matched_text,
         key_score=a.key_score,
+        support=a.support,
+        slot=dict(a.slot) if a.slot is not None else None,
         answer=ans.kind if ans else ("missing" if node.requires_answer else None),
         answer_text=ans.text if ans else "",
         answer_start_s=ans.start_s if ans else None,

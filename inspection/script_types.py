@@ -53,6 +53,16 @@ class ScriptSettings:
     # A node also counts as covered when this share of its content syllable pairs is said
     # in a stretch 1.3x its length (inspection.node_content: paraphrases, homophone errors).
     min_key_score: float = 0.45
+    # A node no window matched is covered by its slot (inspection.node_slot) when the slot
+    # holds at least slot_min_length times its characters and its best window reaches
+    # slot_similarity (the reminder: also slot_key_score, so that every clause is said); with
+    # less, but still slot_partial_length of speech scoring at least slot_partial_similarity,
+    # it is only partial evidence (a finding for review). Measured: docs/inspection.md.
+    slot_min_length: float = 0.7
+    slot_similarity: float = 0.45
+    slot_key_score: float = 0.25
+    slot_partial_length: float = 0.4
+    slot_partial_similarity: float = 0.35
     key_clause_min: float = 0.25  # the reminder: share of each of its clauses' pairs needed
     key_window: float = 1.3
     pinyin_weight: float = 0.7  # share of the pinyin score in the combined score
@@ -95,6 +105,13 @@ class NodeAlignment:
     matched_text: str  # normalised transcript characters of the match
     in_order: bool = True
     key_score: float = 0.0  # share of the node's content syllable pairs said (node_content)
+    # How the node was decided (inspection.node_slot): "match" (a window reached the
+    # similarity or key threshold), "slot" (not matched, but its slot between the nodes found
+    # before and after it, and its teleprompter window, holds speech of about its length
+    # that resembles it), "partial" (some such speech, too little or too unlike: not covered,
+    # for review), "absent" (nothing like it where it belongs).
+    support: str = "match"
+    slot: dict[str, object] | None = None  # node_slot.SlotEvidence.as_evidence, when measured
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,8 @@ def test_node_threshold_override() -> None:
     (b,) = align_nodes(
         [CONSENT],
         [S(0, 5, "您好，这次投保的全过程会录音录像，您同意吗？")],
-        settings=ScriptSettings(min_similarity=0.75, min_key_score=1.01),
+        # Every route off but the similarity (the slot route would take a 0.7 paraphrase).
+        settings=ScriptSettings(min_similarity=0.75, min_key_score=1.01, slot_similarity=1.01),
     )
     assert not b.covered
 
@@ -139,7 +140,7 @@ def test_node_threshold_override() -> None:
 def test_reminder_needs_a_closer_reading() -> None:
     reminder = NodeSpec(**{**REMINDER.__dict__, "role": "reminder"})
     loose = S(0, 6, "这次录音录像对您以后维护权益很关键，请您如实回答。")
-    words_only = ScriptSettings(min_key_score=1.01)  # similarity alone
+    words_only = ScriptSettings(min_key_score=1.01, slot_similarity=1.01)  # similarity alone
     (plain,) = align_nodes([REMINDER], [loose], settings=words_only)
     (strict,) = align_nodes([reminder], [loose], settings=words_only)
     assert plain.score == strict.score and 0.6 <= plain.score < 0.75

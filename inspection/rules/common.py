@@ -32,6 +32,8 @@ def min_similarity(node: RenderedNode, th: Thresholds) -> float:
 def is_covered(cov: NodeCoverage, th: Thresholds) -> bool:
     if cov.start_s is None:
         return False
+    if cov.support == "slot":  # said in other words where it belongs (inspection.node_slot)
+        return True
     return cov.score >= min_similarity(cov.node, th) or cov.key_score >= th.node_key_score
 
 

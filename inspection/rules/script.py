@@ -28,7 +28,20 @@ def _coverage_evidence(cov: NodeCoverage, need: float, rule: str, th: Thresholds
     }
     if cov.start_s is not None:
         ev["transcript"] = [ev_line(cov.node.speaker, cov.start_s, cov.end_s, cov.excerpt)]
+    if cov.slot is not None:
+        # What was said where the node belongs (between its neighbours / on the teleprompter).
+        ev["slot"] = cov.slot
+        ev["support"] = cov.support
+        ev["threshold"] |= {
+            "node_slot_similarity": th.node_slot_similarity,
+            "node_slot_partial_similarity": th.node_slot_partial_similarity,
+        }
     return ev
+
+
+def _partial(cov: NodeCoverage) -> bool:
+    """Not covered, but speech resembling the node was said where it belongs: review."""
+    return cov.support == "partial"
 
 
 def _answer_evidence(cov: NodeCoverage, th: Thresholds) -> dict[str, Any]:
@@ -96,6 +109,25 @@ def _answer_severity(cov: NodeCoverage, th: Thresholds) -> Severity:
 def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     need = min_similarity(cov.node, th)
     if not is_covered(cov, th):
+        # The question was not located. Failing needs strong evidence that consent was not
+        # asked: nothing like it where it belongs and no yes from the customer there.
+        agreed = cov.answer == "affirmative"
+        if _partial(cov) and _answer_ok(cov, th) and agreed:
+            return None  # said in other words where it belongs, and a clear yes after it
+        ev = _coverage_evidence(cov, need, "R2", th)
+        if cov.answer is not None and cov.answer != "missing":
+            ev |= {k: v for k, v in _answer_evidence(cov, th).items() if k != "question"}
+        if agreed or _partial(cov):
+            heard = f"：「{cov.answer_text}」" if agreed and cov.answer_text else ""
+            return Finding(
+                code="consent.missing",
+                severity="review",
+                message=f"未能定位征求录音录像同意的询问，请人工确认（客户回答{heard or '：无'}）",
+                message_en=f"The request for consent to recording could not be located; please check it (the customer's answer{heard.replace('：', ': ') or ': none'})",
+                node=cov.node.id,
+                participant="customer",
+                evidence=ev,
+            )
         return Finding(
             code="consent.missing",
             severity="fail",
@@ -103,7 +135,7 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
             message_en="No request for the customer's consent to recording, and no consent, was found",
             node=cov.node.id,
             participant="customer",
-            evidence=_coverage_evidence(cov, need, "R2", th),
+            evidence=ev,
         )
     if _answer_ok(cov, th):
         return None
@@ -131,7 +163,7 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     if cov.node.role == "reminder":
         return Finding(
             code="reminder.missing",
-            severity="fail",
+            severity="review" if _partial(cov) else "fail",
             message=f"未完整宣读录音录像提示语（相似度 {cov.score:.2f}，要求 ≥ {need:.2f}）",
             message_en=f"The recording reminder was not read in full (similarity {cov.score:.2f}, required ≥ {need:.2f})",
             node=cov.node.id,
@@ -143,7 +175,7 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     who = PARTICIPANT_CN[cov.node.speaker]
     return Finding(
         code="script.node_missing",
-        severity="fail",
+        severity="review" if _partial(cov) else "fail",
         message=f"{who}未讲解话术节点「{cov.node.title}」（相似度 {cov.score:.2f}，要求 ≥ {need:.2f}）",
         message_en=f"{PARTICIPANT_EN[cov.node.speaker]} did not cover the script node 「{cov.node.title}」 (similarity {cov.score:.2f}, required ≥ {need:.2f})",
         node=cov.node.id,
@@ -247,6 +279,8 @@ def _timed(f: Finding, cov: NodeCoverage, markers: Mapping[str, Span]) -> Findin
     source = "teleprompter"
     if span is None and cov.start_s is not None:
         span, source = (cov.start_s, cov.end_s or cov.start_s), "alignment"
+    if span is None and cov.slot is not None:
+        span, source = (float(cov.slot["start_s"]), float(cov.slot["end_s"])), "slot"
     if span is None:
         return f
     return replace(

@@ -27,6 +27,14 @@ class Thresholds:
         0.45,
         "A node also counts as spoken when this share (0-1) of its content syllable pairs (toneless pinyin bigrams without function characters, any order) is said in a stretch 1.3x its length: the insurer's own wording and ASR homophone errors (inspection/node_content.py).",
     )
+    node_slot_similarity: float = _h(
+        0.45,
+        "A node no window matched (neither node_similarity nor node_key_score) still counts as spoken when the speech in its slot (between the nodes found before and after it, within its teleprompter window when there is one) is at least 0.7x its length and its best window reaches this similarity; the recording reminder must also keep every clause (inspection/node_slot.py).",
+    )
+    node_slot_partial_similarity: float = _h(
+        0.35,
+        "Below node_slot_similarity, a slot holding at least 0.4x the node's length of speech that reaches this similarity is partial evidence: the node's finding (script.node_missing, reminder.missing, consent.missing) is review, not fail.",
+    )
     answer_window_s: float = _h(
         15.0,
         "Seconds after the end of a question in which the customer's answer is looked for; no answer in this window is a missing answer (silence is not consent).",

@@ -1,0 +1,128 @@
+"""Evidence for a node that no match reached: what the speaker said in its slot.
+
+A node said in the insurer's own words and heard with ASR errors can score under both the
+similarity and the content-key thresholds (dev01 is_insurance 0.50 / 0.26: the product and
+company names garbled). Where it was spoken is known even when its words are not: between the
+nodes found before and after it (the in-order chain) and, when the teleprompter reported it,
+while the node was on the salesperson's screen. A node that was really left out leaves that
+slot (nearly) empty, or filled with other talk that does not resemble it; a node said in other
+words fills it with about its own length of speech that still resembles it moderately.
+
+``slot_evidence`` measures the slot: its speech (characters and seconds), the best
+similarity of the node's text to a window inside it, and the content-key score of the slot.
+``script_align`` turns it into a decision (``ScriptSettings.slot_*``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from inspection.node_content import NodeKey, best_key_windows
+from inspection.transcript import TextStream
+
+
+@dataclass(frozen=True)
+class SlotEvidence:
+    """What was said in a node's slot (``start``/``end`` index the speaker's stream)."""
+
+    start: int  # the slot
+    end: int
+    t0: float
+    t1: float
+    chars: int  # characters said in the slot
+    length_ratio: float  # chars / the node's characters (for a run of k nodes, their sum)
+    score: float  # best char+pinyin similarity of the node to a window of the slot
+    key: float  # best content-key score of a window of the slot
+    win_start: int  # that best window
+    win_end: int
+    bounded_by: str  # "chain" | "marker" | "chain+marker": what delimits the slot
+
+    def as_evidence(self, stream: TextStream) -> dict[str, object]:
+        return {
+            "text": stream.text[self.start : self.end],
+            "start_s": round(self.t0, 3),
+            "end_s": round(self.t1, 3),
+            "chars": self.chars,
+            "length_ratio": round(self.length_ratio, 3),
+            "similarity": round(self.score, 3),
+            "key_score": round(self.key, 3),
+            "bounded_by": self.bounded_by,
+        }
+
+
+def _combined(
+    needle: str, needle_py: list[str], stream: TextStream, a: int, b: int, w: float
+) -> float:
+    pin = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
+    char = fuzz.ratio(needle, stream.text[a:b]) / 100.0
+    return w * pin + (1 - w) * char
+
+
+def best_window(
+    needle: str, needle_py: list[str], stream: TextStream, lo: int, hi: int, w: float
+) -> tuple[float, int, int]:
+    """Best char+pinyin window of ``needle`` inside ``[lo, hi)``: (score, start, end)."""
+    n = len(needle)
+    if hi <= lo or not n:
+        return 0.0, lo, lo
+    if hi - lo <= n:
+        cands = [(lo, hi)]
+    else:
+        al = fuzz.partial_ratio_alignment(needle_py, list(stream.pinyin[lo:hi]))
+        step = max(1, n // 4)
+        cands = [(s, s + n) for s in range(lo, hi - n + 1, step)] + [(hi - n, hi)]
+        if al is not None:
+            cands.append((lo + al.dest_start, lo + al.dest_end))
+    best = max((_combined(needle, needle_py, stream, a, b, w), a, b) for a, b in cands)
+    sc, a, b = best
+    d = max(2, n // 5)
+    for e in range(max(a + 1, b - d), min(hi, b + d) + 1):
+        s2 = _combined(needle, needle_py, stream, a, e, w)
+        if s2 > sc:
+            sc, b = s2, e
+    for s in range(max(lo, a - d), min(b - 1, a + d) + 1):
+        s2 = _combined(needle, needle_py, stream, s, b, w)
+        if s2 > sc:
+            sc, a = s2, s
+    return sc, a, b
+
+
+def slot_evidence(
+    needle: str,
+    needle_py: list[str],
+    key: NodeKey,
+    stream: TextStream,
+    lo: int,
+    hi: int,
+    expected_chars: int,
+    bounded_by: str,
+    pinyin_weight: float,
+    key_window: float,
+    clause_min: float,
+) -> SlotEvidence | None:
+    """Measure the speech in ``stream[lo:hi]`` against one node; None when the slot is empty."""
+    lo, hi = max(0, lo), min(len(stream), hi)
+    if hi <= lo:
+        return None
+    sc, a, b = best_window(needle, needle_py, stream, lo, hi, pinyin_weight)
+    width = max(len(needle), round(len(needle) * key_window))
+    wins = best_key_windows(
+        key, stream.text[lo:hi], stream.pinyin[lo:hi], min(width, hi - lo), clause_min, 1
+    )
+    ks = wins[0][0] if wins else 0.0
+    t0, t1 = stream.span_times(lo, hi)
+    return SlotEvidence(
+        start=lo,
+        end=hi,
+        t0=t0,
+        t1=t1,
+        chars=hi - lo,
+        length_ratio=(hi - lo) / max(1, expected_chars),
+        score=sc,
+        key=ks,
+        win_start=a,
+        win_end=b,
+        bounded_by=bounded_by,
+    )
