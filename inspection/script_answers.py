@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from inspection.answers import AnswerClass, classify_answer
+from inspection.answers import AnswerClass, classify_answer, is_decoder_loop, loop_says_no
 from inspection.closed_set import ClosedSetScore, closed_set_answer
 from inspection.script_align import marker_ranges
 from inspection.script_types import Answer, NodeAlignment, ScriptNode, ScriptSettings
@@ -100,7 +100,7 @@ def _answer_in(
     sure = [p for p in pieces if p[4] is None]
     flagged = [p for p in pieces if p[4] is not None]
     used = sure
-    cls = classify_answer("".join(p[2] for p in sure), expected)
+    cls = _read(sure, expected)
     uncertain: str | None = None
     said_nothing = cls.kind in ("missing", "unrecognised") or (
         cls.kind == "unsure" and cls.phrase is None
@@ -108,7 +108,7 @@ def _answer_in(
     usable = [p for p in flagged if p[4] in _USABLE_UNCERTAIN]
     if said_nothing and usable:
         used = sure + usable
-        cls = classify_answer("".join(p[2] for p in used), expected)
+        cls = _read(used, expected)
         if cls.kind == "missing" or (cls.kind == "unsure" and cls.phrase is None):
             cls = replace(cls, kind="unrecognised")
         uncertain = ",".join(sorted({p[4] for p in usable if p[4]}))
@@ -132,7 +132,11 @@ def _answer_in(
             cls = AnswerClass(said.kind, said.phrase, 0.99)
     elif scored is not None and (lost or guessed_yes):
         kind, phrase, confident = closed_set_answer(
-            scored, st.closed_set_margin, st.closed_set_max_s
+            scored,
+            st.closed_set_margin,
+            st.closed_set_max_s,
+            st.closed_set_min_lead,
+            st.closed_set_negation_gap,
         )
         if kind == "affirmative" and confident:
             # The model itself prefers a yes by a wide margin over every other answer.
@@ -159,6 +163,17 @@ def _answer_in(
     )
 
 
+def _read(pieces: list[_Piece], expected: str | None) -> AnswerClass:
+    """The class of the words in ``pieces``; a decoder loop ("或...或...或...") that carries no
+    refusal or hedge is unrecognised speech (left to the closed set), never a question back
+    or an unsure answer by itself."""
+    text = "".join(p[2] for p in pieces)
+    cls = classify_answer(text, expected)
+    if cls.kind == "unsure" and is_decoder_loop(text) and not loop_says_no(cls):
+        return AnswerClass("unrecognised", None)
+    return cls
+
+
 #: What makes a customer's words a question back, not an answer (see answers.UNSURE).
 _QUESTION_WORDS = ("吗", "？", "?", "什么", "多少", "怎么", "为什么", "为啥", "啥", "能不能",
                    "可不可以", "有没有", "是否", "几")  # fmt: skip
@@ -183,6 +198,8 @@ def _after_questions_back(pieces: list[_Piece], gap_s: float) -> list[_Piece]:
 
 def _is_question(turn: list[_Piece]) -> bool:
     text = "".join(p[2] for p in turn)
+    if is_decoder_loop(text):
+        return False  # garbage, not a question (a refusal in it still counts: _read)
     cls = classify_answer(text)
     return cls.kind == "unsure" and any(w in text for w in _QUESTION_WORDS)
 

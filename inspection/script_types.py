@@ -74,6 +74,11 @@ class ScriptSettings:
     # any other kind of answer, in a stretch (with its 0.4 s pads) no longer than this;
     # otherwise they stay a guess for review. Dev: yeses led by 0.5-2.0, see docs/inspection.md.
     closed_set_margin: float = 1.0
+    # ... or with this smaller lead per token when the yes also leads its own negated and
+    # hedged forms (同意 / 不同意, 清楚 / 不太清楚) by closed_set_negation_gap nats of total
+    # log-probability: the likelihood ratio of the one token that differs (closed_set.NEGATED).
+    closed_set_min_lead: float = 0.3
+    closed_set_negation_gap: float = 2.0
     # A question back, the salesperson's reply, then the answer: customer words this far apart
     # are separate turns, and leading questions are not part of the answer (script_answers).
     question_back_gap_s: float = 1.5
