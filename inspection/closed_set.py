@@ -35,7 +35,7 @@ CANDIDATES: dict[str, AnswerKind] = {
     **dict.fromkeys(
         (
             "不同意", "我不同意", "不清楚", "不明白", "没听懂", "不是", "不知道", "不行",
-            "不是我本人", "不对", "不可以", "我不清楚", "都不清楚",
+            "不可以", "我不清楚", "都不清楚",
         ),
         "negative",
     ),
@@ -54,17 +54,22 @@ CANDIDATES: dict[str, AnswerKind] = {
 #: is decided mostly by the tokens they share: the one token that matters (不) is diluted, so
 #: a garbled yes led its own negation by only 0.1-0.8 nats per token. Compared on their
 #: *total* log-probability (the likelihood ratio of the two answers), the shared tokens cancel
-#: and only the negation is weighed: ``ClosedSetScore.negation_gap``.
+#: and only the negation is weighed: ``ClosedSetScore.negation_gap``. Only pairs of (nearly)
+#: the same length: the end of text is not scored, so a shorter answer (不对 against 对，是我
+#: 本人) always has the higher total.
 NEGATED: dict[str, tuple[str, ...]] = {
-    "同意": ("不同意",), "我同意": ("我不同意",), "可以同意": ("不同意", "不可以"),
-    "是的我同意": ("我不同意", "不同意"),
+    "同意": ("不同意",), "我同意": ("我不同意",), "是的我同意": ("我不同意",),
     "清楚": ("不清楚", "不太清楚", "不是很清楚"), "清楚了": ("不清楚", "不太清楚", "不是很清楚"),
     "我清楚": ("我不清楚", "不太清楚"), "都清楚": ("都不清楚", "不太清楚"),
     "明白": ("不明白", "不太明白", "不是很明白", "不怎么明白"),
     "明白了": ("不明白", "不太明白", "不是很明白", "没太听明白"),
-    "是的": ("不是",), "是我本人": ("不是我本人",), "对是我本人": ("不是我本人", "不对"),
-    "对": ("不对",), "可以": ("不可以",), "知道了": ("不知道",),
+    "是的": ("不是",), "可以": ("不可以",), "知道了": ("不知道",),
 }  # fmt: skip
+#: A yes said in two parts is weighed by its last part, which its negation shares (是的，我同意
+#: by 我同意 against 我不同意). Not 对，是我本人 against 不是我本人: on dev00's "嗯，对，是我本人"
+#: 不是我本人 had the higher total (不 and 对 are alike, 是我本人 must skip a syllable), and
+#: as a candidate it took 1.1 nats per token off the lead of every identity yes.
+PAIR_BASE: dict[str, str] = {"是的我同意": "我同意"}
 
 
 #: Hesitation sounds a customer puts before the answer ("嗯，同意", "哦，对，是我本人"). The
@@ -241,8 +246,9 @@ def summarise(
         by_kind.setdefault(CANDIDATES[p], (p, round(lp, 3)))
     totals = {p: t for p, t, _m in table}
     yes = by_kind.get("affirmative", ("", 0.0))[0]
+    base = PAIR_BASE.get(yes, yes)
     negs = [totals[n] for n in NEGATED.get(yes, ()) if n in totals]
-    gap = round(totals[yes] - max(negs), 3) if negs else None
+    gap = round(totals[base] - max(negs), 3) if negs and base in totals else None
     return ClosedSetScore(
         phrase=top,
         kind=kind,

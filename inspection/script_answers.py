@@ -125,7 +125,7 @@ def _answer_in(
     # The region the yes was heard in (not a question back earlier in the window).
     said = _closed_set_at(customer, timed[-1][0]) if timed else None
     if said is not None and cls.kind == "affirmative" and not guessed_yes:
-        if _model_hears_no(said, st.closed_set_margin):
+        if _model_hears_no(said, st.closed_set_margin, st.closed_set_negation_gap):
             scored = said
             # The words read as a yes, the model prefers a hedge or a refusal by a clear lead:
             # a misheard hedge must not pass; a reviewer listens.
@@ -211,7 +211,11 @@ def _closed_set_at(customer: Sequence[Utterance], t: float) -> ClosedSetScore | 
     )
 
 
-def _model_hears_no(scored: ClosedSetScore, margin: float) -> bool:
-    """True when the closed set's best answer is not a yes and leads the best yes by ``margin``."""
+def _model_hears_no(scored: ClosedSetScore, margin: float, negation_gap: float) -> bool:
+    """True when the closed set's best answer is not a yes and leads the best yes by ``margin``
+    nats per token, or when the best yes's own negated form beats it by ``negation_gap`` nats
+    in total (the model heard the 不 that the free transcription lost)."""
+    if scored.negation_gap is not None and scored.negation_gap <= -negation_gap:
+        return True
     yes = scored.kind_logprob("affirmative")
     return scored.kind != "affirmative" and (yes is None or scored.logprob - yes >= margin)
