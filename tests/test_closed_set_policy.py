@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from inspection.answers import is_decoder_loop
-from inspection.closed_set import CANDIDATES, NEGATED, ClosedSetScore, summarise
+from inspection.closed_set import CANDIDATES, NEGATED, PAIR_BASE, ClosedSetScore, summarise
 from inspection.script import NodeAlignment, NodeSpec, find_answers
 from inspection.speech import Utterance, Word
 
@@ -26,6 +26,8 @@ def _table(yes: str, yes_mean: float, lead: float, gap: float) -> ClosedSetScore
     for p in CANDIDATES:
         if p == yes:
             rows.append((p, yes_total, yes_mean))
+        elif p == PAIR_BASE.get(yes):  # the part of the yes its negation is weighed against
+            rows.append((p, yes_total, yes_mean - 0.1))
         elif p in NEGATED[yes]:
             total = yes_total - gap
             rows.append((p, total, min(total / TOKENS[p], yes_mean - lead)))
