@@ -121,12 +121,25 @@ class ClosedSetScore:
         }
 
 
+#: The silence speech.py keeps around a customer region (0.4 s on each side), in the seconds
+#: a closed-set score was made on.
+REGION_PADS_S = 0.8
+
+
+def seconds_per_syllable(score: ClosedSetScore) -> float:
+    """How long the scored stretch lasts per syllable of its best answer (+1 for a filler):
+    a yes that is the whole reply takes 0.3-0.6 s per syllable; a longer reply that only starts
+    like a yes (清楚是清楚，不过我再想想 scored as 清楚, 3.9 s) takes about 1 s."""
+    return max(score.speech_s - REGION_PADS_S, 0.0) / (len(score.phrase) + 1)
+
+
 def closed_set_answer(
     score: ClosedSetScore,
     min_margin: float,
     max_speech_s: float,
     min_lead: float | None = None,
     min_negation_gap: float | None = None,
+    max_s_per_syllable: float | None = None,
 ) -> tuple[AnswerKind, str, bool]:
     """(kind, phrase, sure): the answer the closed-set score supports, and whether it is sure.
 
@@ -135,8 +148,11 @@ def closed_set_answer(
     score its first words: a guess for review, never consent), that either leads every other
     answer by ``min_margin`` nats per token, or leads them by ``min_lead`` per token and its
     own negated forms by ``min_negation_gap`` nats in total (:data:`NEGATED`). A yes whose
-    negated form is likelier in total is never sure."""
+    negated form is likelier in total is never sure, nor one that lasts longer than
+    ``max_s_per_syllable`` per syllable (:func:`seconds_per_syllable`: more was said)."""
     if score.speech_s > max_speech_s or score.kind != "affirmative":
+        return (score.kind, score.phrase, False)
+    if max_s_per_syllable is not None and seconds_per_syllable(score) > max_s_per_syllable:
         return (score.kind, score.phrase, False)
     gap = score.negation_gap
     if gap is not None and gap < 0:

@@ -137,6 +137,7 @@ def _answer_in(
             st.closed_set_max_s,
             st.closed_set_min_lead,
             st.closed_set_negation_gap,
+            st.closed_set_max_s_per_syllable,
         )
         if kind == "affirmative" and confident:
             # The model itself prefers a yes by a wide margin over every other answer.

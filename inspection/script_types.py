@@ -77,8 +77,12 @@ class ScriptSettings:
     # ... or with this smaller lead per token when the yes also leads its own negated and
     # hedged forms (同意 / 不同意, 清楚 / 不太清楚) by closed_set_negation_gap nats of total
     # log-probability: the likelihood ratio of the one token that differs (closed_set.NEGATED).
-    closed_set_min_lead: float = 0.3
+    closed_set_min_lead: float = 0.5
     closed_set_negation_gap: float = 2.0
+    # ... and never when the stretch lasts longer than this per syllable of the yes (+1 for a
+    # filler): the end of text is not scored, so a longer reply that starts like a yes
+    # (清楚是清楚，不过我再想想: 清楚 by 4.3 nats per token, 1.04 s per syllable) scores as one.
+    closed_set_max_s_per_syllable: float = 0.8
     # A question back, the salesperson's reply, then the answer: customer words this far apart
     # are separate turns, and leading questions are not part of the answer (script_answers).
     question_back_gap_s: float = 1.5

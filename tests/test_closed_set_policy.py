@@ -126,3 +126,16 @@ def test_a_loop_of_a_refusal_or_hedge_still_counts(said: str) -> None:
 )
 def test_ordinary_answers_are_not_loops(text: str) -> None:
     assert not is_decoder_loop(text)
+
+
+@pytest.mark.parametrize("yes", ["清楚", "同意", "明白", "可以", "对"])
+def test_a_longer_reply_that_starts_like_a_yes_is_not_a_sure_yes(yes: str) -> None:
+    # The end of text is not scored, so "清楚是清楚，不过我再想想" (3.9 s) scores as 清楚 by 4.3
+    # nats per token: 1.04 s per syllable of 清楚, where a yes that is the whole reply takes
+    # 0.3-0.6 s. Lost by the free text, it passed before (a hedge passed: the worst miss).
+    rows = [(p, -9.0, -4.5) for p in CANDIDATES if p != yes] + [(yes, -0.3 * len(yes), -0.3)]
+    s = summarise(tuple(rows), per_token=True, speech_s=3.9)
+    assert s.phrase == yes and s.margin >= 4.0
+    assert _answer([_garbled(s)]).score < 1.0
+    quick = summarise(tuple(rows), per_token=True, speech_s=0.8 + 0.45 * (len(yes) + 1))
+    assert _passes([_garbled(quick)])
