@@ -193,6 +193,17 @@ def is_decoder_loop(text: str) -> bool:
     return looped * 2 >= len(bare)
 
 
+def heard_negation(text: str) -> str | None:
+    """The first 不/没 in ``text`` outside agreement idioms (没问题, 没错 ...), or None. A
+    customer's words that carry one are never turned into a clear yes by the closed set, however
+    garbled the rest ("我不愿意" heard as 我不念意 scored 我同意 first by 0.78 nats per token)."""
+    t = _Text(text)
+    while t.find(IDIOMS) is not None:
+        pass
+    m = re.search("[不没]", "".join(t.chars))
+    return m.group() if m else None
+
+
 def loop_says_no(cls: AnswerClass) -> bool:
     """For a decoder loop read as ``cls``: True when it still carries a refusal or a hedge
     (不同意，不同意，不同意… or 不太清楚… is kept: a heard 不/没 always counts); a question word

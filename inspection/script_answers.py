@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from inspection.answers import AnswerClass, classify_answer, is_decoder_loop, loop_says_no
+from inspection.answers import (
+    AnswerClass,
+    classify_answer,
+    heard_negation,
+    is_decoder_loop,
+    loop_says_no,
+)
 from inspection.closed_set import ClosedSetScore, closed_set_answer
 from inspection.script_align import marker_ranges
 from inspection.script_types import Answer, NodeAlignment, ScriptNode, ScriptSettings
@@ -125,7 +131,7 @@ def _answer_in(
     # The region the yes was heard in (not a question back earlier in the window).
     said = _closed_set_at(customer, timed[-1][0]) if timed else None
     if said is not None and cls.kind == "affirmative" and not guessed_yes:
-        if _model_hears_no(said, st.closed_set_margin, st.closed_set_negation_gap):
+        if _model_hears_no(said, st.closed_set_doubt_margin, st.closed_set_negation_gap):
             scored = said
             # The words read as a yes, the model prefers a hedge or a refusal by a clear lead:
             # a misheard hedge must not pass; a reviewer listens.
@@ -137,8 +143,13 @@ def _answer_in(
             st.closed_set_max_s,
             st.closed_set_min_lead,
             st.closed_set_negation_gap,
-            st.closed_set_max_s_per_syllable,
+            # Only when no words were read: words heard as a yes would also have shown the
+            # rest of a longer reply (清楚是清楚，不过… reads as unsure); and a yes said in
+            # parts (嗯，对，是我本人) may score best as its shortest part (对).
+            st.closed_set_max_s_per_syllable if lost else None,
         )
+        if heard_negation("".join(p[2] for p in sure + usable)):
+            confident = False  # a heard 不/没 always wins over the closed set: review
         if kind == "affirmative" and confident:
             # The model itself prefers a yes by a wide margin over every other answer.
             cls, uncertain, confidence = AnswerClass(kind, phrase, 1.0), None, None

@@ -78,7 +78,13 @@ class ScriptSettings:
     # hedged forms (同意 / 不同意, 清楚 / 不太清楚) by closed_set_negation_gap nats of total
     # log-probability: the likelihood ratio of the one token that differs (closed_set.NEGATED).
     closed_set_min_lead: float = 0.5
-    closed_set_negation_gap: float = 2.0
+    closed_set_negation_gap: float = 3.0
+    # A yes the free transcription heard clearly is still a guess (review) when the closed set
+    # of its region puts a hedge or a refusal first by this many nats per token (大概清楚吧
+    # heard as 大家清楚吧, 不太清楚 first by 0.36; no yes of the calibration set had a hedge or
+    # refusal first at all), or when the yes's own negated form beats it by
+    # closed_set_negation_gap in total.
+    closed_set_doubt_margin: float = 0.2
     # ... and never when the stretch lasts longer than this per syllable of the yes (+1 for a
     # filler): the end of text is not scored, so a longer reply that starts like a yes
     # (清楚是清楚，不过我再想想: 清楚 by 4.3 nats per token, 1.04 s per syllable) scores as one.

@@ -172,3 +172,28 @@ def test_on_committed_clips_yeses_are_sure_and_hedges_and_refusals_never() -> No
             st.closed_set_negation_gap, st.closed_set_max_s_per_syllable,
         )  # fmt: skip
         assert (kind == "affirmative" and sure) is yes, (said, s)
+
+
+@pytest.mark.parametrize("garbled", ["我不念意", "不许", "拨不开", "没头液", "喷不液", "我没意"])
+@pytest.mark.parametrize("yes", ["同意", "我同意", "清楚", "可以"])
+def test_a_heard_negation_in_garbled_words_keeps_a_closed_set_yes_from_passing(
+    garbled: str, yes: str
+) -> None:
+    # "我不愿意" heard as 我不念意: the closed set put 我同意 first by 0.78 nats per token and
+    # 2.35 ahead of 我不同意 in total. The 不 was heard: never a pass, at most review.
+    s = _table(yes, -1.0, lead=1.6, gap=6.0)
+    assert not _passes([_garbled(s, garbled)])
+    assert _passes([_garbled(s, "瓦尔婚姻")])  # the same scores without a heard 不/没
+
+
+@pytest.mark.parametrize("heard", ["大家清楚吧", "清楚", "我同意", "明白了"])
+def test_a_clear_looking_yes_the_closed_set_hears_as_a_hedge_by_a_small_lead_is_review(
+    heard: str,
+) -> None:
+    # "大概清楚吧" heard as 大家清楚吧 (p 0.79) passed; the closed set of its region had 不太
+    # 清楚 first by 0.36 nats per token (the old check needed 1.0).
+    rows = [(p, -9.0, -4.5) for p in CANDIDATES if p not in ("不太清楚", "清楚")]
+    rows += [("不太清楚", -4.0, -1.0), ("清楚", -2.7, -1.35)]
+    s = summarise(tuple(rows), per_token=True, speech_s=2.4)
+    assert s.kind == "unsure" and 0.2 < s.margin < 1.0
+    assert not _passes([_garbled(s, heard, 0.8)])
