@@ -175,6 +175,44 @@ def classify_answer(text: str, expected: str | None = None) -> AnswerClass:
     return closest_answer(t.rest()) or AnswerClass("unsure", None)
 
 
+#: A decoding loop: a unit of 1-4 characters three or more times in a row, with or without
+#: "..." or commas between ("或...或...或...", "我们我们我们", "什么，什么，什么").
+_LOOP = re.compile(r"(.{1,4}?)(?:[.。…,，、 ]*\1){2,}")
+_LOOP_GLUE = re.compile(r"[.。…,，、 ]+")
+
+
+def is_decoder_loop(text: str) -> bool:
+    """True when ``text`` is mostly a decoder's repetition loop (at least half its characters,
+    punctuation aside, in units repeated three or more times): garbage, not words a customer
+    said. Whisper falls into such loops on a short answer it cannot read (dev07's "哦，我同意"
+    came out as "或...或...或..." x 140)."""
+    bare = _LOOP_GLUE.sub("", text.strip())
+    if len(bare) < 3:
+        return False
+    looped = sum(len(_LOOP_GLUE.sub("", m.group())) for m in _LOOP.finditer(text))
+    return looped * 2 >= len(bare)
+
+
+def heard_negation(text: str) -> str | None:
+    """The first 不/没 in ``text`` outside agreement idioms (没问题, 没错 ...), or None. A
+    customer's words that carry one are never turned into a clear yes by the closed set, however
+    garbled the rest ("我不愿意" heard as 我不念意 scored 我同意 first by 0.78 nats per token)."""
+    t = _Text(text)
+    while t.find(IDIOMS) is not None:
+        pass
+    m = re.search("[不没]", "".join(t.chars))
+    return m.group() if m else None
+
+
+def loop_says_no(cls: AnswerClass) -> bool:
+    """For a decoder loop read as ``cls``: True when it still carries a refusal or a hedge
+    (不同意，不同意，不同意… or 不太清楚… is kept: a heard 不/没 always counts); a question word
+    or nothing readable in a loop is garbage, not a question back or an unsure answer."""
+    return cls.kind == "negative" or (
+        cls.kind == "unsure" and cls.phrase is not None and any(c in cls.phrase for c in "不没")
+    )
+
+
 def _find_negated(t: _Text) -> str | None:
     m = _NEGATED.search("".join(t.chars))
     if m is None:

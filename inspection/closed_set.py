@@ -33,7 +33,10 @@ CANDIDATES: dict[str, AnswerKind] = {
         "affirmative",
     ),
     **dict.fromkeys(
-        ("不同意", "我不同意", "不清楚", "不明白", "没听懂", "不是", "不知道", "不行"),
+        (
+            "不同意", "我不同意", "不清楚", "不明白", "没听懂", "不是", "不知道", "不行",
+            "不可以", "我不清楚", "都不清楚",
+        ),
         "negative",
     ),
     **dict.fromkeys(
@@ -44,6 +47,29 @@ CANDIDATES: dict[str, AnswerKind] = {
         "unsure",
     ),
 }  # fmt: skip
+
+
+#: Each yes and the answers that differ from it only by a negation or hedge put in front of
+#: it (同意 / 不同意, 清楚 / 不太清楚). Ranked by mean log-probability per token, such a pair
+#: is decided mostly by the tokens they share: the one token that matters (不) is diluted, so
+#: a garbled yes led its own negation by only 0.1-0.8 nats per token. Compared on their
+#: *total* log-probability (the likelihood ratio of the two answers), the shared tokens cancel
+#: and only the negation is weighed: ``ClosedSetScore.negation_gap``. Only pairs of (nearly)
+#: the same length: the end of text is not scored, so a shorter answer (不对 against 对，是我
+#: 本人) always has the higher total.
+NEGATED: dict[str, tuple[str, ...]] = {
+    "同意": ("不同意",), "我同意": ("我不同意",), "是的我同意": ("我不同意",),
+    "清楚": ("不清楚", "不太清楚", "不是很清楚"), "清楚了": ("不清楚", "不太清楚", "不是很清楚"),
+    "我清楚": ("我不清楚", "不太清楚"), "都清楚": ("都不清楚", "不太清楚"),
+    "明白": ("不明白", "不太明白", "不是很明白", "不怎么明白"),
+    "明白了": ("不明白", "不太明白", "不是很明白", "没太听明白"),
+    "是的": ("不是",), "可以": ("不可以",), "知道了": ("不知道",),
+}  # fmt: skip
+#: A yes said in two parts is weighed by its last part, which its negation shares (是的，我同意
+#: by 我同意 against 我不同意). Not 对，是我本人 against 不是我本人: on dev00's "嗯，对，是我本人"
+#: 不是我本人 had the higher total (不 and 对 are alike, 是我本人 must skip a syllable), and
+#: as a candidate it took 1.1 nats per token off the lead of every identity yes.
+PAIR_BASE: dict[str, str] = {"是的我同意": "我同意"}
 
 
 #: Hesitation sounds a customer puts before the answer ("嗯，同意", "哦，对，是我本人"). The
@@ -74,6 +100,9 @@ class ClosedSetScore:
     by_kind: tuple[tuple[AnswerKind, str, float], ...] = ()
     #: Every answer's (phrase, total log-prob, mean log-prob per token), for re-ranking.
     table: tuple[tuple[str, float, float], ...] = field(default=(), compare=False, repr=False)
+    #: How many nats (total log-probability) the best yes leads the likeliest of its own
+    #: negated or hedged forms (:data:`NEGATED`); None when not scored or it has none.
+    negation_gap: float | None = None
 
     def kind_logprob(self, kind: AnswerKind) -> float | None:
         """The best log-probability of an answer of ``kind``; None when not scored."""
@@ -88,18 +117,53 @@ class ClosedSetScore:
             "runner_up": self.runner_up,
             "speech_s": self.speech_s,
             "logprobs": {k: [p, lp] for k, p, lp in self.by_kind},
+            "negation_gap": self.negation_gap,
         }
 
 
+#: The silence speech.py keeps around a customer region (0.4 s on each side), in the seconds
+#: a closed-set score was made on.
+REGION_PADS_S = 0.8
+
+
+def seconds_per_syllable(score: ClosedSetScore) -> float:
+    """How long the scored stretch lasts per syllable of its best answer (+1 for a filler):
+    a yes that is the whole reply takes 0.3-0.6 s per syllable; a longer reply that only starts
+    like a yes (清楚是清楚，不过我再想想 scored as 清楚, 3.9 s) takes about 1 s."""
+    return max(score.speech_s - REGION_PADS_S, 0.0) / (len(score.phrase) + 1)
+
+
 def closed_set_answer(
-    score: ClosedSetScore, min_margin: float, max_speech_s: float
+    score: ClosedSetScore,
+    min_margin: float,
+    max_speech_s: float,
+    min_lead: float | None = None,
+    min_negation_gap: float | None = None,
+    max_s_per_syllable: float | None = None,
 ) -> tuple[AnswerKind, str, bool]:
     """(kind, phrase, sure): the answer the closed-set score supports, and whether it is sure.
 
-    ``sure`` only for a lead of ``min_margin`` nats in a stretch short enough to hold nothing
-    but that answer: the end of text cannot be scored, so a longer reply ("清楚是清楚，不过我再
-    想想") would still score its first words; such a reply is a guess (review), never consent."""
-    sure = score.margin >= min_margin and score.speech_s <= max_speech_s
+    ``sure`` only for a yes, in a stretch short enough to hold nothing but that answer (the
+    end of text cannot be scored, so a longer reply, "清楚是清楚，不过我再想想", would still
+    score its first words: a guess for review, never consent), that either leads every other
+    answer by ``min_margin`` nats per token, or leads them by ``min_lead`` per token and its
+    own negated forms by ``min_negation_gap`` nats in total (:data:`NEGATED`). A yes whose
+    negated form is likelier in total is never sure, nor one that lasts longer than
+    ``max_s_per_syllable`` per syllable (:func:`seconds_per_syllable`: more was said)."""
+    if score.speech_s > max_speech_s or score.kind != "affirmative":
+        return (score.kind, score.phrase, False)
+    if max_s_per_syllable is not None and seconds_per_syllable(score) > max_s_per_syllable:
+        return (score.kind, score.phrase, False)
+    gap = score.negation_gap
+    if gap is not None and gap < 0:
+        return (score.kind, score.phrase, False)
+    sure = score.margin >= min_margin or (
+        min_lead is not None
+        and min_negation_gap is not None
+        and gap is not None
+        and score.margin >= min_lead
+        and gap >= min_negation_gap
+    )
     return (score.kind, score.phrase, sure)
 
 
@@ -196,6 +260,11 @@ def summarise(
     by_kind: dict[AnswerKind, tuple[str, float]] = {}
     for p, lp in ranked:
         by_kind.setdefault(CANDIDATES[p], (p, round(lp, 3)))
+    totals = {p: t for p, t, _m in table}
+    yes = by_kind.get("affirmative", ("", 0.0))[0]
+    base = PAIR_BASE.get(yes, yes)
+    negs = [totals[n] for n in NEGATED.get(yes, ()) if n in totals]
+    gap = round(totals[base] - max(negs), 3) if negs and base in totals else None
     return ClosedSetScore(
         phrase=top,
         kind=kind,
@@ -205,4 +274,5 @@ def summarise(
         speech_s=speech_s,
         by_kind=tuple((k, p, lp) for k, (p, lp) in by_kind.items()),
         table=table,
+        negation_gap=gap,
     )

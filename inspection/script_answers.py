@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from inspection.answers import AnswerClass, classify_answer
+from inspection.answers import (
+    AnswerClass,
+    classify_answer,
+    heard_negation,
+    is_decoder_loop,
+    loop_says_no,
+)
 from inspection.closed_set import ClosedSetScore, closed_set_answer
 from inspection.script_align import marker_ranges
 from inspection.script_types import Answer, NodeAlignment, ScriptNode, ScriptSettings
@@ -100,7 +106,7 @@ def _answer_in(
     sure = [p for p in pieces if p[4] is None]
     flagged = [p for p in pieces if p[4] is not None]
     used = sure
-    cls = classify_answer("".join(p[2] for p in sure), expected)
+    cls = _read(sure, expected)
     uncertain: str | None = None
     said_nothing = cls.kind in ("missing", "unrecognised") or (
         cls.kind == "unsure" and cls.phrase is None
@@ -108,7 +114,7 @@ def _answer_in(
     usable = [p for p in flagged if p[4] in _USABLE_UNCERTAIN]
     if said_nothing and usable:
         used = sure + usable
-        cls = classify_answer("".join(p[2] for p in used), expected)
+        cls = _read(used, expected)
         if cls.kind == "missing" or (cls.kind == "unsure" and cls.phrase is None):
             cls = replace(cls, kind="unrecognised")
         uncertain = ",".join(sorted({p[4] for p in usable if p[4]}))
@@ -125,15 +131,25 @@ def _answer_in(
     # The region the yes was heard in (not a question back earlier in the window).
     said = _closed_set_at(customer, timed[-1][0]) if timed else None
     if said is not None and cls.kind == "affirmative" and not guessed_yes:
-        if _model_hears_no(said, st.closed_set_margin):
+        if _model_hears_no(said, st.closed_set_doubt_margin, st.closed_set_negation_gap):
             scored = said
             # The words read as a yes, the model prefers a hedge or a refusal by a clear lead:
             # a misheard hedge must not pass; a reviewer listens.
             cls = AnswerClass(said.kind, said.phrase, 0.99)
     elif scored is not None and (lost or guessed_yes):
         kind, phrase, confident = closed_set_answer(
-            scored, st.closed_set_margin, st.closed_set_max_s
+            scored,
+            st.closed_set_margin,
+            st.closed_set_max_s,
+            st.closed_set_min_lead,
+            st.closed_set_negation_gap,
+            # Only when no words were read: words heard as a yes would also have shown the
+            # rest of a longer reply (清楚是清楚，不过… reads as unsure); and a yes said in
+            # parts (嗯，对，是我本人) may score best as its shortest part (对).
+            st.closed_set_max_s_per_syllable if lost else None,
         )
+        if heard_negation("".join(p[2] for p in sure + usable)):
+            confident = False  # a heard 不/没 always wins over the closed set: review
         if kind == "affirmative" and confident:
             # The model itself prefers a yes by a wide margin over every other answer.
             cls, uncertain, confidence = AnswerClass(kind, phrase, 1.0), None, None
@@ -157,6 +173,17 @@ def _answer_in(
         uncertain_text="".join(p[2] for p in shown),
         closed_set=scored,
     )
+
+
+def _read(pieces: list[_Piece], expected: str | None) -> AnswerClass:
+    """The class of the words in ``pieces``; a decoder loop ("或...或...或...") that carries no
+    refusal or hedge is unrecognised speech (left to the closed set), never a question back
+    or an unsure answer by itself."""
+    text = "".join(p[2] for p in pieces)
+    cls = classify_answer(text, expected)
+    if cls.kind == "unsure" and is_decoder_loop(text) and not loop_says_no(cls):
+        return AnswerClass("unrecognised", None)
+    return cls
 
 
 #: What makes a customer's words a question back, not an answer (see answers.UNSURE).
@@ -183,6 +210,8 @@ def _after_questions_back(pieces: list[_Piece], gap_s: float) -> list[_Piece]:
 
 def _is_question(turn: list[_Piece]) -> bool:
     text = "".join(p[2] for p in turn)
+    if is_decoder_loop(text):
+        return False  # garbage, not a question (a refusal in it still counts: _read)
     cls = classify_answer(text)
     return cls.kind == "unsure" and any(w in text for w in _QUESTION_WORDS)
 
@@ -194,7 +223,11 @@ def _closed_set_at(customer: Sequence[Utterance], t: float) -> ClosedSetScore | 
     )
 
 
-def _model_hears_no(scored: ClosedSetScore, margin: float) -> bool:
-    """True when the closed set's best answer is not a yes and leads the best yes by ``margin``."""
+def _model_hears_no(scored: ClosedSetScore, margin: float, negation_gap: float) -> bool:
+    """True when the closed set's best answer is not a yes and leads the best yes by ``margin``
+    nats per token, or when the best yes's own negated form beats it by ``negation_gap`` nats
+    in total (the model heard the 不 that the free transcription lost)."""
+    if scored.negation_gap is not None and scored.negation_gap <= -negation_gap:
+        return True
     yes = scored.kind_logprob("affirmative")
     return scored.kind != "affirmative" and (yes is None or scored.logprob - yes >= margin)

@@ -84,6 +84,21 @@ class ScriptSettings:
     # any other kind of answer, in a stretch (with its 0.4 s pads) no longer than this;
     # otherwise they stay a guess for review. Dev: yeses led by 0.5-2.0, see docs/inspection.md.
     closed_set_margin: float = 1.0
+    # ... or with this smaller lead per token when the yes also leads its own negated and
+    # hedged forms (同意 / 不同意, 清楚 / 不太清楚) by closed_set_negation_gap nats of total
+    # log-probability: the likelihood ratio of the one token that differs (closed_set.NEGATED).
+    closed_set_min_lead: float = 0.5
+    closed_set_negation_gap: float = 3.0
+    # A yes the free transcription heard clearly is still a guess (review) when the closed set
+    # of its region puts a hedge or a refusal first by this many nats per token (大概清楚吧
+    # heard as 大家清楚吧, 不太清楚 first by 0.36; no yes of the calibration set had a hedge or
+    # refusal first at all), or when the yes's own negated form beats it by
+    # closed_set_negation_gap in total.
+    closed_set_doubt_margin: float = 0.2
+    # ... and never when the stretch lasts longer than this per syllable of the yes (+1 for a
+    # filler): the end of text is not scored, so a longer reply that starts like a yes
+    # (清楚是清楚，不过我再想想: 清楚 by 4.3 nats per token, 1.04 s per syllable) scores as one.
+    closed_set_max_s_per_syllable: float = 0.8
     # A question back, the salesperson's reply, then the answer: customer words this far apart
     # are separate turns, and leading questions are not part of the answer (script_answers).
     question_back_gap_s: float = 1.5
