@@ -41,7 +41,7 @@ from inspection.quality import audio_quality
 from inspection.report import Finding, Participant, Report
 from inspection.rules import AudioLevels, Gap, Thresholds
 from inspection.run_state import Progress, ProgressFn, RunState
-from inspection.script_stage import align_script
+from inspection.script_stage import ScriptResult, align_script
 from inspection.templates import TemplateError, render
 from inspection.vision import scan_video
 from inspection.windows import document_windows
@@ -282,7 +282,11 @@ class Inspector:
 
     def _speech_piece(self, run: RunState, who: Participant, lo: int, hi: int) -> None:
         audio = run.audio[who]
-        utts = self.speech.transcribe(audio[lo:hi], who, offset_s=lo / SAMPLE_RATE)
+        # The customer's short regions are closed-set scored after the script stage, and only
+        # in answer windows (score_answer_regions): in babble most regions are in none.
+        utts = self.speech.transcribe(
+            audio[lo:hi], who, offset_s=lo / SAMPLE_RATE, defer_closed_set=who == "customer"
+        )
         with run.lock:
             run.pieces[who][lo] = utts
             run.speech_done_s += (hi - lo) / SAMPLE_RATE
@@ -294,14 +298,31 @@ class Inspector:
         with run.lock:
             pieces = run.pieces.pop(who, {})
             run.utterances[who] = list(chain.from_iterable(pieces[k] for k in sorted(pieces)))
-            run.audio.pop(who, None)  # ~4 MB per minute: not needed any more
+            if who != "customer":  # the customer's is scored in answer windows after the script
+                run.audio.pop(who, None)  # ~4 MB per minute: not needed any more
 
     def _script_stage(self, run: RunState) -> None:
         run.progress.finish("speech")
         if run.inp.session_dir is not None:
             # Nodes played from the template's audio (the session's ``system`` track).
             run.utterances = with_played_nodes(run.inp.session_dir, run.nodes, run.utterances)
-        run.script = align_script(
+        run.script = self._align(run)
+        audio = run.audio.pop("customer", None)
+        if audio is not None and run.script.answer_windows:
+            utts = run.utterances.get("customer", [])
+            scored = self.speech.score_regions(audio, utts, run.script.answer_windows)
+            del audio
+            if scored != utts:
+                # Same windows (they come from the salesperson's nodes), now with the scores.
+                run.utterances["customer"] = scored
+                run.script = self._align(run)
+        run.windows = document_windows(
+            run.nodes, run.script.coverage, run.inp.markers, run.duration_s, self.thresholds
+        )
+        run.progress.finish("script")
+
+    def _align(self, run: RunState) -> ScriptResult:
+        return align_script(
             run.nodes,
             script_speech(run.utterances, run.inp.mode),
             run.inp.template,
@@ -309,10 +330,6 @@ class Inspector:
             run.inp.markers,
             self.thresholds,
         )
-        run.windows = document_windows(
-            run.nodes, run.script.coverage, run.inp.markers, run.duration_s, self.thresholds
-        )
-        run.progress.finish("script")
 
     def _video(self, run: RunState, who: Participant) -> None:
         th = self.thresholds

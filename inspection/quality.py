@@ -75,13 +75,17 @@ def window_levels(audio: np.ndarray, sample_rate: int = 16000, window_s: float =
     size = max(1, round(window_s * sample_rate))
     if audio.size == 0:
         return np.zeros(0)
-    pad = (-audio.size) % size
-    squares = np.square(audio.astype(np.float64))
-    counts = np.full(-(-audio.size // size), size, dtype=np.float64)
-    if pad:
-        counts[-1] = size - pad
-        squares = np.concatenate([squares, np.zeros(pad)])
-    return _dbfs(squares.reshape(-1, size).sum(axis=1) / counts)
+    full = audio.size // size
+    power = np.empty(-(-audio.size // size), dtype=np.float64)
+    rows = audio[: full * size].reshape(full, size)
+    step = max(1, round(60 / window_s))  # a minute of windows at a time: no float64 track
+    for i in range(0, full, step):
+        j = min(i + step, full)
+        power[i:j] = np.square(rows[i:j].astype(np.float64)).sum(axis=1) / size
+    if full < power.size:  # the last, partial window
+        tail = np.square(audio[full * size :].astype(np.float64))
+        power[-1] = tail.sum() / tail.size
+    return _dbfs(power)
 
 
 def audio_quality(
@@ -96,7 +100,7 @@ def audio_quality(
     levels = window_levels(audio, sample_rate, window_s)
     if levels.size == 0:
         return AudioQuality(0.0, window_s, _FLOOR_DBFS, _FLOOR_DBFS, None, 1.0, 0.0, [])
-    samples = audio.astype(np.float64)
+    power, peak, clipped = _sample_stats(audio, clip_level)
     silent = levels < silence_dbfs
     loud = levels[~silent]
     duration = audio.size / sample_rate
@@ -105,15 +109,31 @@ def audio_quality(
     return AudioQuality(
         duration_s=duration,
         window_s=window_s,
-        rms_dbfs=float(_dbfs(float(np.mean(np.square(samples))))),
-        peak_dbfs=float(_dbfs(float(np.max(np.abs(samples))) ** 2)),
+        rms_dbfs=float(_dbfs(power)),
+        peak_dbfs=float(_dbfs(peak**2)),
         speech_dbfs=speech,
         silent_share=float(silent.mean()),
-        clipped_share=float(np.mean(np.abs(samples) >= clip_level)),
+        clipped_share=clipped,
         silent_spans=_runs(silent, window_s, duration),
         noise_dbfs=floor,
         snr_db=_snr(levels, loud, floor, speech_margin_db),
     )
+
+
+def _sample_stats(audio: np.ndarray, clip_level: float) -> tuple[float, float, float]:
+    """Mean power, peak magnitude and clipped share of ``audio``, a minute at a time: a
+    float64 copy of a 20-minute track and its square were ~0.3 GB at once, per participant,
+    while both participants' audio stages run side by side."""
+    n = audio.size
+    step = 16000 * 60
+    total, peak, clipped = 0.0, 0.0, 0
+    for i in range(0, n, step):
+        chunk = audio[i : i + step].astype(np.float64)
+        total += float(np.dot(chunk, chunk))
+        mag = np.abs(chunk)
+        peak = max(peak, float(mag.max()))
+        clipped += int(np.count_nonzero(mag >= clip_level))
+    return total / n, peak, clipped / n
 
 
 def _speech_level(levels: np.ndarray, loud: np.ndarray, margin_db: float) -> float | None:

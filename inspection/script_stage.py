@@ -31,6 +31,9 @@ class ScriptResult:
     forbidden: list[PhraseHit]
     numbers: list[NumberCheck]
     node_of_utterance: dict[tuple[str, float], str] = field(default_factory=dict)
+    #: Where each answer was looked for (session seconds): the customer regions there are the
+    #: only ones whose closed-set scores are read (``SpeechRecognizer.score_regions``).
+    answer_windows: list[tuple[float, float]] = field(default_factory=list)
 
 
 def settings_for(th: Thresholds) -> ScriptSettings:
@@ -197,4 +200,5 @@ def align_script(
         forbidden=[_hit(h) for h in result.forbidden],
         numbers=[_number(n) for n in result.numbers],
         node_of_utterance=_utterance_nodes(utterances, coverage),
+        answer_windows=[(a.window_start_s, a.window_end_s) for a in result.answers.values()],
     )

@@ -5,17 +5,20 @@ the session timeline, with word timestamps for aligning the script.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from inspection import speech_features
 from inspection.answers import classify_answer
 from inspection.closed_set import ClosedSetScorer
 from inspection.speech_regions import (
     FRAME,
     clamp_times,
     energetic_frames,
+    peaks_above_floor,
     speech_regions,
 )
 from inspection.speech_segments import (
@@ -99,22 +102,37 @@ class SpeechRecognizer:
             num_workers=workers,
             local_files_only=True,
         )
+        # The spectrogram of a long track a minute at a time: the same values, without ~0.7 GB
+        # of intermediates for 18 minutes at once (inspection.speech_features).
+        speech_features.install(self._model)
         # At most ``workers`` decodes at a time: each replica already uses cpu_threads, more
         # would oversubscribe.
         self._lock = threading.BoundedSemaphore(max(1, workers))
         self._scorer_lock = threading.Lock()
         self._scorer: ClosedSetScorer | None = None
+        #: Work done so far (regions found, Whisper decodes, closed-set scorings), for the
+        #: bench and for tests that bound the work on noise.
+        self.counts: Counter[str] = Counter()
 
     def transcribe(
-        self, audio: np.ndarray, participant: str, offset_s: float = 0.0
+        self,
+        audio: np.ndarray,
+        participant: str,
+        offset_s: float = 0.0,
+        defer_closed_set: bool = False,
     ) -> list[Utterance]:
-        """Recognise 16 kHz mono float32 ``audio``; times are ``offset_s`` + position in it."""
+        """Recognise 16 kHz mono float32 ``audio``; times are ``offset_s`` + position in it.
+
+        ``defer_closed_set``: short regions are not closed-set scored here but tagged with
+        their ``region_s`` (a region Whisper returned nothing for becomes an empty
+        ``unrecognised`` utterance), for ``score_regions`` to score only those in answer
+        windows: on a long track in babble most regions are in none."""
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if samples.size == 0:
             return []
         o = self.options
         if o.per_region and participant in o.per_region_for:
-            return self._transcribe_regions(samples, participant, offset_s)
+            return self._transcribe_regions(samples, participant, offset_s, defer_closed_set)
         with self._lock:
             segments, _info = self._model.transcribe(
                 samples,
@@ -136,37 +154,110 @@ class SpeechRecognizer:
             return to_utterances(segments, participant, offset_s, o)
 
     def _transcribe_regions(
-        self, samples: np.ndarray, participant: str, offset_s: float
+        self, samples: np.ndarray, participant: str, offset_s: float, defer: bool
     ) -> list[Utterance]:
         o = self.options
         out: list[Utterance] = []
         gate = participant in o.energy_gate
-        for a, b in speech_regions(samples, o, gate):
-            lo = max(0, a - int(o.region_pad_s * SAMPLE_RATE))
-            hi = min(len(samples), b + int(o.region_pad_s * SAMPLE_RATE))
-            start_s = offset_s + lo / SAMPLE_RATE
-            with self._lock:
-                segments, _info = self._model.transcribe(
-                    samples[lo:hi],
-                    language=o.language,
-                    beam_size=o.beam_size,
-                    initial_prompt=self.initial_prompt,
-                    # Each region stands alone: text from an earlier region must not steer
-                    # (or be repeated into) this one.
-                    condition_on_previous_text=False,
-                    word_timestamps=True,
-                    vad_filter=False,
-                    no_speech_threshold=o.no_speech_threshold,
-                    log_prob_threshold=o.log_prob_threshold,
-                    temperature=list(o.temperatures),
-                    without_timestamps=False,
-                )
-                utts = to_utterances(segments, participant, start_s, o)
-            utts = [clamp_times(u, start_s, offset_s + hi / SAMPLE_RATE) for u in utts]
-            if participant in o.closed_set_for and (hi - lo) <= o.closed_set_max_s * SAMPLE_RATE:
-                utts = self._closed_set(samples[lo:hi], utts, participant, start_s)
+        pad = int(o.region_pad_s * SAMPLE_RATE)
+        padded = [
+            (max(0, a - pad), min(len(samples), b + pad))
+            for a, b in speech_regions(samples, o, gate)
+        ]
+        self.counts["regions"] += len(padded)
+        weak: set[tuple[int, int]] = set()
+        if gate and participant in o.keep_uncertain and o.min_peak_db > 0:
+            peaks = peaks_above_floor(samples, padded, o.noise_percentile)
+            weak = {r for r, p in zip(padded, peaks, strict=True) if p < o.min_peak_db}
+            self.counts["weak_regions"] += len(weak)
+        for a, b in padded:
+            start_s = offset_s + a / SAMPLE_RATE
+            end_s = offset_s + b / SAMPLE_RATE
+            if (a, b) in weak:
+                # Nothing in it louder than the room (babble): not decoded (Whisper invents
+                # words there, and in babble most regions are such), kept as speech nobody
+                # recognised; in an answer window its closed-set scores still count.
+                utts = [_unheard(participant, start_s, end_s, "not_above_room")]
+            else:
+                utts = self._decode_window(samples[a:b], participant, start_s, gate)
+                utts = [clamp_times(u, start_s, end_s) for u in utts]
+            if participant in o.closed_set_for and (b - a) <= o.closed_set_max_s * SAMPLE_RATE:
+                if defer:
+                    utts = _tagged(utts, participant, start_s, end_s)
+                else:
+                    utts = self._closed_set(samples[a:b], utts, participant, start_s)
             out += utts
         return out
+
+    def _decode_window(
+        self, clip: np.ndarray, participant: str, start_s: float, gate: bool
+    ) -> list[Utterance]:
+        o = self.options
+        seconds = clip.size / SAMPLE_RATE
+        # A loop ("我不同意" x12, "在那里，在那里...") costs a beam step per token: no window
+        # holds more than ``max_tokens_per_s`` tokens per second of audio.
+        max_tokens = int(o.max_tokens_per_s * seconds) + 16
+        with self._lock:
+            self.counts["decodes"] += 1
+            segments, _info = self._model.transcribe(
+                clip,
+                language=o.language,
+                beam_size=o.beam_size,
+                initial_prompt=self.initial_prompt,
+                # Each region stands alone: text from an earlier region must not steer
+                # (or be repeated into) this one.
+                condition_on_previous_text=False,
+                word_timestamps=True,
+                vad_filter=False,
+                no_speech_threshold=o.no_speech_threshold,
+                log_prob_threshold=o.log_prob_threshold,
+                temperature=list(o.gated_temperatures if gate else o.temperatures),
+                without_timestamps=False,
+                max_new_tokens=max_tokens if max_tokens < 200 else None,
+            )
+            return to_utterances(segments, participant, start_s, o)
+
+    def score_regions(
+        self,
+        audio: np.ndarray,
+        utts: list[Utterance],
+        spans: list[tuple[float, float]],
+        offset_s: float = 0.0,
+    ) -> list[Utterance]:
+        """``utts`` (of ``transcribe(..., defer_closed_set=True)`` on ``audio``, which starts at
+        ``offset_s``) with the closed-set scores of the deferred regions that overlap one of
+        ``spans`` (session seconds), as ``transcribe`` would have given them: in each span at
+        most ``closed_set_per_window`` regions, the loudest."""
+        o = self.options
+        regions = sorted({u.region_s for u in utts if u.region_s is not None and not u.closed_set})
+        samples = [
+            (max(0, round((a - offset_s) * SAMPLE_RATE)), round((b - offset_s) * SAMPLE_RATE))
+            for a, b in regions
+        ]
+        peaks = dict(
+            zip(regions, peaks_above_floor(audio, samples, o.noise_percentile), strict=True)
+        )
+        todo: set[tuple[float, float]] = set()
+        for w0, w1 in spans:
+            inside = [r for r in regions if r[0] <= w1 and w0 <= r[1]]
+            # In babble a window holds several regions of noise: the loudest are the answer.
+            inside.sort(key=lambda r: peaks[r], reverse=True)
+            todo.update(inside[: o.closed_set_per_window])
+        for r0, r1 in sorted(todo):
+            lo = max(0, round((r0 - offset_s) * SAMPLE_RATE))
+            hi = min(len(audio), round((r1 - offset_s) * SAMPLE_RATE))
+            mine = [u for u in utts if u.region_s == (r0, r1)]
+            empty = [u for u in mine if not u.text and u.uncertain is not None]
+            said = [u for u in mine if u not in empty]
+            clip = np.ascontiguousarray(audio[lo:hi], dtype=np.float32)
+            scored = self._closed_set(clip, said, mine[0].participant, r0)
+            if not said and len(scored) == 1 and scored[0].closed_set is not None:
+                scored = [replace(empty[0], closed_set=scored[0].closed_set)]
+            elif not said:
+                scored = empty
+            rest = [u for u in utts if u.region_s != (r0, r1)]
+            utts = sorted(rest + scored, key=lambda u: u.start_s)
+        return utts
 
     def _closed_set(
         self, clip: np.ndarray, utts: list[Utterance], participant: str, start_s: float
@@ -187,6 +278,7 @@ class SpeechRecognizer:
             with self._scorer_lock:
                 if self._scorer is None:
                     self._scorer = ClosedSetScorer(self._model, self.options.language)
+            self.counts["closed_set"] += 1
             score = self._scorer.score(clip)
         if score is None:
             return utts
@@ -203,3 +295,24 @@ class SpeechRecognizer:
                 )
             ]
         return [replace(u, closed_set=score) for u in utts]
+
+
+def _tagged(utts: list[Utterance], participant: str, lo_s: float, hi_s: float) -> list[Utterance]:
+    """``utts`` of the short region ``[lo_s, hi_s]``, tagged with it for deferred closed-set
+    scoring; nothing recognised becomes an empty ``unrecognised`` utterance (speech was there:
+    never dropped)."""
+    region = (round(lo_s, 3), round(hi_s, 3))
+    if not utts:
+        utts = [_unheard(participant, lo_s, hi_s, "unrecognised")]
+    return [replace(u, region_s=region) for u in utts]
+
+
+def _unheard(participant: str, lo_s: float, hi_s: float, reason: str) -> Utterance:
+    """Speech with no words: a region Whisper returned nothing for, or did not decode."""
+    return Utterance(
+        participant=participant,
+        start_s=round(lo_s, 3),
+        end_s=round(hi_s, 3),
+        text="",
+        uncertain=reason,
+    )

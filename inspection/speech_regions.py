@@ -67,14 +67,39 @@ def _missed_by_vad(
     return out
 
 
+def peaks_above_floor(
+    samples: np.ndarray, regions: list[tuple[int, int]], percentile: float
+) -> list[float]:
+    """How far (dB) the loudest 20 ms frame of each region stands above the track's noise
+    floor (its ``percentile`` frame level, at least -70 dBFS)."""
+    db = _frame_db(samples)
+    if db.size == 0:
+        return [0.0 for _ in regions]
+    floor = max(float(np.percentile(db, percentile)), -70.0)
+    out = []
+    for a, b in regions:
+        seg = db[a // FRAME : max(a // FRAME + 1, -(-b // FRAME))]
+        out.append(float(seg.max()) - floor if seg.size else 0.0)
+    return out
+
+
+def _frame_db(samples: np.ndarray) -> np.ndarray:
+    """Level (dBFS) of each 20 ms frame, a minute at a time (no float64 copy of the track)."""
+    n = len(samples) // FRAME
+    frames = samples[: n * FRAME].reshape(n, FRAME)
+    power = np.empty(n, np.float64)
+    step = 3000  # frames: 60 s
+    for i in range(0, n, step):
+        power[i : i + step] = np.mean(frames[i : i + step].astype(np.float64) ** 2, axis=1)
+    return np.asarray(10 * np.log10(power + 1e-12))
+
+
 def energetic_frames(samples: np.ndarray, margin_db: float, percentile: float) -> np.ndarray:
     """Per 20 ms frame: True where the level is ``margin_db`` above the noise floor (the
     ``percentile`` of all frame levels, at least -70 dBFS: digital silence has no floor)."""
-    n = len(samples) // FRAME
-    if n == 0:
+    db = _frame_db(samples)
+    if db.size == 0:
         return np.zeros(0, bool)
-    frames = samples[: n * FRAME].reshape(n, FRAME).astype(np.float64)
-    db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
     floor = max(float(np.percentile(db, percentile)), -70.0)
     return np.asarray(db > floor + margin_db)
 

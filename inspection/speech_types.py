@@ -13,7 +13,16 @@ from inspection.closed_set import ClosedSetScore
 SAMPLE_RATE = 16000
 
 #: Why a stretch of speech is kept but not trusted (Utterance.uncertain).
-UNCERTAIN_REASONS = ("low_confidence", "unrecognised", "repetition", "too_fast", "hallucination")
+UNCERTAIN_REASONS = (
+    "low_confidence",
+    "unrecognised",
+    "repetition",
+    "too_fast",
+    "hallucination",
+    # A customer region no louder than the room's noise (babble): not decoded, no text; only
+    # its closed-set scores are read (DecodeOptions.min_peak_db).
+    "not_above_room",
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,9 @@ class Utterance:
     #: For a short customer region whose free transcription was not a clear answer: how the
     #: model scores the answers a confirmation question can take (inspection.closed_set).
     closed_set: ClosedSetScore | None = None
+    #: The decoded region (session seconds, with its padding) of a short customer region whose
+    #: closed-set scoring was deferred (``SpeechRecognizer.score_regions``); else None.
+    region_s: tuple[float, float] | None = field(default=None, compare=False, repr=False)
 
     @property
     def confidence(self) -> float:
@@ -106,16 +118,33 @@ class DecodeOptions:
     # had no VAD region. Room noise at 10-25 dB SNR stays below it.
     rescue_margin_db: float = 20.0
     energy_margin_db: float = 8.0
+    # On gated tracks, a region whose loudest 20 ms stands less than this above the noise
+    # floor has nothing louder than the room: it is not decoded but kept as uncertain speech
+    # without text (not_above_room), closed-set scored in an answer window. Babble at 10 dB
+    # SNR peaked 8-20 dB above the floor (median 10.3, 138 regions of dev16 re-rendered), the
+    # answers in it 17.7-26 dB; every answer region of the dev split 23-47 dB
+    # (scripts/make_noisy_probe.py, docs/bench.md).
+    min_peak_db: float = 16.0
     noise_percentile: float = 20.0
     min_voiced_s: float = 0.3
     voiced_gap_s: float = 0.3
     # Temperature fallback re-decodes a region up to 5 times when the output looks like a
     # loop; on noise this cost up to 38 CPU-s per second of audio and returned garbage anyway.
     temperatures: tuple[float, ...] = (0.0, 0.4)
+    # ... and none on energy-gated tracks (the customer's): in babble nearly every region
+    # "failed" at temperature 0 and was decoded again for more garbage (test16: 903 s for a
+    # 1,095 s session). A short answer that decodes badly is closed-set scored instead.
+    gated_temperatures: tuple[float, ...] = (0.0,)
+    # No decode generates more than this many tokens per second of its audio (+16): fast
+    # Mandarin is ~6 characters per second; a repetition loop is cut off early.
+    max_tokens_per_s: float = 12.0
     # Closed-set scoring of short regions of these participants whose free text is unclear
     # (garbled, unrecognised, uncertain, or only close to an answer): inspection.closed_set.
     closed_set_for: tuple[str, ...] = ("customer",)
     closed_set_max_s: float = 6.0
+    # ... scored after the script stage, only in answer windows, at most this many per window
+    # (the loudest): in babble a 15 s window holds several regions of noise, 2-3 CPU-s each.
+    closed_set_per_window: int = 4
     # ... and of regions whose words are this unsure even when they read as a clear answer
     # (the script stage re-checks such a yes: ScriptSettings.closed_set_below_confidence).
     closed_set_below_confidence: float = 0.5

@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         "finding_codes": sorted({f.code for f in report.findings}),
         "frames_sampled": report.meta.get("frames_sampled"),
         "speech_pieces": report.meta.get("speech_pieces"),
+        # Regions found on the per-region tracks, regions with nothing above the room
+        # (weak_regions), Whisper decodes, closed-set scorings (SpeechRecognizer.counts).
+        "speech_counts": dict(inspector.speech.counts),
     }
     print(json.dumps(result, indent=1))
     dur = report.duration_s

@@ -196,3 +196,17 @@ def test_snr_of_silence_and_of_speech_between_silences() -> None:
     gaps = np.concatenate([_tone(1.0, 0.3), np.zeros(3 * SR, np.float32), _tone(1.0, 0.3)])
     q = audio_quality(gaps)
     assert q.snr_db is not None and q.snr_db > 60  # digital silence between words
+
+
+@pytest.mark.parametrize("n", [1, 7999, 8001, 16000 * 61 + 17])
+def test_levels_a_minute_at_a_time_equal_the_whole_track(n: int) -> None:
+    # Computed in chunks so that a 20-minute track needs no float64 copy of itself (memory).
+    x = np.random.default_rng(n).normal(0, 0.1, n).astype(np.float32)
+    x[: min(n, 100)] = 1.0
+    squares = np.square(x.astype(np.float64))
+    size = 8000
+    want = [squares[i : i + size].mean() for i in range(0, n, size)]
+    np.testing.assert_allclose(10 ** (window_levels(x) / 10), want, rtol=1e-9)
+    q = audio_quality(x)
+    assert q.rms_dbfs == pytest.approx(10 * np.log10(squares.mean()), abs=1e-9)
+    assert q.clipped_share == pytest.approx(np.mean(np.abs(x) >= 0.99))

@@ -123,3 +123,57 @@ def test_a_loud_stretch_silero_does_not_call_speech_is_still_decoded() -> None:
     assert a <= i + 0.05 * SAMPLE_RATE and b >= i + t.size - 0.05 * SAMPLE_RATE
     # Not on tracks without the gate (the salesperson's): Silero alone decides there.
     assert speech_regions(x, DecodeOptions(), gate=False) == []
+
+
+@pytest.mark.slow
+def test_babble_track_costs_a_bounded_number_of_decodes_and_scorings() -> None:
+    # test16 (a 1,095 s session whose customer sat in babble) took 903 s: every babble region
+    # was decoded alone with temperature fallback, and every short one closed-set scored.
+    recognizer = SpeechRecognizer(ModelRegistry.from_env().path("whisper-base"), cpu_threads=2)
+    generates = _count_generate(recognizer)
+    track, placed = sparse_track(3.0, 10.0, seed=11)
+    utts = recognizer.transcribe(track, "customer", defer_closed_set=True)
+    counts = dict(recognizer.counts)
+    # Regions no louder than the babble are not decoded; the others once each, without
+    # temperature fallback (each temperature tried is one generate call).
+    assert counts["decodes"] + counts.get("weak_regions", 0) == counts["regions"]
+    assert generates["generate"] == counts["decodes"]
+    assert counts.get("weak_regions", 0) >= counts["regions"] - 2 * len(placed)
+    assert counts.get("closed_set", 0) == 0  # deferred: nothing scored yet
+    # Every answer is still where it was said, as speech or as unrecognised speech.
+    for t0, t1, text in placed:
+        assert any(u.start_s <= t1 + 1.0 and t0 - 1.0 <= u.end_s for u in utts), text
+    # Scoring in two answer windows scores only the short regions overlapping them.
+    windows = [(t0 - 0.5, t1 + 0.5) for t0, t1, _ in placed[:2]]
+    tagged = {u.region_s for u in utts if u.region_s is not None}
+    near = {r for r in tagged if any(r[0] <= b and a <= r[1] for a, b in windows)}
+    scored = recognizer.score_regions(track, utts, windows)
+    assert 1 <= recognizer.counts["closed_set"] <= len(near)
+    assert {u.region_s for u in scored if u.closed_set is not None} <= near
+    assert len(scored) == len(utts)
+
+
+class _Counting:
+    """The real ctranslate2 model, with its ``generate`` calls counted (one per temperature
+    tried: the fallback shows as extra calls)."""
+
+    def __init__(self, inner: object, counts: dict[str, int]) -> None:
+        self._inner, self._counts = inner, counts
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._inner, name)
+        if name != "generate":
+            return attr
+
+        def generate(*args: object, **kwargs: object) -> object:
+            self._counts["generate"] = self._counts.get("generate", 0) + 1
+            return attr(*args, **kwargs)  # type: ignore[operator]
+
+        return generate
+
+
+def _count_generate(recognizer: SpeechRecognizer) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    model = recognizer._model
+    model.model = _Counting(model.model, counts)
+    return counts
