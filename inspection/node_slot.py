@@ -102,10 +102,16 @@ def slot_evidence(
     key_window: float,
     clause_min: float,
 ) -> SlotEvidence | None:
-    """Measure the speech in ``stream[lo:hi]`` against one node; None when the slot is empty."""
+    """Measure the speech in ``stream[lo:hi]`` against one node. An empty slot (the nodes
+    around it adjacent) is measured too: its times say where the node should have been."""
     lo, hi = max(0, lo), min(len(stream), hi)
-    if hi <= lo:
+    if not len(stream):
         return None
+    if hi <= lo:
+        hi = lo
+        t0 = stream.ends[lo - 1] if lo > 0 else 0.0
+        t1 = stream.starts[hi] if hi < len(stream) else t0
+        return SlotEvidence(lo, hi, t0, max(t0, t1), 0, 0.0, 0.0, 0.0, lo, hi, bounded_by)
     sc, a, b = best_window(needle, needle_py, stream, lo, hi, pinyin_weight)
     width = max(len(needle), round(len(needle) * key_window))
     wins = best_key_windows(

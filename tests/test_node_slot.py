@@ -197,3 +197,25 @@ def test_slot_covered_node_needs_no_finding() -> None:
     node = NODES[IDS.index("is_insurance")]
     cov = NodeCoverage(node, 0.5, start_s=30.0, end_s=38.0, support="slot", key_score=0.26)
     assert script_findings([cov], Thresholds()) == []
+
+
+def test_left_out_node_is_timed_where_it_belongs() -> None:
+    # No teleprompter markers: the finding points between the neighbours found around it.
+    lines = {k: v for k, v in TEMPLATE_WORDS.items() if k != "surrender"}
+    utts, markers = nw.session(lines)
+    by_node = {t_node: t for t, t_node in markers}
+    th = Thresholds()
+    res = align_script(
+        NODES,
+        {"salesperson": utts, "customer": []},
+        load_template(nw.TEMPLATE),
+        nw.POLICY,
+        [],
+        th,
+    )
+    (f,) = [f for f in script_findings(res.coverage, th) if f.code == "script.node_missing"]
+    assert f.severity == "fail" and f.node == "surrender"
+    assert f.evidence["support"] == "absent" and f.evidence["time_from"] == "slot"
+    assert f.evidence["slot"]["chars"] == 0
+    assert f.start_s is not None and f.end_s is not None
+    assert by_node["cooling_off"] < f.start_s <= f.end_s <= by_node["confirm_understood"] + 0.5

@@ -28,10 +28,11 @@ def _coverage_evidence(cov: NodeCoverage, need: float, rule: str, th: Thresholds
     }
     if cov.start_s is not None:
         ev["transcript"] = [ev_line(cov.node.speaker, cov.start_s, cov.end_s, cov.excerpt)]
+    if cov.support != "match":
+        ev["support"] = cov.support
     if cov.slot is not None:
         # What was said where the node belongs (between its neighbours / on the teleprompter).
         ev["slot"] = cov.slot
-        ev["support"] = cov.support
         ev["threshold"] |= {
             "node_slot_similarity": th.node_slot_similarity,
             "node_slot_partial_similarity": th.node_slot_partial_similarity,
