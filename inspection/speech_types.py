@@ -127,6 +127,9 @@ class DecodeOptions:
     min_peak_db: float = 16.0
     noise_percentile: float = 20.0
     min_voiced_s: float = 0.3
+    # ... but a VAD span with at least this much energetic audio and no stretch that long is
+    # kept whole (``speech_regions._gated``): a short answer in loud noise.
+    min_hot_s: float = 0.1
     voiced_gap_s: float = 0.3
     # Temperature fallback re-decodes a region up to 5 times when the output looks like a
     # loop; on noise this cost up to 38 CPU-s per second of audio and returned garbage anyway.
