@@ -140,6 +140,9 @@ class SpeechRecognizer:
                 beam_size=o.beam_size,
                 initial_prompt=self.initial_prompt,
                 condition_on_previous_text=o.condition_on_previous_text,
+                # As documented (and as the regions): not faster-whisper's six temperatures,
+                # which re-decoded a salesperson's window in babble up to five times.
+                temperature=list(o.temperatures),
                 word_timestamps=True,
                 vad_filter=o.vad_filter,
                 vad_parameters={
