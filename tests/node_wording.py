@@ -18,23 +18,14 @@ from pathlib import Path
 import jieba
 from pypinyin import lazy_pinyin
 
-from inspection.policy import Policy
 from inspection.speech import Utterance
 from inspection.templates import RenderedNode, load_template, render
+from tests.corpus_policies import base_policies
 
 TEMPLATE = Path(__file__).parent / "data" / "templates" / "insurer_dev.yaml"
-POLICY = Policy(
-    customer_name="陈静",
-    customer_id_number="11010519491231002X",
-    product_name="恒信终身寿险",
-    salesperson_name="刘洋",
-    institution="恒信人寿",
-    premium=8600,
-    payment_method="年交",
-    payment_years=5,
-    insurance_years=None,
-    cooling_off_days=20,
-)
+#: The dev split's sale "b" (恒信终身寿险, 8600 元, 5 年交, 犹豫期 20 天).
+POLICY = base_policies()["b"]
+
 
 #: Two or three ways per node of saying it in other words (policy values of POLICY).
 PARAPHRASES: dict[str, tuple[str, ...]] = {
