@@ -51,16 +51,21 @@ def has_clip(text: str, tts_dir: Path = TTS_DIR) -> bool:
     return text in clip_index(tts_dir)
 
 
-@functools.cache
-def load_clip(text: str, tts_dir: Path = TTS_DIR) -> np.ndarray:
-    """The clip for ``text`` as float32 mono at 48 kHz (read-only, cached)."""
+def clip_file(text: str, tts_dir: Path = TTS_DIR) -> Path:
+    """The committed audio file of ``text``'s clip."""
     entry = clip_index(tts_dir).get(text)
     if entry is None:
         raise MissingClipError(
             f"no TTS clip for {text!r} in {tts_dir}/clips.json; run "
             "scripts/make_corpus.py --list-lines | synth.py --lines - (see scripts/tts/synth.py)"
         )
-    with av.open(str(tts_dir / str(entry["file"]))) as container:
+    return tts_dir / str(entry["file"])
+
+
+@functools.cache
+def load_clip(text: str, tts_dir: Path = TTS_DIR) -> np.ndarray:
+    """The clip for ``text`` as float32 mono at 48 kHz (read-only, cached)."""
+    with av.open(str(clip_file(text, tts_dir))) as container:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
         chunks = [
             out.to_ndarray().reshape(-1)

