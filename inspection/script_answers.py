@@ -79,7 +79,9 @@ def _pieces_in(customer: Sequence[Utterance], w0: float, w1: float) -> list[_Pie
                 for w in u.words
                 if w0 <= w.start_s <= w1
             ]
-        elif w0 <= u.start_s <= w1:
+        elif w0 <= u.start_s <= w1 or (not u.text and u.uncertain is not None):
+            # Speech nobody recognised (a region not louder than the room, which in babble
+            # may run from before the window past the answer) counts where it overlaps.
             out.append((u.start_s, u.end_s, u.text, u.confidence, u.uncertain))
     return out
 
@@ -118,6 +120,10 @@ def _answer_in(
         if cls.kind == "missing" or (cls.kind == "unsure" and cls.phrase is None):
             cls = replace(cls, kind="unrecognised")
         uncertain = ",".join(sorted({p[4] for p in usable if p[4]}))
+    if cls.kind == "missing" and any(not p[2] and p[4] != "hallucination" for p in flagged):
+        # Speech was there, only not recognised: evidence for review, never "no answer".
+        cls = AnswerClass("unrecognised", None)
+        uncertain = ",".join(sorted({p[4] for p in flagged if p[4] and not p[2]}))
     shown = [p for p in flagged if p not in used]
     timed = sorted(used, key=lambda p: p[0])
     confidence = round(sum(p[3] for p in timed) / len(timed), 3) if timed else None
@@ -148,8 +154,17 @@ def _answer_in(
             # parts (嗯，对，是我本人) may score best as its shortest part (对).
             st.closed_set_max_s_per_syllable if lost else None,
         )
-        if heard_negation("".join(p[2] for p in sure + usable)):
+        if guessed_yes and not confident and said is not None and _agrees(said, st):
+            # Two weak readings agree on a yes: the unsure words and the model's closed set of
+            # the stretch they were heard in.
+            kind, phrase, confident, scored = "affirmative", cls.phrase or said.phrase, True, said
+        if heard_negation("".join(p[2] for p in pieces)):
             confident = False  # a heard 不/没 always wins over the closed set: review
+        if confident and _window_hears_no(customer, timed[0][0] if timed else w0, w1, st):
+            # Another stretch of the window (from the answer on) sounds like a hedge or a
+            # refusal: the widest margin may not be the customer's answer, and a yes may
+            # go on "不过我再想想" in a stretch nobody recognised.
+            confident = False
         if kind == "affirmative" and confident:
             # The model itself prefers a yes by a wide margin over every other answer.
             cls, uncertain, confidence = AnswerClass(kind, phrase, 1.0), None, None
@@ -221,6 +236,35 @@ def _closed_set_at(customer: Sequence[Utterance], t: float) -> ClosedSetScore | 
     return next(
         (u.closed_set for u in customer if u.closed_set and u.start_s <= t <= u.end_s), None
     )
+
+
+def _agrees(said: ClosedSetScore, st: ScriptSettings) -> bool:
+    """True when the closed set of the stretch unsure words read as a yes also puts a yes first,
+    by ``closed_set_agree_lead`` per token and ``closed_set_agree_gap`` over its negated forms,
+    in a stretch short enough to hold only that answer (``closed_set_max_s``)."""
+    gap = said.negation_gap
+    return (
+        said.kind == "affirmative"
+        and said.speech_s <= st.closed_set_max_s  # else more than a yes may have been said
+        and said.margin >= st.closed_set_agree_lead
+        and (gap is None or gap >= st.closed_set_agree_gap)
+    )
+
+
+def _window_hears_no(
+    customer: Sequence[Utterance],
+    w0: float,
+    w1: float,
+    st: ScriptSettings,
+) -> bool:
+    """True when a closed-set scored region of the window sounds like a hedge or a refusal
+    (:func:`_model_hears_no`): a yes scored in one stretch must not pass over a no in another."""
+    for u in customer:
+        if u.closed_set is None or not (w0 <= u.start_s <= w1):
+            continue
+        if _model_hears_no(u.closed_set, st.closed_set_doubt_margin, st.closed_set_negation_gap):
+            return True
+    return False
 
 
 def _model_hears_no(scored: ClosedSetScore, margin: float, negation_gap: float) -> bool:

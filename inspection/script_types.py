@@ -104,6 +104,14 @@ class ScriptSettings:
     question_back_gap_s: float = 1.5
     closed_set_max_s: float = 4.0
     closed_set_below_confidence: float = 0.5  # a yes heard on words this unsure is re-checked
+    # Two weak readings that agree: words heard as a yes, but unsure (below
+    # closed_set_below_confidence, or only close to a yes), pass when the closed set of the
+    # region they were heard in also puts a yes first by closed_set_agree_lead nats per token
+    # and, where it has negated forms, leads them by closed_set_agree_gap in total; no 不/没 was
+    # heard in the window, and no other region of the window hears a no. In babble a yes came
+    # out as 是我被捏 / 是我的人 / 我们先处断 with its yes first by 0.3-1.1 (probes).
+    closed_set_agree_lead: float = 0.3
+    closed_set_agree_gap: float = 1.0
 
 
 @dataclass(frozen=True)
