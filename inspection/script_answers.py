@@ -127,6 +127,17 @@ def _answer_in(
     shown = [p for p in flagged if p not in used]
     timed = sorted(used, key=lambda p: p[0])
     confidence = round(sum(p[3] for p in timed) / len(timed), 3) if timed else None
+    if confidence is not None and cls.kind in ("negative", "unsure") and cls.phrase:
+        # A no is as strong as the words that say it, not the mean of the answer's words: in
+        # hum, 嗯，是我本人 came out as 不是 (p 0.08) + 我的 (0.75) + 人 (0.84), mean 0.55, a
+        # fail, while the closed set of that stretch put 是我本人 first. When the model puts a
+        # yes first there, the deciding words' probability is the answer's confidence (below
+        # answer_min_confidence: review). Real hedges heard at p 0.04-0.44 on their 不 had
+        # the hedge or refusal first in the closed set (calibration): they stay fail.
+        at = _closed_set_at(customer, timed[-1][0])
+        said_no = [p[3] for p in timed if set(p[2]) & set(cls.phrase)]
+        if at is not None and at.kind == "affirmative" and said_no:
+            confidence = round(min([confidence, *said_no]), 3)
     scored = _closed_set_in(customer, w0, w1)
     lost = cls.kind in ("missing", "unrecognised") or (cls.kind == "unsure" and cls.phrase is None)
     guessed_yes = cls.kind == "affirmative" and (

@@ -135,3 +135,41 @@ def test_no_speech_at_all_is_still_no_answer() -> None:
     assert _answer([]).kind == "missing"
     far = _unheard(40.0, 45.0, None)
     assert _answer([far]).kind == "missing"
+
+
+# A no heard on one unsure word among sure ones: (deciding word, the rest of the words).
+WEAK_NO = [
+    ("不是", "我的人"),
+    ("不同意", "嗯"),
+    ("不太", "清楚"),
+    ("不是很", "明白"),
+    ("没", "听懂"),
+]
+
+
+def _split_words(no: str, rest: str, p_no: float, score: ClosedSetScore) -> Utterance:
+    # Two sure words after the unsure one: the mean (0.63) is above answer_min_confidence.
+    words = [Word(10.0, 10.5, no, p_no), Word(10.5, 11.0, rest, 0.9), Word(11.0, 11.3, "的", 0.9)]
+    return Utterance("customer", 10.0, 11.3, no + rest + "的", words, closed_set=score)
+
+
+@pytest.mark.parametrize(("no", "rest"), WEAK_NO)
+def test_a_no_said_by_one_unsure_word_against_a_closed_set_yes_is_review(
+    no: str, rest: str
+) -> None:
+    # probeB (hum): 嗯，是我本人 came out as 不是 (p 0.08) 我的 (0.75) 人 (0.84): mean 0.55, a
+    # `fail`, while the closed set of the stretch put 是我本人 first. The no rests on one
+    # word at p 0.08: review (before: fail).
+    a = _answer([_split_words(no, rest, 0.08, _yes_table("是我本人", lead=0.45, gap=0.0))])
+    assert a.kind in ("negative", "unsure")
+    assert a.confidence is not None and a.confidence < ST.closed_set_below_confidence
+
+
+@pytest.mark.parametrize(("no", "rest"), WEAK_NO)
+@pytest.mark.parametrize("hedge", ["不太清楚", "不同意", "不是很明白", "什么意思"])
+def test_a_no_the_closed_set_also_hears_stays_strong(no: str, rest: str, hedge: str) -> None:
+    # Calibration: real hedges and refusals were heard at p 0.04-0.44 on their 不 and the
+    # closed set put a hedge or refusal first: the mean of the words decides, as before.
+    a = _answer([_split_words(no, rest, 0.08, _no_table(hedge, lead=0.5))])
+    assert a.kind in ("negative", "unsure")
+    assert a.confidence is not None and a.confidence >= 0.5  # fail, as before
