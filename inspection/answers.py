@@ -71,6 +71,10 @@ _AGREE_RE = "|".join(
 _NEGATED = re.compile(rf"(?:不|没有|没)(?:能|会|想|敢|愿|都|全|是|太会|怎么会)?(?:{_AGREE_RE})")
 _QUESTION_MARKS = "?？"
 _STRAY_NEGATION = re.compile(r"[不没].?")
+#: A hedge whose 不/没 the decoder lost or misheard (in babble, "不太清楚" came out as 苏太清楚了):
+#: what follows the negation of a hedge (不太, 不是很, 不怎么 ...) right before an agree word.
+#: Never a clear yes ("太清楚了" as an eager yes is rare; a hedge that passes is the worst miss).
+_LOST_HEDGE = re.compile(f"(?:是特别|是很|是太|怎么|太)(?:{_AGREE_RE})")
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,9 @@ def classify_answer(text: str, expected: str | None = None) -> AnswerClass:
         unsure = "？"  # said as a question back ("清楚？")
     if unsure:
         return AnswerClass("unsure", unsure)
+    lost_hedge = _LOST_HEDGE.search("".join(t.chars))
+    if lost_hedge is not None:
+        return AnswerClass("unsure", lost_hedge.group(), 0.99)  # a guess that 不 was lost: review
     affirmative = idiom or t.find(AFFIRMATIVE)
     if affirmative:
         stray = _STRAY_NEGATION.search("".join(t.chars))
