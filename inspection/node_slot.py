@@ -11,10 +11,19 @@ words fills it with about its own length of speech that still resembles it moder
 ``slot_evidence`` measures the slot: its speech (characters and seconds), the best
 similarity of the node's text to a window inside it, and the content-key score of the slot.
 ``script_align`` turns it into a decision (``ScriptSettings.slot_*``).
+
+In a noisy room the recogniser loses whole stretches of the salesperson's speech (a window
+dropped as a repetition loop or as low-confidence, babble taken for silence): the slot of a
+node said there holds no text, like the slot of a node left out. Time tells them apart: a
+left-out node leaves no time behind (the salesperson goes on with the next node), a lost one
+leaves a hole in the transcript about as long as the node. ``unheard_seconds`` measures the
+time of the slot in which neither the speaker's recognised words nor the other party's speech
+account for what happened; ``script_align`` makes such a node ``unheard`` (review, not fail).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -38,6 +47,14 @@ class SlotEvidence:
     win_start: int  # that best window
     win_end: int
     bounded_by: str  # "chain" | "marker" | "chain+marker": what delimits the slot
+    #: Seconds of the slot's time (from the node found before to the one found after, within
+    #: the teleprompter window) with no recognised speech of the speaker and no speech of the
+    #: other party, less the pauses the template expects there (answers, documents), and the
+    #: seconds the node takes at the template's speaking rate.
+    unheard_s: float = 0.0
+    expected_s: float = 0.0
+    #: Mean recognition probability of the slot's characters (1.0 when unknown or empty).
+    confidence: float = 1.0
 
     def as_evidence(self, stream: TextStream) -> dict[str, object]:
         return {
@@ -49,7 +66,47 @@ class SlotEvidence:
             "similarity": round(self.score, 3),
             "key_score": round(self.key, 3),
             "bounded_by": self.bounded_by,
+            "unheard_s": round(self.unheard_s, 2),
+            "expected_s": round(self.expected_s, 2),
+            "confidence": round(self.confidence, 3),
         }
+
+
+def unheard_seconds(
+    stream: TextStream,
+    t_lo: float,
+    t_hi: float,
+    others: Sequence[tuple[float, float]],
+    min_gap_s: float,
+) -> float:
+    """Seconds of ``[t_lo, t_hi]`` not accounted for by speech: the speaker's recognised
+    characters (gaps under ``min_gap_s`` between them are the flow of speech) and ``others``
+    (the other party's speech, padded by the caller)."""
+    if t_hi <= t_lo:
+        return 0.0
+    spans: list[tuple[float, float]] = [
+        (max(a, t_lo), min(b, t_hi)) for a, b in others if b > t_lo and a < t_hi
+    ]
+    run: tuple[float, float] | None = None
+    for a, b in zip(stream.starts, stream.ends, strict=True):
+        if b < t_lo - min_gap_s or a > t_hi + min_gap_s:
+            continue
+        if run is not None and a - run[1] < min_gap_s:
+            run = (run[0], max(run[1], b))
+            continue
+        if run is not None:
+            spans.append(run)
+        run = (a, b)
+    if run is not None:
+        spans.append(run)
+    covered = 0.0
+    end = t_lo
+    for a, b in sorted((max(a, t_lo), min(b, t_hi)) for a, b in spans):
+        if b <= end:
+            continue
+        covered += b - max(a, end)
+        end = b
+    return max(0.0, (t_hi - t_lo) - covered)
 
 
 def _combined(
@@ -119,6 +176,7 @@ def slot_evidence(
     )
     ks = wins[0][0] if wins else 0.0
     t0, t1 = stream.span_times(lo, hi)
+    probs = stream.prob[lo:hi]
     return SlotEvidence(
         start=lo,
         end=hi,
@@ -131,4 +189,5 @@ def slot_evidence(
         win_start=a,
         win_end=b,
         bounded_by=bounded_by,
+        confidence=sum(probs) / len(probs) if probs else 1.0,
     )
