@@ -285,10 +285,10 @@ def _slot(
     after = [j for j in same if j > i]
     lo = same[max(before)].end if before else 0
     hi = same[min(after)].start if after else len(stream)
-    # The slot's time: from the end of the node found before to the start of the one after
-    # (the session's last speech when none), the same cut by the teleprompter window.
+    # The slot's time: from the end of the node found before to the start of the one after,
+    # cut by the teleprompter window; with neither after it, the session's last speech.
     t_lo = same[max(before)].t1 if before else 0.0
-    t_hi = same[min(after)].t0 if after else max((u.end_s for u in utterances), default=0.0)
+    t_hi = same[min(after)].t0 if after else float("inf")
     bounded = "chain"
     marker = ranges.get(node.id)
     if marker is not None:
@@ -306,6 +306,8 @@ def _slot(
             for j in range(lo_j + 1, hi_j)
             if nodes[j].speaker == node.speaker and nodes[j].id not in ranges
         )
+    if t_hi == float("inf"):
+        t_hi = max((u.end_s for u in utterances), default=0.0)
     needle = normalize_script(node.text)
     own = getattr(node, "min_similarity", None) is not None
     key = NodeKey(frozenset()) if own else node_key(node.text, _role(node) == "reminder")

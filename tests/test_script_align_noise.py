@@ -50,7 +50,10 @@ def _findings(
     th = Thresholds()
     res = align_script(
         NODES,
-        {"salesperson": utts, "customer": []},
+        {
+            "salesperson": [u for u in utts if u.participant == "salesperson"],
+            "customer": [u for u in utts if u.participant == "customer"],
+        },
         load_template(nw.TEMPLATE),
         nw.POLICY,
         [_M(t, n) for t, n in markers],  # type: ignore[misc]
@@ -106,3 +109,19 @@ def test_node_left_out_in_the_same_sessions_stays_fail(node_id: str, seed: int) 
         assert not a.covered and a.support == "absent", a.slot
         code, severity, _ev = _findings(utts, mk)[node_id]
         assert severity == "fail"
+
+
+@pytest.mark.parametrize("node_id", ["confirm_understood", "id_card", "signature"])
+def test_rest_of_the_session_lost_is_review_with_markers(node_id: str) -> None:
+    # dev16 in babble: the salesperson's transcript stops at 440 s of 1,066 s; the nodes
+    # after it have no speech after them either, only their teleprompter windows.
+    lines = _lines(1)
+    utts, markers = nw.session(lines, document_pause_s=DOC_PAUSE_S)
+    t0, _t1 = _span(utts, lines[node_id])
+    customer = [Utterance("customer", utts[-1].end_s + 0.5, utts[-1].end_s + 1.5, "好的")]
+    heard = nw.lose(utts, t0 - 0.2, utts[-1].end_s + 1.0) + customer
+    found = _findings(heard, markers)
+    required = {n.id for n in NODES if n.required}
+    lost = [n for n in IDS[IDS.index(node_id) :] if n in required]
+    assert set(lost) <= {k for k, v in found.items() if v[1] == "review"}, found
+    assert all(s == "review" for _c, s, _e in found.values()), found
