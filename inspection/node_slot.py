@@ -72,15 +72,39 @@ class SlotEvidence:
         }
 
 
+def is_loop(text: str, min_repeats: int = 3, max_unit: int = 8) -> bool:
+    """True for a recogniser loop: most of ``text`` one short unit said again and again
+    ("银行卡里的银行卡里的银行卡里的", "北京北京北京北京"), what Whisper writes over a window of
+    babble it cannot read; such text carries none of the words said there."""
+    n = len(text)
+    if n < 6:  # 对对对, 好好好: ordinary speech
+        return False
+    for k in range(1, max_unit + 1):
+        if n < k * min_repeats:
+            break
+        for s in range(k):
+            unit = text[s : s + k]
+            reps = 0
+            i = s
+            while text.startswith(unit, i):
+                reps += 1
+                i += k
+            if reps >= min_repeats and reps * k >= 0.6 * n:
+                return True
+    return False
+
+
 def unheard_seconds(
     stream: TextStream,
     t_lo: float,
     t_hi: float,
     others: Sequence[tuple[float, float]],
     min_gap_s: float,
+    loops: frozenset[int] = frozenset(),
 ) -> float:
     """Seconds of ``[t_lo, t_hi]`` not accounted for by speech: the speaker's recognised
-    characters (gaps under ``min_gap_s`` between them are the flow of speech) and ``others``
+    characters (gaps under ``min_gap_s`` between them are the flow of speech; characters of
+    the utterances in ``loops``, recogniser loops, account for nothing) and ``others``
     (the other party's speech, padded by the caller)."""
     if t_hi <= t_lo:
         return 0.0
@@ -88,8 +112,10 @@ def unheard_seconds(
         (max(a, t_lo), min(b, t_hi)) for a, b in others if b > t_lo and a < t_hi
     ]
     run: tuple[float, float] | None = None
-    for a, b in zip(stream.starts, stream.ends, strict=True):
+    for k, (a, b) in enumerate(zip(stream.starts, stream.ends, strict=True)):
         if b < t_lo - min_gap_s or a > t_hi + min_gap_s:
+            continue
+        if loops and stream.utterance[k] in loops:
             continue
         if run is not None and a - run[1] < min_gap_s:
             run = (run[0], max(run[1], b))

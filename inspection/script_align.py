@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from rapidfuzz import fuzz
 
 from inspection.node_content import NodeKey, best_key_windows, node_key
-from inspection.node_slot import SlotEvidence, slot_evidence, unheard_seconds
+from inspection.node_slot import SlotEvidence, is_loop, slot_evidence, unheard_seconds
 from inspection.script_types import NodeAlignment, OrderViolation, ScriptNode, ScriptSettings
 from inspection.speech import Utterance
 from inspection.textnorm import pinyin
@@ -338,7 +338,10 @@ def _slot(
         + (st.document_pause_s if getattr(nodes[j], "document", None) else 0.0)
         for j in range(first, i + 1)
     )
-    hole = unheard_seconds(stream, t_lo, t_hi, others, st.unheard_gap_s)
+    # The stream numbers the speaker's utterances in time order (transcript.build_stream).
+    mine = sorted((u for u in utterances if u.participant == node.speaker), key=lambda u: u.start_s)
+    loops = frozenset(k for k, u in enumerate(mine) if is_loop(normalize_script(u.text)))
+    hole = unheard_seconds(stream, t_lo, t_hi, others, st.unheard_gap_s, loops)
     return replace(
         evidence,
         unheard_s=max(0.0, hole - pauses),

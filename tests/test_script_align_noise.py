@@ -11,6 +11,7 @@ within a 5-20 s stretch, with and without teleprompter markers (tests/node_wordi
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -125,3 +126,20 @@ def test_rest_of_the_session_lost_is_review_with_markers(node_id: str) -> None:
     lost = [n for n in IDS[IDS.index(node_id) :] if n in required]
     assert set(lost) <= {k for k, v in found.items() if v[1] == "review"}, found
     assert all(s == "review" for _c, s, _e in found.values()), found
+
+
+@pytest.mark.parametrize("unit", ["银行卡里的", "北京，", "有很多资讯，"])
+@pytest.mark.parametrize("node_id", ["reminder", "cooling_off", "surrender", "signature"])
+def test_node_heard_as_a_recogniser_loop_is_review(node_id: str, unit: str) -> None:
+    # dev16 in babble: a node's whole time heard as "银行卡里的银行卡里的..." (Whisper looping
+    # on audio it cannot read): that text accounts for none of the node's time.
+    lines = _lines(2)
+    utts, markers = nw.session(lines, document_pause_s=DOC_PAUSE_S)
+    text = lines[node_id]
+    looped = [
+        replace(u, text=unit * (len(text) // len(unit))) if u.text == text else u for u in utts
+    ]
+    for mk in (markers, []):
+        (a,) = [x for x in align_nodes(NODES, looped, mk) if x.node_id == node_id]
+        assert not a.covered and a.support == "unheard", a.slot
+        assert _findings(looped, mk)[node_id][1] == "review"
