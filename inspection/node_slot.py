@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from inspection.node_content import NodeKey, best_key_windows
+from inspection.textnorm import _fuzz_syllable, pinyin
 from inspection.transcript import TextStream
 
 
@@ -55,6 +56,9 @@ class SlotEvidence:
     expected_s: float = 0.0
     #: Mean recognition probability of the slot's characters (1.0 when unknown or empty).
     confidence: float = 1.0
+    #: The recording reminder: the lowest, over its clauses, of the clause's best fuzzy pinyin
+    #: match inside the slot (``clause_similarity``); 1.0 for other nodes.
+    clause_min: float = 1.0
 
     def as_evidence(self, stream: TextStream) -> dict[str, object]:
         return {
@@ -69,6 +73,7 @@ class SlotEvidence:
             "unheard_s": round(self.unheard_s, 2),
             "expected_s": round(self.expected_s, 2),
             "confidence": round(self.confidence, 3),
+            "clause_min": round(self.clause_min, 3),
         }
 
 
@@ -133,6 +138,20 @@ def unheard_seconds(
         covered += b - max(a, end)
         end = b
     return max(0.0, (t_hi - t_lo) - covered)
+
+
+def clause_similarity(clauses: Sequence[str], stream: TextStream, lo: int, hi: int) -> float:
+    """The lowest, over ``clauses`` (normalised), of each one's best partial match of its
+    fuzzy pinyin (zh/z, l/n, ang/an ... folded) inside ``stream[lo:hi]``. The recording
+    reminder heard as "这次诺音乐项对您以后为不自己的权益非常重要，请您认真看一下千的文件，每个
+    问题都如实回答" (probe: hum 15 dB) keeps every clause at 0.44-0.60 while its content
+    pairs fall to 0.12 (录音录像 -> 诺音乐项); a clause left out scores 0.11-0.17."""
+    if not clauses:
+        return 1.0
+    said = [_fuzz_syllable(p) for p in stream.pinyin[lo:hi]]
+    if not said:
+        return 0.0
+    return min(fuzz.partial_ratio(pinyin(c, fuzzy=True), said) / 100.0 for c in clauses)
 
 
 def _combined(

@@ -6,17 +6,26 @@ the best in-order chain, and order-critical nodes spoken too late.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz
 
 from inspection.node_content import NodeKey, best_key_windows, node_key
-from inspection.node_slot import SlotEvidence, is_loop, slot_evidence, unheard_seconds
+from inspection.node_slot import (
+    SlotEvidence,
+    clause_similarity,
+    is_loop,
+    slot_evidence,
+    unheard_seconds,
+)
 from inspection.script_types import NodeAlignment, OrderViolation, ScriptNode, ScriptSettings
 from inspection.speech import Utterance
 from inspection.textnorm import pinyin
 from inspection.transcript import TextStream, build_stream, normalize_script
+
+_CLAUSES = re.compile(r"[，,。；;？?！!：:、]")
 
 
 @dataclass(frozen=True)
@@ -342,10 +351,16 @@ def _slot(
     mine = sorted((u for u in utterances if u.participant == node.speaker), key=lambda u: u.start_s)
     loops = frozenset(k for k, u in enumerate(mine) if is_loop(normalize_script(u.text)))
     hole = unheard_seconds(stream, t_lo, t_hi, others, st.unheard_gap_s, loops)
+    clauses = (
+        [normalize_script(c) for c in _CLAUSES.split(node.text)]
+        if _role(node) == "reminder"
+        else []
+    )
     return replace(
         evidence,
         unheard_s=max(0.0, hole - pauses),
         expected_s=len(needle) / st.speaking_rate,
+        clause_min=clause_similarity([c for c in clauses if len(c) >= 4], stream, lo, hi),
     )
 
 
@@ -362,7 +377,10 @@ def _slot_decision(
     if slot is None:
         return "absent", False
     strict = getattr(node, "min_similarity", None) is not None
-    if _role(node) == "reminder" and slot.key < st.slot_key_score:
+    # The reminder "in full": every clause's content pairs, or (ASR errors in its content
+    # words) every clause resembling something said there.
+    clauses_said = slot.key >= st.slot_key_score or slot.clause_min >= st.slot_clause_similarity
+    if _role(node) == "reminder" and not clauses_said:
         strict = True
     if not strict and slot.length_ratio >= st.slot_min_length and slot.score >= st.slot_similarity:
         return "slot", True

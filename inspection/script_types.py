@@ -61,6 +61,8 @@ class ScriptSettings:
     slot_min_length: float = 0.7
     slot_similarity: float = 0.45
     slot_key_score: float = 0.25
+    # ... or every clause of it matching at least this (node_slot.clause_similarity).
+    slot_clause_similarity: float = 0.4
     slot_partial_length: float = 0.4
     slot_partial_similarity: float = 0.35
     # A node neither matched nor covered by its slot is "unheard" (review, not fail) when its

@@ -20,8 +20,9 @@ from inspection.rules.script import script_findings
 from inspection.script import align_nodes
 from inspection.script_stage import align_script
 from inspection.speech import Utterance
-from inspection.templates import load_template
+from inspection.templates import load_template, render
 from tests import node_wording as nw
+from tests.corpus_policies import base_policies
 
 NODES = nw.nodes()
 IDS = [n.id for n in NODES]
@@ -143,3 +144,70 @@ def test_node_heard_as_a_recogniser_loop_is_review(node_id: str, unit: str) -> N
         (a,) = [x for x in align_nodes(NODES, looped, mk) if x.node_id == node_id]
         assert not a.covered and a.support == "unheard", a.slot
         assert _findings(looped, mk)[node_id][1] == "review"
+
+
+#: The reminder as heard in a room with hum (probe of dev02): its content words garbled
+#: (录音录像 -> 诺音乐项, 维护 -> 为不, 签 -> 千), every clause said.
+REMINDER_HEARD = (
+    "这次诺音乐项对您以后为不自己的权益非常重要，请您认真看一下千的文件，每个问题都如实回答。"
+)
+
+
+#: dev02 (sale "a") as heard with hum at 15 dB, RT60 0.55 (scripts/make_noisy_probe.py), and
+#: its teleprompter markers: the reminder's content pairs fell to 0.12 (reminder.missing).
+DEV02_HUM = [
+    (1.78, 9.53, "那个,那个,咱们接下来的同宝过程会权承诺音乐项,请问您同意吗?"),
+    (13.86, 24.36, "那个," + REMINDER_HEARD),
+    (
+        25.44,
+        40.11,
+        "我叫张伟,是安康元租的保险项色元元,这是我的职业证。安康定期受显得属于保险产品,不属于储蓄或者立台,是由安康元租承保的。",
+    ),
+    (41.47, 48.75, "这个产品年胶,每期保费一万两千元,要将十年保障期间为二十年。"),
+    (48.75, 56.69, "先收合同后有十五天由于七,由于七妹您解除合同,可以权额退宝费。"),
+    (57.82, 65.16, "要是过由于七再解除合同,就只能退宝单的现金价值,可能会有一定的嘴诗。"),
+    (66.02, 71.32, "嗯,前面说的这些内容,您是不是都清楚了,"),
+    (75.13, 80.59, "麻烦您把身份证的正面对着镜头,确认一下是您本人投宝的。"),
+    (80.59, 81.61, "对吧,"),
+    (92.8, 100.7, "请您在投宝单上千个名,再把风险提示语句抄一遍,写好了对着镜头给我看一下。"),
+    (110.34, 114.92, "好,那咱们今天就路到这里,谢谢您的配合。"),
+]
+DEV02_MARKERS = [
+    (3.164, "consent"),
+    (14.892, "reminder"),
+    (25.41, "introduction"),
+    (32.034, "is_insurance"),
+    (41.218, "premium"),
+    (49.403, "cooling_off"),
+    (57.651, "surrender"),
+    (67.433, "confirm_understood"),
+    (74.876, "id_card"),
+    (92.677, "signature"),
+    (110.108, "closing"),
+]
+
+
+@pytest.mark.parametrize("with_markers", [True, False])
+def test_reminder_with_garbled_content_words_is_covered(with_markers: bool) -> None:
+    nodes = render(load_template(nw.TEMPLATE), base_policies()["a"])
+    utts = [Utterance("salesperson", a, b, t) for a, b, t in DEV02_HUM]
+    mk = DEV02_MARKERS if with_markers else []
+    by_id = {x.node_id: x for x in align_nodes(nodes, utts, mk)}
+    assert by_id["reminder"].covered, by_id["reminder"].slot
+    assert all(x.covered for x in by_id.values())
+
+
+@pytest.mark.parametrize("with_markers", [True, False])
+@pytest.mark.parametrize("cut", range(3))
+def test_reminder_with_a_clause_left_out_is_not_covered(cut: int, with_markers: bool) -> None:
+    # The same garbled reading with one of its three clauses not said.
+    clauses = [c for c in REMINDER_HEARD.replace("。", "").split("，")]
+    said = "，".join(c for k, c in enumerate(clauses) if k != cut) + "。"
+    lines = {**{n.id: n.text for n in NODES}, "reminder": said}
+    utts, markers = nw.session(lines, document_pause_s=DOC_PAUSE_S)
+    (a,) = [
+        x
+        for x in align_nodes(NODES, utts, markers if with_markers else [])
+        if x.node_id == "reminder"
+    ]
+    assert not a.covered, a.slot
