@@ -356,6 +356,9 @@ def _slot(
         if _role(node) == "reminder"
         else []
     )
+    if evidence.chars == 0 and t_hi > t_lo:
+        # Nothing recognised in it: its time is where the node belongs (findings seek there).
+        evidence = replace(evidence, t0=t_lo, t1=t_hi)
     return replace(
         evidence,
         unheard_s=max(0.0, hole - pauses),
