@@ -11,15 +11,25 @@ words fills it with about its own length of speech that still resembles it moder
 ``slot_evidence`` measures the slot: its speech (characters and seconds), the best
 similarity of the node's text to a window inside it, and the content-key score of the slot.
 ``script_align`` turns it into a decision (``ScriptSettings.slot_*``).
+
+In a noisy room the recogniser loses whole stretches of the salesperson's speech (a window
+dropped as a repetition loop or as low-confidence, babble taken for silence): the slot of a
+node said there holds no text, like the slot of a node left out. Time tells them apart: a
+left-out node leaves no time behind (the salesperson goes on with the next node), a lost one
+leaves a hole in the transcript about as long as the node. ``unheard_seconds`` measures the
+time of the slot in which neither the speaker's recognised words nor the other party's speech
+account for what happened; ``script_align`` makes such a node ``unheard`` (review, not fail).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
 from inspection.node_content import NodeKey, best_key_windows
+from inspection.textnorm import _fuzz_syllable, pinyin
 from inspection.transcript import TextStream
 
 
@@ -38,6 +48,17 @@ class SlotEvidence:
     win_start: int  # that best window
     win_end: int
     bounded_by: str  # "chain" | "marker" | "chain+marker": what delimits the slot
+    #: Seconds of the slot's time (from the node found before to the one found after, within
+    #: the teleprompter window) with no recognised speech of the speaker and no speech of the
+    #: other party, less the pauses the template expects there (answers, documents), and the
+    #: seconds the node takes at the template's speaking rate.
+    unheard_s: float = 0.0
+    expected_s: float = 0.0
+    #: Mean recognition probability of the slot's characters (1.0 when unknown or empty).
+    confidence: float = 1.0
+    #: The recording reminder: the lowest, over its clauses, of the clause's best fuzzy pinyin
+    #: match inside the slot (``clause_similarity``); 1.0 for other nodes.
+    clause_min: float = 1.0
 
     def as_evidence(self, stream: TextStream) -> dict[str, object]:
         return {
@@ -49,7 +70,88 @@ class SlotEvidence:
             "similarity": round(self.score, 3),
             "key_score": round(self.key, 3),
             "bounded_by": self.bounded_by,
+            "unheard_s": round(self.unheard_s, 2),
+            "expected_s": round(self.expected_s, 2),
+            "confidence": round(self.confidence, 3),
+            "clause_min": round(self.clause_min, 3),
         }
+
+
+def is_loop(text: str, min_repeats: int = 3, max_unit: int = 8) -> bool:
+    """True for a recogniser loop: most of ``text`` one short unit said again and again
+    ("银行卡里的银行卡里的银行卡里的", "北京北京北京北京"), what Whisper writes over a window of
+    babble it cannot read; such text carries none of the words said there."""
+    n = len(text)
+    if n < 6:  # 对对对, 好好好: ordinary speech
+        return False
+    for k in range(1, max_unit + 1):
+        if n < k * min_repeats:
+            break
+        for s in range(k):
+            unit = text[s : s + k]
+            reps = 0
+            i = s
+            while text.startswith(unit, i):
+                reps += 1
+                i += k
+            if reps >= min_repeats and reps * k >= 0.6 * n:
+                return True
+    return False
+
+
+def unheard_seconds(
+    stream: TextStream,
+    t_lo: float,
+    t_hi: float,
+    others: Sequence[tuple[float, float]],
+    min_gap_s: float,
+    loops: frozenset[int] = frozenset(),
+) -> float:
+    """Seconds of ``[t_lo, t_hi]`` not accounted for by speech: the speaker's recognised
+    characters (gaps under ``min_gap_s`` between them are the flow of speech; characters of
+    the utterances in ``loops``, recogniser loops, account for nothing) and ``others``
+    (the other party's speech, padded by the caller)."""
+    if t_hi <= t_lo:
+        return 0.0
+    spans: list[tuple[float, float]] = [
+        (max(a, t_lo), min(b, t_hi)) for a, b in others if b > t_lo and a < t_hi
+    ]
+    run: tuple[float, float] | None = None
+    for k, (a, b) in enumerate(zip(stream.starts, stream.ends, strict=True)):
+        if b < t_lo - min_gap_s or a > t_hi + min_gap_s:
+            continue
+        if loops and stream.utterance[k] in loops:
+            continue
+        if run is not None and a - run[1] < min_gap_s:
+            run = (run[0], max(run[1], b))
+            continue
+        if run is not None:
+            spans.append(run)
+        run = (a, b)
+    if run is not None:
+        spans.append(run)
+    covered = 0.0
+    end = t_lo
+    for a, b in sorted((max(a, t_lo), min(b, t_hi)) for a, b in spans):
+        if b <= end:
+            continue
+        covered += b - max(a, end)
+        end = b
+    return max(0.0, (t_hi - t_lo) - covered)
+
+
+def clause_similarity(clauses: Sequence[str], stream: TextStream, lo: int, hi: int) -> float:
+    """The lowest, over ``clauses`` (normalised), of each one's best partial match of its
+    fuzzy pinyin (zh/z, l/n, ang/an ... folded) inside ``stream[lo:hi]``. The recording
+    reminder heard as "这次诺音乐项对您以后为不自己的权益非常重要，请您认真看一下千的文件，每个
+    问题都如实回答" (probe: hum 15 dB) keeps every clause at 0.44-0.60 while its content
+    pairs fall to 0.12 (录音录像 -> 诺音乐项); a clause left out scores 0.11-0.17."""
+    if not clauses:
+        return 1.0
+    said = [_fuzz_syllable(p) for p in stream.pinyin[lo:hi]]
+    if not said:
+        return 0.0
+    return min(fuzz.partial_ratio(pinyin(c, fuzzy=True), said) / 100.0 for c in clauses)
 
 
 def _combined(
@@ -119,6 +221,7 @@ def slot_evidence(
     )
     ks = wins[0][0] if wins else 0.0
     t0, t1 = stream.span_times(lo, hi)
+    probs = stream.prob[lo:hi]
     return SlotEvidence(
         start=lo,
         end=hi,
@@ -131,4 +234,5 @@ def slot_evidence(
         win_start=a,
         win_end=b,
         bounded_by=bounded_by,
+        confidence=sum(probs) / len(probs) if probs else 1.0,
     )

@@ -5,17 +5,27 @@ the best in-order chain, and order-critical nodes spoken too late.
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz
 
 from inspection.node_content import NodeKey, best_key_windows, node_key
-from inspection.node_slot import SlotEvidence, slot_evidence
+from inspection.node_slot import (
+    SlotEvidence,
+    clause_similarity,
+    is_loop,
+    slot_evidence,
+    unheard_seconds,
+)
 from inspection.script_types import NodeAlignment, OrderViolation, ScriptNode, ScriptSettings
 from inspection.speech import Utterance
 from inspection.textnorm import pinyin
 from inspection.transcript import TextStream, build_stream, normalize_script
+
+_CLAUSES = re.compile(r"[，,。；;？?！!：:、]")
 
 
 @dataclass(frozen=True)
@@ -130,11 +140,24 @@ def _cand(
     marker: tuple[float, float] | None,
     st: ScriptSettings,
 ) -> _Cand:
+    a, b = _without_far_edges(stream, a, b, st.match_max_gap_s)
     t0, t1 = stream.span_times(a, b)
     in_marker = (
         marker is not None and marker[0] - st.marker_slack_s <= t0 <= marker[1] + st.marker_slack_s
     )
     return _Cand(idx, score, a, b, t0, t1, in_marker, key)
+
+
+def _without_far_edges(stream: TextStream, a: int, b: int, max_gap_s: float) -> tuple[int, int]:
+    """The window ``[a, b)`` cut at pauses longer than ``max_gap_s``, its longest piece: a
+    fuzzy window stretches over a few characters said long before or after (a neighbour's
+    leftover across a stretch the recogniser lost), which would move the node's time, and
+    with it the slots of the nodes around it, by that stretch."""
+    cuts = [k for k in range(a + 1, b) if stream.starts[k] - stream.ends[k - 1] > max_gap_s]
+    if not cuts:
+        return a, b
+    bounds = [a, *cuts, b]
+    return max(itertools.pairwise(bounds), key=lambda p: p[1] - p[0])
 
 
 def marker_ranges(markers: Sequence[tuple[float, str]]) -> dict[str, tuple[float, float]]:
@@ -216,7 +239,7 @@ def align_nodes(
             continue
         best = max(mine, key=lambda c: c.score) if mine else None
         best_key = max((c.key for c in mine), default=0.0)
-        slot = _slot(i, nodes, chain, stream, ranges, st)
+        slot = _slot(i, nodes, chain, stream, ranges, st, utterances)
         support, covered = _slot_decision(node, slot, st)
         if covered and slot is not None:
             t0, t1 = stream.span_times(slot.win_start, slot.win_end)
@@ -261,6 +284,7 @@ def _slot(
     stream: TextStream,
     ranges: dict[str, tuple[float, float]],
     st: ScriptSettings,
+    utterances: Sequence[Utterance] = (),
 ) -> SlotEvidence | None:
     """The speech between the chain's nodes before and after node ``i`` (same speaker),
     within the node's teleprompter window when it has one."""
@@ -270,11 +294,17 @@ def _slot(
     after = [j for j in same if j > i]
     lo = same[max(before)].end if before else 0
     hi = same[min(after)].start if after else len(stream)
+    # The slot's time: from the end of the node found before to the start of the one after,
+    # cut by the teleprompter window; with neither after it, the session's last speech.
+    t_lo = same[max(before)].t1 if before else 0.0
+    t_hi = same[min(after)].t0 if after else float("inf")
     bounded = "chain"
     marker = ranges.get(node.id)
     if marker is not None:
         lo = max(lo, stream.index_at(marker[0] - st.marker_slack_s))
         hi = min(hi, stream.index_at(marker[1] + st.marker_slack_s))
+        t_lo = max(t_lo, marker[0] - st.marker_slack_s)
+        t_hi = min(t_hi, marker[1] + st.marker_slack_s)
         bounded = "chain+marker"
         expected = len(normalize_script(node.text))
     else:
@@ -285,10 +315,12 @@ def _slot(
             for j in range(lo_j + 1, hi_j)
             if nodes[j].speaker == node.speaker and nodes[j].id not in ranges
         )
+    if t_hi == float("inf"):
+        t_hi = max((u.end_s for u in utterances), default=0.0)
     needle = normalize_script(node.text)
     own = getattr(node, "min_similarity", None) is not None
     key = NodeKey(frozenset()) if own else node_key(node.text, _role(node) == "reminder")
-    return slot_evidence(
+    evidence = slot_evidence(
         needle,
         pinyin(needle),
         key,
@@ -300,6 +332,38 @@ def _slot(
         st.pinyin_weight,
         st.key_window,
         st.key_clause_min,
+    )
+    if evidence is None:
+        return None
+    pad = st.unheard_other_pad_s
+    others = [(u.start_s - pad, u.end_s + pad) for u in utterances if u.participant != node.speaker]
+    # The pauses the template itself leaves after the nodes from the one found before up to
+    # this one (its own included): the customer thinking before an answer, a document shown
+    # in silence.
+    # Within a teleprompter window only its own (the pauses before it lie before its marker).
+    first = i if marker is not None or not before else max(before)
+    pauses = sum(
+        (st.answer_pause_s if nodes[j].requires_answer else 0.0)
+        + (st.document_pause_s if getattr(nodes[j], "document", None) else 0.0)
+        for j in range(first, i + 1)
+    )
+    # The stream numbers the speaker's utterances in time order (transcript.build_stream).
+    mine = sorted((u for u in utterances if u.participant == node.speaker), key=lambda u: u.start_s)
+    loops = frozenset(k for k, u in enumerate(mine) if is_loop(normalize_script(u.text)))
+    hole = unheard_seconds(stream, t_lo, t_hi, others, st.unheard_gap_s, loops)
+    clauses = (
+        [normalize_script(c) for c in _CLAUSES.split(node.text)]
+        if _role(node) == "reminder"
+        else []
+    )
+    if evidence.chars == 0 and t_hi > t_lo:
+        # Nothing recognised in it: its time is where the node belongs (findings seek there).
+        evidence = replace(evidence, t0=t_lo, t1=t_hi)
+    return replace(
+        evidence,
+        unheard_s=max(0.0, hole - pauses),
+        expected_s=len(needle) / st.speaking_rate,
+        clause_min=clause_similarity([c for c in clauses if len(c) >= 4], stream, lo, hi),
     )
 
 
@@ -316,12 +380,18 @@ def _slot_decision(
     if slot is None:
         return "absent", False
     strict = getattr(node, "min_similarity", None) is not None
-    if _role(node) == "reminder" and slot.key < st.slot_key_score:
+    # The reminder "in full": every clause's content pairs, or (ASR errors in its content
+    # words) every clause resembling something said there.
+    clauses_said = slot.key >= st.slot_key_score or slot.clause_min >= st.slot_clause_similarity
+    if _role(node) == "reminder" and not clauses_said:
         strict = True
     if not strict and slot.length_ratio >= st.slot_min_length and slot.score >= st.slot_similarity:
         return "slot", True
     if slot.length_ratio >= st.slot_partial_length and slot.score >= st.slot_partial_similarity:
         return "partial", False
+    if slot.unheard_s >= max(st.slot_unheard_min_s, st.slot_unheard_share * slot.expected_s):
+        # Time enough for the node passed with nothing recognised: lost, not left out.
+        return "unheard", False
     return "absent", False
 
 

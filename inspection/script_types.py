@@ -61,12 +61,30 @@ class ScriptSettings:
     slot_min_length: float = 0.7
     slot_similarity: float = 0.45
     slot_key_score: float = 0.25
+    # ... or every clause of it matching at least this (node_slot.clause_similarity).
+    slot_clause_similarity: float = 0.4
     slot_partial_length: float = 0.4
     slot_partial_similarity: float = 0.35
+    # A node neither matched nor covered by its slot is "unheard" (review, not fail) when its
+    # slot's time holds at least slot_unheard_share of the node's duration at speaking_rate
+    # (and slot_unheard_min_s) with no recognised speech (node_slot.unheard_seconds: gaps of
+    # unheard_gap_s and more between the speaker's characters, not filled by the other
+    # party's speech padded by unheard_other_pad_s), less answer_pause_s after a question and
+    # document_pause_s after a document node (the template's own pauses). A node left out
+    # leaves no such time: the salesperson goes on with the next one.
+    slot_unheard_share: float = 0.5
+    slot_unheard_min_s: float = 2.5
+    unheard_gap_s: float = 1.0
+    unheard_other_pad_s: float = 0.5
+    speaking_rate: float = 4.2  # characters per second (templates' default speaking_rate)
+    answer_pause_s: float = 3.0
+    document_pause_s: float = 8.0
     key_clause_min: float = 0.25  # the reminder: share of each of its clauses' pairs needed
     key_window: float = 1.3
     pinyin_weight: float = 0.7  # share of the pinyin score in the combined score
     candidates: int = 3  # best windows kept per node before choosing an in-order chain
+    # A match is cut at pauses longer than this, its longest piece kept (script_align).
+    match_max_gap_s: float = 4.0
     overlap_tolerance_s: float = 1.0  # consecutive nodes may overlap this much (timing jitter)
     marker_slack_s: float = 3.0  # a match starting this close to its marker's range is inside it
     marker_bonus: float = 0.05  # preference for a match inside its marker's range
@@ -132,7 +150,9 @@ class NodeAlignment:
     # similarity or key threshold), "slot" (not matched, but its slot between the nodes found
     # before and after it, and its teleprompter window, holds speech of about its length
     # that resembles it), "partial" (some such speech, too little or too unlike: not covered,
-    # for review), "absent" (nothing like it where it belongs).
+    # for review), "unheard" (no such speech, but time enough for the node passed there with
+    # nothing recognised: lost by the recogniser, for review), "absent" (nothing like it
+    # where it belongs, and no time for it).
     support: str = "match"
     slot: dict[str, object] | None = None  # node_slot.SlotEvidence.as_evidence, when measured
 

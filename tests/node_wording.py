@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -149,11 +150,15 @@ def asr_noise(text: str, cer: float, seed: int) -> str:
 
 
 def session(
-    lines: dict[str, str], rate: float = 4.2, order: list[str] | None = None
+    lines: dict[str, str],
+    rate: float = 4.2,
+    order: list[str] | None = None,
+    document_pause_s: float = 0.0,
 ) -> tuple[list[Utterance], list[tuple[float, str]]]:
     """Salesperson utterances saying ``lines`` (node id -> text; a node without a line is not
     said) in template order, one utterance per line at ``rate`` characters per second, 1 s
-    apart (+3 s after a question), and the teleprompter markers of the lines said."""
+    apart (+3 s after a question, + ``document_pause_s`` after a node showing a document),
+    and the teleprompter markers of the lines said."""
     t = 1.0
     utts: list[Utterance] = []
     markers: list[tuple[float, str]] = []
@@ -165,4 +170,24 @@ def session(
         d = len(text) / rate
         utts.append(Utterance("salesperson", round(t, 2), round(t + d, 2), text))
         t += d + 1.0 + (3.0 if n.requires_answer else 0.0)
+        t += document_pause_s if n.document else 0.0
     return utts, markers
+
+
+def lose(utts: list[Utterance], t0: float, t1: float) -> list[Utterance]:
+    """``utts`` as a recogniser that lost ``[t0, t1]`` heard them (a window dropped as a
+    loop or as low-confidence): the characters said in it are gone, the rest keep their
+    times (spread evenly over each utterance)."""
+    out = []
+    for u in utts:
+        step = (u.end_s - u.start_s) / max(1, len(u.text))
+        mid = [u.start_s + (i + 0.5) * step for i in range(len(u.text))]
+        for part in (
+            [i for i, m in enumerate(mid) if m < t0],
+            [i for i, m in enumerate(mid) if m > t1],
+        ):
+            if part:
+                a = round(u.start_s + part[0] * step, 3)
+                b = round(u.start_s + (part[-1] + 1) * step, 3)
+                out.append(replace(u, start_s=a, end_s=b, text="".join(u.text[i] for i in part)))
+    return out

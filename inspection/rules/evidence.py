@@ -33,7 +33,8 @@ class NodeCoverage:
     answer_closed_set: dict[str, Any] | None = None
     key_score: float = 0.0  # share of the node's content syllable pairs said (node_content)
     # "match" | "slot" (covered by its slot between its neighbours: inspection.node_slot) |
-    # "partial" (not covered, some resembling speech where it belongs: review) | "absent"
+    # "partial" (not covered, some resembling speech where it belongs: review) | "unheard"
+    # (not covered, time for it passed there with nothing recognised: review) | "absent"
     support: str = "match"
     slot: dict[str, Any] | None = None  # what was said in the node's slot (node_slot)
 

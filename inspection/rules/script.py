@@ -45,6 +45,23 @@ def _partial(cov: NodeCoverage) -> bool:
     return cov.support == "partial"
 
 
+def _unheard(cov: NodeCoverage) -> bool:
+    """Not covered, but time enough for the node passed where it belongs with nothing
+    recognised (speech lost by the recogniser in noise, inspection.node_slot): review."""
+    return cov.support == "unheard"
+
+
+def _unsure_missing(cov: NodeCoverage) -> tuple[str, str]:
+    """(Chinese, English) clause saying why a missing node is only for review, or ("", "")."""
+    if _unheard(cov) and cov.slot is not None:
+        gap = float(cov.slot.get("unheard_s", 0.0))
+        return (
+            f"；该处约 {gap:.0f} 秒讲话未能识别，请人工听取",
+            f"; about {gap:.0f} s of speech there could not be recognised, please listen to it",
+        )
+    return "", ""
+
+
 def _answer_evidence(cov: NodeCoverage, th: Thresholds) -> dict[str, Any]:
     ev: dict[str, Any] = {
         "question": ev_line(cov.node.speaker, cov.start_s, cov.end_s, cov.excerpt),
@@ -118,7 +135,7 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
         ev = _coverage_evidence(cov, need, "R2", th)
         if cov.answer is not None and cov.answer != "missing":
             ev |= {k: v for k, v in _answer_evidence(cov, th).items() if k != "question"}
-        if agreed or _partial(cov):
+        if agreed or _partial(cov) or _unheard(cov):
             heard = f"：「{cov.answer_text}」" if agreed and cov.answer_text else ""
             return Finding(
                 code="consent.missing",
@@ -161,12 +178,14 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     need = min_similarity(cov.node, th)
     if is_covered(cov, th) or not cov.node.required:
         return None
+    unsure = _partial(cov) or _unheard(cov)
+    why, why_en = _unsure_missing(cov)
     if cov.node.role == "reminder":
         return Finding(
             code="reminder.missing",
-            severity="review" if _partial(cov) else "fail",
-            message=f"未完整宣读录音录像提示语（相似度 {cov.score:.2f}，要求 ≥ {need:.2f}）",
-            message_en=f"The recording reminder was not read in full (similarity {cov.score:.2f}, required ≥ {need:.2f})",
+            severity="review" if unsure else "fail",
+            message=f"未完整宣读录音录像提示语（相似度 {cov.score:.2f}，要求 ≥ {need:.2f}{why}）",
+            message_en=f"The recording reminder was not read in full (similarity {cov.score:.2f}, required ≥ {need:.2f}{why_en})",
             node=cov.node.id,
             participant="salesperson",
             start_s=cov.start_s,
@@ -176,9 +195,9 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     who = PARTICIPANT_CN[cov.node.speaker]
     return Finding(
         code="script.node_missing",
-        severity="review" if _partial(cov) else "fail",
-        message=f"{who}未讲解话术节点「{cov.node.title}」（相似度 {cov.score:.2f}，要求 ≥ {need:.2f}）",
-        message_en=f"{PARTICIPANT_EN[cov.node.speaker]} did not cover the script node 「{cov.node.title}」 (similarity {cov.score:.2f}, required ≥ {need:.2f})",
+        severity="review" if unsure else "fail",
+        message=f"{who}未讲解话术节点「{cov.node.title}」（相似度 {cov.score:.2f}，要求 ≥ {need:.2f}{why}）",
+        message_en=f"{PARTICIPANT_EN[cov.node.speaker]} did not cover the script node 「{cov.node.title}」 (similarity {cov.score:.2f}, required ≥ {need:.2f}{why_en})",
         node=cov.node.id,
         participant=cov.node.speaker,
         evidence=_coverage_evidence(cov, need, "R5, R7-R10", th),
