@@ -221,8 +221,10 @@ def _taken(stream: TextStream, kw: _Keyword, q: Quantity, others: Sequence[Quant
             continue
         # Or a bare number right after the keyword: its unit was misheard (保险期间二十撵，
         # 交费十年: 二十 is the insurance period, 十年 is not).
-        # (Two characters at least: the 一 of 一共 is no number.)
-        bare = o.unit == "" and not o.ordinal and len(o.text) >= 2 and s0 - kw.end <= 1
+        # (Two characters at least after a word, the 一 of 犹豫期一共 is no number; any after
+        # 交: 交十蔫，保二十年.)
+        long = len(o.text) >= 2 or len(kw.word) == 1
+        bare = o.unit == "" and not o.ordinal and long and s0 - kw.end <= 1
         if _unit_fits(kw.kind, o) or bare:
             return True
     return False
