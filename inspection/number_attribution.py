@@ -181,15 +181,20 @@ def attribute_numbers(
     policy: Policy | None,
     node_of_marker: Any = None,
     sure_confidence: float = 0.8,
+    slots: Sequence[tuple[str, float, float]] = (),
 ) -> list[NumberCheck]:
     """The checks that state a policy field, each compared with its node's values.
 
     ``checks`` carry the node being read when the number was said (``node_id``);
     ``node_of_marker(t_s)`` gives the node the teleprompter showed at a time, used when
-    speech did not place the number in a node."""
+    speech did not place the number in a node. ``slots``: (node id, start_s, end_s) of the
+    nodes the alignment did not find, where each belongs (between the nodes found around
+    it): a number said there that no located node states is that node's (``_slot_node``)."""
     by_id = {n.id: n for n in nodes}
     sums = policy_sums(policy) if policy is not None else set()
     out: list[NumberCheck] = []
+    # Recogniser segment -> the nodes its other numbers were placed in (in order).
+    nodes_of: dict[int, list[str]] = {}
     for c in checks:
         if c.statement == "example":
             continue
@@ -202,6 +207,16 @@ def attribute_numbers(
             node_id = node_of_marker(c.start_s)
         node = by_id.get(node_id) if node_id is not None else None
         expected = stated_values(node, c.kind, policy) if node is not None else None
+        if not expected and slots:
+            found = _slot_node(c, slots, by_id, policy)
+            if found is not None:
+                node_id, node, expected = found
+        if not expected and c.utterance >= 0:
+            found = _sentence_node(c, checks, nodes_of, by_id, policy)
+            if found is not None:
+                node_id, node, expected = found
+        if node_id is not None and c.utterance >= 0:
+            nodes_of.setdefault(c.utterance, []).append(node_id)
         if expected is None:
             if node is None and nodes and hasattr(nodes[0], "values"):
                 continue  # said outside every node of a rendered script: not attributed
@@ -212,6 +227,47 @@ def attribute_numbers(
         judged = _judge(c, expected)
         out.append(replace(judged, node_id=node_id, product=getattr(node, "product", None)))
     return _with_doubts(out, sure_confidence)
+
+
+def _slot_node(
+    c: NumberCheck,
+    slots: Sequence[tuple[str, float, float]],
+    by_id: dict[str, Any],
+    policy: Policy | None,
+) -> tuple[str, Any, list[float | None]] | None:
+    """The node not found by the alignment whose slot holds ``c`` and states its field: the
+    insurer's own wording of the premium node, misheard in noise, can miss every alignment
+    threshold while its numbers are still heard with their keywords (a misstated premium
+    there was dropped as said outside every node)."""
+    for node_id, t0, t1 in slots:
+        node = by_id.get(node_id)
+        if node is None or not (t0 - 0.5 <= c.start_s and c.end_s <= t1 + 0.5):
+            continue
+        expected = stated_values(node, c.kind, policy)
+        if expected:
+            return node_id, node, expected
+    return None
+
+
+def _sentence_node(
+    c: NumberCheck,
+    checks: Sequence[NumberCheck],
+    nodes_of: dict[int, list[str]],
+    by_id: dict[str, Any],
+    policy: Policy | None,
+) -> tuple[str, Any, list[float | None]] | None:
+    """A node that states ``c``'s field and that another number of the same recogniser
+    segment was placed in: the premium said after the periods ("保险期间二十年，交费十年，
+    每年交保费一万元") is that node's even when the next node's match reaches back over the
+    end of the sentence."""
+    placed = list(nodes_of.get(c.utterance, []))
+    placed += [o.node_id for o in checks if o.utterance == c.utterance and o.node_id]
+    for node_id in dict.fromkeys(placed):
+        node = by_id.get(node_id)
+        expected = stated_values(node, c.kind, policy) if node is not None else None
+        if expected:
+            return node_id, node, expected
+    return None
 
 
 def _with_doubts(checks: list[NumberCheck], sure_confidence: float) -> list[NumberCheck]:

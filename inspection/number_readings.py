@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from inspection.numbers import parse_numeral
+from inspection.numbers import parse_numeral, to_chinese
 from inspection.textnorm import pinyin
 
 #: Numerals (and multipliers) a homophone may stand for.
@@ -94,6 +94,8 @@ def readings(numeral: str, before: str = "", absorbed: bool = False) -> list[Rea
             out.append(Reading(value, how))
 
     add(numeral, "as recognised")
+    if _shi_before(numeral):
+        add(numeral[1:], f"{numeral[0]} is 是 before the number")
     if absorbed and len(numeral) > 1:
         add(numeral[1:], f"{numeral[0]} is the keyword's last syllable")
     for k in range(1, min(MAX_PREFIX, len(before)) + 1):
@@ -113,6 +115,20 @@ def readings(numeral: str, before: str = "", absorbed: bool = False) -> list[Rea
             for alt in numeral_homophones(ch):
                 add(numeral[:i] + alt + numeral[i + 1 :], f"{ch}→{alt}")
     return out
+
+
+def _shi_before(numeral: str) -> bool:
+    """The numeral starts with 十/四 that is the verb 是 (shi) before the number: "保险期间是
+    二十年" heard as 保险期间十二十年 (30 as written; dev probes). Only when the numeral as heard
+    is not how that value is said (十二十, not 十二 or 十五) and the rest is a numeral."""
+    if len(numeral) < 2 or syllable(numeral[0]) != syllable("是") or numeral[0] not in NUMERALS:
+        return False
+    if not all(c in NUMERALS for c in numeral):
+        return False
+    value = parse_numeral(numeral)
+    if value is None or parse_numeral(numeral[1:]) is None:
+        return False
+    return numeral not in (to_chinese(value), to_chinese(value, liang=False))
 
 
 def _product(options: list[str]) -> list[str]:

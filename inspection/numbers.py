@@ -5,6 +5,7 @@ values with units, find them in a transcript, and render values back as spoken C
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -165,10 +166,62 @@ def _parse_decimal(left: str, right: str) -> float | None:
     return float(value)
 
 
-def find_quantities(text: str) -> list[Quantity]:
-    """Every number in ``text`` with its unit (元/天/年/月/期/岁/%, or "" when none), in order."""
+#: Words that start with 一 and follow an amount in speech (一万五千，一共交十年): the 一 is
+#: not the amount's last numeral (一万五千一 = 15100), and 10000一 does not parse at all.
+_ONE_WORDS = "共定起直般些样下旦切致同次份个并"
+#: The big multipliers: a numeral run may go on past a pause after one of them (a recogniser
+#: segment ending on 一万, the next starting with 五千元), and only after one of them.
+_CONTINUES = "万萬亿億"
+#: ... or before one of these, which cannot start a number (十二|万元).
+_GOES_ON = "百佰千仟万萬亿億"
+
+
+def _run_end(text: str, m: re.Match[str], pauses: Collection[int]) -> int:
+    """Where the numeral run of ``m`` really ends (exclusive): at a pause inside it (after one
+    recogniser segment or punctuation, the next number begins; ASR text loses the comma of
+    "一万二千，一共" and the segment break of "12000|10年"), unless the run goes on after a
+    big multiplier; and before a trailing 一 that starts a word (一共, 一定)."""
+    s, e = m.start("num"), m.end("num")
+    for p in range(s, e - 1):
+        if p not in pauses or text[p] in _CONTINUES or text[p + 1] in _GOES_ON:
+            continue
+        if p == s and text[p] in _DIGITS and text[p + 1] in "十拾":
+            continue  # 二|十年: a lone digit before 十 is its tens
+        if not _digit_group(text, p, e):
+            e = p + 1
+            break
+    if e - s >= 2 and text[e - 1] == "一" and e < len(text) and text[e] in _ONE_WORDS:
+        e -= 1
+    return e
+
+
+def _digit_group(text: str, p: int, e: int) -> bool:
+    """Three Arabic digits after a pause after a digit, then no digit: a thousands group
+    (12,000 and 15 000 lose their separator to normalisation and keep a pause there)."""
+    group = text[p + 1 : p + 4]
+    return (
+        text[p].isdigit()
+        and len(group) == 3
+        and group.isdigit()
+        and (p + 4 >= e or not text[p + 4].isdigit())
+    )
+
+
+def find_quantities(text: str, pauses: Collection[int] = ()) -> list[Quantity]:
+    """Every number in ``text`` with its unit (元/天/年/月/期/岁/%, or "" when none), in order.
+
+    ``pauses``: positions ``i`` of ``text`` followed by a pause (punctuation, a new recogniser
+    segment); a number does not run on across one except after 万/亿 (see ``_run_end``).
+    """
     out: list[Quantity] = []
-    for m in _QUANTITY_RE.finditer(text):
+    pos = 0
+    while (m := _QUANTITY_RE.search(text, pos)) is not None:
+        end = _run_end(text, m, pauses)
+        if end < m.end("num"):
+            # Re-match within the shortened run: its unit (if any) can only follow it directly.
+            m2 = _QUANTITY_RE.match(text, m.start(), end + _unit_len(text, end, pauses))
+            m = m2 if m2 is not None else m
+        pos = max(m.end(), m.start() + 1)
         num = m.group("num")
         value = parse_numeral(num)
         if value is None:
@@ -184,6 +237,16 @@ def find_quantities(text: str) -> list[Quantity]:
         ordinal = m.start() > 0 and text[m.start() - 1] == "第"
         out.append(Quantity(value, unit, m.start(), end, text[m.start() : end], ordinal))
     return out
+
+
+_UNITS_LONGEST = sorted(UNIT_WORDS, key=len, reverse=True)
+
+
+def _unit_len(text: str, end: int, pauses: Collection[int]) -> int:
+    """Length of the unit word right at ``end`` (no pause before it), 0 if none."""
+    if end - 1 in pauses:
+        return 0
+    return next((len(u) for u in _UNITS_LONGEST if text.startswith(u, end)), 0)
 
 
 def numeral_end(text: str) -> int:
@@ -244,21 +307,33 @@ def _canonical(q: Quantity) -> bool:
     return has_digit and has_mult
 
 
-def canonicalize(text: str) -> tuple[str, list[int]]:
+def canonicalize(text: str, pauses: Collection[int] = ()) -> tuple[str, list[int]]:
     """Rewrite spoken numbers as Arabic (一万两千元 → 12000元, 百分之三 → 3%) for matching.
 
     Returns the new text and, for each of its characters, the index of the source character it
-    came from, so that matches can be mapped back (e.g. to word timestamps).
+    came from, so that matches can be mapped back (e.g. to word timestamps). ``pauses`` as for
+    :func:`find_quantities`.
     """
+    new_text, index, _ = canonical_spans(text, pauses)
+    return new_text, index
+
+
+def canonical_spans(
+    text: str, pauses: Collection[int] = ()
+) -> tuple[str, list[int], list[tuple[int, int]]]:
+    """:func:`canonicalize`, also returning the ``[start, end)`` of each rewritten number in
+    the new text (one number, whatever pauses its source had)."""
     out: list[str] = []
     index: list[int] = []
+    spans: list[tuple[int, int]] = []
     pos = 0
-    for q in find_quantities(text):
+    for q in find_quantities(text, pauses):
         if not _canonical(q):
             continue
         out.append(text[pos : q.start])
         index.extend(range(pos, q.start))
         new = format_value(q.value) + (q.unit if q.unit else "")
+        spans.append((len(index), len(index) + len(new)))
         out.append(new)
         span = q.end - q.start
         # Spread the new characters over the source span, first to first and last to last.
@@ -267,7 +342,7 @@ def canonicalize(text: str) -> tuple[str, list[int]]:
         pos = q.end
     out.append(text[pos:])
     index.extend(range(pos, len(text)))
-    return "".join(out), index
+    return "".join(out), index, spans
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +420,7 @@ __all__ = [
     "UNITS",
     "UNIT_WORDS",
     "Quantity",
+    "canonical_spans",
     "canonicalize",
     "find_amounts",
     "find_days",

@@ -94,7 +94,7 @@ def analyze(
     numbers = [replace(n, node_id=_node_at(aligned, n.start_s, n.end_s)) for n in numbers]
     # Each number is compared with what its node states, for the node's product (issue 11).
     numbers = attribute_numbers(
-        numbers, nodes, policy, _marker_node(markers), st.number_sure_confidence
+        numbers, nodes, policy, _marker_node(markers), st.number_sure_confidence, _slots(aligned)
     )
     return ScriptAnalysis(
         nodes=aligned,
@@ -143,6 +143,18 @@ def _marker_node(markers: Sequence[tuple[float, str]]) -> Callable[[float], str 
         return shown[-1] if shown else None
 
     return at
+
+
+def _slots(aligned: Sequence[NodeAlignment]) -> list[tuple[str, float, float]]:
+    """(node id, start_s, end_s) of the salesperson nodes not found, where they belong."""
+    out = []
+    for a in aligned:
+        if a.covered or a.speaker != "salesperson" or not a.slot:
+            continue
+        t0, t1 = a.slot.get("start_s"), a.slot.get("end_s")
+        if isinstance(t0, float | int) and isinstance(t1, float | int) and t1 > t0:
+            out.append((a.node_id, float(t0), float(t1)))
+    return out
 
 
 def _node_at(aligned: Sequence[NodeAlignment], t0: float, t1: float) -> str | None:

@@ -104,6 +104,7 @@ class NumberCheck:
     doubt: str = ""  # why a mismatch may be a recognition error (review, not fail)
     heard: str = ""  # the numeral as recognised (一万五千, 十二十, 15000), before rewriting
     heard_probs: tuple[float, ...] = ()  # recognition probability of each character of heard
+    utterance: int = -1  # index of the recogniser segment it was heard in (-1: unknown)
 
     @property
     def expected_text(self) -> str:
@@ -199,7 +200,7 @@ def _keyword_after(source: str, s1: int) -> NumberKind | None:
 
 def classify_number(stream: TextStream, q: Quantity, window: int) -> NumberKind | None:
     """What a quantity in the stream states, from the words around it; None when unrelated."""
-    found = _classify(stream, q, window, find_quantities(stream.text))
+    found = _classify(stream, q, window, find_quantities(stream.text, stream.pauses))
     return None if found is None else found[0]
 
 
@@ -210,21 +211,53 @@ def _taken(stream: TextStream, kw: _Keyword, q: Quantity, others: Sequence[Quant
     word such as 要交五年 heard as 25元)."""
     if kw.kind is None:
         return False
+    source = stream.source or stream.text
+    q0, _ = stream.source_span(q.start, q.end)
     for o in others:
         if o.end > q.start or o.start >= q.start:
             break
-        s0, _ = stream.source_span(o.start, o.end)
-        if s0 >= kw.end and _unit_fits(kw.kind, o):
+        s0, s1 = stream.source_span(o.start, o.end)
+        if s0 < kw.end or _restated(source[s1:q0]):
+            continue
+        # Or a bare number right after the keyword: its unit was misheard (保险期间二十撵，
+        # 交费十年: 二十 is the insurance period, 十年 is not).
+        # (Two characters at least after a word, the 一 of 犹豫期一共 is no number; any after
+        # 交: 交十蔫，保二十年.)
+        long = len(o.text) >= 2 or len(kw.word) == 1
+        bare = o.unit == "" and not o.ordinal and long and s0 - kw.end <= 1
+        if _unit_fits(kw.kind, o) or bare:
+            return True
+    return False
+
+
+#: Words between two numbers that make the second a restatement of the same value (said
+#: twice, once wrong: "每期交一万二千元，就是说一万五千元" / "一万五，哦不对，是一万二"): the
+#: second is checked too, not taken for another number.
+RESTATE_WORDS = (
+    "就是说", "也就是", "就是", "不对", "说错", "应该是", "我是说", "口误", "更正", "准确地说",
+    "确切地说", "换句话说",
+)  # fmt: skip
+
+
+RESTATE_REACH = 8
+
+
+def _restated(between: str) -> bool:
+    heard = _syllables(between)
+    for w in RESTATE_WORDS:
+        target, n = _syllables(w), len(w)
+        if any(heard[i : i + n] == target for i in range(len(between) - n + 1)):
             return True
     return False
 
 
 def _amount_follows(stream: TextStream, pos: int, others: Sequence[Quantity]) -> bool:
-    """A number starts right after text position ``pos`` (within two characters, no pause):
-    "一年交一万二千元" says what is paid per year. Also when ASR turned its first numeral into a
-    homophone that does not parse (一年交以万两千: 以 for 一)."""
+    """A number starts right after text position ``pos`` (within two characters, no pause;
+    or directly after a pause, as when the recogniser ends a segment on 一年交 and starts
+    the next with 1.2万元): "一年交一万二千元" says what is paid per year. Also when ASR
+    turned its first numeral into a homophone that does not parse (一年交以万两千: 以 for 一)."""
     for o in others:
-        if pos <= o.start <= pos + 2 and not stream.has_break(pos, o.start + 1):
+        if pos <= o.start <= pos + 2 and (o.start == pos or not stream.has_break(pos, o.start + 1)):
             return _unit_fits("premium", o)
     head = stream.text[pos : pos + 2]
     return (
@@ -260,7 +293,28 @@ def _classify(
             if _taken(stream, found, q, others):
                 return None
             return found.kind, found
-    return None
+    return _restatement(stream, q, window, others)
+
+
+def _restatement(
+    stream: TextStream, q: Quantity, window: int, others: Sequence[Quantity]
+) -> tuple[NumberKind, _Keyword | None] | None:
+    """The kind of the number ``q`` restates (一万一千五百元，哦不对，是一万二千元: the second
+    is the premium too, though its keyword is out of reach): the number right before it, with
+    a restating word between them (``RESTATE_WORDS``, within ``RESTATE_REACH`` characters)."""
+    before = [o for o in others if o.end <= q.start]
+    if not before:
+        return None
+    o = before[-1]
+    source = stream.source or stream.text
+    _, o1 = stream.source_span(o.start, o.end)
+    q0, _ = stream.source_span(q.start, q.end)
+    if q0 - o1 > RESTATE_REACH or not _restated(source[o1:q0]):
+        return None
+    found = _classify(stream, o, window, [x for x in others if x.end <= o.start])
+    if found is None or not _unit_fits(found[0], q):
+        return None
+    return found
 
 
 def _unit_fits(kind: NumberKind, q: Quantity) -> bool:
@@ -295,7 +349,7 @@ def check_numbers(
     years) are not reported.
     """
     out = []
-    quantities = find_quantities(stream.text)
+    quantities = find_quantities(stream.text, stream.pauses)
     for q in quantities:
         found = _classify(stream, q, window, quantities)
         if found is None:
@@ -332,6 +386,7 @@ def check_numbers(
                 statement=statement_of(stream, q.start),
                 options=tuple(options),
                 char_probs=tuple(stream.prob[q.start : q.end]) if stream.prob else (),
+                utterance=stream.utterance[q.start] if stream.utterance else -1,
                 **_heard(stream, q),
             )
         )

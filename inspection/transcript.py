@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inspection.numbers import canonicalize
+from inspection.numbers import canonical_spans, canonicalize
 from inspection.speech import Utterance
 from inspection.textnorm import keep_mask, pinyin, prepare
 
@@ -68,6 +68,11 @@ class TextStream:
             return (start, end)
         return (self.source_index[start], self.source_index[max(end - 1, start)] + 1)
 
+    @property
+    def pauses(self) -> frozenset[int]:
+        """Positions of ``text`` followed by a pause (for ``numbers.find_quantities``)."""
+        return frozenset(i for i, b in enumerate(self.breaks) if b)
+
     def confidence(self, start: int, end: int) -> float:
         """The lowest word probability over characters ``[start, end)`` (1.0 if unknown)."""
         return min(self.prob[start:end], default=1.0)
@@ -114,14 +119,14 @@ def build_stream(utterances: Sequence[Utterance], participant: str | None = None
     # A pause follows kept char j when anything was dropped between it and the next kept char.
     brk = [kept[j + 1] != kept[j] + 1 for j in range(len(kept) - 1)] + [True] * bool(kept)
     stripped = "".join(joined[i] for i in kept)
-    text, index = canonicalize(stripped)
+    text, index, spans = canonical_spans(stripped, {j for j, b in enumerate(brk) if b})
     src = [kept[i] for i in index]
     return TextStream(
         participant=participant or (chosen[0].participant if chosen else ""),
         text=text,
         starts=tuple(starts[i] for i in src),
         ends=tuple(ends[i] for i in src),
-        breaks=tuple(_map_breaks(brk, index, len(text))),
+        breaks=tuple(_map_breaks(brk, index, len(text), spans)),
         utterance=tuple(utt[i] for i in src),
         pinyin=tuple(pinyin(text)),
         source=stripped,
@@ -131,12 +136,17 @@ def build_stream(utterances: Sequence[Utterance], participant: str | None = None
     )
 
 
-def _map_breaks(brk: list[bool], index: list[int], n: int) -> list[bool]:
-    """Breaks after canonicalisation: a new char inherits the break of the last source char."""
+def _map_breaks(
+    brk: list[bool], index: list[int], n: int, spans: Sequence[tuple[int, int]] = ()
+) -> list[bool]:
+    """Breaks after canonicalisation: a new char inherits the break of the last source char;
+    none inside a rewritten number (``spans``: 一万|五千元 is one number, 15000元, once
+    canonicalize joined it, and its pause after 万 must not split the digits again)."""
+    inside = {j for a, b in spans for j in range(a, b - 1)}
     out = []
     for j in range(n):
         last_of_group = j == n - 1 or index[j + 1] != index[j]
-        out.append(brk[index[j]] if last_of_group else False)
+        out.append(brk[index[j]] if last_of_group and j not in inside else False)
     if n:
         out[-1] = True
     return out

@@ -126,21 +126,26 @@ async def place(ctx: AppContext, session_id: str) -> None:
         return
     for _ in range(PLACE_ATTEMPTS):
         async with ctx.db.session() as s:
+            # The live nodes' rows, locked (in id order: no deadlock) before the load is
+            # counted, so that placements serialise: on PostgreSQL two nodes placing at once
+            # both counted the load before either wrote, and both took the same free slot.
+            # (SQLite: the writer's BEGIN IMMEDIATE already holds the database's one lock.)
+            live = {
+                n.id: n
+                for n in (
+                    await s.execute(
+                        select(MediaNode)
+                        .where(MediaNode.heartbeat_at >= _dead_before(ctx.settings))
+                        .order_by(MediaNode.id)
+                        .with_for_update()
+                    )
+                ).scalars()
+            }
             held = (
                 await s.execute(
                     select(RecordingSession.node_id).where(RecordingSession.id == session_id)
                 )
             ).scalar_one()
-            live = {
-                n.id: n
-                for n in (
-                    await s.execute(
-                        select(MediaNode).where(
-                            MediaNode.heartbeat_at >= _dead_before(ctx.settings)
-                        )
-                    )
-                ).scalars()
-            }
             if held == me:
                 return
             if held is not None and held in live:
@@ -247,20 +252,10 @@ async def holder(ctx: AppContext, session_id: str) -> tuple[str, str] | None:
 async def check_holder(ctx: AppContext, session_id: str) -> None:
     """Raise :class:`WrongNode` if another live node holds ``session_id``'s room (only the
     holder can close it: ending elsewhere would leave it recording)."""
-    me = node_id(ctx.settings)
-    async with ctx.db.read() as s:
-        held = await s.scalar(
-            select(RecordingSession.node_id).where(RecordingSession.id == session_id)
-        )
-        if held is None or held == me:
-            return
-        url = await s.scalar(
-            select(MediaNode.url).where(
-                MediaNode.id == held, MediaNode.heartbeat_at >= _dead_before(ctx.settings)
-            )
-        )
-    if url is not None:
-        raise WrongNode(held, url)
+    # One statement (the holder and its liveness read together), as holder() asks it.
+    found = await holder(ctx, session_id)
+    if found is not None:
+        raise WrongNode(*found)
 
 
 async def interrupt(ctx: AppContext, session_id: str, holder: str | None, reason: str) -> bool:

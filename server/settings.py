@@ -105,14 +105,17 @@ class Settings:
         default="5/minute;20/hour;60/day",
         metadata=_meta(
             "Failed logins allowed per account name, as `limits` rate strings (N/second|minute|"
-            "hour|day, ';'-separated): stepped backoff; beyond any of them logins get HTTP 429."
+            "hour|day, ';'-separated): stepped backoff; beyond any of them logins get HTTP 429. "
+            "Counted per server process: with N `kesu serve` processes an attacker gets up to "
+            "N times this (docs/security.md)."
         ),
     )
     login_address_limits: str = field(
         default="20/minute;100/hour;400/day",
         metadata=_meta(
             "Failed logins allowed per client address (IPv6: per /64), same notation; "
-            "beyond any of them every login from that address gets HTTP 429."
+            "beyond any of them every login from that address gets HTTP 429. Per server "
+            "process, like login_account_limits."
         ),
     )
     login_throttle_max_keys: int = field(

@@ -208,3 +208,30 @@ async def test_a_node_url_naming_another_node_is_refused_not_answered(hosts: Two
     assert_error(body, "node_misrouted")
     assert [e["type"] for e in meta(h.b, sid)["events"]] == []
     assert not (h.a.ctx.settings.sessions_dir / sid).exists()
+
+
+async def test_a_join_request_verifies_its_token_once(
+    server: RunningServer, client_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The forward middleware (which node holds the session?) and the join handler both need
+    # the token's claims: one MAC check per request, its result passed along.
+    sales = await client_factory("sales1")
+    customer = await client_factory()
+    _sid, token = await open_session(sales)
+    signer = server.ctx.signer
+    calls: list[str] = []
+    real = signer.verify
+
+    def counting(tok: str, now: float | None = None) -> Any:
+        calls.append(tok)
+        return real(tok, now)
+
+    monkeypatch.setattr(signer, "verify", counting)
+    status, body = await customer.get(f"/api/join/{token}")
+    assert status == 200, body
+    assert calls == [token]
+    calls.clear()
+    status, body = await customer.get(f"/api/join/{token[:-2]}xx")  # a forged MAC
+    assert status == 404, body
+    assert_error(body, "token_invalid")
+    assert len(calls) == 1

@@ -351,3 +351,52 @@ async def test_end_is_claimed_once_and_only_by_the_holder(cluster: Cluster) -> N
     assert sorted(j.payload["session_id"] for j in jobs) == sorted([on_a, on_b])
     meta = json.loads((c.a.ctx.settings.sessions_dir / on_a / "metadata.json").read_text())
     assert [e["type"] for e in meta["events"]].count("end") == 1
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+async def test_two_placements_at_once_do_not_take_the_same_free_slot(
+    request: pytest.FixtureRequest, tmp_path: Path, db: str
+) -> None:
+    # Node a has room for one session, node b for two. Placing two sessions at once, the
+    # first goes to b (two free) and the second, seeing one free on each, to a (this node
+    # wins a tie). Without a lock both counted the load before either wrote, and both went
+    # to b (on PostgreSQL; SQLite's writer lock serialised them already).
+    extra: dict[str, Any] = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
+    if db == "postgresql":
+        extra["database_url"] = await fresh_database(request.getfixturevalue("pg_admin"))
+    a = await start_node(tmp_path, "node-a", max_sessions=1, **extra)
+    b = await start_node(tmp_path, "node-b", max_sessions=2, **extra)
+    await add_test_users(a.ctx)
+    sales = Client(a.url)
+    try:
+        await sales.login("sales1")
+        for _round in range(3):
+            sids = [(await open_session(sales))[0] for _ in range(2)]
+            async with a.ctx.db.session() as s:
+                # Nobody holds them yet, and nothing else counts against either node.
+                await s.execute(update(RecordingSession).values(node_id=None))
+                await s.execute(
+                    update(RecordingSession)
+                    .where(RecordingSession.id.not_in(sids))
+                    .values(status="ended")
+                )
+            results = await asyncio.gather(
+                *(nodes.place(a.ctx, sid) for sid in sids), return_exceptions=True
+            )
+            assert all(r is None or isinstance(r, nodes.WrongNode) for r in results), results
+            held = await holders_of(a, sids)
+            assert sorted(held.values()) == ["node-a", "node-b"], held
+    finally:
+        await sales.close()
+        await a.runner.cleanup()
+        await b.runner.cleanup()
+
+
+async def holders_of(node: RunningServer, sids: list[str]) -> dict[str, str | None]:
+    async with node.ctx.db.read() as s:
+        rows = await s.execute(
+            select(RecordingSession.id, RecordingSession.node_id).where(
+                RecordingSession.id.in_(sids)
+            )
+        )
+    return {sid: holder for sid, holder in rows.tuples()}

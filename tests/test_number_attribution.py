@@ -174,8 +174,9 @@ def test_one_numeral_doubt_rests_on_the_recognised_numeral_not_its_arabic_rewrit
 
 @pytest.mark.parametrize(("first", "doubt"), [(0.77, True), (0.97, False)])
 def test_an_extra_unsure_numeral_syllable_is_a_doubt(first: float, doubt: bool) -> None:
-    # 二十年 heard as 十二十年 (read as 30; dev06): without the unsure first 十 it is 二十.
-    (c,) = _in_node(_checks("保险期间十二十年", {"十": first}), "premium")
+    # 二十年 heard as 二十十年 (read as 30): without an unsure 十 it is 二十. (十二十年, dev06's,
+    # is now read as 是 + 二十: tests/test_number_statements.py.)
+    (c,) = _in_node(_checks("保险期间二十十年", {"十": first}), "premium")
     assert (c.kind, c.spoken, c.expected, c.matches) == ("insurance_years", 30, 20, False)
     assert bool(c.doubt) is doubt
 

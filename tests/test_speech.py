@@ -3,7 +3,6 @@ timeline, VAD offline) and the post-filters for segments Whisper invents."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,16 +28,12 @@ from inspection.spoken_numbers import check_numbers
 from inspection.textnorm import normalize
 from inspection.transcript import build_stream
 from models.registry import ModelRegistry
-
-TTS = Path(__file__).parent / "data" / "tts"
+from tests.corpus_media import clip_file
 
 
 def _clip(text: str) -> Path:
     """The committed clip of ``text`` (tests/data/tts/clips.json)."""
-    for c in json.loads((TTS / "clips.json").read_text(encoding="utf-8")):
-        if c["text"] == text:
-            return TTS / c["file"]
-    raise AssertionError(f"no clip for {text!r}; regenerate with scripts/tts/synth.py")
+    return clip_file(text)
 
 
 @pytest.fixture(scope="module")

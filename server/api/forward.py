@@ -34,6 +34,7 @@ from multidict import CIMultiDict
 
 from server import nodes
 from server.api.errors import Handler
+from server.api.join_claims import claims_of
 from server.context import CTX, AppContext
 from server.errors import KesuError
 from server.security import TokenError
@@ -110,7 +111,8 @@ def _session_of(request: web.Request, ctx: AppContext) -> str | None:
     if "session_id" in info:
         return info["session_id"]
     try:
-        return ctx.signer.verify(info["token"]).session_id
+        # Verified once: the join handler reuses the result (server.api.join_claims).
+        return claims_of(request).session_id
     except TokenError:
         return None  # the handler here answers (404, 410)
 

@@ -10,6 +10,7 @@ from inspection.policy import Policy
 from inspection.templates import estimate_duration
 from server import playback, sessions
 from server.api.errors import ApiError, BadRequest
+from server.api.join_claims import claims_of
 from server.api.schemas.sessions import ConsentBody
 from server.api.sessions import connected_of, elapsed_of, node_json, sdp_from_request
 from server.api.validation import parse_body
@@ -21,9 +22,8 @@ from server.store.types import iso
 
 async def _session_for_token(request: web.Request) -> tuple[AppContext, RecordingSession]:
     ctx = request.app[CTX]
-    token = request.match_info["token"]
     try:
-        claims = ctx.signer.verify(token)
+        claims = claims_of(request)  # verified once per request, also for the forwarding
     except TokenError as exc:
         status = 410 if exc.code == "token_expired" else 404 if exc.code == "token_invalid" else 400
         raise ApiError(str(exc), code=exc.code, status=status) from None
