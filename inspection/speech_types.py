@@ -65,6 +65,30 @@ class Utterance:
 
 
 @dataclass(frozen=True)
+class Region:
+    """One speech region of a track, decoded on its own: samples ``[a, b)`` of the track (VAD
+    padding included); ``weak``: nothing in it stands above the room's noise (not decoded)."""
+
+    a: int
+    b: int
+    weak: bool = False
+
+
+def region_groups(regions: list[Region], size: int) -> list[list[Region]]:
+    """``regions`` in order, cut into runs of about ``size`` samples of region audio each
+    (a run ends once it holds ``size``), for decoding the runs on several lanes."""
+    groups: list[list[Region]] = []
+    held = size
+    for r in regions:
+        if held >= size:
+            groups.append([])
+            held = 0
+        groups[-1].append(r)
+        held += r.b - r.a
+    return groups
+
+
+@dataclass(frozen=True)
 class DecodeOptions:
     """Decoding settings passed to faster-whisper; defaults measured on Mandarin sales speech."""
 
@@ -97,7 +121,7 @@ class DecodeOptions:
     # ... for these participants. The salesperson talks almost without pause, which whole-track
     # decoding handles well; decoded region by region the script's sentences lost words
     # (a reminder node went missing in tests/test_inspect_cli.py) for no gain in timing.
-    per_region_for: tuple[str, ...] = ("customer",)
+    per_region_for: tuple[str, ...] = ("customer", "salesperson")
     vad_threshold: float = 0.5
     region_merge_gap_s: float = 1.0
     region_max_s: float = 28.0
@@ -125,6 +149,12 @@ class DecodeOptions:
     # answers in it 17.7-26 dB; every answer region of the dev split 23-47 dB
     # (scripts/make_noisy_probe.py, docs/bench.md).
     min_peak_db: float = 16.0
+    # ... and on these participants' tracks (not gated), such a region is neither decoded nor
+    # kept: the salesperson's reading pauses in babble. On the 18-minute babble probe 13 of its
+    # 31 regions (341 s) were babble alone, peaking 9-14.4 dB above the floor, and Whisper
+    # spent most of the track's CPU decoding them into nothing; the salesperson's speech
+    # regions peaked 28-60 dB above it on the dev split and the probes (docs/bench.md).
+    skip_quiet_for: tuple[str, ...] = ("salesperson",)
     noise_percentile: float = 20.0
     min_voiced_s: float = 0.3
     # ... but a VAD span with at least this much energetic audio and no stretch that long is
