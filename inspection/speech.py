@@ -191,6 +191,11 @@ class SpeechRecognizer:
         with self._counts_lock:
             self.counts["regions"] += len(padded)
             self.counts["weak_regions"] += len(weak)
+        if participant in o.skip_quiet_for:
+            # Quiet regions dropped, the rest joined across reading pauses: a sentence decoded
+            # with its neighbours in one window, as a whole-track decode would.
+            kept = [r for r in padded if r not in weak]
+            return [Region(a, b) for a, b in _joined(kept, o, pad)]
         return [Region(a, b, (a, b) in weak) for a, b in padded]
 
     def transcribe_regions(
@@ -358,6 +363,20 @@ class SpeechRecognizer:
                 )
             ]
         return [replace(u, closed_set=score) for u in utts]
+
+
+def _joined(regions: list[tuple[int, int]], o: DecodeOptions, pad: int) -> list[tuple[int, int]]:
+    """``regions`` (padded by ``pad``) with neighbours less than ``context_merge_gap_s`` apart
+    joined while the result spans at most ``region_max_s`` (+ the padding): one window."""
+    gap = int(o.context_merge_gap_s * SAMPLE_RATE)
+    longest = int(o.region_max_s * SAMPLE_RATE) + 2 * pad
+    out: list[tuple[int, int]] = []
+    for a, b in regions:
+        if out and a - out[-1][1] <= gap and b - out[-1][0] <= longest:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _tagged(utts: list[Utterance], participant: str, lo_s: float, hi_s: float) -> list[Utterance]:

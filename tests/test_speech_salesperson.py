@@ -98,3 +98,33 @@ def test_salesperson_in_babble_is_decoded_per_region_with_bounded_tokens() -> No
         track, "salesperson", regions[:half], 300.0
     ) + recognizer.transcribe_regions(track, "salesperson", regions[half:], 300.0)
     assert [(u.start_s, u.text) for u in apart] == [(u.start_s, u.text) for u in utts]
+
+
+def test_salesperson_reading_pause_in_babble_is_not_decoded() -> None:
+    # The babble probe's salesperson: 341 s of its 1,066 s were babble alone (reading pauses),
+    # and decoding them cost most of the track's CPU for no words. Such regions are skipped;
+    # the script lines are joined across their pauses into windows of at most region_max_s.
+    options = DecodeOptions()
+    recognizer = SpeechRecognizer(
+        ModelRegistry.from_env().path("whisper-base"), cpu_threads=1, options=options
+    )
+    track, starts = salesperson_track(20.0)
+    rng = np.random.default_rng(9)
+    texts = [c for c in clip_index() if len(c) > 6][30:60]
+    ratio = AUDIO_RATE // SAMPLE_RATE
+    n = 40 * SAMPLE_RATE
+    level = float(np.sqrt(np.mean(track[np.abs(track) > 0.01] ** 2)))
+    # 10 dB below the speech: Silero calls it speech (at 20 dB it finds nothing there).
+    pause = noise("babble", n * ratio, rng, texts)[::ratio][:n] * level / 10 ** (10.0 / 20)
+    speech_end = len(track)
+    whole = np.concatenate([track, pause.astype(np.float32)])
+    regions = recognizer.regions(whole, "salesperson")
+    assert recognizer.counts["weak_regions"] >= 1
+    # Nothing of the pause is left to decode (a region may run 1 s into it: padding).
+    assert all(r.b <= speech_end + SAMPLE_RATE for r in regions), regions
+    # Every line is inside a region, and no region is longer than one window.
+    for t in starts:
+        assert any(r.a <= t * SAMPLE_RATE < r.b for r in regions), t
+    longest = (options.region_max_s + 2 * options.region_pad_s) * SAMPLE_RATE
+    assert all(r.b - r.a <= longest and not r.weak for r in regions)
+    assert len(regions) < len(LINES)  # lines joined across their reading pauses
