@@ -132,7 +132,7 @@ class DecodeOptions:
     # floor (its ``noise_percentile`` frame level) for at least ``min_voiced_s`` (gaps under
     # ``voiced_gap_s`` closed); the rest of the region is not decoded. On a sparse track in
     # babble at 12 dB SNR, 8-9 dB kept every answer and no stretch of noise alone.
-    energy_gate: tuple[str, ...] = ("customer",)
+    energy_gate: tuple[str, ...] = ("customer", "salesperson")
     # Silero's threshold on energy-gated tracks: the gate already keeps noise out, and at 0.5
     # Silero missed a whole short answer (dev04: "同意", 0.7 s, over a lossy link: no region,
     # so a false "no answer"); at 0.25 it found it, and the gate cut the extra babble.
@@ -149,8 +149,10 @@ class DecodeOptions:
     # answers in it 17.7-26 dB; every answer region of the dev split 23-47 dB
     # (scripts/make_noisy_probe.py, docs/bench.md).
     min_peak_db: float = 16.0
-    # ... and on these participants' tracks (not gated), such a region is neither decoded nor
-    # kept: the salesperson's reading pauses in babble. On the 18-minute babble probe 13 of its
+    # ... and on these participants' tracks such a region is neither decoded nor kept: the
+    # salesperson's reading pauses in babble (the salesperson's track is gated too: Silero
+    # ran 22 s of babble and a question into one region at 703-726 s of the probe, which
+    # decoded as a loop and lost the question). On the 18-minute babble probe 13 of its
     # 31 regions (341 s) were babble alone, peaking 9-14.4 dB above the floor, and Whisper
     # spent most of the track's CPU decoding them into nothing; the salesperson's speech
     # regions peaked 28-60 dB above it on the dev split and the probes (docs/bench.md).

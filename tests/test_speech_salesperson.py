@@ -71,7 +71,7 @@ def test_salesperson_in_babble_is_decoded_per_region_with_bounded_tokens() -> No
     )
     track, starts = salesperson_track(20.0)
     regions = recognizer.regions(track, "salesperson")
-    assert regions and not any(r.weak for r in regions)  # no energy gate on this track
+    assert regions and not any(r.weak for r in regions)  # quiet ones dropped, not kept
     utts = recognizer.transcribe_regions(track, "salesperson", regions, offset_s=300.0)
     counts = recognizer.counts
     # One decode per region, none past its token budget (a loop stops early).
