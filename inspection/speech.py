@@ -144,6 +144,7 @@ class SpeechRecognizer:
             return self.transcribe_regions(
                 samples, participant, regions, offset_s, defer_closed_set
             )
+        samples = self._silence_quiet(samples, participant)
         with self._lock:
             segments, _info = self._model.transcribe(
                 samples,
@@ -158,6 +159,26 @@ class SpeechRecognizer:
             )
             # transcribe() is lazy: the decoding happens while iterating, so do it here.
             return to_utterances(segments, participant, offset_s, o)
+
+    def _silence_quiet(self, samples: np.ndarray, participant: str) -> np.ndarray:
+        """``samples`` with the VAD regions no louder than the room (``skip_quiet_for``,
+        ``min_peak_db``) set to zero, so that a whole-track decode skips them: the
+        salesperson's reading pauses in babble. Unchanged (not copied) when there are none."""
+        o = self.options
+        if participant not in o.skip_quiet_for or o.min_peak_db <= 0:
+            return samples
+        levels = TrackLevels.of(samples, o.noise_percentile)
+        spans = speech_regions(samples, o, False)
+        quiet = [r for r, p in zip(spans, levels.peaks(spans), strict=True) if p < o.min_peak_db]
+        with self._counts_lock:
+            self.counts["silenced_regions"] += len(quiet)
+            self.counts["silenced_s"] += round(sum(b - a for a, b in quiet) / SAMPLE_RATE)
+        if not quiet:
+            return samples
+        out = samples.copy()
+        for a, b in quiet:
+            out[a:b] = 0.0
+        return out
 
     def per_region(self, participant: str) -> bool:
         """Whether ``participant``'s track is decoded region by region (``regions`` then

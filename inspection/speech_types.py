@@ -121,7 +121,7 @@ class DecodeOptions:
     # ... for these participants. The salesperson talks almost without pause, which whole-track
     # decoding handles well; decoded region by region the script's sentences lost words
     # (a reminder node went missing in tests/test_inspect_cli.py) for no gain in timing.
-    per_region_for: tuple[str, ...] = ("customer", "salesperson")
+    per_region_for: tuple[str, ...] = ("customer",)
     vad_threshold: float = 0.5
     region_merge_gap_s: float = 1.0
     region_max_s: float = 28.0
@@ -132,7 +132,7 @@ class DecodeOptions:
     # floor (its ``noise_percentile`` frame level) for at least ``min_voiced_s`` (gaps under
     # ``voiced_gap_s`` closed); the rest of the region is not decoded. On a sparse track in
     # babble at 12 dB SNR, 8-9 dB kept every answer and no stretch of noise alone.
-    energy_gate: tuple[str, ...] = ("customer", "salesperson")
+    energy_gate: tuple[str, ...] = ("customer",)
     # Silero's threshold on energy-gated tracks: the gate already keeps noise out, and at 0.5
     # Silero missed a whole short answer (dev04: "同意", 0.7 s, over a lossy link: no region,
     # so a false "no answer"); at 0.25 it found it, and the gate cut the extra babble.
@@ -149,13 +149,13 @@ class DecodeOptions:
     # answers in it 17.7-26 dB; every answer region of the dev split 23-47 dB
     # (scripts/make_noisy_probe.py, docs/bench.md).
     min_peak_db: float = 16.0
-    # ... and on these participants' tracks such a region is neither decoded nor kept: the
-    # salesperson's reading pauses in babble (the salesperson's track is gated too: Silero
-    # ran 22 s of babble and a question into one region at 703-726 s of the probe, which
-    # decoded as a loop and lost the question). On the 18-minute babble probe 13 of its
-    # 31 regions (341 s) were babble alone, peaking 9-14.4 dB above the floor, and Whisper
-    # spent most of the track's CPU decoding them into nothing; the salesperson's speech
-    # regions peaked 28-60 dB above it on the dev split and the probes (docs/bench.md).
+    # ... and on these participants' tracks such a region (of Silero alone) is neither decoded
+    # nor kept: the salesperson's reading pauses in babble. Decoded whole, the track has them
+    # silenced first (VAD then skips them); decoded per region, they are dropped. On the
+    # 18-minute babble probe 13 of the salesperson's 31 regions (341 s) were babble alone,
+    # peaking 9-14.4 dB above the floor, and the whole-track decode spent most of its CPU on
+    # them for no words (480-780 s: > 118 CPU-s); every salesperson speech region of the dev
+    # split and of the probes peaks 27-43 dB above it, so on dev nothing is silenced.
     skip_quiet_for: tuple[str, ...] = ("salesperson",)
     # ... and there the regions left are joined across pauses shorter than this, up to
     # ``region_max_s``: decoded one sentence at a time (regions split at 1 s pauses) the
