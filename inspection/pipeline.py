@@ -77,7 +77,7 @@ T = TypeVar("T")
 # whole track on one lane already balances the customer's speech and both video scans.
 PIECE_S = 300.0
 PIECE_SEARCH_S = 30.0
-# A track decoded region by region (the customer's, the salesperson's) is queued as groups of
+# A track decoded region by region (the customer's; optionally the salesperson's) is queued as groups of
 # consecutive regions of about this much audio each: the groups are independent, so the lanes
 # share them out and both cores work until the last group, whatever else each lane runs.
 REGION_GROUP_S = 60.0
