@@ -155,7 +155,7 @@ class DecodeOptions:
     # 18-minute babble probe 13 of the salesperson's 31 regions (341 s) were babble alone,
     # peaking 9-14.4 dB above the floor, and the whole-track decode spent most of its CPU on
     # them for no words (480-780 s: > 118 CPU-s); every salesperson speech region of the dev
-    # split and of the probes peaks 27-43 dB above it, so on dev nothing is silenced.
+    # split and of the probes peaks at least 25 dB above it, so on dev nothing is silenced.
     skip_quiet_for: tuple[str, ...] = ("salesperson",)
     # ... and there the regions left are joined across pauses shorter than this, up to
     # ``region_max_s``: decoded one sentence at a time (regions split at 1 s pauses) the
