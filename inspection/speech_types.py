@@ -156,7 +156,10 @@ class DecodeOptions:
     # peaking 9-14.4 dB above the floor, and the whole-track decode spent most of its CPU on
     # them for no words (480-780 s: > 118 CPU-s); every salesperson speech region of the dev
     # split and of the probes peaks at least 25 dB above it, so on dev nothing is silenced.
-    skip_quiet_for: tuple[str, ...] = ("salesperson",)
+    # Off by default: silenced, the babble probe's salesperson decode fell into a "您有提供"
+    # loop that the whole-track decode carried from window to window (its previous text is
+    # the next window's prompt), losing 6 nodes over 384-800 s (docs/bench.md).
+    skip_quiet_for: tuple[str, ...] = ()
     # ... and there the regions left are joined across pauses shorter than this, up to
     # ``region_max_s``: decoded one sentence at a time (regions split at 1 s pauses) the
     # salesperson's script lost context and characters (dev00: CER 24.6 % vs 20.4 % whole).
