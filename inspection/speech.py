@@ -156,6 +156,7 @@ class SpeechRecognizer:
                     "speech_pad_ms": o.vad_speech_pad_ms,
                 },
                 hallucination_silence_threshold=o.hallucination_silence_threshold,
+                prompt_reset_on_temperature=o.prompt_reset_on_temperature,
             )
             # transcribe() is lazy: the decoding happens while iterating, so do it here.
             return to_utterances(segments, participant, offset_s, o)

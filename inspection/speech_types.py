@@ -101,6 +101,10 @@ class DecodeOptions:
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     hallucination_silence_threshold: float | None = None
+    # Whole-track decodes: a window decoded at a temperature above this does not pass its text
+    # on as the next window's prompt (faster-whisper's default 0.5 never resets with the
+    # temperatures below, so a repetition loop is carried from window to window).
+    prompt_reset_on_temperature: float = 0.5
     # Post-filters for segments Whisper invents after the last word of a window (seen on clips
     # that end in silence: the previous sentence again, squeezed into 0.1 s, words p < 0.1).
     drop_no_speech_prob: float = 0.6  # ... together with a mean word probability below:
