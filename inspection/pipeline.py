@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from functools import partial
 from itertools import chain
 from pathlib import Path
@@ -42,7 +43,7 @@ from inspection.report import Finding, Participant, Report
 from inspection.rules import AudioLevels, Gap, Thresholds
 from inspection.run_state import Progress, ProgressFn, RunState
 from inspection.script_stage import ScriptResult, align_script
-from inspection.speech_types import Region, region_groups
+from inspection.speech_types import DecodeOptions, Region, region_groups
 from inspection.templates import TemplateError, render
 from inspection.vision import scan_video
 from inspection.windows import document_windows
@@ -94,16 +95,20 @@ class Inspector:
         overlap: bool = True,
         speech_piece_s: float = 0.0,
         region_group_s: float = REGION_GROUP_S,
+        speech_options: DecodeOptions | None = None,
     ) -> None:
         """``threads``: cores to use. With ``overlap`` (the default) the stages run on that
         many lanes at once and each model call is single-threaded; without it, one lane runs
         the stages one after another and each model call uses ``threads`` threads.
         ``speech_piece_s``: length of the pieces a whole-track decode is cut into (0, the
         default: none; see PIECE_S), for a track decoded whole. ``region_group_s``: audio per
-        task of a track decoded region by region (REGION_GROUP_S)."""
+        task of a track decoded region by region (REGION_GROUP_S). ``speech_options``: the
+        recogniser's decoding settings (default ``DecodeOptions()``; the beam size always
+        comes from ``thresholds.asr_beam_size``)."""
         self.models = models
         self.speech_piece_s = speech_piece_s
         self.region_group_s = region_group_s
+        self.speech_options = speech_options or DecodeOptions()
         self.overlap = overlap
         self.thresholds = thresholds or Thresholds()
         self.threads = max(1, threads)
@@ -120,7 +125,7 @@ class Inspector:
     def speech(self) -> SpeechRecognizer:
         with self._lock:
             if self._speech is None:
-                from inspection.speech import DecodeOptions, SpeechRecognizer
+                from inspection.speech import SpeechRecognizer
 
                 t0 = time.perf_counter()
                 th = self.thresholds
@@ -129,7 +134,7 @@ class Inspector:
                     self.models.path("whisper-base"),
                     cpu_threads=self.model_threads,
                     initial_prompt=th.asr_initial_prompt or None,
-                    options=DecodeOptions(beam_size=th.asr_beam_size),
+                    options=replace(self.speech_options, beam_size=th.asr_beam_size),
                     workers=self.lanes,
                 )
                 # ctranslate2 decodes on its own replica threads: their CPU is speech's.
