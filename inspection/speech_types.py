@@ -103,8 +103,9 @@ class DecodeOptions:
     hallucination_silence_threshold: float | None = None
     # Whole-track decodes: a window decoded at a temperature above this does not pass its text
     # on as the next window's prompt (faster-whisper's default 0.5 never resets with the
-    # temperatures below, so a repetition loop is carried from window to window).
-    prompt_reset_on_temperature: float = 0.5
+    # temperatures below, so a repetition loop was carried from window to window: the babble
+    # probe's salesperson lost 6 nodes to "您有提供…"). Only windows that fell back change.
+    prompt_reset_on_temperature: float = 0.3
     # Post-filters for segments Whisper invents after the last word of a window (seen on clips
     # that end in silence: the previous sentence again, squeezed into 0.1 s, words p < 0.1).
     drop_no_speech_prob: float = 0.6  # ... together with a mean word probability below:
@@ -160,10 +161,9 @@ class DecodeOptions:
     # peaking 9-14.4 dB above the floor, and the whole-track decode spent most of its CPU on
     # them for no words (480-780 s: > 118 CPU-s); every salesperson speech region of the dev
     # split and of the probes peaks at least 25 dB above it, so on dev nothing is silenced.
-    # Off by default: silenced, the babble probe's salesperson decode fell into a "您有提供"
-    # loop that the whole-track decode carried from window to window (its previous text is
-    # the next window's prompt), losing 6 nodes over 384-800 s (docs/bench.md).
-    skip_quiet_for: tuple[str, ...] = ()
+    # With the prompt reset after a fallback window (prompt_reset_on_temperature): without it
+    # the silenced probe's decode fell into a "您有提供" loop carried from window to window.
+    skip_quiet_for: tuple[str, ...] = ("salesperson",)
     # ... and there the regions left are joined across pauses shorter than this, up to
     # ``region_max_s``: decoded one sentence at a time (regions split at 1 s pauses) the
     # salesperson's script lost context and characters (dev00: CER 24.6 % vs 20.4 % whole).

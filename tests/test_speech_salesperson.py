@@ -151,13 +151,11 @@ def _with_babble_pause(snr_db: float) -> tuple[np.ndarray, int]:
 
 
 def test_whole_track_decode_skips_a_reading_pause_in_babble() -> None:
-    # Decoded whole with skip_quiet_for, the salesperson's track has its babble-only regions
+    # Decoded whole (the default), the salesperson's track has its babble-only regions
     # silenced first, so faster-whisper's VAD never hands them to the decoder.
-    options = DecodeOptions(skip_quiet_for=("salesperson",))  # an option (docs/bench.md)
-    recognizer = SpeechRecognizer(
-        ModelRegistry.from_env().path("whisper-base"), cpu_threads=1, options=options
-    )
+    recognizer = SpeechRecognizer(ModelRegistry.from_env().path("whisper-base"), cpu_threads=1)
     assert "salesperson" not in recognizer.options.per_region_for
+    assert "salesperson" in recognizer.options.skip_quiet_for
     whole, speech_end = _with_babble_pause(10.0)
     out = recognizer._silence_quiet(whole, "salesperson")
     assert recognizer.counts["silenced_regions"] >= 1
