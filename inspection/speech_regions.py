@@ -4,19 +4,52 @@ stretches that stand above the room's noise floor (per-region decoding, issue 11
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from inspection.speech_types import SAMPLE_RATE, DecodeOptions, Utterance
 
+FRAME = 320  # 20 ms at 16 kHz
+
+
+@dataclass(frozen=True)
+class TrackLevels:
+    """A track's 20 ms frame levels (dBFS) and its noise floor (their ``percentile``, at least
+    -70 dBFS: digital silence has no floor), computed once per track for the energy gate, the
+    rescue of stretches VAD missed and the regions' peaks."""
+
+    db: np.ndarray
+    floor: float
+
+    @classmethod
+    def of(cls, samples: np.ndarray, percentile: float) -> TrackLevels:
+        db = _frame_db(samples)
+        floor = max(float(np.percentile(db, percentile)), -70.0) if db.size else -70.0
+        return cls(db, floor)
+
+    def above(self, margin_db: float) -> np.ndarray:
+        """Per frame: True where the level is ``margin_db`` above the floor."""
+        return np.asarray(self.db > self.floor + margin_db)
+
+    def peaks(self, regions: list[tuple[int, int]]) -> list[float]:
+        """How far (dB) the loudest frame of each sample range stands above the floor."""
+        out = []
+        for a, b in regions:
+            seg = self.db[a // FRAME : max(a // FRAME + 1, -(-b // FRAME))]
+            out.append(float(seg.max()) - self.floor if seg.size else 0.0)
+        return out
+
 
 def speech_regions(
-    samples: np.ndarray, options: DecodeOptions, gate: bool = False
+    samples: np.ndarray,
+    options: DecodeOptions,
+    gate: bool = False,
+    levels: TrackLevels | None = None,
 ) -> list[tuple[int, int]]:
     """Sample ranges ``[start, end)`` of speech (Silero VAD, shipped with faster-whisper), with
-    ``gate`` cut to their energetic stretches, neighbours less than ``region_merge_gap_s``
-    apart joined up to ``region_max_s``."""
+    ``gate`` cut to their energetic stretches (``levels``: the track's, computed here when not
+    given), neighbours less than ``region_merge_gap_s`` apart joined up to ``region_max_s``."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     o = options
@@ -33,9 +66,10 @@ def speech_regions(
     longest = int(o.region_max_s * SAMPLE_RATE)
     spans = [(int(ts["start"]), int(ts["end"])) for ts in found]
     if gate:
-        voiced = energetic_frames(samples, o.energy_margin_db, o.noise_percentile)
+        levels = levels or TrackLevels.of(samples, o.noise_percentile)
+        voiced = levels.above(o.energy_margin_db)
         spans = [v for a, b in spans for v in _gated(a, b, voiced, o)]
-        spans = sorted(spans + _missed_by_vad(samples, spans, o))
+        spans = sorted(spans + _missed_by_vad(len(samples), levels, spans, o))
     regions: list[tuple[int, int]] = []
     for a, b in spans:
         if regions and a - regions[-1][1] <= gap and b - regions[-1][0] <= longest:
@@ -45,11 +79,8 @@ def speech_regions(
     return regions
 
 
-FRAME = 320  # 20 ms at 16 kHz
-
-
 def _missed_by_vad(
-    samples: np.ndarray, spans: list[tuple[int, int]], o: DecodeOptions
+    n: int, levels: TrackLevels, spans: list[tuple[int, int]], o: DecodeOptions
 ) -> list[tuple[int, int]]:
     """Stretches standing ``rescue_margin_db`` above the noise floor that no VAD span touches.
 
@@ -59,27 +90,11 @@ def _missed_by_vad(
     and stays unrecognised speech, evidence for review at most)."""
     if o.rescue_margin_db <= 0:
         return []
-    loud = energetic_frames(samples, o.rescue_margin_db, o.noise_percentile)
+    loud = levels.above(o.rescue_margin_db)
     out = []
-    for a, b in _voiced_stretches(0, len(samples), loud, o):
+    for a, b in _voiced_stretches(0, n, loud, o):
         if not any(a < y and x < b for x, y in spans):
             out.append((a, b))
-    return out
-
-
-def peaks_above_floor(
-    samples: np.ndarray, regions: list[tuple[int, int]], percentile: float
-) -> list[float]:
-    """How far (dB) the loudest 20 ms frame of each region stands above the track's noise
-    floor (its ``percentile`` frame level, at least -70 dBFS)."""
-    db = _frame_db(samples)
-    if db.size == 0:
-        return [0.0 for _ in regions]
-    floor = max(float(np.percentile(db, percentile)), -70.0)
-    out = []
-    for a, b in regions:
-        seg = db[a // FRAME : max(a // FRAME + 1, -(-b // FRAME))]
-        out.append(float(seg.max()) - floor if seg.size else 0.0)
     return out
 
 
@@ -97,11 +112,7 @@ def _frame_db(samples: np.ndarray) -> np.ndarray:
 def energetic_frames(samples: np.ndarray, margin_db: float, percentile: float) -> np.ndarray:
     """Per 20 ms frame: True where the level is ``margin_db`` above the noise floor (the
     ``percentile`` of all frame levels, at least -70 dBFS: digital silence has no floor)."""
-    db = _frame_db(samples)
-    if db.size == 0:
-        return np.zeros(0, bool)
-    floor = max(float(np.percentile(db, percentile)), -70.0)
-    return np.asarray(db > floor + margin_db)
+    return TrackLevels.of(samples, percentile).above(margin_db)
 
 
 def _gated(a: int, b: int, voiced: np.ndarray, o: DecodeOptions) -> list[tuple[int, int]]:

@@ -37,8 +37,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root
 
 from inspection.pipeline import Inspector, load_session_dir  # noqa: E402
 from inspection.rules import Thresholds  # noqa: E402
+from inspection.speech_types import DecodeOptions  # noqa: E402
 from models.registry import ModelRegistry  # noqa: E402
 
+#: The salesperson decoded per region (``--salesperson-per-region``).
+SALESPERSON_PER_REGION = DecodeOptions(
+    per_region_for=("customer", "salesperson"),
+    energy_gate=("customer", "salesperson"),
+    skip_quiet_for=("salesperson",),
+)
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "templates"
 
 
@@ -163,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         help="cut the salesperson's whole-track decode into pieces of about this many seconds"
         " at pauses, decoded on both lanes (0: whole; inspection.pipeline.PIECE_S)",
     )
+    ap.add_argument(
+        "--salesperson-per-region",
+        action="store_true",
+        help="decode the salesperson's track region by region like the customer's, energy-gated,"
+        " quiet regions dropped, spread over the lanes (an option, docs/inspection.md)",
+    )
     args = ap.parse_args(argv)
 
     if args.session is None and args.corpus is None:
@@ -185,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         overlap=not args.serial,
         speech_piece_s=args.speech_piece_s,
+        speech_options=SALESPERSON_PER_REGION if args.salesperson_per_region else None,
     )
     t0 = time.perf_counter()
     _ = inspector.speech, inspector.faces, inspector.ocr

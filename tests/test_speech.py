@@ -269,6 +269,10 @@ def test_text_past_the_last_word_is_kept_unless_repeated() -> None:
 def test_hallucination_markers() -> None:
     assert is_hallucination("字幕由Amara.org社区提供")
     assert not is_hallucination("请您认真阅读免责条款")
+    assert is_hallucination("大家，下次见")
+    assert is_hallucination("请不吝点赞 订阅 转发 打赏支持明镜与点点栏目")
+    # A script line with a misheard 字幕 (本次录音 -> 本字幕音) is speech, not credits.
+    assert not is_hallucination("本字幕音錄相對您日後維護學議時分重要,您簽的文件請認電閱讀")
 
 
 def test_segments_split_at_long_pauses() -> None:
