@@ -19,6 +19,10 @@ from pathlib import Path
 import jieba
 from pypinyin import lazy_pinyin
 
+from inspection.report import Finding
+from inspection.rules import Thresholds
+from inspection.rules.script import script_findings
+from inspection.script_stage import align_script
 from inspection.speech import Utterance
 from inspection.templates import RenderedNode, load_template, render
 from tests.corpus_policies import base_policies
@@ -191,3 +195,26 @@ def lose(utts: list[Utterance], t0: float, t1: float) -> list[Utterance]:
                 b = round(u.start_s + (part[-1] + 1) * step, 3)
                 out.append(replace(u, start_s=a, end_s=b, text="".join(u.text[i] for i in part)))
     return out
+
+
+def findings(utts: list[Utterance], markers: list[tuple[float, str]]) -> list[Finding]:
+    """The script findings of a session heard as ``utts`` with teleprompter ``markers``
+    (time, node id), aligned against TEMPLATE and POLICY with default thresholds."""
+
+    class _Marker:
+        def __init__(self, t: float, node: str) -> None:
+            self.t_s, self.node = t, node
+
+    th = Thresholds()
+    res = align_script(
+        nodes(),
+        {
+            "salesperson": [u for u in utts if u.participant == "salesperson"],
+            "customer": [u for u in utts if u.participant == "customer"],
+        },
+        load_template(TEMPLATE),
+        POLICY,
+        [_Marker(t, n) for t, n in markers],  # type: ignore[misc]
+        th,
+    )
+    return script_findings(res.coverage, th)

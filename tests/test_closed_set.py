@@ -9,12 +9,10 @@ import pytest
 
 from inspection.closed_set import ClosedSetScore, ClosedSetScorer
 from inspection.media import Track, load_audio
-from inspection.script import NodeAlignment, NodeSpec, find_answers
+from inspection.script import NodeAlignment, find_answers
 from inspection.speech import Utterance, Word
+from tests.confirm_answer import NODE, answer
 from tests.corpus_media import clip_file
-
-NODE = NodeSpec("confirm", "确认", "以上内容您清楚吗？", requires_answer=True)
-ALIGNED = [NodeAlignment("confirm", "确认", "salesperson", True, 1.0, 1.0, 9.0, "")]
 
 
 def _utt(
@@ -29,12 +27,8 @@ def _score(phrase: str, kind: str, margin: float, speech_s: float = 1.6) -> Clos
     return ClosedSetScore(phrase, kind, -3.0, margin, "不清楚", speech_s)  # type: ignore[arg-type]
 
 
-def _answer(utts: list[Utterance]):  # type: ignore[no-untyped-def]
-    return find_answers([NODE], ALIGNED, utts)["confirm"]
-
-
 def test_garbled_answer_with_a_wide_margin_is_a_clear_yes() -> None:
-    a = _answer([_utt("精畜能", 0.3, _score("清楚了", "affirmative", 6.0))])
+    a = answer([_utt("精畜能", 0.3, _score("清楚了", "affirmative", 6.0))])
     assert (a.kind, a.phrase, a.score, a.uncertain, a.confidence) == (
         "affirmative", "清楚了", 1.0, None, None,
     )  # fmt: skip
@@ -43,7 +37,7 @@ def test_garbled_answer_with_a_wide_margin_is_a_clear_yes() -> None:
 def test_an_answer_the_decoder_dropped_is_found() -> None:
     lost = Utterance("customer", 10.0, 11.4, "", uncertain="unrecognised",
                      closed_set=_score("是的", "affirmative", 5.0))  # fmt: skip
-    a = _answer([lost])
+    a = answer([lost])
     assert (a.kind, a.score, a.uncertain) == ("affirmative", 1.0, None)
     assert a.start_s == 10.0
 
@@ -60,7 +54,7 @@ def test_an_answer_the_decoder_dropped_is_found() -> None:
     ],
 )
 def test_otherwise_the_closed_set_is_a_guess_for_review(score: ClosedSetScore, why: str) -> None:
-    a = _answer([_utt("精畜能", 0.3, score)])
+    a = answer([_utt("精畜能", 0.3, score)])
     assert a.score < 1.0 or a.kind != "affirmative", why
     assert not (a.kind == "affirmative" and a.score >= 1.0), why
 
@@ -69,7 +63,7 @@ def test_otherwise_the_closed_set_is_a_guess_for_review(score: ClosedSetScore, w
     "heard", ["不太清楚", "我不同意", "清楚是清楚，不过我再想想", "什么意思？"]
 )
 def test_a_heard_hedge_or_negation_is_never_overruled(heard: str) -> None:
-    a = _answer([_utt(heard, 0.9, _score("清楚", "affirmative", 9.0))])
+    a = answer([_utt(heard, 0.9, _score("清楚", "affirmative", 9.0))])
     assert a.kind != "affirmative"
 
 
@@ -92,15 +86,15 @@ def test_scorer_ranks_the_said_answer_first() -> None:
 
 def test_a_yes_heard_on_unsure_words_is_rechecked() -> None:
     # "嗯，对，是我本人" heard as "很对,是我被人" (mean word probability 0.45): a yes, but weak.
-    weak = _answer([_utt("很对是我被人", 0.45, None)])
+    weak = answer([_utt("很对是我被人", 0.45, None)])
     assert weak.kind == "affirmative" and weak.confidence is not None and weak.confidence < 0.5
-    sure = _answer([_utt("很对是我被人", 0.45, _score("对是我本人", "affirmative", 5.0))])
+    sure = answer([_utt("很对是我被人", 0.45, _score("对是我本人", "affirmative", 5.0))])
     assert (sure.kind, sure.score, sure.confidence) == ("affirmative", 1.0, None)
 
 
 def test_the_window_scores_reach_the_answer_and_its_evidence() -> None:
     s = _score("清楚", "affirmative", 0.5)
-    a = _answer([_utt("精畜能", 0.3, s)])
+    a = answer([_utt("精畜能", 0.3, s)])
     assert a.closed_set is s
     ev = s.as_evidence()
     assert (ev["phrase"], ev["kind"], ev["margin"]) == ("清楚", "affirmative", 0.5)
@@ -160,9 +154,9 @@ def _table_score(said_kind: str) -> ClosedSetScore:
 def test_a_clear_looking_yes_the_model_hears_as_a_hedge_is_not_passed() -> None:
     # dev04: "不是很明白" decoded as "明白"-looking words at p 0.67; the closed set of the same
     # region prefers the hedge by 2.2 nats per token.
-    a = _answer([_utt("好明白", 0.8, _table_score("unsure"))])
+    a = answer([_utt("好明白", 0.8, _table_score("unsure"))])
     assert a.kind != "affirmative" or a.score < 1.0
-    agreed = _answer([_utt("好明白", 0.8, _table_score("affirmative"))])
+    agreed = answer([_utt("好明白", 0.8, _table_score("affirmative"))])
     assert (agreed.kind, agreed.score) == ("affirmative", 1.0)
 
 
@@ -175,7 +169,7 @@ def test_a_question_back_before_the_yes_does_not_veto_it() -> None:
         "customer", 14.0, 14.8, "明白", [Word(14.0, 14.6, "明白", 0.9)],
         closed_set=_table_score("affirmative"),
     )  # fmt: skip
-    a = _answer([question, yes])
+    a = answer([question, yes])
     assert (a.kind, a.score) == ("affirmative", 1.0)
 
 
@@ -187,7 +181,7 @@ def _turn(t0: float, text: str) -> Utterance:
 def test_a_question_back_then_the_salesperson_s_reply_then_a_yes_is_a_yes() -> None:
     # Half of the dev split's understanding questions get a question back before the answer;
     # read as one text with the answer, "吗" made every such yes unsure (a false flag).
-    a = _answer([_turn(10.0, "犹豫期是多少天来着？"), _turn(17.0, "嗯都清楚")])
+    a = answer([_turn(10.0, "犹豫期是多少天来着？"), _turn(17.0, "嗯都清楚")])
     assert (a.kind, a.score) == ("affirmative", 1.0)
     assert a.start_s == 17.0
 
@@ -200,7 +194,7 @@ def test_a_question_alone_or_an_earlier_hedge_or_refusal_still_counts(
     first: str, then: str
 ) -> None:
     utts = [_turn(10.0, first)] + ([_turn(17.0, then)] if then else [])
-    assert _answer(utts).kind != "affirmative"
+    assert answer(utts).kind != "affirmative"
 
 
 def test_an_answer_stamped_before_the_question_s_aligned_end_is_found() -> None:

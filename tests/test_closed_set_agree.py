@@ -17,12 +17,10 @@ from __future__ import annotations
 import pytest
 
 from inspection.closed_set import CANDIDATES, NEGATED, PAIR_BASE, ClosedSetScore, summarise
-from inspection.script import NodeAlignment, NodeSpec, find_answers
 from inspection.script_types import ScriptSettings
 from inspection.speech import UNCERTAIN_REASONS, Utterance, Word
+from tests.confirm_answer import ALIGNED, answer, passes
 
-NODE = NodeSpec("confirm", "确认", "以上内容您清楚吗？", requires_answer=True)
-ALIGNED = [NodeAlignment("confirm", "确认", "salesperson", True, 1.0, 1.0, 9.0, "")]
 ST = ScriptSettings()
 NOT_YES = sorted(p for p, k in CANDIDATES.items() if k != "affirmative")
 
@@ -63,22 +61,13 @@ def _unheard(t0: float, t1: float, score: ClosedSetScore | None, why: str = "not
     return Utterance("customer", t0, t1, "", uncertain=why, closed_set=score)
 
 
-def _answer(utts: list[Utterance]):  # type: ignore[no-untyped-def]
-    return find_answers([NODE], ALIGNED, utts)["confirm"]
-
-
-def _passes(utts: list[Utterance]) -> bool:
-    a = _answer(utts)
-    return a.kind == "affirmative" and a.score >= 1.0 and a.uncertain is None
-
-
 @pytest.mark.parametrize("yes", sorted(NEGATED))
 def test_unsure_words_and_the_closed_set_agreeing_on_a_yes_pass(yes: str) -> None:
     # probeA dev04: 是我本人 heard as 是我被捏 (p 0.26), its region's closed set 是我本人 first
     # by 1.1; dev03: 是我的人 (p 0.47) with 对 first by 0.31. Review before.
     s = _yes_table(yes, lead=ST.closed_set_agree_lead + 0.05, gap=ST.closed_set_agree_gap + 0.5)
     assert s.kind == "affirmative" and s.margin < ST.closed_set_min_lead
-    assert _passes([_words(yes, 0.3, score=s)])
+    assert passes([_words(yes, 0.3, score=s)])
 
 
 @pytest.mark.parametrize("yes", sorted(NEGATED))
@@ -86,7 +75,7 @@ def test_agreement_needs_the_lead_and_the_gap(yes: str) -> None:
     lead, gap = ST.closed_set_agree_lead, ST.closed_set_agree_gap
     for bad_lead, bad_gap in ((lead - 0.1, gap + 3.0), (lead + 0.5, gap - 0.5), (0.0, -1.0)):
         s = _yes_table(yes, lead=bad_lead, gap=bad_gap)
-        assert not _passes([_words(yes, 0.3, score=s)]), (bad_lead, bad_gap)
+        assert not passes([_words(yes, 0.3, score=s)]), (bad_lead, bad_gap)
 
 
 @pytest.mark.parametrize("no", NOT_YES)
@@ -95,8 +84,8 @@ def test_agreement_never_overrides_a_later_stretch_that_sounds_like_a_no(no: str
     # set puts a hedge or a refusal first ("…不过我再想想" lost in the room).
     yes = _words("清楚", 0.3, score=_yes_table("清楚", lead=1.0, gap=6.0))
     later = _unheard(11.5, 13.0, _no_table(no, lead=ST.closed_set_doubt_margin + 0.05))
-    assert _passes([yes])
-    assert not _passes([yes, later]), no
+    assert passes([yes])
+    assert not passes([yes, later]), no
 
 
 @pytest.mark.parametrize("no", NOT_YES)
@@ -107,15 +96,15 @@ def test_a_lost_answer_never_passes_on_one_stretch_over_another_that_sounds_like
     # another a hedge or refusal by a smaller one. Before, the widest margin won: a pass.
     yes = _unheard(10.0, 11.8, _yes_table("同意", lead=1.5, gap=8.0, speech_s=1.8))
     no_s = _unheard(12.5, 14.3, _no_table(no, lead=ST.closed_set_doubt_margin + 0.1))
-    assert _passes([yes])
-    a = _answer([yes, no_s])
+    assert passes([yes])
+    a = answer([yes, no_s])
     assert not (a.kind == "affirmative" and a.score >= 1.0 and a.uncertain is None), no
 
 
 @pytest.mark.parametrize("heard", ["我不念意", "不许", "没头液", "不是很清楚"])
 def test_agreement_never_passes_words_that_carry_a_negation(heard: str) -> None:
     s = _yes_table("清楚", lead=1.0, gap=6.0)
-    assert not _passes([_words(heard, 0.3, score=s)])
+    assert not passes([_words(heard, 0.3, score=s)])
 
 
 @pytest.mark.parametrize("why", [r for r in UNCERTAIN_REASONS if r != "hallucination"])
@@ -126,15 +115,15 @@ def test_unrecognised_speech_over_the_window_is_review_not_no_answer(
     # Babble: a region no louder than the room ran from before the answer window past the
     # answer (not decoded, too long to score). Before: "no answer" (fail) unless it began inside.
     w0 = ALIGNED[0].end_s - ST.answer_lead_s  # type: ignore[operator]
-    a = _answer([_unheard(w0 + start, w0 + 25.0, None, why)])
+    a = answer([_unheard(w0 + start, w0 + 25.0, None, why)])
     assert a.kind == "unrecognised"
     assert a.uncertain is not None
 
 
 def test_no_speech_at_all_is_still_no_answer() -> None:
-    assert _answer([]).kind == "missing"
+    assert answer([]).kind == "missing"
     far = _unheard(40.0, 45.0, None)
-    assert _answer([far]).kind == "missing"
+    assert answer([far]).kind == "missing"
 
 
 # A no heard on one unsure word among sure ones: (deciding word, the rest of the words).
@@ -160,7 +149,7 @@ def test_a_no_said_by_one_unsure_word_against_a_closed_set_yes_is_review(
     # probeB (hum): 嗯，是我本人 came out as 不是 (p 0.08) 我的 (0.75) 人 (0.84): mean 0.55, a
     # `fail`, while the closed set of the stretch put 是我本人 first. The no rests on one
     # word at p 0.08: review (before: fail).
-    a = _answer([_split_words(no, rest, 0.08, _yes_table("是我本人", lead=0.45, gap=0.0))])
+    a = answer([_split_words(no, rest, 0.08, _yes_table("是我本人", lead=0.45, gap=0.0))])
     assert a.kind in ("negative", "unsure")
     assert a.confidence is not None and a.confidence < ST.closed_set_below_confidence
 
@@ -170,6 +159,6 @@ def test_a_no_said_by_one_unsure_word_against_a_closed_set_yes_is_review(
 def test_a_no_the_closed_set_also_hears_stays_strong(no: str, rest: str, hedge: str) -> None:
     # Calibration: real hedges and refusals were heard at p 0.04-0.44 on their 不 and the
     # closed set put a hedge or refusal first: the mean of the words decides, as before.
-    a = _answer([_split_words(no, rest, 0.08, _no_table(hedge, lead=0.5))])
+    a = answer([_split_words(no, rest, 0.08, _no_table(hedge, lead=0.5))])
     assert a.kind in ("negative", "unsure")
     assert a.confidence is not None and a.confidence >= 0.5  # fail, as before

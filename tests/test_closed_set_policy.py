@@ -10,11 +10,9 @@ import pytest
 
 from inspection.answers import is_decoder_loop
 from inspection.closed_set import CANDIDATES, NEGATED, PAIR_BASE, ClosedSetScore, summarise
-from inspection.script import NodeAlignment, NodeSpec, find_answers
 from inspection.speech import Utterance, Word
+from tests.confirm_answer import answer, passes
 
-NODE = NodeSpec("confirm", "确认", "以上内容您清楚吗？", requires_answer=True)
-ALIGNED = [NodeAlignment("confirm", "确认", "salesperson", True, 1.0, 1.0, 9.0, "")]
 TOKENS = {p: max(1, len(p)) for p in CANDIDATES}  # a stand-in token count per phrase
 
 
@@ -42,22 +40,13 @@ def _garbled(score: ClosedSetScore | None, text: str = "瓦尔婚姻", p: float 
     return Utterance("customer", 10.0, words[-1].end_s, text, words, closed_set=score)
 
 
-def _answer(utts: list[Utterance]):  # type: ignore[no-untyped-def]
-    return find_answers([NODE], ALIGNED, utts)["confirm"]
-
-
-def _passes(utts: list[Utterance]) -> bool:
-    a = _answer(utts)
-    return a.kind == "affirmative" and a.score >= 1.0 and a.uncertain is None
-
-
 @pytest.mark.parametrize("yes", sorted(NEGATED))
 def test_a_garbled_yes_that_clearly_beats_its_own_negation_passes(yes: str) -> None:
     # dev00: "哦，同意" heard as 瓦尔,婚姻; 我同意 led 我不同意 by 0.76 per token (review
     # before) but by 5.4 nats in total: the model hears no 不.
     s = _table(yes, -2.0, lead=0.6, gap=5.0)
     assert (s.phrase, s.kind, s.negation_gap) == (yes, "affirmative", pytest.approx(5.0))
-    assert _passes([_garbled(s)])
+    assert passes([_garbled(s)])
 
 
 @pytest.mark.parametrize(("yes", "neg"), [(y, n) for y in sorted(NEGATED) for n in NEGATED[y]])
@@ -66,13 +55,13 @@ def test_a_yes_whose_negation_is_likelier_in_total_never_passes(yes: str, neg: s
     # negated form wins: the model heard the 不. Before, a lead of 1.0 per token passed it.
     s = _table(yes, -1.0, lead=1.5, gap=-1.0)
     assert s.kind == "affirmative" and s.negation_gap is not None and s.negation_gap < 0
-    assert not _passes([_garbled(s)]), neg
+    assert not passes([_garbled(s)]), neg
 
 
 @pytest.mark.parametrize("yes", sorted(NEGATED))
 def test_a_small_lead_or_a_small_gap_stays_a_guess(yes: str) -> None:
     for lead, gap in ((0.1, 6.0), (0.6, 0.5)):
-        a = _answer([_garbled(_table(yes, -2.0, lead=lead, gap=gap))])
+        a = answer([_garbled(_table(yes, -2.0, lead=lead, gap=gap))])
         assert a.score < 1.0, (lead, gap)
 
 
@@ -82,7 +71,7 @@ def test_a_small_lead_or_a_small_gap_stays_a_guess(yes: str) -> None:
 )
 @pytest.mark.parametrize("yes", ["清楚", "同意", "明白"])
 def test_a_heard_hedge_or_refusal_wins_over_any_closed_set_yes(heard: str, yes: str) -> None:
-    a = _answer([_garbled(_table(yes, -0.5, lead=3.0, gap=9.0), heard, 0.9)])
+    a = answer([_garbled(_table(yes, -0.5, lead=3.0, gap=9.0), heard, 0.9)])
     assert a.kind != "affirmative"
 
 
@@ -104,11 +93,11 @@ def test_a_decoder_loop_is_not_a_question_back_or_an_unsure_answer(
         "customer", 10.0, 12.0, text, [Word(10.0, 12.0, text, 0.9)], uncertain=uncertain,
         closed_set=yes,
     )  # fmt: skip
-    assert _passes([loop])
+    assert passes([loop])
     bare = Utterance(
         "customer", 10.0, 12.0, text, [Word(10.0, 12.0, text, 0.9)], uncertain=uncertain
     )
-    assert _answer([bare]).kind in ("unrecognised", "missing")
+    assert answer([bare]).kind in ("unrecognised", "missing")
 
 
 @pytest.mark.parametrize("said", ["不同意", "不太清楚", "没听懂", "不是很明白"])
@@ -118,7 +107,7 @@ def test_a_loop_of_a_refusal_or_hedge_still_counts(said: str) -> None:
         "customer", 10.0, 12.0, text, [Word(10.0, 12.0, text, 0.9)], uncertain="repetition",
         closed_set=_table("清楚", -1.0, lead=1.5, gap=6.0),
     )  # fmt: skip
-    assert _answer([loop]).kind in ("negative", "unsure")
+    assert answer([loop]).kind in ("negative", "unsure")
 
 
 @pytest.mark.parametrize(
@@ -136,9 +125,9 @@ def test_a_longer_reply_that_starts_like_a_yes_is_not_a_sure_yes(yes: str) -> No
     rows = [(p, -9.0, -4.5) for p in CANDIDATES if p != yes] + [(yes, -0.3 * len(yes), -0.3)]
     s = summarise(tuple(rows), per_token=True, speech_s=3.9)
     assert s.phrase == yes and s.margin >= 4.0
-    assert _answer([_garbled(s)]).score < 1.0
+    assert answer([_garbled(s)]).score < 1.0
     quick = summarise(tuple(rows), per_token=True, speech_s=0.8 + 0.45 * (len(yes) + 1))
-    assert _passes([_garbled(quick)])
+    assert passes([_garbled(quick)])
 
 
 @pytest.mark.slow
@@ -180,8 +169,8 @@ def test_a_heard_negation_in_garbled_words_keeps_a_closed_set_yes_from_passing(
     # "我不愿意" heard as 我不念意: the closed set put 我同意 first by 0.78 nats per token and
     # 2.35 ahead of 我不同意 in total. The 不 was heard: never a pass, at most review.
     s = _table(yes, -1.0, lead=1.6, gap=6.0)
-    assert not _passes([_garbled(s, garbled)])
-    assert _passes([_garbled(s, "瓦尔婚姻")])  # the same scores without a heard 不/没
+    assert not passes([_garbled(s, garbled)])
+    assert passes([_garbled(s, "瓦尔婚姻")])  # the same scores without a heard 不/没
 
 
 @pytest.mark.parametrize("heard", ["大家清楚吧", "清楚", "我同意", "明白了"])
@@ -194,4 +183,4 @@ def test_a_clear_looking_yes_the_closed_set_hears_as_a_hedge_by_a_small_lead_is_
     rows += [("不太清楚", -4.0, -1.0), ("清楚", -2.7, -1.35)]
     s = summarise(tuple(rows), per_token=True, speech_s=2.4)
     assert s.kind == "unsure" and 0.2 < s.margin < 1.0
-    assert not _passes([_garbled(s, heard, 0.8)])
+    assert not passes([_garbled(s, heard, 0.8)])

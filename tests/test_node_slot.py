@@ -95,23 +95,7 @@ def test_dev01_garbled_names_are_covered_between_neighbours() -> None:
 
 
 def _findings(utts: list[Utterance], markers: list[tuple[float, str]]) -> list[tuple[str, str]]:
-    class _M:
-        def __init__(self, t: float, node: str) -> None:
-            self.t_s, self.node = t, node
-
-    th = Thresholds()
-    res = align_script(
-        NODES,
-        {
-            "salesperson": [u for u in utts if u.participant == "salesperson"],
-            "customer": [u for u in utts if u.participant == "customer"],
-        },
-        load_template(nw.TEMPLATE),
-        nw.POLICY,
-        [_M(t, n) for t, n in markers],  # type: ignore[misc]
-        th,
-    )
-    return sorted((f.code, f.severity) for f in script_findings(res.coverage, th))
+    return sorted((f.code, f.severity) for f in nw.findings(utts, markers))
 
 
 def _with_answers(utts: list[Utterance], yes: dict[str, str]) -> list[Utterance]:

@@ -15,10 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from inspection.rules import Thresholds
-from inspection.rules.script import script_findings
 from inspection.script import align_nodes
-from inspection.script_stage import align_script
 from inspection.speech import Utterance
 from inspection.templates import load_template, render
 from tests import node_wording as nw
@@ -45,27 +42,10 @@ def _span(utts: list[Utterance], text: str) -> tuple[float, float]:
 def _findings(
     utts: list[Utterance], markers: list[tuple[float, str]]
 ) -> dict[str, tuple[str, str, dict[str, object]]]:
-    class _M:
-        def __init__(self, t: float, node: str) -> None:
-            self.t_s, self.node = t, node
-
-    th = Thresholds()
-    res = align_script(
-        NODES,
-        {
-            "salesperson": [u for u in utts if u.participant == "salesperson"],
-            "customer": [u for u in utts if u.participant == "customer"],
-        },
-        load_template(nw.TEMPLATE),
-        nw.POLICY,
-        [_M(t, n) for t, n in markers],  # type: ignore[misc]
-        th,
-    )
-    # Node coverage only: consent.missing on the (absent) customer's answer is not at stake.
     codes = ("script.node_missing", "reminder.missing", "consent.missing")
     return {
         f.node or "": (f.code, f.severity, f.evidence)
-        for f in script_findings(res.coverage, th)
+        for f in nw.findings(utts, markers)
         if f.code in codes and f.evidence.get("support") in ("partial", "unheard", "absent")
     }
 

@@ -117,16 +117,9 @@ def test_salesperson_reading_pause_in_babble_is_not_decoded() -> None:
     recognizer = SpeechRecognizer(
         ModelRegistry.from_env().path("whisper-base"), cpu_threads=1, options=options
     )
-    track, starts = salesperson_track(20.0)
-    rng = np.random.default_rng(9)
-    texts = [c for c in clip_index() if len(c) > 6][30:60]
-    ratio = AUDIO_RATE // SAMPLE_RATE
-    n = 40 * SAMPLE_RATE
-    level = float(np.sqrt(np.mean(track[np.abs(track) > 0.01] ** 2)))
+    _, starts = salesperson_track(20.0)
     # 10 dB below the speech: Silero calls it speech (at 20 dB it finds nothing there).
-    pause = noise("babble", n * ratio, rng, texts)[::ratio][:n] * level / 10 ** (10.0 / 20)
-    speech_end = len(track)
-    whole = np.concatenate([track, pause.astype(np.float32)])
+    whole, speech_end = _with_babble_pause(10.0)
     regions = recognizer.regions(whole, "salesperson")
     assert recognizer.counts["weak_regions"] >= 1
     # Nothing of the pause is left to decode (a region may run 1 s into it: padding).
