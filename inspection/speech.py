@@ -20,6 +20,7 @@ from inspection.speech_regions import (
     TrackLevels,
     clamp_times,
     energetic_frames,
+    join_close,
     speech_regions,
 )
 from inspection.speech_segments import (
@@ -391,14 +392,7 @@ def _joined(regions: list[tuple[int, int]], o: DecodeOptions, pad: int) -> list[
     """``regions`` (padded by ``pad``) with neighbours less than ``context_merge_gap_s`` apart
     joined while the result spans at most ``region_max_s`` (+ the padding): one window."""
     gap = int(o.context_merge_gap_s * SAMPLE_RATE)
-    longest = int(o.region_max_s * SAMPLE_RATE) + 2 * pad
-    out: list[tuple[int, int]] = []
-    for a, b in regions:
-        if out and a - out[-1][1] <= gap and b - out[-1][0] <= longest:
-            out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
-    return out
+    return join_close(regions, gap, int(o.region_max_s * SAMPLE_RATE) + 2 * pad)
 
 
 def _tagged(utts: list[Utterance], participant: str, lo_s: float, hi_s: float) -> list[Utterance]:

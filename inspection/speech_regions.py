@@ -70,13 +70,19 @@ def speech_regions(
         voiced = levels.above(o.energy_margin_db)
         spans = [v for a, b in spans for v in _gated(a, b, voiced, o)]
         spans = sorted(spans + _missed_by_vad(len(samples), levels, spans, o))
-    regions: list[tuple[int, int]] = []
+    return join_close(spans, gap, longest)
+
+
+def join_close(spans: list[tuple[int, int]], gap: int, longest: int) -> list[tuple[int, int]]:
+    """Sorted ``spans`` with neighbours at most ``gap`` samples apart joined while the joined
+    span stays at most ``longest`` samples long."""
+    out: list[tuple[int, int]] = []
     for a, b in spans:
-        if regions and a - regions[-1][1] <= gap and b - regions[-1][0] <= longest:
-            regions[-1] = (regions[-1][0], b)
+        if out and a - out[-1][1] <= gap and b - out[-1][0] <= longest:
+            out[-1] = (out[-1][0], b)
         else:
-            regions.append((a, b))
-    return regions
+            out.append((a, b))
+    return out
 
 
 def _missed_by_vad(
