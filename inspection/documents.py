@@ -8,9 +8,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from inspection.ocr import OcrEngine, clean_text, combine_readings, parse_id_card
+from inspection.id_card import combine_readings, parse_id_card
+from inspection.ocr import OcrEngine
 from inspection.page_text import locate_sentence, reading_order, split_form
 from inspection.rules import IdCardEvidence, SignatureEvidence, Span
+from inspection.text_compare import clean_text
 
 
 def shows_id_card(ocr: OcrEngine, bgr: np.ndarray) -> bool:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Indel
 
-from inspection.ocr import TextBox, clean_text
+from inspection.ocr import TextBox
+from inspection.text_compare import clean_text
 
 __all__ = [
     "PageLine",
@@ -59,7 +60,7 @@ class PageLine:
 class SentenceSpan:
     """The stretch of page text that best matches an expected sentence.
 
-    ``similarity`` is the character similarity (0-1, as ``ocr.sentence_similarity``) of
+    ``similarity`` is the character similarity (0-1, as ``text_compare.sentence_similarity``) of
     ``text`` to the sentence; ``matched_chars`` counts the sentence's characters found in
     runs of 2+ (scattered common characters of printed labels do not count); ``lines`` are
     the indices of the page lines the stretch covers.

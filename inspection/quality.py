@@ -1,11 +1,12 @@
 """Measured media quality: audio level, silence and clipping; frame brightness and sharpness.
-
-These functions only measure. ``inspection.rules`` compares the numbers with its thresholds
+These functions only measure (``best_frames`` keeps the sharpest frames for OCR).
+``inspection.rules`` compares the numbers with its thresholds
 and turns them into ``media.quality`` findings.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -200,3 +201,23 @@ def frame_quality(bgr: np.ndarray, t_s: float = 0.0) -> FrameQuality:
 def video_quality(frames: Iterable[tuple[float, np.ndarray]]) -> list[FrameQuality]:
     """``frame_quality`` of each ``(t_s, bgr)`` frame, e.g. from ``media.sample_frames``."""
     return [frame_quality(bgr, t_s) for t_s, bgr in frames]
+
+
+def best_frames(
+    frames: Iterable[tuple[float, np.ndarray]], k: int
+) -> list[tuple[float, np.ndarray, float]]:
+    """The ``k`` sharpest frames as ``(t_s, bgr, sharpness)``, sharpest first.
+
+    Consumes the iterable (e.g. ``inspection.media.sample_frames``) keeping only ``k``
+    frames in memory, so OCR runs on the few frames most likely to be legible.
+    """
+    if k <= 0:
+        return []
+    heap: list[tuple[float, int, float, np.ndarray]] = []
+    for n, (t_s, bgr) in enumerate(frames):
+        item = (sharpness(bgr), n, t_s, bgr)
+        if len(heap) < k:
+            heapq.heappush(heap, item)
+        elif item[0] > heap[0][0]:
+            heapq.heapreplace(heap, item)
+    return [(t, img, s) for s, _, t, img in sorted(heap, key=lambda x: (-x[0], x[1]))]

@@ -5,8 +5,8 @@ The answer is the customer's own recording since the node finished (the live Mat
 segment is readable while it is written), recognised and classified with the inspection's
 own speech model and answer rules (``inspection.speech``, ``inspection.answers``) on a
 thread. Shown documents are read from a still the page takes of its own camera with the
-inspection's OCR (``inspection.ocr``, ``inspection.page_text``). Models are built once per
-server process, on first use. Every result is stored as an event; the offline inspection of
+inspection's OCR (``inspection.ocr``, ``inspection.id_card``, ``inspection.page_text``).
+Models are built once per server process, on first use. Every result is stored as an event; the offline inspection of
 the recording stays the judge.
 """
 
@@ -198,7 +198,7 @@ def read_document(
     models: Models, kind: str, img: np.ndarray, risk_sentence: str | None
 ) -> dict[str, Any]:
     """Read an ID card or a signed page from one still (blocking: OCR)."""
-    from inspection.ocr import parse_id_card
+    from inspection.id_card import parse_id_card
     from inspection.page_text import locate_sentence
 
     boxes = models.inspector().ocr.read(img)

@@ -6,18 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
+from inspection.id_card import IdCardReading, combine_readings, parse_id_card
 from inspection.idnumber import make_id
-from inspection.ocr import (
-    IdCardReading,
-    OcrEngine,
-    OcrError,
-    TextBox,
-    best_frames,
+from inspection.ocr import OcrEngine, OcrError, TextBox
+from inspection.quality import best_frames
+from inspection.signature_page import parse_signature_page
+from inspection.text_compare import (
     clean_text,
-    combine_readings,
     name_matches,
-    parse_id_card,
-    parse_signature_page,
     sentence_coverage,
     sentence_partial_similarity,
     sentence_similarity,

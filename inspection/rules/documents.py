@@ -7,11 +7,11 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from inspection.idnumber import mask_id, normalize_id, validate_id
-from inspection.ocr import clean_text, signature_matches, signature_score
 from inspection.page_text import locate_sentence
 from inspection.report import Finding, Severity
 from inspection.rules.evidence import IdCardEvidence, SignatureEvidence
 from inspection.rules.thresholds import Thresholds
+from inspection.text_compare import clean_text, signature_matches, signature_score
 
 
 def _name_similarity(read: str, expected: str) -> float:
