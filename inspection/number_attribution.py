@@ -21,9 +21,10 @@ from dataclasses import replace
 from typing import Any
 
 from inspection.number_doubt import mismatch_doubt
+from inspection.number_kinds import NumberKind
 from inspection.numbers import parse_numeral
 from inspection.policy import Policy
-from inspection.spoken_numbers import NumberCheck, NumberKind
+from inspection.spoken_numbers import NumberCheck
 
 #: Placeholders whose value a spoken number of each kind is compared with.
 FIELD_PLACEHOLDERS: dict[NumberKind, tuple[str, ...]] = {

@@ -29,6 +29,12 @@ def syllable(ch: str) -> str:
     return pinyin(_ARABIC_CN.get(ch, ch), fuzzy=True)[0]
 
 
+@functools.lru_cache(maxsize=256)
+def syllables(text: str) -> tuple[str, ...]:
+    """``syllable`` of each character of ``text``, for matching words on pinyin."""
+    return tuple(syllable(c) for c in text)
+
+
 @functools.lru_cache(maxsize=1)
 def _numerals_by_syllable() -> dict[str, str]:
     out: dict[str, str] = {}
