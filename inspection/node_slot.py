@@ -10,7 +10,7 @@ words fills it with about its own length of speech that still resembles it moder
 
 ``slot_evidence`` measures the slot: its speech (characters and seconds), the best
 similarity of the node's text to a window inside it, and the content-key score of the slot.
-``script_align`` turns it into a decision (``ScriptSettings.slot_*``).
+``slot_decision`` turns it into a decision (``ScriptSettings.slot_*``).
 
 In a noisy room the recogniser loses whole stretches of the salesperson's speech (a window
 dropped as a repetition loop or as low-confidence, babble taken for silence): the slot of a
@@ -18,7 +18,7 @@ node said there holds no text, like the slot of a node left out. Time tells them
 left-out node leaves no time behind (the salesperson goes on with the next node), a lost one
 leaves a hole in the transcript about as long as the node. ``unheard_seconds`` measures the
 time of the slot in which neither the speaker's recognised words nor the other party's speech
-account for what happened; ``script_align`` makes such a node ``unheard`` (review, not fail).
+account for what happened; ``slot_decision`` makes such a node ``unheard`` (review, not fail).
 """
 
 from __future__ import annotations

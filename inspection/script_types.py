@@ -83,7 +83,7 @@ class ScriptSettings:
     key_window: float = 1.3
     pinyin_weight: float = 0.7  # share of the pinyin score in the combined score
     candidates: int = 3  # best windows kept per node before choosing an in-order chain
-    # A match is cut at pauses longer than this, its longest piece kept (script_align).
+    # A match is cut at pauses longer than this, its longest piece kept (node_candidates).
     match_max_gap_s: float = 4.0
     overlap_tolerance_s: float = 1.0  # consecutive nodes may overlap this much (timing jitter)
     marker_slack_s: float = 3.0  # a match starting this close to its marker's range is inside it
