@@ -22,7 +22,7 @@ from typing import Any
 
 from inspection.number_doubt import mismatch_doubt
 from inspection.number_kinds import NumberKind
-from inspection.numbers import parse_numeral
+from inspection.numerals import parse_numeral
 from inspection.policy import Policy
 from inspection.spoken_numbers import NumberCheck
 

@@ -18,7 +18,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inspection.numbers import parse_numeral
+from inspection.numerals import parse_numeral
 
 CHINESE_NUMERALS = "零一二两三四五六七八九十百千万"
 ARABIC_DIGITS = "0123456789"

@@ -14,7 +14,7 @@ from typing import Literal
 
 from inspection.number_readings import NUMERALS as NUMERAL_CHARS
 from inspection.number_readings import numeral_homophones, syllables
-from inspection.numbers import Quantity, find_quantities
+from inspection.quantities import Quantity, find_quantities
 from inspection.transcript import TextStream
 
 __all__ = ["KEYWORDS", "RESTATE_WORDS", "Keyword", "NumberKind", "classify", "classify_number"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from inspection.numbers import parse_numeral, to_chinese
+from inspection.numerals import parse_numeral, to_chinese
 from inspection.textnorm import pinyin
 
 #: Numerals (and multipliers) a homophone may stand for.

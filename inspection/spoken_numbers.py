@@ -15,8 +15,9 @@ from typing import Any
 from inspection.number_kinds import Keyword, NumberKind, classify
 from inspection.number_readings import Reading, readings
 from inspection.number_statements import Statement, statement_of
-from inspection.numbers import Quantity, find_quantities, format_value, numeral_end
+from inspection.numerals import format_value, numeral_end
 from inspection.policy import Policy
+from inspection.quantities import Quantity, find_quantities
 from inspection.transcript import TextStream
 
 _UNIT_OF: dict[NumberKind, str] = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inspection.numbers import canonical_spans, canonicalize
+from inspection.quantities import canonical_spans, canonicalize
 from inspection.speech import Utterance
 from inspection.textnorm import keep_mask, pinyin, prepare
 

@@ -11,7 +11,7 @@ import pytest
 import zhconv
 
 from inspection.number_readings import numeral_homophones, readings
-from inspection.numbers import to_chinese
+from inspection.numerals import to_chinese
 from inspection.policy import Policy
 from inspection.speech import Utterance, Word
 from inspection.spoken_numbers import NumberCheck, check_numbers
