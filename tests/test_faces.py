@@ -9,15 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from inspection.faces import (
-    Face,
-    FaceAnalyzer,
-    PresenceSample,
-    absence_intervals,
-    cosine,
-    presence_timeline,
-    similarity_transform,
-)
+from inspection.face_align import similarity_transform
+from inspection.face_presence import PresenceSample, absence_intervals, presence_timeline
+from inspection.faces import Face, FaceAnalyzer, cosine
 from models import ModelRegistry
 
 FACES = Path(__file__).parent / "data" / "faces"
