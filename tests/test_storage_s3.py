@@ -246,9 +246,9 @@ async def test_audit_verify_checks_files_missing_here_in_the_store(
     """A worker on another machine wrote report.json (anchored, uploaded): the media node's
     data dir has no copy, so `kesu audit verify` there reads it from the store."""
     from server import audit
+    from server.audit_files import check_all_files
     from server.audit_keys import AuditKeys, CheckpointLog
     from server.audit_trail import AuditTrail, attach
-    from server.audit_verify import check_all_files
     from server.store.db import Database
 
     store = _store(s3, tmp_path, "t6")
