@@ -14,7 +14,7 @@ few seconds, the sweep
   and the audit entry.
 
 A participant who left (or was cut off by the crash) may rejoin only within the window
-(``sessions._check_rejoin_window``), so past it the session's state is final.
+(``session_call._check_rejoin_window``), so past it the session's state is final.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from server import nodes, sessions
+from server import nodes, session_call, sessions
 from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.session_dir import SEGMENT_RECORDING, SessionDir, parse_iso
@@ -108,10 +108,10 @@ async def _end_if_recorded(ctx: AppContext, session_id: str, reason: str) -> boo
     if not sdir.exists() or not sdir.segments():
         return False  # nothing to inspect; the session stays as it is
     row = await ctx.db.run_read(lambda s: s.get(RecordingSession, session_id))
-    if row is None or row.deleted_at is not None or row.status not in sessions.LIVE_STATES:
+    if row is None or row.deleted_at is not None or row.status not in session_call.LIVE_STATES:
         return False
     try:
-        await sessions.end_session(ctx, row, "system", reason=reason)
+        await session_call.end_session(ctx, row, "system", reason=reason)
     except (nodes.WrongNode, sessions.SessionError):
         return False  # its (live again) node ends it, or someone ended it meanwhile
     log.info("session %s ended by the system (%s); inspection queued", session_id, reason)

@@ -13,7 +13,7 @@ from typing import Any
 from inspection.playback import PlaybackError, encode_opus
 from inspection.policy import Policy
 from inspection.templates import RenderedNode
-from server import sessions
+from server import session_call, sessions
 from server.context import AppContext
 from server.rtc.errors import RtcError
 from server.rtc.playback import Clip
@@ -47,7 +47,7 @@ def playback_state(ctx: AppContext, session_id: str) -> dict[str, Any]:
 
 async def play_node(ctx: AppContext, row: RecordingSession, node_id: str) -> dict[str, Any]:
     """Start playing ``node_id`` into the session's room; returns the playback state."""
-    if row.status not in sessions.LIVE_STATES:
+    if row.status not in session_call.LIVE_STATES:
         raise sessions.SessionError(409, "session_ended", "this session has ended")
     nodes = sessions.rendered_nodes(row.template_id, Policy.from_dict(row.policy))
     node = next((n for n in nodes if n.id == node_id), None)
@@ -65,7 +65,7 @@ async def play_node(ctx: AppContext, row: RecordingSession, node_id: str) -> dic
     except PlaybackError as exc:
         raise sessions.SessionError(500, "playback_unavailable", str(exc)) from None
     clip = Clip(node.id, audio.packets, audio.source_sha256, audio.packets_sha256)
-    await sessions.set_node(ctx, row, node.id)
+    await session_call.set_node(ctx, row, node.id)
     try:
         return await room.player.play(clip)
     except RtcError as exc:

@@ -26,7 +26,7 @@ import numpy as np
 from inspection.idnumber import mask_id
 from inspection.policy import Policy
 from inspection.templates import RenderedNode, load_template
-from server import sessions
+from server import session_call, sessions
 from server.context import AppContext
 from server.session_dir import SessionDir, parse_iso, utc_now
 from server.store.models import RecordingSession
@@ -75,7 +75,7 @@ def models_of(ctx: AppContext) -> Models:
 def require_self_service(ctx: AppContext, row: RecordingSession) -> None:
     if sessions.session_mode(ctx, row.id) != MODE:
         raise sessions.SessionError(409, "not_self_service", "this is not a self-service session")
-    if row.status not in sessions.LIVE_STATES:
+    if row.status not in session_call.LIVE_STATES:
         raise sessions.SessionError(409, "session_ended", "this session has ended")
 
 

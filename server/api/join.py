@@ -8,7 +8,7 @@ from aiohttp import web
 
 from inspection.policy import Policy
 from inspection.templates import estimate_duration
-from server import playback, sessions
+from server import playback, session_call, sessions
 from server.api.errors import ApiError, BadRequest
 from server.api.join_claims import claims_of
 from server.api.schemas.sessions import ConsentBody
@@ -84,20 +84,20 @@ async def consent(request: web.Request) -> web.Response:
         raise BadRequest(
             'consent must be given explicitly: {"consent": true}', code="consent_required"
         ) from None
-    row = await sessions.record_consent(ctx, row)
+    row = await session_call.record_consent(ctx, row)
     return web.json_response({"consent_at": iso(row.consent_at)})
 
 
 async def offer(request: web.Request) -> web.Response:
     ctx, row = await _session_for_token(request)
     sdp = await sdp_from_request(request, ctx)
-    answer = await sessions.join_media(ctx, row, "customer", sdp)
+    answer = await session_call.join_media(ctx, row, "customer", sdp)
     return web.json_response({"type": "answer", "sdp": answer})
 
 
 async def leave(request: web.Request) -> web.Response:
     ctx, row = await _session_for_token(request)
-    await sessions.leave_media(ctx, row, "customer")
+    await session_call.leave_media(ctx, row, "customer")
     return web.json_response({"ok": True})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import playback, selfservice, sessions
+from server import playback, selfservice, session_call, sessions
 from server.api.join import _session_for_token
 from server.api.schemas.sessions import AnswerBody, DocumentBody, NodeBody
 from server.api.sessions import connected_of
@@ -28,7 +28,7 @@ async def node(request: web.Request) -> web.Response:
     ctx, row = await _session_for_token(request)
     body = await parse_body(request, NodeBody, ctx.settings.max_body_bytes)
     selfservice.require_self_service(ctx, row)
-    row = await sessions.set_node(ctx, row, body.node)
+    row = await session_call.set_node(ctx, row, body.node)
     return web.json_response(
         {
             "status": row.status,
@@ -62,7 +62,7 @@ async def finish(request: web.Request) -> web.Response:
     ctx, row = await _session_for_token(request)
     selfservice.require_self_service(ctx, row)
     nodes = selfservice.summary(ctx, row)
-    row = await sessions.end_session(ctx, row, f"customer:{row.id}")
+    row = await session_call.end_session(ctx, row, f"customer:{row.id}")
     return web.json_response({"status": row.status, "nodes": nodes})
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from inspection.policy import Policy
 from inspection.templates import estimate_duration, named_templates
-from server import nodes, playback, sessions
+from server import nodes, playback, session_call, sessions
 from server.api import forward
 from server.api.auth import require_user
 from server.api.errors import BadRequest
@@ -144,7 +144,7 @@ def _origin(request: web.Request, ctx: AppContext) -> str:
 
 async def join_link(request: web.Request) -> web.Response:
     ctx, _user, row = await _own_session(request)
-    if row.status not in sessions.LIVE_STATES:
+    if row.status not in session_call.LIVE_STATES:
         raise sessions.SessionError(409, "session_ended", "this session has ended")
     ttl = ctx.settings.join_link_hours * 3600
     token = ctx.signer.sign(row.id, row.join_nonce, ttl)
@@ -178,20 +178,20 @@ async def sdp_from_request(request: web.Request, ctx: AppContext) -> str:
 async def offer(request: web.Request) -> web.Response:
     ctx, _user, row = await _own_session(request)
     sdp = await sdp_from_request(request, ctx)
-    answer = await sessions.join_media(ctx, row, "salesperson", sdp)
+    answer = await session_call.join_media(ctx, row, "salesperson", sdp)
     return web.json_response({"type": "answer", "sdp": answer})
 
 
 async def leave(request: web.Request) -> web.Response:
     ctx, _user, row = await _own_session(request)
-    await sessions.leave_media(ctx, row, "salesperson")
+    await session_call.leave_media(ctx, row, "salesperson")
     return web.json_response({"ok": True})
 
 
 async def node(request: web.Request) -> web.Response:
     ctx, _user, row = await _own_session(request)
     body = await parse_body(request, NodeBody, ctx.settings.max_body_bytes)
-    row = await sessions.set_node(ctx, row, body.node)
+    row = await session_call.set_node(ctx, row, body.node)
     return web.json_response({"session": sessions.session_json(row, connected_of(ctx, row.id))})
 
 
@@ -201,7 +201,7 @@ async def end(request: web.Request) -> web.Response:
     if request.can_read_body:
         body = await parse_body(request, EndBody, ctx.settings.max_body_bytes)
     missing = ctx.live.missing(row.id) if ctx.live is not None else None
-    if missing and not body.confirm_missing and row.status in sessions.LIVE_STATES:
+    if missing and not body.confirm_missing and row.status in session_call.LIVE_STATES:
         # Ending is allowed, but only knowingly: the page shows the list and asks.
         raise sessions.SessionError(
             409,
@@ -209,7 +209,7 @@ async def end(request: web.Request) -> web.Response:
             f"{len(missing)} required items were not seen done by the live checks",
             {"missing": missing},
         )
-    row = await sessions.end_session(
+    row = await session_call.end_session(
         ctx, row, f"user:{user.username}", confirmed_missing=bool(missing)
     )
     return web.json_response({"session": sessions.session_json(row)})

@@ -1,0 +1,195 @@
+"""A recording session's call: the customer's consent, media joins and leaves (rejoin
+window), teleprompter progress, and the end that finalises the files and queues the jobs.
+
+Creating, reading and listing sessions is ``server.sessions``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from inspection.policy import Policy
+from server import audit, nodes
+from server.context import AppContext
+from server.rtc.errors import RtcError
+from server.sdp_check import check_offer, public_message
+from server.session_dir import SessionDir
+from server.sessions import SessionError, local_dir, rendered_nodes, session_dir
+from server.store.models import RecordingSession
+from server.store.types import iso, utcnow
+
+log = logging.getLogger("kesu.sessions")
+
+
+LIVE_STATES = ("created", "live", "interrupted")
+
+
+async def _update(ctx: AppContext, session_id: str, **values: Any) -> RecordingSession:
+    async with ctx.db.session() as s:
+        row = await s.get(RecordingSession, session_id)
+        if row is None:
+            raise SessionError(404, "not_found", "no such session")
+        for key, value in values.items():
+            setattr(row, key, value)
+    return row
+
+
+async def record_consent(ctx: AppContext, row: RecordingSession) -> RecordingSession:
+    """R2: the customer's consent to be recorded, stamped with the server clock."""
+    if row.status not in LIVE_STATES:
+        raise SessionError(409, "session_ended", "this session has ended")
+    if row.consent_at is not None:
+        return row
+    now = utcnow()
+    sdir = await local_dir(ctx, row.id)
+    await sdir.add_event("consent", participant="customer")
+    async with ctx.db.session() as s:
+        db_row = await s.get(RecordingSession, row.id)
+        assert db_row is not None
+        db_row.consent_at = now
+        await audit.record(s, f"customer:{row.id}", "consent.given", row.id, {"at": iso(now)})
+    return db_row
+
+
+async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sdp: str) -> str:
+    """Connect one participant's browser to the session's media room; returns the SDP answer."""
+    if row.status not in LIVE_STATES:
+        raise SessionError(409, "session_ended", "this session has ended")
+    if role == "customer" and row.consent_at is None:
+        raise SessionError(409, "consent_required", "the customer must consent to recording first")
+    if len(offer_sdp.encode()) > ctx.settings.max_sdp_bytes:
+        raise SessionError(
+            413, "sdp_too_large", f"SDP offer larger than {ctx.settings.max_sdp_bytes} bytes"
+        )
+    sdir = await local_dir(ctx, row.id)
+    _check_rejoin_window(sdir, role, ctx.settings.rejoin_window_s)
+    try:
+        check_offer(offer_sdp, ctx.settings.max_sdp_bytes)
+        await nodes.place(ctx, row.id)  # or WrongNode: the browser goes to the holder
+        room = ctx.rooms.room_for(row.id, sdir)
+        if ctx.live is not None and room.tap is None:
+            room.tap = ctx.live.open(row.id, sdir, row.template_id, row.policy)
+        try:
+            answer = await room.join(role, offer_sdp)
+        except BaseException:
+            # A refused offer must not hold one of the max_sessions slots.
+            await ctx.rooms.discard_if_unused(row.id)
+            raise
+    except RtcError as exc:
+        log.info("session %s: %s refused: %s", row.id, role, exc)
+        raise SessionError(exc.status, exc.code, public_message(exc)) from None
+    if row.status != "live":
+        await _update(ctx, row.id, status="live", started_at=row.started_at or utcnow())
+    async with ctx.db.session() as s:
+        actor = f"customer:{row.id}" if role == "customer" else f"salesperson:{row.salesperson_id}"
+        await audit.record(s, actor, "media.join", row.id, {"role": role})
+    return answer
+
+
+def _check_rejoin_window(sdir: SessionDir, role: str, window_s: float) -> None:
+    """A participant whose last event is a leave (or the server's crash, which dropped
+    everyone) may come back only within the window."""
+    last = None
+    for event in sdir.metadata.get("events", []):
+        if event.get("type") == "interrupted" or (
+            event.get("participant") == role and event.get("type") in ("join", "leave")
+        ):
+            last = event
+    if last is None or last["type"] == "join":
+        return
+    left_at = datetime.fromisoformat(str(last["at"]).replace("Z", "+00:00"))
+    away_s = (utcnow() - left_at).total_seconds()
+    if away_s > window_s:
+        raise SessionError(
+            410,
+            "rejoin_window_expired",
+            f"the {role} left {away_s:.0f} s ago; rejoining is allowed within {window_s:.0f} s",
+        )
+
+
+async def leave_media(ctx: AppContext, row: RecordingSession, role: str) -> None:
+    room = ctx.rooms.get(row.id)
+    if room is not None:
+        await room.leave(role)
+
+
+async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> RecordingSession:
+    """The salesperson moved the teleprompter to ``node_id``; stored with the server time."""
+    if row.status not in LIVE_STATES:
+        raise SessionError(409, "session_ended", "this session has ended")
+    nodes = rendered_nodes(row.template_id, Policy.from_dict(row.policy))
+    if node_id not in {n.id for n in nodes}:
+        raise SessionError(
+            400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
+        )
+    await (await local_dir(ctx, row.id)).add_event("node", node=node_id)
+    if ctx.live is not None:
+        ctx.live.marker(row.id, node_id)
+    return await _update(ctx, row.id, current_node=node_id)
+
+
+async def _claim_end(ctx: AppContext, session_id: str) -> str:
+    """Set ``ended`` if the session is still in a live state; returns the state it had."""
+    async with ctx.db.session() as s:
+        status = await s.scalar(
+            select(RecordingSession.status).where(RecordingSession.id == session_id)
+        )
+        if status in LIVE_STATES:
+            done = await s.execute(
+                update(RecordingSession)
+                .where(RecordingSession.id == session_id, RecordingSession.status == status)
+                .values(status="ended", ended_at=utcnow())
+            )
+            if getattr(done, "rowcount", 0) == 1:
+                return str(status)
+    raise SessionError(409, "session_ended", "this session has already ended")
+
+
+async def end_session(
+    ctx: AppContext,
+    row: RecordingSession,
+    actor: str,
+    reason: str | None = None,
+    confirmed_missing: bool = False,
+) -> RecordingSession:
+    """Finalise the recordings, then queue the review video and the inspection. ``reason``
+    (the system ending a session nobody came back to) goes in the end event and audit.
+    What the live checks still missed is stored as a ``live_end`` event, with whether the
+    salesperson confirmed ending anyway (``confirmed_missing``)."""
+    if row.status not in LIVE_STATES:
+        raise SessionError(409, "session_ended", "this session has already ended")
+    # Only the node holding the call can close its room (or WrongNode: the page goes there).
+    await nodes.check_holder(ctx, row.id)
+    await local_dir(ctx, row.id)  # (or 503: the files are on a node that is down)
+    # The room closes before the status changes: this node's fence (server.fence) takes a
+    # session that stops being live under an open room for one the cluster took away.
+    if ctx.live is not None:
+        await ctx.live.end(row.id, confirmed_missing)
+    if ctx.rooms.get(row.id) is not None:
+        await ctx.rooms.close_room(row.id)
+    # Then the end is claimed by compare-and-set: two enders at once (the salesperson and
+    # the housekeeping of another node) must not both finish the files and queue the jobs.
+    previous = await _claim_end(ctx, row.id)
+    try:
+        sdir = session_dir(ctx, row.id)
+        await sdir.finish(detail={"reason": reason} if reason else None)
+        if ctx.anchorer is not None:
+            await ctx.anchorer.flush(row.id)  # the final metadata.json is anchored before the end
+    except BaseException:
+        await asyncio.shield(_update(ctx, row.id, status=previous, ended_at=None))
+        raise
+    row = await _update(ctx, row.id, ended_at=utcnow(), inspection_status="queued")
+    detail: dict[str, Any] = {"files": await sdir.file_hashes()}
+    if reason:
+        detail["reason"] = reason
+    async with ctx.db.session() as s:
+        await audit.record(s, actor, "session.end", row.id, detail)
+    if ctx.settings.make_review_video:
+        await ctx.queue.enqueue("review_video", {"session_id": row.id})
+    await ctx.queue.enqueue("inspect", {"session_id": row.id})
+    return row
