@@ -6,17 +6,7 @@ from inspection.policy import Policy
 from inspection.speech import Utterance
 from inspection.spoken_numbers import check_numbers
 from inspection.transcript import build_stream
-
-POLICY = Policy(
-    customer_name="张三",
-    customer_id_number="11010519491231002X",
-    product_name="安康终身寿险",
-    premium=12000,
-    payment_method="年交",
-    payment_years=10,
-    insurance_years=20,
-    cooling_off_days=15,
-)
+from tests.test_script import POLICY
 
 
 def _checks(*texts: str, policy: Policy = POLICY) -> list[tuple[str, float, float | None, bool]]:
