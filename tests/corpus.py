@@ -195,15 +195,8 @@ def base_plan(template_id: str, key: str, seed: int) -> Plan:
         rng=rng,
         salesperson_face=salesperson,
         customer_face=customer,
-        card={
-            "name": policy.customer_name,
-            "id_number": policy.customer_id_number,
-            "face": customer,
-        },
-        page={
-            "sentence": template.risk_sentence or RISK_SENTENCE,
-            "signature": policy.customer_name,
-        },
+        card=id_card_of(policy, customer),
+        page=signed_page_of(template, policy),
         spare_faces=spare,
         node_events=bool(rng.integers(2)),
     )
@@ -233,8 +226,19 @@ def lines(plan: Plan) -> list[str]:
 Expected = list[dict[str, Any]]
 
 
-def _exp(code: str, node: str | None = None, participant: str | None = None) -> dict[str, Any]:
+def finding(code: str, node: str | None = None, participant: str | None = None) -> dict[str, Any]:
+    """One finding a plan must produce (``code`` at ``node`` of ``participant``)."""
     return {"code": code, "node": node, "participant": participant}
+
+
+def id_card_of(policy: Policy, face: str) -> dict[str, Any]:
+    """The customer's own ID card, as a plan shows it."""
+    return {"name": policy.customer_name, "id_number": policy.customer_id_number, "face": face}
+
+
+def signed_page_of(template: Template, policy: Policy) -> dict[str, Any]:
+    """The page the customer copies the template's risk sentence onto and signs."""
+    return {"sentence": template.risk_sentence or RISK_SENTENCE, "signature": policy.customer_name}
 
 
 def _builtin(plan: Plan) -> bool:
@@ -260,31 +264,31 @@ def k_clean(plan: Plan) -> Expected:
 
 def k_consent_missing(plan: Plan) -> Expected:
     _drop_node(plan, "consent")
-    return [_exp("consent.missing", "consent")]
+    return [finding("consent.missing", "consent")]
 
 
 def k_consent_refused(plan: Plan) -> Expected:
     _set_answer(plan, "consent", "不同意")
     return [
-        _exp("consent.missing", "consent"),
-        _exp("answer.not_affirmative", "consent", "customer"),
+        finding("consent.missing", "consent"),
+        finding("answer.not_affirmative", "consent", "customer"),
     ]
 
 
 def k_reminder_missing(plan: Plan) -> Expected:
     _drop_node(plan, "reminder")
-    return [_exp("reminder.missing", "reminder")]
+    return [finding("reminder.missing", "reminder")]
 
 
 def k_reminder_short(plan: Plan) -> Expected:
     plan.node_beat("reminder").text = SHORT_REMINDERS["builtin" if _builtin(plan) else "mini"]
-    return [_exp("reminder.missing", "reminder", "salesperson")]
+    return [finding("reminder.missing", "reminder", "salesperson")]
 
 
 def k_node_missing(plan: Plan) -> Expected:
     node = "exclusions" if _builtin(plan) else "premium"
     _drop_node(plan, node)
-    return [_exp("script.node_missing", node, "salesperson")]
+    return [finding("script.node_missing", node, "salesperson")]
 
 
 def k_out_of_order(plan: Plan) -> Expected:
@@ -293,19 +297,19 @@ def k_out_of_order(plan: Plan) -> Expected:
     _drop_node(plan, "reminder")
     i = plan.last_index(after) + 1
     plan.beats[i:i] = moved
-    return [_exp("script.out_of_order", "reminder", "salesperson")]
+    return [finding("script.out_of_order", "reminder", "salesperson")]
 
 
 def k_negative_answer(plan: Plan) -> Expected:
     node = "confirm_understood" if _builtin(plan) else "id_card"
     text = "没听懂" if _builtin(plan) else "我不清楚"
     _set_answer(plan, node, text)
-    return [_exp("answer.not_affirmative", node, "customer")]
+    return [finding("answer.not_affirmative", node, "customer")]
 
 
 def k_no_answer(plan: Plan) -> Expected:
     _set_answer(plan, "id_card", None)
-    return [_exp("answer.not_affirmative", "id_card", "customer")]
+    return [finding("answer.not_affirmative", "id_card", "customer")]
 
 
 def _forbidden(index: int) -> Callable[[Plan], Expected]:
@@ -313,7 +317,7 @@ def _forbidden(index: int) -> Callable[[Plan], Expected]:
         i = plan.last_index("premium") + 1
         text = FORBIDDEN_LINES[index]
         plan.beats.insert(i, Beat("extra", "salesperson", text, "premium", pause_s=0.8))
-        return [_exp("speech.forbidden_phrase", "premium", "salesperson")]
+        return [finding("speech.forbidden_phrase", "premium", "salesperson")]
 
     return kind
 
@@ -326,7 +330,7 @@ def k_wrong_premium(plan: Plan) -> Expected:
     premium = (plan.policy.premium or 0) + 3000
     text = wrong_number_text(plan.template.id, _key(plan), "premium", premium=premium)
     plan.node_beat("premium").text = text
-    return [_exp("speech.number_mismatch", "premium", "salesperson")]
+    return [finding("speech.number_mismatch", "premium", "salesperson")]
 
 
 def k_wrong_days(plan: Plan) -> Expected:
@@ -334,20 +338,20 @@ def k_wrong_days(plan: Plan) -> Expected:
     days = 10 if plan.policy.cooling_off_days != 10 else 20
     text = wrong_number_text(plan.template.id, _key(plan), node, cooling_off_days=days)
     plan.node_beat(node).text = text
-    return [_exp("speech.number_mismatch", node, "salesperson")]
+    return [finding("speech.number_mismatch", node, "salesperson")]
 
 
 def k_customer_absent(plan: Plan) -> Expected:
     plan.insert_wait("premium", 10.0)
     plan.absent.append(("customer", "premium"))
-    return [_exp("face.absent", None, "customer")]
+    return [finding("face.absent", None, "customer")]
 
 
 def _extra_person(who: str, node: str) -> Callable[[Plan], Expected]:
     def kind(plan: Plan) -> Expected:
         plan.insert_wait(node, 5.0)
         plan.extra_person.append((who, node, plan.spare_faces[0]))
-        return [_exp("face.extra_person", None, who)]
+        return [finding("face.extra_person", None, who)]
 
     return kind
 
@@ -355,19 +359,19 @@ def _extra_person(who: str, node: str) -> Callable[[Plan], Expected]:
 def k_identity_mismatch(plan: Plan) -> Expected:
     assert plan.card is not None
     plan.card["face"] = plan.spare_faces[1]
-    return [_exp("face.identity_mismatch", "id_card", "customer")]
+    return [finding("face.identity_mismatch", "id_card", "customer")]
 
 
 def k_id_card_missing(plan: Plan) -> Expected:
     plan.card = None
-    return [_exp("document.id_card_missing", "id_card", "customer")]
+    return [finding("document.id_card_missing", "id_card", "customer")]
 
 
 def _card_field(**change: str) -> Callable[[Plan], Expected]:
     def kind(plan: Plan) -> Expected:
         assert plan.card is not None
         plan.card.update(change)
-        return [_exp("document.id_card_mismatch", "id_card", "customer")]
+        return [finding("document.id_card_mismatch", "id_card", "customer")]
 
     return kind
 
@@ -377,14 +381,14 @@ def k_bad_check_digit(plan: Plan) -> Expected:
     number = plan.policy.customer_id_number
     wrong = "0" if number[-1] != "0" else "1"
     plan.card["id_number"] = number[:-1] + wrong  # same person, check character invalid
-    return [_exp("document.id_card_mismatch", "id_card", "customer")]
+    return [finding("document.id_card_mismatch", "id_card", "customer")]
 
 
 def _page_field(expect: list[str], **change: str | None) -> Callable[[Plan], Expected]:
     def kind(plan: Plan) -> Expected:
         assert plan.page is not None
         plan.page.update(change)
-        return [_exp(code, "signature", "customer") for code in expect]
+        return [finding(code, "signature", "customer") for code in expect]
 
     return kind
 
@@ -392,37 +396,37 @@ def _page_field(expect: list[str], **change: str | None) -> Callable[[Plan], Exp
 def k_page_missing(plan: Plan) -> Expected:
     plan.page = None
     return [
-        _exp("document.signature_missing", "signature", "customer"),
-        _exp("document.risk_sentence_missing", "signature", "customer"),
+        finding("document.signature_missing", "signature", "customer"),
+        finding("document.risk_sentence_missing", "signature", "customer"),
     ]
 
 
 def k_quality_clipped(plan: Plan) -> Expected:
     # Gain 8 drives the loud part of each syllable into full-scale clipping (~3% of samples).
     plan.audio_fx["salesperson"] = {"gain": 8.0, "clip_at": 1.0}
-    return [_exp("media.quality", None, "salesperson")]
+    return [finding("media.quality", None, "salesperson")]
 
 
 def k_quality_dark(plan: Plan) -> Expected:
     # The customer's room is dark until the documents are shown (a light is switched on).
     plan.dark.append(("customer", plan.nodes[0].id, "id_card", DARK_GAIN))
-    return [_exp("media.quality", None, "customer")]
+    return [finding("media.quality", None, "customer")]
 
 
 def k_quality_muted(plan: Plan) -> Expected:
     plan.audio_fx["customer"] = {"muted": True}
     answered = [n.id for n in plan.nodes if n.requires_answer]
     return [
-        _exp("media.quality", None, "customer"),
-        _exp("consent.missing", "consent"),
-        *[_exp("answer.not_affirmative", n, "customer") for n in answered],
+        finding("media.quality", None, "customer"),
+        finding("consent.missing", "consent"),
+        *[finding("answer.not_affirmative", n, "customer") for n in answered],
     ]
 
 
 def k_media_gap(plan: Plan) -> Expected:
     plan.insert_wait("premium", GAP_S + 1.0)
     plan.gap = ("customer", "premium", GAP_S)
-    return [_exp("media.gap", None, "customer")]
+    return [finding("media.gap", None, "customer")]
 
 
 DARK_GAIN = 0.12

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from inspection.policy import Policy, Product, format_amount
 from inspection.templates import load_template, render
-from tests.corpus import Beat, Plan
+from tests.corpus import Beat, Plan, finding
 from tests.corpus_v2.acoustics import voiced_seconds
-from tests.corpus_v2.plan import TEMPLATES_DIR, Expected, Variation, _exp, _pick, question_back
+from tests.corpus_v2.plan import TEMPLATES_DIR, Expected, Variation, _pick, question_back
 
 RIDER_KEY = "rider1"
 MINUTES = (15.0, 19.5)  # the session length is drawn from this range
@@ -303,7 +303,9 @@ def make_combined(plan: Plan, var: Variation, *, wrong_rider_premium: bool) -> E
         plan.beats[i:i] = add
     _size_pauses(plan, var, pauses, float(rng.uniform(*MINUTES)) * 60.0)
     if wrong_rider_premium:
-        return [_exp("speech.number_mismatch", f"{RIDER_KEY}.{cw.roles['premium']}", "salesperson")]
+        return [
+            finding("speech.number_mismatch", f"{RIDER_KEY}.{cw.roles['premium']}", "salesperson")
+        ]
     return []
 
 

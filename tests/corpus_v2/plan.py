@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 
 from inspection.templates import load_template, render
-from tests.corpus import Beat, Plan
+from tests.corpus import Beat, Plan, finding, id_card_of, signed_page_of
 from tests.corpus_v2.acoustics import PRESETS, Network, Room, Voice
 from tests.corpus_v2.documents import LAYOUTS, POSES, CardPose, FormLayout
 from tests.corpus_v2.wording import WORDINGS, Wording
-from tests.render import RISK_SENTENCE
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "data" / "templates"
 SPLITS = ("dev", "test")
@@ -146,15 +145,8 @@ def base_plan(split: str, key: str, seed: int, *, questions: bool = True) -> tup
         rng=rng,
         salesperson_face=salesperson,
         customer_face=customer,
-        card={
-            "name": policy.customer_name,
-            "id_number": policy.customer_id_number,
-            "face": customer,
-        },
-        page={
-            "sentence": template.risk_sentence or RISK_SENTENCE,
-            "signature": policy.customer_name,
-        },
+        card=id_card_of(policy, customer),
+        page=signed_page_of(template, policy),
         spare_faces=spare,
         node_events=bool(rng.random() < 0.7),
         video_codec="libx264",
@@ -180,10 +172,6 @@ def question_back(
     ]
 
 
-def _exp(code: str, node: str | None = None, participant: str | None = None) -> dict[str, Any]:
-    return {"code": code, "node": node, "participant": participant}
-
-
 def _answer(plan: Plan, node_id: str) -> Beat:
     return next(b for b in plan.beats if b.kind == "answer" and b.node == node_id)
 
@@ -195,14 +183,14 @@ def k_clean(plan: Plan, var: Variation) -> Expected:
 def k_hedged_answer(plan: Plan, var: Variation) -> Expected:
     node = var.wording.node("understood")
     _answer(plan, node).text = _pick(plan.rng, var.wording.grammar.expand("hedges"))
-    return [_exp("answer.not_affirmative", node, "customer")]
+    return [finding("answer.not_affirmative", node, "customer")]
 
 
 def k_consent_refused(plan: Plan, var: Variation) -> Expected:
     node = var.wording.node("consent")
     pool = var.wording.grammar.expand("refusals") + var.wording.grammar.expand("hedges")
     _answer(plan, node).text = _pick(plan.rng, pool)
-    return [_exp("consent.missing", node), _exp("answer.not_affirmative", node, "customer")]
+    return [finding("consent.missing", node), finding("answer.not_affirmative", node, "customer")]
 
 
 def _wrong(role: str, field_name: str) -> Kind:
@@ -212,7 +200,7 @@ def _wrong(role: str, field_name: str) -> Kind:
         beat = next(b for b in plan.beats if b.kind == "node" and b.node == node)
         beat.text = var.wording.say(node, 0, wrong)  # only paraphrase 0 has wrong-number clips
         var.variants[node] = 0
-        return [_exp("speech.number_mismatch", node, "salesperson")]
+        return [finding("speech.number_mismatch", node, "salesperson")]
 
     return kind
 
@@ -220,13 +208,13 @@ def _wrong(role: str, field_name: str) -> Kind:
 def k_node_missing(plan: Plan, var: Variation) -> Expected:
     node = var.wording.node("skippable")
     plan.beats = [b for b in plan.beats if b.node != node]
-    return [_exp("script.node_missing", node, "salesperson")]
+    return [finding("script.node_missing", node, "salesperson")]
 
 
 def k_reminder_missing(plan: Plan, var: Variation) -> Expected:
     node = var.wording.node("reminder")
     plan.beats = [b for b in plan.beats if b.node != node]
-    return [_exp("reminder.missing", node)]
+    return [finding("reminder.missing", node)]
 
 
 def k_forbidden(plan: Plan, var: Variation) -> Expected:
@@ -234,7 +222,7 @@ def k_forbidden(plan: Plan, var: Variation) -> Expected:
     i = max(i for i, b in enumerate(plan.beats) if b.node == node) + 1
     text = _pick(plan.rng, var.wording.forbidden)
     plan.beats.insert(i, Beat("extra", "salesperson", text, node, pause_s=0.8))
-    return [_exp("speech.forbidden_phrase", node, "salesperson")]
+    return [finding("speech.forbidden_phrase", node, "salesperson")]
 
 
 def _card(change: str) -> Kind:
@@ -243,9 +231,9 @@ def _card(change: str) -> Kind:
         node = var.wording.node("id_card")
         if change == "name":
             plan.card["name"] = OTHER_NAMES[var.split]
-            return [_exp("document.id_card_mismatch", node, "customer")]
+            return [finding("document.id_card_mismatch", node, "customer")]
         plan.card["face"] = plan.spare_faces[-1]
-        return [_exp("face.identity_mismatch", node, "customer")]
+        return [finding("face.identity_mismatch", node, "customer")]
 
     return kind
 
@@ -256,15 +244,15 @@ def _page(change: str) -> Kind:
         if change == "missing":
             plan.page = None
             return [
-                _exp("document.signature_missing", node, "customer"),
-                _exp("document.risk_sentence_missing", node, "customer"),
+                finding("document.signature_missing", node, "customer"),
+                finding("document.risk_sentence_missing", node, "customer"),
             ]
         assert plan.page is not None
         if change == "signature":
             plan.page["signature"] = OTHER_NAMES[var.split]
-            return [_exp("document.signature_mismatch", node, "customer")]
+            return [finding("document.signature_mismatch", node, "customer")]
         plan.page["sentence"] = RISK_ALTERED[var.split]
-        return [_exp("document.risk_sentence_mismatch", node, "customer")]
+        return [finding("document.risk_sentence_mismatch", node, "customer")]
 
     return kind
 
