@@ -15,17 +15,12 @@ from fake_media import FakeDevice, make_device
 from kesu_e2e import (
     CHROMIUM_FLAGS,
     FACES,
-    SALES_USER,
     SERVER_ENV,
     KesuServer,
     chromium_executable,
-    start_server,
-    stop_server,
+    serving,
 )
 from playwright.async_api import Browser, async_playwright
-
-from server.settings import load_settings
-from server.users import add_user
 
 
 @pytest.fixture(scope="session")
@@ -53,17 +48,8 @@ def screenshot_dir(tmp_path: Path) -> Path:
 async def kesu_server(tmp_path: Path) -> AsyncIterator[KesuServer]:
     """The real server on 127.0.0.1 with loopback-only ICE, one worker (for the review video)
     and a salesperson account created with the CLI's function."""
-    data_dir = tmp_path / "data"
-    settings = load_settings({"data_dir": str(data_dir)}, env={})
-    name, password, display, institution = SALES_USER
-    await add_user(settings, name, "salesperson", password, display, institution)
-    server = await start_server(data_dir, SERVER_ENV, tmp_path / "server.log")
-    try:
+    async with serving(tmp_path, SERVER_ENV) as server:
         yield server
-    finally:
-        await stop_server(server.process)
-        if os.environ.get("KESU_E2E_SHOW_LOG"):
-            print(server.log())
 
 
 @pytest.fixture

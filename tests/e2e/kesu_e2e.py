@@ -12,14 +12,18 @@ server only through the browser. Set ``KESU_E2E_NETNS=0`` to run without the nam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.settings import load_settings
+from server.users import add_user
 from tests.browser import BASE_FLAGS, CHROMIUM
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,6 +129,23 @@ async def start_server(
         raise
     netns = Path(f"/proc/{process.pid}/ns/net") if isolated else None
     return KesuServer(f"http://127.0.0.1:{port}", data_dir, process, netns, log_path)
+
+
+@contextlib.asynccontextmanager
+async def serving(tmp_path: Path, env: dict[str, str]) -> AsyncIterator[KesuServer]:
+    """The server on a fresh data directory under ``tmp_path`` with the salesperson account
+    (created with the CLI's function); stopped on exit, its log printed with KESU_E2E_SHOW_LOG."""
+    data_dir = tmp_path / "data"
+    settings = load_settings({"data_dir": str(data_dir)}, env={})
+    name, password, display, institution = SALES_USER
+    await add_user(settings, name, "salesperson", password, display, institution)
+    server = await start_server(data_dir, env, tmp_path / "server.log")
+    try:
+        yield server
+    finally:
+        await stop_server(server.process)
+        if os.environ.get("KESU_E2E_SHOW_LOG"):
+            print(server.log())
 
 
 async def stop_server(process: asyncio.subprocess.Process) -> None:

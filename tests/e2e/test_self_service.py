@@ -28,14 +28,11 @@ from kesu_e2e import (
     SERVER_ENV,
     KesuServer,
     chromium_executable,
-    start_server,
-    stop_server,
+    serving,
 )
 from playwright.async_api import Page, async_playwright, expect
 
 from inspection.idnumber import make_id
-from server.settings import load_settings
-from server.users import add_user
 from tests.render import RISK_SENTENCE, place_in_frame, render_id_card, render_signature_form
 
 pytestmark = pytest.mark.e2e
@@ -74,23 +71,14 @@ def customer_media(directory: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[KesuServer]:
-    data_dir = tmp_path / "data"
-    settings = load_settings({"data_dir": str(data_dir)}, env={})
-    name, password, display, institution = SALES_USER
-    await add_user(settings, name, "salesperson", password, display, institution)
     env = {
         **SERVER_ENV,
         "KESU_TEMPLATES_DIR": str(REPO / "tests" / "data" / "templates"),
         "KESU_SELF_SERVICE_LISTEN_S": "4",
         "KESU_MAKE_REVIEW_VIDEO": "0",
     }
-    srv = await start_server(data_dir, env, tmp_path / "server.log")
-    try:
+    async with serving(tmp_path, env) as srv:
         yield srv
-    finally:
-        await stop_server(srv.process)
-        if os.environ.get("KESU_E2E_SHOW_LOG"):
-            print(srv.log())
 
 
 async def create_self_service(page: Page, server: KesuServer) -> str:
