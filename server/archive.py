@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 
 from server.blobs import ObjectBlobStore
-from server.session_dir import METADATA, SEGMENT_RECORDING, SessionDir, validate_session_id
+from server.session_dir import SessionDir
+from server.session_format import METADATA, SEGMENT_RECORDING, validate_session_id
 
 log = logging.getLogger("kesu.archive")
 

@@ -34,7 +34,8 @@ from sqlalchemy import select
 from server import nodes
 from server.aio import raise_if_cancelling
 from server.context import AppContext
-from server.session_dir import SEGMENT_RECORDING, SessionDir
+from server.session_dir import SessionDir
+from server.session_format import SEGMENT_RECORDING
 from server.settings import Settings
 from server.store.models import RecordingSession
 

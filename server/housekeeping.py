@@ -28,7 +28,8 @@ from sqlalchemy import or_, select
 from server import nodes, session_call, sessions
 from server.aio import raise_if_cancelling
 from server.context import AppContext
-from server.session_dir import SEGMENT_RECORDING, SessionDir, parse_iso
+from server.session_dir import SessionDir
+from server.session_format import SEGMENT_RECORDING, parse_iso
 from server.store.models import RecordingSession
 from server.store.types import utcnow
 

@@ -1,6 +1,7 @@
 """The per-session directory: ``metadata.json`` (schema ``kesu.session/1``) beside the media.
 
-See docs/session-format.md. One ``SessionDir`` object exists per directory per process
+See docs/session-format.md; the format itself (records, timestamps, ids) is
+``server.session_format``. One ``SessionDir`` object exists per directory per process
 (constructing it twice returns the same object), so there is exactly one writer of each
 ``metadata.json``. Mutations update memory at once (in call order) and are then written
 atomically (temp file, fsync, ``os.replace``) on a worker thread; the ``async`` methods
@@ -17,69 +18,35 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from server.session_format import (
+    METADATA,
+    PARTICIPANT_RE,
+    SCHEMA,
+    SEGMENT_FINISHED,
+    SEGMENT_INTERRUPTED,
+    SEGMENT_RECORDING,
+    InvalidSessionId,
+    SegmentInfo,
+    derived,
+    iso_z,
+    new_event,
+    new_metadata,
+    new_segment,
+    parse_iso,
+    secs,
+    segment_info,
+    utc_now,
+    validate_session_id,
+)
+
 log = logging.getLogger("kesu.session_dir")
-
-SCHEMA = "kesu.session/1"
-METADATA = "metadata.json"
-SESSION_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-PARTICIPANT_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-SEGMENT_RECORDING = "recording"
-SEGMENT_FINISHED = "finished"
-SEGMENT_INTERRUPTED = "interrupted"
-
-
-class InvalidSessionId(ValueError):
-    """A session id (directory name) outside ``[a-z0-9-]``: path-like, empty or too long."""
-
-
-def validate_session_id(session_id: str) -> str:
-    """Return ``session_id`` if it is a safe directory name, else raise InvalidSessionId."""
-    if not isinstance(session_id, str) or not SESSION_ID_RE.fullmatch(session_id):
-        raise InvalidSessionId(f"invalid session id {session_id!r}: only [a-z0-9-], 1-64 chars")
-    return session_id
-
-
-def utc_now() -> datetime:
-    """The server clock (UTC, timezone-aware)."""
-    return datetime.now(UTC)
-
-
-def iso_z(dt: datetime) -> str:
-    """``2026-11-22T03:00:00.000Z`` (UTC, milliseconds)."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    """Inverse of :func:`iso_z` (accepts any ISO 8601 form with a ``Z`` or an offset)."""
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class SegmentInfo:
-    """One participant's media file for one connection segment."""
-
-    participant: str
-    index: int
-    file: str
-    path: Path
-    started_at: datetime | None
-    ended_at: datetime | None
-    start_s: float | None
-    end_s: float | None
-    status: str
-    bytes: int | None
-    sha256: str | None
 
 
 def hash_file(path: Path) -> tuple[int, str]:
@@ -180,17 +147,7 @@ class SessionDir:
             if meta.get("schema") != SCHEMA:
                 raise ValueError(f"{meta_path}: unknown schema {meta.get('schema')!r}")
             return meta
-        return {
-            "schema": SCHEMA,
-            "session_id": self.session_id,
-            "status": "created",
-            "created_at": iso_z(utc_now()),
-            "started_at": None,
-            "ended_at": None,
-            "segments": [],
-            "events": [],
-            "gaps": [],
-        }
+        return new_metadata(self.session_id)
 
     def exists(self) -> bool:
         """Whether ``metadata.json`` is on disk."""
@@ -262,20 +219,9 @@ class SessionDir:
                 (s["index"] for s in self._meta["segments"] if s["participant"] == participant),
                 default=-1,
             )
-            name = f"{participant}-{index:03d}.mkv"
-            self._meta["segments"].append(
-                {
-                    "participant": participant,
-                    "index": index,
-                    "file": name,
-                    "opened_at": iso_z(utc_now()),
-                    "started_at": None,
-                    "ended_at": None,
-                    "status": SEGMENT_RECORDING,
-                    "bytes": None,
-                    "sha256": None,
-                }
-            )
+            segment = new_segment(participant, index)
+            name: str = segment["file"]
+            self._meta["segments"].append(segment)
             if self._meta["status"] in ("created", "interrupted"):
                 self._meta["status"] = "live"  # interrupted: a participant came back
             version = self._bump()
@@ -427,16 +373,10 @@ class SessionDir:
         detail: dict[str, Any] | None,
         at: datetime,
     ) -> dict[str, Any]:
-        event: dict[str, Any] = {
-            "at": iso_z(at),
-            "type": type,
-            "participant": participant,
-            "node": node,
-            "detail": copy.deepcopy(detail) if detail else {},
-        }
+        event = new_event(type, participant, node, detail, at)
         self._meta["events"].append(event)
         started = parse_iso(self._meta.get("started_at"))
-        return {**event, "t_s": _secs(parse_iso(event["at"]), started)}
+        return {**event, "t_s": secs(parse_iso(event["at"]), started)}
 
     def _find_segment(self, path: Path) -> dict[str, Any]:
         for seg in self._meta["segments"]:
@@ -445,34 +385,11 @@ class SessionDir:
         raise KeyError(f"no segment {Path(path).name} in session {self.session_id}")
 
     def _segment_info(self, seg: dict[str, Any], started: datetime | None) -> SegmentInfo:
-        seg_start, seg_end = parse_iso(seg.get("started_at")), parse_iso(seg.get("ended_at"))
-        return SegmentInfo(
-            participant=seg["participant"],
-            index=seg["index"],
-            file=seg["file"],
-            path=self.path / seg["file"],
-            started_at=seg_start,
-            ended_at=seg_end,
-            start_s=_secs(seg_start, started),
-            end_s=_secs(seg_end, started),
-            status=seg["status"],
-            bytes=seg.get("bytes"),
-            sha256=seg.get("sha256"),
-        )
+        return segment_info(self.path, seg, started)
 
     def _derived(self) -> dict[str, Any]:
         """The metadata as written: absolute times plus ``*_s`` relative to ``started_at``."""
-        meta = copy.deepcopy(self._meta)
-        started = parse_iso(meta.get("started_at"))
-        for seg in meta["segments"]:
-            seg["start_s"] = _secs(parse_iso(seg.get("started_at")), started)
-            seg["end_s"] = _secs(parse_iso(seg.get("ended_at")), started)
-        for event in meta["events"]:
-            event["t_s"] = _secs(parse_iso(event["at"]), started)
-        for gap in meta["gaps"]:
-            gap["start_s"] = _secs(parse_iso(gap["started_at"]), started)
-            gap["end_s"] = _secs(parse_iso(gap["ended_at"]), started)
-        return meta
+        return derived(self._meta)
 
     async def _persist(self, version: int) -> None:
         await asyncio.to_thread(self._write_upto, version)
@@ -493,12 +410,6 @@ class SessionDir:
                 hooks = [h for (r, _), h in SessionDir._hooks.items() if r == self.path.parent]
             for hook in hooks:
                 hook(self.session_id, hashlib.sha256(data).hexdigest())
-
-
-def _secs(at: datetime | None, started: datetime | None) -> float | None:
-    if at is None or started is None:
-        return None
-    return round((at - started).total_seconds(), 3)
 
 
 def _hash_if_present(path: Path) -> tuple[int, str] | None:

@@ -36,7 +36,8 @@ from server import audit, nodes
 from server.api.schemas.sessions import NewSessionBody
 from server.context import AppContext
 from server.errors import KesuError
-from server.session_dir import METADATA, SessionDir
+from server.session_dir import SessionDir
+from server.session_format import METADATA
 from server.store.models import RecordingSession, User
 from server.store.types import iso, utcnow
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
 from server.rtc.probe import probe_recording
-from server.session_dir import iso_z
+from server.session_format import iso_z
 from tests.conftest import PASSWORD, Client, RunningServer, free_port, new_session_body
 from tests.test_api_auth import assert_error
 

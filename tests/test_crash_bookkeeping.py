@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from server import housekeeping
-from server.session_dir import SessionDir, iso_z
+from server.session_dir import SessionDir
+from server.session_format import iso_z
 from server.store.models import AuditEntry, Job, RecordingSession
 from tests.conftest import RunningServer
 from tests.test_api_recording import open_session

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from server.selfservice import LISTEN_MARGIN_S, RECORDER_LAG_S, answer_window, decode_image
-from server.session_dir import SessionDir, utc_now
+from server.session_dir import SessionDir
+from server.session_format import utc_now
 from server.sessions import SessionError
 
 

@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from server.session_dir import (
-    InvalidSessionId,
-    SessionDir,
-    iso_z,
-    parse_iso,
-    recover_sessions,
-    validate_session_id,
-)
+from server.session_dir import SessionDir, recover_sessions
+from server.session_format import InvalidSessionId, iso_z, parse_iso, validate_session_id
 
 
 def read_meta(sdir: SessionDir) -> dict:

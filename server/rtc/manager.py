@@ -14,7 +14,8 @@ from server.rtc.errors import CapacityError
 from server.rtc.medialoop import MediaLoop
 from server.rtc.room import Room, RoomEvent
 from server.rtc.settings import RtcSettings
-from server.session_dir import SegmentInfo, SessionDir
+from server.session_dir import SessionDir
+from server.session_format import SegmentInfo
 
 log = logging.getLogger("kesu.rtc.room")
 

@@ -28,7 +28,8 @@ import av.container
 from server.rtc.errors import RtcError
 from server.rtc.medialoop import MediaLoop, on_media_loop
 from server.rtc.relay import PacketRelayTrack
-from server.session_dir import SessionDir, utc_now
+from server.session_dir import SessionDir
+from server.session_format import utc_now
 
 log = logging.getLogger("kesu.rtc.playback")
 

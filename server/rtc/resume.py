@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from server.rtc.participant import ROLES
-from server.session_dir import SEGMENT_INTERRUPTED, SessionDir
+from server.session_dir import SessionDir
+from server.session_format import SEGMENT_INTERRUPTED
 
 
 def last_ends(sdir: SessionDir) -> dict[str, tuple[datetime, str]]:

@@ -24,7 +24,8 @@ import av
 import av.filter
 import numpy as np
 
-from server.session_dir import SegmentInfo, SessionDir
+from server.session_dir import SessionDir
+from server.session_format import SegmentInfo
 
 log = logging.getLogger("kesu.rtc.review_video")
 

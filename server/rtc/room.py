@@ -53,7 +53,8 @@ from server.rtc.recorder import CLOCK_RATES, SegmentRecorder
 from server.rtc.relay import PacketRelayTrack
 from server.rtc.resume import last_connection, last_ends
 from server.rtc.settings import RtcSettings
-from server.session_dir import SegmentInfo, SessionDir
+from server.session_dir import SessionDir
+from server.session_format import SegmentInfo
 
 log = logging.getLogger("kesu.rtc.room")
 
