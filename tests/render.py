@@ -24,6 +24,8 @@ _UKAI_CN = 0  # "AR PL UKai CN"
 
 CARD_SIZE = (856, 540)  # 85.6 x 54 mm at 10 px/mm
 RISK_SENTENCE = "本人已阅读保险条款、产品说明书和投保提示书，了解本产品的特点和保单利益的不确定性"
+#: Another sentence a customer may copy: must not pass for the risk sentence.
+OTHER_SENTENCE = "投保人承诺所填写的健康告知内容真实有效，如有隐瞒愿意承担相应的法律责任"
 
 
 def _font(path: Path, size: int, index: int) -> ImageFont.FreeTypeFont:

@@ -1,9 +1,13 @@
+from datetime import date
+
 import cv2
 import numpy as np
 import pytest
 
+from inspection.idnumber import make_id
 from inspection.quality import (
     audio_quality,
+    best_frames,
     frame_quality,
     sharpness,
     video_quality,
@@ -210,3 +214,13 @@ def test_levels_a_minute_at_a_time_equal_the_whole_track(n: int) -> None:
     q = audio_quality(x)
     assert q.rms_dbfs == pytest.approx(10 * np.log10(squares.mean()), abs=1e-9)
     assert q.clipped_share == pytest.approx(np.mean(np.abs(x) >= 0.99))
+
+
+def test_best_frames_prefers_sharp_frames() -> None:
+    sharp = render_id_card("张三", make_id(date(1990, 3, 7), "110105", 123))
+    frames = [(float(i), cv2.GaussianBlur(sharp, (0, 0), 4.0 - i)) for i in range(3)]
+    frames.insert(1, (9.0, sharp))
+    best = best_frames(iter(frames), 2)
+    assert [t for t, _, _ in best] == [9.0, 2.0]
+    assert best[0][2] > best[1][2]
+    assert best_frames(iter(frames), 0) == []
