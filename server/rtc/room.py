@@ -3,10 +3,10 @@
 ``Room.join(role, offer_sdp)`` answers a browser's offer. The server is the answerer; it
 pre-creates one audio and one video transceiver per connection so it can pin codecs
 (Opus; the room's one video codec, fixed by the first offer) with ``setCodecPreferences``
-and so both legs carry the same codec and packets can be forwarded as they are. Every
-connection of a role records into its own ``<role>-NNN.mkv`` segment; a drop (leave,
-failed connection, no media for ``media_timeout_s``) closes it, and a rejoin opens the
-next one and records the gap. Every task a room starts is owned and awaited in
+and so both legs carry the same codec and packets can be forwarded as they are
+(server/rtc/negotiation.py). Every connection of a role records into its own
+``<role>-NNN.mkv`` segment; a drop (leave, failed connection, no media for
+``media_timeout_s``) closes it, and a rejoin opens the next one and records the gap. Every task a room starts is owned and awaited in
 :meth:`Room.close`. ``RoomManager`` (server/rtc/manager.py) bounds the number of
 concurrent rooms.
 
@@ -33,23 +33,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import av
-from aiortc import (
-    RTCConfiguration,
-    RTCPeerConnection,
-    RTCRtpTransceiver,
-    RTCSessionDescription,
-)
-from aiortc import sdp as aiortc_sdp
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from server.rtc import ice, passthrough
+from server.rtc import passthrough
 from server.rtc.errors import RtcError
 from server.rtc.medialoop import MediaLoop, on_media_loop
-from server.rtc.offer import codec_preferences, offered_codecs, parse_offer
+from server.rtc.negotiation import choose_video_codec, negotiate, new_participant
+from server.rtc.offer import parse_offer
 from server.rtc.participant import ROLES, Participant, other_role
 from server.rtc.passthrough import SenderReport
 from server.rtc.playback import Player
-from server.rtc.recorder import CLOCK_RATES, SegmentRecorder
+from server.rtc.recorder import SegmentRecorder
 from server.rtc.relay import PacketRelayTrack
 from server.rtc.resume import last_connection, last_ends
 from server.rtc.settings import RtcSettings
@@ -176,16 +170,23 @@ class Room:
     @on_media_loop
     async def _join(self, role: str, offer_sdp: str) -> str:
         parsed = parse_offer(offer_sdp, self.settings.max_sdp_bytes)
-        codec = self._choose_video_codec(parsed)
+        codec = choose_video_codec(parsed, self.video_codec, self.settings.video_codecs)
         async with self._locks[role]:
             if self._closed:
                 raise RtcError("room_closed", "this session's media room is closed")
             if role in self._participants:
                 raise RtcError("role_taken", f"a {role} is already connected to this session")
             self._serial += 1
-            participant = self._new_participant(role)
+            participant = new_participant(role, self._serial, self.settings, self._request_keyframe)
             try:
-                answer = await self._negotiate(participant, offer_sdp, codec)
+                answer = await negotiate(
+                    participant,
+                    offer_sdp,
+                    codec,
+                    self.settings,
+                    self._on_state,
+                    self._on_sender_report,
+                )
             except BaseException:
                 await self._close_pc(participant)
                 raise
@@ -273,62 +274,6 @@ class Room:
         self._history.append({**p.stats(), "reason": "abandoned"})
 
     # ------------------------------------------------------------------ joining
-
-    def _choose_video_codec(self, parsed: aiortc_sdp.SessionDescription) -> str:
-        offered = offered_codecs(parsed, "video")
-        if "OPUS" not in offered_codecs(parsed, "audio"):
-            raise RtcError("codec_unsupported", "the offer has no Opus audio")
-        if self.video_codec is not None:
-            if self.video_codec not in offered:
-                raise RtcError(
-                    "codec_unsupported",
-                    f"this session's video is {self.video_codec}; the offer has {offered}",
-                )
-            return self.video_codec
-        for name in self.settings.video_codecs:
-            if name.upper() in offered:
-                return name.upper()
-        raise RtcError("codec_unsupported", f"no supported video codec in the offer ({offered})")
-
-    def _new_participant(self, role: str) -> Participant:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.settings.ice.rtc_servers("kesu")))
-        out = {
-            "audio": PacketRelayTrack("audio", CLOCK_RATES["audio"], self.settings.relay_queue),
-            "video": PacketRelayTrack(
-                "video",
-                CLOCK_RATES["video"],
-                self.settings.relay_queue,
-                on_keyframe_request=partial(self._request_keyframe, other_role(role)),
-            ),
-        }
-        return Participant(role=role, serial=self._serial, pc=pc, out=out)
-
-    async def _negotiate(self, p: Participant, offer_sdp: str, codec: str) -> str:
-        transceivers: dict[str, RTCRtpTransceiver] = {}
-        for kind, name in (("audio", "opus"), ("video", codec)):
-            transceivers[kind] = p.pc.addTransceiver(p.out[kind], direction="sendrecv")
-            transceivers[kind].setCodecPreferences(codec_preferences(kind, name))
-        p.out["video"].attach(transceivers["video"].sender)
-        p.pc.on("connectionstatechange", partial(self._on_state, p))
-        try:
-            await p.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-        except RtcError:
-            raise
-        except Exception as exc:
-            if "description send parameters" in str(exc):
-                raise RtcError("codec_unsupported", f"no common codec: {exc}") from None
-            raise RtcError("sdp_malformed", f"the offer was refused: {exc}") from None
-        # Still before the connection starts receiving (that waits for ICE and DTLS).
-        for kind, transceiver in transceivers.items():
-            p.receivers[kind] = transceiver.receiver
-            passthrough.enable(transceiver.receiver, partial(self._on_sender_report, p, kind))
-        answer = await p.pc.createAnswer()
-        with (
-            ice.candidate_addresses(self.settings.candidate_addresses),
-            ice.udp_port_range(self.settings.udp_ports),
-        ):
-            await p.pc.setLocalDescription(answer)
-        return str(p.pc.localDescription.sdp)
 
     async def _start_media(self, p: Participant) -> None:
         assert self.video_codec is not None
