@@ -106,23 +106,24 @@ class Settings:
         metadata=_meta(
             "Failed logins allowed per account name, as `limits` rate strings (N/second|minute|"
             "hour|day, ';'-separated): stepped backoff; beyond any of them logins get HTTP 429. "
-            "Counted per server process: with N `kesu serve` processes an attacker gets up to "
-            "N times this (docs/security.md)."
+            "Counted in the database (table login_failures), shared by every `kesu serve` "
+            "process on it and kept across restarts (docs/security.md)."
         ),
     )
     login_address_limits: str = field(
         default="20/minute;100/hour;400/day",
         metadata=_meta(
             "Failed logins allowed per client address (IPv6: per /64), same notation; "
-            "beyond any of them every login from that address gets HTTP 429. Per server "
-            "process, like login_account_limits."
+            "beyond any of them every login from that address gets HTTP 429. Shared in the "
+            "database, like login_account_limits."
         ),
     )
     login_throttle_max_keys: int = field(
         default=50_000,
         metadata=_meta(
-            "Most accounts+addresses the login throttle tracks in memory; past it, new ones "
-            "share one counter (fails closed under a flood of distinct names)."
+            "Most account names (and, separately, addresses) the login throttle tracks in the "
+            "database; past it, new ones share one counter (fails closed under a flood of "
+            "distinct names, and bounds the table)."
         ),
     )
     login_hash_concurrency: int = field(

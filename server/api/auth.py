@@ -259,7 +259,7 @@ async def _close_throttle(app: web.Application) -> None:
 
 
 def setup(app: web.Application) -> None:
-    app[THROTTLE_KEY] = LoginThrottle.from_settings(app[CTX].settings)
+    app[THROTTLE_KEY] = LoginThrottle.from_settings(app[CTX].settings, app[CTX].db)
     app[VERIFIED_KEY] = VerifiedLogins(app[CTX].settings.login_verified_cache_s)
     app.on_cleanup.append(_close_throttle)
     app[DUMMY_HASH_KEY] = []
