@@ -58,7 +58,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/review/stats"): REVIEW,
     ("GET", "/api/review/sessions/{session_id}"): REVIEW,
     ("POST", "/api/review/sessions/{session_id}/decision"): REVIEW,
-    ("GET", "/api/review/sessions/{session_id}/export"): REVIEW,
+    ("GET", "/api/review/sessions/{session_id}/export"): ADMIN,
     ("POST", "/api/review/findings/{finding_id}"): REVIEW,
     ("GET", "/api/media/{session_id}/evidence/{name}"): REVIEW,
     ("GET", "/api/media/{session_id}/{name}"): REVIEW,

@@ -222,15 +222,19 @@ async def login(request: web.Request) -> web.Response:
 
     await ctx.db.run_write(store)
     resp = web.json_response({"user": user_json(user), "csrf_token": csrf})
-    resp.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="Strict",
-        secure=ctx.settings.secure_cookies,
-        path="/",
-    )
+    resp.set_cookie(COOKIE, token, **_cookie_flags(ctx))
     return resp
+
+
+def _cookie_flags(ctx: AppContext) -> dict[str, Any]:
+    """The login cookie's flags, the same when it is set and when it is cleared (a browser
+    keeps a Secure cookie that a non-Secure Set-Cookie tries to remove)."""
+    return {
+        "httponly": True,
+        "samesite": "Strict",
+        "secure": ctx.settings.secure_cookies,
+        "path": "/",
+    }
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -244,7 +248,7 @@ async def logout(request: web.Request) -> web.Response:
 
     await ctx.db.run_write(end)
     resp = web.json_response({"ok": True})
-    resp.del_cookie(COOKIE, path="/")
+    resp.del_cookie(COOKIE, **_cookie_flags(ctx))
     return resp
 
 
