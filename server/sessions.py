@@ -31,7 +31,7 @@ from inspection.templates import (
     load_template,
     render,
 )
-from server import audit, nodes
+from server import audit, creation_limit, nodes
 from server.api.schemas.sessions import NewSessionBody
 from server.context import AppContext
 from server.errors import KesuError
@@ -253,6 +253,8 @@ async def create_session(
         # is forwarded to the node with the most free capacity before it gets here).
         node_id=nodes.node_id(ctx.settings),
     )
+    limit = ctx.settings.max_sessions_per_hour
+    await ctx.db.run_read(lambda s: creation_limit.check(s, user.id, limit, now))
     path = path_of(ctx, session_id)
     anchorer = ctx.anchorer
     if anchorer is not None:
@@ -278,6 +280,7 @@ async def create_session(
         }
 
         def insert(s: Session) -> None:
+            creation_limit.check(s, user.id, limit, now)  # again, under the write lock
             s.add(row)
             audit.record_sync(s, actor, "session.create", session_id, created_detail)
             # The first metadata.json, anchored in the same transaction (not a second write).

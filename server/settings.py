@@ -158,6 +158,14 @@ class Settings:
         default=10,
         metadata=_meta("Concurrent live recording sessions; beyond it new sessions get HTTP 503."),
     )
+    max_sessions_per_hour: int = field(
+        default=60,
+        metadata=_meta(
+            "Sessions one user may create per hour (re-recordings included), counted in the "
+            "database across every server process; beyond it HTTP 429 too_many_sessions with "
+            "Retry-After. 0 = no limit."
+        ),
+    )
     max_body_bytes: int = field(
         default=256 * 1024, metadata=_meta("Largest accepted JSON request body, in bytes.")
     )

@@ -65,7 +65,7 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.TemplatesOut, errors=(401,)),
     Op("POST", "/api/sessions", "Create a recording session", "sessions", roles=SALES,
        body=s.NewSessionBody, response=s.SessionEnvelope, status=201,
-       errors=(400, 401, 403, 413)),
+       errors=(400, 401, 403, 413, 429)),
     Op("GET", "/api/sessions", "The salesperson's sessions (admin: all)", "sessions",
        roles=SALES, response=s.SessionListOut, errors=(401, 403)),
     Op("GET", SID, "One session with its script", "sessions", roles=SALES,
@@ -123,10 +123,10 @@ OPERATIONS: tuple[Op, ...] = (
        body=s.NodeBody, response=s.StateOut, errors=(400, 404, 409, 410, 413)),
     Op("POST", JOIN + "/answer", "Self-service: hear and classify the answer to a node",
        "join", "token", body=s.AnswerBody, response=s.HeardAnswerOut,
-       errors=(400, 404, 409, 410, 413)),
+       errors=(400, 404, 409, 410, 413, 429)),
     Op("POST", JOIN + "/document", "Self-service: read an ID card or signed page from a still",
        "join", "token", body=s.DocumentBody, response=s.DocumentOut,
-       errors=(400, 404, 409, 410, 413)),
+       errors=(400, 404, 409, 410, 413, 429)),
     Op("GET", JOIN + "/summary", "Self-service: what was recorded per node", "join", "token",
        response=s.SummaryOut, errors=(400, 404, 409, 410)),
     Op("POST", JOIN + "/finish", "Self-service: the customer ends the recording", "join",
@@ -156,7 +156,7 @@ OPERATIONS: tuple[Op, ...] = (
        roles=SALES, response=r.RerecordListOut, errors=(401, 403)),
     Op("POST", "/api/rerecord-requests/{request_id}/start",
        "Start the re-recording session", "rerecord", roles=SALES,
-       response=r.RerecordStartOut, status=201, errors=(400, 401, 403, 404, 409)),
+       response=r.RerecordStartOut, status=201, errors=(400, 401, 403, 404, 409, 429)),
 )  # fmt: skip
 
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -177,7 +177,10 @@ _STATUS_TEXT = {
     413: "Body too large",
     415: "Not a JSON body (login)",
     416: "Range not satisfiable",
-    429: "Too many failed logins: wait Retry-After seconds (too_many_attempts)",
+    429: (
+        "Too many: wait Retry-After seconds (too_many_attempts: failed logins; "
+        "too_many_sessions: sessions created this hour; busy: a self-service check runs)"
+    ),
     503: "At capacity",
 }
 REF = "#/components/schemas/{model}"
