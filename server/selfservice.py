@@ -84,6 +84,12 @@ def require_self_service(ctx: AppContext, row: RecordingSession) -> None:
         raise sessions.SessionError(409, "not_self_service", "this is not a self-service session")
     if row.status not in sessions.LIVE_STATES:
         raise sessions.SessionError(409, "session_ended", "this session has ended")
+    if row.consent_at is None:
+        # As for a call's media (sessions.join_media): nothing is played, heard, read from an
+        # ID card or ended on the customer's behalf before they agreed to the recording.
+        raise sessions.SessionError(
+            409, "consent_required", "the customer must consent to recording first"
+        )
 
 
 def node_of(row: RecordingSession, node_id: str) -> RenderedNode:

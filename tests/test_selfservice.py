@@ -79,7 +79,7 @@ def test_an_image_declaring_a_huge_picture_is_refused_before_decoding() -> None:
     assert decode_image(_png(640, 480, "RGB")).shape == (480, 640, 3)
 
 
-async def test_document_upload_is_bounded_and_one_at_a_time(
+async def test_document_upload_needs_consent_is_bounded_and_one_at_a_time(
     server: RunningServer, client_factory: Any
 ) -> None:
     sales = await client_factory("sales1")
@@ -89,7 +89,20 @@ async def test_document_upload_is_bounded_and_one_at_a_time(
     status, link = await sales.post(f"/api/sessions/{sid}/link")
     assert status == 200, link
     customer = await client_factory()
-    url = f"/api/join/{link['token']}/document"
+    base = f"/api/join/{link['token']}"
+    url = f"{base}/document"
+    # Before consent nothing is read, played, heard or ended on the customer's behalf.
+    for path, body in (
+        (url, {"node": "id_card", "image": _png(64, 64, "RGB")}),
+        (f"{base}/node", {"node": "intro"}),
+        (f"{base}/answer", {"node": "id_card", "attempt": 1}),
+        (f"{base}/finish", None),
+    ):
+        status, refused = await customer.post(path, json=body)
+        assert status == 409, (path, refused)
+        assert_error(refused, "consent_required")
+    status, _ = await customer.post(f"{base}/consent", json={"consent": True})
+    assert status == 200
     status, body = await customer.post(url, json={"node": "id_card", "image": _png(8000, 8000)})
     assert status == 413, body
     assert_error(body, "image_too_large")
