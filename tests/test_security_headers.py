@@ -53,6 +53,8 @@ async def _check(url: str, tls: bool) -> None:
                 assert h.get("X-Frame-Options") == "DENY", path
                 assert h.get("Referrer-Policy") == "no-referrer", path
                 assert ("Strict-Transport-Security" in h) is tls, path
+                if path.startswith("/api/"):
+                    assert "no-store" in h.get("Cache-Control", ""), path
         async with http.post(f"{url}/api/logout", headers={**cookie, "X-CSRF-Token": csrf}) as r:
             assert r.status == 200
             cleared = SimpleCookie(_cookie(r))["kesu_session"]

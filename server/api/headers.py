@@ -6,7 +6,8 @@ So the policy allows ``'self'`` and nothing else, except inline ``style`` attrib
 pages use a few) and ``data:``/``blob:`` images and media (QR codes, captured frames, local
 camera previews). Nothing may frame a page (clickjacking of the consent and end buttons),
 nothing is sniffed into another type, and no URL (a join link is a credential) leaves in a
-Referer. Behind TLS (``secure_cookies``) browsers are also told to keep to HTTPS.
+Referer; API answers are never cached. Behind TLS (``secure_cookies``) browsers are also
+told to keep to HTTPS.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ HSTS = "max-age=31536000"
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.path.startswith("/api/"):
+        # Answers carry personal data (names, masked ID numbers): no cache keeps them.
+        response.headers.setdefault("Cache-Control", "no-store")
     if request.app[CTX].settings.secure_cookies:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
 
