@@ -166,6 +166,14 @@ class Settings:
             "Retry-After. 0 = no limit."
         ),
     )
+    max_joins_per_participant: int = field(
+        default=100,
+        metadata=_meta(
+            "Times each participant may join (or rejoin) one session's call; beyond it the "
+            "offer gets HTTP 429 too_many_joins (every join starts new segment files). "
+            "0 = no limit."
+        ),
+    )
     max_body_bytes: int = field(
         default=256 * 1024, metadata=_meta("Largest accepted JSON request body, in bytes.")
     )

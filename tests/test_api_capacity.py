@@ -115,3 +115,35 @@ async def _jobs_and_audits(srv: RunningServer, sid: str) -> tuple[list[Job], lis
             [j for j in jobs if j.payload.get("session_id") == sid],
             [a for a in audits if a.session_id == sid],
         )
+
+
+async def test_joins_per_participant_are_bounded(tmp_path: Path) -> None:
+    srv = await start_server(make_settings(tmp_path, max_joins_per_participant=2))
+    await add_test_users(srv.ctx)
+    sales = Client(srv.url)
+    try:
+        await sales.login("sales1")
+        sid, _token = await open_session(sales)
+        offer = f"/api/sessions/{sid}/offer"
+        for _ in range(2):  # a join and a rejoin
+            peer = await join(sales, offer, "salesperson")
+            assert (await sales.post(f"/api/sessions/{sid}/leave"))[0] == 200
+            await peer.close()
+        sdir = srv.ctx.settings.sessions_dir / sid
+        segments = sorted(p.name for p in sdir.glob("salesperson-*"))
+        extra = make_peer("salesperson")
+        try:
+            status, body = await sales.post(
+                offer, json={"type": "offer", "sdp": await extra.offer()}
+            )
+        finally:
+            await extra.close()
+        assert status == 429, body
+        assert_error(body, "too_many_joins")
+        assert sorted(p.name for p in sdir.glob("salesperson-*")) == segments
+        assert srv.ctx.rooms.get(sid) is None or not srv.ctx.rooms.get(sid).connected().get(
+            "salesperson"
+        )
+    finally:
+        await sales.close()
+        await srv.runner.cleanup()

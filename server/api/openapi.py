@@ -74,7 +74,7 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.JoinLinkOut, errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/offer", "Join the call: SDP offer in, answer out", "sessions",
        roles=SALES, body=s.OfferBody, response=s.AnswerOut,
-       errors=(400, 401, 403, 404, 409, 410, 413, 503), node_bound=True),
+       errors=(400, 401, 403, 404, 409, 410, 413, 429, 503), node_bound=True),
     Op("POST", SID + "/leave", "Leave the call", "sessions", roles=SALES, response=Ok),
     Op("POST", SID + "/node", "Move the teleprompter to a script node", "sessions",
        roles=SALES, body=s.NodeBody, response=s.SessionEnvelope,
@@ -105,7 +105,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", JOIN + "/consent", "The customer consents to recording", "join", "token",
        body=s.ConsentBody, response=s.ConsentOut, errors=(400, 404, 409, 410, 413)),
     Op("POST", JOIN + "/offer", "The customer joins the call", "join", "token",
-       body=s.OfferBody, response=s.AnswerOut, errors=(400, 404, 409, 410, 413, 503),
+       body=s.OfferBody, response=s.AnswerOut,
+       errors=(400, 404, 409, 410, 413, 429, 503),
        node_bound=True),
     Op("POST", JOIN + "/leave", "The customer leaves the call", "join", "token",
        response=Ok, errors=(400, 404, 410)),
@@ -179,7 +180,8 @@ _STATUS_TEXT = {
     416: "Range not satisfiable",
     429: (
         "Too many: wait Retry-After seconds (too_many_attempts: failed logins; "
-        "too_many_sessions: sessions created this hour; busy: a self-service check runs)"
+        "too_many_sessions: sessions created this hour; too_many_joins: joins of one "
+        "participant to one call; busy: a self-service check runs)"
     ),
     503: "At capacity",
 }
