@@ -28,8 +28,10 @@ from inspection.templates import (
     RenderedNode,
     Template,
     TemplateError,
+    TemplateIssue,
     load_template,
     render,
+    template_ids,
 )
 from server import audit, creation_limit, nodes
 from server.api.schemas.sessions import NewSessionBody
@@ -156,6 +158,12 @@ def builtin_template(template_id: str) -> Template:
 @functools.lru_cache(maxsize=64)
 def _template_in(template_id: str, templates_dir: str) -> Template:
     # Templates are frozen; errors are not cached (lru_cache keeps only results).
+    if template_id not in template_ids():
+        # load_template also takes a file path: an id from a request must never name a
+        # file of the server's working directory.
+        raise TemplateError(
+            template_id, [TemplateIssue(None, "", "no such built-in or installed template")]
+        )
     return load_template(template_id)
 
 
