@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from datetime import timedelta
 from typing import Any
@@ -126,7 +127,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         await _attach_user(request, ctx, token)
     if request.method in UNSAFE and USER_KEY in request and request.path != "/api/login":
         auth = request[AUTH_KEY]
-        if request.headers.get(CSRF_HEADER) != auth.csrf_token:
+        sent = request.headers.get(CSRF_HEADER, "")
+        # Constant time; bytes, since compare_digest refuses non-ASCII str.
+        if not hmac.compare_digest(sent.encode(), auth.csrf_token.encode()):
             raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
     return await handler(request)
 
