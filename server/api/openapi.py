@@ -85,7 +85,7 @@ OPERATIONS: tuple[Op, ...] = (
        errors=(400, 401, 403, 404, 409), node_bound=True),
     Op("GET", SID + "/live", "Live checks, pushed as Server-Sent Events (event: live)",
        "sessions", roles=SALES, response=s.LiveStateOut, media="text/event-stream",
-       errors=(400, 401, 403, 404, 409)),
+       errors=(400, 401, 403, 404, 409, 429)),
     Op("POST", SID + "/playback", "Play a node's recorded audio to both parties", "sessions",
        roles=SALES, body=s.NodeBody, response=s.PlaybackOut,
        errors=(400, 401, 403, 404, 409)),
@@ -114,7 +114,7 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.StateOut, errors=(400, 404, 410)),
     Op("GET", JOIN + "/live", "The customer's live prompts as Server-Sent Events", "join",
        "token", response=s.CustomerLiveOut, media="text/event-stream",
-       errors=(400, 404, 409, 410)),
+       errors=(400, 404, 409, 410, 429)),
     Op("GET", JOIN + "/ice", "STUN/TURN servers for the customer's connection", "join",
        "token", response=IceServersOut, errors=(400, 404, 410)),
     # Customer, self-service sessions (mode: self_service)
@@ -181,7 +181,8 @@ _STATUS_TEXT = {
     429: (
         "Too many: wait Retry-After seconds (too_many_attempts: failed logins; "
         "too_many_sessions: sessions created this hour; too_many_joins: joins of one "
-        "participant to one call; busy: a self-service check runs)"
+        "participant to one call; too_many_streams: live streams of one session; busy: a "
+        "self-service check runs)"
     ),
     503: "At capacity",
 }
