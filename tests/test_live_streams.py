@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from server.api.live import MAX_STREAMS, STREAMS_KEY
-from tests.conftest import Client, add_test_users, make_settings, start_server
+from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import join, open_session, wait_for
 
@@ -65,6 +65,5 @@ async def test_streams_per_session_are_bounded_and_given_back(tmp_path: Path) ->
         await srv.runner.cleanup()
 
 
-def _streams(srv: object) -> dict[tuple[str, bool], int]:
-    app = srv.runner.app  # type: ignore[attr-defined]
-    return dict(app[STREAMS_KEY])
+def _streams(srv: RunningServer) -> dict[tuple[str, bool], int]:
+    return dict(srv.runner.app[STREAMS_KEY])
