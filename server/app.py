@@ -9,7 +9,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server import fence, housekeeping, logredact, metrics, readiness
-from server.api import auth, errors, findings, forward, ice, join, live, openapi, pages
+from server.api import (
+    auth,
+    errors,
+    findings,
+    forward,
+    headers,
+    ice,
+    join,
+    live,
+    openapi,
+    pages,
+)
 from server.api import reviews as reviews_api
 from server.api import selfservice as selfservice_api
 from server.api import sessions as sessions_api
@@ -212,6 +223,7 @@ def create_app(settings: Settings) -> web.Application:
         [_database, _audit, _archive, _node, forward.client_context, _live, _rooms, _workers]
     )
     for module in (
+        headers,
         auth,
         sessions_api,
         join,

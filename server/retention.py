@@ -37,6 +37,10 @@ class RetentionError(KesuError):
         super().__init__(message, code=code, status=status, details=details)
 
 
+def _admin_only_delete() -> RetentionError:
+    return RetentionError(403, "wrong_role", "only an admin can delete recordings")
+
+
 def retain_until_for(policy: Policy, created: date, settings: Settings) -> date:
     """The date before which a session's files may not be deleted."""
     return retain_until(policy, created, settings.retention_years_after_term)
@@ -64,14 +68,26 @@ async def _row(s: AsyncSession, session_id: str) -> RecordingSession:
     return row
 
 
+async def _row_for(s: AsyncSession, session_id: str, user: User) -> RecordingSession | None:
+    """The session for an admin (404 if there is none); for anyone else the session or None,
+    so that their refusal (403, audited when the session exists) tells them nothing about
+    which sessions exist or when their retention ends."""
+    if user.role == "admin":
+        return await _row(s, session_id)
+    try:
+        return await _row(s, session_id)
+    except RetentionError:
+        return None
+
+
 async def set_hold(
     ctx: AppContext, session_id: str, user: User, hold: bool, reason: str
 ) -> dict[str, Any] | None:
     """Place or lift a legal hold (admin only, a reason is required to place one)."""
     reason = (reason or "").strip()[:1000]
     async with ctx.db.session() as s:
-        await _row(s, session_id)
-        if user.role != "admin":
+        row = await _row_for(s, session_id, user)
+        if row is not None and user.role != "admin":
             # Logged in this transaction, refused after it commits.
             await audit.record(
                 s, f"user:{user.username}", "retention.hold.refused", session_id, {"hold": hold}
@@ -107,7 +123,10 @@ async def delete_session(
     today = today or utcnow().date()
     actor = f"user:{user.username}"
     async with ctx.db.session() as s:
-        row = await _row(s, session_id)
+        found = await _row_for(s, session_id, user)
+        if found is None:
+            raise _admin_only_delete()
+        row = found
         why = await _refusal(s, row, user, today)
         if why is not None:
             status, code, message = why
@@ -121,6 +140,8 @@ async def delete_session(
                     "retain_until": row.retain_until.isoformat() if row.retain_until else None,
                 },
             )
+    if why is not None and user.role != "admin":
+        raise _admin_only_delete()  # nothing about the session (not even that it exists)
     if why is not None:
         raise RetentionError(
             status,

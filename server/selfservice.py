@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import io
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +44,10 @@ SAMPLE_RATE = 16000
 RECORDER_LAG_S = 0.3  # the newest audio may still be on its way into the file
 LISTEN_MARGIN_S = 1.0  # an answer may start just before the page began to listen
 MIN_SIGNATURE_SIMILARITY = 0.6
+#: Largest still accepted, per side: a phone camera's 4K frame fits. The header is read
+#: first: a PNG of a few hundred KB can declare a picture of gigabytes once decoded.
+MAX_IMAGE_SIDE = 4096
+BUSY_KEY = "selfservice_busy"
 
 
 class Models:
@@ -78,6 +85,12 @@ def require_self_service(ctx: AppContext, row: RecordingSession) -> None:
         raise sessions.SessionError(409, "not_self_service", "this is not a self-service session")
     if row.status not in session_call.LIVE_STATES:
         raise sessions.SessionError(409, "session_ended", "this session has ended")
+    if row.consent_at is None:
+        # As for a call's media (sessions.join_media): nothing is played, heard, read from an
+        # ID card or ended on the customer's behalf before they agreed to the recording.
+        raise sessions.SessionError(
+            409, "consent_required", "the customer must consent to recording first"
+        )
 
 
 def node_of(row: RecordingSession, node_id: str) -> RenderedNode:
@@ -159,9 +172,10 @@ async def answer(
     sdir = sessions.session_dir(ctx, row.id)
     window = answer_window(sdir, node.id, utc_now(), ctx.settings.self_service_listen_s)
     text = ""
-    if window is not None:
-        text = await asyncio.to_thread(hear_answer, models_of(ctx), window)
-    kind = await asyncio.to_thread(_classify, text, node.expected_answer)
+    with one_at_a_time(ctx, row.id):
+        if window is not None:
+            text = await asyncio.to_thread(hear_answer, models_of(ctx), window)
+        kind = await asyncio.to_thread(_classify, text, node.expected_answer)
     if kind in ("missing", "unrecognised"):
         kind = "missing"
     attempts = ctx.settings.self_service_answer_attempts
@@ -186,13 +200,58 @@ def decode_image(data_url: str) -> np.ndarray:
 
     raw = data_url.split(",", 1)[1] if data_url.startswith("data:") else data_url
     try:
-        buf = np.frombuffer(base64.b64decode(raw, validate=True), np.uint8)
+        data = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         raise sessions.SessionError(400, "invalid_image", "image is not base64") from None
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    _check_size(data)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         raise sessions.SessionError(400, "invalid_image", "image is not a JPEG or PNG")
     return img
+
+
+def _check_size(data: bytes) -> None:
+    """Refuse a JPEG or PNG whose header declares more than ``MAX_IMAGE_SIDE`` a side,
+    before anything is decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            kind, (width, height) = img.format, img.size
+    except Image.DecompressionBombError:
+        kind, width, height = "PNG", MAX_IMAGE_SIDE + 1, MAX_IMAGE_SIDE + 1
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise sessions.SessionError(400, "invalid_image", "image is not a JPEG or PNG") from None
+    if kind not in ("JPEG", "PNG"):
+        raise sessions.SessionError(400, "invalid_image", "image is not a JPEG or PNG")
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise sessions.SessionError(
+            413,
+            "image_too_large",
+            f"the image may be at most {MAX_IMAGE_SIDE} pixels a side",
+            {"max_side": MAX_IMAGE_SIDE},
+        )
+
+
+@contextmanager
+def one_at_a_time(ctx: AppContext, session_id: str) -> Iterator[None]:
+    """One answer or document check per session at a time (each runs Whisper or OCR on this
+    machine's few cores): a page, or a script holding the join link, that sends more while
+    one runs gets 429 instead of queueing CPU work without bound."""
+    busy = ctx.extras.setdefault(BUSY_KEY, set())
+    assert isinstance(busy, set)
+    if session_id in busy:
+        raise sessions.SessionError(
+            429,
+            "busy",
+            "the previous answer or document is still being checked",
+            {"retry_after_s": 1},
+        )
+    busy.add(session_id)
+    try:
+        yield
+    finally:
+        busy.discard(session_id)
 
 
 def read_document(
@@ -221,9 +280,10 @@ async def document(
     node = node_of(row, node_id)
     if node.document is None:
         raise sessions.SessionError(400, "no_document", f"node {node_id!r} shows no document")
-    img = decode_image(image)
     risk = load_template(row.template_id).risk_sentence
-    result = await asyncio.to_thread(read_document, models_of(ctx), node.document, img, risk)
+    with one_at_a_time(ctx, row.id):
+        img = await asyncio.to_thread(decode_image, image)
+        result = await asyncio.to_thread(read_document, models_of(ctx), node.document, img, risk)
     await session_event(ctx, row, "document_capture", node.id, {"kind": node.document, **result})
     return {"kind": node.document, **result}
 

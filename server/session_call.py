@@ -68,6 +68,7 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
         )
     sdir = await local_dir(ctx, row.id)
     _check_rejoin_window(sdir, role, ctx.settings.rejoin_window_s)
+    _check_join_count(sdir, role, ctx.settings.max_joins_per_participant)
     try:
         check_offer(offer_sdp, ctx.settings.max_sdp_bytes)
         await nodes.place(ctx, row.id)  # or WrongNode: the browser goes to the holder
@@ -89,6 +90,25 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
         actor = f"customer:{row.id}" if role == "customer" else f"salesperson:{row.salesperson_id}"
         await audit.record(s, actor, "media.join", row.id, {"role": role})
     return answer
+
+
+def _check_join_count(sdir: SessionDir, role: str, limit: int) -> None:
+    """Each join starts new segment files and metadata events: a script holding the link (or
+    a login) that joins and leaves in a loop must not grow them without bound."""
+    if limit <= 0:
+        return
+    joins = sum(
+        1
+        for e in sdir.metadata.get("events", [])
+        if e.get("type") == "join" and e.get("participant") == role
+    )
+    if joins >= limit:
+        raise SessionError(
+            429,
+            "too_many_joins",
+            f"the {role} has joined this session {joins} times, the most allowed",
+            {"limit": limit},
+        )
 
 
 def _check_rejoin_window(sdir: SessionDir, role: str, window_s: float) -> None:

@@ -29,10 +29,12 @@ from inspection.templates import (
     RenderedNode,
     Template,
     TemplateError,
+    TemplateIssue,
     load_template,
     render,
+    template_ids,
 )
-from server import audit, nodes
+from server import audit, creation_limit, nodes
 from server.api.schemas.sessions import NewSessionBody
 from server.context import AppContext
 from server.errors import KesuError
@@ -156,6 +158,12 @@ def builtin_template(template_id: str) -> Template:
 @functools.lru_cache(maxsize=64)
 def _template_in(template_id: str, templates_dir: str) -> Template:
     # Templates are frozen; errors are not cached (lru_cache keeps only results).
+    if template_id not in template_ids():
+        # load_template also takes a file path: an id from a request must never name a
+        # file of the server's working directory.
+        raise TemplateError(
+            template_id, [TemplateIssue(None, "", "no such built-in or installed template")]
+        )
     return load_template(template_id)
 
 
@@ -253,6 +261,8 @@ async def create_session(
         # is forwarded to the node with the most free capacity before it gets here).
         node_id=nodes.node_id(ctx.settings),
     )
+    limit = ctx.settings.max_sessions_per_hour
+    await ctx.db.run_read(lambda s: creation_limit.check(s, user.id, limit, now))
     path = path_of(ctx, session_id)
     anchorer = ctx.anchorer
     if anchorer is not None:
@@ -278,6 +288,7 @@ async def create_session(
         }
 
         def insert(s: Session) -> None:
+            creation_limit.check(s, user.id, limit, now)  # again, under the write lock
             s.add(row)
             audit.record_sync(s, actor, "session.create", session_id, created_detail)
             # The first metadata.json, anchored in the same transaction (not a second write).

@@ -106,23 +106,24 @@ class Settings:
         metadata=_meta(
             "Failed logins allowed per account name, as `limits` rate strings (N/second|minute|"
             "hour|day, ';'-separated): stepped backoff; beyond any of them logins get HTTP 429. "
-            "Counted per server process: with N `kesu serve` processes an attacker gets up to "
-            "N times this (docs/security.md)."
+            "Counted in the database (table login_failures), shared by every `kesu serve` "
+            "process on it and kept across restarts (docs/security.md)."
         ),
     )
     login_address_limits: str = field(
         default="20/minute;100/hour;400/day",
         metadata=_meta(
             "Failed logins allowed per client address (IPv6: per /64), same notation; "
-            "beyond any of them every login from that address gets HTTP 429. Per server "
-            "process, like login_account_limits."
+            "beyond any of them every login from that address gets HTTP 429. Shared in the "
+            "database, like login_account_limits."
         ),
     )
     login_throttle_max_keys: int = field(
         default=50_000,
         metadata=_meta(
-            "Most accounts+addresses the login throttle tracks in memory; past it, new ones "
-            "share one counter (fails closed under a flood of distinct names)."
+            "Most account names (and, separately, addresses) the login throttle tracks in the "
+            "database; past it, new ones share one counter (fails closed under a flood of "
+            "distinct names, and bounds the table)."
         ),
     )
     login_hash_concurrency: int = field(
@@ -156,6 +157,22 @@ class Settings:
     max_sessions: int = field(
         default=10,
         metadata=_meta("Concurrent live recording sessions; beyond it new sessions get HTTP 503."),
+    )
+    max_sessions_per_hour: int = field(
+        default=60,
+        metadata=_meta(
+            "Sessions one user may create per hour (re-recordings included), counted in the "
+            "database across every server process; beyond it HTTP 429 too_many_sessions with "
+            "Retry-After. 0 = no limit."
+        ),
+    )
+    max_joins_per_participant: int = field(
+        default=100,
+        metadata=_meta(
+            "Times each participant may join (or rejoin) one session's call; beyond it the "
+            "offer gets HTTP 429 too_many_joins (every join starts new segment files). "
+            "0 = no limit."
+        ),
     )
     max_body_bytes: int = field(
         default=256 * 1024, metadata=_meta("Largest accepted JSON request body, in bytes.")

@@ -115,3 +115,92 @@ async def _jobs_and_audits(srv: RunningServer, sid: str) -> tuple[list[Job], lis
             [j for j in jobs if j.payload.get("session_id") == sid],
             [a for a in audits if a.session_id == sid],
         )
+
+
+async def test_joins_per_participant_are_bounded(tmp_path: Path) -> None:
+    srv = await start_server(make_settings(tmp_path, max_joins_per_participant=2))
+    await add_test_users(srv.ctx)
+    sales = Client(srv.url)
+    try:
+        await sales.login("sales1")
+        sid, _token = await open_session(sales)
+        offer = f"/api/sessions/{sid}/offer"
+        for _ in range(2):  # a join and a rejoin
+            peer = await join(sales, offer, "salesperson")
+            assert (await sales.post(f"/api/sessions/{sid}/leave"))[0] == 200
+            await peer.close()
+        sdir = srv.ctx.settings.sessions_dir / sid
+        segments = sorted(p.name for p in sdir.glob("salesperson-*"))
+        extra = make_peer("salesperson")
+        try:
+            status, body = await sales.post(
+                offer, json={"type": "offer", "sdp": await extra.offer()}
+            )
+        finally:
+            await extra.close()
+        assert status == 429, body
+        assert_error(body, "too_many_joins")
+        assert sorted(p.name for p in sdir.glob("salesperson-*")) == segments
+        assert srv.ctx.rooms.get(sid) is None or not srv.ctx.rooms.get(sid).connected().get(
+            "salesperson"
+        )
+    finally:
+        await sales.close()
+        await srv.runner.cleanup()
+
+
+def _server_tasks() -> int:
+    """Running tasks, less aiohttp's one per open keep-alive connection (clients here open
+    theirs as they go)."""
+    return sum(
+        1
+        for t in asyncio.all_tasks()
+        if "RequestHandler" not in getattr(t.get_coro(), "__qualname__", "")
+    )
+
+
+async def test_bad_signalling_leaves_no_task_or_room_behind(tmp_path: Path) -> None:
+    """Malformed, oversized, refused and out-of-order signalling: every answer a 4xx, and
+    the server's tasks, rooms and threads are what they were before."""
+    import threading
+
+    srv = await start_server(make_settings(tmp_path, max_sdp_bytes=4096))
+    await add_test_users(srv.ctx)
+    sales, customer = Client(srv.url), Client(srv.url)
+    try:
+        await sales.login("sales1")
+        sid, token = await open_session(sales)
+        good = await refused_offer()
+        await asyncio.sleep(0)
+        tasks, threads = _server_tasks(), threading.active_count()
+        answers = []
+        for body in (
+            {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 2000},  # oversized
+            {"type": "offer", "sdp": "not sdp at all"},
+            {"type": "answer", "sdp": good},
+            {"type": "offer", "sdp": good},  # refused codec
+            {"sdp": 7},
+        ):
+            answers.append((await sales.post(f"/api/sessions/{sid}/offer", json=body))[0])
+        # The customer before consent, leaving before joining, then after the end.
+        answers.append(
+            (await customer.post(f"/api/join/{token}/offer", json={"type": "offer", "sdp": good}))[
+                0
+            ]
+        )
+        answers.append((await customer.post(f"/api/join/{token}/leave"))[0])
+        answers.append((await sales.post(f"/api/sessions/{sid}/leave"))[0])
+        answers.append((await sales.post(f"/api/sessions/{sid}/end", json={}))[0])
+        answers.append(
+            (await sales.post(f"/api/sessions/{sid}/offer", json={"type": "offer", "sdp": good}))[0]
+        )
+        assert all(400 <= a < 500 for a in answers[:6]), answers
+        assert answers[6:9] == [200, 200, 200] and answers[9] == 409, answers
+        assert len(srv.ctx.rooms) == 0
+        await asyncio.sleep(0.2)  # (aiohttp's own per-request tasks finish)
+        assert _server_tasks() <= tasks
+        assert threading.active_count() <= threads
+    finally:
+        await sales.close()
+        await customer.close()
+        await srv.runner.cleanup()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import RunningServer, new_session_body
 from tests.test_api_auth import assert_error
@@ -280,3 +283,16 @@ async def test_create_combined_sale_with_several_products(
     status, out = await c.post("/api/sessions", json=body)  # neither inline nor products
     assert status == 400
     assert_error(out, "invalid_fields")
+
+
+async def test_template_id_never_names_a_file_of_the_working_directory(
+    client_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "notes").write_text("id: notes\ntitle: private\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    c = await client_factory("sales1")
+    status, body = await c.post("/api/sessions", json=new_session_body(template_id="notes"))
+    assert status == 400, body
+    assert_error(body, "invalid_template")
+    # Refused as unknown, not read and found wanting ("notes: 3 problems").
+    assert "no such built-in or installed template" in body["error"]["message"], body

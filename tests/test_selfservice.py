@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from server.selfservice import LISTEN_MARGIN_S, RECORDER_LAG_S, answer_window, decode_image
+from server.selfservice import (
+    BUSY_KEY,
+    LISTEN_MARGIN_S,
+    MODELS_KEY,
+    RECORDER_LAG_S,
+    answer_window,
+    decode_image,
+    one_at_a_time,
+)
 from server.session_dir import SessionDir
 from server.session_format import utc_now
 from server.sessions import SessionError
+from tests.conftest import RunningServer, new_session_body
+from tests.test_api_auth import assert_error
 
 
 async def test_answer_window_is_the_listening_time_after_the_node(tmp_path: Path) -> None:
@@ -39,3 +52,71 @@ def test_bad_images_are_the_users_fault() -> None:
         with pytest.raises(SessionError) as info:
             decode_image(bad)
         assert info.value.status == 400
+
+
+def _png(width: int, height: int, mode: str = "1") -> str:
+    """A PNG of one colour: a few hundred bytes per megapixel once deflated."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new(mode, (width, height)).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_an_image_declaring_a_huge_picture_is_refused_before_decoding() -> None:
+    # 8000 x 8000: about 10 KB sent, 192 MB once decoded into BGR.
+    huge = _png(8000, 8000)
+    assert len(huge) < 20_000
+    with pytest.raises(SessionError) as info:
+        decode_image(huge)
+    assert (info.value.status, info.value.code) == (413, "image_too_large")
+    gif = io.BytesIO()
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(gif, format="GIF")
+    with pytest.raises(SessionError) as info:
+        decode_image(base64.b64encode(gif.getvalue()).decode())
+    assert (info.value.status, info.value.code) == (400, "invalid_image")
+    assert decode_image(_png(640, 480, "RGB")).shape == (480, 640, 3)
+
+
+async def test_document_upload_needs_consent_is_bounded_and_one_at_a_time(
+    server: RunningServer, client_factory: Any
+) -> None:
+    sales = await client_factory("sales1")
+    status, body = await sales.post("/api/sessions", json=new_session_body(mode="self_service"))
+    assert status == 201, body
+    sid = body["session"]["id"]
+    status, link = await sales.post(f"/api/sessions/{sid}/link")
+    assert status == 200, link
+    customer = await client_factory()
+    base = f"/api/join/{link['token']}"
+    url = f"{base}/document"
+    # Before consent nothing is read, played, heard or ended on the customer's behalf.
+    for path, body in (
+        (url, {"node": "id_card", "image": _png(64, 64, "RGB")}),
+        (f"{base}/node", {"node": "intro"}),
+        (f"{base}/answer", {"node": "id_card", "attempt": 1}),
+        (f"{base}/finish", None),
+    ):
+        status, refused = await customer.post(path, json=body)
+        assert status == 409, (path, refused)
+        assert_error(refused, "consent_required")
+    status, _ = await customer.post(f"{base}/consent", json={"consent": True})
+    assert status == 200
+    status, body = await customer.post(url, json={"node": "id_card", "image": _png(8000, 8000)})
+    assert status == 413, body
+    assert_error(body, "image_too_large")
+    # Refused before any model was loaded or anything was recorded.
+    assert MODELS_KEY not in server.ctx.extras
+    events = SessionDir(server.ctx.settings.sessions_dir / sid).metadata["events"]
+    assert not [e for e in events if e["type"] == "document_capture"]
+    # While one check runs for the session, another is refused at once.
+    with one_at_a_time(server.ctx, sid):
+        async with customer.http.post(
+            f"{customer.base}{url}", json={"node": "id_card", "image": _png(64, 64, "RGB")}
+        ) as r:
+            assert r.status == 429
+            assert r.headers["Retry-After"] == "1"
+            assert_error(await r.json(), "busy")
+    assert sid not in server.ctx.extras[BUSY_KEY]  # type: ignore[operator]

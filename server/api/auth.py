@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from datetime import timedelta
 from typing import Any
@@ -126,7 +127,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         await _attach_user(request, ctx, token)
     if request.method in UNSAFE and USER_KEY in request and request.path != "/api/login":
         auth = request[AUTH_KEY]
-        if request.headers.get(CSRF_HEADER) != auth.csrf_token:
+        sent = request.headers.get(CSRF_HEADER, "")
+        # Constant time; bytes, since compare_digest refuses non-ASCII str.
+        if not hmac.compare_digest(sent.encode(), auth.csrf_token.encode()):
             raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
     return await handler(request)
 
@@ -222,15 +225,19 @@ async def login(request: web.Request) -> web.Response:
 
     await ctx.db.run_write(store)
     resp = web.json_response({"user": user_json(user), "csrf_token": csrf})
-    resp.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="Strict",
-        secure=ctx.settings.secure_cookies,
-        path="/",
-    )
+    resp.set_cookie(COOKIE, token, **_cookie_flags(ctx))
     return resp
+
+
+def _cookie_flags(ctx: AppContext) -> dict[str, Any]:
+    """The login cookie's flags, the same when it is set and when it is cleared (a browser
+    keeps a Secure cookie that a non-Secure Set-Cookie tries to remove)."""
+    return {
+        "httponly": True,
+        "samesite": "Strict",
+        "secure": ctx.settings.secure_cookies,
+        "path": "/",
+    }
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -244,7 +251,7 @@ async def logout(request: web.Request) -> web.Response:
 
     await ctx.db.run_write(end)
     resp = web.json_response({"ok": True})
-    resp.del_cookie(COOKIE, path="/")
+    resp.del_cookie(COOKIE, **_cookie_flags(ctx))
     return resp
 
 
@@ -259,7 +266,7 @@ async def _close_throttle(app: web.Application) -> None:
 
 
 def setup(app: web.Application) -> None:
-    app[THROTTLE_KEY] = LoginThrottle.from_settings(app[CTX].settings)
+    app[THROTTLE_KEY] = LoginThrottle.from_settings(app[CTX].settings, app[CTX].db)
     app[VERIFIED_KEY] = VerifiedLogins(app[CTX].settings.login_verified_cache_s)
     app.on_cleanup.append(_close_throttle)
     app[DUMMY_HASH_KEY] = []

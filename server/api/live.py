@@ -18,13 +18,18 @@ from typing import Any
 
 from aiohttp import web
 
-from server.api.errors import Conflict
+from server.api.errors import ApiError, Conflict
 from server.api.join import _session_for_token
 from server.api.sessions import _own_session
 from server.context import AppContext
 from server.live.service import LiveService
 
 HEARTBEAT_S = 15.0
+#: Open streams per session and side (a page holds one; a second tab or a reconnect that
+#: overlaps the old stream fit). Each stream costs the loop an encode and a write per
+#: change, so one join link must not open thousands.
+MAX_STREAMS = 4
+STREAMS_KEY = web.AppKey("kesu_live_streams", dict[tuple[str, bool], int])
 
 
 def _service(ctx: AppContext) -> LiveService:
@@ -36,9 +41,34 @@ def _service(ctx: AppContext) -> LiveService:
 async def _stream(
     request: web.Request, live: LiveService, session_id: str, customer: bool
 ) -> web.StreamResponse:
+    streams = request.app[STREAMS_KEY]
+    key = (session_id, customer)
+    if streams.get(key, 0) >= MAX_STREAMS:
+        raise ApiError(
+            f"at most {MAX_STREAMS} live streams per session",
+            code="too_many_streams",
+            status=429,
+            details={"retry_after_s": 5},
+        )
     q = live.subscribe(session_id)
     if q is None:
         raise Conflict("live checks start when the call starts", code="live_not_started")
+    streams[key] = streams.get(key, 0) + 1
+    try:
+        return await _send(request, live, session_id, customer, q)
+    finally:
+        streams[key] -= 1
+        if not streams[key]:
+            del streams[key]
+
+
+async def _send(
+    request: web.Request,
+    live: LiveService,
+    session_id: str,
+    customer: bool,
+    q: asyncio.Queue[dict[str, Any]],
+) -> web.StreamResponse:
     resp = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -77,5 +107,6 @@ async def customer_live(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
+    app[STREAMS_KEY] = {}
     app.router.add_get("/api/sessions/{session_id}/live", sales_live)
     app.router.add_get("/api/join/{token}/live", customer_live)

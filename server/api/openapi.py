@@ -65,7 +65,7 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.TemplatesOut, errors=(401,)),
     Op("POST", "/api/sessions", "Create a recording session", "sessions", roles=SALES,
        body=s.NewSessionBody, response=s.SessionEnvelope, status=201,
-       errors=(400, 401, 403, 413)),
+       errors=(400, 401, 403, 413, 429)),
     Op("GET", "/api/sessions", "The salesperson's sessions (admin: all)", "sessions",
        roles=SALES, response=s.SessionListOut, errors=(401, 403)),
     Op("GET", SID, "One session with its script", "sessions", roles=SALES,
@@ -74,7 +74,7 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.JoinLinkOut, errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/offer", "Join the call: SDP offer in, answer out", "sessions",
        roles=SALES, body=s.OfferBody, response=s.AnswerOut,
-       errors=(400, 401, 403, 404, 409, 410, 413, 503), node_bound=True),
+       errors=(400, 401, 403, 404, 409, 410, 413, 429, 503), node_bound=True),
     Op("POST", SID + "/leave", "Leave the call", "sessions", roles=SALES, response=Ok),
     Op("POST", SID + "/node", "Move the teleprompter to a script node", "sessions",
        roles=SALES, body=s.NodeBody, response=s.SessionEnvelope,
@@ -85,7 +85,7 @@ OPERATIONS: tuple[Op, ...] = (
        errors=(400, 401, 403, 404, 409), node_bound=True),
     Op("GET", SID + "/live", "Live checks, pushed as Server-Sent Events (event: live)",
        "sessions", roles=SALES, response=s.LiveStateOut, media="text/event-stream",
-       errors=(400, 401, 403, 404, 409)),
+       errors=(400, 401, 403, 404, 409, 429)),
     Op("POST", SID + "/playback", "Play a node's recorded audio to both parties", "sessions",
        roles=SALES, body=s.NodeBody, response=s.PlaybackOut,
        errors=(400, 401, 403, 404, 409)),
@@ -105,7 +105,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", JOIN + "/consent", "The customer consents to recording", "join", "token",
        body=s.ConsentBody, response=s.ConsentOut, errors=(400, 404, 409, 410, 413)),
     Op("POST", JOIN + "/offer", "The customer joins the call", "join", "token",
-       body=s.OfferBody, response=s.AnswerOut, errors=(400, 404, 409, 410, 413, 503),
+       body=s.OfferBody, response=s.AnswerOut,
+       errors=(400, 404, 409, 410, 413, 429, 503),
        node_bound=True),
     Op("POST", JOIN + "/leave", "The customer leaves the call", "join", "token",
        response=Ok, errors=(400, 404, 410)),
@@ -113,7 +114,7 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.StateOut, errors=(400, 404, 410)),
     Op("GET", JOIN + "/live", "The customer's live prompts as Server-Sent Events", "join",
        "token", response=s.CustomerLiveOut, media="text/event-stream",
-       errors=(400, 404, 409, 410)),
+       errors=(400, 404, 409, 410, 429)),
     Op("GET", JOIN + "/ice", "STUN/TURN servers for the customer's connection", "join",
        "token", response=IceServersOut, errors=(400, 404, 410)),
     # Customer, self-service sessions (mode: self_service)
@@ -123,10 +124,10 @@ OPERATIONS: tuple[Op, ...] = (
        body=s.NodeBody, response=s.StateOut, errors=(400, 404, 409, 410, 413)),
     Op("POST", JOIN + "/answer", "Self-service: hear and classify the answer to a node",
        "join", "token", body=s.AnswerBody, response=s.HeardAnswerOut,
-       errors=(400, 404, 409, 410, 413)),
+       errors=(400, 404, 409, 410, 413, 429)),
     Op("POST", JOIN + "/document", "Self-service: read an ID card or signed page from a still",
        "join", "token", body=s.DocumentBody, response=s.DocumentOut,
-       errors=(400, 404, 409, 410, 413)),
+       errors=(400, 404, 409, 410, 413, 429)),
     Op("GET", JOIN + "/summary", "Self-service: what was recorded per node", "join", "token",
        response=s.SummaryOut, errors=(400, 404, 409, 410)),
     Op("POST", JOIN + "/finish", "Self-service: the customer ends the recording", "join",
@@ -156,7 +157,7 @@ OPERATIONS: tuple[Op, ...] = (
        roles=SALES, response=r.RerecordListOut, errors=(401, 403)),
     Op("POST", "/api/rerecord-requests/{request_id}/start",
        "Start the re-recording session", "rerecord", roles=SALES,
-       response=r.RerecordStartOut, status=201, errors=(400, 401, 403, 404, 409)),
+       response=r.RerecordStartOut, status=201, errors=(400, 401, 403, 404, 409, 429)),
 )  # fmt: skip
 
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -177,7 +178,12 @@ _STATUS_TEXT = {
     413: "Body too large",
     415: "Not a JSON body (login)",
     416: "Range not satisfiable",
-    429: "Too many failed logins: wait Retry-After seconds (too_many_attempts)",
+    429: (
+        "Too many: wait Retry-After seconds (too_many_attempts: failed logins; "
+        "too_many_sessions: sessions created this hour; too_many_joins: joins of one "
+        "participant to one call; too_many_streams: live streams of one session; busy: a "
+        "self-service check runs)"
+    ),
     503: "At capacity",
 }
 REF = "#/components/schemas/{model}"

@@ -18,8 +18,7 @@ HOME_BY_ROLE = {"salesperson": "/sales", "reviewer": "/review", "admin": "/sales
 def _page(name: str) -> web.FileResponse:
     resp = web.FileResponse(WEB_DIR / name)
     resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Referrer-Policy"] = "no-referrer"  # join links must not leak via Referer
+    # (Framing, Referer and the rest: server/api/headers.py, on every response.)
     return resp
 
 

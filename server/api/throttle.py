@@ -1,10 +1,12 @@
 """Login throttling: failed attempts per account and per client address, with stepped backoff.
 
-Counting uses the ``limits`` library (fixed windows in process memory). Several windows per key
-("5/minute;20/hour;60/day") make the backoff: a few typos cost a minute, a guessing run an hour,
-then a day. Only failures count, so people who log in often from one office address are never
-slowed down. Verifications run at most ``login_hash_concurrency`` at a time and the limit is
-re-checked once a slot is held, so parallel guesses overshoot a limit by less than that number.
+The counters are rows of the database (``server/login_failures.py``), so every ``kesu serve``
+process on one database counts the same failures and a restart forgets none. Several windows
+per key ("5/minute;20/hour;60/day") make the backoff: a few typos cost a minute, a guessing run
+an hour, then a day. Only failures count, so people who log in often from one office address
+are never slowed down. Verifications run at most ``login_hash_concurrency`` at a time per
+process and the limit is re-checked once a slot is held, so parallel guesses overshoot a limit
+by less than that number times the number of processes.
 """
 
 from __future__ import annotations
@@ -12,23 +14,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import math
 import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
-from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import FixedWindowRateLimiter
-
+from server import login_failures
+from server.login_failures import OVERFLOW, Refusal, Window, windows
 from server.settings import Settings
+from server.store.db import Database
+from server.store.types import utcnow
 
-OVERFLOW = "~overflow"
+__all__ = ["OVERFLOW", "LoginThrottle", "Refusal", "account_key", "address_key"]
+
+#: Failures delete the expired rows at most this often (per process).
+PURGE_EVERY_S = 60.0
 
 T = TypeVar("T")
 
@@ -44,14 +48,6 @@ def _lower_priority(increment: int) -> None:
         tid = threading.get_native_id()
         niceness = min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment)
         os.setpriority(os.PRIO_PROCESS, tid, niceness)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A throttled login: which counter refused it and when to try again."""
-
-    scope: str  # "account" or "address"
-    retry_after_s: int
 
 
 def address_key(remote: str | None) -> str:
@@ -74,23 +70,27 @@ def account_key(username: str) -> str:
 
 
 class LoginThrottle:
-    """Per-account and per-address failure counters, bounded to ``max_keys`` keys in memory."""
+    """Per-account and per-address failure counters in the database, bounded to about
+    ``max_keys`` keys per scope; plus the few threads that hash passwords."""
 
     def __init__(
         self,
+        db: Database,
         account_limits: str,
         address_limits: str,
         max_keys: int,
         concurrency: int,
         hash_niceness: int = 0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._limits: dict[str, list[RateLimitItem]] = {
-            "account": parse_many(account_limits),
-            "address": parse_many(address_limits),
+        self._db = db
+        self._clock = clock  # the time windows are counted in (tests move it)
+        self._limits: dict[str, tuple[Window, ...]] = {
+            "account": windows(account_limits),
+            "address": windows(address_limits),
         }
-        self._storage = MemoryStorage()
-        self._limiter = FixedWindowRateLimiter(self._storage)
         self._max_keys = max_keys
+        self._purged_at = float("-inf")
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._pool = ThreadPoolExecutor(
             max(1, concurrency),
@@ -100,8 +100,9 @@ class LoginThrottle:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LoginThrottle:
+    def from_settings(cls, settings: Settings, db: Database) -> LoginThrottle:
         return cls(
+            db,
             settings.login_account_limits,
             settings.login_address_limits,
             settings.login_throttle_max_keys,
@@ -109,46 +110,31 @@ class LoginThrottle:
             settings.login_hash_niceness,
         )
 
-    def tracked_keys(self) -> int:
-        # MemoryStorage keeps one counter per (window, key) in its public ``storage`` Counter
-        # and drops expired ones itself; tests/test_throttle.py fails if that attribute changes.
-        return len(self._storage.storage)
-
     async def refusal(self, account: str, address: str) -> Refusal | None:
         """Why a login for ``account`` from ``address`` must wait, or None when it may proceed."""
-        worst: Refusal | None = None
-        for scope, ident in (("account", account), ("address", address)):
-            key = await self._key(scope, ident)
-            for item in self._limits[scope]:
-                if await self._limiter.test(item, scope, key):
-                    continue
-                stats = await self._limiter.get_window_stats(item, scope, key)
-                wait = max(1, math.ceil(stats.reset_time - time.time()))
-                if worst is None or wait > worst.retry_after_s:
-                    worst = Refusal(scope, wait)
-        return worst
-
-    async def _key(self, scope: str, ident: str) -> str:
-        """The key to count under; past ``max_keys`` new names share one counter (fail closed)."""
-        if self.tracked_keys() < self._max_keys:
-            return ident
-        for item in self._limits[scope]:
-            stats = await self._limiter.get_window_stats(item, scope, ident)
-            if stats.remaining < item.amount:
-                return ident  # already tracked: keep counting it on its own
-        return OVERFLOW
+        idents = {"account": account, "address": address}
+        now, limits, cap = self._clock(), self._limits, self._max_keys
+        return await self._db.run_read(
+            lambda s: login_failures.refusal(s, limits, idents, cap, now)
+        )
 
     async def failed(self, account: str, address: str) -> None:
-        for scope, ident in (("account", account), ("address", address)):
-            key = await self._key(scope, ident)
-            for item in self._limits[scope]:
-                await self._limiter.hit(item, scope, key)
+        idents = {"account": account, "address": address}
+        now, limits, cap = self._clock(), self._limits, self._max_keys
+        purge = time.monotonic() - self._purged_at >= PURGE_EVERY_S
+        if purge:
+            self._purged_at = time.monotonic()
+        await self._db.run_write(
+            lambda s: login_failures.failed(s, limits, idents, cap, now, purge)
+        )
 
     async def succeeded(self, account: str) -> None:
         """A correct password clears the account's counters (not the address's: one valid
-        account must not reset a guessing run against others)."""
-        for item in self._limits["account"]:
-            await self._limiter.clear(item, "account", account)
+        account must not reset a guessing run against others). Read first, so a login
+        without earlier failures costs no write."""
+        now = self._clock()
+        if await self._db.run_read(lambda s: login_failures.tracked(s, "account", account, now)):
+            await self._db.run_write(lambda s: login_failures.clear(s, "account", account))
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Password hashing work, in the low-priority hashing threads."""

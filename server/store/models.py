@@ -41,6 +41,21 @@ class AuthSession(Base):
     expires_at: Mapped[datetime] = mapped_column()
 
 
+class LoginFailure(Base):
+    """Failed logins counted in one fixed window of one limit, for an account name or a
+    client address; shared by every server process (server/login_failures.py)."""
+
+    __tablename__ = "login_failures"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # account | address
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    # The window's end: until then ``count`` stands (and refuses at the limit); after it
+    # the row is dead and the next failure starts a new window.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class RecordingSession(Base):
     """One sale's remote recording and everything that follows it (inspection, review)."""
 

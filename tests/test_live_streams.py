@@ -1,0 +1,69 @@
+"""The live checks' Server-Sent Events streams are bounded per session and side: one join
+link cannot open thousands (each costs the loop an encode and a write per change), and
+every stream gives its place back when it ends. A real live-check process is spawned; no
+audio reaches its models."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+
+from server.api.live import MAX_STREAMS, STREAMS_KEY
+from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
+from tests.test_api_auth import assert_error
+from tests.test_api_recording import join, open_session, wait_for
+
+
+async def _first_event(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientResponse:
+    """Open a stream and read up to its first event (the state at subscription)."""
+    for _ in range(100):  # 409 live_not_started until the tap is open
+        r = await http.get(url)
+        if r.status != 409:
+            break
+        r.release()
+        await asyncio.sleep(0.2)
+    assert r.status == 200, await r.text()
+    async for raw in r.content:
+        if raw.startswith(b"data: "):
+            return r
+    raise AssertionError("the stream ended before its first event")
+
+
+async def test_streams_per_session_are_bounded_and_given_back(tmp_path: Path) -> None:
+    srv = await start_server(make_settings(tmp_path, live_checks=True))
+    await add_test_users(srv.ctx)
+    sales = Client(srv.url)
+    http = aiohttp.ClientSession()
+    open_streams: list[aiohttp.ClientResponse] = []
+    peer = None
+    try:
+        await sales.login("sales1")
+        sid, token = await open_session(sales)
+        peer = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
+        url = f"{srv.url}/api/join/{token}/live"
+        for _ in range(MAX_STREAMS):
+            open_streams.append(await _first_event(http, url))
+        async with http.get(url) as r:
+            assert r.status == 429
+            assert r.headers["Retry-After"] == "5"
+            assert_error(await r.json(), "too_many_streams")
+        # The salesperson's own stream is counted apart.
+        async with sales.http.get(f"{srv.url}/api/sessions/{sid}/live") as r:
+            assert r.status == 200
+        # Ending the session ends every stream; their places are given back.
+        assert (await sales.post(f"/api/sessions/{sid}/end", json={}))[0] == 200
+        await wait_for(lambda: not _streams(srv), 30.0)
+    finally:
+        for r in open_streams:
+            r.close()
+        await http.close()
+        if peer is not None:
+            await peer.close()
+        await sales.close()
+        await srv.runner.cleanup()
+
+
+def _streams(srv: RunningServer) -> dict[tuple[str, bool], int]:
+    return dict(srv.runner.app[STREAMS_KEY])
