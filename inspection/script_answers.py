@@ -5,10 +5,11 @@ uncertain speech, else from the model's closed-set scores of the window (``inspe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from inspection.answers import (
     AnswerClass,
+    AnswerKind,
     classify_answer,
     heard_negation,
     is_decoder_loop,
@@ -103,87 +104,30 @@ def _answer_in(
     uncertain speech (marked, so that the rules make it review evidence, never consent); when
     that is lost or garbled too, from the closed-set scores of the window's regions."""
     st = st or ScriptSettings()
-    expected = getattr(node, "expected_answer", None)
     pieces = _after_questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
-    sure = [p for p in pieces if p[4] is None]
-    flagged = [p for p in pieces if p[4] is not None]
-    used = sure
-    cls = _read(sure, expected)
-    uncertain: str | None = None
-    said_nothing = cls.kind in ("missing", "unrecognised") or (
-        cls.kind == "unsure" and cls.phrase is None
-    )
-    usable = [p for p in flagged if p[4] in _USABLE_UNCERTAIN]
-    if said_nothing and usable:
-        used = sure + usable
-        cls = _read(used, expected)
-        if cls.kind == "missing" or (cls.kind == "unsure" and cls.phrase is None):
-            cls = replace(cls, kind="unrecognised")
-        uncertain = ",".join(sorted({p[4] for p in usable if p[4]}))
-    if cls.kind == "missing" and any(not p[2] and p[4] != "hallucination" for p in flagged):
-        # Speech was there, only not recognised: evidence for review, never "no answer".
-        cls = AnswerClass("unrecognised", None)
-        uncertain = ",".join(sorted({p[4] for p in flagged if p[4] and not p[2]}))
-    shown = [p for p in flagged if p not in used]
-    timed = sorted(used, key=lambda p: p[0])
-    confidence = round(sum(p[3] for p in timed) / len(timed), 3) if timed else None
-    if confidence is not None and cls.kind in ("negative", "unsure") and cls.phrase:
-        # A no is as strong as the words that say it, not the mean of the answer's words: in
-        # hum, 嗯，是我本人 came out as 不是 (p 0.08) + 我的 (0.75) + 人 (0.84), mean 0.55, a
-        # fail, while the closed set of that stretch put 是我本人 first. When the model puts a
-        # yes first there, the deciding words' probability is the answer's confidence (below
-        # answer_min_confidence: review). Real hedges heard at p 0.04-0.44 on their 不 had
-        # the hedge or refusal first in the closed set (calibration): they stay fail.
-        at = _closed_set_at(customer, timed[-1][0])
-        said_no = [p[3] for p in timed if set(p[2]) & set(cls.phrase)]
-        if at is not None and at.kind == "affirmative" and said_no:
-            confidence = round(min([confidence, *said_no]), 3)
+    words = _words_heard(pieces, getattr(node, "expected_answer", None))
+    cls, uncertain = words.cls, words.uncertain
+    timed = sorted(words.used, key=lambda p: p[0])
+    confidence = _confidence(customer, timed, cls)
     scored = _closed_set_in(customer, w0, w1)
-    lost = cls.kind in ("missing", "unrecognised") or (cls.kind == "unsure" and cls.phrase is None)
-    guessed_yes = cls.kind == "affirmative" and (
-        cls.score < 1.0
-        or uncertain is not None
-        or (confidence is not None and confidence < st.closed_set_below_confidence)
-    )
+    guessed_yes = _is_guessed_yes(cls, uncertain, confidence, st)
     # The region the yes was heard in (not a question back earlier in the window).
     said = _closed_set_at(customer, timed[-1][0]) if timed else None
     if said is not None and cls.kind == "affirmative" and not guessed_yes:
         if _model_hears_no(said, st.closed_set_doubt_margin, st.closed_set_negation_gap):
-            scored = said
             # The words read as a yes, the model prefers a hedge or a refusal by a clear lead:
             # a misheard hedge must not pass; a reviewer listens.
-            cls = AnswerClass(said.kind, said.phrase, 0.99)
-    elif scored is not None and (lost or guessed_yes):
-        kind, phrase, confident = closed_set_answer(
-            scored,
-            st.closed_set_margin,
-            st.closed_set_max_s,
-            st.closed_set_min_lead,
-            st.closed_set_negation_gap,
-            # Only when no words were read: words heard as a yes would also have shown the
-            # rest of a longer reply (清楚是清楚，不过… reads as unsure); and a yes said in
-            # parts (嗯，对，是我本人) may score best as its shortest part (对).
-            st.closed_set_max_s_per_syllable if lost else None,
+            scored, cls = said, AnswerClass(said.kind, said.phrase, 0.99)
+    elif scored is not None and (_said_nothing(cls) or guessed_yes):
+        kind, phrase, sure, scored = _closed_set_decision(
+            customer, pieces, timed, cls, scored, said, guessed_yes, (w0, w1), st
         )
-        if guessed_yes and not confident and said is not None and _agrees(said, st):
-            # Two weak readings agree on a yes: the unsure words and the model's closed set of
-            # the stretch they were heard in.
-            kind, phrase, confident, scored = "affirmative", cls.phrase or said.phrase, True, said
-        if heard_negation("".join(p[2] for p in pieces)):
-            confident = False  # a heard 不/没 always wins over the closed set: review
-        if confident and _window_hears_no(customer, timed[0][0] if timed else w0, w1, st):
-            # Another stretch of the window (from the answer on) sounds like a hedge or a
-            # refusal: the widest margin may not be the customer's answer, and a yes may
-            # go on "不过我再想想" in a stretch nobody recognised.
-            confident = False
-        if kind == "affirmative" and confident:
+        if kind == "affirmative" and sure:
             # The model itself prefers a yes by a wide margin over every other answer.
             cls, uncertain, confidence = AnswerClass(kind, phrase, 1.0), None, None
         else:  # a guess: shown to a reviewer, never a pass
             cls = AnswerClass(kind, phrase, min(cls.score, 0.99))
-        if not timed:
-            u = next(u for u in customer if u.closed_set is scored)
-            timed = [(u.start_s, u.end_s, "", 0.0, None)]
+        timed = timed or _scored_span(customer, scored)
     return Answer(
         node_id=node.id,
         kind=cls.kind,
@@ -196,9 +140,125 @@ def _answer_in(
         confidence=confidence,
         score=cls.score,
         uncertain=uncertain,
-        uncertain_text="".join(p[2] for p in shown),
+        uncertain_text="".join(p[2] for p in words.shown),
         closed_set=scored,
     )
+
+
+@dataclass(frozen=True)
+class _Words:
+    """What the words of a window say: their class, the pieces it rests on, why they are
+    uncertain (None: trusted speech only), and the flagged pieces only shown to a reviewer."""
+
+    cls: AnswerClass
+    used: list[_Piece]
+    uncertain: str | None
+    shown: list[_Piece]
+
+
+def _said_nothing(cls: AnswerClass) -> bool:
+    """No answer in the words: none, none recognised, or unsure with no hedge phrase."""
+    return cls.kind in ("missing", "unrecognised") or (cls.kind == "unsure" and cls.phrase is None)
+
+
+def _words_heard(pieces: list[_Piece], expected: str | None) -> _Words:
+    """The answer the words say: trusted speech first; when that says nothing, kept uncertain
+    speech too (then marked uncertain); speech nobody recognised is "unrecognised" (evidence for
+    review), never "no answer"."""
+    sure = [p for p in pieces if p[4] is None]
+    flagged = [p for p in pieces if p[4] is not None]
+    used, cls, uncertain = sure, _read(sure, expected), None
+    usable = [p for p in flagged if p[4] in _USABLE_UNCERTAIN]
+    if _said_nothing(cls) and usable:
+        used = sure + usable
+        cls = _read(used, expected)
+        if cls.kind == "missing" or (cls.kind == "unsure" and cls.phrase is None):
+            cls = replace(cls, kind="unrecognised")
+        uncertain = ",".join(sorted({p[4] for p in usable if p[4]}))
+    if cls.kind == "missing" and any(not p[2] and p[4] != "hallucination" for p in flagged):
+        # Speech was there, only not recognised: evidence for review, never "no answer".
+        cls = AnswerClass("unrecognised", None)
+        uncertain = ",".join(sorted({p[4] for p in flagged if p[4] and not p[2]}))
+    return _Words(cls, used, uncertain, [p for p in flagged if p not in used])
+
+
+def _confidence(
+    customer: Sequence[Utterance], timed: list[_Piece], cls: AnswerClass
+) -> float | None:
+    """The mean probability of the words the answer rests on (None without words); for a no,
+    the probability of the words that say it when the closed set puts a yes first there."""
+    if not timed:
+        return None
+    confidence = round(sum(p[3] for p in timed) / len(timed), 3)
+    if cls.kind in ("negative", "unsure") and cls.phrase:
+        # A no is as strong as the words that say it, not the mean of the answer's words: in
+        # hum, 嗯，是我本人 came out as 不是 (p 0.08) + 我的 (0.75) + 人 (0.84), mean 0.55, a
+        # fail, while the closed set of that stretch put 是我本人 first. When the model puts a
+        # yes first there, the deciding words' probability is the answer's confidence (below
+        # answer_min_confidence: review). Real hedges heard at p 0.04-0.44 on their 不 had
+        # the hedge or refusal first in the closed set (calibration): they stay fail.
+        at = _closed_set_at(customer, timed[-1][0])
+        said_no = [p[3] for p in timed if set(p[2]) & set(cls.phrase)]
+        if at is not None and at.kind == "affirmative" and said_no:
+            confidence = round(min([confidence, *said_no]), 3)
+    return confidence
+
+
+def _is_guessed_yes(
+    cls: AnswerClass, uncertain: str | None, confidence: float | None, st: ScriptSettings
+) -> bool:
+    """Words that read as a yes, but only close to one, from uncertain speech, or unsure."""
+    return cls.kind == "affirmative" and (
+        cls.score < 1.0
+        or uncertain is not None
+        or (confidence is not None and confidence < st.closed_set_below_confidence)
+    )
+
+
+def _closed_set_decision(
+    customer: Sequence[Utterance],
+    pieces: list[_Piece],
+    timed: list[_Piece],
+    cls: AnswerClass,
+    scored: ClosedSetScore,
+    said: ClosedSetScore | None,
+    guessed_yes: bool,
+    window: tuple[float, float],
+    st: ScriptSettings,
+) -> tuple[AnswerKind, str, bool, ClosedSetScore]:
+    """(kind, phrase, sure, score used) from the closed set, for words that said nothing clear
+    (``cls``) or only guessed a yes; ``sure`` only for a yes nothing in the window speaks
+    against."""
+    lost = _said_nothing(cls)
+    kind, phrase, sure = closed_set_answer(
+        scored,
+        st.closed_set_margin,
+        st.closed_set_max_s,
+        st.closed_set_min_lead,
+        st.closed_set_negation_gap,
+        # Only when no words were read: words heard as a yes would also have shown the
+        # rest of a longer reply (清楚是清楚，不过… reads as unsure); and a yes said in
+        # parts (嗯，对，是我本人) may score best as its shortest part (对).
+        st.closed_set_max_s_per_syllable if lost else None,
+    )
+    if guessed_yes and not sure and said is not None and _agrees(said, st):
+        # Two weak readings agree on a yes: the unsure words and the model's closed set of
+        # the stretch they were heard in.
+        kind, phrase, sure, scored = "affirmative", cls.phrase or said.phrase, True, said
+    if heard_negation("".join(p[2] for p in pieces)):
+        sure = False  # a heard 不/没 always wins over the closed set: review
+    if sure and _window_hears_no(customer, timed[0][0] if timed else window[0], window[1], st):
+        # Another stretch of the window (from the answer on) sounds like a hedge or a
+        # refusal: the widest margin may not be the customer's answer, and a yes may
+        # go on "不过我再想想" in a stretch nobody recognised.
+        sure = False
+    return kind, phrase, sure, scored
+
+
+def _scored_span(customer: Sequence[Utterance], scored: ClosedSetScore) -> list[_Piece]:
+    """The region a closed-set score was made on, as the answer's time when no words were."""
+    u = next(u for u in customer if u.closed_set is scored)
+    return [(u.start_s, u.end_s, "", 0.0, None)]
 
 
 def _read(pieces: list[_Piece], expected: str | None) -> AnswerClass:
