@@ -6,7 +6,7 @@ partial, unheard or absent.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from inspection.node_candidates import Candidate, node_key_of, node_role
@@ -203,10 +203,54 @@ def node_slot_of(
     )
 
 
+def _clauses_said(slot: SlotEvidence, st: ScriptSettings) -> bool:
+    """The recording reminder "in full": every clause's content pairs, or (ASR errors in its
+    content words) every clause resembling something said in the slot."""
+    return slot.key >= st.slot_key_score or slot.clause_min >= st.slot_clause_similarity
+
+
+def _slot_may_cover(node: ScriptNode, slot: SlotEvidence, st: ScriptSettings) -> bool:
+    """A node with its own ``min_similarity`` must be read close to its words, and the
+    reminder must keep every clause: neither is covered by a slot's similarity alone."""
+    if getattr(node, "min_similarity", None) is not None:
+        return False
+    return node_role(node) != "reminder" or _clauses_said(slot, st)
+
+
+def _covers(node: ScriptNode, slot: SlotEvidence, st: ScriptSettings) -> bool:
+    """Covered: the slot holds most of the node's length and its best window is similar."""
+    return (
+        _slot_may_cover(node, slot, st)
+        and slot.length_ratio >= st.slot_min_length
+        and slot.score >= st.slot_similarity
+    )
+
+
+def _partial(node: ScriptNode, slot: SlotEvidence, st: ScriptSettings) -> bool:
+    """Some of the node's speech is there, too little or too unlike it to cover it: review."""
+    return slot.length_ratio >= st.slot_partial_length and slot.score >= st.slot_partial_similarity
+
+
+def _unheard(node: ScriptNode, slot: SlotEvidence, st: ScriptSettings) -> bool:
+    """Time enough for the node passed with nothing recognised: lost, not left out (review)."""
+    return slot.unheard_s >= max(st.slot_unheard_min_s, st.slot_unheard_share * slot.expected_s)
+
+
+_SlotRule = Callable[[ScriptNode, SlotEvidence, ScriptSettings], bool]
+
+#: (support, covered, rule) in the order they are tried; a slot none fits is "absent".
+_SLOT_RULES: tuple[tuple[str, bool, _SlotRule], ...] = (
+    ("slot", True, _covers),
+    ("partial", False, _partial),
+    ("unheard", False, _unheard),
+)
+
+
 def slot_decision(
     node: ScriptNode, slot: SlotEvidence | None, st: ScriptSettings
 ) -> tuple[str, bool]:
-    """(support, covered) of a node no window matched, from its slot.
+    """(support, covered) of a node no window matched, from its slot: the first of
+    ``_SLOT_RULES`` that holds, else "absent".
 
     Only the similarity decides: on short nodes the content-key share of a slot holding
     neighbours' leftovers reached 0.29 (dev, a node removed), as high as some paraphrases. The
@@ -215,17 +259,7 @@ def slot_decision(
     """
     if slot is None:
         return "absent", False
-    strict = getattr(node, "min_similarity", None) is not None
-    # The reminder "in full": every clause's content pairs, or (ASR errors in its content
-    # words) every clause resembling something said there.
-    clauses_said = slot.key >= st.slot_key_score or slot.clause_min >= st.slot_clause_similarity
-    if node_role(node) == "reminder" and not clauses_said:
-        strict = True
-    if not strict and slot.length_ratio >= st.slot_min_length and slot.score >= st.slot_similarity:
-        return "slot", True
-    if slot.length_ratio >= st.slot_partial_length and slot.score >= st.slot_partial_similarity:
-        return "partial", False
-    if slot.unheard_s >= max(st.slot_unheard_min_s, st.slot_unheard_share * slot.expected_s):
-        # Time enough for the node passed with nothing recognised: lost, not left out.
-        return "unheard", False
+    for support, covered, rule in _SLOT_RULES:
+        if rule(node, slot, st):
+            return support, covered
     return "absent", False
