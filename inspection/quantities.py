@@ -80,17 +80,34 @@ def _run_end(text: str, m: re.Match[str], pauses: Collection[int]) -> int:
     "一万二千，一共" and the segment break of "12000|10年"), unless the run goes on after a
     big multiplier; and before a trailing 一 that starts a word (一共, 一定)."""
     s, e = m.start("num"), m.end("num")
-    for p in range(s, e - 1):
-        if p not in pauses or text[p] in _CONTINUES or text[p + 1] in _GOES_ON:
-            continue
-        if p == s and text[p] in DIGITS and text[p + 1] in "十拾":
-            continue  # 二|十年: a lone digit before 十 is its tens
-        if not _digit_group(text, p, e):
-            e = p + 1
-            break
-    if e - s >= 2 and text[e - 1] == "一" and e < len(text) and text[e] in _ONE_WORDS:
-        e -= 1
-    return e
+    cut = next((p + 1 for p in range(s, e - 1) if _cuts_at(text, s, p, e, pauses)), e)
+    return cut - 1 if _ends_on_word_one(text, s, cut) else cut
+
+
+def _cuts_at(text: str, s: int, p: int, e: int, pauses: Collection[int]) -> bool:
+    """A pause after position ``p`` of the run ``s:e`` ends the number there."""
+    return (
+        p in pauses
+        and not _goes_on_past(text, p)
+        and not _lone_tens_digit(text, s, p)
+        and not _digit_group(text, p, e)
+    )
+
+
+def _goes_on_past(text: str, p: int) -> bool:
+    """The run goes on past a pause after a big multiplier (一万|五千) or before a numeral that
+    cannot start a number (十二|万元)."""
+    return text[p] in _CONTINUES or text[p + 1] in _GOES_ON
+
+
+def _lone_tens_digit(text: str, s: int, p: int) -> bool:
+    """二|十年: a lone digit at the run's start before 十 is its tens."""
+    return p == s and text[p] in DIGITS and text[p + 1] in "十拾"
+
+
+def _ends_on_word_one(text: str, s: int, e: int) -> bool:
+    """The run ``s:e`` ends on a 一 that starts a word (一万五千一共: ``_ONE_WORDS``)."""
+    return e - s >= 2 and text[e - 1] == "一" and e < len(text) and text[e] in _ONE_WORDS
 
 
 def _digit_group(text: str, p: int, e: int) -> bool:
