@@ -131,27 +131,40 @@ def find_quantities(text: str, pauses: Collection[int] = ()) -> list[Quantity]:
     out: list[Quantity] = []
     pos = 0
     while (m := _QUANTITY_RE.search(text, pos)) is not None:
-        end = _run_end(text, m, pauses)
-        if end < m.end("num"):
-            # Re-match within the shortened run: its unit (if any) can only follow it directly.
-            m2 = _QUANTITY_RE.match(text, m.start(), end + _unit_len(text, end, pauses))
-            m = m2 if m2 is not None else m
+        m = _cut_match(text, m, pauses)
         pos = max(m.end(), m.start() + 1)
-        num = m.group("num")
-        value = parse_numeral(num)
-        if value is None:
+        # A run that does not parse may be a number behind a stray numeral (犹豫七10天).
+        q = _quantity(text, m)
+        if q is None:
             q = _after_stray_digit(text, m)
-            if q is not None:
-                out.append(q)
-            continue
-        unit_word = m.group("unit")
-        unit = "%" if m.group("pct") else (UNIT_WORDS[unit_word] if unit_word else "")
-        end = m.end() if (unit_word or m.group("pct")) else m.end("num")
-        if m.group("pct") and unit_word and UNIT_WORDS[unit_word] != "%":
-            end = m.end("num")
-        ordinal = m.start() > 0 and text[m.start() - 1] == "第"
-        out.append(Quantity(value, unit, m.start(), end, text[m.start() : end], ordinal))
+        if q is not None:
+            out.append(q)
     return out
+
+
+def _cut_match(text: str, m: re.Match[str], pauses: Collection[int]) -> re.Match[str]:
+    """``m`` re-matched within its run cut short by ``_run_end``: its unit (if any) can only
+    follow the shortened run directly."""
+    end = _run_end(text, m, pauses)
+    if end >= m.end("num"):
+        return m
+    m2 = _QUANTITY_RE.match(text, m.start(), end + _unit_len(text, end, pauses))
+    return m2 if m2 is not None else m
+
+
+def _quantity(text: str, m: re.Match[str]) -> Quantity | None:
+    """The number of a match whose numeral parses, with its unit: % for 百分之 (a unit word
+    after 百分之N is left out of the quantity); ordinal after 第."""
+    value = parse_numeral(m.group("num"))
+    if value is None:
+        return None
+    unit_word = m.group("unit")
+    unit = "%" if m.group("pct") else (UNIT_WORDS[unit_word] if unit_word else "")
+    end = m.end() if (unit_word or m.group("pct")) else m.end("num")
+    if m.group("pct") and unit_word and UNIT_WORDS[unit_word] != "%":
+        end = m.end("num")
+    ordinal = m.start() > 0 and text[m.start() - 1] == "第"
+    return Quantity(value, unit, m.start(), end, text[m.start() : end], ordinal)
 
 
 _UNITS_LONGEST = sorted(UNIT_WORDS, key=len, reverse=True)
