@@ -90,6 +90,15 @@ def _keywords_before(source: str, s0: int, window: int) -> list[Keyword]:
     ]
 
 
+#: Characters after a number read for the words right after it (``_AFTER``, ``_AFTER_WORDS``).
+_AFTER_CHARS = 6
+#: A bare number stated by the keyword before it (``_bare_after_keyword``): at most this many
+#: characters between them, and at least ``_BARE_MIN_CHARS`` numeral characters after a
+#: keyword of two or more (8b734a0, the misstated-premium harness).
+_BARE_GAP = 1
+_BARE_MIN_CHARS = 2
+
+
 _AFTER_LEADS = (
     "之内为",
     "之内是",
@@ -169,13 +178,13 @@ def _bare_after_keyword(kw: Keyword, o: Quantity, s0: int) -> bool:
     """A bare number (no unit, no 第) right after the keyword (at source position ``s0``, at
     most one character after it): its unit was misheard (保险期间二十撵，交费十年: 二十 is the
     insurance period, 十年 is not)."""
-    return o.unit == "" and not o.ordinal and _long_enough(kw, o) and s0 - kw.end <= 1
+    return o.unit == "" and not o.ordinal and _long_enough(kw, o) and s0 - kw.end <= _BARE_GAP
 
 
 def _long_enough(kw: Keyword, o: Quantity) -> bool:
     """Two characters at least after a word (the 一 of 犹豫期一共 is no number); any after a
     one-character keyword (交十蔫，保二十年: 十 is the period)."""
-    return len(o.text) >= 2 or len(kw.word) == 1
+    return len(o.text) >= _BARE_MIN_CHARS or len(kw.word) == 1
 
 
 #: Words between two numbers that make the second a restatement of the same value (said
@@ -233,7 +242,7 @@ def _word_after(stream: TextStream, q: Quantity, others: Sequence[Quantity]) -> 
     per year (no period). Then 犹豫期 / 冷静期 after it (十五天的犹豫期)."""
     if stream.has_break(q.end, q.end + 1):
         return None
-    after = _after_text(stream.text[q.end : q.end + 6])
+    after = _after_text(stream.text[q.end : q.end + _AFTER_CHARS])
     for pattern, kind in _AFTER:
         m = pattern.match(after)
         if m and _unit_fits(kind, q):
