@@ -90,6 +90,15 @@ def _keywords_before(source: str, s0: int, window: int) -> list[Keyword]:
     ]
 
 
+#: Characters after a number read for the words right after it (``_AFTER``, ``_AFTER_WORDS``).
+_AFTER_CHARS = 6
+#: A bare number stated by the keyword before it (``_bare_after_keyword``): at most this many
+#: characters between them, and at least ``_BARE_MIN_CHARS`` numeral characters after a
+#: keyword of two or more (8b734a0, the misstated-premium harness).
+_BARE_GAP = 1
+_BARE_MIN_CHARS = 2
+
+
 _AFTER_LEADS = (
     "之内为",
     "之内是",
@@ -141,26 +150,41 @@ def _taken(stream: TextStream, kw: Keyword, q: Quantity, others: Sequence[Quanti
     """Another number of the keyword's kind stands between the keyword and ``q``: the keyword
     stated that one ("每期保费8600元25元": 25元 is not the premium; a keyword states one value
     per sentence, and a bare second number after it is something else, often a misheard
-    word such as 要交五年 heard as 25元)."""
+    word such as 要交五年 heard as 25元). A number restated (``_restated``) is no other one."""
     if kw.kind is None:
         return False
     source = stream.source or stream.text
     q0, _ = stream.source_span(q.start, q.end)
-    for o in others:
-        if o.end > q.start or o.start >= q.start:
-            break
+    for o in _numbers_before(q, others):
         s0, s1 = stream.source_span(o.start, o.end)
         if s0 < kw.end or _restated(source[s1:q0]):
             continue
-        # Or a bare number right after the keyword: its unit was misheard (保险期间二十撵，
-        # 交费十年: 二十 is the insurance period, 十年 is not).
-        # (Two characters at least after a word, the 一 of 犹豫期一共 is no number; any after
-        # 交: 交十蔫，保二十年.)
-        long = len(o.text) >= 2 or len(kw.word) == 1
-        bare = o.unit == "" and not o.ordinal and long and s0 - kw.end <= 1
-        if _unit_fits(kw.kind, o) or bare:
+        if _unit_fits(kw.kind, o) or _bare_after_keyword(kw, o, s0):
             return True
     return False
+
+
+def _numbers_before(q: Quantity, others: Sequence[Quantity]) -> list[Quantity]:
+    """The leading run of ``others`` (in text order) that ends before ``q`` starts."""
+    out: list[Quantity] = []
+    for o in others:
+        if o.end > q.start or o.start >= q.start:
+            break
+        out.append(o)
+    return out
+
+
+def _bare_after_keyword(kw: Keyword, o: Quantity, s0: int) -> bool:
+    """A bare number (no unit, no 第) right after the keyword (at source position ``s0``, at
+    most one character after it): its unit was misheard (保险期间二十撵，交费十年: 二十 is the
+    insurance period, 十年 is not)."""
+    return o.unit == "" and not o.ordinal and _long_enough(kw, o) and s0 - kw.end <= _BARE_GAP
+
+
+def _long_enough(kw: Keyword, o: Quantity) -> bool:
+    """Two characters at least after a word (the 一 of 犹豫期一共 is no number); any after a
+    one-character keyword (交十蔫，保二十年: 十 is the period)."""
+    return len(o.text) >= _BARE_MIN_CHARS or len(kw.word) == 1
 
 
 #: Words between two numbers that make the second a restatement of the same value (said
@@ -201,31 +225,63 @@ def _amount_follows(stream: TextStream, pos: int, others: Sequence[Quantity]) ->
     )
 
 
+_Found = tuple[NumberKind, Keyword | None]
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What a rule of ``classify`` decided: the kind found, or None (the number states no
+    field we check). A rule returns no decision at all when it does not apply."""
+
+    found: _Found | None
+
+
+def _word_after(stream: TextStream, q: Quantity, others: Sequence[Quantity]) -> _Decision | None:
+    """The words right after the number, with no pause between (10年交, 20年的保障): the first
+    of ``_AFTER`` that matches with a unit fitting its kind; "一年交一万二" says what is paid
+    per year (no period). Then 犹豫期 / 冷静期 after it (十五天的犹豫期)."""
+    if stream.has_break(q.end, q.end + 1):
+        return None
+    after = _after_text(stream.text[q.end : q.end + _AFTER_CHARS])
+    for pattern, kind in _AFTER:
+        m = pattern.match(after)
+        if m and _unit_fits(kind, q):
+            if kind == "payment_years" and _amount_follows(stream, q.end + m.end(), others):
+                return _Decision(None)
+            return _Decision((kind, None))
+    _, s1 = stream.source_span(q.start, q.end)
+    after_kind = _keyword_after(stream.source or stream.text, s1)
+    if after_kind is not None and _unit_fits(after_kind, q):
+        return _Decision((after_kind, None))
+    return None
+
+
+def _word_before(
+    stream: TextStream, q: Quantity, window: int, others: Sequence[Quantity]
+) -> _Decision | None:
+    """The closest keyword before the number that can state such a number (每期交680元: 交 is
+    a period's keyword, 元 is not a period, so 每期 says what it is); another amount's keyword
+    stops the search, and so does a keyword that already stated another number (``_taken``)."""
+    s0, _ = stream.source_span(q.start, q.end)
+    for found in _keywords_before(stream.source or stream.text, s0, window):
+        if found.kind is None:
+            return _Decision(None)
+        if _unit_fits(found.kind, q):
+            if _taken(stream, found, q, others):
+                return _Decision(None)
+            return _Decision((found.kind, found))
+    return None
+
+
 def classify(
     stream: TextStream, q: Quantity, window: int, others: Sequence[Quantity] = ()
 ) -> tuple[NumberKind, Keyword | None] | None:
-    after = _after_text(stream.text[q.end : q.end + 6])
-    s0, s1 = stream.source_span(q.start, q.end)
-    source = stream.source or stream.text
-    if not stream.has_break(q.end, q.end + 1):
-        for pattern, kind in _AFTER:
-            m = pattern.match(after)
-            if m and _unit_fits(kind, q):
-                if kind == "payment_years" and _amount_follows(stream, q.end + m.end(), others):
-                    return None  # 一年交一万二: what is paid per year, not a period
-                return kind, None
-        after_kind = _keyword_after(source, s1)
-        if after_kind is not None and _unit_fits(after_kind, q):
-            return after_kind, None
-    # The closest keyword that can state such a number (每期交680元: 交 is a period's
-    # keyword, 元 is not a period, so 每期 says what it is); another amount's stops the search.
-    for found in _keywords_before(source, s0, window):
-        if found.kind is None:
-            return None
-        if _unit_fits(found.kind, q):
-            if _taken(stream, found, q, others):
-                return None
-            return found.kind, found
+    """What the quantity ``q`` states (``others``: the stream's quantities), from the words
+    right after it, else the keyword before it (within ``window`` characters), else the
+    number it restates; None when unrelated."""
+    decision = _word_after(stream, q, others) or _word_before(stream, q, window, others)
+    if decision is not None:
+        return decision.found
     return _restatement(stream, q, window, others)
 
 

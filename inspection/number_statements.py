@@ -6,6 +6,7 @@ with the policy's value for the field.
 from __future__ import annotations
 
 from bisect import bisect_left
+from dataclasses import dataclass
 from typing import Literal
 
 from inspection.number_readings import syllables
@@ -35,40 +36,68 @@ SUM_REACH = 8
 EXAMPLE_REACH = 24
 
 
+@dataclass(frozen=True)
+class _UseRule:
+    """A number's use said by one of ``words`` within ``reach`` source characters before it;
+    with ``clause``, only in its own clause (see ``_in_clause``)."""
+
+    use: Statement
+    words: tuple[str, ...]
+    reach: int
+    clause: bool
+
+
+#: Tried in order: a sum inside a worked example is still an example.
+_USE_RULES = (
+    _UseRule("example", EXAMPLE_WORDS, EXAMPLE_REACH, clause=False),
+    _UseRule("sum", SUM_WORDS, SUM_REACH, clause=True),
+)
+
+
 def statement_of(stream: TextStream, start: int) -> Statement:
     """Whether the number at text position ``start`` is a sum (一共是…) or in a worked example
     (比如…), from the words before it in the same utterance; words match on pinyin too."""
-    source = stream.source or stream.text
-    s0, _ = stream.source_span(start, start + 1) if stream.source else (start, start + 1)
+    for rule in _USE_RULES:
+        if _said(stream, start, rule):
+            return rule.use
+    return "statement"
+
+
+def _utterance_start(stream: TextStream, start: int) -> int:
+    """The source position of the first character of the utterance holding text position
+    ``start``: words of other utterances do not say how this number is used."""
     utt = stream.utterance[start] if stream.utterance else None
     first = start
     while first > 0 and stream.utterance and stream.utterance[first - 1] == utt:
         first -= 1
-    lo = stream.source_span(first, first + 1)[0] if stream.source else first
+    return stream.source_span(first, first + 1)[0] if stream.source else first
 
-    def said(words: tuple[str, ...], reach: int, clause: bool = False) -> bool:
-        """One of ``words`` within ``reach`` source characters before the number; with
-        ``clause``, only in the number's own clause (no pause between), or the clause
-        before it for words that end theirs (两个加起来，每年交…)."""
-        a = max(lo, s0 - reach)
-        before = source[a:s0]
-        heard = syllables(before)
-        for w in words:
-            n = len(w)
-            target = syllables(w)
-            for i in range(len(before) - n + 1):
-                if before[i : i + n] != w and (n < 2 or heard[i : i + n] != target):
-                    continue
-                pauses = _pauses_between(stream, a + i + n, start) if clause else 0
-                if pauses <= (1 if w in CLAUSE_END_SUM_WORDS else 0):
-                    return True
-        return False
 
-    if said(EXAMPLE_WORDS, EXAMPLE_REACH):
-        return "example"
-    if said(SUM_WORDS, SUM_REACH, clause=True):
-        return "sum"
-    return "statement"
+def _said(stream: TextStream, start: int, rule: _UseRule) -> bool:
+    """One of the rule's words, exactly or on pinyin (2+ characters), within its reach before
+    the number at text position ``start``, in the same utterance (and clause if it asks)."""
+    source = stream.source or stream.text
+    s0, _ = stream.source_span(start, start + 1) if stream.source else (start, start + 1)
+    a = max(_utterance_start(stream, start), s0 - rule.reach)
+    before = source[a:s0]
+    heard = syllables(before)
+    for w in rule.words:
+        n = len(w)
+        target = syllables(w)
+        for i in range(len(before) - n + 1):
+            if before[i : i + n] != w and (n < 2 or heard[i : i + n] != target):
+                continue
+            if not rule.clause or _in_clause(stream, a + i + n, start, w):
+                return True
+    return False
+
+
+def _in_clause(stream: TextStream, word_end: int, start: int, word: str) -> bool:
+    """The word (ending at source position ``word_end``) is in the number's own clause (no
+    pause between), or in the clause before it for words that end theirs (两个加起来，每年交…:
+    ``CLAUSE_END_SUM_WORDS``)."""
+    allowed = 1 if word in CLAUSE_END_SUM_WORDS else 0
+    return _pauses_between(stream, word_end, start) <= allowed
 
 
 def _pauses_between(stream: TextStream, source_end: int, start: int) -> int:

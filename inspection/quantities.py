@@ -80,17 +80,34 @@ def _run_end(text: str, m: re.Match[str], pauses: Collection[int]) -> int:
     "一万二千，一共" and the segment break of "12000|10年"), unless the run goes on after a
     big multiplier; and before a trailing 一 that starts a word (一共, 一定)."""
     s, e = m.start("num"), m.end("num")
-    for p in range(s, e - 1):
-        if p not in pauses or text[p] in _CONTINUES or text[p + 1] in _GOES_ON:
-            continue
-        if p == s and text[p] in DIGITS and text[p + 1] in "十拾":
-            continue  # 二|十年: a lone digit before 十 is its tens
-        if not _digit_group(text, p, e):
-            e = p + 1
-            break
-    if e - s >= 2 and text[e - 1] == "一" and e < len(text) and text[e] in _ONE_WORDS:
-        e -= 1
-    return e
+    cut = next((p + 1 for p in range(s, e - 1) if _cuts_at(text, s, p, e, pauses)), e)
+    return cut - 1 if _ends_on_word_one(text, s, cut) else cut
+
+
+def _cuts_at(text: str, s: int, p: int, e: int, pauses: Collection[int]) -> bool:
+    """A pause after position ``p`` of the run ``s:e`` ends the number there."""
+    return (
+        p in pauses
+        and not _goes_on_past(text, p)
+        and not _lone_tens_digit(text, s, p)
+        and not _digit_group(text, p, e)
+    )
+
+
+def _goes_on_past(text: str, p: int) -> bool:
+    """The run goes on past a pause after a big multiplier (一万|五千) or before a numeral that
+    cannot start a number (十二|万元)."""
+    return text[p] in _CONTINUES or text[p + 1] in _GOES_ON
+
+
+def _lone_tens_digit(text: str, s: int, p: int) -> bool:
+    """二|十年: a lone digit at the run's start before 十 is its tens."""
+    return p == s and text[p] in DIGITS and text[p + 1] in "十拾"
+
+
+def _ends_on_word_one(text: str, s: int, e: int) -> bool:
+    """The run ``s:e`` ends on a 一 that starts a word (一万五千一共: ``_ONE_WORDS``)."""
+    return e - s >= 2 and text[e - 1] == "一" and e < len(text) and text[e] in _ONE_WORDS
 
 
 def _digit_group(text: str, p: int, e: int) -> bool:
@@ -114,27 +131,40 @@ def find_quantities(text: str, pauses: Collection[int] = ()) -> list[Quantity]:
     out: list[Quantity] = []
     pos = 0
     while (m := _QUANTITY_RE.search(text, pos)) is not None:
-        end = _run_end(text, m, pauses)
-        if end < m.end("num"):
-            # Re-match within the shortened run: its unit (if any) can only follow it directly.
-            m2 = _QUANTITY_RE.match(text, m.start(), end + _unit_len(text, end, pauses))
-            m = m2 if m2 is not None else m
+        m = _cut_match(text, m, pauses)
         pos = max(m.end(), m.start() + 1)
-        num = m.group("num")
-        value = parse_numeral(num)
-        if value is None:
+        # A run that does not parse may be a number behind a stray numeral (犹豫七10天).
+        q = _quantity(text, m)
+        if q is None:
             q = _after_stray_digit(text, m)
-            if q is not None:
-                out.append(q)
-            continue
-        unit_word = m.group("unit")
-        unit = "%" if m.group("pct") else (UNIT_WORDS[unit_word] if unit_word else "")
-        end = m.end() if (unit_word or m.group("pct")) else m.end("num")
-        if m.group("pct") and unit_word and UNIT_WORDS[unit_word] != "%":
-            end = m.end("num")
-        ordinal = m.start() > 0 and text[m.start() - 1] == "第"
-        out.append(Quantity(value, unit, m.start(), end, text[m.start() : end], ordinal))
+        if q is not None:
+            out.append(q)
     return out
+
+
+def _cut_match(text: str, m: re.Match[str], pauses: Collection[int]) -> re.Match[str]:
+    """``m`` re-matched within its run cut short by ``_run_end``: its unit (if any) can only
+    follow the shortened run directly."""
+    end = _run_end(text, m, pauses)
+    if end >= m.end("num"):
+        return m
+    m2 = _QUANTITY_RE.match(text, m.start(), end + _unit_len(text, end, pauses))
+    return m2 if m2 is not None else m
+
+
+def _quantity(text: str, m: re.Match[str]) -> Quantity | None:
+    """The number of a match whose numeral parses, with its unit: % for 百分之 (a unit word
+    after 百分之N is left out of the quantity); ordinal after 第."""
+    value = parse_numeral(m.group("num"))
+    if value is None:
+        return None
+    unit_word = m.group("unit")
+    unit = "%" if m.group("pct") else (UNIT_WORDS[unit_word] if unit_word else "")
+    end = m.end() if (unit_word or m.group("pct")) else m.end("num")
+    if m.group("pct") and unit_word and UNIT_WORDS[unit_word] != "%":
+        end = m.end("num")
+    ordinal = m.start() > 0 and text[m.start() - 1] == "第"
+    return Quantity(value, unit, m.start(), end, text[m.start() : end], ordinal)
 
 
 _UNITS_LONGEST = sorted(UNIT_WORDS, key=len, reverse=True)

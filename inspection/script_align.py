@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inspection.node_candidates import Candidate, node_candidates, node_key_of
+from inspection.node_slot import SlotEvidence
 from inspection.script_types import NodeAlignment, OrderViolation, ScriptNode, ScriptSettings
 from inspection.slot_decision import node_slot_of, slot_decision
 from inspection.speech import Utterance
@@ -60,10 +61,40 @@ def align_nodes(
     """Find where each node was spoken by its speaker; one result per node, in template order.
 
     ``markers`` are (t_s, node_id) teleprompter events; they only bias the choice of match.
+    Each node is, in turn: in the best in-order chain, else covered out of order by a free
+    good match, else judged on its slot (``slot_decision``).
     """
     st = settings or ScriptSettings()
     streams = {sp: build_stream(utterances, sp) for sp in {n.speaker for n in nodes}}
     ranges = marker_ranges(markers)
+    cands = _all_candidates(nodes, streams, ranges, st)
+    good = [
+        c for c in cands if c.score >= _threshold(nodes[c.node], st) or c.key >= st.min_key_score
+    ]
+    chain = {c.node: c for c in _best_chain(good, st)}
+    out = []
+    for i, node in enumerate(nodes):
+        stream = streams[node.speaker]
+        if i in chain:
+            out.append(_alignment(node, chain[i], stream, True, True))
+            continue
+        free = _out_of_order(i, nodes, good, chain)
+        if free is not None:
+            out.append(_alignment(node, free, stream, True, False))
+            continue
+        slot = node_slot_of(i, nodes, chain, stream, ranges, st, utterances)
+        mine = [c for c in cands if c.node == i]
+        out.append(_slot_alignment(node, slot, slot_decision(node, slot, st), mine, stream))
+    return out
+
+
+def _all_candidates(
+    nodes: Sequence[ScriptNode],
+    streams: dict[str, TextStream],
+    ranges: dict[str, tuple[float, float]],
+    st: ScriptSettings,
+) -> list[Candidate]:
+    """Every node's candidate windows in its speaker's stream."""
     cands: list[Candidate] = []
     for i, node in enumerate(nodes):
         needle = normalize_script(node.text)
@@ -71,64 +102,61 @@ def align_nodes(
         cands += node_candidates(
             i, needle, node_key_of(node), streams[node.speaker], ranges.get(node.id), st
         )
-    good = [
-        c for c in cands if c.score >= _threshold(nodes[c.node], st) or c.key >= st.min_key_score
+    return cands
+
+
+def _out_of_order(
+    i: int, nodes: Sequence[ScriptNode], good: Sequence[Candidate], chain: dict[int, Candidate]
+) -> Candidate | None:
+    """Node ``i`` covered out of order: its strongest good match that is not some other
+    chosen node's speech; None when it has none."""
+    free = [
+        c
+        for c in good
+        if c.node == i and not any(_overlaps(c, o, nodes[i], nodes[o.node]) for o in chain.values())
     ]
-    chain = {c.node: c for c in _best_chain(good, st)}
-    out = []
-    for i, node in enumerate(nodes):
-        mine = [c for c in cands if c.node == i]
-        stream = streams[node.speaker]
-        if i in chain:
-            out.append(_alignment(node, chain[i], stream, True, True))
-            continue
-        # Covered out of order: a good match that is not some other chosen node's speech.
-        free = [
-            c
-            for c in good
-            if c.node == i and not any(_overlaps(c, o, node, nodes[o.node]) for o in chain.values())
-        ]
-        if free:
-            out.append(_alignment(node, max(free, key=Candidate.strength), stream, True, False))
-            continue
-        best = max(mine, key=lambda c: c.score) if mine else None
-        best_key = max((c.key for c in mine), default=0.0)
-        slot = node_slot_of(i, nodes, chain, stream, ranges, st, utterances)
-        support, covered = slot_decision(node, slot, st)
-        if covered and slot is not None:
-            t0, t1 = stream.span_times(slot.win_start, slot.win_end)
-            out.append(
-                NodeAlignment(
-                    node.id,
-                    node.title,
-                    node.speaker,
-                    True,
-                    round(slot.score, 4),
-                    round(t0, 3),
-                    round(t1, 3),
-                    stream.text[slot.win_start : slot.win_end],
-                    key_score=round(max(best_key, slot.key), 4),
-                    support=support,
-                    slot=slot.as_evidence(stream),
-                )
-            )
-            continue
-        out.append(
-            NodeAlignment(
-                node.id,
-                node.title,
-                node.speaker,
-                False,
-                round(best.score, 4) if best else 0.0,
-                None,
-                None,
-                "",
-                key_score=round(best_key, 4),
-                support=support,
-                slot=slot.as_evidence(stream) if slot is not None else None,
-            )
+    return max(free, key=Candidate.strength) if free else None
+
+
+def _slot_alignment(
+    node: ScriptNode,
+    slot: SlotEvidence | None,
+    decision: tuple[str, bool],
+    mine: Sequence[Candidate],
+    stream: TextStream,
+) -> NodeAlignment:
+    """A node no window matched (``mine``: its candidates), covered by its slot or not."""
+    support, covered = decision
+    best_key = max((c.key for c in mine), default=0.0)
+    if covered and slot is not None:
+        t0, t1 = stream.span_times(slot.win_start, slot.win_end)
+        return NodeAlignment(
+            node.id,
+            node.title,
+            node.speaker,
+            True,
+            round(slot.score, 4),
+            round(t0, 3),
+            round(t1, 3),
+            stream.text[slot.win_start : slot.win_end],
+            key_score=round(max(best_key, slot.key), 4),
+            support=support,
+            slot=slot.as_evidence(stream),
         )
-    return out
+    best = max(mine, key=lambda c: c.score) if mine else None
+    return NodeAlignment(
+        node.id,
+        node.title,
+        node.speaker,
+        False,
+        round(best.score, 4) if best else 0.0,
+        None,
+        None,
+        "",
+        key_score=round(best_key, 4),
+        support=support,
+        slot=slot.as_evidence(stream) if slot is not None else None,
+    )
 
 
 def _threshold(node: ScriptNode, st: ScriptSettings) -> float:

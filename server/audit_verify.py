@@ -57,58 +57,83 @@ def _span(a: int, b: int) -> str:
     return f"entry {a}" if a == b else f"entries {a}..{b}"
 
 
-async def check_chain(
-    db: AsyncSession, keys: AuditKeys | None, checkpoints: CheckpointLog | None
-) -> ChainCheck:
-    """Hashes and links of every entry; with ``keys`` their MACs; with ``checkpoints`` the
-    chain against every signed checkpoint."""
-    out = ChainCheck()
-    prev, expected_seq, head = GENESIS, 1, 0
-    hashes: dict[int, str] = {}
-    no_mac: list[int] = []
-    bad_mac: list[int] = []
+@dataclass
+class _Walk:
+    """What one pass over the entries in order found, beyond the problems it reported."""
+
+    hashes: dict[int, str] = field(default_factory=dict)
+    no_mac: list[int] = field(default_factory=list)
+    bad_mac: list[int] = field(default_factory=list)
     first_mac: int | None = None
+    head: int = 0  # the last entry's seq; 0 for an empty chain
+
+
+def _link_problems(entry: AuditEntry, expected_seq: int, prev: str) -> list[str]:
+    """Entries missing before this one; a broken link to the one before."""
+    problems = []
+    if entry.seq != expected_seq:
+        problems.append(f"entry {expected_seq}..{entry.seq - 1} missing (removed?)")
+    if entry.prev_hash != prev:
+        problems.append(f"entry {entry.seq}: prev_hash does not match entry {entry.seq - 1}")
+    return problems
+
+
+def _altered(entry: AuditEntry) -> bool:
+    """The entry's content no longer hashes to its stored hash."""
+    actual = entry_hash(
+        entry.seq,
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.session_id,
+        entry.detail,
+        entry.prev_hash,
+    )
+    return actual != entry.hash
+
+
+def _note_mac(walk: _Walk, entry: AuditEntry, keys: AuditKeys | None) -> None:
+    """Whether the entry has a MAC and (with ``keys``) whether it matches."""
+    if entry.mac is None:
+        walk.no_mac.append(entry.seq)
+        return
+    walk.first_mac = entry.seq if walk.first_mac is None else walk.first_mac
+    if keys is not None and not keys.mac_ok(entry.hash, entry.mac):
+        walk.bad_mac.append(entry.seq)
+
+
+async def _walk_entries(db: AsyncSession, keys: AuditKeys | None, out: ChainCheck) -> _Walk:
+    """Every entry in seq order: its links and hash (problems into ``out``) and its MAC."""
+    walk = _Walk()
+    prev, expected_seq = GENESIS, 1
     for entry in (await db.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars():
-        if entry.seq != expected_seq:
-            out.problems.append(f"entry {expected_seq}..{entry.seq - 1} missing (removed?)")
-        if entry.prev_hash != prev:
-            out.problems.append(
-                f"entry {entry.seq}: prev_hash does not match entry {entry.seq - 1}"
-            )
-        actual = entry_hash(
-            entry.seq,
-            entry.at,
-            entry.actor,
-            entry.action,
-            entry.session_id,
-            entry.detail,
-            entry.prev_hash,
-        )
-        if actual != entry.hash:
+        out.problems += _link_problems(entry, expected_seq, prev)
+        if _altered(entry):
             out.problems.append(f"entry {entry.seq} ({entry.action}): content was altered")
             out.untrusted.add(entry.seq)
-        if entry.mac is None:
-            no_mac.append(entry.seq)
-        else:
-            first_mac = entry.seq if first_mac is None else first_mac
-            if keys is not None and not keys.mac_ok(entry.hash, entry.mac):
-                bad_mac.append(entry.seq)
-        hashes[entry.seq] = entry.hash
-        prev, expected_seq, head = entry.hash, entry.seq + 1, entry.seq
-    scan: CheckpointScan | None = None
-    if keys is not None and checkpoints is not None:
-        scan = await asyncio.to_thread(scan_checkpoints, checkpoints, keys.public_key, hashes)
-    if keys is None:
-        if first_mac is not None or (checkpoints is not None and checkpoints.path.exists()):
-            out.problems.append("the audit key is missing: MACs and checkpoints not checked")
-        elif head:
-            out.notes.append(f"entries 1..{head}: legacy, no audit key yet (hash chain only)")
-        return out
+        _note_mac(walk, entry, keys)
+        walk.hashes[entry.seq] = entry.hash
+        prev, expected_seq, walk.head = entry.hash, entry.seq + 1, entry.seq
+    return walk
+
+
+def _without_key(out: ChainCheck, walk: _Walk, checkpoints: CheckpointLog | None) -> None:
+    """No audit key: MACs and checkpoints cannot be checked. A problem when the chain has
+    MACs or checkpoints exist (the key was lost); else a note that the chain is legacy."""
+    if walk.first_mac is not None or (checkpoints is not None and checkpoints.path.exists()):
+        out.problems.append("the audit key is missing: MACs and checkpoints not checked")
+    elif walk.head:
+        out.notes.append(f"entries 1..{walk.head}: legacy, no audit key yet (hash chain only)")
+
+
+def _check_macs(out: ChainCheck, walk: _Walk, scan: CheckpointScan | None) -> None:
+    """MACs against the key. Entries without one are legacy before the chain was keyed (from
+    the latest checkpoint, else the first MAC), a problem after."""
     latest = scan.latest if scan else None
-    keyed_from = latest.keyed_from if latest else (first_mac or head + 1)
-    legacy = [n for n in no_mac if n < keyed_from]
-    unkeyed = [n for n in no_mac if n >= keyed_from]
-    for a, b in _ranges(bad_mac):
+    keyed_from = latest.keyed_from if latest else (walk.first_mac or walk.head + 1)
+    legacy = [n for n in walk.no_mac if n < keyed_from]
+    unkeyed = [n for n in walk.no_mac if n >= keyed_from]
+    for a, b in _ranges(walk.bad_mac):
         out.problems.append(
             f"{_span(a, b)}: MAC does not match the audit key (forged or rewritten)"
         )
@@ -116,9 +141,25 @@ async def check_chain(
         out.problems.append(f"{_span(a, b)}: no MAC, though written after the audit key existed")
     for a, b in _ranges(legacy):
         out.notes.append(f"{_span(a, b)}: legacy, written before the audit key (hash chain only)")
-    out.untrusted |= set(bad_mac) | set(unkeyed)
+    out.untrusted |= set(walk.bad_mac) | set(unkeyed)
+
+
+async def check_chain(
+    db: AsyncSession, keys: AuditKeys | None, checkpoints: CheckpointLog | None
+) -> ChainCheck:
+    """Hashes and links of every entry; with ``keys`` their MACs; with ``checkpoints`` the
+    chain against every signed checkpoint."""
+    out = ChainCheck()
+    walk = await _walk_entries(db, keys, out)
+    if keys is None:
+        _without_key(out, walk, checkpoints)
+        return out
+    scan: CheckpointScan | None = None
+    if checkpoints is not None:
+        scan = await asyncio.to_thread(scan_checkpoints, checkpoints, keys.public_key, walk.hashes)
+    _check_macs(out, walk, scan)
     if scan is not None:
-        _check_checkpoints(out, scan, hashes, head)
+        _check_checkpoints(out, scan, walk.hashes, walk.head)
     return out
 
 
