@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from inspection import speech_features
+from inspection import speech_cuts, speech_features
 from inspection.answers import classify_answer
 from inspection.closed_set import ClosedSetScorer
+from inspection.speech_cuts import WholeTrack
 from inspection.speech_regions import (
     FRAME,
     TrackLevels,
@@ -139,13 +140,38 @@ class SpeechRecognizer:
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if samples.size == 0:
             return []
-        o = self.options
         if self.per_region(participant):
             regions = self.regions(samples, participant)
             return self.transcribe_regions(
                 samples, participant, regions, offset_s, defer_closed_set
             )
-        samples = self._silence_quiet(samples, participant)
+        whole = self.prepare_whole(samples, participant, 1)
+        return self.transcribe_whole(whole.samples, participant, offset_s)
+
+    def prepare_whole(self, samples: np.ndarray, participant: str, pieces: int) -> WholeTrack:
+        """``participant``'s track ``samples`` ready to decode whole: the VAD regions no
+        louder than the room silenced (``skip_quiet_for``, ``min_peak_db``: the salesperson's
+        reading pauses in babble, so that faster-whisper's VAD skips them), cut into at most
+        ``pieces`` pieces at long gaps between speech (``inspection.speech_cuts``), each for
+        ``transcribe_whole``."""
+        whole = speech_cuts.prepare(
+            samples, self.options, participant in self.options.skip_quiet_for, pieces
+        )
+        with self._counts_lock:
+            self.counts["silenced_regions"] += len(whole.quiet)
+            self.counts["silenced_s"] += round(sum(b - a for a, b in whole.quiet) / SAMPLE_RATE)
+        return whole
+
+    def transcribe_whole(
+        self, samples: np.ndarray, participant: str, offset_s: float = 0.0
+    ) -> list[Utterance]:
+        """Decode ``samples`` (a track or a piece of one, of ``prepare_whole``) in one
+        faster-whisper call with its VAD, each window prompted with the previous one's text;
+        times ``offset_s`` + position in ``samples``."""
+        o = self.options
+        samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
+        if samples.size == 0:
+            return []
         with self._lock:
             segments, _info = self._model.transcribe(
                 samples,
@@ -161,26 +187,6 @@ class SpeechRecognizer:
             )
             # transcribe() is lazy: the decoding happens while iterating, so do it here.
             return to_utterances(segments, participant, offset_s, o)
-
-    def _silence_quiet(self, samples: np.ndarray, participant: str) -> np.ndarray:
-        """``samples`` with the VAD regions no louder than the room (``skip_quiet_for``,
-        ``min_peak_db``) set to zero, so that a whole-track decode skips them: the
-        salesperson's reading pauses in babble. Unchanged (not copied) when there are none."""
-        o = self.options
-        if participant not in o.skip_quiet_for or o.min_peak_db <= 0:
-            return samples
-        levels = TrackLevels.of(samples, o.noise_percentile)
-        spans = speech_regions(samples, o, False)
-        quiet = [r for r, p in zip(spans, levels.peaks(spans), strict=True) if p < o.min_peak_db]
-        with self._counts_lock:
-            self.counts["silenced_regions"] += len(quiet)
-            self.counts["silenced_s"] += round(sum(b - a for a, b in quiet) / SAMPLE_RATE)
-        if not quiet:
-            return samples
-        out = samples.copy()
-        for a, b in quiet:
-            out[a:b] = 0.0
-        return out
 
     def per_region(self, participant: str) -> bool:
         """Whether ``participant``'s track is decoded region by region (``regions`` then
