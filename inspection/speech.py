@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,8 @@ class SpeechRecognizer:
         speech_features.install(self._model)
         # At most ``workers`` decodes at a time: each replica already uses cpu_threads, more
         # would oversubscribe.
-        self._lock = threading.BoundedSemaphore(max(1, workers))
+        self.workers = max(1, workers)
+        self._lock = threading.BoundedSemaphore(self.workers)
         self._scorer_lock = threading.Lock()
         self._counts_lock = threading.Lock()  # decodes on several lanes update the counts
         self._scorer: ClosedSetScorer | None = None
@@ -339,21 +341,32 @@ class SpeechRecognizer:
             # In babble a window holds several regions of noise: the loudest are the answer.
             inside.sort(key=lambda r: peaks[r], reverse=True)
             todo.update(inside[: o.closed_set_per_window])
-        for r0, r1 in sorted(todo):
+
+        def scored(region: tuple[float, float]) -> list[Utterance]:
+            r0, r1 = region
             lo = max(0, round((r0 - offset_s) * SAMPLE_RATE))
             hi = min(len(audio), round((r1 - offset_s) * SAMPLE_RATE))
-            mine = [u for u in utts if u.region_s == (r0, r1)]
+            mine = [u for u in utts if u.region_s == region]
             empty = [u for u in mine if not u.text and u.uncertain is not None]
             said = [u for u in mine if u not in empty]
             clip = np.ascontiguousarray(audio[lo:hi], dtype=np.float32)
-            scored = self._closed_set(clip, said, mine[0].participant, r0)
-            if not said and len(scored) == 1 and scored[0].closed_set is not None:
-                scored = [replace(empty[0], closed_set=scored[0].closed_set)]
-            elif not said:
-                scored = empty
-            rest = [u for u in utts if u.region_s != (r0, r1)]
-            utts = sorted(rest + scored, key=lambda u: u.start_s)
-        return utts
+            out = self._closed_set(clip, said, mine[0].participant, r0)
+            if not said and len(out) == 1 and out[0].closed_set is not None:
+                return [replace(empty[0], closed_set=out[0].closed_set)]
+            return out if said else empty
+
+        # Each region alone, on as many threads as the model has replicas: these scorings wait
+        # for the whole salesperson transcript and hold up the script stage (the babble
+        # probe: 7 scorings, 50 s of wall on one lane under load).
+        jobs = sorted(todo)
+        if len(jobs) > 1 and self.workers > 1:
+            with ThreadPoolExecutor(min(self.workers, len(jobs)), "kesu-closed-set") as pool:
+                results = list(pool.map(scored, jobs))
+        else:
+            results = [scored(r) for r in jobs]
+        done = set(jobs)
+        rest = [u for u in utts if u.region_s not in done]
+        return sorted(rest + [u for r in results for u in r], key=lambda u: u.start_s)
 
     def _closed_set(
         self, clip: np.ndarray, utts: list[Utterance], participant: str, start_s: float
