@@ -316,15 +316,22 @@ class Inspector:
             # the longest pieces.
             prio = 25.0 if who == "customer" else 20.0 + (hi - lo) / SAMPLE_RATE / 1e4
             track = whole.samples if whole is not None else None
-            task = partial(self._speech_piece, run, who, group, track)
+            lead = whole.leads[whole.pieces.index((lo, hi))] if whole is not None else lo
+            task = partial(self._speech_piece, run, who, group, track, lead)
             lanes.add(name, "speech", task, (), prio)
         lanes.add(f"speech:{who}", "speech", partial(self._speech_join, run, who), names, 50)
 
     def _speech_piece(
-        self, run: RunState, who: Participant, group: list[Region], track: np.ndarray | None
+        self,
+        run: RunState,
+        who: Participant,
+        group: list[Region],
+        track: np.ndarray | None,
+        lead: int,
     ) -> None:
         """Decode ``group`` of ``who``'s track: regions, or one piece of a track decoded whole
-        (``track``: prepared by ``prepare_whole``; else a pause-cut piece of the audio)."""
+        (``track``: prepared by ``prepare_whole``, decoded from sample ``lead``, its lead-in;
+        else a pause-cut piece of the audio)."""
         audio = run.audio[who]
         # The customer's short regions are closed-set scored after the script stage, and only
         # in answer windows (score_answer_regions): in babble most regions are in none.
@@ -333,7 +340,10 @@ class Inspector:
             utts = self.speech.transcribe_regions(audio, who, group, 0.0, defer)
         elif track is not None:
             lo, hi = group[0].a, group[0].b
-            utts = self.speech.transcribe_whole(track[lo:hi], who, lo / SAMPLE_RATE)
+            keep = lo / SAMPLE_RATE if lead < lo else None
+            utts = self.speech.transcribe_whole(
+                track[lead:hi], who, lead / SAMPLE_RATE, keep_from_s=keep
+            )
         else:
             lo, hi = group[0].a, group[0].b
             utts = self.speech.transcribe(audio[lo:hi], who, lo / SAMPLE_RATE, defer)

@@ -165,11 +165,16 @@ class SpeechRecognizer:
         return whole
 
     def transcribe_whole(
-        self, samples: np.ndarray, participant: str, offset_s: float = 0.0
+        self,
+        samples: np.ndarray,
+        participant: str,
+        offset_s: float = 0.0,
+        keep_from_s: float | None = None,
     ) -> list[Utterance]:
         """Decode ``samples`` (a track or a piece of one, of ``prepare_whole``) in one
         faster-whisper call with its VAD, each window prompted with the previous one's text;
-        times ``offset_s`` + position in ``samples``."""
+        times ``offset_s`` + position in ``samples``. ``keep_from_s``: only the utterances
+        starting then or later are returned (a piece decoded from its lead-in)."""
         o = self.options
         samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         if samples.size == 0:
@@ -188,7 +193,11 @@ class SpeechRecognizer:
                 prompt_reset_on_temperature=o.prompt_reset_on_temperature,
             )
             # transcribe() is lazy: the decoding happens while iterating, so do it here.
-            return to_utterances(segments, participant, offset_s, o)
+            utts = to_utterances(segments, participant, offset_s, o)
+        if keep_from_s is None:
+            return utts
+        # Split at pauses of split_pause_s, and the cut is in a longer gap: nothing straddles it.
+        return [u for u in utts if u.start_s >= keep_from_s]
 
     def per_region(self, participant: str) -> bool:
         """Whether ``participant``'s track is decoded region by region (``regions`` then

@@ -31,6 +31,12 @@ VAD_WINDOW = 512
 #: Each piece holds at least this much speech: a short session (~2 minutes) stays whole and
 #: decodes exactly as before; the cut pays off on long sessions only.
 MIN_PIECE_SPEECH_S = 80.0
+#: A piece after a cut is decoded from this much speech before the cut (a lead-in; its words
+#: are dropped, the piece before has them), so that its first window after the gap is prompted
+#: with the text before it, as in the whole-track decode. Without it the babble probe's first
+#: window after the cut (704-744 s) lost its words and the piece came out unpunctuated
+#: ("壹外"): 3 nodes of the rider went unread.
+LEAD_SPEECH_S = 30.0
 #: A cut may leave the pieces' speech this far (share of the track's speech) from an even
 #: split; within it the longest gap wins (context matters least across a long gap).
 BALANCE_TOL = 0.1
@@ -41,12 +47,14 @@ class WholeTrack:
     """A track to decode whole, prepared once: ``samples`` with its quiet regions silenced
     (the input array itself when there are none), its speech regions after that
     (``spans``: sample ranges), the silenced ones (``quiet``), and the ``pieces`` (sample
-    ranges, one after another, covering the track) to decode on their own."""
+    ranges, one after another, covering the track) to decode on their own, each from its
+    ``leads`` sample (at or before its start: the lead-in whose words the piece drops)."""
 
     samples: np.ndarray
     spans: list[tuple[int, int]]
     quiet: list[tuple[int, int]]
     pieces: list[tuple[int, int]]
+    leads: list[int]
 
 
 def prepare(
@@ -64,10 +72,10 @@ def prepare(
     if samples.ndim != 1:
         samples = samples.reshape(-1)
     if samples.size == 0:
-        return WholeTrack(samples, [], [], [])
+        return WholeTrack(samples, [], [], [], [])
     silence = silence and o.min_peak_db > 0
     if not silence and pieces <= 1:
-        return WholeTrack(samples, [], [], [(0, samples.size)])
+        return WholeTrack(samples, [], [], [(0, samples.size)], [0])
     spans = speech_regions(samples, o, False)
     quiet: list[tuple[int, int]] = []
     if silence:
@@ -88,7 +96,8 @@ def prepare(
             (MIN_PIECE_SPEECH_S if min_piece_speech_s is None else min_piece_speech_s) * SAMPLE_RATE
         ),
     )
-    return WholeTrack(out, kept, quiet, cuts)
+    lead = int(LEAD_SPEECH_S * SAMPLE_RATE)
+    return WholeTrack(out, kept, quiet, cuts, [lead_in(kept, lo, lead) for lo, _ in cuts])
 
 
 def gap_cuts(
@@ -141,3 +150,19 @@ def gap_cuts(
         done = best[0]
     edges = [0, *cuts, n]
     return list(zip(edges, edges[1:], strict=False))
+
+
+def lead_in(spans: list[tuple[int, int]], cut: int, speech: int) -> int:
+    """Where to start decoding a piece that starts at ``cut``: at the start of the earliest of
+    the ``spans`` before ``cut`` such that those spans hold ``speech`` samples (all of them
+    when they hold less), less half a second, on the VAD's window grid; ``cut`` itself when
+    no span ends before it."""
+    held, start = 0, cut
+    for a, b in reversed([sp for sp in spans if sp[1] <= cut]):
+        held += b - a
+        start = a
+        if held >= speech:
+            break
+    if start == cut:
+        return cut
+    return max(0, start - SAMPLE_RATE // 2) // VAD_WINDOW * VAD_WINDOW

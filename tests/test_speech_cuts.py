@@ -9,7 +9,7 @@ import pytest
 
 from inspection.media import Track, load_audio
 from inspection.speech import SAMPLE_RATE, DecodeOptions, SpeechRecognizer
-from inspection.speech_cuts import VAD_WINDOW, gap_cuts, prepare
+from inspection.speech_cuts import VAD_WINDOW, gap_cuts, lead_in, prepare
 from models.registry import ModelRegistry
 from tests.corpus_media import clip_file
 
@@ -91,6 +91,21 @@ def test_three_pieces_share_the_speech() -> None:
         assert 180 * SR <= speech <= 220 * SR
 
 
+def test_a_piece_is_decoded_from_the_speech_before_its_cut() -> None:
+    # Regions of 10 s with 2 s pauses, then a long gap and the cut at 200 s: the lead-in starts
+    # at the region that brings 30 s of speech before the cut (half a second early).
+    spans = _s([(100.0, 110.0), (112.0, 122.0), (124.0, 134.0), (136.0, 146.0), (250.0, 260.0)])
+    cut = 200 * SR
+    lead = lead_in(spans, cut, 30 * SR)
+    assert lead % VAD_WINDOW == 0
+    assert 111.4 * SR <= lead <= 111.5 * SR  # 112 s - 0.5 s, on the grid
+    # Less speech than asked for before the cut: all of it; none at all: the cut itself.
+    assert lead_in(spans, cut, 100 * SR) <= 99.5 * SR
+    assert lead_in(spans, 50 * SR, 30 * SR) == 50 * SR
+    # A span that ends after the cut is not lead-in.
+    assert lead_in(spans, 255 * SR, 5 * SR) == lead_in(spans, 200 * SR, 5 * SR)
+
+
 def _two_parts() -> tuple[np.ndarray, list[float], int]:
     """Four script lines, a 12 s pause after the second: the track, the lines' starts (s) and
     the sample where the pause starts."""
@@ -123,11 +138,16 @@ def test_pieces_decode_on_the_track_timeline() -> None:
     assert len(whole.pieces) == 2
     cut = whole.pieces[1][0]
     assert pause_at < cut < pause_at + 12 * SR
+    assert whole.leads[0] == 0 and whole.leads[1] < pause_at  # from the speech before the cut
     offset = 200.0
     utts = []
-    for lo, hi in whole.pieces:
-        piece = recognizer.transcribe_whole(whole.samples[lo:hi], "salesperson", offset + lo / SR)
-        # Each piece's words lie inside the piece, on the track's timeline.
+    for (lo, hi), lead in zip(whole.pieces, whole.leads, strict=True):
+        keep = offset + lo / SR if lead < lo else None
+        piece = recognizer.transcribe_whole(
+            whole.samples[lead:hi], "salesperson", offset + lead / SR, keep_from_s=keep
+        )
+        # Each piece's words lie inside the piece, on the track's timeline (the lead-in's
+        # words dropped).
         for u in piece:
             assert offset + lo / SR <= u.start_s <= u.end_s <= offset + hi / SR + 0.05, u
         utts += piece
