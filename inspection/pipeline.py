@@ -302,6 +302,10 @@ class Inspector:
                 pieces = self.whole_track_pieces or self.lanes
                 whole = self.speech.prepare_whole(audio, who, pieces)
                 groups = [[Region(lo, hi)] for lo, hi in whole.pieces]
+                with run.lock:
+                    # Only the speech reads this track from now on: the silenced copy (when
+                    # there was anything to silence) replaces it instead of doubling it.
+                    run.audio[who] = whole.samples
             with run.lock:
                 run.speech_pieces[who] = len(groups)
         with run.lock:
