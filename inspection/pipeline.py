@@ -49,11 +49,10 @@ from inspection.vision import scan_video
 from inspection.windows import document_windows
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from inspection.faces import FaceAnalyzer
     from inspection.ocr import OcrEngine
     from inspection.speech import SpeechRecognizer
+    from inspection.speech_cuts import WholeTrack
     from models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -319,9 +318,8 @@ class Inspector:
             # The customer's track first (its closed-set scoring waits for the script), then
             # the longest pieces.
             prio = 25.0 if who == "customer" else 20.0 + (hi - lo) / SAMPLE_RATE / 1e4
-            track = whole.samples if whole is not None else None
-            lead = whole.leads[whole.pieces.index((lo, hi))] if whole is not None else lo
-            task = partial(self._speech_piece, run, who, group, track, lead)
+            piece = whole.pieces.index((lo, hi)) if whole is not None else 0
+            task = partial(self._speech_piece, run, who, group, whole, piece)
             lanes.add(name, "speech", task, (), prio)
         lanes.add(f"speech:{who}", "speech", partial(self._speech_join, run, who), names, 50)
 
@@ -330,23 +328,24 @@ class Inspector:
         run: RunState,
         who: Participant,
         group: list[Region],
-        track: np.ndarray | None,
-        lead: int,
+        whole: WholeTrack | None,
+        piece: int,
     ) -> None:
-        """Decode ``group`` of ``who``'s track: regions, or one piece of a track decoded whole
-        (``track``: prepared by ``prepare_whole``, decoded from sample ``lead``, its lead-in;
-        else a pause-cut piece of the audio)."""
+        """Decode ``group`` of ``who``'s track: regions, or piece ``piece`` of a track decoded
+        whole (``whole``: prepared by ``prepare_whole``, the piece decoded after the track's
+        prefix from its lead-in, ``WholeTrack.decode_input``), or a pause-cut piece."""
         audio = run.audio[who]
         # The customer's short regions are closed-set scored after the script stage, and only
         # in answer windows (score_answer_regions): in babble most regions are in none.
         defer = who == "customer"
         if self.speech.per_region(who):
             utts = self.speech.transcribe_regions(audio, who, group, 0.0, defer)
-        elif track is not None:
-            lo, hi = group[0].a, group[0].b
-            keep = lo / SAMPLE_RATE if lead < lo else None
+        elif whole is not None:
+            lo = group[0].a
+            samples, origin = whole.decode_input(piece)
+            keep = lo / SAMPLE_RATE if origin < lo else None
             utts = self.speech.transcribe_whole(
-                track[lead:hi], who, lead / SAMPLE_RATE, keep_from_s=keep
+                samples, who, origin / SAMPLE_RATE, keep_from_s=keep
             )
         else:
             lo, hi = group[0].a, group[0].b

@@ -37,6 +37,17 @@ MIN_PIECE_SPEECH_S = 80.0
 #: window after the cut (704-744 s) lost its words and the piece came out unpunctuated
 #: ("壹外"): 3 nodes of the rider went unread.
 LEAD_SPEECH_S = 30.0
+#: ... and after this much speech from the track's start (the prefix, ending with a region; its
+#: words dropped too): faster-whisper's first window has no prompt, and the style it falls
+#: into (punctuated, or bare phrases with 壹/一万 for 意外) is carried by each window's text
+#: to the next. A piece starting at its lead-in fell into the bare style on dev16 and dev17
+#: where the whole track, started from the greeting, had not (a false forbidden-phrase review,
+#: a false "no answer" fail); decoded after the track's own first window, the piece's first
+#: window is prompted with the text the whole-track decode started from.
+PREFIX_SPEECH_S = 30.0
+#: Zeros between the prefix and the lead-in: longer than ``split_pause_s`` (1.5 s), so no
+#: utterance spans both.
+PREFIX_GAP_S = 2.0
 #: A cut may leave the pieces' speech this far (share of the track's speech) from an even
 #: split; within it the longest gap wins (context matters least across a long gap).
 BALANCE_TOL = 0.1
@@ -48,13 +59,31 @@ class WholeTrack:
     (the input array itself when there are none), its speech regions after that
     (``spans``: sample ranges), the silenced ones (``quiet``), and the ``pieces`` (sample
     ranges, one after another, covering the track) to decode on their own, each from its
-    ``leads`` sample (at or before its start: the lead-in whose words the piece drops)."""
+    ``leads`` sample (at or before its start: the lead-in whose words the piece drops), a
+    piece with a lead-in after ``samples[:prefix]`` (the track's first ``PREFIX_SPEECH_S`` of
+    speech; 0: none)."""
 
     samples: np.ndarray
     spans: list[tuple[int, int]]
     quiet: list[tuple[int, int]]
     pieces: list[tuple[int, int]]
     leads: list[int]
+    prefix: int = 0
+
+    def decode_input(self, piece: int) -> tuple[np.ndarray, int]:
+        """What to decode for piece ``piece``, and the track sample its first sample stands
+        for (its times are that + position; the piece keeps only what starts at its start):
+        the prefix, ``PREFIX_GAP_S`` of zeros and the piece from its lead-in; or just the
+        piece (from its lead-in, when that reaches back into the prefix: from the start)."""
+        lo, hi = self.pieces[piece]
+        lead = self.leads[piece]
+        if lead == lo or lead <= self.prefix:
+            lead = lead if lead == lo else 0
+            return self.samples[lead:hi], lead
+        gap = np.zeros(int(PREFIX_GAP_S * SAMPLE_RATE), np.float32)
+        head = self.samples[: self.prefix]
+        joined = np.concatenate([head, gap, self.samples[lead:hi]])
+        return joined, lead - head.size - gap.size
 
 
 def prepare(
@@ -97,7 +126,9 @@ def prepare(
         ),
     )
     lead = int(LEAD_SPEECH_S * SAMPLE_RATE)
-    return WholeTrack(out, kept, quiet, cuts, [lead_in(kept, lo, lead) for lo, _ in cuts])
+    leads = [lead_in(kept, lo, lead) for lo, _ in cuts]
+    prefix = prefix_end(kept, int(PREFIX_SPEECH_S * SAMPLE_RATE)) if len(cuts) > 1 else 0
+    return WholeTrack(out, kept, quiet, cuts, leads, prefix)
 
 
 def gap_cuts(
@@ -166,3 +197,17 @@ def lead_in(spans: list[tuple[int, int]], cut: int, speech: int) -> int:
     if start == cut:
         return cut
     return max(0, start - SAMPLE_RATE // 2) // VAD_WINDOW * VAD_WINDOW
+
+
+def prefix_end(spans: list[tuple[int, int]], speech: int) -> int:
+    """The end of the first of ``spans`` by which they hold ``speech`` samples (the last
+    span's end when they hold less; 0 without spans), plus half a second, on the VAD grid."""
+    held, end = 0, 0
+    for a, b in spans:
+        held += b - a
+        end = b
+        if held >= speech:
+            break
+    if end == 0:
+        return 0
+    return -(-(end + SAMPLE_RATE // 2) // VAD_WINDOW) * VAD_WINDOW

@@ -9,7 +9,15 @@ import pytest
 
 from inspection.media import Track, load_audio
 from inspection.speech import SAMPLE_RATE, DecodeOptions, SpeechRecognizer
-from inspection.speech_cuts import VAD_WINDOW, gap_cuts, lead_in, prepare
+from inspection.speech_cuts import (
+    PREFIX_GAP_S,
+    VAD_WINDOW,
+    WholeTrack,
+    gap_cuts,
+    lead_in,
+    prefix_end,
+    prepare,
+)
 from models.registry import ModelRegistry
 from tests.corpus_media import clip_file
 
@@ -106,6 +114,32 @@ def test_a_piece_is_decoded_from_the_speech_before_its_cut() -> None:
     assert lead_in(spans, 255 * SR, 5 * SR) == lead_in(spans, 200 * SR, 5 * SR)
 
 
+def test_a_piece_after_a_cut_is_decoded_after_the_tracks_first_speech() -> None:
+    # The prefix: the track's first 30 s of speech, ending with a region (+ 0.5 s).
+    spans = _s([(2.0, 12.0), (13.0, 25.0), (26.0, 40.0), (41.0, 60.0)])
+    end = prefix_end(spans, 30 * SR)
+    assert end % VAD_WINDOW == 0 and 40.5 * SR <= end < 40.5 * SR + VAD_WINDOW
+    assert prefix_end(spans, 1000 * SR) >= 60.5 * SR and prefix_end([], 30 * SR) == 0
+    # What a piece decodes: the prefix, zeros, the piece from its lead-in; the origin maps the
+    # decoded input's sample 0 to the track's timeline.
+    n = 300 * SR
+    track = np.arange(n, dtype=np.float32)
+    whole = WholeTrack(track, spans, [], [(0, 150 * SR), (150 * SR, n)], [0, 100 * SR], end)
+    x, origin = whole.decode_input(1)
+    gap = int(PREFIX_GAP_S * SR)
+    assert x.size == end + gap + (n - 100 * SR)
+    assert np.array_equal(x[:end], track[:end]) and not x[end : end + gap].any()
+    # Position i of the input at the lead-in and after is track sample origin + i.
+    assert x[end + gap] == track[100 * SR] and origin + end + gap == 100 * SR
+    assert x[-1] == track[-1] and origin + x.size == n
+    # The first piece, and a piece whose lead-in reaches back into the prefix: no prefix.
+    x0, o0 = whole.decode_input(0)
+    assert o0 == 0 and x0.size == 150 * SR
+    near = WholeTrack(track, spans, [], [(0, 50 * SR), (50 * SR, n)], [0, 30 * SR], end)
+    x1, o1 = near.decode_input(1)
+    assert o1 == 0 and x1.size == n
+
+
 def _two_parts() -> tuple[np.ndarray, list[float], int]:
     """Four script lines, a 12 s pause after the second: the track, the lines' starts (s) and
     the sample where the pause starts."""
@@ -141,10 +175,11 @@ def test_pieces_decode_on_the_track_timeline() -> None:
     assert whole.leads[0] == 0 and whole.leads[1] < pause_at  # from the speech before the cut
     offset = 200.0
     utts = []
-    for (lo, hi), lead in zip(whole.pieces, whole.leads, strict=True):
-        keep = offset + lo / SR if lead < lo else None
+    for i, (lo, hi) in enumerate(whole.pieces):
+        x, origin = whole.decode_input(i)
+        keep = offset + lo / SR if origin < lo else None
         piece = recognizer.transcribe_whole(
-            whole.samples[lead:hi], "salesperson", offset + lead / SR, keep_from_s=keep
+            x, "salesperson", offset + origin / SR, keep_from_s=keep
         )
         # Each piece's words lie inside the piece, on the track's timeline (the lead-in's
         # words dropped).
