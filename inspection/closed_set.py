@@ -20,6 +20,8 @@ import numpy as np
 from inspection.answers import AnswerKind
 
 SAMPLE_RATE = 16000
+#: Sequences teacher-forced in one ``align`` call (``ClosedSetScorer.score``).
+ALIGN_BATCH = 16
 
 #: The answers scored, by kind. Hedges and negations are listed as fully as the affirmatives
 #: so that a hedged answer finds its own, likelier, match instead of the agree word inside it.
@@ -220,14 +222,23 @@ class ClosedSetScorer:
             # Teacher-forced: the probability of each token given the audio and the tokens
             # before it. No end-of-text token: Whisper ends a reply with "。" first, so its
             # probability right after the answer says nothing (measured: -11 to -18 nats).
-            batch = ctranslate2.StorageView.from_array(
-                np.ascontiguousarray(np.repeat(enc, len(seqs), 0))
-            )
-            results = m.model.align(batch, start, seqs, num_frames)
-            return [
-                (float(np.sum(np.log(np.maximum(r.text_token_probs, 1e-12)))), len(seq))
-                for r, seq in zip(results, seqs, strict=True)
-            ]
+            # At most ALIGN_BATCH sequences per call: the decoder keeps every layer's keys and
+            # values of the audio per sequence, so the 94 at once of a 6 s region took 544 MB
+            # (16 at a time: 112 MB), twice over when two regions were scored side by side (the
+            # babble probe's peak RSS). Each sequence is scored on its own in the batch: the
+            # same scores (bit for bit on the committed answer clips).
+            out: list[tuple[float, int]] = []
+            for i in range(0, len(seqs), ALIGN_BATCH):
+                part = seqs[i : i + ALIGN_BATCH]
+                batch = ctranslate2.StorageView.from_array(
+                    np.ascontiguousarray(np.repeat(enc, len(part), 0))
+                )
+                results = m.model.align(batch, start, part, num_frames)
+                out += [
+                    (float(np.sum(np.log(np.maximum(r.text_token_probs, 1e-12)))), len(seq))
+                    for r, seq in zip(results, part, strict=True)
+                ]
+            return out
 
         heads: list[list[int]] = [[]]
         if self._fillers:

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from inspection.faces import FaceAnalyzer
     from inspection.ocr import OcrEngine
     from inspection.speech import SpeechRecognizer
+    from inspection.speech_cuts import WholeTrack
     from models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class Inspector:
         overlap: bool = True,
         speech_piece_s: float = 0.0,
         region_group_s: float = REGION_GROUP_S,
+        whole_track_pieces: int = 0,
         speech_options: DecodeOptions | None = None,
     ) -> None:
         """``threads``: cores to use. With ``overlap`` (the default) the stages run on that
@@ -102,12 +104,17 @@ class Inspector:
         the stages one after another and each model call uses ``threads`` threads.
         ``speech_piece_s``: length of the pieces a whole-track decode is cut into (0, the
         default: none; see PIECE_S), for a track decoded whole. ``region_group_s``: audio per
-        task of a track decoded region by region (REGION_GROUP_S). ``speech_options``: the
+        task of a track decoded region by region (REGION_GROUP_S). ``whole_track_pieces``:
+        at most this many pieces a track decoded whole (the salesperson's) is cut into at long
+        gaps between its speech, decoded on the lanes at once (0, the default: as many as
+        there are lanes; 1: whole; ``inspection.speech_cuts``; ignored with
+        ``speech_piece_s``). ``speech_options``: the
         recogniser's decoding settings (default ``DecodeOptions()``; the beam size always
         comes from ``thresholds.asr_beam_size``)."""
         self.models = models
         self.speech_piece_s = speech_piece_s
         self.region_group_s = region_group_s
+        self.whole_track_pieces = whole_track_pieces
         self.speech_options = speech_options or DecodeOptions()
         self.overlap = overlap
         self.thresholds = thresholds or Thresholds()
@@ -263,6 +270,7 @@ class Inspector:
         th = self.thresholds
         tracks = run.inp.tracks(who)
         groups: list[list[Region]] = []
+        whole = None  # the track prepared for decoding whole, in pieces at long gaps
         if tracks:
             try:
                 audio = load_audio(tracks, SAMPLE_RATE)
@@ -280,13 +288,23 @@ class Inspector:
                 # in groups: independent decodes, shared out between the lanes.
                 regions = self.speech.regions(audio, who)
                 groups = region_groups(regions, int(self.region_group_s * SAMPLE_RATE))
-            else:
+            elif self.speech_piece_s > 0:
                 groups = [
                     [Region(lo, hi)]
                     for lo, hi in pause_cuts(
                         audio, SAMPLE_RATE, self.speech_piece_s, PIECE_SEARCH_S
                     )
                 ]
+            else:
+                # Quiet regions silenced and the cuts chosen over the whole track (one noise
+                # floor); the pieces then decode on the lanes side by side.
+                pieces = self.whole_track_pieces or self.lanes
+                whole = self.speech.prepare_whole(audio, who, pieces)
+                groups = [[Region(lo, hi)] for lo, hi in whole.pieces]
+                with run.lock:
+                    # Only the speech reads this track from now on: the silenced copy (when
+                    # there was anything to silence) replaces it instead of doubling it.
+                    run.audio[who] = whole.samples
             with run.lock:
                 run.speech_pieces[who] = len(groups)
         with run.lock:
@@ -300,17 +318,35 @@ class Inspector:
             # The customer's track first (its closed-set scoring waits for the script), then
             # the longest pieces.
             prio = 25.0 if who == "customer" else 20.0 + (hi - lo) / SAMPLE_RATE / 1e4
-            task = partial(self._speech_piece, run, who, group)
+            piece = whole.pieces.index((lo, hi)) if whole is not None else 0
+            task = partial(self._speech_piece, run, who, group, whole, piece)
             lanes.add(name, "speech", task, (), prio)
         lanes.add(f"speech:{who}", "speech", partial(self._speech_join, run, who), names, 50)
 
-    def _speech_piece(self, run: RunState, who: Participant, group: list[Region]) -> None:
+    def _speech_piece(
+        self,
+        run: RunState,
+        who: Participant,
+        group: list[Region],
+        whole: WholeTrack | None,
+        piece: int,
+    ) -> None:
+        """Decode ``group`` of ``who``'s track: regions, or piece ``piece`` of a track decoded
+        whole (``whole``: prepared by ``prepare_whole``, the piece decoded after the track's
+        prefix from its lead-in, ``WholeTrack.decode_input``), or a pause-cut piece."""
         audio = run.audio[who]
         # The customer's short regions are closed-set scored after the script stage, and only
         # in answer windows (score_answer_regions): in babble most regions are in none.
         defer = who == "customer"
         if self.speech.per_region(who):
             utts = self.speech.transcribe_regions(audio, who, group, 0.0, defer)
+        elif whole is not None:
+            lo = group[0].a
+            samples, origin = whole.decode_input(piece)
+            keep = lo / SAMPLE_RATE if origin < lo else None
+            utts = self.speech.transcribe_whole(
+                samples, who, origin / SAMPLE_RATE, keep_from_s=keep
+            )
         else:
             lo, hi = group[0].a, group[0].b
             utts = self.speech.transcribe(audio[lo:hi], who, lo / SAMPLE_RATE, defer)

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inspection import speech_features
+from inspection import speech_cuts, speech_features
 from inspection.answers import classify_answer
 from inspection.closed_set import ClosedSetScorer
+from inspection.speech_cuts import WholeTrack
 from inspection.speech_regions import (
     FRAME,
     TrackLevels,
@@ -115,7 +117,8 @@ class SpeechRecognizer:
         speech_features.install(self._model)
         # At most ``workers`` decodes at a time: each replica already uses cpu_threads, more
         # would oversubscribe.
-        self._lock = threading.BoundedSemaphore(max(1, workers))
+        self.workers = max(1, workers)
+        self._lock = threading.BoundedSemaphore(self.workers)
         self._scorer_lock = threading.Lock()
         self._counts_lock = threading.Lock()  # decodes on several lanes update the counts
         self._scorer: ClosedSetScorer | None = None
@@ -139,13 +142,43 @@ class SpeechRecognizer:
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if samples.size == 0:
             return []
-        o = self.options
         if self.per_region(participant):
             regions = self.regions(samples, participant)
             return self.transcribe_regions(
                 samples, participant, regions, offset_s, defer_closed_set
             )
-        samples = self._silence_quiet(samples, participant)
+        whole = self.prepare_whole(samples, participant, 1)
+        return self.transcribe_whole(whole.samples, participant, offset_s)
+
+    def prepare_whole(self, samples: np.ndarray, participant: str, pieces: int) -> WholeTrack:
+        """``participant``'s track ``samples`` ready to decode whole: the VAD regions no
+        louder than the room silenced (``skip_quiet_for``, ``min_peak_db``: the salesperson's
+        reading pauses in babble, so that faster-whisper's VAD skips them), cut into at most
+        ``pieces`` pieces at long gaps between speech (``inspection.speech_cuts``), each for
+        ``transcribe_whole``."""
+        whole = speech_cuts.prepare(
+            samples, self.options, participant in self.options.skip_quiet_for, pieces
+        )
+        with self._counts_lock:
+            self.counts["silenced_regions"] += len(whole.quiet)
+            self.counts["silenced_s"] += round(sum(b - a for a, b in whole.quiet) / SAMPLE_RATE)
+        return whole
+
+    def transcribe_whole(
+        self,
+        samples: np.ndarray,
+        participant: str,
+        offset_s: float = 0.0,
+        keep_from_s: float | None = None,
+    ) -> list[Utterance]:
+        """Decode ``samples`` (a track or a piece of one, of ``prepare_whole``) in one
+        faster-whisper call with its VAD, each window prompted with the previous one's text;
+        times ``offset_s`` + position in ``samples``. ``keep_from_s``: only the utterances
+        starting then or later are returned (a piece decoded from its lead-in)."""
+        o = self.options
+        samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
+        if samples.size == 0:
+            return []
         with self._lock:
             segments, _info = self._model.transcribe(
                 samples,
@@ -160,27 +193,11 @@ class SpeechRecognizer:
                 prompt_reset_on_temperature=o.prompt_reset_on_temperature,
             )
             # transcribe() is lazy: the decoding happens while iterating, so do it here.
-            return to_utterances(segments, participant, offset_s, o)
-
-    def _silence_quiet(self, samples: np.ndarray, participant: str) -> np.ndarray:
-        """``samples`` with the VAD regions no louder than the room (``skip_quiet_for``,
-        ``min_peak_db``) set to zero, so that a whole-track decode skips them: the
-        salesperson's reading pauses in babble. Unchanged (not copied) when there are none."""
-        o = self.options
-        if participant not in o.skip_quiet_for or o.min_peak_db <= 0:
-            return samples
-        levels = TrackLevels.of(samples, o.noise_percentile)
-        spans = speech_regions(samples, o, False)
-        quiet = [r for r, p in zip(spans, levels.peaks(spans), strict=True) if p < o.min_peak_db]
-        with self._counts_lock:
-            self.counts["silenced_regions"] += len(quiet)
-            self.counts["silenced_s"] += round(sum(b - a for a, b in quiet) / SAMPLE_RATE)
-        if not quiet:
-            return samples
-        out = samples.copy()
-        for a, b in quiet:
-            out[a:b] = 0.0
-        return out
+            utts = to_utterances(segments, participant, offset_s, o)
+        if keep_from_s is None:
+            return utts
+        # Split at pauses of split_pause_s, and the cut is in a longer gap: nothing straddles it.
+        return [u for u in utts if u.start_s >= keep_from_s]
 
     def per_region(self, participant: str) -> bool:
         """Whether ``participant``'s track is decoded region by region (``regions`` then
@@ -333,21 +350,32 @@ class SpeechRecognizer:
             # In babble a window holds several regions of noise: the loudest are the answer.
             inside.sort(key=lambda r: peaks[r], reverse=True)
             todo.update(inside[: o.closed_set_per_window])
-        for r0, r1 in sorted(todo):
+
+        def scored(region: tuple[float, float]) -> list[Utterance]:
+            r0, r1 = region
             lo = max(0, round((r0 - offset_s) * SAMPLE_RATE))
             hi = min(len(audio), round((r1 - offset_s) * SAMPLE_RATE))
-            mine = [u for u in utts if u.region_s == (r0, r1)]
+            mine = [u for u in utts if u.region_s == region]
             empty = [u for u in mine if not u.text and u.uncertain is not None]
             said = [u for u in mine if u not in empty]
             clip = np.ascontiguousarray(audio[lo:hi], dtype=np.float32)
-            scored = self._closed_set(clip, said, mine[0].participant, r0)
-            if not said and len(scored) == 1 and scored[0].closed_set is not None:
-                scored = [replace(empty[0], closed_set=scored[0].closed_set)]
-            elif not said:
-                scored = empty
-            rest = [u for u in utts if u.region_s != (r0, r1)]
-            utts = sorted(rest + scored, key=lambda u: u.start_s)
-        return utts
+            out = self._closed_set(clip, said, mine[0].participant, r0)
+            if not said and len(out) == 1 and out[0].closed_set is not None:
+                return [replace(empty[0], closed_set=out[0].closed_set)]
+            return out if said else empty
+
+        # Each region alone, on as many threads as the model has replicas: these scorings wait
+        # for the whole salesperson transcript and hold up the script stage (the babble
+        # probe: 7 scorings, 50 s of wall on one lane under load).
+        jobs = sorted(todo)
+        if len(jobs) > 1 and self.workers > 1:
+            with ThreadPoolExecutor(min(self.workers, len(jobs)), "kesu-closed-set") as pool:
+                results = list(pool.map(scored, jobs))
+        else:
+            results = [scored(r) for r in jobs]
+        done = set(jobs)
+        rest = [u for u in utts if u.region_s not in done]
+        return sorted(rest + [u for r in results for u in r], key=lambda u: u.start_s)
 
     def _closed_set(
         self, clip: np.ndarray, utts: list[Utterance], participant: str, start_s: float

@@ -27,6 +27,7 @@ import os
 import resource
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,42 @@ SALESPERSON_PER_REGION = DecodeOptions(
     skip_quiet_for=("salesperson",),
 )
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "templates"
+
+
+class RssSampler:
+    """The process's resident memory every ``period_s`` (Linux ``/proc/self/statm``), in a
+    thread, so that the peak can be tied to the tasks running at that moment."""
+
+    def __init__(self, period_s: float = 0.25) -> None:
+        self.period_s = period_s
+        self.samples: list[tuple[float, float]] = []  # (perf_counter, MB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pages = int(Path("/proc/self/statm").read_text().split()[1])
+            except (OSError, ValueError, IndexError):
+                return
+            self.samples.append((time.perf_counter(), pages * self._page_mb))
+            self._stop.wait(self.period_s)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, t0: float) -> tuple[float, float]:
+        """(seconds after ``t0``, MB) of the highest sample; (0, 0) without samples."""
+        if not self.samples:
+            return 0.0, 0.0
+        t, mb = max(self.samples, key=lambda x: x[1])
+        return t - t0, mb
 
 
 def concat(files: list[Path], out: Path) -> float:
@@ -171,6 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         " at pauses, decoded on both lanes (0: whole; inspection.pipeline.PIECE_S)",
     )
     ap.add_argument(
+        "--whole-pieces",
+        type=int,
+        default=0,
+        help="at most this many pieces the salesperson's whole-track decode is cut into at long"
+        " gaps between speech (0: as many as lanes, the default; 1: whole, as before;"
+        " inspection.speech_cuts)",
+    )
+    ap.add_argument(
         "--salesperson-per-region",
         action="store_true",
         help="decode the salesperson's track region by region like the customer's, energy-gated,"
@@ -198,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         overlap=not args.serial,
         speech_piece_s=args.speech_piece_s,
+        whole_track_pieces=args.whole_pieces,
         speech_options=SALESPERSON_PER_REGION if args.salesperson_per_region else None,
     )
     t0 = time.perf_counter()
@@ -210,8 +256,11 @@ def main(argv: list[str] | None = None) -> int:
 
     inp = load_session_dir(session, evidence_dir=args.work / "evidence", template=template)
     cpu0 = time.process_time()
-    report = inspector.run(inp, progress=progress)
+    run_t0 = time.perf_counter()
+    with RssSampler() as rss:
+        report = inspector.run(inp, progress=progress)
     cpu_total = time.process_time() - cpu0
+    peak_at, peak_sampled = rss.peak(run_t0)
     print(file=sys.stderr)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     total = report.timings["total"]
@@ -234,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         "rtf": round(total / report.duration_s, 4),
         "peak_rss_mb": round(peak),
         "rss_after_model_load_mb": round(rss_models),
+        # The highest RSS sampled every 0.25 s and when (s from the run's start; the task
+        # timeline says what ran then).
+        "peak_rss_sampled_mb": round(peak_sampled),
+        "peak_rss_at_s": round(peak_at, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "findings": len(report.findings),
         "finding_codes": sorted({f.code for f in report.findings}),
@@ -258,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         f" peak RSS {peak:.0f} MB; load average {os.getloadavg()[0]:.1f}"
     )
     print("(stage walls overlap: stages on different lanes run at the same time)")
+    print(f"highest RSS sampled: {peak_sampled:.0f} MB at {peak_at:.1f} s from the run's start")
     tasks = list(report.meta.get("tasks", []))
     if tasks:
         # The lanes' timeline: which task ran where and when (s from the run's start), and

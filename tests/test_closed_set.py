@@ -207,3 +207,20 @@ def test_an_answer_stamped_before_the_question_s_aligned_end_is_found() -> None:
     # ... but not from the question's first half (an earlier node's answer is not this one).
     before = find_answers([NODE], aligned, [_turn(70.0, "清楚了")])["confirm"]
     assert before.kind == "missing"
+
+
+@pytest.mark.slow
+def test_scores_do_not_depend_on_how_many_sequences_share_an_align_call(
+    scorer: ClosedSetScorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The candidates are teacher-forced ALIGN_BATCH at a time (memory); each sequence is
+    # scored on its own, so any batching gives the same table, in the same order.
+    from inspection import closed_set
+
+    audio = load_audio([Track("customer", clip_file("是的，是我本人"))])
+    audio = np.concatenate([audio, np.zeros(16000 * 3, np.float32)])
+    monkeypatch.setattr(closed_set, "ALIGN_BATCH", 10_000)
+    whole = scorer.score(audio)
+    monkeypatch.setattr(closed_set, "ALIGN_BATCH", 7)  # uneven chunks
+    chunked = scorer.score(audio)
+    assert whole is not None and chunked == whole

@@ -116,3 +116,30 @@ def test_long_salesperson_track_is_decoded_in_pieces_on_two_lanes(tmp_path: Path
     assert inspector.lanes == 2
     tasks = {t["task"] for t in report.meta["tasks"]}
     assert {"script", "documents", "video:customer", "speech:salesperson"} <= tasks
+
+
+@pytest.mark.slow
+def test_salesperson_track_cut_at_a_gap_decodes_on_two_lanes_without_doubled_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default cut needs 80 s of speech per piece (a 2-minute session stays whole); on the
+    # ~50 s mini session a few seconds do, so the track is cut at a gap (the customer's turn)
+    # and the second piece decoded from its lead-in, whose words it must drop.
+    from inspection import speech_cuts
+
+    monkeypatch.setattr(speech_cuts, "MIN_PIECE_SPEECH_S", 5.0)
+    monkeypatch.setattr(speech_cuts, "MIN_GAP_S", 1.5)
+    inspector = Inspector(ModelRegistry.from_env(), Thresholds(), threads=2)
+    session = make_session(tmp_path, "clean", "mini", "a", seed=1)
+    report = inspector.run(load_session_dir(session, template=str(MINI_TEMPLATE)))
+    assert report.meta["speech_pieces"]["salesperson"] == 2
+    pieces = [t for t in report.meta["tasks"] if t["task"].startswith("speech:salesperson:")]
+    assert len(pieces) == 2
+    assert report.verdict == "pass", [f.message for f in report.findings]
+    assert all(n.covered for n in report.nodes)
+    said = [t for t in report.transcript if t.participant == "salesperson"]
+    starts = [t.start_s for t in said]
+    assert starts == sorted(starts)
+    # No stretch of the track comes out twice (the lead-in's utterances are the first
+    # piece's only).
+    assert all(b.start_s >= a.end_s - 0.05 for a, b in zip(said, said[1:], strict=False)), said

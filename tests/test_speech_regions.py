@@ -172,6 +172,11 @@ def test_babble_track_costs_a_bounded_number_of_decodes_and_scorings() -> None:
     assert 1 <= recognizer.counts["closed_set"] <= len(near)
     assert {u.region_s for u in scored if u.closed_set is not None} <= near
     assert len(scored) == len(utts)
+    # With two model replicas the regions are scored on two threads at once (the scorings
+    # hold up the script stage): the same utterances, in the same order.
+    two = SpeechRecognizer(ModelRegistry.from_env().path("whisper-base"), cpu_threads=1, workers=2)
+    assert two.score_regions(track, utts, windows) == scored
+    assert two.counts["closed_set"] == recognizer.counts["closed_set"]
 
 
 class _Counting:

@@ -150,7 +150,7 @@ def test_whole_track_decode_skips_a_reading_pause_in_babble() -> None:
     assert "salesperson" not in recognizer.options.per_region_for
     assert "salesperson" in recognizer.options.skip_quiet_for
     whole, speech_end = _with_babble_pause(10.0)
-    out = recognizer._silence_quiet(whole, "salesperson")
+    out = recognizer.prepare_whole(whole, "salesperson", 1).samples
     assert recognizer.counts["silenced_regions"] >= 1
     assert recognizer.counts["silenced_s"] >= 20
     # The speech is untouched; most of the pause is silence now.
@@ -158,6 +158,6 @@ def test_whole_track_decode_skips_a_reading_pause_in_babble() -> None:
     assert np.count_nonzero(out[speech_end:] == 0.0) > 0.5 * (len(whole) - speech_end)
     # The customer's track is not touched this way (its regions are kept, not silenced), nor
     # a track without such regions (the same array back).
-    assert recognizer._silence_quiet(whole, "customer") is whole
+    assert recognizer.prepare_whole(whole, "customer", 1).samples is whole
     track, _ = salesperson_track(20.0)
-    assert recognizer._silence_quiet(track, "salesperson") is track
+    assert recognizer.prepare_whole(track, "salesperson", 1).samples is track
