@@ -213,6 +213,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[
             metrics.middleware,
             errors.error_middleware,
+            forward.stamp_middleware,
             auth.auth_middleware,
             forward.forward_middleware,
         ],
