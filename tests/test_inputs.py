@@ -65,7 +65,7 @@ def test_load_session_dir(tmp_path: Path) -> None:
 
 def test_template_snapshot_and_override(tmp_path: Path) -> None:
     d = _write(tmp_path / "s", _metadata(template_id="mini"))
-    with pytest.raises(InputError, match="template: .*no such file or built-in template"):
+    with pytest.raises(InputError, match="template: .*no such built-in or installed template"):
         load_session_dir(d)
     assert load_session_dir(d, template=str(MINI_TEMPLATE)).template.id == "mini"
     shutil.copy(MINI_TEMPLATE, d / "template.yaml")
