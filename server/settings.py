@@ -92,7 +92,8 @@ class Settings:
     secure_cookies: bool = field(
         default=False,
         metadata=_meta(
-            "Mark cookies Secure (turn on behind HTTPS; browsers need HTTPS for cameras off localhost)."
+            "Mark cookies Secure and send HSTS (turn on behind HTTPS; browsers need HTTPS for "
+            "cameras off localhost). On anyway when public_url starts with https://."
         ),
     )
     session_cookie_hours: float = field(
@@ -405,6 +406,13 @@ class Settings:
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'kesu.db'}"
+
+    @property
+    def https(self) -> bool:
+        """Whether browsers reach this server over HTTPS: ``secure_cookies``, or a
+        ``public_url`` starting with ``https://`` (the join links send them there; a login
+        cookie without Secure could then leak over a plain-HTTP request to the same host)."""
+        return self.secure_cookies or self.public_url.strip().lower().startswith("https://")
 
     @property
     def sessions_dir(self) -> Path:
