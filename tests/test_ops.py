@@ -184,6 +184,9 @@ async def test_readyz(server: RunningServer, client_factory: Any) -> None:
     status, body = await anon.get("/readyz")
     assert status == 503 and body["ready"] is False
     assert body["checks"]["storage"]["ok"] is False and body["checks"]["database"]["ok"] is True
+    # Anyone may ask: the answer says what failed, not where (no path of the server).
+    assert body["checks"]["storage"]["error"] == "FileExistsError: File exists", body
+    assert str(server.ctx.settings.data_dir) not in json.dumps(body)
     assert (await anon.get("/healthz"))[0] == 200  # liveness is not readiness
 
 
