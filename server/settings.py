@@ -395,6 +395,14 @@ class Settings:
             "Serve Prometheus metrics at /metrics (restrict it to the scraper at the proxy)."
         ),
     )
+    metrics_token: str = field(
+        default="",
+        metadata=_meta(
+            "When set, /metrics (of kesu serve and kesu worker) needs the header "
+            "Authorization: Bearer <this> (401 otherwise). Empty = open to whoever reaches it.",
+            secret=True,
+        ),
+    )
     worker_metrics_port: int = field(
         default=0,
         metadata=_meta(
