@@ -268,10 +268,26 @@ async def verify(request: web.Request) -> web.Response:
     """``GET /api/audit/verify`` (admin): the chain and every anchored file."""
     ctx = _ctx(request)
     require_user(request, "admin")
+    running = request.app[VERIFYING]
+    if running.locked():
+        # Each one reads every file of the archive: one at a time is enough.
+        raise KesuError(
+            "a verification of the archive is already running; try again when it is done",
+            code="busy",
+            status=429,
+            details={"retry_after_s": 30},
+        )
+    async with running:
+        return await _verify(ctx)
+
+
+async def _verify(ctx: AppContext) -> web.Response:
     trail = trail_of(ctx.db)
     assert trail is not None
     await trail.flush()  # the newest checkpoint is in the file before it is read
-    async with ctx.db.session() as s:
+    # A read-only session: the verification hashes every file of the archive, and a write
+    # session would hold SQLite's one write lock all along (logins, calls: 503 meanwhile).
+    async with ctx.db.read() as s:
         report = await verify_archive(
             s,
             ctx.settings.sessions_dir,
@@ -304,7 +320,11 @@ async def start_request(request: web.Request) -> web.Response:
     )
 
 
+VERIFYING = web.AppKey("kesu_audit_verifying", asyncio.Lock)
+
+
 def setup(app: web.Application) -> None:
+    app[VERIFYING] = asyncio.Lock()
     r = app.router
     r.add_get("/api/review/queue", queue)
     r.add_get("/api/review/stats", stats)
