@@ -143,7 +143,7 @@ OPERATIONS: tuple[Op, ...] = (
        roles=REVIEW, body=r.DecisionBody, response=r.DecisionOut,
        errors=(400, 401, 403, 404, 409)),
     Op("GET", "/api/review/sessions/{session_id}/export", "Evidence zip (admin)", "review",
-       roles=ADMIN, media="application/zip"),
+       roles=ADMIN, media="application/zip", errors=(400, 401, 403, 404, 429)),
     Op("POST", "/api/review/findings/{finding_id}", "Confirm or dismiss a finding",
        "review", roles=REVIEW, body=r.JudgeBody, response=r.FindingOut,
        errors=(400, 401, 403, 404, 409)),
@@ -182,7 +182,7 @@ _STATUS_TEXT = {
         "Too many: wait Retry-After seconds (too_many_attempts: failed logins; "
         "too_many_sessions: sessions created this hour; too_many_joins: joins of one "
         "participant to one call; too_many_streams: live streams of one session; busy: a "
-        "self-service check or an audit verification runs)"
+        "self-service check, an audit verification or two exports run)"
     ),
     503: "At capacity",
 }
