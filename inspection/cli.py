@@ -239,20 +239,21 @@ def format_text(report: Report) -> str:
 def cmd_template_check(args: argparse.Namespace) -> int:
     """Validate a template; print line-numbered problems or the duration estimate, per
     product for a combined sale."""
+    from inspection.inputs import product_template_ref
     from inspection.playback import PlaybackError, playback_durations
     from inspection.policy import Policy
-    from inspection.templates import TemplateError, estimate_duration, load_template
+    from inspection.templates import TemplateError, estimate_duration, load_template, template_ref
 
     try:
-        tpl = load_template(args.file)
+        tpl = load_template(template_ref(args.file))
         policy = None
         own = {}
         if args.policy:
             policy = Policy.from_dict(json.loads(Path(args.policy).read_text(encoding="utf-8")))
             for p in policy.products:
                 if p.template_id:
-                    beside = Path(args.policy).parent / p.template_id
-                    own[p.key] = load_template(beside if beside.is_file() else p.template_id)
+                    ref = product_template_ref(p.template_id, Path(args.policy).parent)
+                    own[p.key] = load_template(ref)
         played = playback_durations(tpl)
         est = estimate_duration(tpl, policy, product_templates=own, played_s=played)
     except (TemplateError, PlaybackError) as exc:

@@ -14,7 +14,7 @@ from inspection.media import MediaError, Track, probe
 from inspection.policy import Policy
 from inspection.report import Participant
 from inspection.rules import Gap
-from inspection.templates import Template, TemplateError, load_template
+from inspection.templates import Template, TemplateError, load_template, template_ref
 
 log = logging.getLogger(__name__)
 
@@ -176,12 +176,21 @@ def _product_templates(policy: Policy, base: Path) -> dict[str, Template]:
     out = {}
     for p in policy.products:
         if p.template_id:
-            beside = base / p.template_id
-            out[p.key] = _load_template(str(beside if beside.is_file() else p.template_id))
+            out[p.key] = _load_template(product_template_ref(p.template_id, base))
     return out
 
 
-def _load_template(ref: str) -> Template:
+def product_template_ref(template_id: str, base: Path) -> str | Path:
+    """A product's ``template_id``: an id (id syntax: never a file, so a stray file in
+    ``base`` named like a built-in cannot stand in for it), else a file, looked for in
+    ``base`` first."""
+    ref = template_ref(template_id)
+    if isinstance(ref, Path) and not ref.is_absolute() and (base / ref).is_file():
+        return base / ref
+    return ref
+
+
+def _load_template(ref: str | Path) -> Template:
     try:
         return load_template(ref)
     except TemplateError as exc:

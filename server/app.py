@@ -42,6 +42,9 @@ from server.worker import JobRunner
 log = logging.getLogger("kesu.app")
 
 
+MIN_SECRET_KEY = 32  # characters of KESU_SECRET_KEY below which startup warns
+
+
 def build_context(settings: Settings) -> AppContext:
     """Construct (not start) every resource the app needs."""
     key = (
@@ -49,6 +52,15 @@ def build_context(settings: Settings) -> AppContext:
         if settings.secret_key
         else load_or_create_key(settings.data_dir / "secret.key")
     )
+    if settings.secret_key and len(settings.secret_key) < MIN_SECRET_KEY:
+        # It signs join links and the stamps of requests between nodes: one captured link
+        # lets a short key be searched offline.
+        log.warning(
+            "KESU_SECRET_KEY has %d characters; use at least %d random ones "
+            "(e.g. openssl rand -hex 32)",
+            len(settings.secret_key),
+            MIN_SECRET_KEY,
+        )
     db = Database(settings.db_url)
     attach(db, AuditTrail.from_settings(settings))
     store = store_from_settings(settings)
@@ -213,6 +225,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[
             metrics.middleware,
             errors.error_middleware,
+            forward.stamp_middleware,
             auth.auth_middleware,
             forward.forward_middleware,
         ],

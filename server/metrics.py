@@ -11,6 +11,7 @@ raw URL: bounded label values and no token in any label.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -274,6 +275,7 @@ class Metrics:
 
 
 METRICS = web.AppKey("kesu_metrics", Metrics)
+TOKEN = web.AppKey("kesu_metrics_token", str)  # "" = no token needed
 
 
 def _route(request: web.Request) -> str:
@@ -303,6 +305,19 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def handle_metrics(request: web.Request) -> web.Response:
+    token = request.app.get(TOKEN, "")
+    if token:
+        sent = request.headers.get("Authorization", "").encode()
+        # Constant time; bytes, since compare_digest refuses non-ASCII str.
+        if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
+            body = b'{"error": {"code": "unauthorized", "message": "metrics need the token", '
+            body += b'"details": {}}}'
+            return web.Response(
+                status=401,
+                body=body,
+                content_type="application/json",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
     body = await request.app[METRICS].exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -311,11 +326,14 @@ async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def serve_worker_metrics(metrics: Metrics, host: str, port: int) -> web.AppRunner:
-    """``kesu worker``'s own small HTTP server: ``/metrics`` and ``/healthz`` only. The
-    caller owns the returned runner (``await runner.cleanup()`` stops it)."""
+async def serve_worker_metrics(
+    metrics: Metrics, host: str, port: int, token: str = ""
+) -> web.AppRunner:
+    """``kesu worker``'s own small HTTP server: ``/metrics`` (behind ``token`` if given) and
+    ``/healthz`` only. The caller owns the returned runner (``await runner.cleanup()``)."""
     app = web.Application()
     app[METRICS] = metrics
+    app[TOKEN] = token
     app.router.add_get("/metrics", handle_metrics)
     app.router.add_get("/healthz", _healthz)
     runner = web.AppRunner(app, access_log=None)
@@ -334,4 +352,5 @@ def setup(app: web.Application) -> None:
     ctx = app[CTX]
     if ctx.settings.metrics:
         app[METRICS] = Metrics(ctx)
+        app[TOKEN] = ctx.settings.metrics_token
         app.router.add_get("/metrics", handle_metrics)

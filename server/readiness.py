@@ -9,6 +9,7 @@ few seconds costs nothing). 200 when all pass, 503 otherwise, with one entry per
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import time
@@ -20,6 +21,8 @@ from aiohttp import web
 from sqlalchemy import text
 
 from server.context import CTX, AppContext
+
+log = logging.getLogger("kesu.readiness")
 
 CHECK_TIMEOUT_S = 3.0
 MODELS_TTL_S = 300.0
@@ -60,7 +63,12 @@ def _check_models(models_dir: str) -> dict[str, Any]:
     from models.registry import ModelRegistry, default_cache_dir
 
     registry = ModelRegistry(default_cache_dir(), Path(models_dir) if models_dir else None)
-    broken = {s.name: s.detail for s in registry.check() if not s.ok}
+    broken = {}
+    for s in registry.check():
+        if not s.ok:
+            # The answer names the state only; the detail (paths of the cache) is logged.
+            log.warning("readiness: model %s %s: %s", s.name, s.state, s.detail)
+            broken[s.name] = s.state
     return {"ok": not broken, **({"broken": broken} if broken else {})}
 
 
@@ -85,14 +93,18 @@ def _keep(cache: _ModelsCache, task: asyncio.Task[dict[str, Any]]) -> None:
 
 
 async def _guard(name: str, coro: Any) -> tuple[str, dict[str, Any]]:
+    """A check's result. /readyz needs no login: a failure says what kind of fault it is,
+    never a path, host or DSN (the whole message goes to the log for the operator)."""
     try:
         return name, await asyncio.wait_for(coro, CHECK_TIMEOUT_S)
     except TimeoutError:
         return name, {"ok": False, "error": f"no answer within {CHECK_TIMEOUT_S:g} s"}
     except Exception as exc:
-        # The exception's type and first line only: driver messages may carry the DSN.
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return name, {"ok": False, "error": f"{type(exc).__name__}: {first}".rstrip(": ")}
+        log.warning("readiness check %s failed: %r", name, exc)
+        error = type(exc).__name__
+        if isinstance(exc, OSError) and exc.strerror:
+            error += f": {exc.strerror}"  # (without the file name it carries)
+        return name, {"ok": False, "error": error}
 
 
 async def readyz(request: web.Request) -> web.Response:

@@ -159,8 +159,8 @@ def builtin_template(template_id: str) -> Template:
 def _template_in(template_id: str, templates_dir: str) -> Template:
     # Templates are frozen; errors are not cached (lru_cache keeps only results).
     if template_id not in template_ids():
-        # load_template also takes a file path: an id from a request must never name a
-        # file of the server's working directory.
+        # Only known ids (load_template reads a file for a str that is not of id syntax;
+        # the caller checked the syntax too).
         raise TemplateError(
             template_id, [TemplateIssue(None, "", "no such built-in or installed template")]
         )

@@ -92,7 +92,8 @@ class Settings:
     secure_cookies: bool = field(
         default=False,
         metadata=_meta(
-            "Mark cookies Secure (turn on behind HTTPS; browsers need HTTPS for cameras off localhost)."
+            "Mark cookies Secure and send HSTS (turn on behind HTTPS; browsers need HTTPS for "
+            "cameras off localhost). On anyway when public_url starts with https://."
         ),
     )
     session_cookie_hours: float = field(
@@ -394,6 +395,14 @@ class Settings:
             "Serve Prometheus metrics at /metrics (restrict it to the scraper at the proxy)."
         ),
     )
+    metrics_token: str = field(
+        default="",
+        metadata=_meta(
+            "When set, /metrics (of kesu serve and kesu worker) needs the header "
+            "Authorization: Bearer <this> (401 otherwise). Empty = open to whoever reaches it.",
+            secret=True,
+        ),
+    )
     worker_metrics_port: int = field(
         default=0,
         metadata=_meta(
@@ -405,6 +414,13 @@ class Settings:
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'kesu.db'}"
+
+    @property
+    def https(self) -> bool:
+        """Whether browsers reach this server over HTTPS: ``secure_cookies``, or a
+        ``public_url`` starting with ``https://`` (the join links send them there; a login
+        cookie without Secure could then leak over a plain-HTTP request to the same host)."""
+        return self.secure_cookies or self.public_url.strip().lower().startswith("https://")
 
     @property
     def sessions_dir(self) -> Path:

@@ -33,7 +33,9 @@ async def run_worker(settings: Settings, handlers: dict[str, JobHandler] | None 
     http = None
     if metrics is not None:
         try:
-            http = await serve_worker_metrics(metrics, settings.host, settings.worker_metrics_port)
+            http = await serve_worker_metrics(
+                metrics, settings.host, settings.worker_metrics_port, settings.metrics_token
+            )
         except BaseException:
             await ctx.db.close()
             raise

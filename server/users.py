@@ -41,7 +41,7 @@ async def add_user(
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if not name or len(name) > 64 or not name.isprintable() or " " in name:
         raise UserError("name must be 1-64 printable characters without spaces")
-    password, password_hash = _new_password(password)
+    password, password_hash = _new_password(name, password)
     db = await _open(settings)
     try:
         async with db.session() as s:
@@ -62,11 +62,70 @@ async def add_user(
     return password
 
 
-def _new_password(password: str | None) -> tuple[str, str]:
-    """The password (generated when none is given) and its hash; refuses a short one."""
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # what POST /api/login takes (a longer one could never be used)
+# The most used passwords of 8+ characters in leaked lists (first to be guessed, also under
+# the login throttle's daily allowance).
+COMMON_PASSWORDS = frozenset(
+    {
+        "password",
+        "password1",
+        "password123",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "87654321",
+        "11111111",
+        "88888888",
+        "66666666",
+        "00000000",
+        "12341234",
+        "11223344",
+        "qwertyui",
+        "qwerty123",
+        "qwertyuiop",
+        "1qaz2wsx",
+        "1q2w3e4r",
+        "abc12345",
+        "abcd1234",
+        "a1234567",
+        "iloveyou",
+        "woaini1314",
+        "5201314520",
+        "admin123",
+        "admin1234",
+        "welcome1",
+        "changeme",
+        "letmein1",
+        "passw0rd",
+        "p@ssw0rd",
+        "zxcvbnm1",
+        "asdfghjk",
+    }
+)
+
+
+def password_problem(name: str, password: str) -> str | None:
+    """Why ``password`` may not be set for the account ``name``, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"password must have at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"password must have at most {MAX_PASSWORD} characters"
+    lowered = password.lower()
+    if len(set(lowered)) < 3:
+        return "password must have at least 3 different characters"
+    if lowered in COMMON_PASSWORDS:
+        return "password is one of the most commonly used; choose another"
+    if len(name) >= 3 and name.lower() in lowered:
+        return "password must not contain the user name"
+    return None
+
+
+def _new_password(name: str, password: str | None) -> tuple[str, str]:
+    """The password (generated when none is given) and its hash; refuses a weak one."""
     password = password or generate_password()
-    if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
+    if (problem := password_problem(name, password)) is not None:
+        raise UserError(problem)
     return password, hash_password(password)
 
 
@@ -87,7 +146,7 @@ async def _user(s: AsyncSession, name: str) -> User:
 async def set_password(settings: Settings, name: str, password: str | None) -> str:
     """Set (or generate) a password and end every login of the user; returns the password."""
     # Hashed before the write transaction opens: SQLite holds its write lock until commit.
-    password, password_hash = _new_password(password)
+    password, password_hash = _new_password(name, password)
     db = await _open(settings)
     try:
         async with db.session() as s:

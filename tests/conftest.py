@@ -34,7 +34,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "port": 0,
         "workers": 0,
         "rtc_loopback_only": True,
-        "secret_key": "test-secret",
+        "secret_key": "test-secret-0123456789abcdef0123456789",
         "bootstrap_admin": False,
         "live_checks": False,  # a Whisper process per test server: only tests that want it
     }

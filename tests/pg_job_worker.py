@@ -45,7 +45,7 @@ def main() -> int:
             "workers": 1,
             "job_poll_s": 0.2,
             "job_stalled_after_s": stalled,
-            "secret_key": "test-secret",
+            "secret_key": "test-secret-0123456789abcdef0123456789",
             # Workers share the server's audit key (kesu worker refuses to start without one).
             "audit_key_file": str(mark_dir / "audit.key"),
         },

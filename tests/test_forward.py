@@ -4,19 +4,23 @@ request about a session reaches the node whose disk and room hold it (server.api
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy import select, update
 from yarl import URL
 
+from server import node_stamp
 from server.api import forward
 from server.rtc.client import ClientPeer
 from server.store.models import MediaNode, RecordingSession
-from tests.conftest import Client, RunningServer, add_test_users
+from tests.conftest import Client, RunningServer, add_test_users, free_port
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import join, open_session, wait_for
 from tests.test_media_nodes import start_node
@@ -179,7 +183,8 @@ async def test_a_foreign_origin_is_refused_before_forwarding(hosts: TwoHosts) ->
     assert status == 403
     assert_error(body, "origin_mismatch")
     # Nor can a client pass for a forwarding node (the header's MAC needs the cluster key).
-    for forged in ("node-a", "node-a AAAA", f"node-a {h.a.ctx.signer.node_mac('x')}"):
+    forged_mac = h.a.ctx.signer.node_mac("x")
+    for forged in ("node-a", "node-a AAAA", f"node-a {forged_mac}", f"node-a 1 n {forged_mac}"):
         status, body = await h.sales.post(
             f"/api/sessions/{sid}/end",
             json={},
@@ -235,3 +240,127 @@ async def test_a_join_request_verifies_its_token_once(
     assert status == 404, body
     assert_error(body, "token_invalid")
     assert len(calls) == 1
+
+
+@dataclass
+class Heard:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+async def _tap(upstream: str, heard: list[Heard]) -> tuple[str, web.AppRunner]:
+    """A loopback relay that writes down each request it passes on to ``upstream``: what
+    someone on the wire between two nodes would see."""
+    http = aiohttp.ClientSession(auto_decompress=False)
+
+    async def relay(request: web.Request) -> web.Response:
+        body = await request.read()
+        target = request.rel_url.raw_path_qs
+        keep = {k: v for k, v in request.headers.items() if k.lower() not in forward.HOP_BY_HOP}
+        heard.append(Heard(request.method, target, keep, body))
+        url = URL(upstream + target, encoded=True)
+        async with http.request(request.method, url, headers=keep, data=body or None) as r:
+            return web.Response(
+                status=r.status,
+                body=await r.read(),
+                headers={"Content-Type": r.headers.get("Content-Type", "application/octet-stream")},
+            )
+
+    async def close(_app: web.Application) -> None:
+        await http.close()
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", relay)
+    app.on_cleanup.append(close)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return f"http://127.0.0.1:{port}", runner
+
+
+async def test_a_forwarded_request_seen_on_the_wire_cannot_be_sent_again(
+    hosts: TwoHosts,
+) -> None:
+    h = hosts
+    await open_session(h.sales)
+    sid, token = await open_session(h.sales)
+    assert await holder(h.a, sid) == "node-b"
+    heard: list[Heard] = []
+    tap_url, tap = await _tap(h.b.url, heard)
+    try:
+        async with h.a.ctx.db.session() as s:
+            await s.execute(update(MediaNode).where(MediaNode.id == "node-b").values(url=tap_url))
+        customer = Client(h.a.url)
+        try:
+            status, body = await customer.post(f"/api/join/{token}/consent", json={"consent": True})
+        finally:
+            await customer.close()
+        assert status == 200, body
+        assert [e["type"] for e in meta(h.b, sid)["events"]] == ["consent"]
+        (sent,) = heard
+        assert forward.HEADER in sent.headers
+        # Sent again as it was (with a foreign Origin, which only a forwarded request skips):
+        # refused, and nothing of it happens again.
+        replay = dict(sent.headers, Origin="https://evil.example")
+        async with aiohttp.ClientSession() as http:
+            url = URL(h.b.url + sent.target, encoded=True)
+            async with http.request(sent.method, url, headers=replay, data=sent.body) as r:
+                status, body = r.status, await r.json()
+            assert status == 403, body
+            assert_error(body, "forward_replayed")
+            # Its stamp put on another request (another path, another body) is no stamp at
+            # all: the request is a client's, and its foreign Origin is refused.
+            url = URL(h.b.url + f"/api/join/{token}/leave", encoded=True)
+            async with http.post(url, headers=replay, data=b"{}") as r:
+                status, body = r.status, await r.json()
+            assert status == 403, body
+            assert_error(body, "origin_mismatch")
+        assert [e["type"] for e in meta(h.b, sid)["events"]] == ["consent"]
+    finally:
+        await tap.cleanup()
+
+
+async def test_a_stale_forwarding_stamp_is_refused(hosts: TwoHosts) -> None:
+    h = hosts
+    await open_session(h.sales)
+    sid, token = await open_session(h.sales)
+    target = f"/api/join/{token}/consent"
+    body = b'{"consent": true}'
+    async with aiohttp.ClientSession() as http:
+        for skew in (-node_stamp.MAX_AGE_S - 5, node_stamp.MAX_AGE_S + 5):
+            stamp = node_stamp.make(
+                h.a.ctx.signer, "node-a", "POST", target, body, now=time.time() + skew
+            )
+            headers = {forward.HEADER: stamp, "Content-Type": "application/json"}
+            async with http.post(h.b.url + target, headers=headers, data=body) as r:
+                status, answer = r.status, await r.json()
+            assert status == 403, answer
+            assert_error(answer, "forward_stale")
+        assert [e["type"] for e in meta(h.b, sid)["events"]] == []
+        # A fresh one is honoured, once.
+        stamp = node_stamp.make(h.a.ctx.signer, "node-a", "POST", target, body)
+        headers = {forward.HEADER: stamp, "Content-Type": "application/json"}
+        async with http.post(h.b.url + target, headers=headers, data=body) as r:
+            assert r.status == 200, await r.text()
+        async with http.post(h.b.url + target, headers=headers, data=body) as r:
+            assert r.status == 403
+            assert_error(await r.json(), "forward_replayed")
+    assert [e["type"] for e in meta(h.b, sid)["events"]] == ["consent"]
+
+
+def test_seen_nonces_forget_only_stale_ones_and_stay_bounded() -> None:
+    seen = node_stamp.SeenNonces(max_entries=2)
+    t = 1_000_000.0
+    seen.accept(node_stamp.Stamp("a", int(t), "n1"), now=t)
+    with pytest.raises(node_stamp.StampError) as err:
+        seen.accept(node_stamp.Stamp("a", int(t), "n1"), now=t + 1)
+    assert err.value.code == "forward_replayed"
+    seen.accept(node_stamp.Stamp("a", int(t), "n2"), now=t)
+    with pytest.raises(node_stamp.StampError) as err:
+        seen.accept(node_stamp.Stamp("a", int(t), "n3"), now=t + 1)
+    assert err.value.code == "forward_busy"  # full of live nonces: refused, not forgotten
+    later = t + node_stamp.MAX_AGE_S + 1
+    seen.accept(node_stamp.Stamp("a", int(later), "n3"), now=later)  # n1, n2 stale: dropped

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from inspection.inputs import InputError, NodeMarker, load_session_dir, make_input
+from inspection.inputs import (
+    InputError,
+    NodeMarker,
+    load_session_dir,
+    make_input,
+    product_template_ref,
+)
 from inspection.media import Track
 from tests.corpus import MINI_TEMPLATE, policy_for
 
@@ -65,7 +71,7 @@ def test_load_session_dir(tmp_path: Path) -> None:
 
 def test_template_snapshot_and_override(tmp_path: Path) -> None:
     d = _write(tmp_path / "s", _metadata(template_id="mini"))
-    with pytest.raises(InputError, match="template: .*no such file or built-in template"):
+    with pytest.raises(InputError, match="template: .*no such built-in or installed template"):
         load_session_dir(d)
     assert load_session_dir(d, template=str(MINI_TEMPLATE)).template.id == "mini"
     shutil.copy(MINI_TEMPLATE, d / "template.yaml")
@@ -97,3 +103,33 @@ def test_make_input_errors(tmp_path: Path) -> None:
         make_input([media], [media], "no_such", policy)
     inp = make_input([media], [media], str(MINI_TEMPLATE), policy)
     assert inp.template.id == "mini" and inp.gaps is None and inp.evidence_dir is None
+
+
+def test_a_stray_file_in_the_session_directory_never_stands_in_for_a_product_template(
+    tmp_path: Path,
+) -> None:
+    """A product's template_id of id syntax (all the server accepts) is the built-in or
+    installed template; only a file name (``rider.yaml``) is looked for beside."""
+    d = _write(tmp_path / "s", _metadata())
+    (d / "traditional_life").write_text("- not a template\n", encoding="utf-8")
+    shutil.copy(MINI_TEMPLATE, d / "rider.yaml")
+    assert product_template_ref("traditional_life", d) == "traditional_life"
+    assert product_template_ref("rider.yaml", d) == d / "rider.yaml"
+    assert product_template_ref("elsewhere.yaml", d) == Path("elsewhere.yaml")
+    policy = {
+        "customer_name": "王芳",
+        "customer_id_number": "11010519491231002X",
+        "products": [
+            {"product_name": "安康终身寿险", "product_type": "traditional", "premium": 12000,
+             "payment_method": "年交", "payment_years": 10},
+            {"product_name": "附加意外伤害保险", "product_type": "traditional", "premium": 600,
+             "payment_method": "年交", "payment_years": 1, "insurance_years": 1,
+             "template_id": "traditional_life"},
+        ],
+    }  # fmt: skip
+    meta = _metadata(policy=policy)
+    (d / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    inp = load_session_dir(d)
+    assert len(inp.product_templates) == 1
+    (own,) = inp.product_templates.values()
+    assert own.id == "traditional_life" and own.title == inp.template.title

@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.jobs import DbJobQueue, JobInfo, PermanentJobError, ProgressFn, WorkerPool
@@ -184,6 +185,9 @@ async def test_readyz(server: RunningServer, client_factory: Any) -> None:
     status, body = await anon.get("/readyz")
     assert status == 503 and body["ready"] is False
     assert body["checks"]["storage"]["ok"] is False and body["checks"]["database"]["ok"] is True
+    # Anyone may ask: the answer says what failed, not where (no path of the server).
+    assert body["checks"]["storage"]["error"] == "FileExistsError: File exists", body
+    assert str(server.ctx.settings.data_dir) not in json.dumps(body)
     assert (await anon.get("/healthz"))[0] == 200  # liveness is not readiness
 
 
@@ -289,3 +293,24 @@ async def test_models_check_verifies_once_then_uses_the_cache(tmp_path: Path) ->
     stamp = cache.checked_at
     assert await check_models(ctx, cache) == first
     assert cache.checked_at == stamp and cache.task is None
+
+
+async def test_metrics_behind_a_token(tmp_path: Path) -> None:
+    srv = await start_server(make_settings(tmp_path, metrics_token="s3cret-scrape"))
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"{srv.url}/metrics"
+            for headers in (
+                {},
+                {"Authorization": "Bearer wrong"},
+                {"Authorization": "s3cret-scrape"},
+            ):
+                async with http.get(url, headers=headers) as r:
+                    assert r.status == 401, headers
+                    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+                    assert "kesu_" not in await r.text()
+            async with http.get(url, headers={"Authorization": "Bearer s3cret-scrape"}) as r:
+                assert r.status == 200
+                assert "kesu_live_rooms" in await r.text()
+    finally:
+        await srv.runner.cleanup()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
+from server.app import build_context
 from server.security import JoinSigner, TokenError, hash_password, verify_password
+from tests.conftest import make_settings
 
 
 def test_join_tokens_sign_verify_and_refuse() -> None:
@@ -38,3 +43,16 @@ def test_password_hash_roundtrip() -> None:
     assert verify_password(stored, "s3cret-pass")
     assert not verify_password(stored, "wrong")
     assert not verify_password("not-a-hash", "s3cret-pass")
+
+
+def test_a_short_secret_key_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="kesu.app"):
+        build_context(make_settings(tmp_path / "a", secret_key="changeme"))
+    assert any("KESU_SECRET_KEY has 8 characters" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kesu.app"):
+        build_context(make_settings(tmp_path / "b", secret_key="0123456789abcdef" * 4))
+        build_context(make_settings(tmp_path / "c", secret_key=""))  # generated: 64 hex
+    assert not [r for r in caplog.records if "KESU_SECRET_KEY" in r.getMessage()]

@@ -74,3 +74,15 @@ async def test_headers_and_cookie_flags_behind_tls(tmp_path: Path) -> None:
         await _check(srv.url, tls=True)
     finally:
         await srv.runner.cleanup()
+
+
+async def test_an_https_public_url_makes_the_cookie_secure(tmp_path: Path) -> None:
+    """Join links and QR codes send browsers to ``public_url``: when that is https, the
+    cookie is Secure and HSTS is sent even if ``secure_cookies`` was forgotten."""
+    srv = await start_server(make_settings(tmp_path, public_url="https://kesu.example.com"))
+    try:
+        assert not srv.ctx.settings.secure_cookies
+        await add_test_users(srv.ctx)
+        await _check(srv.url, tls=True)
+    finally:
+        await srv.runner.cleanup()

@@ -18,6 +18,7 @@ from inspection.templates import (
     parse_template,
     render,
     spoken_chars,
+    template_ref,
 )
 
 MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
@@ -199,11 +200,34 @@ def test_structural_errors() -> None:
 
 
 def test_load_errors(tmp_path: Path) -> None:
-    with pytest.raises(TemplateError, match="no such file or built-in template"):
+    with pytest.raises(TemplateError, match="no such built-in or installed template"):
         load_template("no_such_template")
+    with pytest.raises(TemplateError, match="no such file"):
+        load_template(tmp_path / "absent.yaml")
     (tmp_path / "t.yaml").write_text("- just\n- a list\n", encoding="utf-8")
     with pytest.raises(TemplateError, match="must be a YAML mapping"):
         load_template(tmp_path / "t.yaml")
+
+
+def test_a_file_named_like_a_builtin_never_stands_in_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stray file (or directory) of the working directory, or of wherever a worker runs,
+    named like a built-in id: the id still means the built-in."""
+    builtin = load_template("traditional_life")
+    monkeypatch.chdir(tmp_path)
+    own = GOOD.replace("id: t\n", "id: traditional_life\n", 1)
+    assert "id: traditional_life" in own
+    (tmp_path / "traditional_life").write_text(own, encoding="utf-8")
+    (tmp_path / "participating_universal").write_text("- garbage\n", encoding="utf-8")
+    assert load_template("traditional_life") == builtin
+    assert load_template("participating_universal").id == "participating_universal"
+    # The file is still reachable, by a path.
+    assert load_template("./traditional_life").title != builtin.title
+    assert load_template(Path("traditional_life")).source == "traditional_life"
+    assert template_ref("traditional_life") == "traditional_life"
+    assert template_ref("./traditional_life") == Path("traditional_life")
+    assert template_ref("mine.yaml") == Path("mine.yaml")
 
 
 # --- duration ------------------------------------------------------------------------------

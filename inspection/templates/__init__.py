@@ -41,6 +41,7 @@ from inspection.templates.loading import (
     named_templates,
     template_dirs,
     template_ids,
+    template_ref,
 )
 from inspection.templates.rendering import render
 from inspection.templates.validation import parse_template, playback_issues
@@ -76,4 +77,5 @@ __all__ = [
     "spoken_chars",
     "template_dirs",
     "template_ids",
+    "template_ref",
 ]

@@ -64,29 +64,41 @@ def named_templates() -> dict[str, Template]:
 
 
 def load_template(path_or_id: str | Path) -> Template:
-    """Load a template from a YAML file, or one by id: built-in (e.g. ``traditional_life``)
-    or in ``KESU_TEMPLATES_DIR``."""
-    key = str(path_or_id)
-    if isinstance(path_or_id, str) and not Path(key).exists():  # an id: installed first
-        installed = _installed_files()
-        if key in installed:
-            return _named(load_template(installed[key]), key)
-        builtin = _builtin_files()
-        if key in builtin:
-            text = builtin[key].read_text(encoding="utf-8")
-            return _named(parse_template(text, f"builtin:{key}"), key)
+    """Load a template by id (a ``str`` of id syntax, e.g. ``traditional_life``: one in
+    ``KESU_TEMPLATES_DIR``, else a built-in) or from a YAML file (a ``Path``, or a ``str``
+    that is not an id, e.g. ``./traditional_life`` or ``mine.yaml``).
+
+    Ids and paths never overlap: an id is never looked up as a file, so a stray file of the
+    working directory named like a built-in can never stand in for it."""
+    if isinstance(path_or_id, str) and ID_RE.match(path_or_id):
+        return _by_id(path_or_id)
     path = Path(path_or_id)
     if not path.is_file():
-        known = ", ".join(template_ids())
-        raise TemplateError(
-            key,
-            [TemplateIssue(None, "", f"no such file or built-in template (built-ins: {known})")],
-        )
+        raise TemplateError(str(path_or_id), [TemplateIssue(None, "", "no such file")])
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise TemplateError(key, [TemplateIssue(None, "", f"cannot read: {exc}")]) from None
+        raise TemplateError(str(path), [TemplateIssue(None, "", f"cannot read: {exc}")]) from None
     return _resolve_playback(parse_template(text, str(path)), path.parent)
+
+
+def template_ref(arg: str) -> str | Path:
+    """What a command-line argument names: an id if it has id syntax, else a file. A file
+    whose name is an id is named by a path (``./traditional_life``)."""
+    return arg if ID_RE.match(arg) else Path(arg)
+
+
+def _by_id(key: str) -> Template:
+    installed = _installed_files()
+    if key in installed:
+        return _named(load_template(installed[key]), key)
+    builtin = _builtin_files()
+    if key in builtin:
+        text = builtin[key].read_text(encoding="utf-8")
+        return _named(parse_template(text, f"builtin:{key}"), key)
+    known = ", ".join(template_ids())
+    issue = f"no such built-in or installed template (known: {known}); a file: ./{key}"
+    raise TemplateError(key, [TemplateIssue(None, "", issue)])
 
 
 def _named(tpl: Template, name: str) -> Template:

@@ -235,7 +235,7 @@ def _cookie_flags(ctx: AppContext) -> dict[str, Any]:
     return {
         "httponly": True,
         "samesite": "Strict",
-        "secure": ctx.settings.secure_cookies,
+        "secure": ctx.settings.https,
         "path": "/",
     }
 

@@ -13,8 +13,10 @@ again, as if the browser had called it; this node has already checked the Origin
 Not forwarded: the offers (``.../offer`` answer 409 ``wrong_node`` and the pages move to
 the holder, so the media and later requests go there directly), a session nobody holds or
 whose holder is dead (answered here, as before), and a request that was forwarded once
-(``X-Kesu-Forwarded-By``, with a MAC made with the cluster's ``secret_key``: never a
-loop). A forwarded request reaching a node that does not hold the session either (a
+(``X-Kesu-Forwarded-By``, a stamp with a MAC made with the cluster's ``secret_key``:
+never a loop; server.node_stamp). A stamp is honoured once and only within a minute: a
+stale one is refused with 403 ``forward_stale``, one already used with 403
+``forward_replayed``. A forwarded request reaching a node that does not hold the session either (a
 ``node_url`` that names another node) gets 503 ``node_misrouted``.
 A holder that does not answer within ``node_forward_timeout_s`` gives 503
 ``node_unreachable`` to a request that writes; a read (GET) is then answered here, from the
@@ -24,15 +26,15 @@ database (and the store), as if nobody held the session.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
-from server import nodes
+from server import node_stamp, nodes
 from server.api.errors import Handler
 from server.api.join_claims import claims_of
 from server.context import CTX, AppContext
@@ -43,6 +45,9 @@ log = logging.getLogger("kesu.forward")
 
 HEADER = "X-Kesu-Forwarded-By"
 CLIENT = web.AppKey("kesu_forward_client", aiohttp.ClientSession)
+SEEN = web.AppKey("kesu_forward_nonces", node_stamp.SeenNonces)
+# The node that forwarded this request, once its stamp was checked (stamp_middleware).
+SENDER = web.RequestKey("kesu_forwarded_by", str)
 # Route templates whose request concerns one session's directory or live room.
 PREFIXES = (
     "/api/sessions/{session_id}",
@@ -88,22 +93,37 @@ class Misrouted(KesuError):
     status, code = 503, "node_misrouted"
 
 
-def _stamp(ctx: AppContext, method: str, path: str) -> str:
-    me = nodes.node_id(ctx.settings)
-    return f"{me} {ctx.signer.node_mac(f'{me} {method} {path}')}"
+class StaleForward(KesuError):
+    status, code = 403, "forward_stale"
 
 
 def forwarded(request: web.Request) -> bool:
-    """Whether another node of this cluster sent this request on: the header carries a MAC
-    of the method and path made with the cluster's ``secret_key``, so a client cannot
-    claim it (the forwarding node checked the Origin already and sends it no further)."""
+    """Whether another node of this cluster sent this request on (its stamp was checked by
+    :func:`stamp_middleware`), so a client cannot claim it: the forwarding node checked the
+    Origin already and sends it no further."""
+    return SENDER in request
+
+
+@web.middleware
+async def stamp_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Check a forwarding node's stamp once per request: a stamp with the right MAC is
+    honoured only if fresh and not seen before (403 otherwise); one with a wrong MAC is
+    ignored, the request then being a client's like any other."""
     value = request.headers.get(HEADER)
-    if not value or " " not in value:
-        return False
-    ctx = request.app[CTX]
-    sender, mac = value.split(" ", 1)
-    expected = ctx.signer.node_mac(f"{sender} {request.method} {request.rel_url.raw_path}")
-    return hmac.compare_digest(mac.encode(), expected.encode())
+    if value:
+        body = await request.read() if request.can_read_body else b""
+        ctx = request.app[CTX]
+        target = request.rel_url.raw_path_qs
+        stamp = node_stamp.parse(ctx.signer, value, request.method, target, body)
+        if stamp is not None:
+            try:
+                request.app[SEEN].accept(stamp)
+            except node_stamp.StampError as exc:
+                log.warning("refused a forwarded %s %s: %s", request.method, request.path, exc)
+                status = 503 if exc.code == "forward_busy" else 403
+                raise StaleForward(str(exc), code=exc.code, status=status) from None
+            request[SENDER] = stamp.sender
+    return await handler(request)
 
 
 def _session_of(request: web.Request, ctx: AppContext) -> str | None:
@@ -158,12 +178,19 @@ async def forward_to(
     headers = CIMultiDict(
         [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
     )
-    headers[HEADER] = _stamp(ctx, request.method, request.rel_url.raw_path)
     if request.remote:
         prior = request.headers.get("X-Forwarded-For")
         headers["X-Forwarded-For"] = f"{prior}, {request.remote}" if prior else request.remote
     body = await request.read() if request.can_read_body else None
-    url = holder_url.rstrip("/") + request.rel_url.raw_path_qs
+    headers[HEADER] = node_stamp.make(
+        ctx.signer,
+        nodes.node_id(ctx.settings),
+        request.method,
+        request.rel_url.raw_path_qs,
+        body or b"",
+    )
+    # As sent (encoded=True): the holder checks the stamp against the path and query it gets.
+    url = URL(holder_url.rstrip("/") + request.rel_url.raw_path_qs, encoded=True)
     client = request.app[CLIENT]
     try:
         upstream = await client.request(
@@ -219,6 +246,7 @@ async def client_context(app: web.Application) -> AsyncIterator[None]:
         timeout=timeout, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
     )
     app[CLIENT] = client
+    app[SEEN] = node_stamp.SeenNonces()
     yield
     await client.close()
     await asyncio.sleep(0)  # let the connector close its transports

@@ -6,7 +6,7 @@ So the policy allows ``'self'`` and nothing else, except inline ``style`` attrib
 pages use a few) and ``data:``/``blob:`` images and media (QR codes, captured frames, local
 camera previews). Nothing may frame a page (clickjacking of the consent and end buttons),
 nothing is sniffed into another type, and no URL (a join link is a credential) leaves in a
-Referer; API answers are never cached. Behind TLS (``secure_cookies``) browsers are also
+Referer; API answers are never cached. Behind TLS (``Settings.https``) browsers are also
 told to keep to HTTPS.
 """
 
@@ -39,7 +39,7 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=(), payment=()",
 }
-#: Sent when the server is reached over HTTPS (``secure_cookies``): one year.
+#: Sent when the server is reached over HTTPS (``Settings.https``): one year.
 HSTS = "max-age=31536000"
 
 
@@ -49,7 +49,7 @@ async def _add_headers(request: web.Request, response: web.StreamResponse) -> No
     if request.path.startswith("/api/"):
         # Answers carry personal data (names, masked ID numbers): no cache keeps them.
         response.headers.setdefault("Cache-Control", "no-store")
-    if request.app[CTX].settings.secure_cookies:
+    if request.app[CTX].settings.https:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 

@@ -143,7 +143,7 @@ OPERATIONS: tuple[Op, ...] = (
        roles=REVIEW, body=r.DecisionBody, response=r.DecisionOut,
        errors=(400, 401, 403, 404, 409)),
     Op("GET", "/api/review/sessions/{session_id}/export", "Evidence zip (admin)", "review",
-       roles=ADMIN, media="application/zip"),
+       roles=ADMIN, media="application/zip", errors=(400, 401, 403, 404, 429)),
     Op("POST", "/api/review/findings/{finding_id}", "Confirm or dismiss a finding",
        "review", roles=REVIEW, body=r.JudgeBody, response=r.FindingOut,
        errors=(400, 401, 403, 404, 409)),
@@ -152,7 +152,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/media/{session_id}/evidence/{name}", "An evidence thumbnail", "media",
        roles=REVIEW, media="image/*", errors=(401, 403, 404, 416)),
     Op("GET", "/api/audit/verify", "Verify the audit chain and anchored files (admin)",
-       "audit", roles=ADMIN, response=r.VerifyOut, errors=(401, 403)),
+       "audit", roles=ADMIN, response=r.VerifyOut, errors=(401, 403, 429)),
     Op("GET", "/api/rerecord-requests", "Open re-recording requests", "rerecord",
        roles=SALES, response=r.RerecordListOut, errors=(401, 403)),
     Op("POST", "/api/rerecord-requests/{request_id}/start",
@@ -182,7 +182,7 @@ _STATUS_TEXT = {
         "Too many: wait Retry-After seconds (too_many_attempts: failed logins; "
         "too_many_sessions: sessions created this hour; too_many_joins: joins of one "
         "participant to one call; too_many_streams: live streams of one session; busy: a "
-        "self-service check runs)"
+        "self-service check, an audit verification or two exports run)"
     ),
     503: "At capacity",
 }

@@ -33,7 +33,7 @@ from server.context import CTX, AppContext
 from server.errors import KesuError
 from server.review_stats import MAX_DAYS, StatsPeriod, review_stats
 from server.sessions import rendered_nodes, session_json
-from server.store.models import InspectionReport
+from server.store.models import InspectionReport, User
 from server.store.types import utcnow
 
 REVIEWER = "reviewer"
@@ -214,6 +214,20 @@ async def export(request: web.Request) -> web.StreamResponse:
     """``GET /api/review/sessions/{id}/export``: the evidence zip (admin only, audited)."""
     ctx = _ctx(request)
     user = require_user(request, "admin")
+    exports = request.app[EXPORTS]
+    if exports.locked():
+        # Each one writes a zip of a whole session's recordings to the data disk first.
+        raise KesuError(
+            f"{MAX_EXPORTS} exports are being made; try again when one is done",
+            code="busy",
+            status=429,
+            details={"retry_after_s": 10},
+        )
+    async with exports:
+        return await _export(request, ctx, user)
+
+
+async def _export(request: web.Request, ctx: AppContext, user: User) -> web.StreamResponse:
     async with ctx.db.session() as s:
         state = await reviews.load_review(s, request.match_info["session_id"])
     session_id = state.row.id
@@ -268,10 +282,26 @@ async def verify(request: web.Request) -> web.Response:
     """``GET /api/audit/verify`` (admin): the chain and every anchored file."""
     ctx = _ctx(request)
     require_user(request, "admin")
+    running = request.app[VERIFYING]
+    if running.locked():
+        # Each one reads every file of the archive: one at a time is enough.
+        raise KesuError(
+            "a verification of the archive is already running; try again when it is done",
+            code="busy",
+            status=429,
+            details={"retry_after_s": 30},
+        )
+    async with running:
+        return await _verify(ctx)
+
+
+async def _verify(ctx: AppContext) -> web.Response:
     trail = trail_of(ctx.db)
     assert trail is not None
     await trail.flush()  # the newest checkpoint is in the file before it is read
-    async with ctx.db.session() as s:
+    # A read-only session: the verification hashes every file of the archive, and a write
+    # session would hold SQLite's one write lock all along (logins, calls: 503 meanwhile).
+    async with ctx.db.read() as s:
         report = await verify_archive(
             s,
             ctx.settings.sessions_dir,
@@ -304,7 +334,14 @@ async def start_request(request: web.Request) -> web.Response:
     )
 
 
+VERIFYING = web.AppKey("kesu_audit_verifying", asyncio.Lock)
+MAX_EXPORTS = 2  # evidence zips being made at once (per process)
+EXPORTS = web.AppKey("kesu_exports", asyncio.Semaphore)
+
+
 def setup(app: web.Application) -> None:
+    app[VERIFYING] = asyncio.Lock()
+    app[EXPORTS] = asyncio.Semaphore(MAX_EXPORTS)
     r = app.router
     r.add_get("/api/review/queue", queue)
     r.add_get("/api/review/stats", stats)

@@ -30,11 +30,18 @@ def actor_of(user: User) -> str:
     return f"user:{user.username}"
 
 
-async def load_session(s: AsyncSession, session_id: str) -> RecordingSession:
-    """The session row, or 404 (also for malformed ids and deleted sessions)."""
+async def load_session(
+    s: AsyncSession, session_id: str, for_update: bool = False
+) -> RecordingSession:
+    """The session row, or 404 (also for malformed ids and deleted sessions).
+
+    ``for_update``: locked until the transaction ends, for a review action that checks the
+    review state and then moves it on. On PostgreSQL two such transactions run at once and
+    would both pass the check (two reviewers: an approval and a rejection both recorded);
+    SQLite's one writer serialises them anyway."""
     if not SESSION_ID_RE.match(session_id):
         raise ReviewError(404, "not_found", "no such session")
-    row = await s.get(RecordingSession, session_id)
+    row = await s.get(RecordingSession, session_id, with_for_update=for_update)
     if row is None or row.deleted_at is not None:
         raise ReviewError(404, "not_found", "no such session")
     return row

@@ -148,7 +148,8 @@ async def start_rerecord(
 ) -> tuple[RerecordRequest, RecordingSession]:
     """Create the new session for an open request (same sale, linked by ``rerecord_of``)."""
     async with ctx.db.session() as s:
-        req = await s.get(RerecordRequest, request_id)
+        # Locked: on PostgreSQL two clicks at once would both see it open (two sessions).
+        req = await s.get(RerecordRequest, request_id, with_for_update=True)
         if req is None or (user.role != "admin" and req.salesperson_id != user.id):
             raise ReviewError(404, "not_found", "no such re-recording request")
         if req.status != "open":
