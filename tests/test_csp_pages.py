@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.browser import BASE_FLAGS, CHROMIUM
+from tests.browser import BASE_FLAGS, CHROMIUM, log_in
 from tests.conftest import PASSWORD, RunningServer, new_session_body
 from tests.review_fixtures import build_session
 
@@ -54,11 +54,7 @@ async def _page(browser: Browser, base: str, username: str | None) -> Page:
     )
     page.errors = errors  # type: ignore[attr-defined]
     if username is not None:
-        await page.goto(f"{base}/login")
-        await page.fill("#username", username)
-        await page.fill("#password", PASSWORD)
-        await page.click("#login-submit")
-        await page.wait_for_url(lambda url: "/login" not in url)
+        await log_in(page, base, username, PASSWORD)
     return page
 
 

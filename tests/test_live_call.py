@@ -22,7 +22,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack
 from server.rtc.speech_track import SpeechAudioTrack
-from tests.browser import BASE_FLAGS, CHROMIUM
+from tests.browser import BASE_FLAGS, CHROMIUM, log_in
 from tests.conftest import PASSWORD, Client, add_test_users, make_settings, start_server
 from tests.corpus_media import load_clip
 from tests.test_api_recording import open_session
@@ -91,11 +91,7 @@ async def call_page(browser: Browser, base: str, sid: str) -> Page:
     ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = await ctx.new_page()
     page.on("dialog", lambda d: d.dismiss())  # no window.confirm may be needed here
-    await page.goto(f"{base}/login")
-    await page.fill("#username", "sales1")
-    await page.fill("#password", PASSWORD)
-    await page.click("#login-submit")
-    await page.wait_for_url(lambda url: "/login" not in url)
+    await log_in(page, base, "sales1", PASSWORD)
     await page.goto(f"{base}/sales/session/{sid}")
     await expect(page.locator("#live-panel")).to_be_visible()
     return page

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.browser import BASE_FLAGS, CHROMIUM
+from tests.browser import BASE_FLAGS, CHROMIUM, log_in
 from tests.conftest import PASSWORD, RunningServer
 from tests.review_fixtures import ID_NUMBER, MASKED_ID, build_session
 
@@ -54,11 +54,7 @@ async def login(browser: Browser, base: str, username: str) -> Page:
 
     page.on("response", bad_response)
     page.errors = errors  # type: ignore[attr-defined]
-    await page.goto(f"{base}/login")
-    await page.fill("#username", username)
-    await page.fill("#password", PASSWORD)
-    await page.click("#login-submit")
-    await page.wait_for_url(lambda url: "/login" not in url)
+    await log_in(page, base, username, PASSWORD)
     return page
 
 
@@ -117,7 +113,7 @@ async def test_session_page_seek_judge_decide_and_salesperson_sees_request(
     # The salesperson's recording loads (Matroska VP8/Opus served with Range by the media
     # API); the customer joined 0.5 s later, so at 0 s that pane shows "no picture".
     await page.wait_for_function(
-        "document.querySelector('[data-participant=salesperson]').readyState >= 2"
+        "() => document.querySelector('[data-participant=salesperson]').readyState >= 2"
     )
     await expect(page.locator('[data-pane="customer"] .overlay')).to_be_visible()
     await expect(page.locator('[data-pane="salesperson"] .overlay')).to_be_hidden()
@@ -257,7 +253,7 @@ async def test_review_video_mode_and_stats_page(
     await page.goto(f"{server.url}/review/session/{built.id}")
     await expect(page.locator("#mode")).to_be_visible()
     await expect(page.locator("#panes video")).to_have_count(1)  # the review video first
-    await page.wait_for_function("document.querySelector('#panes video').readyState >= 2")
+    await page.wait_for_function("() => document.querySelector('#panes video').readyState >= 2")
     await page.locator("#timeline .track").first.click(position={"x": 5, "y": 5})
     await page.screenshot(path=str(shots / "08-session-review-video.png"), full_page=True)
     await page.click('#mode button[data-mode="tracks"]')

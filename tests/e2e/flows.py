@@ -251,7 +251,8 @@ async def customer_consents_and_checks(page: Page, url: str, shots: Shots) -> No
     await expect(page.locator("#check-network")).to_contain_text("毫秒")
     # The fake microphone plays a tone: the level meter must move.
     await page.wait_for_function(
-        "Number(document.querySelector('#mic-meter').dataset.peak) > 20", timeout=UI_TIMEOUT_MS
+        "() => Number(document.querySelector('#mic-meter').dataset.peak) > 20",
+        timeout=UI_TIMEOUT_MS,
     )
     await expect(page.locator("#enter-call")).to_be_enabled()
     await shots.take(page, "06-join-device-check")

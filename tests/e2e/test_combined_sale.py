@@ -29,6 +29,7 @@ from playwright.async_api import Browser, Page, expect
 from inspection.idnumber import make_id
 from server.settings import load_settings
 from server.users import add_user
+from tests.browser import log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -36,14 +37,6 @@ WIDE = {"width": 1280, "height": 900}
 REVIEWER = ("qc.li", "review-pass-123")
 MAIN, RIDER = "安康终身寿险", "附加意外伤害保险"
 INSPECT_TIMEOUT_S = 600  # speech, faces and OCR on a 2-core machine shared with others
-
-
-async def log_in(page: Page, base: str, username: str, password: str) -> None:
-    await page.goto(f"{base}/login")
-    await page.fill("#username", username)
-    await page.fill("#password", password)
-    await page.click("#login-submit")
-    await page.wait_for_url(lambda url: "/login" not in url, timeout=UI_TIMEOUT_MS)
 
 
 async def create_combined_sale(page: Page, base: str) -> str:

@@ -121,7 +121,7 @@ async def test_customer_rejoins_after_drop_and_reload(
         "(t) => fetch('/api/join/' + t + '/leave', {method: 'POST'}).then((r) => r.status)", token
     )
     await customer.wait_for_function(
-        "window.kesuStates.includes('reconnecting') && window.kesuCall.state === 'connected'",
+        "() => window.kesuStates.includes('reconnecting') && window.kesuCall.state === 'connected'",
         timeout=REJOIN_TIMEOUT_MS,
     )
     await both_see_each_other(sales, customer, fake_devices)
