@@ -5,13 +5,15 @@ decisions; two starts of one re-recording request never make two sessions."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from server.context import AppContext
 from server.localservers import fresh_database, postgres_server
 from server.reviews import decisions, rerecord
 from server.reviews.access import ReviewError
@@ -30,16 +32,25 @@ def pg_admin() -> Iterator[str]:
         yield dsn
 
 
-async def test_two_simultaneous_decisions_make_one(
-    pg_admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextlib.asynccontextmanager
+async def queued_session(pg_admin: str, tmp_path: Path) -> AsyncIterator[tuple[AppContext, str]]:
+    """A server on a fresh PostgreSQL database with the test users and one session queued
+    for review; yields its context and the session id."""
     url = await fresh_database(pg_admin)
     srv = await start_server(make_settings(tmp_path, database_url=url))
     try:
-        ctx = srv.ctx
-        await add_test_users(ctx)
-        built = await build_session(ctx, findings=[])
-        await set_review_status(ctx, built.id, "queued")
+        await add_test_users(srv.ctx)
+        built = await build_session(srv.ctx, findings=[])
+        await set_review_status(srv.ctx, built.id, "queued")
+        yield srv.ctx, built.id
+    finally:
+        await srv.runner.cleanup()
+
+
+async def test_two_simultaneous_decisions_make_one(
+    pg_admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with queued_session(pg_admin, tmp_path) as (ctx, session_id):
         rev1, rev2 = await user_named(ctx, "rev1"), await user_named(ctx, "rev2")
 
         arrived: list[str] = []
@@ -59,8 +70,8 @@ async def test_two_simultaneous_decisions_make_one(
 
         monkeypatch.setattr(decisions, "_opened_at", rendezvous)
         results = await asyncio.gather(
-            decisions.decide(ctx, built.id, rev1, "approve", ""),
-            decisions.decide(ctx, built.id, rev2, "reject", "误导销售"),
+            decisions.decide(ctx, session_id, rev1, "approve", ""),
+            decisions.decide(ctx, session_id, rev2, "reject", "误导销售"),
             return_exceptions=True,
         )
         # Taken in turn: the second sees the first's outcome. It is refused (decided), or,
@@ -74,31 +85,23 @@ async def test_two_simultaneous_decisions_make_one(
             made = await s.scalar(
                 select(func.count())
                 .select_from(ReviewDecision)
-                .where(ReviewDecision.session_id == built.id, ReviewDecision.level == 1)
+                .where(ReviewDecision.session_id == session_id, ReviewDecision.level == 1)
             )
         assert made == 1
-    finally:
-        await srv.runner.cleanup()
 
 
 async def test_two_simultaneous_starts_of_a_rerecording_make_one_session(
     pg_admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = await fresh_database(pg_admin)
-    srv = await start_server(make_settings(tmp_path, database_url=url))
-    try:
-        ctx = srv.ctx
-        await add_test_users(ctx)
-        built = await build_session(ctx, findings=[])
-        await set_review_status(ctx, built.id, "queued")
+    async with queued_session(pg_admin, tmp_path) as (ctx, session_id):
         rev1, rev2 = await user_named(ctx, "rev1"), await user_named(ctx, "rev2")
         sales = await user_named(ctx, "sales1")
-        first = await decisions.decide(ctx, built.id, rev1, "reject", "漏讲免责条款")
+        first = await decisions.decide(ctx, session_id, rev1, "reject", "漏讲免责条款")
         if first.review_status == "second_pending":
-            await decisions.decide(ctx, built.id, rev2, "reject", "同意")
+            await decisions.decide(ctx, session_id, rev2, "reject", "同意")
         async with ctx.db.read() as s:
             req_id = await s.scalar(
-                select(RerecordRequest.id).where(RerecordRequest.session_id == built.id)
+                select(RerecordRequest.id).where(RerecordRequest.session_id == session_id)
             )
         assert req_id is not None
 
@@ -129,8 +132,6 @@ async def test_two_simultaneous_starts_of_a_rerecording_make_one_session(
             again = await s.scalar(
                 select(func.count())
                 .select_from(RecordingSession)
-                .where(RecordingSession.rerecord_of == built.id)
+                .where(RecordingSession.rerecord_of == session_id)
             )
         assert again == 1
-    finally:
-        await srv.runner.cleanup()
