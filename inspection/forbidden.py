@@ -9,7 +9,10 @@ Whisper also writes a phrase with sound-alike syllables that are not homophones 
 稳克不黑): a phrase of 4+ characters with at least two different characters right and the
 other syllables close (same final or same initial; at most one unlike) is a "sound" hit, for
 review only. A two-character phrase heard by sound must sit on word boundaries (jieba):
-成为一级 does not contain 唯一, however alike 为一 and 唯一 sound.
+成为一级 does not contain 唯一, however alike 为一 and 唯一 sound. A longer phrase heard in
+other characters may run into a word the recogniser wrote only when the phrase's own
+characters make a word there too: 保证受益人 is 受益人 (the beneficiary), not 保证收益,
+while 包正收益率 may still be 保证收益率.
 """
 
 from __future__ import annotations
@@ -153,6 +156,30 @@ def _on_word_boundaries(text: str, start: int, end: int, reach: int = 6) -> bool
     return start in cuts and end in cuts
 
 
+def _fits_words(stream: TextStream, start: int, end: int, phrase: str, reach: int = 6) -> bool:
+    """Whether each word the match runs into would still be a word with the phrase's characters.
+
+    The recogniser writes whole words, so a homophone that is part of a longer word it wrote
+    (受益 in 受益人) was most likely that word; the phrase fits only where its own characters
+    make a word with the rest (收益 in 收益率). Only dictionary words within one stretch of
+    speech count: jieba also glues unknown characters together, and across a pause.
+    """
+    text, breaks = stream.text, stream.breaks
+    lo = max(0, start - reach)
+    lo = max([lo] + [j + 1 for j in range(lo, start) if breaks[j]])
+    hi = min(len(text), end + reach)
+    hi = min([hi] + [j + 1 for j in range(end - 1, hi) if breaks[j]])
+    for word, a, b in jieba.tokenize(text[lo:hi]):
+        a, b = a + lo, b + lo
+        if not ((a < start < b) or (a < end < b)) or not jieba.get_FREQ(word):
+            continue
+        left, right = max(a, start), min(b, end)
+        spelled = text[a:left] + phrase[left - start : right - start] + text[right:b]
+        if not jieba.get_FREQ(spelled):
+            return False
+    return True
+
+
 def _negated(text: str, start: int, gap: int) -> bool:
     before = text[max(0, start - gap - 4) : start]
     for neg in NEGATIONS:
@@ -211,6 +238,8 @@ def find_forbidden(
                 continue
             # Two syllables are easy to hear by chance across words: they must be a word.
             if how != "chars" and n <= 2 and not _on_word_boundaries(text, i, i + n):
+                continue
+            if how != "chars" and n > 2 and not _fits_words(stream, i, i + n, phrase):
                 continue
             if _context_ok(stream, p, i, i + n):
                 hits.append((i, i + n, p, how))

@@ -154,3 +154,30 @@ def test_sound_alike_hit_is_reported_for_review() -> None:
     (hit,) = find_forbidden(build_stream(utts))
     (finding,) = forbidden_findings([_hit(hit)], Thresholds())
     assert finding.severity == "review" and finding.evidence["phrase"] == "稳赚不赔"
+
+
+# A phrase heard in other characters that are part of a longer word the recogniser wrote was
+# most likely that word (受益人, the beneficiary): no hit, unless the phrase's own characters
+# make a word there too (收益率).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我们保证受益人方面的权益。",  # 受益人: 收益人 is no word
+        "这款产品稳赚不培训的。",  # 培训: 赔训 is no word
+        "他说稳赚不陪伴家人。",  # 陪伴: 赔伴 is no word
+    ],
+)
+def test_homophone_inside_a_longer_word_is_that_word(text: str) -> None:
+    assert _hits(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("我们包正收益率很高。", ("保证收益", "包正收益", "pinyin")),  # 收益率 is a word too
+        ("我们保证受益很高。", ("保证收益", "保证受益", "pinyin")),  # on word boundaries
+        ("这款产品保证收益率很高。", ("保证收益", "保证收益", "chars")),  # its own characters
+    ],
+)
+def test_homophone_that_fits_the_words_is_kept(text: str, hit: tuple[str, str, str]) -> None:
+    assert _hits(text) == [hit]
