@@ -283,7 +283,10 @@ def _with_doubts(checks: list[NumberCheck], sure_confidence: float) -> list[Numb
             out.append(c)
             continue
         doubt = ""
-        if c.expected is not None and c.heard and len(c.heard_probs) == len(c.heard):
+        if c.garbled:
+            # No reading of a garbled amount is what was said: never a sure mismatch.
+            doubt = f"the amount was recognised as {c.garbled}, which is no number"
+        elif c.expected is not None and c.heard and len(c.heard_probs) == len(c.heard):
             tolerance = 0.5 if c.kind == "premium" else 1e-6
             d = mismatch_doubt(c.heard, c.heard_probs, c.expected, tolerance)
             c = replace(c, confidence=d.confidence)

@@ -98,6 +98,7 @@ def _number(n: SpokenNumber) -> NumberCheck:
         reading=n.reading,
         product=n.product,
         doubt=n.doubt,
+        garbled=n.garbled,
     )
 
 

@@ -4,7 +4,8 @@ insurance period and the payment period, each recognised by the keyword nearest 
 
 A number counts as different from the policy only when none of its homophone readings
 (number_readings) equals the policy value, and each check carries the recognition
-probability it rests on.
+probability it rests on. An amount garbled into no number at all (``garbled_numbers``) is
+checked in the readings one misheard numeral allows.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from inspection.garbled_numbers import garbled_amounts, repairs
 from inspection.number_kinds import Keyword, NumberKind, classify
 from inspection.number_readings import Reading, readings
 from inspection.number_statements import Statement, statement_of
@@ -54,6 +56,7 @@ class NumberCheck:
     heard: str = ""  # the numeral as recognised (一万五千, 十二十, 15000), before rewriting
     heard_probs: tuple[float, ...] = ()  # recognition probability of each character of heard
     utterance: int = -1  # index of the recogniser segment it was heard in (-1: unknown)
+    garbled: str = ""  # the numerals as recognised when they are no number (两万两七五百)
 
     @property
     def expected_text(self) -> str:
@@ -84,7 +87,8 @@ def check_numbers(
     """
     out = []
     quantities = find_quantities(stream.text, stream.pauses)
-    for q in quantities:
+    garbled = garbled_amounts(stream.text, quantities)
+    for q in sorted([*quantities, *garbled], key=lambda q: q.start):
         found = classify(stream, q, window, quantities)
         if found is None:
             continue
@@ -92,7 +96,10 @@ def check_numbers(
         expected = _expected(kind, policy)
         if expected is None and kind != "insurance_years":
             continue
-        options = _readings(stream, q, keyword)
+        run = q.text[:-1] if q in garbled else ""
+        options = repairs(run) if run else _readings(stream, q, keyword)
+        if not options:
+            continue
         tolerance = 0.5 if kind == "premium" else 1e-6
         hit = next(
             (r for r in options if expected is not None and abs(r.value - expected) < tolerance),
@@ -100,6 +107,8 @@ def check_numbers(
         )
         # Without a match, report the reading the keyword explains (犹豫七十天: 10 days).
         chosen = hit or (options[1] if keyword and keyword.absorbed and len(options) > 1 else None)
+        if run and chosen is None:
+            chosen = min(options, key=lambda r: abs(r.value - (expected or 0.0)))
         chosen = chosen or Reading(q.value, "as recognised")
         t0, t1 = stream.span_times(q.start, q.end)
         out.append(
@@ -121,6 +130,7 @@ def check_numbers(
                 options=tuple(options),
                 char_probs=tuple(stream.prob[q.start : q.end]) if stream.prob else (),
                 utterance=stream.utterance[q.start] if stream.utterance else -1,
+                garbled=run,
                 **_heard(stream, q),
             )
         )

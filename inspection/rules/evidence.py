@@ -70,6 +70,7 @@ class NumberCheck:
     reading: str = ""  # how ``spoken`` was read
     product: str | None = None  # key of the product the value belongs to (combined sales)
     doubt: str = ""  # why a mismatch may be a recognition error: review, not fail
+    garbled: str = ""  # the numerals as recognised when they are no number (两万两七五百)
 
     def mismatch(self) -> bool:
         if self.spoken is None:

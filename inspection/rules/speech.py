@@ -79,12 +79,21 @@ def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None)
         expected = "终身" if c.expected is None else _fmt_num(c.expected)
         weak = c.confidence is not None and c.confidence < th.number_min_confidence
         weak = weak or bool(c.doubt)
+        field_en = _FIELD_EN.get(c.field, c.field)
+        policy_en = "lifetime" if c.expected is None else expected
+        message = f"讲解的{label}为 {_fmt_num(c.spoken)}，与保单数据 {expected} 不一致"
+        message_en = (
+            f"The {field_en} stated was {_fmt_num(c.spoken)}, but the policy says {policy_en}"
+        )
+        if c.garbled:
+            message = f"讲解的{label}识别为“{c.garbled}”，不是完整的数字，无法确认与保单数据 {expected} 一致"
+            message_en = f"The {field_en} stated was recognised as “{c.garbled}”, which is no number; it could not be confirmed as the policy's {policy_en}"
         out.append(
             Finding(
                 code="speech.number_mismatch",
                 severity="review" if weak else "fail",
-                message=f"讲解的{label}为 {_fmt_num(c.spoken)}，与保单数据 {expected} 不一致",
-                message_en=f"The {_FIELD_EN.get(c.field, c.field)} stated was {_fmt_num(c.spoken)}, but the policy says {'lifetime' if c.expected is None else expected}",
+                message=message,
+                message_en=message_en,
                 node=c.node_id,
                 participant="salesperson",
                 start_s=c.start_s,
@@ -98,6 +107,7 @@ def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None)
                     "reading": c.reading,
                     "product": c.product,
                     "doubt": c.doubt or None,
+                    "garbled": c.garbled or None,
                     "scores": {"confidence": r3(c.confidence)},
                     "threshold": {
                         "number_min_confidence": th.number_min_confidence,
