@@ -4,6 +4,8 @@ reading is the policy's value, never a fail."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from inspection.garbled_numbers import garbled_amounts, repairs
@@ -12,7 +14,7 @@ from inspection.policy import Policy
 from inspection.rules import number_findings
 from inspection.script_stage import _number
 from inspection.speech import Utterance
-from inspection.spoken_numbers import check_numbers
+from inspection.spoken_numbers import NumberCheck, check_numbers
 from inspection.templates import load_template, render
 from inspection.transcript import build_stream
 
@@ -25,7 +27,7 @@ GARBLED = [
 ]
 
 
-def _premium_checks(premium: float, said: str) -> list:
+def _premium_checks(premium: float, said: str) -> list[NumberCheck]:
     policy = Policy(
         customer_name="张三", customer_id_number="x", product_name="p", premium=premium,
         payment_method="年交", payment_years=10, insurance_years=20, cooling_off_days=15,
@@ -34,9 +36,7 @@ def _premium_checks(premium: float, said: str) -> list:
     u = Utterance("salesperson", 0.0, 8.0, text)
     checks = [c for c in check_numbers(build_stream([u]), policy) if c.kind == "premium"]
     nodes = render(load_template("traditional_life"), policy)
-    return attribute_numbers(
-        [c.__class__(**{**c.__dict__, "node_id": "premium"}) for c in checks], nodes, policy
-    )
+    return attribute_numbers([replace(c, node_id="premium") for c in checks], nodes, policy)
 
 
 @pytest.mark.parametrize(("premium", "said"), GARBLED)
