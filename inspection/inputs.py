@@ -135,7 +135,16 @@ def load_session_dir(
             continue
         media = path / str(file)
         if media.is_file() and media.stat().st_size > 0:
-            tracks[who].append(Track(who, media, _float(seg.get("start_s"))))
+            size, end = seg.get("bytes"), seg.get("end_s")
+            tracks[who].append(
+                Track(
+                    who,
+                    media,
+                    _float(seg.get("start_s")),
+                    size if isinstance(size, int) and seg.get("status") == "finished" else None,
+                    float(end) if isinstance(end, int | float) else None,
+                )
+            )
         else:
             log.warning("segment %s listed in metadata is missing or empty", media)
     markers = [

@@ -33,6 +33,10 @@ class Track:
     participant: str
     path: Path
     offset_s: float = 0.0
+    # What the server wrote down when it finished the segment (None: not known): a file that
+    # is not that many bytes was cut or replaced since, and ``end_s`` says what it lost.
+    recorded_bytes: int | None = None
+    recorded_end_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from inspection.report import Finding, Participant, Report
 from inspection.rules import AudioLevels, Gap, Thresholds
 from inspection.run_state import Progress, ProgressFn, RunState
 from inspection.script_stage import ScriptResult, align_script
+from inspection.short_media import short_media_gaps
 from inspection.speech_types import DecodeOptions, Region, region_groups
 from inspection.templates import TemplateError, render
 from inspection.vision import scan_video
@@ -236,6 +237,7 @@ class Inspector:
 
     def _probe(self, run: RunState) -> None:
         ends: dict[Participant, list[tuple[float, float]]] = {p: [] for p in PARTICIPANTS}
+        probed = []
         for who in PARTICIPANTS:
             for track in run.inp.tracks(who):
                 try:
@@ -243,6 +245,7 @@ class Inspector:
                 except MediaError as exc:
                     raise InputError(str(exc)) from None
                 ends[who].append((track.offset_s, track.offset_s + info.duration_s))
+                probed.append((who, track, info))
         run.duration_s = max((e for spans in ends.values() for _, e in spans), default=0.0)
         if run.duration_s <= 0:
             raise InputError("the recordings have no duration")
@@ -250,7 +253,7 @@ class Inspector:
         recorded = list(run.inp.gaps or [])
         derived = [
             g
-            for g in _derive_gaps(ends)
+            for g in _derive_gaps(ends) + short_media_gaps(probed)
             if not any(
                 r.participant == g.participant and r.start_s < g.end_s and g.start_s < r.end_s
                 for r in recorded

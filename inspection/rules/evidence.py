@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from inspection.report import Participant
@@ -142,6 +142,10 @@ class Gap:
     participant: Participant
     start_s: float
     end_s: float
+    # "" an interruption; "file_changed": the file is not the size the server recorded and
+    # its media ends early (``detail`` says which file and both sizes).
+    cause: str = ""
+    detail: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def duration_s(self) -> float:

@@ -118,22 +118,37 @@ def video_findings(
 
 
 def gap_findings(gaps: Sequence[Gap], th: Thresholds) -> list[Finding]:
-    """media.gap for each interruption longer than ``max_gap_s``."""
-    return [
-        Finding(
-            code="media.gap",
-            severity="review",
-            message=f"{PARTICIPANT_CN[g.participant]}录制中断 {g.duration_s:.1f} 秒（{g.start_s:.1f}–{g.end_s:.1f} 秒）",
-            message_en=f"{PARTICIPANT_EN[g.participant]}'s recording was interrupted for {g.duration_s:.1f} s ({g.start_s:.1f}–{g.end_s:.1f} s)",
-            participant=g.participant,
-            start_s=round(g.start_s, 3),
-            end_s=round(g.end_s, 3),
-            evidence={
-                "rule": "R16",
-                "gap_s": round(g.duration_s, 3),
-                "threshold": {"max_gap_s": th.max_gap_s},
-            },
+    """media.gap for each interruption longer than ``max_gap_s``, and for each stretch a
+    file lost after it was recorded (``Gap.cause`` "file_changed")."""
+    return [_gap_finding(g, th) for g in gaps if g.duration_s > th.max_gap_s]
+
+
+def _gap_finding(g: Gap, th: Thresholds) -> Finding:
+    who_cn, who_en = PARTICIPANT_CN[g.participant], PARTICIPANT_EN[g.participant]
+    span = f"{g.start_s:.1f}–{g.end_s:.1f}"
+    message = f"{who_cn}录制中断 {g.duration_s:.1f} 秒（{span} 秒）"
+    message_en = f"{who_en}'s recording was interrupted for {g.duration_s:.1f} s ({span} s)"
+    if g.cause == "file_changed":
+        message = (
+            f"{who_cn}录制文件与录制时记录的大小不符，{span} 秒的内容缺失"
+            f"（文件 {g.detail.get('file')}）"
         )
-        for g in gaps
-        if g.duration_s > th.max_gap_s
-    ]
+        message_en = (
+            f"{who_en}'s recording file is not the size recorded; {span} s of it is missing "
+            f"(file {g.detail.get('file')})"
+        )
+    return Finding(
+        code="media.gap",
+        severity="review",
+        message=message,
+        message_en=message_en,
+        participant=g.participant,
+        start_s=round(g.start_s, 3),
+        end_s=round(g.end_s, 3),
+        evidence={
+            "rule": "R16",
+            "gap_s": round(g.duration_s, 3),
+            "threshold": {"max_gap_s": th.max_gap_s},
+            **({"cause": g.cause, **g.detail} if g.cause else {}),
+        },
+    )
