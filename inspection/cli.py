@@ -159,7 +159,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     """Run the inspection and print the report."""
     from inspection.inputs import InputError
     from inspection.pipeline import Inspector
-    from models.registry import ModelError, ModelRegistry, default_cache_dir
+    from models.errors import ModelError
+    from models.registry import ModelRegistry, default_cache_dir
 
     try:
         inp = _build_input(args)
