@@ -124,7 +124,7 @@ def _fail(reason: str) -> int:
 
 
 def _build_input(args: argparse.Namespace) -> Any:
-    from inspection.pipeline import InputError, load_session_dir, make_input
+    from inspection.inputs import InputError, load_session_dir, make_input
 
     if args.session_dir is not None:
         if args.salesperson or args.customer or args.policy:
@@ -144,7 +144,7 @@ def _build_input(args: argparse.Namespace) -> Any:
 
 
 def _thresholds(path: Path | None) -> Any:
-    from inspection.pipeline import InputError
+    from inspection.inputs import InputError
     from inspection.rules import Thresholds
 
     if path is None:
@@ -157,8 +157,10 @@ def _thresholds(path: Path | None) -> Any:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """Run the inspection and print the report."""
-    from inspection.pipeline import InputError, Inspector
-    from models.registry import ModelError, ModelRegistry, default_cache_dir
+    from inspection.inputs import InputError
+    from inspection.pipeline import Inspector
+    from models.errors import ModelError
+    from models.registry import ModelRegistry, default_cache_dir
 
     try:
         inp = _build_input(args)

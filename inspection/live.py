@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inspection.inputs import NodeMarker
 from inspection.live_vision import LiveVision, LiveWarning
 from inspection.quality import window_levels
 from inspection.rules import Thresholds
@@ -34,7 +35,6 @@ from inspection.templates import RenderedNode, Template
 if TYPE_CHECKING:
     from inspection.faces import FaceAnalyzer
     from inspection.ocr import OcrEngine
-    from inspection.pipeline import NodeMarker
     from inspection.policy import Policy
     from inspection.speech import SpeechRecognizer
 
@@ -116,8 +116,6 @@ class LiveChecker:
 
     def add_marker(self, t_s: float, node_id: str) -> None:
         """The teleprompter moved to ``node_id`` (a node event of the session)."""
-        from inspection.pipeline import NodeMarker
-
         self.markers.append(NodeMarker(node=node_id, t_s=t_s))
         self.now_s = max(self.now_s, t_s)
 

@@ -1,6 +1,6 @@
 """The script stage of the pipeline: runs ``inspection.script.analyze`` (alignment of rendered
 nodes to the transcripts, customer answers, forbidden phrases, spoken numbers) and adapts its
-records to the ones ``inspection.rules`` reads.
+records to the ones ``inspection.rules`` reads; ``check_script`` is the stage of a run.
 """
 
 from __future__ import annotations
@@ -11,17 +11,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
 from inspection.speech import Word
 from inspection.templates import RenderedNode, Template
 from inspection.textnorm import normalize
+from inspection.windows import document_windows
 
 if TYPE_CHECKING:
     from inspection.forbidden import ForbiddenHit
-    from inspection.pipeline import NodeMarker
+    from inspection.inputs import NodeMarker
     from inspection.policy import Policy
-    from inspection.speech import Utterance
+    from inspection.run_state import RunState
+    from inspection.speech import SpeechRecognizer, Utterance
     from inspection.spoken_numbers import NumberCheck as SpokenNumber
 
 
@@ -202,4 +205,39 @@ def align_script(
         numbers=[_number(n) for n in result.numbers],
         node_of_utterance=_utterance_nodes(utterances, coverage),
         answer_windows=[(a.window_start_s, a.window_end_s) for a in result.answers.values()],
+    )
+
+
+def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> None:
+    """The script stage of a run, once both participants' speech is in: played nodes added,
+    the transcripts aligned, the customer's regions in answer windows closed-set scored (and
+    the script aligned again with those scores), and the document windows placed."""
+    run.progress.finish("speech")
+    if run.inp.session_dir is not None:
+        # Nodes played from the template's audio (the session's ``system`` track).
+        run.utterances = with_played_nodes(run.inp.session_dir, run.nodes, run.utterances)
+    run.script = _align_run(run, th)
+    audio = run.audio.pop("customer", None)
+    if audio is not None and run.script.answer_windows:
+        utts = run.utterances.get("customer", [])
+        scored = speech.score_regions(audio, utts, run.script.answer_windows)
+        del audio
+        if scored != utts:
+            # Same windows (they come from the salesperson's nodes), now with the scores.
+            run.utterances["customer"] = scored
+            run.script = _align_run(run, th)
+    run.windows = document_windows(
+        run.nodes, run.script.coverage, run.inp.markers, run.duration_s, th
+    )
+    run.progress.finish("script")
+
+
+def _align_run(run: RunState, th: Thresholds) -> ScriptResult:
+    return align_script(
+        run.nodes,
+        script_speech(run.utterances, run.inp.mode),
+        run.inp.template,
+        run.inp.policy,
+        run.inp.markers,
+        th,
     )

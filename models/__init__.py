@@ -3,6 +3,7 @@
 Importing this package does no file access; see :class:`models.registry.ModelRegistry`.
 """
 
-from models.registry import ModelError, ModelRegistry, ModelStatus, default_cache_dir
+from models.errors import ModelError
+from models.registry import ModelRegistry, ModelStatus, default_cache_dir
 
 __all__ = ["ModelError", "ModelRegistry", "ModelStatus", "default_cache_dir"]

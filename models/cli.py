@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from models.registry import ModelError, ModelRegistry, ModelStatus
+from models.errors import ModelError
+from models.registry import ModelRegistry, ModelStatus
 
 
 def add_parser(subparsers: Any) -> None:

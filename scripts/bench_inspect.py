@@ -36,7 +36,8 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root
 
-from inspection.pipeline import Inspector, load_session_dir  # noqa: E402
+from inspection.inputs import load_session_dir  # noqa: E402
+from inspection.pipeline import Inspector  # noqa: E402
 from inspection.rules import Thresholds  # noqa: E402
 from inspection.speech_types import DecodeOptions  # noqa: E402
 from models.registry import ModelRegistry  # noqa: E402
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.0,
         help="cut the salesperson's whole-track decode into pieces of about this many seconds"
-        " at pauses, decoded on both lanes (0: whole; inspection.pipeline.PIECE_S)",
+        " at pauses, decoded on both lanes (0: whole; inspection.audio_stage.PIECE_S)",
     )
     ap.add_argument(
         "--whole-pieces",

@@ -29,7 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root
 
-from inspection.pipeline import Inspector, load_session_dir  # noqa: E402
+from inspection.inputs import load_session_dir  # noqa: E402
+from inspection.pipeline import Inspector  # noqa: E402
 from inspection.report import FINDING_CODES, Report  # noqa: E402
 from inspection.rules import Thresholds  # noqa: E402
 from models.registry import ModelRegistry  # noqa: E402

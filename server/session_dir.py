@@ -17,14 +17,14 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import threading
 import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from server.durable_files import atomic_write, hash_if_present
 from server.session_format import (
     METADATA,
     PARTICIPANT_RE,
@@ -45,33 +45,9 @@ from server.session_format import (
     utc_now,
     validate_session_id,
 )
+from server.session_interrupt import interrupt
 
 log = logging.getLogger("kesu.session_dir")
-
-
-def hash_file(path: Path) -> tuple[int, str]:
-    """(size in bytes, sha256 hex) of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 #: ``hook(session_id, sha256 of the bytes written)``, called after each metadata.json write.
@@ -247,7 +223,7 @@ class SessionDir:
         if status not in (SEGMENT_FINISHED, SEGMENT_INTERRUPTED):
             raise ValueError(f"invalid segment status {status!r}")
         ended_at = ended_at or utc_now()
-        digest = await asyncio.to_thread(_hash_if_present, path)
+        digest = await asyncio.to_thread(hash_if_present, path)
         with self._lock:
             seg = self._find_segment(path)
             if digest is None:
@@ -315,46 +291,11 @@ class SessionDir:
         return await asyncio.to_thread(self.mark_interrupted_sync, reason)
 
     def mark_interrupted_sync(self, reason: str = "server_stopped") -> list[SegmentInfo]:
-        """Blocking form of :meth:`mark_interrupted` (startup, scripts).
-
-        The ``interrupted`` event is stamped with the last flushed media (the newest
-        segment file's last write), not the recovery time, which goes in its detail."""
-        done: list[SegmentInfo] = []
+        """Blocking form of :meth:`mark_interrupted` (startup, scripts); the change itself is
+        ``server.session_interrupt.interrupt``."""
         recovered_at = utc_now()
         with self._lock:
-            started = parse_iso(self._meta.get("started_at"))
-            for seg in list(self._meta["segments"]):
-                if seg["status"] != SEGMENT_RECORDING:
-                    continue
-                path = self.path / seg["file"]
-                digest = _hash_if_present(path)
-                if digest is None:
-                    self._meta["segments"].remove(seg)
-                    continue
-                mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-                seg["started_at"] = seg["started_at"] or seg.get("opened_at")
-                seg.update(ended_at=iso_z(mtime), status=SEGMENT_INTERRUPTED)
-                seg["bytes"], seg["sha256"] = digest
-                if started is None and seg["started_at"]:
-                    started = parse_iso(seg["started_at"])
-                    self._meta["started_at"] = seg["started_at"]
-                done.append(self._segment_info(seg, started))
-            self._meta["status"] = "interrupted"
-            ends = [parse_iso(s.get("ended_at")) for s in self._meta["segments"]]
-            stamps = [e for e in ends if e is not None]
-            stamps += [parse_iso(e["at"]) or recovered_at for e in self._meta["events"]]
-            last_media = max(stamps, default=recovered_at)
-            self._append_event(
-                "interrupted",
-                None,
-                None,
-                {
-                    "segments": [s.file for s in done],
-                    "reason": reason,
-                    "recovered_at": iso_z(recovered_at),
-                },
-                min(last_media, recovered_at),
-            )
+            done = interrupt(self._meta, self.path, reason, recovered_at)
             version = self._bump()
         self._write_upto(version)
         return done
@@ -404,21 +345,12 @@ class SessionDir:
                 current = self._version
             self.path.mkdir(parents=True, exist_ok=True)
             data = json.dumps(snapshot, ensure_ascii=False, indent=1).encode("utf-8")
-            _atomic_write(self.path / METADATA, data)
+            atomic_write(self.path / METADATA, data)
             self._written = current
             with SessionDir._instances_lock:
                 hooks = [h for (r, _), h in SessionDir._hooks.items() if r == self.path.parent]
             for hook in hooks:
                 hook(self.session_id, hashlib.sha256(data).hexdigest())
-
-
-def _hash_if_present(path: Path) -> tuple[int, str] | None:
-    try:
-        if path.stat().st_size == 0:
-            return None
-    except FileNotFoundError:
-        return None
-    return hash_file(path)
 
 
 async def recover_sessions(root: Path) -> list[str]:

@@ -55,7 +55,7 @@ def _init_process(models_dir: str, threads: int, progress_q: Any, parent_pid: in
 
 
 def _inspect_in_process(job_id: int, session_dir: str) -> dict[str, Any]:
-    from inspection.pipeline import load_session_dir
+    from inspection.inputs import load_session_dir
 
     progress_q = _PROCESS["progress"]
 

@@ -15,16 +15,16 @@ import onnxruntime as ort
 import pytest
 
 from models import cli
-from models.registry import (
+from models.errors import ModelError
+from models.manifest import (
     FileSpec,
     ModelEntry,
-    ModelError,
-    ModelRegistry,
     OutputSpec,
     OverrideSpec,
     PackageRef,
     load_manifest,
 )
+from models.registry import ModelRegistry
 
 NAMES = ["whisper-base", "yunet", "sface", "rapidocr", "silero-vad"]
 

@@ -8,14 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from inspection.pipeline import (
-    Inspector,
-    NodeMarker,
-    document_windows,
-    load_session_dir,
-)
+from inspection.inputs import NodeMarker, load_session_dir
+from inspection.pipeline import Inspector
 from inspection.rules import NodeCoverage, Thresholds
 from inspection.templates import load_template, render
+from inspection.windows import document_windows
 from models.registry import ModelRegistry
 from tests.corpus import MINI_TEMPLATE, make_session, policy_for
 

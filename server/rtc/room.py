@@ -6,9 +6,10 @@ pre-creates one audio and one video transceiver per connection so it can pin cod
 and so both legs carry the same codec and packets can be forwarded as they are
 (server/rtc/negotiation.py). Every connection of a role records into its own
 ``<role>-NNN.mkv`` segment; a drop (leave, failed connection, no media for
-``media_timeout_s``) closes it, and a rejoin opens the next one and records the gap. Every task a room starts is owned and awaited in
-:meth:`Room.close`. ``RoomManager`` (server/rtc/manager.py) bounds the number of
-concurrent rooms.
+``media_timeout_s``) closes it, and a rejoin opens the next one and records the gap
+(server/rtc/room_segments.py). Every task a room starts is owned and awaited in
+:meth:`Room.close` (server/rtc/owned_tasks.py). ``RoomManager`` (server/rtc/manager.py)
+bounds the number of concurrent rooms.
 
 With a :class:`~server.rtc.medialoop.MediaLoop` (``kesu serve``), rooms live on that loop's
 thread: their coroutine methods hop there (``on_media_loop``), whoever awaits them, and the
@@ -20,16 +21,12 @@ iterating.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import shutil
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any, Protocol
 
 import av
@@ -40,12 +37,13 @@ from server.rtc.errors import RtcError
 from server.rtc.medialoop import MediaLoop, on_media_loop
 from server.rtc.negotiation import choose_video_codec, negotiate, new_participant
 from server.rtc.offer import parse_offer
+from server.rtc.owned_tasks import OwnedTasks, cancel_and_wait
 from server.rtc.participant import ROLES, Participant, other_role
 from server.rtc.passthrough import SenderReport
 from server.rtc.playback import Player
-from server.rtc.recorder import SegmentRecorder
 from server.rtc.relay import PacketRelayTrack
-from server.rtc.resume import last_connection, last_ends
+from server.rtc.resume import last_connection
+from server.rtc.room_segments import RoomSegments
 from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir
 from server.session_format import SegmentInfo
@@ -96,15 +94,12 @@ class Room:
         self.video_codec: str | None = None
         self._participants: dict[str, Participant] = {}
         self._locks = {role: asyncio.Lock() for role in ROLES}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks()
         self._watchdog: asyncio.Task[None] | None = None
-        self._segments: list[SegmentInfo] = []
+        self._recording = RoomSegments(session_dir, self.settings, self._emit)
         self._history: list[dict[str, Any]] = []
-        # Where each role's recording last stopped, and why: the next segment records a gap
-        # from there. A room made again for the same session (after a restart, or after an
-        # empty room was released) picks up from metadata.json, and so does the connection
-        # numbering.
-        self._last_end: dict[str, tuple[datetime, str]] = last_ends(session_dir)
+        # A room made again for the same session (after a restart, or after an empty room
+        # was released) goes on with the connection numbering of metadata.json.
         self._serial = last_connection(session_dir)
         self._joins = 0
         self._joining = 0  # offers being negotiated: the room must not be released under them
@@ -152,7 +147,7 @@ class Room:
     @property
     def segments(self) -> list[SegmentInfo]:
         """Segments finalised so far."""
-        return list(self._segments)
+        return self._recording.finished
 
     async def join(self, role: str, offer_sdp: str) -> str:
         """Connect ``role`` with its SDP offer; returns the SDP answer (ICE candidates
@@ -227,11 +222,10 @@ class Room:
                 await self.player.close()
                 for role in ROLES:
                     await self.leave(role, reason="end")
-                await self._cancel(self._watchdog)
-                while self._tasks:
-                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
-                self._emit("closed", None, segments=[s.file for s in self._segments])
-        return list(self._segments)
+                await cancel_and_wait(self._watchdog)
+                await self._tasks.drain()
+                self._emit("closed", None, segments=[s.file for s in self.segments])
+        return self.segments
 
     def _audio_outputs(self) -> list[PacketRelayTrack]:
         return [p.out["audio"] for p in self._participants.values() if not p.closing]
@@ -249,25 +243,20 @@ class Room:
             self._closed = True
             # A playback running here must not outlive the room (its task owns a file).
             await self.player.close()
-            await self._cancel(self._watchdog)
+            await cancel_and_wait(self._watchdog)
             for role in ROLES:
                 async with self._locks[role]:
                     p = self._participants.pop(role, None)
                     if p is not None:
                         await self._abandon(p)
-            while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self._tasks.drain()
             self._emit("abandoned", None)
 
     async def _abandon(self, p: Participant) -> None:
         p.closing = True
         for task in p.pumps:
-            await self._cancel(task)
-        kept = await asyncio.to_thread(_keep_copy, p.segment)
-        if p.recorder is not None:
-            await p.recorder.stop()
-        if kept is not None and p.segment is not None:
-            await asyncio.to_thread(os.replace, kept, p.segment)
+            await cancel_and_wait(task)
+        await self._recording.abandon(p)
         await self._close_pc(p)
         if p.start_task is not None:
             await asyncio.gather(p.start_task, return_exceptions=True)
@@ -277,18 +266,12 @@ class Room:
 
     async def _start_media(self, p: Participant) -> None:
         assert self.video_codec is not None
-        p.segment = await self.session_dir.open_segment(p.role)
-        p.recorder = SegmentRecorder(
-            p.segment,
+        await self._recording.open(
+            p,
             self.video_codec,
             request_keyframe=partial(self._request_keyframe, p.role),
             on_started=partial(self._on_recording_started, p),
-            sync_wait_s=self.settings.sync_wait_s,
-            cluster_time_limit_ms=self.settings.cluster_time_limit_ms,
-            queue_size=self.settings.recorder_queue,
-            stop_timeout_s=self.settings.stop_timeout_s,
         )
-        p.recorder.start()
         for kind, receiver in p.receivers.items():
             p.pumps.append(asyncio.create_task(self._pump(p, kind, receiver.track)))
 
@@ -331,23 +314,10 @@ class Room:
         if p is None or p.closing or "video" not in p.receivers:
             return
         if p.keyframe_due(time.time()):
-            self._spawn(passthrough.request_keyframe(p.receivers["video"]))
+            self._tasks.spawn(passthrough.request_keyframe(p.receivers["video"]))
 
     def _on_recording_started(self, p: Participant, started_at: datetime) -> None:
-        p.start_task = self._spawn(self._record_start(p, started_at))
-
-    async def _record_start(self, p: Participant, started_at: datetime) -> None:
-        assert p.segment is not None
-        await self.session_dir.start_segment(p.segment, started_at)
-        self._emit(
-            "segment_started", p.role, file=p.segment.name, started_at=started_at.isoformat()
-        )
-        previous = self._last_end.pop(p.role, None)
-        if previous is not None:
-            previous_end, why = previous
-            await self.session_dir.add_gap(p.role, previous_end, started_at, reason=why)
-            gap = (started_at - previous_end).total_seconds()
-            self._emit("gap", p.role, duration_s=round(gap, 3), reason=why)
+        p.start_task = self._tasks.spawn(self._recording.started(p, started_at))
 
     # ------------------------------------------------------------------ leaving
 
@@ -355,7 +325,7 @@ class Room:
         state = p.pc.connectionState
         if state in ("failed", "closed") and not p.closing:
             p.closing = True  # stop forwarding to it at once
-            self._spawn(self._drop(p, f"connection_{state}"))
+            self._tasks.spawn(self._drop(p, f"connection_{state}"))
 
     async def _drop(self, p: Participant, reason: str) -> None:
         async with self._locks[p.role]:
@@ -371,22 +341,13 @@ class Room:
     async def _finish(self, p: Participant, reason: str) -> SegmentInfo | None:
         p.closing = True
         for task in p.pumps:
-            await self._cancel(task)
+            await cancel_and_wait(task)
         stats = await p.recorder.stop() if p.recorder else None
         p.recorder_stats = stats
         await self._close_pc(p)
         if p.start_task is not None:
             await asyncio.gather(p.start_task, return_exceptions=True)
-        info = None
-        if p.segment is not None:
-            ended_at = datetime.now(UTC)
-            if stats is not None and stats.server_end is not None:
-                ended_at = min(ended_at, datetime.fromtimestamp(stats.server_end, UTC))
-            info = await self.session_dir.close_segment(p.segment, ended_at)
-            if info is not None:
-                self._segments.append(info)
-                self._last_end[p.role] = (ended_at, reason)
-                self._emit("segment_closed", p.role, file=info.file, bytes=info.bytes)
+        info = await self._recording.close(p, stats, reason)
         await self.session_dir.add_event(
             "leave",
             participant=p.role,
@@ -426,31 +387,13 @@ class Room:
                     continue
                 if p.last_media is None and now - p.joined_at > s.connect_timeout_s:
                     p.closing = True
-                    self._spawn(self._drop(p, "connect_timeout"))
+                    self._tasks.spawn(self._drop(p, "connect_timeout"))
                 elif p.last_media is not None and now - p.last_media > s.media_timeout_s:
                     p.closing = True
-                    self._spawn(self._drop(p, "media_timeout"))
+                    self._tasks.spawn(self._drop(p, "media_timeout"))
                 elif now - p.last_periodic_keyframe >= interval:
                     p.last_periodic_keyframe = now
                     self._request_keyframe(p.role)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("room task failed", exc_info=task.exception())
-
-    @staticmethod
-    async def _cancel(task: asyncio.Task[Any] | None) -> None:
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     def _emit(self, type: str, participant: str | None, **detail: Any) -> None:
         if self.on_event is None:
@@ -459,12 +402,3 @@ class Room:
             self.on_event(RoomEvent(type, participant, detail))
         except Exception:
             log.exception("on_event callback failed for %s", type)
-
-
-def _keep_copy(path: Path | None) -> Path | None:
-    """A copy of ``path`` beside it (None if there is no file)."""
-    if path is None or not path.is_file():
-        return None
-    copy = path.with_name(f".{path.name}.kept")
-    shutil.copyfile(path, copy)
-    return copy
