@@ -27,7 +27,7 @@ from inspection.media import Track, load_audio  # noqa: E402
 from inspection.speech import SpeechRecognizer  # noqa: E402
 from inspection.templates import render  # noqa: E402
 from models.registry import ModelRegistry  # noqa: E402
-from tests.corpus import get_template, policy_for  # noqa: E402
+from tests.corpus_plan import get_template, policy_for  # noqa: E402
 
 RATE = 16000
 TTS = ROOT / "tests" / "data" / "tts"

@@ -45,8 +45,9 @@ from typing import Any, Protocol, TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root: tests.*, inspection.*
 
 from inspection.report import FINDING_CODES  # noqa: E402
-from tests.corpus import TEMPLATE_IDS, all_lines, build_session, corpus_specs  # noqa: E402
+from tests.corpus import all_lines, build_session, corpus_specs  # noqa: E402
 from tests.corpus_media import has_clip  # noqa: E402
+from tests.corpus_plan import TEMPLATE_IDS  # noqa: E402
 
 
 class _Spec(Protocol):

@@ -374,3 +374,26 @@ async def set_review_status(ctx: AppContext, session_id: str, status: str) -> No
         row = await s.get(RecordingSession, session_id)
         assert row is not None
         row.review_status = status
+
+
+async def reject_twice(ctx: AppContext, client_factory: Any) -> tuple[str, list[int]]:
+    """A session judged (one finding re-judged), rejected by rev1 and rev2 (which makes a
+    re-recording request); returns its id and its finding ids. ``client_factory``: the
+    fixture of tests/conftest.py."""
+    built = await build_session(ctx)
+    rev1, rev2 = await client_factory("rev1"), await client_factory("rev2")
+    for fid in built.finding_ids:
+        status, body = await rev1.post(f"/api/review/findings/{fid}", {"state": "confirmed"})
+        assert status == 200, body
+    fid = built.finding_ids[0]
+    for comment in ("系统误报", "复核后仍为误报，已与录像核对"):
+        status, body = await rev1.post(
+            f"/api/review/findings/{fid}", {"state": "dismissed", "comment": comment}
+        )
+        assert status == 200, body
+    for rev in (rev1, rev2):
+        status, body = await rev.post(
+            f"/api/review/sessions/{built.id}/decision", {"decision": "reject", "reason": "误导"}
+        )
+        assert status == 200, body
+    return built.id, built.finding_ids

@@ -54,6 +54,17 @@ async def open_session(sales: Client) -> tuple[str, str]:
     return sid, link["token"]
 
 
+async def start_call(sales: Client, customer: Client, peers: list[ClientPeer]) -> tuple[str, str]:
+    """Open a session; the customer consents; both join (their peers appended to ``peers``,
+    which the caller closes) and receive each other's video. Returns (session id, token)."""
+    sid, token = await open_session(sales)
+    await customer.post(f"/api/join/{token}/consent", json={"consent": True})
+    peers.append(await join(sales, f"/api/sessions/{sid}/offer", "salesperson"))
+    peers.append(await join(customer, f"/api/join/{token}/offer", "customer"))
+    await wait_for(lambda: all(p.received.frames["video"] > 0 for p in peers))
+    return sid, token
+
+
 async def test_recorded_call_through_the_api(server: RunningServer, client_factory: Any) -> None:
     sales = await client_factory("sales1")
     customer = await client_factory()
@@ -199,11 +210,7 @@ async def test_server_kill_keeps_the_recording(tmp_path: Path) -> None:
     try:
         await _wait_healthy(url, proc)
         await sales.login("s1")
-        sid, token = await open_session(sales)
-        await customer.post(f"/api/join/{token}/consent", json={"consent": True})
-        peers.append(await join(sales, f"/api/sessions/{sid}/offer", "salesperson"))
-        peers.append(await join(customer, f"/api/join/{token}/offer", "customer"))
-        await wait_for(lambda: all(p.received.frames["video"] > 0 for p in peers))
+        sid, token = await start_call(sales, customer, peers)
         await asyncio.sleep(4.0)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -299,13 +306,10 @@ async def test_drop_and_rejoin_records_a_gap_then_window_expires(
 ) -> None:
     sales = await client_factory("sales1")
     customer = await client_factory()
-    sid, token = await open_session(sales)
-    await customer.post(f"/api/join/{token}/consent", json={"consent": True})
-    sp = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
-    cp = await join(customer, f"/api/join/{token}/offer", "customer")
-    peers = [sp, cp]
+    peers: list[ClientPeer] = []
+    sid, token = await start_call(sales, customer, peers)
+    cp = peers[1]
     try:
-        await wait_for(lambda: cp.received.frames["video"] > 0 and sp.received.frames["video"] > 0)
         await asyncio.sleep(2.0)
         # The customer's connection drops; they come back with the same link.
         assert (await customer.post(f"/api/join/{token}/leave"))[0] == 200

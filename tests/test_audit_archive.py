@@ -15,20 +15,14 @@ from sqlalchemy import delete, select, update
 
 from server import audit
 from server.audit_export_verify import verify_export
-from server.cli import main
 from server.store.models import AuditEntry
+from tests.audit_cli import run_cli
 from tests.conftest import RunningServer
 from tests.review_fixtures import ID_NUMBER, build_session
 
 
-async def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    """Run the real `kesu` entry point (in a thread: it runs its own event loop)."""
-    code = await asyncio.to_thread(main, list(argv))
-    return code, capsys.readouterr().out
-
-
 async def _verify(server: RunningServer, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    return await _cli(capsys, "audit", "verify", "--data-dir", str(server.ctx.settings.data_dir))
+    return await run_cli(capsys, "audit", "verify", "--data-dir", str(server.ctx.settings.data_dir))
 
 
 def _flip_byte(path: Path, offset: int = 200) -> None:
@@ -166,7 +160,7 @@ async def test_export_round_trip_and_tampering(
     out = tmp_path / "evidence.zip"
     await _export_via_api(admin, built.id, out)
     assert verify_export(out) == []
-    code, text = await _cli(capsys, "audit", "verify", "--export", str(out))
+    code, text = await run_cli(capsys, "audit", "verify", "--export", str(out))
     assert code == 0 and "export intact" in text
 
     with zipfile.ZipFile(out) as zf:
@@ -219,7 +213,7 @@ async def test_export_round_trip_and_tampering(
         "session/customer-000.mkv: differs from the hash anchored in the audit chain (altered)"
         in problems
     )
-    code, text = await _cli(capsys, "audit", "verify", "--export", str(bad))
+    code, text = await run_cli(capsys, "audit", "verify", "--export", str(bad))
     assert code == 1 and "customer-000.mkv" in text
 
     # 2. An audit entry edited, even with the manifest hash recomputed to match.
@@ -273,13 +267,13 @@ async def test_cli_export(
     built = await build_session(server.ctx)
     out = tmp_path / "cli.zip"
     data_dir = str(server.ctx.settings.data_dir)
-    code, text = await _cli(
+    code, text = await run_cli(
         capsys, "audit", "export", built.id, "-o", str(out), "--data-dir", data_dir
     )
     assert code == 0, text
     assert "manifest sha256" in text
     assert verify_export(out) == []
-    code, text = await _cli(
+    code, text = await run_cli(
         capsys,
         "audit",
         "export",

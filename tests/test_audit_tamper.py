@@ -4,18 +4,14 @@ the newest entries, rewriting the chain after replacing a recording, a forged or
 
 from __future__ import annotations
 
-import asyncio
 import json
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, update
 
 from server import audit
-from server.audit_trail import trail_of
-from server.cli import main
 from server.settings import Settings
 from server.store.models import (
     AuditEntry,
@@ -25,31 +21,13 @@ from server.store.models import (
     ReviewDecision,
 )
 from server.store.types import utcnow
+from tests.audit_cli import settle, verify
 from tests.conftest import RunningServer, add_test_users, start_server
-from tests.review_fixtures import build_session
-
-
-async def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = await asyncio.to_thread(main, list(argv))
-    return code, capsys.readouterr().out
-
-
-async def _settle(server: RunningServer) -> None:
-    """Background audit writers done: metadata anchors, then checkpoints."""
-    assert server.ctx.anchorer is not None
-    await server.ctx.anchorer.flush()
-    trail = trail_of(server.ctx.db)
-    assert trail is not None
-    await trail.flush()
-
-
-async def _verify(server: RunningServer, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    await _settle(server)
-    return await _cli(capsys, "audit", "verify", "--data-dir", str(server.ctx.settings.data_dir))
+from tests.review_fixtures import build_session, reject_twice
 
 
 async def _intact(server: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = await _verify(server, capsys)
+    code, out = await verify(server, capsys)
     assert code == 0, out
     assert "intact" in out
 
@@ -81,7 +59,7 @@ async def test_deleting_the_newest_entries_is_caught(
     async with server.ctx.db.session() as s:
         head = (await s.execute(select(func.max(AuditEntry.seq)))).scalar_one()
         await s.execute(delete(AuditEntry).where(AuditEntry.seq > head - 3))
-    code, out = await _verify(server, capsys)
+    code, out = await verify(server, capsys)
     assert code == 1, out
     assert f"the chain ends at entry {head - 3} but a checkpoint" in out
     assert f"entries {head - 2}..{head} were deleted" in out
@@ -110,7 +88,7 @@ async def test_rewriting_the_chain_after_replacing_a_recording_is_caught(
         end.detail = {**end.detail, "files": files}
         seq = end.seq
     await _rehash_from(server, seq)
-    code, out = await _verify(server, capsys)
+    code, out = await verify(server, capsys)
     assert code == 1, out
     assert "customer-000.mkv was altered" not in out  # the forged anchor matches the file...
     assert f"entries {seq}.." in out and "MAC does not match the audit key" in out  # ...but
@@ -150,7 +128,7 @@ async def test_a_forged_session_delete_does_not_excuse_missing_files(
             .where(RecordingSession.id == built.id)
             .values(deleted_at=utcnow())
         )
-    code, out = await _verify(server, capsys)
+    code, out = await verify(server, capsys)
     assert code == 1, out
     assert f"entry {last.seq + 1}: no MAC, though written after the audit key existed" in out
     assert f"session.delete entry {last.seq + 1} not honoured" in out
@@ -170,7 +148,7 @@ async def test_a_deletion_the_retention_rules_did_not_allow_is_not_honoured(
     admin = await client_factory("admin")
     status, body = await admin.request("DELETE", f"/api/sessions/{built.id}")
     assert status == 200, body
-    code, out = await _verify(server, capsys)
+    code, out = await verify(server, capsys)
     assert code == 1, out
     assert f"the retention date was changed from {kept_until}" in out
     assert f"session {built.id}: salesperson-000.mkv is missing" in out
@@ -180,7 +158,7 @@ async def test_metadata_is_anchored_at_each_change_and_an_edit_is_caught(
     server: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     built = await build_session(server.ctx)
-    await _settle(server)
+    await settle(server)
     meta_path = built.file("metadata.json")
     async with server.ctx.db.session() as s:
         anchors = list(
@@ -203,36 +181,15 @@ async def test_metadata_is_anchored_at_each_change_and_an_edit_is_caught(
     consent = next(e for e in meta["events"] if e["type"] == "consent")
     consent["at"] = "2020-01-01T00:00:00.000Z"  # consent given "earlier"
     meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=1), "utf-8")
-    code, out = await _verify(server, capsys)
+    code, out = await verify(server, capsys)
     assert code == 1, out
     assert f"file: session {built.id}: metadata.json was altered" in out
-
-
-async def _reject_twice(server: RunningServer, client_factory: Any) -> tuple[str, list[int]]:
-    """A session judged (one finding re-judged), rejected by rev1 and rev2: a request."""
-    built = await build_session(server.ctx)
-    rev1, rev2 = await client_factory("rev1"), await client_factory("rev2")
-    for fid in built.finding_ids:
-        status, body = await rev1.post(f"/api/review/findings/{fid}", {"state": "confirmed"})
-        assert status == 200, body
-    fid = built.finding_ids[0]
-    for comment in ("系统误报", "复核后仍为误报，已与录像核对"):
-        status, body = await rev1.post(
-            f"/api/review/findings/{fid}", {"state": "dismissed", "comment": comment}
-        )
-        assert status == 200, body
-    for rev in (rev1, rev2):
-        status, body = await rev.post(
-            f"/api/review/sessions/{built.id}/decision", {"decision": "reject", "reason": "误导"}
-        )
-        assert status == 200, body
-    return built.id, built.finding_ids
 
 
 async def test_review_actions_are_anchored_with_their_text(
     server: RunningServer, client_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    session_id, finding_ids = await _reject_twice(server, client_factory)
+    session_id, finding_ids = await reject_twice(server.ctx, client_factory)
     async with server.ctx.db.session() as s:
         judged = [
             d
@@ -261,7 +218,7 @@ async def test_review_actions_are_anchored_with_their_text(
 async def test_edited_review_rows_are_caught(
     server: RunningServer, client_factory: Any, capsys: pytest.CaptureFixture[str], tamper: str
 ) -> None:
-    session_id, finding_ids = await _reject_twice(server, client_factory)
+    session_id, finding_ids = await reject_twice(server.ctx, client_factory)
     await _intact(server, capsys)
     f0, f1 = finding_ids[0], finding_ids[1]
     async with server.ctx.db.session() as s:
@@ -303,7 +260,7 @@ async def test_edited_review_rows_are_caught(
                 .values(review_status="approved")
             )
             expect = "review status is 'approved' but the chain says 'rejected'"
-    code, out = await _verify(server, capsys)
+    code, out = await verify(server, capsys)
     assert code == 1, out
     lines = [line for line in out.splitlines() if line.startswith("review: ")]
     assert lines and all(session_id in line for line in lines), out
@@ -318,7 +275,7 @@ async def test_legacy_entries_before_the_key_are_reported_as_such(
     srv = await start_server(settings)
     await add_test_users(srv.ctx)
     await build_session(srv.ctx)
-    await _settle(srv)
+    await settle(srv)
     async with srv.ctx.db.session() as s:
         await s.execute(update(AuditEntry).values(mac=None))
         legacy_head = (await s.execute(select(func.max(AuditEntry.seq)))).scalar_one()
@@ -329,197 +286,15 @@ async def test_legacy_entries_before_the_key_are_reported_as_such(
     srv = await start_server(settings)  # the upgraded server: a new key, first checkpoint
     try:
         await build_session(srv.ctx)
-        code, out = await _verify(srv, capsys)
+        code, out = await verify(srv, capsys)
         assert code == 0, out
         assert f"note: chain: entries 1..{legacy_head}: legacy, written before the audit key" in out
         async with srv.ctx.db.session() as s:
             await s.execute(
                 update(AuditEntry).where(AuditEntry.seq == legacy_head + 2).values(mac=None)
             )
-        code, out = await _verify(srv, capsys)
+        code, out = await verify(srv, capsys)
         assert code == 1, out
         assert f"entry {legacy_head + 2}: no MAC, though written after the audit key" in out
     finally:
         await srv.runner.cleanup()
-
-
-def test_checkpoint_file_lines_are_signed(tmp_path: Path) -> None:
-    from server.audit_keys import AuditKeys, CheckpointLog, make_checkpoint, scan_checkpoints
-
-    keys = AuditKeys.load_or_create(tmp_path / "audit.key")
-    assert (tmp_path / "audit.key").stat().st_mode & 0o777 == 0o600
-    assert AuditKeys.load_or_create(tmp_path / "audit.key").public_key == keys.public_key
-    log = CheckpointLog(tmp_path / "cp.jsonl")
-    log.append(make_checkpoint(keys, 7, "ab" * 32, 1))
-    other = AuditKeys(b"x" * 32)
-    log.append(make_checkpoint(other, 9, "cd" * 32, 1))  # signed with someone else's key
-    with open(log.path, "a") as fh:
-        line = json.loads(log.path.read_text().splitlines()[0])
-        fh.write(json.dumps({**line, "seq": 99}) + "\n")  # an edited copy of a good line
-        fh.write("{not json\n")
-    scan = scan_checkpoints(log, keys.public_key)
-    assert [c.seq for c in scan.valid] == [7]
-    assert scan.problems == [
-        "checkpoint file line 2: bad signature (forged or edited)",
-        "checkpoint file line 3: bad signature (forged or edited)",
-        "checkpoint file line 4: unreadable",
-    ]
-
-
-# ---------------------------------------------------------------------------------------------
-# Evidence exports: the signed checkpoint
-
-
-def _forge_zip(src: Path, dst: Path, change: dict[str, bytes], manifest_edit: Any = None) -> None:
-    """Copy an export with members replaced and the manifest's hashes recomputed to match."""
-    import hashlib
-    import zipfile
-
-    with zipfile.ZipFile(src) as zin:
-        manifest = json.loads(zin.read("manifest.json"))
-        members = {n: change.get(n, zin.read(n)) for n in zin.namelist() if n != "manifest.json"}
-    for f in manifest["files"]:
-        data = members[f["name"]]
-        f["sha256"], f["bytes"] = hashlib.sha256(data).hexdigest(), len(data)
-    if manifest_edit is not None:
-        manifest_edit(manifest)
-    with zipfile.ZipFile(dst, "w") as zout:
-        for name, data in members.items():
-            zout.writestr(name, data)
-        zout.writestr("manifest.json", json.dumps(manifest))
-
-
-async def test_exports_carry_a_signed_head(
-    server: RunningServer,
-    client_factory: Any,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> None:
-    import zipfile
-
-    from server.audit_keys import AuditKeys, make_checkpoint
-
-    session_id, _ = await _reject_twice(server, client_factory)
-    await _settle(server)
-    data_dir = str(server.ctx.settings.data_dir)
-    out = tmp_path / "e.zip"
-    code, text = await _cli(
-        capsys, "audit", "export", session_id, "-o", str(out), "--data-dir", data_dir
-    )
-    assert code == 0, text
-    code, text = await _cli(capsys, "audit", "public-key", "--data-dir", data_dir)
-    assert code == 0, text
-    pub = tmp_path / "kesu-audit.pub"
-    pub.write_text(text)
-    code, text = await _cli(
-        capsys, "audit", "verify", "--export", str(out), "--public-key", str(pub)
-    )
-    assert code == 0 and "export intact" in text, text
-    keys = AuditKeys.load(server.ctx.settings.audit_key_path)
-    assert keys is not None and f"signed by audit key {keys.key_id}" in text
-
-    with zipfile.ZipFile(out) as zf:
-        entries = [json.loads(x) for x in zf.read("audit/entries.jsonl").splitlines()]
-        chain = [json.loads(x) for x in zf.read("audit/chain.jsonl").splitlines()]
-        review = json.loads(zf.read("review.json"))
-        manifest = json.loads(zf.read("manifest.json"))
-    assert manifest["checkpoint"]["seq"] == chain[-1]["seq"] == manifest["chain_head"]["seq"]
-
-    # 1. review.json edited (the final rejection turned into an approval).
-    review["decisions"][-1]["decision"] = "approve"
-    bad = tmp_path / "bad-review.zip"
-    _forge_zip(out, bad, {"review.json": json.dumps(review, ensure_ascii=False).encode()})
-    code, text = await _cli(
-        capsys, "audit", "verify", "--export", str(bad), "--public-key", str(pub)
-    )
-    assert code == 1 and "decision 'approve' (anchored 'reject')" in text, text
-
-    # 2. An entry edited and the whole hash chain in the zip recomputed to match.
-    decide = next(e for e in entries if e["action"] == "review.decide")
-    decide["detail"] = {**decide["detail"], "reason": "无"}
-    by_seq = {e["seq"]: e for e in entries}
-    prev = next(c["prev"] for c in chain if c["seq"] == decide["seq"])
-    for c in chain:
-        if c["seq"] < decide["seq"]:
-            continue
-        c["prev"] = prev
-        e = by_seq.get(c["seq"])
-        if e is not None:
-            e["prev_hash"] = prev
-            at = datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
-            e["hash"] = audit.entry_hash(
-                e["seq"], at, e["actor"], e["action"], e["session_id"], e["detail"], prev
-            )
-            c["hash"] = e["hash"]
-        else:  # another session's entry: its content is not in the zip, only its hash
-            c["hash"] = hashlib_hex(prev + c["hash"])
-        prev = c["hash"]
-
-    def head(m: dict[str, Any]) -> None:
-        m["chain_head"] = {"seq": chain[-1]["seq"], "hash": chain[-1]["hash"]}
-
-    with zipfile.ZipFile(out) as zf:
-        review = json.loads(zf.read("review.json"))
-    review["decisions"][0]["reason"] = "无"  # the forger keeps review.json consistent
-    rewritten = {
-        "audit/entries.jsonl": "".join(json.dumps(e) + "\n" for e in entries).encode(),
-        "audit/chain.jsonl": "".join(json.dumps(c) + "\n" for c in chain).encode(),
-        "review.json": json.dumps(review, ensure_ascii=False).encode(),
-    }
-    bad = tmp_path / "bad-chain.zip"
-    _forge_zip(out, bad, rewritten, head)
-    code, text = await _cli(capsys, "audit", "verify", "--export", str(bad))
-    assert code == 1, text
-    assert "chain: does not end at the signed checkpoint" in text
-
-    # 3. ...and re-signed with the forger's own key, embedded in the manifest.
-    forger = AuditKeys(b"f" * 32)
-
-    def resign(m: dict[str, Any]) -> None:
-        head(m)
-        cp = make_checkpoint(forger, chain[-1]["seq"], chain[-1]["hash"], 1)
-        m["checkpoint"], m["public_key"] = cp.to_json(), forger.public_key
-
-    bad = tmp_path / "bad-signed.zip"
-    _forge_zip(out, bad, rewritten, resign)
-    code, text = await _cli(capsys, "audit", "verify", "--export", str(bad))
-    assert code == 0, text  # self-consistent: only the operator's public key tells
-    assert f"signed by audit key {forger.key_id} (embedded key" in text
-    code, text = await _cli(
-        capsys, "audit", "verify", "--export", str(bad), "--public-key", str(pub)
-    )
-    assert code == 1, text
-    assert "signature does not verify with the given public key" in text
-
-
-def hashlib_hex(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def test_a_worker_without_the_servers_audit_key_refuses_to_start(tmp_path: Path) -> None:
-    """Its own fresh key would stamp entries that verify as forged."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    data = tmp_path / "data"
-
-    def kesu(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "server.cli", *argv, "--data-dir", str(data)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    assert kesu("migrate").returncode == 0
-    done = kesu("worker")
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert f"no audit key at {data / 'audit.key'}" in done.stderr
-    assert not (data / "audit.key").exists()

@@ -19,9 +19,9 @@ from inspection.rules import FaceMatch, Thresholds
 from inspection.rules.faces import identity_severity
 from inspection.vision import card_face_scores, live_faces, scan_video
 from models.registry import ModelRegistry
-from tests.corpus import PERSON_WIDTH, PERSON_XY, id_photo
 from tests.corpus_media import Overlay, VideoTrack, load_face, portrait_sprite, room_background
 from tests.corpus_v2.documents import CardPose, card_sprite
+from tests.corpus_write import PERSON_WIDTH, PERSON_XY, id_photo
 from tests.render import render_id_card
 
 TH = Thresholds()

@@ -16,7 +16,7 @@ from inspection.inputs import (
     product_template_ref,
 )
 from inspection.media import Track
-from tests.corpus import MINI_TEMPLATE, policy_for
+from tests.corpus_plan import MINI_TEMPLATE, policy_for
 
 # --- loading -------------------------------------------------------------------------------
 

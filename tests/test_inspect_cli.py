@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from inspection.cli import main
-from tests.corpus import MINI_TEMPLATE, make_session, policy_for
+from tests.corpus import make_session
+from tests.corpus_plan import MINI_TEMPLATE, policy_for
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

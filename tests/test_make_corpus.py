@@ -9,7 +9,8 @@ import pytest
 
 from inspection.report import FINDING_CODES
 from scripts.make_corpus import main as make_corpus_main
-from tests.corpus import KINDS, all_lines, corpus_specs, make_session, spec_expected
+from tests.corpus import all_lines, corpus_specs, make_session, spec_expected
+from tests.corpus_kinds import KINDS
 from tests.corpus_media import TTS_DIR, clip_index, has_clip
 
 

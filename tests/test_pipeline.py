@@ -14,7 +14,8 @@ from inspection.rules import NodeCoverage, Thresholds
 from inspection.templates import load_template, render
 from inspection.windows import document_windows
 from models.registry import ModelRegistry
-from tests.corpus import MINI_TEMPLATE, make_session, policy_for
+from tests.corpus import make_session
+from tests.corpus_plan import MINI_TEMPLATE, policy_for
 
 TH = Thresholds()
 

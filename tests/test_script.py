@@ -377,7 +377,7 @@ def _shift(u: Utterance, dt: float) -> Utterance:
 
 
 def _traditional(**changes: Any) -> tuple[Any, list[Any], Policy]:
-    from tests.corpus import get_template, policy_for
+    from tests.corpus_plan import get_template, policy_for
 
     tpl = get_template("traditional_life")
     policy = dataclasses.replace(policy_for("traditional_life", "a"), **changes)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from server.rtc.probe import probe_recording
 from server.store.models import AuditEntry, FindingRow, InspectionReport, Job, RecordingSession
 from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
-from tests.test_api_recording import join, open_session, wait_for
+from tests.test_api_recording import start_call
 
 
 async def _wait_jobs_done(
@@ -37,11 +37,7 @@ async def test_session_end_runs_inspection_in_worker(tmp_path: Path) -> None:
     peers = []
     try:
         await sales.login("sales1")
-        sid, token = await open_session(sales)
-        await customer.post(f"/api/join/{token}/consent", json={"consent": True})
-        peers.append(await join(sales, f"/api/sessions/{sid}/offer", "salesperson"))
-        peers.append(await join(customer, f"/api/join/{token}/offer", "customer"))
-        await wait_for(lambda: all(p.received.frames["video"] > 0 for p in peers))
+        sid, _token = await start_call(sales, customer, peers)
         await asyncio.sleep(3.0)
         status, _ = await sales.post(f"/api/sessions/{sid}/end")
         assert status == 200

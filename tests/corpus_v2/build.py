@@ -14,16 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from tests.corpus import (
-    PERSON_WIDTH,
-    PERSON_XY,
-    Plan,
-    _labels,
-    _node_spans,
-    _write_json,
-    id_photo,
-    plan_metadata,
-)
 from tests.corpus_media import (
     AUDIO_RATE,
     FRAME_SIZE,
@@ -36,9 +26,19 @@ from tests.corpus_media import (
     segment_record,
     write_mkv,
 )
+from tests.corpus_plan import Plan
 from tests.corpus_v2.acoustics import in_room, over_network, voiced_clip, voiced_seconds
 from tests.corpus_v2.documents import card_sprite, page_sprite, render_form
 from tests.corpus_v2.plan import KINDS, SPLITS, TEMPLATES_DIR, Variation, base_plan
+from tests.corpus_write import (
+    PERSON_WIDTH,
+    PERSON_XY,
+    id_photo,
+    labels_json,
+    node_spans,
+    plan_metadata,
+    write_json,
+)
 from tests.render import render_id_card
 
 #: the sessions of each split: (kind, policy key)
@@ -140,7 +140,7 @@ def _audio(plan: Plan, var: Variation, who: str, duration: float) -> np.ndarray:
 
 def _video(plan: Plan, var: Variation, duration: float, fps: float) -> dict[str, VideoTrack]:
     rng = plan.rng
-    spans = _node_spans(plan, duration)
+    spans = node_spans(plan, duration)
     tracks = {}
     for i, (who, face) in enumerate(
         (("salesperson", plan.salesperson_face), ("customer", plan.customer_face))
@@ -215,16 +215,16 @@ def build_session(out_root: Path, spec: SpecV2, fps: float = 5.0) -> Path:
             audio_bitrate=var.networks[who].bitrate,
         )
         segments.append(segment_record(path, who, 0, 0.0, end))
-    _write_json(out / "metadata.json", plan_metadata(plan, spec, duration, segments))
+    write_json(out / "metadata.json", plan_metadata(plan, spec, duration, segments))
     for product in plan.policy.riders:  # a rider's own template, found beside metadata.json
         if product.template_id:
             shutil.copyfile(TEMPLATES_DIR / product.template_id, out / product.template_id)
     _, description, _ = KINDS[spec.kind]
-    labels = _labels(plan, spec, expected, description, duration)  # type: ignore[arg-type]
+    labels = labels_json(plan, spec, expected, description, duration)  # type: ignore[arg-type]
     labels["template_path"] = var.wording.template_file
     labels["split"] = spec.split
     labels["variation"] = var.to_dict()
-    _write_json(out / "labels.json", labels)
+    write_json(out / "labels.json", labels)
     return out
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from inspection.policy import Policy, Product, format_amount
 from inspection.templates import load_template, render
-from tests.corpus import Beat, Plan, finding
+from tests.corpus_plan import Beat, Plan, finding
 from tests.corpus_v2.acoustics import voiced_seconds
 from tests.corpus_v2.plan import TEMPLATES_DIR, Expected, Variation, _pick, question_back
 

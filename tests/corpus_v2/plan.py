@@ -1,7 +1,7 @@
 """Plans of v2 sessions: paraphrased lines, fillers, questions back, answers from a grammar,
 and the kinds of defect, each returning the findings a correct inspection reports.
 
-Reuses the v1 timeline types (``tests.corpus.Beat``/``Plan``); what v2 adds lives in
+Reuses the v1 timeline types (``tests.corpus_plan.Beat``/``Plan``); what v2 adds lives in
 :class:`Variation` (voices, rooms, networks, form layout, card pose, paraphrase choices).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from inspection.templates import load_template, render
-from tests.corpus import Beat, Plan, finding, id_card_of, signed_page_of
+from tests.corpus_plan import Beat, Plan, finding, id_card_of, signed_page_of
 from tests.corpus_v2.acoustics import PRESETS, Network, Room, Voice
 from tests.corpus_v2.documents import LAYOUTS, POSES, CardPose, FormLayout
 from tests.corpus_v2.wording import WORDINGS, Wording

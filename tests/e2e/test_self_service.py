@@ -33,6 +33,7 @@ from kesu_e2e import (
 from playwright.async_api import Page, async_playwright, expect
 
 from inspection.idnumber import make_id
+from tests.browser import log_in
 from tests.render import RISK_SENTENCE, place_in_frame, render_id_card, render_signature_form
 
 pytestmark = pytest.mark.e2e
@@ -84,10 +85,7 @@ async def server(tmp_path: Path) -> AsyncIterator[KesuServer]:
 async def create_self_service(page: Page, server: KesuServer) -> str:
     """Log in as the salesperson and create a self-service session; returns the link."""
     name, password, _display, _institution = SALES_USER
-    await page.goto(f"{server.url}/login")
-    await page.fill("#username", name)
-    await page.fill("#password", password)
-    await page.click("#login-submit")
+    await log_in(page, server.url, name, password)
     await expect(page).to_have_url(f"{server.url}/sales", timeout=UI_TIMEOUT_MS)
     form = page.locator("#create-form")
     await form.locator("#customer_name").fill(CUSTOMER)
