@@ -10,7 +10,7 @@ from inspection.inputs import load_session_dir
 from inspection.media import probe
 from inspection.rules import Thresholds, gap_findings
 from inspection.short_media import short_media_gaps
-from tests.corpus import policy_for
+from tests.corpus_plan import policy_for
 from tests.test_media import write_clip
 
 
