@@ -276,21 +276,43 @@ class Room:
     # ------------------------------------------------------------------ joining
 
     async def _start_media(self, p: Participant) -> None:
+        await self._start_recorder(p)
+        for kind, receiver in p.receivers.items():
+            p.pumps.append(asyncio.create_task(self._pump(p, kind, receiver.track)))
+
+    async def _start_recorder(self, p: Participant) -> None:
+        """A new segment for ``p`` and the recorder that writes it."""
         assert self.video_codec is not None
         p.segment = await self.session_dir.open_segment(p.role)
+        p.start_task = None
         p.recorder = SegmentRecorder(
             p.segment,
             self.video_codec,
             request_keyframe=partial(self._request_keyframe, p.role),
             on_started=partial(self._on_recording_started, p),
+            on_video=partial(self._on_video_late, p),
+            video_wait_s=self.settings.video_wait_s,
             sync_wait_s=self.settings.sync_wait_s,
             cluster_time_limit_ms=self.settings.cluster_time_limit_ms,
             queue_size=self.settings.recorder_queue,
             stop_timeout_s=self.settings.stop_timeout_s,
         )
         p.recorder.start()
-        for kind, receiver in p.receivers.items():
-            p.pumps.append(asyncio.create_task(self._pump(p, kind, receiver.track)))
+
+    def _on_video_late(self, p: Participant) -> None:
+        self._spawn(self._roll(p))
+
+    async def _roll(self, p: Participant) -> None:
+        """``p``'s segment holds audio only (its camera sent nothing at first) and video has
+        now come: close that segment and go on in a new one with the picture. The moment in
+        between (until the next keyframe) is recorded as a gap, reason ``video_started``."""
+        async with self._locks[p.role]:
+            if self._participants.get(p.role) is not p or p.closing or self._closed:
+                return
+            info = await self._close_recording(p, "video_started")
+            await self._start_recorder(p)
+            self._request_keyframe(p.role)
+        self._emit("video_started", p.role, closed=info.file if info else None)
 
     # ------------------------------------------------------------------ media
 
@@ -339,6 +361,11 @@ class Room:
     async def _record_start(self, p: Participant, started_at: datetime) -> None:
         assert p.segment is not None
         await self.session_dir.start_segment(p.segment, started_at)
+        if p.recorder is not None and p.recorder.stats.audio_only:
+            # Said in metadata.json, so review and inspection know the picture is missing.
+            await self.session_dir.add_event(
+                "audio_only", participant=p.role, detail={"segment": p.segment.name}
+            )
         self._emit(
             "segment_started", p.role, file=p.segment.name, started_at=started_at.isoformat()
         )
@@ -372,21 +399,7 @@ class Room:
         p.closing = True
         for task in p.pumps:
             await self._cancel(task)
-        stats = await p.recorder.stop() if p.recorder else None
-        p.recorder_stats = stats
-        await self._close_pc(p)
-        if p.start_task is not None:
-            await asyncio.gather(p.start_task, return_exceptions=True)
-        info = None
-        if p.segment is not None:
-            ended_at = datetime.now(UTC)
-            if stats is not None and stats.server_end is not None:
-                ended_at = min(ended_at, datetime.fromtimestamp(stats.server_end, UTC))
-            info = await self.session_dir.close_segment(p.segment, ended_at)
-            if info is not None:
-                self._segments.append(info)
-                self._last_end[p.role] = (ended_at, reason)
-                self._emit("segment_closed", p.role, file=info.file, bytes=info.bytes)
+        info = await self._close_recording(p, reason, close_pc=True)
         await self.session_dir.add_event(
             "leave",
             participant=p.role,
@@ -400,6 +413,29 @@ class Room:
         self._history.append({**p.stats(), "reason": reason})
         self._note_left()
         log.info("%s left %s (%s): %s", p.role, self.session_dir.session_id, reason, p.stats())
+        return info
+
+    async def _close_recording(
+        self, p: Participant, reason: str, close_pc: bool = False
+    ) -> SegmentInfo | None:
+        """Stop ``p``'s recorder (then, if asked, its connection) and finish its segment
+        (None if nothing was written)."""
+        stats = await p.recorder.stop() if p.recorder else None
+        p.recorder_stats = stats
+        if close_pc:
+            await self._close_pc(p)
+        if p.start_task is not None:
+            await asyncio.gather(p.start_task, return_exceptions=True)
+        if p.segment is None:
+            return None
+        ended_at = datetime.now(UTC)
+        if stats is not None and stats.server_end is not None:
+            ended_at = min(ended_at, datetime.fromtimestamp(stats.server_end, UTC))
+        info = await self.session_dir.close_segment(p.segment, ended_at)
+        if info is not None:
+            self._segments.append(info)
+            self._last_end[p.role] = (ended_at, reason)
+            self._emit("segment_closed", p.role, file=info.file, bytes=info.bytes)
         return info
 
     async def _close_pc(self, p: Participant) -> None:
