@@ -25,7 +25,11 @@ const DISCONNECTED_GRACE_MS = 4000; // "disconnected" often heals by itself with
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
 const SERVER_LOST_GRACE_MS = 5000; // a state poll sent before we connected may still say "absent"
 const HEARTBEAT_MS = 1000;
+// A heartbeat waits 3x the slowest recent round trip (heartbeats and offers), at least 1.5 s:
+// on a slow mobile link (2 s round trips on "Slow 3G") a fixed 1.5 s would take a live call
+// for lost, show the banner and stop rejoining for good. A refused request fails at once.
 const HEARTBEAT_TIMEOUT_MS = 1500;
+const HEARTBEAT_MAX_TIMEOUT_MS = 8000;
 const GATEWAY_DOWN = new Set([502, 503, 504]); // a proxy answering for a server that is gone
 
 /**
@@ -145,6 +149,7 @@ export class MediaCall {
     this.interrupted = false;
     this.serverUnreachable = false;
     this._heartbeat = null;
+    this._rtts = []; // ms of the last few heartbeats and offers that were answered
     this._onPageHide = () => this.close({ notify: true, keepalive: true });
   }
 
@@ -197,14 +202,30 @@ export class MediaCall {
     this._heartbeat = setTimeout(beat, HEARTBEAT_MS);
   }
 
+  _sampleRtt(ms) {
+    this._rtts.push(ms);
+    if (this._rtts.length > 5) this._rtts.shift();
+  }
+
+  /** How long a heartbeat may take before the server counts as unreachable. */
+  beatTimeout() {
+    const slowest = this._rtts.length ? Math.max(...this._rtts) : 0;
+    return Math.min(HEARTBEAT_MAX_TIMEOUT_MS, Math.max(HEARTBEAT_TIMEOUT_MS, 3 * slowest));
+  }
+
   async _beat() {
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), HEARTBEAT_TIMEOUT_MS);
+    const timer = setTimeout(() => abort.abort(), this.beatTimeout());
+    const started = performance.now();
     let present = null;
     try {
       present = await this._ping({ signal: abort.signal });
+      this._sampleRtt(performance.now() - started);
     } catch (err) {
-      if (unreachable(err)) {
+      // A beat that only timed out before the first connection proves nothing (no round trip
+      // measured yet, connect() in charge): it must not make the page rejoin mid-connect.
+      const slowOnly = err && err.name === "AbortError" && !this.connectedAt;
+      if (unreachable(err) && !slowOnly) {
         this.serverUnreachable = true;
         this._interrupt();
         return;
@@ -241,7 +262,9 @@ export class MediaCall {
     // A closed or navigated-away page is noticed by the server at once, not after ICE timeout.
     window.addEventListener("pagehide", this._onPageHide);
     this._startHeartbeat();
+    const asked = performance.now();
     const iceServers = await this._iceServers().catch(() => []);
+    this._sampleRtt(performance.now() - asked);
     if (this.closed) return;
     const pc = new RTCPeerConnection({ iceServers });
     this.pc = pc;
@@ -259,7 +282,9 @@ export class MediaCall {
       await pc.setLocalDescription(await pc.createOffer());
       await waitIceGathering(pc);
       if (pc !== this.pc) return;
+      const sent = performance.now();
       const answer = await this._offer(pc.localDescription.sdp);
+      this._sampleRtt(performance.now() - sent); // an upper bound: the server gathers too
       if (pc !== this.pc) return;
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     } catch (err) {
