@@ -271,7 +271,8 @@ async def test_offer_shapes_of_other_browsers_are_recorded(tmp_path: Path) -> No
     (seg,) = sdir.segments()
     probe = await asyncio.to_thread(probe_recording, seg.path)
     assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus")
-    assert probe.video_frames > 20 and probe.decode_errors == 0 and probe.audio_rms > 0.05
+    assert probe.video_frames > 20 and probe.decode_errors == 0
+    assert probe.audio_rms > 0.02  # a 0.1-amplitude tone (silence would be ~0)
 
 
 async def test_bad_offers_and_roles_are_refused(tmp_path: Path) -> None:
