@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from fractions import Fraction
 from types import SimpleNamespace
+from typing import Any
 
 import aioice.ice
 import aiortc.rtcrtpreceiver
@@ -13,9 +15,9 @@ import pytest
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_capabilities
 from aiortc.codecs.vpx import Vp8Decoder
-from aiortc.jitterbuffer import JitterFrame
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket
+from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket, RtpPacket
 
 from server.rtc import ice, passthrough
 from server.rtc.passthrough import PassThroughDecoder, RtpTimestampUnwrapper, SenderReport
@@ -127,3 +129,55 @@ def test_av_clock_uses_sender_reports_then_arrival() -> None:
     plain.observe("video", 3500, base + 0.09)  # a late frame does not move the anchor
     assert plain.server_time("video", 500 + 90000) == pytest.approx(base + 1.05)
     assert plain.mode == "arrival"
+
+
+def opus_packets(count: int, lost: set[int]) -> list[RtpPacket]:
+    """Depayloaded Opus packets 0..count-1 as the receiver hands them on, minus ``lost``."""
+    out = []
+    for n in range(count):
+        if n in lost:
+            continue
+        p = RtpPacket(payload_type=111, sequence_number=(65500 + n) & 0xFFFF, timestamp=n * 960)
+        p._data = bytes([n & 0xFF])  # type: ignore[attr-defined]
+        out.append(p)
+    return out
+
+
+def through(buffer: Any, packets: list[RtpPacket]) -> list[int]:
+    frames = [buffer.add(p)[1] for p in packets]
+    return [f.timestamp // 960 for f in frames if f is not None]
+
+
+def test_audio_jitter_buffer_loses_only_the_lost_packets() -> None:
+    lost = set(random.Random(3).sample(range(400), 20))  # 5%, across a sequence wrap
+    packets = opus_packets(400, lost)
+    # aiortc's own buffer (why it is replaced): one hole and it stays full, dropping its
+    # oldest packet for each new one.
+    assert len(through(JitterBuffer(capacity=16, prefetch=4), packets)) < 0.8 * len(packets)
+    out = through(passthrough.AudioJitterBuffer(), packets)
+    expected = [n for n in range(400) if n not in lost]
+    assert out == expected[: len(out)] and len(out) >= len(expected) - passthrough.AUDIO_HOLE_WAIT
+
+
+def test_audio_jitter_buffer_reorders_a_little_and_drops_the_late() -> None:
+    # One packet out per packet in: what waited behind a hole comes out with later packets.
+    p = opus_packets(10, set())
+    swapped = [p[0], p[2], p[1], *p[3:]]
+    assert through(passthrough.AudioJitterBuffer(), swapped) == list(range(9))
+    # packet 1 comes after 3 later ones: skipped at its turn, then dropped as late
+    late = [p[0], p[2], p[3], p[4], p[1], *p[5:]]
+    assert through(passthrough.AudioJitterBuffer(), late) == [0, 2, 3, 4, 5, 6, 7]
+    # a restarted sender (sequence far ahead) starts again there
+    restart = opus_packets(3, set())
+    for q in restart:
+        q.sequence_number = (q.sequence_number + 20000) & 0xFFFF
+    assert through(passthrough.AudioJitterBuffer(), [p[0], p[1], *restart]) == [0, 1, 0, 1, 2]
+
+
+def test_audio_receivers_get_the_audio_jitter_buffer() -> None:
+    audio = RTCRtpReceiver("audio", SimpleNamespace(state="new", _stats_id="t"))  # type: ignore[arg-type]
+    video = receiver()
+    passthrough.enable(audio)
+    passthrough.enable(video)
+    assert isinstance(audio._RTCRtpReceiver__jitter_buffer, passthrough.AudioJitterBuffer)  # type: ignore[attr-defined]
+    assert isinstance(video._RTCRtpReceiver__jitter_buffer, JitterBuffer)  # type: ignore[attr-defined]

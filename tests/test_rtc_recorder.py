@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -178,3 +179,35 @@ def test_keyframe_detection() -> None:
     assert not is_keyframe("h264", b"\x00\x00\x00\x01\x41\x9a")
     assert not is_keyframe("vp8", b"")
     assert np.all([is_keyframe("opus", b"\x01")])
+
+
+async def test_audio_alone_is_recorded_when_no_video_comes(
+    tmp_path: Path, vp8: list[bytes], opus: list[bytes]
+) -> None:
+    """A camera that sends nothing (denied, stuck, suspended) must not cost the voice: after
+    video_wait_s of audio the file starts with audio only, and the first keyframe after that
+    is reported once (the room then goes on in a new segment with the picture)."""
+    told: list[int] = []
+    started: list[datetime] = []
+    rec = SegmentRecorder(
+        tmp_path / "v.mkv",
+        "vp8",
+        on_started=started.append,
+        on_video=lambda: told.append(1),
+        video_wait_s=1.0,
+        sync_wait_s=0,
+    )
+    rec.start()
+    await feed(rec, [], opus, 1_800_000_000.0)  # 2 s of audio, no video
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if started:
+            break
+    await feed(rec, vp8[:5], [], 1_800_000_002.0)  # then the camera starts
+    stats = await rec.stop()
+    assert stats.audio_only and stats.error is None
+    assert stats.packets_written == {"audio": 100, "video": 0}
+    assert len(started) == 1 and told == [1]
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "v.mkv")
+    assert (probe.video_codec, probe.audio_codec) == (None, "opus")
+    assert probe.audio_end == pytest.approx(2.0, abs=0.05) and probe.decode_errors == 0

@@ -6,13 +6,23 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import pytest
+from aiortc.mediastreams import MediaStreamError
 
-from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
+from server.rtc.client import (
+    COLOURS,
+    ClientPeer,
+    MediaTimeline,
+    PatternVideoTrack,
+    ToneAudioTrack,
+    pattern_frame,
+)
 from server.rtc.errors import CapacityError, RtcError
 from server.rtc.manager import RoomManager
 from server.rtc.probe import marker_offsets, probe_recording
@@ -177,6 +187,92 @@ async def test_h264_room_forwards_and_records_h264(tmp_path: Path) -> None:
         probe = await asyncio.to_thread(probe_recording, seg.path)
         assert (probe.video_codec, probe.audio_codec) == ("h264", "opus")
         assert probe.video_frames > 10 and probe.decode_errors == 0
+
+
+class LateCamera(PatternVideoTrack):
+    """A camera that sends nothing for ``delay_s`` (denied at first, stuck, suspended)."""
+
+    def __init__(self, role: str, timeline: MediaTimeline, delay_s: float) -> None:
+        super().__init__(role, timeline, fps=FPS)
+        self.delay_s = delay_s
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        await self.timeline.wait_until(self.delay_s + self.sent / self.fps)
+        frame = pattern_frame(self.sent, self.fps, self.size, COLOURS[self.role], False)
+        self.sent += 1
+        return frame
+
+
+async def test_voice_is_recorded_while_the_camera_sends_nothing(tmp_path: Path) -> None:
+    sdir = SessionDir.create(tmp_path, "s-late-camera")
+    room = Room(sdir, RtcSettings(loopback_only=True, sync_wait_s=0.5, video_wait_s=1.0))
+    timeline = MediaTimeline()
+    camera = LateCamera("customer", timeline, delay_s=3.0)
+    client = ClientPeer([camera, ToneAudioTrack(timeline)])
+    await client.accept(await room.join("customer", await client.offer()))
+    await wait_for(lambda: camera.sent > 30, 15)  # 2 s of picture after 3 s of voice alone
+    await wait_for(lambda: len(sdir.segments()) == 2, 10)
+    await asyncio.sleep(1.0)
+    await room.close()
+    await client.close()
+
+    meta = read_meta(sdir)
+    first, second = sorted(meta["segments"], key=lambda s: s["file"])
+    assert (first["file"], second["file"]) == ("customer-000.mkv", "customer-001.mkv")
+    voice = await asyncio.to_thread(probe_recording, sdir.path / first["file"])
+    assert (voice.video_codec, voice.audio_codec) == (None, "opus")
+    assert voice.audio_end is not None and voice.audio_end > 1.5 and voice.audio_rms > 0.05
+    both = await asyncio.to_thread(probe_recording, sdir.path / second["file"])
+    assert (both.video_codec, both.audio_codec) == ("vp8", "opus")
+    assert both.video_frames > 5 and both.decode_errors == 0
+    (gap,) = meta["gaps"]
+    assert gap["reason"] == "video_started" and gap["start_s"] == first["end_s"]
+    events = [e for e in meta["events"] if e["type"] == "audio_only"]
+    assert [e["detail"]["segment"] for e in events] == ["customer-000.mkv"]
+
+
+def firefox_shaped(sdp: str) -> str:
+    """An offer shaped as other browsers write them: session-level extmap-allow-mixed,
+    braced msids, rtcp-rsize, and video in VP8 only."""
+    sdp = sdp.replace("a=group:BUNDLE", "a=extmap-allow-mixed\r\na=group:BUNDLE", 1)
+    sdp = re.sub(r"a=msid:(\S+) (\S+)", r"a=msid:{\1} {\2}", sdp)
+    sdp = sdp.replace("a=rtcp-mux\r\n", "a=rtcp-mux\r\na=rtcp-rsize\r\n")
+    head, audio, video = re.split(r"(?=^m=)", sdp, flags=re.M)
+    assert audio.startswith("m=audio") and video.startswith("m=video")
+    h264 = set(re.findall(r"a=rtpmap:(\d+) H264/", video))
+    h264 |= {rtx for rtx, apt in re.findall(r"a=fmtp:(\d+) apt=(\d+)", video) if apt in h264}
+    lines = []
+    for line in video.split("\r\n"):
+        if line.startswith("m=video"):
+            line = " ".join(x for x in line.split() if x not in h264)
+        m = re.match(r"a=(?:rtpmap|fmtp|rtcp-fb):(\d+)", line)
+        if not (m and m.group(1) in h264):
+            lines.append(line)
+    return head + audio + "\r\n".join(lines)
+
+
+async def test_offer_shapes_of_other_browsers_are_recorded(tmp_path: Path) -> None:
+    """Audio before video (Firefox, Safari), extmap-allow-mixed, braced msids, one video codec:
+    answered and recorded like Chromium's offers (H264-only: tests/e2e/test_phone_browsers)."""
+    sdir = SessionDir.create(tmp_path, "s-shapes")
+    room = Room(sdir, RtcSettings(loopback_only=True, sync_wait_s=0.5))
+    timeline = MediaTimeline()
+    camera = PatternVideoTrack("customer", timeline, fps=FPS)
+    client = ClientPeer([ToneAudioTrack(timeline), camera])  # m=audio first
+    offer = firefox_shaped(await client.offer())
+    assert "H264" not in offer and offer.index("m=audio") < offer.index("m=video")
+    await client.accept(await room.join("customer", offer))
+    assert room.video_codec == "VP8"
+    await wait_for(lambda: room.stats()["customer"]["recorded"].get("video", 0) > 20, 15)
+    await room.close()
+    await client.close()
+    (seg,) = sdir.segments()
+    probe = await asyncio.to_thread(probe_recording, seg.path)
+    assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus")
+    assert probe.video_frames > 20 and probe.decode_errors == 0
+    assert probe.audio_rms > 0.02  # a 0.1-amplitude tone (silence would be ~0)
 
 
 async def test_bad_offers_and_roles_are_refused(tmp_path: Path) -> None:

@@ -8,8 +8,10 @@ of a receiver registered with :func:`enable`, and the original decoder otherwise
 timestamp, time base 1/clock rate, keyframe flag set) and every other receiver in the
 process (e.g. test client peers) still decodes. :func:`enable` also replaces the
 receiver's timestamp mapper (aiortc rebases timestamps to 0; RTCP sync needs the real
-RTP timestamps) and wraps its RTCP handler to report sender reports. These touch three
-private attributes of ``RTCRtpReceiver``; tests pin them.
+RTP timestamps) and wraps its RTCP handler to report sender reports. For audio it also
+replaces the jitter buffer with :class:`AudioJitterBuffer` (aiortc's turns one lost packet
+into many on a lossy link). These touch four private attributes of ``RTCRtpReceiver``;
+tests pin them.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ import aiortc.rtcrtpreceiver
 import av
 from aiortc import RTCRtpReceiver
 from aiortc.codecs.base import Decoder
-from aiortc.jitterbuffer import JitterFrame
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtcpSrPacket
+from aiortc.rtp import RtcpSrPacket, RtpPacket
+from aiortc.utils import uint16_add
 
 NTP_UNIX_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
+# Packets (60 ms of Opus) that may come after a missing one before it is skipped.
+AUDIO_HOLE_WAIT = 3
+AUDIO_RESTART_GAP = 3000  # a sequence jump this far ahead is a restarted stream, not a loss
 
 _registered: weakref.WeakSet[RTCRtpReceiver] = weakref.WeakSet()
 _install_lock = threading.Lock()
@@ -106,6 +112,44 @@ class PassThroughDecoder(Decoder):
         return [packet]
 
 
+class AudioJitterBuffer:
+    """Stand-in for aiortc's audio jitter buffer in which a lost packet costs only itself.
+
+    aiortc's (capacity 16, prefetch 4, at most one frame out per packet in) waits at a
+    missing packet until 16 have queued behind it and then stays full, discarding its
+    oldest packet for each new one: measured on loopback with 5% of packets dropped on the
+    way, 27% of the audio never reached the recording (20% dropped: 71%). Opus packets
+    stand alone and audio is not retransmitted, so here a hole with ``hold`` packets behind
+    it is skipped (``hold`` x 20 ms of tolerance for reordering; a packet arriving after
+    its turn is dropped), and one packet goes out for each that comes in."""
+
+    def __init__(self, hold: int = AUDIO_HOLE_WAIT) -> None:
+        self._packets: dict[int, RtpPacket] = {}
+        self._origin: int | None = None
+        self._hold = hold
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        seq = packet.sequence_number
+        if self._origin is None:
+            self._origin = seq
+        ahead = uint16_add(seq, -self._origin)
+        if ahead >= 0x8000:
+            return False, None  # its turn has passed
+        if ahead >= AUDIO_RESTART_GAP:  # a jump (the sender restarted): start again there
+            self._packets.clear()
+            self._origin = seq
+        self._packets[seq] = packet
+        origin = self._origin
+        if origin not in self._packets:
+            if len(self._packets) < self._hold:
+                return False, None
+            origin = min(self._packets, key=lambda s: uint16_add(s, -origin))
+        out = self._packets.pop(origin)
+        self._origin = uint16_add(origin, 1)
+        data: bytes = getattr(out, "_data", b"")  # set by aiortc's depayloader
+        return False, JitterFrame(data=data, timestamp=out.timestamp)
+
+
 def _get_decoder(codec: RTCRtpCodecParameters) -> Decoder:
     current = threading.current_thread()
     for receiver in list(_registered):
@@ -134,6 +178,10 @@ def enable(
     if not hasattr(receiver, "_RTCRtpReceiver__timestamp_mapper"):
         raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no timestamp mapper")
     receiver._RTCRtpReceiver__timestamp_mapper = RtpTimestampUnwrapper()
+    if getattr(receiver, "_RTCRtpReceiver__kind", None) == "audio":
+        if not isinstance(getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None), JitterBuffer):
+            raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no jitter buffer")
+        setattr(receiver, "_RTCRtpReceiver__jitter_buffer", AudioJitterBuffer())  # noqa: B010
     _registered.add(receiver)
     if on_sender_report is None:
         return

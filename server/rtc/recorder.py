@@ -7,6 +7,11 @@ after ``sync_wait_s`` of pre-roll (or sooner once both tracks sent a few RTCP se
 reports), so audio and video can be put on the sender's clock; audio before that keyframe
 is dropped. Clusters are cut every ``cluster_time_limit_ms`` and every packet is
 flushed, so a file cut by a crash plays up to about the last second.
+
+A participant whose camera sends nothing (denied or broken mid-way, a phone that suspends
+it) still has its voice recorded: after ``video_wait_s`` of audio without a video keyframe
+the file starts with audio only, and the first keyframe after that is reported through
+``on_video`` so that the room can go on in a new segment that has the picture.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ KEYFRAME_RETRY_S = 1.0
 POLL_S = 0.05
 MAX_PREROLL_VIDEO = 900  # frames buffered while waiting for sync (~30 s at 30 fps)
 MAX_PREROLL_AUDIO = 1500
+MIN_AUDIO_ONLY_PACKETS = 100  # 2 s of 20 ms Opus packets: less is not worth a segment
 SYNC_REPORTS = 3  # start early once every track has sent this many RTCP sender reports
 
 
@@ -53,6 +59,8 @@ class RecorderStats:
     packets_written: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
     dropped: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
     keyframe_requests: int = 0
+    audio_only: bool = False
+    """The file holds no video: the camera sent no keyframe within ``video_wait_s``."""
     server_start: float | None = None
     server_end: float | None = None
     error: str | None = None
@@ -92,7 +100,9 @@ class SegmentRecorder:
         *,
         request_keyframe: Callable[[], None] | None = None,
         on_started: Callable[[datetime], None] | None = None,
+        on_video: Callable[[], None] | None = None,
         has_audio: bool = True,
+        video_wait_s: float | None = 8.0,
         sync_wait_s: float = 2.5,
         cluster_time_limit_ms: int = 1000,
         queue_size: int = 2048,
@@ -102,7 +112,9 @@ class SegmentRecorder:
         self.video_codec = video_codec.lower()
         self._request_keyframe = request_keyframe
         self._on_started = on_started
+        self._on_video = on_video
         self._has_audio = has_audio
+        self._video_wait_s = video_wait_s
         self._sync_wait_s = sync_wait_s
         self._cluster_ms = cluster_time_limit_ms
         self._stop_timeout_s = stop_timeout_s
@@ -120,6 +132,8 @@ class SegmentRecorder:
         self._pre_video: list[tuple[int, bytes, bool]] = []
         self._pre_audio: deque[tuple[int, bytes]] = deque(maxlen=MAX_PREROLL_AUDIO)
         self._first_key_arrival: float | None = None
+        self._audio_span: tuple[float, float] | None = None  # first, last audio arrival
+        self._video_reported = False
         self._last_key_request = 0.0
         self._container: av.container.OutputContainer | None = None
         self._streams: dict[str, Any] = {}
@@ -220,6 +234,9 @@ class SegmentRecorder:
                 self._wake.wait(POLL_S)
             if self._container is None and self._pre_video:
                 self._start()  # stopping before sync finished: write what we have
+            elif self._container is None and len(self._pre_audio) >= MIN_AUDIO_ONLY_PACKETS:
+                if self._video_wait_s is not None and self._has_audio:
+                    self._start_audio_only()  # a voice and never a picture: keep the voice
         except Exception as exc:
             log.exception("recorder %s failed", self.path.name)
             self.stats.error = repr(exc)
@@ -235,9 +252,17 @@ class SegmentRecorder:
     def _on_packet(self, kind: str, data: bytes, pts: int, key: bool, arrival: float) -> None:
         self._clock.observe(kind, pts, arrival)
         if self._container is not None:
+            if kind == "video" and self.stats.audio_only:
+                self.stats.dropped["video"] += 1
+                if key and not self._video_reported and self._on_video is not None:
+                    self._video_reported = True
+                    self._call_on_loop(self._on_video)
+                return
             self._write(kind, data, pts, key)
             return
         if kind == "audio":
+            first = self._audio_span[0] if self._audio_span else arrival
+            self._audio_span = (first, arrival)
             self._pre_audio.append((pts, data))
             self._maybe_start()
             return
@@ -255,7 +280,11 @@ class SegmentRecorder:
         self._maybe_start()
 
     def _maybe_start(self) -> None:
-        if self._container is not None or not self._pre_video:
+        if self._container is not None:
+            return
+        if not self._pre_video:
+            if self._audio_only_due():
+                self._start_audio_only()
             return
         assert self._first_key_arrival is not None
         # Wait for reports: several per track let AvClock discard late-stamped ones.
@@ -265,6 +294,31 @@ class SegmentRecorder:
         if reports or waited or len(self._pre_video) >= MAX_PREROLL_VIDEO:
             self._start()
 
+    def _audio_only_due(self) -> bool:
+        """Audio has come for ``video_wait_s`` and no video keyframe at all."""
+        if self._video_wait_s is None or not self._has_audio or self._audio_span is None:
+            return False
+        first, last = self._audio_span
+        return bool(self._pre_audio) and last - first >= self._video_wait_s
+
+    def _start_audio_only(self) -> None:
+        first_pts = self._pre_audio[0][0]
+        self._t0 = self._clock.sender_time("audio", first_pts)
+        self._open(None)
+        self.stats.audio_only = True
+        self._begin(self._clock.server_time("audio", first_pts))
+        for pts, data in self._pre_audio:
+            self._write("audio", data, pts, True)
+        self._pre_audio = deque()
+        self.stats.sync_mode = self._clock.mode
+        log.warning("recording %s with audio only: no video keyframe came", self.path.name)
+
+    def _begin(self, server_start: float) -> None:
+        self.stats.started = True
+        self.stats.server_start = server_start
+        if self._on_started is not None:
+            self._call_on_loop(self._on_started, datetime.fromtimestamp(server_start, UTC))
+
     def _start(self) -> None:
         first_pts, first_data, _ = self._pre_video[0]
         self._t0 = self._clock.sender_time("video", first_pts)
@@ -273,11 +327,7 @@ class SegmentRecorder:
             self._open(template)
         finally:
             template.close()
-        server_start = self._clock.server_time("video", first_pts)
-        self.stats.started = True
-        self.stats.server_start = server_start
-        if self._on_started is not None:
-            self._call_on_loop(self._on_started, datetime.fromtimestamp(server_start, UTC))
+        self._begin(self._clock.server_time("video", first_pts))
         # Write the pre-roll in timestamp order (audio before the keyframe is dropped).
         items = [("video", pts, data, key) for pts, data, key in self._pre_video]
         if self._clock.seen("audio"):
@@ -294,7 +344,7 @@ class SegmentRecorder:
             self._clock.describe(),
         )
 
-    def _open(self, template: av.container.InputContainer) -> None:
+    def _open(self, template: av.container.InputContainer | None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         container = av.open(
             str(self.path),
@@ -307,9 +357,10 @@ class SegmentRecorder:
                 "max_interleave_delta": "500000",
             },
         )
-        video = container.add_stream_from_template(template.streams.video[0])
-        video.time_base = MS
-        self._streams["video"] = video
+        if template is not None:  # None: audio only
+            video = container.add_stream_from_template(template.streams.video[0])
+            video.time_base = MS
+            self._streams["video"] = video
         if self._has_audio:
             # Opening libopus only produces a standard OpusHead (the packets are passed through).
             audio = container.add_stream("libopus", rate=48000, layout="stereo")

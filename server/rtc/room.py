@@ -265,15 +265,35 @@ class Room:
     # ------------------------------------------------------------------ joining
 
     async def _start_media(self, p: Participant) -> None:
+        await self._start_recorder(p)
+        for kind, receiver in p.receivers.items():
+            p.pumps.append(asyncio.create_task(self._pump(p, kind, receiver.track)))
+
+    async def _start_recorder(self, p: Participant) -> None:
+        """A new segment for ``p`` and the recorder that writes it."""
         assert self.video_codec is not None
         await self._recording.open(
             p,
             self.video_codec,
             request_keyframe=partial(self._request_keyframe, p.role),
             on_started=partial(self._on_recording_started, p),
+            on_video=partial(self._on_video_late, p),
         )
-        for kind, receiver in p.receivers.items():
-            p.pumps.append(asyncio.create_task(self._pump(p, kind, receiver.track)))
+
+    def _on_video_late(self, p: Participant) -> None:
+        self._tasks.spawn(self._roll(p))
+
+    async def _roll(self, p: Participant) -> None:
+        """``p``'s segment holds audio only (its camera sent nothing at first) and video has
+        now come: close that segment and go on in a new one with the picture. The moment in
+        between (until the next keyframe) is recorded as a gap, reason ``video_started``."""
+        async with self._locks[p.role]:
+            if self._participants.get(p.role) is not p or p.closing or self._closed:
+                return
+            info = await self._close_recording(p, "video_started")
+            await self._start_recorder(p)
+            self._request_keyframe(p.role)
+        self._emit("video_started", p.role, closed=info.file if info else None)
 
     # ------------------------------------------------------------------ media
 
@@ -342,12 +362,7 @@ class Room:
         p.closing = True
         for task in p.pumps:
             await cancel_and_wait(task)
-        stats = await p.recorder.stop() if p.recorder else None
-        p.recorder_stats = stats
-        await self._close_pc(p)
-        if p.start_task is not None:
-            await asyncio.gather(p.start_task, return_exceptions=True)
-        info = await self._recording.close(p, stats, reason)
+        info = await self._close_recording(p, reason, close_pc=True)
         await self.session_dir.add_event(
             "leave",
             participant=p.role,
@@ -362,6 +377,19 @@ class Room:
         self._note_left()
         log.info("%s left %s (%s): %s", p.role, self.session_dir.session_id, reason, p.stats())
         return info
+
+    async def _close_recording(
+        self, p: Participant, reason: str, close_pc: bool = False
+    ) -> SegmentInfo | None:
+        """Stop ``p``'s recorder (then, if asked, its connection) and finish its segment
+        (None if nothing was written)."""
+        stats = await p.recorder.stop() if p.recorder else None
+        p.recorder_stats = stats
+        if close_pc:
+            await self._close_pc(p)
+        if p.start_task is not None:
+            await asyncio.gather(p.start_task, return_exceptions=True)
+        return await self._recording.close(p, stats, reason)
 
     async def _close_pc(self, p: Participant) -> None:
         for track in p.out.values():

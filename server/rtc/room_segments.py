@@ -46,15 +46,19 @@ class RoomSegments:
         video_codec: str,
         request_keyframe: Callable[[], None],
         on_started: Callable[[datetime], None],
+        on_video: Callable[[], None],
     ) -> None:
         """Open ``p``'s next segment and start its recorder."""
         s = self.settings
         p.segment = await self.session_dir.open_segment(p.role)
+        p.start_task = None
         p.recorder = SegmentRecorder(
             p.segment,
             video_codec,
             request_keyframe=request_keyframe,
             on_started=on_started,
+            on_video=on_video,
+            video_wait_s=s.video_wait_s,
             sync_wait_s=s.sync_wait_s,
             cluster_time_limit_ms=s.cluster_time_limit_ms,
             queue_size=s.recorder_queue,
@@ -66,6 +70,11 @@ class RoomSegments:
         """``p``'s recording started: stamp the segment, and the gap since the last one."""
         assert p.segment is not None
         await self.session_dir.start_segment(p.segment, started_at)
+        if p.recorder is not None and p.recorder.stats.audio_only:
+            # Said in metadata.json, so review and inspection know the picture is missing.
+            await self.session_dir.add_event(
+                "audio_only", participant=p.role, detail={"segment": p.segment.name}
+            )
         self._emit(
             "segment_started", p.role, file=p.segment.name, started_at=started_at.isoformat()
         )

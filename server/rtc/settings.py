@@ -33,6 +33,9 @@ class RtcSettings:
     """A connected participant with no media for this long is dropped (killed browser)."""
     connect_timeout_s: float = 20.0
     """A participant whose media never arrives is dropped after this long."""
+    video_wait_s: float | None = 8.0
+    """With audio but no video keyframe for this long, record the audio alone (camera
+    denied or stuck) rather than nothing; None waits for video for ever."""
     sync_wait_s: float = 2.5
     """How long a recorder waits for RTCP sender reports before syncing on arrival times."""
     cluster_time_limit_ms: int = 1000

@@ -88,6 +88,7 @@ export function errorText(err) {
     if (err.code === "network") return t("error.network");
     return err.message;
   }
+  if (err && err.i18nKey && has(err.i18nKey)) return t(err.i18nKey, { message: err.message || err.name });
   return t("error.generic", { message: (err && err.message) || String(err) });
 }
 
@@ -102,7 +103,9 @@ export function showError(el, err) {
   }
   el.hidden = false;
   if (err instanceof ApiError && has(`err.${err.code}`)) setText(el, `err.${err.code}`);
-  else {
+  else if (!(err instanceof ApiError) && err.i18nKey && has(err.i18nKey)) {
+    setText(el, err.i18nKey, { message: err.message || err.name });
+  } else {
     delete el.dataset.i18n;
     el.textContent = errorText(err);
   }

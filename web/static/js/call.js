@@ -122,9 +122,8 @@ async function startCall() {
   try {
     stream = await openLocalMedia();
   } catch (err) {
-    const box = $("#page-error");
-    box.hidden = false;
-    setText(box, "call.camera_error", { message: err.message || err.name });
+    // The same explanations as the customer's page (refused, missing, in use, http...).
+    showError($("#page-error"), err);
     button.disabled = false;
     setText(button, "call.start");
     return;

@@ -2,6 +2,42 @@
 
 const NETWORK_LIMIT_MS = 3000;
 
+// In-app browsers (WeChat, QQ, Alipay, DingTalk, Weibo) that may lack camera access in WebRTC.
+const IN_APP = /MicroMessenger|\bQQ\/|AlipayClient|DingTalk|Weibo/i;
+
+/**
+ * Why this browser cannot take part in a call at all, before asking for anything: an i18n key
+ * ("media.insecure", "media.in_app", "media.unsupported"), or null when it can try.
+ */
+export function mediaSupportProblem() {
+  if (window.isSecureContext === false) return "media.insecure";
+  const gum = navigator.mediaDevices && navigator.mediaDevices.getUserMedia;
+  if (!gum || typeof window.RTCPeerConnection !== "function") {
+    return IN_APP.test(navigator.userAgent || "") ? "media.in_app" : "media.unsupported";
+  }
+  return null;
+}
+
+/** The i18n key that explains a getUserMedia rejection to the customer. */
+export function mediaErrorKey(err) {
+  switch (err && err.name) {
+    case "NotAllowedError":
+    case "PermissionDeniedError":
+    case "SecurityError":
+      return "media.denied";
+    case "NotFoundError":
+    case "DevicesNotFoundError":
+    case "OverconstrainedError":
+      return "media.absent";
+    case "NotReadableError":
+    case "TrackStartError":
+    case "AbortError":
+      return "media.busy";
+    default:
+      return (err && err.i18nKey) || "media.failed";
+  }
+}
+
 /** Resolve true once the video element shows a picture (or false after timeoutMs). */
 export function waitForPicture(video, timeoutMs = 5000) {
   return new Promise((resolve) => {

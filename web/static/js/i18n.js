@@ -132,7 +132,6 @@ const STRINGS = {
     "call.starting": "正在打开摄像头…",
     "call.reconnect": "重新连接",
     "call.reconnecting": "连接中断，正在重新连接（第 {n} 次）…",
-    "call.camera_error": "无法打开摄像头或麦克风：{message}",
     "call.consent_yes": "客户已同意录音录像（{time}）",
     "call.consent_no": "客户尚未同意录音录像",
     "call.customer_on": "客户已在线",
@@ -170,6 +169,8 @@ const STRINGS = {
     "rtc.closed": "已断开",
     "rtc.interrupted": "连接中断，录制已暂停",
     "rtc.interrupted_banner": "连接中断，录制已暂停。网络或服务恢复后将自动重新连接，请勿关闭页面。",
+    "rtc.unmute": "点此开启声音",
+    "err.sdp_media_missing": "需要同时打开摄像头和麦克风才能录制，请允许使用摄像头后刷新页面。",
 
     "join.title": "远程双录",
     "join.invite": "{name}（{institution}）邀请您进行远程双录",
@@ -199,6 +200,14 @@ const STRINGS = {
     "join.check_mic_hint": "请说几句话，音量条应随声音跳动。",
     "join.check_retry": "重新检测",
     "join.check_failed": "设备检测未通过：请允许浏览器使用摄像头和麦克风，并检查网络。",
+    "join.check_network_failed": "网络检测未通过：服务器 3 秒内没有应答。请换到信号更好的地方或连接 Wi-Fi，然后点“重新检测”。",
+    "media.denied": "摄像头或麦克风的使用权限被拒绝。请在浏览器弹出的提示中选择“允许”（或在手机“设置”中允许本浏览器使用摄像头和麦克风），然后点“重新检测”或刷新页面。",
+    "media.absent": "没有找到摄像头或麦克风。本次双录需要摄像头和麦克风，请换用带摄像头的手机或电脑打开此链接。",
+    "media.busy": "摄像头或麦克风正被其他应用占用（如电话、视频通话）。请关闭其他应用后点“重新检测”或刷新页面。",
+    "media.insecure": "此页面没有通过安全连接（https）打开，浏览器不允许使用摄像头和麦克风。请联系销售人员获取正确的链接。",
+    "media.in_app": "当前应用内置的浏览器无法使用摄像头进行视频双录。请点右上角“···”，选择“在浏览器打开”，用手机自带的浏览器继续。",
+    "media.unsupported": "您的浏览器不支持视频通话。请用手机自带的浏览器（或最新版 Chrome、Safari）打开此链接。",
+    "media.failed": "无法打开摄像头或麦克风（{message}）。请刷新页面重试，或换用手机自带的浏览器。",
     "join.enter": "进入通话",
     "join.remote": "销售人员",
     "join.local": "我",
@@ -338,7 +347,6 @@ const STRINGS = {
     "call.starting": "Opening the camera…",
     "call.reconnect": "Reconnect",
     "call.reconnecting": "Connection lost, reconnecting (attempt {n})…",
-    "call.camera_error": "Cannot open the camera or microphone: {message}",
     "call.consent_yes": "Customer consented to recording ({time})",
     "call.consent_no": "Customer has not consented to recording yet",
     "call.customer_on": "Customer is online",
@@ -376,6 +384,8 @@ const STRINGS = {
     "rtc.closed": "Disconnected",
     "rtc.interrupted": "Connection lost, recording paused",
     "rtc.interrupted_banner": "Connection lost, recording paused. It reconnects by itself once the network or the service is back; keep this page open.",
+    "rtc.unmute": "Tap to turn on the sound",
+    "err.sdp_media_missing": "Both the camera and the microphone are needed to record: allow the camera, then reload the page.",
 
     "join.title": "Remote recording",
     "join.invite": "{name} ({institution}) invites you to a remote recorded meeting",
@@ -407,6 +417,21 @@ const STRINGS = {
     "join.check_retry": "Check again",
     "join.check_failed":
       "Device check failed: allow the browser to use the camera and microphone, and check the network.",
+    "join.check_network_failed":
+      "Network check failed: the server did not answer within 3 seconds. Move to a place with a better signal or use Wi-Fi, then tap “Check again”.",
+    "media.denied":
+      "Access to the camera or microphone was refused. Choose “Allow” when the browser asks (or allow this browser to use the camera and microphone in the phone's Settings), then tap “Check again” or reload the page.",
+    "media.absent":
+      "No camera or microphone was found. This recording needs both: open the link on a phone or computer with a camera.",
+    "media.busy":
+      "The camera or microphone is in use by another app (a phone or video call). Close it, then tap “Check again” or reload the page.",
+    "media.insecure":
+      "This page was not opened over a secure (https) connection, so the browser will not allow the camera and microphone. Ask the salesperson for the correct link.",
+    "media.in_app":
+      "This app's built-in browser cannot use the camera for a video recording. Tap “···” at the top right and choose “Open in browser” to continue in the phone's own browser.",
+    "media.unsupported":
+      "This browser cannot make video calls. Open the link in the phone's own browser (or a current Chrome or Safari).",
+    "media.failed": "Cannot open the camera or microphone ({message}). Reload the page, or use the phone's own browser.",
     "join.enter": "Join the call",
     "join.remote": "Salesperson",
     "join.local": "Me",
@@ -447,7 +472,9 @@ export function has(key) {
 /** The string for key in the current language with {var} placeholders filled. */
 export function t(key, vars = {}) {
   const table = STRINGS[lang()];
-  const template = table[key] ?? STRINGS["zh-CN"][key] ?? key;
+  // No `??` here or anywhere in web/static/js: phones with Safari 13.0 / Chromium < 80 (older
+  // in-app browsers) cannot parse ES2020, and one unparsable module blanks the whole page.
+  const template = key in table ? table[key] : key in STRINGS["zh-CN"] ? STRINGS["zh-CN"][key] : key;
   return template.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
 }
 

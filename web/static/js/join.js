@@ -3,7 +3,7 @@
 
 import { ApiError, get, post, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
-import { measureRoundTrip, startLevelMeter, waitForPicture } from "./devicecheck.js";
+import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, poll, showOnly } from "./ui.js";
 import { mountCustomerPrompts } from "./live_customer.js";
@@ -67,8 +67,14 @@ async function startCheck() {
   const networkOk = rtt !== null;
   if (networkOk) mark("#check-network", true, "join.check_network_ok", { ms: rtt });
   else mark("#check-network", false);
-  const ok = media && networkOk;
-  $("#check-error").hidden = ok;
+  const ok = media.ok && networkOk;
+  // Say what is wrong and what to do about it: a refused permission, no camera, a camera in
+  // use by another app, an in-app browser without camera access, or the network.
+  const box = $("#check-error");
+  box.hidden = ok;
+  if (media.problem) setText(box, media.problem, { message: media.message || "" });
+  else if (!networkOk) setText(box, "join.check_network_failed");
+  else setText(box, "join.check_failed");
   $("#enter-call").disabled = !ok;
 }
 
@@ -76,10 +82,10 @@ async function checkMedia() {
   if (!state.stream) {
     try {
       state.stream = await openLocalMedia();
-    } catch {
+    } catch (err) {
       mark("#check-camera", false);
       mark("#check-mic", false);
-      return false;
+      return { ok: false, problem: err.i18nKey || "media.failed", message: err.message };
     }
   }
   const preview = $("#preview");
@@ -98,7 +104,7 @@ async function checkMedia() {
     meter.setAttribute("aria-valuenow", String(level));
     meter.dataset.peak = String(Math.max(Number(meter.dataset.peak), level));
   });
-  return cameraOk && micOk;
+  return { ok: cameraOk && micOk, problem: cameraOk && micOk ? null : "join.check_failed" };
 }
 
 // --- step 3: the call ------------------------------------------------------------------------
@@ -182,6 +188,15 @@ function showEnded() {
   show("view-ended", 3);
 }
 
+/** Before the customer consents: say now if this browser cannot record (in-app, http, old). */
+function warnUnsupported() {
+  const problem = mediaSupportProblem();
+  if (!problem) return;
+  const box = $("#page-error");
+  box.hidden = false;
+  setText(box, problem);
+}
+
 async function main() {
   initI18n();
   $("#consent-check").addEventListener("change", (e) => ($("#consent-button").disabled = !e.target.checked));
@@ -207,6 +222,7 @@ async function main() {
     location.replace(`/self/${encodeURIComponent(token)}`); // the customer records alone
     return;
   }
+  warnUnsupported();
   if (state.info.status === "ended") show("view-ended", 3);
   else if (state.info.consent_at) await startCheck();
   else showConsent();

@@ -15,10 +15,13 @@ export async function startReviewerPage() {
   }
   const who = document.getElementById("who");
   if (who) who.textContent = `${user.display_name}${user.institution ? `（${user.institution}）` : ""}`;
-  document.getElementById("logout")?.addEventListener("click", async () => {
-    await post("/api/logout").catch(() => {});
-    location.assign("/login");
-  });
+  const logout = document.getElementById("logout");
+  if (logout) {
+    logout.addEventListener("click", async () => {
+      await post("/api/logout").catch(() => {});
+      location.assign("/login");
+    });
+  }
   return user;
 }
 

@@ -8,7 +8,7 @@ import { clock, findingMessage } from "./review_i18n.js";
 import { productsLabel } from "./products.js";
 import { SyncPlayer } from "./review_player.js";
 import { buildTimeline } from "./review_timeline.js";
-import { $, el } from "./ui.js";
+import { $, el, orElse } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 let data = null;
@@ -51,7 +51,7 @@ function sourcesFor(which) {
   return roles.map((who) => ({
     key: who,
     labelKey: `participant.${who}`,
-    segments: (data.media.tracks[who] || []).map((s) => ({ url: s.url, start_s: s.start_s ?? 0, end_s: s.end_s ?? data.duration_s })),
+    segments: (data.media.tracks[who] || []).map((s) => ({ url: s.url, start_s: orElse(s.start_s, 0), end_s: orElse(s.end_s, data.duration_s) })),
   }));
 }
 

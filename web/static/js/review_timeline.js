@@ -5,7 +5,7 @@
 import { t } from "./i18n.js";
 import { clock } from "./review_i18n.js";
 import { codeLabel } from "./review_common.js";
-import { el } from "./ui.js";
+import { el, orElse } from "./ui.js";
 import "./playback_i18n.js";
 
 const PARTICIPANTS = ["salesperson", "customer"];
@@ -31,7 +31,7 @@ export function nodeSpans(data) {
   const titles = Object.fromEntries(data.script.map((n) => [n.id, n.title]));
   const timed = data.nodes.filter((n) => n.start_s !== null && n.start_s !== undefined);
   if (timed.length) {
-    return timed.map((n) => ({ id: n.id, title: n.title || titles[n.id] || n.id, start: n.start_s, end: n.end_s ?? n.start_s, covered: n.covered }));
+    return timed.map((n) => ({ id: n.id, title: n.title || titles[n.id] || n.id, start: n.start_s, end: orElse(n.end_s, n.start_s), covered: n.covered }));
   }
   const events = data.events.filter((e) => e.type === "node" && e.t_s !== null).sort((a, b) => a.t_s - b.t_s);
   return events.map((e, i) => ({
@@ -118,7 +118,7 @@ export function buildTimeline(container, data, onSeek, onFinding) {
   const byId = new Map();
   for (const f of data.findings) {
     if (f.start_s === null || f.start_s === undefined) continue;
-    const end = f.end_s ?? f.start_s;
+    const end = orElse(f.end_s, f.start_s);
     const m = el("button", {
       type: "button",
       class: `marker ${f.severity}`,

@@ -10,7 +10,10 @@
 // reached no rejoin attempt is spent; the first answer after that rejoins at once (a restarted
 // server no longer has our connection).
 
+import { mediaErrorKey, mediaSupportProblem } from "./devicecheck.js";
+import { setText } from "./i18n.js";
 import { watchRecording } from "./recording.js";
+import { el } from "./ui.js";
 
 export const MEDIA_CONSTRAINTS = {
   audio: true,
@@ -22,15 +25,34 @@ const DISCONNECTED_GRACE_MS = 4000; // "disconnected" often heals by itself with
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
 const SERVER_LOST_GRACE_MS = 5000; // a state poll sent before we connected may still say "absent"
 const HEARTBEAT_MS = 1000;
+// A heartbeat waits 3x the slowest recent round trip (heartbeats and offers), at least 1.5 s:
+// on a slow mobile link (2 s round trips on "Slow 3G") a fixed 1.5 s would take a live call
+// for lost, show the banner and stop rejoining for good. A refused request fails at once.
 const HEARTBEAT_TIMEOUT_MS = 1500;
+const HEARTBEAT_MAX_TIMEOUT_MS = 8000;
 const GATEWAY_DOWN = new Set([502, 503, 504]); // a proxy answering for a server that is gone
 
-/** Camera (640x480) and microphone. Rejects with the browser's DOMException when refused. */
+/**
+ * Camera (640x480) and microphone. Rejects with an Error whose ``i18nKey`` ("media.denied",
+ * "media.absent", "media.busy", "media.insecure", "media.in_app", "media.unsupported",
+ * "media.failed") says in the page's language what the user can do; ``name`` is the browser's.
+ */
 export async function openLocalMedia() {
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    throw new Error("getUserMedia is not available (the page must be served over HTTPS)");
+  const problem = mediaSupportProblem();
+  if (problem) {
+    const err = new Error(`camera and microphone unavailable (${problem})`);
+    err.name = "MediaUnsupported";
+    err.i18nKey = problem;
+    throw err;
   }
-  return navigator.mediaDevices.getUserMedia(MEDIA_CONSTRAINTS);
+  try {
+    return await navigator.mediaDevices.getUserMedia(MEDIA_CONSTRAINTS);
+  } catch (err) {
+    const wrapped = new Error((err && err.message) || String(err));
+    wrapped.name = (err && err.name) || "Error";
+    wrapped.i18nKey = mediaErrorKey(err);
+    throw wrapped;
+  }
 }
 
 /** Resolve once pc has gathered all its ICE candidates (or after timeoutMs, with what it has). */
@@ -100,11 +122,13 @@ function unreachable(err) {
  * (detail: last error), "fatal" (detail: error that retrying cannot fix), "interrupted"
  * (detail: true when the connection was lost, false once connected again).
  */
-export class MediaCall extends EventTarget {
+export class MediaCall {
   constructor({
     stream, offer, leave, ping = null, iceServers = async () => [], autoRejoin = true, maxAttempts = 8,
   }) {
-    super();
+    // Not an EventTarget subclass: `new EventTarget()` needs Safari 14, and customers' phones
+    // may be older. Listeners get {type, detail}, like a CustomEvent.
+    this._listeners = {};
     this._iceServers = iceServers; // () => Promise<RTCIceServer[]>, asked before each connection
     this.stream = stream;
     this._offer = offer; // (sdp) => Promise<{type: "answer", sdp}>
@@ -125,11 +149,28 @@ export class MediaCall extends EventTarget {
     this.interrupted = false;
     this.serverUnreachable = false;
     this._heartbeat = null;
+    this._rtts = []; // ms of the last few heartbeats and offers that were answered
     this._onPageHide = () => this.close({ notify: true, keepalive: true });
   }
 
+  addEventListener(type, fn) {
+    (this._listeners[type] = this._listeners[type] || []).push(fn);
+  }
+
+  removeEventListener(type, fn) {
+    this._listeners[type] = (this._listeners[type] || []).filter((f) => f !== fn);
+  }
+
   _emit(type, detail) {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
+    for (const fn of (this._listeners[type] || []).slice()) {
+      try {
+        fn({ type, detail });
+      } catch (err) {
+        setTimeout(() => {
+          throw err; // reported like a listener error of a real EventTarget, without stopping the others
+        });
+      }
+    }
   }
 
   _setState(state) {
@@ -161,14 +202,30 @@ export class MediaCall extends EventTarget {
     this._heartbeat = setTimeout(beat, HEARTBEAT_MS);
   }
 
+  _sampleRtt(ms) {
+    this._rtts.push(ms);
+    if (this._rtts.length > 5) this._rtts.shift();
+  }
+
+  /** How long a heartbeat may take before the server counts as unreachable. */
+  beatTimeout() {
+    const slowest = this._rtts.length ? Math.max(...this._rtts) : 0;
+    return Math.min(HEARTBEAT_MAX_TIMEOUT_MS, Math.max(HEARTBEAT_TIMEOUT_MS, 3 * slowest));
+  }
+
   async _beat() {
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), HEARTBEAT_TIMEOUT_MS);
+    const timer = setTimeout(() => abort.abort(), this.beatTimeout());
+    const started = performance.now();
     let present = null;
     try {
       present = await this._ping({ signal: abort.signal });
+      this._sampleRtt(performance.now() - started);
     } catch (err) {
-      if (unreachable(err)) {
+      // A beat that only timed out before the first connection proves nothing (no round trip
+      // measured yet, connect() in charge): it must not make the page rejoin mid-connect.
+      const slowOnly = err && err.name === "AbortError" && !this.connectedAt;
+      if (unreachable(err) && !slowOnly) {
         this.serverUnreachable = true;
         this._interrupt();
         return;
@@ -205,7 +262,9 @@ export class MediaCall extends EventTarget {
     // A closed or navigated-away page is noticed by the server at once, not after ICE timeout.
     window.addEventListener("pagehide", this._onPageHide);
     this._startHeartbeat();
+    const asked = performance.now();
     const iceServers = await this._iceServers().catch(() => []);
+    this._sampleRtt(performance.now() - asked);
     if (this.closed) return;
     const pc = new RTCPeerConnection({ iceServers });
     this.pc = pc;
@@ -223,7 +282,9 @@ export class MediaCall extends EventTarget {
       await pc.setLocalDescription(await pc.createOffer());
       await waitIceGathering(pc);
       if (pc !== this.pc) return;
+      const sent = performance.now();
       const answer = await this._offer(pc.localDescription.sdp);
+      this._sampleRtt(performance.now() - sent); // an upper bound: the server gathers too
       if (pc !== this.pc) return;
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     } catch (err) {
@@ -368,6 +429,29 @@ function goToHolder(err) {
 }
 
 /**
+ * Play the other party's picture and sound. A browser that refuses to start sound without a tap
+ * (iOS Safari or an in-app browser, when the page is not capturing yet) still gets the picture,
+ * muted, and a "tap for sound" button over it.
+ */
+export function playWithSound(video) {
+  video.play().catch((err) => {
+    if (!err || err.name !== "NotAllowedError") return; // e.g. AbortError: a newer srcObject
+    video.muted = true;
+    video.play().catch(() => {});
+    const stage = video.parentElement;
+    if (!stage || stage.querySelector(".unmute")) return;
+    const button = el("button", { type: "button", class: "btn unmute", id: "unmute" });
+    setText(button, "rtc.unmute");
+    button.addEventListener("click", () => {
+      video.muted = false;
+      video.play().catch(() => {});
+      button.remove();
+    });
+    stage.append(button);
+  });
+}
+
+/**
  * A call on one session's media endpoints (`${base}/offer`, `${base}/leave`), its remote
  * picture shown in `#remote-video`. Both pages (salesperson and customer) use it.
  */
@@ -389,7 +473,7 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
   call.addEventListener("track", (e) => {
     const video = document.querySelector("#remote-video");
     if (video.srcObject !== e.detail) video.srcObject = e.detail;
-    video.play().catch(() => {});
+    playWithSound(video);
   });
   call.addEventListener("fatal", (e) => onFatal(e.detail));
   call.addEventListener("giveup", () => onState("failed"));

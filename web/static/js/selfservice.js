@@ -6,7 +6,7 @@
 
 import { get, post, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
-import { startLevelMeter } from "./devicecheck.js";
+import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, el, showOnly } from "./ui.js";
@@ -51,7 +51,6 @@ function renderRtcState(value) {
 }
 
 async function connect() {
-  state.stream = await openLocalMedia();
   $("#local-video").srcObject = state.stream;
   state.call = startSessionCall({ stream: state.stream, base, role: "customer", get, post, onState: renderRtcState, onFatal: fail });
   await state.call.connect();
@@ -185,7 +184,22 @@ async function showSummary() {
 
 async function run() {
   $("#ss-start").disabled = true;
-  if (!state.info.consent_at) await post(`${base}/consent`, { consent: true });
+  if (!state.info.consent_at) {
+    await post(`${base}/consent`, { consent: true });
+    state.info.consent_at = new Date().toISOString(); // a retry after a camera refusal asks once
+  }
+  if (!state.stream) {
+    // Camera and microphone first, on this page: a refusal is explained here and the customer
+    // can try again with the same button (not left on an empty step).
+    try {
+      state.stream = await openLocalMedia();
+    } catch (err) {
+      fail(err);
+      $("#ss-start").disabled = false;
+      return;
+    }
+  }
+  showError($("#page-error"), null);
   showOnly(VIEWS, "view-step");
   await connect();
   const script = state.info.script;
@@ -211,6 +225,11 @@ async function main() {
   box.addEventListener("change", () => ($("#ss-start").disabled = !box.checked));
   $("#ss-start").addEventListener("click", () => run().catch(fail));
   showOnly(VIEWS, "view-intro");
+  const problem = mediaSupportProblem(); // in-app browser, http, too old: say so before starting
+  if (problem) {
+    $("#page-error").hidden = false;
+    setText($("#page-error"), problem);
+  }
 }
 
 main().catch(fail);

@@ -2,6 +2,22 @@
 
 import { setText } from "./i18n.js";
 
+// The pages are plain ES2019 modules (no build step) so that the phones customers join from
+// can run them: Safari 13+ (iOS 13+, WeChat's in-app browser on iOS), Chromium 80+ (Android
+// Chrome, WeChat's XWeb). tests/test_js_compat.py checks the syntax level and the APIs below.
+// Element.replaceChildren came with Safari 14 / Chromium 86: a small stand-in for older ones.
+if (typeof Element !== "undefined" && !Element.prototype.replaceChildren) {
+  Element.prototype.replaceChildren = function replaceChildren(...nodes) {
+    while (this.lastChild) this.removeChild(this.lastChild);
+    this.append(...nodes);
+  };
+}
+
+/** value unless it is null or undefined, else fallback (what `??` does, in ES2019). */
+export function orElse(value, fallback) {
+  return value === null || value === undefined ? fallback : value;
+}
+
 /** document.querySelector shorthand; throws when a required element is missing. */
 export function $(selector, root = document) {
   const el = root.querySelector(selector);

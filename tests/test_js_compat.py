@@ -1,0 +1,113 @@
+"""The pages' JavaScript runs on the phones customers join from (no build step).
+
+Floor: ES2019 syntax, and no API newer than Safari 13 / Chromium 80 unless ui.js supplies it
+(``replaceChildren``). One unparsable module blanks the whole page on an older phone (WeChat's
+in-app browser, iOS 13), so this is checked on every file, with comments and string literals
+taken out first. ``npx es-check es2019 'web/static/js/*.js' --module`` is the full check
+(node needed); this test needs nothing but Python.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+WEB = Path(__file__).resolve().parents[1] / "web"
+JS = sorted((WEB / "static" / "js").glob("*.js"))
+
+# Syntax past ES2019, as a regex on code without comments and strings.
+TOO_NEW_SYNTAX = {
+    "optional chaining ?. (ES2020)": re.compile(r"\?\.(?!\d)"),
+    "nullish coalescing ?? (ES2020)": re.compile(r"\?\?"),
+    "private class member #x (ES2022)": re.compile(r"(?<![\w$\"'])#[A-Za-z_]\w*\s*[(=;]"),
+    "class static block (ES2022)": re.compile(r"\bstatic\s*\{"),
+    "logical assignment (ES2021)": re.compile(r"(\|\||&&|\?\?)="),
+    "numeric separator (ES2021)": re.compile(r"\b\d+_\d+\b"),
+}
+# APIs missing on Safari 13 / iOS 13 or Chromium 80 (older in-app browsers).
+TOO_NEW_API = {
+    "new EventTarget / extends EventTarget (Safari 14)": re.compile(
+        r"extends\s+EventTarget|new\s+EventTarget\b"
+    ),
+    "String.replaceAll (Safari 13.1, Chromium 85)": re.compile(r"\.replaceAll\("),
+    "Array/String .at() (Safari 15.4)": re.compile(r"\.at\(-?\d"),
+    "Object.hasOwn (Safari 15.4)": re.compile(r"Object\.hasOwn\("),
+    "structuredClone (Safari 15.4)": re.compile(r"\bstructuredClone\("),
+    "AbortSignal.timeout (Safari 16)": re.compile(r"AbortSignal\.timeout\("),
+    "findLast / toSorted (Safari 15.4 / 16)": re.compile(r"\.(findLast|findLastIndex|toSorted)\("),
+}
+
+
+def code_only(source: str) -> str:
+    """The source with comments, string and template literals blanked out (regex literals
+    are left: the pages' few regexes contain none of the patterns above)."""
+    out: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if source.startswith("//", i):
+            j = source.find("\n", i)
+            i = n if j < 0 else j
+        elif source.startswith("/*", i):
+            j = source.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif c in "'\"`":
+            j = i + 1
+            while j < n and source[j] != c:
+                if source[j] == "\\":
+                    j += 1
+                elif c == "`" and source.startswith("${", j):
+                    # keep template expressions: they are code
+                    depth, k = 1, j + 2
+                    while k < n and depth:
+                        depth += {"{": 1, "}": -1}.get(source[k], 0)
+                        k += 1
+                    out.append(" " + source[j + 2 : k - 1] + " ")
+                    j = k - 1
+                j += 1
+            out.append('""')
+            i = j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def offences(source: str, patterns: dict[str, re.Pattern[str]]) -> list[str]:
+    code = code_only(source)
+    found = []
+    for what, pattern in patterns.items():
+        for m in pattern.finditer(code):
+            line = code.count("\n", 0, m.start()) + 1
+            found.append(f"{what} near line {line}")
+    return found
+
+
+def test_stripper_sees_code_not_strings() -> None:
+    assert offences('const a = "x ?? y"; // b?.c\n', TOO_NEW_SYNTAX) == []
+    assert offences("const a = b ?? c;", TOO_NEW_SYNTAX)
+    assert offences("const a = `${b?.c}`;", TOO_NEW_SYNTAX)
+    assert offences("x.replaceAll('a', 'b')", TOO_NEW_API)
+
+
+def test_page_scripts_parse_on_older_phones() -> None:
+    assert JS
+    problems = {
+        path.name: offences(path.read_text("utf-8"), TOO_NEW_SYNTAX | TOO_NEW_API) for path in JS
+    }
+    assert {name: p for name, p in problems.items() if p} == {}
+
+
+def test_customer_pages_explain_an_old_browser_and_play_inline() -> None:
+    for page in ("join.html", "self.html"):
+        html = (WEB / page).read_text("utf-8")
+        # Browsers without ES modules run legacy.js instead of showing "加载中…" for ever.
+        assert re.search(r'<script nomodule[^>]*src="/static/js/legacy.js"', html), page
+        for video in re.findall(r"<video[^>]*>", html):
+            # iOS plays inline only with playsinline, and autoplays only muted (own camera)
+            # or after a user gesture (the other party, see rtc.playWithSound).
+            assert "playsinline" in video and "autoplay" in video, (page, video)
+            if "local" in video:
+                assert "muted" in video, (page, video)
+    legacy = (WEB / "static" / "js" / "legacy.js").read_text("utf-8")
+    assert not re.search(r"=>|\b(let|const|class)\b|`", code_only(legacy)), "legacy.js is ES5"
