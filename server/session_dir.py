@@ -78,6 +78,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
 WriteHook = Callable[[str, str], None]
 
 
+class EventBudgetSpent(Exception):
+    """The session has as many events as a client may still add to (``add_event(budget=)``)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"the session has {count} events")
+        self.count = count
+
+
 class SessionDir:
     """One recording session's directory and its ``metadata.json``."""
 
@@ -201,13 +209,25 @@ class SessionDir:
         node: str | None = None,
         detail: dict[str, Any] | None = None,
         at: datetime | None = None,
+        budget: int = 0,
     ) -> dict[str, Any]:
-        """Append an event stamped with the server clock; returns it as written."""
+        """Append an event stamped with the server clock; returns it as written.
+
+        ``budget`` (> 0) is for events a client's request makes: refused with
+        :class:`EventBudgetSpent`, and nothing written, when the session already has that
+        many events. Every event rewrites metadata.json whole, so without it a loop of
+        requests would make each write slower than the last."""
         with self._lock:
+            if 0 < budget <= len(self._meta["events"]):
+                raise EventBudgetSpent(len(self._meta["events"]))
             event = self._append_event(type, participant, node, detail, at or utc_now())
             version = self._bump()
         await self._persist(version)
         return event
+
+    def event_count(self) -> int:
+        with self._lock:
+            return len(self._meta["events"])
 
     async def open_segment(self, participant: str) -> Path:
         """Allocate ``<participant>-NNN.mkv`` (status ``recording``; the session becomes

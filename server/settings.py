@@ -175,6 +175,14 @@ class Settings:
             "0 = no limit."
         ),
     )
+    max_session_events: int = field(
+        default=2000,
+        metadata=_meta(
+            "Events a client's requests may add to one session's metadata (teleprompter "
+            "nodes, played nodes, self-service answers and documents; a real session has "
+            "tens); beyond it HTTP 429 too_many_events. 0 = no limit."
+        ),
+    )
     max_body_bytes: int = field(
         default=256 * 1024, metadata=_meta("Largest accepted JSON request body, in bytes.")
     )
