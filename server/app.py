@@ -11,6 +11,7 @@ from aiohttp import web
 from server import fence, housekeeping, logredact, metrics, readiness
 from server.api import (
     auth,
+    body_deadline,
     errors,
     findings,
     forward,
@@ -225,6 +226,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[
             metrics.middleware,
             errors.error_middleware,
+            body_deadline.body_deadline_middleware,
             forward.stamp_middleware,
             auth.auth_middleware,
             forward.forward_middleware,
