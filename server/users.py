@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
 from server.audit_trail import AuditTrail, attach
-from server.security import generate_password, hash_password
+from server.security import generate_password, hash_password, write_private
 from server.settings import Settings
 from server.store.db import Database
 from server.store.models import AuthSession, User
@@ -203,7 +203,5 @@ async def bootstrap_admin(db: Database, data_dir: Path) -> str | None:
             )
         )
         await audit.record(s, "system", "user.add", None, {"username": "admin", "role": "admin"})
-    path = data_dir / "initial-admin-password.txt"
-    path.write_text(password + "\n")
-    path.chmod(0o600)
+    write_private(data_dir / "initial-admin-password.txt", (password + "\n").encode())
     return password
