@@ -13,6 +13,7 @@ segment whose media began before the first reported one) keeps everything consis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import json
@@ -62,11 +63,17 @@ def hash_file(path: Path) -> tuple[int, str]:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk: the old file stays whole, and no half-written one is left beside it.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -221,8 +228,22 @@ class SessionDir:
             if 0 < budget <= len(self._meta["events"]):
                 raise EventBudgetSpent(len(self._meta["events"]))
             event = self._append_event(type, participant, node, detail, at or utc_now())
+            stored = self._meta["events"][-1]
             version = self._bump()
-        await self._persist(version)
+        try:
+            await self._persist(version)
+        except OSError:
+            if budget > 0:
+                # A client's event that could not be written (a full disk) is taken back:
+                # the client was told it failed, so a later write must not put it on disk.
+                with self._lock:
+                    events = self._meta["events"]
+                    for i in range(len(events) - 1, -1, -1):
+                        if events[i] is stored:
+                            del events[i]
+                            break
+                    self._bump()
+            raise
         return event
 
     def event_count(self) -> int:
