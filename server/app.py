@@ -231,7 +231,7 @@ def create_app(settings: Settings) -> web.Application:
             auth.auth_middleware,
             forward.forward_middleware,
         ],
-        client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
+        client_max_size=body_deadline.max_body(settings),
     )
     app[CTX] = build_context(settings)
     app.cleanup_ctx.extend(

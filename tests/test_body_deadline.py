@@ -71,3 +71,12 @@ async def test_a_whole_body_is_read_as_before(short_deadline: RunningServer) -> 
     finally:
         writer.close()
     assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:200]
+
+
+async def test_a_declared_oversize_body_is_413_before_it_is_sent(
+    short_deadline: RunningServer,
+) -> None:
+    """Refused on its Content-Length: the sender need not (and cannot) push 10 MB first."""
+    head, body = await _send(short_deadline.url, "/api/login", 10_000_000, b"")
+    assert head.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n"), head
+    assert json.loads(body)["error"]["code"] == "payload_too_large"

@@ -18,14 +18,30 @@ from aiohttp import web
 
 from server.api.errors import Handler, error_response
 from server.context import CTX
+from server.settings import Settings
 
 log = logging.getLogger("kesu.api")
+
+
+def max_body(settings: Settings) -> int:
+    """The largest body any route takes (the app's ``client_max_size``): a JSON body, or an
+    SDP offer in its JSON envelope."""
+    return max(settings.max_body_bytes, settings.max_sdp_bytes + 4096)
 
 
 @web.middleware
 async def body_deadline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.body_exists:
-        timeout = request.app[CTX].settings.body_timeout_s
+        settings = request.app[CTX].settings
+        limit = max_body(settings)
+        if request.content_length is not None and request.content_length > limit:
+            # Refused on its declared length, before a byte of it is read.
+            resp = error_response(
+                413, "payload_too_large", f"request body larger than {limit} bytes"
+            )
+            resp.force_close()
+            return resp
+        timeout = settings.body_timeout_s
         try:
             async with asyncio.timeout(timeout):
                 await request.read()  # too large: HTTPRequestEntityTooLarge, a 413
