@@ -11,6 +11,7 @@ from aiohttp import web
 from server import fence, housekeeping, logredact, metrics, readiness
 from server.api import (
     auth,
+    body_deadline,
     errors,
     findings,
     forward,
@@ -225,11 +226,12 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[
             metrics.middleware,
             errors.error_middleware,
+            body_deadline.body_deadline_middleware,
             forward.stamp_middleware,
             auth.auth_middleware,
             forward.forward_middleware,
         ],
-        client_max_size=max(settings.max_body_bytes, settings.max_sdp_bytes + 4096),
+        client_max_size=body_deadline.max_body(settings),
     )
     app[CTX] = build_context(settings)
     app.cleanup_ctx.extend(

@@ -3,6 +3,7 @@ the old file or the new one, never half of either) and a file's size and SHA-256
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -34,11 +35,17 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary sibling, fsync it, replace ``path`` with it, and fsync
     the directory so that the rename itself survives a crash."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk: the old file stays whole, and no half-written one is left beside it.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

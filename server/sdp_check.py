@@ -27,10 +27,17 @@ def check_offer(offer_sdp: str, max_bytes: int) -> None:
     """Refuse an offer that aiortc would choke on later, before any room is involved.
 
     Beyond ``parse_offer`` (size, shape, ICE/DTLS): every media section needs its own
-    ``a=mid``, else aiortc fails while building the answer ("Media sections in answer do
-    not match offer") instead of refusing the offer.
+    ``a=mid``, and a BUNDLE group must name exactly those sections; else aiortc fails while
+    building the answer ("Media sections in answer do not match offer") or while closing
+    the half-built connection, instead of refusing the offer.
     """
     parsed = parse_offer(offer_sdp, max_bytes)
     mids = [m.rtp.muxId for m in parsed.media]
     if any(not mid for mid in mids) or len(set(mids)) != len(mids):
         raise RtcError("sdp_malformed", f"media sections need distinct a=mid values: {mids}")
+    for group in parsed.group:
+        if group.semantic == "BUNDLE" and sorted(map(str, group.items)) != sorted(mids):
+            raise RtcError(
+                "sdp_malformed",
+                f"the BUNDLE group {group.items} does not match the sections {mids}",
+            )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,16 +45,33 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret to ``path``, readable by its owner only from its first byte.
+
+    ``tempfile.mkstemp`` makes the file with mode 600 under a fresh random name (O_EXCL: no
+    file or symlink planted beside it is followed), and it is renamed over ``path`` (which
+    replaces a symlink there rather than writing through it). Writing first and chmodding
+    after left the secret readable to every local user for a moment (umask 022)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def load_or_create_key(path: Path) -> bytes:
     """The signing key kept beside the data (created once, readable only by its owner)."""
     if path.exists():
         return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32).encode()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(key)
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    write_private(path, key)
     return key
 
 

@@ -172,6 +172,7 @@ async def answer(
     sdir = sessions.session_dir(ctx, row.id)
     window = answer_window(sdir, node.id, utc_now(), ctx.settings.self_service_listen_s)
     text = ""
+    session_call.check_event_budget(ctx, sdir)
     with one_at_a_time(ctx, row.id):
         if window is not None:
             text = await asyncio.to_thread(hear_answer, models_of(ctx), window)
@@ -182,7 +183,9 @@ async def answer(
     clear = kind in ("affirmative", "negative")
     review = not clear and attempt >= attempts
     detail = {"kind": kind, "text": text, "attempt": attempt, "final": clear or review}
-    await sdir.add_event("answer", participant="customer", node=node.id, detail=detail)
+    await session_call.add_client_event(
+        ctx, sdir, "answer", participant="customer", node=node.id, detail=detail
+    )
     if review:
         await sdir.add_event(
             "answer_review", participant="customer", node=node.id, detail={"attempts": attempt}
@@ -281,6 +284,7 @@ async def document(
     if node.document is None:
         raise sessions.SessionError(400, "no_document", f"node {node_id!r} shows no document")
     risk = load_template(row.template_id).risk_sentence
+    session_call.check_event_budget(ctx, sessions.session_dir(ctx, row.id))
     with one_at_a_time(ctx, row.id):
         img = await asyncio.to_thread(decode_image, image)
         result = await asyncio.to_thread(read_document, models_of(ctx), node.document, img, risk)
@@ -291,8 +295,13 @@ async def document(
 async def session_event(
     ctx: AppContext, row: RecordingSession, type: str, node: str, detail: dict[str, Any]
 ) -> None:
-    await sessions.session_dir(ctx, row.id).add_event(
-        type, participant="customer", node=node, detail=detail
+    await session_call.add_client_event(
+        ctx,
+        sessions.session_dir(ctx, row.id),
+        type,
+        participant="customer",
+        node=node,
+        detail=detail,
     )
 
 

@@ -18,7 +18,7 @@ from server import audit, nodes
 from server.context import AppContext
 from server.rtc.errors import RtcError
 from server.sdp_check import check_offer, public_message
-from server.session_dir import SessionDir
+from server.session_dir import EventBudgetSpent, SessionDir
 from server.sessions import SessionError, local_dir, rendered_nodes, session_dir
 from server.store.models import RecordingSession
 from server.store.types import iso, utcnow
@@ -92,6 +92,36 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
     return answer
 
 
+def _too_many_events(count: int, limit: int) -> SessionError:
+    return SessionError(
+        429,
+        "too_many_events",
+        f"this session has {count} events, the most a client may add",
+        {"limit": limit},
+    )
+
+
+def check_event_budget(ctx: AppContext, sdir: SessionDir) -> None:
+    """Refuse a client's request that would add an event to a session that has as many as
+    ``max_session_events`` (before any costly work: an answer runs Whisper)."""
+    limit = ctx.settings.max_session_events
+    if limit > 0 and (count := sdir.event_count()) >= limit:
+        raise _too_many_events(count, limit)
+
+
+async def add_client_event(
+    ctx: AppContext, sdir: SessionDir, type: str, **kwargs: Any
+) -> dict[str, Any]:
+    """An event a client's request makes (teleprompter node, self-service answer or
+    document), within the session's ``max_session_events`` (429 ``too_many_events``): a
+    script holding a login or the join link cannot grow metadata.json without bound."""
+    limit = max(ctx.settings.max_session_events, 0)
+    try:
+        return await sdir.add_event(type, budget=limit, **kwargs)
+    except EventBudgetSpent as exc:
+        raise _too_many_events(exc.count, limit) from None
+
+
 def _check_join_count(sdir: SessionDir, role: str, limit: int) -> None:
     """Each join starts new segment files and metadata events: a script holding the link (or
     a login) that joins and leaves in a loop must not grow them without bound."""
@@ -147,7 +177,7 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
         raise SessionError(
             400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
         )
-    await (await local_dir(ctx, row.id)).add_event("node", node=node_id)
+    await add_client_event(ctx, await local_dir(ctx, row.id), "node", node=node_id)
     if ctx.live is not None:
         ctx.live.marker(row.id, node_id)
     return await _update(ctx, row.id, current_node=node_id)

@@ -54,6 +54,14 @@ log = logging.getLogger("kesu.session_dir")
 WriteHook = Callable[[str, str], None]
 
 
+class EventBudgetSpent(Exception):
+    """The session has as many events as a client may still add to (``add_event(budget=)``)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"the session has {count} events")
+        self.count = count
+
+
 class SessionDir:
     """One recording session's directory and its ``metadata.json``."""
 
@@ -177,13 +185,39 @@ class SessionDir:
         node: str | None = None,
         detail: dict[str, Any] | None = None,
         at: datetime | None = None,
+        budget: int = 0,
     ) -> dict[str, Any]:
-        """Append an event stamped with the server clock; returns it as written."""
+        """Append an event stamped with the server clock; returns it as written.
+
+        ``budget`` (> 0) is for events a client's request makes: refused with
+        :class:`EventBudgetSpent`, and nothing written, when the session already has that
+        many events. Every event rewrites metadata.json whole, so without it a loop of
+        requests would make each write slower than the last."""
         with self._lock:
+            if 0 < budget <= len(self._meta["events"]):
+                raise EventBudgetSpent(len(self._meta["events"]))
             event = self._append_event(type, participant, node, detail, at or utc_now())
+            stored = self._meta["events"][-1]
             version = self._bump()
-        await self._persist(version)
+        try:
+            await self._persist(version)
+        except OSError:
+            if budget > 0:
+                # A client's event that could not be written (a full disk) is taken back:
+                # the client was told it failed, so a later write must not put it on disk.
+                with self._lock:
+                    events = self._meta["events"]
+                    for i in range(len(events) - 1, -1, -1):
+                        if events[i] is stored:
+                            del events[i]
+                            break
+                    self._bump()
+            raise
         return event
+
+    def event_count(self) -> int:
+        with self._lock:
+            return len(self._meta["events"])
 
     async def open_segment(self, participant: str) -> Path:
         """Allocate ``<participant>-NNN.mkv`` (status ``recording``; the session becomes

@@ -175,8 +175,24 @@ class Settings:
             "0 = no limit."
         ),
     )
+    max_session_events: int = field(
+        default=2000,
+        metadata=_meta(
+            "Events a client's requests may add to one session's metadata (teleprompter "
+            "nodes, played nodes, self-service answers and documents; a real session has "
+            "tens); beyond it HTTP 429 too_many_events. 0 = no limit."
+        ),
+    )
     max_body_bytes: int = field(
         default=256 * 1024, metadata=_meta("Largest accepted JSON request body, in bytes.")
+    )
+    body_timeout_s: float = field(
+        default=60.0,
+        metadata=_meta(
+            "Seconds a request body may take to arrive once the headers are in (a body is "
+            "at most a few hundred KB: a still on a slow mobile link takes seconds); beyond "
+            "it HTTP 408 request_timeout and the connection is closed."
+        ),
     )
     max_sdp_bytes: int = field(
         default=64 * 1024, metadata=_meta("Largest accepted SDP offer, in bytes.")

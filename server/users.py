@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
 from server.audit_trail import AuditTrail, attach
-from server.security import generate_password, hash_password
+from server.security import generate_password, hash_password, write_private
 from server.settings import Settings
 from server.store.db import Database
 from server.store.models import AuthSession, User
@@ -41,12 +42,19 @@ async def add_user(
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if not name or len(name) > 64 or not name.isprintable() or " " in name:
         raise UserError("name must be 1-64 printable characters without spaces")
+    if unicodedata.normalize("NFKC", name) != name:
+        raise UserError(f"name {name!r} is not in normal form; use {_fold(name)!r}")
     password, password_hash = _new_password(name, password)
     db = await _open(settings)
     try:
         async with db.session() as s:
             if (await s.execute(select(User).where(User.username == name))).scalar_one_or_none():
                 raise UserError(f"user {name!r} exists already")
+            # Names that differ only in case or width ("Admin", "ａｄｍｉｎ") look the same
+            # in the audit log and on the pages: one account must not pass for another.
+            for other in (await s.execute(select(User.username))).scalars():
+                if _fold(other) == _fold(name):
+                    raise UserError(f"name {name!r} is too like the existing user {other!r}")
             s.add(
                 User(
                     username=name,
@@ -60,6 +68,11 @@ async def add_user(
     finally:
         await db.close()
     return password
+
+
+def _fold(name: str) -> str:
+    """A name as it is read: width and compatibility forms unified, case ignored."""
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 MIN_PASSWORD = 8
@@ -203,7 +216,5 @@ async def bootstrap_admin(db: Database, data_dir: Path) -> str | None:
             )
         )
         await audit.record(s, "system", "user.add", None, {"username": "admin", "role": "admin"})
-    path = data_dir / "initial-admin-password.txt"
-    path.write_text(password + "\n")
-    path.chmod(0o600)
+    write_private(data_dir / "initial-admin-password.txt", (password + "\n").encode())
     return password

@@ -219,7 +219,14 @@ async def login(request: web.Request) -> web.Response:
         token_hash=token_digest(token), user_id=user.id, csrf_token=csrf, expires_at=expires
     )
 
+    # The login this browser held until now (another account's on a shared machine, or a
+    # cookie planted before) ends here: the new cookie replaces it, it must not stay valid
+    # behind it for the rest of its lifetime.
+    previous = request.cookies.get(COOKIE)
+
     def store(s: Session) -> None:
+        if previous:
+            s.execute(delete(AuthSession).where(AuthSession.token_hash == token_digest(previous)))
         s.add(login_row)
         audit.record_sync(s, actor, "login", None, {"address": address})
 

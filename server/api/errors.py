@@ -6,6 +6,7 @@ reference the user can quote, and never leaks internals.
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -99,7 +100,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         code = _HTTP_CODES.get(exc.status, "http_error")
         log.info("%s %s -> %d", request.method, request.path, exc.status)
         return error_response(exc.status, code, exc.reason or code)
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            return _internal(request)
+        return _storage_full(request, exc)
     except OperationalError as exc:
+        if "database or disk is full" in str(exc.orig):
+            return _storage_full(request, exc)
         if "database is locked" not in str(exc.orig):
             return _internal(request)
         # Another process kept SQLite's write lock past the busy timeout: retryable, not a bug.
@@ -110,6 +117,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return resp
     except Exception:
         return _internal(request)
+
+
+# No space left, or the quota of the server's user reached: the operator's to fix, not a bug.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _storage_full(request: web.Request, exc: Exception) -> web.Response:
+    """507: what the request would have written was not (its writer cleans up after itself)."""
+    log.error("%s %s -> 507 storage_full: %s", request.method, request.path, exc)
+    return error_response(
+        507, "storage_full", "the server's disk is full; nothing was saved, try again later"
+    )
 
 
 def _internal(request: web.Request) -> web.Response:

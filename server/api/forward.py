@@ -111,7 +111,7 @@ async def stamp_middleware(request: web.Request, handler: Handler) -> web.Stream
     ignored, the request then being a client's like any other."""
     value = request.headers.get(HEADER)
     if value:
-        body = await request.read() if request.can_read_body else b""
+        body = await request.read() if request.body_exists else b""
         ctx = request.app[CTX]
         target = request.rel_url.raw_path_qs
         stamp = node_stamp.parse(ctx.signer, value, request.method, target, body)
@@ -181,7 +181,7 @@ async def forward_to(
     if request.remote:
         prior = request.headers.get("X-Forwarded-For")
         headers["X-Forwarded-For"] = f"{prior}, {request.remote}" if prior else request.remote
-    body = await request.read() if request.can_read_body else None
+    body = await request.read() if request.body_exists else None
     headers[HEADER] = node_stamp.make(
         ctx.signer,
         nodes.node_id(ctx.settings),

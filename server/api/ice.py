@@ -2,7 +2,8 @@
 
 The page fetches this before each new RTCPeerConnection (a rejoin gets fresh TURN
 credentials). Only someone who may send the offer gets credentials: the session's own
-salesperson (login cookie) or the holder of a valid join link.
+salesperson (login cookie) or the holder of a valid join link, and only until the session
+ends (then 409 / 410 ``session_ended``, as the offer itself).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from server.api import join
 from server.api import sessions as sessions_api
 from server.api.schemas.common import Out
 from server.context import AppContext
+from server.session_call import LIVE_STATES
+from server.sessions import SessionError
 
 
 class IceServerOut(BaseModel):
@@ -38,12 +41,14 @@ def _response(ctx: AppContext, role: str, session_id: str) -> web.Response:
 async def for_salesperson(request: web.Request) -> web.Response:
     """``GET /api/sessions/{session_id}/ice``."""
     ctx, _user, row = await sessions_api._own_session(request)
+    if row.status not in LIVE_STATES:
+        raise SessionError(409, "session_ended", "this session has ended")
     return _response(ctx, "salesperson", row.id)
 
 
 async def for_customer(request: web.Request) -> web.Response:
     """``GET /api/join/{token}/ice``."""
-    ctx, row = await join._session_for_token(request)
+    ctx, row = await join.live_session_for_token(request)
     return _response(ctx, "customer", row.id)
 
 

@@ -36,9 +36,20 @@ async def _session_for_token(request: web.Request) -> tuple[AppContext, Recordin
     return ctx, row
 
 
+async def live_session_for_token(request: web.Request) -> tuple[AppContext, RecordingSession]:
+    """As :func:`_session_for_token`, for what only a call still to come or under way needs
+    (who is calling and why, TURN credentials): once the session has ended its link, though
+    unexpired for up to a day, gives out neither the customer's personal data nor a relay.
+    410 ``session_ended``; the pages show their "ended" view on it."""
+    ctx, row = await _session_for_token(request)
+    if row.status not in session_call.LIVE_STATES:
+        raise ApiError("this session has ended", code="session_ended", status=410)
+    return ctx, row
+
+
 async def info(request: web.Request) -> web.Response:
     """Who is calling and why: shown before the customer consents."""
-    ctx, row = await _session_for_token(request)
+    ctx, row = await live_session_for_token(request)
     async with ctx.db.read() as s:
         sales = await s.get(User, row.salesperson_id)
     policy = Policy.from_dict(row.policy)

@@ -92,7 +92,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", SID + "/state", "Live state (polled)", "sessions", roles=SALES,
        response=s.StateOut),
     Op("GET", SID + "/ice", "STUN/TURN servers with fresh TURN credentials", "sessions",
-       roles=SALES, response=IceServersOut),
+       roles=SALES, response=IceServersOut, errors=(400, 401, 403, 404, 409)),
     Op("GET", SID + "/findings", "The session's findings and review, read-only (owner)",
        "sessions", roles=SALES, response=f.SalesFindingsOut),
     Op("DELETE", SID, "Delete a session's files after retention (admin)", "retention",

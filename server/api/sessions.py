@@ -198,7 +198,7 @@ async def node(request: web.Request) -> web.Response:
 async def end(request: web.Request) -> web.Response:
     ctx, user, row = await _own_session(request)
     body = EndBody()
-    if request.can_read_body:
+    if request.body_exists:
         body = await parse_body(request, EndBody, ctx.settings.max_body_bytes)
     missing = ctx.live.missing(row.id) if ctx.live is not None else None
     if missing and not body.confirm_missing and row.status in session_call.LIVE_STATES:

@@ -94,10 +94,15 @@ async def negotiate(
     for kind, transceiver in transceivers.items():
         p.receivers[kind] = transceiver.receiver
         passthrough.enable(transceiver.receiver, partial(on_sender_report, p, kind))
-    answer = await p.pc.createAnswer()
-    with (
-        ice.candidate_addresses(settings.candidate_addresses),
-        ice.udp_port_range(settings.udp_ports),
-    ):
-        await p.pc.setLocalDescription(answer)
+    try:
+        answer = await p.pc.createAnswer()
+        with (
+            ice.candidate_addresses(settings.candidate_addresses),
+            ice.udp_port_range(settings.udp_ports),
+        ):
+            await p.pc.setLocalDescription(answer)
+    except ValueError as exc:
+        # aiortc's checks of the answer against the offer ("Media sections in answer do not
+        # match offer"): the offer's fault, a 400, never a 500.
+        raise RtcError("sdp_malformed", f"no answer can be made to the offer: {exc}") from None
     return str(p.pc.localDescription.sdp)

@@ -9,6 +9,12 @@ from aiortc import sdp as aiortc_sdp
 
 from server.rtc.errors import RtcError
 
+# ICE candidates one media section may list. A browser on a multi-homed machine (several
+# interfaces, IPv4 and IPv6, UDP and TCP, a few TURN servers) gathers a few dozen; every
+# remote candidate makes the server send STUN checks to the address it names, so an offer
+# with hundreds would have it probe hosts of the attacker's choosing.
+MAX_CANDIDATES = 64
+
 
 def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription:
     """Check size and shape of an SDP offer: one audio and one video section, both sending."""
@@ -22,7 +28,9 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
         parsed = aiortc_sdp.SessionDescription.parse(offer_sdp)
     except Exception as exc:  # the parser raises ValueError, IndexError, KeyError...
         raise RtcError("sdp_malformed", f"the SDP offer cannot be parsed ({exc})") from None
-    kinds = [m.kind for m in parsed.media if m.kind in ("audio", "video")]
+    # Exactly these two: a data channel or a second audio section is nothing this product
+    # records, and aiortc fails on several of them while answering instead of refusing.
+    kinds = [m.kind for m in parsed.media]
     if sorted(kinds) != ["audio", "video"]:
         raise RtcError(
             "sdp_media_missing", "the offer needs exactly one audio and one video section"
@@ -35,6 +43,12 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
         ):
             raise RtcError(
                 "sdp_malformed", f"the {media.kind} section lacks ICE or DTLS parameters"
+            )
+        if len(media.ice_candidates) > MAX_CANDIDATES:
+            raise RtcError(
+                "sdp_malformed",
+                f"the {media.kind} section lists {len(media.ice_candidates)} ICE candidates "
+                f"(at most {MAX_CANDIDATES})",
             )
     return parsed
 

@@ -398,6 +398,10 @@ class Room:
             await asyncio.wait_for(p.pc.close(), PC_CLOSE_TIMEOUT_S)
         except TimeoutError:
             log.error("closing the %s peer connection timed out", p.role)
+        except Exception:
+            # aiortc's close() of a connection refused halfway through negotiation can trip
+            # over a transport it never made; the refusal, not this, is what the caller sees.
+            log.exception("closing the %s peer connection failed", p.role)
 
     # ------------------------------------------------------------------ housekeeping
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -35,6 +36,26 @@ def _clean_text(value: str) -> str:
     return value
 
 
+# Unicode categories that have no place in a name: controls (Cc: line breaks, tabs, ESC),
+# invisible format characters (Cf: bidi overrides such as U+202E, zero-width spaces and
+# joiners, the BOM), line and paragraph separators (Zl, Zp).
+_NOT_IN_A_LINE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _one_line(value: str) -> str:
+    """Refuse text that would not show as what it is on one line: a customer name with a
+    right-to-left override displays reversed to the reviewer, one with a zero-width space
+    never matches the name read from the ID card, one with a line break or an escape
+    sequence splits or colours a log or terminal line."""
+    for ch in value:
+        if unicodedata.category(ch) in _NOT_IN_A_LINE:
+            raise ValueError(
+                f"must be one line of visible text (U+{ord(ch):04X} is a control or "
+                "invisible formatting character)"
+            )
+    return value
+
+
 def _no_bool(value: Any) -> Any:
     """JSON true/false are not numbers here, although Python treats them as 0 and 1."""
     if isinstance(value, bool):
@@ -49,6 +70,7 @@ def _blank_is_none(value: Any) -> Any:
 
 # Markers to combine in ``Annotated[...]`` (kept as values so mypy sees plain types).
 SAFE = AfterValidator(_clean_text)
+LINE = AfterValidator(_one_line)  # after SAFE: names, ids, short single-line fields
 NOT_BOOL = BeforeValidator(_no_bool)
 BLANK_IS_NONE = BeforeValidator(_blank_is_none)
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from inspection.policy import MAX_PRODUCTS, PRODUCT_TYPES
-from server.api.schemas.common import BLANK_IS_NONE, NOT_BOOL, SAFE, Body, OneOf, Out
+from server.api.schemas.common import BLANK_IS_NONE, LINE, NOT_BOOL, SAFE, Body, OneOf, Out
 
-ProductName = Annotated[str, Field(max_length=128), SAFE]
+ProductName = Annotated[str, Field(max_length=128), SAFE, LINE]
 Premium = Annotated[float | None, Field(gt=0, lt=1e10), NOT_BOOL, BLANK_IS_NONE]
 PaymentYears = Annotated[int | None, Field(ge=1, le=100), NOT_BOOL, BLANK_IS_NONE]
 InsuranceYears = Annotated[
@@ -18,7 +18,7 @@ InsuranceYears = Annotated[
     NOT_BOOL,
     BLANK_IS_NONE,
 ]
-TemplateId = Annotated[str, Field(max_length=64), SAFE]
+TemplateId = Annotated[str, Field(max_length=64), SAFE, LINE]
 
 
 class ProductBody(Body):
@@ -27,7 +27,7 @@ class ProductBody(Body):
     product_name: ProductName
     product_type: Annotated[str, SAFE, OneOf(PRODUCT_TYPES)]
     premium: Premium = Field(None, description="yuan per payment")
-    payment_method: Annotated[str, Field(max_length=16), SAFE] = ""
+    payment_method: Annotated[str, Field(max_length=16), SAFE, LINE] = ""
     payment_years: PaymentYears = None
     insurance_years: InsuranceYears = None
     key: Annotated[
@@ -41,7 +41,7 @@ class ProductBody(Body):
     ] = None
     template_id: Annotated[
         # SAFE on the text only: null (or a blank turned into null) never reaches it.
-        Annotated[str, Field(max_length=64), SAFE] | None,
+        Annotated[str, Field(max_length=64), SAFE, LINE] | None,
         Field(
             description="built-in template of this product's own script nodes "
             "(default: the session's template_id)",
@@ -59,13 +59,13 @@ class NewSessionBody(Body):
     they must equal the first product's).
     """
 
-    customer_name: Annotated[str, Field(max_length=64), SAFE]
-    customer_id_number: Annotated[str, Field(max_length=32), SAFE]
+    customer_name: Annotated[str, Field(max_length=64), SAFE, LINE]
+    customer_id_number: Annotated[str, Field(max_length=32), SAFE, LINE]
     product_name: ProductName | None = None
     product_type: Annotated[str, SAFE, OneOf(PRODUCT_TYPES)] | None = None
     template_id: TemplateId
     premium: Premium = None
-    payment_method: Annotated[str, Field(max_length=16), SAFE] = ""
+    payment_method: Annotated[str, Field(max_length=16), SAFE, LINE] = ""
     payment_years: PaymentYears = None
     insurance_years: InsuranceYears = None
     cooling_off_days: Annotated[int | None, Field(ge=1, le=365), NOT_BOOL, BLANK_IS_NONE] = None

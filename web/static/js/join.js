@@ -214,6 +214,11 @@ async function main() {
   try {
     state.info = await get(base);
   } catch (err) {
+    // An ended session's link no longer says who called or why (410 session_ended).
+    if (err instanceof ApiError && err.code === "session_ended") {
+      show("view-ended", 3);
+      return;
+    }
     showOnly(VIEWS, null);
     fail(err);
     return;

@@ -4,7 +4,7 @@
 // heard and classified by the server (asked again when unclear); ID card and signed page are
 // read from a still of the customer's own camera. Ends with a summary the customer submits.
 
-import { get, post, showError } from "./api.js";
+import { ApiError, get, post, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
@@ -209,7 +209,16 @@ async function run() {
 
 async function main() {
   initI18n();
-  state.info = await get(base);
+  try {
+    state.info = await get(base);
+  } catch (err) {
+    // An ended session's link no longer says who called or why (410 session_ended).
+    if (err instanceof ApiError && err.code === "session_ended") {
+      showOnly(VIEWS, "view-done");
+      return;
+    }
+    throw err;
+  }
   if (state.info.status === "ended") {
     showOnly(VIEWS, "view-done");
     return;
