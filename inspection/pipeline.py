@@ -321,7 +321,8 @@ class Inspector:
             piece = whole.pieces.index((lo, hi)) if whole is not None else 0
             task = partial(self._speech_piece, run, who, group, whole, piece)
             lanes.add(name, "speech", task, (), prio)
-        lanes.add(f"speech:{who}", "speech", partial(self._speech_join, run, who), names, 50)
+        join = partial(self._speech_join, run, who, whole)
+        lanes.add(f"speech:{who}", "speech", join, names, 50)
 
     def _speech_piece(
         self,
@@ -359,10 +360,17 @@ class Inspector:
         # What this decode freed stays in its thread's malloc arena otherwise (inspection.heap).
         heap.trim()
 
-    def _speech_join(self, run: RunState, who: Participant) -> None:
+    def _speech_join(self, run: RunState, who: Participant, whole: WholeTrack | None) -> None:
+        """``who``'s transcript from its pieces; a track decoded whole (``whole``) then has
+        the stretches that came back without words decoded again (``recover_lost``)."""
         with run.lock:
             pieces = run.pieces.pop(who, {})
-            run.utterances[who] = list(chain.from_iterable(pieces[k] for k in sorted(pieces)))
+            utts = list(chain.from_iterable(pieces[k] for k in sorted(pieces)))
+            audio = run.audio.get(who)
+        if whole is not None and audio is not None:
+            utts = self.speech.recover_lost(audio, who, utts, whole.spans)
+        with run.lock:
+            run.utterances[who] = utts
             if who != "customer":  # the customer's is scored in answer windows after the script
                 run.audio.pop(who, None)  # ~4 MB per minute: not needed any more
 
