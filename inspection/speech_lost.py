@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from inspection.speech_types import SAMPLE_RATE, Utterance
 from inspection.transcript import normalize_script
 
+#: An utterance of at least this many characters said again right after it is a loop.
+REPEAT_MIN_CHARS = 4
+
 
 def is_loop(text: str, min_repeats: int = 3, max_unit: int = 8) -> bool:
     """True for a recogniser loop: most of ``text`` one short unit said again and again
@@ -52,6 +55,21 @@ def is_read(u: Utterance) -> bool:
     return bool(text) and u.uncertain is None and not is_loop(text)
 
 
+def read_mask(utts: Sequence[Utterance]) -> list[bool]:
+    """Per utterance of ``utts`` (in time order), whether it holds words read (``is_read``)
+    and is not one of a run of the same text of ``REPEAT_MIN_CHARS`` or more characters said
+    again back to back: a loop split into utterances ("那就是那些" x3, "你又不怕你" x4 on the
+    babble probe), which no single utterance shows."""
+    texts = [normalize_script(u.text) for u in utts]
+    out = [is_read(u) for u in utts]
+    for i, t in enumerate(texts):
+        if len(t) < REPEAT_MIN_CHARS:
+            continue
+        if (i > 0 and texts[i - 1] == t) or (i + 1 < len(texts) and texts[i + 1] == t):
+            out[i] = False
+    return out
+
+
 def lost_stretches(
     utts: Sequence[Utterance],
     spans: Sequence[tuple[int, int]],
@@ -61,7 +79,7 @@ def lost_stretches(
     """Sample ranges of the speech ``spans`` (VAD regions left after the quiet ones were
     silenced) that no read utterance of ``utts`` covers for at least ``min_s`` seconds,
     widened by ``pad_s`` each side (within their span) and joined where they overlap."""
-    read = sorted((u.start_s, u.end_s) for u in utts if is_read(u))
+    read = sorted((u.start_s, u.end_s) for u, r in zip(utts, read_mask(utts), strict=True) if r)
     out: list[tuple[int, int]] = []
     for a, b in spans:
         s0, s1 = a / SAMPLE_RATE, b / SAMPLE_RATE
@@ -95,10 +113,13 @@ def merged(
     """``utts`` with what the re-decode of the lost stretch ``stretch_s`` (seconds) read:
     its utterances of at least ``min_chars`` characters that are not loops (a lone "是吧" or
     "吃吧" from babble is no reading) replace the unread ones centred in the stretch (loops,
-    uncertain scraps); with nothing such, ``utts`` stay as they were."""
+    uncertain scraps, repeats: ``read_mask``); with nothing such, ``utts`` stay as they were."""
     kept = [u for u in found if is_read(u) and len(normalize_script(u.text)) >= min_chars]
     if not kept:
         return list(utts)
     s0, s1 = stretch_s
-    rest = [u for u in utts if is_read(u) or not s0 <= (u.start_s + u.end_s) / 2 <= s1]
+    mask = read_mask(utts)
+    rest = [
+        u for u, r in zip(utts, mask, strict=True) if r or not s0 <= (u.start_s + u.end_s) / 2 <= s1
+    ]
     return sorted([*rest, *kept], key=lambda u: u.start_s)
