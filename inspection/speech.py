@@ -238,7 +238,7 @@ class SpeechRecognizer:
             start_s, end_s = a / SAMPLE_RATE, b / SAMPLE_RATE
             return [
                 clamp_times(u, start_s, end_s)
-                for u in self._decode_window(clip, participant, start_s, False)
+                for u in self._decode_window(clip, participant, start_s, o.lost_temperatures)
             ]
 
         if len(pieces) > 1 and self.workers > 1:
@@ -319,7 +319,8 @@ class SpeechRecognizer:
                 utts = [_unheard(participant, start_s, end_s, "not_above_room")]
             else:
                 clip = np.ascontiguousarray(samples[a:b], dtype=np.float32)
-                utts = self._decode_window(clip, participant, start_s, gate)
+                temps = o.gated_temperatures if gate else o.temperatures
+                utts = self._decode_window(clip, participant, start_s, temps)
                 utts = [clamp_times(u, start_s, end_s) for u in utts]
             if participant in o.closed_set_for and (b - a) <= o.closed_set_max_s * SAMPLE_RATE:
                 if defer_closed_set:
@@ -345,7 +346,11 @@ class SpeechRecognizer:
         }
 
     def _decode_window(
-        self, clip: np.ndarray, participant: str, start_s: float, gate: bool
+        self,
+        clip: np.ndarray,
+        participant: str,
+        start_s: float,
+        temperatures: tuple[float, ...],
     ) -> list[Utterance]:
         o = self.options
         seconds = clip.size / SAMPLE_RATE
@@ -357,7 +362,7 @@ class SpeechRecognizer:
         with self._lock:
             segments, _info = self._model.transcribe(
                 clip,
-                **self._decode_kwargs(o.gated_temperatures if gate else o.temperatures),
+                **self._decode_kwargs(temperatures),
                 # Each region stands alone: text from an earlier region must not steer
                 # (or be repeated into) this one.
                 condition_on_previous_text=False,
