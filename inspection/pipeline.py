@@ -322,7 +322,12 @@ class Inspector:
             task = partial(self._speech_piece, run, who, group, whole, piece)
             lanes.add(name, "speech", task, (), prio)
         join = partial(self._speech_join, run, who, whole)
-        lanes.add(f"speech:{who}", "speech", join, names, 50)
+        after = list(names)
+        if whole is not None and who in self.speech.options.recover_lost_for:
+            # The other party's transcript first: its speech accounts for time on this track
+            # too (the customer's question heard on the salesperson's track is no lost line).
+            after += [f"speech:{p}" for p in PARTICIPANTS if p != who]
+        lanes.add(f"speech:{who}", "speech", join, after, 50)
 
     def _speech_piece(
         self,
@@ -367,8 +372,11 @@ class Inspector:
             pieces = run.pieces.pop(who, {})
             utts = list(chain.from_iterable(pieces[k] for k in sorted(pieces)))
             audio = run.audio.get(who)
+            others = [
+                (u.start_s, u.end_s) for p, us in run.utterances.items() if p != who for u in us
+            ]
         if whole is not None and audio is not None:
-            utts = self.speech.recover_lost(audio, who, utts, whole.spans)
+            utts = self.speech.recover_lost(audio, who, utts, whole.spans, others)
         with run.lock:
             run.utterances[who] = utts
             if who != "customer":  # the customer's is scored in answer windows after the script

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -209,12 +210,14 @@ class SpeechRecognizer:
         participant: str,
         utts: list[Utterance],
         spans: list[tuple[int, int]],
+        others: Sequence[tuple[float, float]] = (),
     ) -> list[Utterance]:
         """``utts`` (of ``participant``'s track ``samples`` decoded whole, times from its
         start) with the stretches of ``spans`` (its speech regions, of ``prepare_whole``) that
         came back without words decoded again, in pieces cut at pauses, each alone and
-        without a prompt (``inspection.speech_lost``). Pieces decode on as many threads as
-        the model has replicas."""
+        without a prompt (``inspection.speech_lost``); ``others`` (seconds: the other party's
+        speech) account for their time. Pieces decode on as many threads as the model has
+        replicas."""
         o = self.options
         if participant not in o.recover_lost_for or not spans:
             return utts
@@ -222,7 +225,7 @@ class SpeechRecognizer:
         # babble the pauses between sentences are lost with them.
         pad = int(o.region_pad_s * SAMPLE_RATE)
         joined = _joined(spans, o, pad)
-        stretches = speech_lost.lost_stretches(utts, joined, o.lost_min_s, o.region_pad_s)
+        stretches = speech_lost.lost_stretches(utts, joined, o.lost_min_s, o.region_pad_s, others)
         pieces = [
             (lo + a, lo + b)
             for lo, hi in stretches

@@ -144,3 +144,15 @@ def test_a_loop_split_into_utterances_reads_nothing() -> None:
 
     assert read_mask(utts) == [False, False, False, True, True, True]
     assert lost_stretches(utts, [(0, 20 * SR)], 3.0, 0.4) == [(0, round(12.8 * SR + 0.4 * SR))]
+
+
+def test_the_other_partys_speech_accounts_for_its_time() -> None:
+    # Quiet dev08: the customer's question (63.9-66.2 s) between two read lines of the
+    # salesperson left a 3.7 s gap on the salesperson's track; it is no lost line.
+    utts = [
+        _utt(60.25, 63.27, "刚才讲的这些您都清楚了吗"),
+        _utt(66.97, 70.69, "是十五天从您签收合同开始算"),
+    ]
+    spans = [(round(59.5 * SR), round(71.0 * SR))]
+    assert lost_stretches(utts, spans, 3.0, 0.4) != []
+    assert lost_stretches(utts, spans, 3.0, 0.4, [(63.9, 66.2)]) == []
