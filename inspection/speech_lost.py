@@ -55,7 +55,10 @@ def is_loop(text: str, min_repeats: int = 3, max_unit: int = 8) -> bool:
 def is_read(u: Utterance) -> bool:
     """Whether ``u`` holds words the recogniser read: certain, with text, and not a loop."""
     text = normalize_script(u.text)
-    return bool(text) and u.uncertain is None and not is_loop(text)
+    # The raw text too: a loop of punctuation ("本次录音录下对《《《《《《..." on probe C dev01,
+    # the rest of the line lost to it) is gone from the normalised text.
+    raw = "".join(u.text.split())
+    return bool(text) and u.uncertain is None and not is_loop(text) and not is_loop(raw)
 
 
 def read_mask(utts: Sequence[Utterance]) -> list[bool]:

@@ -74,6 +74,7 @@ def test_loops_and_uncertain_speech_read_nothing() -> None:
     assert not is_read(_utt(0, 5, "", "unrecognised"))
     assert not is_read(_utt(0, 5, "保险产品", "low_confidence"))
     assert is_read(_utt(0, 5, "保险产品"))
+    assert not is_read(_utt(0, 5, "本次录音录下对《《《《《《《《《《《《《《《《《《《《"))
 
 
 def test_merged_keeps_what_was_read_and_drops_scraps() -> None:
