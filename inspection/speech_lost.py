@@ -18,10 +18,14 @@ appear that is not in the audio, only read audio that was there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from inspection.speech_types import SAMPLE_RATE, Utterance
 from inspection.transcript import normalize_script
+
+#: A unit of up to 8 characters said 6 times or more back to back, anywhere in the text.
+_RUN = re.compile(r"(.{1,8}?)\1{5,}")
 
 #: The other party's speech accounts for this much time each side of it.
 OTHERS_PAD_S = 0.5
@@ -57,8 +61,7 @@ def is_read(u: Utterance) -> bool:
     text = normalize_script(u.text)
     # The raw text too: a loop of punctuation ("本次录音录下对《《《《《《..." on probe C dev01,
     # the rest of the line lost to it) is gone from the normalised text.
-    raw = "".join(u.text.split())
-    return bool(text) and u.uncertain is None and not is_loop(text) and not is_loop(raw)
+    return bool(text) and u.uncertain is None and not is_loop(text) and not _RUN.search(u.text)
 
 
 def read_mask(utts: Sequence[Utterance]) -> list[bool]:
