@@ -108,7 +108,13 @@ class AudioStage:
             piece = whole.pieces.index((lo, hi)) if whole is not None else 0
             task = partial(self.decode, run, who, group, whole, piece)
             lanes.add(name, "speech", task, (), prio)
-        lanes.add(f"speech:{who}", "speech", partial(join_speech, run, who), names, 50)
+        join = partial(self.join, run, who, whole)
+        after = list(names)
+        if whole is not None and who in self.speech.options.recover_lost_for:
+            # The other party's transcript first: its speech accounts for time on this track
+            # too (the customer's question heard on the salesperson's track is no lost line).
+            after += [f"speech:{p}" for p in PARTICIPANTS if p != who]
+        lanes.add(f"speech:{who}", "speech", join, after, 50)
 
     def decode(
         self,
@@ -146,11 +152,19 @@ class AudioStage:
         # What this decode freed stays in its thread's malloc arena otherwise (inspection.heap).
         heap.trim()
 
-
-def join_speech(run: RunState, who: Participant) -> None:
-    """``who``'s decoded pieces, in order, as one transcript."""
-    with run.lock:
-        pieces = run.pieces.pop(who, {})
-        run.utterances[who] = list(chain.from_iterable(pieces[k] for k in sorted(pieces)))
-        if who != "customer":  # the customer's is scored in answer windows after the script
-            run.audio.pop(who, None)  # ~4 MB per minute: not needed any more
+    def join(self, run: RunState, who: Participant, whole: WholeTrack | None) -> None:
+        """``who``'s transcript from its pieces; a track decoded whole (``whole``) then has
+        the stretches that came back without words decoded again (``recover_lost``)."""
+        with run.lock:
+            pieces = run.pieces.pop(who, {})
+            utts = list(chain.from_iterable(pieces[k] for k in sorted(pieces)))
+            audio = run.audio.get(who)
+            others = [
+                (u.start_s, u.end_s) for p, us in run.utterances.items() if p != who for u in us
+            ]
+        if whole is not None and audio is not None:
+            utts = self.speech.recover_lost(audio, who, utts, whole.spans, others)
+        with run.lock:
+            run.utterances[who] = utts
+            if who != "customer":  # the customer's is scored in answer windows after the script
+                run.audio.pop(who, None)  # ~4 MB per minute: not needed any more

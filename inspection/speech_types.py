@@ -198,6 +198,21 @@ class DecodeOptions:
     # script stage does not pass a yes the model itself hears as a hedge or a refusal (dev04:
     # "不是很明白" decoded as "不需很明白" at p 0.67 read as 明白).
     closed_set_every_region: bool = True
+    # Tracks of these participants decoded whole have their lost stretches decoded again
+    # (``inspection.speech_lost``): speech regions standing above the room with no words read
+    # for ``lost_min_s`` or more (nothing, or a loop), cut at their quietest moments into pieces
+    # of about ``lost_piece_s``, each decoded alone without a prompt; a piece's utterances of
+    # fewer than ``lost_min_chars`` characters are dropped ("是吧" read from babble). On the
+    # babble probe (salesperson babble 10 dB) 8 s pieces read lines the whole-track decode had
+    # lost (dev09: 8 of 13 lines lost, then 3; docs/inspection.md). Empty: never.
+    recover_lost_for: tuple[str, ...] = ("salesperson",)
+    lost_min_s: float = 3.0
+    lost_piece_s: float = 8.0
+    lost_min_chars: int = 4
+    # ... decoded at these temperatures. At 0 only, probe C read worse (dev09's left-out
+    # reminder a review instead of a fail, dev01 a false reminder fail); on the 18-minute
+    # babble probe the fallback costs 43 CPU-s instead of 35 (6 of 9 pieces fell back).
+    lost_temperatures: tuple[float, ...] = (0.0, 0.4)
     # Speech of these participants is never dropped: what the filters above reject is kept,
     # marked uncertain, for the rules to turn into review evidence (a refusal must not vanish).
     keep_uncertain: tuple[str, ...] = ("customer",)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inspection.quantities import canonical_spans, canonicalize
-from inspection.speech import Utterance
+from inspection.speech_types import Utterance
 from inspection.textnorm import keep_mask, pinyin, prepare
 
 
