@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from inspection import assemble, heap
+from inspection.answer_cohort import needs_cohort, normalise_answers
 from inspection.audio_pieces import pause_cuts
 from inspection.document_stage import read_documents
 from inspection.inputs import (
@@ -376,11 +377,20 @@ class Inspector:
         if audio is not None and run.script.answer_windows:
             utts = run.utterances.get("customer", [])
             scored = self.speech.score_regions(audio, utts, run.script.answer_windows)
-            del audio
             if scored != utts:
                 # Same windows (they come from the salesperson's nodes), now with the scores.
                 run.utterances["customer"] = scored
                 run.script = self._align(run)
+            if needs_cohort(run.script.coverage):
+                # An answer is still a closed-set guess: normalise the scores by the room's
+                # own (noise-only regions of the track; None in a quiet room).
+                normed = normalise_answers(
+                    audio, scored, run.script.answer_windows, self.speech.score_clip,
+                    self.speech.workers,
+                )  # fmt: skip
+                if normed is not None:
+                    run.utterances["customer"] = normed
+                    run.script = self._align(run)
         run.windows = document_windows(
             run.nodes, run.script.coverage, run.inp.markers, run.duration_s, self.thresholds
         )
