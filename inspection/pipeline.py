@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from inspection import assemble, heap
 from inspection.answer_cohort import needs_cohort, normalise_answers
+from inspection.answer_energy import voice_in_windows
 from inspection.audio_pieces import pause_cuts
 from inspection.document_stage import read_documents
 from inspection.inputs import (
@@ -376,7 +377,10 @@ class Inspector:
         audio = run.audio.pop("customer", None)
         if audio is not None and run.script.answer_windows:
             utts = run.utterances.get("customer", [])
-            scored = self.speech.score_regions(audio, utts, run.script.answer_windows)
+            # Answer windows without a customer utterance: is the track silent there?
+            unread = voice_in_windows(audio, utts, run.script.answer_windows, self.speech.options)
+            heard = sorted(utts + unread, key=lambda u: u.start_s)
+            scored = self.speech.score_regions(audio, heard, run.script.answer_windows)
             if scored != utts:
                 # Same windows (they come from the salesperson's nodes), now with the scores.
                 run.utterances["customer"] = scored
