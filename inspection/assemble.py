@@ -102,6 +102,7 @@ def report(run: RunState, found: list[Finding], th: Thresholds) -> Report:
                 start_s=c.start_s,
                 end_s=c.end_s,
                 answer=c.answer,
+                answer_closed_set=c.answer_closed_set,
             )
             for c in sr.coverage
         ],

@@ -12,7 +12,7 @@ negation that was heard), and a small margin is a guess (review), not consent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -86,6 +86,35 @@ JOINERS: tuple[str, ...] = (",", " ")
 
 
 @dataclass(frozen=True)
+class CohortScore:
+    """A closed-set score normalised by the room (``inspection.answer_cohort``): every answer's
+    mean log-probability per token minus its mean over ``size`` regions of the same session's
+    customer track that hold room noise only. Babble alone puts a short yes (对, 了解) first in
+    two of three such regions; subtracting the room's own scores removes that prior.
+
+    ``phrase``/``kind``/``margin``/``runner_up`` are the normalised ranking (nats per token);
+    ``negation_gap`` is the *raw* total lead of the normalised best yes over its own negated
+    forms (:data:`NEGATED`), as in :class:`ClosedSetScore`."""
+
+    size: int
+    phrase: str
+    kind: AnswerKind
+    margin: float
+    runner_up: str
+    negation_gap: float | None = None
+
+    def as_evidence(self) -> dict[str, object]:
+        return {
+            "regions": self.size,
+            "phrase": self.phrase,
+            "kind": self.kind,
+            "margin": self.margin,
+            "runner_up": self.runner_up,
+            "negation_gap": self.negation_gap,
+        }
+
+
+@dataclass(frozen=True)
 class ClosedSetScore:
     """The likeliest closed-set answer for a stretch of audio.
 
@@ -105,6 +134,8 @@ class ClosedSetScore:
     #: How many nats (total log-probability) the best yes leads the likeliest of its own
     #: negated or hedged forms (:data:`NEGATED`); None when not scored or it has none.
     negation_gap: float | None = None
+    #: The same scores normalised by the session's room (None: not normalised).
+    cohort: CohortScore | None = None
 
     def kind_logprob(self, kind: AnswerKind) -> float | None:
         """The best log-probability of an answer of ``kind``; None when not scored."""
@@ -120,6 +151,7 @@ class ClosedSetScore:
             "speech_s": self.speech_s,
             "logprobs": {k: [p, lp] for k, p, lp in self.by_kind},
             "negation_gap": self.negation_gap,
+            "cohort": self.cohort.as_evidence() if self.cohort else None,
         }
 
 
@@ -167,6 +199,39 @@ def closed_set_answer(
         and gap >= min_negation_gap
     )
     return (score.kind, score.phrase, sure)
+
+
+def normalised(score: ClosedSetScore, room: dict[str, float], size: int) -> ClosedSetScore:
+    """``score`` with its :class:`CohortScore`: each answer's mean per token minus ``room``'s
+    (the mean over ``size`` noise-only regions; answers missing there are left out)."""
+    table = tuple((p, t, round(m - room[p], 3)) for p, t, m in score.table if p in room)
+    if not table:
+        return score
+    n = summarise(table, True, score.speech_s)
+    cohort = CohortScore(size, n.phrase, n.kind, n.margin, n.runner_up, n.negation_gap)
+    return replace(score, cohort=cohort)
+
+
+def cohort_sure(
+    score: ClosedSetScore,
+    min_lead: float,
+    min_size: int,
+    max_speech_s: float,
+    max_s_per_syllable: float | None = None,
+) -> bool:
+    """True when the room-normalised scores (:class:`CohortScore`) make a yes sure: a cohort of
+    at least ``min_size`` noise regions (fewer: the room's mean is too noisy, hedges passed in
+    calibration), a yes first by ``min_lead`` nats per token over every other kind, its own
+    negated form not likelier in total, in a stretch short enough to hold only that answer."""
+    c = score.cohort
+    if c is None or c.size < min_size or c.kind != "affirmative" or c.margin < min_lead:
+        return False
+    if score.speech_s > max_speech_s:
+        return False
+    per_syllable = max(score.speech_s - REGION_PADS_S, 0.0) / (len(c.phrase) + 1)
+    if max_s_per_syllable is not None and per_syllable > max_s_per_syllable:
+        return False
+    return c.negation_gap is None or c.negation_gap >= 0
 
 
 class ClosedSetScorer:

@@ -97,6 +97,9 @@ class NodeResult:
     start_s: float | None = None
     end_s: float | None = None
     answer: str | None = None  # "affirmative" | "negative" | "unsure" | "missing" | None
+    #: The closed-set scores the answer's decision used (ClosedSetScore.as_evidence, with the
+    #: room-normalised ``cohort`` when there was one): why a pass passed, not only a finding.
+    answer_closed_set: dict[str, Any] | None = None
 
 
 @dataclass

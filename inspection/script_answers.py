@@ -15,7 +15,7 @@ from inspection.answers import (
     is_decoder_loop,
     loop_says_no,
 )
-from inspection.closed_set import ClosedSetScore, closed_set_answer
+from inspection.closed_set import ClosedSetScore, closed_set_answer, cohort_sure
 from inspection.script_align import marker_ranges
 from inspection.script_types import Answer, NodeAlignment, ScriptNode, ScriptSettings
 from inspection.speech import Utterance
@@ -241,6 +241,14 @@ def _closed_set_decision(
         # parts (嗯，对，是我本人) may score best as its shortest part (对).
         st.closed_set_max_s_per_syllable if lost else None,
     )
+    if not sure:
+        # The room's own scores subtracted (babble alone puts a short yes first): a yes that
+        # stands out over the room by closed_set_cohort_lead per token (answer_cohort).
+        room_yes = _cohort_yes(
+            customer, window, st, st.closed_set_max_s_per_syllable if lost else None
+        )
+        if room_yes is not None and room_yes.cohort is not None:
+            kind, phrase, sure, scored = "affirmative", room_yes.cohort.phrase, True, room_yes
     if guessed_yes and not sure and said is not None and _agrees(said, st):
         # Two weak readings agree on a yes: the unsure words and the model's closed set of
         # the stretch they were heard in.
@@ -253,6 +261,31 @@ def _closed_set_decision(
         # go on "不过我再想想" in a stretch nobody recognised.
         sure = False
     return kind, phrase, sure, scored
+
+
+def _cohort_yes(
+    customer: Sequence[Utterance],
+    window: tuple[float, float],
+    st: ScriptSettings,
+    max_s_per_syllable: float | None,
+) -> ClosedSetScore | None:
+    """The region of the window whose room-normalised scores make a yes sure (the widest
+    normalised lead), or None."""
+    w0, w1 = window
+    sure = [
+        u.closed_set
+        for u in customer
+        if u.closed_set is not None
+        and w0 <= u.start_s <= w1
+        and cohort_sure(
+            u.closed_set,
+            st.closed_set_cohort_lead,
+            st.closed_set_cohort_min,
+            st.closed_set_max_s,
+            max_s_per_syllable,
+        )
+    ]
+    return max(sure, key=lambda s: s.cohort.margin if s.cohort else 0.0, default=None)
 
 
 def _scored_span(customer: Sequence[Utterance], scored: ClosedSetScore) -> list[_Piece]:

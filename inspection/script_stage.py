@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from inspection.answer_cohort import needs_cohort, normalise_answers
+from inspection.answer_energy import voice_in_windows
 from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
@@ -220,12 +222,23 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
     audio = run.audio.pop("customer", None)
     if audio is not None and run.script.answer_windows:
         utts = run.utterances.get("customer", [])
-        scored = speech.score_regions(audio, utts, run.script.answer_windows)
-        del audio
+        # Answer windows without a customer utterance: is the track silent there?
+        unread = voice_in_windows(audio, utts, run.script.answer_windows, speech.options)
+        heard = sorted(utts + unread, key=lambda u: u.start_s)
+        scored = speech.score_regions(audio, heard, run.script.answer_windows)
         if scored != utts:
             # Same windows (they come from the salesperson's nodes), now with the scores.
             run.utterances["customer"] = scored
             run.script = _align_run(run, th)
+        if needs_cohort(run.script.coverage):
+            # An answer is still a closed-set guess: normalise the scores by the room's
+            # own (noise-only regions of the track; None in a quiet room).
+            normed = normalise_answers(
+                audio, scored, run.script.answer_windows, speech.score_clip, speech.workers
+            )
+            if normed is not None:
+                run.utterances["customer"] = normed
+                run.script = _align_run(run, th)
     run.windows = document_windows(
         run.nodes, run.script.coverage, run.inp.markers, run.duration_s, th
     )

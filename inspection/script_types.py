@@ -130,6 +130,14 @@ class ScriptSettings:
     # out as 是我被捏 / 是我的人 / 我们先处断 with its yes first by 0.3-1.1 (probes).
     closed_set_agree_lead: float = 0.3
     closed_set_agree_gap: float = 1.0
+    # Room-normalised closed set (inspection.answer_cohort): a yes whose mean log-probability
+    # per token minus the room's (its mean over the session's noise-only customer regions)
+    # leads every other kind by closed_set_cohort_lead passes a closed-set guess, with a cohort
+    # of at least closed_set_cohort_min regions; the length, negation-gap, heard-不 and window
+    # vetoes still apply. Calibrated in babble 10 dB on dev clips (44 yeses, 54 hedges,
+    # refusals and questions back, 30 random cohorts of 8): the last hazard passed at 0.65.
+    closed_set_cohort_lead: float = 1.0
+    closed_set_cohort_min: int = 8
 
 
 @dataclass(frozen=True)

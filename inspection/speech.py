@@ -17,7 +17,7 @@ import numpy as np
 from inspection import speech_cuts, speech_features, speech_lost
 from inspection.answers import classify_answer
 from inspection.audio_pieces import pause_cuts
-from inspection.closed_set import ClosedSetScorer
+from inspection.closed_set import ClosedSetScore, ClosedSetScorer
 from inspection.speech_cuts import WholeTrack
 from inspection.speech_regions import (
     FRAME,
@@ -436,6 +436,17 @@ class SpeechRecognizer:
         done = set(jobs)
         rest = [u for u in utts if u.region_s not in done]
         return sorted(rest + [u for r in results for u in r], key=lambda u: u.start_s)
+
+    def score_clip(self, clip: np.ndarray) -> ClosedSetScore | None:
+        """The closed-set score of ``clip`` alone (16 kHz mono): the room's noise regions of
+        ``inspection.answer_cohort``."""
+        with self._lock:
+            with self._scorer_lock:
+                if self._scorer is None:
+                    self._scorer = ClosedSetScorer(self._model, self.options.language)
+            with self._counts_lock:
+                self.counts["closed_set_room"] += 1
+            return self._scorer.score(clip)
 
     def _closed_set(
         self, clip: np.ndarray, utts: list[Utterance], participant: str, start_s: float

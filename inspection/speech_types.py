@@ -22,6 +22,9 @@ UNCERTAIN_REASONS = (
     # A customer region no louder than the room's noise (babble): not decoded, no text; only
     # its closed-set scores are read (DecodeOptions.min_peak_db).
     "not_above_room",
+    # No speech region, but the customer's track stands min_peak_db above the room in an answer
+    # window that holds nothing else: speech nobody read (inspection.answer_energy).
+    "voice_energy",
 )
 
 
