@@ -136,6 +136,7 @@ def test_inspect_clean_session_json(capsys: pytest.CaptureFixture[str], tmp_path
         "start_s",
         "end_s",
         "answer",
+        "answer_closed_set",
     }
     assert set(report["transcript"][0]) == {
         "participant",
