@@ -37,7 +37,7 @@ class ScriptResult:
     numbers: list[NumberCheck]
     node_of_utterance: dict[tuple[str, float], str] = field(default_factory=dict)
     #: Where each answer was looked for (session seconds): the customer regions there are the
-    #: only ones whose closed-set scores are read (``SpeechRecognizer.score_regions``).
+    #: only ones whose closed-set scores are read (``AnswerScoring.score_regions``).
     answer_windows: list[tuple[float, float]] = field(default_factory=list)
 
 
@@ -225,7 +225,7 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
         # Answer windows without a customer utterance: is the track silent there?
         unread = voice_in_windows(audio, utts, run.script.answer_windows, speech.options)
         heard = sorted(utts + unread, key=lambda u: u.start_s)
-        scored = speech.score_regions(audio, heard, run.script.answer_windows)
+        scored = speech.answers.score_regions(audio, heard, run.script.answer_windows)
         if scored != utts:
             # Same windows (they come from the salesperson's nodes), now with the scores.
             run.utterances["customer"] = scored
@@ -234,7 +234,7 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
             # An answer is still a closed-set guess: normalise the scores by the room's
             # own (noise-only regions of the track; None in a quiet room).
             normed = normalise_answers(
-                audio, scored, run.script.answer_windows, speech.score_clip, speech.workers
+                audio, scored, run.script.answer_windows, speech.answers.score_clip, speech.workers
             )
             if normed is not None:
                 run.utterances["customer"] = normed

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from inspection import speech_cuts, speech_features, speech_lost
-from inspection.answers import classify_answer
+from inspection.answer_scoring import AnswerScoring
 from inspection.audio_pieces import pause_cuts
-from inspection.closed_set import ClosedSetScore, ClosedSetScorer
 from inspection.speech_cuts import WholeTrack
 from inspection.speech_regions import (
     FRAME,
@@ -124,12 +123,14 @@ class SpeechRecognizer:
         # would oversubscribe.
         self.workers = max(1, workers)
         self._lock = threading.BoundedSemaphore(self.workers)
-        self._scorer_lock = threading.Lock()
         self._counts_lock = threading.Lock()  # decodes on several lanes update the counts
-        self._scorer: ClosedSetScorer | None = None
         #: Work done so far (regions found, Whisper decodes, closed-set scorings), for the
         #: bench and for tests that bound the work on noise.
         self.counts: Counter[str] = Counter()
+        #: Closed-set scoring of short customer regions, on this model under the same lock.
+        self.answers = AnswerScoring(
+            self._model, self.options, self._lock, self.counts, self._counts_lock, self.workers
+        )
 
     def transcribe(
         self,
@@ -142,7 +143,7 @@ class SpeechRecognizer:
 
         ``defer_closed_set``: short regions are not closed-set scored here but tagged with
         their ``region_s`` (a region Whisper returned nothing for becomes an empty
-        ``unrecognised`` utterance), for ``score_regions`` to score only those in answer
+        ``unrecognised`` utterance), for ``answers.score_regions`` to score only those in answer
         windows: on a long track in babble most regions are in none."""
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if samples.size == 0:
@@ -329,7 +330,7 @@ class SpeechRecognizer:
                 if defer_closed_set:
                     utts = _tagged(utts, participant, start_s, end_s)
                 else:
-                    utts = self._closed_set(samples[a:b], utts, participant, start_s)
+                    utts = self.answers.region(samples[a:b], utts, participant, start_s)
             out += utts
         return out
 
@@ -384,107 +385,6 @@ class SpeechRecognizer:
             # Decodes that fell back to a higher temperature (each fallback is a decode again).
             c["fallbacks"] += any(seg.temperature > 0 for seg in segs)
         return to_utterances(segs, participant, start_s, o)
-
-    def score_regions(
-        self,
-        audio: np.ndarray,
-        utts: list[Utterance],
-        spans: list[tuple[float, float]],
-        offset_s: float = 0.0,
-    ) -> list[Utterance]:
-        """``utts`` (of ``transcribe(..., defer_closed_set=True)`` on ``audio``, which starts at
-        ``offset_s``) with the closed-set scores of the deferred regions that overlap one of
-        ``spans`` (session seconds), as ``transcribe`` would have given them: in each span at
-        most ``closed_set_per_window`` regions, the loudest."""
-        o = self.options
-        regions = sorted({u.region_s for u in utts if u.region_s is not None and not u.closed_set})
-        samples = [
-            (max(0, round((a - offset_s) * SAMPLE_RATE)), round((b - offset_s) * SAMPLE_RATE))
-            for a, b in regions
-        ]
-        levels = TrackLevels.of(np.asarray(audio, dtype=np.float32), o.noise_percentile)
-        peaks = dict(zip(regions, levels.peaks(samples), strict=True))
-        todo: set[tuple[float, float]] = set()
-        for w0, w1 in spans:
-            inside = [r for r in regions if r[0] <= w1 and w0 <= r[1]]
-            # In babble a window holds several regions of noise: the loudest are the answer.
-            inside.sort(key=lambda r: peaks[r], reverse=True)
-            todo.update(inside[: o.closed_set_per_window])
-
-        def scored(region: tuple[float, float]) -> list[Utterance]:
-            r0, r1 = region
-            lo = max(0, round((r0 - offset_s) * SAMPLE_RATE))
-            hi = min(len(audio), round((r1 - offset_s) * SAMPLE_RATE))
-            mine = [u for u in utts if u.region_s == region]
-            empty = [u for u in mine if not u.text and u.uncertain is not None]
-            said = [u for u in mine if u not in empty]
-            clip = np.ascontiguousarray(audio[lo:hi], dtype=np.float32)
-            out = self._closed_set(clip, said, mine[0].participant, r0)
-            if not said and len(out) == 1 and out[0].closed_set is not None:
-                return [replace(empty[0], closed_set=out[0].closed_set)]
-            return out if said else empty
-
-        # Each region alone, on as many threads as the model has replicas: these scorings wait
-        # for the whole salesperson transcript and hold up the script stage (the babble
-        # probe: 7 scorings, 50 s of wall on one lane under load).
-        jobs = sorted(todo)
-        if len(jobs) > 1 and self.workers > 1:
-            with ThreadPoolExecutor(min(self.workers, len(jobs)), "kesu-closed-set") as pool:
-                results = list(pool.map(scored, jobs))
-        else:
-            results = [scored(r) for r in jobs]
-        done = set(jobs)
-        rest = [u for u in utts if u.region_s not in done]
-        return sorted(rest + [u for r in results for u in r], key=lambda u: u.start_s)
-
-    def score_clip(self, clip: np.ndarray) -> ClosedSetScore | None:
-        """The closed-set score of ``clip`` alone (16 kHz mono): the room's noise regions of
-        ``inspection.answer_cohort``."""
-        with self._lock:
-            with self._scorer_lock:
-                if self._scorer is None:
-                    self._scorer = ClosedSetScorer(self._model, self.options.language)
-            with self._counts_lock:
-                self.counts["closed_set_room"] += 1
-            return self._scorer.score(clip)
-
-    def _closed_set(
-        self, clip: np.ndarray, utts: list[Utterance], participant: str, start_s: float
-    ) -> list[Utterance]:
-        """``utts`` of one short region, with the closed-set score when their text is not a
-        clear answer; a region Whisper returned nothing for becomes unrecognised speech
-        carrying the score (an answer lost by the decoder is still evidence)."""
-        o = self.options
-        text = "".join(u.text for u in utts if u.uncertain is None)
-        c = classify_answer(text)
-        clear = c.kind in ("affirmative", "negative") or (c.kind == "unsure" and c.phrase)
-        sure = all(
-            u.uncertain is None and u.confidence >= o.closed_set_below_confidence for u in utts
-        )
-        if utts and clear and c.score >= 1.0 and sure and not o.closed_set_every_region:
-            return utts
-        with self._lock:
-            with self._scorer_lock:
-                if self._scorer is None:
-                    self._scorer = ClosedSetScorer(self._model, self.options.language)
-            with self._counts_lock:
-                self.counts["closed_set"] += 1
-            score = self._scorer.score(clip)
-        if score is None:
-            return utts
-        if not utts:
-            end_s = round(start_s + clip.size / SAMPLE_RATE, 3)
-            return [
-                Utterance(
-                    participant=participant,
-                    start_s=round(start_s, 3),
-                    end_s=end_s,
-                    text="",
-                    uncertain="unrecognised",
-                    closed_set=score,
-                )
-            ]
-        return [replace(u, closed_set=score) for u in utts]
 
 
 def _joined(regions: list[tuple[int, int]], o: DecodeOptions, pad: int) -> list[tuple[int, int]]:

@@ -56,7 +56,7 @@ class Utterance:
     #: model scores the answers a confirmation question can take (inspection.closed_set).
     closed_set: ClosedSetScore | None = None
     #: The decoded region (session seconds, with its padding) of a short customer region whose
-    #: closed-set scoring was deferred (``SpeechRecognizer.score_regions``); else None.
+    #: closed-set scoring was deferred (``AnswerScoring.score_regions``); else None.
     region_s: tuple[float, float] | None = field(default=None, compare=False, repr=False)
 
     @property

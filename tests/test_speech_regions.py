@@ -168,14 +168,14 @@ def test_babble_track_costs_a_bounded_number_of_decodes_and_scorings() -> None:
     windows = [(t0 - 0.5, t1 + 0.5) for t0, t1, _ in placed[:2]]
     tagged = {u.region_s for u in utts if u.region_s is not None}
     near = {r for r in tagged if any(r[0] <= b and a <= r[1] for a, b in windows)}
-    scored = recognizer.score_regions(track, utts, windows)
+    scored = recognizer.answers.score_regions(track, utts, windows)
     assert 1 <= recognizer.counts["closed_set"] <= len(near)
     assert {u.region_s for u in scored if u.closed_set is not None} <= near
     assert len(scored) == len(utts)
     # With two model replicas the regions are scored on two threads at once (the scorings
     # hold up the script stage): the same utterances, in the same order.
     two = SpeechRecognizer(ModelRegistry.from_env().path("whisper-base"), cpu_threads=1, workers=2)
-    assert two.score_regions(track, utts, windows) == scored
+    assert two.answers.score_regions(track, utts, windows) == scored
     assert two.counts["closed_set"] == recognizer.counts["closed_set"]
 
 
