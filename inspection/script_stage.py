@@ -230,7 +230,7 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
             # Same windows (they come from the salesperson's nodes), now with the scores.
             run.utterances["customer"] = scored
             run.script = _align_run(run, th)
-        if needs_cohort(run.script.coverage):
+        if th.answer_cohort and needs_cohort(run.script.coverage):
             # An answer is still a closed-set guess: normalise the scores by the room's
             # own (noise-only regions of the track; None in a quiet room).
             normed = normalise_answers(

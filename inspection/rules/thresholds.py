@@ -67,6 +67,10 @@ class Thresholds:
         0.5,
         "A customer answer that is not a clear yes is reported with severity review instead of fail when the mean recognition probability (0-1) of its words is below this.",
     )
+    answer_cohort: bool = _h(
+        False,
+        "Normalise a customer answer that is still a closed-set guess by the room's own scores (8 noise-only clips of the customer's track; inspection/answer_cohort.py) before deciding it. Off by default: calibrated to pass no hazard, it passed no extra yes on the dev-made babble probes (the reviewed yeses that led were in regions too long to trust) and costs ~17 CPU-s per session, which puts a 20-minute session in babble over the RTF 0.1 budget.",
+    )
     number_min_confidence: float = _h(
         0.5,
         "speech.number_mismatch is review instead of fail when the spoken number's recognition probability is below this: for a number whose recognised characters are known, the probability that the mismatch is real (inspection/number_doubt.py: 1 - P(the characters that would have to be misheard for the policy's value all were)); otherwise the lowest probability of its characters.",
