@@ -5,6 +5,7 @@ the riders sends the one-product form again. Screenshots to ``$KESU_SHOTS``."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,25 @@ async def test_combined_sale_is_entered_checked_and_stored(
     assert "products" not in body and body["product_name"] == "安康终身寿险"
     await expect(page.locator(".session-item")).to_have_count(2)
     no_page_errors(page)
+
+
+async def test_a_form_sent_before_the_templates_arrive_waits_for_them(
+    server: RunningServer, browser: Browser
+) -> None:
+    """On a slow link the form can be filled and sent before /api/templates has answered: it
+    is sent once the list is there, not refused for a template that was not loaded yet."""
+    page = await login(browser, server.url, "sales1")
+
+    async def slow(route: Any) -> None:
+        await asyncio.sleep(3.0)
+        await route.continue_()
+
+    await page.route("**/api/templates", slow)
+    await page.reload()
+    await expect(page.locator("#create-form")).to_be_visible()
+    await fill_main(page)
+    await page.click("#create-submit")
+    await expect(page.locator("#link-panel")).to_be_visible(timeout=20_000)
+    await expect(page.locator("#create-error")).to_be_hidden()
+    no_page_errors(page)
+    await page.context.close()

@@ -8,6 +8,9 @@ import { productsLabel, setupProducts } from "./products.js";
 import { $, copyText, el, svgElement } from "./ui.js";
 
 let templates = [];
+// Settles once /api/templates has answered: a form sent before that (a quick click on a slow
+// link) waits for it instead of failing on an empty template list.
+let templatesLoaded = Promise.resolve();
 let products = null; // the rider rows of a combined sale (products.js)
 
 function fieldLabel(name) {
@@ -92,6 +95,7 @@ function fillTemplates() {
 
 async function create(event) {
   event.preventDefault();
+  await templatesLoaded.catch(() => {});
   const form = $("#create-form");
   const errorEl = $("#create-error");
   const button = $("#create-submit");
@@ -244,9 +248,12 @@ async function main() {
   $("#refresh").addEventListener("click", () => loadSessions().catch((err) => showError($("#page-error"), err)));
   // Language switch: rebuild rows whose text mixes several strings.
   document.addEventListener("kesu:lang", () => loadSessions().catch(() => {}));
-  templates = (await get("/api/templates")).templates;
-  fillTemplates();
-  products.refresh();
+  templatesLoaded = get("/api/templates").then((answer) => {
+    templates = answer.templates;
+    fillTemplates();
+    products.refresh();
+  });
+  await templatesLoaded;
   await loadSessions();
 }
 
