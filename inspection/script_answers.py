@@ -122,7 +122,7 @@ def _answer_in(
         kind, phrase, sure, scored = _closed_set_decision(
             customer, pieces, timed, cls, scored, said, guessed_yes, (w0, w1), st
         )
-        if kind == "affirmative" and sure:
+        if kind == "affirmative" and sure and not _only_voice_energy(customer, w0, w1):
             # The model itself prefers a yes by a wide margin over every other answer.
             cls, uncertain, confidence = AnswerClass(kind, phrase, 1.0), None, None
         else:  # a guess: shown to a reviewer, never a pass
@@ -154,6 +154,16 @@ class _Words:
     used: list[_Piece]
     uncertain: str | None
     shown: list[_Piece]
+
+
+def _only_voice_energy(customer: Sequence[Utterance], w0: float, w1: float) -> bool:
+    """The window holds nothing but stretches found by their level alone (``answer_energy``):
+    no VAD region caught them, so they may be a cough, a door or the other party's voice as
+    well as a lost answer. A closed-set yes there is shown to a reviewer, never a pass: before
+    such stretches were scored, that window was "no answer"; a silent customer must not come
+    out as consent."""
+    inside = [u for u in customer if u.end_s >= w0 and u.start_s <= w1]
+    return bool(inside) and all(u.uncertain == "voice_energy" for u in inside)
 
 
 def _said_nothing(cls: AnswerClass) -> bool:

@@ -184,3 +184,16 @@ def test_a_clear_looking_yes_the_closed_set_hears_as_a_hedge_by_a_small_lead_is_
     s = summarise(tuple(rows), per_token=True, speech_s=2.4)
     assert s.kind == "unsure" and 0.2 < s.margin < 1.0
     assert not passes([_garbled(s, heard, 0.8)])
+
+
+@pytest.mark.parametrize("yes", sorted(NEGATED))
+def test_a_sure_yes_on_a_stretch_found_by_level_alone_is_never_consent(yes: str) -> None:
+    # No VAD region, only a stretch louder than the room (answer_energy): it may be a cough or
+    # a door, so the closed set's yes is evidence for a reviewer, not a pass. The same scores
+    # on a region VAD found (a lost answer) still pass.
+    s = _table(yes, -2.0, lead=0.6, gap=5.0)
+    energy = Utterance("customer", 10.0, 11.0, "", uncertain="voice_energy", closed_set=s)
+    a = answer([energy])
+    assert not passes([energy]) and a.kind == "affirmative" and a.score < 1.0
+    region = Utterance("customer", 10.0, 11.0, "", uncertain="not_above_room", closed_set=s)
+    assert passes([region])
