@@ -18,7 +18,7 @@ from aiortc import sdp as aiortc_sdp
 
 from server.rtc import ice, passthrough
 from server.rtc.errors import RtcError
-from server.rtc.offer import codec_preferences, offered_codecs
+from server.rtc.offer import candidates_for_server, codec_preferences, offered_codecs
 from server.rtc.participant import Participant, other_role
 from server.rtc.passthrough import SenderReport
 from server.rtc.recorder import CLOCK_RATES
@@ -83,7 +83,8 @@ async def negotiate(
     p.out["video"].attach(transceivers["video"].sender)
     p.pc.on("connectionstatechange", partial(on_state, p))
     try:
-        await p.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        offer = RTCSessionDescription(candidates_for_server(offer_sdp), "offer")
+        await p.pc.setRemoteDescription(offer)
     except RtcError:
         raise
     except Exception as exc:

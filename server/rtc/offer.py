@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiortc import RTCRtpSender
@@ -14,6 +15,13 @@ from server.rtc.errors import RtcError
 # remote candidate makes the server send STUN checks to the address it names, so an offer
 # with hundreds would have it probe hosts of the attacker's choosing.
 MAX_CANDIDATES = 64
+
+# A host candidate whose address is an mDNS name (``<uuid>.local``): what Chrome, Safari and
+# Firefox write instead of the local IP address when the page may not learn it.
+_MDNS_CANDIDATE = re.compile(
+    r"^a=candidate:\S+ \d+ \S+ \d+ [^ \r\n]+\.local \d+ [^\r\n]*(?:\r?\n|\Z)", re.I | re.M
+)
+_END_OF_CANDIDATES = re.compile(r"^a=end-of-candidates[ \t]*(?:\r?\n|\Z)", re.M)
 
 
 def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription:
@@ -51,6 +59,25 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
                 f"(at most {MAX_CANDIDATES})",
             )
     return parsed
+
+
+def candidates_for_server(offer_sdp: str) -> str:
+    """``offer_sdp`` as the server's ICE should take it: without mDNS (``*.local``) host
+    candidates and without ``a=end-of-candidates``.
+
+    An mDNS name is answered only on the browser's own network. aioice would resolve it by
+    multicasting a query on the server's network, with a name the client chose, and wait up
+    to a second per offer for an answer that never comes.
+
+    End-of-candidates would let aioice give up as soon as the candidates it was given are
+    exhausted: with none it can pair (only mDNS names, only IPv6 or TCP for an IPv4/UDP
+    server: Firefox ends its complete offers so) it fails before the browser has even seen
+    the answer. Without it the server waits for the browser's checks to its own candidates
+    (from the answer): they arrive from the browser's real address, which ICE then uses (a
+    peer-reflexive candidate, RFC 8445 7.3.1.3). A browser that never gets through is
+    dropped after ``connect_timeout_s`` like any other.
+    """
+    return _END_OF_CANDIDATES.sub("", _MDNS_CANDIDATE.sub("", offer_sdp))
 
 
 def offered_codecs(parsed: aiortc_sdp.SessionDescription, kind: str) -> list[str]:
