@@ -239,3 +239,34 @@ async def test_a_browser_without_usable_candidates_is_recorded(tmp_path: Path, s
     probe = await asyncio.to_thread(probe_recording, seg.path)
     assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus")
     assert probe.video_frames > 20 and probe.decode_errors == 0
+
+
+async def test_a_safari_shaped_h264_offer_is_recorded_in_h264(tmp_path: Path) -> None:
+    """H264 listed as Safari lists it (High 640c1f before Constrained Baseline 42e01f) and no
+    VP8: the room takes H264 Constrained Baseline, and what an aiortc peer encodes in it is
+    recorded and decodes with PyAV."""
+    sdir = SessionDir.create(tmp_path, "s-safari-h264")
+    room = Room(sdir, RtcSettings(loopback_only=True, sync_wait_s=0.5))
+    timeline = MediaTimeline()
+    client = ClientPeer([ToneAudioTrack(timeline), PatternVideoTrack("customer", timeline)])
+    offer = without_codec(await client.offer(), "VP8")
+    offer = offer.replace("profile-level-id=42001f", "profile-level-id=640c1f")
+    assert "VP8" not in offer and offer.index("640c1f") < offer.index("42e01f")
+    try:
+        answer = await room.join("customer", offer)
+        assert answered(answer, "video") == [
+            "H264 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+        ]
+        await client.accept(answer)
+        for _ in range(300):
+            if room.stats().get("customer", {}).get("recorded", {}).get("video", 0) > 20:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await room.close()
+        await client.close()
+    (seg,) = sdir.segments()
+    probe = await asyncio.to_thread(probe_recording, seg.path)
+    assert (probe.video_codec, probe.audio_codec) == ("h264", "opus")
+    assert probe.video_frames > 20 and probe.decode_errors == 0
+    assert probe.audio_rms > 0.02
