@@ -1,0 +1,87 @@
+"""Offers the pages never make themselves but a browser or an in-app wrapper might: Chromium
+asked for simulcast (three ``a=rid`` layers) and with audio RED preferred over Opus. The
+server answers without simulcast and with Opus only; the real browser then sends one video
+stream and plain Opus, and the recording decodes (docs/browsers.md, "Which offers the server
+takes"; the same offers are replayed in tests/test_sdp_browsers.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from flows import MEDIA, UI_TIMEOUT_MS
+from kesu_e2e import KesuServer
+from playwright.async_api import Browser, expect
+from test_phone_browsers import create_session
+
+from server.rtc.probe import probe_recording
+
+pytestmark = pytest.mark.e2e
+
+# The page's addTrack(camera) becomes a simulcast transceiver; RED is put first for audio.
+SIMULCAST_RED_FIRST = """(() => {
+  const addTrack = RTCPeerConnection.prototype.addTrack;
+  RTCPeerConnection.prototype.addTrack = function (track, ...streams) {
+    if (track.kind !== "video") return addTrack.call(this, track, ...streams);
+    return this.addTransceiver(track, {
+      direction: "sendrecv",
+      streams,
+      sendEncodings: [
+        { rid: "h" },
+        { rid: "m", scaleResolutionDownBy: 2 },
+        { rid: "l", scaleResolutionDownBy: 4 },
+      ],
+    }).sender;
+  };
+  const createOffer = RTCPeerConnection.prototype.createOffer;
+  RTCPeerConnection.prototype.createOffer = function (...args) {
+    const codecs = RTCRtpReceiver.getCapabilities("audio").codecs;
+    const red = codecs.filter((c) => /red/i.test(c.mimeType));
+    const rest = codecs.filter((c) => !/red/i.test(c.mimeType));
+    for (const t of this.getTransceivers()) {
+      if (t.receiver.track.kind === "audio") t.setCodecPreferences([...red, ...rest]);
+    }
+    return createOffer.apply(this, args);
+  };
+})();"""
+
+
+async def test_simulcast_and_red_first_offer_is_recorded(
+    kesu_server: KesuServer, browsers: dict[str, Browser]
+) -> None:
+    browser = browsers["customer"]
+    url = await create_session(kesu_server, browser, "call")
+    context = await browser.new_context(locale="zh-CN", permissions=MEDIA)
+    await context.add_init_script(script=SIMULCAST_RED_FIRST)
+    page = await context.new_page()
+    await page.goto(url)
+    await page.check("#consent-check", timeout=UI_TIMEOUT_MS)
+    await page.click("#consent-button")
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    await page.click("#enter-call")
+    await expect(page.locator("#rtc-state")).to_have_text("已连接", timeout=UI_TIMEOUT_MS)
+    await expect(page.locator("#rec-indicator")).to_have_attribute("data-rec", "on")
+    local = await page.evaluate("() => window.kesuCall.pc.localDescription.sdp")
+    remote = await page.evaluate("() => window.kesuCall.pc.remoteDescription.sdp")
+    audio_offer = local.split("m=audio", 1)[1].split("\r\n", 1)[0]
+    red_pt = local.split(" red/48000/2", 1)[0].rsplit("a=rtpmap:", 1)[1]
+    assert audio_offer.split(" ")[3] == red_pt, audio_offer  # RED listed first
+    assert "a=simulcast:send h;m;l" in local
+    assert "a=simulcast" not in remote and "red/" not in remote.split("m=video", 1)[0]
+    await page.wait_for_timeout(3000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#leave")
+    await expect(page.locator("#view-left")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await context.close()
+
+    files = sorted((kesu_server.data_dir / "sessions").glob("*/customer-000.mkv"))
+    assert len(files) == 1, files
+    for _ in range(100):  # the segment is finalised once the server has handled the leave
+        if '"finished"' in (files[0].parent / "metadata.json").read_text("utf-8"):
+            break
+        await asyncio.sleep(0.1)
+    probe = await asyncio.to_thread(probe_recording, files[0])
+    assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus"), probe
+    assert probe.video_frames > 30 and probe.decode_errors == 0, probe
+    assert probe.audio_rms > 0.01, probe  # the fake microphone's tone, not silence
