@@ -1,8 +1,10 @@
 """Offers the pages never make themselves but a browser or an in-app wrapper might: Chromium
 asked for simulcast (three ``a=rid`` layers) and with audio RED preferred over Opus. The
 server answers without simulcast and with Opus only; the real browser then sends one video
-stream and plain Opus, and the recording decodes (docs/browsers.md, "Which offers the server
-takes"; the same offers are replayed in tests/test_sdp_browsers.py).
+stream and plain Opus, and the recording decodes. And an offer the room cannot take (H264
+only, after the salesperson's VP8 fixed the room's codec) is refused with the sentence the
+customer's page shows (docs/browsers.md, "Which offers the server takes"; the same kinds of
+offers are replayed in tests/test_sdp_browsers.py).
 """
 
 from __future__ import annotations
@@ -10,10 +12,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from flows import MEDIA, UI_TIMEOUT_MS
+from flows import (
+    MEDIA,
+    UI_TIMEOUT_MS,
+    Shots,
+    customer_consents_and_checks,
+    open_call_pages,
+    salesperson_creates_session,
+    salesperson_starts_call,
+)
 from kesu_e2e import KesuServer
 from playwright.async_api import Browser, expect
-from test_phone_browsers import create_session
+from test_phone_browsers import H264_ONLY, create_session
 
 from server.rtc.probe import probe_recording
 
@@ -85,3 +95,27 @@ async def test_simulcast_and_red_first_offer_is_recorded(
     assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus"), probe
     assert probe.video_frames > 30 and probe.decode_errors == 0, probe
     assert probe.audio_rms > 0.01, probe  # the fake microphone's tone, not silence
+
+
+async def test_an_offer_the_room_cannot_take_is_explained_on_the_page(
+    kesu_server: KesuServer, browsers: dict[str, Browser]
+) -> None:
+    pages = await open_call_pages(browsers)
+    sales, customer = pages.sales, pages.customer
+    await pages.customer_ctx.add_init_script(script=H264_ONLY)
+    url = await salesperson_creates_session(sales, kesu_server, Shots(None))
+    await sales.click("#enter-call")
+    await salesperson_starts_call(sales)  # Chromium offers VP8 first: the room is VP8
+    await customer_consents_and_checks(customer, url, Shots(None))
+    async with customer.expect_response(lambda r: r.url.endswith("/offer")) as answer:
+        await customer.click("#enter-call")
+    response = await answer.value
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "codec_unsupported"
+    error = customer.locator("#page-error")
+    await expect(error).to_contain_text("您的浏览器不支持所需的音视频格式", timeout=UI_TIMEOUT_MS)
+    await expect(customer.locator("#rtc-state")).not_to_have_text("已连接")
+    # Refused, not half-joined: the salesperson's call goes on, the customer is not online.
+    await expect(sales.locator("#rtc-state")).to_have_text("已连接")
+    await expect(sales.locator("#customer-state")).not_to_have_text("客户已在线")
+    await pages.close()
