@@ -22,6 +22,11 @@ def hash_file(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex of a file (blocking: call from a thread)."""
+    return hash_file(path)[1]
+
+
 def hash_if_present(path: Path) -> tuple[int, str] | None:
     """``hash_file`` of a file with something in it; None for a missing or empty file (a
     segment no media reached)."""

@@ -37,6 +37,7 @@ from inspection.templates import (
 from server import audit, creation_limit, nodes
 from server.api.schemas.sessions import NewSessionBody
 from server.context import AppContext
+from server.durable_files import sha256_file
 from server.errors import KesuError
 from server.session_dir import SessionDir
 from server.session_format import METADATA
@@ -313,7 +314,7 @@ async def create_session(
 def _create_dir(root: Path, session_id: str, **fields: Any) -> tuple[SessionDir, str]:
     """Create the session directory (blocking) and hash the metadata.json it wrote."""
     sdir = SessionDir.create(root, session_id, **fields)
-    return sdir, audit.sha256_file(sdir.path / METADATA)
+    return sdir, sha256_file(sdir.path / METADATA)
 
 
 async def get_session(ctx: AppContext, session_id: str) -> RecordingSession:
