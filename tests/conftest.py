@@ -13,6 +13,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+# Re-exported: the tests take the body from here, beside the other helpers.
+from scripts.session_body import VALID_ID as VALID_ID
+from scripts.session_body import new_session_body as new_session_body
 from server.app import create_app
 from server.context import CTX, AppContext
 from server.security import hash_password
@@ -154,23 +157,3 @@ async def client_factory(server: RunningServer) -> AsyncIterator[Any]:
     yield make
     for c in clients:
         await c.close()
-
-
-VALID_ID = "11010519491231002X"
-
-
-def new_session_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "customer_name": "张三",
-        "customer_id_number": VALID_ID,
-        "product_name": "示例终身寿险",
-        "product_type": "traditional",
-        "template_id": "traditional_life",
-        "premium": 12000,
-        "payment_method": "年交",
-        "payment_years": 10,
-        "insurance_years": 20,
-        "cooling_off_days": 15,
-    }
-    body.update(overrides)
-    return body
