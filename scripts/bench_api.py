@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from scripts.bench_live import (  # noqa: E402 (after the path is set)
     media_tables,
 )
 from scripts.session_body import new_session_body  # noqa: E402
+from server.localservers import free_port  # noqa: E402
 
 PASSWORD = "bench-password-1"
 SALESPEOPLE = 20
@@ -57,12 +57,6 @@ MIX = (
     ("session_create", 10, False),
     ("login", 5, False),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Api:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from scripts.session_body import VALID_ID as VALID_ID
 from scripts.session_body import new_session_body as new_session_body
 from server.app import create_app
 from server.context import CTX, AppContext
+from server.localservers import free_port as free_port
+from server.localservers import postgres_server
 from server.security import hash_password
 from server.settings import Settings, load_settings
 from server.store.models import User
@@ -25,10 +26,12 @@ from server.store.models import User
 PASSWORD = "correct-horse-9"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture(scope="module")
+def pg_admin() -> Iterator[str]:
+    """A throw-away PostgreSQL server, one per test module that asks for it; each test
+    makes its own database on it (``fresh_database``)."""
+    with postgres_server(free_port()) as dsn:
+        yield dsn
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
