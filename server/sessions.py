@@ -149,6 +149,17 @@ def rendered_nodes(template_id: str, policy: Policy) -> list[RenderedNode]:
         raise SessionError(400, "invalid_template", str(exc).splitlines()[0]) from None
 
 
+def node_of(row: RecordingSession, node_id: str) -> RenderedNode:
+    """The node ``node_id`` of the session's script; one not in it is the user's fault (400)."""
+    nodes = rendered_nodes(row.template_id, Policy.from_dict(row.policy))
+    node = next((n for n in nodes if n.id == node_id), None)
+    if node is None:
+        raise SessionError(
+            400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
+        )
+    return node
+
+
 def builtin_template(template_id: str) -> Template:
     """A template by id (built-in or in ``KESU_TEMPLATES_DIR``), parsed once per process:
     parsing its YAML took a few ms of the event loop on every session creation and join-page
