@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,16 @@ def pg_admin() -> Iterator[str]:
     makes its own database on it (``fresh_database``)."""
     with postgres_server(free_port()) as dsn:
         yield dsn
+
+
+async def wait_for(predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
+    """Poll ``predicate`` until it holds. ``limit_s`` only bounds a failing test (it is no
+    timing assertion): generous, for a loaded machine."""
+    for _ in range(int(limit_s / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("condition not reached")
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
