@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,22 +42,11 @@ from scripts.bench_live import (  # noqa: E402 (after the path is set)
     media_child,
     media_tables,
 )
+from scripts.session_body import new_session_body  # noqa: E402
+from server.localservers import free_port  # noqa: E402
 
 PASSWORD = "bench-password-1"
 SALESPEOPLE = 20
-
-SESSION_BODY: dict[str, Any] = {
-    "customer_name": "张三",
-    "customer_id_number": "11010519491231002X",
-    "product_name": "示例终身寿险",
-    "product_type": "traditional",
-    "template_id": "traditional_life",
-    "premium": 12000,
-    "payment_method": "年交",
-    "payment_years": 10,
-    "insurance_years": 20,
-    "cooling_off_days": 15,
-}
 
 # (name, weight, read?) of each client action
 MIX = (
@@ -69,12 +57,6 @@ MIX = (
     ("session_create", 10, False),
     ("login", 5, False),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Api:
@@ -172,7 +154,7 @@ async def client(
             elif action == "me":
                 status, _ = await api.call("GET", "/api/me")
             elif action == "session_create":
-                status, _ = await api.call("POST", "/api/sessions", SESSION_BODY)
+                status, _ = await api.call("POST", "/api/sessions", new_session_body())
             else:
                 status = await api.login(name)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -288,7 +270,7 @@ async def join_tokens(base: str, count: int) -> list[str]:
     for n in range(count):
         api = Api(base)
         assert await api.login(f"sales{n % SALESPEOPLE}") == 200
-        status, body = await api.call("POST", "/api/sessions", SESSION_BODY)
+        status, body = await api.call("POST", "/api/sessions", new_session_body())
         assert status == 201, body
         status, link = await api.call("POST", f"/api/sessions/{body['session']['id']}/link")
         assert status == 200, link

@@ -168,14 +168,15 @@ def count_recording(session_dir: Path, windows: list[tuple[float, float]]) -> di
 
 async def media_child(base: str, baseline_s: float, server_pid: int) -> None:
     """Run one live session through the API; print a JSON line per event on stdout."""
-    from scripts.bench_api import SESSION_BODY, Api
+    from scripts.bench_api import Api
     from scripts.bench_sessions import load_or_encode_loops
+    from scripts.session_body import new_session_body
     from server.rtc.client import ClientPeer, LoopedPacketTrack, MediaTimeline
 
     loops = load_or_encode_loops(Path(tempfile.gettempdir()) / "kesu-bench-loops-v2.pkl")
     api = Api(base)
     assert await api.login("sales0") == 200
-    status, body = await api.call("POST", "/api/sessions", SESSION_BODY)
+    status, body = await api.call("POST", "/api/sessions", new_session_body())
     assert status == 201, body
     sid = body["session"]["id"]
     status, link = await api.call("POST", f"/api/sessions/{sid}/link")

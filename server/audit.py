@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from server.audit_trail import TRAIL_KEY, AuditTrail
+from server.durable_files import sha256_file
 from server.store.models import AuditEntry
 from server.store.types import iso, utcnow
 
@@ -139,15 +140,6 @@ ANCHOR_ACTIONS = ("session.end", "session.interrupted", "files.anchor", "metadat
 #: Anchors ``metadata.json`` after each change (server/audit_metadata.py).
 METADATA_ACTION = "metadata.anchor"
 DELETE_ACTION = "session.delete"
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 hex of a file, read in 1 MiB blocks (blocking: call from a thread)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def anchors_of(entries: Iterable[AuditEntry]) -> dict[str, str]:

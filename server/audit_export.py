@@ -38,10 +38,10 @@ from server.audit import (
     anchors_of,
     record,
     session_entries,
-    sha256_file,
 )
 from server.audit_keys import make_checkpoint
 from server.audit_trail import TRAIL_KEY, AuditTrail
+from server.durable_files import sha256_file
 from server.store.models import AuditEntry
 from server.store.types import iso, utcnow
 

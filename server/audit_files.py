@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.archive import key_of
-from server.audit import ANCHOR_ACTIONS, DELETE_ACTION, anchors_of, sha256_file
+from server.audit import ANCHOR_ACTIONS, DELETE_ACTION, anchors_of
 from server.blobs import ObjectBlobStore
+from server.durable_files import sha256_file
 from server.store.models import AuditEntry, RecordingSession
 
 HOLD, RELEASE = "retention.hold", "retention.release"

@@ -1,11 +1,13 @@
-"""Blocking file helpers of the session directories: a durable atomic write (a crash leaves
-the old file or the new one, never half of either) and a file's size and SHA-256."""
+"""Blocking file helpers: a durable atomic write (a crash leaves the old file or the new one,
+never half of either), also for secrets (owner-only from the first byte), and a file's
+size and SHA-256."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 
@@ -20,6 +22,11 @@ def hash_file(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex of a file (blocking: call from a thread)."""
+    return hash_file(path)[1]
+
+
 def hash_if_present(path: Path) -> tuple[int, str] | None:
     """``hash_file`` of a file with something in it; None for a missing or empty file (a
     segment no media reached)."""
@@ -31,12 +38,23 @@ def hash_if_present(path: Path) -> tuple[int, str] | None:
     return hash_file(path)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary sibling, fsync it, replace ``path`` with it, and fsync
-    the directory so that the rename itself survives a crash."""
-    tmp = path.with_name(f".{path.name}.tmp")
+def atomic_write(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Replace ``path`` with ``data``, durably: a crash leaves the old file or the new one,
+    never half of either. ``private`` makes the file readable by its owner only (secrets).
+
+    The data goes to a temporary sibling under a fresh random name, created with O_EXCL so
+    that no file or symlink planted beside ``path`` is written through, and with its final
+    mode from the first byte: writing first and chmodding after left a secret readable to
+    every local user for a moment (umask 022). It is fsynced, renamed over ``path`` (which
+    replaces a symlink there rather than writing through it), and the directory is fsynced
+    so that the rename itself survives a crash. The leading dot keeps a temporary file out
+    of the audit's file listings."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    # O_EXCL also refuses a symlink at ``tmp``; the umask still narrows 0o666 as open() does.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    fd = os.open(tmp, flags, 0o600 if private else 0o666)
     try:
-        with open(tmp, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

@@ -11,7 +11,6 @@ import asyncio
 from typing import Any
 
 from inspection.playback import PlaybackError, encode_opus
-from inspection.policy import Policy
 from inspection.templates import RenderedNode
 from server import session_call, sessions
 from server.context import AppContext
@@ -49,12 +48,7 @@ async def play_node(ctx: AppContext, row: RecordingSession, node_id: str) -> dic
     """Start playing ``node_id`` into the session's room; returns the playback state."""
     if row.status not in session_call.LIVE_STATES:
         raise sessions.SessionError(409, "session_ended", "this session has ended")
-    nodes = sessions.rendered_nodes(row.template_id, Policy.from_dict(row.policy))
-    node = next((n for n in nodes if n.id == node_id), None)
-    if node is None:
-        raise sessions.SessionError(
-            400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
-        )
+    node = sessions.node_of(row, node_id)
     if node.playback is None:
         raise sessions.SessionError(400, "no_playback", f"node {node_id!r} has no recorded audio")
     room = ctx.rooms.get(row.id)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from server.durable_files import atomic_write
 
 _hasher = PasswordHasher()
 
@@ -46,24 +45,10 @@ def generate_password() -> str:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a secret to ``path``, readable by its owner only from its first byte.
-
-    ``tempfile.mkstemp`` makes the file with mode 600 under a fresh random name (O_EXCL: no
-    file or symlink planted beside it is followed), and it is renamed over ``path`` (which
-    replaces a symlink there rather than writing through it). Writing first and chmodding
-    after left the secret readable to every local user for a moment (umask 022)."""
+    """Write a secret to ``path``, readable by its owner only from its first byte, never
+    through a file or symlink planted there or beside it (``atomic_write``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data, private=True)
 
 
 def load_or_create_key(path: Path) -> bytes:

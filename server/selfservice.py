@@ -28,7 +28,7 @@ import numpy as np
 
 from inspection.idnumber import mask_id
 from inspection.policy import Policy
-from inspection.templates import RenderedNode, load_template
+from inspection.templates import load_template
 from server import session_call, sessions
 from server.context import AppContext
 from server.session_dir import SessionDir
@@ -91,16 +91,6 @@ def require_self_service(ctx: AppContext, row: RecordingSession) -> None:
         raise sessions.SessionError(
             409, "consent_required", "the customer must consent to recording first"
         )
-
-
-def node_of(row: RecordingSession, node_id: str) -> RenderedNode:
-    nodes = sessions.rendered_nodes(row.template_id, Policy.from_dict(row.policy))
-    node = next((n for n in nodes if n.id == node_id), None)
-    if node is None:
-        raise sessions.SessionError(
-            400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
-        )
-    return node
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +156,7 @@ async def answer(
     """Hear and classify the answer to ``node_id``; ``retry`` asks the page to ask again,
     ``review`` says the answer stays unclear after the last attempt (marked for a reviewer)."""
     require_self_service(ctx, row)
-    node = node_of(row, node_id)
+    node = sessions.node_of(row, node_id)
     if not node.requires_answer:
         raise sessions.SessionError(400, "no_answer_needed", f"node {node_id!r} asks nothing")
     sdir = sessions.session_dir(ctx, row.id)
@@ -280,7 +270,7 @@ async def document(
     ctx: AppContext, row: RecordingSession, node_id: str, image: str
 ) -> dict[str, Any]:
     require_self_service(ctx, row)
-    node = node_of(row, node_id)
+    node = sessions.node_of(row, node_id)
     if node.document is None:
         raise sessions.SessionError(400, "no_document", f"node {node_id!r} shows no document")
     risk = load_template(row.template_id).risk_sentence

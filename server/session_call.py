@@ -13,13 +13,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from inspection.policy import Policy
 from server import audit, nodes
 from server.context import AppContext
 from server.rtc.errors import RtcError
 from server.sdp_check import check_offer, public_message
 from server.session_dir import EventBudgetSpent, SessionDir
-from server.sessions import SessionError, local_dir, rendered_nodes, session_dir
+from server.sessions import SessionError, local_dir, node_of, session_dir
 from server.store.models import RecordingSession
 from server.store.types import iso, utcnow
 
@@ -172,11 +171,7 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
     """The salesperson moved the teleprompter to ``node_id``; stored with the server time."""
     if row.status not in LIVE_STATES:
         raise SessionError(409, "session_ended", "this session has ended")
-    nodes = rendered_nodes(row.template_id, Policy.from_dict(row.policy))
-    if node_id not in {n.id for n in nodes}:
-        raise SessionError(
-            400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
-        )
+    node_of(row, node_id)  # refuses a node not in the script (400)
     await add_client_event(ctx, await local_dir(ctx, row.id), "node", node=node_id)
     if ctx.live is not None:
         ctx.live.marker(row.id, node_id)

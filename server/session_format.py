@@ -9,6 +9,7 @@ one writer.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,17 @@ def validate_session_id(session_id: str) -> str:
     if not isinstance(session_id, str) or not SESSION_ID_RE.fullmatch(session_id):
         raise InvalidSessionId(f"invalid session id {session_id!r}: only [a-z0-9-], 1-64 chars")
     return session_id
+
+
+def read_metadata(session_path: Path) -> dict[str, Any]:
+    """A session's ``metadata.json`` for the review and media pages (blocking): {} when it
+    is missing, unreadable or not an object, and the caller shows what it can without it."""
+    path = session_path / METADATA
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def utc_now() -> datetime:

@@ -37,6 +37,7 @@ from inspection.templates import (
 from server import audit, creation_limit, nodes
 from server.api.schemas.sessions import NewSessionBody
 from server.context import AppContext
+from server.durable_files import sha256_file
 from server.errors import KesuError
 from server.session_dir import SessionDir
 from server.session_format import METADATA
@@ -146,6 +147,17 @@ def rendered_nodes(template_id: str, policy: Policy) -> list[RenderedNode]:
         return render(builtin_template(template_id), policy)
     except TemplateError as exc:
         raise SessionError(400, "invalid_template", str(exc).splitlines()[0]) from None
+
+
+def node_of(row: RecordingSession, node_id: str) -> RenderedNode:
+    """The node ``node_id`` of the session's script; one not in it is the user's fault (400)."""
+    nodes = rendered_nodes(row.template_id, Policy.from_dict(row.policy))
+    node = next((n for n in nodes if n.id == node_id), None)
+    if node is None:
+        raise SessionError(
+            400, "unknown_node", f"node {node_id!r} is not in template {row.template_id}"
+        )
+    return node
 
 
 def builtin_template(template_id: str) -> Template:
@@ -313,7 +325,7 @@ async def create_session(
 def _create_dir(root: Path, session_id: str, **fields: Any) -> tuple[SessionDir, str]:
     """Create the session directory (blocking) and hash the metadata.json it wrote."""
     sdir = SessionDir.create(root, session_id, **fields)
-    return sdir, audit.sha256_file(sdir.path / METADATA)
+    return sdir, sha256_file(sdir.path / METADATA)
 
 
 async def get_session(ctx: AppContext, session_id: str) -> RecordingSession:

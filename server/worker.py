@@ -26,6 +26,7 @@ from sqlalchemy import delete
 from server import audit
 from server.archive import fetch_session
 from server.context import AppContext
+from server.durable_files import atomic_write
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
 from server.parentwatch import die_with_parent
 from server.store.models import FindingRow, InspectionReport, RecordingSession
@@ -65,9 +66,9 @@ def _inspect_in_process(job_id: int, session_dir: str) -> dict[str, Any]:
     inp = load_session_dir(Path(session_dir))
     report = _PROCESS["inspector"].run(inp, progress=progress)
     data: dict[str, Any] = report.to_dict()
-    tmp = Path(session_dir) / "report.json.tmp"
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(Path(session_dir) / "report.json")
+    # Durable before the job is done: report.json is anchored in the audit chain next.
+    raw = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+    atomic_write(Path(session_dir) / "report.json", raw)
     return data
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+# Re-exported: the tests take the body from here, beside the other helpers.
+from scripts.session_body import VALID_ID as VALID_ID
+from scripts.session_body import new_session_body as new_session_body
 from server.app import create_app
 from server.context import CTX, AppContext
+from server.localservers import free_port as free_port
+from server.localservers import postgres_server
 from server.security import hash_password
 from server.settings import Settings, load_settings
 from server.store.models import User
@@ -22,10 +27,22 @@ from server.store.models import User
 PASSWORD = "correct-horse-9"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture(scope="module")
+def pg_admin() -> Iterator[str]:
+    """A throw-away PostgreSQL server, one per test module that asks for it; each test
+    makes its own database on it (``fresh_database``)."""
+    with postgres_server(free_port()) as dsn:
+        yield dsn
+
+
+async def wait_for(predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
+    """Poll ``predicate`` until it holds. ``limit_s`` only bounds a failing test (it is no
+    timing assertion): generous, for a loaded machine."""
+    for _ in range(int(limit_s / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("condition not reached")
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -154,23 +171,3 @@ async def client_factory(server: RunningServer) -> AsyncIterator[Any]:
     yield make
     for c in clients:
         await c.close()
-
-
-VALID_ID = "11010519491231002X"
-
-
-def new_session_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "customer_name": "张三",
-        "customer_id_number": VALID_ID,
-        "product_name": "示例终身寿险",
-        "product_type": "traditional",
-        "template_id": "traditional_life",
-        "premium": 12000,
-        "payment_method": "年交",
-        "payment_years": 10,
-        "insurance_years": 20,
-        "cooling_off_days": 15,
-    }
-    body.update(overrides)
-    return body

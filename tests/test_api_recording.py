@@ -18,7 +18,7 @@ from typing import Any
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
 from server.rtc.probe import probe_recording
 from server.session_format import iso_z
-from tests.conftest import PASSWORD, Client, RunningServer, free_port, new_session_body
+from tests.conftest import PASSWORD, Client, RunningServer, free_port, new_session_body, wait_for
 from tests.test_api_auth import assert_error
 
 FPS = 15
@@ -35,14 +35,6 @@ async def join(client: Client, path: str, role: str) -> ClientPeer:
     assert status == 200, body
     await peer.accept(body["sdp"])
     return peer
-
-
-async def wait_for(pred: Any, limit_s: float = 15.0) -> None:
-    for _ in range(int(limit_s / 0.1)):
-        if pred():
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError("condition not reached")
 
 
 async def open_session(sales: Client) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 
 from server import audit
 from server.audit_export_verify import verify_export
+from server.durable_files import sha256_file
 from server.store.models import AuditEntry
 from tests.audit_cli import run_cli
 from tests.conftest import RunningServer
@@ -106,7 +107,7 @@ async def test_derived_files_are_anchored_at_decision(
         "report.json",
         "evidence/002-face.absent-customer-3.0s.jpg",
     }
-    assert anchors["review.mp4"] == audit.sha256_file(built.file("review.mp4"))
+    assert anchors["review.mp4"] == sha256_file(built.file("review.mp4"))
     # anchor_outputs never re-anchors a changed file: the change must be reported instead.
     _flip_byte(built.file("review.mp4"), 100)
     new = await audit.anchor_outputs(server.ctx.db.session, built.dir, built.id)

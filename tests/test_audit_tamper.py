@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from server import audit
+from server.durable_files import sha256_file
 from server.settings import Settings
 from server.store.models import (
     AuditEntry,
@@ -84,7 +85,7 @@ async def test_rewriting_the_chain_after_replacing_a_recording_is_caught(
             )
         ).scalar_one()
         files = dict(end.detail["files"])
-        files["customer-000.mkv"] = audit.sha256_file(built.file("customer-000.mkv"))
+        files["customer-000.mkv"] = sha256_file(built.file("customer-000.mkv"))
         end.detail = {**end.detail, "files": files}
         seq = end.seq
     await _rehash_from(server, seq)
@@ -174,7 +175,7 @@ async def test_metadata_is_anchored_at_each_change_and_an_edit_is_caught(
         )
     # Creation, segments, node events, consent, end: several writes, several anchors.
     assert len(anchors) >= 3
-    assert anchors[-1]["files"]["metadata.json"] == audit.sha256_file(meta_path)
+    assert anchors[-1]["files"]["metadata.json"] == sha256_file(meta_path)
     await _intact(server, capsys)
 
     meta = json.loads(meta_path.read_text("utf-8"))

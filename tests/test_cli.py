@@ -8,14 +8,13 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy import select
 
-from server.localservers import fresh_database, postgres_server
+from server.localservers import fresh_database
 from server.store.models import AuditEntry
 from tests.conftest import PASSWORD, Client, RunningServer, free_port
 
@@ -133,12 +132,6 @@ def test_commands_say_which_data_dir_and_database_they_use(tmp_path: Path) -> No
     assert done.returncode == 2
     assert "postgresql+asyncpg://kesu:***@127.0.0.1" in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
-
-
-@pytest.fixture(scope="module")
-def pg_admin() -> Iterator[str]:
-    with postgres_server(free_port()) as dsn:
-        yield dsn
 
 
 async def test_postgres_database_without_schema_is_refused_until_migrated(

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -18,19 +18,13 @@ from sqlalchemy import select
 from server.app import build_queue
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
 from server.jobs_pg import ProcrastinateQueue
-from server.localservers import fresh_database, postgres_server
+from server.localservers import fresh_database
 from server.settings import Settings
 from server.store.db import Database
 from server.store.models import Job
-from tests.conftest import free_port, make_settings
+from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def pg_admin() -> Iterator[str]:
-    with postgres_server(free_port()) as dsn:
-        yield dsn
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], what: str, limit_s: float = 60) -> None:

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from server import audit_verify, housekeeping, nodes, session_call, sessions
 from server.app import create_app
 from server.context import CTX
-from server.localservers import fresh_database, postgres_server
+from server.localservers import fresh_database
 from server.rtc.client import ClientPeer
 from server.session_dir import SessionDir
 from server.store.models import AuditEntry, Job, MediaNode, RecordingSession
@@ -63,12 +63,6 @@ class Cluster:
     sales_a: Client
     sales_b: Client
     peers: list[ClientPeer]
-
-
-@pytest.fixture(scope="module")
-def pg_admin() -> Iterator[str]:
-    with postgres_server(free_port()) as dsn:
-        yield dsn
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

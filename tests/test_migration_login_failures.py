@@ -4,7 +4,6 @@ primary key and expiry index, takes counts, and goes away again on downgrade."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,11 +13,10 @@ from alembic import command
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from server.localservers import fresh_database, postgres_server
+from server.localservers import fresh_database
 from server.login_failures import Window, failed, refusal
 from server.store.db import alembic_config, upgrade
 from server.store.types import utcnow
-from tests.conftest import free_port
 
 BEFORE = "0004_finding_message_en"
 REVISION = "0005_login_failures"
@@ -79,12 +77,6 @@ async def _check(url: str) -> None:
 
 async def test_sqlite_login_failures_up_and_down(tmp_path: Path) -> None:
     await _check(f"sqlite+aiosqlite:///{tmp_path / 'kesu.db'}")
-
-
-@pytest.fixture(scope="module")
-def pg_admin() -> Iterator[str]:
-    with postgres_server(free_port()) as dsn:
-        yield dsn
 
 
 async def test_postgres_login_failures_up_and_down(pg_admin: str) -> None:

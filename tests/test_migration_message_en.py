@@ -5,19 +5,16 @@ versions under ``_message_en`` in its evidence JSON, moves into the ``message_en
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from server.localservers import fresh_database, postgres_server
+from server.localservers import fresh_database
 from server.store.db import alembic_config, upgrade
 from server.store.types import UTCDateTime, utcnow
-from tests.conftest import free_port
 
 BEFORE = "0003_media_nodes"
 REVISION = "0004_finding_message_en"
@@ -150,12 +147,6 @@ async def _check(url: str) -> None:
 
 async def test_sqlite_moves_message_en_into_its_column(tmp_path: Path) -> None:
     await _check(f"sqlite+aiosqlite:///{tmp_path / 'kesu.db'}")
-
-
-@pytest.fixture(scope="module")
-def pg_admin() -> Iterator[str]:
-    with postgres_server(free_port()) as dsn:
-        yield dsn
 
 
 async def test_postgres_moves_message_en_into_its_column(pg_admin: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +14,16 @@ import pytest
 from sqlalchemy import func, select
 
 from server.context import AppContext
-from server.localservers import fresh_database, postgres_server
+from server.localservers import fresh_database
 from server.reviews import decisions, rerecord
 from server.reviews.access import ReviewError
 from server.store.models import RecordingSession, RerecordRequest, ReviewDecision
-from tests.conftest import add_test_users, free_port, make_settings, start_server
+from tests.conftest import add_test_users, make_settings, start_server
 from tests.review_fixtures import build_session, set_review_status, user_named
 
 # How long the first decision waits, inside its transaction, for the second to catch up
 # (a rendezvous that makes the race happen every time; not an assertion on time).
 RENDEZVOUS_S = 5.0
-
-
-@pytest.fixture(scope="module")
-def pg_admin() -> Iterator[str]:
-    with postgres_server(free_port()) as dsn:
-        yield dsn
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
@@ -16,6 +15,7 @@ from server.rtc.medialoop import MediaLoop, on_media_loop
 from server.rtc.room import Room
 from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir
+from tests.conftest import wait_for
 
 SETTINGS = RtcSettings(loopback_only=True, keyframe_interval_s=2.0, sync_wait_s=1.5)
 
@@ -61,14 +61,6 @@ async def _client(role: str) -> ClientPeer:
     return ClientPeer([PatternVideoTrack(role, timeline, fps=15), ToneAudioTrack(timeline)])
 
 
-async def _wait_for(predicate: Callable[[], bool], limit_s: float = 30.0) -> None:
-    for _ in range(int(limit_s / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("condition not reached")
-
-
 def _counts(room: Room) -> tuple[int, int]:
     """Video packets the room received from the salesperson, and relayed to the customer."""
     stats = room.stats()
@@ -93,7 +85,7 @@ async def test_media_flows_while_the_callers_loop_is_blocked(tmp_path: Path) -> 
             clients.append(client)
             answer = await room.join(role, await peers.run(client.offer()))
             await peers.run(client.accept(answer))
-        await _wait_for(lambda: min(_counts(room)) > 5)
+        await wait_for(lambda: min(_counts(room)) > 5, 30)
         before = _counts(room)
         time.sleep(2.0)  # noqa: ASYNC251 (on purpose: this loop is blocked, as by API load)
         after = _counts(room)

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -29,6 +28,7 @@ from server.rtc.probe import marker_offsets, probe_recording
 from server.rtc.room import Room, RoomEvent
 from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir
+from tests.conftest import wait_for
 
 FPS = 15
 SETTINGS = RtcSettings(loopback_only=True, keyframe_interval_s=2.0, sync_wait_s=1.5)
@@ -48,14 +48,6 @@ async def connect(room: Room, role: str) -> ClientPeer:
 
 def read_meta(sdir: SessionDir) -> dict:
     return json.loads((sdir.path / "metadata.json").read_text("utf-8"))
-
-
-async def wait_for(predicate: Callable[[], bool], limit_s: float = 10.0) -> None:
-    for _ in range(int(limit_s / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("condition not reached")
 
 
 async def test_two_parties_talk_and_are_recorded(tmp_path: Path) -> None:

@@ -5,32 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from server import audit, audit_verify
 from server.audit_keys import AuditKeys, CheckpointLog
 from server.audit_trail import AuditTrail, attach
-from server.localservers import fresh_database, postgres_server
+from server.localservers import fresh_database
 from server.store.db import Database
 from tests.conftest import (
     Client,
     add_test_users,
-    free_port,
     make_settings,
     new_session_body,
     start_server,
 )
-
-
-@pytest.fixture(scope="module")
-def pg_admin() -> Iterator[str]:
-    with postgres_server(free_port()) as dsn:
-        yield dsn
 
 
 async def test_migrations_and_chain(pg_admin: str, tmp_path: Path) -> None:

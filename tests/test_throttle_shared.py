@@ -3,18 +3,16 @@ PostgreSQL) count the same failures, and a restart forgets none of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from sqlalchemy import update
 
-from server.localservers import fresh_database, postgres_server
+from server.localservers import fresh_database
 from server.store.models import LoginFailure
 from server.store.types import utcnow
-from tests.conftest import PASSWORD, RunningServer, add_test_users, free_port
+from tests.conftest import PASSWORD, RunningServer, add_test_users
 from tests.test_api_auth import assert_error
 from tests.test_media_nodes import start_node
 
@@ -55,12 +53,6 @@ async def test_two_instances_on_one_sqlite_file_share_the_limit(tmp_path: Path) 
     finally:
         await b.runner.cleanup()
         await a.runner.cleanup()
-
-
-@pytest.fixture(scope="module")
-def pg_admin() -> Iterator[str]:
-    with postgres_server(free_port()) as dsn:
-        yield dsn
 
 
 async def test_two_instances_on_postgres_share_the_limit(pg_admin: str, tmp_path: Path) -> None:

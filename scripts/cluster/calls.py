@@ -9,9 +9,10 @@ from typing import Any
 
 import aiohttp
 
-from scripts.cluster.common import PASSWORD, ROLES, SESSION_BODY, CheckFailed, check
+from scripts.cluster.common import PASSWORD, ROLES, CheckFailed, check
 from scripts.cluster.processes import Cluster
 from scripts.cluster.state import read_meta, session_path
+from scripts.session_body import new_session_body
 from server.rtc.client import (
     ClientPeer,
     EncodedLoop,
@@ -90,7 +91,7 @@ def make_loops(seconds: float) -> dict[str, dict[str, EncodedLoop]]:
 
 async def open_call(sales: dict[str, Client], loops: dict[str, dict[str, EncodedLoop]]) -> Call:
     """Create on m1, then join both parties as the pages do (wrong_node: go to node_url)."""
-    status, body = await sales["m1"].call("POST", "/api/sessions", SESSION_BODY)
+    status, body = await sales["m1"].call("POST", "/api/sessions", new_session_body())
     assert status == 201, body
     sid = body["session"]["id"]
     status, link = await sales["m1"].call("POST", f"/api/sessions/{sid}/link")

@@ -1,5 +1,5 @@
-"""What every part of the cluster demo (scripts/cluster_demo.py) shares: the account,
-the session it creates, and its checks (a failed one stops the demo)."""
+"""What every part of the cluster demo (scripts/cluster_demo.py) shares: the account and
+its checks (a failed one stops the demo)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "demo-password-1"
 ROLES = ("salesperson", "customer")
-SESSION_BODY = {
-    "customer_name": "张三",
-    "customer_id_number": "11010519491231002X",
-    "product_name": "示例终身寿险",
-    "product_type": "traditional",
-    "template_id": "traditional_life",
-    "premium": 12000,
-    "payment_method": "年交",
-    "payment_years": 10,
-    "insurance_years": 20,
-    "cooling_off_days": 15,
-}
 
 
 class CheckFailed(Exception):

@@ -27,6 +27,7 @@ from server.api.errors import NotFound, error_response
 from server.archive import key_of
 from server.context import CTX, AppContext
 from server.reviews import actor_of, load_session
+from server.session_format import read_metadata
 from server.store.models import AuditEntry, FindingRow, User
 from server.store.types import utcnow
 
@@ -122,19 +123,11 @@ async def _authorise(request: web.Request) -> tuple[AppContext, User, str]:
     return ctx, user, session_id
 
 
-def _read_metadata(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 async def recording(request: web.Request) -> web.StreamResponse:
     """``GET /api/media/{session_id}/{name}``: a segment file or the review video."""
     ctx, user, session_id = await _authorise(request)
     sdir = ctx.settings.sessions_dir / session_id
-    metadata = await asyncio.to_thread(_read_metadata, sdir / "metadata.json")
+    metadata = await asyncio.to_thread(read_metadata, sdir)
     if not metadata and ctx.archive is not None:
         try:
             raw = await ctx.archive.store.get_bytes(key_of(session_id, "metadata.json"))

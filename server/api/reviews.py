@@ -4,7 +4,6 @@ evidence export, retention (holds, deletion), and the salesperson's re-recording
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ from server.audit_verify import verify_archive
 from server.context import CTX, AppContext
 from server.errors import KesuError
 from server.review_stats import MAX_DAYS, StatsPeriod, review_stats
+from server.session_format import read_metadata
 from server.sessions import rendered_nodes, session_json
 from server.store.models import InspectionReport, User
 from server.store.types import utcnow
@@ -62,14 +62,6 @@ async def queue(request: web.Request) -> web.Response:
         offset=q.offset,
     )
     return web.json_response(await reviews.list_queue(ctx, filt, user))
-
-
-def _read_json_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _media_json(session_id: str, metadata: dict[str, Any], sdir: Path) -> dict[str, Any]:
@@ -118,7 +110,7 @@ async def review_detail(ctx: AppContext, session_id: str, user: Any) -> dict[str
     async with ctx.db.read() as s:
         stored = await s.get(InspectionReport, row.id)
     report = stored.report if stored is not None else {}
-    metadata = await asyncio.to_thread(_read_json_file, sdir / "metadata.json")
+    metadata = await asyncio.to_thread(read_metadata, sdir)
     m = await asyncio.to_thread(_media_json, row.id, metadata, sdir)
     ends = [seg.get("end_s") or 0 for segs in m["tracks"].values() for seg in segs]
     duration = report.get("duration_s") or max([0.0, *ends])

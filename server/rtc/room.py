@@ -7,9 +7,10 @@ and so both legs carry the same codec and packets can be forwarded as they are
 (server/rtc/negotiation.py). Every connection of a role records into its own
 ``<role>-NNN.mkv`` segment; a drop (leave, failed connection, no media for
 ``media_timeout_s``) closes it, and a rejoin opens the next one and records the gap
-(server/rtc/room_segments.py). Every task a room starts is owned and awaited in
-:meth:`Room.close` (server/rtc/owned_tasks.py). ``RoomManager`` (server/rtc/manager.py)
-bounds the number of concurrent rooms.
+(server/rtc/room_segments.py). The per-packet path (recorder, live tap, the other
+participant) and keyframe requests are server/rtc/forwarding.py. Every task a room starts
+is owned and awaited in :meth:`Room.close` (server/rtc/owned_tasks.py). ``RoomManager``
+(server/rtc/manager.py) bounds the number of concurrent rooms.
 
 With a :class:`~server.rtc.medialoop.MediaLoop` (``kesu serve``), rooms live on that loop's
 thread: their coroutine methods hop there (``on_media_loop``), whoever awaits them, and the
@@ -27,19 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-
-from server.rtc import passthrough
 from server.rtc.errors import RtcError
+from server.rtc.forwarding import Forwarder, MediaTap
 from server.rtc.medialoop import MediaLoop, on_media_loop
 from server.rtc.negotiation import choose_video_codec, negotiate, new_participant
 from server.rtc.offer import parse_offer
 from server.rtc.owned_tasks import OwnedTasks, cancel_and_wait
 from server.rtc.participant import ROLES, Participant, other_role
-from server.rtc.passthrough import SenderReport
 from server.rtc.playback import Player
 from server.rtc.relay import PacketRelayTrack
 from server.rtc.resume import last_connection
@@ -52,17 +49,6 @@ log = logging.getLogger("kesu.rtc.room")
 
 WATCHDOG_INTERVAL_S = 0.5
 PC_CLOSE_TIMEOUT_S = 5.0
-
-
-class MediaTap(Protocol):
-    """Sees every received packet before it is relayed (live checks: server/live/tap.py).
-    Must copy what it keeps and never block."""
-
-    frame_interval_s: float
-
-    def __call__(
-        self, role: str, kind: str, packet: av.Packet[Any], now: float, codec: str | None
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -87,14 +73,13 @@ class Room:
     ) -> None:
         self.session_dir = session_dir
         self.media_loop = media_loop
-        # False while this node may not take media (its lease lapsed: server.fence).
-        self._gate = gate
         self.settings = settings or RtcSettings()
         self.on_event = on_event
         self.video_codec: str | None = None
         self._participants: dict[str, Participant] = {}
         self._locks = {role: asyncio.Lock() for role in ROLES}
         self._tasks = OwnedTasks()
+        self._media = Forwarder(self._participants, self._tasks, gate)
         self._watchdog: asyncio.Task[None] | None = None
         self._recording = RoomSegments(session_dir, self.settings, self._emit)
         self._history: list[dict[str, Any]] = []
@@ -106,7 +91,6 @@ class Room:
         self._empty_since: float | None = time.monotonic()
         self._closed = False
         self._close_lock = asyncio.Lock()
-        self.tap: MediaTap | None = None
         # Voice playback of script nodes into every participant's audio (rtc/playback.py).
         self.player = Player(
             session_dir, self._audio_outputs, self.settings.cluster_time_limit_ms, media_loop
@@ -117,6 +101,15 @@ class Room:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def tap(self) -> MediaTap | None:
+        """The live checks' view of every packet (None: none); detached if it fails."""
+        return self._media.tap
+
+    @tap.setter
+    def tap(self, tap: MediaTap | None) -> None:
+        self._media.tap = tap
 
     def connected(self) -> dict[str, bool]:
         """Which roles have a live connection."""
@@ -172,7 +165,9 @@ class Room:
             if role in self._participants:
                 raise RtcError("role_taken", f"a {role} is already connected to this session")
             self._serial += 1
-            participant = new_participant(role, self._serial, self.settings, self._request_keyframe)
+            participant = new_participant(
+                role, self._serial, self.settings, self._media.request_keyframe
+            )
             try:
                 answer = await negotiate(
                     participant,
@@ -180,7 +175,7 @@ class Room:
                     codec,
                     self.settings,
                     self._on_state,
-                    self._on_sender_report,
+                    self._media.sender_report,
                 )
             except BaseException:
                 await self._close_pc(participant)
@@ -198,7 +193,7 @@ class Room:
         self._emit("join", role, connection=participant.serial)
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch())
-        self._request_keyframe(other_role(role))  # the newcomer needs a picture now
+        self._media.request_keyframe(other_role(role))  # the newcomer needs a picture now
         return answer
 
     @on_media_loop
@@ -267,7 +262,8 @@ class Room:
     async def _start_media(self, p: Participant) -> None:
         await self._start_recorder(p)
         for kind, receiver in p.receivers.items():
-            p.pumps.append(asyncio.create_task(self._pump(p, kind, receiver.track)))
+            pump = self._media.pump(p, kind, receiver.track, self.video_codec)
+            p.pumps.append(asyncio.create_task(pump))
 
     async def _start_recorder(self, p: Participant) -> None:
         """A new segment for ``p`` and the recorder that writes it."""
@@ -275,7 +271,7 @@ class Room:
         await self._recording.open(
             p,
             self.video_codec,
-            request_keyframe=partial(self._request_keyframe, p.role),
+            request_keyframe=partial(self._media.request_keyframe, p.role),
             on_started=partial(self._on_recording_started, p),
             on_video=partial(self._on_video_late, p),
         )
@@ -292,49 +288,8 @@ class Room:
                 return
             info = await self._close_recording(p, "video_started")
             await self._start_recorder(p)
-            self._request_keyframe(p.role)
+            self._media.request_keyframe(p.role)
         self._emit("video_started", p.role, closed=info.file if info else None)
-
-    # ------------------------------------------------------------------ media
-
-    async def _pump(self, p: Participant, kind: str, track: MediaStreamTrack) -> None:
-        """Move one incoming track's packets to the recorder and the other participant."""
-        viewer_role = other_role(p.role)
-        while True:
-            try:
-                packet = await track.recv()
-            except MediaStreamError:
-                return
-            if not isinstance(packet, av.Packet):
-                continue
-            now = time.time()
-            p.last_media = now
-            p.packets[kind] += 1
-            if self._gate is not None and not self._gate():
-                continue  # fenced: neither recorded nor relayed (the browser still sends)
-            if p.recorder is not None:
-                p.recorder.push(kind, packet, now)  # copies the payload first
-            if self.tap is not None:
-                try:
-                    self.tap(p.role, kind, packet, now, self.video_codec)
-                except Exception:  # live checks are advisory: never cost the relay
-                    log.exception("live tap failed; detached")
-                    self.tap = None
-            viewer = self._participants.get(viewer_role)
-            if viewer is not None and not viewer.closing:
-                viewer.out[kind].feed(packet, p)
-
-    def _on_sender_report(self, p: Participant, kind: str, report: SenderReport) -> None:
-        if p.recorder is not None:
-            p.recorder.sender_report(kind, report)
-
-    def _request_keyframe(self, role: str) -> None:
-        """Ask ``role``'s browser for a keyframe (rate-limited)."""
-        p = self._participants.get(role)
-        if p is None or p.closing or "video" not in p.receivers:
-            return
-        if p.keyframe_due(time.time()):
-            self._tasks.spawn(passthrough.request_keyframe(p.receivers["video"]))
 
     def _on_recording_started(self, p: Participant, started_at: datetime) -> None:
         p.start_task = self._tasks.spawn(self._recording.started(p, started_at))
@@ -411,9 +366,7 @@ class Room:
         while True:
             await asyncio.sleep(WATCHDOG_INTERVAL_S)
             now = time.time()
-            interval = s.keyframe_interval_s
-            if self.tap is not None:  # live checks look at keyframes only
-                interval = min(interval, self.tap.frame_interval_s)
+            interval = self._media.keyframe_interval(s.keyframe_interval_s)
             for p in list(self._participants.values()):
                 if p.closing:
                     continue
@@ -425,7 +378,7 @@ class Room:
                     self._tasks.spawn(self._drop(p, "media_timeout"))
                 elif now - p.last_periodic_keyframe >= interval:
                     p.last_periodic_keyframe = now
-                    self._request_keyframe(p.role)
+                    self._media.request_keyframe(p.role)
 
     def _emit(self, type: str, participant: str | None, **detail: Any) -> None:
         if self.on_event is None:
