@@ -144,14 +144,15 @@ def _build_input(args: argparse.Namespace) -> Any:
 
 
 def _thresholds(path: Path | None) -> Any:
-    from inspection.inputs import InputError
+    from inspection.inputs import InputError, json_object
     from inspection.rules import Thresholds
 
     if path is None:
         return Thresholds()
+    data = json_object(path)
     try:
-        return Thresholds.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
+        return Thresholds.from_dict(data)
+    except (ValueError, TypeError) as exc:
         raise InputError(f"--thresholds {path}: {exc}") from None
 
 
@@ -241,7 +242,7 @@ def format_text(report: Report) -> str:
 def cmd_template_check(args: argparse.Namespace) -> int:
     """Validate a template; print line-numbered problems or the duration estimate, per
     product for a combined sale."""
-    from inspection.inputs import product_template_ref
+    from inspection.inputs import InputError, json_object, product_template_ref
     from inspection.playback import PlaybackError, playback_durations
     from inspection.policy import Policy
     from inspection.templates import TemplateError, estimate_duration, load_template, template_ref
@@ -251,18 +252,19 @@ def cmd_template_check(args: argparse.Namespace) -> int:
         policy = None
         own = {}
         if args.policy:
-            policy = Policy.from_dict(json.loads(Path(args.policy).read_text(encoding="utf-8")))
+            policy = Policy.from_dict(json_object(args.policy))
             for p in policy.products:
                 if p.template_id:
                     ref = product_template_ref(p.template_id, Path(args.policy).parent)
                     own[p.key] = load_template(ref)
         played = playback_durations(tpl)
         est = estimate_duration(tpl, policy, product_templates=own, played_s=played)
-    except (TemplateError, PlaybackError) as exc:
+    except (TemplateError, PlaybackError, InputError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INPUT
     except (OSError, ValueError, TypeError) as exc:
-        print(f"kesu template check: {exc}", file=sys.stderr)
+        where = f" {args.policy}" if args.policy else ""
+        print(f"kesu template check:{where} {exc}", file=sys.stderr)
         return EXIT_INPUT
     print(f"{tpl.source}: OK — {tpl.id} v{tpl.version} 「{tpl.title}」, {len(tpl.nodes)} nodes")
     print(
