@@ -159,6 +159,14 @@ class Settings:
         default=10,
         metadata=_meta("Concurrent live recording sessions; beyond it new sessions get HTTP 503."),
     )
+    max_live_sessions_per_user: int = field(
+        default=3,
+        metadata=_meta(
+            "Call rooms one salesperson's sessions may hold at once on a media node (of its "
+            "max_sessions; self-service sessions count too); a further session's offer gets "
+            "HTTP 429 too_many_live_sessions until one of them ends. 0 = no limit."
+        ),
+    )
     max_sessions_per_hour: int = field(
         default=60,
         metadata=_meta(
