@@ -36,3 +36,24 @@ def line_problem(value: str) -> str | None:
                 "invisible formatting character)"
             )
     return None
+
+
+# Characters that change how text reads without being seen: the bidi embeddings, overrides
+# and isolates (U+202A-U+202E, U+2066-U+2069), the directional marks, zero-width spaces and
+# the BOM. (U+200D, the joiner of emoji sequences, stays.)
+_INVISIBLE = frozenset(
+    "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
+)
+
+
+def prose_problem(value: str) -> str | None:
+    """Why free text (a reviewer's comment, a decision's reason) would not show as what it
+    is, or None: line breaks and tabs are its own, other controls (ESC, BEL) and the
+    invisible characters above are not."""
+    for ch in value:
+        if ch in _INVISIBLE or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r"):
+            return (
+                f"must be visible text (U+{ord(ch):04X} is a control or invisible "
+                "formatting character)"
+            )
+    return None

@@ -16,7 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from server.text_rules import line_problem, text_problem
+from server.text_rules import line_problem, prose_problem, text_problem
 
 # SQLite and PostgreSQL both store 64-bit signed integers; a larger id can match nothing.
 MAX_ID = 2**63 - 1
@@ -37,6 +37,12 @@ def _one_line(value: str) -> str:
     return value
 
 
+def _prose(value: str) -> str:
+    if (problem := prose_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
 def _no_bool(value: Any) -> Any:
     """JSON true/false are not numbers here, although Python treats them as 0 and 1."""
     if isinstance(value, bool):
@@ -52,6 +58,7 @@ def _blank_is_none(value: Any) -> Any:
 # Markers to combine in ``Annotated[...]`` (kept as values so mypy sees plain types).
 SAFE = AfterValidator(_clean_text)
 LINE = AfterValidator(_one_line)  # after SAFE: names, ids, short single-line fields
+PROSE = AfterValidator(_prose)  # after SAFE: free text of several lines (comments, reasons)
 NOT_BOOL = BeforeValidator(_no_bool)
 BLANK_IS_NONE = BeforeValidator(_blank_is_none)
 
