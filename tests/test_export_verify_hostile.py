@@ -95,3 +95,30 @@ def test_the_cli_says_so_without_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 1, done.stderr
     assert "malformed" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [None, b"\xff\xfe", b"# only a comment\n", b"not-hex\n", b"abcd\n"],
+    ids=["missing", "not-utf8", "empty", "not-hex", "too-short"],
+)
+def test_an_unusable_public_key_file_is_refused(tmp_path: Path, content: bytes | None) -> None:
+    """Before, each was a traceback (FileNotFoundError, UnicodeDecodeError, ValueError)."""
+    path = _zip(tmp_path / "e.zip", CASES["file-without-name"])
+    key = tmp_path / "kesu-audit.pub"
+    if content is not None:
+        key.write_bytes(content)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "audit", "verify", "--export", str(path),
+         "--public-key", str(key)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2, done.stderr
+    assert "--public-key" in done.stderr
