@@ -163,6 +163,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from models.errors import ModelError
     from models.registry import ModelRegistry, default_cache_dir
 
+    if (problem := _output_problem(args.output)) is not None:
+        return _fail(problem)
     try:
         inp = _build_input(args)
         thresholds = _thresholds(args.thresholds)
@@ -186,13 +188,29 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     bar.close()
     data = report.to_dict()
-    if args.output:
-        args.output.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    # Printed before the file is written: a run of minutes is never lost to a bad --output.
     if args.format == "json":
         print(json.dumps(data, ensure_ascii=False, indent=1))
     else:
         print(format_text(report))
+    if args.output:
+        try:
+            args.output.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"--output {args.output}: {exc.strerror or exc} (report printed above)")
     return EXIT_PASS if report.verdict == "pass" else EXIT_FLAGGED
+
+
+def _output_problem(path: Path | None) -> str | None:
+    """Why ``--output`` cannot be written, found before the inspection runs (minutes):
+    before, a missing directory ended the run in a traceback and lost its report."""
+    if path is None:
+        return None
+    if path.is_dir():
+        return f"--output {path}: is a directory"
+    if not path.parent.is_dir():
+        return f"--output {path}: no directory {path.parent}"
+    return None
 
 
 def _t(x: float | None) -> str:

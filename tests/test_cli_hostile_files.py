@@ -103,3 +103,16 @@ def test_hostile_markers_and_thresholds(tmp_path: Path, option: str, content: st
     pair = ("--salesperson", "s.mkv", "--customer", "c.mkv", "--template", "traditional_life")
     done = kesu("inspect", *pair, "--policy", "p.json", option, "x.json", cwd=tmp_path)
     refused(done, "x.json")
+
+
+@pytest.mark.parametrize("output", ["missing-dir/r.json", "."], ids=["no-directory", "a-directory"])
+def test_an_unwritable_output_is_refused_before_the_run(tmp_path: Path, output: str) -> None:
+    """Found before the inspection runs (minutes); the dummy recordings would be refused
+    only after it started. Before, the run ended in a traceback when the report was to be
+    written, and the report was lost."""
+    for name in ("s.mkv", "c.mkv"):
+        (tmp_path / name).write_bytes(b"\x1a\x45\xdf\xa3")
+    (tmp_path / "p.json").write_text(POLICY, encoding="utf-8")
+    pair = ("--salesperson", "s.mkv", "--customer", "c.mkv", "--template", "traditional_life")
+    done = kesu("inspect", *pair, "--policy", "p.json", "--output", output, cwd=tmp_path)
+    refused(done, "--output")
