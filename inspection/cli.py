@@ -144,14 +144,15 @@ def _build_input(args: argparse.Namespace) -> Any:
 
 
 def _thresholds(path: Path | None) -> Any:
-    from inspection.inputs import InputError
+    from inspection.inputs import InputError, json_object
     from inspection.rules import Thresholds
 
     if path is None:
         return Thresholds()
+    data = json_object(path)
     try:
-        return Thresholds.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
+        return Thresholds.from_dict(data)
+    except (ValueError, TypeError) as exc:
         raise InputError(f"--thresholds {path}: {exc}") from None
 
 
@@ -162,6 +163,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from models.errors import ModelError
     from models.registry import ModelRegistry, default_cache_dir
 
+    if (problem := _output_problem(args.output)) is not None:
+        return _fail(problem)
     try:
         inp = _build_input(args)
         thresholds = _thresholds(args.thresholds)
@@ -185,13 +188,29 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     bar.close()
     data = report.to_dict()
-    if args.output:
-        args.output.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    # Printed before the file is written: a run of minutes is never lost to a bad --output.
     if args.format == "json":
         print(json.dumps(data, ensure_ascii=False, indent=1))
     else:
         print(format_text(report))
+    if args.output:
+        try:
+            args.output.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"--output {args.output}: {exc.strerror or exc} (report printed above)")
     return EXIT_PASS if report.verdict == "pass" else EXIT_FLAGGED
+
+
+def _output_problem(path: Path | None) -> str | None:
+    """Why ``--output`` cannot be written, found before the inspection runs (minutes):
+    before, a missing directory ended the run in a traceback and lost its report."""
+    if path is None:
+        return None
+    if path.is_dir():
+        return f"--output {path}: is a directory"
+    if not path.parent.is_dir():
+        return f"--output {path}: no directory {path.parent}"
+    return None
 
 
 def _t(x: float | None) -> str:
@@ -241,7 +260,7 @@ def format_text(report: Report) -> str:
 def cmd_template_check(args: argparse.Namespace) -> int:
     """Validate a template; print line-numbered problems or the duration estimate, per
     product for a combined sale."""
-    from inspection.inputs import product_template_ref
+    from inspection.inputs import InputError, json_object, product_template_ref
     from inspection.playback import PlaybackError, playback_durations
     from inspection.policy import Policy
     from inspection.templates import TemplateError, estimate_duration, load_template, template_ref
@@ -251,18 +270,19 @@ def cmd_template_check(args: argparse.Namespace) -> int:
         policy = None
         own = {}
         if args.policy:
-            policy = Policy.from_dict(json.loads(Path(args.policy).read_text(encoding="utf-8")))
+            policy = Policy.from_dict(json_object(args.policy))
             for p in policy.products:
                 if p.template_id:
                     ref = product_template_ref(p.template_id, Path(args.policy).parent)
                     own[p.key] = load_template(ref)
         played = playback_durations(tpl)
         est = estimate_duration(tpl, policy, product_templates=own, played_s=played)
-    except (TemplateError, PlaybackError) as exc:
+    except (TemplateError, PlaybackError, InputError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INPUT
     except (OSError, ValueError, TypeError) as exc:
-        print(f"kesu template check: {exc}", file=sys.stderr)
+        where = f" {args.policy}" if args.policy else ""
+        print(f"kesu template check:{where} {exc}", file=sys.stderr)
         return EXIT_INPUT
     print(f"{tpl.source}: OK — {tpl.id} v{tpl.version} 「{tpl.title}」, {len(tpl.nodes)} nodes")
     print(

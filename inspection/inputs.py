@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic_core import from_json
 
 from inspection.media import MediaError, Track, probe
 from inspection.policy import Policy
@@ -99,6 +100,38 @@ class InspectionInput:
 # Loading a session directory
 
 
+def read_json_file(path: Path) -> Any:
+    """A JSON file named on the command line, or InputError naming it. Parsed by
+    pydantic-core, which bounds nesting depth: ``json.loads`` of 100,000 ``[`` raised
+    RecursionError, a traceback instead of a reason."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path} not found") from None
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8
+        raise InputError(f"{path} is not readable JSON: {exc}") from None
+    try:
+        return from_json(text, allow_inf_nan=True)
+    except ValueError as exc:
+        raise InputError(f"{path} is not readable JSON: {exc}") from None
+
+
+def json_object(path: Path) -> dict[str, Any]:
+    """A JSON file whose top level must be an object."""
+    data = read_json_file(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _objects(meta: dict[str, Any], key: str, where: Path) -> list[dict[str, Any]]:
+    """``meta[key]``: a list of objects (absent or null: none)."""
+    items = meta.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise InputError(f"{where}: {key} must be a list of objects")
+    return items
+
+
 def _float(value: Any, default: float = 0.0) -> float:
     return float(value) if isinstance(value, int | float) else default
 
@@ -113,12 +146,7 @@ def load_session_dir(
     """
     path = Path(path)
     meta_path = path / "metadata.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{meta_path} not found") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{meta_path} is not readable JSON: {exc}") from None
+    meta = json_object(meta_path)
     if meta.get("schema") != "kesu.session/1":
         raise InputError(f"{meta_path}: schema must be kesu.session/1, not {meta.get('schema')!r}")
     try:
@@ -129,7 +157,7 @@ def load_session_dir(
         template = path / "template.yaml"
     template_obj = _load_template(str(template or meta.get("template_id") or ""))
     tracks: dict[str, list[Track]] = {p: [] for p in PARTICIPANTS}
-    for seg in meta.get("segments") or []:
+    for seg in _objects(meta, "segments", meta_path):
         who, file = seg.get("participant"), seg.get("file")
         if who not in tracks or not file:
             continue
@@ -149,17 +177,17 @@ def load_session_dir(
             log.warning("segment %s listed in metadata is missing or empty", media)
     markers = [
         NodeMarker(str(e["node"]), _float(e.get("t_s")))
-        for e in meta.get("events") or []
+        for e in _objects(meta, "events", meta_path)
         if e.get("type") == "node" and e.get("node")
     ]
     attendance = [
         AttendanceEvent(str(e["participant"]), str(e["type"]), _float(e.get("t_s")))
-        for e in meta.get("events") or []
+        for e in _objects(meta, "events", meta_path)
         if e.get("type") in ("join", "leave") and e.get("participant") in PARTICIPANTS
     ]
     gaps = [
         Gap(g["participant"], _float(g.get("start_s")), _float(g.get("end_s")))
-        for g in meta.get("gaps") or []
+        for g in _objects(meta, "gaps", meta_path)
         if g.get("participant") in PARTICIPANTS
     ]
     return InspectionInput(
@@ -235,11 +263,10 @@ def make_input(
     for media in [*salesperson, *customer]:
         if not Path(media).is_file():
             raise InputError(f"{media} not found")
+    policy_data = json_object(Path(policy_path))
     try:
-        policy = Policy.from_dict(json.loads(Path(policy_path).read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise InputError(f"{policy_path} not found") from None
-    except (OSError, TypeError, ValueError) as exc:
+        policy = Policy.from_dict(policy_data)
+    except (TypeError, ValueError) as exc:
         raise InputError(f"{policy_path}: {exc}") from None
     markers: list[NodeMarker] = []
     if markers_path is not None:
@@ -271,10 +298,7 @@ def _chain_tracks(participant: str, paths: list[Path]) -> list[Track]:
 
 def _read_markers(path: Path) -> list[NodeMarker]:
     """Node markers: a session metadata.json, its ``events`` list, or ``[{"node", "t_s"}]``."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: {exc}") from None
+    data = read_json_file(path)
     events = data.get("events", []) if isinstance(data, dict) else data
     if not isinstance(events, list):
         raise InputError(f"{path}: expected a list of {{node, t_s}} markers")

@@ -139,6 +139,8 @@ class Policy:
         ``products`` (optional) lists every product, the main product first; the top-level
         product fields may then be left out, and when present must equal the first product's.
         """
+        if not isinstance(data, dict):
+            raise TypeError(f"policy data must be a JSON object, not {type(data).__name__}")
         names = {f.name for f in fields(cls)} - {"riders", "main_key", "main_template_id"}
         own = {k: v for k, v in data.items() if k in names}
         raw = data.get("products")

@@ -15,7 +15,13 @@ from server.audit_keys import AuditKeys, CheckpointLog, read_public_key
 from server.audit_trail import AuditTrail, attach
 from server.audit_verify import Report, verify_archive
 from server.blobs import store_from_settings
-from server.cli_common import announce, global_options, require_database, settings_from
+from server.cli_common import (
+    CliError,
+    announce,
+    global_options,
+    require_database,
+    settings_from,
+)
 from server.settings import Settings
 from server.store.db import Database
 
@@ -76,9 +82,23 @@ def _report(problems: list[str], notes: list[str], ok: str) -> int:
     return 0 if not problems else 1
 
 
+def _public_key(path: Path) -> str:
+    """The trusted key of ``--public-key``, or CliError (exit 2): a missing, unreadable or
+    non-hex file was a traceback, and a key of the wrong length is no Ed25519 key."""
+    try:
+        key = read_public_key(path)
+    except FileNotFoundError:
+        raise CliError(f"--public-key {path}: no such file") from None
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not hex, no key
+        raise CliError(f"--public-key {path}: {exc}") from None
+    if len(bytes.fromhex(key)) != 32:
+        raise CliError(f"--public-key {path}: an Ed25519 public key is 64 hex digits")
+    return key
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     if args.export:
-        public_key = read_public_key(Path(args.public_key)) if args.public_key else None
+        public_key = _public_key(Path(args.public_key)) if args.public_key else None
         keys = None
         if getattr(args, "data_dir", None) or getattr(args, "config", None):
             # On the server the audit key itself is at hand: check every entry's MAC too.

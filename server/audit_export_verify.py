@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +18,40 @@ from server.audit_export import SCHEMA, SESSION_PREFIX
 from server.audit_keys import AuditKeys, Checkpoint, key_id
 from server.audit_reviews import REVIEW_ACTIONS, check_review, review_from_export
 
+# The JSON members of one session's export are kilobytes to a few MB; a zip can inflate a
+# member far beyond its own size, and each is read whole.
+MAX_JSON_MEMBER = 64 << 20
+# What an altered zip of any shape can raise while it is checked: each is a problem with the
+# export (it is not intact), not a fault of the verifier.
+_MALFORMED = (
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    ValueError,
+    RecursionError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read(zf: zipfile.ZipFile, name: str) -> bytes:
+    """A JSON member, at most MAX_JSON_MEMBER bytes once inflated (read no further)."""
+    with zf.open(name) as fh:
+        data = fh.read(MAX_JSON_MEMBER + 1)
+    if len(data) > MAX_JSON_MEMBER:
+        raise _TooLarge(f"{name} is larger than {MAX_JSON_MEMBER >> 20} MiB once inflated")
+    return data
+
 
 def _read_jsonl(zf: zipfile.ZipFile, name: str) -> Iterator[dict[str, Any]]:
-    for line in zf.read(name).decode("utf-8").splitlines():
+    for line in _read(zf, name).decode("utf-8").splitlines():
         if line.strip():
             yield json.loads(line)
 
@@ -170,26 +202,39 @@ def verify_export_report(
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
         return ExportReport([f"{path}: not a readable zip ({exc})"], [])
-    with zf:
-        try:
-            manifest = json.loads(zf.read("manifest.json"))
-        except (KeyError, ValueError) as exc:
-            return ExportReport([f"{path}: manifest.json missing or unreadable ({exc})"], [])
-        if manifest.get("schema") != SCHEMA:
-            return ExportReport([f"{path}: unknown export schema {manifest.get('schema')!r}"], [])
-        problems = _check_manifest_files(zf, manifest)
-        try:
-            entries = list(_read_jsonl(zf, "audit/entries.jsonl"))
-            chain = list(_read_jsonl(zf, "audit/chain.jsonl"))
-            review = json.loads(zf.read("review.json"))
-        except (KeyError, ValueError) as exc:
-            return ExportReport([*problems, f"audit files missing or unreadable ({exc})"], [])
-        bad: set[int] = set()
-        problems += _check_entries(entries, manifest["session_id"], keys, bad)
-        problems += _check_chain(chain, entries, manifest.get("chain_head", {}))
-        problems += _check_checkpoint(manifest, chain, public_key)
-        problems += _check_anchors(zf, manifest, entries)
-        problems += _check_review_json(manifest["session_id"], entries, review, bad)
+    try:
+        with zf:
+            return _verify_open(path, zf, public_key, keys)
+    except _TooLarge as exc:
+        return ExportReport([f"{path}: {exc}"], [])
+    except _MALFORMED as exc:
+        # Before, an altered zip of another shape ended the command in a traceback.
+        return ExportReport([f"{path}: malformed export ({type(exc).__name__}: {exc})"], [])
+
+
+def _verify_open(
+    path: Path, zf: zipfile.ZipFile, public_key: str | None, keys: AuditKeys | None
+) -> ExportReport:
+    """verify_export_report on the opened zip (which catches what a malformed one raises)."""
+    try:
+        manifest = json.loads(_read(zf, "manifest.json"))
+    except (KeyError, ValueError) as exc:
+        return ExportReport([f"{path}: manifest.json missing or unreadable ({exc})"], [])
+    if manifest.get("schema") != SCHEMA:
+        return ExportReport([f"{path}: unknown export schema {manifest.get('schema')!r}"], [])
+    problems = _check_manifest_files(zf, manifest)
+    try:
+        entries = list(_read_jsonl(zf, "audit/entries.jsonl"))
+        chain = list(_read_jsonl(zf, "audit/chain.jsonl"))
+        review = json.loads(_read(zf, "review.json"))
+    except (KeyError, ValueError) as exc:
+        return ExportReport([*problems, f"audit files missing or unreadable ({exc})"], [])
+    bad: set[int] = set()
+    problems += _check_entries(entries, manifest["session_id"], keys, bad)
+    problems += _check_chain(chain, entries, manifest.get("chain_head", {}))
+    problems += _check_checkpoint(manifest, chain, public_key)
+    problems += _check_anchors(zf, manifest, entries)
+    problems += _check_review_json(manifest["session_id"], entries, review, bad)
     embedded = str(manifest.get("public_key") or "")
     signer = key_id(embedded) if _is_hex(embedded) else "?"
     notes = [

@@ -16,6 +16,7 @@ from server.cli_common import (
     CliError,
     announce,
     global_options,
+    make_data_dir,
     require_database,
     settings_from,
 )
@@ -32,6 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     announce(settings, "kesu serve")
+    make_data_dir(settings)
     configure_logging(settings)
     print(
         f"kesu: serving on http://{settings.host}:{settings.port}/ (data in {settings.data_dir})",
@@ -63,7 +65,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     announce(settings, "kesu migrate")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings)
     upgrade(settings.db_url)
     from server.jobs_pg import ensure_schema, is_postgres
 

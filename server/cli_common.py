@@ -80,11 +80,30 @@ def sqlite_path(settings: Settings) -> Path | None:
     return Path(url.database)
 
 
+def _shown(path: Path) -> Path:
+    """``path`` resolved, or only made absolute where it cannot be (a link not readable)."""
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
 def describe(settings: Settings) -> str:
     """``data directory X, database Y`` with absolute paths and no password."""
     path = sqlite_path(settings)
-    db = f"{path.resolve()} (SQLite)" if path is not None else masked_db_url(settings.db_url)
-    return f"data directory {settings.data_dir.resolve()}, database {db}"
+    db = f"{_shown(path)} (SQLite)" if path is not None else masked_db_url(settings.db_url)
+    return f"data directory {_shown(settings.data_dir)}, database {db}"
+
+
+def make_data_dir(settings: Settings) -> None:
+    """Create the data directory (serve, migrate), or CliError saying why it cannot be: a
+    typo naming a file, or a path under one, was a FileExistsError traceback."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(
+            f"cannot use the data directory {_shown(settings.data_dir)}: {exc.strerror or exc}"
+        ) from None
 
 
 def announce(settings: Settings, command: str) -> None:

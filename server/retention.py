@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inspection.policy import Policy
-from server import audit
+from server import audit, audit_repeats
 from server.context import AppContext
 from server.errors import KesuError
 from server.sessions import SESSION_ID_RE, retain_until
@@ -89,7 +89,7 @@ async def set_hold(
         row = await _row_for(s, session_id, user)
         if row is not None and user.role != "admin":
             # Logged in this transaction, refused after it commits.
-            await audit.record(
+            await audit_repeats.record_once(
                 s, f"user:{user.username}", "retention.hold.refused", session_id, {"hold": hold}
             )
     if user.role != "admin":
@@ -130,7 +130,7 @@ async def delete_session(
         why = await _refusal(s, row, user, today)
         if why is not None:
             status, code, message = why
-            await audit.record(
+            await audit_repeats.record_once(
                 s,
                 actor,
                 "session.delete.refused",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server import audit, reviews, sessions
+from server import audit_repeats, reviews, sessions
 from server.context import AppContext
 from server.store.models import FindingRow, ReviewDecision, User
 from server.store.types import iso
@@ -54,7 +54,7 @@ async def own_findings(ctx: AppContext, session_id: str, user: User) -> dict[str
     async with ctx.db.session() as s:
         state = await reviews.load_review(s, session_id)
         sessions.check_owner(state.row, user)
-        await audit.record(
+        await audit_repeats.record_once(
             s,
             reviews.actor_of(user),
             "findings.view",

@@ -71,7 +71,12 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
     try:
         check_offer(offer_sdp, ctx.settings.max_sdp_bytes)
         await nodes.place(ctx, row.id)  # or WrongNode: the browser goes to the holder
-        room = ctx.rooms.room_for(row.id, sdir)
+        room = ctx.rooms.room_for(
+            row.id,
+            sdir,
+            owner=row.salesperson_id,
+            owner_limit=ctx.settings.max_live_sessions_per_user,
+        )
         if ctx.live is not None and room.tap is None:
             room.tap = ctx.live.open(row.id, sdir, row.template_id, row.policy)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -158,6 +159,14 @@ class Settings:
     max_sessions: int = field(
         default=10,
         metadata=_meta("Concurrent live recording sessions; beyond it new sessions get HTTP 503."),
+    )
+    max_live_sessions_per_user: int = field(
+        default=3,
+        metadata=_meta(
+            "Call rooms one salesperson's sessions may hold at once on a media node (of its "
+            "max_sessions; self-service sessions count too); a further session's offer gets "
+            "HTTP 429 too_many_live_sessions until one of them ends. 0 = no limit."
+        ),
     )
     max_sessions_per_hour: int = field(
         default=60,
@@ -497,23 +506,46 @@ def setting_fields() -> list[tuple[str, Any, str]]:
     return [(f.name, f.default, f.metadata["help"]) for f in fields(Settings)]
 
 
+_KINDS = {bool: "bool", int: "int", float: "float", str: "str", Path: "Path"}
+
+
 def _coerce(kind: Any, raw: Any, name: str) -> Any:
-    if isinstance(raw, str):
-        if kind in (bool, "bool"):
-            low = raw.strip().lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(f"setting {name}: {raw!r} is not a boolean")
-        if kind in (int, "int"):
+    """``raw`` (a TOML value, an environment string or a command-line value) as the
+    setting's type, or ValueError naming the setting: a list for ``port`` reached the
+    listening socket (a traceback), ``secure_cookies = 1`` and ``max_sessions = 2.5`` were
+    kept as given, ``nan`` hours made a login that never expired."""
+    kind = _KINDS.get(kind, kind)
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        low = raw.strip().lower() if isinstance(raw, str) else None
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"setting {name}: {raw!r} is not a boolean")
+    if kind == "int":
+        if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?[0-9]{1,18}\s*", raw):
             return int(raw)
-        if kind in (float, "float"):
-            return float(raw)
-        if kind in (Path, "Path"):
-            return Path(raw)
-    if kind in (Path, "Path"):
-        return Path(raw)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        raise ValueError(f"setting {name}: {raw!r} is not a whole number")
+    if kind == "float":
+        value: float | None = None
+        if isinstance(raw, str):
+            try:
+                value = float(raw)
+            except ValueError:
+                value = None
+        elif isinstance(raw, int | float) and not isinstance(raw, bool):
+            value = float(raw)
+        if value is None or not math.isfinite(value):
+            raise ValueError(f"setting {name}: {raw!r} is not a finite number")
+        return value
+    if kind in ("str", "Path"):
+        if isinstance(raw, Path) or (isinstance(raw, str) and "\x00" not in raw):
+            return Path(raw) if kind == "Path" else str(raw)
+        raise ValueError(f"setting {name}: {raw!r} is not text")
     return raw
 
 
@@ -528,7 +560,10 @@ def load_settings(
     known = {f.name: f for f in fields(Settings)}
     if toml_path is not None:
         with open(toml_path, "rb") as fh:
-            data = tomllib.load(fh)
+            try:
+                data = tomllib.load(fh)
+            except RecursionError:  # tomllib parses nested arrays by recursion
+                raise ValueError(f"{toml_path}: nested too deeply") from None
         for key, raw in data.items():
             if key not in known:
                 raise ValueError(f"{toml_path}: unknown setting {key!r}")

@@ -14,8 +14,10 @@ from server.security import generate_password, hash_password, write_private
 from server.settings import Settings
 from server.store.db import Database
 from server.store.models import AuthSession, User
+from server.text_rules import line_problem, text_problem
 
 ROLES = ("admin", "salesperson", "reviewer")
+MAX_PROFILE_TEXT = 128  # users.display_name and users.institution hold 128 characters
 
 
 class UserError(Exception):
@@ -44,6 +46,14 @@ async def add_user(
         raise UserError("name must be 1-64 printable characters without spaces")
     if unicodedata.normalize("NFKC", name) != name:
         raise UserError(f"name {name!r} is not in normal form; use {_fold(name)!r}")
+    for what, value in (("display name", display_name), ("institution", institution)):
+        # The display name is the salesperson's name on the customer's join page and the
+        # reviewer's pages: it must read as what it is (no U+202E, no escape sequence).
+        problem = text_problem(value) or line_problem(value)
+        if problem is None and len(value) > MAX_PROFILE_TEXT:
+            problem = f"must have at most {MAX_PROFILE_TEXT} characters"
+        if problem is not None:
+            raise UserError(f"{what} {problem}")
     password, password_hash = _new_password(name, password)
     db = await _open(settings)
     try:
@@ -120,6 +130,8 @@ COMMON_PASSWORDS = frozenset(
 
 def password_problem(name: str, password: str) -> str | None:
     """Why ``password`` may not be set for the account ``name``, or None."""
+    if (problem := text_problem(password)) is not None:
+        return f"password {problem}"
     if len(password) < MIN_PASSWORD:
         return f"password must have at least {MIN_PASSWORD} characters"
     if len(password) > MAX_PASSWORD:
@@ -150,6 +162,8 @@ async def end_sessions(s: AsyncSession, user_id: int) -> int:
 
 
 async def _user(s: AsyncSession, name: str) -> User:
+    if text_problem(name) is not None:
+        raise UserError(f"no user {name!r}")  # no stored name has bytes that are not UTF-8
     user = (await s.execute(select(User).where(User.username == name))).scalar_one_or_none()
     if user is None:
         raise UserError(f"no user {name!r}")

@@ -1,5 +1,6 @@
 """YAML parsed with the line of every mapping, key and list item, so that a template's
-problems name their line; duplicate keys are problems too."""
+problems name their line; duplicate keys and nesting deeper than ``MAX_DEPTH`` are problems
+too."""
 
 from __future__ import annotations
 
@@ -22,8 +23,30 @@ class LineSeq(list[Any]):
     item_lines: list[int]
 
 
+# A template is about 4 levels deep (nodes, a node, its list of answers). PyYAML composes and
+# constructs nested collections by recursion, with no bound of its own: a file of 100,000
+# "[" raised RecursionError (a traceback from `kesu template check`, a 500 from the template
+# list when such a file sat in KESU_TEMPLATES_DIR).
+MAX_DEPTH = 64
+
+
 class _LineLoader(yaml.SafeLoader):  # type: ignore[misc]  # yaml has no type stubs here
     duplicates: list[TemplateIssue]
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> LineMap:

@@ -3,7 +3,7 @@
 No public or guessable URLs: a file is reachable only by session id + a name that the
 session's own metadata (segments) or findings (thumbnails) list, only by reviewers and
 admins, and every viewing is written to the audit chain (once per viewer, file and
-``AUDIT_WINDOW``, so a player's many Range requests do not flood the log).
+``server.audit_repeats.WINDOW``, so a player's many Range requests do not flood the log).
 """
 
 from __future__ import annotations
@@ -14,27 +14,24 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from aiohttp import web
 from sqlalchemy import select
 
-from server import audit
+from server import audit_repeats
 from server.api.auth import require_user
 from server.api.errors import NotFound, error_response
 from server.archive import key_of
 from server.context import CTX, AppContext
 from server.reviews import actor_of, load_session
 from server.session_format import read_metadata
-from server.store.models import AuditEntry, FindingRow, User
-from server.store.types import utcnow
+from server.store.models import FindingRow, User
 
 log = logging.getLogger("kesu.media")
 
 CHUNK = 256 * 1024
-AUDIT_WINDOW = timedelta(minutes=10)
 REVIEW_VIDEOS = ("review.mp4", "review.webm")
 SEGMENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}-[0-9]{3}\.(mkv|webm|mp4)$")
 EVIDENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.(jpg|jpeg|png)$")
@@ -159,27 +156,11 @@ async def _audit_view(
     ctx: AppContext, user: User, session_id: str, file: str, action: str, rng: ByteRange | None
 ) -> None:
     """One entry per viewer, file and window: the first request of a playback is logged."""
-    actor = actor_of(user)
+    detail: dict[str, object] = {"file": file}
+    if rng is not None:
+        detail["range"] = [rng.start, rng.end]
     async with ctx.db.session() as s:
-        recent = (
-            await s.execute(
-                select(AuditEntry.detail)
-                .where(
-                    AuditEntry.session_id == session_id,
-                    AuditEntry.action == action,
-                    AuditEntry.actor == actor,
-                    AuditEntry.at >= utcnow() - AUDIT_WINDOW,
-                )
-                .order_by(AuditEntry.seq.desc())
-                .limit(100)
-            )
-        ).scalars()
-        if any(d.get("file") == file for d in recent):
-            return
-        detail: dict[str, object] = {"file": file}
-        if rng is not None:
-            detail["range"] = [rng.start, rng.end]
-        await audit.record(s, actor, action, session_id, detail)
+        await audit_repeats.record_once(s, actor_of(user), action, session_id, detail, ("file",))
 
 
 async def serve_file(

@@ -181,8 +181,9 @@ _STATUS_TEXT = {
     429: (
         "Too many: wait Retry-After seconds (too_many_attempts: failed logins; "
         "too_many_sessions: sessions created this hour; too_many_joins: joins of one "
-        "participant to one call; too_many_streams: live streams of one session; busy: a "
-        "self-service check, an audit verification or two exports run)"
+        "participant to one call; too_many_live_sessions: calls one salesperson's "
+        "sessions hold at once (until one ends); too_many_streams: live streams of one "
+        "session; busy: a self-service check, an audit verification or two exports run)"
     ),
     503: "At capacity",
 }

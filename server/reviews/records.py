@@ -10,7 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inspection.policy import Policy
-from server import audit
+from server import audit_repeats
 from server.context import AppContext
 from server.errors import KesuError
 from server.reviews.access import ReviewError, actor_of, load_session
@@ -143,7 +143,7 @@ async def review_state(ctx: AppContext, session_id: str, viewer: User) -> Review
         if state.row.review_status == "none" and viewer.role != "admin":
             # Not in the queue: nothing for a reviewer to see (R18, need to know).
             raise ReviewError(404, "not_found", "this session is not under review")
-        await audit.record(
+        await audit_repeats.record_once(
             s, actor_of(viewer), "review.view", session_id, {"status": state.row.review_status}
         )
     return state

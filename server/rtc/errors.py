@@ -34,6 +34,19 @@ class RtcError(Exception):
         return self.status < 500
 
 
+class OwnerLimitError(RtcError):
+    """One owner's sessions hold as many rooms as one owner may (the API answers 429)."""
+
+    STATUS = {"too_many_live_sessions": 429}
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "too_many_live_sessions",
+            f"your sessions already hold {limit} live call(s), the most one person may; "
+            "end one first",
+        )
+
+
 class CapacityError(RtcError):
     """All concurrent-room slots are taken (the API answers 503)."""
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from server.rtc import ice
-from server.rtc.errors import CapacityError
+from server.rtc.errors import CapacityError, OwnerLimitError
 from server.rtc.medialoop import MediaLoop
 from server.rtc.room import Room, RoomEvent
 from server.rtc.settings import RtcSettings
@@ -27,6 +27,7 @@ class RoomManager:
         self.max_rooms = max_rooms
         self.settings = settings or RtcSettings()
         self._rooms: dict[str, Room] = {}
+        self._owners: dict[str, object] = {}  # session id -> whose session (see room_for)
         self.gate: Callable[[], bool] | None = None  # handed to every room (server.fence)
         # The loop every room runs on (kesu serve starts one: server.app); None = the caller's.
         # The manager itself (this dict) is only used from the caller's loop.
@@ -56,23 +57,43 @@ class RoomManager:
         session_id: str,
         session_dir: SessionDir,
         on_event: Callable[[RoomEvent], None] | None = None,
+        owner: object = None,
+        owner_limit: int = 0,
     ) -> Room:
-        """The session's room, created if needed; CapacityError when all slots are taken."""
+        """The session's room, created if needed; CapacityError when all slots are taken,
+        OwnerLimitError when ``owner``'s sessions hold ``owner_limit`` rooms already (0 = no
+        limit): one login must not take every slot. An open room is always returned (a
+        rejoin). No await between the checks and the creation: offers at once cannot
+        overshoot."""
         room = self._rooms.get(session_id)
         if room is not None and not room.closed:
             return room
-        self._rooms.pop(session_id, None)
+        self._forget(session_id)
         if sum(not r.closed for r in self._rooms.values()) >= self.max_rooms:
             raise CapacityError(f"{self.max_rooms} sessions are already live")
+        if owner is not None and owner_limit > 0 and self.rooms_of(owner) >= owner_limit:
+            raise OwnerLimitError(owner_limit)
         room = Room(
             session_dir, self.settings, on_event, gate=self.gate, media_loop=self.media_loop
         )
         self._rooms[session_id] = room
+        if owner is not None:
+            self._owners[session_id] = owner
         return room
+
+    def rooms_of(self, owner: object) -> int:
+        """Open rooms of ``owner``'s sessions."""
+        return sum(
+            not room.closed and self._owners.get(sid) == owner for sid, room in self._rooms.items()
+        )
+
+    def _forget(self, session_id: str) -> Room | None:
+        self._owners.pop(session_id, None)
+        return self._rooms.pop(session_id, None)
 
     async def close_room(self, session_id: str) -> list[SegmentInfo]:
         """Close and forget a room; returns its segments ([] if there was none)."""
-        room = self._rooms.pop(session_id, None)
+        room = self._forget(session_id)
         return [] if room is None else await room.close()
 
     async def abandon_room(self, session_id: str) -> bool:
@@ -81,7 +102,7 @@ class RoomManager:
         room = self._rooms.get(session_id)
         if room is None or room.closed:
             return False
-        del self._rooms[session_id]
+        self._forget(session_id)
         await room.abandon()
         return True
 

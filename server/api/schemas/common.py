@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -17,6 +16,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from server.text_rules import line_problem, prose_problem, text_problem
+
 # SQLite and PostgreSQL both store 64-bit signed integers; a larger id can match nothing.
 MAX_ID = 2**63 - 1
 # Dates outside this range are typos or probes; inside it, date arithmetic cannot overflow.
@@ -25,34 +26,20 @@ MAX_DATE = date(2199, 12, 31)
 
 
 def _clean_text(value: str) -> str:
-    """Refuse what no store can keep: lone surrogates (not encodable as UTF-8) and NUL
-    (PostgreSQL text cannot hold it)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    if (problem := text_problem(value)) is not None:
+        raise ValueError(problem)
     return value
 
 
-# Unicode categories that have no place in a name: controls (Cc: line breaks, tabs, ESC),
-# invisible format characters (Cf: bidi overrides such as U+202E, zero-width spaces and
-# joiners, the BOM), line and paragraph separators (Zl, Zp).
-_NOT_IN_A_LINE = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-
 def _one_line(value: str) -> str:
-    """Refuse text that would not show as what it is on one line: a customer name with a
-    right-to-left override displays reversed to the reviewer, one with a zero-width space
-    never matches the name read from the ID card, one with a line break or an escape
-    sequence splits or colours a log or terminal line."""
-    for ch in value:
-        if unicodedata.category(ch) in _NOT_IN_A_LINE:
-            raise ValueError(
-                f"must be one line of visible text (U+{ord(ch):04X} is a control or "
-                "invisible formatting character)"
-            )
+    if (problem := line_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _prose(value: str) -> str:
+    if (problem := prose_problem(value)) is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -71,6 +58,7 @@ def _blank_is_none(value: Any) -> Any:
 # Markers to combine in ``Annotated[...]`` (kept as values so mypy sees plain types).
 SAFE = AfterValidator(_clean_text)
 LINE = AfterValidator(_one_line)  # after SAFE: names, ids, short single-line fields
+PROSE = AfterValidator(_prose)  # after SAFE: free text of several lines (comments, reasons)
 NOT_BOOL = BeforeValidator(_no_bool)
 BLANK_IS_NONE = BeforeValidator(_blank_is_none)
 

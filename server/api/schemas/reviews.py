@@ -6,7 +6,16 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from server.api.schemas.common import NOT_BOOL, SAFE, Body, OneOf, OptionalDay, Out, Query
+from server.api.schemas.common import (
+    NOT_BOOL,
+    PROSE,
+    SAFE,
+    Body,
+    OneOf,
+    OptionalDay,
+    Out,
+    Query,
+)
 from server.reviews import FINDING_STATES, MAX_COMMENT, MAX_REASON, QUEUE_LIMIT, STATUS_FILTERS
 
 QueryText = Annotated[str | None, Field(max_length=128), SAFE]
@@ -31,17 +40,17 @@ class StatsQuery(Query):
 
 class JudgeBody(Body):
     state: Annotated[str, SAFE, OneOf(FINDING_STATES)]
-    comment: Annotated[str, Field(max_length=MAX_COMMENT), SAFE] = ""
+    comment: Annotated[str, Field(max_length=MAX_COMMENT), SAFE, PROSE] = ""
 
 
 class DecisionBody(Body):
     decision: Annotated[str, SAFE, OneOf(("approve", "reject"))]
-    reason: Annotated[str, Field(max_length=MAX_REASON), SAFE] = ""
+    reason: Annotated[str, Field(max_length=MAX_REASON), SAFE, PROSE] = ""
 
 
 class HoldBody(Body):
     hold: bool
-    reason: Annotated[str, Field(max_length=1000), SAFE] = ""
+    reason: Annotated[str, Field(max_length=1000), SAFE, PROSE] = ""
 
 
 class QueueOut(Out):

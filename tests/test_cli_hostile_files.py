@@ -1,0 +1,118 @@
+"""JSON files handed to ``kesu inspect`` and ``kesu template check`` (a session's
+``metadata.json``, ``--policy``, ``--markers``, ``--thresholds``) that are nested too deeply,
+of the wrong shape or not JSON at all end in a one-line reason and exit 2, never a
+traceback: before, a policy that was a list raised AttributeError, a ``metadata.json``
+of 100,000 ``[`` RecursionError, a segment that was a number AttributeError."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inspection.templates import SAMPLE_POLICY
+
+REPO = Path(__file__).resolve().parent.parent
+DEEP = "[" * 100_000 + "]" * 100_000
+POLICY = json.dumps(SAMPLE_POLICY.to_dict(), ensure_ascii=False)
+
+
+def kesu(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def refused(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    for word in words:
+        assert word in done.stderr, done.stderr
+
+
+def session_meta(**fields: Any) -> str:
+    meta = {"schema": "kesu.session/1", "template_id": "traditional_life", "policy": {}}
+    meta["policy"] = SAMPLE_POLICY.to_dict()
+    meta.update(fields)
+    return json.dumps(meta, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        DEEP,
+        "[]",
+        '"kesu.session/1"',
+        session_meta(policy=[1, 2]),
+        session_meta(segments=[5]),
+        session_meta(segments={"file": "x.mkv"}),
+        session_meta(events=["node"]),
+        session_meta(gaps=[None]),
+    ],
+    ids=[
+        "deep",
+        "list",
+        "string",
+        "policy-list",
+        "segment-number",
+        "segments-object",
+        "event-string",
+        "gap-null",
+    ],
+)
+def test_inspect_a_hostile_metadata_json(tmp_path: Path, metadata: str) -> None:
+    sdir = tmp_path / "s"
+    sdir.mkdir()
+    (sdir / "metadata.json").write_text(metadata, encoding="utf-8")
+    refused(kesu("inspect", str(sdir), cwd=tmp_path), "metadata.json")
+
+
+@pytest.mark.parametrize(
+    "policy", [DEEP, "[1, 2]", "null", "\xff"], ids=["deep", "list", "null", "not-utf8"]
+)
+def test_a_hostile_policy(tmp_path: Path, policy: str) -> None:
+    for name in ("s.mkv", "c.mkv"):
+        (tmp_path / name).write_bytes(b"\x1a\x45\xdf\xa3")
+    (tmp_path / "p.json").write_text(policy, encoding="latin-1")
+    pair = ("--salesperson", "s.mkv", "--customer", "c.mkv", "--template", "traditional_life")
+    refused(kesu("inspect", *pair, "--policy", "p.json", cwd=tmp_path), "p.json")
+    refused(
+        kesu("template", "check", "traditional_life", "--policy", "p.json", cwd=tmp_path), "p.json"
+    )
+
+
+@pytest.mark.parametrize("option", ["--markers", "--thresholds"])
+@pytest.mark.parametrize("content", [DEEP, '"text"', "{"])
+def test_hostile_markers_and_thresholds(tmp_path: Path, option: str, content: str) -> None:
+    for name in ("s.mkv", "c.mkv"):
+        (tmp_path / name).write_bytes(b"\x1a\x45\xdf\xa3")
+    (tmp_path / "p.json").write_text(POLICY, encoding="utf-8")
+    (tmp_path / "x.json").write_text(content, encoding="utf-8")
+    pair = ("--salesperson", "s.mkv", "--customer", "c.mkv", "--template", "traditional_life")
+    done = kesu("inspect", *pair, "--policy", "p.json", option, "x.json", cwd=tmp_path)
+    refused(done, "x.json")
+
+
+@pytest.mark.parametrize("output", ["missing-dir/r.json", "."], ids=["no-directory", "a-directory"])
+def test_an_unwritable_output_is_refused_before_the_run(tmp_path: Path, output: str) -> None:
+    """Found before the inspection runs (minutes); the dummy recordings would be refused
+    only after it started. Before, the run ended in a traceback when the report was to be
+    written, and the report was lost."""
+    for name in ("s.mkv", "c.mkv"):
+        (tmp_path / name).write_bytes(b"\x1a\x45\xdf\xa3")
+    (tmp_path / "p.json").write_text(POLICY, encoding="utf-8")
+    pair = ("--salesperson", "s.mkv", "--customer", "c.mkv", "--template", "traditional_life")
+    done = kesu("inspect", *pair, "--policy", "p.json", "--output", output, cwd=tmp_path)
+    refused(done, "--output")

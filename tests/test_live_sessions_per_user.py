@@ -1,0 +1,67 @@
+"""One salesperson's sessions hold at most ``max_live_sessions_per_user`` of a media node's
+``max_sessions`` call rooms at once (429 ``too_many_live_sessions``), so one login (or a
+script holding it) cannot take every room and leave the other salespeople with 503s.
+
+Before, nothing but the node's total bounded it: an offer opens a room that stays for the
+rejoin window (5 minutes) even if no media ever flows, so one login re-offering in a few
+sessions every few minutes held all rooms. A room already open (a rejoin) is never refused,
+and ending a call frees its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.settings import Settings
+from tests.conftest import Client, RunningServer, make_settings, new_session_body
+from tests.test_api_auth import assert_error
+from tests.test_sdp_hostile import _good_offer
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, max_sessions=3, max_live_sessions_per_user=1)
+
+
+async def _session(client: Client) -> str:
+    status, body = await client.post("/api/sessions", json=new_session_body())
+    assert status == 201, body
+    return str(body["session"]["id"])
+
+
+async def _offer(client: Client, sid: str, sdp: str) -> tuple[int, Any]:
+    return await client.post(f"/api/sessions/{sid}/offer", {"type": "offer", "sdp": sdp})
+
+
+async def test_one_salesperson_cannot_take_every_room(
+    server: RunningServer, client_factory: Any
+) -> None:
+    sdp = await _good_offer()
+    sales1, sales2 = await client_factory("sales1"), await client_factory("sales2")
+    first, second = await _session(sales1), await _session(sales1)
+    status, body = await _offer(sales1, first, sdp)
+    assert status == 200, body
+
+    status, body = await _offer(sales1, second, sdp)
+    assert status == 429, body
+    assert_error(body, "too_many_live_sessions")
+    assert server.ctx.rooms.get(second) is None  # nothing left holding a room
+    assert len(server.ctx.rooms) == 1
+
+    # Another salesperson still gets a room.
+    other = await _session(sales2)
+    status, body = await _offer(sales2, other, sdp)
+    assert status == 200, body
+
+    # The open room takes its own salesperson again (a rejoin after a drop).
+    assert (await sales1.post(f"/api/sessions/{first}/leave"))[0] == 200
+    status, body = await _offer(sales1, first, sdp)
+    assert status == 200, body
+
+    # Once that call has ended, the next session gets its room.
+    status, body = await sales1.post(f"/api/sessions/{first}/end", {})
+    assert status == 200, body
+    status, body = await _offer(sales1, second, sdp)
+    assert status == 200, body
