@@ -164,7 +164,8 @@ class Settings:
         default=3,
         metadata=_meta(
             "Call rooms one salesperson's sessions may hold at once on a media node (of its "
-            "max_sessions; self-service sessions count too); a further session's offer gets "
+            "max_sessions; self-service sessions, driven by their customers, do not count); a "
+            "further session's offer gets "
             "HTTP 429 too_many_live_sessions until one of them ends. 0 = no limit."
         ),
     )

@@ -65,3 +65,28 @@ async def test_one_salesperson_cannot_take_every_room(
     assert status == 200, body
     status, body = await _offer(sales1, second, sdp)
     assert status == 200, body
+
+
+async def test_self_service_customers_are_not_held_to_the_salespersons_limit(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """A salesperson who sent several self-service links has customers doing them at once;
+    none of them may get 429 because of the salesperson's other sessions."""
+    sdp = await _good_offer()
+    sales = await client_factory("sales1")
+    call = await _session(sales)
+    status, body = await _offer(sales, call, sdp)
+    assert status == 200, body  # the salesperson's one room (limit 1)
+    for _ in range(2):
+        status, body = await sales.post("/api/sessions", json=new_session_body(mode="self_service"))
+        assert status == 201, body
+        sid = body["session"]["id"]
+        status, link = await sales.post(f"/api/sessions/{sid}/link")
+        assert status == 200, link
+        customer = await client_factory()
+        base = f"/api/join/{link['token']}"
+        status, body = await customer.post(f"{base}/consent", json={"consent": True})
+        assert status == 200, body
+        status, body = await customer.post(f"{base}/offer", {"type": "offer", "sdp": sdp})
+        assert status == 200, body
+    assert len(server.ctx.rooms) == 3
