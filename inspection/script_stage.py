@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from inspection.answer_cohort import needs_cohort, normalise_answers
-from inspection.answer_energy import room_checks, voice_in_windows
+from inspection.answer_energy import RoomCheck, room_checks, voice_in_windows
 from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
@@ -261,7 +261,8 @@ def missing_in_loud_rooms(
 ) -> ScriptResult:
     """ "No answer" where the room is too loud to prove silence (``answer_energy.room_checks``:
     the customer's own speech stands less than ``answer_room_margin_db`` above the window's
-    noise) rests on weak evidence: marked ``room_too_loud`` (review) with the levels."""
+    noise) rests on weak evidence: marked ``room_too_loud`` (review) with the levels; where
+    silence is proven the levels go into the evidence too (``room_quiet``)."""
     missing = {
         c.node.id: script.answer_window_of[c.node.id]
         for c in script.coverage
@@ -270,13 +271,17 @@ def missing_in_loud_rooms(
     if not missing:
         return script
     checks = room_checks(audio, customer, missing, th.answer_room_margin_db, options)
-    coverage = [
-        replace(c, answer_uncertain="room_too_loud", answer_room=checks[c.node.id].as_evidence())
-        if c.node.id in checks and checks[c.node.id].too_loud
-        else c
-        for c in script.coverage
-    ]
+    coverage = [_room_checked(c, checks.get(c.node.id)) for c in script.coverage]
     return replace(script, coverage=coverage)
+
+
+def _room_checked(cov: NodeCoverage, check: RoomCheck | None) -> NodeCoverage:
+    """``cov`` with the room's levels in its evidence; uncertain when the room is too loud."""
+    if check is None:
+        return cov
+    if check.too_loud:
+        return replace(cov, answer_uncertain="room_too_loud", answer_room=check.as_evidence())
+    return replace(cov, answer_room=check.as_evidence())  # silence proven: still a fail
 
 
 def _align_run(run: RunState, th: Thresholds) -> ScriptResult:

@@ -93,7 +93,7 @@ def _answer_evidence(cov: NodeCoverage, th: Thresholds) -> dict[str, Any]:
 def _room_clause(cov: NodeCoverage) -> tuple[str, str]:
     """(Chinese, English) clause for "no answer" in a room too loud to prove silence, or ("", "")."""
     room = cov.answer_room
-    if cov.answer != "missing" or not room or room.get("margin_db") is None:
+    if cov.answer != "missing" or not room or room.get("reason") != "room_too_loud":
         return "", ""
     m = float(room["margin_db"])
     return (
