@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from inspection.answer_cohort import needs_cohort, normalise_answers
-from inspection.answer_energy import voice_in_windows
+from inspection.answer_energy import RoomCheck, room_checks, voice_in_windows
 from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from inspection.policy import Policy
     from inspection.run_state import RunState
     from inspection.speech import SpeechRecognizer, Utterance
+    from inspection.speech_types import DecodeOptions
     from inspection.spoken_numbers import NumberCheck as SpokenNumber
 
 
@@ -39,6 +40,8 @@ class ScriptResult:
     #: Where each answer was looked for (session seconds): the customer regions there are the
     #: only ones whose closed-set scores are read (``AnswerScoring.score_regions``).
     answer_windows: list[tuple[float, float]] = field(default_factory=list)
+    #: The same windows by node id.
+    answer_window_of: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def settings_for(th: Thresholds) -> ScriptSettings:
@@ -207,6 +210,7 @@ def align_script(
         numbers=[_number(n) for n in result.numbers],
         node_of_utterance=_utterance_nodes(utterances, coverage),
         answer_windows=[(a.window_start_s, a.window_end_s) for a in result.answers.values()],
+        answer_window_of={k: (a.window_start_s, a.window_end_s) for k, a in result.answers.items()},
     )
 
 
@@ -239,10 +243,45 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
             if normed is not None:
                 run.utterances["customer"] = normed
                 run.script = _align_run(run, th)
+        run.script = missing_in_loud_rooms(
+            run.script, audio, run.utterances.get("customer", []), th, speech.options
+        )
     run.windows = document_windows(
         run.nodes, run.script.coverage, run.inp.markers, run.duration_s, th
     )
     run.progress.finish("script")
+
+
+def missing_in_loud_rooms(
+    script: ScriptResult,
+    audio: np.ndarray,
+    customer: Sequence[Utterance],
+    th: Thresholds,
+    options: DecodeOptions,
+) -> ScriptResult:
+    """ "No answer" where the room is too loud to prove silence (``answer_energy.room_checks``:
+    the customer's own speech stands less than ``answer_room_margin_db`` above the window's
+    noise) rests on weak evidence: marked ``room_too_loud`` (review) with the levels; where
+    silence is proven the levels go into the evidence too (``room_quiet``)."""
+    missing = {
+        c.node.id: script.answer_window_of[c.node.id]
+        for c in script.coverage
+        if c.answer == "missing" and c.node.id in script.answer_window_of
+    }
+    if not missing:
+        return script
+    checks = room_checks(audio, customer, missing, th.answer_room_margin_db, options)
+    coverage = [_room_checked(c, checks.get(c.node.id)) for c in script.coverage]
+    return replace(script, coverage=coverage)
+
+
+def _room_checked(cov: NodeCoverage, check: RoomCheck | None) -> NodeCoverage:
+    """``cov`` with the room's levels in its evidence; uncertain when the room is too loud."""
+    if check is None:
+        return cov
+    if check.too_loud:
+        return replace(cov, answer_uncertain="room_too_loud", answer_room=check.as_evidence())
+    return replace(cov, answer_room=check.as_evidence())  # silence proven: still a fail
 
 
 def _align_run(run: RunState, th: Thresholds) -> ScriptResult:

@@ -31,6 +31,8 @@ class NodeCoverage:
     answer_uncertain_text: str = ""  # uncertain speech in the window that was not used
     # How the model scored the closed set of answers in the window (ClosedSetScore.as_evidence)
     answer_closed_set: dict[str, Any] | None = None
+    # "No answer" in a room too loud to prove silence: the levels (answer_energy.RoomCheck)
+    answer_room: dict[str, Any] | None = None
     key_score: float = 0.0  # share of the node's content syllable pairs said (node_content)
     # "match" | "slot" (covered by its slot between its neighbours: inspection.node_slot) |
     # "partial" (not covered, some resembling speech where it belongs: review) | "unheard"

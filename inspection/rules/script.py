@@ -85,7 +85,22 @@ def _answer_evidence(cov: NodeCoverage, th: Thresholds) -> dict[str, Any]:
         ev["uncertain_speech"] = cov.answer_uncertain_text
     if cov.answer_closed_set:
         ev["closed_set"] = cov.answer_closed_set
+    if cov.answer_room:
+        ev["room"] = cov.answer_room
     return ev
+
+
+def _room_clause(cov: NodeCoverage) -> tuple[str, str]:
+    """(Chinese, English) clause for "no answer" in a room too loud to prove silence, or ("", "")."""
+    room = cov.answer_room
+    if cov.answer != "missing" or not room or room.get("reason") != "room_too_loud":
+        return "", ""
+    m = float(room["margin_db"])
+    return (
+        f"；环境噪声过大（客户讲话仅高出噪声 {m:.0f} dB），无法确认确无回答，请人工听取",
+        f"; the room is too loud to tell silence from a quiet answer (the customer's speech "
+        f"stands {m:.0f} dB above it), please listen",
+    )
 
 
 _ANSWER_EN = {
@@ -161,6 +176,8 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     ev["rule"] = "R2"
     said = f"：「{cov.answer_text}」" if cov.answer_text else ""
     said_en = f": 「{cov.answer_text}」" if cov.answer_text else ""
+    room, room_en = _room_clause(cov)
+    said, said_en = said + room, said_en + room_en
     return Finding(
         code="consent.missing",
         severity=_answer_severity(cov, th),
@@ -274,6 +291,8 @@ def _answer_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
         if cov.answer_text
         else f"no answer within {th.answer_window_s:g} s"
     )
+    room, room_en = _room_clause(cov)
+    said, said_en = said + room, said_en + room_en
     if cov.answer == "unrecognised":
         said = f"{cov.answer_start_s or 0.0:.1f} 秒起有讲话，请人工听取"
         said_en = f"speech from {cov.answer_start_s or 0.0:.1f} s on; please listen to it"

@@ -71,6 +71,10 @@ class Thresholds:
         False,
         "Normalise a customer answer that is still a closed-set guess by the room's own scores (8 noise-only clips of the customer's track; inspection/answer_cohort.py) before deciding it. Off by default: calibrated to pass no hazard, it passed no extra yes on the dev-made babble probes (the reviewed yeses that led were in regions too long to trust) and costs ~17 CPU-s per session, which puts a 20-minute session in babble over the RTF 0.1 budget.",
     )
+    answer_room_margin_db: float = _h(
+        20.0,
+        "An answer window with no customer speech found is a missing answer (fail) only when the customer's own speech (the median peak of their decoded utterances) stands at least this many dB above the window's noise (the 90th percentile of its 20 ms frame levels); below it the room is too loud to tell silence from a quieter answer, and the finding is review with the levels in its evidence (reason room_too_loud). Measured on dev-made probes: quiet dev rooms 23-38 dB, hum 15 dB 24-26, babble 15 dB 18-21, babble 10 dB 12-15 (docs/inspection.md).",
+    )
     number_min_confidence: float = _h(
         0.5,
         "speech.number_mismatch is review instead of fail when the spoken number's recognition probability is below this: for a number whose recognised characters are known, the probability that the mismatch is real (inspection/number_doubt.py: 1 - P(the characters that would have to be misheard for the policy's value all were)); otherwise the lowest probability of its characters.",
