@@ -115,13 +115,14 @@ class NodeTextScorer:
 
 
 def _eligible(cov: NodeCoverage, speaker: str) -> bool:
-    """A node of ``speaker`` not covered, with a slot long enough to hold speech, that may be
+    """A required node of ``speaker`` not covered, with a slot long enough to hold speech, that may be
     covered by its slot at all: not one with its own min_similarity (read close to its words)
     and not the recording reminder, which must keep every clause (a reading that drops one
     still explains most of the text's tokens)."""
     slot = cov.slot
     return (
         cov.node.speaker == speaker
+        and cov.node.required  # no finding otherwise: nothing to decide
         and cov.node.role != "reminder"
         and cov.start_s is None
         and cov.support in ("partial", "unheard", "absent")
