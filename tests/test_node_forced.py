@@ -139,3 +139,12 @@ def test_a_paraphrased_line_leads_the_cohort_on_its_own_slot_only(scorer: NodeTe
     bad = forced_scores(scorer, audio, left_out)["premium"]
     assert good.margin > Thresholds().node_forced_margin, good
     assert bad.margin < 0 and bad.rival == "surrender", bad
+
+
+def test_a_long_script_is_scored_against_the_nodes_nearest_the_slot() -> None:
+    from inspection.node_forced import COHORT, _cohort
+
+    nodes = [replace(_nodes()[1], id=f"n{i}", text=f"第{i}句") for i in range(22)]
+    near = _cohort("n20", nodes)
+    assert len(near) == COHORT + 1 and "n20" in near and "n0" not in near
+    assert set(_cohort("n0", nodes[:5])) == {f"n{i}" for i in range(5)}
