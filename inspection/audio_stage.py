@@ -166,5 +166,7 @@ class AudioStage:
             utts = self.speech.recover_lost(audio, who, utts, whole.spans, others)
         with run.lock:
             run.utterances[who] = utts
-            if who != "customer":  # the customer's is scored in answer windows after the script
-                run.audio.pop(who, None)  # ~4 MB per minute: not needed any more
+            # The customer's is scored in answer windows after the script, the salesperson's
+            # on the slots of nodes not found (node_forced); else ~4 MB per minute freed.
+            if who != "customer" and not self.thresholds.node_forced:
+                run.audio.pop(who, None)

@@ -267,43 +267,13 @@ class ClosedSetScorer:
 
     def score(self, audio: np.ndarray) -> ClosedSetScore | None:
         """Score ``audio`` (16 kHz mono float32, at most 30 s); None for empty audio."""
-        import ctranslate2
-        from faster_whisper.audio import pad_or_trim
-
         if audio.size < SAMPLE_RATE // 10:
             return None
-        m = self._model
-        features = m.feature_extractor(np.ascontiguousarray(audio, np.float32))
-        num_frames = min(int(features.shape[-1]) - 1, 3000)
-        enc = np.asarray(m.encode(pad_or_trim(features)))
-        # Only the encoder frames of the clip (+1 s) are attended to: 4-5x less CPU than the
-        # whole 30 s window (9 -> 2 CPU-s per clip on a loaded box), same ranking on the
-        # committed answer clips except one already ambiguous (哦，同意).
-        enc = enc[:, : min(enc.shape[1], num_frames // 2 + 50)]
-        num_frames = min(num_frames, enc.shape[1] * 2)
+        enc, num_frames = encode_clip(self._model, audio)
         start = [*self._tok.sot_sequence, self._tok.no_timestamps]
 
         def logprobs(seqs: list[list[int]]) -> list[tuple[float, int]]:
-            # Teacher-forced: the probability of each token given the audio and the tokens
-            # before it. No end-of-text token: Whisper ends a reply with "。" first, so its
-            # probability right after the answer says nothing (measured: -11 to -18 nats).
-            # At most ALIGN_BATCH sequences per call: the decoder keeps every layer's keys and
-            # values of the audio per sequence, so the 94 at once of a 6 s region took 544 MB
-            # (16 at a time: 112 MB), twice over when two regions were scored side by side (the
-            # babble probe's peak RSS). Each sequence is scored on its own in the batch: the
-            # same scores (bit for bit on the committed answer clips).
-            out: list[tuple[float, int]] = []
-            for i in range(0, len(seqs), ALIGN_BATCH):
-                part = seqs[i : i + ALIGN_BATCH]
-                batch = ctranslate2.StorageView.from_array(
-                    np.ascontiguousarray(np.repeat(enc, len(part), 0))
-                )
-                results = m.model.align(batch, start, part, num_frames)
-                out += [
-                    (float(np.sum(np.log(np.maximum(r.text_token_probs, 1e-12)))), len(seq))
-                    for r, seq in zip(results, part, strict=True)
-                ]
-            return out
+            return forced_logprobs(self._model, enc, num_frames, start, seqs)
 
         heads: list[list[int]] = [[]]
         if self._fillers:
@@ -352,3 +322,48 @@ def summarise(
         table=table,
         negation_gap=gap,
     )
+
+
+def encode_clip(model: Any, audio: np.ndarray) -> tuple[np.ndarray, int]:
+    """Whisper's encoder output for ``audio`` (16 kHz mono float32, at most 30 s are heard)
+    and the number of mel frames to attend to, for :func:`forced_logprobs`.
+
+    Only the encoder frames of the clip (+1 s) are kept: 4-5x less CPU than the whole 30 s
+    window (9 -> 2 CPU-s per clip on a loaded box), same ranking on the committed answer clips
+    except one already ambiguous (哦，同意)."""
+    from faster_whisper.audio import pad_or_trim
+
+    features = model.feature_extractor(np.ascontiguousarray(audio, np.float32))
+    num_frames = min(int(features.shape[-1]) - 1, 3000)
+    enc = np.asarray(model.encode(pad_or_trim(features)))
+    enc = enc[:, : min(enc.shape[1], num_frames // 2 + 50)]
+    return enc, min(num_frames, enc.shape[1] * 2)
+
+
+def forced_logprobs(
+    model: Any, enc: np.ndarray, num_frames: int, start: list[int], seqs: list[list[int]]
+) -> list[tuple[float, int]]:
+    """(total log-probability, tokens) of each token sequence in ``seqs`` teacher-forced on
+    the encoded clip ``enc`` (:func:`encode_clip`) after the prompt ``start``.
+
+    Teacher-forced: the probability of each token given the audio and the tokens before it.
+    No end-of-text token: Whisper ends a reply with "。" first, so its probability right after
+    the answer says nothing (measured: -11 to -18 nats). At most ALIGN_BATCH sequences per
+    call: the decoder keeps every layer's keys and values of the audio per sequence, so the 94
+    at once of a 6 s region took 544 MB (16 at a time: 112 MB), twice over when two regions
+    were scored side by side (the babble probe's peak RSS). Each sequence is scored on its own
+    in the batch: the same scores (bit for bit on the committed answer clips)."""
+    import ctranslate2
+
+    out: list[tuple[float, int]] = []
+    for i in range(0, len(seqs), ALIGN_BATCH):
+        part = seqs[i : i + ALIGN_BATCH]
+        batch = ctranslate2.StorageView.from_array(
+            np.ascontiguousarray(np.repeat(enc, len(part), 0))
+        )
+        results = model.model.align(batch, start, part, num_frames)
+        out += [
+            (float(np.sum(np.log(np.maximum(r.text_token_probs, 1e-12)))), len(seq))
+            for r, seq in zip(results, part, strict=True)
+        ]
+    return out

@@ -59,6 +59,10 @@ class SlotEvidence:
     #: The recording reminder: the lowest, over its clauses, of the clause's best fuzzy pinyin
     #: match inside the slot (``clause_similarity``); 1.0 for other nodes.
     clause_min: float = 1.0
+    #: The slot's time bounds (from the node found before to the one found after, within the
+    #: teleprompter window); ``t0``/``t1`` are those of the characters said in it.
+    from_s: float = 0.0
+    to_s: float = 0.0
 
     def as_evidence(self, stream: TextStream) -> dict[str, object]:
         return {
@@ -74,6 +78,8 @@ class SlotEvidence:
             "expected_s": round(self.expected_s, 2),
             "confidence": round(self.confidence, 3),
             "clause_min": round(self.clause_min, 3),
+            "from_s": round(self.from_s, 3),
+            "to_s": round(self.to_s, 3),
         }
 
 

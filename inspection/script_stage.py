@@ -13,6 +13,7 @@ import numpy as np
 
 from inspection.answer_cohort import needs_cohort, normalise_answers
 from inspection.answer_energy import RoomCheck, room_checks, voice_in_windows
+from inspection.node_forced import apply_forced, forced_scores
 from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
@@ -246,6 +247,8 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
         run.script = missing_in_loud_rooms(
             run.script, audio, run.utterances.get("customer", []), th, speech.options
         )
+    if th.node_forced:
+        _forced_nodes(run, speech, th)
     run.windows = document_windows(
         run.nodes, run.script.coverage, run.inp.markers, run.duration_s, th
     )
@@ -282,6 +285,17 @@ def _room_checked(cov: NodeCoverage, check: RoomCheck | None) -> NodeCoverage:
     if check.too_loud:
         return replace(cov, answer_uncertain="room_too_loud", answer_room=check.as_evidence())
     return replace(cov, answer_room=check.as_evidence())  # silence proven: still a fail
+
+
+def _forced_nodes(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> None:
+    """Salesperson nodes not covered, scored on their slots' audio against the other nodes'
+    texts (inspection.node_forced): a clear lead moves the finding one step."""
+    audio = run.audio.pop("salesperson", None)
+    if audio is None or run.script is None:
+        return
+    scores = forced_scores(speech.node_texts, audio, run.script.coverage)
+    if scores:
+        run.script.coverage = apply_forced(run.script.coverage, scores, th.node_forced_margin)
 
 
 def _align_run(run: RunState, th: Thresholds) -> ScriptResult:

@@ -203,6 +203,8 @@ def node_slot_of(
         unheard_s=max(0.0, hole - pauses),
         expected_s=len(needle) / st.speaking_rate,
         clause_min=clause_similarity(_reminder_clauses(node), stream, b.lo, b.hi),
+        from_s=b.t_lo,
+        to_s=b.t_hi,
     )
 
 

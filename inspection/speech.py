@@ -17,6 +17,7 @@ import numpy as np
 from inspection import speech_cuts, speech_features, speech_lost
 from inspection.answer_scoring import AnswerScoring
 from inspection.audio_pieces import pause_cuts
+from inspection.node_forced import NodeTextScorer
 from inspection.speech_cuts import WholeTrack
 from inspection.speech_regions import (
     FRAME,
@@ -130,6 +131,10 @@ class SpeechRecognizer:
         #: Closed-set scoring of short customer regions, on this model under the same lock.
         self.answers = AnswerScoring(
             self._model, self.options, self._lock, self.counts, self._counts_lock, self.workers
+        )
+        #: Forced scores of node texts on a slot's audio (inspection.node_forced), same lock.
+        self.node_texts = NodeTextScorer(
+            self._model, self._lock, self.counts, self._counts_lock, self.options.language
         )
 
     def transcribe(

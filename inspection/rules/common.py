@@ -34,6 +34,8 @@ def is_covered(cov: NodeCoverage, th: Thresholds) -> bool:
         return False
     if cov.support == "slot":  # said in other words where it belongs (inspection.node_slot)
         return True
+    if cov.support == "forced":  # its text explains its slot's audio (inspection.node_forced)
+        return True
     return cov.score >= min_similarity(cov.node, th) or cov.key_score >= th.node_key_score
 
 

@@ -36,7 +36,10 @@ class NodeCoverage:
     key_score: float = 0.0  # share of the node's content syllable pairs said (node_content)
     # "match" | "slot" (covered by its slot between its neighbours: inspection.node_slot) |
     # "partial" (not covered, some resembling speech where it belongs: review) | "unheard"
-    # (not covered, time for it passed there with nothing recognised: review) | "absent"
+    # (not covered, time for it passed there with nothing recognised: review) | "forced"
+    # (covered: its text explains its slot's audio better than any other node's,
+    # inspection.node_forced) | "heard" (not covered, nothing like it in the slot, but its text
+    # explains the slot's audio: review) | "absent"
     support: str = "match"
     slot: dict[str, Any] | None = None  # what was said in the node's slot (node_slot)
 

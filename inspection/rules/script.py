@@ -51,6 +51,12 @@ def _unheard(cov: NodeCoverage) -> bool:
     return cov.support == "unheard"
 
 
+def _heard(cov: NodeCoverage) -> bool:
+    """Not covered, nothing like it recognised, but its own text explains the audio of its
+    slot clearly better than any other node's (inspection.node_forced): review."""
+    return cov.support == "heard"
+
+
 def _unsure_missing(cov: NodeCoverage) -> tuple[str, str]:
     """(Chinese, English) clause saying why a missing node is only for review, or ("", "")."""
     if _unheard(cov) and cov.slot is not None:
@@ -58,6 +64,11 @@ def _unsure_missing(cov: NodeCoverage) -> tuple[str, str]:
         return (
             f"；该处约 {gap:.0f} 秒讲话未能识别，请人工听取",
             f"; about {gap:.0f} s of speech there could not be recognised, please listen to it",
+        )
+    if _heard(cov):
+        return (
+            "；该处录音与该节点话术相符，但未能识别，请人工听取",
+            "; the audio there fits the node's text but could not be recognised, please listen to it",
         )
     return "", ""
 
@@ -150,7 +161,7 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
         ev = _coverage_evidence(cov, need, "R2", th)
         if cov.answer is not None and cov.answer != "missing":
             ev |= {k: v for k, v in _answer_evidence(cov, th).items() if k != "question"}
-        if agreed or _partial(cov) or _unheard(cov):
+        if agreed or _partial(cov) or _unheard(cov) or _heard(cov):
             heard = f"：「{cov.answer_text}」" if agreed and cov.answer_text else ""
             return Finding(
                 code="consent.missing",
@@ -195,7 +206,7 @@ def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     need = min_similarity(cov.node, th)
     if is_covered(cov, th) or not cov.node.required:
         return None
-    unsure = _partial(cov) or _unheard(cov)
+    unsure = _partial(cov) or _unheard(cov) or _heard(cov)
     why, why_en = _unsure_missing(cov)
     if cov.node.role == "reminder":
         return Finding(

@@ -35,6 +35,14 @@ class Thresholds:
         0.35,
         "Below node_slot_similarity, a slot holding at least 0.4x the node's length of speech that reaches this similarity is partial evidence: the node's finding (script.node_missing, reminder.missing, consent.missing) is review, not fail.",
     )
+    node_forced: bool = _h(
+        True,
+        "Score a salesperson node that is not covered against the audio of its slot with Whisper's likelihood of its own text, compared with every other salesperson node's text (inspection/node_forced.py); see node_forced_margin.",
+    )
+    node_forced_margin: float = _h(
+        0.8,
+        "When node_forced is on and a node's text leads every other node's text on its slot's audio by this many nats per token, its finding moves one step: review (partial, unheard) -> covered, fail (absent) -> review.",
+    )
     answer_window_s: float = _h(
         15.0,
         "Seconds after the end of a question in which the customer's answer is looked for; no answer in this window is a missing answer (silence is not consent).",
