@@ -5,9 +5,6 @@ directory and database it used, and ``user passwd``/``disable`` end the user's l
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -16,23 +13,8 @@ from sqlalchemy import select
 
 from server.localservers import fresh_database
 from server.store.models import AuditEntry
+from tests.cli_run import kesu
 from tests.conftest import PASSWORD, Client, RunningServer, free_port
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def kesu(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m server.cli ARGV`` in ``cwd``, with no KESU_* settings from this environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *argv],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _migrated(tmp_path: Path) -> Path:

@@ -7,32 +7,17 @@ of 100,000 ``[`` RecursionError, a segment that was a number AttributeError."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from inspection.templates import SAMPLE_POLICY
+from tests.cli_run import kesu
 
-REPO = Path(__file__).resolve().parent.parent
 DEEP = "[" * 100_000 + "]" * 100_000
 POLICY = json.dumps(SAMPLE_POLICY.to_dict(), ensure_ascii=False)
-
-
-def kesu(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *argv],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def refused(done: subprocess.CompletedProcess[str], *words: str) -> None:

@@ -9,30 +9,15 @@ join page and to reviewers, and ``kesu user list`` printed its escape sequence r
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.cli_run import kesu
+
 NOT_UTF8 = "\udcff\udcfe"  # what Python makes of the bytes ff fe in an argument
-
-
-def kesu(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *argv],  # str args: encoded back to their bytes
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")

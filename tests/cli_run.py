@@ -1,0 +1,28 @@
+"""Run the ``kesu`` command as an operator would, for the CLI tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def kesu(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m server.cli ARGV`` in ``cwd``, with no KESU_* settings from this environment.
+
+    Arguments are ``str``: one holding surrogate escapes is passed as the bytes it came from
+    (non-UTF-8 input); output that is not UTF-8 is read with replacement characters."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=120,
+    )
