@@ -195,7 +195,8 @@ def apply_forced(
     """``coverage`` with each scored node's evidence (``slot.forced``) and, when its text leads
     the cohort by ``min_margin`` nats per token, its finding moved one step: a node that was
     only for review (``partial``, ``unheard``) is covered (``forced``, the slot's times); one
-    that would fail (``absent``) is for review (``heard``)."""
+    that would fail (``absent``) is for review (``heard``), and the answer after a node
+    covered so is for review unless it is a clear yes (``question_unread``)."""
     out = []
     for cov in coverage:
         fs = scores.get(cov.node.id)
@@ -209,5 +210,17 @@ def apply_forced(
             out.append(replace(cov, slot=slot, support="heard"))
         else:
             t0, t1 = _bounds(slot)
-            out.append(replace(cov, slot=slot, support="forced", start_s=t0, end_s=t1))
+            covered = replace(cov, slot=slot, support="forced", start_s=t0, end_s=t1)
+            out.append(_answer_after_unread_question(covered))
     return out
+
+
+def _answer_after_unread_question(cov: NodeCoverage) -> NodeCoverage:
+    """A node covered by its slot's audio was not read: its time is the slot's, so the answer
+    found after it was looked for in a guessed window. Anything but a clear yes there rests on
+    that guess and is for review (``question_unread``), never a fail on its own: a garbled
+    yes further on in the slot read as a hedge must not fail a session the question of which
+    nobody read (a clean session in babble did)."""
+    if cov.answer in (None, "affirmative") or cov.answer_uncertain is not None:
+        return cov
+    return replace(cov, answer_uncertain="question_unread")

@@ -91,6 +91,48 @@ def test_a_clear_lead_moves_a_node_finding_one_step(
         assert (out[k].start_s, out[k].end_s) == (40.0, 48.0)
 
 
+@pytest.mark.parametrize(
+    ("answer", "severity"), [("unsure", "review"), ("negative", "review"), ("missing", "review")]
+)
+def test_an_answer_after_a_question_covered_only_by_its_slot_never_fails(
+    answer: str, severity: str
+) -> None:
+    """The question was not read, so its answer window is a guess: a hedge heard in it (a
+    garbled yes: 能不能是我自己) must not fail the session; it was a fail before."""
+    nodes = _nodes()
+    cov = [_covered(n) for n in nodes]
+    k = next(i for i, n in enumerate(nodes) if n.id == "id_card")
+    heard = answer if answer == "missing" else "能不能是我自己"
+    cov[k] = replace(
+        _uncovered(nodes[k], "unheard", 70.0, 88.0),
+        answer=answer,
+        answer_text="" if answer == "missing" else heard,
+        answer_confidence=None if answer == "missing" else 0.9,
+    )
+    th = Thresholds()
+    out = apply_forced(cov, {"id_card": _score(2.0)}, th.node_forced_margin)
+    assert out[k].support == "forced"
+    found = [f for f in script_findings(out, th) if f.node == "id_card"]
+    assert [(f.code, f.severity) for f in found] == [("answer.not_affirmative", severity)]
+    assert found[0].evidence["uncertain"] == "question_unread"
+
+
+def test_a_clear_yes_after_a_question_covered_by_its_slot_passes() -> None:
+    nodes = _nodes()
+    cov = [_covered(n) for n in nodes]
+    k = next(i for i, n in enumerate(nodes) if n.id == "id_card")
+    cov[k] = replace(
+        _uncovered(nodes[k], "unheard", 70.0, 88.0),
+        answer="affirmative",
+        answer_text="对，是我本人",
+        answer_confidence=0.9,
+    )
+    th = Thresholds()
+    out = apply_forced(cov, {"id_card": _score(2.0)}, th.node_forced_margin)
+    assert out[k].answer_uncertain is None
+    assert [f for f in script_findings(out, th) if f.node == "id_card"] == []
+
+
 def test_the_reminder_and_nodes_read_word_for_word_are_never_scored() -> None:
     nodes = _nodes()
     reminder = _node(nodes, "reminder")
