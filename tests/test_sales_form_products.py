@@ -140,3 +140,27 @@ async def test_a_form_sent_before_the_templates_arrive_waits_for_them(
     await expect(page.locator("#create-error")).to_be_hidden()
     no_page_errors(page)
     await page.context.close()
+
+
+async def test_the_form_cannot_be_sent_before_the_page_script_is_ready(
+    server: RunningServer, browser: Browser
+) -> None:
+    """While the page still waits for /api/me (a slow link), its script has not taken the
+    form's submit yet: the button must not send the form as a plain browser POST (that showed
+    the server's raw JSON refusal, origin_mismatch); it is enabled once the script is ready,
+    and the session is then created."""
+    page = await login(browser, server.url, "sales1")
+
+    async def slow(route: Any) -> None:
+        await asyncio.sleep(3.0)
+        await route.continue_()
+
+    await page.route("**/api/me", slow)
+    await page.reload(wait_until="domcontentloaded")
+    await fill_main(page)
+    await expect(page.locator("#create-submit")).to_be_disabled()
+    await page.click("#create-submit")  # Playwright waits for it to be enabled
+    await expect(page.locator("#link-panel")).to_be_visible(timeout=20_000)
+    await expect(page.locator("#create-error")).to_be_hidden()
+    no_page_errors(page)
+    await page.context.close()

@@ -235,6 +235,9 @@ async function main() {
   const form = $("#create-form");
   products = setupProducts(form, () => templates);
   form.addEventListener("submit", create);
+  // Disabled in the HTML until now: sent before this handler, the browser posted the form
+  // itself and showed the server's raw refusal (a slow /api/me under load).
+  $("#create-submit").disabled = false;
   form.product_type.addEventListener("change", fillTemplates);
   // A field's error goes away as soon as it is edited (not on blur: moving the layout under a
   // pressed button would swallow the click).
