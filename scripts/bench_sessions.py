@@ -37,6 +37,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scripts.bench_live import child_processes, cpu_seconds  # noqa: E402
 from server.rtc.client import (  # noqa: E402
     AUDIO_RATE,
     AUDIO_SAMPLES,
@@ -53,7 +54,6 @@ from server.rtc.settings import RtcSettings  # noqa: E402
 from server.session_dir import SessionDir  # noqa: E402
 
 ROLES = ("salesperson", "customer")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------- server process
@@ -138,11 +138,6 @@ async def serve(data_dir: Path, live_threads: int = 0) -> None:
 # ---------------------------------------------------------------------- measuring
 
 
-def proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
 def proc_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -152,21 +147,14 @@ def proc_rss_mb(pid: int) -> float:
 
 def tree_cpu_s(pid: int) -> dict[int, float]:
     """CPU seconds of ``pid`` and each of its descendants (by pid)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
     out, todo = {}, [pid]
     while todo:
         p = todo.pop()
-        try:
-            out[p] = proc_cpu_s(p)
-        except OSError:
+        cpu = cpu_seconds(p)
+        if cpu is None:  # exited meanwhile
             continue
-        todo += children.get(p, [])
+        out[p] = cpu
+        todo += child_processes(p)
     return out
 
 

@@ -16,7 +16,6 @@ import asyncio
 import copy
 import hashlib
 import json
-import logging
 import threading
 import weakref
 from collections.abc import Callable
@@ -32,7 +31,6 @@ from server.session_format import (
     SEGMENT_FINISHED,
     SEGMENT_INTERRUPTED,
     SEGMENT_RECORDING,
-    InvalidSessionId,
     SegmentInfo,
     derived,
     iso_z,
@@ -46,9 +44,6 @@ from server.session_format import (
     validate_session_id,
 )
 from server.session_interrupt import interrupt
-
-log = logging.getLogger("kesu.session_dir")
-
 
 #: ``hook(session_id, sha256 of the bytes written)``, called after each metadata.json write.
 WriteHook = Callable[[str, str], None]
@@ -385,24 +380,3 @@ class SessionDir:
                 hooks = [h for (r, _), h in SessionDir._hooks.items() if r == self.path.parent]
             for hook in hooks:
                 hook(self.session_id, hashlib.sha256(data).hexdigest())
-
-
-async def recover_sessions(root: Path) -> list[str]:
-    """Mark every session under ``root`` whose metadata says ``live`` as interrupted
-    (segments hashed and kept); returns their ids. Runs on a thread."""
-    return await asyncio.to_thread(recover_sessions_sync, root)
-
-
-def recover_sessions_sync(root: Path) -> list[str]:
-    """Blocking form of :func:`recover_sessions`."""
-    recovered = []
-    for meta_path in sorted(Path(root).glob(f"*/{METADATA}")):
-        try:
-            sdir = SessionDir(meta_path.parent)
-        except (InvalidSessionId, ValueError) as exc:
-            log.warning("skipping %s: %s", meta_path.parent, exc)
-            continue
-        if sdir.status == "live":
-            sdir.mark_interrupted_sync()
-            recovered.append(sdir.session_id)
-    return recovered

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from server.settings_secrets import masked_db_url, secret_values
+from server.settings_values import coerce_setting
+
+__all__ = [
+    "Settings",
+    "load_settings",
+    "masked_db_url",
+    "secret_values",
+    "setting_fields",
+]
 
 
 def _meta(help_text: str, secret: bool = False) -> dict[str, Any]:
@@ -471,83 +480,9 @@ class Settings:
         return f"Settings({', '.join(parts)})"
 
 
-def masked_db_url(url: str) -> str:
-    """``url`` with any password shown as ``***``: safe for messages and logs."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        # Not a URL SQLAlchemy can parse: still never show what looks like user:password@.
-        return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
-
-
-def secret_values(settings: Settings) -> list[str]:
-    """Every secret this process knows (secret settings, the database password): for masks."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    out = [
-        str(getattr(settings, f.name))
-        for f in fields(settings)
-        if f.metadata.get("secret") and getattr(settings, f.name)
-    ]
-    try:
-        password = make_url(settings.db_url).password
-    except ArgumentError:
-        password = None
-    if password:
-        out.append(str(password))
-    return out
-
-
 def setting_fields() -> list[tuple[str, Any, str]]:
     """(name, default, help) for every setting, for docs and --help."""
     return [(f.name, f.default, f.metadata["help"]) for f in fields(Settings)]
-
-
-_KINDS = {bool: "bool", int: "int", float: "float", str: "str", Path: "Path"}
-
-
-def _coerce(kind: Any, raw: Any, name: str) -> Any:
-    """``raw`` (a TOML value, an environment string or a command-line value) as the
-    setting's type, or ValueError naming the setting: a list for ``port`` reached the
-    listening socket (a traceback), ``secure_cookies = 1`` and ``max_sessions = 2.5`` were
-    kept as given, ``nan`` hours made a login that never expired."""
-    kind = _KINDS.get(kind, kind)
-    if kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        low = raw.strip().lower() if isinstance(raw, str) else None
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off", ""):
-            return False
-        raise ValueError(f"setting {name}: {raw!r} is not a boolean")
-    if kind == "int":
-        if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?[0-9]{1,18}\s*", raw):
-            return int(raw)
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
-        raise ValueError(f"setting {name}: {raw!r} is not a whole number")
-    if kind == "float":
-        value: float | None = None
-        if isinstance(raw, str):
-            try:
-                value = float(raw)
-            except ValueError:
-                value = None
-        elif isinstance(raw, int | float) and not isinstance(raw, bool):
-            value = float(raw)
-        if value is None or not math.isfinite(value):
-            raise ValueError(f"setting {name}: {raw!r} is not a finite number")
-        return value
-    if kind in ("str", "Path"):
-        if isinstance(raw, Path) or (isinstance(raw, str) and "\x00" not in raw):
-            return Path(raw) if kind == "Path" else str(raw)
-        raise ValueError(f"setting {name}: {raw!r} is not text")
-    return raw
 
 
 def load_settings(
@@ -578,5 +513,5 @@ def load_settings(
             raise ValueError(f"unknown setting {key!r}")
         if raw is not None:
             values[key] = raw
-    coerced = {k: _coerce(known[k].type, v, k) for k, v in values.items()}
+    coerced = {k: coerce_setting(known[k].type, v, k) for k, v in values.items()}
     return Settings(**coerced)

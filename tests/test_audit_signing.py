@@ -13,6 +13,7 @@ import pytest
 
 from server import audit
 from tests.audit_cli import run_cli, settle
+from tests.cli_run import kesu
 from tests.conftest import RunningServer
 from tests.review_fixtures import reject_twice
 
@@ -174,26 +175,9 @@ def hashlib_hex(text: str) -> str:
 
 def test_a_worker_without_the_servers_audit_key_refuses_to_start(tmp_path: Path) -> None:
     """Its own fresh key would stamp entries that verify as forged."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     data = tmp_path / "data"
-
-    def kesu(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "server.cli", *argv, "--data-dir", str(data)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    assert kesu("migrate").returncode == 0
-    done = kesu("worker")
+    assert kesu("migrate", "--data-dir", str(data), cwd=tmp_path).returncode == 0
+    done = kesu("worker", "--data-dir", str(data), cwd=tmp_path)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert f"no audit key at {data / 'audit.key'}" in done.stderr
     assert not (data / "audit.key").exists()

@@ -20,6 +20,7 @@ from tests.conftest import (
     new_session_body,
     start_server,
 )
+from tests.join_links import self_service_join
 from tests.test_api_auth import assert_error
 from tests.test_selfservice import _png
 
@@ -73,11 +74,7 @@ async def test_self_service_requests_stop_at_the_budget(small_budget: RunningSer
     sales, customer = Client(small_budget.url), Client(small_budget.url)
     try:
         await sales.login("sales1")
-        status, body = await sales.post("/api/sessions", json=new_session_body(mode="self_service"))
-        assert status == 201, body
-        sid = body["session"]["id"]
-        status, link = await sales.post(f"/api/sessions/{sid}/link")
-        base = f"/api/join/{link['token']}"
+        sid, base = await self_service_join(sales)
         status, _ = await customer.post(f"{base}/consent", json={"consent": True})
         assert status == 200
         status, info = await customer.get(base)

@@ -10,9 +10,6 @@ RecursionError, and a 300 KB zip whose manifest inflated to 300 MB took 690 MB o
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -20,8 +17,7 @@ import pytest
 
 from server.audit_export import SCHEMA
 from server.audit_export_verify import verify_export_report
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.cli_run import kesu
 
 
 def _zip(path: Path, members: dict[str, str | bytes]) -> Path:
@@ -82,16 +78,7 @@ def test_a_member_inflating_past_the_limit_is_not_read(tmp_path: Path) -> None:
 
 def test_the_cli_says_so_without_a_traceback(tmp_path: Path) -> None:
     path = _zip(tmp_path / "e.zip", CASES["file-without-name"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
-    env["PYTHONPATH"] = str(REPO)
-    done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "audit", "verify", "--export", str(path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = kesu("audit", "verify", "--export", str(path), cwd=tmp_path)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 1, done.stderr
     assert "malformed" in done.stdout + done.stderr
@@ -108,17 +95,7 @@ def test_an_unusable_public_key_file_is_refused(tmp_path: Path, content: bytes |
     key = tmp_path / "kesu-audit.pub"
     if content is not None:
         key.write_bytes(content)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
-    env["PYTHONPATH"] = str(REPO)
-    done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "audit", "verify", "--export", str(path),
-         "--public-key", str(key)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # fmt: skip
+    done = kesu("audit", "verify", "--export", str(path), "--public-key", str(key), cwd=tmp_path)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 2, done.stderr
     assert "--public-key" in done.stderr

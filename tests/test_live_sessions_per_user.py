@@ -16,6 +16,7 @@ import pytest
 
 from server.settings import Settings
 from tests.conftest import Client, RunningServer, make_settings, new_session_body
+from tests.join_links import self_service_join
 from tests.test_api_auth import assert_error
 from tests.test_sdp_hostile import _good_offer
 
@@ -78,13 +79,8 @@ async def test_self_service_customers_are_not_held_to_the_salespersons_limit(
     status, body = await _offer(sales, call, sdp)
     assert status == 200, body  # the salesperson's one room (limit 1)
     for _ in range(2):
-        status, body = await sales.post("/api/sessions", json=new_session_body(mode="self_service"))
-        assert status == 201, body
-        sid = body["session"]["id"]
-        status, link = await sales.post(f"/api/sessions/{sid}/link")
-        assert status == 200, link
+        _sid, base = await self_service_join(sales)
         customer = await client_factory()
-        base = f"/api/join/{link['token']}"
         status, body = await customer.post(f"{base}/consent", json={"consent": True})
         assert status == 200, body
         status, body = await customer.post(f"{base}/offer", {"type": "offer", "sdp": sdp})

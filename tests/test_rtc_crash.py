@@ -17,7 +17,8 @@ from pathlib import Path
 from server.rtc.probe import probe_recording
 from server.rtc.room import Room
 from server.rtc.settings import RtcSettings
-from server.session_dir import SessionDir, recover_sessions
+from server.session_dir import SessionDir
+from tests.session_recovery import recover_sessions
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ from server.rtc.probe import probe_recording
 from server.rtc.room import Room
 from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir
-from tests.conftest import Client, new_session_body
+from tests.conftest import Client, new_session_body, wait_for
 from tests.test_api_auth import assert_error
 
 DATA = Path(__file__).parent / "data" / "sdp"
@@ -228,10 +228,7 @@ async def test_a_browser_without_usable_candidates_is_recorded(tmp_path: Path, s
     try:
         await client.accept(await room.join("customer", offer))
         assert getattr(aioice.ice._mdns, "protocol", None) is None
-        for _ in range(300):
-            if room.stats().get("customer", {}).get("recorded", {}).get("video", 0) > 20:
-                break
-            await asyncio.sleep(0.05)
+        await wait_for(lambda: room.stats()["customer"]["recorded"].get("video", 0) > 20)
     finally:
         await room.close()
         await client.close()
@@ -258,10 +255,7 @@ async def test_a_safari_shaped_h264_offer_is_recorded_in_h264(tmp_path: Path) ->
             "H264 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
         ]
         await client.accept(answer)
-        for _ in range(300):
-            if room.stats().get("customer", {}).get("recorded", {}).get("video", 0) > 20:
-                break
-            await asyncio.sleep(0.05)
+        await wait_for(lambda: room.stats()["customer"]["recorded"].get("video", 0) > 20)
     finally:
         await room.close()
         await client.close()

@@ -22,7 +22,8 @@ from server.selfservice import (
 from server.session_dir import SessionDir
 from server.session_format import utc_now
 from server.sessions import SessionError
-from tests.conftest import RunningServer, new_session_body
+from tests.conftest import RunningServer
+from tests.join_links import self_service_join
 from tests.test_api_auth import assert_error
 
 
@@ -84,13 +85,8 @@ async def test_document_upload_needs_consent_is_bounded_and_one_at_a_time(
     server: RunningServer, client_factory: Any
 ) -> None:
     sales = await client_factory("sales1")
-    status, body = await sales.post("/api/sessions", json=new_session_body(mode="self_service"))
-    assert status == 201, body
-    sid = body["session"]["id"]
-    status, link = await sales.post(f"/api/sessions/{sid}/link")
-    assert status == 200, link
+    sid, base = await self_service_join(sales)
     customer = await client_factory()
-    base = f"/api/join/{link['token']}"
     url = f"{base}/document"
     # Before consent nothing is read, played, heard or ended on the customer's behalf.
     for path, body in (

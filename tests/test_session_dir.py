@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from server.session_dir import SessionDir, recover_sessions
+from server.session_dir import SessionDir
 from server.session_format import InvalidSessionId, iso_z, parse_iso, validate_session_id
+from tests.session_recovery import recover_sessions
 
 
 def read_meta(sdir: SessionDir) -> dict:

@@ -13,8 +13,10 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 
 def test_every_setting_is_documented() -> None:
     text = DOCS.read_text(encoding="utf-8")
-    for name, _default, help_text in setting_fields():
-        assert f"`KESU_{name.upper()}`" in text, name
+    for name, default, help_text in setting_fields():
+        # The table row: setting, variable and the default the code has (not an old one).
+        shown = "(empty)" if default == "" else str(default)
+        assert f"| `{name}` | `KESU_{name.upper()}` | `{shown}` |" in text, name
         assert help_text, name
 
 

@@ -8,16 +8,12 @@ that never expired, and a TOML file nested 100,000 levels deep was a RecursionEr
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from server.settings import load_settings
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.cli_run import kesu
 
 
 @pytest.mark.parametrize(
@@ -82,17 +78,10 @@ def test_numbers_and_booleans_as_written_still_load(tmp_path: Path) -> None:
 def test_kesu_serve_refuses_the_file_without_a_traceback(tmp_path: Path, text: str) -> None:
     toml = tmp_path / "k.toml"
     toml.write_text(text, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
-    env["PYTHONPATH"] = str(REPO)
     data = tmp_path / "data"
-    done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "serve", "--config", str(toml), "--data-dir",
-         str(data), "--port", "0", "--workers", "0"],
+    done = kesu(
+        "serve", "--config", str(toml), "--data-dir", str(data), "--port", "0", "--workers", "0",
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 2, done.stderr

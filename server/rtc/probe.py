@@ -7,11 +7,18 @@ returns audio-minus-video time for each pair: the A/V offset of the recording.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import av
 import numpy as np
+from av.audio.frame import AudioFrame
+from av.audio.stream import AudioStream
+from av.container import InputContainer
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
 
 FLASH_LUMA = 200.0
 BEEP_RMS = 0.3
@@ -53,61 +60,65 @@ def probe_recording(path: Path, find_markers: bool = False) -> RecordingProbe:
     return info
 
 
-def _probe_video(
-    container: av.container.InputContainer, info: RecordingProbe, markers: bool
-) -> None:
+@overload
+def _decoded(
+    container: InputContainer, stream: VideoStream, info: RecordingProbe
+) -> Iterator[VideoFrame]: ...
+@overload
+def _decoded(
+    container: InputContainer, stream: AudioStream, info: RecordingProbe
+) -> Iterator[AudioFrame]: ...
+def _decoded(
+    container: InputContainer, stream: VideoStream | AudioStream, info: RecordingProbe
+) -> Iterator[object]:
+    """The frames of ``stream``; a packet that does not decode is counted, not raised (a
+    recording is described as it is, damaged packets included)."""
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            info.decode_errors += 1
+            continue
+        yield from frames
+
+
+def _probe_video(container: InputContainer, info: RecordingProbe, markers: bool) -> None:
     stream = container.streams.video[0]
     info.video_codec = stream.codec_context.name
     info.width, info.height = stream.codec_context.width, stream.codec_context.height
     was_white = False
-    for packet in container.demux(stream):
-        try:
-            frames = packet.decode()
-        except av.FFmpegError:
-            info.decode_errors += 1
-            continue
-        for frame in frames:
-            t = float(frame.time or 0.0)
-            info.video_frames += 1
-            info.video_start = t if info.video_start is None else info.video_start
-            info.video_end = t
-            if markers:
-                white = float(frame.to_ndarray(format="gray").mean()) > FLASH_LUMA
-                if white and not was_white:
-                    info.flashes.append(t)
-                was_white = white
+    for frame in _decoded(container, stream, info):
+        t = float(frame.time or 0.0)
+        info.video_frames += 1
+        info.video_start = t if info.video_start is None else info.video_start
+        info.video_end = t
+        if markers:
+            white = float(frame.to_ndarray(format="gray").mean()) > FLASH_LUMA
+            if white and not was_white:
+                info.flashes.append(t)
+            was_white = white
 
 
-def _probe_audio(
-    container: av.container.InputContainer, info: RecordingProbe, markers: bool
-) -> None:
+def _probe_audio(container: InputContainer, info: RecordingProbe, markers: bool) -> None:
     stream = container.streams.audio[0]
     info.audio_codec = stream.codec_context.name
     total, count = 0.0, 0
     was_loud = False
-    for packet in container.demux(stream):
-        try:
-            frames = packet.decode()
-        except av.FFmpegError:
-            info.decode_errors += 1
-            continue
-        for frame in frames:
-            samples = frame.to_ndarray().astype(np.float64)
-            if samples.dtype.kind == "i":
-                samples /= 32768.0
-            mono = (
-                samples.mean(axis=0)
-                if samples.ndim == 2 and samples.shape[0] > 1
-                else samples.ravel()
-            )
-            total += float(np.sum(mono**2))
-            count += mono.size
-            t = float(frame.time or 0.0)
-            info.audio_frames += 1
-            info.audio_end = t + frame.samples / frame.sample_rate
-            if markers:
-                _find_beeps(mono, t, frame.sample_rate, info, was_loud)
-                was_loud = bool(info.beeps) and _loud(mono[-96:])
+    for frame in _decoded(container, stream, info):
+        samples = frame.to_ndarray().astype(np.float64)
+        if samples.dtype.kind == "i":
+            samples /= 32768.0
+        mono = (
+            samples.mean(axis=0) if samples.ndim == 2 and samples.shape[0] > 1 else samples.ravel()
+        )
+        total += float(np.sum(mono**2))
+        count += mono.size
+        t = float(frame.time or 0.0)
+        info.audio_frames += 1
+        info.audio_end = t + frame.samples / frame.sample_rate
+        if markers:
+            _find_beeps(mono, t, frame.sample_rate, info, was_loud)
+            was_loud = bool(info.beeps) and _loud(mono[-96:])
     info.audio_rms = float(np.sqrt(total / count)) if count else 0.0
 
 
