@@ -31,7 +31,7 @@ from inspection.policy import Policy
 from inspection.templates import load_template
 from server import session_call, sessions
 from server.context import AppContext
-from server.session_dir import SessionDir
+from server.session_dir import SessionDir, SessionEnded
 from server.session_format import parse_iso, utc_now
 from server.store.models import RecordingSession
 
@@ -177,9 +177,16 @@ async def answer(
         ctx, sdir, "answer", participant="customer", node=node.id, detail=detail
     )
     if review:
-        await sdir.add_event(
-            "answer_review", participant="customer", node=node.id, detail={"attempts": attempt}
-        )
+        try:
+            await sdir.add_event(
+                "answer_review",
+                participant="customer",
+                node=node.id,
+                detail={"attempts": attempt},
+                live_only=True,
+            )
+        except SessionEnded:
+            raise session_call.ended_error() from None
     return {**detail, "retry": not clear and not review, "review": review}
 
 
