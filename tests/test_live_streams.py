@@ -123,3 +123,35 @@ async def test_a_stream_ends_with_its_login_or_link(
         await sales.close()
         await other.close()
         await srv.runner.cleanup()
+
+
+async def test_head_holds_no_stream(tmp_path: Path) -> None:
+    """HEAD on a stream's URL answers its headers and no body, and holds no place: before,
+    each HEAD opened a stream whose events went after the headers, and the fifth was 429."""
+    srv = await start_server(make_settings(tmp_path, live_checks=True))
+    await add_test_users(srv.ctx)
+    sales = Client(srv.url)
+    http = aiohttp.ClientSession()
+    peer = None
+    try:
+        await sales.login("sales1")
+        sid, token = await open_session(sales)
+        peer = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
+        url = f"{srv.url}/api/join/{token}/live"
+        (await _first_event(http, url)).close()  # the tap is open
+        await wait_for(lambda: not _streams(srv), 30.0)
+        for _ in range(MAX_STREAMS + 2):
+            async with http.head(url) as r:
+                assert r.status == 200
+                assert r.headers["Content-Type"].startswith("text/event-stream")
+                assert await r.read() == b""
+        assert not _streams(srv)
+        async with sales.http.head(f"{srv.url}/api/sessions/{sid}/live") as r:
+            assert r.status == 200
+        assert not _streams(srv)
+    finally:
+        await http.close()
+        if peer is not None:
+            await peer.close()
+        await sales.close()
+        await srv.runner.cleanup()

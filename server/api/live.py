@@ -39,6 +39,11 @@ RECHECK_S = 15.0
 #: overlaps the old stream fit). Each stream costs the loop an encode and a write per
 #: change, so one join link must not open thousands.
 MAX_STREAMS = 4
+STREAM_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
+}
 STREAMS_KEY = web.AppKey("kesu_live_streams", dict[tuple[str, bool], int])
 
 
@@ -64,6 +69,12 @@ async def _stream(
     q = live.subscribe(session_id)
     if q is None:
         raise Conflict("live checks start when the call starts", code="live_not_started")
+    if request.method == "HEAD":
+        # No body: the headers a GET would get, and no stream held. A stream answered to
+        # a HEAD wrote its events after the headers into a connection whose client took
+        # the response as complete, and kept one of the session's places until it closed.
+        live.unsubscribe(session_id, q)
+        return web.Response(headers=STREAM_HEADERS)
     streams[key] = streams.get(key, 0) + 1
     try:
         return await _send(request, live, session_id, customer, q, still)
@@ -81,13 +92,7 @@ async def _send(
     q: asyncio.Queue[dict[str, Any]],
     still: Callable[[web.Request], Awaitable[bool]],
 ) -> web.StreamResponse:
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream; charset=utf-8",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
-        }
-    )
+    resp = web.StreamResponse(headers=STREAM_HEADERS)
     try:
         await resp.prepare(request)
         checked = time.monotonic()
