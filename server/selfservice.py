@@ -48,6 +48,11 @@ MIN_SIGNATURE_SIMILARITY = 0.6
 #: first: a PNG of a few hundred KB can declare a picture of gigabytes once decoded.
 MAX_IMAGE_SIDE = 4096
 BUSY_KEY = "selfservice_busy"
+#: Answer or document checks per node and session. Each runs Whisper or OCR for seconds of
+#: CPU; the page asks at most ``self_service_answer_attempts`` times per answer and lets the
+#: customer retry a document freely, so this leaves room for page reloads and many retries
+#: while a script holding the link cannot run thousands (the session's event budget).
+CHECKS_PER_NODE = 20
 
 
 class Models:
@@ -163,6 +168,7 @@ async def answer(
     window = answer_window(sdir, node.id, utc_now(), ctx.settings.self_service_listen_s)
     text = ""
     session_call.check_event_budget(ctx, sdir)
+    check_node_budget(sdir, node.id, "answer")
     with one_at_a_time(ctx, row.id):
         if window is not None:
             text = await asyncio.to_thread(hear_answer, models_of(ctx), window)
@@ -233,6 +239,23 @@ def _check_size(data: bytes) -> None:
         )
 
 
+def check_node_budget(sdir: SessionDir, node_id: str, event_type: str) -> None:
+    """429 ``too_many_checks`` once ``node_id`` has had :data:`CHECKS_PER_NODE` checks of
+    this kind (before any model runs)."""
+    done = sum(
+        1
+        for e in sdir.metadata.get("events") or []
+        if e.get("type") == event_type and e.get("node") == node_id
+    )
+    if done >= CHECKS_PER_NODE:
+        raise sessions.SessionError(
+            429,
+            "too_many_checks",
+            f"node {node_id!r} has been checked {done} times, the most allowed",
+            {"limit": CHECKS_PER_NODE},
+        )
+
+
 @contextmanager
 def one_at_a_time(ctx: AppContext, session_id: str) -> Iterator[None]:
     """One answer or document check per session at a time (each runs Whisper or OCR on this
@@ -281,7 +304,9 @@ async def document(
     if node.document is None:
         raise sessions.SessionError(400, "no_document", f"node {node_id!r} shows no document")
     risk = load_template(row.template_id).risk_sentence
-    session_call.check_event_budget(ctx, sessions.session_dir(ctx, row.id))
+    sdir = sessions.session_dir(ctx, row.id)
+    session_call.check_event_budget(ctx, sdir)
+    check_node_budget(sdir, node.id, "document_capture")
     with one_at_a_time(ctx, row.id):
         img = await asyncio.to_thread(decode_image, image)
         result = await asyncio.to_thread(read_document, models_of(ctx), node.document, img, risk)
