@@ -260,11 +260,18 @@ async def end_session(
         await ctx.live.end(row.id, confirmed_missing)
     # From here no offer opens a room for it, also one that read it as live before.
     ctx.rooms.retire(row.id)
-    if ctx.rooms.get(row.id) is not None:
-        await ctx.rooms.close_room(row.id)
-    # Then the end is claimed by compare-and-set: two enders at once (the salesperson and
-    # the housekeeping of another node) must not both finish the files and queue the jobs.
-    previous = await _claim_end(ctx, row.id)
+    try:
+        if ctx.rooms.get(row.id) is not None:
+            await ctx.rooms.close_room(row.id)
+        # Then the end is claimed by compare-and-set: two enders at once (the salesperson
+        # and the housekeeping of another node) must not both finish the files and queue
+        # the jobs.
+        previous = await _claim_end(ctx, row.id)
+    except SessionError:
+        raise  # ended by someone else meanwhile: it stays retired
+    except BaseException:
+        ctx.rooms.unretire(row.id)  # not ended: its participants may come back
+        raise
     try:
         sdir = session_dir(ctx, row.id)
         await sdir.finish(detail={"reason": reason} if reason else None)
