@@ -8,6 +8,7 @@ few seconds, the sweep
   call or a refused offer never holds one of the ``max_sessions`` slots (the leave that
   emptied the room already finalised its segments; ``Room.close`` finalises anything left),
   and writes a ``room_released`` event;
+- takes salespeople whose account was disabled out of their calls;
 - ends, as ``system``, every session that can no longer continue and has something recorded:
   one whose room was released, or an interrupted one nobody rejoined within the window.
   Ending queues the review video and the inspection, with the reason in the ``end`` event
@@ -30,7 +31,7 @@ from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.session_dir import SessionDir
 from server.session_format import SEGMENT_RECORDING, parse_iso
-from server.store.models import RecordingSession
+from server.store.models import RecordingSession, User
 from server.store.types import utcnow
 
 log = logging.getLogger("kesu.housekeeping")
@@ -166,9 +167,36 @@ async def end_unresumed(ctx: AppContext) -> list[str]:
     return ended
 
 
+async def disconnect_disabled(ctx: AppContext) -> list[str]:
+    """Take salespeople whose account was disabled out of the calls they are in (the
+    sessions stay; their customers may wait or leave). A disabled account's cookie is
+    refused at once, but a call joined before went on being relayed and recorded for as
+    long as its browser stayed. Returns the sessions concerned."""
+    calls = [
+        sid
+        for sid, room in ctx.rooms.rooms().items()
+        if not room.closed and room.connected().get("salesperson")
+    ]
+    if not calls:
+        return []
+    query = (
+        select(RecordingSession.id)
+        .join(User, User.id == RecordingSession.salesperson_id)
+        .where(RecordingSession.id.in_(calls), User.disabled.is_(True))
+    )
+    ids = await ctx.db.run_read(lambda s: list(s.execute(query).scalars()))
+    for session_id in ids:
+        room = ctx.rooms.get(session_id)
+        if room is not None:
+            await room.leave("salesperson", reason="account_disabled")
+            log.warning("session %s: the salesperson's account is disabled; left", session_id)
+    return ids
+
+
 async def sweep(ctx: AppContext) -> None:
     """One pass of the checks."""
     await nodes.sweep_dead(ctx)
+    await disconnect_disabled(ctx)
     await release_idle_rooms(ctx)
     await end_unresumed(ctx)
 

@@ -31,7 +31,7 @@ from inspection.policy import Policy
 from inspection.templates import load_template
 from server import session_call, sessions
 from server.context import AppContext
-from server.session_dir import SessionDir
+from server.session_dir import SessionDir, SessionEnded
 from server.session_format import parse_iso, utc_now
 from server.store.models import RecordingSession
 
@@ -48,6 +48,11 @@ MIN_SIGNATURE_SIMILARITY = 0.6
 #: first: a PNG of a few hundred KB can declare a picture of gigabytes once decoded.
 MAX_IMAGE_SIDE = 4096
 BUSY_KEY = "selfservice_busy"
+#: Answer or document checks per node and session. Each runs Whisper or OCR for seconds of
+#: CPU; the page asks at most ``self_service_answer_attempts`` times per answer and lets the
+#: customer retry a document freely, so this leaves room for page reloads and many retries
+#: while a script holding the link cannot run thousands (the session's event budget).
+CHECKS_PER_NODE = 20
 
 
 class Models:
@@ -163,6 +168,7 @@ async def answer(
     window = answer_window(sdir, node.id, utc_now(), ctx.settings.self_service_listen_s)
     text = ""
     session_call.check_event_budget(ctx, sdir)
+    check_node_budget(sdir, node.id, "answer")
     with one_at_a_time(ctx, row.id):
         if window is not None:
             text = await asyncio.to_thread(hear_answer, models_of(ctx), window)
@@ -177,9 +183,16 @@ async def answer(
         ctx, sdir, "answer", participant="customer", node=node.id, detail=detail
     )
     if review:
-        await sdir.add_event(
-            "answer_review", participant="customer", node=node.id, detail={"attempts": attempt}
-        )
+        try:
+            await sdir.add_event(
+                "answer_review",
+                participant="customer",
+                node=node.id,
+                detail={"attempts": attempt},
+                live_only=True,
+            )
+        except SessionEnded:
+            raise session_call.ended_error() from None
     return {**detail, "retry": not clear and not review, "review": review}
 
 
@@ -223,6 +236,23 @@ def _check_size(data: bytes) -> None:
             "image_too_large",
             f"the image may be at most {MAX_IMAGE_SIDE} pixels a side",
             {"max_side": MAX_IMAGE_SIDE},
+        )
+
+
+def check_node_budget(sdir: SessionDir, node_id: str, event_type: str) -> None:
+    """429 ``too_many_checks`` once ``node_id`` has had :data:`CHECKS_PER_NODE` checks of
+    this kind (before any model runs)."""
+    done = sum(
+        1
+        for e in sdir.metadata.get("events") or []
+        if e.get("type") == event_type and e.get("node") == node_id
+    )
+    if done >= CHECKS_PER_NODE:
+        raise sessions.SessionError(
+            429,
+            "too_many_checks",
+            f"node {node_id!r} has been checked {done} times, the most allowed",
+            {"limit": CHECKS_PER_NODE},
         )
 
 
@@ -274,7 +304,9 @@ async def document(
     if node.document is None:
         raise sessions.SessionError(400, "no_document", f"node {node_id!r} shows no document")
     risk = load_template(row.template_id).risk_sentence
-    session_call.check_event_budget(ctx, sessions.session_dir(ctx, row.id))
+    sdir = sessions.session_dir(ctx, row.id)
+    session_call.check_event_budget(ctx, sdir)
+    check_node_budget(sdir, node.id, "document_capture")
     with one_at_a_time(ctx, row.id):
         img = await asyncio.to_thread(decode_image, image)
         result = await asyncio.to_thread(read_document, models_of(ctx), node.document, img, risk)

@@ -11,13 +11,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from server import audit, nodes
 from server.context import AppContext
 from server.rtc.errors import RtcError
 from server.sdp_check import check_offer, public_message
-from server.session_dir import EventBudgetSpent, SessionDir
+from server.session_dir import EventBudgetSpent, SessionDir, SessionEnded
 from server.sessions import SessionError, local_dir, node_of, session_dir
 from server.store.models import RecordingSession
 from server.store.types import iso, utcnow
@@ -46,7 +46,10 @@ async def record_consent(ctx: AppContext, row: RecordingSession) -> RecordingSes
         return row
     now = utcnow()
     sdir = await local_dir(ctx, row.id)
-    await sdir.add_event("consent", participant="customer")
+    try:
+        await sdir.add_event("consent", participant="customer", live_only=True)
+    except SessionEnded:
+        raise ended_error() from None
     async with ctx.db.session() as s:
         db_row = await s.get(RecordingSession, row.id)
         assert db_row is not None
@@ -92,12 +95,41 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
     except RtcError as exc:
         log.info("session %s: %s refused: %s", row.id, role, exc)
         raise SessionError(exc.status, exc.code, public_message(exc)) from None
-    if row.status != "live":
-        await _update(ctx, row.id, status="live", started_at=row.started_at or utcnow())
+    if not await _still_live(ctx, row.id, row.status != "live"):
+        # The session ended while the offer was being answered (its end closed the room
+        # under the join): it must not look live again, nor keep this participant.
+        await room.leave(role)
+        raise SessionError(409, "session_ended", "this session has ended")
+    if room.closed:
+        raise SessionError(409, "room_closed", "this session's call was closed; join again")
     async with ctx.db.session() as s:
         actor = f"customer:{row.id}" if role == "customer" else f"salesperson:{row.salesperson_id}"
         await audit.record(s, actor, "media.join", row.id, {"role": role})
     return answer
+
+
+async def _still_live(ctx: AppContext, session_id: str, start: bool) -> bool:
+    """Whether the session is still in a live state; with ``start``, also set it ``live``
+    (and its start time) in the same compare-and-set: the row the request read may be
+    older than an end that came meanwhile, and writing its status back would undo it."""
+    if not start:
+        async with ctx.db.read() as r:
+            status = await r.scalar(
+                select(RecordingSession.status).where(RecordingSession.id == session_id)
+            )
+        return status in LIVE_STATES
+    async with ctx.db.session() as s:
+        done = await s.execute(
+            update(RecordingSession)
+            .where(RecordingSession.id == session_id, RecordingSession.status.in_(LIVE_STATES))
+            .values(status="live", started_at=func.coalesce(RecordingSession.started_at, utcnow()))
+        )
+        return getattr(done, "rowcount", 0) == 1
+
+
+def ended_error() -> SessionError:
+    """409 ``session_ended``: what a participant's request gets once the session ended."""
+    return SessionError(409, "session_ended", "this session has ended")
 
 
 def _too_many_events(count: int, limit: int) -> SessionError:
@@ -125,9 +157,11 @@ async def add_client_event(
     script holding a login or the join link cannot grow metadata.json without bound."""
     limit = max(ctx.settings.max_session_events, 0)
     try:
-        return await sdir.add_event(type, budget=limit, **kwargs)
+        return await sdir.add_event(type, budget=limit, live_only=True, **kwargs)
     except EventBudgetSpent as exc:
         raise _too_many_events(exc.count, limit) from None
+    except SessionEnded:
+        raise ended_error() from None
 
 
 def _check_join_count(sdir: SessionDir, role: str, limit: int) -> None:
@@ -224,11 +258,20 @@ async def end_session(
     # session that stops being live under an open room for one the cluster took away.
     if ctx.live is not None:
         await ctx.live.end(row.id, confirmed_missing)
-    if ctx.rooms.get(row.id) is not None:
-        await ctx.rooms.close_room(row.id)
-    # Then the end is claimed by compare-and-set: two enders at once (the salesperson and
-    # the housekeeping of another node) must not both finish the files and queue the jobs.
-    previous = await _claim_end(ctx, row.id)
+    # From here no offer opens a room for it, also one that read it as live before.
+    ctx.rooms.retire(row.id)
+    try:
+        if ctx.rooms.get(row.id) is not None:
+            await ctx.rooms.close_room(row.id)
+        # Then the end is claimed by compare-and-set: two enders at once (the salesperson
+        # and the housekeeping of another node) must not both finish the files and queue
+        # the jobs.
+        previous = await _claim_end(ctx, row.id)
+    except SessionError:
+        raise  # ended by someone else meanwhile: it stays retired
+    except BaseException:
+        ctx.rooms.unretire(row.id)  # not ended: its participants may come back
+        raise
     try:
         sdir = session_dir(ctx, row.id)
         await sdir.finish(detail={"reason": reason} if reason else None)
@@ -236,6 +279,7 @@ async def end_session(
             await ctx.anchorer.flush(row.id)  # the final metadata.json is anchored before the end
     except BaseException:
         await asyncio.shield(_update(ctx, row.id, status=previous, ended_at=None))
+        ctx.rooms.unretire(row.id)
         raise
     row = await _update(ctx, row.id, ended_at=utcnow(), inspection_status="queued")
     detail: dict[str, Any] = {"files": await sdir.file_hashes()}

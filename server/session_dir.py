@@ -57,6 +57,10 @@ class EventBudgetSpent(Exception):
         self.count = count
 
 
+class SessionEnded(Exception):
+    """The session has ended: a participant's event is refused (``add_event(live_only=)``)."""
+
+
 class SessionDir:
     """One recording session's directory and its ``metadata.json``."""
 
@@ -181,14 +185,20 @@ class SessionDir:
         detail: dict[str, Any] | None = None,
         at: datetime | None = None,
         budget: int = 0,
+        live_only: bool = False,
     ) -> dict[str, Any]:
         """Append an event stamped with the server clock; returns it as written.
 
         ``budget`` (> 0) is for events a client's request makes: refused with
         :class:`EventBudgetSpent`, and nothing written, when the session already has that
         many events. Every event rewrites metadata.json whole, so without it a loop of
-        requests would make each write slower than the last."""
+        requests would make each write slower than the last. ``live_only`` events (a
+        participant's) are refused with :class:`SessionEnded` once :meth:`finish` ran: a
+        request that checked the session before its end (an answer heard for seconds)
+        must not write after the ``end`` event and the hashes taken at the end."""
         with self._lock:
+            if live_only and self._meta.get("status") == "ended":
+                raise SessionEnded
             if 0 < budget <= len(self._meta["events"]):
                 raise EventBudgetSpent(len(self._meta["events"]))
             event = self._append_event(type, participant, node, detail, at or utc_now())

@@ -9,8 +9,13 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+import pytest
+from sqlalchemy import update
 
+from server.api import live as live_api
 from server.api.live import MAX_STREAMS, STREAMS_KEY
+from server.sessions import get_session
+from server.store.models import User
 from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import join, open_session, wait_for
@@ -67,3 +72,86 @@ async def test_streams_per_session_are_bounded_and_given_back(tmp_path: Path) ->
 
 def _streams(srv: RunningServer) -> dict[tuple[str, bool], int]:
     return dict(srv.runner.app[STREAMS_KEY])
+
+
+async def _ends(r: aiohttp.ClientResponse) -> None:
+    """Read the stream to its end (the caller bounds the wait)."""
+    async for _ in r.content:
+        pass
+
+
+async def test_a_stream_ends_with_its_login_or_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream is not a way around a logout, a disabled account or an expired join link:
+    it was checked only when it opened and went on until the session ended. (The recheck
+    is made frequent here so the test does not wait 15 s a stream; without any recheck the
+    streams never end and the waits below fail.)"""
+    monkeypatch.setattr(live_api, "RECHECK_S", 0.3, raising=False)
+    srv = await start_server(make_settings(tmp_path, live_checks=True))
+    await add_test_users(srv.ctx)
+    sales, other = Client(srv.url), Client(srv.url)
+    http = aiohttp.ClientSession()
+    peer = None
+    try:
+        await sales.login("sales1")
+        sid, _token = await open_session(sales)
+        peer = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
+        row = await get_session(srv.ctx, sid)
+        # A link that expires in 2 s (the server's links last a day; its signer makes both).
+        short = srv.ctx.signer.sign(sid, row.join_nonce, 2)
+        customer_stream = await _first_event(http, f"{srv.url}/api/join/{short}/live")
+        # A second login of the same salesperson (another browser), then logged out.
+        await other.login("sales1")
+        other_stream = await _first_event(other.http, f"{srv.url}/api/sessions/{sid}/live")
+        sales_stream = await _first_event(sales.http, f"{srv.url}/api/sessions/{sid}/live")
+        assert (await other.post("/api/logout", json={}))[0] == 200
+        await asyncio.wait_for(_ends(other_stream), 30)
+        # The account disabled (kesu user disable): its other login's stream ends too.
+        async with srv.ctx.db.session() as s:
+            await s.execute(update(User).where(User.username == "sales1").values(disabled=True))
+        await asyncio.wait_for(_ends(sales_stream), 30)
+        await asyncio.wait_for(_ends(customer_stream), 30)
+        async with http.get(f"{srv.url}/api/join/{short}/live") as r:
+            assert r.status == 410
+        await wait_for(lambda: not _streams(srv), 30.0)
+        assert srv.ctx.live is not None and srv.ctx.live.sessions  # the call itself goes on
+    finally:
+        await http.close()
+        if peer is not None:
+            await peer.close()
+        await sales.close()
+        await other.close()
+        await srv.runner.cleanup()
+
+
+async def test_head_holds_no_stream(tmp_path: Path) -> None:
+    """HEAD on a stream's URL answers its headers and no body, and holds no place: before,
+    each HEAD opened a stream whose events went after the headers, and the fifth was 429."""
+    srv = await start_server(make_settings(tmp_path, live_checks=True))
+    await add_test_users(srv.ctx)
+    sales = Client(srv.url)
+    http = aiohttp.ClientSession()
+    peer = None
+    try:
+        await sales.login("sales1")
+        sid, token = await open_session(sales)
+        peer = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
+        url = f"{srv.url}/api/join/{token}/live"
+        (await _first_event(http, url)).close()  # the tap is open
+        await wait_for(lambda: not _streams(srv), 30.0)
+        for _ in range(MAX_STREAMS + 2):
+            async with http.head(url) as r:
+                assert r.status == 200
+                assert r.headers["Content-Type"].startswith("text/event-stream")
+                assert await r.read() == b""
+        assert not _streams(srv)
+        async with sales.http.head(f"{srv.url}/api/sessions/{sid}/live") as r:
+            assert r.status == 200
+        assert not _streams(srv)
+    finally:
+        await http.close()
+        if peer is not None:
+            await peer.close()
+        await sales.close()
+        await srv.runner.cleanup()

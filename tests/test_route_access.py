@@ -196,3 +196,24 @@ async def test_cookie_requests_that_change_state_need_the_csrf_token(
         )
         assert status == 403, (method, path, status, body)
         assert_error(body, "csrf_failed")
+
+
+async def test_a_method_a_route_does_not_have_is_405_with_allow(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """OPTIONS, TRACE or any method a route lacks: 405 in the error shape, with the
+    ``Allow`` header a 405 must carry (RFC 9110 15.5.6); it was dropped when the error
+    was rewritten as JSON."""
+    anon = await client_factory()
+    methods: dict[str, set[str]] = {}
+    for method, template in ACCESS:
+        if template != "/static":
+            methods.setdefault(template, set()).add(method)
+    for template, have in methods.items():
+        path = _fill(template, "s-0123456789abcdef").replace("{token}", "x.y.1.z")
+        for method in ("OPTIONS", "TRACE", "PATCH"):
+            async with anon.http.request(method, f"{anon.base}{path}") as r:
+                assert r.status == 405, (method, path, r.status)
+                assert_error(await r.json(), "method_not_allowed")
+                allowed = {m.strip() for m in r.headers.get("Allow", "").split(",")}
+                assert have <= allowed, (method, path, r.headers.get("Allow"))

@@ -12,6 +12,7 @@ import pytest
 
 from server.selfservice import (
     BUSY_KEY,
+    CHECKS_PER_NODE,
     LISTEN_MARGIN_S,
     MODELS_KEY,
     RECORDER_LAG_S,
@@ -116,3 +117,29 @@ async def test_document_upload_needs_consent_is_bounded_and_one_at_a_time(
             assert r.headers["Retry-After"] == "1"
             assert_error(await r.json(), "busy")
     assert sid not in server.ctx.extras[BUSY_KEY]  # type: ignore[operator]
+
+
+async def test_checks_of_one_node_are_bounded(server: RunningServer, client_factory: Any) -> None:
+    """Each answer runs Whisper (each document OCR) for seconds of CPU: a script holding the
+    link could ask for one node's answer up to the session's 2000-event budget. At most
+    CHECKS_PER_NODE per node and kind; refused before any model runs, nothing written."""
+    sales = await client_factory("sales1")
+    status, body = await sales.post("/api/sessions", json=new_session_body(mode="self_service"))
+    assert status == 201, body
+    sid = body["session"]["id"]
+    status, link = await sales.post(f"/api/sessions/{sid}/link")
+    customer = await client_factory()
+    base = f"/api/join/{link['token']}"
+    assert (await customer.post(f"{base}/consent", json={"consent": True}))[0] == 200
+    answer = {"node": "confirm_understood", "attempt": 1}
+    for _ in range(CHECKS_PER_NODE):
+        status, body = await customer.post(f"{base}/answer", json=answer)
+        assert status == 200, body
+    status, body = await customer.post(f"{base}/answer", json=answer)
+    assert status == 429, body
+    assert_error(body, "too_many_checks")
+    events = SessionDir(server.ctx.settings.sessions_dir / sid).metadata["events"]
+    assert sum(e["type"] == "answer" for e in events) == CHECKS_PER_NODE
+    # Another node's answer is its own count.
+    status, body = await customer.post(f"{base}/answer", json={"node": "consent", "attempt": 1})
+    assert status == 200, body

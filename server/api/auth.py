@@ -112,6 +112,18 @@ async def _attach_user(request: web.Request, ctx: AppContext, token: str) -> Non
             auth.expires_at = renewed
 
 
+async def login_holds(request: web.Request) -> bool:
+    """Whether the login the request came with still stands (not logged out, not expired,
+    password not changed, account not disabled): a long response (a live-check stream)
+    asks again now and then, since the middleware looked only when it began."""
+    auth = request.get(AUTH_KEY)
+    if auth is None:
+        return False
+    digest = auth.token_hash
+    found = await request.app[CTX].db.run_read(lambda s: _lookup(s, digest))
+    return found is not None and not found[1].disabled and found[1].id == auth.user_id
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse cross-site unsafe requests, attach the cookie's user, check the CSRF token."""

@@ -45,6 +45,22 @@ async def body_deadline_middleware(request: web.Request, handler: Handler) -> we
         try:
             async with asyncio.timeout(timeout):
                 await request.read()  # too large: HTTPRequestEntityTooLarge, a 413
+        except web.RequestPayloadError as exc:
+            # A body aiohttp could not decode (a Content-Encoding that does not inflate, a
+            # chunk that does not parse): the sender's fault, not a 500 with a traceback.
+            log.info("%s %s -> 400 invalid_body: %s", request.method, request.path, exc)
+            resp = error_response(
+                400,
+                "invalid_body",
+                "the request body could not be read (its encoding or chunking is broken)",
+            )
+            resp.force_close()
+            return resp
+        except ConnectionResetError:
+            # The client went away in the middle of its body: nobody to answer, nothing to
+            # log as an error (each such request was an "unhandled error" traceback).
+            log.info("%s %s: the client left before its body arrived", request.method, request.path)
+            raise web.HTTPBadRequest() from None
         except TimeoutError:
             log.info(
                 "%s %s -> 408: body not received in %s s", request.method, request.path, timeout

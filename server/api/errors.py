@@ -99,7 +99,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
         log.info("%s %s -> %d", request.method, request.path, exc.status)
-        return error_response(exc.status, code, exc.reason or code)
+        resp = error_response(exc.status, code, exc.reason or code)
+        if "Allow" in exc.headers:
+            # A 405 says which methods the resource has (RFC 9110 15.5.6): for OPTIONS
+            # probes and clients that retry with the right one.
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
     except OSError as exc:
         if exc.errno not in DISK_FULL:
             return _internal(request)

@@ -36,6 +36,19 @@ async def _session_for_token(request: web.Request) -> tuple[AppContext, Recordin
     return ctx, row
 
 
+async def link_holds(request: web.Request) -> bool:
+    """Whether the request's join link still opens its session (unexpired, its nonce the
+    session's, the session not deleted): a long response (a live-check stream) asks again
+    now and then, since the link was checked only when it began."""
+    ctx = request.app[CTX]
+    try:
+        claims = ctx.signer.verify(request.match_info["token"])
+        row = await sessions.get_session(ctx, claims.session_id)
+    except (TokenError, sessions.SessionError):
+        return False
+    return claims.nonce == row.join_nonce
+
+
 async def live_session_for_token(request: web.Request) -> tuple[AppContext, RecordingSession]:
     """As :func:`_session_for_token`, for what only a call still to come or under way needs
     (who is calling and why, TURN credentials): once the session has ended its link, though

@@ -14,21 +14,36 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from server.api.auth import login_holds
 from server.api.errors import ApiError, Conflict
-from server.api.join import _session_for_token
+from server.api.join import _session_for_token, link_holds
 from server.api.sessions import _own_session
 from server.context import AppContext
 from server.live.service import LiveService
 
+log = logging.getLogger("kesu.live")
+
 HEARTBEAT_S = 15.0
+#: How often an open stream asks again whether its login or join link still stands: a
+#: stream is checked once when it opens, and would otherwise go on after a logout, a
+#: password change, a disabled account or the link's expiry until the session ends.
+RECHECK_S = 15.0
 #: Open streams per session and side (a page holds one; a second tab or a reconnect that
 #: overlaps the old stream fit). Each stream costs the loop an encode and a write per
 #: change, so one join link must not open thousands.
 MAX_STREAMS = 4
+STREAM_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
+}
 STREAMS_KEY = web.AppKey("kesu_live_streams", dict[tuple[str, bool], int])
 
 
@@ -50,12 +65,19 @@ async def _stream(
             status=429,
             details={"retry_after_s": 5},
         )
+    still = login_holds if not customer else link_holds
     q = live.subscribe(session_id)
     if q is None:
         raise Conflict("live checks start when the call starts", code="live_not_started")
+    if request.method == "HEAD":
+        # No body: the headers a GET would get, and no stream held. A stream answered to
+        # a HEAD wrote its events after the headers into a connection whose client took
+        # the response as complete, and kept one of the session's places until it closed.
+        live.unsubscribe(session_id, q)
+        return web.Response(headers=STREAM_HEADERS)
     streams[key] = streams.get(key, 0) + 1
     try:
-        return await _send(request, live, session_id, customer, q)
+        return await _send(request, live, session_id, customer, q, still)
     finally:
         streams[key] -= 1
         if not streams[key]:
@@ -68,20 +90,29 @@ async def _send(
     session_id: str,
     customer: bool,
     q: asyncio.Queue[dict[str, Any]],
+    still: Callable[[web.Request], Awaitable[bool]],
 ) -> web.StreamResponse:
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream; charset=utf-8",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
-        }
-    )
+    resp = web.StreamResponse(headers=STREAM_HEADERS)
     try:
         await resp.prepare(request)
+        checked = time.monotonic()
         while True:
+            wait_s = max(0.0, min(HEARTBEAT_S, checked + RECHECK_S - time.monotonic()))
+            view: dict[str, Any] | None = None
             try:
-                view: dict[str, Any] = await asyncio.wait_for(q.get(), HEARTBEAT_S)
+                view = await asyncio.wait_for(q.get(), wait_s)
             except TimeoutError:
+                pass
+            if time.monotonic() - checked >= RECHECK_S:
+                try:
+                    holds = await still(request)
+                except Exception:  # a database hiccup: the page reconnects and is checked
+                    log.warning("live stream of %s: could not check its login", session_id)
+                    holds = False
+                if not holds:
+                    break  # the page's next request gets the 401 / 410 and says why
+                checked = time.monotonic()
+            if view is None:
                 await resp.write(b": keep-alive\n\n")
                 continue
             data = live.customer_view(view) if customer else view

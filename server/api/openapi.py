@@ -169,7 +169,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "maxLength": 160, "description": "a file the session lists"},
 }
 _STATUS_TEXT = {
-    400: "Bad input",
+    400: "Bad input (invalid_body: a body whose encoding or chunking does not decode)",
     401: "Login required",
     403: "Wrong role, CSRF token, or a cross-site Origin/Referer (origin_mismatch)",
     404: "Not found (or not yours)",
@@ -183,7 +183,8 @@ _STATUS_TEXT = {
         "too_many_sessions: sessions created this hour; too_many_joins: joins of one "
         "participant to one call; too_many_live_sessions: calls one salesperson's "
         "sessions hold at once (until one ends); too_many_streams: live streams of one "
-        "session; busy: a self-service check, an audit verification or two exports run)"
+        "session; too_many_checks: one self-service node's answer or document checks; "
+        "busy: a self-service check, an audit verification or two exports run)"
     ),
     503: "At capacity",
 }

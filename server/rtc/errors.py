@@ -15,6 +15,7 @@ class RtcError(Exception):
         "role_invalid": 400,
         "role_taken": 409,
         "room_closed": 409,
+        "session_ended": 409,
         "playback_busy": 409,
         "playback_failed": 500,
         "negotiation_failed": 500,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from server.rtc import ice
-from server.rtc.errors import CapacityError, OwnerLimitError
+from server.rtc.errors import CapacityError, OwnerLimitError, RtcError
 from server.rtc.medialoop import MediaLoop
 from server.rtc.room import Room, RoomEvent
 from server.rtc.settings import RtcSettings
@@ -18,6 +18,10 @@ from server.session_dir import SessionDir
 from server.session_format import SegmentInfo
 
 log = logging.getLogger("kesu.rtc.room")
+
+#: How long an ended session stays refused a room (see RoomManager.retire): far longer than
+#: a request that read the session as live before its end can take to reach room_for.
+RETIRED_S = 3600.0
 
 
 class RoomManager:
@@ -28,6 +32,7 @@ class RoomManager:
         self.settings = settings or RtcSettings()
         self._rooms: dict[str, Room] = {}
         self._owners: dict[str, object] = {}  # session id -> whose session (see room_for)
+        self._retired: dict[str, float] = {}  # ending or ended session id -> when (monotonic)
         self.gate: Callable[[], bool] | None = None  # handed to every room (server.fence)
         # The loop every room runs on (kesu serve starts one: server.app); None = the caller's.
         # The manager itself (this dict) is only used from the caller's loop.
@@ -65,6 +70,8 @@ class RoomManager:
         limit): one login must not take every slot. An open room is always returned (a
         rejoin). No await between the checks and the creation: offers at once cannot
         overshoot."""
+        if session_id in self._retired:
+            raise RtcError("session_ended", "this session has ended")
         room = self._rooms.get(session_id)
         if room is not None and not room.closed:
             return room
@@ -80,6 +87,18 @@ class RoomManager:
         if owner is not None:
             self._owners[session_id] = owner
         return room
+
+    def retire(self, session_id: str) -> None:
+        """The session is ending: it gets no room from now on. An offer that read the
+        session as live before the end may still be on its way (awaiting the database);
+        without this it opened a fresh room and recorded into the ended session."""
+        now = time.monotonic()
+        self._retired = {sid: at for sid, at in self._retired.items() if now - at < RETIRED_S}
+        self._retired[session_id] = now
+
+    def unretire(self, session_id: str) -> None:
+        """The end failed and the session is live again."""
+        self._retired.pop(session_id, None)
 
     def rooms_of(self, owner: object) -> int:
         """Open rooms of ``owner``'s sessions."""

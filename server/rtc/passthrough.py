@@ -16,6 +16,7 @@ tests pin them.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -32,6 +33,10 @@ from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtcpSrPacket, RtpPacket
 from aiortc.utils import uint16_add
+
+from server.rtc.frame_size import MAX_SIDE, too_large
+
+log = logging.getLogger("kesu.rtc")
 
 NTP_UNIX_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 # Packets (60 ms of Opus) that may come after a missing one before it is skipped.
@@ -99,16 +104,33 @@ class PassThroughDecoder(Decoder):
     def __init__(self, codec: RTCRtpCodecParameters) -> None:
         self.codec_name = codec.name
         self.time_base = Fraction(1, codec.clockRate)
+        self._oversized = False  # the last keyframe declared a picture over MAX_SIDE
+        self.dropped_oversized = 0
 
     def decode(self, encoded_frame: JitterFrame) -> list[Any]:
         data = encoded_frame.data
         if not data:
             return []
+        keyframe = is_keyframe(self.codec_name, data)
+        if keyframe and (verdict := too_large(self.codec_name, data)) is not None:
+            if verdict and not self._oversized:
+                log.warning(
+                    "a %s sender's keyframe declares a picture over %d pixels a side: its "
+                    "video is dropped until a smaller keyframe",
+                    self.codec_name,
+                    MAX_SIDE,
+                )
+            self._oversized = verdict
+        if self._oversized:
+            # Neither recorded nor relayed: every decoder downstream (inspection, review
+            # video, live checks, the other browser) would allocate the whole picture.
+            self.dropped_oversized += 1
+            return []
         packet = av.Packet(data)
         packet.pts = encoded_frame.timestamp
         packet.dts = encoded_frame.timestamp
         packet.time_base = self.time_base
-        packet.is_keyframe = is_keyframe(self.codec_name, data)
+        packet.is_keyframe = keyframe
         return [packet]
 
 
