@@ -123,13 +123,8 @@ async def test_checks_of_one_node_are_bounded(server: RunningServer, client_fact
     """Each answer runs Whisper (each document OCR) for seconds of CPU: a script holding the
     link could ask for one node's answer up to the session's 2000-event budget. At most
     CHECKS_PER_NODE per node and kind; refused before any model runs, nothing written."""
-    sales = await client_factory("sales1")
-    status, body = await sales.post("/api/sessions", json=new_session_body(mode="self_service"))
-    assert status == 201, body
-    sid = body["session"]["id"]
-    status, link = await sales.post(f"/api/sessions/{sid}/link")
+    sid, base = await self_service_join(await client_factory("sales1"))
     customer = await client_factory()
-    base = f"/api/join/{link['token']}"
     assert (await customer.post(f"{base}/consent", json={"consent": True}))[0] == 200
     answer = {"node": "confirm_understood", "attempt": 1}
     for _ in range(CHECKS_PER_NODE):
