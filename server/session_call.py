@@ -74,15 +74,19 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
     try:
         check_offer(offer_sdp, ctx.settings.max_sdp_bytes)
         await nodes.place(ctx, row.id)  # or WrongNode: the browser goes to the holder
-        # A self-service session is driven by its customer's link: a salesperson may have
-        # sent many, and a customer must never be turned away for the salesperson's other
-        # sessions. Creating sessions is bounded per login anyway (max_sessions_per_hour).
+        # A self-service session is driven by its customer's link: a customer must not be
+        # turned away because of the salesperson's own calls, so those rooms count apart,
+        # with a bound of their own (one login sending many links must still not take every
+        # room).
         self_service = sdir.metadata.get("mode") == "self_service"
         room = ctx.rooms.room_for(
             row.id,
             sdir,
-            owner=None if self_service else row.salesperson_id,
-            owner_limit=ctx.settings.max_live_sessions_per_user,
+            owner=row.salesperson_id,
+            owner_limit=ctx.settings.max_live_self_service_per_user
+            if self_service
+            else ctx.settings.max_live_sessions_per_user,
+            self_service=self_service,
         )
         if ctx.live is not None and room.tap is None:
             room.tap = ctx.live.open(row.id, sdir, row.template_id, row.policy)

@@ -173,9 +173,18 @@ class Settings:
         default=3,
         metadata=_meta(
             "Call rooms one salesperson's sessions may hold at once on a media node (of its "
-            "max_sessions; self-service sessions, driven by their customers, do not count); a "
-            "further session's offer gets "
+            "max_sessions; self-service sessions, driven by their customers, count apart: "
+            "max_live_self_service_per_user); a further session's offer gets "
             "HTTP 429 too_many_live_sessions until one of them ends. 0 = no limit."
+        ),
+    )
+    max_live_self_service_per_user: int = field(
+        default=5,
+        metadata=_meta(
+            "Call rooms one salesperson's self-service sessions (each driven by its customer) "
+            "may hold at once on a media node, apart from max_live_sessions_per_user; a further "
+            "customer's offer gets HTTP 429 too_many_live_sessions until one of them ends, so "
+            "one login sending many links cannot take every room. 0 = no limit."
         ),
     )
     max_sessions_per_hour: int = field(

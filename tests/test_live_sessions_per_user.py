@@ -23,7 +23,9 @@ from tests.test_sdp_hostile import _good_offer
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, max_sessions=3, max_live_sessions_per_user=1)
+    return make_settings(
+        tmp_path, max_sessions=4, max_live_sessions_per_user=1, max_live_self_service_per_user=2
+    )
 
 
 async def _session(client: Client) -> str:
@@ -86,3 +88,29 @@ async def test_self_service_customers_are_not_held_to_the_salespersons_limit(
         status, body = await customer.post(f"{base}/offer", {"type": "offer", "sdp": sdp})
         assert status == 200, body
     assert len(server.ctx.rooms) == 3
+
+
+async def test_self_service_rooms_have_a_bound_of_their_own(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """One login creating self-service sessions and offering through each link must not
+    take every room either (it took all of them while self-service rooms were unbounded)."""
+    sdp = await _good_offer()
+    sales = await client_factory("sales1")
+    offers = []
+    for _ in range(3):  # the fixture's bound is 2
+        sid, base = await self_service_join(sales)
+        customer = await client_factory()
+        status, body = await customer.post(f"{base}/consent", json={"consent": True})
+        assert status == 200, body
+        offers.append((sid, await customer.post(f"{base}/offer", {"type": "offer", "sdp": sdp})))
+    assert [status for _sid, (status, _body) in offers[:2]] == [200, 200], offers
+    status, body = offers[2][1]
+    assert status == 429, body
+    assert_error(body, "too_many_live_sessions")
+    assert server.ctx.rooms.get(offers[2][0]) is None
+    # The salesperson's own call still gets its room, and so does another salesperson's.
+    call = await _session(sales)
+    assert (await _offer(sales, call, sdp))[0] == 200
+    other = await client_factory("sales2")
+    assert (await _offer(other, await _session(other), sdp))[0] == 200

@@ -40,10 +40,13 @@ class OwnerLimitError(RtcError):
 
     STATUS = {"too_many_live_sessions": 429}
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, self_service: bool = False) -> None:
         super().__init__(
             "too_many_live_sessions",
-            f"your sessions already hold {limit} live call(s), the most one person may; "
+            f"this salesperson's self-service recordings already hold {limit} live call(s), "
+            "the most allowed at once; try again in a few minutes"
+            if self_service
+            else f"your sessions already hold {limit} live call(s), the most one person may; "
             "end one first",
         )
 

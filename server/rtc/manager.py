@@ -64,10 +64,12 @@ class RoomManager:
         on_event: Callable[[RoomEvent], None] | None = None,
         owner: object = None,
         owner_limit: int = 0,
+        self_service: bool = False,
     ) -> Room:
         """The session's room, created if needed; CapacityError when all slots are taken,
         OwnerLimitError when ``owner``'s sessions hold ``owner_limit`` rooms already (0 = no
-        limit): one login must not take every slot. An open room is always returned (a
+        limit): one login must not take every slot. An owner's self-service rooms are
+        counted apart from its own calls (``self_service``). An open room is always returned (a
         rejoin). No await between the checks and the creation: offers at once cannot
         overshoot."""
         if session_id in self._retired:
@@ -78,8 +80,10 @@ class RoomManager:
         self._forget(session_id)
         if sum(not r.closed for r in self._rooms.values()) >= self.max_rooms:
             raise CapacityError(f"{self.max_rooms} sessions are already live")
+        if owner is not None:
+            owner = (owner, self_service)
         if owner is not None and owner_limit > 0 and self.rooms_of(owner) >= owner_limit:
-            raise OwnerLimitError(owner_limit)
+            raise OwnerLimitError(owner_limit, self_service)
         room = Room(
             session_dir, self.settings, on_event, gate=self.gate, media_loop=self.media_loop
         )
