@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from server import audit
+from server.api import reviews as reviews_api
 from server.audit_export_verify import verify_export
 from server.durable_files import sha256_file
 from server.store.models import AuditEntry
@@ -307,3 +308,37 @@ async def test_export_leaves_no_server_error(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
     assert verify_export(tmp_path / "evidence.zip") == []
+
+
+async def test_export_cut_short_by_the_client_or_asked_by_head(
+    server: RunningServer,
+    client_factory: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A download the admin cancels is not a server error (it was a 500 with a traceback),
+    its export slot is free again, and a HEAD builds no export (it built and audited one)."""
+    monkeypatch.setattr(reviews_api, "EXPORT_CHUNK", 512)  # many writes: the cut lands mid-zip
+    built = await build_session(server.ctx, review_video=True)
+    admin = await client_factory("admin")
+    url = f"{admin.base}/api/review/sessions/{built.id}/export"
+    with caplog.at_level(logging.INFO):
+        for _ in range(reviews_api.MAX_EXPORTS + 1):
+            async with admin.http.get(url) as r:
+                assert r.status == 200
+                await r.content.readexactly(512)
+                r.close()  # drop the connection with most of the zip unsent
+        await asyncio.sleep(0.5)  # let the server notice
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+    await _export_via_api(admin, built.id, tmp_path / "evidence.zip")  # a slot is free
+    assert verify_export(tmp_path / "evidence.zip") == []
+
+    async with admin.http.head(url) as r:
+        assert r.status == 405 and r.headers["Allow"] == "GET"
+    async with server.ctx.db.session() as s:
+        exports = (
+            await s.execute(select(AuditEntry.actor).where(AuditEntry.action == "session.export"))
+        ).scalars()
+        assert len(list(exports)) == reviews_api.MAX_EXPORTS + 2

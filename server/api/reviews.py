@@ -4,6 +4,7 @@ evidence export, retention (holds, deletion), and the salesperson's re-recording
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +36,8 @@ from server.session_format import read_metadata
 from server.sessions import rendered_nodes, session_json
 from server.store.models import InspectionReport, User
 from server.store.types import utcnow
+
+log = logging.getLogger(__name__)
 
 REVIEWER = "reviewer"
 
@@ -246,10 +249,15 @@ async def _export(request: web.Request, ctx: AppContext, user: User) -> web.Stre
         )
         resp.content_length = out.stat().st_size
         await resp.prepare(request)
-        with out.open("rb") as fh:
-            while chunk := await asyncio.to_thread(fh.read, 1 << 20):
-                await resp.write(chunk)
-        await resp.write_eof()
+        try:
+            with out.open("rb") as fh:
+                while chunk := await asyncio.to_thread(fh.read, EXPORT_CHUNK):
+                    await resp.write(chunk)
+            await resp.write_eof()
+        except ConnectionResetError:
+            # The admin's browser went away mid-download (closed, cancelled): nothing is
+            # wrong on this side, and the export is audited already.
+            log.info("export of %s: the client left before the end of the zip", session_id)
     return resp
 
 
@@ -328,6 +336,7 @@ async def start_request(request: web.Request) -> web.Response:
 
 VERIFYING = web.AppKey("kesu_audit_verifying", asyncio.Lock)
 MAX_EXPORTS = 2  # evidence zips being made at once (per process)
+EXPORT_CHUNK = 1 << 20  # bytes read and sent at a time
 EXPORTS = web.AppKey("kesu_exports", asyncio.Semaphore)
 
 
@@ -339,7 +348,8 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/review/stats", stats)
     r.add_get("/api/review/sessions/{session_id}", show)
     r.add_post("/api/review/sessions/{session_id}/decision", decide)
-    r.add_get("/api/review/sessions/{session_id}/export", export)
+    # No HEAD: it would build, audit and throw away a whole export (405, Allow: GET).
+    r.add_get("/api/review/sessions/{session_id}/export", export, allow_head=False)
     r.add_post("/api/review/findings/{finding_id}", judge)
     r.add_delete("/api/sessions/{session_id}", delete_session)
     r.add_post("/api/sessions/{session_id}/hold", hold)
