@@ -111,3 +111,20 @@ def test_customer_pages_explain_an_old_browser_and_play_inline() -> None:
                 assert "muted" in video, (page, video)
     legacy = (WEB / "static" / "js" / "legacy.js").read_text("utf-8")
     assert not re.search(r"=>|\b(let|const|class)\b|`", code_only(legacy)), "legacy.js is ES5"
+
+
+def test_no_form_can_be_sent_before_its_page_script_is_ready() -> None:
+    """A module script runs after the page is shown: a submit button enabled in the HTML lets
+    the browser send its form itself first (a plain POST showed the server's raw JSON; a GET
+    reloaded the page and lost what was typed). Each page enables its buttons once its submit
+    handler is on (tests/test_pages_slow_network.py checks it in Chromium)."""
+    enabled: list[str] = []
+    for page in sorted(WEB.glob("*.html")):
+        html = page.read_text("utf-8")
+        for form in re.findall(r"<form\b.*?</form>", html, re.S):
+            for tag in re.findall(r"<(?:button|input)\b[^>]*>", form):
+                found = re.search(r'\btype="([a-z]+)"', tag)
+                kind = found.group(1) if found else ("submit" if tag.startswith("<b") else "text")
+                if kind in ("submit", "image") and not re.search(r"\sdisabled[\s>]", tag):
+                    enabled.append(f"{page.name}: {tag}")
+    assert enabled == []

@@ -38,4 +38,7 @@ async function submit(event) {
 
 initI18n();
 $("#login-form").addEventListener("submit", submit);
+// Disabled in the HTML until now: sent before this handler, the browser would post the form
+// itself (password included) and show the server's raw refusal.
+$("#login-submit").disabled = false;
 $("#username").focus();

@@ -127,6 +127,7 @@ async function main() {
     e.preventDefault();
     load(true);
   });
+  $("#apply").disabled = false; // disabled in the HTML until this handler is on (docs/browsers.md)
   $("#reset").addEventListener("click", () => setTimeout(() => load(true), 0));
   document.addEventListener("kesu:lang", () => {
     fillCodes();

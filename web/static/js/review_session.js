@@ -311,6 +311,7 @@ async function main() {
   $("#speed").addEventListener("change", (e) => player.setRate(Number(e.target.value)));
   for (const b of document.querySelectorAll("#mode button")) b.addEventListener("click", () => setMode(b.dataset.mode));
   $("#decision-form").addEventListener("submit", submitDecision);
+  $("#submit").disabled = false; // disabled in the HTML until this handler is on (docs/browsers.md)
   document.addEventListener("kesu:lang", () => data && renderAll());
   document.addEventListener("keydown", (e) => {
     if (e.code === "Space" && !e.target.closest("textarea, input, select, button")) {

@@ -131,6 +131,7 @@ async function main() {
     e.preventDefault();
     load();
   });
+  $("#apply").disabled = false; // disabled in the HTML until this handler is on (docs/browsers.md)
   document.addEventListener("kesu:lang", () => last && render(last));
   await load();
 }
