@@ -95,7 +95,21 @@ function fillTemplates() {
 
 async function create(event) {
   event.preventDefault();
-  await templatesLoaded.catch(() => {});
+  const button = $("#create-submit");
+  // Taken at once, before any await: a double click while the templates were still on their
+  // way ran this twice past the wait below and created two sessions.
+  if (button.disabled) return;
+  button.disabled = true;
+  try {
+    await templatesLoaded.catch(() => {});
+    await send();
+  } finally {
+    button.disabled = false;
+    setText(button, "sales.create");
+  }
+}
+
+async function send() {
   const form = $("#create-form");
   const errorEl = $("#create-error");
   const button = $("#create-submit");
@@ -109,7 +123,6 @@ async function create(event) {
     form.elements[errors[0][0]].focus();
     return;
   }
-  button.disabled = true;
   setText(button, "sales.creating");
   try {
     const { session } = await post("/api/sessions", body);
@@ -126,9 +139,6 @@ async function create(event) {
       form.elements[field].setAttribute("aria-invalid", "true");
       form.elements[field].focus();
     }
-  } finally {
-    button.disabled = false;
-    setText(button, "sales.create");
   }
 }
 
