@@ -5,7 +5,7 @@ import { ApiError, get, post, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, poll, showOnly } from "./ui.js";
+import { $, poll, showOnly, entryLoaded } from "./ui.js";
 import { mountCustomerPrompts } from "./live_customer.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
@@ -234,3 +234,4 @@ async function main() {
 }
 
 main().catch(fail);
+entryLoaded("join.js");

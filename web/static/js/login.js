@@ -3,7 +3,7 @@
 import { ApiError, post, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { safeNext } from "./nav.js";
-import { $ } from "./ui.js";
+import { $, entryLoaded } from "./ui.js";
 
 const HOME = { salesperson: "/sales", reviewer: "/review", admin: "/sales" };
 
@@ -42,3 +42,4 @@ $("#login-form").addEventListener("submit", submit);
 // itself (password included) and show the server's raw refusal.
 $("#login-submit").disabled = false;
 $("#username").focus();
+entryLoaded("login.js");

@@ -8,7 +8,7 @@ import { clock, findingMessage } from "./review_i18n.js";
 import { productsLabel } from "./products.js";
 import { SyncPlayer } from "./review_player.js";
 import { buildTimeline } from "./review_timeline.js";
-import { $, el, orElse } from "./ui.js";
+import { $, el, orElse, entryLoaded } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 let data = null;
@@ -323,3 +323,4 @@ async function main() {
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));
+entryLoaded("review_session.js");

@@ -3,7 +3,7 @@
 import { get, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { codeLabel, startReviewerPage } from "./review_common.js";
-import { $, el } from "./ui.js";
+import { $, el, entryLoaded } from "./ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 let last = null;
@@ -137,3 +137,4 @@ async function main() {
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));
+entryLoaded("review_stats.js");

@@ -5,7 +5,7 @@ import { ApiError, get, post, requireLogin, showError } from "./api.js";
 import { formatTime, initI18n, setText, t } from "./i18n.js";
 import { idNumberProblem } from "./idcheck.js";
 import { productsLabel, setupProducts } from "./products.js";
-import { $, copyText, el, svgElement } from "./ui.js";
+import { $, copyText, el, svgElement, entryLoaded } from "./ui.js";
 
 let templates = [];
 // Settles once /api/templates has answered: a form sent before that (a quick click on a slow
@@ -271,3 +271,4 @@ async function main() {
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));
+entryLoaded("sales.js");

@@ -9,7 +9,7 @@ import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, el, showOnly } from "./ui.js";
+import { $, el, showOnly, entryLoaded } from "./ui.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
@@ -242,3 +242,4 @@ async function main() {
 }
 
 main().catch(fail);
+entryLoaded("selfservice.js");
