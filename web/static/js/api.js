@@ -81,14 +81,25 @@ export async function requireLogin() {
   }
 }
 
+/** The translation key (and its values) that says err in the page's language, or null. */
+function errorKey(err) {
+  if (err instanceof ApiError) {
+    if (has(`err.${err.code}`)) return [`err.${err.code}`, {}];
+    if (err.code === "network") return ["error.network", {}];
+    // A proxy's page (502/504 from nginx, not our JSON) or a server error: its own text is
+    // English ("502 Bad Gateway", "internal error"), not for a customer reading Chinese.
+    if (err.status >= 500 || err.code === `http_${err.status}`) return ["error.server", { status: err.status }];
+    return null;
+  }
+  if (err && err.i18nKey && has(err.i18nKey)) return [err.i18nKey, { message: err.message || err.name }];
+  return null;
+}
+
 /** A user-facing message for err: a translation of its code when we have one, else its message. */
 export function errorText(err) {
-  if (err instanceof ApiError) {
-    if (has(`err.${err.code}`)) return t(`err.${err.code}`);
-    if (err.code === "network") return t("error.network");
-    return err.message;
-  }
-  if (err && err.i18nKey && has(err.i18nKey)) return t(err.i18nKey, { message: err.message || err.name });
+  const known = errorKey(err);
+  if (known) return t(known[0], known[1]);
+  if (err instanceof ApiError) return err.message;
   return t("error.generic", { message: (err && err.message) || String(err) });
 }
 
@@ -102,10 +113,9 @@ export function showError(el, err) {
     return;
   }
   el.hidden = false;
-  if (err instanceof ApiError && has(`err.${err.code}`)) setText(el, `err.${err.code}`);
-  else if (!(err instanceof ApiError) && err.i18nKey && has(err.i18nKey)) {
-    setText(el, err.i18nKey, { message: err.message || err.name });
-  } else {
+  const known = errorKey(err);
+  if (known) setText(el, known[0], known[1]); // follows the language switch
+  else {
     delete el.dataset.i18n;
     el.textContent = errorText(err);
   }

@@ -63,7 +63,15 @@ async function startCheck() {
   }
   $("#check-error").hidden = true;
   $("#enter-call").disabled = true;
-  const [media, rtt] = await Promise.all([checkMedia(), measureRoundTrip(`${base}/state`)]);
+  // One check at a time: a second press while one runs started a second meter and preview.
+  $("#retry-check").disabled = true;
+  let media;
+  let rtt;
+  try {
+    [media, rtt] = await Promise.all([checkMedia(), measureRoundTrip(`${base}/state`)]);
+  } finally {
+    $("#retry-check").disabled = false;
+  }
   const networkOk = rtt !== null;
   if (networkOk) mark("#check-network", true, "join.check_network_ok", { ms: rtt });
   else mark("#check-network", false);
@@ -211,6 +219,14 @@ async function main() {
     show("view-call", 3);
     connect(() => state.call.connect());
   });
+  $("#load-retry").addEventListener("click", () => load().catch(fail));
+  await load();
+}
+
+async function load() {
+  $("#load-retry").hidden = true;
+  showError($("#page-error"), null);
+  showOnly(VIEWS, "view-loading");
   try {
     state.info = await get(base);
   } catch (err) {
@@ -219,8 +235,11 @@ async function main() {
       show("view-ended", 3);
       return;
     }
+    // A weak phone network, a proxy's 502: say so and let the customer try again here
+    // (a link opened from a chat is not always easy to reopen).
     showOnly(VIEWS, null);
     fail(err);
+    $("#load-retry").hidden = false;
     return;
   }
   if (state.info.mode === "self_service") {

@@ -171,8 +171,16 @@ async function showSummary() {
   const { nodes } = await get(`${base}/summary`);
   $("#summary").replaceChildren(...summaryItems(nodes));
   showOnly(VIEWS, "view-summary");
-  await pressed($("#ss-finish"));
-  const done = await post(`${base}/finish`);
+  let done = null;
+  while (!done) {
+    await pressed($("#ss-finish"));
+    try {
+      done = await post(`${base}/finish`);
+      showError($("#page-error"), null);
+    } catch (err) {
+      fail(err); // the button comes back: the recording is kept until it is submitted
+    }
+  }
   if (state.call) {
     state.call.close({ notify: false });
     state.call.stopMedia();
@@ -209,6 +217,24 @@ async function run() {
 
 async function main() {
   initI18n();
+  const box = $("#ss-consent");
+  box.addEventListener("change", () => ($("#ss-start").disabled = !box.checked));
+  $("#ss-start").addEventListener("click", () =>
+    run().catch((err) => {
+      fail(err);
+      // Failed before the recording began (the consent not sent, a network blip): the same
+      // button tries again instead of staying disabled.
+      if (!$("#view-intro").hidden) $("#ss-start").disabled = !box.checked;
+    }),
+  );
+  $("#load-retry").addEventListener("click", () => load().catch(fail));
+  await load();
+}
+
+async function load() {
+  $("#load-retry").hidden = true;
+  showError($("#page-error"), null);
+  showOnly(VIEWS, "view-loading");
   try {
     state.info = await get(base);
   } catch (err) {
@@ -217,7 +243,11 @@ async function main() {
       showOnly(VIEWS, "view-done");
       return;
     }
-    throw err;
+    // A weak phone network, a proxy's 502: say so and let the customer try again here.
+    showOnly(VIEWS, null);
+    fail(err);
+    $("#load-retry").hidden = false;
+    return;
   }
   if (state.info.status === "ended") {
     showOnly(VIEWS, "view-done");
@@ -227,12 +257,8 @@ async function main() {
   setText($("#intro"), "ss.intro", { name: state.info.customer_name, min: minutes });
   $("#product").textContent = state.info.product_name;
   const box = $("#ss-consent");
-  if (state.info.consent_at) {
-    box.checked = true;
-    $("#ss-start").disabled = false;
-  }
-  box.addEventListener("change", () => ($("#ss-start").disabled = !box.checked));
-  $("#ss-start").addEventListener("click", () => run().catch(fail));
+  if (state.info.consent_at) box.checked = true;
+  $("#ss-start").disabled = !box.checked;
   showOnly(VIEWS, "view-intro");
   const problem = mediaSupportProblem(); // in-app browser, http, too old: say so before starting
   if (problem) {
