@@ -204,9 +204,13 @@ async def test_a_page_script_that_never_arrives_is_said_so_with_a_reload(
     assert silent == []
 
 
-def failing(failure: str) -> Callable[[Route], Awaitable[None]]:
+def failing(failure: str, release: asyncio.Event) -> Callable[[Route], Awaitable[None]]:
     async def fail(route: Route) -> None:
-        if failure == "network":
+        if failure == "hang":  # no answer and no error, as on a stalled phone network
+            await release.wait()
+            with contextlib.suppress(PlaywrightError):  # the page gave up on it
+                await route.continue_()
+        elif failure == "network":
             await route.abort("internetdisconnected")
         else:  # a proxy in front of the server answers, not the server's JSON
             await route.fulfill(
@@ -227,21 +231,28 @@ async def test_a_customer_page_whose_first_request_fails_says_so_and_retries(
     for language, failure, words in [
         ("zh-CN", "502", "服务"),
         ("en", "network", "network"),
+        ("zh-CN", "hang", "超时"),
     ]:
         ctx = await browser.new_context(locale="zh-CN")
         await ctx.add_init_script(f"localStorage.setItem('kesu.lang', '{language}')")
         page = await ctx.new_page()
         seen = watch(page)
         info = f"**/api/join/{token}"
-
-        await page.route(info, failing(failure))
+        release = asyncio.Event()
+        await page.route(info, failing(failure, release))
+        if failure == "hang":
+            await page.clock.install()
         await page.goto(f"{server.url}/{page_path}/{token}")
+        if failure == "hang":
+            await expect(page.locator("#view-loading")).to_be_visible()
+            await page.clock.run_for(21_000)  # past api.js's limit for a GET
         error = page.locator("#page-error")
         await expect(error).to_be_visible()
         await expect(error).to_contain_text(words, ignore_case=True)
         assert "Bad Gateway" not in await error.inner_text()
         await expect(page.locator("#view-loading")).to_be_hidden()
         await page.unroute(info)
+        release.set()
         await page.locator("#load-retry").click()
         await expect(page.locator(ready)).to_be_visible()
         await expect(error).to_be_hidden()

@@ -4,6 +4,10 @@
 import { has, setText, t } from "./i18n.js";
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+// A GET on a weak phone network can hang for minutes (no answer, no error): give up after this
+// and say so, so that the page offers a retry instead of "加载中…" for ever. Not for POSTs: a
+// create that timed out here may still have been done by the server.
+const GET_TIMEOUT_MS = 20000;
 let csrfToken = null;
 
 export class ApiError extends Error {
@@ -26,7 +30,11 @@ export async function api(method, path, body = undefined, options = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (UNSAFE.has(method) && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  // Callers with their own signal (the call's heartbeat) keep their own limit.
+  const limit = method === "GET" && !options.signal ? new AbortController() : null;
+  const timer = limit ? setTimeout(() => limit.abort(), GET_TIMEOUT_MS) : null;
   let response;
+  let text;
   try {
     response = await fetch(path, {
       method,
@@ -35,14 +43,17 @@ export async function api(method, path, body = undefined, options = {}) {
       credentials: "same-origin",
       cache: "no-store",
       keepalive: Boolean(options.keepalive),
-      signal: options.signal,
+      signal: limit ? limit.signal : options.signal,
     });
+    text = await response.text();
   } catch (err) {
+    if (limit && limit.signal.aborted) throw new ApiError(0, "timeout", t("error.timeout"));
     if (err && err.name === "AbortError") throw err;
     throw new ApiError(0, "network", t("error.network"));
+  } finally {
+    if (timer !== null) clearTimeout(timer);
   }
   let data = null;
-  const text = await response.text();
   if (text) {
     try {
       data = JSON.parse(text);
@@ -85,7 +96,7 @@ export async function requireLogin() {
 function errorKey(err) {
   if (err instanceof ApiError) {
     if (has(`err.${err.code}`)) return [`err.${err.code}`, {}];
-    if (err.code === "network") return ["error.network", {}];
+    if (err.code === "network" || err.code === "timeout") return [`error.${err.code}`, {}];
     // A proxy's page (502/504 from nginx, not our JSON) or a server error: its own text is
     // English ("502 Bad Gateway", "internal error"), not for a customer reading Chinese.
     if (err.status >= 500 || err.code === `http_${err.status}`) return ["error.server", { status: err.status }];
