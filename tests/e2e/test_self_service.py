@@ -186,6 +186,13 @@ async def test_self_service_session(server: KesuServer, tmp_path: Path) -> None:
             await expect(page.locator("#view-summary")).to_be_visible(timeout=UI_TIMEOUT_MS)
             await expect(page.locator("#summary li")).to_have_count(5)
             await shots.take(page, "6-summary")
+            # The network drops as the summary is sent: the page says so and the same button
+            # sends it again (it stayed hidden, the session never submitted).
+            finish = "**/finish"
+            await page.route(finish, lambda route: route.abort("internetdisconnected"))
+            await page.click("#ss-finish")
+            await expect(page.locator("#page-error")).to_contain_text("网络错误")
+            await page.unroute(finish)
             await page.click("#ss-finish")
             await expect(page.locator("#view-done")).to_be_visible(timeout=UI_TIMEOUT_MS)
             await shots.take(page, "7-done")
