@@ -336,16 +336,26 @@ async def test_a_double_click_sends_the_primary_action_once(
         counts[page_path] = len(posts)
         await page.close()
 
-    # A reviewer's decision.
+    # A reviewer's decision (findings judged): sent once, and said to be stored even when the
+    # reload after it fails (shown as the decision's error, it invited sending it again).
     built = await build_session(server.ctx)
+    rev = await client_factory("rev1")
+    for fid in built.finding_ids:
+        status, _ = await rev.post(
+            f"/api/review/findings/{fid}", {"state": "dismissed", "comment": "误报"}
+        )
+        assert status == 200
     page = await ctxs["rev1"].new_page()
     await page.goto(f"{server.url}/review/session/{built.id}")
+    await expect(page.locator(".finding .state").first).to_have_text("已驳回")  # loaded
     await page.check("input[name=decision][value=approve]")
     posts = await count(page, "/decision")
-    # (Refused while findings are open: one refusal, not two, is what counts here.)
-    async with page.expect_response(f"**/api/review/sessions/{built.id}/decision"):
-        await page.dblclick("#submit")
-    await page.wait_for_timeout(300)
+    reload = f"**/api/review/sessions/{built.id}"
+    await page.route(reload, lambda route: route.abort("internetdisconnected"))
+    await page.dblclick("#submit")
+    await expect(page.locator("#decided")).to_have_text("已提交：已通过")
+    await expect(page.locator("#page-error")).to_contain_text("网络错误")
+    await expect(page.locator("#decision-error")).to_be_hidden()
     counts["decision"] = len(posts)
     for ctx in ctxs.values():
         await ctx.close()

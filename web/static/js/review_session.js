@@ -262,18 +262,27 @@ async function submitDecision(e) {
   showError($("#decision-error"), null);
   if (!decision) return;
   $("#submit").disabled = true;
+  let out;
   try {
-    const out = await post(`/api/review/sessions/${encodeURIComponent(sessionId)}/decision`, {
+    out = await post(`/api/review/sessions/${encodeURIComponent(sessionId)}/decision`, {
       decision,
       reason: form.elements.reason.value,
     });
-    form.reset();
-    await load();
-    const done = $("#decided");
-    done.hidden = false;
-    setText(done, "rs.submitted", { status: t(`rstatus.${out.review_status}`) });
   } catch (err) {
     showError($("#decision-error"), err);
+    $("#submit").disabled = false;
+    return;
+  }
+  // The decision is stored: say so even when the reload after it fails (shown as the
+  // decision's error, it read as not sent and invited sending it again).
+  form.reset();
+  const done = $("#decided");
+  done.hidden = false;
+  setText(done, "rs.submitted", { status: t(`rstatus.${out.review_status}`) });
+  try {
+    await load();
+  } catch (err) {
+    showError($("#page-error"), err);
   } finally {
     $("#submit").disabled = false;
   }
