@@ -92,6 +92,13 @@ export async function requireLogin() {
   }
 }
 
+/** Whether trying err's request again may help (the network, a timeout, a server or proxy
+ * error, too many requests) rather than give the same answer (an expired link, a refusal). */
+export function retryable(err) {
+  if (!(err instanceof ApiError)) return true;
+  return err.status === 0 || err.status >= 500 || err.status === 408 || err.status === 429;
+}
+
 /** The translation key (and its values) that says err in the page's language, or null. */
 function errorKey(err) {
   if (err instanceof ApiError) {

@@ -1,7 +1,7 @@
 // Customer's page (phone first): who is calling, explicit consent, device check, then the call
 // with the current script step in large type. Authenticated by the token in the URL alone.
 
-import { ApiError, get, post, showError } from "./api.js";
+import { ApiError, get, post, retryable, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
@@ -239,7 +239,7 @@ async function load() {
     // (a link opened from a chat is not always easy to reopen).
     showOnly(VIEWS, null);
     fail(err);
-    $("#load-retry").hidden = false;
+    $("#load-retry").hidden = !retryable(err); // an expired link stays expired
     return;
   }
   if (state.info.mode === "self_service") {

@@ -4,7 +4,7 @@
 // heard and classified by the server (asked again when unclear); ID card and signed page are
 // read from a still of the customer's own camera. Ends with a summary the customer submits.
 
-import { ApiError, get, post, showError } from "./api.js";
+import { ApiError, get, post, retryable, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
@@ -246,7 +246,7 @@ async function load() {
     // A weak phone network, a proxy's 502: say so and let the customer try again here.
     showOnly(VIEWS, null);
     fail(err);
-    $("#load-retry").hidden = false;
+    $("#load-retry").hidden = !retryable(err); // an expired link stays expired
     return;
   }
   if (state.info.status === "ended") {
