@@ -204,6 +204,31 @@ async def test_a_page_script_that_never_arrives_is_said_so_with_a_reload(
     assert silent == []
 
 
+async def test_every_page_says_when_javascript_is_off(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """Some data-saver and "lite" browser modes run no script at all: the page says what it
+    needs instead of 加载中… or dead buttons."""
+    pages = await all_pages(server, client_factory)
+    ctxs = await contexts(browser, server.url)
+    silent: list[str] = []
+    for user, ctx in ctxs.items():
+        off = await browser.new_context(
+            locale="zh-CN", java_script_enabled=False, storage_state=await ctx.storage_state()
+        )
+        page = await off.new_page()
+        for p in pages:
+            if p.user != user:
+                continue
+            await page.goto(server.url + p.path)
+            text = await page.locator("main").inner_text()
+            if "此页面需要运行 JavaScript" not in text:
+                silent.append(p.path)
+        await off.close()
+        await ctx.close()
+    assert silent == []
+
+
 def failing(failure: str, release: asyncio.Event) -> Callable[[Route], Awaitable[None]]:
     async def fail(route: Route) -> None:
         if failure == "hang":  # no answer and no error, as on a stalled phone network
@@ -258,6 +283,12 @@ async def test_a_customer_page_whose_first_request_fails_says_so_and_retries(
         await expect(error).to_be_hidden()
         assert seen["errors"] == []
         await ctx.close()
+    # A link that is not valid stays so: said, without a retry that cannot help.
+    page = await browser.new_page(locale="zh-CN")
+    await page.goto(f"{server.url}/{page_path}/not-a-token")
+    await expect(page.locator("#page-error")).to_be_visible()
+    await expect(page.locator("#load-retry")).to_be_hidden()
+    await page.close()
 
 
 async def test_a_failed_consent_can_be_given_again(
