@@ -1,14 +1,17 @@
 """Every page on a slow or failing network, in Debian Chromium on loopback
-(docs/browsers.md, "Slow networks and double clicks"):
+(docs/browsers.md, "Slow networks, scripts not ready yet, double clicks"):
 
 - before the page script has run (held back, as on a slow link), no form is sent by the
   browser itself (a plain POST showed the server's raw JSON refusal; a GET reloaded the page
   and lost what was typed);
 - a page script that never arrives (the network dropped mid-load) is said so on the page, with
-  a button that loads the page again, instead of "加载中…" or a blank page for ever;
+  a button that loads the page again, instead of "加载中…" or dead HTML for ever; with
+  JavaScript off, each page says it needs it;
 - the customer pages say in the page's language when their first API call fails (a 502 from
-  a proxy, the network gone) and offer a retry that works; a failed consent can be tried again;
-- a double click on a primary action (create, consent, start, submit a review) sends it once.
+  a proxy, the network gone, no answer within api.js's limit) and offer a retry that works
+  (none for a link that is not valid); a failed consent can be given again;
+- a double click on a primary action (create, consent, start, submit a review) sends it once,
+  and a stored decision is said so even when the reload after it fails.
 """
 
 from __future__ import annotations

@@ -150,6 +150,10 @@ async def test_self_service_session(server: KesuServer, tmp_path: Path) -> None:
             await expect(page).to_have_url(url.replace("/join/", "/self/"), timeout=UI_TIMEOUT_MS)
             await expect(page.locator("#intro")).to_contain_text(CUSTOMER)
             await shots.take(page, "1-intro")
+            # The network drops when the first shown step is announced (POST .../node): the
+            # page says so and 重试 runs the step again (it was stuck half way before).
+            node = "**/api/join/*/node"
+            await page.route(node, lambda route: route.abort("internetdisconnected"))
             await page.check("#ss-consent")
             await page.click("#ss-start")
 
@@ -169,6 +173,10 @@ async def test_self_service_session(server: KesuServer, tmp_path: Path) -> None:
                 "保费与犹豫期", timeout=UI_TIMEOUT_MS * 6
             )
             await expect(page.locator("#step-text")).to_contain_text("12000")
+            await expect(page.locator("#page-error")).to_contain_text("网络错误")
+            await page.unroute(node)
+            await page.click("#ss-retry")
+            await expect(page.locator("#page-error")).to_be_hidden()
             await shots.take(page, "4-read-aloud")
             await page.click("#ss-next")
             # 4. ID card: played, captured, answered

@@ -141,6 +141,23 @@ async function hearAnswer(node) {
   return null;
 }
 
+/** One step; when a request of it fails (a network blip, a server error) the customer is told
+ * and 重试 plays the step again, instead of a recording stuck half way with no way on. */
+async function runStepUntilDone(node, i, n) {
+  for (;;) {
+    try {
+      await runStep(node, i, n);
+      return;
+    } catch (err) {
+      if (!retryable(err)) throw err;
+      fail(err);
+      for (const id of ["#ss-capture", "#ss-next"]) $(id).hidden = true;
+      await pressed($("#ss-retry"));
+      showError($("#page-error"), null);
+    }
+  }
+}
+
 async function runStep(node, i, n) {
   setText($("#step-pos"), "ss.step", { i: i + 1, n });
   $("#step-title").textContent = node.title;
@@ -211,7 +228,7 @@ async function run() {
   showOnly(VIEWS, "view-step");
   await connect();
   const script = state.info.script;
-  for (let i = 0; i < script.length; i++) await runStep(script[i], i, script.length);
+  for (let i = 0; i < script.length; i++) await runStepUntilDone(script[i], i, script.length);
   await showSummary();
 }
 
