@@ -154,8 +154,16 @@ async def test_self_service_session(server: KesuServer, tmp_path: Path) -> None:
             # page says so and 重试 runs the step again (it was stuck half way before).
             node = "**/api/join/*/node"
             await page.route(node, lambda route: route.abort("internetdisconnected"))
+            # And the first offer is answered by a proxy's 502: said, 重试 connects.
+            offer = "**/api/join/*/offer"
+            await page.route(offer, lambda route: route.fulfill(status=502, body="Bad Gateway"))
             await page.check("#ss-consent")
             await page.click("#ss-start")
+            await expect(page.locator("#page-error")).to_contain_text(
+                "服务暂时无法访问（502）", timeout=UI_TIMEOUT_MS
+            )
+            await page.unroute(offer)
+            await page.click("#ss-retry")
 
             # 1. consent: played, then the answer is heard
             await expect(page.locator("#step-title")).to_have_text(

@@ -52,7 +52,8 @@ function renderRtcState(value) {
 
 async function connect() {
   $("#local-video").srcObject = state.stream;
-  state.call = startSessionCall({ stream: state.stream, base, role: "customer", get, post, onState: renderRtcState, onFatal: fail });
+  // Made once: 重试 after a failed first connection connects the same call again.
+  if (!state.call) state.call = startSessionCall({ stream: state.stream, base, role: "customer", get, post, onState: renderRtcState, onFatal: fail });
   await state.call.connect();
   for (let i = 0; i < 100; i++) {
     const live = await get(`${base}/state`);
@@ -141,13 +142,13 @@ async function hearAnswer(node) {
   return null;
 }
 
-/** One step; when a request of it fails (a network blip, a server error) the customer is told
- * and 重试 plays the step again, instead of a recording stuck half way with no way on. */
-async function runStepUntilDone(node, i, n) {
+/** Run fn (connecting, one step); when one of its requests fails (a network blip, a server
+ * error) the customer is told and 重试 runs it again, instead of a recording stuck half way
+ * with no way on. */
+async function untilDone(fn) {
   for (;;) {
     try {
-      await runStep(node, i, n);
-      return;
+      return await fn();
     } catch (err) {
       if (!retryable(err)) throw err;
       fail(err);
@@ -226,9 +227,9 @@ async function run() {
   }
   showError($("#page-error"), null);
   showOnly(VIEWS, "view-step");
-  await connect();
+  await untilDone(connect);
   const script = state.info.script;
-  for (let i = 0; i < script.length; i++) await runStepUntilDone(script[i], i, script.length);
+  for (let i = 0; i < script.length; i++) await untilDone(() => runStep(script[i], i, script.length));
   await showSummary();
 }
 
