@@ -197,7 +197,14 @@ async def test_self_service_session(server: KesuServer, tmp_path: Path) -> None:
             await expect(page.locator("#step-title")).to_have_text(
                 "签名及抄录", timeout=UI_TIMEOUT_MS * 6
             )
+            summary = "**/api/join/*/summary"  # the network drops as the summary is fetched
+            await page.route(summary, lambda route: route.abort("internetdisconnected"))
             await capture_until_read(page, "已识别签名页")
+            await expect(page.locator("#page-error")).to_contain_text(
+                "网络错误", timeout=UI_TIMEOUT_MS
+            )
+            await page.unroute(summary)
+            await page.click("#ss-retry")
             # summary, submit
             await expect(page.locator("#view-summary")).to_be_visible(timeout=UI_TIMEOUT_MS)
             await expect(page.locator("#summary li")).to_have_count(5)

@@ -186,7 +186,7 @@ function summaryItems(nodes) {
 }
 
 async function showSummary() {
-  const { nodes } = await get(`${base}/summary`);
+  const { nodes } = await untilDone(() => get(`${base}/summary`)); // still on the last step
   $("#summary").replaceChildren(...summaryItems(nodes));
   showOnly(VIEWS, "view-summary");
   let done = null;
