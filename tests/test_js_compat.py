@@ -111,3 +111,35 @@ def test_customer_pages_explain_an_old_browser_and_play_inline() -> None:
                 assert "muted" in video, (page, video)
     legacy = (WEB / "static" / "js" / "legacy.js").read_text("utf-8")
     assert not re.search(r"=>|\b(let|const|class)\b|`", code_only(legacy)), "legacy.js is ES5"
+
+
+def test_no_form_can_be_sent_before_its_page_script_is_ready() -> None:
+    """A module script runs after the page is shown: a submit button enabled in the HTML lets
+    the browser send its form itself first (a plain POST showed the server's raw JSON; a GET
+    reloaded the page and lost what was typed). Each page enables its buttons once its submit
+    handler is on (tests/test_pages_slow_network.py checks it in Chromium)."""
+    enabled: list[str] = []
+    for page in sorted(WEB.glob("*.html")):
+        html = page.read_text("utf-8")
+        for form in re.findall(r"<form\b.*?</form>", html, re.S):
+            for tag in re.findall(r"<(?:button|input)\b[^>]*>", form):
+                found = re.search(r'\btype="([a-z]+)"', tag)
+                kind = found.group(1) if found else ("submit" if tag.startswith("<b") else "text")
+                if kind in ("submit", "image") and not re.search(r"\sdisabled[\s>]", tag):
+                    enabled.append(f"{page.name}: {tag}")
+    assert enabled == []
+
+
+def test_every_page_says_when_its_script_cannot_run() -> None:
+    """boot.js (after the module scripts) says when one of them never arrived; <noscript> says
+    when no script runs at all (tests/test_pages_slow_network.py shows both in Chromium)."""
+    for page in sorted(WEB.glob("*.html")):
+        html = page.read_text("utf-8")
+        scripts = re.findall(r"<script\b[^>]*>", html)
+        modules = [i for i, tag in enumerate(scripts) if 'type="module"' in tag]
+        boot = [i for i, tag in enumerate(scripts) if 'src="/static/js/boot.js"' in tag]
+        assert modules and len(boot) == 1 and boot[0] > max(modules), page.name
+        assert "defer" in scripts[boot[0]] and "module" not in scripts[boot[0]], page.name
+        assert "<noscript>" in html, page.name
+    boot_js = (WEB / "static" / "js" / "boot.js").read_text("utf-8")
+    assert not re.search(r"=>|\b(let|const|class)\b|`", code_only(boot_js)), "boot.js is ES5"

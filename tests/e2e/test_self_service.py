@@ -150,8 +150,20 @@ async def test_self_service_session(server: KesuServer, tmp_path: Path) -> None:
             await expect(page).to_have_url(url.replace("/join/", "/self/"), timeout=UI_TIMEOUT_MS)
             await expect(page.locator("#intro")).to_contain_text(CUSTOMER)
             await shots.take(page, "1-intro")
+            # The network drops when the first shown step is announced (POST .../node): the
+            # page says so and 重试 runs the step again (it was stuck half way before).
+            node = "**/api/join/*/node"
+            await page.route(node, lambda route: route.abort("internetdisconnected"))
+            # And the first offer is answered by a proxy's 502: said, 重试 connects.
+            offer = "**/api/join/*/offer"
+            await page.route(offer, lambda route: route.fulfill(status=502, body="Bad Gateway"))
             await page.check("#ss-consent")
             await page.click("#ss-start")
+            await expect(page.locator("#page-error")).to_contain_text(
+                "服务暂时无法访问（502）", timeout=UI_TIMEOUT_MS
+            )
+            await page.unroute(offer)
+            await page.click("#ss-retry")
 
             # 1. consent: played, then the answer is heard
             await expect(page.locator("#step-title")).to_have_text(
@@ -169,6 +181,10 @@ async def test_self_service_session(server: KesuServer, tmp_path: Path) -> None:
                 "保费与犹豫期", timeout=UI_TIMEOUT_MS * 6
             )
             await expect(page.locator("#step-text")).to_contain_text("12000")
+            await expect(page.locator("#page-error")).to_contain_text("网络错误")
+            await page.unroute(node)
+            await page.click("#ss-retry")
+            await expect(page.locator("#page-error")).to_be_hidden()
             await shots.take(page, "4-read-aloud")
             await page.click("#ss-next")
             # 4. ID card: played, captured, answered
@@ -181,11 +197,25 @@ async def test_self_service_session(server: KesuServer, tmp_path: Path) -> None:
             await expect(page.locator("#step-title")).to_have_text(
                 "签名及抄录", timeout=UI_TIMEOUT_MS * 6
             )
+            summary = "**/api/join/*/summary"  # the network drops as the summary is fetched
+            await page.route(summary, lambda route: route.abort("internetdisconnected"))
             await capture_until_read(page, "已识别签名页")
+            await expect(page.locator("#page-error")).to_contain_text(
+                "网络错误", timeout=UI_TIMEOUT_MS
+            )
+            await page.unroute(summary)
+            await page.click("#ss-retry")
             # summary, submit
             await expect(page.locator("#view-summary")).to_be_visible(timeout=UI_TIMEOUT_MS)
             await expect(page.locator("#summary li")).to_have_count(5)
             await shots.take(page, "6-summary")
+            # The network drops as the summary is sent: the page says so and the same button
+            # sends it again (it stayed hidden, the session never submitted).
+            finish = "**/finish"
+            await page.route(finish, lambda route: route.abort("internetdisconnected"))
+            await page.click("#ss-finish")
+            await expect(page.locator("#page-error")).to_contain_text("网络错误")
+            await page.unroute(finish)
             await page.click("#ss-finish")
             await expect(page.locator("#view-done")).to_be_visible(timeout=UI_TIMEOUT_MS)
             await shots.take(page, "7-done")

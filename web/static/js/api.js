@@ -4,6 +4,10 @@
 import { has, setText, t } from "./i18n.js";
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+// A GET on a weak phone network can hang for minutes (no answer, no error): give up after this
+// and say so, so that the page offers a retry instead of "加载中…" for ever. Not for POSTs: a
+// create that timed out here may still have been done by the server.
+const GET_TIMEOUT_MS = 20000;
 let csrfToken = null;
 
 export class ApiError extends Error {
@@ -26,7 +30,11 @@ export async function api(method, path, body = undefined, options = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (UNSAFE.has(method) && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  // Callers with their own signal (the call's heartbeat) keep their own limit.
+  const limit = method === "GET" && !options.signal ? new AbortController() : null;
+  const timer = limit ? setTimeout(() => limit.abort(), GET_TIMEOUT_MS) : null;
   let response;
+  let text;
   try {
     response = await fetch(path, {
       method,
@@ -35,14 +43,17 @@ export async function api(method, path, body = undefined, options = {}) {
       credentials: "same-origin",
       cache: "no-store",
       keepalive: Boolean(options.keepalive),
-      signal: options.signal,
+      signal: limit ? limit.signal : options.signal,
     });
+    text = await response.text();
   } catch (err) {
+    if (limit && limit.signal.aborted) throw new ApiError(0, "timeout", t("error.timeout"));
     if (err && err.name === "AbortError") throw err;
     throw new ApiError(0, "network", t("error.network"));
+  } finally {
+    if (timer !== null) clearTimeout(timer);
   }
   let data = null;
-  const text = await response.text();
   if (text) {
     try {
       data = JSON.parse(text);
@@ -81,14 +92,32 @@ export async function requireLogin() {
   }
 }
 
+/** Whether trying err's request again may help (the network, a timeout, a server or proxy
+ * error, too many requests) rather than give the same answer (an expired link, a refusal). */
+export function retryable(err) {
+  if (!(err instanceof ApiError)) return true;
+  return err.status === 0 || err.status >= 500 || err.status === 408 || err.status === 429;
+}
+
+/** The translation key (and its values) that says err in the page's language, or null. */
+function errorKey(err) {
+  if (err instanceof ApiError) {
+    if (has(`err.${err.code}`)) return [`err.${err.code}`, {}];
+    if (err.code === "network" || err.code === "timeout") return [`error.${err.code}`, {}];
+    // A proxy's page (502/504 from nginx, not our JSON) or a server error: its own text is
+    // English ("502 Bad Gateway", "internal error"), not for a customer reading Chinese.
+    if (err.status >= 500 || err.code === `http_${err.status}`) return ["error.server", { status: err.status }];
+    return null;
+  }
+  if (err && err.i18nKey && has(err.i18nKey)) return [err.i18nKey, { message: err.message || err.name }];
+  return null;
+}
+
 /** A user-facing message for err: a translation of its code when we have one, else its message. */
 export function errorText(err) {
-  if (err instanceof ApiError) {
-    if (has(`err.${err.code}`)) return t(`err.${err.code}`);
-    if (err.code === "network") return t("error.network");
-    return err.message;
-  }
-  if (err && err.i18nKey && has(err.i18nKey)) return t(err.i18nKey, { message: err.message || err.name });
+  const known = errorKey(err);
+  if (known) return t(known[0], known[1]);
+  if (err instanceof ApiError) return err.message;
   return t("error.generic", { message: (err && err.message) || String(err) });
 }
 
@@ -102,10 +131,9 @@ export function showError(el, err) {
     return;
   }
   el.hidden = false;
-  if (err instanceof ApiError && has(`err.${err.code}`)) setText(el, `err.${err.code}`);
-  else if (!(err instanceof ApiError) && err.i18nKey && has(err.i18nKey)) {
-    setText(el, err.i18nKey, { message: err.message || err.name });
-  } else {
+  const known = errorKey(err);
+  if (known) setText(el, known[0], known[1]); // follows the language switch
+  else {
     delete el.dataset.i18n;
     el.textContent = errorText(err);
   }

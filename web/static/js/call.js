@@ -6,7 +6,7 @@ import { formatTime, has, initI18n, setText, t } from "./i18n.js";
 import { confirmEnd, mountLive } from "./live.js";
 import { productsLabel } from "./products.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, copyText, el, poll } from "./ui.js";
+import { $, copyText, el, poll, entryLoaded } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
@@ -252,3 +252,4 @@ async function main() {
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));
+entryLoaded("call.js");

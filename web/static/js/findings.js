@@ -8,7 +8,7 @@ import { addStrings, formatTime, has, initI18n, lang, setText, t } from "./i18n.
 import { productsLabel } from "./products.js";
 import { rerecordStart } from "./rerecord_start.js";
 import "./review_i18n.js";
-import { $, el } from "./ui.js";
+import { $, el, entryLoaded } from "./ui.js";
 
 addStrings("zh-CN", {
   "sf.title": "质检结果",
@@ -217,3 +217,4 @@ main().catch((err) => {
   $("#summary").replaceChildren();
   showError(document.getElementById("page-error"), err);
 });
+entryLoaded("findings.js");

@@ -1,11 +1,11 @@
 // Customer's page (phone first): who is calling, explicit consent, device check, then the call
 // with the current script step in large type. Authenticated by the token in the URL alone.
 
-import { ApiError, get, post, showError } from "./api.js";
+import { ApiError, get, post, retryable, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, poll, showOnly } from "./ui.js";
+import { $, poll, showOnly, entryLoaded } from "./ui.js";
 import { mountCustomerPrompts } from "./live_customer.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
@@ -63,7 +63,15 @@ async function startCheck() {
   }
   $("#check-error").hidden = true;
   $("#enter-call").disabled = true;
-  const [media, rtt] = await Promise.all([checkMedia(), measureRoundTrip(`${base}/state`)]);
+  // One check at a time: a second press while one runs started a second meter and preview.
+  $("#retry-check").disabled = true;
+  let media;
+  let rtt;
+  try {
+    [media, rtt] = await Promise.all([checkMedia(), measureRoundTrip(`${base}/state`)]);
+  } finally {
+    $("#retry-check").disabled = false;
+  }
   const networkOk = rtt !== null;
   if (networkOk) mark("#check-network", true, "join.check_network_ok", { ms: rtt });
   else mark("#check-network", false);
@@ -211,6 +219,14 @@ async function main() {
     show("view-call", 3);
     connect(() => state.call.connect());
   });
+  $("#load-retry").addEventListener("click", () => load().catch(fail));
+  await load();
+}
+
+async function load() {
+  $("#load-retry").hidden = true;
+  showError($("#page-error"), null);
+  showOnly(VIEWS, "view-loading");
   try {
     state.info = await get(base);
   } catch (err) {
@@ -219,8 +235,11 @@ async function main() {
       show("view-ended", 3);
       return;
     }
+    // A weak phone network, a proxy's 502: say so and let the customer try again here
+    // (a link opened from a chat is not always easy to reopen).
     showOnly(VIEWS, null);
     fail(err);
+    $("#load-retry").hidden = !retryable(err); // an expired link stays expired
     return;
   }
   if (state.info.mode === "self_service") {
@@ -234,3 +253,4 @@ async function main() {
 }
 
 main().catch(fail);
+entryLoaded("join.js");

@@ -3,7 +3,7 @@
 import { ApiError, post, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { safeNext } from "./nav.js";
-import { $ } from "./ui.js";
+import { $, entryLoaded } from "./ui.js";
 
 const HOME = { salesperson: "/sales", reviewer: "/review", admin: "/sales" };
 
@@ -38,4 +38,8 @@ async function submit(event) {
 
 initI18n();
 $("#login-form").addEventListener("submit", submit);
+// Disabled in the HTML until now: sent before this handler, the browser would post the form
+// itself (password included) and show the server's raw refusal.
+$("#login-submit").disabled = false;
 $("#username").focus();
+entryLoaded("login.js");

@@ -5,7 +5,7 @@
 import { get, post, showError } from "./api.js";
 import { setText } from "./i18n.js";
 import "./playback_i18n.js";
-import { $, el, poll } from "./ui.js";
+import { $, el, poll, entryLoaded } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
@@ -75,3 +75,4 @@ async function main() {
 }
 
 main().catch(() => {});
+entryLoaded("playback_ui.js");

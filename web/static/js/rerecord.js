@@ -6,7 +6,7 @@ import { ApiError, get, requireLogin } from "./api.js";
 import { formatTime, lang } from "./i18n.js";
 import "./review_i18n.js";
 import { rerecordStart } from "./rerecord_start.js";
-import { el } from "./ui.js";
+import { el, entryLoaded } from "./ui.js";
 
 let card = null;
 let requests = [];
@@ -60,3 +60,4 @@ async function main() {
 }
 
 main().catch(() => {});
+entryLoaded("rerecord.js");

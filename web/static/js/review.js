@@ -4,7 +4,7 @@ import { get, showError } from "./api.js";
 import { formatTime, setText, t } from "./i18n.js";
 import { badge, codeLabel, since, startReviewerPage } from "./review_common.js";
 import { FINDING_CODES } from "./review_i18n.js";
-import { $, el } from "./ui.js";
+import { $, el, entryLoaded } from "./ui.js";
 
 const FIELDS = ["status", "code", "product", "salesperson", "from", "to"];
 const STATUSES = ["queued", "second_pending", "approved", "rejected"];
@@ -127,6 +127,7 @@ async function main() {
     e.preventDefault();
     load(true);
   });
+  $("#apply").disabled = false; // disabled in the HTML until this handler is on (docs/browsers.md)
   $("#reset").addEventListener("click", () => setTimeout(() => load(true), 0));
   document.addEventListener("kesu:lang", () => {
     fillCodes();
@@ -136,3 +137,4 @@ async function main() {
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));
+entryLoaded("review.js");

@@ -8,7 +8,7 @@ import { clock, findingMessage } from "./review_i18n.js";
 import { productsLabel } from "./products.js";
 import { SyncPlayer } from "./review_player.js";
 import { buildTimeline } from "./review_timeline.js";
-import { $, el, orElse } from "./ui.js";
+import { $, el, orElse, entryLoaded } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 let data = null;
@@ -262,18 +262,27 @@ async function submitDecision(e) {
   showError($("#decision-error"), null);
   if (!decision) return;
   $("#submit").disabled = true;
+  let out;
   try {
-    const out = await post(`/api/review/sessions/${encodeURIComponent(sessionId)}/decision`, {
+    out = await post(`/api/review/sessions/${encodeURIComponent(sessionId)}/decision`, {
       decision,
       reason: form.elements.reason.value,
     });
-    form.reset();
-    await load();
-    const done = $("#decided");
-    done.hidden = false;
-    setText(done, "rs.submitted", { status: t(`rstatus.${out.review_status}`) });
   } catch (err) {
     showError($("#decision-error"), err);
+    $("#submit").disabled = false;
+    return;
+  }
+  // The decision is stored: say so even when the reload after it fails (shown as the
+  // decision's error, it read as not sent and invited sending it again).
+  form.reset();
+  const done = $("#decided");
+  done.hidden = false;
+  setText(done, "rs.submitted", { status: t(`rstatus.${out.review_status}`) });
+  try {
+    await load();
+  } catch (err) {
+    showError($("#page-error"), err);
   } finally {
     $("#submit").disabled = false;
   }
@@ -311,6 +320,7 @@ async function main() {
   $("#speed").addEventListener("change", (e) => player.setRate(Number(e.target.value)));
   for (const b of document.querySelectorAll("#mode button")) b.addEventListener("click", () => setMode(b.dataset.mode));
   $("#decision-form").addEventListener("submit", submitDecision);
+  $("#submit").disabled = false; // disabled in the HTML until this handler is on (docs/browsers.md)
   document.addEventListener("kesu:lang", () => data && renderAll());
   document.addEventListener("keydown", (e) => {
     if (e.code === "Space" && !e.target.closest("textarea, input, select, button")) {
@@ -322,3 +332,4 @@ async function main() {
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));
+entryLoaded("review_session.js");

@@ -3,7 +3,7 @@
 import { get, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { codeLabel, startReviewerPage } from "./review_common.js";
-import { $, el } from "./ui.js";
+import { $, el, entryLoaded } from "./ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 let last = null;
@@ -131,8 +131,10 @@ async function main() {
     e.preventDefault();
     load();
   });
+  $("#apply").disabled = false; // disabled in the HTML until this handler is on (docs/browsers.md)
   document.addEventListener("kesu:lang", () => last && render(last));
   await load();
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));
+entryLoaded("review_stats.js");

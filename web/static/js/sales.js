@@ -5,7 +5,7 @@ import { ApiError, get, post, requireLogin, showError } from "./api.js";
 import { formatTime, initI18n, setText, t } from "./i18n.js";
 import { idNumberProblem } from "./idcheck.js";
 import { productsLabel, setupProducts } from "./products.js";
-import { $, copyText, el, svgElement } from "./ui.js";
+import { $, copyText, el, svgElement, entryLoaded } from "./ui.js";
 
 let templates = [];
 // Settles once /api/templates has answered: a form sent before that (a quick click on a slow
@@ -95,7 +95,21 @@ function fillTemplates() {
 
 async function create(event) {
   event.preventDefault();
-  await templatesLoaded.catch(() => {});
+  const button = $("#create-submit");
+  // Taken at once, before any await: a double click while the templates were still on their
+  // way ran this twice past the wait below and created two sessions.
+  if (button.disabled) return;
+  button.disabled = true;
+  try {
+    await templatesLoaded.catch(() => {});
+    await send();
+  } finally {
+    button.disabled = false;
+    setText(button, "sales.create");
+  }
+}
+
+async function send() {
   const form = $("#create-form");
   const errorEl = $("#create-error");
   const button = $("#create-submit");
@@ -109,7 +123,6 @@ async function create(event) {
     form.elements[errors[0][0]].focus();
     return;
   }
-  button.disabled = true;
   setText(button, "sales.creating");
   try {
     const { session } = await post("/api/sessions", body);
@@ -126,9 +139,6 @@ async function create(event) {
       form.elements[field].setAttribute("aria-invalid", "true");
       form.elements[field].focus();
     }
-  } finally {
-    button.disabled = false;
-    setText(button, "sales.create");
   }
 }
 
@@ -261,3 +271,4 @@ async function main() {
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));
+entryLoaded("sales.js");

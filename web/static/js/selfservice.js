@@ -4,12 +4,12 @@
 // heard and classified by the server (asked again when unclear); ID card and signed page are
 // read from a still of the customer's own camera. Ends with a summary the customer submits.
 
-import { ApiError, get, post, showError } from "./api.js";
+import { ApiError, get, post, retryable, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, el, showOnly } from "./ui.js";
+import { $, el, showOnly, entryLoaded } from "./ui.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
@@ -52,7 +52,8 @@ function renderRtcState(value) {
 
 async function connect() {
   $("#local-video").srcObject = state.stream;
-  state.call = startSessionCall({ stream: state.stream, base, role: "customer", get, post, onState: renderRtcState, onFatal: fail });
+  // Made once: 重试 after a failed first connection connects the same call again.
+  if (!state.call) state.call = startSessionCall({ stream: state.stream, base, role: "customer", get, post, onState: renderRtcState, onFatal: fail });
   await state.call.connect();
   for (let i = 0; i < 100; i++) {
     const live = await get(`${base}/state`);
@@ -141,6 +142,23 @@ async function hearAnswer(node) {
   return null;
 }
 
+/** Run fn (connecting, one step); when one of its requests fails (a network blip, a server
+ * error) the customer is told and 重试 runs it again, instead of a recording stuck half way
+ * with no way on. */
+async function untilDone(fn) {
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!retryable(err)) throw err;
+      fail(err);
+      for (const id of ["#ss-capture", "#ss-next"]) $(id).hidden = true;
+      await pressed($("#ss-retry"));
+      showError($("#page-error"), null);
+    }
+  }
+}
+
 async function runStep(node, i, n) {
   setText($("#step-pos"), "ss.step", { i: i + 1, n });
   $("#step-title").textContent = node.title;
@@ -168,11 +186,19 @@ function summaryItems(nodes) {
 }
 
 async function showSummary() {
-  const { nodes } = await get(`${base}/summary`);
+  const { nodes } = await untilDone(() => get(`${base}/summary`)); // still on the last step
   $("#summary").replaceChildren(...summaryItems(nodes));
   showOnly(VIEWS, "view-summary");
-  await pressed($("#ss-finish"));
-  const done = await post(`${base}/finish`);
+  let done = null;
+  while (!done) {
+    await pressed($("#ss-finish"));
+    try {
+      done = await post(`${base}/finish`);
+      showError($("#page-error"), null);
+    } catch (err) {
+      fail(err); // the button comes back: the recording is kept until it is submitted
+    }
+  }
   if (state.call) {
     state.call.close({ notify: false });
     state.call.stopMedia();
@@ -201,14 +227,32 @@ async function run() {
   }
   showError($("#page-error"), null);
   showOnly(VIEWS, "view-step");
-  await connect();
+  await untilDone(connect);
   const script = state.info.script;
-  for (let i = 0; i < script.length; i++) await runStep(script[i], i, script.length);
+  for (let i = 0; i < script.length; i++) await untilDone(() => runStep(script[i], i, script.length));
   await showSummary();
 }
 
 async function main() {
   initI18n();
+  const box = $("#ss-consent");
+  box.addEventListener("change", () => ($("#ss-start").disabled = !box.checked));
+  $("#ss-start").addEventListener("click", () =>
+    run().catch((err) => {
+      fail(err);
+      // Failed before the recording began (the consent not sent, a network blip): the same
+      // button tries again instead of staying disabled.
+      if (!$("#view-intro").hidden) $("#ss-start").disabled = !box.checked;
+    }),
+  );
+  $("#load-retry").addEventListener("click", () => load().catch(fail));
+  await load();
+}
+
+async function load() {
+  $("#load-retry").hidden = true;
+  showError($("#page-error"), null);
+  showOnly(VIEWS, "view-loading");
   try {
     state.info = await get(base);
   } catch (err) {
@@ -217,7 +261,11 @@ async function main() {
       showOnly(VIEWS, "view-done");
       return;
     }
-    throw err;
+    // A weak phone network, a proxy's 502: say so and let the customer try again here.
+    showOnly(VIEWS, null);
+    fail(err);
+    $("#load-retry").hidden = !retryable(err); // an expired link stays expired
+    return;
   }
   if (state.info.status === "ended") {
     showOnly(VIEWS, "view-done");
@@ -227,12 +275,8 @@ async function main() {
   setText($("#intro"), "ss.intro", { name: state.info.customer_name, min: minutes });
   $("#product").textContent = state.info.product_name;
   const box = $("#ss-consent");
-  if (state.info.consent_at) {
-    box.checked = true;
-    $("#ss-start").disabled = false;
-  }
-  box.addEventListener("change", () => ($("#ss-start").disabled = !box.checked));
-  $("#ss-start").addEventListener("click", () => run().catch(fail));
+  if (state.info.consent_at) box.checked = true;
+  $("#ss-start").disabled = !box.checked;
   showOnly(VIEWS, "view-intro");
   const problem = mediaSupportProblem(); // in-app browser, http, too old: say so before starting
   if (problem) {
@@ -242,3 +286,4 @@ async function main() {
 }
 
 main().catch(fail);
+entryLoaded("selfservice.js");

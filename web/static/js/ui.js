@@ -13,6 +13,13 @@ if (typeof Element !== "undefined" && !Element.prototype.replaceChildren) {
   };
 }
 
+/** Record on <html data-js> that the entry module `name` has run: boot.js says the page did
+ * not load when a module script's name is missing there at DOMContentLoaded. */
+export function entryLoaded(name) {
+  const root = document.documentElement;
+  root.dataset.js = `${root.dataset.js || ""} ${name}`.trim();
+}
+
 /** value unless it is null or undefined, else fallback (what `??` does, in ES2019). */
 export function orElse(value, fallback) {
   return value === null || value === undefined ? fallback : value;
