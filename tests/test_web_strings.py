@@ -40,3 +40,34 @@ def test_static_keys_used_by_pages_are_defined() -> None:
         used |= set(re.findall(r'i18n: \["([a-z_]+\.[a-z0-9_.]+)"', text))
     assert used, "no keys found: the patterns no longer match the pages"
     assert used - keys == set()
+
+
+#: Error codes the server can answer (found in server/ by the patterns below) that the pages'
+#: own requests never draw: only a request shaped by hand gets them, so their English
+#: message is enough. Any other code must be said in both languages (err.<code>): before,
+#: a customer whose offer was refused (too_many_live_sessions, a proxy's 429, a photo that
+#: did not decode) read the server's English message.
+NOT_FOR_PAGES = {
+    "invalid_fields", "invalid_filter", "invalid_json", "invalid_template", "live_not_started",
+    "live_off", "no_answer_needed", "no_document", "no_playback", "not_found",
+    "not_self_service", "role_invalid", "unknown_node", "wrong_node", "wrong_role",
+    "missing_items",  # the call page asks for confirmation instead (call.js)
+}  # fmt: skip
+SERVER = WEB.parent / "server"
+CODE = re.compile(
+    r'code="([a-z_]+)"|SessionError\(\s*\d+,\s*"([a-z_]+)"|RtcError\(\s*"([a-z_]+)"'
+    r'|STATUS = \{"([a-z_]+)"',
+    re.M,
+)
+
+
+def test_every_error_code_a_page_can_meet_is_translated() -> None:
+    codes: set[str] = set()
+    for path in SERVER.rglob("*.py"):
+        for match in CODE.finditer(path.read_text("utf-8")):
+            codes |= {g for g in match.groups() if g}
+    assert {"too_many_live_sessions", "session_ended", "capacity"} <= codes  # the scan works
+    langs = _dicts((WEB / "static" / "js" / "i18n.js").read_text("utf-8"))
+    for lang, keys in langs.items():
+        missing = {c for c in codes - NOT_FOR_PAGES if f"err.{c}" not in keys}
+        assert missing == set(), (lang, sorted(missing))
