@@ -245,7 +245,7 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
                 audio,
                 run.utterances.get("customer", []),
                 run.script.answer_windows,
-                speech.answers.score_clip,
+                lambda clip: speech.answers.score_clip(clip, "closed_set_span"),
                 lambda s: hears_no(s, st),
                 st.closed_set_max_s,
             )
