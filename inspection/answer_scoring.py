@@ -94,13 +94,14 @@ class AnswerScoring:
         rest = [u for u in utts if u.region_s not in done]
         return sorted(rest + [u for r in results for u in r], key=lambda u: u.start_s)
 
-    def score_clip(self, clip: np.ndarray) -> ClosedSetScore | None:
+    def score_clip(self, clip: np.ndarray, count: str = "closed_set_room") -> ClosedSetScore | None:
         """The closed-set score of ``clip`` alone (16 kHz mono): the room's noise regions of
-        ``inspection.answer_cohort``."""
+        ``inspection.answer_cohort``, or an answer's words (``inspection.answer_span``), counted
+        under ``count``."""
         with self._lock:
             scorer = self._loaded()
             with self._counts_lock:
-                self._counts["closed_set_room"] += 1
+                self._counts[count] += 1
             return scorer.score(clip)
 
     def region(

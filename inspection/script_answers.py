@@ -381,6 +381,12 @@ def _window_hears_no(
     return False
 
 
+def hears_no(scored: ClosedSetScore, st: ScriptSettings) -> bool:
+    """True when ``scored`` sounds like a hedge or a refusal at ``st``'s doubt thresholds
+    (:func:`_model_hears_no`)."""
+    return _model_hears_no(scored, st.closed_set_doubt_margin, st.closed_set_negation_gap)
+
+
 def _model_hears_no(scored: ClosedSetScore, margin: float, negation_gap: float) -> bool:
     """True when the closed set's best answer is not a yes and leads the best yes by ``margin``
     nats per token, or when the best yes's own negated form beats it by ``negation_gap`` nats

@@ -13,10 +13,12 @@ import numpy as np
 
 from inspection.answer_cohort import needs_cohort, normalise_answers
 from inspection.answer_energy import RoomCheck, room_checks, voice_in_windows
+from inspection.answer_span import needs_span, rescored
 from inspection.node_forced import apply_forced, forced_scores
 from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
+from inspection.script_answers import hears_no
 from inspection.speech import Word
 from inspection.templates import RenderedNode, Template
 from inspection.textnorm import normalize
@@ -235,6 +237,22 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
             # Same windows (they come from the salesperson's nodes), now with the scores.
             run.utterances["customer"] = scored
             run.script = _align_run(run, th)
+        st = settings_for(th)
+        if needs_span(run.script.coverage, st.closed_set_max_s):
+            # A guess on a region with room noise glued to the answer: scored again on the
+            # span of its words (inspection.answer_span).
+            spanned = rescored(
+                audio,
+                run.utterances.get("customer", []),
+                run.script.answer_windows,
+                lambda clip: speech.answers.score_clip(clip, "closed_set_span"),
+                lambda s: hears_no(s, st),
+                st.closed_set_max_s,
+            )
+            if spanned is not None:
+                scored = spanned
+                run.utterances["customer"] = scored
+                run.script = _align_run(run, th)
         if th.answer_cohort and needs_cohort(run.script.coverage):
             # An answer is still a closed-set guess: normalise the scores by the room's
             # own (noise-only regions of the track; None in a quiet room).
