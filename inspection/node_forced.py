@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inspection.closed_set import encode_clip, forced_logprobs
+from inspection.forced_text import ForcedTextScorer, ModelTurn
 from inspection.speech_types import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class ForcedScore:
         }
 
 
-class NodeTextScorer:
+class NodeTextScorer(ForcedTextScorer):
     """Mean per-token log-probabilities of texts on a clip, on a loaded faster-whisper model
     under the recogniser's decode lock (a scoring waits for a replica like a decode)."""
 
@@ -78,40 +78,22 @@ class NodeTextScorer:
         counts_lock: threading.Lock,
         language: str = "zh",
     ) -> None:
-        self._model = model
-        self._lock = decode_lock
-        self._counts = counts
-        self._counts_lock = counts_lock
-        self._language = language
-        self._tok: Any = None
+        super().__init__(model, language)
+        self._turn = ModelTurn(decode_lock, counts, counts_lock)
         self._tokens: dict[str, list[list[int]]] = {}
 
     def _variants(self, text: str) -> list[list[int]]:
         """Token sequences of ``text`` as Whisper may write it: simplified or traditional
         characters, pauses as ASCII commas."""
-        import zhconv
-        from faster_whisper.tokenizer import Tokenizer
-
-        if self._tok is None:
-            m = self._model
-            self._tok = Tokenizer(
-                m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=self._language
-            )
         if text not in self._tokens:
-            said = _PUNCT.sub(",", text).strip(",")
-            forms = dict.fromkeys((said, zhconv.convert(said, "zh-hant")))
-            self._tokens[text] = [self._tok.encode(f) for f in forms]
+            self._tokens[text] = self.forms(_PUNCT.sub(",", text).strip(","))
         return self._tokens[text]
 
     def score(self, audio: np.ndarray, texts: Sequence[str]) -> list[float]:
         """Each text's best mean log-probability per token on ``audio`` (16 kHz mono)."""
-        with self._lock:
+        with self._turn.hold("node_forced"):
             seqs = [(k, v) for k, t in enumerate(texts) for v in self._variants(t)]
-            enc, num_frames = encode_clip(self._model, audio)
-            start = [*self._tok.sot_sequence, self._tok.no_timestamps]
-            scored = forced_logprobs(self._model, enc, num_frames, start, [v for _k, v in seqs])
-            with self._counts_lock:
-                self._counts["node_forced"] += 1
+            scored = self.forced(audio, [v for _k, v in seqs])
         best = [-np.inf] * len(texts)
         for (k, _v), (total, n) in zip(seqs, scored, strict=True):
             best[k] = max(best[k], total / max(n, 1))
