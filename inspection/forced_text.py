@@ -62,6 +62,10 @@ class ForcedTextScorer:
     faster-whisper ``WhisperModel``. Not thread-safe on its own: score under the recogniser's
     lock (:class:`ModelTurn`)."""
 
+    #: Encoder frames kept after the clip's own (:func:`encode_clip`); None keeps the whole
+    #: 30 s window.
+    pad_frames: int | None = 50
+
     def __init__(self, model: Any, language: str = "zh") -> None:
         self._model = model
         self._language = language
@@ -92,23 +96,34 @@ class ForcedTextScorer:
     def forced(self, audio: np.ndarray, seqs: list[list[int]]) -> list[tuple[float, int]]:
         """(total log-probability, tokens) of each of ``seqs`` on ``audio`` (16 kHz mono, at
         most 30 s heard)."""
-        enc, num_frames = encode_clip(self._model, audio)
+        enc, num_frames = encode_clip(self._model, audio, self.pad_frames)
         return forced_logprobs(self._model, enc, num_frames, self.start_tokens(), seqs)
 
+    def forced_tokens(self, audio: np.ndarray, seqs: list[list[int]]) -> list[np.ndarray]:
+        """The log-probability of every token of each of ``seqs`` on ``audio``."""
+        enc, num_frames = encode_clip(self._model, audio, self.pad_frames)
+        return forced_token_logprobs(self._model, enc, num_frames, self.start_tokens(), seqs)
 
-def encode_clip(model: Any, audio: np.ndarray) -> tuple[np.ndarray, int]:
+
+def encode_clip(
+    model: Any, audio: np.ndarray, pad_frames: int | None = 50
+) -> tuple[np.ndarray, int]:
     """Whisper's encoder output for ``audio`` (16 kHz mono float32, at most 30 s are heard)
     and the number of mel frames to attend to, for :func:`forced_logprobs`.
 
-    Only the encoder frames of the clip (+1 s) are kept: 4-5x less CPU than the whole 30 s
-    window (9 -> 2 CPU-s per clip on a loaded box), same ranking on the committed answer clips
-    except one already ambiguous (哦，同意)."""
+    By default only the encoder frames of the clip (+1 s, ``pad_frames`` of 20 ms) are kept:
+    4-5x less CPU than the whole 30 s window (9 -> 2 CPU-s per clip on a loaded box), same
+    ranking on the committed answer clips except one already ambiguous (哦，同意). Not for
+    clips of many seconds (``pad_frames=None``: the whole window): on an 11 s reminder in
+    babble the recogniser's own reading scored -2.6 nats per token cut so, -0.33 with 5 s kept
+    and -0.36 whole (docs/inspection.md)."""
     from faster_whisper.audio import pad_or_trim
 
     features = model.feature_extractor(np.ascontiguousarray(audio, np.float32))
     num_frames = min(int(features.shape[-1]) - 1, 3000)
     enc = np.asarray(model.encode(pad_or_trim(features)))
-    enc = enc[:, : min(enc.shape[1], num_frames // 2 + 50)]
+    if pad_frames is not None:
+        enc = enc[:, : min(enc.shape[1], num_frames // 2 + pad_frames)]
     return enc, min(num_frames, enc.shape[1] * 2)
 
 

@@ -47,6 +47,29 @@ COHORT = 10
 
 
 @dataclass(frozen=True)
+class ClauseScore:
+    """How well one clause of a node explains the slot's audio after the clauses before it
+    (teacher-forced as said), against what could follow them there instead: a later clause
+    of the node (this one dropped), the next node of the script (the rest dropped) and the
+    node's rival on the whole slot."""
+
+    clause: str
+    own: float  # mean log-probability per token of the clause's tokens
+    rival: str  # "clause N" (1-based) or a node id
+    rival_score: float
+    margin: float  # own - rival_score (nats per token)
+
+    def as_evidence(self) -> dict[str, object]:
+        return {
+            "clause": self.clause,
+            "own": self.own,
+            "rival": self.rival,
+            "rival_score": self.rival_score,
+            "margin": self.margin,
+        }
+
+
+@dataclass(frozen=True)
 class ForcedScore:
     """How well a node's text explains its slot's audio against the other nodes' texts."""
 
@@ -55,20 +78,37 @@ class ForcedScore:
     rival_score: float
     margin: float  # own - rival_score (nats per token)
     speech_s: float  # seconds of audio scored
+    #: Per clause, for a node that must keep every clause (the recording reminder); empty when
+    #: not scored (another node, or the whole text did not lead).
+    clauses: tuple[ClauseScore, ...] = ()
+
+    @property
+    def clause_margin(self) -> float | None:
+        """The lowest clause margin; None when the clauses were not scored."""
+        return min((c.margin for c in self.clauses), default=None)
 
     def as_evidence(self) -> dict[str, object]:
-        return {
+        ev: dict[str, object] = {
             "own": self.own,
             "rival": self.rival,
             "rival_score": self.rival_score,
             "margin": self.margin,
             "speech_s": self.speech_s,
         }
+        if self.clauses:
+            ev["clauses"] = [c.as_evidence() for c in self.clauses]
+            ev["clause_margin"] = self.clause_margin
+        return ev
 
 
 class NodeTextScorer(ForcedTextScorer):
     """Mean per-token log-probabilities of texts on a clip, on a loaded faster-whisper model
     under the recogniser's decode lock (a scoring waits for a replica like a decode)."""
+
+    #: The whole 30 s encoder window: a slot lasts 5-30 s, and the decoder cut to the clip's
+    #: frames (+1 s, the answers' saving) misread it (the recogniser's own reading of an 11 s
+    #: reminder in babble: -2.6 nats per token cut, -0.36 whole; for 0.4-0.8 CPU-s more).
+    pad_frames = None
 
     def __init__(
         self,
@@ -99,17 +139,74 @@ class NodeTextScorer(ForcedTextScorer):
             best[k] = max(best[k], total / max(n, 1))
         return [round(float(b), 3) for b in best]
 
+    def clause_scores(
+        self, audio: np.ndarray, clauses: Sequence[str], rivals: dict[str, str]
+    ) -> list[ClauseScore]:
+        """Each of ``clauses`` scored on ``audio`` after the clauses before it, against the
+        later clauses and ``rivals`` (name -> text) at the same place (:class:`ClauseScore`).
+
+        Conditioned on the clauses before it, a clause dropped from the reading meets the
+        audio of what came next (the next clause, the next node, a pause), which a later
+        clause or the next node explains better; scored alone on the whole slot, a clause in
+        the middle would meet the audio of the first one."""
+        jobs: list[tuple[int, str, int, list[int]]] = []  # clause, candidate, prefix length
+        for i, clause in enumerate(clauses):
+            cands = {"": clause} | {
+                f"clause {j + 1}": clauses[j] for j in range(i + 1, len(clauses))
+            }
+            cands |= {k: _PUNCT.sub(",", v).strip(",") for k, v in rivals.items()}
+            for form in (_simplified, _traditional):
+                pre = self.tokenizer.encode(form(",".join(clauses[:i]) + ",")) if i else []
+                for name, text in cands.items():
+                    jobs.append((i, name, len(pre), pre + self.tokenizer.encode(form(text))))
+        with self._turn.hold("node_forced_clauses"):
+            lps = self.forced_tokens(audio, [seq for *_x, seq in jobs])
+        best: dict[tuple[int, str], float] = {}
+        for (i, name, n_pre, _seq), lp in zip(jobs, lps, strict=True):
+            tail = lp[n_pre:]
+            mean = float(np.mean(tail)) if tail.size else -np.inf
+            best[(i, name)] = max(best.get((i, name), -np.inf), mean)
+        out = []
+        for i, clause in enumerate(clauses):
+            own = best[(i, "")]
+            others = {name: v for (k, name), v in best.items() if k == i and name}
+            rival = max(others, key=others.__getitem__) if others else ""
+            score = others.get(rival, -np.inf)
+            out.append(
+                ClauseScore(
+                    clause=clause,
+                    own=round(own, 3),
+                    rival=rival,
+                    rival_score=round(float(score), 3),
+                    margin=round(float(own - score), 3) if others else 0.0,
+                )
+            )
+        return out
+
+
+def _simplified(text: str) -> str:
+    return text
+
+
+def _traditional(text: str) -> str:
+    import zhconv
+
+    return str(zhconv.convert(text, "zh-hant"))
+
+
+def clauses_of(text: str) -> list[str]:
+    """The clauses of a node's rendered text (split at its punctuation)."""
+    return [c for c in _PUNCT.split(text) if c]
+
 
 def _eligible(cov: NodeCoverage, speaker: str) -> bool:
     """A required node of ``speaker`` not covered, with a slot long enough to hold speech, that may be
-    covered by its slot at all: not one with its own min_similarity (read close to its words)
-    and not the recording reminder, which must keep every clause (a reading that drops one
-    still explains most of the text's tokens)."""
+    covered by its slot at all: not one with its own min_similarity (read close to its words).
+    The recording reminder is scored too, clause by clause (:func:`every_clause`)."""
     slot = cov.slot
     return (
         cov.node.speaker == speaker
         and cov.node.required  # no finding otherwise: nothing to decide
-        and cov.node.role != "reminder"
         and cov.start_s is None
         and cov.support in ("partial", "unheard", "absent")
         and cov.node.min_similarity is None
@@ -124,15 +221,25 @@ def _bounds(slot: dict[str, Any]) -> tuple[float, float]:
     return float(slot.get("from_s", slot["start_s"])), float(slot.get("to_s", slot["end_s"]))
 
 
+def every_clause(node: Any) -> bool:
+    """A node that must keep every clause to count as said: the recording reminder (R3, read
+    in full). A reading that drops a clause still explains most of the text's tokens, so its
+    whole text can lead the cohort: each clause is scored too (:class:`ClauseScore`)."""
+    return bool(node.role == "reminder" and len(clauses_of(node.text)) > 1)
+
+
 def forced_scores(
     scorer: NodeTextScorer,
     audio: np.ndarray,
     coverage: Sequence[NodeCoverage],
     speaker: str = "salesperson",
+    clause_gate: float | None = None,
 ) -> dict[str, ForcedScore]:
     """Node id -> its forced score on its slot's audio (``audio``: ``speaker``'s track from
     0 s), for every node of ``speaker`` not covered; the cohort is every other node of that
-    speaker in the rendered script (distinct texts)."""
+    speaker in the rendered script (distinct texts). A node that must keep every clause
+    (:func:`every_clause`) whose whole text leads by ``clause_gate`` (None: always) gets its
+    clauses scored; below the gate nothing could move, so nothing more is spent."""
     todo = [c for c in coverage if _eligible(c, speaker)]
     if not todo:
         return {}
@@ -152,14 +259,31 @@ def forced_scores(
         if not others:
             continue  # nothing to compare with: no evidence either way
         rival = max(others, key=scores.__getitem__)
+        margin = round(own - scores[rival], 3)
+        clauses: tuple[ClauseScore, ...] = ()
+        if every_clause(cov.node) and (clause_gate is None or margin >= clause_gate):
+            rivals = _clause_rivals(cov.node.id, mine, rival, cohort)
+            clauses = tuple(scorer.clause_scores(clip, clauses_of(cov.node.text), rivals))
         out[cov.node.id] = ForcedScore(
             own=own,
             rival=rival,
             rival_score=scores[rival],
-            margin=round(own - scores[rival], 3),
+            margin=margin,
             speech_s=round(clip.size / SAMPLE_RATE, 2),
+            clauses=clauses,
         )
     return out
+
+
+def _clause_rivals(
+    node_id: str, nodes: Sequence[Any], rival: str, cohort: dict[str, str]
+) -> dict[str, str]:
+    """What could follow a clause's predecessors in the slot instead of the clause, besides the
+    node's own later clauses: the next node of the script (the rest of the node left out)
+    and the node's rival on the whole slot (a generic line explains babble best)."""
+    k = next(i for i, n in enumerate(nodes) if n.id == node_id)
+    out = {nodes[k + 1].id: nodes[k + 1].text} if k + 1 < len(nodes) else {}
+    return out | {rival: cohort[rival]}
 
 
 def _cohort(node_id: str, nodes: Sequence[Any]) -> dict[str, str]:
@@ -172,13 +296,18 @@ def _cohort(node_id: str, nodes: Sequence[Any]) -> dict[str, str]:
 
 
 def apply_forced(
-    coverage: Sequence[NodeCoverage], scores: dict[str, ForcedScore], min_margin: float
+    coverage: Sequence[NodeCoverage],
+    scores: dict[str, ForcedScore],
+    min_margin: float,
+    min_clause_margin: float,
 ) -> list[NodeCoverage]:
     """``coverage`` with each scored node's evidence (``slot.forced``) and, when its text leads
-    the cohort by ``min_margin`` nats per token, its finding moved one step: a node that was
-    only for review (``partial``, ``unheard``) is covered (``forced``, the slot's times); one
-    that would fail (``absent``) is for review (``heard``), and the answer after a node
-    covered so is for review unless it is a clear yes (``question_unread``)."""
+    the cohort by ``min_margin`` nats per token (and, for a node that must keep every clause,
+    each clause leads what could follow in its place by ``min_clause_margin``), its finding
+    moved one step: a node that was only for review (``partial``, ``unheard``) is covered
+    (``forced``, the slot's times); one that would fail (``absent``) is for review
+    (``heard``), and the answer after a node covered so is for review unless it is a clear
+    yes (``question_unread``)."""
     out = []
     for cov in coverage:
         fs = scores.get(cov.node.id)
@@ -186,7 +315,9 @@ def apply_forced(
             out.append(cov)
             continue
         slot = {**cov.slot, "forced": fs.as_evidence()}
-        if fs.margin < min_margin:
+        clause = fs.clause_margin
+        dropped = every_clause(cov.node) and (clause is None or clause < min_clause_margin)
+        if fs.margin < min_margin or dropped:
             out.append(replace(cov, slot=slot))
         elif cov.support == "absent":
             out.append(replace(cov, slot=slot, support="heard"))
