@@ -62,10 +62,6 @@ class ForcedTextScorer:
     faster-whisper ``WhisperModel``. Not thread-safe on its own: score under the recogniser's
     lock (:class:`ModelTurn`)."""
 
-    #: Encoder frames kept after the clip's own (:func:`encode_clip`); None keeps the whole
-    #: 30 s window.
-    pad_frames: int | None = 50
-
     def __init__(self, model: Any, language: str = "zh") -> None:
         self._model = model
         self._language = language
@@ -93,15 +89,19 @@ class ForcedTextScorer:
         tok = self.tokenizer
         return [*tok.sot_sequence, tok.no_timestamps]
 
-    def forced(self, audio: np.ndarray, seqs: list[list[int]]) -> list[tuple[float, int]]:
+    def forced(
+        self, audio: np.ndarray, seqs: list[list[int]], pad_frames: int | None = 50
+    ) -> list[tuple[float, int]]:
         """(total log-probability, tokens) of each of ``seqs`` on ``audio`` (16 kHz mono, at
-        most 30 s heard)."""
-        enc, num_frames = encode_clip(self._model, audio, self.pad_frames)
+        most 30 s heard; encoder frames as :func:`encode_clip`)."""
+        enc, num_frames = encode_clip(self._model, audio, pad_frames)
         return forced_logprobs(self._model, enc, num_frames, self.start_tokens(), seqs)
 
-    def forced_tokens(self, audio: np.ndarray, seqs: list[list[int]]) -> list[np.ndarray]:
+    def forced_tokens(
+        self, audio: np.ndarray, seqs: list[list[int]], pad_frames: int | None = 50
+    ) -> list[np.ndarray]:
         """The log-probability of every token of each of ``seqs`` on ``audio``."""
-        enc, num_frames = encode_clip(self._model, audio, self.pad_frames)
+        enc, num_frames = encode_clip(self._model, audio, pad_frames)
         return forced_token_logprobs(self._model, enc, num_frames, self.start_tokens(), seqs)
 
 
