@@ -12,6 +12,10 @@ The margin is per token (mean log-probability of the node's text minus the best 
 texts differ in length, and the insurer's own wording differs from the template's, which costs
 every token of the node's text about the same. ``apply_forced`` only ever moves a finding one
 step (review -> pass, fail -> review; ``Thresholds.node_forced_margin``, docs/inspection.md).
+
+The recording reminder must keep every clause, and a reading that drops one still explains
+most of its text: it moves only when each clause, scored after the clauses before it, is not
+beaten by what could follow there instead (``ClauseScore``, ``node_forced_clause_margin``).
 """
 
 from __future__ import annotations
