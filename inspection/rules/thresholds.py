@@ -45,7 +45,7 @@ class Thresholds:
     )
     node_forced_clause_margin: float = _h(
         -0.6,
-        "The recording reminder moves that step only when, besides its whole text leading by node_forced_margin, none of its clauses, each scored after the clauses before it, trails what could follow there instead (a later clause, the next node, the whole text's rival) by more than this many nats per token (negative: a clause said in other words trails a generic line by up to 0.44, a dropped one by 0.81 or more): a reading that drops a clause stays a finding (inspection/node_forced.py).",
+        "The recording reminder moves that step only when, besides its whole text leading by node_forced_margin, none of its clauses, each scored after the clauses before it, trails what could follow there instead (a later clause, the next node, the whole text's rival) by more than this many nats per token (negative: a clause said in other words trails a generic line by up to 0.44, a dropped one by 0.82 or more): a reading that drops a clause stays a finding (inspection/node_forced.py).",
     )
     answer_window_s: float = _h(
         15.0,
