@@ -19,9 +19,14 @@ import numpy as np
 
 from inspection.answers import AnswerKind
 
+# The forced-scoring plumbing lives in inspection.forced_text (shared with node_forced); its
+# names stay importable from here.
+from inspection.forced_text import ALIGN_BATCH as ALIGN_BATCH
+from inspection.forced_text import ForcedTextScorer
+from inspection.forced_text import encode_clip as encode_clip
+from inspection.forced_text import forced_logprobs as forced_logprobs
+
 SAMPLE_RATE = 16000
-#: Sequences teacher-forced in one ``align`` call (``ClosedSetScorer.score``).
-ALIGN_BATCH = 16
 
 #: The answers scored, by kind. Hedges and negations are listed as fully as the affirmatives
 #: so that a hedged answer finds its own, likelier, match instead of the agree word inside it.
@@ -234,7 +239,7 @@ def cohort_sure(
     return c.negation_gap is None or c.negation_gap >= 0
 
 
-class ClosedSetScorer:
+class ClosedSetScorer(ForcedTextScorer):
     """Scores :data:`CANDIDATES` on audio with a loaded faster-whisper ``WhisperModel``.
 
     Not thread-safe on its own: call it under the recognizer's lock."""
@@ -243,13 +248,10 @@ class ClosedSetScorer:
         self, model: Any, language: str = "zh", fillers: bool = True, per_token: bool = True
     ) -> None:
         import zhconv
-        from faster_whisper.tokenizer import Tokenizer
 
-        self._model = model
+        super().__init__(model, language)
         self.per_token = per_token
-        self._tok = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
-        )
+        self._tok = self.tokenizer
         # Whisper writes Chinese in either script; each answer is scored as the likelier one.
         self._variants: list[tuple[str, list[int]]] = []
         for phrase in CANDIDATES:
@@ -270,7 +272,7 @@ class ClosedSetScorer:
         if audio.size < SAMPLE_RATE // 10:
             return None
         enc, num_frames = encode_clip(self._model, audio)
-        start = [*self._tok.sot_sequence, self._tok.no_timestamps]
+        start = self.start_tokens()
 
         def logprobs(seqs: list[list[int]]) -> list[tuple[float, int]]:
             return forced_logprobs(self._model, enc, num_frames, start, seqs)
@@ -322,48 +324,3 @@ def summarise(
         table=table,
         negation_gap=gap,
     )
-
-
-def encode_clip(model: Any, audio: np.ndarray) -> tuple[np.ndarray, int]:
-    """Whisper's encoder output for ``audio`` (16 kHz mono float32, at most 30 s are heard)
-    and the number of mel frames to attend to, for :func:`forced_logprobs`.
-
-    Only the encoder frames of the clip (+1 s) are kept: 4-5x less CPU than the whole 30 s
-    window (9 -> 2 CPU-s per clip on a loaded box), same ranking on the committed answer clips
-    except one already ambiguous (哦，同意)."""
-    from faster_whisper.audio import pad_or_trim
-
-    features = model.feature_extractor(np.ascontiguousarray(audio, np.float32))
-    num_frames = min(int(features.shape[-1]) - 1, 3000)
-    enc = np.asarray(model.encode(pad_or_trim(features)))
-    enc = enc[:, : min(enc.shape[1], num_frames // 2 + 50)]
-    return enc, min(num_frames, enc.shape[1] * 2)
-
-
-def forced_logprobs(
-    model: Any, enc: np.ndarray, num_frames: int, start: list[int], seqs: list[list[int]]
-) -> list[tuple[float, int]]:
-    """(total log-probability, tokens) of each token sequence in ``seqs`` teacher-forced on
-    the encoded clip ``enc`` (:func:`encode_clip`) after the prompt ``start``.
-
-    Teacher-forced: the probability of each token given the audio and the tokens before it.
-    No end-of-text token: Whisper ends a reply with "。" first, so its probability right after
-    the answer says nothing (measured: -11 to -18 nats). At most ALIGN_BATCH sequences per
-    call: the decoder keeps every layer's keys and values of the audio per sequence, so the 94
-    at once of a 6 s region took 544 MB (16 at a time: 112 MB), twice over when two regions
-    were scored side by side (the babble probe's peak RSS). Each sequence is scored on its own
-    in the batch: the same scores (bit for bit on the committed answer clips)."""
-    import ctranslate2
-
-    out: list[tuple[float, int]] = []
-    for i in range(0, len(seqs), ALIGN_BATCH):
-        part = seqs[i : i + ALIGN_BATCH]
-        batch = ctranslate2.StorageView.from_array(
-            np.ascontiguousarray(np.repeat(enc, len(part), 0))
-        )
-        results = model.model.align(batch, start, part, num_frames)
-        out += [
-            (float(np.sum(np.log(np.maximum(r.text_token_probs, 1e-12)))), len(seq))
-            for r, seq in zip(results, part, strict=True)
-        ]
-    return out

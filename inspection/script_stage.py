@@ -311,9 +311,13 @@ def _forced_nodes(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> No
     audio = run.audio.pop("salesperson", None)
     if audio is None or run.script is None:
         return
-    scores = forced_scores(speech.node_texts, audio, run.script.coverage)
+    scores = forced_scores(
+        speech.node_texts, audio, run.script.coverage, clause_gate=th.node_forced_margin
+    )
     if scores:
-        run.script.coverage = apply_forced(run.script.coverage, scores, th.node_forced_margin)
+        run.script.coverage = apply_forced(
+            run.script.coverage, scores, th.node_forced_margin, th.node_forced_clause_margin
+        )
 
 
 def _align_run(run: RunState, th: Thresholds) -> ScriptResult:

@@ -215,12 +215,12 @@ def test_scores_do_not_depend_on_how_many_sequences_share_an_align_call(
 ) -> None:
     # The candidates are teacher-forced ALIGN_BATCH at a time (memory); each sequence is
     # scored on its own, so any batching gives the same table, in the same order.
-    from inspection import closed_set
+    from inspection import forced_text
 
     audio = load_audio([Track("customer", clip_file("是的，是我本人"))])
     audio = np.concatenate([audio, np.zeros(16000 * 3, np.float32)])
-    monkeypatch.setattr(closed_set, "ALIGN_BATCH", 10_000)
+    monkeypatch.setattr(forced_text, "ALIGN_BATCH", 10_000)
     whole = scorer.score(audio)
-    monkeypatch.setattr(closed_set, "ALIGN_BATCH", 7)  # uneven chunks
+    monkeypatch.setattr(forced_text, "ALIGN_BATCH", 7)  # uneven chunks
     chunked = scorer.score(audio)
     assert whole is not None and chunked == whole

@@ -82,7 +82,9 @@ def test_a_clear_lead_moves_a_node_finding_one_step(
     k = next(i for i, n in enumerate(nodes) if n.id == "surrender")
     cov[k] = _uncovered(nodes[k], support, 40.0, 48.0)
     th = Thresholds()
-    out = apply_forced(cov, {"surrender": _score(margin)}, th.node_forced_margin)
+    out = apply_forced(
+        cov, {"surrender": _score(margin)}, th.node_forced_margin, th.node_forced_clause_margin
+    )
     assert out[k].support == after
     assert out[k].slot is not None and out[k].slot["forced"]["margin"] == margin
     found = [f for f in script_findings(out, th) if f.node == "surrender"]
@@ -110,7 +112,9 @@ def test_an_answer_after_a_question_covered_only_by_its_slot_never_fails(
         answer_confidence=None if answer == "missing" else 0.9,
     )
     th = Thresholds()
-    out = apply_forced(cov, {"id_card": _score(2.0)}, th.node_forced_margin)
+    out = apply_forced(
+        cov, {"id_card": _score(2.0)}, th.node_forced_margin, th.node_forced_clause_margin
+    )
     assert out[k].support == "forced"
     found = [f for f in script_findings(out, th) if f.node == "id_card"]
     assert [(f.code, f.severity) for f in found] == [("answer.not_affirmative", severity)]
@@ -128,16 +132,18 @@ def test_a_clear_yes_after_a_question_covered_by_its_slot_passes() -> None:
         answer_confidence=0.9,
     )
     th = Thresholds()
-    out = apply_forced(cov, {"id_card": _score(2.0)}, th.node_forced_margin)
+    out = apply_forced(
+        cov, {"id_card": _score(2.0)}, th.node_forced_margin, th.node_forced_clause_margin
+    )
     assert out[k].answer_uncertain is None
     assert [f for f in script_findings(out, th) if f.node == "id_card"] == []
 
 
-def test_the_reminder_and_nodes_read_word_for_word_are_never_scored() -> None:
+def test_nodes_read_word_for_word_are_never_scored() -> None:
+    # (The recording reminder is scored, clause by clause: tests/test_node_forced_clauses.py.)
     nodes = _nodes()
-    reminder = _node(nodes, "reminder")
     strict = replace(_node(nodes, "surrender"), min_similarity=0.9)
-    cov = [_uncovered(reminder, "unheard", 5.0, 14.0), _uncovered(strict, "unheard", 40.0, 48.0)]
+    cov = [_covered(_node(nodes, "reminder")), _uncovered(strict, "unheard", 40.0, 48.0)]
     seen: list[int] = []
 
     class Never(NodeTextScorer):
