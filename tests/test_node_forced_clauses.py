@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 import av
 import numpy as np
@@ -28,21 +27,8 @@ from inspection.rules.script import script_findings
 from inspection.templates import RenderedNode, load_template, render
 from tests.corpus_media import AUDIO_RATE
 from tests.corpus_v2.acoustics import Room, Voice, in_room, voiced_clip
+from tests.test_node_forced import POLICY, TEMPLATE  # the same dev template and sale
 
-TEMPLATE = Path(__file__).parent / "data" / "templates" / "insurer_dev.yaml"
-POLICY = {
-    "customer_name": "王芳",
-    "customer_id_number": "110101199003077777",
-    "product_name": "安康定期寿险",
-    "product_type": "traditional",
-    "salesperson_name": "张伟",
-    "institution": "安康人寿",
-    "premium": 12000,
-    "payment_method": "年交",
-    "payment_years": 10,
-    "insurance_years": 20,
-    "cooling_off_days": 15,
-}
 # The dev split's own wording (tests/corpus_v2/wording.py), never the template's, with TTS clips.
 REMINDER = (
     "这次录音录像对您以后维护自己的权益非常重要，请您认真看一下签的文件，每个问题都如实回答。"
