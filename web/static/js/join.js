@@ -11,7 +11,7 @@ import { mountCustomerPrompts } from "./live_customer.js";
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-consent", "view-declined", "view-check", "view-call", "view-left", "view-ended"];
-const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null };
+const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false };
 
 function show(view, step) {
   showOnly(VIEWS, view);
@@ -35,8 +35,10 @@ function showConsent() {
 }
 
 async function giveConsent() {
+  if (state.consenting) return;
   const button = $("#consent-button");
   button.disabled = true;
+  state.consenting = true;
   try {
     await post(`${base}/consent`, { consent: true });
     showError($("#page-error"), null);
@@ -44,6 +46,8 @@ async function giveConsent() {
   } catch (err) {
     fail(err);
     button.disabled = !$("#consent-check").checked;
+  } finally {
+    state.consenting = false;
   }
 }
 
@@ -207,7 +211,8 @@ function warnUnsupported() {
 
 async function main() {
   initI18n();
-  $("#consent-check").addEventListener("change", (e) => ($("#consent-button").disabled = !e.target.checked));
+  // Re-ticking the box while the consent is on its way must not give the button back.
+  $("#consent-check").addEventListener("change", (e) => ($("#consent-button").disabled = !e.target.checked || state.consenting));
   $("#consent-button").addEventListener("click", giveConsent);
   $("#decline-button").addEventListener("click", () => show("view-declined", 1));
   $("#undecline").addEventListener("click", () => show("view-consent", 1));

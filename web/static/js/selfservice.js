@@ -14,7 +14,7 @@ import { $, el, showOnly, entryLoaded } from "./ui.js";
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done"];
-const state = { info: null, stream: null, call: null };
+const state = { info: null, stream: null, call: null, running: false };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function fail(err) {
@@ -236,15 +236,23 @@ async function run() {
 async function main() {
   initI18n();
   const box = $("#ss-consent");
-  box.addEventListener("change", () => ($("#ss-start").disabled = !box.checked));
-  $("#ss-start").addEventListener("click", () =>
-    run().catch((err) => {
+  // While a start runs (consent, camera, connection), re-ticking the box must not give the
+  // button back: a second click would run the whole recording twice.
+  box.addEventListener("change", () => ($("#ss-start").disabled = !box.checked || state.running));
+  $("#ss-start").addEventListener("click", async () => {
+    if (state.running) return;
+    state.running = true;
+    try {
+      await run();
+    } catch (err) {
       fail(err);
       // Failed before the recording began (the consent not sent, a network blip): the same
       // button tries again instead of staying disabled.
       if (!$("#view-intro").hidden) $("#ss-start").disabled = !box.checked;
-    }),
-  );
+    } finally {
+      state.running = false;
+    }
+  });
   $("#load-retry").addEventListener("click", () => load().catch(fail));
   await load();
 }
