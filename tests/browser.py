@@ -3,7 +3,10 @@ and the login every page test starts with."""
 
 from __future__ import annotations
 
-from playwright.async_api import Page
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from playwright.async_api import Browser, Page, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -18,6 +21,23 @@ BASE_FLAGS = [
     "--disable-default-apps",
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+# A camera and a microphone that need no permission prompt and no device.
+FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
+@asynccontextmanager
+async def chromium(*flags: str) -> AsyncIterator[Browser]:
+    """Headless Debian Chromium with ``flags`` and the quiet loopback-only ones."""
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", *flags, *BASE_FLAGS]
+        )
+        try:
+            yield b
+        finally:
+            await b.close()
+
 
 # Argon2 (64 MiB, t=3) runs for every login: on a busy CI box it can take seconds, longer
 # than Playwright's 5 s default wait.

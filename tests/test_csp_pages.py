@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
-from tests.browser import BASE_FLAGS, CHROMIUM, log_in
+from tests.browser import FAKE_MEDIA, chromium, log_in
 from tests.conftest import PASSWORD, RunningServer, new_session_body
 from tests.review_fixtures import build_session
 
@@ -27,19 +27,8 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                *BASE_FLAGS,
-            ],
-        )
+    async with chromium(*FAKE_MEDIA) as b:
         yield b
-        await b.close()
 
 
 async def _page(browser: Browser, base: str, username: str | None) -> Page:

@@ -6,6 +6,9 @@ audio reaches its models."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -36,18 +39,41 @@ async def _first_event(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientR
     raise AssertionError("the stream ended before its first event")
 
 
-async def test_streams_per_session_are_bounded_and_given_back(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class LiveCall:
+    srv: RunningServer
+    sales: Client  # logged in as sales1, in the call
+    http: aiohttp.ClientSession  # no login: the customer's side
+    sid: str
+    token: str
+
+
+@asynccontextmanager
+async def _live_call(tmp_path: Path) -> AsyncIterator[LiveCall]:
+    """A server with live checks and one session whose salesperson is in the call."""
     srv = await start_server(make_settings(tmp_path, live_checks=True))
     await add_test_users(srv.ctx)
     sales = Client(srv.url)
     http = aiohttp.ClientSession()
-    open_streams: list[aiohttp.ClientResponse] = []
     peer = None
     try:
         await sales.login("sales1")
         sid, token = await open_session(sales)
         peer = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
-        url = f"{srv.url}/api/join/{token}/live"
+        yield LiveCall(srv, sales, http, sid, token)
+    finally:
+        await http.close()
+        if peer is not None:
+            await peer.close()
+        await sales.close()
+        await srv.runner.cleanup()
+
+
+async def test_streams_per_session_are_bounded_and_given_back(tmp_path: Path) -> None:
+    open_streams: list[aiohttp.ClientResponse] = []
+    async with _live_call(tmp_path) as call:
+        srv, sales, http, sid = call.srv, call.sales, call.http, call.sid
+        url = f"{srv.url}/api/join/{call.token}/live"
         for _ in range(MAX_STREAMS):
             open_streams.append(await _first_event(http, url))
         async with http.get(url) as r:
@@ -60,14 +86,8 @@ async def test_streams_per_session_are_bounded_and_given_back(tmp_path: Path) ->
         # Ending the session ends every stream; their places are given back.
         assert (await sales.post(f"/api/sessions/{sid}/end", json={}))[0] == 200
         await wait_for(lambda: not _streams(srv), 30.0)
-    finally:
         for r in open_streams:
             r.close()
-        await http.close()
-        if peer is not None:
-            await peer.close()
-        await sales.close()
-        await srv.runner.cleanup()
 
 
 def _streams(srv: RunningServer) -> dict[tuple[str, bool], int]:
@@ -88,15 +108,9 @@ async def test_a_stream_ends_with_its_login_or_link(
     is made frequent here so the test does not wait 15 s a stream; without any recheck the
     streams never end and the waits below fail.)"""
     monkeypatch.setattr(live_api, "RECHECK_S", 0.3, raising=False)
-    srv = await start_server(make_settings(tmp_path, live_checks=True))
-    await add_test_users(srv.ctx)
-    sales, other = Client(srv.url), Client(srv.url)
-    http = aiohttp.ClientSession()
-    peer = None
-    try:
-        await sales.login("sales1")
-        sid, _token = await open_session(sales)
-        peer = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
+    async with _live_call(tmp_path) as call:
+        srv, sales, http, sid = call.srv, call.sales, call.http, call.sid
+        other = Client(srv.url)
         row = await get_session(srv.ctx, sid)
         # A link that expires in 2 s (the server's links last a day; its signer makes both).
         short = srv.ctx.signer.sign(sid, row.join_nonce, 2)
@@ -116,28 +130,15 @@ async def test_a_stream_ends_with_its_login_or_link(
             assert r.status == 410
         await wait_for(lambda: not _streams(srv), 30.0)
         assert srv.ctx.live is not None and srv.ctx.live.sessions  # the call itself goes on
-    finally:
-        await http.close()
-        if peer is not None:
-            await peer.close()
-        await sales.close()
         await other.close()
-        await srv.runner.cleanup()
 
 
 async def test_head_holds_no_stream(tmp_path: Path) -> None:
     """HEAD on a stream's URL answers its headers and no body, and holds no place: before,
     each HEAD opened a stream whose events went after the headers, and the fifth was 429."""
-    srv = await start_server(make_settings(tmp_path, live_checks=True))
-    await add_test_users(srv.ctx)
-    sales = Client(srv.url)
-    http = aiohttp.ClientSession()
-    peer = None
-    try:
-        await sales.login("sales1")
-        sid, token = await open_session(sales)
-        peer = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
-        url = f"{srv.url}/api/join/{token}/live"
+    async with _live_call(tmp_path) as call:
+        srv, sales, http, sid = call.srv, call.sales, call.http, call.sid
+        url = f"{srv.url}/api/join/{call.token}/live"
         (await _first_event(http, url)).close()  # the tap is open
         await wait_for(lambda: not _streams(srv), 30.0)
         for _ in range(MAX_STREAMS + 2):
@@ -149,9 +150,3 @@ async def test_head_holds_no_stream(tmp_path: Path) -> None:
         async with sales.http.head(f"{srv.url}/api/sessions/{sid}/live") as r:
             assert r.status == 200
         assert not _streams(srv)
-    finally:
-        await http.close()
-        if peer is not None:
-            await peer.close()
-        await sales.close()
-        await srv.runner.cleanup()

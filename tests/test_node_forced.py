@@ -158,8 +158,8 @@ def test_nodes_read_word_for_word_are_never_scored() -> None:
     assert not seen
 
 
-@pytest.fixture(scope="module")
-def scorer() -> NodeTextScorer:
+def whisper_node_scorer() -> NodeTextScorer:
+    """The node scorer on the installed Whisper base (real inference, one lane)."""
     from faster_whisper import WhisperModel
 
     from models.registry import ModelRegistry
@@ -167,6 +167,11 @@ def scorer() -> NodeTextScorer:
     path = ModelRegistry.from_env().path("whisper-base")
     model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=2)
     return NodeTextScorer(model, threading.BoundedSemaphore(1), Counter(), threading.Lock())
+
+
+@pytest.fixture(scope="module")
+def scorer() -> NodeTextScorer:
+    return whisper_node_scorer()
 
 
 @pytest.mark.slow

@@ -5,8 +5,6 @@ clause, scored after the clauses before it, also leads what could follow there i
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from dataclasses import replace
 
 import av
@@ -27,7 +25,11 @@ from inspection.rules.script import script_findings
 from inspection.templates import RenderedNode, load_template, render
 from tests.corpus_media import AUDIO_RATE
 from tests.corpus_v2.acoustics import Room, Voice, in_room, voiced_clip
-from tests.test_node_forced import POLICY, TEMPLATE  # the same dev template and sale
+from tests.test_node_forced import (  # the same dev template, sale and model
+    POLICY,
+    TEMPLATE,
+    whisper_node_scorer,
+)
 
 # The dev split's own wording (tests/corpus_v2/wording.py), never the template's, with TTS clips.
 REMINDER = (
@@ -139,13 +141,7 @@ def _slot(reminder: np.ndarray, seed: int) -> tuple[np.ndarray, float, float]:
 
 @pytest.fixture(scope="module")
 def scorer() -> NodeTextScorer:
-    from faster_whisper import WhisperModel
-
-    from models.registry import ModelRegistry
-
-    path = ModelRegistry.from_env().path("whisper-base")
-    model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=2)
-    return NodeTextScorer(model, threading.BoundedSemaphore(1), Counter(), threading.Lock())
+    return whisper_node_scorer()
 
 
 @pytest.mark.slow

@@ -29,12 +29,11 @@ from playwright.async_api import (
     Locator,
     Page,
     Route,
-    async_playwright,
     expect,
 )
 from playwright.async_api import Error as PlaywrightError
 
-from tests.browser import BASE_FLAGS, CHROMIUM, log_in
+from tests.browser import FAKE_MEDIA, chromium, log_in
 from tests.conftest import PASSWORD, RunningServer, new_session_body
 from tests.review_fixtures import build_session
 from tests.test_sales_form_products import fill_main
@@ -51,19 +50,8 @@ class PageUnderTest:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                *BASE_FLAGS,
-            ],
-        )
+    async with chromium(*FAKE_MEDIA) as b:
         yield b
-        await b.close()
 
 
 async def new_link(client_factory: Any, mode: str = "two_party") -> tuple[str, str]:

@@ -15,23 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.browser import BASE_FLAGS, CHROMIUM, log_in
+from tests.browser import chromium, log_in
 from tests.conftest import PASSWORD, RunningServer
 from tests.review_fixtures import ID_NUMBER, MASKED_ID, build_session
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", *BASE_FLAGS]
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 @pytest.fixture
