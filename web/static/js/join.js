@@ -1,11 +1,12 @@
 // Customer's page (phone first): who is calling, explicit consent, device check, then the call
 // with the current script step in large type. Authenticated by the token in the URL alone.
 
-import { ApiError, get, post, retryable, showError } from "./api.js";
+import { ApiError, get, post, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, poll, showOnly, entryLoaded } from "./ui.js";
+import { loadJoinInfo } from "./join_info.js";
 import { mountCustomerPrompts } from "./live_customer.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
@@ -229,24 +230,8 @@ async function main() {
 }
 
 async function load() {
-  $("#load-retry").hidden = true;
-  showError($("#page-error"), null);
-  showOnly(VIEWS, "view-loading");
-  try {
-    state.info = await get(base);
-  } catch (err) {
-    // An ended session's link no longer says who called or why (410 session_ended).
-    if (err instanceof ApiError && err.code === "session_ended") {
-      show("view-ended", 3);
-      return;
-    }
-    // A weak phone network, a proxy's 502: say so and let the customer try again here
-    // (a link opened from a chat is not always easy to reopen).
-    showOnly(VIEWS, null);
-    fail(err);
-    $("#load-retry").hidden = !retryable(err); // an expired link stays expired
-    return;
-  }
+  state.info = await loadJoinInfo(base, VIEWS, () => show("view-ended", 3), fail);
+  if (!state.info) return;
   if (state.info.mode === "self_service") {
     location.replace(`/self/${encodeURIComponent(token)}`); // the customer records alone
     return;

@@ -4,12 +4,13 @@
 // heard and classified by the server (asked again when unclear); ID card and signed page are
 // read from a still of the customer's own camera. Ends with a summary the customer submits.
 
-import { ApiError, get, post, retryable, showError } from "./api.js";
+import { get, post, retryable, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, el, showOnly, entryLoaded } from "./ui.js";
+import { loadJoinInfo } from "./join_info.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
@@ -258,23 +259,8 @@ async function main() {
 }
 
 async function load() {
-  $("#load-retry").hidden = true;
-  showError($("#page-error"), null);
-  showOnly(VIEWS, "view-loading");
-  try {
-    state.info = await get(base);
-  } catch (err) {
-    // An ended session's link no longer says who called or why (410 session_ended).
-    if (err instanceof ApiError && err.code === "session_ended") {
-      showOnly(VIEWS, "view-done");
-      return;
-    }
-    // A weak phone network, a proxy's 502: say so and let the customer try again here.
-    showOnly(VIEWS, null);
-    fail(err);
-    $("#load-retry").hidden = !retryable(err); // an expired link stays expired
-    return;
-  }
+  state.info = await loadJoinInfo(base, VIEWS, () => showOnly(VIEWS, "view-done"), fail);
+  if (!state.info) return;
   if (state.info.status === "ended") {
     showOnly(VIEWS, "view-done");
     return;
