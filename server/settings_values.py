@@ -1,5 +1,5 @@
-"""A setting's value as its declared type, from whatever a TOML file, an environment
-variable or the command line gave (``server.settings.load_settings``)."""
+"""A setting's metadata (help text, secret) and its value as its declared type, from whatever
+a TOML file, an environment variable or the command line gave (``server.settings.load_settings``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ import math
 import re
 from pathlib import Path
 from typing import Any
+
+
+def setting_meta(help_text: str, secret: bool = False) -> dict[str, Any]:
+    """A setting field's metadata: its help text, and whether its value is masked."""
+    return {"help": help_text, "secret": secret}
+
 
 _KINDS = {bool: "bool", int: "int", float: "float", str: "str", Path: "Path"}
 
