@@ -46,7 +46,7 @@ def other(role: str) -> str:
 
 
 def _socket_inodes(pid: int) -> set[str]:
-    out = set()
+    out: set[str] = set()
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
@@ -168,8 +168,8 @@ def count_recording(session_dir: Path, windows: list[tuple[float, float]]) -> di
 
 async def media_child(base: str, baseline_s: float, server_pid: int) -> None:
     """Run one live session through the API; print a JSON line per event on stdout."""
-    from scripts.bench_api import Api
-    from scripts.bench_sessions import load_or_encode_loops
+    from scripts.bench_api_load import Api
+    from scripts.bench_loops import load_or_encode_loops
     from scripts.session_body import new_session_body
     from server.rtc.client import ClientPeer, LoopedPacketTrack, MediaTimeline
 
