@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import pickle
 import statistics
 import sys
 import tempfile
@@ -33,107 +32,23 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.bench_live import child_processes, cpu_seconds  # noqa: E402
+from scripts.bench_loops import (  # noqa: E402
+    ROLES,
+    encode_speech_loops,
+    load_or_encode_loops,
+)
+from scripts.bench_sessions_server import bench_policy, serve  # noqa: E402
 from server.rtc.client import (  # noqa: E402
-    AUDIO_RATE,
-    AUDIO_SAMPLES,
     ClientPeer,
     EncodedLoop,
     LoopedPacketTrack,
     MediaTimeline,
-    encode_audio_loop,
-    encode_video_loop,
 )
-from server.rtc.manager import RoomManager  # noqa: E402
 from server.rtc.probe import marker_offsets, probe_recording  # noqa: E402
-from server.rtc.settings import RtcSettings  # noqa: E402
-from server.session_dir import SessionDir  # noqa: E402
-
-ROLES = ("salesperson", "customer")
-
-
-# ---------------------------------------------------------------------- server process
-
-
-def _live_service(threads: int) -> Any:
-    from server.live.process import WorkerConfig
-    from server.live.service import LiveOptions, LiveService
-
-    worker = WorkerConfig(threads=threads, parent_pid=os.getpid())
-    processes = int(os.environ.get("KESU_BENCH_LIVE_PROCESSES", "1"))
-    return LiveService(LiveOptions(max_sessions=64, processes=processes, worker=worker))
-
-
-def _bench_policy() -> dict[str, Any]:
-    from inspection.policy import Policy
-
-    return Policy(
-        customer_name="李明华",
-        customer_id_number="11010519491231002X",
-        product_name="安康定期寿险",
-        product_type="traditional",
-        premium=12000,
-        payment_method="年交",
-        payment_years=10,
-        insurance_years=20,
-        cooling_off_days=15,
-    ).to_dict()
-
-
-async def serve(data_dir: Path, live_threads: int = 0) -> None:
-    """Run rooms behind POST /join, GET /stats, POST /close; print the port, run until EOF.
-    ``live_threads`` > 0: live checks on every room, with that many model threads."""
-    manager = RoomManager(max_rooms=64, settings=RtcSettings(loopback_only=True))
-    live = _live_service(live_threads) if live_threads > 0 else None
-
-    async def join(request: web.Request) -> web.Response:
-        body = await request.json()
-        sid = body["session"]
-        sdir = (
-            SessionDir(data_dir / sid)
-            if (data_dir / sid).exists()
-            else SessionDir.create(data_dir, sid)
-        )
-        room = manager.room_for(sid, sdir)
-        if live is not None and room.tap is None:
-            room.tap = live.open(sid, sdir, "traditional_life", _bench_policy())
-        answer = await room.join(body["role"], body["sdp"])
-        return web.json_response({"sdp": answer})
-
-    async def stats(request: web.Request) -> web.Response:
-        out: dict[str, Any] = {sid: room.stats() for sid, room in manager.rooms().items()}
-        if live is not None:
-            keys = ("status", "notice", "t_s", "lag_s", "skipped_audio_s")
-            views = {sid: live.view(sid) or {} for sid in manager.rooms()}
-            out["_live"] = {sid: {k: v.get(k) for k in keys} for sid, v in views.items()}
-            out["_live_pids"] = live.pids
-        return web.json_response(out)
-
-    async def close(request: web.Request) -> web.Response:
-        out: dict[str, Any] = {}
-        for sid, room in manager.rooms().items():
-            segments = await manager.close_room(sid)
-            out[sid] = {"history": room.history, "files": [str(s.path) for s in segments]}
-        return web.json_response(out)
-
-    app = web.Application()
-    app.add_routes([web.post("/join", join), web.get("/stats", stats), web.post("/close", close)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(json.dumps({"port": port}), flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    await manager.close_all()
-    if live is not None:
-        await live.close()
-    await runner.cleanup()
-
 
 # ---------------------------------------------------------------------- measuring
 
@@ -335,65 +250,6 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def load_or_encode_loops(cache: Path) -> dict[str, EncodedLoop]:
-    """640x480@30 VP8 (keyframe every 2 s) and Opus, 4 s each; encoded once, then cached."""
-    if cache.exists():
-        loaded: dict[str, EncodedLoop] = pickle.loads(cache.read_bytes())
-        return loaded
-    timeline = MediaTimeline()
-    t = time.monotonic()
-    loops = {
-        "video": encode_video_loop("salesperson", 4.0, (640, 480), 30, 60, timeline),
-        "audio": encode_audio_loop(4.0, timeline),
-    }
-    print(f"pre-encoded 4 s loops in {time.monotonic() - t:.1f} s", file=sys.stderr)
-    cache.write_bytes(pickle.dumps(loops))
-    return loops
-
-
-# A ~60 s stretch of a call (traditional_life, policy a), salesperson and customer on one
-# timeline: (start s, role, line). The ID-card node makes the live checks OCR frames.
-SPEECH_SCRIPT = [
-    (0.5, "salesperson", "您好，为了保障您的合法权益，本次投保过程将进行全程录音录像，请问您是否同意？"),
-    (9.0, "customer", "好的，我同意"),
-    (11.5, "salesperson", "如果您在犹豫期后解除合同，保险公司只退还保单的现金价值，您可能会遭受一定的损失。"),
-    (20.0, "salesperson", "本产品有15天的犹豫期，自您签收保险合同之日起计算。在犹豫期内您可以解除合同，保险公司将退还您已交的全部保费。"),
-    (32.0, "salesperson", "以上内容您是否已经清楚并理解？"),
-    (35.5, "customer", "好的，我清楚了"),
-    (38.0, "salesperson", "请您将身份证正面对准镜头，并确认是您本人投保，对吗？"),
-    (44.5, "customer", "是的，我同意"),
-    (47.0, "salesperson", "请您仔细阅读保险条款中的责任免除部分，对于责任免除条款中列明的情形，保险公司不承担保险责任。"),
-]  # fmt: skip
-SPEECH_LOOP_S = 60.0
-
-
-def encode_speech_loops() -> dict[str, EncodedLoop]:
-    """Opus loops of SPEECH_SCRIPT per role (committed TTS clips; test data only)."""
-    import av
-    import numpy as np
-
-    from server.rtc.speech_track import SpeechAudioTrack
-    from tests.corpus_media import load_clip
-
-    out = {}
-    for role in ROLES:
-        lines = [(t, load_clip(text)) for t, who, text in SPEECH_SCRIPT if who == role]
-        track = SpeechAudioTrack(MediaTimeline(), lines, loop_s=SPEECH_LOOP_S)
-        ctx: Any = av.CodecContext.create("libopus", "w")
-        ctx.sample_rate, ctx.layout, ctx.format = AUDIO_RATE, "mono", "s16"
-        ctx.bit_rate = 32000
-        packets: list[bytes] = []
-        for k in range(round(SPEECH_LOOP_S * AUDIO_RATE / AUDIO_SAMPLES)):
-            pcm = np.clip(track.samples_at(k * AUDIO_SAMPLES), -1, 1)
-            frame = av.AudioFrame.from_ndarray(
-                (pcm * 32767).astype(np.int16).reshape(1, -1), format="s16", layout="mono"
-            )
-            frame.sample_rate, frame.pts = AUDIO_RATE, k * AUDIO_SAMPLES
-            packets += [bytes(p) for p in ctx.encode(frame)]
-        out[f"audio_{role}"] = EncodedLoop("audio", packets, AUDIO_SAMPLES, AUDIO_RATE)
-    return out
-
-
 def live_replay(seconds: float, threads: int) -> dict[str, float]:
     """CPU cost of the live checks of one session, free of contention: the session's speech
     loops and sampled keyframes (one per 2 s per participant) fed through the live-check
@@ -406,7 +262,7 @@ def live_replay(seconds: float, threads: int) -> dict[str, float]:
     worker = LiveWorker(WorkerConfig(threads=threads, max_lag_s=1e9))
     _ = worker.inspector.speech, worker.inspector.faces, worker.inspector.ocr  # loaded first
     sid = "s-replay"
-    worker.handle(("open", sid, "traditional_life", _bench_policy()))
+    worker.handle(("open", sid, "traditional_life", bench_policy()))
     keyframes = loops["video"].keyframes or loops["video"].packets
     cpu0, wall0 = time.process_time(), time.monotonic()
     steps = round(seconds * 2)
