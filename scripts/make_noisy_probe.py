@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         var.rooms.update(rooms)
         return plan, var, expected
 
-    build.plan_for = plan_for  # type: ignore[assignment]
+    build.plan_for = plan_for
     wanted = [s for s in args.sessions.split(",") if s]
     for spec in build.specs("dev", args.seed):
         if any(spec.session_id.startswith(w) for w in wanted):

@@ -49,7 +49,8 @@ def resample(audio: np.ndarray, rate: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     g = np.gcd(rate, TTS_RATE)
-    return resample_poly(audio, rate // g, TTS_RATE // g).astype(np.float32)
+    out: np.ndarray = resample_poly(audio, rate // g, TTS_RATE // g).astype(np.float32)
+    return out
 
 
 def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
