@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from server.cli import build_parser
@@ -31,3 +32,54 @@ def test_every_command_is_in_the_readme_table() -> None:
     assert len(commands) >= 15, commands  # the parser walk found the commands
     missing = [c for c in commands if not any(f"`{c}`" in row or f"`{c} " in row for row in table)]
     assert not missing, missing
+
+
+DOCS = [README, *sorted((README.parent / "docs").rglob("*.md"))]
+# `kesu ...` in backticks, or a line of a shell example that runs kesu (./.venv/bin/kesu).
+_SNIPPET = re.compile(r"`(?:\S*/)?(kesu [^`]+)`|^\s*(?:\S*/)?(kesu [^\n`]+)$", re.M)
+_SHELL_END = {"|", "&&", "||", ";", ">", "2>&1", "#"}
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(subs[0].choices) if subs else {}
+
+
+def _unknown_words(command: str) -> list[str]:
+    """The words of ``command`` (``kesu ...`` as the docs write it) that its parser does not
+    know: a command that is not there, or a ``--flag`` that neither the command nor a parser
+    above it takes."""
+    chain = [build_parser()]
+    words = command.split()[1:]
+    unknown, i = [], 0
+    while i < len(words):
+        word = words[i].strip("[]")
+        if word in _SHELL_END:
+            break
+        if word.startswith("--"):
+            flag = word.split("=")[0]
+            actions = [a for p in chain for a in p._actions if flag in a.option_strings]
+            if not actions:
+                unknown.append(flag)
+            elif actions[0].nargs != 0 and "=" not in word:
+                i += 1  # the flag's value
+        elif word.startswith("-"):
+            pass  # a short flag (-o FILE): checked by the command's own tests
+        elif _subcommands(chain[-1]):
+            if word in _subcommands(chain[-1]):
+                chain.append(_subcommands(chain[-1])[word])
+            else:
+                unknown.append(word)
+        i += 1
+    return unknown
+
+
+def test_every_command_and_flag_in_the_docs_exists() -> None:
+    found = [
+        (page.name, a or b)
+        for page in DOCS
+        for a, b in _SNIPPET.findall(page.read_text(encoding="utf-8"))
+    ]
+    assert len(found) >= 40, found  # the pattern still finds the docs' commands
+    wrong = [(page, cmd, _unknown_words(cmd)) for page, cmd in found if _unknown_words(cmd)]
+    assert not wrong, wrong

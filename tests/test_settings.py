@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,21 @@ def test_secret_is_masked_in_repr() -> None:
     s = Settings(secret_key="hunter2-very-secret")
     assert "hunter2" not in repr(s)
     assert "secret_key='***'" in repr(s)
+
+
+def test_every_documented_variable_exists() -> None:
+    """A ``KESU_*`` variable the README or docs/ name is a setting's, or one the code reads
+    (KESU_TEMPLATES_DIR, a benchmark's or a test's): a renamed or dropped one fails here."""
+    settings = {f"KESU_{name.upper()}" for name, _default, _help in setting_fields()}
+    root = DOCS.parent.parent
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    named = {v for page in pages for v in re.findall(r"\bKESU_[A-Z0-9_]+", page.read_text())}
+    assert len(named) > 20, named  # the pattern still finds the docs' variables
+    code = "\n".join(
+        path.read_text(encoding="utf-8")
+        for top in ("server", "inspection", "models", "scripts", "tests")
+        for path in (root / top).rglob("*.py")
+        if path != Path(__file__).resolve()  # its docstring names some
+    )
+    unknown = {v for v in named - settings if not re.search(rf"\b{v}\b", code)}
+    assert not unknown, unknown
