@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from inspection.speech_types import (
     Utterance,
     Word,
 )
+from inspection.thread_map import thread_map
 
 # Re-exported: callers import the speech records and helpers from here.
 __all__ = [
@@ -250,11 +250,7 @@ class SpeechRecognizer:
                 for u in self._decode_window(clip, participant, start_s, o.lost_temperatures)
             ]
 
-        if len(pieces) > 1 and self.workers > 1:
-            with ThreadPoolExecutor(min(self.workers, len(pieces)), "kesu-lost") as pool:
-                found = list(pool.map(decoded, pieces))
-        else:
-            found = [decoded(p) for p in pieces]
+        found = thread_map(decoded, pieces, self.workers, "kesu-lost")
         out = list(utts)
         for (a, b), got in zip(pieces, found, strict=True):
             out = speech_lost.merged(out, (a / SAMPLE_RATE, b / SAMPLE_RATE), got, o.lost_min_chars)
