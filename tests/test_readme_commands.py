@@ -1,5 +1,6 @@
 """Every ``kesu`` command the parser has is in the README's table of commands (README.md,
-"Commands"), so a command added without its line there fails here."""
+"Commands"), so a command added without its line there fails here; and every ``kesu ...``
+the README and docs/ write names commands and flags the parser has."""
 
 from __future__ import annotations
 
