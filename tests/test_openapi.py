@@ -1,9 +1,11 @@
 """The published OpenAPI document: it lists exactly the app's /api routes, is served without
-login, docs/api.md is rendered from it, and 4xx answers match its error schema."""
+login, docs/api.md is rendered from it, and 4xx answers match its error schema; the routes
+outside /api (pages, health, metrics) are in the README's table of pages."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +30,19 @@ def _api_routes(app: web.Application) -> set[tuple[str, str]]:
         if path.startswith("/api/") and route.method != "HEAD":
             out.add((route.method, path))
     return out
+
+
+def test_every_page_route_is_in_the_readme(settings: Settings) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Pages", 1)[1].split("\n## ", 1)[0]
+    paths = set()
+    for route in create_app(settings).router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter") or f"{info.get('prefix', '')}/"
+        if not path.startswith("/api/"):
+            paths.add(re.sub(r"\{(\w+)\}", r"<\1>", path))  # written <session_id> there
+    assert {"/", "/login", "/join/<token>", "/static/"} <= paths  # the walk found the pages
+    assert sorted(p for p in paths if f"`{p}`" not in table) == []
 
 
 def test_document_lists_exactly_the_api_routes(settings: Settings) -> None:
