@@ -9,7 +9,7 @@ from pathlib import Path
 
 from inspection.idnumber import make_id
 from inspection.policy import Policy
-from inspection.rules import NodeCoverage, Thresholds
+from inspection.rules import Finding, NodeCoverage, Thresholds
 from inspection.templates import RenderedNode, load_template, render
 
 MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
@@ -51,3 +51,7 @@ def coverage(nodes: Iterable[RenderedNode], missing: Collection[str] = ()) -> li
             )
         )
     return out
+
+
+def codes(findings: list[Finding]) -> list[str]:
+    return sorted(f.code for f in findings)
