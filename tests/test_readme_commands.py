@@ -84,3 +84,24 @@ def test_every_command_and_flag_in_the_docs_exists() -> None:
     assert len(found) >= 40, found  # the pattern still finds the docs' commands
     wrong = [(page, cmd, _unknown_words(cmd)) for page, cmd in found if _unknown_words(cmd)]
     assert not wrong, wrong
+
+
+def _flags(parser: argparse.ArgumentParser, prefix: str) -> list[tuple[str, str]]:
+    """(command, --flag) for every long flag ``--help`` shows, down the subcommands."""
+    own = [
+        (prefix, option)
+        for action in parser._actions
+        if action.help != argparse.SUPPRESS
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    ]
+    subs = _subcommands(parser)
+    return own + [f for name, p in subs.items() for f in _flags(p, f"{prefix} {name}")]
+
+
+def test_every_flag_is_in_the_docs() -> None:
+    text = "\n".join(page.read_text(encoding="utf-8") for page in DOCS)
+    flags = _flags(build_parser(), "kesu")
+    assert len(flags) >= 20, flags  # the walk found the flags
+    missing = [(cmd, flag) for cmd, flag in flags if not re.search(rf"{flag}(?![\w-])", text)]
+    assert not missing, missing
