@@ -23,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -109,15 +111,13 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         )
 
 
-async def bench(
-    args: argparse.Namespace, base: str, server: subprocess.Popen[bytes], data_dir: Path
-) -> None:
-    await wait_up(base, server)
-    tokens = await join_tokens(base, 10)
-    # Every client logs in first; the live session starts after that, just before the load.
-    # The clients run in --procs processes of their own (one Python process with 200
-    # clients on a small machine measures its own event-loop delay as server latency).
-    t_login = time.monotonic()
+Process = asyncio.subprocess.Process
+
+
+async def start_load_children(
+    args: argparse.Namespace, base: str, tokens: list[str]
+) -> list[Process]:
+    """The --procs client processes, each given the join tokens; they log in at once."""
     children = []
     for k in range(args.procs):
         child = await asyncio.create_subprocess_exec(
@@ -144,14 +144,23 @@ async def bench(
         child.stdin.write(json.dumps(tokens).encode() + b"\n")
         await child.stdin.drain()
         children.append(child)
+    return children
+
+
+async def logged_in(children: list[Process]) -> list[float]:
+    """Wait until every client process says its clients are logged in; their login times."""
     login_times: list[float] = []
     for child in children:
         assert child.stdout is not None
         ready = json.loads(await child.stdout.readline())
         assert ready["event"] == "ready", ready
         login_times += ready["login_times"]
-    t_login = time.monotonic() - t_login
-    media = await asyncio.create_subprocess_exec(
+    return login_times
+
+
+async def start_media_child(args: argparse.Namespace, base: str, server_pid: int) -> Process:
+    """The live two-party session's process (scripts/bench_live.media_child)."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         __file__,
         "--media",
@@ -159,56 +168,77 @@ async def bench(
         "--baseline",
         str(args.baseline),
         "--server-pid",
-        str(server.pid),
+        str(server_pid),
         cwd=ROOT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
+
+
+@dataclass
+class Window:
+    """What the load window measured: the clients' results, the machine's load and the
+    server's CPU at its start and end, its child processes' CPU, and the live session's
+    messages (its ready line, frame counts before and during the load, its end)."""
+
+    res: Results
+    elapsed: float
+    load: tuple[float, float]
+    cpu: tuple[float | None, float | None]
+    helpers: dict[str, str]
+    media_ready: dict[str, Any]
+    windows: list[dict[str, Any]]
+    media_done: dict[str, Any]
+
+
+async def run_window(server_pid: int, media: Process, children: list[Process]) -> Window:
+    """The quiet window of the live session, then the load window: clients and session go."""
     assert media.stdout is not None and media.stdin is not None
-    try:
-        windows = []
-        ready = json.loads(await media.stdout.readline())
-        assert ready["event"] == "ready", ready
-        windows.append(json.loads(await media.stdout.readline()))
-        res = Results()
-        load0, cpu0 = os.getloadavg()[0], cpu_seconds(server.pid)
-        # The live-check process (live checks are on by default) and any other child.
-        helpers0 = {
-            pid: (name, cpu_seconds(pid)) for pid, name in child_processes(server.pid).items()
-        }
-        media.stdin.write(b"go\n")
-        await media.stdin.drain()
-        assert json.loads(await media.stdout.readline())["event"] == "started"
-        elapsed = 0.0
-        for child in children:
-            assert child.stdin is not None
-            child.stdin.write(b"go\n")
-            await child.stdin.drain()
-        for child in children:
-            assert child.stdout is not None
-            done = json.loads(await child.stdout.readline())
-            assert done["event"] == "done", done
-            res.merge(done["results"])
-            elapsed = max(elapsed, done["elapsed"])
-            await child.wait()
-        load1, cpu1 = os.getloadavg()[0], cpu_seconds(server.pid)
-        helpers = {}
-        for pid, (name, c0) in helpers0.items():
-            c1 = cpu_seconds(pid)
-            if c0 is not None and c1 is not None:
-                helpers[f"kesu serve's child {name} ({pid})"] = (
-                    f"{c1 - c0:.1f} s of CPU in the window ({100 * (c1 - c0) / elapsed:.0f} % "
-                    "of one core)"
-                )
-        media.stdin.write(b"stop\n")
-        await media.stdin.drain()
-        windows.append(json.loads(await media.stdout.readline()))
-        done = json.loads(await media.stdout.readline())
-        await media.wait()
-    finally:
-        for proc in (media, *children):
-            if proc.returncode is None:
-                proc.kill()
+    windows = []
+    ready = json.loads(await media.stdout.readline())
+    assert ready["event"] == "ready", ready
+    windows.append(json.loads(await media.stdout.readline()))
+    res = Results()
+    load0, cpu0 = os.getloadavg()[0], cpu_seconds(server_pid)
+    # The live-check process (live checks are on by default) and any other child.
+    helpers0 = {pid: (name, cpu_seconds(pid)) for pid, name in child_processes(server_pid).items()}
+    media.stdin.write(b"go\n")
+    await media.stdin.drain()
+    assert json.loads(await media.stdout.readline())["event"] == "started"
+    elapsed = 0.0
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write(b"go\n")
+        await child.stdin.drain()
+    for child in children:
+        assert child.stdout is not None
+        done = json.loads(await child.stdout.readline())
+        assert done["event"] == "done", done
+        res.merge(done["results"])
+        elapsed = max(elapsed, done["elapsed"])
+        await child.wait()
+    load1, cpu1 = os.getloadavg()[0], cpu_seconds(server_pid)
+    helpers = {}
+    for pid, (name, c0) in helpers0.items():
+        c1 = cpu_seconds(pid)
+        if c0 is not None and c1 is not None:
+            helpers[f"kesu serve's child {name} ({pid})"] = (
+                f"{c1 - c0:.1f} s of CPU in the window ({100 * (c1 - c0) / elapsed:.0f} % "
+                "of one core)"
+            )
+    media.stdin.write(b"stop\n")
+    await media.stdin.drain()
+    windows.append(json.loads(await media.stdout.readline()))
+    done = json.loads(await media.stdout.readline())
+    await media.wait()
+    return Window(res, elapsed, (load0, load1), (cpu0, cpu1), helpers, ready, windows, done)
+
+
+def print_load(
+    args: argparse.Namespace, data_dir: Path, w: Window, login_times: list[float], t_login: float
+) -> None:
+    """The run's header, the logins before the window, the server's CPU and the latencies."""
+    res, elapsed, (load0, load1), (cpu0, cpu1) = w.res, w.elapsed, w.load, w.cpu
     print(
         f"{args.clients} clients in {args.procs} processes, {args.seconds:.0f} s, "
         f"mean think time {args.think} s, "
@@ -237,16 +267,39 @@ async def bench(
     if res.exceptions:
         print("\nclient-side failures (no HTTP status):", dict(res.exceptions))
     print()
+
+
+async def bench(
+    args: argparse.Namespace, base: str, server: subprocess.Popen[bytes], data_dir: Path
+) -> None:
+    await wait_up(base, server)
+    tokens = await join_tokens(base, 10)
+    # Every client logs in first; the live session starts after that, just before the load.
+    # The clients run in --procs processes of their own (one Python process with 200
+    # clients on a small machine measures its own event-loop delay as server latency).
+    t_login = time.monotonic()
+    children = await start_load_children(args, base, tokens)
+    login_times = await logged_in(children)
+    t_login = time.monotonic() - t_login
+    media = await start_media_child(args, base, server.pid)
+    try:
+        w = await run_window(server.pid, media, children)
+    finally:
+        for proc in (media, *children):
+            if proc.returncode is None:
+                proc.kill()
+    print_load(args, data_dir, w, login_times, t_login)
     recording = None
-    if done.get("end_status") == 200:
+    if w.media_done.get("end_status") == 200:
         recording = await asyncio.to_thread(
             count_recording,
-            data_dir / "sessions" / ready["session"],
-            [(w["start"]["t"], w["end"]["t"]) for w in windows],
+            data_dir / "sessions" / w.media_ready["session"],
+            [(x["start"]["t"], x["end"]["t"]) for x in w.windows],
         )
     else:
-        print(f"(the live session's end answered {done.get('end_status')}: recording not read)")
-    print(media_tables(windows, recording, helpers))
+        status = w.media_done.get("end_status")
+        print(f"(the live session's end answered {status}: recording not read)")
+    print(media_tables(w.windows, recording, w.helpers))
 
 
 def media_settings() -> str:
