@@ -26,6 +26,42 @@ def _by_frames(severity: Severity, frames_read: int) -> Severity:
     return "review" if frames_read < 2 else severity
 
 
+def _id_card_problems(
+    ev: IdCardEvidence, customer_name: str, customer_id: str, th: Thresholds
+) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """What the card read disagrees on (Chinese and English message per problem: an invalid
+    or different ID number, a different name), and the name's similarity score."""
+    problems: list[tuple[str, str]] = []
+    scores: dict[str, Any] = {}
+    if ev.id_number:
+        if not ev.id_valid:
+            reason = validate_id(ev.id_number).reason or "invalid"
+            problems.append(
+                (
+                    f"身份证号码 {mask_id(ev.id_number)} 校验不通过（{reason}）",
+                    f"ID number {mask_id(ev.id_number)} fails the check ({reason})",
+                )
+            )
+        elif normalize_id(ev.id_number) != normalize_id(customer_id):
+            problems.append(
+                (
+                    f"身份证号码 {mask_id(ev.id_number)} 与投保信息 {mask_id(customer_id)} 不一致",
+                    f"ID number {mask_id(ev.id_number)} differs from the application's {mask_id(customer_id)}",
+                )
+            )
+    if ev.name:
+        sim = _name_similarity(ev.name, customer_name)
+        scores["name_similarity"] = round(sim, 3)
+        if sim < th.id_name_similarity and not ev.name_shown:
+            problems.append(
+                (
+                    f"姓名「{ev.name}」与投保人「{customer_name}」不一致",
+                    f"The name 「{ev.name}」 differs from the applicant 「{customer_name}」",
+                )
+            )
+    return problems, scores
+
+
 def id_card_findings(
     ev: IdCardEvidence | None, customer_name: str, customer_id: str, th: Thresholds
 ) -> list[Finding]:
@@ -58,34 +94,7 @@ def id_card_findings(
                 **common,
             )
         ]
-    problems: list[tuple[str, str]] = []
-    scores: dict[str, Any] = {}
-    if ev.id_number:
-        if not ev.id_valid:
-            reason = validate_id(ev.id_number).reason or "invalid"
-            problems.append(
-                (
-                    f"身份证号码 {mask_id(ev.id_number)} 校验不通过（{reason}）",
-                    f"ID number {mask_id(ev.id_number)} fails the check ({reason})",
-                )
-            )
-        elif normalize_id(ev.id_number) != normalize_id(customer_id):
-            problems.append(
-                (
-                    f"身份证号码 {mask_id(ev.id_number)} 与投保信息 {mask_id(customer_id)} 不一致",
-                    f"ID number {mask_id(ev.id_number)} differs from the application's {mask_id(customer_id)}",
-                )
-            )
-    if ev.name:
-        sim = _name_similarity(ev.name, customer_name)
-        scores["name_similarity"] = round(sim, 3)
-        if sim < th.id_name_similarity and not ev.name_shown:
-            problems.append(
-                (
-                    f"姓名「{ev.name}」与投保人「{customer_name}」不一致",
-                    f"The name 「{ev.name}」 differs from the applicant 「{customer_name}」",
-                )
-            )
+    problems, scores = _id_card_problems(ev, customer_name, customer_id, th)
     evidence = {
         **base,
         "read": {"name": ev.name, "id_number": mask_id(ev.id_number) if ev.id_number else None},
