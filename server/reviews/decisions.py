@@ -186,13 +186,7 @@ async def _decide(
     reason: str,
     rng: random.Random | None,
 ) -> DecisionResult:
-    if decision not in ("approve", "reject"):
-        raise ReviewError(400, "invalid_fields", "decision must be approve or reject")
-    if not isinstance(reason, str) or len(reason) > MAX_REASON:
-        raise ReviewError(400, "invalid_fields", f"reason must be text up to {MAX_REASON} chars")
-    reason = reason.strip()
-    if decision == "reject" and not reason:
-        raise ReviewError(400, "reason_required", "a rejection needs a reason", {"field": "reason"})
+    reason = _checked_reason(decision, reason)
     rng = rng or random.Random()
     async with ctx.db.session() as s:
         row = await load_session(s, session_id, for_update=True)
@@ -213,25 +207,12 @@ async def _decide(
         )
         s.add(made)
         before = row.review_status
-        if level == 1:
-            sampled = (
-                decision == "approve" and rng.random() < ctx.settings.second_review_sample_rate
-            )
-            final = decision == "approve" and not sampled
-            row.review_status = "approved" if final else "second_pending"
-        else:
-            row.review_status = "approved" if decision == "approve" else "rejected"
+        row.review_status = _status_after(
+            level, decision, rng, ctx.settings.second_review_sample_rate
+        )
         request = None
         if row.review_status == "rejected":
-            items = rerecord_items(row, [f for f in findings if f.review_state == "confirmed"])
-            request = RerecordRequest(
-                session_id=row.id,
-                salesperson_id=row.salesperson_id,
-                items=items,
-                reason=reason,
-                status="open",
-                created_at=utcnow(),
-            )
+            request = _rerecord_request(row, findings, reason)
             s.add(request)
         await s.flush()
         await audit.record(
@@ -251,6 +232,44 @@ async def _decide(
             },
         )
     return DecisionResult(made, row.review_status, request)
+
+
+def _checked_reason(decision: str, reason: str) -> str:
+    """The decision's reason, stripped; 400 for an unknown decision, a reason that is not
+    text or too long, or a rejection without one."""
+    if decision not in ("approve", "reject"):
+        raise ReviewError(400, "invalid_fields", "decision must be approve or reject")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise ReviewError(400, "invalid_fields", f"reason must be text up to {MAX_REASON} chars")
+    reason = reason.strip()
+    if decision == "reject" and not reason:
+        raise ReviewError(400, "reason_required", "a rejection needs a reason", {"field": "reason"})
+    return reason
+
+
+def _status_after(level: int, decision: str, rng: random.Random, sample_rate: float) -> str:
+    """The session's review status after this decision: a first review's approval goes to a
+    second review with probability ``sample_rate`` (its rejection always does)."""
+    if level == 1:
+        sampled = decision == "approve" and rng.random() < sample_rate
+        final = decision == "approve" and not sampled
+        return "approved" if final else "second_pending"
+    return "approved" if decision == "approve" else "rejected"
+
+
+def _rerecord_request(
+    row: RecordingSession, findings: list[FindingRow], reason: str
+) -> RerecordRequest:
+    """The re-recording request a final rejection opens: what to record again (from the
+    confirmed findings) and why."""
+    return RerecordRequest(
+        session_id=row.id,
+        salesperson_id=row.salesperson_id,
+        items=rerecord_items(row, [f for f in findings if f.review_state == "confirmed"]),
+        reason=reason,
+        status="open",
+        created_at=utcnow(),
+    )
 
 
 def _check_findings_judged(findings: list[FindingRow], decision: str) -> None:
