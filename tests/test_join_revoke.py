@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from server.api import live as live_api
 from server.rtc.client import ClientPeer
+from server.session_call import MAX_LINK_REVOCATIONS
 from server.store.models import AuditEntry
 from tests.conftest import Client, RunningServer
 from tests.test_api_auth import assert_error
@@ -113,6 +114,29 @@ async def test_who_may_revoke(server: RunningServer, client_factory: Any) -> Non
     assert_error(body, "token_revoked")
     status, body = await sales.post("/api/sessions/s-0123456789abcdef/link/revoke")
     assert status == 404, body
+
+
+async def test_revocations_per_session_are_bounded(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """Each revocation is a write and an audit entry: a loop of them stops at
+    MAX_LINK_REVOCATIONS with 429 too_many_revocations and writes nothing more (on the old
+    revocation code a 21st was 200 and a 21st entry)."""
+    sales: Client = await client_factory("sales1")
+    sid, _token = await open_session(sales)
+    path = f"/api/sessions/{sid}/link/revoke"
+    for _ in range(MAX_LINK_REVOCATIONS):
+        status, body = await sales.post(path)
+        assert status == 200, body
+    status, link = await sales.post(f"/api/sessions/{sid}/link")
+    assert status == 200, link
+    status, body = await sales.post(path)
+    assert status == 429, body
+    assert_error(body, "too_many_revocations")
+    actions = [a for _, a in await _actions(server, sid)]
+    assert actions.count("join_link.revoke") == MAX_LINK_REVOCATIONS
+    status, body = await sales.get(f"/api/join/{link['token']}")  # the last link still works
+    assert status == 200, body
 
 
 async def test_the_customers_live_stream_ends_at_once(
