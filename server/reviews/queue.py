@@ -72,7 +72,10 @@ def _filtered(query: Select[Any], filt: QueueFilter, with_status: bool) -> Selec
         if filt.product in PRODUCT_TYPES:
             query = query.where(RecordingSession.product_type == filt.product)
         else:
-            query = query.where(RecordingSession.product_name.contains(filt.product))
+            # autoescape: "%" or "_" in the filter are characters, not LIKE wildcards.
+            query = query.where(
+                RecordingSession.product_name.contains(filt.product, autoescape=True)
+            )
     if filt.salesperson:
         sp = filt.salesperson
         cond = User.username == sp
