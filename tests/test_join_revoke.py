@@ -13,9 +13,11 @@ import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
+from server import nodes, session_call
 from server.api import live as live_api
 from server.rtc.client import ClientPeer
 from server.session_call import MAX_LINK_REVOCATIONS
+from server.sessions import get_session
 from server.store.models import AuditEntry
 from tests.conftest import Client, RunningServer
 from tests.test_api_auth import assert_error
@@ -82,6 +84,37 @@ async def test_revoked_link_is_410_the_customer_is_out_and_a_new_link_works(
     finally:
         for p in peers:
             await p.close()
+
+
+async def test_an_offer_racing_the_revocation_is_refused(
+    server: RunningServer, client_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link is revoked after the customer's offer was checked and before its room is
+    joined (forced at nodes.place): the offer is 410 and the customer is not left in the
+    call (on the old code: 200, the customer in the call on a revoked link)."""
+    sales: Client = await client_factory("sales1")
+    customer: Client = await client_factory()
+    sid, token = await open_session(sales)
+    assert (await customer.post(f"/api/join/{token}/consent", json={"consent": True}))[0] == 200
+    place = nodes.place
+
+    async def revoke_then_place(ctx: Any, session_id: str) -> None:
+        row = await get_session(ctx, session_id)
+        await session_call.revoke_join_link(ctx, row, "user:sales1")
+        await place(ctx, session_id)
+
+    monkeypatch.setattr(nodes, "place", revoke_then_place)
+    peer = make_peer("customer")
+    try:
+        status, body = await customer.post(
+            f"/api/join/{token}/offer", {"type": "offer", "sdp": await peer.offer()}
+        )
+        assert status == 410, body
+        assert_error(body, "token_revoked")
+        room = server.ctx.rooms.get(sid)
+        assert room is None or not room.connected()["customer"]
+    finally:
+        await peer.close()
 
 
 async def test_who_may_revoke(server: RunningServer, client_factory: Any) -> None:
