@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from server.context import AppContext
 from server.store.models import FindingRow, RecordingSession, ReviewDecision
@@ -51,8 +51,12 @@ def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-async def review_stats(ctx: AppContext, period: StatsPeriod) -> dict[str, Any]:
-    """Every number of the statistics page for sessions created in ``period``."""
+async def review_stats(
+    ctx: AppContext, period: StatsPeriod, institution: str | None = None
+) -> dict[str, Any]:
+    """Every number of the statistics page for sessions created in ``period`` (only
+    ``institution``'s when given: a reviewer's scope)."""
+    in_scope = RecordingSession.institution == institution if institution is not None else true()
     async with ctx.db.read() as s:
         sessions = list(
             (
@@ -66,6 +70,7 @@ async def review_stats(ctx: AppContext, period: StatsPeriod) -> dict[str, Any]:
                     ).where(
                         RecordingSession.created_at >= period.start,
                         RecordingSession.created_at < period.end,
+                        in_scope,
                     )
                 )
             ).all()

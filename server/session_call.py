@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -19,13 +20,16 @@ from server.rtc.errors import RtcError
 from server.sdp_check import check_offer, public_message
 from server.session_dir import EventBudgetSpent, SessionDir, SessionEnded
 from server.sessions import SessionError, local_dir, node_of, session_dir
-from server.store.models import RecordingSession
+from server.store.models import AuditEntry, RecordingSession
 from server.store.types import iso, utcnow
 
 log = logging.getLogger("kesu.sessions")
 
 
 LIVE_STATES = ("created", "live", "interrupted")
+#: Revocations of one session's join links. Each is a write and an audit entry: a loop of
+#: them by a login would grow the audit chain without end; a real session needs one or two.
+MAX_LINK_REVOCATIONS = 20
 
 
 async def _update(ctx: AppContext, session_id: str, **values: Any) -> RecordingSession:
@@ -212,6 +216,34 @@ async def leave_media(ctx: AppContext, row: RecordingSession, role: str) -> None
     room = ctx.rooms.get(row.id)
     if room is not None:
         await room.leave(role)
+
+
+async def revoke_join_link(ctx: AppContext, row: RecordingSession, actor: str) -> None:
+    """End every join link of ``row`` before it expires: the session gets a new nonce
+    (links made from now on carry it; ``POST .../link`` makes one), the revocation is
+    audited in the same transaction, and a customer in the call is taken out of it (reason
+    ``link_revoked``). A request with an old link is then 410 ``token_revoked``. Open
+    customer live streams are the API's to cut (``server.api.live``)."""
+    async with ctx.db.session() as s:
+        db_row = await s.get(RecordingSession, row.id)
+        if db_row is None or db_row.deleted_at is not None:
+            raise SessionError(404, "not_found", "no such session")
+        done = await s.scalar(
+            select(func.count(AuditEntry.seq)).where(
+                AuditEntry.session_id == row.id, AuditEntry.action == "join_link.revoke"
+            )
+        )
+        if (done or 0) >= MAX_LINK_REVOCATIONS:
+            raise SessionError(
+                429,
+                "too_many_revocations",
+                f"this session's links were revoked {done} times; make a new session",
+            )
+        db_row.join_nonce = secrets.token_hex(8)
+        await audit.record(s, actor, "join_link.revoke", row.id, {"status": db_row.status})
+    room = ctx.rooms.get(row.id)
+    if room is not None and not room.closed:
+        await room.leave("customer", reason="link_revoked")
 
 
 async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> RecordingSession:

@@ -259,6 +259,7 @@ async def create_session(
     row = RecordingSession(
         id=session_id,
         salesperson_id=user.id,
+        institution=user.institution or "",
         customer_name=new.policy.customer_name,
         customer_id_number=new.policy.customer_id_number,
         product_name=new.policy.product_name,

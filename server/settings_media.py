@@ -92,6 +92,21 @@ class MediaSettings:
             "Comma-separated IP addresses to offer as WebRTC host candidates. Empty = all."
         ),
     )
+    rtc_private_candidates: bool = field(
+        default=False,
+        metadata=setting_meta(
+            "Let the server's ICE send checks to a browser's candidates on private networks "
+            "(10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): browsers and server on one "
+            "intranet. Loopback, link-local and multicast never. Ignored with rtc_loopback_only."
+        ),
+    )
+    rtc_max_remote_candidates: int = field(
+        default=8,
+        metadata=setting_meta(
+            "ICE candidates per media section of an offer the server's ICE checks (the first "
+            "that pass; an offer may list up to 64). Ignored with rtc_loopback_only."
+        ),
+    )
     node_id: str = field(
         default="",
         metadata=setting_meta(

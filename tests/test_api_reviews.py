@@ -70,6 +70,9 @@ async def test_queue_filters(server: RunningServer, client_factory: Any) -> None
     assert await ids("product=traditional") == [b.id, a.id]
     assert await ids("product=%E5%AE%89%E5%BA%B7") == [b.id, a.id]  # 安康: name contains
     assert await ids("product=universal") == []
+    # The name is text, not a LIKE pattern: % and _ match themselves only (before: all).
+    assert await ids("product=%25") == []
+    assert await ids("product=_") == []
     today = date.today()
     assert await ids(f"from={today.isoformat()}") == [a.id]
     assert await ids(f"to={(today - timedelta(days=1)).isoformat()}") == [b.id]

@@ -3,6 +3,7 @@ Docker on the test machine: parsed, not run), and the image installs the Postgre
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -118,3 +119,36 @@ def test_docker_compose_accepts_it() -> None:
         check=True,
         capture_output=True,
     )
+
+
+# Addresses a TURN relay handed to anyone with a join link must never reach: the TURN host
+# itself, the cloud metadata service, private networks, and IPv6 spellings of them.
+NEVER_RELAYED = (
+    "127.0.0.1", "0.0.0.0", "169.254.169.254", "10.1.2.3", "172.16.0.1", "192.168.1.1",
+    "100.64.0.1", "::1", "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::",
+    "fd00::1", "fe80::1",
+)  # fmt: skip
+
+
+def _denied(ranges: list[str], address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    for r in ranges:
+        low, _, high = r.partition("-")
+        lo, hi = ipaddress.ip_address(low), ipaddress.ip_address(high or low)
+        if lo.version == ip.version and lo <= ip <= hi:  # type: ignore[operator]
+            return True
+    return False
+
+
+def test_turn_relay_reaches_no_internal_address() -> None:
+    """coturn in compose.yaml and in docs/deploy.md: the same denied ranges, covering every
+    address above, and no TCP relay (failed on the old config: 127.0.0.1, 169.254.169.254,
+    100.64/10 and every IPv6 form were relayed, and TCP relays allowed)."""
+    (coturn,) = [s for n, s in _compose()["services"].items() if n == "coturn"]
+    args = coturn["command"]
+    compose = [a.removeprefix("--denied-peer-ip=") for a in args if "denied-peer-ip" in a]
+    docs = re.findall(r"^denied-peer-ip=(\S+)$", (ROOT / "docs" / "deploy.md").read_text(), re.M)
+    assert compose == docs
+    assert [a for a in NEVER_RELAYED if not _denied(compose, a)] == []
+    assert "--no-tcp-relay" in args
+    assert "no-tcp-relay" in (ROOT / "docs" / "deploy.md").read_text().splitlines()

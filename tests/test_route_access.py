@@ -30,6 +30,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/sessions"): SALES,
     ("GET", "/api/sessions/{session_id}"): SALES,
     ("POST", "/api/sessions/{session_id}/link"): SALES,
+    ("POST", "/api/sessions/{session_id}/link/revoke"): SALES,
     ("POST", "/api/sessions/{session_id}/offer"): SALES,
     ("POST", "/api/sessions/{session_id}/leave"): SALES,
     ("POST", "/api/sessions/{session_id}/node"): SALES,

@@ -5,12 +5,21 @@ fixed sentence, and leaves no participant behind: a good offer still joins after
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Client, RunningServer, new_session_body
+from tests.conftest import (
+    Client,
+    RunningServer,
+    add_test_users,
+    make_settings,
+    new_session_body,
+    start_server,
+    wait_for,
+)
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import make_peer
 
@@ -118,3 +127,103 @@ async def test_a_browser_sized_candidate_list_is_accepted(client_factory: Any) -
     status, body = await sales.post(f"/api/sessions/{sid}/offer", {"type": "offer", "sdp": offer})
     assert status == 200, body
     await sales.post(f"/api/sessions/{sid}/leave")
+
+
+# Candidates no browser of a real call needs the server to check: the server's own
+# loopback (as is and dressed as IPv6), a cloud metadata address, multicast, a host name.
+NEVER_PROBED = (
+    "127.0.0.1",
+    "::ffff:127.0.0.1",
+    "64:ff9b::7f00:1",
+    "2002:7f00:1::1",
+    "::1",
+    "169.254.169.254",
+    "fe80::1",
+    "224.0.0.251",
+    "0.0.0.0",
+    "metadata.internal",
+)
+
+
+def _with_candidates(offer: str, addresses: list[str]) -> str:
+    extra = "".join(
+        f"a=candidate:{700 + i} 1 udp 2122260223 {a} {30000 + i} typ host\r\n"
+        for i, a in enumerate(addresses)
+    )
+    return re.sub(r"(a=mid:[^\r\n]*\r\n)", lambda m: m[1] + extra, offer)
+
+
+@pytest.fixture
+async def open_server(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[RunningServer]:
+    """A server not in loopback mode (its ICE still binds 127.0.0.1 only, so nothing leaves
+    the machine), with ``rtc_private_candidates`` from the test's parameter."""
+    srv = await start_server(
+        make_settings(
+            tmp_path,
+            rtc_loopback_only=False,
+            rtc_host_addresses="127.0.0.1",
+            rtc_private_candidates=request.param,
+        )
+    )
+    await add_test_users(srv.ctx)
+    yield srv
+    await srv.runner.cleanup()
+
+
+def _remote_candidates(srv: RunningServer, sid: str) -> set[str]:
+    """Addresses of the candidates the server's ICE took from the offer (not the
+    peer-reflexive ones it learned from the client's checks)."""
+    room = srv.ctx.rooms.get(sid)
+    assert room is not None
+    pc = room._participants["salesperson"].pc
+    return {
+        c.ip
+        for t in pc.getTransceivers()
+        for c in t.receiver.transport.transport.getRemoteCandidates()
+        if c.type != "prflx"
+    }
+
+
+@pytest.mark.parametrize("open_server", [False, True], indirect=True)
+async def test_offered_candidates_the_server_must_not_probe_are_dropped(
+    open_server: RunningServer,
+) -> None:
+    """Each remote candidate the server's ICE takes is an address it sends STUN checks to.
+    Loopback, link-local, multicast and names never; private ranges only with
+    ``rtc_private_candidates``; at most ``rtc_max_remote_candidates`` (8) per section. The
+    call still connects: the client's checks reach the server from its real address (a
+    peer-reflexive candidate), though its own 127.0.0.1 candidate was dropped. On the old code
+    every candidate was taken (failed there: 0.0.0.0, 127.0.0.1, all twelve 10.x...)."""
+    sales = Client(open_server.url)
+    try:
+        await sales.login("sales1")
+        status, body = await sales.post("/api/sessions", json=new_session_body())
+        assert status == 201, body
+        sid = body["session"]["id"]
+        private = [f"10.9.{i}.1" for i in range(12)]
+        peer = make_peer("salesperson")
+        try:
+            offer = _with_candidates(await peer.offer(), [*NEVER_PROBED, *private])
+            status, body = await sales.post(
+                f"/api/sessions/{sid}/offer", {"type": "offer", "sdp": offer}
+            )
+            assert status == 200, body
+            await peer.accept(body["sdp"])
+            room = open_server.ctx.rooms.get(sid)
+            assert room is not None
+            pc = room._participants["salesperson"].pc
+            await wait_for(lambda: pc.connectionState == "connected")
+            taken = _remote_candidates(open_server, sid)
+        finally:
+            await peer.close()
+        assert not taken & set(NEVER_PROBED), taken
+        taken_private = taken & set(private)
+        if open_server.ctx.settings.rtc_private_candidates:
+            assert taken_private == set(private[:8]), taken
+        else:
+            assert not taken_private, taken
+        await sales.post(f"/api/sessions/{sid}/leave")
+    finally:
+        await sales.close()

@@ -116,6 +116,13 @@ async def offer(request: web.Request) -> web.Response:
     ctx, row = await _session_for_token(request)
     sdp = await sdp_from_request(request, ctx)
     answer = await session_call.join_media(ctx, row, "customer", sdp)
+    if not await link_holds(request):
+        # Revoked while the offer was answered: the revocation's own leave may have come
+        # before this join, so the customer would stay in the call on a revoked link.
+        room = ctx.rooms.get(row.id)
+        if room is not None:
+            await room.leave("customer", reason="link_revoked")
+        raise ApiError("this join link was revoked", code="token_revoked", status=410)
     return web.json_response({"type": "answer", "sdp": answer})
 
 

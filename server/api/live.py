@@ -45,6 +45,22 @@ STREAM_HEADERS = {
     "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
 }
 STREAMS_KEY = web.AppKey("kesu_live_streams", dict[tuple[str, bool], int])
+# The customer's open streams per session, each with the event that cuts it at once (a
+# revoked join link) instead of at its next recheck.
+CUTS_KEY = web.AppKey(
+    "kesu_live_customer_cuts",
+    dict[str, set[tuple[asyncio.Event, "asyncio.Queue[dict[str, Any]]"]]],
+)
+
+
+def cut_customer_streams(app: web.Application, session_id: str) -> int:
+    """End the customer's open live streams of ``session_id`` now; returns how many."""
+    open_streams = app[CUTS_KEY].get(session_id, set())
+    for cut, q in open_streams:
+        cut.set()
+        if q.empty():  # wake the stream; a full queue wakes it anyway
+            q.put_nowait({})
+    return len(open_streams)
 
 
 def _service(ctx: AppContext) -> LiveService:
@@ -76,12 +92,20 @@ async def _stream(
         live.unsubscribe(session_id, q)
         return web.Response(headers=STREAM_HEADERS)
     streams[key] = streams.get(key, 0) + 1
+    cut = asyncio.Event()
+    cuts = request.app[CUTS_KEY]
+    if customer:
+        cuts.setdefault(session_id, set()).add((cut, q))
     try:
-        return await _send(request, live, session_id, customer, q, still)
+        return await _send(request, live, session_id, customer, q, still, cut)
     finally:
         streams[key] -= 1
         if not streams[key]:
             del streams[key]
+        if customer:
+            cuts[session_id].discard((cut, q))
+            if not cuts[session_id]:
+                del cuts[session_id]
 
 
 async def _send(
@@ -91,6 +115,7 @@ async def _send(
     customer: bool,
     q: asyncio.Queue[dict[str, Any]],
     still: Callable[[web.Request], Awaitable[bool]],
+    cut: asyncio.Event,
 ) -> web.StreamResponse:
     resp = web.StreamResponse(headers=STREAM_HEADERS)
     try:
@@ -103,6 +128,8 @@ async def _send(
                 view = await asyncio.wait_for(q.get(), wait_s)
             except TimeoutError:
                 pass
+            if cut.is_set():
+                break  # the join link was revoked: the page's next request gets the 410
             if time.monotonic() - checked >= RECHECK_S:
                 try:
                     holds = await still(request)
@@ -139,5 +166,6 @@ async def customer_live(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app[STREAMS_KEY] = {}
+    app[CUTS_KEY] = {}
     app.router.add_get("/api/sessions/{session_id}/live", sales_live)
     app.router.add_get("/api/join/{token}/live", customer_live)

@@ -72,6 +72,11 @@ OPERATIONS: tuple[Op, ...] = (
        response=s.SessionDetailOut),
     Op("POST", SID + "/link", "The customer's join link and QR code", "sessions", roles=SALES,
        response=s.JoinLinkOut, errors=(400, 401, 403, 404, 409)),
+    Op("POST", SID + "/link/revoke", "Revoke every join link of the session before it "
+       "expires (audited as join_link.revoke): the customer is taken out of the call, their "
+       "live-check streams end, and every request with an old link is 410 token_revoked. "
+       "POST .../link then makes a new link that works", "sessions", roles=SALES,
+       response=s.JoinLinkRevokedOut, body_required=False, errors=(400, 401, 403, 404, 429)),
     Op("POST", SID + "/offer", "Join the call: SDP offer in, answer out", "sessions",
        roles=SALES, body=s.OfferBody, response=s.AnswerOut,
        errors=(400, 401, 403, 404, 409, 410, 413, 429, 503), node_bound=True),
@@ -184,6 +189,7 @@ _STATUS_TEXT = {
         "participant to one call; too_many_live_sessions: calls one salesperson's "
         "sessions hold at once (until one ends); too_many_streams: live streams of one "
         "session; too_many_checks: one self-service node's answer or document checks; "
+        "too_many_revocations: one session's join links revoked 20 times (for good); "
         "busy: a self-service check, an audit verification or two exports run)"
     ),
     503: "At capacity",

@@ -196,9 +196,10 @@ def _stats_period(query: StatsQuery) -> StatsPeriod:
 
 async def stats(request: web.Request) -> web.Response:
     ctx = _ctx(request)
-    require_user(request, REVIEWER)
+    user = require_user(request, REVIEWER)
     period = _stats_period(parse_query(request, StatsQuery))
-    return web.json_response(await review_stats(ctx, period))
+    scope = reviews.institution_scope(user)
+    return web.json_response(await review_stats(ctx, period, scope))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -176,7 +176,12 @@ async def sdp_from_request(request: web.Request, ctx: AppContext) -> str:
 
 
 async def offer(request: web.Request) -> web.Response:
-    ctx, _user, row = await _own_session(request)
+    ctx, user, row = await _own_session(request)
+    if user.role != "admin" and not user.qualified_remote:
+        # R20: a qualification withdrawn after the session was made ends its recording.
+        raise sessions.SessionError(
+            403, "not_qualified", "this salesperson is not qualified for remote recording"
+        )
     sdp = await sdp_from_request(request, ctx)
     answer = await session_call.join_media(ctx, row, "salesperson", sdp)
     return web.json_response({"type": "answer", "sdp": answer})

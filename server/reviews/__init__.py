@@ -12,6 +12,7 @@ from server.reviews.access import (
     REVIEW_STATES,
     ReviewError,
     actor_of,
+    institution_scope,
     load_session,
 )
 from server.reviews.decisions import (
@@ -57,6 +58,7 @@ __all__ = [
     "judge_finding",
     "list_queue",
     "load_review",
+    "institution_scope",
     "load_session",
     "mask_deep",
     "mask_text",

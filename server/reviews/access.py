@@ -30,10 +30,28 @@ def actor_of(user: User) -> str:
     return f"user:{user.username}"
 
 
+def institution_scope(user: User) -> str | None:
+    """The one institution whose sessions ``user`` may review, or None for every one: a
+    reviewer with an institution reviews only sessions made by that institution's
+    salespeople; a reviewer without one (head-office QC, and every reviewer made before
+    institutions scoped anything) and an admin review all."""
+    if user.role == "reviewer" and user.institution:
+        return user.institution
+    return None
+
+
+def check_scope(row: RecordingSession, user: User) -> None:
+    """404 (as if it did not exist) for a session outside ``user``'s institution."""
+    scope = institution_scope(user)
+    if scope is not None and row.institution != scope:
+        raise ReviewError(404, "not_found", "no such session")
+
+
 async def load_session(
-    s: AsyncSession, session_id: str, for_update: bool = False
+    s: AsyncSession, session_id: str, for_update: bool = False, viewer: User | None = None
 ) -> RecordingSession:
-    """The session row, or 404 (also for malformed ids and deleted sessions).
+    """The session row, or 404 (also for malformed ids, deleted sessions and, with
+    ``viewer``, sessions outside the viewer's institution: ``check_scope``).
 
     ``for_update``: locked until the transaction ends, for a review action that checks the
     review state and then moves it on. On PostgreSQL two such transactions run at once and
@@ -44,6 +62,8 @@ async def load_session(
     row = await s.get(RecordingSession, session_id, with_for_update=for_update)
     if row is None or row.deleted_at is not None:
         raise ReviewError(404, "not_found", "no such session")
+    if viewer is not None:
+        check_scope(row, viewer)
     return row
 
 

@@ -133,7 +133,7 @@ async def _judge(
         f = await s.get(FindingRow, finding_id)
         if f is None:
             raise ReviewError(404, "not_found", "no such finding")
-        row = await load_session(s, f.session_id, for_update=True)
+        row = await load_session(s, f.session_id, for_update=True, viewer=user)
         seen.append(row.id)
         await _check_can_act(s, row, user)
         if state == "dismissed" and not comment.strip():
@@ -189,7 +189,7 @@ async def _decide(
     reason = _checked_reason(decision, reason)
     rng = rng or random.Random()
     async with ctx.db.session() as s:
-        row = await load_session(s, session_id, for_update=True)
+        row = await load_session(s, session_id, for_update=True, viewer=user)
         level = await _check_can_act(s, row, user)
         findings = list(
             await s.scalars(select(FindingRow).where(FindingRow.session_id == session_id))

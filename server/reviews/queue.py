@@ -3,7 +3,7 @@ oldest first, with counts per state and per finding code."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inspection.policy import PRODUCT_TYPES
 from server.context import AppContext
-from server.reviews.access import REVIEW_STATES, UNDER_REVIEW, blocked_reason, review_level
+from server.reviews.access import (
+    REVIEW_STATES,
+    UNDER_REVIEW,
+    blocked_reason,
+    institution_scope,
+    review_level,
+)
 from server.reviews.records import person_json, users_of
 from server.sessions import session_json
 from server.store.models import FindingRow, RecordingSession, ReviewDecision, User
@@ -39,6 +45,8 @@ class QueueFilter:
     date_to: date | None = None
     limit: int = 200
     offset: int = 0
+    institution: str | None = None
+    """Only this institution's sessions (set from the reviewer, never from the request)."""
 
 
 def _day_start(d: date) -> datetime:
@@ -48,6 +56,8 @@ def _day_start(d: date) -> datetime:
 def _filtered(query: Select[Any], filt: QueueFilter, with_status: bool) -> Select[Any]:
     """Apply every filter but (optionally) the status one."""
     query = query.where(RecordingSession.deleted_at.is_(None))
+    if filt.institution is not None:
+        query = query.where(RecordingSession.institution == filt.institution)
     if with_status:
         query = query.where(RecordingSession.review_status.in_(STATUS_FILTERS[filt.status]))
     else:
@@ -62,7 +72,10 @@ def _filtered(query: Select[Any], filt: QueueFilter, with_status: bool) -> Selec
         if filt.product in PRODUCT_TYPES:
             query = query.where(RecordingSession.product_type == filt.product)
         else:
-            query = query.where(RecordingSession.product_name.contains(filt.product))
+            # autoescape: "%" or "_" in the filter are characters, not LIKE wildcards.
+            query = query.where(
+                RecordingSession.product_name.contains(filt.product, autoescape=True)
+            )
     if filt.salesperson:
         sp = filt.salesperson
         cond = User.username == sp
@@ -88,7 +101,9 @@ _WAITING_SINCE = func.coalesce(RecordingSession.ended_at, RecordingSession.creat
 
 
 async def list_queue(ctx: AppContext, filt: QueueFilter, user: User) -> dict[str, Any]:
-    """Sessions under review matching ``filt``: most severe first, then oldest; with counts."""
+    """Sessions under review matching ``filt``: most severe first, then oldest; with counts.
+    Only ``user``'s institution's (``institution_scope``)."""
+    filt = replace(filt, institution=institution_scope(user))
     async with ctx.db.read() as s:
         rows = list(
             (

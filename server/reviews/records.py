@@ -103,9 +103,10 @@ class ReviewState:
     people: dict[int, User] = field(default_factory=dict)
 
 
-async def load_review(s: AsyncSession, session_id: str) -> ReviewState:
-    """One session's review data (no audit: callers audit what they do with it)."""
-    row = await load_session(s, session_id)
+async def load_review(s: AsyncSession, session_id: str, viewer: User | None = None) -> ReviewState:
+    """One session's review data (no audit: callers audit what they do with it); 404 for a
+    session outside ``viewer``'s institution."""
+    row = await load_session(s, session_id, viewer=viewer)
     findings = list(
         await s.scalars(
             select(FindingRow)
@@ -139,7 +140,7 @@ async def load_review(s: AsyncSession, session_id: str) -> ReviewState:
 async def review_state(ctx: AppContext, session_id: str, viewer: User) -> ReviewState:
     """Load one session's review data and audit the view (it also starts the review clock)."""
     async with ctx.db.session() as s:
-        state = await load_review(s, session_id)
+        state = await load_review(s, session_id, viewer)
         if state.row.review_status == "none" and viewer.role != "admin":
             # Not in the queue: nothing for a reviewer to see (R18, need to know).
             raise ReviewError(404, "not_found", "this session is not under review")

@@ -156,6 +156,12 @@ async def start_rerecord(
             raise ReviewError(409, "request_closed", "this re-recording request is already handled")
         original = await load_session(s, req.session_id)
         owner = await s.get(User, original.salesperson_id) or user
+        if not owner.qualified_remote:
+            # R20, as for a new session (POST /api/sessions): a re-recording is a new
+            # remote recording, not a way round a qualification that was withdrawn.
+            raise ReviewError(
+                403, "not_qualified", "this salesperson is not qualified for remote recording"
+            )
         req.status = "done"  # claimed in this transaction: a second click gets 409
     new = sessions.NewSession(Policy.from_dict(original.policy), original.template_id)
     try:

@@ -83,7 +83,9 @@ async def negotiate(
     p.out["video"].attach(transceivers["video"].sender)
     p.pc.on("connectionstatechange", partial(on_state, p))
     try:
-        offer = RTCSessionDescription(candidates_for_server(offer_sdp), "offer")
+        offer = RTCSessionDescription(
+            candidates_for_server(offer_sdp, settings.remote_candidates), "offer"
+        )
         await p.pc.setRemoteDescription(offer)
     except RtcError:
         raise

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from aiortc import RTCRtpSender
@@ -22,6 +24,53 @@ _MDNS_CANDIDATE = re.compile(
     r"^a=candidate:\S+ \d+ \S+ \d+ [^ \r\n]+\.local \d+ [^\r\n]*(?:\r?\n|\Z)", re.I | re.M
 )
 _END_OF_CANDIDATES = re.compile(r"^a=end-of-candidates[ \t]*(?:\r?\n|\Z)", re.M)
+
+# Private ranges a remote candidate may name when ``RemoteCandidatePolicy.allow_private``
+# (browser and server on one intranet). Loopback, link-local (169.254.169.254 is a cloud
+# metadata service), multicast, broadcast, unspecified and reserved ranges never are.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+# NAT64's well-known prefix: 64:ff9b::7f00:1 is 127.0.0.1 behind a NAT64 gateway.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+@dataclass(frozen=True)
+class RemoteCandidatePolicy:
+    """Which of an offer's ICE candidates the server's ICE may send STUN checks to.
+
+    Every remote candidate the server takes is an address it sends UDP packets to, named by
+    whoever holds a login or a join link: without a bound, an offer makes the server probe
+    hosts and ports of the sender's choosing on its own networks (request forgery, port
+    scanning). Dropping a candidate costs no connectivity the browser can reach: the
+    browser's checks to the server's candidates arrive from its real address, which ICE
+    then uses as a peer-reflexive candidate (RFC 8445 7.3.1.3).
+    """
+
+    allow_private: bool = False
+    """Also take candidates on private networks (RFC 1918, CGNAT 100.64/10, IPv6 ULA)."""
+    max_per_section: int = 8
+    """Take at most this many (the first ones that pass) per media section."""
+
+    def allows(self, address: str) -> bool:
+        """Whether a candidate naming ``address`` (an IP literal) may be probed."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False  # a host name: aioice refuses it too, but never resolve one
+        if isinstance(ip, ipaddress.IPv6Address):
+            if ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            elif ip.sixtofour is not None:
+                ip = ip.sixtofour
+            elif ip in _NAT64:
+                ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if ip.is_multicast or ip.is_loopback or ip.is_link_local or ip.is_reserved:
+            return False  # multicast counts as "global" for the ipaddress module
+        if ip.is_global:
+            return True
+        return self.allow_private and any(ip in net for net in _PRIVATE_NETWORKS)
 
 
 def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription:
@@ -61,9 +110,11 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
     return parsed
 
 
-def candidates_for_server(offer_sdp: str) -> str:
+def candidates_for_server(offer_sdp: str, policy: RemoteCandidatePolicy | None = None) -> str:
     """``offer_sdp`` as the server's ICE should take it: without mDNS (``*.local``) host
-    candidates and without ``a=end-of-candidates``.
+    candidates, without ``a=end-of-candidates``, and with ``policy`` (if any) applied to
+    each section's candidates (``RemoteCandidatePolicy``; None: loopback-only rooms, whose
+    ICE can reach nothing but loopback anyway).
 
     An mDNS name is answered only on the browser's own network. aioice would resolve it by
     multicasting a query on the server's network, with a name the client chose, and wait up
@@ -77,7 +128,24 @@ def candidates_for_server(offer_sdp: str) -> str:
     peer-reflexive candidate, RFC 8445 7.3.1.3). A browser that never gets through is
     dropped after ``connect_timeout_s`` like any other.
     """
-    return _END_OF_CANDIDATES.sub("", _MDNS_CANDIDATE.sub("", offer_sdp))
+    sdp = _END_OF_CANDIDATES.sub("", _MDNS_CANDIDATE.sub("", offer_sdp))
+    if policy is None:
+        return sdp
+    kept: list[str] = []
+    taken = 0
+    for line in sdp.splitlines(keepends=True):
+        if line.startswith("m="):
+            taken = 0
+        elif line.startswith("a=candidate:"):
+            # foundation component transport priority address port "typ" type ...
+            fields = line.split()
+            if len(fields) < 6 or taken >= policy.max_per_section:
+                continue
+            if not policy.allows(fields[4]):
+                continue
+            taken += 1
+        kept.append(line)
+    return "".join(kept)
 
 
 def offered_codecs(parsed: aiortc_sdp.SessionDescription, kind: str) -> list[str]:

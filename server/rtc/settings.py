@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.rtc.ice import parse_port_range
+from server.rtc.offer import RemoteCandidatePolicy
 from server.rtc.turn import IceServers
 
 AUDIO_CODECS = ("opus",)
@@ -22,6 +23,10 @@ class RtcSettings:
     """Host candidate addresses to offer; empty = every interface (aioice's default)."""
     udp_ports: tuple[int, int] | None = None
     """Inclusive local UDP port range for the server's ICE host candidates; None = any."""
+    private_candidates: bool = False
+    """Let the server's ICE check a browser's candidates on private networks (one intranet)."""
+    max_remote_candidates: int = 8
+    """ICE candidates per offer section the server's ICE checks (the first that pass)."""
     ice: IceServers = IceServers()
     """STUN/TURN servers for the server's connections and for the browsers."""
     video_codecs: tuple[str, ...] = VIDEO_CODECS
@@ -64,6 +69,13 @@ class RtcSettings:
             if hasattr(settings, f"rtc_{name}") and name not in values:
                 values[name] = getattr(settings, f"rtc_{name}")
         return cls(**values)
+
+    @property
+    def remote_candidates(self) -> RemoteCandidatePolicy | None:
+        """Which offered candidates to keep; None in loopback mode (nothing else reachable)."""
+        if self.loopback_only:
+            return None
+        return RemoteCandidatePolicy(self.private_candidates, self.max_remote_candidates)
 
     @property
     def candidate_addresses(self) -> tuple[str, ...] | None:

@@ -63,6 +63,9 @@ class RecordingSession(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     salesperson_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The salesperson's institution when the session was made: a reviewer of an
+    # institution reviews only its sessions (server.reviews.access.institution_scope).
+    institution: Mapped[str] = mapped_column(String(128), default="", index=True)
     customer_name: Mapped[str] = mapped_column(String(64))
     customer_id_number: Mapped[str] = mapped_column(String(18))
     product_name: Mapped[str] = mapped_column(String(128))

@@ -206,6 +206,11 @@ class JoinLinkOut(Out):
     expires_at: int = Field(description="Unix seconds")
 
 
+class JoinLinkRevokedOut(Out):
+    revoked: Literal[True] = True
+    streams_cut: int = Field(description="the customer's live-check streams ended now")
+
+
 class AnswerOut(Out):
     type: Literal["answer"]
     sdp: str

@@ -220,6 +220,19 @@ async function copyLink() {
   }
 }
 
+async function revokeLink() {
+  if (!window.confirm(t("call.revoke_confirm"))) return;
+  const status = $("#copy-status");
+  try {
+    await post(`${base}/link/revoke`);
+    status.hidden = false;
+    status.className = "notice warn";
+    setText(status, "call.link_revoked");
+  } catch (err) {
+    showError($("#page-error"), err);
+  }
+}
+
 async function main() {
   initI18n();
   await requireLogin();
@@ -237,6 +250,7 @@ async function main() {
   $("#prev-node").addEventListener("click", () => goto(nodeIndex() - 1));
   $("#end-call").addEventListener("click", endCall);
   $("#copy-link").addEventListener("click", copyLink);
+  $("#revoke-link").addEventListener("click", revokeLink);
   document.addEventListener("kesu:lang", renderNode);
   if (data.session.status === "ended") {
     showEnded();

@@ -1,0 +1,118 @@
+"""Reviewers of an institution see and act on only the sessions its salespeople made:
+the queue and its counts, the review page, recordings and thumbnails, judgements,
+decisions and the statistics. Another institution's session is 404, as if it did not
+exist, and a refused action changes nothing. A reviewer without an institution and an
+admin see every institution. On the old code rev1 (示例人寿) listed, opened and judged
+乙保险's session (failed there: the queue held both sessions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from server.store.models import FindingRow, RecordingSession, ReviewDecision, User
+from tests.conftest import Client, RunningServer, password_hash
+from tests.review_fixtures import BuiltSession, build_session
+
+OTHER = "乙保险"
+
+
+async def _add_users(srv: RunningServer) -> None:
+    async with srv.ctx.db.session() as s:
+        for name, role, institution in (
+            ("sales_b", "salesperson", OTHER),
+            ("rev_b", "reviewer", OTHER),
+            ("rev_hq", "reviewer", ""),
+        ):
+            s.add(
+                User(
+                    username=name,
+                    role=role,
+                    password_hash=password_hash(),
+                    display_name=name,
+                    institution=institution,
+                )
+            )
+
+
+async def _queue_ids(client: Client) -> set[str]:
+    status, body = await client.get("/api/review/queue?status=all")
+    assert status == 200, body
+    assert body["total"] == len(body["sessions"])
+    return {s["id"] for s in body["sessions"]}
+
+
+async def _untouched(srv: RunningServer, built: BuiltSession) -> None:
+    async with srv.ctx.db.read() as s:
+        states = set(
+            await s.scalars(
+                select(FindingRow.review_state).where(FindingRow.session_id == built.id)
+            )
+        )
+        decisions = list(
+            await s.scalars(select(ReviewDecision).where(ReviewDecision.session_id == built.id))
+        )
+        row = await s.get(RecordingSession, built.id)
+    assert states == {"open"} and not decisions
+    assert row is not None and row.review_status == "queued"
+
+
+async def test_reviewers_see_only_their_institutions_sessions(
+    server: RunningServer, client_factory: Any
+) -> None:
+    await _add_users(server)
+    mine = await build_session(server.ctx, salesperson="sales1")  # 示例人寿
+    theirs = await build_session(server.ctx, salesperson="sales_b")
+    async with server.ctx.db.read() as s:
+        row = await s.get(RecordingSession, theirs.id)
+    assert row is not None and row.institution == OTHER
+
+    rev1: Client = await client_factory("rev1")
+    assert await _queue_ids(rev1) == {mine.id}
+    status, body = await rev1.get("/api/review/queue?status=all")
+    assert sum(body["counts"]["by_status"].values()) == 1
+    status, body = await rev1.get("/api/review/stats?tz=480")
+    assert status == 200 and body["sessions"] == 1, body
+
+    refused: list[tuple[str, str, Any]] = [
+        ("GET", f"/api/review/sessions/{theirs.id}", None),
+        ("POST", f"/api/review/findings/{theirs.finding_ids[0]}", {"state": "confirmed"}),
+        ("POST", f"/api/review/sessions/{theirs.id}/decision", {"decision": "approve"}),
+        ("GET", f"/api/media/{theirs.id}/{_segment(server, theirs)}", None),
+    ]
+    for method, path, body_in in refused:
+        status, body = await rev1.request(method, path, json=body_in)
+        assert status == 404, (path, body)
+        assert body["error"]["code"] == "not_found", body
+    await _untouched(server, theirs)
+    status, body = await rev1.get(f"/api/review/sessions/{mine.id}")
+    assert status == 200, body
+
+    rev_b: Client = await client_factory("rev_b")
+    assert await _queue_ids(rev_b) == {theirs.id}
+    status, body = await rev_b.get(f"/api/review/sessions/{mine.id}")
+    assert status == 404, body
+    status, body = await rev_b.get(f"/api/review/sessions/{theirs.id}")
+    assert status == 200, body
+    thumbs = [f["thumbnail_url"] for f in body["findings"] if f["thumbnail_url"]]
+    assert thumbs
+    status, _ = await rev_b.get(thumbs[0])
+    assert status == 200
+    status, body = await rev1.get(thumbs[0])
+    assert status == 404, body
+    status, body = await rev_b.post(
+        f"/api/review/findings/{theirs.finding_ids[0]}", {"state": "confirmed"}
+    )
+    assert status == 200, body
+
+    for everyone in ("rev_hq", "admin"):
+        c: Client = await client_factory(everyone)
+        assert await _queue_ids(c) == {mine.id, theirs.id}, everyone
+        status, body = await c.get(f"/api/review/sessions/{theirs.id}")
+        assert status == 200, body
+
+
+def _segment(srv: RunningServer, built: BuiltSession) -> str:
+    sdir = srv.ctx.settings.sessions_dir / built.id
+    return sorted(p.name for p in sdir.glob("*.mkv"))[0]
