@@ -99,13 +99,15 @@ async def test_a_double_tap_takes_one_step(
 
     # Step one's 下一步, tapped twice: step two is announced and its 下一步 shown in the same
     # place before the second tap, which must not take it.
-    await expect(page.locator("#ss-next")).to_be_enabled()
+    await expect(page.locator("#ss-next")).to_be_visible()
+    await expect(page.locator("#ss-next")).to_be_enabled()  # taken 0.5 s after it shows
     await double_tap(page, "#ss-next", "#ss-next")
     await expect(title).to_have_text("第二步")
     await expect(status_line).to_have_text("请您朗读以上内容，读完后点击“下一步”")
     assert sent.count("node") == 2, sent  # one and two, not three
 
     # By keyboard: Enter on step two's 下一步, and the focus is on step three's.
+    await expect(page.locator("#ss-next")).to_be_visible()
     await page.locator("#ss-next").focus()
     await expect(page.locator("#ss-next")).to_be_enabled()
     await page.keyboard.press("Enter")
@@ -114,6 +116,7 @@ async def test_a_double_tap_takes_one_step(
 
     # Step three's 下一步, tapped twice: 拍摄 appears at once where it was; the second tap
     # must not send a still before the card is held up.
+    await expect(page.locator("#ss-next")).to_be_visible()
     await expect(page.locator("#ss-next")).to_be_enabled()
     await double_tap(page, "#ss-next", "#ss-capture")
     await expect(status_line).to_have_text("请将身份证正面对准镜头，然后点击“拍摄”")
