@@ -165,6 +165,7 @@ async function enterCall() {
     post,
     onState: renderRtcState,
     onFatal: fail,
+    onStream: (stream) => (state.stream = stream), // the devices opened again mid-call
   });
   state.call = call;
   if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500, () => {});

@@ -68,7 +68,18 @@ function renderRtcState(value) {
 async function connect() {
   $("#local-video").srcObject = state.stream;
   // Made once: 重试 after a failed first connection connects the same call again.
-  if (!state.call) state.call = startSessionCall({ stream: state.stream, base, role: "customer", get, post, onState: renderRtcState, onFatal: fail });
+  if (!state.call) {
+    state.call = startSessionCall({
+      stream: state.stream,
+      base,
+      role: "customer",
+      get,
+      post,
+      onState: renderRtcState,
+      onFatal: fail,
+      onStream: (stream) => (state.stream = stream), // the devices opened again mid-call
+    });
+  }
   await state.call.connect();
   for (let i = 0; i < 100; i++) {
     const live = await get(`${base}/state`);
