@@ -9,7 +9,7 @@ import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, el, showOnly, entryLoaded } from "./ui.js";
+import { $, el, showOnly, showView, entryLoaded } from "./ui.js";
 import { loadJoinInfo } from "./join_info.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
@@ -214,7 +214,7 @@ function summaryItems(nodes) {
 async function showSummary() {
   const { nodes } = await untilDone(() => get(`${base}/summary`)); // still on the last step
   $("#summary").replaceChildren(...summaryItems(nodes));
-  showOnly(VIEWS, "view-summary");
+  showView(VIEWS, "view-summary");
   let done = null;
   while (!done) {
     await pressed($("#ss-finish"));
@@ -231,7 +231,7 @@ async function showSummary() {
   }
   $("#rec").hidden = true;
   $("#summary-done").replaceChildren(...summaryItems(done.nodes));
-  showOnly(VIEWS, "view-done");
+  showView(VIEWS, "view-done");
 }
 
 async function run() {
@@ -252,7 +252,7 @@ async function run() {
     }
   }
   showError($("#page-error"), null);
-  showOnly(VIEWS, "view-step");
+  showView(VIEWS, "view-step");
   await untilDone(connect);
   const script = state.info.script;
   for (let i = 0; i < script.length; i++) await untilDone(() => runStep(script[i], i, script.length));
