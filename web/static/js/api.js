@@ -99,6 +99,30 @@ export function retryable(err) {
   return err.status === 0 || err.status >= 500 || err.status === 408 || err.status === 429;
 }
 
+/** The page's first requests, fn (login, then its data): resolves to fn's answer. When fn
+ * fails in a way trying again may help (the network, a timeout, a proxy's 502), the page says
+ * so in #page-error and its 重试 (#load-retry) runs fn again, instead of a page that only a
+ * reload brings back (a salesperson mid-call, a reviewer with filters set, lose their place
+ * on a reload). Any other failure (the session is not yours, the link expired) is thrown. */
+export async function firstLoad(fn) {
+  const error = document.getElementById("page-error");
+  const retry = document.getElementById("load-retry");
+  for (;;) {
+    try {
+      const out = await fn();
+      showError(error, null);
+      return out;
+    } catch (err) {
+      if (!retry || !retryable(err)) throw err;
+      showError(error, err);
+      retry.hidden = false;
+      await new Promise((resolve) => retry.addEventListener("click", resolve, { once: true }));
+      retry.hidden = true;
+      showError(error, null);
+    }
+  }
+}
+
 /** The translation key (and its values) that says err in the page's language, or null. */
 function errorKey(err) {
   if (err instanceof ApiError) {

@@ -1,7 +1,7 @@
 // Salesperson's call page: own camera + the customer's video, connection and consent status,
 // the script as a teleprompter (each step POSTed so the server stamps it), and ending the recording.
 
-import { get, post, requireLogin, showError } from "./api.js";
+import { firstLoad, get, post, requireLogin, showError } from "./api.js";
 import { formatTime, has, initI18n, setText, t } from "./i18n.js";
 import { confirmEnd, mountLive } from "./live.js";
 import { productsLabel } from "./products.js";
@@ -235,8 +235,11 @@ async function revokeLink() {
 
 async function main() {
   initI18n();
-  await requireLogin();
-  const data = await get(base);
+  // 重试 on the page when these fail (a salesperson about to call should not have to reload).
+  const data = await firstLoad(async () => {
+    await requireLogin();
+    return get(base);
+  });
   state.script = data.script;
   state.current = data.session.current_node;
   setText($("#session-info"), "call.session_info", { customer: data.session.customer_name, product: productsLabel(data.session) });

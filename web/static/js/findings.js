@@ -3,7 +3,7 @@
 // re-recording request with what must be recorded again. Data: GET /api/sessions/{id}/findings,
 // which answers 404 for a session that is not the user's.
 
-import { get, requireLogin, showError } from "./api.js";
+import { firstLoad, get, requireLogin, showError } from "./api.js";
 import { addStrings, formatTime, has, initI18n, lang, setText, t } from "./i18n.js";
 import { productsLabel } from "./products.js";
 import { rerecordStart } from "./rerecord_start.js";
@@ -206,9 +206,17 @@ function render() {
 
 async function main() {
   initI18n();
-  const user = await requireLogin();
-  setText($("#who"), "sales.greeting", { name: user.display_name, institution: user.institution || "—" });
-  data = await get(`/api/sessions/${encodeURIComponent(sessionId)}/findings`);
+  const loading = $("#summary").firstElementChild; // 加载中…, again while 重试 runs
+  data = await firstLoad(async () => {
+    loading.hidden = false;
+    try {
+      const user = await requireLogin();
+      setText($("#who"), "sales.greeting", { name: user.display_name, institution: user.institution || "—" });
+      return await get(`/api/sessions/${encodeURIComponent(sessionId)}/findings`);
+    } finally {
+      loading.hidden = true;
+    }
+  });
   document.addEventListener("kesu:lang", render);
   render();
 }

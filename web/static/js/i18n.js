@@ -233,6 +233,7 @@ const STRINGS = {
     "media.in_app": "当前应用内置的浏览器无法使用摄像头进行视频双录。请点右上角“···”，选择“在浏览器打开”，用手机自带的浏览器继续。",
     "media.unsupported": "您的浏览器不支持视频通话。请用手机自带的浏览器（或最新版 Chrome、Safari）打开此链接。",
     "media.failed": "无法打开摄像头或麦克风（{message}）。请刷新页面重试，或换用手机自带的浏览器。",
+    "media.lost": "摄像头或麦克风断开了（可能被拔出，或被电话等其他应用占用），录制的画面或声音已中断。请检查设备或关闭其他应用，页面会自动重新连接；如未恢复，请点“重新连接”或刷新页面。",
     "join.enter": "进入通话",
     "join.remote": "销售人员",
     "join.local": "我",
@@ -482,6 +483,7 @@ const STRINGS = {
     "media.unsupported":
       "This browser cannot make video calls. Open the link in the phone's own browser (or a current Chrome or Safari).",
     "media.failed": "Cannot open the camera or microphone ({message}). Reload the page, or use the phone's own browser.",
+    "media.lost": "The camera or microphone stopped (unplugged, or taken by a phone call or another app): the recording's picture or sound is interrupted. Check the device or close the other app; the page reconnects by itself. If it does not, press Reconnect or reload the page.",
     "join.enter": "Join the call",
     "join.remote": "Salesperson",
     "join.local": "Me",

@@ -5,7 +5,7 @@ import { ApiError, get, post, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, poll, showOnly, entryLoaded } from "./ui.js";
+import { $, poll, showView, entryLoaded } from "./ui.js";
 import { loadJoinInfo } from "./join_info.js";
 import { mountCustomerPrompts } from "./live_customer.js";
 
@@ -15,7 +15,7 @@ const VIEWS = ["view-loading", "view-consent", "view-declined", "view-check", "v
 const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false };
 
 function show(view, step) {
-  showOnly(VIEWS, view);
+  showView(VIEWS, view);
   for (let i = 1; i <= 3; i++) $(`#step-${i}`).className = i <= step ? "active" : "";
   window.scrollTo(0, 0);
 }
@@ -165,6 +165,7 @@ async function enterCall() {
     post,
     onState: renderRtcState,
     onFatal: fail,
+    onStream: (stream) => (state.stream = stream), // the devices opened again mid-call
   });
   state.call = call;
   if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500, () => {});

@@ -1,6 +1,6 @@
 // The QC queue: most severe first, then oldest; filters in the URL so a view can be shared.
 
-import { get, showError } from "./api.js";
+import { firstLoad, get, showError } from "./api.js";
 import { formatTime, setText, t } from "./i18n.js";
 import { badge, codeLabel, since, startReviewerPage } from "./review_common.js";
 import { FINDING_CODES } from "./review_i18n.js";
@@ -108,19 +108,24 @@ function render(data, params) {
   $("#rows").replaceChildren(...data.sessions.map(row));
 }
 
-async function load(push = false) {
+async function fetchQueue(push = false) {
   const params = query();
   if (push) history.replaceState(null, "", params.toString() ? `?${params}` : location.pathname);
+  render(await get(`/api/review/queue?${params}`), params);
+}
+
+async function load(push = false) {
   showError($("#page-error"), null);
   try {
-    render(await get(`/api/review/queue?${params}`), params);
+    await fetchQueue(push);
+    $("#load-retry").hidden = true; // the first load's 重试 is no longer needed
   } catch (err) {
     showError($("#page-error"), err);
   }
 }
 
 async function main() {
-  await startReviewerPage();
+  await firstLoad(startReviewerPage);
   fillCodes();
   fillForm(new URLSearchParams(location.search));
   $("#filters").addEventListener("submit", (e) => {
@@ -133,7 +138,7 @@ async function main() {
     fillCodes();
     if (last) render(...last);
   });
-  await load();
+  await firstLoad(fetchQueue); // the filters' own 筛选 says its errors (load)
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));

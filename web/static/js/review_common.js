@@ -5,9 +5,22 @@ import { initI18n, t } from "./i18n.js";
 import "./review_i18n.js";
 import { el } from "./ui.js";
 
-/** Log in (reviewers and admins only), wire the top bar; resolves to the user. */
+let wired = false;
+
+/** Log in (reviewers and admins only), wire the top bar; resolves to the user. Run again by
+ * the page's 重试 (firstLoad) when the login check failed: the top bar is wired once. */
 export async function startReviewerPage() {
-  initI18n();
+  if (!wired) {
+    wired = true;
+    initI18n();
+    const logout = document.getElementById("logout");
+    if (logout) {
+      logout.addEventListener("click", async () => {
+        await post("/api/logout").catch(() => {});
+        location.assign("/login");
+      });
+    }
+  }
   const user = await requireLogin();
   if (user.role !== "reviewer" && user.role !== "admin") {
     location.assign("/");
@@ -15,13 +28,6 @@ export async function startReviewerPage() {
   }
   const who = document.getElementById("who");
   if (who) who.textContent = `${user.display_name}${user.institution ? `（${user.institution}）` : ""}`;
-  const logout = document.getElementById("logout");
-  if (logout) {
-    logout.addEventListener("click", async () => {
-      await post("/api/logout").catch(() => {});
-      location.assign("/login");
-    });
-  }
   return user;
 }
 

@@ -1,7 +1,7 @@
 // One session under review: synced videos, timeline, transcript that follows playback,
 // findings with evidence and confirm/dismiss, and the decision (一审 / 二审).
 
-import { get, post, showError } from "./api.js";
+import { firstLoad, get, post, showError } from "./api.js";
 import { formatTime, lang, setText, t } from "./i18n.js";
 import { badge, codeLabel, startReviewerPage } from "./review_common.js";
 import { clock, findingMessage } from "./review_i18n.js";
@@ -315,7 +315,7 @@ async function load() {
 }
 
 async function main() {
-  await startReviewerPage();
+  await firstLoad(startReviewerPage);
   $("#play").addEventListener("click", () => player.toggle());
   $("#speed").addEventListener("change", (e) => player.setRate(Number(e.target.value)));
   for (const b of document.querySelectorAll("#mode button")) b.addEventListener("click", () => setMode(b.dataset.mode));
@@ -328,7 +328,7 @@ async function main() {
       player.toggle();
     }
   });
-  await load();
+  await firstLoad(load);
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));

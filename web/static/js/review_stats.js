@@ -1,6 +1,6 @@
 // Review statistics with plots drawn here as inline SVG (no chart library).
 
-import { get, showError } from "./api.js";
+import { firstLoad, get, showError } from "./api.js";
 import { t } from "./i18n.js";
 import { codeLabel, startReviewerPage } from "./review_common.js";
 import { $, el, entryLoaded } from "./ui.js";
@@ -113,27 +113,32 @@ function render(d) {
   $("#p-to").value = d.period.to;
 }
 
-async function load() {
+async function fetchStats() {
   const params = new URLSearchParams({ tz: String(-new Date().getTimezoneOffset()) });
   if ($("#p-from").value) params.set("from", $("#p-from").value);
   if ($("#p-to").value) params.set("to", $("#p-to").value);
+  render(await get(`/api/review/stats?${params}`));
+}
+
+async function load() {
   showError($("#page-error"), null);
   try {
-    render(await get(`/api/review/stats?${params}`));
+    await fetchStats();
+    $("#load-retry").hidden = true; // the first load's 重试 is no longer needed
   } catch (err) {
     showError($("#page-error"), err);
   }
 }
 
 async function main() {
-  await startReviewerPage();
+  await firstLoad(startReviewerPage);
   $("#period").addEventListener("submit", (e) => {
     e.preventDefault();
     load();
   });
   $("#apply").disabled = false; // disabled in the HTML until this handler is on (docs/browsers.md)
   document.addEventListener("kesu:lang", () => last && render(last));
-  await load();
+  await firstLoad(fetchStats); // 更新 says its own errors (load)
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));

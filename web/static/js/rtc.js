@@ -125,6 +125,7 @@ function unreachable(err) {
 export class MediaCall {
   constructor({
     stream, offer, leave, ping = null, iceServers = async () => [], autoRejoin = true, maxAttempts = 8,
+    reopenMedia = null,
   }) {
     // Not an EventTarget subclass: `new EventTarget()` needs Safari 14, and customers' phones
     // may be older. Listeners get {type, detail}, like a CustomEvent.
@@ -151,6 +152,45 @@ export class MediaCall {
     this._heartbeat = null;
     this._rtts = []; // ms of the last few heartbeats and offers that were answered
     this._onPageHide = () => this.close({ notify: true, keepalive: true });
+    // () => Promise<MediaStream>: the camera and microphone again, after one of them ended
+    // mid-call (unplugged, taken by another app, the phone's call): see _watchTracks.
+    this._reopenMedia = reopenMedia;
+    this._watchTracks();
+  }
+
+  /** A camera or microphone that ends mid-call (unplugged, a Bluetooth headset gone, taken by
+   * another app) sends nothing more, and the page said nothing: the other party saw a frozen
+   * picture and the recording went on with voice alone. Say so ("devicelost") and rejoin
+   * with the devices opened again; while they cannot be opened the old connection stays and
+   * the rejoin is retried with back-off (a device plugged back in is taken up). */
+  _watchTracks() {
+    const stream = this.stream;
+    for (const track of stream.getTracks()) {
+      track.addEventListener("ended", () => {
+        if (this.closed || stream !== this.stream) return; // our own stop, or an old stream
+        this._emit("devicelost", track.kind);
+        if (this._reopenMedia) {
+          this.attempt = 0;
+          this._scheduleRejoin(0, true);
+        }
+      });
+    }
+  }
+
+  _deviceGone() {
+    return Boolean(this._reopenMedia) && this.stream.getTracks().some((t) => t.readyState !== "live");
+  }
+
+  /** Open the devices again when one of this.stream's tracks has ended; throws (leaving the
+   * current connection as it is) while they cannot be opened. */
+  async _freshMedia() {
+    if (!this._deviceGone()) return;
+    const fresh = await this._reopenMedia();
+    const old = this.stream;
+    this.stream = fresh;
+    for (const track of old.getTracks()) track.stop();
+    this._watchTracks();
+    this._emit("stream", fresh);
   }
 
   addEventListener(type, fn) {
@@ -323,8 +363,10 @@ export class MediaCall {
   }
 
   async _rejoinLoop(force = false) {
-    // force: the server says we are gone even though our side still looks connected.
-    if (this.closed || (!force && this.pc && this.pc.connectionState === "connected")) return;
+    // force: the server says we are gone even though our side still looks connected; so does
+    // a device that ended (the retries after the first attempt are not forced).
+    const up = this.pc && this.pc.connectionState === "connected" && !this._deviceGone();
+    if (this.closed || (!force && up)) return;
     // Unreachable server: spend no attempt; the heartbeat rejoins as soon as it answers.
     if (this.serverUnreachable) return;
     if (this.attempt >= this.maxAttempts) {
@@ -349,6 +391,7 @@ export class MediaCall {
 
   /** Leave the server side of the old connection (it may still think we are there), connect again. */
   async rejoin() {
+    await this._freshMedia();
     this._dropPc();
     try {
       await this._leave({ keepalive: false });
@@ -455,9 +498,10 @@ export function playWithSound(video) {
  * A call on one session's media endpoints (`${base}/offer`, `${base}/leave`), its remote
  * picture shown in `#remote-video`. Both pages (salesperson and customer) use it.
  */
-export function startSessionCall({ stream, base, role, get, post, onState, onFatal }) {
+export function startSessionCall({ stream, base, role, get, post, onState, onFatal, onStream = () => {} }) {
   const call = new MediaCall({
     stream,
+    reopenMedia: openLocalMedia,
     offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }).catch(goToHolder),
     leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
     ping: async ({ signal }) => {
@@ -476,6 +520,18 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
     playWithSound(video);
   });
   call.addEventListener("fatal", (e) => onFatal(e.detail));
+  call.addEventListener("devicelost", () => {
+    const err = new Error("a camera or microphone stopped during the call");
+    err.name = "DeviceLost";
+    err.i18nKey = "media.lost";
+    onFatal(err);
+  });
+  call.addEventListener("stream", (e) => {
+    document.querySelector("#local-video").srcObject = e.detail;
+    onStream(e.detail);
+    const box = document.querySelector("#page-error");
+    if (box && box.dataset.i18n === "media.lost") box.hidden = true; // the devices are back
+  });
   call.addEventListener("giveup", () => onState("failed"));
   call.addEventListener("interrupted", (e) => {
     document.querySelector("#rtc-banner").hidden = !e.detail;

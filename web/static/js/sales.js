@@ -1,7 +1,7 @@
 // Salesperson's home: list of my sessions, the create form (validated here first), and the
 // join link with its QR code once a session exists.
 
-import { ApiError, get, post, requireLogin, showError } from "./api.js";
+import { ApiError, firstLoad, get, post, requireLogin, showError } from "./api.js";
 import { formatTime, initI18n, setText, t } from "./i18n.js";
 import { idNumberProblem } from "./idcheck.js";
 import { productsLabel, setupProducts } from "./products.js";
@@ -234,20 +234,18 @@ async function loadSessions() {
   $("#sessions-empty").hidden = sessions.length > 0;
 }
 
+async function loadTemplates() {
+  const answer = await get("/api/templates");
+  templates = answer.templates;
+  fillTemplates();
+  products.refresh();
+}
+
 async function main() {
   initI18n();
-  const user = await requireLogin();
-  setText($("#who"), "sales.greeting", { name: user.display_name, institution: user.institution || "—" });
-  $("#logout").addEventListener("click", async () => {
-    await post("/api/logout").catch(() => {});
-    location.assign("/login");
-  });
   const form = $("#create-form");
   products = setupProducts(form, () => templates);
   form.addEventListener("submit", create);
-  // Disabled in the HTML until now: sent before this handler, the browser posted the form
-  // itself and showed the server's raw refusal (a slow /api/me under load).
-  $("#create-submit").disabled = false;
   form.product_type.addEventListener("change", fillTemplates);
   // A field's error goes away as soon as it is edited (not on blur: moving the layout under a
   // pressed button would swallow the click).
@@ -259,15 +257,27 @@ async function main() {
   $("#copy-link").addEventListener("click", copyLink);
   $("#close-link").addEventListener("click", () => ($("#link-panel").hidden = true));
   $("#refresh").addEventListener("click", () => loadSessions().catch((err) => showError($("#page-error"), err)));
+  $("#logout").addEventListener("click", async () => {
+    await post("/api/logout").catch(() => {});
+    location.assign("/login");
+  });
   // Language switch: rebuild rows whose text mixes several strings.
   document.addEventListener("kesu:lang", () => loadSessions().catch(() => {}));
-  templatesLoaded = get("/api/templates").then((answer) => {
-    templates = answer.templates;
-    fillTemplates();
-    products.refresh();
+  // Login, templates and list: 重试 on the page when one of them fails (firstLoad).
+  let templatesReady = false;
+  await firstLoad(async () => {
+    const user = await requireLogin();
+    setText($("#who"), "sales.greeting", { name: user.display_name, institution: user.institution || "—" });
+    // Disabled in the HTML until now: sent before this handler, the browser posted the form
+    // itself and showed the server's raw refusal (a slow /api/me under load).
+    $("#create-submit").disabled = false;
+    if (!templatesReady) {
+      templatesLoaded = loadTemplates();
+      await templatesLoaded;
+      templatesReady = true;
+    }
+    await loadSessions();
   });
-  await templatesLoaded;
-  await loadSessions();
 }
 
 main().catch((err) => showError(document.getElementById("page-error"), err));

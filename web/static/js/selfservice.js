@@ -9,7 +9,7 @@ import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, el, showOnly, entryLoaded } from "./ui.js";
+import { $, el, showOnly, showView, entryLoaded } from "./ui.js";
 import { loadJoinInfo } from "./join_info.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
@@ -29,19 +29,33 @@ function status(key, vars = {}, cls = "") {
   setText(box, key, vars);
 }
 
+// 下一步, 拍摄 and 重试 take each other's place in one row: the second tap of a quick double
+// tap (or a held Enter key) reached the button shown after the first one, which skipped a
+// step unread or took a still before the card was held up. A button is taken only once it
+// has been on screen DOUBLE_TAP_MS (aria-disabled until then: announced, not greyed), and
+// never by a tap counted as the second of a double tap.
+const DOUBLE_TAP_MS = 500;
+let pressedByKey = false; // the last press was Enter/Space: keep the keyboard's place
+const arming = new Map(); // button -> its timer (a step run again shows it anew)
+
 /** Show a button and resolve when it is pressed (then hide it again). */
 function pressed(button) {
   button.hidden = false;
   button.disabled = false;
+  button.setAttribute("aria-disabled", "true");
+  clearTimeout(arming.get(button));
+  arming.set(button, setTimeout(() => button.removeAttribute("aria-disabled"), DOUBLE_TAP_MS));
+  // The pressed button was hidden, so focus fell to the page: give it to the one in its place.
+  if (pressedByKey && (!document.activeElement || document.activeElement === document.body)) button.focus();
   return new Promise((resolve) => {
-    button.addEventListener(
-      "click",
-      () => {
-        button.hidden = true;
-        resolve();
-      },
-      { once: true },
-    );
+    const onClick = (event) => {
+      if (event.detail > 1 || button.getAttribute("aria-disabled") === "true") return;
+      pressedByKey = event.detail === 0;
+      button.removeEventListener("click", onClick);
+      button.hidden = true;
+      resolve();
+    };
+    button.addEventListener("click", onClick);
   });
 }
 
@@ -54,7 +68,18 @@ function renderRtcState(value) {
 async function connect() {
   $("#local-video").srcObject = state.stream;
   // Made once: 重试 after a failed first connection connects the same call again.
-  if (!state.call) state.call = startSessionCall({ stream: state.stream, base, role: "customer", get, post, onState: renderRtcState, onFatal: fail });
+  if (!state.call) {
+    state.call = startSessionCall({
+      stream: state.stream,
+      base,
+      role: "customer",
+      get,
+      post,
+      onState: renderRtcState,
+      onFatal: fail,
+      onStream: (stream) => (state.stream = stream), // the devices opened again mid-call
+    });
+  }
   await state.call.connect();
   for (let i = 0; i < 100; i++) {
     const live = await get(`${base}/state`);
@@ -189,7 +214,7 @@ function summaryItems(nodes) {
 async function showSummary() {
   const { nodes } = await untilDone(() => get(`${base}/summary`)); // still on the last step
   $("#summary").replaceChildren(...summaryItems(nodes));
-  showOnly(VIEWS, "view-summary");
+  showView(VIEWS, "view-summary");
   let done = null;
   while (!done) {
     await pressed($("#ss-finish"));
@@ -206,7 +231,7 @@ async function showSummary() {
   }
   $("#rec").hidden = true;
   $("#summary-done").replaceChildren(...summaryItems(done.nodes));
-  showOnly(VIEWS, "view-done");
+  showView(VIEWS, "view-done");
 }
 
 async function run() {
@@ -227,7 +252,7 @@ async function run() {
     }
   }
   showError($("#page-error"), null);
-  showOnly(VIEWS, "view-step");
+  showView(VIEWS, "view-step");
   await untilDone(connect);
   const script = state.info.script;
   for (let i = 0; i < script.length; i++) await untilDone(() => runStep(script[i], i, script.length));

@@ -55,6 +55,20 @@ export function showOnly(ids, visible) {
   for (const id of ids) document.getElementById(id).hidden = id !== visible;
 }
 
+/** showOnly, then, when the focus was lost with the view it was in (a pressed button hidden:
+ * it falls to the page), give it to the new view's heading, so that a screen reader reads
+ * where the customer is now and Tab goes on from there, not from the top of the page. */
+export function showView(ids, visible) {
+  const before = document.activeElement;
+  showOnly(ids, visible);
+  const lost = !before || before === document.body || before.closest("[hidden]");
+  const view = document.getElementById(visible);
+  if (!lost || !view) return;
+  const target = view.querySelector("h1, h2") || view;
+  if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+  target.focus();
+}
+
 /** Parse an SVG document from the server and return a detached, script-free <svg> element. */
 export function svgElement(text) {
   const doc = new DOMParser().parseFromString(text, "image/svg+xml");
