@@ -156,25 +156,7 @@ def load_session_dir(
     if template is None and (path / "template.yaml").is_file():
         template = path / "template.yaml"
     template_obj = _load_template(str(template or meta.get("template_id") or ""))
-    tracks: dict[str, list[Track]] = {p: [] for p in PARTICIPANTS}
-    for seg in _objects(meta, "segments", meta_path):
-        who, file = seg.get("participant"), seg.get("file")
-        if who not in tracks or not file:
-            continue
-        media = path / str(file)
-        if media.is_file() and media.stat().st_size > 0:
-            size, end = seg.get("bytes"), seg.get("end_s")
-            tracks[who].append(
-                Track(
-                    who,
-                    media,
-                    _float(seg.get("start_s")),
-                    size if isinstance(size, int) and seg.get("status") == "finished" else None,
-                    float(end) if isinstance(end, int | float) else None,
-                )
-            )
-        else:
-            log.warning("segment %s listed in metadata is missing or empty", media)
+    tracks = _tracks(meta, path, meta_path)
     markers = [
         NodeMarker(str(e["node"]), _float(e.get("t_s")))
         for e in _objects(meta, "events", meta_path)
@@ -205,6 +187,31 @@ def load_session_dir(
         mode=str(meta.get("mode") or "two_party"),
         product_templates=_product_templates(policy, path),
     )
+
+
+def _tracks(meta: dict[str, Any], path: Path, meta_path: Path) -> dict[str, list[Track]]:
+    """Each participant's segments that are on disk and not empty, in metadata order; a
+    size only for a finished segment (a live one may still grow)."""
+    tracks: dict[str, list[Track]] = {p: [] for p in PARTICIPANTS}
+    for seg in _objects(meta, "segments", meta_path):
+        who, file = seg.get("participant"), seg.get("file")
+        if who not in tracks or not file:
+            continue
+        media = path / str(file)
+        if media.is_file() and media.stat().st_size > 0:
+            size, end = seg.get("bytes"), seg.get("end_s")
+            tracks[who].append(
+                Track(
+                    who,
+                    media,
+                    _float(seg.get("start_s")),
+                    size if isinstance(size, int) and seg.get("status") == "finished" else None,
+                    float(end) if isinstance(end, int | float) else None,
+                )
+            )
+        else:
+            log.warning("segment %s listed in metadata is missing or empty", media)
+    return tracks
 
 
 def _product_templates(policy: Policy, base: Path) -> dict[str, Template]:

@@ -114,6 +114,33 @@ class Session:
                 track.stop()
 
 
+def video_counts(sessions: list[Session], closed: dict[str, Any]) -> dict[str, int]:
+    """Video frames of every session and party: sent by the peers, received, recorded,
+    dropped and skipped by the server (its rooms' history at close), received by the other
+    party, and keyframes sent on the server's request."""
+    sent = received = forwarded_got = recorded = relay_dropped = relay_skipped = keyframes = 0
+    for s in sessions:
+        history = {h["role"]: h for h in closed[s.sid]["history"]}
+        for role in ROLES:
+            other = ROLES[1] if role == ROLES[0] else ROLES[0]
+            sent += s.tracks[role].sent
+            received += history[role]["packets_received"]["video"]
+            recorded += history[role]["recorded"]["video"]
+            relay_dropped += history[role]["relay_dropped"]["video"]
+            relay_skipped += history[role]["relay_skipped"]["video"]
+            keyframes += s.tracks[role].keyframes_sent
+            forwarded_got += s.peers[other].received.frames["video"]
+    return {
+        "sent": sent,
+        "server_received": received,
+        "peer_received": forwarded_got,
+        "recorded": recorded,
+        "relay_dropped": relay_dropped,
+        "relay_skipped_before_keyframe": relay_skipped,
+        "keyframes_on_request": keyframes,
+    }
+
+
 async def run_level(
     n: int, seconds: float, loops: dict[str, EncodedLoop], probe_sessions: int, live_threads: int
 ) -> dict[str, Any]:
@@ -158,18 +185,7 @@ async def run_level(
     await proc.stdin.drain()
     await proc.wait()
 
-    sent = received = forwarded_got = recorded = relay_dropped = relay_skipped = keyframes = 0
-    for s in sessions:
-        history = {h["role"]: h for h in closed[s.sid]["history"]}
-        for role in ROLES:
-            other = ROLES[1] if role == ROLES[0] else ROLES[0]
-            sent += s.tracks[role].sent
-            received += history[role]["packets_received"]["video"]
-            recorded += history[role]["recorded"]["video"]
-            relay_dropped += history[role]["relay_dropped"]["video"]
-            relay_skipped += history[role]["relay_skipped"]["video"]
-            keyframes += s.tracks[role].keyframes_sent
-            forwarded_got += s.peers[other].received.frames["video"]
+    video = video_counts(sessions, closed)
     offsets: list[float] = []
     for s in sessions[:probe_sessions]:
         for f in closed[s.sid]["files"]:
@@ -196,13 +212,7 @@ async def run_level(
         "live_status": sorted({str(v.get("status")) for v in live1.values()}),
         "rss_mb": rss1,
         "rss_per_session": (rss1 - rss0) / n,
-        "sent": sent,
-        "server_received": received,
-        "peer_received": forwarded_got,
-        "recorded": recorded,
-        "relay_dropped": relay_dropped,
-        "relay_skipped_before_keyframe": relay_skipped,
-        "keyframes_on_request": keyframes,
+        **video,
         "av_offset_ms": [round(o * 1000) for o in offsets],
     }
 

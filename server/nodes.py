@@ -126,21 +126,7 @@ async def place(ctx: AppContext, session_id: str) -> None:
         return
     for _ in range(PLACE_ATTEMPTS):
         async with ctx.db.session() as s:
-            # The live nodes' rows, locked (in id order: no deadlock) before the load is
-            # counted, so that placements serialise: on PostgreSQL two nodes placing at once
-            # both counted the load before either wrote, and both took the same free slot.
-            # (SQLite: the writer's BEGIN IMMEDIATE already holds the database's one lock.)
-            live = {
-                n.id: n
-                for n in (
-                    await s.execute(
-                        select(MediaNode)
-                        .where(MediaNode.heartbeat_at >= _dead_before(ctx.settings))
-                        .order_by(MediaNode.id)
-                        .with_for_update()
-                    )
-                ).scalars()
-            }
+            live = await _live_nodes_locked(s, ctx.settings)
             held = (
                 await s.execute(
                     select(RecordingSession.node_id).where(RecordingSession.id == session_id)
@@ -151,10 +137,7 @@ async def place(ctx: AppContext, session_id: str) -> None:
             if held is not None and held in live:
                 raise WrongNode(held, live[held].url)
             load = await _load(s, ctx.settings, sorted(set(live) | {me}))
-            free = {nid: n.capacity - load.get(nid, 0) for nid, n in live.items()}
-            free.setdefault(me, ctx.settings.max_sessions - load.get(me, 0))
-            # Most free capacity wins; this node wins a tie (no round trip for the browser).
-            chosen = max(free, key=lambda nid: (free[nid], nid == me))
+            chosen = _choose(live, load, me, ctx.settings.max_sessions)
             same_holder = (
                 RecordingSession.node_id.is_(None)
                 if held is None
@@ -175,6 +158,29 @@ async def place(ctx: AppContext, session_id: str) -> None:
             return
         raise WrongNode(chosen, live[chosen].url)
     raise KesuError("could not place the session on a media node", code="busy", status=503)
+
+
+async def _live_nodes_locked(s: AsyncSession, settings: Settings) -> dict[str, MediaNode]:
+    """The live nodes' rows, locked (in id order: no deadlock) before the load is counted, so
+    that placements serialise: on PostgreSQL two nodes placing at once both counted the load
+    before either wrote, and both took the same free slot. (SQLite: the writer's BEGIN
+    IMMEDIATE already holds the database's one lock.)"""
+    rows = await s.execute(
+        select(MediaNode)
+        .where(MediaNode.heartbeat_at >= _dead_before(settings))
+        .order_by(MediaNode.id)
+        .with_for_update()
+    )
+    return {n.id: n for n in rows.scalars()}
+
+
+def _choose(live: dict[str, MediaNode], load: dict[str, int], me: str, max_sessions: int) -> str:
+    """The node with the most free capacity; this node wins a tie (no round trip for the
+    browser). This node is a candidate even when it is not among ``live`` (with
+    ``max_sessions`` as its capacity)."""
+    free = {nid: n.capacity - load.get(nid, 0) for nid, n in live.items()}
+    free.setdefault(me, max_sessions - load.get(me, 0))
+    return max(free, key=lambda nid: (free[nid], nid == me))
 
 
 def _load_query(settings: Settings, live: list[str]) -> Select[str | None, int]:

@@ -200,39 +200,13 @@ def _check_node(c: _Checker, m: Any, where: str, line: int) -> TemplateNode | No
     speaker = c.choice(m, "speaker", where, SPEAKERS)
     if "speaker" not in m:
         c.err(m.line, _join(where, "speaker"), f"required ({' or '.join(SPEAKERS)})")
-    requires_answer = c.boolean(m, "requires_answer", where)
-    expected = c.text(m, "expected_answer", where, required=False)
-    if expected and not requires_answer:
-        c.err(
-            m.key_lines["expected_answer"],
-            _join(where, "expected_answer"),
-            "only allowed with requires_answer: true",
-        )
-    if requires_answer and speaker == "customer":
-        c.err(
-            m.key_lines["requires_answer"],
-            _join(where, "requires_answer"),
-            "a customer node cannot require a customer answer",
-        )
-    sim = m.get("min_similarity")
-    if sim is not None and (
-        isinstance(sim, bool) or not isinstance(sim, int | float) or not 0 < sim <= 1
-    ):
-        c.err(
-            m.key_lines["min_similarity"],
-            _join(where, "min_similarity"),
-            "must be a number in (0, 1]",
-        )
-        sim = None
+    requires_answer, expected = _answer(c, m, where, speaker)
+    sim = _min_similarity(c, m, where)
     required = m.get("required", True)
     if not isinstance(required, bool):
         c.err(m.key_lines["required"], _join(where, "required"), "must be true or false")
         required = True
-    precede: tuple[str | None, tuple[str, ...], str | None] = (None, (), None)
-    if "must_precede" in m:
-        precede = parse_must_precede(m["must_precede"])
-        if precede[2]:
-            c.err(m.key_lines["must_precede"], _join(where, "must_precede"), precede[2])
+    precede = _must_precede(c, m, where)
     playback = c.text(m, "playback", where, required=False)
     if playback is not None:
         for issue in playback_issues(text, speaker):
@@ -259,6 +233,52 @@ def _check_node(c: _Checker, m: Any, where: str, line: int) -> TemplateNode | No
         product=_product_scope(c, m, where),
         playback=playback,
     )
+
+
+def _answer(c: _Checker, m: LineMap, where: str, speaker: str | None) -> tuple[bool, str | None]:
+    """requires_answer and expected_answer: the second only with the first, and a customer
+    node cannot require the customer's answer."""
+    requires_answer = c.boolean(m, "requires_answer", where)
+    expected = c.text(m, "expected_answer", where, required=False)
+    if expected and not requires_answer:
+        c.err(
+            m.key_lines["expected_answer"],
+            _join(where, "expected_answer"),
+            "only allowed with requires_answer: true",
+        )
+    if requires_answer and speaker == "customer":
+        c.err(
+            m.key_lines["requires_answer"],
+            _join(where, "requires_answer"),
+            "a customer node cannot require a customer answer",
+        )
+    return requires_answer, expected
+
+
+def _min_similarity(c: _Checker, m: LineMap, where: str) -> float | int | None:
+    sim = m.get("min_similarity")
+    if sim is not None and (
+        isinstance(sim, bool) or not isinstance(sim, int | float) or not 0 < sim <= 1
+    ):
+        c.err(
+            m.key_lines["min_similarity"],
+            _join(where, "min_similarity"),
+            "must be a number in (0, 1]",
+        )
+        return None
+    return sim
+
+
+def _must_precede(
+    c: _Checker, m: LineMap, where: str
+) -> tuple[str | None, tuple[str, ...], str | None]:
+    """must_precede parsed: (category, node ids, problem); the problem is reported."""
+    precede: tuple[str | None, tuple[str, ...], str | None] = (None, (), None)
+    if "must_precede" in m:
+        precede = parse_must_precede(m["must_precede"])
+        if precede[2]:
+            c.err(m.key_lines["must_precede"], _join(where, "must_precede"), precede[2])
+    return precede
 
 
 def _product_scope(c: _Checker, m: LineMap, where: str) -> str | None:
