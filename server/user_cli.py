@@ -1,4 +1,4 @@
-"""``kesu user``: add, passwd, disable, enable, list. Works only on an existing database."""
+"""``kesu user``: add, passwd, disable, enable, institution, list. Works only on an existing database."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ from typing import Any
 
 from server.cli_common import EXIT_USAGE, announce, global_options, require_database, settings_from
 from server.settings import Settings
-from server.users import ROLES, UserError, add_user, list_users, set_disabled, set_password
+from server.users import (
+    ROLES,
+    UserError,
+    add_user,
+    list_users,
+    set_disabled,
+    set_institution,
+    set_password,
+)
 
 
 def _add(args: argparse.Namespace, settings: Settings) -> str:
@@ -46,6 +54,11 @@ def _disable(args: argparse.Namespace, settings: Settings) -> str:
 def _enable(args: argparse.Namespace, settings: Settings) -> str:
     asyncio.run(set_disabled(settings, args.name, False))
     return f"enabled {args.name}"
+
+
+def _institution(args: argparse.Namespace, settings: Settings) -> str:
+    before = asyncio.run(set_institution(settings, args.name, args.institution))
+    return f"institution of {args.name}: {before!r} -> {args.institution!r}"
 
 
 def _list(_args: argparse.Namespace, settings: Settings) -> str:
@@ -105,6 +118,14 @@ def add_parser(sub: Any) -> None:
     a = usub.add_parser("enable", parents=[common], help="allow a disabled user to log in again")
     a.add_argument("name")
     a.set_defaults(action=_enable)
+    a = usub.add_parser(
+        "institution",
+        parents=[common],
+        help="change an account's institution ('' clears it: a reviewer then sees every one)",
+    )
+    a.add_argument("name")
+    a.add_argument("institution", help="institution's standard short name, or ''")
+    a.set_defaults(action=_institution)
     a = usub.add_parser("list", parents=[common], help="list accounts")
     a.set_defaults(action=_list)
     p.set_defaults(func=cmd_user)

@@ -47,13 +47,7 @@ async def add_user(
     if unicodedata.normalize("NFKC", name) != name:
         raise UserError(f"name {name!r} is not in normal form; use {_fold(name)!r}")
     for what, value in (("display name", display_name), ("institution", institution)):
-        # The display name is the salesperson's name on the customer's join page and the
-        # reviewer's pages: it must read as what it is (no U+202E, no escape sequence).
-        problem = text_problem(value) or line_problem(value)
-        if problem is None and len(value) > MAX_PROFILE_TEXT:
-            problem = f"must have at most {MAX_PROFILE_TEXT} characters"
-        if problem is not None:
-            raise UserError(f"{what} {problem}")
+        _check_profile_text(what, value)
     password, password_hash = _new_password(name, password)
     db = await _open(settings)
     try:
@@ -78,6 +72,34 @@ async def add_user(
     finally:
         await db.close()
     return password
+
+
+def _check_profile_text(what: str, value: str) -> None:
+    # The display name is the salesperson's name on the customer's join page and the
+    # reviewer's pages: it must read as what it is (no U+202E, no escape sequence).
+    problem = text_problem(value) or line_problem(value)
+    if problem is None and len(value) > MAX_PROFILE_TEXT:
+        problem = f"must have at most {MAX_PROFILE_TEXT} characters"
+    if problem is not None:
+        raise UserError(f"{what} {problem}")
+
+
+async def set_institution(settings: Settings, name: str, institution: str) -> str:
+    """Change an account's institution ("" clears it); returns the previous one. A
+    reviewer's institution is the one whose sessions they review (all when empty); a
+    salesperson's is stamped on the sessions they make from now on."""
+    _check_profile_text("institution", institution)
+    db = await _open(settings)
+    try:
+        async with db.session() as s:
+            user = await _user(s, name)
+            before = user.institution
+            user.institution = institution
+            detail = {"username": name, "from": before, "to": institution}
+            await audit.record(s, "cli", "user.institution", None, detail)
+    finally:
+        await db.close()
+    return before
 
 
 def _fold(name: str) -> str:

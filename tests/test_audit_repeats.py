@@ -60,3 +60,17 @@ async def test_repeated_refusals_are_recorded_once(
     status, body = await other.post(f"/api/sessions/{built.id}/hold", {"hold": False})
     assert status == 403, body
     assert await _count(server, built.id, "retention.hold.refused", "user:sales2") == 2
+
+
+async def test_repeated_refused_review_actions_are_recorded_once(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """A reviewer's refused decision (409 findings_open) or judgement, clicked in a loop:
+    one entry per reason (failed on the old code: 25 entries for the decisions)."""
+    built = await build_session(server.ctx)
+    rev = await client_factory("rev1")
+    url = f"/api/review/sessions/{built.id}/decision"
+    for _ in range(REPEATS):
+        status, body = await rev.post(url, {"decision": "approve"})
+        assert status == 409 and body["error"]["code"] == "findings_open", body
+    assert await _count(server, built.id, "review.refused", "user:rev1") == 1

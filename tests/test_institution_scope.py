@@ -7,11 +7,14 @@ admin see every institution. On the old code rev1 (示例人寿) listed, opened 
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from server.store.models import FindingRow, RecordingSession, ReviewDecision, User
+from server.store.models import AuditEntry, FindingRow, RecordingSession, ReviewDecision, User
+from tests.cli_run import kesu
 from tests.conftest import Client, RunningServer, password_hash
 from tests.review_fixtures import BuiltSession, build_session
 
@@ -116,3 +119,41 @@ async def test_reviewers_see_only_their_institutions_sessions(
 def _segment(srv: RunningServer, built: BuiltSession) -> str:
     sdir = srv.ctx.settings.sessions_dir / built.id
     return sorted(p.name for p in sdir.glob("*.mkv"))[0]
+
+
+async def test_kesu_user_institution_moves_a_reviewers_scope(
+    server: RunningServer, client_factory: Any, tmp_path: Path
+) -> None:
+    """``kesu user institution NAME ''`` lets a reviewer see every institution, a name
+    scopes them to it, audited; a bad value or an unknown user is exit 2 and changes
+    nothing (before: no such command, exit 2)."""
+    await _add_users(server)
+    mine = await build_session(server.ctx, salesperson="sales1")
+    theirs = await build_session(server.ctx, salesperson="sales_b")
+    rev1: Client = await client_factory("rev1")
+    data = str(server.ctx.settings.data_dir)
+
+    async def user_cli(*argv: str) -> Any:
+        return await asyncio.to_thread(kesu, "user", "--data-dir", data, *argv, cwd=tmp_path)
+
+    done = await user_cli("institution", "rev1", "")
+    assert done.returncode == 0, done.stderr
+    assert await _queue_ids(rev1) == {mine.id, theirs.id}
+    done = await user_cli("institution", "rev1", OTHER)
+    assert done.returncode == 0, done.stderr
+    assert await _queue_ids(rev1) == {theirs.id}
+    for bad in (("institution", "rev1", "乙\u202e保险"), ("institution", "nobody", OTHER)):
+        done = await user_cli(*bad)
+        assert done.returncode == 2, (bad, done.stdout, done.stderr)
+    assert await _queue_ids(rev1) == {theirs.id}
+    async with server.ctx.db.read() as s:
+        details = [
+            e.detail
+            for e in await s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "user.institution")
+            )
+        ]
+    assert details == [
+        {"username": "rev1", "from": "示例人寿", "to": ""},
+        {"username": "rev1", "from": "", "to": OTHER},
+    ]

@@ -19,6 +19,7 @@ from server.rtc.client import ClientPeer
 from server.session_call import MAX_LINK_REVOCATIONS
 from server.sessions import get_session
 from server.store.models import AuditEntry
+from tests.browser import FAKE_MEDIA, chromium
 from tests.conftest import Client, RunningServer
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import join, make_peer, open_session, start_call, wait_for
@@ -211,3 +212,34 @@ async def test_call_page_button_revokes_the_link(
     status, body = await sales.get(f"/api/join/{token}")
     assert status == 410, body
     assert_error(body, "token_revoked")
+
+
+@pytest.mark.e2e
+async def test_the_customers_page_says_the_link_was_withdrawn(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """A customer in the call (Chromium, fake camera) whose link is revoked is told so and
+    the page stops asking with the dead link."""
+    sales: Client = await client_factory("sales1")
+    sid, token = await open_session(sales)
+    async with chromium(*FAKE_MEDIA) as b:
+        ctx = await b.new_context(locale="zh-CN", permissions=["camera", "microphone"])
+        page = await ctx.new_page()
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/state" in r.url else None)
+        await page.goto(f"{server.url}/join/{token}")
+        await page.check("#consent-check")
+        await page.click("#consent-button")
+        await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+        await page.click("#enter-call")
+        await wait_for(
+            lambda: bool((room := server.ctx.rooms.get(sid)) and room.connected()["customer"]), 30
+        )
+        status, body = await sales.post(f"/api/sessions/{sid}/link/revoke")
+        assert status == 200, body
+        await expect(page.locator("#page-error")).to_contain_text("链接已作废", timeout=20_000)
+        # The poll that meets the 410 is the last one (old page: one every 1.5 s for good).
+        await page.wait_for_timeout(3000)
+        polled = len(asked)
+        await page.wait_for_timeout(4500)  # three poll periods: none sent
+        assert len(asked) == polled

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import audit
+from server import audit, audit_repeats
 from server.audit_reviews import decision_state, judge_detail, request_state
 from server.context import AppContext
 from server.reviews.access import (
@@ -91,12 +91,13 @@ async def _audit_refusal(
     ctx: AppContext, user: User, session_id: str | None, action: str, exc: ReviewError
 ) -> None:
     """A refused attempt (wrong reviewer, closed review) is logged in its own transaction,
-    since the attempt's transaction is rolled back."""
+    since the attempt's transaction is rolled back; once per reviewer, session, action and
+    reason within ``audit_repeats.WINDOW``, so a loop of refused clicks cannot grow the
+    audit chain without bound."""
     if exc.status in (403, 409) and session_id:
+        detail = {"action": action, "why": exc.code}
         async with ctx.db.session() as s:
-            await audit.record(
-                s, actor_of(user), "review.refused", session_id, {"action": action, "why": exc.code}
-            )
+            await audit_repeats.record_once(s, actor_of(user), "review.refused", session_id, detail)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ async function enterCall() {
     onStream: (stream) => (state.stream = stream), // the devices opened again mid-call
   });
   state.call = call;
-  if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500, () => {});
+  if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500, linkGone);
   if (state.info.live_checks && !state.prompts) {
     state.prompts = mountCustomerPrompts({ base, container: $("#node-text").parentElement });
   }
@@ -184,6 +184,17 @@ async function connect(how) {
     if (err instanceof ApiError && err.code === "session_ended") showEnded();
     else renderRtcState("failed");
   }
+}
+
+// The link was revoked (or has expired) while the page was open: say so, and stop the call
+// and the polling; every further request with this link would be refused the same way.
+function linkGone(err) {
+  if (!(err instanceof ApiError) || !["token_revoked", "token_expired"].includes(err.code)) return;
+  if (state.stopPoll) state.stopPoll();
+  state.stopPoll = null;
+  if (state.prompts) state.prompts.close();
+  if (state.call) state.call.close({ notify: false });
+  fail(err);
 }
 
 function leave() {
