@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.conftest import RunningServer
 from tests.test_pages_keyboard import link
@@ -18,8 +18,8 @@ from tests.test_selfservice_taps import taps_template as taps_template
 
 pytestmark = pytest.mark.e2e
 
-PORTRAIT = {"width": 360, "height": 740}
-LANDSCAPE = {"width": 740, "height": 360}
+PORTRAIT = ViewportSize(width=360, height=740)
+LANDSCAPE = ViewportSize(width=740, height=360)
 
 OFF_SCREEN = """(selectors) => {
   const out = [];
