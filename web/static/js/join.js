@@ -17,6 +17,7 @@ const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll:
 
 function show(view, step) {
   showView(VIEWS, view);
+  $("main").classList.toggle("in-call", view === "view-call"); // wider (kesu.css)
   for (let i = 1; i <= 3; i++) $(`#step-${i}`).className = i <= step ? "active" : "";
   window.scrollTo(0, 0);
 }
