@@ -158,13 +158,18 @@ def test_every_page_declares_its_icon() -> None:
 
 # CSS past the phones the customer pages support (iOS 14.3: Safari 14.0).
 TOO_NEW_CSS = {"inset (Safari 14.1)": re.compile(r"(?<![\w-])inset\s*:")}
+# In the customer pages' own stylesheets: a selector an older phone cannot read drops its rule.
+TOO_NEW_CUSTOMER_CSS = {":has() (Safari 15.4, Chromium 105)": re.compile(r":has\(")}
+CUSTOMER_CSS = ("kesu.css", "selfservice.css")
 
 
 def test_stylesheets_hold_on_older_phones() -> None:
     found = [
         f"{css.name}: {what}"
         for css in sorted((WEB / "static" / "css").glob("*.css"))
-        for what, pattern in TOO_NEW_CSS.items()
-        if pattern.search(css.read_text("utf-8"))
+        for what, pattern in (
+            TOO_NEW_CSS | (TOO_NEW_CUSTOMER_CSS if css.name in CUSTOMER_CSS else {})
+        ).items()
+        if pattern.search(re.sub(r"/\*.*?\*/", "", css.read_text("utf-8"), flags=re.S))
     ]
     assert found == []

@@ -194,6 +194,8 @@ const STRINGS = {
     "rtc.closed": "已断开",
     "rtc.interrupted": "连接中断，录制已暂停",
     "rtc.interrupted_banner": "连接中断，录制已暂停。网络或服务恢复后将自动重新连接，请勿关闭页面。",
+    "away.notice": "录制期间请保持本页面在前台：切换到其他应用或锁屏时，手机可能暂停摄像头，这段录像会中断。",
+    "away.ok": "知道了",
     "rtc.unmute": "点此开启声音",
     "err.sdp_media_missing": "需要同时打开摄像头和麦克风才能录制，请允许使用摄像头后刷新页面。",
 
@@ -435,6 +437,8 @@ const STRINGS = {
     "rtc.closed": "Disconnected",
     "rtc.interrupted": "Connection lost, recording paused",
     "rtc.interrupted_banner": "Connection lost, recording paused. It reconnects by itself once the network or the service is back; keep this page open.",
+    "away.notice": "Keep this page in front while recording: when you switch to another app or lock the screen, the phone may pause the camera and that part of the recording is lost.",
+    "away.ok": "OK",
     "rtc.unmute": "Tap to turn on the sound",
     "err.sdp_media_missing": "Both the camera and the microphone are needed to record: allow the camera, then reload the page.",
 

@@ -5,6 +5,7 @@ import { ApiError, get, post, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
+import { watchAway } from "./away.js";
 import { $, poll, showView, entryLoaded } from "./ui.js";
 import { loadJoinInfo } from "./join_info.js";
 import { mountCustomerPrompts } from "./live_customer.js";
@@ -12,10 +13,11 @@ import { mountCustomerPrompts } from "./live_customer.js";
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-consent", "view-declined", "view-check", "view-call", "view-left", "view-ended"];
-const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false };
+const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false, stopAway: null };
 
 function show(view, step) {
   showView(VIEWS, view);
+  $("main").classList.toggle("in-call", view === "view-call"); // wider (kesu.css)
   for (let i = 1; i <= 3; i++) $(`#step-${i}`).className = i <= step ? "active" : "";
   window.scrollTo(0, 0);
 }
@@ -168,6 +170,8 @@ async function enterCall() {
     onStream: (stream) => (state.stream = stream), // the devices opened again mid-call
   });
   state.call = call;
+  if (state.stopAway) state.stopAway();
+  state.stopAway = watchAway(call, $("#away"));
   if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500, linkGone);
   if (state.info.live_checks && !state.prompts) {
     state.prompts = mountCustomerPrompts({ base, container: $("#node-text").parentElement });

@@ -242,6 +242,13 @@ export class MediaCall {
     this._heartbeat = setTimeout(beat, HEARTBEAT_MS);
   }
 
+  /** Check the connection now (the page is in front again: its timers may have been
+   * stopped while it was not, so the next heartbeat may be long due). */
+  checkNow() {
+    if (this.closed || !this._heartbeat) return;
+    this._beat().catch(() => {});
+  }
+
   _sampleRtt(ms) {
     this._rtts.push(ms);
     if (this._rtts.length > 5) this._rtts.shift();

@@ -9,6 +9,7 @@ import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
+import { watchAway } from "./away.js";
 import { $, el, showOnly, showView, entryLoaded } from "./ui.js";
 import { loadJoinInfo } from "./join_info.js";
 
@@ -79,6 +80,7 @@ async function connect() {
       onFatal: fail,
       onStream: (stream) => (state.stream = stream), // the devices opened again mid-call
     });
+    watchAway(state.call, $("#away"));
   }
   await state.call.connect();
   for (let i = 0; i < 100; i++) {
