@@ -108,8 +108,8 @@ async def test_a_double_tap_takes_one_step(
 
     # By keyboard: Enter on step two's 下一步, and the focus is on step three's.
     await expect(page.locator("#ss-next")).to_be_visible()
+    await expect(page.locator("#ss-next")).to_be_enabled()  # a disabled button takes no focus
     await page.locator("#ss-next").focus()
-    await expect(page.locator("#ss-next")).to_be_enabled()
     await page.keyboard.press("Enter")
     await expect(title).to_have_text("第三步")
     await expect(page.locator("#ss-next")).to_be_focused()

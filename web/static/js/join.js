@@ -194,10 +194,7 @@ async function connect(how) {
 // and the polling; every further request with this link would be refused the same way.
 function linkGone(err) {
   if (!(err instanceof ApiError) || !["token_revoked", "token_expired"].includes(err.code)) return;
-  if (state.stopPoll) state.stopPoll();
-  state.stopPoll = null;
-  if (state.prompts) state.prompts.close();
-  if (state.call) state.call.close({ notify: false });
+  stopCall();
   fail(err);
 }
 
@@ -208,13 +205,21 @@ function leave() {
 }
 
 function showEnded() {
+  stopCall();
+  show("view-ended", 3);
+}
+
+/** The call is over for this page (ended, or its link is gone): stop polling, prompts, the
+ * away watcher, the connection and the camera and microphone. */
+function stopCall() {
   if (state.stopPoll) state.stopPoll();
   state.stopPoll = null;
+  if (state.stopAway) state.stopAway();
+  state.stopAway = null;
   if (state.prompts) state.prompts.close();
   if (state.call) state.call.close({ notify: false });
   if (state.stopMeter) state.stopMeter();
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
-  show("view-ended", 3);
 }
 
 /** Before the customer consents: say now if this browser cannot record (in-app, http, old). */
