@@ -70,6 +70,9 @@ function renderRtcState(value) {
   $("#rtc-dot").className = `dot ${value === "connected" ? "on" : value === "new" ? "" : "off"}`;
   setText($("#rtc-state"), `rtc.${value === "reconnecting" ? "connecting" : value}`);
   $("#rec").hidden = value !== "connected";
+  // After the automatic rejoins give up ("failed") only a reload helped: the customer gets
+  // the button the join page has, which starts the attempts again.
+  $("#ss-reconnect").hidden = !["failed", "disconnected", "interrupted"].includes(value);
 }
 
 async function connect() {
@@ -288,6 +291,14 @@ async function main() {
     }
   });
   $("#load-retry").addEventListener("click", () => load().catch(fail));
+  $("#ss-reconnect").addEventListener("click", () => {
+    if (!state.call) return;
+    $("#ss-reconnect").hidden = true;
+    state.call.reconnect().catch((err) => {
+      fail(err);
+      renderRtcState("failed");
+    });
+  });
   await load();
 }
 
