@@ -331,7 +331,9 @@ class SpeechRecognizer:
                 temps = o.gated_temperatures if gate else o.temperatures
                 utts = self._decode_window(clip, participant, start_s, temps)
                 utts = [clamp_times(u, start_s, end_s) for u in utts]
-            if participant in o.closed_set_for and (b - a) <= o.closed_set_max_s * SAMPLE_RATE:
+            short = (b - a) <= o.closed_set_max_s * SAMPLE_RATE
+            worded = defer_closed_set and o.closed_set_long_worded and any(u.words for u in utts)
+            if participant in o.closed_set_for and (short or worded):
                 if defer_closed_set:
                     utts = _tagged(utts, participant, start_s, end_s)
                 else:
@@ -400,7 +402,7 @@ def _joined(regions: list[tuple[int, int]], o: DecodeOptions, pad: int) -> list[
 
 
 def _tagged(utts: list[Utterance], participant: str, lo_s: float, hi_s: float) -> list[Utterance]:
-    """``utts`` of the short region ``[lo_s, hi_s]``, tagged with it for deferred closed-set
+    """``utts`` of the region ``[lo_s, hi_s]``, tagged with it for deferred closed-set
     scoring; nothing recognised becomes an empty ``unrecognised`` utterance (speech was there:
     never dropped)."""
     region = (round(lo_s, 3), round(hi_s, 3))
