@@ -146,10 +146,11 @@ class SpeechRecognizer:
     ) -> list[Utterance]:
         """Recognise 16 kHz mono float32 ``audio``; times are ``offset_s`` + position in it.
 
-        ``defer_closed_set``: short regions are not closed-set scored here but tagged with
-        their ``region_s`` (a region Whisper returned nothing for becomes an empty
-        ``unrecognised`` utterance), for ``answers.score_regions`` to score only those in answer
-        windows: on a long track in babble most regions are in none."""
+        ``defer_closed_set``: short regions (and, with ``closed_set_long_worded``, longer ones
+        with decoded words) are not closed-set scored here but tagged with their ``region_s``
+        (a short region Whisper returned nothing for becomes an empty ``unrecognised``
+        utterance), for ``answers.score_regions`` to score only those in answer windows: on a
+        long track in babble most regions are in none."""
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if samples.size == 0:
             return []
