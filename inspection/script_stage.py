@@ -13,7 +13,7 @@ import numpy as np
 
 from inspection.answer_cohort import needs_cohort, normalise_answers
 from inspection.answer_energy import RoomCheck, room_checks, voice_in_windows
-from inspection.answer_span import needs_span, rescored
+from inspection.answer_span import SpanOptions, needs_span, rescored
 from inspection.node_forced import apply_forced, forced_scores
 from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
@@ -248,6 +248,10 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
                 lambda clip: speech.answers.score_clip(clip, "closed_set_span"),
                 lambda s: hears_no(s, st),
                 st.closed_set_max_s,
+                SpanOptions(
+                    max_left_out_db=speech.options.min_peak_db,
+                    noise_percentile=speech.options.noise_percentile,
+                ),
             )
             if spanned is not None:
                 scored = spanned

@@ -146,10 +146,11 @@ class SpeechRecognizer:
     ) -> list[Utterance]:
         """Recognise 16 kHz mono float32 ``audio``; times are ``offset_s`` + position in it.
 
-        ``defer_closed_set``: short regions are not closed-set scored here but tagged with
-        their ``region_s`` (a region Whisper returned nothing for becomes an empty
-        ``unrecognised`` utterance), for ``answers.score_regions`` to score only those in answer
-        windows: on a long track in babble most regions are in none."""
+        ``defer_closed_set``: short regions (and, with ``closed_set_long_worded``, longer ones
+        with decoded words) are not closed-set scored here but tagged with their ``region_s``
+        (a short region Whisper returned nothing for becomes an empty ``unrecognised``
+        utterance), for ``answers.score_regions`` to score only those in answer windows: on a
+        long track in babble most regions are in none."""
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if samples.size == 0:
             return []
@@ -327,7 +328,9 @@ class SpeechRecognizer:
                 temps = o.gated_temperatures if gate else o.temperatures
                 utts = self._decode_window(clip, participant, start_s, temps)
                 utts = [clamp_times(u, start_s, end_s) for u in utts]
-            if participant in o.closed_set_for and (b - a) <= o.closed_set_max_s * SAMPLE_RATE:
+            short = (b - a) <= o.closed_set_max_s * SAMPLE_RATE
+            worded = defer_closed_set and o.closed_set_long_worded and any(u.words for u in utts)
+            if participant in o.closed_set_for and (short or worded):
                 if defer_closed_set:
                     utts = _tagged(utts, participant, start_s, end_s)
                 else:
@@ -396,7 +399,7 @@ def _joined(regions: list[tuple[int, int]], o: DecodeOptions, pad: int) -> list[
 
 
 def _tagged(utts: list[Utterance], participant: str, lo_s: float, hi_s: float) -> list[Utterance]:
-    """``utts`` of the short region ``[lo_s, hi_s]``, tagged with it for deferred closed-set
+    """``utts`` of the region ``[lo_s, hi_s]``, tagged with it for deferred closed-set
     scoring; nothing recognised becomes an empty ``unrecognised`` utterance (speech was there:
     never dropped)."""
     region = (round(lo_s, 3), round(hi_s, 3))

@@ -191,6 +191,12 @@ class DecodeOptions:
     # (garbled, unrecognised, uncertain, or only close to an answer): inspection.closed_set.
     closed_set_for: tuple[str, ...] = ("customer",)
     closed_set_max_s: float = 6.0
+    # ... and, when deferred (``transcribe(..., defer_closed_set=True)``), longer regions with
+    # decoded words too: in babble a short answer can sit in a region of 8-12 s (the room glued
+    # to it), whose closed set is then the guard for rescoring the span of its words
+    # (inspection.answer_span). Before, such an answer was never closed-set scored at all (a
+    # p20 probe's "嗯，清楚了" heard as 心处的 in an 8.6 s region: `review`).
+    closed_set_long_worded: bool = True
     # ... scored after the script stage, only in answer windows, at most this many per window
     # (the loudest): in babble a 15 s window holds several regions of noise, 2-3 CPU-s each.
     closed_set_per_window: int = 4
