@@ -45,7 +45,7 @@ class Thresholds:
     )
     node_forced_clause_margin: float = _h(
         -0.3,
-        "The recording reminder moves that step only when, besides its whole text leading by node_forced_margin, none of its clauses, each scored after the clauses before it, trails what could follow there instead (a later clause, the next node, the whole text's rival; a rival longer than the clause weighed on the clause's length) by more than this many nats per token (dev-made slots: a reading in full in other words at least +0.15, a dropped clause at most -0.75): a reading that drops a clause stays a finding (inspection/node_forced.py).",
+        "The recording reminder moves that step only when, besides its whole text leading by node_forced_margin, none of its clauses, each scored after the clauses before it, trails what could follow there instead (a later clause, the next node, the whole text's rival; a rival longer than the clause weighed on the clause's length) by more than this many nats per token (dev-made slots: a reading in full in other words at least +0.15, a dropped clause at most -0.61): a reading that drops a clause stays a finding (inspection/node_forced.py).",
     )
     answer_window_s: float = _h(
         15.0,
