@@ -17,6 +17,7 @@ from inspection.node_forced import (
     NodeTextScorer,
     apply_forced,
     clauses_of,
+    equal_length_means,
     forced_scores,
 )
 from inspection.policy import Policy
@@ -180,3 +181,41 @@ def test_a_reminder_slot_is_scored_on_the_whole_encoder_window(scorer: NodeTextS
     clip = audio[round(t0 * 16000) : round(t1 * 16000)]
     own = scorer.score(clip, [REMINDER], whole_window=True)[0]
     assert own > -1.5  # -3.31 on the old code (the clip's frames only)
+
+
+# The dev split's other wording of the reminder: its last clause (问题也请如实回答 for
+# 并如实回答每个问题) trailed the closing line, which is longer and whose later tokens follow
+# from its own earlier ones, when compared over all of each text's tokens.
+REMINDER_A = "本次录音录像对您日后维护权益十分重要，您签的文件请认真阅读，问题也请如实回答。"
+
+
+@pytest.mark.slow
+def test_each_clause_is_weighed_against_a_rival_on_as_many_tokens(
+    scorer: NodeTextScorer,
+) -> None:
+    nodes = _nodes()
+    th = Thresholds()
+    audio, t0, t1 = _slot(voiced_clip(REMINDER_A, VOICE), seed=11)
+    cov = _coverage(nodes, t0, t1)
+    scores = forced_scores(scorer, audio, cov, clause_gate=None)
+    clauses = scores["reminder"].clauses
+    assert [c.clause for c in clauses] == clauses_of(
+        next(n.text for n in nodes if n.id == "reminder")
+    )
+    # Read in full in other words: no clause trails what could follow in its place (the old
+    # comparison over all tokens put the last clause under the closing line).
+    assert min(c.margin for c in clauses) > 0.0
+    out = apply_forced(cov, scores, th.node_forced_margin, th.node_forced_clause_margin)
+    assert _reminder_findings(out, th) == []
+
+
+def test_a_longer_rival_is_weighed_on_the_clause_s_length_only() -> None:
+    own = [np.array([-1.0, -1.0, -1.0]), np.array([-1.2, -1.2, -1.2, -1.2])]
+    # A longer rival, unlikely where the clause was said but sure of its own later tokens: over
+    # all its tokens it would lead (-0.35 against -1.0).
+    longer = [np.array([-1.5, -1.5, -1.5, *([-0.01] * 10)])]
+    assert equal_length_means(own, longer) == (-1.0, -1.5)
+    # A rival no longer than the clause: every token of both, as before.
+    shorter = [np.array([-0.5, -1.5])]
+    assert equal_length_means(own, shorter) == (-1.0, -1.0)
+    assert equal_length_means(own, [np.array([])]) == (-1.0, -np.inf)  # nothing to weigh

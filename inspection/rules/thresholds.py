@@ -44,8 +44,8 @@ class Thresholds:
         "When node_forced is on and a node's text leads every other node's text on its slot's audio by this many nats per token, its finding moves one step: review (partial, unheard) -> covered, fail (absent) -> review.",
     )
     node_forced_clause_margin: float = _h(
-        -0.6,
-        "The recording reminder moves that step only when, besides its whole text leading by node_forced_margin, none of its clauses, each scored after the clauses before it, trails what could follow there instead (a later clause, the next node, the whole text's rival) by more than this many nats per token (negative: a clause said in other words trails a generic line by up to 0.44, a dropped one by 0.82 or more): a reading that drops a clause stays a finding (inspection/node_forced.py).",
+        -0.3,
+        "The recording reminder moves that step only when, besides its whole text leading by node_forced_margin, none of its clauses, each scored after the clauses before it, trails what could follow there instead (a later clause, the next node, the whole text's rival; a rival longer than the clause weighed on the clause's length) by more than this many nats per token (dev-made slots: a reading in full in other words at least +0.15, a dropped clause at most -0.61): a reading that drops a clause stays a finding (inspection/node_forced.py).",
     )
     answer_window_s: float = _h(
         15.0,
