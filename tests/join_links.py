@@ -6,12 +6,23 @@ from __future__ import annotations
 from tests.conftest import Client, new_session_body
 
 
-async def self_service_join(sales: Client) -> tuple[str, str]:
-    """(session id, the customer's API base ``/api/join/<token>``) of a new self-service
-    session of ``sales`` (logged in)."""
-    status, body = await sales.post("/api/sessions", json=new_session_body(mode="self_service"))
+async def self_service_link(sales: Client, template_id: str | None = None) -> tuple[str, str]:
+    """(session id, the customer's join token) of a new self-service session of ``sales``
+    (logged in), on ``template_id`` or the default template."""
+    extra = {} if template_id is None else {"template_id": template_id}
+    status, body = await sales.post(
+        "/api/sessions", json=new_session_body(mode="self_service", **extra)
+    )
     assert status == 201, body
     sid: str = body["session"]["id"]
     status, link = await sales.post(f"/api/sessions/{sid}/link")
     assert status == 200, link
-    return sid, f"/api/join/{link['token']}"
+    token: str = link["token"]
+    return sid, token
+
+
+async def self_service_join(sales: Client) -> tuple[str, str]:
+    """(session id, the customer's API base ``/api/join/<token>``) of a new self-service
+    session of ``sales`` (logged in)."""
+    sid, token = await self_service_link(sales)
+    return sid, f"/api/join/{token}"

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.conftest import RunningServer, new_session_body
+from tests.conftest import RunningServer
+from tests.join_links import self_service_link
 from tests.test_selfservice_taps import browser as browser  # the fixtures
 from tests.test_selfservice_taps import taps_template as taps_template
 
@@ -40,12 +41,7 @@ async def test_a_camera_lost_mid_call_is_said_and_taken_up_again(
     server: RunningServer, browser: Browser, client_factory: Any, taps_template: None
 ) -> None:
     sales = await client_factory("sales1")
-    status, body = await sales.post(
-        "/api/sessions", json=new_session_body(mode="self_service", template_id="taps")
-    )
-    assert status == 201, body
-    status, link = await sales.post(f"/api/sessions/{body['session']['id']}/link")
-    assert status == 200, link
+    sid, token = await self_service_link(sales, "taps")
     ctx = await browser.new_context(
         locale="zh-CN", viewport={"width": 360, "height": 740}, permissions=["camera", "microphone"]
     )
@@ -55,7 +51,7 @@ async def test_a_camera_lost_mid_call_is_said_and_taken_up_again(
     page.on("pageerror", lambda e: errors.append(str(e)))
     offers: list[str] = []
     page.on("request", lambda r: offers.append(r.url) if r.url.endswith("/offer") else None)
-    await page.goto(f"{server.url}/self/{link['token']}")
+    await page.goto(f"{server.url}/self/{token}")
     await page.check("#ss-consent")
     await page.click("#ss-start")
     await expect(page.locator("#step-title")).to_have_text("第一步", timeout=20_000)
@@ -75,7 +71,7 @@ async def test_a_camera_lost_mid_call_is_said_and_taken_up_again(
         timeout=20_000,
     )
     assert len(offers) == 2  # rejoined with the camera opened again
-    status, live = await sales.get(f"/api/sessions/{body['session']['id']}/state")
+    status, live = await sales.get(f"/api/sessions/{sid}/state")
     assert status == 200 and live["connected"]["customer"] is True, live
     # The steps go on.
     await page.click("#ss-next")

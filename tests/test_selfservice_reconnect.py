@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Route, expect
 
-from tests.conftest import RunningServer, new_session_body
+from tests.conftest import RunningServer
+from tests.join_links import self_service_link
 from tests.test_selfservice_taps import browser, taps_template  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
@@ -26,19 +27,14 @@ async def test_reconnect_button_after_the_rejoins_give_up(
     taps_template: None,  # noqa: F811
 ) -> None:
     sales = await client_factory("sales1")
-    status, body = await sales.post(
-        "/api/sessions", json=new_session_body(mode="self_service", template_id="taps")
-    )
-    assert status == 201, body
-    status, link = await sales.post(f"/api/sessions/{body['session']['id']}/link")
-    assert status == 200, link
+    sid, token = await self_service_link(sales, "taps")
     ctx = await browser.new_context(
         locale="zh-CN", viewport={"width": 360, "height": 740}, permissions=["camera", "microphone"]
     )
     page = await ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(f"{server.url}/self/{link['token']}")
+    await page.goto(f"{server.url}/self/{token}")
     await page.check("#ss-consent")
     await page.click("#ss-start")
     await expect(page.locator("#step-title")).to_have_text("第一步", timeout=20_000)
@@ -53,7 +49,6 @@ async def test_reconnect_button_after_the_rejoins_give_up(
 
     await page.route("**/offer", refuse)
     await page.evaluate("window.kesuCall.maxAttempts = 1")
-    token = link["token"]
     left = await page.evaluate(
         "(t) => fetch('/api/join/' + t + '/leave', {method: 'POST'}).then((r) => r.status)",
         token,

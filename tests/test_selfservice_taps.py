@@ -18,7 +18,8 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.browser import FAKE_MEDIA, chromium
-from tests.conftest import RunningServer, new_session_body
+from tests.conftest import RunningServer
+from tests.join_links import self_service_link
 
 pytestmark = pytest.mark.e2e
 
@@ -71,12 +72,7 @@ async def test_a_double_tap_takes_one_step(
     server: RunningServer, browser: Browser, client_factory: Any, taps_template: None
 ) -> None:
     sales = await client_factory("sales1")
-    status, body = await sales.post(
-        "/api/sessions", json=new_session_body(mode="self_service", template_id="taps")
-    )
-    assert status == 201, body
-    status, link = await sales.post(f"/api/sessions/{body['session']['id']}/link")
-    assert status == 200, link
+    sid, token = await self_service_link(sales, "taps")
     ctx = await browser.new_context(
         locale="zh-CN",
         viewport={"width": 360, "height": 740},
@@ -91,7 +87,7 @@ async def test_a_double_tap_takes_one_step(
         "request",
         lambda r: sent.append(r.url.rsplit("/", 1)[-1]) if r.method == "POST" else None,
     )
-    await page.goto(f"{server.url}/self/{link['token']}")
+    await page.goto(f"{server.url}/self/{token}")
     await page.check("#ss-consent")
     await page.click("#ss-start")
     title, status_line = page.locator("#step-title"), page.locator("#step-status")
