@@ -114,7 +114,8 @@ class AudioTrack:
         out *= self.gain
         if self.clip_at is not None:
             np.clip(out, -self.clip_at, self.clip_at, out=out)
-        return np.clip(out, -1.0, 1.0)
+        clipped: np.ndarray = np.clip(out, -1.0, 1.0)
+        return clipped
 
 
 # ------------------------------------------------------------------------------------------
@@ -155,8 +156,8 @@ def document_sprite(doc: np.ndarray, width: int, angle: float) -> Sprite:
     h = round(doc.shape[0] * width / doc.shape[1])
     scaled = cv2.resize(doc, (width, h), interpolation=cv2.INTER_AREA)
     diag = int(math.hypot(width, h)) + 2
-    canvas = np.zeros((diag, diag, 3), np.uint8)
-    mask = np.zeros((diag, diag), np.float32)
+    canvas: np.ndarray = np.zeros((diag, diag, 3), np.uint8)
+    mask: np.ndarray = np.zeros((diag, diag), np.float32)
     oy, ox = (diag - h) // 2, (diag - width) // 2
     canvas[oy : oy + h, ox : ox + width] = scaled
     mask[oy : oy + h, ox : ox + width] = 1.0
@@ -285,9 +286,7 @@ def write_mkv(
             vs.options = {"deadline": "realtime", "cpu-used": "16"}
         elif video_codec in ("libx264", "h264"):
             vs.options = {"preset": "ultrafast"}  # the fastest to encode
-        aus = cast(
-            av.audio.stream.AudioStream, out.add_stream("libopus", rate=AUDIO_RATE, layout="mono")
-        )
+        aus = out.add_stream("libopus", rate=AUDIO_RATE, layout="mono")
         aus.bit_rate = audio_bitrate
         a_pos = 0
         for i, bgr in enumerate(frames):

@@ -306,8 +306,8 @@ def place_in_frame(
     doc = cv2.resize(document, (doc_width, dh), interpolation=cv2.INTER_AREA)
     # Rotate inside a canvas big enough for the corners, with a mask to paste only the card.
     diag = int(math.hypot(doc_width, dh)) + 2
-    canvas = np.zeros((diag, diag, 3), np.uint8)
-    mask = np.zeros((diag, diag), np.uint8)
+    canvas: np.ndarray = np.zeros((diag, diag, 3), np.uint8)
+    mask: np.ndarray = np.zeros((diag, diag), np.uint8)
     oy, ox = (diag - dh) // 2, (diag - doc_width) // 2
     canvas[oy : oy + dh, ox : ox + doc_width] = doc
     mask[oy : oy + dh, ox : ox + doc_width] = 255

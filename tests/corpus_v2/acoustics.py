@@ -104,7 +104,8 @@ PRESETS: dict[str, Presets] = {
 def _resample(x: np.ndarray, factor: float) -> np.ndarray:
     """Play ``x`` ``factor`` times faster (linear interpolation; shifts < 20% alias little)."""
     n = int(round(len(x) / factor))
-    return np.interp(np.arange(n) * factor, np.arange(len(x)), x).astype(np.float32)
+    played: np.ndarray = np.interp(np.arange(n) * factor, np.arange(len(x)), x).astype(np.float32)
+    return played
 
 
 def atempo(x: np.ndarray, factor: float) -> np.ndarray:
@@ -182,7 +183,8 @@ def impulse_response(rt60_s: float, rng: np.random.Generator) -> np.ndarray:
     ir[0] = 1.0
     for _ in range(4):
         ir[int(rng.uniform(0.002, 0.02) * AUDIO_RATE)] += float(rng.uniform(0.2, 0.5))
-    return (ir / np.sqrt(np.sum(ir**2))).astype(np.float32)
+    normalised: np.ndarray = (ir / np.sqrt(np.sum(ir**2))).astype(np.float32)
+    return normalised
 
 
 def convolve(x: np.ndarray, ir: np.ndarray) -> np.ndarray:

@@ -135,7 +135,8 @@ def _audio(plan: Plan, var: Variation, who: str, duration: float) -> np.ndarray:
             speech[i:j] += clip[: j - i]
     babble = var.wording.lines()
     wet = in_room(speech, var.rooms[who], plan.rng, babble) + room_tone(duration, plan.rng)
-    return np.clip(over_network(wet, var.networks[who], plan.rng), -1.0, 1.0)
+    track: np.ndarray = np.clip(over_network(wet, var.networks[who], plan.rng), -1.0, 1.0)
+    return track
 
 
 def _video(plan: Plan, var: Variation, duration: float, fps: float) -> dict[str, VideoTrack]:
