@@ -1,4 +1,4 @@
-"""``kesu user``: add, passwd, disable, enable, institution, list. Works only on an existing database."""
+"""``kesu user``: add, passwd, disable, enable, institution, qualify, list. Works only on an existing database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from server.cli_common import EXIT_USAGE, announce, global_options, require_database, settings_from
 from server.settings import Settings
+from server.store.models import User
 from server.users import (
     ROLES,
     UserError,
@@ -18,6 +19,7 @@ from server.users import (
     set_disabled,
     set_institution,
     set_password,
+    set_qualified,
 )
 
 
@@ -61,14 +63,25 @@ def _institution(args: argparse.Namespace, settings: Settings) -> str:
     return f"institution of {args.name}: {before!r} -> {args.institution!r}"
 
 
+def _qualify(args: argparse.Namespace, settings: Settings) -> str:
+    qualified = args.qualified == "yes"
+    before = asyncio.run(set_qualified(settings, args.name, qualified))
+    word = {True: "qualified", False: "not qualified"}
+    return f"{args.name}: {word[before]} -> {word[qualified]} for remote recording (R20)"
+
+
 def _list(_args: argparse.Namespace, settings: Settings) -> str:
     rows = asyncio.run(list_users(settings))
     lines = [
         f"{row.username:20} {row.role:12} {'disabled' if row.disabled else 'active':9} "
-        f"{row.display_name} {row.institution}".rstrip()
+        f"{row.display_name} {row.institution}{_unqualified(row)}".rstrip()
         for row in rows
     ]
     return "\n".join(lines) if lines else "(no accounts)"
+
+
+def _unqualified(row: User) -> str:
+    return " (not qualified: R20)" if row.role == "salesperson" and not row.qualified_remote else ""
 
 
 def cmd_user(args: argparse.Namespace) -> int:
@@ -126,6 +139,14 @@ def add_parser(sub: Any) -> None:
     a.add_argument("name")
     a.add_argument("institution", help="institution's standard short name, or ''")
     a.set_defaults(action=_institution)
+    a = usub.add_parser(
+        "qualify",
+        parents=[common],
+        help="set whether a salesperson may record remotely (R20); 'no' refuses new sessions",
+    )
+    a.add_argument("name")
+    a.add_argument("qualified", choices=("yes", "no"), help="yes: qualified; no: not qualified")
+    a.set_defaults(action=_qualify)
     a = usub.add_parser("list", parents=[common], help="list accounts")
     a.set_defaults(action=_list)
     p.set_defaults(func=cmd_user)

@@ -102,6 +102,26 @@ async def set_institution(settings: Settings, name: str, institution: str) -> st
     return before
 
 
+async def set_qualified(settings: Settings, name: str, qualified: bool) -> bool:
+    """Set whether a salesperson may record remotely (R20: the insurer's register of
+    qualified salespeople); returns the previous value. An unqualified salesperson cannot
+    start a session, join its call or start a re-recording (403 ``not_qualified``); what
+    was recorded before stays as it is."""
+    db = await _open(settings)
+    try:
+        async with db.session() as s:
+            user = await _user(s, name)
+            if user.role != "salesperson":
+                raise UserError(f"{name!r} is a {user.role}: only salespeople are qualified (R20)")
+            before = bool(user.qualified_remote)
+            user.qualified_remote = qualified
+            detail = {"username": name, "from": before, "to": qualified}
+            await audit.record(s, "cli", "user.qualified", None, detail)
+    finally:
+        await db.close()
+    return before
+
+
 def _fold(name: str) -> str:
     """A name as it is read: width and compatibility forms unified, case ignored."""
     return unicodedata.normalize("NFKC", name).casefold()
