@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,17 +91,13 @@ async def set_institution(settings: Settings, name: str, institution: str) -> st
     reviewer's institution is the one whose sessions they review (all when empty); a
     salesperson's is stamped on the sessions they make from now on."""
     _check_profile_text("institution", institution)
-    db = await _open(settings)
-    try:
-        async with db.session() as s:
-            user = await _user(s, name)
-            before = user.institution
-            user.institution = institution
-            detail = {"username": name, "from": before, "to": institution}
-            await audit.record(s, "cli", "user.institution", None, detail)
-    finally:
-        await db.close()
+    before: str = await _change(settings, name, "institution", institution, "user.institution")
     return before
+
+
+def _only_salespeople(user: User) -> None:
+    if user.role != "salesperson":
+        raise UserError(f"{user.username!r} is a {user.role}: only salespeople are qualified (R20)")
 
 
 async def set_qualified(settings: Settings, name: str, qualified: bool) -> bool:
@@ -107,16 +105,32 @@ async def set_qualified(settings: Settings, name: str, qualified: bool) -> bool:
     qualified salespeople); returns the previous value. An unqualified salesperson cannot
     start a session, join its call or start a re-recording (403 ``not_qualified``); what
     was recorded before stays as it is."""
+    before = await _change(
+        settings, name, "qualified_remote", qualified, "user.qualified", _only_salespeople
+    )
+    return bool(before)
+
+
+async def _change(
+    settings: Settings,
+    name: str,
+    column: str,
+    value: object,
+    action: str,
+    check: Callable[[User], None] | None = None,
+) -> Any:
+    """Set one column of an account (after ``check``, which may refuse it), audited as
+    ``action`` with the value before and after; returns the value before."""
     db = await _open(settings)
     try:
         async with db.session() as s:
             user = await _user(s, name)
-            if user.role != "salesperson":
-                raise UserError(f"{name!r} is a {user.role}: only salespeople are qualified (R20)")
-            before = bool(user.qualified_remote)
-            user.qualified_remote = qualified
-            detail = {"username": name, "from": before, "to": qualified}
-            await audit.record(s, "cli", "user.qualified", None, detail)
+            if check is not None:
+                check(user)
+            before = getattr(user, column)
+            setattr(user, column, value)
+            detail = {"username": name, "from": before, "to": value}
+            await audit.record(s, "cli", action, None, detail)
     finally:
         await db.close()
     return before
