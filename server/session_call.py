@@ -241,7 +241,13 @@ async def revoke_join_link(ctx: AppContext, row: RecordingSession, actor: str) -
             )
         db_row.join_nonce = secrets.token_hex(8)
         await audit.record(s, actor, "join_link.revoke", row.id, {"status": db_row.status})
-    room = ctx.rooms.get(row.id)
+    await drop_revoked_customer(ctx, row.id)
+
+
+async def drop_revoked_customer(ctx: AppContext, session_id: str) -> None:
+    """Take the customer out of ``session_id``'s call on this node (reason ``link_revoked``):
+    after a revocation, and for an offer answered while the revocation ran."""
+    room = ctx.rooms.get(session_id)
     if room is not None and not room.closed:
         await room.leave("customer", reason="link_revoked")
 

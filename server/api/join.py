@@ -119,9 +119,7 @@ async def offer(request: web.Request) -> web.Response:
     if not await link_holds(request):
         # Revoked while the offer was answered: the revocation's own leave may have come
         # before this join, so the customer would stay in the call on a revoked link.
-        room = ctx.rooms.get(row.id)
-        if room is not None:
-            await room.leave("customer", reason="link_revoked")
+        await session_call.drop_revoked_customer(ctx, row.id)
         raise ApiError("this join link was revoked", code="token_revoked", status=410)
     return web.json_response({"type": "answer", "sdp": answer})
 
