@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import obstore
 from obstore.store import LocalStore, S3Store, from_url
@@ -35,6 +35,11 @@ def _check_key(key: str) -> str:
     return key
 
 
+def _hash_and_write(digest: hashlib._Hash, fh: BinaryIO, chunk: bytes) -> None:
+    digest.update(chunk)
+    fh.write(chunk)
+
+
 class ObjectBlobStore:
     """Any obstore store (LocalStore, S3Store, ...)."""
 
@@ -55,7 +60,8 @@ class ObjectBlobStore:
         """(size, sha256 hex) of the stored object, read back in full."""
         digest, size = hashlib.sha256(), 0
         async for chunk in self.stream(key):
-            digest.update(chunk)
+            # obstore yields 10 MiB chunks: hashing one takes ~20 ms, too long for the loop.
+            await asyncio.to_thread(digest.update, chunk)
             size += len(chunk)
         return size, digest.hexdigest()
 
@@ -66,9 +72,8 @@ class ObjectBlobStore:
         fh = await asyncio.to_thread(open, tmp, "wb")
         try:
             async for chunk in self.stream(key):
-                digest.update(chunk)
+                await asyncio.to_thread(_hash_and_write, digest, fh, chunk)
                 size += len(chunk)
-                await asyncio.to_thread(fh.write, chunk)
         finally:
             await asyncio.to_thread(fh.close)
         await asyncio.to_thread(os.replace, tmp, dest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -277,14 +278,17 @@ async def bootstrap_admin(db: Database, data_dir: Path) -> str | None:
         if (await s.execute(select(User.id).limit(1))).first() is not None:
             return None
         password = generate_password()
+        digest = await asyncio.to_thread(hash_password, password)  # argon2: ~0.3 s of CPU
         s.add(
             User(
                 username="admin",
                 role="admin",
-                password_hash=hash_password(password),
+                password_hash=digest,
                 display_name="管理员",
             )
         )
         await audit.record(s, "system", "user.add", None, {"username": "admin", "role": "admin"})
-    write_private(data_dir / "initial-admin-password.txt", (password + "\n").encode())
+    await asyncio.to_thread(
+        write_private, data_dir / "initial-admin-password.txt", (password + "\n").encode()
+    )
     return password
