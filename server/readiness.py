@@ -124,6 +124,16 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+async def _stop_models_check(app: web.Application) -> None:
+    """The app owns the shielded models check: a /readyz whose caller left (or timed out)
+    must not leave it pending when the loop closes."""
+    task = app[MODELS_CACHE].task
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 def setup(app: web.Application) -> None:
     app[MODELS_CACHE] = _ModelsCache()
     app.router.add_get("/readyz", readyz)
+    app.on_cleanup.append(_stop_models_check)
