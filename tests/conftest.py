@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -149,12 +150,23 @@ async def add_test_users(ctx: AppContext) -> None:
             )
 
 
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, users: bool = True) -> AsyncIterator[RunningServer]:
+    """A running server (with the test users unless ``users`` is false), stopped on exit
+    even when adding the users or the caller fails."""
+    srv = await start_server(settings)
+    try:
+        if users:
+            await add_test_users(srv.ctx)
+        yield srv
+    finally:
+        await srv.runner.cleanup()
+
+
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[RunningServer]:
-    srv = await start_server(settings)
-    await add_test_users(srv.ctx)
-    yield srv
-    await srv.runner.cleanup()
+    async with serving(settings) as srv:
+        yield srv
 
 
 @pytest.fixture

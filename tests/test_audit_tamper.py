@@ -23,7 +23,7 @@ from server.store.models import (
 )
 from server.store.types import utcnow
 from tests.audit_cli import settle, verify
-from tests.conftest import RunningServer, add_test_users, start_server
+from tests.conftest import RunningServer, add_test_users, serving, start_server
 from tests.review_fixtures import build_session, reject_twice
 
 
@@ -284,8 +284,8 @@ async def test_legacy_entries_before_the_key_are_reported_as_such(
     settings.audit_key_path.unlink()
     settings.audit_checkpoint_path.unlink()
 
-    srv = await start_server(settings)  # the upgraded server: a new key, first checkpoint
-    try:
+    # The upgraded server: a new key, first checkpoint.
+    async with serving(settings, users=False) as srv:
         await build_session(srv.ctx)
         code, out = await verify(srv, capsys)
         assert code == 0, out
@@ -297,5 +297,3 @@ async def test_legacy_entries_before_the_key_are_reported_as_such(
         code, out = await verify(srv, capsys)
         assert code == 1, out
         assert f"entry {legacy_head + 2}: no MAC, though written after the audit key" in out
-    finally:
-        await srv.runner.cleanup()

@@ -154,11 +154,9 @@ async def test_unsafe_requests_from_a_foreign_origin_are_refused(client_factory:
 
 
 async def test_public_url_origin_is_accepted(tmp_path: Path) -> None:
-    from tests.conftest import add_test_users, start_server
+    from tests.conftest import serving
 
-    srv = await start_server(make_settings(tmp_path, public_url="https://kesu.example.com/"))
-    try:
-        await add_test_users(srv.ctx)
+    async with serving(make_settings(tmp_path, public_url="https://kesu.example.com/")) as srv:
         status, body, _ = await _login(
             srv.url, "sales1", PASSWORD, headers={"Origin": "https://kesu.example.com"}
         )
@@ -167,8 +165,6 @@ async def test_public_url_origin_is_accepted(tmp_path: Path) -> None:
             srv.url, "sales1", PASSWORD, headers={"Origin": "https://kesu.example.com.evil.io"}
         )
         assert status == 403, body
-    finally:
-        await srv.runner.cleanup()
 
 
 async def test_disabled_user_loses_access(client_factory: Any, server: RunningServer) -> None:

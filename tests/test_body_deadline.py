@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningServer, add_test_users, make_settings, start_server, wait_for
+from tests.conftest import RunningServer, make_settings, serving, wait_for
 
 # Generous: the refusal comes after body_timeout_s (0.5 s); this only stops a hang.
 GIVE_UP_S = 20
@@ -20,10 +20,8 @@ GIVE_UP_S = 20
 
 @pytest.fixture
 async def short_deadline(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    srv = await start_server(make_settings(tmp_path, body_timeout_s=0.5))
-    await add_test_users(srv.ctx)
-    yield srv
-    await srv.runner.cleanup()
+    async with serving(make_settings(tmp_path, body_timeout_s=0.5)) as srv:
+        yield srv
 
 
 async def _send(url: str, path: str, declared: int, sent: bytes) -> tuple[bytes, bytes]:
@@ -118,11 +116,9 @@ async def test_a_client_leaving_mid_body_is_no_server_error(
     """A client that sends half its body and hangs up is not an error of the server: each
     one was logged as an "unhandled error" traceback (a script could fill the error log)."""
     caplog.set_level(logging.INFO, logger="kesu.api")
-    srv = await start_server(make_settings(tmp_path))  # the default 60 s body deadline
-    try:
+    # The default 60 s body deadline.
+    async with serving(make_settings(tmp_path), users=False) as srv:
         await _leave_mid_body(srv.url, caplog)
-    finally:
-        await srv.runner.cleanup()
 
 
 async def _leave_mid_body(url: str, caplog: pytest.LogCaptureFixture) -> None:

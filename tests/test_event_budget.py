@@ -12,14 +12,7 @@ import pytest
 
 from server.selfservice import MODELS_KEY
 from server.session_dir import SessionDir
-from tests.conftest import (
-    Client,
-    RunningServer,
-    add_test_users,
-    make_settings,
-    new_session_body,
-    start_server,
-)
+from tests.conftest import Client, RunningServer, make_settings, new_session_body, serving
 from tests.join_links import self_service_join
 from tests.test_api_auth import assert_error
 from tests.test_selfservice import _png
@@ -29,10 +22,8 @@ LIMIT = 12
 
 @pytest.fixture
 async def small_budget(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    srv = await start_server(make_settings(tmp_path, max_session_events=LIMIT))
-    await add_test_users(srv.ctx)
-    yield srv
-    await srv.runner.cleanup()
+    async with serving(make_settings(tmp_path, max_session_events=LIMIT)) as srv:
+        yield srv
 
 
 def _events(server: RunningServer, sid: str) -> list[dict[str, Any]]:

@@ -74,30 +74,22 @@ async def test_a_disabled_account_is_refused_even_if_remembered(
 
 
 async def test_throttling_still_applies_to_a_remembered_password(tmp_path: Path) -> None:
-    from tests.conftest import add_test_users, start_server
+    from tests.conftest import serving
 
-    srv = await start_server(make_settings(tmp_path, login_account_limits="3/minute"))
-    try:
-        await add_test_users(srv.ctx)
+    async with serving(make_settings(tmp_path, login_account_limits="3/minute")) as srv:
         assert await _login(srv.url, "sales1", PASSWORD) == 200
         for _ in range(3):
             assert await _login(srv.url, "sales1", "guess-guess") == 401
         assert await _login(srv.url, "sales1", PASSWORD) == 429
-    finally:
-        await srv.runner.cleanup()
 
 
 async def test_zero_seconds_turns_it_off(tmp_path: Path, verifications: list[str]) -> None:
-    from tests.conftest import add_test_users, start_server
+    from tests.conftest import serving
 
-    srv = await start_server(make_settings(tmp_path, login_verified_cache_s=0))
-    try:
-        await add_test_users(srv.ctx)
+    async with serving(make_settings(tmp_path, login_verified_cache_s=0)) as srv:
         for _ in range(2):
             assert await _login(srv.url, "sales1", PASSWORD) == 200
         assert len(verifications) == 2
-    finally:
-        await srv.runner.cleanup()
 
 
 def test_entries_expire_and_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,6 +32,7 @@ from tests.conftest import (
     free_port,
     make_settings,
     new_session_body,
+    serving,
     start_server,
 )
 
@@ -296,8 +297,7 @@ async def test_models_check_verifies_once_then_uses_the_cache(tmp_path: Path) ->
 
 
 async def test_metrics_behind_a_token(tmp_path: Path) -> None:
-    srv = await start_server(make_settings(tmp_path, metrics_token="s3cret-scrape"))
-    try:
+    async with serving(make_settings(tmp_path, metrics_token="s3cret-scrape"), users=False) as srv:
         async with aiohttp.ClientSession() as http:
             url = f"{srv.url}/metrics"
             for headers in (
@@ -312,5 +312,3 @@ async def test_metrics_behind_a_token(tmp_path: Path) -> None:
             async with http.get(url, headers={"Authorization": "Bearer s3cret-scrape"}) as r:
                 assert r.status == 200
                 assert "kesu_live_rooms" in await r.text()
-    finally:
-        await srv.runner.cleanup()

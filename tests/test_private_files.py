@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.security import load_or_create_key
-from tests.conftest import make_settings, start_server
+from tests.conftest import make_settings, serving
 
 
 @pytest.fixture
@@ -54,10 +54,7 @@ async def test_first_admin_password_file_is_private_and_not_written_through_a_li
     bait.write_bytes(b"")
     target = settings.data_dir / "initial-admin-password.txt"
     target.symlink_to(bait)
-    srv = await start_server(settings)
-    try:
+    async with serving(settings, users=False):
         assert bait.read_bytes() == b""
         _private_regular_file(target)
         assert len(target.read_text().strip()) >= 16
-    finally:
-        await srv.runner.cleanup()

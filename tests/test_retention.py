@@ -13,7 +13,7 @@ from sqlalchemy import select
 from server import audit_verify, retention
 from server.settings import load_settings
 from server.store.models import AuditEntry, RecordingSession
-from tests.conftest import RunningServer, add_test_users, make_settings, start_server
+from tests.conftest import RunningServer, make_settings, serving
 from tests.review_fixtures import build_session, policy, user_named
 
 
@@ -151,9 +151,7 @@ async def test_deletion_removes_the_archived_copy(tmp_path: Path) -> None:
     the stored recordings too, and the chain lists the keys it removed."""
     archive = tmp_path / "archive"
     archive.mkdir()
-    srv = await start_server(make_settings(tmp_path, storage_url=archive.as_uri()))
-    try:
-        await add_test_users(srv.ctx)
+    async with serving(make_settings(tmp_path, storage_url=archive.as_uri())) as srv:
         assert srv.ctx.archive is not None
         built = await build_session(srv.ctx)
         await srv.ctx.archive.sync(built.id)
@@ -170,5 +168,3 @@ async def test_deletion_removes_the_archived_copy(tmp_path: Path) -> None:
         assert not any(p.is_file() for p in stored.rglob("*"))
         [(_, action, detail)] = await _attempts(srv, built.id)
         assert action == "session.delete" and detail["stored"] == deleted.stored
-    finally:
-        await srv.runner.cleanup()

@@ -18,7 +18,7 @@ from server.localservers import fresh_database
 from server.reviews import decisions, rerecord
 from server.reviews.access import ReviewError
 from server.store.models import RecordingSession, RerecordRequest, ReviewDecision
-from tests.conftest import add_test_users, make_settings, start_server
+from tests.conftest import make_settings, serving
 from tests.review_fixtures import build_session, set_review_status, user_named
 
 # How long the first decision waits, inside its transaction, for the second to catch up
@@ -31,14 +31,10 @@ async def queued_session(pg_admin: str, tmp_path: Path) -> AsyncIterator[tuple[A
     """A server on a fresh PostgreSQL database with the test users and one session queued
     for review; yields its context and the session id."""
     url = await fresh_database(pg_admin)
-    srv = await start_server(make_settings(tmp_path, database_url=url))
-    try:
-        await add_test_users(srv.ctx)
+    async with serving(make_settings(tmp_path, database_url=url)) as srv:
         built = await build_session(srv.ctx, findings=[])
         await set_review_status(srv.ctx, built.id, "queued")
         yield srv.ctx, built.id
-    finally:
-        await srv.runner.cleanup()
 
 
 async def test_two_simultaneous_decisions_make_one(

@@ -11,15 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
-    Client,
-    RunningServer,
-    add_test_users,
-    make_settings,
-    new_session_body,
-    start_server,
-    wait_for,
-)
+from tests.conftest import Client, RunningServer, make_settings, new_session_body, serving, wait_for
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import make_peer
 
@@ -159,17 +151,15 @@ async def open_server(
 ) -> AsyncIterator[RunningServer]:
     """A server not in loopback mode (its ICE still binds 127.0.0.1 only, so nothing leaves
     the machine), with ``rtc_private_candidates`` from the test's parameter."""
-    srv = await start_server(
+    async with serving(
         make_settings(
             tmp_path,
             rtc_loopback_only=False,
             rtc_host_addresses="127.0.0.1",
             rtc_private_candidates=request.param,
         )
-    )
-    await add_test_users(srv.ctx)
-    yield srv
-    await srv.runner.cleanup()
+    ) as srv:
+        yield srv
 
 
 def _remote_candidates(srv: RunningServer, sid: str) -> set[str]:

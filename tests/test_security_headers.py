@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import PASSWORD, RunningServer, add_test_users, make_settings, start_server
+from tests.conftest import PASSWORD, RunningServer, make_settings, serving
 
 #: One of each: page, login page, join page (anonymous), static module, API answer, API
 #: refusal, unknown route, JSON document, probe.
@@ -68,21 +68,13 @@ async def test_headers_and_cookie_flags(server: RunningServer) -> None:
 
 
 async def test_headers_and_cookie_flags_behind_tls(tmp_path: Path) -> None:
-    srv = await start_server(make_settings(tmp_path, secure_cookies=True))
-    try:
-        await add_test_users(srv.ctx)
+    async with serving(make_settings(tmp_path, secure_cookies=True)) as srv:
         await _check(srv.url, tls=True)
-    finally:
-        await srv.runner.cleanup()
 
 
 async def test_an_https_public_url_makes_the_cookie_secure(tmp_path: Path) -> None:
     """Join links and QR codes send browsers to ``public_url``: when that is https, the
     cookie is Secure and HSTS is sent even if ``secure_cookies`` was forgotten."""
-    srv = await start_server(make_settings(tmp_path, public_url="https://kesu.example.com"))
-    try:
+    async with serving(make_settings(tmp_path, public_url="https://kesu.example.com")) as srv:
         assert not srv.ctx.settings.secure_cookies
-        await add_test_users(srv.ctx)
         await _check(srv.url, tls=True)
-    finally:
-        await srv.runner.cleanup()
