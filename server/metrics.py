@@ -103,15 +103,10 @@ class LiveCollector(Collector):
                 items, waited = stats.get("recorder_backlog") or (0, 0.0)
                 backlog += int(items)
                 lag = max(lag, float(waited))
-        labels = [self.node]
-        g = GaugeMetricFamily("kesu_live_rooms", "Open media rooms on this node.", labels=["node"])
-        g.add_metric(labels, len(live))
-        yield g
-        g = GaugeMetricFamily(
-            "kesu_live_participants", "Connected participants on this node.", labels=["node"]
+        yield self._gauge("kesu_live_rooms", "Open media rooms on this node.", len(live))
+        yield self._gauge(
+            "kesu_live_participants", "Connected participants on this node.", participants
         )
-        g.add_metric(labels, participants)
-        yield g
         packets = CounterMetricFamily(
             "kesu_rtc_packets",
             "Media packets: received from browsers, relayed to the other party, recorded.",
@@ -128,18 +123,20 @@ class LiveCollector(Collector):
                 family.add_metric([self.node, stage, kind], totals.get((metric, stage, kind), 0))
         yield packets
         yield dropped
-        g = GaugeMetricFamily(
-            "kesu_recorder_backlog", "Items queued for the recorders' mux threads.", labels=["node"]
+        yield self._gauge(
+            "kesu_recorder_backlog", "Items queued for the recorders' mux threads.", backlog
         )
-        g.add_metric(labels, backlog)
-        yield g
-        g = GaugeMetricFamily(
+        yield self._gauge(
             "kesu_recorder_lag_seconds",
             "How long the oldest queued packet of any recorder has waited.",
-            labels=["node"],
+            lag,
         )
-        g.add_metric(labels, lag)
-        yield g
+
+    def _gauge(self, name: str, documentation: str, value: float) -> GaugeMetricFamily:
+        """A gauge of this node: one sample labelled with its name."""
+        g = GaugeMetricFamily(name, documentation, labels=["node"])
+        g.add_metric([self.node], value)
+        return g
 
 
 class QueueCollector(Collector):
