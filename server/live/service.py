@@ -3,8 +3,9 @@
 ``LiveService`` owns the live-check processes (``server.live.process``, ``live_processes``
 of them, spawned at the first live session, dying with the server; each session is checked
 by the least loaded one), the drain task that reads its states, and the writer
-task that stores notable results as session events (``live_*`` in metadata.json). For each
-live session it keeps the latest state and the pages subscribed to it (``subscribe``).
+(``server.live.events``) that stores notable results as session events (``live_*`` in
+metadata.json). For each live session it keeps the latest state and the pages subscribed
+to it (``subscribe``).
 
 Bounded and degradable: the queue to the process holds ``live_queue`` messages; when it is
 full the tap's batch is dropped and the session shows the ``live_busy`` notice; the process
@@ -25,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.live.events import LiveEventWriter, notable_events
 from server.live.process import WorkerConfig, run
 from server.live.tap import LiveTap
 from server.session_dir import SessionDir
@@ -99,10 +101,7 @@ class LiveService:
         self._outbox: Any = None  # shared by the processes
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # the service's (the API's)
-        self._writer: asyncio.Task[None] | None = None
-        self._events: asyncio.Queue[tuple[SessionDir, str, str | None, dict[str, Any]]] = (
-            asyncio.Queue(1000)
-        )
+        self._events = LiveEventWriter()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -154,11 +153,7 @@ class LiveService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self._writer is not None:
-            await self._events.join()  # what is queued is stored before the end
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-            self._writer = None
+        await self._events.close()
         for q in [p.inbox for p in self._procs] + [self._outbox]:
             if q is not None:
                 q.close()
@@ -350,43 +345,10 @@ class LiveService:
         self._publish(s)
 
     def _store_notable(self, s: LiveSession, state: dict[str, Any]) -> None:
-        """Each node covered, answer given, warning raised and document seen: once."""
-        for n in state.get("nodes", []):
-            if n["status"] == "covered":
-                self._once(s, f"node:{n['id']}", "live_node", n["id"],
-                           {"status": "covered", "score": n["score"], "t_s": n["start_s"]})  # fmt: skip
-            if n.get("answer") not in (None, "waiting"):
-                self._once(s, f"answer:{n['id']}:{n['answer']}", "live_answer", n["id"],
-                           {"answer": n["answer"], "text": n["answer_text"]})  # fmt: skip
-        for w in state.get("warnings", []):
-            key = f"warning:{w['code']}:{w['participant']}:{w['t_s']}"
-            self._once(s, key, "live_warning", None, dict(w))
-        for d in state.get("documents", []):
-            if d["status"] == "seen":
-                self._once(s, f"doc:{d['node']}", "live_document", d["node"],
-                           {k: d[k] for k in ("document", "name", "id_number", "id_valid", "t_s")})  # fmt: skip
-
-    def _once(
-        self, s: LiveSession, key: str, type: str, node: str | None, detail: dict[str, Any]
-    ) -> None:
-        if key not in s.stored:
-            s.stored.add(key)
-            self._event(s, type, node, detail)
+        for key, type, node, detail in notable_events(state):
+            if key not in s.stored:
+                s.stored.add(key)
+                self._event(s, type, node, detail)
 
     def _event(self, s: LiveSession, type: str, node: str | None, detail: dict[str, Any]) -> None:
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_events())
-        try:
-            self._events.put_nowait((s.sdir, type, node, detail))
-        except asyncio.QueueFull:
-            log.warning("live event of %s dropped (writer behind): %s", s.session_id, type)
-
-    async def _write_events(self) -> None:
-        while True:
-            sdir, type, node, detail = await self._events.get()
-            try:
-                await sdir.add_event(type, node=node, detail=detail)
-            except Exception:
-                log.exception("storing live event %s failed", type)
-            finally:
-                self._events.task_done()
+        self._events.put(s.sdir, type, node, detail)
