@@ -5,8 +5,9 @@ Knows nothing of HTTP or the database: the API layer calls :class:`server.rtc.ma
 Modules: ``room`` (Room), ``forwarding`` (a room's packet path), ``manager`` (RoomManager),
 ``offer`` (SDP offer checks), ``resume`` (where a room made again picks up), ``participant``
 (one connection's state), ``relay`` (outgoing packet track), ``recorder`` (Matroska writer
-thread), ``sync`` (RTCP sender-report clock), ``passthrough`` (packets instead of frames
-from aiortc), ``ice`` (candidate addresses, consent timing), ``review_video``, ``probe``
+thread), ``matroska`` (the file it writes: streams, packets), ``sync`` (RTCP sender-report
+clock), ``passthrough`` (packets instead of frames from aiortc), ``ice`` (candidate
+addresses, consent timing), ``review_video``, ``probe``
 (reopen and describe a recording), ``client`` (a Python peer for tests and benchmarks),
 ``medialoop`` (the rooms' own event loop and thread in ``kesu serve``: API load cannot
 starve the media).

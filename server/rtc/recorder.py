@@ -17,29 +17,26 @@ the file starts with audio only, and the first keyframe after that is reported t
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
-import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import av
 import av.container
 
+from server.rtc.matroska import mux_packet, open_matroska, video_template
 from server.rtc.passthrough import SenderReport
 from server.rtc.sync import AvClock
 
 log = logging.getLogger("kesu.rtc.recorder")
 
 CLOCK_RATES = {"audio": 48000, "video": 90000}
-MS = Fraction(1, 1000)
 KEYFRAME_RETRY_S = 1.0
 POLL_S = 0.05
 MAX_PREROLL_VIDEO = 900  # frames buffered while waiting for sync (~30 s at 30 fps)
@@ -70,24 +67,6 @@ class RecorderStats:
         if self.server_start is None or self.server_end is None:
             return 0.0
         return self.server_end - self.server_start
-
-
-def video_template(codec_name: str, keyframe: bytes) -> av.container.InputContainer:
-    """An in-memory one-frame input whose stream is a template for the output stream
-    (dimensions, H264 SPS/PPS extradata) without opening any encoder."""
-    name = codec_name.lower()
-    if name == "vp8":
-        if len(keyframe) < 10 or keyframe[3:6] != b"\x9d\x01\x2a":
-            raise ValueError("not a VP8 keyframe")
-        width, height = struct.unpack("<HH", keyframe[6:10])
-        header = b"DKIF" + struct.pack(
-            "<HHIHHIIII", 0, 32, 0x30385056, width & 0x3FFF, height & 0x3FFF, 1000, 1, 1, 0
-        )
-        data = header + struct.pack("<IQ", len(keyframe), 0) + keyframe
-        return cast(av.container.InputContainer, av.open(io.BytesIO(data), format="ivf"))
-    if name == "h264":
-        return cast(av.container.InputContainer, av.open(io.BytesIO(keyframe), format="h264"))
-    raise ValueError(f"unsupported video codec {codec_name!r}")
 
 
 class SegmentRecorder:
@@ -345,29 +324,9 @@ class SegmentRecorder:
         )
 
     def _open(self, template: av.container.InputContainer | None) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        container = av.open(
-            str(self.path),
-            "w",
-            format="matroska",
-            container_options={
-                "cluster_time_limit": str(self._cluster_ms),
-                "flush_packets": "1",
-                # Never hold video back for long waiting for audio to interleave with.
-                "max_interleave_delta": "500000",
-            },
+        self._container, self._streams = open_matroska(
+            self.path, template, self._has_audio, self._cluster_ms
         )
-        if template is not None:  # None: audio only
-            video = container.add_stream_from_template(template.streams.video[0])
-            video.time_base = MS
-            self._streams["video"] = video
-        if self._has_audio:
-            # Opening libopus only produces a standard OpusHead (the packets are passed through).
-            audio = container.add_stream("libopus", rate=48000, layout="stereo")
-            audio.time_base = MS
-            self._streams["audio"] = audio
-        container.start_encoding()
-        self._container = container
 
     def _write(self, kind: str, data: bytes, pts: int, key: bool) -> None:
         stream = self._streams.get(kind)
@@ -379,12 +338,7 @@ class SegmentRecorder:
             return
         ms = max(ms, self._last_ms[kind] + 1)  # strictly increasing per stream
         self._last_ms[kind] = ms
-        packet = av.Packet(data)
-        packet.stream = stream
-        packet.time_base = MS
-        packet.pts = packet.dts = ms
-        packet.is_keyframe = key
-        self._container.mux(packet)
+        mux_packet(self._container, stream, data, ms, key)
         self.stats.packets_written[kind] += 1
         end = self._clock.server_time(kind, pts)
         if self.stats.server_end is None or end > self.stats.server_end:
