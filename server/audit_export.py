@@ -89,6 +89,16 @@ def _jsonl(rows: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode()
 
 
+def _generated_files(
+    review: dict[str, Any], entries: list[dict[str, Any]], skeleton: list[dict[str, Any]]
+) -> dict[str, bytes]:
+    return {
+        "review.json": json.dumps(review, ensure_ascii=False, indent=1, sort_keys=True).encode(),
+        "audit/entries.jsonl": _jsonl(entries),
+        "audit/chain.jsonl": _jsonl(skeleton),
+    }
+
+
 def _write_zip(
     out: Path,
     session_dir: Path,
@@ -156,11 +166,11 @@ async def export_session(
         )
         await asyncio.to_thread(trail.log.append, checkpoint)
     anchors = anchors_of(entries)
-    generated = {
-        "review.json": json.dumps(review, ensure_ascii=False, indent=1, sort_keys=True).encode(),
-        "audit/entries.jsonl": _jsonl([entry_json(e) for e in entries]),
-        "audit/chain.jsonl": _jsonl(skeleton),
-    }
+    # The skeleton runs from the session's first entry to the head: for an old session on a
+    # long-lived server, 10^5 rows take a second or more to encode. Off the loop.
+    generated = await asyncio.to_thread(
+        _generated_files, review, [entry_json(e) for e in entries], skeleton
+    )
     head_row = skeleton[-1] if skeleton else {"seq": head, "hash": None}
     manifest_head = {
         "schema": SCHEMA,
