@@ -5,7 +5,7 @@
 // check its connection at once instead of on its next heartbeat (timers of a hidden page are
 // slowed or stopped).
 
-/** Watch call (rtc.MediaCall) for the page going to the background; box holds the notice
+/** Watch call (mediacall.MediaCall) for the page going to the background; box holds the notice
  * and a button (#away-ok) that hides it. Returns a function that stops watching. */
 export function watchAway(call, box) {
   let away = false;

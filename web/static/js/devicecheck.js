@@ -79,11 +79,18 @@ export function startLevelMeter(stream, onLevel) {
   const analyser = ctx.createAnalyser();
   analyser.fftSize = 1024;
   source.connect(analyser);
-  const buf = new Float32Array(analyser.fftSize);
+  // getFloatTimeDomainData needs Safari 14.1 (iOS 14.5): iOS 14.0-14.4 (webkitAudioContext)
+  // threw here 20 times a second and the meter never moved. Bytes (128 = silence) do there.
+  const floats = typeof analyser.getFloatTimeDomainData === "function";
+  const buf = floats ? new Float32Array(analyser.fftSize) : new Uint8Array(analyser.fftSize);
   const timer = setInterval(() => {
-    analyser.getFloatTimeDomainData(buf);
+    if (floats) analyser.getFloatTimeDomainData(buf);
+    else analyser.getByteTimeDomainData(buf);
     let sum = 0;
-    for (const x of buf) sum += x * x;
+    for (const v of buf) {
+      const x = floats ? v : (v - 128) / 128;
+      sum += x * x;
+    }
     const rms = Math.sqrt(sum / buf.length);
     const db = rms > 0 ? 20 * Math.log10(rms) : -100;
     onLevel(Math.max(0, Math.min(100, Math.round(((db + 60) / 60) * 100))));

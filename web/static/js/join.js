@@ -246,7 +246,6 @@ async function main() {
     show("view-call", 3);
     connect(() => state.call.connect());
   });
-  $("#load-retry").addEventListener("click", () => load().catch(fail));
   await load();
 }
 

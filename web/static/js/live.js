@@ -141,6 +141,12 @@ function missingText(m) {
 
 /** Ask before ending with `missing` items; resolves true to end anyway. */
 export function confirmEnd(missing) {
+  if (typeof HTMLDialogElement === "undefined" || !HTMLDialogElement.prototype.showModal) {
+    // <dialog> needs Safari 15.4 / Firefox 98 and desktop Safari 14 is promised: there the
+    // dialog's showModal() threw and 结束录制 did nothing. Ask in the browser's own box.
+    const lines = missing.map((m) => `· ${m.title} — ${missingText(m)}`);
+    return Promise.resolve(window.confirm([t("live.end.title"), t("live.end.intro"), ...lines].join("\n")));
+  }
   stylesheet();
   const back = el("button", { type: "button", class: "btn secondary", value: "back", i18n: ["live.end.back"] });
   const anyway = el("button", { type: "button", class: "btn danger", id: "end-anyway", i18n: ["live.end.anyway"] });

@@ -169,7 +169,7 @@ function findingCard(f) {
       "h3",
       {},
       badge(f.severity, `severity.${f.severity}`),
-      codeLabel(f.code),
+      el("span", {}, codeLabel(f.code)), // an element, so that it gets the row's spacing (review.css)
       f.participant ? el("span", { class: "sub", i18n: [`participant.${f.participant}`] }) : null,
       el("span", { class: `state ${f.review_state}`, i18n: [`fstate.${f.review_state}`] }),
     ),

@@ -290,7 +290,6 @@ async function main() {
       state.running = false;
     }
   });
-  $("#load-retry").addEventListener("click", () => load().catch(fail));
   $("#ss-reconnect").addEventListener("click", () => {
     if (!state.call) return;
     $("#ss-reconnect").hidden = true;

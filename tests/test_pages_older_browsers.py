@@ -1,0 +1,77 @@
+"""Browser APIs the pages use that some promised browsers lack (docs/browsers.md, "What the
+pages need": iOS 14.3, desktop Safari 14, Chromium 80). Only Debian Chromium runs here, so
+each API is taken away in Chromium before the page's modules run, as the older browser would
+lack it, and the page must still do its job without a page error. Found by the compatibility
+audit (eslint-plugin-compat and @mdn/browser-compat-data over web/static/js)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Dialog
+
+from tests.conftest import RunningServer
+from tests.test_pages_slow_network import browser as browser  # the fixture (fake media)
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_mic_meter_without_float_samples(server: RunningServer, browser: Browser) -> None:
+    """iOS 14.0-14.4 (webkitAudioContext) has no AnalyserNode.getFloatTimeDomainData: the
+    device check's meter threw 20 times a second and never moved."""
+    ctx = await browser.new_context(permissions=["camera", "microphone"])
+    await ctx.add_init_script("delete AnalyserNode.prototype.getFloatTimeDomainData;")
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{server.url}/login")
+    peak = await page.evaluate(
+        """async () => {
+          const { startLevelMeter } = await import('/static/js/devicecheck.js');
+          const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+          let peak = 0;
+          const stop = startLevelMeter(stream, (level) => { peak = Math.max(peak, level); });
+          // Chromium's fake microphone beeps about once a second.
+          for (let i = 0; i < 100 && peak === 0; i++) await new Promise((r) => setTimeout(r, 100));
+          stop();
+          return peak;
+        }"""
+    )
+    assert errors == []
+    assert peak > 0
+    await ctx.close()
+
+
+async def test_ending_with_missing_items_without_dialog_element(
+    server: RunningServer, browser: Browser
+) -> None:
+    """Desktop Safari before 15.4 has no <dialog> showModal(): the list of missing items
+    threw and 结束录制 did nothing. The browser's own confirm box asks instead."""
+    ctx = await browser.new_context(locale="zh-CN")
+    await ctx.add_init_script("delete HTMLDialogElement.prototype.showModal;")
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    asked: list[str] = []
+
+    async def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await (dialog.accept() if len(asked) == 1 else dialog.dismiss())
+
+    page.on("dialog", answer)
+    await page.goto(f"{server.url}/login")
+    missing: list[dict[str, Any]] = [
+        {"node": "reminder", "title": "犹豫期提示", "why": "not_covered"}
+    ]
+    answers = await page.evaluate(
+        """async (missing) => {
+          const { confirmEnd } = await import('/static/js/live.js');
+          return [await confirmEnd(missing), await confirmEnd(missing)];
+        }""",
+        missing,
+    )
+    assert answers == [True, False]  # ends when accepted, stays when not
+    assert "以下必需内容尚未完成" in asked[0] and "犹豫期提示" in asked[0], asked
+    assert errors == []
+    await ctx.close()
