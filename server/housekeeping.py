@@ -215,7 +215,7 @@ async def disconnect_unbacked_self_service(ctx: AppContext) -> list[str]:
         .join(User, User.id == RecordingSession.salesperson_id)
         .where(RecordingSession.id.in_(calls))
     )
-    found = await ctx.db.run_read(lambda s: [tuple(r) for r in s.execute(query).all()])
+    found = await ctx.db.run_read(lambda s: list(s.execute(query).all()))
     dropped = []
     for session_id, disabled, role, qualified in found:
         refusal = owner_standing.refusal_for(disabled, role, qualified)

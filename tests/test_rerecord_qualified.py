@@ -59,7 +59,7 @@ async def test_an_unqualified_salesperson_cannot_start_a_rerecording(
     assert_error(body, "not_qualified")
     assert server.ctx.rooms.get(sid) is None
     async with server.ctx.db.read() as s:
-        assert await s.scalar(select(func.count(RecordingSession.id))) == before + 1
+        assert await s.scalar(select(func.count(RecordingSession.id))) == (before or 0) + 1
         row = await s.get(RerecordRequest, req["id"])
         assert row is not None and row.status == "open" and row.new_session_id is None
 
