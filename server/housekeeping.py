@@ -204,9 +204,7 @@ async def disconnect_unbacked_self_service(ctx: AppContext) -> list[str]:
     calls = [
         sid
         for sid, room in ctx.rooms.rooms().items()
-        if not room.closed
-        and room.connected().get("customer")
-        and sessions.session_mode(ctx, sid) == selfservice.MODE
+        if not room.closed and room.connected().get("customer")
     ]
     if not calls:
         return []
@@ -219,8 +217,13 @@ async def disconnect_unbacked_self_service(ctx: AppContext) -> list[str]:
     dropped = []
     for session_id, disabled, role, qualified in found:
         refusal = owner_standing.refusal_for(disabled, role, qualified)
+        if refusal is None:
+            continue
+        # The mode is in metadata.json (read off the loop), and only for the rare session
+        # whose salesperson is refused, not for every call at every sweep.
+        mode = await asyncio.to_thread(sessions.session_mode, ctx, session_id)
         room = ctx.rooms.get(session_id)
-        if refusal is None or room is None or room.closed:
+        if mode != selfservice.MODE or room is None or room.closed:
             continue
         await room.leave("customer", reason=refusal.code)
         log.warning("session %s: self-service customer left (%s)", session_id, refusal.code)
