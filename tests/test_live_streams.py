@@ -121,13 +121,20 @@ async def test_a_stream_ends_with_its_login_or_link(
         sales_stream = await _first_event(sales.http, f"{srv.url}/api/sessions/{sid}/live")
         assert (await other.post("/api/logout", json={}))[0] == 200
         await asyncio.wait_for(_ends(other_stream), 30)
-        # The account disabled (kesu user disable): its other login's stream ends too.
+        # The link expired (before the account is disabled below, which ends it too).
+        await asyncio.wait_for(_ends(customer_stream), 30)
+        async with http.get(f"{srv.url}/api/join/{short}/live") as r:
+            assert r.status == 410
+        customer_stream = await _first_event(http, f"{srv.url}/api/join/{call.token}/live")
+        # The account disabled (kesu user disable): its other login's stream ends too, and
+        # so does the customer's (its link refuses them: server/owner_standing.py).
         async with srv.ctx.db.session() as s:
             await s.execute(update(User).where(User.username == "sales1").values(disabled=True))
         await asyncio.wait_for(_ends(sales_stream), 30)
         await asyncio.wait_for(_ends(customer_stream), 30)
-        async with http.get(f"{srv.url}/api/join/{short}/live") as r:
-            assert r.status == 410
+        async with http.get(f"{srv.url}/api/join/{call.token}/live") as r:
+            assert r.status == 403
+            assert_error(await r.json(), "salesperson_disabled")
         await wait_for(lambda: not _streams(srv), 30.0)
         assert srv.ctx.live is not None and srv.ctx.live.sessions  # the call itself goes on
         await other.close()
