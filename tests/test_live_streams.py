@@ -19,9 +19,16 @@ from server.api import live as live_api
 from server.api.live import MAX_STREAMS, STREAMS_KEY
 from server.sessions import get_session
 from server.store.models import User
-from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
+from tests.conftest import (
+    Client,
+    RunningServer,
+    add_test_users,
+    make_settings,
+    start_server,
+    wait_for,
+)
 from tests.test_api_auth import assert_error
-from tests.test_api_recording import join, open_session, wait_for
+from tests.test_api_recording import join, open_session
 
 
 async def _first_event(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientResponse:
@@ -91,7 +98,8 @@ async def test_streams_per_session_are_bounded_and_given_back(tmp_path: Path) ->
 
 
 def _streams(srv: RunningServer) -> dict[tuple[str, bool], int]:
-    return dict(srv.runner.app[STREAMS_KEY])
+    held: dict[tuple[str, bool], int] = srv.runner.app[STREAMS_KEY]
+    return dict(held)
 
 
 async def _ends(r: aiohttp.ClientResponse) -> None:
