@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import fence, housekeeping, logredact, metrics, readiness
+from server import fence, housekeeping, logredact, metrics, protocol_errors, readiness
 from server.api import (
     auth,
     body_deadline,
@@ -223,6 +223,7 @@ def create_app(settings: Settings) -> web.Application:
     """The whole server as an aiohttp application (nothing starts until it runs)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logredact.install()
+    protocol_errors.install()
     app = web.Application(
         middlewares=[
             metrics.middleware,

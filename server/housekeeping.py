@@ -8,7 +8,8 @@ few seconds, the sweep
   call or a refused offer never holds one of the ``max_sessions`` slots (the leave that
   emptied the room already finalised its segments; ``Room.close`` finalises anything left),
   and writes a ``room_released`` event;
-- takes salespeople whose account was disabled out of their calls;
+- takes salespeople whose account was disabled out of their calls, and the customer out
+  of a self-service call whose salesperson was disabled or lost the R20 qualification;
 - ends, as ``system``, every session that can no longer continue and has something recorded:
   one whose room was released, or an interrupted one nobody rejoined within the window.
   Ending queues the review video and the inspection, with the reason in the ``end`` event
@@ -26,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from server import nodes, session_call, sessions
+from server import nodes, owner_standing, selfservice, session_call, sessions
 from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.session_dir import SessionDir
@@ -193,10 +194,48 @@ async def disconnect_disabled(ctx: AppContext) -> list[str]:
     return ids
 
 
+async def disconnect_unbacked_self_service(ctx: AppContext) -> list[str]:
+    """Take the customer out of a self-service call whose salesperson was disabled or lost
+    the R20 qualification (``leave`` reason ``salesperson_disabled`` /
+    ``salesperson_not_qualified``): the customer records alone there, under that
+    salesperson's name, and every further request of the link is refused anyway. (In a
+    two-party call the customer stays, as before: the salesperson is taken out above.)
+    Returns the sessions concerned."""
+    calls = [
+        sid
+        for sid, room in ctx.rooms.rooms().items()
+        if not room.closed and room.connected().get("customer")
+    ]
+    if not calls:
+        return []
+    query = (
+        select(RecordingSession.id, User.disabled, User.role, User.qualified_remote)
+        .join(User, User.id == RecordingSession.salesperson_id)
+        .where(RecordingSession.id.in_(calls))
+    )
+    found = await ctx.db.run_read(lambda s: list(s.execute(query).all()))
+    dropped = []
+    for session_id, disabled, role, qualified in found:
+        refusal = owner_standing.refusal_for(disabled, role, qualified)
+        if refusal is None:
+            continue
+        # The mode is in metadata.json (read off the loop), and only for the rare session
+        # whose salesperson is refused, not for every call at every sweep.
+        mode = await asyncio.to_thread(sessions.session_mode, ctx, session_id)
+        room = ctx.rooms.get(session_id)
+        if mode != selfservice.MODE or room is None or room.closed:
+            continue
+        await room.leave("customer", reason=refusal.code)
+        log.warning("session %s: self-service customer left (%s)", session_id, refusal.code)
+        dropped.append(session_id)
+    return dropped
+
+
 async def sweep(ctx: AppContext) -> None:
     """One pass of the checks."""
     await nodes.sweep_dead(ctx)
     await disconnect_disabled(ctx)
+    await disconnect_unbacked_self_service(ctx)
     await release_idle_rooms(ctx)
     await end_unresumed(ctx)
 

@@ -125,6 +125,14 @@ class OperationsSettings:
         default=0.1,
         metadata=setting_meta("Share of first-review approvals sent to a second review (二审)."),
     )
+    review_judge_limits: str = field(
+        default="100/hour;300/day",
+        metadata=setting_meta(
+            "Finding judgements one reviewer may make on one session, as `limits` rate strings "
+            "(like login_account_limits); beyond any of them HTTP 429 too_many_judgements. "
+            "Each judgement is an audit entry; counted in the database (docs/security.md)."
+        ),
+    )
     retention_years_after_term: int = field(
         default=10,
         metadata=setting_meta(

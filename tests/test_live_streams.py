@@ -19,9 +19,16 @@ from server.api import live as live_api
 from server.api.live import MAX_STREAMS, STREAMS_KEY
 from server.sessions import get_session
 from server.store.models import User
-from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
+from tests.conftest import (
+    Client,
+    RunningServer,
+    add_test_users,
+    make_settings,
+    start_server,
+    wait_for,
+)
 from tests.test_api_auth import assert_error
-from tests.test_api_recording import join, open_session, wait_for
+from tests.test_api_recording import join, open_session
 
 
 async def _first_event(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientResponse:
@@ -91,7 +98,8 @@ async def test_streams_per_session_are_bounded_and_given_back(tmp_path: Path) ->
 
 
 def _streams(srv: RunningServer) -> dict[tuple[str, bool], int]:
-    return dict(srv.runner.app[STREAMS_KEY])
+    held: dict[tuple[str, bool], int] = srv.runner.app[STREAMS_KEY]
+    return dict(held)
 
 
 async def _ends(r: aiohttp.ClientResponse) -> None:
@@ -121,13 +129,20 @@ async def test_a_stream_ends_with_its_login_or_link(
         sales_stream = await _first_event(sales.http, f"{srv.url}/api/sessions/{sid}/live")
         assert (await other.post("/api/logout", json={}))[0] == 200
         await asyncio.wait_for(_ends(other_stream), 30)
-        # The account disabled (kesu user disable): its other login's stream ends too.
+        # The link expired (before the account is disabled below, which ends it too).
+        await asyncio.wait_for(_ends(customer_stream), 30)
+        async with http.get(f"{srv.url}/api/join/{short}/live") as r:
+            assert r.status == 410
+        customer_stream = await _first_event(http, f"{srv.url}/api/join/{call.token}/live")
+        # The account disabled (kesu user disable): its other login's stream ends too, and
+        # so does the customer's (its link refuses them: server/owner_standing.py).
         async with srv.ctx.db.session() as s:
             await s.execute(update(User).where(User.username == "sales1").values(disabled=True))
         await asyncio.wait_for(_ends(sales_stream), 30)
         await asyncio.wait_for(_ends(customer_stream), 30)
-        async with http.get(f"{srv.url}/api/join/{short}/live") as r:
-            assert r.status == 410
+        async with http.get(f"{srv.url}/api/join/{call.token}/live") as r:
+            assert r.status == 403
+            assert_error(await r.json(), "salesperson_disabled")
         await wait_for(lambda: not _streams(srv), 30.0)
         assert srv.ctx.live is not None and srv.ctx.live.sessions  # the call itself goes on
         await other.close()

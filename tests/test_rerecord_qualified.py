@@ -59,6 +59,30 @@ async def test_an_unqualified_salesperson_cannot_start_a_rerecording(
     assert_error(body, "not_qualified")
     assert server.ctx.rooms.get(sid) is None
     async with server.ctx.db.read() as s:
-        assert await s.scalar(select(func.count(RecordingSession.id))) == before + 1
+        assert await s.scalar(select(func.count(RecordingSession.id))) == (before or 0) + 1
+        row = await s.get(RerecordRequest, req["id"])
+        assert row is not None and row.status == "open" and row.new_session_id is None
+
+
+async def test_an_admin_cannot_start_a_rerecording_for_a_disabled_salesperson(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """Before, the admin's start made a session (201) for an account that can no longer log
+    in, whose customer's link now refuses every request (403 salesperson_disabled)."""
+    built = await build_session(server.ctx, salesperson="sales1")
+    await _reject(client_factory, built.id, built.finding_ids)
+    sales1 = await client_factory("sales1")
+    status, body = await sales1.get("/api/rerecord-requests")
+    assert status == 200, body
+    (req,) = body["requests"]
+    async with server.ctx.db.session() as s:
+        await s.execute(update(User).where(User.username == "sales1").values(disabled=True))
+        before = await s.scalar(select(func.count(RecordingSession.id)))
+    admin = await client_factory("admin")
+    status, body = await admin.post(f"/api/rerecord-requests/{req['id']}/start")
+    assert status == 403, body
+    assert_error(body, "salesperson_disabled")
+    async with server.ctx.db.read() as s:
+        assert await s.scalar(select(func.count(RecordingSession.id))) == before
         row = await s.get(RerecordRequest, req["id"])
         assert row is not None and row.status == "open" and row.new_session_id is None

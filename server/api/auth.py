@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -68,7 +71,9 @@ RENEW_AFTER = timedelta(minutes=5)
 
 THROTTLE_KEY = web.AppKey("kesu_login_throttle", LoginThrottle)
 VERIFIED_KEY = web.AppKey("kesu_verified_logins", VerifiedLogins)
-DUMMY_HASH_KEY = web.AppKey("kesu_dummy_hash", list[str])
+#: The dummy hash's making, started with the app (one task; a list so the frozen app's
+#: mapping is not written to at start).
+DUMMY_HASH_KEY = web.AppKey("kesu_dummy_hash", list["asyncio.Task[str]"])
 
 
 def _lookup(s: Session, digest: str) -> tuple[AuthSession, User] | None:
@@ -147,11 +152,23 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def _dummy_hash(app: web.Application) -> str:
-    """A hash to verify against for unknown or disabled accounts, so they cost the same time."""
-    cache = app[DUMMY_HASH_KEY]
-    if not cache:
-        cache.append(await app[THROTTLE_KEY].run(hash_password, new_token()))
-    return cache[0]
+    """A hash to verify against for unknown or disabled accounts, so they cost the same time
+    as a wrong password: made at start (:func:`_dummy_hash_ctx`). Before, the first login
+    that needed it hashed it, so the first unknown name cost two argon2 runs, later ones one.
+    Shielded: a login that gives up must not cancel it for every other."""
+    return await asyncio.shield(app[DUMMY_HASH_KEY][0])
+
+
+async def _dummy_hash_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Make the dummy hash in the hashing threads as the app starts (never on the event
+    loop; start-up does not wait for it, a login that comes first does), with the same
+    argon2 parameters as every account's; cancelled and awaited at shutdown."""
+    task = asyncio.create_task(app[THROTTLE_KEY].run(hash_password, new_token()))
+    app[DUMMY_HASH_KEY].append(task)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _too_many(refusal: Refusal) -> web.Response:
@@ -289,6 +306,7 @@ def setup(app: web.Application) -> None:
     app[VERIFIED_KEY] = VerifiedLogins(app[CTX].settings.login_verified_cache_s)
     app.on_cleanup.append(_close_throttle)
     app[DUMMY_HASH_KEY] = []
+    app.cleanup_ctx.append(_dummy_hash_ctx)
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from inspection.policy import Policy
 from inspection.templates import estimate_duration
-from server import playback, session_call, sessions
+from server import owner_standing, playback, session_call, sessions
 from server.api.errors import ApiError, BadRequest
 from server.api.join_claims import claims_of
 from server.api.schemas.sessions import ConsentBody
@@ -20,7 +20,11 @@ from server.store.models import RecordingSession, User
 from server.store.types import iso
 
 
-async def _session_for_token(request: web.Request) -> tuple[AppContext, RecordingSession]:
+async def _session_for_token(
+    request: web.Request, *, owner_checked: bool = True
+) -> tuple[AppContext, RecordingSession]:
+    """The session the request's join link opens; with ``owner_checked`` (all but leaving),
+    also refused (403) while its salesperson is disabled or not qualified (R20)."""
     ctx = request.app[CTX]
     try:
         claims = claims_of(request)  # verified once per request, also for the forwarding
@@ -33,20 +37,44 @@ async def _session_for_token(request: web.Request) -> tuple[AppContext, Recordin
         raise ApiError("the join link is not valid", code="token_invalid", status=404) from None
     if claims.nonce != row.join_nonce:
         raise ApiError("this join link was revoked", code="token_revoked", status=410)
+    if owner_checked:
+        refusal = await owner_refusal(ctx, row)
+        if refusal is not None:
+            raise ApiError(refusal.message, code=refusal.code, status=refusal.status)
     return ctx, row
+
+
+async def owner_refusal(ctx: AppContext, row: RecordingSession) -> owner_standing.Refusal | None:
+    """Why the session's salesperson no longer stands behind its links, or None. Before,
+    a link went on opening the call (and a self-service customer went on recording alone)
+    after the salesperson was disabled or lost the R20 qualification."""
+    async with ctx.db.read() as s:
+        owner = await s.get(User, row.salesperson_id)
+    return owner_standing.refusal_of(owner)
 
 
 async def link_holds(request: web.Request) -> bool:
     """Whether the request's join link still opens its session (unexpired, its nonce the
     session's, the session not deleted): a long response (a live-check stream) asks again
     now and then, since the link was checked only when it began."""
+    return await _link_row(request) is not None
+
+
+async def customer_holds(request: web.Request) -> bool:
+    """:func:`link_holds`, and the session's salesperson still enabled and qualified: asked
+    again now and then by the customer's live-check stream."""
+    row = await _link_row(request)
+    return row is not None and await owner_refusal(request.app[CTX], row) is None
+
+
+async def _link_row(request: web.Request) -> RecordingSession | None:
     ctx = request.app[CTX]
     try:
         claims = ctx.signer.verify(request.match_info["token"])
         row = await sessions.get_session(ctx, claims.session_id)
     except (TokenError, sessions.SessionError):
-        return False
-    return claims.nonce == row.join_nonce
+        return None
+    return row if claims.nonce == row.join_nonce else None
 
 
 async def live_session_for_token(request: web.Request) -> tuple[AppContext, RecordingSession]:
@@ -64,7 +92,7 @@ async def info(request: web.Request) -> web.Response:
     """Who is calling and why: shown before the customer consents."""
     ctx, row = await live_session_for_token(request)
     async with ctx.db.read() as s:
-        sales = await s.get(User, row.salesperson_id)
+        sales = await s.get(User, row.salesperson_id)  # (standing checked above)
     policy = Policy.from_dict(row.policy)
     nodes = sessions.rendered_nodes(row.template_id, policy)
     played = await playback.durations(nodes)
@@ -125,7 +153,8 @@ async def offer(request: web.Request) -> web.Response:
 
 
 async def leave(request: web.Request) -> web.Response:
-    ctx, row = await _session_for_token(request)
+    # Leaving is never refused for the salesperson's standing: it only ends recording.
+    ctx, row = await _session_for_token(request, owner_checked=False)
     await session_call.leave_media(ctx, row, "customer")
     return web.json_response({"ok": True})
 

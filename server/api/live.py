@@ -23,7 +23,7 @@ from aiohttp import web
 
 from server.api.auth import login_holds
 from server.api.errors import ApiError, Conflict
-from server.api.join import _session_for_token, link_holds
+from server.api.join import _session_for_token, customer_holds
 from server.api.sessions import _own_session
 from server.context import AppContext
 from server.live.service import LiveService
@@ -81,7 +81,7 @@ async def _stream(
             status=429,
             details={"retry_after_s": 5},
         )
-    still = login_holds if not customer else link_holds
+    still = login_holds if not customer else customer_holds
     q = live.subscribe(session_id)
     if q is None:
         raise Conflict("live checks start when the call starts", code="live_not_started")

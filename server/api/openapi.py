@@ -106,37 +106,37 @@ OPERATIONS: tuple[Op, ...] = (
        roles=ADMIN, body=r.HoldBody, response=r.HoldOut),
     # Customer (join link)
     Op("GET", JOIN, "Who is calling and why (before consent)", "join", "token",
-       response=s.JoinInfoOut, errors=(400, 404, 410)),
+       response=s.JoinInfoOut, errors=(400, 403, 404, 410)),
     Op("POST", JOIN + "/consent", "The customer consents to recording", "join", "token",
-       body=s.ConsentBody, response=s.ConsentOut, errors=(400, 404, 409, 410, 413)),
+       body=s.ConsentBody, response=s.ConsentOut, errors=(400, 403, 404, 409, 410, 413)),
     Op("POST", JOIN + "/offer", "The customer joins the call", "join", "token",
        body=s.OfferBody, response=s.AnswerOut,
-       errors=(400, 404, 409, 410, 413, 429, 503),
+       errors=(400, 403, 404, 409, 410, 413, 429, 503),
        node_bound=True),
     Op("POST", JOIN + "/leave", "The customer leaves the call", "join", "token",
        response=Ok, errors=(400, 404, 410)),
     Op("GET", JOIN + "/state", "Live state for the customer (polled)", "join", "token",
-       response=s.StateOut, errors=(400, 404, 410)),
+       response=s.StateOut, errors=(400, 403, 404, 410)),
     Op("GET", JOIN + "/live", "The customer's live prompts as Server-Sent Events", "join",
        "token", response=s.CustomerLiveOut, media="text/event-stream",
-       errors=(400, 404, 409, 410, 429)),
+       errors=(400, 403, 404, 409, 410, 429)),
     Op("GET", JOIN + "/ice", "STUN/TURN servers for the customer's connection", "join",
-       "token", response=IceServersOut, errors=(400, 404, 410)),
+       "token", response=IceServersOut, errors=(400, 403, 404, 410)),
     # Customer, self-service sessions (mode: self_service)
     Op("POST", JOIN + "/playback", "Self-service: play a node's recorded audio", "join",
-       "token", body=s.NodeBody, response=s.PlaybackOut, errors=(400, 404, 409, 410, 413)),
+       "token", body=s.NodeBody, response=s.PlaybackOut, errors=(400, 403, 404, 409, 410, 413)),
     Op("POST", JOIN + "/node", "Self-service: a node shown on screen", "join", "token",
-       body=s.NodeBody, response=s.StateOut, errors=(400, 404, 409, 410, 413)),
+       body=s.NodeBody, response=s.StateOut, errors=(400, 403, 404, 409, 410, 413)),
     Op("POST", JOIN + "/answer", "Self-service: hear and classify the answer to a node",
        "join", "token", body=s.AnswerBody, response=s.HeardAnswerOut,
-       errors=(400, 404, 409, 410, 413, 429)),
+       errors=(400, 403, 404, 409, 410, 413, 429)),
     Op("POST", JOIN + "/document", "Self-service: read an ID card or signed page from a still",
        "join", "token", body=s.DocumentBody, response=s.DocumentOut,
-       errors=(400, 404, 409, 410, 413, 429)),
+       errors=(400, 403, 404, 409, 410, 413, 429)),
     Op("GET", JOIN + "/summary", "Self-service: what was recorded per node", "join", "token",
-       response=s.SummaryOut, errors=(400, 404, 409, 410)),
+       response=s.SummaryOut, errors=(400, 403, 404, 409, 410)),
     Op("POST", JOIN + "/finish", "Self-service: the customer ends the recording", "join",
-       "token", response=s.SummaryOut, errors=(400, 404, 409, 410)),
+       "token", response=s.SummaryOut, errors=(400, 403, 404, 409, 410)),
     # Review
     Op("GET", "/api/review/queue", "Sessions awaiting review, most severe first", "review",
        roles=REVIEW, query=r.QueueQuery, response=r.QueueOut, errors=(400, 401, 403)),
@@ -151,7 +151,7 @@ OPERATIONS: tuple[Op, ...] = (
        roles=ADMIN, media="application/zip", errors=(400, 401, 403, 404, 429)),
     Op("POST", "/api/review/findings/{finding_id}", "Confirm or dismiss a finding",
        "review", roles=REVIEW, body=r.JudgeBody, response=r.FindingOut,
-       errors=(400, 401, 403, 404, 409)),
+       errors=(400, 401, 403, 404, 409, 429)),
     Op("GET", "/api/media/{session_id}/{name}", "A recording segment or the review video",
        "media", roles=REVIEW, media="video/*", errors=(401, 403, 404, 416)),
     Op("GET", "/api/media/{session_id}/evidence/{name}", "An evidence thumbnail", "media",
@@ -176,7 +176,11 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
 _STATUS_TEXT = {
     400: "Bad input (invalid_body: a body whose encoding or chunking does not decode)",
     401: "Login required",
-    403: "Wrong role, CSRF token, or a cross-site Origin/Referer (origin_mismatch)",
+    403: (
+        "Wrong role, CSRF token, or a cross-site Origin/Referer (origin_mismatch); on a join "
+        "link: its salesperson is disabled or not qualified (salesperson_disabled, "
+        "salesperson_not_qualified)"
+    ),
     404: "Not found (or not yours)",
     409: "Conflicts with the session's state",
     410: "Gone (link revoked or expired, rejoin window passed)",
@@ -190,6 +194,7 @@ _STATUS_TEXT = {
         "sessions hold at once (until one ends); too_many_streams: live streams of one "
         "session; too_many_checks: one self-service node's answer or document checks; "
         "too_many_revocations: one session's join links revoked 20 times (for good); "
+        "too_many_judgements: one reviewer's judgements on one session; "
         "busy: a self-service check, an audit verification or two exports run)"
     ),
     503: "At capacity",

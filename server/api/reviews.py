@@ -33,6 +33,7 @@ from server.audit_verify import verify_archive
 from server.context import CTX, AppContext
 from server.errors import KesuError
 from server.review_stats import MAX_DAYS, StatsPeriod, review_stats
+from server.reviews import judge_limit
 from server.session_format import read_metadata
 from server.sessions import rendered_nodes, session_json
 from server.store.models import InspectionReport, User
@@ -348,6 +349,8 @@ EXPORTS = web.AppKey("kesu_exports", asyncio.Semaphore)
 
 
 def setup(app: web.Application) -> None:
+    # A malformed limit stops the server at start, not a reviewer's first judgement.
+    judge_limit.windows(app[CTX].settings.review_judge_limits)
     app[VERIFYING] = asyncio.Lock()
     app[EXPORTS] = asyncio.Semaphore(MAX_EXPORTS)
     r = app.router

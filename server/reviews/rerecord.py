@@ -156,6 +156,10 @@ async def start_rerecord(
             raise ReviewError(409, "request_closed", "this re-recording request is already handled")
         original = await load_session(s, req.session_id)
         owner = await s.get(User, original.salesperson_id) or user
+        if owner.disabled:
+            # An admin starting it for them: the new session's links would refuse the
+            # customer anyway (server/owner_standing.py); nothing is made.
+            raise ReviewError(403, "salesperson_disabled", "this salesperson's account is disabled")
         if not owner.qualified_remote:
             # R20, as for a new session (POST /api/sessions): a re-recording is a new
             # remote recording, not a way round a qualification that was withdrawn.

@@ -190,10 +190,12 @@ async function connect(how) {
   }
 }
 
-// The link was revoked (or has expired) while the page was open: say so, and stop the call
-// and the polling; every further request with this link would be refused the same way.
+// The link was revoked (or has expired, or its salesperson may no longer record) while the
+// page was open: say so, and stop the call and the polling; every further request with this
+// link would be refused the same way.
+const LINK_GONE = ["token_revoked", "token_expired", "salesperson_disabled", "salesperson_not_qualified"];
 function linkGone(err) {
-  if (!(err instanceof ApiError) || !["token_revoked", "token_expired"].includes(err.code)) return;
+  if (!(err instanceof ApiError) || !LINK_GONE.includes(err.code)) return;
   stopCall();
   fail(err);
 }
