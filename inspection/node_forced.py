@@ -13,6 +13,9 @@ texts differ in length, and the insurer's own wording differs from the template'
 every token of the node's text about the same. ``apply_forced`` only ever moves a finding one
 step (review -> pass, fail -> review; ``Thresholds.node_forced_margin``, docs/inspection.md).
 
+A node whose slot other nodes not found share is scored on sub-windows of the slot, the best
+deciding (:func:`sub_windows`): the other nodes' audio must not average its lead away.
+
 The recording reminder must keep every clause, and a reading that drops one still explains
 most of its text: it moves only when each clause, scored after the clauses before it, is not
 beaten by what could follow there instead (``ClauseScore``, ``node_forced_clause_margin``).
@@ -54,10 +57,11 @@ WHOLE_WINDOW = None
 #: A node sharing its slot with other nodes not found (none of them located between the same
 #: neighbours) is scored on sub-windows of the slot, the best one deciding: over the whole
 #: shared slot its text's mean per token is averaged down by the other nodes' audio (a consent
-#: question said, its reminder left out: 0.69 < 0.8 on a dev probe; docs/inspection.md). A
-#: window lasts ``SUB_WINDOW_SHARE`` x the node's length at the template's speaking rate (dev
-#: voices read ~1.4x slower), at least ``SUB_WINDOW_S``, and starts every quarter of its length,
-#: so a node read up to 1.5x its expected length lies whole in one of them.
+#: question said, its reminder left out: 0.69 < 0.8 on a dev probe, 0.89 on its best window;
+#: docs/inspection.md). A window lasts ``SUB_WINDOW_SHARE`` x the node's length at the
+#: template's speaking rate (dev voices read up to ~1.4x slower), at least ``SUB_WINDOW_S``,
+#: and starts every quarter of its length, so a node read up to 1.5x its expected length lies
+#: whole in one of them.
 SUB_WINDOW_S = 8.0
 SUB_WINDOW_SHARE = 2.0
 SUB_WINDOW_STEPS = 4
