@@ -13,6 +13,9 @@ texts differ in length, and the insurer's own wording differs from the template'
 every token of the node's text about the same. ``apply_forced`` only ever moves a finding one
 step (review -> pass, fail -> review; ``Thresholds.node_forced_margin``, docs/inspection.md).
 
+A node whose slot other nodes not found share is scored on sub-windows of the slot, the best
+deciding (:func:`sub_windows`): the other nodes' audio must not average its lead away.
+
 The recording reminder must keep every clause, and a reading that drops one still explains
 most of its text: it moves only when each clause, scored after the clauses before it, is not
 beaten by what could follow there instead (``ClauseScore``, ``node_forced_clause_margin``).
@@ -51,6 +54,17 @@ MIN_CLIP_S = 1.0
 #: lost to a later clause at the first clause's place. Other nodes keep the cut: on their
 #: slots the margins moved both ways (docs/inspection.md), and their threshold was set on it.
 WHOLE_WINDOW = None
+#: A node sharing its slot with other nodes not found (none of them located between the same
+#: neighbours) is scored on sub-windows of the slot, the best one deciding: over the whole
+#: shared slot its text's mean per token is averaged down by the other nodes' audio (a consent
+#: question said, its reminder left out: 0.69 < 0.8 on a dev probe, 0.89 on its best window;
+#: docs/inspection.md). A window lasts ``SUB_WINDOW_SHARE`` x the node's length at the
+#: template's speaking rate (dev voices read up to ~1.4x slower), at least ``SUB_WINDOW_S``,
+#: and starts every quarter of its length, so a node read up to 1.5x its expected length lies
+#: whole in one of them.
+SUB_WINDOW_S = 8.0
+SUB_WINDOW_SHARE = 2.0
+SUB_WINDOW_STEPS = 4
 #: Other nodes scored against a node: the dev template's 10 salesperson nodes are all of its
 #: others; a 22-node combined sale's nearest 10 (2.4-6.7 CPU-s per slot of 5-30 s with 11
 #: texts on the shared 2-core box).
@@ -89,6 +103,10 @@ class ForcedScore:
     rival_score: float
     margin: float  # own - rival_score (nats per token)
     speech_s: float  # seconds of audio scored
+    #: The sub-window of a shared slot that decided (its times, :data:`SUB_WINDOW_S`) and how
+    #: many were scored; None / 1 when the slot was scored whole.
+    window: tuple[float, float] | None = None
+    windows: int = 1
     #: Per clause, for a node that must keep every clause (the recording reminder); empty when
     #: not scored (another node, or the whole text did not lead).
     clauses: tuple[ClauseScore, ...] = ()
@@ -106,6 +124,9 @@ class ForcedScore:
             "margin": self.margin,
             "speech_s": self.speech_s,
         }
+        if self.window is not None:
+            ev["window"] = list(self.window)
+            ev["windows"] = self.windows
         if self.clauses:
             ev["clauses"] = [c.as_evidence() for c in self.clauses]
             ev["clause_margin"] = self.clause_margin
@@ -278,9 +299,11 @@ def forced_scores(
 ) -> dict[str, ForcedScore]:
     """Node id -> its forced score on its slot's audio (``audio``: ``speaker``'s track from
     0 s), for every node of ``speaker`` not covered; the cohort is every other node of that
-    speaker in the rendered script (distinct texts). A node that must keep every clause
-    (:func:`every_clause`) whose whole text leads by ``clause_gate`` (None: always) gets its
-    clauses scored; below the gate nothing could move, so nothing more is spent."""
+    speaker in the rendered script (distinct texts). A node whose slot other nodes not found
+    share is scored on sub-windows of it (:func:`sub_windows`), the best margin deciding. A
+    node that must keep every clause (:func:`every_clause`) whose whole text leads by
+    ``clause_gate`` (None: always) gets its clauses scored on the same audio; below the gate
+    nothing could move, so nothing more is spent."""
     todo = [c for c in coverage if _eligible(c, speaker)]
     if not todo:
         return {}
@@ -288,33 +311,75 @@ def forced_scores(
     out: dict[str, ForcedScore] = {}
     for cov in todo:
         cohort = _cohort(cov.node.id, mine)
-        ids, texts = list(cohort), list(cohort.values())
+        if all(t == cohort[cov.node.id] for t in cohort.values()):
+            continue  # nothing to compare with: no evidence either way
         t0, t1 = _bounds(cov.slot or {})
         t1 = min(t1, t0 + MAX_CLIP_S)
-        clip = audio[max(0, round(t0 * SAMPLE_RATE)) : max(0, round(t1 * SAMPLE_RATE))]
-        if clip.size < MIN_CLIP_S * SAMPLE_RATE:
-            continue
+        shared = _shares_slot(cov, coverage)
+        spans = sub_windows(t0, t1, _node_seconds(cov)) if shared else [(t0, t1)]
         whole = every_clause(cov.node)
-        scores = dict(zip(ids, scorer.score(clip, texts, whole_window=whole), strict=True))
-        own = scores[cov.node.id]
-        others = [i for i in ids if cohort[i] != cohort[cov.node.id]]
-        if not others:
-            continue  # nothing to compare with: no evidence either way
-        rival = max(others, key=scores.__getitem__)
-        margin = round(own - scores[rival], 3)
+        best: tuple[float, str, dict[str, float], np.ndarray, tuple[float, float]] | None = None
+        for a, b in spans:
+            clip = audio[max(0, round(a * SAMPLE_RATE)) : max(0, round(b * SAMPLE_RATE))]
+            if clip.size < MIN_CLIP_S * SAMPLE_RATE:
+                continue
+            ids = list(cohort)
+            scores = dict(zip(ids, scorer.score(clip, list(cohort.values()), whole), strict=True))
+            rival = max(
+                (i for i in ids if cohort[i] != cohort[cov.node.id]), key=scores.__getitem__
+            )
+            margin = round(scores[cov.node.id] - scores[rival], 3)
+            if best is None or margin > best[0]:
+                best = (margin, rival, scores, clip, (a, b))
+        if best is None:
+            continue
+        margin, rival, scores, clip, span = best
         clauses: tuple[ClauseScore, ...] = ()
         if every_clause(cov.node) and (clause_gate is None or margin >= clause_gate):
             rivals = _clause_rivals(cov.node.id, mine, rival, cohort)
             clauses = tuple(scorer.clause_scores(clip, clauses_of(cov.node.text), rivals))
         out[cov.node.id] = ForcedScore(
-            own=own,
+            own=scores[cov.node.id],
             rival=rival,
             rival_score=scores[rival],
             margin=margin,
             speech_s=round(clip.size / SAMPLE_RATE, 2),
+            window=(round(span[0], 2), round(span[1], 2)) if shared else None,
+            windows=len(spans),
             clauses=clauses,
         )
     return out
+
+
+def _shares_slot(cov: NodeCoverage, coverage: Sequence[NodeCoverage]) -> bool:
+    """Whether another node of the same speaker, not found either, lies in the same slot (the
+    same neighbours in the chain and no teleprompter window of its own: the same bounds)."""
+    here = _bounds(cov.slot or {})
+    return any(
+        c.node.id != cov.node.id
+        and c.node.speaker == cov.node.speaker
+        and c.start_s is None
+        and c.slot is not None
+        and _bounds(c.slot) == here
+        for c in coverage
+    )
+
+
+def _node_seconds(cov: NodeCoverage) -> float:
+    """The node's length at the template's speaking rate (``slot.expected_s``)."""
+    return float((cov.slot or {}).get("expected_s", 0.0))
+
+
+def sub_windows(t0: float, t1: float, node_s: float) -> list[tuple[float, float]]:
+    """Windows of ``[t0, t1]`` each long enough for a node of ``node_s`` seconds read slowly
+    (:data:`SUB_WINDOW_SHARE`, at least :data:`SUB_WINDOW_S`), starting every quarter of their
+    length, the last one ending at ``t1``; the whole span when it is no longer than one."""
+    w = max(SUB_WINDOW_S, SUB_WINDOW_SHARE * node_s)
+    if t1 - t0 <= w:
+        return [(t0, t1)]
+    step = w / SUB_WINDOW_STEPS
+    n = int(np.ceil((t1 - t0 - w) / step - 1e-9))
+    return [(t0 + k * step, t0 + k * step + w) for k in range(n)] + [(t1 - w, t1)]
 
 
 def _clause_rivals(
@@ -364,7 +429,7 @@ def apply_forced(
         elif cov.support == "absent":
             out.append(replace(cov, slot=slot, support="heard"))
         else:
-            t0, t1 = _bounds(slot)
+            t0, t1 = fs.window or _bounds(slot)
             covered = replace(cov, slot=slot, support="forced", start_s=t0, end_s=t1)
             out.append(_answer_after_unread_question(covered))
     return out
