@@ -133,6 +133,14 @@ class OperationsSettings:
             "Each judgement is an audit entry; counted in the database (docs/security.md)."
         ),
     )
+    retention_hold_limits: str = field(
+        default="20/hour;50/day",
+        metadata=setting_meta(
+            "Legal holds one admin may place or lift on one session, as `limits` rate strings "
+            "(like review_judge_limits); beyond any of them HTTP 429 too_many_hold_changes. "
+            "Each change is an audit entry; counted in the database (docs/security.md)."
+        ),
+    )
     retention_years_after_term: int = field(
         default=10,
         metadata=setting_meta(

@@ -103,7 +103,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("DELETE", SID, "Delete a session's files after retention (admin)", "retention",
        roles=ADMIN, response=r.DeletedOut, errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/hold", "Place or lift a legal hold (admin)", "retention",
-       roles=ADMIN, body=r.HoldBody, response=r.HoldOut),
+       roles=ADMIN, body=r.HoldBody, response=r.HoldOut, errors=(400, 401, 403, 404, 429)),
     # Customer (join link)
     Op("GET", JOIN, "Who is calling and why (before consent)", "join", "token",
        response=s.JoinInfoOut, errors=(400, 403, 404, 410)),
@@ -195,6 +195,7 @@ _STATUS_TEXT = {
         "session; too_many_checks: one self-service node's answer or document checks; "
         "too_many_revocations: one session's join links revoked 20 times (for good); "
         "too_many_judgements: one reviewer's judgements on one session; "
+        "too_many_hold_changes: one admin's legal hold changes on one session; "
         "busy: a self-service check, an audit verification or two exports run)"
     ),
     503: "At capacity",

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from inspection.policy import Policy
-from server import audit, retention, reviews
+from server import audit, hold_limit, retention, reviews
 from server.api import media
 from server.api.auth import require_user
 from server.api.errors import BadRequest
@@ -351,6 +351,7 @@ EXPORTS = web.AppKey("kesu_exports", asyncio.Semaphore)
 def setup(app: web.Application) -> None:
     # A malformed limit stops the server at start, not a reviewer's first judgement.
     judge_limit.windows(app[CTX].settings.review_judge_limits)
+    hold_limit.windows(app[CTX].settings.retention_hold_limits)
     app[VERIFYING] = asyncio.Lock()
     app[EXPORTS] = asyncio.Semaphore(MAX_EXPORTS)
     r = app.router
