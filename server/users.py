@@ -104,7 +104,8 @@ def _only_salespeople(user: User) -> None:
 async def set_qualified(settings: Settings, name: str, qualified: bool) -> bool:
     """Set whether a salesperson may record remotely (R20: the insurer's register of
     qualified salespeople); returns the previous value. An unqualified salesperson cannot
-    start a session, join its call or start a re-recording (403 ``not_qualified``), and
+    start a session, join its call (nor get its TURN credentials or a new join link) or
+    start a re-recording (403 ``not_qualified``), and
     their sessions' join links refuse the customer (``server/owner_standing.py``); what
     was recorded before stays as it is."""
     before = await _change(

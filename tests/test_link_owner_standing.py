@@ -120,3 +120,27 @@ async def test_a_self_service_customer_recording_alone_is_taken_out(
         assert_error(body, reason)
     finally:
         await peer.close()
+
+
+async def test_an_unqualified_salesperson_gets_no_turn_credentials_or_new_links(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """Refused at the source (``403 not_qualified``, as the offer): before, TURN credentials
+    and fresh join links were handed out, the links only refused when the customer used them.
+    Revoking links and leaving stay open."""
+    sales = await client_factory("sales1")
+    sid, _token = await open_session(sales)
+    base = f"/api/sessions/{sid}"
+    await _set(server, "sales1", qualified_remote=False)
+    for method, path in (("GET", "/ice"), ("POST", "/link")):
+        status, answer = await sales.request(method, f"{base}{path}")
+        assert status == 403, (path, answer)
+        assert_error(answer, "not_qualified")
+    for path in ("/link/revoke", "/leave"):
+        status, answer = await sales.post(f"{base}{path}")
+        assert status == 200, (path, answer)
+    await _set(server, "sales1", qualified_remote=True)
+    status, answer = await sales.get(f"{base}/ice")
+    assert status == 200 and "ice_servers" in answer, answer
+    status, answer = await sales.post(f"{base}/link")
+    assert status == 200 and "/join/" in answer["url"], answer

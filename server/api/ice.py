@@ -2,8 +2,9 @@
 
 The page fetches this before each new RTCPeerConnection (a rejoin gets fresh TURN
 credentials). Only someone who may send the offer gets credentials: the session's own
-salesperson (login cookie) or the holder of a valid join link, and only until the session
-ends (then 409 / 410 ``session_ended``, as the offer itself).
+salesperson (login cookie, while qualified for remote recording: else ``403 not_qualified``,
+as the offer itself) or the holder of a valid join link, and only until the session ends
+(then 409 / 410 ``session_ended``, as the offer itself).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _response(ctx: AppContext, role: str, session_id: str) -> web.Response:
 
 async def for_salesperson(request: web.Request) -> web.Response:
     """``GET /api/sessions/{session_id}/ice``."""
-    ctx, _user, row = await sessions_api._own_session(request)
+    ctx, _user, row = await sessions_api.own_call(request)
     if row.status not in LIVE_STATES:
         raise SessionError(409, "session_ended", "this session has ended")
     return _response(ctx, "salesperson", row.id)

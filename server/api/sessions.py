@@ -34,6 +34,18 @@ async def _own_session(request: web.Request) -> tuple[AppContext, Any, Any]:
     return ctx, user, row
 
 
+async def own_call(request: web.Request) -> tuple[AppContext, Any, Any]:
+    """:func:`_own_session` for a request that opens the call (offer, TURN credentials, a
+    join link): R20, a qualification withdrawn after the session was made refuses them at
+    the source (leaving, ending and revoking links stay open)."""
+    ctx, user, row = await _own_session(request)
+    if user.role != "admin" and not user.qualified_remote:
+        raise sessions.SessionError(
+            403, "not_qualified", "this salesperson is not qualified for remote recording"
+        )
+    return ctx, user, row
+
+
 def connected_of(ctx: AppContext, session_id: str) -> dict[str, bool]:
     room = ctx.rooms.get(session_id)
     return room.connected() if room is not None else {}
@@ -143,7 +155,8 @@ def _origin(request: web.Request, ctx: AppContext) -> str:
 
 
 async def join_link(request: web.Request) -> web.Response:
-    ctx, _user, row = await _own_session(request)
+    # Refused here, not only when the customer uses it (server/owner_standing.py).
+    ctx, _user, row = await own_call(request)
     if row.status not in session_call.LIVE_STATES:
         raise sessions.SessionError(409, "session_ended", "this session has ended")
     ttl = ctx.settings.join_link_hours * 3600
@@ -176,12 +189,7 @@ async def sdp_from_request(request: web.Request, ctx: AppContext) -> str:
 
 
 async def offer(request: web.Request) -> web.Response:
-    ctx, user, row = await _own_session(request)
-    if user.role != "admin" and not user.qualified_remote:
-        # R20: a qualification withdrawn after the session was made ends its recording.
-        raise sessions.SessionError(
-            403, "not_qualified", "this salesperson is not qualified for remote recording"
-        )
+    ctx, _user, row = await own_call(request)
     sdp = await sdp_from_request(request, ctx)
     answer = await session_call.join_media(ctx, row, "salesperson", sdp)
     return web.json_response({"type": "answer", "sdp": answer})
