@@ -36,6 +36,9 @@ def same_site(request: web.Request, settings: Settings, url: str) -> bool:
 
     The scheme is not compared: behind a TLS proxy the server sees http while the browser
     says https, and the other scheme on the same host is not another site's page.
+    The request's own Host counts with a public URL set too: a node's own ``node_url`` and
+    staff on localhost post from there, and a foreign page's Origin never equals the Host
+    its browser sends (docs/security.md, "Cross-site requests").
     """
     authority = _authority(url)
     if authority is None:
