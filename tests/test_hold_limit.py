@@ -2,7 +2,8 @@
 is an audit entry and a write transaction, and before the bound an admin's login in a loop
 (hold, release, hold...) could add them without end. Beyond the limit ``429
 too_many_hold_changes`` with ``Retry-After``, the hold unchanged and no audit entry; asking
-again for the hold in place is not counted; other sessions are not held back."""
+again for the hold in place is not counted; other sessions are not held back. Counted in
+the database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from server import retention
+from server.localservers import fresh_database
 from server.store.models import AuditEntry
-from tests.conftest import Client, add_test_users, make_settings, start_server
+from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
 from tests.review_fixtures import build_session
 from tests.test_api_auth import assert_error
 
@@ -29,11 +31,9 @@ async def _hold(admin: Client, session_id: str, hold: bool) -> tuple[int, Any, d
         return r.status, await r.json(), dict(r.headers)
 
 
-async def test_hold_changes_are_bounded_per_admin_and_session(tmp_path: Path) -> None:
-    srv = await start_server(make_settings(tmp_path, retention_hold_limits=f"{LIMIT}/hour"))
+async def _bounded(srv: RunningServer) -> None:
     admin = Client(srv.url)
     try:
-        await add_test_users(srv.ctx)
         built = await build_session(srv.ctx)
         other = await build_session(srv.ctx)
         await admin.login("admin")
@@ -60,4 +60,24 @@ async def test_hold_changes_are_bounded_per_admin_and_session(tmp_path: Path) ->
         assert status == 200 and body["hold"] is not None, body
     finally:
         await admin.close()
+
+
+async def test_hold_changes_are_bounded_per_admin_and_session(tmp_path: Path) -> None:
+    srv = await start_server(make_settings(tmp_path, retention_hold_limits=f"{LIMIT}/hour"))
+    try:
+        await add_test_users(srv.ctx)
+        await _bounded(srv)
+    finally:
+        await srv.runner.cleanup()
+
+
+async def test_hold_changes_are_bounded_on_postgres(pg_admin: str, tmp_path: Path) -> None:
+    url = await fresh_database(pg_admin)
+    srv = await start_server(
+        make_settings(tmp_path, database_url=url, retention_hold_limits=f"{LIMIT}/hour")
+    )
+    try:
+        await add_test_users(srv.ctx)
+        await _bounded(srv)
+    finally:
         await srv.runner.cleanup()
