@@ -4,7 +4,7 @@
 // heard and classified by the server (asked again when unclear); ID card and signed page are
 // read from a still of the customer's own camera. Ends with a summary the customer submits.
 
-import { get, post, retryable, showError } from "./api.js";
+import { ApiError, get as apiGet, post as apiPost, retryable, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
@@ -16,12 +16,32 @@ import { loadJoinInfo } from "./join_info.js";
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done"];
-const state = { info: null, stream: null, call: null, running: false };
+const state = { info: null, stream: null, call: null, running: false, gone: false };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function fail(err) {
   showError($("#page-error"), err);
 }
+
+// The link was revoked or has expired, or its salesperson may no longer record, while the page
+// was open: every further request with it would be refused the same way. Any request of the
+// page or its call (the call's heartbeat meets it within a second, also while the customer
+// reads a step and sends nothing) stops the recording here and says why; before, the page
+// went on with a dead call, its camera on and a heartbeat refused every second.
+const LINK_GONE = ["token_revoked", "token_expired", "salesperson_disabled", "salesperson_not_qualified"];
+function linkGone(err) {
+  if (!(err instanceof ApiError) || !LINK_GONE.includes(err.code)) return;
+  if (!state.gone) {
+    state.gone = true;
+    if (state.call) state.call.close({ notify: false });
+    if (state.stream) for (const track of state.stream.getTracks()) track.stop();
+    showOnly(VIEWS, null); // no step left to read, tap or answer: only the reason
+    $("#rec").hidden = true;
+  }
+  fail(err);
+}
+const get = (path, options) => apiGet(path, options).catch((err) => { linkGone(err); throw err; });
+const post = (path, body, options) => apiPost(path, body, options).catch((err) => { linkGone(err); throw err; });
 
 function status(key, vars = {}, cls = "") {
   const box = $("#step-status");
@@ -166,6 +186,7 @@ async function hearAnswer(node) {
       heard = await post(`${base}/answer`, { node: node.id, attempt });
       showError($("#page-error"), null);
     } catch (err) {
+      if (state.gone) throw err; // not a blip: nothing more will be heard
       fail(err); // e.g. a network blip: ask again rather than stop the recording
       heard = { kind: "missing", retry: attempt < attempts, review: attempt >= attempts };
     }
