@@ -1,19 +1,22 @@
 // Customer's page (phone first): who is calling, explicit consent, device check, then the call
 // with the current script step in large type. Authenticated by the token in the URL alone.
 
-import { ApiError, get, post, showError } from "./api.js";
+import { ApiError, get as apiGet, post as apiPost, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
-import { $, poll, showView, entryLoaded } from "./ui.js";
+import { $, poll, showOnly, showView, entryLoaded } from "./ui.js";
 import { loadJoinInfo } from "./join_info.js";
 import { mountCustomerPrompts } from "./live_customer.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-consent", "view-declined", "view-check", "view-call", "view-left", "view-ended"];
-const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false, stopAway: null };
+const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false, stopAway: null, stopCheckPoll: null, gone: false };
+// While the customer looks at the device check (nothing sent for minutes maybe), ask how the
+// link stands this often: a salesperson disabled meanwhile is said at once, not at the next press.
+const CHECK_POLL_MS = 3000;
 
 function show(view, step) {
   showView(VIEWS, view);
@@ -25,6 +28,24 @@ function show(view, step) {
 function fail(err) {
   showError($("#page-error"), err);
 }
+
+// The link was revoked (or has expired, or its salesperson may no longer record) while the
+// page was open: every further request with it would be refused the same way. Any request of
+// the page or of its call meets it (consent, the device check's poll, the call's heartbeat and
+// state poll): say why, stop the call, the polling, the camera and microphone, and leave no
+// view, so no button (重新检测, 离开, then 重新加入) sends the dead link once more.
+const LINK_GONE = ["token_revoked", "token_expired", "salesperson_disabled", "salesperson_not_qualified"];
+function linkGone(err) {
+  if (!(err instanceof ApiError) || !LINK_GONE.includes(err.code)) return;
+  if (!state.gone) {
+    state.gone = true;
+    stopCall();
+    showOnly(VIEWS, null);
+  }
+  fail(err);
+}
+const get = (path, options) => apiGet(path, options).catch((err) => { linkGone(err); throw err; });
+const post = (path, body, options) => apiPost(path, body, options).catch((err) => { linkGone(err); throw err; });
 
 // --- step 1: who is calling, consent ---------------------------------------------------------
 
@@ -63,7 +84,9 @@ function mark(id, ok, key = null, vars = {}) {
 }
 
 async function startCheck() {
+  if (state.gone) return;
   show("view-check", 2);
+  if (!state.stopCheckPoll) state.stopCheckPoll = poll(() => get(`${base}/state`), CHECK_POLL_MS);
   for (const id of ["#check-camera", "#check-mic", "#check-network"]) {
     $(id).className = "result";
     setText($(id), "join.check_testing");
@@ -79,6 +102,8 @@ async function startCheck() {
   } finally {
     $("#retry-check").disabled = false;
   }
+  if (rtt === null) await get(`${base}/state`).catch(() => {}); // refused (linkGone), not the network?
+  if (state.gone) return;
   const networkOk = rtt !== null;
   if (networkOk) mark("#check-network", true, "join.check_network_ok", { ms: rtt });
   else mark("#check-network", false);
@@ -153,6 +178,8 @@ function renderLive(data) {
 }
 
 async function enterCall() {
+  if (state.gone) return;
+  stopCheckPoll(); // the call's own state poll takes over
   if (state.stopMeter) {
     state.stopMeter();
     state.stopMeter = null;
@@ -172,7 +199,7 @@ async function enterCall() {
   state.call = call;
   if (state.stopAway) state.stopAway();
   state.stopAway = watchAway(call, $("#away"));
-  if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500, linkGone);
+  if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500); // a refusal: get calls linkGone
   if (state.info.live_checks && !state.prompts) {
     state.prompts = mountCustomerPrompts({ base, container: $("#node-text").parentElement });
   }
@@ -190,16 +217,6 @@ async function connect(how) {
   }
 }
 
-// The link was revoked (or has expired, or its salesperson may no longer record) while the
-// page was open: say so, and stop the call and the polling; every further request with this
-// link would be refused the same way.
-const LINK_GONE = ["token_revoked", "token_expired", "salesperson_disabled", "salesperson_not_qualified"];
-function linkGone(err) {
-  if (!(err instanceof ApiError) || !LINK_GONE.includes(err.code)) return;
-  stopCall();
-  fail(err);
-}
-
 function leave() {
   if (!window.confirm(t("join.leave_confirm"))) return;
   state.call.close({ notify: true });
@@ -214,6 +231,7 @@ function showEnded() {
 /** The call is over for this page (ended, or its link is gone): stop polling, prompts, the
  * away watcher, the connection and the camera and microphone. */
 function stopCall() {
+  stopCheckPoll();
   if (state.stopPoll) state.stopPoll();
   state.stopPoll = null;
   if (state.stopAway) state.stopAway();
@@ -222,6 +240,11 @@ function stopCall() {
   if (state.call) state.call.close({ notify: false });
   if (state.stopMeter) state.stopMeter();
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
+}
+
+function stopCheckPoll() {
+  if (state.stopCheckPoll) state.stopCheckPoll();
+  state.stopCheckPoll = null;
 }
 
 /** Before the customer consents: say now if this browser cannot record (in-app, http, old). */
@@ -242,9 +265,11 @@ async function main() {
   $("#undecline").addEventListener("click", () => show("view-consent", 1));
   $("#retry-check").addEventListener("click", () => startCheck().catch(fail));
   $("#enter-call").addEventListener("click", () => enterCall().catch(fail));
-  $("#reconnect").addEventListener("click", () => connect(() => state.call.reconnect()));
+  // Never once the link is gone: their views are hidden then, this also covers a quick press.
+  $("#reconnect").addEventListener("click", () => !state.gone && connect(() => state.call.reconnect()));
   $("#leave").addEventListener("click", leave);
   $("#rejoin").addEventListener("click", () => {
+    if (state.gone) return;
     show("view-call", 3);
     connect(() => state.call.connect());
   });
