@@ -61,6 +61,19 @@ async def legal_hold(s: AsyncSession, session_id: str) -> dict[str, Any] | None:
     return {**last.detail, "by": last.actor, "seq": last.seq}
 
 
+async def lock_session(s: AsyncSession, session_id: str) -> None:
+    """Lock the session's row until the transaction ends, before reading the state it changes.
+
+    The hold is the newest hold entry in the audit chain, so a change reads it and appends the
+    next one. On PostgreSQL (READ COMMITTED) two changes would both read the old state and
+    both append; the row lock makes the second wait, and its next statement sees the first's
+    entry. SQLite needs none: a writer's BEGIN IMMEDIATE already serialises the whole
+    transaction (``FOR UPDATE`` is left out there)."""
+    await s.execute(
+        select(RecordingSession.id).where(RecordingSession.id == session_id).with_for_update()
+    )
+
+
 async def _row(s: AsyncSession, session_id: str) -> RecordingSession:
     row = await s.get(RecordingSession, session_id) if SESSION_ID_RE.match(session_id) else None
     if row is None or row.deleted_at is not None:
@@ -98,6 +111,7 @@ async def set_hold(
         raise RetentionError(400, "reason_required", "a legal hold needs a reason")
     limits = hold_limit.windows(ctx.settings.retention_hold_limits)
     async with ctx.db.session() as s:
+        await lock_session(s, session_id)
         current = await legal_hold(s, session_id)
         if bool(current) != hold:
             # Only a change is counted: asking again for the hold in place writes nothing.
