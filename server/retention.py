@@ -61,6 +61,21 @@ async def legal_hold(s: AsyncSession, session_id: str) -> dict[str, Any] | None:
     return {**last.detail, "by": last.actor, "seq": last.seq}
 
 
+async def lock_session(s: AsyncSession, session_id: str) -> RecordingSession:
+    """The session's row, locked until the transaction ends, read before the state it guards
+    (404 once it is deleted, or claimed for deletion by :func:`delete_session`).
+
+    The hold is the newest hold entry in the audit chain, so a change reads it and appends the
+    next one. On PostgreSQL (READ COMMITTED) two changes would both read the old state and
+    both append; the row lock makes the second wait, and its next statement sees the first's
+    entry. SQLite needs none: a writer's BEGIN IMMEDIATE already serialises the whole
+    transaction (``FOR UPDATE`` is left out there)."""
+    row = await s.get(RecordingSession, session_id, with_for_update=True, populate_existing=True)
+    if row is None or row.deleted_at is not None:
+        raise RetentionError(404, "not_found", "no such session")
+    return row
+
+
 async def _row(s: AsyncSession, session_id: str) -> RecordingSession:
     row = await s.get(RecordingSession, session_id) if SESSION_ID_RE.match(session_id) else None
     if row is None or row.deleted_at is not None:
@@ -98,6 +113,7 @@ async def set_hold(
         raise RetentionError(400, "reason_required", "a legal hold needs a reason")
     limits = hold_limit.windows(ctx.settings.retention_hold_limits)
     async with ctx.db.session() as s:
+        await lock_session(s, session_id)  # and a deletion claimed since: 404
         current = await legal_hold(s, session_id)
         if bool(current) != hold:
             # Only a change is counted: asking again for the hold in place writes nothing.
@@ -130,8 +146,13 @@ async def delete_session(
         found = await _row_for(s, session_id, user)
         if found is None:
             raise _admin_only_delete()
-        row = found
+        row = await lock_session(s, session_id)
         why = await _refusal(s, row, user, today)
+        if why is None:
+            # Claimed in the transaction that found no hold: a hold (or another deletion)
+            # asked for from now on finds the session gone, instead of landing between this
+            # check and the files' removal.
+            row.deleted_at = utcnow()
         if why is not None:
             status, code, message = why
             await audit_repeats.record_once(
@@ -154,12 +175,19 @@ async def delete_session(
             {"retain_until": row.retain_until.isoformat() if row.retain_until else None},
         )
     path = ctx.settings.sessions_dir / session_id
-    files = await asyncio.to_thread(_remove_dir, path)
-    # The archive holds the same recordings (and the report): retention ends them there too,
-    # or the personal data outlives its term in the object store.
-    stored = [] if ctx.archive is None else await ctx.archive.delete_session(session_id)
+    try:
+        files = await asyncio.to_thread(_remove_dir, path)
+        # The archive holds the same recordings (and the report): retention ends them there
+        # too, or the personal data outlives its term in the object store.
+        stored = [] if ctx.archive is None else await ctx.archive.delete_session(session_id)
+    except BaseException:
+        await _unclaim(ctx, session_id)
+        raise
     async with ctx.db.session() as s:
-        row = await _row(s, session_id)
+        claimed = await s.get(RecordingSession, session_id, with_for_update=True)
+        if claimed is None:
+            raise RetentionError(404, "not_found", "no such session")
+        row = claimed
         row.deleted_at = utcnow()
         # Personal data goes with the files; product and dates stay for statistics.
         row.customer_name = ""
@@ -178,6 +206,15 @@ async def delete_session(
             },
         )
     return Deleted(session_id, files, stored)
+
+
+async def _unclaim(ctx: AppContext, session_id: str) -> None:
+    """The files could not all be removed: the session is back (no deletion audited), so
+    the admin sees the error and can try again."""
+    async with ctx.db.session() as s:
+        row = await s.get(RecordingSession, session_id, with_for_update=True)
+        if row is not None:
+            row.deleted_at = None
 
 
 async def _refusal(

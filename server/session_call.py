@@ -225,7 +225,9 @@ async def revoke_join_link(ctx: AppContext, row: RecordingSession, actor: str) -
     ``link_revoked``). A request with an old link is then 410 ``token_revoked``. Open
     customer live streams are the API's to cut (``server.api.live``)."""
     async with ctx.db.session() as s:
-        db_row = await s.get(RecordingSession, row.id)
+        # Locked before counting: on PostgreSQL simultaneous revocations would all count
+        # the same entries and pass the bound together.
+        db_row = await s.get(RecordingSession, row.id, with_for_update=True)
         if db_row is None or db_row.deleted_at is not None:
             raise SessionError(404, "not_found", "no such session")
         done = await s.scalar(

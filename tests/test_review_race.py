@@ -17,7 +17,13 @@ from server.context import AppContext
 from server.localservers import fresh_database
 from server.reviews import decisions, rerecord
 from server.reviews.access import ReviewError
-from server.store.models import RecordingSession, RerecordRequest, ReviewDecision
+from server.store.models import (
+    AuditEntry,
+    FindingRow,
+    RecordingSession,
+    RerecordRequest,
+    ReviewDecision,
+)
 from tests.conftest import make_settings, serving
 from tests.review_fixtures import build_session, set_review_status, user_named
 
@@ -125,3 +131,36 @@ async def test_two_simultaneous_starts_of_a_rerecording_make_one_session(
                 .where(RecordingSession.rerecord_of == session_id)
             )
         assert again == 1
+
+
+async def test_two_simultaneous_judgements_of_a_finding_audit_each_change(
+    pg_admin: str, tmp_path: Path
+) -> None:
+    """Each ``finding.judge`` entry names the state it changed from. Read before the
+    session's row lock, a judgement waiting on that lock would name the state before the
+    other judgement (open -> dismissed after open -> confirmed), and the chain would not say
+    that a confirmed finding was dismissed."""
+    url = await fresh_database(pg_admin)
+    async with serving(make_settings(tmp_path, database_url=url)) as srv:
+        ctx = srv.ctx
+        built = await build_session(ctx)
+        await set_review_status(ctx, built.id, "queued")
+        fid = built.finding_ids[0]
+        rev1, rev2 = await user_named(ctx, "rev1"), await user_named(ctx, "rev2")
+        await asyncio.gather(
+            decisions.judge_finding(ctx, fid, rev1, "confirmed", ""),
+            decisions.judge_finding(ctx, fid, rev2, "dismissed", "误报"),
+        )
+        async with ctx.db.read() as s:
+            details = (
+                await s.scalars(
+                    select(AuditEntry.detail)
+                    .where(AuditEntry.session_id == built.id, AuditEntry.action == "finding.judge")
+                    .order_by(AuditEntry.seq)
+                )
+            ).all()
+            final = await s.scalar(select(FindingRow.review_state).where(FindingRow.id == fid))
+        steps = [(d["from"], d["to"]) for d in details]
+        assert steps[0][0] == "open" and len(steps) == 2, steps
+        assert steps[1][0] == steps[0][1], steps  # the second starts where the first ended
+        assert final == steps[1][1]

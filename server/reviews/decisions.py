@@ -136,6 +136,11 @@ async def _judge(
         if f is None:
             raise ReviewError(404, "not_found", "no such finding")
         row = await load_session(s, f.session_id, for_update=True, viewer=user)
+        # Read again under the session's row lock: on PostgreSQL another judgement may have
+        # committed while this one waited, and the audit entry must name the state it changes.
+        f = await s.get(FindingRow, finding_id, populate_existing=True)
+        if f is None:
+            raise ReviewError(404, "not_found", "no such finding")
         seen.append(row.id)
         await _check_can_act(s, row, user)
         if state == "dismissed" and not comment.strip():
