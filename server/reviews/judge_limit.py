@@ -1,11 +1,8 @@
 """How many finding judgements one reviewer may make on one session (``review_judge_limits``).
 
-Each judgement is a write transaction and a ``finding.judge`` audit entry; a reviewer's login
-in a loop (confirm, reopen, confirm...) could otherwise grow the audit chain without end.
-The counts are the login throttle's fixed-window counters (``server/login_failures.py``,
-table ``login_failures``) under the scope ``judge`` and the key ``<user id>:<session id>``,
-so every server process on the database counts the same judgements and a restart forgets
-none. Checked and counted in the judgement's own transaction: a refused one writes nothing.
+Each judgement is a ``finding.judge`` audit entry; a reviewer's login in a loop (confirm,
+reopen, confirm...) could otherwise grow the audit chain without end. Bounded by
+``server/action_limits.py`` under the scope ``judge``.
 """
 
 from __future__ import annotations
@@ -14,14 +11,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from server import login_failures
+from server import action_limits, login_failures
 from server.errors import KesuError
 from server.login_failures import Window
 
 SCOPE = "judge"
-#: Reviewer-and-session pairs tracked at once (per window); past it, new pairs share one
-#: counter (as the login throttle: the table stays bounded). Each real judgement counts once.
-MAX_KEYS = 100_000
 
 
 class TooManyJudgements(KesuError):
@@ -33,21 +27,16 @@ def windows(spec: str) -> tuple[Window, ...]:
     return login_failures.windows(spec)
 
 
+def _refusal(wait: int) -> KesuError:
+    return TooManyJudgements(
+        f"too many judgements on this session; try again in {wait} s",
+        details={"retry_after_s": wait},
+    )
+
+
 def count(
     s: Session, limits: tuple[Window, ...], user_id: int, session_id: str, now: datetime
 ) -> None:
     """Count one judgement of ``user_id`` on ``session_id``, or raise ``TooManyJudgements``
-    (with ``retry_after_s``) when a limit is reached. Expired rows (of every scope) go first."""
-    if not limits:
-        return
-    scoped = {SCOPE: limits}
-    idents = {SCOPE: f"{user_id}:{session_id}"}
-    refused = login_failures.refusal(s, scoped, idents, MAX_KEYS, now)
-    if refused is not None:
-        wait = refused.retry_after_s
-        raise TooManyJudgements(
-            f"too many judgements on this session; try again in {wait} s",
-            details={"retry_after_s": wait},
-        )
-    # ``failed`` counts one event in each window (its name is the login throttle's).
-    login_failures.failed(s, scoped, idents, MAX_KEYS, now, purge=True)
+    (with ``retry_after_s``) when a limit is reached."""
+    action_limits.count(s, limits, SCOPE, user_id, session_id, now, _refusal)
