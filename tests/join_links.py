@@ -1,9 +1,11 @@
 """A self-service session and its customer's join link, made through the API as the
-salesperson's page makes them."""
+salesperson's page makes them; a customer brought into the call on the join page."""
 
 from __future__ import annotations
 
-from tests.conftest import Client, new_session_body
+from playwright.async_api import Page, expect
+
+from tests.conftest import Client, RunningServer, new_session_body, wait_for
 
 
 async def self_service_link(sales: Client, template_id: str | None = None) -> tuple[str, str]:
@@ -26,3 +28,16 @@ async def self_service_join(sales: Client) -> tuple[str, str]:
     session of ``sales`` (logged in)."""
     sid, token = await self_service_link(sales)
     return sid, f"/api/join/{token}"
+
+
+async def customer_in_call(page: Page, server: RunningServer, sid: str, token: str) -> None:
+    """The customer opens the join link, consents, passes the device check and enters the
+    call; returns once the server's room has them connected."""
+    await page.goto(f"{server.url}/join/{token}")
+    await page.check("#consent-check")
+    await page.click("#consent-button")
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await page.click("#enter-call")
+    await wait_for(
+        lambda: bool((room := server.ctx.rooms.get(sid)) and room.connected()["customer"]), 30
+    )

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import RunningServer, wait_for
+from tests.conftest import RunningServer
+from tests.join_links import customer_in_call
 from tests.test_api_recording import open_session
 from tests.test_link_owner_pages import DISABLED, _context, _open, _set, _stays_quiet
 from tests.test_selfservice_taps import browser  # noqa: F401 (fixture)
@@ -55,14 +56,7 @@ async def test_no_rejoin_after_the_call_is_stopped(
     ctx = await _context(browser)
     w = await _open(ctx)
     page = w.page
-    await page.goto(f"{server.url}/join/{token}")
-    await page.check("#consent-check")
-    await page.click("#consent-button")
-    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
-    await page.click("#enter-call")
-    await wait_for(
-        lambda: bool((room := server.ctx.rooms.get(sid)) and room.connected()["customer"]), 30
-    )
+    await customer_in_call(page, server, sid, token)
     await _set(server, disabled=True)
     await _no_control_left(page)
     await _stays_quiet(w)

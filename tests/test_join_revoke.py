@@ -21,6 +21,7 @@ from server.sessions import get_session
 from server.store.models import AuditEntry
 from tests.browser import FAKE_MEDIA, chromium
 from tests.conftest import Client, RunningServer
+from tests.join_links import customer_in_call
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import join, make_peer, open_session, start_call, wait_for
 from tests.test_live_streams import _first_event, _live_call
@@ -227,14 +228,7 @@ async def test_the_customers_page_says_the_link_was_withdrawn(
         page = await ctx.new_page()
         asked: list[str] = []
         page.on("request", lambda r: asked.append(r.url) if "/state" in r.url else None)
-        await page.goto(f"{server.url}/join/{token}")
-        await page.check("#consent-check")
-        await page.click("#consent-button")
-        await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
-        await page.click("#enter-call")
-        await wait_for(
-            lambda: bool((room := server.ctx.rooms.get(sid)) and room.connected()["customer"]), 30
-        )
+        await customer_in_call(page, server, sid, token)
         status, body = await sales.post(f"/api/sessions/{sid}/link/revoke")
         assert status == 200, body
         await expect(page.locator("#page-error")).to_contain_text("链接已作废", timeout=20_000)

@@ -15,8 +15,8 @@ from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, 
 from sqlalchemy import update
 
 from server.store.models import User
-from tests.conftest import RunningServer, wait_for
-from tests.join_links import self_service_link
+from tests.conftest import RunningServer
+from tests.join_links import customer_in_call, self_service_link
 from tests.test_api_recording import open_session
 from tests.test_selfservice_taps import browser, taps_template  # noqa: F401 (fixtures)
 
@@ -129,14 +129,7 @@ async def test_the_join_page_in_the_call_stops_when_the_salesperson_is_disabled(
     ctx = await _context(browser)
     w = await _open(ctx)
     page = w.page
-    await page.goto(f"{server.url}/join/{token}")
-    await page.check("#consent-check")
-    await page.click("#consent-button")
-    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
-    await page.click("#enter-call")
-    await wait_for(
-        lambda: bool((room := server.ctx.rooms.get(sid)) and room.connected()["customer"]), 30
-    )
+    await customer_in_call(page, server, sid, token)
     await _set(server, disabled=True)
     await expect(page.locator("#page-error")).to_contain_text(DISABLED[0], timeout=10_000)
     await _stays_quiet(w)
