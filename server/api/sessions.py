@@ -34,15 +34,20 @@ async def _own_session(request: web.Request) -> tuple[AppContext, Any, Any]:
     return ctx, user, row
 
 
+def _not_qualified() -> sessions.SessionError:
+    """R20: refused to a salesperson not qualified for remote recording."""
+    return sessions.SessionError(
+        403, "not_qualified", "this salesperson is not qualified for remote recording"
+    )
+
+
 async def own_call(request: web.Request) -> tuple[AppContext, Any, Any]:
     """:func:`_own_session` for a request that opens the call (offer, TURN credentials, a
     join link): R20, a qualification withdrawn after the session was made refuses them at
     the source (leaving, ending and revoking links stay open)."""
     ctx, user, row = await _own_session(request)
     if user.role != "admin" and not user.qualified_remote:
-        raise sessions.SessionError(
-            403, "not_qualified", "this salesperson is not qualified for remote recording"
-        )
+        raise _not_qualified()
     return ctx, user, row
 
 
@@ -78,9 +83,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     ctx = _ctx(request)
     user = require_user(request, "salesperson")
     if not user.qualified_remote:
-        raise sessions.SessionError(
-            403, "not_qualified", "this salesperson is not qualified for remote recording"
-        )
+        raise _not_qualified()
     if not forward.forwarded(request):
         # Created where its room will be: the node with the most free capacity keeps its
         # directory (several nodes, maybe on separate disks; server.nodes). It checks the
