@@ -1,13 +1,13 @@
 // Customer's page (phone first): who is calling, explicit consent, device check, then the call
 // with the current script step in large type. Authenticated by the token in the URL alone.
 
-import { ApiError, get as apiGet, post as apiPost, showError } from "./api.js";
+import { ApiError, showError } from "./api.js";
 import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
 import { $, poll, showOnly, showView, entryLoaded } from "./ui.js";
-import { loadJoinInfo } from "./join_info.js";
+import { linkRequests, loadJoinInfo } from "./join_info.js";
 import { mountCustomerPrompts } from "./live_customer.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
@@ -34,9 +34,7 @@ function fail(err) {
 // the page or of its call meets it (consent, the device check's poll, the call's heartbeat and
 // state poll): say why, stop the call, the polling, the camera and microphone, and leave no
 // view, so no button (重新检测, 离开, then 重新加入) sends the dead link once more.
-const LINK_GONE = ["token_revoked", "token_expired", "salesperson_disabled", "salesperson_not_qualified"];
 function linkGone(err) {
-  if (!(err instanceof ApiError) || !LINK_GONE.includes(err.code)) return;
   if (!state.gone) {
     state.gone = true;
     stopCall();
@@ -44,8 +42,7 @@ function linkGone(err) {
   }
   fail(err);
 }
-const get = (path, options) => apiGet(path, options).catch((err) => { linkGone(err); throw err; });
-const post = (path, body, options) => apiPost(path, body, options).catch((err) => { linkGone(err); throw err; });
+const { get, post } = linkRequests(linkGone);
 
 // --- step 1: who is calling, consent ---------------------------------------------------------
 

@@ -1,6 +1,6 @@
 // The customer's first request on a join link, shared by the join and self-service pages.
 
-import { ApiError, firstLoad, get } from "./api.js";
+import { ApiError, firstLoad, get, post } from "./api.js";
 import { showOnly } from "./ui.js";
 
 /** The session's details behind the link at base, or null once the page has said why not:
@@ -25,4 +25,21 @@ export async function loadJoinInfo(base, views, onEnded, fail) {
     else fail(err);
     return null;
   }
+}
+
+/** Answers that say the link is dead for good (revoked, expired, or its salesperson may no
+ * longer record): every further request with it would be refused the same way. */
+export const LINK_GONE = ["token_revoked", "token_expired", "salesperson_disabled", "salesperson_not_qualified"];
+
+/** get/post for a customer page and its call: an answer in LINK_GONE calls onGone(err)
+ * first (the page stops and says why), then the request fails as before. */
+export function linkRequests(onGone) {
+  const check = (err) => {
+    if (err instanceof ApiError && LINK_GONE.includes(err.code)) onGone(err);
+    throw err;
+  };
+  return {
+    get: (path, options) => get(path, options).catch(check),
+    post: (path, body, options) => post(path, body, options).catch(check),
+  };
 }

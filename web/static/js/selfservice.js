@@ -4,14 +4,14 @@
 // heard and classified by the server (asked again when unclear); ID card and signed page are
 // read from a still of the customer's own camera. Ends with a summary the customer submits.
 
-import { ApiError, get as apiGet, post as apiPost, retryable, showError } from "./api.js";
+import { retryable, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
 import { $, el, showOnly, showView, entryLoaded } from "./ui.js";
-import { loadJoinInfo } from "./join_info.js";
+import { linkRequests, loadJoinInfo } from "./join_info.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
@@ -28,9 +28,7 @@ function fail(err) {
 // page or its call (the call's heartbeat meets it within a second, also while the customer
 // reads a step and sends nothing) stops the recording here and says why; before, the page
 // went on with a dead call, its camera on and a heartbeat refused every second.
-const LINK_GONE = ["token_revoked", "token_expired", "salesperson_disabled", "salesperson_not_qualified"];
 function linkGone(err) {
-  if (!(err instanceof ApiError) || !LINK_GONE.includes(err.code)) return;
   if (!state.gone) {
     state.gone = true;
     if (state.call) state.call.close({ notify: false });
@@ -40,8 +38,7 @@ function linkGone(err) {
   }
   fail(err);
 }
-const get = (path, options) => apiGet(path, options).catch((err) => { linkGone(err); throw err; });
-const post = (path, body, options) => apiPost(path, body, options).catch((err) => { linkGone(err); throw err; });
+const { get, post } = linkRequests(linkGone);
 
 function status(key, vars = {}, cls = "") {
   const box = $("#step-status");
