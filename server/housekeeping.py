@@ -17,6 +17,10 @@ few seconds, the sweep
 
 A participant who left (or was cut off by the crash) may rejoin only within the window
 (``session_call._check_rejoin_window``), so past it the session's state is final.
+
+Before its first sweep, the sweeper also finishes the deletions a crash left claimed but
+unfinished (``retention.finish_claimed``): off the start-up path, because removing a
+session's objects waits on the object store.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from server import nodes, owner_standing, selfservice, session_call, sessions
+from server import nodes, owner_standing, retention, selfservice, session_call, sessions
 from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.session_dir import SessionDir
@@ -241,7 +245,13 @@ async def sweep(ctx: AppContext) -> None:
 
 
 async def run(ctx: AppContext) -> None:
-    """Sweep until cancelled; the period follows the (possibly changed) rejoin window."""
+    """Finish interrupted deletions, then sweep until cancelled; the period follows the
+    (possibly changed) rejoin window."""
+    try:
+        await retention.finish_claimed(ctx)
+    except Exception:
+        log.exception("finishing interrupted deletions failed")
+    raise_if_cancelling()
     while True:
         try:
             await sweep(ctx)

@@ -9,10 +9,13 @@ refused or not, goes into the audit chain. Holds live in the chain too (``retent
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +31,8 @@ from server.store.models import AuditEntry, RecordingSession, User
 from server.store.types import utcnow
 
 HOLD, RELEASE = "retention.hold", "retention.release"
+
+log = logging.getLogger("kesu.retention")
 
 
 class RetentionError(KesuError):
@@ -139,82 +144,135 @@ class Deleted:
 async def delete_session(
     ctx: AppContext, session_id: str, user: User, today: date | None = None
 ) -> Deleted:
-    """Delete a session's files after its retention date; refusals are audited and raised."""
+    """Delete a session's files after its retention date; refusals are audited and raised.
+
+    A deletion claimed before (its request failed, or its process died, after the claim)
+    is finished instead: an admin's retry completes it rather than finding the session
+    gone (404)."""
     today = today or utcnow().date()
     actor = f"user:{user.username}"
     async with ctx.db.session() as s:
-        found = await _row_for(s, session_id, user)
-        if found is None:
-            raise _admin_only_delete()
-        row = await lock_session(s, session_id)
-        why = await _refusal(s, row, user, today)
-        if why is None:
-            # Claimed in the transaction that found no hold: a hold (or another deletion)
-            # asked for from now on finds the session gone, instead of landing between this
-            # check and the files' removal.
-            row.deleted_at = utcnow()
-        if why is not None:
-            status, code, message = why
-            await audit_repeats.record_once(
-                s,
-                actor,
-                "session.delete.refused",
-                session_id,
-                {
-                    "why": code,
-                    "retain_until": row.retain_until.isoformat() if row.retain_until else None,
-                },
-            )
+        claimed_at = await _unfinished_claim(s, session_id) if user.role == "admin" else None
+        if claimed_at is None:
+            found = await _row_for(s, session_id, user)
+            if found is None:
+                raise _admin_only_delete()
+            row = await lock_session(s, session_id)
+            why = await _refusal(s, row, user, today)
+            if why is None:
+                # Claimed in the transaction that found no hold: a hold (or another
+                # deletion) asked for from now on finds the session gone, instead of landing
+                # between this check and the files' removal. The claim is final: whatever
+                # fails after it, the deletion is finished later, never undone.
+                row.deleted_at = utcnow()
+            else:
+                await audit_repeats.record_once(
+                    s,
+                    actor,
+                    "session.delete.refused",
+                    session_id,
+                    {
+                        "why": why[1],
+                        "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+                    },
+                )
+    if claimed_at is not None:
+        return await _finish(ctx, session_id, actor, today, claimed_at)
     if why is not None and user.role != "admin":
         raise _admin_only_delete()  # nothing about the session (not even that it exists)
     if why is not None:
+        status, code, message = why
         raise RetentionError(
             status,
             code,
             message,
             {"retain_until": row.retain_until.isoformat() if row.retain_until else None},
         )
-    path = ctx.settings.sessions_dir / session_id
-    try:
-        files = await asyncio.to_thread(_remove_dir, path)
-        # The archive holds the same recordings (and the report): retention ends them there
-        # too, or the personal data outlives its term in the object store.
-        stored = [] if ctx.archive is None else await ctx.archive.delete_session(session_id)
-    except BaseException:
-        await _unclaim(ctx, session_id)
-        raise
+    return await _finish(ctx, session_id, actor, today, None)
+
+
+async def finish_claimed(ctx: AppContext) -> list[str]:
+    """Finish the deletions a crash left claimed but unfinished (``deleted_at`` set, no
+    ``session.delete`` entry): their files, stored objects and personal data are still
+    there. Run at start-up (``server.housekeeping``), as ``system``; returns their ids."""
+    done = select(AuditEntry.seq).where(
+        AuditEntry.session_id == RecordingSession.id, AuditEntry.action == audit.DELETE_ACTION
+    )
+    query = select(RecordingSession.id, RecordingSession.deleted_at).where(
+        RecordingSession.deleted_at.is_not(None), ~done.exists()
+    )
+    claims = await ctx.db.run_read(lambda s: list(s.execute(query).tuples()))
+    finished = []
+    for session_id, claimed_at in claims:
+        assert claimed_at is not None
+        try:
+            await _finish(ctx, session_id, "system", utcnow().date(), claimed_at)
+        except Exception:
+            log.exception("session %s: finishing its claimed deletion failed", session_id)
+            continue
+        finished.append(session_id)
+    if finished:
+        log.warning(
+            "finished %d deletion(s) an unclean stop had interrupted: %s",
+            len(finished),
+            ", ".join(finished),
+        )
+    return finished
+
+
+async def _unfinished_claim(s: AsyncSession, session_id: str) -> datetime | None:
+    """When the session was claimed for a deletion that has not been recorded as done."""
+    if not SESSION_ID_RE.match(session_id):
+        return None
+    row = await s.get(RecordingSession, session_id)
+    if row is None or row.deleted_at is None or await _deletion_recorded(s, session_id):
+        return None
+    return row.deleted_at
+
+
+async def _deletion_recorded(s: AsyncSession, session_id: str) -> bool:
+    query = select(AuditEntry.seq).where(
+        AuditEntry.session_id == session_id, AuditEntry.action == audit.DELETE_ACTION
+    )
+    return (await s.execute(query.limit(1))).first() is not None
+
+
+async def _finish(
+    ctx: AppContext, session_id: str, actor: str, today: date, resumed: datetime | None
+) -> Deleted:
+    """Remove the claimed session's files, stored objects and personal data, and record
+    the deletion once. Every step may run again after a crash: what is already gone is
+    skipped, and a deletion already recorded (by a concurrent retry) is not recorded twice.
+    ``resumed``: when an earlier attempt claimed it (None for the attempt that claims)."""
+    files = await asyncio.to_thread(_remove_dir, ctx.settings.sessions_dir / session_id)
+    # The archive holds the same recordings (and the report): retention ends them there
+    # too, or the personal data outlives its term in the object store.
+    stored = [] if ctx.archive is None else await ctx.archive.delete_session(session_id)
     async with ctx.db.session() as s:
-        claimed = await s.get(RecordingSession, session_id, with_for_update=True)
-        if claimed is None:
+        row = await s.get(
+            RecordingSession, session_id, with_for_update=True, populate_existing=True
+        )
+        if row is None or row.deleted_at is None:
             raise RetentionError(404, "not_found", "no such session")
-        row = claimed
+        if await _deletion_recorded(s, session_id):
+            return Deleted(session_id, files, stored)
         row.deleted_at = utcnow()
         # Personal data goes with the files; product and dates stay for statistics.
         row.customer_name = ""
         row.customer_id_number = ""
         row.policy = {"product_name": row.product_name, "product_type": row.product_type}
-        await audit.record(
-            s,
-            actor,
-            audit.DELETE_ACTION,
-            session_id,
-            {
-                "retain_until": row.retain_until.isoformat() if row.retain_until else None,
-                "on": today.isoformat(),
-                "files": files,
-                "stored": stored,
-            },
-        )
+        detail: dict[str, Any] = {
+            "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+            "on": today.isoformat(),
+            "files": files,
+            "stored": stored,
+        }
+        if resumed is not None:
+            # Finished after a failure or a crash: the claim (the decision) came earlier,
+            # and what that attempt had removed already is not listed here.
+            detail["claimed_at"] = resumed.isoformat()
+        await audit.record(s, actor, audit.DELETE_ACTION, session_id, detail)
     return Deleted(session_id, files, stored)
-
-
-async def _unclaim(ctx: AppContext, session_id: str) -> None:
-    """The files could not all be removed: the session is back (no deletion audited), so
-    the admin sees the error and can try again."""
-    async with ctx.db.session() as s:
-        row = await s.get(RecordingSession, session_id, with_for_update=True)
-        if row is not None:
-            row.deleted_at = None
 
 
 async def _refusal(
@@ -238,8 +296,19 @@ async def _refusal(
 
 
 def _remove_dir(path: Path) -> list[str]:
+    """The files removed (relative names); what is gone already is skipped, so a retry, or
+    one running beside another, finishes the removal instead of failing on it."""
     if not path.is_dir():
         return []
     files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
-    shutil.rmtree(path)
+    shutil.rmtree(path, onerror=_gone_is_fine)
     return files
+
+
+def _gone_is_fine(
+    function: Callable[..., object],
+    path: str,
+    exc_info: tuple[type[BaseException], BaseException, TracebackType | None],
+) -> None:
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
