@@ -338,6 +338,25 @@ async def get_session(ctx: AppContext, session_id: str) -> RecordingSession:
     return row
 
 
+async def get_session_and_owner(
+    ctx: AppContext, session_id: str
+) -> tuple[RecordingSession, User | None]:
+    """:func:`get_session` and its salesperson's account (None if there is none), in one
+    query: a customer's link asks for both on every request (the state poll, the
+    heartbeats), where two reads cost two round trips."""
+    if not SESSION_ID_RE.match(session_id):
+        raise SessionError(404, "not_found", "no such session")
+    query = (
+        select(RecordingSession, User)
+        .outerjoin(User, User.id == RecordingSession.salesperson_id)
+        .where(RecordingSession.id == session_id)
+    )
+    found = await ctx.db.run_read(lambda s: s.execute(query).tuples().first())
+    if found is None or found[0].deleted_at is not None:
+        raise SessionError(404, "not_found", "no such session")
+    return found
+
+
 def check_owner(row: RecordingSession, user: User) -> None:
     if user.role != "admin" and row.salesperson_id != user.id:
         # 404, not 403: do not reveal that someone else's session exists.

@@ -25,6 +25,14 @@ async def _session_for_token(
 ) -> tuple[AppContext, RecordingSession]:
     """The session the request's join link opens; with ``owner_checked`` (all but leaving),
     also refused (403) while its salesperson is disabled or not qualified (R20)."""
+    ctx, row, _owner = await _link_and_owner(request, owner_checked=owner_checked)
+    return ctx, row
+
+
+async def _link_and_owner(
+    request: web.Request, *, owner_checked: bool = True
+) -> tuple[AppContext, RecordingSession, User | None]:
+    """:func:`_session_for_token`, and the salesperson's account, read with the session."""
     ctx = request.app[CTX]
     try:
         claims = claims_of(request)  # verified once per request, also for the forwarding
@@ -32,25 +40,18 @@ async def _session_for_token(
         status = 410 if exc.code == "token_expired" else 404 if exc.code == "token_invalid" else 400
         raise ApiError(str(exc), code=exc.code, status=status) from None
     try:
-        row = await sessions.get_session(ctx, claims.session_id)
+        row, owner = await sessions.get_session_and_owner(ctx, claims.session_id)
     except sessions.SessionError:
         raise ApiError("the join link is not valid", code="token_invalid", status=404) from None
     if claims.nonce != row.join_nonce:
         raise ApiError("this join link was revoked", code="token_revoked", status=410)
     if owner_checked:
-        refusal = await owner_refusal(ctx, row)
+        # Before, a link went on opening the call (and a self-service customer went on
+        # recording alone) after the salesperson was disabled or lost the R20 qualification.
+        refusal = owner_standing.refusal_of(owner)
         if refusal is not None:
             raise ApiError(refusal.message, code=refusal.code, status=refusal.status)
-    return ctx, row
-
-
-async def owner_refusal(ctx: AppContext, row: RecordingSession) -> owner_standing.Refusal | None:
-    """Why the session's salesperson no longer stands behind its links, or None. Before,
-    a link went on opening the call (and a self-service customer went on recording alone)
-    after the salesperson was disabled or lost the R20 qualification."""
-    async with ctx.db.read() as s:
-        owner = await s.get(User, row.salesperson_id)
-    return owner_standing.refusal_of(owner)
+    return ctx, row, owner
 
 
 async def link_holds(request: web.Request) -> bool:
@@ -63,18 +64,19 @@ async def link_holds(request: web.Request) -> bool:
 async def customer_holds(request: web.Request) -> bool:
     """:func:`link_holds`, and the session's salesperson still enabled and qualified: asked
     again now and then by the customer's live-check stream."""
-    row = await _link_row(request)
-    return row is not None and await owner_refusal(request.app[CTX], row) is None
+    found = await _link_row(request)
+    return found is not None and owner_standing.refusal_of(found[1]) is None
 
 
-async def _link_row(request: web.Request) -> RecordingSession | None:
+async def _link_row(request: web.Request) -> tuple[RecordingSession, User | None] | None:
+    """The session the link still opens and its salesperson's account, or None."""
     ctx = request.app[CTX]
     try:
         claims = ctx.signer.verify(request.match_info["token"])
-        row = await sessions.get_session(ctx, claims.session_id)
+        row, owner = await sessions.get_session_and_owner(ctx, claims.session_id)
     except (TokenError, sessions.SessionError):
         return None
-    return row if claims.nonce == row.join_nonce else None
+    return (row, owner) if claims.nonce == row.join_nonce else None
 
 
 async def live_session_for_token(request: web.Request) -> tuple[AppContext, RecordingSession]:
@@ -82,17 +84,22 @@ async def live_session_for_token(request: web.Request) -> tuple[AppContext, Reco
     (who is calling and why, TURN credentials): once the session has ended its link, though
     unexpired for up to a day, gives out neither the customer's personal data nor a relay.
     410 ``session_ended``; the pages show their "ended" view on it."""
-    ctx, row = await _session_for_token(request)
+    ctx, row, _owner = await _live_link_and_owner(request)
+    return ctx, row
+
+
+async def _live_link_and_owner(
+    request: web.Request,
+) -> tuple[AppContext, RecordingSession, User | None]:
+    ctx, row, owner = await _link_and_owner(request)
     if row.status not in session_call.LIVE_STATES:
         raise ApiError("this session has ended", code="session_ended", status=410)
-    return ctx, row
+    return ctx, row, owner
 
 
 async def info(request: web.Request) -> web.Response:
     """Who is calling and why: shown before the customer consents."""
-    ctx, row = await live_session_for_token(request)
-    async with ctx.db.read() as s:
-        sales = await s.get(User, row.salesperson_id)  # (standing checked above)
+    ctx, row, sales = await _live_link_and_owner(request)  # (standing checked there)
     policy = Policy.from_dict(row.policy)
     nodes = sessions.rendered_nodes(row.template_id, policy)
     played = await playback.durations(nodes)
