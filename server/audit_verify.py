@@ -208,35 +208,66 @@ def _check_checkpoints(
 
 async def check_reviews(db: AsyncSession, untrusted: set[int]) -> list[str]:
     """Every session's findings, decisions and requests against the chain's review actions."""
-    entries: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
     query = select(AuditEntry.seq, AuditEntry.action, AuditEntry.session_id, AuditEntry.detail)
-    for seq, action, sid, detail in (
-        await db.execute(query.where(AuditEntry.action.in_(REVIEW_ACTIONS)))
-    ).all():
-        if sid:
-            entries.setdefault(sid, []).append((seq, action, detail))
-    findings: dict[str, list[dict[str, Any]]] = {}
-    for f in (await db.execute(select(FindingRow).order_by(FindingRow.id))).scalars():
-        findings.setdefault(f.session_id, []).append({"id": f.id, **finding_state(f)})
-    decisions: dict[str, list[dict[str, Any]]] = {}
-    for d in (await db.execute(select(ReviewDecision).order_by(ReviewDecision.id))).scalars():
-        decisions.setdefault(d.session_id, []).append(decision_state(d))
-    requests: dict[str, list[dict[str, Any]]] = {}
-    for r in (await db.execute(select(RerecordRequest).order_by(RerecordRequest.id))).scalars():
-        requests.setdefault(r.session_id, []).append(request_state(r))
-    ids = set(entries) | set(findings) | set(decisions) | set(requests)
+    rows = _ReviewRows(
+        [
+            (seq, action, sid, detail)
+            for seq, action, sid, detail in (
+                await db.execute(query.where(AuditEntry.action.in_(REVIEW_ACTIONS)))
+            ).all()
+        ],
+        list((await db.execute(select(FindingRow).order_by(FindingRow.id))).scalars()),
+        list((await db.execute(select(ReviewDecision).order_by(ReviewDecision.id))).scalars()),
+        list((await db.execute(select(RerecordRequest).order_by(RerecordRequest.id))).scalars()),
+    )
     status = {
         sid: st
         for sid, st in (
             await db.execute(
                 select(RecordingSession.id, RecordingSession.review_status).where(
-                    RecordingSession.id.in_(list(ids))
+                    RecordingSession.id.in_(list(rows.session_ids()))
                 )
             )
         ).all()
     }
+    # Comparing every finding, decision and request with its anchored state is CPU work in
+    # proportion to the whole review history: on a thread, like the chain walk. The rows
+    # are loaded (no lazy loads there).
+    return await asyncio.to_thread(_review_problems, rows, status, untrusted)
+
+
+@dataclass(frozen=True)
+class _ReviewRows:
+    """The review tables and the chain's review actions, as loaded."""
+
+    entries: list[tuple[int, str, str | None, dict[str, Any]]]  # seq, action, session, detail
+    findings: list[FindingRow]
+    decisions: list[ReviewDecision]
+    requests: list[RerecordRequest]
+
+    def session_ids(self) -> set[str]:
+        ids = {sid for _, _, sid, _ in self.entries if sid}
+        ids |= {f.session_id for f in self.findings}
+        ids |= {d.session_id for d in self.decisions}
+        return ids | {r.session_id for r in self.requests}
+
+
+def _review_problems(rows: _ReviewRows, status: dict[str, str], untrusted: set[int]) -> list[str]:
+    entries: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+    for seq, action, sid, detail in rows.entries:
+        if sid:
+            entries.setdefault(sid, []).append((seq, action, detail))
+    findings: dict[str, list[dict[str, Any]]] = {}
+    for f in rows.findings:
+        findings.setdefault(f.session_id, []).append({"id": f.id, **finding_state(f)})
+    decisions: dict[str, list[dict[str, Any]]] = {}
+    for d in rows.decisions:
+        decisions.setdefault(d.session_id, []).append(decision_state(d))
+    requests: dict[str, list[dict[str, Any]]] = {}
+    for r in rows.requests:
+        requests.setdefault(r.session_id, []).append(request_state(r))
     problems: list[str] = []
-    for sid in sorted(ids):
+    for sid in sorted(set(entries) | set(findings) | set(decisions) | set(requests)):
         if any(seq in untrusted for seq, _, _ in entries.get(sid, [])):
             continue  # an altered review entry is reported by the chain check already
         problems += check_review(
