@@ -100,7 +100,7 @@ OPERATIONS: tuple[Op, ...] = (
        roles=SALES, response=IceServersOut, errors=(400, 401, 403, 404, 409)),
     Op("GET", SID + "/findings", "The session's findings and review, read-only (owner)",
        "sessions", roles=SALES, response=f.SalesFindingsOut),
-    Op("DELETE", SID, "Delete a session's files after retention (admin)", "retention",
+    Op("DELETE", SID, "Delete a session's files after retention, or finish a deletion cut short (admin)", "retention",
        roles=ADMIN, response=r.DeletedOut, errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/hold", "Place or lift a legal hold (admin)", "retention",
        roles=ADMIN, body=r.HoldBody, response=r.HoldOut, errors=(400, 401, 403, 404, 429)),
