@@ -55,6 +55,11 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "secret_key": "test-secret-0123456789abcdef0123456789",
         "bootstrap_admin": False,
         "live_checks": False,  # a Whisper process per test server: only tests that want it
+        # No sampling by chance (5 % of passed sessions into review, 10 % of approvals into
+        # 二审, drawn from an unseeded rng): an approval in a test went to 待二审 now and
+        # then and failed CI. Tests of the sampling set their rate (tests/review_api.py).
+        "review_sample_rate": 0.0,
+        "second_review_sample_rate": 0.0,
     }
     base.update(overrides)
     return load_settings(base, env={})

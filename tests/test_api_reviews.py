@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from server.store.models import RecordingSession
 from tests.conftest import RunningServer
 from tests.review_api import REVIEW_ONLY, audit_actions, judge_all, set_second_review_rate
 from tests.review_fixtures import FLAGGED, ID_NUMBER, MASKED_ID, build_session
@@ -73,7 +76,14 @@ async def test_queue_filters(server: RunningServer, client_factory: Any) -> None
     # The name is text, not a LIKE pattern: % and _ match themselves only (before: all).
     assert await ids("product=%25") == []
     assert await ids("product=_") == []
-    today = date.today()
+    # The day a was created (UTC, as the filter reads dates): date.today() is another day
+    # when midnight passes during the test, and east of UTC for hours each day.
+    async with ctx.db.read() as s:
+        created = await s.scalar(
+            select(RecordingSession.created_at).where(RecordingSession.id == a.id)
+        )
+    assert created is not None
+    today = created.date()
     assert await ids(f"from={today.isoformat()}") == [a.id]
     assert await ids(f"to={(today - timedelta(days=1)).isoformat()}") == [b.id]
     assert await ids("status=approved") == []

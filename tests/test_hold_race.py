@@ -7,7 +7,7 @@ writers take the write lock (BEGIN IMMEDIATE) before the read, checked here too.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from server import retention
 from server.localservers import fresh_database
 from server.store.models import AuditEntry, RecordingSession, User
+from server.store.types import utcnow
 from tests.conftest import RunningServer, make_settings, serving
 from tests.review_fixtures import build_session
 
@@ -70,7 +71,7 @@ async def _hold_against_delete(srv: RunningServer) -> None:
     async with srv.ctx.db.session() as s:
         row = await s.get(RecordingSession, built.id)
         assert row is not None
-        row.retain_until = date.today() - timedelta(days=1)
+        row.retain_until = utcnow().date() - timedelta(days=1)  # the server's day (UTC)
     async with srv.ctx.db.read() as s:
         admin = (await s.execute(select(User).where(User.username == "admin"))).scalar_one()
     results = await asyncio.gather(

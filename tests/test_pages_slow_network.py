@@ -353,14 +353,18 @@ async def test_a_double_click_sends_the_primary_action_once(
         await page.goto(f"{server.url}/{page_path}/{token}")
         await page.check(box)
         posts = await count(page, "/consent")
-        await page.route(f"**/api/join/{token}/consent", slow)
+        # Held until the checks below are done: with a fixed delay, a loaded machine could
+        # answer before them, and the box was already hidden when uncheck() looked for it.
+        release = asyncio.Event()
+        await page.route(f"**/api/join/{token}/consent", held_until(release))
         async with page.expect_response(f"**/api/join/{token}/consent"):
             await page.dblclick(button)
             # The box unticked and ticked again while the consent is on its way: the button
             # stays taken (it came back, and a second start ran the recording twice).
             await page.uncheck(box)
             await page.check(box)
-            await expect(page.locator(button)).to_be_disabled(timeout=500)
+            await expect(page.locator(button)).to_be_disabled()
+            release.set()
         await page.wait_for_timeout(300)  # a second request would have started by now
         counts[page_path] = len(posts)
         await page.close()

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from server import audit_verify, retention
 from server.settings import load_settings
 from server.store.models import AuditEntry, RecordingSession
+from server.store.types import utcnow
 from tests.conftest import RunningServer, make_settings, serving
 from tests.review_fixtures import build_session, policy, user_named
 
@@ -48,7 +49,9 @@ async def _expire(server: RunningServer, session_id: str) -> None:
     async with server.ctx.db.session() as s:
         row = await s.get(RecordingSession, session_id)
         assert row is not None
-        row.retain_until = date.today() - timedelta(days=1)
+        # The server's day (UTC), as retention compares: the local date is a day ahead of it
+        # for hours east of UTC, which left the session retained.
+        row.retain_until = utcnow().date() - timedelta(days=1)
 
 
 async def test_session_gets_retain_until_at_creation(server: RunningServer) -> None:
@@ -56,8 +59,10 @@ async def test_session_gets_retain_until_at_creation(server: RunningServer) -> N
     async with server.ctx.db.session() as s:
         row = await s.get(RecordingSession, built.id)
     assert row is not None and row.retain_until is not None
-    today = date.today()
-    assert row.retain_until.year == today.year + 20 + server.ctx.settings.retention_years_after_term
+    # From the day it was created (UTC), not today's date: they differ across midnight and,
+    # east of UTC, for hours each day.
+    created = row.created_at.year
+    assert row.retain_until.year == created + 20 + server.ctx.settings.retention_years_after_term
 
 
 async def test_deletion_before_retention_is_refused_and_audited(
