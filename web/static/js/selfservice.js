@@ -15,7 +15,7 @@ import { linkRequests, loadJoinInfo } from "./join_info.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
-const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done"];
+const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done", "view-ended"];
 const state = { info: null, stream: null, call: null, running: false, gone: false };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -320,10 +320,12 @@ async function main() {
 }
 
 async function load() {
-  state.info = await loadJoinInfo(base, VIEWS, () => showOnly(VIEWS, "view-done"), fail);
+  // Ended before the page asked: not 提交成功 (view-done), which the customer may never have
+  // pressed (the salesperson or the system ended it), but that the recording has ended.
+  state.info = await loadJoinInfo(base, VIEWS, () => showOnly(VIEWS, "view-ended"), fail);
   if (!state.info) return;
   if (state.info.status === "ended") {
-    showOnly(VIEWS, "view-done");
+    showOnly(VIEWS, "view-ended");
     return;
   }
   const minutes = Math.max(1, Math.round((state.info.estimated_s || 60 * state.info.script.length / 3) / 60));
