@@ -16,11 +16,24 @@ import { linkRequests, loadJoinInfo } from "./join_info.js";
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done", "view-ended"];
-const state = { info: null, stream: null, call: null, running: false, gone: false };
+// gone: the page has stopped (link dead, session ended, or submitted) and sends nothing more;
+// finishing: 完成并提交 is on its way (the session it ends is then no surprise).
+const state = { info: null, stream: null, call: null, running: false, gone: false, finishing: false };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Once the page has stopped it shows only why: a step's request refused or cut off by the stop
+// must not put its own error over that.
 function fail(err) {
-  showError($("#page-error"), err);
+  if (!state.gone) showError($("#page-error"), err);
+}
+
+/** Stop for good: the call, the camera and microphone, 录制中; no view left. */
+function stopPage() {
+  state.gone = true;
+  if (state.call) state.call.close({ notify: false });
+  if (state.stream) for (const track of state.stream.getTracks()) track.stop();
+  showOnly(VIEWS, null); // no step left to read, tap or answer
+  $("#rec").hidden = true;
 }
 
 // The link was revoked or has expired, or its salesperson may no longer record, while the page
@@ -29,16 +42,45 @@ function fail(err) {
 // reads a step and sends nothing) stops the recording here and says why; before, the page
 // went on with a dead call, its camera on and a heartbeat refused every second.
 function linkGone(err) {
-  if (!state.gone) {
-    state.gone = true;
-    if (state.call) state.call.close({ notify: false });
-    if (state.stream) for (const track of state.stream.getTracks()) track.stop();
-    showOnly(VIEWS, null); // no step left to read, tap or answer: only the reason
-    $("#rec").hidden = true;
-  }
-  fail(err);
+  if (state.gone) return;
+  stopPage(); // only the reason is left
+  showError($("#page-error"), err);
 }
-const { get, post } = linkRequests(linkGone);
+
+// The salesperson (or the system) ended the session while the customer was at it: before, the
+// page said 本次双录已结束。 at best, on a step whose buttons still worked, with the camera on
+// and the call's heartbeat going every second; during a played step it asked every 400 ms for
+// ever. Now it stops as for a dead link and says that the recording has ended.
+function ended() {
+  if (state.gone) return;
+  stopPage();
+  showError($("#page-error"), null);
+  showView(VIEWS, "view-ended");
+}
+
+const link = linkRequests(linkGone, ended);
+
+function stopped() {
+  const err = new Error("the page has stopped");
+  err.name = "PageStopped";
+  return err;
+}
+
+/** POST with the link; nothing is sent once the page has stopped. */
+async function post(path, body, options) {
+  if (state.gone) throw stopped();
+  return link.post(path, body, options);
+}
+
+/** GET with the link. An answer about the session (the call's heartbeat, a step waiting for
+ * its playback, the summary) may say that it has ended; nothing is sent once stopped. */
+async function get(path, options) {
+  if (state.gone) throw stopped();
+  const data = await link.get(path, options);
+  if (data && data.status === "ended" && !state.finishing) ended();
+  if (state.gone) throw stopped();
+  return data;
+}
 
 function status(key, vars = {}, cls = "") {
   const box = $("#step-status");
@@ -205,7 +247,7 @@ async function untilDone(fn) {
     try {
       return await fn();
     } catch (err) {
-      if (!retryable(err)) throw err;
+      if (state.gone || !retryable(err)) throw err;
       fail(err);
       for (const id of ["#ss-capture", "#ss-next"]) $(id).hidden = true;
       await pressed($("#ss-retry"));
@@ -247,13 +289,18 @@ async function showSummary() {
   let done = null;
   while (!done) {
     await pressed($("#ss-finish"));
+    state.finishing = true;
     try {
       done = await post(`${base}/finish`);
       showError($("#page-error"), null);
     } catch (err) {
       fail(err); // the button comes back: the recording is kept until it is submitted
+      if (state.gone) return; // ended by the salesperson meanwhile (409 session_ended)
+    } finally {
+      state.finishing = false;
     }
   }
+  state.gone = true; // submitted: the session has ended, and this page is done
   if (state.call) {
     state.call.close({ notify: false });
     state.call.stopMedia();
@@ -272,13 +319,19 @@ async function run() {
   if (!state.stream) {
     // Camera and microphone first, on this page: a refusal is explained here and the customer
     // can try again with the same button (not left on an empty step).
+    let stream;
     try {
-      state.stream = await openLocalMedia();
+      stream = await openLocalMedia();
     } catch (err) {
       fail(err);
       $("#ss-start").disabled = false;
       return;
     }
+    if (state.gone) {
+      for (const track of stream.getTracks()) track.stop(); // stopped while the browser opened them
+      return;
+    }
+    state.stream = stream;
   }
   showError($("#page-error"), null);
   showView(VIEWS, "view-step");
