@@ -13,6 +13,7 @@ kept 下一步 and 重新连接, the camera on and the same heartbeat. (开始 a
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,28 @@ from tests.test_selfservice_taps import browser, taps_template  # noqa: F401 (fi
 pytestmark = pytest.mark.e2e
 
 ENDED = "本次自助双录已结束，无需再操作。如有疑问，请联系销售人员。"
+
+# Two shown steps: read, 下一步, and the summary; nothing for a model to do.
+TWO_STEPS = """\
+schema: kesu.template/1
+id: twosteps
+version: 1
+title: 两步
+speaking_rate: 4.2
+answer_pause_s: 3
+document_pause_s: 8
+nodes:
+  - {id: one, title: 第一步, speaker: salesperson, text: 第一步的文字。}
+  - {id: two, title: 第二步, speaker: salesperson, text: 第二步的文字。}
+"""
+
+
+@pytest.fixture
+def two_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tmp_path / "templates"
+    directory.mkdir()
+    (directory / "twosteps.yaml").write_text(TWO_STEPS, encoding="utf-8")
+    monkeypatch.setenv("KESU_TEMPLATES_DIR", str(directory))
 
 
 async def _only_the_ended_view(page: Page) -> None:
@@ -104,5 +127,44 @@ async def test_a_recording_ended_mid_step_stops_the_page(
     await end(sales, sid)
     # Nothing pressed: the call's heartbeat (1 s) or its lost connection finds out.
     await _only_the_ended_view(page)
+    await _stays_quiet(w)
+    await ctx.close()
+
+
+async def test_a_submitted_recording_stays_submitted(
+    server: RunningServer,
+    browser: Browser,  # noqa: F811
+    client_factory: Any,
+    two_steps: None,
+) -> None:
+    """完成并提交 ends the session itself: its page says 提交成功, not that the recording was
+    ended, also when the call's heartbeat reads the end before the submission's answer."""
+    sales = await client_factory("sales1")
+    _sid, token = await self_service_link(sales, "twosteps")
+    ctx = await _context(browser)
+    w = await _open(ctx)
+    page = w.page
+    await page.goto(f"{server.url}/self/{token}")
+    await page.check("#ss-consent")
+    await page.click("#ss-start")
+    await page.wait_for_function(
+        "() => window.kesuCall && window.kesuCall.state === 'connected'", timeout=20_000
+    )
+    for title in ("第一步", "第二步"):
+        await expect(page.locator("#step-title")).to_have_text(title, timeout=20_000)
+        await page.click("#ss-next")
+    finish = f"**/api/join/{token}/finish"
+    held: asyncio.Queue[Route] = asyncio.Queue()
+    await page.route(finish, held.put)
+    await page.click("#ss-finish")
+    submitted = await asyncio.wait_for(held.get(), 20)
+    response = await submitted.fetch()  # the session has ended; its answer not yet given
+    await page.wait_for_timeout(2500)  # heartbeats meanwhile read "status": "ended"
+    await expect(page.locator("#view-summary")).to_be_visible()  # not "ended" meanwhile
+    await submitted.fulfill(response=response)
+    await expect(page.locator("#view-done")).to_be_visible(timeout=10_000)
+    await expect(page.locator("#view-done")).to_contain_text("提交成功")
+    await expect(page.locator("main section:visible")).to_have_count(1)
+    await expect(page.locator("#page-error")).to_be_hidden()
     await _stays_quiet(w)
     await ctx.close()

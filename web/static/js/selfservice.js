@@ -4,7 +4,7 @@
 // heard and classified by the server (asked again when unclear); ID card and signed page are
 // read from a still of the customer's own camera. Ends with a summary the customer submits.
 
-import { retryable, showError } from "./api.js";
+import { ApiError, retryable, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
@@ -48,11 +48,14 @@ function linkGone(err) {
 }
 
 // The salesperson (or the system) ended the session while the customer was at it: before, the
-// page said 本次双录已结束。 at best, on a step whose buttons still worked, with the camera on
-// and the call's heartbeat going every second; during a played step it asked every 400 ms for
-// ever. Now it stops as for a dead link and says that the recording has ended.
+// page kept the step with its 下一步 and a 重新连接, the camera on and the call's heartbeat
+// asking every second, and said nothing (or 本次双录已结束。 when its offer was refused; a
+// played step's wait for its playback would ask every 400 ms). Now it stops as for a dead link
+// and says that the recording has ended. Any answer may tell: a refusal (409/410
+// session_ended) or a state that reads "ended" (the heartbeat's, within a second).
 function ended() {
-  if (state.gone) return;
+  // 完成并提交 ends the session itself: its own answer says what happened (view-done).
+  if (state.gone || state.finishing) return;
   stopPage();
   showError($("#page-error"), null);
   showView(VIEWS, "view-ended");
@@ -77,7 +80,7 @@ async function post(path, body, options) {
 async function get(path, options) {
   if (state.gone) throw stopped();
   const data = await link.get(path, options);
-  if (data && data.status === "ended" && !state.finishing) ended();
+  if (data && data.status === "ended") ended();
   if (state.gone) throw stopped();
   return data;
 }
@@ -294,8 +297,12 @@ async function showSummary() {
       done = await post(`${base}/finish`);
       showError($("#page-error"), null);
     } catch (err) {
+      state.finishing = false;
+      if (err instanceof ApiError && err.code === "session_ended") {
+        ended(); // by the salesperson meanwhile, not by this submission
+        return;
+      }
       fail(err); // the button comes back: the recording is kept until it is submitted
-      if (state.gone) return; // ended by the salesperson meanwhile (409 session_ended)
     } finally {
       state.finishing = false;
     }
