@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import Client, RunningServer
+from tests.join_links import customer_in_call
 from tests.test_api_recording import open_session
 from tests.test_link_owner_pages import LIVE_TRACKS, _context, _open, _stays_quiet
 from tests.test_selfservice_taps import browser  # noqa: F401 (fixture)
@@ -75,4 +76,23 @@ async def test_consent_on_an_ended_session_shows_that_it_ended(
     await _only_the_ended_view(page)
     await _stays_quiet(w)
     assert w.api == [f"GET join/{token}", f"POST join/{token}/consent"], w.api
+    await ctx.close()
+
+
+async def test_the_call_stops_when_the_session_is_ended(
+    server: RunningServer,
+    browser: Browser,  # noqa: F811
+    client_factory: Any,
+) -> None:
+    """In the call the page already stopped; but a rejoin refused as the room closed left
+    本场通话已关闭。 (409 room_closed) above the ended view."""
+    sales = await client_factory("sales1")
+    sid, token = await open_session(sales)
+    ctx = await _context(browser)
+    w = await _open(ctx)
+    page = w.page
+    await customer_in_call(page, server, sid, token)
+    await end(sales, sid)
+    await _only_the_ended_view(page)
+    await _stays_quiet(w)
     await ctx.close()
