@@ -43,7 +43,7 @@ function linkGone(err) {
   showOnly(VIEWS, null);
   showError($("#page-error"), err);
 }
-const { get, post } = linkRequests(linkGone, showEnded);
+const { get, post } = linkRequests(linkGone, showEnded, () => state.gone);
 
 // --- step 1: who is calling, consent ---------------------------------------------------------
 

@@ -61,27 +61,14 @@ function ended() {
   showView(VIEWS, "view-ended");
 }
 
-const link = linkRequests(linkGone, ended);
+const link = linkRequests(linkGone, ended, () => state.gone);
+const post = link.post;
 
-function stopped() {
-  const err = new Error("the page has stopped");
-  err.name = "PageStopped";
-  return err;
-}
-
-/** POST with the link; nothing is sent once the page has stopped. */
-async function post(path, body, options) {
-  if (state.gone) throw stopped();
-  return link.post(path, body, options);
-}
-
-/** GET with the link. An answer about the session (the call's heartbeat, a step waiting for
- * its playback, the summary) may say that it has ended; nothing is sent once stopped. */
+/** GET with the link: an answer about the session (the call's heartbeat, a step waiting for
+ * its playback, the summary) may say that it has ended. */
 async function get(path, options) {
-  if (state.gone) throw stopped();
   const data = await link.get(path, options);
   if (data && data.status === "ended") ended();
-  if (state.gone) throw stopped();
   return data;
 }
 
