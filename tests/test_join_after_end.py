@@ -47,17 +47,29 @@ async def test_an_ended_sessions_link_tells_only_that_it_ended(
     assert status == 200 and state["status"] == "ended"
 
 
+JOIN_ENDED = ("本次双录已结束，感谢您的配合！", "This recording has ended. Thank you!")
+SELF_ENDED = (
+    "本次自助双录已结束，无需再操作。如有疑问，请联系销售人员。",
+    "This self-service recording has ended; there is nothing more to do."
+    " If you have any questions, please contact your salesperson.",
+)
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize(
-    ("mode", "page_path", "view"),
-    [
-        ("two_party", "/join/", "#view-ended"),
-        ("self_service", "/self/", "#view-done"),
-    ],
+    ("mode", "page_path", "said"),
+    [("two_party", "/join/", JOIN_ENDED), ("self_service", "/self/", SELF_ENDED)],
 )
 async def test_the_pages_show_their_ended_view(
-    server: RunningServer, client_factory: Any, mode: str, page_path: str, view: str
+    server: RunningServer,
+    client_factory: Any,
+    mode: str,
+    page_path: str,
+    said: tuple[str, str],
 ) -> None:
+    """In Chinese and, after the switch, in English; nothing else on the page, and asked
+    once. The self-service page said 提交成功 (submitted) for a session its customer may
+    never have submitted (ended by the salesperson, or by the system)."""
     sales = await client_factory("sales1")
     status, body = await sales.post("/api/sessions", json=new_session_body(mode=mode))
     sid = body["session"]["id"]
@@ -71,10 +83,21 @@ async def test_the_pages_show_their_ended_view(
         try:
             page = await (await browser.new_context(locale="zh-CN")).new_page()
             errors: list[str] = []
+            api: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: api.append(r.url) if "/api/" in r.url else None)
             await page.goto(f"{server.url}{page_path}{link['token']}")
-            await expect(page.locator(view)).to_be_visible(timeout=10_000)
+            main = page.locator("main")
+            for text in said:
+                if text is said[1]:
+                    await page.click("[data-lang-switch]")
+                await expect(main).to_contain_text(text, timeout=10_000)
+                await expect(page.locator("main section:visible")).to_have_count(1)
+                await expect(page.locator("#page-error")).to_be_hidden()
+                await expect(page.locator("main button:visible")).to_have_count(0)
+            assert "提交成功" not in await main.inner_text()
             assert "张三" not in await page.content()
+            assert api == [f"{server.url}/api/join/{link['token']}"], api
             assert not errors, errors
         finally:
             await browser.close()

@@ -37,8 +37,12 @@ TRACK_WATCH = """(() => {
   };
 })()"""
 LIVE_TRACKS = "() => window.__tracks.filter((t) => t.readyState === 'live').length"
-# Chromium logs each refused fetch itself; a refusal is what these pages are tested on.
-REFUSED_LOG = "Failed to load resource: the server responded with a status of 403"
+# Chromium logs each refused fetch itself; a refusal is what these pages are tested on (403
+# a salesperson's standing, 409/410 an ended session: test_join_session_ended.py).
+REFUSED_LOG = tuple(
+    f"Failed to load resource: the server responded with a status of {status}"
+    for status in (403, 409, 410)
+)
 
 
 @dataclass

@@ -25,8 +25,10 @@ function show(view, step) {
   window.scrollTo(0, 0);
 }
 
+// Once the page has stopped (link gone, session ended) it shows only why: a request still on
+// its way when it stopped must not put its own error over that.
 function fail(err) {
-  showError($("#page-error"), err);
+  if (!state.gone) showError($("#page-error"), err);
 }
 
 // The link was revoked (or has expired, or its salesperson may no longer record) while the
@@ -35,14 +37,13 @@ function fail(err) {
 // state poll): say why, stop the call, the polling, the camera and microphone, and leave no
 // view, so no button (重新检测, 离开, then 重新加入) sends the dead link once more.
 function linkGone(err) {
-  if (!state.gone) {
-    state.gone = true;
-    stopCall();
-    showOnly(VIEWS, null);
-  }
-  fail(err);
+  if (state.gone) return;
+  state.gone = true;
+  stopCall();
+  showOnly(VIEWS, null);
+  showError($("#page-error"), err);
 }
-const { get, post } = linkRequests(linkGone);
+const { get, post } = linkRequests(linkGone, showEnded, () => state.gone);
 
 // --- step 1: who is calling, consent ---------------------------------------------------------
 
@@ -83,7 +84,8 @@ function mark(id, ok, key = null, vars = {}) {
 async function startCheck() {
   if (state.gone) return;
   show("view-check", 2);
-  if (!state.stopCheckPoll) state.stopCheckPoll = poll(() => get(`${base}/state`), CHECK_POLL_MS);
+  // The salesperson may also end the session meanwhile: /state then says "ended" (a 200).
+  if (!state.stopCheckPoll) state.stopCheckPoll = poll(checkStillOn, CHECK_POLL_MS);
   for (const id of ["#check-camera", "#check-mic", "#check-network"]) {
     $(id).className = "result";
     setText($(id), "join.check_testing");
@@ -115,15 +117,27 @@ async function startCheck() {
   $("#enter-call").disabled = !ok;
 }
 
+async function checkStillOn() {
+  const live = await get(`${base}/state`); // refused: linkGone or showEnded
+  if (live.status === "ended") showEnded();
+}
+
 async function checkMedia() {
   if (!state.stream) {
+    let stream;
     try {
-      state.stream = await openLocalMedia();
+      stream = await openLocalMedia();
     } catch (err) {
       mark("#check-camera", false);
       mark("#check-mic", false);
       return { ok: false, problem: err.i18nKey || "media.failed", message: err.message };
     }
+    // The page stopped while the browser opened them: stopCall had nothing to turn off yet.
+    if (state.gone) {
+      for (const track of stream.getTracks()) track.stop();
+      return { ok: false, problem: null };
+    }
+    state.stream = stream;
   }
   const preview = $("#preview");
   preview.srcObject = state.stream;
@@ -133,6 +147,7 @@ async function checkMedia() {
   const mic = state.stream.getAudioTracks()[0];
   const micOk = Boolean(mic && mic.readyState === "live");
   mark("#check-mic", micOk);
+  if (state.gone) return { ok: false, problem: null }; // stopped while the picture came
   if (state.stopMeter) state.stopMeter();
   const meter = $("#mic-meter");
   meter.dataset.peak = "0";
@@ -208,9 +223,12 @@ async function connect(how) {
     await how();
     showError($("#page-error"), null);
   } catch (err) {
+    if (err instanceof ApiError && err.code === "session_ended") {
+      showEnded(); // (the request's refusal has already called it: nothing more to say)
+      return;
+    }
     fail(err);
-    if (err instanceof ApiError && err.code === "session_ended") showEnded();
-    else renderRtcState("failed");
+    if (!state.gone) renderRtcState("failed");
   }
 }
 
@@ -220,8 +238,13 @@ function leave() {
   show("view-left", 3);
 }
 
+/** The session has ended (the salesperson ended it, or it was over before the page asked):
+ * everything stops as for a dead link, and the ended view is all that is left. */
 function showEnded() {
+  if (state.gone) return;
+  state.gone = true;
   stopCall();
+  showError($("#page-error"), null);
   show("view-ended", 3);
 }
 

@@ -32,14 +32,25 @@ export async function loadJoinInfo(base, views, onEnded, fail) {
 export const LINK_GONE = ["token_revoked", "token_expired", "salesperson_disabled", "salesperson_not_qualified"];
 
 /** get/post for a customer page and its call: an answer in LINK_GONE calls onGone(err)
- * first (the page stops and says why), then the request fails as before. */
-export function linkRequests(onGone) {
+ * first (the page stops and says why), 409/410 session_ended calls onEnded() (the page stops
+ * and shows its ended view), then the request fails as before. Once isStopped() nothing more
+ * is sent: a loop still running (a step waiting for its playback) fails at once instead. */
+export function linkRequests(onGone, onEnded = () => {}, isStopped = () => false) {
   const check = (err) => {
     if (err instanceof ApiError && LINK_GONE.includes(err.code)) onGone(err);
+    else if (err instanceof ApiError && err.code === "session_ended") onEnded();
     throw err;
   };
+  const send = async (request) => {
+    if (isStopped()) {
+      const err = new Error("the page has stopped");
+      err.name = "PageStopped";
+      throw err;
+    }
+    return request().catch(check);
+  };
   return {
-    get: (path, options) => get(path, options).catch(check),
-    post: (path, body, options) => post(path, body, options).catch(check),
+    get: (path, options) => send(() => get(path, options)),
+    post: (path, body, options) => send(() => post(path, body, options)),
   };
 }

@@ -44,6 +44,8 @@ addStrings("zh-CN", {
   "ss.status.captured": "已拍摄",
   "ss.status.missing": "未完成",
   "ss.done": "提交成功，感谢您的配合！录像已保存并进入质检。",
+  // Ended without 完成并提交 (by the salesperson or the system), or opened again afterwards.
+  "ss.ended": "本次自助双录已结束，无需再操作。如有疑问，请联系销售人员。",
   "ss.recording": "● 录制中",
 });
 
@@ -89,5 +91,6 @@ addStrings("en", {
   "ss.status.captured": "captured",
   "ss.status.missing": "not done",
   "ss.done": "Submitted. Thank you! The recording is saved and goes to inspection.",
+  "ss.ended": "This self-service recording has ended; there is nothing more to do. If you have any questions, please contact your salesperson.",
   "ss.recording": "● Recording",
 });

@@ -4,7 +4,7 @@
 // heard and classified by the server (asked again when unclear); ID card and signed page are
 // read from a still of the customer's own camera. Ends with a summary the customer submits.
 
-import { retryable, showError } from "./api.js";
+import { ApiError, retryable, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
 import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
@@ -15,12 +15,25 @@ import { linkRequests, loadJoinInfo } from "./join_info.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
-const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done"];
-const state = { info: null, stream: null, call: null, running: false, gone: false };
+const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done", "view-ended"];
+// gone: the page has stopped (link dead, session ended, or submitted) and sends nothing more;
+// finishing: 完成并提交 is on its way (the session it ends is then no surprise).
+const state = { info: null, stream: null, call: null, running: false, gone: false, finishing: false };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Once the page has stopped it shows only why: a step's request refused or cut off by the stop
+// must not put its own error over that.
 function fail(err) {
-  showError($("#page-error"), err);
+  if (!state.gone) showError($("#page-error"), err);
+}
+
+/** Stop for good: the call, the camera and microphone, 录制中; no view left. */
+function stopPage() {
+  state.gone = true;
+  if (state.call) state.call.close({ notify: false });
+  if (state.stream) for (const track of state.stream.getTracks()) track.stop();
+  showOnly(VIEWS, null); // no step left to read, tap or answer
+  $("#rec").hidden = true;
 }
 
 // The link was revoked or has expired, or its salesperson may no longer record, while the page
@@ -29,16 +42,35 @@ function fail(err) {
 // reads a step and sends nothing) stops the recording here and says why; before, the page
 // went on with a dead call, its camera on and a heartbeat refused every second.
 function linkGone(err) {
-  if (!state.gone) {
-    state.gone = true;
-    if (state.call) state.call.close({ notify: false });
-    if (state.stream) for (const track of state.stream.getTracks()) track.stop();
-    showOnly(VIEWS, null); // no step left to read, tap or answer: only the reason
-    $("#rec").hidden = true;
-  }
-  fail(err);
+  if (state.gone) return;
+  stopPage(); // only the reason is left
+  showError($("#page-error"), err);
 }
-const { get, post } = linkRequests(linkGone);
+
+// The salesperson (or the system) ended the session while the customer was at it: before, the
+// page kept the step with its 下一步 and a 重新连接, the camera on and the call's heartbeat
+// asking every second, and said nothing (or 本次双录已结束。 when its offer was refused; a
+// played step's wait for its playback would ask every 400 ms). Now it stops as for a dead link
+// and says that the recording has ended. Any answer may tell: a refusal (409/410
+// session_ended) or a state that reads "ended" (the heartbeat's, within a second).
+function ended() {
+  // 完成并提交 ends the session itself: its own answer says what happened (view-done).
+  if (state.gone || state.finishing) return;
+  stopPage();
+  showError($("#page-error"), null);
+  showView(VIEWS, "view-ended");
+}
+
+const link = linkRequests(linkGone, ended, () => state.gone);
+const post = link.post;
+
+/** GET with the link: an answer about the session (the call's heartbeat, a step waiting for
+ * its playback, the summary) may say that it has ended. */
+async function get(path, options) {
+  const data = await link.get(path, options);
+  if (data && data.status === "ended") ended();
+  return data;
+}
 
 function status(key, vars = {}, cls = "") {
   const box = $("#step-status");
@@ -205,7 +237,7 @@ async function untilDone(fn) {
     try {
       return await fn();
     } catch (err) {
-      if (!retryable(err)) throw err;
+      if (state.gone || !retryable(err)) throw err;
       fail(err);
       for (const id of ["#ss-capture", "#ss-next"]) $(id).hidden = true;
       await pressed($("#ss-retry"));
@@ -247,13 +279,22 @@ async function showSummary() {
   let done = null;
   while (!done) {
     await pressed($("#ss-finish"));
+    state.finishing = true;
     try {
       done = await post(`${base}/finish`);
       showError($("#page-error"), null);
     } catch (err) {
+      state.finishing = false;
+      if (err instanceof ApiError && err.code === "session_ended") {
+        ended(); // by the salesperson meanwhile, not by this submission
+        return;
+      }
       fail(err); // the button comes back: the recording is kept until it is submitted
+    } finally {
+      state.finishing = false;
     }
   }
+  state.gone = true; // submitted: the session has ended, and this page is done
   if (state.call) {
     state.call.close({ notify: false });
     state.call.stopMedia();
@@ -272,13 +313,19 @@ async function run() {
   if (!state.stream) {
     // Camera and microphone first, on this page: a refusal is explained here and the customer
     // can try again with the same button (not left on an empty step).
+    let stream;
     try {
-      state.stream = await openLocalMedia();
+      stream = await openLocalMedia();
     } catch (err) {
       fail(err);
       $("#ss-start").disabled = false;
       return;
     }
+    if (state.gone) {
+      for (const track of stream.getTracks()) track.stop(); // stopped while the browser opened them
+      return;
+    }
+    state.stream = stream;
   }
   showError($("#page-error"), null);
   showView(VIEWS, "view-step");
@@ -320,10 +367,12 @@ async function main() {
 }
 
 async function load() {
-  state.info = await loadJoinInfo(base, VIEWS, () => showOnly(VIEWS, "view-done"), fail);
+  // Ended before the page asked: not 提交成功 (view-done), which the customer may never have
+  // pressed (the salesperson or the system ended it), but that the recording has ended.
+  state.info = await loadJoinInfo(base, VIEWS, () => showOnly(VIEWS, "view-ended"), fail);
   if (!state.info) return;
   if (state.info.status === "ended") {
-    showOnly(VIEWS, "view-done");
+    showOnly(VIEWS, "view-ended");
     return;
   }
   const minutes = Math.max(1, Math.round((state.info.estimated_s || 60 * state.info.script.length / 3) / 60));
