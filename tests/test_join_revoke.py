@@ -215,6 +215,31 @@ async def test_call_page_button_revokes_the_link(
     assert_error(body, "token_revoked")
 
 
+async def test_link_buttons_wait_for_the_session(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """复制客户链接 and 作废客户链接 are disabled until the page has loaded the session and
+    wired them: a click before that did nothing (CI under load lost the revoke so). Failed on
+    the old page: both enabled while the session's load was held."""
+    sales: Client = await client_factory("sales1")
+    sid, _token = await open_session(sales)
+    page = await login(browser, server.url, "sales1")
+    held: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def hold(route: Any) -> None:
+        await held
+        await route.continue_()
+
+    await page.route(f"**/api/sessions/{sid}", hold)
+    await page.goto(f"{server.url}/sales/session/{sid}", wait_until="domcontentloaded")
+    for button in ("#copy-link", "#revoke-link"):
+        await expect(page.locator(button)).to_be_disabled()
+    held.set_result(None)
+    for button in ("#copy-link", "#revoke-link"):
+        await expect(page.locator(button)).to_be_enabled()
+    no_page_errors(page)
+
+
 @pytest.mark.e2e
 async def test_the_customers_page_says_the_link_was_withdrawn(
     server: RunningServer, client_factory: Any

@@ -254,6 +254,9 @@ async function main() {
   $("#end-call").addEventListener("click", endCall);
   $("#copy-link").addEventListener("click", copyLink);
   $("#revoke-link").addEventListener("click", revokeLink);
+  // Enabled only once they do something: a click before the session loaded was lost.
+  $("#copy-link").disabled = false;
+  $("#revoke-link").disabled = false;
   document.addEventListener("kesu:lang", renderNode);
   if (data.session.status === "ended") {
     showEnded();
