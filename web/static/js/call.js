@@ -244,8 +244,6 @@ async function main() {
   state.current = data.session.current_node;
   setText($("#session-info"), "call.session_info", { customer: data.session.customer_name, product: productsLabel(data.session) });
   setText($("#estimate"), "call.estimated", { min: Math.max(1, Math.round(data.estimated_s / 60)) });
-  renderNode();
-  renderLive(data.session);
   $("#start-call").addEventListener("click", startCall);
   $("#start-call").disabled = false; // enabled only once it does something
   $("#reconnect").addEventListener("click", reconnect);
@@ -254,9 +252,13 @@ async function main() {
   $("#end-call").addEventListener("click", endCall);
   $("#copy-link").addEventListener("click", copyLink);
   $("#revoke-link").addEventListener("click", revokeLink);
-  // Enabled only once they do something: a click before the session loaded was lost.
+  // Disabled in the HTML until now, when they do something: a click before the session loaded
+  // was lost. 开始话术 / 上一步 are enabled by renderNode (which also knows the first and last step).
   $("#copy-link").disabled = false;
   $("#revoke-link").disabled = false;
+  $("#end-call").disabled = false;
+  renderNode();
+  renderLive(data.session);
   document.addEventListener("kesu:lang", renderNode);
   if (data.session.status === "ended") {
     showEnded();

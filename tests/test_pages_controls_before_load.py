@@ -1,0 +1,79 @@
+"""Staff pages' controls are disabled until their handler is on.
+
+Each page attaches most handlers after its first load (the login check, the page's data). A
+control shown enabled before that took a click and did nothing: for a person a lost action,
+for a browser test a flaky one (Playwright's click waits for *enabled*, not for a handler).
+Each test holds the request the page waits for (``page.route``), checks the controls are
+disabled meanwhile, then lets it through and checks they are enabled. The call page's link
+buttons are in tests/test_join_revoke.py (test_link_buttons_wait_for_the_session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.conftest import Client, RunningServer
+from tests.test_api_recording import open_session
+from tests.test_review_pages import browser, login, no_page_errors
+
+__all__ = ["browser"]  # fixture
+
+pytestmark = pytest.mark.e2e
+
+
+async def hold(page: Page, pattern: str) -> Callable[[], None]:
+    """Hold the page's requests matching pattern until the returned function is called."""
+    held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def wait(route: Any) -> None:
+        await held
+        await route.continue_()
+
+    await page.route(pattern, wait)
+
+    def release() -> None:
+        if not held.done():
+            held.set_result(None)
+
+    return release
+
+
+async def check_disabled_then_enabled(
+    page: Page, controls: tuple[str, ...], release: Callable[[], None], loaded: Awaitable[None]
+) -> None:
+    try:
+        for control in controls:
+            await expect(page.locator(control)).to_be_disabled()
+    finally:
+        release()  # also on a failure: a held request would hang the page's teardown
+    await loaded
+    for control in controls:
+        await expect(page.locator(control)).to_be_enabled()
+    no_page_errors(page)
+
+
+async def test_call_page_script_and_end_buttons_wait_for_the_session(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """开始话术 and 结束录制 were enabled in the HTML and wired only after the session loaded.
+    Failed on the old page: both enabled while the session's load was held."""
+    sales: Client = await client_factory("sales1")
+    sid, _token = await open_session(sales)
+    page = await login(browser, server.url, "sales1")
+    release = await hold(page, f"**/api/sessions/{sid}")
+    await page.goto(f"{server.url}/sales/session/{sid}", wait_until="domcontentloaded")
+    await check_disabled_then_enabled(
+        page,
+        ("#next-node", "#end-call"),
+        release,
+        expect(page.locator("#session-info")).not_to_be_empty(),
+    )
+    await expect(page.locator("#prev-node")).to_be_disabled()  # on no step yet
+    await page.click("#next-node")
+    await expect(page.locator("#node-pos")).not_to_be_empty()
+    no_page_errors(page)
