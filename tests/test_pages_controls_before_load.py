@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import Client, RunningServer
+from tests.review_fixtures import build_session
 from tests.test_api_recording import open_session
 from tests.test_review_pages import browser, login, no_page_errors
 
@@ -76,4 +77,23 @@ async def test_call_page_script_and_end_buttons_wait_for_the_session(
     await expect(page.locator("#prev-node")).to_be_disabled()  # on no step yet
     await page.click("#next-node")
     await expect(page.locator("#node-pos")).not_to_be_empty()
+    no_page_errors(page)
+
+
+async def test_queue_reset_waits_for_the_login_check(
+    server: RunningServer, browser: Browser
+) -> None:
+    """清除 was enabled in the HTML and wired only after the login check: clicked before, it
+    emptied the fields, then the page put the URL's filters back and the list stayed filtered.
+    Failed on the old page: 清除 enabled while /api/me was held."""
+    await build_session(server.ctx)
+    page = await login(browser, server.url, "rev1")
+    release = await hold(page, "**/api/me")
+    await page.goto(f"{server.url}/review?salesperson=nobody", wait_until="domcontentloaded")
+    await check_disabled_then_enabled(
+        page, ("#reset",), release, expect(page.locator("#empty")).to_be_visible()
+    )
+    await page.click("#reset")
+    await expect(page.locator("#rows tr")).to_have_count(1)
+    await expect(page.locator("#f-salesperson")).to_have_value("")
     no_page_errors(page)

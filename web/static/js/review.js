@@ -134,6 +134,9 @@ async function main() {
   });
   $("#apply").disabled = false; // disabled in the HTML until this handler is on (docs/browsers.md)
   $("#reset").addEventListener("click", () => setTimeout(() => load(true), 0));
+  // Disabled in the HTML too: clicked before this, 清除 emptied the fields, fillForm put the
+  // URL's filters back and the list never changed.
+  $("#reset").disabled = false;
   document.addEventListener("kesu:lang", () => {
     fillCodes();
     if (last) render(...last);
