@@ -97,3 +97,25 @@ async def test_queue_reset_waits_for_the_login_check(
     await expect(page.locator("#rows tr")).to_have_count(1)
     await expect(page.locator("#f-salesperson")).to_have_value("")
     no_page_errors(page)
+
+
+async def test_session_player_controls_wait_for_the_player(
+    server: RunningServer, browser: Browser
+) -> None:
+    """播放 and 倍速 were enabled in the HTML; 播放 had no handler until the login check and
+    then threw (no player) until the session loaded, and a speed chosen then was not the
+    player's. Failed on the old page: both enabled while the session's load was held."""
+    built = await build_session(server.ctx)
+    page = await login(browser, server.url, "rev1")
+    release = await hold(page, f"**/api/review/sessions/{built.id}")
+    await page.goto(f"{server.url}/review/session/{built.id}", wait_until="domcontentloaded")
+    await check_disabled_then_enabled(
+        page,
+        ("#play", "#speed"),
+        release,
+        expect(page.locator("#panes video")).to_have_count(2),
+    )
+    await page.select_option("#speed", "2")
+    rates = await page.eval_on_selector_all("#panes video", "vs => vs.map(v => v.playbackRate)")
+    assert rates == [2, 2]
+    no_page_errors(page)

@@ -310,6 +310,11 @@ async function load() {
     const start = data.media.review ? "review" : "tracks";
     if (!hasTracks && !data.media.review) $("#panes").replaceChildren(el("p", { i18n: ["rs.no_recordings"] }));
     else setMode(start);
+    // Disabled in the HTML until there is a player: a click before did nothing (no handler
+    // yet) or threw (player still null), and a speed chosen then was not the player's.
+    $("#play").disabled = false;
+    $("#speed").disabled = false;
+    player.setRate(Number($("#speed").value));
   }
   renderAll();
 }
@@ -323,7 +328,7 @@ async function main() {
   $("#submit").disabled = false; // disabled in the HTML until this handler is on (docs/browsers.md)
   document.addEventListener("kesu:lang", () => data && renderAll());
   document.addEventListener("keydown", (e) => {
-    if (e.code === "Space" && !e.target.closest("textarea, input, select, button")) {
+    if (player && e.code === "Space" && !e.target.closest("textarea, input, select, button")) {
       e.preventDefault();
       player.toggle();
     }
