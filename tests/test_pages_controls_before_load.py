@@ -119,3 +119,22 @@ async def test_session_player_controls_wait_for_the_player(
     rates = await page.eval_on_selector_all("#panes video", "vs => vs.map(v => v.playbackRate)")
     assert rates == [2, 2]
     no_page_errors(page)
+
+
+async def test_decision_form_waits_for_the_session(server: RunningServer, browser: Browser) -> None:
+    """The decision form (通过 / 不通过 and 提交结论) was shown and enabled once the login check
+    passed, before the session's recordings and findings were on the page: a reviewer could
+    decide on a session not yet shown. Failed on the old page: the form visible while the
+    session's load was held."""
+    built = await build_session(server.ctx)
+    page = await login(browser, server.url, "rev1")
+    release = await hold(page, f"**/api/review/sessions/{built.id}")
+    await page.goto(f"{server.url}/review/session/{built.id}", wait_until="domcontentloaded")
+    try:
+        await expect(page.locator("#submit")).to_be_enabled()  # the login check is done
+        await expect(page.locator("#decision-form")).to_be_hidden()
+    finally:
+        release()
+    await expect(page.locator(".finding").first).to_be_visible()
+    await expect(page.locator("#decision-form")).to_be_visible()
+    no_page_errors(page)
