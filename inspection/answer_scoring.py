@@ -61,9 +61,12 @@ class AnswerScoring:
         ]
         levels = TrackLevels.of(np.asarray(audio, dtype=np.float32), o.noise_percentile)
         peaks = dict(zip(regions, levels.peaks(samples), strict=True))
+        # Regions nobody read a word in (no louder than the room, or nothing decoded).
+        unheard = set(regions) - {u.region_s for u in utts if u.text}
+        faint = faint_regions(peaks, unheard, o.faint_region_below_speech_db)
         todo: set[tuple[float, float]] = set()
         for w0, w1 in spans:
-            inside = [r for r in regions if r[0] <= w1 and w0 <= r[1]]
+            inside = [r for r in regions if r[0] <= w1 and w0 <= r[1] and r not in faint]
             # In babble a window holds several regions of noise: the loudest are the answer.
             inside.sort(key=lambda r: peaks[r], reverse=True)
             todo.update(inside[: o.closed_set_per_window])
@@ -146,3 +149,20 @@ class AnswerScoring:
             if self._scorer is None:
                 self._scorer = ClosedSetScorer(self._model, self.options.language)
             return self._scorer
+
+
+def faint_regions(
+    peaks: dict[tuple[float, float], float],
+    unheard: set[tuple[float, float]],
+    below_db: float,
+) -> set[tuple[float, float]]:
+    """The regions of ``unheard`` (no word read in them) whose peak (dB above the track's
+    noise floor) stands more than ``below_db`` below the customer's own speech: the median
+    peak of the regions with words. In a quiet room such a region is someone else (a TV,
+    voices next door), not an answer; in a loud one the customer's speech stands too little
+    above the room for any region to fall that far below it."""
+    heard = [p for r, p in peaks.items() if r not in unheard]
+    if not heard:
+        return set()
+    level = float(np.median(heard))
+    return {r for r, p in peaks.items() if r in unheard and p < level - below_db}

@@ -326,15 +326,23 @@ def _after_questions_back(pieces: list[_Piece], gap_s: float) -> list[_Piece]:
     A customer who asks back (犹豫期是多少天来着？) hears the salesperson's reply and then
     answers (嗯，都清楚); read as one text, the question made the answer unsure. Words more than
     ``gap_s`` apart are separate turns; leading turns that are questions are left out when a
-    later turn follows. Hedges and refusals in earlier turns are kept (they count)."""
+    later turn follows. Hedges and refusals in earlier turns are kept (they count). Speech
+    nobody read a word in (a region no louder than the room, one Whisper returned nothing for)
+    says nothing: it does not end the questions back before the answer (a dev probe with
+    faint babble: a room region before 那退保的话会亏钱吗？ kept the question, and the yes 7 s
+    after it, read with it, failed as unsure)."""
     turns: list[list[_Piece]] = []
     for p in sorted(pieces, key=lambda p: p[0]):
         if not turns or p[0] - turns[-1][-1][1] > gap_s:
             turns.append([])
         turns[-1].append(p)
-    while len(turns) > 1 and _is_question(turns[0]):
-        turns.pop(0)
-    return [p for t in turns for p in t]
+    drop = 0
+    for k, turn in enumerate(turns[:-1]):
+        if _is_question(turn):
+            drop = k + 1
+        elif any(p[2] for p in turn):
+            break
+    return [p for t in turns[drop:] for p in t]
 
 
 def _is_question(turn: list[_Piece]) -> bool:

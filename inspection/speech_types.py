@@ -200,6 +200,15 @@ class DecodeOptions:
     # ... scored after the script stage, only in answer windows, at most this many per window
     # (the loudest): in babble a 15 s window holds several regions of noise, 2-3 CPU-s each.
     closed_set_per_window: int = 4
+    # ... leaving out a region nobody read a word in (not_above_room, or nothing decoded)
+    # whose loudest 20 ms stands more than this below the customer's own speech (the median
+    # peak of their regions with words): in a quiet room that is not the customer but a TV or
+    # voices next door, and its closed set vetoed a sure yes (a dev probe with faint babble 33
+    # dB under the customer: such regions peaked 10-12 dB above the floor, the answers 42-48;
+    # one put 什么意思 first with the yes's negated form 3.4 nats ahead: the id-card yes went
+    # to review). In loud rooms the answers peak 17.7-26 dB above the floor (babble 10 dB),
+    # under this margin above any region the gate keeps (8 dB): nothing is left out there.
+    faint_region_below_speech_db: float = 20.0
     # ... and of regions whose words are this unsure even when they read as a clear answer
     # (the script stage re-checks such a yes: ScriptSettings.closed_set_below_confidence).
     closed_set_below_confidence: float = 0.5

@@ -186,9 +186,31 @@ def test_a_question_back_then_the_salesperson_s_reply_then_a_yes_is_a_yes() -> N
     assert a.start_s == 17.0
 
 
+@pytest.mark.parametrize("unread", ["not_above_room", "unrecognised"])
+@pytest.mark.parametrize("question", ["那退保的话会亏钱吗？", "犹豫期是多少天来着？"])
+def test_speech_nobody_read_before_a_question_back_does_not_keep_the_question(
+    unread: str, question: str
+) -> None:
+    # Faint babble (a dev probe at 33 dB): a region of the room before the question back made
+    # the question a later turn, which was kept and read with the yes: unsure, a false fail.
+    room = Utterance("customer", 9.5, 11.3, "", uncertain=unread, region_s=(9.5, 11.3))
+    a = answer([room, _turn(14.0, question), _turn(21.0, "都清楚了")])
+    assert (a.kind, a.score) == ("affirmative", 1.0)
+    assert a.start_s == 21.0
+    # ... and between the question and the answer it changes nothing either.
+    room = Utterance("customer", 17.0, 18.5, "", uncertain=unread, region_s=(17.0, 18.5))
+    assert answer([_turn(11.0, question), room, _turn(21.0, "都清楚了")]).kind == "affirmative"
+
+
 @pytest.mark.parametrize(
     ("first", "then"),
-    [("犹豫期是多少天来着？", ""), ("不太清楚", "清楚了"), ("我不同意", "嗯")],
+    [
+        ("犹豫期是多少天来着？", ""),
+        ("不太清楚", "清楚了"),
+        ("我不同意", "嗯"),
+        # A hedge after a question back still counts, unread speech between them or not.
+        ("什么意思？", "我不太清楚"),
+    ],
 )
 def test_a_question_alone_or_an_earlier_hedge_or_refusal_still_counts(
     first: str, then: str
