@@ -1,5 +1,6 @@
 """A self-service session and its customer's join link, made through the API as the
-salesperson's page makes them; a customer brought into the call on the join page."""
+salesperson's page makes them; a customer brought into the call on the join page, or
+recording on the self-service page."""
 
 from __future__ import annotations
 
@@ -41,3 +42,13 @@ async def customer_in_call(page: Page, server: RunningServer, sid: str, token: s
     await wait_for(
         lambda: bool((room := server.ctx.rooms.get(sid)) and room.connected()["customer"]), 30
     )
+
+
+async def self_service_recording(page: Page, server: RunningServer, token: str) -> None:
+    """The customer opens the self-service link, consents and starts: returns once step one
+    shows and the page's call is connected."""
+    await page.goto(f"{server.url}/self/{token}")
+    await page.check("#ss-consent")
+    await page.click("#ss-start")
+    await expect(page.locator("#step-title")).to_have_text("第一步", timeout=20_000)
+    await page.wait_for_function("() => window.kesuCall.state === 'connected'", timeout=30_000)

@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from server.store.models import User
 from tests.conftest import RunningServer
-from tests.join_links import customer_in_call, self_service_link
+from tests.join_links import customer_in_call, self_service_link, self_service_recording
 from tests.test_api_recording import open_session
 from tests.test_selfservice_taps import browser, taps_template  # noqa: F401 (fixtures)
 
@@ -151,11 +151,7 @@ async def test_the_self_service_page_in_the_call_stops_when_the_salesperson_is_d
     ctx = await _context(browser)
     w = await _open(ctx)
     page = w.page
-    await page.goto(f"{server.url}/self/{token}")
-    await page.check("#ss-consent")
-    await page.click("#ss-start")
-    await expect(page.locator("#step-title")).to_have_text("第一步", timeout=20_000)
-    await page.wait_for_function("() => window.kesuCall.state === 'connected'", timeout=20_000)
+    await self_service_recording(page, server, token)
     await _set(server, disabled=True)
     # The call's own heartbeat (1 s) meets the refusal: no step request is needed.
     await expect(page.locator("#page-error")).to_contain_text(DISABLED[0], timeout=10_000)

@@ -20,7 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
 from tests.conftest import RunningServer
-from tests.join_links import self_service_link
+from tests.join_links import self_service_link, self_service_recording
 from tests.test_join_session_ended import end
 from tests.test_link_owner_pages import LIVE_TRACKS, _context, _open, _stays_quiet
 from tests.test_selfservice_taps import browser, taps_template  # noqa: F401 (fixtures)
@@ -118,11 +118,7 @@ async def test_a_recording_ended_mid_step_stops_the_page(
     ctx = await _context(browser)
     w = await _open(ctx)
     page = w.page
-    await page.goto(f"{server.url}/self/{token}")
-    await page.check("#ss-consent")
-    await page.click("#ss-start")
-    await expect(page.locator("#step-title")).to_have_text("第一步", timeout=20_000)
-    await page.wait_for_function("() => window.kesuCall.state === 'connected'", timeout=20_000)
+    await self_service_recording(page, server, token)
     await expect(page.locator("#rec")).to_be_visible()
     await end(sales, sid)
     # Nothing pressed: the call's heartbeat (1 s) or its lost connection finds out.

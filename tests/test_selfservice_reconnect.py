@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, Route, expect
 
 from tests.conftest import RunningServer
-from tests.join_links import self_service_link
+from tests.join_links import self_service_link, self_service_recording
 from tests.test_selfservice_taps import browser, taps_template  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +34,7 @@ async def test_reconnect_button_after_the_rejoins_give_up(
     page = await ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(f"{server.url}/self/{token}")
-    await page.check("#ss-consent")
-    await page.click("#ss-start")
-    await expect(page.locator("#step-title")).to_have_text("第一步", timeout=20_000)
-    await page.wait_for_function("() => window.kesuCall.state === 'connected'")
+    await self_service_recording(page, server, token)
     reconnect = page.locator("#ss-reconnect")
     await expect(reconnect).to_be_hidden()
 
