@@ -99,6 +99,27 @@ async def test_queue_reset_waits_for_the_login_check(
     no_page_errors(page)
 
 
+async def test_queue_filters_wait_for_the_url_restore(
+    server: RunningServer, browser: Browser
+) -> None:
+    """The filter fields were enabled in the HTML and filled from the URL only after the login
+    check: a filter typed before that was replaced by the URL's (or emptied). Failed on the old
+    page: the fields enabled while /api/me was held."""
+    await build_session(server.ctx)
+    page = await login(browser, server.url, "rev1")
+    release = await hold(page, "**/api/me")
+    await page.goto(f"{server.url}/review?salesperson=nobody", wait_until="domcontentloaded")
+    fields = ("#f-status", "#f-code", "#f-product", "#f-salesperson", "#f-from", "#f-to")
+    await check_disabled_then_enabled(
+        page, fields, release, expect(page.locator("#empty")).to_be_visible()
+    )
+    await expect(page.locator("#f-salesperson")).to_have_value("nobody")
+    await page.fill("#f-salesperson", "")
+    await page.click("#apply")
+    await expect(page.locator("#rows tr")).to_have_count(1)
+    no_page_errors(page)
+
+
 async def test_session_player_controls_wait_for_the_player(
     server: RunningServer, browser: Browser
 ) -> None:

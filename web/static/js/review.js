@@ -128,6 +128,9 @@ async function main() {
   await firstLoad(startReviewerPage);
   fillCodes();
   fillForm(new URLSearchParams(location.search));
+  // The fields are disabled in the HTML until here: a filter typed before would have been
+  // replaced by the URL's.
+  for (const name of FIELDS) $("#filters").elements[name].disabled = false;
   $("#filters").addEventListener("submit", (e) => {
     e.preventDefault();
     load(true);
