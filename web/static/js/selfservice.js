@@ -279,19 +279,23 @@ async function showSummary() {
   let done = null;
   while (!done) {
     await pressed($("#ss-finish"));
+    let refused = null;
     state.finishing = true;
     try {
       done = await post(`${base}/finish`);
-      showError($("#page-error"), null);
     } catch (err) {
-      state.finishing = false;
-      if (err instanceof ApiError && err.code === "session_ended") {
-        ended(); // by the salesperson meanwhile, not by this submission
-        return;
-      }
-      fail(err); // the button comes back: the recording is kept until it is submitted
-    } finally {
-      state.finishing = false;
+      refused = err;
+    }
+    // Down before ended() below, which ignores an end while 完成并提交 is on its way. Nothing is
+    // awaited from here to state.gone = true, so no other answer finds neither flag up.
+    state.finishing = false;
+    if (!refused) {
+      showError($("#page-error"), null);
+    } else if (refused instanceof ApiError && refused.code === "session_ended") {
+      ended(); // by the salesperson meanwhile, not by this submission
+      return;
+    } else {
+      fail(refused); // the button comes back: the recording is kept until it is submitted
     }
   }
   state.gone = true; // submitted: the session has ended, and this page is done
