@@ -223,10 +223,9 @@ async function connect(how) {
     await how();
     showError($("#page-error"), null);
   } catch (err) {
-    if (err instanceof ApiError && err.code === "session_ended") {
-      showEnded(); // (the request's refusal has already called it: nothing more to say)
-      return;
-    }
+    // Every request of the call goes through linkRequests, which has shown the ended view on
+    // this refusal already: nothing more to say.
+    if (err instanceof ApiError && err.code === "session_ended") return;
     fail(err);
     if (!state.gone) renderRtcState("failed");
   }
