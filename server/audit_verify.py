@@ -6,7 +6,7 @@ review tables against the review actions in the chain.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,12 +210,7 @@ async def check_reviews(db: AsyncSession, untrusted: set[int]) -> list[str]:
     """Every session's findings, decisions and requests against the chain's review actions."""
     query = select(AuditEntry.seq, AuditEntry.action, AuditEntry.session_id, AuditEntry.detail)
     rows = _ReviewRows(
-        [
-            (seq, action, sid, detail)
-            for seq, action, sid, detail in (
-                await db.execute(query.where(AuditEntry.action.in_(REVIEW_ACTIONS)))
-            ).all()
-        ],
+        (await db.execute(query.where(AuditEntry.action.in_(REVIEW_ACTIONS)))).tuples().all(),
         list((await db.execute(select(FindingRow).order_by(FindingRow.id))).scalars()),
         list((await db.execute(select(ReviewDecision).order_by(ReviewDecision.id))).scalars()),
         list((await db.execute(select(RerecordRequest).order_by(RerecordRequest.id))).scalars()),
@@ -240,7 +235,7 @@ async def check_reviews(db: AsyncSession, untrusted: set[int]) -> list[str]:
 class _ReviewRows:
     """The review tables and the chain's review actions, as loaded."""
 
-    entries: list[tuple[int, str, str | None, dict[str, Any]]]  # seq, action, session, detail
+    entries: Sequence[tuple[int, str, str | None, dict[str, Any]]]  # seq, action, session, detail
     findings: list[FindingRow]
     decisions: list[ReviewDecision]
     requests: list[RerecordRequest]
@@ -267,7 +262,7 @@ def _review_problems(rows: _ReviewRows, status: dict[str, str], untrusted: set[i
     for r in rows.requests:
         requests.setdefault(r.session_id, []).append(request_state(r))
     problems: list[str] = []
-    for sid in sorted(set(entries) | set(findings) | set(decisions) | set(requests)):
+    for sid in sorted(rows.session_ids()):
         if any(seq in untrusted for seq, _, _ in entries.get(sid, [])):
             continue  # an altered review entry is reported by the chain check already
         problems += check_review(
