@@ -13,7 +13,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -191,15 +191,18 @@ async def delete_session(
     return await _finish(ctx, session_id, actor, today, None)
 
 
-async def finish_claimed(ctx: AppContext) -> list[str]:
-    """Finish the deletions a crash left claimed but unfinished (``deleted_at`` set, no
-    ``session.delete`` entry): their files, stored objects and personal data are still
-    there. Run at start-up (``server.housekeeping``), as ``system``; returns their ids."""
+async def finish_claimed(ctx: AppContext, older_than_s: float = 0.0) -> list[str]:
+    """Finish the deletions a crash or a failure left claimed but unfinished (``deleted_at``
+    set, no ``session.delete`` entry): their files, stored objects and personal data are
+    still there. Only claims made more than ``older_than_s`` ago. Run by housekeeping (at
+    start-up, then now and then), as ``system``; returns their ids."""
     done = select(AuditEntry.seq).where(
         AuditEntry.session_id == RecordingSession.id, AuditEntry.action == audit.DELETE_ACTION
     )
     query = select(RecordingSession.id, RecordingSession.deleted_at).where(
-        RecordingSession.deleted_at.is_not(None), ~done.exists()
+        RecordingSession.deleted_at.is_not(None),
+        RecordingSession.deleted_at <= utcnow() - timedelta(seconds=older_than_s),
+        ~done.exists(),
     )
     claims = await ctx.db.run_read(lambda s: list(s.execute(query).tuples()))
     finished = []
@@ -213,7 +216,7 @@ async def finish_claimed(ctx: AppContext) -> list[str]:
         finished.append(session_id)
     if finished:
         log.warning(
-            "finished %d deletion(s) an unclean stop had interrupted: %s",
+            "finished %d deletion(s) a failure or an unclean stop had cut short: %s",
             len(finished),
             ", ".join(finished),
         )

@@ -2,22 +2,26 @@
 found no hold and the one that records the deletion) is finished later: by an admin's
 retry, or by housekeeping when a server starts. Before, the session looked deleted
 (``deleted_at`` set: a retry was 404) while its files, archived objects and the customer's
-name and ID number stayed, and no ``session.delete`` entry said anything was deleted."""
+name and ID number stayed, and no ``session.delete`` entry said anything was deleted.
+A deletion cut short while the server keeps running (a disk error after the claim) is
+finished by a later housekeeping pass too."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from server import audit_verify, retention
+from server import audit_verify, housekeeping, retention
 from server.localservers import fresh_database
 from server.settings import Settings
 from server.store.models import AuditEntry, RecordingSession
@@ -139,6 +143,16 @@ async def _finished_once(srv: RunningServer, tmp_path: Path, built: BuiltSession
     return entry
 
 
+async def _housekeeping_finishes(srv: RunningServer, tmp_path: Path, built: BuiltSession) -> None:
+    for _ in range(300):  # bounds a failing test only (the sweeper runs as a task)
+        if await _deletions(srv, built.id):
+            break
+        await asyncio.sleep(0.05)
+    entry = await _finished_once(srv, tmp_path, built)
+    # On the day it was finished (a real clock is past the retention date).
+    assert (entry.actor, entry.detail["on"]) == ("system", date.today().isoformat())
+
+
 async def _retry_finishes(tmp_path: Path, database_url: str) -> None:
     async with serving(_settings(tmp_path, database_url)) as srv:
         built, after = await _archived_session(srv)
@@ -168,13 +182,36 @@ async def _start_finishes(tmp_path: Path, database_url: str) -> None:
     await _crash_while_deleting(tmp_path, database_url, built, after)
     # The server starts again (nobody retries): housekeeping finishes the deletion.
     async with serving(_settings(tmp_path, database_url), users=False) as srv:
-        for _ in range(300):  # bounds a failing test only (the sweeper runs as a task)
-            if await _deletions(srv, built.id):
-                break
-            await asyncio.sleep(0.05)
-        entry = await _finished_once(srv, tmp_path, built)
-        # On the day it was finished (a real clock is past the retention date).
-        assert (entry.actor, entry.detail["on"]) == ("system", date.today().isoformat())
+        await _housekeeping_finishes(srv, tmp_path, built)
+
+
+async def _later_pass_finishes(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(housekeeping, "FINISH_CLAIMED_EVERY_S", 0.0)  # at every sweep
+    # A sweep every 0.2 s (the period follows the rejoin window).
+    settings = replace(_settings(tmp_path, database_url), rejoin_window_s=1.0)
+    async with serving(settings) as srv:
+        built, after = await _archived_session(srv)
+        admin = await user_named(srv.ctx, "admin")
+        removed = retention._remove_dir
+
+        def fail_midway(path: Path) -> list[str]:
+            (path / "customer-000.mkv").unlink(missing_ok=True)
+            raise OSError(errno.EIO, "Input/output error", str(path))
+
+        # The disk fails after the claim; the server keeps running.
+        monkeypatch.setattr(retention, "_remove_dir", fail_midway)
+        with pytest.raises(OSError):
+            await retention.delete_session(srv.ctx, built.id, admin, today=after)
+        monkeypatch.setattr(retention, "_remove_dir", removed)  # the disk works again
+        assert "database:customer" in await _left_behind(srv, tmp_path, built)
+        # A claim this young may be a deletion still under way: the sweeps leave it alone.
+        assert await retention.finish_claimed(srv.ctx, housekeeping.CLAIM_GRACE_S) == []
+        assert await _deletions(srv, built.id) == []
+
+        monkeypatch.setattr(housekeeping, "CLAIM_GRACE_S", 0.0)  # as if time had passed
+        await _housekeeping_finishes(srv, tmp_path, built)
 
 
 async def test_retry_finishes_a_deletion_killed_after_its_claim_sqlite(tmp_path: Path) -> None:
@@ -195,3 +232,17 @@ async def test_start_finishes_a_deletion_killed_after_its_claim_postgres(
     pg_admin: str, tmp_path: Path
 ) -> None:
     await _start_finishes(tmp_path, await fresh_database(pg_admin))
+
+
+async def test_a_later_sweep_finishes_a_deletion_cut_short_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, a deletion cut short while the server kept running (here a disk error after
+    the claim) was finished only at the next start or by an admin's retry."""
+    await _later_pass_finishes(tmp_path, "", monkeypatch)
+
+
+async def test_a_later_sweep_finishes_a_deletion_cut_short_postgres(
+    pg_admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _later_pass_finishes(tmp_path, await fresh_database(pg_admin), monkeypatch)
