@@ -97,3 +97,31 @@ async def test_media_flows_while_the_callers_loop_is_blocked(tmp_path: Path) -> 
         await rooms.close_all()
         await media.stop()
         await peers.stop()
+
+
+async def test_stop_leaves_no_task_pending_when_a_room_was_left_open(tmp_path: Path) -> None:
+    # MediaLoop.stop is the last resort for a room its owner did not close. Cancelling the
+    # room's connected peer connections makes aiortc close each in a new task (and the room
+    # drop each participant); those were left pending when the loop closed and were destroyed
+    # during a later test in CI ("coroutine 'Event.wait' was never awaited").
+    media = MediaLoop("test-media")
+    media.start()
+    loop = media.loop
+    assert loop is not None
+    rooms = RoomManager(2, SETTINGS)
+    rooms.media_loop = media
+    clients: list[ClientPeer] = []
+    try:
+        room = rooms.room_for("s-open", SessionDir.create(tmp_path, "s-open"))
+        for role in ("salesperson", "customer"):
+            client = await _client(role)
+            clients.append(client)
+            await client.accept(await room.join(role, await client.offer()))
+        await wait_for(lambda: min(_counts(room)) > 5, 30)
+        await media.stop()  # the room is never closed
+        assert loop.is_closed()
+        assert not asyncio.all_tasks(loop)
+    finally:
+        for client in clients:
+            await client.close()
+        await media.stop()

@@ -16,6 +16,19 @@ awaits it (``asyncio.run_coroutine_threadsafe`` + ``wrap_future``; cancelling th
 cancels the call). Every task a room starts still has its owner (the room), which cancels
 and awaits it on this loop; :meth:`MediaLoop.stop` runs after the rooms are closed and
 cancels (and logs) anything left, then stops the loop and joins the thread.
+
+Cancelling what is left starts new tasks: a peer connection whose DTLS transport task is
+cancelled sees every transport closed and closes itself in a task of its own (aiortc's
+``RTCPeerConnection.__updateConnectionState``), a room drops the participant whose
+connection closed, and aiortc's decoder threads hand their last frames and the end of the
+track over in tasks (``run_coroutine_threadsafe(queue.put(...))``). Those were left pending
+when the loop closed and were destroyed whenever the garbage collector got to them ("Task
+was destroyed but it is pending!", "coroutine 'Event.wait' was never awaited"), in whichever
+later test that happened (a CI failure in tests/test_sdp_browsers.py). So the drain goes in
+rounds: what the previous round started is given :data:`SETTLE_S` to finish on its own (an
+aiortc close that finishes closes its sockets), then cancelled, until no task but the drain
+is left (at most :data:`DRAIN_ROUNDS` rounds). A task still pending when the loop closes is
+logged as an error.
 """
 
 from __future__ import annotations
@@ -32,6 +45,13 @@ log = logging.getLogger("kesu.rtc.medialoop")
 T = TypeVar("T")
 P = ParamSpec("P")
 STOP_TIMEOUT_S = 10.0
+# Rounds of the drain (module docstring). Cancelling an open connection takes two: its own
+# tasks, then the close() and the room's drop they start; the rest is margin.
+DRAIN_ROUNDS = 4
+# How long a task started during the drain may take to finish on its own before it is
+# cancelled too (an aiortc close() waits for its RTP tasks to have started, which a task
+# cancelled before its first step never does, so it can wait forever).
+SETTLE_S = 2.0
 
 
 class MediaLoop:
@@ -59,6 +79,10 @@ class MediaLoop:
             try:
                 loop.run_forever()
             finally:
+                # Named now, at the stop that left them, rather than "destroyed" whenever the
+                # garbage collector gets to them (in CI: during a later test).
+                if left := asyncio.all_tasks(loop):
+                    log.error("media loop: closed with %d tasks pending: %r", len(left), left)
                 loop.close()
 
         self.loop = loop
@@ -101,12 +125,21 @@ class MediaLoop:
 
 
 async def _drain() -> None:
+    """Cancel and await every other task on this loop, then what those cancellations started,
+    until none is left (module docstring: why rounds)."""
     me = asyncio.current_task()
-    left = [t for t in asyncio.all_tasks() if t is not me]
-    for task in left:
-        log.warning("media loop: cancelling a task left at shutdown: %r", task)
-        task.cancel()
-    await asyncio.gather(*left, return_exceptions=True)
+    for round_ in range(DRAIN_ROUNDS):
+        left = asyncio.all_tasks() - {me}
+        if not left:
+            break
+        if round_ > 0:
+            # Started by the previous round's cancellations: let them finish first.
+            done, left = await asyncio.wait(left, timeout=SETTLE_S)
+            log.debug("media loop: %d tasks started at shutdown finished", len(done))
+        for task in left:
+            log.warning("media loop: cancelling a task left at shutdown: %r", task)
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
     await asyncio.get_running_loop().shutdown_default_executor()
 
 
