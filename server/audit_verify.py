@@ -210,7 +210,7 @@ async def check_reviews(db: AsyncSession, untrusted: set[int]) -> list[str]:
     """Every session's findings, decisions and requests against the chain's review actions."""
     query = select(AuditEntry.seq, AuditEntry.action, AuditEntry.session_id, AuditEntry.detail)
     rows = _ReviewRows(
-        (await db.execute(query.where(AuditEntry.action.in_(REVIEW_ACTIONS)))).tuples().all(),
+        (await db.execute(query.where(AuditEntry.action.in_(REVIEW_ACTIONS)))).all(),
         list((await db.execute(select(FindingRow).order_by(FindingRow.id))).scalars()),
         list((await db.execute(select(ReviewDecision).order_by(ReviewDecision.id))).scalars()),
         list((await db.execute(select(RerecordRequest).order_by(RerecordRequest.id))).scalars()),

@@ -61,14 +61,12 @@ async def recover_interrupted(ctx: AppContext) -> list[str]:
     me = nodes.node_id(ctx.settings)
     async with ctx.db.session() as s:
         rows = list(
-            (
-                await s.execute(
-                    select(RecordingSession.id, RecordingSession.node_id).where(
-                        RecordingSession.status == "live",
-                        or_(RecordingSession.node_id == me, RecordingSession.node_id.is_(None)),
-                    )
+            await s.execute(
+                select(RecordingSession.id, RecordingSession.node_id).where(
+                    RecordingSession.status == "live",
+                    or_(RecordingSession.node_id == me, RecordingSession.node_id.is_(None)),
                 )
-            ).tuples()
+            )
         )
     out = [sid for sid, holder in rows if await nodes.interrupt(ctx, sid, holder, "server_stopped")]
     if out:

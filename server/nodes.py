@@ -206,7 +206,7 @@ def _load_query(settings: Settings, live: list[str]) -> Select[str | None, int]:
 async def _load(s: AsyncSession, settings: Settings, live: list[str]) -> dict[str, int]:
     counts = await s.execute(_load_query(settings, live))
     # Not dict(result): a Result has keys() (its column names), so dict() misreads it.
-    return {str(nid): int(n) for nid, n in counts.tuples()}
+    return {str(nid): int(n) for nid, n in counts}
 
 
 async def home_for_new(ctx: AppContext) -> tuple[str, str] | None:
@@ -224,7 +224,7 @@ async def home_for_new(ctx: AppContext) -> tuple[str, str] | None:
         if not live or set(live) == {me}:
             return live, {}
         counts = s.execute(_load_query(ctx.settings, sorted(set(live) | {me})))
-        return live, {str(nid): int(n) for nid, n in counts.tuples()}
+        return live, {str(nid): int(n) for nid, n in counts}
 
     # Asked on every session creation: one hop to a reader thread (see holder()).
     live, load = await ctx.db.run_read(read)

@@ -204,7 +204,7 @@ async def finish_claimed(ctx: AppContext, older_than_s: float = 0.0) -> list[str
         RecordingSession.deleted_at <= utcnow() - timedelta(seconds=older_than_s),
         ~done.exists(),
     )
-    claims = await ctx.db.run_read(lambda s: list(s.execute(query).tuples()))
+    claims = await ctx.db.run_read(lambda s: list(s.execute(query)))
     finished = []
     for session_id, claimed_at in claims:
         assert claimed_at is not None

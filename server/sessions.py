@@ -351,7 +351,7 @@ async def get_session_and_owner(
         .outerjoin(User, User.id == RecordingSession.salesperson_id)
         .where(RecordingSession.id == session_id)
     )
-    found = await ctx.db.run_read(lambda s: s.execute(query).tuples().first())
+    found = await ctx.db.run_read(lambda s: s.execute(query).first())
     if found is None or found[0].deleted_at is not None:
         raise SessionError(404, "not_found", "no such session")
     return found

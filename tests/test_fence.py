@@ -84,9 +84,7 @@ async def test_node_declared_dead_while_alive_abandons_its_rooms(tmp_path: Path)
         assert room_a is not None and not room_a.closed
         async with a.ctx.db.read() as s:
             states = dict(
-                (await s.execute(select(RecordingSession.id, RecordingSession.status)))
-                .tuples()
-                .all()
+                (await s.execute(select(RecordingSession.id, RecordingSession.status))).all()
             )
         assert states == {on_a: "live", on_b: "interrupted"}
         assert a.ctx.anchorer is not None

@@ -189,9 +189,7 @@ async def test_dead_node_sessions_are_interrupted_once_by_the_other(cluster: Clu
     assert sorted(first + second) == on_b
 
     async with c.a.ctx.db.read() as s:
-        states = dict(
-            (await s.execute(select(RecordingSession.id, RecordingSession.status))).tuples().all()
-        )
+        states = dict((await s.execute(select(RecordingSession.id, RecordingSession.status))).all())
         audits = (
             await s.execute(
                 select(AuditEntry.session_id, AuditEntry.detail).where(
@@ -393,4 +391,4 @@ async def holders_of(node: RunningServer, sids: list[str]) -> dict[str, str | No
                 RecordingSession.id.in_(sids)
             )
         )
-    return {sid: holder for sid, holder in rows.tuples()}
+    return {sid: holder for sid, holder in rows}
