@@ -41,9 +41,15 @@ def institution_scope(user: User) -> str | None:
 
 
 def check_scope(row: RecordingSession, user: User) -> None:
-    """404 (as if it did not exist) for a session outside ``user``'s institution."""
+    """404 (as if it did not exist) for a session ``user`` may not review: outside their
+    institution, or, for a reviewer, never put in review (``review_status`` none: still
+    being recorded or passed without sampling; R18, need to know). The answer is the one an
+    unknown id gets, so a reviewer cannot tell such a session from none: before, the review
+    page, the media routes and a decision each answered it with their own message."""
+    if user.role == "admin":
+        return
     scope = institution_scope(user)
-    if scope is not None and row.institution != scope:
+    if (scope is not None and row.institution != scope) or row.review_status == "none":
         raise ReviewError(404, "not_found", "no such session")
 
 

@@ -135,7 +135,12 @@ async def _judge(
         f = await s.get(FindingRow, finding_id)
         if f is None:
             raise ReviewError(404, "not_found", "no such finding")
-        row = await load_session(s, f.session_id, for_update=True, viewer=user)
+        try:
+            row = await load_session(s, f.session_id, for_update=True, viewer=user)
+        except ReviewError:
+            # Another institution's (or a deleted) session's finding gets the answer an id
+            # that never existed gets: "no such session" told that the finding exists.
+            raise ReviewError(404, "not_found", "no such finding") from None
         # Read again under the session's row lock: on PostgreSQL another judgement may have
         # committed while this one waited, and the audit entry must name the state it changes.
         f = await s.get(FindingRow, finding_id, populate_existing=True)

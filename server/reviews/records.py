@@ -13,7 +13,7 @@ from inspection.policy import Policy
 from server import audit_repeats
 from server.context import AppContext
 from server.errors import KesuError
-from server.reviews.access import ReviewError, actor_of, load_session
+from server.reviews.access import actor_of, load_session
 from server.reviews.masking import mask_deep, mask_text
 from server.sessions import rendered_nodes, session_json
 from server.store.models import (
@@ -140,10 +140,8 @@ async def load_review(s: AsyncSession, session_id: str, viewer: User | None = No
 async def review_state(ctx: AppContext, session_id: str, viewer: User) -> ReviewState:
     """Load one session's review data and audit the view (it also starts the review clock)."""
     async with ctx.db.session() as s:
+        # A session not in review is 404 for a reviewer here (access.check_scope).
         state = await load_review(s, session_id, viewer)
-        if state.row.review_status == "none" and viewer.role != "admin":
-            # Not in the queue: nothing for a reviewer to see (R18, need to know).
-            raise ReviewError(404, "not_found", "this session is not under review")
         await audit_repeats.record_once(
             s, actor_of(viewer), "review.view", session_id, {"status": state.row.review_status}
         )
