@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from yarl import URL
 
 from server.store.models import (
     FindingRow,
@@ -232,3 +233,73 @@ async def test_a_forged_join_link_learns_nothing_of_its_session(
             walked += 1
     assert walked >= 2 * 13
     assert await _state(server, objs.session_id) == before
+
+
+#: Ids no route may take for a file name or a database key: traversal (plain and
+#: percent-encoded, which aiohttp decodes into the matched value), NUL, absurd lengths,
+#: look-alike digits and case, numbers that are no stored id.
+HOSTILE = (
+    "..",
+    "%2e%2e%2f%2e%2e%2fsecret.key",
+    "..%2F..%2Fsecret.key",
+    "%00",
+    "a%00.mkv",
+    "s-" + "0" * 4000,
+    "S-00000000000000AA",
+    "s-%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90aa",
+    "-1",
+    "1e3",
+    "0x10",
+    "99999999999999999999999",
+    "salesperson-001.mkv%2F..%2F..%2Fmetadata.json",
+)
+
+
+async def _raw(client: Client, method: str, path: str, body: Any) -> tuple[int, Any]:
+    """``client.request`` with the path sent as written: yarl would resolve ``..`` and
+    re-quote, so the server would never see the hostile value."""
+    headers = {"X-CSRF-Token": client.csrf} if client.csrf else {}
+    url = URL(f"{client.base}{path}", encoded=True)
+    async with client.http.request(
+        method, url, json=body, headers=headers, allow_redirects=False
+    ) as r:
+        if r.content_type == "application/json":
+            return r.status, await r.json()
+        return r.status, await r.read()
+
+
+async def test_hostile_ids_are_refused_on_every_id_route(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """Each id of each route replaced by a hostile value, asked by an admin (who passes every
+    role check, so the id is what is checked) or, on join routes, with no login: a 4xx in the
+    error shape, never a file or a 5xx, and nothing written in the data directory."""
+    objs = await _setup(server)
+    data = server.ctx.settings.data_dir
+
+    def listing() -> list[str]:
+        return sorted(str(p.relative_to(data)) for p in data.rglob("*") if "-wal" not in p.name)
+
+    before = listing()
+    admin = await client_factory("admin")
+    anon = await client_factory()
+    walked = 0
+    for method, template, kind in _id_routes():
+        if kind == PAGE or not template.startswith("/api/"):
+            continue
+        client = anon if kind == PUBLIC else admin
+        for param in IDS:
+            if param not in template:
+                continue
+            for bad in HOSTILE:
+                path = objs.fill(template.replace(param, bad), objs.session_id, known=True)
+                status, body = await _raw(client, method, path, _body(template))
+                assert 400 <= status < 500, (method, path, status, body)
+                if isinstance(body, dict):
+                    assert set(body) == {"error"}, (method, path, body)
+                else:  # aiohttp's own refusal of a malformed request line
+                    assert status in (400, 414), (method, path, status, body[:200])
+                assert str(data) not in str(body), (method, path, body)
+                walked += 1
+    assert walked >= 20 * len(HOSTILE)
+    assert listing() == before
