@@ -228,6 +228,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[
             metrics.middleware,
             errors.error_middleware,
+            pages.static_names,
             body_deadline.body_deadline_middleware,
             forward.stamp_middleware,
             auth.auth_middleware,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from yarl import URL
 
+from server.api.pages import WEB_DIR
 from server.store.models import (
     FindingRow,
     RecordingSession,
@@ -315,3 +316,18 @@ async def test_hostile_ids_are_refused_on_every_id_route(
                 walked += 1
     assert walked >= 20 * len(HOSTILE)
     assert listing() == before
+
+
+async def test_static_names_no_file_can_have_are_404(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """A static path with a name past NAME_MAX, or too long as a whole, is a 404 in the error
+    shape; on the old code the first was a 500 (ENAMETOOLONG from aiohttp's is_dir())."""
+    anon = await client_factory()
+    for path in ("/static/" + "a" * 5000, "/static/" + ("b" * 200 + "/") * 30 + "x.js"):
+        status, body = await _raw(anon, "GET", path, None)
+        assert status == 404, (path[:40], status, body)
+        assert body["error"]["code"] == "not_found"
+    asset = sorted(p.name for p in (WEB_DIR / "static" / "js").glob("*.js"))[0]
+    status, _ = await _raw(anon, "GET", f"/static/js/{asset}", None)
+    assert status == 200

@@ -14,6 +14,25 @@ WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
 
 HOME_BY_ROLE = {"salesperson": "/sales", "reviewer": "/review", "admin": "/sales"}
 
+STATIC = "/static/"
+#: Longer than any asset's path (the longest is under 60 bytes) and than a file name can be
+#: (NAME_MAX, 255 bytes on Linux).
+MAX_STATIC_PATH = 512
+MAX_STATIC_NAME = 255
+
+
+@web.middleware
+async def static_names(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """404 for a static path no file can have, before aiohttp's static handler touches the
+    disk: there a name past NAME_MAX made ``is_dir()`` raise ENAMETOOLONG, a 500
+    (``GET /static/`` + 5,000 letters; aiohttp 3.14 catches only a few OSErrors there)."""
+    path = request.path
+    if path.startswith(STATIC):
+        raw = path.encode("utf-8", "surrogateescape")
+        if len(raw) > MAX_STATIC_PATH or any(len(p) > MAX_STATIC_NAME for p in raw.split(b"/")):
+            raise web.HTTPNotFound()
+    return await handler(request)
+
 
 def _page(name: str) -> web.FileResponse:
     resp = web.FileResponse(WEB_DIR / name)
@@ -54,4 +73,4 @@ def setup(app: web.Application) -> None:
     r.add_get("/sales/session/{session_id}", page("call.html"))
     r.add_get("/join/{token}", page("join.html", login=False))
     r.add_get("/self/{token}", page("self.html", login=False))
-    r.add_static("/static/", WEB_DIR / "static", follow_symlinks=False)
+    r.add_static(STATIC, WEB_DIR / "static", follow_symlinks=False)
