@@ -41,9 +41,14 @@ def voice_in_windows(
     utts: Sequence[Utterance],
     windows: Sequence[tuple[float, float]],
     options: DecodeOptions | None = None,
+    after_questions: Sequence[tuple[float, float]] = (),
 ) -> list[Utterance]:
     """Empty ``voice_energy`` utterances (tagged for closed-set scoring) for the loud stretches of
-    every window in ``windows`` that holds no customer utterance; ``audio`` starts at 0 s."""
+    every window in ``windows`` that holds no customer utterance, and of every span in
+    ``after_questions`` whatever it holds (from the end of a question back after which no word
+    was read to the end of its answer window: the answer after the salesperson's reply may
+    have got no region, a region Whisper returned nothing for, or invented text); ``audio``
+    starts at 0 s."""
     o = options or DecodeOptions()
     levels = TrackLevels.of(np.asarray(audio, dtype=np.float32), o.noise_percentile)
     out: list[Utterance] = []
@@ -51,6 +56,8 @@ def voice_in_windows(
         if any(u.end_s >= w0 and u.start_s <= w1 for u in utts):
             continue
         out += _stretches(levels, w0, w1, o)
+    for a, b in after_questions:
+        out += [u for u in _stretches(levels, a, b, o) if u not in out]
     return out
 
 

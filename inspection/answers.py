@@ -50,6 +50,15 @@ UNSURE: tuple[str, ...] = (
     "怎么", "吗", "啥意思", "为啥", "多少", "什么", "能不能", "可不可以", "有没有", "是否",
     "不过", "但是", "可是",
 )  # fmt: skip
+#: Deferring the decision (我再考虑一下, 我要跟家里商量商量, 让我想一下, 改天吧): not consent,
+#: however it starts (好的，让我想一下). A stem counts unless what follows it says the thinking
+#: is over (考虑好了, 商量过了, 想清楚了: :data:`SETTLED`, a yes). Matched on characters and
+#: toneless pinyin like every hedge (Whisper writes 考慮, or 商量 as 上量), but 改天 on
+#: characters only (gai tian is also 该填). 回头再说 / 以后再说 end in 再说 (:data:`UNSURE`);
+#: 回头 alone is left out (hui tou is also 会投, and 回头我再看看条款 may follow a yes).
+DEFERRALS: tuple[str, ...] = ("考虑", "商量", "想一下", "想一想", "想想", "再看看", "改天")
+_CHARS_ONLY = frozenset({"改天"})
+SETTLED: tuple[str, ...] = ("好", "清楚", "明白", "过", "了", "完", "妥")
 #: Latin words an answer may be made of; any other text without a Chinese character (a lone
 #: "4" or "G" left by the decoder) is unrecognised speech, not an answer.
 LATIN_ANSWERS: frozenset[str] = frozenset({"ok", "okay", "yes", "no", "en", "um"})
@@ -96,6 +105,7 @@ class _Text:
     def __init__(self, text: str) -> None:
         self.chars = list(normalize(text))
         self.py = pinyin("".join(self.chars))
+        self._said, self._said_py = "".join(self.chars), list(self.py)  # never masked
 
     def find(self, phrases: tuple[str, ...]) -> str | None:
         """First phrase found by characters, or by pinyin for phrases of 2+ syllables."""
@@ -108,6 +118,25 @@ class _Text:
                 self.mask(i, i + len(p))
                 return p
         return None
+
+    def positions(self, phrase: str, by_pinyin: bool = True) -> list[int]:
+        """Every start of ``phrase`` in the unmasked text, by characters (or by pinyin)."""
+        text, want = "".join(self.chars), _phrase_pinyin(phrase)
+        n = len(phrase)
+        return [
+            i
+            for i in range(len(self.chars) - n + 1)
+            if text[i : i + n] == phrase or (by_pinyin and self.py[i : i + n] == want)
+        ]
+
+    def followed_by(self, end: int, phrases: tuple[str, ...]) -> bool:
+        """Whether one of ``phrases`` was said at ``end`` (masked or not: 考虑清楚 with 清楚
+        taken as the expected answer), by characters or by pinyin."""
+        text, py = self._said, self._said_py
+        return any(
+            text[end : end + len(p)] == p or py[end : end + len(p)] == _phrase_pinyin(p)
+            for p in phrases
+        )
 
     def mask(self, start: int, end: int) -> None:
         for k in range(start, end):
@@ -159,7 +188,7 @@ def classify_answer(text: str, expected: str | None = None) -> AnswerClass:
         # 没有 to 有没有疑问: the expected answer itself contains a negation word.
         t.mask("".join(t.chars).index(exp), "".join(t.chars).index(exp) + len(exp))
         idiom = idiom or exp
-    unsure = unsure or t.find(UNSURE)
+    unsure = unsure or t.find(UNSURE) or _find_deferral(t)
     if unsure is None and question:
         unsure = "？"  # said as a question back ("清楚？")
     if unsure:
@@ -218,6 +247,17 @@ def loop_says_no(cls: AnswerClass) -> bool:
     return cls.kind == "negative" or (
         cls.kind == "unsure" and cls.phrase is not None and any(c in cls.phrase for c in "不没")
     )
+
+
+def _find_deferral(t: _Text) -> str | None:
+    """The first :data:`DEFERRALS` stem in ``t`` not followed by a :data:`SETTLED` word
+    (masked), or None."""
+    for stem in sorted(DEFERRALS, key=len, reverse=True):
+        for i in t.positions(stem, by_pinyin=stem not in _CHARS_ONLY):
+            if not t.followed_by(i + len(stem), SETTLED):
+                t.mask(i, i + len(stem))
+                return stem
+    return None
 
 
 def _find_negated(t: _Text) -> str | None:

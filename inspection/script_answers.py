@@ -104,7 +104,8 @@ def _answer_in(
     uncertain speech (marked, so that the rules make it review evidence, never consent); when
     that is lost or garbled too, from the closed-set scores of the window's regions."""
     st = st or ScriptSettings()
-    pieces = _after_questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
+    asked = _questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
+    pieces = asked.pieces
     words = _words_heard(pieces, getattr(node, "expected_answer", None))
     cls, uncertain = words.cls, words.uncertain
     timed = sorted(words.used, key=lambda p: p[0])
@@ -122,7 +123,7 @@ def _answer_in(
         kind, phrase, sure, scored = _closed_set_decision(
             customer, pieces, timed, cls, scored, said, guessed_yes, (w0, w1), st
         )
-        if kind == "affirmative" and sure and not _only_voice_energy(customer, w0, w1):
+        if kind == "affirmative" and sure and not _only_voice_energy(customer, pieces, w0, w1):
             # The model itself prefers a yes by a wide margin over every other answer.
             cls, uncertain, confidence = AnswerClass(kind, phrase, 1.0), None, None
         else:  # a guess: shown to a reviewer, never a pass
@@ -142,6 +143,10 @@ def _answer_in(
         uncertain=uncertain,
         uncertain_text="".join(p[2] for p in words.shown),
         closed_set=scored,
+        question_back=asked.text,
+        # Nothing read after the question back, which alone decided the class: what the
+        # customer said after the reply (if anything) is still to be looked for in the audio.
+        question_end_s=asked.open_end_s if cls.kind in ("unsure", "missing") else None,
     )
 
 
@@ -156,14 +161,20 @@ class _Words:
     shown: list[_Piece]
 
 
-def _only_voice_energy(customer: Sequence[Utterance], w0: float, w1: float) -> bool:
-    """The window holds nothing but stretches found by their level alone (``answer_energy``):
-    no VAD region caught them, so they may be a cough, a door or the other party's voice as
-    well as a lost answer. A closed-set yes there is shown to a reviewer, never a pass: before
-    such stretches were scored, that window was "no answer"; a silent customer must not come
-    out as consent."""
+def _only_voice_energy(
+    customer: Sequence[Utterance], pieces: list[_Piece], w0: float, w1: float
+) -> bool:
+    """The window (or, after the questions back set aside, the answer's ``pieces``, invented
+    subtitle text aside) holds nothing but stretches found by their level alone
+    (``answer_energy``): no VAD region caught them, so they may be a cough, a door or the other
+    party's voice as well as a lost answer. A closed-set yes there is shown to a reviewer,
+    never a pass: before such stretches were scored, that window was "no answer" (or the
+    question back alone); a silent customer must not come out as consent."""
     inside = [u for u in customer if u.end_s >= w0 and u.start_s <= w1]
-    return bool(inside) and all(u.uncertain == "voice_energy" for u in inside)
+    if inside and all(u.uncertain == "voice_energy" for u in inside):
+        return True
+    rest = [p for p in pieces if p[4] != "hallucination"]
+    return bool(rest) and all(p[4] == "voice_energy" for p in rest)
 
 
 def _said_nothing(cls: AnswerClass) -> bool:
@@ -320,7 +331,18 @@ _QUESTION_WORDS = ("吗", "？", "?", "什么", "多少", "怎么", "为什么",
                    "可不可以", "有没有", "是否", "几")  # fmt: skip
 
 
-def _after_questions_back(pieces: list[_Piece], gap_s: float) -> list[_Piece]:
+@dataclass(frozen=True)
+class _Asked:
+    """The window's pieces without the questions back that come before the answer, the text
+    of those questions, and, when the last words read in the window are a question back
+    (nothing but unread speech or invented subtitle text after it), when it ended."""
+
+    pieces: list[_Piece]
+    text: str
+    open_end_s: float | None
+
+
+def _questions_back(pieces: list[_Piece], gap_s: float) -> _Asked:
     """``pieces`` without the questions back that come before the answer.
 
     A customer who asks back (犹豫期是多少天来着？) hears the salesperson's reply and then
@@ -330,7 +352,12 @@ def _after_questions_back(pieces: list[_Piece], gap_s: float) -> list[_Piece]:
     nobody read a word in (a region no louder than the room, one Whisper returned nothing for)
     says nothing: it does not end the questions back before the answer (a dev probe with
     faint babble: a room region before 那退保的话会亏钱吗？ kept the question, and the yes 7 s
-    after it, read with it, failed as unsure)."""
+    after it, read with it, failed as unsure).
+
+    When no words were read after the last question back, the answer is not known from the
+    words: the question alone is not the customer's final answer if they said anything after
+    the reply (issue 7's faint-room check: 那个，明白了 after 要是我想退保怎么办？ got no
+    transcript piece, and the question alone failed as unsure). ``open_end_s`` says so."""
     turns: list[list[_Piece]] = []
     for p in sorted(pieces, key=lambda p: p[0]):
         if not turns or p[0] - turns[-1][-1][1] > gap_s:
@@ -342,7 +369,17 @@ def _after_questions_back(pieces: list[_Piece], gap_s: float) -> list[_Piece]:
             drop = k + 1
         elif any(p[2] for p in turn):
             break
-    return [p for t in turns[drop:] for p in t]
+    read = [k for k, t in enumerate(turns) if any(p[2] and p[4] != "hallucination" for p in t)]
+    last = turns[read[-1]] if read else None
+    open_end = max(p[1] for p in last) if last is not None and _is_question(last) else None
+    asked = [p for t in turns[:drop] for p in t if p[2] and p[4] != "hallucination"]
+    if open_end is not None:
+        asked += [p for p in last or [] if p not in asked]
+    return _Asked(
+        pieces=[p for t in turns[drop:] for p in t],
+        text="".join(p[2] for p in sorted(asked, key=lambda p: p[0])),
+        open_end_s=open_end,
+    )
 
 
 def _is_question(turn: list[_Piece]) -> bool:

@@ -45,6 +45,10 @@ class ScriptResult:
     answer_windows: list[tuple[float, float]] = field(default_factory=list)
     #: The same windows by node id.
     answer_window_of: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Node id -> from the end of a question back the answer rests on, with no word read
+    #: after it, (+ ``question_back_gap_s``) to the end of its window: where the customer's
+    #: final answer may have gone unread (``answer_energy.voice_in_windows``).
+    after_questions: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def settings_for(th: Thresholds) -> ScriptSettings:
@@ -78,6 +82,7 @@ def _coverage(node: RenderedNode, a: NodeAlignment, ans: Answer | None) -> NodeC
         answer_uncertain=ans.uncertain if ans else None,
         answer_uncertain_text=ans.uncertain_text if ans else "",
         answer_closed_set=ans.closed_set.as_evidence() if ans and ans.closed_set else None,
+        answer_question_back=ans.question_back if ans else "",
     )
 
 
@@ -207,6 +212,7 @@ def align_script(
     )
     by_id = {a.node_id: a for a in result.nodes}
     coverage = [_coverage(n, by_id[n.id], result.answers.get(n.id)) for n in nodes]
+    gap = settings_for(th).question_back_gap_s
     return ScriptResult(
         coverage=coverage,
         forbidden=[_hit(h) for h in result.forbidden],
@@ -214,6 +220,11 @@ def align_script(
         node_of_utterance=_utterance_nodes(utterances, coverage),
         answer_windows=[(a.window_start_s, a.window_end_s) for a in result.answers.values()],
         answer_window_of={k: (a.window_start_s, a.window_end_s) for k, a in result.answers.items()},
+        after_questions={
+            k: (round(a.question_end_s + gap, 3), a.window_end_s)
+            for k, a in result.answers.items()
+            if a.question_end_s is not None and a.question_end_s + gap < a.window_end_s
+        },
     )
 
 
@@ -229,8 +240,15 @@ def check_script(run: RunState, speech: SpeechRecognizer, th: Thresholds) -> Non
     audio = run.audio.pop("customer", None)
     if audio is not None and run.script.answer_windows:
         utts = run.utterances.get("customer", [])
-        # Answer windows without a customer utterance: is the track silent there?
-        unread = voice_in_windows(audio, utts, run.script.answer_windows, speech.options)
+        # Answer windows without a customer utterance, and what follows a question back
+        # nothing was read after: is the track silent there?
+        unread = voice_in_windows(
+            audio,
+            utts,
+            run.script.answer_windows,
+            speech.options,
+            list(run.script.after_questions.values()),
+        )
         heard = sorted(utts + unread, key=lambda u: u.start_s)
         scored = speech.answers.score_regions(audio, heard, run.script.answer_windows)
         if scored != utts:
@@ -287,11 +305,19 @@ def missing_in_loud_rooms(
     """ "No answer" where the room is too loud to prove silence (``answer_energy.room_checks``:
     the customer's own speech stands less than ``answer_room_margin_db`` above the window's
     noise) rests on weak evidence: marked ``room_too_loud`` (review) with the levels; where
-    silence is proven the levels go into the evidence too (``room_quiet``)."""
+    silence is proven the levels go into the evidence too (``room_quiet``). The same for an
+    answer that rests on a question back with nothing read after it (``after_questions``,
+    checked from the question's end): no final answer after the reply is proven only where
+    the room is quiet enough."""
     missing = {
         c.node.id: script.answer_window_of[c.node.id]
         for c in script.coverage
         if c.answer == "missing" and c.node.id in script.answer_window_of
+    }
+    missing |= {
+        c.node.id: script.after_questions[c.node.id]
+        for c in script.coverage
+        if c.answer in ("missing", "unsure") and c.node.id in script.after_questions
     }
     if not missing:
         return script

@@ -182,6 +182,11 @@ class Answer:
     uncertain: str | None = None  # set when it rests on uncertain speech (Utterance.uncertain)
     uncertain_text: str = ""  # uncertain speech in the window that was not used, for evidence
     closed_set: ClosedSetScore | None = None  # the model's closed-set scores of the window
+    question_back: str = ""  # the customer's questions back in the window, set aside or open
+    # The answer rests on a question back with nothing read after it (unsure, or "no answer"
+    # once invented text is left out): when the question ended. What the customer said after
+    # the salesperson's reply may have gone unread (script_stage looks at the audio there).
+    question_end_s: float | None = None
 
 
 @dataclass(frozen=True)

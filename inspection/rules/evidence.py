@@ -33,6 +33,9 @@ class NodeCoverage:
     answer_closed_set: dict[str, Any] | None = None
     # "No answer" in a room too loud to prove silence: the levels (answer_energy.RoomCheck)
     answer_room: dict[str, Any] | None = None
+    # The customer's questions back in the answer window (set aside before the answer, or the
+    # last words read there)
+    answer_question_back: str = ""
     key_score: float = 0.0  # share of the node's content syllable pairs said (node_content)
     # "match" | "slot" (covered by its slot between its neighbours: inspection.node_slot) |
     # "partial" (not covered, some resembling speech where it belongs: review) | "unheard"

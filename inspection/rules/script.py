@@ -98,13 +98,15 @@ def _answer_evidence(cov: NodeCoverage, th: Thresholds) -> dict[str, Any]:
         ev["closed_set"] = cov.answer_closed_set
     if cov.answer_room:
         ev["room"] = cov.answer_room
+    if cov.answer_question_back:
+        ev["question_back"] = cov.answer_question_back
     return ev
 
 
 def _room_clause(cov: NodeCoverage) -> tuple[str, str]:
     """(Chinese, English) clause for "no answer" in a room too loud to prove silence, or ("", "")."""
     room = cov.answer_room
-    if cov.answer != "missing" or not room or room.get("reason") != "room_too_loud":
+    if cov.answer not in ("missing", "unsure") or not room or room.get("reason") != "room_too_loud":
         return "", ""
     m = float(room["margin_db"])
     return (
@@ -307,6 +309,13 @@ def _answer_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
     if cov.answer == "unrecognised":
         said = f"{cov.answer_start_s or 0.0:.1f} 秒起有讲话，请人工听取"
         said_en = f"speech from {cov.answer_start_s or 0.0:.1f} s on; please listen to it"
+        if cov.answer_question_back:
+            # The question back was read, the final answer after the reply was not.
+            said = f"客户反问「{cov.answer_question_back}」后的回答未能识别（{said}）"
+            said_en = (
+                f"the answer after the customer's question back 「{cov.answer_question_back}」 "
+                f"could not be recognised ({said_en})"
+            )
     return Finding(
         code="answer.not_affirmative",
         severity=_answer_severity(cov, th),
