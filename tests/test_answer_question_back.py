@@ -26,11 +26,12 @@ from inspection.policy import Policy
 from inspection.rules import Finding, NodeCoverage, Thresholds, script_findings
 from inspection.run_state import Progress, RunState
 from inspection.script_stage import align_script, check_script
-from inspection.speech import SpeechRecognizer, Utterance, Word
+from inspection.speech import SpeechRecognizer, Utterance
 from inspection.templates import load_template, render
 from tests.corpus_media import AUDIO_RATE, load_clip, room_tone
 from tests.corpus_v2.acoustics import noise
 from tests.corpus_v2.wording import DEV
+from tests.mini_script import mini_sales, said
 
 MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
 POLICY = Policy(
@@ -55,26 +56,8 @@ YESES = DEV.grammar.expand("understood")
 HEDGES = DEV.grammar.expand("hedges")[::2]
 
 
-def said(who: str, text: str, t0: float, t1: float, p: float = 0.9) -> Utterance:
-    chars = [c for c in text if c.strip()]
-    step = (t1 - t0) / len(chars)
-    words = [
-        Word(round(t0 + i * step, 3), round(t0 + (i + 1) * step, 3), c, p)
-        for i, c in enumerate(chars)
-    ]
-    return Utterance(who, t0, t1, text, words, -0.2, 0.01)
-
-
 SALES = [
-    said("salesperson", "您好，本次投保过程将全程录音录像，请问您是否同意？", 1.0, 6.0),
-    said(
-        "salesperson",
-        "此次录音录像过程对于今后您维护权益非常关键，请您如实回答相关问题。",
-        8.0,
-        14.0,
-    ),
-    said("salesperson", "您每年的保费为一万二千元，本产品有十五天的犹豫期。", 15.0, 20.0),
-    said("salesperson", "请您出示身份证，以上内容您是否清楚？", 21.0, 24.0),
+    *mini_sales(),
     said("salesperson", "犹豫期过后退保，只退现金价值，会有一些损失。", *REPLY),
 ]
 CONSENT = said("customer", "好的，我同意", 6.5, 7.5)

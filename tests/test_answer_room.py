@@ -16,12 +16,13 @@ from inspection.answer_energy import room_checks, voice_in_windows
 from inspection.policy import Policy
 from inspection.rules import NodeCoverage, Thresholds, script_findings
 from inspection.script_stage import align_script, missing_in_loud_rooms
-from inspection.speech import Utterance, Word
+from inspection.speech import Utterance
 from inspection.speech_types import DecodeOptions
 from inspection.templates import load_template, render
 from tests.corpus_media import AUDIO_RATE, load_clip
 from tests.corpus_v2.acoustics import noise
 from tests.corpus_v2.wording import DEV
+from tests.mini_script import mini_sales, said
 
 MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
 POLICY = Policy(
@@ -36,27 +37,7 @@ CONSENT_AT = 6.4  # the consent question ends at 6 s, the reminder starts at 8 s
 ID_AT = 24.5  # the customer's other answer, which was heard: "是我本人"
 
 
-def said(who: str, text: str, t0: float, t1: float) -> Utterance:
-    chars = [c for c in text if c.strip()]
-    step = (t1 - t0) / len(chars)
-    words = [
-        Word(round(t0 + i * step, 3), round(t0 + (i + 1) * step, 3), c, 0.9)
-        for i, c in enumerate(chars)
-    ]
-    return Utterance(who, t0, t1, text, words, -0.2, 0.01)
-
-
-SALES = [
-    said("salesperson", "您好，本次投保过程将全程录音录像，请问您是否同意？", 1.0, 6.0),
-    said(
-        "salesperson",
-        "此次录音录像过程对于今后您维护权益非常关键，请您如实回答相关问题。",
-        8.0,
-        14.0,
-    ),
-    said("salesperson", "您每年的保费为一万二千元，本产品有十五天的犹豫期。", 15.0, 20.0),
-    said("salesperson", "请您出示身份证，以上内容您是否清楚？", 21.0, 24.0),
-]
+SALES = mini_sales()
 HEARD = [said("customer", "是我本人", ID_AT, ID_AT + 1.0)]
 
 

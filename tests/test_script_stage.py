@@ -9,8 +9,9 @@ import pytest
 from inspection.policy import Policy
 from inspection.rules import Thresholds, number_findings, script_findings
 from inspection.script_stage import align_script, repair_words
-from inspection.speech import Utterance, Word
+from inspection.speech import Utterance
 from inspection.templates import load_template, render
+from tests.mini_script import mini_sales, said
 
 MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
 POLICY = Policy(
@@ -19,17 +20,6 @@ POLICY = Policy(
     product_name="安康定期寿险",
     premium=12000,
 )
-
-
-def said(who: str, text: str, t0: float, t1: float) -> Utterance:
-    """An utterance whose words are its characters, evenly spread."""
-    chars = [c for c in text if c.strip()]
-    step = (t1 - t0) / len(chars)
-    words = [
-        Word(round(t0 + i * step, 3), round(t0 + (i + 1) * step, 3), c, 0.9)
-        for i, c in enumerate(chars)
-    ]
-    return Utterance(who, t0, t1, text, words, -0.2, 0.01)
 
 
 def test_repair_words_adds_the_dropped_rest() -> None:
@@ -49,17 +39,7 @@ def test_repair_words_adds_the_dropped_rest() -> None:
 
 def test_align_script_to_rules_records() -> None:
     nodes = render(load_template(MINI), POLICY)
-    sales = [
-        said("salesperson", "您好，本次投保过程将全程录音录像，请问您是否同意？", 1.0, 6.0),
-        said(
-            "salesperson",
-            "此次录音录像过程对于今后您维护权益非常关键，请您如实回答相关问题。",
-            8.0,
-            14.0,
-        ),
-        said("salesperson", "您每年的保费为一万五千元，本产品有十五天的犹豫期。", 15.0, 20.0),
-        said("salesperson", "请您出示身份证，以上内容您是否清楚？", 21.0, 24.0),
-    ]
+    sales = mini_sales(premium="一万五千元")
     customer = [
         said("customer", "好的，我同意", 6.5, 7.5),
         said("customer", "我不清楚", 24.5, 25.5),
