@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import jieba
+from pypinyin import Style
+from pypinyin import pinyin as toned_readings
 
 from inspection.textnorm import normalize, pinyin, similarity
 from inspection.transcript import TextStream
@@ -156,6 +158,38 @@ def _on_word_boundaries(text: str, start: int, end: int, reach: int = 6) -> bool
     return start in cuts and end in cuts
 
 
+def _homophone_ran_on(text: str, start: int, end: int, phrase: str, reach: int = 6) -> bool:
+    """Whether only the phrase's misheard characters are glued to words outside the match.
+
+    Whisper writes a misheard syllable as a character that may make a word with the next one
+    (停售冷 -> 停受冷: 受冷 is a word, 售冷 is not), while the phrase's own character stands alone.
+    A chance hit across words glues the phrase's own character to a neighbour instead (成为一级:
+    一 belongs to 一级; 因为一年: to 一年), and that is still no hit; so is a glued word whose
+    character has another tone than the phrase's (限使用 is 使用, shi3, not 限时, shi2).
+    """
+    lo = max(0, start - reach)
+    for _w, a, b in jieba.tokenize(text[lo : end + reach]):
+        a, b = a + lo, b + lo
+        if not ((a < start < b) or (a < end < b)):
+            continue
+        inside = range(max(a, start), min(b, end))
+        if any(
+            text[k] == phrase[k - start] or not _same_tone(text[k], phrase[k - start])
+            for k in inside
+        ):
+            return False
+    return True
+
+
+def _same_tone(a: str, b: str) -> bool:
+    # A misheard syllable comes back with its tone (受 for 售, both shou4); a word said with
+    # another tone (收费 shou1, 豪华 hao2 for 好 hao3, 使用 shi3 for 时 shi2) was likely said.
+    def readings(ch: str) -> set[str]:
+        return set(toned_readings(ch, style=Style.TONE3, heteronym=True)[0])
+
+    return bool(readings(a) & readings(b))
+
+
 def _fits_words(stream: TextStream, start: int, end: int, phrase: str, reach: int = 6) -> bool:
     """Whether each word the match runs into would still be a word with the phrase's characters.
 
@@ -238,7 +272,8 @@ def find_forbidden(
                 continue
             # Two syllables are easy to hear by chance across words: they must be a word.
             if how != "chars" and n <= 2 and not _on_word_boundaries(text, i, i + n):
-                continue
+                if how != "pinyin" or not _homophone_ran_on(text, i, i + n, phrase):
+                    continue
             if how != "chars" and n > 2 and not _fits_words(stream, i, i + n, phrase):
                 continue
             if _context_ok(stream, p, i, i + n):

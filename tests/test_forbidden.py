@@ -181,3 +181,51 @@ def test_homophone_inside_a_longer_word_is_that_word(text: str) -> None:
 )
 def test_homophone_that_fits_the_words_is_kept(text: str, hit: tuple[str, str, str]) -> None:
     assert _hits(text) == [hit]
+
+
+# Whisper writes a misheard syllable of a two-character phrase as a same-tone homophone that
+# makes a word with the next (or previous) character, while the phrase's own character stands
+# alone: 停售冷 heard in a faint room as 停受冷 (受冷 is a word). Still the phrase, for review.
+RAN_ON = [
+    ("停售", "这款产品下个月就停受冷。", "停受"),  # dev10 in customer hum 33 dB (probe h33)
+    ("停售", "这款产品下个月就停寿险了。", "停寿"),
+    ("返佣", "首期给您返用户两千元。", "返用"),
+    ("返现", "首期返线下发放。", "返线"),
+    ("秒杀", "今天可以秒沙发。", "秒沙"),
+    ("限时", "这款限实惠优惠。", "限实"),
+    ("利息", "比银行的利西瓜还高。", "利西"),
+    ("最好", "我们这个是犯罪好的产品。", "罪好"),  # the first syllable glued backwards
+    ("唯一", "这款是思维一。", "维一"),
+    ("保本", "这款是元宝本的产品。", "宝本"),
+]
+
+
+@pytest.mark.parametrize(("phrase", "text", "heard"), RAN_ON)
+def test_homophone_run_into_the_next_word_is_a_review_hit(
+    phrase: str, text: str, heard: str
+) -> None:
+    from inspection.rules import Thresholds
+    from inspection.rules.speech import forbidden_findings
+    from inspection.script_stage import _hit
+
+    extra = ("保本保息", "稳赚不赔", "保证收益", "停售", "返佣", "最好", "零风险")  # dev template
+    assert _hits(text, extra=extra) == [(phrase, heard, "pinyin")]
+    (hit,) = find_forbidden(build_stream([Utterance("salesperson", 0.0, 5.0, text)]))
+    (finding,) = forbidden_findings([_hit(hit)], Thresholds())
+    assert finding.severity == "review"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "本卡限使用一次。",  # 使用 is shi3, 限时 shi2: a word said, not a misheard syllable
+        "这是最豪华的产品。",  # 豪 hao2, 好 hao3
+        "这款产品下个月停收费。",  # 收 shou1, 售 shou4
+        "今天可以秒傻瓜。",  # 傻 sha3, 杀 sha1
+        "这是农村款的产品。",  # 村 cun1, 存 cun2
+        "这款是珠宝本金的。",  # the phrase's own 本 is part of 本金
+        "他成为一级客户以后可以享受服务。",  # own 一 is part of 一级
+    ],
+)
+def test_word_said_next_to_a_phrase_character_is_no_hit(text: str) -> None:
+    assert _hits(text) == []
