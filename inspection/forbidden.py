@@ -12,7 +12,8 @@ review only. A two-character phrase heard by sound must sit on word boundaries (
 成为一级 does not contain 唯一, however alike 为一 and 唯一 sound. A longer phrase heard in
 other characters may run into a word the recogniser wrote only when the phrase's own
 characters make a word there too: 保证受益人 is 受益人 (the beneficiary), not 保证收益,
-while 包正收益率 may still be 保证收益率.
+while 包正收益率 may still be 保证收益率. A two-character phrase may cut a word only when the
+misheard character alone, with the phrase character's tone, is glued to it (停受冷 for 停售).
 """
 
 from __future__ import annotations
