@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +74,74 @@ def test_consent_refused_is_missing_consent_and_negative_answer(nodes) -> None: 
     assert codes(found) == ["answer.not_affirmative", "consent.missing"]
     assert all(f.participant == "customer" for f in found)
     assert "不同意" in found[0].message + found[1].message
+
+
+# One consent answer on weak recognition, for each way an answer can be weak (answer_is_weak)
+# and each kind of answer: the asked question's answer is in doubt, not the asking.
+_WEAK: dict[str, dict[str, Any]] = {
+    "unrecognised speech": {"answer_text": "", "answer_start_s": 4.2},
+    "uncertain speech": {"answer_uncertain": "not_above_room"},
+    "a closed-set guess": {"answer_score": 0.62},
+    "words below answer_min_confidence": {"answer_confidence": 0.2},
+    "no answer in a room too loud": {"answer_uncertain": "room_too_loud"},
+}
+
+
+@pytest.mark.parametrize("weak", list(_WEAK))
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [("affirmative", "我同意"), ("negative", "不同意"), ("unsure", "作词作曲"), ("missing", "")],
+)
+def test_weak_consent_answer_is_one_answer_review(nodes, weak: str, answer: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    cov = coverage(nodes.values())
+    fields: dict[str, Any] = {
+        "answer": answer,
+        "answer_text": text,
+        "answer_confidence": 0.9,
+    } | _WEAK[weak]
+    if weak == "unrecognised speech":
+        fields["answer"] = "unrecognised"
+    cov[0] = dataclasses.replace(cov[0], **fields)
+    found = rules.script_findings(cov, TH)
+    # Was also consent.missing (review): two findings for the one unsure answer.
+    assert [(f.code, f.severity, f.node) for f in found] == [
+        ("answer.not_affirmative", "review", "consent")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"), [("negative", "我不同意"), ("unsure", "不太清楚"), ("missing", "")]
+)
+def test_clear_refusal_or_no_answer_to_consent_is_both_fails(nodes, answer: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    cov = coverage(nodes.values())
+    cov[0] = dataclasses.replace(cov[0], answer=answer, answer_text=text, answer_confidence=0.9)
+    found = rules.script_findings(cov, TH)
+    assert sorted((f.code, f.severity) for f in found) == [
+        ("answer.not_affirmative", "fail"),
+        ("consent.missing", "fail"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("support", "answer", "severity"),
+    [
+        ("absent", None, "fail"),  # never asked, nothing heard
+        ("absent", "missing", "fail"),
+        ("partial", "missing", "review"),
+        ("unheard", "unsure", "review"),
+        ("absent", "affirmative", "review"),  # a yes with no question found
+    ],
+)
+def test_consent_question_not_located_is_consent_missing_alone(  # type: ignore[no-untyped-def]
+    nodes, support: str, answer: str | None, severity: str
+) -> None:
+    cov = coverage(nodes.values())
+    text = {"affirmative": "同意", "unsure": "嗯"}.get(answer or "", "")
+    cov[0] = NodeCoverage(
+        nodes["consent"], 0.3, answer=answer, answer_text=text, answer_score=0.6, support=support
+    )
+    found = rules.script_findings(cov, TH)
+    assert [(f.code, f.severity) for f in found] == [("consent.missing", severity)]
 
 
 def test_reminder_missing_uses_the_stricter_threshold(nodes) -> None:  # type: ignore[no-untyped-def]
