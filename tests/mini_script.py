@@ -1,9 +1,21 @@
-"""Hand-made utterances for the mini template (tests/data/templates/mini.yaml): what the speech stage would
-hand the script stage, one word per character at an even pace."""
+"""The mini template (tests/data/templates/mini.yaml), a policy for it, and hand-made
+utterances of it: what the speech stage would hand the script stage, one word per character
+at an even pace."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from inspection.policy import Policy
 from inspection.speech import Utterance, Word
+
+MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
+POLICY = Policy(
+    customer_name="李明华",
+    customer_id_number="11010519491231002X",
+    product_name="安康定期寿险",
+    premium=12000,
+)
 
 
 def said(who: str, text: str, t0: float, t1: float, p: float = 0.9) -> Utterance:

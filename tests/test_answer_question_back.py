@@ -16,13 +16,11 @@ pipeline's script stage) and the real Whisper model for the closed set."""
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from inspection.inputs import InspectionInput
-from inspection.policy import Policy
 from inspection.rules import Finding, NodeCoverage, Thresholds, script_findings
 from inspection.run_state import Progress, RunState
 from inspection.script_stage import align_script, check_script
@@ -31,15 +29,8 @@ from inspection.templates import load_template, render
 from tests.corpus_media import AUDIO_RATE, load_clip, room_tone
 from tests.corpus_v2.acoustics import noise
 from tests.corpus_v2.wording import DEV
-from tests.mini_script import mini_sales, said
+from tests.mini_script import MINI, POLICY, mini_sales, said
 
-MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
-POLICY = Policy(
-    customer_name="李明华",
-    customer_id_number="11010519491231002X",
-    product_name="安康定期寿险",
-    premium=12000,
-)
 SAMPLE_RATE = 16000
 TRACK_S = 40.0
 QUESTION_AT = 25.0  # the id-card question ("…您是否清楚？") ends at 24 s

@@ -7,13 +7,10 @@ noise, it is a `review` with the levels. A silent window in a quiet or steady ro
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from inspection.answer_energy import room_checks, voice_in_windows
-from inspection.policy import Policy
 from inspection.rules import NodeCoverage, Thresholds, script_findings
 from inspection.script_stage import align_script, missing_in_loud_rooms
 from inspection.speech import Utterance
@@ -22,15 +19,8 @@ from inspection.templates import load_template, render
 from tests.corpus_media import AUDIO_RATE, load_clip
 from tests.corpus_v2.acoustics import noise
 from tests.corpus_v2.wording import DEV
-from tests.mini_script import mini_sales, said
+from tests.mini_script import MINI, POLICY, mini_sales, said
 
-MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
-POLICY = Policy(
-    customer_name="李明华",
-    customer_id_number="11010519491231002X",
-    product_name="安康定期寿险",
-    premium=12000,
-)
 SAMPLE_RATE = 16000
 TRACK_S = 32.0
 CONSENT_AT = 6.4  # the consent question ends at 6 s, the reminder starts at 8 s

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from inspection.policy import Policy
 from inspection.rules import Thresholds, number_findings, script_findings
 from inspection.script_stage import align_script, repair_words
 from inspection.speech import Utterance
 from inspection.templates import load_template, render
-from tests.mini_script import mini_sales, said
-
-MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
-POLICY = Policy(
-    customer_name="李明华",
-    customer_id_number="11010519491231002X",
-    product_name="安康定期寿险",
-    premium=12000,
-)
+from tests.mini_script import MINI, POLICY, mini_sales, said
 
 
 def test_repair_words_adds_the_dropped_rest() -> None:
