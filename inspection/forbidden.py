@@ -13,7 +13,8 @@ review only. A two-character phrase heard by sound must sit on word boundaries (
 other characters may run into a word the recogniser wrote only when the phrase's own
 characters make a word there too: 保证受益人 is 受益人 (the beneficiary), not 保证收益,
 while 包正收益率 may still be 保证收益率. A two-character phrase may cut a word only when the
-misheard character alone, with the phrase character's tone, is glued to it (停受冷 for 停售).
+misheard last character alone, with the phrase character's tone, is glued to the next word
+(停受冷 for 停售); never a first character glued to the word before (出现时 is not 限时).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def _on_word_boundaries(text: str, start: int, end: int, reach: int = 6) -> bool
 
 
 def _homophone_ran_on(text: str, start: int, end: int, phrase: str, reach: int = 6) -> bool:
-    """Whether only the phrase's misheard characters are glued to words outside the match.
+    """Whether only the phrase's misheard last character is glued to a word after the match.
 
     Whisper writes a misheard syllable as a character that may make a word with the next one
     (停售冷 -> 停受冷: 受冷 is a word, 售冷 is not), while the phrase's own character stands alone.
@@ -171,7 +172,12 @@ def _homophone_ran_on(text: str, start: int, end: int, phrase: str, reach: int =
     lo = max(0, start - reach)
     for _w, a, b in jieba.tokenize(text[lo : end + reach]):
         a, b = a + lo, b + lo
-        if not ((a < start < b) or (a < end < b)):
+        if a < start < b:
+            # Glued to the word before: a word ending in a homophone of the phrase's first
+            # character is said all the time (出现时, 发现时, 在线时 all read xian4 shi2 like
+            # 限时), far more often than the first syllable is misheard into one.
+            return False
+        if not a < end < b:
             continue
         inside = range(max(a, start), min(b, end))
         if any(

@@ -184,8 +184,8 @@ def test_homophone_that_fits_the_words_is_kept(text: str, hit: tuple[str, str, s
 
 
 # Whisper writes a misheard syllable of a two-character phrase as a same-tone homophone that
-# makes a word with the next (or previous) character, while the phrase's own character stands
-# alone: 停售冷 heard in a faint room as 停受冷 (受冷 is a word). Still the phrase, for review.
+# makes a word with the next character, while the phrase's own character stands alone:
+# 停售冷 heard in a faint room as 停受冷 (受冷 is a word). Still the phrase, for review.
 RAN_ON = [
     ("停售", "这款产品下个月就停受冷。", "停受"),  # dev10 in customer hum 33 dB (probe h33)
     ("停售", "这款产品下个月就停寿险了。", "停寿"),
@@ -194,9 +194,6 @@ RAN_ON = [
     ("秒杀", "今天可以秒沙发。", "秒沙"),
     ("限时", "这款限实惠优惠。", "限实"),
     ("利息", "比银行的利西瓜还高。", "利西"),
-    ("最好", "我们这个是犯罪好的产品。", "罪好"),  # the first syllable glued backwards
-    ("唯一", "这款是思维一。", "维一"),
-    ("保本", "这款是元宝本的产品。", "宝本"),
 ]
 
 
@@ -225,6 +222,14 @@ def test_homophone_run_into_the_next_word_is_a_review_hit(
         "这是农村款的产品。",  # 村 cun1, 存 cun2
         "这款是珠宝本金的。",  # the phrase's own 本 is part of 本金
         "他成为一级客户以后可以享受服务。",  # own 一 is part of 一级
+        # A first syllable glued to the word before is no hit: such words are said all the
+        # time (出现, 发现, 在线 + 时 read like 限时), a misheard syllable glued there rarely.
+        "情况出现时我们会通知您。",
+        "客户发现时可以马上联系我们。",
+        "您在线时可以随时查看保单。",
+        "我们这个是犯罪好的产品。",
+        "这款是思维一。",
+        "这款是元宝本的产品。",
     ],
 )
 def test_word_said_next_to_a_phrase_character_is_no_hit(text: str) -> None:
