@@ -90,7 +90,7 @@ _WEAK: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("weak", list(_WEAK))
 @pytest.mark.parametrize(
     ("answer", "text"),
-    [("affirmative", "我同意"), ("negative", "不同意"), ("unsure", "作词作曲"), ("missing", "")],
+    [("affirmative", "我同意"), ("unsure", "作词作曲"), ("missing", "")],
 )
 def test_weak_consent_answer_is_one_answer_review(nodes, weak: str, answer: str, text: str) -> None:  # type: ignore[no-untyped-def]
     cov = coverage(nodes.values())
@@ -106,6 +106,24 @@ def test_weak_consent_answer_is_one_answer_review(nodes, weak: str, answer: str,
     # Was also consent.missing (review): two findings for the one unsure answer.
     assert [(f.code, f.severity, f.node) for f in found] == [
         ("answer.not_affirmative", "review", "consent")
+    ]
+
+
+@pytest.mark.parametrize("weak", [w for w in _WEAK if w != "unrecognised speech"])
+def test_weak_refusal_of_consent_is_both_reviews(nodes, weak: str) -> None:  # type: ignore[no-untyped-def]
+    # A refusal heard only weakly is still evidence of no consent: the consent code stays, so
+    # a reviewer filtering on it finds the session (the lead's change to h-cons11's rule).
+    cov = coverage(nodes.values())
+    fields: dict[str, Any] = {
+        "answer": "negative",
+        "answer_text": "不同意",
+        "answer_confidence": 0.9,
+    } | _WEAK[weak]
+    cov[0] = dataclasses.replace(cov[0], **fields)
+    found = rules.script_findings(cov, TH)
+    assert sorted((f.code, f.severity) for f in found) == [
+        ("answer.not_affirmative", "review"),
+        ("consent.missing", "review"),
     ]
 
 

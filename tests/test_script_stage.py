@@ -100,7 +100,9 @@ def test_customer_consent_answers_end_to_end(
         nodes, {"salesperson": sales, "customer": customer}, load_template(MINI), POLICY, [], th
     )
     found = [f for f in script_findings(result.coverage, th) if f.node == "consent"]
-    # A clear refusal is no consent too; a weak answer is one review (the answer's), not two.
+    # A refusal, clear or weakly heard, is no consent too; any other weak answer is one review
+    # (the answer's), not two.
     both = ["answer.not_affirmative", "consent.missing"]
-    assert sorted(f.code for f in found) == (both if severity == "fail" else both[:1])
+    refused = severity == "fail" or "不同意" in heard
+    assert sorted(f.code for f in found) == (both if refused else both[:1])
     assert {f.severity for f in found} == {severity}

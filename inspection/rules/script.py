@@ -185,10 +185,11 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
         )
     if _answer_ok(cov, th):
         return None
-    if cov.node.requires_answer and answer_is_weak(cov, th):
+    if cov.node.requires_answer and answer_is_weak(cov, th) and cov.answer != "negative":
         # The question was asked; only the answer is in doubt, on weak recognition. Its
         # answer.not_affirmative (review) already shows it, with the same evidence: a second
-        # finding for one unsure answer was the consent code's false alarms (issue 7).
+        # finding for one unsure answer was the consent code's false alarms (issue 7). A
+        # refusal, even weakly heard, is evidence of no consent and keeps both (review).
         return None
     ev = _coverage_evidence(cov, need, "R2", th) | _answer_evidence(cov, th)
     ev["rule"] = "R2"
@@ -367,7 +368,8 @@ def script_findings(
     for cov in coverage:
         if cov.node.role == "consent":
             # A refused or unanswered consent (strong evidence) is both: no consent, and a
-            # non-affirmative answer; a weak one is only the answer's review.
+            # non-affirmative answer; a weak one is only the answer's review, unless it is
+            # a refusal.
             found = [_consent_finding(cov, th), _answer_finding(cov, th)]
         else:
             found = [_missing_finding(cov, th) or _answer_finding(cov, th)]
