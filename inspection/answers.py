@@ -120,7 +120,7 @@ class _Text:
         return None
 
     def positions(self, phrase: str, by_pinyin: bool = True) -> list[int]:
-        """Every start of ``phrase`` in the unmasked text, by characters (or by pinyin)."""
+        """Every start of ``phrase`` in what is not masked yet, by characters (or by pinyin)."""
         text, want = "".join(self.chars), _phrase_pinyin(phrase)
         n = len(phrase)
         return [
