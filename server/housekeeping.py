@@ -20,9 +20,11 @@ A participant who left (or was cut off by the crash) may rejoin only within the 
 
 Before its first sweep, the sweeper also finishes the deletions a crash left claimed but
 unfinished (``retention.finish_claimed``): off the start-up path, because removing a
-session's objects waits on the object store. Every ``FINISH_CLAIMED_EVERY_S`` after that it
-finishes those a failure cut short while the server kept running (a storage error after
-the claim), once they are ``CLAIM_GRACE_S`` old.
+session's objects waits on the object store. A node alone finishes every claim however
+young (they can only be its own, cut short by the crash); beside other live nodes only
+those ``CLAIM_GRACE_S`` old (``finish_on_start``). Every ``FINISH_CLAIMED_EVERY_S`` after
+that it finishes those a failure cut short while the server kept running (a storage error
+after the claim), once they are ``CLAIM_GRACE_S`` old.
 """
 
 from __future__ import annotations
@@ -252,9 +254,20 @@ async def sweep(ctx: AppContext) -> None:
     await end_unresumed(ctx)
 
 
-async def _finish_claimed(ctx: AppContext, older_than_s: float) -> None:
+async def finish_on_start(ctx: AppContext) -> list[str]:
+    """Finish the claimed deletions a crash of this node may have cut short. Beside another
+    live node a young claim may be that node's deletion still under way, so only claims past
+    ``CLAIM_GRACE_S`` are finished then (the later passes take the rest)."""
+    alone = await nodes.others_alive(ctx) == 0
+    return await retention.finish_claimed(ctx, 0.0 if alone else CLAIM_GRACE_S)
+
+
+async def _finish_claimed(ctx: AppContext, at_start: bool) -> None:
     try:
-        await retention.finish_claimed(ctx, older_than_s)
+        if at_start:
+            await finish_on_start(ctx)
+        else:
+            await retention.finish_claimed(ctx, CLAIM_GRACE_S)
     except Exception:
         log.exception("finishing interrupted deletions failed")
     raise_if_cancelling()
@@ -263,7 +276,7 @@ async def _finish_claimed(ctx: AppContext, older_than_s: float) -> None:
 async def run(ctx: AppContext) -> None:
     """Finish interrupted deletions, then sweep until cancelled (finishing those cut short
     since now and then); the period follows the (possibly changed) rejoin window."""
-    await _finish_claimed(ctx, 0.0)  # every claim, however young: this node's were cut short
+    await _finish_claimed(ctx, at_start=True)
     finished_at = time.monotonic()
     while True:
         try:
@@ -272,7 +285,7 @@ async def run(ctx: AppContext) -> None:
             log.exception("housekeeping sweep failed")
         raise_if_cancelling()
         if time.monotonic() - finished_at >= FINISH_CLAIMED_EVERY_S:
-            await _finish_claimed(ctx, CLAIM_GRACE_S)
+            await _finish_claimed(ctx, at_start=False)
             finished_at = time.monotonic()
         window = ctx.settings.rejoin_window_s
         await asyncio.sleep(max(MIN_INTERVAL_S, min(MAX_INTERVAL_S, window / 5)))

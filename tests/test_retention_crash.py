@@ -4,7 +4,8 @@ retry, or by housekeeping when a server starts. Before, the session looked delet
 (``deleted_at`` set: a retry was 404) while its files, archived objects and the customer's
 name and ID number stayed, and no ``session.delete`` entry said anything was deleted.
 A deletion cut short while the server keeps running (a disk error after the claim) is
-finished by a later housekeeping pass too."""
+finished by a later housekeeping pass too. A start beside another live node leaves young
+claims to the later passes: they may be that node's deletions, still under way."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ import pytest
 from sqlalchemy import select
 
 from server import audit_verify, housekeeping, retention
+from server.context import AppContext
 from server.localservers import fresh_database
 from server.settings import Settings
-from server.store.models import AuditEntry, RecordingSession
+from server.store.models import AuditEntry, MediaNode, RecordingSession
 from tests.conftest import RunningServer, make_settings, serving
 from tests.review_fixtures import ID_NUMBER, BuiltSession, build_session, user_named
 
@@ -185,6 +187,61 @@ async def _start_finishes(tmp_path: Path, database_url: str) -> None:
         await _housekeeping_finishes(srv, tmp_path, built)
 
 
+async def _delete_cut_short(
+    srv: RunningServer, built: BuiltSession, today: date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An admin's deletion of ``built`` that claims it, then fails on a disk error while the
+    server keeps running."""
+    admin = await user_named(srv.ctx, "admin")
+    removed = retention._remove_dir
+
+    def fail_midway(path: Path) -> list[str]:
+        (path / "customer-000.mkv").unlink(missing_ok=True)
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    monkeypatch.setattr(retention, "_remove_dir", fail_midway)
+    with pytest.raises(OSError):
+        await retention.delete_session(srv.ctx, built.id, admin, today=today)
+    monkeypatch.setattr(retention, "_remove_dir", removed)  # the disk works again
+
+
+async def _start_beside_another_node(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path, database_url)
+    async with serving(settings) as srv:
+        built, after = await _archived_session(srv)
+        await _delete_cut_short(srv, built, after, monkeypatch)
+        # Another node is alive: the claim may as well be its deletion, still under way.
+        async with srv.ctx.db.session() as s:
+            s.add(MediaNode(id="node-b", url="http://127.0.0.1:9", capacity=1))
+
+    passes: list[list[str]] = []
+    finish_claimed = retention.finish_claimed
+
+    async def watched(ctx: AppContext, older_than_s: float = 0.0) -> list[str]:
+        finished = await finish_claimed(ctx, older_than_s)
+        passes.append(finished)
+        return finished
+
+    monkeypatch.setattr(retention, "finish_claimed", watched)
+    async with serving(settings, users=False) as srv:
+        for _ in range(300):  # bounds a failing test only (the sweeper runs as a task)
+            if passes:
+                break
+            await asyncio.sleep(0.05)
+        # Was [[built.id]]: the start finished every claim, however young, as if the
+        # node were alone.
+        assert passes == [[]]
+        assert await _deletions(srv, built.id) == []
+        assert "database:customer" in await _left_behind(srv, tmp_path, built)
+
+        async with srv.ctx.db.session() as s:  # node-b has gone
+            await s.delete(await s.get(MediaNode, "node-b"))
+        assert await housekeeping.finish_on_start(srv.ctx) == [built.id]
+        await _finished_once(srv, tmp_path, built)
+
+
 async def _later_pass_finishes(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -193,18 +250,7 @@ async def _later_pass_finishes(
     settings = replace(_settings(tmp_path, database_url), rejoin_window_s=1.0)
     async with serving(settings) as srv:
         built, after = await _archived_session(srv)
-        admin = await user_named(srv.ctx, "admin")
-        removed = retention._remove_dir
-
-        def fail_midway(path: Path) -> list[str]:
-            (path / "customer-000.mkv").unlink(missing_ok=True)
-            raise OSError(errno.EIO, "Input/output error", str(path))
-
-        # The disk fails after the claim; the server keeps running.
-        monkeypatch.setattr(retention, "_remove_dir", fail_midway)
-        with pytest.raises(OSError):
-            await retention.delete_session(srv.ctx, built.id, admin, today=after)
-        monkeypatch.setattr(retention, "_remove_dir", removed)  # the disk works again
+        await _delete_cut_short(srv, built, after, monkeypatch)
         assert "database:customer" in await _left_behind(srv, tmp_path, built)
         # A claim this young may be a deletion still under way: the sweeps leave it alone.
         assert await retention.finish_claimed(srv.ctx, housekeeping.CLAIM_GRACE_S) == []
@@ -246,3 +292,15 @@ async def test_a_later_sweep_finishes_a_deletion_cut_short_postgres(
     pg_admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _later_pass_finishes(tmp_path, await fresh_database(pg_admin), monkeypatch)
+
+
+async def test_a_start_beside_another_node_leaves_young_claims_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _start_beside_another_node(tmp_path, "", monkeypatch)
+
+
+async def test_a_start_beside_another_node_leaves_young_claims_postgres(
+    pg_admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _start_beside_another_node(tmp_path, await fresh_database(pg_admin), monkeypatch)
