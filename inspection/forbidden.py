@@ -12,9 +12,10 @@ review only. A two-character phrase heard by sound must sit on word boundaries (
 成为一级 does not contain 唯一, however alike 为一 and 唯一 sound. A longer phrase heard in
 other characters may run into a word the recogniser wrote only when the phrase's own
 characters make a word there too: 保证受益人 is 受益人 (the beneficiary), not 保证收益,
-while 包正收益率 may still be 保证收益率. A two-character phrase may cut a word only when the
-misheard last character alone, with the phrase character's tone, is glued to the next word
-(停受冷 for 停售); never a first character glued to the word before (出现时 is not 限时).
+while 包正收益率 may still be 保证收益率. A phrase heard in its own syllables (a pinyin hit)
+may cut a word the recogniser wrote only when the misheard last character alone, with the
+phrase character's tone, is glued to the next word (停受冷 for 停售, 稳赚不陪伴 for 稳赚不赔);
+never a first character glued to the word before (出现时 is not 限时).
 """
 
 from __future__ import annotations
@@ -282,7 +283,10 @@ def find_forbidden(
                 if how != "pinyin" or not _homophone_ran_on(text, i, i + n, phrase):
                     continue
             if how != "chars" and n > 2 and not _fits_words(stream, i, i + n, phrase):
-                continue
+                # The same misheard last syllable glued forward (稳赚不陪伴 for 稳赚不赔):
+                # every syllable of the phrase was heard, only the word cut is off.
+                if how != "pinyin" or not _homophone_ran_on(text, i, i + n, phrase):
+                    continue
             if _context_ok(stream, p, i, i + n):
                 hits.append((i, i + n, p, how))
     hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))

@@ -158,13 +158,13 @@ def test_sound_alike_hit_is_reported_for_review() -> None:
 
 # A phrase heard in other characters that are part of a longer word the recogniser wrote was
 # most likely that word (受益人, the beneficiary): no hit, unless the phrase's own characters
-# make a word there too (收益率).
+# make a word there too (收益率), or only the misheard last character is glued forward
+# (稳赚不陪伴: RAN_ON below).
 @pytest.mark.parametrize(
     "text",
     [
-        "我们保证受益人方面的权益。",  # 受益人: 收益人 is no word
-        "这款产品稳赚不培训的。",  # 培训: 赔训 is no word
-        "他说稳赚不陪伴家人。",  # 陪伴: 赔伴 is no word
+        "我们保证受益人方面的权益。",  # 受益人: 收益人 is no word; 益 is the phrase's own
+        "我们保证受理赔案。",  # 受理: 受 is the phrase's misheard 收, but 理 is not 益
     ],
 )
 def test_homophone_inside_a_longer_word_is_that_word(text: str) -> None:
@@ -183,8 +183,8 @@ def test_homophone_that_fits_the_words_is_kept(text: str, hit: tuple[str, str, s
     assert _hits(text) == [hit]
 
 
-# Whisper writes a misheard syllable of a two-character phrase as a same-tone homophone that
-# makes a word with the next character, while the phrase's own character stands alone:
+# Whisper writes a misheard syllable of a phrase as a same-tone homophone that makes a word
+# with the next character, while the phrase's own character stands alone:
 # 停售冷 heard in a faint room as 停受冷 (受冷 is a word). Still the phrase, for review.
 RAN_ON = [
     ("停售", "这款产品下个月就停受冷。", "停受"),  # dev10 in customer hum 33 dB (probe h33)
@@ -194,6 +194,14 @@ RAN_ON = [
     ("秒杀", "今天可以秒沙发。", "秒沙"),
     ("限时", "这款限实惠优惠。", "限实"),
     ("利息", "比银行的利西瓜还高。", "利西"),
+    # Longer phrases too: every syllable heard, only the last one glued forward.
+    ("稳赚不赔", "这款产品稳赚不陪伴您一生。", "稳赚不陪"),
+    # Were no hits (培训, 陪伴: 赔训, 赔伴 are no words), though every syllable was heard.
+    ("稳赚不赔", "这款产品稳赚不培训的。", "稳赚不培"),
+    ("稳赚不赔", "他说稳赚不陪伴家人。", "稳赚不陪"),
+    ("保本保息", "这个是保本保惜命的产品。", "保本保惜"),
+    ("保证收益", "这款保证收义务都有。", "保证收义"),
+    ("零风险", "这款零风显示得很清楚。", "零风显"),
 ]
 
 
@@ -220,6 +228,8 @@ def test_homophone_run_into_the_next_word_is_a_review_hit(
         "这款产品下个月停收费。",  # 收 shou1, 售 shou4
         "今天可以秒傻瓜。",  # 傻 sha3, 杀 sha1
         "这是农村款的产品。",  # 村 cun1, 存 cun2
+        "这份保单稳赚不配合。",  # 配 pei4, 赔 pei2
+        "保证受益人是您的家人。",  # the phrase's own 益 is part of 受益人
         "这款是珠宝本金的。",  # the phrase's own 本 is part of 本金
         "他成为一级客户以后可以享受服务。",  # own 一 is part of 一级
         # A first syllable glued to the word before is no hit: such words are said all the
