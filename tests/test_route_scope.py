@@ -22,9 +22,8 @@ from server.store.models import (
     RecordingSession,
     RerecordRequest,
     ReviewDecision,
-    User,
 )
-from tests.conftest import Client, RunningServer, new_session_body, password_hash
+from tests.conftest import Client, RunningServer, add_users, new_session_body
 from tests.review_fixtures import build_session, user_named
 from tests.test_route_access import ACCESS, ADMIN, PAGE, PUBLIC, REVIEW, SALES, _body
 
@@ -72,17 +71,7 @@ class Objects:
 
 
 async def _setup(srv: RunningServer) -> Objects:
-    async with srv.ctx.db.session() as s:
-        for name, role in (("sales_b", "salesperson"), ("rev_b", "reviewer")):
-            s.add(
-                User(
-                    username=name,
-                    role=role,
-                    password_hash=password_hash(),
-                    display_name=name,
-                    institution=OTHER,
-                )
-            )
+    await add_users(srv.ctx, [("sales_b", "salesperson", OTHER), ("rev_b", "reviewer", OTHER)])
     theirs = await build_session(srv.ctx, salesperson="sales_b")
     sales_b = await user_named(srv.ctx, "sales_b")
     async with srv.ctx.db.session() as s:
