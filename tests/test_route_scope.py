@@ -320,3 +320,27 @@ async def test_static_names_no_file_can_have_are_404(
     asset = sorted(p.name for p in (WEB_DIR / "static" / "js").glob("*.js"))[0]
     status, _ = await _raw(anon, "GET", f"/static/js/{asset}", None)
     assert status == 200
+
+
+async def test_missing_static_files_and_folders_answer_like_unknown_paths(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """A static path that is no file (missing, or a folder) gets what any unknown path gets,
+    status and JSON body; on the old code a missing file was aiohttp's empty 404 and a
+    folder its 403."""
+    anon = await client_factory()
+    unknown = await _raw(anon, "GET", "/no-such-path", None)
+    assert unknown[0] == 404 and unknown[1]["error"]["code"] == "not_found", unknown
+    for path in (
+        "/static/no-such-file.js",
+        "/static/js/no-such-file.js",
+        "/static/js/api.js/x",
+        "/static/js",
+        "/static/js/",
+        "/static/",
+    ):
+        for method in ("GET", "HEAD"):
+            status, body = await _raw(anon, method, path, None)
+            assert status == 404, (method, path, status, body)
+            if method == "GET":
+                assert body == unknown[1], (path, body)
