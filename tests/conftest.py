@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,26 +133,32 @@ def password_hash() -> str:
 
 
 TEST_USERS = (
-    ("sales1", "salesperson"),
-    ("sales2", "salesperson"),
-    ("rev1", "reviewer"),
-    ("rev2", "reviewer"),
-    ("admin", "admin"),
+    ("sales1", "salesperson", "示例人寿"),
+    ("sales2", "salesperson", "示例人寿"),
+    ("rev1", "reviewer", "示例人寿"),
+    ("rev2", "reviewer", "示例人寿"),
+    ("admin", "admin", "示例人寿"),
 )
 
 
-async def add_test_users(ctx: AppContext) -> None:
+async def add_users(ctx: AppContext, users: Iterable[tuple[str, str, str]]) -> None:
+    """Add ``(username, role, institution)`` users, each with the password ``PASSWORD`` and
+    the display name ``<username>-名``."""
     async with ctx.db.session() as s:
-        for name, role in TEST_USERS:
+        for name, role, institution in users:
             s.add(
                 User(
                     username=name,
                     role=role,
                     password_hash=password_hash(),
                     display_name=f"{name}-名",
-                    institution="示例人寿",
+                    institution=institution,
                 )
             )
+
+
+async def add_test_users(ctx: AppContext) -> None:
+    await add_users(ctx, TEST_USERS)
 
 
 @contextlib.asynccontextmanager

@@ -13,30 +13,23 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server.store.models import AuditEntry, FindingRow, RecordingSession, ReviewDecision, User
+from server.store.models import AuditEntry, FindingRow, RecordingSession, ReviewDecision
 from tests.cli_run import kesu
-from tests.conftest import Client, RunningServer, password_hash
+from tests.conftest import Client, RunningServer, add_users
 from tests.review_fixtures import BuiltSession, build_session
 
 OTHER = "乙保险"
 
 
 async def _add_users(srv: RunningServer) -> None:
-    async with srv.ctx.db.session() as s:
-        for name, role, institution in (
+    await add_users(
+        srv.ctx,
+        [
             ("sales_b", "salesperson", OTHER),
             ("rev_b", "reviewer", OTHER),
             ("rev_hq", "reviewer", ""),
-        ):
-            s.add(
-                User(
-                    username=name,
-                    role=role,
-                    password_hash=password_hash(),
-                    display_name=name,
-                    institution=institution,
-                )
-            )
+        ],
+    )
 
 
 async def _queue_ids(client: Client) -> set[str]:

@@ -22,9 +22,8 @@ from server.store.models import (
     RecordingSession,
     RerecordRequest,
     ReviewDecision,
-    User,
 )
-from tests.conftest import Client, RunningServer, new_session_body, password_hash
+from tests.conftest import Client, RunningServer, add_users, new_session_body
 from tests.review_fixtures import build_session, user_named
 from tests.test_route_access import ACCESS, ADMIN, PAGE, PUBLIC, REVIEW, SALES, _body
 
@@ -72,17 +71,7 @@ class Objects:
 
 
 async def _setup(srv: RunningServer) -> Objects:
-    async with srv.ctx.db.session() as s:
-        for name, role in (("sales_b", "salesperson"), ("rev_b", "reviewer")):
-            s.add(
-                User(
-                    username=name,
-                    role=role,
-                    password_hash=password_hash(),
-                    display_name=name,
-                    institution=OTHER,
-                )
-            )
+    await add_users(srv.ctx, [("sales_b", "salesperson", OTHER), ("rev_b", "reviewer", OTHER)])
     theirs = await build_session(srv.ctx, salesperson="sales_b")
     sales_b = await user_named(srv.ctx, "sales_b")
     async with srv.ctx.db.session() as s:
@@ -331,3 +320,27 @@ async def test_static_names_no_file_can_have_are_404(
     asset = sorted(p.name for p in (WEB_DIR / "static" / "js").glob("*.js"))[0]
     status, _ = await _raw(anon, "GET", f"/static/js/{asset}", None)
     assert status == 200
+
+
+async def test_missing_static_files_and_folders_answer_like_unknown_paths(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """A static path that is no file (missing, or a folder) gets what any unknown path gets,
+    status and JSON body; on the old code a missing file was aiohttp's empty 404 and a
+    folder its 403."""
+    anon = await client_factory()
+    unknown = await _raw(anon, "GET", "/no-such-path", None)
+    assert unknown[0] == 404 and unknown[1]["error"]["code"] == "not_found", unknown
+    for path in (
+        "/static/no-such-file.js",
+        "/static/js/no-such-file.js",
+        "/static/js/api.js/x",
+        "/static/js",
+        "/static/js/",
+        "/static/",
+    ):
+        for method in ("GET", "HEAD"):
+            status, body = await _raw(anon, method, path, None)
+            assert status == 404, (method, path, status, body)
+            if method == "GET":
+                assert body == unknown[1], (path, body)

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
 from server.rtc.manager import RoomManager
@@ -17,6 +19,7 @@ from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir
 from tests.conftest import wait_for
 
+T = TypeVar("T")
 SETTINGS = RtcSettings(loopback_only=True, keyframe_interval_s=2.0, sync_wait_s=1.5)
 
 
@@ -69,6 +72,26 @@ def _counts(room: Room) -> tuple[int, int]:
     return int(received), int(relayed)
 
 
+async def _here(coro: Coroutine[Any, Any, T]) -> T:
+    return await coro
+
+
+async def _join_both(
+    room: Room,
+    clients: list[ClientPeer],
+    run: Callable[[Coroutine[Any, Any, Any]], Awaitable[Any]] = _here,
+) -> None:
+    """Connect a salesperson and a customer peer to ``room``, their calls made through
+    ``run`` (a loop of their own, or this one), kept in ``clients`` for the caller to close,
+    and wait until the room relays video."""
+    for role in ("salesperson", "customer"):
+        client = await run(_client(role))
+        clients.append(client)
+        answer = await room.join(role, await run(client.offer()))
+        await run(client.accept(answer))
+    await wait_for(lambda: min(_counts(room)) > 5, 30)
+
+
 async def test_media_flows_while_the_callers_loop_is_blocked(tmp_path: Path) -> None:
     # In kesu serve the caller is the API's loop: under load it runs HTTP callbacks for long
     # stretches. The peers run on a loop of their own too, as browsers would.
@@ -80,12 +103,7 @@ async def test_media_flows_while_the_callers_loop_is_blocked(tmp_path: Path) -> 
     clients: list[ClientPeer] = []
     try:
         room = rooms.room_for("s-block", SessionDir.create(tmp_path, "s-block"))
-        for role in ("salesperson", "customer"):
-            client = await peers.run(_client(role))
-            clients.append(client)
-            answer = await room.join(role, await peers.run(client.offer()))
-            await peers.run(client.accept(answer))
-        await wait_for(lambda: min(_counts(room)) > 5, 30)
+        await _join_both(room, clients, peers.run)
         before = _counts(room)
         time.sleep(2.0)  # noqa: ASYNC251 (on purpose: this loop is blocked, as by API load)
         after = _counts(room)
@@ -113,11 +131,7 @@ async def test_stop_leaves_no_task_pending_when_a_room_was_left_open(tmp_path: P
     clients: list[ClientPeer] = []
     try:
         room = rooms.room_for("s-open", SessionDir.create(tmp_path, "s-open"))
-        for role in ("salesperson", "customer"):
-            client = await _client(role)
-            clients.append(client)
-            await client.accept(await room.join(role, await client.offer()))
-        await wait_for(lambda: min(_counts(room)) > 5, 30)
+        await _join_both(room, clients)
         await media.stop()  # the room is never closed
         assert loop.is_closed()
         assert not asyncio.all_tasks(loop)

@@ -3,11 +3,8 @@ answers in their windows, and everything together on the mini template."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from inspection.policy import Policy
 from inspection.report import NodeResult
 from inspection.script import (
     Answer,
@@ -22,18 +19,8 @@ from inspection.script import (
 )
 from inspection.speech import Utterance, Word
 from inspection.templates import load_template, render
+from tests.mini_script import MINI, POLICY
 
-MINI = Path(__file__).parent / "data" / "templates" / "mini.yaml"
-POLICY = Policy(
-    customer_name="张三",
-    customer_id_number="11010519491231002X",
-    product_name="安康终身寿险",
-    premium=12000,
-    payment_method="年交",
-    payment_years=10,
-    insurance_years=20,
-    cooling_off_days=15,
-)
 CONSENT = NodeSpec(
     "consent",
     "录音录像同意",

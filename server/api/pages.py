@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -15,6 +16,7 @@ WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
 HOME_BY_ROLE = {"salesperson": "/sales", "reviewer": "/review", "admin": "/sales"}
 
 STATIC = "/static/"
+STATIC_DIR = WEB_DIR / "static"
 #: Longer than any asset's path (the longest is under 60 bytes) and than a file name can be
 #: (NAME_MAX, 255 bytes on Linux).
 MAX_STATIC_PATH = 512
@@ -23,15 +25,36 @@ MAX_STATIC_NAME = 255
 
 @web.middleware
 async def static_names(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """404 for a static path no file can have, before aiohttp's static handler touches the
-    disk: there a name past NAME_MAX made ``is_dir()`` raise ENAMETOOLONG, a 500
-    (``GET /static/`` + 5,000 letters; aiohttp 3.14 catches only a few OSErrors there)."""
+    """The ordinary 404 (the error shape, from ``errors.error_middleware``) for a static path
+    that names no regular file, before aiohttp's static handler answers it.
+
+    A name no file can have is refused without touching the disk: past NAME_MAX,
+    ``is_dir()`` raised ENAMETOOLONG in that handler, a 500 (``GET /static/`` + 5,000
+    letters; aiohttp 3.14 catches only a few OSErrors there). A missing file was an empty
+    404 (``FileResponse`` finds it missing only while it prepares, past every middleware)
+    and a folder a 403, unlike every other unknown path. The file is still served, and a
+    path out of the folder still refused, by aiohttp."""
     path = request.path
     if path.startswith(STATIC):
         raw = path.encode("utf-8", "surrogateescape")
         if len(raw) > MAX_STATIC_PATH or any(len(p) > MAX_STATIC_NAME for p in raw.split(b"/")):
             raise web.HTTPNotFound()
+        name = request.match_info.get("filename")
+        resource = request.match_info.route.resource
+        if (
+            name is not None
+            and isinstance(resource, web.StaticResource)
+            and not await asyncio.to_thread(_regular_file, STATIC_DIR / name)
+        ):
+            raise web.HTTPNotFound()
     return await handler(request)
+
+
+def _regular_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _page(name: str) -> web.FileResponse:
@@ -73,4 +96,4 @@ def setup(app: web.Application) -> None:
     r.add_get("/sales/session/{session_id}", page("call.html"))
     r.add_get("/join/{token}", page("join.html", login=False))
     r.add_get("/self/{token}", page("self.html", login=False))
-    r.add_static(STATIC, WEB_DIR / "static", follow_symlinks=False)
+    r.add_static(STATIC, STATIC_DIR, follow_symlinks=False)
