@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from inspection.answer_weak_negation import late_yes
 from inspection.answers import (
     AnswerClass,
     AnswerKind,
@@ -110,10 +111,17 @@ def _answer_in(
     cls, uncertain = words.cls, words.uncertain
     timed = sorted(words.used, key=lambda p: p[0])
     confidence = _confidence(customer, timed, cls)
-    scored = _closed_set_in(customer, w0, w1)
-    guessed_yes = _is_guessed_yes(cls, uncertain, confidence, st)
+    if cls.kind == "unsure" and uncertain is None:
+        late = late_yes(customer, timed, getattr(node, "expected_answer", None), st)
+        if late is not None and not _window_hears_no(customer, late.segment.start_s, w1, st):
+            cls, confidence = late.cls, late.confidence  # unless a later stretch hears a no
     # The region the yes was heard in (not a question back earlier in the window).
     said = _closed_set_at(customer, timed[-1][0]) if timed else None
+    # The window's regions; else the region its words were heard in, which may have begun a
+    # little before the window opened (dev seed 1, hum: 我亲楚的 at 72.00 s, window from 72.14 s:
+    # its region's scores were never consulted, the guess stayed a review without them).
+    scored = _closed_set_in(customer, w0, w1) or said
+    guessed_yes = _is_guessed_yes(cls, uncertain, confidence, st)
     if said is not None and cls.kind == "affirmative" and not guessed_yes:
         if _model_hears_no(said, st.closed_set_doubt_margin, st.closed_set_negation_gap):
             # The words read as a yes, the model prefers a hedge or a refusal by a clear lead:

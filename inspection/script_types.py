@@ -138,6 +138,14 @@ class ScriptSettings:
     # refusals and questions back, 30 random cohorts of 8): the last hazard passed at 0.65.
     closed_set_cohort_lead: float = 1.0
     closed_set_cohort_min: int = 8
+    # A sure yes that closes the answer after a 不/没 heard only weakly before it
+    # (inspection.answer_weak_negation): it passes when every such 不/没 is a word below
+    # weak_negation_max_p in an earlier recogniser segment, the yes's own segment is the
+    # answer's last, its words at closed_set_below_confidence or more, its region's closed set
+    # a yes by closed_set_margin and closed_set_negation_gap, and that region ends at most
+    # weak_negation_tail_s (its 0.4 s pad included) after the yes (no audio left unread).
+    weak_negation_max_p: float = 0.5
+    weak_negation_tail_s: float = 1.0
 
 
 @dataclass(frozen=True)
