@@ -18,7 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inspection.textnorm import _fuzz_syllable, pinyin
+from inspection.node_synonyms import fold
+from inspection.textnorm import pinyin
 from inspection.transcript import normalize_script
 
 Grams = frozenset[tuple[str, str]]
@@ -36,8 +37,9 @@ def content_grams(text: str, syllables: Sequence[str] | None = None) -> Grams:
     ``syllables`` are ``pinyin(text)`` when the caller has them already (a transcript stream).
     """
     py = pinyin(text) if syllables is None else syllables
-    # Accent-level confusions (zh/z, l/n, ing/in ...) folded, as for the whole-text match.
-    syl = [_fuzz_syllable(p) for c, p in zip(text, py, strict=True) if c not in FUNCTION_CHARS]
+    # Accent-level confusions (zh/z, l/n, ing/in ...) folded, as for the whole-text match, and
+    # the sale's synonyms (冷静期 / 犹豫期, 签字 / 签名) to one word.
+    syl = fold(text, py, FUNCTION_CHARS)
     return frozenset(zip(syl, syl[1:], strict=False))
 
 

@@ -78,7 +78,7 @@ def align_nodes(
         if i in chain:
             out.append(_alignment(node, chain[i], stream, True, True))
             continue
-        free = _out_of_order(i, nodes, good, chain)
+        free = _out_of_order(i, nodes, good, chain, st)
         if free is not None:
             out.append(_alignment(node, free, stream, True, False))
             continue
@@ -106,14 +106,26 @@ def _all_candidates(
 
 
 def _out_of_order(
-    i: int, nodes: Sequence[ScriptNode], good: Sequence[Candidate], chain: dict[int, Candidate]
+    i: int,
+    nodes: Sequence[ScriptNode],
+    good: Sequence[Candidate],
+    chain: dict[int, Candidate],
+    st: ScriptSettings,
 ) -> Candidate | None:
-    """Node ``i`` covered out of order: its strongest good match that is not some other
-    chosen node's speech; None when it has none."""
+    """Node ``i`` covered out of order: its strongest match by similarity that is not some
+    other chosen node's speech; None when it has none.
+
+    Not by its content key alone: out of its place, the node's content in other words is
+    the salesperson restating it, mostly in a reply to the customer's question (dev1p dev08,
+    the surrender left out: "于期货后退保,只推现金价值会有一些随时" after the customer asked
+    about 退保, key 0.53 with the sale's synonyms folded), which is not the node said."""
+    need = _threshold(nodes[i], st)
     free = [
         c
         for c in good
-        if c.node == i and not any(_overlaps(c, o, nodes[i], nodes[o.node]) for o in chain.values())
+        if c.node == i
+        and c.score >= need
+        and not any(_overlaps(c, o, nodes[i], nodes[o.node]) for o in chain.values())
     ]
     return max(free, key=Candidate.strength) if free else None
 
