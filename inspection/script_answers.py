@@ -74,14 +74,19 @@ def _after_replies(
 ) -> float:
     """The end of the answer window from ``asked`` (window start, question end): the next
     node's start (``nxt``) + grace or ``answer_wait_s``; after a question back in the window,
-    the wait runs again from the end of the salesperson's reply to it."""
+    while the answer after it is not in, the wait runs again from the end of the salesperson's
+    reply to it."""
     w0, end = asked
     w1 = window_end(end, nxt, st)
     for _ in range(_MAX_REPLIES):
-        # Every question back counts, set aside or the last words read: an answer still
-        # running at the window's end was cut by it (嗯，清楚 read as 嗯，清: unsure).
-        q = _questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s).end_s
-        reply = after_reply(salesperson, q, nxt, st) if q is not None else None
+        asked = _questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
+        # Only while the answer after it is not in: the question back is still the last
+        # words read, or the customer is still speaking at the window's end (an answer cut
+        # by it: 嗯，清楚 read as 嗯，清, unsure). An answer read in full stays as it was.
+        cut = any(u.start_s <= w1 < u.end_s for u in customer)
+        if asked.end_s is None or (asked.open_end_s is None and not cut):
+            break
+        reply = after_reply(salesperson, asked.end_s, nxt, st)
         if reply is None or window_end(reply, nxt, st) <= w1:
             break
         w1 = window_end(reply, nxt, st)
