@@ -83,7 +83,8 @@ def _after_replies(
         # Only while the answer after it is not in: the question back is still the last
         # words read, or the customer is still speaking at the window's end (an answer cut
         # by it: 嗯，清楚 read as 嗯，清, unsure). An answer read in full stays as it was.
-        cut = any(u.start_s <= w1 < u.end_s for u in customer)
+        # (A region nobody read counts whole where it starts: only words can be cut.)
+        cut = any(u.words and u.start_s <= w1 < u.end_s for u in customer)
         if asked.end_s is None or (asked.open_end_s is None and not cut):
             break
         reply = after_reply(salesperson, asked.end_s, nxt, st)
