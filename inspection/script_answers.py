@@ -79,15 +79,15 @@ def _after_replies(
     w0, end = asked
     w1 = window_end(end, nxt, st)
     for _ in range(_MAX_REPLIES):
-        asked = _questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
+        back = _questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
         # Only while the answer after it is not in: the question back is still the last
         # words read, or the customer is still speaking at the window's end (an answer cut
         # by it: 嗯，清楚 read as 嗯，清, unsure). An answer read in full stays as it was.
         # (A region nobody read counts whole where it starts: only words can be cut.)
         cut = any(u.words and u.start_s <= w1 < u.end_s for u in customer)
-        if asked.end_s is None or (asked.open_end_s is None and not cut):
+        if back.end_s is None or (back.open_end_s is None and not cut):
             break
-        reply = after_reply(salesperson, asked.end_s, nxt, st)
+        reply = after_reply(salesperson, back.end_s, nxt, st)
         if reply is None or window_end(reply, nxt, st) <= w1:
             break
         w1 = window_end(reply, nxt, st)
