@@ -99,7 +99,12 @@ def analyze(
     return ScriptAnalysis(
         nodes=aligned,
         answers=find_answers(
-            nodes, aligned, customer, [*markers, *_consent_window(nodes, aligned, markers, st)], st
+            nodes,
+            aligned,
+            customer,
+            [*markers, *_consent_window(nodes, aligned, markers, st)],
+            st,
+            salesperson,
         ),
         order_violations=order_violations(nodes, aligned),
         forbidden=find_forbidden(sales_stream, lexicon_with(forbidden_phrases), st.negation_gap),

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from inspection.answer_weak_negation import late_yes
+from inspection.answer_window import after_reply, later_starts, window_end
 from inspection.answers import (
     AnswerClass,
     AnswerKind,
@@ -28,19 +29,20 @@ def find_answers(
     customer: Sequence[Utterance],
     markers: Sequence[tuple[float, str]] = (),
     settings: ScriptSettings | None = None,
+    salesperson: Sequence[Utterance] = (),
 ) -> dict[str, Answer]:
     """Classify the customer's reply after every node that requires an answer.
 
     The window opens ``answer_lead_s`` before the node's end and closes at the start of the next
-    spoken node or after ``answer_wait_s``. A node that was not spoken is judged from its marker
-    range if there is one, and otherwise left out.
+    node of the template found after it or after ``answer_wait_s`` (``inspection.answer_window``:
+    after a question back, from the end of the ``salesperson``'s reply). A node that was not
+    spoken is judged from its marker range if there is one, and otherwise left out.
     """
     st = settings or ScriptSettings()
     by_id = {a.node_id: a for a in aligned}
-    starts = sorted(a.start_s for a in aligned if a.covered and a.start_s is not None)
     ranges = marker_ranges(markers)
     out: dict[str, Answer] = {}
-    for node in nodes:
+    for i, node in enumerate(nodes):
         if not node.requires_answer:
             continue
         a = by_id.get(node.id)
@@ -50,18 +52,47 @@ def find_answers(
                 a.end_s - st.answer_lead_s,
                 (a.start_s or 0.0) + 0.5 * (a.end_s - (a.start_s or 0.0)),
             )
-            nxt = [
-                s
-                for s in starts
-                if s >= a.end_s - st.overlap_tolerance_s and s > (a.start_s or 0.0)
-            ]
-            w1 = min([a.end_s + st.answer_wait_s, *(s + st.answer_grace_s for s in nxt)])
+            nxt = later_starts(i, nodes, aligned, st)
+            w1 = _after_replies(customer, salesperson, (w0, a.end_s), nxt, st)
         elif node.id in ranges:
             w0, w1 = ranges[node.id][0], min(ranges[node.id][1], ranges[node.id][0] + 60.0)
         else:
             continue
         out[node.id] = _answer_in(node, customer, w0, max(w1, w0 + 0.5), st)
     return out
+
+
+#: Questions back in a row (question, reply, question, reply ...) the window follows.
+_MAX_REPLIES = 3
+
+
+def _after_replies(
+    customer: Sequence[Utterance],
+    salesperson: Sequence[Utterance],
+    asked: tuple[float, float],
+    nxt: list[float],
+    st: ScriptSettings,
+) -> float:
+    """The end of the answer window from ``asked`` (window start, question end): the next
+    node's start (``nxt``) + grace or ``answer_wait_s``; after a question back in the window,
+    while the answer after it is not in, the wait runs again from the end of the salesperson's
+    reply to it."""
+    w0, end = asked
+    w1 = window_end(end, nxt, st)
+    for _ in range(_MAX_REPLIES):
+        back = _questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
+        # Only while the answer after it is not in: the question back is still the last
+        # words read, or the customer is still speaking at the window's end (an answer cut
+        # by it: 嗯，清楚 read as 嗯，清, unsure). An answer read in full stays as it was.
+        # (A region nobody read counts whole where it starts: only words can be cut.)
+        cut = any(u.words and u.start_s <= w1 < u.end_s for u in customer)
+        if back.end_s is None or (back.open_end_s is None and not cut):
+            break
+        reply = after_reply(salesperson, back.end_s, nxt, st)
+        if reply is None or window_end(reply, nxt, st) <= w1:
+            break
+        w1 = window_end(reply, nxt, st)
+    return w1
 
 
 _Piece = tuple[float, float, str, float, str | None]  # start, end, text, probability, reason
@@ -342,12 +373,14 @@ _QUESTION_WORDS = ("吗", "？", "?", "什么", "多少", "怎么", "为什么",
 @dataclass(frozen=True)
 class _Asked:
     """The window's pieces without the questions back that come before the answer, the text
-    of those questions, and, when the last words read in the window are a question back
-    (nothing but unread speech or invented subtitle text after it), when it ended."""
+    of those questions, when the last of them ended (``end_s``), and, when the last words read
+    in the window are a question back (nothing but unread speech or invented subtitle text
+    after it), when it ended (``open_end_s``)."""
 
     pieces: list[_Piece]
     text: str
     open_end_s: float | None
+    end_s: float | None = None
 
 
 def _questions_back(pieces: list[_Piece], gap_s: float) -> _Asked:
@@ -387,6 +420,7 @@ def _questions_back(pieces: list[_Piece], gap_s: float) -> _Asked:
         pieces=[p for t in turns[drop:] for p in t],
         text="".join(p[2] for p in sorted(asked, key=lambda p: p[0])),
         open_end_s=open_end,
+        end_s=max((p[1] for p in asked), default=None),
     )
 
 

@@ -49,7 +49,7 @@ class Thresholds:
     )
     answer_window_s: float = _h(
         15.0,
-        "Seconds after the end of a question in which the customer's answer is looked for; no answer in this window is a missing answer (silence is not consent).",
+        "Seconds after the end of a question in which the customer's answer is looked for (after a question back, from the end of the salesperson's reply; never past 1 s after the next node of the template starts); no answer in this window is a missing answer (silence is not consent).",
     )
     forbidden_similarity: float = _h(
         0.9,
