@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from inspection.answer_turns import pieces_in, questions_back
 from inspection.script_types import NodeAlignment, ScriptNode, ScriptSettings
 from inspection.speech import Utterance
 
@@ -59,3 +60,36 @@ def after_reply(
         u.end_s for u in salesperson if question_end_s - st.overlap_tolerance_s <= u.start_s < until
     ]
     return max(ends, default=None)
+
+
+#: Questions back in a row (question, reply, question, reply ...) the window follows.
+MAX_REPLIES = 3
+
+
+def after_replies(
+    customer: Sequence[Utterance],
+    salesperson: Sequence[Utterance],
+    asked: tuple[float, float],
+    nxt: list[float],
+    st: ScriptSettings,
+) -> float:
+    """The end of the answer window from ``asked`` (window start, question end): the next
+    node's start (``nxt``) + grace or ``answer_wait_s``; after a question back in the window,
+    while the answer after it is not in, the wait runs again from the end of the salesperson's
+    reply to it."""
+    w0, end = asked
+    w1 = window_end(end, nxt, st)
+    for _ in range(MAX_REPLIES):
+        back = questions_back(pieces_in(customer, w0, w1), st.question_back_gap_s)
+        # Only while the answer after it is not in: the question back is still the last
+        # words read, or the customer is still speaking at the window's end (an answer cut
+        # by it: 嗯，清楚 read as 嗯，清, unsure). An answer read in full stays as it was.
+        # (A region nobody read counts whole where it starts: only words can be cut.)
+        cut = any(u.words and u.start_s <= w1 < u.end_s for u in customer)
+        if back.end_s is None or (back.open_end_s is None and not cut):
+            break
+        reply = after_reply(salesperson, back.end_s, nxt, st)
+        if reply is None or window_end(reply, nxt, st) <= w1:
+            break
+        w1 = window_end(reply, nxt, st)
+    return w1

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from inspection.answer_turns import Piece, pieces_in, questions_back
 from inspection.answer_weak_negation import late_yes
-from inspection.answer_window import after_reply, later_starts, window_end
+from inspection.answer_window import after_replies, later_starts
 from inspection.answers import (
     AnswerClass,
     AnswerKind,
@@ -53,7 +54,7 @@ def find_answers(
                 (a.start_s or 0.0) + 0.5 * (a.end_s - (a.start_s or 0.0)),
             )
             nxt = later_starts(i, nodes, aligned, st)
-            w1 = _after_replies(customer, salesperson, (w0, a.end_s), nxt, st)
+            w1 = after_replies(customer, salesperson, (w0, a.end_s), nxt, st)
         elif node.id in ranges:
             w0, w1 = ranges[node.id][0], min(ranges[node.id][1], ranges[node.id][0] + 60.0)
         else:
@@ -62,61 +63,9 @@ def find_answers(
     return out
 
 
-#: Questions back in a row (question, reply, question, reply ...) the window follows.
-_MAX_REPLIES = 3
-
-
-def _after_replies(
-    customer: Sequence[Utterance],
-    salesperson: Sequence[Utterance],
-    asked: tuple[float, float],
-    nxt: list[float],
-    st: ScriptSettings,
-) -> float:
-    """The end of the answer window from ``asked`` (window start, question end): the next
-    node's start (``nxt``) + grace or ``answer_wait_s``; after a question back in the window,
-    while the answer after it is not in, the wait runs again from the end of the salesperson's
-    reply to it."""
-    w0, end = asked
-    w1 = window_end(end, nxt, st)
-    for _ in range(_MAX_REPLIES):
-        back = _questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
-        # Only while the answer after it is not in: the question back is still the last
-        # words read, or the customer is still speaking at the window's end (an answer cut
-        # by it: 嗯，清楚 read as 嗯，清, unsure). An answer read in full stays as it was.
-        # (A region nobody read counts whole where it starts: only words can be cut.)
-        cut = any(u.words and u.start_s <= w1 < u.end_s for u in customer)
-        if back.end_s is None or (back.open_end_s is None and not cut):
-            break
-        reply = after_reply(salesperson, back.end_s, nxt, st)
-        if reply is None or window_end(reply, nxt, st) <= w1:
-            break
-        w1 = window_end(reply, nxt, st)
-    return w1
-
-
-_Piece = tuple[float, float, str, float, str | None]  # start, end, text, probability, reason
 # Kept uncertain speech that is used as an answer when nothing trusted was said; text Whisper
 # invents on silence (subtitle credits) is only shown, never read as an answer.
 _USABLE_UNCERTAIN = ("low_confidence", "unrecognised", "repetition", "too_fast")
-
-
-def _pieces_in(customer: Sequence[Utterance], w0: float, w1: float) -> list[_Piece]:
-    out: list[_Piece] = []
-    for u in sorted(customer, key=lambda u: u.start_s):
-        if u.end_s < w0 or u.start_s > w1:
-            continue
-        if u.words:
-            out += [
-                (w.start_s, w.end_s, w.text, w.probability, u.uncertain)
-                for w in u.words
-                if w0 <= w.start_s <= w1
-            ]
-        elif w0 <= u.start_s <= w1 or (not u.text and u.uncertain is not None):
-            # Speech nobody recognised (a region not louder than the room, which in babble
-            # may run from before the window past the answer) counts where it overlaps.
-            out.append((u.start_s, u.end_s, u.text, u.confidence, u.uncertain))
-    return out
 
 
 def _closed_set_in(customer: Sequence[Utterance], w0: float, w1: float) -> ClosedSetScore | None:
@@ -136,7 +85,7 @@ def _answer_in(
     uncertain speech (marked, so that the rules make it review evidence, never consent); when
     that is lost or garbled too, from the closed-set scores of the window's regions."""
     st = st or ScriptSettings()
-    asked = _questions_back(_pieces_in(customer, w0, w1), st.question_back_gap_s)
+    asked = questions_back(pieces_in(customer, w0, w1), st.question_back_gap_s)
     pieces = asked.pieces
     words = _words_heard(pieces, getattr(node, "expected_answer", None))
     cls, uncertain = words.cls, words.uncertain
@@ -195,13 +144,13 @@ class _Words:
     uncertain (None: trusted speech only), and the flagged pieces only shown to a reviewer."""
 
     cls: AnswerClass
-    used: list[_Piece]
+    used: list[Piece]
     uncertain: str | None
-    shown: list[_Piece]
+    shown: list[Piece]
 
 
 def _only_voice_energy(
-    customer: Sequence[Utterance], pieces: list[_Piece], w0: float, w1: float
+    customer: Sequence[Utterance], pieces: list[Piece], w0: float, w1: float
 ) -> bool:
     """The window (or, after the questions back set aside, the answer's ``pieces``, invented
     subtitle text aside) holds nothing but stretches found by their level alone
@@ -221,7 +170,7 @@ def _said_nothing(cls: AnswerClass) -> bool:
     return cls.kind in ("missing", "unrecognised") or (cls.kind == "unsure" and cls.phrase is None)
 
 
-def _words_heard(pieces: list[_Piece], expected: str | None) -> _Words:
+def _words_heard(pieces: list[Piece], expected: str | None) -> _Words:
     """The answer the words say: trusted speech first; when that says nothing, kept uncertain
     speech too (then marked uncertain); speech nobody recognised is "unrecognised" (evidence for
     review), never "no answer"."""
@@ -243,7 +192,7 @@ def _words_heard(pieces: list[_Piece], expected: str | None) -> _Words:
 
 
 def _confidence(
-    customer: Sequence[Utterance], timed: list[_Piece], cls: AnswerClass
+    customer: Sequence[Utterance], timed: list[Piece], cls: AnswerClass
 ) -> float | None:
     """The mean probability of the words the answer rests on (None without words); for a no,
     the probability of the words that say it when the closed set puts a yes first there."""
@@ -277,8 +226,8 @@ def _is_guessed_yes(
 
 def _closed_set_decision(
     customer: Sequence[Utterance],
-    pieces: list[_Piece],
-    timed: list[_Piece],
+    pieces: list[Piece],
+    timed: list[Piece],
     cls: AnswerClass,
     scored: ClosedSetScore,
     said: ClosedSetScore | None,
@@ -348,13 +297,13 @@ def _cohort_yes(
     return max(sure, key=lambda s: s.cohort.margin if s.cohort else 0.0, default=None)
 
 
-def _scored_span(customer: Sequence[Utterance], scored: ClosedSetScore) -> list[_Piece]:
+def _scored_span(customer: Sequence[Utterance], scored: ClosedSetScore) -> list[Piece]:
     """The region a closed-set score was made on, as the answer's time when no words were."""
     u = next(u for u in customer if u.closed_set is scored)
     return [(u.start_s, u.end_s, "", 0.0, None)]
 
 
-def _read(pieces: list[_Piece], expected: str | None) -> AnswerClass:
+def _read(pieces: list[Piece], expected: str | None) -> AnswerClass:
     """The class of the words in ``pieces``; a decoder loop ("或...或...或...") that carries no
     refusal or hedge is unrecognised speech (left to the closed set), never a question back
     or an unsure answer by itself."""
@@ -363,73 +312,6 @@ def _read(pieces: list[_Piece], expected: str | None) -> AnswerClass:
     if cls.kind == "unsure" and is_decoder_loop(text) and not loop_says_no(cls):
         return AnswerClass("unrecognised", None)
     return cls
-
-
-#: What makes a customer's words a question back, not an answer (see answers.UNSURE).
-_QUESTION_WORDS = ("吗", "？", "?", "什么", "多少", "怎么", "为什么", "为啥", "啥", "能不能",
-                   "可不可以", "有没有", "是否", "几")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Asked:
-    """The window's pieces without the questions back that come before the answer, the text
-    of those questions, when the last of them ended (``end_s``), and, when the last words read
-    in the window are a question back (nothing but unread speech or invented subtitle text
-    after it), when it ended (``open_end_s``)."""
-
-    pieces: list[_Piece]
-    text: str
-    open_end_s: float | None
-    end_s: float | None = None
-
-
-def _questions_back(pieces: list[_Piece], gap_s: float) -> _Asked:
-    """``pieces`` without the questions back that come before the answer.
-
-    A customer who asks back (犹豫期是多少天来着？) hears the salesperson's reply and then
-    answers (嗯，都清楚); read as one text, the question made the answer unsure. Words more than
-    ``gap_s`` apart are separate turns; leading turns that are questions are left out when a
-    later turn follows. Hedges and refusals in earlier turns are kept (they count). Speech
-    nobody read a word in (a region no louder than the room, one Whisper returned nothing for)
-    says nothing: it does not end the questions back before the answer (a dev probe with
-    faint babble: a room region before 那退保的话会亏钱吗？ kept the question, and the yes 7 s
-    after it, read with it, failed as unsure).
-
-    When no words were read after the last question back, the answer is not known from the
-    words: the question alone is not the customer's final answer if they said anything after
-    the reply (issue 7's faint-room check: 那个，明白了 after 要是我想退保怎么办？ got no
-    transcript piece, and the question alone failed as unsure). ``open_end_s`` says so."""
-    turns: list[list[_Piece]] = []
-    for p in sorted(pieces, key=lambda p: p[0]):
-        if not turns or p[0] - turns[-1][-1][1] > gap_s:
-            turns.append([])
-        turns[-1].append(p)
-    drop = 0
-    for k, turn in enumerate(turns[:-1]):
-        if _is_question(turn):
-            drop = k + 1
-        elif any(p[2] for p in turn):
-            break
-    read = [k for k, t in enumerate(turns) if any(p[2] and p[4] != "hallucination" for p in t)]
-    last = turns[read[-1]] if read else None
-    open_end = max(p[1] for p in last) if last is not None and _is_question(last) else None
-    asked = [p for t in turns[:drop] for p in t if p[2] and p[4] != "hallucination"]
-    if open_end is not None:
-        asked += [p for p in last or [] if p not in asked]
-    return _Asked(
-        pieces=[p for t in turns[drop:] for p in t],
-        text="".join(p[2] for p in sorted(asked, key=lambda p: p[0])),
-        open_end_s=open_end,
-        end_s=max((p[1] for p in asked), default=None),
-    )
-
-
-def _is_question(turn: list[_Piece]) -> bool:
-    text = "".join(p[2] for p in turn)
-    if is_decoder_loop(text):
-        return False  # garbage, not a question (a refusal in it still counts: _read)
-    cls = classify_answer(text)
-    return cls.kind == "unsure" and any(w in text for w in _QUESTION_WORDS)
 
 
 def _closed_set_at(customer: Sequence[Utterance], t: float) -> ClosedSetScore | None:
