@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from inspection.answer_turns import Piece, pieces_in, questions_back
+from inspection.answer_turns import QUESTION_WORDS, Piece, pieces_in, questions_back
 from inspection.answer_weak_negation import late_yes
 from inspection.answer_window import after_replies, later_starts
 from inspection.answers import (
@@ -47,6 +47,7 @@ def find_answers(
         if not node.requires_answer:
             continue
         a = by_id.get(node.id)
+        nxt: list[float] | None = None  # the later nodes' starts, for a question located
         if a is not None and a.covered and a.end_s is not None:
             # Never before the question itself started (an earlier answer is not this one).
             w0 = max(
@@ -59,8 +60,39 @@ def find_answers(
             w0, w1 = ranges[node.id][0], min(ranges[node.id][1], ranges[node.id][0] + 60.0)
         else:
             continue
-        out[node.id] = _answer_in(node, customer, w0, max(w1, w0 + 0.5), st)
+        answer = _answer_in(node, customer, w0, max(w1, w0 + 0.5), st)
+        if nxt is not None and _unanswered(answer, salesperson, nxt, st):
+            answer = replace(answer, uncertain="question_unanswered")
+        out[node.id] = answer
     return out
+
+
+def _unanswered(
+    answer: Answer, salesperson: Sequence[Utterance], nxt: list[float], st: ScriptSettings
+) -> bool:
+    """Whether the answer is "unsure" only because its last words read were a question back
+    that the salesperson went on from without a word: that reading is in doubt (review).
+
+    A customer who asks back hears a reply; a salesperson who moves on to the next node heard
+    an answer. Whisper turns a short yes into a question now and then (嗯嗯，对，是我自己 read
+    as 能不能是我自己: the 对 became a question word), which alone made it "unsure" and, in a
+    quiet room, a `fail`. A question back that holds a hedge or a refusal (不太清楚，能再说一遍
+    吗) is still judged on its words."""
+    if answer.kind != "unsure" or answer.question_end_s is None or answer.uncertain is not None:
+        return False
+    q_end = answer.question_end_s
+    until = min([q_end + st.answer_wait_s, *nxt])
+    # The next node's own words are no reply: the utterance it was located in (which may start
+    # before the node's located start) runs past that start.
+    last = min(nxt, default=float("inf")) + st.overlap_tolerance_s
+    if not salesperson or any(
+        q_end - st.overlap_tolerance_s <= u.start_s < until and u.end_s <= last for u in salesperson
+    ):
+        return False
+    rest = answer.question_back
+    for word in QUESTION_WORDS:
+        rest = rest.replace(word, "")
+    return classify_answer(rest).kind not in ("unsure", "negative")
 
 
 # Kept uncertain speech that is used as an answer when nothing trusted was said; text Whisper
