@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from inspection.policy import Policy
 from inspection.speech import Utterance
 from inspection.spoken_numbers import check_numbers
 from inspection.transcript import build_stream
-from tests.test_script import POLICY
+from tests import mini_script
+
+# Every number kind stated (the mini sale's policy holds the premium only).
+POLICY = replace(
+    mini_script.POLICY,
+    payment_method="年交",
+    payment_years=10,
+    insurance_years=20,
+    cooling_off_days=15,
+)
 
 
 def _checks(*texts: str, policy: Policy = POLICY) -> list[tuple[str, float, float | None, bool]]:
