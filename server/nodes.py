@@ -100,15 +100,17 @@ def _dead_before(settings: Settings) -> datetime:
 
 async def others_alive(ctx: AppContext) -> int:
     """How many other media nodes have a heartbeat recent enough to count as alive."""
-    async with ctx.db.read() as s:
-        n = await s.scalar(
-            select(func.count())
-            .select_from(MediaNode)
-            .where(
-                MediaNode.id != node_id(ctx.settings),
-                MediaNode.heartbeat_at >= _dead_before(ctx.settings),
-            )
+    query = (
+        select(func.count())
+        .select_from(MediaNode)
+        .where(
+            MediaNode.id != node_id(ctx.settings),
+            MediaNode.heartbeat_at >= _dead_before(ctx.settings),
         )
+    )
+    # On the reader threads like housekeeping's other reads: an async read session opens a
+    # connection (on SQLite, a thread) of its own when a request holds the pooled one.
+    n = await ctx.db.run_read(lambda s: s.scalar(query))
     return int(n or 0)
 
 
