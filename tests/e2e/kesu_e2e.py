@@ -80,15 +80,22 @@ class KesuServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-async def _read_port(process: asyncio.subprocess.Process) -> int:
-    assert process.stdout is not None
+async def _read_port(process: asyncio.subprocess.Process, log_path: Path) -> int:
+    """The ``KESU_PORT=<n>`` line run_server.py writes to its log when it is ready.
+
+    Read from the log file, not a stdout pipe: the server's worker processes inherit its
+    stdout, and a pipe one of them still held after the server exited kept asyncio's
+    subprocess transport open past the test's event loop; the garbage collector closed it
+    later, inside another test, as an unraisable "Event loop is closed" (a fresh-clone CI
+    failed test_api_auth so). With no pipe the transport closes when the process exits."""
     while True:
-        line = await process.stdout.readline()
-        if not line:
+        text = await asyncio.to_thread(log_path.read_text, errors="replace")
+        for line in text.splitlines():
+            if line.startswith("KESU_PORT="):
+                return int(line.split("=", 1)[1])
+        if process.returncode is not None:
             raise RuntimeError("the server exited before it was ready")
-        text = line.decode(errors="replace").strip()
-        if text.startswith("KESU_PORT="):
-            return int(text.split("=", 1)[1])
+        await asyncio.sleep(0.05)
 
 
 async def start_server(
@@ -119,11 +126,11 @@ async def start_server(
                 "KESU_E2E_PORT": str(port),
                 "PYTHONUNBUFFERED": "1",
             },
-            stdout=asyncio.subprocess.PIPE,
+            stdout=log_file,
             stderr=log_file,
         )
     try:
-        port = await asyncio.wait_for(_read_port(process), SERVER_START_TIMEOUT_S)
+        port = await asyncio.wait_for(_read_port(process, log_path), SERVER_START_TIMEOUT_S)
     except BaseException:
         await stop_server(process)
         raise

@@ -1,4 +1,5 @@
-"""Run the Kesu app on 127.0.0.1 with an OS-chosen port; print ``KESU_PORT=<n>`` when ready.
+"""Run the Kesu app on 127.0.0.1 with an OS-chosen port; print ``KESU_PORT=<n>`` when ready
+(on stdout, which the tests send to the server log file).
 
 Settings come from ``KESU_*`` environment variables; ``KESU_E2E_PORT`` fixes the port (a
 restart on the same address). The end-to-end tests start this as a
