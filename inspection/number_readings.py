@@ -110,7 +110,8 @@ def readings(numeral: str, before: str = "", absorbed: bool = False) -> list[Rea
         if not all(options):
             break
         for combo in _product(options):
-            add(combo + numeral, f"{prefix}→{combo}")
+            if _below_place(combo, numeral):
+                add(combo + numeral, f"{prefix}→{combo}")
     if numeral[0] in "百千万" and before and not numeral_homophones(before[-1]):
         # 千六百 with no numeral in front is not how an amount is said: its first numeral
         # was heard as the word before it (八千六百 -> 达千六百, dev15), which sounds close.
@@ -121,6 +122,17 @@ def readings(numeral: str, before: str = "", absorbed: bool = False) -> list[Rea
             for alt in numeral_homophones(ch):
                 add(numeral[:i] + alt + numeral[i + 1 :], f"{ch}→{alt}")
     return out
+
+
+def _below_place(lead: str, numeral: str) -> bool:
+    """``lead`` (numerals a homophone before the number stands for) may go before
+    ``numeral``: when it ends on a multiplier and the numeral starts with a digit, the
+    numeral is the part below that place (十 + 5, 千 + 600). Without this, 目前7600元 read as
+    千 + 7600 = 8600 and 是15天 as 十 + 15 = 25, a misstated value matching the policy's."""
+    if not lead or _place(lead) == 0 or not numeral or numeral[0] in "十百千万":
+        return True
+    heard = parse_numeral(numeral)
+    return heard is not None and heard < _place(lead)
 
 
 def _shi_before(numeral: str) -> bool:

@@ -164,3 +164,22 @@ def test_a_wrong_premium_in_clean_words_still_fails(premium: float, text: str) -
 def test_wrong_years_or_days_in_clean_words_still_fail(kind: str, text: str) -> None:
     (f,) = findings(text, _policy(years=15, cover=15, days=15), kind)
     assert f.severity == "fail" and not f.evidence["doubt"], f.evidence
+
+
+@pytest.mark.parametrize(
+    ("kind", "policy", "text"),
+    [
+        # 前 is 千 and 是 is 十 by sound, but a numeral after them is the part below that
+        # place: 千 + 7600 is no way to say 8600, nor 十 + 10 to say 20.
+        ("premium", _policy(8600), "每期保费目前7600元"),
+        ("premium", _policy(8600), "每期保费目前七千六百元"),
+        ("premium", _policy(12000), "每年交之前11000元"),
+        ("insurance_years", _policy(cover=20), "保险期间是10年"),
+        ("cooling_off_days", _policy(days=25), "犹豫期是15天"),
+    ],
+)
+def test_a_homophone_before_a_wrong_number_does_not_make_it_right(
+    kind: str, policy: Policy, text: str
+) -> None:
+    (f,) = findings(text, policy, kind)
+    assert f.severity == "fail" and not f.evidence["doubt"], f.evidence
