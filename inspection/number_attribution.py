@@ -22,7 +22,7 @@ from typing import Any
 
 from inspection.number_doubt import mismatch_doubt
 from inspection.number_kinds import NumberKind
-from inspection.numerals import parse_numeral
+from inspection.numerals import format_value, parse_numeral
 from inspection.policy import Policy
 from inspection.spoken_numbers import NumberCheck
 
@@ -34,6 +34,8 @@ FIELD_PLACEHOLDERS: dict[NumberKind, tuple[str, ...]] = {
     "cooling_off_days": ("cooling_off_days",),
 }
 WHOLE_LIFE = "终身"
+#: The ``doubt`` of a mismatch that the words right before the number explain (``lead_doubt``).
+MAGNITUDE_MISHEARD = "magnitude_misheard"
 
 
 def _value(text: str) -> float | None:
@@ -107,7 +109,9 @@ def _judge(check: NumberCheck, expected: Sequence[float | None]) -> NumberCheck:
     first = expected[0] if expected else None
     if numeric:
         first = min(numeric, key=lambda e: abs(e - check.spoken))
-    return replace(check, expected=first, matches=False)
+    # The value a misheard leading part would make it (宝贝大坚600: 8600) is the one in doubt.
+    lead = [e for e in numeric for r in check.lead_options if abs(r.value - e) < tolerance]
+    return replace(check, expected=lead[0] if lead else first, matches=False)
 
 
 def one_numeral_doubt(check: NumberCheck, sure_confidence: float) -> str:
@@ -170,6 +174,19 @@ def _digit_doubt(check: NumberCheck, sure_confidence: float) -> str:
     return (
         f"one numeral ({said[diff[0]]} for {want[diff[0]]}) recognised with probability {prob:.2f}"
     )
+
+
+def lead_doubt(check: NumberCheck) -> str:
+    """``magnitude_misheard`` when the characters said right before the number, read as its
+    leading digit and magnitude word (``NumberCheck.lead_options``), give the expected value:
+    "每期宝贝大坚600元" for 8600 (八千 heard as 大坚, the 600 after it read as the amount)."""
+    if check.expected is None or check.matches:
+        return ""
+    tolerance = 0.5 if check.kind == "premium" else 1e-6
+    for r in check.lead_options:
+        if abs(r.value - check.expected) < tolerance:
+            return f"{MAGNITUDE_MISHEARD}: {r.how} = {format_value(r.value)}"
+    return ""
 
 
 def _digits(value: float) -> str | None:
@@ -294,6 +311,7 @@ def _with_doubts(checks: list[NumberCheck], sure_confidence: float) -> list[Numb
                 doubt = d.describe()
         else:
             doubt = one_numeral_doubt(c, sure_confidence)
+        doubt = lead_doubt(c) or doubt
         if not doubt and (c.kind, c.product) in confirmed:
             doubt = "the same field was stated as the policy's value elsewhere in the session"
         out.append(replace(c, doubt=doubt) if doubt else c)

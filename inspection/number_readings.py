@@ -110,7 +110,8 @@ def readings(numeral: str, before: str = "", absorbed: bool = False) -> list[Rea
         if not all(options):
             break
         for combo in _product(options):
-            add(combo + numeral, f"{prefix}→{combo}")
+            if _below_place(combo, numeral):
+                add(combo + numeral, f"{prefix}→{combo}")
     if numeral[0] in "百千万" and before and not numeral_homophones(before[-1]):
         # 千六百 with no numeral in front is not how an amount is said: its first numeral
         # was heard as the word before it (八千六百 -> 达千六百, dev15), which sounds close.
@@ -121,6 +122,17 @@ def readings(numeral: str, before: str = "", absorbed: bool = False) -> list[Rea
             for alt in numeral_homophones(ch):
                 add(numeral[:i] + alt + numeral[i + 1 :], f"{ch}→{alt}")
     return out
+
+
+def _below_place(lead: str, numeral: str) -> bool:
+    """``lead`` (numerals a homophone before the number stands for) may go before
+    ``numeral``: when it ends on a multiplier and the numeral starts with a digit, the
+    numeral is the part below that place (十 + 5, 千 + 600). Without this, 目前7600元 read as
+    千 + 7600 = 8600 and 是15天 as 十 + 15 = 25, a misstated value matching the policy's."""
+    if not lead or _place(lead) == 0 or not numeral or numeral[0] in "十百千万":
+        return True
+    heard = parse_numeral(numeral)
+    return heard is not None and heard < _place(lead)
 
 
 def _shi_before(numeral: str) -> bool:
@@ -141,4 +153,106 @@ def _product(options: list[str]) -> list[str]:
     combos = [""]
     for opts in options:
         combos = [c + o for c in combos for o in opts]
+    return combos
+
+
+# --- A misheard leading digit or magnitude word (大坚600元 for 八千六百元) -------------------
+
+#: Initials Whisper confuses within a group: the stops, the palatals, the flat sibilants
+#: (zh/ch/sh are folded onto z/c/s by ``syllable``).
+_NEAR_INITIALS = ("bpdtgk", "jqx", "zcs")
+#: What the characters before a number may stand for: the digits (两 too) and the multipliers.
+LEAD_NUMERALS = "一二两三四五六七八九十百千万"
+MAX_LEAD = 2  # characters before a number read as its lost leading digit and magnitude word
+#: Words said right before an amount whose characters sound like numerals (大概 ~ 八 + 百):
+#: real words, so never read as a misheard leading part.
+AMOUNT_WORDS = (
+    "大概", "大约", "大致", "大体", "大多", "大都", "差不多", "将近", "接近", "至少", "最少",
+    "最多", "只要", "只需", "只有", "仅仅", "一般", "一共", "总共", "就是", "起码", "不到",
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4096)
+def numeral_sounds(ch: str) -> tuple[tuple[str, str], ...]:
+    """(numeral, how it sounds) pairs ``ch`` may stand for as a leading numeral: itself,
+    a homophone ("same"), the same final after a confusable initial ("near": 大 da ~ 八 ba,
+    坚 jian ~ 千 qian), or the same final only ("final": 发 fa ~ 八 ba)."""
+    if ch in LEAD_NUMERALS:
+        return ((ch, "same"),)
+    ini, fin = _split(syllable(ch))
+    if not fin or not ("\u4e00" <= ch <= "\u9fff"):
+        return ()
+    out: list[tuple[str, str]] = []
+    for n in LEAD_NUMERALS:
+        n_ini, n_fin = _split(syllable(n))
+        if n_fin != fin:
+            continue
+        if n_ini == ini:
+            out.append((n, "same"))
+        elif any(ini in g and n_ini in g for g in _NEAR_INITIALS if ini and n_ini):
+            out.append((n, "near"))
+        else:
+            out.append((n, "final"))
+    return tuple(out)
+
+
+def _place(lead: str) -> int:
+    """The place of the last multiplier of a numeral (八千 -> 1000, 十 -> 10; 0 without one)."""
+    places = {"十": 10, "百": 100, "千": 1000, "万": 10**4}
+    return places.get(lead[-1], 0) if lead else 0
+
+
+def lead_readings(numeral: str, before: str, reach: int = MAX_LEAD) -> list[Reading]:
+    """Values ``numeral`` takes when the last one or two characters of ``before`` (said
+    right before it, after its keyword) were its leading digit and magnitude word misheard:
+    宝贝大坚 + 600 -> 八千 + 600 = 8600. Only readings in which the characters before stand
+    for the higher places (the heard value below their last multiplier's place), never
+    characters of a word said before amounts (``AMOUNT_WORDS``: 大概六百 is not 八百…), and
+    never the value as heard, and not only vowels alike. ``reach``: how many characters of
+    ``before`` were said with the number (the rest is context for the words). These are
+    doubts, not matches: the caller reports a mismatch they explain as review."""
+    heard = parse_numeral(numeral)
+    if heard is None or not before:
+        return []
+    out: list[Reading] = []
+    for k in range(1, min(MAX_LEAD, reach, len(before)) + 1):
+        prefix = before[-k:]
+        if _in_amount_word(before, len(before) - k):
+            break
+        options = [numeral_sounds(c) for c in prefix]
+        if not all(options) or all(c in LEAD_NUMERALS for c in prefix):
+            break
+        for combo in _sound_product(options):
+            if all(how == "final" for _, how in combo):
+                continue  # a vowel alike and nothing else: too loose to doubt a hearing
+            lead = "".join(n for n, _ in combo)
+            value = parse_numeral(lead + numeral)
+            lead_value = parse_numeral(lead)
+            if value is None or lead_value is None or not heard < _place(lead):
+                continue
+            if abs(value - (lead_value + heard)) > 1e-6 or value == heard:
+                continue
+            if all(r.value != value for r in out):
+                how = ", ".join(f"{c}≈{n} ({s})" for c, (n, s) in zip(prefix, combo, strict=True))
+                out.append(Reading(value, f"{prefix}{numeral} may be {lead}{numeral}: {how}"))
+    return out
+
+
+def _in_amount_word(before: str, first: int) -> bool:
+    """One of ``AMOUNT_WORDS`` in ``before`` covers a character from ``first`` on."""
+    for w in AMOUNT_WORDS:
+        i = before.find(w)
+        while i >= 0:
+            if i + len(w) > first:
+                return True
+            i = before.find(w, i + 1)
+    return False
+
+
+def _sound_product(
+    options: list[tuple[tuple[str, str], ...]],
+) -> list[tuple[tuple[str, str], ...]]:
+    combos: list[tuple[tuple[str, str], ...]] = [()]
+    for opts in options:
+        combos = [c + (o,) for c in combos for o in opts]
     return combos

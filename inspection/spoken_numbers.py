@@ -15,7 +15,7 @@ from typing import Any
 
 from inspection.garbled_numbers import garbled_amounts, repairs
 from inspection.number_kinds import Keyword, NumberKind, classify
-from inspection.number_readings import Reading, readings
+from inspection.number_readings import MAX_LEAD, Reading, lead_readings, readings
 from inspection.number_statements import Statement, statement_of
 from inspection.numerals import format_value, numeral_end
 from inspection.policy import Policy
@@ -57,6 +57,9 @@ class NumberCheck:
     heard_probs: tuple[float, ...] = ()  # recognition probability of each character of heard
     utterance: int = -1  # index of the recogniser segment it was heard in (-1: unknown)
     garbled: str = ""  # the numerals as recognised when they are no number (两万两七五百)
+    #: Values the characters right before the number allow as its misheard leading digit and
+    #: magnitude word (宝贝大坚600元: 8600); a mismatch one of them explains is a doubt.
+    lead_options: tuple[Reading, ...] = ()
 
     @property
     def expected_text(self) -> str:
@@ -131,6 +134,7 @@ def check_numbers(
                 char_probs=tuple(stream.prob[q.start : q.end]) if stream.prob else (),
                 utterance=stream.utterance[q.start] if stream.utterance else -1,
                 garbled=run,
+                lead_options=() if run else _lead_options(stream, q, keyword),
                 **_heard(stream, q),
             )
         )
@@ -164,3 +168,23 @@ def _readings(stream: TextStream, q: Quantity, keyword: Keyword | None) -> list[
         # The recognised numeral reads differently alone (百分之三): keep the stream's value.
         found = [Reading(q.value, "as recognised"), *[r for r in found if r.value != q.value]]
     return found
+
+
+def _lead_options(stream: TextStream, q: Quantity, keyword: Keyword | None) -> tuple[Reading, ...]:
+    """:func:`inspection.number_readings.lead_readings` of ``q`` with the characters said
+    right before it (no pause between, none of its keyword's)."""
+    if not stream.source or q.start == 0 or q.unit == "%":
+        return ()
+    s0, s1 = stream.source_span(q.start, q.end)
+    numeral = stream.source[s0:s1]
+    numeral = numeral[: numeral_end(numeral)] if q.unit else numeral
+    lo = max(s0 - MAX_LEAD - 2, keyword.end if keyword else 0)
+    k = 0  # characters before the number in the same breath, in the text as in the source
+    while k < s0 - lo and q.start - k - 1 >= 0 and not stream.breaks[q.start - k - 1]:
+        if stream.source_index and stream.source_index[q.start - k - 1] != s0 - k - 1:
+            break  # rewritten by normalisation (a numeral): stop there
+        k += 1
+    before = stream.source[max(lo, s0 - k - 2) : s0]
+    if not numeral or k == 0:
+        return ()
+    return tuple(lead_readings(numeral, before, k))
