@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from inspection.answer_reading import sounded_yes
 from inspection.answer_turns import QUESTION_WORDS, Piece, pieces_in, questions_back
 from inspection.answer_weak_negation import late_yes
 from inspection.answer_window import after_replies, later_starts
@@ -343,6 +344,10 @@ def _read(pieces: list[Piece], expected: str | None) -> AnswerClass:
     cls = classify_answer(text, expected)
     if cls.kind == "unsure" and is_decoder_loop(text) and not loop_says_no(cls):
         return AnswerClass("unrecognised", None)
+    if cls.kind == "unsure" and cls.phrase is None:
+        # Nothing matched by characters: a yes heard by its sound in part of the words
+        # (信我被人 for 是我本人) is a guessed yes, for the closed set to agree with or not.
+        return sounded_yes(text) or cls
     return cls
 
 

@@ -63,6 +63,9 @@ def test_negative(text: str, phrase: str) -> None:
         ("不太清楚", "不太"),
         ("不是很清楚", "不是很"),
         ("可能吧", "可能"),
+        ("应该是吧", "应该"),  # read as 是, a clear yes, on 51a6006
+        ("应该是我本人吧", "应该"),
+        ("应该吧", "应该吧"),
         ("是不是保本的？", "是不是"),
         ("这个收益怎么算", "怎么"),
         ("今天天气不错", None),  # said something, but not an answer
