@@ -10,6 +10,7 @@ value, the salesperson may well have said it right.
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 
 from inspection.numerals import parse_numeral, to_chinese
@@ -222,7 +223,7 @@ def lead_readings(numeral: str, before: str, reach: int = MAX_LEAD) -> list[Read
         options = [numeral_sounds(c) for c in prefix]
         if not all(options) or all(c in LEAD_NUMERALS for c in prefix):
             break
-        for combo in _sound_product(options):
+        for combo in itertools.product(*options):
             if all(how == "final" for _, how in combo):
                 continue  # a vowel alike and nothing else: too loose to doubt a hearing
             lead = "".join(n for n, _ in combo)
@@ -247,12 +248,3 @@ def _in_amount_word(before: str, first: int) -> bool:
                 return True
             i = before.find(w, i + 1)
     return False
-
-
-def _sound_product(
-    options: list[tuple[tuple[str, str], ...]],
-) -> list[tuple[tuple[str, str], ...]]:
-    combos: list[tuple[tuple[str, str], ...]] = [()]
-    for opts in options:
-        combos = [c + (o,) for c in combos for o in opts]
-    return combos
