@@ -12,7 +12,7 @@ hold more than a yes), and the answer stayed a `review` however clearly the mode
 Such a region is scored again on the span of *all* its decoded words (± ``SpanOptions.pad_s``),
 so no word that was heard is cut off, and the new score replaces the region's only when:
 the span is within ``closed_set_max_s`` and shorter than the region; and the region's own score
-does not sound like a hedge or a refusal (``script_answers.model_hears_no``: what lies outside
+does not sound like a hedge or a refusal (``answer_closed_set.model_hears_no``: what lies outside
 the words may be a no the decoder lost, and then the region keeps its doubt). Every other rule
 of the answer (a heard 不/没, a hedge or question back in the words, another region of the window
 that hears a no, the agreement and margin thresholds) applies to the new score as to any other.

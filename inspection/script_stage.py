@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from inspection.answer_closed_set import hears_no
 from inspection.answer_cohort import needs_cohort, normalise_answers
 from inspection.answer_energy import RoomCheck, room_checks, voice_in_windows
 from inspection.answer_span import SpanOptions, needs_span, rescored
@@ -18,7 +19,6 @@ from inspection.node_forced import apply_forced, forced_scores
 from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
-from inspection.script_answers import hears_no
 from inspection.speech import Word
 from inspection.templates import RenderedNode, Template
 from inspection.textnorm import normalize

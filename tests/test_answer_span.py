@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from inspection.answer_closed_set import hears_no
 from inspection.answer_span import SpanOptions, rescored, word_spans
 from inspection.closed_set import ClosedSetScorer
-from inspection.script_answers import hears_no
 from inspection.script_types import ScriptSettings
 from inspection.speech import Utterance, Word
 from tests.confirm_answer import answer, passes

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from inspection.answer_closed_set import hears_no
 from inspection.answer_span import SpanOptions, rescored
-from inspection.script_answers import hears_no
 from inspection.script_types import ScriptSettings
 from inspection.speech import SpeechRecognizer, Utterance, Word
 from inspection.speech_types import Region
