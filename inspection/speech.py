@@ -16,7 +16,7 @@ import numpy as np
 from inspection import speech_cuts, speech_features, speech_lost
 from inspection.answer_scoring import AnswerScoring
 from inspection.audio_pieces import pause_cuts
-from inspection.node_forced import NodeTextScorer
+from inspection.node_text_scorer import NodeTextScorer
 from inspection.speech_cuts import WholeTrack
 from inspection.speech_regions import (
     FRAME,

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from inspection.media import Track, load_audio
-from inspection.node_forced import ForcedScore, NodeTextScorer, apply_forced, forced_scores
+from inspection.node_forced import ForcedScore, apply_forced, forced_scores
+from inspection.node_text_scorer import NodeTextScorer
 from inspection.policy import Policy
 from inspection.rules import NodeCoverage, Thresholds
 from inspection.rules.script import script_findings

@@ -11,14 +11,12 @@ import av
 import numpy as np
 import pytest
 
-from inspection.node_forced import (
+from inspection.node_forced import ForcedScore, apply_forced, forced_scores
+from inspection.node_text_scorer import (
     ClauseScore,
-    ForcedScore,
     NodeTextScorer,
-    apply_forced,
     clauses_of,
     equal_length_means,
-    forced_scores,
 )
 from inspection.policy import Policy
 from inspection.rules import NodeCoverage, Thresholds

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inspection.node_forced import NodeTextScorer, apply_forced, forced_scores, sub_windows
+from inspection.node_forced import apply_forced, forced_scores, sub_windows
+from inspection.node_text_scorer import NodeTextScorer
 from inspection.rules import NodeCoverage, Thresholds
 from inspection.rules.script import script_findings
 from inspection.templates import RenderedNode
