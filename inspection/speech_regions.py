@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from inspection.speech_types import SAMPLE_RATE, DecodeOptions, Utterance
+from inspection.speech_types import SAMPLE_RATE, DecodeOptions, Region, Utterance
 
 FRAME = 320  # 20 ms at 16 kHz
 
@@ -167,3 +167,51 @@ def clamp_times(utt: Utterance, lo_s: float, hi_s: float) -> Utterance:
 
     words = [replace(w, start_s=c(w.start_s), end_s=c(w.end_s)) for w in utt.words]
     return replace(utt, start_s=c(utt.start_s), end_s=c(utt.end_s), words=words)
+
+
+@dataclass(frozen=True)
+class TrackRegions:
+    """A track's regions to decode (:func:`track_regions`) and, for the recogniser's counts, how
+    many padded VAD regions were found and how many of them were weak."""
+
+    regions: list[Region]
+    found: int
+    weak: int
+
+
+def track_regions(samples: np.ndarray, participant: str, o: DecodeOptions) -> TrackRegions:
+    """The speech regions of ``participant``'s whole track ``samples`` (16 kHz mono float32,
+    not empty), padded, each marked weak when nothing in it stands ``min_peak_db`` above the
+    track's noise floor (energy-gated participants that keep uncertain speech only).
+    Computed over the whole track: the noise floor is the track's."""
+    gate = participant in o.energy_gate
+    keep = participant in o.keep_uncertain
+    judged = o.min_peak_db > 0 and ((gate and keep) or participant in o.skip_quiet_for)
+    # The frame levels and the floor once for the gate, the rescue and the peaks.
+    levels = TrackLevels.of(samples, o.noise_percentile) if gate or judged else None
+    pad = int(o.region_pad_s * SAMPLE_RATE)
+    padded = [
+        (max(0, a - pad), min(len(samples), b + pad))
+        for a, b in speech_regions(samples, o, gate, levels)
+    ]
+    weak: set[tuple[int, int]] = set()
+    if levels is not None and judged:
+        peaks = levels.peaks(padded)
+        weak = {r for r, p in zip(padded, peaks, strict=True) if p < o.min_peak_db}
+    if participant in o.skip_quiet_for:
+        # Quiet regions dropped, the rest joined across reading pauses: a sentence decoded
+        # with its neighbours in one window, as a whole-track decode would.
+        kept = [r for r in padded if r not in weak]
+        regions = [Region(a, b) for a, b in joined_regions(kept, o, pad)]
+    else:
+        regions = [Region(a, b, (a, b) in weak) for a, b in padded]
+    return TrackRegions(regions, len(padded), len(weak))
+
+
+def joined_regions(
+    regions: list[tuple[int, int]], o: DecodeOptions, pad: int
+) -> list[tuple[int, int]]:
+    """``regions`` (padded by ``pad``) with neighbours less than ``context_merge_gap_s`` apart
+    joined while the result spans at most ``region_max_s`` (+ the padding): one window."""
+    gap = int(o.context_merge_gap_s * SAMPLE_RATE)
+    return join_close(regions, gap, int(o.region_max_s * SAMPLE_RATE) + 2 * pad)
