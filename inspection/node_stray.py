@@ -45,11 +45,17 @@ def _rest_start(
 ) -> int | None:
     """Where the rest of window ``[start, end)`` begins when the window begins with a stray
     fragment; None when it does not (or when nothing follows the fragment in the window)."""
-    seg = stream.utterance[start]
-    own = [k for k in range(len(stream)) if stream.utterance[k] == seg]
-    if sum(stream.text[k] not in FILLERS for k in own) > st.stray_fragment_chars:
+    utt = stream.utterance
+    seg = utt[start]
+    # An utterance's characters are consecutive in the stream (built utterance by utterance):
+    # walk out from ``start`` to both ends of its utterance.
+    lo, k = start, start + 1
+    while lo > 0 and utt[lo - 1] == seg:
+        lo -= 1
+    while k < len(stream) and utt[k] == seg:
+        k += 1
+    if sum(ch not in FILLERS for ch in stream.text[lo:k]) > st.stray_fragment_chars:
         return None
-    k = own[-1] + 1
     if k >= end:
         return None  # the fragment is the whole window: it carries the node
     frag_end, rest_start = stream.ends[k - 1], stream.starts[k]
