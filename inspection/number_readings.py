@@ -110,7 +110,7 @@ def readings(numeral: str, before: str = "", absorbed: bool = False) -> list[Rea
         options = [numeral_homophones(c) for c in prefix]
         if not all(options):
             break
-        for combo in _product(options):
+        for combo in map("".join, itertools.product(*options)):
             if _below_place(combo, numeral):
                 add(combo + numeral, f"{prefix}→{combo}")
     if numeral[0] in "百千万" and before and not numeral_homophones(before[-1]):
@@ -148,13 +148,6 @@ def _shi_before(numeral: str) -> bool:
     if value is None or parse_numeral(numeral[1:]) is None:
         return False
     return numeral not in (to_chinese(value), to_chinese(value, liang=False))
-
-
-def _product(options: list[str]) -> list[str]:
-    combos = [""]
-    for opts in options:
-        combos = [c + o for c in combos for o in opts]
-    return combos
 
 
 # --- A misheard leading digit or magnitude word (大坚600元 for 八千六百元) -------------------
