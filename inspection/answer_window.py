@@ -16,7 +16,7 @@ came after the salesperson's reply was never looked at, and a clean session fail
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from inspection.answer_turns import pieces_in, questions_back
 from inspection.script_types import NodeAlignment, ScriptNode, ScriptSettings
@@ -24,11 +24,14 @@ from inspection.speech import Utterance
 
 
 def later_starts(
-    i: int, nodes: Sequence[ScriptNode], aligned: Sequence[NodeAlignment], st: ScriptSettings
+    i: int,
+    nodes: Sequence[ScriptNode],
+    by_id: Mapping[str, NodeAlignment],
+    st: ScriptSettings,
 ) -> list[float]:
     """Starts of the nodes after ``nodes[i]`` in the template that were located after it (they
-    close its answer window); nodes before it in the template do not, wherever found."""
-    by_id = {a.node_id: a for a in aligned}
+    close its answer window); nodes before it in the template do not, wherever found.
+    ``by_id``: the alignments by node id, built once for all the nodes."""
     a = by_id[nodes[i].id]
     t0, t1 = a.start_s or 0.0, a.end_s or 0.0
     out = []

@@ -63,7 +63,7 @@ def find_answers(
                 a.end_s - st.answer_lead_s,
                 (a.start_s or 0.0) + 0.5 * (a.end_s - (a.start_s or 0.0)),
             )
-            nxt = later_starts(i, nodes, aligned, st)
+            nxt = later_starts(i, nodes, by_id, st)
             w1 = after_replies(customer, salesperson, (w0, a.end_s), nxt, st)
         elif node.id in ranges:
             w0, w1 = ranges[node.id][0], min(ranges[node.id][1], ranges[node.id][0] + 60.0)
