@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import qrcode
@@ -151,10 +152,24 @@ def node_json(node: Any, played: dict[str, float] | None = None) -> dict[str, An
     return out
 
 
+#: A host name (labels of letters, digits and hyphens; a browser sends an IDN as punycode),
+#: an IPv4 address or a bracketed IPv6 one, and an optional port.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]{{2,45}}\])(?::[0-9]{{1,5}})?")
+
+
 def _origin(request: web.Request, ctx: AppContext) -> str:
     if ctx.settings.public_url:
         return ctx.settings.public_url.rstrip("/")
-    return f"{request.scheme}://{request.host}"
+    # The link (and its QR code) is made from the request's Host header: a client could
+    # send any text there, and one over 2,300 bytes made the QR code fail (a 500).
+    host = request.host
+    if len(host) > 260 or not _HOST.fullmatch(host):
+        raise BadRequest(
+            "the request's Host header is not a host name (set KESU_PUBLIC_URL)",
+            details={"header": "Host"},
+        )
+    return f"{request.scheme}://{host}"
 
 
 async def join_link(request: web.Request) -> web.Response:

@@ -1,0 +1,30 @@
+"""The join link is made from the request's Host header (without KESU_PUBLIC_URL): a Host
+that is no host name is 400, not a link. Before, a logged-in salesperson's client sending a
+Host of 3,000 characters to POST /api/sessions/{id}/link got a 500 (the QR code of the link
+overflowed: ValueError from qrcode, an "unhandled error" traceback in the log), and one with
+spaces or markup got a link carrying it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import RunningServer, new_session_body
+from tests.test_api_auth import assert_error
+
+
+async def test_a_host_header_that_is_no_host_name_is_refused(
+    server: RunningServer, client_factory: Any
+) -> None:
+    sales = await client_factory("sales1")
+    status, body = await sales.post("/api/sessions", json=new_session_body())
+    assert status == 201, body
+    link = f"/api/sessions/{body['session']['id']}/link"
+    for host in ("a" * 3000, "a b<c>", "x.example:99999999", "[::1"):
+        status, refused = await sales.post(link, headers={"Host": host})
+        assert status == 400, (host[:40], status, refused)
+        assert_error(refused, "bad_request")
+        assert refused["error"]["details"] == {"header": "Host"}
+    for host in ("kesu.example.com", "kesu.example.com:8443", "127.0.0.1:8080", "[::1]:8443"):
+        status, made = await sales.post(link, headers={"Host": host})
+        assert status == 200, (host, made)
+        assert made["url"].startswith(f"http://{host}/join/"), made["url"]
