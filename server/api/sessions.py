@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from typing import Any
@@ -180,18 +181,21 @@ async def join_link(request: web.Request) -> web.Response:
     ttl = ctx.settings.join_link_hours * 3600
     token = ctx.signer.sign(row.id, row.join_nonce, ttl)
     url = f"{_origin(request, ctx)}/join/{token}"
+    # On a thread: a QR code of a link took about 70 ms of CPU, and a login asking for
+    # links in a loop held the event loop (every other request waited) that long each.
+    svg = await asyncio.to_thread(qr_svg, url)
+    claims = ctx.signer.verify(token)
+    return web.json_response(
+        {"url": url, "token": token, "qr_svg": svg, "expires_at": claims.expires_at}
+    )
+
+
+def qr_svg(url: str) -> str:
+    """The QR code of ``url`` as SVG (blocking: pure-Python encoding)."""
     img = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     buf = io.BytesIO()
     img.save(buf)
-    claims = ctx.signer.verify(token)
-    return web.json_response(
-        {
-            "url": url,
-            "token": token,
-            "qr_svg": buf.getvalue().decode(),
-            "expires_at": claims.expires_at,
-        }
-    )
+    return buf.getvalue().decode()
 
 
 async def sdp_from_request(request: web.Request, ctx: AppContext) -> str:
