@@ -2,7 +2,8 @@
 that is no host name is 400, not a link. Before, a logged-in salesperson's client sending a
 Host of 3,000 characters to POST /api/sessions/{id}/link got a 500 (the QR code of the link
 overflowed: ValueError from qrcode, an "unhandled error" traceback in the log), and one with
-spaces or markup got a link carrying it. And its QR code is made off the event loop."""
+spaces or markup got a link carrying it. And its QR code, like the template list of the same
+form, is made off the event loop."""
 
 from __future__ import annotations
 
@@ -53,4 +54,24 @@ async def test_the_qr_code_is_made_off_the_event_loop(
     status, made = await sales.post(f"/api/sessions/{body['session']['id']}/link")
     assert status == 200, made
     assert made["qr_svg"].startswith("<?xml") and "<svg" in made["qr_svg"]
+    assert on_loop_thread == [False]
+
+
+async def test_templates_are_listed_off_the_event_loop(
+    server: RunningServer, client_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /api/templates parsed every template's YAML on the event loop (about 40 ms for
+    the three built-ins, each time): now on a thread, each parsed once per process."""
+    on_loop_thread: list[bool] = []
+    real = sessions_api.usable_templates
+
+    def watched() -> Any:
+        on_loop_thread.append(threading.current_thread() is threading.main_thread())
+        return real()
+
+    monkeypatch.setattr(sessions_api, "usable_templates", watched)
+    sales = await client_factory("sales1")
+    status, body = await sales.get("/api/templates")
+    assert status == 200, body
+    assert {t["id"] for t in body["templates"]} >= {"traditional_life", "investment_linked"}
     assert on_loop_thread == [False]
