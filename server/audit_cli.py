@@ -113,11 +113,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from server.errors import KesuError
 
+    out = Path(args.output)
+    if out.is_dir():
+        # Before, the zip was written beside it and the rename failed: a traceback, and the
+        # whole zip left behind as ``.NAME.tmp``.
+        raise CliError(f"-o {out}: is a directory")
+    settings = _settings(args)
     try:
-        print(asyncio.run(export_one(_settings(args), args.session_id, Path(args.output))))
+        print(asyncio.run(export_one(settings, args.session_id, out)))
     except KesuError as exc:
         print(f"error: {exc.message}")
         return 1
+    except OSError as exc:  # a parent that is a file, no permission, a full disk
+        raise CliError(f"-o {out}: cannot write: {exc.strerror or exc}") from None
     return 0
 
 

@@ -106,8 +106,23 @@ def _write_zip(
     manifest_head: dict[str, Any],
 ) -> tuple[int, int, str]:
     """Write the zip on a thread; returns (files, bytes, manifest sha256)."""
-    entries: list[dict[str, Any]] = []
     tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        return _write_zip_as(tmp, out, session_dir, generated, manifest_head)
+    except BaseException:
+        # Nothing half-written stays: the zip holds the session's recordings.
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_zip_as(
+    tmp: Path,
+    out: Path,
+    session_dir: Path,
+    generated: dict[str, bytes],
+    manifest_head: dict[str, Any],
+) -> tuple[int, int, str]:
+    entries: list[dict[str, Any]] = []
     with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
         for rel, path in _session_files(session_dir):
             name = SESSION_PREFIX + rel

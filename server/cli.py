@@ -18,6 +18,7 @@ from server.cli_common import (
     global_options,
     make_data_dir,
     require_database,
+    require_openable,
     settings_from,
 )
 from server.settings import setting_fields
@@ -34,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     announce(settings, "kesu serve")
     make_data_dir(settings)
+    require_openable(settings)
     configure_logging(settings)
     print(
         f"kesu: serving on http://{settings.host}:{settings.port}/ (data in {settings.data_dir})",
@@ -66,6 +68,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     announce(settings, "kesu migrate")
     make_data_dir(settings)
+    require_openable(settings)
     upgrade(settings.db_url)
     from server.jobs_pg import ensure_schema, is_postgres
 

@@ -142,11 +142,34 @@ def require_database(settings: Settings) -> None:
             "" if settings.data_dir.is_dir() else f" (no directory {settings.data_dir.resolve()})"
         )
         raise CliError(f"no database at {path.resolve()}{where}; {_fix_hint(settings)}")
+    present = _open(settings)
+    if not present:
+        shown = masked_db_url(settings.db_url) if path is None else str(path.resolve())
+        raise CliError(f"the database {shown} has no Kesu schema; {_fix_hint(settings)}")
+
+
+def require_openable(settings: Settings) -> None:
+    """For the commands that create the schema (``serve``, ``migrate``): the database opens
+    (SQLite makes a missing file). Before, a URL naming a directory or a file that is no
+    database, or a PostgreSQL server that refused the connection, was a traceback from
+    ``kesu migrate`` and from ``kesu serve`` on starting."""
+    path = sqlite_path(settings)
+    if path is not None:
+        # Looked at before connecting: aiosqlite's thread of a connection SQLite could not
+        # open calls back into the closed event loop, a traceback of its own.
+        if path.exists() and not path.is_file():
+            raise CliError(f"cannot open the database {path.resolve()}: not a file")
+        if not path.parent.is_dir():
+            raise CliError(f"cannot open the database {path.resolve()}: no such directory")
+    _open(settings)
+
+
+def _open(settings: Settings) -> bool:
+    """Whether the database has Kesu's schema, or CliError naming why it cannot be opened."""
+    path = sqlite_path(settings)
     shown = masked_db_url(settings.db_url) if path is None else str(path.resolve())
     try:
-        present = asyncio.run(_schema_present(settings.db_url))
+        return asyncio.run(_schema_present(settings.db_url))
     except (SQLAlchemyError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CliError(f"cannot open the database {shown}: {first}") from None
-    if not present:
-        raise CliError(f"the database {shown} has no Kesu schema; {_fix_hint(settings)}")

@@ -304,8 +304,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
 async def handle_metrics(request: web.Request) -> web.Response:
     token = request.app.get(TOKEN, "")
     if token:
-        sent = request.headers.get("Authorization", "").encode()
-        # Constant time; bytes, since compare_digest refuses non-ASCII str.
+        # The header's bytes as sent (a non-UTF-8 header arrives with surrogate escapes, which
+        # a plain encode() refused: a 500). Constant time; bytes, since compare_digest
+        # refuses non-ASCII str.
+        sent = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
             body = b'{"error": {"code": "unauthorized", "message": "metrics need the token", '
             body += b'"details": {}}}'

@@ -204,7 +204,8 @@ def decode_image(data_url: str) -> np.ndarray:
     """A ``data:image/jpeg;base64,...`` (or bare base64) still as a BGR image."""
     import cv2
 
-    raw = data_url.split(",", 1)[1] if data_url.startswith("data:") else data_url
+    # partition, not split()[1]: a "data:" URL without its comma is the sender's fault (400).
+    raw = data_url.partition(",")[2] if data_url.startswith("data:") else data_url
     try:
         data = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):

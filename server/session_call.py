@@ -19,6 +19,7 @@ from server.context import AppContext
 from server.rtc.errors import RtcError
 from server.sdp_check import check_offer, public_message
 from server.session_dir import EventBudgetSpent, SessionDir, SessionEnded
+from server.session_format import parse_iso
 from server.sessions import SessionError, local_dir, node_of, session_dir
 from server.store.models import AuditEntry, RecordingSession
 from server.store.types import iso, utcnow
@@ -48,17 +49,21 @@ async def record_consent(ctx: AppContext, row: RecordingSession) -> RecordingSes
         raise SessionError(409, "session_ended", "this session has ended")
     if row.consent_at is not None:
         return row
-    now = utcnow()
     sdir = await local_dir(ctx, row.id)
     try:
-        await sdir.add_event("consent", participant="customer", live_only=True)
+        # Requests sent at once (a double click) all read no consent above: the first
+        # consent event is the one, and its time is the stamp every one of them answers.
+        event, _new = await sdir.add_first_event("consent", "customer", live_only=True)
     except SessionEnded:
         raise ended_error() from None
+    at = parse_iso(event["at"])
+    assert at is not None
     async with ctx.db.session() as s:
-        db_row = await s.get(RecordingSession, row.id)
+        db_row = await s.get(RecordingSession, row.id, with_for_update=True)
         assert db_row is not None
-        db_row.consent_at = now
-        await audit.record(s, f"customer:{row.id}", "consent.given", row.id, {"at": iso(now)})
+        if db_row.consent_at is None:  # one stamp and one audit entry, whoever commits first
+            db_row.consent_at = at
+            await audit.record(s, f"customer:{row.id}", "consent.given", row.id, {"at": iso(at)})
     return db_row
 
 

@@ -196,9 +196,40 @@ class SessionDir:
         participant's) are refused with :class:`SessionEnded` once :meth:`finish` ran: a
         request that checked the session before its end (an answer heard for seconds)
         must not write after the ``end`` event and the hashes taken at the end."""
+        event, _written = await self._add_event(
+            type, participant, node, detail, at, budget, live_only, once=False
+        )
+        return event
+
+    async def add_first_event(
+        self, type: str, participant: str | None = None, *, live_only: bool = False
+    ) -> tuple[dict[str, Any], bool]:
+        """The session's first event of ``type``, appended now unless there is one already:
+        (the event, whether this call wrote it). For what happens once however often it is
+        sent (the customer's consent: a double click wrote two consent events with two
+        times, and the database kept whichever request committed last)."""
+        return await self._add_event(type, participant, None, None, None, 0, live_only, once=True)
+
+    async def _add_event(
+        self,
+        type: str,
+        participant: str | None,
+        node: str | None,
+        detail: dict[str, Any] | None,
+        at: datetime | None,
+        budget: int,
+        live_only: bool,
+        *,
+        once: bool,
+    ) -> tuple[dict[str, Any], bool]:
         with self._lock:
             if live_only and self._meta.get("status") == "ended":
                 raise SessionEnded
+            if once:
+                for found in self._meta["events"]:
+                    if found.get("type") == type:
+                        started = parse_iso(self._meta.get("started_at"))
+                        return {**found, "t_s": secs(parse_iso(found["at"]), started)}, False
             if 0 < budget <= len(self._meta["events"]):
                 raise EventBudgetSpent(len(self._meta["events"]))
             event = self._append_event(type, participant, node, detail, at or utc_now())
@@ -218,7 +249,7 @@ class SessionDir:
                             break
                     self._bump()
             raise
-        return event
+        return event, True
 
     def event_count(self) -> int:
         with self._lock:

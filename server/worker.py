@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from inspection.inputs import InputError
 from server import audit
 from server.archive import fetch_session
 from server.context import AppContext
@@ -162,6 +163,12 @@ class JobRunner:
             report = await loop.run_in_executor(
                 self._executor, _inspect_in_process, job.id, str(path)
             )
+        except InputError as exc:
+            # Nothing to inspect (a session ended before anyone joined) or a recording that
+            # cannot be read: the same again on every attempt. Before, each was retried to
+            # job_max_attempts, an ERROR traceback in the log each time.
+            await self._set_inspection_status(session_id, "failed")
+            raise PermanentJobError(str(exc)) from exc
         except Exception:
             await self._set_inspection_status(session_id, "failed")
             raise

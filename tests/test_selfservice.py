@@ -50,7 +50,8 @@ async def test_answer_window_is_the_listening_time_after_the_node(tmp_path: Path
 
 
 def test_bad_images_are_the_users_fault() -> None:
-    for bad in ("data:image/jpeg;base64,@@@", "aGVsbG8="):
+    # "data:" without a comma was an IndexError: a 500 from POST .../document.
+    for bad in ("data:image/jpeg;base64,@@@", "aGVsbG8=", "data:nocomma", "data:"):
         with pytest.raises(SessionError) as info:
             decode_image(bad)
         assert info.value.status == 400

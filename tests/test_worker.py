@@ -8,11 +8,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from server.rtc.probe import probe_recording
 from server.store.models import AuditEntry, FindingRow, InspectionReport, Job, RecordingSession
-from tests.conftest import Client, RunningServer, add_test_users, make_settings, start_server
+from tests.conftest import (
+    Client,
+    RunningServer,
+    add_test_users,
+    make_settings,
+    new_session_body,
+    start_server,
+)
 from tests.test_api_recording import start_call
 
 
@@ -77,4 +85,35 @@ async def test_session_end_runs_inspection_in_worker(tmp_path: Path) -> None:
             await p.close()
         await sales.close()
         await customer.close()
+        await srv.runner.cleanup()
+
+
+async def test_a_session_ended_before_anyone_joined_fails_its_inspection_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing recorded is bad input, the same on every attempt: the inspection job fails at
+    once with the reason (a warning), as the review video's does. Before, it was retried to
+    job_max_attempts, logging an ERROR traceback each time: a salesperson creating and
+    ending sessions made three tracebacks a session."""
+    srv = await start_server(make_settings(tmp_path, workers=1, job_retry_delay_s=0.1))
+    await add_test_users(srv.ctx)
+    sales = Client(srv.url)
+    try:
+        await sales.login("sales1")
+        status, body = await sales.post("/api/sessions", json=new_session_body())
+        assert status == 201, body
+        sid = body["session"]["id"]
+        status, body = await sales.post(f"/api/sessions/{sid}/end")
+        assert status == 200, body
+        assert await _wait_jobs_done(srv, sid) == {"inspect": "failed", "review_video": "failed"}
+        async with srv.ctx.db.session() as db:
+            jobs = {j.kind: j for j in (await db.execute(select(Job))).scalars()}
+            row = await db.get(RecordingSession, sid)
+        assert jobs["inspect"].attempts == 1
+        assert "no media" in (jobs["inspect"].last_error or "")
+        assert row is not None and row.inspection_status == "failed"
+        errors = [r for r in caplog.records if r.name == "kesu.jobs" and r.levelname == "ERROR"]
+        assert errors == [], [r.getMessage() for r in errors]
+    finally:
+        await sales.close()
         await srv.runner.cleanup()

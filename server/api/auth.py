@@ -144,9 +144,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         await _attach_user(request, ctx, token)
     if request.method in UNSAFE and USER_KEY in request and request.path != "/api/login":
         auth = request[AUTH_KEY]
-        sent = request.headers.get(CSRF_HEADER, "")
-        # Constant time; bytes, since compare_digest refuses non-ASCII str.
-        if not hmac.compare_digest(sent.encode(), auth.csrf_token.encode()):
+        # The header's bytes as sent: aiohttp decodes them as UTF-8 with surrogateescape,
+        # and a plain encode() of a non-UTF-8 header raised (a 500). Constant time; bytes,
+        # since compare_digest refuses non-ASCII str.
+        sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(sent, auth.csrf_token.encode()):
             raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
     return await handler(request)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
 from typing import Any
 
 import qrcode
@@ -10,7 +12,7 @@ import qrcode.image.svg
 from aiohttp import web
 
 from inspection.policy import Policy
-from inspection.templates import estimate_duration, named_templates
+from inspection.templates import Template, TemplateError, estimate_duration, template_ids
 from server import nodes, playback, session_call, sessions
 from server.api import forward
 from server.api.auth import require_user
@@ -67,7 +69,7 @@ def elapsed_of(row: RecordingSession) -> float | None:
 async def list_templates(request: web.Request) -> web.Response:
     require_user(request)
     out = []
-    for tpl in named_templates().values():
+    for tpl in await asyncio.to_thread(usable_templates):
         out.append(
             {
                 "id": tpl.id,
@@ -77,6 +79,21 @@ async def list_templates(request: web.Request) -> web.Response:
             }
         )
     return web.json_response({"templates": out})
+
+
+def usable_templates() -> list[Template]:
+    """Every built-in and installed template that loads (blocking: reads the templates
+    directory). Each is parsed once per process, as for a new session
+    (``sessions.builtin_template``): before, every ``GET /api/templates`` parsed every YAML
+    file again on the event loop, about 40 ms for the three built-ins, more per installed
+    template, so any login listing them in a loop stalled every other request."""
+    out = []
+    for tid in template_ids():
+        try:
+            out.append(sessions.builtin_template(tid))
+        except TemplateError:
+            continue  # a broken installed file is skipped, as before
+    return out
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -151,10 +168,24 @@ def node_json(node: Any, played: dict[str, float] | None = None) -> dict[str, An
     return out
 
 
+#: A host name (labels of letters, digits and hyphens; a browser sends an IDN as punycode),
+#: an IPv4 address or a bracketed IPv6 one, and an optional port.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]{{2,45}}\])(?::[0-9]{{1,5}})?")
+
+
 def _origin(request: web.Request, ctx: AppContext) -> str:
     if ctx.settings.public_url:
         return ctx.settings.public_url.rstrip("/")
-    return f"{request.scheme}://{request.host}"
+    # The link (and its QR code) is made from the request's Host header: a client could
+    # send any text there, and one over 2,300 bytes made the QR code fail (a 500).
+    host = request.host
+    if len(host) > 260 or not _HOST.fullmatch(host):
+        raise BadRequest(
+            "the request's Host header is not a host name (set KESU_PUBLIC_URL)",
+            details={"header": "Host"},
+        )
+    return f"{request.scheme}://{host}"
 
 
 async def join_link(request: web.Request) -> web.Response:
@@ -165,18 +196,21 @@ async def join_link(request: web.Request) -> web.Response:
     ttl = ctx.settings.join_link_hours * 3600
     token = ctx.signer.sign(row.id, row.join_nonce, ttl)
     url = f"{_origin(request, ctx)}/join/{token}"
+    # On a thread: a QR code of a link took about 70 ms of CPU, and a login asking for
+    # links in a loop held the event loop (every other request waited) that long each.
+    svg = await asyncio.to_thread(qr_svg, url)
+    claims = ctx.signer.verify(token)
+    return web.json_response(
+        {"url": url, "token": token, "qr_svg": svg, "expires_at": claims.expires_at}
+    )
+
+
+def qr_svg(url: str) -> str:
+    """The QR code of ``url`` as SVG (blocking: pure-Python encoding)."""
     img = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     buf = io.BytesIO()
     img.save(buf)
-    claims = ctx.signer.verify(token)
-    return web.json_response(
-        {
-            "url": url,
-            "token": token,
-            "qr_svg": buf.getvalue().decode(),
-            "expires_at": claims.expires_at,
-        }
-    )
+    return buf.getvalue().decode()
 
 
 async def sdp_from_request(request: web.Request, ctx: AppContext) -> str:
