@@ -31,7 +31,8 @@ from inspection.policy import Policy
 from inspection.templates import load_template
 from server import session_call, sessions
 from server.context import AppContext
-from server.session_dir import SessionDir, SessionEnded
+from server.session_dir import SessionDir
+from server.session_events import SessionEnded
 from server.session_format import parse_iso, utc_now
 from server.store.models import RecordingSession
 

@@ -18,7 +18,8 @@ from server import audit, nodes
 from server.context import AppContext
 from server.rtc.errors import RtcError
 from server.sdp_check import check_offer, public_message
-from server.session_dir import EventBudgetSpent, SessionDir, SessionEnded
+from server.session_dir import SessionDir
+from server.session_events import EventBudgetSpent, SessionEnded
 from server.session_format import parse_iso
 from server.sessions import SessionError, local_dir, node_of, session_dir
 from server.store.models import AuditEntry, RecordingSession

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from server.durable_files import atomic_write, hash_if_present
+from server.session_events import admit_event, append_event, take_back
 from server.session_format import (
     METADATA,
     PARTICIPANT_RE,
@@ -34,11 +35,9 @@ from server.session_format import (
     SegmentInfo,
     derived,
     iso_z,
-    new_event,
     new_metadata,
     new_segment,
     parse_iso,
-    secs,
     segment_info,
     utc_now,
     validate_session_id,
@@ -47,18 +46,6 @@ from server.session_interrupt import interrupt
 
 #: ``hook(session_id, sha256 of the bytes written)``, called after each metadata.json write.
 WriteHook = Callable[[str, str], None]
-
-
-class EventBudgetSpent(Exception):
-    """The session has as many events as a client may still add to (``add_event(budget=)``)."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__(f"the session has {count} events")
-        self.count = count
-
-
-class SessionEnded(Exception):
-    """The session has ended: a participant's event is refused (``add_event(live_only=)``)."""
 
 
 class SessionDir:
@@ -190,10 +177,10 @@ class SessionDir:
         """Append an event stamped with the server clock; returns it as written.
 
         ``budget`` (> 0) is for events a client's request makes: refused with
-        :class:`EventBudgetSpent`, and nothing written, when the session already has that
+        :class:`~server.session_events.EventBudgetSpent`, and nothing written, when the session already has that
         many events. Every event rewrites metadata.json whole, so without it a loop of
         requests would make each write slower than the last. ``live_only`` events (a
-        participant's) are refused with :class:`SessionEnded` once :meth:`finish` ran: a
+        participant's) are refused with :class:`~server.session_events.SessionEnded` once :meth:`finish` ran: a
         request that checked the session before its end (an answer heard for seconds)
         must not write after the ``end`` event and the hashes taken at the end."""
         event, _written = await self._add_event(
@@ -223,17 +210,11 @@ class SessionDir:
         once: bool,
     ) -> tuple[dict[str, Any], bool]:
         with self._lock:
-            if live_only and self._meta.get("status") == "ended":
-                raise SessionEnded
-            if once:
-                for found in self._meta["events"]:
-                    if found.get("type") == type:
-                        started = parse_iso(self._meta.get("started_at"))
-                        return {**found, "t_s": secs(parse_iso(found["at"]), started)}, False
-            if 0 < budget <= len(self._meta["events"]):
-                raise EventBudgetSpent(len(self._meta["events"]))
-            event = self._append_event(type, participant, node, detail, at or utc_now())
-            stored = self._meta["events"][-1]
+            event, stored = admit_event(
+                self._meta, type, participant, node, detail, at, budget, live_only, once=once
+            )
+            if stored is None:
+                return event, False
             version = self._bump()
         try:
             await self._persist(version)
@@ -242,11 +223,7 @@ class SessionDir:
                 # A client's event that could not be written (a full disk) is taken back:
                 # the client was told it failed, so a later write must not put it on disk.
                 with self._lock:
-                    events = self._meta["events"]
-                    for i in range(len(events) - 1, -1, -1):
-                        if events[i] is stored:
-                            del events[i]
-                            break
+                    take_back(self._meta, stored)
                     self._bump()
             raise
         return event, True
@@ -323,7 +300,7 @@ class SessionDir:
             gap["reason"] = detail["reason"] = reason
         with self._lock:
             self._meta["gaps"].append(gap)
-            self._append_event("gap", participant, None, detail, end)
+            append_event(self._meta, "gap", participant, None, detail, end)
             version = self._bump()
         await self._persist(version)
 
@@ -338,7 +315,7 @@ class SessionDir:
             await self.close_segment(seg.path, at, SEGMENT_INTERRUPTED)
         with self._lock:
             self._meta.update(status="ended", ended_at=iso_z(at))
-            self._append_event("end", None, None, detail, at)
+            append_event(self._meta, "end", None, None, detail, at)
             version = self._bump()
         await self._persist(version)
 
@@ -375,19 +352,6 @@ class SessionDir:
     def _bump(self) -> int:
         self._version += 1
         return self._version
-
-    def _append_event(
-        self,
-        type: str,
-        participant: str | None,
-        node: str | None,
-        detail: dict[str, Any] | None,
-        at: datetime,
-    ) -> dict[str, Any]:
-        event = new_event(type, participant, node, detail, at)
-        self._meta["events"].append(event)
-        started = parse_iso(self._meta.get("started_at"))
-        return {**event, "t_s": secs(parse_iso(event["at"]), started)}
 
     def _find_segment(self, path: Path) -> dict[str, Any]:
         for seg in self._meta["segments"]:
