@@ -38,12 +38,37 @@ def add_parser(subparsers: Any) -> None:
         )
 
 
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command's input is unusable: one line on stderr, exit ``EXIT_USAGE``."""
+
+
 def registry_from_args(args: argparse.Namespace) -> ModelRegistry:
-    """Registry from the environment, with ``--cache-dir`` / ``--models-dir`` on top."""
+    """Registry from the environment, with ``--cache-dir`` / ``--models-dir`` on top.
+
+    Raises :class:`UsageError` when the models directory is not a directory: checked
+    against it, every model would read as the packaged one and the check pass, hiding a
+    typo in the path of the models the operator meant to use."""
     registry = ModelRegistry.from_env(os.environ)
     cache = getattr(args, "cache_dir", None) or registry.cache_dir
-    override = getattr(args, "models_dir", None) or registry.override_dir
+    given = getattr(args, "models_dir", None)
+    override = given or registry.override_dir
+    if override is not None and not override.is_dir():
+        source = "--models-dir" if given else "KESU_MODELS_DIR"
+        problem = "not a directory" if override.exists() else "no such directory"
+        raise UsageError(f"{source} {override}: {problem}")
     return ModelRegistry(cache, override)
+
+
+def _registry_or_report(args: argparse.Namespace) -> ModelRegistry | None:
+    """:func:`registry_from_args`, or None after the one-line reason on stderr."""
+    try:
+        return registry_from_args(args)
+    except UsageError as exc:
+        print(f"kesu models {args.models_command}: {exc}", file=sys.stderr)
+        return None
 
 
 def format_status(status: ModelStatus) -> str:
@@ -55,18 +80,23 @@ def format_status(status: ModelStatus) -> str:
 
 
 def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Print one line per model; 0 when all are usable, else 1."""
+    """Print one line per model; 0 when all are usable, 1 if any is not, 2 on bad input."""
     out = out or sys.stdout
-    statuses = registry_from_args(args).check()
+    registry = _registry_or_report(args)
+    if registry is None:
+        return EXIT_USAGE
+    statuses = registry.check()
     for status in statuses:
         print(format_status(status), file=out)
     return 0 if all(s.ok for s in statuses) else 1
 
 
 def run_prepare(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Prepare the cache; 0 on success, 1 if any model failed."""
+    """Prepare the cache; 0 on success, 1 if any model failed, 2 on bad input."""
     out = out or sys.stdout
-    registry = registry_from_args(args)
+    registry = _registry_or_report(args)
+    if registry is None:
+        return EXIT_USAGE
     failed = False
     for name in args.names or registry.names():
         try:
