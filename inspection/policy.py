@@ -8,9 +8,13 @@ still read as it always was: a sale of that one product.
 
 from __future__ import annotations
 
+import functools
 import re
+import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 PRODUCT_TYPES = ("traditional", "participating", "universal", "investment_linked")
 MAX_PRODUCTS = 10
@@ -143,6 +147,7 @@ class Policy:
             raise TypeError(f"policy data must be a JSON object, not {type(data).__name__}")
         names = {f.name for f in fields(cls)} - {"riders", "main_key", "main_template_id"}
         own = {k: v for k, v in data.items() if k in names}
+        check_types(cls, own)
         raw = data.get("products")
         if raw is not None:
             if not isinstance(raw, list) or not raw:
@@ -217,6 +222,37 @@ def _check_type(product_type: str) -> None:
         )
 
 
+#: Fields the code sets, never read from the policy JSON.
+_NOT_JSON = frozenset({"riders", "main_key", "main_template_id", "role"})
+
+
+@functools.cache
+def _json_fields(cls: type) -> type[BaseModel]:
+    """Pydantic's check of the JSON keys of ``cls`` (a dataclass above), typed as its fields.
+    Strict: a name given as a number, or a premium given as true or "12000", is refused
+    rather than converted. Finite: JSON ``Infinity``/``NaN`` and ``1e999`` (read as
+    infinity) are refused; an infinite premium went on to render as "inf" in a script."""
+    hints = typing.get_type_hints(cls)
+    keys: dict[str, Any] = {
+        f.name: (hints[f.name], None) for f in fields(cls) if f.name not in _NOT_JSON
+    }
+    config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
+    return create_model(f"{cls.__name__}Json", __config__=config, **keys)
+
+
+def check_types(cls: type, values: dict[str, Any], prefix: str = "") -> None:
+    """Raise ValueError naming the first field of ``values`` whose JSON value does not fit
+    the field of ``cls`` (:class:`Policy` or :class:`Product`); unknown keys are ignored.
+    The values themselves are kept as given (12000 stays an int), so nothing read
+    correctly before is written differently now."""
+    try:
+        _json_fields(cls).model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in error["loc"])
+        raise ValueError(f"{prefix}{field}: {error['msg']}") from None
+
+
 def _same_number(value: Any, main: Product, key: str) -> bool:
     other = getattr(main, key)
     return (
@@ -234,6 +270,7 @@ def _product_from(item: Any, index: int) -> Product:
         raise ValueError(f"{where} lacks product_name")
     known = set(PRODUCT_KEYS) | {"key", "template_id"}
     values = {k: v for k, v in item.items() if k in known}
+    check_types(Product, values, f"{where}.")
     values.setdefault("key", MAIN_KEY if index == 0 else f"rider{index}")
     try:
         return Product(**values, role="main" if index == 0 else "rider")

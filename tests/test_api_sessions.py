@@ -45,7 +45,7 @@ async def test_create_masks_id_and_writes_session_dir(
 
 async def test_create_rejects_bad_input(client_factory: Any) -> None:
     c = await client_factory("sales1")
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"customer_id_number": "110105194912310021"}, "invalid_id_number"),
         ({"customer_id_number": "12345"}, "invalid_id_number"),
         ({"customer_name": ""}, "invalid_fields"),
@@ -53,6 +53,19 @@ async def test_create_rejects_bad_input(client_factory: Any) -> None:
         ({"template_id": "../../etc/passwd"}, "invalid_template"),
         ({"template_id": "no_such_template"}, "invalid_template"),
         ({"premium": "lots"}, "invalid_fields"),
+        # The same policy checks as `kesu template check --policy` (inspection.policy): a
+        # non-finite premium (json.dumps writes Infinity) or a name given as a number.
+        ({"premium": float("inf")}, "invalid_json"),
+        ({"premium": 1e12}, "invalid_fields"),
+        ({"product_name": 12345}, "invalid_fields"),
+        (
+            {
+                "products": [
+                    {"product_name": "主险", "product_type": "traditional", "premium": 1e99}
+                ]
+            },
+            "invalid_fields",
+        ),
         ({"cooling_off_days": 0}, "invalid_fields"),
     ]
     for override, code in cases:

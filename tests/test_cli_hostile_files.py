@@ -78,6 +78,60 @@ def test_a_hostile_policy(tmp_path: Path, policy: str) -> None:
     )
 
 
+def policy_with(**fields: Any) -> str:
+    return json.dumps({**SAMPLE_POLICY.to_dict(), **fields}, ensure_ascii=False)
+
+
+# json.dumps writes float("inf") as Infinity and float("nan") as NaN, as a hand-made file may.
+BAD_FIELDS = [
+    (policy_with(premium=float("inf")), "premium"),
+    (policy_with(premium=1).replace('"premium": 1', '"premium": 1e999'), "premium"),
+    (policy_with(premium=float("nan")), "premium"),
+    (policy_with(product_name=12345), "product_name"),
+    (policy_with(customer_name=None), "customer_name"),
+    (policy_with(payment_years="10"), "payment_years"),
+    (policy_with(premium=True), "premium"),
+    (
+        policy_with(
+            products=[{"product_name": "主险"}, {"product_name": "附加险", "premium": 1e400}]
+        ),
+        "products[1].premium",
+    ),
+]
+BAD_IDS = [
+    "inf",
+    "1e999",
+    "nan",
+    "name-number",
+    "name-null",
+    "years-text",
+    "premium-bool",
+    "rider-inf",
+]
+
+
+@pytest.mark.parametrize(("policy", "field"), BAD_FIELDS, ids=BAD_IDS)
+def test_template_check_names_a_policy_field_of_the_wrong_type(
+    tmp_path: Path, policy: str, field: str
+) -> None:
+    (tmp_path / "p.json").write_text(policy, encoding="utf-8")
+    done = kesu("template", "check", "traditional_life", "--policy", "p.json", cwd=tmp_path)
+    refused(done, "p.json", f" {field}: ")
+    assert done.stdout == "" and len(done.stderr.splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize(("policy", "field"), BAD_FIELDS[:1] + BAD_FIELDS[3:4], ids=["inf", "name"])
+def test_inspect_refuses_a_session_whose_policy_has_a_field_of_the_wrong_type(
+    tmp_path: Path, policy: str, field: str
+) -> None:
+    sdir = tmp_path / "s"
+    sdir.mkdir()
+    meta = session_meta().replace(POLICY, policy)
+    assert policy in meta
+    (sdir / "metadata.json").write_text(meta, encoding="utf-8")
+    refused(kesu("inspect", str(sdir), cwd=tmp_path), "metadata.json", f"{field}: ")
+
+
 @pytest.mark.parametrize("option", ["--markers", "--thresholds"])
 @pytest.mark.parametrize("content", [DEEP, '"text"', "{"])
 def test_hostile_markers_and_thresholds(tmp_path: Path, option: str, content: str) -> None:
