@@ -9,6 +9,7 @@ still read as it always was: a sale of that one product.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import typing
 from dataclasses import asdict, dataclass, fields
@@ -147,7 +148,7 @@ class Policy:
             raise TypeError(f"policy data must be a JSON object, not {type(data).__name__}")
         names = {f.name for f in fields(cls)} - {"riders", "main_key", "main_template_id"}
         own = {k: v for k, v in data.items() if k in names}
-        check_types(cls, own)
+        own = check_types(cls, own)
         raw = data.get("products")
         if raw is not None:
             if not isinstance(raw, list) or not raw:
@@ -229,9 +230,9 @@ _NOT_JSON = frozenset({"riders", "main_key", "main_template_id", "role"})
 @functools.cache
 def _json_fields(cls: type) -> type[BaseModel]:
     """Pydantic's check of the JSON keys of ``cls`` (a dataclass above), typed as its fields.
-    Strict: a name given as a number, or a premium given as true or "12000", is refused
-    rather than converted. Finite: JSON ``Infinity``/``NaN`` and ``1e999`` (read as
-    infinity) are refused; an infinite premium went on to render as "inf" in a script."""
+    Strict: a name given as a number, or a premium given as true, is refused rather than
+    converted. Finite: JSON ``Infinity``/``NaN`` and ``1e999`` (read as infinity) are refused;
+    an infinite premium went on to render as "inf" in a script."""
     hints = typing.get_type_hints(cls)
     keys: dict[str, Any] = {
         f.name: (hints[f.name], None) for f in fields(cls) if f.name not in _NOT_JSON
@@ -240,17 +241,55 @@ def _json_fields(cls: type) -> type[BaseModel]:
     return create_model(f"{cls.__name__}Json", __config__=config, **keys)
 
 
-def check_types(cls: type, values: dict[str, Any], prefix: str = "") -> None:
-    """Raise ValueError naming the first field of ``values`` whose JSON value does not fit
-    the field of ``cls`` (:class:`Policy` or :class:`Product`); unknown keys are ignored.
-    The values themselves are kept as given (12000 stays an int), so nothing read
-    correctly before is written differently now."""
+@functools.cache
+def _number_fields(cls: type) -> dict[str, type]:
+    """The numeric JSON keys of ``cls``: int or float (``int | None`` counts as int)."""
+    out: dict[str, type] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        kinds = set(typing.get_args(hint)) or {hint}
+        if float in kinds:
+            out[name] = float
+        elif int in kinds:
+            out[name] = int
+    return out
+
+
+def _as_number(value: Any, kind: type) -> Any:
+    """A number written the way a spreadsheet export or a hand-made file may write it, as the
+    number it plainly is: "12000" or " 12000.5 " for a premium, 10.0 or "10" for years. Anything
+    else (true, "ten", 10.5 years) is returned unchanged for the strict check to name."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number: int | float = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return value
+        if not math.isfinite(number):
+            return value
+        value = number
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def check_types(cls: type, values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``values`` with each number written as text ("12000") or as a whole float for an
+    integer (10.0 years) read as that number; a ValueError naming the first field whose JSON
+    value does not fit the field of ``cls`` (:class:`Policy` or :class:`Product`) otherwise.
+    Unknown keys are ignored; values of the right type are kept as given (12000 stays an
+    int), so nothing read correctly before is written differently now."""
+    numbers = _number_fields(cls)
+    read = {k: _as_number(v, numbers[k]) if k in numbers else v for k, v in values.items()}
     try:
-        _json_fields(cls).model_validate(values)
+        _json_fields(cls).model_validate(read)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         field = ".".join(str(part) for part in error["loc"])
         raise ValueError(f"{prefix}{field}: {error['msg']}") from None
+    return read
 
 
 def _same_number(value: Any, main: Product, key: str) -> bool:
@@ -270,7 +309,7 @@ def _product_from(item: Any, index: int) -> Product:
         raise ValueError(f"{where} lacks product_name")
     known = set(PRODUCT_KEYS) | {"key", "template_id"}
     values = {k: v for k, v in item.items() if k in known}
-    check_types(Product, values, f"{where}.")
+    values = check_types(Product, values, f"{where}.")
     values.setdefault("key", MAIN_KEY if index == 0 else f"rider{index}")
     try:
         return Product(**values, role="main" if index == 0 else "rider")

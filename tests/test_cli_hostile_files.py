@@ -89,7 +89,7 @@ BAD_FIELDS = [
     (policy_with(premium=float("nan")), "premium"),
     (policy_with(product_name=12345), "product_name"),
     (policy_with(customer_name=None), "customer_name"),
-    (policy_with(payment_years="10"), "payment_years"),
+    (policy_with(payment_years="ten"), "payment_years"),
     (policy_with(premium=True), "premium"),
     (
         policy_with(
