@@ -29,7 +29,13 @@ async def test_a_host_header_that_is_no_host_name_is_refused(
         assert status == 400, (host[:40], status, refused)
         assert_error(refused, "bad_request")
         assert refused["error"]["details"] == {"header": "Host"}
-    for host in ("kesu.example.com", "kesu.example.com:8443", "127.0.0.1:8080", "[::1]:8443"):
+    for host in (
+        "kesu.example.com",
+        "kesu.example.com:8443",
+        "127.0.0.1:8080",
+        "[::1]:8443",
+        "kesu_web:8080",
+    ):
         status, made = await sales.post(link, headers={"Host": host})
         assert status == 200, (host, made)
         assert made["url"].startswith(f"http://{host}/join/"), made["url"]

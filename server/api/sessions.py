@@ -169,8 +169,9 @@ def node_json(node: Any, played: dict[str, float] | None = None) -> dict[str, An
 
 
 #: A host name (labels of letters, digits and hyphens; a browser sends an IDN as punycode),
-#: an IPv4 address or a bracketed IPv6 one, and an optional port.
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#: an IPv4 address or a bracketed IPv6 one, and an optional port. Underscores are allowed: not
+#: valid in DNS names, but Docker service names (kesu_web) reach a server through proxies.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]{{2,45}}\])(?::[0-9]{{1,5}})?")
 
 
