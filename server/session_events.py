@@ -36,8 +36,12 @@ def append_event(
     """Append an event to ``meta``; returns it with its ``t_s``."""
     event = new_event(type, participant, node, detail, at)
     meta["events"].append(event)
-    started = parse_iso(meta.get("started_at"))
-    return {**event, "t_s": secs(parse_iso(event["at"]), started)}
+    return with_t_s(meta, event)
+
+
+def with_t_s(meta: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``event`` with its ``t_s``: seconds since the session started."""
+    return {**event, "t_s": secs(parse_iso(event["at"]), parse_iso(meta.get("started_at")))}
 
 
 def admit_event(
@@ -60,8 +64,7 @@ def admit_event(
     if once:
         for found in meta["events"]:
             if found.get("type") == type:
-                started = parse_iso(meta.get("started_at"))
-                return {**found, "t_s": secs(parse_iso(found["at"]), started)}, None
+                return with_t_s(meta, found), None
     if 0 < budget <= len(meta["events"]):
         raise EventBudgetSpent(len(meta["events"]))
     event = append_event(meta, type, participant, node, detail, at or utc_now())
