@@ -217,6 +217,15 @@ def session_mode(ctx: AppContext, session_id: str) -> str:
     return str(session_dir(ctx, session_id).metadata.get("mode") or "two_party")
 
 
+async def recorded_mode(ctx: AppContext, session_id: str) -> str:
+    """The mode this node's copy of the session's metadata.json records, read on a thread
+    (a re-recording starts in it). Not guessed when the directory is on another node's disk:
+    409 ``wrong_node`` / 503 ``node_unavailable`` as :func:`local_dir`."""
+    sdir = await local_dir(ctx, session_id)
+    meta = await asyncio.to_thread(lambda: sdir.metadata)
+    return str(meta.get("mode") or "two_party")
+
+
 def masked_policy(policy: dict[str, Any]) -> dict[str, Any]:
     out = dict(policy)
     if out.get("customer_id_number"):

@@ -238,12 +238,13 @@ async def build_session(
     age: timedelta = timedelta(0),
     pol: Policy | None = None,
     template_id: str = "traditional_life",
+    mode: str = "two_party",
 ) -> BuiltSession:
     """A finished, inspected session; ``age`` moves its times into the past (queue order)."""
     findings = FLAGGED if findings is None else findings
     user = await user_named(ctx, salesperson)
     row = await sessions.create_session(
-        ctx, user, sessions.NewSession(pol or policy(), template_id)
+        ctx, user, sessions.NewSession(pol or policy(), template_id, mode)
     )
     sdir = SessionDir(ctx.settings.sessions_dir / row.id)
     t0 = datetime.now(UTC) - timedelta(seconds=seconds + 0.5)

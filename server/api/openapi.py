@@ -161,7 +161,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/rerecord-requests", "Open re-recording requests", "rerecord",
        roles=SALES, response=r.RerecordListOut, errors=(401, 403)),
     Op("POST", "/api/rerecord-requests/{request_id}/start",
-       "Start the re-recording session", "rerecord", roles=SALES,
+       "Start the re-recording session (in the original's mode: docs/self-service.md)",
+       "rerecord", roles=SALES,
        response=r.RerecordStartOut, status=201, errors=(400, 401, 403, 404, 409, 429)),
 )  # fmt: skip
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from inspection.policy import Policy
 from server import audit, hold_limit, retention, reviews
-from server.api import media
+from server.api import forward, media
 from server.api.auth import require_user
 from server.api.errors import BadRequest
 from server.api.pages import page
@@ -332,10 +332,16 @@ async def my_requests(request: web.Request) -> web.Response:
     return web.json_response({"requests": await reviews.open_requests(ctx, user)})
 
 
-async def start_request(request: web.Request) -> web.Response:
+async def start_request(request: web.Request) -> web.StreamResponse:
     ctx = _ctx(request)
     user = require_user(request, "salesperson")
     request_id = path_id(request, "request_id", "re-recording request")
+    if not forward.forwarded(request):
+        # Started on the node whose disk has the original (its mode is in its metadata.json);
+        # that node checks the request and the user again.
+        holder = await reviews.original_holder(ctx, request_id)
+        if holder is not None:
+            return await forward.forward_to(request, ctx, *holder)
     req, created = await reviews.start_rerecord(ctx, request_id, user)
     return web.json_response(
         {"request": reviews.rerecord_json(req), "session": session_json(created)}, status=201

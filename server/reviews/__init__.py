@@ -37,7 +37,13 @@ from server.reviews.records import (
     review_record,
     review_state,
 )
-from server.reviews.rerecord import REDO, open_requests, rerecord_items, start_rerecord
+from server.reviews.rerecord import (
+    REDO,
+    open_requests,
+    original_holder,
+    rerecord_items,
+    start_rerecord,
+)
 
 __all__ = [
     "FINDING_STATES",
@@ -64,6 +70,7 @@ __all__ = [
     "mask_text",
     "node_titles",
     "open_requests",
+    "original_holder",
     "permissions",
     "person_json",
     "rerecord_items",

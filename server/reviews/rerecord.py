@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from inspection.idnumber import mask_id
 from inspection.policy import Policy
-from server import audit, sessions
+from server import audit, nodes, sessions
 from server.context import AppContext
 from server.reviews.access import ReviewError, actor_of, load_session
 from server.reviews.records import node_titles, rerecord_json
@@ -143,6 +143,14 @@ def _request_for_salesperson(req: RerecordRequest, sess: RecordingSession) -> di
     return out
 
 
+async def original_holder(ctx: AppContext, request_id: int) -> tuple[str, str] | None:
+    """The other live node holding the request's original session (id, URL), if any: its
+    disk has the metadata.json the re-recording's mode is read from, so the start goes
+    there, as a creation goes to its home (server.api.forward)."""
+    req = await ctx.db.run_read(lambda s: s.get(RerecordRequest, request_id))
+    return None if req is None else await nodes.holder(ctx, req.session_id)
+
+
 async def start_rerecord(
     ctx: AppContext, request_id: int, user: User
 ) -> tuple[RerecordRequest, RecordingSession]:
@@ -167,8 +175,11 @@ async def start_rerecord(
                 403, "not_qualified", "this salesperson is not qualified for remote recording"
             )
         req.status = "done"  # claimed in this transaction: a second click gets 409
-    new = sessions.NewSession(Policy.from_dict(original.policy), original.template_id)
     try:
+        # The same way of recording as the original (a customer's self-service session is
+        # re-recorded as one); the mode is only in its metadata.json (docs/self-service.md).
+        mode = await sessions.recorded_mode(ctx, original.id)
+        new = sessions.NewSession(Policy.from_dict(original.policy), original.template_id, mode)
         created = await sessions.create_session(ctx, owner, new, rerecord_of=original.id)
     except BaseException:
         async with ctx.db.session() as s:
