@@ -114,10 +114,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from server.errors import KesuError
 
     out = Path(args.output)
-    if out.is_dir():
-        # Before, the zip was written beside it and the rename failed: a traceback, and the
-        # whole zip left behind as ``.NAME.tmp``.
-        raise CliError(f"-o {out}: is a directory")
+    if (problem := _output_problem(out)) is not None:
+        raise CliError(problem)
     settings = _settings(args)
     try:
         print(asyncio.run(export_one(settings, args.session_id, out)))
@@ -127,6 +125,21 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except OSError as exc:  # a parent that is a file, no permission, a full disk
         raise CliError(f"-o {out}: cannot write: {exc.strerror or exc}") from None
     return 0
+
+
+def _output_problem(out: Path) -> str | None:
+    """Why ``-o`` cannot be the zip, found before anything is written (the export appends
+    a signed checkpoint and an audit entry first)."""
+    if out.is_dir():
+        # Before, the zip was written beside it and the rename failed: a traceback, and the
+        # whole zip left behind as ``.NAME.tmp``.
+        return f"-o {out}: is a directory"
+    if not out.parent.exists():
+        # Not made: before, a mistyped folder was created silently (as `kesu inspect -o`).
+        return f"-o {out}: no directory {out.parent}"
+    if not out.parent.is_dir():
+        return f"-o {out}: cannot write: {out.parent} is not a directory"
+    return None
 
 
 def _cmd_public_key(args: argparse.Namespace) -> int:

@@ -161,7 +161,8 @@ async def export_session(
     actor: str,
     review: dict[str, Any],
 ) -> ExportInfo:
-    """Write the evidence zip of one session to ``out`` and audit the export.
+    """Write the evidence zip of one session to ``out`` (in an existing directory: none is
+    made, a mistyped path is the caller's error) and audit the export.
 
     ``db_factory`` is ``Database.session``; ``review`` is the JSON for ``review.json``
     (findings, decisions, requests) that the caller assembled.
@@ -202,7 +203,6 @@ async def export_session(
         "checkpoint": checkpoint.to_json() if checkpoint else None,
         "public_key": trail.keys.public_key,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     files, size, manifest_sha = await asyncio.to_thread(
         _write_zip, out, session_dir, generated, manifest_head
     )
