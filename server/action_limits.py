@@ -1,5 +1,6 @@
-"""Bounds on how often one user may repeat an audited action on one session (finding
-judgements: ``server/reviews/judge_limit.py``; legal holds: ``server/hold_limit.py``).
+"""Bounds on how often one user may repeat an audited action on one session: finding
+judgements (:data:`JUDGE`, ``review_judge_limits``) and legal hold changes (:data:`HOLD`,
+``retention_hold_limits``), one :class:`ActionLimit` each.
 
 Each such action is a write transaction and an audit entry; a login in a loop could otherwise
 grow the audit chain without end. The counts are the login throttle's fixed-window counters
@@ -12,6 +13,7 @@ one writes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -23,6 +25,43 @@ from server.login_failures import Window
 #: User-and-session pairs tracked at once per scope (per window); past it, new pairs share
 #: one counter (as the login throttle: the table stays bounded).
 MAX_KEYS = 100_000
+
+
+@dataclass(frozen=True)
+class ActionLimit:
+    """One bounded action: its counters' ``scope``, the 429 ``code`` and the ``what`` its
+    message names ("too many <what> on this session")."""
+
+    scope: str
+    code: str
+    what: str
+
+    def windows(self, spec: str) -> tuple[Window, ...]:
+        """The limits of the action's setting (a ``ValueError`` for a malformed one)."""
+        return login_failures.windows(spec)
+
+    def refusal(self, wait: int) -> KesuError:
+        return KesuError(
+            f"too many {self.what} on this session; try again in {wait} s",
+            code=self.code,
+            status=429,
+            details={"retry_after_s": wait},
+        )
+
+    def count(
+        self, s: Session, limits: tuple[Window, ...], user_id: int, session_id: str, now: datetime
+    ) -> None:
+        """Count one action of ``user_id`` on ``session_id``, or raise a 429 ``code`` (with
+        ``retry_after_s``) when a limit is reached."""
+        count(s, limits, self.scope, user_id, session_id, now, self.refusal)
+
+
+#: A reviewer's finding judgements: each is a ``finding.judge`` audit entry, and a login in a
+#: loop (confirm, reopen, confirm...) could otherwise grow the audit chain without end.
+JUDGE = ActionLimit("judge", "too_many_judgements", "judgements")
+#: An admin's legal hold changes (``retention.hold`` / ``retention.release`` entries); a
+#: request that changes nothing (placing a hold already in place) is not counted.
+HOLD = ActionLimit("hold", "too_many_hold_changes", "legal hold changes")
 
 
 def count(

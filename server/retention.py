@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inspection.policy import Policy
-from server import audit, audit_repeats, hold_limit
+from server import action_limits, audit, audit_repeats
 from server.context import AppContext
 from server.errors import KesuError
 from server.sessions import SESSION_ID_RE, retain_until
@@ -116,14 +116,16 @@ async def set_hold(
         raise RetentionError(403, "wrong_role", "only an admin can change a legal hold")
     if hold and not reason:
         raise RetentionError(400, "reason_required", "a legal hold needs a reason")
-    limits = hold_limit.windows(ctx.settings.retention_hold_limits)
+    limits = action_limits.HOLD.windows(ctx.settings.retention_hold_limits)
     async with ctx.db.session() as s:
         await lock_session(s, session_id)  # and a deletion claimed since: 404
         current = await legal_hold(s, session_id)
         if bool(current) != hold:
             # Only a change is counted: asking again for the hold in place writes nothing.
             now, uid = utcnow(), user.id
-            await s.run_sync(lambda sync: hold_limit.count(sync, limits, uid, session_id, now))
+            await s.run_sync(
+                lambda sync: action_limits.HOLD.count(sync, limits, uid, session_id, now)
+            )
             await audit.record(
                 s,
                 f"user:{user.username}",

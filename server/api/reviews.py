@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from inspection.policy import Policy
-from server import audit, hold_limit, retention, reviews
+from server import action_limits, audit, retention, reviews
 from server.api import forward, media
 from server.api.auth import require_user
 from server.api.errors import BadRequest
@@ -33,7 +33,6 @@ from server.audit_verify import verify_archive
 from server.context import CTX, AppContext
 from server.errors import KesuError
 from server.review_stats import MAX_DAYS, StatsPeriod, review_stats
-from server.reviews import judge_limit
 from server.session_format import read_metadata
 from server.sessions import rendered_nodes, session_json
 from server.store.models import InspectionReport, User
@@ -356,8 +355,8 @@ EXPORTS = web.AppKey("kesu_exports", asyncio.Semaphore)
 
 def setup(app: web.Application) -> None:
     # A malformed limit stops the server at start, not a reviewer's first judgement.
-    judge_limit.windows(app[CTX].settings.review_judge_limits)
-    hold_limit.windows(app[CTX].settings.retention_hold_limits)
+    action_limits.JUDGE.windows(app[CTX].settings.review_judge_limits)
+    action_limits.HOLD.windows(app[CTX].settings.retention_hold_limits)
     app[VERIFYING] = asyncio.Lock()
     app[EXPORTS] = asyncio.Semaphore(MAX_EXPORTS)
     r = app.router

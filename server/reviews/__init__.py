@@ -4,8 +4,9 @@ re-recording requests. HTTP handlers in ``server/api/reviews.py`` stay thin and 
 Modules, each importing only those above it in this list:
 ``masking`` (ID numbers in free text), ``access`` (review states, who may act, the session
 lookup), ``records`` (one session's review as stored, and its JSON), ``queue`` (the reviewers'
-queue), ``judge_limit`` (how many judgements a reviewer may make on a session), ``rerecord`` (re-recording requests), ``decisions`` (the state machine: judgements and
-decisions). The names below are re-exported so that ``from server import reviews`` is the API.
+queue), ``rerecord`` (re-recording requests), ``decisions`` (the state machine: judgements
+and decisions; a reviewer's judgements on a session bounded by ``server/action_limits.py``).
+The names below are re-exported so that ``from server import reviews`` is the API.
 """
 
 from server.reviews.access import (

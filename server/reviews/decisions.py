@@ -18,10 +18,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import audit, audit_repeats
+from server import action_limits, audit, audit_repeats
 from server.audit_reviews import decision_state, judge_detail, request_state
 from server.context import AppContext
-from server.reviews import judge_limit
 from server.reviews.access import (
     ReviewError,
     actor_of,
@@ -152,9 +151,9 @@ async def _judge(
             raise ReviewError(
                 400, "comment_required", "say why the finding is dismissed", {"field": "comment"}
             )
-        limits = judge_limit.windows(ctx.settings.review_judge_limits)
+        limits = action_limits.JUDGE.windows(ctx.settings.review_judge_limits)
         now = utcnow()
-        await s.run_sync(lambda sync: judge_limit.count(sync, limits, user.id, row.id, now))
+        await s.run_sync(lambda sync: action_limits.JUDGE.count(sync, limits, user.id, row.id, now))
         before = f.review_state
         f.review_state = state
         f.review_comment = comment.strip()
