@@ -182,16 +182,21 @@ async def end_unresumed(ctx: AppContext) -> list[str]:
     return ended
 
 
+def _calls_with(ctx: AppContext, participant: str) -> list[str]:
+    """The sessions whose open call has ``participant`` connected."""
+    return [
+        sid
+        for sid, room in ctx.rooms.rooms().items()
+        if not room.closed and room.connected().get(participant)
+    ]
+
+
 async def disconnect_disabled(ctx: AppContext) -> list[str]:
     """Take salespeople whose account was disabled out of the calls they are in (the
     sessions stay; their customers may wait or leave). A disabled account's cookie is
     refused at once, but a call joined before went on being relayed and recorded for as
     long as its browser stayed. Returns the sessions concerned."""
-    calls = [
-        sid
-        for sid, room in ctx.rooms.rooms().items()
-        if not room.closed and room.connected().get("salesperson")
-    ]
+    calls = _calls_with(ctx, "salesperson")
     if not calls:
         return []
     query = (
@@ -215,11 +220,7 @@ async def disconnect_unbacked_self_service(ctx: AppContext) -> list[str]:
     salesperson's name, and every further request of the link is refused anyway. (In a
     two-party call the customer stays, as before: the salesperson is taken out above.)
     Returns the sessions concerned."""
-    calls = [
-        sid
-        for sid, room in ctx.rooms.rooms().items()
-        if not room.closed and room.connected().get("customer")
-    ]
+    calls = _calls_with(ctx, "customer")
     if not calls:
         return []
     query = (
