@@ -139,20 +139,26 @@ class VideoTimeline:
                 yield t, segment, frame
 
 
+def _decodable(c: Any, stream: Any) -> Iterator[Any]:
+    """Every frame of ``stream`` that decodes: a packet that does not (a cut tail, a damaged
+    one) is skipped, not the end of the segment."""
+    for packet in c.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            continue
+        yield from frames
+
+
 def _decode_video(segment: Placed) -> Iterator[tuple[float, av.VideoFrame]]:
     """(session time, frame) of every decodable frame of a segment (a cut tail is fine)."""
     try:
         with av.open(str(segment.path)) as c:
             if not c.streams.video:
                 return
-            for packet in c.demux(c.streams.video[0]):
-                try:
-                    frames = packet.decode()
-                except av.FFmpegError:
-                    continue
-                for frame in frames:
-                    if frame.time is not None:
-                        yield segment.start_s + float(frame.time), frame
+            for frame in _decodable(c, c.streams.video[0]):
+                if frame.time is not None:
+                    yield segment.start_s + float(frame.time), frame
     except av.FFmpegError as exc:
         log.warning("cannot read video of %s: %s", segment.path.name, exc)
 
@@ -195,20 +201,15 @@ class AudioTimeline:
                         continue
                     resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
                     pos: int | None = None
-                    for packet in c.demux(c.streams.audio[0]):
-                        try:
-                            frames = packet.decode()
-                        except av.FFmpegError:
-                            continue
-                        for frame in frames:
-                            if pos is None and frame.time is not None:
-                                pos = round((segment.start_s + float(frame.time)) * AUDIO_RATE)
-                            for out in resampler.resample(frame):
-                                if pos is None:
-                                    continue
-                                samples = out.to_ndarray().reshape(-1).astype(np.float32)
-                                yield pos, samples
-                                pos += samples.size
+                    for frame in _decodable(c, c.streams.audio[0]):
+                        if pos is None and frame.time is not None:
+                            pos = round((segment.start_s + float(frame.time)) * AUDIO_RATE)
+                        for out in resampler.resample(frame):
+                            if pos is None:
+                                continue
+                            samples = out.to_ndarray().reshape(-1).astype(np.float32)
+                            yield pos, samples
+                            pos += samples.size
             except av.FFmpegError as exc:
                 log.warning("cannot read audio of %s: %s", segment.path.name, exc)
 
