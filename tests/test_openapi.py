@@ -133,11 +133,13 @@ def test_wrong_node_is_documented_where_it_can_be_answered() -> None:
         for method, op in ops.items()
         if "WrongNodeBody" in json.dumps(op["responses"].get("409", {}))
     }
-    # The offers place the call (server.nodes.place), the end needs its holder.
+    # The offers place the call (server.nodes.place), the end needs its holder, and a
+    # re-recording starts where the original's metadata.json (its mode) is.
     assert bound == {
         ("POST", "/api/sessions/{session_id}/offer"),
         ("POST", "/api/join/{token}/offer"),
         ("POST", "/api/sessions/{session_id}/end"),
+        ("POST", "/api/rerecord-requests/{request_id}/start"),
     }
     schemas = doc["components"]["schemas"]
     validator = jsonschema_rs.validator_for(

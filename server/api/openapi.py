@@ -163,7 +163,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/rerecord-requests/{request_id}/start",
        "Start the re-recording session (in the original's mode: docs/self-service.md)",
        "rerecord", roles=SALES,
-       response=r.RerecordStartOut, status=201, errors=(400, 401, 403, 404, 409, 429)),
+       response=r.RerecordStartOut, status=201, errors=(400, 401, 403, 404, 409, 429, 503),
+       node_bound=True),
 )  # fmt: skip
 
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
