@@ -1,0 +1,121 @@
+"""An operator's slips at the command line are one line and exit 2, with nothing made or
+changed: a port out of range or in use, a host that does not resolve, numbers no setting can
+take, an empty ``--password`` (e.g. an unset shell variable), a models cache that is a file.
+Before, the first three were tracebacks from ``kesu serve`` after it had made its data
+directory and started its workers, ``--workers 100000000`` spawned processes until the
+kernel killed it, and ``kesu user passwd NAME --password ""`` printed "password set" while
+a random password nobody was shown replaced the old one and ended every login."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from server.settings import load_settings
+from tests.cli_run import kesu
+from tests.conftest import PASSWORD
+
+
+def _serve(tmp_path: Path, *args: str) -> tuple[int, str, Path]:
+    data = tmp_path / "data"
+    done = kesu("serve", "--data-dir", str(data), "--workers", "0", *args, cwd=tmp_path)
+    return done.returncode, done.stderr, data
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+def test_a_port_out_of_range_is_refused_before_anything_is_made(tmp_path: Path, port: str) -> None:
+    code, err, data = _serve(tmp_path, "--port", port)
+    assert "Traceback" not in err, err
+    assert code == 2, err
+    assert f"setting port: {port} is out of range (must be from 0 to 65535)" in err
+    assert not data.exists()
+
+
+def test_a_port_in_use_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err, data = _serve(tmp_path, "--host", "127.0.0.1", "--port", str(port))
+    assert "Traceback" not in err, err
+    assert code == 2, err
+    assert f"kesu serve: cannot listen on 127.0.0.1:{port}: Address already in use" in err
+    assert not data.exists()
+
+
+def test_a_host_that_does_not_resolve_is_refused(tmp_path: Path) -> None:
+    code, err, data = _serve(tmp_path, "--host", "no-such-host.invalid", "--port", "0")
+    assert "Traceback" not in err, err
+    assert code == 2, err
+    assert "cannot listen on no-such-host.invalid:0: unknown host" in err
+    assert not data.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("workers", "100000000"),
+        ("workers", "-5"),
+        ("worker_threads", "0"),
+        ("live_processes", "1000"),
+        ("login_hash_concurrency", "0"),
+        ("login_hash_niceness", "-5"),
+        ("review_sample_rate", "1.5"),
+        ("max_sessions", "-1"),
+        ("max_body_bytes", "-1"),
+        ("body_timeout_s", "-0.5"),
+        ("worker_metrics_port", "70000"),
+    ],
+)
+def test_numbers_out_of_range_are_refused(name: str, value: str) -> None:
+    # Settings only: on the old code 100000000 workers would really be spawned.
+    with pytest.raises(ValueError, match=f"setting {name}: .* is out of range"):
+        load_settings(env={f"KESU_{name.upper()}": value})
+    with pytest.raises(ValueError, match=f"setting {name}: .* is out of range"):
+        load_settings({name: float(value) if "." in value else int(value)}, env={})
+
+
+def test_bounds_themselves_still_load() -> None:
+    s = load_settings(
+        env={
+            "KESU_PORT": "65535",
+            "KESU_WORKERS": "0",
+            "KESU_LOGIN_HASH_NICENESS": "19",
+            "KESU_REVIEW_SAMPLE_RATE": "1",
+            "KESU_MAX_SESSIONS": "0",
+        }
+    )
+    assert (s.port, s.workers, s.login_hash_niceness, s.review_sample_rate) == (65535, 0, 19, 1)
+
+
+def test_an_empty_password_is_refused_not_replaced(tmp_path: Path) -> None:
+    common = ("--data-dir", str(tmp_path / "data"))
+    assert kesu("migrate", *common, cwd=tmp_path).returncode == 0
+    done = kesu(
+        "user", "add", "li", "--role", "salesperson", "--password", "", *common, cwd=tmp_path
+    )
+    assert (done.returncode, done.stdout) == (2, ""), done
+    assert "password must have at least 8 characters" in done.stderr
+    assert "li" not in kesu("user", "list", *common, cwd=tmp_path).stdout
+    made = kesu(
+        "user", "add", "li", "--role", "salesperson", "--password", PASSWORD, *common, cwd=tmp_path
+    )  # fmt: skip
+    assert made.returncode == 0, made
+    done = kesu("user", "passwd", "li", "--password", "", *common, cwd=tmp_path)
+    assert done.returncode == 2, done
+    assert "password must have at least 8 characters" in done.stderr
+    assert "password set" not in done.stdout
+
+
+def test_a_file_as_the_models_cache_is_a_usage_error(tmp_path: Path) -> None:
+    file = tmp_path / "cache.txt"
+    file.write_text("not a directory")
+    for action, cache in (("prepare", file), ("check", file / "below")):
+        done = kesu("models", action, "--cache-dir", str(cache), cwd=tmp_path)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode == 2, done
+        assert done.stderr == (
+            f"kesu models {action}: --cache-dir {cache}: {file} is not a directory\n"
+        )
