@@ -8,6 +8,7 @@ a random password nobody was shown replaced the old one and ended every login.""
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from server.settings import load_settings
 from tests.cli_run import kesu
 from tests.conftest import PASSWORD
+from tests.corpus_plan import MINI_TEMPLATE, policy_for
 
 
 def _serve(tmp_path: Path, *args: str) -> tuple[int, str, Path]:
@@ -119,3 +121,35 @@ def test_a_file_as_the_models_cache_is_a_usage_error(tmp_path: Path) -> None:
         assert done.stderr == (
             f"kesu models {action}: --cache-dir {cache}: {file} is not a directory\n"
         )
+
+
+def test_inspect_arguments_that_cannot_make_a_run_are_refused_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before the run, which takes minutes: a file as ``--evidence-dir`` (or above
+    it) was a traceback at its end once a finding had a thumbnail to save, and its report
+    was lost; a file as ``--models-dir`` was ignored; ``--threads 0`` or ``-3`` taken as 1."""
+    from inspection.cli import main
+
+    junk = tmp_path / "junk.mkv"
+    junk.write_text("not a video", encoding="utf-8")
+    file = tmp_path / "file.txt"
+    file.write_text("x", encoding="utf-8")
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(policy_for("mini", "a").to_dict()), encoding="utf-8")
+    pair = ("--salesperson", str(junk), "--customer", str(junk), "--template", str(MINI_TEMPLATE))
+    pair += ("--policy", str(policy))
+    cases = [
+        (("--evidence-dir", str(file)), f"--evidence-dir {file}: {file} is not a directory"),
+        (("--evidence-dir", str(file / "ev")), f"--evidence-dir {file / 'ev'}: {file} is not a"),
+        (("--models-dir", str(file)), f"--models-dir {file}: not a directory"),
+        (("--models-dir", str(tmp_path / "none")), "no such directory"),
+        (("--threads", "0"), "--threads 0: must be from 1 to 64"),
+        (("--threads", "-3"), "--threads -3: must be from 1 to 64"),
+        (("--threads", "100000"), "--threads 100000: must be from 1 to 64"),
+    ]
+    for extra, reason in cases:
+        code = main(["inspect", *pair, *extra])
+        out, err = capsys.readouterr()
+        assert code == 2, (extra, err)
+        assert out == "" and reason in err and err.count("\n") == 1, (extra, err)
