@@ -153,3 +153,24 @@ def test_inspect_arguments_that_cannot_make_a_run_are_refused_first(
         out, err = capsys.readouterr()
         assert code == 2, (extra, err)
         assert out == "" and reason in err and err.count("\n") == 1, (extra, err)
+
+
+def test_a_password_typed_with_dash_in_add_and_passwd(tmp_path: Path) -> None:
+    """``--password -`` reads the password: with standard input closed ``add`` was an
+    EOFError traceback; ``passwd`` took ``-`` itself for the password."""
+    common = ("--data-dir", str(tmp_path / "data"))
+    assert kesu("migrate", *common, cwd=tmp_path).returncode == 0
+    add = ("user", "add", "li", "--role", "salesperson", "--password", "-", *common)
+    done = kesu(*add, cwd=tmp_path, stdin="")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2, done
+    assert "--password -: no password could be read (standard input closed)" in done.stderr
+    assert "li" not in kesu("user", "list", *common, cwd=tmp_path).stdout
+    done = kesu(*add, cwd=tmp_path, stdin="tall-ferry-47\n")
+    assert done.returncode == 0, done
+    passwd = ("user", "passwd", "li", "--password", "-", *common)
+    done = kesu(*passwd, cwd=tmp_path, stdin="quiet-harbour-58\n")
+    assert done.returncode == 0, done
+    assert "password set" in done.stdout
+    done = kesu(*passwd, cwd=tmp_path, stdin="")
+    assert done.returncode == 2 and "no password could be read" in done.stderr, done
