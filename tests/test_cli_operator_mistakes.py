@@ -174,3 +174,12 @@ def test_a_password_typed_with_dash_in_add_and_passwd(tmp_path: Path) -> None:
     assert "password set" in done.stdout
     done = kesu(*passwd, cwd=tmp_path, stdin="")
     assert done.returncode == 2 and "no password could be read" in done.stderr, done
+
+
+@pytest.mark.parametrize("content", [b'{"port": 8080}\n', b"\xff\xfe\x00port = 1\n"])
+def test_a_config_that_is_not_toml_is_named(tmp_path: Path, content: bytes) -> None:
+    config = tmp_path / "kesu.toml"
+    config.write_bytes(content)
+    done = kesu("user", "list", "--config", str(config), "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2, done
+    assert f"kesu user: {config}: not a TOML file: " in done.stderr, done.stderr
