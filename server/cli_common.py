@@ -108,16 +108,16 @@ def make_data_dir(settings: Settings) -> None:
         ) from None
 
 
-def require_listenable(settings: Settings) -> None:
-    """CliError unless ``kesu serve`` can listen on its host and port: tried before anything
-    is made or started. Before, a port in use or a host that does not resolve was an
-    OSError traceback from ``web.run_app`` after the data directory, the database and the
-    worker processes had been made."""
-    where = f"{settings.host}:{settings.port}"
+def require_listenable(host: str, port: int) -> None:
+    """CliError unless ``kesu serve`` (or ``kesu worker``'s metrics server) can listen on
+    ``host:port``: tried before anything is made or started. Before, a port in use or a
+    host that does not resolve was an OSError traceback from ``web.run_app`` after the data
+    directory, the database and the worker processes had been made."""
+    where = f"{host}:{port}"
     try:
         found = socket.getaddrinfo(
-            settings.host or None,
-            settings.port,
+            host or None,
+            port,
             type=socket.SOCK_STREAM,
             flags=socket.AI_PASSIVE,
         )

@@ -183,3 +183,24 @@ def test_a_config_that_is_not_toml_is_named(tmp_path: Path, content: bytes) -> N
     done = kesu("user", "list", "--config", str(config), "--data-dir", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 2, done
     assert f"kesu user: {config}: not a TOML file: " in done.stderr, done.stderr
+
+
+def test_a_worker_metrics_port_in_use_is_refused(tmp_path: Path) -> None:
+    common = ("--data-dir", str(tmp_path / "data"))
+    assert kesu("migrate", *common, cwd=tmp_path).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = kesu(
+            "worker", *common, "--config", str(_config(tmp_path, port)), cwd=tmp_path
+        )  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2, done
+    assert f"kesu worker: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+
+
+def _config(tmp_path: Path, port: int) -> Path:
+    config = tmp_path / "worker.toml"
+    config.write_text(f"worker_metrics_port = {port}\n", encoding="utf-8")
+    return config
