@@ -60,7 +60,7 @@ def test_a_host_that_does_not_resolve_is_refused(tmp_path: Path) -> None:
     [
         ("workers", "100000000"),
         ("workers", "-5"),
-        ("worker_threads", "0"),
+        ("worker_threads", "1000"),
         ("live_processes", "1000"),
         ("login_hash_concurrency", "0"),
         ("login_hash_niceness", "-5"),
