@@ -163,7 +163,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from models.errors import ModelError
     from models.registry import ModelRegistry, default_cache_dir
 
-    if (problem := _output_problem(args.output)) is not None:
+    if (problem := _argument_problem(args)) is not None:
         return _fail(problem)
     try:
         inp = _build_input(args)
@@ -174,7 +174,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         Path(os.environ["KESU_MODELS_DIR"]) if os.environ.get("KESU_MODELS_DIR") else None
     )
     inspector = Inspector(
-        ModelRegistry(default_cache_dir(), override), thresholds, threads=max(1, args.threads)
+        ModelRegistry(default_cache_dir(), override), thresholds, threads=args.threads
     )
     bar = _Bar(sys.stderr)
     try:
@@ -199,6 +199,36 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         except OSError as exc:
             return _fail(f"--output {args.output}: {exc.strerror or exc} (report printed above)")
     return EXIT_PASS if report.verdict == "pass" else EXIT_FLAGGED
+
+
+#: Most CPU threads per model: as many as the ``worker_threads`` setting allows.
+MAX_THREADS = 64
+
+
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """Why the arguments cannot make a run, found before it runs (minutes)."""
+    if not 1 <= args.threads <= MAX_THREADS:
+        # 0 and negatives were taken as 1; 100,000 asked onnxruntime for that many threads.
+        return f"--threads {args.threads}: must be from 1 to {MAX_THREADS}"
+    if args.models_dir is not None and not args.models_dir.is_dir():
+        # As ``kesu models``: otherwise every model is the packaged one, hiding the typo.
+        what = "not a directory" if args.models_dir.exists() else "no such directory"
+        return f"--models-dir {args.models_dir}: {what}"
+    return _evidence_problem(args.evidence_dir) or _output_problem(args.output)
+
+
+def _evidence_problem(path: Path | None) -> str | None:
+    """Why ``--evidence-dir`` cannot hold thumbnails: a file there or above it was a
+    FileExistsError / NotADirectoryError traceback at the end of a run that found
+    something to show, and its report was lost."""
+    if path is None:
+        return None
+    for here in (path, *path.parents):
+        if here.exists():
+            if not here.is_dir():
+                return f"--evidence-dir {path}: {here} is not a directory"
+            return None
+    return None
 
 
 def _output_problem(path: Path | None) -> str | None:

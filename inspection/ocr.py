@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MODEL_FILES", "OcrEngine", "OcrError", "TextBox"]
+__all__ = ["MAX_ASPECT", "MODEL_FILES", "OcrEngine", "OcrError", "TextBox", "fit_aspect"]
 
 _PACKAGE = "rapidocr-onnxruntime==1.4.4"
 MODEL_FILES = {
@@ -24,6 +24,29 @@ MODEL_FILES = {
     "Cls": "ch_ppocr_mobile_v2.0_cls_infer.onnx",
     "Rec": "ch_PP-OCRv4_rec_infer.onnx",
 }
+
+
+#: Longest side at most this many times the shortest in what RapidOCR is given. RapidOCR
+#: scales a picture's shorter side up (to 30 px, then to ``det_limit_side_len``) and its
+#: longer side by the same factor: a 2 x 2000 strip (a PNG of a few hundred bytes, sent as a
+#: self-service document or decoded from a video) became a detector input of tens of
+#: thousands of pixels a side and over 6.8 GB (a MemoryError after 52 s under a 10 GB
+#: limit), and a 1 x 4096 strip a ``ResizeImgError`` (a 500). No card or page is this thin.
+MAX_ASPECT = 4
+
+
+def fit_aspect(bgr: np.ndarray) -> np.ndarray:
+    """``bgr`` padded with white below or to the right until its longer side is at most
+    :data:`MAX_ASPECT` times its shorter one (unchanged when it already is): the text keeps
+    its place, so box coordinates need no correction."""
+    h, w = bgr.shape[:2]
+    need_h = -(-w // MAX_ASPECT)
+    need_w = -(-h // MAX_ASPECT)
+    if h >= need_h and w >= need_w:
+        return bgr
+    out = np.full((max(h, need_h), max(w, need_w), 3), 255, dtype=np.uint8)
+    out[:h, :w] = bgr
+    return out
 
 
 class OcrError(RuntimeError):
@@ -132,6 +155,7 @@ class OcrEngine:
         """
         if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
             raise ValueError("expected a BGR uint8 image of shape (h, w, 3)")
+        bgr = fit_aspect(bgr)
         result: Any
         with self._lock:
             result, _elapsed = self._ocr(bgr)

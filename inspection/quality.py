@@ -180,7 +180,9 @@ def sharpness(bgr: np.ndarray) -> float:
     """
     grey = _grey(bgr)
     if grey.shape[1] > _SHARPNESS_WIDTH:
-        height = round(grey.shape[0] * _SHARPNESS_WIDTH / grey.shape[1])
+        # At least one row: a 4096 x 2 picture (the sender's choice) rounded to 0, an
+        # OpenCV assertion that failed the whole inspection.
+        height = max(1, round(grey.shape[0] * _SHARPNESS_WIDTH / grey.shape[1]))
         grey = cv2.resize(grey, (_SHARPNESS_WIDTH, height), interpolation=cv2.INTER_AREA)
     _, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_64F))  # 2x faster than ndarray.var
     return float(std[0, 0]) ** 2

@@ -55,6 +55,14 @@ def registry_from_args(args: argparse.Namespace) -> ModelRegistry:
     cache = getattr(args, "cache_dir", None) or registry.cache_dir
     given = getattr(args, "models_dir", None)
     override = given or registry.override_dir
+    # The cache is made by ``prepare``: a file at its path, or above it, was a
+    # FileExistsError or NotADirectoryError traceback.
+    for path in (cache, *cache.parents):
+        if path.exists():
+            if not path.is_dir():
+                source = "--cache-dir" if getattr(args, "cache_dir", None) else "KESU_MODELS_CACHE"
+                raise UsageError(f"{source} {cache}: {path} is not a directory")
+            break
     if override is not None and not override.is_dir():
         source = "--models-dir" if given else "KESU_MODELS_DIR"
         problem = "not a directory" if override.exists() else "no such directory"

@@ -18,6 +18,7 @@ from server.cli_common import (
     global_options,
     make_data_dir,
     require_database,
+    require_listenable,
     require_openable,
     settings_from,
 )
@@ -34,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     announce(settings, "kesu serve")
+    require_listenable(settings.host, settings.port)
     make_data_dir(settings)
     require_openable(settings)
     configure_logging(settings)
@@ -51,6 +53,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     announce(settings, "kesu worker")
+    if settings.worker_metrics_port:
+        require_listenable(settings.host, settings.worker_metrics_port)
     require_database(settings)
     configure_logging(settings)
     return asyncio.run(run_worker(settings))

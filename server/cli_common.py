@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,42 @@ def make_data_dir(settings: Settings) -> None:
         raise CliError(
             f"cannot use the data directory {_shown(settings.data_dir)}: {exc.strerror or exc}"
         ) from None
+
+
+def require_listenable(host: str, port: int) -> None:
+    """CliError unless ``kesu serve`` (or ``kesu worker``'s metrics server) can listen on
+    ``host:port``: tried before anything is made or started. Before, a port in use or a
+    host that does not resolve was an OSError traceback from ``web.run_app`` after the data
+    directory, the database and the worker processes had been made."""
+    where = f"{host}:{port}"
+    try:
+        found = socket.getaddrinfo(
+            host or None,
+            port,
+            type=socket.SOCK_STREAM,
+            flags=socket.AI_PASSIVE,
+        )
+        bound = 0
+        unavailable = OSError(errno.EADDRNOTAVAIL, "no address to listen on")
+        for family, kind, proto, _name, address in found:
+            with socket.socket(family, kind, proto) as sock:
+                # As the server will: a port whose old connections wait in TIME_WAIT is free.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind(address)
+                    bound += 1
+                except OSError as exc:
+                    # asyncio skips an address family the machine has not enabled (::1
+                    # of "localhost" without IPv6), so this does too, if another binds.
+                    if exc.errno != errno.EADDRNOTAVAIL:
+                        raise
+                    unavailable = exc
+        if not bound:
+            raise unavailable
+    except socket.gaierror as exc:
+        raise CliError(f"cannot listen on {where}: unknown host ({exc.strerror})") from None
+    except OSError as exc:
+        raise CliError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 
 
 def announce(settings: Settings, command: str) -> None:

@@ -84,6 +84,10 @@ def load_settings(
                 data = tomllib.load(fh)
             except RecursionError:  # tomllib parses nested arrays by recursion
                 raise ValueError(f"{toml_path}: nested too deeply") from None
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                # Named: "Invalid statement (at line 1, column 1)" alone did not say which
+                # file (a JSON or binary file given as --config).
+                raise ValueError(f"{toml_path}: not a TOML file: {exc}") from None
         for key, raw in data.items():
             if key not in known:
                 raise ValueError(f"{toml_path}: unknown setting {key!r}")

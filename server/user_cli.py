@@ -23,10 +23,20 @@ from server.users import (
 )
 
 
+def _typed(password: str | None) -> str | None:
+    """``password``, or the one typed (or piped) when it is ``-``. Nothing to read (stdin
+    closed, e.g. under cron or ``< /dev/null``) was an EOFError traceback from ``add``, and
+    ``passwd`` took ``-`` for the password itself."""
+    if password != "-":
+        return password
+    try:
+        return getpass.getpass("password: ")
+    except EOFError:
+        raise UserError("--password -: no password could be read (standard input closed)") from None
+
+
 def _add(args: argparse.Namespace, settings: Settings) -> str:
-    password = args.password
-    if password == "-":
-        password = getpass.getpass("password: ")
+    password = _typed(args.password)
     password = asyncio.run(
         add_user(
             settings,
@@ -43,7 +53,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _passwd(args: argparse.Namespace, settings: Settings) -> str:
-    password = asyncio.run(set_password(settings, args.name, args.password))
+    password = asyncio.run(set_password(settings, args.name, _typed(args.password)))
     shown = f"password of {args.name}: {password}" if args.password is None else "password set"
     return f"{shown}; all logins of {args.name} ended"
 
@@ -121,7 +131,9 @@ def add_parser(sub: Any) -> None:
         "passwd", parents=[common], help="set or regenerate a password and end the user's logins"
     )
     a.add_argument("name")
-    a.add_argument("--password", default=None, help="the new password; default: generate one")
+    a.add_argument(
+        "--password", default=None, help="the new password ('-' to type it); default: generate one"
+    )
     a.set_defaults(action=_passwd)
     a = usub.add_parser(
         "disable", parents=[common], help="refuse the user's logins and end the current ones"

@@ -206,8 +206,10 @@ def password_problem(name: str, password: str) -> str | None:
 
 
 def _new_password(name: str, password: str | None) -> tuple[str, str]:
-    """The password (generated when none is given) and its hash; refuses a weak one."""
-    password = password or generate_password()
+    """The password (generated when none is given) and its hash; refuses a weak one.
+    An empty one is refused, not generated: ``--password "$UNSET"`` said "password set"
+    while a random password nobody was shown replaced the old one and ended every login."""
+    password = generate_password() if password is None else password
     if (problem := password_problem(name, password)) is not None:
         raise UserError(problem)
     return password, hash_password(password)

@@ -10,11 +10,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def kesu(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def kesu(*argv: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m server.cli ARGV`` in ``cwd``, with no KESU_* settings from this environment.
 
     Arguments are ``str``: one holding surrogate escapes is passed as the bytes it came from
-    (non-UTF-8 input); output that is not UTF-8 is read with replacement characters."""
+    (non-UTF-8 input); output that is not UTF-8 is read with replacement characters.
+    ``stdin`` is what the command reads (``""``: standard input at its end)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KESU_")}
     env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
@@ -22,6 +23,7 @@ def kesu(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         cwd=cwd,
         env=env,
         capture_output=True,
+        input=stdin,
         text=True,
         errors="replace",
         timeout=120,

@@ -103,6 +103,13 @@ def test_sharpness_measures_large_frames_at_640_wide() -> None:
     assert frame_quality(small[:, :, 0]).sharpness == sharpness(small[:, :, 0])
 
 
+def test_sharpness_of_a_strip_wider_than_640() -> None:
+    # 4096 x 2 scaled to 640 wide rounded to 0 rows: an OpenCV assertion that failed the
+    # inspection of a session whose participant sent such a picture.
+    for shape in ((2, 4096), (1, 700)):
+        assert sharpness(np.full((*shape, 3), 128, dtype=np.uint8)) == 0.0
+
+
 def test_video_quality_keeps_times() -> None:
     frame = np.full((48, 64, 3), 128, np.uint8)
     out = video_quality([(0.0, frame), (1.5, frame // 4)])

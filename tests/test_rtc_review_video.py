@@ -91,3 +91,20 @@ async def test_session_without_media_is_refused(tmp_path: Path) -> None:
     sdir = SessionDir.create(tmp_path, "s-empty")
     with pytest.raises(ValueError):
         make_review_video(sdir.path)
+
+
+async def test_a_strip_of_a_picture_gets_a_bounded_panel(tmp_path: Path) -> None:
+    """The sender chooses its picture's shape: a panel of that shape made a 1024 x 32 stream's
+    review video 16,000 pixels wide, and a 4096 x 2 one a width libx264 refuses (no review
+    video at all). Now a panel is at most 4 times as wide as high (or as high as wide), and
+    the picture is scaled into it."""
+    for size, width in (((1024, 8), 160 + 480), ((8, 1024), 160 + 30)):
+        sdir = SessionDir.create(tmp_path, f"s-strip-{size[0]}")
+        await add(sdir, "salesperson", 0.0, 1.0, (160, 120))
+        await add(sdir, "customer", 0.0, 1.0, size)
+        out = make_review_video(sdir.path, height=120, fps=10)
+        with av.open(str(out)) as c:
+            v = c.streams.video[0].codec_context
+            assert (v.width, v.height) == (width, 120), size
+            left, right = panel_at(list(c.decode(video=0)), 0.5, 160)
+        assert left[1] == pytest.approx(COLOURS["salesperson"][1], abs=8)

@@ -44,6 +44,20 @@ class Placed:
     end_s: float
 
 
+#: Widest (and, inverted, narrowest) panel relative to its height. A panel had the shape of
+#: the participant's first picture, which the sender chooses: a 1024 x 32 stream made the
+#: review video 16,000 pixels wide (13 times the CPU of a normal one) and a 4096 x 2 one a
+#: width libx264 refuses, so the session had no review video. Cameras are 16:9 or 9:16
+#: (21:9 at most); a stranger picture is scaled into the panel like any other.
+MAX_PANEL_ASPECT = 4.0
+
+
+def panel_size(size: tuple[int, int], height: int) -> tuple[int, int]:
+    """(width, height) of a participant's panel for pictures of ``size``."""
+    aspect = min(max(size[0] / size[1], 1 / MAX_PANEL_ASPECT), MAX_PANEL_ASPECT)
+    return _even(height * aspect), height
+
+
 def _even(x: float) -> int:
     return max(2, int(round(x / 2)) * 2)
 
@@ -54,7 +68,7 @@ def _video_size(path: Path) -> tuple[int, int] | None:
             if not c.streams.video:
                 return None
             ctx = c.streams.video[0].codec_context
-            return ctx.width, ctx.height
+            return (ctx.width, ctx.height) if ctx.width > 0 and ctx.height > 0 else None
     except av.FFmpegError:
         return None
 
@@ -260,7 +274,7 @@ def make_review_video(
     for role in ROLES:
         placed = _placed(segments, role)
         size = next((sz for p in placed if (sz := _video_size(p.path))), (4, 3))
-        panel = (_even(height * size[0] / size[1]), height)
+        panel = panel_size(size, height)
         panels.append(panel)
         videos.append(VideoTimeline(placed, fps, panel))
         audios.append(AudioTimeline(placed))
