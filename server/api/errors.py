@@ -14,10 +14,11 @@ from typing import Any
 
 from aiohttp import web
 from pydantic_core import from_json
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from server.errors import KesuError
 from server.store.db import RETRY_AFTER_S, DatabaseBusy
+from server.store.outage import DatabaseUnavailable, is_unreachable
 
 log = logging.getLogger("kesu.api")
 
@@ -109,7 +110,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.errno not in DISK_FULL:
             return _internal(request)
         return _storage_full(request, exc)
-    except OperationalError as exc:
+    except DBAPIError as exc:
+        if is_unreachable(exc):
+            return _database_unavailable(request, exc)
+        if not isinstance(exc, OperationalError):
+            return _internal(request)
         if "database or disk is full" in str(exc.orig):
             return _storage_full(request, exc)
         if "database is locked" not in str(exc.orig):
@@ -126,6 +131,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 # No space left, or the quota of the server's user reached: the operator's to fix, not a bug.
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _database_unavailable(request: web.Request, exc: Exception) -> web.Response:
+    """503: the database is out of reach (stopped, restarting, cut off); nothing was saved."""
+    down = DatabaseUnavailable()
+    log.warning("%s %s -> 503 %s: %r", request.method, request.path, down.code, exc)
+    resp = error_response(down.status, down.code, down.message, down.details)
+    resp.headers["Retry-After"] = str(down.details["retry_after_s"])
+    return resp
 
 
 def _storage_full(request: web.Request, exc: Exception) -> web.Response:
