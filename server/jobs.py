@@ -190,7 +190,15 @@ class WorkerPool:
 
     async def _run(self, worker_id: str) -> None:
         while True:
-            job = await self.queue.claim(worker_id)
+            try:
+                job = await self.queue.claim(worker_id)
+            except Exception as exc:
+                # SQLite's write lock held by another process past the busy timeout, or the
+                # file unusable for a while: before, this ended the consumer for good and
+                # the jobs queued from then on never ran until a restart.
+                log.warning("job worker %s: claiming failed (%r); trying again", worker_id, exc)
+                await asyncio.sleep(self.poll_s)
+                continue
             if job is None:
                 self.idle.set()
                 self.queue.wakeup.clear()
@@ -218,9 +226,23 @@ class WorkerPool:
             raise
         except PermanentJobError as exc:
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
-            await self.queue.fail(job.id, str(exc), retry=False)
+            reason = str(exc)
+            await self._settle(job, lambda: self.queue.fail(job.id, reason, retry=False))
         except Exception:
             log.exception("job %s (%s) failed", job.id, job.kind)
-            await self.queue.fail(job.id, traceback.format_exc(), retry=True)
+            error = traceback.format_exc()
+            await self._settle(job, lambda: self.queue.fail(job.id, error, retry=True))
         else:
-            await self.queue.complete(job.id)
+            await self._settle(job, lambda: self.queue.complete(job.id))
+
+    async def _settle(self, job: JobInfo, write: Callable[[], Awaitable[None]]) -> None:
+        """Store a job's outcome, trying again while the database refuses: a job left
+        ``running`` under a live process is never claimed again (``requeue_stale`` only
+        takes back those of dead processes)."""
+        while True:
+            try:
+                await write()
+                return
+            except Exception as exc:
+                log.warning("job %s: storing its outcome failed (%r); trying again", job.id, exc)
+                await asyncio.sleep(self.poll_s)

@@ -1,0 +1,87 @@
+"""The embedded job pool (SQLite) outlives a database it cannot write for a while: another
+process holding SQLite's write lock past the busy timeout (``sqlite3 kesu.db 'BEGIN
+EXCLUSIVE;'`` left open). Jobs queued after the lock is released still run."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from server.jobs import DbJobQueue, JobInfo, ProgressFn, WorkerPool
+from server.store import db as db_module
+from server.store.db import Database
+from tests.conftest import wait_for
+
+
+async def test_pool_outlives_a_locked_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)  # the lock outlasts it sooner
+    path = tmp_path / "kesu.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    queue = DbJobQueue(db)
+    ran: list[int] = []
+
+    async def record(job: JobInfo, progress: ProgressFn) -> None:
+        ran.append(job.payload["n"])
+
+    pool = WorkerPool(queue, {"record": record}, size=1, poll_s=0.05)
+    pool.start()
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        caplog.set_level(logging.WARNING, logger="kesu.jobs")
+        # Until a claim has met the lock (before: the consumer task ended there).
+        await wait_for(
+            lambda: pool._tasks[0].done() or "claiming failed" in caplog.text, limit_s=30
+        )
+        holder.execute("ROLLBACK")
+        await queue.enqueue("record", {"n": 1})
+        await wait_for(lambda: ran == [1], limit_s=30)
+        assert not pool._tasks[0].done()
+    finally:
+        holder.close()
+        await pool.stop()
+        await db.close()
+
+
+async def test_outcome_is_stored_once_the_lock_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job that finished while the database was locked is marked done after, not left
+    ``running`` for good (no process would ever claim it again)."""
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "kesu.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    queue = DbJobQueue(db)
+    holder = sqlite3.connect(path, isolation_level=None)
+
+    async def lock_then_finish(job: JobInfo, progress: ProgressFn) -> None:
+        holder.execute("BEGIN EXCLUSIVE")  # taken by another connection as the job ends
+
+    pool = WorkerPool(queue, {"lock": lock_then_finish}, size=1, poll_s=0.05)
+    job_id = await queue.enqueue("lock", {})
+    caplog.set_level(logging.WARNING, logger="kesu.jobs")
+    pool.start()
+    try:
+        await wait_for(lambda: holder.in_transaction, limit_s=30)
+        await wait_for(
+            lambda: pool._tasks[0].done() or "storing its outcome failed" in caplog.text,
+            limit_s=30,
+        )
+        holder.execute("ROLLBACK")
+
+        def status() -> str:
+            row = holder.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return str(row[0])
+
+        await wait_for(lambda: status() == "done", limit_s=30)
+    finally:
+        holder.close()
+        await pool.stop()
+        await db.close()
