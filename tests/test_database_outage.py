@@ -8,8 +8,19 @@ import asyncio
 import json
 from pathlib import Path
 
+from server.app import build_queue
+from server.jobs import JobInfo, ProgressFn
+from server.jobs_pg import ProcrastinateQueue
 from server.localservers import fresh_database, postgres_start, postgres_stop
-from tests.conftest import Client, add_test_users, make_settings, new_session_body, start_server
+from server.store.db import Database
+from tests.conftest import (
+    Client,
+    add_test_users,
+    make_settings,
+    new_session_body,
+    start_server,
+    wait_for,
+)
 
 
 def _unavailable(status: int, body: object) -> bool:
@@ -62,3 +73,37 @@ async def test_requests_while_postgres_is_down(pg_admin: str, tmp_path: Path) ->
         await sales.close()
         await fresh.close()
         await srv.runner.cleanup()
+
+
+async def test_job_worker_survives_a_postgres_restart(pg_admin: str, tmp_path: Path) -> None:
+    """procrastinate's worker stops when its heartbeat or listener meets a database error:
+    the queue starts it again, so jobs queued after the outage still run."""
+    url = await fresh_database(pg_admin)
+    settings = make_settings(
+        tmp_path, database_url=url, workers=1, job_poll_s=0.2, job_stalled_after_s=3
+    )
+    db = Database(url)
+    await db.migrate()
+    queue = build_queue(db, settings)
+    assert isinstance(queue, ProcrastinateQueue)
+    ran: list[int] = []
+
+    async def record(job: JobInfo, progress: ProgressFn) -> None:
+        ran.append(job.payload["n"])
+
+    worker = asyncio.create_task(queue.run_worker({"record": record}, 1))
+    try:
+        await queue.enqueue("record", {"n": 1})
+        await wait_for(lambda: ran == [1], 60)
+        # A stop cuts every connection, the worker's listener's too: it fails at once,
+        # however short the outage.
+        await asyncio.to_thread(postgres_stop, pg_admin)
+        await asyncio.to_thread(postgres_start, pg_admin)
+        await queue.enqueue("record", {"n": 2})
+        await wait_for(lambda: ran == [1, 2], 60)
+        assert not worker.done()
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        await queue.close()
+        await db.close()
