@@ -107,6 +107,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             resp.headers["Allow"] = exc.headers["Allow"]
         return resp
     except OSError as exc:
+        if exc.errno in DISK_UNUSABLE:
+            return _disk_unavailable(request, exc)
         if exc.errno not in DISK_FULL:
             return _internal(request)
         return _storage_full(request, exc)
@@ -131,6 +133,26 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 # No space left, or the quota of the server's user reached: the operator's to fix, not a bug.
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+# The data directory cannot be written: mounted read-only (or remounted so by the kernel
+# after disk errors), failing, or no longer the server user's. Not a bug: the operator's.
+DISK_UNUSABLE = frozenset({errno.EROFS, errno.EIO, errno.EACCES})
+#: What a client that got ``disk_unavailable`` is told to wait before retrying.
+DISK_RETRY_AFTER_S = 30
+
+
+def _disk_unavailable(request: web.Request, exc: OSError) -> web.Response:
+    """503: what the request would have written was not (as for a full disk)."""
+    log.error("%s %s -> 503 disk_unavailable: %s", request.method, request.path, exc)
+    resp = error_response(
+        503,
+        "disk_unavailable",
+        "the server cannot write to its disk now; nothing was saved, try again later",
+        {"retry_after_s": DISK_RETRY_AFTER_S},
+    )
+    resp.headers["Retry-After"] = str(DISK_RETRY_AFTER_S)
+    return resp
 
 
 def _database_unavailable(request: web.Request, exc: Exception) -> web.Response:
