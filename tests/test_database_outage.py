@@ -12,6 +12,7 @@ from server.app import build_queue
 from server.jobs import JobInfo, ProgressFn
 from server.jobs_pg import ProcrastinateQueue
 from server.localservers import fresh_database, postgres_start, postgres_stop
+from server.rtc.client import ClientPeer
 from server.store.db import Database
 from tests.conftest import (
     Client,
@@ -21,6 +22,7 @@ from tests.conftest import (
     start_server,
     wait_for,
 )
+from tests.test_api_recording import start_call
 
 
 def _unavailable(status: int, body: object) -> bool:
@@ -107,3 +109,48 @@ async def test_job_worker_survives_a_postgres_restart(pg_admin: str, tmp_path: P
         await asyncio.gather(worker, return_exceptions=True)
         await queue.close()
         await db.close()
+
+
+async def test_a_call_keeps_recording_while_postgres_is_down(pg_admin: str, tmp_path: Path) -> None:
+    """The media path and metadata.json need no database: the recordings grow through the
+    outage, ending is refused with a 503 until the database is back (the room stays open),
+    then the session ends with every segment finished and hashed."""
+    url = await fresh_database(pg_admin)
+    srv = await start_server(make_settings(tmp_path, database_url=url))
+    await add_test_users(srv.ctx)
+    sales, customer = Client(srv.url), Client(srv.url)
+    peers: list[ClientPeer] = []
+    try:
+        await sales.login("sales1")
+        sid, _token = await start_call(sales, customer, peers)
+        sdir = tmp_path / "data" / "sessions" / sid
+
+        def recorded() -> int:
+            return sum(p.stat().st_size for p in sdir.glob("*.mkv"))
+
+        await asyncio.to_thread(postgres_stop, pg_admin)
+        try:
+            at_stop = recorded()
+            await wait_for(lambda: recorded() > at_stop + 20_000, 60)
+            status, body = await sales.post(f"/api/sessions/{sid}/end")
+            assert _unavailable(status, body), (status, body)
+            frames = [p.received.frames["video"] for p in peers]
+            await wait_for(
+                lambda: all(
+                    p.received.frames["video"] > f for p, f in zip(peers, frames, strict=True)
+                )
+            )
+        finally:
+            await asyncio.to_thread(postgres_start, pg_admin)
+        status, body = await sales.post(f"/api/sessions/{sid}/end")
+        assert status == 200, body
+        meta = json.loads((sdir / "metadata.json").read_text())
+        assert meta["status"] == "ended"
+        assert {s["participant"] for s in meta["segments"]} == {"salesperson", "customer"}
+        assert all(s["status"] == "finished" and s["sha256"] for s in meta["segments"])
+    finally:
+        for peer in peers:
+            await peer.close()
+        await sales.close()
+        await customer.close()
+        await srv.runner.cleanup()
