@@ -8,12 +8,18 @@ import asyncio
 import json
 from pathlib import Path
 
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
 from server.app import build_queue
 from server.jobs import JobInfo, ProgressFn
 from server.jobs_pg import ProcrastinateQueue
 from server.localservers import fresh_database, postgres_start, postgres_stop
 from server.rtc.client import ClientPeer
 from server.store.db import Database
+from server.store.outage import is_unreachable
 from tests.conftest import (
     Client,
     add_test_users,
@@ -154,3 +160,26 @@ async def test_a_call_keeps_recording_while_postgres_is_down(pg_admin: str, tmp_
         await sales.close()
         await customer.close()
         await srv.runner.cleanup()
+
+
+async def test_a_connection_killed_under_a_transaction_is_unreachable(pg_admin: str) -> None:
+    """pg_terminate_backend (an operator, a failover) under a transaction: the error is told
+    apart from a faulty statement (503, not 500), and the next unit of work reconnects."""
+    url = await fresh_database(pg_admin)
+    db = Database(url)
+    try:
+        with pytest.raises(DBAPIError) as caught:
+            async with db.session() as s:
+                pid = await s.scalar(text("SELECT pg_backend_pid()"))
+                async with await psycopg.AsyncConnection.connect(pg_admin, autocommit=True) as c:
+                    await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                await s.execute(text("SELECT 1"))
+        assert is_unreachable(caught.value)
+        with pytest.raises(DBAPIError) as bad:
+            async with db.session() as s:
+                await s.execute(text("SELECT * FROM no_such_table"))
+        assert not is_unreachable(bad.value)
+        async with db.session() as s:
+            assert await s.scalar(text("SELECT 1")) == 1
+    finally:
+        await db.close()
