@@ -5,47 +5,22 @@ behind, not a 500; the server keeps answering and ``/readyz`` names the fault.""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, Client, free_port, new_session_body
+from tests.conftest import Client, new_session_body
 from tests.test_api_auth import assert_error
-from tests.test_disk_full import ENV, _can_unshare, _kesu
+from tests.test_disk_full import _can_unshare, namespaced_server
 
 pytestmark = pytest.mark.skipif(not _can_unshare(), reason="needs unshare -rm (user namespaces)")
 
 
 @pytest.fixture
 async def read_only_server(tmp_path: Path) -> AsyncIterator[str]:
-    data = tmp_path / "data"
-    (data / "sessions").mkdir(parents=True)
-    _kesu(data, "migrate")
-    _kesu(data, "user", "add", "--role", "salesperson", "--password", PASSWORD, "sales1")
-    port = free_port()
-    script = (
-        f'mount -t tmpfs -o ro,size=1m tmpfs "{data}/sessions" && exec "{sys.executable}" '
-        f'-m server.cli serve --data-dir "{data}" --port {port} --workers 0'
-    )
-    proc = await asyncio.create_subprocess_exec(
-        "unshare", "-rm", "sh", "-c", script, env={**os.environ, **ENV}
-    )
-    try:
-        for _ in range(300):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        await proc.wait()
+    async with namespaced_server(tmp_path, "ro,size=1m") as srv:
+        yield srv.url
 
 
 async def test_a_read_only_disk_is_503_and_leaves_nothing_behind(read_only_server: str) -> None:

@@ -16,7 +16,8 @@ from server import housekeeping
 from server.session_dir import SessionDir
 from server.store import db as db_module
 from server.store.models import AuditEntry, Job, RecordingSession
-from tests.conftest import Client, make_settings, new_session_body, serving
+from tests.conftest import Client, make_settings, serving
+from tests.test_api_recording import open_session
 
 
 async def test_an_end_cut_short_is_finished_by_the_sweep(
@@ -37,9 +38,7 @@ async def test_an_end_cut_short_is_finished_by_the_sweep(
         sales = Client(srv.url)
         try:
             await sales.login("sales1")
-            status, body = await sales.post("/api/sessions", json=new_session_body())
-            assert status == 201, body
-            sid = body["session"]["id"]
+            sid, _token = await open_session(sales)
             sdir = SessionDir(srv.ctx.settings.sessions_dir / sid)
             seg = await sdir.open_segment("salesperson")
             seg.write_bytes(b"recorded media")

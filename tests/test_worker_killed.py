@@ -14,7 +14,8 @@ import pytest
 
 from server.jobs import JobInfo, PermanentJobError
 from server.worker import JobRunner, _worker_pid
-from tests.conftest import Client, make_settings, new_session_body, serving
+from tests.conftest import Client, make_settings, serving
+from tests.test_api_recording import open_session
 
 
 async def _no_progress(stage: str, fraction: float) -> None:
@@ -26,9 +27,7 @@ async def test_jobs_run_again_after_a_worker_process_is_killed(tmp_path: Path) -
         sales = Client(srv.url)
         try:
             await sales.login("sales1")
-            status, body = await sales.post("/api/sessions", json=new_session_body())
-            assert status == 201, body
-            sid = body["session"]["id"]
+            sid, _token = await open_session(sales)
             status, body = await sales.post(f"/api/sessions/{sid}/end")  # nothing recorded
             assert status == 200, body
         finally:
