@@ -161,6 +161,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: How often a pool looks for jobs left running by a dead process of this machine.
+STALE_CHECK_S = 30.0
+
+
 class PermanentJobError(Exception):
     """A job that cannot succeed by retrying (bad input); it is failed at once."""
 
@@ -181,6 +185,20 @@ class WorkerPool:
     def start(self) -> None:
         for i in range(self.size):
             self._tasks.append(asyncio.create_task(self._run(worker_name(i))))
+        self._tasks.append(asyncio.create_task(self._reap()))
+
+    async def _reap(self) -> None:
+        """Now and then, put back the jobs that a dead process of this machine left running:
+        a ``kesu worker`` beside ``kesu serve`` killed with -9 (or by the OOM killer) left its
+        job ``running`` until some process started again (``requeue_stale`` ran only then)."""
+        while True:
+            await asyncio.sleep(STALE_CHECK_S)
+            try:
+                if n := await self.queue.requeue_stale():
+                    log.warning("%d job(s) of a dead worker process queued again", n)
+                    self.queue.wakeup.set()
+            except Exception as exc:
+                log.warning("looking for jobs of dead worker processes failed: %r", exc)
 
     async def stop(self) -> None:
         for t in self._tasks:

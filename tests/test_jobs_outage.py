@@ -4,12 +4,15 @@ EXCLUSIVE;'`` left open). Jobs queued after the lock is released still run."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from server import jobs
 from server.jobs import DbJobQueue, JobInfo, ProgressFn, WorkerPool
 from server.store import db as db_module
 from server.store.db import Database
@@ -83,5 +86,40 @@ async def test_outcome_is_stored_once_the_lock_is_released(
         await wait_for(lambda: status() == "done", limit_s=30)
     finally:
         holder.close()
+        await pool.stop()
+        await db.close()
+
+
+async def test_a_dead_worker_process_s_job_is_run_by_a_live_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kesu worker`` beside ``kesu serve`` on SQLite, killed with -9 mid-job: its job is
+    queued again by the pool that still runs, without waiting for a restart."""
+    monkeypatch.setattr(jobs, "STALE_CHECK_S", 0.1, raising=False)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'kesu.db'}")
+    await db.migrate()
+    queue = DbJobQueue(db)
+    ran: list[int] = []
+
+    async def record(job: JobInfo, progress: ProgressFn) -> None:
+        ran.append(job.payload["n"])
+
+    pool = WorkerPool(queue, {"record": record}, size=1, poll_s=0.05)
+    pool.start()
+    other = await asyncio.create_subprocess_exec("sleep", "60")  # the other worker process
+    try:
+        await queue.enqueue("record", {"n": 1})
+        await wait_for(lambda: ran == [1], limit_s=30)
+        await pool.stop()  # the live pool is busy elsewhere: the other process claims job 2
+        await queue.enqueue("record", {"n": 2})
+        assert await queue.claim(f"{socket.gethostname()}-{other.pid}-0") is not None
+        pool.start()
+        other.kill()  # mid-job
+        await other.wait()
+        await wait_for(lambda: ran == [1, 2], limit_s=30)
+    finally:
+        if other.returncode is None:
+            other.kill()
+            await other.wait()
         await pool.stop()
         await db.close()
