@@ -7,6 +7,7 @@ job that process runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -175,7 +176,14 @@ class JobRunner:
                 await target(stage, fraction)
 
     async def inspect(self, job: JobInfo, progress: ProgressFn) -> None:
-        async with self._session_dir(job) as path:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                path = await stack.enter_async_context(self._session_dir(job))
+            except Exception:
+                # Its files gone, or not in the store (yet): before, the job failed while
+                # the session still said "queued" to reviewers and admins, for good.
+                await self._set_inspection_status(str(job.payload.get("session_id")), "failed")
+                raise
             await self._inspect(job, progress, path)
 
     async def _inspect(self, job: JobInfo, progress: ProgressFn, path: Path) -> None:
