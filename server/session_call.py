@@ -304,6 +304,11 @@ async def end_session(
     # Only the node holding the call can close its room (or WrongNode: the page goes there).
     await nodes.check_holder(ctx, row.id)
     await local_dir(ctx, row.id)  # (or 503: the files are on a node that is down)
+    # The database must take the end before the call is closed: with its write lock held
+    # elsewhere (SQLite) the end failed only after the room was closed, dropping both
+    # parties from a call that then stayed live. Now they stay connected and get the 503.
+    async with ctx.db.session() as s:
+        await s.execute(select(1))
     # The room closes before the status changes: this node's fence (server.fence) takes a
     # session that stops being live under an open room for one the cluster took away.
     if ctx.live is not None:
