@@ -19,11 +19,9 @@ from server.store.db import Database
 from tests.conftest import wait_for
 
 
-async def test_pool_outlives_a_locked_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)  # the lock outlasts it sooner
-    path = tmp_path / "kesu.db"
+async def _recording_pool(path: Path) -> tuple[Database, DbJobQueue, WorkerPool, list[int]]:
+    """A started one-consumer pool on a fresh SQLite file whose ``record`` jobs append their
+    payload's ``n`` to the list returned."""
     db = Database(f"sqlite+aiosqlite:///{path}")
     await db.migrate()
     queue = DbJobQueue(db)
@@ -34,6 +32,15 @@ async def test_pool_outlives_a_locked_database(
 
     pool = WorkerPool(queue, {"record": record}, size=1, poll_s=0.05)
     pool.start()
+    return db, queue, pool, ran
+
+
+async def test_pool_outlives_a_locked_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)  # the lock outlasts it sooner
+    path = tmp_path / "kesu.db"
+    db, queue, pool, ran = await _recording_pool(path)
     holder = sqlite3.connect(path, isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
@@ -96,16 +103,7 @@ async def test_a_dead_worker_process_s_job_is_run_by_a_live_pool(
     """``kesu worker`` beside ``kesu serve`` on SQLite, killed with -9 mid-job: its job is
     queued again by the pool that still runs, without waiting for a restart."""
     monkeypatch.setattr(jobs, "STALE_CHECK_S", 0.1, raising=False)
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'kesu.db'}")
-    await db.migrate()
-    queue = DbJobQueue(db)
-    ran: list[int] = []
-
-    async def record(job: JobInfo, progress: ProgressFn) -> None:
-        ran.append(job.payload["n"])
-
-    pool = WorkerPool(queue, {"record": record}, size=1, poll_s=0.05)
-    pool.start()
+    db, queue, pool, ran = await _recording_pool(tmp_path / "kesu.db")
     other = await asyncio.create_subprocess_exec("sleep", "60")  # the other worker process
     try:
         await queue.enqueue("record", {"n": 1})
