@@ -23,6 +23,10 @@ log = logging.getLogger("kesu.archive")
 QUEUE_MAX = 1024
 DEBOUNCE_S = 0.2
 RETRIES = 5
+#: First wait between attempts, doubled each time (capped at 30 s).
+BACKOFF_S = 0.5
+#: After RETRIES failed attempts, the session is queued again this much later, until done.
+RETRY_LATER_S = 60.0
 DERIVED = ("report.json", "review.mp4", "review.webm")
 
 
@@ -49,6 +53,8 @@ class Archiver:
         self._pending: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Sessions whose archiving failed for now, each with its timer to try again.
+        self._later: dict[str, asyncio.TimerHandle] = {}
         self.idle = asyncio.Event()
 
     async def start(self) -> None:
@@ -64,6 +70,9 @@ class Archiver:
     async def stop(self) -> None:
         """Unfinished work is picked up by the scan at the next start."""
         SessionDir.on_written(self.sessions_dir, None, name="archive")
+        for timer in self._later.values():
+            timer.cancel()
+        self._later.clear()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -95,9 +104,27 @@ class Archiver:
                     break
                 except Exception:
                     log.exception("archiving %s failed (attempt %d)", session_id, attempt + 1)
-                    await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+                    await asyncio.sleep(min(30.0, BACKOFF_S * 2**attempt))
+            else:
+                # The store stayed away: before, the session waited for the next start of
+                # the server (its segments on local disk only, its jobs failing on other
+                # nodes). Local files stay until their upload is verified.
+                log.warning("archiving %s: trying again in %g s", session_id, RETRY_LATER_S)
+                self._retry_later(session_id)
             if self._queue.empty():
                 self.idle.set()
+
+    def _retry_later(self, session_id: str) -> None:
+        assert self._loop is not None
+        old = self._later.pop(session_id, None)
+        if old is not None:
+            old.cancel()
+
+        def again() -> None:
+            self._later.pop(session_id, None)
+            self.notify(session_id)
+
+        self._later[session_id] = self._loop.call_later(RETRY_LATER_S, again)
 
     async def sync(self, session_id: str) -> None:
         """Upload the session's finished, un-archived segments (verified), then metadata.json."""

@@ -8,17 +8,49 @@ nothing is copied.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import obstore
+from obstore.exceptions import BaseError as ObstoreError
 from obstore.store import LocalStore, S3Store, from_url
+
+from server.errors import KesuError
 
 if TYPE_CHECKING:
     from server.settings import Settings
+
+
+log = logging.getLogger("kesu.blobs")
+
+
+class StorageUnavailable(KesuError):
+    """The object store did not answer or refused (down, unreachable, misconfigured)."""
+
+    status, code = 503, "storage_unavailable"
+    RETRY_AFTER_S = 10
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the recordings' storage cannot be reached; try again shortly",
+            details={"retry_after_s": self.RETRY_AFTER_S},
+        )
+
+
+@contextlib.contextmanager
+def _reachable(what: str, key: str) -> Iterator[None]:
+    """obstore's errors other than a missing object (``FileNotFoundError``) as
+    ``StorageUnavailable``: before, a store that was down made the reviewer's media a 500."""
+    try:
+        yield
+    except ObstoreError as exc:
+        log.warning("object store %s %s failed: %s", what, key, str(exc).splitlines()[0])
+        raise StorageUnavailable() from exc
 
 
 class BlobStore(Protocol):
@@ -52,9 +84,10 @@ class ObjectBlobStore:
 
     async def stream(self, key: str) -> AsyncIterator[bytes]:
         """The object's bytes in chunks, without holding it all in memory."""
-        result = await obstore.get_async(self._store, _check_key(key))
-        async for chunk in result.stream():
-            yield bytes(chunk)
+        with _reachable("read", key):
+            result = await obstore.get_async(self._store, _check_key(key))
+            async for chunk in result.stream():
+                yield bytes(chunk)
 
     async def sha256(self, key: str) -> tuple[int, str]:
         """(size, sha256 hex) of the stored object, read back in full."""
@@ -80,16 +113,19 @@ class ObjectBlobStore:
         return size, digest.hexdigest()
 
     async def get_bytes(self, key: str) -> bytes:
-        result = await obstore.get_async(self._store, _check_key(key))
-        return bytes(await result.bytes_async())
+        with _reachable("read", key):
+            result = await obstore.get_async(self._store, _check_key(key))
+            return bytes(await result.bytes_async())
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
-        return bytes(
-            await obstore.get_range_async(self._store, _check_key(key), start=start, end=end)
-        )
+        with _reachable("read", key):
+            return bytes(
+                await obstore.get_range_async(self._store, _check_key(key), start=start, end=end)
+            )
 
     async def size(self, key: str) -> int:
-        meta = await obstore.head_async(self._store, _check_key(key))
+        with _reachable("head", key):
+            meta = await obstore.head_async(self._store, _check_key(key))
         return int(meta["size"])
 
     async def delete(self, key: str) -> None:

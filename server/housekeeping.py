@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
@@ -55,6 +55,8 @@ FINISH_CLAIMED_EVERY_S = 300.0
 # objects, here or on another node). Finished beside it, its entry would be system's, for a
 # deletion cut short, listing only what that request had not removed yet.
 CLAIM_GRACE_S = 600.0
+# An end younger than this may still be under way (finishing the files, anchoring them).
+END_GRACE_S = 60.0
 
 
 async def recover_interrupted(ctx: AppContext) -> list[str]:
@@ -246,6 +248,27 @@ async def disconnect_unbacked_self_service(ctx: AppContext) -> list[str]:
     return dropped
 
 
+async def resume_cut_ends(ctx: AppContext) -> list[str]:
+    """Sessions of this node ended for ``END_GRACE_S`` whose end did not get as far as
+    queuing their jobs (the database failed in between): finish it now."""
+    before = utcnow() - timedelta(seconds=END_GRACE_S)
+    query = select(RecordingSession.id).where(
+        RecordingSession.status == "ended",
+        RecordingSession.inspection_status == "pending",
+        RecordingSession.deleted_at.is_(None),
+        RecordingSession.ended_at < before,
+    )
+    ids = await ctx.db.run_read(lambda s: list(s.execute(query).scalars()))
+    resumed = []
+    for session_id in ids:
+        if not SessionDir(sessions.path_of(ctx, session_id)).exists():
+            continue  # another node's disk: that node resumes it
+        if await session_call.resume_cut_end(ctx, session_id):
+            log.warning("session %s: its end was cut short; jobs queued now", session_id)
+            resumed.append(session_id)
+    return resumed
+
+
 async def sweep(ctx: AppContext) -> None:
     """One pass of the checks."""
     await nodes.sweep_dead(ctx)
@@ -253,6 +276,7 @@ async def sweep(ctx: AppContext) -> None:
     await disconnect_unbacked_self_service(ctx)
     await release_idle_rooms(ctx)
     await end_unresumed(ctx)
+    await resume_cut_ends(ctx)
 
 
 async def finish_on_start(ctx: AppContext) -> list[str]:

@@ -161,6 +161,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: How often a pool looks for jobs left running by a dead process of this machine.
+STALE_CHECK_S = 30.0
+
+
 class PermanentJobError(Exception):
     """A job that cannot succeed by retrying (bad input); it is failed at once."""
 
@@ -181,6 +185,20 @@ class WorkerPool:
     def start(self) -> None:
         for i in range(self.size):
             self._tasks.append(asyncio.create_task(self._run(worker_name(i))))
+        self._tasks.append(asyncio.create_task(self._reap()))
+
+    async def _reap(self) -> None:
+        """Now and then, put back the jobs that a dead process of this machine left running:
+        a ``kesu worker`` beside ``kesu serve`` killed with -9 (or by the OOM killer) left its
+        job ``running`` until some process started again (``requeue_stale`` ran only then)."""
+        while True:
+            await asyncio.sleep(STALE_CHECK_S)
+            try:
+                if n := await self.queue.requeue_stale():
+                    log.warning("%d job(s) of a dead worker process queued again", n)
+                    self.queue.wakeup.set()
+            except Exception as exc:
+                log.warning("looking for jobs of dead worker processes failed: %r", exc)
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -190,7 +208,15 @@ class WorkerPool:
 
     async def _run(self, worker_id: str) -> None:
         while True:
-            job = await self.queue.claim(worker_id)
+            try:
+                job = await self.queue.claim(worker_id)
+            except Exception as exc:
+                # SQLite's write lock held by another process past the busy timeout, or the
+                # file unusable for a while: before, this ended the consumer for good and
+                # the jobs queued from then on never ran until a restart.
+                log.warning("job worker %s: claiming failed (%r); trying again", worker_id, exc)
+                await asyncio.sleep(self.poll_s)
+                continue
             if job is None:
                 self.idle.set()
                 self.queue.wakeup.clear()
@@ -218,9 +244,23 @@ class WorkerPool:
             raise
         except PermanentJobError as exc:
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
-            await self.queue.fail(job.id, str(exc), retry=False)
+            reason = str(exc)
+            await self._settle(job, lambda: self.queue.fail(job.id, reason, retry=False))
         except Exception:
             log.exception("job %s (%s) failed", job.id, job.kind)
-            await self.queue.fail(job.id, traceback.format_exc(), retry=True)
+            error = traceback.format_exc()
+            await self._settle(job, lambda: self.queue.fail(job.id, error, retry=True))
         else:
-            await self.queue.complete(job.id)
+            await self._settle(job, lambda: self.queue.complete(job.id))
+
+    async def _settle(self, job: JobInfo, write: Callable[[], Awaitable[None]]) -> None:
+        """Store a job's outcome, trying again while the database refuses: a job left
+        ``running`` under a live process is never claimed again (``requeue_stale`` only
+        takes back those of dead processes)."""
+        while True:
+            try:
+                await write()
+                return
+            except Exception as exc:
+                log.warning("job %s: storing its outcome failed (%r); trying again", job.id, exc)
+                await asyncio.sleep(self.poll_s)

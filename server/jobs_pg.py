@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ log = logging.getLogger("kesu.jobs")
 
 TASK_NAME = "kesu.job"
 STALLED_TASK_NAME = "kesu.retry_stalled"
+#: Waits before starting a worker again after consecutive failures (the database away).
+RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 # Any constant shared by every Kesu process: serialises procrastinate's schema creation.
 _SCHEMA_LOCK_KEY = 0x4B455355
 
@@ -113,6 +116,8 @@ class ProcrastinateQueue:
         self.app, self.strategy = build_app(settings)
         self._opened = False
         self._open_lock = asyncio.Lock()
+        #: Times the worker was started again after the database failed under it.
+        self.worker_restarts = 0
 
     async def open(self) -> None:
         """Connect, and create procrastinate's tables once (idempotent, safe to race)."""
@@ -222,18 +227,37 @@ class ProcrastinateQueue:
         name = f"{socket.gethostname()}-{os.getpid()}"
         runtime = _Runtime(self, handlers, name)
         stalled_s = self.settings.job_stalled_after_s
-        await self.app.run_worker_async(
-            name=name,
-            concurrency=max(1, concurrency),
-            additional_context={"kesu": runtime},
-            install_signal_handlers=False,
-            update_heartbeat_interval=max(0.2, stalled_s / 6),
-            stalled_worker_timeout=stalled_s,
-            fetch_job_polling_interval=self.settings.job_poll_s,
-            # The stalled check alone adds a row every few seconds; Kesu's ``jobs`` table
-            # keeps the history, failed procrastinate jobs stay for inspection.
-            delete_jobs="successful",
-        )
+        failures = 0
+        while True:
+            started = time.monotonic()
+            try:
+                await self.app.run_worker_async(
+                    name=name,
+                    concurrency=max(1, concurrency),
+                    additional_context={"kesu": runtime},
+                    install_signal_handlers=False,
+                    update_heartbeat_interval=max(0.2, stalled_s / 6),
+                    stalled_worker_timeout=stalled_s,
+                    fetch_job_polling_interval=self.settings.job_poll_s,
+                    # The stalled check alone adds a row every few seconds; Kesu's ``jobs``
+                    # table keeps the history, failed procrastinate jobs stay for inspection.
+                    delete_jobs="successful",
+                )
+                # Nothing asks it to stop but a cancel: returning means one of its side
+                # tasks (heartbeat, listener) met a database error and it gave up.
+                reason = "stopped after a database error"
+            except Exception as exc:
+                reason = f"failed: {exc!r}"
+            # Before, a PostgreSQL restart ended the worker for good: ``kesu serve`` went on
+            # without one and ``kesu worker`` exited 0. Jobs wait in the queue meanwhile;
+            # the stalled check gives back those the stopped worker was running.
+            if time.monotonic() - started > RESTART_DELAYS_S[-1]:
+                failures = 0
+            delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
+            failures += 1
+            self.worker_restarts += 1
+            log.warning("job worker %s %s; starting it again in %g s", name, reason, delay)
+            await asyncio.sleep(delay)
 
 
 async def apply_schema(app: procrastinate.App, conninfo: str) -> None:

@@ -76,13 +76,35 @@ def postgres_server(port: int) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    dsn = f"postgresql://kesu@127.0.0.1:{port}/postgres"
+    _CLUSTERS[dsn] = (data, opts, base / "log")
     try:
-        yield f"postgresql://kesu@127.0.0.1:{port}/postgres"
+        yield dsn
     finally:
+        _CLUSTERS.pop(dsn, None)
         subprocess.run(
             _as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+#: Running clusters by admin DSN: data directory, server options, log file.
+_CLUSTERS: dict[str, tuple[Path, str, Path]] = {}
+
+
+def postgres_stop(dsn: str) -> None:
+    """Stop the cluster of ``dsn`` (fast shutdown: its connections are cut), to test outages."""
+    data, _, _ = _CLUSTERS[dsn]
+    pg_ctl = str(_bindir() / "pg_ctl")
+    subprocess.run(_as_owner([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]), check=True)
+
+
+def postgres_start(dsn: str) -> None:
+    """Start the cluster of ``dsn`` again after ``postgres_stop`` (same port and data)."""
+    data, opts, log = _CLUSTERS[dsn]
+    pg_ctl = str(_bindir() / "pg_ctl")
+    cmd = [pg_ctl, "-D", str(data), "-o", opts, "-l", str(log), "-w", "start"]
+    subprocess.run(_as_owner(cmd), check=True, capture_output=True)
 
 
 async def fresh_database(admin_dsn: str) -> str:

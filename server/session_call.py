@@ -304,6 +304,11 @@ async def end_session(
     # Only the node holding the call can close its room (or WrongNode: the page goes there).
     await nodes.check_holder(ctx, row.id)
     await local_dir(ctx, row.id)  # (or 503: the files are on a node that is down)
+    # The database must take the end before the call is closed: with its write lock held
+    # elsewhere (SQLite) the end failed only after the room was closed, dropping both
+    # parties from a call that then stayed live. Now they stay connected and get the 503.
+    async with ctx.db.session() as s:
+        await s.execute(select(1))
     # The room closes before the status changes: this node's fence (server.fence) takes a
     # session that stops being live under an open room for one the cluster took away.
     if ctx.live is not None:
@@ -337,7 +342,38 @@ async def end_session(
         detail["reason"] = reason
     async with ctx.db.session() as s:
         await audit.record(s, actor, "session.end", row.id, detail)
-    if ctx.settings.make_review_video:
-        await ctx.queue.enqueue("review_video", {"session_id": row.id})
-    await ctx.queue.enqueue("inspect", {"session_id": row.id})
+    await _enqueue_jobs(ctx, row.id)
     return row
+
+
+async def _enqueue_jobs(ctx: AppContext, session_id: str) -> None:
+    if ctx.settings.make_review_video:
+        await ctx.queue.enqueue("review_video", {"session_id": session_id})
+    await ctx.queue.enqueue("inspect", {"session_id": session_id})
+
+
+async def resume_cut_end(ctx: AppContext, session_id: str) -> bool:
+    """Finish an end that a database fault cut short after its claim (``ended``, but its
+    inspection still ``pending``): no audit entry, no review video, no inspection, so the
+    recording would never reach a reviewer. The files are finished if they are not, the
+    end is audited (by ``system``, reason ``end_resumed``) and the jobs are queued, once:
+    the status moves from ``pending`` in the same transaction as the audit entry."""
+    sdir = session_dir(ctx, session_id)
+    if sdir.metadata.get("status") != "ended":
+        await sdir.finish(detail={"reason": "end_resumed"})
+    detail = {"files": await sdir.file_hashes(), "reason": "end_resumed"}
+    async with ctx.db.session() as s:
+        done = await s.execute(
+            update(RecordingSession)
+            .where(
+                RecordingSession.id == session_id,
+                RecordingSession.status == "ended",
+                RecordingSession.inspection_status == "pending",
+            )
+            .values(inspection_status="queued")
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            return False
+        await audit.record(s, "system", "session.end", session_id, detail)
+    await _enqueue_jobs(ctx, session_id)
+    return True

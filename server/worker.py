@@ -7,6 +7,7 @@ job that process runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -15,11 +16,12 @@ import queue as queue_mod
 import random
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete
 
@@ -34,6 +36,8 @@ from server.store.models import FindingRow, InspectionReport, RecordingSession
 from server.store.types import utcnow
 
 log = logging.getLogger("kesu.worker")
+
+T = TypeVar("T")
 
 # How long a job waits for the media node to finish uploading a session that just ended
 # (then it fails and is retried like any transient failure).
@@ -88,21 +92,44 @@ class JobRunner:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        mp = multiprocessing.get_context("spawn")
-        self._progress_q = mp.Queue()
-        self._executor = ProcessPoolExecutor(
-            max_workers=max(1, ctx.settings.workers),
-            mp_context=mp,
+        self._mp = multiprocessing.get_context("spawn")
+        self._progress_q = self._mp.Queue()
+        self._executor = self._new_executor()
+        #: Pools a dead worker process broke, being shut down off the loop.
+        self._retired: set[asyncio.Task[None]] = set()
+        self._progress_targets: dict[int, ProgressFn] = {}
+        self._drain_task: asyncio.Task[None] | None = None
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=max(1, self.ctx.settings.workers),
+            mp_context=self._mp,
             initializer=_init_process,
             initargs=(
-                ctx.settings.models_dir,
-                ctx.settings.worker_threads,
+                self.ctx.settings.models_dir,
+                self.ctx.settings.worker_threads,
                 self._progress_q,
                 os.getpid(),
             ),
         )
-        self._progress_targets: dict[int, ProgressFn] = {}
-        self._drain_task: asyncio.Task[None] | None = None
+
+    async def _in_process(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker process. A worker process that died (kill -9, the OOM
+        killer, a crash in a decoder) breaks the whole pool: before, every later job failed
+        with ``BrokenProcessPool`` until the server restarted. The pool is replaced, and the
+        job that met it fails like any transient fault (the queue retries it)."""
+        executor = self._executor
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        except BrokenProcessPool:
+            if self._executor is executor:
+                log.warning("a worker process died; starting new worker processes")
+                self._executor = self._new_executor()
+                self.start()
+                task = asyncio.create_task(asyncio.to_thread(executor.shutdown, wait=True))
+                self._retired.add(task)
+                task.add_done_callback(self._retired.discard)
+            raise
 
     def start(self) -> None:
         """Spawn the worker processes now rather than at the first job (they load in the
@@ -149,7 +176,14 @@ class JobRunner:
                 await target(stage, fraction)
 
     async def inspect(self, job: JobInfo, progress: ProgressFn) -> None:
-        async with self._session_dir(job) as path:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                path = await stack.enter_async_context(self._session_dir(job))
+            except Exception:
+                # Its files gone, or not in the store (yet): before, the job failed while
+                # the session still said "queued" to reviewers and admins, for good.
+                await self._set_inspection_status(str(job.payload.get("session_id")), "failed")
+                raise
             await self._inspect(job, progress, path)
 
     async def _inspect(self, job: JobInfo, progress: ProgressFn, path: Path) -> None:
@@ -158,11 +192,8 @@ class JobRunner:
         if self._drain_task is None:
             self._drain_task = asyncio.create_task(self._drain_progress())
         self._progress_targets[job.id] = progress
-        loop = asyncio.get_running_loop()
         try:
-            report = await loop.run_in_executor(
-                self._executor, _inspect_in_process, job.id, str(path)
-            )
+            report = await self._in_process(_inspect_in_process, job.id, str(path))
         except InputError as exc:
             # Nothing to inspect (a session ended before anyone joined) or a recording that
             # cannot be read: the same again on every attempt. Before, each was retried to
@@ -183,12 +214,9 @@ class JobRunner:
             await self._review_video(job, progress, path)
 
     async def _review_video(self, job: JobInfo, progress: ProgressFn, path: Path) -> None:
-        loop = asyncio.get_running_loop()
         await progress("review_video", 0.0)
         try:
-            out = Path(
-                await loop.run_in_executor(self._executor, _review_video_in_process, str(path))
-            )
+            out = Path(await self._in_process(_review_video_in_process, str(path)))
         except ValueError as exc:  # nothing was recorded
             raise PermanentJobError(str(exc)) from exc
         await audit.anchor_outputs(self.ctx.db.session, path, job.payload["session_id"])
@@ -253,6 +281,7 @@ class JobRunner:
         if self._drain_task is not None:
             self._drain_task.cancel()
             await asyncio.gather(self._drain_task, return_exceptions=True)
+        await asyncio.gather(*self._retired, return_exceptions=True)
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
         self._progress_q.close()
         self._progress_q.join_thread()

@@ -7,6 +7,7 @@ failed that a later write would put on disk."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -54,15 +55,17 @@ def _kesu(data: Path, *args: str) -> None:
     )
 
 
-@pytest.fixture
-async def full_server(tmp_path: Path) -> AsyncIterator[FullServer]:
+@contextlib.asynccontextmanager
+async def namespaced_server(tmp_path: Path, tmpfs_options: str) -> AsyncIterator[FullServer]:
+    """``kesu serve`` (with user ``sales1``) whose sessions directory is a tmpfs mounted
+    with ``tmpfs_options`` in a mount namespace of its own."""
     data = tmp_path / "data"
     (data / "sessions").mkdir(parents=True)
     _kesu(data, "migrate")
     _kesu(data, "user", "add", "--role", "salesperson", "--password", PASSWORD, "sales1")
     port = free_port()
     script = (
-        f'mount -t tmpfs -o size=48k tmpfs "{data}/sessions" && exec "{sys.executable}" '
+        f'mount -t tmpfs -o {tmpfs_options} tmpfs "{data}/sessions" && exec "{sys.executable}" '
         f'-m server.cli serve --data-dir "{data}" --port {port} --workers 0'
     )
     proc = await asyncio.create_subprocess_exec(
@@ -89,6 +92,12 @@ async def full_server(tmp_path: Path) -> AsyncIterator[FullServer]:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+@pytest.fixture
+async def full_server(tmp_path: Path) -> AsyncIterator[FullServer]:
+    async with namespaced_server(tmp_path, "size=48k") as srv:
+        yield srv
 
 
 async def test_a_full_disk_is_507_and_leaves_nothing_behind(full_server: FullServer) -> None:

@@ -64,7 +64,7 @@ def user_json(user: User) -> dict[str, Any]:
 
 
 # Paths that never need to know who is logged in: no database work for them at all.
-ANONYMOUS_PREFIXES = ("/static/", "/api/join/", "/join/", "/healthz")
+ANONYMOUS_PREFIXES = ("/static/", "/api/join/", "/join/", "/healthz", "/readyz")
 # The login page is the same for everyone (login.js asks /api/me itself).
 ANONYMOUS_PATHS = frozenset({"/login"})
 RENEW_AFTER = timedelta(minutes=5)

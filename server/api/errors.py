@@ -14,10 +14,11 @@ from typing import Any
 
 from aiohttp import web
 from pydantic_core import from_json
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from server.errors import KesuError
 from server.store.db import RETRY_AFTER_S, DatabaseBusy
+from server.store.outage import DatabaseUnavailable, is_unreachable
 
 log = logging.getLogger("kesu.api")
 
@@ -106,10 +107,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             resp.headers["Allow"] = exc.headers["Allow"]
         return resp
     except OSError as exc:
+        if exc.errno in DISK_UNUSABLE:
+            return _disk_unavailable(request, exc)
         if exc.errno not in DISK_FULL:
             return _internal(request)
         return _storage_full(request, exc)
-    except OperationalError as exc:
+    except DBAPIError as exc:
+        if is_unreachable(exc):
+            return _database_unavailable(request, exc)
+        if not isinstance(exc, OperationalError):
+            return _internal(request)
         if "database or disk is full" in str(exc.orig):
             return _storage_full(request, exc)
         if "database is locked" not in str(exc.orig):
@@ -126,6 +133,35 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 # No space left, or the quota of the server's user reached: the operator's to fix, not a bug.
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+# The data directory cannot be written: mounted read-only (or remounted so by the kernel
+# after disk errors), failing, or no longer the server user's. Not a bug: the operator's.
+DISK_UNUSABLE = frozenset({errno.EROFS, errno.EIO, errno.EACCES})
+#: What a client that got ``disk_unavailable`` is told to wait before retrying.
+DISK_RETRY_AFTER_S = 30
+
+
+def _disk_unavailable(request: web.Request, exc: OSError) -> web.Response:
+    """503: what the request would have written was not (as for a full disk)."""
+    log.error("%s %s -> 503 disk_unavailable: %s", request.method, request.path, exc)
+    resp = error_response(
+        503,
+        "disk_unavailable",
+        "the server cannot write to its disk now; nothing was saved, try again later",
+        {"retry_after_s": DISK_RETRY_AFTER_S},
+    )
+    resp.headers["Retry-After"] = str(DISK_RETRY_AFTER_S)
+    return resp
+
+
+def _database_unavailable(request: web.Request, exc: Exception) -> web.Response:
+    """503: the database is out of reach (stopped, restarting, cut off); nothing was saved."""
+    down = DatabaseUnavailable()
+    log.warning("%s %s -> 503 %s: %r", request.method, request.path, down.code, exc)
+    resp = error_response(down.status, down.code, down.message, down.details)
+    resp.headers["Retry-After"] = str(down.details["retry_after_s"])
+    return resp
 
 
 def _storage_full(request: web.Request, exc: Exception) -> web.Response:

@@ -24,6 +24,7 @@ from server import audit_repeats
 from server.api.auth import require_user
 from server.api.errors import NotFound, error_response
 from server.archive import key_of
+from server.blobs import StorageUnavailable
 from server.context import CTX, AppContext
 from server.reviews import actor_of, load_session
 from server.session_format import read_metadata
@@ -215,6 +216,11 @@ async def serve_file(
     except ConnectionResetError:
         # Players drop connections when they seek: normal, not an error.
         log.debug("client went away during %s", path.name)
+    except StorageUnavailable:
+        # The status is sent already: the body stops short of its Content-Length and the
+        # connection is closed, so the player sees a broken transfer, not a short file.
+        log.warning("object store failed while sending %s of %s", rel, session_id)
+        resp.force_close()
     return resp
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.errors import KesuError
+from server.store.outage import translate_connect_errors
 from server.store.writer import SqliteWriter
 
 T = TypeVar("T")
@@ -101,6 +102,8 @@ class Database:
         self.engine = create_async_engine(url, pool_pre_ping=not self.is_sqlite, **pool_wait)
         if self.is_sqlite:
             _sqlite_setup(self.engine.sync_engine, read_only=False)
+        else:
+            translate_connect_errors(self.engine.sync_engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one write lock: this process's writers queue for it on one thread, in
         # FIFO order and without holding a pool connection or polling in SQLite's busy handler

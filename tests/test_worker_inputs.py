@@ -1,0 +1,42 @@
+"""An inspection whose session files are gone (a lost disk, a directory removed by hand)
+fails at once, and the session says so: ``inspection_status`` ``failed``, not ``queued``
+for good, so reviewers and admins see it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from server.jobs import JobInfo, PermanentJobError
+from server.store.models import RecordingSession
+from server.worker import JobRunner
+from tests.conftest import Client, make_settings, serving
+from tests.test_api_recording import open_session
+
+
+async def _no_progress(stage: str, fraction: float) -> None:
+    return None
+
+
+async def test_an_inspection_without_its_files_fails_visibly(tmp_path: Path) -> None:
+    async with serving(make_settings(tmp_path)) as srv:
+        sales = Client(srv.url)
+        try:
+            await sales.login("sales1")
+            sid, _token = await open_session(sales)
+            status, body = await sales.post(f"/api/sessions/{sid}/end")
+            assert status == 200 and body["session"]["inspection_status"] == "queued", body
+        finally:
+            await sales.close()
+        shutil.rmtree(srv.ctx.settings.sessions_dir / sid)
+        runner = JobRunner(srv.ctx)
+        try:
+            with pytest.raises(PermanentJobError, match="not found"):
+                await runner.inspect(JobInfo(1, "inspect", {"session_id": sid}, 1), _no_progress)
+        finally:
+            await runner.close()
+        async with srv.ctx.db.read() as s:
+            row = await s.get(RecordingSession, sid)
+        assert row is not None and row.inspection_status == "failed"

@@ -1,0 +1,53 @@
+"""A worker process killed (kill -9, the OOM killer) does not stop inspections for good: the
+job that met it fails like any transient fault (the queue retries it) and the next jobs run
+in new worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from server.jobs import JobInfo, PermanentJobError
+from server.worker import JobRunner, _worker_pid
+from tests.conftest import Client, make_settings, serving
+from tests.test_api_recording import open_session
+
+
+async def _no_progress(stage: str, fraction: float) -> None:
+    return None
+
+
+async def test_jobs_run_again_after_a_worker_process_is_killed(tmp_path: Path) -> None:
+    async with serving(make_settings(tmp_path)) as srv:
+        sales = Client(srv.url)
+        try:
+            await sales.login("sales1")
+            sid, _token = await open_session(sales)
+            status, body = await sales.post(f"/api/sessions/{sid}/end")  # nothing recorded
+            assert status == 200, body
+        finally:
+            await sales.close()
+        runner = JobRunner(srv.ctx)
+        try:
+            loop = asyncio.get_running_loop()
+            pid = await loop.run_in_executor(runner._executor, _worker_pid)
+            os.kill(pid, signal.SIGKILL)
+            job = JobInfo(1, "review_video", {"session_id": sid}, 1)
+            # The job's own answer (nothing recorded: a permanent failure) once a worker
+            # process runs it; the queue retries a BrokenProcessPool (at most twice here).
+            for _ in range(3):
+                try:
+                    await runner.review_video(job, _no_progress)
+                except BrokenProcessPool:
+                    continue
+                except PermanentJobError:
+                    break
+            else:
+                pytest.fail("every attempt met the broken pool")
+        finally:
+            await runner.close()
