@@ -1,0 +1,132 @@
+"""What a phone's browser does differently with the camera and microphone, and what the
+customer's pages make of it (docs/browsers.md, "What the customer sees when something
+fails"). Only Debian Chromium runs here: each behaviour is put in place by an init script
+before the page's modules run (loopback only, the in-process server).
+
+- An audio context the browser will not make (an in-app WebView, too many contexts open):
+  the mic meter stays still, the device check goes on. Before, the check stopped with a raw
+  error and 进入通话 stayed disabled for good.
+- A camera that cannot meet the page's 640x480 / 30 fps (OverconstrainedError): the page asks
+  again for any picture. Before, it said "no camera or microphone found" and stayed there.
+- A phone or computer without a camera, or without a microphone (NotFoundError): the page says
+  which one is missing, and 重新检测 takes it up once it is plugged in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.conftest import RunningServer
+from tests.test_pages_slow_network import browser as browser  # the fixture (fake media)
+from tests.test_pages_slow_network import new_link
+
+pytestmark = pytest.mark.e2e
+
+NO_AUDIO_CONTEXT = """(() => {
+  const refuse = function () { throw new DOMException("no more contexts", "NotSupportedError"); };
+  window.AudioContext = refuse;
+  window.webkitAudioContext = refuse;
+})();"""
+
+# A camera whose modes do not meet the page's wish: any constraint on the picture is refused,
+# a plain {video: true} is granted.
+PICKY_CAMERA = """(() => {
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  window.kesuAsked = [];
+  navigator.mediaDevices.getUserMedia = (c) => {
+    window.kesuAsked.push(JSON.stringify(c));
+    if (c && typeof c.video === "object") {
+      const err = new DOMException("Constraints could not be satisfied", "OverconstrainedError");
+      return Promise.reject(err);
+    }
+    return open(c);
+  };
+})();"""
+
+# Devices the test plugs in and out: window.kesuDevices lists the kinds present.
+PLUGGABLE = """(() => {
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  const list = navigator.mediaDevices.enumerateDevices.bind(navigator.mediaDevices);
+  window.kesuDevices = ["audioinput"];
+  navigator.mediaDevices.getUserMedia = (c) => {
+    const missing = (c.video && !window.kesuDevices.includes("videoinput"))
+      || (c.audio && !window.kesuDevices.includes("audioinput"));
+    if (missing) return Promise.reject(new DOMException("Requested device not found", "NotFoundError"));
+    return open(c);
+  };
+  navigator.mediaDevices.enumerateDevices = async () =>
+    (await list()).filter((d) => window.kesuDevices.includes(d.kind));
+})();"""
+
+
+async def customer(browser: Browser, init: str) -> tuple[BrowserContext, Page, list[str]]:
+    ctx = await browser.new_context(
+        locale="zh-CN", viewport={"width": 360, "height": 740}, permissions=["camera", "microphone"]
+    )
+    await ctx.add_init_script(init)
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return ctx, page, errors
+
+
+async def consent(page: Page, server: RunningServer, token: str) -> None:
+    await page.goto(f"{server.url}/join/{token}")
+    await page.check("#consent-check")
+    await page.click("#consent-button")
+
+
+async def test_device_check_without_an_audio_context(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    _sid, token = await new_link(client_factory)
+    ctx, page, errors = await customer(browser, NO_AUDIO_CONTEXT)
+    await consent(page, server, token)
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await expect(page.locator("#check-mic")).to_have_text("正常")
+    await expect(page.locator("#page-error")).to_be_hidden()
+    await expect(page.locator("#check-error")).to_be_hidden()
+    assert errors == []
+    await ctx.close()
+
+
+async def test_a_camera_that_cannot_meet_the_wish_still_gives_a_picture(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    _sid, token = await new_link(client_factory)
+    ctx, page, errors = await customer(browser, PICKY_CAMERA)
+    await consent(page, server, token)
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await expect(page.locator("#check-camera")).to_have_text("正常")
+    asked = await page.evaluate("window.kesuAsked")
+    assert len(asked) == 2 and '"video":true' in asked[1], asked
+    assert errors == []
+    await ctx.close()
+
+
+async def test_a_missing_camera_or_microphone_is_named_and_taken_up_once_there(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    _sid, token = await new_link(client_factory)
+    ctx, page, errors = await customer(browser, PLUGGABLE)
+    await consent(page, server, token)
+    box = page.locator("#check-error")
+    await expect(box).to_contain_text("没有找到摄像头。", timeout=20_000)  # not "或麦克风"
+    await page.click("[data-lang-switch]")
+    await expect(box).to_contain_text("No camera was found")
+    await page.click("[data-lang-switch]")
+    await expect(page.locator("#enter-call")).to_be_disabled()
+
+    await page.evaluate("window.kesuDevices = ['videoinput']")  # a camera, no microphone
+    await page.click("#retry-check")
+    await expect(box).to_contain_text("没有找到麦克风。")
+
+    await page.evaluate("window.kesuDevices = ['videoinput', 'audioinput']")  # both plugged in
+    await page.click("#retry-check")
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await expect(box).to_be_hidden()
+    assert errors == []
+    await ctx.close()
