@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, wait_for
 from tests.test_pages_slow_network import browser as browser  # the fixture (fake media)
 from tests.test_pages_slow_network import new_link
 
@@ -128,5 +128,64 @@ async def test_a_missing_camera_or_microphone_is_named_and_taken_up_once_there(
     await page.click("#retry-check")
     await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
     await expect(box).to_be_hidden()
+    assert errors == []
+    await ctx.close()
+
+
+# A network on which no ICE candidate pair ever works (UDP blocked, no TURN): while
+# window.kesuBlocked is true the page's offers and the server's answers carry no candidates,
+# so that neither side has an address to try and the connection stays "connecting".
+NO_ROUTE = """(() => {
+  window.kesuBlocked = true;
+  const strip = (sdp) => window.kesuBlocked
+    ? sdp.split("\\r\\n").filter((l) => !l.startsWith("a=candidate")).join("\\r\\n") : sdp;
+  const proto = RTCPeerConnection.prototype;
+  const local = Object.getOwnPropertyDescriptor(proto, "localDescription");
+  Object.defineProperty(proto, "localDescription", {
+    configurable: true,
+    get() {
+      const d = local.get.call(this);
+      return d && { type: d.type, sdp: strip(d.sdp) };
+    },
+  });
+  const setRemote = proto.setRemoteDescription;
+  proto.setRemoteDescription = function (d) {
+    return setRemote.call(this, { type: d.type, sdp: strip(d.sdp) });
+  };
+})();"""
+
+
+async def test_a_call_that_never_connects_says_why_and_tries_again(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """Before, the page said 连接中… for as long as the customer waited: Chromium leaves a
+    connection without candidate pairs "connecting" for ever, the server drops it after 20 s,
+    and no rejoin was ever tried."""
+    sid, token = await new_link(client_factory)
+    ctx, page, errors = await customer(browser, NO_ROUTE)
+    offers: list[str] = []
+    page.on("request", lambda r: offers.append(r.url) if r.url.endswith("/offer") else None)
+    await page.clock.install()
+    await consent(page, server, token)
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await page.click("#enter-call")
+    await expect(page.locator("#rtc-state")).to_have_text("连接中…")
+    await page.wait_for_function("() => window.kesuCall.pc && window.kesuCall.pc.remoteDescription")
+    await page.clock.run_for(21_000)  # past the page's wait for a connection
+    error = page.locator("#page-error")
+    await expect(error).to_contain_text("无法建立音视频连接")
+    await page.click("[data-lang-switch]")
+    await expect(error).to_contain_text("could not be set up")
+    await page.click("[data-lang-switch]")
+    await wait_for(lambda: len(offers) == 2)  # tried again by itself
+
+    # On a network that lets it through (Wi-Fi, mobile data), the next try connects.
+    await page.wait_for_function("() => window.kesuCall.pc && window.kesuCall.pc.remoteDescription")
+    await page.evaluate("window.kesuBlocked = false")
+    await page.clock.run_for(21_000)
+    await expect(page.locator("#rtc-state")).to_have_text("已连接", timeout=20_000)
+    await expect(error).to_be_hidden()
+    assert len(offers) == 3
+    assert server.ctx.rooms.get(sid) is not None
     assert errors == []
     await ctx.close()

@@ -22,6 +22,11 @@ const HEARTBEAT_MS = 1000;
 const HEARTBEAT_TIMEOUT_MS = 1500;
 const HEARTBEAT_MAX_TIMEOUT_MS = 8000;
 const GATEWAY_DOWN = new Set([502, 503, 504]); // a proxy answering for a server that is gone
+// A connection that has not come up this long after the answer never will: no candidate pair
+// works (UDP blocked on a company or hotel Wi-Fi and no TURN, a carrier's NAT). Chromium leaves
+// such a connection "connecting" for ever (without candidates it never fails), and the server
+// drops a participant without media after 20 s (RtcSettings.connect_timeout_s).
+const CONNECT_TIMEOUT_MS = 20000;
 
 function isFatal(err) {
   // Client errors other than "busy"/"full" will not heal by retrying.
@@ -40,7 +45,8 @@ function unreachable(err) {
  * Events: "state" (detail: RTCPeerConnectionState, "reconnecting" or "interrupted"), "track"
  * (detail: MediaStream of the other participant), "rejoin" (detail: attempt number), "giveup"
  * (detail: last error), "fatal" (detail: error that retrying cannot fix), "interrupted"
- * (detail: true when the connection was lost, false once connected again).
+ * (detail: true when the connection was lost, false once connected again), "noroute" (a new
+ * connection did not come up: the network lets no media through; rejoined with back-off).
  */
 export class MediaCall {
   constructor({
@@ -66,6 +72,7 @@ export class MediaCall {
     this.connectedAt = 0;
     this.closed = false;
     this._timer = null;
+    this._connectTimer = null; // gives up on a connection that does not come up
     this._connecting = null;
     this.interrupted = false;
     this.serverUnreachable = false;
@@ -254,6 +261,10 @@ export class MediaCall {
       this._sampleRtt(performance.now() - sent); // an upper bound: the server gathers too
       if (pc !== this.pc) return;
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+      clearTimeout(this._connectTimer);
+      this._connectTimer = setTimeout(() => {
+        if (pc === this.pc && !this.closed && pc.connectionState !== "connected") this._noRoute(pc);
+      }, CONNECT_TIMEOUT_MS);
     } catch (err) {
       if (pc === this.pc) {
         pc.close();
@@ -264,12 +275,28 @@ export class MediaCall {
     }
   }
 
+  /** pc never came up: say so, and rejoin (back-off) as for a connection that failed. */
+  _noRoute(pc) {
+    clearTimeout(this._connectTimer);
+    this._dropPc();
+    this._emit("noroute", pc);
+    this._setState("failed");
+    this._interrupt();
+    this._scheduleRejoin(0);
+  }
+
   _onPcState(pc) {
     if (pc !== this.pc || this.closed) return;
     const state = pc.connectionState;
+    if (state === "failed" && !pc.kesuUp) {
+      this._noRoute(pc); // failed before it ever came up (Firefox, Safari give up on their own)
+      return;
+    }
     this._setState(state);
     clearTimeout(this._timer);
     if (state === "connected") {
+      pc.kesuUp = true;
+      clearTimeout(this._connectTimer);
       this.attempt = 0;
       this.connectedAt = performance.now();
       this._resumed();
@@ -349,6 +376,7 @@ export class MediaCall {
   }
 
   _dropPc() {
+    clearTimeout(this._connectTimer);
     if (this.pc) {
       const pc = this.pc;
       this.pc = null;

@@ -7,6 +7,7 @@ import { fetchIceServers } from "./ice.js";
 import { setText } from "./i18n.js";
 import { openLocalMedia } from "./localmedia.js";
 import { MediaCall } from "./mediacall.js";
+import "./media_i18n.js";
 import { watchRecording } from "./recording.js";
 import { el } from "./ui.js";
 
@@ -50,6 +51,12 @@ export function playWithSound(video) {
   });
 }
 
+/** Hide the page's error box when it still says key (what it said is over). */
+function hideNotice(key) {
+  const box = document.querySelector("#page-error");
+  if (box && box.dataset.i18n === key) box.hidden = true;
+}
+
 /**
  * A call on one session's media endpoints (`${base}/offer`, `${base}/leave`), its remote
  * picture shown in `#remote-video`. Both pages (salesperson and customer) use it.
@@ -82,11 +89,19 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
     err.i18nKey = "media.lost";
     onFatal(err);
   });
+  call.addEventListener("noroute", () => {
+    const err = new Error("the media connection did not come up");
+    err.name = "NoRoute";
+    err.i18nKey = "rtc.no_route";
+    onFatal(err); // only said: the call goes on trying by itself
+  });
   call.addEventListener("stream", (e) => {
     document.querySelector("#local-video").srcObject = e.detail;
     onStream(e.detail);
-    const box = document.querySelector("#page-error");
-    if (box && box.dataset.i18n === "media.lost") box.hidden = true; // the devices are back
+    hideNotice("media.lost"); // the devices are back
+  });
+  call.addEventListener("state", (e) => {
+    if (e.detail === "connected") hideNotice("rtc.no_route");
   });
   call.addEventListener("giveup", () => onState("failed"));
   call.addEventListener("interrupted", (e) => {

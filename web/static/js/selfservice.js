@@ -146,7 +146,9 @@ async function connect() {
     if (live.connected && live.connected.customer) return;
     await sleep(300);
   }
-  throw new Error("the connection did not come up");
+  const err = new Error("the connection did not come up");
+  err.i18nKey = "rtc.no_route"; // what to do about it, not this sentence (重试 tries again)
+  throw err;
 }
 
 // --- one step ---------------------------------------------------------------------------------
