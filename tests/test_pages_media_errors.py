@@ -189,3 +189,41 @@ async def test_a_call_that_never_connects_says_why_and_tries_again(
     assert server.ctx.rooms.get(sid) is not None
     assert errors == []
     await ctx.close()
+
+
+# The browser's question (allow the camera and microphone?) not answered yet: getUserMedia
+# settles only when the test calls window.kesuAllow().
+UNANSWERED = """(() => {
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) => new Promise((resolve, reject) => {
+    window.kesuAllow = () => open(c).then(resolve, reject);
+  });
+})();"""
+
+
+async def test_an_unanswered_permission_question_is_explained(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """Before, the device check said 检测中… for as long as the question went unseen (behind
+    another tab, a WebView that never shows it)."""
+    _sid, token = await new_link(client_factory)
+    ctx, page, errors = await customer(browser, UNANSWERED)
+    answered: list[str] = []
+    page.on("requestfinished", lambda r: answered.append(r.url))
+    await page.clock.install()
+    await consent(page, server, token)
+    await page.wait_for_function("() => typeof window.kesuAllow === 'function'")
+    # The network check's answer is in (its own 3 s limit is not what this test is about).
+    await wait_for(lambda: sum(url.endswith("/state") for url in answered) >= 2)  # and the poll
+    box = page.locator("#check-error")
+    await expect(box).to_be_hidden()
+    await page.clock.run_for(9_000)
+    await expect(box).to_contain_text("请在弹出的提示中点“允许”")
+    await page.click("[data-lang-switch]")
+    await expect(box).to_contain_text("choose “Allow”")
+    await page.click("[data-lang-switch]")
+    await page.evaluate("window.kesuAllow()")
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await expect(box).to_be_hidden()
+    assert errors == []
+    await ctx.close()

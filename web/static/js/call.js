@@ -6,7 +6,7 @@ import { formatTime, has, initI18n, setText, t } from "./i18n.js";
 import { confirmEnd, mountLive } from "./live.js";
 import { productsLabel } from "./products.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, copyText, el, poll, entryLoaded } from "./ui.js";
+import { $, copyText, el, notice, poll, entryLoaded } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
@@ -120,7 +120,7 @@ async function startCall() {
   showError($("#page-error"), null);
   let stream;
   try {
-    stream = await openLocalMedia();
+    stream = await openLocalMedia({ onWaiting: () => notice($("#page-error"), "media.waiting") });
   } catch (err) {
     // The same explanations as the customer's page (refused, missing, in use, http...).
     showError($("#page-error"), err);
@@ -128,6 +128,7 @@ async function startCall() {
     setText(button, "call.start");
     return;
   }
+  showError($("#page-error"), null); // the wait for the browser's permission is over
   $("#local-video").srcObject = stream;
   const call = startSessionCall({
     stream,

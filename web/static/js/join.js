@@ -6,7 +6,7 @@ import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
-import { $, poll, showOnly, showView, entryLoaded } from "./ui.js";
+import { $, notice, poll, showOnly, showView, entryLoaded } from "./ui.js";
 import { linkRequests, loadJoinInfo } from "./join_info.js";
 import { mountCustomerPrompts } from "./live_customer.js";
 
@@ -126,7 +126,7 @@ async function checkMedia() {
   if (!state.stream) {
     let stream;
     try {
-      stream = await openLocalMedia();
+      stream = await openLocalMedia({ onWaiting: () => !state.gone && notice($("#check-error"), "media.waiting") });
     } catch (err) {
       mark("#check-camera", false);
       mark("#check-mic", false);
@@ -269,10 +269,7 @@ function stopCheckPoll() {
 /** Before the customer consents: say now if this browser cannot record (in-app, http, old). */
 function warnUnsupported() {
   const problem = mediaSupportProblem();
-  if (!problem) return;
-  const box = $("#page-error");
-  box.hidden = false;
-  setText(box, problem);
+  if (problem) notice($("#page-error"), problem);
 }
 
 async function main() {

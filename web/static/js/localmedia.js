@@ -11,14 +11,19 @@ export const MEDIA_CONSTRAINTS = {
 // must, and some phones' browsers and WebViews refuse an `ideal` they cannot meet too).
 const PLAIN_CONSTRAINTS = { audio: true, video: true };
 const OVERCONSTRAINED = new Set(["OverconstrainedError", "ConstraintNotSatisfiedError"]);
+// The browser's question (allow camera and microphone?) can go unanswered, unseen (behind
+// another tab, a WeChat WebView that never shows it), and getUserMedia then never settles:
+// after this long the page says what it is waiting for.
+const PERMISSION_HINT_MS = 8000;
 
 /**
  * Camera (640x480) and microphone. Rejects with an Error whose ``i18nKey`` ("media.denied",
  * "media.absent", "media.no_camera", "media.no_mic", "media.busy", "media.insecure",
  * "media.in_app", "media.unsupported", "media.failed") says in the page's language what the
- * user can do; ``name`` is the browser's.
+ * user can do; ``name`` is the browser's. ``onWaiting()`` is called when the browser has not
+ * answered after PERMISSION_HINT_MS (the page shows "media.waiting").
  */
-export async function openLocalMedia() {
+export async function openLocalMedia({ onWaiting = null } = {}) {
   const problem = mediaSupportProblem();
   if (problem) {
     const err = new Error(`camera and microphone unavailable (${problem})`);
@@ -26,6 +31,7 @@ export async function openLocalMedia() {
     err.i18nKey = problem;
     throw err;
   }
+  const hint = onWaiting ? setTimeout(onWaiting, PERMISSION_HINT_MS) : null;
   try {
     return await openWithFallback();
   } catch (err) {
@@ -34,6 +40,8 @@ export async function openLocalMedia() {
     wrapped.i18nKey = mediaErrorKey(err);
     if (wrapped.i18nKey === "media.absent") wrapped.i18nKey = await missingDevice();
     throw wrapped;
+  } finally {
+    clearTimeout(hint);
   }
 }
 

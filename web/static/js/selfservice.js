@@ -10,7 +10,7 @@ import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
-import { $, el, showOnly, showView, entryLoaded } from "./ui.js";
+import { $, el, notice, showOnly, showView, entryLoaded } from "./ui.js";
 import { linkRequests, loadJoinInfo } from "./join_info.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
@@ -321,7 +321,7 @@ async function run() {
     // can try again with the same button (not left on an empty step).
     let stream;
     try {
-      stream = await openLocalMedia();
+      stream = await openLocalMedia({ onWaiting: () => !state.gone && notice($("#page-error"), "media.waiting") });
     } catch (err) {
       fail(err);
       $("#ss-start").disabled = false;
@@ -389,10 +389,7 @@ async function load() {
   $("#ss-start").disabled = !box.checked;
   showOnly(VIEWS, "view-intro");
   const problem = mediaSupportProblem(); // in-app browser, http, too old: say so before starting
-  if (problem) {
-    $("#page-error").hidden = false;
-    setText($("#page-error"), problem);
-  }
+  if (problem) notice($("#page-error"), problem);
 }
 
 main().catch(fail);
