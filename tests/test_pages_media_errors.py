@@ -227,3 +227,42 @@ async def test_an_unanswered_permission_question_is_explained(
     await expect(box).to_be_hidden()
     assert errors == []
     await ctx.close()
+
+
+# The Screen Wake Lock API, counted: what the page asked for and let go.
+WAKE_LOCK = """(() => {
+  window.kesuLocks = { requested: 0, released: 0 };
+  const request = async (type) => {
+    window.kesuLocks.requested += 1;
+    const sentinel = new EventTarget();
+    sentinel.type = type;
+    sentinel.release = async () => {
+      window.kesuLocks.released += 1;
+      sentinel.dispatchEvent(new Event("release"));
+    };
+    return sentinel;
+  };
+  Object.defineProperty(navigator, "wakeLock", { configurable: true, value: { request } });
+})();"""
+
+
+async def test_the_screen_stays_on_while_the_call_records(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """Before, nothing kept a customer's phone from locking its screen while they listened:
+    the page went to the background and the camera paused (a stretch without picture)."""
+    _sid, token = await new_link(client_factory)
+    ctx, page, errors = await customer(browser, WAKE_LOCK)
+    await consent(page, server, token)
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    assert await page.evaluate("window.kesuLocks.requested") == 0  # not before the call
+    await page.click("#enter-call")
+    await expect(page.locator("#rtc-state")).to_have_text("已连接", timeout=20_000)
+    await page.wait_for_function("() => window.kesuLocks.requested === 1")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#leave")
+    await expect(page.locator("#view-left")).to_be_visible()
+    await page.wait_for_function("() => window.kesuLocks.released === 1")
+    assert await page.evaluate("window.kesuLocks.requested") == 1
+    assert errors == []
+    await ctx.close()

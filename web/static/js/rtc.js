@@ -9,6 +9,7 @@ import { openLocalMedia } from "./localmedia.js";
 import { MediaCall } from "./mediacall.js";
 import "./media_i18n.js";
 import { watchRecording } from "./recording.js";
+import { keepScreenOn } from "./wakelock.js";
 import { el } from "./ui.js";
 
 export { fetchIceServers, sdpCandidates, selectedCandidatePair, waitIceGathering } from "./ice.js";
@@ -76,6 +77,7 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
   });
   window.kesuCall = call; // for diagnostics and the end-to-end test
   const recording = watchRecording(call);
+  keepScreenOn(call);
   call.addEventListener("state", (e) => onState(e.detail));
   call.addEventListener("track", (e) => {
     const video = document.querySelector("#remote-video");
