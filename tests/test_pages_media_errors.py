@@ -62,9 +62,14 @@ PLUGGABLE = """(() => {
 })();"""
 
 
-async def customer(browser: Browser, init: str) -> tuple[BrowserContext, Page, list[str]]:
+async def customer(
+    browser: Browser, init: str, user_agent: str | None = None
+) -> tuple[BrowserContext, Page, list[str]]:
     ctx = await browser.new_context(
-        locale="zh-CN", viewport={"width": 360, "height": 740}, permissions=["camera", "microphone"]
+        locale="zh-CN",
+        viewport={"width": 360, "height": 740},
+        permissions=["camera", "microphone"],
+        user_agent=user_agent,
     )
     await ctx.add_init_script(init)
     page = await ctx.new_page()
@@ -266,3 +271,48 @@ async def test_the_screen_stays_on_while_the_call_records(
     assert await page.evaluate("window.kesuLocks.requested") == 1
     assert errors == []
     await ctx.close()
+
+
+DENY = """(() => {
+  navigator.mediaDevices.getUserMedia = () =>
+    Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+})();"""
+ANDROID = (
+    "Mozilla/5.0 (Linux; Android 12; SM-A515F{wv}) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "{version}Chrome/120.0.0.0 Mobile Safari/537.36"
+)
+ANDROID_CHROME = ANDROID.format(wv="", version="")
+ANDROID_WEBVIEW = ANDROID.format(wv="; wv", version="Version/4.0 ")  # any app's own browser
+IOS_WEBVIEW = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+
+
+async def test_a_camera_refused_inside_an_app_points_to_the_phone_browser(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """An app's WebView that grants pages no camera refuses without asking: before, the page
+    said to choose "Allow" when the browser asks, which it never does there."""
+    _sid, token = await new_link(client_factory)
+    first = True
+    for user_agent, in_app in [
+        (ANDROID_WEBVIEW, True),
+        (IOS_WEBVIEW, True),
+        (ANDROID_CHROME, False),
+    ]:
+        ctx, page, errors = await customer(browser, DENY, user_agent)
+        if first:  # given once per link: later the page opens on the device check
+            await consent(page, server, token)
+            first = False
+        else:
+            await page.goto(f"{server.url}/join/{token}")
+        box = page.locator("#check-error")
+        await expect(box).to_contain_text("权限被拒绝", timeout=20_000)
+        if in_app:
+            await expect(box).to_contain_text("在浏览器打开")
+        else:
+            await expect(box).not_to_contain_text("在浏览器打开")
+        await expect(page.locator("#retry-check")).to_be_enabled()
+        assert errors == []
+        await ctx.close()

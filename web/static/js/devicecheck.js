@@ -4,6 +4,15 @@ const NETWORK_LIMIT_MS = 3000;
 
 // In-app browsers (WeChat, QQ, Alipay, DingTalk, Weibo) that may lack camera access in WebRTC.
 const IN_APP = /MicroMessenger|\bQQ\/|AlipayClient|DingTalk|Weibo/i;
+// Any other app's built-in browser: an Android WebView ("; wv)"), an iOS WKWebView (no
+// "Safari/" token, which Safari, Chrome and Firefox for iOS all have).
+const WEBVIEW = /; wv\)|(iPhone|iPad|iPod).*AppleWebKit(?!.*Safari\/)/;
+
+/** Whether the page runs in an app's built-in browser rather than the phone's own. */
+export function inAppBrowser() {
+  const ua = navigator.userAgent || "";
+  return IN_APP.test(ua) || WEBVIEW.test(ua);
+}
 
 /**
  * Why this browser cannot take part in a call at all, before asking for anything: an i18n key
@@ -24,7 +33,9 @@ export function mediaErrorKey(err) {
     case "NotAllowedError":
     case "PermissionDeniedError":
     case "SecurityError":
-      return "media.denied";
+      // An app's WebView refuses at once, without asking, when the app grants web pages no
+      // camera: "allow it when the browser asks" then leads nowhere; the phone's browser does.
+      return inAppBrowser() ? "media.denied_in_app" : "media.denied";
     case "NotFoundError":
     case "DevicesNotFoundError":
     case "OverconstrainedError":
