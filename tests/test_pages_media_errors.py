@@ -316,3 +316,31 @@ async def test_a_camera_refused_inside_an_app_points_to_the_phone_browser(
         await expect(page.locator("#retry-check")).to_be_enabled()
         assert errors == []
         await ctx.close()
+
+
+async def test_check_again_opens_a_camera_that_stopped(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """The camera taken away during the device check (a phone call, another app): 重新检测
+    checked the same dead track again, 异常 every time, and only a reload got further."""
+    _sid, token = await new_link(client_factory)
+    ctx, page, errors = await customer(browser, "")
+    await consent(page, server, token)
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await page.evaluate(
+        """() => {
+          const track = document.querySelector("#preview").srcObject.getVideoTracks()[0];
+          track.stop();
+          track.dispatchEvent(new Event("ended"));
+        }"""
+    )
+    await page.click("#retry-check")
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await expect(page.locator("#check-camera")).to_have_text("正常")
+    live = await page.evaluate(
+        """() => document.querySelector("#preview").srcObject.getTracks()
+            .every((t) => t.readyState === "live")"""
+    )
+    assert live
+    assert errors == []
+    await ctx.close()
