@@ -318,29 +318,37 @@ async def test_a_camera_refused_inside_an_app_points_to_the_phone_browser(
         await ctx.close()
 
 
+STOP_CAMERA = """() => {
+  const track = document.querySelector("#preview").srcObject.getVideoTracks()[0];
+  track.stop();
+  track.dispatchEvent(new Event("ended"));
+}"""
+ALL_LIVE = """() => document.querySelector("TRACKS").srcObject.getTracks()
+  .every((t) => t.readyState === "live")"""
+
+
 async def test_check_again_opens_a_camera_that_stopped(
     server: RunningServer, browser: Browser, client_factory: Any
 ) -> None:
     """The camera taken away during the device check (a phone call, another app): 重新检测
-    checked the same dead track again, 异常 every time, and only a reload got further."""
+    checked the same dead track again (and called it 正常: the preview kept its last frame),
+    and 进入通话 started the call with it, without picture."""
     _sid, token = await new_link(client_factory)
     ctx, page, errors = await customer(browser, "")
     await consent(page, server, token)
     await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
-    await page.evaluate(
-        """() => {
-          const track = document.querySelector("#preview").srcObject.getVideoTracks()[0];
-          track.stop();
-          track.dispatchEvent(new Event("ended"));
-        }"""
-    )
+    await page.evaluate(STOP_CAMERA)
     await page.click("#retry-check")
     await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
     await expect(page.locator("#check-camera")).to_have_text("正常")
-    live = await page.evaluate(
-        """() => document.querySelector("#preview").srcObject.getTracks()
-            .every((t) => t.readyState === "live")"""
-    )
-    assert live
+    assert await page.evaluate(ALL_LIVE.replace("TRACKS", "#preview"))
+    # Stopped after the check, before 进入通话: checked again first, then into the call.
+    await page.evaluate(STOP_CAMERA)
+    await page.click("#enter-call")
+    await expect(page.locator("#view-check")).to_be_visible()
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await page.click("#enter-call")
+    await expect(page.locator("#rtc-state")).to_have_text("已连接", timeout=20_000)
+    assert await page.evaluate(ALL_LIVE.replace("TRACKS", "#local-video"))
     assert errors == []
     await ctx.close()

@@ -200,6 +200,12 @@ function renderLive(data) {
 
 async function enterCall() {
   if (state.gone) return;
+  // A camera or microphone that stopped since the check (a phone call came in) would start
+  // the call without picture or sound: the call watches only for devices that stop later.
+  if (!state.stream || state.stream.getTracks().some((t) => t.readyState !== "live")) {
+    await startCheck(); // opens them again, or says why not
+    return;
+  }
   stopCheckPoll(); // the call's own state poll takes over
   if (state.stopMeter) {
     state.stopMeter();
