@@ -14,6 +14,7 @@ before the page's modules run (loopback only, the in-process server).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import RunningServer, wait_for
 from tests.test_pages_slow_network import browser as browser  # the fixture (fake media)
-from tests.test_pages_slow_network import new_link
+from tests.test_pages_slow_network import failing, new_link
 
 pytestmark = pytest.mark.e2e
 
@@ -350,5 +351,33 @@ async def test_check_again_opens_a_camera_that_stopped(
     await page.click("#enter-call")
     await expect(page.locator("#rtc-state")).to_have_text("已连接", timeout=20_000)
     assert await page.evaluate(ALL_LIVE.replace("TRACKS", "#local-video"))
+    assert errors == []
+    await ctx.close()
+
+
+async def test_an_offer_without_answer_is_given_up_and_sent_again(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """A stalled phone network holds the offer's POST for minutes: the page said 连接中… all
+    that time. Now it gives up after 30 s, says the network is too slow, and 重新连接 sends
+    the offer again."""
+    _sid, token = await new_link(client_factory)
+    ctx, page, errors = await customer(browser, "")
+    release = asyncio.Event()
+    offer = f"**/api/join/{token}/offer"
+    await page.route(offer, failing("hang", release))
+    await page.clock.install()
+    await consent(page, server, token)
+    await expect(page.locator("#enter-call")).to_be_enabled(timeout=20_000)
+    await page.click("#enter-call")
+    await expect(page.locator("#rtc-state")).to_have_text("连接中…")
+    await page.clock.run_for(31_000)
+    await expect(page.locator("#page-error")).to_contain_text("请求超时")
+    await expect(page.locator("#rtc-state")).to_have_text("连接失败")
+    await page.unroute(offer)
+    release.set()
+    await page.click("#reconnect")
+    await expect(page.locator("#rtc-state")).to_have_text("已连接", timeout=20_000)
+    await expect(page.locator("#page-error")).to_be_hidden()
     assert errors == []
     await ctx.close()

@@ -27,6 +27,10 @@ const GATEWAY_DOWN = new Set([502, 503, 504]); // a proxy answering for a server
 // such a connection "connecting" for ever (without candidates it never fails), and the server
 // drops a participant without media after 20 s (RtcSettings.connect_timeout_s).
 const CONNECT_TIMEOUT_MS = 20000;
+// An offer without an answer this long is given up (its error says the network is too slow): a
+// stalled phone network holds a POST for minutes, and the page said 连接中… all that time.
+// Generous: on "Slow 3G" an offer is answered in 2-4 s.
+const OFFER_TIMEOUT_MS = 30000;
 
 function isFatal(err) {
   // Client errors other than "busy"/"full" will not heal by retrying.
@@ -58,7 +62,7 @@ export class MediaCall {
     this._listeners = {};
     this._iceServers = iceServers; // () => Promise<RTCIceServer[]>, asked before each connection
     this.stream = stream;
-    this._offer = offer; // (sdp) => Promise<{type: "answer", sdp}>
+    this._offer = offer; // (sdp, {signal}) => Promise<{type: "answer", sdp}>
     this._leave = leave; // ({keepalive}) => Promise
     // ({signal}) => Promise<boolean>: whether the server has this participant connected;
     // rejects when the server cannot be reached.
@@ -257,7 +261,7 @@ export class MediaCall {
       await waitIceGathering(pc);
       if (pc !== this.pc) return;
       const sent = performance.now();
-      const answer = await this._offer(pc.localDescription.sdp);
+      const answer = await this._sendOffer(pc.localDescription.sdp);
       this._sampleRtt(performance.now() - sent); // an upper bound: the server gathers too
       if (pc !== this.pc) return;
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
@@ -272,6 +276,23 @@ export class MediaCall {
         this._setState("failed");
       }
       throw err;
+    }
+  }
+
+  /** The server's answer to sdp; rejects with an "error.timeout" error after OFFER_TIMEOUT_MS. */
+  async _sendOffer(sdp) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), OFFER_TIMEOUT_MS);
+    try {
+      return await this._offer(sdp, { signal: abort.signal });
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+      const late = new Error("the offer got no answer in time");
+      late.name = "OfferTimeout";
+      late.i18nKey = "error.timeout";
+      throw late;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

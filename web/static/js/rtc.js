@@ -66,7 +66,7 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
   const call = new MediaCall({
     stream,
     reopenMedia: openLocalMedia,
-    offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }).catch(goToHolder),
+    offer: (sdp, { signal } = {}) => post(`${base}/offer`, { type: "offer", sdp }, { signal }).catch(goToHolder),
     leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
     ping: async ({ signal }) => {
       const data = await get(`${base}/state`, { signal });
