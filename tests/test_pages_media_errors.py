@@ -381,3 +381,24 @@ async def test_an_offer_without_answer_is_given_up_and_sent_again(
     await expect(page.locator("#page-error")).to_be_hidden()
     assert errors == []
     await ctx.close()
+
+
+async def test_the_self_service_page_offers_the_button_its_message_names(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """The camera messages end with "then tap 重新检测" (the join page's button); the
+    self-service page has none: its start button now says 重新检测 after such a failure."""
+    _sid, token = await new_link(client_factory, "self_service")
+    ctx, page, errors = await customer(browser, PLUGGABLE)  # a microphone, no camera
+    await page.goto(f"{server.url}/self/{token}")
+    await page.check("#ss-consent")
+    await page.click("#ss-start")
+    await said_in_both(page, page.locator("#page-error"), "重新检测", "Check again")
+    start = page.locator("#ss-start")
+    await expect(start).to_have_text("重新检测")
+    await page.evaluate("window.kesuDevices = ['videoinput', 'audioinput']")  # plugged in
+    await start.click()
+    await expect(page.locator("#view-step")).to_be_visible(timeout=20_000)
+    await expect(page.locator("#page-error")).to_be_hidden()
+    assert errors == []
+    await ctx.close()

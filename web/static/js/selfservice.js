@@ -324,6 +324,10 @@ async function run() {
       stream = await openLocalMedia({ onWaiting: () => !state.gone && notice($("#page-error"), "media.waiting") });
     } catch (err) {
       fail(err);
+      // The camera messages end with "tap 重新检测" (the join page's button): this page's own
+      // way on, the start button, says so too. Before, the customer looked for a button that
+      // this page does not have.
+      setText($("#ss-start"), "join.check_retry");
       $("#ss-start").disabled = false;
       return;
     }
