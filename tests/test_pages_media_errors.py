@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.conftest import RunningServer, wait_for
+from tests.browser import log_in
+from tests.conftest import PASSWORD, RunningServer, wait_for
 from tests.test_pages_slow_network import browser as browser  # the fixture (fake media)
 from tests.test_pages_slow_network import failing, new_link
 
@@ -383,22 +384,31 @@ async def test_an_offer_without_answer_is_given_up_and_sent_again(
     await ctx.close()
 
 
-async def test_the_self_service_page_offers_the_button_its_message_names(
-    server: RunningServer, browser: Browser, client_factory: Any
+@pytest.mark.parametrize("page_kind", ["self-service", "salesperson"])
+async def test_the_retry_button_is_the_one_the_message_names(
+    server: RunningServer, browser: Browser, client_factory: Any, page_kind: str
 ) -> None:
-    """The camera messages end with "then tap 重新检测" (the join page's button); the
-    self-service page has none: its start button now says 重新检测 after such a failure."""
-    _sid, token = await new_link(client_factory, "self_service")
+    """The camera messages end with "then tap 重新检测" (the join page's button). The
+    self-service page (开始自助双录) and the salesperson's page (开始通话) had none: their
+    start button now says 重新检测 after such a failure, and tries again."""
     ctx, page, errors = await customer(browser, PLUGGABLE)  # a microphone, no camera
-    await page.goto(f"{server.url}/self/{token}")
-    await page.check("#ss-consent")
-    await page.click("#ss-start")
-    await said_in_both(page, page.locator("#page-error"), "重新检测", "Check again")
-    start = page.locator("#ss-start")
+    if page_kind == "self-service":
+        _sid, token = await new_link(client_factory, "self_service")
+        await page.goto(f"{server.url}/self/{token}")
+        await page.check("#ss-consent")
+        start, started = page.locator("#ss-start"), page.locator("#view-step")
+    else:
+        sid, _token = await new_link(client_factory)
+        await log_in(page, server.url, "sales1", PASSWORD)
+        await page.goto(f"{server.url}/sales/session/{sid}")
+        start, started = page.locator("#start-call"), page.locator("#local-video")
+    await start.click()
+    await said_in_both(page, page.locator("#page-error"), "没有找到摄像头。", "Check again")
     await expect(start).to_have_text("重新检测")
     await page.evaluate("window.kesuDevices = ['videoinput', 'audioinput']")  # plugged in
     await start.click()
-    await expect(page.locator("#view-step")).to_be_visible(timeout=20_000)
+    await expect(started).to_be_visible(timeout=20_000)
+    await page.wait_for_function("() => window.kesuCall && window.kesuCall.stream.active")
     await expect(page.locator("#page-error")).to_be_hidden()
     assert errors == []
     await ctx.close()

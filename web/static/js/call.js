@@ -122,10 +122,11 @@ async function startCall() {
   try {
     stream = await openLocalMedia({ onWaiting: () => notice($("#page-error"), "media.waiting") });
   } catch (err) {
-    // The same explanations as the customer's page (refused, missing, in use, http...).
+    // The same explanations as the customer's page (refused, missing, in use, http...), which
+    // end with "tap 重新检测": this button says so now (it tries again).
     showError($("#page-error"), err);
     button.disabled = false;
-    setText(button, "call.start");
+    setText(button, "join.check_retry");
     return;
   }
   showError($("#page-error"), null); // the wait for the browser's permission is over
