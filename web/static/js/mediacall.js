@@ -10,6 +10,7 @@
 // reached no rejoin attempt is spent; the first answer after that rejoins at once (a restarted
 // server no longer has our connection).
 
+import { answerInTime, CONNECT_TIMEOUT_MS, isFatal, unreachable } from "./callfailures.js";
 import { waitIceGathering } from "./ice.js";
 
 const DISCONNECTED_GRACE_MS = 4000; // "disconnected" often heals by itself within a few seconds
@@ -21,28 +22,6 @@ const HEARTBEAT_MS = 1000;
 // for lost, show the banner and stop rejoining for good. A refused request fails at once.
 const HEARTBEAT_TIMEOUT_MS = 1500;
 const HEARTBEAT_MAX_TIMEOUT_MS = 8000;
-const GATEWAY_DOWN = new Set([502, 503, 504]); // a proxy answering for a server that is gone
-// A connection that has not come up this long after the answer never will: no candidate pair
-// works (UDP blocked on a company or hotel Wi-Fi and no TURN, a carrier's NAT). Chromium leaves
-// such a connection "connecting" for ever (without candidates it never fails), and the server
-// drops a participant without media after 20 s (RtcSettings.connect_timeout_s).
-const CONNECT_TIMEOUT_MS = 20000;
-// An offer without an answer this long is given up (its error says the network is too slow): a
-// stalled phone network holds a POST for minutes, and the page said 连接中… all that time.
-// Generous: on "Slow 3G" an offer is answered in 2-4 s.
-const OFFER_TIMEOUT_MS = 30000;
-
-function isFatal(err) {
-  // Client errors other than "busy"/"full" will not heal by retrying.
-  const status = err && err.status;
-  return Boolean(status && status >= 400 && status < 500 && status !== 409 && status !== 429)
-    || (err && (err.code === "session_ended" || err.code === "consent_required"));
-}
-
-function unreachable(err) {
-  // No answer at all (refused, reset, timed out), or a gateway saying the server is gone.
-  return !err || err.name === "AbortError" || !err.status || GATEWAY_DOWN.has(err.status);
-}
 
 /**
  * One participant's media connection, reconnecting by itself.
@@ -50,7 +29,8 @@ function unreachable(err) {
  * (detail: MediaStream of the other participant), "rejoin" (detail: attempt number), "giveup"
  * (detail: last error), "fatal" (detail: error that retrying cannot fix), "interrupted"
  * (detail: true when the connection was lost, false once connected again), "noroute" (a new
- * connection did not come up: the network lets no media through; rejoined with back-off).
+ * connection did not come up: the network lets no media through; tried again at once, each
+ * try counted as a rejoin attempt).
  */
 export class MediaCall {
   constructor({
@@ -261,7 +241,7 @@ export class MediaCall {
       await waitIceGathering(pc);
       if (pc !== this.pc) return;
       const sent = performance.now();
-      const answer = await this._sendOffer(pc.localDescription.sdp);
+      const answer = await answerInTime(this._offer, pc.localDescription.sdp);
       this._sampleRtt(performance.now() - sent); // an upper bound: the server gathers too
       if (pc !== this.pc) return;
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
@@ -276,23 +256,6 @@ export class MediaCall {
         this._setState("failed");
       }
       throw err;
-    }
-  }
-
-  /** The server's answer to sdp; rejects with an "error.timeout" error after OFFER_TIMEOUT_MS. */
-  async _sendOffer(sdp) {
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), OFFER_TIMEOUT_MS);
-    try {
-      return await this._offer(sdp, { signal: abort.signal });
-    } catch (err) {
-      if (!abort.signal.aborted) throw err;
-      const late = new Error("the offer got no answer in time");
-      late.name = "OfferTimeout";
-      late.i18nKey = "error.timeout";
-      throw late;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
