@@ -54,6 +54,10 @@ GUARDED_API = {
         re.compile(r"\bAudioContext\b"),
         re.compile(r"\bwebkitAudioContext\b"),
     ),
+    "Screen Wake Lock (Safari 16.4, Firefox 126, Chromium 84)": (
+        re.compile(r"\.wakeLock\b"),
+        re.compile(r"typeof \w+\.request !=="),
+    ),
 }
 
 

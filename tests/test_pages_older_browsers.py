@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Dialog
+from playwright.async_api import Browser, Dialog, expect
 
 from tests.conftest import RunningServer
 from tests.test_pages_slow_network import browser as browser  # the fixture (fake media)
@@ -73,5 +73,30 @@ async def test_ending_with_missing_items_without_dialog_element(
     )
     assert answers == [True, False]  # ends when accepted, stays when not
     assert "以下必需内容尚未完成" in asked[0] and "犹豫期提示" in asked[0], asked
+    assert errors == []
+    await ctx.close()
+
+
+async def test_language_switch_without_storage(server: RunningServer, browser: Browser) -> None:
+    """Storage blocked (cookies off; an Android WebView whose app left DOM storage off, as is
+    WebView's default): every access to localStorage throws. The switch to English did
+    nothing, since the language was read back from storage only."""
+    ctx = await browser.new_context(locale="zh-CN")
+    await ctx.add_init_script(
+        """Object.defineProperty(window, "localStorage", {
+          configurable: true,
+          get() { throw new DOMException("The operation is insecure.", "SecurityError"); },
+        });"""
+    )
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{server.url}/login")
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    await page.click("[data-lang-switch]")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator("[data-lang-switch]")).to_have_text("中文")
+    await page.click("[data-lang-switch]")
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     assert errors == []
     await ctx.close()

@@ -6,7 +6,7 @@ import { formatTime, has, initI18n, setText, t } from "./i18n.js";
 import { confirmEnd, mountLive } from "./live.js";
 import { productsLabel } from "./products.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
-import { $, copyText, el, poll, entryLoaded } from "./ui.js";
+import { $, copyText, el, notice, poll, entryLoaded } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
@@ -120,14 +120,16 @@ async function startCall() {
   showError($("#page-error"), null);
   let stream;
   try {
-    stream = await openLocalMedia();
+    stream = await openLocalMedia({ onWaiting: () => notice($("#page-error"), "media.waiting") });
   } catch (err) {
-    // The same explanations as the customer's page (refused, missing, in use, http...).
+    // The same explanations as the customer's page (refused, missing, in use, http...), which
+    // end with "tap 重新检测": this button says so now (it tries again).
     showError($("#page-error"), err);
     button.disabled = false;
-    setText(button, "call.start");
+    setText(button, "join.check_retry");
     return;
   }
+  showError($("#page-error"), null); // the wait for the browser's permission is over
   $("#local-video").srcObject = stream;
   const call = startSessionCall({
     stream,

@@ -4,6 +4,15 @@ const NETWORK_LIMIT_MS = 3000;
 
 // In-app browsers (WeChat, QQ, Alipay, DingTalk, Weibo) that may lack camera access in WebRTC.
 const IN_APP = /MicroMessenger|\bQQ\/|AlipayClient|DingTalk|Weibo/i;
+// Any other app's built-in browser: an Android WebView ("; wv)"), an iOS WKWebView (no
+// "Safari/" token, which Safari, Chrome and Firefox for iOS all have).
+const WEBVIEW = /; wv\)|(iPhone|iPad|iPod).*AppleWebKit(?!.*Safari\/)/;
+
+/** Whether the page runs in an app's built-in browser rather than the phone's own. */
+export function inAppBrowser() {
+  const ua = navigator.userAgent || "";
+  return IN_APP.test(ua) || WEBVIEW.test(ua);
+}
 
 /**
  * Why this browser cannot take part in a call at all, before asking for anything: an i18n key
@@ -24,7 +33,9 @@ export function mediaErrorKey(err) {
     case "NotAllowedError":
     case "PermissionDeniedError":
     case "SecurityError":
-      return "media.denied";
+      // An app's WebView refuses at once, without asking, when the app grants web pages no
+      // camera: "allow it when the browser asks" then leads nowhere; the phone's browser does.
+      return inAppBrowser() ? "media.denied_in_app" : "media.denied";
     case "NotFoundError":
     case "DevicesNotFoundError":
     case "OverconstrainedError":
@@ -73,12 +84,24 @@ export async function measureRoundTrip(url) {
 export function startLevelMeter(stream, onLevel) {
   const AudioCtx = window.AudioContext || window.webkitAudioContext;
   if (!AudioCtx || stream.getAudioTracks().length === 0) return () => {};
-  const ctx = new AudioCtx();
-  ctx.resume().catch(() => {});
-  const source = ctx.createMediaStreamSource(stream);
-  const analyser = ctx.createAnalyser();
-  analyser.fftSize = 1024;
-  source.connect(analyser);
+  // A browser may refuse an audio context (older Chromium and Safari cap how many may be
+  // open; a WebView may have none working). The meter then stays still and the check goes on
+  // on the microphone track alone: before, this threw, the device check stopped with a raw
+  // error and 进入通话 stayed disabled; on the self-service page an answer step stopped.
+  let ctx = null;
+  let source;
+  let analyser;
+  try {
+    ctx = new AudioCtx();
+    source = ctx.createMediaStreamSource(stream);
+    analyser = ctx.createAnalyser();
+    analyser.fftSize = 1024;
+    source.connect(analyser);
+  } catch {
+    if (ctx) settle(ctx.close && ctx.close());
+    return () => {};
+  }
+  settle(ctx.resume && ctx.resume());
   // getFloatTimeDomainData needs Safari 14.1 (iOS 14.5): iOS 14.0-14.4 (webkitAudioContext)
   // threw here 20 times a second and the meter never moved. Bytes (128 = silence) do there.
   const floats = typeof analyser.getFloatTimeDomainData === "function";
@@ -98,6 +121,11 @@ export function startLevelMeter(stream, onLevel) {
   return () => {
     clearInterval(timer);
     source.disconnect();
-    ctx.close().catch(() => {});
+    settle(ctx.close && ctx.close());
   };
+}
+
+/** Ignore how a promise ends (older webkitAudioContext methods return none). */
+function settle(maybePromise) {
+  if (maybePromise && typeof maybePromise.catch === "function") maybePromise.catch(() => {});
 }

@@ -508,13 +508,18 @@ const STRINGS = {
   },
 };
 
+// The language switched to on this page when it cannot be stored: storage blocked (cookies
+// off, an Android WebView whose app left DOM storage off, as WebView's default is) threw on
+// every access, and the switch to English did nothing at all.
+let unstored = null;
+
 /** The current language: stored choice, else zh-CN. */
 export function lang() {
-  let stored = null;
+  let stored = unstored;
   try {
-    stored = localStorage.getItem(STORAGE_KEY);
+    stored = localStorage.getItem(STORAGE_KEY) || unstored;
   } catch {
-    // storage may be blocked (private mode); fall back to the default
+    // storage may be blocked (private mode); fall back to this page's choice or the default
   }
   return LANGS.includes(stored) ? stored : "zh-CN";
 }
@@ -567,6 +572,7 @@ export function applyI18n(root = document) {
 /** Switch language, persist it, re-translate the page and tell listeners ("kesu:lang"). */
 export function setLang(language) {
   if (!LANGS.includes(language)) return;
+  unstored = language;
   try {
     localStorage.setItem(STORAGE_KEY, language);
   } catch {

@@ -6,14 +6,14 @@ import { initI18n, setText, t } from "./i18n.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
-import { $, poll, showOnly, showView, entryLoaded } from "./ui.js";
+import { $, notice, poll, showOnly, showView, entryLoaded } from "./ui.js";
 import { linkRequests, loadJoinInfo } from "./join_info.js";
 import { mountCustomerPrompts } from "./live_customer.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-consent", "view-declined", "view-check", "view-call", "view-left", "view-ended"];
-const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false, stopAway: null, stopCheckPoll: null, gone: false };
+const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false, stopAway: null, stopCheckPoll: null, gone: false, noPicture: false };
 // While the customer looks at the device check (nothing sent for minutes maybe), ask how the
 // link stands this often: a salesperson disabled meanwhile is said at once, not at the next press.
 const CHECK_POLL_MS = 3000;
@@ -123,10 +123,17 @@ async function checkStillOn() {
 }
 
 async function checkMedia() {
+  // 重新检测 after a camera or microphone stopped (taken by a phone call or another app,
+  // unplugged) or gave no picture opens them again: it checked the same dead tracks before,
+  // and only a reload of the page got past 异常.
+  if (state.stream && (state.noPicture || state.stream.getTracks().some((t) => t.readyState !== "live"))) {
+    for (const track of state.stream.getTracks()) track.stop();
+    state.stream = null;
+  }
   if (!state.stream) {
     let stream;
     try {
-      stream = await openLocalMedia();
+      stream = await openLocalMedia({ onWaiting: () => !state.gone && notice($("#check-error"), "media.waiting") });
     } catch (err) {
       mark("#check-camera", false);
       mark("#check-mic", false);
@@ -143,6 +150,7 @@ async function checkMedia() {
   preview.srcObject = state.stream;
   preview.play().catch(() => {});
   const cameraOk = await waitForPicture(preview);
+  state.noPicture = !cameraOk;
   mark("#check-camera", cameraOk);
   const mic = state.stream.getAudioTracks()[0];
   const micOk = Boolean(mic && mic.readyState === "live");
@@ -156,7 +164,8 @@ async function checkMedia() {
     meter.setAttribute("aria-valuenow", String(level));
     meter.dataset.peak = String(Math.max(Number(meter.dataset.peak), level));
   });
-  return { ok: cameraOk && micOk, problem: cameraOk && micOk ? null : "join.check_failed" };
+  const problem = !cameraOk ? "media.no_picture" : micOk ? null : "join.check_failed";
+  return { ok: cameraOk && micOk, problem };
 }
 
 // --- step 3: the call ------------------------------------------------------------------------
@@ -191,6 +200,12 @@ function renderLive(data) {
 
 async function enterCall() {
   if (state.gone) return;
+  // A camera or microphone that stopped since the check (a phone call came in) would start
+  // the call without picture or sound: the call watches only for devices that stop later.
+  if (!state.stream || state.stream.getTracks().some((t) => t.readyState !== "live")) {
+    await startCheck(); // opens them again, or says why not
+    return;
+  }
   stopCheckPoll(); // the call's own state poll takes over
   if (state.stopMeter) {
     state.stopMeter();
@@ -269,10 +284,7 @@ function stopCheckPoll() {
 /** Before the customer consents: say now if this browser cannot record (in-app, http, old). */
 function warnUnsupported() {
   const problem = mediaSupportProblem();
-  if (!problem) return;
-  const box = $("#page-error");
-  box.hidden = false;
-  setText(box, problem);
+  if (problem) notice($("#page-error"), problem);
 }
 
 async function main() {

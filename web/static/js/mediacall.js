@@ -10,6 +10,7 @@
 // reached no rejoin attempt is spent; the first answer after that rejoins at once (a restarted
 // server no longer has our connection).
 
+import { answerInTime, CONNECT_TIMEOUT_MS, isFatal, unreachable } from "./callfailures.js";
 import { waitIceGathering } from "./ice.js";
 
 const DISCONNECTED_GRACE_MS = 4000; // "disconnected" often heals by itself within a few seconds
@@ -21,26 +22,15 @@ const HEARTBEAT_MS = 1000;
 // for lost, show the banner and stop rejoining for good. A refused request fails at once.
 const HEARTBEAT_TIMEOUT_MS = 1500;
 const HEARTBEAT_MAX_TIMEOUT_MS = 8000;
-const GATEWAY_DOWN = new Set([502, 503, 504]); // a proxy answering for a server that is gone
-
-function isFatal(err) {
-  // Client errors other than "busy"/"full" will not heal by retrying.
-  const status = err && err.status;
-  return Boolean(status && status >= 400 && status < 500 && status !== 409 && status !== 429)
-    || (err && (err.code === "session_ended" || err.code === "consent_required"));
-}
-
-function unreachable(err) {
-  // No answer at all (refused, reset, timed out), or a gateway saying the server is gone.
-  return !err || err.name === "AbortError" || !err.status || GATEWAY_DOWN.has(err.status);
-}
 
 /**
  * One participant's media connection, reconnecting by itself.
  * Events: "state" (detail: RTCPeerConnectionState, "reconnecting" or "interrupted"), "track"
  * (detail: MediaStream of the other participant), "rejoin" (detail: attempt number), "giveup"
  * (detail: last error), "fatal" (detail: error that retrying cannot fix), "interrupted"
- * (detail: true when the connection was lost, false once connected again).
+ * (detail: true when the connection was lost, false once connected again), "noroute" (a new
+ * connection did not come up: the network lets no media through; tried again at once, each
+ * try counted as a rejoin attempt).
  */
 export class MediaCall {
   constructor({
@@ -52,7 +42,7 @@ export class MediaCall {
     this._listeners = {};
     this._iceServers = iceServers; // () => Promise<RTCIceServer[]>, asked before each connection
     this.stream = stream;
-    this._offer = offer; // (sdp) => Promise<{type: "answer", sdp}>
+    this._offer = offer; // (sdp, {signal}) => Promise<{type: "answer", sdp}>
     this._leave = leave; // ({keepalive}) => Promise
     // ({signal}) => Promise<boolean>: whether the server has this participant connected;
     // rejects when the server cannot be reached.
@@ -66,6 +56,7 @@ export class MediaCall {
     this.connectedAt = 0;
     this.closed = false;
     this._timer = null;
+    this._connectTimer = null; // gives up on a connection that does not come up
     this._connecting = null;
     this.interrupted = false;
     this.serverUnreachable = false;
@@ -250,10 +241,14 @@ export class MediaCall {
       await waitIceGathering(pc);
       if (pc !== this.pc) return;
       const sent = performance.now();
-      const answer = await this._offer(pc.localDescription.sdp);
+      const answer = await answerInTime(this._offer, pc.localDescription.sdp);
       this._sampleRtt(performance.now() - sent); // an upper bound: the server gathers too
       if (pc !== this.pc) return;
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+      clearTimeout(this._connectTimer);
+      this._connectTimer = setTimeout(() => {
+        if (pc === this.pc && !this.closed && pc.connectionState !== "connected") this._noRoute(pc);
+      }, CONNECT_TIMEOUT_MS);
     } catch (err) {
       if (pc === this.pc) {
         pc.close();
@@ -264,12 +259,28 @@ export class MediaCall {
     }
   }
 
+  /** pc never came up: say so, and rejoin (back-off) as for a connection that failed. */
+  _noRoute(pc) {
+    clearTimeout(this._connectTimer);
+    this._dropPc();
+    this._emit("noroute", pc);
+    this._setState("failed");
+    this._interrupt();
+    this._scheduleRejoin(0);
+  }
+
   _onPcState(pc) {
     if (pc !== this.pc || this.closed) return;
     const state = pc.connectionState;
+    if (state === "failed" && !pc.kesuUp) {
+      this._noRoute(pc); // failed before it ever came up (Firefox, Safari give up on their own)
+      return;
+    }
     this._setState(state);
     clearTimeout(this._timer);
     if (state === "connected") {
+      pc.kesuUp = true;
+      clearTimeout(this._connectTimer);
       this.attempt = 0;
       this.connectedAt = performance.now();
       this._resumed();
@@ -349,6 +360,7 @@ export class MediaCall {
   }
 
   _dropPc() {
+    clearTimeout(this._connectTimer);
     if (this.pc) {
       const pc = this.pc;
       this.pc = null;

@@ -7,7 +7,9 @@ import { fetchIceServers } from "./ice.js";
 import { setText } from "./i18n.js";
 import { openLocalMedia } from "./localmedia.js";
 import { MediaCall } from "./mediacall.js";
+import "./media_i18n.js";
 import { watchRecording } from "./recording.js";
+import { keepScreenOn } from "./wakelock.js";
 import { el } from "./ui.js";
 
 export { fetchIceServers, sdpCandidates, selectedCandidatePair, waitIceGathering } from "./ice.js";
@@ -50,6 +52,12 @@ export function playWithSound(video) {
   });
 }
 
+/** Hide the page's error box when it still says key (what it said is over). */
+function hideNotice(key) {
+  const box = document.querySelector("#page-error");
+  if (box && box.dataset.i18n === key) box.hidden = true;
+}
+
 /**
  * A call on one session's media endpoints (`${base}/offer`, `${base}/leave`), its remote
  * picture shown in `#remote-video`. Both pages (salesperson and customer) use it.
@@ -58,7 +66,7 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
   const call = new MediaCall({
     stream,
     reopenMedia: openLocalMedia,
-    offer: (sdp) => post(`${base}/offer`, { type: "offer", sdp }).catch(goToHolder),
+    offer: (sdp, { signal } = {}) => post(`${base}/offer`, { type: "offer", sdp }, { signal }).catch(goToHolder),
     leave: ({ keepalive }) => post(`${base}/leave`, {}, { keepalive }),
     ping: async ({ signal }) => {
       const data = await get(`${base}/state`, { signal });
@@ -69,6 +77,7 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
   });
   window.kesuCall = call; // for diagnostics and the end-to-end test
   const recording = watchRecording(call);
+  keepScreenOn(call);
   call.addEventListener("state", (e) => onState(e.detail));
   call.addEventListener("track", (e) => {
     const video = document.querySelector("#remote-video");
@@ -82,11 +91,19 @@ export function startSessionCall({ stream, base, role, get, post, onState, onFat
     err.i18nKey = "media.lost";
     onFatal(err);
   });
+  call.addEventListener("noroute", () => {
+    const err = new Error("the media connection did not come up");
+    err.name = "NoRoute";
+    err.i18nKey = "rtc.no_route";
+    onFatal(err); // only said: the call goes on trying by itself
+  });
   call.addEventListener("stream", (e) => {
     document.querySelector("#local-video").srcObject = e.detail;
     onStream(e.detail);
-    const box = document.querySelector("#page-error");
-    if (box && box.dataset.i18n === "media.lost") box.hidden = true; // the devices are back
+    hideNotice("media.lost"); // the devices are back
+  });
+  call.addEventListener("state", (e) => {
+    if (e.detail === "connected") hideNotice("rtc.no_route");
   });
   call.addEventListener("giveup", () => onState("failed"));
   call.addEventListener("interrupted", (e) => {

@@ -159,7 +159,10 @@ async function showLink(session) {
   $("#enter-call").href = `/sales/session/${encodeURIComponent(session.id)}`;
   $("#copy-status").hidden = true;
   panel.hidden = false;
-  panel.scrollIntoView({ behavior: "smooth", block: "start" });
+  // No glide for those who asked their system for less motion (Chromium does not apply that
+  // to a smooth scroll by itself).
+  const calm = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  panel.scrollIntoView({ behavior: calm ? "auto" : "smooth", block: "start" });
 }
 
 async function copyLink() {

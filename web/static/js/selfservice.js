@@ -10,7 +10,7 @@ import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
-import { $, el, showOnly, showView, entryLoaded } from "./ui.js";
+import { $, el, notice, showOnly, showView, entryLoaded } from "./ui.js";
 import { linkRequests, loadJoinInfo } from "./join_info.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
@@ -146,7 +146,9 @@ async function connect() {
     if (live.connected && live.connected.customer) return;
     await sleep(300);
   }
-  throw new Error("the connection did not come up");
+  const err = new Error("the connection did not come up");
+  err.i18nKey = "rtc.no_route"; // what to do about it, not this sentence (重试 tries again)
+  throw err;
 }
 
 // --- one step ---------------------------------------------------------------------------------
@@ -319,9 +321,13 @@ async function run() {
     // can try again with the same button (not left on an empty step).
     let stream;
     try {
-      stream = await openLocalMedia();
+      stream = await openLocalMedia({ onWaiting: () => !state.gone && notice($("#page-error"), "media.waiting") });
     } catch (err) {
       fail(err);
+      // The camera messages end with "tap 重新检测" (the join page's button): this page's own
+      // way on, the start button, says so too. Before, the customer looked for a button that
+      // this page does not have.
+      setText($("#ss-start"), "join.check_retry");
       $("#ss-start").disabled = false;
       return;
     }
@@ -387,10 +393,7 @@ async function load() {
   $("#ss-start").disabled = !box.checked;
   showOnly(VIEWS, "view-intro");
   const problem = mediaSupportProblem(); // in-app browser, http, too old: say so before starting
-  if (problem) {
-    $("#page-error").hidden = false;
-    setText($("#page-error"), problem);
-  }
+  if (problem) notice($("#page-error"), problem);
 }
 
 main().catch(fail);

@@ -50,6 +50,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Show el with the text of key (in the page's language, following the switch). */
+export function notice(el, key, vars = {}) {
+  el.hidden = false;
+  setText(el, key, vars);
+}
+
 /** Show exactly one of the elements (by id) among a group, hide the others. */
 export function showOnly(ids, visible) {
   for (const id of ids) document.getElementById(id).hidden = id !== visible;
