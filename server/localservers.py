@@ -159,15 +159,34 @@ def _wait_s3(proc: subprocess.Popen[bytes], endpoint: str, log_path: Path) -> No
         time.sleep(0.3)
 
 
-@contextmanager
-def seaweed_s3(data_dir: Path) -> Iterator[S3Server]:
-    """Start ``weed mini`` on loopback with ephemeral ports; stop it on exit."""
+def distinct_free_ports(count: int) -> list[int]:
+    """``count`` different free loopback ports, all held open until every one is chosen
+    (asking for one at a time can hand out the same port twice)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+# A port chosen free can be taken by another process before weed binds it; weed then exits
+# with one of these in its log (its own check before starting, or the bind itself), and a
+# start with other ports is tried.
+_PORT_TAKEN = ("is not available", "address already in use")
+_START_ATTEMPTS = 3
+
+
+def _weed_args(data_dir: Path) -> tuple[list[str], str]:
     names = ("master", "volume", "filer", "s3", "webdav", "admin")
-    ports = {f"{n}.port": free_port() for n in names}
-    ports |= {"s3.port.iceberg": free_port(), "s3.port.lance": free_port()}
-    grpc = {
-        f"{n}.grpc": p + 10000 for n, p in ports.items() if n.count(".") == 1 and n != "webdav.port"
-    }
+    grpc_names = ("master", "volume", "filer", "s3", "admin")
+    flags = [f"{n}.port" for n in names] + ["s3.port.iceberg", "s3.port.lance"]
+    flags += [f"{n}.port.grpc" for n in grpc_names]
+    ports = dict(zip(flags, distinct_free_ports(len(flags)), strict=True))
     args = [
         weed_binary(),
         "mini",
@@ -177,19 +196,38 @@ def seaweed_s3(data_dir: Path) -> Iterator[S3Server]:
         f"-bucket={BUCKET}",
         "-admin.ui=false",
     ]
-    args += [f"-{n}={p}" for n, p in {**ports, **grpc}.items()]
+    args += [f"-{n}={p}" for n, p in ports.items()]
+    return args, f"http://127.0.0.1:{ports['s3.port']}"
+
+
+@contextmanager
+def seaweed_s3(data_dir: Path) -> Iterator[S3Server]:
+    """Start ``weed mini`` on loopback with ephemeral ports; stop it on exit."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
     log_path = data_dir / "weed.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+    for attempt in range(1, _START_ATTEMPTS + 1):
+        args, endpoint = _weed_args(data_dir)
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             _wait_s3(proc, endpoint, log_path)
+        except RuntimeError:
+            _stop(proc)
+            text = log_path.read_text(errors="replace")
+            if attempt < _START_ATTEMPTS and any(m in text for m in _PORT_TAKEN):
+                continue
+            raise
+        try:
             yield S3Server(endpoint, BUCKET, ACCESS_KEY, SECRET_KEY)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
+        return
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
