@@ -23,6 +23,7 @@ def findings(run: RunState, th: Thresholds) -> list[Finding]:
     session = (0.0, run.duration_s)
     doc_spans = list(run.windows.values())
     id_span = [run.windows["id_card"]] if "id_card" in run.windows else []
+    unplaced_docs = sorted({n.document for n in run.nodes if n.document} - set(run.windows))
     for who in PARTICIPANTS:
         if who == "salesperson" and run.inp.mode == SELF_SERVICE:
             continue  # the customer records alone: no salesperson is expected in frame
@@ -32,7 +33,10 @@ def findings(run: RunState, th: Thresholds) -> list[Finding]:
         period = scan.period_s if scan else 1.0 / th.face_fps
         excluded = gaps + (doc_spans if who == "customer" else [])
         present = run.presence.get(who)
-        out += rules.face_absence_findings(who, frames, period, session, excluded, th, present)
+        unplaced = unplaced_docs if who == "customer" else []
+        out += rules.face_absence_findings(
+            who, frames, period, session, excluded, th, present, unplaced
+        )
         shown = run.card_shown.get(who, [])
         out += rules.extra_person_findings(
             who, frames, period, (id_span if who == "customer" else []) + shown, th

@@ -71,3 +71,27 @@ def test_identity_mismatch() -> None:
     assert codes(found) == ["face.identity_mismatch"]
     assert found[0].evidence["scores"]["cosine"] == 0.12
     assert found[0].evidence["threshold"]["face_match_cosine"] == 0.363
+
+
+def test_face_absent_fails_only_on_strong_evidence() -> None:
+    # 12 s without a face on 1 fps frames: clearly longer than the 5 s allowed.
+    clear = frames([(0, 10), (22, 40)], 40, period=1.0)
+    (found,) = rules.face_absence_findings("customer", clear, 1.0, (0.0, 40.0), [], TH)
+    assert found.severity == "fail" and "review_because" not in found.evidence
+    # 6 s on 1 fps frames: each end is known to a second, so it may be within the limit.
+    near = frames([(0, 10), (16, 40)], 40, period=1.0)
+    (found,) = rules.face_absence_findings("customer", near, 1.0, (0.0, 40.0), [], TH)
+    assert found.severity == "review"
+    assert found.evidence["review_because"] == "near_threshold"
+    # The same 12 s, but speech did not place the ID card's window: maybe the card held up.
+    (found,) = rules.face_absence_findings(
+        "customer", clear, 1.0, (0.0, 40.0), [], TH, None, ["id_card"]
+    )
+    assert found.severity == "review"
+    assert found.evidence["review_because"] == "document_window_unknown"
+    assert found.evidence["unplaced_documents"] == ["id_card"]
+    # No picture at all is no document held up: still a failure.
+    (found,) = rules.face_absence_findings(
+        "customer", [], 1.0, (0.0, 40.0), [], TH, None, ["id_card"]
+    )
+    assert found.severity == "fail"

@@ -51,10 +51,16 @@ def face_absence_findings(
     excluded: Sequence[Span],
     th: Thresholds,
     present: Sequence[Span] | None = None,
+    unplaced_documents: Sequence[str] = (),
 ) -> list[Finding]:
     """face.absent for each span longer than ``face_absent_max_s`` with no face, outside
     ``excluded`` (recorded gaps, document windows) and, when ``present`` is given, only
-    while the participant was in the session (from their join to their leave)."""
+    while the participant was in the session (from their join to their leave).
+
+    ``fail`` only on strong evidence (``absence_severity``); ``unplaced_documents``: the
+    documents this participant must hold up whose window nothing placed (speech missed
+    their node and no teleprompter marker shows it), so an absence may be the document
+    held before the face."""
     out = []
     away = subtract([session], present) if present is not None else []
     spans = subtract(
@@ -64,28 +70,61 @@ def face_absence_findings(
         if s1 - s0 <= th.face_absent_max_s:
             continue
         inside = [f for f in frames if s0 <= f.t_s < s1]
+        severity, why = absence_severity(s1 - s0, len(inside), period_s, unplaced_documents, th)
+        evidence: dict[str, object] = {
+            "rule": "R12",
+            "absent_s": round(s1 - s0, 3),
+            "frames_sampled": len(inside),
+            "frame_t_s": inside[len(inside) // 2].t_s if inside else None,
+            "threshold": {
+                "face_absent_max_s": th.face_absent_max_s,
+                "face_min_size_px": th.face_min_size_px,
+                "sample_period_s": round(period_s, 3),
+            },
+        }
+        if why is not None:
+            evidence["review_because"] = why
+        if unplaced_documents:
+            evidence["unplaced_documents"] = list(unplaced_documents)
         out.append(
             Finding(
                 code="face.absent",
-                severity="fail",
+                severity=severity,
                 message=f"{PARTICIPANT_CN[participant]}离开画面 {s1 - s0:.1f} 秒（{s0:.1f}–{s1:.1f} 秒），超过允许的 {th.face_absent_max_s:g} 秒",
                 message_en=f"{PARTICIPANT_EN[participant]} was out of the picture for {s1 - s0:.1f} s ({s0:.1f}–{s1:.1f} s), more than the {th.face_absent_max_s:g} s allowed",
                 participant=participant,
                 start_s=round(s0, 3),
                 end_s=round(s1, 3),
-                evidence={
-                    "rule": "R12",
-                    "absent_s": round(s1 - s0, 3),
-                    "frames_sampled": len(inside),
-                    "frame_t_s": inside[len(inside) // 2].t_s if inside else None,
-                    "threshold": {
-                        "face_absent_max_s": th.face_absent_max_s,
-                        "face_min_size_px": th.face_min_size_px,
-                    },
-                },
+                evidence=evidence,
             )
         )
     return out
+
+
+def absence_severity(
+    absent_s: float,
+    frames_inside: int,
+    period_s: float,
+    unplaced_documents: Sequence[str],
+    th: Thresholds,
+) -> tuple[Severity, str | None]:
+    """``fail`` for an absence clearly longer than allowed, seen on sampled frames or as no
+    frames at all (the picture stopped); else ``review`` and why:
+
+    - ``near_threshold``: at most two sample periods over ``face_absent_max_s``. Each end of
+      a span is only known to a sample period (1 s at ``face_fps`` 1), so such an absence
+      may be within the limit;
+    - ``document_window_unknown``: a document the participant must hold up has no window,
+      so the frames without a face may be that document held before it (a form or card
+      covers a face at arm's length). Not when there are no frames: a document held up
+      does not stop the picture."""
+    if absent_s <= th.face_absent_max_s + 2 * period_s:
+        return "review", "near_threshold"
+    if frames_inside == 0:
+        return "fail", None
+    if unplaced_documents:
+        return "review", "document_window_unknown"
+    return "fail", None
 
 
 def _in_any(t: float, spans: Sequence[Span]) -> bool:
