@@ -12,29 +12,18 @@ import pytest
 from server.jobs import JobInfo, PermanentJobError
 from server.store.models import RecordingSession
 from server.worker import JobRunner
-from tests.conftest import Client, make_settings, serving
-from tests.test_api_recording import open_session
-
-
-async def _no_progress(stage: str, fraction: float) -> None:
-    return None
+from tests.conftest import make_settings, serving
+from tests.worker_jobs import ended_session, no_progress
 
 
 async def test_an_inspection_without_its_files_fails_visibly(tmp_path: Path) -> None:
     async with serving(make_settings(tmp_path)) as srv:
-        sales = Client(srv.url)
-        try:
-            await sales.login("sales1")
-            sid, _token = await open_session(sales)
-            status, body = await sales.post(f"/api/sessions/{sid}/end")
-            assert status == 200 and body["session"]["inspection_status"] == "queued", body
-        finally:
-            await sales.close()
+        sid = await ended_session(srv.url)
         shutil.rmtree(srv.ctx.settings.sessions_dir / sid)
         runner = JobRunner(srv.ctx)
         try:
             with pytest.raises(PermanentJobError, match="not found"):
-                await runner.inspect(JobInfo(1, "inspect", {"session_id": sid}, 1), _no_progress)
+                await runner.inspect(JobInfo(1, "inspect", {"session_id": sid}, 1), no_progress)
         finally:
             await runner.close()
         async with srv.ctx.db.read() as s:
