@@ -179,12 +179,31 @@ class JobRunner:
         async with contextlib.AsyncExitStack() as stack:
             try:
                 path = await stack.enter_async_context(self._session_dir(job))
-            except Exception:
-                # Its files gone, or not in the store (yet): before, the job failed while
-                # the session still said "queued" to reviewers and admins, for good.
+            except PermanentJobError:
+                # Its files gone: before, the job failed while the session still said
+                # "queued" to reviewers and admins, for good.
                 await self._set_inspection_status(str(job.payload.get("session_id")), "failed")
                 raise
+            except Exception:
+                # Not in the store yet (still uploading), the store out of reach: the queue
+                # tries again, and the session says "failed" only if the last attempt fails
+                # (before, it did so between retries, and reviewers took it for the end).
+                await self._transient_failure(job, "queued")
+                raise
             await self._inspect(job, progress, path)
+
+    def _last_attempt(self, job: JobInfo) -> bool:
+        """Whether the queue gives up on ``job`` if this attempt fails transiently (both
+        queues allow ``job_max_attempts`` attempts in all)."""
+        return job.attempts >= self.ctx.settings.job_max_attempts
+
+    async def _transient_failure(self, job: JobInfo, status: str) -> None:
+        """An attempt failed in a way that may pass: the session's inspection is ``status``
+        while the queue retries it, ``failed`` after the last attempt."""
+        final = self._last_attempt(job)
+        await self._set_inspection_status(
+            str(job.payload.get("session_id")), "failed" if final else status
+        )
 
     async def _inspect(self, job: JobInfo, progress: ProgressFn, path: Path) -> None:
         session_id = job.payload["session_id"]
@@ -201,7 +220,7 @@ class JobRunner:
             await self._set_inspection_status(session_id, "failed")
             raise PermanentJobError(str(exc)) from exc
         except Exception:
-            await self._set_inspection_status(session_id, "failed")
+            await self._transient_failure(job, "queued")
             raise
         finally:
             self._progress_targets.pop(job.id, None)
