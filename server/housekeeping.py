@@ -13,7 +13,9 @@ few seconds, the sweep
 - ends, as ``system``, every session that can no longer continue and has something recorded:
   one whose room was released, or an interrupted one nobody rejoined within the window.
   Ending queues the review video and the inspection, with the reason in the ``end`` event
-  and the audit entry.
+  and the audit entry;
+- finishes ends a database fault cut short (``resume_cut_ends``) and queues inspections
+  left without a job (``inspection_resume``).
 
 A participant who left (or was cut off by the crash) may rejoin only within the window
 (``session_call._check_rejoin_window``), so past it the session's state is final.
@@ -36,7 +38,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from server import nodes, owner_standing, retention, selfservice, session_call, sessions
+from server import (
+    inspection_resume,
+    nodes,
+    owner_standing,
+    retention,
+    selfservice,
+    session_call,
+    sessions,
+)
 from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.session_dir import SessionDir
@@ -277,6 +287,7 @@ async def sweep(ctx: AppContext) -> None:
     await release_idle_rooms(ctx)
     await end_unresumed(ctx)
     await resume_cut_ends(ctx)
+    await inspection_resume.resume_unqueued(ctx, END_GRACE_S)
 
 
 async def finish_on_start(ctx: AppContext) -> list[str]:

@@ -43,6 +43,7 @@ class JobQueue(Protocol):
     """What the rest of the server needs from a queue."""
 
     async def enqueue(self, kind: str, payload: dict[str, Any]) -> int: ...
+    async def active(self, kind: str, session_id: str) -> bool: ...
     async def progress(self, job_id: int, stage: str, fraction: float) -> None: ...
     async def close(self) -> None: ...
 
@@ -64,6 +65,20 @@ class DbJobQueue:
             job_id = job.id
         self.wakeup.set()
         return job_id
+
+    async def active(self, kind: str, session_id: str) -> bool:
+        """Whether a ``kind`` job of the session waits or runs (a retry waiting included)."""
+        query = (
+            select(Job.id)
+            .where(
+                Job.kind == kind,
+                Job.status.in_(("queued", "running")),
+                Job.payload["session_id"].as_string() == session_id,
+            )
+            .limit(1)
+        )
+        async with self.db.read() as s:
+            return (await s.execute(query)).first() is not None
 
     async def claim(self, worker_id: str) -> JobInfo | None:
         async with self.db.session() as s:

@@ -22,7 +22,7 @@ from typing import Any
 import procrastinate
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.jobs import Job as PJob
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
 from server.jobs import JobHandler, JobInfo, PermanentJobError
@@ -150,6 +150,20 @@ class ProcrastinateQueue:
             await self._finish(job_id, "failed", traceback.format_exc())
             raise
         return job_id
+
+    async def active(self, kind: str, session_id: str) -> bool:
+        """Whether a ``kind`` job of the session waits or runs in procrastinate (a retry
+        waiting included). Kesu's ``jobs`` row is not enough: one whose ``defer`` failed with
+        the database gone stays ``queued`` there without a procrastinate job behind it."""
+        await self.open()
+        query = text(
+            "SELECT 1 FROM procrastinate_jobs WHERE task_name = :task"
+            " AND status IN ('todo', 'doing') AND args->>'kind' = :kind"
+            " AND args->'payload'->>'session_id' = :sid LIMIT 1"
+        )
+        params = {"task": TASK_NAME, "kind": kind, "sid": session_id}
+        async with self.db.read() as s:
+            return (await s.execute(query, params)).first() is not None
 
     async def progress(self, job_id: int, stage: str, fraction: float) -> None:
         async with self.db.session() as s:
