@@ -4,7 +4,6 @@ for good, so reviewers and admins see it."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from server.jobs import JobInfo, PermanentJobError
 from server.store.models import RecordingSession
 from server.worker import JobRunner
 from tests.conftest import make_settings, serving
-from tests.worker_jobs import ended_session, no_progress
+from tests.worker_jobs import ended_session, no_progress, not_uploaded_yet
 
 
 async def test_an_inspection_without_its_files_fails_visibly(tmp_path: Path) -> None:
@@ -47,11 +46,7 @@ async def test_a_session_not_yet_in_the_store_keeps_its_status_between_retries(
     async with serving(make_settings(tmp_path, storage_url=archive.as_uri())) as srv:
         assert srv.ctx.archive is not None
         sid = await ended_session(srv.url)
-        await srv.ctx.archive.sync(sid)
-        stored = archive / "sessions" / sid / "metadata.json"
-        meta = json.loads(stored.read_text())
-        stored.write_text(json.dumps({**meta, "status": "live"}))
-        shutil.rmtree(srv.ctx.settings.sessions_dir / sid)
+        await not_uploaded_yet(srv, archive, sid)
         monkeypatch.setattr(worker, "ARCHIVE_WAIT_S", 0.2)
         runner = JobRunner(srv.ctx)
         try:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import Client
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import Client, RunningServer
 from tests.test_api_recording import open_session
 
 
@@ -22,3 +26,15 @@ async def ended_session(url: str) -> str:
     finally:
         await sales.close()
     return sid
+
+
+async def not_uploaded_yet(srv: RunningServer, archive: Path, sid: str) -> None:
+    """Make the ended session ``sid`` look as if its node had not finished uploading it to
+    the object store at ``archive`` (a local directory, ``storage_url`` ``file://``): the
+    stored metadata.json says ``live``, the local copy is gone."""
+    assert srv.ctx.archive is not None
+    await srv.ctx.archive.sync(sid)
+    stored = archive / "sessions" / sid / "metadata.json"
+    meta = json.loads(stored.read_text())
+    stored.write_text(json.dumps({**meta, "status": "live"}))
+    shutil.rmtree(srv.ctx.settings.sessions_dir / sid)
