@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from server import housekeeping, session_call
 from server.localservers import fresh_database, postgres_start, postgres_stop
-from server.session_dir import SessionDir
 from server.store import db as db_module
-from server.store.models import AuditEntry, Job, RecordingSession
+from server.store.models import Job, RecordingSession
 from tests.conftest import Client, RunningServer, make_settings, serving
 from tests.test_api_recording import open_session
+from tests.worker_jobs import record_a_segment, swept_twice
 
 Fault = Callable[[], Awaitable[None]]
 
@@ -42,10 +42,7 @@ async def _end_cut_after_queued(
     try:
         await sales.login("sales1")
         sid, _token = await open_session(sales)
-        sdir = SessionDir(srv.ctx.settings.sessions_dir / sid)
-        seg = await sdir.open_segment("salesperson")
-        seg.write_bytes(b"recorded media")
-        await sdir.close_segment(seg)
+        await record_a_segment(srv, sid)
         monkeypatch.setattr(session_call, "_update", update_then_fail)
         try:
             status, body = await sales.post(f"/api/sessions/{sid}/end")
@@ -61,21 +58,8 @@ async def _end_cut_after_queued(
 async def _assert_resumed_once(srv: RunningServer, sid: str) -> None:
     async with srv.ctx.db.read() as s:
         assert (await s.execute(select(Job))).first() is None  # the fault's effect
-    await housekeeping.sweep(srv.ctx)
-    await housekeeping.sweep(srv.ctx)  # once only
-    async with srv.ctx.db.read() as s:
-        row = await s.get(RecordingSession, sid)
-        jobs = [j.kind for j in (await s.execute(select(Job))).scalars()]
-        entries = list(
-            (
-                await s.execute(
-                    select(AuditEntry).where(
-                        AuditEntry.session_id == sid, AuditEntry.action == "inspection.requeued"
-                    )
-                )
-            ).scalars()
-        )
-    assert row is not None and row.status == "ended" and row.inspection_status == "queued"
+    row, jobs, entries = await swept_twice(srv, sid, "inspection.requeued")
+    assert row.status == "ended" and row.inspection_status == "queued"
     assert sorted(jobs) == ["inspect", "review_video"], jobs
     assert await srv.ctx.queue.active("inspect", sid)
     assert [(e.actor, e.detail) for e in entries] == [("system", {"reason": "not_queued"})]
