@@ -33,8 +33,10 @@ log = logging.getLogger("kesu.housekeeping")
 #: How long after each transient failure of a session's inspection it is queued again; one
 #: entry per re-queue (an outage of up to about 80 minutes past the job's own retries).
 REQUEUE_AFTER_S = (300.0, 900.0, 3600.0)
-#: How often the housekeeping loop looks for them (it reads the audit entries of every
-#: failed inspection of this node).
+#: Failures older than this are not queued again (the server was down all that time):
+#: an operator decides (docs/operations.md).
+REQUEUE_WINDOW_S = 86400.0
+#: How often the housekeeping loop looks for them.
 REQUEUE_CHECK_EVERY_S = 60.0
 
 
@@ -92,7 +94,15 @@ async def requeue_failed(ctx: AppContext) -> list[str]:
     """Queue again the failed inspections of this node whose last failure was transient,
     within the bound above. Audited as ``inspection.requeued`` by ``system``, reason
     ``transient_failure`` with the re-queue's number (``requeue``)."""
+    now = utcnow()
+    # Only sessions that failed lately: permanent failures (every session ended before anyone
+    # joined is one) pile up, and their history need not be read every minute for ever.
+    recent = select(AuditEntry.session_id).where(
+        AuditEntry.action == "inspection.failed",
+        AuditEntry.at > now - timedelta(seconds=REQUEUE_WINDOW_S),
+    )
     failed = select(RecordingSession.id).where(
+        RecordingSession.id.in_(recent),
         RecordingSession.status == "ended",
         RecordingSession.inspection_status == "failed",
         RecordingSession.deleted_at.is_(None),
@@ -110,7 +120,6 @@ async def requeue_failed(ctx: AppContext) -> list[str]:
         .order_by(AuditEntry.seq)
     )
     entries = await ctx.db.run_read(lambda s: list(s.execute(history).scalars()))
-    now = utcnow()
     requeued = []
     for session_id in ids:
         mine = [e for e in entries if e.session_id == session_id]

@@ -57,10 +57,17 @@ async def test_transient_failures_are_queued_again_a_bounded_number_of_times(
         try:
             with pytest.raises(PermanentJobError):
                 await runner.inspect(JobInfo(1, "inspect", {"session_id": gone}, 1), no_progress)
-            for _ in range(3):
-                with pytest.raises(ArchiveIncomplete):
-                    job = JobInfo(2, "inspect", {"session_id": late}, last)
-                    await runner.inspect(job, no_progress)
+            job = JobInfo(2, "inspect", {"session_id": late}, last)
+            with pytest.raises(ArchiveIncomplete):
+                await runner.inspect(job, no_progress)
+            # A failure older than the window is left to the operator.
+            monkeypatch.setattr(inspection_resume, "REQUEUE_WINDOW_S", 0.0)
+            assert await inspection_resume.requeue_failed(srv.ctx) == []
+            monkeypatch.setattr(inspection_resume, "REQUEUE_WINDOW_S", 3600.0)
+            for n in range(3):
+                if n:
+                    with pytest.raises(ArchiveIncomplete):
+                        await runner.inspect(job, no_progress)
                 assert await _status(srv, late) == "failed"
                 await inspection_resume.requeue_failed(srv.ctx)
         finally:
