@@ -59,9 +59,12 @@ async def resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
         _held_here(ctx),
     )
     ids = await ctx.db.run_read(lambda s: list(s.execute(query).scalars()))
+    if not ids:
+        return []
+    active = await ctx.queue.active("inspect", ids)
     resumed = []
     for session_id in ids:
-        if await ctx.queue.active("inspect", session_id):
+        if session_id in active:
             continue
         async with ctx.db.session() as s:
             row = await s.get(RecordingSession, session_id)

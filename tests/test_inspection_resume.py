@@ -61,7 +61,7 @@ async def _assert_resumed_once(srv: RunningServer, sid: str) -> None:
     row, jobs, entries = await swept_twice(srv, sid, "inspection.requeued")
     assert row.status == "ended" and row.inspection_status == "queued"
     assert sorted(jobs) == ["inspect", "review_video"], jobs
-    assert await srv.ctx.queue.active("inspect", sid)
+    assert await srv.ctx.queue.active("inspect", [sid, "s-other"]) == {sid}
     assert [(e.actor, e.detail) for e in entries] == [("system", {"reason": "not_queued"})]
 
 
