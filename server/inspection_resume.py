@@ -40,6 +40,9 @@ REQUEUE_WINDOW_S = 86400.0
 REQUEUE_CHECK_EVERY_S = 60.0
 
 
+LOST = "no job behind this row in the queue; the inspection was queued again"
+
+
 def _held_here(ctx: AppContext) -> ColumnElement[bool]:
     me = nodes.node_id(ctx.settings)
     return or_(RecordingSession.node_id == me, RecordingSession.node_id.is_(None))
@@ -71,6 +74,17 @@ async def resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
             if row is None or row.inspection_status not in ("queued", "running"):
                 continue  # its job settled meanwhile
             row.inspection_status = "queued"
+            # On PostgreSQL, a ``jobs`` row whose procrastinate job was never deferred (the
+            # database gone in between) would say ``queued`` in the metrics for ever.
+            await s.execute(
+                update(Job)
+                .where(
+                    Job.kind == "inspect",
+                    Job.status.in_(("queued", "running")),
+                    Job.payload["session_id"].as_string() == session_id,
+                )
+                .values(status="failed", finished_at=utcnow(), locked_by=None, last_error=LOST)
+            )
             await audit.record(
                 s, "system", "inspection.requeued", session_id, {"reason": "not_queued"}
             )
