@@ -13,7 +13,10 @@ few seconds, the sweep
 - ends, as ``system``, every session that can no longer continue and has something recorded:
   one whose room was released, or an interrupted one nobody rejoined within the window.
   Ending queues the review video and the inspection, with the reason in the ``end`` event
-  and the audit entry.
+  and the audit entry;
+- finishes ends a database fault cut short (``resume_cut_ends``) and queues inspections
+  left without a job (``inspection_resume``); every minute, it queues again inspections
+  that failed transiently (a bounded number of times).
 
 A participant who left (or was cut off by the crash) may rejoin only within the window
 (``session_call._check_rejoin_window``), so past it the session's state is final.
@@ -36,7 +39,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from server import nodes, owner_standing, retention, selfservice, session_call, sessions
+from server import (
+    inspection_resume,
+    nodes,
+    owner_standing,
+    retention,
+    selfservice,
+    session_call,
+    sessions,
+)
 from server.aio import raise_if_cancelling
 from server.context import AppContext
 from server.session_dir import SessionDir
@@ -277,6 +288,7 @@ async def sweep(ctx: AppContext) -> None:
     await release_idle_rooms(ctx)
     await end_unresumed(ctx)
     await resume_cut_ends(ctx)
+    await inspection_resume.resume_unqueued(ctx, END_GRACE_S)
 
 
 async def finish_on_start(ctx: AppContext) -> list[str]:
@@ -302,13 +314,20 @@ async def run(ctx: AppContext) -> None:
     """Finish interrupted deletions, then sweep until cancelled (finishing those cut short
     since now and then); the period follows the (possibly changed) rejoin window."""
     await _finish_claimed(ctx, at_start=True)
-    finished_at = time.monotonic()
+    finished_at = requeued_at = time.monotonic()
     while True:
         try:
             await sweep(ctx)
         except Exception:
             log.exception("housekeeping sweep failed")
         raise_if_cancelling()
+        if time.monotonic() - requeued_at >= inspection_resume.REQUEUE_CHECK_EVERY_S:
+            requeued_at = time.monotonic()
+            try:
+                await inspection_resume.requeue_failed(ctx)
+            except Exception:
+                log.exception("queuing failed inspections again failed")
+            raise_if_cancelling()
         if time.monotonic() - finished_at >= FINISH_CLAIMED_EVERY_S:
             await _finish_claimed(ctx, at_start=False)
             finished_at = time.monotonic()

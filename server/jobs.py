@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -43,6 +43,7 @@ class JobQueue(Protocol):
     """What the rest of the server needs from a queue."""
 
     async def enqueue(self, kind: str, payload: dict[str, Any]) -> int: ...
+    async def active(self, kind: str, session_ids: Collection[str]) -> set[str]: ...
     async def progress(self, job_id: int, stage: str, fraction: float) -> None: ...
     async def close(self) -> None: ...
 
@@ -64,6 +65,18 @@ class DbJobQueue:
             job_id = job.id
         self.wakeup.set()
         return job_id
+
+    async def active(self, kind: str, session_ids: Collection[str]) -> set[str]:
+        """Those of the sessions that have a ``kind`` job waiting or running (a retry
+        waiting included)."""
+        of_session = Job.payload["session_id"].as_string()
+        query = select(of_session).where(
+            Job.kind == kind,
+            Job.status.in_(("queued", "running")),
+            of_session.in_(list(session_ids)),
+        )
+        async with self.db.read() as s:
+            return set((await s.execute(query)).scalars())
 
     async def claim(self, worker_id: str) -> JobInfo | None:
         async with self.db.session() as s:

@@ -16,13 +16,14 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.jobs import Job as PJob
-from sqlalchemy import update
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.engine import make_url
 
 from server.jobs import JobHandler, JobInfo, PermanentJobError
@@ -150,6 +151,20 @@ class ProcrastinateQueue:
             await self._finish(job_id, "failed", traceback.format_exc())
             raise
         return job_id
+
+    async def active(self, kind: str, session_ids: Collection[str]) -> set[str]:
+        """Those of the sessions that have a ``kind`` job waiting or running in procrastinate
+        (a retry waiting included). Kesu's ``jobs`` row is not enough: one whose ``defer``
+        failed with the database gone stays ``queued`` there without a procrastinate job."""
+        await self.open()
+        query = text(
+            "SELECT DISTINCT args->'payload'->>'session_id' FROM procrastinate_jobs"
+            " WHERE task_name = :task AND status IN ('todo', 'doing') AND args->>'kind' = :kind"
+            " AND args->'payload'->>'session_id' IN :sids"
+        ).bindparams(bindparam("sids", expanding=True))
+        params = {"task": TASK_NAME, "kind": kind, "sids": list(session_ids)}
+        async with self.db.read() as s:
+            return set((await s.execute(query, params)).scalars())
 
     async def progress(self, job_id: int, stage: str, fraction: float) -> None:
         async with self.db.session() as s:

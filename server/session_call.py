@@ -265,10 +265,15 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
     if row.status not in LIVE_STATES:
         raise SessionError(409, "session_ended", "this session has ended")
     node_of(row, node_id)  # refuses a node not in the script (400)
-    await add_client_event(ctx, await local_dir(ctx, row.id), "node", node=node_id)
+    sdir = await local_dir(ctx, row.id)
+    # The database first: the event went to metadata.json before, and a database fault
+    # after it (503) made the client's retry add the same move a second time. A disk fault
+    # after the database only leaves ``current_node`` ahead of the events until the retry.
+    row = await _update(ctx, row.id, current_node=node_id)
+    await add_client_event(ctx, sdir, "node", node=node_id)
     if ctx.live is not None:
         ctx.live.marker(row.id, node_id)
-    return await _update(ctx, row.id, current_node=node_id)
+    return row
 
 
 async def _claim_end(ctx: AppContext, session_id: str) -> str:

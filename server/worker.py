@@ -179,12 +179,44 @@ class JobRunner:
         async with contextlib.AsyncExitStack() as stack:
             try:
                 path = await stack.enter_async_context(self._session_dir(job))
-            except Exception:
-                # Its files gone, or not in the store (yet): before, the job failed while
-                # the session still said "queued" to reviewers and admins, for good.
-                await self._set_inspection_status(str(job.payload.get("session_id")), "failed")
+            except PermanentJobError as exc:
+                # Its files gone: before, the job failed while the session still said
+                # "queued" to reviewers and admins, for good.
+                await self._mark_failed(str(job.payload.get("session_id")), exc, permanent=True)
+                raise
+            except Exception as exc:
+                # Not in the store yet (still uploading), the store out of reach: the queue
+                # tries again, and the session says "failed" only if the last attempt fails
+                # (before, it did so between retries, and reviewers took it for the end).
+                await self._transient_failure(job, exc)
                 raise
             await self._inspect(job, progress, path)
+
+    def _last_attempt(self, job: JobInfo) -> bool:
+        """Whether the queue gives up on ``job`` if this attempt fails transiently (both
+        queues allow ``job_max_attempts`` attempts in all)."""
+        return job.attempts >= self.ctx.settings.job_max_attempts
+
+    async def _transient_failure(self, job: JobInfo, exc: Exception) -> None:
+        """An attempt failed in a way that may pass: the session's inspection is ``queued``
+        while the queue retries it, ``failed`` (of a transient kind, which the housekeeping
+        sweep queues again later: server/inspection_resume.py) after the last attempt."""
+        session_id = str(job.payload.get("session_id"))
+        if self._last_attempt(job):
+            await self._mark_failed(session_id, exc, permanent=False)
+        else:
+            await self._set_inspection_status(session_id, "queued")
+
+    async def _mark_failed(self, session_id: str, exc: Exception, permanent: bool) -> None:
+        """``failed``, with its kind in an ``inspection.failed`` audit entry (same
+        transaction): whether retrying can help decides whether it is queued again."""
+        async with self.ctx.db.session() as s:
+            row = await s.get(RecordingSession, session_id)
+            if row is None:
+                return
+            row.inspection_status = "failed"
+            detail = {"permanent": permanent, "error": (str(exc) or repr(exc))[:500]}
+            await audit.record(s, "system", "inspection.failed", session_id, detail)
 
     async def _inspect(self, job: JobInfo, progress: ProgressFn, path: Path) -> None:
         session_id = job.payload["session_id"]
@@ -198,10 +230,10 @@ class JobRunner:
             # Nothing to inspect (a session ended before anyone joined) or a recording that
             # cannot be read: the same again on every attempt. Before, each was retried to
             # job_max_attempts, an ERROR traceback in the log each time.
-            await self._set_inspection_status(session_id, "failed")
+            await self._mark_failed(session_id, exc, permanent=True)
             raise PermanentJobError(str(exc)) from exc
-        except Exception:
-            await self._set_inspection_status(session_id, "failed")
+        except Exception as exc:
+            await self._transient_failure(job, exc)
             raise
         finally:
             self._progress_targets.pop(job.id, None)

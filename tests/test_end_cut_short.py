@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from server import housekeeping
 from server.session_dir import SessionDir
 from server.store import db as db_module
-from server.store.models import AuditEntry, Job, RecordingSession
 from tests.conftest import Client, make_settings, serving
 from tests.test_api_recording import open_session
+from tests.worker_jobs import record_a_segment, swept_twice
 
 
 async def test_an_end_cut_short_is_finished_by_the_sweep(
@@ -39,30 +38,14 @@ async def test_an_end_cut_short_is_finished_by_the_sweep(
         try:
             await sales.login("sales1")
             sid, _token = await open_session(sales)
-            sdir = SessionDir(srv.ctx.settings.sessions_dir / sid)
-            seg = await sdir.open_segment("salesperson")
-            seg.write_bytes(b"recorded media")
-            await sdir.close_segment(seg)
+            sdir = await record_a_segment(srv, sid)
             monkeypatch.setattr(SessionDir, "finish", finish_then_lock)
             status, body = await sales.post(f"/api/sessions/{sid}/end")
             assert status == 503 and body["error"]["code"] == "database_busy", body
             monkeypatch.setattr(SessionDir, "finish", finish)
             holder[0].execute("ROLLBACK")
-            await housekeeping.sweep(srv.ctx)
-            await housekeeping.sweep(srv.ctx)  # once only
-            async with srv.ctx.db.read() as s:
-                row = await s.get(RecordingSession, sid)
-                jobs = [j.kind for j in (await s.execute(select(Job))).scalars()]
-                ends = list(
-                    (
-                        await s.execute(
-                            select(AuditEntry).where(
-                                AuditEntry.session_id == sid, AuditEntry.action == "session.end"
-                            )
-                        )
-                    ).scalars()
-                )
-            assert row is not None and row.status == "ended"
+            row, jobs, ends = await swept_twice(srv, sid, "session.end")  # once only
+            assert row.status == "ended"
             assert row.inspection_status == "queued"
             assert sorted(jobs) == ["inspect", "review_video"], jobs
             assert [(e.actor, e.detail["reason"]) for e in ends] == [("system", "end_resumed")]

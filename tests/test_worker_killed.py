@@ -14,24 +14,13 @@ import pytest
 
 from server.jobs import JobInfo, PermanentJobError
 from server.worker import JobRunner, _worker_pid
-from tests.conftest import Client, make_settings, serving
-from tests.test_api_recording import open_session
-
-
-async def _no_progress(stage: str, fraction: float) -> None:
-    return None
+from tests.conftest import make_settings, serving
+from tests.worker_jobs import ended_session, no_progress
 
 
 async def test_jobs_run_again_after_a_worker_process_is_killed(tmp_path: Path) -> None:
     async with serving(make_settings(tmp_path)) as srv:
-        sales = Client(srv.url)
-        try:
-            await sales.login("sales1")
-            sid, _token = await open_session(sales)
-            status, body = await sales.post(f"/api/sessions/{sid}/end")  # nothing recorded
-            assert status == 200, body
-        finally:
-            await sales.close()
+        sid = await ended_session(srv.url)  # nothing recorded
         runner = JobRunner(srv.ctx)
         try:
             loop = asyncio.get_running_loop()
@@ -42,7 +31,7 @@ async def test_jobs_run_again_after_a_worker_process_is_killed(tmp_path: Path) -
             # process runs it; the queue retries a BrokenProcessPool (at most twice here).
             for _ in range(3):
                 try:
-                    await runner.review_video(job, _no_progress)
+                    await runner.review_video(job, no_progress)
                 except BrokenProcessPool:
                     continue
                 except PermanentJobError:

@@ -1,0 +1,174 @@
+"""Inspections left without a job, queued again by the housekeeping sweep.
+
+A session ``ended`` whose inspection says ``queued`` (or ``running``) but has no inspect job
+waiting or running: the database failed after ending wrote ``queued`` and before the jobs
+were queued (``session_call.end_session``), or the job's last status write was lost. Before,
+nothing ever queued it (the sweep resumed only ends cut short before ``queued``), and the
+recording never reached a reviewer. An operator can use the same path to run an inspection
+again: set the session's ``inspection_status`` to ``queued`` (docs/operations.md).
+
+An inspection ``failed`` whose last failure may pass (its ``inspection.failed`` audit entry
+says ``permanent: false``: the object store or the database out of reach for longer than the
+job's retries, a worker process that died each time) is queued again by
+``requeue_failed``, at most ``len(REQUEUE_AFTER_S)`` times, each that long after the failure.
+One whose input can never be inspected (files gone, nothing recorded) stays ``failed``.
+
+Each node resumes the sessions it holds (``node_id``), so two nodes do not both queue one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import ColumnElement, or_, select, update
+
+from server import audit, nodes
+from server.context import AppContext
+from server.store.models import AuditEntry, Job, RecordingSession
+from server.store.types import utcnow
+
+log = logging.getLogger("kesu.housekeeping")
+
+#: How long after each transient failure of a session's inspection it is queued again; one
+#: entry per re-queue (an outage of up to about 80 minutes past the job's own retries).
+REQUEUE_AFTER_S = (300.0, 900.0, 3600.0)
+#: Failures older than this are not queued again (the server was down all that time):
+#: an operator decides (docs/operations.md).
+REQUEUE_WINDOW_S = 86400.0
+#: How often the housekeeping loop looks for them.
+REQUEUE_CHECK_EVERY_S = 60.0
+
+
+LOST = "no job behind this row in the queue; the inspection was queued again"
+
+
+def _held_here(ctx: AppContext) -> ColumnElement[bool]:
+    me = nodes.node_id(ctx.settings)
+    return or_(RecordingSession.node_id == me, RecordingSession.node_id.is_(None))
+
+
+async def resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
+    """Queue the inspection of sessions of this node ended ``grace_s`` ago whose inspection
+    is ``queued`` or ``running`` with no inspect job in the queue (and the review video, if
+    none was ever queued). Audited as ``inspection.requeued`` by ``system``, reason
+    ``not_queued``."""
+    before = utcnow() - timedelta(seconds=grace_s)
+    query = select(RecordingSession.id).where(
+        RecordingSession.status == "ended",
+        RecordingSession.inspection_status.in_(("queued", "running")),
+        RecordingSession.deleted_at.is_(None),
+        RecordingSession.ended_at < before,
+        _held_here(ctx),
+    )
+    ids = await ctx.db.run_read(lambda s: list(s.execute(query).scalars()))
+    if not ids:
+        return []
+    active = await ctx.queue.active("inspect", ids)
+    resumed = []
+    for session_id in ids:
+        if session_id in active:
+            continue
+        async with ctx.db.session() as s:
+            row = await s.get(RecordingSession, session_id)
+            if row is None or row.inspection_status not in ("queued", "running"):
+                continue  # its job settled meanwhile
+            row.inspection_status = "queued"
+            # On PostgreSQL, a ``jobs`` row whose procrastinate job was never deferred (the
+            # database gone in between) would say ``queued`` in the metrics for ever.
+            await s.execute(
+                update(Job)
+                .where(
+                    Job.kind == "inspect",
+                    Job.status.in_(("queued", "running")),
+                    Job.payload["session_id"].as_string() == session_id,
+                )
+                .values(status="failed", finished_at=utcnow(), locked_by=None, last_error=LOST)
+            )
+            await audit.record(
+                s, "system", "inspection.requeued", session_id, {"reason": "not_queued"}
+            )
+        if ctx.settings.make_review_video and not await _ever_queued(
+            ctx, "review_video", session_id
+        ):
+            await ctx.queue.enqueue("review_video", {"session_id": session_id})
+        await ctx.queue.enqueue("inspect", {"session_id": session_id})
+        log.warning("session %s: its inspection had no job; queued now", session_id)
+        resumed.append(session_id)
+    return resumed
+
+
+async def _ever_queued(ctx: AppContext, kind: str, session_id: str) -> bool:
+    query = (
+        select(Job.id)
+        .where(Job.kind == kind, Job.payload["session_id"].as_string() == session_id)
+        .limit(1)
+    )
+    return await ctx.db.run_read(lambda s: s.execute(query).first() is not None)
+
+
+async def requeue_failed(ctx: AppContext) -> list[str]:
+    """Queue again the failed inspections of this node whose last failure was transient,
+    within the bound above. Audited as ``inspection.requeued`` by ``system``, reason
+    ``transient_failure`` with the re-queue's number (``requeue``)."""
+    now = utcnow()
+    # Only sessions that failed lately: permanent failures (every session ended before anyone
+    # joined is one) pile up, and their history need not be read every minute for ever.
+    recent = select(AuditEntry.session_id).where(
+        AuditEntry.action == "inspection.failed",
+        AuditEntry.at > now - timedelta(seconds=REQUEUE_WINDOW_S),
+    )
+    failed = select(RecordingSession.id).where(
+        RecordingSession.id.in_(recent),
+        RecordingSession.status == "ended",
+        RecordingSession.inspection_status == "failed",
+        RecordingSession.deleted_at.is_(None),
+        _held_here(ctx),
+    )
+    ids = await ctx.db.run_read(lambda s: list(s.execute(failed).scalars()))
+    if not ids:
+        return []
+    history = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.session_id.in_(ids),
+            AuditEntry.action.in_(("inspection.failed", "inspection.requeued")),
+        )
+        .order_by(AuditEntry.seq)
+    )
+    entries = await ctx.db.run_read(lambda s: list(s.execute(history).scalars()))
+    requeued = []
+    for session_id in ids:
+        mine = [e for e in entries if e.session_id == session_id]
+        last = next((e for e in reversed(mine) if e.action == "inspection.failed"), None)
+        if last is None or last.detail.get("permanent") is not False:
+            continue  # can never pass, or failed before the kind was recorded
+        done = sum(
+            1
+            for e in mine
+            if e.action == "inspection.requeued" and e.detail.get("reason") == "transient_failure"
+        )
+        if done >= len(REQUEUE_AFTER_S) or now - last.at < timedelta(seconds=REQUEUE_AFTER_S[done]):
+            continue
+        if await _requeue(ctx, session_id, done + 1):
+            requeued.append(session_id)
+    return requeued
+
+
+async def _requeue(ctx: AppContext, session_id: str, number: int) -> bool:
+    async with ctx.db.session() as s:
+        moved = await s.execute(
+            update(RecordingSession)
+            .where(
+                RecordingSession.id == session_id, RecordingSession.inspection_status == "failed"
+            )
+            .values(inspection_status="queued")
+        )
+        if getattr(moved, "rowcount", 0) != 1:
+            return False  # queued by someone else meanwhile
+        detail = {"reason": "transient_failure", "requeue": number}
+        await audit.record(s, "system", "inspection.requeued", session_id, detail)
+    # If this fails, the session is "queued" with no job: resume_unqueued queues it.
+    await ctx.queue.enqueue("inspect", {"session_id": session_id})
+    log.warning("session %s: inspection failed transiently; queued again (%d)", session_id, number)
+    return True

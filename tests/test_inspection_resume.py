@@ -1,0 +1,112 @@
+"""The database failing after ending wrote ``inspection_status=queued`` and before the jobs
+were queued left a session ``queued`` with no job behind it, for good: the sweep resumed
+only ends cut short before that (``pending``). Now it queues the inspection (and the review
+video), once, on the embedded SQLite queue and on procrastinate over PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from server import housekeeping, session_call
+from server.localservers import fresh_database, postgres_start, postgres_stop
+from server.store import db as db_module
+from server.store.models import Job, RecordingSession
+from tests.conftest import Client, RunningServer, make_settings, serving
+from tests.test_api_recording import open_session
+from tests.worker_jobs import record_a_segment, swept_twice
+
+Fault = Callable[[], Awaitable[None]]
+
+
+async def _end_cut_after_queued(
+    srv: RunningServer, monkeypatch: pytest.MonkeyPatch, fail: Fault, heal: Fault
+) -> str:
+    """A session with a recording, ended while the database fails right after its
+    inspection was marked ``queued``; the database is back when this returns."""
+    update = session_call._update
+
+    async def update_then_fail(ctx: Any, session_id: str, **values: Any) -> RecordingSession:
+        row = await update(ctx, session_id, **values)
+        if values.get("inspection_status") == "queued":
+            await fail()  # the fault: before the audit entry and the jobs
+        return row
+
+    sales = Client(srv.url)
+    try:
+        await sales.login("sales1")
+        sid, _token = await open_session(sales)
+        await record_a_segment(srv, sid)
+        monkeypatch.setattr(session_call, "_update", update_then_fail)
+        try:
+            status, body = await sales.post(f"/api/sessions/{sid}/end")
+        finally:
+            monkeypatch.setattr(session_call, "_update", update)
+            await heal()
+        assert status == 503, body
+    finally:
+        await sales.close()
+    return sid
+
+
+async def _assert_resumed_once(srv: RunningServer, sid: str, lost_row: bool = False) -> None:
+    async with srv.ctx.db.session() as s:
+        assert (await s.execute(select(Job))).first() is None  # the fault's effect
+        if lost_row:  # PostgreSQL: the row of an enqueue whose defer the fault cut off
+            s.add(Job(kind="inspect", payload={"session_id": sid}))
+    row, jobs, entries = await swept_twice(srv, sid, "inspection.requeued")
+    assert row.status == "ended" and row.inspection_status == "queued"
+    assert sorted(jobs) == ["inspect"] * (1 + lost_row) + ["review_video"], jobs
+    query = select(Job.status).where(Job.kind == "inspect").order_by(Job.id)
+    async with srv.ctx.db.read() as s:
+        statuses = list((await s.execute(query)).scalars())
+    assert statuses == ["failed"] * lost_row + ["queued"], statuses
+    assert await srv.ctx.queue.active("inspect", [sid, "s-other"]) == {sid}
+    assert [(e.actor, e.detail) for e in entries] == [("system", {"reason": "not_queued"})]
+
+
+async def test_a_queued_inspection_without_a_job_is_queued_on_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(housekeeping, "END_GRACE_S", 0.0)
+    holder: list[sqlite3.Connection] = []
+
+    async def lock() -> None:
+        conn = sqlite3.connect(tmp_path / "data" / "kesu.db", isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        holder.append(conn)
+
+    async def unlock() -> None:
+        for conn in holder:
+            conn.close()  # rolls the lock back
+
+    try:
+        async with serving(make_settings(tmp_path)) as srv:
+            sid = await _end_cut_after_queued(srv, monkeypatch, lock, unlock)
+            await _assert_resumed_once(srv, sid)
+    finally:
+        await unlock()
+
+
+async def test_a_queued_inspection_without_a_job_is_queued_on_postgres(
+    pg_admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(housekeeping, "END_GRACE_S", 0.0)
+    url = await fresh_database(pg_admin)
+
+    async def stop() -> None:
+        await asyncio.to_thread(postgres_stop, pg_admin)
+
+    async def start() -> None:
+        await asyncio.to_thread(postgres_start, pg_admin)
+
+    async with serving(make_settings(tmp_path, database_url=url)) as srv:
+        sid = await _end_cut_after_queued(srv, monkeypatch, stop, start)
+        await _assert_resumed_once(srv, sid, lost_row=True)
