@@ -59,6 +59,10 @@ class _NoRetryOnPermanent(RetryStrategy):
     ) -> procrastinate.RetryDecision | None:
         if isinstance(exception, PermanentJobError):
             return None
+        # procrastinate reads max_attempts 0 as "no limit" (``if self.max_attempts and``):
+        # job_max_attempts 1 means one attempt and no retry here.
+        if self.max_attempts == 0:
+            return None
         return super().get_retry_decision(exception=exception, job=job)
 
 

@@ -208,3 +208,39 @@ async def test_job_of_a_killed_worker_is_finished_once_by_another(
     job = (await _jobs(setup.db))[job_id]
     assert job.attempts == 2 and job.locked_by is None
     assert second.returncode == 0, (marks / "worker-1.log").read_text()[-2000:]
+
+
+async def test_one_attempt_means_no_retry(pg_admin: str, tmp_path: Path) -> None:
+    # procrastinate reads a RetryStrategy's max_attempts 0 as "no limit": job_max_attempts 1
+    # (max_attempts 0 retries) retried a failing job for ever.
+    url = await fresh_database(pg_admin)
+    settings = make_settings(
+        tmp_path, database_url=url, job_poll_s=0.2, job_retry_delay_s=0, job_max_attempts=1
+    )
+    db = Database(url)
+    await db.migrate()
+    queue = build_queue(db, settings)
+    assert isinstance(queue, ProcrastinateQueue)
+    runs = 0
+
+    async def failing(job: JobInfo, progress: ProgressFn) -> None:
+        nonlocal runs
+        runs += 1
+        raise RuntimeError("transient failure")
+
+    try:
+        job_id = await queue.enqueue("failing", {"session_id": "s"})
+
+        async def failed() -> bool:
+            return (await _jobs(db))[job_id].status == "failed"
+
+        async def failed_then_idle() -> None:
+            await wait_until(failed, "the job to fail")
+            # A retry (no delay, 0.2 s polls) would run while the worker goes on here.
+            await asyncio.sleep(2.0)
+
+        await _with_worker(Setup(settings, db, queue), {"failing": failing}, failed_then_idle)
+        assert runs == 1
+    finally:
+        await queue.close()
+        await db.close()
