@@ -30,7 +30,7 @@ from typing import Any
 import av
 import av.container
 
-from server.rtc.matroska import mux_packet, open_matroska, video_template
+from server.rtc.matroska import mux_packet, open_matroska, template_size, video_template
 from server.rtc.passthrough import SenderReport
 from server.rtc.sync import AvClock
 
@@ -113,6 +113,7 @@ class SegmentRecorder:
         self._first_key_arrival: float | None = None
         self._audio_span: tuple[float, float] | None = None  # first, last audio arrival
         self._video_reported = False
+        self._bad_keyframes = 0
         self._last_key_request = 0.0
         self._container: av.container.OutputContainer | None = None
         self._streams: dict[str, Any] = {}
@@ -233,7 +234,12 @@ class SegmentRecorder:
         if self._container is not None:
             if kind == "video" and self.stats.audio_only:
                 self.stats.dropped["video"] += 1
-                if key and not self._video_reported and self._on_video is not None:
+                if (
+                    key
+                    and not self._video_reported
+                    and self._on_video is not None
+                    and self._can_start_on(data)
+                ):
                     self._video_reported = True
                     self._call_on_loop(self._on_video)
                 return
@@ -245,7 +251,7 @@ class SegmentRecorder:
             self._pre_audio.append((pts, data))
             self._maybe_start()
             return
-        if not self._pre_video and not key:
+        if not self._pre_video and not (key and self._can_start_on(data)):
             self.stats.dropped["video"] += 1
             if arrival - self._last_key_request >= KEYFRAME_RETRY_S:
                 self._last_key_request = arrival
@@ -257,6 +263,19 @@ class SegmentRecorder:
             self._first_key_arrival = arrival
         self._pre_video.append((pts, data, key))
         self._maybe_start()
+
+    def _can_start_on(self, data: bytes) -> bool:
+        """Whether a keyframe can be the file's first video packet (its template)."""
+        if template_size(self.video_codec, data) is not None:
+            return True
+        if not self._bad_keyframes:
+            log.warning(
+                "recorder %s: a %s keyframe that declares no picture size: not started on it",
+                self.path.name,
+                self.video_codec,
+            )
+        self._bad_keyframes += 1
+        return False
 
     def _maybe_start(self) -> None:
         if self._container is not None:

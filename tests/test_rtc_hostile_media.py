@@ -1,0 +1,123 @@
+"""A hostile sender at the media level (a script with the join link, not a browser): what it
+sends may be anything, yet the server stays up and the recording keeps what can be kept."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from aiortc.mediastreams import MediaStreamError
+
+from server.rtc.client import (
+    VIDEO_RATE,
+    ClientPeer,
+    MediaTimeline,
+    PatternVideoTrack,
+    ToneAudioTrack,
+)
+from server.rtc.probe import probe_recording
+from server.rtc.recorder import SegmentRecorder
+from server.rtc.room import Room
+from server.rtc.settings import RtcSettings
+from server.session_dir import SessionDir
+from tests.conftest import wait_for
+from tests.test_rtc_recorder import encode, feed
+
+FPS = 15
+
+
+class GarbageThenCamera(PatternVideoTrack):
+    """Random bytes as VP8 frames for ``garbage_s``, half of them "keyframes" (an even first
+    byte is VP8's keyframe flag) that declare no picture size; then a real camera."""
+
+    def __init__(self, role: str, timeline: MediaTimeline, garbage_s: float) -> None:
+        super().__init__(role, timeline, fps=FPS)
+        self.garbage = round(garbage_s * FPS)
+        self._random = random.Random(7)
+
+    async def recv(self) -> Any:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self.sent >= self.garbage:
+            return await super().recv()
+        await self.timeline.wait_until(self.sent / self.fps)
+        data = bytearray(self._random.randbytes(300))
+        data[0] &= 0xFE if self.sent % 2 == 0 else 0xFF
+        packet = av.Packet(bytes(data))  # passed to the RTP packetizer as it is
+        packet.pts = self.sent * VIDEO_RATE // self.fps
+        packet.time_base = Fraction(1, VIDEO_RATE)
+        self.sent += 1
+        return packet
+
+
+async def _call(tmp_path: Path, settings: RtcSettings, garbage_s: float, frames: int) -> SessionDir:
+    sdir = SessionDir.create(tmp_path, "s-garbage")
+    room = Room(sdir, settings)
+    timeline = MediaTimeline()
+    camera = GarbageThenCamera("customer", timeline, garbage_s)
+    client = ClientPeer([camera, ToneAudioTrack(timeline)])
+    try:
+        await client.accept(await room.join("customer", await client.offer()))
+        await wait_for(lambda: camera.sent > frames, 15)
+        await asyncio.sleep(0.5)  # what is in flight
+    finally:
+        await room.close()
+        await client.close()
+    return sdir
+
+
+async def test_garbage_keyframes_before_the_camera_do_not_lose_the_recording(
+    tmp_path: Path,
+) -> None:
+    # Before: the recorder took the first garbage "keyframe" as the file's template, the
+    # muxer refused it and the recorder thread died: no file at all, voice included.
+    settings = RtcSettings(loopback_only=True, sync_wait_s=0.5)
+    sdir = await _call(tmp_path, settings, garbage_s=1.0, frames=3 * FPS)
+    (segment,) = sdir.segments()
+    probe = await asyncio.to_thread(probe_recording, segment.path)
+    assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus")
+    assert probe.video_frames > FPS and probe.decode_errors == 0
+    assert probe.audio_rms > 0.05
+
+
+async def test_only_garbage_video_still_records_the_voice(tmp_path: Path) -> None:
+    settings = RtcSettings(loopback_only=True, sync_wait_s=0.5, video_wait_s=1.0)
+    sdir = await _call(tmp_path, settings, garbage_s=60.0, frames=3 * FPS)
+    (segment,) = sdir.segments()
+    probe = await asyncio.to_thread(probe_recording, segment.path)
+    assert (probe.video_codec, probe.audio_codec) == (None, "opus")
+    assert probe.audio_end is not None and probe.audio_end > 1.5 and probe.audio_rms > 0.05
+
+
+# Keyframes (by the flag the recorder goes by) that declare no picture or a 0 x 0 one.
+SIZELESS = {
+    "vp8-zero-size": ("vp8", "libvpx", b"\x00\x00\x00\x9d\x01\x2a\x00\x00\x00\x00" + bytes(200)),
+    "h264-idr-without-sps": ("h264", "libx264", b"\x00\x00\x00\x01\x65" + bytes(range(200))),
+    "h264-garbage-sps": (
+        "h264",
+        "libx264",
+        b"\x00\x00\x00\x01\x67\xff\xff\xff\xff\x00\x00\x01\x65" + bytes(range(200)),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SIZELESS))
+async def test_recorder_starts_on_the_first_keyframe_that_gives_a_size(
+    tmp_path: Path, case: str
+) -> None:
+    # Before: the muxer refused the 0 x 0 template (FFmpeg error 22) and the recorder died.
+    codec, encoder, bad = SIZELESS[case]
+    good = await asyncio.to_thread(encode, encoder, 30, 30)
+    rec = SegmentRecorder(tmp_path / "g.mkv", codec, sync_wait_s=0)
+    rec.start()
+    await feed(rec, [bad] * 5 + good, [], 1_800_000_000.0, codec)
+    stats = await rec.stop()
+    assert stats.error is None and stats.started
+    assert stats.packets_written["video"] == len(good)
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "g.mkv")
+    assert probe.video_frames == len(good) and probe.decode_errors == 0
