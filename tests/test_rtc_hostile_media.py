@@ -16,9 +16,11 @@ from aiortc.mediastreams import MediaStreamError
 from server.rtc.client import (
     VIDEO_RATE,
     ClientPeer,
+    LoopedPacketTrack,
     MediaTimeline,
     PatternVideoTrack,
     ToneAudioTrack,
+    encode_video_loop,
 )
 from server.rtc.probe import probe_recording
 from server.rtc.recorder import SegmentRecorder
@@ -55,12 +57,27 @@ class GarbageThenCamera(PatternVideoTrack):
         return packet
 
 
-async def _call(tmp_path: Path, settings: RtcSettings, garbage_s: float, frames: int) -> SessionDir:
-    sdir = SessionDir.create(tmp_path, "s-garbage")
+class JumpingCamera(LoopedPacketTrack):
+    """Pre-encoded VP8 whose RTP timestamps jump once, after one second: offset by
+    ``offsets[0]`` ticks before, by ``offsets[1]`` after (libvpx itself refuses a pts that
+    goes back; a script sends what it likes)."""
+
+    def __init__(self, timeline: MediaTimeline, offsets: tuple[int, int]) -> None:
+        super().__init__(encode_video_loop("customer", 2, (160, 120), FPS, FPS, timeline), timeline)
+        self.offsets = offsets
+
+    async def recv(self) -> Any:
+        packet = await super().recv()
+        packet.pts += self.offsets[self.sent > FPS]  # sent as the RTP timestamp
+        return packet
+
+
+async def _call(
+    tmp_path: Path, settings: RtcSettings, camera: PatternVideoTrack | JumpingCamera, frames: int
+) -> SessionDir:
+    sdir = SessionDir.create(tmp_path, "s-hostile")
     room = Room(sdir, settings)
-    timeline = MediaTimeline()
-    camera = GarbageThenCamera("customer", timeline, garbage_s)
-    client = ClientPeer([camera, ToneAudioTrack(timeline)])
+    client = ClientPeer([camera, ToneAudioTrack(camera.timeline)])
     try:
         await client.accept(await room.join("customer", await client.offer()))
         await wait_for(lambda: camera.sent > frames, 15)
@@ -77,7 +94,8 @@ async def test_garbage_keyframes_before_the_camera_do_not_lose_the_recording(
     # Before: the recorder took the first garbage "keyframe" as the file's template, the
     # muxer refused it and the recorder thread died: no file at all, voice included.
     settings = RtcSettings(loopback_only=True, sync_wait_s=0.5)
-    sdir = await _call(tmp_path, settings, garbage_s=1.0, frames=3 * FPS)
+    camera = GarbageThenCamera("customer", MediaTimeline(), garbage_s=1.0)
+    sdir = await _call(tmp_path, settings, camera, frames=3 * FPS)
     (segment,) = sdir.segments()
     probe = await asyncio.to_thread(probe_recording, segment.path)
     assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus")
@@ -87,7 +105,8 @@ async def test_garbage_keyframes_before_the_camera_do_not_lose_the_recording(
 
 async def test_only_garbage_video_still_records_the_voice(tmp_path: Path) -> None:
     settings = RtcSettings(loopback_only=True, sync_wait_s=0.5, video_wait_s=1.0)
-    sdir = await _call(tmp_path, settings, garbage_s=60.0, frames=3 * FPS)
+    camera = GarbageThenCamera("customer", MediaTimeline(), garbage_s=60.0)
+    sdir = await _call(tmp_path, settings, camera, frames=3 * FPS)
     (segment,) = sdir.segments()
     probe = await asyncio.to_thread(probe_recording, segment.path)
     assert (probe.video_codec, probe.audio_codec) == (None, "opus")
@@ -121,3 +140,21 @@ async def test_recorder_starts_on_the_first_keyframe_that_gives_a_size(
     assert stats.packets_written["video"] == len(good)
     probe = await asyncio.to_thread(probe_recording, tmp_path / "g.mkv")
     assert probe.video_frames == len(good) and probe.decode_errors == 0
+
+
+@pytest.mark.parametrize(
+    "offsets", [(0, 2**31 - 1), (90000 * 3600, 0)], ids=["ahead-6.6h", "back-1h"]
+)
+async def test_a_jump_in_video_timestamps_keeps_the_time_line_and_the_frames(
+    tmp_path: Path, offsets: tuple[int, int]
+) -> None:
+    # Before: 6.6 hours ahead made the 4 s segment last 6.6 hours (metadata and file); an
+    # hour back had every later frame dropped as before the file's start.
+    settings = RtcSettings(loopback_only=True, sync_wait_s=0.5)
+    camera = JumpingCamera(MediaTimeline(), offsets)
+    sdir = await _call(tmp_path, settings, camera, frames=4 * FPS)
+    (segment,) = sdir.segments()
+    assert segment.end_s is not None and segment.end_s - segment.start_s < 30
+    probe = await asyncio.to_thread(probe_recording, segment.path)
+    assert probe.duration < 30 and probe.decode_errors == 0
+    assert probe.video_frames > 2 * FPS  # of about 4 s, the second half after the jump
