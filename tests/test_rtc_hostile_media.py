@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,21 @@ async def test_a_jump_in_video_timestamps_keeps_the_time_line_and_the_frames(
     probe = await asyncio.to_thread(probe_recording, segment.path)
     assert probe.duration < 30 and probe.decode_errors == 0
     assert probe.video_frames > 2 * FPS  # of about 4 s, the second half after the jump
+
+
+async def test_a_candidate_on_an_impossible_port_does_not_cost_the_connection(
+    tmp_path: Path,
+) -> None:
+    # Before: aioice sent its check to port 99999, asyncio took that as a fatal error and
+    # closed the server's socket: the call never connected.
+    room = Room(SessionDir.create(tmp_path, "s-port"), RtcSettings(loopback_only=True))
+    camera = PatternVideoTrack("customer", MediaTimeline(), fps=FPS)
+    client = ClientPeer([camera, ToneAudioTrack(camera.timeline)])
+    bad = "a=candidate:99 1 udp 2130706431 127.0.0.1 99999 typ host\r\n"
+    offer = re.sub(r"(a=mid:0\r\n)", lambda m: m[1] + bad, await client.offer())
+    try:
+        await client.accept(await room.join("customer", offer))
+        await wait_for(lambda: room.stats()["customer"]["packets_received"]["video"] > 5, 10)
+    finally:
+        await room.close()
+        await client.close()
