@@ -14,7 +14,9 @@ import aiortc.clock
 import av
 import pytest
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
 
+from server.rtc import passthrough
 from server.rtc.client import (
     VIDEO_RATE,
     ClientPeer,
@@ -202,3 +204,30 @@ async def test_sender_reports_with_random_clocks_keep_the_voice(
     assert probe.duration < 30 and probe.decode_errors == 0
     assert probe.video_frames > 2 * FPS
     assert probe.audio_end is not None and probe.audio_end > 2.0 and probe.audio_rms > 0.05
+
+
+async def test_packets_from_many_ssrcs_do_not_multiply_keyframe_requests(tmp_path: Path) -> None:
+    # aiortc takes a packet of any SSRC that has the track's payload type. Before: a PLI
+    # went to every SSRC heard in the last 10 s, on every keyframe request (300 here).
+    room = Room(SessionDir.create(tmp_path, "s-ssrc"), RtcSettings(loopback_only=True))
+    camera = PatternVideoTrack("customer", MediaTimeline(), fps=FPS)
+    client = ClientPeer([camera, ToneAudioTrack(camera.timeline)])
+    try:
+        await client.accept(await room.join("customer", await client.offer()))
+        received = room.stats
+        await wait_for(lambda: received()["customer"]["packets_received"]["video"] > 5, 10)
+        (video,) = [t for t in client.pc.getTransceivers() if t.kind == "video"]
+        pt = re.search(r"a=rtpmap:(\d+) VP8/90000", client.pc.localDescription.sdp)
+        assert pt is not None
+        before = received()["customer"]["packets_received"]["video"]
+        for i in range(300):
+            packet = RtpPacket(int(pt[1]), sequence_number=i, timestamp=i, ssrc=1000 + i)
+            packet.payload = b"\x10\x00\x00\x00"
+            await video.sender.transport._send_rtp(packet.serialize())
+            await asyncio.sleep(0.001)
+        await wait_for(lambda: received()["customer"]["packets_received"]["video"] > before + 300)
+        receiver = room._participants["customer"].receivers["video"]
+        assert await passthrough.request_keyframe(receiver) <= passthrough.MAX_PLI_SOURCES
+    finally:
+        await room.close()
+        await client.close()
