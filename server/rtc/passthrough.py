@@ -219,6 +219,32 @@ def enable(
     receiver._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
 
 
+# Distinct SSRCs one connection's RTP may come from. A browser uses one or two per track
+# (media, retransmission) and a new pair when it restarts a track; aiortc otherwise takes
+# every new SSRC that carries a known payload type and keeps state for each (its routing
+# table, statistics, receiver reports) until the connection ends.
+MAX_SSRCS = 32
+
+
+def limit_ssrcs(receiver: RTCRtpReceiver) -> None:
+    """Have ``receiver``'s transport discard RTP from new SSRCs once ``MAX_SSRCS`` are
+    known (idempotent; call after ``setRemoteDescription``)."""
+    router = getattr(receiver.transport, "_rtp_router", None)
+    if router is None or not hasattr(router, "ssrc_table"):
+        raise RuntimeError("aiortc internals changed: RTCDtlsTransport has no RTP router")
+    if getattr(router, "_kesu_limited", False):
+        return
+    original = router.route_rtp
+
+    def route_rtp(packet: RtpPacket) -> Any:
+        if packet.ssrc not in router.ssrc_table and len(router.ssrc_table) >= MAX_SSRCS:
+            return None
+        return original(packet)
+
+    router.route_rtp = route_rtp
+    router._kesu_limited = True
+
+
 def is_enabled(receiver: RTCRtpReceiver) -> bool:
     return receiver in _registered
 
