@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import threading
 from fractions import Fraction
@@ -16,6 +17,7 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_capabilities
 from aiortc.codecs.vpx import Vp8Decoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket, RtpPacket
 
@@ -42,6 +44,9 @@ def test_aiortc_internals_we_patch_still_exist() -> None:
     assert callable(RTCRtpSender._send_keyframe)
     assert callable(aiortc.rtcrtpreceiver.get_decoder) and callable(aioice.ice.get_host_addresses)
     assert "VP8" in {c.name for c in get_capabilities("video").codecs}
+    router = RtpRouter()  # what RTCDtlsTransport keeps as _rtp_router (limit_ssrcs)
+    assert isinstance(router.ssrc_table, dict) and callable(router.route_rtp)
+    assert "self._rtp_router = RtpRouter()" in inspect.getsource(RTCDtlsTransport.__init__)
 
 
 def test_decoder_is_replaced_only_for_registered_receivers() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from server.rtc.client import COLOURS, MediaTimeline, pattern_frame, tone_frame
-from server.rtc.review_video import make_review_video
+from server.rtc.review_video import MAX_SCALER_GRAPHS, PanelScaler, make_review_video
 from server.session_dir import SessionDir
 
 T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
@@ -108,3 +108,15 @@ async def test_a_strip_of_a_picture_gets_a_bounded_panel(tmp_path: Path) -> None
             assert (v.width, v.height) == (width, 120), size
             left, right = panel_at(list(c.decode(video=0)), 0.5, 160)
         assert left[1] == pytest.approx(COLOURS["salesperson"][1], abs=8)
+
+
+def test_a_picture_size_changing_on_every_frame_holds_few_scalers() -> None:
+    # A sender chooses a new size for every keyframe: before, the review video kept a
+    # filter graph per size it had seen (about 1 MB each; 1500 sizes held 1.7 GB).
+    scaler = PanelScaler((64, 48))
+    for k in range(40):
+        w, h = 16 + 2 * k, 48 + 2 * (k % 8)
+        picture = av.VideoFrame.from_ndarray(np.zeros((h * 3 // 2, w), np.uint8), "yuv420p")
+        out = scaler(picture)
+        assert (out.width, out.height) == (64, 48)
+        assert scaler.graphs_held <= MAX_SCALER_GRAPHS

@@ -33,6 +33,25 @@ def video_template(codec_name: str, keyframe: bytes) -> av.container.InputContai
     raise ValueError(f"unsupported video codec {codec_name!r}")
 
 
+def template_size(codec_name: str, keyframe: bytes) -> tuple[int, int] | None:
+    """The picture size the output stream would get from ``keyframe`` as its template;
+    None when it cannot be one. A sender chooses what its "keyframes" hold: a VP8 frame
+    whose first byte is even or an H.264 IDR slice without an SPS counts as a keyframe,
+    yet gives no size (or 0 x 0), and the muxer then refuses to start the file."""
+    try:
+        template = video_template(codec_name, keyframe)
+    except (ValueError, av.error.FFmpegError):
+        return None
+    try:
+        streams = template.streams.video
+        size = (
+            (streams[0].codec_context.width, streams[0].codec_context.height) if streams else None
+        )
+    finally:
+        template.close()
+    return size if size is not None and min(size) > 0 else None
+
+
 def open_matroska(
     path: Path, template: av.container.InputContainer | None, has_audio: bool, cluster_ms: int
 ) -> tuple[av.container.OutputContainer, dict[str, Any]]:

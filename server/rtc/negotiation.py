@@ -97,6 +97,7 @@ async def negotiate(
     for kind, transceiver in transceivers.items():
         p.receivers[kind] = transceiver.receiver
         passthrough.enable(transceiver.receiver, partial(on_sender_report, p, kind))
+        passthrough.limit_ssrcs(transceiver.receiver)
     try:
         answer = await p.pc.createAnswer()
         with (

@@ -112,7 +112,8 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
 
 def candidates_for_server(offer_sdp: str, policy: RemoteCandidatePolicy | None = None) -> str:
     """``offer_sdp`` as the server's ICE should take it: without mDNS (``*.local``) host
-    candidates, without ``a=end-of-candidates``, and with ``policy`` (if any) applied to
+    candidates, candidates on a port outside 1-65535 (``_udp_port``) and
+    ``a=end-of-candidates``, and with ``policy`` (if any) applied to
     each section's candidates (``RemoteCandidatePolicy``; None: loopback-only rooms, whose
     ICE can reach nothing but loopback anyway).
 
@@ -129,8 +130,6 @@ def candidates_for_server(offer_sdp: str, policy: RemoteCandidatePolicy | None =
     dropped after ``connect_timeout_s`` like any other.
     """
     sdp = _END_OF_CANDIDATES.sub("", _MDNS_CANDIDATE.sub("", offer_sdp))
-    if policy is None:
-        return sdp
     kept: list[str] = []
     taken = 0
     for line in sdp.splitlines(keepends=True):
@@ -139,13 +138,21 @@ def candidates_for_server(offer_sdp: str, policy: RemoteCandidatePolicy | None =
         elif line.startswith("a=candidate:"):
             # foundation component transport priority address port "typ" type ...
             fields = line.split()
-            if len(fields) < 6 or taken >= policy.max_per_section:
+            if len(fields) < 6 or not _udp_port(fields[5]):
                 continue
-            if not policy.allows(fields[4]):
-                continue
-            taken += 1
+            if policy is not None:
+                if taken >= policy.max_per_section or not policy.allows(fields[4]):
+                    continue
+                taken += 1
         kept.append(line)
     return "".join(kept)
+
+
+def _udp_port(text: str) -> bool:
+    """A port a datagram can be sent to. aioice takes any integer, and a check sent to port
+    99999 is a fatal error for asyncio, which then closes the server's socket: one such
+    candidate cost the whole connection."""
+    return text.isdigit() and 1 <= int(text) <= 65535
 
 
 def offered_codecs(parsed: aiortc_sdp.SessionDescription, kind: str) -> list[str]:

@@ -219,16 +219,50 @@ def enable(
     receiver._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
 
 
+# Distinct SSRCs one connection's RTP may come from. A browser uses one or two per track
+# (media, retransmission) and a new pair when it restarts a track; aiortc otherwise takes
+# every new SSRC that carries a known payload type and keeps state for each (its routing
+# table, statistics, receiver reports) until the connection ends.
+MAX_SSRCS = 32
+
+
+def limit_ssrcs(receiver: RTCRtpReceiver) -> None:
+    """Have ``receiver``'s transport discard RTP from new SSRCs once ``MAX_SSRCS`` are
+    known (idempotent; call after ``setRemoteDescription``)."""
+    router = getattr(receiver.transport, "_rtp_router", None)
+    if router is None or not hasattr(router, "ssrc_table"):
+        raise RuntimeError("aiortc internals changed: RTCDtlsTransport has no RTP router")
+    if getattr(router, "_kesu_limited", False):
+        return
+    original = router.route_rtp
+
+    def route_rtp(packet: RtpPacket) -> Any:
+        if packet.ssrc not in router.ssrc_table and len(router.ssrc_table) >= MAX_SSRCS:
+            return None
+        return original(packet)
+
+    router.route_rtp = route_rtp
+    router._kesu_limited = True
+
+
 def is_enabled(receiver: RTCRtpReceiver) -> bool:
     return receiver in _registered
 
 
+# SSRCs a keyframe request goes to: the most recently heard. A browser sends one media
+# SSRC per track (a new one after a restart); aiortc takes any SSRC that comes with the
+# track's payload type, so a sender of one packet per random SSRC had the server send a
+# PLI to each of them on every request (about 40 us of the media loop apiece: 2500 SSRCs
+# held it 0.1 s, every 2 s).
+MAX_PLI_SOURCES = 2
+
+
 async def request_keyframe(receiver: RTCRtpReceiver) -> int:
-    """Send a PLI to every media SSRC heard in the last 10 s; returns how many were sent."""
+    """Send a PLI to the media SSRCs heard last (at most ``MAX_PLI_SOURCES``, within the
+    last 10 s); returns how many were sent."""
     rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {})
-    sent = 0
-    for source in receiver.getSynchronizationSources():
-        if source.source not in rtx:
-            await receiver._send_rtcp_pli(source.source)
-            sent += 1
-    return sent
+    sources = [s for s in receiver.getSynchronizationSources() if s.source not in rtx]
+    sources.sort(key=lambda s: s.timestamp, reverse=True)
+    for source in sources[:MAX_PLI_SOURCES]:
+        await receiver._send_rtcp_pli(source.source)
+    return len(sources[:MAX_PLI_SOURCES])

@@ -30,7 +30,7 @@ from typing import Any
 import av
 import av.container
 
-from server.rtc.matroska import mux_packet, open_matroska, video_template
+from server.rtc.matroska import mux_packet, open_matroska, template_size, video_template
 from server.rtc.passthrough import SenderReport
 from server.rtc.sync import AvClock
 
@@ -108,11 +108,13 @@ class SegmentRecorder:
         self.stats = RecorderStats(self.path)
         # mux-thread state
         self._clock = AvClock({"video": CLOCK_RATES["video"], "audio": CLOCK_RATES["audio"]})
-        self._pre_video: list[tuple[int, bytes, bool]] = []
-        self._pre_audio: deque[tuple[int, bytes]] = deque(maxlen=MAX_PREROLL_AUDIO)
+        # (pts, data, keyframe, arrival) and (pts, data, arrival)
+        self._pre_video: list[tuple[int, bytes, bool, float]] = []
+        self._pre_audio: deque[tuple[int, bytes, float]] = deque(maxlen=MAX_PREROLL_AUDIO)
         self._first_key_arrival: float | None = None
         self._audio_span: tuple[float, float] | None = None  # first, last audio arrival
         self._video_reported = False
+        self._bad_keyframes = 0
         self._last_key_request = 0.0
         self._container: av.container.OutputContainer | None = None
         self._streams: dict[str, Any] = {}
@@ -233,19 +235,24 @@ class SegmentRecorder:
         if self._container is not None:
             if kind == "video" and self.stats.audio_only:
                 self.stats.dropped["video"] += 1
-                if key and not self._video_reported and self._on_video is not None:
+                if (
+                    key
+                    and not self._video_reported
+                    and self._on_video is not None
+                    and self._can_start_on(data)
+                ):
                     self._video_reported = True
                     self._call_on_loop(self._on_video)
                 return
-            self._write(kind, data, pts, key)
+            self._write(kind, data, self._clock.place(kind, pts, arrival), key)
             return
         if kind == "audio":
             first = self._audio_span[0] if self._audio_span else arrival
             self._audio_span = (first, arrival)
-            self._pre_audio.append((pts, data))
+            self._pre_audio.append((pts, data, arrival))
             self._maybe_start()
             return
-        if not self._pre_video and not key:
+        if not self._pre_video and not (key and self._can_start_on(data)):
             self.stats.dropped["video"] += 1
             if arrival - self._last_key_request >= KEYFRAME_RETRY_S:
                 self._last_key_request = arrival
@@ -255,8 +262,21 @@ class SegmentRecorder:
             return
         if not self._pre_video:
             self._first_key_arrival = arrival
-        self._pre_video.append((pts, data, key))
+        self._pre_video.append((pts, data, key, arrival))
         self._maybe_start()
+
+    def _can_start_on(self, data: bytes) -> bool:
+        """Whether a keyframe can be the file's first video packet (its template)."""
+        if template_size(self.video_codec, data) is not None:
+            return True
+        if not self._bad_keyframes:
+            log.warning(
+                "recorder %s: a %s keyframe that declares no picture size: not started on it",
+                self.path.name,
+                self.video_codec,
+            )
+        self._bad_keyframes += 1
+        return False
 
     def _maybe_start(self) -> None:
         if self._container is not None:
@@ -281,13 +301,13 @@ class SegmentRecorder:
         return bool(self._pre_audio) and last - first >= self._video_wait_s
 
     def _start_audio_only(self) -> None:
-        first_pts = self._pre_audio[0][0]
-        self._t0 = self._clock.sender_time("audio", first_pts)
+        first_pts, _, first_arrival = self._pre_audio[0]
+        self._t0 = self._clock.place("audio", first_pts, first_arrival)
         self._open(None)
         self.stats.audio_only = True
-        self._begin(self._clock.server_time("audio", first_pts))
-        for pts, data in self._pre_audio:
-            self._write("audio", data, pts, True)
+        self._begin(self._clock.to_server(self._t0))
+        for pts, data, arrival in self._pre_audio:
+            self._write("audio", data, self._clock.place("audio", pts, arrival), True)
         self._pre_audio = deque()
         self.stats.sync_mode = self._clock.mode
         log.warning("recording %s with audio only: no video keyframe came", self.path.name)
@@ -299,22 +319,29 @@ class SegmentRecorder:
             self._call_on_loop(self._on_started, datetime.fromtimestamp(server_start, UTC))
 
     def _start(self) -> None:
-        first_pts, first_data, _ = self._pre_video[0]
-        self._t0 = self._clock.sender_time("video", first_pts)
+        first_pts, first_data, _, first_arrival = self._pre_video[0]
+        self._t0 = self._clock.place("video", first_pts, first_arrival)
         template = video_template(self.video_codec, first_data)
         try:
             self._open(template)
         finally:
             template.close()
-        self._begin(self._clock.server_time("video", first_pts))
-        # Write the pre-roll in timestamp order (audio before the keyframe is dropped).
-        items = [("video", pts, data, key) for pts, data, key in self._pre_video]
+        self._begin(self._clock.to_server(self._t0))
+        # Write the pre-roll in time order (audio before the keyframe is dropped), placed
+        # track by track in arrival order (placing may re-anchor a track).
+        items = [
+            ("video", self._clock.place("video", pts, arrival), data, key)
+            for pts, data, key, arrival in self._pre_video
+        ]
         if self._clock.seen("audio"):
-            items += [("audio", pts, data, True) for pts, data in self._pre_audio]
-        items.sort(key=lambda it: self._clock.sender_time(it[0], it[1]))
+            items += [
+                ("audio", self._clock.place("audio", pts, arrival), data, True)
+                for pts, data, arrival in self._pre_audio
+            ]
+        items.sort(key=lambda it: it[1])
         self._pre_video, self._pre_audio = [], deque()
-        for kind, pts, data, key in items:
-            self._write(kind, data, pts, key)
+        for kind, when, data, key in items:
+            self._write(kind, data, when, key)
         self.stats.sync_mode = self._clock.mode
         log.info(
             "recording %s: sync %s, %s",
@@ -328,11 +355,12 @@ class SegmentRecorder:
             self.path, template, self._has_audio, self._cluster_ms
         )
 
-    def _write(self, kind: str, data: bytes, pts: int, key: bool) -> None:
+    def _write(self, kind: str, data: bytes, when: float, key: bool) -> None:
+        """Mux one packet captured at ``when`` (sender clock, ``AvClock.place``)."""
         stream = self._streams.get(kind)
         if stream is None or self._container is None:
             return
-        ms = round((self._clock.sender_time(kind, pts) - self._t0) * 1000)
+        ms = round((when - self._t0) * 1000)
         if ms < 0:
             self.stats.dropped[kind] += 1
             return
@@ -340,11 +368,16 @@ class SegmentRecorder:
         self._last_ms[kind] = ms
         mux_packet(self._container, stream, data, ms, key)
         self.stats.packets_written[kind] += 1
-        end = self._clock.server_time(kind, pts)
+        end = self._clock.to_server(when)
         if self.stats.server_end is None or end > self.stats.server_end:
             self.stats.server_end = end
 
     def _close(self) -> None:
+        jumps = {kind: self._clock.rebased(kind) for kind in CLOCK_RATES}
+        if any(jumps.values()):
+            log.warning(
+                "recorder %s: sender timestamps jumped, re-anchored %s", self.path.name, jumps
+            )
         container, self._container = self._container, None
         if container is not None:
             try:

@@ -17,6 +17,13 @@ from dataclasses import dataclass, field
 
 from server.rtc.passthrough import SenderReport
 
+# How far the sender's clock may put a packet after it arrived (it cannot have been captured
+# later; this is slack for clock drift and the transit estimate) or before it (a packet held
+# up on the way, or by a stalled server); beyond either, the sender's timestamps are not
+# believed (see ``AvClock.place``).
+MAX_AHEAD_S = 5.0
+MAX_BEHIND_S = 60.0
+
 
 def extend_timestamp(ts32: int, reference: int) -> int:
     """The value congruent to ``ts32`` mod 2**32 that is nearest ``reference``."""
@@ -35,6 +42,7 @@ class _Track:
     last_pts: int | None = None
     offset: float | None = None  # sender time = pts / clock_rate + offset (once fixed)
     synced: bool = False  # whether offset came from an SR
+    rebased: int = 0  # times ``place`` re-anchored the track on arrival times
     samples: list[tuple[int, float]] = field(default_factory=list)  # early (pts, arrival)
 
 
@@ -113,6 +121,33 @@ class AvClock:
                     raise ValueError(f"no {kind} packet observed yet")
                 track.offset = lag - self.server_offset
         return pts / track.clock_rate + track.offset
+
+    def place(self, kind: str, pts: int, arrival: float) -> float:
+        """``sender_time`` of a packet that arrived at ``arrival`` (server clock), unless that
+        puts it more than ``MAX_AHEAD_S`` after its arrival or ``MAX_BEHIND_S`` before it:
+        then the track is re-anchored so that this packet and the ones after it are placed
+        by their arrival. The timestamps are the sender's choice: one jump of 2**31 ticks
+        made a 5 s recording last 2.5 days (every reader then walks that time line: the
+        review video renders it frame by frame), and one jump back an hour had every later
+        video frame dropped as before the file's start."""
+        sender = self.sender_time(kind, pts)
+        assert self.server_offset is not None
+        lead = sender + self.server_offset - arrival
+        if lead > MAX_AHEAD_S or -lead > MAX_BEHIND_S:
+            track = self._tracks[kind]
+            track.offset = arrival - self.server_offset - pts / track.clock_rate
+            track.synced = False
+            track.rebased += 1
+            sender = arrival - self.server_offset
+        return sender
+
+    def rebased(self, kind: str) -> int:
+        return self._tracks[kind].rebased
+
+    def to_server(self, sender_time: float) -> float:
+        """A sender-clock time on the server clock (once fixed)."""
+        assert self.server_offset is not None
+        return sender_time + self.server_offset
 
     def describe(self) -> str:
         """Offsets per track (sender clock) and the server offset, for logs."""
