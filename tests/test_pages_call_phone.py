@@ -5,6 +5,7 @@ camera. Each browser behaviour is put in place by an init script before the page
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -129,5 +130,89 @@ async def test_the_call_controls_are_in_reach_on_a_phone_turned_sideways(
     await expect(page.locator("#step-text")).to_contain_text("犹豫期", timeout=20_000)
     await expect(page.locator("#ss-next")).to_be_visible()
     await in_view(page, "#ss-next")
+    assert errors == []
+    await ctx.close()
+
+
+# Android WebViews whose app shows no JavaScript dialogs: confirm() answers false at once
+# and shows nothing; some apps' pages have no confirm at all.
+NO_CONFIRM = {
+    "confirm answers no unseen": "window.confirm = () => false;",
+    "no confirm": "delete window.confirm; window.confirm = undefined;",
+}
+
+
+@pytest.mark.parametrize("init", NO_CONFIRM.values(), ids=NO_CONFIRM.keys())
+async def test_leaving_the_call_works_without_the_browsers_confirm(
+    server: RunningServer, browser: Browser, client_factory: Any, init: str
+) -> None:
+    """Before, 离开通话 did nothing in such a WebView: confirm() said no (or threw)."""
+    sales = await client_factory("sales1")
+    sid, token = await two_party_link(sales, "traditional_life")
+    ctx, page, errors = await phone(browser, SIDEWAYS, init)
+    await in_call(page, server, token)
+    ask = page.locator("#ask")
+
+    await page.click("[data-lang-switch]")  # in English
+    await page.click("#leave")
+    await expect(ask).to_be_visible()
+    await expect(page.locator("#ask-text")).to_have_text(
+        "Leave the call? You can rejoin with the same link."
+    )
+    await expect(page.locator("#ask-no")).to_have_text("Stay in the call")
+    await expect(page.locator("#ask-no")).to_be_focused()  # a slip does not leave
+    await in_view(page, "#ask-no", "#ask-yes")
+    await page.click("#ask-no")
+    await expect(ask).to_be_hidden()
+    await expect(page.locator("#view-call")).to_be_visible()
+    assert await page.evaluate("window.kesuCall.closed") is False
+
+    await page.click("[data-lang-switch]")  # back in Chinese
+    await page.click("#leave")
+    await expect(page.locator("#ask-text")).to_have_text(
+        "确定离开通话吗？离开后可用同一链接重新加入。"
+    )
+    await expect(page.locator("#ask-yes")).to_have_text("离开通话")
+    await page.keyboard.press("Escape")  # answered no
+    await expect(ask).to_be_hidden()
+    assert await page.evaluate("window.kesuCall.closed") is False
+
+    await page.click("#leave")
+    await page.click("#ask-yes")
+    await expect(page.locator("#view-left")).to_be_visible()
+    await expect(ask).to_be_hidden()
+
+    for _ in range(300):  # the server has had the leave
+        status, live = await sales.get(f"/api/sessions/{sid}/state")
+        if status == 200 and not live["connected"]["customer"]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the server still has the customer in the call")
+    assert errors == []
+    await ctx.close()
+
+
+async def test_the_salesperson_is_asked_in_the_page_without_confirm(
+    server: RunningServer, browser: Browser, client_factory: Any
+) -> None:
+    """Before, without window.confirm 作废客户链接 and 结束录制 threw and did nothing."""
+    sales = await client_factory("sales1")
+    sid, _token = await two_party_link(sales, "traditional_life")
+    ctx, page, errors = await phone(
+        browser, {"width": 1280, "height": 800}, NO_CONFIRM["no confirm"]
+    )
+    await log_in(page, server.url, "sales1", PASSWORD)
+    await page.goto(f"{server.url}/sales/session/{sid}")
+    await page.click("#revoke-link")
+    await expect(page.locator("#ask-text")).to_contain_text("确定作废吗")
+    await page.click("#ask-yes")
+    await expect(page.locator("#copy-status")).to_have_text(
+        "客户链接已作废。需要时请点“复制客户链接”获取新链接。"
+    )
+    await page.click("#end-call")
+    await expect(page.locator("#ask-text")).to_contain_text("仍要结束本次录制吗")
+    await page.click("#ask-yes")
+    await expect(page.locator("#ended-panel")).to_be_visible()
     assert errors == []
     await ctx.close()

@@ -4,6 +4,7 @@
 import { firstLoad, get, post, requireLogin, showError } from "./api.js";
 import { formatTime, has, initI18n, setText, t } from "./i18n.js";
 import { confirmEnd, mountLive } from "./live.js";
+import { confirmOrAsk } from "./ask.js";
 import { productsLabel } from "./products.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, copyText, el, notice, poll, entryLoaded } from "./ui.js";
@@ -169,7 +170,7 @@ async function endCall() {
     if (!(await confirmEnd(missing))) return;
   } else {
     const question = state.consentAt ? "call.end_confirm" : "call.end_no_consent";
-    if (!window.confirm(t(question))) return;
+    if (!(await confirmOrAsk(question))) return;
   }
   $("#end-call").disabled = true;
   try {
@@ -223,7 +224,7 @@ async function copyLink() {
 }
 
 async function revokeLink() {
-  if (!window.confirm(t("call.revoke_confirm"))) return;
+  if (!(await confirmOrAsk("call.revoke_confirm"))) return;
   const status = $("#copy-status");
   try {
     await post(`${base}/link/revoke`);

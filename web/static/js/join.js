@@ -2,7 +2,8 @@
 // with the current script step in large type. Authenticated by the token in the URL alone.
 
 import { ApiError, showError } from "./api.js";
-import { initI18n, setText, t } from "./i18n.js";
+import { initI18n, setText } from "./i18n.js";
+import { askInPage, dismissAsk } from "./ask.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
@@ -246,8 +247,10 @@ async function connect(how) {
   }
 }
 
-function leave() {
-  if (!window.confirm(t("join.leave_confirm"))) return;
+async function leave() {
+  // Asked in the page: in an app's WebView window.confirm may show nothing and answer no.
+  const yes = await askInPage("join.leave_confirm", { yes: "ask.leave_yes", no: "ask.leave_no" });
+  if (!yes || state.gone) return;
   state.call.close({ notify: true });
   show("view-left", 3);
 }
@@ -265,6 +268,7 @@ function showEnded() {
 /** The call is over for this page (ended, or its link is gone): stop polling, prompts, the
  * away watcher, the connection and the camera and microphone. */
 function stopCall() {
+  dismissAsk(); // 离开通话? is moot now
   stopCheckPoll();
   if (state.stopPoll) state.stopPoll();
   state.stopPoll = null;
@@ -298,7 +302,7 @@ async function main() {
   $("#enter-call").addEventListener("click", () => enterCall().catch(fail));
   // Never once the link is gone: their views are hidden then, this also covers a quick press.
   $("#reconnect").addEventListener("click", () => !state.gone && connect(() => state.call.reconnect()));
-  $("#leave").addEventListener("click", leave);
+  $("#leave").addEventListener("click", () => leave().catch(fail));
   $("#rejoin").addEventListener("click", () => {
     if (state.gone) return;
     show("view-call", 3);
