@@ -6,13 +6,14 @@ camera. Each browser behaviour is put in place by an init script before the page
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
-from tests.browser import log_in
+from tests.browser import chromium, log_in
 from tests.conftest import PASSWORD, RunningServer, new_session_body
 from tests.join_links import self_service_link
 from tests.test_selfservice_taps import browser as browser  # the fixture (fake media, loopback)
@@ -214,5 +215,86 @@ async def test_the_salesperson_is_asked_in_the_page_without_confirm(
     await expect(page.locator("#ask-text")).to_contain_text("仍要结束本次录制吗")
     await page.click("#ask-yes")
     await expect(page.locator("#ended-panel")).to_be_visible()
+    assert errors == []
+    await ctx.close()
+
+
+@pytest.fixture
+async def two_cameras() -> AsyncIterator[Browser]:
+    """Chromium's fake devices with two cameras (fake_device_0 and fake_device_1)."""
+    media = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=device-count=2"]
+    async with chromium(*media, "--allow-loopback-in-peer-connection") as b:
+        yield b
+
+
+# What the page asks of the browser, passed on as it is: the constraints of every getUserMedia
+# and the kind of every track given to RTCRtpSender.replaceTrack.
+SEEN = """(() => {
+  window.kesuSeen = { asked: [], replaced: [] };
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) => {
+    window.kesuSeen.asked.push(JSON.parse(JSON.stringify(c)));
+    return open(c);
+  };
+  const replace = RTCRtpSender.prototype.replaceTrack;
+  RTCRtpSender.prototype.replaceTrack = function (track) {
+    window.kesuSeen.replaced.push(track ? track.kind : null);
+    return replace.call(this, track);
+  };
+})();"""
+
+TRACKS = """() => {
+  const s = window.kesuCall.stream;
+  return { video: s.getVideoTracks()[0].getSettings().deviceId, audio: s.getAudioTracks()[0].id,
+           audioLive: s.getAudioTracks()[0].readyState === "live", count: s.getTracks().length };
+}"""
+
+
+async def test_a_phone_with_two_cameras_switches_without_a_new_offer(
+    server: RunningServer, browser: Browser, two_cameras: Browser, client_factory: Any
+) -> None:
+    """Before, there was no way to switch: a customer asked to show an ID card with the back
+    camera could only turn the phone round."""
+    sales = await client_factory("sales1")
+    _sid, token = await two_party_link(sales, "traditional_life")
+    ctx, page, errors = await phone(browser, {"width": 360, "height": 740}, SEEN)
+    await in_call(page, server, token)
+    cameras = "async () => (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput').map((d) => d.deviceId)"
+    assert len(await page.evaluate(cameras)) == 1
+    await expect(page.locator("#switch-camera")).to_be_hidden()  # one camera: nothing to switch
+    await page.evaluate("window.kesuCall.close({ notify: true })")
+    await ctx.close()
+
+    ctx, page, errors = await phone(two_cameras, {"width": 360, "height": 740}, SEEN)
+    offers: list[str] = []
+    page.on("request", lambda r: offers.append(r.url) if r.url.endswith("/offer") else None)
+    await in_call(page, server, token)
+    ids = await page.evaluate(cameras)
+    assert len(ids) == 2
+    switch = page.locator("#switch-camera")
+    await expect(switch).to_be_visible()
+    await expect(switch).to_have_text("切换摄像头")
+    before = await page.evaluate(TRACKS)
+    other = ids[1] if before["video"] == ids[0] else ids[0]
+    await page.evaluate("window.kesuPc = window.kesuCall.pc")
+
+    for camera in (other, before["video"]):  # to the other camera and back
+        asked = len(await page.evaluate("window.kesuSeen.asked"))
+        await switch.click()
+        await page.wait_for_function(f"() => window.kesuSeen.asked.length > {asked}")
+        await expect(switch).to_be_enabled()  # the switch is over
+        seen = await page.evaluate("window.kesuSeen")
+        assert seen["asked"][-1]["audio"] is False  # the microphone is not opened again
+        assert seen["asked"][-1]["video"]["deviceId"] == {"exact": camera}
+        assert seen["replaced"][-1] == "video"
+        now = await page.evaluate(TRACKS)
+        assert now["video"] == camera
+        # The same microphone track, live, in the same connection: no new offer.
+        assert (now["audio"], now["audioLive"], now["count"]) == (before["audio"], True, 2)
+        assert await page.evaluate("window.kesuCall.pc === window.kesuPc")
+        assert len(offers) == 1
+        await expect(page.locator("#rtc-state")).to_have_text("已连接")
+    assert len(seen["replaced"]) == 2
+    await expect(page.locator("#page-error")).to_be_hidden()
     assert errors == []
     await ctx.close()

@@ -4,6 +4,7 @@
 import { ApiError, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
 import { askInPage, dismissAsk } from "./ask.js";
+import { mountCameraSwitch } from "./camswitch.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
@@ -14,7 +15,7 @@ import { mountCustomerPrompts } from "./live_customer.js";
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-consent", "view-declined", "view-check", "view-call", "view-left", "view-ended"];
-const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false, stopAway: null, stopCheckPoll: null, gone: false, noPicture: false };
+const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false, stopAway: null, camSwitch: null, stopCheckPoll: null, gone: false, noPicture: false };
 // While the customer looks at the device check (nothing sent for minutes maybe), ask how the
 // link stands this often: a salesperson disabled meanwhile is said at once, not at the next press.
 const CHECK_POLL_MS = 3000;
@@ -227,6 +228,8 @@ async function enterCall() {
   state.call = call;
   if (state.stopAway) state.stopAway();
   state.stopAway = watchAway(call, $("#away"));
+  if (state.camSwitch) state.camSwitch.close();
+  state.camSwitch = mountCameraSwitch({ call, button: $("#switch-camera"), preview: $("#local-video"), onError: fail });
   if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500); // a refusal: get calls linkGone
   if (state.info.live_checks && !state.prompts) {
     state.prompts = mountCustomerPrompts({ base, container: $("#node-text").parentElement });
@@ -275,6 +278,7 @@ function stopCall() {
   if (state.stopAway) state.stopAway();
   state.stopAway = null;
   if (state.prompts) state.prompts.close();
+  if (state.camSwitch) state.camSwitch.close();
   if (state.call) state.call.close({ notify: false });
   if (state.stopMeter) state.stopMeter();
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
