@@ -14,8 +14,9 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.browser import chromium, log_in
-from tests.conftest import PASSWORD, RunningServer, new_session_body
-from tests.join_links import self_service_link
+from tests.conftest import PASSWORD, RunningServer
+from tests.join_links import self_service_link, use_template
+from tests.test_pages_slow_network import new_link
 from tests.test_selfservice_taps import browser as browser  # the fixture (fake media, loopback)
 
 pytestmark = pytest.mark.e2e
@@ -47,10 +48,7 @@ SIZES: list[ViewportSize] = [
 
 @pytest.fixture
 def long_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    directory = tmp_path / "templates"
-    directory.mkdir()
-    (directory / "long.yaml").write_text(TEMPLATE, encoding="utf-8")
-    monkeypatch.setenv("KESU_TEMPLATES_DIR", str(directory))
+    use_template(tmp_path, monkeypatch, "long", TEMPLATE)
 
 
 async def phone(
@@ -65,15 +63,6 @@ async def phone(
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     return ctx, page, errors
-
-
-async def two_party_link(sales: Any, template: str) -> tuple[str, str]:
-    status, body = await sales.post("/api/sessions", json=new_session_body(template_id=template))
-    assert status == 201, body
-    sid = body["session"]["id"]
-    status, link = await sales.post(f"/api/sessions/{sid}/link")
-    assert status == 200, link
-    return sid, str(link["token"])
 
 
 async def in_call(page: Page, server: RunningServer, token: str) -> None:
@@ -104,7 +93,7 @@ async def test_the_call_controls_are_in_reach_on_a_phone_turned_sideways(
     of a 1179 px page), the self-service customer to reach 下一步 and the salesperson to
     reach 下一步."""
     sales = await client_factory("sales1")
-    sid, token = await two_party_link(sales, "long")
+    sid, token = await new_link(client_factory, template_id="long")
     status, _ = await sales.post(f"/api/sessions/{sid}/node", json={"node": "one"})
     assert status == 200
     for viewport in SIZES:
@@ -149,7 +138,7 @@ async def test_leaving_the_call_works_without_the_browsers_confirm(
 ) -> None:
     """Before, 离开通话 did nothing in such a WebView: confirm() said no (or threw)."""
     sales = await client_factory("sales1")
-    sid, token = await two_party_link(sales, "traditional_life")
+    sid, token = await new_link(client_factory)
     ctx, page, errors = await phone(browser, SIDEWAYS, init)
     await in_call(page, server, token)
     ask = page.locator("#ask")
@@ -198,8 +187,7 @@ async def test_the_salesperson_is_asked_in_the_page_without_confirm(
     server: RunningServer, browser: Browser, client_factory: Any
 ) -> None:
     """Before, without window.confirm 作废客户链接 and 结束录制 threw and did nothing."""
-    sales = await client_factory("sales1")
-    sid, _token = await two_party_link(sales, "traditional_life")
+    sid, _token = await new_link(client_factory)
     ctx, page, errors = await phone(
         browser, {"width": 1280, "height": 800}, NO_CONFIRM["no confirm"]
     )
@@ -255,8 +243,7 @@ async def test_a_phone_with_two_cameras_switches_without_a_new_offer(
 ) -> None:
     """Before, there was no way to switch: a customer asked to show an ID card with the back
     camera could only turn the phone round."""
-    sales = await client_factory("sales1")
-    _sid, token = await two_party_link(sales, "traditional_life")
+    _sid, token = await new_link(client_factory)
     ctx, page, errors = await phone(browser, {"width": 360, "height": 740}, SEEN)
     await in_call(page, server, token)
     cameras = "async () => (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput').map((d) => d.deviceId)"
