@@ -6,13 +6,16 @@ camera. Each browser behaviour is put in place by an init script before the page
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
+from server.rtc.probe import probe_recording
 from tests.browser import chromium, log_in
 from tests.conftest import PASSWORD, RunningServer
 from tests.join_links import self_service_link, use_template
@@ -231,6 +234,14 @@ SEEN = """(() => {
   };
 })();"""
 
+FRAMES_SENT = """async () => {
+  let n = 0;
+  (await window.kesuCall.pc.getStats()).forEach((r) => {
+    if (r.type === "outbound-rtp" && r.kind === "video") n = r.framesSent;
+  });
+  return n;
+}"""
+
 TRACKS = """() => {
   const s = window.kesuCall.stream;
   return { video: s.getVideoTracks()[0].getSettings().deviceId, audio: s.getAudioTracks()[0].id,
@@ -243,7 +254,7 @@ async def test_a_phone_with_two_cameras_switches_without_a_new_offer(
 ) -> None:
     """Before, there was no way to switch: a customer asked to show an ID card with the back
     camera could only turn the phone round."""
-    _sid, token = await new_link(client_factory)
+    sid, token = await new_link(client_factory)
     ctx, page, errors = await phone(browser, {"width": 360, "height": 740}, SEEN)
     await in_call(page, server, token)
     cameras = "async () => (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput').map((d) => d.deviceId)"
@@ -255,6 +266,7 @@ async def test_a_phone_with_two_cameras_switches_without_a_new_offer(
     ctx, page, errors = await phone(two_cameras, {"width": 360, "height": 740}, SEEN)
     offers: list[str] = []
     page.on("request", lambda r: offers.append(r.url) if r.url.endswith("/offer") else None)
+    joined_at = datetime.now(UTC)
     await in_call(page, server, token)
     ids = await page.evaluate(cameras)
     assert len(ids) == 2
@@ -283,5 +295,36 @@ async def test_a_phone_with_two_cameras_switches_without_a_new_offer(
         await expect(page.locator("#rtc-state")).to_have_text("已连接")
     assert len(seen["replaced"]) == 2
     await expect(page.locator("#page-error")).to_be_hidden()
+
+    # The camera now sent goes on into the recording: 60 more frames (2-3 s), then leave.
+    switched_at = datetime.now(UTC)
+    sent = await page.evaluate(FRAMES_SENT)
+    for _ in range(300):  # (wait_for_function takes a promise for a true answer)
+        if await page.evaluate(FRAMES_SENT) > sent + 60:
+            break
+        await asyncio.sleep(0.05)
+    await page.click("#leave")
+    await page.click("#ask-yes")
+    await expect(page.locator("#view-left")).to_be_visible()
     assert errors == []
     await ctx.close()
+
+    # One segment for this join (the switches made none), finished and whole to its end.
+    sdir = server.ctx.settings.sessions_dir / sid
+    for _ in range(200):
+        meta = json.loads((sdir / "metadata.json").read_text("utf-8"))
+        mine = [
+            g
+            for g in meta["segments"]
+            if g["participant"] == "customer" and datetime.fromisoformat(g["opened_at"]) > joined_at
+        ]
+        if mine and mine[-1]["status"] == "finished":
+            break
+        await asyncio.sleep(0.05)
+    assert [g["status"] for g in mine] == ["finished"], mine
+    probe = await asyncio.to_thread(probe_recording, sdir / mine[-1]["file"])
+    assert probe.decode_errors == 0 and probe.audio_codec == "opus", probe
+    # Picture and voice recorded past the switches: more than 1 s of each after them.
+    after = (switched_at - datetime.fromisoformat(mine[-1]["started_at"])).total_seconds() + 1.0
+    assert probe.video_end is not None and probe.video_end > after, (after, probe)
+    assert probe.audio_end is not None and probe.audio_end > after, (after, probe)
