@@ -4,9 +4,20 @@ recording on the self-service page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.conftest import Client, RunningServer, new_session_body, wait_for
+
+
+def use_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+    """The server's templates (for a server started after this): ``text`` alone, as ``name``."""
+    directory = tmp_path / "templates"
+    directory.mkdir()
+    (directory / f"{name}.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("KESU_TEMPLATES_DIR", str(directory))
 
 
 async def self_service_link(sales: Client, template_id: str | None = None) -> tuple[str, str]:

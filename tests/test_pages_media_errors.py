@@ -268,8 +268,8 @@ async def test_the_screen_stays_on_while_the_call_records(
     await page.click("#enter-call")
     await expect(page.locator("#rtc-state")).to_have_text("已连接", timeout=20_000)
     await page.wait_for_function("() => window.kesuLocks.requested === 1")
-    page.once("dialog", lambda dialog: dialog.accept())
     await page.click("#leave")
+    await page.click("#ask-yes")  # asked in the page (ask.js)
     await expect(page.locator("#view-left")).to_be_visible()
     await page.wait_for_function("() => window.kesuLocks.released === 1")
     assert await page.evaluate("window.kesuLocks.requested") == 1

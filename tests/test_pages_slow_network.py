@@ -55,9 +55,9 @@ async def browser() -> AsyncIterator[Browser]:
         yield b
 
 
-async def new_link(client_factory: Any, mode: str = "two_party") -> tuple[str, str]:
+async def new_link(client_factory: Any, mode: str = "two_party", **extra: Any) -> tuple[str, str]:
     sales = await client_factory("sales1")
-    status, body = await sales.post("/api/sessions", json=new_session_body(mode=mode))
+    status, body = await sales.post("/api/sessions", json=new_session_body(mode=mode, **extra))
     assert status == 201, body
     sid = body["session"]["id"]
     status, link = await sales.post(f"/api/sessions/{sid}/link")

@@ -20,7 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
 from tests.conftest import RunningServer
-from tests.join_links import self_service_link, self_service_recording
+from tests.join_links import self_service_link, self_service_recording, use_template
 from tests.test_join_session_ended import end
 from tests.test_link_owner_pages import LIVE_TRACKS, _context, _open, _stays_quiet
 from tests.test_selfservice_taps import browser, taps_template  # noqa: F401 (fixtures)
@@ -46,10 +46,7 @@ nodes:
 
 @pytest.fixture
 def two_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    directory = tmp_path / "templates"
-    directory.mkdir()
-    (directory / "twosteps.yaml").write_text(TWO_STEPS, encoding="utf-8")
-    monkeypatch.setenv("KESU_TEMPLATES_DIR", str(directory))
+    use_template(tmp_path, monkeypatch, "twosteps", TWO_STEPS)
 
 
 async def _only_the_ended_view(page: Page) -> None:

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.browser import FAKE_MEDIA, chromium
 from tests.conftest import RunningServer
-from tests.join_links import self_service_link
+from tests.join_links import self_service_link, use_template
 
 pytestmark = pytest.mark.e2e
 
@@ -49,10 +49,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 def taps_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    directory = tmp_path / "templates"
-    directory.mkdir()
-    (directory / "taps.yaml").write_text(TEMPLATE, encoding="utf-8")
-    monkeypatch.setenv("KESU_TEMPLATES_DIR", str(directory))
+    use_template(tmp_path, monkeypatch, "taps", TEMPLATE)
 
 
 async def double_tap(page: Page, selector: str, shown_between: str) -> None:

@@ -80,8 +80,8 @@ async def test_simulcast_and_red_first_offer_is_recorded(
     assert "a=simulcast:send h;m;l" in local
     assert "a=simulcast" not in remote and "red/" not in remote.split("m=video", 1)[0]
     await page.wait_for_timeout(3000)
-    page.once("dialog", lambda dialog: dialog.accept())
     await page.click("#leave")
+    await page.click("#ask-yes")  # asked in the page (ask.js)
     await expect(page.locator("#view-left")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await context.close()
 

@@ -241,8 +241,8 @@ async def test_h264_only_customer_on_a_slow_network_is_recorded(
         await page.wait_for_timeout(500)
         assert await page.locator("#rtc-banner").is_hidden()
     assert await page.evaluate("() => window.kesuCall.beatTimeout()") > 4000
-    page.once("dialog", lambda dialog: dialog.accept())
     await page.click("#leave")
+    await page.click("#ask-yes")  # asked in the page (ask.js)
     await expect(page.locator("#view-left")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await context.close()
 

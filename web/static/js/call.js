@@ -4,13 +4,15 @@
 import { firstLoad, get, post, requireLogin, showError } from "./api.js";
 import { formatTime, has, initI18n, setText, t } from "./i18n.js";
 import { confirmEnd, mountLive } from "./live.js";
+import { confirmOrAsk } from "./ask.js";
+import { mountCameraSwitch } from "./camswitch.js";
 import { productsLabel } from "./products.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { $, copyText, el, notice, poll, entryLoaded } from "./ui.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
-const state = { script: [], current: null, call: null, ended: false, consentAt: null, stopPoll: null, live: null, moves: 0 };
+const state = { script: [], current: null, call: null, camSwitch: null, ended: false, consentAt: null, stopPoll: null, live: null, moves: 0 };
 
 function nodeIndex() {
   return state.script.findIndex((n) => n.id === state.current);
@@ -141,6 +143,9 @@ async function startCall() {
     onFatal: (err) => showError($("#page-error"), err),
   });
   state.call = call;
+  const onError = (err) => showError($("#page-error"), err);
+  if (state.camSwitch) state.camSwitch.close(); // of a call whose start failed
+  state.camSwitch = mountCameraSwitch({ call, button: $("#switch-camera"), preview: $("#local-video"), onError });
   try {
     await call.connect();
     button.hidden = true;
@@ -169,7 +174,7 @@ async function endCall() {
     if (!(await confirmEnd(missing))) return;
   } else {
     const question = state.consentAt ? "call.end_confirm" : "call.end_no_consent";
-    if (!window.confirm(t(question))) return;
+    if (!(await confirmOrAsk(question))) return;
   }
   $("#end-call").disabled = true;
   try {
@@ -194,6 +199,7 @@ function showEnded() {
   state.ended = true;
   if (state.stopPoll) state.stopPoll();
   if (state.live) state.live.close();
+  if (state.camSwitch) state.camSwitch.close();
   if (state.call) {
     state.call.close({ notify: false });
     state.call.stopMedia();
@@ -223,7 +229,7 @@ async function copyLink() {
 }
 
 async function revokeLink() {
-  if (!window.confirm(t("call.revoke_confirm"))) return;
+  if (!(await confirmOrAsk("call.revoke_confirm"))) return;
   const status = $("#copy-status");
   try {
     await post(`${base}/link/revoke`);

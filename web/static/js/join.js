@@ -2,7 +2,9 @@
 // with the current script step in large type. Authenticated by the token in the URL alone.
 
 import { ApiError, showError } from "./api.js";
-import { initI18n, setText, t } from "./i18n.js";
+import { initI18n, setText } from "./i18n.js";
+import { askInPage, dismissAsk } from "./ask.js";
+import { mountCameraSwitch } from "./camswitch.js";
 import { measureRoundTrip, mediaSupportProblem, startLevelMeter, waitForPicture } from "./devicecheck.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
@@ -13,7 +15,7 @@ import { mountCustomerPrompts } from "./live_customer.js";
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-consent", "view-declined", "view-check", "view-call", "view-left", "view-ended"];
-const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false, stopAway: null, stopCheckPoll: null, gone: false, noPicture: false };
+const state = { info: null, stream: null, stopMeter: null, call: null, stopPoll: null, current: undefined, prompts: null, consenting: false, stopAway: null, camSwitch: null, stopCheckPoll: null, gone: false, noPicture: false };
 // While the customer looks at the device check (nothing sent for minutes maybe), ask how the
 // link stands this often: a salesperson disabled meanwhile is said at once, not at the next press.
 const CHECK_POLL_MS = 3000;
@@ -226,6 +228,8 @@ async function enterCall() {
   state.call = call;
   if (state.stopAway) state.stopAway();
   state.stopAway = watchAway(call, $("#away"));
+  if (state.camSwitch) state.camSwitch.close();
+  state.camSwitch = mountCameraSwitch({ call, button: $("#switch-camera"), preview: $("#local-video"), onError: fail });
   if (!state.stopPoll) state.stopPoll = poll(async () => renderLive(await get(`${base}/state`)), 1500); // a refusal: get calls linkGone
   if (state.info.live_checks && !state.prompts) {
     state.prompts = mountCustomerPrompts({ base, container: $("#node-text").parentElement });
@@ -246,8 +250,10 @@ async function connect(how) {
   }
 }
 
-function leave() {
-  if (!window.confirm(t("join.leave_confirm"))) return;
+async function leave() {
+  // Asked in the page: in an app's WebView window.confirm may show nothing and answer no.
+  const yes = await askInPage("join.leave_confirm", { yes: "ask.leave_yes", no: "ask.leave_no" });
+  if (!yes || state.gone) return;
   state.call.close({ notify: true });
   show("view-left", 3);
 }
@@ -265,12 +271,14 @@ function showEnded() {
 /** The call is over for this page (ended, or its link is gone): stop polling, prompts, the
  * away watcher, the connection and the camera and microphone. */
 function stopCall() {
+  dismissAsk(); // 离开通话? is moot now
   stopCheckPoll();
   if (state.stopPoll) state.stopPoll();
   state.stopPoll = null;
   if (state.stopAway) state.stopAway();
   state.stopAway = null;
   if (state.prompts) state.prompts.close();
+  if (state.camSwitch) state.camSwitch.close();
   if (state.call) state.call.close({ notify: false });
   if (state.stopMeter) state.stopMeter();
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
@@ -298,7 +306,7 @@ async function main() {
   $("#enter-call").addEventListener("click", () => enterCall().catch(fail));
   // Never once the link is gone: their views are hidden then, this also covers a quick press.
   $("#reconnect").addEventListener("click", () => !state.gone && connect(() => state.call.reconnect()));
-  $("#leave").addEventListener("click", leave);
+  $("#leave").addEventListener("click", () => leave().catch(fail));
   $("#rejoin").addEventListener("click", () => {
     if (state.gone) return;
     show("view-call", 3);

@@ -73,12 +73,14 @@ export class MediaCall {
    * another app) sends nothing more, and the page said nothing: the other party saw a frozen
    * picture and the recording went on with voice alone. Say so ("devicelost") and rejoin
    * with the devices opened again; while they cannot be opened the old connection stays and
-   * the rejoin is retried with back-off (a device plugged back in is taken up). */
-  _watchTracks() {
+   * the rejoin is retried with back-off (a device plugged back in is taken up). `tracks`:
+   * those put into this.stream later (the other camera, camswitch.js). */
+  _watchTracks(tracks = this.stream.getTracks()) {
     const stream = this.stream;
-    for (const track of stream.getTracks()) {
+    for (const track of tracks) {
       track.addEventListener("ended", () => {
-        if (this.closed || stream !== this.stream) return; // our own stop, or an old stream
+        // our own stop, an old stream, or a camera switched away from (camswitch.js)
+        if (this.closed || stream !== this.stream || !stream.getTracks().includes(track)) return;
         this._emit("devicelost", track.kind);
         if (this._reopenMedia) {
           this.attempt = 0;
@@ -86,6 +88,11 @@ export class MediaCall {
         }
       });
     }
+  }
+
+  /** Watch a track put into this.stream later (the other camera, camswitch.js). */
+  watchTrack(track) {
+    this._watchTracks([track]);
   }
 
   _deviceGone() {
