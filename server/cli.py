@@ -130,10 +130,12 @@ def _add_optional(sub: Any) -> None:
     from inspection.cli import add_parsers as add_inspection
     from models.cli import add_parser as add_models
     from server.audit_cli import add_parser as add_audit
+    from server.reinspect_cli import add_parser as add_reinspect
 
     add_inspection(sub)
     add_models(sub)
     add_audit(sub)
+    add_reinspect(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

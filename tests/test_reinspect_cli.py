@@ -1,0 +1,83 @@
+"""``kesu reinspect``: an operator runs an ended session's inspection again (after a failure,
+once its files are back) without editing the database; refused, with one line and exit 2,
+for a session that does not exist or has not ended."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from server import housekeeping
+from server.cli import main
+from server.store.models import AuditEntry, Job, RecordingSession
+from tests.conftest import Client, make_settings, serving
+from tests.test_api_recording import open_session
+from tests.worker_jobs import ended_session, swept_twice
+
+
+async def test_reinspect_queues_a_failed_inspection_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(housekeeping, "END_GRACE_S", 0.0)
+    settings = make_settings(tmp_path)
+    data = ["--data-dir", str(settings.data_dir)]
+    async with serving(settings) as srv:
+        sid = await ended_session(srv.url)
+        # What a worker leaves after an inspection that failed for good.
+        async with srv.ctx.db.session() as s:
+            await s.execute(update(Job).values(status="failed"))
+            await s.execute(
+                update(RecordingSession)
+                .where(RecordingSession.id == sid)
+                .values(inspection_status="failed")
+            )
+
+        code = await asyncio.to_thread(main, ["reinspect", *data, sid, "--note", "files back"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert "queued" in out and "failed" in out
+
+        row, jobs, entries = await swept_twice(srv, sid, "inspection.requeued")
+        assert row.inspection_status == "queued"
+        async with srv.ctx.db.read() as s:
+            inspect_jobs = (await s.execute(select(Job.status).where(Job.kind == "inspect"))).all()
+        assert sorted(j for (j,) in inspect_jobs) == ["failed", "queued"]
+        cli = [e for e in entries if e.actor == "cli"]
+        assert [e.detail for e in cli] == [
+            {"reason": "operator", "was": "failed", "note": "files back"}
+        ]
+
+        # Asked again while queued: nothing more is queued.
+        code = await asyncio.to_thread(main, ["reinspect", *data, sid])
+        out, _ = capsys.readouterr()
+        assert code == 0 and "already queued" in out
+        async with srv.ctx.db.read() as s:
+            requeued = select(AuditEntry).where(
+                AuditEntry.session_id == sid, AuditEntry.actor == "cli"
+            )
+            assert len((await s.execute(requeued)).all()) == 1
+
+
+async def test_reinspect_refuses_unknown_and_unended_sessions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(tmp_path)
+    data = ["--data-dir", str(settings.data_dir)]
+    async with serving(settings) as srv:
+        sales = Client(srv.url)
+        try:
+            await sales.login("sales1")
+            live, _token = await open_session(sales)
+        finally:
+            await sales.close()
+        for sid, words in (("s-nope", "no session"), (live, "has not ended")):
+            code = await asyncio.to_thread(main, ["reinspect", *data, sid])
+            out, err = capsys.readouterr()
+            assert code == 2 and out == ""
+            assert words in err and "Traceback" not in err
+        async with srv.ctx.db.read() as s:
+            row = await s.get(RecordingSession, live)
+            assert row is not None and row.inspection_status != "queued"
