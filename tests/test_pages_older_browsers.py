@@ -47,32 +47,44 @@ async def test_ending_with_missing_items_without_dialog_element(
     server: RunningServer, browser: Browser
 ) -> None:
     """Desktop Safari before 15.4 has no <dialog> showModal(): the list of missing items
-    threw and 结束录制 did nothing. The browser's own confirm box asks instead."""
+    threw and 结束录制 did nothing. The question is asked in the page (ask.js), not with
+    window.confirm, which an app's WebView may answer no without showing it."""
     ctx = await browser.new_context(locale="zh-CN")
-    await ctx.add_init_script("delete HTMLDialogElement.prototype.showModal;")
+    await ctx.add_init_script(
+        "delete HTMLDialogElement.prototype.showModal; window.confirm = () => false;"
+    )
     page = await ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    asked: list[str] = []
+    boxes: list[str] = []  # the browser's own dialogs: none may be shown
 
-    async def answer(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        await (dialog.accept() if len(asked) == 1 else dialog.dismiss())
+    async def dismiss(dialog: Dialog) -> None:
+        boxes.append(dialog.message)
+        await dialog.dismiss()
 
-    page.on("dialog", answer)
+    page.on("dialog", dismiss)
     await page.goto(f"{server.url}/login")
     missing: list[dict[str, Any]] = [
         {"node": "reminder", "title": "犹豫期提示", "why": "not_covered"}
     ]
-    answers = await page.evaluate(
-        """async (missing) => {
-          const { confirmEnd } = await import('/static/js/live.js');
-          return [await confirmEnd(missing), await confirmEnd(missing)];
-        }""",
+    await page.evaluate(
+        """(missing) => import('/static/js/live.js').then(({ confirmEnd }) => {
+          window.answers = [];
+          const ask = () => confirmEnd(missing).then((a) => window.answers.push(a));
+          ask().then(() => ask());
+        })""",
         missing,
     )
-    assert answers == [True, False]  # ends when accepted, stays when not
-    assert "以下必需内容尚未完成" in asked[0] and "犹豫期提示" in asked[0], asked
+    ask = page.locator("#ask")
+    await expect(ask).to_contain_text("以下必需内容尚未完成")
+    await expect(ask).to_contain_text("犹豫期提示")
+    await expect(page.locator("#ask-no")).to_be_focused()
+    await page.click("#ask-yes")  # 仍要结束
+    await expect(ask).to_contain_text("犹豫期提示")
+    await page.click("#ask-no")  # 返回继续
+    await expect(ask).to_have_count(0)
+    assert await page.evaluate("window.answers") == [True, False]  # ends when yes, stays when no
+    assert boxes == []
     assert errors == []
     await ctx.close()
 

@@ -169,9 +169,9 @@ async def salesperson_starts_call(sales: Page) -> str:
 
 
 async def salesperson_ends_call(sales: Page, customer: Page) -> None:
-    """End (accepting the confirmation); both pages say the recording ended."""
-    sales.once("dialog", lambda dialog: dialog.accept())
+    """End (answering yes in the page); both pages say the recording ended."""
     await sales.click("#end-call")
+    await sales.click("#ask-yes")  # asked in the page (ask.js)
     await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
 

@@ -86,8 +86,8 @@ async def run_call(
 
 
 async def end_call(sales: Page, customer: Page, server: KesuServer, shots: Shots) -> None:
-    sales.once("dialog", lambda dialog: dialog.accept())
     await sales.click("#end-call")
+    await sales.click("#ask-yes")  # asked in the page (ask.js)
     await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await shots.take(sales, "09-call-ended-salesperson")

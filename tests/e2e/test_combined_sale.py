@@ -109,8 +109,8 @@ async def test_combined_sale_created_recorded_inspected_reviewed(
             await customer.screenshot(path=str(screenshot_dir / "combined-call-customer.png"))
         await sales.wait_for_timeout(300)
     assert seen_rider, "no rider node states the rider's premium"
-    sales.once("dialog", lambda dialog: dialog.accept())
     await sales.click("#end-call")
+    await sales.click("#ask-yes")  # asked in the page (ask.js)
     await expect(sales.locator("#ended-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(customer.locator("#view-ended")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await customer_ctx.close()

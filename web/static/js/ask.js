@@ -1,8 +1,10 @@
-// A yes/no question asked inside the page (离开通话?) instead of with window.confirm. An
-// Android app's WebView shows no JavaScript dialog unless the app handles it (WebChromeClient
-// .onJsConfirm): confirm() then answers false at once without showing anything, and some apps
-// take it away, so 离开通话 did nothing at all. A plain element, not <dialog>.showModal(),
-// which needs Safari 15.4 (iOS 14.3 is promised). Its strings follow the language switch.
+// A yes/no question asked inside the page (离开通话? 作废客户链接? 结束录制?), never with
+// window.confirm. An Android app's WebView shows no JavaScript dialog unless the app handles
+// it (WebChromeClient.onJsConfirm): confirm() then answers false at once without showing
+// anything, and some apps take it away, so the button did nothing at all; a page cannot tell
+// such a confirm from a real one, so there is no browser box to fall back on. A plain element,
+// not <dialog>.showModal(), which needs Safari 15.4 (iOS 14.3 is promised). Its strings follow
+// the language switch.
 
 import { addStrings, setText, t } from "./i18n.js";
 import { el } from "./ui.js";
@@ -25,19 +27,25 @@ let open = null; // {finish} of the question on screen
 /**
  * Ask `question` (an i18n key) with two buttons, `no` (focused first: a slip of the finger
  * must not leave the call) and `yes`; resolves true for yes. Escape and a tap beside the box
- * answer no. A second question replaces the first, which is answered no.
+ * answer no. A second question replaces the first, which is answered no. `title` (an i18n
+ * key) heads the box and `details` (elements) follow the question.
  */
-export function askInPage(question, { yes = "ask.yes", no = "ask.no", vars = {} } = {}) {
+export function askInPage(
+  question,
+  { yes = "ask.yes", no = "ask.no", vars = {}, title = null, details = [], danger = false } = {},
+) {
   if (open) open.finish(false);
   const before = document.activeElement;
   const noButton = el("button", { type: "button", id: "ask-no", class: "btn secondary", i18n: [no] });
-  const yesButton = el("button", { type: "button", id: "ask-yes", class: "btn", i18n: [yes] });
+  const yesButton = el("button", { type: "button", id: "ask-yes", class: danger ? "btn danger" : "btn", i18n: [yes] });
   const text = el("p", { id: "ask-text" });
   setText(text, question, vars);
   const box = el(
     "div",
     { class: "ask-box", role: "alertdialog", "aria-modal": "true", "aria-labelledby": "ask-text" },
+    ...(title ? [el("h2", { id: "ask-title", i18n: [title] })] : []),
     text,
+    ...details,
     el("div", { class: "btn-row" }, noButton, yesButton),
   );
   const backdrop = el("div", { class: "ask", id: "ask" }, box);
@@ -70,18 +78,4 @@ export function askInPage(question, { yes = "ask.yes", no = "ask.no", vars = {} 
 /** Take the question off the screen, answered no (the page has stopped meanwhile). */
 export function dismissAsk() {
   if (open) open.finish(false);
-}
-
-/** The browser's own confirm where there is one (the salesperson's pages, on a computer),
- * else askInPage: without confirm (taken away, or throwing) the question was never asked and
- * the button did nothing. */
-export function confirmOrAsk(question, options = {}) {
-  if (typeof window.confirm === "function") {
-    try {
-      return Promise.resolve(window.confirm(t(question, options.vars || {})));
-    } catch {
-      // asked in the page below
-    }
-  }
-  return askInPage(question, options);
 }

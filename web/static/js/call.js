@@ -4,7 +4,7 @@
 import { firstLoad, get, post, requireLogin, showError } from "./api.js";
 import { formatTime, has, initI18n, setText, t } from "./i18n.js";
 import { confirmEnd, mountLive } from "./live.js";
-import { confirmOrAsk } from "./ask.js";
+import { askInPage } from "./ask.js";
 import { mountCameraSwitch } from "./camswitch.js";
 import { productsLabel } from "./products.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
@@ -174,7 +174,7 @@ async function endCall() {
     if (!(await confirmEnd(missing))) return;
   } else {
     const question = state.consentAt ? "call.end_confirm" : "call.end_no_consent";
-    if (!(await confirmOrAsk(question))) return;
+    if (!(await askInPage(question))) return;
   }
   $("#end-call").disabled = true;
   try {
@@ -229,7 +229,7 @@ async function copyLink() {
 }
 
 async function revokeLink() {
-  if (!(await confirmOrAsk("call.revoke_confirm"))) return;
+  if (!(await askInPage("call.revoke_confirm"))) return;
   const status = $("#copy-status");
   try {
     await post(`${base}/link/revoke`);

@@ -4,6 +4,7 @@
 // Live results are advisory: the offline inspection stays the judge.
 
 import "./live_i18n.js";
+import { askInPage } from "./ask.js";
 import { setText, t } from "./i18n.js";
 import { el } from "./ui.js";
 
@@ -141,11 +142,19 @@ function missingText(m) {
 
 /** Ask before ending with `missing` items; resolves true to end anyway. */
 export function confirmEnd(missing) {
+  const list = () =>
+    el("ul", { class: "live-end-list" }, ...missing.map((m) => el("li", {}, el("strong", {}, m.title), " — ", missingText(m))));
   if (typeof HTMLDialogElement === "undefined" || !HTMLDialogElement.prototype.showModal) {
     // <dialog> needs Safari 15.4 / Firefox 98 and desktop Safari 14 is promised: there the
-    // dialog's showModal() threw and 结束录制 did nothing. Ask in the browser's own box.
-    const lines = missing.map((m) => `· ${m.title} — ${missingText(m)}`);
-    return Promise.resolve(window.confirm([t("live.end.title"), t("live.end.intro"), ...lines].join("\n")));
+    // dialog's showModal() threw and 结束录制 did nothing. Ask in the page (not with
+    // window.confirm, which a WebView may answer no without showing).
+    return askInPage("live.end.intro", {
+      title: "live.end.title",
+      details: [list()],
+      yes: "live.end.anyway",
+      no: "live.end.back",
+      danger: true,
+    });
   }
   stylesheet();
   const back = el("button", { type: "button", class: "btn secondary", value: "back", i18n: ["live.end.back"] });
@@ -155,7 +164,7 @@ export function confirmEnd(missing) {
     { class: "live-end", id: "end-missing-dialog" },
     el("h2", { i18n: ["live.end.title"] }),
     el("p", { i18n: ["live.end.intro"] }),
-    el("ul", {}, ...missing.map((m) => el("li", {}, el("strong", {}, m.title), " — ", missingText(m)))),
+    list(),
     el("div", { class: "btn-row" }, back, anyway),
   );
   document.body.append(dialog);
