@@ -4,17 +4,8 @@
 // offer, the same connection, and the microphone's track is never touched, so the recording
 // of the voice goes on. Before, the customer could only turn the phone round.
 
-import { addStrings } from "./i18n.js";
+// Its strings (cam.*) are in i18n.js: the pages' button is labelled before this loads.
 import { MEDIA_CONSTRAINTS } from "./localmedia.js";
-
-addStrings("zh-CN", {
-  "cam.switch": "切换摄像头",
-  "cam.failed": "无法切换摄像头（{message}）。请稍后再试。",
-});
-addStrings("en", {
-  "cam.switch": "Switch camera",
-  "cam.failed": "Could not switch the camera ({message}). Try again in a moment.",
-});
 
 // A phone that opens one camera at a time refuses the second while the first is open.
 const BUSY = new Set(["NotReadableError", "AbortError", "TrackStartError"]);
