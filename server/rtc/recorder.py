@@ -115,6 +115,7 @@ class SegmentRecorder:
         self._audio_span: tuple[float, float] | None = None  # first, last audio arrival
         self._video_reported = False
         self._bad_keyframes = 0
+        self._item_errors = 0  # queued items whose handling raised (dropped)
         self._last_key_request = 0.0
         self._container: av.container.OutputContainer | None = None
         self._streams: dict[str, Any] = {}
@@ -204,11 +205,8 @@ class SegmentRecorder:
             while True:
                 stopping = self._stopping.is_set()  # nothing is queued after this is seen
                 while self._pending:
-                    item = self._pending.popleft()
-                    if item[0] == "p":
-                        self._on_packet(*item[1:])
-                    else:
-                        self._clock.sender_report(item[1], item[2])
+                    self._handle(self._pending.popleft())
+                    self._maybe_start()  # outside _handle: a file that cannot open is fatal
                 if stopping:
                     break
                 self._maybe_start()
@@ -225,6 +223,31 @@ class SegmentRecorder:
             self._close()
             if self._loop is not None and self._done is not None:
                 self._call_on_loop(self._finish_future)
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        """One queued packet or report. Whatever it raises costs that item only, so one bad
+        packet never ends the recording of the rest of the connection."""
+        try:
+            if item[0] == "p":
+                self._on_packet(*item[1:])
+            else:
+                self._clock.sender_report(item[1], item[2])
+        except Exception as exc:
+            self._drop_failed(item[1] if item[0] == "p" else None, exc)
+
+    def _drop_failed(self, kind: str | None, exc: Exception) -> None:
+        """Count a packet (``kind``) or report (``None``) that raised; log the first only
+        (a fault that repeats on every packet must not flood the log)."""
+        if kind is not None:
+            self.stats.dropped[kind] += 1
+        if not self._item_errors:
+            log.error(
+                "recorder %s: a packet failed and was dropped, recording goes on (later "
+                "failures are only counted)",
+                self.path.name,
+                exc_info=exc,
+            )
+        self._item_errors += 1
 
     def _finish_future(self) -> None:
         if self._done is not None and not self._done.done():
@@ -250,7 +273,6 @@ class SegmentRecorder:
             first = self._audio_span[0] if self._audio_span else arrival
             self._audio_span = (first, arrival)
             self._pre_audio.append((pts, data, arrival))
-            self._maybe_start()
             return
         if not self._pre_video and not (key and self._can_start_on(data)):
             self.stats.dropped["video"] += 1
@@ -263,7 +285,6 @@ class SegmentRecorder:
         if not self._pre_video:
             self._first_key_arrival = arrival
         self._pre_video.append((pts, data, key, arrival))
-        self._maybe_start()
 
     def _can_start_on(self, data: bytes) -> bool:
         """Whether a keyframe can be the file's first video packet (its template)."""
@@ -366,7 +387,11 @@ class SegmentRecorder:
             return
         ms = max(ms, self._last_ms[kind] + 1)  # strictly increasing per stream
         self._last_ms[kind] = ms
-        mux_packet(self._container, stream, data, ms, key)
+        try:
+            mux_packet(self._container, stream, data, ms, key)
+        except Exception as exc:  # here too: the pre-roll is written in one go
+            self._drop_failed(kind, exc)
+            return
         self.stats.packets_written[kind] += 1
         end = self._clock.to_server(when)
         if self.stats.server_end is None or end > self.stats.server_end:
