@@ -256,3 +256,22 @@ async def test_one_packet_that_raises_costs_that_packet_only(
     assert probe.video_end is not None and probe.video_end > 1.5  # of 2 s: after the fault
     assert probe.audio_end is not None and probe.audio_end > 1.5
     assert probe.video_frames >= len(vp8) - 2
+
+
+async def test_a_flood_of_sender_reports_costs_no_media(tmp_path: Path, vp8: list[bytes]) -> None:
+    # A datagram holds 40 RTCP sender reports: a peer sent 70,000 a second. Before, each
+    # was queued for the mux thread, the queue filled and video packets were dropped (and
+    # then everything up to the next keyframe).
+    rec = SegmentRecorder(tmp_path / "sr.mkv", "VP8", sync_wait_s=0, has_audio=False)
+    rec.start()
+    t0 = time.time() - 10
+    for n, data in enumerate(vp8):
+        for i in range(200):
+            rec.sender_report("video", SenderReport(i * 1e6, i * 7919, t0))
+        pts = (V0 + n * 90000 // FPS) & 0xFFFFFFFF
+        rec.push("video", packet(data, pts + (1 << 32 if pts < V0 else 0)), t0 + n / FPS)
+    stats = await rec.stop()
+    assert stats.error is None and stats.dropped["video"] == 0
+    assert stats.packets_written["video"] == len(vp8)
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "sr.mkv")
+    assert probe.video_frames == len(vp8) and probe.decode_errors == 0

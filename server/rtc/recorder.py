@@ -105,6 +105,7 @@ class SegmentRecorder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Future[None] | None = None
         self._video_broken = False  # loop side: a video packet was dropped, wait for a keyframe
+        self._reports_queued: dict[str, int] = {}  # loop side: sender reports queued per kind
         self.stats = RecorderStats(self.path)
         # mux-thread state
         self._clock = AvClock({"video": CLOCK_RATES["video"], "audio": CLOCK_RATES["audio"]})
@@ -167,8 +168,13 @@ class SegmentRecorder:
         )
 
     def sender_report(self, kind: str, report: SenderReport) -> None:
-        """An RTCP sender report for ``kind`` (from the receiver)."""
-        if not self._stopping.is_set() and len(self._pending) < self._max_pending:
+        """An RTCP sender report for ``kind`` (from the receiver). Only the first
+        ``AvClock.MAX_REPORTS`` of a track are queued: the clock ignores later ones, and a
+        flood of them (a datagram holds 40) filled the queue and cost media packets."""
+        if self._stopping.is_set() or self._reports_queued.get(kind, 0) >= AvClock.MAX_REPORTS:
+            return
+        if len(self._pending) < self._max_pending:
+            self._reports_queued[kind] = self._reports_queued.get(kind, 0) + 1
             self._pending.append(("sr", kind, report))
 
     async def stop(self) -> RecorderStats:
