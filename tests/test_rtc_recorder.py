@@ -275,3 +275,21 @@ async def test_a_flood_of_sender_reports_costs_no_media(tmp_path: Path, vp8: lis
     assert stats.packets_written["video"] == len(vp8)
     probe = await asyncio.to_thread(probe_recording, tmp_path / "sr.mkv")
     assert probe.video_frames == len(vp8) and probe.decode_errors == 0
+
+
+async def test_a_flood_of_frames_keeps_the_time_line(tmp_path: Path, vp8: list[bytes]) -> None:
+    # The file's time stamps are milliseconds, strictly increasing: frames closer together
+    # were pushed later, one ms each. Before, 3 s of 3000 frames a second was 9 s of video
+    # (an aiortc peer sending 2 x 2 frames at 1600 a second: 4.8 s of call, 6.6 s of video).
+    rec = SegmentRecorder(
+        tmp_path / "fps.mkv", "VP8", sync_wait_s=0, has_audio=False, queue_size=10_000
+    )
+    rec.start()
+    t0 = time.time() - 10
+    frames = [vp8[n % len(vp8)] for n in range(9000)]  # starts over on a keyframe
+    for n, data in enumerate(frames):
+        rec.push("video", packet(data, V0 + n * 30), t0 + n / 3000)
+    stats = await rec.stop()
+    assert stats.error is None and 2900 <= stats.packets_written["video"] <= 4100
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "fps.mkv")
+    assert probe.video_end is not None and 2.9 < probe.video_end < 4.1
