@@ -22,7 +22,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import av.container
 
 from server.rtc.matroska import mux_packet, open_matroska, template_size, video_template
 from server.rtc.passthrough import SenderReport
+from server.rtc.recorder_stats import RecorderStats
 from server.rtc.sync import AvClock
 
 log = logging.getLogger("kesu.rtc.recorder")
@@ -44,30 +44,6 @@ MAX_PREROLL_AUDIO = 1500
 MIN_AUDIO_ONLY_PACKETS = 100  # 2 s of 20 ms Opus packets: less is not worth a segment
 MAX_LEAD_MS = 1000  # how far the strictly-increasing guard may push a track past its time
 SYNC_REPORTS = 3  # start early once every track has sent this many RTCP sender reports
-
-
-@dataclass
-class RecorderStats:
-    """What a recorder did; ``server_start``/``server_end`` are server-clock Unix seconds."""
-
-    path: Path
-    started: bool = False
-    sync_mode: str = "none"
-    packets_in: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
-    packets_written: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
-    dropped: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
-    keyframe_requests: int = 0
-    audio_only: bool = False
-    """The file holds no video: the camera sent no keyframe within ``video_wait_s``."""
-    server_start: float | None = None
-    server_end: float | None = None
-    error: str | None = None
-
-    @property
-    def duration_s(self) -> float:
-        if self.server_start is None or self.server_end is None:
-            return 0.0
-        return self.server_end - self.server_start
 
 
 class SegmentRecorder:
