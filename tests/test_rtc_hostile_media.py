@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ import aiortc.clock
 import av
 import pytest
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket
 
-from server.rtc import passthrough
+from server.rtc import passthrough, retransmit
 from server.rtc.client import (
     VIDEO_RATE,
     ClientPeer,
@@ -234,3 +235,46 @@ async def test_packets_from_many_ssrcs_do_not_multiply_keyframe_requests(tmp_pat
     finally:
         await room.close()
         await client.close()
+
+
+async def test_a_flood_of_nacks_is_not_answered_in_full(tmp_path: Path) -> None:
+    # aiortc resends every NACKed packet still in its history. Before: a customer sending
+    # NACKs for the last 128 packets of the server's video to it, 2700 a second, had the
+    # server resend 23,000 packets a second (each SRTP-protected on the media loop).
+    room = Room(SessionDir.create(tmp_path, "s-nack"), RtcSettings(loopback_only=True))
+    peers = {}
+    for role in ("salesperson", "customer"):
+        camera = PatternVideoTrack(role, MediaTimeline(), fps=FPS)
+        peers[role] = ClientPeer([camera, ToneAudioTrack(camera.timeline)])
+        await peers[role].accept(await room.join(role, await peers[role].offer()))
+    client = peers["customer"]
+    try:
+        await wait_for(lambda: client.received.frames["video"] > 5, 10)
+        (video,) = [t for t in client.pc.getTransceivers() if t.kind == "video"]
+        source = video.receiver.getSynchronizationSources()[0].source
+        transport = video.receiver.transport
+        newest = video.receiver._RTCRtpReceiver__nack_generator.max_seq  # type: ignore[attr-defined]
+        nack = RtcpRtpfbPacket(
+            fmt=RTCP_RTPFB_NACK,
+            ssrc=video.sender._ssrc,
+            media_ssrc=source,
+            lost=[(newest - i) % 65536 for i in range(127, -1, -1)],
+        )
+        server_pc = room._participants["customer"].pc
+        (sent,) = {t.sender.transport for t in server_pc.getTransceivers()}  # bundled
+
+        def sent_packets() -> int:
+            return int(sent._RTCDtlsTransport__tx_packets)  # type: ignore[attr-defined]
+
+        before, started = sent_packets(), time.monotonic()
+        for _ in range(200):  # asks for 25,600 packets
+            await transport._send_rtp(bytes(nack))
+        await asyncio.sleep(0.5)  # what is in flight
+        elapsed = time.monotonic() - started
+        resent = sent_packets() - before
+        media = 200 * elapsed  # what the two tracks send meanwhile, generously
+        assert resent <= media + retransmit.MAX_RETRANSMITS_PER_S * (1 + elapsed)
+    finally:
+        await room.close()
+        for peer in peers.values():
+            await peer.close()

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 import pytest
 
 from server.rtc.client import MediaTimeline, pattern_frame, tone_frame
+from server.rtc.matroska import mux_packet
 from server.rtc.passthrough import SenderReport, is_keyframe
 from server.rtc.probe import probe_recording
 from server.rtc.recorder import SegmentRecorder
+from server.rtc.sync import AvClock
 
 FPS = 30
 V0, A0 = 4_294_000_000, 1_000  # RTP origins: video wraps past 2**32 during the test
@@ -211,3 +215,81 @@ async def test_audio_alone_is_recorded_when_no_video_comes(
     probe = await asyncio.to_thread(probe_recording, tmp_path / "v.mkv")
     assert (probe.video_codec, probe.audio_codec) == (None, "opus")
     assert probe.audio_end == pytest.approx(2.0, abs=0.05) and probe.decode_errors == 0
+
+
+@pytest.mark.parametrize("fault", ["mux_packet", "AvClock.observe"])
+async def test_one_packet_that_raises_costs_that_packet_only(
+    tmp_path: Path,
+    fault: str,
+    vp8: list[bytes],
+    opus: list[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before: the exception ended the mux thread and closed the file: the rest of the
+    # connection (here everything after the 40th packet) was silently not recorded.
+    calls = 0
+
+    def failing_once(real: Any) -> Any:
+        def wrapper(*args: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls in (40, 41):  # two in a row: one log line, two drops
+                raise RuntimeError("injected fault")
+            return real(*args)
+
+        return wrapper
+
+    if fault == "mux_packet":
+        monkeypatch.setattr("server.rtc.recorder.mux_packet", failing_once(mux_packet))
+    else:
+        monkeypatch.setattr(AvClock, "observe", failing_once(AvClock.observe))
+    rec = SegmentRecorder(tmp_path / "f.mkv", "VP8", sync_wait_s=0)
+    rec.start()
+    await feed(rec, vp8, opus, time.time() - 10)  # arrivals in the past: starts at once
+    stats = await rec.stop()
+    assert stats.error is None and stats.started
+    assert sum(stats.packets_written.values()) == len(vp8) + len(opus) - 2
+    assert sum(stats.dropped.values()) == 2
+    assert len([r for r in caplog.records if "injected fault" in str(r.exc_info)]) == 1
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "f.mkv")
+    assert probe.video_end is not None and probe.video_end > 1.5  # of 2 s: after the fault
+    assert probe.audio_end is not None and probe.audio_end > 1.5
+    assert probe.video_frames >= len(vp8) - 2
+
+
+async def test_a_flood_of_sender_reports_costs_no_media(tmp_path: Path, vp8: list[bytes]) -> None:
+    # A datagram holds 40 RTCP sender reports: a peer sent 70,000 a second. Before, each
+    # was queued for the mux thread, the queue filled and video packets were dropped (and
+    # then everything up to the next keyframe).
+    rec = SegmentRecorder(tmp_path / "sr.mkv", "VP8", sync_wait_s=0, has_audio=False)
+    rec.start()
+    t0 = time.time() - 10
+    for n, data in enumerate(vp8):
+        for i in range(200):
+            rec.sender_report("video", SenderReport(i * 1e6, i * 7919, t0))
+        pts = (V0 + n * 90000 // FPS) & 0xFFFFFFFF
+        rec.push("video", packet(data, pts + (1 << 32 if pts < V0 else 0)), t0 + n / FPS)
+    stats = await rec.stop()
+    assert stats.error is None and stats.dropped["video"] == 0
+    assert stats.packets_written["video"] == len(vp8)
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "sr.mkv")
+    assert probe.video_frames == len(vp8) and probe.decode_errors == 0
+
+
+async def test_a_flood_of_frames_keeps_the_time_line(tmp_path: Path, vp8: list[bytes]) -> None:
+    # The file's time stamps are milliseconds, strictly increasing: frames closer together
+    # were pushed later, one ms each. Before, 3 s of 3000 frames a second was 9 s of video
+    # (an aiortc peer sending 2 x 2 frames at 1600 a second: 4.8 s of call, 6.6 s of video).
+    rec = SegmentRecorder(
+        tmp_path / "fps.mkv", "VP8", sync_wait_s=0, has_audio=False, queue_size=10_000
+    )
+    rec.start()
+    t0 = time.time() - 10
+    frames = [vp8[n % len(vp8)] for n in range(9000)]  # starts over on a keyframe
+    for n, data in enumerate(frames):
+        rec.push("video", packet(data, V0 + n * 30), t0 + n / 3000)
+    stats = await rec.stop()
+    assert stats.error is None and 2900 <= stats.packets_written["video"] <= 4100
+    probe = await asyncio.to_thread(probe_recording, tmp_path / "fps.mkv")
+    assert probe.video_end is not None and 2.9 < probe.video_end < 4.1

@@ -23,6 +23,7 @@ from server.rtc.participant import Participant, other_role
 from server.rtc.passthrough import SenderReport
 from server.rtc.recorder import CLOCK_RATES
 from server.rtc.relay import PacketRelayTrack
+from server.rtc.retransmit import limit_retransmits
 from server.rtc.settings import RtcSettings
 
 __all__ = ["choose_video_codec", "negotiate", "new_participant"]
@@ -81,6 +82,8 @@ async def negotiate(
         transceivers[kind] = p.pc.addTransceiver(p.out[kind], direction="sendrecv")
         transceivers[kind].setCodecPreferences(codec_preferences(kind, name))
     p.out["video"].attach(transceivers["video"].sender)
+    for transceiver in transceivers.values():
+        limit_retransmits(transceiver.sender)
     p.pc.on("connectionstatechange", partial(on_state, p))
     try:
         offer = RTCSessionDescription(

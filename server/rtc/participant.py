@@ -9,7 +9,8 @@ from pathlib import Path
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver
 
-from server.rtc.recorder import RecorderStats, SegmentRecorder
+from server.rtc.recorder import SegmentRecorder
+from server.rtc.recorder_stats import RecorderStats
 from server.rtc.relay import PacketRelayTrack
 
 KEYFRAME_MIN_INTERVAL_S = 0.3

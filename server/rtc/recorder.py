@@ -22,7 +22,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import av.container
 
 from server.rtc.matroska import mux_packet, open_matroska, template_size, video_template
 from server.rtc.passthrough import SenderReport
+from server.rtc.recorder_stats import RecorderStats
 from server.rtc.sync import AvClock
 
 log = logging.getLogger("kesu.rtc.recorder")
@@ -42,31 +42,8 @@ POLL_S = 0.05
 MAX_PREROLL_VIDEO = 900  # frames buffered while waiting for sync (~30 s at 30 fps)
 MAX_PREROLL_AUDIO = 1500
 MIN_AUDIO_ONLY_PACKETS = 100  # 2 s of 20 ms Opus packets: less is not worth a segment
+MAX_LEAD_MS = 1000  # how far the strictly-increasing guard may push a track past its time
 SYNC_REPORTS = 3  # start early once every track has sent this many RTCP sender reports
-
-
-@dataclass
-class RecorderStats:
-    """What a recorder did; ``server_start``/``server_end`` are server-clock Unix seconds."""
-
-    path: Path
-    started: bool = False
-    sync_mode: str = "none"
-    packets_in: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
-    packets_written: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
-    dropped: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
-    keyframe_requests: int = 0
-    audio_only: bool = False
-    """The file holds no video: the camera sent no keyframe within ``video_wait_s``."""
-    server_start: float | None = None
-    server_end: float | None = None
-    error: str | None = None
-
-    @property
-    def duration_s(self) -> float:
-        if self.server_start is None or self.server_end is None:
-            return 0.0
-        return self.server_end - self.server_start
 
 
 class SegmentRecorder:
@@ -105,6 +82,7 @@ class SegmentRecorder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Future[None] | None = None
         self._video_broken = False  # loop side: a video packet was dropped, wait for a keyframe
+        self._reports_queued: dict[str, int] = {}  # loop side: sender reports queued per kind
         self.stats = RecorderStats(self.path)
         # mux-thread state
         self._clock = AvClock({"video": CLOCK_RATES["video"], "audio": CLOCK_RATES["audio"]})
@@ -115,6 +93,7 @@ class SegmentRecorder:
         self._audio_span: tuple[float, float] | None = None  # first, last audio arrival
         self._video_reported = False
         self._bad_keyframes = 0
+        self._item_errors = 0  # queued items whose handling raised (dropped)
         self._last_key_request = 0.0
         self._container: av.container.OutputContainer | None = None
         self._streams: dict[str, Any] = {}
@@ -166,8 +145,13 @@ class SegmentRecorder:
         )
 
     def sender_report(self, kind: str, report: SenderReport) -> None:
-        """An RTCP sender report for ``kind`` (from the receiver)."""
-        if not self._stopping.is_set() and len(self._pending) < self._max_pending:
+        """An RTCP sender report for ``kind`` (from the receiver). Only the first
+        ``AvClock.MAX_REPORTS`` of a track are queued: the clock ignores later ones, and a
+        flood of them (a datagram holds 40) filled the queue and cost media packets."""
+        if self._stopping.is_set() or self._reports_queued.get(kind, 0) >= AvClock.MAX_REPORTS:
+            return
+        if len(self._pending) < self._max_pending:
+            self._reports_queued[kind] = self._reports_queued.get(kind, 0) + 1
             self._pending.append(("sr", kind, report))
 
     async def stop(self) -> RecorderStats:
@@ -204,11 +188,8 @@ class SegmentRecorder:
             while True:
                 stopping = self._stopping.is_set()  # nothing is queued after this is seen
                 while self._pending:
-                    item = self._pending.popleft()
-                    if item[0] == "p":
-                        self._on_packet(*item[1:])
-                    else:
-                        self._clock.sender_report(item[1], item[2])
+                    self._handle(self._pending.popleft())
+                    self._maybe_start()  # outside _handle: a file that cannot open is fatal
                 if stopping:
                     break
                 self._maybe_start()
@@ -225,6 +206,31 @@ class SegmentRecorder:
             self._close()
             if self._loop is not None and self._done is not None:
                 self._call_on_loop(self._finish_future)
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        """One queued packet or report. Whatever it raises costs that item only, so one bad
+        packet never ends the recording of the rest of the connection."""
+        try:
+            if item[0] == "p":
+                self._on_packet(*item[1:])
+            else:
+                self._clock.sender_report(item[1], item[2])
+        except Exception as exc:
+            self._drop_failed(item[1] if item[0] == "p" else None, exc)
+
+    def _drop_failed(self, kind: str | None, exc: Exception) -> None:
+        """Count a packet (``kind``) or report (``None``) that raised; log the first only
+        (a fault that repeats on every packet must not flood the log)."""
+        if kind is not None:
+            self.stats.dropped[kind] += 1
+        if not self._item_errors:
+            log.error(
+                "recorder %s: a packet failed and was dropped, recording goes on (later "
+                "failures are only counted)",
+                self.path.name,
+                exc_info=exc,
+            )
+        self._item_errors += 1
 
     def _finish_future(self) -> None:
         if self._done is not None and not self._done.done():
@@ -250,7 +256,6 @@ class SegmentRecorder:
             first = self._audio_span[0] if self._audio_span else arrival
             self._audio_span = (first, arrival)
             self._pre_audio.append((pts, data, arrival))
-            self._maybe_start()
             return
         if not self._pre_video and not (key and self._can_start_on(data)):
             self.stats.dropped["video"] += 1
@@ -263,7 +268,6 @@ class SegmentRecorder:
         if not self._pre_video:
             self._first_key_arrival = arrival
         self._pre_video.append((pts, data, key, arrival))
-        self._maybe_start()
 
     def _can_start_on(self, data: bytes) -> bool:
         """Whether a keyframe can be the file's first video packet (its template)."""
@@ -364,9 +368,19 @@ class SegmentRecorder:
         if ms < 0:
             self.stats.dropped[kind] += 1
             return
+        if self._last_ms[kind] + 1 - ms > MAX_LEAD_MS:
+            # More than one packet per millisecond (the file's resolution) has pushed this
+            # track over a second ahead of its time: a flood, not a camera. Before, 1600
+            # frames a second made 4.8 s of call 6.6 s of video, further off every second.
+            self.stats.dropped[kind] += 1
+            return
         ms = max(ms, self._last_ms[kind] + 1)  # strictly increasing per stream
         self._last_ms[kind] = ms
-        mux_packet(self._container, stream, data, ms, key)
+        try:
+            mux_packet(self._container, stream, data, ms, key)
+        except Exception as exc:  # here too: the pre-roll is written in one go
+            self._drop_failed(kind, exc)
+            return
         self.stats.packets_written[kind] += 1
         end = self._clock.to_server(when)
         if self.stats.server_end is None or end > self.stats.server_end:

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from server.rtc.participant import Participant
-from server.rtc.recorder import RecorderStats, SegmentRecorder
+from server.rtc.recorder import SegmentRecorder
+from server.rtc.recorder_stats import RecorderStats
 from server.rtc.resume import last_ends
 from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir

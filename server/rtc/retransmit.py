@@ -1,0 +1,38 @@
+"""A cap on the packets the server resends on a peer's NACKs.
+
+aiortc's ``RTCRtpSender`` resends every packet an RTCP NACK lists that is still in its
+128-packet history, with no limit: a NACK of about 50 bytes can ask for the whole history
+(about 128 KB of media). A peer sending 2700 such NACKs a second had the server resend
+23,000 packets a second to it, all SRTP-protected on the media loop that every room shares.
+Loss recovery needs far less: a second of 640x480 video is about 100-200 packets.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiortc import RTCRtpSender
+
+MAX_RETRANSMITS_PER_S = 200  # per sender, with a burst of as many
+
+
+def limit_retransmits(sender: RTCRtpSender) -> None:
+    """Let ``sender`` resend at most ``MAX_RETRANSMITS_PER_S`` packets a second (token
+    bucket); NACKed packets beyond that are not resent (the peer's loss to recover from)."""
+    original = sender._retransmit
+    allowance = float(MAX_RETRANSMITS_PER_S)
+    last = time.monotonic()
+
+    async def retransmit(sequence_number: int) -> None:
+        nonlocal allowance, last
+        now = time.monotonic()
+        allowance = min(
+            float(MAX_RETRANSMITS_PER_S), allowance + (now - last) * MAX_RETRANSMITS_PER_S
+        )
+        last = now
+        if allowance < 1:
+            return
+        allowance -= 1
+        await original(sequence_number)
+
+    sender._retransmit = retransmit  # type: ignore[method-assign]
