@@ -266,6 +266,8 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
         raise SessionError(409, "session_ended", "this session has ended")
     node_of(row, node_id)  # refuses a node not in the script (400)
     sdir = await local_dir(ctx, row.id)
+    # The budget before the row: a move refused with 429 must not change current_node.
+    check_event_budget(ctx, sdir)
     # The database first: the event went to metadata.json before, and a database fault
     # after it (503) made the client's retry add the same move a second time. A disk fault
     # after the database only leaves ``current_node`` ahead of the events until the retry.
