@@ -343,14 +343,20 @@ async def end_session(
         await asyncio.shield(_update(ctx, row.id, status=previous, ended_at=None))
         ctx.rooms.unretire(row.id)
         raise
-    row = await _update(ctx, row.id, ended_at=utcnow(), inspection_status="queued")
     detail: dict[str, Any] = {"files": await sdir.file_hashes()}
     if reason:
         detail["reason"] = reason
+    # ``queued`` and its audit entry in one transaction: a fault between the two left the end
+    # unaudited for good (the sweep queues the jobs of a ``queued`` session, it writes no
+    # entry). Cut before it, the end stays ``pending`` and resume_cut_end finishes it.
     async with ctx.db.session() as s:
+        ended = await s.get(RecordingSession, row.id)
+        if ended is None:
+            raise SessionError(404, "not_found", "no such session")
+        ended.ended_at, ended.inspection_status = utcnow(), "queued"
         await audit.record(s, actor, "session.end", row.id, detail)
     await _enqueue_jobs(ctx, row.id)
-    return row
+    return ended
 
 
 async def _enqueue_jobs(ctx: AppContext, session_id: str) -> None:
