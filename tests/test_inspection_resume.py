@@ -38,21 +38,32 @@ async def _end_cut_after_queued(
         await fail()  # the fault: before the jobs
         await enqueue_jobs(ctx, session_id)
 
+    try:
+        sid, status, body = await _end_recorded(
+            srv, monkeypatch, session_call, "_enqueue_jobs", fail_then_enqueue
+        )
+    finally:
+        await heal()
+    assert status == 503, body
+    return sid
+
+
+async def _end_recorded(
+    srv: RunningServer, monkeypatch: pytest.MonkeyPatch, obj: object, name: str, fault: object
+) -> tuple[str, int, Any]:
+    """A session with a recording, ended (by its salesperson) while ``obj.name`` is
+    ``fault``; returns its id and the end's status and body."""
     sales = Client(srv.url)
     try:
         await sales.login("sales1")
         sid, _token = await open_session(sales)
         await record_a_segment(srv, sid)
-        monkeypatch.setattr(session_call, "_enqueue_jobs", fail_then_enqueue)
-        try:
+        with monkeypatch.context() as m:
+            m.setattr(obj, name, fault)
             status, body = await sales.post(f"/api/sessions/{sid}/end")
-        finally:
-            monkeypatch.setattr(session_call, "_enqueue_jobs", enqueue_jobs)
-            await heal()
-        assert status == 503, body
     finally:
         await sales.close()
-    return sid
+    return sid, status, body
 
 
 async def _assert_resumed_once(srv: RunningServer, sid: str, lost_row: bool = False) -> None:
@@ -132,16 +143,10 @@ async def test_a_fault_before_the_end_entry_leaves_no_end_unaudited(
         return await record(db, actor, action, *args)
 
     async with serving(make_settings(tmp_path)) as srv:
-        sales = Client(srv.url)
-        try:
-            await sales.login("sales1")
-            sid, _token = await open_session(sales)
-            await record_a_segment(srv, sid)
-            monkeypatch.setattr(audit, "record", fail_the_end_entry)
-            status, body = await sales.post(f"/api/sessions/{sid}/end")
-            assert status == 503 and faults, body
-        finally:
-            await sales.close()
+        sid, status, body = await _end_recorded(
+            srv, monkeypatch, audit, "record", fail_the_end_entry
+        )
+        assert status == 503 and faults, body
         row, jobs, ends = await swept_twice(srv, sid, "session.end")
         assert row.status == "ended" and row.inspection_status == "queued"
         assert sorted(jobs) == ["inspect", "review_video"], jobs
