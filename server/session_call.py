@@ -266,6 +266,9 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
         raise SessionError(409, "session_ended", "this session has ended")
     node_of(row, node_id)  # refuses a node not in the script (400)
     sdir = await local_dir(ctx, row.id)
+    last = sdir.last_event("node")
+    if row.current_node == node_id and last is not None and last.get("node") == node_id:
+        return row  # a retry of a stored move whose answer was lost: no second event
     # The budget before the row: a move refused with 429 must not change current_node.
     check_event_budget(ctx, sdir)
     # The database first: the event went to metadata.json before, and a database fault
