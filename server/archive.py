@@ -174,6 +174,18 @@ def _final(meta: dict[str, object]) -> bool:
     )
 
 
+async def stored_final(store: ObjectBlobStore, session_id: str) -> bool:
+    """Whether the store holds the session ended with every segment archived: what a job on
+    any node can inspect (``False`` if it holds nothing of it)."""
+    import json
+
+    try:
+        raw = await store.get_bytes(key_of(session_id, METADATA))
+    except FileNotFoundError:
+        return False
+    return _final(json.loads(raw))
+
+
 async def _final_metadata(store: ObjectBlobStore, session_id: str, wait_s: float) -> bytes:
     """metadata.json once final: a job is queued when the session ends, while its node is
     still uploading the last segments (seconds), so wait up to ``wait_s`` for them."""

@@ -13,18 +13,22 @@ job's retries, a worker process that died each time) is queued again by
 ``requeue_failed``, at most ``len(REQUEUE_AFTER_S)`` times, each that long after the failure.
 One whose input can never be inspected (files gone, nothing recorded) stays ``failed``.
 
-Each node resumes the sessions it holds (``node_id``), so two nodes do not both queue one.
+Each node resumes the sessions it holds (``node_id``), so two nodes do not both queue one,
+and the ended sessions of a dead node whose files it can read (server.inspection_adopt).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import Update, select, update
 
 from server import audit, nodes
+from server import inspection_adopt as adopt
 from server.context import AppContext
+from server.jobs import session_jobs
 from server.store.models import AuditEntry, Job, RecordingSession
 from server.store.types import utcnow
 
@@ -43,54 +47,52 @@ REQUEUE_CHECK_EVERY_S = 60.0
 LOST = "no job behind this row in the queue; the inspection was queued again"
 
 
-def _held_here(ctx: AppContext) -> ColumnElement[bool]:
-    me = nodes.node_id(ctx.settings)
-    return or_(RecordingSession.node_id == me, RecordingSession.node_id.is_(None))
-
-
 async def resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
-    """Queue the inspection of sessions of this node ended ``grace_s`` ago whose inspection
-    is ``queued`` or ``running`` with no inspect job in the queue (and the review video, if
-    none was ever queued). Audited as ``inspection.requeued`` by ``system``, reason
-    ``not_queued``."""
+    """Queue the inspection of sessions of this node (or of a dead one, see
+    server.inspection_adopt) ended ``grace_s`` ago whose inspection is ``queued`` or
+    ``running`` with no inspect job in the queue (and the review video, if none was ever
+    queued). Audited as ``inspection.requeued`` by ``system``, reason ``not_queued``."""
     before = utcnow() - timedelta(seconds=grace_s)
-    query = select(RecordingSession.id).where(
+    query = select(RecordingSession.id, RecordingSession.node_id).where(
         RecordingSession.status == "ended",
         RecordingSession.inspection_status.in_(("queued", "running")),
         RecordingSession.deleted_at.is_(None),
         RecordingSession.ended_at < before,
-        _held_here(ctx),
+        adopt.held_here_or_dead(ctx),
     )
-    ids = await ctx.db.run_read(lambda s: list(s.execute(query).scalars()))
-    if not ids:
+    rows: list[adopt.Held] = await ctx.db.run_read(
+        lambda s: [(sid, holder) for sid, holder in s.execute(query)]
+    )
+    if not rows:
         return []
-    active = await ctx.queue.active("inspect", ids)
+    active = await ctx.queue.active("inspect", [sid for sid, _ in rows])
     resumed = []
-    for session_id in ids:
-        if session_id in active:
-            continue
+    for session_id, holder in await adopt.may_resume(
+        ctx, [(sid, holder) for sid, holder in rows if sid not in active]
+    ):
+        values, detail = adopt.takeover(ctx, holder)
         async with ctx.db.session() as s:
-            row = await s.get(RecordingSession, session_id)
-            if row is None or row.inspection_status not in ("queued", "running"):
-                continue  # its job settled meanwhile
-            row.inspection_status = "queued"
-            # On PostgreSQL, a ``jobs`` row whose procrastinate job was never deferred (the
-            # database gone in between) would say ``queued`` in the metrics for ever.
-            await s.execute(
-                update(Job)
+            moved = await s.execute(
+                update(RecordingSession)
                 .where(
-                    Job.kind == "inspect",
-                    Job.status.in_(("queued", "running")),
-                    Job.payload["session_id"].as_string() == session_id,
+                    RecordingSession.id == session_id,
+                    RecordingSession.inspection_status.in_(("queued", "running")),
+                    nodes.held_by(holder),
                 )
-                .values(status="failed", finished_at=utcnow(), locked_by=None, last_error=LOST)
+                .values(inspection_status="queued", **values)
             )
+            if getattr(moved, "rowcount", 0) != 1:
+                continue  # its job settled meanwhile, or another node took it over
+            await s.execute(_fail_lost("inspect", session_id))
             await audit.record(
-                s, "system", "inspection.requeued", session_id, {"reason": "not_queued"}
+                s, "system", "inspection.requeued", session_id, {"reason": "not_queued", **detail}
             )
+        adopt.taken_over(ctx, session_id, holder)
         if ctx.settings.make_review_video and not await _ever_queued(
             ctx, "review_video", session_id
         ):
+            async with ctx.db.session() as s:
+                await s.execute(_fail_lost("review_video", session_id))
             await ctx.queue.enqueue("review_video", {"session_id": session_id})
         await ctx.queue.enqueue("inspect", {"session_id": session_id})
         log.warning("session %s: its inspection had no job; queued now", session_id)
@@ -98,12 +100,24 @@ async def resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
     return resumed
 
 
-async def _ever_queued(ctx: AppContext, kind: str, session_id: str) -> bool:
-    query = (
-        select(Job.id)
-        .where(Job.kind == kind, Job.payload["session_id"].as_string() == session_id)
-        .limit(1)
+def _fail_lost(kind: str, session_id: str) -> Update:
+    """On PostgreSQL, a ``jobs`` row whose procrastinate job was never deferred (the database
+    gone in between) would say ``queued`` in the metrics for ever: mark it failed."""
+    lost = session_jobs(kind, [session_id]).where(Job.status.in_(("queued", "running")))
+    return (
+        update(Job)
+        .where(Job.id.in_(lost.with_only_columns(Job.id)))
+        .values(status="failed", finished_at=utcnow(), locked_by=None, last_error=LOST)
     )
+
+
+async def _ever_queued(ctx: AppContext, kind: str, session_id: str) -> bool:
+    """Whether a ``kind`` job of the session waits or runs in the queue, or ever ran. A
+    ``jobs`` row that never ran with no job behind it in the queue (PostgreSQL: its defer
+    failed) does not count: before, it kept the review video from being queued again."""
+    if await ctx.queue.active(kind, [session_id]):
+        return True
+    query = session_jobs(kind, [session_id]).where(Job.attempts > 0).limit(1)
     return await ctx.db.run_read(lambda s: s.execute(query).first() is not None)
 
 
@@ -118,14 +132,17 @@ async def requeue_failed(ctx: AppContext) -> list[str]:
         AuditEntry.action == "inspection.failed",
         AuditEntry.at > now - timedelta(seconds=REQUEUE_WINDOW_S),
     )
-    failed = select(RecordingSession.id).where(
+    failed = select(RecordingSession.id, RecordingSession.node_id).where(
         RecordingSession.id.in_(recent),
         RecordingSession.status == "ended",
         RecordingSession.inspection_status == "failed",
         RecordingSession.deleted_at.is_(None),
-        _held_here(ctx),
+        adopt.held_here_or_dead(ctx),
     )
-    ids = await ctx.db.run_read(lambda s: list(s.execute(failed).scalars()))
+    holders: dict[str, str | None] = await ctx.db.run_read(
+        lambda s: {sid: holder for sid, holder in s.execute(failed)}
+    )
+    ids = list(holders)
     if not ids:
         return []
     history = (
@@ -137,9 +154,12 @@ async def requeue_failed(ctx: AppContext) -> list[str]:
         .order_by(AuditEntry.seq)
     )
     entries = await ctx.db.run_read(lambda s: list(s.execute(history).scalars()))
-    requeued = []
+    by_session: dict[str, list[AuditEntry]] = defaultdict(list)
+    for e in entries:
+        by_session[str(e.session_id)].append(e)
+    due: list[tuple[str, str | None, int]] = []
     for session_id in ids:
-        mine = [e for e in entries if e.session_id == session_id]
+        mine = by_session[session_id]
         last = next((e for e in reversed(mine) if e.action == "inspection.failed"), None)
         if last is None or last.detail.get("permanent") is not False:
             continue  # can never pass, or failed before the kind was recorded
@@ -150,24 +170,32 @@ async def requeue_failed(ctx: AppContext) -> list[str]:
         )
         if done >= len(REQUEUE_AFTER_S) or now - last.at < timedelta(seconds=REQUEUE_AFTER_S[done]):
             continue
-        if await _requeue(ctx, session_id, done + 1):
+        due.append((session_id, holders[session_id], done + 1))
+    allowed = set(await adopt.may_resume(ctx, [(sid, holder) for sid, holder, _ in due]))
+    requeued = []
+    for session_id, holder, number in due:
+        if (session_id, holder) in allowed and await _requeue(ctx, session_id, holder, number):
             requeued.append(session_id)
     return requeued
 
 
-async def _requeue(ctx: AppContext, session_id: str, number: int) -> bool:
+async def _requeue(ctx: AppContext, session_id: str, holder: str | None, number: int) -> bool:
+    values, adopted = adopt.takeover(ctx, holder)
     async with ctx.db.session() as s:
         moved = await s.execute(
             update(RecordingSession)
             .where(
-                RecordingSession.id == session_id, RecordingSession.inspection_status == "failed"
+                RecordingSession.id == session_id,
+                RecordingSession.inspection_status == "failed",
+                nodes.held_by(holder),
             )
-            .values(inspection_status="queued")
+            .values(inspection_status="queued", **values)
         )
         if getattr(moved, "rowcount", 0) != 1:
-            return False  # queued by someone else meanwhile
-        detail = {"reason": "transient_failure", "requeue": number}
+            return False  # queued (or taken over) by someone else meanwhile
+        detail = {"reason": "transient_failure", "requeue": number, **adopted}
         await audit.record(s, "system", "inspection.requeued", session_id, detail)
+    adopt.taken_over(ctx, session_id, holder)
     # If this fails, the session is "queued" with no job: resume_unqueued queues it.
     await ctx.queue.enqueue("inspect", {"session_id": session_id})
     log.warning("session %s: inspection failed transiently; queued again (%d)", session_id, number)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from server.store.db import Database
 from server.store.models import Job
@@ -48,6 +48,12 @@ class JobQueue(Protocol):
     async def close(self) -> None: ...
 
 
+def session_jobs(kind: str, session_ids: Collection[str]) -> Select[str]:
+    """The session id of each ``kind`` job (its ``jobs`` row) about one of ``session_ids``."""
+    of_session = Job.payload["session_id"].as_string()
+    return select(of_session).where(Job.kind == kind, of_session.in_(list(session_ids)))
+
+
 class DbJobQueue:
     """Jobs kept in the embedded SQLite database, run by a ``WorkerPool`` in this process."""
 
@@ -69,12 +75,7 @@ class DbJobQueue:
     async def active(self, kind: str, session_ids: Collection[str]) -> set[str]:
         """Those of the sessions that have a ``kind`` job waiting or running (a retry
         waiting included)."""
-        of_session = Job.payload["session_id"].as_string()
-        query = select(of_session).where(
-            Job.kind == kind,
-            Job.status.in_(("queued", "running")),
-            of_session.in_(list(session_ids)),
-        )
+        query = session_jobs(kind, session_ids).where(Job.status.in_(("queued", "running")))
         async with self.db.read() as s:
             return set((await s.execute(query)).scalars())
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
+import psycopg_pool
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.jobs import Job as PJob
 from sqlalchemy import bindparam, text, update
@@ -30,6 +31,7 @@ from server.jobs import JobHandler, JobInfo, PermanentJobError
 from server.settings import Settings
 from server.store.db import Database
 from server.store.models import Job
+from server.store.outage import DatabaseUnavailable
 from server.store.types import utcnow
 
 log = logging.getLogger("kesu.jobs")
@@ -129,7 +131,14 @@ class ProcrastinateQueue:
         async with self._open_lock:
             if self._opened:
                 return
-            await self.app.open_async()
+            try:
+                await self.app.open_async()
+            except psycopg_pool.PoolTimeout as exc:
+                # The database down at the first enqueue of a node that runs no worker (its
+                # first end): a 500 before, and the pool, closed by its timeout, stayed set
+                # (every later call: PoolClosed). Dropped here; the next call opens anew.
+                await self.app.close_async()
+                raise DatabaseUnavailable() from exc
             self._opened = True
             await apply_schema(self.app, psycopg_conninfo(self.settings.db_url))
 

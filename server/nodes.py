@@ -20,7 +20,9 @@ per core and per machine. Each registers a row in ``media_nodes`` and refreshes 
   node's public URL in ``details.node_url``; the pages go there and offer again;
 - a node silent for ``node_dead_after_s`` is dead: the housekeeping sweep of any other
   node marks its live sessions interrupted (the same bookkeeping as a restart after a
-  crash, with ``reason: node_dead``), each exactly once, and later offers place them anew.
+  crash, with ``reason: node_dead``), each exactly once, and later offers place them anew;
+  its ended sessions whose inspection is left to do are taken over by a node that can read
+  their files (server.inspection_adopt).
 
 The embedded default is one node: every session is placed on it and nothing changes.
 """
@@ -31,7 +33,7 @@ import logging
 import socket
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -98,6 +100,20 @@ def _dead_before(settings: Settings) -> datetime:
     return utcnow() - timedelta(seconds=settings.node_dead_after_s)
 
 
+def dead_nodes(settings: Settings) -> Select[str]:
+    """The ids of the other nodes silent for ``node_dead_after_s``."""
+    return select(MediaNode.id).where(
+        MediaNode.id != node_id(settings), MediaNode.heartbeat_at < _dead_before(settings)
+    )
+
+
+def held_by(holder: str | None) -> ColumnElement[bool]:
+    """The compare-and-set condition of a write that moves a session away from ``holder``."""
+    return (
+        RecordingSession.node_id.is_(None) if holder is None else RecordingSession.node_id == holder
+    )
+
+
 async def others_alive(ctx: AppContext) -> int:
     """How many other media nodes have a heartbeat recent enough to count as alive."""
     query = (
@@ -140,14 +156,9 @@ async def place(ctx: AppContext, session_id: str) -> None:
                 raise WrongNode(held, live[held].url)
             load = await _load(s, ctx.settings, sorted(set(live) | {me}))
             chosen = _choose(live, load, me, ctx.settings.max_sessions)
-            same_holder = (
-                RecordingSession.node_id.is_(None)
-                if held is None
-                else RecordingSession.node_id == held
-            )
             done = await s.execute(
                 update(RecordingSession)
-                .where(RecordingSession.id == session_id, same_holder)
+                .where(RecordingSession.id == session_id, held_by(held))
                 .values(node_id=chosen)
             )
             if getattr(done, "rowcount", 0) != 1:
@@ -269,16 +280,13 @@ async def check_holder(ctx: AppContext, session_id: str) -> None:
 async def interrupt(ctx: AppContext, session_id: str, holder: str | None, reason: str) -> bool:
     """Mark a live session interrupted, once: only the caller whose compare-and-set
     (still live, still held by ``holder``) succeeds writes the gap and the audit entry."""
-    same_holder = (
-        RecordingSession.node_id.is_(None) if holder is None else RecordingSession.node_id == holder
-    )
     async with ctx.db.session() as s:
         done = await s.execute(
             update(RecordingSession)
             .where(
                 RecordingSession.id == session_id,
                 RecordingSession.status == "live",
-                same_holder,
+                held_by(holder),
             )
             .values(status="interrupted")
         )
@@ -300,16 +308,12 @@ async def interrupt(ctx: AppContext, session_id: str, holder: str | None, reason
 
 async def sweep_dead(ctx: AppContext) -> list[str]:
     """Mark interrupted the live sessions of nodes whose heartbeat stopped."""
-    me = node_id(ctx.settings)
     async with ctx.db.read() as s:
         rows = (
             await s.execute(
-                select(RecordingSession.id, RecordingSession.node_id)
-                .join(MediaNode, MediaNode.id == RecordingSession.node_id)
-                .where(
+                select(RecordingSession.id, RecordingSession.node_id).where(
                     RecordingSession.status == "live",
-                    MediaNode.id != me,
-                    MediaNode.heartbeat_at < _dead_before(ctx.settings),
+                    RecordingSession.node_id.in_(dead_nodes(ctx.settings)),
                 )
             )
         ).all()

@@ -266,6 +266,9 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
         raise SessionError(409, "session_ended", "this session has ended")
     node_of(row, node_id)  # refuses a node not in the script (400)
     sdir = await local_dir(ctx, row.id)
+    last = sdir.last_event("node")
+    if row.current_node == node_id and last is not None and last.get("node") == node_id:
+        return row  # a retry of a stored move whose answer was lost: no second event
     # The budget before the row: a move refused with 429 must not change current_node.
     check_event_budget(ctx, sdir)
     # The database first: the event went to metadata.json before, and a database fault
@@ -343,14 +346,20 @@ async def end_session(
         await asyncio.shield(_update(ctx, row.id, status=previous, ended_at=None))
         ctx.rooms.unretire(row.id)
         raise
-    row = await _update(ctx, row.id, ended_at=utcnow(), inspection_status="queued")
     detail: dict[str, Any] = {"files": await sdir.file_hashes()}
     if reason:
         detail["reason"] = reason
+    # ``queued`` and its audit entry in one transaction: a fault between the two left the end
+    # unaudited for good (the sweep queues the jobs of a ``queued`` session, it writes no
+    # entry). Cut before it, the end stays ``pending`` and resume_cut_end finishes it.
     async with ctx.db.session() as s:
+        ended = await s.get(RecordingSession, row.id)
+        if ended is None:
+            raise SessionError(404, "not_found", "no such session")
+        ended.ended_at, ended.inspection_status = utcnow(), "queued"
         await audit.record(s, actor, "session.end", row.id, detail)
     await _enqueue_jobs(ctx, row.id)
-    return row
+    return ended
 
 
 async def _enqueue_jobs(ctx: AppContext, session_id: str) -> None:

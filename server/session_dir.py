@@ -228,6 +228,12 @@ class SessionDir:
             raise
         return event, True
 
+    def last_event(self, type: str) -> dict[str, Any] | None:
+        """A copy of the newest event of ``type``, or ``None``."""
+        with self._lock:
+            found = next((e for e in reversed(self._meta["events"]) if e["type"] == type), None)
+            return dict(found) if found is not None else None
+
     def event_count(self) -> int:
         with self._lock:
             return len(self._meta["events"])

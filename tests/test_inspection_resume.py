@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
-from server import housekeeping, session_call
+from server import audit, housekeeping, session_call
 from server.localservers import fresh_database, postgres_start, postgres_stop
 from server.store import db as db_module
-from server.store.models import Job, RecordingSession
+from server.store.models import Job
 from tests.conftest import Client, RunningServer, make_settings, serving
 from tests.test_api_recording import open_session
 from tests.worker_jobs import record_a_segment, swept_twice
@@ -29,45 +30,58 @@ async def _end_cut_after_queued(
     srv: RunningServer, monkeypatch: pytest.MonkeyPatch, fail: Fault, heal: Fault
 ) -> str:
     """A session with a recording, ended while the database fails right after its
-    inspection was marked ``queued``; the database is back when this returns."""
-    update = session_call._update
+    inspection was marked ``queued`` (and its end audited); the database is back when this
+    returns."""
+    enqueue_jobs = session_call._enqueue_jobs
 
-    async def update_then_fail(ctx: Any, session_id: str, **values: Any) -> RecordingSession:
-        row = await update(ctx, session_id, **values)
-        if values.get("inspection_status") == "queued":
-            await fail()  # the fault: before the audit entry and the jobs
-        return row
+    async def fail_then_enqueue(ctx: Any, session_id: str) -> None:
+        await fail()  # the fault: before the jobs
+        await enqueue_jobs(ctx, session_id)
 
+    try:
+        sid, status, body = await _end_recorded(
+            srv, monkeypatch, session_call, "_enqueue_jobs", fail_then_enqueue
+        )
+    finally:
+        await heal()
+    assert status == 503, body
+    return sid
+
+
+async def _end_recorded(
+    srv: RunningServer, monkeypatch: pytest.MonkeyPatch, obj: object, name: str, fault: object
+) -> tuple[str, int, Any]:
+    """A session with a recording, ended (by its salesperson) while ``obj.name`` is
+    ``fault``; returns its id and the end's status and body."""
     sales = Client(srv.url)
     try:
         await sales.login("sales1")
         sid, _token = await open_session(sales)
         await record_a_segment(srv, sid)
-        monkeypatch.setattr(session_call, "_update", update_then_fail)
-        try:
+        with monkeypatch.context() as m:
+            m.setattr(obj, name, fault)
             status, body = await sales.post(f"/api/sessions/{sid}/end")
-        finally:
-            monkeypatch.setattr(session_call, "_update", update)
-            await heal()
-        assert status == 503, body
     finally:
         await sales.close()
-    return sid
+    return sid, status, body
 
 
 async def _assert_resumed_once(srv: RunningServer, sid: str, lost_row: bool = False) -> None:
     async with srv.ctx.db.session() as s:
         assert (await s.execute(select(Job))).first() is None  # the fault's effect
-        if lost_row:  # PostgreSQL: the row of an enqueue whose defer the fault cut off
+        if lost_row:  # PostgreSQL: the rows of enqueues whose defer the fault cut off
+            s.add(Job(kind="review_video", payload={"session_id": sid}))
             s.add(Job(kind="inspect", payload={"session_id": sid}))
     row, jobs, entries = await swept_twice(srv, sid, "inspection.requeued")
     assert row.status == "ended" and row.inspection_status == "queued"
-    assert sorted(jobs) == ["inspect"] * (1 + lost_row) + ["review_video"], jobs
-    query = select(Job.status).where(Job.kind == "inspect").order_by(Job.id)
-    async with srv.ctx.db.read() as s:
-        statuses = list((await s.execute(query)).scalars())
-    assert statuses == ["failed"] * lost_row + ["queued"], statuses
-    assert await srv.ctx.queue.active("inspect", [sid, "s-other"]) == {sid}
+    assert sorted(jobs) == ["inspect"] * (1 + lost_row) + ["review_video"] * (1 + lost_row), jobs
+    for kind in ("inspect", "review_video"):
+        query = select(Job.status).where(Job.kind == kind).order_by(Job.id)
+        async with srv.ctx.db.read() as s:
+            statuses = list((await s.execute(query)).scalars())
+        # A lost row is no job: not counted in the metrics, and no reason not to queue the video.
+        assert statuses == ["failed"] * lost_row + ["queued"], (kind, statuses)
+        assert await srv.ctx.queue.active(kind, [sid, "s-other"]) == {sid}
     assert [(e.actor, e.detail) for e in entries] == [("system", {"reason": "not_queued"})]
 
 
@@ -110,3 +124,31 @@ async def test_a_queued_inspection_without_a_job_is_queued_on_postgres(
     async with serving(make_settings(tmp_path, database_url=url)) as srv:
         sid = await _end_cut_after_queued(srv, monkeypatch, stop, start)
         await _assert_resumed_once(srv, sid, lost_row=True)
+
+
+async def test_a_fault_before_the_end_entry_leaves_no_end_unaudited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``queued`` was committed before the ``session.end`` entry was written: a fault between
+    them left an ended session whose end the audit trail never recorded (the sweep queued
+    its jobs, and wrote no entry). Now both are one transaction; the sweep finishes the end."""
+    monkeypatch.setattr(housekeeping, "END_GRACE_S", 0.0)
+    record = audit.record
+    faults: list[str] = []
+
+    async def fail_the_end_entry(db: Any, actor: str, action: str, *args: Any) -> Any:
+        if action == "session.end" and not faults:
+            faults.append(action)
+            raise OperationalError("INSERT INTO audit_log", {}, Exception("disk I/O error"))
+        return await record(db, actor, action, *args)
+
+    async with serving(make_settings(tmp_path)) as srv:
+        sid, status, body = await _end_recorded(
+            srv, monkeypatch, audit, "record", fail_the_end_entry
+        )
+        assert status == 503 and faults, body
+        row, jobs, ends = await swept_twice(srv, sid, "session.end")
+        assert row.status == "ended" and row.inspection_status == "queued"
+        assert sorted(jobs) == ["inspect", "review_video"], jobs
+        assert [(e.actor, e.detail["reason"]) for e in ends] == [("system", "end_resumed")]
+        assert await srv.ctx.queue.active("inspect", [sid]) == {sid}

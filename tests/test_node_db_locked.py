@@ -38,3 +38,27 @@ async def test_a_node_change_retried_after_a_database_fault_is_stored_once(
         finally:
             holder.close()
             await sales.close()
+
+
+async def test_a_move_retried_after_its_answer_was_lost_is_stored_once(tmp_path: Path) -> None:
+    """The move was stored but its answer never reached the page (a network cut): the retry
+    of the same move is a no-op with the same answer, not a second ``node`` event. Moving
+    away and back is still two moves."""
+    async with serving(make_settings(tmp_path)) as srv:
+        sales = Client(srv.url)
+        try:
+            await sales.login("sales1")
+            sid, _token = await open_session(sales)
+            _status, shown = await sales.get(f"/api/sessions/{sid}")
+            first, second = shown["script"][1]["id"], shown["script"][2]["id"]
+            answers = []
+            for node in (first, first, second, first):
+                status, body = await sales.post(f"/api/sessions/{sid}/node", json={"node": node})
+                assert status == 200, body
+                answers.append(body["session"]["current_node"])
+            assert answers == [first, first, second, first]
+            meta = json.loads((srv.ctx.settings.sessions_dir / sid / "metadata.json").read_text())
+            moves = [e["node"] for e in meta["events"] if e["type"] == "node"]
+            assert moves == [first, second, first]
+        finally:
+            await sales.close()

@@ -1,0 +1,117 @@
+"""Ended sessions of a dead media node whose inspection is left to do, taken over by a live one.
+
+The housekeeping of the node holding a session (``recording_sessions.node_id``) queues its
+inspection again when it has no job or failed transiently (server.inspection_resume). A node
+that never comes back (silent for ``node_dead_after_s``) left its ended sessions with nobody
+to do that, and they were never inspected. Now every live node's sweep looks at them too. If
+it can read the session's files (the same disk, or the object store of ``storage_url`` with
+every segment archived), it takes the session over in the statement that queues the
+inspection: a compare-and-set on ``node_id``, as server.nodes places a session, so two nodes
+sweeping at once take it over once; the ``inspection.requeued`` entry names the dead node
+(``adopted_from``). If it cannot, the files may be on that node's own disk: the session is left
+to it, and this node says so once (log ``cannot read the files``, audit
+``inspection.unreadable`` with ``node``, the dead holder, and ``by``, this node).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select
+
+from server import audit, nodes, sessions
+from server.archive import stored_final
+from server.blobs import StorageUnavailable
+from server.context import AppContext
+from server.session_format import METADATA
+from server.store.models import AuditEntry, RecordingSession
+
+log = logging.getLogger("kesu.housekeeping")
+
+UNREADABLE = "inspection.unreadable"
+
+Held = tuple[str, str | None]  # a session and its node_id
+
+
+def held_here_or_dead(ctx: AppContext) -> ColumnElement[bool]:
+    """Sessions this node resumes: its own, those of no node, those of dead nodes."""
+    me = nodes.node_id(ctx.settings)
+    return or_(
+        RecordingSession.node_id == me,
+        RecordingSession.node_id.is_(None),
+        RecordingSession.node_id.in_(nodes.dead_nodes(ctx.settings)),
+    )
+
+
+def _taken_from(ctx: AppContext, holder: str | None) -> str | None:
+    return None if holder is None or holder == nodes.node_id(ctx.settings) else holder
+
+
+def takeover(ctx: AppContext, holder: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the write queuing a session's inspection sets (this node as its holder if it
+    was a dead node's) and what its audit entry adds (``adopted_from``)."""
+    dead = _taken_from(ctx, holder)
+    if dead is None:
+        return {}, {}
+    return {"node_id": nodes.node_id(ctx.settings)}, {"adopted_from": dead}
+
+
+def taken_over(ctx: AppContext, session_id: str, holder: str | None) -> None:
+    if (dead := _taken_from(ctx, holder)) is not None:
+        log.warning("session %s: its node %s is dead; this node took it over", session_id, dead)
+
+
+async def may_resume(ctx: AppContext, rows: list[Held]) -> list[Held]:
+    """Those of ``rows`` this node may queue: its own and unheld ones, and a dead node's whose
+    files it can read. The others are noted once (log and audit ``inspection.unreadable``)."""
+    out, unreadable = [], []
+    for session_id, holder in rows:
+        if _taken_from(ctx, holder) is None:
+            out.append((session_id, holder))
+            continue
+        readable = await _readable(ctx, session_id)
+        if readable:
+            out.append((session_id, holder))
+        elif readable is not None:
+            unreadable.append((session_id, holder))
+    if unreadable:
+        await _note_unreadable(ctx, unreadable)
+    return out
+
+
+async def _readable(ctx: AppContext, session_id: str) -> bool | None:
+    """Whether this node's jobs can read the session's files (``None``: the object store did
+    not answer; ask again at the next sweep)."""
+    local = sessions.path_of(ctx, session_id) / METADATA
+    if await asyncio.to_thread(local.is_file):
+        return True
+    if ctx.archive is None:
+        return False
+    try:
+        return await stored_final(ctx.archive.store, session_id)
+    except StorageUnavailable:
+        return None
+
+
+async def _note_unreadable(ctx: AppContext, rows: list[Held]) -> None:
+    me = nodes.node_id(ctx.settings)
+    query = select(AuditEntry.session_id, AuditEntry.detail).where(
+        AuditEntry.action == UNREADABLE, AuditEntry.session_id.in_([sid for sid, _ in rows])
+    )
+    found = await ctx.db.run_read(lambda s: s.execute(query).all())
+    noted = {sid for sid, detail in found if detail.get("by") == me}
+    new = [(sid, holder) for sid, holder in rows if sid not in noted]
+    if not new:
+        return
+    async with ctx.db.session() as s:
+        for session_id, holder in new:
+            await audit.record(s, "system", UNREADABLE, session_id, {"node": holder, "by": me})
+    for session_id, holder in new:
+        log.warning(
+            "session %s: its node %s is dead and this node cannot read the files of its "
+            "ended session; its inspection waits for that node (or shared storage)",
+            session_id,
+            holder,
+        )

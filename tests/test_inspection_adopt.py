@@ -1,0 +1,158 @@
+"""Only the node holding a session queued its inspection again (no job behind ``queued``, or a
+transient failure): the ended sessions of a node that never came back were never inspected.
+Now a live node's sweep takes such a session over, once, when it can read its files,
+and says so once when it cannot (server.inspection_adopt). Three nodes on one SQLite
+database, then on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+
+from server import audit, inspection_resume, session_call
+from server.localservers import fresh_database
+from server.store.models import AuditEntry, MediaNode, RecordingSession
+from server.store.types import utcnow
+from tests.conftest import Client, RunningServer, add_test_users
+from tests.test_api_recording import open_session
+from tests.test_media_nodes import start_node
+
+Nodes = tuple[RunningServer, RunningServer, RunningServer]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def three_nodes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Nodes]:
+    db: dict[str, Any] = {}
+    if request.param == "postgresql":
+        db["database_url"] = await fresh_database(request.getfixturevalue("pg_admin"))
+    # Neither beats again after starting: the test decides when b looks dead to a.
+    slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0, **db}
+    a = await start_node(tmp_path, "node-a", **slow)
+    b = await start_node(tmp_path, "node-b", **slow)
+    c = await start_node(tmp_path, "node-c", **slow)
+    await add_test_users(a.ctx)
+    try:
+        yield a, b, c
+    finally:
+        for node in (a, b, c):
+            await node.runner.cleanup()
+
+
+async def _ended_on_b_without_jobs(b: RunningServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A session b holds, ended while the database failed before its jobs were queued."""
+
+    async def fault(ctx: Any, session_id: str) -> None:
+        raise OperationalError("INSERT INTO jobs", {}, Exception("database is locked"))
+
+    sales = Client(b.url)
+    try:
+        await sales.login("sales1")
+        sid, _token = await open_session(sales)
+        with monkeypatch.context() as m:
+            m.setattr(session_call, "_enqueue_jobs", fault)
+            status, body = await sales.post(f"/api/sessions/{sid}/end")
+        assert status == 503, body
+    finally:
+        await sales.close()
+    assert await _holder(b, sid) == ("node-b", "queued")
+    return sid
+
+
+async def _holder(srv: RunningServer, sid: str) -> tuple[str | None, str]:
+    async with srv.ctx.db.read() as s:
+        row = await s.get(RecordingSession, sid)
+    assert row is not None
+    return row.node_id, row.inspection_status
+
+
+async def _entries(srv: RunningServer, sid: str, action: str) -> list[dict[str, Any]]:
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.session_id == sid, AuditEntry.action == action)
+        .order_by(AuditEntry.seq)
+    )
+    async with srv.ctx.db.read() as s:
+        return [{"actor": e.actor, **e.detail} for e in (await s.execute(query)).scalars()]
+
+
+async def _b_dies(a: RunningServer) -> None:
+    """b's last beat ages past node_dead_after_s (its app stays up: it must not matter)."""
+    old = utcnow() - timedelta(seconds=a.ctx.settings.node_dead_after_s + 1)
+    async with a.ctx.db.session() as s:
+        await s.execute(update(MediaNode).where(MediaNode.id == "node-b").values(heartbeat_at=old))
+
+
+async def test_a_dead_nodes_unqueued_inspection_is_taken_over_once(
+    three_nodes: Nodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, c = three_nodes
+    sid = await _ended_on_b_without_jobs(b, monkeypatch)
+
+    # b is alive: its session is b's to resume.
+    assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
+
+    # b dies, and a cannot read the session's files (b's own disk, no object store): it
+    # leaves the session to b and says so once, however often it sweeps.
+    await _b_dies(a)
+    sdir = a.ctx.settings.sessions_dir / sid
+    away = sdir.with_name(f"{sid}.elsewhere")
+    shutil.move(sdir, away)
+    assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
+    assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
+    assert await _holder(a, sid) == ("node-b", "queued")
+    assert await _entries(a, sid, "inspection.unreadable") == [
+        {"actor": "system", "node": "node-b", "by": "node-a"}
+    ]
+    assert await a.ctx.queue.active("inspect", [sid]) == set()
+
+    # Shared storage (here: the same disk): the two live nodes sweep at once; one takes it
+    # over and queues it, once.
+    shutil.move(away, sdir)
+    first, second = await asyncio.gather(
+        inspection_resume.resume_unqueued(a.ctx, 0.0),
+        inspection_resume.resume_unqueued(c.ctx, 0.0),
+    )
+    assert sorted(first + second) == [sid]
+    assert await _holder(a, sid) == ("node-a" if first else "node-c", "queued")
+    assert await a.ctx.queue.active("inspect", [sid]) == {sid}
+    assert await _entries(a, sid, "inspection.requeued") == [
+        {"actor": "system", "reason": "not_queued", "adopted_from": "node-b"}
+    ]
+    for node in (a, c):
+        assert await inspection_resume.resume_unqueued(node.ctx, 0.0) == []
+
+
+async def test_a_dead_nodes_transient_failure_is_queued_again_once(
+    three_nodes: Nodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, c = three_nodes
+    monkeypatch.setattr(inspection_resume, "REQUEUE_AFTER_S", (0.0, 0.0, 0.0))
+    sid = await _ended_on_b_without_jobs(b, monkeypatch)
+    async with b.ctx.db.session() as s:
+        await s.execute(
+            update(RecordingSession)
+            .where(RecordingSession.id == sid)
+            .values(inspection_status="failed")
+        )
+        detail = {"permanent": False, "error": "store out of reach"}
+        await audit.record(s, "system", "inspection.failed", sid, detail)
+
+    assert await inspection_resume.requeue_failed(a.ctx) == []  # b is alive
+    await _b_dies(a)
+    first, second = await asyncio.gather(
+        inspection_resume.requeue_failed(a.ctx), inspection_resume.requeue_failed(c.ctx)
+    )
+    assert sorted(first + second) == [sid]
+    assert await _holder(a, sid) == ("node-a" if first else "node-c", "queued")
+    assert await a.ctx.queue.active("inspect", [sid]) == {sid}
+    assert await _entries(a, sid, "inspection.requeued") == [
+        {"actor": "system", "reason": "transient_failure", "requeue": 1, "adopted_from": "node-b"}
+    ]
