@@ -13,9 +13,22 @@ from sqlalchemy import select, update
 from server import housekeeping
 from server.cli import main
 from server.store.models import AuditEntry, Job, RecordingSession
-from tests.conftest import Client, make_settings, serving
+from tests.conftest import Client, RunningServer, make_settings, serving
 from tests.test_api_recording import open_session
 from tests.worker_jobs import ended_session, swept_twice
+
+
+async def _failed_inspection(srv: RunningServer) -> str:
+    """An ended session whose inspection failed for good, as a worker leaves it."""
+    sid = await ended_session(srv.url)
+    async with srv.ctx.db.session() as s:
+        await s.execute(update(Job).values(status="failed"))
+        await s.execute(
+            update(RecordingSession)
+            .where(RecordingSession.id == sid)
+            .values(inspection_status="failed")
+        )
+    return sid
 
 
 async def test_reinspect_queues_a_failed_inspection_once(
@@ -25,16 +38,7 @@ async def test_reinspect_queues_a_failed_inspection_once(
     settings = make_settings(tmp_path)
     data = ["--data-dir", str(settings.data_dir)]
     async with serving(settings) as srv:
-        sid = await ended_session(srv.url)
-        # What a worker leaves after an inspection that failed for good.
-        async with srv.ctx.db.session() as s:
-            await s.execute(update(Job).values(status="failed"))
-            await s.execute(
-                update(RecordingSession)
-                .where(RecordingSession.id == sid)
-                .values(inspection_status="failed")
-            )
-
+        sid = await _failed_inspection(srv)
         code = await asyncio.to_thread(main, ["reinspect", *data, sid, "--note", "files back"])
         out, err = capsys.readouterr()
         assert code == 0, err
@@ -95,13 +99,7 @@ async def test_reinspect_refuses_hostile_arguments(
     settings = make_settings(tmp_path)
     data = ["--data-dir", str(settings.data_dir)]
     async with serving(settings) as srv:
-        sid = await ended_session(srv.url)
-        async with srv.ctx.db.session() as s:
-            await s.execute(
-                update(RecordingSession)
-                .where(RecordingSession.id == sid)
-                .values(inspection_status="failed")
-            )
+        sid = await _failed_inspection(srv)
         for args in (
             ["s-\udcff\udcfe"],
             [sid + "\n"],
