@@ -140,6 +140,10 @@ def require_listenable(host: str, port: int) -> None:
             raise unavailable
     except socket.gaierror as exc:
         raise CliError(f"cannot listen on {where}: unknown host ({exc.strerror})") from None
+    except UnicodeError:
+        # getaddrinfo encodes the name with IDNA first: an empty label, one over 63
+        # characters or bytes that are not UTF-8 were a traceback.
+        raise CliError(f"cannot listen on {where}: unknown host (not a host name)") from None
     except OSError as exc:
         raise CliError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 

@@ -18,14 +18,37 @@ from typing import Any
 from server import audit
 from server.audit_trail import AuditTrail, attach
 from server.cli_common import CliError, announce, global_options, require_database, settings_from
+from server.sessions import SESSION_ID_RE
 from server.settings import Settings
 from server.store.db import Database
 from server.store.models import RecordingSession
+from server.text_rules import prose_problem, text_problem
+
+#: A note's length at most, as a review decision's reason.
+MAX_NOTE = 1000
+
+
+def check_arguments(session_id: str, note: str | None) -> None:
+    """CliError for an id no session can have or a note the audit chain should not keep,
+    before the database is opened: an argument that is not UTF-8 (Python makes lone
+    surrogates of its bytes) was a traceback from the database driver or the audit MAC,
+    and a note with an escape sequence or a right-to-left override is refused as a legal
+    hold's reason is."""
+    if not SESSION_ID_RE.fullmatch(session_id):
+        raise CliError(f"no session {session_id!r}")
+    if note is None:
+        return
+    problem = text_problem(note) or prose_problem(note)
+    if problem is None and len(note) > MAX_NOTE:
+        problem = f"must be at most {MAX_NOTE} characters"
+    if problem is not None:
+        raise CliError(f"--note {problem}")
 
 
 async def reinspect(settings: Settings, session_id: str, note: str | None) -> str:
     """Mark ``session_id``'s inspection ``queued``; returns what was done (CliError when it
     cannot be: no such session, not ended, running now)."""
+    check_arguments(session_id, note)
     db = Database(settings.db_url)
     trail = attach(db, AuditTrail.from_settings(settings))
     try:

@@ -48,6 +48,11 @@ MIN_SIGNATURE_SIMILARITY = 0.6
 #: Largest still accepted, per side: a phone camera's 4K frame fits. The header is read
 #: first: a PNG of a few hundred KB can declare a picture of gigabytes once decoded.
 MAX_IMAGE_SIDE = 4096
+#: Scans a JPEG still may have. Each scan of a progressive JPEG is a pass over every block
+#: of the picture, and one can be a few dozen bytes: 3300 of them in 175 KB took libjpeg
+#: 3.5 s for a 4096 x 4096 still that decodes in 0.3 s. A camera's or a canvas's JPEG has
+#: one scan, an encoder's progressive one about ten.
+MAX_JPEG_SCANS = 100
 BUSY_KEY = "selfservice_busy"
 #: Answer or document checks per node and session. Each runs Whisper or OCR for seconds of
 #: CPU; the page asks at most ``self_service_answer_attempts`` times per answer and lets the
@@ -219,8 +224,8 @@ def decode_image(data_url: str) -> np.ndarray:
 
 
 def _check_size(data: bytes) -> None:
-    """Refuse a JPEG or PNG whose header declares more than ``MAX_IMAGE_SIDE`` a side,
-    before anything is decoded."""
+    """Refuse a JPEG or PNG whose header declares more than ``MAX_IMAGE_SIDE`` a side, and
+    a JPEG of more than ``MAX_JPEG_SCANS`` scans, before anything is decoded."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -232,6 +237,15 @@ def _check_size(data: bytes) -> None:
         raise sessions.SessionError(400, "invalid_image", "image is not a JPEG or PNG") from None
     if kind not in ("JPEG", "PNG"):
         raise sessions.SessionError(400, "invalid_image", "image is not a JPEG or PNG")
+    # Every scan starts with the bytes FF DA (entropy-coded data never holds them: a data
+    # byte FF is followed by 00), so their count bounds the scans libjpeg will read.
+    if kind == "JPEG" and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise sessions.SessionError(
+            400,
+            "invalid_image",
+            f"a JPEG still may have at most {MAX_JPEG_SCANS} scans",
+            {"max_scans": MAX_JPEG_SCANS},
+        )
     if max(width, height) > MAX_IMAGE_SIDE:
         raise sessions.SessionError(
             413,

@@ -112,10 +112,15 @@ async def test_join_link_flow_and_token_refusals(
     )
     assert status == 409
     assert_error(body, "consent_required")
-    status, body = await customer.post(
-        f"/api/join/{link['token']}/consent", json={"consent": False}
-    )
-    assert status == 400
+    # Consent is the JSON value true and nothing that Python takes for it (R2): 1 and 1.0
+    # were recorded as consent.
+    for refused in (False, 1, 1.0, "true", [True], None):
+        status, body = await customer.post(
+            f"/api/join/{link['token']}/consent", json={"consent": refused}
+        )
+        assert status == 400, refused
+        assert_error(body, "consent_required")
+    assert (await customer.get(f"/api/join/{link['token']}"))[1]["consent_at"] is None
     status, body = await customer.post(f"/api/join/{link['token']}/consent", json={"consent": True})
     assert status == 200 and body["consent_at"].endswith("Z")
     meta = json.loads((server.ctx.settings.sessions_dir / s["id"] / "metadata.json").read_text())

@@ -47,11 +47,14 @@ def test_a_port_in_use_is_refused_before_anything_is_made(tmp_path: Path) -> Non
     assert not data.exists()
 
 
-def test_a_host_that_does_not_resolve_is_refused(tmp_path: Path) -> None:
-    code, err, data = _serve(tmp_path, "--host", "no-such-host.invalid", "--port", "0")
+# A name IDNA cannot encode (an empty label, one over 63 characters, bytes that are not
+# UTF-8) was a UnicodeError traceback from getaddrinfo.
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "a..b", "a" * 64, "kesu\udcff"])
+def test_a_host_that_does_not_resolve_is_refused(tmp_path: Path, host: str) -> None:
+    code, err, data = _serve(tmp_path, "--host", host, "--port", "0")
     assert "Traceback" not in err, err
     assert code == 2, err
-    assert "cannot listen on no-such-host.invalid:0: unknown host" in err
+    assert "cannot listen on " in err and ":0: unknown host" in err
     assert not data.exists()
 
 

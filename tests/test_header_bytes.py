@@ -61,3 +61,31 @@ async def test_non_utf8_secret_headers_are_refused(tmp_path: Path) -> None:
         )
         assert status == 401, (status, body)
         assert_error(json.loads(body), "unauthorized")
+
+
+async def test_host_names_that_are_not_punycode_are_a_refusal(tmp_path: Path) -> None:
+    """An ``xn--`` label that is not valid punycode in the Origin, the Referer or the Host of
+    an unsafe request: yarl decodes it when the same-site check reads the URL's host and
+    raised UnicodeError, so any client reaching the port had a ``500 internal_error`` and an
+    "unhandled error" traceback in the log with one header line. Now a foreign site's
+    ``403 origin_mismatch``, and a request with neither header still passes."""
+    login = json.dumps({"username": "sales1", "password": "wrong password"}).encode()
+    json_body = b"Content-Type: application/json\r\n"
+    async with serving(make_settings(tmp_path)) as srv:
+        port = srv.url.rsplit(":", 1)[1].encode()
+        for head in (
+            b"Host: 127.0.0.1:%s\r\nOrigin: http://xn--zz\r\n" % port,
+            b"Host: 127.0.0.1:%s\r\nReferer: http://xn--ab.xn--zz/login\r\n" % port,
+            b"Host: xn--zz\r\nOrigin: http://evil.example\r\n",
+            b"Host: xn--zz\r\nOrigin: http://xn--zz\r\n",
+        ):
+            status, body = await _raw(
+                srv.url, b"POST /api/login HTTP/1.1\r\n" + head + json_body, login
+            )
+            assert status == 403, (head, status, body)
+            assert_error(json.loads(body), "origin_mismatch")
+        status, body = await _raw(
+            srv.url, b"POST /api/login HTTP/1.1\r\nHost: xn--zz\r\n" + json_body, login
+        )
+        assert status == 401, (status, body)
+        assert_error(json.loads(body), "bad_credentials")

@@ -6,6 +6,8 @@ audio reaches its models."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from sqlalchemy import update
+from yarl import URL
 
 from server.api import live as live_api
 from server.api.live import MAX_STREAMS, STREAMS_KEY
@@ -165,3 +168,49 @@ async def test_head_holds_no_stream(tmp_path: Path) -> None:
         async with sales.http.head(f"{srv.url}/api/sessions/{sid}/live") as r:
             assert r.status == 200
         assert not _streams(srv)
+
+
+async def test_a_stream_nobody_reads_ends_with_its_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that stops reading (its receive window shut) left the stream's handler
+    waiting in a write for ever: its recheck never ran, so the stream outlived a logout (a
+    revoked link, the session's end) and kept one of the session's places; four such held
+    every place until the server restarted. A write that cannot go out within
+    ``WRITE_TIMEOUT_S`` now ends the stream and its connection. (Times made short here.)"""
+    monkeypatch.setattr(live_api, "RECHECK_S", 0.3, raising=False)
+    monkeypatch.setattr(live_api, "WRITE_TIMEOUT_S", 1.0, raising=False)
+    async with _live_call(tmp_path) as call:
+        srv, sid = call.srv, call.sid
+        other = Client(srv.url)
+        await other.login("sales1")
+        cookies = other.http.cookie_jar.filter_cookies(URL(srv.url))
+        cookie = "; ".join(f"{k}={m.value}" for k, m in cookies.items())
+        (await _first_event(other.http, f"{srv.url}/api/sessions/{sid}/live")).close()
+        await wait_for(lambda: not _streams(srv), 30.0)
+        # A reader with a tiny window that never reads.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        url = URL(srv.url)
+        assert url.host is not None and url.port is not None
+        sock.connect((url.host, url.port))
+        try:
+            request = (
+                f"GET /api/sessions/{sid}/live HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+                f"Cookie: {cookie}\r\n\r\n"
+            )
+            sock.sendall(request.encode())
+            await wait_for(lambda: _streams(srv).get((sid, False)) == 1, 30.0)
+            # A state far larger than the socket buffers: its write cannot finish.
+            live = srv.ctx.live
+            assert live is not None
+            (q,) = live.sessions[sid].subscribers
+            with contextlib.suppress(asyncio.QueueEmpty):
+                q.get_nowait()
+            q.put_nowait({"status": "ok", "pad": "x" * 16_000_000})
+            await wait_for(q.empty, 30.0)
+            assert (await other.post("/api/logout", json={}))[0] == 200
+            await wait_for(lambda: not _streams(srv), 30.0)
+        finally:
+            sock.close()
+            await other.close()

@@ -13,9 +13,22 @@ from sqlalchemy import select, update
 from server import housekeeping
 from server.cli import main
 from server.store.models import AuditEntry, Job, RecordingSession
-from tests.conftest import Client, make_settings, serving
+from tests.conftest import Client, RunningServer, make_settings, serving
 from tests.test_api_recording import open_session
 from tests.worker_jobs import ended_session, swept_twice
+
+
+async def _failed_inspection(srv: RunningServer) -> str:
+    """An ended session whose inspection failed for good, as a worker leaves it."""
+    sid = await ended_session(srv.url)
+    async with srv.ctx.db.session() as s:
+        await s.execute(update(Job).values(status="failed"))
+        await s.execute(
+            update(RecordingSession)
+            .where(RecordingSession.id == sid)
+            .values(inspection_status="failed")
+        )
+    return sid
 
 
 async def test_reinspect_queues_a_failed_inspection_once(
@@ -25,16 +38,7 @@ async def test_reinspect_queues_a_failed_inspection_once(
     settings = make_settings(tmp_path)
     data = ["--data-dir", str(settings.data_dir)]
     async with serving(settings) as srv:
-        sid = await ended_session(srv.url)
-        # What a worker leaves after an inspection that failed for good.
-        async with srv.ctx.db.session() as s:
-            await s.execute(update(Job).values(status="failed"))
-            await s.execute(
-                update(RecordingSession)
-                .where(RecordingSession.id == sid)
-                .values(inspection_status="failed")
-            )
-
+        sid = await _failed_inspection(srv)
         code = await asyncio.to_thread(main, ["reinspect", *data, sid, "--note", "files back"])
         out, err = capsys.readouterr()
         assert code == 0, err
@@ -81,3 +85,35 @@ async def test_reinspect_refuses_unknown_and_unended_sessions(
         async with srv.ctx.db.read() as s:
             row = await s.get(RecordingSession, live)
             assert row is not None and row.inspection_status != "queued"
+
+
+async def test_reinspect_refuses_hostile_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An id or a note that is not UTF-8 (a terminal or script in another encoding: Python
+    makes lone surrogates of its bytes) is exit 2 with one line, and a note that would not
+    read as what it is (an escape sequence, a right-to-left override) or is too long is
+    refused as a hold's reason is; nothing is written. Before, the id was a traceback from
+    the database driver."""
+    monkeypatch.setattr(housekeeping, "END_GRACE_S", 0.0)
+    settings = make_settings(tmp_path)
+    data = ["--data-dir", str(settings.data_dir)]
+    async with serving(settings) as srv:
+        sid = await _failed_inspection(srv)
+        for args in (
+            ["s-\udcff\udcfe"],
+            [sid + "\n"],
+            [sid, "--note", "files \udcff back"],
+            [sid, "--note", "files \x1b[31mback"],
+            [sid, "--note", "files \u202eback"],
+            [sid, "--note", "x" * 1001],
+        ):
+            code = await asyncio.to_thread(main, ["reinspect", *data, *args])
+            out, err = capsys.readouterr()
+            assert code == 2 and out == "", (args, err)
+            assert "Traceback" not in err and len(err.strip().splitlines()) == 2, err
+        async with srv.ctx.db.read() as s:
+            row = await s.get(RecordingSession, sid)
+            assert row is not None and row.inspection_status == "failed"
+            by_cli = select(AuditEntry).where(AuditEntry.actor == "cli")
+            assert (await s.execute(by_cli)).all() == []

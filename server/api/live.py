@@ -35,6 +35,11 @@ HEARTBEAT_S = 15.0
 #: stream is checked once when it opens, and would otherwise go on after a logout, a
 #: password change, a disabled account or the link's expiry until the session ends.
 RECHECK_S = 15.0
+#: How long one write may wait for the client to take it. A client that stops reading
+#: (its receive window shut) would otherwise hold the handler in that write for ever: the
+#: recheck above never runs, and the stream outlives a logout, a revoked link or the
+#: session's end, keeping one of the session's MAX_STREAMS places.
+WRITE_TIMEOUT_S = 30.0
 #: Open streams per session and side (a page holds one; a second tab or a reconnect that
 #: overlaps the old stream fit). Each stream costs the loop an encode and a write per
 #: change, so one join link must not open thousands.
@@ -140,12 +145,19 @@ async def _send(
                     break  # the page's next request gets the 401 / 410 and says why
                 checked = time.monotonic()
             if view is None:
-                await resp.write(b": keep-alive\n\n")
-                continue
-            data = live.customer_view(view) if customer else view
-            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-            await resp.write(f"event: live\ndata: {text}\n\n".encode())
-            if view.get("status") == "ended":
+                chunk = b": keep-alive\n\n"
+            else:
+                data = live.customer_view(view) if customer else view
+                text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+                chunk = f"event: live\ndata: {text}\n\n".encode()
+            try:
+                await asyncio.wait_for(resp.write(chunk), WRITE_TIMEOUT_S)
+            except TimeoutError:
+                log.info("live stream of %s: the client stopped reading; closed", session_id)
+                if request.transport is not None:
+                    request.transport.abort()  # what is buffered for it goes too
+                break
+            if view is not None and view.get("status") == "ended":
                 break
     except (ConnectionResetError, ConnectionError):
         pass  # the page went away

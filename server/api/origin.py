@@ -21,13 +21,16 @@ def _authority(url: str) -> str | None:
     """``host[:port]`` of an absolute http(s) URL, default port left out; None otherwise."""
     try:
         parsed = URL(url)
+        # yarl decodes an ``xn--`` label when .host is read: one that is not punycode
+        # raises UnicodeError (a ValueError), a 500 for any client before this was inside.
+        scheme, name = parsed.scheme, parsed.host
         port = parsed.explicit_port
         default = parsed.is_default_port()
     except (ValueError, TypeError):
         return None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if scheme not in ("http", "https") or not name:
         return None
-    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    host = f"[{name}]" if ":" in name else name
     return host if port is None or default else f"{host}:{port}"
 
 

@@ -50,6 +50,13 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
+def _only_bool(value: Any) -> Any:
+    """JSON true/false only: a ``Literal[True]`` alone takes 1 and 1.0 too (1 == True)."""
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
 def _blank_is_none(value: Any) -> Any:
     """HTML forms send an empty string for an unfilled optional field."""
     return None if isinstance(value, str) and not value.strip() else value
@@ -60,6 +67,7 @@ SAFE = AfterValidator(_clean_text)
 LINE = AfterValidator(_one_line)  # after SAFE: names, ids, short single-line fields
 PROSE = AfterValidator(_prose)  # after SAFE: free text of several lines (comments, reasons)
 NOT_BOOL = BeforeValidator(_no_bool)
+ONLY_BOOL = BeforeValidator(_only_bool)
 BLANK_IS_NONE = BeforeValidator(_blank_is_none)
 
 

@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from inspection.policy import MAX_PRODUCTS, PRODUCT_TYPES
-from server.api.schemas.common import BLANK_IS_NONE, LINE, NOT_BOOL, SAFE, Body, OneOf, Out
+from server.api.schemas.common import (
+    BLANK_IS_NONE,
+    LINE,
+    NOT_BOOL,
+    ONLY_BOOL,
+    SAFE,
+    Body,
+    OneOf,
+    Out,
+)
 
 ProductName = Annotated[str, Field(max_length=128), SAFE, LINE]
 Premium = Annotated[float | None, Field(gt=0, lt=1e10), NOT_BOOL, BLANK_IS_NONE]
@@ -122,7 +131,7 @@ class CustomerLiveOut(Out):
 
 
 class ConsentBody(Body):
-    consent: Literal[True] = Field(description="must be exactly true")
+    consent: Annotated[Literal[True], ONLY_BOOL] = Field(description="must be exactly true")
 
 
 class ScriptNodeOut(Out):
