@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Dialog, Page, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -51,3 +51,16 @@ async def log_in(page: Page, base: str, username: str, password: str) -> None:
     await page.fill("#password", password)
     await page.click("#login-submit")
     await page.wait_for_url(lambda url: "/login" not in url, timeout=LOGIN_TIMEOUT_MS)
+
+
+def browser_boxes(page: Page) -> list[str]:
+    """The messages of the browser's own boxes (alert, confirm, prompt) the page shows from
+    now on, each dismissed: the pages ask in the page (ask.js), so none may be shown."""
+    boxes: list[str] = []
+
+    async def dismiss(dialog: Dialog) -> None:
+        boxes.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    return boxes

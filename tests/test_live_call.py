@@ -1,9 +1,9 @@
 """Live checks end to end: two aiortc peers say recorded lines into a live session; the
 salesperson's live checklist, pushed over SSE, shows the spoken nodes covered and the answers
 classified, in the API and on the call page in Debian Chromium; ending lists what is missing
-(409 from the API, a dialog on the page), and ending anyway is stored in the events.
+(409 from the API, a question on the page), and ending anyway is stored in the events.
 
-Screenshots of the panel and the dialog go to ``$KESU_LIVE_SHOTS`` (docs/screenshots when
+Screenshots of the panel and the question go to ``$KESU_LIVE_SHOTS`` (docs/screenshots when
 regenerating the committed ones) or the test's tmp dir. Loopback only.
 """
 
@@ -176,13 +176,13 @@ async def test_live_checklist_over_a_real_call(tmp_path: Path) -> None:
         assert ("reminder", "not_covered") in missing
         assert ("id_card", "document") in missing
         assert not {("consent", "answer"), ("consent", "not_covered")} & missing
-        # The page lists them in a dialog; ending anyway ends the session.
+        # The page lists them in its question (ask.js); ending anyway ends the session.
         await page.click("#end-call")
-        dialog = page.locator("#end-missing-dialog")
+        dialog = page.locator("#ask")
         await expect(dialog).to_be_visible()
         await expect(dialog).to_contain_text("录音录像提示")
         await page.screenshot(path=str(shots / "live-end-missing.png"))
-        await page.click("#end-anyway")
+        await page.click("#ask-yes")  # 仍然结束录制
         await expect(page.locator("#ended-panel")).to_be_visible()
         await asyncio.wait_for(stream, 30)  # the stream ends with the session
         assert states[-1]["status"] == "ended"

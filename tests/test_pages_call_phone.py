@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, ViewportSize, expect
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from server.rtc.probe import probe_recording
-from tests.browser import chromium, log_in
+from tests.browser import browser_boxes, chromium, log_in
 from tests.conftest import PASSWORD, RunningServer
 from tests.join_links import self_service_link, use_template
 from tests.test_pages_slow_network import new_link
@@ -212,13 +212,7 @@ async def test_the_salesperson_is_always_asked_in_the_page(
     buttons doing nothing (and without confirm at all they threw)."""
     sid, _token = await new_link(client_factory)
     ctx, page, errors = await phone(browser, {"width": 1280, "height": 800}, init)
-    boxes: list[str] = []  # the browser's own dialogs: none may be shown
-
-    async def dismiss(dialog: Dialog) -> None:
-        boxes.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", dismiss)
+    boxes = browser_boxes(page)  # the browser's own: none may be shown
     await log_in(page, server.url, "sales1", PASSWORD)
     await page.goto(f"{server.url}/sales/session/{sid}")
     await page.click("#revoke-link")

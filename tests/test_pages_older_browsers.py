@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Dialog, expect
+from playwright.async_api import Browser, expect
 
+from tests.browser import browser_boxes
 from tests.conftest import RunningServer
 from tests.test_pages_slow_network import browser as browser  # the fixture (fake media)
 
@@ -56,13 +57,7 @@ async def test_ending_with_missing_items_without_dialog_element(
     page = await ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    boxes: list[str] = []  # the browser's own dialogs: none may be shown
-
-    async def dismiss(dialog: Dialog) -> None:
-        boxes.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", dismiss)
+    boxes = browser_boxes(page)  # the browser's own: none may be shown
     await page.goto(f"{server.url}/login")
     missing: list[dict[str, Any]] = [
         {"node": "reminder", "title": "犹豫期提示", "why": "not_covered"}

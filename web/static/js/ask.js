@@ -1,12 +1,15 @@
-// A yes/no question asked inside the page (离开通话? 作废客户链接? 结束录制?), never with
-// window.confirm. An Android app's WebView shows no JavaScript dialog unless the app handles
-// it (WebChromeClient.onJsConfirm): confirm() then answers false at once without showing
-// anything, and some apps take it away, so the button did nothing at all; a page cannot tell
-// such a confirm from a real one, so there is no browser box to fall back on. A plain element,
-// not <dialog>.showModal(), which needs Safari 15.4 (iOS 14.3 is promised). Its strings follow
-// the language switch.
+// A yes/no question asked inside the page (离开通话? 作废客户链接? 结束录制? and ending with
+// missing live-check items, live.js), never with window.confirm. An Android app's WebView shows
+// no JavaScript dialog unless the app handles it (WebChromeClient.onJsConfirm): confirm() then
+// answers false at once without showing anything, and some apps take it away, so the button did
+// nothing at all; a page cannot tell such a confirm from a real one, so there is no browser box
+// to fall back on. Every question goes through askInPage: the box is put in a <dialog> opened
+// with showModal() (the page behind is inert, the Android back gesture answers no) where the
+// browser has it, else in a plain element over the page (showModal needs Safari 15.4 and iOS
+// 14.3 is promised; before, the missing-items <dialog> threw there and 结束录制 did nothing).
+// The same buttons, focus and answers either way. Its strings follow the language switch.
 
-import { addStrings, setText, t } from "./i18n.js";
+import { addStrings, setText } from "./i18n.js";
 import { el } from "./ui.js";
 
 addStrings("zh-CN", {
@@ -24,11 +27,36 @@ addStrings("en", {
 
 let open = null; // {finish} of the question on screen
 
+/** Whether this browser opens a <dialog> as a modal (Safari 15.4, Firefox 98, Chromium 37). */
+function hasModalDialog() {
+  return typeof HTMLDialogElement !== "undefined" && typeof HTMLDialogElement.prototype.showModal === "function";
+}
+
+/** Put `box` on screen over the page; returns the element holding it (#ask), whose own area
+ * (not the box's) is the backdrop. */
+function mount(box, label) {
+  if (hasModalDialog()) {
+    const dialog = el("dialog", { class: "ask", id: "ask", ...label }, box);
+    document.body.append(dialog);
+    try {
+      dialog.showModal();
+      return dialog;
+    } catch {
+      dialog.remove(); // refused (e.g. another modal of the browser's own): ask in the page
+    }
+  }
+  const backdrop = el("div", { class: "ask", id: "ask" }, box);
+  for (const [name, value] of Object.entries({ ...label, "aria-modal": "true" })) box.setAttribute(name, value);
+  document.body.append(backdrop);
+  return backdrop;
+}
+
 /**
  * Ask `question` (an i18n key) with two buttons, `no` (focused first: a slip of the finger
- * must not leave the call) and `yes`; resolves true for yes. Escape and a tap beside the box
- * answer no. A second question replaces the first, which is answered no. `title` (an i18n
- * key) heads the box and `details` (elements) follow the question.
+ * must not leave the call) and `yes`; resolves true for yes. Escape (and Android's back, where
+ * the <dialog> is modal) and a tap beside the box answer no. A second question replaces the
+ * first, which is answered no. `title` (an i18n key) heads the box and `details` (elements)
+ * follow the question.
  */
 export function askInPage(
   question,
@@ -42,18 +70,20 @@ export function askInPage(
   setText(text, question, vars);
   const box = el(
     "div",
-    { class: "ask-box", role: "alertdialog", "aria-modal": "true", "aria-labelledby": "ask-text" },
+    { class: "ask-box" },
     ...(title ? [el("h2", { id: "ask-title", i18n: [title] })] : []),
     text,
     ...details,
     el("div", { class: "btn-row" }, noButton, yesButton),
   );
-  const backdrop = el("div", { class: "ask", id: "ask" }, box);
+  const label = { role: "alertdialog", "aria-labelledby": title ? "ask-title ask-text" : "ask-text" };
   return new Promise((resolve) => {
+    const frame = mount(box, label);
     const finish = (answer) => {
       if (open !== current) return;
       open = null;
-      backdrop.remove();
+      if (frame.open) frame.close();
+      frame.remove();
       if (before && before.isConnected && typeof before.focus === "function") before.focus();
       resolve(answer);
     };
@@ -61,8 +91,13 @@ export function askInPage(
     open = current;
     noButton.addEventListener("click", () => finish(false));
     yesButton.addEventListener("click", () => finish(true));
-    backdrop.addEventListener("click", (event) => event.target === backdrop && finish(false));
-    backdrop.addEventListener("keydown", (event) => {
+    frame.addEventListener("click", (event) => event.target === frame && finish(false));
+    // A modal <dialog>'s own Escape and Android back: answered no, the box taken away by finish.
+    frame.addEventListener("cancel", (event) => {
+      event.preventDefault();
+      finish(false);
+    });
+    frame.addEventListener("keydown", (event) => {
       if (event.key === "Escape") finish(false);
       else if (event.key === "Tab") {
         // Keep Tab between the two buttons: the page behind is not for now.
@@ -70,7 +105,6 @@ export function askInPage(
         (document.activeElement === noButton ? yesButton : noButton).focus();
       }
     });
-    document.body.append(backdrop);
     noButton.focus();
   });
 }

@@ -41,6 +41,14 @@ async function openOther(deviceId, old) {
   }
 }
 
+/** `err` as the page shows it: the i18n key `key` with err's message. */
+function switchError(err, key) {
+  const failed = new Error((err && err.message) || String(err));
+  failed.name = (err && err.name) || "Error";
+  failed.i18nKey = key;
+  return failed;
+}
+
 /**
  * Show `button` while more than one camera is listed; a press sends the next camera in
  * `call` (a MediaCall) and shows it in `preview`. `onError(err)` when the switch failed.
@@ -57,6 +65,48 @@ export function mountCameraSwitch({ call, button, preview, onError }) {
     return list;
   };
 
+  /** Send `track` (camera `deviceId`) in the call's `stream` instead of `old`, in the same
+   * connection, and show it; stopped unused when the call ended or opened its devices again
+   * meanwhile. */
+  async function put(stream, old, track, deviceId) {
+    if (call.closed || call.stream !== stream) {
+      track.stop();
+      return;
+    }
+    const sender = call.pc && call.pc.getSenders().find((s) => s.track && s.track.kind === "video");
+    try {
+      if (sender) await sender.replaceTrack(track);
+    } catch (err) {
+      track.stop();
+      throw err;
+    }
+    if (old) stream.removeTrack(old);
+    stream.addTrack(track);
+    call.watchTrack(track);
+    if (old) old.stop(); // our own stop: the call takes no "ended" from it
+    chosen = { id: deviceId, track };
+    preview.srcObject = null; // the same stream with another track: shown anew
+    preview.srcObject = stream;
+  }
+
+  /** The switch failed (`err`): the camera the call had is sent again if it was stopped for
+   * the other one, in the same connection. Returns the error to show: that the call goes on
+   * with the camera it had, or (that camera not opening again either) only that the switch
+   * failed, the devices then opened again as after a lost one (a new connection). Before,
+   * the stopped camera always took a new connection, and the message said only "try again". */
+  async function putBack(stream, old, deviceId, err) {
+    if (old && old.readyState === "live") return switchError(err, "cam.kept");
+    if (!old || call.closed) return switchError(err, "cam.failed");
+    try {
+      if (!deviceId) throw err;
+      await put(stream, old, (await openCamera(deviceId)).getVideoTracks()[0], deviceId);
+      return switchError(err, "cam.kept");
+    } catch {
+      if (!call.closed) call.rejoin().catch(() => {});
+      return switchError(err, "cam.failed");
+    }
+  }
+
   async function switchCamera() {
     const list = await refresh();
     const stream = call.stream;
@@ -66,28 +116,11 @@ export function mountCameraSwitch({ call, button, preview, onError }) {
     const current = old && old === chosen.track ? chosen.id : settings.deviceId;
     const at = list.findIndex((d) => d.deviceId === current);
     const next = list[at < 0 ? 1 : (at + 1) % list.length];
-    let fresh = null;
     try {
-      fresh = await openOther(next.deviceId, old);
-      if (call.closed || call.stream !== stream) {
-        fresh.stop(); // the call ended or opened its devices again meanwhile
-        return;
-      }
-      const sender = call.pc && call.pc.getSenders().find((s) => s.track && s.track.kind === "video");
-      if (sender) await sender.replaceTrack(fresh);
+      await put(stream, old, await openOther(next.deviceId, old), next.deviceId);
     } catch (err) {
-      if (fresh) fresh.stop();
-      // The old camera stopped for nothing: open the devices again as after a lost one.
-      if (old && old.readyState !== "live" && !call.closed) call.rejoin().catch(() => {});
-      throw err;
+      throw await putBack(stream, old, current, err);
     }
-    if (old) stream.removeTrack(old);
-    stream.addTrack(fresh);
-    call.watchTrack(fresh);
-    if (old) old.stop();
-    chosen = { id: next.deviceId, track: fresh };
-    preview.srcObject = null; // the same stream with another track: shown anew
-    preview.srcObject = stream;
   }
 
   const onClick = () => {
@@ -95,12 +128,7 @@ export function mountCameraSwitch({ call, button, preview, onError }) {
     busy = true;
     button.disabled = true;
     switchCamera()
-      .catch((err) => {
-        const failed = new Error((err && err.message) || String(err));
-        failed.name = (err && err.name) || "Error";
-        failed.i18nKey = "cam.failed";
-        onError(failed);
-      })
+      .catch((err) => onError(err && err.i18nKey ? err : switchError(err, "cam.failed")))
       .finally(() => {
         busy = false;
         button.disabled = false;

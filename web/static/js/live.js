@@ -1,6 +1,6 @@
 // Live checks on the salesperson's call page: a panel fed by the server's push stream
 // (GET <base>/live, Server-Sent Events) with the script checklist, the customer's answers,
-// warnings and document prompts; and the dialog that lists missing items before ending.
+// warnings and document prompts; and the question that lists missing items before ending.
 // Live results are advisory: the offline inspection stays the judge.
 
 import "./live_i18n.js";
@@ -140,47 +140,15 @@ function missingText(m) {
   return t("live.end.why.not_covered");
 }
 
-/** Ask before ending with `missing` items; resolves true to end anyway. */
+/** Ask before ending with `missing` items (the one question path of ask.js: a modal <dialog>
+ * where the browser has showModal, else in the page); resolves true to end anyway. */
 export function confirmEnd(missing) {
-  const list = () =>
-    el("ul", { class: "live-end-list" }, ...missing.map((m) => el("li", {}, el("strong", {}, m.title), " — ", missingText(m))));
-  if (typeof HTMLDialogElement === "undefined" || !HTMLDialogElement.prototype.showModal) {
-    // <dialog> needs Safari 15.4 / Firefox 98 and desktop Safari 14 is promised: there the
-    // dialog's showModal() threw and 结束录制 did nothing. Ask in the page (not with
-    // window.confirm, which a WebView may answer no without showing).
-    return askInPage("live.end.intro", {
-      title: "live.end.title",
-      details: [list()],
-      yes: "live.end.anyway",
-      no: "live.end.back",
-      danger: true,
-    });
-  }
-  stylesheet();
-  const back = el("button", { type: "button", class: "btn secondary", value: "back", i18n: ["live.end.back"] });
-  const anyway = el("button", { type: "button", class: "btn danger", id: "end-anyway", i18n: ["live.end.anyway"] });
-  const dialog = el(
-    "dialog",
-    { class: "live-end", id: "end-missing-dialog" },
-    el("h2", { i18n: ["live.end.title"] }),
-    el("p", { i18n: ["live.end.intro"] }),
-    list(),
-    el("div", { class: "btn-row" }, back, anyway),
-  );
-  document.body.append(dialog);
-  return new Promise((resolve) => {
-    const finish = (value) => {
-      dialog.close();
-      dialog.remove();
-      resolve(value);
-    };
-    back.addEventListener("click", () => finish(false));
-    anyway.addEventListener("click", () => finish(true));
-    dialog.addEventListener("cancel", (event) => {
-      event.preventDefault();
-      finish(false);
-    });
-    dialog.showModal();
-    back.focus();
+  const list = el("ul", { class: "live-end-list" }, ...missing.map((m) => el("li", {}, el("strong", {}, m.title), " — ", missingText(m))));
+  return askInPage("live.end.intro", {
+    title: "live.end.title",
+    details: [list],
+    yes: "live.end.anyway",
+    no: "live.end.back",
+    danger: true,
   });
 }

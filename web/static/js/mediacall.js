@@ -10,18 +10,14 @@
 // reached no rejoin attempt is spent; the first answer after that rejoins at once (a restarted
 // server no longer has our connection).
 
-import { answerInTime, CONNECT_TIMEOUT_MS, isFatal, unreachable } from "./callfailures.js";
+import { answerInTime, CONNECT_TIMEOUT_MS, isFatal } from "./callfailures.js";
+import { Emitter } from "./emitter.js";
+import { Heartbeat } from "./heartbeat.js";
 import { waitIceGathering } from "./ice.js";
 
 const DISCONNECTED_GRACE_MS = 4000; // "disconnected" often heals by itself within a few seconds
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
 const SERVER_LOST_GRACE_MS = 5000; // a state poll sent before we connected may still say "absent"
-const HEARTBEAT_MS = 1000;
-// A heartbeat waits 3x the slowest recent round trip (heartbeats and offers), at least 1.5 s:
-// on a slow mobile link (2 s round trips on "Slow 3G") a fixed 1.5 s would take a live call
-// for lost, show the banner and stop rejoining for good. A refused request fails at once.
-const HEARTBEAT_TIMEOUT_MS = 1500;
-const HEARTBEAT_MAX_TIMEOUT_MS = 8000;
 
 /**
  * One participant's media connection, reconnecting by itself.
@@ -32,21 +28,16 @@ const HEARTBEAT_MAX_TIMEOUT_MS = 8000;
  * connection did not come up: the network lets no media through; tried again at once, each
  * try counted as a rejoin attempt).
  */
-export class MediaCall {
+export class MediaCall extends Emitter {
   constructor({
     stream, offer, leave, ping = null, iceServers = async () => [], autoRejoin = true, maxAttempts = 8,
     reopenMedia = null,
   }) {
-    // Not an EventTarget subclass: `new EventTarget()` needs Safari 14, and customers' phones
-    // may be older. Listeners get {type, detail}, like a CustomEvent.
-    this._listeners = {};
+    super(); // listeners get {type, detail}, like a CustomEvent's
     this._iceServers = iceServers; // () => Promise<RTCIceServer[]>, asked before each connection
     this.stream = stream;
     this._offer = offer; // (sdp, {signal}) => Promise<{type: "answer", sdp}>
     this._leave = leave; // ({keepalive}) => Promise
-    // ({signal}) => Promise<boolean>: whether the server has this participant connected;
-    // rejects when the server cannot be reached.
-    this._ping = ping;
     this.autoRejoin = autoRejoin;
     this.maxAttempts = maxAttempts;
     this.pc = null;
@@ -59,9 +50,12 @@ export class MediaCall {
     this._connectTimer = null; // gives up on a connection that does not come up
     this._connecting = null;
     this.interrupted = false;
-    this.serverUnreachable = false;
-    this._heartbeat = null;
-    this._rtts = []; // ms of the last few heartbeats and offers that were answered
+    this._heartbeat = new Heartbeat({
+      ping, // ({signal}) => Promise<boolean>: whether the server has this participant connected
+      wasUp: () => Boolean(this.connectedAt),
+      onLost: () => this._interrupt(),
+      onBack: (present) => this._serverBack(present),
+    });
     this._onPageHide = () => this.close({ notify: true, keepalive: true });
     // () => Promise<MediaStream>: the camera and microphone again, after one of them ended
     // mid-call (unplugged, taken by another app, the phone's call): see _watchTracks.
@@ -111,26 +105,6 @@ export class MediaCall {
     this._emit("stream", fresh);
   }
 
-  addEventListener(type, fn) {
-    (this._listeners[type] = this._listeners[type] || []).push(fn);
-  }
-
-  removeEventListener(type, fn) {
-    this._listeners[type] = (this._listeners[type] || []).filter((f) => f !== fn);
-  }
-
-  _emit(type, detail) {
-    for (const fn of (this._listeners[type] || []).slice()) {
-      try {
-        fn({ type, detail });
-      } catch (err) {
-        setTimeout(() => {
-          throw err; // reported like a listener error of a real EventTarget, without stopping the others
-        });
-      }
-    }
-  }
-
   _setState(state) {
     this.state = state;
     this._emit("state", state);
@@ -150,58 +124,24 @@ export class MediaCall {
     this._emit("interrupted", false);
   }
 
-  _startHeartbeat() {
-    if (!this._ping || this._heartbeat) return;
-    const beat = async () => {
-      if (this.closed) return;
-      await this._beat();
-      if (!this.closed) this._heartbeat = setTimeout(beat, HEARTBEAT_MS);
-    };
-    this._heartbeat = setTimeout(beat, HEARTBEAT_MS);
+  /** Whether the last heartbeat found the server unreachable (no rejoin attempt is spent then). */
+  get serverUnreachable() {
+    return this._heartbeat.unreachable;
   }
 
-  /** Check the connection now (the page is in front again: its timers may have been
-   * stopped while it was not, so the next heartbeat may be long due). */
+  /** Check the connection now (the page is in front again: see Heartbeat.checkNow). */
   checkNow() {
-    if (this.closed || !this._heartbeat) return;
-    this._beat().catch(() => {});
-  }
-
-  _sampleRtt(ms) {
-    this._rtts.push(ms);
-    if (this._rtts.length > 5) this._rtts.shift();
+    if (!this.closed) this._heartbeat.checkNow();
   }
 
   /** How long a heartbeat may take before the server counts as unreachable. */
   beatTimeout() {
-    const slowest = this._rtts.length ? Math.max(...this._rtts) : 0;
-    return Math.min(HEARTBEAT_MAX_TIMEOUT_MS, Math.max(HEARTBEAT_TIMEOUT_MS, 3 * slowest));
+    return this._heartbeat.timeout();
   }
 
-  async _beat() {
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.beatTimeout());
-    const started = performance.now();
-    let present = null;
-    try {
-      present = await this._ping({ signal: abort.signal });
-      this._sampleRtt(performance.now() - started);
-    } catch (err) {
-      // A beat that only timed out before the first connection proves nothing (no round trip
-      // measured yet, connect() in charge): it must not make the page rejoin mid-connect.
-      const slowOnly = err && err.name === "AbortError" && !this.connectedAt;
-      if (unreachable(err) && !slowOnly) {
-        this.serverUnreachable = true;
-        this._interrupt();
-        return;
-      }
-      present = null; // answered with an error: reachable; the page's own checks handle it
-    } finally {
-      clearTimeout(timer);
-    }
-    if (!this.serverUnreachable || this.closed) return;
-    this.serverUnreachable = false;
-    // Back after an outage. A restarted server has lost our connection: rejoin now.
+  /** The server answers again after an outage. A restarted server has lost our connection: rejoin now. */
+  _serverBack(present) {
+    if (this.closed) return;
     const pcUp = this.pc && this.pc.connectionState === "connected";
     if (present === true && pcUp) {
       this._setState("connected");
@@ -226,10 +166,10 @@ export class MediaCall {
     this.closed = false;
     // A closed or navigated-away page is noticed by the server at once, not after ICE timeout.
     window.addEventListener("pagehide", this._onPageHide);
-    this._startHeartbeat();
+    this._heartbeat.start();
     const asked = performance.now();
     const iceServers = await this._iceServers().catch(() => []);
-    this._sampleRtt(performance.now() - asked);
+    this._heartbeat.sample(performance.now() - asked);
     if (this.closed) return;
     const pc = new RTCPeerConnection({ iceServers });
     this.pc = pc;
@@ -249,7 +189,7 @@ export class MediaCall {
       if (pc !== this.pc) return;
       const sent = performance.now();
       const answer = await answerInTime(this._offer, pc.localDescription.sdp);
-      this._sampleRtt(performance.now() - sent); // an upper bound: the server gathers too
+      this._heartbeat.sample(performance.now() - sent); // an upper bound: the server gathers too
       if (pc !== this.pc) return;
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
       clearTimeout(this._connectTimer);
@@ -380,8 +320,7 @@ export class MediaCall {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this._timer);
-    clearTimeout(this._heartbeat);
-    this._heartbeat = null;
+    this._heartbeat.stop();
     this._resumed();
     const hadPc = Boolean(this.pc);
     this._dropPc();

@@ -6,12 +6,14 @@
 
 import { ApiError, retryable, showError } from "./api.js";
 import { initI18n, setText } from "./i18n.js";
-import { mediaSupportProblem, startLevelMeter } from "./devicecheck.js";
+import { mediaSupportProblem } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
 import { $, el, notice, showOnly, showView, entryLoaded } from "./ui.js";
 import { linkRequests, loadJoinInfo } from "./join_info.js";
+import { runStep } from "./self_steps.js";
+import { pressed } from "./tapguard.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/api/join/${encodeURIComponent(token)}`;
@@ -72,49 +74,6 @@ async function get(path, options) {
   return data;
 }
 
-function status(key, vars = {}, cls = "") {
-  const box = $("#step-status");
-  box.className = `notice ${cls}`;
-  box.hidden = false;
-  setText(box, key, vars);
-}
-
-// 下一步, 拍摄 and 重试 take each other's place in one row: the second tap of a quick double
-// tap (or a held Enter key) reached the button shown after the first one, which skipped a
-// step unread or took a still before the card was held up. A button is taken only once it
-// has been on screen DOUBLE_TAP_MS, and never by a tap counted as the second of a double tap.
-// It is truly disabled until then (not only aria-disabled): a click on it is then dropped by
-// the browser itself, and test drivers and assistive tools that wait for an enabled button
-// (Playwright, Selenium's element_to_be_clickable) all see the same state.
-const DOUBLE_TAP_MS = 500;
-let pressedByKey = false; // the last press was Enter/Space: keep the keyboard's place
-const arming = new Map(); // button -> its timer (a step run again shows it anew)
-
-/** Show a button and resolve when it is pressed (then hide it again). */
-function pressed(button) {
-  button.hidden = false;
-  button.disabled = true;
-  clearTimeout(arming.get(button));
-  arming.set(
-    button,
-    setTimeout(() => {
-      button.disabled = false;
-      // The pressed button was hidden, so focus fell to the page: give it to the one in its place.
-      if (pressedByKey && (!document.activeElement || document.activeElement === document.body)) button.focus();
-    }, DOUBLE_TAP_MS),
-  );
-  return new Promise((resolve) => {
-    const onClick = (event) => {
-      if (event.detail > 1 || button.disabled) return;
-      pressedByKey = event.detail === 0;
-      button.removeEventListener("click", onClick);
-      button.hidden = true;
-      resolve();
-    };
-    button.addEventListener("click", onClick);
-  });
-}
-
 function renderRtcState(value) {
   $("#rtc-dot").className = `dot ${value === "connected" ? "on" : value === "new" ? "" : "off"}`;
   setText($("#rtc-state"), `rtc.${value === "reconnecting" ? "connecting" : value}`);
@@ -151,86 +110,6 @@ async function connect() {
   throw err;
 }
 
-// --- one step ---------------------------------------------------------------------------------
-
-async function playNode(node) {
-  status("ss.listen");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    await post(`${base}/playback`, { node: node.id });
-    for (;;) {
-      await sleep(400);
-      const pb = (await get(`${base}/state`)).playback || {};
-      if (pb.node === node.id && !pb.playing) {
-        if (pb.complete) return true;
-        break; // cut short (e.g. a reconnect): play it again once
-      }
-    }
-  }
-  status("pb.stopped", {}, "warn");
-  return false;
-}
-
-function snapshot() {
-  const video = $("#local-video");
-  const canvas = document.createElement("canvas");
-  canvas.width = video.videoWidth || 640;
-  canvas.height = video.videoHeight || 480;
-  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
-  return canvas.toDataURL("image/jpeg", 0.85);
-}
-
-async function captureDocument(node) {
-  status(`ss.doc.${node.document}`);
-  for (let tries = 1; ; tries++) {
-    await pressed($("#ss-capture"));
-    status("ss.doc.reading");
-    const read = await post(`${base}/document`, { node: node.id, image: snapshot() });
-    if (read.ok) {
-      if (node.document === "id_card") status("ss.doc.ok_card", { name: read.name || "", number: read.id_number || "" }, "ok");
-      else status("ss.doc.ok_page", {}, "ok");
-      await sleep(1200);
-      return;
-    }
-    status("ss.doc.retry", {}, "warn");
-    if (tries >= 3) {
-      // Never stuck: after three tries the customer may go on (the reviewer sees the video).
-      await Promise.race([pressed($("#ss-next")), captureDocument(node)]);
-      return;
-    }
-  }
-}
-
-async function hearAnswer(node) {
-  const attempts = state.info.answer_attempts || 3;
-  const listenMs = (state.info.listen_s || 5) * 1000;
-  const meter = $("#ss-meter");
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    status("ss.answer_now", { hint: node.expected_answer || "是的" });
-    meter.hidden = false;
-    const stop = startLevelMeter(state.stream, (level) => (meter.firstElementChild.style.width = `${level}%`));
-    await sleep(listenMs);
-    stop();
-    meter.hidden = true;
-    status("ss.checking");
-    let heard;
-    try {
-      heard = await post(`${base}/answer`, { node: node.id, attempt });
-      showError($("#page-error"), null);
-    } catch (err) {
-      if (state.gone) throw err; // not a blip: nothing more will be heard
-      fail(err); // e.g. a network blip: ask again rather than stop the recording
-      heard = { kind: "missing", retry: attempt < attempts, review: attempt >= attempts };
-    }
-    if (heard.kind === "affirmative") status("ss.answer.affirmative", { text: heard.text }, "ok");
-    else if (heard.kind === "negative") status("ss.answer.negative", { text: heard.text }, "warn");
-    else if (heard.review) status("ss.answer.review", {}, "warn");
-    else status("ss.answer.unclear", {}, "warn");
-    await sleep(1500);
-    if (!heard.retry) return heard;
-  }
-  return null;
-}
-
 /** Run fn (connecting, one step); when one of its requests fails (a network blip, a server
  * error) the customer is told and 重试 runs it again, instead of a recording stuck half way
  * with no way on. */
@@ -246,21 +125,6 @@ async function untilDone(fn) {
       showError($("#page-error"), null);
     }
   }
-}
-
-async function runStep(node, i, n) {
-  setText($("#step-pos"), "ss.step", { i: i + 1, n });
-  $("#step-title").textContent = node.title;
-  $("#step-text").textContent = node.text;
-  document.body.dataset.step = node.id;
-  if (node.playback) await playNode(node);
-  else {
-    await post(`${base}/node`, { node: node.id });
-    status("ss.read");
-    await pressed($("#ss-next"));
-  }
-  if (node.document) await captureDocument(node);
-  if (node.requires_answer) await hearAnswer(node);
 }
 
 // --- summary ----------------------------------------------------------------------------------
@@ -341,7 +205,8 @@ async function run() {
   showView(VIEWS, "view-step");
   await untilDone(connect);
   const script = state.info.script;
-  for (let i = 0; i < script.length; i++) await untilDone(() => runStep(script[i], i, script.length));
+  const ctx = { base, state, get, post, fail };
+  for (let i = 0; i < script.length; i++) await untilDone(() => runStep(ctx, script[i], i, script.length));
   await showSummary();
 }
 
