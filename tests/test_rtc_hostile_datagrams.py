@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import socket
+import struct
+import time
 from pathlib import Path
+from typing import Any
 
 import pylibsrtp
 import pytest
 from aiortc import RTCDtlsTransport, RTCRtpTransceiver
+from aiortc.rtp import RTCP_RTPFB, RTCP_RTPFB_NACK, RtcpPacket, pack_rtcp_packet
 
-from server.rtc import datagrams
+from server.rtc import datagrams, rtcp_budget
 from server.rtc.client import ClientPeer, MediaTimeline, PatternVideoTrack, ToneAudioTrack
 from server.rtc.room import Room
 from server.rtc.settings import RtcSettings
@@ -64,11 +68,13 @@ async def test_a_stray_datagram_does_not_end_the_connection(tmp_path: Path, name
         await client.close()
 
 
-def test_the_internals_the_datagram_filter_relies_on() -> None:
+def test_the_internals_the_datagram_filters_rely_on() -> None:
     # datagrams.drop_harmful replaces RTCIceTransport._recv: the DTLS transport must still
-    # receive through it, and read the first byte of what it gets.
+    # receive through it, and read the first byte of what it gets; rtcp_budget replaces
+    # RTCDtlsTransport._handle_rtcp_data, which must still get every unprotected datagram.
     source = inspect.getsource(RTCDtlsTransport._recv_next)
     assert "self.transport._recv()" in source and "data[0]" in source
+    assert "await self._handle_rtcp_data(data)" in source
     # pylibsrtp still refuses more than MAX_SRTP_BYTES with ValueError (which aiortc does
     # not catch) and fails within it with its own error (which aiortc catches).
     session = pylibsrtp.Session()
@@ -78,3 +84,48 @@ def test_the_internals_the_datagram_filter_relies_on() -> None:
     with pytest.raises(ValueError):
         session.unprotect_rtcp(b"\x80\xc8" + bytes(at_most - 1))
     assert "except pylibsrtp.Error" in source and "except ValueError" not in source
+
+
+def _nack(ssrc: int, entries: int) -> bytes:
+    """One RTCP NACK whose ``entries`` FCIs each list packets 1-17."""
+    body = struct.pack("!LL", 1, ssrc) + b"\x00\x01\xff\xff" * entries
+    return pack_rtcp_packet(RTCP_RTPFB, RTCP_RTPFB_NACK, body)
+
+
+async def test_a_flood_of_rtcp_is_handled_within_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: every datagram was parsed and acted on; a NACK datagram of 1332 bytes (what
+    # aiortc's SRTCP protects at most) lists 5610 packets, about 2 ms of the media loop.
+    room = Room(SessionDir.create(tmp_path, "s-rtcp"), RtcSettings(loopback_only=True))
+    camera = PatternVideoTrack("customer", MediaTimeline(), fps=FPS)
+    client = ClientPeer([camera, ToneAudioTrack(camera.timeline)])
+    nack_bytes: list[int] = []
+    real_parse = RtcpPacket.parse
+
+    def parse(data: bytes) -> list[Any]:
+        if len(data) > 1300:
+            nack_bytes.append(len(data))  # the flood's: aiortc's own RTCP is far smaller
+        return real_parse(data)
+
+    monkeypatch.setattr(RtcpPacket, "parse", parse)
+    try:
+        await client.accept(await room.join("customer", await client.offer()))
+        received = room.stats
+        await wait_for(lambda: received()["customer"]["packets_received"]["video"] > 5, 10)
+        server_pc = room._participants["customer"].pc
+        audio = next(t.sender for t in server_pc.getTransceivers() if t.kind == "audio")
+        nack = _nack(audio._ssrc, 330)
+        (transport,) = {t.sender.transport for t in client.pc.getTransceivers()}
+        started = time.monotonic()
+        for _ in range(300):
+            await transport._send_rtp(nack)
+        await asyncio.sleep(0.5)  # what is in flight
+        elapsed = time.monotonic() - started
+        assert sum(nack_bytes) <= rtcp_budget.MAX_RTCP_BYTES_PER_S * (1 + elapsed)
+        before = received()["customer"]["packets_received"]["video"]
+        await wait_for(lambda: received()["customer"]["packets_received"]["video"] > before + 10)
+        assert server_pc.connectionState == "connected"
+    finally:
+        await room.close()
+        await client.close()
