@@ -4,10 +4,12 @@ it, and a connected peer's RTCP floods. The call goes on and the media loop stay
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import socket
 import struct
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -42,30 +44,43 @@ DATAGRAMS = {
 }
 
 
+@contextlib.asynccontextmanager
+async def _customer_call(tmp_path: Path) -> AsyncIterator[tuple[Room, ClientPeer]]:
+    """A customer's call whose video flows; after the block, it must flow still."""
+    room = Room(SessionDir.create(tmp_path, "s-dgram"), RtcSettings(loopback_only=True))
+    camera = PatternVideoTrack("customer", MediaTimeline(), fps=FPS)
+    client = ClientPeer([camera, ToneAudioTrack(camera.timeline)])
+    try:
+        await client.accept(await room.join("customer", await client.offer()))
+        await _more_video(room, 5)
+        yield room, client
+        await _more_video(room, 10)  # (a KeyError: the room dropped the customer)
+        assert room._participants["customer"].pc.connectionState == "connected"
+    finally:
+        await room.close()
+        await client.close()
+
+
+async def _more_video(room: Room, packets: int) -> None:
+    def received() -> int:
+        return int(room.stats()["customer"]["packets_received"]["video"])
+
+    before = received()
+    await wait_for(lambda: received() > before + packets)
+
+
 @pytest.mark.parametrize("name", list(DATAGRAMS))
 async def test_a_stray_datagram_does_not_end_the_connection(tmp_path: Path, name: str) -> None:
     # Before: pylibsrtp refuses to unprotect more than 1500 bytes with a ValueError, which
     # aiortc does not catch: the connection's receive loop ended and its media stopped. The
     # datagram need not be authentic, nor come from the peer: aioice passes every datagram
     # that is not STUN to the connection, whoever sent it.
-    room = Room(SessionDir.create(tmp_path, "s-big"), RtcSettings(loopback_only=True))
-    camera = PatternVideoTrack("customer", MediaTimeline(), fps=FPS)
-    client = ClientPeer([camera, ToneAudioTrack(camera.timeline)])
-    try:
-        await client.accept(await room.join("customer", await client.offer()))
-        received = room.stats
-        await wait_for(lambda: received()["customer"]["packets_received"]["video"] > 5, 10)
+    async with _customer_call(tmp_path) as (room, _):
         server_pc = room._participants["customer"].pc
         port = _server_port(server_pc.getTransceivers()[0])
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.sendto(DATAGRAMS[name], ("127.0.0.1", port))
-        await asyncio.sleep(0.2)  # the datagrams are handled
-        before = received()["customer"]["packets_received"]["video"]
-        await wait_for(lambda: received()["customer"]["packets_received"]["video"] > before + 10)
-        assert server_pc.connectionState == "connected"
-    finally:
-        await room.close()
-        await client.close()
+        await asyncio.sleep(0.2)  # the datagram is handled
 
 
 def test_the_internals_the_datagram_filters_rely_on() -> None:
@@ -97,9 +112,6 @@ async def test_a_flood_of_rtcp_is_handled_within_the_budget(
 ) -> None:
     # Before: every datagram was parsed and acted on; a NACK datagram of 1332 bytes (what
     # aiortc's SRTCP protects at most) lists 5610 packets, about 2 ms of the media loop.
-    room = Room(SessionDir.create(tmp_path, "s-rtcp"), RtcSettings(loopback_only=True))
-    camera = PatternVideoTrack("customer", MediaTimeline(), fps=FPS)
-    client = ClientPeer([camera, ToneAudioTrack(camera.timeline)])
     nack_bytes: list[int] = []
     real_parse = RtcpPacket.parse
 
@@ -109,10 +121,7 @@ async def test_a_flood_of_rtcp_is_handled_within_the_budget(
         return real_parse(data)
 
     monkeypatch.setattr(RtcpPacket, "parse", parse)
-    try:
-        await client.accept(await room.join("customer", await client.offer()))
-        received = room.stats
-        await wait_for(lambda: received()["customer"]["packets_received"]["video"] > 5, 10)
+    async with _customer_call(tmp_path) as (room, client):
         server_pc = room._participants["customer"].pc
         audio = next(t.sender for t in server_pc.getTransceivers() if t.kind == "audio")
         nack = _nack(audio._ssrc, 330)
@@ -123,9 +132,3 @@ async def test_a_flood_of_rtcp_is_handled_within_the_budget(
         await asyncio.sleep(0.5)  # what is in flight
         elapsed = time.monotonic() - started
         assert sum(nack_bytes) <= rtcp_budget.MAX_RTCP_BYTES_PER_S * (1 + elapsed)
-        before = received()["customer"]["packets_received"]["video"]
-        await wait_for(lambda: received()["customer"]["packets_received"]["video"] > before + 10)
-        assert server_pc.connectionState == "connected"
-    finally:
-        await room.close()
-        await client.close()

@@ -23,13 +23,12 @@ from server.rtc.client import (
 )
 from server.rtc.matroska import mux_packet
 from server.rtc.probe import probe_recording
-from server.rtc.recorder import SegmentRecorder
 from server.rtc.room import Room
 from server.rtc.settings import RtcSettings
 from server.session_dir import SessionDir
 from tests.conftest import wait_for
 from tests.test_rtc_recorder import FPS as RECORDER_FPS
-from tests.test_rtc_recorder import encode, feed
+from tests.test_rtc_recorder import asking_recorder, encode, feed
 
 FPS = 15
 LOOP_S = 8  # one keyframe per loop: without a request, the next comes only 8 s on
@@ -128,14 +127,7 @@ async def test_h264_after_a_lost_frame_is_held_to_the_next_keyframe(
     h264 = await asyncio.to_thread(encode, "libx264", 60, 30)  # keyframes: #0 and #30
     monkeypatch.setattr("server.rtc.recorder.mux_packet", _fails_once(10))
     asked: list[int] = []
-    rec = SegmentRecorder(
-        tmp_path / "h.mkv",
-        "h264",
-        request_keyframe=lambda: asked.append(1),
-        has_audio=False,
-        sync_wait_s=0,
-    )
-    rec.start()
+    rec = asking_recorder(tmp_path / "h.mkv", "h264", asked)
     await feed(rec, h264, [], 1_800_000_000.0, "h264")
     stats = await rec.stop()
     assert stats.error is None and asked

@@ -76,6 +76,23 @@ async def feed(
     await asyncio.sleep(0)
 
 
+def asking_recorder(
+    path: Path, codec: str, asked: list[int], queue_size: int = 2048
+) -> SegmentRecorder:
+    """A started video-only recorder that starts on its first keyframe and notes each
+    keyframe request it makes in ``asked``."""
+    rec = SegmentRecorder(
+        path,
+        codec,
+        request_keyframe=lambda: asked.append(1),
+        has_audio=False,
+        sync_wait_s=0,
+        queue_size=queue_size,
+    )
+    rec.start()
+    return rec
+
+
 async def test_vp8_opus_synced_by_sender_reports(
     tmp_path: Path, vp8: list[bytes], opus: list[bytes]
 ) -> None:
@@ -120,14 +137,7 @@ async def test_h264_gets_proper_extradata(tmp_path: Path) -> None:
 
 async def test_starts_on_keyframe_and_asks_for_one(tmp_path: Path, vp8: list[bytes]) -> None:
     asked: list[int] = []
-    rec = SegmentRecorder(
-        tmp_path / "k.mkv",
-        "vp8",
-        request_keyframe=lambda: asked.append(1),
-        has_audio=False,
-        sync_wait_s=0,
-    )
-    rec.start()
+    rec = asking_recorder(tmp_path / "k.mkv", "vp8", asked)
     await feed(rec, vp8[5:], [], 1_800_000_000.0)  # joins mid-GOP: next keyframe is #30
     stats = await rec.stop()
     assert asked, "a keyframe should have been requested"
@@ -149,15 +159,7 @@ async def test_timestamps_strictly_increase(tmp_path: Path, vp8: list[bytes]) ->
 
 async def test_overflow_drops_until_keyframe(tmp_path: Path, vp8: list[bytes]) -> None:
     asked: list[int] = []
-    rec = SegmentRecorder(
-        tmp_path / "o.mkv",
-        "vp8",
-        request_keyframe=lambda: asked.append(1),
-        has_audio=False,
-        sync_wait_s=0,
-        queue_size=8,
-    )
-    rec.start()
+    rec = asking_recorder(tmp_path / "o.mkv", "vp8", asked, queue_size=8)
     for n, data in enumerate(vp8):  # no await: the mux thread cannot keep up with the loop
         rec.push("video", packet(data, n * 3000), 1_800_000_000.0 + n / FPS)
     stats = await rec.stop()
