@@ -297,5 +297,9 @@ async def test_a_flood_of_frames_keeps_the_time_line(tmp_path: Path, vp8: list[b
         rec.push("video", packet(data, V0 + n * 30), t0 + n / 3000)
     stats = await rec.stop()
     assert stats.error is None and 2900 <= stats.packets_written["video"] <= 4100
-    probe = await asyncio.to_thread(probe_recording, tmp_path / "fps.mkv")
-    assert probe.video_end is not None and 2.9 < probe.video_end < 4.1
+    # The file's time line, read from its packets: which of the frames that follow a
+    # dropped one still decode depends on libvpx's output, which varies under load (a
+    # decoded-frame end of 1.5 s, 2492 frames undecodable, in about one run in ten).
+    with av.open(str(tmp_path / "fps.mkv")) as container:
+        end = max(float((p.pts or 0) * p.time_base) for p in container.demux(video=0) if p.size)
+    assert 2.9 < end < 4.1
