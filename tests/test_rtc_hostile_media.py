@@ -148,13 +148,16 @@ async def test_recorder_starts_on_the_first_keyframe_that_gives_a_size(
 
 
 @pytest.mark.parametrize(
-    "offsets", [(0, 2**31 - 1), (90000 * 3600, 0)], ids=["ahead-6.6h", "back-1h"]
+    "offsets",
+    [(0, 2**31 - 1), (90000 * 3600, 0), (90000 * 10, 0)],
+    ids=["ahead-6.6h", "back-1h", "back-10s"],
 )
 async def test_a_jump_in_video_timestamps_keeps_the_time_line_and_the_frames(
     tmp_path: Path, offsets: tuple[int, int]
 ) -> None:
     # Before: 6.6 hours ahead made the 4 s segment last 6.6 hours (metadata and file); an
-    # hour back had every later frame dropped as before the file's start.
+    # hour back had every later frame dropped as before the file's start, and so did 10 s
+    # back (AvClock.MAX_BACK_S; within MAX_BEHIND_S it was not taken for a jump).
     settings = RtcSettings(loopback_only=True, sync_wait_s=0.5)
     camera = JumpingCamera(MediaTimeline(), offsets)
     sdir = await _call(tmp_path, settings, camera, frames=4 * FPS)
@@ -163,6 +166,7 @@ async def test_a_jump_in_video_timestamps_keeps_the_time_line_and_the_frames(
     probe = await asyncio.to_thread(probe_recording, segment.path)
     assert probe.duration < 30 and probe.decode_errors == 0
     assert probe.video_frames > 2 * FPS  # of about 4 s, the second half after the jump
+    assert probe.video_end is not None and probe.video_end > 2.5
 
 
 async def test_a_candidate_on_an_impossible_port_does_not_cost_the_connection(

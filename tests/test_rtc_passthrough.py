@@ -21,7 +21,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket, RtpPacket
 
-from server.rtc import ice, passthrough
+from server.rtc import ice, passthrough, sync
 from server.rtc.passthrough import PassThroughDecoder, RtpTimestampUnwrapper, SenderReport
 from server.rtc.sync import AvClock, extend_timestamp
 
@@ -134,6 +134,24 @@ def test_av_clock_uses_sender_reports_then_arrival() -> None:
     plain.observe("video", 3500, base + 0.09)  # a late frame does not move the anchor
     assert plain.server_time("video", 500 + 90000) == pytest.approx(base + 1.05)
     assert plain.mode == "arrival"
+
+
+def test_av_clock_takes_reordering_but_not_a_jump_back() -> None:
+    clock = AvClock({"video": 90000, "audio": 48000})
+    base = 1_800_000_000.0
+    for n in range(30):
+        clock.observe("video", n * 3000, base + n / 30)
+    assert clock.place("video", 29 * 3000, base + 29 / 30) == pytest.approx(base + 29 / 30)
+    # a frame late by a few frames, or half a second back: still the sender's times
+    assert clock.place("video", 26 * 3000, base + 1.0) == pytest.approx(base + 26 / 30)
+    assert clock.place("video", 15 * 3000, base + 1.0) == pytest.approx(base + 0.5)
+    assert clock.rebased("video") == 0 and clock.mode == "arrival"
+    # 10 s back (within MAX_BEHIND_S): placed on its arrival, and the frames after it on
+    assert sync.MAX_BACK_S < 10 < sync.MAX_BEHIND_S
+    back = 30 * 3000 - 10 * 90000
+    assert clock.place("video", back, base + 1.1) == pytest.approx(base + 1.1)
+    assert clock.place("video", back + 3000, base + 1.2) == pytest.approx(base + 1.1 + 1 / 30)
+    assert clock.rebased("video") == 1
 
 
 def opus_packets(count: int, lost: set[int]) -> list[RtpPacket]:

@@ -16,7 +16,7 @@ from aiortc import (
 )
 from aiortc import sdp as aiortc_sdp
 
-from server.rtc import ice, passthrough
+from server.rtc import datagrams, ice, passthrough, rtcp_budget
 from server.rtc.errors import RtcError
 from server.rtc.offer import candidates_for_server, codec_preferences, offered_codecs
 from server.rtc.participant import Participant, other_role
@@ -101,6 +101,8 @@ async def negotiate(
         p.receivers[kind] = transceiver.receiver
         passthrough.enable(transceiver.receiver, partial(on_sender_report, p, kind))
         passthrough.limit_ssrcs(transceiver.receiver)
+        datagrams.drop_harmful(transceiver.receiver.transport.transport)
+        rtcp_budget.limit_rtcp(transceiver.receiver.transport)
     try:
         answer = await p.pc.createAnswer()
         with (

@@ -29,6 +29,7 @@ from typing import Any
 import av
 import av.container
 
+from server.rtc.keyframe_wait import KeyframeWait
 from server.rtc.matroska import mux_packet, open_matroska, template_size, video_template
 from server.rtc.passthrough import SenderReport
 from server.rtc.recorder_stats import RecorderStats
@@ -37,7 +38,6 @@ from server.rtc.sync import AvClock
 log = logging.getLogger("kesu.rtc.recorder")
 
 CLOCK_RATES = {"audio": 48000, "video": 90000}
-KEYFRAME_RETRY_S = 1.0
 POLL_S = 0.05
 MAX_PREROLL_VIDEO = 900  # frames buffered while waiting for sync (~30 s at 30 fps)
 MAX_PREROLL_AUDIO = 1500
@@ -94,7 +94,8 @@ class SegmentRecorder:
         self._video_reported = False
         self._bad_keyframes = 0
         self._item_errors = 0  # queued items whose handling raised (dropped)
-        self._last_key_request = 0.0
+        self._keyframes = KeyframeWait(self._ask_keyframe_from_thread)
+        self._now = 0.0  # arrival of the packet being handled (server clock)
         self._container: av.container.OutputContainer | None = None
         self._streams: dict[str, Any] = {}
         self._t0 = 0.0
@@ -173,6 +174,11 @@ class SegmentRecorder:
             self.stats.keyframe_requests += 1
             self._request_keyframe()
 
+    def _ask_keyframe_from_thread(self) -> None:
+        self.stats.keyframe_requests += 1
+        if self._request_keyframe is not None:
+            self._call_on_loop(self._request_keyframe)
+
     def _call_on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
@@ -220,9 +226,12 @@ class SegmentRecorder:
 
     def _drop_failed(self, kind: str | None, exc: Exception) -> None:
         """Count a packet (``kind``) or report (``None``) that raised; log the first only
-        (a fault that repeats on every packet must not flood the log)."""
+        (a fault that repeats on every packet must not flood the log). A lost video frame
+        spoils the picture up to the next keyframe: ask for one, hold video until then."""
         if kind is not None:
             self.stats.dropped[kind] += 1
+        if kind == "video":
+            self._keyframes.lost(self._now)
         if not self._item_errors:
             log.error(
                 "recorder %s: a packet failed and was dropped, recording goes on (later "
@@ -237,6 +246,7 @@ class SegmentRecorder:
             self._done.set_result(None)
 
     def _on_packet(self, kind: str, data: bytes, pts: int, key: bool, arrival: float) -> None:
+        self._now = arrival
         self._clock.observe(kind, pts, arrival)
         if self._container is not None:
             if kind == "video" and self.stats.audio_only:
@@ -259,11 +269,7 @@ class SegmentRecorder:
             return
         if not self._pre_video and not (key and self._can_start_on(data)):
             self.stats.dropped["video"] += 1
-            if arrival - self._last_key_request >= KEYFRAME_RETRY_S:
-                self._last_key_request = arrival
-                self.stats.keyframe_requests += 1
-                if self._request_keyframe is not None:
-                    self._call_on_loop(self._request_keyframe)
+            self._keyframes.request(arrival)
             return
         if not self._pre_video:
             self._first_key_arrival = arrival
@@ -364,14 +370,20 @@ class SegmentRecorder:
         stream = self._streams.get(kind)
         if stream is None or self._container is None:
             return
+        if kind == "video" and self._keyframes.holds(key, self._now):
+            self.stats.dropped[kind] += 1  # a frame before it was lost: see keyframe_wait
+            return
         ms = round((when - self._t0) * 1000)
         if ms < 0:
             self.stats.dropped[kind] += 1
+            if kind == "video":
+                self._keyframes.lost(self._now)
             return
         if self._last_ms[kind] + 1 - ms > MAX_LEAD_MS:
             # More than one packet per millisecond (the file's resolution) has pushed this
             # track over a second ahead of its time: a flood, not a camera. Before, 1600
             # frames a second made 4.8 s of call 6.6 s of video, further off every second.
+            # No keyframe wait here: it would leave such a sender its keyframes only.
             self.stats.dropped[kind] += 1
             return
         ms = max(ms, self._last_ms[kind] + 1)  # strictly increasing per stream

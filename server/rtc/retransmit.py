@@ -9,9 +9,9 @@ Loss recovery needs far less: a second of 640x480 video is about 100-200 packets
 
 from __future__ import annotations
 
-import time
-
 from aiortc import RTCRtpSender
+
+from server.rtc.token_bucket import TokenBucket
 
 MAX_RETRANSMITS_PER_S = 200  # per sender, with a burst of as many
 
@@ -20,19 +20,10 @@ def limit_retransmits(sender: RTCRtpSender) -> None:
     """Let ``sender`` resend at most ``MAX_RETRANSMITS_PER_S`` packets a second (token
     bucket); NACKed packets beyond that are not resent (the peer's loss to recover from)."""
     original = sender._retransmit
-    allowance = float(MAX_RETRANSMITS_PER_S)
-    last = time.monotonic()
+    bucket = TokenBucket(MAX_RETRANSMITS_PER_S)
 
     async def retransmit(sequence_number: int) -> None:
-        nonlocal allowance, last
-        now = time.monotonic()
-        allowance = min(
-            float(MAX_RETRANSMITS_PER_S), allowance + (now - last) * MAX_RETRANSMITS_PER_S
-        )
-        last = now
-        if allowance < 1:
-            return
-        allowance -= 1
-        await original(sequence_number)
+        if bucket.take():
+            await original(sequence_number)
 
     sender._retransmit = retransmit  # type: ignore[method-assign]

@@ -23,6 +23,10 @@ from server.rtc.passthrough import SenderReport
 # believed (see ``AvClock.place``).
 MAX_AHEAD_S = 5.0
 MAX_BEHIND_S = 60.0
+# How far a track's timestamps may go back from the newest it has had: the receiver hands
+# frames out in sequence order, so more than a frame back is no jitter, and the recorder
+# drops a packet more than a second behind its track's newest (its ``MAX_LEAD_MS``).
+MAX_BACK_S = 1.0
 
 
 def extend_timestamp(ts32: int, reference: int) -> int:
@@ -43,6 +47,7 @@ class _Track:
     offset: float | None = None  # sender time = pts / clock_rate + offset (once fixed)
     synced: bool = False  # whether offset came from an SR
     rebased: int = 0  # times ``place`` re-anchored the track on arrival times
+    newest: int | None = None  # the highest pts ``place`` had since the track's anchor
     samples: list[tuple[int, float]] = field(default_factory=list)  # early (pts, arrival)
 
 
@@ -129,16 +134,22 @@ class AvClock:
         by their arrival. The timestamps are the sender's choice: one jump of 2**31 ticks
         made a 5 s recording last 2.5 days (every reader then walks that time line: the
         review video renders it frame by frame), and one jump back an hour had every later
-        video frame dropped as before the file's start."""
+        video frame dropped as before the file's start. A packet more than ``MAX_BACK_S``
+        before the newest of its track re-anchors it too: a jump back of 10 s (within
+        ``MAX_BEHIND_S``) had the video dropped until its time caught up, 10 s later."""
         sender = self.sender_time(kind, pts)
         assert self.server_offset is not None
         lead = sender + self.server_offset - arrival
-        if lead > MAX_AHEAD_S or -lead > MAX_BEHIND_S:
-            track = self._tracks[kind]
+        track = self._tracks[kind]
+        back = track.newest is not None and track.newest - pts > MAX_BACK_S * track.clock_rate
+        if back or lead > MAX_AHEAD_S or -lead > MAX_BEHIND_S:
             track.offset = arrival - self.server_offset - pts / track.clock_rate
             track.synced = False
             track.rebased += 1
+            track.newest = pts
             sender = arrival - self.server_offset
+        elif track.newest is None or pts > track.newest:
+            track.newest = pts
         return sender
 
     def rebased(self, kind: str) -> int:
