@@ -5,7 +5,7 @@ muxed on a dedicated thread through a bounded queue, drained every ``POLL_S`` (s
 thread wakes 20 times a second, not once per packet). The file starts on a video keyframe
 after ``sync_wait_s`` of pre-roll (or sooner once both tracks sent a few RTCP sender
 reports), so audio and video can be put on the sender's clock; audio before that keyframe
-is dropped. Clusters are cut every ``cluster_time_limit_ms`` and every packet is
+is dropped (server/rtc/preroll.py). Clusters are cut every ``cluster_time_limit_ms`` and every packet is
 flushed, so a file cut by a crash plays up to about the last second.
 
 A participant whose camera sends nothing (denied or broken mid-way, a phone that suspends
@@ -32,6 +32,7 @@ import av.container
 from server.rtc.keyframe_wait import KeyframeWait
 from server.rtc.matroska import mux_packet, open_matroska, template_size, video_template
 from server.rtc.passthrough import SenderReport
+from server.rtc.preroll import PreRoll
 from server.rtc.recorder_stats import RecorderStats
 from server.rtc.sync import AvClock
 
@@ -39,11 +40,7 @@ log = logging.getLogger("kesu.rtc.recorder")
 
 CLOCK_RATES = {"audio": 48000, "video": 90000}
 POLL_S = 0.05
-MAX_PREROLL_VIDEO = 900  # frames buffered while waiting for sync (~30 s at 30 fps)
-MAX_PREROLL_AUDIO = 1500
-MIN_AUDIO_ONLY_PACKETS = 100  # 2 s of 20 ms Opus packets: less is not worth a segment
 MAX_LEAD_MS = 1000  # how far the strictly-increasing guard may push a track past its time
-SYNC_REPORTS = 3  # start early once every track has sent this many RTCP sender reports
 
 
 class SegmentRecorder:
@@ -86,11 +83,7 @@ class SegmentRecorder:
         self.stats = RecorderStats(self.path)
         # mux-thread state
         self._clock = AvClock({"video": CLOCK_RATES["video"], "audio": CLOCK_RATES["audio"]})
-        # (pts, data, keyframe, arrival) and (pts, data, arrival)
-        self._pre_video: list[tuple[int, bytes, bool, float]] = []
-        self._pre_audio: deque[tuple[int, bytes, float]] = deque(maxlen=MAX_PREROLL_AUDIO)
-        self._first_key_arrival: float | None = None
-        self._audio_span: tuple[float, float] | None = None  # first, last audio arrival
+        self._pre = PreRoll(self._clock, has_audio)  # until the file starts
         self._video_reported = False
         self._bad_keyframes = 0
         self._item_errors = 0  # queued items whose handling raised (dropped)
@@ -200,11 +193,10 @@ class SegmentRecorder:
                     break
                 self._maybe_start()
                 self._wake.wait(POLL_S)
-            if self._container is None and self._pre_video:
+            if self._container is None and self._pre.video:
                 self._start()  # stopping before sync finished: write what we have
-            elif self._container is None and len(self._pre_audio) >= MIN_AUDIO_ONLY_PACKETS:
-                if self._video_wait_s is not None and self._has_audio:
-                    self._start_audio_only()  # a voice and never a picture: keep the voice
+            elif self._container is None and self._pre.audio_worth_keeping(self._video_wait_s):
+                self._start_audio_only()  # a voice and never a picture: keep the voice
         except Exception as exc:
             log.exception("recorder %s failed", self.path.name)
             self.stats.error = repr(exc)
@@ -263,17 +255,13 @@ class SegmentRecorder:
             self._write(kind, data, self._clock.place(kind, pts, arrival), key)
             return
         if kind == "audio":
-            first = self._audio_span[0] if self._audio_span else arrival
-            self._audio_span = (first, arrival)
-            self._pre_audio.append((pts, data, arrival))
+            self._pre.add_audio(pts, data, arrival)
             return
-        if not self._pre_video and not (key and self._can_start_on(data)):
+        if not self._pre.video and not (key and self._can_start_on(data)):
             self.stats.dropped["video"] += 1
             self._keyframes.request(arrival)
             return
-        if not self._pre_video:
-            self._first_key_arrival = arrival
-        self._pre_video.append((pts, data, key, arrival))
+        self._pre.add_video(pts, data, key, arrival)
 
     def _can_start_on(self, data: bytes) -> bool:
         """Whether a keyframe can be the file's first video packet (its template)."""
@@ -291,34 +279,19 @@ class SegmentRecorder:
     def _maybe_start(self) -> None:
         if self._container is not None:
             return
-        if not self._pre_video:
-            if self._audio_only_due():
-                self._start_audio_only()
-            return
-        assert self._first_key_arrival is not None
-        # Wait for reports: several per track let AvClock discard late-stamped ones.
-        waited = time.time() - self._first_key_arrival >= self._sync_wait_s
-        kinds = ("video", "audio") if self._has_audio else ("video",)
-        reports = all(self._clock.report_count(k) >= SYNC_REPORTS for k in kinds)
-        if reports or waited or len(self._pre_video) >= MAX_PREROLL_VIDEO:
+        if self._pre.audio_only_due(self._video_wait_s):
+            self._start_audio_only()
+        elif self._pre.sync_due(time.time(), self._sync_wait_s):
             self._start()
 
-    def _audio_only_due(self) -> bool:
-        """Audio has come for ``video_wait_s`` and no video keyframe at all."""
-        if self._video_wait_s is None or not self._has_audio or self._audio_span is None:
-            return False
-        first, last = self._audio_span
-        return bool(self._pre_audio) and last - first >= self._video_wait_s
-
     def _start_audio_only(self) -> None:
-        first_pts, _, first_arrival = self._pre_audio[0]
+        first_pts, _, first_arrival = self._pre.audio[0]
         self._t0 = self._clock.place("audio", first_pts, first_arrival)
         self._open(None)
         self.stats.audio_only = True
         self._begin(self._clock.to_server(self._t0))
-        for pts, data, arrival in self._pre_audio:
-            self._write("audio", data, self._clock.place("audio", pts, arrival), True)
-        self._pre_audio = deque()
+        for kind, when, data, key in self._pre.take_audio():
+            self._write(kind, data, when, key)
         self.stats.sync_mode = self._clock.mode
         log.warning("recording %s with audio only: no video keyframe came", self.path.name)
 
@@ -329,7 +302,7 @@ class SegmentRecorder:
             self._call_on_loop(self._on_started, datetime.fromtimestamp(server_start, UTC))
 
     def _start(self) -> None:
-        first_pts, first_data, _, first_arrival = self._pre_video[0]
+        first_pts, first_data, _, first_arrival = self._pre.video[0]
         self._t0 = self._clock.place("video", first_pts, first_arrival)
         template = video_template(self.video_codec, first_data)
         try:
@@ -337,20 +310,8 @@ class SegmentRecorder:
         finally:
             template.close()
         self._begin(self._clock.to_server(self._t0))
-        # Write the pre-roll in time order (audio before the keyframe is dropped), placed
-        # track by track in arrival order (placing may re-anchor a track).
-        items = [
-            ("video", self._clock.place("video", pts, arrival), data, key)
-            for pts, data, key, arrival in self._pre_video
-        ]
-        if self._clock.seen("audio"):
-            items += [
-                ("audio", self._clock.place("audio", pts, arrival), data, True)
-                for pts, data, arrival in self._pre_audio
-            ]
-        items.sort(key=lambda it: it[1])
-        self._pre_video, self._pre_audio = [], deque()
-        for kind, when, data, key in items:
+        # The pre-roll in time order: audio before the keyframe falls before t0, dropped.
+        for kind, when, data, key in self._pre.take():
             self._write(kind, data, when, key)
         self.stats.sync_mode = self._clock.mode
         log.info(
