@@ -5,6 +5,7 @@ keyframe: the recorder asks the sender for one and writes no inter frame until i
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -69,6 +70,20 @@ def _recorded(path: Path) -> list[tuple[float, np.ndarray]]:
         return [
             (float(f.time or 0.0), f.to_ndarray(format="gray").astype(np.int16))
             for f in container.decode(video=0)
+        ]
+
+
+def _decoded_by_libvpx(path: Path) -> list[float]:
+    """Times of the recording's video frames that libvpx (browsers' VP8 decoder) decodes.
+    FFmpeg's own VP8 decoder refuses every inter frame after a gap up to the next keyframe
+    ("Invalid data"), where libvpx decodes them against the wrong picture."""
+    ctx = cast(av.VideoCodecContext, av.CodecContext.create("libvpx", "r"))
+    with av.open(str(path)) as container:
+        return [
+            float(packet.pts * packet.time_base)
+            for packet in container.demux(video=0)
+            if packet.size and packet.pts is not None and packet.time_base is not None
+            for _ in ctx.decode(packet)
         ]
 
 
@@ -137,3 +152,74 @@ async def test_h264_after_a_lost_frame_is_held_to_the_next_keyframe(
     assert len(frames) == 40
     for t, got in frames:
         assert float(np.abs(got - sent[round(t * RECORDER_FPS)]).mean()) < 1.0, t
+
+
+class DeafCamera(LoopedPacketTrack):
+    """A sender that ignores keyframe requests (a script, a broken encoder): it counts them
+    and sends its loop's own keyframes only."""
+
+    asked = 0
+
+    def request_keyframe(self) -> None:
+        self.asked += 1
+
+
+def _stalls_once(video_index: int, stalled: threading.Event, go_on: threading.Event) -> Any:
+    """``mux_packet`` that, at the ``video_index``-th video packet, stalls the mux thread
+    until ``go_on`` is set (a slow disk): the recorder's queue fills meanwhile."""
+    videos = 0
+
+    def mux(container: Any, stream: Any, data: bytes, ms: int, key: bool) -> None:
+        nonlocal videos
+        if stream.type == "video":
+            videos += 1
+            if videos == video_index + 1:
+                stalled.set()
+                go_on.wait(60)  # only bounds a failing test
+        mux_packet(container, stream, data, ms, key)
+
+    return mux
+
+
+async def test_after_a_queue_overflow_a_deaf_senders_video_comes_back_after_the_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: an overflow of the recorder's queue held video back until the sender's next
+    # keyframe, however long that took: a sender that ignores requests, with a keyframe
+    # every 12 s, lost up to 12 s of picture (every frame after the overflow here).
+    loop_s = 12  # the sender's own keyframes: at 0 s and 12 s (the call is over by then)
+    loop = encode_video_loop("customer", loop_s, (160, 120), FPS, loop_s * FPS, MediaTimeline())
+    timeline = MediaTimeline()
+    camera = DeafCamera(loop, timeline)
+    stalled, go_on = threading.Event(), threading.Event()
+    monkeypatch.setattr("server.rtc.recorder.mux_packet", _stalls_once(FPS, stalled, go_on))
+    settings = RtcSettings(
+        loopback_only=True, sync_wait_s=0.5, keyframe_interval_s=600, recorder_queue=50
+    )
+    sdir = SessionDir.create(tmp_path, "s-overflow")
+    room = Room(sdir, settings)
+    client = ClientPeer([camera, ToneAudioTrack(timeline)])
+
+    def dropped() -> int:
+        return int(room.stats().get("customer", {}).get("recorder_dropped", {}).get("video", 0))
+
+    try:
+        await client.accept(await room.join("customer", await client.offer()))
+        await wait_for(stalled.is_set, 20)
+        asked_before = camera.asked
+        await wait_for(lambda: dropped() > 0, 20)
+        overflow_sent = camera.sent  # the first video frame lost is no later than this
+        go_on.set()
+        await wait_for(lambda: camera.sent > overflow_sent + (keyframe_wait.HOLD_S + 2) * FPS, 20)
+        sent_at_end = camera.sent
+        await asyncio.sleep(0.5)  # what is in flight
+    finally:
+        go_on.set()
+        await room.close()
+        await client.close()
+    assert sent_at_end < loop_s * FPS  # the sender's next own keyframe did not come
+    assert asked_before == 0 and camera.asked > 0  # the overflow asked for a keyframe
+    (segment,) = sdir.segments()
+    times = await asyncio.to_thread(_decoded_by_libvpx, segment.path)
+    resumed = [t for t in times if t > overflow_sent / FPS + keyframe_wait.HOLD_S]
+    assert len(resumed) >= FPS, (overflow_sent, times[-5:])

@@ -1,15 +1,18 @@
 """The recorder's video after a lost frame: held back until the next keyframe, asked for.
 
 A video inter frame is coded against the frames before it. When the recorder loses one
-(its handling raised, or it fell before the file's start), every frame after it up to the
-next keyframe decodes against the wrong picture: FFmpeg decodes H.264 with a picture that
-drifts further from the camera's frame by frame, and VP8 with smeared blocks. So after a
-loss the recorder asks the sender for a keyframe (the room's PLI path, rate-limited) and
-writes no inter frame until one comes: the file has a short freeze instead of a spoiled
-picture. A browser answers within a round trip; a sender that ignores the request holds
-video back for ``HOLD_S`` at most, after which its frames are written again as before.
+(its handling raised, it fell before the file's start, or the recorder's queue was full),
+every frame after it up to the next keyframe decodes against the wrong picture: FFmpeg
+decodes H.264 with a picture that drifts further from the camera's frame by frame, and VP8
+with smeared blocks. So after a loss the recorder asks the sender for a keyframe (the
+room's PLI path, rate-limited) and writes no inter frame until one comes: the file has a
+short freeze instead of a spoiled picture. A browser answers within a round trip; a sender
+that ignores the request holds video back for ``HOLD_S`` at most, after which its frames
+are written again as before.
 
-Mux-thread state only: the times are packet arrivals (server clock), never read here.
+One instance belongs to one thread: the recorder has one on its mux thread (frames lost
+there) and one on the event loop (frames lost to a full queue, held before queueing). The
+times are packet arrivals (server clock), never read here.
 """
 
 from __future__ import annotations

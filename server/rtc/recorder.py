@@ -78,7 +78,8 @@ class SegmentRecorder:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Future[None] | None = None
-        self._video_broken = False  # loop side: a video packet was dropped, wait for a keyframe
+        # Loop side: after an overflow lost a video packet, video is held for a keyframe.
+        self._overflow = KeyframeWait(self._ask_keyframe)
         self._reports_queued: dict[str, int] = {}  # loop side: sender reports queued per kind
         self.stats = RecorderStats(self.path)
         # mux-thread state
@@ -118,25 +119,22 @@ class SegmentRecorder:
 
     def push(self, kind: str, packet: av.Packet[Any], arrival: float | None = None) -> None:
         """Queue one packet (copied: the caller may reuse it). Never blocks; on overflow
-        the packet is dropped and, for video, nothing is queued until the next keyframe."""
+        the packet is dropped and, for video, a keyframe is asked for and nothing more is
+        queued until it comes (at most ``keyframe_wait.HOLD_S``, as for a lost frame)."""
         if self._stopping.is_set() or packet.pts is None:
             return
         self.stats.packets_in[kind] += 1
         key = bool(packet.is_keyframe)
-        if kind == "video" and self._video_broken:
-            if not key:
-                self.stats.dropped[kind] += 1
-                return
-            self._video_broken = False
+        arrival = arrival or time.time()
+        if kind == "video" and self._overflow.holds(key, arrival):
+            self.stats.dropped[kind] += 1
+            return
         if len(self._pending) >= self._max_pending:
             self.stats.dropped[kind] += 1
             if kind == "video":
-                self._video_broken = True
-                self._ask_keyframe()
+                self._overflow.lost(arrival)
             return
-        self._pending.append(
-            ("p", kind, bytes(packet), int(packet.pts), key, arrival or time.time())
-        )
+        self._pending.append(("p", kind, bytes(packet), int(packet.pts), key, arrival))
 
     def sender_report(self, kind: str, report: SenderReport) -> None:
         """An RTCP sender report for ``kind`` (from the receiver). Only the first
