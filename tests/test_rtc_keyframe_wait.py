@@ -47,9 +47,9 @@ def _pictures(codec: str, packets: list[bytes], *, independent: bool = False) ->
     return [f.to_ndarray(format="gray").astype(np.int16) for f in frames]
 
 
-def _fails_once(video_index: int, on_fault: Callable[[int, bool], None] | None = None) -> Any:
-    """``mux_packet`` that raises for the ``video_index``-th video packet (from 0), after
-    telling ``on_fault`` its time in the file (ms) and keyframe flag."""
+def _at_video(video_index: int, action: Callable[[int, bool], None]) -> Any:
+    """``mux_packet`` that first calls ``action`` with the ``video_index``-th video packet's
+    time in the file (ms) and keyframe flag (from 0); what it raises loses the packet."""
     videos = 0
 
     def mux(container: Any, stream: Any, data: bytes, ms: int, key: bool) -> None:
@@ -57,12 +57,22 @@ def _fails_once(video_index: int, on_fault: Callable[[int, bool], None] | None =
         if stream.type == "video":
             videos += 1
             if videos == video_index + 1:
-                if on_fault is not None:
-                    on_fault(ms, key)
-                raise RuntimeError("injected fault")
+                action(ms, key)
         mux_packet(container, stream, data, ms, key)
 
     return mux
+
+
+def _fails_once(video_index: int, on_fault: Callable[[int, bool], None] | None = None) -> Any:
+    """``mux_packet`` that raises for the ``video_index``-th video packet (from 0), after
+    telling ``on_fault`` its time in the file (ms) and keyframe flag."""
+
+    def fault(ms: int, key: bool) -> None:
+        if on_fault is not None:
+            on_fault(ms, key)
+        raise RuntimeError("injected fault")
+
+    return _at_video(video_index, fault)
 
 
 def _recorded(path: Path) -> list[tuple[float, np.ndarray]]:
@@ -167,18 +177,12 @@ class DeafCamera(LoopedPacketTrack):
 def _stalls_once(video_index: int, stalled: threading.Event, go_on: threading.Event) -> Any:
     """``mux_packet`` that, at the ``video_index``-th video packet, stalls the mux thread
     until ``go_on`` is set (a slow disk): the recorder's queue fills meanwhile."""
-    videos = 0
 
-    def mux(container: Any, stream: Any, data: bytes, ms: int, key: bool) -> None:
-        nonlocal videos
-        if stream.type == "video":
-            videos += 1
-            if videos == video_index + 1:
-                stalled.set()
-                go_on.wait(60)  # only bounds a failing test
-        mux_packet(container, stream, data, ms, key)
+    def stall(ms: int, key: bool) -> None:
+        stalled.set()
+        go_on.wait(60)  # only bounds a failing test
 
-    return mux
+    return _at_video(video_index, stall)
 
 
 async def test_after_a_queue_overflow_a_deaf_senders_video_comes_back_after_the_hold(
