@@ -87,7 +87,7 @@ def _decoded_by_libvpx(path: Path) -> list[float]:
     """Times of the recording's video frames that libvpx (browsers' VP8 decoder) decodes.
     FFmpeg's own VP8 decoder refuses every inter frame after a gap up to the next keyframe
     ("Invalid data"), where libvpx decodes them against the wrong picture."""
-    ctx = cast(av.VideoCodecContext, av.CodecContext.create("libvpx", "r"))
+    ctx = av.CodecContext.create("libvpx", "r")
     with av.open(str(path)) as container:
         return [
             float(packet.pts * packet.time_base)
