@@ -8,7 +8,8 @@ it can read the session's files (the same disk, or the object store of ``storage
 every segment archived), it takes the session over in the statement that queues the
 inspection: a compare-and-set on ``node_id``, as server.nodes places a session, so two nodes
 sweeping at once take it over once; the ``inspection.requeued`` entry names the dead node
-(``adopted_from``). If it cannot, the files may be on that node's own disk: the session is left
+(``adopted_from``). A session of no node (made before nodes recorded a holder) is claimed
+the same way by the first node that queues it. If it cannot, the files may be on that node's own disk: the session is left
 to it, and this node says so once (log ``cannot read the files``, audit
 ``inspection.unreadable`` with ``node``, the dead holder, and ``by``, this node).
 """
@@ -51,11 +52,17 @@ def _taken_from(ctx: AppContext, holder: str | None) -> str | None:
 
 def takeover(ctx: AppContext, holder: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """What the write queuing a session's inspection sets (this node as its holder if it
-    was a dead node's) and what its audit entry adds (``adopted_from``)."""
-    dead = _taken_from(ctx, holder)
-    if dead is None:
+    was a dead node's or nobody's) and what its audit entry adds (``adopted_from``).
+
+    A session of no node counts as every live node's: left unheld, each node's sweep would
+    queue it again (the compare-and-set on ``node_id IS NULL`` holds for all of them), so
+    the first write claims it."""
+    me = nodes.node_id(ctx.settings)
+    if holder == me:
         return {}, {}
-    return {"node_id": nodes.node_id(ctx.settings)}, {"adopted_from": dead}
+    if holder is None:
+        return {"node_id": me}, {}
+    return {"node_id": me}, {"adopted_from": holder}
 
 
 def taken_over(ctx: AppContext, session_id: str, holder: str | None) -> None:

@@ -156,3 +156,28 @@ async def test_a_dead_nodes_transient_failure_is_queued_again_once(
     assert await _entries(a, sid, "inspection.requeued") == [
         {"actor": "system", "reason": "transient_failure", "requeue": 1, "adopted_from": "node-b"}
     ]
+
+
+async def test_an_unheld_sessions_inspection_is_claimed_by_one_live_node(
+    three_nodes: Nodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session with no holder (made before nodes recorded one) counts as every live node's:
+    the sweeps of all of them at once queue its inspection once, and the one that did holds
+    it from then on."""
+    nodes = three_nodes
+    sid = await _ended_on_b_without_jobs(nodes[1], monkeypatch)
+    async with nodes[0].ctx.db.session() as s:
+        await s.execute(
+            update(RecordingSession).where(RecordingSession.id == sid).values(node_id=None)
+        )
+
+    found = await asyncio.gather(*(inspection_resume.resume_unqueued(n.ctx, 0.0) for n in nodes))
+    assert sorted(sum(found, [])) == [sid]
+    claimer = next(n for n, queued in zip(nodes, found, strict=True) if queued)
+    assert await _holder(claimer, sid) == (claimer.ctx.settings.node_id, "queued")
+    assert await claimer.ctx.queue.active("inspect", [sid]) == {sid}
+    assert await _entries(claimer, sid, "inspection.requeued") == [
+        {"actor": "system", "reason": "not_queued"}
+    ]
+    for node in nodes:
+        assert await inspection_resume.resume_unqueued(node.ctx, 0.0) == []
