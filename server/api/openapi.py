@@ -316,7 +316,9 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": (
                 'Every error answer is {"error": {"code", "message", "details"}}; '
-                "validation errors list each bad field in details.errors. Unsafe requests "
+                "validation errors list each bad field in details.errors. A boolean field "
+                'of a request body takes JSON true or false only ("no", 0, 1, "1" or "true" '
+                "is 400 invalid_fields). Unsafe requests "
                 "authenticated by the cookie must send the X-CSRF-Token header from /api/me. "
                 "Any request that writes may answer 503 database_busy (the database's write "
                 "lock stayed taken past the busy timeout) with a Retry-After header: retry then. "
