@@ -191,15 +191,32 @@ async def test_an_unheld_sessions_inspection_is_claimed_by_one_live_node(
         assert await inspection_resume.resume_unqueued(node.ctx, 0.0) == []
 
 
+def _count_reads(monkeypatch: pytest.MonkeyPatch, node: RunningServer) -> list[str]:
+    """The keys ``node`` reads from its object store from now on."""
+    assert node.ctx.archive is not None
+    reads: list[str] = []
+    store = node.ctx.archive.store
+    get_bytes = store.get_bytes
+
+    async def counted(key: str) -> bytes:
+        reads.append(key)
+        return await get_bytes(key)
+
+    monkeypatch.setattr(store, "get_bytes", counted)
+    return reads
+
+
 async def test_an_unreadable_session_is_looked_at_again_only_when_due(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A dead node's session this node cannot read costs an object-store read when its
-    recheck is due (a few minutes, growing), not at every sweep (every few seconds)."""
+    recheck is due (a few minutes, growing), not at every sweep (every few seconds); after
+    a restart too (from the time of its audit entry)."""
     slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
     store = tmp_path / "store"  # a's object store: b never archived there
     store.mkdir()
-    a = await start_node(tmp_path, "node-a", storage_url=store.as_uri(), **slow)
+    a_settings = {"storage_url": store.as_uri(), **slow}
+    a = await start_node(tmp_path, "node-a", **a_settings)
     b = await start_node(tmp_path, "node-b", **slow)
     try:
         await add_test_users(a.ctx)
@@ -208,15 +225,7 @@ async def test_an_unreadable_session_is_looked_at_again_only_when_due(
         sdir = a.ctx.settings.sessions_dir / sid
         away = sdir.with_name(f"{sid}.elsewhere")
         shutil.move(sdir, away)
-        assert a.ctx.archive is not None
-        reads: list[str] = []
-        get_bytes = a.ctx.archive.store.get_bytes
-
-        async def counted(key: str) -> bytes:
-            reads.append(key)
-            return await get_bytes(key)
-
-        monkeypatch.setattr(a.ctx.archive.store, "get_bytes", counted)
+        reads = _count_reads(monkeypatch, a)
 
         async def sweep(ahead_s: float) -> int:
             _clock_ahead(monkeypatch, ahead_s)
@@ -235,12 +244,22 @@ async def test_an_unreadable_session_is_looked_at_again_only_when_due(
             {"actor": "system", "node": "node-b", "by": "node-a"}
         ]
 
+        # a restarts: due again RECHECK_FIRST_S after its audit entry, not at once.
+        await a.runner.cleanup()
+        a = await start_node(tmp_path, "node-a", **a_settings)
+        reads = _count_reads(monkeypatch, a)
+        assert await sweep(0.0) == 0
+        assert await sweep(first + 1) == 1
+
         # The files where a reads them: at its next due look, a takes the session over.
         shutil.move(away, sdir)
-        assert await sweep(first + 2 * first + 3) == 3
-        _clock_ahead(monkeypatch, first + 2 * first + 4 * first + 3)
+        assert await sweep(first + 2) == 1
+        _clock_ahead(monkeypatch, first + 2 * first + 2)
         assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == [sid]
         assert await _holder(a, sid) == ("node-a", "queued")
+        assert await _entries(a, sid, "inspection.unreadable") == [
+            {"actor": "system", "node": "node-b", "by": "node-a"}
+        ]
     finally:
         for node in (a, b):
             await node.runner.cleanup()
