@@ -8,15 +8,21 @@ it can read the session's files (the same disk, or the object store of ``storage
 every segment archived), it takes the session over in the statement that queues the
 inspection: a compare-and-set on ``node_id``, as server.nodes places a session, so two nodes
 sweeping at once take it over once; the ``inspection.requeued`` entry names the dead node
-(``adopted_from``). If it cannot, the files may be on that node's own disk: the session is left
+(``adopted_from``). A session of no node (made before nodes recorded a holder) is claimed
+the same way by the first node that queues it. If it cannot, the files may be on that node's own disk: the session is left
 to it, and this node says so once (log ``cannot read the files``, audit
-``inspection.unreadable`` with ``node``, the dead holder, and ``by``, this node).
+``inspection.unreadable`` with ``node``, the dead holder, and ``by``, this node). It looks
+again ``RECHECK_FIRST_S`` after that entry, then after twice as long each time up to
+``RECHECK_MAX_S``: looking costs an object-store read per session, and the sweep runs every
+few seconds, so a dead node with many sessions cost one read per session that often.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
@@ -27,12 +33,25 @@ from server.blobs import StorageUnavailable
 from server.context import AppContext
 from server.session_format import METADATA
 from server.store.models import AuditEntry, RecordingSession
+from server.store.types import utcnow
 
 log = logging.getLogger("kesu.housekeeping")
 
 UNREADABLE = "inspection.unreadable"
 
 Held = tuple[str, str | None]  # a session and its node_id
+
+#: A dead node's session this node could not read is looked at again this long after it
+#: said so, then twice as long after each look that fails again, up to RECHECK_MAX_S.
+RECHECK_FIRST_S = 300.0
+RECHECK_MAX_S = 3600.0
+_RECHECKS = "inspection_adopt.rechecks"
+
+
+@dataclass
+class _Recheck:
+    due: datetime
+    interval_s: float
 
 
 def held_here_or_dead(ctx: AppContext) -> ColumnElement[bool]:
@@ -51,11 +70,17 @@ def _taken_from(ctx: AppContext, holder: str | None) -> str | None:
 
 def takeover(ctx: AppContext, holder: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """What the write queuing a session's inspection sets (this node as its holder if it
-    was a dead node's) and what its audit entry adds (``adopted_from``)."""
-    dead = _taken_from(ctx, holder)
-    if dead is None:
+    was a dead node's or nobody's) and what its audit entry adds (``adopted_from``).
+
+    A session of no node counts as every live node's: left unheld, each node's sweep would
+    queue it again (the compare-and-set on ``node_id IS NULL`` holds for all of them), so
+    the first write claims it."""
+    me = nodes.node_id(ctx.settings)
+    if holder == me:
         return {}, {}
-    return {"node_id": nodes.node_id(ctx.settings)}, {"adopted_from": dead}
+    if holder is None:
+        return {"node_id": me}, {}
+    return {"node_id": me}, {"adopted_from": holder}
 
 
 def taken_over(ctx: AppContext, session_id: str, holder: str | None) -> None:
@@ -65,20 +90,54 @@ def taken_over(ctx: AppContext, session_id: str, holder: str | None) -> None:
 
 async def may_resume(ctx: AppContext, rows: list[Held]) -> list[Held]:
     """Those of ``rows`` this node may queue: its own and unheld ones, and a dead node's whose
-    files it can read. The others are noted once (log and audit ``inspection.unreadable``)."""
+    files it can read. The others are noted once (log and audit ``inspection.unreadable``)
+    and looked at again only when their recheck is due."""
+    rechecks = _rechecks(ctx)
+    noted = await _noted(ctx, [sid for sid, h in rows if _taken_from(ctx, h) is not None])
+    for session_id, at in noted.items():
+        # Known from the audit, not from this process (it restarted): due after the entry.
+        rechecks.setdefault(
+            session_id, _Recheck(at + timedelta(seconds=RECHECK_FIRST_S), RECHECK_FIRST_S)
+        )
+    now = utcnow()
     out, unreadable = [], []
     for session_id, holder in rows:
         if _taken_from(ctx, holder) is None:
             out.append((session_id, holder))
             continue
+        recheck = rechecks.get(session_id)
+        if recheck is not None and now < recheck.due:
+            continue
         readable = await _readable(ctx, session_id)
         if readable:
+            rechecks.pop(session_id, None)
             out.append((session_id, holder))
-        elif readable is not None:
-            unreadable.append((session_id, holder))
+        elif readable is None:
+            continue  # the object store did not answer: ask again at the next sweep
+        elif recheck is None:
+            unreadable.append((session_id, holder))  # never said: say it first
+        else:
+            rechecks[session_id] = _later(recheck, now)
     if unreadable:
         await _note_unreadable(ctx, unreadable)
+        for session_id, _holder in unreadable:
+            rechecks[session_id] = _later(None, now)
     return out
+
+
+def _rechecks(ctx: AppContext) -> dict[str, _Recheck]:
+    """This node's recheck times of the dead nodes' sessions it could not read (per node:
+    several nodes may share a process in tests). A session another node took over stays
+    here; there are as many as unreadable sessions, each a few dozen bytes."""
+    found = ctx.extras.get(_RECHECKS)
+    if not isinstance(found, dict):
+        found = ctx.extras[_RECHECKS] = {}
+    return found
+
+
+def _later(last: _Recheck | None, now: datetime) -> _Recheck:
+    interval = RECHECK_FIRST_S if last is None else min(2 * last.interval_s, RECHECK_MAX_S)
+    return _Recheck(now + timedelta(seconds=interval), interval)
 
 
 async def _readable(ctx: AppContext, session_id: str) -> bool | None:
@@ -95,20 +154,27 @@ async def _readable(ctx: AppContext, session_id: str) -> bool | None:
         return None
 
 
-async def _note_unreadable(ctx: AppContext, rows: list[Held]) -> None:
+async def _noted(ctx: AppContext, ids: list[str]) -> dict[str, datetime]:
+    """When this node said it cannot read each of ``ids`` (those it did not say it for are
+    left out). Only asked for sessions this process has no recheck time of yet."""
+    known = _rechecks(ctx)
+    ids = [sid for sid in ids if sid not in known]
+    if not ids:
+        return {}
     me = nodes.node_id(ctx.settings)
-    query = select(AuditEntry.session_id, AuditEntry.detail).where(
-        AuditEntry.action == UNREADABLE, AuditEntry.session_id.in_([sid for sid, _ in rows])
+    query = select(AuditEntry.session_id, AuditEntry.detail, AuditEntry.at).where(
+        AuditEntry.action == UNREADABLE, AuditEntry.session_id.in_(ids)
     )
     found = await ctx.db.run_read(lambda s: s.execute(query).all())
-    noted = {sid for sid, detail in found if detail.get("by") == me}
-    new = [(sid, holder) for sid, holder in rows if sid not in noted]
-    if not new:
-        return
+    return {str(sid): at for sid, detail, at in found if detail.get("by") == me}
+
+
+async def _note_unreadable(ctx: AppContext, rows: list[Held]) -> None:
+    me = nodes.node_id(ctx.settings)
     async with ctx.db.session() as s:
-        for session_id, holder in new:
+        for session_id, holder in rows:
             await audit.record(s, "system", UNREADABLE, session_id, {"node": holder, "by": me})
-    for session_id, holder in new:
+    for session_id, holder in rows:
         log.warning(
             "session %s: its node %s is dead and this node cannot read the files of its "
             "ended session; its inspection waits for that node (or shared storage)",

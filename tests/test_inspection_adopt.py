@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from server import audit, inspection_resume, session_call
+from server import inspection_adopt as adopt
 from server.localservers import fresh_database
 from server.store.models import AuditEntry, MediaNode, RecordingSession
 from server.store.types import utcnow
@@ -90,6 +91,12 @@ async def _b_dies(a: RunningServer) -> None:
         await s.execute(update(MediaNode).where(MediaNode.id == "node-b").values(heartbeat_at=old))
 
 
+def _clock_ahead(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The adopting nodes' clock ``seconds`` ahead: their rechecks of unreadable sessions
+    come due without the test waiting minutes."""
+    monkeypatch.setattr(adopt, "utcnow", lambda: utcnow() + timedelta(seconds=seconds))
+
+
 async def test_a_dead_nodes_unqueued_inspection_is_taken_over_once(
     three_nodes: Nodes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -113,9 +120,10 @@ async def test_a_dead_nodes_unqueued_inspection_is_taken_over_once(
     ]
     assert await a.ctx.queue.active("inspect", [sid]) == set()
 
-    # Shared storage (here: the same disk): the two live nodes sweep at once; one takes it
-    # over and queues it, once.
+    # Shared storage (here: the same disk): the two live nodes sweep at once (a's recheck of
+    # the session is due); one takes it over and queues it, once.
     shutil.move(away, sdir)
+    _clock_ahead(monkeypatch, adopt.RECHECK_FIRST_S + 1)
     first, second = await asyncio.gather(
         inspection_resume.resume_unqueued(a.ctx, 0.0),
         inspection_resume.resume_unqueued(c.ctx, 0.0),
@@ -156,3 +164,102 @@ async def test_a_dead_nodes_transient_failure_is_queued_again_once(
     assert await _entries(a, sid, "inspection.requeued") == [
         {"actor": "system", "reason": "transient_failure", "requeue": 1, "adopted_from": "node-b"}
     ]
+
+
+async def test_an_unheld_sessions_inspection_is_claimed_by_one_live_node(
+    three_nodes: Nodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session with no holder (made before nodes recorded one) counts as every live node's:
+    the sweeps of all of them at once queue its inspection once, and the one that did holds
+    it from then on."""
+    nodes = three_nodes
+    sid = await _ended_on_b_without_jobs(nodes[1], monkeypatch)
+    async with nodes[0].ctx.db.session() as s:
+        await s.execute(
+            update(RecordingSession).where(RecordingSession.id == sid).values(node_id=None)
+        )
+
+    found = await asyncio.gather(*(inspection_resume.resume_unqueued(n.ctx, 0.0) for n in nodes))
+    assert sorted(sum(found, [])) == [sid]
+    claimer = next(n for n, queued in zip(nodes, found, strict=True) if queued)
+    assert await _holder(claimer, sid) == (claimer.ctx.settings.node_id, "queued")
+    assert await claimer.ctx.queue.active("inspect", [sid]) == {sid}
+    assert await _entries(claimer, sid, "inspection.requeued") == [
+        {"actor": "system", "reason": "not_queued"}
+    ]
+    for node in nodes:
+        assert await inspection_resume.resume_unqueued(node.ctx, 0.0) == []
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch, node: RunningServer) -> list[str]:
+    """The keys ``node`` reads from its object store from now on."""
+    assert node.ctx.archive is not None
+    reads: list[str] = []
+    store = node.ctx.archive.store
+    get_bytes = store.get_bytes
+
+    async def counted(key: str) -> bytes:
+        reads.append(key)
+        return await get_bytes(key)
+
+    monkeypatch.setattr(store, "get_bytes", counted)
+    return reads
+
+
+async def test_an_unreadable_session_is_looked_at_again_only_when_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead node's session this node cannot read costs an object-store read when its
+    recheck is due (a few minutes, growing), not at every sweep (every few seconds); after
+    a restart too (from the time of its audit entry)."""
+    slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
+    store = tmp_path / "store"  # a's object store: b never archived there
+    store.mkdir()
+    a_settings = {"storage_url": store.as_uri(), **slow}
+    a = await start_node(tmp_path, "node-a", **a_settings)
+    b = await start_node(tmp_path, "node-b", **slow)
+    try:
+        await add_test_users(a.ctx)
+        sid = await _ended_on_b_without_jobs(b, monkeypatch)
+        await _b_dies(a)
+        sdir = a.ctx.settings.sessions_dir / sid
+        away = sdir.with_name(f"{sid}.elsewhere")
+        shutil.move(sdir, away)
+        reads = _count_reads(monkeypatch, a)
+
+        async def sweep(ahead_s: float) -> int:
+            _clock_ahead(monkeypatch, ahead_s)
+            assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
+            return len(reads)
+
+        first = adopt.RECHECK_FIRST_S
+        assert await sweep(0.0) == 1
+        assert await sweep(0.0) == 1  # the next sweep, seconds later
+        assert await sweep(first - 1) == 1
+        assert await sweep(first + 1) == 2  # due: looked at again
+        assert await sweep(first + 2) == 2
+        assert await sweep(first + 2 * first) == 2  # the interval doubled
+        assert await sweep(first + 2 * first + 2) == 3
+        assert await _entries(a, sid, "inspection.unreadable") == [
+            {"actor": "system", "node": "node-b", "by": "node-a"}
+        ]
+
+        # a restarts: due again RECHECK_FIRST_S after its audit entry, not at once.
+        await a.runner.cleanup()
+        a = await start_node(tmp_path, "node-a", **a_settings)
+        reads = _count_reads(monkeypatch, a)
+        assert await sweep(0.0) == 0
+        assert await sweep(first + 1) == 1
+
+        # The files where a reads them: at its next due look, a takes the session over.
+        shutil.move(away, sdir)
+        assert await sweep(first + 2) == 1
+        _clock_ahead(monkeypatch, first + 2 * first + 2)
+        assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == [sid]
+        assert await _holder(a, sid) == ("node-a", "queued")
+        assert await _entries(a, sid, "inspection.unreadable") == [
+            {"actor": "system", "node": "node-b", "by": "node-a"}
+        ]
+    finally:
+        for node in (a, b):
+            await node.runner.cleanup()

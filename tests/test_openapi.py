@@ -149,3 +149,11 @@ def test_wrong_node_is_documented_where_it_can_be_answered() -> None:
     answer = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
     assert validator.is_valid(answer)
     assert not validator.is_valid({"error": {**answer["error"], "details": {}}})
+
+
+def test_the_teleprompter_moves_say_a_repeated_move_is_a_no_op() -> None:
+    """A move to the node already current writes nothing (tests/test_node_db_locked.py): a
+    page retrying a move whose answer was lost relies on it, so both operations say so."""
+    paths = document()["paths"]
+    for path in ("/api/sessions/{session_id}/node", "/api/join/{token}/node"):
+        assert "already current is a no-op" in paths[path]["post"]["summary"], path

@@ -81,7 +81,10 @@ OPERATIONS: tuple[Op, ...] = (
        roles=SALES, body=s.OfferBody, response=s.AnswerOut,
        errors=(400, 401, 403, 404, 409, 410, 413, 429, 503), node_bound=True),
     Op("POST", SID + "/leave", "Leave the call", "sessions", roles=SALES, response=Ok),
-    Op("POST", SID + "/node", "Move the teleprompter to a script node", "sessions",
+    Op("POST", SID + "/node", "Move the teleprompter to a script node. A move to the node "
+       "already current is a no-op (the same answer, no second node event in metadata.json), "
+       "so a retry after a lost answer stores the move once; moving away and back is two "
+       "moves", "sessions",
        roles=SALES, body=s.NodeBody, response=s.SessionEnvelope,
        errors=(400, 401, 403, 404, 409)),
     Op("POST", SID + "/end", "End the session; queues the inspection (409 missing_items "
@@ -125,7 +128,8 @@ OPERATIONS: tuple[Op, ...] = (
     # Customer, self-service sessions (mode: self_service)
     Op("POST", JOIN + "/playback", "Self-service: play a node's recorded audio", "join",
        "token", body=s.NodeBody, response=s.PlaybackOut, errors=(400, 403, 404, 409, 410, 413)),
-    Op("POST", JOIN + "/node", "Self-service: a node shown on screen", "join", "token",
+    Op("POST", JOIN + "/node", "Self-service: a node shown on screen (stored like the "
+       "teleprompter's move: a move to the node already current is a no-op)", "join", "token",
        body=s.NodeBody, response=s.StateOut, errors=(400, 403, 404, 409, 410, 413)),
     Op("POST", JOIN + "/answer", "Self-service: hear and classify the answer to a node",
        "join", "token", body=s.AnswerBody, response=s.HeardAnswerOut,
@@ -316,7 +320,9 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": (
                 'Every error answer is {"error": {"code", "message", "details"}}; '
-                "validation errors list each bad field in details.errors. Unsafe requests "
+                "validation errors list each bad field in details.errors. A boolean field "
+                'of a request body takes JSON true or false only ("no", 0, 1, "1" or "true" '
+                "is 400 invalid_fields). Unsafe requests "
                 "authenticated by the cookie must send the X-CSRF-Token header from /api/me. "
                 "Any request that writes may answer 503 database_busy (the database's write "
                 "lock stayed taken past the busy timeout) with a Retry-After header: retry then. "

@@ -51,7 +51,8 @@ def _no_bool(value: Any) -> Any:
 
 
 def _only_bool(value: Any) -> Any:
-    """JSON true/false only: a ``Literal[True]`` alone takes 1 and 1.0 too (1 == True)."""
+    """JSON true/false only: a ``Literal[True]`` alone takes 1 and 1.0 too (1 == True), and
+    a ``bool`` in pydantic's lax mode "no", 0, 1, "1", "true", "off"..."""
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
     return value
@@ -89,6 +90,8 @@ class OneOf(GroupedMetadata):
 
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID), NOT_BOOL]
+# Every yes/no field of a request body: {"hold": "no"} must not lift a legal hold.
+Flag = Annotated[bool, ONLY_BOOL]
 Day = Annotated[date, Field(ge=MIN_DATE, le=MAX_DATE)]
 OptionalDay = Annotated[Day | None, BLANK_IS_NONE]
 ShortText = Annotated[str, Field(max_length=200), SAFE]

@@ -11,6 +11,7 @@ from server.api.schemas.common import (
     PROSE,
     SAFE,
     Body,
+    Flag,
     OneOf,
     OptionalDay,
     Out,
@@ -49,7 +50,7 @@ class DecisionBody(Body):
 
 
 class HoldBody(Body):
-    hold: bool
+    hold: Flag
     reason: Annotated[str, Field(max_length=1000), SAFE, PROSE] = ""
 
 

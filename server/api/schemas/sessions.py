@@ -14,6 +14,7 @@ from server.api.schemas.common import (
     ONLY_BOOL,
     SAFE,
     Body,
+    Flag,
     OneOf,
     Out,
 )
@@ -101,7 +102,7 @@ class EndBody(Body):
     """Optional. Without ``confirm_missing`` an end is refused (409 ``missing_items``,
     ``details.missing``) while the live checks list required items not done."""
 
-    confirm_missing: bool = Field(
+    confirm_missing: Flag = Field(
         default=False, description="end even though required items are missing"
     )
 
