@@ -22,6 +22,7 @@ from server.api import (
     live,
     openapi,
     pages,
+    request_target,
 )
 from server.api import reviews as reviews_api
 from server.api import selfservice as selfservice_api
@@ -228,6 +229,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[
             metrics.middleware,
             errors.error_middleware,
+            request_target.middleware,
             pages.static_names,
             body_deadline.body_deadline_middleware,
             forward.stamp_middleware,
@@ -236,6 +238,7 @@ def create_app(settings: Settings) -> web.Application:
         ],
         client_max_size=body_deadline.max_body(settings),
     )
+    request_target.install(app)
     app[CTX] = build_context(settings)
     app.cleanup_ctx.extend(
         [_database, _audit, _archive, _node, forward.client_context, _live, _rooms, _workers]
