@@ -84,11 +84,39 @@ def _origin(container: av.container.InputContainer) -> float:
     return start / 1_000_000 if start is not None else 0.0
 
 
+def _has_libvpx() -> bool:
+    try:
+        av.codec.Codec("libvpx", "r")
+    except (av.FFmpegError, ValueError):  # an FFmpeg built without libvpx
+        return False
+    return True
+
+
+HAS_LIBVPX = _has_libvpx()
+
+
+def decoder_for(stream: Any) -> Any:
+    """The codec context to decode ``stream`` with: its own, except VP8, which goes to
+    libvpx (browsers' decoder) when FFmpeg has it. After a gap (the recorder's keyframe
+    hold ends without a keyframe, docs/security.md) FFmpeg's own VP8 decoder refuses every
+    inter frame up to the next keyframe with slice threads ("Invalid data": the review
+    video froze) and decodes them into other pictures than libvpx with one thread or frame
+    threads (the inspection judged pictures no browser shows). The thread count set on
+    the stream's context carries over (libvpx: 0 = every core)."""
+    own = stream.codec_context
+    if own.name != "vp8" or not HAS_LIBVPX:
+        return own
+    ctx = av.CodecContext.create("libvpx", "r")
+    ctx.thread_count = own.thread_count
+    return ctx
+
+
 def decode_frames(
     container: av.container.InputContainer, stream: Any, stats: DecodeStats | None = None
 ) -> Iterator[Any]:
     """Decode ``stream`` front to back, skipping bad packets, stopping cleanly at a cut."""
     stats = stats if stats is not None else DecodeStats()
+    decoder = decoder_for(stream)
     packets = container.demux(stream)
     flushed = False
     while True:
@@ -102,14 +130,14 @@ def decode_frames(
             break
         flushed = packet.size == 0 and packet.pts is None
         try:
-            yield from packet.decode()
+            yield from decoder.decode(packet)
         except av.FFmpegError as exc:
             stats.bad_packets += 1
             if len(stats.errors) < 5:
                 stats.errors.append(str(exc))
     if not flushed:  # the demuxer stopped early: drain frames the decoder still holds
         with contextlib.suppress(av.FFmpegError):
-            yield from stream.codec_context.decode(None)
+            yield from decoder.decode(None)
 
 
 def _first(container: av.container.InputContainer, kind: str) -> Any | None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from inspection.media import MediaError, Track, load_audio, probe, probe_duration, sample_frames
+from tests.test_rtc_review_video import browser_pictures, write_vp8_with_gap
 
 SIZE = (64, 48)
 FPS = 10
@@ -161,6 +162,20 @@ def test_sample_frames_skips_instants_where_the_video_stopped(tmp_path: Path) ->
     assert [t for t, _ in sample_frames(track, fps=2)] == [0.0, 0.5, 1.0, 2.5, 3.0, 3.5, 4.0]
     strict = [t for t, _ in sample_frames(track, fps=2, max_distance_s=0.3)]
     assert strict == [0.0, 0.5, 1.0, 3.0, 3.5, 4.0]
+
+
+def test_vp8_after_a_gap_is_sampled_as_a_browser_plays_it(tmp_path: Path) -> None:
+    # Before: FFmpeg's own VP8 decoder (frame threads here) decoded the inter frames after
+    # the 3 s gap into other pictures than a browser's libvpx shows (mean difference above
+    # 100 of 255), so the inspection judged pictures nobody sees when the recording plays.
+    path = tmp_path / "gap.mkv"
+    write_vp8_with_gap(path, 15)
+    browser = browser_pictures(path, "bgr24")
+    sampled = list(sample_frames(Track("customer", path), fps=1))
+    assert {4.0, 5.0} <= {t for t, _ in sampled}
+    for t, bgr in sampled:
+        _, seen = min(browser, key=lambda b: abs(b[0] - t))
+        assert float(np.abs(bgr.astype(np.int16) - seen).mean()) < 1.0, t
 
 
 def test_crashed_matroska_decodes_up_to_the_cut(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ import av
 import numpy as np
 import pytest
 
-from server.rtc.client import COLOURS, MediaTimeline, pattern_frame, tone_frame
+from server.rtc.client import COLOURS, MediaTimeline, encode_video_loop, pattern_frame, tone_frame
+from server.rtc.matroska import mux_packet, open_matroska, video_template
 from server.rtc.review_video import MAX_SCALER_GRAPHS, PanelScaler, make_review_video
 from server.session_dir import SessionDir
 
@@ -120,3 +121,54 @@ def test_a_picture_size_changing_on_every_frame_holds_few_scalers() -> None:
         out = scaler(picture)
         assert (out.width, out.height) == (64, 48)
         assert scaler.graphs_held <= MAX_SCALER_GRAPHS
+
+
+def write_vp8_with_gap(path: Path, fps: int) -> int:
+    """6 s of 160 x 120 VP8 as the recorder writes it (one keyframe, at 0 s) with the frames
+    of 1 s to 4 s lost, as after a 3 s keyframe hold; returns how many frames it wrote."""
+    loop = encode_video_loop("customer", 6, (160, 120), fps, 6 * fps, MediaTimeline())
+    keep = [n for n in range(len(loop.packets)) if not fps <= n < 4 * fps]
+    with video_template("vp8", loop.packets[0]) as template:
+        out, streams = open_matroska(path, template, has_audio=False, cluster_ms=1000)
+        with out:
+            for n in keep:
+                mux_packet(out, streams["video"], loop.packets[n], n * 1000 // fps, n == 0)
+    return len(keep)
+
+
+def browser_pictures(path: Path, fmt: str = "gray") -> list[tuple[float, np.ndarray]]:
+    """(time, picture in ``fmt``) of every picture of ``path`` as a browser decodes it
+    (libvpx). After a gap FFmpeg's own VP8 decoder refuses the frames (slice threads) or
+    decodes them into other pictures than libvpx does (one thread, frame threads)."""
+    ctx = av.CodecContext.create("libvpx", "r")
+    with av.open(str(path)) as c:
+        return [
+            (float(f.time or 0.0), f.to_ndarray(format=fmt).astype(np.int16))
+            for packet in c.demux(video=0)
+            for f in ctx.decode(packet)
+        ]
+
+
+async def test_vp8_after_a_gap_is_shown_as_a_browser_plays_it(tmp_path: Path) -> None:
+    # Before: FFmpeg's own VP8 decoder refused every inter frame written after a 3 s gap
+    # (the recorder's keyframe hold for a sender that ignores keyframe requests) up to the
+    # next keyframe, so the review video froze on the last picture before the gap while the
+    # recording played on in a browser (libvpx).
+    fps = 15
+    sdir = SessionDir.create(tmp_path, "s-vp8-gap")
+    path = await sdir.open_segment("customer")
+    await sdir.start_segment(path, T0)
+    written = write_vp8_with_gap(path, fps)
+    await sdir.close_segment(path, T0 + timedelta(seconds=6))
+    browser = browser_pictures(path)
+    assert len(browser) == written  # libvpx decodes every frame written
+
+    review = make_review_video(sdir.path, height=120, fps=fps)
+    with av.open(str(review)) as c:
+        frames = [(float(f.time or 0.0), f.to_ndarray(format="gray")) for f in c.decode(video=0)]
+    after_gap = [(t, luma) for t, luma in frames if 4.1 <= t <= 5.9]
+    assert len(after_gap) >= fps
+    for t, luma in after_gap:
+        shown = luma[:, 160:].astype(np.int16)  # the customer's panel: the picture unscaled
+        _, seen = min(browser, key=lambda b: abs(b[0] - t))
+        assert float(np.abs(shown - seen).mean()) < 4.0, t

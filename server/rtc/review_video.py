@@ -24,6 +24,7 @@ import av
 import av.filter
 import numpy as np
 
+from inspection.media import decoder_for
 from server.session_dir import SessionDir
 from server.session_format import SegmentInfo
 
@@ -167,10 +168,12 @@ class VideoTimeline:
 
 def _decodable(c: Any, stream: Any) -> Iterator[Any]:
     """Every frame of ``stream`` that decodes: a packet that does not (a cut tail, a damaged
-    one) is skipped, not the end of the segment."""
+    one) is skipped, not the end of the segment. VP8 is decoded as a browser does
+    (``decoder_for``), so the reviewer sees the picture the recording plays."""
+    decoder = decoder_for(stream)
     for packet in c.demux(stream):
         try:
-            frames = packet.decode()
+            frames = decoder.decode(packet)
         except av.FFmpegError:
             continue
         yield from frames
