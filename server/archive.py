@@ -10,8 +10,10 @@ local session is queued, so segments left un-archived by a crash are uploaded th
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
+import time
 from pathlib import Path
 
 from server.blobs import ObjectBlobStore
@@ -177,8 +179,6 @@ def _final(meta: dict[str, object]) -> bool:
 async def stored_final(store: ObjectBlobStore, session_id: str) -> bool:
     """Whether the store holds the session ended with every segment archived: what a job on
     any node can inspect (``False`` if it holds nothing of it)."""
-    import json
-
     try:
         raw = await store.get_bytes(key_of(session_id, METADATA))
     except FileNotFoundError:
@@ -189,8 +189,6 @@ async def stored_final(store: ObjectBlobStore, session_id: str) -> bool:
 async def _final_metadata(store: ObjectBlobStore, session_id: str, wait_s: float) -> bytes:
     """metadata.json once final: a job is queued when the session ends, while its node is
     still uploading the last segments (seconds), so wait up to ``wait_s`` for them."""
-    import json
-    import time
 
     deadline = time.monotonic() + wait_s
     while True:
