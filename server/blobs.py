@@ -128,6 +128,14 @@ class ObjectBlobStore:
             meta = await obstore.head_async(self._store, _check_key(key))
         return int(meta["size"])
 
+    async def stat(self, key: str) -> tuple[int, str]:
+        """(size, what identifies this version of the object: its store ETag, else its
+        version id and modification time)."""
+        with _reachable("head", key):
+            meta = await obstore.head_async(self._store, _check_key(key))
+        ident = meta.get("e_tag") or f"{meta.get('version')}@{meta['last_modified'].isoformat()}"
+        return int(meta["size"]), ident
+
     async def delete(self, key: str) -> None:
         await obstore.delete_async(self._store, _check_key(key))
 

@@ -161,3 +161,53 @@ async def test_media_refuses_other_roles(server: RunningServer, client_factory: 
     status, body = await sales.get(f"/api/media/{built.id}/evidence/{THUMB[9:]}")
     assert status == 403
     assert await _views(server, built.id) == []
+
+
+async def test_if_range_sends_the_whole_file_unless_the_strong_etag_matches(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """RFC 9110 13.1.5: a Range with an If-Range that does not match the current strong
+    validator gets the whole file (200). Before, the range was served whatever If-Range said
+    (and no validator was ever sent), so a player resuming a review video that had been made
+    again in between spliced bytes of two different files."""
+    built = await build_session(server.ctx, review_video=True)
+    path = built.file("review.mp4")
+    data = path.read_bytes()
+    rev = await client_factory("rev1")
+    url = f"{rev.base}/api/media/{built.id}/review.mp4"
+    async with rev.http.get(url) as r:
+        assert r.status == 200
+        etag = r.headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
+    async with rev.http.get(url, headers={"Range": "bytes=0-9", "If-Range": etag}) as r:
+        assert r.status == 206 and await r.read() == data[:10]
+        assert r.headers["ETag"] == etag
+    for if_range in (
+        '"something-else"',
+        f"W/{etag}",  # a weak tag never matches If-Range
+        "Wed, 21 Oct 2015 07:28:00 GMT",  # no Last-Modified is sent: a date never matches
+        "Thu, 01 Jan 2099 00:00:00 GMT",
+        "garbage",
+    ):
+        headers = {"Range": "bytes=0-9", "If-Range": if_range}
+        async with rev.http.get(url, headers=headers) as r:
+            assert r.status == 200, if_range
+            assert "Content-Range" not in r.headers
+            assert await r.read() == data, if_range
+    # The file made again (same size): the old tag no longer matches.
+    path.write_bytes(bytes(b ^ 0xFF for b in data))
+    async with rev.http.get(url, headers={"Range": "bytes=0-9", "If-Range": etag}) as r:
+        assert r.status == 200
+        assert r.headers["ETag"] != etag
+        assert await r.read() == path.read_bytes()
+    # The other preconditions (RFC 9110 13.2.2) against the same tag.
+    async with rev.http.get(url) as r:
+        current = r.headers["ETag"]
+    async with rev.http.get(url, headers={"If-None-Match": current}) as r:
+        assert r.status == 304 and await r.read() == b""
+        assert r.headers["ETag"] == current
+    async with rev.http.get(url, headers={"If-Match": etag}) as r:
+        assert r.status == 412
+        assert (await r.json())["error"]["code"] == "precondition_failed"
+    async with rev.http.get(url, headers={"If-Match": current, "Range": "bytes=0-1"}) as r:
+        assert r.status == 206

@@ -159,6 +159,13 @@ async def test_media_range_served_from_s3_after_local_copy_deleted(
             assert await r.read() == data[100:5000]
         async with rev.http.get(url) as r:
             assert r.status == 200 and await r.read() == data
+            etag = r.headers["ETag"]
+        # If-Range: the range only for the stored object's current tag (RFC 9110 13.1.5).
+        for if_range, status in ((etag, 206), ('"other"', 200)):
+            headers = {"Range": "bytes=100-4999", "If-Range": if_range}
+            async with rev.http.get(url, headers=headers) as r:
+                assert r.status == status, if_range
+                assert await r.read() == (data[100:5000] if status == 206 else data)
         async with rev.http.get(url, headers={"Range": f"bytes={size}-"}) as r:
             assert r.status == 416
         anon = Client(srv.url)

@@ -21,6 +21,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from server import audit_repeats
+from server.api import conditional
 from server.api.auth import require_user
 from server.api.errors import NotFound, error_response
 from server.archive import key_of
@@ -171,14 +172,16 @@ async def serve_file(
     rel = path.relative_to(ctx.settings.sessions_dir / session_id).as_posix()
     reader: Callable[[int, int], AsyncIterator[bytes]]
     if await asyncio.to_thread(path.is_file):
-        size = (await asyncio.to_thread(path.stat)).st_size
+        st = await asyncio.to_thread(path.stat)
+        size, etag = st.st_size, conditional.local_etag(st)
         reader = _local_reader(path)
     elif ctx.archive is not None:
         store, key = ctx.archive.store, key_of(session_id, rel)
         try:
-            size = await store.size(key)
+            size, ident = await store.stat(key)
         except FileNotFoundError:
             raise NotFound("no such media file") from None
+        etag = conditional.etag_of("object", ident, size)
 
         async def reader(start: int, length: int) -> AsyncIterator[bytes]:
             for at in range(start, start + length, CHUNK):
@@ -191,9 +194,25 @@ async def serve_file(
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
         "Content-Disposition": "inline",
+        "ETag": etag,
     }
+    outcome = conditional.evaluate(request, etag)
+    if outcome is conditional.Outcome.FAILED:
+        refused = error_response(
+            412, "precondition_failed", "the file is not the version If-Match names"
+        )
+        refused.headers["ETag"] = etag
+        return refused
+    if outcome is conditional.Outcome.NOT_MODIFIED:
+        return web.Response(
+            status=304, headers={"ETag": etag, "Cache-Control": "private, no-store"}
+        )
+    ranges = request.headers.getall("Range", [])
+    # Range is ignored when If-Range names another version (RFC 9110 13.1.5) and when sent
+    # twice (a field of one value: two are no valid range).
+    asked = ranges[0] if len(ranges) == 1 and outcome is conditional.Outcome.SEND else None
     try:
-        rng = parse_range(request.headers.get("Range"), size)
+        rng = parse_range(asked, size)
     except RangeNotSatisfiable:
         refused = error_response(
             416, "range_not_satisfiable", f"the file has {size} bytes", {"size": size}

@@ -157,9 +157,9 @@ OPERATIONS: tuple[Op, ...] = (
        "review", roles=REVIEW, body=r.JudgeBody, response=r.FindingOut,
        errors=(400, 401, 403, 404, 409, 429)),
     Op("GET", "/api/media/{session_id}/{name}", "A recording segment or the review video",
-       "media", roles=REVIEW, media="video/*", errors=(401, 403, 404, 416)),
+       "media", roles=REVIEW, media="video/*", errors=(401, 403, 404, 412, 416)),
     Op("GET", "/api/media/{session_id}/evidence/{name}", "An evidence thumbnail", "media",
-       roles=REVIEW, media="image/*", errors=(401, 403, 404, 416)),
+       roles=REVIEW, media="image/*", errors=(401, 403, 404, 412, 416)),
     Op("GET", "/api/audit/verify", "Verify the audit chain and anchored files (admin)",
        "audit", roles=ADMIN, response=r.VerifyOut, errors=(401, 403, 429)),
     Op("GET", "/api/rerecord-requests", "Open re-recording requests", "rerecord",
@@ -192,6 +192,7 @@ _STATUS_TEXT = {
     410: "Gone (link revoked or expired, rejoin window passed)",
     413: "Body too large",
     415: "Not a JSON body (login)",
+    412: "Precondition failed (If-Match names another version of the file than its ETag)",
     416: "Range not satisfiable",
     429: (
         "Too many: wait Retry-After seconds (too_many_attempts: failed logins; "
