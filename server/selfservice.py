@@ -104,6 +104,19 @@ def require_self_service(ctx: AppContext, row: RecordingSession) -> None:
         )
 
 
+def require_customer_recording(ctx: AppContext, row: RecordingSession) -> None:
+    """The customer's submission ends the session for review: with none of their media
+    recorded (consent given, the call never started) there is nothing to review, and the
+    ended session could not be recorded again through this link. Refused, nothing changed."""
+    segments = sessions.session_dir(ctx, row.id).segments()
+    if not any(s.participant == "customer" and s.started_at is not None for s in segments):
+        raise sessions.SessionError(
+            409,
+            "nothing_recorded",
+            "nothing of the customer has been recorded yet: start the recording before submitting",
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Answers
 

@@ -17,8 +17,11 @@ from typing import Any
 import pytest
 
 from server import nodes, selfservice
+from server.session_dir import SessionDir
+from server.session_format import utc_now
 from server.sessions import get_session
 from tests.conftest import RunningServer, new_session_body
+from tests.review_fixtures import write_recording
 from tests.test_api_auth import assert_error
 from tests.test_api_recording import make_peer, open_session
 
@@ -89,6 +92,11 @@ async def test_an_answer_heard_across_the_end_is_not_written_after_it(
     status, link = await sales.post(f"/api/sessions/{sid}/link")
     base = f"/api/join/{link['token']}"
     assert (await customer.post(f"{base}/consent", json={"consent": True}))[0] == 200
+    # The customer's media has started (a submission with none is refused).
+    sdir = SessionDir(server.ctx.settings.sessions_dir / sid)
+    path = await sdir.open_segment("customer")
+    write_recording(path, "customer", 1.0)
+    await sdir.start_segment(path, utc_now())
     hearing, release = threading.Event(), threading.Event()
 
     def slow_classify(text: str, expected: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from datetime import timedelta
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from server.selfservice import (
     BUSY_KEY,
@@ -166,3 +168,57 @@ async def test_checks_of_one_node_are_bounded(server: RunningServer, client_fact
     # Another node's answer is its own count.
     status, body = await customer.post(f"{base}/answer", json={"node": "consent", "attempt": 1})
     assert status == 200, body
+
+
+async def test_finish_needs_a_recording_of_the_customer(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """完成并提交 ends the session for review: with nothing of the customer recorded (the
+    link's holder consented and submitted without ever starting the call) there is nothing
+    to review, and the session, ended, could never be recorded again by this link. Refused,
+    the session left as it was, until the customer's own media has started."""
+    from server.store.models import AuditEntry, RecordingSession
+    from tests.review_fixtures import write_recording
+
+    sid, base = await self_service_join(await client_factory("sales1"))
+    customer = await client_factory()
+    assert (await customer.post(f"{base}/consent", json={"consent": True}))[0] == 200
+    sdir = SessionDir(server.ctx.settings.sessions_dir / sid)
+
+    async def refused() -> None:
+        status, body = await customer.post(f"{base}/finish")
+        assert status == 409, body
+        assert_error(body, "nothing_recorded")
+        assert sdir.status != "ended"
+        assert not [e for e in sdir.metadata["events"] if e["type"] == "end"]
+        async with server.ctx.db.read() as s:
+            row = await s.get(RecordingSession, sid)
+            assert row is not None and row.ended_at is None
+            assert row.inspection_status == "pending"  # nothing queued
+            ends = await s.execute(
+                select(AuditEntry).where(
+                    AuditEntry.session_id == sid, AuditEntry.action == "session.end"
+                )
+            )
+            assert ends.first() is None
+
+    await refused()
+    # A segment allocated for the customer whose media never began does not count.
+    path = await sdir.open_segment("customer")
+    await refused()
+    write_recording(path, "customer", 1.0)
+    await sdir.start_segment(path, utc_now())
+    # Two submissions at once (a double tap, a retry): one ends it, the other meets the end.
+    answers = await asyncio.gather(*(customer.post(f"{base}/finish") for _ in range(2)))
+    assert sorted(status for status, _ in answers) == [200, 409], answers
+    ended = next(body for status, body in answers if status == 200)
+    assert ended["status"] == "ended"
+    assert_error(next(body for status, body in answers if status == 409), "session_ended")
+    async with server.ctx.db.read() as s:
+        ends = await s.execute(
+            select(AuditEntry).where(
+                AuditEntry.session_id == sid, AuditEntry.action == "session.end"
+            )
+        )
+        assert len(ends.all()) == 1
+    assert [e["type"] for e in sdir.metadata["events"]].count("end") == 1

@@ -139,7 +139,7 @@ OPERATIONS: tuple[Op, ...] = (
        errors=(400, 403, 404, 409, 410, 413, 429)),
     Op("GET", JOIN + "/summary", "Self-service: what was recorded per node", "join", "token",
        response=s.SummaryOut, errors=(400, 403, 404, 409, 410)),
-    Op("POST", JOIN + "/finish", "Self-service: the customer ends the recording", "join",
+    Op("POST", JOIN + "/finish", "Self-service: the customer ends the recording (409 nothing_recorded until their media has been recorded)", "join",
        "token", response=s.SummaryOut, errors=(400, 403, 404, 409, 410)),
     # Review
     Op("GET", "/api/review/queue", "Sessions awaiting review, most severe first", "review",

@@ -61,6 +61,7 @@ async def finish(request: web.Request) -> web.Response:
     """The customer ends the self-service recording; the inspection is queued as usual."""
     ctx, row = await _session_for_token(request)
     selfservice.require_self_service(ctx, row)
+    selfservice.require_customer_recording(ctx, row)
     nodes = selfservice.summary(ctx, row)
     row = await session_call.end_session(ctx, row, f"customer:{row.id}")
     return web.json_response({"status": row.status, "nodes": nodes})
