@@ -140,6 +140,40 @@ async def test_login_needs_json_and_a_matching_origin(server: RunningServer) -> 
             assert r.status == 200, await r.text()
 
 
+async def test_a_second_origin_or_referer_naming_another_site_is_refused(
+    server: RunningServer,
+) -> None:
+    """Origin and Referer each hold one value. A request carrying two, one of them another
+    site (a browser never sends that: something between rewrote it, or a script), was judged
+    by the first alone, so ``Origin: <this site>`` then ``Origin: http://evil.example`` passed;
+    refused now whichever comes first."""
+    from multidict import CIMultiDict
+
+    evil, own = "http://evil.example", server.url
+    async with aiohttp.ClientSession() as http:
+        for name, values in (
+            ("Origin", (own, evil)),
+            ("Origin", (evil, own)),
+            ("Referer", (f"{own}/login", f"{evil}/page")),
+        ):
+            headers = CIMultiDict((name, v) for v in values)
+            async with http.post(
+                f"{server.url}/api/login",
+                json={"username": "sales1", "password": PASSWORD},
+                headers=headers,
+            ) as r:
+                assert r.status == 403, (values, await r.text())
+                assert_error(await r.json(), "origin_mismatch")
+                assert "Set-Cookie" not in r.headers
+        # The same value twice is still this site.
+        async with http.post(
+            f"{server.url}/api/login",
+            json={"username": "sales1", "password": PASSWORD},
+            headers=CIMultiDict((("Origin", own), ("Origin", own))),
+        ) as r:
+            assert r.status == 200, await r.text()
+
+
 async def test_unsafe_requests_from_a_foreign_origin_are_refused(client_factory: Any) -> None:
     c = await client_factory("sales1")
     status, body = await c.post(

@@ -57,13 +57,13 @@ def same_site(request: web.Request, settings: Settings, url: str) -> bool:
 def check_origin(request: web.Request, settings: Settings) -> None:
     if request.method not in UNSAFE:
         return
-    origin = request.headers.get("Origin")
-    source = origin if origin is not None else request.headers.get("Referer")
-    if source is None:
-        return
-    if not same_site(request, settings, source):
+    header = "Origin" if "Origin" in request.headers else "Referer"
+    # Every value: each header holds one, and a second naming another site (a browser never
+    # sends two) must not pass behind a first that names this one.
+    sources = request.headers.getall(header, [])
+    if not all(same_site(request, settings, source) for source in sources):
         raise Forbidden(
             "cross-site request refused: Origin/Referer is not this site",
             code="origin_mismatch",
-            details={"header": "Origin" if origin is not None else "Referer"},
+            details={"header": header},
         )
