@@ -31,14 +31,21 @@ async def test_an_ended_sessions_link_tells_only_that_it_ended(
         status, _ = await (customer if path.startswith(base) else sales).get(path)
         assert status == 200, path
 
+    gone = [base, f"{base}/ice"]
+    if mode == "self_service":
+        # What the customer answered, node by node: for the summary before submitting.
+        status, summary = await customer.get(f"{base}/summary")
+        assert status == 200 and summary["nodes"], summary
+        gone.append(f"{base}/summary")
+
     status, body = await sales.post(f"/api/sessions/{sid}/end")
     assert status == 200, body
 
-    for path in (base, f"{base}/ice"):
+    for path in gone:
         status, body = await customer.get(path)
         assert status == 410, (path, body)
         assert_error(body, "session_ended")
-        assert "张三" not in str(body)
+        assert "张三" not in str(body) and "nodes" not in str(body)
     status, body = await sales.get(f"/api/sessions/{sid}/ice")
     assert status == 409, body
     assert_error(body, "session_ended")

@@ -137,9 +137,12 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", JOIN + "/document", "Self-service: read an ID card or signed page from a still",
        "join", "token", body=s.DocumentBody, response=s.DocumentOut,
        errors=(400, 403, 404, 409, 410, 413, 429)),
-    Op("GET", JOIN + "/summary", "Self-service: what was recorded per node", "join", "token",
-       response=s.SummaryOut, errors=(400, 403, 404, 409, 410)),
-    Op("POST", JOIN + "/finish", "Self-service: the customer ends the recording (409 nothing_recorded until their media has been recorded)", "join",
+    Op("GET", JOIN + "/summary",
+       "Self-service: what was recorded per node (410 once the session has ended)", "join",
+       "token", response=s.SummaryOut, errors=(400, 403, 404, 409, 410)),
+    Op("POST", JOIN + "/finish",
+       "Self-service: the customer ends the recording (409 nothing_recorded until their "
+       "media has been recorded)", "join",
        "token", response=s.SummaryOut, errors=(400, 403, 404, 409, 410)),
     # Review
     Op("GET", "/api/review/queue", "Sessions awaiting review, most severe first", "review",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from server import playback, selfservice, session_call, sessions
-from server.api.join import _session_for_token
+from server.api.join import _session_for_token, live_session_for_token
 from server.api.schemas.sessions import AnswerBody, DocumentBody, NodeBody
 from server.api.sessions import connected_of
 from server.api.validation import parse_body
@@ -51,7 +51,9 @@ async def document(request: web.Request) -> web.Response:
 
 
 async def summary(request: web.Request) -> web.Response:
-    ctx, row = await _session_for_token(request)
+    # Once the session has ended, 410 like who-is-calling: the link lives a day, and the
+    # customer's answers node by node are theirs, not for whoever finds the link later.
+    ctx, row = await live_session_for_token(request)
     if sessions.session_mode(ctx, row.id) != selfservice.MODE:
         raise sessions.SessionError(409, "not_self_service", "this is not a self-service session")
     return web.json_response({"status": row.status, "nodes": selfservice.summary(ctx, row)})
