@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 from pathlib import Path
 
 from aiohttp import web
@@ -21,6 +22,9 @@ STATIC_DIR = WEB_DIR / "static"
 #: (NAME_MAX, 255 bytes on Linux).
 MAX_STATIC_PATH = 512
 MAX_STATIC_NAME = 255
+#: The types aiohttp's FileResponse gives (a MimeTypes of Python's own table, not the
+#: system's /etc/mime.types), so a file served whole has the type it has otherwise.
+_TYPES = mimetypes.MimeTypes()
 
 
 @web.middleware
@@ -47,7 +51,27 @@ async def static_names(request: web.Request, handler: Handler) -> web.StreamResp
             and not await asyncio.to_thread(_regular_file, STATIC_DIR / name)
         ):
             raise web.HTTPNotFound()
+        resp = await handler(request)
+        if name is not None and isinstance(resp, web.FileResponse) and _if_range(request):
+            # aiohttp took the path (inside the folder, no symlink): the same file, whole.
+            return await _whole(STATIC_DIR / name)
+        return resp
     return await handler(request)
+
+
+def _if_range(request: web.BaseRequest) -> bool:
+    """A Range sent with an If-Range, which aiohttp's FileResponse misjudges: it reads only a
+    date there (an entity tag counts as no If-Range, and a date matches when it is later
+    than the file, not only when it equals its Last-Modified), so it sent the range of a
+    file the client's copy may not be. RFC 9110 lets a server ignore Range: such a request
+    gets the whole file (14.2, 13.1.5). Pages and assets are a few KB."""
+    return "Range" in request.headers and "If-Range" in request.headers
+
+
+async def _whole(path: Path) -> web.Response:
+    body = await asyncio.to_thread(path.read_bytes)
+    content_type = _TYPES.guess_type(path.name)[0] or "application/octet-stream"
+    return web.Response(body=body, content_type=content_type)
 
 
 def _regular_file(path: Path) -> bool:
@@ -57,8 +81,10 @@ def _regular_file(path: Path) -> bool:
         return False
 
 
-def _page(name: str) -> web.FileResponse:
-    resp = web.FileResponse(WEB_DIR / name)
+async def _page(request: web.Request, name: str) -> web.StreamResponse:
+    resp: web.StreamResponse = (
+        await _whole(WEB_DIR / name) if _if_range(request) else web.FileResponse(WEB_DIR / name)
+    )
     resp.headers["Cache-Control"] = "no-store"
     # (Framing, Referer and the rest: server/api/headers.py, on every response.)
     return resp
@@ -71,7 +97,7 @@ def page(name: str, login: bool = True) -> Handler:
         if login and current_user(request) is None:
             # Encoded as one query value; login.js only follows it to a path on this site.
             raise web.HTTPFound(URL.build(path="/login", query={"next": request.path_qs}))
-        return _page(name)
+        return await _page(request, name)
 
     return handler
 
