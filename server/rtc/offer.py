@@ -9,6 +9,7 @@ from typing import Any
 
 from aiortc import RTCRtpSender
 from aiortc import sdp as aiortc_sdp
+from aiortc.rtcdtlstransport import X509_DIGEST_ALGORITHMS
 
 from server.rtc.errors import RtcError
 
@@ -23,6 +24,15 @@ MAX_CANDIDATES = 64
 _MDNS_CANDIDATE = re.compile(
     r"^a=candidate:\S+ \d+ \S+ \d+ [^ \r\n]+\.local \d+ [^\r\n]*(?:\r?\n|\Z)", re.I | re.M
 )
+# RFC 8839 5.4: ice-ufrag is 4-256 and ice-pwd 22-256 ice-chars (ALPHA / DIGIT / "+" / "/").
+_UFRAG = re.compile(r"[A-Za-z0-9+/]{4,256}")
+_PASSWORD = re.compile(r"[A-Za-z0-9+/]{22,256}")
+# The fingerprint algorithms aiortc checks a peer's certificate with, and the form of a
+# value of each: the digest's bytes in hex, colon-separated.
+_FINGERPRINTS = {
+    name: re.compile(rf"[0-9A-Fa-f]{{2}}(?::[0-9A-Fa-f]{{2}}){{{digest.digest_size - 1}}}")
+    for name, digest in X509_DIGEST_ALGORITHMS.items()
+}
 _END_OF_CANDIDATES = re.compile(r"^a=end-of-candidates[ \t]*(?:\r?\n|\Z)", re.M)
 
 # Private ranges a remote candidate may name when ``RemoteCandidatePolicy.allow_private``
@@ -101,6 +111,7 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
             raise RtcError(
                 "sdp_malformed", f"the {media.kind} section lacks ICE or DTLS parameters"
             )
+        _check_credentials(media)
         if len(media.ice_candidates) > MAX_CANDIDATES:
             raise RtcError(
                 "sdp_malformed",
@@ -108,6 +119,32 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
                 f"(at most {MAX_CANDIDATES})",
             )
     return parsed
+
+
+def _check_credentials(media: aiortc_sdp.MediaDescription) -> None:
+    """Refuse ICE credentials and DTLS fingerprints the connection could never use.
+
+    aiortc takes any and fails only after the answer: with no fingerprint of an algorithm it
+    can check (sha-256/384/512), or one that is not that digest's colon-separated hex, the
+    DTLS handshake fails once ICE has connected, so the offer was answered ``200`` and the
+    participant joined (a join counted, a segment begun) only to be dropped. A ufrag or
+    password outside RFC 8839's 4-256 and 22-256 ice-chars goes into every STUN check
+    the server sends (a 5,000-character ufrag was taken).
+    """
+    assert media.ice is not None and media.dtls is not None  # checked by the caller
+    if not _UFRAG.fullmatch(media.ice.usernameFragment or "") or not _PASSWORD.fullmatch(
+        media.ice.password or ""
+    ):
+        raise RtcError("sdp_malformed", f"the {media.kind} section's ICE credentials are invalid")
+    checkable = [f for f in media.dtls.fingerprints if f.algorithm.lower() in _FINGERPRINTS]
+    if not checkable or not all(
+        _FINGERPRINTS[f.algorithm.lower()].fullmatch(f.value) for f in checkable
+    ):
+        raise RtcError(
+            "sdp_malformed",
+            f"the {media.kind} section has no DTLS fingerprint this server can check: "
+            f"{[f.algorithm for f in media.dtls.fingerprints]}",
+        )
 
 
 def candidates_for_server(offer_sdp: str, policy: RemoteCandidatePolicy | None = None) -> str:
