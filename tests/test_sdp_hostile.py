@@ -98,6 +98,15 @@ HOSTILE: dict[str, tuple[Callable[[str], str], str, str]] = {
         "sdp_malformed",
         MALFORMED,
     ),
+    # Before: answered 200, after aiortc's parser spent time quadratic in the lines on the
+    # API's loop and again on the media loop every room shares (3,000 lines: 0.2 s each).
+    "ssrc-flood": (
+        lambda o: o.replace(
+            "a=mid:0\r\n", "a=mid:0\r\n" + "".join(f"a=ssrc:{n} cname:x\r\n" for n in range(65))
+        ),
+        "sdp_malformed",
+        MALFORMED,
+    ),
     "password-too-short": (
         lambda o: re.sub(r"a=ice-pwd:\S+", "a=ice-pwd:short", o),
         "sdp_malformed",

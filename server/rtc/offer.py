@@ -19,6 +19,13 @@ from server.rtc.errors import RtcError
 # with hundreds would have it probe hosts of the attacker's choosing.
 MAX_CANDIDATES = 64
 
+# ``a=ssrc`` lines an offer may hold. A browser writes 2-12 (cname and msid of its media and
+# RTX SSRCs); aiortc's parser looks each SSRC up among those before it (quadratic): 3,000
+# lines in a 64 KB offer held the event loop about 0.2 s, and the offer is parsed on the
+# API's loop and again on the media loop that every room shares, even to be refused.
+MAX_SSRC_LINES = 64
+_SSRC_LINE = re.compile(r"^a=ssrc:", re.M)
+
 # A host candidate whose address is an mDNS name (``<uuid>.local``): what Chrome, Safari and
 # Firefox write instead of the local IP address when the page may not learn it.
 _MDNS_CANDIDATE = re.compile(
@@ -91,6 +98,12 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
         raise RtcError("sdp_too_large", f"the SDP offer is larger than {max_bytes} bytes")
     if not offer_sdp.lstrip().startswith("v=0"):
         raise RtcError("sdp_malformed", "the SDP offer does not start with v=0")
+    ssrc_lines = len(_SSRC_LINE.findall(offer_sdp))
+    if ssrc_lines > MAX_SSRC_LINES:  # before aiortc's parser sees them
+        raise RtcError(
+            "sdp_malformed",
+            f"the SDP offer has {ssrc_lines} a=ssrc lines (at most {MAX_SSRC_LINES})",
+        )
     try:
         parsed = aiortc_sdp.SessionDescription.parse(offer_sdp)
     except Exception as exc:  # the parser raises ValueError, IndexError, KeyError...
