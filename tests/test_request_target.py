@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from server.api import request_target
+from server.private_method import wrapped_by
 from tests.conftest import make_settings, serving
 from tests.test_api_auth import assert_error
 
@@ -74,4 +76,4 @@ async def test_aiohttp_still_makes_requests_through_the_guarded_method(tmp_path:
     async with serving(make_settings(tmp_path), users=False) as srv:
         server = srv.runner.server
         assert server is not None
-        assert getattr(server.request_factory, "kesu_guarded", False)
+        assert wrapped_by(server.request_factory, request_target.guarded)

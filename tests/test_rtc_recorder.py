@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import datetime
 from fractions import Fraction
@@ -18,6 +19,7 @@ from server.rtc.matroska import mux_packet
 from server.rtc.passthrough import SenderReport, is_keyframe
 from server.rtc.probe import probe_recording
 from server.rtc.recorder import SegmentRecorder
+from server.rtc.recorder_stats import RecorderStats
 from server.rtc.sync import AvClock
 
 FPS = 30
@@ -167,6 +169,31 @@ async def test_overflow_drops_until_keyframe(tmp_path: Path, vp8: list[bytes]) -
     assert stats.packets_written["video"] + stats.dropped["video"] == 60
     probe = await asyncio.to_thread(probe_recording, tmp_path / "o.mkv")
     assert probe.decode_errors == 0 and probe.video_frames == stats.packets_written["video"]
+
+
+async def test_keyframe_requests_are_counted_on_the_event_loop(
+    tmp_path: Path, vp8: list[bytes]
+) -> None:
+    # Both the event loop (a full queue) and the mux thread (inter frames before the first
+    # keyframe) ask for keyframes. Before, each incremented keyframe_requests on its own
+    # thread, and `+=` from two threads can lose counts.
+    writers: set[str] = set()
+
+    class Watched(RecorderStats):
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name == "keyframe_requests":
+                writers.add(threading.current_thread().name)
+            super().__setattr__(name, value)
+
+    asked: list[int] = []
+    rec = asking_recorder(tmp_path / "w.mkv", "vp8", asked, queue_size=8)
+    rec.stats = Watched(rec.path)
+    for n, data in enumerate(vp8[5:]):  # mid-GOP, no await: both threads ask
+        rec.push("video", packet(data, n * 3000), 1_800_000_000.0 + n / FPS)
+    stats = await rec.stop()
+    assert stats.dropped["video"] > 25  # the mux thread's 25 and the loop's overflow
+    assert writers == {threading.current_thread().name}
+    assert stats.keyframe_requests == len(asked) >= 2
 
 
 async def test_no_media_no_file(tmp_path: Path) -> None:

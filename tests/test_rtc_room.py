@@ -15,6 +15,7 @@ import av
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
+from server.rtc import room as room_module
 from server.rtc.client import (
     COLOURS,
     ClientPeer,
@@ -283,6 +284,33 @@ async def test_offer_shapes_of_other_browsers_are_recorded(tmp_path: Path) -> No
     assert (probe.video_codec, probe.audio_codec) == ("vp8", "opus")
     assert probe.video_frames > 20 and probe.decode_errors == 0
     assert probe.audio_rms > 0.02  # a 0.1-amplitude tone (silence would be ~0)
+
+
+async def test_an_offer_for_a_connected_role_is_refused_unparsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the room parsed every offer on the media loop that every room shares (tens of
+    # ms for a 64 KB one) before it found the role taken, so a participant sending offers
+    # back to back held that loop for all of them.
+    room = Room(SessionDir.create(tmp_path, "s-taken"), RtcSettings(loopback_only=True))
+    client, second = make_client("customer"), make_client("customer")
+    try:
+        await room.join("customer", await client.offer())
+        parsed: list[str] = []  # the offers the room parses (with the real parser)
+        real = room_module.parse_offer
+        monkeypatch.setattr(
+            room_module, "parse_offer", lambda sdp, size: parsed.append(sdp) or real(sdp, size)
+        )
+        for _ in range(3):
+            with pytest.raises(RtcError) as err:
+                await room.join("customer", await second.offer())
+            assert err.value.code == "role_taken" and err.value.status == 409
+        assert parsed == []
+        assert room.connected() == {"salesperson": False, "customer": True}
+    finally:
+        await room.close()
+        await client.close()
+        await second.close()
 
 
 async def test_bad_offers_and_roles_are_refused(tmp_path: Path) -> None:

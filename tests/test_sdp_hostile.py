@@ -4,6 +4,7 @@ fixed sentence, and leaves no participant behind: a good offer still joins after
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -11,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from server.rtc.probe import probe_recording
 from tests.conftest import Client, RunningServer, make_settings, new_session_body, serving, wait_for
 from tests.test_api_auth import assert_error
-from tests.test_api_recording import make_peer
+from tests.test_api_recording import join, make_peer, open_session
 
 
 async def _good_offer() -> str:
@@ -78,6 +80,38 @@ HOSTILE: dict[str, tuple[Callable[[str], str], str, str]] = {
         SECTIONS,
     ),
     "candidate-flood": (lambda o: _candidates(o, 200), "sdp_malformed", MALFORMED),
+    # Before, these four were answered 200: the participant joined, and the DTLS handshake
+    # then failed (no fingerprint aiortc can check the peer's certificate with), or every
+    # STUN check the server sent carried the 300-character ufrag.
+    "fingerprint-unknown-algorithm": (
+        lambda o: re.sub(r"a=fingerprint:\S+ ", "a=fingerprint:sha-999 ", o),
+        "sdp_malformed",
+        MALFORMED,
+    ),
+    "fingerprint-not-a-digest": (
+        lambda o: re.sub(r"a=fingerprint:sha-256 [^\r\n]+", "a=fingerprint:sha-256 AB:CD", o),
+        "sdp_malformed",
+        MALFORMED,
+    ),
+    "ufrag-too-long": (
+        lambda o: re.sub(r"a=ice-ufrag:\S+", "a=ice-ufrag:" + "u" * 300, o),
+        "sdp_malformed",
+        MALFORMED,
+    ),
+    # Before: answered 200, after aiortc's parser spent time quadratic in the lines on the
+    # API's loop and again on the media loop every room shares (3,000 lines: 0.2 s each).
+    "ssrc-flood": (
+        lambda o: o.replace(
+            "a=mid:0\r\n", "a=mid:0\r\n" + "".join(f"a=ssrc:{n} cname:x\r\n" for n in range(65))
+        ),
+        "sdp_malformed",
+        MALFORMED,
+    ),
+    "password-too-short": (
+        lambda o: re.sub(r"a=ice-pwd:\S+", "a=ice-pwd:short", o),
+        "sdp_malformed",
+        MALFORMED,
+    ),
 }
 
 
@@ -106,6 +140,45 @@ async def test_hostile_offer_is_400_and_leaves_no_participant(
     status, body = await sales.post(f"/api/sessions/{sid}/offer", {"type": "offer", "sdp": good})
     assert status == 200, body
     await sales.post(f"/api/sessions/{sid}/leave")
+
+
+async def test_hostile_offers_during_a_call_cost_the_other_participant_nothing(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """Every hostile offer above, sent on the customer's link while the salesperson's call is
+    being recorded (a real aiortc peer on loopback), is refused with its 4xx, and the
+    salesperson's recording goes on through all of them in one segment."""
+    sales: Client = await client_factory("sales1")
+    customer: Client = await client_factory()
+    sid, token = await open_session(sales)
+    assert (await customer.post(f"/api/join/{token}/consent", json={"consent": True}))[0] == 200
+    salesperson = await join(sales, f"/api/sessions/{sid}/offer", "salesperson")
+    room = server.ctx.rooms.get(sid)
+    assert room is not None
+
+    def recorded() -> int:
+        return int(room.stats()["salesperson"]["recorded"]["video"])
+
+    try:
+        await wait_for(lambda: recorded() > 0)
+        good = await _good_offer()
+        for case, (change, code, _) in sorted(HOSTILE.items()):
+            status, body = await customer.post(
+                f"/api/join/{token}/offer", {"type": "offer", "sdp": change(good)}
+            )
+            assert status == 400, (case, body)
+            assert_error(body, code)
+            assert "customer" not in room._participants, case
+            before = recorded()
+            await wait_for(lambda: recorded() > before)  # noqa: B023  (awaited here)
+    finally:
+        status, _ = await sales.post(f"/api/sessions/{sid}/end")
+        await salesperson.close()
+    assert status == 200
+    (segment,) = room.segments
+    assert segment.participant == "salesperson"
+    probe = await asyncio.to_thread(probe_recording, segment.path)
+    assert probe.video_frames >= len(HOSTILE) and probe.decode_errors == 0
 
 
 async def test_a_browser_sized_candidate_list_is_accepted(client_factory: Any) -> None:

@@ -13,8 +13,8 @@ No public hook builds the request: ``web.Server`` takes a ``request_factory``, b
 never shows the server it makes. So this wraps that method on the one application: when it
 fails on the target, the request is made again from the same request line in origin form
 (path and query only, ``Connection: close``) and marked, and :func:`middleware` answers the
-marked request with the usual ``400 bad_request``. ``tests/test_request_target.py`` fails
-if aiohttp stops building requests through that method.
+marked request with the usual ``400 bad_request`` (the wrapping: ``server/private_method.py``).
+``tests/test_request_target.py`` fails if aiohttp stops building requests through that method.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from aiohttp.http_parser import RawRequestMessage
 from yarl import URL
 
 from server.api.errors import BadRequest, Handler
+from server.private_method import Method, wrap_once
 
 log = logging.getLogger("kesu.api")
 
@@ -44,11 +45,12 @@ def _origin_form(message: RawRequestMessage) -> RawRequestMessage:
 
 def install(app: web.Application) -> None:
     """Make ``app`` answer a target it cannot make a request of (before it runs; idempotent)."""
-    original = getattr(app, "_make_request", None)
-    if original is None:
-        raise RuntimeError("aiohttp internals changed: Application has no _make_request")
-    if getattr(original, "kesu_guarded", False):
-        return
+    wrap_once(app, "_make_request", ("message",), guarded, more=True)
+
+
+def guarded(original: Method) -> Method:
+    """``Application._make_request`` that makes a marked origin-form request of a target
+    whose host does not decode."""
 
     def make_request(message: RawRequestMessage, *args: Any, **kwargs: Any) -> web.Request:
         try:
@@ -61,10 +63,7 @@ def install(app: web.Application) -> None:
         request[_BAD_TARGET] = target
         return request
 
-    make_request.kesu_guarded = True  # type: ignore[attr-defined]
-    # object.__setattr__: in asyncio debug mode Application warns on any attribute it does
-    # not list, and this one is its own.
-    object.__setattr__(app, "_make_request", make_request)
+    return make_request
 
 
 @web.middleware

@@ -11,7 +11,7 @@ can be a packet of the peer's (no SRTP packet is empty, and none over 1500 bytes
 unprotected anyway), so they are dropped before aiortc sees them.
 
 This replaces ``RTCIceTransport._recv`` (private: the receive call ``RTCDtlsTransport``
-makes) on each connection's transport; tests pin it.
+makes) on each connection's transport (``server/private_method.py``); tests pin it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 
 from aiortc import RTCIceTransport
+
+from server.private_method import Method, wrap_once
 
 log = logging.getLogger("kesu.rtc")
 
@@ -33,11 +35,10 @@ def _harmful(data: bytes) -> bool:
 def drop_harmful(ice: RTCIceTransport) -> None:
     """Have ``ice`` drop the datagrams that would end its connection (idempotent; call
     before the connection starts)."""
-    original = getattr(ice, "_recv", None)
-    if original is None:
-        raise RuntimeError("aiortc internals changed: RTCIceTransport has no _recv")
-    if getattr(original, "kesu_filtered", False):
-        return
+    wrap_once(ice, "_recv", (), _dropping)
+
+
+def _dropping(original: Method) -> Method:
     dropped = 0
 
     async def recv() -> bytes:
@@ -50,5 +51,4 @@ def drop_harmful(ice: RTCIceTransport) -> None:
                 log.warning("a datagram of %d bytes that aiortc cannot take was dropped", len(data))
             dropped += 1
 
-    recv.kesu_filtered = True  # type: ignore[attr-defined]
-    ice._recv = recv
+    return recv

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiortc import RTCRtpSender
 from aiortc import sdp as aiortc_sdp
+from aiortc.rtcdtlstransport import X509_DIGEST_ALGORITHMS
 
 from server.rtc.errors import RtcError
 
@@ -18,11 +19,27 @@ from server.rtc.errors import RtcError
 # with hundreds would have it probe hosts of the attacker's choosing.
 MAX_CANDIDATES = 64
 
+# ``a=ssrc`` lines an offer may hold. A browser writes 2-12 (cname and msid of its media and
+# RTX SSRCs); aiortc's parser looks each SSRC up among those before it (quadratic): 3,000
+# lines in a 64 KB offer held the event loop about 0.2 s, and the offer is parsed on the
+# API's loop and again on the media loop that every room shares, even to be refused.
+MAX_SSRC_LINES = 64
+_SSRC_LINE = re.compile(r"^a=ssrc:", re.M)
+
 # A host candidate whose address is an mDNS name (``<uuid>.local``): what Chrome, Safari and
 # Firefox write instead of the local IP address when the page may not learn it.
 _MDNS_CANDIDATE = re.compile(
     r"^a=candidate:\S+ \d+ \S+ \d+ [^ \r\n]+\.local \d+ [^\r\n]*(?:\r?\n|\Z)", re.I | re.M
 )
+# RFC 8839 5.4: ice-ufrag is 4-256 and ice-pwd 22-256 ice-chars (ALPHA / DIGIT / "+" / "/").
+_UFRAG = re.compile(r"[A-Za-z0-9+/]{4,256}")
+_PASSWORD = re.compile(r"[A-Za-z0-9+/]{22,256}")
+# The fingerprint algorithms aiortc checks a peer's certificate with, and the form of a
+# value of each: the digest's bytes in hex, colon-separated.
+_FINGERPRINTS = {
+    name: re.compile(rf"[0-9A-Fa-f]{{2}}(?::[0-9A-Fa-f]{{2}}){{{digest.digest_size - 1}}}")
+    for name, digest in X509_DIGEST_ALGORITHMS.items()
+}
 _END_OF_CANDIDATES = re.compile(r"^a=end-of-candidates[ \t]*(?:\r?\n|\Z)", re.M)
 
 # Private ranges a remote candidate may name when ``RemoteCandidatePolicy.allow_private``
@@ -81,6 +98,12 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
         raise RtcError("sdp_too_large", f"the SDP offer is larger than {max_bytes} bytes")
     if not offer_sdp.lstrip().startswith("v=0"):
         raise RtcError("sdp_malformed", "the SDP offer does not start with v=0")
+    ssrc_lines = len(_SSRC_LINE.findall(offer_sdp))
+    if ssrc_lines > MAX_SSRC_LINES:  # before aiortc's parser sees them
+        raise RtcError(
+            "sdp_malformed",
+            f"the SDP offer has {ssrc_lines} a=ssrc lines (at most {MAX_SSRC_LINES})",
+        )
     try:
         parsed = aiortc_sdp.SessionDescription.parse(offer_sdp)
     except Exception as exc:  # the parser raises ValueError, IndexError, KeyError...
@@ -101,6 +124,7 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
             raise RtcError(
                 "sdp_malformed", f"the {media.kind} section lacks ICE or DTLS parameters"
             )
+        _check_credentials(media)
         if len(media.ice_candidates) > MAX_CANDIDATES:
             raise RtcError(
                 "sdp_malformed",
@@ -108,6 +132,32 @@ def parse_offer(offer_sdp: str, max_bytes: int) -> aiortc_sdp.SessionDescription
                 f"(at most {MAX_CANDIDATES})",
             )
     return parsed
+
+
+def _check_credentials(media: aiortc_sdp.MediaDescription) -> None:
+    """Refuse ICE credentials and DTLS fingerprints the connection could never use.
+
+    aiortc takes any and fails only after the answer: with no fingerprint of an algorithm it
+    can check (sha-256/384/512), or one that is not that digest's colon-separated hex, the
+    DTLS handshake fails once ICE has connected, so the offer was answered ``200`` and the
+    participant joined (a join counted, a segment begun) only to be dropped. A ufrag or
+    password outside RFC 8839's 4-256 and 22-256 ice-chars goes into every STUN check
+    the server sends (a 5,000-character ufrag was taken).
+    """
+    assert media.ice is not None and media.dtls is not None  # checked by the caller
+    if not _UFRAG.fullmatch(media.ice.usernameFragment or "") or not _PASSWORD.fullmatch(
+        media.ice.password or ""
+    ):
+        raise RtcError("sdp_malformed", f"the {media.kind} section's ICE credentials are invalid")
+    checkable = [f for f in media.dtls.fingerprints if f.algorithm.lower() in _FINGERPRINTS]
+    if not checkable or not all(
+        _FINGERPRINTS[f.algorithm.lower()].fullmatch(f.value) for f in checkable
+    ):
+        raise RtcError(
+            "sdp_malformed",
+            f"the {media.kind} section has no DTLS fingerprint this server can check: "
+            f"{[f.algorithm for f in media.dtls.fingerprints]}",
+        )
 
 
 def candidates_for_server(offer_sdp: str, policy: RemoteCandidatePolicy | None = None) -> str:

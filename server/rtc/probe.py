@@ -20,6 +20,8 @@ from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
+from inspection.media import decoder_for
+
 FLASH_LUMA = 200.0
 BEEP_RMS = 0.3
 
@@ -72,10 +74,13 @@ def _decoded(
     container: InputContainer, stream: VideoStream | AudioStream, info: RecordingProbe
 ) -> Iterator[object]:
     """The frames of ``stream``; a packet that does not decode is counted, not raised (a
-    recording is described as it is, damaged packets included)."""
+    recording is described as it is, damaged packets included). VP8 is decoded as a browser
+    does (``decoder_for``: libvpx), as review video and inspection do: after a gap FFmpeg's
+    own decoder refused the inter frames a browser shows."""
+    decoder = decoder_for(stream)
     for packet in container.demux(stream):
         try:
-            frames = packet.decode()
+            frames = decoder.decode(packet)
         except av.FFmpegError:
             info.decode_errors += 1
             continue

@@ -88,7 +88,7 @@ class SegmentRecorder:
         self._video_reported = False
         self._bad_keyframes = 0
         self._item_errors = 0  # queued items whose handling raised (dropped)
-        self._keyframes = KeyframeWait(self._ask_keyframe_from_thread)
+        self._keyframes = KeyframeWait(self._ask_keyframe)
         self._now = 0.0  # arrival of the packet being handled (server clock)
         self._container: av.container.OutputContainer | None = None
         self._streams: dict[str, Any] = {}
@@ -161,14 +161,15 @@ class SegmentRecorder:
         return self.stats
 
     def _ask_keyframe(self) -> None:
-        if self._request_keyframe is not None:
-            self.stats.keyframe_requests += 1
-            self._request_keyframe()
+        """Ask the sender for a keyframe, from the mux thread or the event loop (a
+        :class:`KeyframeWait` on each): both hand the request to the loop, so that its
+        counter has one writer (``+=`` from two threads can lose counts)."""
+        self._call_on_loop(self._keyframe_asked)
 
-    def _ask_keyframe_from_thread(self) -> None:
+    def _keyframe_asked(self) -> None:  # on the event loop
         self.stats.keyframe_requests += 1
         if self._request_keyframe is not None:
-            self._call_on_loop(self._request_keyframe)
+            self._request_keyframe()
 
     def _call_on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         loop = self._loop

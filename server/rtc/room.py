@@ -147,6 +147,13 @@ class Room:
         included). Raises RtcError for bad roles, SDP or codecs, or a role already here."""
         if role not in ROLES:
             raise RtcError("role_invalid", f"role must be one of {', '.join(ROLES)}")
+        present = self._participants.get(role)
+        if present is not None and not present.closing:
+            # Also checked under the role's lock; here (a read, on the caller's loop) the
+            # offer is refused before the media loop every room shares parses it (tens of
+            # ms for a 64 KB one), however often a participant sends one. One closing (its
+            # connection failed) is gone once its drop has the lock: a rejoin waits for that.
+            raise RtcError("role_taken", f"a {role} is already connected to this session")
         # Counted on the caller's side, before the hop: the room must not look empty (and
         # be released by the housekeeping) while the offer waits for the media loop.
         self._joining += 1

@@ -11,7 +11,7 @@ dropped after SRTP authentication (so only the peer itself can spend its allowan
 before aiortc parses it.
 
 This replaces ``RTCDtlsTransport._handle_rtcp_data`` (private: called for every unprotected
-RTCP datagram) on each connection's transport; tests pin it.
+RTCP datagram) on each connection's transport (``server/private_method.py``); tests pin it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import logging
 
 from aiortc import RTCDtlsTransport
 
+from server.private_method import Method, wrap_once
 from server.rtc.token_bucket import TokenBucket
 
 log = logging.getLogger("kesu.rtc")
@@ -30,11 +31,10 @@ MAX_RTCP_BYTES_PER_S = 20_000  # per connection, with a burst of as many
 def limit_rtcp(dtls: RTCDtlsTransport) -> None:
     """Have ``dtls`` handle at most ``MAX_RTCP_BYTES_PER_S`` of RTCP a second from its peer
     (idempotent; call before the connection starts)."""
-    original = getattr(dtls, "_handle_rtcp_data", None)
-    if original is None:
-        raise RuntimeError("aiortc internals changed: RTCDtlsTransport has no _handle_rtcp_data")
-    if getattr(original, "kesu_limited", False):
-        return
+    wrap_once(dtls, "_handle_rtcp_data", ("data",), _limited)
+
+
+def _limited(original: Method) -> Method:
     bucket = TokenBucket(MAX_RTCP_BYTES_PER_S)
     dropped = 0
 
@@ -50,5 +50,4 @@ def limit_rtcp(dtls: RTCDtlsTransport) -> None:
             )
         dropped += 1
 
-    handle_rtcp_data.kesu_limited = True  # type: ignore[attr-defined]
-    dtls._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
+    return handle_rtcp_data
