@@ -10,6 +10,7 @@ import { mediaSupportProblem } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
+import { mountCameraSwitch } from "./camswitch.js";
 import { $, el, notice, showOnly, showView, entryLoaded } from "./ui.js";
 import { linkRequests, loadJoinInfo } from "./join_info.js";
 import { runStep } from "./self_steps.js";
@@ -20,7 +21,7 @@ const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done", "view-ended"];
 // gone: the page has stopped (link dead, session ended, or submitted) and sends nothing more;
 // finishing: 完成并提交 is on its way (the session it ends is then no surprise).
-const state = { info: null, stream: null, call: null, running: false, gone: false, finishing: false };
+const state = { info: null, stream: null, call: null, camSwitch: null, running: false, gone: false, finishing: false };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Once the page has stopped it shows only why: a step's request refused or cut off by the stop
@@ -32,6 +33,7 @@ function fail(err) {
 /** Stop for good: the call, the camera and microphone, 录制中; no view left. */
 function stopPage() {
   state.gone = true;
+  if (state.camSwitch) state.camSwitch.close();
   if (state.call) state.call.close({ notify: false });
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
   showOnly(VIEWS, null); // no step left to read, tap or answer
@@ -98,6 +100,9 @@ async function connect() {
       onStream: (stream) => (state.stream = stream), // the devices opened again mid-call
     });
     watchAway(state.call, $("#away"));
+    // 切换摄像头, as in the join page's call: the back camera shows an ID card or the signed
+    // page without turning the phone round (the still is taken from the picture shown).
+    state.camSwitch = mountCameraSwitch({ call: state.call, button: $("#switch-camera"), preview: $("#local-video"), onError: fail });
   }
   await state.call.connect();
   for (let i = 0; i < 100; i++) {
@@ -165,6 +170,7 @@ async function showSummary() {
     }
   }
   state.gone = true; // submitted: the session has ended, and this page is done
+  if (state.camSwitch) state.camSwitch.close();
   if (state.call) {
     state.call.close({ notify: false });
     state.call.stopMedia();
