@@ -115,9 +115,29 @@ async function connect() {
   throw err;
 }
 
+/** Resolves when the network is back after a request failed for want of it: the browser
+ * says it is online again, or the call's heartbeat reaches the server again after losing it
+ * (a weak network the browser still counts as online). `stop()` drops the listeners. */
+function networkBack() {
+  let stop = () => {};
+  const back = new Promise((resolve) => {
+    const onResumed = (e) => !e.detail && resolve();
+    const call = state.call;
+    window.addEventListener("online", resolve);
+    if (call) call.addEventListener("interrupted", onResumed);
+    stop = () => {
+      window.removeEventListener("online", resolve);
+      if (call) call.removeEventListener("interrupted", onResumed);
+    };
+  });
+  return { back, stop };
+}
+
 /** Run fn (connecting, one step); when one of its requests fails (a network blip, a server
  * error) the customer is told and 重试 runs it again, instead of a recording stuck half way
- * with no way on. */
+ * with no way on. A request that failed for want of a network (a lift, a tunnel) is run
+ * again by itself once the network is back: before, the step waited for a tap on 重试 that
+ * the customer, told the connection would come back by itself, did not know to give. */
 async function untilDone(fn) {
   for (;;) {
     try {
@@ -126,7 +146,13 @@ async function untilDone(fn) {
       if (state.gone || !retryable(err)) throw err;
       fail(err);
       for (const id of ["#ss-capture", "#ss-next"]) $(id).hidden = true;
-      await pressed($("#ss-retry"));
+      // status 0: no answer at all (the network, a timeout), not a server's refusal
+      const network = err instanceof ApiError && err.status === 0 ? networkBack() : null;
+      try {
+        await pressed($("#ss-retry"), network && network.back);
+      } finally {
+        if (network) network.stop();
+      }
       showError($("#page-error"), null);
     }
   }
