@@ -10,6 +10,7 @@ import { mediaSupportProblem } from "./devicecheck.js";
 import "./playback_i18n.js";
 import { openLocalMedia, startSessionCall } from "./rtc.js";
 import { watchAway } from "./away.js";
+import { mountCameraSwitch } from "./camswitch.js";
 import { $, el, notice, showOnly, showView, entryLoaded } from "./ui.js";
 import { linkRequests, loadJoinInfo } from "./join_info.js";
 import { runStep } from "./self_steps.js";
@@ -20,7 +21,7 @@ const base = `/api/join/${encodeURIComponent(token)}`;
 const VIEWS = ["view-loading", "view-intro", "view-step", "view-summary", "view-done", "view-ended"];
 // gone: the page has stopped (link dead, session ended, or submitted) and sends nothing more;
 // finishing: 完成并提交 is on its way (the session it ends is then no surprise).
-const state = { info: null, stream: null, call: null, running: false, gone: false, finishing: false };
+const state = { info: null, stream: null, call: null, camSwitch: null, running: false, gone: false, finishing: false };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Once the page has stopped it shows only why: a step's request refused or cut off by the stop
@@ -32,6 +33,7 @@ function fail(err) {
 /** Stop for good: the call, the camera and microphone, 录制中; no view left. */
 function stopPage() {
   state.gone = true;
+  if (state.camSwitch) state.camSwitch.close();
   if (state.call) state.call.close({ notify: false });
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
   showOnly(VIEWS, null); // no step left to read, tap or answer
@@ -98,6 +100,9 @@ async function connect() {
       onStream: (stream) => (state.stream = stream), // the devices opened again mid-call
     });
     watchAway(state.call, $("#away"));
+    // 切换摄像头, as in the join page's call: the back camera shows an ID card or the signed
+    // page without turning the phone round (the still is taken from the picture shown).
+    state.camSwitch = mountCameraSwitch({ call: state.call, button: $("#switch-camera"), preview: $("#local-video"), onError: fail });
   }
   await state.call.connect();
   for (let i = 0; i < 100; i++) {
@@ -110,9 +115,29 @@ async function connect() {
   throw err;
 }
 
+/** Resolves when the network is back after a request failed for want of it: the browser
+ * says it is online again, or the call's heartbeat reaches the server again after losing it
+ * (a weak network the browser still counts as online). `stop()` drops the listeners. */
+function networkBack() {
+  let stop = () => {};
+  const back = new Promise((resolve) => {
+    const onResumed = (e) => !e.detail && resolve();
+    const call = state.call;
+    window.addEventListener("online", resolve);
+    if (call) call.addEventListener("interrupted", onResumed);
+    stop = () => {
+      window.removeEventListener("online", resolve);
+      if (call) call.removeEventListener("interrupted", onResumed);
+    };
+  });
+  return { back, stop };
+}
+
 /** Run fn (connecting, one step); when one of its requests fails (a network blip, a server
  * error) the customer is told and 重试 runs it again, instead of a recording stuck half way
- * with no way on. */
+ * with no way on. A request that failed for want of a network (a lift, a tunnel) is run
+ * again by itself once the network is back: before, the step waited for a tap on 重试 that
+ * the customer, told the connection would come back by itself, did not know to give. */
 async function untilDone(fn) {
   for (;;) {
     try {
@@ -121,7 +146,13 @@ async function untilDone(fn) {
       if (state.gone || !retryable(err)) throw err;
       fail(err);
       for (const id of ["#ss-capture", "#ss-next"]) $(id).hidden = true;
-      await pressed($("#ss-retry"));
+      // status 0: no answer at all (the network, a timeout), not a server's refusal
+      const network = err instanceof ApiError && err.status === 0 ? networkBack() : null;
+      try {
+        await pressed($("#ss-retry"), network && network.back);
+      } finally {
+        if (network) network.stop();
+      }
       showError($("#page-error"), null);
     }
   }
@@ -165,6 +196,7 @@ async function showSummary() {
     }
   }
   state.gone = true; // submitted: the session has ended, and this page is done
+  if (state.camSwitch) state.camSwitch.close();
   if (state.call) {
     state.call.close({ notify: false });
     state.call.stopMedia();

@@ -10,8 +10,9 @@ const DOUBLE_TAP_MS = 500;
 let pressedByKey = false; // the last press was Enter/Space: keep the keyboard's place
 const arming = new Map(); // button -> its timer (a step run again shows it anew)
 
-/** Show a button and resolve when it is pressed (then hide it again). */
-export function pressed(button) {
+/** Show a button and resolve when it is pressed (then hide it again), or as soon as the
+ * promise `until` (if given) settles: the way on came by itself. */
+export function pressed(button, until = null) {
   button.hidden = false;
   button.disabled = true;
   clearTimeout(arming.get(button));
@@ -24,13 +25,17 @@ export function pressed(button) {
     }, DOUBLE_TAP_MS),
   );
   return new Promise((resolve) => {
-    const onClick = (event) => {
-      if (event.detail > 1 || button.disabled) return;
-      pressedByKey = event.detail === 0;
+    const done = () => {
       button.removeEventListener("click", onClick);
       button.hidden = true;
       resolve();
     };
+    const onClick = (event) => {
+      if (event.detail > 1 || button.disabled) return;
+      pressedByKey = event.detail === 0;
+      done();
+    };
     button.addEventListener("click", onClick);
+    if (until) until.then(done, done);
   });
 }
