@@ -19,7 +19,8 @@ the object store does not answer, the session is asked about again ``UNANSWERED_
 later, doubling the same way (never given up on), and the sweep asks no other session of
 the store that pass: before, a silent store was asked about every session at every sweep,
 each read taking up to minutes of retries while the sweep (which also releases idle rooms
-and ends abandoned sessions) waited.
+and ends abandoned sessions) waited. The times are kept in memory; after a restart each
+noted session's next look is taken from its audit entry (``_resumed``).
 """
 
 from __future__ import annotations

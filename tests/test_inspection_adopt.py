@@ -328,3 +328,54 @@ async def test_a_silent_store_is_asked_again_only_when_due(
             if node is not None:
                 await node.runner.cleanup()
         await gate.shut()
+
+
+async def test_a_restart_keeps_each_sessions_place_in_the_recheck_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recheck times live in memory: a node restarted hours after it said it cannot read
+    a dead node's sessions takes up their schedule from the audit entries. Each is looked at
+    when the schedule counted from its entry says (no session forgotten), not every one at
+    the first sweep with the intervals begun again (a read per session, then every 5
+    minutes)."""
+    slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
+    store = tmp_path / "store"  # a's object store: b never archived there
+    store.mkdir()
+    a_settings = {"storage_url": store.as_uri(), **slow}
+    b = await start_node(tmp_path, "node-b", **slow)
+    a: RunningServer | None = None
+    try:
+        sids = await _dead_b_sessions_elsewhere(b, tmp_path, monkeypatch, 2)
+        a = await start_node(tmp_path, "node-a", **a_settings)
+        assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
+        for sid in sids:
+            assert len(await _entries(a, sid, "inspection.unreadable")) == 1
+
+        await a.runner.cleanup()
+        a = await start_node(tmp_path, "node-a", **a_settings)
+        reads = _count_reads(monkeypatch, a)
+
+        async def sweep(ahead_s: float) -> int:
+            assert a is not None
+            _clock_ahead(monkeypatch, ahead_s)
+            assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
+            return len(reads)
+
+        # Looks counted from the entries: 5, 15, 35, 75, 135 minutes after, then hourly.
+        first, most = adopt.RECHECK_FIRST_S, adopt.RECHECK_MAX_S
+        looks, interval = [first], first
+        while len(looks) < 14:
+            interval = min(2 * interval, most)
+            looks.append(looks[-1] + interval)
+        assert looks[4] == 8100.0 and looks[-1] == 40500.0
+        assert await sweep(looks[-1] - 600) == 0  # 11 hours later: the next look is not due
+        assert await sweep(looks[-1] + 1) == 2  # due: both looked at
+        assert await sweep(looks[-1] + most / 2) == 2  # then an hour on, not 5 minutes
+        assert await sweep(looks[-1] + most + 2) == 4
+        for sid in sids:
+            assert await _holder(a, sid) == ("node-b", "queued")
+            assert len(await _entries(a, sid, "inspection.unreadable")) == 1
+    finally:
+        for node in (a, b):
+            if node is not None:
+                await node.runner.cleanup()
