@@ -14,7 +14,13 @@ to it, and this node says so once (log ``cannot read the files``, audit
 ``inspection.unreadable`` with ``node``, the dead holder, and ``by``, this node). It looks
 again ``RECHECK_FIRST_S`` after that entry, then after twice as long each time up to
 ``RECHECK_MAX_S``: looking costs an object-store read per session, and the sweep runs every
-few seconds, so a dead node with many sessions cost one read per session that often.
+few seconds, so a dead node with many sessions cost one read per session that often. When
+the object store does not answer, the session is asked about again ``UNANSWERED_FIRST_S``
+later, doubling the same way (never given up on), and the sweep asks no other session of
+the store that pass: before, a silent store was asked about every session at every sweep,
+each read taking up to minutes of retries while the sweep (which also releases idle rooms
+and ends abandoned sessions) waited. The times are kept in memory; after a restart each
+noted session's next look is taken from its audit entry (``_resumed``).
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ Held = tuple[str, str | None]  # a session and its node_id
 #: said so, then twice as long after each look that fails again, up to RECHECK_MAX_S.
 RECHECK_FIRST_S = 300.0
 RECHECK_MAX_S = 3600.0
+#: One the object store did not answer about is asked again this long after, then twice as
+#: long each time it stays silent, up to RECHECK_MAX_S: never given up on.
+UNANSWERED_FIRST_S = 60.0
 _RECHECKS = "inspection_adopt.rechecks"
 
 
@@ -52,6 +61,8 @@ _RECHECKS = "inspection_adopt.rechecks"
 class _Recheck:
     due: datetime
     interval_s: float
+    #: Its ``inspection.unreadable`` entry is written (not when only the store was silent).
+    noted: bool
 
 
 def held_here_or_dead(ctx: AppContext) -> ColumnElement[bool]:
@@ -91,16 +102,17 @@ def taken_over(ctx: AppContext, session_id: str, holder: str | None) -> None:
 async def may_resume(ctx: AppContext, rows: list[Held]) -> list[Held]:
     """Those of ``rows`` this node may queue: its own and unheld ones, and a dead node's whose
     files it can read. The others are noted once (log and audit ``inspection.unreadable``)
-    and looked at again only when their recheck is due."""
+    and looked at again only when their recheck is due; so are those the object store did
+    not answer about, and once it did not answer in a pass, the others due in that pass
+    wait with them (a read of a silent store can take minutes of retries)."""
+    now = utcnow()
     rechecks = _rechecks(ctx)
     noted = await _noted(ctx, [sid for sid, h in rows if _taken_from(ctx, h) is not None])
     for session_id, at in noted.items():
-        # Known from the audit, not from this process (it restarted): due after the entry.
-        rechecks.setdefault(
-            session_id, _Recheck(at + timedelta(seconds=RECHECK_FIRST_S), RECHECK_FIRST_S)
-        )
-    now = utcnow()
+        # Known from the audit, not from this process (it restarted).
+        rechecks.setdefault(session_id, _resumed(at, now))
     out, unreadable = [], []
+    silent = False  # the store did not answer in this pass
     for session_id, holder in rows:
         if _taken_from(ctx, holder) is None:
             out.append((session_id, holder))
@@ -108,20 +120,23 @@ async def may_resume(ctx: AppContext, rows: list[Held]) -> list[Held]:
         recheck = rechecks.get(session_id)
         if recheck is not None and now < recheck.due:
             continue
-        readable = await _readable(ctx, session_id)
+        readable = await _readable(ctx, session_id, ask_store=not silent)
         if readable:
             rechecks.pop(session_id, None)
             out.append((session_id, holder))
         elif readable is None:
-            continue  # the object store did not answer: ask again at the next sweep
-        elif recheck is None:
+            silent = True
+            said = recheck is not None and recheck.noted
+            # From the end of the read: a silent store's read can take minutes.
+            rechecks[session_id] = _later(recheck, utcnow(), UNANSWERED_FIRST_S, said)
+        elif recheck is None or not recheck.noted:
             unreadable.append((session_id, holder))  # never said: say it first
         else:
-            rechecks[session_id] = _later(recheck, now)
+            rechecks[session_id] = _later(recheck, utcnow(), RECHECK_FIRST_S, noted=True)
     if unreadable:
         await _note_unreadable(ctx, unreadable)
         for session_id, _holder in unreadable:
-            rechecks[session_id] = _later(None, now)
+            rechecks[session_id] = _later(None, utcnow(), RECHECK_FIRST_S, noted=True)
     return out
 
 
@@ -135,19 +150,38 @@ def _rechecks(ctx: AppContext) -> dict[str, _Recheck]:
     return found
 
 
-def _later(last: _Recheck | None, now: datetime) -> _Recheck:
-    interval = RECHECK_FIRST_S if last is None else min(2 * last.interval_s, RECHECK_MAX_S)
-    return _Recheck(now + timedelta(seconds=interval), interval)
+def _later(last: _Recheck | None, now: datetime, first_s: float, noted: bool) -> _Recheck:
+    """The next look: ``first_s`` after the first, then twice the last interval (at most
+    RECHECK_MAX_S)."""
+    interval = first_s if last is None else min(2 * last.interval_s, RECHECK_MAX_S)
+    return _Recheck(now + timedelta(seconds=interval), interval, noted)
 
 
-async def _readable(ctx: AppContext, session_id: str) -> bool | None:
+def _resumed(at: datetime, now: datetime) -> _Recheck:
+    """The recheck of a session noted unreadable at ``at``, after a restart: the next look
+    of the schedule counted from the entry, as if the process had kept running (before, every
+    noted session was looked at again at the first sweep, and the intervals began again)."""
+    interval = RECHECK_FIRST_S
+    due = at + timedelta(seconds=interval)
+    while due <= now and interval < RECHECK_MAX_S:
+        interval = min(2 * interval, RECHECK_MAX_S)
+        due += timedelta(seconds=interval)
+    if due <= now:  # capped: whole intervals of RECHECK_MAX_S past the last uncapped look
+        steps = (now - due) // timedelta(seconds=RECHECK_MAX_S) + 1
+        due += steps * timedelta(seconds=RECHECK_MAX_S)
+    return _Recheck(due, interval, noted=True)
+
+
+async def _readable(ctx: AppContext, session_id: str, ask_store: bool) -> bool | None:
     """Whether this node's jobs can read the session's files (``None``: the object store did
-    not answer; ask again at the next sweep)."""
+    not answer, or was not asked: ``ask_store`` false)."""
     local = sessions.path_of(ctx, session_id) / METADATA
     if await asyncio.to_thread(local.is_file):
         return True
     if ctx.archive is None:
         return False
+    if not ask_store:
+        return None
     try:
         return await stored_final(ctx.archive.store, session_id)
     except StorageUnavailable:

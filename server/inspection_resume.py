@@ -19,6 +19,7 @@ and the ended sessions of a dead node whose files it can read (server.inspection
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from datetime import timedelta
@@ -45,6 +46,7 @@ REQUEUE_CHECK_EVERY_S = 60.0
 
 
 LOST = "no job behind this row in the queue; the inspection was queued again"
+_ONE_PASS = "inspection_resume.one_pass"
 
 
 async def resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
@@ -52,6 +54,21 @@ async def resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
     server.inspection_adopt) ended ``grace_s`` ago whose inspection is ``queued`` or
     ``running`` with no inspect job in the queue (and the review video, if none was ever
     queued). Audited as ``inspection.requeued`` by ``system``, reason ``not_queued``."""
+    async with _one_pass(ctx):
+        return await _resume_unqueued(ctx, grace_s)
+
+
+def _one_pass(ctx: AppContext) -> asyncio.Lock:
+    """One pass at a time in this process: the status write is no compare-and-set against a
+    pass of the same node (``queued`` stays ``queued``), so two passes at once (the
+    housekeeping loop's and a direct call's) could both find no job and queue one each."""
+    found = ctx.extras.get(_ONE_PASS)
+    if not isinstance(found, asyncio.Lock):
+        found = ctx.extras[_ONE_PASS] = asyncio.Lock()
+    return found
+
+
+async def _resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
     before = utcnow() - timedelta(seconds=grace_s)
     query = select(RecordingSession.id, RecordingSession.node_id).where(
         RecordingSession.status == "ended",
@@ -66,10 +83,14 @@ async def resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
     if not rows:
         return []
     active = await ctx.queue.active("inspect", [sid for sid, _ in rows])
-    resumed = []
-    for session_id, holder in await adopt.may_resume(
+    allowed = await adopt.may_resume(
         ctx, [(sid, holder) for sid, holder in rows if sid not in active]
-    ):
+    )
+    videos: set[str] = set()
+    if ctx.settings.make_review_video and allowed:
+        videos = await _ever_queued(ctx, "review_video", [sid for sid, _ in allowed])
+    resumed = []
+    for session_id, holder in allowed:
         values, detail = adopt.takeover(ctx, holder)
         async with ctx.db.session() as s:
             moved = await s.execute(
@@ -88,9 +109,7 @@ async def resume_unqueued(ctx: AppContext, grace_s: float) -> list[str]:
                 s, "system", "inspection.requeued", session_id, {"reason": "not_queued", **detail}
             )
         adopt.taken_over(ctx, session_id, holder)
-        if ctx.settings.make_review_video and not await _ever_queued(
-            ctx, "review_video", session_id
-        ):
+        if ctx.settings.make_review_video and session_id not in videos:
             async with ctx.db.session() as s:
                 await s.execute(_fail_lost("review_video", session_id))
             await ctx.queue.enqueue("review_video", {"session_id": session_id})
@@ -111,14 +130,18 @@ def _fail_lost(kind: str, session_id: str) -> Update:
     )
 
 
-async def _ever_queued(ctx: AppContext, kind: str, session_id: str) -> bool:
-    """Whether a ``kind`` job of the session waits or runs in the queue, or ever ran. A
-    ``jobs`` row that never ran with no job behind it in the queue (PostgreSQL: its defer
-    failed) does not count: before, it kept the review video from being queued again."""
-    if await ctx.queue.active(kind, [session_id]):
-        return True
-    query = session_jobs(kind, [session_id]).where(Job.attempts > 0).limit(1)
-    return await ctx.db.run_read(lambda s: s.execute(query).first() is not None)
+async def _ever_queued(ctx: AppContext, kind: str, session_ids: list[str]) -> set[str]:
+    """Those of the sessions that have a ``kind`` job waiting or running in the queue, or
+    one that ever ran. A ``jobs`` row that never ran with no job behind it in the queue
+    (PostgreSQL: its defer failed) does not count: before, it kept the review video from
+    being queued again. Two queries for all of them (before, two per session)."""
+    active = await ctx.queue.active(kind, session_ids)
+    rest = [sid for sid in session_ids if sid not in active]
+    if not rest:
+        return active
+    query = session_jobs(kind, rest).where(Job.attempts > 0).distinct()
+    ran = await ctx.db.run_read(lambda s: set(s.execute(query).scalars()))
+    return active | ran
 
 
 async def requeue_failed(ctx: AppContext) -> list[str]:

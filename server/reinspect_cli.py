@@ -22,10 +22,7 @@ from server.sessions import SESSION_ID_RE
 from server.settings import Settings
 from server.store.db import Database
 from server.store.models import RecordingSession
-from server.text_rules import prose_problem, text_problem
-
-#: A note's length at most, as a review decision's reason.
-MAX_NOTE = 1000
+from server.text_rules import MAX_NOTE, prose_problem, text_problem
 
 
 def check_arguments(session_id: str, note: str | None) -> None:

@@ -29,6 +29,7 @@ from server.sessions import SESSION_ID_RE, retain_until
 from server.settings import Settings
 from server.store.models import AuditEntry, RecordingSession, User
 from server.store.types import utcnow
+from server.text_rules import MAX_NOTE
 
 HOLD, RELEASE = "retention.hold", "retention.release"
 
@@ -104,7 +105,7 @@ async def set_hold(
     ctx: AppContext, session_id: str, user: User, hold: bool, reason: str
 ) -> dict[str, Any] | None:
     """Place or lift a legal hold (admin only, a reason is required to place one)."""
-    reason = (reason or "").strip()[:1000]
+    reason = (reason or "").strip()[:MAX_NOTE]
     async with ctx.db.session() as s:
         row = await _row_for(s, session_id, user)
         if row is not None and user.role != "admin":

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import unicodedata
 
+#: The longest free-text note a person adds to the audit chain: a legal hold's reason
+#: (``HoldBody``, ``retention.set_hold``) and ``kesu reinspect --note``.
+MAX_NOTE = 1000
+
 # Unicode categories that have no place in a name: controls (Cc: line breaks, tabs, ESC),
 # invisible format characters (Cf: bidi overrides such as U+202E, zero-width spaces and
 # joiners, the BOM), line and paragraph separators (Zl, Zp).

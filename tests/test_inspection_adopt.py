@@ -19,12 +19,13 @@ from sqlalchemy.exc import OperationalError
 
 from server import audit, inspection_resume, session_call
 from server import inspection_adopt as adopt
-from server.localservers import fresh_database
+from server.localservers import S3Server, fresh_database
 from server.store.models import AuditEntry, MediaNode, RecordingSession
 from server.store.types import utcnow
 from tests.conftest import Client, RunningServer, add_test_users
 from tests.test_api_recording import open_session
 from tests.test_media_nodes import start_node
+from tests.test_storage_outage import _gate, _storage, s3  # noqa: F401 (s3: a fixture)
 
 Nodes = tuple[RunningServer, RunningServer, RunningServer]
 
@@ -191,6 +192,21 @@ async def test_an_unheld_sessions_inspection_is_claimed_by_one_live_node(
         assert await inspection_resume.resume_unqueued(node.ctx, 0.0) == []
 
 
+async def _dead_b_sessions_elsewhere(
+    b: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int
+) -> list[str]:
+    """``count`` sessions b holds, ended without their jobs; then b dies, and their files are
+    on b's own disk only (moved out of the sessions folder the nodes share here, before the
+    adopting node starts: its archiver, watching that folder, would upload them)."""
+    await add_test_users(b.ctx)
+    sids = [await _ended_on_b_without_jobs(b, monkeypatch) for _ in range(count)]
+    await _b_dies(b)
+    (tmp_path / "elsewhere").mkdir(exist_ok=True)
+    for sid in sids:
+        shutil.move(b.ctx.settings.sessions_dir / sid, tmp_path / "elsewhere" / sid)
+    return sids
+
+
 def _count_reads(monkeypatch: pytest.MonkeyPatch, node: RunningServer) -> list[str]:
     """The keys ``node`` reads from its object store from now on."""
     assert node.ctx.archive is not None
@@ -216,18 +232,17 @@ async def test_an_unreadable_session_is_looked_at_again_only_when_due(
     store = tmp_path / "store"  # a's object store: b never archived there
     store.mkdir()
     a_settings = {"storage_url": store.as_uri(), **slow}
-    a = await start_node(tmp_path, "node-a", **a_settings)
     b = await start_node(tmp_path, "node-b", **slow)
+    a: RunningServer | None = None
     try:
-        await add_test_users(a.ctx)
-        sid = await _ended_on_b_without_jobs(b, monkeypatch)
-        await _b_dies(a)
-        sdir = a.ctx.settings.sessions_dir / sid
-        away = sdir.with_name(f"{sid}.elsewhere")
-        shutil.move(sdir, away)
+        [sid] = await _dead_b_sessions_elsewhere(b, tmp_path, monkeypatch, 1)
+        sdir = b.ctx.settings.sessions_dir / sid
+        away = tmp_path / "elsewhere" / sid
+        a = await start_node(tmp_path, "node-a", **a_settings)
         reads = _count_reads(monkeypatch, a)
 
         async def sweep(ahead_s: float) -> int:
+            assert a is not None
             _clock_ahead(monkeypatch, ahead_s)
             assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
             return len(reads)
@@ -235,10 +250,10 @@ async def test_an_unreadable_session_is_looked_at_again_only_when_due(
         first = adopt.RECHECK_FIRST_S
         assert await sweep(0.0) == 1
         assert await sweep(0.0) == 1  # the next sweep, seconds later
-        assert await sweep(first - 1) == 1
+        assert await sweep(first / 2) == 1
         assert await sweep(first + 1) == 2  # due: looked at again
         assert await sweep(first + 2) == 2
-        assert await sweep(first + 2 * first) == 2  # the interval doubled
+        assert await sweep(2.5 * first) == 2  # the interval doubled
         assert await sweep(first + 2 * first + 2) == 3
         assert await _entries(a, sid, "inspection.unreadable") == [
             {"actor": "system", "node": "node-b", "by": "node-a"}
@@ -262,4 +277,105 @@ async def test_an_unreadable_session_is_looked_at_again_only_when_due(
         ]
     finally:
         for node in (a, b):
-            await node.runner.cleanup()
+            if node is not None:
+                await node.runner.cleanup()
+
+
+async def test_a_silent_store_is_asked_again_only_when_due(
+    s3: S3Server,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the object store does not answer, a dead node's sessions cost one read per sweep
+    at most (the first; the others wait with it), then each waits its recheck (growing), not
+    a read at every sweep: a read of a silent store can take minutes of retries. Once the
+    store answers, each is looked at and said unreadable once."""
+    slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
+    gate = _gate(s3)  # shut: the store does not answer
+    b = await start_node(tmp_path, "node-b", **slow)
+    a: RunningServer | None = None
+    try:
+        sids = await _dead_b_sessions_elsewhere(b, tmp_path, monkeypatch, 2)
+        a = await start_node(tmp_path, "node-a", **_storage(s3, gate, "adopt-silent"), **slow)
+        reads = _count_reads(monkeypatch, a)
+
+        async def sweep(ahead_s: float) -> int:
+            assert a is not None
+            _clock_ahead(monkeypatch, ahead_s)
+            assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
+            return len(reads)
+
+        first = adopt.UNANSWERED_FIRST_S
+        assert await sweep(0.0) == 1
+        assert await sweep(0.0) == 1  # the next sweep, seconds later
+        assert await sweep(first / 2) == 1
+        assert await sweep(first + 1) == 2  # due: asked again (and silent again)
+        assert await sweep(first + 2) == 2
+        assert await sweep(2.5 * first) == 2  # the interval doubled
+        for sid in sids:
+            assert await _holder(a, sid) == ("node-b", "queued")
+            assert await _entries(a, sid, "inspection.unreadable") == []
+
+        await gate.open()
+        assert await sweep(3 * first + 1) == 4  # both asked: b never archived there
+        assert await sweep(3 * first + 2) == 4
+        for sid in sids:
+            assert await _entries(a, sid, "inspection.unreadable") == [
+                {"actor": "system", "node": "node-b", "by": "node-a"}
+            ]
+    finally:
+        for node in (a, b):
+            if node is not None:
+                await node.runner.cleanup()
+        await gate.shut()
+
+
+async def test_a_restart_keeps_each_sessions_place_in_the_recheck_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recheck times live in memory: a node restarted hours after it said it cannot read
+    a dead node's sessions takes up their schedule from the audit entries. Each is looked at
+    when the schedule counted from its entry says (no session forgotten), not every one at
+    the first sweep with the intervals begun again (a read per session, then every 5
+    minutes)."""
+    slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
+    store = tmp_path / "store"  # a's object store: b never archived there
+    store.mkdir()
+    a_settings = {"storage_url": store.as_uri(), **slow}
+    b = await start_node(tmp_path, "node-b", **slow)
+    a: RunningServer | None = None
+    try:
+        sids = await _dead_b_sessions_elsewhere(b, tmp_path, monkeypatch, 2)
+        a = await start_node(tmp_path, "node-a", **a_settings)
+        assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
+        for sid in sids:
+            assert len(await _entries(a, sid, "inspection.unreadable")) == 1
+
+        await a.runner.cleanup()
+        a = await start_node(tmp_path, "node-a", **a_settings)
+        reads = _count_reads(monkeypatch, a)
+
+        async def sweep(ahead_s: float) -> int:
+            assert a is not None
+            _clock_ahead(monkeypatch, ahead_s)
+            assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
+            return len(reads)
+
+        # Looks counted from the entries: 5, 15, 35, 75, 135 minutes after, then hourly.
+        first, most = adopt.RECHECK_FIRST_S, adopt.RECHECK_MAX_S
+        looks, interval = [first], first
+        while len(looks) < 14:
+            interval = min(2 * interval, most)
+            looks.append(looks[-1] + interval)
+        assert looks[4] == 8100.0 and looks[-1] == 40500.0
+        assert await sweep(looks[-1] - 600) == 0  # 11 hours later: the next look is not due
+        assert await sweep(looks[-1] + 1) == 2  # due: both looked at
+        assert await sweep(looks[-1] + most / 2) == 2  # then an hour on, not 5 minutes
+        assert await sweep(looks[-1] + most + 2) == 4
+        for sid in sids:
+            assert await _holder(a, sid) == ("node-b", "queued")
+            assert len(await _entries(a, sid, "inspection.unreadable")) == 1
+    finally:
+        for node in (a, b):
+            if node is not None:
+                await node.runner.cleanup()

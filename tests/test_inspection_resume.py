@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
-from server import audit, housekeeping, session_call
+from server import audit, housekeeping, inspection_resume, session_call
 from server.localservers import fresh_database, postgres_start, postgres_stop
 from server.store import db as db_module
 from server.store.models import Job
@@ -152,3 +152,54 @@ async def test_a_fault_before_the_end_entry_leaves_no_end_unaudited(
         assert sorted(jobs) == ["inspect", "review_video"], jobs
         assert [(e.actor, e.detail["reason"]) for e in ends] == [("system", "end_resumed")]
         assert await srv.ctx.queue.active("inspect", [sid]) == {sid}
+
+
+async def test_the_sweep_reads_the_queue_as_often_for_many_sessions_as_for_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queuing again the inspections left without a job looked each session's review video
+    up in the queue with its own two queries (N+1): now the reads of the job tables are the
+    same however many sessions the sweep queues."""
+
+    async def fault(ctx: Any, session_id: str) -> None:
+        raise OperationalError("INSERT INTO jobs", {}, Exception("database is locked"))
+
+    async with serving(make_settings(tmp_path)) as srv:
+        engines = {srv.ctx.db.engine.sync_engine, srv.ctx.db.read_engine.sync_engine}
+        engines.update(srv.ctx.db.sync_engines + srv.ctx.db.write_engines)
+
+        async def job_reads(count: int) -> int:
+            sids = []
+            sales = Client(srv.url)
+            try:
+                await sales.login("sales1")
+                for _ in range(count):
+                    sid, _token = await open_session(sales)
+                    with monkeypatch.context() as m:
+                        m.setattr(session_call, "_enqueue_jobs", fault)
+                        status, body = await sales.post(f"/api/sessions/{sid}/end")
+                    assert status == 503, body
+                    sids.append(sid)
+            finally:
+                await sales.close()
+            reads: list[str] = []
+
+            def seen(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+                if statement.lstrip().upper().startswith("SELECT") and "jobs" in statement:
+                    if any(sid in str(params) for sid in sids):
+                        reads.append(statement)
+
+            for engine in engines:
+                event.listen(engine, "before_cursor_execute", seen)
+            try:
+                assert sorted(await inspection_resume.resume_unqueued(srv.ctx, 0.0)) == sorted(sids)
+            finally:
+                for engine in engines:
+                    event.remove(engine, "before_cursor_execute", seen)
+            for sid in sids:  # the review video and the inspection, each once
+                assert await srv.ctx.queue.active("review_video", [sid]) == {sid}
+                assert await srv.ctx.queue.active("inspect", [sid]) == {sid}
+            return len(reads)
+
+        assert srv.ctx.settings.make_review_video
+        assert await job_reads(4) == await job_reads(1)

@@ -117,3 +117,21 @@ async def test_reinspect_refuses_hostile_arguments(
             assert row is not None and row.inspection_status == "failed"
             by_cli = select(AuditEntry).where(AuditEntry.actor == "cli")
             assert (await s.execute(by_cli)).all() == []
+
+
+def test_a_note_is_as_long_as_a_holds_reason_at_most() -> None:
+    """``kesu reinspect --note`` and a legal hold's reason (``HoldBody``, ``set_hold``) take
+    the same length at most: one constant (before, two copies of 1000 that could part)."""
+    from pydantic import ValidationError
+
+    from server.api.schemas.reviews import HoldBody
+    from server.cli_common import CliError
+    from server.reinspect_cli import check_arguments
+    from server.text_rules import MAX_NOTE
+
+    check_arguments("s-0123456789abcdef", "x" * MAX_NOTE)
+    HoldBody.model_validate({"hold": True, "reason": "x" * MAX_NOTE})
+    with pytest.raises(CliError, match=f"at most {MAX_NOTE} characters"):
+        check_arguments("s-0123456789abcdef", "x" * (MAX_NOTE + 1))
+    with pytest.raises(ValidationError):
+        HoldBody.model_validate({"hold": True, "reason": "x" * (MAX_NOTE + 1)})

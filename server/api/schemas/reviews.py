@@ -18,6 +18,7 @@ from server.api.schemas.common import (
     Query,
 )
 from server.reviews import FINDING_STATES, MAX_COMMENT, MAX_REASON, QUEUE_LIMIT, STATUS_FILTERS
+from server.text_rules import MAX_NOTE
 
 QueryText = Annotated[str | None, Field(max_length=128), SAFE]
 
@@ -51,7 +52,7 @@ class DecisionBody(Body):
 
 class HoldBody(Body):
     hold: Flag
-    reason: Annotated[str, Field(max_length=1000), SAFE, PROSE] = ""
+    reason: Annotated[str, Field(max_length=MAX_NOTE), SAFE, PROSE] = ""
 
 
 class QueueOut(Out):
