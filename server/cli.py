@@ -16,7 +16,7 @@ from server.cli_common import (
     CliError,
     announce,
     global_options,
-    make_data_dir,
+    new_data_dir,
     require_database,
     require_listenable,
     require_openable,
@@ -36,8 +36,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     announce(settings, "kesu serve")
     require_listenable(settings.host, settings.port)
-    make_data_dir(settings)
-    require_openable(settings)
+    with new_data_dir(settings):
+        require_openable(settings)
     configure_logging(settings)
     print(
         f"kesu: serving on http://{settings.host}:{settings.port}/ (data in {settings.data_dir})",
@@ -71,13 +71,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     announce(settings, "kesu migrate")
-    make_data_dir(settings)
-    require_openable(settings)
-    upgrade(settings.db_url)
     from server.jobs_pg import ensure_schema, is_postgres
 
-    if is_postgres(settings.db_url):
-        asyncio.run(ensure_schema(settings))
+    with new_data_dir(settings):
+        require_openable(settings)
+        upgrade(settings.db_url)
+        if is_postgres(settings.db_url):
+            asyncio.run(ensure_schema(settings))
     print("database is at the newest schema")
     return 0
 
@@ -139,14 +139,18 @@ def _add_optional(sub: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    command = "kesu"
     try:
+        # Inside the try: building the parser imports every command's modules, seconds on
+        # a loaded machine, and a Ctrl-C then was a KeyboardInterrupt traceback.
+        args = build_parser().parse_args(argv)
+        command = f"kesu {args.command}"
         return int(args.func(args))
     except CliError as exc:
-        print(f"kesu {args.command}: {exc}", file=sys.stderr)
+        print(f"{command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
 
 

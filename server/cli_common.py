@@ -7,8 +7,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import os
+import shutil
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +101,37 @@ def describe(settings: Settings) -> str:
     return f"data directory {_shown(settings.data_dir)}, database {db}"
 
 
-def make_data_dir(settings: Settings) -> None:
-    """Create the data directory (serve, migrate), or CliError saying why it cannot be: a
-    typo naming a file, or a path under one, was a FileExistsError traceback."""
+@contextmanager
+def new_data_dir(settings: Settings) -> Iterator[None]:
+    """Create the data directory (serve, migrate) for the block that sets it up, or CliError
+    saying why it cannot be: a typo naming a file, or a path under one, was a
+    FileExistsError traceback. When the block fails (a database that cannot be opened, Ctrl-C)
+    the directories this made are removed again: before, a mistyped --database-url left an
+    empty data directory (and SQLite's empty kesu.db) behind."""
+    made = _missing(settings.data_dir)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CliError(
             f"cannot use the data directory {_shown(settings.data_dir)}: {exc.strerror or exc}"
         ) from None
+    try:
+        yield
+    except BaseException:
+        if made is not None:
+            # Only what this command made, so nothing of anyone else's is in it.
+            shutil.rmtree(made, ignore_errors=True)
+        raise
+
+
+def _missing(path: Path) -> Path | None:
+    """The outermost of ``path`` and its parents that does not exist yet, or None."""
+    top = None
+    for candidate in (path.absolute(), *path.absolute().parents):
+        if os.path.lexists(candidate):
+            break
+        top = candidate
+    return top
 
 
 def require_listenable(host: str, port: int) -> None:
@@ -215,3 +241,10 @@ def _open(settings: Settings) -> bool:
     except (SQLAlchemyError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CliError(f"cannot open the database {shown}: {first}") from None
+    except ImportError as exc:
+        # A URL of a database (mysql://, postgresql:// without +asyncpg) whose driver is not
+        # installed was a ModuleNotFoundError traceback after the data directory was made.
+        raise CliError(
+            f"cannot open the database {shown}: no driver ({exc.name or exc}); use "
+            "sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER:PASSWORD@HOST/DB"
+        ) from None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from server.settings_checks import check_settings
 from server.settings_media import MediaSettings
 from server.settings_operations import OperationsSettings
 from server.settings_secrets import masked_db_url, secret_values
@@ -102,4 +103,5 @@ def load_settings(
         if raw is not None:
             values[key] = raw
     coerced = {k: coerce_setting(known[k].type, v, k) for k, v in values.items()}
+    check_settings(coerced)
     return Settings(**coerced)

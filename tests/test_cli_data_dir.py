@@ -25,12 +25,12 @@ def test_a_data_dir_that_cannot_be_a_directory(
 
 
 @pytest.mark.parametrize("command", [("migrate",), ("serve", "--port", "0", "--workers", "0")])
-@pytest.mark.parametrize("where", ["a-dir", "no-dir", "not-a-db", "refused"])
+@pytest.mark.parametrize("where", ["a-dir", "no-dir", "not-a-db", "refused", "no-driver"])
 def test_a_database_that_cannot_be_opened(
     tmp_path: Path, command: tuple[str, ...], where: str
 ) -> None:
     """A --database-url naming a directory, a file in no directory, a file that is no database, or a PostgreSQL
-    server that refuses the connection: one line and exit 2, the file untouched. Before,
+    server that refuses the connection, or a database without its driver: one line and exit 2, the file untouched. Before,
     each was a traceback (exit 1), from ``kesu serve`` once it was starting up."""
     (tmp_path / "a-dir").mkdir()
     (tmp_path / "not-a-db").write_text("not a database\n" * 10, encoding="utf-8")
@@ -40,10 +40,14 @@ def test_a_database_that_cannot_be_opened(
         "not-a-db": f"sqlite+aiosqlite:///{tmp_path / 'not-a-db'}",
         # Port 1 on loopback: nothing listens there, the connection is refused at once.
         "refused": "postgresql+asyncpg://kesu:secret@127.0.0.1:1/kesu",
+        # A database whose driver is not installed: was a ModuleNotFoundError traceback.
+        "no-driver": "mysql://kesu:secret@127.0.0.1:1/kesu",
     }[where]
     done = kesu(*command, "--data-dir", str(tmp_path / "data"), "--database-url", url, cwd=tmp_path)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 2, done.stderr
     assert f"kesu {command[0]}: cannot open the database" in done.stderr, done.stderr
     assert "secret" not in done.stderr
+    # Nothing left behind: before, the data directory made for it stayed (empty).
+    assert not (tmp_path / "data").exists()
     assert (tmp_path / "not-a-db").read_text(encoding="utf-8") == "not a database\n" * 10
