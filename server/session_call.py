@@ -21,7 +21,8 @@ from server.sdp_check import check_offer, public_message
 from server.session_dir import SessionDir
 from server.session_events import EventBudgetSpent, SessionEnded
 from server.session_format import parse_iso
-from server.sessions import SessionError, local_dir, node_of, session_dir
+from server.session_locks import session_lock
+from server.sessions import SessionError, get_session, local_dir, node_of, session_dir
 from server.store.models import AuditEntry, RecordingSession
 from server.store.types import iso, utcnow
 
@@ -266,6 +267,15 @@ async def set_node(ctx: AppContext, row: RecordingSession, node_id: str) -> Reco
         raise SessionError(409, "session_ended", "this session has ended")
     node_of(row, node_id)  # refuses a node not in the script (400)
     sdir = await local_dir(ctx, row.id)
+    # One move of a session at a time, each judged on what the one before it left: the
+    # same move sent twice at once (a double click) was two events, both found it new.
+    async with session_lock(ctx, "node", row.id):
+        return await _move(ctx, await get_session(ctx, row.id), sdir, node_id)
+
+
+async def _move(
+    ctx: AppContext, row: RecordingSession, sdir: SessionDir, node_id: str
+) -> RecordingSession:
     last = sdir.last_event("node")
     if row.current_node == node_id and last is not None and last.get("node") == node_id:
         return row  # a retry of a stored move whose answer was lost: no second event

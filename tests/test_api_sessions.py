@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -188,6 +189,27 @@ async def test_node_change_recorded_and_validated(
     assert_error(body, "unknown_node")
     meta = json.loads((server.ctx.settings.sessions_dir / s["id"] / "metadata.json").read_text())
     assert [e["node"] for e in meta["events"] if e["type"] == "node"] == [first]
+
+
+async def test_the_same_move_sent_at_once_is_one_event(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """A move to the node already current is a no-op; so is the same move sent several
+    times at once (a double click, a retry while the first is on its way). Before, each
+    found the node not yet current and wrote it: six at once were six ``node`` events (the
+    customer's self-service page moves the same way)."""
+    sales = await client_factory("sales1")
+    s = await _create(sales)
+    status, info = await sales.get(f"/api/sessions/{s['id']}")
+    first, second = info["script"][1]["id"], info["script"][2]["id"]
+    for node in (first, second, first):
+        answers = await asyncio.gather(
+            *(sales.post(f"/api/sessions/{s['id']}/node", json={"node": node}) for _ in range(6))
+        )
+        assert [status for status, _ in answers] == [200] * 6, answers
+        assert {body["session"]["current_node"] for _, body in answers} == {node}
+    meta = json.loads((server.ctx.settings.sessions_dir / s["id"] / "metadata.json").read_text())
+    assert [e["node"] for e in meta["events"] if e["type"] == "node"] == [first, second, first]
 
 
 async def test_end_queues_jobs_and_refuses_second_end(

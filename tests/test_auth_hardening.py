@@ -150,28 +150,20 @@ async def test_a_second_origin_or_referer_naming_another_site_is_refused(
     from multidict import CIMultiDict
 
     evil, own = "http://evil.example", server.url
-    async with aiohttp.ClientSession() as http:
-        for name, values in (
-            ("Origin", (own, evil)),
-            ("Origin", (evil, own)),
-            ("Referer", (f"{own}/login", f"{evil}/page")),
-        ):
-            headers = CIMultiDict((name, v) for v in values)
-            async with http.post(
-                f"{server.url}/api/login",
-                json={"username": "sales1", "password": PASSWORD},
-                headers=headers,
-            ) as r:
-                assert r.status == 403, (values, await r.text())
-                assert_error(await r.json(), "origin_mismatch")
-                assert "Set-Cookie" not in r.headers
-        # The same value twice is still this site.
-        async with http.post(
-            f"{server.url}/api/login",
-            json={"username": "sales1", "password": PASSWORD},
-            headers=CIMultiDict((("Origin", own), ("Origin", own))),
-        ) as r:
-            assert r.status == 200, await r.text()
+    for name, values in (
+        ("Origin", (own, evil)),
+        ("Origin", (evil, own)),
+        ("Referer", (f"{own}/login", f"{evil}/page")),
+    ):
+        headers = CIMultiDict((name, v) for v in values)
+        status, body, resp = await _login(server.url, "sales1", PASSWORD, headers=headers)
+        assert status == 403, (values, body)
+        assert_error(body, "origin_mismatch")
+        assert "Set-Cookie" not in resp.headers
+    # The same value twice is still this site.
+    headers = CIMultiDict((("Origin", own), ("Origin", own)))
+    status, body, _ = await _login(server.url, "sales1", PASSWORD, headers=headers)
+    assert status == 200, body
 
 
 async def test_unsafe_requests_from_a_foreign_origin_are_refused(client_factory: Any) -> None:
