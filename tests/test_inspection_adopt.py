@@ -399,10 +399,13 @@ async def _end_cut_before_queued(srv: RunningServer, monkeypatch: pytest.MonkeyP
     return sid
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 async def test_a_dead_nodes_end_cut_short_is_finished_from_the_object_store(
     s3: S3Server,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    database: str,
 ) -> None:
     """A node keeping its files on its own disk and in the object store died with ends the
     database had cut short (``pending``): the sweep finished only ends whose files were on
@@ -411,8 +414,10 @@ async def test_a_dead_nodes_end_cut_short_is_finished_from_the_object_store(
     it over once), and says once of one it holds not that far that it cannot read it."""
     gate = _gate(s3)
     await gate.open()
-    storage = _storage(s3, gate, "adopt-end")
-    b = await start_node(tmp_path, "node-b", **storage, **SLOW)
+    storage = {**_storage(s3, gate, f"adopt-end-{database}"), **SLOW}
+    if database == "postgresql":
+        storage["database_url"] = await fresh_database(request.getfixturevalue("pg_admin"))
+    b = await start_node(tmp_path, "node-b", **storage)
     a: RunningServer | None = None
     try:
         await add_test_users(b.ctx)
@@ -431,7 +436,7 @@ async def test_a_dead_nodes_end_cut_short_is_finished_from_the_object_store(
         for sid in (done, partial):  # b's own disk, gone with b
             shutil.move(b.ctx.settings.sessions_dir / sid, tmp_path / "elsewhere" / sid)
 
-        a = await start_node(tmp_path, "node-a", **storage, **SLOW)
+        a = await start_node(tmp_path, "node-a", **storage)
         # (Called with no grace: the housekeeping loop's own sweep waits END_GRACE_S.)
         assert await housekeeping.resume_cut_ends(a.ctx, 0.0) == [done]
         assert await housekeeping.resume_cut_ends(a.ctx, 0.0) == []
