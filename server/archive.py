@@ -15,6 +15,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from server.blobs import ObjectBlobStore
 from server.session_dir import SessionDir
@@ -179,11 +180,17 @@ def _final(meta: dict[str, object]) -> bool:
 async def stored_final(store: ObjectBlobStore, session_id: str) -> bool:
     """Whether the store holds the session ended with every segment archived: what a job on
     any node can inspect (``False`` if it holds nothing of it)."""
+    return await stored_final_metadata(store, session_id) is not None
+
+
+async def stored_final_metadata(store: ObjectBlobStore, session_id: str) -> dict[str, Any] | None:
+    """The session's metadata.json in the store if it is final (see ``stored_final``)."""
     try:
         raw = await store.get_bytes(key_of(session_id, METADATA))
     except FileNotFoundError:
-        return False
-    return _final(json.loads(raw))
+        return None
+    meta = json.loads(raw)
+    return meta if isinstance(meta, dict) and _final(meta) else None
 
 
 async def _final_metadata(store: ObjectBlobStore, session_id: str, wait_s: float) -> bytes:

@@ -14,7 +14,8 @@ few seconds, the sweep
   one whose room was released, or an interrupted one nobody rejoined within the window.
   Ending queues the review video and the inspection, with the reason in the ``end`` event
   and the audit entry;
-- finishes ends a database fault cut short (``resume_cut_ends``) and queues inspections
+- finishes ends a database fault cut short (``resume_cut_ends``; a dead node's from the
+  object store, server.inspection_adopt) and queues inspections
   left without a job (``inspection_resume``); every minute, it queues again inspections
   that failed transiently (a bounded number of times).
 
@@ -40,6 +41,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 
 from server import (
+    inspection_adopt,
     inspection_resume,
     nodes,
     owner_standing,
@@ -259,23 +261,36 @@ async def disconnect_unbacked_self_service(ctx: AppContext) -> list[str]:
     return dropped
 
 
-async def resume_cut_ends(ctx: AppContext) -> list[str]:
-    """Sessions of this node ended for ``END_GRACE_S`` whose end did not get as far as
-    queuing their jobs (the database failed in between): finish it now."""
-    before = utcnow() - timedelta(seconds=END_GRACE_S)
-    query = select(RecordingSession.id).where(
+async def resume_cut_ends(ctx: AppContext, grace_s: float) -> list[str]:
+    """Sessions ended for ``grace_s`` whose end did not get as far as queuing their jobs
+    (the database failed in between): finish it now. Those on this node's disk, as before;
+    a dead node's whose files are not here is finished from the object store when it holds
+    the session ended with every segment archived (server.inspection_adopt), else noted
+    once as unreadable (audit ``inspection.unreadable``), and looked at again when due."""
+    before = utcnow() - timedelta(seconds=grace_s)
+    dead = RecordingSession.node_id.in_(nodes.dead_nodes(ctx.settings))
+    query = select(RecordingSession.id, RecordingSession.node_id, dead).where(
         RecordingSession.status == "ended",
         RecordingSession.inspection_status == "pending",
         RecordingSession.deleted_at.is_(None),
         RecordingSession.ended_at < before,
     )
-    ids = await ctx.db.run_read(lambda s: list(s.execute(query).scalars()))
-    resumed = []
-    for session_id in ids:
-        if not SessionDir(sessions.path_of(ctx, session_id)).exists():
-            continue  # another node's disk: that node resumes it
-        if await session_call.resume_cut_end(ctx, session_id):
-            log.warning("session %s: its end was cut short; jobs queued now", session_id)
+    rows: list[tuple[str, str | None, bool]] = await ctx.db.run_read(
+        lambda s: [(sid, holder, bool(dead)) for sid, holder, dead in s.execute(query)]
+    )
+    resumed: list[str] = []
+    dead_nodes: list[inspection_adopt.Held] = []
+    for session_id, holder, holder_dead in rows:
+        if await asyncio.to_thread(SessionDir(sessions.path_of(ctx, session_id)).exists):
+            if await session_call.resume_cut_end(ctx, session_id):
+                log.warning("session %s: its end was cut short; jobs queued now", session_id)
+                resumed.append(session_id)
+        elif holder_dead:
+            dead_nodes.append((session_id, holder))
+        # else: another node's disk, and that node is alive: it resumes it
+    for session_id, holder in await inspection_adopt.may_resume(ctx, dead_nodes):
+        if holder is not None and await inspection_adopt.finish_stored_end(ctx, session_id, holder):
+            log.warning("session %s: its end was cut short; finished from the store", session_id)
             resumed.append(session_id)
     return resumed
 
@@ -287,7 +302,7 @@ async def sweep(ctx: AppContext) -> None:
     await disconnect_unbacked_self_service(ctx)
     await release_idle_rooms(ctx)
     await end_unresumed(ctx)
-    await resume_cut_ends(ctx)
+    await resume_cut_ends(ctx, END_GRACE_S)
     await inspection_resume.resume_unqueued(ctx, END_GRACE_S)
 
 

@@ -8,7 +8,11 @@ it can read the session's files (the same disk, or the object store of ``storage
 every segment archived), it takes the session over in the statement that queues the
 inspection: a compare-and-set on ``node_id``, as server.nodes places a session, so two nodes
 sweeping at once take it over once; the ``inspection.requeued`` entry names the dead node
-(``adopted_from``). A session of no node (made before nodes recorded a holder) is claimed
+(``adopted_from``). An end the database cut short (``pending``: no ``session.end`` entry,
+no job) is finished the same way from the store (``finish_stored_end``, called by
+``housekeeping.resume_cut_ends``): before, only a node with the files on its own disk
+finished it, so a dead node's stayed ``pending``, never inspected, and nothing said so.
+A session of no node (made before nodes recorded a holder) is claimed
 the same way by the first node that queues it. If it cannot, the files may be on that node's own disk: the session is left
 to it, and this node says so once (log ``cannot read the files``, audit
 ``inspection.unreadable`` with ``node``, the dead holder, and ``by``, this node). It looks
@@ -33,8 +37,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
 
-from server import audit, nodes, sessions
-from server.archive import stored_final
+from server import audit, nodes, session_call, sessions
+from server.archive import stored_final, stored_final_metadata
 from server.blobs import StorageUnavailable
 from server.context import AppContext
 from server.session_format import METADATA
@@ -215,3 +219,25 @@ async def _note_unreadable(ctx: AppContext, rows: list[Held]) -> None:
             session_id,
             holder,
         )
+
+
+async def finish_stored_end(ctx: AppContext, session_id: str, holder: str) -> bool:
+    """Finish the end a database fault cut short (``pending``) of a dead node's session that
+    the object store holds ended with every segment archived, as
+    ``session_call.resume_cut_end`` does on the holder's own disk: the end audited (reason
+    ``end_resumed``, the segments' hashes from the stored metadata, ``adopted_from``), this
+    node its holder, its jobs queued (they read the files from the store). Once: the status
+    leaves ``pending`` and the holder changes in one compare-and-set."""
+    if ctx.archive is None:
+        return False
+    meta = await stored_final_metadata(ctx.archive.store, session_id)
+    if meta is None:
+        return False  # no longer final there (deleted meanwhile)
+    files = {seg["file"]: seg["sha256"] for seg in meta["segments"] if seg.get("sha256")}
+    values, adopted = takeover(ctx, holder)
+    detail = {"files": files, "reason": "end_resumed", **adopted}
+    held = nodes.held_by(holder)
+    if not await session_call.finish_cut_end(ctx, session_id, detail, held, **values):
+        return False  # finished (or taken over) by another node meanwhile
+    taken_over(ctx, session_id, holder)
+    return True

@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from server import audit, nodes
 from server.context import AppContext
@@ -388,6 +388,20 @@ async def resume_cut_end(ctx: AppContext, session_id: str) -> bool:
     if sdir.metadata.get("status") != "ended":
         await sdir.finish(detail={"reason": "end_resumed"})
     detail = {"files": await sdir.file_hashes(), "reason": "end_resumed"}
+    return await finish_cut_end(ctx, session_id, detail)
+
+
+async def finish_cut_end(
+    ctx: AppContext,
+    session_id: str,
+    detail: dict[str, Any],
+    holder: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> bool:
+    """The end of a cut-short end: ``pending`` to ``queued`` (and ``values``; only while
+    ``holder`` holds, if given) with its ``session.end`` entry in one transaction, then its
+    jobs queued. False if another pass finished it meanwhile."""
+    where = [] if holder is None else [holder]
     async with ctx.db.session() as s:
         done = await s.execute(
             update(RecordingSession)
@@ -395,8 +409,9 @@ async def resume_cut_end(ctx: AppContext, session_id: str) -> bool:
                 RecordingSession.id == session_id,
                 RecordingSession.status == "ended",
                 RecordingSession.inspection_status == "pending",
+                *where,
             )
-            .values(inspection_status="queued")
+            .values(inspection_status="queued", **values)
         )
         if getattr(done, "rowcount", 0) != 1:
             return False

@@ -7,8 +7,9 @@ database, then on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,16 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from server import audit, inspection_resume, session_call
+from server import audit, housekeeping, inspection_resume, session_call
 from server import inspection_adopt as adopt
+from server.archive import key_of, stored_final
 from server.localservers import S3Server, fresh_database
+from server.session_format import METADATA
 from server.store.models import AuditEntry, MediaNode, RecordingSession
 from server.store.types import utcnow
 from tests.conftest import Client, RunningServer, add_test_users
 from tests.test_api_recording import open_session
+from tests.test_inspection_resume import _end_recorded
 from tests.test_media_nodes import start_node
 from tests.test_storage_outage import _gate, _storage, s3  # noqa: F401 (s3: a fixture)
 
@@ -35,8 +39,7 @@ async def three_nodes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
     db: dict[str, Any] = {}
     if request.param == "postgresql":
         db["database_url"] = await fresh_database(request.getfixturevalue("pg_admin"))
-    # Neither beats again after starting: the test decides when b looks dead to a.
-    slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0, **db}
+    slow = {**SLOW, **db}
     a = await start_node(tmp_path, "node-a", **slow)
     b = await start_node(tmp_path, "node-b", **slow)
     c = await start_node(tmp_path, "node-c", **slow)
@@ -90,6 +93,27 @@ async def _b_dies(a: RunningServer) -> None:
     old = utcnow() - timedelta(seconds=a.ctx.settings.node_dead_after_s + 1)
     async with a.ctx.db.session() as s:
         await s.execute(update(MediaNode).where(MediaNode.id == "node-b").values(heartbeat_at=old))
+
+
+#: Neither node beats again after starting: the test decides when b looks dead to a.
+SLOW = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
+
+
+def _file_store(tmp_path: Path) -> dict[str, Any]:
+    """a's settings with an object store on disk that b never archived to."""
+    store = tmp_path / "store"
+    store.mkdir()
+    return {"storage_url": store.as_uri(), **SLOW}
+
+
+#: The one ``inspection.unreadable`` entry of a session of b that a could not read.
+NOTED_BY_A = [{"actor": "system", "node": "node-b", "by": "node-a"}]
+
+
+async def _stop(*started: RunningServer | None) -> None:
+    for node in started:
+        if node is not None:
+            await node.runner.cleanup()
 
 
 def _clock_ahead(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
@@ -207,6 +231,21 @@ async def _dead_b_sessions_elsewhere(
     return sids
 
 
+def _sweeper(
+    monkeypatch: pytest.MonkeyPatch, node: RunningServer
+) -> Callable[[float], Awaitable[int]]:
+    """A sweep of ``node`` (that queues nothing) with its clock ``ahead_s`` ahead; returns how
+    many object-store reads ``node`` made from now on."""
+    reads = _count_reads(monkeypatch, node)
+
+    async def sweep(ahead_s: float) -> int:
+        _clock_ahead(monkeypatch, ahead_s)
+        assert await inspection_resume.resume_unqueued(node.ctx, 0.0) == []
+        return len(reads)
+
+    return sweep
+
+
 def _count_reads(monkeypatch: pytest.MonkeyPatch, node: RunningServer) -> list[str]:
     """The keys ``node`` reads from its object store from now on."""
     assert node.ctx.archive is not None
@@ -228,24 +267,15 @@ async def test_an_unreadable_session_is_looked_at_again_only_when_due(
     """A dead node's session this node cannot read costs an object-store read when its
     recheck is due (a few minutes, growing), not at every sweep (every few seconds); after
     a restart too (from the time of its audit entry)."""
-    slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
-    store = tmp_path / "store"  # a's object store: b never archived there
-    store.mkdir()
-    a_settings = {"storage_url": store.as_uri(), **slow}
-    b = await start_node(tmp_path, "node-b", **slow)
+    a_settings = _file_store(tmp_path)
+    b = await start_node(tmp_path, "node-b", **SLOW)
     a: RunningServer | None = None
     try:
         [sid] = await _dead_b_sessions_elsewhere(b, tmp_path, monkeypatch, 1)
         sdir = b.ctx.settings.sessions_dir / sid
         away = tmp_path / "elsewhere" / sid
         a = await start_node(tmp_path, "node-a", **a_settings)
-        reads = _count_reads(monkeypatch, a)
-
-        async def sweep(ahead_s: float) -> int:
-            assert a is not None
-            _clock_ahead(monkeypatch, ahead_s)
-            assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
-            return len(reads)
+        sweep = _sweeper(monkeypatch, a)
 
         first = adopt.RECHECK_FIRST_S
         assert await sweep(0.0) == 1
@@ -255,14 +285,12 @@ async def test_an_unreadable_session_is_looked_at_again_only_when_due(
         assert await sweep(first + 2) == 2
         assert await sweep(2.5 * first) == 2  # the interval doubled
         assert await sweep(first + 2 * first + 2) == 3
-        assert await _entries(a, sid, "inspection.unreadable") == [
-            {"actor": "system", "node": "node-b", "by": "node-a"}
-        ]
+        assert await _entries(a, sid, "inspection.unreadable") == NOTED_BY_A
 
         # a restarts: due again RECHECK_FIRST_S after its audit entry, not at once.
         await a.runner.cleanup()
         a = await start_node(tmp_path, "node-a", **a_settings)
-        reads = _count_reads(monkeypatch, a)
+        sweep = _sweeper(monkeypatch, a)
         assert await sweep(0.0) == 0
         assert await sweep(first + 1) == 1
 
@@ -272,13 +300,9 @@ async def test_an_unreadable_session_is_looked_at_again_only_when_due(
         _clock_ahead(monkeypatch, first + 2 * first + 2)
         assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == [sid]
         assert await _holder(a, sid) == ("node-a", "queued")
-        assert await _entries(a, sid, "inspection.unreadable") == [
-            {"actor": "system", "node": "node-b", "by": "node-a"}
-        ]
+        assert await _entries(a, sid, "inspection.unreadable") == NOTED_BY_A
     finally:
-        for node in (a, b):
-            if node is not None:
-                await node.runner.cleanup()
+        await _stop(a, b)
 
 
 async def test_a_silent_store_is_asked_again_only_when_due(
@@ -290,20 +314,13 @@ async def test_a_silent_store_is_asked_again_only_when_due(
     at most (the first; the others wait with it), then each waits its recheck (growing), not
     a read at every sweep: a read of a silent store can take minutes of retries. Once the
     store answers, each is looked at and said unreadable once."""
-    slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
     gate = _gate(s3)  # shut: the store does not answer
-    b = await start_node(tmp_path, "node-b", **slow)
+    b = await start_node(tmp_path, "node-b", **SLOW)
     a: RunningServer | None = None
     try:
         sids = await _dead_b_sessions_elsewhere(b, tmp_path, monkeypatch, 2)
-        a = await start_node(tmp_path, "node-a", **_storage(s3, gate, "adopt-silent"), **slow)
-        reads = _count_reads(monkeypatch, a)
-
-        async def sweep(ahead_s: float) -> int:
-            assert a is not None
-            _clock_ahead(monkeypatch, ahead_s)
-            assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
-            return len(reads)
+        a = await start_node(tmp_path, "node-a", **_storage(s3, gate, "adopt-silent"), **SLOW)
+        sweep = _sweeper(monkeypatch, a)
 
         first = adopt.UNANSWERED_FIRST_S
         assert await sweep(0.0) == 1
@@ -320,13 +337,9 @@ async def test_a_silent_store_is_asked_again_only_when_due(
         assert await sweep(3 * first + 1) == 4  # both asked: b never archived there
         assert await sweep(3 * first + 2) == 4
         for sid in sids:
-            assert await _entries(a, sid, "inspection.unreadable") == [
-                {"actor": "system", "node": "node-b", "by": "node-a"}
-            ]
+            assert await _entries(a, sid, "inspection.unreadable") == NOTED_BY_A
     finally:
-        for node in (a, b):
-            if node is not None:
-                await node.runner.cleanup()
+        await _stop(a, b)
         await gate.shut()
 
 
@@ -338,11 +351,8 @@ async def test_a_restart_keeps_each_sessions_place_in_the_recheck_schedule(
     when the schedule counted from its entry says (no session forgotten), not every one at
     the first sweep with the intervals begun again (a read per session, then every 5
     minutes)."""
-    slow = {"node_heartbeat_s": 3600.0, "node_dead_after_s": 3600.0}
-    store = tmp_path / "store"  # a's object store: b never archived there
-    store.mkdir()
-    a_settings = {"storage_url": store.as_uri(), **slow}
-    b = await start_node(tmp_path, "node-b", **slow)
+    a_settings = _file_store(tmp_path)
+    b = await start_node(tmp_path, "node-b", **SLOW)
     a: RunningServer | None = None
     try:
         sids = await _dead_b_sessions_elsewhere(b, tmp_path, monkeypatch, 2)
@@ -353,13 +363,7 @@ async def test_a_restart_keeps_each_sessions_place_in_the_recheck_schedule(
 
         await a.runner.cleanup()
         a = await start_node(tmp_path, "node-a", **a_settings)
-        reads = _count_reads(monkeypatch, a)
-
-        async def sweep(ahead_s: float) -> int:
-            assert a is not None
-            _clock_ahead(monkeypatch, ahead_s)
-            assert await inspection_resume.resume_unqueued(a.ctx, 0.0) == []
-            return len(reads)
+        sweep = _sweeper(monkeypatch, a)
 
         # Looks counted from the entries: 5, 15, 35, 75, 135 minutes after, then hourly.
         first, most = adopt.RECHECK_FIRST_S, adopt.RECHECK_MAX_S
@@ -376,6 +380,83 @@ async def test_a_restart_keeps_each_sessions_place_in_the_recheck_schedule(
             assert await _holder(a, sid) == ("node-b", "queued")
             assert len(await _entries(a, sid, "inspection.unreadable")) == 1
     finally:
-        for node in (a, b):
-            if node is not None:
-                await node.runner.cleanup()
+        await _stop(a, b)
+
+
+async def _end_cut_before_queued(srv: RunningServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A session with a recording on ``srv``, whose end the database cut short after the
+    claim and the files (``ended``, inspection ``pending``: no audit entry, no job)."""
+    record = audit.record
+
+    async def fail_the_end_entry(db: Any, actor: str, action: str, *args: Any) -> Any:
+        if action == "session.end":
+            raise OperationalError("INSERT INTO audit_log", {}, Exception("disk I/O error"))
+        return await record(db, actor, action, *args)
+
+    sid, status, body = await _end_recorded(srv, monkeypatch, audit, "record", fail_the_end_entry)
+    assert status == 503, body
+    assert await _holder(srv, sid) == (srv.ctx.settings.node_id, "pending")
+    return sid
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_a_dead_nodes_end_cut_short_is_finished_from_the_object_store(
+    s3: S3Server,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    database: str,
+) -> None:
+    """A node keeping its files on its own disk and in the object store died with ends the
+    database had cut short (``pending``): the sweep finished only ends whose files were on
+    its own disk, so these were never audited nor inspected, and nothing said so. Now a live
+    node finishes the end of one the store holds ended with every segment archived (taking
+    it over once), and says once of one it holds not that far that it cannot read it."""
+    gate = _gate(s3)
+    await gate.open()
+    storage = {**_storage(s3, gate, f"adopt-end-{database}"), **SLOW}
+    if database == "postgresql":
+        storage["database_url"] = await fresh_database(request.getfixturevalue("pg_admin"))
+    b = await start_node(tmp_path, "node-b", **storage)
+    a: RunningServer | None = None
+    try:
+        await add_test_users(b.ctx)
+        done, partial = [await _end_cut_before_queued(b, monkeypatch) for _ in range(2)]
+        assert b.ctx.archive is not None
+        store = b.ctx.archive.store
+        for sid in (done, partial):
+            await wait_for_store(lambda sid=sid: stored_final(store, sid))
+        meta = json.loads(await store.get_bytes(key_of(done, METADATA)))
+        files = {seg["file"]: seg["sha256"] for seg in meta["segments"]}
+        assert list(files) == ["salesperson-000.mkv"]
+        await store.delete(key_of(partial, METADATA))  # as if b died before uploading it
+        await _b_dies(b)
+        await b.runner.cleanup()
+        (tmp_path / "elsewhere").mkdir()
+        for sid in (done, partial):  # b's own disk, gone with b
+            shutil.move(b.ctx.settings.sessions_dir / sid, tmp_path / "elsewhere" / sid)
+
+        a = await start_node(tmp_path, "node-a", **storage)
+        # (Called with no grace: the housekeeping loop's own sweep waits END_GRACE_S.)
+        assert await housekeeping.resume_cut_ends(a.ctx, 0.0) == [done]
+        assert await housekeeping.resume_cut_ends(a.ctx, 0.0) == []
+        assert await _holder(a, done) == ("node-a", "queued")
+        assert await _entries(a, done, "session.end") == [
+            {"actor": "system", "reason": "end_resumed", "files": files, "adopted_from": "node-b"}
+        ]
+        for kind in ("inspect", "review_video"):
+            assert await a.ctx.queue.active(kind, [done, partial]) == {done}
+        assert await _holder(a, partial) == ("node-b", "pending")
+        assert await _entries(a, partial, "session.end") == []
+        assert await _entries(a, partial, "inspection.unreadable") == NOTED_BY_A
+    finally:
+        await _stop(a, b)
+        await gate.shut()
+
+
+async def wait_for_store(check: Any, limit_s: float = 60.0) -> None:
+    """Until ``check()`` (a coroutine) is true: the archiver uploads in the background."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "never stored"
+        await asyncio.sleep(0.1)
