@@ -34,7 +34,7 @@ from inspection.templates import (
     render,
     template_ids,
 )
-from server import audit, creation_limit, nodes
+from server import audit, creation_limit, free_space, nodes
 from server.api.schemas.sessions import NewSessionBody
 from server.context import AppContext
 from server.durable_files import sha256_file
@@ -283,6 +283,8 @@ async def create_session(
         # is forwarded to the node with the most free capacity before it gets here).
         node_id=nodes.node_id(ctx.settings),
     )
+    # Before anything is made: a recording must not start on a disk with no room for it.
+    await free_space.ensure_room(ctx.settings.sessions_dir, ctx.settings.min_free_mb)
     limit = ctx.settings.max_sessions_per_hour
     await ctx.db.run_read(lambda s: creation_limit.check(s, user.id, limit, now))
     path = path_of(ctx, session_id)

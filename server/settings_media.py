@@ -50,6 +50,14 @@ class MediaSettings:
             "Retry-After. 0 = no limit."
         ),
     )
+    min_free_mb: int = field(
+        default=1024,
+        metadata=setting_meta(
+            "MiB that must be free on the sessions directory's filesystem for a new session "
+            "(re-recordings included) to be created; below it HTTP 507 storage_full and "
+            "nothing is made. Sessions already recording go on. 0 = no check."
+        ),
+    )
     max_joins_per_participant: int = field(
         default=100,
         metadata=setting_meta(

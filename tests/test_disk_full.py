@@ -27,6 +27,8 @@ ENV = {
     "KESU_BOOTSTRAP_ADMIN": "0",
     "KESU_LIVE_CHECKS": "0",
     "KESU_RTC_LOOPBACK_ONLY": "1",
+    # The writes themselves must fail here, not the free-space check before a session.
+    "KESU_MIN_FREE_MB": "0",
 }
 
 

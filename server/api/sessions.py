@@ -58,6 +58,11 @@ def connected_of(ctx: AppContext, session_id: str) -> dict[str, bool]:
     return room.connected() if room is not None else {}
 
 
+def recording_failed_of(ctx: AppContext, session_id: str) -> list[str]:
+    room = ctx.rooms.get(session_id)
+    return room.recording_failed() if room is not None else []
+
+
 def elapsed_of(row: RecordingSession) -> float | None:
     """Seconds since the session's media started (server clock), for the pages' recording
     indicator; None before anyone joined and once it has ended."""
@@ -276,6 +281,7 @@ async def state(request: web.Request) -> web.Response:
             "connected": connected_of(ctx, row.id),
             "elapsed_s": elapsed_of(row),
             "playback": playback.playback_state(ctx, row.id),
+            "recording_failed": recording_failed_of(ctx, row.id),
         }
     )
 

@@ -49,8 +49,11 @@ class Participant:
         self.last_keyframe_request = now
         return True
 
+    def current_recorder_stats(self) -> RecorderStats | None:
+        return self.recorder_stats or (self.recorder.stats if self.recorder else None)
+
     def stats(self) -> dict[str, object]:
-        rec = self.recorder_stats or (self.recorder.stats if self.recorder else None)
+        rec = self.current_recorder_stats()
         return {
             "role": self.role,
             "connection": self.serial,
@@ -62,6 +65,7 @@ class Participant:
             "relay_held": {k: t.held for k, t in self.out.items()},  # during voice playback
             "recorded": dict(rec.packets_written) if rec else {},
             "recorder_dropped": dict(rec.dropped) if rec else {},
+            "recorder_write_errors": rec.write_errors if rec else 0,
             "sync_mode": rec.sync_mode if rec else None,
             "recorder_backlog": list(self.recorder.backlog()) if self.recorder else [0, 0.0],
         }

@@ -221,6 +221,8 @@ class SegmentRecorder:
         spoils the picture up to the next keyframe: ask for one, hold video until then."""
         if kind is not None:
             self.stats.dropped[kind] += 1
+        if isinstance(exc, OSError):
+            self.stats.write_errors += 1  # the salesperson is told (the session's /state)
         if kind == "video":
             self._keyframes.lost(self._now)
         if not self._item_errors:

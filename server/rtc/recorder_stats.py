@@ -17,6 +17,8 @@ class RecorderStats:
     packets_written: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
     dropped: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
     keyframe_requests: int = 0
+    write_errors: int = 0
+    """Packets lost because writing them failed (``OSError``: a full or failing disk)."""
     audio_only: bool = False
     """The file holds no video: the camera sent no keyframe within ``video_wait_s``."""
     server_start: float | None = None

@@ -115,6 +115,15 @@ class Room:
         """Which roles have a live connection."""
         return {role: role in self._participants for role in ROLES}
 
+    def recording_failed(self) -> list[str]:
+        """Roles whose current recording lost media it could not write (a full or failing
+        disk): the call goes on, but the salesperson must know it is not being saved."""
+        return [
+            role
+            for role, p in list(self._participants.items())
+            if (rec := p.current_recorder_stats()) is not None and rec.write_errors
+        ]
+
     def stats(self) -> dict[str, Any]:
         """Counters per connected participant (packets received, forwarded, recorded)."""
         # A copy first: the media thread may add or remove a participant meanwhile.

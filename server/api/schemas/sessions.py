@@ -239,6 +239,11 @@ class StateOut(Out):
     playback: dict[str, Any] | None = Field(
         default=None, description="current or last node playback: node, playing, complete"
     )
+    recording_failed: list[str] = Field(
+        default_factory=list,
+        description="roles whose recording lost media the server could not write (a full "
+        "or failing disk) while connected: the recording is not being saved",
+    )
 
 
 class PlaybackOut(Out):

@@ -98,6 +98,8 @@ function renderLive(data) {
   $("#customer-dot").className = `dot ${customerOn ? "on" : "off"}`;
   setText($("#customer-state"), customerOn ? "call.customer_on" : "call.customer_off");
   $("#remote-overlay").hidden = customerOn;
+  // The server could not write part of the call (a full or failing disk): say so at once.
+  $("#recording-failed").hidden = !(data.recording_failed && data.recording_failed.length);
   const consent = $("#consent-state");
   state.consentAt = data.consent_at;
   if (data.consent_at) {
