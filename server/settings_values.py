@@ -78,7 +78,15 @@ def coerce_setting(kind: Any, raw: Any, name: str) -> Any:
             raise ValueError(f"setting {name}: {raw!r} is not a finite number")
         return check_range(name, value)
     if kind in ("str", "Path"):
-        if isinstance(raw, Path) or (isinstance(raw, str) and "\x00" not in raw):
-            return Path(raw) if kind == "Path" else str(raw)
-        raise ValueError(f"setting {name}: {raw!r} is not text")
+        return _text(kind, raw, name)
     return raw
+
+
+def _text(kind: str, raw: Any, name: str) -> Any:
+    """``raw`` as the text or path setting ``name``."""
+    if kind == "Path" and isinstance(raw, str) and not raw.strip():
+        # An unset shell variable (``--data-dir "$DATA"``) was the working directory.
+        raise ValueError(f"setting {name}: empty; give a directory")
+    if isinstance(raw, Path) or (isinstance(raw, str) and "\x00" not in raw):
+        return Path(raw) if kind == "Path" else str(raw)
+    raise ValueError(f"setting {name}: {raw!r} is not text")
