@@ -32,6 +32,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "login_hash_niceness": (0, 19),
     "review_sample_rate": (0, 1),
     "second_review_sample_rate": (0, 1),
+    # 0 wrote the node's heartbeat row in a loop without a pause: a core at 100 %.
+    "node_heartbeat_s": (0.1, math.inf),
 }
 
 

@@ -72,6 +72,7 @@ def test_a_host_that_does_not_resolve_is_refused(tmp_path: Path, host: str) -> N
         ("max_body_bytes", "-1"),
         ("body_timeout_s", "-0.5"),
         ("worker_metrics_port", "70000"),
+        ("node_heartbeat_s", "0.0"),
     ],
 )
 def test_numbers_out_of_range_are_refused(name: str, value: str) -> None:
