@@ -89,14 +89,24 @@ def _public_key(path: Path) -> str:
         key = read_public_key(path)
     except FileNotFoundError:
         raise CliError(f"--public-key {path}: no such file") from None
-    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not hex, no key
-        raise CliError(f"--public-key {path}: {exc}") from None
+    except IsADirectoryError:
+        raise CliError(f"--public-key {path}: is a directory, not a key file") from None
+    except OSError as exc:
+        raise CliError(f"--public-key {path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError:  # not UTF-8, not hex, no key: Python's own words named fromhex()
+        raise CliError(
+            f"--public-key {path}: not a public key (the 64 hex digits `kesu audit "
+            "public-key` prints)"
+        ) from None
     if len(bytes.fromhex(key)) != 32:
         raise CliError(f"--public-key {path}: an Ed25519 public key is 64 hex digits")
     return key
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    if args.public_key and not args.export:
+        # Was ignored: the archive verified "intact" with no key of the operator's checked.
+        raise CliError("--public-key checks an evidence zip: give it with --export FILE")
     if args.export:
         public_key = _public_key(Path(args.public_key)) if args.public_key else None
         keys = None
@@ -120,8 +130,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     try:
         print(asyncio.run(export_one(settings, args.session_id, out)))
     except KesuError as exc:
-        print(f"error: {exc.message}")
-        return 1
+        # An id that names no session (or one not ended) is the operator's input: exit 2 on
+        # stderr like every other refusal, not exit 1 (which `audit verify` keeps for a
+        # broken archive) on stdout.
+        raise CliError(f"cannot export {args.session_id!r}: {exc.message}") from None
     except OSError as exc:  # a parent that is a file, no permission, a full disk
         raise CliError(f"-o {out}: cannot write: {exc.strerror or exc}") from None
     return 0

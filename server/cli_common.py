@@ -67,6 +67,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         if value is not None:
             overrides[name] = value
     config = getattr(args, "config", None)
+    if config is not None and not config.strip():
+        # Was taken as no --config at all: an unset shell variable (``--config "$CFG"``) ran
+        # the command on the defaults without a word.
+        raise CliError("--config is empty: give a TOML file, or leave --config out")
     try:
         return load_settings(overrides, toml_path=Path(config) if config else None)
     except OSError as exc:

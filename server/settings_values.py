@@ -32,6 +32,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "login_hash_niceness": (0, 19),
     "review_sample_rate": (0, 1),
     "second_review_sample_rate": (0, 1),
+    # 0 wrote the node's heartbeat row in a loop without a pause: a core at 100 %.
+    "node_heartbeat_s": (0.1, math.inf),
 }
 
 
@@ -78,7 +80,15 @@ def coerce_setting(kind: Any, raw: Any, name: str) -> Any:
             raise ValueError(f"setting {name}: {raw!r} is not a finite number")
         return check_range(name, value)
     if kind in ("str", "Path"):
-        if isinstance(raw, Path) or (isinstance(raw, str) and "\x00" not in raw):
-            return Path(raw) if kind == "Path" else str(raw)
-        raise ValueError(f"setting {name}: {raw!r} is not text")
+        return _text(kind, raw, name)
     return raw
+
+
+def _text(kind: str, raw: Any, name: str) -> Any:
+    """``raw`` as the text or path setting ``name``."""
+    if kind == "Path" and isinstance(raw, str) and not raw.strip():
+        # An unset shell variable (``--data-dir "$DATA"``) was the working directory.
+        raise ValueError(f"setting {name}: empty; give a directory")
+    if isinstance(raw, Path) or (isinstance(raw, str) and "\x00" not in raw):
+        return Path(raw) if kind == "Path" else str(raw)
+    raise ValueError(f"setting {name}: {raw!r} is not text")

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from server import audit
 from server.api import reviews as reviews_api
 from server.audit_export_verify import verify_export
+from server.cli import main
 from server.durable_files import sha256_file
 from server.store.models import AuditEntry
 from tests.audit_cli import run_cli
@@ -275,17 +276,13 @@ async def test_cli_export(
     assert code == 0, text
     assert "manifest sha256" in text
     assert verify_export(out) == []
-    code, text = await run_cli(
-        capsys,
-        "audit",
-        "export",
-        "s-0000000000000000",
-        "-o",
-        str(tmp_path / "x.zip"),
-        "--data-dir",
-        data_dir,
-    )
-    assert code == 1 and "no such session" in text
+    argv = ["audit", "export", "s-0000000000000000", "-o", str(tmp_path / "x.zip")]
+    code = await asyncio.to_thread(main, [*argv, "--data-dir", data_dir])
+    # An id naming no session is a usage error (exit 2, one line on stderr), no zip made.
+    said = capsys.readouterr()
+    assert code == 2, said
+    assert "kesu audit: cannot export 's-0000000000000000': no such session" in said.err
+    assert not (tmp_path / "x.zip").exists()
     code, text = await _verify(server, capsys)
     assert code == 0, text
     async with server.ctx.db.session() as s:

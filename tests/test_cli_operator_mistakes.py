@@ -72,6 +72,7 @@ def test_a_host_that_does_not_resolve_is_refused(tmp_path: Path, host: str) -> N
         ("max_body_bytes", "-1"),
         ("body_timeout_s", "-0.5"),
         ("worker_metrics_port", "70000"),
+        ("node_heartbeat_s", "0.0"),
     ],
 )
 def test_numbers_out_of_range_are_refused(name: str, value: str) -> None:
@@ -207,3 +208,29 @@ def _config(tmp_path: Path, port: int) -> Path:
     config = tmp_path / "worker.toml"
     config.write_text(f"worker_metrics_port = {port}\n", encoding="utf-8")
     return config
+
+
+def test_a_directory_given_as_the_template_file_is_named_so(tmp_path: Path) -> None:
+    """Before: "no such file" about a path that exists (a folder)."""
+    (tmp_path / "templates").mkdir()
+    done = kesu("template", "check", str(tmp_path / "templates"), cwd=tmp_path)
+    assert done.returncode == 2, done
+    assert "is a directory, not a template file" in done.stderr, done.stderr
+    assert "no such file" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("--config", "--config is empty: give a TOML file, or leave --config out"),
+        ("--data-dir", "setting data_dir: empty; give a directory"),
+    ],
+)
+def test_an_empty_config_or_data_dir_is_refused(tmp_path: Path, option: str, said: str) -> None:
+    """An unset shell variable (``--data-dir "$DATA"``): before, an empty --config was no
+    config (the defaults, silently) and an empty --data-dir the working directory, where
+    ``kesu migrate`` made its database."""
+    done = kesu("migrate", option, "", cwd=tmp_path)
+    assert done.returncode == 2, done
+    assert done.stderr.strip() == f"kesu migrate: {said}", done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -73,6 +73,10 @@ def load_template(path_or_id: str | Path) -> Template:
     if isinstance(path_or_id, str) and ID_RE.match(path_or_id):
         return _by_id(path_or_id)
     path = Path(path_or_id)
+    if path.is_dir():
+        # Was "no such file": wrong about a path that is there (a folder given for the file).
+        issue = "is a directory, not a template file"
+        raise TemplateError(str(path_or_id), [TemplateIssue(None, "", issue)])
     if not path.is_file():
         raise TemplateError(str(path_or_id), [TemplateIssue(None, "", "no such file")])
     try:
