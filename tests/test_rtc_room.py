@@ -199,6 +199,12 @@ async def test_h264_room_forwards_and_records_h264(tmp_path: Path) -> None:
         assert probe.video_frames > 10 and probe.decode_errors == 0
 
 
+def recorded(room: Room, role: str, kind: str) -> int:
+    """Packets of ``kind`` the room says it recorded of ``role``'s connection."""
+    stats = room.stats().get(role)
+    return int(stats["recorded"].get(kind, 0)) if stats else 0
+
+
 class LateCamera(PatternVideoTrack):
     """A camera that sends nothing for ``delay_s`` (denied at first, stuck, suspended)."""
 
@@ -224,6 +230,10 @@ async def test_voice_is_recorded_while_the_camera_sends_nothing(tmp_path: Path) 
     await client.accept(await room.join("customer", await client.offer()))
     await wait_for(lambda: camera.sent > 30, 15)  # 2 s of picture after 3 s of voice alone
     await wait_for(lambda: len(sdir.segments()) == 2, 10)
+    # The room's counters are the recorder's of the moment (the second segment's): they
+    # read the first, audio-only one's for the rest of the connection (0 video recorded,
+    # its dropped frames), which made a recording that went on look stopped.
+    await wait_for(lambda: recorded(room, "customer", "video") > 5, 10)
     await asyncio.sleep(1.0)
     await room.close()
     await client.close()
