@@ -255,6 +255,15 @@ async def test_voice_is_recorded_while_the_camera_sends_nothing(tmp_path: Path) 
     assert gap["reason"] == "video_started" and gap["start_s"] == first["end_s"]
     events = [e for e in meta["events"] if e["type"] == "audio_only"]
     assert [e["detail"]["segment"] for e in events] == ["customer-000.mkv"]
+    # the connection's counters hold both segments' packets
+    files = [sdir.path / first["file"], sdir.path / second["file"]]
+    written = sum([await asyncio.to_thread(audio_packets, f) for f in files])
+    assert room.history[-1]["recorded"]["audio"] == written
+
+
+def audio_packets(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for p in container.demux(audio=0) if p.size)
 
 
 class CameraBackMidStream(LoopedPacketTrack):
