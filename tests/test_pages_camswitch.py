@@ -105,15 +105,12 @@ async def switch_once(page: Page, refused: int = 1) -> None:
     await expect(switch).to_be_enabled()  # the switch is over
 
 
-async def test_a_phone_that_opens_one_camera_at_a_time_switches(
-    server: RunningServer, two_cameras: Browser, client_factory: Any
+async def to_the_other_camera_and_back(
+    page: Page, before: dict[str, Any], offers: list[str]
 ) -> None:
-    """The other camera is refused while the first is open: the first is stopped and the
-    other opened, in the same connection (no new offer), the microphone untouched."""
-    call = await one_camera_call(two_cameras, server, client_factory, broken=False)
-    page, offers, before = call.page, call.offers, call.before
-
-    # To the other camera and back, each refused once while the current one is open.
+    """切换摄像头 twice on ONE_AT_A_TIME's phone, each press refused once while the current
+    camera is open: the other camera, then the first again, each in the call's first
+    connection (window.kesuPc; no new offer) with the microphone's track untouched."""
     for refused, other in ((1, True), (2, False)):
         await switch_once(page, refused)
         now = await page.evaluate(TRACKS)
@@ -125,6 +122,16 @@ async def test_a_phone_that_opens_one_camera_at_a_time_switches(
     # (Chromium's second fake camera gives WebRTC no frames, its pixel format being another:
     # the frames are counted back on the first, as in test_pages_call_phone.)
     await frames_go_on(page, 30)
+
+
+async def test_a_phone_that_opens_one_camera_at_a_time_switches(
+    server: RunningServer, two_cameras: Browser, client_factory: Any
+) -> None:
+    """The other camera is refused while the first is open: the first is stopped and the
+    other opened, in the same connection (no new offer), the microphone untouched."""
+    call = await one_camera_call(two_cameras, server, client_factory, broken=False)
+    await to_the_other_camera_and_back(call.page, call.before, call.offers)
+    page = call.page
     await expect(page.locator("#rtc-state")).to_have_text("已连接")
     await expect(page.locator("#page-error")).to_be_hidden()
     await call.close()

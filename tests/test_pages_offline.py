@@ -109,7 +109,9 @@ async def video_recorded(server: RunningServer, sid: str, more: int) -> None:
         if recorded_video(server, sid) >= start + more:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"no {more} more video frames recorded after {start}")
+    room = server.ctx.rooms.get(sid)
+    facts = (room.stats(), room.history) if room else None
+    raise AssertionError(f"no {more} more video frames recorded after {start}: {facts}")
 
 
 async def one_customer(server: RunningServer, sid: str) -> None:

@@ -10,6 +10,7 @@ import re
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -19,9 +20,12 @@ from server.rtc import room as room_module
 from server.rtc.client import (
     COLOURS,
     ClientPeer,
+    EncodedLoop,
+    LoopedPacketTrack,
     MediaTimeline,
     PatternVideoTrack,
     ToneAudioTrack,
+    encode_video_loop,
     pattern_frame,
 )
 from server.rtc.errors import CapacityError, RtcError
@@ -200,6 +204,12 @@ async def test_h264_room_forwards_and_records_h264(tmp_path: Path) -> None:
         assert probe.video_frames > 10 and probe.decode_errors == 0
 
 
+def recorded(room: Room, role: str, kind: str) -> int:
+    """Packets of ``kind`` the room says it recorded of ``role``'s connection."""
+    stats = room.stats().get(role)
+    return int(stats["recorded"].get(kind, 0)) if stats else 0
+
+
 class LateCamera(PatternVideoTrack):
     """A camera that sends nothing for ``delay_s`` (denied at first, stuck, suspended)."""
 
@@ -225,6 +235,10 @@ async def test_voice_is_recorded_while_the_camera_sends_nothing(tmp_path: Path) 
     await client.accept(await room.join("customer", await client.offer()))
     await wait_for(lambda: camera.sent > 30, 15)  # 2 s of picture after 3 s of voice alone
     await wait_for(lambda: len(sdir.segments()) == 2, 10)
+    # The room's counters are the recorder's of the moment (the second segment's): they
+    # read the first, audio-only one's for the rest of the connection (0 video recorded,
+    # its dropped frames), which made a recording that went on look stopped.
+    await wait_for(lambda: recorded(room, "customer", "video") > 5, 10)
     await asyncio.sleep(1.0)
     await room.close()
     await client.close()
@@ -242,6 +256,59 @@ async def test_voice_is_recorded_while_the_camera_sends_nothing(tmp_path: Path) 
     assert gap["reason"] == "video_started" and gap["start_s"] == first["end_s"]
     events = [e for e in meta["events"] if e["type"] == "audio_only"]
     assert [e["detail"]["segment"] for e in events] == ["customer-000.mkv"]
+    # the connection's counters hold both segments' packets
+    files = [sdir.path / first["file"], sdir.path / second["file"]]
+    written = sum([await asyncio.to_thread(audio_packets, f) for f in files])
+    assert room.history[-1]["recorded"]["audio"] == written
+
+
+def audio_packets(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for p in container.demux(audio=0) if p.size)
+
+
+class CameraBackMidStream(LoopedPacketTrack):
+    """A camera whose first ``skip`` frames never arrive (a network gone at the start of
+    the call), then the loop's inter frames: its own next keyframe is the loop's, 20 s on,
+    unless one is asked for (as a browser after an outage sends on)."""
+
+    def __init__(self, loop: EncodedLoop, timeline: MediaTimeline, skip: int) -> None:
+        super().__init__(loop, timeline)
+        self.skip = skip
+
+    async def recv(self) -> av.Packet[Any]:
+        packet = await super().recv()
+        while self.sent <= self.skip:
+            packet = await super().recv()  # paced: this is the time nothing arrives
+        return packet
+
+
+async def test_a_picture_that_comes_after_the_voice_alone_is_asked_for_a_keyframe(
+    tmp_path: Path,
+) -> None:
+    # Before: a recording gone on with audio only wrote no picture until the sender's own
+    # next keyframe (here 17 s after its picture came back; a browser's periodic one, or
+    # the room's every keyframe_interval_s), and asked for none.
+    loop = encode_video_loop("customer", 20, (160, 120), FPS, 20 * FPS, MediaTimeline())
+    timeline = MediaTimeline()
+    camera = CameraBackMidStream(loop, timeline, skip=3 * FPS)
+    sdir = SessionDir.create(tmp_path, "s-back")
+    settings = RtcSettings(
+        loopback_only=True, sync_wait_s=0.5, video_wait_s=1.0, keyframe_interval_s=600
+    )
+    room = Room(sdir, settings)
+    client = ClientPeer([camera, ToneAudioTrack(timeline)])
+    try:
+        await client.accept(await room.join("customer", await client.offer()))
+        await wait_for(lambda: camera.sent > 3 * FPS, 15)
+        await wait_for(lambda: recorded(room, "customer", "video") > FPS, 10)
+    finally:
+        await room.close()
+        await client.close()
+    assert camera.keyframes_sent > 0
+    voice, both = sdir.segments()
+    probe = await asyncio.to_thread(probe_recording, both.path)
+    assert probe.video_frames > FPS and probe.decode_errors == 0 and probe.audio_rms > 0.05
 
 
 def firefox_shaped(sdp: str) -> str:

@@ -11,10 +11,10 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import RunningServer
-from tests.join_links import self_service_link
+from tests.join_links import self_service_link, self_service_recording
 from tests.test_pages_call_phone import TRACKS, phone
 from tests.test_pages_call_phone import two_cameras as two_cameras  # the fixture
-from tests.test_pages_camswitch import LIVE_CAMERAS, ONE_AT_A_TIME, frames_go_on
+from tests.test_pages_camswitch import ONE_AT_A_TIME, frames_go_on, to_the_other_camera_and_back
 from tests.test_selfservice_taps import taps_template as taps_template  # the fixture
 
 pytestmark = pytest.mark.e2e
@@ -31,13 +31,7 @@ async def recording(
     )
     offers: list[str] = []
     page.on("request", lambda r: offers.append(r.url) if r.url.endswith("/offer") else None)
-    await page.goto(f"{server.url}/self/{token}")
-    await page.check("#ss-consent")
-    await page.click("#ss-start")
-    await expect(page.locator("#step-title")).to_have_text("第一步", timeout=20_000)
-    await page.wait_for_function(
-        "() => window.kesuCall && window.kesuCall.connectedAt > 0", timeout=20_000
-    )
+    await self_service_recording(page, server, token)
     await page.evaluate("window.kesuPc = window.kesuCall.pc")
     return ctx, page, errors, offers
 
@@ -47,20 +41,8 @@ async def test_self_service_switches_camera_in_the_same_connection(
 ) -> None:
     ctx, page, errors, offers = await recording(two_cameras, server, client_factory, False)
     before = await page.evaluate(TRACKS)
-    switch = page.locator("#switch-camera")
-    await expect(switch).to_be_visible()
-    await expect(switch).to_have_text("切换摄像头")
-    for refused, other in ((1, True), (2, False)):  # to the other camera and back
-        await switch.click()
-        await page.wait_for_function(f"() => window.kesuCameras.refused >= {refused}")
-        await expect(switch).to_be_enabled()  # the switch is over
-        now = await page.evaluate(TRACKS)
-        assert (now["video"] != before["video"]) == other
-        assert (now["audio"], now["audioLive"], now["count"]) == (before["audio"], True, 2)
-        assert await page.evaluate(LIVE_CAMERAS) == 1
-        assert await page.evaluate("window.kesuCall.pc === window.kesuPc")
-        assert len(offers) == 1
-    await frames_go_on(page, 30)
+    await expect(page.locator("#switch-camera")).to_have_text("切换摄像头")
+    await to_the_other_camera_and_back(page, before, offers)
     # The step goes on: its 下一步 still takes the customer to step two.
     await expect(page.locator("#ss-next")).to_be_enabled()
     await page.click("#ss-next")

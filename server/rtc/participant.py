@@ -41,6 +41,18 @@ class Participant:
     packets: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
     closing: bool = False
     recorder_stats: RecorderStats | None = None
+    # Written and dropped by this connection's earlier recorders (a segment with audio only
+    # closed when the picture came): the counters are the connection's, and never go down.
+    earlier_written: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+    earlier_dropped: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+
+    def next_recorder(self) -> None:
+        """Fold the stopped recorder's counts into the connection's, before a new one."""
+        if self.recorder_stats is not None:
+            for kind in self.earlier_written:
+                self.earlier_written[kind] += self.recorder_stats.packets_written.get(kind, 0)
+                self.earlier_dropped[kind] += self.recorder_stats.dropped.get(kind, 0)
+        self.recorder_stats = None
 
     def keyframe_due(self, now: float) -> bool:
         """Rate limit for PLIs sent to this participant's browser."""
@@ -63,9 +75,13 @@ class Participant:
             "relay_dropped": {k: t.dropped for k, t in self.out.items()},
             "relay_skipped": {k: t.skipped for k, t in self.out.items()},
             "relay_held": {k: t.held for k, t in self.out.items()},  # during voice playback
-            "recorded": dict(rec.packets_written) if rec else {},
-            "recorder_dropped": dict(rec.dropped) if rec else {},
+            "recorded": _plus(self.earlier_written, rec.packets_written if rec else {}),
+            "recorder_dropped": _plus(self.earlier_dropped, rec.dropped if rec else {}),
             "recorder_write_errors": rec.write_errors if rec else 0,
             "sync_mode": rec.sync_mode if rec else None,
             "recorder_backlog": list(self.recorder.backlog()) if self.recorder else [0, 0.0],
         }
+
+
+def _plus(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {kind: a.get(kind, 0) + b.get(kind, 0) for kind in dict.fromkeys([*a, *b])}

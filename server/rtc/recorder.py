@@ -243,15 +243,7 @@ class SegmentRecorder:
         self._clock.observe(kind, pts, arrival)
         if self._container is not None:
             if kind == "video" and self.stats.audio_only:
-                self.stats.dropped["video"] += 1
-                if (
-                    key
-                    and not self._video_reported
-                    and self._on_video is not None
-                    and self._can_start_on(data)
-                ):
-                    self._video_reported = True
-                    self._call_on_loop(self._on_video)
+                self._video_in_audio_only(data, key, arrival)
                 return
             self._write(kind, data, self._clock.place(kind, pts, arrival), key)
             return
@@ -263,6 +255,20 @@ class SegmentRecorder:
             self._keyframes.request(arrival)
             return
         self._pre.add_video(pts, data, key, arrival)
+
+    def _video_in_audio_only(self, data: bytes, key: bool, arrival: float) -> None:
+        """Video in a file started with audio only: not written; the first keyframe is
+        reported (the room goes on in a segment with the picture). Until one comes, one is
+        asked for: a picture that came back in inter frames (a network gone at the start
+        of a call) otherwise waited for the sender's own next keyframe, seconds on."""
+        self.stats.dropped["video"] += 1
+        if self._video_reported or self._on_video is None:
+            return
+        if key and self._can_start_on(data):
+            self._video_reported = True
+            self._call_on_loop(self._on_video)
+        else:
+            self._keyframes.request(arrival)
 
     def _can_start_on(self, data: bytes) -> bool:
         """Whether a keyframe can be the file's first video packet (its template)."""

@@ -53,6 +53,10 @@ class RoomSegments:
         s = self.settings
         p.segment = await self.session_dir.open_segment(p.role)
         p.start_task = None
+        # The stats of a segment closed before (an audio-only one that video ends): left as
+        # the participant's, the room's counters read 0 video recorded for the rest of the
+        # connection, and a recording that went on looked stopped.
+        p.next_recorder()
         p.recorder = SegmentRecorder(
             p.segment,
             video_codec,
