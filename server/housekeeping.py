@@ -48,6 +48,7 @@ from server import (
     retention,
     selfservice,
     session_call,
+    session_end,
     sessions,
 )
 from server.aio import raise_if_cancelling
@@ -143,7 +144,7 @@ async def _end_if_recorded(ctx: AppContext, session_id: str, reason: str) -> boo
     if row is None or row.deleted_at is not None or row.status not in session_call.LIVE_STATES:
         return False
     try:
-        await session_call.end_session(ctx, row, "system", reason=reason)
+        await session_end.end_session(ctx, row, "system", reason=reason)
     except (nodes.WrongNode, sessions.SessionError):
         return False  # its (live again) node ends it, or someone ended it meanwhile
     log.info("session %s ended by the system (%s); inspection queued", session_id, reason)
@@ -282,7 +283,7 @@ async def resume_cut_ends(ctx: AppContext, grace_s: float) -> list[str]:
     dead_nodes: list[inspection_adopt.Held] = []
     for session_id, holder, holder_dead in rows:
         if await asyncio.to_thread(SessionDir(sessions.path_of(ctx, session_id)).exists):
-            if await session_call.resume_cut_end(ctx, session_id):
+            if await session_end.resume_cut_end(ctx, session_id):
                 log.warning("session %s: its end was cut short; jobs queued now", session_id)
                 resumed.append(session_id)
         elif holder_dead:

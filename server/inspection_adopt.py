@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
 
-from server import audit, nodes, session_call, sessions
+from server import audit, nodes, session_end, sessions
 from server.archive import stored_final, stored_final_metadata
 from server.blobs import StorageUnavailable
 from server.context import AppContext
@@ -224,7 +224,7 @@ async def _note_unreadable(ctx: AppContext, rows: list[Held]) -> None:
 async def finish_stored_end(ctx: AppContext, session_id: str, holder: str) -> bool:
     """Finish the end a database fault cut short (``pending``) of a dead node's session that
     the object store holds ended with every segment archived, as
-    ``session_call.resume_cut_end`` does on the holder's own disk: the end audited (reason
+    ``session_end.resume_cut_end`` does on the holder's own disk: the end audited (reason
     ``end_resumed``, the segments' hashes from the stored metadata, ``adopted_from``), this
     node its holder, its jobs queued (they read the files from the store). Once: the status
     leaves ``pending`` and the holder changes in one compare-and-set."""
@@ -237,7 +237,7 @@ async def finish_stored_end(ctx: AppContext, session_id: str, holder: str) -> bo
     values, adopted = takeover(ctx, holder)
     detail = {"files": files, "reason": "end_resumed", **adopted}
     held = nodes.held_by(holder)
-    if not await session_call.finish_cut_end(ctx, session_id, detail, held, **values):
+    if not await session_end.finish_cut_end(ctx, session_id, detail, held, **values):
         return False  # finished (or taken over) by another node meanwhile
     taken_over(ctx, session_id, holder)
     return True

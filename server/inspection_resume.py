@@ -2,7 +2,7 @@
 
 A session ``ended`` whose inspection says ``queued`` (or ``running``) but has no inspect job
 waiting or running: the database failed after ending wrote ``queued`` and before the jobs
-were queued (``session_call.end_session``), or the job's last status write was lost. Before,
+were queued (``session_end.end_session``), or the job's last status write was lost. Before,
 nothing ever queued it (the sweep resumed only ends cut short before ``queued``), and the
 recording never reached a reviewer. An operator can use the same path to run an inspection
 again: set the session's ``inspection_status`` to ``queued`` (docs/operations.md).

@@ -1,5 +1,5 @@
 """Recording sessions: creation, join links, reading and listing; the call itself (consent,
-media joins, script progress, ending) is ``server.session_call``.
+media joins, script progress) is ``server.session_call``, its end ``server.session_end``.
 
 The HTTP handlers stay thin and call this; it ties the database row and the session directory
 (metadata.json) together.

@@ -2,7 +2,7 @@
 
 A session is created with ``sessions.create_session``, gets small real recordings (VP8 +
 Opus in Matroska, made with PyAV: tests/review_media.py) registered through ``SessionDir``
-segments and node events, is ended with ``session_call.end_session`` (which anchors the
+segments and node events, is ended with ``session_end.end_session`` (which anchors the
 file hashes in the audit chain), and receives an inspection report through
 ``JobRunner.store_report`` exactly as a worker would store it. Optional: a side-by-side ``review.mp4`` (H.264 + AAC) and evidence
 thumbnails referenced by findings.
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from inspection.policy import Policy
-from server import session_call, sessions
+from server import session_end, sessions
 from server.context import AppContext
 from server.session_dir import SessionDir
 from server.store.models import FindingRow, RecordingSession, User
@@ -261,7 +261,7 @@ async def build_session(
     for f in findings:
         if f["evidence"].get("frame"):
             write_thumbnail(sdir.path / f["evidence"]["frame"], f["code"])
-    row = await session_call.end_session(ctx, row, f"user:{salesperson}")
+    row = await session_end.end_session(ctx, row, f"user:{salesperson}")
     report = make_report(findings, seconds)
     (sdir.path / "report.json").write_text(json.dumps(report, ensure_ascii=False), "utf-8")
     runner = JobRunner(ctx)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from server import audit, housekeeping, inspection_resume, session_call
+from server import audit, housekeeping, inspection_resume, session_end
 from server import inspection_adopt as adopt
 from server.archive import key_of, stored_final
 from server.localservers import S3Server, fresh_database
@@ -62,7 +62,7 @@ async def _ended_on_b_without_jobs(b: RunningServer, monkeypatch: pytest.MonkeyP
         await sales.login("sales1")
         sid, _token = await open_session(sales)
         with monkeypatch.context() as m:
-            m.setattr(session_call, "_enqueue_jobs", fault)
+            m.setattr(session_end, "_enqueue_jobs", fault)
             status, body = await sales.post(f"/api/sessions/{sid}/end")
         assert status == 503, body
     finally:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
-from server import audit, housekeeping, inspection_resume, session_call
+from server import audit, housekeeping, inspection_resume, session_end
 from server.localservers import fresh_database, postgres_start, postgres_stop
 from server.store import db as db_module
 from server.store.models import Job
@@ -32,7 +32,7 @@ async def _end_cut_after_queued(
     """A session with a recording, ended while the database fails right after its
     inspection was marked ``queued`` (and its end audited); the database is back when this
     returns."""
-    enqueue_jobs = session_call._enqueue_jobs
+    enqueue_jobs = session_end._enqueue_jobs
 
     async def fail_then_enqueue(ctx: Any, session_id: str) -> None:
         await fail()  # the fault: before the jobs
@@ -40,7 +40,7 @@ async def _end_cut_after_queued(
 
     try:
         sid, status, body = await _end_recorded(
-            srv, monkeypatch, session_call, "_enqueue_jobs", fail_then_enqueue
+            srv, monkeypatch, session_end, "_enqueue_jobs", fail_then_enqueue
         )
     finally:
         await heal()
@@ -176,7 +176,7 @@ async def test_the_sweep_reads_the_queue_as_often_for_many_sessions_as_for_one(
                 for _ in range(count):
                     sid, _token = await open_session(sales)
                     with monkeypatch.context() as m:
-                        m.setattr(session_call, "_enqueue_jobs", fault)
+                        m.setattr(session_end, "_enqueue_jobs", fault)
                         status, body = await sales.post(f"/api/sessions/{sid}/end")
                     assert status == 503, body
                     sids.append(sid)

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select, update
 
-from server import audit_verify, housekeeping, nodes, session_call, sessions
+from server import audit_verify, housekeeping, nodes, session_end, sessions
 from server.app import create_app
 from server.context import CTX
 from server.localservers import fresh_database
@@ -324,8 +324,8 @@ async def test_end_is_claimed_once_and_only_by_the_holder(cluster: Cluster) -> N
     # Two enders at once (the salesperson and the housekeeping): one wins, one is refused.
     row = await sessions.get_session(c.a.ctx, on_a)
     results = await asyncio.gather(
-        session_call.end_session(c.a.ctx, row, "user:sales1"),
-        session_call.end_session(c.a.ctx, row, "system", reason="abandoned"),
+        session_end.end_session(c.a.ctx, row, "user:sales1"),
+        session_end.end_session(c.a.ctx, row, "system", reason="abandoned"),
         return_exceptions=True,
     )
     errors = [r for r in results if isinstance(r, BaseException)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import playback, selfservice, session_call, sessions
+from server import playback, selfservice, session_call, session_end, sessions
 from server.api.join import _session_for_token, live_session_for_token
 from server.api.schemas.sessions import AnswerBody, DocumentBody, NodeBody
 from server.api.sessions import connected_of
@@ -65,7 +65,7 @@ async def finish(request: web.Request) -> web.Response:
     selfservice.require_self_service(ctx, row)
     selfservice.require_customer_recording(ctx, row)
     nodes = selfservice.summary(ctx, row)
-    row = await session_call.end_session(ctx, row, f"customer:{row.id}")
+    row = await session_end.end_session(ctx, row, f"customer:{row.id}")
     return web.json_response({"status": row.status, "nodes": nodes})
 
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from inspection.policy import Policy
 from inspection.templates import Template, TemplateError, estimate_duration, template_ids
-from server import nodes, playback, session_call, sessions
+from server import nodes, playback, session_call, session_end, sessions
 from server.api import forward
 from server.api.auth import require_user
 from server.api.errors import BadRequest
@@ -265,7 +265,7 @@ async def end(request: web.Request) -> web.Response:
             f"{len(missing)} required items were not seen done by the live checks",
             {"missing": missing},
         )
-    row = await session_call.end_session(
+    row = await session_end.end_session(
         ctx, row, f"user:{user.username}", confirmed_missing=bool(missing)
     )
     return web.json_response({"session": sessions.session_json(row)})
