@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from server.cli_common import (
     CliError,
     announce,
     global_options,
+    listen_on_free_port,
     new_data_dir,
     require_database,
     require_listenable,
@@ -36,6 +38,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     announce(settings, "kesu serve")
     require_listenable(settings.host, settings.port)
+    sockets = None
+    if settings.port == 0:
+        # Bound here rather than by run_app: the node's id and URL (where other media nodes
+        # send browsers) must name the port it serves on, not 0.
+        sockets = listen_on_free_port(settings.host)
+        settings = dataclasses.replace(settings, port=sockets[0].getsockname()[1])
     with new_data_dir(settings):
         require_openable(settings)
     configure_logging(settings)
@@ -43,7 +51,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"kesu: serving on http://{settings.host}:{settings.port}/ (data in {settings.data_dir})",
         flush=True,
     )
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    if sockets is not None:
+        web.run_app(create_app(settings), sock=sockets, print=None)
+    else:
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
     return 0
 
 
@@ -97,7 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="listen port (default 8080)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="listen port (default 8080; 0 = a free one the system picks)",
+    )
     p.add_argument(
         "--workers", type=int, default=None, help="inspection worker processes (default 1)"
     )

@@ -178,6 +178,40 @@ def require_listenable(host: str, port: int) -> None:
         raise CliError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 
 
+def listen_on_free_port(host: str) -> list[socket.socket]:
+    """For ``kesu serve --port 0``: sockets bound now, on each address of ``host``, to one
+    port the system picks, so the server names the port it serves on (in its "serving on"
+    line, its node id and URL, which other media nodes send browsers to) instead of ``:0``.
+    ``host`` was checked by ``require_listenable``."""
+    port, sockets = 0, []
+    try:
+        found = socket.getaddrinfo(
+            host or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        for family, kind, proto, _name, address in found:
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                # As asyncio does: the IPv4 address of the same port has its own socket.
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind((address[0], port, *address[2:]))
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL:  # a family the machine has not enabled
+                    raise
+                sockets.pop().close()
+                continue
+            port = sock.getsockname()[1]
+        if not sockets:
+            raise OSError(errno.EADDRNOTAVAIL, "no address to listen on")
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise CliError(f"cannot listen on {host}:0: {exc.strerror or exc}") from None
+    return sockets
+
+
 def announce(settings: Settings, command: str) -> None:
     """Tell the operator (on stderr, so stdout stays parseable) where the command works."""
     print(f"{command}: {describe(settings)}", file=sys.stderr, flush=True)

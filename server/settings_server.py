@@ -16,7 +16,13 @@ class ServerSettings:
     host: str = field(
         default="127.0.0.1", metadata=setting_meta("Address the HTTP server listens on.")
     )
-    port: int = field(default=8080, metadata=setting_meta("TCP port of the HTTP server."))
+    port: int = field(
+        default=8080,
+        metadata=setting_meta(
+            "TCP port of the HTTP server; 0 = a free one the system picks, which `kesu serve` "
+            "prints and names as its node id and URL."
+        ),
+    )
     data_dir: Path = field(
         default=Path("./var"),
         metadata=setting_meta("Directory for the SQLite database, recordings, evidence and keys."),
