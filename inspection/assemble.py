@@ -3,7 +3,7 @@ thumbnails, and the ``Report``."""
 
 from __future__ import annotations
 
-from inspection import rules
+from inspection import rules, speech_backend
 from inspection.inputs import PARTICIPANTS
 from inspection.playback import SELF_SERVICE
 from inspection.report import Finding, NodeResult, Report, TranscriptLine
@@ -124,6 +124,8 @@ def report(run: RunState, found: list[Finding], th: Thresholds) -> Report:
             "cpu_s": {k: round(v, 2) for k, v in run.cpu_s.items()},
             "speech_pieces": dict(run.speech_pieces),
             "tasks": list(run.tasks),
+            # What the speech model ran on, to reproduce this verdict on a like machine.
+            "speech_backend": speech_backend.describe().to_dict(),
         },
     )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from inspection import speech_cuts, speech_features, speech_lost
+from inspection import speech_backend, speech_cuts, speech_features, speech_lost
 from inspection.answer_scoring import AnswerScoring
 from inspection.node_text_scorer import NodeTextScorer
 from inspection.speech_cuts import WholeTrack
@@ -96,6 +96,8 @@ class SpeechRecognizer:
     ) -> None:
         """``workers``: decodes that may run at once from several threads (ctranslate2 model
         replicas sharing one copy of the weights, each on ``cpu_threads`` threads)."""
+        # Before the first model loads: CTranslate2 reads its backend choice once per process.
+        speech_backend.pin()
         # Imported here so that modules using only Word/Utterance don't pay for ctranslate2.
         from faster_whisper import WhisperModel
 

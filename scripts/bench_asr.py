@@ -107,6 +107,9 @@ def main() -> int:
         "--long-clips", type=int, default=0, help="only the first N salesperson clips (0 = all)"
     )
     args = ap.parse_args()
+    from inspection import speech_backend
+
+    speech_backend.pin()  # the inspection's arithmetic (inspection.speech_backend)
     from faster_whisper import WhisperModel
 
     model = WhisperModel(

@@ -75,6 +75,9 @@ def test_clean_session_passes(inspector: Inspector, tmp_path: Path) -> None:
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert report.faces["customer"] and report.faces["salesperson"]
     assert set(report.meta["windows"]) == {"id_card", "signature"}
+    # What the speech model ran on is in the report, oneDNN whatever the CPU's vendor.
+    backend = report.meta["speech_backend"]
+    assert backend["gemm"] == "DNNL" and backend["ctranslate2"][0].isdigit()
     assert json.loads(json.dumps(report.to_dict()))["verdict"] == "pass"
 
 
