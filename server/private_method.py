@@ -1,8 +1,9 @@
 """Wrapping one object's private library method: the mechanics the guards that need one share.
 
 Some of a library's failures can only be fixed where the library calls one of its own
-private methods (aiortc's ``RTCIceTransport._recv``, ``RTCDtlsTransport._handle_rtcp_data``
-and ``RTCRtpSender._retransmit``, aiohttp's ``Application._make_request``): each guard
+private methods (aiortc's ``RTCIceTransport._recv``, ``RTCDtlsTransport._handle_rtcp_data``,
+``RTCRtpSender._retransmit`` and its RTP router's ``route_rtp``; aiohttp's
+``Application._make_request``): each guard
 replaces that method on the one object it protects with a wrapper that calls the original.
 Each module says why it needs its own; what they share is here:
 

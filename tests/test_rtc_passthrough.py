@@ -21,6 +21,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket, RtpPacket
 
+from server.private_method import LibraryChanged
 from server.rtc import ice, passthrough, sync
 from server.rtc.passthrough import PassThroughDecoder, RtpTimestampUnwrapper, SenderReport
 from server.rtc.sync import AvClock, extend_timestamp
@@ -204,3 +205,37 @@ def test_audio_receivers_get_the_audio_jitter_buffer() -> None:
     passthrough.enable(video)
     assert isinstance(audio._RTCRtpReceiver__jitter_buffer, passthrough.AudioJitterBuffer)  # type: ignore[attr-defined]
     assert isinstance(video._RTCRtpReceiver__jitter_buffer, JitterBuffer)  # type: ignore[attr-defined]
+
+
+def _packet(ssrc: int) -> RtpPacket:
+    return RtpPacket(payload_type=96, ssrc=ssrc)
+
+
+def test_new_ssrcs_past_the_limit_are_dropped_and_the_router_is_wrapped_once() -> None:
+    routed: list[int] = []
+
+    class Router(RtpRouter):
+        def route_rtp(self, packet: RtpPacket) -> Any:  # aiortc's learns SSRCs the same way
+            routed.append(packet.ssrc)
+            self.ssrc_table.setdefault(packet.ssrc, object())  # type: ignore[arg-type]
+            return None
+
+    router = Router()
+    route = router.route_rtp
+    receiver_ = SimpleNamespace(transport=SimpleNamespace(_rtp_router=router))
+    passthrough.limit_ssrcs(receiver_)  # type: ignore[arg-type]
+    passthrough.limit_ssrcs(receiver_)  # type: ignore[arg-type]  # applied twice: one wrapper
+    for ssrc in range(passthrough.MAX_SSRCS + 5):
+        router.route_rtp(_packet(ssrc))
+    router.route_rtp(_packet(3))  # a known SSRC still passes
+    assert routed == [*range(passthrough.MAX_SSRCS), 3]
+    assert router.route_rtp.__wrapped__ == route  # type: ignore[attr-defined]
+
+
+def test_a_reshaped_router_fails_loudly() -> None:
+    router = RtpRouter()
+    router.route_rtp = lambda pkt, extra: None  # type: ignore[method-assign, assignment]
+    with pytest.raises(LibraryChanged):
+        passthrough.limit_ssrcs(SimpleNamespace(transport=SimpleNamespace(_rtp_router=router)))  # type: ignore[arg-type]
+    with pytest.raises(LibraryChanged):
+        passthrough.limit_ssrcs(SimpleNamespace(transport=SimpleNamespace()))  # type: ignore[arg-type]

@@ -34,6 +34,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtcpSrPacket, RtpPacket
 from aiortc.utils import uint16_add
 
+from server.private_method import LibraryChanged, wrap_once
 from server.rtc.frame_size import MAX_SIDE, too_large
 
 log = logging.getLogger("kesu.rtc")
@@ -230,19 +231,22 @@ def limit_ssrcs(receiver: RTCRtpReceiver) -> None:
     """Have ``receiver``'s transport discard RTP from new SSRCs once ``MAX_SSRCS`` are
     known (idempotent; call after ``setRemoteDescription``)."""
     router = getattr(receiver.transport, "_rtp_router", None)
-    if router is None or not hasattr(router, "ssrc_table"):
-        raise RuntimeError("aiortc internals changed: RTCDtlsTransport has no RTP router")
-    if getattr(router, "_kesu_limited", False):
-        return
-    original = router.route_rtp
+    if router is None or not isinstance(getattr(router, "ssrc_table", None), dict):
+        raise LibraryChanged("aiortc internals changed: RTCDtlsTransport has no RTP router")
+    # aiortc routes every RTP packet of a connection through this one method; the limit can
+    # only sit there (the router is aiortc's private object).
+    wrap_once(router, "route_rtp", ("packet",), _ssrc_limited)
+
+
+def _ssrc_limited(original: Callable[[RtpPacket], Any]) -> Callable[[RtpPacket], Any]:
+    router = original.__self__  # type: ignore[attr-defined]
 
     def route_rtp(packet: RtpPacket) -> Any:
         if packet.ssrc not in router.ssrc_table and len(router.ssrc_table) >= MAX_SSRCS:
             return None
         return original(packet)
 
-    router.route_rtp = route_rtp
-    router._kesu_limited = True
+    return route_rtp
 
 
 def is_enabled(receiver: RTCRtpReceiver) -> bool:
