@@ -34,7 +34,7 @@ _FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx_vnni
 @dataclass(frozen=True)
 class SpeechBackend:
     ctranslate2: str
-    gemm: str  # "DNNL" (oneDNN) or "MKL"
+    gemm: str  # "DNNL" (oneDNN) or "MKL"; "other" off x86-64
     ct2_isa: str  # CTranslate2's own kernels: AVX2 unless CT2_FORCE_CPU_ISA says otherwise
     onednn_max_isa: str  # "auto" unless capped
     cpu: str  # vendor and model name
@@ -84,7 +84,8 @@ def describe() -> SpeechBackend:
         version = "not installed"
     return SpeechBackend(
         ctranslate2=version,
-        gemm="MKL" if mkl else "DNNL",
+        # The PyPI wheels carry MKL and oneDNN on x86-64 only (Ruy or Accelerate elsewhere).
+        gemm=("MKL" if mkl else "DNNL") if platform.machine() in ("x86_64", "AMD64") else "other",
         ct2_isa=env.get("CT2_FORCE_CPU_ISA", "AVX2" if "avx2" in flags else "auto"),
         onednn_max_isa=env.get("ONEDNN_MAX_CPU_ISA", env.get("DNNL_MAX_CPU_ISA", "auto")),
         cpu=f"{vendor} {cpu}".strip(),
