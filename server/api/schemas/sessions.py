@@ -242,7 +242,8 @@ class StateOut(Out):
     recording_failed: list[str] = Field(
         default_factory=list,
         description="roles whose recording lost media the server could not write (a full "
-        "or failing disk) while connected: the recording is not being saved",
+        "or failing disk) in any segment since the call's room was opened, also after "
+        "that participant rejoined: the recording is not complete",
     )
 
 
