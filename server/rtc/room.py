@@ -86,6 +86,9 @@ class Room:
         # Roles whose ended connection lost media it could not write: gone for good, so the
         # warning outlives it (the room outlasts every rejoin the rejoin window allows).
         self._failed: set[str] = set()
+        # The sessions directory had less than min_free_mb free at the last join (set by
+        # session_call.join_media): the salesperson's /state says so.
+        self.storage_low = False
         # A room made again for the same session (after a restart, or after an empty room
         # was released) goes on with the connection numbering of metadata.json.
         self._serial = last_connection(session_dir)

@@ -245,6 +245,12 @@ class StateOut(Out):
         "or failing disk) in any segment since the call's room was opened, also after "
         "that participant rejoined: the recording is not complete",
     )
+    storage_low: bool = Field(
+        default=False,
+        description="the sessions directory's filesystem had less than min_free_mb free "
+        "when a participant last joined this call: the recording goes on, but the disk "
+        "may fill",
+    )
 
 
 class PlaybackOut(Out):
