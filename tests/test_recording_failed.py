@@ -135,6 +135,9 @@ async def test_a_failure_stays_shown_after_the_customer_rejoins(
         state = await _state_until(sales, sid, ["customer"])
         assert state["connected"] == {"salesperson": True, "customer": True}
         assert server.ctx.rooms.get(sid).stats()["customer"]["recorder_write_errors"] == 0
+        # The customer's page is told too (it says the salesperson will end the session).
+        status, mine = await customer.get(f"/api/join/{token}/state")
+        assert status == 200 and mine["recording_failed"] == ["customer"], mine
     finally:
         if disk is not None:
             disk.free()
