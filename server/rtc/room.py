@@ -83,9 +83,6 @@ class Room:
         self._watchdog: asyncio.Task[None] | None = None
         self._recording = RoomSegments(session_dir, self.settings, self._emit)
         self._history: list[dict[str, Any]] = []
-        # Roles whose ended connection lost media it could not write: gone for good, so the
-        # warning outlives it (the room outlasts every rejoin the rejoin window allows).
-        self._failed: set[str] = set()
         # The sessions directory had less than min_free_mb free at the last join (set by
         # session_call.join_media): the salesperson's /state says so.
         self.storage_low = False
@@ -126,7 +123,7 @@ class Room:
         in any segment of any connection in this room: the call goes on, but the
         salesperson must know it is not being saved."""
         now = {role for role, p in list(self._participants.items()) if p.write_errors()}
-        return [role for role in ROLES if role in now or role in self._failed]
+        return [role for role in ROLES if role in now or role in self._recording.failed]
 
     def stats(self) -> dict[str, Any]:
         """Counters per connected participant (packets received, forwarded, recorded)."""
@@ -349,8 +346,6 @@ class Room:
         )
         self._emit("leave", p.role, reason=reason, connection=p.serial)
         self._history.append({**p.stats(), "reason": reason})
-        if p.write_errors():
-            self._failed.add(p.role)
         self._note_left()
         log.info("%s left %s (%s): %s", p.role, self.session_dir.session_id, reason, p.stats())
         return info
