@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from server import audit, nodes
+from server import audit, free_space, nodes
 from server.context import AppContext
 from server.rtc.errors import RtcError
 from server.sdp_check import check_offer, public_message
@@ -86,6 +86,7 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
     try:
         check_offer(offer_sdp, ctx.settings.max_sdp_bytes)
         await nodes.place(ctx, row.id)  # or WrongNode: the browser goes to the holder
+        low = await _storage_low(ctx, sdir)
         # A self-service session is driven by its customer's link: a customer must not be
         # turned away because of the salesperson's own calls, so those rooms count apart,
         # with a bound of their own (one login sending many links must still not take every
@@ -100,6 +101,7 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
             else ctx.settings.max_live_sessions_per_user,
             self_service=self_service,
         )
+        room.storage_low = low
         if ctx.live is not None and room.tap is None:
             room.tap = ctx.live.open(row.id, sdir, row.template_id, row.policy)
         try:
@@ -122,6 +124,20 @@ async def join_media(ctx: AppContext, row: RecordingSession, role: str, offer_sd
         actor = f"customer:{row.id}" if role == "customer" else f"salesperson:{row.salesperson_id}"
         await audit.record(s, actor, "media.join", row.id, {"role": role})
     return answer
+
+
+async def _storage_low(ctx: AppContext, sdir: SessionDir) -> bool:
+    """``min_free_mb`` at join time (server/free_space.py): below it, an offer that would
+    start the session's first recording is ``507 storage_full`` before anything is
+    allocated; once something is recorded the join goes on (True: the page says so)."""
+    s = ctx.settings
+    if not await free_space.is_low(s.sessions_dir, s.min_free_mb):
+        return False
+    if not sdir.metadata.get("segments"):
+        raise free_space.StorageFull(
+            "the server's disk is too full to start a recording; try again later"
+        )
+    return True
 
 
 async def _still_live(ctx: AppContext, session_id: str, start: bool) -> bool:

@@ -55,7 +55,10 @@ class MediaSettings:
         metadata=setting_meta(
             "MiB that must be free on the sessions directory's filesystem for a new session "
             "(re-recordings included) to be created; below it HTTP 507 storage_full and "
-            "nothing is made. Sessions already recording go on. 0 = no check."
+            "nothing is made. Checked again at each call offer: one that would start "
+            "the session's first recording is 507 storage_full too; once anything is "
+            "recorded the join goes on and the session's /state says storage_low. "
+            "Sessions already recording go on. 0 = no check."
         ),
     )
     max_joins_per_participant: int = field(

@@ -12,7 +12,13 @@ from server import owner_standing, playback, session_call, sessions
 from server.api.errors import ApiError, BadRequest
 from server.api.join_claims import claims_of
 from server.api.schemas.sessions import ConsentBody
-from server.api.sessions import connected_of, elapsed_of, node_json, sdp_from_request
+from server.api.sessions import (
+    connected_of,
+    elapsed_of,
+    node_json,
+    recording_failed_of,
+    sdp_from_request,
+)
 from server.api.validation import parse_body
 from server.context import CTX, AppContext
 from server.security import TokenError
@@ -175,6 +181,8 @@ async def state(request: web.Request) -> web.Response:
             "connected": connected_of(ctx, row.id),
             "elapsed_s": elapsed_of(row),
             "playback": playback.playback_state(ctx, row.id),
+            # The customer's page says calmly that the salesperson will end the session.
+            "recording_failed": recording_failed_of(ctx, row.id),
         }
     )
 

@@ -63,6 +63,11 @@ def recording_failed_of(ctx: AppContext, session_id: str) -> list[str]:
     return room.recording_failed() if room is not None else []
 
 
+def storage_low_of(ctx: AppContext, session_id: str) -> bool:
+    room = ctx.rooms.get(session_id)
+    return room.storage_low if room is not None else False
+
+
 def elapsed_of(row: RecordingSession) -> float | None:
     """Seconds since the session's media started (server clock), for the pages' recording
     indicator; None before anyone joined and once it has ended."""
@@ -282,6 +287,7 @@ async def state(request: web.Request) -> web.Response:
             "elapsed_s": elapsed_of(row),
             "playback": playback.playback_state(ctx, row.id),
             "recording_failed": recording_failed_of(ctx, row.id),
+            "storage_low": storage_low_of(ctx, row.id),
         }
     )
 

@@ -45,6 +45,9 @@ class Participant:
     # closed when the picture came): the counters are the connection's, and never go down.
     earlier_written: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
     earlier_dropped: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+    # Packets those earlier recorders could not write: lost for good, so the connection's
+    # recording stays failed (``Room.recording_failed``) after the segment rolls over.
+    earlier_write_errors: int = 0
 
     def next_recorder(self) -> None:
         """Fold the stopped recorder's counts into the connection's, before a new one."""
@@ -52,7 +55,13 @@ class Participant:
             for kind in self.earlier_written:
                 self.earlier_written[kind] += self.recorder_stats.packets_written.get(kind, 0)
                 self.earlier_dropped[kind] += self.recorder_stats.dropped.get(kind, 0)
+            self.earlier_write_errors += self.recorder_stats.write_errors
         self.recorder_stats = None
+
+    def write_errors(self) -> int:
+        """Packets of this connection lost because writing them failed, every segment."""
+        rec = self.current_recorder_stats()
+        return self.earlier_write_errors + (rec.write_errors if rec else 0)
 
     def keyframe_due(self, now: float) -> bool:
         """Rate limit for PLIs sent to this participant's browser."""
@@ -77,7 +86,7 @@ class Participant:
             "relay_held": {k: t.held for k, t in self.out.items()},  # during voice playback
             "recorded": _plus(self.earlier_written, rec.packets_written if rec else {}),
             "recorder_dropped": _plus(self.earlier_dropped, rec.dropped if rec else {}),
-            "recorder_write_errors": rec.write_errors if rec else 0,
+            "recorder_write_errors": self.write_errors(),
             "sync_mode": rec.sync_mode if rec else None,
             "recorder_backlog": list(self.recorder.backlog()) if self.recorder else [0, 0.0],
         }

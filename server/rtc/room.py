@@ -83,6 +83,9 @@ class Room:
         self._watchdog: asyncio.Task[None] | None = None
         self._recording = RoomSegments(session_dir, self.settings, self._emit)
         self._history: list[dict[str, Any]] = []
+        # The sessions directory had less than min_free_mb free at the last join (set by
+        # session_call.join_media): the salesperson's /state says so.
+        self.storage_low = False
         # A room made again for the same session (after a restart, or after an empty room
         # was released) goes on with the connection numbering of metadata.json.
         self._serial = last_connection(session_dir)
@@ -116,13 +119,11 @@ class Room:
         return {role: role in self._participants for role in ROLES}
 
     def recording_failed(self) -> list[str]:
-        """Roles whose current recording lost media it could not write (a full or failing
-        disk): the call goes on, but the salesperson must know it is not being saved."""
-        return [
-            role
-            for role, p in list(self._participants.items())
-            if (rec := p.current_recorder_stats()) is not None and rec.write_errors
-        ]
+        """Roles whose recording lost media it could not write (a full or failing disk),
+        in any segment of any connection in this room: the call goes on, but the
+        salesperson must know it is not being saved."""
+        now = {role for role, p in list(self._participants.items()) if p.write_errors()}
+        return [role for role in ROLES if role in now or role in self._recording.failed]
 
     def stats(self) -> dict[str, Any]:
         """Counters per connected participant (packets received, forwarded, recorded)."""

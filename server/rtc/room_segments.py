@@ -35,6 +35,10 @@ class RoomSegments:
         # from there. A room made again for the same session (after a restart, or after an
         # empty room was released) picks up from metadata.json.
         self._last_end: dict[str, tuple[datetime, str]] = last_ends(session_dir)
+        # Roles with a closed segment that lost media it could not write (a full or failing
+        # disk): gone for good, so Room.recording_failed keeps saying so after a rollover or
+        # a rejoin (the room outlasts every rejoin the rejoin window allows).
+        self.failed: set[str] = set()
 
     @property
     def finished(self) -> list[SegmentInfo]:
@@ -95,6 +99,8 @@ class RoomSegments:
     ) -> SegmentInfo | None:
         """Finalise ``p``'s segment (its recorder stopped, with ``stats``), ended at the last
         packet the recorder wrote or now, whichever is earlier."""
+        if stats is not None and stats.write_errors:
+            self.failed.add(p.role)
         if p.segment is None:
             return None
         ended_at = datetime.now(UTC)

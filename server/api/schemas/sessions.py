@@ -242,7 +242,14 @@ class StateOut(Out):
     recording_failed: list[str] = Field(
         default_factory=list,
         description="roles whose recording lost media the server could not write (a full "
-        "or failing disk) while connected: the recording is not being saved",
+        "or failing disk) in any segment since the call's room was opened, also after "
+        "that participant rejoined: the recording is not complete",
+    )
+    storage_low: bool = Field(
+        default=False,
+        description="the sessions directory's filesystem had less than min_free_mb free "
+        "when a participant last joined this call: the recording goes on, but the disk "
+        "may fill",
     )
 
 

@@ -100,6 +100,8 @@ function renderLive(data) {
   $("#remote-overlay").hidden = customerOn;
   // The server could not write part of the call (a full or failing disk): say so at once.
   $("#recording-failed").hidden = !(data.recording_failed && data.recording_failed.length);
+  // A join let in below min_free_mb (the recording had started): finish soon.
+  $("#storage-low").hidden = !data.storage_low;
   const consent = $("#consent-state");
   state.consentAt = data.consent_at;
   if (data.consent_at) {

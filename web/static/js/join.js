@@ -195,6 +195,9 @@ function renderNode(nodeId) {
 function renderLive(data) {
   const salesOn = Boolean(data.connected && data.connected.salesperson);
   $("#remote-overlay").hidden = salesOn;
+  // The server could not write part of the call: the salesperson is told to end it; the
+  // customer is told calmly that nothing is asked of them (a status, not an alert).
+  $("#recording-failed").hidden = !(data.recording_failed && data.recording_failed.length);
   renderNode(data.current_node);
   if (data.status === "ended") showEnded();
   else if (state.call && data.connected && data.connected.customer === false) state.call.serverLost();
