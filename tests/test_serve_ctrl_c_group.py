@@ -14,27 +14,7 @@ import time
 from pathlib import Path
 
 from tests.cli_run import REPO
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _spawned_workers(pid: int) -> list[int]:
-    """The server's multiprocessing children that run jobs (not its resource tracker)."""
-    found = []
-    for child in _children(pid):
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in cmdline:
-            found.append(child)
-    return found
+from tests.test_worker_orphan import _workers
 
 
 def test_ctrl_c_to_the_process_group_is_quiet(tmp_path: Path) -> None:
@@ -55,7 +35,7 @@ def test_ctrl_c_to_the_process_group_is_quiet(tmp_path: Path) -> None:
         assert proc.stdout is not None
         assert re.search(r"serving on http://127\.0\.0\.1:\d+/", proc.stdout.readline())
         deadline = time.monotonic() + 90
-        while not _spawned_workers(proc.pid):
+        while not _workers(proc.pid):
             assert proc.poll() is None, "kesu serve exited"
             assert time.monotonic() < deadline, "no worker process started"
             time.sleep(0.1)  # polling for start-up, not timing anything
