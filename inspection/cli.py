@@ -195,10 +195,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(format_text(report))
     if args.output:
         try:
-            args.output.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+            write_report(args.output, data)
         except OSError as exc:
             return _fail(f"--output {args.output}: {exc.strerror or exc} (report printed above)")
     return EXIT_PASS if report.verdict == "pass" else EXIT_FLAGGED
+
+
+def write_report(path: Path, data: dict[str, Any]) -> None:
+    """Write the JSON report to ``path`` (``--output``) whole or not at all: before, a full
+    disk or a kill mid-write left a truncated report in place of the one a run had written."""
+    from models.hash_cache import write_atomic
+
+    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 #: Most CPU threads per model: as many as the ``worker_threads`` setting allows.

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from models.errors import ModelError
-from models.hash_cache import HashCache, temp_name
+from models.hash_cache import HashCache, temp_name, write_atomic
 from models.manifest import ModelEntry, OutputSpec
 
 _CHUNK = 1 << 20
@@ -80,9 +80,7 @@ class PreparedModels:
                     entry.reinstall,
                 ) from exc
             sidecar = target.with_name(target.name + ".sha256")
-            tmp = temp_name(sidecar)
-            tmp.write_text(self.hashes.sha256(target) + "\n", encoding="ascii")
-            os.replace(tmp, sidecar)
+            write_atomic(sidecar, (self.hashes.sha256(target) + "\n").encode("ascii"))
         return target
 
     def _join_dir(self, entry: ModelEntry) -> Path:

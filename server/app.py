@@ -40,7 +40,7 @@ from server.security import JoinSigner, load_or_create_key
 from server.settings import Settings
 from server.store.db import Database
 from server.users import bootstrap_admin
-from server.worker import JobRunner
+from server.worker import STOP_GRACE_S, JobRunner
 
 log = logging.getLogger("kesu.app")
 
@@ -191,7 +191,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         ctx.pool = consumer
     yield
     await stop_consumer(consumer)
-    await runner.close()
+    await runner.close(grace_s=STOP_GRACE_S)
     await ctx.queue.close()
 
 

@@ -13,8 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from server.cli_common import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     CliError,
+    Terminated,
     announce,
     global_options,
     listen_on_free_port,
@@ -23,6 +26,7 @@ from server.cli_common import (
     require_listenable,
     require_openable,
     settings_from,
+    stop_on_sigterm,
 )
 from server.settings import setting_fields
 
@@ -157,17 +161,21 @@ def _add_optional(sub: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     command = "kesu"
     try:
-        # Inside the try: building the parser imports every command's modules, seconds on
-        # a loaded machine, and a Ctrl-C then was a KeyboardInterrupt traceback.
-        args = build_parser().parse_args(argv)
-        command = f"kesu {args.command}"
-        return int(args.func(args))
+        with stop_on_sigterm():
+            # Inside the try: building the parser imports every command's modules, seconds
+            # on a loaded machine, and a Ctrl-C then was a KeyboardInterrupt traceback.
+            args = build_parser().parse_args(argv)
+            command = f"kesu {args.command}"
+            return int(args.func(args))
     except CliError as exc:
         print(f"{command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print(f"{command}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ import asyncio
 import errno
 import os
 import shutil
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,11 +26,41 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from server.settings import Settings, load_settings, masked_db_url
 
 EXIT_USAGE = 2
+#: A command stopped by Ctrl-C (128 + SIGINT) or by SIGTERM (128 + SIGTERM), as a shell reports.
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 _OVERRIDES = ("host", "port", "data_dir", "database_url", "workers")
 
 
 class CliError(Exception):
     """Ends a command: the message goes to stderr and the exit code is ``EXIT_USAGE``."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is running. A KeyboardInterrupt, so that it unwinds
+    through every clean-up a Ctrl-C goes through (a data directory made for the run, a
+    temporary file): before, SIGTERM's default action ended the process on the spot and left
+    them behind, with no word on stderr."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """While the block runs, SIGTERM stops this process as Ctrl-C does (see ``Terminated``).
+    ``serve`` and ``worker`` put their own handlers in place once they run (a graceful stop,
+    exit 0). The handler before is put back after (``main`` called in a test process); off
+    the main thread, where no handler can be set, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def global_options() -> argparse.ArgumentParser:

@@ -15,11 +15,13 @@ import os
 import queue as queue_mod
 import random
 import shutil
+import signal
 import tempfile
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,14 +45,37 @@ T = TypeVar("T")
 # (then it fails and is retried like any transient failure).
 ARCHIVE_WAIT_S = 120.0
 
+#: How long ``JobRunner.close`` waits for the worker processes to leave by themselves before
+#: it ends them (a running job: the queue puts it back at the next start, see server/jobs.py).
+STOP_GRACE_S = 2.0
+
 # Process-local state of a worker process: set once by _init_process, read by the job
 # functions. It lives only in the child process; the server process never touches it.
 _PROCESS: dict[str, Any] = {}
 
 
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while it spawns worker processes, which inherit the
+    mask from their first instruction: Ctrl-C in a terminal reaches the whole process group,
+    and a worker then printed a KeyboardInterrupt traceback from whatever it ran (its
+    imports, waiting for a job). The server decides what happens to the workers (``close``).
+    The server's own Ctrl-C is not lost: it goes to another of its threads, or waits until
+    the mask is restored."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _init_process(models_dir: str, threads: int, progress_q: Any, parent_pid: int) -> None:
     # First thing: a worker holding ~650 MB of models must not outlive a killed server.
     die_with_parent(parent_pid)
+    # Ctrl-C is the server's to act on (see _sigint_blocked): ignored for good here, then
+    # unblocked so that one sent while this process started is dropped, not left pending.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from inspection.pipeline import Inspector
     from inspection.rules import Thresholds
     from models.registry import ModelRegistry, default_cache_dir
@@ -120,7 +145,9 @@ class JobRunner:
         job that met it fails like any transient fault (the queue retries it)."""
         executor = self._executor
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            with _sigint_blocked():  # submit spawns the missing worker processes
+                call = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            return await call
         except BrokenProcessPool:
             if self._executor is executor:
                 log.warning("a worker process died; starting new worker processes")
@@ -136,8 +163,9 @@ class JobRunner:
         background). Must run on the event loop's thread: the executor spawns from the
         thread that submits, and the workers' parent-death signal is tied to that thread
         (server/parentwatch.py)."""
-        for _ in range(max(1, self.ctx.settings.workers)):
-            self._executor.submit(_worker_pid)
+        with _sigint_blocked():
+            for _ in range(max(1, self.ctx.settings.workers)):
+                self._executor.submit(_worker_pid)
 
     def handlers(self) -> dict[str, JobHandler]:
         return {"inspect": self.inspect, "review_video": self.review_video}
@@ -309,14 +337,38 @@ class JobRunner:
                 },
             )
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float | None = None) -> None:
+        """Stop the worker processes: waiting for their running jobs to finish (``grace_s``
+        None: ``kesu worker``), or ending those still running after ``grace_s`` (``kesu
+        serve``: a Ctrl-C no longer kills the jobs in the workers, and the server must not
+        wait minutes for an inspection to end)."""
         if self._drain_task is not None:
             self._drain_task.cancel()
             await asyncio.gather(self._drain_task, return_exceptions=True)
         await asyncio.gather(*self._retired, return_exceptions=True)
-        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        if grace_s is None:
+            await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        else:
+            await asyncio.to_thread(_stop_executor, self._executor, grace_s)
         self._progress_q.close()
         self._progress_q.join_thread()
+
+
+def _stop_executor(executor: ProcessPoolExecutor, grace_s: float) -> None:
+    """Shut ``executor`` down, ending (SIGTERM) the worker processes still busy after
+    ``grace_s``; idle ones leave at once on the shutdown signal. Blocking: run on a thread."""
+    # The executor has no public list of its processes before Python 3.14's
+    # terminate_workers(); the attribute has been there since 3.2.
+    processes = dict(getattr(executor, "_processes", None) or {})
+    executor.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    for pid, process in processes.items():
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            log.info("ending worker process %d (a job was still running)", pid)
+            process.terminate()
+            process.join()
+    executor.shutdown(wait=True)
 
 
 def _english(finding: dict[str, Any]) -> str | None:
