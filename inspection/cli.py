@@ -204,9 +204,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def write_report(path: Path, data: dict[str, Any]) -> None:
     """Write the JSON report to ``path`` (``--output``) whole or not at all: before, a full
     disk or a kill mid-write left a truncated report in place of the one a run had written."""
-    from models.hash_cache import write_atomic
+    from models.durable_write import atomic_write
 
-    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 #: Most CPU threads per model: as many as the ``worker_threads`` setting allows.

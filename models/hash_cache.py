@@ -1,6 +1,6 @@
 """sha256 of model files, remembered by (size, mtime, ctime, inode) so that a process start
-does not re-read 170 MB, and the atomic writes (temporary sibling + ``os.replace``) that it,
-the preparation and ``kesu inspect -o`` go through."""
+does not re-read 170 MB, and the temporary names the preparation's streamed writes go
+through. Whole files are written with ``models.durable_write.atomic_write``."""
 
 from __future__ import annotations
 
@@ -12,29 +12,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from models.durable_write import atomic_write
+
 
 def temp_name(target: Path) -> Path:
     """A hidden sibling of ``target`` unique to this process, to write and then replace
     ``target`` with."""
     return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` whole or not at all. The data goes to a temporary
-    sibling (same file system, so the rename is atomic), is fsynced, then renamed over
-    ``target``; on any failure (a full disk, Ctrl-C, SIGTERM) the temporary file is removed
-    and ``target`` is left as it was. Before, a write cut short left a truncated file that the
-    next run trusted (the hash cache) or a reader failed to parse (an inspection report)."""
-    tmp = temp_name(target)
-    try:
-        with tmp.open("xb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class HashCache:
@@ -75,7 +59,7 @@ class HashCache:
         # A read-only cache only costs re-hashing, so write failures are ignored.
         with contextlib.suppress(OSError):
             self._file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self._file, json.dumps(entries, indent=0, sort_keys=True).encode())
+            atomic_write(self._file, json.dumps(entries, indent=0, sort_keys=True).encode())
 
 
 def _stamp(st: os.stat_result) -> list[int]:

@@ -12,8 +12,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from models.durable_write import atomic_write
 from models.errors import ModelError
-from models.hash_cache import HashCache, temp_name, write_atomic
+from models.hash_cache import HashCache, temp_name
 from models.manifest import ModelEntry, OutputSpec
 
 _CHUNK = 1 << 20
@@ -80,7 +81,7 @@ class PreparedModels:
                     entry.reinstall,
                 ) from exc
             sidecar = target.with_name(target.name + ".sha256")
-            write_atomic(sidecar, (self.hashes.sha256(target) + "\n").encode("ascii"))
+            atomic_write(sidecar, (self.hashes.sha256(target) + "\n").encode("ascii"))
         return target
 
     def _join_dir(self, entry: ModelEntry) -> Path:

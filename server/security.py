@@ -13,7 +13,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from server.durable_files import atomic_write
+from models.durable_write import atomic_write
 
 _hasher = PasswordHasher()
 

@@ -23,7 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from server.durable_files import atomic_write, hash_if_present
+from models.durable_write import atomic_write
+from server.durable_files import hash_if_present
 from server.session_events import admit_event, append_event, take_back
 from server.session_format import (
     METADATA,

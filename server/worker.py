@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 from sqlalchemy import delete
 
 from inspection.inputs import InputError
+from models.durable_write import atomic_write
 from server import audit
 from server.archive import fetch_session
 from server.context import AppContext
-from server.durable_files import atomic_write
 from server.jobs import JobHandler, JobInfo, PermanentJobError, ProgressFn
 from server.parentwatch import die_with_parent
 from server.store.models import FindingRow, InspectionReport, RecordingSession

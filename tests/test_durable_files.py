@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from server.durable_files import atomic_write, hash_file
+from models.durable_write import atomic_write
+from server.durable_files import hash_file
 
 
 @pytest.fixture
