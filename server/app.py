@@ -38,7 +38,7 @@ from server.rtc.manager import RoomManager
 from server.rtc.medialoop import MediaLoop
 from server.security import JoinSigner, load_or_create_key
 from server.settings import Settings
-from server.store.db import Database
+from server.store.db import Database, is_postgres
 from server.users import bootstrap_admin
 from server.worker import STOP_GRACE_S, JobRunner
 
@@ -84,9 +84,11 @@ def build_context(settings: Settings) -> AppContext:
 
 def build_queue(db: Database, settings: Settings) -> JobQueue:
     """procrastinate on PostgreSQL (several machines); a table and in-process pool on SQLite."""
-    from server.jobs_pg import ProcrastinateQueue, is_postgres
-
     if is_postgres(settings.db_url):
+        # Only here: procrastinate comes with the postgres extra, not with `kesu serve` on
+        # SQLite (the README's quick start installs without it).
+        from server.jobs_pg import ProcrastinateQueue
+
         return ProcrastinateQueue(db, settings)
     return DbJobQueue(
         db, max_attempts=settings.job_max_attempts, retry_delay_s=settings.job_retry_delay_s
@@ -201,15 +203,15 @@ async def start_consumer(
     """Start consuming jobs: the in-process pool (embedded, after putting back what this
     machine's dead processes left running) or a procrastinate worker (whose stalled-job
     check recovers jobs of dead workers on any machine)."""
-    from server.jobs_pg import ProcrastinateQueue
+    if isinstance(queue, DbJobQueue):
+        await queue.requeue_stale()
+        pool = WorkerPool(queue, handlers, max(1, settings.workers), settings.job_poll_s)
+        pool.start()
+        return pool
+    from server.jobs_pg import ProcrastinateQueue  # only with PostgreSQL (build_queue)
 
-    if isinstance(queue, ProcrastinateQueue):
-        return asyncio.create_task(queue.run_worker(handlers, max(1, settings.workers)))
-    assert isinstance(queue, DbJobQueue)
-    await queue.requeue_stale()
-    pool = WorkerPool(queue, handlers, max(1, settings.workers), settings.job_poll_s)
-    pool.start()
-    return pool
+    assert isinstance(queue, ProcrastinateQueue)
+    return asyncio.create_task(queue.run_worker(handlers, max(1, settings.workers)))
 
 
 async def stop_consumer(consumer: WorkerPool | asyncio.Task[None]) -> None:

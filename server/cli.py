@@ -82,16 +82,16 @@ def cmd_settings(_args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from server.store.db import upgrade
+    from server.store.db import is_postgres, upgrade
 
     settings = settings_from(args)
     announce(settings, "kesu migrate")
-    from server.jobs_pg import ensure_schema, is_postgres
-
     with new_data_dir(settings):
         require_openable(settings)
         upgrade(settings.db_url)
         if is_postgres(settings.db_url):
+            from server.jobs_pg import ensure_schema  # the postgres extra (procrastinate)
+
             asyncio.run(ensure_schema(settings))
     print("database is at the newest schema")
     return 0

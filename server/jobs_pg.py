@@ -44,10 +44,6 @@ RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 _SCHEMA_LOCK_KEY = 0x4B455355
 
 
-def is_postgres(db_url: str) -> bool:
-    return db_url.startswith("postgresql")
-
-
 def psycopg_conninfo(db_url: str) -> str:
     """The SQLAlchemy URL (``postgresql+asyncpg://``) as a libpq URL for psycopg 3."""
     return make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,3 +30,17 @@ def kesu(*argv: str, cwd: Path, stdin: str | None = None) -> subprocess.Complete
         errors="replace",
         timeout=120,
     )
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
+    """Until ``url``/healthz answers 200 from the ``kesu serve`` in ``proc`` (90 s at most)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "kesu serve exited"
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)  # polling for start-up, not timing anything
+    raise AssertionError(f"{url}/healthz did not answer")

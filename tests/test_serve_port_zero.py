@@ -11,24 +11,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from tests.cli_run import REPO
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "kesu serve exited"
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)  # polling for start-up, not timing anything
-    raise AssertionError(f"{url}/healthz did not answer")
+from tests.cli_run import REPO, wait_healthy
 
 
 def test_serve_on_port_0_uses_and_names_the_port_it_bound(tmp_path: Path) -> None:
@@ -52,7 +37,7 @@ def test_serve_on_port_0_uses_and_names_the_port_it_bound(tmp_path: Path) -> Non
         port = int(found.group(1))
         assert port != 0, line
         url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         with sqlite3.connect(data / "kesu.db") as db:
             rows = db.execute("SELECT id, url FROM media_nodes").fetchall()
         assert len(rows) == 1, rows

@@ -75,6 +75,12 @@ def _sqlite_setup(engine: Engine, read_only: bool) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def is_postgres(db_url: str) -> bool:
+    """A PostgreSQL URL: jobs then go through procrastinate (``server.jobs_pg``, the
+    ``postgres`` extra), which the embedded SQLite default does not need installed."""
+    return db_url.startswith("postgresql")
+
+
 class Database:
     """Owns the engines and session factories; built once per process and passed in.
 
