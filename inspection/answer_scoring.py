@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from inspection.answers import classify_answer
-from inspection.closed_set import ClosedSetScore, ClosedSetScorer
+from inspection.closed_set import ClosedSetScore, ClosedSetScorer, hypothesis_forms
 from inspection.speech_regions import TrackLevels
 from inspection.speech_types import SAMPLE_RATE, DecodeOptions, Utterance
 
@@ -122,11 +122,22 @@ class AnswerScoring:
         )
         if utts and clear and c.score >= 1.0 and sure and not o.closed_set_every_region:
             return utts
+        # A yes read on trusted words is weighed as said against its own negations
+        # (closed_set.hypothesis_forms), not only against the short answers of the set.
+        heard = (
+            hypothesis_forms(text, c.phrase or "")
+            if utts
+            and sure
+            and c.kind == "affirmative"
+            and c.score >= 1.0
+            and o.closed_set_hypothesis
+            else None
+        )
         with self._lock:
             scorer = self._loaded()
             with self._counts_lock:
                 self._counts["closed_set"] += 1
-            score = scorer.score(clip)
+            score = scorer.score(clip, heard)
         if score is None:
             return utts
         if not utts:

@@ -12,6 +12,7 @@ negation that was heard), and a small margin is a guess (review), not consent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -77,6 +78,31 @@ NEGATED: dict[str, tuple[str, ...]] = {
 #: 不是我本人 had the higher total (不 and 对 are alike, 是我本人 must skip a syllable), and
 #: as a candidate it took 1.1 nats per token off the lead of every identity yes.
 PAIR_BASE: dict[str, str] = {"是的我同意": "我同意"}
+
+
+#: What a yes the decoder heard on trusted words becomes with a negation or hedge put in
+#: front of its agree word, or put in place of the character before it (我都明白 → 我不明白,
+#: 我都不明白, 我不太明白). The fixed answers above are short: a longer yes (我都明白, 是我自己的)
+#: matched none of them well, and a short refusal that shares its last syllables (不明白, 不是)
+#: came first, so a clearly heard yes went to review (frozen test split: 3 clean answers). The
+#: decoded text itself is therefore scored as a yes, next to these forms of it: only a model
+#: that prefers the yes's own negation still doubts it.
+HYPOTHESIS_NEGATIONS: tuple[tuple[str, AnswerKind], ...] = (("不", "negative"), ("不太", "unsure"))
+
+
+def hypothesis_forms(text: str, agree: str) -> dict[str, AnswerKind]:
+    """``text`` (a yes heard on trusted words, ``agree`` its agree word) as an affirmative
+    answer, and its negated and hedged forms (:data:`HYPOTHESIS_NEGATIONS`) by kind; empty
+    when ``agree`` is not in ``text`` or ``text`` is one of :data:`CANDIDATES`."""
+    i = text.find(agree) if agree else -1
+    if i < 0 or text in CANDIDATES:  # a closed-set answer has its own negated forms
+        return {}
+    forms: dict[str, AnswerKind] = {text: "affirmative"}
+    for word, kind in HYPOTHESIS_NEGATIONS:
+        forms.setdefault(text[:i] + word + text[i:], kind)
+        if i > 0 and "\u4e00" <= text[i - 1] <= "\u9fff":
+            forms.setdefault(text[: i - 1] + word + text[i:], kind)
+    return forms
 
 
 #: Hesitation sounds a customer puts before the answer ("嗯，同意", "哦，对，是我本人"). The
@@ -267,10 +293,16 @@ class ClosedSetScorer(ForcedTextScorer):
                 for text in {filler + joiner, zhconv.convert(filler, "zh-hant") + joiner}:
                     self._fillers.append(self._tok.encode(text))
 
-    def score(self, audio: np.ndarray) -> ClosedSetScore | None:
-        """Score ``audio`` (16 kHz mono float32, at most 30 s); None for empty audio."""
+    def score(
+        self, audio: np.ndarray, hypothesis: Mapping[str, AnswerKind] | None = None
+    ) -> ClosedSetScore | None:
+        """Score ``audio`` (16 kHz mono float32, at most 30 s); None for empty audio. The texts
+        of ``hypothesis`` (:func:`hypothesis_forms`) are scored next to the closed set."""
         if audio.size < SAMPLE_RATE // 10:
             return None
+        extra = [
+            (text, self._tok.encode(text)) for text in hypothesis or {} if text not in CANDIDATES
+        ]
         enc, num_frames = encode_clip(self._model, audio)
         start = self.start_tokens()
 
@@ -281,37 +313,49 @@ class ClosedSetScorer(ForcedTextScorer):
         if self._fillers:
             lps = [lp for lp, _n in logprobs(self._fillers)]
             heads.append(self._fillers[int(np.argmax(lps))])
-        seqs = [head + tokens for head in heads for _, tokens in self._variants]
-        phrases = [phrase for _head in heads for phrase, _ in self._variants]
+        variants = self._variants + extra
+        seqs = [head + tokens for head in heads for _, tokens in variants]
+        phrases = [phrase for _head in heads for phrase, _ in variants]
         total: dict[str, float] = {}
         mean: dict[str, float] = {}
         for phrase, (lp, n) in zip(phrases, logprobs(seqs), strict=True):
             total[phrase] = max(total.get(phrase, -np.inf), lp)
             mean[phrase] = max(mean.get(phrase, -np.inf), lp / max(n, 1))
         table = tuple((p, round(total[p], 3), round(mean[p], 3)) for p in total)
-        return summarise(table, self.per_token, round(audio.size / SAMPLE_RATE, 3))
+        forms = {t: k for t, k in (hypothesis or {}).items() if t in total}
+        return summarise(table, self.per_token, round(audio.size / SAMPLE_RATE, 3), forms)
 
 
 def summarise(
-    table: tuple[tuple[str, float, float], ...], per_token: bool, speech_s: float
+    table: tuple[tuple[str, float, float], ...],
+    per_token: bool,
+    speech_s: float,
+    hypothesis: Mapping[str, AnswerKind] | None = None,
 ) -> ClosedSetScore:
     """The best answer of ``table`` ((phrase, total log-prob, mean log-prob per token), ...) and
-    its lead over the best answer of another kind, by mean (``per_token``) or total."""
+    its lead over the best answer of another kind, by mean (``per_token``) or total.
+    ``hypothesis`` (:func:`hypothesis_forms`) gives the kinds of the decoded yes and its
+    negated forms, when they were scored too; the first of them is the yes."""
+    kinds: Mapping[str, AnswerKind] = {**CANDIDATES, **(hypothesis or {})}
+    negated: dict[str, tuple[str, ...]] = dict(NEGATED)
+    if hypothesis:
+        yes_text, *forms = hypothesis
+        negated[yes_text] = tuple(forms)
     ranked = sorted(
         ((p, mean if per_token else total) for p, total, mean in table),
         key=lambda kv: kv[1],
         reverse=True,
     )
     top, top_lp = ranked[0]
-    kind = CANDIDATES[top]
-    other = next(((p, lp) for p, lp in ranked if CANDIDATES[p] != kind), (top, top_lp))
+    kind = kinds[top]
+    other = next(((p, lp) for p, lp in ranked if kinds[p] != kind), (top, top_lp))
     by_kind: dict[AnswerKind, tuple[str, float]] = {}
     for p, lp in ranked:
-        by_kind.setdefault(CANDIDATES[p], (p, round(lp, 3)))
+        by_kind.setdefault(kinds[p], (p, round(lp, 3)))
     totals = {p: t for p, t, _m in table}
     yes = by_kind.get("affirmative", ("", 0.0))[0]
     base = PAIR_BASE.get(yes, yes)
-    negs = [totals[n] for n in NEGATED.get(yes, ()) if n in totals]
+    negs = [totals[n] for n in negated.get(yes, ()) if n in totals]
     gap = round(totals[base] - max(negs), 3) if negs and base in totals else None
     return ClosedSetScore(
         phrase=top,

@@ -216,6 +216,10 @@ class DecodeOptions:
     # script stage does not pass a yes the model itself hears as a hedge or a refusal (dev04:
     # "不是很明白" decoded as "不需很明白" at p 0.67 read as 明白).
     closed_set_every_region: bool = True
+    # ... and, when the words read as a yes at closed_set_below_confidence or more, that yes
+    # as decoded is scored too, as a yes, with its negated forms (closed_set.hypothesis_forms):
+    # the set's short answers alone let 不明白 beat a clearly heard 我都明白 (false review).
+    closed_set_hypothesis: bool = True
     # Tracks of these participants decoded whole have their lost stretches decoded again
     # (``inspection.speech_lost``): speech regions standing above the room with no words read
     # for ``lost_min_s`` or more (nothing, or a loop), cut at their quietest moments into pieces
