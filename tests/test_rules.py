@@ -127,6 +127,39 @@ def test_weak_refusal_of_consent_is_both_reviews(nodes, weak: str) -> None:  # t
     ]
 
 
+@pytest.mark.parametrize("weak", [w for w in _WEAK if w != "unrecognised speech"])
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [("affirmative", "这个我不讨厌"), ("unsure", "我不念意"), ("affirmative", "没,同意")],
+)
+def test_weak_answer_with_a_heard_negation_keeps_the_consent_code(  # type: ignore[no-untyped-def]
+    nodes, weak: str, answer: str, text: str
+) -> None:
+    # 嗯嗯，这个我不同意 heard as 这个我不讨厌 and guessed a yes by the closed set: the 不 heard
+    # may be the refusal, so the refused recording is findable by its code (frozen test split).
+    cov = coverage(nodes.values())
+    fields: dict[str, Any] = {
+        "answer": answer,
+        "answer_text": text,
+        "answer_confidence": 0.9,
+    } | _WEAK[weak]
+    cov[0] = dataclasses.replace(cov[0], **fields)
+    found = rules.script_findings(cov, TH)
+    assert sorted((f.code, f.severity) for f in found) == [
+        ("answer.not_affirmative", "review"),
+        ("consent.missing", "review"),
+    ]
+
+
+@pytest.mark.parametrize("text", ["没问题,我同意", "没错,同意"])
+def test_an_agreement_idiom_is_no_heard_negation(nodes, text: str) -> None:  # type: ignore[no-untyped-def]
+    cov = coverage(nodes.values())
+    fields = {"answer": "affirmative", "answer_text": text, "answer_score": 0.62}
+    cov[0] = dataclasses.replace(cov[0], **fields)
+    found = rules.script_findings(cov, TH)
+    assert [(f.code, f.severity) for f in found] == [("answer.not_affirmative", "review")]
+
+
 @pytest.mark.parametrize(
     ("answer", "text"), [("negative", "我不同意"), ("unsure", "不太清楚"), ("missing", "")]
 )

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from inspection.answers import heard_negation
 from inspection.report import Finding, Severity
 from inspection.rules.common import (
     PARTICIPANT_CN,
@@ -185,7 +186,7 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
         )
     if _answer_ok(cov, th):
         return None
-    if cov.node.requires_answer and answer_is_weak(cov, th) and cov.answer != "negative":
+    if cov.node.requires_answer and answer_is_weak(cov, th) and not _maybe_refusal(cov):
         # The question was asked; only the answer is in doubt, on weak recognition. Its
         # answer.not_affirmative (review) already shows it, with the same evidence: a second
         # finding for one unsure answer was the consent code's false alarms (issue 7). A
@@ -208,6 +209,14 @@ def _consent_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
         end_s=cov.answer_end_s or cov.end_s,
         evidence=ev,
     )
+
+
+def _maybe_refusal(cov: NodeCoverage) -> bool:
+    """A refusal, or words that carry a 不/没 outside agreement idioms whatever they were
+    guessed to be: 嗯嗯，这个我不同意 heard as 这个我不讨厌, guessed a yes by the closed set
+    (了解 ahead of 我不同意 by 0.007 nats per token), lost the consent code of a refused
+    recording (frozen test split)."""
+    return cov.answer == "negative" or heard_negation(cov.answer_text or "") is not None
 
 
 def _missing_finding(cov: NodeCoverage, th: Thresholds) -> Finding | None:
