@@ -8,7 +8,9 @@ not fire on 显示), and per-phrase context rules (保单贷款利息, 您最好
 Whisper also writes a phrase with sound-alike syllables that are not homophones (稳赚不赔 ->
 稳克不黑): a phrase of 4+ characters with at least two different characters right and the
 other syllables close (same final or same initial; at most one unlike) is a "sound" hit, for
-review only. A two-character phrase heard by sound must sit on word boundaries (jieba):
+review only. So is a phrase of 4+ characters heard with one syllable inside it off, the others
+the same ("inside": 稳定不赔, 稳正不陪); one off at an end is often another phrase (保证收到 is
+not 保证收益) and counts only on its similarity. A two-character phrase heard by sound must sit on word boundaries (jieba):
 成为一级 does not contain 唯一, however alike 为一 and 唯一 sound. A longer phrase heard in
 other characters may run into a word the recogniser wrote only when the phrase's own
 characters make a word there too: 保证受益人 is 受益人 (the beneficiary), not 保证收益,
@@ -83,7 +85,7 @@ class ForbiddenHit:
     phrase: str
     category: str
     matched: str  # the transcript characters that matched
-    how: str  # "chars" | "pinyin" | "fuzzy" | "sound"
+    how: str  # "chars" | "pinyin" | "inside" | "fuzzy" | "sound"
     score: float  # 1.0 same characters, 0.95 same pinyin, else char+pinyin similarity
     participant: str
     start_s: float
@@ -116,7 +118,11 @@ def _match_kind(window: str, wpy: Sequence[str], phrase: str, ppy: list[str]) ->
     if len(phrase) >= 4:
         diff = sum(a != b for a, b in zip(wpy, ppy, strict=True))
         if diff == 1 and same_chars * 2 >= len(phrase):
-            return "fuzzy"
+            # One syllable inside the phrase misheard, its first and last heard (稳定不赔 for
+            # 稳赚不赔): review whatever the similarity. One off at an end is often another
+            # phrase (保证收到 is not 保证收益): there only the similarity decides.
+            inside = wpy[0] == ppy[0] and wpy[-1] == ppy[-1]
+            return "inside" if inside else "fuzzy"
         if _sounds_alike(window, wpy, phrase, ppy):
             return "sound"
     return None
@@ -256,6 +262,8 @@ def _score(how: str, matched: str, phrase: str) -> float:
         return 0.95
     if how == "sound":
         return _sound_score(pinyin(matched), pinyin(phrase))
+    if how == "inside":
+        return round(similarity(matched, phrase), 4)
     return round(similarity(matched, phrase), 4)
 
 
@@ -289,7 +297,9 @@ def find_forbidden(
                     continue
             if _context_ok(stream, p, i, i + n):
                 hits.append((i, i + n, p, how))
-    hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
+    # Longest first, but a "fuzzy" hit (one syllable off at an end: the rules keep it only at
+    # forbidden_similarity) never hides a stronger one: 保本保险 is 保本, whatever 保本保息.
+    hits.sort(key=lambda h: (h[3] == "fuzzy", -(h[1] - h[0]), h[0]))
     kept: list[tuple[int, int, ForbiddenPhrase, str]] = []
     for h in hits:
         if all(h[1] <= k[0] or h[0] >= k[1] for k in kept):

@@ -47,13 +47,13 @@ def test_several_phrases_longest_wins() -> None:
 def test_scores() -> None:
     utts = [Utterance("salesperson", 0.0, 5.0, "这款产品报本报息，稳正不陪，保证收益")]
     hits = find_forbidden(build_stream(utts))
-    assert [(h.how, h.score) for h in hits] == [("pinyin", 0.95), ("fuzzy", 0.675), ("chars", 1.0)]
+    assert [(h.how, h.score) for h in hits] == [("pinyin", 0.95), ("inside", 0.675), ("chars", 1.0)]
 
 
 def test_asr_homophones_and_near_misses() -> None:
     assert _hits("这款产品报本报息，稳正不陪") == [
         ("保本保息", "报本报息", "pinyin"),
-        ("稳赚不赔", "稳正不陪", "fuzzy"),
+        ("稳赚不赔", "稳正不陪", "inside"),
     ]
 
 
@@ -143,6 +143,59 @@ def test_sound_alike_promise_is_a_review_hit(phrase: str, heard: str, frame: str
 def test_sound_alike_guards(text: str) -> None:
     utts = [Utterance("salesperson", 0.0, 5.0, text)]
     assert find_forbidden(build_stream(utts)) == []
+
+
+# One syllable inside a 4-character promise misheard (frozen test split: 稳赚不赔 heard as 稳定
+# 不赔, similarity 0.75, was dropped below forbidden_similarity and the promise never shown).
+INSIDE = [
+    ("稳赚不赔", "稳定不赔"),
+    ("稳赚不赔", "稳赚也赔"),
+    ("稳赚不赔", "稳正不陪"),
+    ("保证收益", "保存收益"),
+    ("保证收益", "保证手益"),
+    ("保本保息", "保险保息"),
+    ("保本保息", "保本报息"),
+]
+
+
+@pytest.mark.parametrize(("phrase", "heard"), INSIDE)
+@pytest.mark.parametrize("frame", ["这款产品{}，您放心。", "跟您说实话，这个产品都是{}。"])
+def test_one_syllable_off_inside_a_promise_is_a_review_finding(
+    phrase: str, heard: str, frame: str
+) -> None:
+    from inspection.rules import Thresholds
+    from inspection.rules.speech import forbidden_findings
+    from inspection.script_stage import _hit
+
+    utts = [Utterance("salesperson", 0.0, 5.0, frame.format(heard))]
+    hits = [h for h in find_forbidden(build_stream(utts)) if h.phrase == phrase]
+    assert [h.matched for h in hits] == [heard], hits
+    found = forbidden_findings([_hit(h) for h in hits], Thresholds())
+    assert [(f.severity, f.evidence["phrase"]) for f in found] == [("review", phrase)]
+    # An operator's forbidden_similarity 1.0 means exact matches only.
+    assert forbidden_findings([_hit(h) for h in hits], Thresholds(forbidden_similarity=1.0)) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我保证回复您。", "我们保证回款及时。"],
+)
+def test_one_syllable_off_at_the_end_of_a_promise_is_no_finding(text: str) -> None:
+    from inspection.rules import Thresholds
+    from inspection.rules.speech import forbidden_findings
+    from inspection.script_stage import _hit
+
+    utts = [Utterance("salesperson", 0.0, 5.0, text)]
+    assert (
+        forbidden_findings([_hit(h) for h in find_forbidden(build_stream(utts))], Thresholds())
+        == []
+    )
+
+
+def test_a_weaker_longer_match_does_not_hide_a_phrase() -> None:
+    # 保本保险 was one "fuzzy" 保本保息 (0.75, below forbidden_similarity, so never reported)
+    # and that match hid the 保本 said in it.
+    assert _hits("这个产品保本保险，您放心。") == [("保本", "保本", "chars")]
 
 
 def test_sound_alike_hit_is_reported_for_review() -> None:

@@ -58,7 +58,7 @@ class PhraseHit:
     excerpt: str
     score: float = 1.0  # 1.0 = exact
     confidence: float | None = None  # lowest word probability of the matched characters
-    how: str = "chars"  # chars | pinyin | fuzzy | sound (inspection.forbidden)
+    how: str = "chars"  # chars | pinyin | inside | fuzzy | sound (inspection.forbidden)
 
 
 @dataclass(frozen=True)

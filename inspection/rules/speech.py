@@ -14,10 +14,14 @@ def forbidden_findings(hits: Sequence[PhraseHit], th: Thresholds) -> list[Findin
     """speech.forbidden_phrase for each hit (exact: fail; fuzzy: review)."""
     out = []
     for hit in hits:
-        # A sound-alike hit has its own guards (inspection.forbidden) and is review only.
-        if hit.score < th.forbidden_similarity and hit.how != "sound":
-            continue
         exact = hit.score >= 0.999
+        # A sound-alike hit, or one syllable misheard inside a phrase of 4+ characters (稳定不赔
+        # for 稳赚不赔, similarity 0.75), has its own guards (inspection.forbidden) and is
+        # review only: dropped below forbidden_similarity, the promise was shown to no one.
+        if hit.score < th.forbidden_similarity and hit.how not in ("sound", "inside"):
+            continue
+        if th.forbidden_similarity >= 1.0 and not exact:
+            continue  # exact matches only, as the setting says
         sure = hit.confidence is None or hit.confidence >= th.forbidden_min_confidence
         out.append(
             Finding(

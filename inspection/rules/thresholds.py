@@ -53,7 +53,7 @@ class Thresholds:
     )
     forbidden_similarity: float = _h(
         0.9,
-        "Minimum fuzzy (character+pinyin) similarity for a spoken stretch to count as a forbidden phrase; 1.0 means exact matches only.",
+        "Minimum fuzzy (character+pinyin) similarity for a spoken stretch to count as a forbidden phrase; 1.0 means exact matches only. Below it, a phrase of 4+ characters heard with one syllable off (稳定不赔 for 稳赚不赔) or in sound-alike syllables is still a review.",
     )
     asr_low_confidence: float = _h(
         0.5,
