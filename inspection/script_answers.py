@@ -100,7 +100,10 @@ def _unanswered(
     rest = answer.question_back
     for word in QUESTION_WORDS:
         rest = rest.replace(word, "")
-    return classify_answer(rest).kind not in ("unsure", "negative")
+    # Words that say nothing (能不能去我自己: the yes garbled too, "unsure" with no hedge in
+    # it) hold no hedge either: only a heard hedge or refusal is judged on its words.
+    said = classify_answer(rest)
+    return said.kind != "negative" and not (said.kind == "unsure" and said.phrase)
 
 
 def _answer_in(

@@ -88,6 +88,25 @@ def test_a_question_back_nobody_answered_is_review(node: str, heard: str) -> Non
     assert finding.evidence["uncertain"] == "question_unanswered"
 
 
+#: The yes garbled as well as turned into a question (frozen test split: 嗯嗯，对，是我自己 heard
+#: as 能不能去我自己): what is left without the question words says nothing, hedges nothing.
+GARBLED = ("去我自己", "点坏了", "人人我都免费", "那是白")
+GARBLED_QUESTIONS = [
+    (node, form.format(words))
+    for node in YESES
+    for words, form in itertools.product(GARBLED, AS_QUESTION)
+]
+
+
+@pytest.mark.parametrize(("node", "heard"), GARBLED_QUESTIONS)
+def test_a_garbled_question_back_nobody_answered_is_review(node: str, heard: str) -> None:
+    # Was `fail`: the words left after the question words were "unsure" (nothing recognised
+    # in them) and read as a hedge the question held.
+    [finding] = _answer(node, heard, reply=False)
+    assert finding.severity == "review"
+    assert finding.evidence["uncertain"] == "question_unanswered"
+
+
 @pytest.mark.parametrize(("node", "heard"), MISHEARD[::3])
 def test_a_question_back_the_salesperson_replied_to_is_judged_as_before(
     node: str, heard: str
