@@ -78,16 +78,6 @@ MISHEARD = [
     for node, yeses in YESES.items()
     for yes, form in itertools.product(yeses, AS_QUESTION)
 ]
-
-
-@pytest.mark.parametrize(("node", "heard"), MISHEARD)
-def test_a_question_back_nobody_answered_is_review(node: str, heard: str) -> None:
-    # Was `fail`: the question alone made the answer unsure on trusted words.
-    [finding] = _answer(node, heard, reply=False)
-    assert finding.severity == "review"
-    assert finding.evidence["uncertain"] == "question_unanswered"
-
-
 #: The yes garbled as well as turned into a question (frozen test split: 嗯嗯，对，是我自己 heard
 #: as 能不能去我自己): what is left without the question words says nothing, hedges nothing.
 GARBLED = ("去我自己", "点坏了", "人人我都免费", "那是白")
@@ -98,10 +88,11 @@ GARBLED_QUESTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("node", "heard"), GARBLED_QUESTIONS)
-def test_a_garbled_question_back_nobody_answered_is_review(node: str, heard: str) -> None:
-    # Was `fail`: the words left after the question words were "unsure" (nothing recognised
-    # in them) and read as a hedge the question held.
+@pytest.mark.parametrize(("node", "heard"), MISHEARD + GARBLED_QUESTIONS)
+def test_a_question_back_nobody_answered_is_review(node: str, heard: str) -> None:
+    # Was `fail`: the question alone made the answer unsure on trusted words; with the yes
+    # garbled too, the words left after the question words ("unsure", nothing recognised in
+    # them) were read as a hedge the question held.
     [finding] = _answer(node, heard, reply=False)
     assert finding.severity == "review"
     assert finding.evidence["uncertain"] == "question_unanswered"

@@ -110,33 +110,22 @@ def test_weak_consent_answer_is_one_answer_review(nodes, weak: str, answer: str,
 
 
 @pytest.mark.parametrize("weak", [w for w in _WEAK if w != "unrecognised speech"])
-def test_weak_refusal_of_consent_is_both_reviews(nodes, weak: str) -> None:  # type: ignore[no-untyped-def]
-    # A refusal heard only weakly is still evidence of no consent: the consent code stays, so
-    # a reviewer filtering on it finds the session (the lead's change to h-cons11's rule).
-    cov = coverage(nodes.values())
-    fields: dict[str, Any] = {
-        "answer": "negative",
-        "answer_text": "不同意",
-        "answer_confidence": 0.9,
-    } | _WEAK[weak]
-    cov[0] = dataclasses.replace(cov[0], **fields)
-    found = rules.script_findings(cov, TH)
-    assert sorted((f.code, f.severity) for f in found) == [
-        ("answer.not_affirmative", "review"),
-        ("consent.missing", "review"),
-    ]
-
-
-@pytest.mark.parametrize("weak", [w for w in _WEAK if w != "unrecognised speech"])
 @pytest.mark.parametrize(
     ("answer", "text"),
-    [("affirmative", "这个我不讨厌"), ("unsure", "我不念意"), ("affirmative", "没,同意")],
+    [
+        ("negative", "不同意"),
+        # Words with a 不/没 heard, whatever they were guessed to be (frozen test split:
+        # 嗯嗯，这个我不同意 heard as 这个我不讨厌 and guessed a yes by the closed set).
+        ("affirmative", "这个我不讨厌"),
+        ("unsure", "我不念意"),
+        ("affirmative", "没,同意"),
+    ],
 )
-def test_weak_answer_with_a_heard_negation_keeps_the_consent_code(  # type: ignore[no-untyped-def]
+def test_weak_refusal_of_consent_is_both_reviews(  # type: ignore[no-untyped-def]
     nodes, weak: str, answer: str, text: str
 ) -> None:
-    # 嗯嗯，这个我不同意 heard as 这个我不讨厌 and guessed a yes by the closed set: the 不 heard
-    # may be the refusal, so the refused recording is findable by its code (frozen test split).
+    # A refusal heard only weakly is still evidence of no consent: the consent code stays, so
+    # a reviewer filtering on it finds the session (the lead's change to h-cons11's rule).
     cov = coverage(nodes.values())
     fields: dict[str, Any] = {
         "answer": answer,
