@@ -8,9 +8,9 @@ not fire on 显示), and per-phrase context rules (保单贷款利息, 您最好
 Whisper also writes a phrase with sound-alike syllables that are not homophones (稳赚不赔 ->
 稳克不黑): a phrase of 4+ characters with at least two different characters right and the
 other syllables close (same final or same initial; at most one unlike) is a "sound" hit, for
-review only. So is a phrase of 4+ characters heard with one syllable inside it off, the others
-the same ("inside": 稳定不赔, 稳正不陪); one off at an end is often another phrase (保证收到 is
-not 保证收益) and counts only on its similarity. A two-character phrase heard by sound must sit on word boundaries (jieba):
+review only. So is a phrase of 4+ characters heard with one character inside it off, every other
+one as it is ("inside": 稳定不赔); one off at an end is often another phrase (保证回复 is not
+保证回报) and counts only on its similarity, as do two characters off. A two-character phrase heard by sound must sit on word boundaries (jieba):
 成为一级 does not contain 唯一, however alike 为一 and 唯一 sound. A longer phrase heard in
 other characters may run into a word the recogniser wrote only when the phrase's own
 characters make a word there too: 保证受益人 is 受益人 (the beneficiary), not 保证收益,
@@ -118,11 +118,12 @@ def _match_kind(window: str, wpy: Sequence[str], phrase: str, ppy: list[str]) ->
     if len(phrase) >= 4:
         diff = sum(a != b for a, b in zip(wpy, ppy, strict=True))
         if diff == 1 and same_chars * 2 >= len(phrase):
-            # One syllable inside the phrase misheard, its first and last heard (稳定不赔 for
-            # 稳赚不赔): review whatever the similarity. One off at an end is often another
-            # phrase (保证收到 is not 保证收益): there only the similarity decides.
-            inside = wpy[0] == ppy[0] and wpy[-1] == ppy[-1]
-            return "inside" if inside else "fuzzy"
+            # One character inside the phrase misheard, every other one heard as it is (稳定
+            # 不赔 for 稳赚不赔): review whatever the similarity. One off at an end is often
+            # another phrase (保证回复 is not 保证回报), and with two characters off a garble of
+            # other words (保证需保, babble probe): there only the similarity decides.
+            inside = same_chars == len(phrase) - 1 and window[0] == phrase[0]
+            return "inside" if inside and window[-1] == phrase[-1] else "fuzzy"
         if _sounds_alike(window, wpy, phrase, ppy):
             return "sound"
     return None

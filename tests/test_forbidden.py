@@ -47,13 +47,13 @@ def test_several_phrases_longest_wins() -> None:
 def test_scores() -> None:
     utts = [Utterance("salesperson", 0.0, 5.0, "这款产品报本报息，稳正不陪，保证收益")]
     hits = find_forbidden(build_stream(utts))
-    assert [(h.how, h.score) for h in hits] == [("pinyin", 0.95), ("inside", 0.675), ("chars", 1.0)]
+    assert [(h.how, h.score) for h in hits] == [("pinyin", 0.95), ("fuzzy", 0.675), ("chars", 1.0)]
 
 
 def test_asr_homophones_and_near_misses() -> None:
     assert _hits("这款产品报本报息，稳正不陪") == [
         ("保本保息", "报本报息", "pinyin"),
-        ("稳赚不赔", "稳正不陪", "inside"),
+        ("稳赚不赔", "稳正不陪", "fuzzy"),
     ]
 
 
@@ -150,11 +150,10 @@ def test_sound_alike_guards(text: str) -> None:
 INSIDE = [
     ("稳赚不赔", "稳定不赔"),
     ("稳赚不赔", "稳赚也赔"),
-    ("稳赚不赔", "稳正不陪"),
     ("保证收益", "保存收益"),
     ("保证收益", "保证手益"),
     ("保本保息", "保险保息"),
-    ("保本保息", "保本报息"),
+    ("保本保息", "保本是息"),
 ]
 
 
@@ -178,7 +177,12 @@ def test_one_syllable_off_inside_a_promise_is_a_review_finding(
 
 @pytest.mark.parametrize(
     "text",
-    ["我保证回复您。", "我们保证回款及时。"],
+    [
+        "我保证回复您。",
+        "我们保证回款及时。",
+        "重新投保才能继续保证需保的时候",  # two characters off (babble probe, a clean line)
+        "这款产品稳正不陪",  # two characters off: only the similarity decides (0.675)
+    ],
 )
 def test_one_syllable_off_at_the_end_of_a_promise_is_no_finding(text: str) -> None:
     from inspection.rules import Thresholds
