@@ -10,9 +10,9 @@ Whisper also writes a phrase with sound-alike syllables that are not homophones 
 other syllables close (same final or same initial; at most one unlike) is a "sound" hit, for
 review only. So is a phrase of 4+ characters heard with one character inside it off, every other
 one as it is ("inside": 稳定不赔); one off at an end is often another phrase (保证回复 is not
-保证回报) and counts only on its similarity, as do two characters off. A two-character phrase heard by sound must sit on word boundaries (jieba):
-成为一级 does not contain 唯一, however alike 为一 and 唯一 sound. A longer phrase heard in
-other characters may run into a word the recogniser wrote only when the phrase's own
+保证回报) and counts only on its similarity, as do two characters off. A two-character phrase
+heard by sound must sit on word boundaries (jieba): 成为一级 does not contain 唯一, however
+alike 为一 and 唯一 sound. A longer phrase heard in other characters may run into a word the recogniser wrote only when the phrase's own
 characters make a word there too: 保证受益人 is 受益人 (the beneficiary), not 保证收益,
 while 包正收益率 may still be 保证收益率. A phrase heard in its own syllables (a pinyin hit)
 may cut a word the recogniser wrote only when the misheard last character alone, with the
@@ -122,8 +122,8 @@ def _match_kind(window: str, wpy: Sequence[str], phrase: str, ppy: list[str]) ->
             # 不赔 for 稳赚不赔): review whatever the similarity. One off at an end is often
             # another phrase (保证回复 is not 保证回报), and with two characters off a garble of
             # other words (保证需保, babble probe): there only the similarity decides.
-            inside = same_chars == len(phrase) - 1 and window[0] == phrase[0]
-            return "inside" if inside and window[-1] == phrase[-1] else "fuzzy"
+            ends = window[0] == phrase[0] and window[-1] == phrase[-1]
+            return "inside" if ends and same_chars == len(phrase) - 1 else "fuzzy"
         if _sounds_alike(window, wpy, phrase, ppy):
             return "sound"
     return None
@@ -263,8 +263,6 @@ def _score(how: str, matched: str, phrase: str) -> float:
         return 0.95
     if how == "sound":
         return _sound_score(pinyin(matched), pinyin(phrase))
-    if how == "inside":
-        return round(similarity(matched, phrase), 4)
     return round(similarity(matched, phrase), 4)
 
 
