@@ -66,7 +66,11 @@ async def test_ending_with_missing_items_is_asked_one_way(
     boxes = browser_boxes(page)  # the browser's own: none may be shown
     await log_in(page, server.url, "sales1", PASSWORD)
     await page.goto(f"{server.url}/sales/session/{sid}")
+    # The button is disabled until the page has the session; a disabled button takes no
+    # focus (on a busy machine the focus went nowhere and the return of it was not seen).
+    await expect(page.locator("#end-call")).to_be_enabled()
     await page.focus("#end-call")
+    await expect(page.locator("#end-call")).to_be_focused()
 
     await page.evaluate(ASK_END, MISSING)
     await asked(page, modal)

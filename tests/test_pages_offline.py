@@ -100,6 +100,21 @@ def recorded_video(server: RunningServer, sid: str) -> int:
     return int(stats["recorded"].get("video", 0)) if stats else 0
 
 
+async def recording(server: RunningServer, sid: str) -> int:
+    """Once the customer's voice and picture are being written (the recorder waits up to
+    ``sync_wait_s`` before it starts a file), the video frames recorded so far. The outage
+    must come in the middle of a recording: one that began in that wait left a file with a
+    keyframe and no voice, which is not the case these tests are about."""
+    for _ in range(600):  # 30 s at most
+        room = server.ctx.rooms.get(sid)
+        stats = room.stats().get("customer") if room else None
+        recorded = stats["recorded"] if stats else {}
+        if recorded.get("audio", 0) > 0 and recorded.get("video", 0) > 0:
+            return int(recorded["video"])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the customer's recording did not start: {stats}")
+
+
 async def video_recorded(server: RunningServer, sid: str, more: int) -> None:
     """The server records `more` further video frames of the customer (in its connection of
     the moment). After a few seconds without a network the browser's video may take some
@@ -171,7 +186,7 @@ async def test_a_call_rides_out_a_network_gone_for_a_few_seconds(
     joined = datetime.now(UTC)
     await in_call(page, server, token)
 
-    before = recorded_video(server, sid)
+    before = await recording(server, sid)
     back = await offline_and_back(ctx, page, blackout)
     await expect(page.locator("#rtc-state")).to_have_text("已连接")
     await expect(page.locator("#page-error")).to_be_hidden()
@@ -206,7 +221,7 @@ async def test_self_service_rides_out_a_network_gone_for_a_few_seconds(
     await expect(title).to_have_text("第一步", timeout=20_000)
     await page.wait_for_function("() => window.kesuCall && window.kesuCall.connectedAt > 0")
 
-    before = recorded_video(server, sid)
+    before = await recording(server, sid)
     back = await offline_and_back(ctx, page, blackout)
     await one_customer(server, sid)
 
