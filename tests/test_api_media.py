@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import av
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from server.api.media import ByteRange, RangeNotSatisfiable, parse_range
 from server.store.models import AuditEntry
@@ -211,3 +212,43 @@ async def test_if_range_sends_the_whole_file_unless_the_strong_etag_matches(
         assert (await r.json())["error"]["code"] == "precondition_failed"
     async with rev.http.get(url, headers={"If-Match": current, "Range": "bytes=0-1"}) as r:
         assert r.status == 206
+
+
+async def test_tag_and_bytes_come_from_the_same_file(
+    server: RunningServer, client_factory: Any
+) -> None:
+    """The ETag was computed from a stat() of the path and the bytes read from a later
+    open() of it, with the view's audit write in between: a review video made again in that
+    gap (os.replace, as every rewrite here does) was sent under the old file's tag, so a
+    player resuming with If-Range spliced bytes of two files. The file is replaced from the
+    audit entry's own insert (a SQLAlchemy mapper event), at the real gap."""
+    built = await build_session(server.ctx, review_video=True)
+    path = built.file("review.mp4")
+    old = path.read_bytes()
+    new = bytes(b ^ 0xFF for b in old)  # same size: only the tag can tell them apart
+    url = f"/api/media/{built.id}/review.mp4"
+    rev = await client_factory("rev1")
+    async with rev.http.get(rev.base + url) as r:
+        assert r.status == 200 and await r.read() == old
+        etag = r.headers["ETag"]
+
+    def replace(_mapper: Any, _conn: Any, entry: AuditEntry) -> None:
+        if entry.action == "media.view" and entry.actor == "user:admin":
+            fresh = path.with_name("review.mp4.new")
+            fresh.write_bytes(new)
+            os.replace(fresh, path)
+
+    admin = await client_factory("admin")
+    event.listen(AuditEntry, "after_insert", replace)
+    try:
+        headers = {"Range": "bytes=0-9", "If-Range": etag}
+        async with admin.http.get(admin.base + url, headers=headers) as r:
+            status, tag, body = r.status, r.headers["ETag"], await r.read()
+    finally:
+        event.remove(AuditEntry, "after_insert", replace)
+    assert path.read_bytes() == new  # the file was replaced during the request
+    # The range of the file the tag names (the one opened), never the new file's bytes.
+    assert (status, tag, body) == (206, etag, old[:10])
+    async with admin.http.get(admin.base + url, headers=headers) as r:
+        assert r.status == 200 and r.headers["ETag"] != etag
+        assert await r.read() == new

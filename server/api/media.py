@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
-from collections.abc import AsyncIterator, Callable
+import stat
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -164,33 +166,42 @@ async def _audit_view(
         await audit_repeats.record_once(s, actor_of(user), action, session_id, detail, ("file",))
 
 
+@dataclass(frozen=True)
+class _Source:
+    """What is served: its size and tag, a reader of its bytes, and a close of what it holds."""
+
+    size: int
+    etag: str
+    read: Callable[[int, int], AsyncIterator[bytes]]
+    close: Callable[[], Awaitable[None]]
+
+
 async def serve_file(
     request: web.Request, ctx: AppContext, user: User, session_id: str, path: Path, action: str
 ) -> web.StreamResponse:
     """Stream ``path`` (all, or the requested byte range) after auditing the view; a file
     not on local disk is read from object storage (``storage_url``) with ranged GETs."""
     rel = path.relative_to(ctx.settings.sessions_dir / session_id).as_posix()
-    reader: Callable[[int, int], AsyncIterator[bytes]]
-    if await asyncio.to_thread(path.is_file):
-        st = await asyncio.to_thread(path.stat)
-        size, etag = st.st_size, conditional.local_etag(st)
-        reader = _local_reader(path)
-    elif ctx.archive is not None:
-        store, key = ctx.archive.store, key_of(session_id, rel)
-        try:
-            size, ident = await store.stat(key)
-        except FileNotFoundError:
-            raise NotFound("no such media file") from None
-        etag = conditional.etag_of("object", ident, size)
+    source = await _local_source(path) or await _archive_source(ctx, session_id, rel)
+    try:
+        return await _send(request, ctx, user, session_id, rel, action, source)
+    finally:
+        await source.close()
 
-        async def reader(start: int, length: int) -> AsyncIterator[bytes]:
-            for at in range(start, start + length, CHUNK):
-                yield await store.get_range(key, at, min(at + CHUNK, start + length))
-    else:
-        raise NotFound("no such media file")
+
+async def _send(
+    request: web.Request,
+    ctx: AppContext,
+    user: User,
+    session_id: str,
+    rel: str,
+    action: str,
+    source: _Source,
+) -> web.StreamResponse:
+    size, etag = source.size, source.etag
     headers = {
         "Accept-Ranges": "bytes",
-        "Content-Type": CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+        "Content-Type": CONTENT_TYPES.get(Path(rel).suffix.lower(), "application/octet-stream"),
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
         "Content-Disposition": "inline",
@@ -229,12 +240,12 @@ async def serve_file(
     if request.method == "HEAD":
         return resp
     try:
-        async for block in reader(start, length):
+        async for block in source.read(start, length):
             await resp.write(block)
         await resp.write_eof()
     except ConnectionResetError:
         # Players drop connections when they seek: normal, not an error.
-        log.debug("client went away during %s", path.name)
+        log.debug("client went away during %s", rel)
     except StorageUnavailable:
         # The status is sent already: the body stops short of its Content-Length and the
         # connection is closed, so the player sees a broken transfer, not a short file.
@@ -243,22 +254,58 @@ async def serve_file(
     return resp
 
 
-def _local_reader(path: Path) -> Callable[[int, int], AsyncIterator[bytes]]:
-    async def read(start: int, length: int) -> AsyncIterator[bytes]:
-        fh: BinaryIO = await asyncio.to_thread(open, path, "rb")
-        try:
-            await asyncio.to_thread(fh.seek, start)
-            left = length
-            while left > 0:
-                block = await asyncio.to_thread(fh.read, min(CHUNK, left))
-                if not block:
-                    break
-                yield block
-                left -= len(block)
-        finally:
-            await asyncio.to_thread(fh.close)
+def _open_regular(path: Path) -> tuple[int, os.stat_result] | None:
+    """A descriptor of ``path`` and its fstat, or None when it is no regular file. The tag
+    and the bytes both come from this descriptor: a file replaced after it was opened (a
+    review video made again, a segment remuxed) is neither tagged nor read half."""
+    try:
+        # O_NONBLOCK: a FIFO put in the folder must not hang the thread in open().
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        return None
+    return fd, st
 
-    return read
+
+async def _local_source(path: Path) -> _Source | None:
+    opened = await asyncio.to_thread(_open_regular, path)
+    if opened is None:
+        return None
+    fd, st = opened
+
+    async def read(start: int, length: int) -> AsyncIterator[bytes]:
+        for at in range(start, start + length, CHUNK):
+            block = await asyncio.to_thread(os.pread, fd, min(CHUNK, start + length - at), at)
+            if not block:
+                break
+            yield block
+
+    async def close() -> None:
+        os.close(fd)  # not in a thread: a cancelled request must still give it back
+
+    return _Source(st.st_size, conditional.local_etag(st), read, close)
+
+
+async def _archive_source(ctx: AppContext, session_id: str, rel: str) -> _Source:
+    if ctx.archive is None:
+        raise NotFound("no such media file")
+    store, key = ctx.archive.store, key_of(session_id, rel)
+    try:
+        size, ident = await store.stat(key)
+    except FileNotFoundError:
+        raise NotFound("no such media file") from None
+
+    async def read(start: int, length: int) -> AsyncIterator[bytes]:
+        for at in range(start, start + length, CHUNK):
+            yield await store.get_range(key, at, min(at + CHUNK, start + length))
+
+    async def close() -> None:
+        return None
+
+    return _Source(size, conditional.etag_of("object", ident, size), read, close)
 
 
 def setup(app: web.Application) -> None:
