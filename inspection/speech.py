@@ -318,6 +318,9 @@ class SpeechRecognizer:
             # As documented: not faster-whisper's six temperatures, which re-decoded a
             # salesperson's window in babble up to five times.
             "temperature": list(temperatures),
+            # The fallback is greedy (speech_types.FALLBACK_TEMPERATURE): faster-whisper's five
+            # hypotheses of it would be five copies of one.
+            "best_of": 1,
             "word_timestamps": True,
             "no_speech_threshold": o.no_speech_threshold,
             "log_prob_threshold": o.log_prob_threshold,
