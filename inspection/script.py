@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from inspection.forbidden import ForbiddenHit, find_forbidden, lexicon_with
 from inspection.number_attribution import attribute_numbers
+from inspection.number_unheard import UnheardNumber, unheard_numbers
 from inspection.policy import Policy
 from inspection.report import NodeResult
 from inspection.script_align import align_nodes, order_violations
@@ -51,6 +52,7 @@ class ScriptAnalysis:
     order_violations: list[OrderViolation] = field(default_factory=list)
     forbidden: list[ForbiddenHit] = field(default_factory=list)
     numbers: list[NumberCheck] = field(default_factory=list)
+    unheard_numbers: list[UnheardNumber] = field(default_factory=list)
 
     def node_results(self) -> list[NodeResult]:
         """The alignments as report records, with the answer class where there is one."""
@@ -90,8 +92,8 @@ def analyze(
     everyone = [*salesperson, *(u for u in customer if u.uncertain is None)]
     aligned = align_nodes(nodes, everyone, markers, st)
     sales_stream = build_stream(salesperson, "salesperson")
-    numbers = check_numbers(sales_stream, policy, st.number_context) if policy else []
-    numbers = [replace(n, node_id=_node_at(aligned, n.start_s, n.end_s)) for n in numbers]
+    heard = check_numbers(sales_stream, policy, st.number_context) if policy else []
+    numbers = [replace(n, node_id=_node_at(aligned, n.start_s, n.end_s)) for n in heard]
     # Each number is compared with what its node states, for the node's product (issue 11).
     numbers = attribute_numbers(
         numbers, nodes, policy, _marker_node(markers), st.number_sure_confidence, _slots(aligned)
@@ -109,6 +111,9 @@ def analyze(
         order_violations=order_violations(nodes, aligned),
         forbidden=find_forbidden(sales_stream, lexicon_with(forbidden_phrases), st.negation_gap),
         numbers=numbers,
+        unheard_numbers=unheard_numbers(
+            nodes, aligned, heard, st.number_unheard_kinds if policy else ()
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from inspection.answer_cohort import needs_cohort, normalise_answers
 from inspection.answer_energy import RoomCheck, room_checks, voice_in_windows
 from inspection.answer_span import SpanOptions, needs_span, rescored
 from inspection.node_forced import apply_forced, forced_scores
+from inspection.number_unheard import UnheardNumber
 from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
@@ -60,6 +61,7 @@ def settings_for(th: Thresholds) -> ScriptSettings:
         slot_partial_similarity=th.node_slot_partial_similarity,
         answer_wait_s=th.answer_window_s,
         number_sure_confidence=th.number_sure_confidence,
+        number_unheard_kinds=("cooling_off_days",) if th.number_unheard_review else (),
     )
 
 
@@ -115,6 +117,21 @@ def _number(n: SpokenNumber) -> NumberCheck:
         product=n.product,
         doubt=n.doubt,
         garbled=n.garbled,
+    )
+
+
+def _unheard(n: UnheardNumber) -> NumberCheck:
+    """A number a covered node states that was not heard: no spoken value, no match."""
+    digits = "".join(c for c in n.expected if c.isdigit() or c == ".")
+    return NumberCheck(
+        node_id=n.node_id,
+        field=n.kind,
+        expected=float(digits) if digits else None,
+        spoken=None,
+        start_s=n.start_s,
+        end_s=n.end_s,
+        excerpt=n.heard,
+        matches=False,
     )
 
 
@@ -216,7 +233,10 @@ def align_script(
     return ScriptResult(
         coverage=coverage,
         forbidden=[_hit(h) for h in result.forbidden],
-        numbers=[_number(n) for n in result.numbers],
+        numbers=[
+            *(_number(n) for n in result.numbers),
+            *(_unheard(n) for n in result.unheard_numbers),
+        ],
         node_of_utterance=_utterance_nodes(utterances, coverage),
         answer_windows=[(a.window_start_s, a.window_end_s) for a in result.answers.values()],
         answer_window_of={k: (a.window_start_s, a.window_end_s) for k, a in result.answers.items()},

@@ -106,6 +106,10 @@ class ScriptSettings:
     negation_gap: int = 2  # chars allowed between a negation word and a forbidden phrase
     number_context: int = 12  # chars before a number searched for its keyword
     number_sure_confidence: float = 0.8  # a one-numeral mismatch below this is a doubt
+    # Number kinds a covered node states that must be heard somewhere, else review
+    # (inspection.number_unheard). The cooling-off days only: R9 asks for the number itself,
+    # and a premium or period lost by the recogniser is the more common loss on clean calls.
+    number_unheard_kinds: tuple[str, ...] = ("cooling_off_days",)
     # Closed-set scores (inspection.closed_set) turn an answer the free transcription lost or
     # garbled into a clear yes only with this lead (mean log-probability per token, nats) over
     # any other kind of answer, in a stretch (with its 0.4 s pads) no longer than this;

@@ -77,6 +77,9 @@ def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None)
     th = th or Thresholds()
     out = []
     for c in checks:
+        if c.spoken is None and c.matches is False:
+            out.append(_unheard_number(c))
+            continue
         if not c.mismatch() or c.spoken is None:
             continue
         label = _FIELD_CN.get(c.field, c.field)
@@ -122,6 +125,35 @@ def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None)
             )
         )
     return out
+
+
+def _unheard_number(c: NumberCheck) -> Finding:
+    """A number the node states that was never heard (inspection.number_unheard): it cannot be
+    compared, so a reviewer listens; never a fail (the recogniser may have lost it)."""
+    label = _FIELD_CN.get(c.field, c.field)
+    field_en = _FIELD_EN.get(c.field, c.field)
+    expected = "" if c.expected is None else _fmt_num(c.expected)
+    return Finding(
+        code="speech.number_mismatch",
+        severity="review",
+        message=f"讲解中未识别到{label}，无法确认与保单数据 {expected} 一致",
+        message_en=(
+            f"No {field_en} was recognised where it is explained; it could not be confirmed "
+            f"as the policy's {expected}"
+        ),
+        node=c.node_id,
+        participant="salesperson",
+        start_s=c.start_s,
+        end_s=c.end_s,
+        evidence={
+            "rule": "R7, R9",
+            "field": c.field,
+            "expected": c.expected,
+            "spoken": None,
+            "reason": "not_heard",
+            "transcript": [ev_line("salesperson", c.start_s, c.end_s, c.excerpt)],
+        },
+    )
 
 
 def asr_findings(

