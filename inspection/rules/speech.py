@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from inspection.report import Finding, Participant, TranscriptLine
+from inspection.report import Finding, Participant, Severity, TranscriptLine
 from inspection.rules.common import PARTICIPANT_CN, PARTICIPANT_EN, ev_line, r3
 from inspection.rules.evidence import NumberCheck, PhraseHit
 from inspection.rules.thresholds import Thresholds
@@ -96,19 +97,12 @@ def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None)
             message = f"讲解的{label}识别为“{c.garbled}”，不是完整的数字，无法确认与保单数据 {expected} 一致"
             message_en = f"The {field_en} stated was recognised as “{c.garbled}”, which is no number; it could not be confirmed as the policy's {policy_en}"
         out.append(
-            Finding(
-                code="speech.number_mismatch",
-                severity="review" if weak else "fail",
-                message=message,
-                message_en=message_en,
-                node=c.node_id,
-                participant="salesperson",
-                start_s=c.start_s,
-                end_s=c.end_s,
-                evidence={
-                    "rule": "R7, R9",
-                    "field": c.field,
-                    "expected": c.expected,
+            _number_finding(
+                c,
+                "review" if weak else "fail",
+                message,
+                message_en,
+                {
                     "spoken": c.spoken,
                     "readings": list(c.readings),
                     "reading": c.reading,
@@ -120,7 +114,6 @@ def number_findings(checks: Sequence[NumberCheck], th: Thresholds | None = None)
                         "number_min_confidence": th.number_min_confidence,
                         "number_sure_confidence": th.number_sure_confidence,
                     },
-                    "transcript": [ev_line("salesperson", c.start_s, c.end_s, c.excerpt)],
                 },
             )
         )
@@ -133,14 +126,26 @@ def _unheard_number(c: NumberCheck) -> Finding:
     label = _FIELD_CN.get(c.field, c.field)
     field_en = _FIELD_EN.get(c.field, c.field)
     expected = "" if c.expected is None else _fmt_num(c.expected)
+    return _number_finding(
+        c,
+        "review",
+        f"讲解中未识别到{label}，无法确认与保单数据 {expected} 一致",
+        f"No {field_en} was recognised where it is explained; it could not be confirmed "
+        f"as the policy's {expected}",
+        {"spoken": None, "reason": "not_heard"},
+    )
+
+
+def _number_finding(
+    c: NumberCheck, severity: Severity, message: str, message_en: str, evidence: dict[str, Any]
+) -> Finding:
+    """A speech.number_mismatch on ``c``, with ``evidence`` besides the rule, field, policy
+    value and transcript line every such finding carries."""
     return Finding(
         code="speech.number_mismatch",
-        severity="review",
-        message=f"讲解中未识别到{label}，无法确认与保单数据 {expected} 一致",
-        message_en=(
-            f"No {field_en} was recognised where it is explained; it could not be confirmed "
-            f"as the policy's {expected}"
-        ),
+        severity=severity,
+        message=message,
+        message_en=message_en,
         node=c.node_id,
         participant="salesperson",
         start_s=c.start_s,
@@ -149,8 +154,7 @@ def _unheard_number(c: NumberCheck) -> Finding:
             "rule": "R7, R9",
             "field": c.field,
             "expected": c.expected,
-            "spoken": None,
-            "reason": "not_heard",
+            **evidence,
             "transcript": [ev_line("salesperson", c.start_s, c.end_s, c.excerpt)],
         },
     )
