@@ -45,11 +45,12 @@ class UnheardNumber:
 
 def _holds_value(text: str, value: str) -> bool:
     """Whether the normalised ``text`` (numerals as digits) holds the number of ``value``."""
-    wanted = _number(value)
-    return wanted is not None and any(_number(d) == wanted for d in DIGITS.findall(text))
+    wanted = number_of(value)
+    return wanted is not None and any(number_of(d) == wanted for d in DIGITS.findall(text))
 
 
-def _number(text: str) -> float | None:
+def number_of(text: str) -> float | None:
+    """The number written in ``text`` ("15", "12,000元"), or None when it holds no digits."""
     digits = "".join(DIGITS.findall(text.replace(",", "")))
     try:
         return float(digits) if digits else None
