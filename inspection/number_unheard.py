@@ -15,19 +15,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from inspection.number_attribution import FIELD_PLACEHOLDERS, stated_values
 from inspection.number_kinds import NumberKind
 from inspection.script_types import NodeAlignment
 from inspection.spoken_numbers import NumberCheck
 
 DIGITS = re.compile(r"\d+(?:\.\d+)?")
-
-#: The template placeholder that puts each number kind into a node's text.
-PLACEHOLDER_OF: dict[NumberKind, str] = {
-    "cooling_off_days": "cooling_off_days",
-    "premium": "premium",
-    "payment_years": "payment_period",
-    "insurance_years": "insurance_period",
-}
 
 
 @dataclass(frozen=True)
@@ -36,26 +29,16 @@ class UnheardNumber:
     kind recognised in the session."""
 
     kind: NumberKind
-    expected: str  # the policy's value as the node's text states it ("15", "12,000元")
+    expected: float  # the value the node's text states (number_attribution.stated_values)
     node_id: str
     start_s: float
     end_s: float
     heard: str  # what was recognised where the node was found
 
 
-def _holds_value(text: str, value: str) -> bool:
-    """Whether the normalised ``text`` (numerals as digits) holds the number of ``value``."""
-    wanted = number_of(value)
-    return wanted is not None and any(number_of(d) == wanted for d in DIGITS.findall(text))
-
-
-def number_of(text: str) -> float | None:
-    """The number written in ``text`` ("15", "12,000元"), or None when it holds no digits."""
-    digits = "".join(DIGITS.findall(text.replace(",", "")))
-    try:
-        return float(digits) if digits else None
-    except ValueError:
-        return None
+def _holds_value(text: str, values: Sequence[float]) -> bool:
+    """Whether the normalised ``text`` (numerals as digits) holds one of ``values``."""
+    return any(float(d) in values for d in DIGITS.findall(text))
 
 
 def unheard_numbers(
@@ -74,16 +57,18 @@ def unheard_numbers(
     out: list[UnheardNumber] = []
     for node in nodes:
         a = found.get(str(getattr(node, "id", "")))
-        values: dict[str, str] = getattr(node, "values", None) or {}
         if a is None or getattr(node, "speaker", "salesperson") != "salesperson":
             continue
-        for kind, placeholder in PLACEHOLDER_OF.items():
-            value = values.get(placeholder, "")
-            # 终身 (whole life) and empty values state no number.
-            if kind not in kinds or kind in said or not any(c.isdigit() for c in value):
+        for kind in FIELD_PLACEHOLDERS:
+            if kind not in kinds or kind in said:
+                continue
+            # The node's own values only (no policy: not every product's), 终身 (None) left
+            # out: whole life states no number.
+            stated = [v for v in stated_values(node, kind, None) or [] if v is not None]
+            if not stated:
                 continue
             said.add(kind)  # once per kind
-            if _holds_value(a.matched_text, value):
+            if _holds_value(a.matched_text, stated):
                 # The policy's number is there, its unit or keyword misheard (15天有1期,
                 # 20分的勇气 for 20天的犹豫期: test11, test01), so it was said as the policy
                 # says; another number there is no such proof (a wrong one, unit misheard).
@@ -92,7 +77,7 @@ def unheard_numbers(
             out.append(
                 UnheardNumber(
                     kind=kind,
-                    expected=value,
+                    expected=stated[0],
                     node_id=a.node_id,
                     start_s=a.start_s,
                     end_s=a.end_s if a.end_s is not None else a.start_s,

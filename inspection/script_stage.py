@@ -16,7 +16,7 @@ from inspection.answer_cohort import needs_cohort, normalise_answers
 from inspection.answer_energy import RoomCheck, room_checks, voice_in_windows
 from inspection.answer_span import SpanOptions, needs_span, rescored
 from inspection.node_forced import apply_forced, forced_scores
-from inspection.number_unheard import UnheardNumber, number_of
+from inspection.number_unheard import UnheardNumber
 from inspection.playback import script_speech, with_played_nodes
 from inspection.rules import NodeCoverage, NumberCheck, PhraseHit, Thresholds
 from inspection.script import Answer, NodeAlignment, ScriptSettings, analyze
@@ -125,7 +125,7 @@ def _unheard(n: UnheardNumber) -> NumberCheck:
     return NumberCheck(
         node_id=n.node_id,
         field=n.kind,
-        expected=number_of(n.expected),
+        expected=n.expected,
         spoken=None,
         start_s=n.start_s,
         end_s=n.end_s,

@@ -71,7 +71,7 @@ def test_days_not_heard_is_one_review(line: str) -> None:
     assert not [n for n in res.numbers if n.kind == "cooling_off_days"]  # type: ignore[attr-defined]
     unheard = res.unheard_numbers  # type: ignore[attr-defined]
     assert [(u.kind, u.expected, u.node_id) for u in unheard] == [
-        ("cooling_off_days", "15", "premium")
+        ("cooling_off_days", 15.0, "premium")
     ]
     assert unheard[0].start_s == node.start_s
 
